@@ -1,0 +1,49 @@
+//! `--trace`: prints every protocol line a binary sends or receives, for
+//! teaching and debugging.
+//!
+//! This module owns the trace format (`>>` sent, `<<` received, then the
+//! other side's name or address). It must never print a password: every line
+//! goes through `wire::redact` first.
+
+use std::fmt::Display;
+
+use crate::wire;
+
+/// Whether protocol lines are printed. Cheap to copy into every thread.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Trace {
+    enabled: bool,
+}
+
+impl Trace {
+    pub fn new(enabled: bool) -> Trace {
+        Trace { enabled }
+    }
+
+    pub fn off() -> Trace {
+        Trace::new(false)
+    }
+
+    pub fn is_on(self) -> bool {
+        self.enabled
+    }
+
+    /// A line this side sent to `peer`.
+    pub fn sent(self, peer: impl Display, line: impl Display) {
+        self.print(">>", peer, line);
+    }
+
+    /// A line this side received from `peer`.
+    pub fn received(self, peer: impl Display, line: impl Display) {
+        self.print("<<", peer, line);
+    }
+
+    fn print(self, arrow: &str, peer: impl Display, line: impl Display) {
+        if self.enabled {
+            let line = line.to_string();
+            // Trace goes to standard error so that it never mixes into what a
+            // script reads from standard output.
+            eprintln!("{arrow} {peer} {}", wire::redact(&line));
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! The integration tests, in one binary: each module is one area.
+
+mod lobby;
+mod support;
