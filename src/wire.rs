@@ -68,11 +68,15 @@ pub fn check_name(name: &str) -> Result<(), ParseError> {
 /// Checks a password: 4 to 128 printable characters, no spaces.
 pub fn check_password(password: &str) -> Result<(), ParseError> {
     let count = password.chars().count();
-    let printable = password.chars().all(|c| !c.is_control() && !c.is_whitespace());
+    let printable = password
+        .chars()
+        .all(|c| !c.is_control() && !c.is_whitespace());
     if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&count) || !printable {
         return Err(ParseError::new(
             ErrorCode::BadPassword,
-            format!("a password is {MIN_PASSWORD} to {MAX_PASSWORD} printable characters without spaces"),
+            format!(
+                "a password is {MIN_PASSWORD} to {MAX_PASSWORD} printable characters without spaces"
+            ),
         ));
     }
     Ok(())
@@ -82,7 +86,10 @@ pub fn check_password(password: &str) -> Result<(), ParseError> {
 /// to be relayed.
 pub fn check_text(text: &str) -> Result<(), ParseError> {
     if text.trim().is_empty() {
-        return Err(ParseError::new(ErrorCode::BadArgs, "a message needs some text"));
+        return Err(ParseError::new(
+            ErrorCode::BadArgs,
+            "a message needs some text",
+        ));
     }
     if text.starts_with(' ') || text.contains(['\r', '\n']) {
         return Err(ParseError::new(
@@ -269,11 +276,20 @@ impl fmt::Display for Contact {
 /// A request from a peer to the registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    Register { name: String, password: String },
-    Join { name: String, password: String, port: u16 },
+    Register {
+        name: String,
+        password: String,
+    },
+    Join {
+        name: String,
+        password: String,
+        port: u16,
+    },
     Hello,
     List,
-    Search { name: String },
+    Search {
+        name: String,
+    },
     Logout,
     Help,
 }
@@ -561,7 +577,9 @@ impl FromStr for ToMember {
         match keyword.to_ascii_uppercase().as_str() {
             "CHAT_REQUEST" => Ok(ToMember::ChatRequest(one_name("CHAT_REQUEST", &args)?)),
             "MEMBERS" if !args.is_empty() => Ok(ToMember::Members(
-                args.iter().map(|n| parse_name(n)).collect::<Result<_, _>>()?,
+                args.iter()
+                    .map(|n| parse_name(n))
+                    .collect::<Result<_, _>>()?,
             )),
             "JOINED" => Ok(ToMember::Joined(one_name("JOINED", &args)?)),
             "LEFT" => Ok(ToMember::Left(one_name("LEFT", &args)?)),

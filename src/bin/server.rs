@@ -1,0 +1,62 @@
+//! `server`: the p2pchat registry. Parses the command line, starts the
+//! server, and turns Ctrl-C into a clean shutdown.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use p2pchat::registry::{DEFAULT_PORT, RegistryConfig, Server};
+use p2pchat::trace::Trace;
+
+/// The p2pchat registry server: keeps accounts and presence in a SQLite file
+/// and tells peers who is online and where.
+#[derive(Parser)]
+#[command(
+    version,
+    after_help = "Talk to it by hand: nc 127.0.0.1 7777, then type HELP."
+)]
+struct Args {
+    /// Address and port to listen on.
+    #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)))]
+    bind: SocketAddr,
+    /// The SQLite database file (created on first run).
+    #[arg(long, default_value = "registry.db")]
+    db: PathBuf,
+    /// Seconds a client may stay silent before it is closed and marked offline.
+    #[arg(long, default_value_t = 30.0, value_parser = p2pchat::parse_seconds)]
+    hello_timeout: f64,
+    /// Print every line received (<<) and sent (>>), with the client's address.
+    #[arg(long)]
+    trace: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mut config = RegistryConfig::new(args.bind, &args.db);
+    config.hello_timeout = std::time::Duration::from_secs_f64(args.hello_timeout);
+    config.trace = Trace::new(args.trace);
+    config.log = true;
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("server: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(config: RegistryConfig) -> Result<(), Box<dyn std::error::Error>> {
+    let db = config.db_path.clone();
+    let server = Server::bind(config)?;
+    let stopper = server.stopper();
+    ctrlc::set_handler(move || stopper.stop())?;
+    println!(
+        "Registry listening on {} with database {}",
+        server.local_addr(),
+        db.display()
+    );
+    server.run()?;
+    println!("Registry stopped; everyone is marked offline.");
+    Ok(())
+}
