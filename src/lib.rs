@@ -22,3 +22,6 @@ pub fn parse_seconds(text: &str) -> Result<f64, String> {
         _ => Err(format!("{text} is not a positive number of seconds")),
     }
 }
+pub mod chatlog;
+pub mod client;
+pub mod peer;

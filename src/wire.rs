@@ -345,6 +345,11 @@ fn words(line: &str) -> (&str, Vec<&str>) {
     (keyword, words.collect())
 }
 
+/// The words of `s`, however many spaces stand between them.
+fn all_words(s: &str) -> Vec<&str> {
+    s.split(' ').filter(|w| !w.is_empty()).collect()
+}
+
 /// Splits off the first word of `s` and returns it with the rest, which
 /// starts after the spaces that follow the word.
 fn split_word(s: &str) -> (&str, &str) {
@@ -496,7 +501,7 @@ impl FromStr for Reply {
     type Err = ParseError;
     fn from_str(line: &str) -> Result<Self, ParseError> {
         let (keyword, rest) = split_word(line);
-        let (_, args) = words(rest);
+        let args = all_words(rest);
         match keyword.to_ascii_uppercase().as_str() {
             "USER" => Ok(Reply::Row(parse_contact(&args)?)),
             "BYE" => match args.as_slice() {
@@ -509,7 +514,7 @@ impl FromStr for Reply {
             }
             "OK" => {
                 let (what, rest) = split_word(rest);
-                let (_, args) = words(rest);
+                let args = all_words(rest);
                 match (what.to_ascii_uppercase().as_str(), args.as_slice()) {
                     ("REGISTERED", [name]) => Ok(Reply::Registered(parse_name(name)?)),
                     ("JOINED", args) => Ok(Reply::Joined(parse_contact(args)?)),
@@ -573,7 +578,7 @@ impl FromStr for ToMember {
     type Err = ParseError;
     fn from_str(line: &str) -> Result<Self, ParseError> {
         let (keyword, rest) = split_word(line);
-        let (_, args) = words(rest);
+        let args = all_words(rest);
         match keyword.to_ascii_uppercase().as_str() {
             "CHAT_REQUEST" => Ok(ToMember::ChatRequest(one_name("CHAT_REQUEST", &args)?)),
             "MEMBERS" if !args.is_empty() => Ok(ToMember::Members(
@@ -657,6 +662,602 @@ impl FromStr for ToLeader {
                 Ok(ToLeader::Msg(rest.to_string()))
             }
             _ => Err(unknown(keyword)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `line` parses to `expected`, `expected` formats back to `line`, and
+    /// the formatted line parses to `expected` again.
+    #[track_caller]
+    fn check<T>(line: &str, expected: T)
+    where
+        T: FromStr<Err = ParseError> + fmt::Display + fmt::Debug + PartialEq,
+    {
+        assert_eq!(line.parse::<T>(), Ok(expected), "parsing {line:?}");
+        let expected: T = line.parse().unwrap();
+        assert_eq!(expected.to_string(), line, "formatting {expected:?}");
+        assert_eq!(
+            expected.to_string().parse::<T>(),
+            Ok(expected),
+            "round trip"
+        );
+    }
+
+    /// `line` is not canonical (case, spacing) but parses to `expected`,
+    /// which formats to `canonical`.
+    #[track_caller]
+    fn check_loose<T>(line: &str, expected: T, canonical: &str)
+    where
+        T: FromStr<Err = ParseError> + fmt::Display + fmt::Debug + PartialEq,
+    {
+        assert_eq!(line.parse::<T>(), Ok(expected), "parsing {line:?}");
+        let parsed: T = line.parse().unwrap();
+        assert_eq!(parsed.to_string(), canonical, "formatting {parsed:?}");
+    }
+
+    /// `line` does not parse, and the `ERR` reply its error makes is
+    /// `expected`.
+    #[track_caller]
+    fn check_err<T>(line: &str, expected: &str)
+    where
+        T: FromStr<Err = ParseError> + fmt::Debug,
+    {
+        match line.parse::<T>() {
+            Ok(value) => panic!("{line:?} parsed to {value:?}, expected {expected:?}"),
+            Err(err) => assert_eq!(Reply::from(err).to_string(), expected, "parsing {line:?}"),
+        }
+    }
+
+    fn contact(name: &str, ip: &str, port: u16) -> Contact {
+        Contact {
+            name: name.into(),
+            ip: ip.parse().unwrap(),
+            port,
+        }
+    }
+
+    const BAD_NAME: &str = "ERR BAD_NAME a name is 1 to 32 characters of A-Z a-z 0-9 _ . -";
+    const BAD_PASSWORD: &str =
+        "ERR BAD_PASSWORD a password is 4 to 128 printable characters without spaces";
+
+    #[test]
+    fn requests() {
+        check(
+            "REGISTER alice s3cret",
+            Request::Register {
+                name: "alice".into(),
+                password: "s3cret".into(),
+            },
+        );
+        check(
+            "JOIN alice s3cret 5000",
+            Request::Join {
+                name: "alice".into(),
+                password: "s3cret".into(),
+                port: 5000,
+            },
+        );
+        check("HELLO", Request::Hello);
+        check("LIST", Request::List);
+        check("SEARCH bob", Request::Search { name: "bob".into() });
+        check("LOGOUT", Request::Logout);
+        check("HELP", Request::Help);
+    }
+
+    #[test]
+    fn request_limits() {
+        let longest_name = "n".repeat(MAX_NAME);
+        check(
+            &format!("SEARCH {longest_name}"),
+            Request::Search {
+                name: longest_name.clone(),
+            },
+        );
+        check(
+            "SEARCH A-z_0.9",
+            Request::Search {
+                name: "A-z_0.9".into(),
+            },
+        );
+        for password in ["abcd", &"p".repeat(MAX_PASSWORD), "éééé", "p@ss:w0rd!"] {
+            check(
+                &format!("REGISTER bob {password}"),
+                Request::Register {
+                    name: "bob".into(),
+                    password: password.into(),
+                },
+            );
+        }
+        for port in [1, 65535] {
+            check(
+                &format!("JOIN bob abcd {port}"),
+                Request::Join {
+                    name: "bob".into(),
+                    password: "abcd".into(),
+                    port,
+                },
+            );
+        }
+    }
+
+    #[test]
+    fn requests_ignore_keyword_case_and_extra_spaces() {
+        check_loose("hello", Request::Hello, "HELLO");
+        check_loose("List", Request::List, "LIST");
+        check_loose("lOgOuT", Request::Logout, "LOGOUT");
+        check_loose("help", Request::Help, "HELP");
+        check_loose(
+            "search  Bob",
+            Request::Search { name: "Bob".into() },
+            "SEARCH Bob",
+        );
+        check_loose(
+            "register Alice PassWord",
+            Request::Register {
+                name: "Alice".into(),
+                password: "PassWord".into(),
+            },
+            "REGISTER Alice PassWord",
+        );
+        check_loose(
+            "  join   alice  s3cret   5000  ",
+            Request::Join {
+                name: "alice".into(),
+                password: "s3cret".into(),
+                port: 5000,
+            },
+            "JOIN alice s3cret 5000",
+        );
+    }
+
+    #[test]
+    fn request_usage_errors() {
+        let cases = [
+            ("REGISTER", "REGISTER <name> <password>"),
+            ("REGISTER alice", "REGISTER <name> <password>"),
+            ("register alice pw extra", "REGISTER <name> <password>"),
+            ("JOIN alice s3cret", "JOIN <name> <password> <port>"),
+            ("join a b c d", "JOIN <name> <password> <port>"),
+            ("HELLO there", "HELLO"),
+            ("LIST all", "LIST"),
+            ("SEARCH", "SEARCH <name>"),
+            ("search a b", "SEARCH <name>"),
+            ("LOGOUT now", "LOGOUT"),
+            ("HELP me", "HELP"),
+        ];
+        for (line, usage) in cases {
+            check_err::<Request>(line, &format!("ERR BAD_ARGS usage: {usage}"));
+        }
+    }
+
+    #[test]
+    fn request_unknown_commands() {
+        check_err::<Request>("FOO", "ERR UNKNOWN_COMMAND unknown command FOO; try HELP");
+        check_err::<Request>(
+            "msg hello there",
+            "ERR UNKNOWN_COMMAND unknown command msg; try HELP",
+        );
+        // A tab is not a separator, so it is part of the keyword.
+        check_err::<Request>(
+            "HELP\tme",
+            "ERR UNKNOWN_COMMAND unknown command HELP\tme; try HELP",
+        );
+    }
+
+    #[test]
+    fn request_bad_names() {
+        let too_long = "n".repeat(MAX_NAME + 1);
+        for line in [
+            "REGISTER bad!name s3cret".to_string(),
+            "REGISTER café s3cret".to_string(),
+            format!("REGISTER {too_long} s3cret"),
+            "JOIN a/b s3cret 5000".to_string(),
+            "SEARCH bad:name".to_string(),
+            format!("SEARCH {too_long}"),
+        ] {
+            check_err::<Request>(&line, BAD_NAME);
+        }
+        // The name is checked before the password and the port.
+        check_err::<Request>("JOIN b@d x 0", BAD_NAME);
+    }
+
+    #[test]
+    fn request_bad_passwords() {
+        let too_long = "p".repeat(MAX_PASSWORD + 1);
+        for line in [
+            "REGISTER alice abc".to_string(),
+            "REGISTER alice ééé".to_string(),
+            format!("REGISTER alice {too_long}"),
+            "REGISTER alice pa\tss".to_string(),
+            "REGISTER alice pass\u{7}".to_string(),
+            "JOIN alice abc 5000".to_string(),
+        ] {
+            check_err::<Request>(&line, BAD_PASSWORD);
+        }
+        // The password is checked before the port.
+        check_err::<Request>("JOIN alice abc 0", BAD_PASSWORD);
+    }
+
+    #[test]
+    fn request_bad_ports() {
+        for port in ["0", "65536", "x", "-1", "5000.0", "99999999999"] {
+            check_err::<Request>(
+                &format!("JOIN alice s3cret {port}"),
+                &format!("ERR BAD_PORT {port} is not a port; give a number from 1 to 65535"),
+            );
+        }
+    }
+
+    #[test]
+    fn redacted_request() {
+        let join = Request::Join {
+            name: "alice".into(),
+            password: "s3cret".into(),
+            port: 5000,
+        };
+        assert_eq!(join.redacted(), "JOIN alice **** 5000");
+        let register = Request::Register {
+            name: "alice".into(),
+            password: "s3cret".into(),
+        };
+        assert_eq!(register.redacted(), "REGISTER alice ****");
+        assert_eq!(Request::List.redacted(), "LIST");
+    }
+
+    #[test]
+    fn replies() {
+        check("OK REGISTERED alice", Reply::Registered("alice".into()));
+        check(
+            "OK JOINED alice 127.0.0.1 5000",
+            Reply::Joined(contact("alice", "127.0.0.1", 5000)),
+        );
+        check("OK HELLO", Reply::Hello);
+        check("OK LIST 0", Reply::List(0));
+        check("OK LIST 12", Reply::List(12));
+        check(
+            "USER bob 10.0.0.2 6000",
+            Reply::Row(contact("bob", "10.0.0.2", 6000)),
+        );
+        check("USER bob ::1 6000", Reply::Row(contact("bob", "::1", 6000)));
+        check(
+            "OK USER Bob 192.168.1.9 65535",
+            Reply::Found(contact("Bob", "192.168.1.9", 65535)),
+        );
+        check("OK BYE", Reply::LoggedOut);
+        check(
+            &format!("OK HELP {HELP_TEXT}"),
+            Reply::Help(HELP_TEXT.into()),
+        );
+        check("BYE SHUTDOWN", Reply::Bye(ByeReason::Shutdown));
+        check("BYE TIMEOUT", Reply::Bye(ByeReason::Timeout));
+        check("BYE REPLACED", Reply::Bye(ByeReason::Replaced));
+    }
+
+    #[test]
+    fn error_replies_of_every_code() {
+        for (code, word) in ERROR_CODES {
+            let line = format!("ERR {word} something went wrong");
+            check(&line, Reply::Err(*code, "something went wrong".into()));
+            assert_eq!(code.as_str(), *word);
+            assert_eq!(word.to_lowercase().parse::<ErrorCode>(), Ok(*code));
+        }
+        assert_eq!(
+            "NOPE".parse::<ErrorCode>(),
+            Err(ParseError::new(
+                ErrorCode::BadArgs,
+                "unknown error code NOPE"
+            ))
+        );
+    }
+
+    #[test]
+    fn replies_ignore_case() {
+        check_loose("ok hello", Reply::Hello, "OK HELLO");
+        check_loose("Ok Bye", Reply::LoggedOut, "OK BYE");
+        check_loose(
+            "bye replaced",
+            Reply::Bye(ByeReason::Replaced),
+            "BYE REPLACED",
+        );
+        check_loose(
+            "err not_joined JOIN first",
+            Reply::Err(ErrorCode::NotJoined, "JOIN first".into()),
+            "ERR NOT_JOINED JOIN first",
+        );
+        check_loose(
+            "user bob 1.2.3.4 5",
+            Reply::Row(contact("bob", "1.2.3.4", 5)),
+            "USER bob 1.2.3.4 5",
+        );
+    }
+
+    #[test]
+    fn bad_replies() {
+        check_err::<Reply>("HELLO", "ERR BAD_ARGS not a registry reply: HELLO");
+        check_err::<Reply>("OK LIST x", "ERR BAD_ARGS not a registry reply: OK LIST x");
+        check_err::<Reply>("OK LIST", "ERR BAD_ARGS not a registry reply: OK LIST");
+        check_err::<Reply>("OK WHAT", "ERR BAD_ARGS not a registry reply: OK WHAT");
+        check_err::<Reply>(
+            "OK HELLO x",
+            "ERR BAD_ARGS not a registry reply: OK HELLO x",
+        );
+        check_err::<Reply>("BYE", "ERR BAD_ARGS not a registry reply: BYE");
+        check_err::<Reply>("BYE LATER", "ERR BAD_ARGS unknown BYE reason LATER");
+        check_err::<Reply>("ERR NOPE text", "ERR BAD_ARGS unknown error code NOPE");
+        check_err::<Reply>(
+            "USER bob 1.2.3.4",
+            "ERR BAD_ARGS expected <name> <ip> <port>",
+        );
+        check_err::<Reply>(
+            "OK JOINED bob 1.2.3.4 5 6",
+            "ERR BAD_ARGS expected <name> <ip> <port>",
+        );
+        check_err::<Reply>("USER bob host 5", "ERR BAD_ARGS host is not an IP address");
+        check_err::<Reply>("USER b!b 1.2.3.4 5", BAD_NAME);
+        check_err::<Reply>(
+            "OK USER bob 1.2.3.4 0",
+            "ERR BAD_PORT 0 is not a port; give a number from 1 to 65535",
+        );
+        check_err::<Reply>("OK REGISTERED b@d", BAD_NAME);
+    }
+
+    #[test]
+    fn to_member() {
+        check("CHAT_REQUEST alice", ToMember::ChatRequest("alice".into()));
+        check(
+            "MEMBERS alice bob carol",
+            ToMember::Members(vec!["alice".into(), "bob".into(), "carol".into()]),
+        );
+        check("MEMBERS alice", ToMember::Members(vec!["alice".into()]));
+        check("JOINED bob", ToMember::Joined("bob".into()));
+        check(
+            "MSG bob hello  there, all!",
+            ToMember::Msg {
+                from: "bob".into(),
+                text: "hello  there, all!".into(),
+            },
+        );
+        check("LEFT bob", ToMember::Left("bob".into()));
+        check(
+            "CLOSED the leader left",
+            ToMember::Closed("the leader left".into()),
+        );
+        check(
+            "ERR TEXT_TOO_LONG too long",
+            ToMember::Err(ErrorCode::TextTooLong, "too long".into()),
+        );
+        check_loose(
+            "msg  bob hi",
+            ToMember::Msg {
+                from: "bob".into(),
+                text: "hi".into(),
+            },
+            "MSG bob hi",
+        );
+        check_loose("left Bob", ToMember::Left("Bob".into()), "LEFT Bob");
+    }
+
+    #[test]
+    fn longest_relayed_message_fits_a_line() {
+        let msg = ToMember::Msg {
+            from: "n".repeat(MAX_NAME),
+            text: "t".repeat(MAX_TEXT),
+        };
+        assert_eq!(msg.to_string().len(), MAX_LINE);
+        check(&msg.to_string(), msg);
+    }
+
+    #[test]
+    fn bad_to_member() {
+        let too_long = "t".repeat(MAX_TEXT + 1);
+        check_err::<ToMember>("CHAT_REQUEST", "ERR BAD_ARGS usage: CHAT_REQUEST <name>");
+        check_err::<ToMember>(
+            "CHAT_REQUEST a b",
+            "ERR BAD_ARGS usage: CHAT_REQUEST <name>",
+        );
+        check_err::<ToMember>("JOINED", "ERR BAD_ARGS usage: JOINED <name>");
+        check_err::<ToMember>("LEFT a b", "ERR BAD_ARGS usage: LEFT <name>");
+        check_err::<ToMember>("MEMBERS", "ERR BAD_ARGS MEMBERS needs an argument");
+        check_err::<ToMember>("CLOSED", "ERR BAD_ARGS CLOSED needs an argument");
+        check_err::<ToMember>("MEMBERS alice b!b", BAD_NAME);
+        check_err::<ToMember>("MSG b!b hi", BAD_NAME);
+        check_err::<ToMember>("MSG bob", "ERR BAD_ARGS a message needs some text");
+        check_err::<ToMember>("MSG bob    ", "ERR BAD_ARGS a message needs some text");
+        check_err::<ToMember>(
+            &format!("MSG bob {too_long}"),
+            "ERR TEXT_TOO_LONG a message is at most 987 bytes",
+        );
+        check_err::<ToMember>("ERR NOPE x", "ERR BAD_ARGS unknown error code NOPE");
+        check_err::<ToMember>(
+            "HELLO",
+            "ERR UNKNOWN_COMMAND unknown command HELLO; try HELP",
+        );
+    }
+
+    #[test]
+    fn to_leader() {
+        check("OK", ToLeader::Accept);
+        check("REJECT", ToLeader::Reject);
+        check("BUSY", ToLeader::Busy);
+        check("LEAVE", ToLeader::Leave);
+        check("MSG hello there", ToLeader::Msg("hello there".into()));
+        check(
+            &format!("MSG {}", "t".repeat(MAX_TEXT)),
+            ToLeader::Msg("t".repeat(MAX_TEXT)),
+        );
+        check_loose("ok", ToLeader::Accept, "OK");
+        check_loose("Leave", ToLeader::Leave, "LEAVE");
+        check_loose("msg   hi", ToLeader::Msg("hi".into()), "MSG hi");
+    }
+
+    #[test]
+    fn bad_to_leader() {
+        check_err::<ToLeader>("OK now", "ERR BAD_ARGS usage: OK");
+        check_err::<ToLeader>("reject x", "ERR BAD_ARGS usage: REJECT");
+        check_err::<ToLeader>("BUSY x", "ERR BAD_ARGS usage: BUSY");
+        check_err::<ToLeader>("LEAVE x", "ERR BAD_ARGS usage: LEAVE");
+        check_err::<ToLeader>("MSG", "ERR BAD_ARGS a message needs some text");
+        check_err::<ToLeader>(
+            &format!("MSG {}", "t".repeat(MAX_TEXT + 1)),
+            "ERR TEXT_TOO_LONG a message is at most 987 bytes",
+        );
+        check_err::<ToLeader>("QUIT", "ERR UNKNOWN_COMMAND unknown command QUIT; try HELP");
+    }
+
+    #[test]
+    fn check_text_rules() {
+        assert_eq!(check_text("hi"), Ok(()));
+        assert_eq!(check_text("hi  there "), Ok(()));
+        let err = |text: &str| check_text(text).unwrap_err().to_string();
+        assert_eq!(
+            err(" hi"),
+            "message text must not start with a space or hold a line break (BAD_ARGS)"
+        );
+        assert_eq!(
+            err("a\nb"),
+            "message text must not start with a space or hold a line break (BAD_ARGS)"
+        );
+        assert_eq!(
+            err("a\rb"),
+            "message text must not start with a space or hold a line break (BAD_ARGS)"
+        );
+        assert_eq!(err(""), "a message needs some text (BAD_ARGS)");
+    }
+
+    #[track_caller]
+    fn check_decode(raw: &[u8], expected: Result<&str, LineError>) {
+        assert_eq!(decode_line(raw), expected, "decoding {raw:?}");
+    }
+
+    #[test]
+    fn decode_lines() {
+        let longest = "a".repeat(MAX_LINE);
+        check_decode(b"HELP", Ok("HELP"));
+        check_decode(b"HELP\r", Ok("HELP"));
+        check_decode(b"", Ok(""));
+        check_decode(b"\r", Ok(""));
+        check_decode(b"a\rb", Ok("a\rb"));
+        check_decode(b"HELP\r\r", Ok("HELP\r"));
+        check_decode("SEARCH café".as_bytes(), Ok("SEARCH café"));
+        check_decode(longest.as_bytes(), Ok(&longest));
+        check_decode(format!("{longest}\r").as_bytes(), Ok(&longest));
+        check_decode(format!("{longest}a").as_bytes(), Err(LineError::TooLong));
+        check_decode(format!("{longest}a\r").as_bytes(), Err(LineError::TooLong));
+        check_decode(b"\xff\xfe", Err(LineError::BadEncoding));
+        check_decode(b"HELP \xc3\x28\r", Err(LineError::BadEncoding));
+        // A line cut in the middle of a character is not UTF-8.
+        check_decode(&"é".as_bytes()[..1], Err(LineError::BadEncoding));
+        // The length is checked first: an over-long line is too long even
+        // when it is not UTF-8 either.
+        check_decode(&[0xff; MAX_LINE + 1], Err(LineError::TooLong));
+        assert_eq!(
+            LineError::TooLong.to_string(),
+            "line is longer than 1024 bytes"
+        );
+        assert_eq!(
+            LineError::BadEncoding.to_string(),
+            "line is not valid UTF-8"
+        );
+    }
+
+    #[track_caller]
+    fn check_redact(line: &str, expected: &str) {
+        assert_eq!(redact(line), expected, "redacting {line:?}");
+    }
+
+    #[test]
+    fn redact_hides_passwords() {
+        check_redact("REGISTER alice s3cret", "REGISTER alice ****");
+        check_redact("register alice s3cret", "register alice ****");
+        check_redact("Register alice s3cret", "Register alice ****");
+        check_redact("JOIN alice s3cret 5000", "JOIN alice **** 5000");
+        check_redact("join alice s3cret 5000", "join alice **** 5000");
+        check_redact("JOIN  alice   s3cret  5000 ", "JOIN  alice   ****  5000 ");
+        // Lines with the wrong number of words still hide the third one.
+        check_redact("JOIN alice s3cret", "JOIN alice ****");
+        check_redact("REGISTER alice s3cret extra", "REGISTER alice **** extra");
+    }
+
+    #[test]
+    fn redact_leaves_other_lines_alone() {
+        for line in [
+            "",
+            "HELLO",
+            "LIST",
+            "SEARCH alice",
+            "REGISTER alice",
+            "JOIN alice",
+            "OK JOINED alice 127.0.0.1 5000",
+            "JOINED alice bob",
+            "REGISTERED alice s3cret",
+            "MSG alice REGISTER bob s3cret",
+            "ERR BAD_CREDENTIALS wrong user name or password",
+        ] {
+            check_redact(line, line);
+        }
+    }
+
+    // The parser skips leading spaces, so `  JOIN alice s3cret 5000` is a
+    // valid JOIN; `redact` takes the empty word before the first space as the
+    // keyword and prints such a line, password and all, in `--trace` output.
+    #[test]
+    fn redact_hides_passwords_after_leading_spaces() {
+        assert!(
+            " JOIN alice s3cret 5000".parse::<Request>().is_ok(),
+            "the server accepts this line"
+        );
+        check_redact(" JOIN alice s3cret 5000", " JOIN alice **** 5000");
+        check_redact("  register alice s3cret", "  register alice ****");
+    }
+
+    #[test]
+    fn bye_reasons() {
+        for (word, reason) in [
+            ("SHUTDOWN", ByeReason::Shutdown),
+            ("timeout", ByeReason::Timeout),
+            ("Replaced", ByeReason::Replaced),
+        ] {
+            assert_eq!(word.parse::<ByeReason>(), Ok(reason));
+            assert_eq!(reason.to_string(), word.to_uppercase());
+        }
+    }
+
+    #[test]
+    fn parse_error_display() {
+        let err = ParseError::new(ErrorCode::BadPort, "0 is not a port");
+        assert_eq!(err.to_string(), "0 is not a port (BAD_PORT)");
+        assert_eq!(Reply::from(err).to_string(), "ERR BAD_PORT 0 is not a port");
+    }
+
+    #[test]
+    fn name_and_password_checks() {
+        assert_eq!(check_name("a"), Ok(()));
+        assert_eq!(check_name(&"a".repeat(MAX_NAME)), Ok(()));
+        for bad in ["", " ", "a b", "ä", "a*", &"a".repeat(MAX_NAME + 1)] {
+            assert_eq!(
+                check_name(bad).map_err(|e| e.code),
+                Err(ErrorCode::BadName),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(check_password("abcd"), Ok(()));
+        for bad in [
+            "",
+            "abc",
+            "ab d",
+            "abc\u{0}",
+            "abc\u{a0}d",
+            &"a".repeat(129),
+        ] {
+            assert_eq!(
+                check_password(bad).map_err(|e| e.code),
+                Err(ErrorCode::BadPassword),
+                "{bad:?}"
+            );
         }
     }
 }

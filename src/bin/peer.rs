@@ -1,1 +1,131 @@
-fn main() {}
+//! `peer`: the interactive p2pchat client. Parses the command line, wires
+//! standard input and output to the peer, and turns Ctrl-C into a clean exit.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::thread;
+use std::time::Duration;
+
+use clap::Parser;
+use crossbeam_channel::{Receiver, Sender, unbounded};
+use p2pchat::peer::{Console, Input, Peer, PeerConfig, Want};
+use p2pchat::registry::DEFAULT_PORT;
+use p2pchat::trace::Trace;
+
+/// A p2pchat peer: register or join at the registry, find users, and chat
+/// in a lobby that you lead or that someone invites you to.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// The registry server, as HOST:PORT.
+    #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_PORT}"))]
+    server: String,
+    /// The port to listen on for chat requests (0 lets the system pick).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Where chat logs are written, one folder per user.
+    #[arg(long, default_value = "logs")]
+    log_dir: PathBuf,
+    /// Seconds between HELLO heartbeats to the registry.
+    #[arg(long, default_value_t = 10.0, value_parser = p2pchat::parse_seconds)]
+    hello_interval: f64,
+    /// Seconds an invitee has to answer a chat request.
+    #[arg(long, default_value_t = 30.0, value_parser = p2pchat::parse_seconds)]
+    invite_timeout: f64,
+    /// Print every protocol line sent (>>) and received (<<) on standard error.
+    #[arg(long)]
+    trace: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("peer: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn resolve(server: &str) -> Result<SocketAddr, String> {
+    server
+        .to_socket_addrs()
+        .map_err(|err| format!("bad --server {server}: {err}"))?
+        .next()
+        .ok_or_else(|| format!("bad --server {server}: no address"))
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let mut config = PeerConfig::new(resolve(&args.server)?);
+    config.listen = SocketAddr::from(([0, 0, 0, 0], args.port));
+    config.log_dir = args.log_dir;
+    config.hello_interval = Duration::from_secs_f64(args.hello_interval);
+    config.invite_timeout = Duration::from_secs_f64(args.invite_timeout);
+    config.trace = Trace::new(args.trace);
+
+    let peer = Peer::start(config)?;
+    println!("Chat server started on port {}", peer.chat_port());
+
+    let (input, input_rx) = unbounded();
+    let (wants, wants_rx) = unbounded();
+    let interrupt = input.clone();
+    ctrlc::set_handler(move || {
+        let _ = interrupt.send(Input::Interrupt);
+    })?;
+    // The keyboard thread is not joined: a read from standard input cannot
+    // be interrupted, and the process exits once the peer has said goodbye.
+    thread::Builder::new()
+        .name("keyboard".into())
+        .spawn(move || keyboard(&wants_rx, &input))?;
+
+    let (screen, screen_rx) = unbounded::<String>();
+    let printer = thread::Builder::new()
+        .name("screen".into())
+        .spawn(move || {
+            let mut out = io::stdout();
+            for line in screen_rx {
+                // If standard output is gone there is no one to show this to;
+                // the peer goes on and exits normally.
+                if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+                    break;
+                }
+            }
+        })?;
+    let result = peer.run(Console {
+        input: input_rx,
+        screen,
+        wants: Some(wants),
+    });
+    let _ = printer.join();
+    Ok(result?)
+}
+
+/// Reads one line from standard input each time the peer asks for one,
+/// without echo for passwords when standard input is a terminal.
+fn keyboard(wants: &Receiver<Want>, input: &Sender<Input>) {
+    let stdin = io::stdin();
+    let terminal = stdin.is_terminal();
+    for want in wants {
+        let line = if want == Want::Secret && terminal {
+            rpassword::read_password().map(Some)
+        } else {
+            // Bytes that are not UTF-8 become U+FFFD rather than ending the input.
+            let mut bytes = Vec::new();
+            stdin
+                .lock()
+                .read_until(b'\n', &mut bytes)
+                .map(|n| (n > 0).then(|| String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        let next = match line {
+            Ok(Some(line)) => Input::Line(line),
+            Ok(None) | Err(_) => Input::Eof,
+        };
+        let end = next == Input::Eof;
+        if input.send(next).is_err() || end {
+            return;
+        }
+    }
+}
