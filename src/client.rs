@@ -149,11 +149,10 @@ impl Link {
                 recv(requests) -> msg => match msg {
                     Ok((request, reply)) => {
                         let answer = self.exchange(&request);
-                        if let Ok(replies) = &answer {
-                            if matches!(replies.first(), Some(Reply::Joined(_))) {
+                        if let Ok(replies) = &answer
+                            && matches!(replies.first(), Some(Reply::Joined(_))) {
                                 self.joined = true;
                             }
-                        }
                         let _ = reply.send(answer);
                     }
                     Err(_) => break,

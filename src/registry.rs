@@ -430,12 +430,12 @@ impl Hub {
         let addr = session.addr;
         let ip = addr.ip().to_canonical();
         let key = name.to_lowercase();
-        if let Some(previous) = self.online.get(&key).map(|o| o.session) {
-            if previous != id {
-                self.kick(previous, ByeReason::Replaced);
-                if let Some(old) = self.sessions.get_mut(&previous) {
-                    old.user = None;
-                }
+        if let Some(previous) = self.online.get(&key).map(|o| o.session)
+            && previous != id
+        {
+            self.kick(previous, ByeReason::Replaced);
+            if let Some(old) = self.sessions.get_mut(&previous) {
+                old.user = None;
             }
         }
         if let Err(err) = self.store.set_online(&name, ip, port, addr.port()) {
@@ -485,12 +485,12 @@ impl Hub {
     /// Tells connection `id` to close with `BYE <reason>`: the reason goes
     /// to its thread, and shutting the read side wakes that thread up.
     fn kick(&mut self, id: u64, reason: ByeReason) {
-        if let Some(session) = self.sessions.get_mut(&id) {
-            if !session.kicked {
-                session.kicked = true;
-                let _ = session.kick.try_send(reason);
-                let _ = session.socket.shutdown(Shutdown::Read);
-            }
+        if let Some(session) = self.sessions.get_mut(&id)
+            && !session.kicked
+        {
+            session.kicked = true;
+            let _ = session.kick.try_send(reason);
+            let _ = session.socket.shutdown(Shutdown::Read);
         }
         // A replaced user stays online under the new connection; everyone
         // else goes offline at once rather than when the thread finishes.
@@ -551,11 +551,11 @@ impl Connection {
         let mut reader = LineReader::new(BufReader::new(read_half));
         let mut writer = BufWriter::new(stream);
         let mut joined = false;
-        if let Err(err) = self.talk(&mut reader, &mut writer, &kicked, &mut joined, addr) {
-            if self.trace.is_on() {
-                self.trace
-                    .received(addr, format_args!("(connection error: {err})"));
-            }
+        if let Err(err) = self.talk(&mut reader, &mut writer, &kicked, &mut joined, addr)
+            && self.trace.is_on()
+        {
+            self.trace
+                .received(addr, format_args!("(connection error: {err})"));
         }
         let _ = self.events.send(Event::Disconnected { id: self.id });
     }

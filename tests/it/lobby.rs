@@ -1,0 +1,482 @@
+//! The lobby hub over real TCP on 127.0.0.1: each test member is the client
+//! end of a loopback connection whose server end is admitted to the hub.
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::time::Duration;
+
+use crossbeam_channel::Receiver;
+use p2pchat::line::LineReader;
+use p2pchat::lobby::{Lobby, LobbyConfig, Notice};
+
+/// How long a test waits for a line or a notice before it fails.
+const PATIENCE: Duration = Duration::from_secs(5);
+
+/// The test's end of one member's connection.
+struct Peer {
+    label: String,
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Peer {
+    fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// The next line the hub sent, or `None` at the end of the stream.
+    #[track_caller]
+    fn next_line(&mut self) -> Option<String> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => None,
+            Ok(_) => Some(line.strip_suffix('\n').expect("a whole line").to_string()),
+            Err(err) => panic!("{}: reading failed: {err}", self.label),
+        }
+    }
+
+    #[track_caller]
+    fn expect(&mut self, expected: &str) {
+        let got = self.next_line();
+        assert_eq!(got.as_deref(), Some(expected), "{} read", self.label);
+    }
+
+    #[track_caller]
+    fn expect_eof(&mut self) {
+        let got = self.next_line();
+        assert_eq!(got, None, "{} expected the end of the stream", self.label);
+    }
+
+    /// Reads until `expected`, returning how many other lines came first.
+    #[track_caller]
+    fn read_until(&mut self, expected: &str) -> usize {
+        let mut skipped = 0;
+        loop {
+            match self.next_line() {
+                Some(line) if line == expected => return skipped,
+                Some(_) => skipped += 1,
+                None => panic!("{}: the stream ended before {expected:?}", self.label),
+            }
+        }
+    }
+}
+
+/// One listener hands out both ends of as many loopback connections as a
+/// test needs.
+struct Net {
+    listener: TcpListener,
+}
+
+impl Net {
+    fn new() -> Net {
+        Net {
+            listener: TcpListener::bind("127.0.0.1:0").unwrap(),
+        }
+    }
+
+    /// Connects a member, admits its server end as `name`, and returns the
+    /// client end for the test to play the member with.
+    fn join(&self, lobby: &Lobby, name: &str, label: &str) -> Peer {
+        let (client, server) = self.pair();
+        let reader = LineReader::new(BufReader::new(server.try_clone().unwrap()));
+        lobby.admit(name.to_string(), reader, server);
+        peer(client, label)
+    }
+
+    fn pair(&self) -> (TcpStream, TcpStream) {
+        let client = TcpStream::connect(self.listener.local_addr().unwrap()).unwrap();
+        let (server, _) = self.listener.accept().unwrap();
+        (client, server)
+    }
+}
+
+fn peer(client: TcpStream, label: &str) -> Peer {
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    Peer {
+        label: label.to_string(),
+        reader: BufReader::new(client.try_clone().unwrap()),
+        stream: client,
+    }
+}
+
+fn start(config: LobbyConfig) -> (Lobby, Receiver<Notice>) {
+    let (notices, ui) = crossbeam_channel::unbounded();
+    (Lobby::start(config, notices), ui)
+}
+
+#[track_caller]
+fn expect_notice(ui: &Receiver<Notice>, expected: Notice) {
+    let got = ui.recv_timeout(PATIENCE).expect("a notice for the leader");
+    assert_eq!(got, expected);
+}
+
+fn show(notice: &Notice) -> String {
+    match notice {
+        Notice::Joined(name) => format!("joined {name}"),
+        Notice::Msg { from, text } => format!("msg {from} {text}"),
+        Notice::Left(name) => format!("left {name}"),
+        Notice::Dropped(name) => format!("dropped {name}"),
+    }
+}
+
+/// Runs a script against a lobby led by `leader`. Each step is one of:
+///
+/// - `+NAME` or `+NAME as LABEL`: a new connection is admitted as `NAME`;
+/// - `LABEL> LINE`: that member sends `LINE`; the `LINE`s `<bad utf-8>`,
+///   `<long>` and `<hangup>` send invalid UTF-8, an over-long line, or close
+///   the connection without `LEAVE`;
+/// - `LABEL< LINE`: that member's next line is `LINE`; `<eof>` is the end;
+/// - `ui: NOTICE`: the leader's next notice, as `show` writes it;
+/// - `leader> TEXT`: the leader says `TEXT`;
+/// - `members: NAMES`: `Lobby::members`, joined with spaces;
+/// - `close REASON` or `drop`: the lobby ends.
+#[track_caller]
+fn check(script: &[&str]) {
+    let net = Net::new();
+    let mut config = LobbyConfig::new("leader");
+    // Trace output is captured by the test harness, and running it here
+    // makes sure tracing never changes what goes over the wire.
+    config.trace = p2pchat::trace::Trace::new(true);
+    let (lobby, ui) = start(config);
+    let mut lobby = Some(lobby);
+    let mut peers: Vec<Peer> = Vec::new();
+    for step in script {
+        let lobby_ref = || lobby.as_ref().expect("no step after the lobby ended");
+        if let Some(admission) = step.strip_prefix('+') {
+            let (name, label) = admission
+                .split_once(" as ")
+                .unwrap_or((admission, admission));
+            peers.push(net.join(lobby_ref(), name, label));
+        } else if let Some(notice) = step.strip_prefix("ui: ") {
+            let got = ui.recv_timeout(PATIENCE).expect("a notice for the leader");
+            assert_eq!(show(&got), notice, "step {step:?}");
+        } else if let Some(text) = step.strip_prefix("leader> ") {
+            lobby_ref().say(text.to_string());
+        } else if let Some(names) = step.strip_prefix("members: ") {
+            assert_eq!(lobby_ref().members().join(" "), names, "step {step:?}");
+        } else if let Some(reason) = step.strip_prefix("close ") {
+            lobby.take().expect("the lobby ends once").close(reason);
+        } else if *step == "drop" {
+            drop(lobby.take().expect("the lobby ends once"));
+        } else if let Some((label, line)) = step.split_once("> ") {
+            let peer = find(&mut peers, label);
+            match line {
+                "<bad utf-8>" => peer.send(b"MSG caf\xe9\n"),
+                "<long>" => peer.send(format!("MSG {}\n", "a".repeat(2000)).as_bytes()),
+                "<hangup>" => peer.stream.shutdown(Shutdown::Both).unwrap(),
+                _ => peer.send(format!("{line}\n").as_bytes()),
+            }
+        } else if let Some((label, line)) = step.split_once("< ") {
+            let peer = find(&mut peers, label);
+            match line {
+                "<eof>" => peer.expect_eof(),
+                _ => peer.expect(line),
+            }
+        } else {
+            panic!("not a step: {step:?}");
+        }
+    }
+}
+
+#[track_caller]
+fn find<'a>(peers: &'a mut [Peer], label: &str) -> &'a mut Peer {
+    peers
+        .iter_mut()
+        .find(|p| p.label == label)
+        .unwrap_or_else(|| panic!("no member labelled {label}"))
+}
+
+/// Alice, Bob and Carol join and have read everything their joining caused.
+const THREE: &[&str] = &[
+    "+alice",
+    "alice< MEMBERS leader alice",
+    "ui: joined alice",
+    "+bob",
+    "bob< MEMBERS leader alice bob",
+    "alice< JOINED bob",
+    "ui: joined bob",
+    "+carol",
+    "carol< MEMBERS leader alice bob carol",
+    "alice< JOINED carol",
+    "bob< JOINED carol",
+    "ui: joined carol",
+];
+
+#[track_caller]
+fn check_three(script: &[&str]) {
+    check(&[THREE, script].concat());
+}
+
+#[test]
+fn admission_lists_the_leader_first_and_tells_the_others() {
+    check_three(&["members: leader alice bob carol"]);
+    check(&["members: leader"]);
+}
+
+#[test]
+fn messages_are_relayed_to_everyone_else_with_the_senders_name() {
+    check_three(&[
+        "alice> MSG hello there",
+        "bob< MSG alice hello there",
+        "carol< MSG alice hello there",
+        "ui: msg alice hello there",
+        // Alice's next line is Bob's message: her own never came back.
+        "bob> MSG hi alice",
+        "alice< MSG bob hi alice",
+        "carol< MSG bob hi alice",
+        "ui: msg bob hi alice",
+    ]);
+}
+
+#[test]
+fn a_member_cannot_speak_as_someone_else() {
+    check_three(&[
+        "alice> MSG bob hi",
+        "bob< MSG alice bob hi",
+        "carol< MSG alice bob hi",
+        "ui: msg alice bob hi",
+    ]);
+}
+
+#[test]
+fn the_leader_speaks_to_everyone() {
+    check_three(&[
+        "leader> hello all",
+        "alice< MSG leader hello all",
+        "bob< MSG leader hello all",
+        "carol< MSG leader hello all",
+        // Text that would break the framing is never sent.
+        "leader> ",
+        "leader> two\nlines",
+        "leader> still one line",
+        "alice< MSG leader still one line",
+    ]);
+}
+
+#[test]
+fn members_leave_by_leave_or_by_hanging_up() {
+    check_three(&[
+        "alice> LEAVE",
+        "alice< <eof>",
+        "bob< LEFT alice",
+        "carol< LEFT alice",
+        "ui: left alice",
+        "members: leader bob carol",
+        "carol> <hangup>",
+        "bob< LEFT carol",
+        "ui: left carol",
+        "members: leader bob",
+    ]);
+}
+
+#[test]
+fn a_bad_line_gets_an_err_for_its_sender_only() {
+    check_three(&[
+        "alice> HELLO",
+        "alice< ERR UNKNOWN_COMMAND unknown command HELLO; try HELP",
+        "alice> MSG",
+        "alice< ERR BAD_ARGS a message needs some text",
+        "alice> LEAVE now",
+        "alice< ERR BAD_ARGS usage: LEAVE",
+        "alice> OK",
+        "alice< ERR BAD_ARGS not expected in a lobby",
+        "alice> REJECT",
+        "alice< ERR BAD_ARGS not expected in a lobby",
+        "alice> BUSY",
+        "alice< ERR BAD_ARGS not expected in a lobby",
+        "alice> <bad utf-8>",
+        "alice< ERR BAD_ENCODING line is not valid UTF-8",
+        // Alice is still a member, and Bob's next line is her message, so he
+        // saw none of her errors.
+        "alice> MSG still here",
+        "bob< MSG alice still here",
+        "ui: msg alice still here",
+    ]);
+}
+
+#[test]
+fn an_over_long_line_ends_that_member() {
+    check_three(&[
+        "alice> <long>",
+        "alice< ERR LINE_TOO_LONG line is longer than 1024 bytes",
+        "alice< <eof>",
+        "bob< LEFT alice",
+        "carol< LEFT alice",
+        "ui: left alice",
+        "members: leader bob carol",
+    ]);
+}
+
+#[test]
+fn a_duplicate_name_is_turned_away() {
+    check_three(&[
+        "+alice as alice2",
+        "alice2< CLOSED DUPLICATE",
+        "alice2< <eof>",
+        "+leader as fake",
+        "fake< CLOSED DUPLICATE",
+        "fake< <eof>",
+        "members: leader alice bob carol",
+        // Nobody heard of the turned-away connections.
+        "alice> MSG no news",
+        "bob< MSG alice no news",
+        "ui: msg alice no news",
+    ]);
+}
+
+#[test]
+fn close_sends_closed_as_the_last_line() {
+    check_three(&[
+        "alice> MSG bye",
+        "bob< MSG alice bye",
+        "carol< MSG alice bye",
+        "close SHUTDOWN",
+        "alice< CLOSED SHUTDOWN",
+        "alice< <eof>",
+        "bob< CLOSED SHUTDOWN",
+        "bob< <eof>",
+        "carol< CLOSED SHUTDOWN",
+        "carol< <eof>",
+    ]);
+    check(&["close SHUTDOWN"]);
+}
+
+#[test]
+fn dropping_the_lobby_closes_it_with_leader_left() {
+    check_three(&[
+        "drop",
+        "alice< CLOSED LEADER_LEFT",
+        "alice< <eof>",
+        "bob< CLOSED LEADER_LEFT",
+        "bob< <eof>",
+        "carol< CLOSED LEADER_LEFT",
+        "carol< <eof>",
+    ]);
+}
+
+#[test]
+fn one_message_reaches_two_hundred_members() {
+    let net = Net::new();
+    let (lobby, ui) = start(LobbyConfig::new("leader"));
+    let names: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
+    let mut peers: Vec<Peer> = names.iter().map(|n| net.join(&lobby, n, n)).collect();
+    for name in &names {
+        expect_notice(&ui, Notice::Joined(name.clone()));
+    }
+    assert_eq!(lobby.members().len(), 201);
+
+    peers[0].send(b"MSG hello everyone\n");
+    for peer in &mut peers[1..] {
+        // The `JOINED` lines of later members come first.
+        peer.read_until("MSG m0 hello everyone");
+    }
+    expect_notice(
+        &ui,
+        Notice::Msg {
+            from: "m0".to_string(),
+            text: "hello everyone".to_string(),
+        },
+    );
+    lobby.close("SHUTDOWN");
+    for peer in &mut peers {
+        peer.read_until("CLOSED SHUTDOWN");
+        peer.expect_eof();
+    }
+}
+
+/// Shrinks a socket's kernel buffer, so that a member who does not read fills
+/// it after a few kilobytes rather than a few megabytes.
+fn shrink_buffer(stream: &TcpStream, option: libc::c_int) {
+    use std::os::fd::AsRawFd;
+    let size: libc::c_int = 4096;
+    // SAFETY: the descriptor is open while `stream` is borrowed, and the
+    // option value is a live `c_int` whose size is passed along with it.
+    let status = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            option,
+            (&raw const size).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(status, 0, "setsockopt: {}", std::io::Error::last_os_error());
+}
+
+#[test]
+fn a_member_that_never_reads_is_dropped_without_stalling_the_others() {
+    const ROUNDS: usize = 40;
+    const PER_ROUND: usize = 100;
+
+    let net = Net::new();
+    let mut config = LobbyConfig::new("leader");
+    config.max_queued_bytes = 64 * 1024;
+    let (lobby, ui) = start(config);
+
+    let mut talker = net.join(&lobby, "talker", "talker");
+    let mut fast = net.join(&lobby, "fast", "fast");
+    let (slow_client, slow_server) = net.pair();
+    shrink_buffer(&slow_server, libc::SO_SNDBUF);
+    shrink_buffer(&slow_client, libc::SO_RCVBUF);
+    let reader = LineReader::new(BufReader::new(slow_server.try_clone().unwrap()));
+    lobby.admit("slow".to_string(), reader, slow_server);
+    for name in ["talker", "fast", "slow"] {
+        expect_notice(&ui, Notice::Joined(name.to_string()));
+    }
+    talker.expect("MEMBERS leader talker");
+    talker.expect("JOINED fast");
+    talker.expect("JOINED slow");
+    fast.expect("MEMBERS leader talker fast");
+    fast.expect("JOINED slow");
+
+    // The talker sends in rounds the fast member reads in between, so that
+    // only the member who never reads can fall behind by more than the limit.
+    let padding = "x".repeat(480);
+    let text = |i: usize| format!("{i:05} {padding}");
+    let mut saw_left = false;
+    for round in 0..ROUNDS {
+        let mut batch = Vec::new();
+        for i in round * PER_ROUND..(round + 1) * PER_ROUND {
+            batch.extend_from_slice(format!("MSG {}\n", text(i)).as_bytes());
+        }
+        talker.send(&batch);
+        let mut i = round * PER_ROUND;
+        while i < (round + 1) * PER_ROUND {
+            let line = fast.next_line().expect("the fast member stays in");
+            if line == "LEFT slow" && !saw_left {
+                saw_left = true;
+                continue;
+            }
+            assert_eq!(line, format!("MSG talker {}", text(i)));
+            i += 1;
+        }
+    }
+    assert!(saw_left, "the slow member was never dropped");
+    talker.expect("LEFT slow");
+
+    let mut notices = Vec::new();
+    for _ in 0..ROUNDS * PER_ROUND + 1 {
+        notices.push(ui.recv_timeout(PATIENCE).unwrap());
+    }
+    assert_eq!(
+        notices
+            .iter()
+            .filter(|n| **n == Notice::Dropped("slow".to_string()))
+            .count(),
+        1
+    );
+
+    // The slow member gets what its small buffers held, then the end.
+    let mut slow = slow_client;
+    slow.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut rest = Vec::new();
+    match slow.read_to_end(&mut rest) {
+        Ok(_) => {}
+        Err(err) => assert_eq!(err.kind(), ErrorKind::ConnectionReset),
+    }
+    assert!(rest.len() < ROUNDS * PER_ROUND * 500);
+
+    lobby.close("SHUTDOWN");
+    talker.expect("CLOSED SHUTDOWN");
+    fast.expect("CLOSED SHUTDOWN");
+}

@@ -1,0 +1,411 @@
+//! End-to-end tests of the peer: a real registry and several peers on
+//! loopback, each peer driven as its user would drive it.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::thread;
+use std::time::Duration;
+
+use p2pchat::peer::{ADD_PROMPT, MENU_PROMPT, PeerConfig, ScriptedPeer, WELCOME_PROMPT};
+
+use crate::support::{Client, TestServer, temp_dir};
+
+const WAIT: Duration = Duration::from_secs(10);
+const PASSWORD: &str = "secret1";
+
+fn config(server: SocketAddr, logs: &Path) -> PeerConfig {
+    let mut config = PeerConfig::new(server);
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.log_dir = logs.to_path_buf();
+    config.invite_timeout = Duration::from_secs(5);
+    config
+}
+
+/// Waits for a line containing `text` and returns it.
+#[track_caller]
+fn see(peer: &ScriptedPeer, text: &str) -> String {
+    match peer.wait_for(text, WAIT) {
+        Ok(mut lines) => lines.pop().unwrap(),
+        Err(err) => panic!("{err}"),
+    }
+}
+
+/// Waits until every one of `texts` has shown up, in any order.
+#[track_caller]
+fn see_all(peer: &ScriptedPeer, texts: &[&str]) {
+    let mut missing: Vec<&str> = texts.to_vec();
+    let mut seen = Vec::new();
+    while !missing.is_empty() {
+        match peer.wait_for("", WAIT) {
+            Ok(lines) => {
+                for line in lines {
+                    missing.retain(|text| !line.contains(text));
+                    seen.push(line);
+                }
+            }
+            Err(_) => panic!("never saw {missing:?}; saw {seen:#?}"),
+        }
+    }
+}
+
+/// Starts a peer, registers `name` and joins.
+fn joined_with(config: PeerConfig, name: &str) -> ScriptedPeer {
+    let peer = ScriptedPeer::start(config).unwrap();
+    see(&peer, WELCOME_PROMPT);
+    for line in ["1", name, PASSWORD] {
+        peer.type_line(line);
+    }
+    see(&peer, &format!("Registered {name}"));
+    for line in ["2", name, PASSWORD] {
+        peer.type_line(line);
+    }
+    see(&peer, &format!("Joined as {name}"));
+    see(&peer, MENU_PROMPT);
+    peer
+}
+
+fn joined(server: &TestServer, logs: &Path, name: &str) -> ScriptedPeer {
+    joined_with(config(server.addr(), logs), name)
+}
+
+/// Searches `name` and adds them to the conversation list.
+fn add(peer: &ScriptedPeer, name: &str) {
+    peer.type_line("2");
+    peer.type_line(name);
+    see(peer, ADD_PROMPT);
+    peer.type_line("Yes");
+    see(peer, &format!("Added {name}"));
+}
+
+/// `leader` invites everyone it has added; each of `accepting` says OK.
+fn lobby(leader: &ScriptedPeer, leader_name: &str, accepting: &[&ScriptedPeer]) {
+    leader.type_line("3");
+    for member in accepting {
+        see(member, &format!("Chat request from '{leader_name}'"));
+        member.type_line("OK");
+        see(member, &format!("You are in {leader_name}'s lobby"));
+    }
+}
+
+#[test]
+fn menus_answer_mistakes_and_show_the_list() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let alice = ScriptedPeer::start(config(server.addr(), logs.path())).unwrap();
+    see(&alice, WELCOME_PROMPT);
+    alice.type_line("9");
+    see(&alice, "Please type 1 to register or 2 to join");
+    alice.type_line("2");
+    alice.type_line("bad name!");
+    see(&alice, "That name will not do");
+    alice.type_line("alice");
+    alice.type_line("no");
+    see(&alice, "That password will not do");
+    alice.type_line("wrongpass");
+    see(&alice, "Could not join alice: wrong user name or password");
+    see(&alice, WELCOME_PROMPT);
+    drop(alice);
+
+    let alice = joined(&server, logs.path(), "alice");
+    let _bob = joined(&server, logs.path(), "bob");
+    alice.type_line("x");
+    see(&alice, "Please type 1, 2 or 3");
+    alice.type_line("1");
+    see(&alice, "2 user(s) online");
+    see(&alice, "User name");
+    let row = see(&alice, "bob");
+    assert!(row.contains("127.0.0.1"), "{row}");
+    alice.type_line("3");
+    see(&alice, "Your conversation list is empty");
+    for (name, answer) in [
+        ("nobody", "There is no user called nobody"),
+        ("alice", "That is you"),
+    ] {
+        alice.type_line("2");
+        alice.type_line(name);
+        see(&alice, answer);
+    }
+    add(&alice, "bob");
+    alice.type_line("2");
+    alice.type_line("bob");
+    see(&alice, "bob is on your conversation list already");
+}
+
+#[test]
+fn requests_are_answered_ok_reject_and_busy() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let names = ["alice", "bob", "carol", "dave", "erin", "frank", "gina"];
+    let peers: Vec<ScriptedPeer> = names
+        .iter()
+        .map(|name| joined(&server, logs.path(), name))
+        .collect();
+    let [alice, bob, carol, dave, erin, frank, gina] = &peers[..] else {
+        unreachable!()
+    };
+
+    // Dave is in erin's lobby; frank has gina's request waiting unanswered.
+    add(erin, "dave");
+    lobby(erin, "erin", &[dave]);
+    add(gina, "frank");
+    gina.type_line("3");
+    see(frank, "Chat request from 'gina'");
+
+    for name in ["bob", "carol", "dave", "frank"] {
+        add(alice, name);
+    }
+    alice.type_line("3");
+    see(bob, "Chat request from 'alice'");
+    bob.type_line("ok");
+    see(carol, "Chat request from 'alice'");
+    carol.type_line("REJECT");
+    see(carol, "Rejected the chat request from 'alice'");
+    see(carol, MENU_PROMPT);
+    see_all(
+        alice,
+        &[
+            "bob: OK -> (127.0.0.1, ",
+            "carol: rejected",
+            "dave: busy",
+            "frank: busy",
+        ],
+    );
+    see(bob, "You are in alice's lobby with: alice, bob");
+
+    // Frank's own request is still his to answer.
+    frank.type_line("no");
+    see(gina, "frank: rejected");
+}
+
+#[test]
+fn unanswered_and_unreachable_invitees_are_reported() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let mut quick = config(server.addr(), logs.path());
+    quick.invite_timeout = Duration::from_millis(300);
+    let alice = joined_with(quick, "alice");
+    let bob = joined(&server, logs.path(), "bob");
+    let carol = joined(&server, logs.path(), "carol");
+    add(&alice, "bob");
+    add(&alice, "carol");
+    carol.finish().unwrap();
+
+    alice.type_line("3");
+    see(&bob, "Chat request from 'alice'");
+    see_all(&alice, &["bob: no answer", "carol: unreachable"]);
+    see(&alice, "The lobby has ended (nobody else is in it)");
+    see(&alice, MENU_PROMPT);
+
+    // Bob answers too late: the request is gone and he is back at the menu.
+    bob.type_line("ok");
+    see(
+        &bob,
+        "The lobby has ended (the chat request is no longer open)",
+    );
+    see(&bob, MENU_PROMPT);
+}
+
+#[test]
+fn a_lobby_chats_survives_a_member_leaving_and_ends_with_its_leader() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let alice = joined(&server, logs.path(), "alice");
+    let bob = joined(&server, logs.path(), "bob");
+    let carol = joined(&server, logs.path(), "carol");
+    add(&alice, "bob");
+    add(&alice, "carol");
+    lobby(&alice, "alice", &[&bob, &carol]);
+    see_all(&alice, &["Peer ('bob') joined", "Peer ('carol') joined"]);
+
+    alice.type_line("hello both");
+    see(&bob, "[alice] hello both");
+    see(&carol, "[alice] hello both");
+    bob.type_line("hi from bob");
+    see(&alice, "[bob] hi from bob");
+    see(&carol, "[bob] hi from bob");
+    carol.type_line("/members");
+    see(&carol, "Members: alice, bob, carol");
+    alice.type_line("/members");
+    see(&alice, "Members: alice, bob, carol");
+
+    bob.type_line("/leave");
+    see(&bob, "You left alice's lobby");
+    see(&bob, MENU_PROMPT);
+    see(&alice, "Peer ('bob') is offline");
+    see(&carol, "Peer ('bob') is offline");
+    carol.type_line("still here");
+    see(&alice, "[carol] still here");
+
+    alice.type_line("/leave");
+    see(&alice, "The lobby has ended (you left)");
+    see(&carol, "The lobby has ended (the leader left)");
+    see(&carol, MENU_PROMPT);
+
+    let alice_log = only_log(&logs.path().join("alice"));
+    for line in [
+        "* lobby started by alice",
+        "* bob joined",
+        "[alice] hello both",
+        "[bob] hi from bob",
+        "* bob left",
+        "[carol] still here",
+        "* lobby ended: you left",
+    ] {
+        assert!(
+            alice_log.contains(line),
+            "{line:?} missing from {alice_log}"
+        );
+    }
+    let carol_log = only_log(&logs.path().join("carol"));
+    for line in [
+        "* joined the lobby of alice",
+        "[alice] hello both",
+        "[bob] hi from bob",
+        "* bob left",
+        "[carol] still here",
+        "* lobby ended: the leader left",
+    ] {
+        assert!(
+            carol_log.contains(line),
+            "{line:?} missing from {carol_log}"
+        );
+    }
+}
+
+/// Reads the one log file in `dir`, checking its name's shape.
+fn only_log(dir: &Path) -> String {
+    let files: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_str().unwrap().to_string();
+    // <YYYY-MM-DD_HH-MM-SS>_<leader>.log
+    assert!(name.ends_with("_alice.log"), "{name}");
+    assert_eq!(name.as_bytes()[10], b'_', "{name}");
+    fs::read_to_string(&files[0]).unwrap()
+}
+
+#[test]
+fn quitting_in_a_lobby_leaves_it_and_logs_out() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let alice = joined(&server, logs.path(), "alice");
+    let bob = joined(&server, logs.path(), "bob");
+    add(&alice, "bob");
+    lobby(&alice, "alice", &[&bob]);
+    bob.type_line("bye now");
+    see(&alice, "[bob] bye now");
+    let shown = bob.finish().unwrap();
+    assert_eq!(shown.last().map(String::as_str), Some("Bye."), "{shown:?}");
+    see(&alice, "Peer ('bob') is offline");
+    let mut client = server.client();
+    client.ask("REGISTER zed secret1");
+    client.ask("JOIN zed secret1 5000");
+    assert!(client.ask("SEARCH bob").starts_with("ERR OFFLINE"));
+    let bob_log = fs::read_to_string(
+        fs::read_dir(logs.path().join("bob"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
+    assert!(bob_log.contains("[bob] bye now"), "{bob_log}");
+    assert!(bob_log.contains("* you left the lobby"), "{bob_log}");
+}
+
+/// A stand-in member: registered and joined over the registry protocol,
+/// listening on its own chat port, answering `OK` to the first request.
+struct FakeMember {
+    name: String,
+    _registry: Client,
+    listener: TcpListener,
+}
+
+impl FakeMember {
+    fn join(server: &TestServer, name: &str) -> FakeMember {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut registry = server.client();
+        assert!(
+            registry
+                .ask(&format!("REGISTER {name} {PASSWORD}"))
+                .starts_with("OK")
+        );
+        let joined = registry.ask(&format!("JOIN {name} {PASSWORD} {port}"));
+        assert!(joined.starts_with("OK JOINED"), "{joined}");
+        FakeMember {
+            name: name.to_string(),
+            _registry: registry,
+            listener,
+        }
+    }
+
+    /// Accepts the chat request, then reads until `wanted` arrives.
+    fn accept_and_wait_for(self, wanted: String) -> String {
+        let (stream, _) = self.listener.accept().unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with("CHAT_REQUEST alice"), "{line}");
+        (&stream).write_all(b"OK\n").unwrap();
+        loop {
+            line.clear();
+            assert!(
+                reader.read_line(&mut line).unwrap() > 0,
+                "{} got EOF",
+                self.name
+            );
+            if line.trim_end() == wanted {
+                return line;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_lobby_of_200_members_reaches_everyone() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let alice = joined(&server, logs.path(), "alice");
+    // Joining costs two password hashes each; a few threads share the work.
+    let members: Vec<FakeMember> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let server = &server;
+                scope.spawn(move || {
+                    (0..50)
+                        .map(|i| FakeMember::join(server, &format!("m{t}_{i}")))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    for member in &members {
+        add(&alice, &member.name);
+    }
+    let waiting: Vec<_> = members
+        .into_iter()
+        .map(|m| thread::spawn(move || m.accept_and_wait_for("MSG alice hello 200".into())))
+        .collect();
+    alice.type_line("3");
+    for _ in 0..200 {
+        see(&alice, ": OK -> (127.0.0.1, ");
+    }
+    alice.type_line("/members");
+    let members_line = see(&alice, "Members: alice, ");
+    assert_eq!(members_line.matches(", ").count(), 200, "{members_line}");
+    alice.type_line("hello 200");
+    for handle in waiting {
+        assert_eq!(handle.join().unwrap().trim_end(), "MSG alice hello 200");
+    }
+}
