@@ -2,4 +2,7 @@
 
 mod lobby;
 mod peer;
+mod registry;
+mod server_bin;
 mod support;
+mod peer_bin;
