@@ -23,12 +23,19 @@ struct User {
 }
 
 impl User {
-    fn start(name: &'static str, registry: SocketAddr, logs: &Path) -> Result<User, Box<dyn Error>> {
+    fn start(
+        name: &'static str,
+        registry: SocketAddr,
+        logs: &Path,
+    ) -> Result<User, Box<dyn Error>> {
         let mut config = PeerConfig::new(registry);
         config.listen = "127.0.0.1:0".parse()?;
         config.log_dir = logs.to_path_buf();
         let peer = ScriptedPeer::start(config)?;
-        println!("{name:>5} | Chat server started on port {}", peer.chat_port());
+        println!(
+            "{name:>5} | Chat server started on port {}",
+            peer.chat_port()
+        );
         Ok(User { name, peer })
     }
 
@@ -175,7 +182,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         .collect::<Result<_, _>>()?;
     files.sort();
     for file in files {
-        println!("--- {}", file.file_name().unwrap_or_default().to_string_lossy());
+        println!(
+            "--- {}",
+            file.file_name().unwrap_or_default().to_string_lossy()
+        );
         print!("{}", std::fs::read_to_string(&file)?);
     }
     println!("\nThe demo ran to the end.");

@@ -1,23 +1,52 @@
 //! The peer's link to the registry: one thread owns the registry connection,
-//! sends the user's requests and the HELLO heartbeat, and reads the replies.
+//! sends the user's requests and the HELLO heartbeat, reads the replies, and
+//! when the registry goes away, reconnects with backoff and joins again.
 //!
 //! This module owns the registry socket on the peer side; it must be the
-//! only code that writes to it. It knows nothing of menus or lobbies.
+//! only code that writes to it. It knows nothing of menus or lobbies, and it
+//! keeps the password of the last successful JOIN in memory only, to join
+//! again after a reconnect.
 
 use std::fmt;
 use std::io::{self, BufReader, BufWriter};
 use std::net::{SocketAddr, TcpStream};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, bounded, never, select, tick, unbounded};
+use crossbeam_channel::{Receiver, Sender, at, bounded, never, select, tick, unbounded};
 
 use crate::line::{ConnReader, Frame, LineReader, write_line};
 use crate::trace::Trace;
-use crate::wire::{Reply, Request};
+use crate::wire::{ByeReason, Contact, Reply, Request};
 
 /// How long to wait for the registry to answer one request.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How the link behaves.
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    pub addr: SocketAddr,
+    /// HELLO is sent this often once joined.
+    pub hello_interval: Duration,
+    /// The first wait before reconnecting; it doubles up to `retry_max`.
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    pub trace: Trace,
+}
+
+impl LinkConfig {
+    pub fn new(addr: SocketAddr) -> LinkConfig {
+        LinkConfig {
+            addr,
+            hello_interval: Duration::from_secs(10),
+            retry_min: Duration::from_millis(500),
+            retry_max: Duration::from_secs(10),
+            trace: Trace::off(),
+        }
+    }
+}
 
 /// Why a request to the registry got no answer.
 #[derive(Debug)]
@@ -25,9 +54,11 @@ pub enum ClientError {
     /// The connection failed or timed out.
     Io(io::Error),
     /// The registry closed the connection, with its `BYE` reason if it gave one.
-    Closed(Option<String>),
+    Closed(Option<ByeReason>),
     /// The registry answered something that is not a reply.
     Protocol(String),
+    /// The link is waiting to reconnect.
+    Offline,
 }
 
 impl fmt::Display for ClientError {
@@ -39,6 +70,7 @@ impl fmt::Display for ClientError {
             }
             ClientError::Closed(None) => f.write_str("the registry closed the connection"),
             ClientError::Protocol(line) => write!(f, "the registry sent a strange line: {line}"),
+            ClientError::Offline => f.write_str("the registry is unreachable; reconnecting"),
         }
     }
 }
@@ -51,6 +83,17 @@ impl From<io::Error> for ClientError {
     }
 }
 
+/// What the link tells the peer about the registry, unasked.
+#[derive(Debug)]
+pub enum LinkNotice {
+    /// The connection failed; the link is retrying.
+    Lost(String),
+    /// The link reconnected and joined again as this contact.
+    Back(Contact),
+    /// The link stopped retrying, for this reason.
+    GaveUp(String),
+}
+
 type Answer = Result<Vec<Reply>, ClientError>;
 
 /// A running link to the registry.
@@ -60,30 +103,25 @@ pub struct RegistryLink {
 }
 
 impl RegistryLink {
-    /// Connects to the registry at `addr`. Once a `JOIN` succeeds, the link
-    /// sends `HELLO` every `hello_interval`. If the registry goes away, a
-    /// message saying why goes to `lost`.
+    /// Connects to the registry. The first connection must succeed; later
+    /// losses are retried, and reported on `notices`.
     pub fn connect(
-        addr: SocketAddr,
-        hello_interval: Duration,
-        trace: Trace,
-        lost: Sender<String>,
+        config: LinkConfig,
+        notices: Sender<LinkNotice>,
     ) -> Result<RegistryLink, ClientError> {
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-        stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
-        let reader = LineReader::new(BufReader::new(stream.try_clone()?));
+        let conn = Conn::open(config.addr)?;
         let (requests, requests_rx) = unbounded();
         let mut link = Link {
-            addr,
-            reader,
-            writer: BufWriter::new(stream),
-            trace,
-            joined: false,
-            broken: false,
+            backoff: config.retry_min,
+            config,
+            conn: Some(conn),
+            joined_as: None,
+            retry_at: None,
+            notices,
         };
         let handle = thread::Builder::new()
             .name("registry-link".into())
-            .spawn(move || link.run(&requests_rx, hello_interval, &lost))?;
+            .spawn(move || link.run(&requests_rx))?;
         Ok(RegistryLink {
             requests: Some(requests),
             handle: Some(handle),
@@ -93,10 +131,9 @@ impl RegistryLink {
     /// Sends `request` and waits for its reply lines (several for LIST).
     pub fn request(&self, request: Request) -> Answer {
         let (tx, rx) = bounded(1);
-        let requests = self
-            .requests
-            .as_ref()
-            .expect("requests is only taken in close");
+        let Some(requests) = &self.requests else {
+            return Err(ClientError::Closed(None));
+        };
         if requests.send((request, tx)).is_err() {
             return Err(ClientError::Closed(None));
         }
@@ -122,91 +159,155 @@ impl Drop for RegistryLink {
     }
 }
 
-struct Link {
-    addr: SocketAddr,
+/// One open connection to the registry.
+struct Conn {
     reader: ConnReader,
     writer: BufWriter<TcpStream>,
-    trace: Trace,
-    joined: bool,
-    broken: bool,
+}
+
+impl Conn {
+    fn open(addr: SocketAddr) -> io::Result<Conn> {
+        let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+        stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+        Ok(Conn {
+            reader: LineReader::new(BufReader::new(stream.try_clone()?)),
+            writer: BufWriter::new(stream),
+        })
+    }
+}
+
+struct Link {
+    config: LinkConfig,
+    /// `None` while waiting to reconnect.
+    conn: Option<Conn>,
+    /// The JOIN that last succeeded, replayed after a reconnect.
+    joined_as: Option<Request>,
+    retry_at: Option<Instant>,
+    backoff: Duration,
+    notices: Sender<LinkNotice>,
 }
 
 impl Link {
-    fn run(
-        &mut self,
-        requests: &Receiver<(Request, Sender<Answer>)>,
-        hello_interval: Duration,
-        lost: &Sender<String>,
-    ) {
-        let heartbeat = tick(hello_interval);
+    fn run(&mut self, requests: &Receiver<(Request, Sender<Answer>)>) {
+        let heartbeat = tick(self.config.hello_interval);
         loop {
-            let hellos = if self.joined && !self.broken {
+            let hellos = if self.joined_as.is_some() && self.conn.is_some() {
                 heartbeat.clone()
             } else {
                 never()
             };
+            let retry = self.retry_at.map_or_else(never, at);
             select! {
                 recv(requests) -> msg => match msg {
                     Ok((request, reply)) => {
-                        let answer = self.exchange(&request);
-                        if let Ok(replies) = &answer
-                            && matches!(replies.first(), Some(Reply::Joined(_))) {
-                                self.joined = true;
-                            }
+                        let answer = self.request(request);
                         let _ = reply.send(answer);
                     }
                     Err(_) => break,
                 },
                 recv(hellos) -> _ => {
-                    if let Err(err) = self.exchange(&Request::Hello) {
-                        let _ = lost.send(err.to_string());
-                    }
+                    let _ = self.exchange(&Request::Hello);
                 }
+                recv(retry) -> _ => self.reconnect(),
             }
         }
-        if self.joined && !self.broken {
+        if self.joined_as.is_some() && self.conn.is_some() {
             let _ = self.exchange(&Request::Logout);
         }
     }
 
-    /// Writes one request and reads its reply lines.
-    fn exchange(&mut self, request: &Request) -> Answer {
-        if self.broken {
-            return Err(ClientError::Closed(None));
+    fn request(&mut self, request: Request) -> Answer {
+        let answer = self.exchange(&request)?;
+        match (&request, answer.first()) {
+            (Request::Join { .. }, Some(Reply::Joined(_))) => self.joined_as = Some(request),
+            (Request::Logout, _) => self.joined_as = None,
+            _ => {}
         }
-        let result = self.try_exchange(request);
-        if result.is_err() {
-            self.broken = true;
+        Ok(answer)
+    }
+
+    /// Writes one request and reads its reply lines. A failure drops the
+    /// connection and starts the reconnect schedule.
+    fn exchange(&mut self, request: &Request) -> Answer {
+        let Some(conn) = &mut self.conn else {
+            return Err(ClientError::Offline);
+        };
+        let result = exchange_on(conn, request, self.config.addr, self.config.trace);
+        if let Err(err) = &result {
+            self.conn = None;
+            if let ClientError::Closed(Some(ByeReason::Replaced)) = err {
+                // Someone joined as this user elsewhere; joining back would
+                // only push them out in turn.
+                self.joined_as = None;
+                let _ = self.notices.send(LinkNotice::GaveUp(
+                    "this user joined from somewhere else".into(),
+                ));
+            } else {
+                let _ = self.notices.send(LinkNotice::Lost(err.to_string()));
+                self.backoff = self.config.retry_min;
+                self.retry_at = Some(Instant::now() + self.backoff);
+            }
         }
         result
     }
 
-    fn try_exchange(&mut self, request: &Request) -> Answer {
-        self.trace.sent(self.addr, request);
-        write_line(&mut self.writer, request)?;
-        let first = self.read_reply()?;
-        let mut replies = vec![first];
-        if let Reply::List(count) = replies[0] {
-            for _ in 0..count {
-                replies.push(self.read_reply()?);
-            }
-        }
-        Ok(replies)
-    }
-
-    fn read_reply(&mut self) -> Result<Reply, ClientError> {
-        let line = match self.reader.next_frame()? {
-            Frame::Line(line) => line,
-            Frame::Eof => return Err(ClientError::Closed(None)),
-            Frame::TooLong | Frame::BadEncoding => {
-                return Err(ClientError::Protocol("(unreadable line)".into()));
+    fn reconnect(&mut self) {
+        self.retry_at = None;
+        let conn = match Conn::open(self.config.addr) {
+            Ok(conn) => conn,
+            Err(_) => {
+                self.backoff = (self.backoff * 2).min(self.config.retry_max);
+                self.retry_at = Some(Instant::now() + self.backoff);
+                return;
             }
         };
-        self.trace.received(self.addr, &line);
-        match line.parse::<Reply>() {
-            Ok(Reply::Bye(reason)) => Err(ClientError::Closed(Some(reason.to_string()))),
-            Ok(reply) => Ok(reply),
-            Err(_) => Err(ClientError::Protocol(line)),
+        self.conn = Some(conn);
+        let Some(join) = self.joined_as.clone() else {
+            return;
+        };
+        // If the connection fails again, exchange has scheduled a retry.
+        if let Ok(replies) = self.exchange(&join) {
+            match replies.into_iter().next() {
+                Some(Reply::Joined(contact)) => {
+                    let _ = self.notices.send(LinkNotice::Back(contact));
+                }
+                Some(other) => {
+                    self.joined_as = None;
+                    let _ = self
+                        .notices
+                        .send(LinkNotice::GaveUp(format!("joining again failed: {other}")));
+                }
+                None => {}
+            }
         }
+    }
+}
+
+fn exchange_on(conn: &mut Conn, request: &Request, addr: SocketAddr, trace: Trace) -> Answer {
+    trace.sent(addr, request);
+    write_line(&mut conn.writer, request)?;
+    let first = read_reply(conn, addr, trace)?;
+    let mut replies = vec![first];
+    if let Reply::List(count) = replies[0] {
+        for _ in 0..count {
+            replies.push(read_reply(conn, addr, trace)?);
+        }
+    }
+    Ok(replies)
+}
+
+fn read_reply(conn: &mut Conn, addr: SocketAddr, trace: Trace) -> Result<Reply, ClientError> {
+    let line = match conn.reader.next_frame()? {
+        Frame::Line(line) => line,
+        Frame::Eof => return Err(ClientError::Closed(None)),
+        Frame::TooLong | Frame::BadEncoding => {
+            return Err(ClientError::Protocol("(unreadable line)".into()));
+        }
+    };
+    trace.received(addr, &line);
+    match line.parse::<Reply>() {
+        Ok(Reply::Bye(reason)) => Err(ClientError::Closed(Some(reason))),
+        Ok(reply) => Ok(reply),
+        Err(_) => Err(ClientError::Protocol(line)),
     }
 }

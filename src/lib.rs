@@ -25,3 +25,29 @@ pub fn parse_seconds(text: &str) -> Result<f64, String> {
 pub mod chatlog;
 pub mod client;
 pub mod peer;
+
+/// Raises this process's soft limit on open files to its hard limit, so a
+/// server can hold as many connections as the system allows it.
+pub fn raise_fd_limit() -> std::io::Result<u64> {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `limit` is a valid, writable rlimit for getrlimit to fill,
+        // and setrlimit only reads it.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(limit.rlim_cur)
+    }
+    #[cfg(not(unix))]
+    Ok(0)
+}

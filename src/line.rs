@@ -105,3 +105,300 @@ pub fn is_timeout(err: &io::Error) -> bool {
 
 /// The reading half of a TCP connection, as every connection thread holds it.
 pub type ConnReader = LineReader<io::BufReader<std::net::TcpStream>>;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::io::Read;
+
+    use super::*;
+
+    /// A reader that hands out its input in the given pieces, one piece per
+    /// `fill_buf`, with errors in between where a piece is an `Err`.
+    struct Pieces {
+        pieces: VecDeque<Result<Vec<u8>, ErrorKind>>,
+    }
+
+    impl Pieces {
+        fn new(pieces: Vec<Result<Vec<u8>, ErrorKind>>) -> Pieces {
+            Pieces {
+                pieces: pieces.into(),
+            }
+        }
+
+        /// `input` split into the given pieces.
+        fn split(input: &[u8], at: &[usize]) -> Pieces {
+            let mut pieces = Vec::new();
+            let mut start = 0;
+            for &end in at.iter().chain([input.len()].iter()) {
+                pieces.push(Ok(input[start..end].to_vec()));
+                start = end;
+            }
+            Pieces::new(pieces)
+        }
+
+        /// `input` one byte at a time.
+        fn bytes(input: &[u8]) -> Pieces {
+            Pieces::new(input.iter().map(|&b| Ok(vec![b])).collect())
+        }
+    }
+
+    impl Read for Pieces {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.fill_buf()?.len().min(out.len());
+            out[..n].copy_from_slice(&self.fill_buf()?[..n]);
+            self.consume(n);
+            Ok(n)
+        }
+    }
+
+    impl BufRead for Pieces {
+        fn fill_buf(&mut self) -> io::Result<&[u8]> {
+            while matches!(self.pieces.front(), Some(Ok(piece)) if piece.is_empty()) {
+                self.pieces.pop_front();
+            }
+            if let Some(Err(kind)) = self.pieces.front() {
+                let kind = *kind;
+                self.pieces.pop_front();
+                return Err(kind.into());
+            }
+            Ok(match self.pieces.front() {
+                Some(Ok(piece)) => piece,
+                _ => &[],
+            })
+        }
+
+        fn consume(&mut self, amount: usize) {
+            if let Some(Ok(piece)) = self.pieces.front_mut() {
+                piece.drain(..amount);
+            }
+        }
+    }
+
+    /// Everything `read_frame` (or `next_frame` when `skip_empty`) returns,
+    /// up to and including `Eof`, with errors as their kind.
+    fn frames(pieces: Pieces, skip_empty: bool) -> Vec<Result<Frame, ErrorKind>> {
+        let mut reader = LineReader::new(pieces);
+        let mut got = Vec::new();
+        loop {
+            let frame = if skip_empty {
+                reader.next_frame()
+            } else {
+                reader.read_frame()
+            };
+            let done = matches!(frame, Ok(Frame::Eof));
+            got.push(frame.map_err(|err| err.kind()));
+            if done || got.len() > 100 {
+                return got;
+            }
+        }
+    }
+
+    fn line(text: &str) -> Frame {
+        Frame::Line(text.into())
+    }
+
+    /// Whichever way `input` is split, `read_frame` gives `expected`
+    /// followed by `Eof`.
+    #[track_caller]
+    fn check(input: &[u8], expected: &[Frame]) {
+        check_with(input, expected, false);
+    }
+
+    /// The same for `next_frame`, which skips empty lines.
+    #[track_caller]
+    fn check_skipping(input: &[u8], expected: &[Frame]) {
+        check_with(input, expected, true);
+    }
+
+    #[track_caller]
+    fn check_with(input: &[u8], expected: &[Frame], skip_empty: bool) {
+        let mut want: Vec<Result<Frame, ErrorKind>> =
+            expected.iter().map(|f| Ok(clone(f))).collect();
+        want.push(Ok(Frame::Eof));
+        for at in 0..=input.len() {
+            let got = frames(Pieces::split(input, &[at]), skip_empty);
+            assert_eq!(got, want, "{input:?} split at {at}");
+        }
+        let got = frames(Pieces::bytes(input), skip_empty);
+        assert_eq!(got, want, "{input:?} one byte at a time");
+    }
+
+    fn clone(frame: &Frame) -> Frame {
+        match frame {
+            Frame::Line(text) => Frame::Line(text.clone()),
+            Frame::BadEncoding => Frame::BadEncoding,
+            Frame::TooLong => Frame::TooLong,
+            Frame::Eof => Frame::Eof,
+        }
+    }
+
+    /// Whichever way `input` is split, the first frame is `TooLong`. What
+    /// follows it is not specified: the caller closes the connection.
+    #[track_caller]
+    fn check_too_long(input: &[u8]) {
+        for at in 0..=input.len() {
+            let mut reader = LineReader::new(Pieces::split(input, &[at]));
+            let first = reader.read_frame().map_err(|err| err.kind());
+            assert_eq!(first, Ok(Frame::TooLong), "split at {at}");
+        }
+        let mut reader = LineReader::new(Pieces::bytes(input));
+        let first = reader.read_frame().map_err(|err| err.kind());
+        assert_eq!(first, Ok(Frame::TooLong), "one byte at a time");
+    }
+
+    #[test]
+    fn lines_split_anywhere() {
+        check(b"", &[]);
+        check(b"HELP\n", &[line("HELP")]);
+        check(b"HELP\r\n", &[line("HELP")]);
+        check(
+            b"HELP\nLIST\r\nHELLO\n",
+            &[line("HELP"), line("LIST"), line("HELLO")],
+        );
+        check("SEARCH café\r\n".as_bytes(), &[line("SEARCH café")]);
+        check(b"a\rb\n", &[line("a\rb")]);
+    }
+
+    #[test]
+    fn partial_last_line_is_dropped_at_eof() {
+        check(b"HELP\nLIS", &[line("HELP")]);
+        check(b"HELP\r", &[]);
+    }
+
+    #[test]
+    fn empty_lines() {
+        let input = b"\n\r\n  \nHELP\n\n";
+        check(
+            input,
+            &[line(""), line(""), line("  "), line("HELP"), line("")],
+        );
+        check_skipping(input, &[line("HELP")]);
+        check_skipping(b"\n\n\n", &[]);
+    }
+
+    #[test]
+    fn bad_encoding_then_a_good_line() {
+        let input = b"\xc3\x28\r\nHELP\n\xff\n\nLIST\n";
+        check(
+            input,
+            &[
+                Frame::BadEncoding,
+                line("HELP"),
+                Frame::BadEncoding,
+                line(""),
+                line("LIST"),
+            ],
+        );
+        check_skipping(
+            input,
+            &[
+                Frame::BadEncoding,
+                line("HELP"),
+                Frame::BadEncoding,
+                line("LIST"),
+            ],
+        );
+    }
+
+    #[test]
+    fn line_length_limit() {
+        let longest = "a".repeat(wire::MAX_LINE);
+        check(format!("{longest}\n").as_bytes(), &[line(&longest)]);
+        check(
+            format!("{longest}\r\nHELP\n").as_bytes(),
+            &[line(&longest), line("HELP")],
+        );
+        check_too_long(format!("{longest}a\n").as_bytes());
+        check_too_long(format!("{longest}a\r\n").as_bytes());
+        check_too_long(format!("{longest}{longest}\n").as_bytes());
+        // No newline at all: the reader gives up without waiting for one.
+        check_too_long(format!("{longest}aa").as_bytes());
+    }
+
+    #[test]
+    fn over_long_line_without_newline_does_not_wait_for_more() {
+        let longest = "a".repeat(wire::MAX_LINE);
+        let pieces = Pieces::new(vec![
+            Ok(format!("{longest}aa").into_bytes()),
+            Err(ErrorKind::WouldBlock),
+        ]);
+        let mut reader = LineReader::new(pieces);
+        assert_eq!(
+            reader.read_frame().map_err(|e| e.kind()),
+            Ok(Frame::TooLong)
+        );
+    }
+
+    #[test]
+    fn partial_line_survives_a_read_timeout() {
+        for kind in [ErrorKind::WouldBlock, ErrorKind::TimedOut] {
+            let pieces = Pieces::new(vec![
+                Ok(b"HEL".to_vec()),
+                Err(kind),
+                Ok(b"P\r".to_vec()),
+                Err(kind),
+                Ok(b"\nLIST\n".to_vec()),
+            ]);
+            assert_eq!(
+                frames(pieces, true),
+                [
+                    Err(kind),
+                    Err(kind),
+                    Ok(line("HELP")),
+                    Ok(line("LIST")),
+                    Ok(Frame::Eof)
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn interrupted_reads_are_retried() {
+        let pieces = Pieces::new(vec![
+            Ok(b"HE".to_vec()),
+            Err(ErrorKind::Interrupted),
+            Ok(b"LP\n".to_vec()),
+        ]);
+        assert_eq!(frames(pieces, false), [Ok(line("HELP")), Ok(Frame::Eof)]);
+    }
+
+    #[test]
+    fn other_errors_are_returned() {
+        let pieces = Pieces::new(vec![Ok(b"HE".to_vec()), Err(ErrorKind::ConnectionReset)]);
+        assert_eq!(
+            frames(pieces, false),
+            [Err(ErrorKind::ConnectionReset), Ok(Frame::Eof)]
+        );
+    }
+
+    /// A writer that records every `write` call separately.
+    #[derive(Default)]
+    struct Writes(Vec<Vec<u8>>);
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn write_line_writes_the_line_in_one_piece() {
+        let mut out = Writes::default();
+        write_line(&mut out, &"OK HELLO").unwrap();
+        write_line(&mut out, &wire::Reply::List(2)).unwrap();
+        assert_eq!(out.0, [b"OK HELLO\n".to_vec(), b"OK LIST 2\n".to_vec()]);
+    }
+
+    #[test]
+    fn timeouts() {
+        assert!(is_timeout(&ErrorKind::WouldBlock.into()));
+        assert!(is_timeout(&ErrorKind::TimedOut.into()));
+        assert!(!is_timeout(&ErrorKind::ConnectionReset.into()));
+        assert!(!is_timeout(&ErrorKind::UnexpectedEof.into()));
+    }
+}

@@ -495,6 +495,9 @@ impl Hub {
                 self.broadcast(&line, Some(id));
                 self.notify(Notice::Msg { from, text });
             }
+            // A heartbeat only shows the member is alive; arriving at all
+            // is what counts.
+            Input::Line(Ok(ToLeader::Hello)) => {}
             Input::Line(Ok(ToLeader::Leave)) | Input::Gone => {
                 self.doomed.push((id, Exit::Left));
             }

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded, select, unbounded};
 
 use crate::chatlog::ChatLog;
-use crate::client::{ClientError, RegistryLink};
+use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
 use crate::line::{ConnReader, Frame, LineReader, is_timeout, write_line};
 use crate::lobby::{Lobby, LobbyConfig, Notice};
 use crate::trace::Trace;
@@ -56,6 +56,14 @@ pub struct PeerConfig {
     pub hello_interval: Duration,
     /// How long an invitee has to answer a chat request.
     pub invite_timeout: Duration,
+    /// The first and the longest wait between attempts to reach a registry
+    /// that went away.
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    /// In a lobby, `HELLO` goes out after this long with nothing sent...
+    pub lobby_hello: Duration,
+    /// ...and the other side is dropped after this long with nothing heard.
+    pub lobby_timeout: Duration,
     pub trace: Trace,
 }
 
@@ -67,6 +75,10 @@ impl PeerConfig {
             log_dir: PathBuf::from("logs"),
             hello_interval: Duration::from_secs(10),
             invite_timeout: Duration::from_secs(30),
+            retry_min: Duration::from_millis(500),
+            retry_max: Duration::from_secs(10),
+            lobby_hello: Duration::from_secs(10),
+            lobby_timeout: Duration::from_secs(30),
             trace: Trace::off(),
         }
     }
@@ -155,13 +167,15 @@ impl Peer {
             events,
             events_rx,
         } = self;
-        let (lost_tx, lost_rx) = unbounded();
-        let link = match RegistryLink::connect(
-            config.server,
-            config.hello_interval,
-            config.trace,
-            lost_tx,
-        ) {
+        let (link_tx, link_rx) = unbounded();
+        let link_config = LinkConfig {
+            addr: config.server,
+            hello_interval: config.hello_interval,
+            retry_min: config.retry_min,
+            retry_max: config.retry_max,
+            trace: config.trace,
+        };
+        let link = match RegistryLink::connect(link_config, link_tx) {
             Ok(link) => link,
             Err(err) => {
                 listener.stop();
@@ -212,9 +226,9 @@ impl Peer {
                         app.on_notice(notice);
                     }
                 }
-                recv(lost_rx) -> reason => {
-                    if let Ok(reason) = reason {
-                        app.say(format!("The registry is unreachable: {reason}. Chats go on; the menu needs the registry."));
+                recv(link_rx) -> notice => {
+                    if let Ok(notice) = notice {
+                        app.on_link(notice);
                     }
                 }
             }
@@ -236,6 +250,7 @@ enum Event {
     /// A chat request arrived; `answer` waits for the user's decision.
     Invitation {
         from: String,
+        ticket: Option<String>,
         answer: Sender<Answer>,
     },
     /// An invitee answered one of our chat requests (or did not).
@@ -246,8 +261,8 @@ enum Event {
     },
     /// A line from the leader of the lobby we are a member of.
     FromLeader { lobby: u64, line: ToMember },
-    /// The connection to that leader closed.
-    LeaderGone { lobby: u64 },
+    /// The connection to that leader closed, or went `silent` too long.
+    LeaderGone { lobby: u64, silent: bool },
 }
 
 /// The user's answer to a chat request.
@@ -463,6 +478,13 @@ impl App {
                 self.me = Some(contact);
                 Stage::Menu
             }
+            Ok(Reply::Err(ErrorCode::TooManyAttempts, text)) => {
+                let wait = text.split(' ').next().unwrap_or("some");
+                self.say(format!(
+                    "Too many failed attempts for {name}; try again in {wait} seconds."
+                ));
+                Stage::Welcome
+            }
             Ok(Reply::Err(_, text)) => {
                 let what = match purpose {
                     Purpose::Register => "register",
@@ -598,11 +620,19 @@ impl App {
         ));
         self.inviters.retain(|h| !h.is_finished());
         let mut waiting = 0;
-        for contact in self.contacts.clone() {
+        for listed in self.contacts.clone() {
+            let (contact, ticket) = match self.ticket_for(&listed.name) {
+                Ok(found) => found,
+                Err(why) => {
+                    self.say(format!("{}: {why}", listed.name));
+                    continue;
+                }
+            };
             let job = Inviter {
                 lobby: id,
                 me: me.clone(),
                 contact,
+                ticket,
                 timeout: self.config.invite_timeout,
                 cancel: cancel.clone(),
                 events: self.events.clone(),
@@ -619,14 +649,38 @@ impl App {
                 Err(err) => self.say(format!("Cannot send a chat request: {err}")),
             }
         }
-        self.say(format!("You lead this lobby. {LOBBY_HELP}"));
-        Stage::Leading(Leading {
+        let leading = Leading {
             id,
             lobby,
             log,
             waiting,
             cancel,
-        })
+        };
+        if waiting == 0 {
+            self.end_lobby(leading, "nobody could be invited");
+            return Stage::Menu;
+        }
+        self.say(format!("You lead this lobby. {LOBBY_HELP}"));
+        Stage::Leading(leading)
+    }
+
+    /// Gets a ticket to invite `name`, and where `name` is now: the address
+    /// on the conversation list may be old.
+    fn ticket_for(&self, name: &str) -> Result<(Contact, String), String> {
+        let first = |request| match self.link.request(request) {
+            Ok(replies) => Ok(replies.into_iter().next()),
+            Err(err) => Err(format!("unreachable ({err})")),
+        };
+        let ticket = match first(Request::Invite { name: name.into() })? {
+            Some(Reply::Ticket(ticket)) => ticket,
+            Some(Reply::Err(ErrorCode::Offline, _)) => return Err("offline".into()),
+            Some(Reply::Err(_, text)) => return Err(format!("unreachable ({text})")),
+            other => return Err(format!("unreachable (the registry answered {other:?})")),
+        };
+        match first(Request::Search { name: name.into() })? {
+            Some(Reply::Found(contact)) => Ok((contact, ticket)),
+            _ => Err("offline".into()),
+        }
     }
 
     fn open_log(&self, leader: &str) -> Option<ChatLog> {
@@ -768,7 +822,19 @@ impl App {
 
     fn on_event(&mut self, event: Event) {
         match event {
-            Event::Invitation { from, answer } => {
+            Event::Invitation {
+                from,
+                ticket,
+                answer,
+            } => {
+                if let Err(why) = self.check_ticket(&from, ticket) {
+                    let _ = answer.send(Answer::Reject);
+                    self.say(format!(
+                        "Warning: refused a chat request claiming to be from '{from}': {why}."
+                    ));
+                    self.prompt();
+                    return;
+                }
                 let free = matches!(
                     self.stage,
                     Stage::Menu | Stage::Search | Stage::ConfirmAdd(_)
@@ -786,7 +852,7 @@ impl App {
                 outcome,
             } => self.on_invited(lobby, name, outcome),
             Event::FromLeader { lobby, line } => self.on_leader_line(lobby, line),
-            Event::LeaderGone { lobby } => {
+            Event::LeaderGone { lobby, silent } => {
                 let Stage::Member(membership) = &self.stage else {
                     return;
                 };
@@ -797,7 +863,9 @@ impl App {
                 else {
                     unreachable!("checked just above");
                 };
-                let why = if membership.admitted {
+                let why = if silent {
+                    "the leader stopped answering"
+                } else if membership.admitted {
                     "lost the connection to the leader"
                 } else {
                     "the chat request is no longer open"
@@ -810,6 +878,29 @@ impl App {
                 self.say(format!("The lobby has ended ({why})."));
                 self.prompt();
             }
+        }
+    }
+
+    /// Asks the registry whether `ticket` really lets `from` invite us.
+    fn check_ticket(&self, from: &str, ticket: Option<String>) -> Result<(), String> {
+        let Some(ticket) = ticket else {
+            return Err("it carried no ticket from the registry".into());
+        };
+        match self.link.request(Request::Check { ticket }) {
+            Ok(replies) => match replies.into_iter().next() {
+                Some(Reply::Valid { leader, invitee })
+                    if leader.eq_ignore_ascii_case(from)
+                        && invitee.eq_ignore_ascii_case(&self.my_name()) =>
+                {
+                    Ok(())
+                }
+                Some(Reply::Valid { leader, .. }) => {
+                    Err(format!("its ticket was issued to '{leader}'"))
+                }
+                Some(Reply::Err(_, text)) => Err(format!("the registry says {text}")),
+                other => Err(format!("the registry answered strangely: {other:?}")),
+            },
+            Err(err) => Err(format!("its ticket could not be checked ({err})")),
         }
     }
 
@@ -855,6 +946,24 @@ impl App {
         if let Stage::Leading(leading) = std::mem::replace(&mut self.stage, Stage::Menu) {
             self.end_lobby(leading, "nobody else is in it");
             self.prompt();
+        }
+    }
+
+    fn on_link(&mut self, notice: LinkNotice) {
+        match notice {
+            LinkNotice::Lost(why) => self.say(format!(
+                "The registry is unreachable ({why}); reconnecting in the background. Chats go on."
+            )),
+            LinkNotice::Back(contact) => {
+                self.say(format!(
+                    "Reconnected to the registry; you are online again as {}.",
+                    contact.name
+                ));
+                self.me = Some(contact);
+            }
+            LinkNotice::GaveUp(why) => self.say(format!(
+                "Stopped reconnecting to the registry: {why}. Chats go on; start the peer again to rejoin."
+            )),
         }
     }
 
@@ -927,7 +1036,7 @@ impl App {
                 membership.members.retain(|m| *m != name);
             }
             ToMember::Err(code, text) => show(format!("The leader says: {text} ({code})")),
-            ToMember::ChatRequest(_) => {}
+            ToMember::ChatRequest { .. } | ToMember::Hello => {}
             ToMember::Closed(reason) => {
                 let why = if reason.eq_ignore_ascii_case("LEADER_LEFT") {
                     "the leader left".to_string()
@@ -969,6 +1078,8 @@ struct Inviter {
     lobby: u64,
     me: String,
     contact: Contact,
+    /// From the registry: proves to the invitee that we are `me`.
+    ticket: String,
     timeout: Duration,
     cancel: Arc<AtomicBool>,
     events: Sender<Event>,
@@ -991,7 +1102,10 @@ impl Inviter {
         let addr = SocketAddr::new(self.contact.ip, self.contact.port);
         let who = &self.contact.name;
         let mut writer = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
-        let request = ToMember::ChatRequest(self.me.clone());
+        let request = ToMember::ChatRequest {
+            leader: self.me.clone(),
+            ticket: Some(self.ticket.clone()),
+        };
         self.trace.sent(who, &request);
         write_line(&mut writer, &request)?;
         // Short read timeouts let the wait notice a cancelled lobby.
@@ -1055,7 +1169,11 @@ impl ChatListener {
             stop: stop_rx,
             events,
             trace: config.trace,
-            timeout: config.invite_timeout,
+            timing: Timing {
+                request: config.invite_timeout,
+                hello: config.lobby_hello,
+                silence: config.lobby_timeout,
+            },
         };
         let handle = thread::Builder::new()
             .name("chat-listener".into())
@@ -1086,7 +1204,7 @@ struct Acceptor {
     stop: Receiver<()>,
     events: Sender<Event>,
     trace: Trace,
-    timeout: Duration,
+    timing: Timing,
 }
 
 impl Acceptor {
@@ -1102,7 +1220,7 @@ impl Acceptor {
                 events: self.events.clone(),
                 stop: self.stop.clone(),
                 trace: self.trace,
-                timeout: self.timeout,
+                timing: self.timing,
             };
             if let Ok(handle) = thread::Builder::new()
                 .name("chat-connection".into())
@@ -1123,7 +1241,18 @@ struct ChatConnection {
     events: Sender<Event>,
     stop: Receiver<()>,
     trace: Trace,
-    timeout: Duration,
+    timing: Timing,
+}
+
+/// The timers of a chat connection, from `PeerConfig`.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    /// How long the leader may take to send `CHAT_REQUEST`.
+    request: Duration,
+    /// After this long with nothing sent to the leader, send `HELLO`.
+    hello: Duration,
+    /// After this long with nothing from the leader, it is gone.
+    silence: Duration,
 }
 
 impl ChatConnection {
@@ -1132,13 +1261,13 @@ impl ChatConnection {
         let Ok(read_half) = stream.try_clone() else {
             return;
         };
-        let _ = stream.set_read_timeout(Some(self.timeout));
+        let _ = stream.set_read_timeout(Some(self.timing.request));
         let mut reader = LineReader::new(BufReader::new(read_half));
-        let from = match reader.next_frame() {
+        let (from, ticket) = match reader.next_frame() {
             Ok(Frame::Line(line)) => {
                 self.trace.received(addr, &line);
                 match line.parse::<ToMember>() {
-                    Ok(ToMember::ChatRequest(from)) => from,
+                    Ok(ToMember::ChatRequest { leader, ticket }) => (leader, ticket),
                     Ok(_) => {
                         self.refuse(
                             &mut stream,
@@ -1161,6 +1290,7 @@ impl ChatConnection {
             .events
             .send(Event::Invitation {
                 from: from.clone(),
+                ticket,
                 answer: answer_tx,
             })
             .is_err()
@@ -1177,10 +1307,15 @@ impl ChatConnection {
             Some(Answer::Busy) => return self.send(&mut stream, &from, &ToLeader::Busy),
             None => return,
         };
-        if stream.set_read_timeout(None).is_err()
+        // A leader that sends nothing, not even HELLO, for this long is gone:
+        // its machine may have died without closing the connection.
+        if stream.set_read_timeout(Some(self.timing.silence)).is_err()
             || !self.send_ok(&mut stream, &from, &ToLeader::Accept)
         {
-            let _ = self.events.send(Event::LeaderGone { lobby });
+            let _ = self.events.send(Event::LeaderGone {
+                lobby,
+                silent: false,
+            });
             return;
         }
         let reading = {
@@ -1207,6 +1342,11 @@ impl ChatConnection {
                     Err(_) => break,
                 },
                 recv(self.stop) -> _ => break,
+                default(self.timing.hello) => {
+                    if !self.send_ok(&mut stream, &from, &ToLeader::Hello) {
+                        break;
+                    }
+                }
             }
         }
         let _ = stream.shutdown(Shutdown::Both);
@@ -1268,8 +1408,18 @@ fn read_from_leader(
                 }
             }
             Ok(Frame::BadEncoding) => {}
+            Err(err) if is_timeout(&err) => {
+                let _ = events.send(Event::LeaderGone {
+                    lobby,
+                    silent: true,
+                });
+                return;
+            }
             Ok(Frame::Eof | Frame::TooLong) | Err(_) => {
-                let _ = events.send(Event::LeaderGone { lobby });
+                let _ = events.send(Event::LeaderGone {
+                    lobby,
+                    silent: false,
+                });
                 return;
             }
         }

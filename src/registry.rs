@@ -18,7 +18,7 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,35 @@ use crate::wire::{ByeReason, Contact, ErrorCode, HELP_TEXT, Reply, Request};
 /// The port the registry listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 7777;
 
+/// How many connections the server holds at once unless told otherwise:
+/// each is a thread, and the machine this was sized on allows about 16,000.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 12_000;
+
+/// Connection threads do little and hash passwords on the heap, so they
+/// need far less than the default 2 MiB stack.
+const CONNECTION_STACK: usize = 256 * 1024;
+
+/// How failed JOINs are limited.
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleConfig {
+    /// Failures for one name, or from one address, that start a cool-down.
+    pub max_failures: usize,
+    /// How far back failures count.
+    pub window: Duration,
+    /// How long JOINs for that name or from that address are refused.
+    pub cooldown: Duration,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> ThrottleConfig {
+        ThrottleConfig {
+            max_failures: 5,
+            window: Duration::from_secs(60),
+            cooldown: Duration::from_secs(60),
+        }
+    }
+}
+
 /// How a registry server is set up.
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
@@ -43,6 +72,11 @@ pub struct RegistryConfig {
     pub trace: Trace,
     /// Print a line for each join and leave (the binary does; tests do not).
     pub log: bool,
+    /// Connections over this number get `ERR SERVER_FULL` and are closed.
+    pub max_connections: usize,
+    /// How long an invitation ticket stays good.
+    pub ticket_ttl: Duration,
+    pub throttle: ThrottleConfig,
 }
 
 impl RegistryConfig {
@@ -53,6 +87,9 @@ impl RegistryConfig {
             hello_timeout: Duration::from_secs(30),
             trace: Trace::off(),
             log: false,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            ticket_ttl: Duration::from_secs(60),
+            throttle: ThrottleConfig::default(),
         }
     }
 }
@@ -178,6 +215,7 @@ impl Server {
         };
 
         let hasher = Hasher::per_core();
+        let live = Arc::new(AtomicUsize::new(0));
         let mut connections: Vec<JoinHandle<()>> = Vec::new();
         let mut next_id = 0u64;
         for stream in listener.incoming() {
@@ -193,6 +231,10 @@ impl Server {
                     continue;
                 }
             };
+            if live.load(Ordering::SeqCst) >= config.max_connections {
+                refuse_full(stream, config.max_connections, config.trace);
+                continue;
+            }
             connections.retain(|handle| !handle.is_finished());
             next_id += 1;
             let conn = Connection {
@@ -200,9 +242,12 @@ impl Server {
                 events: events.clone(),
                 hasher: hasher.clone(),
                 trace: config.trace,
+                write_timeout: config.hello_timeout.min(Duration::from_secs(5)),
+                _live: LiveGuard::new(&live),
             };
             match thread::Builder::new()
                 .name(format!("registry-conn-{next_id}"))
+                .stack_size(CONNECTION_STACK)
                 .spawn(move || conn.serve(stream))
             {
                 Ok(handle) => connections.push(handle),
@@ -219,6 +264,36 @@ impl Server {
         drop(events);
         hub.join().unwrap_or(Ok(()))?;
         Ok(())
+    }
+}
+
+/// Answers a connection over the cap and closes it at once. The acceptor
+/// writes this one line itself: no other thread ever sees the socket.
+fn refuse_full(mut stream: TcpStream, max: usize, trace: Trace) {
+    let reply = Reply::Err(
+        ErrorCode::ServerFull,
+        format!("the server holds {max} connections already; try again later"),
+    );
+    if let Ok(addr) = stream.peer_addr() {
+        trace.sent(addr, &reply);
+    }
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = write_line(&mut stream, &reply);
+}
+
+/// Counts a live connection for as long as it exists.
+struct LiveGuard(Arc<AtomicUsize>);
+
+impl LiveGuard {
+    fn new(live: &Arc<AtomicUsize>) -> LiveGuard {
+        live.fetch_add(1, Ordering::SeqCst);
+        LiveGuard(live.clone())
+    }
+}
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -256,10 +331,29 @@ enum Event {
         hash: String,
         reply: Sender<Reply>,
     },
-    /// Look up the stored hash for a JOIN.
+    /// Look up the stored hash for a JOIN from `ip`, unless JOINs for
+    /// that name or from that address are cooling down.
     Account {
         name: String,
-        reply: Sender<Result<Option<crate::db::Account>, ()>>,
+        ip: IpAddr,
+        reply: Sender<Result<Option<crate::db::Account>, Reply>>,
+    },
+    /// A JOIN for `name` from `ip` gave a wrong password.
+    JoinFailed {
+        name: String,
+        ip: IpAddr,
+    },
+    /// Issue a ticket for connection `id`'s user to invite `name`.
+    Invite {
+        id: u64,
+        name: String,
+        reply: Sender<Reply>,
+    },
+    /// Check and use up a ticket shown to connection `id`'s user.
+    Check {
+        id: u64,
+        ticket: String,
+        reply: Sender<Reply>,
     },
     /// The password checked out: mark `name` online on this connection.
     Join {
@@ -273,6 +367,11 @@ enum Event {
     },
     Search {
         name: String,
+        reply: Sender<Reply>,
+    },
+    /// The user of connection `id` logs out.
+    Logout {
+        id: u64,
         reply: Sender<Reply>,
     },
     /// The connection closed (after LOGOUT, an error, or a kick).
@@ -301,6 +400,20 @@ struct Online {
     contact: Contact,
 }
 
+/// A single-use permission for `leader` to invite `invitee`.
+struct Ticket {
+    leader: String,
+    invitee: String,
+    expires: Instant,
+}
+
+/// Recent failed JOINs for one name or one address.
+#[derive(Default)]
+struct Failures {
+    recent: Vec<Instant>,
+    blocked_until: Option<Instant>,
+}
+
 /// The owner of the store and of presence.
 struct Hub {
     store: Store,
@@ -308,6 +421,10 @@ struct Hub {
     sessions: HashMap<u64, Session>,
     /// Keyed by the lower-case name, so LIST comes out sorted by name.
     online: BTreeMap<String, Online>,
+    /// Keyed by the ticket itself.
+    tickets: HashMap<String, Ticket>,
+    /// Keyed by `name:<lower-case name>` and `ip:<address>`.
+    failures: HashMap<String, Failures>,
     shutting_down: bool,
 }
 
@@ -326,6 +443,8 @@ impl Hub {
             config,
             sessions: HashMap::new(),
             online: BTreeMap::new(),
+            tickets: HashMap::new(),
+            failures: HashMap::new(),
             shutting_down: false,
         }
     }
@@ -386,10 +505,24 @@ impl Hub {
                 };
                 let _ = reply.send(answer);
             }
-            Event::Account { name, reply } => {
-                let _ = reply.send(self.store.account(&name).map_err(|err| {
-                    internal(&err);
-                }));
+            Event::Account { name, ip, reply } => {
+                let answer = match self.cooling_down(&name, ip) {
+                    Some(wait) => Err(Reply::Err(
+                        ErrorCode::TooManyAttempts,
+                        format!(
+                            "{wait} too many failed joins for this name or address; try again in {wait} s"
+                        ),
+                    )),
+                    None => self.store.account(&name).map_err(|err| internal(&err)),
+                };
+                let _ = reply.send(answer);
+            }
+            Event::JoinFailed { name, ip } => self.join_failed(&name, ip),
+            Event::Invite { id, name, reply } => {
+                let _ = reply.send(self.invite(id, &name));
+            }
+            Event::Check { id, ticket, reply } => {
+                let _ = reply.send(self.check(id, &ticket));
             }
             Event::Join {
                 id,
@@ -407,6 +540,10 @@ impl Hub {
             }
             Event::Search { name, reply } => {
                 let _ = reply.send(self.search(&name));
+            }
+            Event::Logout { id, reply } => {
+                self.go_offline(id);
+                let _ = reply.send(Reply::LoggedOut);
             }
             Event::Disconnected { id } => {
                 self.go_offline(id);
@@ -441,6 +578,7 @@ impl Hub {
         if let Err(err) = self.store.set_online(&name, ip, port, addr.port()) {
             return internal(&err);
         }
+        self.failures.remove(&format!("name:{key}"));
         let contact = Contact { name, ip, port };
         self.log(format_args!("{} online at {ip} port {port}", contact.name));
         if let Some(session) = self.sessions.get_mut(&id) {
@@ -454,6 +592,90 @@ impl Hub {
             },
         );
         Reply::Joined(contact)
+    }
+
+    /// Seconds left before JOINs for `name` or from `ip` are taken again.
+    fn cooling_down(&mut self, name: &str, ip: IpAddr) -> Option<u64> {
+        let now = Instant::now();
+        [format!("name:{}", name.to_lowercase()), format!("ip:{ip}")]
+            .iter()
+            .filter_map(|key| self.failures.get(key)?.blocked_until)
+            .filter(|until| *until > now)
+            .map(|until| (until - now).as_secs_f64().ceil() as u64)
+            .max()
+    }
+
+    fn join_failed(&mut self, name: &str, ip: IpAddr) {
+        let now = Instant::now();
+        let limits = self.config.throttle;
+        for key in [format!("name:{}", name.to_lowercase()), format!("ip:{ip}")] {
+            let entry = self.failures.entry(key).or_default();
+            entry
+                .recent
+                .retain(|at| now.duration_since(*at) < limits.window);
+            entry.recent.push(now);
+            if entry.recent.len() >= limits.max_failures {
+                entry.blocked_until = Some(now + limits.cooldown);
+                entry.recent.clear();
+            }
+        }
+    }
+
+    /// The name of the user that connection `id` holds online.
+    fn user_of(&self, id: u64) -> Option<&Contact> {
+        let key = self.sessions.get(&id)?.user.as_ref()?;
+        self.online.get(key).map(|online| &online.contact)
+    }
+
+    fn invite(&mut self, id: u64, name: &str) -> Reply {
+        let Some(leader) = self.user_of(id).map(|c| c.name.clone()) else {
+            return Reply::Err(ErrorCode::NotJoined, "JOIN first".into());
+        };
+        let invitee = match self.search(name) {
+            Reply::Found(contact) => contact.name,
+            other => return other,
+        };
+        let mut bytes = [0u8; 16];
+        if let Err(err) = getrandom::fill(&mut bytes) {
+            eprintln!("no random numbers for a ticket: {err}");
+            return Reply::Err(
+                ErrorCode::Internal,
+                "cannot make a ticket; try again".into(),
+            );
+        }
+        let ticket: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        self.tickets.insert(
+            ticket.clone(),
+            Ticket {
+                leader,
+                invitee,
+                expires: Instant::now() + self.config.ticket_ttl,
+            },
+        );
+        Reply::Ticket(ticket)
+    }
+
+    fn check(&mut self, id: u64, ticket: &str) -> Reply {
+        let bad = || {
+            Reply::Err(
+                ErrorCode::BadTicket,
+                "that ticket is unknown, used, expired or not for you".into(),
+            )
+        };
+        let Some(me) = self.user_of(id).map(|c| c.name.to_lowercase()) else {
+            return Reply::Err(ErrorCode::NotJoined, "JOIN first".into());
+        };
+        match self.tickets.get(ticket) {
+            Some(t) if t.expires > Instant::now() && t.invitee.to_lowercase() == me => {}
+            _ => return bad(),
+        }
+        match self.tickets.remove(ticket) {
+            Some(t) => Reply::Valid {
+                leader: t.leader,
+                invitee: t.invitee,
+            },
+            None => bad(),
+        }
     }
 
     fn search(&self, name: &str) -> Reply {
@@ -510,6 +732,15 @@ impl Hub {
         for id in idle {
             self.kick(id, ByeReason::Timeout);
         }
+        let now = Instant::now();
+        let window = self.config.throttle.window;
+        self.tickets.retain(|_, t| t.expires > now);
+        self.failures.retain(|_, f| {
+            f.blocked_until.is_some_and(|until| until > now)
+                || f.recent
+                    .last()
+                    .is_some_and(|at| now.duration_since(*at) < window)
+        });
     }
 }
 
@@ -519,6 +750,8 @@ struct Connection {
     events: Sender<Event>,
     hasher: Hasher,
     trace: Trace,
+    write_timeout: Duration,
+    _live: LiveGuard,
 }
 
 /// What handling one line leads to.
@@ -546,6 +779,12 @@ impl Connection {
             })
             .is_err()
         {
+            return;
+        }
+        // A client that stops reading must not hold this thread, and with
+        // it a shutdown, for ever: a write that cannot finish in time ends
+        // the connection.
+        if stream.set_write_timeout(Some(self.write_timeout)).is_err() {
             return;
         }
         let mut reader = LineReader::new(BufReader::new(read_half));
@@ -597,7 +836,7 @@ impl Connection {
             };
             self.trace.received(addr, &line);
             let _ = self.events.send(Event::Activity { id: self.id });
-            let (replies, next) = self.handle(&line, joined);
+            let (replies, next) = self.handle(&line, joined, addr.ip().to_canonical());
             for reply in &replies {
                 self.trace.sent(addr, reply);
                 writer.write_all(reply.to_string().as_bytes())?;
@@ -622,7 +861,7 @@ impl Connection {
         rx.recv().ok()
     }
 
-    fn handle(&self, line: &str, joined: &mut bool) -> (Vec<Reply>, Next) {
+    fn handle(&self, line: &str, joined: &mut bool, ip: IpAddr) -> (Vec<Reply>, Next) {
         let closing = || Reply::Err(ErrorCode::Internal, "the server is stopping".into());
         let request = match line.parse::<Request>() {
             Ok(request) => request,
@@ -630,7 +869,12 @@ impl Connection {
         };
         let needs_join = matches!(
             request,
-            Request::Hello | Request::List | Request::Search { .. } | Request::Logout
+            Request::Hello
+                | Request::List
+                | Request::Search { .. }
+                | Request::Invite { .. }
+                | Request::Check { .. }
+                | Request::Logout
         );
         if needs_join && !*joined {
             let err = Reply::Err(
@@ -658,7 +902,7 @@ impl Connection {
                     );
                     return (vec![err], Next::Continue);
                 }
-                let reply = self.join(name, &password, port).unwrap_or_else(closing);
+                let reply = self.join(name, &password, port, ip).unwrap_or_else(closing);
                 *joined = matches!(reply, Reply::Joined(_));
                 reply
             }
@@ -673,31 +917,48 @@ impl Connection {
             Request::Search { name } => self
                 .ask(|reply| Event::Search { name, reply })
                 .unwrap_or_else(closing),
-            Request::Logout => return (vec![Reply::LoggedOut], Next::Close),
+            Request::Invite { name } => self
+                .ask(|reply| Event::Invite {
+                    id: self.id,
+                    name,
+                    reply,
+                })
+                .unwrap_or_else(closing),
+            Request::Check { ticket } => self
+                .ask(|reply| Event::Check {
+                    id: self.id,
+                    ticket,
+                    reply,
+                })
+                .unwrap_or_else(closing),
+            Request::Logout => {
+                // Offline first, so that whoever sees `OK BYE` can rely on it.
+                let reply = self
+                    .ask(|reply| Event::Logout { id: self.id, reply })
+                    .unwrap_or_else(closing);
+                return (vec![reply], Next::Close);
+            }
             Request::Help => Reply::Help(HELP_TEXT.into()),
         };
         (vec![reply], Next::Continue)
     }
 
-    fn join(&self, name: String, password: &str, port: u16) -> Option<Reply> {
-        let bad = || {
+    fn join(&self, name: String, password: &str, port: u16, ip: IpAddr) -> Option<Reply> {
+        let failed = |name: String| {
+            let _ = self.events.send(Event::JoinFailed { name, ip });
             Reply::Err(
                 ErrorCode::BadCredentials,
                 "wrong user name or password".into(),
             )
         };
-        let account = match self.ask(|reply| Event::Account { name, reply })? {
+        let asked = name.clone();
+        let account = match self.ask(|reply| Event::Account { name, ip, reply })? {
             Ok(Some(account)) => account,
-            Ok(None) => return Some(bad()),
-            Err(()) => {
-                return Some(Reply::Err(
-                    ErrorCode::Internal,
-                    "the registry database failed; try again".into(),
-                ));
-            }
+            Ok(None) => return Some(failed(asked)),
+            Err(refusal) => return Some(refusal),
         };
         if !self.hasher.verify(password, &account.password_hash) {
-            return Some(bad());
+            return Some(failed(account.name));
         }
         self.ask(|reply| Event::Join {
             id: self.id,

@@ -23,7 +23,10 @@ pub const MAX_PASSWORD: usize = 128;
 pub const MAX_TEXT: usize = MAX_LINE - "MSG ".len() - MAX_NAME - 1;
 
 /// What the registry says when asked for `HELP`.
-pub const HELP_TEXT: &str = "REGISTER <name> <password> | JOIN <name> <password> <port> | HELLO | LIST | SEARCH <name> | LOGOUT | HELP";
+pub const HELP_TEXT: &str = "REGISTER <name> <password> | JOIN <name> <password> <port> | HELLO | LIST | SEARCH <name> | INVITE <name> | CHECK <ticket> | LOGOUT | HELP";
+
+/// The longest invitation ticket either side accepts.
+pub const MAX_TICKET: usize = 64;
 
 /// Why a run of bytes is not a protocol line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,11 +109,24 @@ pub fn check_text(text: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// Checks an invitation ticket: 1 to 64 letters and digits.
+pub fn check_ticket(ticket: &str) -> Result<(), ParseError> {
+    if ticket.is_empty()
+        || ticket.len() > MAX_TICKET
+        || !ticket.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        return Err(ParseError::new(
+            ErrorCode::BadTicket,
+            format!("a ticket is 1 to {MAX_TICKET} letters and digits"),
+        ));
+    }
+    Ok(())
+}
+
 /// A copy of a line that is safe to print: the password of `REGISTER` and
 /// `JOIN` is shown as `****`. Works on any line, parsed or not.
 pub fn redact(line: &str) -> Cow<'_, str> {
-    let mut words = line.split(' ');
-    let keyword = words.next().unwrap_or("");
+    let keyword = line.split(' ').find(|w| !w.is_empty()).unwrap_or("");
     let secret_at = ["REGISTER", "JOIN"]
         .iter()
         .any(|k| keyword.eq_ignore_ascii_case(k));
@@ -148,6 +164,9 @@ pub enum ErrorCode {
     Offline,
     NotFound,
     TextTooLong,
+    TooManyAttempts,
+    ServerFull,
+    BadTicket,
     Internal,
 }
 
@@ -166,6 +185,9 @@ const ERROR_CODES: &[(ErrorCode, &str)] = &[
     (ErrorCode::Offline, "OFFLINE"),
     (ErrorCode::NotFound, "NOT_FOUND"),
     (ErrorCode::TextTooLong, "TEXT_TOO_LONG"),
+    (ErrorCode::TooManyAttempts, "TOO_MANY_ATTEMPTS"),
+    (ErrorCode::ServerFull, "SERVER_FULL"),
+    (ErrorCode::BadTicket, "BAD_TICKET"),
     (ErrorCode::Internal, "INTERNAL"),
 ];
 
@@ -290,6 +312,14 @@ pub enum Request {
     Search {
         name: String,
     },
+    /// Asks for a single-use ticket to invite `name` to a chat.
+    Invite {
+        name: String,
+    },
+    /// Asks whether a ticket shown by an inviting leader is good.
+    Check {
+        ticket: String,
+    },
     Logout,
     Help,
 }
@@ -313,6 +343,8 @@ impl fmt::Display for Request {
             Request::Hello => f.write_str("HELLO"),
             Request::List => f.write_str("LIST"),
             Request::Search { name } => write!(f, "SEARCH {name}"),
+            Request::Invite { name } => write!(f, "INVITE {name}"),
+            Request::Check { ticket } => write!(f, "CHECK {ticket}"),
             Request::Logout => f.write_str("LOGOUT"),
             Request::Help => f.write_str("HELP"),
         }
@@ -326,6 +358,8 @@ const USAGE: &[(&str, &str)] = &[
     ("HELLO", "HELLO"),
     ("LIST", "LIST"),
     ("SEARCH", "SEARCH <name>"),
+    ("INVITE", "INVITE <name>"),
+    ("CHECK", "CHECK <ticket>"),
     ("LOGOUT", "LOGOUT"),
     ("HELP", "HELP"),
 ];
@@ -387,6 +421,14 @@ fn unknown(keyword: &str) -> ParseError {
     )
 }
 
+/// Peers have no HELP to point to.
+fn unknown_between_peers(keyword: &str) -> ParseError {
+    ParseError::new(
+        ErrorCode::UnknownCommand,
+        format!("unknown command {keyword}"),
+    )
+}
+
 impl FromStr for Request {
     type Err = ParseError;
     fn from_str(line: &str) -> Result<Self, ParseError> {
@@ -395,7 +437,7 @@ impl FromStr for Request {
         let arity = match upper.as_str() {
             "REGISTER" => 2,
             "JOIN" => 3,
-            "SEARCH" => 1,
+            "SEARCH" | "INVITE" | "CHECK" => 1,
             "HELLO" | "LIST" | "LOGOUT" | "HELP" => 0,
             _ => return Err(unknown(keyword)),
         };
@@ -423,6 +465,15 @@ impl FromStr for Request {
             "SEARCH" => Request::Search {
                 name: parse_name(args[0])?,
             },
+            "INVITE" => Request::Invite {
+                name: parse_name(args[0])?,
+            },
+            "CHECK" => {
+                check_ticket(args[0])?;
+                Request::Check {
+                    ticket: args[0].to_string(),
+                }
+            }
             "HELLO" => Request::Hello,
             "LIST" => Request::List,
             "LOGOUT" => Request::Logout,
@@ -446,6 +497,10 @@ pub enum Reply {
     Row(Contact),
     /// `OK USER <name> <ip> <port>`: the answer to `SEARCH`.
     Found(Contact),
+    /// `OK TICKET <ticket>`: the answer to `INVITE`.
+    Ticket(String),
+    /// `OK TICKET <leader> <invitee>`: the answer to a good `CHECK`.
+    Valid { leader: String, invitee: String },
     /// `OK BYE`: the answer to `LOGOUT`.
     LoggedOut,
     /// `OK HELP <text>`
@@ -471,6 +526,8 @@ impl fmt::Display for Reply {
             Reply::List(n) => write!(f, "OK LIST {n}"),
             Reply::Row(contact) => write!(f, "USER {contact}"),
             Reply::Found(contact) => write!(f, "OK USER {contact}"),
+            Reply::Ticket(ticket) => write!(f, "OK TICKET {ticket}"),
+            Reply::Valid { leader, invitee } => write!(f, "OK TICKET {leader} {invitee}"),
             Reply::LoggedOut => f.write_str("OK BYE"),
             Reply::Help(text) => write!(f, "OK HELP {text}"),
             Reply::Err(code, text) => write!(f, "ERR {code} {text}"),
@@ -522,6 +579,14 @@ impl FromStr for Reply {
                     ("LIST", [n]) => n.parse().map(Reply::List).map_err(|_| bad_reply(line)),
                     ("USER", args) => Ok(Reply::Found(parse_contact(args)?)),
                     ("BYE", []) => Ok(Reply::LoggedOut),
+                    ("TICKET", [ticket]) => {
+                        check_ticket(ticket)?;
+                        Ok(Reply::Ticket(ticket.to_string()))
+                    }
+                    ("TICKET", [leader, invitee]) => Ok(Reply::Valid {
+                        leader: parse_name(leader)?,
+                        invitee: parse_name(invitee)?,
+                    }),
                     ("HELP", _) => Ok(Reply::Help(rest.to_string())),
                     _ => Err(bad_reply(line)),
                 }
@@ -534,8 +599,12 @@ impl FromStr for Reply {
 /// A line from a lobby leader to an invitee or member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToMember {
-    /// `CHAT_REQUEST <leader>`: the first line on a chat connection.
-    ChatRequest(String),
+    /// `CHAT_REQUEST <leader> [<ticket>]`: the first line on a chat
+    /// connection. The ticket, from the registry, proves who the leader is.
+    ChatRequest {
+        leader: String,
+        ticket: Option<String>,
+    },
     /// `MEMBERS <name> ...`: everyone in the lobby, the leader first.
     Members(Vec<String>),
     /// `JOINED <name>`
@@ -548,18 +617,28 @@ pub enum ToMember {
     Closed(String),
     /// `ERR <CODE> <text>`
     Err(ErrorCode, String),
+    /// `HELLO`: the leader is still there.
+    Hello,
 }
 
 impl fmt::Display for ToMember {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ToMember::ChatRequest(leader) => write!(f, "CHAT_REQUEST {leader}"),
+            ToMember::ChatRequest {
+                leader,
+                ticket: None,
+            } => write!(f, "CHAT_REQUEST {leader}"),
+            ToMember::ChatRequest {
+                leader,
+                ticket: Some(ticket),
+            } => write!(f, "CHAT_REQUEST {leader} {ticket}"),
             ToMember::Members(names) => write!(f, "MEMBERS {}", names.join(" ")),
             ToMember::Joined(name) => write!(f, "JOINED {name}"),
             ToMember::Msg { from, text } => write!(f, "MSG {from} {text}"),
             ToMember::Left(name) => write!(f, "LEFT {name}"),
             ToMember::Closed(reason) => write!(f, "CLOSED {reason}"),
             ToMember::Err(code, text) => write!(f, "ERR {code} {text}"),
+            ToMember::Hello => f.write_str("HELLO"),
         }
     }
 }
@@ -580,7 +659,24 @@ impl FromStr for ToMember {
         let (keyword, rest) = split_word(line);
         let args = all_words(rest);
         match keyword.to_ascii_uppercase().as_str() {
-            "CHAT_REQUEST" => Ok(ToMember::ChatRequest(one_name("CHAT_REQUEST", &args)?)),
+            "CHAT_REQUEST" => match args.as_slice() {
+                [leader] => Ok(ToMember::ChatRequest {
+                    leader: parse_name(leader)?,
+                    ticket: None,
+                }),
+                [leader, ticket] => {
+                    check_ticket(ticket)?;
+                    Ok(ToMember::ChatRequest {
+                        leader: parse_name(leader)?,
+                        ticket: Some(ticket.to_string()),
+                    })
+                }
+                _ => Err(ParseError::new(
+                    ErrorCode::BadArgs,
+                    "usage: CHAT_REQUEST <leader> [<ticket>]",
+                )),
+            },
+            "HELLO" if args.is_empty() => Ok(ToMember::Hello),
             "MEMBERS" if !args.is_empty() => Ok(ToMember::Members(
                 args.iter()
                     .map(|n| parse_name(n))
@@ -606,7 +702,7 @@ impl FromStr for ToMember {
                 ErrorCode::BadArgs,
                 format!("{keyword} needs an argument"),
             )),
-            _ => Err(unknown(keyword)),
+            _ => Err(unknown_between_peers(keyword)),
         }
     }
 }
@@ -624,6 +720,8 @@ pub enum ToLeader {
     Msg(String),
     /// `LEAVE`: the member leaves the lobby.
     Leave,
+    /// `HELLO`: the member is still there.
+    Hello,
 }
 
 impl fmt::Display for ToLeader {
@@ -634,6 +732,7 @@ impl fmt::Display for ToLeader {
             ToLeader::Busy => f.write_str("BUSY"),
             ToLeader::Msg(text) => write!(f, "MSG {text}"),
             ToLeader::Leave => f.write_str("LEAVE"),
+            ToLeader::Hello => f.write_str("HELLO"),
         }
     }
 }
@@ -657,11 +756,12 @@ impl FromStr for ToLeader {
             "REJECT" => bare(ToLeader::Reject),
             "BUSY" => bare(ToLeader::Busy),
             "LEAVE" => bare(ToLeader::Leave),
+            "HELLO" => bare(ToLeader::Hello),
             "MSG" => {
                 check_text(rest)?;
                 Ok(ToLeader::Msg(rest.to_string()))
             }
-            _ => Err(unknown(keyword)),
+            _ => Err(unknown_between_peers(keyword)),
         }
     }
 }
@@ -746,6 +846,19 @@ mod tests {
         check("SEARCH bob", Request::Search { name: "bob".into() });
         check("LOGOUT", Request::Logout);
         check("HELP", Request::Help);
+        check("INVITE bob", Request::Invite { name: "bob".into() });
+        check(
+            "CHECK abc123XYZ",
+            Request::Check {
+                ticket: "abc123XYZ".into(),
+            },
+        );
+        check(
+            &format!("CHECK {}", "t".repeat(MAX_TICKET)),
+            Request::Check {
+                ticket: "t".repeat(MAX_TICKET),
+            },
+        );
     }
 
     #[test]
@@ -828,6 +941,8 @@ mod tests {
             ("search a b", "SEARCH <name>"),
             ("LOGOUT now", "LOGOUT"),
             ("HELP me", "HELP"),
+            ("INVITE", "INVITE <name>"),
+            ("check a b", "CHECK <ticket>"),
         ];
         for (line, usage) in cases {
             check_err::<Request>(line, &format!("ERR BAD_ARGS usage: {usage}"));
@@ -883,6 +998,18 @@ mod tests {
     }
 
     #[test]
+    fn request_bad_tickets() {
+        let too_long = "t".repeat(MAX_TICKET + 1);
+        for ticket in ["abc-123", "tick_et", "é", too_long.as_str()] {
+            check_err::<Request>(
+                &format!("CHECK {ticket}"),
+                "ERR BAD_TICKET a ticket is 1 to 64 letters and digits",
+            );
+        }
+        check_err::<Request>("INVITE b!b", BAD_NAME);
+    }
+
+    #[test]
     fn request_bad_ports() {
         for port in ["0", "65536", "x", "-1", "5000.0", "99999999999"] {
             check_err::<Request>(
@@ -909,32 +1036,20 @@ mod tests {
     }
 
     #[test]
-    fn replies() {
-        check("OK REGISTERED alice", Reply::Registered("alice".into()));
-        check(
-            "OK JOINED alice 127.0.0.1 5000",
-            Reply::Joined(contact("alice", "127.0.0.1", 5000)),
-        );
+    fn replies_without_arguments() {
         check("OK HELLO", Reply::Hello);
-        check("OK LIST 0", Reply::List(0));
-        check("OK LIST 12", Reply::List(12));
-        check(
-            "USER bob 10.0.0.2 6000",
-            Reply::Row(contact("bob", "10.0.0.2", 6000)),
-        );
-        check("USER bob ::1 6000", Reply::Row(contact("bob", "::1", 6000)));
-        check(
-            "OK USER Bob 192.168.1.9 65535",
-            Reply::Found(contact("Bob", "192.168.1.9", 65535)),
-        );
         check("OK BYE", Reply::LoggedOut);
         check(
             &format!("OK HELP {HELP_TEXT}"),
             Reply::Help(HELP_TEXT.into()),
         );
-        check("BYE SHUTDOWN", Reply::Bye(ByeReason::Shutdown));
-        check("BYE TIMEOUT", Reply::Bye(ByeReason::Timeout));
-        check("BYE REPLACED", Reply::Bye(ByeReason::Replaced));
+        check_loose("ok hello", Reply::Hello, "OK HELLO");
+        check_loose("Ok Bye", Reply::LoggedOut, "OK BYE");
+        check_loose(
+            "err not_joined JOIN first",
+            Reply::Err(ErrorCode::NotJoined, "JOIN first".into()),
+            "ERR NOT_JOINED JOIN first",
+        );
     }
 
     #[test]
@@ -955,23 +1070,44 @@ mod tests {
     }
 
     #[test]
-    fn replies_ignore_case() {
-        check_loose("ok hello", Reply::Hello, "OK HELLO");
-        check_loose("Ok Bye", Reply::LoggedOut, "OK BYE");
+    fn reply_keeps_every_argument() {
+        check("OK REGISTERED alice", Reply::Registered("alice".into()));
+        check(
+            "OK JOINED alice 127.0.0.1 5000",
+            Reply::Joined(contact("alice", "127.0.0.1", 5000)),
+        );
+        check("OK LIST 0", Reply::List(0));
+        check("OK LIST 12", Reply::List(12));
+        check(
+            "USER bob 10.0.0.2 6000",
+            Reply::Row(contact("bob", "10.0.0.2", 6000)),
+        );
+        check("USER bob ::1 6000", Reply::Row(contact("bob", "::1", 6000)));
+        check(
+            "OK USER Bob 192.168.1.9 65535",
+            Reply::Found(contact("Bob", "192.168.1.9", 65535)),
+        );
+        check("BYE SHUTDOWN", Reply::Bye(ByeReason::Shutdown));
+        check("BYE TIMEOUT", Reply::Bye(ByeReason::Timeout));
+        check("BYE REPLACED", Reply::Bye(ByeReason::Replaced));
         check_loose(
             "bye replaced",
             Reply::Bye(ByeReason::Replaced),
             "BYE REPLACED",
         );
         check_loose(
-            "err not_joined JOIN first",
-            Reply::Err(ErrorCode::NotJoined, "JOIN first".into()),
-            "ERR NOT_JOINED JOIN first",
-        );
-        check_loose(
-            "user bob 1.2.3.4 5",
+            "user  bob 1.2.3.4 5",
             Reply::Row(contact("bob", "1.2.3.4", 5)),
             "USER bob 1.2.3.4 5",
+        );
+        check_loose("ok list  3", Reply::List(3), "OK LIST 3");
+        check("OK TICKET abc123", Reply::Ticket("abc123".into()));
+        check(
+            "OK TICKET alice bob",
+            Reply::Valid {
+                leader: "alice".into(),
+                invitee: "bob".into(),
+            },
         );
     }
 
@@ -981,17 +1117,22 @@ mod tests {
         check_err::<Reply>("OK LIST x", "ERR BAD_ARGS not a registry reply: OK LIST x");
         check_err::<Reply>("OK LIST", "ERR BAD_ARGS not a registry reply: OK LIST");
         check_err::<Reply>("OK WHAT", "ERR BAD_ARGS not a registry reply: OK WHAT");
-        check_err::<Reply>(
-            "OK HELLO x",
-            "ERR BAD_ARGS not a registry reply: OK HELLO x",
-        );
         check_err::<Reply>("BYE", "ERR BAD_ARGS not a registry reply: BYE");
-        check_err::<Reply>("BYE LATER", "ERR BAD_ARGS unknown BYE reason LATER");
         check_err::<Reply>("ERR NOPE text", "ERR BAD_ARGS unknown error code NOPE");
         check_err::<Reply>(
             "USER bob 1.2.3.4",
             "ERR BAD_ARGS expected <name> <ip> <port>",
         );
+    }
+
+    #[test]
+    fn reply_argument_errors() {
+        check_err::<Reply>(
+            "OK HELLO x",
+            "ERR BAD_ARGS not a registry reply: OK HELLO x",
+        );
+        check_err::<Reply>("OK BYE x", "ERR BAD_ARGS not a registry reply: OK BYE x");
+        check_err::<Reply>("BYE LATER", "ERR BAD_ARGS unknown BYE reason LATER");
         check_err::<Reply>(
             "OK JOINED bob 1.2.3.4 5 6",
             "ERR BAD_ARGS expected <name> <ip> <port>",
@@ -1003,17 +1144,19 @@ mod tests {
             "ERR BAD_PORT 0 is not a port; give a number from 1 to 65535",
         );
         check_err::<Reply>("OK REGISTERED b@d", BAD_NAME);
+        check_err::<Reply>(
+            "OK TICKET ab-c",
+            "ERR BAD_TICKET a ticket is 1 to 64 letters and digits",
+        );
+        check_err::<Reply>("OK TICKET alice b!b", BAD_NAME);
+        check_err::<Reply>(
+            "OK TICKET a b c",
+            "ERR BAD_ARGS not a registry reply: OK TICKET a b c",
+        );
     }
 
     #[test]
-    fn to_member() {
-        check("CHAT_REQUEST alice", ToMember::ChatRequest("alice".into()));
-        check(
-            "MEMBERS alice bob carol",
-            ToMember::Members(vec!["alice".into(), "bob".into(), "carol".into()]),
-        );
-        check("MEMBERS alice", ToMember::Members(vec!["alice".into()]));
-        check("JOINED bob", ToMember::Joined("bob".into()));
+    fn to_member_text_lines() {
         check(
             "MSG bob hello  there, all!",
             ToMember::Msg {
@@ -1021,7 +1164,6 @@ mod tests {
                 text: "hello  there, all!".into(),
             },
         );
-        check("LEFT bob", ToMember::Left("bob".into()));
         check(
             "CLOSED the leader left",
             ToMember::Closed("the leader left".into()),
@@ -1038,6 +1180,32 @@ mod tests {
             },
             "MSG bob hi",
         );
+    }
+
+    #[test]
+    fn to_member_keeps_every_argument() {
+        check(
+            "CHAT_REQUEST alice",
+            ToMember::ChatRequest {
+                leader: "alice".into(),
+                ticket: None,
+            },
+        );
+        check(
+            "CHAT_REQUEST alice T1ck3t",
+            ToMember::ChatRequest {
+                leader: "alice".into(),
+                ticket: Some("T1ck3t".into()),
+            },
+        );
+        check("HELLO", ToMember::Hello);
+        check(
+            "MEMBERS alice bob carol",
+            ToMember::Members(vec!["alice".into(), "bob".into(), "carol".into()]),
+        );
+        check("MEMBERS alice", ToMember::Members(vec!["alice".into()]));
+        check("JOINED bob", ToMember::Joined("bob".into()));
+        check("LEFT bob", ToMember::Left("bob".into()));
         check_loose("left Bob", ToMember::Left("Bob".into()), "LEFT Bob");
     }
 
@@ -1054,16 +1222,13 @@ mod tests {
     #[test]
     fn bad_to_member() {
         let too_long = "t".repeat(MAX_TEXT + 1);
-        check_err::<ToMember>("CHAT_REQUEST", "ERR BAD_ARGS usage: CHAT_REQUEST <name>");
         check_err::<ToMember>(
-            "CHAT_REQUEST a b",
-            "ERR BAD_ARGS usage: CHAT_REQUEST <name>",
+            "CHAT_REQUEST",
+            "ERR BAD_ARGS usage: CHAT_REQUEST <leader> [<ticket>]",
         );
         check_err::<ToMember>("JOINED", "ERR BAD_ARGS usage: JOINED <name>");
-        check_err::<ToMember>("LEFT a b", "ERR BAD_ARGS usage: LEFT <name>");
         check_err::<ToMember>("MEMBERS", "ERR BAD_ARGS MEMBERS needs an argument");
         check_err::<ToMember>("CLOSED", "ERR BAD_ARGS CLOSED needs an argument");
-        check_err::<ToMember>("MEMBERS alice b!b", BAD_NAME);
         check_err::<ToMember>("MSG b!b hi", BAD_NAME);
         check_err::<ToMember>("MSG bob", "ERR BAD_ARGS a message needs some text");
         check_err::<ToMember>("MSG bob    ", "ERR BAD_ARGS a message needs some text");
@@ -1072,10 +1237,24 @@ mod tests {
             "ERR TEXT_TOO_LONG a message is at most 987 bytes",
         );
         check_err::<ToMember>("ERR NOPE x", "ERR BAD_ARGS unknown error code NOPE");
+        check_err::<ToMember>("WHAT", "ERR UNKNOWN_COMMAND unknown command WHAT");
+    }
+
+    #[test]
+    fn to_member_argument_errors() {
         check_err::<ToMember>(
-            "HELLO",
-            "ERR UNKNOWN_COMMAND unknown command HELLO; try HELP",
+            "CHAT_REQUEST a b c",
+            "ERR BAD_ARGS usage: CHAT_REQUEST <leader> [<ticket>]",
         );
+        check_err::<ToMember>("CHAT_REQUEST b!b", BAD_NAME);
+        check_err::<ToMember>(
+            "CHAT_REQUEST alice t-t",
+            "ERR BAD_TICKET a ticket is 1 to 64 letters and digits",
+        );
+        check_err::<ToMember>("LEFT a b", "ERR BAD_ARGS usage: LEFT <name>");
+        check_err::<ToMember>("JOINED b!b", BAD_NAME);
+        check_err::<ToMember>("MEMBERS b!b alice", BAD_NAME);
+        check_err::<ToMember>("MEMBERS alice b!b", BAD_NAME);
     }
 
     #[test]
@@ -1084,6 +1263,7 @@ mod tests {
         check("REJECT", ToLeader::Reject);
         check("BUSY", ToLeader::Busy);
         check("LEAVE", ToLeader::Leave);
+        check("HELLO", ToLeader::Hello);
         check("MSG hello there", ToLeader::Msg("hello there".into()));
         check(
             &format!("MSG {}", "t".repeat(MAX_TEXT)),
@@ -1100,12 +1280,13 @@ mod tests {
         check_err::<ToLeader>("reject x", "ERR BAD_ARGS usage: REJECT");
         check_err::<ToLeader>("BUSY x", "ERR BAD_ARGS usage: BUSY");
         check_err::<ToLeader>("LEAVE x", "ERR BAD_ARGS usage: LEAVE");
+        check_err::<ToLeader>("hello x", "ERR BAD_ARGS usage: HELLO");
         check_err::<ToLeader>("MSG", "ERR BAD_ARGS a message needs some text");
         check_err::<ToLeader>(
             &format!("MSG {}", "t".repeat(MAX_TEXT + 1)),
             "ERR TEXT_TOO_LONG a message is at most 987 bytes",
         );
-        check_err::<ToLeader>("QUIT", "ERR UNKNOWN_COMMAND unknown command QUIT; try HELP");
+        check_err::<ToLeader>("QUIT", "ERR UNKNOWN_COMMAND unknown command QUIT");
     }
 
     #[test]

@@ -29,10 +29,10 @@ struct Args {
     #[arg(long, default_value = "logs")]
     log_dir: PathBuf,
     /// Seconds between HELLO heartbeats to the registry.
-    #[arg(long, default_value_t = 10.0, value_parser = p2pchat::parse_seconds)]
+    #[arg(long, default_value_t = 10.0, value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
     hello_interval: f64,
     /// Seconds an invitee has to answer a chat request.
-    #[arg(long, default_value_t = 30.0, value_parser = p2pchat::parse_seconds)]
+    #[arg(long, default_value_t = 30.0, value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
     invite_timeout: f64,
     /// Print every protocol line sent (>>) and received (<<) on standard error.
     #[arg(long)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use p2pchat::registry::{DEFAULT_PORT, RegistryConfig, Server};
+use p2pchat::registry::{DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, RegistryConfig, Server};
 use p2pchat::trace::Trace;
 
 /// The p2pchat registry server: keeps accounts and presence in a SQLite file
@@ -24,11 +24,22 @@ struct Args {
     #[arg(long, default_value = "registry.db")]
     db: PathBuf,
     /// Seconds a client may stay silent before it is closed and marked offline.
-    #[arg(long, default_value_t = 30.0, value_parser = p2pchat::parse_seconds)]
+    #[arg(long, default_value_t = 30.0, value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
     hello_timeout: f64,
+    /// Connections held at once; one over this gets ERR SERVER_FULL.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse_count)]
+    max_connections: usize,
     /// Print every line received (<<) and sent (>>), with the client's address.
+    /// Passwords show as ****.
     #[arg(long)]
     trace: bool,
+}
+
+fn parse_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{text} is not a whole number above 0")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -37,6 +48,7 @@ fn main() -> ExitCode {
     config.hello_timeout = std::time::Duration::from_secs_f64(args.hello_timeout);
     config.trace = Trace::new(args.trace);
     config.log = true;
+    config.max_connections = args.max_connections;
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -48,6 +60,11 @@ fn main() -> ExitCode {
 
 fn run(config: RegistryConfig) -> Result<(), Box<dyn std::error::Error>> {
     let db = config.db_path.clone();
+    // Each connection holds two descriptors; the usual soft limit of 1024
+    // would cap the server far below --max-connections.
+    if let Err(err) = p2pchat::raise_fd_limit() {
+        eprintln!("server: cannot raise the open-file limit: {err}");
+    }
     let server = Server::bind(config)?;
     let stopper = server.stopper();
     ctrlc::set_handler(move || stopper.stop())?;

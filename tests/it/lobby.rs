@@ -272,8 +272,8 @@ fn members_leave_by_leave_or_by_hanging_up() {
 #[test]
 fn a_bad_line_gets_an_err_for_its_sender_only() {
     check_three(&[
-        "alice> HELLO",
-        "alice< ERR UNKNOWN_COMMAND unknown command HELLO; try HELP",
+        "alice> JOIN",
+        "alice< ERR UNKNOWN_COMMAND unknown command JOIN",
         "alice> MSG",
         "alice< ERR BAD_ARGS a message needs some text",
         "alice> LEAVE now",

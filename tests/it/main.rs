@@ -2,7 +2,7 @@
 
 mod lobby;
 mod peer;
+mod peer_bin;
 mod registry;
 mod server_bin;
 mod support;
-mod peer_bin;

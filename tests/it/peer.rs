@@ -188,13 +188,20 @@ fn unanswered_and_unreachable_invitees_are_reported() {
     let alice = joined_with(quick, "alice");
     let bob = joined(&server, logs.path(), "bob");
     let carol = joined(&server, logs.path(), "carol");
+    // Dave is online at the registry, but nothing listens on his chat port.
+    let dave = FakeMember::join(&server, "dave");
     add(&alice, "bob");
     add(&alice, "carol");
+    add(&alice, "dave");
+    drop(dave.listener);
     carol.finish().unwrap();
 
     alice.type_line("3");
     see(&bob, "Chat request from 'alice'");
-    see_all(&alice, &["bob: no answer", "carol: unreachable"]);
+    see_all(
+        &alice,
+        &["bob: no answer", "carol: offline", "dave: unreachable"],
+    );
     see(&alice, "The lobby has ended (nobody else is in it)");
     see(&alice, MENU_PROMPT);
 

@@ -65,7 +65,10 @@ impl PeerProcess {
                         return line;
                     }
                 }
-                Err(_) => panic!("{} never printed {text:?}; printed {:#?}", self.name, self.seen),
+                Err(_) => panic!(
+                    "{} never printed {text:?}; printed {:#?}",
+                    self.name, self.seen
+                ),
             }
         }
     }
@@ -121,7 +124,12 @@ fn end_of_input_logs_out_and_exits_cleanly() {
     let server = TestServer::start();
     let logs = temp_dir();
     let registry = server.addr().to_string();
-    let args = ["--server", &registry, "--log-dir", logs.path().to_str().unwrap()];
+    let args = [
+        "--server",
+        &registry,
+        "--log-dir",
+        logs.path().to_str().unwrap(),
+    ];
     let mut carol = PeerProcess::start("carol", &args);
     carol.join();
     drop(carol.stdin.take());
@@ -141,7 +149,13 @@ fn peer_help_and_bad_options() {
         .unwrap();
     assert!(help.status.success());
     let text = String::from_utf8(help.stdout).unwrap();
-    for option in ["--server", "--port", "--log-dir", "--hello-interval", "--trace"] {
+    for option in [
+        "--server",
+        "--port",
+        "--log-dir",
+        "--hello-interval",
+        "--trace",
+    ] {
         assert!(text.contains(option), "{option} missing from {text}");
     }
     let bad = Command::new(env!("CARGO_BIN_EXE_peer"))
