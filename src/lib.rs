@@ -4,13 +4,22 @@
 //!
 //! - `wire`: every protocol line as a typed value; parsing and formatting, no I/O.
 //! - `line`: reads and writes protocol lines on any `BufRead`/`Write`.
-//! - `trace`: the `--trace` output of both binaries.
+//! - `trace`: the `--trace` output of both binaries, passwords hidden.
+//! - `db`: the registry's SQLite file: schema, migrations, every statement.
+//! - `password`: argon2id hashing, at most one hash per core at a time.
+//! - `registry`: the registry server: acceptor, connection threads, sweeper, hub.
+//! - `client`: the peer's link to the registry: requests, HELLO, reconnects.
+//! - `peer`: the interactive peer: menus, chat requests, lobby membership.
 //! - `lobby`: the lobby hub a leader runs: membership, relaying, slow-member protection.
+//! - `chatlog`: one timestamped log file per lobby session.
 
+pub mod chatlog;
+pub mod client;
 pub mod db;
 pub mod line;
 pub mod lobby;
 pub mod password;
+pub mod peer;
 pub mod registry;
 pub mod trace;
 pub mod wire;
@@ -22,9 +31,6 @@ pub fn parse_seconds(text: &str) -> Result<f64, String> {
         _ => Err(format!("{text} is not a positive number of seconds")),
     }
 }
-pub mod chatlog;
-pub mod client;
-pub mod peer;
 
 /// Raises this process's soft limit on open files to its hard limit, so a
 /// server can hold as many connections as the system allows it.

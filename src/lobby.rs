@@ -52,6 +52,12 @@ pub struct LobbyConfig {
     /// How long `close` spends, in total, delivering what is still queued
     /// (`CLOSED` included) before it shuts every connection down regardless.
     pub close_timeout: Duration,
+    /// A member sent nothing for this long gets `HELLO`, so it knows the
+    /// leader is alive.
+    pub hello_interval: Duration,
+    /// A member heard nothing from for this long is gone, even if its
+    /// connection never reports an error (a dead machine, a pulled cable).
+    pub silence_timeout: Duration,
 }
 
 impl LobbyConfig {
@@ -62,6 +68,8 @@ impl LobbyConfig {
             trace: Trace::off(),
             retry_interval: Duration::from_millis(2),
             close_timeout: Duration::from_secs(1),
+            hello_interval: Duration::from_secs(10),
+            silence_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -77,6 +85,8 @@ pub enum Notice {
     Left(String),
     /// A member was dropped because it stopped reading.
     Dropped(String),
+    /// A member was dropped because nothing came from it for too long.
+    Silent(String),
 }
 
 /// A running hub. Dropping it without `close` closes it with reason `LEADER_LEFT`.
@@ -219,6 +229,8 @@ enum Input {
 enum Exit {
     Left,
     Dropped,
+    /// Nothing arrived for `silence_timeout`.
+    Silent,
 }
 
 struct Member {
@@ -228,6 +240,9 @@ struct Member {
     out: Vec<u8>,
     /// Set once the member is on its way out, so nothing more is queued.
     doomed: bool,
+    /// When the member last sent a line, and when it was last sent one.
+    last_heard: Instant,
+    last_sent: Instant,
 }
 
 impl Member {
@@ -241,6 +256,7 @@ impl Member {
             return false;
         }
         self.out.extend_from_slice(bytes);
+        self.last_sent = Instant::now();
         if trace.is_on() {
             trace_sent(trace, &self.name, bytes);
         }
@@ -355,20 +371,22 @@ struct Hub {
 
 impl Hub {
     fn run(mut self, inbox: Receiver<Event>) {
+        // Heartbeats and silence are checked a few times per interval, so
+        // neither fires much later than configured.
+        let check_every = (self.config.hello_interval.min(self.config.silence_timeout) / 4)
+            .max(Duration::from_millis(1));
+        let mut next_check = Instant::now() + check_every;
         let reason = loop {
-            let first = if self.backlog {
-                match inbox.recv_timeout(self.config.retry_interval) {
-                    Ok(event) => Some(event),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => break LEADER_LEFT.to_string(),
-                }
-            } else {
-                match inbox.recv() {
-                    Ok(event) => Some(event),
-                    // The hub holds a sender itself, so this cannot happen;
-                    // closing is still the right answer if it ever does.
-                    Err(_) => break LEADER_LEFT.to_string(),
-                }
+            let mut wake = next_check;
+            if self.backlog {
+                wake = wake.min(Instant::now() + self.config.retry_interval);
+            }
+            let first = match inbox.recv_deadline(wake) {
+                Ok(event) => Some(event),
+                Err(RecvTimeoutError::Timeout) => None,
+                // The hub holds a sender itself, so this cannot happen;
+                // closing is still the right answer if it ever does.
+                Err(RecvTimeoutError::Disconnected) => break LEADER_LEFT.to_string(),
             };
             let mut closing = None;
             if let Some(event) = first {
@@ -379,6 +397,10 @@ impl Hub {
                     closing = self.handle(event);
                     handled += 1;
                 }
+            }
+            if closing.is_none() && Instant::now() >= next_check {
+                self.check_liveness();
+                next_check = Instant::now() + check_every;
             }
             self.flush();
             if let Some(reason) = closing {
@@ -469,6 +491,8 @@ impl Hub {
                 stream: writer,
                 out: Vec::new(),
                 doomed: false,
+                last_heard: Instant::now(),
+                last_sent: Instant::now(),
             },
         );
         let everyone = ToMember::Members(self.names());
@@ -480,9 +504,10 @@ impl Hub {
     fn input(&mut self, id: MemberId, input: Input) {
         // Lines can still arrive from a member that was just removed; they
         // were sent before it left and no longer concern anyone.
-        let Some(member) = self.members.get(&id) else {
+        let Some(member) = self.members.get_mut(&id) else {
             return;
         };
+        member.last_heard = Instant::now();
         match input {
             Input::Line(Ok(ToLeader::Msg(text))) => {
                 // The hub stamps the sender's name itself, so nobody can
@@ -549,6 +574,28 @@ impl Hub {
         }
     }
 
+    /// Says `HELLO` to members that have heard nothing for a while, and
+    /// removes members that have said nothing for too long.
+    fn check_liveness(&mut self) {
+        let now = Instant::now();
+        let hello = encode(&ToMember::Hello);
+        for (&id, member) in &mut self.members {
+            if member.doomed {
+                continue;
+            }
+            if now.duration_since(member.last_heard) >= self.config.silence_timeout {
+                member.doomed = true;
+                self.doomed.push((id, Exit::Silent));
+            } else if now.duration_since(member.last_sent) >= self.config.hello_interval
+                && !member.queue(&hello, self.config.max_queued_bytes, self.config.trace)
+            {
+                member.doomed = true;
+                self.doomed.push((id, Exit::Dropped));
+            }
+        }
+        self.reap();
+    }
+
     /// Removes every doomed member. Telling the others may doom more of them,
     /// so this goes on until nobody is left to remove.
     fn reap(&mut self) {
@@ -567,6 +614,7 @@ impl Hub {
             self.notify(match exit {
                 Exit::Left => Notice::Left(member.name),
                 Exit::Dropped => Notice::Dropped(member.name),
+                Exit::Silent => Notice::Silent(member.name),
             });
         }
     }

@@ -606,6 +606,8 @@ impl App {
         let id = self.next_lobby;
         let mut config = LobbyConfig::new(me.clone());
         config.trace = self.config.trace;
+        config.hello_interval = self.config.lobby_hello;
+        config.silence_timeout = self.config.lobby_timeout;
         let lobby = Lobby::start(config, self.notices.clone());
         let mut log = self.open_log(&me);
         write_log(&mut log, &self.screen, &format!("* lobby started by {me}"));
@@ -827,20 +829,22 @@ impl App {
                 ticket,
                 answer,
             } => {
-                if let Err(why) = self.check_ticket(&from, ticket) {
-                    let _ = answer.send(Answer::Reject);
-                    self.say(format!(
-                        "Warning: refused a chat request claiming to be from '{from}': {why}."
-                    ));
-                    self.prompt();
-                    return;
-                }
                 let free = matches!(
                     self.stage,
                     Stage::Menu | Stage::Search | Stage::ConfirmAdd(_)
                 );
                 if !free || self.pending.is_some() {
                     let _ = answer.send(Answer::Busy);
+                    return;
+                }
+                // Only a request the user would be asked about needs its
+                // ticket checked; a busy answer tells a forger nothing.
+                if let Err(why) = self.check_ticket(&from, ticket) {
+                    let _ = answer.send(Answer::Reject);
+                    self.say(format!(
+                        "Warning: refused a chat request claiming to be from '{from}': {why}."
+                    ));
+                    self.prompt();
                     return;
                 }
                 self.pending = Some(Pending { from, answer });
@@ -983,12 +987,16 @@ impl App {
             ),
             Notice::Dropped(name) => (
                 format!("Peer ('{name}') is offline (it stopped reading and was dropped)"),
-                format!("* {name} dropped"),
+                format!("* {name} dropped: it stopped reading"),
+            ),
+            Notice::Silent(name) => (
+                format!("Peer ('{name}') is offline (nothing heard from it for too long)"),
+                format!("* {name} dropped: nothing heard from it"),
             ),
         };
         write_log(&mut leading.log, &self.screen, &logged);
         self.say(shown);
-        if matches!(notice, Notice::Left(_) | Notice::Dropped(_)) {
+        if !matches!(notice, Notice::Joined(_) | Notice::Msg { .. }) {
             self.maybe_end_empty_lobby();
         }
     }

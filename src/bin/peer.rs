@@ -31,9 +31,16 @@ struct Args {
     /// Seconds between HELLO heartbeats to the registry.
     #[arg(long, default_value_t = 10.0, value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
     hello_interval: f64,
-    /// Seconds an invitee has to answer a chat request.
+    /// Seconds to wait for an invitee's answer (and, when invited, for the
+    /// leader's chat request line).
     #[arg(long, default_value_t = 30.0, value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
     invite_timeout: f64,
+    /// In a lobby, seconds with nothing sent before a HELLO goes out.
+    #[arg(long, default_value_t = 10.0, value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
+    lobby_hello: f64,
+    /// In a lobby, seconds with nothing heard before the other side counts as gone.
+    #[arg(long, default_value_t = 30.0, value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
+    lobby_timeout: f64,
     /// Print every protocol line sent (>>) and received (<<) on standard error.
     #[arg(long)]
     trace: bool,
@@ -64,6 +71,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config.log_dir = args.log_dir;
     config.hello_interval = Duration::from_secs_f64(args.hello_interval);
     config.invite_timeout = Duration::from_secs_f64(args.invite_timeout);
+    config.lobby_hello = Duration::from_secs_f64(args.lobby_hello);
+    config.lobby_timeout = Duration::from_secs_f64(args.lobby_timeout);
     config.trace = Trace::new(args.trace);
 
     let peer = Peer::start(config)?;

@@ -116,6 +116,7 @@ fn show(notice: &Notice) -> String {
         Notice::Msg { from, text } => format!("msg {from} {text}"),
         Notice::Left(name) => format!("left {name}"),
         Notice::Dropped(name) => format!("dropped {name}"),
+        Notice::Silent(name) => format!("silent {name}"),
     }
 }
 
@@ -479,4 +480,46 @@ fn a_member_that_never_reads_is_dropped_without_stalling_the_others() {
     lobby.close("SHUTDOWN");
     talker.expect("CLOSED SHUTDOWN");
     fast.expect("CLOSED SHUTDOWN");
+}
+
+#[test]
+fn idle_members_hear_hello_and_silent_ones_are_dropped() {
+    let mut config = LobbyConfig::new("lead");
+    config.hello_interval = Duration::from_millis(50);
+    config.silence_timeout = Duration::from_millis(400);
+    let (lobby, ui) = start(config);
+    let net = Net::new();
+    let mut alive = net.join(&lobby, "alive", "alive");
+    alive.expect("MEMBERS lead alive");
+    expect_notice(&ui, Notice::Joined("alive".into()));
+    // This member neither sends nor reads, and never closes its socket, as
+    // if its machine had died.
+    let mut dead = net.join(&lobby, "dead", "dead");
+    expect_notice(&ui, Notice::Joined("dead".into()));
+    alive.expect("JOINED dead");
+
+    // The live member answers every HELLO with its own, as a peer does;
+    // the silent one is dropped and the live one told.
+    let mut hellos = 0;
+    loop {
+        let line = alive.next_line().expect("the lobby goes on");
+        match line.as_str() {
+            "HELLO" => {
+                hellos += 1;
+                alive.send(b"HELLO\n");
+            }
+            "LEFT dead" => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(hellos >= 1, "no HELLO before the silent member was dropped");
+    expect_notice(&ui, Notice::Silent("dead".into()));
+    dead.read_until("HELLO");
+    // The live member is still in, past several silence timeouts' worth of
+    // HELLOs: answering them is what keeps it.
+    for _ in 0..20 {
+        alive.expect("HELLO");
+        alive.send(b"HELLO\n");
+    }
+    assert_eq!(lobby.members(), ["lead", "alive"]);
 }

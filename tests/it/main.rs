@@ -4,5 +4,6 @@ mod lobby;
 mod peer;
 mod peer_bin;
 mod registry;
+mod resilience;
 mod server_bin;
 mod support;
