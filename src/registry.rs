@@ -954,7 +954,10 @@ impl Connection {
         let asked = name.clone();
         let account = match self.ask(|reply| Event::Account { name, ip, reply })? {
             Ok(Some(account)) => account,
-            Ok(None) => return Some(failed(asked)),
+            Ok(None) => {
+                self.hasher.verify_nobody(password);
+                return Some(failed(asked));
+            }
             Err(refusal) => return Some(refusal),
         };
         if !self.hasher.verify(password, &account.password_hash) {
