@@ -89,6 +89,8 @@ impl PeerConfig {
 pub enum PeerError {
     Listen(SocketAddr, io::Error),
     Registry(SocketAddr, ClientError),
+    /// A thread could not be started.
+    Thread(io::Error),
 }
 
 impl fmt::Display for PeerError {
@@ -98,6 +100,7 @@ impl fmt::Display for PeerError {
             PeerError::Registry(addr, err) => {
                 write!(f, "cannot reach the registry at {addr}: {err}")
             }
+            PeerError::Thread(err) => write!(f, "cannot start a thread: {err}"),
         }
     }
 }
@@ -1478,7 +1481,7 @@ impl ScriptedPeer {
                     wants: None,
                 })
             })
-            .map_err(|err| PeerError::Listen(SocketAddr::from(([0, 0, 0, 0], 0)), err))?;
+            .map_err(PeerError::Thread)?;
         Ok(ScriptedPeer {
             input,
             screen: screen_rx,
