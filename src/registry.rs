@@ -27,7 +27,7 @@ use crossbeam_channel::{Receiver, Sender, bounded, select, tick, unbounded};
 use crate::db::{DbError, Store};
 use crate::line::{Frame, LineReader, write_line};
 use crate::password::Hasher;
-use crate::trace::Trace;
+use crate::trace::{self, Trace};
 use crate::wire::{ByeReason, Contact, ErrorCode, HELP_TEXT, Reply, Request};
 
 /// The port the registry listens on unless told otherwise.
@@ -227,7 +227,7 @@ impl Server {
                 // A client that gave up before we accepted it, or a brief
                 // shortage of file descriptors: neither should stop the server.
                 Err(err) => {
-                    eprintln!("accept failed: {err}");
+                    trace::err(format_args!("accept failed: {err}"));
                     continue;
                 }
             };
@@ -251,7 +251,7 @@ impl Server {
                 .spawn(move || conn.serve(stream))
             {
                 Ok(handle) => connections.push(handle),
-                Err(err) => eprintln!("cannot start a connection thread: {err}"),
+                Err(err) => trace::err(format_args!("cannot start a connection thread: {err}")),
             }
         }
 
@@ -429,7 +429,7 @@ struct Hub {
 }
 
 fn internal(err: &DbError) -> Reply {
-    eprintln!("{err}");
+    trace::err(format_args!("{err}"));
     Reply::Err(
         ErrorCode::Internal,
         "the registry database failed; try again".into(),
@@ -459,7 +459,10 @@ impl Hub {
 
     fn log(&self, what: fmt::Arguments<'_>) {
         if self.config.log {
-            println!("{} {what}", chrono::Local::now().format("%H:%M:%S"));
+            trace::out(format_args!(
+                "{} {what}",
+                chrono::Local::now().format("%H:%M:%S")
+            ));
         }
     }
 
@@ -637,7 +640,7 @@ impl Hub {
         };
         let mut bytes = [0u8; 16];
         if let Err(err) = getrandom::fill(&mut bytes) {
-            eprintln!("no random numbers for a ticket: {err}");
+            trace::err(format_args!("no random numbers for a ticket: {err}"));
             return Reply::Err(
                 ErrorCode::Internal,
                 "cannot make a ticket; try again".into(),
@@ -698,7 +701,7 @@ impl Hub {
         };
         if let Some(online) = self.online.remove(&key) {
             if let Err(err) = self.store.set_offline(&online.contact.name) {
-                eprintln!("{err}");
+                trace::err(format_args!("{err}"));
             }
             self.log(format_args!("{} offline", online.contact.name));
         }

@@ -1,5 +1,6 @@
 //! `--trace`: prints every protocol line a binary sends or receives, for
-//! teaching and debugging.
+//! teaching and debugging; and the plain printing that the server's log
+//! lines use, which never panics when nobody reads the output.
 //!
 //! This module owns the trace format (`>>` sent, `<<` received, then the
 //! other side's name or address). It must never print a password: every line
@@ -43,7 +44,20 @@ impl Trace {
             let line = line.to_string();
             // Trace goes to standard error so that it never mixes into what a
             // script reads from standard output.
-            eprintln!("{arrow} {peer} {}", wire::redact(&line));
+            err(format_args!("{arrow} {peer} {}", wire::redact(&line)));
         }
     }
+}
+
+/// Prints a line on standard output, and carries on if nobody is reading
+/// it any more: a server must not die because its log pipe closed.
+pub fn out(line: impl Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+/// Prints a line on standard error, and carries on if that fails.
+pub fn err(line: impl Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }

@@ -76,7 +76,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config.trace = Trace::new(args.trace);
 
     let peer = Peer::start(config)?;
-    println!("Chat server started on port {}", peer.chat_port());
+    p2pchat::trace::out(format_args!(
+        "Chat server started on port {}",
+        peer.chat_port()
+    ));
 
     let (input, input_rx) = unbounded();
     let (wants, wants_rx) = unbounded();

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use p2pchat::registry::{DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, RegistryConfig, Server};
-use p2pchat::trace::Trace;
+use p2pchat::trace::{self, Trace};
 
 /// The p2pchat registry server: keeps accounts and presence in a SQLite file
 /// and tells peers who is online and where.
@@ -63,17 +63,19 @@ fn run(config: RegistryConfig) -> Result<(), Box<dyn std::error::Error>> {
     // Each connection holds two descriptors; the usual soft limit of 1024
     // would cap the server far below --max-connections.
     if let Err(err) = p2pchat::raise_fd_limit() {
-        eprintln!("server: cannot raise the open-file limit: {err}");
+        trace::err(format_args!(
+            "server: cannot raise the open-file limit: {err}"
+        ));
     }
     let server = Server::bind(config)?;
     let stopper = server.stopper();
     ctrlc::set_handler(move || stopper.stop())?;
-    println!(
+    trace::out(format_args!(
         "Registry listening on {} with database {}",
         server.local_addr(),
         db.display()
-    );
+    ));
     server.run()?;
-    println!("Registry stopped; everyone is marked offline.");
+    trace::out("Registry stopped; everyone is marked offline.");
     Ok(())
 }

@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -43,6 +44,37 @@ impl Registry {
     }
 }
 
+/// The real `server` binary, which a test can kill as a crash would.
+struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    fn start(bind: &str, db: &Path) -> ServerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--bind", bind, "--db", db.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Only the first line is read; the pipe then closes, and the server
+        // must go on without anyone reading its log lines.
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // "Registry listening on <addr> with database <path>"
+        let addr = first.split(' ').nth(3).unwrap().parse().unwrap();
+        ServerProcess { child, addr }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
 /// A peer with fast heartbeats and reconnects, so that failures show up
 /// within a fraction of a second.
 fn quick_config(registry: SocketAddr, logs: &Path) -> PeerConfig {
@@ -77,10 +109,10 @@ fn joined(config: PeerConfig, name: &str) -> ScriptedPeer {
 }
 
 #[test]
-fn chat_goes_on_while_the_registry_is_away_and_peers_rejoin() {
+fn chat_goes_on_while_the_registry_is_killed_and_peers_rejoin() {
     let dir = temp_dir();
     let db = dir.path().join("registry.db");
-    let registry = Registry::start("127.0.0.1:0".parse().unwrap(), &db);
+    let registry = ServerProcess::start("127.0.0.1:0", &db);
     // The port the OS picked is where the registry must come back.
     let addr = registry.addr;
     let logs = dir.path().join("logs");
@@ -95,7 +127,7 @@ fn chat_goes_on_while_the_registry_is_away_and_peers_rejoin() {
     bob.type_line("OK");
     see(&bob, "You are in alice's lobby");
 
-    registry.stop();
+    registry.kill();
     see(&alice, "The registry is unreachable");
     see(&bob, "The registry is unreachable");
     alice.type_line("still talking");
@@ -103,7 +135,7 @@ fn chat_goes_on_while_the_registry_is_away_and_peers_rejoin() {
     bob.type_line("me too");
     see(&alice, "[bob] me too");
 
-    let registry = Registry::start(addr, &db);
+    let registry = ServerProcess::start(&addr.to_string(), &db);
     see(
         &alice,
         "Reconnected to the registry; you are online again as alice",
@@ -128,7 +160,7 @@ fn chat_goes_on_while_the_registry_is_away_and_peers_rejoin() {
     alice.type_line("welcome back");
     see(&bob, "[alice] welcome back");
     drop((alice, bob));
-    registry.stop();
+    registry.kill();
 }
 
 #[test]
