@@ -332,16 +332,12 @@ enum Event {
         reply: Sender<Reply>,
     },
     /// Look up the stored hash for a JOIN from `ip`, unless JOINs for
-    /// that name or from that address are cooling down.
+    /// that name or from that address are cooling down. The attempt counts
+    /// as a failure until the `Join` that follows a good password.
     Account {
         name: String,
         ip: IpAddr,
         reply: Sender<Result<Option<crate::db::Account>, Reply>>,
-    },
-    /// A JOIN for `name` from `ip` gave a wrong password.
-    JoinFailed {
-        name: String,
-        ip: IpAddr,
     },
     /// Issue a ticket for connection `id`'s user to invite `name`.
     Invite {
@@ -358,6 +354,7 @@ enum Event {
     /// The password checked out: mark `name` online on this connection.
     Join {
         id: u64,
+        ip: IpAddr,
         name: String,
         port: u16,
         reply: Sender<Reply>,
@@ -405,6 +402,11 @@ struct Ticket {
     leader: String,
     invitee: String,
     expires: Instant,
+}
+
+/// The two counters a JOIN attempt is throttled by.
+fn throttle_keys(name: &str, ip: IpAddr) -> [String; 2] {
+    [format!("name:{}", name.to_lowercase()), format!("ip:{ip}")]
 }
 
 /// Recent failed JOINs for one name or one address.
@@ -509,7 +511,7 @@ impl Hub {
                 let _ = reply.send(answer);
             }
             Event::Account { name, ip, reply } => {
-                let answer = match self.cooling_down(&name, ip) {
+                let answer = match self.attempt(&name, ip) {
                     Some(wait) => Err(Reply::Err(
                         ErrorCode::TooManyAttempts,
                         format!(
@@ -520,7 +522,6 @@ impl Hub {
                 };
                 let _ = reply.send(answer);
             }
-            Event::JoinFailed { name, ip } => self.join_failed(&name, ip),
             Event::Invite { id, name, reply } => {
                 let _ = reply.send(self.invite(id, &name));
             }
@@ -529,10 +530,12 @@ impl Hub {
             }
             Event::Join {
                 id,
+                ip,
                 name,
                 port,
                 reply,
             } => {
+                self.attempt_succeeded(&name, ip);
                 let _ = reply.send(self.join(id, name, port));
             }
             Event::List { reply } => {
@@ -581,7 +584,6 @@ impl Hub {
         if let Err(err) = self.store.set_online(&name, ip, port, addr.port()) {
             return internal(&err);
         }
-        self.failures.remove(&format!("name:{key}"));
         let contact = Contact { name, ip, port };
         self.log(format_args!("{} online at {ip} port {port}", contact.name));
         if let Some(session) = self.sessions.get_mut(&id) {
@@ -597,29 +599,49 @@ impl Hub {
         Reply::Joined(contact)
     }
 
-    /// Seconds left before JOINs for `name` or from `ip` are taken again.
-    fn cooling_down(&mut self, name: &str, ip: IpAddr) -> Option<u64> {
+    /// Lets a JOIN for `name` from `ip` try its password, or says how many
+    /// seconds are left of a cool-down. An attempt let through counts as a
+    /// failure at once: guesses sent at the same moment on many connections
+    /// must not all pass while the first ones are still being hashed.
+    fn attempt(&mut self, name: &str, ip: IpAddr) -> Option<u64> {
         let now = Instant::now();
-        [format!("name:{}", name.to_lowercase()), format!("ip:{ip}")]
+        let keys = throttle_keys(name, ip);
+        let wait = keys
             .iter()
             .filter_map(|key| self.failures.get(key)?.blocked_until)
             .filter(|until| *until > now)
             .map(|until| (until - now).as_secs_f64().ceil() as u64)
-            .max()
-    }
-
-    fn join_failed(&mut self, name: &str, ip: IpAddr) {
-        let now = Instant::now();
+            .max();
+        if wait.is_some() {
+            return wait;
+        }
         let limits = self.config.throttle;
-        for key in [format!("name:{}", name.to_lowercase()), format!("ip:{ip}")] {
+        for key in keys {
             let entry = self.failures.entry(key).or_default();
+            if entry.blocked_until.take().is_some() {
+                // A cool-down that has passed wipes the slate clean.
+                entry.recent.clear();
+            }
             entry
                 .recent
                 .retain(|at| now.duration_since(*at) < limits.window);
             entry.recent.push(now);
             if entry.recent.len() >= limits.max_failures {
                 entry.blocked_until = Some(now + limits.cooldown);
-                entry.recent.clear();
+            }
+        }
+        None
+    }
+
+    /// The password of an attempt was right: the name starts afresh, and
+    /// the address gets back the failure its attempt was counted as.
+    fn attempt_succeeded(&mut self, name: &str, ip: IpAddr) {
+        let [name_key, ip_key] = throttle_keys(name, ip);
+        self.failures.remove(&name_key);
+        if let Some(entry) = self.failures.get_mut(&ip_key) {
+            entry.recent.pop();
+            if entry.recent.len() < self.config.throttle.max_failures {
+                entry.blocked_until = None;
             }
         }
     }
@@ -947,27 +969,27 @@ impl Connection {
     }
 
     fn join(&self, name: String, password: &str, port: u16, ip: IpAddr) -> Option<Reply> {
-        let failed = |name: String| {
-            let _ = self.events.send(Event::JoinFailed { name, ip });
+        // The hub counted this attempt as a failure already.
+        let failed = || {
             Reply::Err(
                 ErrorCode::BadCredentials,
                 "wrong user name or password".into(),
             )
         };
-        let asked = name.clone();
         let account = match self.ask(|reply| Event::Account { name, ip, reply })? {
             Ok(Some(account)) => account,
             Ok(None) => {
                 self.hasher.verify_nobody(password);
-                return Some(failed(asked));
+                return Some(failed());
             }
             Err(refusal) => return Some(refusal),
         };
         if !self.hasher.verify(password, &account.password_hash) {
-            return Some(failed(account.name));
+            return Some(failed());
         }
         self.ask(|reply| Event::Join {
             id: self.id,
+            ip,
             name: account.name,
             port,
             reply,

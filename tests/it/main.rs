@@ -1,9 +1,13 @@
 //! The integration tests, in one binary: each module is one area.
 
+mod faults;
+mod hostile;
 mod lobby;
 mod peer;
 mod peer_bin;
+mod props;
 mod registry;
 mod resilience;
+mod security;
 mod server_bin;
 mod support;

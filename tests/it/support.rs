@@ -11,8 +11,11 @@
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
 
 use p2pchat::db::Store;
 use p2pchat::password::Hasher;
@@ -59,9 +62,25 @@ impl TestServer {
     /// A server on the database file `db_path`, which the caller keeps (so a
     /// test can stop the server, look at the file, and start another one).
     pub fn start_at(db_path: impl Into<PathBuf>, hello_timeout: Duration) -> TestServer {
-        let db_path = db_path.into();
-        let mut config = RegistryConfig::new(any_port(), &db_path);
+        let mut config = RegistryConfig::new(any_port(), db_path.into());
         config.hello_timeout = hello_timeout;
+        TestServer::run(config)
+    }
+
+    /// A server with a fresh database on `127.0.0.1:0`, with whatever
+    /// `configure` changes in its configuration (the ticket lifetime, the
+    /// throttle, the connection cap).
+    pub fn with_config(configure: impl FnOnce(&mut RegistryConfig)) -> TestServer {
+        let dir = temp_dir();
+        let mut config = RegistryConfig::new(any_port(), dir.path().join("registry.db"));
+        configure(&mut config);
+        let mut server = TestServer::run(config);
+        server._dir = Some(dir);
+        server
+    }
+
+    fn run(config: RegistryConfig) -> TestServer {
+        let db_path = config.db_path.clone();
         let server = Server::bind(config).expect("the test server binds to 127.0.0.1:0");
         let addr = server.local_addr();
         let stopper = server.stopper();
@@ -343,4 +362,309 @@ pub fn read_to_string(mut reader: impl Read) -> String {
     let mut text = String::new();
     let _ = reader.read_to_string(&mut text);
     text
+}
+
+impl Client {
+    /// Connects to `addr` from the loopback address `source`, so that the
+    /// server sees another client machine: on Linux every address of
+    /// `127.0.0.0/8` is the local host, and the throttle counts each apart.
+    #[cfg(target_os = "linux")]
+    pub fn connect_from(source: std::net::Ipv4Addr, addr: SocketAddr) -> Client {
+        let stream = connect_from(source, addr)
+            .unwrap_or_else(|err| panic!("cannot connect to {addr} from {source}: {err}"));
+        stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        let writer = stream.try_clone().unwrap();
+        Client {
+            reader: BufReader::new(stream),
+            writer,
+        }
+    }
+}
+
+/// A TCP connection to `addr` from the address `source`: the socket is bound
+/// before it connects, which `std::net` cannot do.
+#[cfg(target_os = "linux")]
+fn connect_from(source: std::net::Ipv4Addr, addr: SocketAddr) -> io::Result<TcpStream> {
+    use std::os::fd::FromRawFd;
+
+    let SocketAddr::V4(addr) = addr else {
+        panic!("connect_from needs an IPv4 server address, not {addr}");
+    };
+    let sockaddr = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    let ok = |result: libc::c_int| {
+        if result < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(result)
+        }
+    };
+    // SAFETY: a plain socket(2) call; the descriptor it returns is owned by
+    // the `TcpStream` at once, which closes it on every path below.
+    let stream = unsafe {
+        let fd = ok(libc::socket(
+            libc::AF_INET,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+        ))?;
+        TcpStream::from_raw_fd(fd)
+    };
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+    let local = sockaddr(source, 0);
+    let remote = sockaddr(*addr.ip(), addr.port());
+    // SAFETY: both addresses are valid `sockaddr_in` values that live across
+    // the calls, and `len` is their size.
+    unsafe {
+        ok(libc::bind(fd, (&raw const local).cast(), len))?;
+        ok(libc::connect(fd, (&raw const remote).cast(), len))?;
+    }
+    Ok(stream)
+}
+
+/// Waits up to `READ_TIMEOUT` for `child` to exit; kills it and fails the
+/// test if it does not.
+fn wait_for_exit(child: Child, what: &str) -> ExitStatus {
+    let pid = child.id();
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let waiter = thread::spawn(move || {
+        let mut child = child;
+        let _ = tx.send(child.wait());
+    });
+    match rx.recv_timeout(READ_TIMEOUT) {
+        Ok(status) => {
+            waiter.join().unwrap();
+            status.unwrap()
+        }
+        Err(_) => {
+            signal(pid, libc::SIGKILL);
+            let _ = waiter.join();
+            panic!("{what} did not exit within {READ_TIMEOUT:?}");
+        }
+    }
+}
+
+/// Sends `signal` to the child process `pid`.
+fn signal(pid: u32, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(pid).unwrap();
+    // SAFETY: kill has no memory effects; the pid is a child of ours that has
+    // not been waited for, so it cannot have been reused.
+    assert_eq!(
+        unsafe { libc::kill(pid, signal) },
+        0,
+        "kill({pid}, {signal})"
+    );
+}
+
+/// A running `server` binary. Dropping it kills the process if it is still
+/// running, so a failed test leaves nothing behind.
+pub struct ServerProcess {
+    child: Option<Child>,
+    stdout: BufReader<ChildStdout>,
+    stderr: Option<JoinHandle<String>>,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `server --bind 127.0.0.1:0 --db <db>` plus `extra`, and reads
+    /// the address it listens on from its first line of output.
+    pub fn start(db: &Path, extra: &[&str]) -> ServerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--bind", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server binary starts");
+        let stderr = child.stderr.take().unwrap();
+        let stderr = thread::spawn(move || read_to_string(stderr));
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        let addr = first
+            .strip_prefix("Registry listening on ")
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+        ServerProcess {
+            child: Some(child),
+            stdout,
+            stderr: Some(stderr),
+            addr,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A new client connected to this server.
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// Sends SIGINT, as Ctrl-C in a terminal does.
+    pub fn interrupt(&self) {
+        signal(self.child.as_ref().unwrap().id(), libc::SIGINT);
+    }
+
+    /// Sends SIGKILL, as a crash or `kill -9` would end it, and reaps it.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// Waits for the process to exit; returns its status, the rest of its
+    /// standard output, and all its standard error.
+    pub fn wait(mut self) -> (ExitStatus, String, String) {
+        let child = self.child.take().unwrap();
+        let status = wait_for_exit(child, "the server");
+        let stdout = read_to_string(&mut self.stdout);
+        let stderr = self.stderr.take().unwrap().join().unwrap();
+        (status, stdout, stderr)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A running `peer` binary driven through piped standard input: what it
+/// prints arrives line by line, and its standard error is kept whole.
+/// Dropping it kills the process if it is still running.
+pub struct PeerProcess {
+    pub name: String,
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    stdout: Receiver<String>,
+    stderr: Option<JoinHandle<String>>,
+    seen: Vec<String>,
+}
+
+impl PeerProcess {
+    pub fn start(name: &str, args: &[&str]) -> PeerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_peer"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the peer binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let stderr = child.stderr.take().unwrap();
+        let stderr = thread::spawn(move || read_to_string(stderr));
+        PeerProcess {
+            name: name.to_string(),
+            stdin: child.stdin.take(),
+            child: Some(child),
+            stdout: rx,
+            stderr: Some(stderr),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Types `line` and Enter.
+    #[track_caller]
+    pub fn types(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("standard input is open");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Reads what the peer prints until a line contains `text`, and returns
+    /// that line. Fails the test if none comes within `READ_TIMEOUT`.
+    #[track_caller]
+    pub fn sees(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + READ_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "{} never printed {text:?}; printed {:#?}",
+                    self.name, self.seen
+                ),
+            }
+        }
+    }
+
+    /// The chat port from the peer's first line of output.
+    #[track_caller]
+    pub fn chat_port(&mut self) -> u16 {
+        let line = self.sees("Chat server started on port ");
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    }
+
+    /// Registers and joins as `self.name` with `password`, from the
+    /// welcome prompt to the menu.
+    #[track_caller]
+    pub fn join(&mut self, password: &str) {
+        let name = self.name.clone();
+        self.sees("press '1' for registration");
+        for line in ["1", &name, password, "2", &name, password] {
+            self.types(line);
+        }
+        self.sees(&format!("Joined as {name}"));
+        self.sees("Press '1' for 'Online User List'");
+    }
+
+    /// Kills the process with SIGKILL: nothing of it runs after this.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Closes standard input and waits for the process to exit; returns its
+    /// status, everything it printed, and its standard error.
+    pub fn wait(mut self) -> (ExitStatus, Vec<String>, String) {
+        drop(self.stdin.take());
+        let child = self.child.take().expect("the peer is running");
+        let status = wait_for_exit(child, "the peer");
+        let mut printed = std::mem::take(&mut self.seen);
+        // The reader thread ends at the end of the output, which closes
+        // the channel.
+        printed.extend(self.stdout.iter());
+        let stderr = self.stderr.take().unwrap().join().unwrap();
+        (status, printed, stderr)
+    }
+}
+
+impl Drop for PeerProcess {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
