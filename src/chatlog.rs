@@ -49,9 +49,4 @@ impl ChatLog {
         let line = format!("{} {event}\n", Local::now().format("%Y-%m-%d %H:%M:%S"));
         self.file.write_all(line.as_bytes())
     }
-
-    /// A message someone said.
-    pub fn message(&mut self, from: &str, text: &str) -> io::Result<()> {
-        self.write(&format!("[{from}] {text}"))
-    }
 }

@@ -332,6 +332,36 @@ struct Membership {
     admitted: bool,
 }
 
+/// What a line typed in a lobby asks for.
+enum LobbyInput<'a> {
+    Nothing,
+    Help,
+    Members,
+    Leave,
+    Unknown(&'a str),
+    /// A message to send.
+    Say(&'a str),
+    /// A message that cannot be sent, and why.
+    Refused(String),
+}
+
+impl<'a> From<&'a str> for LobbyInput<'a> {
+    fn from(line: &'a str) -> LobbyInput<'a> {
+        let text = line.trim();
+        match text {
+            "" => LobbyInput::Nothing,
+            "/help" => LobbyInput::Help,
+            "/members" => LobbyInput::Members,
+            "/leave" => LobbyInput::Leave,
+            _ if text.starts_with('/') => LobbyInput::Unknown(text),
+            _ => match wire::check_text(text) {
+                Ok(()) => LobbyInput::Say(text),
+                Err(err) => LobbyInput::Refused(err.text),
+            },
+        }
+    }
+}
+
 struct Pending {
     from: String,
     answer: Sender<Answer>,
@@ -702,57 +732,53 @@ impl App {
     }
 
     fn lead(&mut self, mut leading: Leading, line: &str) -> Stage {
-        let text = line.trim();
-        match text {
-            "" => {}
-            "/help" => self.say(LOBBY_HELP),
-            "/members" => self.say(format!("Members: {}", leading.lobby.members().join(", "))),
-            "/leave" => {
+        match LobbyInput::from(line) {
+            LobbyInput::Members => self.show_members(&leading.lobby.members()),
+            LobbyInput::Leave => {
                 self.end_lobby(leading, "you left");
                 return Stage::Menu;
             }
-            _ if text.starts_with('/') => {
-                self.say(format!("Unknown command {text}. {LOBBY_HELP}"));
+            LobbyInput::Say(text) => {
+                leading.lobby.say(text.to_string());
+                let line = format!("[{}] {text}", self.my_name());
+                write_log(&mut leading.log, &self.screen, &line);
             }
-            _ => match wire::check_text(text) {
-                Ok(()) => {
-                    let me = self.my_name();
-                    leading.lobby.say(text.to_string());
-                    if let Some(log) = &mut leading.log {
-                        let _ = log.message(&me, text);
-                    }
-                }
-                Err(err) => self.say(format!("Not sent: {}.", err.text)),
-            },
+            other => self.answer_lobby_input(other),
         }
         Stage::Leading(leading)
     }
 
     fn member(&mut self, mut membership: Membership, line: &str) -> Stage {
-        let text = line.trim();
-        match text {
-            "" => {}
-            "/help" => self.say(LOBBY_HELP),
-            "/members" => self.say(format!("Members: {}", membership.members.join(", "))),
-            "/leave" => {
+        match LobbyInput::from(line) {
+            LobbyInput::Members => self.show_members(&membership.members),
+            LobbyInput::Leave => {
                 self.leave_membership(membership);
                 return Stage::Menu;
             }
-            _ if text.starts_with('/') => {
-                self.say(format!("Unknown command {text}. {LOBBY_HELP}"));
+            LobbyInput::Say(text) => {
+                let line = format!("[{}] {text}", self.my_name());
+                write_log(&mut membership.log, &self.screen, &line);
+                let _ = membership.outbox.send(ToLeader::Msg(text.to_string()));
             }
-            _ => match wire::check_text(text) {
-                Ok(()) => {
-                    let me = self.my_name();
-                    if let Some(log) = &mut membership.log {
-                        let _ = log.message(&me, text);
-                    }
-                    let _ = membership.outbox.send(ToLeader::Msg(text.to_string()));
-                }
-                Err(err) => self.say(format!("Not sent: {}.", err.text)),
-            },
+            other => self.answer_lobby_input(other),
         }
         Stage::Member(membership)
+    }
+
+    fn show_members(&self, members: &[String]) {
+        self.say(format!("Members: {}", members.join(", ")));
+    }
+
+    /// What a leader and a member answer alike.
+    fn answer_lobby_input(&self, input: LobbyInput<'_>) {
+        match input {
+            LobbyInput::Help => self.say(LOBBY_HELP),
+            LobbyInput::Unknown(command) => {
+                self.say(format!("Unknown command {command}. {LOBBY_HELP}"));
+            }
+            LobbyInput::Refused(why) => self.say(format!("Not sent: {why}.")),
+            LobbyInput::Nothing | LobbyInput::Members | LobbyInput::Leave | LobbyInput::Say(_) => {}
+        }
     }
 
     fn end_lobby(&mut self, mut leading: Leading, why: &str) {
@@ -1036,10 +1062,9 @@ impl App {
                 membership.members.push(name);
             }
             ToMember::Msg { from, text } => {
-                show(format!("[{from}] {text}"));
-                if let Some(log) = &mut membership.log {
-                    let _ = log.message(&from, &text);
-                }
+                let line = format!("[{from}] {text}");
+                write_log(&mut membership.log, &screen, &line);
+                show(line);
             }
             ToMember::Left(name) => {
                 show(format!("Peer ('{name}') is offline"));
