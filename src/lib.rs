@@ -12,7 +12,9 @@
 //! - `peer`: the interactive peer: menus, chat requests, lobby membership.
 //! - `lobby`: the lobby hub a leader runs: membership, relaying, slow-member protection.
 //! - `chatlog`: one timestamped log file per lobby session.
+//! - `bench`: the load generators and measurements behind the `bench` binary.
 
+pub mod bench;
 pub mod chatlog;
 pub mod client;
 pub mod db;
@@ -32,8 +34,9 @@ pub fn parse_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Raises this process's soft limit on open files to its hard limit, so a
-/// server can hold as many connections as the system allows it.
+/// Raises this process's soft limit on open files to its hard limit, since
+/// thousands of connections need thousands of descriptors. Returns the new
+/// soft limit.
 pub fn raise_fd_limit() -> std::io::Result<u64> {
     #[cfg(unix)]
     {
@@ -41,14 +44,15 @@ pub fn raise_fd_limit() -> std::io::Result<u64> {
             rlim_cur: 0,
             rlim_max: 0,
         };
-        // SAFETY: `limit` is a valid, writable rlimit for getrlimit to fill,
-        // and setrlimit only reads it.
-        unsafe {
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+        // SAFETY: `limit` is a valid, writable `rlimit` for the whole call.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if limit.rlim_cur < limit.rlim_max {
             limit.rlim_cur = limit.rlim_max;
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+            // SAFETY: `limit` is a valid `rlimit` that only raises the soft
+            // limit up to the hard one, which any process may do.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
                 return Err(std::io::Error::last_os_error());
             }
         }

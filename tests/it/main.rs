@@ -1,5 +1,6 @@
 //! The integration tests, in one binary: each module is one area.
 
+mod bench;
 mod faults;
 mod hostile;
 mod lobby;

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Runs the lobby benchmark against p2pchat's hub and against ngIRCd side by
+# side, on 127.0.0.1, and prints the medians with the ratio ours/IRC.
+#
+# Usage: bench/compare-irc.sh            (REPS=3 runs per figure by default)
+#        REPS=5 MEMBERS="10 100" bench/compare-irc.sh
+#
+# Installs ngIRCd with apt-get if it is missing (needs root). Every ngIRCd it
+# starts runs in the foreground of a child process on a free local port and
+# is stopped by its pid when the script exits, however it exits.
+
+set -euo pipefail
+
+REPS=${REPS:-3}
+MEMBERS=${MEMBERS:-"10 100 500"}
+PACED_MEMBERS=${PACED_MEMBERS:-"100 500"}
+MESSAGES=${MESSAGES:-1000}
+PACED_RATE=${PACED_RATE:-1000}
+
+cd "$(dirname "$0")/.."
+
+if ! command -v ngircd >/dev/null 2>&1 && [ ! -x /usr/sbin/ngircd ]; then
+    echo "Installing ngIRCd from the Debian packages..." >&2
+    apt-get update >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y ngircd >&2
+    # The package starts a system-wide daemon on port 6667; we do not use it.
+    if command -v systemctl >/dev/null 2>&1; then systemctl stop ngircd >/dev/null 2>&1 || true; fi
+fi
+NGIRCD=$(command -v ngircd || echo /usr/sbin/ngircd)
+
+cargo build --release --bin bench >&2
+BENCH=target/release/bench
+
+WORK=$(mktemp -d)
+IRC_PID=""
+stop_irc() {
+    if [ -n "$IRC_PID" ]; then
+        kill "$IRC_PID" 2>/dev/null || true
+        wait "$IRC_PID" 2>/dev/null || true
+        IRC_PID=""
+    fi
+}
+trap 'stop_irc; rm -rf "$WORK"' EXIT
+
+# Starts a fresh ngIRCd (so its peak memory is that of one run) and sets
+# IRC_PORT and IRC_PID.
+start_irc() {
+    local tries
+    for tries in 1 2 3 4 5; do
+        IRC_PORT=$((20000 + RANDOM % 40000))
+        if ss -ltn | grep -q ":$IRC_PORT "; then continue; fi
+        cat >"$WORK/ngircd.conf" <<EOF
+[Global]
+    Name = bench.irc
+    Info = p2pchat benchmark
+    Listen = 127.0.0.1
+    Ports = $IRC_PORT
+    MotdPhrase = bench
+    PidFile = $WORK/ngircd.pid
+[Limits]
+    MaxConnections = 0
+    MaxConnectionsIP = 0
+    MaxJoins = 0
+    MaxPenaltyTime = 0
+    PingTimeout = 600
+    PongTimeout = 600
+[Options]
+    DNS = no
+    Ident = no
+    PAM = no
+[Operator]
+    Name = bench
+    Password = benchpass
+EOF
+        # ngIRCd needs a descriptor per client; raise the soft limit for it.
+        (ulimit -n "$(ulimit -Hn)"; exec "$NGIRCD" --nodaemon --config "$WORK/ngircd.conf") \
+            >"$WORK/ngircd.log" 2>&1 &
+        IRC_PID=$!
+        local i
+        for i in $(seq 1 50); do
+            if (exec 3<>"/dev/tcp/127.0.0.1/$IRC_PORT") 2>/dev/null; then return 0; fi
+            if ! kill -0 "$IRC_PID" 2>/dev/null; then break; fi
+            sleep 0.1
+        done
+        stop_irc
+    done
+    echo "ngIRCd did not start; its log:" >&2
+    cat "$WORK/ngircd.log" >&2
+    exit 1
+}
+
+# field NAME < json: the value of a flat JSON field.
+field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# run SIDE MEMBERS RATE: REPS runs; prints "deliveries p50 p99 max lost memory".
+run() {
+    local side=$1 members=$2 rate=$3 rep out
+    : >"$WORK/runs"
+    for rep in $(seq 1 "$REPS"); do
+        if [ "$side" = irc ]; then
+            start_irc
+            out=$("$BENCH" --json lobby --members "$members" --messages "$MESSAGES" --rate "$rate" \
+                --against-irc "127.0.0.1:$IRC_PORT" --irc-oper bench:benchpass --irc-pid "$IRC_PID" 2>/dev/null)
+            stop_irc
+            if [ "$(echo "$out" | field flood_exempt)" != true ]; then
+                echo "warning: the IRC sender did not get +F" >&2
+            fi
+        else
+            out=$("$BENCH" --json lobby --members "$members" --messages "$MESSAGES" --rate "$rate" 2>/dev/null)
+        fi
+        echo "$side N=$members rate=$rate: $out" >>"$WORK/all.jsonl"
+        echo "$out" >>"$WORK/runs"
+    done
+    local f
+    for f in deliveries_per_sec latency_p50_us latency_p99_us latency_max_us lost peak_memory_bytes; do
+        field "$f" <"$WORK/runs" | median
+    done | paste -sd' '
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
+
+row() {
+    local label=$1 members=$2 rate=$3 ours irc
+    echo "running $label (N=$members, rate=$rate, $REPS runs each)..." >&2
+    ours=($(run ours "$members" "$rate"))
+    irc=($(run irc "$members" "$rate"))
+    printf "%-8s %5s | %12.0f %12.0f %6s | %8s %8s %6s | %8s %8s %6s | %5s %5s | %7s %7s\n" \
+        "$label" "$members" "${ours[0]}" "${irc[0]}" "$(ratio "${ours[0]}" "${irc[0]}")" \
+        "$(ms "${ours[1]}")" "$(ms "${irc[1]}")" "$(ratio "${ours[1]}" "${irc[1]}")" \
+        "$(ms "${ours[2]}")" "$(ms "${irc[2]}")" "$(ratio "${ours[2]}" "${irc[2]}")" \
+        "${ours[4]}" "${irc[4]}" "$(mib "${ours[5]}")" "$(mib "${irc[5]}")"
+}
+
+{
+    echo "Medians of $REPS runs, M=$MESSAGES messages of 64 bytes; latency in ms; memory in MiB"
+    echo "(ours: the bench process, which hosts the hub and the load; IRC: the ngircd process)."
+    printf "%-8s %5s | %12s %12s %6s | %8s %8s %6s | %8s %8s %6s | %5s %5s | %7s %7s\n" \
+        run N "deliv/s ours" "deliv/s IRC" ratio "p50 ours" "p50 IRC" ratio \
+        "p99 ours" "p99 IRC" ratio "lost" "lost" "mem" "mem"
+    for n in $MEMBERS; do row fast "$n" 0; done
+    for n in $PACED_MEMBERS; do row "$PACED_RATE/s" "$n" "$PACED_RATE"; done
+} | tee "$WORK/table"
+echo
+echo "Every run, as JSON:"
+cat "$WORK/all.jsonl"
