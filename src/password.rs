@@ -1,63 +1,152 @@
-//! Password hashing with argon2id, on a bounded pool of working memory.
+//! Password hashing with argon2id, on a few threads with reused memory.
 //!
 //! This module owns the hashing parameters and the bound. It must never log,
 //! store or return a plain password, and it never touches the database: a
 //! hash runs with no lock held.
 
+use std::io;
 use std::sync::LazyLock;
+use std::thread::{self, JoinHandle};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Sender, bounded, unbounded};
 
 /// The working memory of one hash: 19 MiB with the default parameters.
 type Memory = Vec<Block>;
 
-/// Runs at most a fixed number of hashes at once, each in a buffer the pool
-/// keeps and reuses. A flood of logins on a thread-per-connection server
-/// therefore waits for a buffer instead of allocating 19 MiB per thread, and
-/// the memory stays the pool's rather than scattered over thread arenas.
-#[derive(Clone)]
+/// Work for a hashing thread, run with that thread's buffer.
+type Job = Box<dyn FnOnce(&mut Slot) + Send>;
+
+/// A fixed set of hashing threads, each with one buffer it reuses. A flood
+/// of logins on a thread-per-connection server therefore waits in a queue
+/// instead of allocating 19 MiB per connection, and the stack and heap that
+/// argon2 touches stay on these few threads rather than on thousands of
+/// connection threads.
+///
+/// Dropping the `Hasher` joins its threads, once every `HashQueue` taken
+/// from it is gone too.
 pub struct Hasher {
-    pool: (Sender<Memory>, Receiver<Memory>),
+    jobs: Option<Sender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+/// Where connection threads send hashing work; cheap to clone.
+#[derive(Clone)]
+pub struct HashQueue {
+    jobs: Sender<Job>,
 }
 
 impl Hasher {
-    /// A hasher that runs at most `limit` hashes at once (at least one).
-    pub fn new(limit: usize) -> Hasher {
-        let limit = limit.max(1);
-        let (tx, rx) = bounded(limit);
-        for _ in 0..limit {
-            // Buffers are filled on first use, so an idle pool costs nothing.
-            tx.send(Vec::new())
-                .expect("the channel has room for every buffer");
-        }
-        Hasher { pool: (tx, rx) }
+    /// Starts `workers` hashing threads (at least one).
+    pub fn new(workers: usize) -> io::Result<Hasher> {
+        let (jobs, queue) = unbounded::<Job>();
+        let workers = (0..workers.max(1))
+            .map(|n| {
+                let queue = queue.clone();
+                thread::Builder::new()
+                    .name(format!("hasher-{n}"))
+                    .spawn(move || {
+                        let mut slot = Slot::default();
+                        for job in queue {
+                            job(&mut slot);
+                            slot.trim();
+                        }
+                    })
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Hasher {
+            jobs: Some(jobs),
+            workers,
+        })
     }
 
-    /// A hasher bounded by the number of cores.
-    pub fn per_core() -> Hasher {
-        Hasher::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    /// One hashing thread per core.
+    pub fn per_core() -> io::Result<Hasher> {
+        Hasher::new(thread::available_parallelism().map_or(2, |n| n.get()))
     }
 
-    /// Runs `work` on a pool buffer of `blocks` blocks, waiting for one.
-    fn with_memory<T>(&self, blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
-        // Both ends live in `self`, so the channel cannot disconnect.
-        let mut memory = self.pool.1.recv().expect("the hasher holds its own sender");
-        if memory.len() < blocks {
-            memory.resize(blocks, Block::default());
+    /// A handle to send work to these threads.
+    pub fn queue(&self) -> HashQueue {
+        HashQueue {
+            jobs: self.jobs.clone().expect("jobs is only taken in drop"),
         }
-        let result = work(&mut memory[..blocks]);
-        // A stored hash with unusual parameters may have grown the buffer;
-        // keep the pool at the size the default parameters need.
-        memory.truncate(Params::default().block_count().max(1));
-        memory.shrink_to_fit();
-        let _ = self.pool.0.send(memory);
-        result
     }
 
     /// Hashes `password` into a salted argon2id PHC string.
     pub fn hash(&self, password: &str) -> Result<String, String> {
+        self.queue().hash(password)
+    }
+
+    /// True when `password` matches the PHC string `hash`.
+    pub fn verify(&self, password: &str, hash: &str) -> bool {
+        self.queue().verify(password, hash)
+    }
+}
+
+impl Drop for Hasher {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+impl HashQueue {
+    /// Runs `work` on a hashing thread, with that thread's buffer, and
+    /// waits for its result. `None` when the hashing threads have stopped.
+    pub fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Slot) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = bounded(1);
+        let job: Job = Box::new(move |slot| {
+            let _ = tx.send(work(slot));
+        });
+        self.jobs.send(job).ok()?;
+        rx.recv().ok()
+    }
+
+    /// Hashes `password` into a salted argon2id PHC string.
+    pub fn hash(&self, password: &str) -> Result<String, String> {
+        let password = password.to_string();
+        self.run(move |slot| slot.hash(&password))
+            .unwrap_or_else(|| Err("the hashing threads have stopped".into()))
+    }
+
+    /// True when `password` matches the PHC string `hash`.
+    pub fn verify(&self, password: &str, hash: &str) -> bool {
+        let (password, hash) = (password.to_string(), hash.to_string());
+        self.run(move |slot| slot.verify(&password, &hash))
+            .unwrap_or(false)
+    }
+}
+
+/// A hashing thread's buffer, and the hashing done in it.
+#[derive(Default)]
+pub struct Slot {
+    memory: Memory,
+}
+
+impl Slot {
+    /// Gives back what a stored hash with unusual parameters may have
+    /// added, keeping the buffer at what the default parameters need.
+    fn trim(&mut self) {
+        self.memory.truncate(Params::default().block_count());
+        self.memory.shrink_to_fit();
+    }
+
+    /// Runs `work` on `blocks` blocks of this slot's buffer.
+    fn with_memory<T>(&mut self, blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+        if self.memory.len() < blocks {
+            self.memory.resize(blocks, Block::default());
+        }
+        work(&mut self.memory[..blocks])
+    }
+
+    /// Hashes `password` into a salted argon2id PHC string.
+    pub fn hash(&mut self, password: &str) -> Result<String, String> {
         let failed = |err: &dyn std::fmt::Display| format!("cannot hash the password: {err}");
         let params = Params::default();
         let mut salt = [0u8; argon2::RECOMMENDED_SALT_LEN];
@@ -79,7 +168,7 @@ impl Hasher {
     }
 
     /// True when `password` matches the PHC string `hash`.
-    pub fn verify(&self, password: &str, hash: &str) -> bool {
+    pub fn verify(&mut self, password: &str, hash: &str) -> bool {
         let Ok(parsed) = PasswordHash::new(hash) else {
             return false;
         };
@@ -113,9 +202,9 @@ impl Hasher {
 
     /// Spends the time a real check would on a user that does not exist,
     /// so that the time a JOIN takes does not tell which names are taken.
-    pub fn verify_nobody(&self, password: &str) {
+    pub fn verify_nobody(&mut self, password: &str) {
         static NOBODY: LazyLock<Option<String>> =
-            LazyLock::new(|| Hasher::new(1).hash("no user has this password").ok());
+            LazyLock::new(|| Slot::default().hash("no user has this password").ok());
         if let Some(hash) = NOBODY.as_deref() {
             self.verify(password, hash);
         }
@@ -128,7 +217,7 @@ mod tests {
 
     #[test]
     fn hashes_verify_and_differ_by_salt() {
-        let hasher = Hasher::new(1);
+        let hasher = Hasher::new(1).unwrap();
         let first = hasher.hash("correct horse").unwrap();
         let second = hasher.hash("correct horse").unwrap();
         assert!(
@@ -150,7 +239,8 @@ mod tests {
             .hash_password(b"pass-word")
             .unwrap()
             .to_string();
-        assert!(Hasher::new(2).verify("pass-word", &standard));
-        assert!(!Hasher::new(2).verify("pass-wore", &standard));
+        let hasher = Hasher::new(2).unwrap();
+        assert!(hasher.verify("pass-word", &standard));
+        assert!(!hasher.verify("pass-wore", &standard));
     }
 }

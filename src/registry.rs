@@ -9,12 +9,12 @@
 //! the reason to that thread and shuts the socket's read side to wake it.
 //!
 //! This module must never hold the store while a password is hashed (hashes
-//! run on connection threads, bounded by `password::Hasher`), and never let
+//! run on the few threads of `password::Hasher`), and never let
 //! anything that came from a socket panic a thread.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,7 +26,7 @@ use crossbeam_channel::{Receiver, Sender, bounded, select, tick, unbounded};
 
 use crate::db::{DbError, Store};
 use crate::line::{Frame, LineReader, write_line};
-use crate::password::Hasher;
+use crate::password::{HashQueue, Hasher};
 use crate::trace::{self, Trace};
 use crate::wire::{ByeReason, Contact, ErrorCode, HELP_TEXT, Reply, Request};
 
@@ -36,6 +36,9 @@ pub const DEFAULT_PORT: u16 = 7777;
 /// How many connections the server holds at once unless told otherwise:
 /// each is a thread, and the machine this was sized on allows about 16,000.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 12_000;
+
+/// The read buffer of a registry connection: a few lines' worth.
+const READ_BUFFER: usize = 2048;
 
 /// Connection threads do little and hash passwords on the heap, so they
 /// need far less than the default 2 MiB stack.
@@ -214,7 +217,7 @@ impl Server {
                 .spawn(move || sweep(every, &events, &sweep_stop_rx))?
         };
 
-        let hasher = Hasher::per_core();
+        let hasher = Hasher::per_core()?;
         let live = Arc::new(AtomicUsize::new(0));
         let mut connections: Vec<JoinHandle<()>> = Vec::new();
         let mut next_id = 0u64;
@@ -240,7 +243,7 @@ impl Server {
             let conn = Connection {
                 id: next_id,
                 events: events.clone(),
-                hasher: hasher.clone(),
+                hashes: hasher.queue(),
                 trace: config.trace,
                 write_timeout: config.hello_timeout.min(Duration::from_secs(5)),
                 _live: LiveGuard::new(&live),
@@ -318,7 +321,7 @@ enum Event {
     Connected {
         id: u64,
         addr: SocketAddr,
-        socket: TcpStream,
+        socket: Arc<TcpStream>,
         kick: Sender<ByeReason>,
     },
     /// A complete line arrived on a connection.
@@ -383,7 +386,7 @@ enum Event {
 
 struct Session {
     addr: SocketAddr,
-    socket: TcpStream,
+    socket: Arc<TcpStream>,
     kick: Sender<ByeReason>,
     last_active: Instant,
     /// Set once the hub has told this connection to close.
@@ -602,7 +605,8 @@ impl Hub {
     /// Lets a JOIN for `name` from `ip` try its password, or says how many
     /// seconds are left of a cool-down. An attempt let through counts as a
     /// failure at once: guesses sent at the same moment on many connections
-    /// must not all pass while the first ones are still being hashed.
+    /// must not all pass while the first ones are still being hashed. (The
+    /// caller holds a hashing slot, so few attempts are ever pending.)
     fn attempt(&mut self, name: &str, ip: IpAddr) -> Option<u64> {
         let now = Instant::now();
         let keys = throttle_keys(name, ip);
@@ -769,11 +773,19 @@ impl Hub {
     }
 }
 
+/// Asks the hub something and waits for the answer; `None` once the hub
+/// has stopped.
+fn ask<T>(events: &Sender<Event>, make: impl FnOnce(Sender<T>) -> Event) -> Option<T> {
+    let (tx, rx) = bounded(1);
+    events.send(make(tx)).ok()?;
+    rx.recv().ok()
+}
+
 /// One client connection, served on its own thread.
 struct Connection {
     id: u64,
     events: Sender<Event>,
-    hasher: Hasher,
+    hashes: HashQueue,
     trace: Trace,
     write_timeout: Duration,
     _live: LiveGuard,
@@ -790,16 +802,17 @@ impl Connection {
         let Ok(addr) = stream.peer_addr() else {
             return;
         };
-        let (Ok(read_half), Ok(hub_copy)) = (stream.try_clone(), stream.try_clone()) else {
-            return;
-        };
+        // One descriptor per connection, shared with the hub (which only
+        // shuts it down), rather than a `try_clone` for each: at ten
+        // thousand clients, descriptors run out before anything else.
+        let stream = Arc::new(stream);
         let (kick, kicked) = bounded(1);
         if self
             .events
             .send(Event::Connected {
                 id: self.id,
                 addr,
-                socket: hub_copy,
+                socket: stream.clone(),
                 kick,
             })
             .is_err()
@@ -812,8 +825,10 @@ impl Connection {
         if stream.set_write_timeout(Some(self.write_timeout)).is_err() {
             return;
         }
-        let mut reader = LineReader::new(BufReader::new(read_half));
-        let mut writer = BufWriter::new(stream);
+        // Lines are short, so a small buffer will do: with thousands of
+        // idle connections, buffer sizes are most of the server's memory.
+        let mut reader = LineReader::new(BufReader::with_capacity(READ_BUFFER, &*stream));
+        let mut writer = &*stream;
         let mut joined = false;
         if let Err(err) = self.talk(&mut reader, &mut writer, &kicked, &mut joined, addr)
             && self.trace.is_on()
@@ -826,8 +841,8 @@ impl Connection {
 
     fn talk(
         &self,
-        reader: &mut LineReader<BufReader<TcpStream>>,
-        writer: &mut BufWriter<TcpStream>,
+        reader: &mut LineReader<impl BufRead>,
+        writer: &mut impl Write,
         kicked: &Receiver<ByeReason>,
         joined: &mut bool,
         addr: SocketAddr,
@@ -862,12 +877,17 @@ impl Connection {
             self.trace.received(addr, &line);
             let _ = self.events.send(Event::Activity { id: self.id });
             let (replies, next) = self.handle(&line, joined, addr.ip().to_canonical());
+            // All the lines of one answer (a LIST has one per user) go out
+            // in one write.
+            let mut out = Vec::new();
             for reply in &replies {
                 self.trace.sent(addr, reply);
-                writer.write_all(reply.to_string().as_bytes())?;
-                writer.write_all(b"\n")?;
+                writeln!(out, "{reply}")?;
             }
-            writer.flush()?;
+            writer.write_all(&out)?;
+            // A request that waited long for the hash pool must not count
+            // as silence.
+            let _ = self.events.send(Event::Activity { id: self.id });
             if let Next::Close = next {
                 return Ok(());
             }
@@ -881,9 +901,7 @@ impl Connection {
 
     /// Asks the hub something and waits for the answer.
     fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> Event) -> Option<T> {
-        let (tx, rx) = bounded(1);
-        self.events.send(make(tx)).ok()?;
-        rx.recv().ok()
+        ask(&self.events, make)
     }
 
     fn handle(&self, line: &str, joined: &mut bool, ip: IpAddr) -> (Vec<Reply>, Next) {
@@ -909,7 +927,7 @@ impl Connection {
             return (vec![err], Next::Continue);
         }
         let reply = match request {
-            Request::Register { name, password } => match self.hasher.hash(&password) {
+            Request::Register { name, password } => match self.hashes.hash(&password) {
                 Ok(hash) => self
                     .ask(|reply| Event::Register { name, hash, reply })
                     .unwrap_or_else(closing),
@@ -969,28 +987,41 @@ impl Connection {
     }
 
     fn join(&self, name: String, password: &str, port: u16, ip: IpAddr) -> Option<Reply> {
-        // The hub counted this attempt as a failure already.
-        let failed = || {
-            Reply::Err(
-                ErrorCode::BadCredentials,
-                "wrong user name or password".into(),
-            )
-        };
-        let account = match self.ask(|reply| Event::Account { name, ip, reply })? {
-            Ok(Some(account)) => account,
-            Ok(None) => {
-                self.hasher.verify_nobody(password);
-                return Some(failed());
+        // The hub counts this attempt as a failure when it lets it through,
+        // and it is asked only once a hashing thread has taken the job: so
+        // at most as many attempts as there are hashing threads are ever
+        // undecided, and a burst of guesses meets the cool-down at once.
+        let events = self.events.clone();
+        let password = password.to_string();
+        let checked = self.hashes.run(move |slot| {
+            let account = match ask(&events, |reply| Event::Account { name, ip, reply })? {
+                Ok(Some(account)) => account,
+                Ok(None) => {
+                    slot.verify_nobody(&password);
+                    return Some(Err(None));
+                }
+                Err(refusal) => return Some(Err(Some(refusal))),
+            };
+            if slot.verify(&password, &account.password_hash) {
+                Some(Ok(account.name))
+            } else {
+                Some(Err(None))
             }
-            Err(refusal) => return Some(refusal),
+        });
+        let name = match checked.flatten()? {
+            Ok(name) => name,
+            Err(Some(refusal)) => return Some(refusal),
+            Err(None) => {
+                return Some(Reply::Err(
+                    ErrorCode::BadCredentials,
+                    "wrong user name or password".into(),
+                ));
+            }
         };
-        if !self.hasher.verify(password, &account.password_hash) {
-            return Some(failed());
-        }
         self.ask(|reply| Event::Join {
             id: self.id,
             ip,
-            name: account.name,
+            name,
             port,
             reply,
         })

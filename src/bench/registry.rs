@@ -124,6 +124,7 @@ impl RegistryReport {
 pub fn prepare_db(path: &Path, peers: usize) -> Result<usize, BenchError> {
     let store = Store::open(path)?;
     let hash = Hasher::new(1)
+        .map_err(|err| BenchError::Setup(err.to_string()))?
         .hash(BENCH_PASSWORD)
         .map_err(BenchError::Setup)?;
     let mut created = 0;

@@ -5,16 +5,14 @@
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use crossbeam_channel::Sender;
-use p2pchat::peer::{ADD_PROMPT, MENU_PROMPT, PeerConfig, ScriptedPeer, WELCOME_PROMPT};
 
-use crate::support::{Client, PeerProcess, READ_TIMEOUT, ServerProcess, TestServer, temp_dir};
-
-const PASSWORD: &str = "crash-pw";
+use crate::support::{
+    Client, PASSWORD, PeerProcess, READ_TIMEOUT, ServerProcess, TestServer, add, joined_with,
+    peer_config, see, temp_dir,
+};
 
 /// Registers `b<number>-<n>` for n = 0, 1, ... on one connection until the
 /// server goes away, reporting each `OK REGISTERED` on `confirmed` as it
@@ -140,51 +138,15 @@ fn a_killed_registry_loses_no_account_it_confirmed() {
     assert!(status.success(), "{stderr}");
 }
 
-const WAIT: Duration = Duration::from_secs(10);
-
-#[track_caller]
-fn see(peer: &ScriptedPeer, text: &str) {
-    if let Err(err) = peer.wait_for(text, WAIT) {
-        panic!("{err}");
-    }
-}
-
-fn leader(server: &TestServer, logs: &Path, name: &str) -> ScriptedPeer {
-    let mut config = PeerConfig::new(server.addr());
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.log_dir = logs.to_path_buf();
-    let peer = ScriptedPeer::start(config).unwrap();
-    see(&peer, WELCOME_PROMPT);
-    for line in ["1", name, PASSWORD, "2", name, PASSWORD] {
-        peer.type_line(line);
-    }
-    see(&peer, &format!("Joined as {name}"));
-    see(&peer, MENU_PROMPT);
-    peer
-}
-
 #[test]
 fn a_member_killed_mid_chat_leaves_a_complete_log() {
     let server = TestServer::start();
     let logs = temp_dir();
-    let alice = leader(&server, logs.path(), "alice");
-    let registry = server.addr().to_string();
-    let mut bob = PeerProcess::start(
-        "bob",
-        &[
-            "--server",
-            &registry,
-            "--log-dir",
-            logs.path().to_str().unwrap(),
-        ],
-    );
+    let alice = joined_with(peer_config(server.addr(), logs.path()), "alice");
+    let mut bob = PeerProcess::start_with("bob", server.addr(), logs.path(), &[]);
     bob.join(PASSWORD);
 
-    for line in ["2", "bob"] {
-        alice.type_line(line);
-    }
-    see(&alice, ADD_PROMPT);
-    alice.type_line("Yes");
+    add(&alice, "bob");
     alice.type_line("3");
     bob.sees("Chat request from 'alice'");
     bob.types("OK");

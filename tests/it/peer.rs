@@ -3,97 +3,27 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-use p2pchat::peer::{ADD_PROMPT, MENU_PROMPT, PeerConfig, ScriptedPeer, WELCOME_PROMPT};
+use p2pchat::peer::{MENU_PROMPT, ScriptedPeer, WELCOME_PROMPT};
 
-use crate::support::{Client, TestServer, temp_dir};
-
-const WAIT: Duration = Duration::from_secs(10);
-const PASSWORD: &str = "secret1";
-
-fn config(server: SocketAddr, logs: &Path) -> PeerConfig {
-    let mut config = PeerConfig::new(server);
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.log_dir = logs.to_path_buf();
-    config.invite_timeout = Duration::from_secs(5);
-    config
-}
-
-/// Waits for a line containing `text` and returns it.
-#[track_caller]
-fn see(peer: &ScriptedPeer, text: &str) -> String {
-    match peer.wait_for(text, WAIT) {
-        Ok(mut lines) => lines.pop().unwrap(),
-        Err(err) => panic!("{err}"),
-    }
-}
-
-/// Waits until every one of `texts` has shown up, in any order.
-#[track_caller]
-fn see_all(peer: &ScriptedPeer, texts: &[&str]) {
-    let mut missing: Vec<&str> = texts.to_vec();
-    let mut seen = Vec::new();
-    while !missing.is_empty() {
-        match peer.wait_for("", WAIT) {
-            Ok(lines) => {
-                for line in lines {
-                    missing.retain(|text| !line.contains(text));
-                    seen.push(line);
-                }
-            }
-            Err(_) => panic!("never saw {missing:?}; saw {seen:#?}"),
-        }
-    }
-}
-
-/// Starts a peer, registers `name` and joins.
-fn joined_with(config: PeerConfig, name: &str) -> ScriptedPeer {
-    let peer = ScriptedPeer::start(config).unwrap();
-    see(&peer, WELCOME_PROMPT);
-    for line in ["1", name, PASSWORD] {
-        peer.type_line(line);
-    }
-    see(&peer, &format!("Registered {name}"));
-    for line in ["2", name, PASSWORD] {
-        peer.type_line(line);
-    }
-    see(&peer, &format!("Joined as {name}"));
-    see(&peer, MENU_PROMPT);
-    peer
-}
+use crate::support::{
+    Client, PEER_WAIT, TestServer, add, joined_with, lobby, peer_config, register_and_join, see,
+    see_all, temp_dir,
+};
 
 fn joined(server: &TestServer, logs: &Path, name: &str) -> ScriptedPeer {
-    joined_with(config(server.addr(), logs), name)
-}
-
-/// Searches `name` and adds them to the conversation list.
-fn add(peer: &ScriptedPeer, name: &str) {
-    peer.type_line("2");
-    peer.type_line(name);
-    see(peer, ADD_PROMPT);
-    peer.type_line("Yes");
-    see(peer, &format!("Added {name}"));
-}
-
-/// `leader` invites everyone it has added; each of `accepting` says OK.
-fn lobby(leader: &ScriptedPeer, leader_name: &str, accepting: &[&ScriptedPeer]) {
-    leader.type_line("3");
-    for member in accepting {
-        see(member, &format!("Chat request from '{leader_name}'"));
-        member.type_line("OK");
-        see(member, &format!("You are in {leader_name}'s lobby"));
-    }
+    joined_with(peer_config(server.addr(), logs), name)
 }
 
 #[test]
 fn menus_answer_mistakes_and_show_the_list() {
     let server = TestServer::start();
     let logs = temp_dir();
-    let alice = ScriptedPeer::start(config(server.addr(), logs.path())).unwrap();
+    let alice = ScriptedPeer::start(peer_config(server.addr(), logs.path())).unwrap();
     see(&alice, WELCOME_PROMPT);
     alice.type_line("9");
     see(&alice, "Please type 1 to register or 2 to join");
@@ -183,7 +113,7 @@ fn requests_are_answered_ok_reject_and_busy() {
 fn unanswered_and_unreachable_invitees_are_reported() {
     let server = TestServer::start();
     let logs = temp_dir();
-    let mut quick = config(server.addr(), logs.path());
+    let mut quick = peer_config(server.addr(), logs.path());
     quick.invite_timeout = Duration::from_millis(300);
     let alice = joined_with(quick, "alice");
     let bob = joined(&server, logs.path(), "bob");
@@ -308,9 +238,7 @@ fn quitting_in_a_lobby_leaves_it_and_logs_out() {
     let shown = bob.finish().unwrap();
     assert_eq!(shown.last().map(String::as_str), Some("Bye."), "{shown:?}");
     see(&alice, "Peer ('bob') is offline");
-    let mut client = server.client();
-    client.ask("REGISTER zed secret1");
-    client.ask("JOIN zed secret1 5000");
+    let mut client = register_and_join(server.addr(), "zed", 5000);
     assert!(client.ask("SEARCH bob").starts_with("ERR OFFLINE"));
     let bob_log = fs::read_to_string(
         fs::read_dir(logs.path().join("bob"))
@@ -337,14 +265,7 @@ impl FakeMember {
     fn join(server: &TestServer, name: &str) -> FakeMember {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let mut registry = server.client();
-        assert!(
-            registry
-                .ask(&format!("REGISTER {name} {PASSWORD}"))
-                .starts_with("OK")
-        );
-        let joined = registry.ask(&format!("JOIN {name} {PASSWORD} {port}"));
-        assert!(joined.starts_with("OK JOINED"), "{joined}");
+        let registry = register_and_join(server.addr(), name, port);
         FakeMember {
             name: name.to_string(),
             _registry: registry,
@@ -355,7 +276,7 @@ impl FakeMember {
     /// Accepts the chat request, then reads until `wanted` arrives.
     fn accept_and_wait_for(self, wanted: String) -> String {
         let (stream, _) = self.listener.accept().unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
+        stream.set_read_timeout(Some(PEER_WAIT)).unwrap();
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         let mut line = String::new();
         reader.read_line(&mut line).unwrap();

@@ -1,102 +1,19 @@
 //! The real `peer` binary, driven through piped standard input as a script
 //! or a lab exercise would drive it.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-use crate::support::{TestServer, temp_dir};
-
-const WAIT: Duration = Duration::from_secs(10);
-
-/// A running `peer` process: what it prints arrives on a channel, line by line.
-struct PeerProcess {
-    name: &'static str,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl PeerProcess {
-    fn start(name: &'static str, args: &[&str]) -> PeerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_peer"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                if tx.send(line.unwrap()).is_err() {
-                    return;
-                }
-            }
-        });
-        PeerProcess {
-            name,
-            stdin: child.stdin.take(),
-            child,
-            stdout: rx,
-            seen: Vec::new(),
-        }
-    }
-
-    fn types(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{line}").unwrap();
-        stdin.flush().unwrap();
-    }
-
-    #[track_caller]
-    fn sees(&mut self, text: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stdout.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(text) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "{} never printed {text:?}; printed {:#?}",
-                    self.name, self.seen
-                ),
-            }
-        }
-    }
-
-    fn join(&mut self) {
-        self.sees("press '1' for registration");
-        for line in ["1", self.name, "pass-word", "2", self.name, "pass-word"] {
-            self.types(line);
-        }
-        self.sees(&format!("Joined as {}", self.name));
-        self.sees("Press '1' for 'Online User List'");
-    }
-}
+use crate::support::{PASSWORD, PeerProcess, TestServer, register_and_join, temp_dir};
 
 #[test]
 fn two_peer_binaries_chat_through_pipes() {
     let server = TestServer::start();
     let logs = temp_dir();
-    let registry = server.addr().to_string();
-    let log_dir = logs.path().to_str().unwrap();
-    let args = ["--server", &registry, "--log-dir", log_dir];
-    let mut alice = PeerProcess::start("alice", &args);
-    let mut bob = PeerProcess::start("bob", &args);
-    let port_line = alice.sees("Chat server started on port ");
-    let port: u16 = port_line.rsplit(' ').next().unwrap().parse().unwrap();
-    assert_ne!(port, 0);
-    alice.join();
-    bob.join();
+    let mut alice = PeerProcess::start_with("alice", server.addr(), logs.path(), &[]);
+    let mut bob = PeerProcess::start_with("bob", server.addr(), logs.path(), &[]);
+    assert_ne!(alice.chat_port(), 0);
+    alice.join(PASSWORD);
+    bob.join(PASSWORD);
 
     for line in ["2", "bob", "Yes", "3"] {
         alice.types(line);
@@ -115,29 +32,20 @@ fn two_peer_binaries_chat_through_pipes() {
     alice.sees("Peer ('bob') is offline");
     alice.types("/quit");
     alice.sees("Bye.");
-    assert!(alice.child.wait().unwrap().success());
-    assert!(bob.child.wait().unwrap().success());
+    assert!(alice.wait().0.success());
+    assert!(bob.wait().0.success());
 }
 
 #[test]
 fn end_of_input_logs_out_and_exits_cleanly() {
     let server = TestServer::start();
     let logs = temp_dir();
-    let registry = server.addr().to_string();
-    let args = [
-        "--server",
-        &registry,
-        "--log-dir",
-        logs.path().to_str().unwrap(),
-    ];
-    let mut carol = PeerProcess::start("carol", &args);
-    carol.join();
-    drop(carol.stdin.take());
+    let mut carol = PeerProcess::start_with("carol", server.addr(), logs.path(), &[]);
+    carol.join(PASSWORD);
+    carol.close_stdin();
     carol.sees("Bye.");
-    assert!(carol.child.wait().unwrap().success());
-    let mut client = server.client();
-    client.ask("REGISTER zoe pass-word");
-    client.ask("JOIN zoe pass-word 4000");
+    assert!(carol.wait().0.success());
+    let mut client = register_and_join(server.addr(), "zoe", 4000);
     assert!(client.ask("SEARCH carol").starts_with("ERR OFFLINE"));
 }
 

@@ -12,21 +12,10 @@ use std::time::Duration;
 use p2pchat::wire::HELP_TEXT;
 use rusqlite::Connection;
 
-use crate::support::{Client, TestServer, ask_until, db_with_users, temp_dir};
-
-const PASSWORD: &str = "s3cret-pw";
-
-/// Sends `request` and checks the one-line reply: it is `expected`, or
-/// starts with `expected` and a space (so a test can leave out the human
-/// text of an `ERR`).
-#[track_caller]
-fn check(client: &mut Client, request: &str, expected: &str) {
-    let reply = client.ask(request);
-    assert!(
-        reply == expected || reply.starts_with(&format!("{expected} ")),
-        "{request:?} got {reply:?}, expected {expected:?}"
-    );
-}
+use crate::support::{
+    Client, PASSWORD, TestServer, ask_until, check, db_with_users, join, register_and_join,
+    temp_dir,
+};
 
 /// Checks a `LIST`: the header and then exactly these rows.
 #[track_caller]
@@ -35,28 +24,6 @@ fn check_list(client: &mut Client, rows: &[&str]) {
     for row in rows {
         assert_eq!(client.recv(), *row);
     }
-}
-
-/// A client that has registered `name` and joined with chat port `port`.
-#[track_caller]
-fn register_and_join(server: &TestServer, name: &str, port: u16) -> Client {
-    let mut client = server.client();
-    check(
-        &mut client,
-        &format!("REGISTER {name} {PASSWORD}"),
-        &format!("OK REGISTERED {name}"),
-    );
-    join(&mut client, name, port);
-    client
-}
-
-#[track_caller]
-fn join(client: &mut Client, name: &str, port: u16) {
-    check(
-        client,
-        &format!("JOIN {name} {PASSWORD} {port}"),
-        &format!("OK JOINED {name} 127.0.0.1 {port}"),
-    );
 }
 
 /// The `status` column of every user, by name.
@@ -162,9 +129,9 @@ fn register_join_search_logout() {
 #[test]
 fn list_is_sorted_by_name_and_includes_the_caller() {
     let server = TestServer::start();
-    let mut carol = register_and_join(&server, "carol", 7003);
-    let _alice = register_and_join(&server, "alice", 7001);
-    let _bob = register_and_join(&server, "Bob", 7002);
+    let mut carol = register_and_join(server.addr(), "carol", 7003);
+    let _alice = register_and_join(server.addr(), "alice", 7001);
+    let _bob = register_and_join(server.addr(), "Bob", 7002);
     check_list(
         &mut carol,
         &[
@@ -206,7 +173,7 @@ fn crlf_line_endings() {
 #[test]
 fn takeover_replaces_the_old_connection() {
     let server = TestServer::start();
-    let mut old = register_and_join(&server, "alice", 5000);
+    let mut old = register_and_join(server.addr(), "alice", 5000);
     let mut new = server.client();
     // A wrong password takes nothing over.
     check(&mut new, "JOIN alice wrong-pw 6000", "ERR BAD_CREDENTIALS");
@@ -236,8 +203,8 @@ fn takeover_replaces_the_old_connection() {
 #[test]
 fn logout_marks_the_user_offline() {
     let server = TestServer::start();
-    let mut alice = register_and_join(&server, "alice", 5000);
-    let mut bob = register_and_join(&server, "bob", 5001);
+    let mut alice = register_and_join(server.addr(), "alice", 5000);
+    let mut bob = register_and_join(server.addr(), "bob", 5001);
     check(&mut alice, "LOGOUT", "OK BYE");
     alice.expect_eof();
     check(&mut bob, "SEARCH alice", "ERR OFFLINE alice is offline");
@@ -251,8 +218,8 @@ fn logout_marks_the_user_offline() {
 #[test]
 fn disconnect_marks_the_user_offline() {
     let server = TestServer::start();
-    let alice = register_and_join(&server, "alice", 5000);
-    let mut bob = register_and_join(&server, "bob", 5001);
+    let alice = register_and_join(server.addr(), "alice", 5000);
+    let mut bob = register_and_join(server.addr(), "bob", 5001);
     drop(alice);
     // The server learns of the close when its read returns; ask until then.
     ask_until(&mut bob, "SEARCH alice", "ERR OFFLINE alice is offline");
@@ -334,7 +301,7 @@ fn start_up_marks_everyone_offline() {
         .unwrap();
     let server = TestServer::start_in(dir.path());
     assert_eq!(statuses(&db), offline(&["alice"]));
-    let mut bob = register_and_join(&server, "bob", 5001);
+    let mut bob = register_and_join(server.addr(), "bob", 5001);
     check_list(&mut bob, &["USER bob 127.0.0.1 5001"]);
     check(&mut bob, "SEARCH alice", "ERR OFFLINE alice is offline");
 }
@@ -343,7 +310,7 @@ fn start_up_marks_everyone_offline() {
 fn restart_keeps_accounts() {
     let dir = temp_dir();
     let server = TestServer::start_in(dir.path());
-    let _alice = register_and_join(&server, "alice", 5000);
+    let _alice = register_and_join(server.addr(), "alice", 5000);
     server.stop().unwrap();
     let server = TestServer::start_in(dir.path());
     let mut alice = server.client();
@@ -356,8 +323,8 @@ fn shutdown_says_bye_to_every_connection_and_leaves_everyone_offline() {
     let dir = temp_dir();
     let server = TestServer::start_in(dir.path());
     let db = server.db_path().to_path_buf();
-    let mut alice = register_and_join(&server, "alice", 5000);
-    let mut bob = register_and_join(&server, "bob", 5001);
+    let mut alice = register_and_join(server.addr(), "alice", 5000);
+    let mut bob = register_and_join(server.addr(), "bob", 5001);
     let mut unjoined = server.client();
     check(&mut unjoined, "HELP", "OK HELP");
     assert_eq!(
@@ -523,7 +490,7 @@ fn over_long_line_closes_the_connection() {
 #[test]
 fn bad_input_on_one_connection_does_not_disturb_others() {
     let server = TestServer::start();
-    let mut alice = register_and_join(&server, "alice", 5000);
+    let mut alice = register_and_join(server.addr(), "alice", 5000);
     let mut rude = server.client();
     rude.send_raw(b"\xff\n\x00\x01\nJOIN\n");
     assert!(rude.recv().starts_with("ERR BAD_ENCODING "));

@@ -12,63 +12,16 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use p2pchat::peer::{ADD_PROMPT, MENU_PROMPT, PeerConfig, ScriptedPeer, WELCOME_PROMPT};
+use p2pchat::peer::{MENU_PROMPT, ScriptedPeer, WELCOME_PROMPT};
 use p2pchat::registry::ThrottleConfig;
 
-use crate::support::{Client, PeerProcess, READ_TIMEOUT, ServerProcess, TestServer, temp_dir};
+use crate::support::{
+    Client, PASSWORD, PeerProcess, READ_TIMEOUT, ServerProcess, TestServer, add, chat_addr, check,
+    invite, join_as, joined_with, peer_config, register, register_and_join, see, see_lines,
+    temp_dir,
+};
 
-const PASSWORD: &str = "s3cret-pw";
 const WRONG: &str = "not-the-pw";
-const WAIT: Duration = Duration::from_secs(10);
-
-/// Sends `request` and checks the one-line reply: it is `expected`, or
-/// starts with `expected` and a space (so a test can leave out the human
-/// text of an `ERR`). Returns the reply.
-#[track_caller]
-fn check(client: &mut Client, request: &str, expected: &str) -> String {
-    let reply = client.ask(request);
-    assert!(
-        reply == expected || reply.starts_with(&format!("{expected} ")),
-        "{request:?} got {reply:?}, expected {expected:?}"
-    );
-    reply
-}
-
-/// Registers each of `names` with `PASSWORD`, on one connection.
-#[track_caller]
-fn register(addr: SocketAddr, names: &[&str]) {
-    let mut client = Client::connect(addr);
-    for name in names {
-        check(
-            &mut client,
-            &format!("REGISTER {name} {PASSWORD}"),
-            &format!("OK REGISTERED {name}"),
-        );
-    }
-}
-
-/// A client that has registered `name` and joined with chat port `port`.
-#[track_caller]
-fn joined(server: &TestServer, name: &str, port: u16) -> Client {
-    register(server.addr(), &[name]);
-    let mut client = server.client();
-    check(
-        &mut client,
-        &format!("JOIN {name} {PASSWORD} {port}"),
-        &format!("OK JOINED {name} 127.0.0.1 {port}"),
-    );
-    client
-}
-
-/// Asks for a ticket to invite `name` and returns the token.
-#[track_caller]
-fn invite(client: &mut Client, name: &str) -> String {
-    let reply = client.ask(&format!("INVITE {name}"));
-    match reply.strip_prefix("OK TICKET ") {
-        Some(token) => token.to_string(),
-        None => panic!("INVITE {name} got {reply:?}"),
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Tickets at the registry
@@ -76,9 +29,9 @@ fn invite(client: &mut Client, name: &str) -> String {
 #[test]
 fn a_ticket_checks_once_and_only_for_its_invitee() {
     let server = TestServer::start();
-    let mut alice = joined(&server, "alice", 5001);
-    let mut bob = joined(&server, "bob", 5002);
-    let mut carol = joined(&server, "carol", 5003);
+    let mut alice = register_and_join(server.addr(), "alice", 5001);
+    let mut bob = register_and_join(server.addr(), "bob", 5002);
+    let mut carol = register_and_join(server.addr(), "carol", 5003);
 
     let ticket = invite(&mut alice, "bob");
     let check_ticket = format!("CHECK {ticket}");
@@ -116,8 +69,8 @@ fn a_ticket_checks_once_and_only_for_its_invitee() {
 fn a_ticket_expires_after_its_lifetime() {
     let ttl = Duration::from_millis(100);
     let server = TestServer::with_config(|config| config.ticket_ttl = ttl);
-    let mut alice = joined(&server, "alice", 5001);
-    let mut bob = joined(&server, "bob", 5002);
+    let mut alice = register_and_join(server.addr(), "alice", 5001);
+    let mut bob = register_and_join(server.addr(), "bob", 5002);
 
     // Used at once, a ticket is good...
     let ticket = invite(&mut alice, "bob");
@@ -131,7 +84,7 @@ fn a_ticket_expires_after_its_lifetime() {
 #[test]
 fn tickets_need_a_joined_user_and_an_online_invitee() {
     let server = TestServer::start();
-    let mut alice = joined(&server, "alice", 5001);
+    let mut alice = register_and_join(server.addr(), "alice", 5001);
     let ticket = invite(&mut alice, "alice");
 
     let mut stranger = server.client();
@@ -155,8 +108,8 @@ fn tickets_need_a_joined_user_and_an_online_invitee() {
 #[test]
 fn tickets_are_32_lowercase_hex_digits_and_never_repeat() {
     let server = TestServer::start();
-    let mut alice = joined(&server, "alice", 5001);
-    let _bob = joined(&server, "bob", 5002);
+    let mut alice = register_and_join(server.addr(), "alice", 5001);
+    let _bob = register_and_join(server.addr(), "bob", 5002);
     let tickets: Vec<String> = (0..50).map(|_| invite(&mut alice, "bob")).collect();
     for ticket in &tickets {
         assert_eq!(ticket.len(), 32, "{ticket}");
@@ -174,22 +127,6 @@ fn tickets_are_32_lowercase_hex_digits_and_never_repeat() {
 // ---------------------------------------------------------------------------
 // Forged chat requests at a real peer
 
-fn peer_config(server: SocketAddr, logs: &Path) -> PeerConfig {
-    let mut config = PeerConfig::new(server);
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.log_dir = logs.to_path_buf();
-    config.invite_timeout = Duration::from_secs(5);
-    config
-}
-
-/// Reads what `peer` shows until a line contains `text`; returns every
-/// line read, the matching one last.
-#[track_caller]
-fn see(peer: &ScriptedPeer, text: &str) -> Vec<String> {
-    peer.wait_for(text, WAIT)
-        .unwrap_or_else(|err| panic!("{err}"))
-}
-
 /// Asserts that none of `seen` asked the user about a chat request.
 #[track_caller]
 fn never_asked(seen: &[String]) {
@@ -205,20 +142,9 @@ fn never_asked(seen: &[String]) {
 #[track_caller]
 fn menu_works(peer: &ScriptedPeer) -> Vec<String> {
     peer.type_line("1");
-    let mut seen = see(peer, "user(s) online");
-    seen.extend(see(peer, MENU_PROMPT));
+    let mut seen = see_lines(peer, "user(s) online");
+    seen.extend(see_lines(peer, MENU_PROMPT));
     seen
-}
-
-fn scripted_peer(server: &TestServer, logs: &Path, name: &str) -> ScriptedPeer {
-    let peer = ScriptedPeer::start(peer_config(server.addr(), logs)).unwrap();
-    see(&peer, WELCOME_PROMPT);
-    for line in ["1", name, PASSWORD, "2", name, PASSWORD] {
-        peer.type_line(line);
-    }
-    see(&peer, &format!("Joined as {name}"));
-    see(&peer, MENU_PROMPT);
-    peer
 }
 
 /// A forger connects to `victim`'s chat port and sends `line` claiming to
@@ -226,10 +152,10 @@ fn scripted_peer(server: &TestServer, logs: &Path, name: &str) -> ScriptedPeer {
 /// names alice and says `why`, is never asked, and the menu still works.
 #[track_caller]
 fn check_forged(victim: &ScriptedPeer, line: &str, why: &str) {
-    let mut forger = Client::connect(SocketAddr::from(([127, 0, 0, 1], victim.chat_port())));
+    let mut forger = Client::connect(chat_addr(victim));
     assert_eq!(forger.ask(line), "REJECT", "{line}");
     forger.expect_eof();
-    let mut seen = see(
+    let mut seen = see_lines(
         victim,
         "Warning: refused a chat request claiming to be from 'alice': ",
     );
@@ -249,13 +175,13 @@ fn forged_chat_requests_are_refused_without_asking_the_user() {
     let ttl = Duration::from_millis(400);
     let server = TestServer::with_config(|config| config.ticket_ttl = ttl);
     let logs = temp_dir();
-    let bob = scripted_peer(&server, logs.path(), "bob");
-    let bob_chat = SocketAddr::from(([127, 0, 0, 1], bob.chat_port()));
+    let bob = joined_with(peer_config(server.addr(), logs.path()), "bob");
+    let bob_chat = chat_addr(&bob);
     // The forgers' own accounts: alice's is real, but the forger is not the
     // alice peer; tickets are what tell the two apart.
-    let mut alice = joined(&server, "alice", 6001);
-    let mut carol = joined(&server, "carol", 6003);
-    let mut mallory = joined(&server, "mallory", 6004);
+    let mut alice = register_and_join(server.addr(), "alice", 6001);
+    let mut carol = register_and_join(server.addr(), "carol", 6003);
+    let mut mallory = register_and_join(server.addr(), "mallory", 6004);
     let used_up = "that ticket is unknown, used, expired or not for you";
 
     // Lines that are not a chat request at all get an error, not a question.
@@ -326,11 +252,14 @@ fn forged_chat_requests_are_refused_without_asking_the_user() {
     // The real alice still gets through. Her peer's JOIN replaces the
     // forger's session.
     drop(alice);
-    let real_alice = scripted_peer(&server, logs.path(), "alice");
-    real_alice.type_line("2");
-    real_alice.type_line("bob");
-    see(&real_alice, ADD_PROMPT);
-    real_alice.type_line("Yes");
+    let real_alice = ScriptedPeer::start(peer_config(server.addr(), logs.path())).unwrap();
+    see(&real_alice, WELCOME_PROMPT);
+    // Her account exists: registering it again fails, and she joins.
+    for line in ["1", "alice", PASSWORD] {
+        real_alice.type_line(line);
+    }
+    join_as(&real_alice, "alice");
+    add(&real_alice, "bob");
     real_alice.type_line("3");
     see(&bob, "Chat request from 'alice'. Accept?");
     bob.type_line("OK");
@@ -643,17 +572,7 @@ fn passwords_never_reach_a_trace_an_output_or_the_database() {
     let db = dir.path().join("registry.db");
     let logs = dir.path().join("logs");
     let server = ServerProcess::start(&db, &["--trace"]);
-    let registry = server.addr().to_string();
-    let mut carol = PeerProcess::start(
-        "carol",
-        &[
-            "--server",
-            &registry,
-            "--log-dir",
-            logs.to_str().unwrap(),
-            "--trace",
-        ],
-    );
+    let mut carol = PeerProcess::start_with("carol", server.addr(), &logs, &["--trace"]);
     carol.sees("press '1' for registration");
     for (lines, outcome) in [
         (["1", "carol", RIGHT], "Registered carol"),

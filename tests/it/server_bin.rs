@@ -1,14 +1,13 @@
 //! The `server` binary, run as a user would run it: its options, its error
 //! exits, a session over TCP, `--trace`, and a clean stop on Ctrl-C.
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc;
-use std::thread::{self, JoinHandle};
+use std::process::{Command, Output};
 
-use crate::support::{Client, READ_TIMEOUT, read_to_string, temp_dir};
+use p2pchat::wire::HELP_TEXT;
+
+use crate::support::{ServerProcess, register_and_join, temp_dir};
 
 const PASSWORD: &str = "Trace-Me-Not-42";
 
@@ -25,94 +24,20 @@ fn run(args: &[&str]) -> Output {
         .expect("the server binary runs")
 }
 
-/// A running `server` process. Dropping it kills the process if it is
-/// still running, so a failed test leaves nothing behind.
-struct Running {
-    child: Option<Child>,
-    stdout: BufReader<ChildStdout>,
-    stderr: Option<JoinHandle<String>>,
-    addr: SocketAddr,
-}
-
-impl Running {
-    /// Starts `server --bind 127.0.0.1:0 --db <db>` plus `extra`, and reads
-    /// the address it listens on from its first line of output.
-    fn start(db: &Path, extra: &[&str]) -> Running {
-        let mut child = server()
-            .args(["--bind", "127.0.0.1:0", "--db"])
-            .arg(db)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the server binary starts");
-        let stderr = child.stderr.take().unwrap();
-        let stderr = thread::spawn(move || read_to_string(stderr));
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        stdout.read_line(&mut first).unwrap();
-        let addr = first
-            .strip_prefix("Registry listening on ")
-            .and_then(|rest| rest.split(' ').next())
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
-        assert_eq!(
-            first.trim_end(),
-            format!(
-                "Registry listening on {addr} with database {}",
-                db.display()
-            )
-        );
-        Running {
-            child: Some(child),
-            stdout,
-            stderr: Some(stderr),
-            addr,
-        }
-    }
-
-    /// Sends the process SIGINT, as Ctrl-C in a terminal does.
-    fn interrupt(&self) {
-        let pid = self.child.as_ref().unwrap().id();
-        let pid = libc::pid_t::try_from(pid).unwrap();
-        // SAFETY: kill has no memory effects; the pid is our own child,
-        // which has not been waited for, so it cannot have been reused.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-    }
-
-    /// Waits up to `READ_TIMEOUT` for the process to exit; returns its
-    /// status, the rest of its standard output, and all its standard error.
-    fn wait(mut self) -> (ExitStatus, String, String) {
-        let mut child = self.child.take().unwrap();
-        let pid = child.id();
-        let (tx, rx) = mpsc::channel();
-        let waiter = thread::spawn(move || {
-            let _ = tx.send(child.wait());
-        });
-        let status = match rx.recv_timeout(READ_TIMEOUT) {
-            Ok(status) => status.unwrap(),
-            Err(_) => {
-                // SAFETY: as in `interrupt`: the child has not been reaped.
-                unsafe { libc::kill(libc::pid_t::try_from(pid).unwrap(), libc::SIGKILL) };
-                let _ = waiter.join();
-                panic!("the server did not exit within {READ_TIMEOUT:?}");
-            }
-        };
-        waiter.join().unwrap();
-        let stdout = read_to_string(&mut self.stdout);
-        let stderr = self.stderr.take().unwrap().join().unwrap();
-        (status, stdout, stderr)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+/// Starts the server on `db` with `extra` options, checking its first
+/// line: where it listens and on which database.
+#[track_caller]
+fn start(db: &Path, extra: &[&str]) -> ServerProcess {
+    let server = ServerProcess::start(db, extra);
+    assert_eq!(
+        server.first_line(),
+        format!(
+            "Registry listening on {} with database {}",
+            server.addr(),
+            db.display()
+        )
+    );
+    server
 }
 
 #[test]
@@ -191,8 +116,8 @@ fn start_up_failures_exit_2() {
 fn serves_a_session_and_stops_cleanly_on_sigint() {
     let dir = temp_dir();
     let db = dir.path().join("registry.db");
-    let server = Running::start(&db, &["--trace", "--hello-timeout", "5"]);
-    let mut c = Client::connect(server.addr);
+    let server = start(&db, &["--trace", "--hello-timeout", "5"]);
+    let mut c = server.client();
     assert_eq!(
         c.ask(&format!("REGISTER alice {PASSWORD}")),
         "OK REGISTERED alice"
@@ -252,8 +177,8 @@ fn serves_a_session_and_stops_cleanly_on_sigint() {
 #[test]
 fn without_trace_nothing_goes_to_stderr() {
     let dir = temp_dir();
-    let server = Running::start(&dir.path().join("registry.db"), &[]);
-    let mut c = Client::connect(server.addr);
+    let server = start(&dir.path().join("registry.db"), &[]);
+    let mut c = server.client();
     assert!(c.ask("HELP").starts_with("OK HELP "));
     server.interrupt();
     assert_eq!(c.recv(), "BYE SHUTDOWN");
@@ -267,8 +192,8 @@ fn without_trace_nothing_goes_to_stderr() {
 #[test]
 fn trace_hides_the_password_of_a_line_with_leading_spaces() {
     let dir = temp_dir();
-    let server = Running::start(&dir.path().join("registry.db"), &["--trace"]);
-    let mut c = Client::connect(server.addr);
+    let server = start(&dir.path().join("registry.db"), &["--trace"]);
+    let mut c = server.client();
     assert_eq!(
         c.ask(&format!("  REGISTER bob {PASSWORD}")),
         "OK REGISTERED bob"
@@ -281,4 +206,24 @@ fn trace_hides_the_password_of_a_line_with_leading_spaces() {
         !stderr.contains(PASSWORD),
         "the trace shows the password:\n{stderr}"
     );
+}
+
+// Nobody may be reading the server's log, as when whoever started it has
+// gone: what it prints then goes to a closed pipe, and it must go on
+// serving all the same.
+#[test]
+fn a_closed_standard_output_does_not_stop_the_server() {
+    let dir = temp_dir();
+    let mut server = start(&dir.path().join("registry.db"), &[]);
+    server.close_stdout();
+    // Each of these makes the server print a line.
+    let mut alice = register_and_join(server.addr(), "alice", 5000);
+    let mut bob = register_and_join(server.addr(), "bob", 5001);
+    assert_eq!(bob.ask("LOGOUT"), "OK BYE");
+    assert_eq!(alice.ask("HELP"), format!("OK HELP {HELP_TEXT}"));
+    assert_eq!(server.client().ask("HELP"), format!("OK HELP {HELP_TEXT}"));
+    server.interrupt();
+    assert_eq!(alice.recv(), "BYE SHUTDOWN");
+    let (status, _, stderr) = server.wait();
+    assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
 }

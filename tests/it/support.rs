@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: a registry server on
-//! `127.0.0.1:0` with its database in a temporary directory, and a line-based
-//! client that never waits longer than a read timeout.
+//! `127.0.0.1:0` with its database in a temporary directory, a line-based
+//! client that never waits longer than a read timeout, the `server` and
+//! `peer` binaries as child processes, accounts made over the registry
+//! protocol, and scripted peers driven as their users would drive them.
 //!
 //! Nothing here sleeps: a test waits for something by reading until the line
 //! it expects arrives, and a read that takes longer than `READ_TIMEOUT` fails
@@ -19,6 +21,7 @@ use crossbeam_channel::Receiver;
 
 use p2pchat::db::Store;
 use p2pchat::password::Hasher;
+use p2pchat::peer::{ADD_PROMPT, MENU_PROMPT, PeerConfig, ScriptedPeer, WELCOME_PROMPT};
 use p2pchat::registry::{RegistryConfig, Server, ServerError, Stopper};
 use tempfile::TempDir;
 
@@ -170,6 +173,11 @@ impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr)
             .unwrap_or_else(|err| panic!("cannot connect to {addr}: {err}"));
+        Client::on(stream)
+    }
+
+    /// A client on a connected `stream`, with the read timeout set.
+    fn on(stream: TcpStream) -> Client {
         stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
         stream.set_nodelay(true).unwrap();
         let writer = stream.try_clone().unwrap();
@@ -238,13 +246,7 @@ impl Client {
     /// time pass: it is a read under a timeout, not a sleep.
     #[track_caller]
     pub fn expect_silence(&mut self, quiet: Duration) {
-        self.reader.get_ref().set_read_timeout(Some(quiet)).unwrap();
-        let got = self.read_one();
-        self.reader
-            .get_ref()
-            .set_read_timeout(Some(READ_TIMEOUT))
-            .unwrap();
-        match got {
+        match self.read_within(quiet) {
             Got::TimedOut => {}
             Got::Line(line) => panic!("expected silence for {quiet:?}, got {line:?}"),
             Got::Eof => panic!("expected silence for {quiet:?}, but the connection closed"),
@@ -255,13 +257,7 @@ impl Client {
     /// pacing for loops that send something between reads.
     #[track_caller]
     pub fn recv_within(&mut self, wait: Duration) -> Option<String> {
-        self.reader.get_ref().set_read_timeout(Some(wait)).unwrap();
-        let got = self.read_one();
-        self.reader
-            .get_ref()
-            .set_read_timeout(Some(READ_TIMEOUT))
-            .unwrap();
-        match got {
+        match self.read_within(wait) {
             Got::Line(line) => Some(line),
             Got::TimedOut => None,
             Got::Eof => panic!("expected a line or nothing, but the connection closed"),
@@ -271,6 +267,17 @@ impl Client {
     /// Closes only the sending half, as a client that is done talking.
     pub fn shutdown_write(&self) {
         let _ = self.writer.shutdown(Shutdown::Write);
+    }
+
+    /// Reads under the timeout `wait` instead of `READ_TIMEOUT`.
+    fn read_within(&mut self, wait: Duration) -> Got {
+        self.reader.get_ref().set_read_timeout(Some(wait)).unwrap();
+        let got = self.read_one();
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .unwrap();
+        got
     }
 
     fn read_one(&mut self) -> Got {
@@ -348,7 +355,7 @@ pub fn ask_until(client: &mut Client, request: &str, expected: &str) {
 pub fn db_with_users(dir: &Path, users: &[(&str, &str)]) -> PathBuf {
     let path = dir.join("registry.db");
     let store = Store::open(&path).expect("the test database opens");
-    let hasher = Hasher::new(1);
+    let hasher = Hasher::new(1).unwrap();
     for (name, password) in users {
         let hash = hasher.hash(password).expect("a password hashes");
         assert!(store.add_user(name, &hash).unwrap(), "{name} is new");
@@ -372,13 +379,7 @@ impl Client {
     pub fn connect_from(source: std::net::Ipv4Addr, addr: SocketAddr) -> Client {
         let stream = connect_from(source, addr)
             .unwrap_or_else(|err| panic!("cannot connect to {addr} from {source}: {err}"));
-        stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
-        stream.set_nodelay(true).unwrap();
-        let writer = stream.try_clone().unwrap();
-        Client {
-            reader: BufReader::new(stream),
-            writer,
-        }
+        Client::on(stream)
     }
 }
 
@@ -463,21 +464,40 @@ fn signal(pid: u32, signal: libc::c_int) {
     );
 }
 
+/// Kills `child` if it is still running and reaps it, for a `Drop` that
+/// must leave nothing behind and must not panic.
+fn kill_quietly(child: &mut Option<Child>) {
+    if let Some(mut child) = child.take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
 /// A running `server` binary. Dropping it kills the process if it is still
 /// running, so a failed test leaves nothing behind.
 pub struct ServerProcess {
     child: Option<Child>,
-    stdout: BufReader<ChildStdout>,
+    /// Kept but not read as the server runs: the pipe's buffer holds the few
+    /// log lines a test makes it print. `None` once the test has closed it.
+    stdout: Option<BufReader<ChildStdout>>,
     stderr: Option<JoinHandle<String>>,
     addr: SocketAddr,
+    first_line: String,
 }
 
 impl ServerProcess {
     /// Starts `server --bind 127.0.0.1:0 --db <db>` plus `extra`, and reads
     /// the address it listens on from its first line of output.
     pub fn start(db: &Path, extra: &[&str]) -> ServerProcess {
+        ServerProcess::start_on("127.0.0.1:0", db, extra)
+    }
+
+    /// Starts `server --bind <bind> --db <db>` plus `extra`: with a fixed
+    /// `bind`, a test can kill the server and start another where its
+    /// clients expect it.
+    pub fn start_on(bind: &str, db: &Path, extra: &[&str]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["--bind", "127.0.0.1:0", "--db"])
+            .args(["--bind", bind, "--db"])
             .arg(db)
             .args(extra)
             .stdin(Stdio::null())
@@ -497,9 +517,10 @@ impl ServerProcess {
             .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
         ServerProcess {
             child: Some(child),
-            stdout,
+            stdout: Some(stdout),
             stderr: Some(stderr),
             addr,
+            first_line: first.trim_end().to_string(),
         }
     }
 
@@ -507,9 +528,20 @@ impl ServerProcess {
         self.addr
     }
 
+    /// The first line the server printed, without its line ending.
+    pub fn first_line(&self) -> &str {
+        &self.first_line
+    }
+
     /// A new client connected to this server.
     pub fn client(&self) -> Client {
         Client::connect(self.addr)
+    }
+
+    /// Closes our end of the server's standard output, as when nobody reads
+    /// its log: what it prints from now on goes to a closed pipe.
+    pub fn close_stdout(&mut self) {
+        self.stdout = None;
     }
 
     /// Sends SIGINT, as Ctrl-C in a terminal does.
@@ -525,11 +557,11 @@ impl ServerProcess {
     }
 
     /// Waits for the process to exit; returns its status, the rest of its
-    /// standard output, and all its standard error.
+    /// standard output (empty if it was closed), and all its standard error.
     pub fn wait(mut self) -> (ExitStatus, String, String) {
         let child = self.child.take().unwrap();
         let status = wait_for_exit(child, "the server");
-        let stdout = read_to_string(&mut self.stdout);
+        let stdout = self.stdout.take().map(read_to_string).unwrap_or_default();
         let stderr = self.stderr.take().unwrap().join().unwrap();
         (status, stdout, stderr)
     }
@@ -537,12 +569,14 @@ impl ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        kill_quietly(&mut self.child);
     }
 }
+
+/// How long a test waits for a peer, scripted or a process, to show a line:
+/// longer than `READ_TIMEOUT`, as one step of a peer may take password
+/// hashes and several round trips.
+pub const PEER_WAIT: Duration = Duration::from_secs(10);
 
 /// A running `peer` binary driven through piped standard input: what it
 /// prints arrives line by line, and its standard error is kept whole.
@@ -557,6 +591,8 @@ pub struct PeerProcess {
 }
 
 impl PeerProcess {
+    /// Starts `peer` with `args`; `name` is only for messages until the
+    /// test joins as it.
     pub fn start(name: &str, args: &[&str]) -> PeerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_peer"))
             .args(args)
@@ -587,6 +623,20 @@ impl PeerProcess {
         }
     }
 
+    /// Starts `peer --server <registry> --log-dir <logs>` plus `extra`.
+    pub fn start_with(
+        name: &str,
+        registry: SocketAddr,
+        logs: &Path,
+        extra: &[&str],
+    ) -> PeerProcess {
+        let registry = registry.to_string();
+        let logs = logs.to_str().expect("the log directory is UTF-8");
+        let mut args = vec!["--server", &registry, "--log-dir", logs];
+        args.extend_from_slice(extra);
+        PeerProcess::start(name, &args)
+    }
+
     /// Types `line` and Enter.
     #[track_caller]
     pub fn types(&mut self, line: &str) {
@@ -595,11 +645,16 @@ impl PeerProcess {
         stdin.flush().unwrap();
     }
 
+    /// Closes standard input, as Ctrl-D in a terminal does.
+    pub fn close_stdin(&mut self) {
+        drop(self.stdin.take());
+    }
+
     /// Reads what the peer prints until a line contains `text`, and returns
-    /// that line. Fails the test if none comes within `READ_TIMEOUT`.
+    /// that line. Fails the test if none comes within `PEER_WAIT`.
     #[track_caller]
     pub fn sees(&mut self, text: &str) -> String {
-        let deadline = Instant::now() + READ_TIMEOUT;
+        let deadline = Instant::now() + PEER_WAIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.stdout.recv_timeout(left) {
@@ -648,7 +703,7 @@ impl PeerProcess {
     /// Closes standard input and waits for the process to exit; returns its
     /// status, everything it printed, and its standard error.
     pub fn wait(mut self) -> (ExitStatus, Vec<String>, String) {
-        drop(self.stdin.take());
+        self.close_stdin();
         let child = self.child.take().expect("the peer is running");
         let status = wait_for_exit(child, "the peer");
         let mut printed = std::mem::take(&mut self.seen);
@@ -662,9 +717,166 @@ impl PeerProcess {
 
 impl Drop for PeerProcess {
     fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
+        kill_quietly(&mut self.child);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Accounts over the registry protocol
+
+/// The password of the test accounts, unless a test is about passwords.
+pub const PASSWORD: &str = "s3cret-pw";
+
+/// Sends `request` and checks the one-line reply: it is `expected`, or
+/// starts with `expected` and a space (so a test can leave out the human
+/// text of an `ERR`). Returns the reply.
+#[track_caller]
+pub fn check(client: &mut Client, request: &str, expected: &str) -> String {
+    let reply = client.ask(request);
+    assert!(
+        reply == expected || reply.starts_with(&format!("{expected} ")),
+        "{request:?} got {reply:?}, expected {expected:?}"
+    );
+    reply
+}
+
+/// Registers each of `names` with `PASSWORD`, on one connection.
+#[track_caller]
+pub fn register(addr: SocketAddr, names: &[&str]) {
+    let mut client = Client::connect(addr);
+    for name in names {
+        check(
+            &mut client,
+            &format!("REGISTER {name} {PASSWORD}"),
+            &format!("OK REGISTERED {name}"),
+        );
+    }
+}
+
+/// Joins `name` with `PASSWORD` and chat port `port` on `client`.
+#[track_caller]
+pub fn join(client: &mut Client, name: &str, port: u16) {
+    check(
+        client,
+        &format!("JOIN {name} {PASSWORD} {port}"),
+        &format!("OK JOINED {name} 127.0.0.1 {port}"),
+    );
+}
+
+/// A client that has registered `name` and joined with chat port `port`.
+#[track_caller]
+pub fn register_and_join(addr: SocketAddr, name: &str, port: u16) -> Client {
+    let mut client = Client::connect(addr);
+    check(
+        &mut client,
+        &format!("REGISTER {name} {PASSWORD}"),
+        &format!("OK REGISTERED {name}"),
+    );
+    join(&mut client, name, port);
+    client
+}
+
+/// Asks for a ticket to invite `name` and returns the token.
+#[track_caller]
+pub fn invite(client: &mut Client, name: &str) -> String {
+    let reply = client.ask(&format!("INVITE {name}"));
+    match reply.strip_prefix("OK TICKET ") {
+        Some(token) => token.to_string(),
+        None => panic!("INVITE {name} got {reply:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Scripted peers
+
+/// A peer of `registry` listening on `127.0.0.1:0`, logging under `logs`,
+/// whose chat requests wait well within `PEER_WAIT` for an answer.
+pub fn peer_config(registry: SocketAddr, logs: &Path) -> PeerConfig {
+    let mut config = PeerConfig::new(registry);
+    config.listen = any_port();
+    config.log_dir = logs.to_path_buf();
+    config.invite_timeout = Duration::from_secs(5);
+    config
+}
+
+/// The address of `peer`'s chat listener.
+pub fn chat_addr(peer: &ScriptedPeer) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], peer.chat_port()))
+}
+
+/// Reads what `peer` shows until a line contains `text`; returns every
+/// line read, the matching one last.
+#[track_caller]
+pub fn see_lines(peer: &ScriptedPeer, text: &str) -> Vec<String> {
+    peer.wait_for(text, PEER_WAIT)
+        .unwrap_or_else(|err| panic!("{err}"))
+}
+
+/// Waits for a line containing `text` and returns it.
+#[track_caller]
+pub fn see(peer: &ScriptedPeer, text: &str) -> String {
+    see_lines(peer, text).pop().unwrap()
+}
+
+/// Waits until every one of `texts` has shown up, in any order.
+#[track_caller]
+pub fn see_all(peer: &ScriptedPeer, texts: &[&str]) {
+    let mut missing: Vec<&str> = texts.to_vec();
+    let mut seen = Vec::new();
+    while !missing.is_empty() {
+        match peer.wait_for("", PEER_WAIT) {
+            Ok(lines) => {
+                for line in lines {
+                    missing.retain(|text| !line.contains(text));
+                    seen.push(line);
+                }
+            }
+            Err(_) => panic!("never saw {missing:?}; saw {seen:#?}"),
         }
+    }
+}
+
+/// Starts a peer with `config`, registers `name` with `PASSWORD` and joins.
+#[track_caller]
+pub fn joined_with(config: PeerConfig, name: &str) -> ScriptedPeer {
+    let peer = ScriptedPeer::start(config).unwrap();
+    see(&peer, WELCOME_PROMPT);
+    for line in ["1", name, PASSWORD] {
+        peer.type_line(line);
+    }
+    see(&peer, &format!("Registered {name}"));
+    join_as(&peer, name);
+    peer
+}
+
+/// Has `peer`, at the welcome prompt, join as `name` with `PASSWORD`, and
+/// waits for the menu.
+#[track_caller]
+pub fn join_as(peer: &ScriptedPeer, name: &str) {
+    for line in ["2", name, PASSWORD] {
+        peer.type_line(line);
+    }
+    see(peer, &format!("Joined as {name}"));
+    see(peer, MENU_PROMPT);
+}
+
+/// Searches `name` and adds them to the conversation list.
+#[track_caller]
+pub fn add(peer: &ScriptedPeer, name: &str) {
+    peer.type_line("2");
+    peer.type_line(name);
+    see(peer, ADD_PROMPT);
+    peer.type_line("Yes");
+    see(peer, &format!("Added {name}"));
+}
+
+/// `leader` invites everyone it has added; each of `accepting` says OK.
+#[track_caller]
+pub fn lobby(leader: &ScriptedPeer, leader_name: &str, accepting: &[&ScriptedPeer]) {
+    leader.type_line("3");
+    for member in accepting {
+        see(member, &format!("Chat request from '{leader_name}'"));
+        member.type_line("OK");
+        see(member, &format!("You are in {leader_name}'s lobby"));
     }
 }
