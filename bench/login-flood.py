@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Peak memory of the registry under a flood of concurrent JOIN attempts.
 
-Starts the real server binary on 127.0.0.1 with a fresh database, opens N
-connections (1,000 by default), sends one JOIN with a wrong password on each
-at once, waits for every answer, and prints the server's peak resident
-memory (VmHWM) before and after. Every attempt costs an argon2id check, so
-this shows that hashing is bounded by the pool, not by the connections.
+Starts the real server binary on 127.0.0.1 with a fresh database, registers
+N users (1,000 by default), then opens N connections and sends one JOIN on
+each at once, and prints the server's peak resident memory (VmHWM) before
+and after. By default every JOIN has the right password, so every one costs
+an argon2id check: this shows that hashing is bounded by the hashing
+threads, not by the connections. With `wrong` as a third argument the JOINs
+carry wrong passwords, and the per-address throttle answers most of them.
 
     cargo build --release --bin server
     python3 bench/login-flood.py target/release/server 1000
+    python3 bench/login-flood.py target/release/server 1000 wrong
 """
 import re
 import socket
@@ -31,6 +34,7 @@ def memory(pid):
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else "target/release/server"
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    wrong = len(sys.argv) > 3 and sys.argv[3] == "wrong"
     with tempfile.TemporaryDirectory() as folder:
         server = subprocess.Popen(
             [binary, "--bind", "127.0.0.1:0", "--db", folder + "/registry.db"],
@@ -41,10 +45,17 @@ def main():
             found = re.search(r"on (\S+):(\d+) with", server.stdout.readline())
             address = (found.group(1), int(found.group(2)))
             print("idle:       ", memory(server.pid))
+            with socket.create_connection(address) as registrar:
+                replies = registrar.makefile("rb")
+                for i in range(count):
+                    registrar.sendall(f"REGISTER user{i} password-{i}\n".encode())
+                    replies.readline()
+            print(f"{count} users registered:", memory(server.pid))
             connections = [socket.create_connection(address) for _ in range(count)]
             started = time.time()
             for i, connection in enumerate(connections):
-                connection.sendall(f"JOIN user{i} wrong-password-{i} 5000\n".encode())
+                password = f"wrong-{i}" if wrong else f"password-{i}"
+                connection.sendall(f"JOIN user{i} {password} 5000\n".encode())
             answers = {}
             for connection in connections:
                 words = connection.makefile("rb").readline().decode().split()
