@@ -73,8 +73,10 @@ pub struct RegistryConfig {
     /// How long a connection may send nothing before it is closed.
     pub hello_timeout: Duration,
     pub trace: Trace,
-    /// Print a line for each join and leave (the binary does; tests do not).
-    pub log: bool,
+    /// Where a line goes for each registration, join and leave (the binary
+    /// prints them). The hub never waits for it: a line that does not fit
+    /// in the channel is dropped, so a stalled log cannot stall the server.
+    pub log: Option<Sender<String>>,
     /// Connections over this number get `ERR SERVER_FULL` and are closed.
     pub max_connections: usize,
     /// How long an invitation ticket stays good.
@@ -89,7 +91,7 @@ impl RegistryConfig {
             db_path: db_path.into(),
             hello_timeout: Duration::from_secs(30),
             trace: Trace::off(),
-            log: false,
+            log: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             ticket_ttl: Duration::from_secs(60),
             throttle: ThrottleConfig::default(),
@@ -463,8 +465,8 @@ impl Hub {
     }
 
     fn log(&self, what: fmt::Arguments<'_>) {
-        if self.config.log {
-            trace::out(format_args!(
+        if let Some(log) = &self.config.log {
+            let _ = log.try_send(format!(
                 "{} {what}",
                 chrono::Local::now().format("%H:%M:%S")
             ));

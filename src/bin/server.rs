@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use crossbeam_channel::bounded;
 use p2pchat::registry::{DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, RegistryConfig, Server};
 use p2pchat::trace::{self, Trace};
+use std::thread;
 
 /// The p2pchat registry server: keeps accounts and presence in a SQLite file
 /// and tells peers who is online and where.
@@ -47,7 +49,6 @@ fn main() -> ExitCode {
     let mut config = RegistryConfig::new(args.bind, &args.db);
     config.hello_timeout = std::time::Duration::from_secs_f64(args.hello_timeout);
     config.trace = Trace::new(args.trace);
-    config.log = true;
     config.max_connections = args.max_connections;
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
@@ -58,9 +59,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: RegistryConfig) -> Result<(), Box<dyn std::error::Error>> {
+fn run(mut config: RegistryConfig) -> Result<(), Box<dyn std::error::Error>> {
     let db = config.db_path.clone();
-    // Each connection holds two descriptors; the usual soft limit of 1024
+    // The log is printed on a thread of its own: if standard output is a
+    // pipe that nobody reads, this thread blocks, and the server does not.
+    let (log, lines) = bounded::<String>(1024);
+    config.log = Some(log);
+    let printer = thread::Builder::new()
+        .name("log".into())
+        .spawn(move || lines.iter().for_each(trace::out))?;
+    // Each connection holds a descriptor; the usual soft limit of 1024
     // would cap the server far below --max-connections.
     if let Err(err) = p2pchat::raise_fd_limit() {
         trace::err(format_args!(
@@ -75,7 +83,10 @@ fn run(config: RegistryConfig) -> Result<(), Box<dyn std::error::Error>> {
         server.local_addr(),
         db.display()
     ));
-    server.run()?;
+    let result = server.run();
+    // The server has dropped its end of the log, so the printer finishes.
+    let _ = printer.join();
+    result?;
     trace::out("Registry stopped; everyone is marked offline.");
     Ok(())
 }

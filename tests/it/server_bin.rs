@@ -227,3 +227,35 @@ fn a_closed_standard_output_does_not_stop_the_server() {
     let (status, _, stderr) = server.wait();
     assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
 }
+
+// Someone may start the server with its output piped to a program that
+// stops reading. The pipe fills, and then printing blocks; it must block
+// only the printing, never the registry.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_log_pipe_does_not_stall_the_server() {
+    let dir = temp_dir();
+    let mut server = start(&dir.path().join("registry.db"), &[]);
+    server.shrink_stdout_pipe();
+    let mut alice = register_and_join(server.addr(), "alice", 5000);
+    assert_eq!(alice.ask("LOGOUT"), "OK BYE");
+    // Each round prints two log lines, about 70 bytes: 80 rounds overfill
+    // a 4 KiB pipe.
+    for port in 5001..5081 {
+        let mut again = server.client();
+        assert!(
+            again
+                .ask(&format!("JOIN alice {} {port}", crate::support::PASSWORD))
+                .starts_with("OK JOINED")
+        );
+        assert_eq!(again.ask("LOGOUT"), "OK BYE");
+    }
+    let mut bob = register_and_join(server.addr(), "bob", 6000);
+    assert_eq!(bob.ask("LIST"), "OK LIST 1");
+    assert_eq!(bob.recv(), "USER bob 127.0.0.1 6000");
+    server.close_stdout();
+    server.interrupt();
+    assert_eq!(bob.recv(), "BYE SHUTDOWN");
+    let (status, _, stderr) = server.wait();
+    assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
+}

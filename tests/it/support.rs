@@ -544,6 +544,23 @@ impl ServerProcess {
         self.stdout = None;
     }
 
+    /// Shrinks the pipe of the server's standard output to one page, so a
+    /// test that does not read it fills it after a few dozen log lines.
+    #[cfg(target_os = "linux")]
+    pub fn shrink_stdout_pipe(&self) {
+        use std::os::fd::AsRawFd;
+        let fd = self
+            .stdout
+            .as_ref()
+            .expect("stdout is open")
+            .get_ref()
+            .as_raw_fd();
+        // SAFETY: fcntl on a descriptor we own; F_SETPIPE_SZ only resizes
+        // the pipe's kernel buffer.
+        let size = unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, 4096) };
+        assert!(size >= 4096, "F_SETPIPE_SZ failed");
+    }
+
     /// Sends SIGINT, as Ctrl-C in a terminal does.
     pub fn interrupt(&self) {
         signal(self.child.as_ref().unwrap().id(), libc::SIGINT);
