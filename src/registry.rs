@@ -38,7 +38,7 @@ pub const DEFAULT_PORT: u16 = 7777;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 12_000;
 
 /// The read buffer of a registry connection: a few lines' worth.
-const READ_BUFFER: usize = 2048;
+const READ_BUFFER: usize = 512;
 
 /// Connection threads do little and hash passwords on the heap, so they
 /// need far less than the default 2 MiB stack.

@@ -1,5 +1,6 @@
 //! Load generators for `bench`: the lobby hub (or an IRC channel) flooded by
-//! one sender, and the registry under thousands of simulated peers.
+//! one sender, the registry under thousands of simulated peers, and the
+//! churn soak test of peers and lobbies coming and going.
 //!
 //! This module owns the load side of every benchmark and the figures it
 //! reports. It must never need a thread per simulated member or peer (a few
@@ -7,6 +8,7 @@
 //! and never loop without a bound in count and in time. It measures; it does
 //! not judge: deciding what is fast enough is for the reader of the report.
 
+pub mod churn;
 pub mod lobby;
 pub mod registry;
 

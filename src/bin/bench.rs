@@ -1,4 +1,5 @@
-//! `bench`: load tests for the lobby hub and the registry, all on loopback.
+//! `bench`: load tests for the lobby hub and the registry, and a churn soak
+//! test of the registry, all on loopback.
 //! Parses the command line, runs a scenario from `p2pchat::bench`, and prints
 //! a table (or, with `--json`, one JSON object per result).
 
@@ -9,6 +10,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use p2pchat::bench::churn::{self, ChurnOptions, ChurnReport, Figures};
 use p2pchat::bench::lobby::{self, IrcTarget, LobbyOptions, LobbyReport, Target};
 use p2pchat::bench::registry::{self, RegistryOptions, RegistryReport, ServerAt};
 use p2pchat::bench::{BenchError, Latency, show_duration, show_mib};
@@ -90,6 +92,39 @@ enum Scenario {
         /// threads are then counted net of the load's own).
         #[arg(long)]
         in_process: bool,
+    },
+    /// Peers join, chat, leave, crash, fall silent and take over their own
+    /// sessions at random; lobbies open and close. Afterwards the server's
+    /// threads, descriptors and online users must be back where they were.
+    Churn {
+        /// Simulated peers.
+        #[arg(long, default_value_t = 200)]
+        peers: usize,
+        /// Seconds during which sessions and lobbies keep starting.
+        #[arg(long, default_value_t = 60.0, value_parser = p2pchat::parse_seconds)]
+        duration: f64,
+        /// Seed of the random choices (default: from the clock; the report
+        /// shows it, so a run can be repeated).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The server's hello timeout, in seconds: silent sessions last this long.
+        #[arg(long, default_value_t = 1.0, value_parser = p2pchat::parse_seconds)]
+        hello_timeout: f64,
+        /// Mean seconds from JOIN to the end of a session.
+        #[arg(long, default_value_t = 4.0, value_parser = p2pchat::parse_seconds)]
+        session: f64,
+        /// Longest pause, in seconds, before a peer reconnects.
+        #[arg(long, default_value_t = 1.0, value_parser = p2pchat::parse_seconds)]
+        pause: f64,
+        /// Lobbies open at once (default: one per 20 peers, at most 50).
+        #[arg(long)]
+        lobbies: Option<usize>,
+        /// JOINs in flight at once.
+        #[arg(long, default_value_t = 4)]
+        join_window: usize,
+        /// Reuse (or create and keep) this database of bench accounts.
+        #[arg(long)]
+        db: Option<PathBuf>,
     },
     /// Runs a registry server for `bench registry` (internal).
     #[command(hide = true)]
@@ -187,6 +222,52 @@ fn run(args: Args) -> Result<(), BenchError> {
                 print_registry(&report);
             }
         }
+        Scenario::Churn {
+            peers,
+            duration,
+            seed,
+            hello_timeout,
+            session,
+            pause,
+            lobbies,
+            join_window,
+            db,
+        } => {
+            if fds < 3 * peers as u64 + 200 {
+                eprintln!(
+                    "bench: warning: {fds} file descriptors may be too few for {peers} peers"
+                );
+            }
+            let seed = seed.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            });
+            let configure = |options: &mut ChurnOptions| {
+                options.duration = Duration::from_secs_f64(duration);
+                options.seed = seed;
+                options.hello_timeout = Duration::from_secs_f64(hello_timeout);
+                options.session = Duration::from_secs_f64(session);
+                options.pause = Duration::from_secs_f64(pause);
+                if let Some(lobbies) = lobbies {
+                    options.lobbies = lobbies;
+                }
+                options.join_window = join_window;
+                options.progress = true;
+            };
+            let report = run_churn(peers, Duration::from_secs_f64(hello_timeout), db, configure)?;
+            if args.json {
+                println!("{}", churn_json(&report));
+            } else {
+                print_churn(&report);
+            }
+            if !report.problems.is_empty() {
+                return Err(BenchError::Setup(format!(
+                    "churn found {} problem(s), listed above",
+                    report.problems.len()
+                )));
+            }
+        }
         Scenario::ServeRegistry { db, hello_timeout } => {
             registry::serve_child(&db, Duration::from_secs_f64(hello_timeout))?;
         }
@@ -230,6 +311,37 @@ fn run_registry(
     };
     // Closing its stdin is the child's signal to stop; it then shuts down
     // cleanly, and we wait for it.
+    drop(child.stdin.take());
+    let _ = child.wait();
+    result
+}
+
+/// Prepares the database, starts the server in a child process with
+/// `hello_timeout`, and runs the churn against it.
+fn run_churn(
+    peers: usize,
+    hello_timeout: Duration,
+    db: Option<PathBuf>,
+    configure: impl FnOnce(&mut ChurnOptions),
+) -> Result<ChurnReport, BenchError> {
+    let scratch;
+    let db = match db {
+        Some(db) => db,
+        None => {
+            scratch = p2pchat::bench::ScratchDir::new("churn")?;
+            scratch.path().join("registry.db")
+        }
+    };
+    let created = registry::prepare_db(&db, churn::accounts(peers))?;
+    if created > 0 {
+        eprintln!("bench: created {created} accounts in {}", db.display());
+    }
+    let mut child = spawn_server(&db, hello_timeout)?;
+    let result = read_addr(&mut child).and_then(|addr| {
+        let mut options = ChurnOptions::new(peers, addr, child.id(), db.clone());
+        configure(&mut options);
+        churn::run(&options)
+    });
     drop(child.stdin.take());
     let _ = child.wait();
     result
@@ -343,6 +455,96 @@ fn print_registry(r: &RegistryReport) {
     print_rows(&rows);
 }
 
+fn print_churn(r: &ChurnReport) {
+    let figures = |f: &Figures, show: &dyn Fn(u64) -> String| {
+        let one = |n: Option<u64>| n.map_or("?".to_string(), show);
+        format!("{} / {} / {}", one(f.baseline), one(f.peak), one(f.end))
+    };
+    let count = |n: u64| n.to_string();
+    let mib = |n: u64| show_mib(Some(n));
+    let names = |names: &[String]| {
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(" ")
+        }
+    };
+    let rows = [
+        ("peers / seed", format!("{} / {}", r.peers, r.seed)),
+        (
+            "churn time / whole run",
+            format!(
+                "{:.1} s / {:.1} s",
+                r.duration.as_secs_f64(),
+                r.elapsed.as_secs_f64()
+            ),
+        ),
+        ("sessions", r.sessions.to_string()),
+        (
+            "ended: left / crashed",
+            format!("{} / {}", r.left, r.crashed),
+        ),
+        (
+            "ended: timed out / replaced",
+            format!("{} / {}", r.timed_out, r.replaced),
+        ),
+        (
+            "ended: cut at stop / broken",
+            format!("{} / {}", r.cut, r.broken),
+        ),
+        ("JOIN p50 / p99 / max", latency_text(&r.join)),
+        (
+            "replies (ERR OFFLINE)",
+            format!("{} ({})", r.replies, r.offline_answers),
+        ),
+        ("unexpected", r.unexpected.to_string()),
+        (
+            "lobbies / members",
+            format!("{} / {}", r.lobbies, r.lobby_members),
+        ),
+        (
+            "members left: LEAVE / drop",
+            format!("{} / {}", r.lobby_leaves, r.lobby_drops),
+        ),
+        (
+            "lobby delivered / expected",
+            format!("{} / {}", r.lobby_delivered, r.lobby_expected),
+        ),
+        ("lobby lost", r.lobby_lost.to_string()),
+        ("lobby unexpected", r.lobby_unexpected.to_string()),
+        (
+            "server threads base/peak/end",
+            figures(&r.server_threads, &count),
+        ),
+        ("server fds base/peak/end", figures(&r.server_fds, &count)),
+        ("server RSS base/peak/end", figures(&r.server_memory, &mib)),
+        (
+            "bench threads base/peak/end",
+            figures(&r.bench_threads, &count),
+        ),
+        (
+            "settled (LIST = watcher)",
+            format!(
+                "{} after {}",
+                if r.settled { "yes" } else { "NO" },
+                show_duration(r.settle_time)
+            ),
+        ),
+        ("DB online, watcher joined", names(&r.online_settled)),
+        ("DB online at the end", names(&r.online_end)),
+    ];
+    print_rows(&rows);
+    for example in &r.examples {
+        println!("{:<28} {example}", "seen");
+    }
+    if r.problems.is_empty() {
+        println!("{:<28} none", "problems");
+    }
+    for problem in &r.problems {
+        println!("{:<28} {problem}", "PROBLEM");
+    }
+}
+
 fn print_rows(rows: &[(&str, String)]) {
     for (name, value) in rows {
         println!("{name:<28} {value}");
@@ -451,5 +653,71 @@ fn registry_json(r: &RegistryReport) -> String {
         json_opt(r.server_threads),
         json_opt(r.peak_memory),
         json_str(&r.memory_of),
+    )
+}
+
+fn json_names(names: &[String]) -> String {
+    let items: Vec<String> = names.iter().map(|n| json_str(n)).collect();
+    format!("[{}]", items.join(","))
+}
+
+fn churn_json(r: &ChurnReport) -> String {
+    let figures = |name: &str, f: &Figures| {
+        format!(
+            "\"{name}_baseline\":{},\"{name}_peak\":{},\"{name}_end\":{}",
+            json_opt(f.baseline),
+            json_opt(f.peak),
+            json_opt(f.end)
+        )
+    };
+    format!(
+        concat!(
+            "{{\"scenario\":\"churn\",\"peers\":{},\"seed\":{},\"duration_s\":{:.3},",
+            "\"elapsed_s\":{:.3},\"sessions\":{},\"left\":{},\"crashed\":{},",
+            "\"timed_out\":{},\"replaced\":{},\"cut\":{},\"broken\":{},",
+            "\"join_count\":{},\"join_p50_us\":{},\"join_p99_us\":{},\"join_max_us\":{},",
+            "\"replies\":{},\"offline_answers\":{},\"unexpected\":{},",
+            "\"lobbies\":{},\"lobby_members\":{},\"lobby_leaves\":{},\"lobby_drops\":{},",
+            "\"lobby_expected\":{},\"lobby_delivered\":{},\"lobby_lost\":{},",
+            "\"lobby_unexpected\":{},{},{},{},{},",
+            "\"settled\":{},\"settle_s\":{:.3},\"online_settled\":{},\"online_end\":{},",
+            "\"examples\":{},\"problems\":{}}}"
+        ),
+        r.peers,
+        r.seed,
+        r.duration.as_secs_f64(),
+        r.elapsed.as_secs_f64(),
+        r.sessions,
+        r.left,
+        r.crashed,
+        r.timed_out,
+        r.replaced,
+        r.cut,
+        r.broken,
+        r.join.count,
+        micros(r.join.p50),
+        micros(r.join.p99),
+        micros(r.join.max),
+        r.replies,
+        r.offline_answers,
+        r.unexpected,
+        r.lobbies,
+        r.lobby_members,
+        r.lobby_leaves,
+        r.lobby_drops,
+        r.lobby_expected,
+        r.lobby_delivered,
+        r.lobby_lost,
+        r.lobby_unexpected,
+        figures("server_threads", &r.server_threads),
+        figures("server_fds", &r.server_fds),
+        figures("server_rss", &r.server_memory),
+        figures("bench_threads", &r.bench_threads),
+        r.settled,
+        r.settle_time.as_secs_f64(),
+        json_names(&r.online_settled),
+        json_names(&r.online_end),
+        json_names(&r.examples),
+        json_names(&r.problems),
     )
 }

@@ -53,3 +53,94 @@ fn registry_times_nobody_out() {
     assert!(report.hello.count > 0, "{report:?}");
     assert!(report.list.count > 0, "{report:?}");
 }
+
+/// The value of `name` in the flat JSON object `bench --json` prints: a
+/// number, `true`/`false`, a string with its quotes, or an array as text.
+fn json_field<'a>(json: &'a str, name: &str) -> &'a str {
+    let key = format!("\"{name}\":");
+    let start = json
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {name} in {json}"))
+        + key.len();
+    let rest = &json[start..];
+    let (mut depth, mut in_string, mut escaped) = (0, false, false);
+    for (at, c) in rest.char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '[' | '{' => depth += 1,
+            ']' if depth > 0 => depth -= 1,
+            ',' | '}' if depth == 0 => return &rest[..at],
+            _ => {}
+        }
+    }
+    rest
+}
+
+#[test]
+fn churn_leaves_the_server_as_it_found_it() {
+    // The whole scenario runs in a `bench` process of its own, with the
+    // server in a child of that: the thread counts it compares are then
+    // its own, not those of whatever other tests run beside this one.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["--json", "churn", "--peers", "8", "--duration", "0.5"])
+        .args([
+            "--hello-timeout",
+            "0.4",
+            "--session",
+            "0.15",
+            "--pause",
+            "0.05",
+        ])
+        .args(["--lobbies", "2", "--seed", "7"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let json = stdout.trim();
+    assert!(out.status.success(), "{json}\n{stderr}");
+    let field = |name: &str| json_field(json, name);
+    let number = |name: &str| -> u64 {
+        field(name)
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} in {json}"))
+    };
+    for figure in ["server_threads", "server_fds", "bench_threads"] {
+        let baseline = field(&format!("{figure}_baseline"));
+        assert_ne!(baseline, "null", "{figure}: {json}");
+        assert_eq!(
+            field(&format!("{figure}_end")),
+            baseline,
+            "{figure}: {json}"
+        );
+    }
+    assert_eq!(field("settled"), "true", "{json}");
+    assert_eq!(field("online_settled"), "[\"bench00008\"]", "{json}");
+    assert_eq!(field("online_end"), "[]", "{json}");
+    assert_eq!(number("unexpected"), 0, "{json}");
+    assert_eq!(number("broken"), 0, "{json}");
+    assert_eq!(number("lobby_lost"), 0, "{json}");
+    assert_eq!(number("lobby_unexpected"), 0, "{json}");
+    assert_eq!(field("problems"), "[]", "{json}");
+    // Every session is accounted for, exactly once.
+    let ended: u64 = ["left", "crashed", "timed_out", "replaced", "cut", "broken"]
+        .iter()
+        .map(|name| number(name))
+        .sum();
+    assert!(number("sessions") > 0, "{json}");
+    assert_eq!(ended, number("sessions"), "{json}");
+    assert!(number("lobby_delivered") > 0, "{json}");
+    assert_eq!(
+        number("lobby_delivered"),
+        number("lobby_expected"),
+        "{json}"
+    );
+}

@@ -243,11 +243,8 @@ fn a_full_log_pipe_does_not_stall_the_server() {
     // a 4 KiB pipe.
     for port in 5001..5081 {
         let mut again = server.client();
-        assert!(
-            again
-                .ask(&format!("JOIN alice {} {port}", crate::support::PASSWORD))
-                .starts_with("OK JOINED")
-        );
+        let joined = again.ask(&format!("JOIN alice {} {port}", crate::support::PASSWORD));
+        assert!(joined.starts_with("OK JOINED"), "round {port}: {joined}");
         assert_eq!(again.ask("LOGOUT"), "OK BYE");
     }
     let mut bob = register_and_join(server.addr(), "bob", 6000);
