@@ -572,7 +572,9 @@ impl Hub {
     }
 
     fn join(&mut self, id: u64, name: String, port: u16) -> Reply {
-        let Some(session) = self.sessions.get(&id) else {
+        // A connection told to close (it timed out while its password was
+        // being checked, say) must not put its user online on the way out.
+        let Some(session) = self.sessions.get(&id).filter(|s| !s.kicked) else {
             return Reply::Err(ErrorCode::Internal, "the connection is closing".into());
         };
         let addr = session.addr;
@@ -773,6 +775,13 @@ impl Hub {
                     .is_some_and(|at| now.duration_since(*at) < window)
         });
     }
+}
+
+fn bad_credentials() -> Reply {
+    Reply::Err(
+        ErrorCode::BadCredentials,
+        "wrong user name or password".into(),
+    )
 }
 
 /// Asks the hub something and waits for the answer; `None` once the hub
@@ -989,43 +998,36 @@ impl Connection {
     }
 
     fn join(&self, name: String, password: &str, port: u16, ip: IpAddr) -> Option<Reply> {
-        // The hub counts this attempt as a failure when it lets it through,
-        // and it is asked only once a hashing thread has taken the job: so
-        // at most as many attempts as there are hashing threads are ever
-        // undecided, and a burst of guesses meets the cool-down at once.
+        // The whole JOIN runs as one job on a hashing thread. The hub counts
+        // the attempt as a failure when it lets it through, and it is asked
+        // only once a hashing thread has taken the job: so at most as many
+        // attempts as there are hashing threads are ever undecided, and a
+        // burst of guesses meets the cool-down at once. (It also keeps the
+        // connection thread's own stack, thousands of them, shallow.)
         let events = self.events.clone();
         let password = password.to_string();
-        let checked = self.hashes.run(move |slot| {
-            let account = match ask(&events, |reply| Event::Account { name, ip, reply })? {
-                Ok(Some(account)) => account,
-                Ok(None) => {
-                    slot.verify_nobody(&password);
-                    return Some(Err(None));
+        let id = self.id;
+        self.hashes
+            .run(move |slot| {
+                let account = match ask(&events, |reply| Event::Account { name, ip, reply })? {
+                    Ok(Some(account)) => account,
+                    Ok(None) => {
+                        slot.verify_nobody(&password);
+                        return Some(bad_credentials());
+                    }
+                    Err(refusal) => return Some(refusal),
+                };
+                if !slot.verify(&password, &account.password_hash) {
+                    return Some(bad_credentials());
                 }
-                Err(refusal) => return Some(Err(Some(refusal))),
-            };
-            if slot.verify(&password, &account.password_hash) {
-                Some(Ok(account.name))
-            } else {
-                Some(Err(None))
-            }
-        });
-        let name = match checked.flatten()? {
-            Ok(name) => name,
-            Err(Some(refusal)) => return Some(refusal),
-            Err(None) => {
-                return Some(Reply::Err(
-                    ErrorCode::BadCredentials,
-                    "wrong user name or password".into(),
-                ));
-            }
-        };
-        self.ask(|reply| Event::Join {
-            id: self.id,
-            ip,
-            name,
-            port,
-            reply,
-        })
+                ask(&events, |reply| Event::Join {
+                    id,
+                    ip,
+                    name: account.name,
+                    port,
+                    reply,
+                })
+            })
+            .flatten()
     }
 }
