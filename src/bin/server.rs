@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use crossbeam_channel::bounded;
+use crossbeam_channel::{RecvTimeoutError, bounded};
 use p2pchat::registry::{DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, RegistryConfig, Server};
 use p2pchat::trace::{self, Trace};
 use std::thread;
@@ -37,6 +37,9 @@ struct Args {
     trace: bool,
 }
 
+/// How long the exit waits for the last log lines to be printed.
+const PRINTER_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn parse_count(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
@@ -64,10 +67,12 @@ fn run(mut config: RegistryConfig) -> Result<(), Box<dyn std::error::Error>> {
     // The log is printed on a thread of its own: if standard output is a
     // pipe that nobody reads, this thread blocks, and the server does not.
     let (log, lines) = bounded::<String>(1024);
-    config.log = Some(log);
-    let printer = thread::Builder::new()
-        .name("log".into())
-        .spawn(move || lines.iter().for_each(trace::out))?;
+    config.log = Some(log.clone());
+    let (printed, printer_done) = bounded::<()>(0);
+    let printer = thread::Builder::new().name("log".into()).spawn(move || {
+        lines.iter().for_each(trace::out);
+        drop(printed);
+    })?;
     // Each connection holds a descriptor; the usual soft limit of 1024
     // would cap the server far below --max-connections.
     if let Err(err) = p2pchat::raise_fd_limit() {
@@ -84,9 +89,18 @@ fn run(mut config: RegistryConfig) -> Result<(), Box<dyn std::error::Error>> {
         db.display()
     ));
     let result = server.run();
-    // The server has dropped its end of the log, so the printer finishes.
-    let _ = printer.join();
+    if result.is_ok() {
+        // Through the printer too: with a stuck pipe, even this line must
+        // not hang the exit.
+        let _ = log.try_send("Registry stopped; everyone is marked offline.".into());
+    }
+    drop(log);
+    // The server has dropped its end of the log, so the printer finishes
+    // what is queued, unless it is stuck writing to a pipe nobody reads:
+    // then it is left to end with the process rather than hang the exit.
+    if let Err(RecvTimeoutError::Disconnected) = printer_done.recv_timeout(PRINTER_GRACE) {
+        let _ = printer.join();
+    }
     result?;
-    trace::out("Registry stopped; everyone is marked offline.");
     Ok(())
 }
