@@ -36,18 +36,6 @@ pub struct LinkConfig {
     pub trace: Trace,
 }
 
-impl LinkConfig {
-    pub fn new(addr: SocketAddr) -> LinkConfig {
-        LinkConfig {
-            addr,
-            hello_interval: Duration::from_secs(10),
-            retry_min: Duration::from_millis(500),
-            retry_max: Duration::from_secs(10),
-            trace: Trace::off(),
-        }
-    }
-}
-
 /// Why a request to the registry got no answer.
 #[derive(Debug)]
 pub enum ClientError {
@@ -230,7 +218,11 @@ impl Link {
     /// connection and starts the reconnect schedule.
     fn exchange(&mut self, request: &Request) -> Answer {
         let Some(conn) = &mut self.conn else {
-            return Err(ClientError::Offline);
+            // Without a retry planned, the link has given up for good.
+            return Err(match self.retry_at {
+                Some(_) => ClientError::Offline,
+                None => ClientError::Closed(None),
+            });
         };
         let result = exchange_on(conn, request, self.config.addr, self.config.trace);
         if let Err(err) = &result {

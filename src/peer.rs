@@ -27,7 +27,7 @@ use crossbeam_channel::{Receiver, Sender, bounded, select, unbounded};
 use crate::chatlog::ChatLog;
 use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
 use crate::line::{ConnReader, Frame, LineReader, is_timeout, write_line};
-use crate::lobby::{Lobby, LobbyConfig, Notice};
+use crate::lobby::{LEADER_LEFT, Lobby, LobbyConfig, Notice};
 use crate::trace::Trace;
 use crate::wire::{self, Contact, ErrorCode, Reply, Request, ToLeader, ToMember};
 
@@ -237,13 +237,10 @@ impl Peer {
             }
         }
         app.quit();
+        // Chat requests still waiting for an answer are answered BUSY by
+        // their own threads as the listener stops.
         listener.stop();
-        // Chat requests that arrived while quitting still wait for an answer.
-        for event in events_rx.try_iter() {
-            if let Event::Invitation { answer, .. } = event {
-                let _ = answer.send(Answer::Busy);
-            }
-        }
+        drop(events_rx);
         Ok(())
     }
 }
@@ -498,12 +495,16 @@ impl App {
                 port: self.chat_port,
             },
         };
-        match self.link.request(request).map(|mut r| r.swap_remove(0)) {
-            Ok(Reply::Registered(name)) => {
+        match self
+            .link
+            .request(request)
+            .map(|replies| replies.into_iter().next())
+        {
+            Ok(Some(Reply::Registered(name))) => {
                 self.say(format!("Registered {name}. Now join with '2'."));
                 Stage::Welcome
             }
-            Ok(Reply::Joined(contact)) => {
+            Ok(Some(Reply::Joined(contact))) => {
                 self.say(format!(
                     "Joined as {}; others reach you at {} port {}. Type /quit at any time to leave.",
                     contact.name, contact.ip, contact.port
@@ -511,14 +512,14 @@ impl App {
                 self.me = Some(contact);
                 Stage::Menu
             }
-            Ok(Reply::Err(ErrorCode::TooManyAttempts, text)) => {
+            Ok(Some(Reply::Err(ErrorCode::TooManyAttempts, text))) => {
                 let wait = text.split(' ').next().unwrap_or("some");
                 self.say(format!(
                     "Too many failed attempts for {name}; try again in {wait} seconds."
                 ));
                 Stage::Welcome
             }
-            Ok(Reply::Err(_, text)) => {
+            Ok(Some(Reply::Err(_, text))) => {
                 let what = match purpose {
                     Purpose::Register => "register",
                     Purpose::Join => "join",
@@ -527,7 +528,7 @@ impl App {
                 Stage::Welcome
             }
             Ok(other) => {
-                self.say(format!("The registry answered strangely: {other}"));
+                self.say(format!("The registry answered strangely: {other:?}"));
                 Stage::Welcome
             }
             Err(err) => {
@@ -788,7 +789,7 @@ impl App {
             &self.screen,
             &format!("* lobby ended: {why}"),
         );
-        leading.lobby.close("LEADER_LEFT");
+        leading.lobby.close(LEADER_LEFT);
         self.say(format!("The lobby has ended ({why})."));
     }
 
@@ -945,7 +946,10 @@ impl App {
             // An answer for a lobby that has ended: tell an accepting
             // invitee so rather than leaving it waiting.
             if let Outcome::Accepted { mut writer, .. } = outcome {
-                let _ = write_line(&mut writer, &ToMember::Closed("LEADER_LEFT".into()));
+                let closed = ToMember::Closed(LEADER_LEFT.into());
+                self.config.trace.sent(&name, &closed);
+                let _ = writer.set_write_timeout(Some(CANCEL_CHECK));
+                let _ = write_line(&mut writer, &closed);
             }
             return;
         }
@@ -1074,7 +1078,7 @@ impl App {
             ToMember::Err(code, text) => show(format!("The leader says: {text} ({code})")),
             ToMember::ChatRequest { .. } | ToMember::Hello => {}
             ToMember::Closed(reason) => {
-                let why = if reason.eq_ignore_ascii_case("LEADER_LEFT") {
+                let why = if reason.eq_ignore_ascii_case(LEADER_LEFT) {
                     "the leader left".to_string()
                 } else {
                     reason
@@ -1250,7 +1254,12 @@ impl Acceptor {
             if self.flag.load(Ordering::SeqCst) {
                 break;
             }
-            let Ok(stream) = stream else { continue };
+            let Ok(stream) = stream else {
+                // Out of descriptors, accept fails at once until a
+                // connection closes: pause rather than spin.
+                thread::sleep(Duration::from_millis(50));
+                continue;
+            };
             connections.retain(|h| !h.is_finished());
             let chat = ChatConnection {
                 events: self.events.clone(),
@@ -1297,9 +1306,26 @@ impl ChatConnection {
         let Ok(read_half) = stream.try_clone() else {
             return;
         };
-        let _ = stream.set_read_timeout(Some(self.timing.request));
+        // Short read timeouts let the wait for the first line notice that
+        // the peer is stopping; a line never comes after `timing.request`.
+        let _ = stream.set_read_timeout(Some(CANCEL_CHECK));
         let mut reader = LineReader::new(BufReader::new(read_half));
-        let (from, ticket) = match reader.next_frame() {
+        let deadline = Instant::now() + self.timing.request;
+        let first = loop {
+            match reader.next_frame() {
+                Err(err) if is_timeout(&err) => {
+                    let stopping = !matches!(
+                        self.stop.try_recv(),
+                        Err(crossbeam_channel::TryRecvError::Empty)
+                    );
+                    if stopping || Instant::now() >= deadline {
+                        return;
+                    }
+                }
+                other => break other,
+            }
+        };
+        let (from, ticket) = match first {
             Ok(Frame::Line(line)) => {
                 self.trace.received(addr, &line);
                 match line.parse::<ToMember>() {
@@ -1335,7 +1361,8 @@ impl ChatConnection {
         }
         let answer = select! {
             recv(answer_rx) -> answer => answer.ok(),
-            recv(self.stop) -> _ => None,
+            // The peer is quitting: it is busy for good.
+            recv(self.stop) -> _ => Some(Answer::Busy),
         };
         let (lobby, outbox) = match answer {
             Some(Answer::Accept { lobby, outbox }) => (lobby, outbox),
@@ -1345,7 +1372,9 @@ impl ChatConnection {
         };
         // A leader that sends nothing, not even HELLO, for this long is gone:
         // its machine may have died without closing the connection.
+        // Nor may a leader that stopped reading hold this thread for ever.
         if stream.set_read_timeout(Some(self.timing.silence)).is_err()
+            || stream.set_write_timeout(Some(self.timing.silence)).is_err()
             || !self.send_ok(&mut stream, &from, &ToLeader::Accept)
         {
             let _ = self.events.send(Event::LeaderGone {
@@ -1361,6 +1390,14 @@ impl ChatConnection {
             thread::Builder::new()
                 .name("member-reader".into())
                 .spawn(move || read_from_leader(reader, &events, lobby, &from, trace))
+        };
+        let Ok(reading) = reading else {
+            let _ = stream.shutdown(Shutdown::Both);
+            let _ = self.events.send(Event::LeaderGone {
+                lobby,
+                silent: false,
+            });
+            return;
         };
         // This thread stays the only writer of the socket: it sends what the
         // user types until the user leaves or the peer stops.
@@ -1386,9 +1423,7 @@ impl ChatConnection {
             }
         }
         let _ = stream.shutdown(Shutdown::Both);
-        if let Ok(handle) = reading {
-            let _ = handle.join();
-        }
+        let _ = reading.join();
     }
 
     fn refuse(&self, stream: &mut TcpStream, addr: SocketAddr, code: ErrorCode, text: &str) {

@@ -40,8 +40,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 12_000;
 /// The read buffer of a registry connection: a few lines' worth.
 const READ_BUFFER: usize = 512;
 
-/// Connection threads do little and hash passwords on the heap, so they
-/// need far less than the default 2 MiB stack.
+/// Connection threads do little (hashing runs on the hashing threads), so
+/// they need far less than the default 2 MiB stack.
 const CONNECTION_STACK: usize = 256 * 1024;
 
 /// How failed JOINs are limited.
@@ -202,6 +202,7 @@ impl Server {
             config,
             stop,
         } = self;
+        let hasher = Hasher::per_core()?;
         let (events, events_rx) = unbounded();
         let hub = {
             let config = config.clone();
@@ -219,7 +220,6 @@ impl Server {
                 .spawn(move || sweep(every, &events, &sweep_stop_rx))?
         };
 
-        let hasher = Hasher::per_core()?;
         let live = Arc::new(AtomicUsize::new(0));
         let mut connections: Vec<JoinHandle<()>> = Vec::new();
         let mut next_id = 0u64;
@@ -233,6 +233,9 @@ impl Server {
                 // shortage of file descriptors: neither should stop the server.
                 Err(err) => {
                     trace::err(format_args!("accept failed: {err}"));
+                    // Out of descriptors, accept fails at once until a
+                    // connection closes: pause rather than spin.
+                    thread::sleep(Duration::from_millis(50));
                     continue;
                 }
             };
@@ -260,6 +263,9 @@ impl Server {
             }
         }
 
+        // Clients that connect from now on are refused by the system rather
+        // than left in the backlog without a goodbye.
+        drop(listener);
         let _ = events.send(Event::Shutdown);
         for handle in connections {
             let _ = handle.join();
@@ -267,7 +273,8 @@ impl Server {
         drop(sweep_stop);
         let _ = sweeper.join();
         drop(events);
-        hub.join().unwrap_or(Ok(()))?;
+        hub.join()
+            .map_err(|_| ServerError::Io(io::Error::other("the registry hub panicked")))??;
         Ok(())
     }
 }
@@ -435,8 +442,12 @@ struct Hub {
     shutting_down: bool,
 }
 
-fn internal(err: &DbError) -> Reply {
-    trace::err(format_args!("{err}"));
+/// The reply to a request the database failed; the error itself goes to
+/// the log.
+fn internal(err: &DbError, log: &Option<Sender<String>>) -> Reply {
+    if let Some(log) = log {
+        let _ = log.try_send(format!("error: {err}"));
+    }
     Reply::Err(
         ErrorCode::Internal,
         "the registry database failed; try again".into(),
@@ -511,7 +522,7 @@ impl Hub {
                         ErrorCode::NameTaken,
                         format!("the name {name} is taken; pick another"),
                     ),
-                    Err(err) => internal(&err),
+                    Err(err) => internal(&err, &self.config.log),
                 };
                 let _ = reply.send(answer);
             }
@@ -523,7 +534,10 @@ impl Hub {
                             "{wait} too many failed joins for this name or address; try again in {wait} s"
                         ),
                     )),
-                    None => self.store.account(&name).map_err(|err| internal(&err)),
+                    None => self
+                        .store
+                        .account(&name)
+                        .map_err(|err| internal(&err, &self.config.log)),
                 };
                 let _ = reply.send(answer);
             }
@@ -589,7 +603,7 @@ impl Hub {
             }
         }
         if let Err(err) = self.store.set_online(&name, ip, port, addr.port()) {
-            return internal(&err);
+            return internal(&err, &self.config.log);
         }
         let contact = Contact { name, ip, port };
         self.log(format_args!("{} online at {ip} port {port}", contact.name));
@@ -670,7 +684,7 @@ impl Hub {
         };
         let mut bytes = [0u8; 16];
         if let Err(err) = getrandom::fill(&mut bytes) {
-            trace::err(format_args!("no random numbers for a ticket: {err}"));
+            self.log(format_args!("error: no random numbers for a ticket: {err}"));
             return Reply::Err(
                 ErrorCode::Internal,
                 "cannot make a ticket; try again".into(),
@@ -720,7 +734,7 @@ impl Hub {
                 Reply::Err(ErrorCode::Offline, format!("{} is offline", account.name))
             }
             Ok(None) => Reply::Err(ErrorCode::NotFound, format!("{name} is not registered")),
-            Err(err) => internal(&err),
+            Err(err) => internal(&err, &self.config.log),
         }
     }
 
@@ -731,7 +745,7 @@ impl Hub {
         };
         if let Some(online) = self.online.remove(&key) {
             if let Err(err) = self.store.set_offline(&online.contact.name) {
-                trace::err(format_args!("{err}"));
+                self.log(format_args!("error: {err}"));
             }
             self.log(format_args!("{} offline", online.contact.name));
         }

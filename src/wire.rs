@@ -126,25 +126,20 @@ pub fn check_ticket(ticket: &str) -> Result<(), ParseError> {
 /// A copy of a line that is safe to print: the password of `REGISTER` and
 /// `JOIN` is shown as `****`. Works on any line, parsed or not.
 pub fn redact(line: &str) -> Cow<'_, str> {
-    let keyword = line.split(' ').find(|w| !w.is_empty()).unwrap_or("");
-    let secret_at = ["REGISTER", "JOIN"]
+    // Any whitespace separates words here, though the parser splits on
+    // spaces only: a tab must not smuggle a password into the trace.
+    let mut words = line
+        .split(char::is_whitespace)
+        .filter(|w| !w.is_empty())
+        .map(|w| (w.as_ptr() as usize - line.as_ptr() as usize, w.len()));
+    let keyword = words.next().map_or("", |(at, len)| &line[at..at + len]);
+    let secret = ["REGISTER", "JOIN"]
         .iter()
         .any(|k| keyword.eq_ignore_ascii_case(k));
-    if !secret_at || line.split(' ').filter(|w| !w.is_empty()).count() < 3 {
-        return Cow::Borrowed(line);
+    match (secret, words.nth(1)) {
+        (true, Some((at, len))) => Cow::Owned(format!("{}****{}", &line[..at], &line[at + len..])),
+        _ => Cow::Borrowed(line),
     }
-    let mut seen = 0;
-    let redacted: Vec<&str> = line
-        .split(' ')
-        .map(|w| {
-            if w.is_empty() {
-                return w;
-            }
-            seen += 1;
-            if seen == 3 { "****" } else { w }
-        })
-        .collect();
-    Cow::Owned(redacted.join(" "))
 }
 
 /// The codes of every `ERR <CODE> <text>` line.
@@ -1440,5 +1435,12 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn redact_treats_any_whitespace_as_a_separator() {
+        assert_eq!(redact("JOIN\talice\ts3cret 5000"), "JOIN\talice\t**** 5000");
+        assert_eq!(redact("register\tbob\tpw12"), "register\tbob\t****");
+        assert_eq!(redact("JOIN\talice"), "JOIN\talice");
     }
 }
