@@ -190,17 +190,6 @@ impl Store {
         )?;
         Ok(())
     }
-
-    /// The names of the users marked online, for checks and tests.
-    pub fn online_names(&self) -> Result<Vec<String>, DbError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT user_name FROM users WHERE status = 1 ORDER BY user_name")?;
-        let names = stmt
-            .query_map([], |row| row.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
-        Ok(names)
-    }
 }
 
 /// Creates the database file readable and writable by its owner only, so

@@ -1378,8 +1378,7 @@ mod tests {
     }
 
     // The parser skips leading spaces, so `  JOIN alice s3cret 5000` is a
-    // valid JOIN; `redact` takes the empty word before the first space as the
-    // keyword and prints such a line, password and all, in `--trace` output.
+    // valid JOIN, and `redact` must find its keyword past them too.
     #[test]
     fn redact_hides_passwords_after_leading_spaces() {
         assert!(

@@ -31,8 +31,8 @@ struct Args {
     /// Connections held at once; one over this gets ERR SERVER_FULL.
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse_count)]
     max_connections: usize,
-    /// Print every line received (<<) and sent (>>), with the client's address.
-    /// Passwords show as ****.
+    /// Print every line received (<<) and sent (>>), with the client's
+    /// address, on standard error. Passwords show as ****.
     #[arg(long)]
     trace: bool,
 }

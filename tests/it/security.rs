@@ -428,11 +428,9 @@ fn failures_from_an_address_lock_it_for_every_name() {
     );
 }
 
-// BUG (src/registry.rs, `Connection::join` with `Hub::cooling_down` and
-// `Hub::join_failed`): the lock is looked at before the password is hashed,
-// and a failure is counted only after the hash, tens of milliseconds later.
-// Guesses sent at the same moment on several connections all pass the look
-// and are all tried, so a guesser with many connections is not limited.
+// Guesses sent at the same moment on several connections must not all pass
+// the throttle while the first ones are still being hashed: an attempt
+// counts as a failure from the moment it is let through.
 #[test]
 fn guesses_sent_at_once_are_limited_too() {
     let server = throttled_server();
