@@ -26,6 +26,21 @@ pub mod registry;
 pub mod trace;
 pub mod wire;
 
+/// Wakes a thread blocked in `accept` on `addr` by connecting to it; the
+/// thread then sees its stop flag and drops the connection. A listener on
+/// an unspecified address (`0.0.0.0`, `::`) is reached through loopback. If
+/// the connection fails, the listener is gone already.
+pub(crate) fn wake_acceptor(mut addr: std::net::SocketAddr) {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        });
+    }
+    let _ = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1));
+}
+
 /// Parses a number of seconds, fractions allowed, for command-line options.
 pub fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {

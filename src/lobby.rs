@@ -99,8 +99,9 @@ pub struct Lobby {
 }
 
 impl Lobby {
-    /// Starts the hub thread. Notices go to `notices`.
-    pub fn start(config: LobbyConfig, notices: Sender<Notice>) -> Lobby {
+    /// Starts the hub thread. Notices go to `notices`. Fails only if the
+    /// system cannot start a thread.
+    pub fn start(config: LobbyConfig, notices: Sender<Notice>) -> io::Result<Lobby> {
         let (events, inbox) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
         let leader = config.leader.clone();
         let hub = Hub {
@@ -116,13 +117,12 @@ impl Lobby {
         };
         let hub = thread::Builder::new()
             .name("lobby-hub".to_string())
-            .spawn(move || hub.run(inbox))
-            .expect("the operating system can start the lobby's one hub thread");
-        Lobby {
+            .spawn(move || hub.run(inbox))?;
+        Ok(Lobby {
             events,
             leader,
             hub: Some(hub),
-        }
+        })
     }
 
     /// Admits a member whose `OK` was just read from `reader`; `writer` is a

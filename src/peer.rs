@@ -15,7 +15,7 @@
 
 use std::fmt;
 use std::io::{self, BufReader};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -642,7 +642,13 @@ impl App {
         config.trace = self.config.trace;
         config.hello_interval = self.config.lobby_hello;
         config.silence_timeout = self.config.lobby_timeout;
-        let lobby = Lobby::start(config, self.notices.clone());
+        let lobby = match Lobby::start(config, self.notices.clone()) {
+            Ok(lobby) => lobby,
+            Err(err) => {
+                self.say(format!("Cannot start a chat: {err}"));
+                return Stage::Menu;
+            }
+        };
         let mut log = self.open_log(&me);
         write_log(&mut log, &self.screen, &format!("* lobby started by {me}"));
         let cancel = Arc::new(AtomicBool::new(false));
@@ -1229,11 +1235,7 @@ impl ChatListener {
     fn stop(self) {
         self.flag.store(true, Ordering::SeqCst);
         drop(self.stop);
-        let mut wake = self.addr;
-        if wake.ip().is_unspecified() {
-            wake.set_ip(IpAddr::from([127, 0, 0, 1]));
-        }
-        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        crate::wake_acceptor(self.addr);
         let _ = self.handle.join();
     }
 }

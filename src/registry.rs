@@ -150,16 +150,7 @@ impl Stopper {
     /// Asks the server to shut down, and wakes its blocked `accept`.
     pub fn stop(&self) {
         self.flag.store(true, Ordering::SeqCst);
-        let mut addr = self.addr;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(match addr.ip() {
-                IpAddr::V4(_) => [127, 0, 0, 1].into(),
-                IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-            });
-        }
-        // The connection only wakes the acceptor, which sees the flag and
-        // drops it; if it fails the server is already gone.
-        let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+        crate::wake_acceptor(self.addr);
     }
 
     fn is_stopped(&self) -> bool {

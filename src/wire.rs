@@ -346,7 +346,7 @@ impl fmt::Display for Request {
     }
 }
 
-/// The registry's requests: keyword, usage, and how many arguments.
+/// The registry's requests: keyword and usage, for `ERR BAD_ARGS`.
 const USAGE: &[(&str, &str)] = &[
     ("REGISTER", "REGISTER <name> <password>"),
     ("JOIN", "JOIN <name> <password> <port>"),
@@ -369,9 +369,8 @@ fn usage(keyword: &str) -> ParseError {
 
 /// Splits a line into its keyword and the words after it.
 fn words(line: &str) -> (&str, Vec<&str>) {
-    let mut words = line.split(' ').filter(|w| !w.is_empty());
-    let keyword = words.next().unwrap_or("");
-    (keyword, words.collect())
+    let (keyword, rest) = split_word(line);
+    (keyword, all_words(rest))
 }
 
 /// The words of `s`, however many spaces stand between them.

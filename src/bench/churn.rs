@@ -1169,7 +1169,7 @@ impl<'a> Load<'a> {
         }
         let leader = names.remove(0);
         let (notices, _) = crossbeam_channel::unbounded();
-        let lobby = Lobby::start(LobbyConfig::new(leader.clone()), notices);
+        let lobby = Lobby::start(LobbyConfig::new(leader.clone()), notices)?;
         let addr = self.listener.local_addr()?;
         let mut members = Vec::with_capacity(size);
         for name in names {

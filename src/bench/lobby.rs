@@ -263,7 +263,7 @@ impl Setup {
         // The leader's notices are not read: the benchmark has no user
         // interface, and a dropped receiver makes each notice a no-op.
         let (notices, _) = unbounded();
-        let lobby = Lobby::start(LobbyConfig::new("leader"), notices);
+        let lobby = Lobby::start(LobbyConfig::new("leader"), notices)?;
         let admit = |name: String| -> io::Result<TcpStream> {
             let client = TcpStream::connect(addr)?;
             let (server, _) = listener.accept()?;

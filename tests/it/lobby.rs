@@ -101,7 +101,7 @@ fn peer(client: TcpStream, label: &str) -> Peer {
 
 fn start(config: LobbyConfig) -> (Lobby, Receiver<Notice>) {
     let (notices, ui) = crossbeam_channel::unbounded();
-    (Lobby::start(config, notices), ui)
+    (Lobby::start(config, notices).unwrap(), ui)
 }
 
 #[track_caller]
