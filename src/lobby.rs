@@ -34,6 +34,11 @@ const BATCH_LIMIT: usize = 4096;
 /// mostly idle members does not hold on to the memory of one old burst.
 const IDLE_BUFFER_CAPACITY: usize = 64 * 1024;
 
+/// A lobby connection with nothing sent for this long gets `HELLO`.
+pub const DEFAULT_HELLO_INTERVAL: Duration = Duration::from_secs(10);
+/// A lobby connection with nothing heard for this long is gone.
+pub const DEFAULT_SILENCE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The reason a lobby closes when its `Lobby` is dropped without `close`.
 pub const LEADER_LEFT: &str = "LEADER_LEFT";
 
@@ -68,8 +73,8 @@ impl LobbyConfig {
             trace: Trace::off(),
             retry_interval: Duration::from_millis(2),
             close_timeout: Duration::from_secs(1),
-            hello_interval: Duration::from_secs(10),
-            silence_timeout: Duration::from_secs(30),
+            hello_interval: DEFAULT_HELLO_INTERVAL,
+            silence_timeout: DEFAULT_SILENCE_TIMEOUT,
         }
     }
 }

@@ -27,7 +27,7 @@ use crossbeam_channel::{Receiver, Sender, bounded, select, unbounded};
 use crate::chatlog::ChatLog;
 use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
 use crate::line::{ConnReader, Frame, LineReader, is_timeout, write_line};
-use crate::lobby::{LEADER_LEFT, Lobby, LobbyConfig, Notice};
+use crate::lobby::{self, LEADER_LEFT, Lobby, LobbyConfig, Notice};
 use crate::trace::Trace;
 use crate::wire::{self, Contact, ErrorCode, Reply, Request, ToLeader, ToMember};
 
@@ -38,6 +38,11 @@ pub const MENU_PROMPT: &str =
 pub const ADD_PROMPT: &str = "Do you want to add the user to your conversation list? ['Yes', 'No']";
 
 const LOBBY_HELP: &str = "In the lobby every line you type is a message. Commands: /members lists who is here, /leave returns to the menu, /quit leaves and exits, /help shows this.";
+
+/// How often a joined peer says HELLO to the registry.
+pub const DEFAULT_HELLO_INTERVAL: Duration = Duration::from_secs(10);
+/// How long an invitee has to answer a chat request.
+pub const DEFAULT_INVITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long an inviter waits to connect to an invitee.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -73,12 +78,12 @@ impl PeerConfig {
             server,
             listen: SocketAddr::from(([0, 0, 0, 0], 0)),
             log_dir: PathBuf::from("logs"),
-            hello_interval: Duration::from_secs(10),
-            invite_timeout: Duration::from_secs(30),
+            hello_interval: DEFAULT_HELLO_INTERVAL,
+            invite_timeout: DEFAULT_INVITE_TIMEOUT,
             retry_min: Duration::from_millis(500),
             retry_max: Duration::from_secs(10),
-            lobby_hello: Duration::from_secs(10),
-            lobby_timeout: Duration::from_secs(30),
+            lobby_hello: lobby::DEFAULT_HELLO_INTERVAL,
+            lobby_timeout: lobby::DEFAULT_SILENCE_TIMEOUT,
             trace: Trace::off(),
         }
     }

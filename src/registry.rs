@@ -33,6 +33,9 @@ use crate::wire::{ByeReason, Contact, ErrorCode, HELP_TEXT, Reply, Request};
 /// The port the registry listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 7777;
 
+/// How long a connection may stay silent unless told otherwise.
+pub const DEFAULT_HELLO_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How many connections the server holds at once unless told otherwise:
 /// each is a thread, and the machine this was sized on allows about 16,000.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 12_000;
@@ -89,7 +92,7 @@ impl RegistryConfig {
         RegistryConfig {
             bind,
             db_path: db_path.into(),
-            hello_timeout: Duration::from_secs(30),
+            hello_timeout: DEFAULT_HELLO_TIMEOUT,
             trace: Trace::off(),
             log: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,

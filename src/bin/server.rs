@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use crossbeam_channel::{RecvTimeoutError, bounded};
-use p2pchat::registry::{DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, RegistryConfig, Server};
+use p2pchat::registry::{
+    DEFAULT_HELLO_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, RegistryConfig, Server,
+};
 use p2pchat::trace::{self, Trace};
 use std::thread;
 
@@ -26,7 +28,7 @@ struct Args {
     #[arg(long, default_value = "registry.db")]
     db: PathBuf,
     /// Seconds a client may stay silent before it is closed and marked offline.
-    #[arg(long, default_value_t = 30.0, value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = DEFAULT_HELLO_TIMEOUT.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
     hello_timeout: f64,
     /// Connections held at once; one over this gets ERR SERVER_FULL.
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse_count)]
