@@ -1,9 +1,10 @@
 //! Framing: reads protocol lines from any `BufRead` and writes them to any
 //! `Write`.
 //!
-//! This module owns the byte-level rules (the `\n` terminator, the length
-//! limit, what survives a read timeout). It must not know any keyword: what a
-//! line means is `wire.rs`'s business.
+//! This module owns the byte-level reading (finding the `\n`, bounding how
+//! much a line may buffer, keeping a partial line across a read timeout);
+//! `wire::decode_line` decides what a line's bytes may be. It must not know
+//! any keyword: what a line means is `wire.rs`'s business.
 
 use std::io::{self, BufRead, ErrorKind, Write};
 

@@ -288,6 +288,26 @@ impl Member {
     }
 }
 
+/// Marks `member` to be removed once the current event is handled.
+fn doom(id: MemberId, member: &mut Member, exit: Exit, doomed: &mut Vec<(MemberId, Exit)>) {
+    member.doomed = true;
+    doomed.push((id, exit));
+}
+
+/// Queues one encoded line for `member`, or, if its backlog would grow past
+/// the limit, marks it to be dropped: it has stopped reading.
+fn queue_or_drop(
+    id: MemberId,
+    member: &mut Member,
+    bytes: &[u8],
+    config: &LobbyConfig,
+    doomed: &mut Vec<(MemberId, Exit)>,
+) {
+    if !member.queue(bytes, config.max_queued_bytes, config.trace) {
+        doom(id, member, Exit::Dropped, doomed);
+    }
+}
+
 fn trace_sent(trace: Trace, name: &str, bytes: &[u8]) {
     let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     trace.sent(name, String::from_utf8_lossy(line));
@@ -549,15 +569,8 @@ impl Hub {
     /// Queues `line` for one member.
     fn send_to(&mut self, id: MemberId, line: &ToMember) {
         encode_into(&mut self.scratch, line);
-        if let Some(member) = self.members.get_mut(&id)
-            && !member.queue(
-                &self.scratch,
-                self.config.max_queued_bytes,
-                self.config.trace,
-            )
-        {
-            member.doomed = true;
-            self.doomed.push((id, Exit::Dropped));
+        if let Some(member) = self.members.get_mut(&id) {
+            queue_or_drop(id, member, &self.scratch, &self.config, &mut self.doomed);
         }
     }
 
@@ -568,14 +581,7 @@ impl Hub {
             if Some(id) == except {
                 continue;
             }
-            if !member.queue(
-                &self.scratch,
-                self.config.max_queued_bytes,
-                self.config.trace,
-            ) {
-                member.doomed = true;
-                self.doomed.push((id, Exit::Dropped));
-            }
+            queue_or_drop(id, member, &self.scratch, &self.config, &mut self.doomed);
         }
     }
 
@@ -589,13 +595,9 @@ impl Hub {
                 continue;
             }
             if now.duration_since(member.last_heard) >= self.config.silence_timeout {
-                member.doomed = true;
-                self.doomed.push((id, Exit::Silent));
-            } else if now.duration_since(member.last_sent) >= self.config.hello_interval
-                && !member.queue(&hello, self.config.max_queued_bytes, self.config.trace)
-            {
-                member.doomed = true;
-                self.doomed.push((id, Exit::Dropped));
+                doom(id, member, Exit::Silent, &mut self.doomed);
+            } else if now.duration_since(member.last_sent) >= self.config.hello_interval {
+                queue_or_drop(id, member, &hello, &self.config, &mut self.doomed);
             }
         }
         self.reap();
@@ -631,8 +633,7 @@ impl Hub {
             let mut backlog = false;
             for (&id, member) in &mut self.members {
                 if member.flush().is_err() {
-                    member.doomed = true;
-                    self.doomed.push((id, Exit::Left));
+                    doom(id, member, Exit::Left, &mut self.doomed);
                 } else if !member.out.is_empty() {
                     backlog = true;
                 }

@@ -1373,8 +1373,14 @@ impl ChatConnection {
         };
         let (lobby, outbox) = match answer {
             Some(Answer::Accept { lobby, outbox }) => (lobby, outbox),
-            Some(Answer::Reject) => return self.send(&mut stream, &from, &ToLeader::Reject),
-            Some(Answer::Busy) => return self.send(&mut stream, &from, &ToLeader::Busy),
+            Some(Answer::Reject) => {
+                self.send_ok(&mut stream, &from, &ToLeader::Reject);
+                return;
+            }
+            Some(Answer::Busy) => {
+                self.send_ok(&mut stream, &from, &ToLeader::Busy);
+                return;
+            }
             None => return,
         };
         // A leader that sends nothing, not even HELLO, for this long is gone:
@@ -1437,10 +1443,6 @@ impl ChatConnection {
         let line = ToMember::Err(code, text.to_string());
         self.trace.sent(addr, &line);
         let _ = write_line(stream, &line);
-    }
-
-    fn send(&self, stream: &mut TcpStream, to: &str, line: &ToLeader) {
-        self.send_ok(stream, to, line);
     }
 
     fn send_ok(&self, stream: &mut TcpStream, to: &str, line: &ToLeader) -> bool {

@@ -2,9 +2,10 @@
 //! protocol.
 //!
 //! Threads: the acceptor (the caller of `Server::run`), one connection thread
-//! per client, the sweeper, and the hub. The hub is the one owner of the
-//! shared state (the `Store` and the map of who is online); every other thread
-//! sends it an `Event` and waits for its answer. Each connection thread is the
+//! per client, the hashing threads, the sweeper, and the hub. The hub is the
+//! one owner of the shared state (the `Store` and the map of who is online);
+//! every other thread sends it `Event`s, and waits for an answer where the
+//! event carries a reply channel. Each connection thread is the
 //! only writer of its socket: when the hub has to end a connection, it sends
 //! the reason to that thread and shuts the socket's read side to wake it.
 //!
