@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, unbounded};
 
 use super::{
-    BenchError, Histogram, Latency, Lines, ReadEnd, peak_memory, poll_readable, pollfd,
-    reset_peak_memory,
+    BenchError, Histogram, Latency, Lines, Poller, ReadEnd, peak_memory, reset_peak_memory,
 };
 use crate::line::LineReader;
 use crate::lobby::{Lobby, LobbyConfig};
@@ -611,34 +610,27 @@ fn read_receivers(
         .collect();
     let mut tally = Tally::default();
     let mut scratch = vec![0u8; 256 * 1024];
-    // Which receiver each entry of `fds` stands for.
-    let mut watched: Vec<usize> = Vec::new();
-    let mut fds: Vec<libc::pollfd> = Vec::new();
-    let mut rebuild = true;
     let done = |r: &Receiver| r.closed || (r.ready && r.next >= messages);
-    while !shared.stop.load(Ordering::Relaxed) {
-        if rebuild {
-            watched = (0..receivers.len())
-                .filter(|&i| !done(&receivers[i]))
-                .collect();
-            fds = watched
-                .iter()
-                .map(|&i| pollfd(&receivers[i].stream))
-                .collect();
-            rebuild = false;
-            if watched.is_empty() {
-                break;
-            }
+    let mut poller = match Poller::new() {
+        Ok(poller) => poller,
+        Err(_) => return tally,
+    };
+    for (token, receiver) in receivers.iter().enumerate() {
+        if poller.add(&receiver.stream, token).is_err() {
+            return tally;
         }
-        if poll_readable(&mut fds, Duration::from_millis(20)).is_err() {
+    }
+    let mut watching = receivers.len();
+    let mut ready_tokens = Vec::new();
+    while watching > 0 && !shared.stop.load(Ordering::Relaxed) {
+        if poller
+            .wait(&mut ready_tokens, Duration::from_millis(20))
+            .is_err()
+        {
             break;
         }
         let before = tally.delivered;
-        for (slot, &i) in fds.iter_mut().zip(&watched) {
-            if slot.revents == 0 {
-                continue;
-            }
-            slot.revents = 0;
+        for &i in &ready_tokens {
             let receiver = &mut receivers[i];
             let Receiver {
                 stream,
@@ -689,7 +681,8 @@ fn read_receivers(
                 }
             }
             if done(receiver) {
-                rebuild = true;
+                let _ = poller.remove(&receiver.stream);
+                watching -= 1;
             }
         }
         shared
