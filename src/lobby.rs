@@ -253,7 +253,9 @@ struct Member {
 impl Member {
     /// Queues one encoded line (with its `\n`). False means the member's
     /// backlog would grow past `limit`: it is not reading, and must go.
-    fn queue(&mut self, bytes: &[u8], limit: usize, trace: Trace) -> bool {
+    /// `now` is the time of the event being handled, read once for all
+    /// members: with hundreds of them, reading the clock for each shows.
+    fn queue(&mut self, bytes: &[u8], limit: usize, trace: Trace, now: Instant) -> bool {
         if self.doomed {
             return true;
         }
@@ -261,7 +263,7 @@ impl Member {
             return false;
         }
         self.out.extend_from_slice(bytes);
-        self.last_sent = Instant::now();
+        self.last_sent = now;
         if trace.is_on() {
             trace_sent(trace, &self.name, bytes);
         }
@@ -302,8 +304,9 @@ fn queue_or_drop(
     bytes: &[u8],
     config: &LobbyConfig,
     doomed: &mut Vec<(MemberId, Exit)>,
+    now: Instant,
 ) {
-    if !member.queue(bytes, config.max_queued_bytes, config.trace) {
+    if !member.queue(bytes, config.max_queued_bytes, config.trace, now) {
         doom(id, member, Exit::Dropped, doomed);
     }
 }
@@ -569,19 +572,35 @@ impl Hub {
     /// Queues `line` for one member.
     fn send_to(&mut self, id: MemberId, line: &ToMember) {
         encode_into(&mut self.scratch, line);
+        let now = Instant::now();
         if let Some(member) = self.members.get_mut(&id) {
-            queue_or_drop(id, member, &self.scratch, &self.config, &mut self.doomed);
+            queue_or_drop(
+                id,
+                member,
+                &self.scratch,
+                &self.config,
+                &mut self.doomed,
+                now,
+            );
         }
     }
 
     /// Queues `line` for every member but `except`, encoding it only once.
     fn broadcast(&mut self, line: &ToMember, except: Option<MemberId>) {
         encode_into(&mut self.scratch, line);
+        let now = Instant::now();
         for (&id, member) in &mut self.members {
             if Some(id) == except {
                 continue;
             }
-            queue_or_drop(id, member, &self.scratch, &self.config, &mut self.doomed);
+            queue_or_drop(
+                id,
+                member,
+                &self.scratch,
+                &self.config,
+                &mut self.doomed,
+                now,
+            );
         }
     }
 
@@ -597,7 +616,7 @@ impl Hub {
             if now.duration_since(member.last_heard) >= self.config.silence_timeout {
                 doom(id, member, Exit::Silent, &mut self.doomed);
             } else if now.duration_since(member.last_sent) >= self.config.hello_interval {
-                queue_or_drop(id, member, &hello, &self.config, &mut self.doomed);
+                queue_or_drop(id, member, &hello, &self.config, &mut self.doomed, now);
             }
         }
         self.reap();
