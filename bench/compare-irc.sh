@@ -94,29 +94,49 @@ field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# run SIDE MEMBERS RATE: REPS runs; prints "deliveries p50 p99 max lost memory".
-run() {
-    local side=$1 members=$2 rate=$3 rep out
-    : >"$WORK/runs"
-    for rep in $(seq 1 "$REPS"); do
-        if [ "$side" = irc ]; then
-            start_irc
-            out=$("$BENCH" --json lobby --members "$members" --messages "$MESSAGES" --rate "$rate" \
-                --against-irc "127.0.0.1:$IRC_PORT" --irc-oper bench:benchpass --irc-pid "$IRC_PID" 2>/dev/null)
-            stop_irc
-            if [ "$(echo "$out" | field flood_exempt)" != true ]; then
-                echo "warning: the IRC sender did not get +F" >&2
-            fi
-        else
-            out=$("$BENCH" --json lobby --members "$members" --messages "$MESSAGES" --rate "$rate" 2>/dev/null)
+# once SIDE MEMBERS RATE: one run of one side, its JSON appended to
+# $WORK/SIDE.runs and to the record of every run.
+once() {
+    local side=$1 members=$2 rate=$3 out
+    if [ "$side" = irc ]; then
+        start_irc
+        out=$("$BENCH" --json lobby --members "$members" --messages "$MESSAGES" --rate "$rate" \
+            --against-irc "127.0.0.1:$IRC_PORT" --irc-oper bench:benchpass --irc-pid "$IRC_PID" 2>/dev/null)
+        stop_irc
+        if [ "$(echo "$out" | field flood_exempt)" != true ]; then
+            echo "warning: the IRC sender did not get +F" >&2
         fi
-        echo "$side N=$members rate=$rate: $out" >>"$WORK/all.jsonl"
-        echo "$out" >>"$WORK/runs"
-    done
+    else
+        out=$("$BENCH" --json lobby --members "$members" --messages "$MESSAGES" --rate "$rate" 2>/dev/null)
+    fi
+    echo "$side N=$members rate=$rate: $out" >>"$WORK/all.jsonl"
+    echo "$out" >>"$WORK/$side.runs"
+}
+
+# medians SIDE: "deliveries p50 p99 max lost memory" over $WORK/SIDE.runs.
+medians() {
     local f
     for f in deliveries_per_sec latency_p50_us latency_p99_us latency_max_us lost peak_memory_bytes; do
-        field "$f" <"$WORK/runs" | median
+        field "$f" <"$WORK/$1.runs" | median
     done | paste -sd' '
+}
+
+# pair MEMBERS RATE: REPS runs of each side, taking turns (and turns about
+# who goes first), so that a machine that gets busier or quieter during the
+# script weighs on both sides alike.
+pair() {
+    local members=$1 rate=$2 rep
+    : >"$WORK/ours.runs"
+    : >"$WORK/irc.runs"
+    for rep in $(seq 1 "$REPS"); do
+        if [ $((rep % 2)) = 1 ]; then
+            once ours "$members" "$rate"
+            once irc "$members" "$rate"
+        else
+            once irc "$members" "$rate"
+            once ours "$members" "$rate"
+        fi
+    done
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
@@ -126,8 +146,9 @@ ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
 row() {
     local label=$1 members=$2 rate=$3 ours irc
     echo "running $label (N=$members, rate=$rate, $REPS runs each)..." >&2
-    ours=($(run ours "$members" "$rate"))
-    irc=($(run irc "$members" "$rate"))
+    pair "$members" "$rate"
+    ours=($(medians ours))
+    irc=($(medians irc))
     printf "%-8s %5s | %12.0f %12.0f %6s | %8s %8s %6s | %8s %8s %6s | %5s %5s | %7s %7s\n" \
         "$label" "$members" "${ours[0]}" "${irc[0]}" "$(ratio "${ours[0]}" "${irc[0]}")" \
         "$(ms "${ours[1]}")" "$(ms "${irc[1]}")" "$(ratio "${ours[1]}" "${irc[1]}")" \
