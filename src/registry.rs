@@ -6,8 +6,8 @@
 //! one owner of the shared state (the `Store` and the map of who is online);
 //! every other thread sends it `Event`s, and waits for an answer where the
 //! event carries a reply channel. Each connection thread is the
-//! only writer of its socket: when the hub has to end a connection, it sends
-//! the reason to that thread and shuts the socket's read side to wake it.
+//! only writer of its socket: when the hub has to end a connection, it leaves
+//! the reason beside the socket and shuts the socket's read side to wake it.
 //!
 //! This module must never hold the store while a password is hashed (hashes
 //! run on the few threads of `password::Hasher`), and never let
@@ -18,8 +18,8 @@ use std::fmt;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -321,12 +321,11 @@ fn sweep(every: Duration, events: &Sender<Event>, stop: &Receiver<()>) {
 
 /// What connection threads and the sweeper tell the hub.
 enum Event {
-    /// A connection opened. `socket` is a clone the hub only shuts down.
+    /// A connection opened.
     Connected {
         id: u64,
         addr: SocketAddr,
-        socket: Arc<TcpStream>,
-        kick: Sender<ByeReason>,
+        socket: Arc<Socket>,
     },
     /// A complete line arrived on a connection.
     Activity {
@@ -388,10 +387,18 @@ enum Event {
     Shutdown,
 }
 
+/// A connection's socket, shared by its thread and the hub. The hub only
+/// ever shuts it down, after leaving the reason in `bye`; the thread is its
+/// only reader and writer.
+struct Socket {
+    stream: TcpStream,
+    /// Why the hub ended the connection; the first reason given stands.
+    bye: OnceLock<ByeReason>,
+}
+
 struct Session {
     addr: SocketAddr,
-    socket: Arc<TcpStream>,
-    kick: Sender<ByeReason>,
+    socket: Arc<Socket>,
     last_active: Instant,
     /// Set once the hub has told this connection to close.
     kicked: bool,
@@ -481,18 +488,12 @@ impl Hub {
 
     fn handle(&mut self, event: Event) {
         match event {
-            Event::Connected {
-                id,
-                addr,
-                socket,
-                kick,
-            } => {
+            Event::Connected { id, addr, socket } => {
                 self.sessions.insert(
                     id,
                     Session {
                         addr,
                         socket,
-                        kick,
                         last_active: Instant::now(),
                         kicked: false,
                         user: None,
@@ -746,15 +747,15 @@ impl Hub {
         }
     }
 
-    /// Tells connection `id` to close with `BYE <reason>`: the reason goes
-    /// to its thread, and shutting the read side wakes that thread up.
+    /// Tells connection `id` to close with `BYE <reason>`: the reason is left
+    /// for its thread, and shutting the read side wakes that thread up.
     fn kick(&mut self, id: u64, reason: ByeReason) {
         if let Some(session) = self.sessions.get_mut(&id)
             && !session.kicked
         {
             session.kicked = true;
-            let _ = session.kick.try_send(reason);
-            let _ = session.socket.shutdown(Shutdown::Read);
+            let _ = session.socket.bye.set(reason);
+            let _ = session.socket.stream.shutdown(Shutdown::Read);
         }
         // A replaced user stays online under the new connection; everyone
         // else goes offline at once rather than when the thread finishes.
@@ -825,15 +826,16 @@ impl Connection {
         // One descriptor per connection, shared with the hub (which only
         // shuts it down), rather than a `try_clone` for each: at ten
         // thousand clients, descriptors run out before anything else.
-        let stream = Arc::new(stream);
-        let (kick, kicked) = bounded(1);
+        let socket = Arc::new(Socket {
+            stream,
+            bye: OnceLock::new(),
+        });
         if self
             .events
             .send(Event::Connected {
                 id: self.id,
                 addr,
-                socket: stream.clone(),
-                kick,
+                socket: socket.clone(),
             })
             .is_err()
         {
@@ -842,15 +844,16 @@ impl Connection {
         // A client that stops reading must not hold this thread, and with
         // it a shutdown, for ever: a write that cannot finish in time ends
         // the connection.
+        let stream = &socket.stream;
         if stream.set_write_timeout(Some(self.write_timeout)).is_err() {
             return;
         }
         // Lines are short, so a small buffer will do: with thousands of
         // idle connections, buffer sizes are most of the server's memory.
-        let mut reader = LineReader::new(BufReader::with_capacity(READ_BUFFER, &*stream));
-        let mut writer = &*stream;
+        let mut reader = LineReader::new(BufReader::with_capacity(READ_BUFFER, stream));
+        let mut writer = stream;
         let mut joined = false;
-        if let Err(err) = self.talk(&mut reader, &mut writer, &kicked, &mut joined, addr)
+        if let Err(err) = self.talk(&mut reader, &mut writer, &socket.bye, &mut joined, addr)
             && self.trace.is_on()
         {
             self.trace
@@ -863,13 +866,13 @@ impl Connection {
         &self,
         reader: &mut LineReader<impl BufRead>,
         writer: &mut impl Write,
-        kicked: &Receiver<ByeReason>,
+        bye: &OnceLock<ByeReason>,
         joined: &mut bool,
         addr: SocketAddr,
     ) -> io::Result<()> {
         loop {
             let frame = reader.next_frame();
-            if let Ok(reason) = kicked.try_recv() {
+            if let Some(&reason) = bye.get() {
                 return self.send(writer, addr, &Reply::Bye(reason));
             }
             let line = match frame? {
