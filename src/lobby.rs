@@ -30,6 +30,12 @@ const CHANNEL_CAPACITY: usize = 4096;
 /// steady stream of events cannot delay every write indefinitely.
 const BATCH_LIMIT: usize = 4096;
 
+/// How many members a flush pass serves before it looks for new events. A
+/// line that arrives in the middle of a pass then still reaches the members
+/// the pass has not come to yet, instead of everyone waiting for the next
+/// pass: with hundreds of members, a pass is most of a message's latency.
+const PASS_CHUNK: usize = 32;
+
 /// An emptied output buffer keeps at most this much capacity, so a lobby of
 /// mostly idle members does not hold on to the memory of one old burst.
 const IDLE_BUFFER_CAPACITY: usize = 64 * 1024;
@@ -119,6 +125,8 @@ impl Lobby {
             doomed: Vec::new(),
             scratch: Vec::new(),
             backlog: false,
+            unsent: false,
+            pass: Vec::new(),
         };
         let hub = thread::Builder::new()
             .name("lobby-hub".to_string())
@@ -395,6 +403,11 @@ struct Hub {
     scratch: Vec<u8>,
     /// True while some member has bytes the kernel has not taken yet.
     backlog: bool,
+    /// True when lines were queued during a flush pass, for members the
+    /// pass had already served: the next pass must come at once.
+    unsent: bool,
+    /// The members of the current flush pass, reused from pass to pass.
+    pass: Vec<MemberId>,
 }
 
 impl Hub {
@@ -406,7 +419,9 @@ impl Hub {
         let mut next_check = Instant::now() + check_every;
         let reason = loop {
             let mut wake = next_check;
-            if self.backlog {
+            if self.unsent {
+                wake = Instant::now();
+            } else if self.backlog {
                 wake = wake.min(Instant::now() + self.config.retry_interval);
             }
             let first = match inbox.recv_deadline(wake) {
@@ -430,7 +445,9 @@ impl Hub {
                 self.check_liveness();
                 next_check = Instant::now() + check_every;
             }
-            self.flush();
+            if closing.is_none() {
+                closing = self.flush(&inbox);
+            }
             if let Some(reason) = closing {
                 break reason;
             }
@@ -646,20 +663,46 @@ impl Hub {
     }
 
     /// Gives every member's backlog to the kernel, one send per member, and
-    /// removes the members whose connection broke.
-    fn flush(&mut self) {
+    /// removes the members whose connection broke. Every `PASS_CHUNK`
+    /// members it handles the events that arrived meanwhile, so their lines
+    /// go out with the rest of this pass; returns the reason if one of them
+    /// closes the lobby.
+    fn flush(&mut self, inbox: &Receiver<Event>) -> Option<String> {
+        self.unsent = false;
         loop {
             let mut backlog = false;
-            for (&id, member) in &mut self.members {
+            let mut pass = mem::take(&mut self.pass);
+            pass.clear();
+            pass.extend(self.members.keys().copied());
+            for (served, id) in pass.iter().enumerate() {
+                if served > 0 && served % PASS_CHUNK == 0 {
+                    let mut handled = 0;
+                    while handled < BATCH_LIMIT {
+                        let Ok(event) = inbox.try_recv() else { break };
+                        // What this queues for members already served goes
+                        // out in the next pass, which comes at once.
+                        self.unsent = true;
+                        handled += 1;
+                        if let Some(reason) = self.handle(event) {
+                            self.pass = pass;
+                            return Some(reason);
+                        }
+                    }
+                }
+                // A member removed by an event of this pass is skipped.
+                let Some(member) = self.members.get_mut(id) else {
+                    continue;
+                };
                 if member.flush().is_err() {
-                    doom(id, member, Exit::Left, &mut self.doomed);
+                    doom(*id, member, Exit::Left, &mut self.doomed);
                 } else if !member.out.is_empty() {
                     backlog = true;
                 }
             }
+            self.pass = pass;
             self.backlog = backlog;
             if self.doomed.is_empty() {
-                return;
+                return None;
             }
             // Removing members queues `LEFT` for the others, which the next
             // round sends; every round removes someone, so this ends.
