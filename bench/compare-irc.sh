@@ -2,8 +2,9 @@
 # Runs the lobby benchmark against p2pchat's hub and against ngIRCd side by
 # side, on 127.0.0.1, and prints the medians with the ratio ours/IRC.
 #
-# Usage: bench/compare-irc.sh            (REPS=3 runs per figure by default)
-#        REPS=5 MEMBERS="10 100" bench/compare-irc.sh
+# Usage: bench/compare-irc.sh            (REPS=5 runs per figure by default)
+#        REPS=9 MEMBERS="10 100" bench/compare-irc.sh
+#        MEMBERS=" " PACED_MEMBERS=500 bench/compare-irc.sh   (paced rows only)
 #
 # Installs ngIRCd with apt-get if it is missing (needs root). Every ngIRCd it
 # starts runs in the foreground of a child process on a free local port and
@@ -11,7 +12,7 @@
 
 set -euo pipefail
 
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 MEMBERS=${MEMBERS:-"10 100 500"}
 PACED_MEMBERS=${PACED_MEMBERS:-"100 500"}
 MESSAGES=${MESSAGES:-1000}
