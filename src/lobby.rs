@@ -115,19 +115,7 @@ impl Lobby {
     pub fn start(config: LobbyConfig, notices: Sender<Notice>) -> io::Result<Lobby> {
         let (events, inbox) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
         let leader = config.leader.clone();
-        let hub = Hub {
-            config,
-            notices,
-            events: events.clone(),
-            members: BTreeMap::new(),
-            next_id: 0,
-            readers: Vec::new(),
-            doomed: Vec::new(),
-            scratch: Vec::new(),
-            backlog: false,
-            unsent: false,
-            pass: Vec::new(),
-        };
+        let hub = Hub::new(config, notices, events.clone());
         let hub = thread::Builder::new()
             .name("lobby-hub".to_string())
             .spawn(move || hub.run(inbox))?;
@@ -411,6 +399,22 @@ struct Hub {
 }
 
 impl Hub {
+    fn new(config: LobbyConfig, notices: Sender<Notice>, events: Sender<Event>) -> Hub {
+        Hub {
+            config,
+            notices,
+            events,
+            members: BTreeMap::new(),
+            next_id: 0,
+            readers: Vec::new(),
+            doomed: Vec::new(),
+            scratch: Vec::new(),
+            backlog: false,
+            unsent: false,
+            pass: Vec::new(),
+        }
+    }
+
     fn run(mut self, inbox: Receiver<Event>) {
         // Heartbeats and silence are checked a few times per interval, so
         // neither fires much later than configured.
@@ -819,5 +823,65 @@ fn read_member(
         if events.send(Event::From { id, input }).is_err() || last {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::line::LineReader;
+
+    #[test]
+    fn a_line_that_arrives_during_a_pass_reaches_the_members_not_yet_served() {
+        let members = PASS_CHUNK + 8;
+        let (events, inbox) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+        let (notices, _ui) = crossbeam_channel::unbounded();
+        let mut hub = Hub::new(LobbyConfig::new("leader"), notices, events.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut clients = Vec::new();
+        for i in 0..members {
+            let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (server, _) = listener.accept().unwrap();
+            let reader = LineReader::new(BufReader::new(server.try_clone().unwrap()));
+            hub.admit(format!("m{i}"), reader, server);
+            client
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            clients.push(BufReader::new(client));
+        }
+        assert_eq!(hub.flush(&inbox), None);
+        assert!(!hub.unsent);
+
+        hub.handle(Event::Say("one".into()));
+        // Arrives while the pass is under way: the hub sees it after serving
+        // its first `PASS_CHUNK` members.
+        events.send(Event::Say("two".into())).unwrap();
+        assert_eq!(hub.flush(&inbox), None);
+        let left: Vec<usize> = hub.members.values().map(|m| m.out.len()).collect();
+        let two = b"MSG leader two\n".len();
+        assert_eq!(
+            left[..PASS_CHUNK],
+            vec![two; PASS_CHUNK],
+            "served before it came"
+        );
+        assert_eq!(left[PASS_CHUNK..], vec![0; 8], "served after it came");
+        assert!(hub.unsent, "the next pass must come at once");
+
+        assert_eq!(hub.flush(&inbox), None);
+        assert!(!hub.unsent);
+        assert!(hub.members.values().all(|m| m.out.is_empty()));
+        for (i, client) in clients.iter_mut().enumerate() {
+            let msgs: Vec<String> = client
+                .lines()
+                .map(|line| line.unwrap())
+                .filter(|line| line.starts_with("MSG "))
+                .take(2)
+                .collect();
+            assert_eq!(msgs, ["MSG leader one", "MSG leader two"], "m{i}");
+        }
+        hub.finish("SHUTDOWN", inbox);
     }
 }

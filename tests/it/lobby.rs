@@ -385,6 +385,85 @@ fn one_message_reaches_two_hundred_members() {
     }
 }
 
+/// The numbers of the lines `MSG <from> <prefix><n>` among `lines`, in the
+/// order they came.
+fn numbers(lines: &[String], from: &str, prefix: &str) -> Vec<u32> {
+    let head = format!("MSG {from} {prefix}");
+    lines
+        .iter()
+        .filter_map(|line| line.strip_prefix(&head)?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn members_coming_and_going_during_a_flood_miss_nothing_and_keep_order() {
+    // More members than the hub serves between looks at its inbox, so its
+    // flush passes are broken up by new lines, leavers and a newcomer.
+    const LINES: u32 = 300;
+    let net = Net::new();
+    // Heartbeats far off, so that no timer wakes the hub: every line must
+    // go out because the hub's own passes send it.
+    let mut config = LobbyConfig::new("leader");
+    config.hello_interval = Duration::from_secs(600);
+    config.silence_timeout = Duration::from_secs(600);
+    let (lobby, _ui) = start(config);
+    let mut peers: Vec<Peer> = (0..100)
+        .map(|i| {
+            let name = format!("m{i}");
+            net.join(&lobby, &name, &name)
+        })
+        .collect();
+    let flood =
+        |prefix: &str| -> String { (0..LINES).map(|n| format!("MSG {prefix}{n}\n")).collect() };
+    peers[0].send(flood("a").as_bytes());
+    peers[1].send(flood("b").as_bytes());
+    for peer in &mut peers[90..] {
+        peer.send(b"LEAVE\n");
+    }
+    let mut late = net.join(&lobby, "late", "late");
+
+    let last_a = format!("MSG m0 a{}", LINES - 1);
+    let last_b = format!("MSG m1 b{}", LINES - 1);
+    let all: Vec<u32> = (0..LINES).collect();
+    for peer in &mut peers[2..90] {
+        let mut lines = Vec::new();
+        let mut left = 0;
+        while !(lines.contains(&last_a) && lines.contains(&last_b) && left == 10) {
+            let line = peer.next_line().expect("the lobby is still open");
+            left += usize::from(line.starts_with("LEFT m9"));
+            lines.push(line);
+        }
+        assert_eq!(
+            numbers(&lines, "m0", "a"),
+            all,
+            "{}: m0's lines",
+            peer.label
+        );
+        assert_eq!(
+            numbers(&lines, "m1", "b"),
+            all,
+            "{}: m1's lines",
+            peer.label
+        );
+    }
+    // The newcomer gets whatever was relayed after it came: a tail of each
+    // flood, in order and without a gap.
+    let mut lines = Vec::new();
+    while !(lines.contains(&last_a) && lines.contains(&last_b)) {
+        lines.push(late.next_line().expect("the lobby is still open"));
+    }
+    for (from, prefix) in [("m0", "a"), ("m1", "b")] {
+        let got = numbers(&lines, from, prefix);
+        let first = got.first().copied().unwrap_or(LINES);
+        assert_eq!(
+            got,
+            (first..LINES).collect::<Vec<_>>(),
+            "late: {from}'s lines"
+        );
+    }
+    lobby.close("SHUTDOWN");
+}
+
 /// Shrinks a socket's kernel buffer, so that a member who does not read fills
 /// it after a few kilobytes rather than a few megabytes.
 fn shrink_buffer(stream: &TcpStream, option: libc::c_int) {
