@@ -26,8 +26,9 @@ use crate::wire::{self, ErrorCode, LineError, ParseError, ToLeader, ToMember};
 /// growing the hub's memory without bound.
 const CHANNEL_CAPACITY: usize = 4096;
 
-/// The most events the hub handles before it flushes the output buffers, so a
-/// steady stream of events cannot delay every write indefinitely.
+/// The most events the hub handles before it flushes the output buffers, and
+/// the most one flush pass picks up along the way, so a steady stream of
+/// events cannot delay every write indefinitely.
 const BATCH_LIMIT: usize = 4096;
 
 /// How many members a flush pass serves before it looks for new events. A
@@ -394,6 +395,9 @@ struct Hub {
     /// True when lines were queued during a flush pass, for members the
     /// pass had already served: the next pass must come at once.
     unsent: bool,
+    /// Bytes of lines queued (per member) since the current flush pass
+    /// began; see `batch_full`.
+    queued_since_pass: usize,
     /// The members of the current flush pass, reused from pass to pass.
     pass: Vec<MemberId>,
 }
@@ -411,8 +415,18 @@ impl Hub {
             scratch: Vec::new(),
             backlog: false,
             unsent: false,
+            queued_since_pass: 0,
             pass: Vec::new(),
         }
+    }
+
+    /// True once the events handled since the current pass began have queued
+    /// a quarter of the backlog limit for each member. Handling stops there
+    /// until the next pass, so between two sends a member that the kernel
+    /// keeps taking from is given at most about half the limit, and is never
+    /// dropped for lines the hub itself held back.
+    fn batch_full(&self) -> bool {
+        self.queued_since_pass >= self.config.max_queued_bytes / 4
     }
 
     fn run(mut self, inbox: Receiver<Event>) {
@@ -439,7 +453,7 @@ impl Hub {
             if let Some(event) = first {
                 closing = self.handle(event);
                 let mut handled = 1;
-                while closing.is_none() && handled < BATCH_LIMIT {
+                while closing.is_none() && handled < BATCH_LIMIT && !self.batch_full() {
                     let Ok(event) = inbox.try_recv() else { break };
                     closing = self.handle(event);
                     handled += 1;
@@ -593,6 +607,7 @@ impl Hub {
     /// Queues `line` for one member.
     fn send_to(&mut self, id: MemberId, line: &ToMember) {
         encode_into(&mut self.scratch, line);
+        self.queued_since_pass += self.scratch.len();
         let now = Instant::now();
         if let Some(member) = self.members.get_mut(&id) {
             queue_or_drop(
@@ -609,6 +624,7 @@ impl Hub {
     /// Queues `line` for every member but `except`, encoding it only once.
     fn broadcast(&mut self, line: &ToMember, except: Option<MemberId>) {
         encode_into(&mut self.scratch, line);
+        self.queued_since_pass += self.scratch.len();
         let now = Instant::now();
         for (&id, member) in &mut self.members {
             if Some(id) == except {
@@ -675,19 +691,23 @@ impl Hub {
         self.unsent = false;
         loop {
             let mut backlog = false;
+            let mut picked_up = 0;
+            self.queued_since_pass = 0;
             let mut pass = mem::take(&mut self.pass);
             pass.clear();
             pass.extend(self.members.keys().copied());
             for (served, id) in pass.iter().enumerate() {
                 if served > 0 && served % PASS_CHUNK == 0 {
-                    let mut handled = 0;
-                    while handled < BATCH_LIMIT {
+                    while picked_up < BATCH_LIMIT && !self.batch_full() {
                         let Ok(event) = inbox.try_recv() else { break };
                         // What this queues for members already served goes
                         // out in the next pass, which comes at once.
                         self.unsent = true;
-                        handled += 1;
+                        picked_up += 1;
                         if let Some(reason) = self.handle(event) {
+                            // Those whose connection broke earlier in this
+                            // pass still leave before the lobby closes.
+                            self.reap();
                             self.pass = pass;
                             return Some(reason);
                         }

@@ -464,6 +464,65 @@ fn members_coming_and_going_during_a_flood_miss_nothing_and_keep_order() {
     lobby.close("SHUTDOWN");
 }
 
+#[test]
+fn a_flood_of_long_lines_drops_nobody_who_reads() {
+    // One member sends more than the 1 MiB backlog limit as fast as it can to
+    // a lobby big enough that the hub falls behind it; the hub must not let
+    // so much pile up for anyone between two of its sends that a member who
+    // keeps reading is taken for a slow one.
+    const LINES: usize = 3000;
+    const MEMBERS: usize = 300;
+    let net = Net::new();
+    let (lobby, ui) = start(LobbyConfig::new("leader"));
+    let mut peers: Vec<Peer> = (0..MEMBERS)
+        .map(|i| {
+            let name = format!("m{i}");
+            net.join(&lobby, &name, &name)
+        })
+        .collect();
+    let text = "x".repeat(390);
+    let flood: String = (0..LINES).map(|n| format!("MSG {n} {text}\n")).collect();
+    assert!(flood.len() > 1 << 20);
+    let last = format!("MSG m0 {} {text}", LINES - 1);
+    let readers: Vec<_> = peers
+        .drain(1..)
+        .map(|mut peer| {
+            let last = last.clone();
+            std::thread::spawn(move || {
+                let mut numbers = Vec::new();
+                while let Some(line) = peer.next_line() {
+                    if let Some(rest) = line.strip_prefix("MSG m0 ") {
+                        numbers.push(rest.split(' ').next().unwrap().parse::<usize>().unwrap());
+                    }
+                    if line == last {
+                        break;
+                    }
+                }
+                (peer.label, numbers)
+            })
+        })
+        .collect();
+    peers[0].send(flood.as_bytes());
+    for reader in readers {
+        let (label, numbers) = reader.join().unwrap();
+        assert!(
+            numbers.iter().copied().eq(0..LINES),
+            "{label} got {} lines, the last {:?}, of {LINES} in order",
+            numbers.len(),
+            numbers.last()
+        );
+    }
+    lobby.close("SHUTDOWN");
+    let dropped: Vec<String> = ui
+        .try_iter()
+        .filter_map(|notice| match notice {
+            Notice::Dropped(name) => Some(name),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dropped, Vec::<String>::new(), "nobody was dropped");
+}
+
 /// Shrinks a socket's kernel buffer, so that a member who does not read fills
 /// it after a few kilobytes rather than a few megabytes.
 fn shrink_buffer(stream: &TcpStream, option: libc::c_int) {
