@@ -632,6 +632,10 @@ fn read_receivers(
         let before = tally.delivered;
         for &i in &ready_tokens {
             let receiver = &mut receivers[i];
+            // Taken off the poller already; counted once.
+            if done(receiver) {
+                continue;
+            }
             let Receiver {
                 stream,
                 lines,
