@@ -99,16 +99,24 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if
 # $WORK/SIDE.runs and to the record of every run.
 once() {
     local side=$1 members=$2 rate=$3 out
+    # A failed run is reported and left out of the medians; it must not end
+    # the script with an ngIRCd still running.
     if [ "$side" = irc ]; then
         start_irc
         out=$("$BENCH" --json lobby --members "$members" --messages "$MESSAGES" --rate "$rate" \
-            --against-irc "127.0.0.1:$IRC_PORT" --irc-oper bench:benchpass --irc-pid "$IRC_PID" 2>/dev/null)
+            --against-irc "127.0.0.1:$IRC_PORT" --irc-oper bench:benchpass --irc-pid "$IRC_PID" \
+            2>/dev/null) || out=""
         stop_irc
-        if [ "$(echo "$out" | field flood_exempt)" != true ]; then
+        if [ -n "$out" ] && [ "$(echo "$out" | field flood_exempt)" != true ]; then
             echo "warning: the IRC sender did not get +F" >&2
         fi
     else
-        out=$("$BENCH" --json lobby --members "$members" --messages "$MESSAGES" --rate "$rate" 2>/dev/null)
+        out=$("$BENCH" --json lobby --members "$members" --messages "$MESSAGES" --rate "$rate" \
+            2>/dev/null) || out=""
+    fi
+    if [ -z "$out" ]; then
+        echo "warning: a $side run (N=$members, rate=$rate) failed; left out of the medians" >&2
+        return 0
     fi
     echo "$side N=$members rate=$rate: $out" >>"$WORK/all.jsonl"
     echo "$out" >>"$WORK/$side.runs"
@@ -165,7 +173,7 @@ row() {
         "p99 ours" "p99 IRC" ratio "lost" "lost" "mem" "mem"
     for n in $MEMBERS; do row fast "$n" 0; done
     for n in $PACED_MEMBERS; do row "$PACED_RATE/s" "$n" "$PACED_RATE"; done
-} | tee "$WORK/table"
+}
 echo
 echo "Every run, as JSON:"
 cat "$WORK/all.jsonl"
