@@ -392,10 +392,7 @@ fn print_lobby(r: &LobbyReport) {
         ("deliveries/s", format!("{:.0}", r.deliveries_per_sec())),
         ("messages/s", format!("{:.0}", r.messages_per_sec())),
         ("latency p50 / p99 / max", latency_text(&r.latency)),
-        (
-            "delivered / expected",
-            format!("{} / {}", r.delivered, r.expected),
-        ),
+        ("delivered / expected", slash(r.delivered, r.expected)),
         ("lost", r.lost.to_string()),
         ("out of order", r.out_of_order.to_string()),
         ("disconnected", r.disconnected.to_string()),
@@ -470,7 +467,7 @@ fn print_churn(r: &ChurnReport) {
         }
     };
     let rows = [
-        ("peers / seed", format!("{} / {}", r.peers, r.seed)),
+        ("peers / seed", slash(r.peers, r.seed)),
         (
             "churn time / whole run",
             format!(
@@ -480,35 +477,26 @@ fn print_churn(r: &ChurnReport) {
             ),
         ),
         ("sessions", r.sessions.to_string()),
-        (
-            "ended: left / crashed",
-            format!("{} / {}", r.left, r.crashed),
-        ),
+        ("ended: left / crashed", slash(r.left, r.crashed)),
         (
             "ended: timed out / replaced",
-            format!("{} / {}", r.timed_out, r.replaced),
+            slash(r.timed_out, r.replaced),
         ),
-        (
-            "ended: cut at stop / broken",
-            format!("{} / {}", r.cut, r.broken),
-        ),
+        ("ended: cut at stop / broken", slash(r.cut, r.broken)),
         ("JOIN p50 / p99 / max", latency_text(&r.join)),
         (
             "replies (ERR OFFLINE)",
             format!("{} ({})", r.replies, r.offline_answers),
         ),
         ("unexpected", r.unexpected.to_string()),
-        (
-            "lobbies / members",
-            format!("{} / {}", r.lobbies, r.lobby_members),
-        ),
+        ("lobbies / members", slash(r.lobbies, r.lobby_members)),
         (
             "members left: LEAVE / drop",
-            format!("{} / {}", r.lobby_leaves, r.lobby_drops),
+            slash(r.lobby_leaves, r.lobby_drops),
         ),
         (
             "lobby delivered / expected",
-            format!("{} / {}", r.lobby_delivered, r.lobby_expected),
+            slash(r.lobby_delivered, r.lobby_expected),
         ),
         ("lobby lost", r.lobby_lost.to_string()),
         ("lobby unexpected", r.lobby_unexpected.to_string()),
@@ -720,4 +708,9 @@ fn churn_json(r: &ChurnReport) -> String {
         json_names(&r.examples),
         json_names(&r.problems),
     )
+}
+
+/// Two figures of one table row, as `a / b`.
+fn slash(a: impl std::fmt::Display, b: impl std::fmt::Display) -> String {
+    format!("{a} / {b}")
 }
