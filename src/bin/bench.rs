@@ -282,38 +282,15 @@ fn run_registry(
     db: Option<PathBuf>,
     in_process: bool,
 ) -> Result<RegistryReport, BenchError> {
-    let scratch;
-    let db = match db {
-        Some(db) => db,
-        None => {
-            scratch = p2pchat::bench::ScratchDir::new("bench")?;
-            scratch.path().join("registry.db")
-        }
-    };
-    let created = registry::prepare_db(&db, options.peers)?;
-    if created > 0 {
-        eprintln!("bench: created {created} accounts in {}", db.display());
-    }
+    let (db, _scratch) = bench_db(db, "bench", options.peers)?;
     if in_process {
         options.server = ServerAt::InProcess(db);
         return registry::run(&options);
     }
-    let mut child = spawn_server(&db, options.hello_timeout)?;
-    let result = match read_addr(&mut child) {
-        Ok(addr) => {
-            options.server = ServerAt::Child {
-                addr,
-                pid: child.id(),
-            };
-            registry::run(&options)
-        }
-        Err(err) => Err(err),
-    };
-    // Closing its stdin is the child's signal to stop; it then shuts down
-    // cleanly, and we wait for it.
-    drop(child.stdin.take());
-    let _ = child.wait();
-    result
+    with_child_server(&db, options.hello_timeout, |addr, pid| {
+        options.server = ServerAt::Child { addr, pid };
+        registry::run(&options)
+    })
 }
 
 /// Prepares the database, starts the server in a child process with
@@ -324,24 +301,46 @@ fn run_churn(
     db: Option<PathBuf>,
     configure: impl FnOnce(&mut ChurnOptions),
 ) -> Result<ChurnReport, BenchError> {
-    let scratch;
-    let db = match db {
-        Some(db) => db,
+    let (db, _scratch) = bench_db(db, "churn", churn::accounts(peers))?;
+    with_child_server(&db, hello_timeout, |addr, pid| {
+        let mut options = ChurnOptions::new(peers, addr, pid, db.clone());
+        configure(&mut options);
+        churn::run(&options)
+    })
+}
+
+/// The database a run uses: `db` if given, else a new one in a scratch
+/// directory that lives as long as the returned guard; either way with
+/// `accounts` bench accounts in it.
+fn bench_db(
+    db: Option<PathBuf>,
+    label: &str,
+    accounts: usize,
+) -> Result<(PathBuf, Option<p2pchat::bench::ScratchDir>), BenchError> {
+    let (db, scratch) = match db {
+        Some(db) => (db, None),
         None => {
-            scratch = p2pchat::bench::ScratchDir::new("churn")?;
-            scratch.path().join("registry.db")
+            let scratch = p2pchat::bench::ScratchDir::new(label)?;
+            (scratch.path().join("registry.db"), Some(scratch))
         }
     };
-    let created = registry::prepare_db(&db, churn::accounts(peers))?;
+    let created = registry::prepare_db(&db, accounts)?;
     if created > 0 {
         eprintln!("bench: created {created} accounts in {}", db.display());
     }
-    let mut child = spawn_server(&db, hello_timeout)?;
-    let result = read_addr(&mut child).and_then(|addr| {
-        let mut options = ChurnOptions::new(peers, addr, child.id(), db.clone());
-        configure(&mut options);
-        churn::run(&options)
-    });
+    Ok((db, scratch))
+}
+
+/// Starts a registry server on `db` in a child process, runs `load` with its
+/// address and pid, then stops it: closing its stdin is the child's signal
+/// to shut down cleanly, and we wait for it.
+fn with_child_server<T>(
+    db: &std::path::Path,
+    hello_timeout: Duration,
+    load: impl FnOnce(SocketAddr, u32) -> Result<T, BenchError>,
+) -> Result<T, BenchError> {
+    let mut child = spawn_server(db, hello_timeout)?;
+    let result = read_addr(&mut child).and_then(|addr| load(addr, child.id()));
     drop(child.stdin.take());
     let _ = child.wait();
     result
