@@ -327,9 +327,11 @@ enum Event {
         addr: SocketAddr,
         socket: Arc<Socket>,
     },
-    /// A complete line arrived on a connection.
+    /// A complete line arrived on a connection (`busy`: its answer is
+    /// being worked out), or its answer went out (`busy` false).
     Activity {
         id: u64,
+        busy: bool,
     },
     /// Store a new account.
     Register {
@@ -400,6 +402,10 @@ struct Session {
     addr: SocketAddr,
     socket: Arc<Socket>,
     last_active: Instant,
+    /// A request of this connection is still being answered. The client
+    /// spoke and is waiting, so it is not silent however long the answer
+    /// takes (a JOIN queued behind other hashes on a busy machine).
+    busy: bool,
     /// Set once the hub has told this connection to close.
     kicked: bool,
     /// The key in `Hub::online` of the user this connection holds online.
@@ -495,6 +501,7 @@ impl Hub {
                         addr,
                         socket,
                         last_active: Instant::now(),
+                        busy: false,
                         kicked: false,
                         user: None,
                     },
@@ -503,9 +510,10 @@ impl Hub {
                     self.kick(id, ByeReason::Shutdown);
                 }
             }
-            Event::Activity { id } => {
+            Event::Activity { id, busy } => {
                 if let Some(session) = self.sessions.get_mut(&id) {
                     session.last_active = Instant::now();
+                    session.busy = busy;
                 }
             }
             Event::Register { name, hash, reply } => {
@@ -769,7 +777,7 @@ impl Hub {
         let idle: Vec<u64> = self
             .sessions
             .iter()
-            .filter(|(_, s)| !s.kicked && s.last_active.elapsed() >= timeout)
+            .filter(|(_, s)| !s.kicked && !s.busy && s.last_active.elapsed() >= timeout)
             .map(|(id, _)| *id)
             .collect();
         for id in idle {
@@ -898,7 +906,10 @@ impl Connection {
                 Frame::Line(line) => line,
             };
             self.trace.received(addr, &line);
-            let _ = self.events.send(Event::Activity { id: self.id });
+            let _ = self.events.send(Event::Activity {
+                id: self.id,
+                busy: true,
+            });
             let (replies, next) = self.handle(&line, joined, addr.ip().to_canonical());
             // All the lines of one answer (a LIST has one per user) go out
             // in one write.
@@ -908,9 +919,12 @@ impl Connection {
                 writeln!(out, "{reply}")?;
             }
             writer.write_all(&out)?;
-            // A request that waited long for the hash pool must not count
-            // as silence.
-            let _ = self.events.send(Event::Activity { id: self.id });
+            // The silence the sweeper counts starts again once the answer
+            // is out, however long it took.
+            let _ = self.events.send(Event::Activity {
+                id: self.id,
+                busy: false,
+            });
             if let Next::Close = next {
                 return Ok(());
             }

@@ -245,24 +245,72 @@ fn silent_connections_time_out() {
 fn any_complete_line_keeps_a_connection_alive() {
     let dir = temp_dir();
     let db = db_with_users(dir.path(), &[("alice", PASSWORD)]);
-    let timeout = Duration::from_millis(400);
-    let server = TestServer::start_at(&db, timeout);
+    // Long enough that the test's own pace between two lines on one
+    // connection never comes near it, even on a loaded machine.
+    let server = TestServer::start_at(&db, Duration::from_secs(3));
     let mut joined = server.client();
     let mut unjoined = server.client();
+    let mut silent = server.client();
     join(&mut joined, "alice", 5000);
-    // Six rounds of a quarter of the timeout: well past the timeout in all,
-    // but never silent for long enough.
-    for _ in 0..6 {
-        joined.expect_silence(timeout / 4);
+    // The two talkers keep sending lines until the silent connection,
+    // opened at the same moment, is closed for its silence: by then both
+    // have lived past the timeout, kept alive by their lines.
+    loop {
         check(&mut joined, "HELLO", "OK HELLO");
         check(&mut unjoined, "HELP", "OK HELP");
+        if let Some(line) = silent.recv_within(Duration::from_millis(50)) {
+            assert_eq!(line, "BYE TIMEOUT");
+            break;
+        }
     }
+    silent.expect_eof();
     check(&mut joined, "SEARCH alice", "OK USER alice 127.0.0.1 5000");
+    check(&mut unjoined, "HELP", "OK HELP");
     // Then silence: both are closed.
     assert_eq!(joined.recv(), "BYE TIMEOUT");
     joined.expect_eof();
     assert_eq!(unjoined.recv(), "BYE TIMEOUT");
     unjoined.expect_eof();
+}
+
+#[test]
+fn a_join_that_waits_for_the_hashing_threads_is_not_silence() {
+    // Far more JOINs at once than there are hashing threads, on a server
+    // whose timeout is shorter than the queue takes to drain (two dozen
+    // argon2 hashes on a few threads): a client that has sent its JOIN is
+    // waiting for the answer, not silent, and must get it.
+    const USERS: usize = 24;
+    let names: Vec<String> = (0..USERS).map(|i| format!("user{i}")).collect();
+    let dir = temp_dir();
+    let accounts: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), PASSWORD)).collect();
+    let db = db_with_users(dir.path(), &accounts);
+    let server = TestServer::start_at(&db, Duration::from_millis(100));
+    let mut clients: Vec<Client> = names
+        .iter()
+        .zip(5000..)
+        .map(|(name, port)| {
+            let mut client = server.client();
+            client.send(&format!("JOIN {name} {PASSWORD} {port}"));
+            client
+        })
+        .collect();
+    let mut joined = 0;
+    for (port, (client, name)) in (5000..).zip(clients.iter_mut().zip(&names)) {
+        let first = client.recv();
+        // A connection the server had not yet read a line from when its
+        // timeout passed is closed as silent, which is right; one whose
+        // JOIN was read gets its answer, then times out as any other.
+        if first != "BYE TIMEOUT" {
+            assert_eq!(first, format!("OK JOINED {name} 127.0.0.1 {port}"));
+            assert_eq!(client.recv(), "BYE TIMEOUT");
+            joined += 1;
+        }
+        client.expect_eof();
+    }
+    assert!(
+        joined > 0,
+        "no JOIN was read before its connection timed out"
+    );
 }
 
 #[test]
