@@ -14,14 +14,15 @@ use crate::support::{
 };
 
 /// A peer with fast heartbeats and reconnects, so that failures show up
-/// within a fraction of a second.
+/// within seconds. The lobby timeout is many heartbeats long, so that a
+/// loaded machine's pauses never pass for a lost leader.
 fn quick_config(registry: SocketAddr, logs: &Path) -> PeerConfig {
     let mut config = peer_config(registry, logs);
     config.hello_interval = Duration::from_millis(50);
     config.retry_min = Duration::from_millis(20);
     config.retry_max = Duration::from_millis(100);
     config.lobby_hello = Duration::from_millis(50);
-    config.lobby_timeout = Duration::from_millis(500);
+    config.lobby_timeout = Duration::from_secs(3);
     config
 }
 
