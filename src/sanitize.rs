@@ -12,9 +12,11 @@ use std::fmt::Write;
 
 /// Whether `c` must not reach a terminal or a log as it is: C0 and C1
 /// control characters, DEL, and the bidirectional formatting characters
-/// that can make text read differently from how it is stored.
+/// that can make text read differently from how it is stored. A tab is
+/// the one control character left alone: it only moves to the next column
+/// stop, and people type it in messages.
 pub fn is_unsafe(c: char) -> bool {
-    c.is_control()
+    (c.is_control() && c != '\t')
         || matches!(
             c,
             '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
@@ -62,7 +64,7 @@ mod tests {
         check("\x08\x08[alice] hi", "\\u{8}\\u{8}[alice] hi");
         check("\x1b]0;title\x07", "\\u{1b}]0;title\\u{7}");
         check("\x1b[2K", "\\u{1b}[2K");
-        check("a\tb\rc\nd", "a\\u{9}b\\u{d}c\\u{a}d");
+        check("a\tb\rc\nd", "a\tb\\u{d}c\\u{a}d");
         check("\x7f", "\\u{7f}");
         check("\u{85}\u{9b}", "\\u{85}\\u{9b}");
     }
