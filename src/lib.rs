@@ -12,9 +12,7 @@
 //! - `peer`: the interactive peer: menus, chat requests, lobby membership.
 //! - `lobby`: the lobby hub a leader runs: membership, relaying, slow-member protection.
 //! - `chatlog`: one timestamped log file per lobby session.
-//! - `bench`: the load generators and measurements behind the `bench` binary.
 
-pub mod bench;
 pub mod chatlog;
 pub mod client;
 pub mod db;

@@ -1,6 +1,5 @@
 //! The integration tests, in one binary: each module is one area.
 
-mod bench;
 mod faults;
 mod hostile;
 mod lobby;
