@@ -11,3 +11,4 @@ mod resilience;
 mod security;
 mod server_bin;
 mod support;
+mod tidy;
