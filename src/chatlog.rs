@@ -2,13 +2,19 @@
 //!
 //! This module owns the log's location and format. Every line is written to
 //! the file with its own `write` call and no buffer in between, so a peer
-//! that exits by Ctrl-C, or is killed, loses nothing it had logged.
+//! that exits by Ctrl-C, or is killed, loses nothing it had logged. Logs
+//! hold private conversations: the folders it creates are readable by their
+//! owner only (0700) and so are the files (0600), like the registry's
+//! database. Text in a line is escaped (`sanitize::escape`), so a log shows
+//! control characters instead of acting on them when it is printed.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::Local;
+
+use crate::sanitize;
 
 /// An open chat log.
 pub struct ChatLog {
@@ -19,10 +25,14 @@ pub struct ChatLog {
 impl ChatLog {
     /// Creates `<dir>/<own>/<YYYY-MM-DD_HH-MM-SS>_<leader>.log`. If two
     /// sessions start within the same second, the second gets a `-2` suffix
-    /// rather than appending to the first one's file.
+    /// rather than appending to the first one's file. The name has no `:`,
+    /// so it is valid on Windows too.
     pub fn create(dir: &Path, own: &str, leader: &str) -> io::Result<ChatLog> {
+        for name in [own, leader] {
+            check_component(name)?;
+        }
         let folder = dir.join(own);
-        fs::create_dir_all(&folder)?;
+        create_private_dir(&folder)?;
         let stamp = Local::now().format("%Y-%m-%d_%H-%M-%S");
         let mut n = 1;
         loop {
@@ -32,7 +42,7 @@ impl ChatLog {
                 format!("{stamp}_{leader}-{n}.log")
             };
             let path = folder.join(name);
-            match OpenOptions::new().append(true).create_new(true).open(&path) {
+            match private_file().open(&path) {
                 Ok(file) => return Ok(ChatLog { path, file }),
                 Err(err) if err.kind() == io::ErrorKind::AlreadyExists && n < 100 => n += 1,
                 Err(err) => return Err(err),
@@ -46,7 +56,127 @@ impl ChatLog {
 
     /// Appends one event, stamped with the local time.
     pub fn write(&mut self, event: &str) -> io::Result<()> {
-        let line = format!("{} {event}\n", Local::now().format("%Y-%m-%d %H:%M:%S"));
+        let line = format!(
+            "{} {}\n",
+            Local::now().format("%Y-%m-%d %H:%M:%S"),
+            sanitize::escape(event)
+        );
         self.file.write_all(line.as_bytes())
+    }
+}
+
+/// Refuses a user name that would not stay one plain file-name part: the
+/// registry's name rules already keep these out, and this keeps a log from
+/// ever landing outside `--log-dir` if they change or are bypassed.
+fn check_component(name: &str) -> io::Result<()> {
+    let bad = name.is_empty()
+        || name.starts_with('.')
+        || name
+            .chars()
+            .any(|c| matches!(c, '/' | '\\' | ':') || sanitize::is_unsafe(c));
+    if bad {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{:?} cannot be part of a log file's name",
+                sanitize::escape(name)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Creates `folder` and any missing parents, each readable by its owner
+/// only. Folders that exist already keep their permissions.
+fn create_private_dir(folder: &Path) -> io::Result<()> {
+    let mut builder = DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(folder)
+}
+
+/// Options for a new log file, readable and writable by its owner only.
+/// (Windows gives a new file its folder's permissions, which are the
+/// user's own under the user's profile.)
+fn private_file() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    options.append(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    #[test]
+    fn a_log_is_private_and_named_for_every_system() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("logs");
+        let mut log = ChatLog::create(&root, "bob", "alice").unwrap();
+        log.write("[alice] hi").unwrap();
+        let name = log.path().file_name().unwrap().to_str().unwrap();
+        assert!(name.ends_with("_alice.log"), "{name}");
+        assert!(!name.contains(':'), "{name}");
+        assert_eq!(log.path().parent().unwrap(), root.join("bob"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(log.path()), 0o600);
+            assert_eq!(mode(&root.join("bob")), 0o700);
+            assert_eq!(mode(&root), 0o700);
+        }
+    }
+
+    #[test]
+    fn a_second_log_in_the_same_second_gets_its_own_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = ChatLog::create(dir.path(), "bob", "alice").unwrap();
+        let second = ChatLog::create(dir.path(), "bob", "alice").unwrap();
+        assert_ne!(first.path(), second.path());
+    }
+
+    #[test]
+    fn control_characters_are_logged_escaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = ChatLog::create(dir.path(), "bob", "alice").unwrap();
+        log.write("[mallory] \x08\x08\x1b[2K[alice] send me your password")
+            .unwrap();
+        let text = fs::read_to_string(log.path()).unwrap();
+        assert!(
+            text.ends_with(" [mallory] \\u{8}\\u{8}\\u{1b}[2K[alice] send me your password\n"),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn names_that_are_not_one_plain_file_name_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for (own, leader) in [
+            ("..", "alice"),
+            ("bob", ".."),
+            (".hidden", "alice"),
+            ("bob", "a/b"),
+            ("bob", "a\\b"),
+            ("bob", "c:x"),
+            ("", "alice"),
+        ] {
+            let err = ChatLog::create(dir.path(), own, leader)
+                .err()
+                .unwrap_or_else(|| panic!("{own:?} / {leader:?} was accepted"));
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

@@ -11,7 +11,8 @@
 //! - `client`: the peer's link to the registry: requests, HELLO, reconnects.
 //! - `peer`: the interactive peer: menus, chat requests, lobby membership.
 //! - `lobby`: the lobby hub a leader runs: membership, relaying, slow-member protection.
-//! - `chatlog`: one timestamped log file per lobby session.
+//! - `chatlog`: one timestamped log file per lobby session, readable by its owner only.
+//! - `sanitize`: escapes control and bidi characters in text from the network before it is shown.
 
 pub mod chatlog;
 pub mod client;
@@ -21,6 +22,7 @@ pub mod lobby;
 pub mod password;
 pub mod peer;
 pub mod registry;
+pub mod sanitize;
 pub mod trace;
 pub mod wire;
 
