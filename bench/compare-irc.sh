@@ -29,7 +29,9 @@ if ! command -v ngircd >/dev/null 2>&1 && [ ! -x /usr/sbin/ngircd ]; then
 fi
 NGIRCD=$(command -v ngircd || echo /usr/sbin/ngircd)
 
-cargo build --release --bin bench >&2
+# The load generators are the workspace's p2pchat-bench crate; its binary
+# lands in the workspace's target directory.
+cargo build --release -p p2pchat-bench >&2
 BENCH=target/release/bench
 
 WORK=$(mktemp -d)

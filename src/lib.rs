@@ -13,9 +13,7 @@
 //! - `lobby`: the lobby hub a leader runs: membership, relaying, slow-member protection.
 //! - `chatlog`: one timestamped log file per lobby session, readable by its owner only.
 //! - `sanitize`: escapes control and bidi characters in text from the network before it is shown.
-//! - `bench`: the load generators and measurements behind the `bench` binary.
 
-pub mod bench;
 pub mod chatlog;
 pub mod client;
 pub mod db;

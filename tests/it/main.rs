@@ -1,6 +1,5 @@
 //! The integration tests, in one binary: each module is one area.
 
-mod bench;
 mod faults;
 mod hostile;
 mod lobby;
@@ -12,3 +11,4 @@ mod resilience;
 mod security;
 mod server_bin;
 mod support;
+mod tidy;

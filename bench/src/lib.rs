@@ -1,12 +1,26 @@
-//! Load generators for `bench`: the lobby hub (or an IRC channel) flooded by
-//! one sender, the registry under thousands of simulated peers, and the
-//! churn soak test of peers and lobbies coming and going.
+//! p2pchat-bench: load generators for p2pchat: the lobby hub (or an IRC
+//! channel) flooded by one sender, the registry under thousands of simulated
+//! peers, and the churn soak test of peers and lobbies coming and going.
 //!
-//! This module owns the load side of every benchmark and the figures it
-//! reports. It must never need a thread per simulated member or peer (a few
-//! threads multiplex non-blocking sockets with `poll` or epoll), never leave loopback,
-//! and never loop without a bound in count and in time. It measures; it does
-//! not judge: deciding what is fast enough is for the reader of the report.
+//! # Layout
+//!
+//! - this file: the shared pieces: `BenchError`, the latency `Histogram`,
+//!   `/proc` readings, `ScratchDir`, the socket `Poller`, the report helpers.
+//! - `lobby`: one member floods a real `Lobby` hub (or an IRC channel).
+//! - `registry`: thousands of peers JOIN a registry `Server` and say HELLO.
+//! - `churn`: peers and lobbies come and go; the server must end as it began.
+//! - `bin/bench`: the `bench` command line over these three.
+//!
+//! This crate owns the load side of every benchmark and the figures it
+//! reports, and uses only p2pchat's public API. It must never need a thread
+//! per simulated member or peer (a few threads multiplex non-blocking
+//! sockets with `poll` or epoll), never leave loopback, and never loop
+//! without a bound in count and in time. It measures; it does not judge:
+//! deciding what is fast enough is for the reader of the report.
+//!
+//! It is unix-only (`poll`, epoll, raw descriptors, `/proc`): elsewhere the
+//! library is empty and the binary says so and exits.
+#![cfg(unix)]
 
 pub mod churn;
 pub mod lobby;
@@ -18,8 +32,8 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::db::DbError;
-use crate::registry::ServerError;
+use p2pchat::db::DbError;
+use p2pchat::registry::ServerError;
 
 /// Why a benchmark could not run to the end.
 #[derive(Debug)]

@@ -18,8 +18,8 @@ use crossbeam_channel::{Sender, unbounded};
 use super::{
     BenchError, Histogram, Latency, Lines, Poller, ReadEnd, peak_memory, reset_peak_memory,
 };
-use crate::line::LineReader;
-use crate::lobby::{Lobby, LobbyConfig};
+use p2pchat::line::LineReader;
+use p2pchat::lobby::{Lobby, LobbyConfig};
 
 /// The IRC channel the load joins.
 const CHANNEL: &str = "#bench";
@@ -220,10 +220,10 @@ pub fn run(options: &LobbyOptions) -> Result<LobbyReport, BenchError> {
             "a lobby benchmark needs at least 2 members".into(),
         ));
     }
-    if options.size > crate::wire::MAX_TEXT.min(400) {
+    if options.size > p2pchat::wire::MAX_TEXT.min(400) {
         return Err(BenchError::Setup(format!(
             "messages are at most {} bytes",
-            crate::wire::MAX_TEXT.min(400)
+            p2pchat::wire::MAX_TEXT.min(400)
         )));
     }
     reset_peak_memory();

@@ -26,9 +26,9 @@ use super::{
     BenchError, Histogram, Latency, Lines, ReadEnd, poll_readable, pollfd, proc_status_field,
     thread_count,
 };
-use crate::db::DbError;
-use crate::line::LineReader;
-use crate::lobby::{Lobby, LobbyConfig};
+use p2pchat::db::DbError;
+use p2pchat::line::LineReader;
+use p2pchat::lobby::{Lobby, LobbyConfig};
 
 /// How long any reply may take before the run gives up on it.
 const REPLY_DEADLINE: Duration = Duration::from_secs(10);

@@ -1,12 +1,13 @@
 //! The benchmarks' load code as a smoke test: tiny runs that must lose
 //! nothing and time nobody out. These never assert a speed; the figures are
-//! `bench`'s business.
+//! `bench`'s business. Unix-only, like the load generators.
+#![cfg(unix)]
 
 use std::time::Duration;
 
-use p2pchat::bench::ScratchDir;
-use p2pchat::bench::lobby::{self, LobbyOptions};
-use p2pchat::bench::registry::{self, RegistryOptions, ServerAt};
+use p2pchat_bench::ScratchDir;
+use p2pchat_bench::lobby::{self, LobbyOptions};
+use p2pchat_bench::registry::{self, RegistryOptions, ServerAt};
 
 #[track_caller]
 fn check_lobby(members: usize, messages: u64, rate: f64) {

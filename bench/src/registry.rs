@@ -21,9 +21,9 @@ use super::{
     BenchError, Histogram, Latency, Lines, ReadEnd, peak_memory, poll_readable, pollfd,
     reset_peak_memory, thread_count,
 };
-use crate::db::Store;
-use crate::password::Hasher;
-use crate::registry::{RegistryConfig, Server};
+use p2pchat::db::Store;
+use p2pchat::password::Hasher;
+use p2pchat::registry::{RegistryConfig, Server};
 
 /// The password of every bench account: one hash serves them all.
 pub const BENCH_PASSWORD: &str = "bench-password";

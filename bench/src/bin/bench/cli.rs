@@ -1,7 +1,6 @@
-//! `bench`: load tests for the lobby hub and the registry, and a churn soak
-//! test of the registry, all on loopback.
-//! Parses the command line, runs a scenario from `p2pchat::bench`, and prints
-//! a table (or, with `--json`, one JSON object per result).
+//! The `bench` command line on unix: parses the arguments, runs a scenario
+//! from `p2pchat_bench`, and prints a table (or, with `--json`, one JSON
+//! object per result).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -10,11 +9,11 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use p2pchat::bench::churn::{self, ChurnOptions, ChurnReport, Figures};
-use p2pchat::bench::lobby::{self, IrcTarget, LobbyOptions, LobbyReport, Target};
-use p2pchat::bench::registry::{self, RegistryOptions, RegistryReport, ServerAt};
-use p2pchat::bench::{BenchError, Latency, show_duration, show_mib};
 use p2pchat::raise_fd_limit;
+use p2pchat_bench::churn::{self, ChurnOptions, ChurnReport, Figures};
+use p2pchat_bench::lobby::{self, IrcTarget, LobbyOptions, LobbyReport, Target};
+use p2pchat_bench::registry::{self, RegistryOptions, RegistryReport, ServerAt};
+use p2pchat_bench::{BenchError, Latency, show_duration, show_mib};
 
 /// Load tests for p2pchat: a lobby flooded by one member, or the registry
 /// under thousands of peers. Everything runs on 127.0.0.1.
@@ -136,7 +135,7 @@ enum Scenario {
     },
 }
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -316,11 +315,11 @@ fn bench_db(
     db: Option<PathBuf>,
     label: &str,
     accounts: usize,
-) -> Result<(PathBuf, Option<p2pchat::bench::ScratchDir>), BenchError> {
+) -> Result<(PathBuf, Option<p2pchat_bench::ScratchDir>), BenchError> {
     let (db, scratch) = match db {
         Some(db) => (db, None),
         None => {
-            let scratch = p2pchat::bench::ScratchDir::new(label)?;
+            let scratch = p2pchat_bench::ScratchDir::new(label)?;
             (scratch.path().join("registry.db"), Some(scratch))
         }
     };

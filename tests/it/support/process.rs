@@ -1,0 +1,325 @@
+//! The `server` and `peer` binaries as child processes. Dropping one kills
+//! the process if it is still running, so a failed test leaves nothing
+//! behind.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use crossbeam_channel::Receiver;
+
+use super::{Client, PEER_WAIT, READ_TIMEOUT};
+
+/// Reads everything a reader gives until it ends, as text, for a child
+/// process's output.
+pub fn read_to_string(mut reader: impl Read) -> String {
+    let mut text = String::new();
+    let _ = reader.read_to_string(&mut text);
+    text
+}
+
+/// Waits up to `READ_TIMEOUT` for `child` to exit; kills it and fails the
+/// test if it does not.
+fn wait_for_exit(child: Child, what: &str) -> ExitStatus {
+    let pid = child.id();
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let waiter = thread::spawn(move || {
+        let mut child = child;
+        let _ = tx.send(child.wait());
+    });
+    match rx.recv_timeout(READ_TIMEOUT) {
+        Ok(status) => {
+            waiter.join().unwrap();
+            status.unwrap()
+        }
+        Err(_) => {
+            signal(pid, libc::SIGKILL);
+            let _ = waiter.join();
+            panic!("{what} did not exit within {READ_TIMEOUT:?}");
+        }
+    }
+}
+
+/// Sends `signal` to the child process `pid`.
+fn signal(pid: u32, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(pid).unwrap();
+    // SAFETY: kill has no memory effects; the pid is a child of ours that has
+    // not been waited for, so it cannot have been reused.
+    assert_eq!(
+        unsafe { libc::kill(pid, signal) },
+        0,
+        "kill({pid}, {signal})"
+    );
+}
+
+/// Kills `child` if it is still running and reaps it, for a `Drop` that
+/// must leave nothing behind and must not panic.
+fn kill_quietly(child: &mut Option<Child>) {
+    if let Some(mut child) = child.take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// A running `server` binary. Dropping it kills the process if it is still
+/// running, so a failed test leaves nothing behind.
+pub struct ServerProcess {
+    child: Option<Child>,
+    /// Kept but not read as the server runs: the pipe's buffer holds the few
+    /// log lines a test makes it print. `None` once the test has closed it.
+    stdout: Option<BufReader<ChildStdout>>,
+    stderr: Option<JoinHandle<String>>,
+    addr: SocketAddr,
+    first_line: String,
+}
+
+impl ServerProcess {
+    /// Starts `server --bind 127.0.0.1:0 --db <db>` plus `extra`, and reads
+    /// the address it listens on from its first line of output.
+    pub fn start(db: &Path, extra: &[&str]) -> ServerProcess {
+        ServerProcess::start_on("127.0.0.1:0", db, extra)
+    }
+
+    /// Starts `server --bind <bind> --db <db>` plus `extra`: with a fixed
+    /// `bind`, a test can kill the server and start another where its
+    /// clients expect it.
+    pub fn start_on(bind: &str, db: &Path, extra: &[&str]) -> ServerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--bind", bind, "--db"])
+            .arg(db)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server binary starts");
+        let stderr = child.stderr.take().unwrap();
+        let stderr = thread::spawn(move || read_to_string(stderr));
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        let addr = first
+            .strip_prefix("Registry listening on ")
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+        ServerProcess {
+            child: Some(child),
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+            addr,
+            first_line: first.trim_end().to_string(),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The first line the server printed, without its line ending.
+    pub fn first_line(&self) -> &str {
+        &self.first_line
+    }
+
+    /// A new client connected to this server.
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// Closes our end of the server's standard output, as when nobody reads
+    /// its log: what it prints from now on goes to a closed pipe.
+    pub fn close_stdout(&mut self) {
+        self.stdout = None;
+    }
+
+    /// Shrinks the pipe of the server's standard output to one page, so a
+    /// test that does not read it fills it after a few dozen log lines.
+    #[cfg(target_os = "linux")]
+    pub fn shrink_stdout_pipe(&self) {
+        use std::os::fd::AsRawFd;
+        let fd = self
+            .stdout
+            .as_ref()
+            .expect("stdout is open")
+            .get_ref()
+            .as_raw_fd();
+        // SAFETY: fcntl on a descriptor we own; F_SETPIPE_SZ only resizes
+        // the pipe's kernel buffer.
+        let size = unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, 4096) };
+        assert!(size >= 4096, "F_SETPIPE_SZ failed");
+    }
+
+    /// Sends SIGINT, as Ctrl-C in a terminal does.
+    pub fn interrupt(&self) {
+        signal(self.child.as_ref().unwrap().id(), libc::SIGINT);
+    }
+
+    /// Sends SIGKILL, as a crash or `kill -9` would end it, and reaps it.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// Waits for the process to exit; returns its status, the rest of its
+    /// standard output (empty if it was closed), and all its standard error.
+    pub fn wait(mut self) -> (ExitStatus, String, String) {
+        let child = self.child.take().unwrap();
+        let status = wait_for_exit(child, "the server");
+        let stdout = self.stdout.take().map(read_to_string).unwrap_or_default();
+        let stderr = self.stderr.take().unwrap().join().unwrap();
+        (status, stdout, stderr)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        kill_quietly(&mut self.child);
+    }
+}
+
+/// A running `peer` binary driven through piped standard input: what it
+/// prints arrives line by line, and its standard error is kept whole.
+/// Dropping it kills the process if it is still running.
+pub struct PeerProcess {
+    pub name: String,
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    stdout: Receiver<String>,
+    stderr: Option<JoinHandle<String>>,
+    seen: Vec<String>,
+}
+
+impl PeerProcess {
+    /// Starts `peer` with `args`; `name` is only for messages until the
+    /// test joins as it.
+    pub fn start(name: &str, args: &[&str]) -> PeerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_peer"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the peer binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let stderr = child.stderr.take().unwrap();
+        let stderr = thread::spawn(move || read_to_string(stderr));
+        PeerProcess {
+            name: name.to_string(),
+            stdin: child.stdin.take(),
+            child: Some(child),
+            stdout: rx,
+            stderr: Some(stderr),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Starts `peer --server <registry> --log-dir <logs>` plus `extra`.
+    pub fn start_with(
+        name: &str,
+        registry: SocketAddr,
+        logs: &Path,
+        extra: &[&str],
+    ) -> PeerProcess {
+        let registry = registry.to_string();
+        let logs = logs.to_str().expect("the log directory is UTF-8");
+        let mut args = vec!["--server", &registry, "--log-dir", logs];
+        args.extend_from_slice(extra);
+        PeerProcess::start(name, &args)
+    }
+
+    /// Types `line` and Enter.
+    #[track_caller]
+    pub fn types(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("standard input is open");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Closes standard input, as Ctrl-D in a terminal does.
+    pub fn close_stdin(&mut self) {
+        drop(self.stdin.take());
+    }
+
+    /// Reads what the peer prints until a line contains `text`, and returns
+    /// that line. Fails the test if none comes within `PEER_WAIT`.
+    #[track_caller]
+    pub fn sees(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + PEER_WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "{} never printed {text:?}; printed {:#?}",
+                    self.name, self.seen
+                ),
+            }
+        }
+    }
+
+    /// The chat port from the peer's first line of output.
+    #[track_caller]
+    pub fn chat_port(&mut self) -> u16 {
+        let line = self.sees("Chat server started on port ");
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    }
+
+    /// Registers and joins as `self.name` with `password`, from the
+    /// welcome prompt to the menu.
+    #[track_caller]
+    pub fn join(&mut self, password: &str) {
+        let name = self.name.clone();
+        self.sees("press '1' for registration");
+        for line in ["1", &name, password, "2", &name, password] {
+            self.types(line);
+        }
+        self.sees(&format!("Joined as {name}"));
+        self.sees("Press '1' for 'Online User List'");
+    }
+
+    /// Kills the process with SIGKILL: nothing of it runs after this.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Closes standard input and waits for the process to exit; returns its
+    /// status, everything it printed, and its standard error.
+    pub fn wait(mut self) -> (ExitStatus, Vec<String>, String) {
+        self.close_stdin();
+        let child = self.child.take().expect("the peer is running");
+        let status = wait_for_exit(child, "the peer");
+        let mut printed = std::mem::take(&mut self.seen);
+        // The reader thread ends at the end of the output, which closes
+        // the channel.
+        printed.extend(self.stdout.iter());
+        let stderr = self.stderr.take().unwrap().join().unwrap();
+        (status, printed, stderr)
+    }
+}
+
+impl Drop for PeerProcess {
+    fn drop(&mut self) {
+        kill_quietly(&mut self.child);
+    }
+}

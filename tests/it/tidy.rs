@@ -1,0 +1,348 @@
+//! Invariants that grep can check, checked (rust-analyzer's tidy tests):
+//! the wire grammar does no I/O, framing knows no keyword, and the database
+//! never sees a plain password. docs/ARCHITECTURE.md states them; these
+//! tests keep them true.
+//!
+//! The checks read the source files as text. Comments are blanked out first
+//! (a doc comment may well say "this module never imports `std::io`"), but
+//! string literals are kept, since that is where a keyword would hide.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Invariant: the grammar module does no I/O. It may be `src/wire.rs` or,
+/// once split, a `src/wire/` folder; every file of whichever exists is read.
+#[test]
+fn wire_imports_no_io_and_no_socket() {
+    let files = wire_files();
+    assert!(
+        !files.is_empty(),
+        "neither src/wire.rs nor src/wire/ exists"
+    );
+    for file in files {
+        let found = io_uses(&code_of(&read(&file)));
+        assert!(
+            found.is_empty(),
+            "{} does I/O, which the grammar must leave to line.rs and its callers:\n{}",
+            file.display(),
+            found.join("\n")
+        );
+    }
+}
+
+/// Invariant: framing knows no keyword; what a line means is the grammar's
+/// business. Its unit tests may feed real-looking lines, so only the code
+/// before `#[cfg(test)]` is checked.
+#[test]
+fn line_names_no_protocol_keyword() {
+    let file = root().join("src/line.rs");
+    let code = code_of(&read(&file));
+    let found = keywords_named(without_tests(&code));
+    assert!(
+        found.is_empty(),
+        "{} names protocol keywords, which belong in the grammar:\n{}",
+        file.display(),
+        found.join("\n")
+    );
+}
+
+/// Invariant: the database never sees a plain password; callers hand it
+/// PHC strings. So outside comments the word "password" appears only as
+/// `password_hash` (the column, the field, the parameter), and db.rs never
+/// reaches the `password` module.
+#[test]
+fn db_sees_only_password_hashes() {
+    let file = root().join("src/db.rs");
+    let found = plain_passwords(&code_of(&read(&file)));
+    assert!(
+        found.is_empty(),
+        "{} handles something other than a password hash:\n{}",
+        file.display(),
+        found.join("\n")
+    );
+}
+
+/// The checks themselves catch what they are for, and let through what
+/// they must not flag.
+#[test]
+fn the_checks_catch_what_they_are_for() {
+    check(io_uses, "use std::fmt;\nuse std::net::IpAddr;", &[]);
+    check(io_uses, "use std::io::Write;", &["1: use std::io::Write;"]);
+    check(io_uses, "use std::{fmt, io};", &["1: use std::{fmt, io};"]);
+    check(
+        io_uses,
+        "fn f(s: std::net::TcpStream) {}",
+        &["1: fn f(s: std::net::TcpStream) {}"],
+    );
+    check(
+        io_uses,
+        "use std::net::{IpAddr,\n    TcpListener};",
+        &["2:     TcpListener};"],
+    );
+
+    check(keywords_named, "let n = buf.len();", &[]);
+    check(
+        keywords_named,
+        "if line == \"HELLO\" {}",
+        &["1: if line == \"HELLO\" {}"],
+    );
+    check(
+        keywords_named,
+        "x.starts_with(\"CHAT_REQUEST \")",
+        &["1: x.starts_with(\"CHAT_REQUEST \")"],
+    );
+    // A longer word that contains a keyword is not that keyword.
+    check(keywords_named, "let LISTEN = 1; let joined_at = 2;", &[]);
+
+    check(
+        plain_passwords,
+        "fn add_user(name: &str, password_hash: &str) {}",
+        &[],
+    );
+    check(
+        plain_passwords,
+        "fn add_user(name: &str, password: &str) {}",
+        &["1: fn add_user(name: &str, password: &str) {}"],
+    );
+    check(
+        plain_passwords,
+        "use crate::password::Hasher;",
+        &["1: use crate::password::Hasher;"],
+    );
+    check(
+        plain_passwords,
+        "\"SELECT Password FROM users\"",
+        &["1: \"SELECT Password FROM users\""],
+    );
+}
+
+/// Comments go, strings stay, lines keep their numbers.
+#[test]
+fn code_of_blanks_comments_only() {
+    #[track_caller]
+    fn blanked(source: &str, expected: &str) {
+        assert_eq!(code_of(source), expected, "code_of({source:?})");
+    }
+    blanked("a // b\nc", "a     \nc");
+    blanked("//! doc\nx", "       \nx");
+    blanked("a /* b\n c */ d", "a     \n      d");
+    blanked("/* a /* b */ c */x", "                 x");
+    blanked("\"http://x\" // y", "\"http://x\"     ");
+    blanked("\"a \\\" // b\"", "\"a \\\" // b\"");
+    blanked("r#\"say \"// no\"\"#", "r#\"say \"// no\"\"#");
+    blanked("br\"\\\" // x", "br\"\\\"     ");
+    blanked("'\"' // q", "'\"'     ");
+    blanked("fn f<'a>(x: &'a str) // c", "fn f<'a>(x: &'a str)     ");
+}
+
+#[track_caller]
+fn check(rule: fn(&str) -> Vec<String>, code: &str, expected: &[&str]) {
+    assert_eq!(rule(code), expected, "on {code:?}");
+}
+
+/// Every line that imports or names `std::io` or a socket type.
+fn io_uses(code: &str) -> Vec<String> {
+    const FORBIDDEN: [&str; 4] = ["std::io", "TcpStream", "TcpListener", "UdpSocket"];
+    let mut found = offending_lines(code, |line| {
+        FORBIDDEN.iter().any(|name| line.contains(name))
+    });
+    // `use std::{fmt, io}` names `io` apart from `std::`.
+    for (at, _) in code.match_indices("std::{") {
+        let group = &code[at + "std::{".len()..];
+        let group = &group[..group.find('}').unwrap_or(group.len())];
+        if group
+            .split([',', ' ', '\n'])
+            .any(|part| part == "io" || part.starts_with("io::"))
+        {
+            let number = code[..at].matches('\n').count();
+            let line = format!("{}: {}", number + 1, code.lines().nth(number).unwrap_or(""));
+            if !found.contains(&line) {
+                found.push(line);
+            }
+        }
+    }
+    found
+}
+
+/// The protocol's commands and replies, as whole words.
+const KEYWORDS: &[&str] = &[
+    "REGISTER",
+    "REGISTERED",
+    "JOIN",
+    "JOINED",
+    "HELLO",
+    "LIST",
+    "USER",
+    "SEARCH",
+    "INVITE",
+    "TICKET",
+    "CHECK",
+    "LOGOUT",
+    "QUIT",
+    "HELP",
+    "CHAT_REQUEST",
+    "MSG",
+    "LEAVE",
+    "LEFT",
+    "MEMBERS",
+    "CLOSED",
+    "BYE",
+    "REJECT",
+    "OK",
+    "ERR",
+];
+
+/// Every line that names a protocol keyword as a word of its own.
+fn keywords_named(code: &str) -> Vec<String> {
+    offending_lines(code, |line| {
+        words(line).any(|word| KEYWORDS.contains(&word))
+    })
+}
+
+/// Every line with a word containing "password" (in any case) that is not
+/// exactly `password_hash`.
+fn plain_passwords(code: &str) -> Vec<String> {
+    offending_lines(code, |line| {
+        words(line).any(|word| word.to_lowercase().contains("password") && word != "password_hash")
+    })
+}
+
+/// The lines for which `bad` holds, as "NUMBER: TEXT".
+fn offending_lines(code: &str, bad: impl Fn(&str) -> bool) -> Vec<String> {
+    code.lines()
+        .enumerate()
+        .filter(|(_, line)| bad(line))
+        .map(|(i, line)| format!("{}: {}", i + 1, line.trim_end()))
+        .collect()
+}
+
+/// The identifier-like words of `text`.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|word| !word.is_empty())
+}
+
+/// `code` up to its `#[cfg(test)]` module, if it has one.
+fn without_tests(code: &str) -> &str {
+    &code[..code.find("#[cfg(test)]").unwrap_or(code.len())]
+}
+
+/// `source` with every comment replaced by spaces, keeping newlines, so line
+/// numbers and string literals stay as they were.
+fn code_of(source: &str) -> String {
+    let chars: Vec<char> = source.chars().collect();
+    let mut out = String::with_capacity(source.len());
+    let blank = |out: &mut String, c: char| out.push(if c == '\n' { '\n' } else { ' ' });
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        let is_word = |at: usize| chars[at].is_alphanumeric() || chars[at] == '_';
+        // Whether `c` continues an identifier; the `b` of `br"..."` does not count.
+        let word_before =
+            i > 0 && is_word(i - 1) && !(chars[i - 1] == 'b' && (i == 1 || !is_word(i - 2)));
+        if c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' {
+                blank(&mut out, chars[i]);
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            let mut depth = 0;
+            while i < chars.len() {
+                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    out.push_str("  ");
+                    i += 2;
+                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    out.push_str("  ");
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    blank(&mut out, chars[i]);
+                    i += 1;
+                }
+            }
+        } else if c == 'r' && !word_before && matches!(next, Some('"' | '#')) {
+            // A raw string: r"..." or r#"..."#, where `\` escapes nothing.
+            let hashes = chars[i + 1..].iter().take_while(|&&c| c == '#').count();
+            if chars.get(i + 1 + hashes) != Some(&'"') {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+            let start = i;
+            i += 2 + hashes;
+            while i < chars.len()
+                && !(chars[i] == '"'
+                    && chars[i + 1..]
+                        .iter()
+                        .take(hashes)
+                        .filter(|&&c| c == '#')
+                        .count()
+                        == hashes)
+            {
+                i += 1;
+            }
+            i = (i + 1 + hashes).min(chars.len());
+            out.extend(&chars[start..i]);
+        } else if c == '"' {
+            let start = i;
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                i += if chars[i] == '\\' { 2 } else { 1 };
+            }
+            i = (i + 1).min(chars.len());
+            out.extend(&chars[start..i]);
+        } else if c == '\'' && (next == Some('\\') || chars.get(i + 2) == Some(&'\'')) {
+            // A character literal, such as '"' or '\''; otherwise a lifetime.
+            let start = i;
+            i += if next == Some('\\') { 3 } else { 2 };
+            while i < chars.len() && chars[i] != '\'' {
+                i += 1;
+            }
+            i = (i + 1).min(chars.len());
+            out.extend(&chars[start..i]);
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// `src/wire.rs` and every `.rs` file under `src/wire/`, whichever exist.
+fn wire_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let single = root().join("src/wire.rs");
+    if single.is_file() {
+        files.push(single);
+    }
+    rust_files_under(&root().join("src/wire"), &mut files);
+    files
+}
+
+fn rust_files_under(dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.map(|entry| entry.unwrap().path()).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            rust_files_under(&path, files);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            files.push(path);
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
+}
