@@ -14,6 +14,56 @@ fn unknown_between_peers(keyword: &str) -> ParseError {
     )
 }
 
+/// Why a lobby ends: the `CLOSED <reason>` line, the last one a member gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// `LEADER_LEFT`: the leader left, so the lobby is over.
+    LeaderLeft,
+    /// `DUPLICATE`: someone with the invitee's name is in the lobby already.
+    Duplicate,
+    /// Any other reason a leader gives, kept as written: the rest of the
+    /// line, never empty, never starting with a space, without line breaks.
+    Other(String),
+}
+
+impl CloseReason {
+    const KNOWN: [(CloseReason, &'static str); 2] = [
+        (CloseReason::LeaderLeft, "LEADER_LEFT"),
+        (CloseReason::Duplicate, "DUPLICATE"),
+    ];
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::LeaderLeft => f.write_str("LEADER_LEFT"),
+            CloseReason::Duplicate => f.write_str("DUPLICATE"),
+            CloseReason::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+/// Any text is a reason. The known words are matched in any case; the rest
+/// is kept, made fit for the end of a line: line breaks become spaces and
+/// leading spaces go, and a reason left empty is `LEADER_LEFT`, since
+/// `CLOSED` without one would not parse.
+impl From<&str> for CloseReason {
+    fn from(text: &str) -> CloseReason {
+        let text = text.replace(['\r', '\n'], " ");
+        let text = text.trim_start_matches(' ');
+        if text.trim().is_empty() {
+            return CloseReason::LeaderLeft;
+        }
+        CloseReason::KNOWN
+            .into_iter()
+            .find(|(_, word)| word.eq_ignore_ascii_case(text))
+            .map_or_else(
+                || CloseReason::Other(text.to_string()),
+                |(reason, _)| reason,
+            )
+    }
+}
+
 /// A line from a lobby leader to an invitee or member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToMember {
@@ -32,7 +82,7 @@ pub enum ToMember {
     /// `LEFT <name>`
     Left(String),
     /// `CLOSED <reason>`: the lobby is over; the last line.
-    Closed(String),
+    Closed(CloseReason),
     /// `ERR <CODE> <text>`
     Err(ErrorCode, String),
     /// `HELLO`: the leader is still there.
@@ -111,7 +161,7 @@ impl FromStr for ToMember {
                     text: text.to_string(),
                 })
             }
-            "CLOSED" if !rest.is_empty() => Ok(ToMember::Closed(rest.to_string())),
+            "CLOSED" if !rest.is_empty() => Ok(ToMember::Closed(CloseReason::from(rest))),
             "ERR" => {
                 let (code, text) = split_word(rest);
                 Ok(ToMember::Err(code.parse()?, text.to_string()))
@@ -201,7 +251,17 @@ mod tests {
         );
         check(
             "CLOSED the leader left",
-            ToMember::Closed("the leader left".into()),
+            ToMember::Closed(CloseReason::Other("the leader left".into())),
+        );
+        check(
+            "CLOSED LEADER_LEFT",
+            ToMember::Closed(CloseReason::LeaderLeft),
+        );
+        check("CLOSED DUPLICATE", ToMember::Closed(CloseReason::Duplicate));
+        check_loose(
+            "CLOSED leader_left",
+            ToMember::Closed(CloseReason::LeaderLeft),
+            "CLOSED LEADER_LEFT",
         );
         check(
             "ERR TEXT_TOO_LONG too long",
@@ -290,6 +350,20 @@ mod tests {
         check_err::<ToMember>("JOINED b!b", BAD_NAME);
         check_err::<ToMember>("MEMBERS b!b alice", BAD_NAME);
         check_err::<ToMember>("MEMBERS alice b!b", BAD_NAME);
+    }
+
+    #[test]
+    fn close_reasons_from_any_text() {
+        for (text, reason) in [
+            ("LEADER_LEFT", CloseReason::LeaderLeft),
+            ("Duplicate", CloseReason::Duplicate),
+            ("SHUTDOWN", CloseReason::Other("SHUTDOWN".into())),
+            ("  two\r\nlines", CloseReason::Other("two  lines".into())),
+            ("", CloseReason::LeaderLeft),
+            (" \n ", CloseReason::LeaderLeft),
+        ] {
+            assert_eq!(CloseReason::from(text), reason, "{text:?}");
+        }
     }
 
     #[test]

@@ -231,6 +231,28 @@ pub enum Reply {
     Bye(ByeReason),
 }
 
+impl Reply {
+    /// `ERR TOO_MANY_ATTEMPTS <seconds> ...`: the registry takes no JOIN for
+    /// this name or address until `wait_secs` have passed.
+    pub fn too_many_attempts(wait_secs: u64) -> Reply {
+        Reply::Err(
+            ErrorCode::TooManyAttempts,
+            format!(
+                "{wait_secs} too many failed joins for this name or address; try again in {wait_secs} s"
+            ),
+        )
+    }
+
+    /// The seconds an `ERR TOO_MANY_ATTEMPTS <seconds> ...` reply asks to
+    /// wait; `None` for any other line, or one without a number first.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Reply::Err(ErrorCode::TooManyAttempts, text) => split_word(text).0.parse().ok(),
+            _ => None,
+        }
+    }
+}
+
 impl From<ParseError> for Reply {
     fn from(err: ParseError) -> Reply {
         Reply::Err(err.code, err.text)
@@ -651,6 +673,26 @@ mod tests {
             "OK TICKET a b c",
             "ERR BAD_ARGS not a registry reply: OK TICKET a b c",
         );
+    }
+
+    #[test]
+    fn too_many_attempts_carries_its_seconds() {
+        let reply = Reply::too_many_attempts(42);
+        check(&reply.to_string(), reply.clone());
+        assert_eq!(reply.retry_after(), Some(42));
+        for (line, secs) in [
+            ("ERR TOO_MANY_ATTEMPTS 7 wait", Some(7)),
+            ("ERR TOO_MANY_ATTEMPTS soon", None),
+            ("ERR TOO_MANY_ATTEMPTS", None),
+            ("ERR BAD_CREDENTIALS 7 wait", None),
+            ("OK HELLO", None),
+        ] {
+            assert_eq!(
+                line.parse::<Reply>().unwrap().retry_after(),
+                secs,
+                "{line:?}"
+            );
+        }
     }
 
     #[test]
