@@ -11,6 +11,7 @@
 //! - `registry`: the registry server: acceptor, connection threads, sweeper, hub.
 //! - `client`: the peer's link to the registry: requests, HELLO, reconnects.
 //! - `peer`: the interactive peer: menus, chat requests, lobby membership.
+//! - `testing`: `ScriptedPeer`, which drives a peer through channels for tests and the demo.
 //! - `lobby`: the lobby hub a leader runs: membership, relaying, slow-member protection.
 //! - `chatlog`: one timestamped log file per lobby session.
 //! - `bench`: the load generators and measurements behind the `bench` binary.
@@ -24,6 +25,7 @@ pub mod lobby;
 pub mod password;
 pub mod peer;
 pub mod registry;
+pub mod testing;
 pub mod trace;
 pub mod wire;
 

@@ -1,0 +1,326 @@
+//! The incoming side: the chat listener, its acceptor, and one thread per
+//! incoming chat connection, which runs the invitee's handshake in phases
+//! and then writes the member's lines to the leader.
+
+use std::io::{self, BufReader};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, bounded, select};
+
+use crate::line::{ConnReader, Frame, LineReader, is_timeout, write_line};
+use crate::trace::Trace;
+use crate::wire::{ErrorCode, ToLeader, ToMember};
+
+use super::app::{Answer, Event};
+use super::{CANCEL_CHECK, PeerConfig};
+
+/// Accepts chat connections, each on its own thread.
+pub(super) struct ChatListener {
+    pub(super) addr: SocketAddr,
+    pub(super) flag: Arc<AtomicBool>,
+    /// Dropped to tell every chat connection thread to finish.
+    pub(super) stop: Sender<()>,
+    pub(super) handle: JoinHandle<()>,
+}
+
+impl ChatListener {
+    pub(super) fn start(config: &PeerConfig, events: Sender<Event>) -> io::Result<ChatListener> {
+        let listener = TcpListener::bind(config.listen)?;
+        let addr = listener.local_addr()?;
+        let flag = Arc::new(AtomicBool::new(false));
+        let (stop, stop_rx) = bounded::<()>(0);
+        let accept = Acceptor {
+            listener,
+            flag: flag.clone(),
+            stop: stop_rx,
+            events,
+            trace: config.trace,
+            timing: Timing {
+                request: config.invite_timeout,
+                hello: config.lobby_hello,
+                silence: config.lobby_timeout,
+            },
+        };
+        let handle = thread::Builder::new()
+            .name("chat-listener".into())
+            .spawn(move || accept.run())?;
+        Ok(ChatListener {
+            addr,
+            flag,
+            stop,
+            handle,
+        })
+    }
+
+    pub(super) fn stop(self) {
+        self.flag.store(true, Ordering::SeqCst);
+        drop(self.stop);
+        crate::wake_acceptor(self.addr);
+        let _ = self.handle.join();
+    }
+}
+
+pub(super) struct Acceptor {
+    pub(super) listener: TcpListener,
+    pub(super) flag: Arc<AtomicBool>,
+    pub(super) stop: Receiver<()>,
+    pub(super) events: Sender<Event>,
+    pub(super) trace: Trace,
+    pub(super) timing: Timing,
+}
+
+impl Acceptor {
+    pub(super) fn run(self) {
+        let mut connections: Vec<JoinHandle<()>> = Vec::new();
+        for stream in self.listener.incoming() {
+            if self.flag.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(stream) = stream else {
+                // Out of descriptors, accept fails at once until a
+                // connection closes: pause rather than spin.
+                thread::sleep(Duration::from_millis(50));
+                continue;
+            };
+            connections.retain(|h| !h.is_finished());
+            let chat = ChatConnection {
+                events: self.events.clone(),
+                stop: self.stop.clone(),
+                trace: self.trace,
+                timing: self.timing,
+            };
+            if let Ok(handle) = thread::Builder::new()
+                .name("chat-connection".into())
+                .spawn(move || chat.serve(stream))
+            {
+                connections.push(handle);
+            }
+        }
+        for handle in connections {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// One incoming chat connection: the request, the answer, and if the user
+/// accepted, this member's side of the lobby.
+pub(super) struct ChatConnection {
+    pub(super) events: Sender<Event>,
+    pub(super) stop: Receiver<()>,
+    pub(super) trace: Trace,
+    pub(super) timing: Timing,
+}
+
+/// The timers of a chat connection, from `PeerConfig`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Timing {
+    /// How long the leader may take to send `CHAT_REQUEST`.
+    pub(super) request: Duration,
+    /// After this long with nothing sent to the leader, send `HELLO`.
+    pub(super) hello: Duration,
+    /// After this long with nothing from the leader, it is gone.
+    pub(super) silence: Duration,
+}
+
+impl ChatConnection {
+    fn serve(self, mut stream: TcpStream) {
+        let Ok(addr) = stream.peer_addr() else { return };
+        let Ok(read_half) = stream.try_clone() else {
+            return;
+        };
+        // Short read timeouts let the wait for the first line notice that
+        // the peer is stopping; a line never comes after `timing.request`.
+        let _ = stream.set_read_timeout(Some(CANCEL_CHECK));
+        let mut reader = LineReader::new(BufReader::new(read_half));
+        let deadline = Instant::now() + self.timing.request;
+        let first = loop {
+            match reader.next_frame() {
+                Err(err) if is_timeout(&err) => {
+                    let stopping = !matches!(
+                        self.stop.try_recv(),
+                        Err(crossbeam_channel::TryRecvError::Empty)
+                    );
+                    if stopping || Instant::now() >= deadline {
+                        return;
+                    }
+                }
+                other => break other,
+            }
+        };
+        let (from, ticket) = match first {
+            Ok(Frame::Line(line)) => {
+                self.trace.received(addr, &line);
+                match line.parse::<ToMember>() {
+                    Ok(ToMember::ChatRequest { leader, ticket }) => (leader, ticket),
+                    Ok(_) => {
+                        self.refuse(
+                            &mut stream,
+                            addr,
+                            ErrorCode::BadArgs,
+                            "expected CHAT_REQUEST <name>",
+                        );
+                        return;
+                    }
+                    Err(err) => {
+                        self.refuse(&mut stream, addr, err.code, &err.text);
+                        return;
+                    }
+                }
+            }
+            _ => return,
+        };
+        let (answer_tx, answer_rx) = bounded(1);
+        if self
+            .events
+            .send(Event::Invitation {
+                from: from.clone(),
+                ticket,
+                answer: answer_tx,
+            })
+            .is_err()
+        {
+            return;
+        }
+        let answer = select! {
+            recv(answer_rx) -> answer => answer.ok(),
+            // The peer is quitting: it is busy for good.
+            recv(self.stop) -> _ => Some(Answer::Busy),
+        };
+        let (lobby, outbox) = match answer {
+            Some(Answer::Accept { lobby, outbox }) => (lobby, outbox),
+            Some(Answer::Reject) => {
+                self.send_ok(&mut stream, &from, &ToLeader::Reject);
+                return;
+            }
+            Some(Answer::Busy) => {
+                self.send_ok(&mut stream, &from, &ToLeader::Busy);
+                return;
+            }
+            None => return,
+        };
+        // A leader that sends nothing, not even HELLO, for this long is gone:
+        // its machine may have died without closing the connection.
+        // Nor may a leader that stopped reading hold this thread for ever.
+        if stream.set_read_timeout(Some(self.timing.silence)).is_err()
+            || stream.set_write_timeout(Some(self.timing.silence)).is_err()
+            || !self.send_ok(&mut stream, &from, &ToLeader::Accept)
+        {
+            let _ = self.events.send(Event::LeaderGone {
+                lobby,
+                silent: false,
+            });
+            return;
+        }
+        let reading = {
+            let events = self.events.clone();
+            let trace = self.trace;
+            let from = from.clone();
+            thread::Builder::new()
+                .name("member-reader".into())
+                .spawn(move || read_from_leader(reader, &events, lobby, &from, trace))
+        };
+        let Ok(reading) = reading else {
+            let _ = stream.shutdown(Shutdown::Both);
+            let _ = self.events.send(Event::LeaderGone {
+                lobby,
+                silent: false,
+            });
+            return;
+        };
+        // This thread stays the only writer of the socket: it sends what the
+        // user types until the user leaves or the peer stops.
+        loop {
+            select! {
+                recv(outbox) -> line => match line {
+                    Ok(line) => {
+                        if !self.send_ok(&mut stream, &from, &line) {
+                            break;
+                        }
+                        if line == ToLeader::Leave {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                },
+                recv(self.stop) -> _ => break,
+                default(self.timing.hello) => {
+                    if !self.send_ok(&mut stream, &from, &ToLeader::Hello) {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = stream.shutdown(Shutdown::Both);
+        let _ = reading.join();
+    }
+
+    fn refuse(&self, stream: &mut TcpStream, addr: SocketAddr, code: ErrorCode, text: &str) {
+        let line = ToMember::Err(code, text.to_string());
+        self.trace.sent(addr, &line);
+        let _ = write_line(stream, &line);
+    }
+
+    fn send_ok(&self, stream: &mut TcpStream, to: &str, line: &ToLeader) -> bool {
+        self.trace.sent(to, line);
+        write_line(stream, line).is_ok()
+    }
+}
+
+/// Forwards the leader's lines to the app thread until the connection ends.
+pub(super) fn read_from_leader(
+    mut reader: ConnReader,
+    events: &Sender<Event>,
+    lobby: u64,
+    leader: &str,
+    trace: Trace,
+) {
+    loop {
+        match reader.next_frame() {
+            Ok(Frame::Line(line)) => {
+                trace.received(leader, &line);
+                match line.parse::<ToMember>() {
+                    Ok(ToMember::Closed(reason)) => {
+                        let _ = events.send(Event::FromLeader {
+                            lobby,
+                            line: ToMember::Closed(reason),
+                        });
+                        return;
+                    }
+                    Ok(parsed) => {
+                        if events
+                            .send(Event::FromLeader {
+                                lobby,
+                                line: parsed,
+                            })
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    // A line we do not understand is shown in the trace and
+                    // otherwise skipped: the chat goes on.
+                    Err(_) => {}
+                }
+            }
+            Ok(Frame::BadEncoding) => {}
+            Err(err) if is_timeout(&err) => {
+                let _ = events.send(Event::LeaderGone {
+                    lobby,
+                    silent: true,
+                });
+                return;
+            }
+            Ok(Frame::Eof | Frame::TooLong) | Err(_) => {
+                let _ = events.send(Event::LeaderGone {
+                    lobby,
+                    silent: false,
+                });
+                return;
+            }
+        }
+    }
+}

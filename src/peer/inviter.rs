@@ -1,0 +1,94 @@
+//! The outgoing chat request: one `Inviter` thread per invitee connects,
+//! sends `CHAT_REQUEST`, waits for the answer and reports it to the app.
+//! It writes its socket only until the answer; an accepted socket goes to
+//! the lobby hub.
+
+use std::io::{self, BufReader};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+
+use crate::line::{Frame, LineReader, is_timeout, write_line};
+use crate::trace::Trace;
+use crate::wire::{Contact, ToLeader, ToMember};
+
+use super::app::{Event, Outcome};
+use super::{CANCEL_CHECK, CONNECT_TIMEOUT};
+
+/// Sends one chat request and reports how it ended.
+pub(super) struct Inviter {
+    pub(super) lobby: u64,
+    pub(super) me: String,
+    pub(super) contact: Contact,
+    /// From the registry: proves to the invitee that we are `me`.
+    pub(super) ticket: String,
+    pub(super) timeout: Duration,
+    pub(super) cancel: Arc<AtomicBool>,
+    pub(super) events: Sender<Event>,
+    pub(super) trace: Trace,
+}
+
+impl Inviter {
+    pub(super) fn run(self) {
+        let outcome = self
+            .ask()
+            .unwrap_or_else(|err| Outcome::Unreachable(err.to_string()));
+        let _ = self.events.send(Event::Invited {
+            lobby: self.lobby,
+            name: self.contact.name.clone(),
+            outcome,
+        });
+    }
+
+    fn ask(&self) -> io::Result<Outcome> {
+        let addr = SocketAddr::new(self.contact.ip, self.contact.port);
+        let who = &self.contact.name;
+        let mut writer = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+        let request = ToMember::ChatRequest {
+            leader: self.me.clone(),
+            ticket: Some(self.ticket.clone()),
+        };
+        self.trace.sent(who, &request);
+        write_line(&mut writer, &request)?;
+        // Short read timeouts let the wait notice a cancelled lobby.
+        writer.set_read_timeout(Some(CANCEL_CHECK))?;
+        let mut reader = LineReader::new(BufReader::new(writer.try_clone()?));
+        let deadline = Instant::now() + self.timeout;
+        let line = loop {
+            match reader.next_frame() {
+                Ok(Frame::Line(line)) => break line,
+                Ok(Frame::Eof) => {
+                    return Ok(Outcome::Unreachable("it closed the connection".into()));
+                }
+                Ok(Frame::TooLong | Frame::BadEncoding) => {
+                    return Ok(Outcome::Unreachable("it sent an unreadable line".into()));
+                }
+                Err(err) if is_timeout(&err) => {
+                    if self.cancel.load(Ordering::SeqCst) || Instant::now() >= deadline {
+                        let _ = writer.shutdown(Shutdown::Both);
+                        return Ok(Outcome::NoAnswer);
+                    }
+                }
+                Err(err) => return Err(err),
+            }
+        };
+        self.trace.received(who, &line);
+        Ok(match line.parse::<ToLeader>() {
+            Ok(ToLeader::Accept) if !self.cancel.load(Ordering::SeqCst) => {
+                writer.set_read_timeout(None)?;
+                Outcome::Accepted {
+                    addr,
+                    reader,
+                    writer,
+                }
+            }
+            Ok(ToLeader::Accept) => Outcome::NoAnswer,
+            Ok(ToLeader::Reject) => Outcome::Rejected,
+            Ok(ToLeader::Busy) => Outcome::Busy,
+            Ok(_) | Err(_) => Outcome::Unreachable(format!("it answered {line:?}")),
+        })
+    }
+}

@@ -1,0 +1,259 @@
+//! The menus before and between lobbies: registering, joining, the online
+//! list, search, the conversation list, and starting a chat.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::thread::{self};
+
+use crate::lobby::{Lobby, LobbyConfig};
+use crate::wire::{self, Contact, ErrorCode, Reply, Request};
+
+use super::LOBBY_HELP;
+use super::app::{App, Leading, Purpose, Stage, write_log};
+use super::inviter::Inviter;
+
+impl App {
+    pub(super) fn log_in(&mut self, purpose: Purpose, name: String, password: String) -> Stage {
+        let request = match purpose {
+            Purpose::Register => Request::Register {
+                name: name.clone(),
+                password,
+            },
+            Purpose::Join => Request::Join {
+                name: name.clone(),
+                password,
+                port: self.chat_port,
+            },
+        };
+        match self
+            .link
+            .request(request)
+            .map(|replies| replies.into_iter().next())
+        {
+            Ok(Some(Reply::Registered(name))) => {
+                self.say(format!("Registered {name}. Now join with '2'."));
+                Stage::Welcome
+            }
+            Ok(Some(Reply::Joined(contact))) => {
+                self.say(format!(
+                    "Joined as {}; others reach you at {} port {}. Type /quit at any time to leave.",
+                    contact.name, contact.ip, contact.port
+                ));
+                self.me = Some(contact);
+                Stage::Menu
+            }
+            Ok(Some(reply @ Reply::Err(ErrorCode::TooManyAttempts, _))) => {
+                let wait = reply
+                    .retry_after()
+                    .map_or_else(|| "some".to_string(), |secs| secs.to_string());
+                self.say(format!(
+                    "Too many failed attempts for {name}; try again in {wait} seconds."
+                ));
+                Stage::Welcome
+            }
+            Ok(Some(Reply::Err(_, text))) => {
+                let what = match purpose {
+                    Purpose::Register => "register",
+                    Purpose::Join => "join",
+                };
+                self.say(format!("Could not {what} {name}: {text}."));
+                Stage::Welcome
+            }
+            Ok(other) => {
+                self.say(format!("The registry answered strangely: {other:?}"));
+                Stage::Welcome
+            }
+            Err(err) => {
+                self.say(format!("{err}."));
+                Stage::Welcome
+            }
+        }
+    }
+
+    pub(super) fn menu(&mut self, choice: &str) -> Stage {
+        match choice {
+            "1" => {
+                self.show_list();
+                Stage::Menu
+            }
+            "2" => Stage::Search,
+            "3" => self.start_chat(),
+            _ => {
+                self.say("Please type 1, 2 or 3 (or /quit).");
+                Stage::Menu
+            }
+        }
+    }
+
+    pub(super) fn show_list(&self) {
+        match self.link.request(Request::List) {
+            Ok(replies) => {
+                let rows: Vec<&Contact> = replies
+                    .iter()
+                    .filter_map(|r| match r {
+                        Reply::Row(contact) => Some(contact),
+                        _ => None,
+                    })
+                    .collect();
+                self.say(format!("{} user(s) online:", rows.len()));
+                self.say(format!(
+                    "{:<32}  {:<39}  {}",
+                    "User name", "IP address", "Port"
+                ));
+                for c in rows {
+                    self.say(format!(
+                        "{:<32}  {:<39}  {}",
+                        c.name,
+                        c.ip.to_string(),
+                        c.port
+                    ));
+                }
+            }
+            Err(err) => self.say(format!("{err}.")),
+        }
+    }
+
+    pub(super) fn search(&mut self, name: &str) -> Stage {
+        if let Err(err) = wire::check_name(name) {
+            self.say(format!("That is not a user name: {}.", err.text));
+            return Stage::Menu;
+        }
+        match self.link.request(Request::Search {
+            name: name.to_string(),
+        }) {
+            Ok(replies) => match replies.into_iter().next() {
+                Some(Reply::Found(contact)) => {
+                    self.say(format!(
+                        "{} is online at IP {} port {}.",
+                        contact.name, contact.ip, contact.port
+                    ));
+                    if contact.name.eq_ignore_ascii_case(&self.my_name()) {
+                        self.say("That is you.");
+                        Stage::Menu
+                    } else if self.contacts.iter().any(|c| c.name == contact.name) {
+                        self.say(format!(
+                            "{} is on your conversation list already.",
+                            contact.name
+                        ));
+                        Stage::Menu
+                    } else {
+                        Stage::ConfirmAdd(contact)
+                    }
+                }
+                Some(Reply::Err(ErrorCode::Offline, _)) => {
+                    self.say(format!("{name} is offline."));
+                    Stage::Menu
+                }
+                Some(Reply::Err(ErrorCode::NotFound, _)) => {
+                    self.say(format!("There is no user called {name}."));
+                    Stage::Menu
+                }
+                other => {
+                    self.say(format!("The registry answered strangely: {other:?}"));
+                    Stage::Menu
+                }
+            },
+            Err(err) => {
+                self.say(format!("{err}."));
+                Stage::Menu
+            }
+        }
+    }
+
+    /// Menu choice 3: becomes a lobby leader and invites everyone on the
+    /// conversation list.
+    pub(super) fn start_chat(&mut self) -> Stage {
+        if self.contacts.is_empty() {
+            self.say("Your conversation list is empty: search a user with '2' and add them first.");
+            return Stage::Menu;
+        }
+        let me = self.my_name();
+        self.next_lobby += 1;
+        let id = self.next_lobby;
+        let mut config = LobbyConfig::new(me.clone());
+        config.trace = self.config.trace;
+        config.hello_interval = self.config.lobby_hello;
+        config.silence_timeout = self.config.lobby_timeout;
+        let lobby = match Lobby::start(config, self.notices.clone()) {
+            Ok(lobby) => lobby,
+            Err(err) => {
+                self.say(format!("Cannot start a chat: {err}"));
+                return Stage::Menu;
+            }
+        };
+        let mut log = self.open_log(&me);
+        write_log(&mut log, &self.screen, &format!("* lobby started by {me}"));
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.say(format!(
+            "Sending chat requests to {}...",
+            self.contacts
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        self.inviters.retain(|h| !h.is_finished());
+        let mut waiting = 0;
+        for listed in self.contacts.clone() {
+            let (contact, ticket) = match self.ticket_for(&listed.name) {
+                Ok(found) => found,
+                Err(why) => {
+                    self.say(format!("{}: {why}", listed.name));
+                    continue;
+                }
+            };
+            let job = Inviter {
+                lobby: id,
+                me: me.clone(),
+                contact,
+                ticket,
+                timeout: self.config.invite_timeout,
+                cancel: cancel.clone(),
+                events: self.events.clone(),
+                trace: self.config.trace,
+            };
+            match thread::Builder::new()
+                .name("inviter".into())
+                .spawn(move || job.run())
+            {
+                Ok(handle) => {
+                    self.inviters.push(handle);
+                    waiting += 1;
+                }
+                Err(err) => self.say(format!("Cannot send a chat request: {err}")),
+            }
+        }
+        let leading = Leading {
+            id,
+            lobby,
+            log,
+            waiting,
+            cancel,
+        };
+        if waiting == 0 {
+            self.end_lobby(leading, "nobody could be invited");
+            return Stage::Menu;
+        }
+        self.say(format!("You lead this lobby. {LOBBY_HELP}"));
+        Stage::Leading(leading)
+    }
+
+    /// Gets a ticket to invite `name`, and where `name` is now: the address
+    /// on the conversation list may be old.
+    pub(super) fn ticket_for(&self, name: &str) -> Result<(Contact, String), String> {
+        let first = |request| match self.link.request(request) {
+            Ok(replies) => Ok(replies.into_iter().next()),
+            Err(err) => Err(format!("unreachable ({err})")),
+        };
+        let ticket = match first(Request::Invite { name: name.into() })? {
+            Some(Reply::Ticket(ticket)) => ticket,
+            Some(Reply::Err(ErrorCode::Offline, _)) => return Err("offline".into()),
+            Some(Reply::Err(_, text)) => return Err(format!("unreachable ({text})")),
+            other => return Err(format!("unreachable (the registry answered {other:?})")),
+        };
+        match first(Request::Search { name: name.into() })? {
+            Some(Reply::Found(contact)) => Ok((contact, ticket)),
+            _ => Err("offline".into()),
+        }
+    }
+}
