@@ -16,6 +16,7 @@ use crate::trace::Trace;
 use crate::wire::{ErrorCode, ToLeader, ToMember};
 
 use super::app::{Answer, Event};
+use super::first_line::{FirstLine, read_first_line};
 use super::{CANCEL_CHECK, PeerConfig};
 
 /// Accepts chat connections, each on its own thread.
@@ -126,81 +127,135 @@ pub(super) struct Timing {
     pub(super) silence: Duration,
 }
 
+/// The first phase's result: a leader's chat request, read and parsed.
+struct Invitation {
+    stream: TcpStream,
+    reader: ConnReader,
+    from: String,
+    ticket: Option<String>,
+}
+
+/// The user said yes: the lobby the app opened for it and the outbox of
+/// what the user will type there.
+struct Accepted {
+    invitation: Invitation,
+    lobby: u64,
+    outbox: Receiver<ToLeader>,
+}
+
+/// The leader has our `OK`: a member reader forwards its lines, and this
+/// thread writes ours.
+struct Member {
+    stream: TcpStream,
+    from: String,
+    outbox: Receiver<ToLeader>,
+    reading: JoinHandle<()>,
+}
+
 impl ChatConnection {
-    fn serve(self, mut stream: TcpStream) {
-        let Ok(addr) = stream.peer_addr() else { return };
-        let Ok(read_half) = stream.try_clone() else {
+    /// Runs the invitee's side in its phases, each handing the next what it
+    /// needs; a phase that ends the connection returns `None`.
+    fn serve(self, stream: TcpStream) {
+        let Some(invitation) = self.await_request(stream) else {
             return;
         };
+        let Some(accepted) = self.ask_user(invitation) else {
+            return;
+        };
+        let Some(member) = self.accept(accepted) else {
+            return;
+        };
+        self.relay_as_member(member);
+    }
+
+    /// Waits for `CHAT_REQUEST` under the request timeout; anything else
+    /// gets `ERR` and ends the connection.
+    fn await_request(&self, mut stream: TcpStream) -> Option<Invitation> {
+        let addr = stream.peer_addr().ok()?;
+        let read_half = stream.try_clone().ok()?;
         // Short read timeouts let the wait for the first line notice that
         // the peer is stopping; a line never comes after `timing.request`.
         let _ = stream.set_read_timeout(Some(CANCEL_CHECK));
         let mut reader = LineReader::new(BufReader::new(read_half));
         let deadline = Instant::now() + self.timing.request;
-        let first = loop {
-            match reader.next_frame() {
-                Err(err) if is_timeout(&err) => {
-                    let stopping = !matches!(
-                        self.stop.try_recv(),
-                        Err(crossbeam_channel::TryRecvError::Empty)
-                    );
-                    if stopping || Instant::now() >= deadline {
-                        return;
-                    }
-                }
-                other => break other,
-            }
+        let stopping = || {
+            !matches!(
+                self.stop.try_recv(),
+                Err(crossbeam_channel::TryRecvError::Empty)
+            )
         };
-        let (from, ticket) = match first {
-            Ok(Frame::Line(line)) => {
-                self.trace.received(addr, &line);
-                match line.parse::<ToMember>() {
-                    Ok(ToMember::ChatRequest { leader, ticket }) => (leader, ticket),
-                    Ok(_) => {
-                        self.refuse(
-                            &mut stream,
-                            addr,
-                            ErrorCode::BadArgs,
-                            "expected CHAT_REQUEST <name>",
-                        );
-                        return;
-                    }
-                    Err(err) => {
-                        self.refuse(&mut stream, addr, err.code, &err.text);
-                        return;
-                    }
-                }
-            }
-            _ => return,
+        let FirstLine::Line(line) = read_first_line(&mut reader, deadline, stopping).ok()? else {
+            return None;
         };
-        let (answer_tx, answer_rx) = bounded(1);
-        if self
-            .events
-            .send(Event::Invitation {
-                from: from.clone(),
+        self.trace.received(addr, &line);
+        match line.parse::<ToMember>() {
+            Ok(ToMember::ChatRequest { leader, ticket }) => Some(Invitation {
+                stream,
+                reader,
+                from: leader,
                 ticket,
-                answer: answer_tx,
-            })
-            .is_err()
-        {
-            return;
+            }),
+            Ok(_) => {
+                let text = "expected CHAT_REQUEST <name>";
+                self.refuse(&mut stream, addr, ErrorCode::BadArgs, text);
+                None
+            }
+            Err(err) => {
+                self.refuse(&mut stream, addr, err.code, &err.text);
+                None
+            }
         }
-        let answer = select! {
-            recv(answer_rx) -> answer => answer.ok(),
-            // The peer is quitting: it is busy for good.
-            recv(self.stop) -> _ => Some(Answer::Busy),
+    }
+
+    /// Asks the app, which asks the user (or answers `BUSY` itself), and
+    /// writes a no to the leader here.
+    fn ask_user(&self, mut invitation: Invitation) -> Option<Accepted> {
+        let (answer_tx, answer_rx) = bounded(1);
+        let asked = Event::Invitation {
+            from: invitation.from.clone(),
+            ticket: invitation.ticket.take(),
+            answer: answer_tx,
         };
-        let (lobby, outbox) = match answer {
-            Some(Answer::Accept { lobby, outbox }) => (lobby, outbox),
-            Some(Answer::Reject) => {
-                self.send_ok(&mut stream, &from, &ToLeader::Reject);
-                return;
+        self.events.send(asked).ok()?;
+        let answer = select! {
+            recv(answer_rx) -> answer => answer.ok()?,
+            // The peer is quitting: it is busy for good.
+            recv(self.stop) -> _ => Answer::Busy,
+        };
+        let no = match answer {
+            Answer::Accept { lobby, outbox } => {
+                return Some(Accepted {
+                    invitation,
+                    lobby,
+                    outbox,
+                });
             }
-            Some(Answer::Busy) => {
-                self.send_ok(&mut stream, &from, &ToLeader::Busy);
-                return;
-            }
-            None => return,
+            Answer::Reject => ToLeader::Reject,
+            Answer::Busy => ToLeader::Busy,
+        };
+        self.send_ok(&mut invitation.stream, &invitation.from, &no);
+        None
+    }
+
+    /// Says `OK` to the leader and starts the member reader. If either
+    /// fails, the app hears that the leader is gone.
+    fn accept(&self, accepted: Accepted) -> Option<Member> {
+        let Accepted {
+            invitation,
+            lobby,
+            outbox,
+        } = accepted;
+        let Invitation {
+            mut stream,
+            reader,
+            from,
+            ..
+        } = invitation;
+        let gone = || {
+            let _ = self.events.send(Event::LeaderGone {
+                lobby,
+                silent: false,
+            });
         };
         // A leader that sends nothing, not even HELLO, for this long is gone:
         // its machine may have died without closing the connection.
@@ -209,11 +264,8 @@ impl ChatConnection {
             || stream.set_write_timeout(Some(self.timing.silence)).is_err()
             || !self.send_ok(&mut stream, &from, &ToLeader::Accept)
         {
-            let _ = self.events.send(Event::LeaderGone {
-                lobby,
-                silent: false,
-            });
-            return;
+            gone();
+            return None;
         }
         let reading = {
             let events = self.events.clone();
@@ -225,14 +277,27 @@ impl ChatConnection {
         };
         let Ok(reading) = reading else {
             let _ = stream.shutdown(Shutdown::Both);
-            let _ = self.events.send(Event::LeaderGone {
-                lobby,
-                silent: false,
-            });
-            return;
+            gone();
+            return None;
         };
-        // This thread stays the only writer of the socket: it sends what the
-        // user types until the user leaves or the peer stops.
+        Some(Member {
+            stream,
+            from,
+            outbox,
+            reading,
+        })
+    }
+
+    /// This thread stays the only writer of the socket: it sends what the
+    /// user types until the user leaves or the peer stops, and `HELLO` when
+    /// it has sent nothing for a while.
+    fn relay_as_member(&self, member: Member) {
+        let Member {
+            mut stream,
+            from,
+            outbox,
+            reading,
+        } = member;
         loop {
             select! {
                 recv(outbox) -> line => match line {

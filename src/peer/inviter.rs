@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use crate::line::{Frame, LineReader, is_timeout, write_line};
+use crate::line::{LineReader, write_line};
 use crate::trace::Trace;
 use crate::wire::{Contact, ToLeader, ToMember};
 
 use super::app::{Event, Outcome};
+use super::first_line::{FirstLine, read_first_line};
 use super::{CANCEL_CHECK, CONNECT_TIMEOUT};
 
 /// Sends one chat request and reports how it ended.
@@ -57,22 +58,18 @@ impl Inviter {
         writer.set_read_timeout(Some(CANCEL_CHECK))?;
         let mut reader = LineReader::new(BufReader::new(writer.try_clone()?));
         let deadline = Instant::now() + self.timeout;
-        let line = loop {
-            match reader.next_frame() {
-                Ok(Frame::Line(line)) => break line,
-                Ok(Frame::Eof) => {
-                    return Ok(Outcome::Unreachable("it closed the connection".into()));
-                }
-                Ok(Frame::TooLong | Frame::BadEncoding) => {
-                    return Ok(Outcome::Unreachable("it sent an unreadable line".into()));
-                }
-                Err(err) if is_timeout(&err) => {
-                    if self.cancel.load(Ordering::SeqCst) || Instant::now() >= deadline {
-                        let _ = writer.shutdown(Shutdown::Both);
-                        return Ok(Outcome::NoAnswer);
-                    }
-                }
-                Err(err) => return Err(err),
+        let cancelled = || self.cancel.load(Ordering::SeqCst);
+        let line = match read_first_line(&mut reader, deadline, cancelled)? {
+            FirstLine::Line(line) => line,
+            FirstLine::Closed => {
+                return Ok(Outcome::Unreachable("it closed the connection".into()));
+            }
+            FirstLine::Unreadable => {
+                return Ok(Outcome::Unreachable("it sent an unreadable line".into()));
+            }
+            FirstLine::GaveUp => {
+                let _ = writer.shutdown(Shutdown::Both);
+                return Ok(Outcome::NoAnswer);
             }
         };
         self.trace.received(who, &line);

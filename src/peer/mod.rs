@@ -19,9 +19,11 @@
 //! - `menu`: the menus: register, join, list, search, start a chat.
 //! - `lobby_stage`: the user's side of a lobby, as leader or member.
 //! - `inviter`: one outgoing chat request.
+//! - `first_line`: the wait for a chat connection's first line, for both ends.
 //! - `invitee`: the chat listener and the invitee's handshake, in phases.
 
 mod app;
+mod first_line;
 mod invitee;
 mod inviter;
 mod lobby_stage;
