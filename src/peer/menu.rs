@@ -195,32 +195,8 @@ impl App {
         self.inviters.retain(|h| !h.is_finished());
         let mut waiting = 0;
         for listed in self.contacts.clone() {
-            let (contact, ticket) = match self.ticket_for(&listed.name) {
-                Ok(found) => found,
-                Err(why) => {
-                    self.say(format!("{}: {why}", listed.name));
-                    continue;
-                }
-            };
-            let job = Inviter {
-                lobby: id,
-                me: me.clone(),
-                contact,
-                ticket,
-                timeout: self.config.invite_timeout,
-                cancel: cancel.clone(),
-                events: self.events.clone(),
-                trace: self.config.trace,
-            };
-            match thread::Builder::new()
-                .name("inviter".into())
-                .spawn(move || job.run())
-            {
-                Ok(handle) => {
-                    self.inviters.push(handle);
-                    waiting += 1;
-                }
-                Err(err) => self.say(format!("Cannot send a chat request: {err}")),
+            if self.invite(id, &me, &listed.name, &cancel) {
+                waiting += 1;
             }
         }
         let leading = Leading {
@@ -236,6 +212,41 @@ impl App {
         }
         self.say(format!("You lead this lobby. {LOBBY_HELP}"));
         Stage::Leading(leading)
+    }
+
+    /// Gets a ticket for `name` and starts an inviter thread for it; says
+    /// why and returns false if either fails.
+    fn invite(&mut self, lobby: u64, me: &str, name: &str, cancel: &Arc<AtomicBool>) -> bool {
+        let (contact, ticket) = match self.ticket_for(name) {
+            Ok(found) => found,
+            Err(why) => {
+                self.say(format!("{name}: {why}"));
+                return false;
+            }
+        };
+        let job = Inviter {
+            lobby,
+            me: me.to_string(),
+            contact,
+            ticket,
+            timeout: self.config.invite_timeout,
+            cancel: cancel.clone(),
+            events: self.events.clone(),
+            trace: self.config.trace,
+        };
+        match thread::Builder::new()
+            .name("inviter".into())
+            .spawn(move || job.run())
+        {
+            Ok(handle) => {
+                self.inviters.push(handle);
+                true
+            }
+            Err(err) => {
+                self.say(format!("Cannot send a chat request: {err}"));
+                false
+            }
+        }
     }
 
     /// Gets a ticket to invite `name`, and where `name` is now: the address

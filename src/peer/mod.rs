@@ -37,8 +37,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, select, unbounded};
 
-use crate::client::{ClientError, LinkConfig, RegistryLink};
-use crate::lobby::{self};
+use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
+use crate::lobby::{self, Notice};
 use crate::trace::Trace;
 
 use app::{App, Event, Flow, Stage};
@@ -218,47 +218,59 @@ impl Peer {
             next_lobby: 0,
             inviters: Vec::new(),
         };
-        app.prompt();
-        let mut asked = false;
-        loop {
-            if let (Some(wants), false) = (&console.wants, asked) {
-                let _ = wants.send(app.want());
-                asked = true;
-            }
-            select! {
-                recv(console.input) -> input => {
-                    asked = false;
-                    match input {
-                        Ok(Input::Line(line)) => {
-                            if let Flow::Quit = app.on_line(&line) {
-                                break;
-                            }
-                        }
-                        Ok(Input::Eof) | Ok(Input::Interrupt) | Err(_) => break,
-                    }
-                }
-                recv(events_rx) -> event => {
-                    if let Ok(event) = event {
-                        app.on_event(event);
-                    }
-                }
-                recv(notices_rx) -> notice => {
-                    if let Ok(notice) = notice {
-                        app.on_notice(notice);
-                    }
-                }
-                recv(link_rx) -> notice => {
-                    if let Ok(notice) = notice {
-                        app.on_link(notice);
-                    }
-                }
-            }
-        }
+        drive(&mut app, &console, &events_rx, &notices_rx, &link_rx);
         app.quit();
         // Chat requests still waiting for an answer are answered BUSY by
         // their own threads as the listener stops.
         listener.stop();
         drop(events_rx);
         Ok(())
+    }
+}
+
+/// The app thread's loop: one typed line, event or notice at a time, until
+/// the user quits or the input ends.
+fn drive(
+    app: &mut App,
+    console: &Console,
+    events_rx: &Receiver<Event>,
+    notices_rx: &Receiver<Notice>,
+    link_rx: &Receiver<LinkNotice>,
+) {
+    app.prompt();
+    let mut asked = false;
+    loop {
+        if let (Some(wants), false) = (&console.wants, asked) {
+            let _ = wants.send(app.want());
+            asked = true;
+        }
+        select! {
+            recv(console.input) -> input => {
+                asked = false;
+                match input {
+                    Ok(Input::Line(line)) => {
+                        if let Flow::Quit = app.on_line(&line) {
+                            break;
+                        }
+                    }
+                    Ok(Input::Eof) | Ok(Input::Interrupt) | Err(_) => break,
+                }
+            }
+            recv(events_rx) -> event => {
+                if let Ok(event) = event {
+                    app.on_event(event);
+                }
+            }
+            recv(notices_rx) -> notice => {
+                if let Ok(notice) = notice {
+                    app.on_notice(notice);
+                }
+            }
+            recv(link_rx) -> notice => {
+                if let Ok(notice) = notice {
+                    app.on_link(notice);
+                }
+            }
+        }
     }
 }
