@@ -12,7 +12,8 @@
 //! - `client`: the peer's link to the registry: requests, HELLO, reconnects.
 //! - `peer`: the interactive peer: menus, chat requests, lobby membership.
 //! - `testing`: `ScriptedPeer`, which drives a peer through channels for tests and the demo.
-//! - `lobby`: the lobby hub a leader runs: membership, relaying, slow-member protection.
+//! - `lobby`: the lobby a leader runs: the `Lobby` handle, the `hub` (membership, relaying,
+//!   flush passes) and each `member`'s output and reader.
 //! - `chatlog`: one timestamped log file per lobby session.
 //! - `bench`: the load generators and measurements behind the `bench` binary.
 
