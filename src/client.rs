@@ -100,11 +100,9 @@ impl RegistryLink {
         let conn = Conn::open(config.addr)?;
         let (requests, requests_rx) = unbounded();
         let mut link = Link {
-            backoff: config.retry_min,
             config,
-            conn: Some(conn),
+            state: State::Connected(conn),
             joined_as: None,
-            retry_at: None,
             notices,
         };
         let handle = thread::Builder::new()
@@ -164,14 +162,21 @@ impl Conn {
     }
 }
 
+/// Where the link stands with the registry.
+enum State {
+    Connected(Conn),
+    /// The connection was lost; the next attempt is at `at`, and a failed
+    /// one waits twice `backoff` (up to `retry_max`) before the next.
+    Retrying { at: Instant, backoff: Duration },
+    /// The link stopped retrying for good (after `BYE REPLACED`).
+    GaveUp,
+}
+
 struct Link {
     config: LinkConfig,
-    /// `None` while waiting to reconnect.
-    conn: Option<Conn>,
+    state: State,
     /// The JOIN that last succeeded, replayed after a reconnect.
     joined_as: Option<Request>,
-    retry_at: Option<Instant>,
-    backoff: Duration,
     notices: Sender<LinkNotice>,
 }
 
@@ -179,12 +184,16 @@ impl Link {
     fn run(&mut self, requests: &Receiver<(Request, Sender<Answer>)>) {
         let heartbeat = tick(self.config.hello_interval);
         loop {
-            let hellos = if self.joined_as.is_some() && self.conn.is_some() {
+            let connected = matches!(self.state, State::Connected(_));
+            let hellos = if self.joined_as.is_some() && connected {
                 heartbeat.clone()
             } else {
                 never()
             };
-            let retry = self.retry_at.map_or_else(never, at);
+            let retry = match self.state {
+                State::Retrying { at: when, .. } => at(when),
+                State::Connected(_) | State::GaveUp => never(),
+            };
             select! {
                 recv(requests) -> msg => match msg {
                     Ok((request, reply)) => {
@@ -199,7 +208,7 @@ impl Link {
                 recv(retry) -> _ => self.reconnect(),
             }
         }
-        if self.joined_as.is_some() && self.conn.is_some() {
+        if self.joined_as.is_some() && matches!(self.state, State::Connected(_)) {
             let _ = self.exchange(&Request::Logout);
         }
     }
@@ -217,43 +226,49 @@ impl Link {
     /// Writes one request and reads its reply lines. A failure drops the
     /// connection and starts the reconnect schedule.
     fn exchange(&mut self, request: &Request) -> Answer {
-        let Some(conn) = &mut self.conn else {
-            // Without a retry planned, the link has given up for good.
-            return Err(match self.retry_at {
-                Some(_) => ClientError::Offline,
-                None => ClientError::Closed(None),
-            });
+        let conn = match &mut self.state {
+            State::Connected(conn) => conn,
+            State::Retrying { .. } => return Err(ClientError::Offline),
+            State::GaveUp => return Err(ClientError::Closed(None)),
         };
         let result = exchange_on(conn, request, self.config.addr, self.config.trace);
         if let Err(err) = &result {
-            self.conn = None;
             if let ClientError::Closed(Some(ByeReason::Replaced)) = err {
                 // Someone joined as this user elsewhere; joining back would
                 // only push them out in turn.
+                self.state = State::GaveUp;
                 self.joined_as = None;
                 let _ = self.notices.send(LinkNotice::GaveUp(
                     "this user joined from somewhere else".into(),
                 ));
             } else {
                 let _ = self.notices.send(LinkNotice::Lost(err.to_string()));
-                self.backoff = self.config.retry_min;
-                self.retry_at = Some(Instant::now() + self.backoff);
+                let backoff = self.config.retry_min;
+                self.state = State::Retrying {
+                    at: Instant::now() + backoff,
+                    backoff,
+                };
             }
         }
         result
     }
 
     fn reconnect(&mut self) {
-        self.retry_at = None;
+        let State::Retrying { backoff, .. } = self.state else {
+            return;
+        };
         let conn = match Conn::open(self.config.addr) {
             Ok(conn) => conn,
             Err(_) => {
-                self.backoff = (self.backoff * 2).min(self.config.retry_max);
-                self.retry_at = Some(Instant::now() + self.backoff);
+                let backoff = (backoff * 2).min(self.config.retry_max);
+                self.state = State::Retrying {
+                    at: Instant::now() + backoff,
+                    backoff,
+                };
                 return;
             }
         };
-        self.conn = Some(conn);
+        self.state = State::Connected(conn);
         let Some(join) = self.joined_as.clone() else {
             return;
         };
