@@ -6,6 +6,10 @@
 //! only code that writes to it. It knows nothing of menus or lobbies, and it
 //! keeps the password of the last successful JOIN in memory only, to join
 //! again after a reconnect.
+//!
+//! `RegistryLink` is a typed client: `register`, `join`, `list`, `search`,
+//! `invite` and `check` return what was asked for or why not (`Refused`), so
+//! no caller decodes `Reply` lines.
 
 use std::fmt;
 use std::io::{self, BufReader, BufWriter};
@@ -17,7 +21,7 @@ use crossbeam_channel::{Receiver, Sender, at, bounded, never, select, tick, unbo
 
 use crate::line::{ConnReader, Frame, LineReader, write_line};
 use crate::trace::Trace;
-use crate::wire::{ByeReason, Contact, Reply, Request};
+use crate::wire::{ByeReason, Contact, ErrorCode, Reply, Request};
 
 /// How long to wait for the registry to answer one request.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -84,6 +88,43 @@ pub enum LinkNotice {
 
 type Answer = Result<Vec<Reply>, ClientError>;
 
+/// Why the registry did not do what a typed request asked.
+#[derive(Debug)]
+pub enum Refused {
+    /// `ERR TOO_MANY_ATTEMPTS`: no JOIN is taken for this many seconds
+    /// (`None` if the reply did not say).
+    TooManyAttempts(Option<u64>),
+    /// Any other `ERR <code> <text>`.
+    Err(ErrorCode, String),
+    /// A reply that does not answer the request.
+    Unexpected(Reply),
+    /// No reply: the link failed, or is reconnecting.
+    Link(ClientError),
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refused::TooManyAttempts(Some(secs)) => {
+                write!(f, "too many failed attempts; try again in {secs} seconds")
+            }
+            Refused::TooManyAttempts(None) => f.write_str("too many failed attempts"),
+            Refused::Err(_, text) => f.write_str(text),
+            Refused::Unexpected(reply) => write!(f, "the registry answered strangely: {reply}"),
+            Refused::Link(err) => err.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// A ticket the registry vouched for: `leader` may invite `invitee`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vouched {
+    pub leader: String,
+    pub invitee: String,
+}
+
 /// A running link to the registry.
 pub struct RegistryLink {
     requests: Option<Sender<(Request, Sender<Answer>)>>,
@@ -115,7 +156,7 @@ impl RegistryLink {
     }
 
     /// Sends `request` and waits for its reply lines (several for LIST).
-    pub fn request(&self, request: Request) -> Answer {
+    fn request(&self, request: Request) -> Answer {
         let (tx, rx) = bounded(1);
         let Some(requests) = &self.requests else {
             return Err(ClientError::Closed(None));
@@ -124,6 +165,89 @@ impl RegistryLink {
             return Err(ClientError::Closed(None));
         }
         rx.recv().unwrap_or(Err(ClientError::Closed(None)))
+    }
+
+    /// Creates an account; returns the name as the registry wrote it.
+    pub fn register(&self, name: &str, password: &str) -> Result<String, Refused> {
+        let request = Request::Register {
+            name: name.into(),
+            password: password.into(),
+        };
+        match self.first(request)? {
+            Reply::Registered(name) => Ok(name),
+            other => Err(Refused::Unexpected(other)),
+        }
+    }
+
+    /// Logs in with the chat port others reach us on; returns our contact
+    /// as the registry sees it. After this the link sends `HELLO`, and
+    /// joins again by itself after a reconnect.
+    pub fn join(&self, name: &str, password: &str, port: u16) -> Result<Contact, Refused> {
+        let request = Request::Join {
+            name: name.into(),
+            password: password.into(),
+            port,
+        };
+        match self.first(request)? {
+            Reply::Joined(contact) => Ok(contact),
+            other => Err(Refused::Unexpected(other)),
+        }
+    }
+
+    /// Everyone online, in the registry's order.
+    pub fn list(&self) -> Result<Vec<Contact>, Refused> {
+        let replies = self.request(Request::List).map_err(Refused::Link)?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|reply| match reply {
+                Reply::Row(contact) => Some(contact),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Where `name` is online; `Refused::Err(ErrorCode::Offline | NotFound, ..)`
+    /// if nowhere.
+    pub fn search(&self, name: &str) -> Result<Contact, Refused> {
+        match self.first(Request::Search { name: name.into() })? {
+            Reply::Found(contact) => Ok(contact),
+            other => Err(Refused::Unexpected(other)),
+        }
+    }
+
+    /// A ticket that proves to `name` that this chat request is ours.
+    pub fn invite(&self, name: &str) -> Result<String, Refused> {
+        match self.first(Request::Invite { name: name.into() })? {
+            Reply::Ticket(ticket) => Ok(ticket),
+            other => Err(Refused::Unexpected(other)),
+        }
+    }
+
+    /// Whom `ticket` was issued for.
+    pub fn check(&self, ticket: &str) -> Result<Vouched, Refused> {
+        let request = Request::Check {
+            ticket: ticket.into(),
+        };
+        match self.first(request)? {
+            Reply::Valid { leader, invitee } => Ok(Vouched { leader, invitee }),
+            other => Err(Refused::Unexpected(other)),
+        }
+    }
+
+    /// Sends `request` and returns its first reply, an `ERR` as `Refused`.
+    fn first(&self, request: Request) -> Result<Reply, Refused> {
+        let replies = self.request(request).map_err(Refused::Link)?;
+        // `exchange_on` returns at least one reply, or an error.
+        let Some(reply) = replies.into_iter().next() else {
+            return Err(Refused::Link(ClientError::Closed(None)));
+        };
+        match reply {
+            Reply::Err(ErrorCode::TooManyAttempts, _) => {
+                Err(Refused::TooManyAttempts(reply.retry_after()))
+            }
+            Reply::Err(code, text) => Err(Refused::Err(code, text)),
+            reply => Ok(reply),
+        }
     }
 
     /// Logs out if joined, then closes the connection and joins the thread.
@@ -167,7 +291,10 @@ enum State {
     Connected(Conn),
     /// The connection was lost; the next attempt is at `at`, and a failed
     /// one waits twice `backoff` (up to `retry_max`) before the next.
-    Retrying { at: Instant, backoff: Duration },
+    Retrying {
+        at: Instant,
+        backoff: Duration,
+    },
     /// The link stopped retrying for good (after `BYE REPLACED`).
     GaveUp,
 }

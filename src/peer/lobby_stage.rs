@@ -7,9 +7,10 @@ use std::sync::atomic::Ordering;
 use crossbeam_channel::unbounded;
 
 use crate::chatlog::ChatLog;
+use crate::client::{Refused, Vouched};
 use crate::line::write_line;
 use crate::lobby::Notice;
-use crate::wire::{CloseReason, Reply, Request, ToLeader, ToMember};
+use crate::wire::{CloseReason, ToLeader, ToMember};
 
 use super::app::{
     Answer, App, Leading, LobbyInput, Membership, Outcome, Pending, Stage, write_log,
@@ -155,21 +156,17 @@ impl App {
         let Some(ticket) = ticket else {
             return Err("it carried no ticket from the registry".into());
         };
-        match self.link.request(Request::Check { ticket }) {
-            Ok(replies) => match replies.into_iter().next() {
-                Some(Reply::Valid { leader, invitee })
-                    if leader.eq_ignore_ascii_case(from)
-                        && invitee.eq_ignore_ascii_case(&self.my_name()) =>
-                {
-                    Ok(())
-                }
-                Some(Reply::Valid { leader, .. }) => {
-                    Err(format!("its ticket was issued to '{leader}'"))
-                }
-                Some(Reply::Err(_, text)) => Err(format!("the registry says {text}")),
-                other => Err(format!("the registry answered strangely: {other:?}")),
-            },
-            Err(err) => Err(format!("its ticket could not be checked ({err})")),
+        match self.link.check(&ticket) {
+            Ok(Vouched { leader, invitee })
+                if leader.eq_ignore_ascii_case(from)
+                    && invitee.eq_ignore_ascii_case(&self.my_name()) =>
+            {
+                Ok(())
+            }
+            Ok(Vouched { leader, .. }) => Err(format!("its ticket was issued to '{leader}'")),
+            Err(Refused::Err(_, text)) => Err(format!("the registry says {text}")),
+            Err(Refused::Link(err)) => Err(format!("its ticket could not be checked ({err})")),
+            Err(other) => Err(format!("the registry answered strangely: {other:?}")),
         }
     }
 

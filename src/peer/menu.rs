@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::thread::{self};
 
+use crate::client::Refused;
 use crate::lobby::{Lobby, LobbyConfig};
-use crate::wire::{self, Contact, ErrorCode, Reply, Request};
+use crate::wire::{self, Contact, ErrorCode};
 
 use super::LOBBY_HELP;
 use super::app::{App, Leading, Purpose, Stage, write_log};
@@ -14,27 +15,16 @@ use super::inviter::Inviter;
 
 impl App {
     pub(super) fn log_in(&mut self, purpose: Purpose, name: String, password: String) -> Stage {
-        let request = match purpose {
-            Purpose::Register => Request::Register {
-                name: name.clone(),
-                password,
-            },
-            Purpose::Join => Request::Join {
-                name: name.clone(),
-                password,
-                port: self.chat_port,
-            },
+        let result = match purpose {
+            Purpose::Register => self.link.register(&name, &password).map(Ok),
+            Purpose::Join => self.link.join(&name, &password, self.chat_port).map(Err),
         };
-        match self
-            .link
-            .request(request)
-            .map(|replies| replies.into_iter().next())
-        {
-            Ok(Some(Reply::Registered(name))) => {
+        match result {
+            Ok(Ok(name)) => {
                 self.say(format!("Registered {name}. Now join with '2'."));
                 Stage::Welcome
             }
-            Ok(Some(Reply::Joined(contact))) => {
+            Ok(Err(contact)) => {
                 self.say(format!(
                     "Joined as {}; others reach you at {} port {}. Type /quit at any time to leave.",
                     contact.name, contact.ip, contact.port
@@ -42,25 +32,19 @@ impl App {
                 self.me = Some(contact);
                 Stage::Menu
             }
-            Ok(Some(reply @ Reply::Err(ErrorCode::TooManyAttempts, _))) => {
-                let wait = reply
-                    .retry_after()
-                    .map_or_else(|| "some".to_string(), |secs| secs.to_string());
+            Err(Refused::TooManyAttempts(wait)) => {
+                let wait = wait.map_or_else(|| "some".to_string(), |secs| secs.to_string());
                 self.say(format!(
                     "Too many failed attempts for {name}; try again in {wait} seconds."
                 ));
                 Stage::Welcome
             }
-            Ok(Some(Reply::Err(_, text))) => {
+            Err(Refused::Err(_, text)) => {
                 let what = match purpose {
                     Purpose::Register => "register",
                     Purpose::Join => "join",
                 };
                 self.say(format!("Could not {what} {name}: {text}."));
-                Stage::Welcome
-            }
-            Ok(other) => {
-                self.say(format!("The registry answered strangely: {other:?}"));
                 Stage::Welcome
             }
             Err(err) => {
@@ -86,15 +70,8 @@ impl App {
     }
 
     pub(super) fn show_list(&self) {
-        match self.link.request(Request::List) {
-            Ok(replies) => {
-                let rows: Vec<&Contact> = replies
-                    .iter()
-                    .filter_map(|r| match r {
-                        Reply::Row(contact) => Some(contact),
-                        _ => None,
-                    })
-                    .collect();
+        match self.link.list() {
+            Ok(rows) => {
                 self.say(format!("{} user(s) online:", rows.len()));
                 self.say(format!(
                     "{:<32}  {:<39}  {}",
@@ -118,50 +95,44 @@ impl App {
             self.say(format!("That is not a user name: {}.", err.text));
             return Stage::Menu;
         }
-        match self.link.request(Request::Search {
-            name: name.to_string(),
-        }) {
-            Ok(replies) => match replies.into_iter().next() {
-                Some(Reply::Found(contact)) => {
+        match self.link.search(name) {
+            Ok(contact) => {
+                self.say(format!(
+                    "{} is online at IP {} port {}.",
+                    contact.name, contact.ip, contact.port
+                ));
+                if contact.name.eq_ignore_ascii_case(&self.my_name()) {
+                    self.say("That is you.");
+                    Stage::Menu
+                } else if self.contacts.iter().any(|c| c.name == contact.name) {
                     self.say(format!(
-                        "{} is online at IP {} port {}.",
-                        contact.name, contact.ip, contact.port
+                        "{} is on your conversation list already.",
+                        contact.name
                     ));
-                    if contact.name.eq_ignore_ascii_case(&self.my_name()) {
-                        self.say("That is you.");
-                        Stage::Menu
-                    } else if self.contacts.iter().any(|c| c.name == contact.name) {
-                        self.say(format!(
-                            "{} is on your conversation list already.",
-                            contact.name
-                        ));
-                        Stage::Menu
-                    } else {
-                        Stage::ConfirmAdd(contact)
-                    }
-                }
-                Some(Reply::Err(ErrorCode::Offline, _)) => {
-                    self.say(format!("{name} is offline."));
                     Stage::Menu
+                } else {
+                    Stage::ConfirmAdd(contact)
                 }
-                Some(Reply::Err(ErrorCode::NotFound, _)) => {
-                    self.say(format!("There is no user called {name}."));
-                    Stage::Menu
-                }
-                other => {
-                    self.say(format!("The registry answered strangely: {other:?}"));
-                    Stage::Menu
-                }
-            },
-            Err(err) => {
+            }
+            Err(Refused::Err(ErrorCode::Offline, _)) => {
+                self.say(format!("{name} is offline."));
+                Stage::Menu
+            }
+            Err(Refused::Err(ErrorCode::NotFound, _)) => {
+                self.say(format!("There is no user called {name}."));
+                Stage::Menu
+            }
+            Err(err @ Refused::Link(_)) => {
                 self.say(format!("{err}."));
+                Stage::Menu
+            }
+            Err(other) => {
+                self.say(format!("The registry answered strangely: {other:?}"));
                 Stage::Menu
             }
         }
     }
 
-    /// Menu choice 3: becomes a lobby leader and invites everyone on the
-    /// conversation list.
     pub(super) fn start_chat(&mut self) -> Stage {
         if self.contacts.is_empty() {
             self.say("Your conversation list is empty: search a user with '2' and add them first.");
@@ -252,19 +223,17 @@ impl App {
     /// Gets a ticket to invite `name`, and where `name` is now: the address
     /// on the conversation list may be old.
     pub(super) fn ticket_for(&self, name: &str) -> Result<(Contact, String), String> {
-        let first = |request| match self.link.request(request) {
-            Ok(replies) => Ok(replies.into_iter().next()),
-            Err(err) => Err(format!("unreachable ({err})")),
+        let ticket = match self.link.invite(name) {
+            Ok(ticket) => ticket,
+            Err(Refused::Err(ErrorCode::Offline, _)) => return Err("offline".into()),
+            Err(Refused::Err(_, text)) => return Err(format!("unreachable ({text})")),
+            Err(Refused::Link(err)) => return Err(format!("unreachable ({err})")),
+            Err(other) => return Err(format!("unreachable (the registry answered {other:?})")),
         };
-        let ticket = match first(Request::Invite { name: name.into() })? {
-            Some(Reply::Ticket(ticket)) => ticket,
-            Some(Reply::Err(ErrorCode::Offline, _)) => return Err("offline".into()),
-            Some(Reply::Err(_, text)) => return Err(format!("unreachable ({text})")),
-            other => return Err(format!("unreachable (the registry answered {other:?})")),
-        };
-        match first(Request::Search { name: name.into() })? {
-            Some(Reply::Found(contact)) => Ok((contact, ticket)),
-            _ => Err("offline".into()),
+        match self.link.search(name) {
+            Ok(contact) => Ok((contact, ticket)),
+            Err(Refused::Link(err)) => Err(format!("unreachable ({err})")),
+            Err(_) => Err("offline".into()),
         }
     }
 }
