@@ -26,7 +26,7 @@ use crate::wire::{ByeReason, Contact, ErrorCode, Reply, Request};
 /// How long to wait for the registry to answer one request.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one connection attempt may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const REGISTRY_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How the link behaves.
 #[derive(Debug, Clone)]
@@ -86,7 +86,7 @@ pub enum LinkNotice {
     GaveUp(String),
 }
 
-type Answer = Result<Vec<Reply>, ClientError>;
+type Replies = Result<Vec<Reply>, ClientError>;
 
 /// Why the registry did not do what a typed request asked.
 #[derive(Debug)]
@@ -127,7 +127,7 @@ pub struct Vouched {
 
 /// A running link to the registry.
 pub struct RegistryLink {
-    requests: Option<Sender<(Request, Sender<Answer>)>>,
+    requests: Option<Sender<(Request, Sender<Replies>)>>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -156,7 +156,7 @@ impl RegistryLink {
     }
 
     /// Sends `request` and waits for its reply lines (several for LIST).
-    fn request(&self, request: Request) -> Answer {
+    fn request(&self, request: Request) -> Replies {
         let (tx, rx) = bounded(1);
         let Some(requests) = &self.requests else {
             return Err(ClientError::Closed(None));
@@ -277,7 +277,7 @@ struct Conn {
 
 impl Conn {
     fn open(addr: SocketAddr) -> io::Result<Conn> {
-        let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+        let stream = TcpStream::connect_timeout(&addr, REGISTRY_CONNECT_TIMEOUT)?;
         stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
         Ok(Conn {
             reader: LineReader::new(BufReader::new(stream.try_clone()?)),
@@ -308,7 +308,7 @@ struct Link {
 }
 
 impl Link {
-    fn run(&mut self, requests: &Receiver<(Request, Sender<Answer>)>) {
+    fn run(&mut self, requests: &Receiver<(Request, Sender<Replies>)>) {
         let heartbeat = tick(self.config.hello_interval);
         loop {
             let connected = matches!(self.state, State::Connected(_));
@@ -340,7 +340,7 @@ impl Link {
         }
     }
 
-    fn request(&mut self, request: Request) -> Answer {
+    fn request(&mut self, request: Request) -> Replies {
         let answer = self.exchange(&request)?;
         match (&request, answer.first()) {
             (Request::Join { .. }, Some(Reply::Joined(_))) => self.joined_as = Some(request),
@@ -352,7 +352,7 @@ impl Link {
 
     /// Writes one request and reads its reply lines. A failure drops the
     /// connection and starts the reconnect schedule.
-    fn exchange(&mut self, request: &Request) -> Answer {
+    fn exchange(&mut self, request: &Request) -> Replies {
         let conn = match &mut self.state {
             State::Connected(conn) => conn,
             State::Retrying { .. } => return Err(ClientError::Offline),
@@ -417,7 +417,7 @@ impl Link {
     }
 }
 
-fn exchange_on(conn: &mut Conn, request: &Request, addr: SocketAddr, trace: Trace) -> Answer {
+fn exchange_on(conn: &mut Conn, request: &Request, addr: SocketAddr, trace: Trace) -> Replies {
     trace.sent(addr, request);
     write_line(&mut conn.writer, request)?;
     let first = read_reply(conn, addr, trace)?;

@@ -12,7 +12,7 @@ use clap::Parser;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use p2pchat::lobby;
 use p2pchat::peer::{
-    Console, DEFAULT_HELLO_INTERVAL, DEFAULT_INVITE_TIMEOUT, Input, Peer, PeerConfig, Want,
+    Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig, Want,
 };
 use p2pchat::registry::DEFAULT_PORT;
 use p2pchat::trace::Trace;
@@ -32,14 +32,14 @@ struct Args {
     #[arg(long, default_value = "logs")]
     log_dir: PathBuf,
     /// Seconds between HELLO heartbeats to the registry.
-    #[arg(long, default_value_t = DEFAULT_HELLO_INTERVAL.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = DEFAULT_REGISTRY_HELLO_INTERVAL.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
     hello_interval: f64,
     /// Seconds to wait for an invitee's answer (and, when invited, for the
     /// leader's chat request line).
     #[arg(long, default_value_t = DEFAULT_INVITE_TIMEOUT.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
     invite_timeout: f64,
     /// In a lobby, seconds with nothing sent before a HELLO goes out.
-    #[arg(long, default_value_t = lobby::DEFAULT_HELLO_INTERVAL.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = lobby::DEFAULT_LOBBY_HELLO_INTERVAL.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
     lobby_hello: f64,
     /// In a lobby, seconds with nothing heard before the other side counts as gone.
     #[arg(long, default_value_t = lobby::DEFAULT_SILENCE_TIMEOUT.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]

@@ -14,8 +14,8 @@ use crate::line::ConnReader;
 use crate::wire::{CloseReason, ErrorCode, LineError, ToLeader, ToMember};
 
 use super::member::{
-    Exit, Input, Member, MemberId, doom, encode, encode_into, prepare, queue_or_drop, read_member,
-    send_nonblocking, trace_sent,
+    Exit, FromMember, Member, MemberId, doom, encode, encode_into, prepare, queue_or_drop,
+    read_member, send_nonblocking, trace_sent,
 };
 use super::{LobbyConfig, Notice};
 
@@ -40,7 +40,7 @@ pub(super) enum Event {
     /// Something a member's reader thread saw.
     From {
         id: MemberId,
-        input: Input,
+        input: FromMember,
     },
     Say(String),
     Members(Sender<Vec<String>>),
@@ -235,7 +235,7 @@ impl Hub {
         self.notify(Notice::Joined(name));
     }
 
-    pub(super) fn input(&mut self, id: MemberId, input: Input) {
+    pub(super) fn input(&mut self, id: MemberId, input: FromMember) {
         // Lines can still arrive from a member that was just removed; they
         // were sent before it left and no longer concern anyone.
         let Some(member) = self.members.get_mut(&id) else {
@@ -243,7 +243,7 @@ impl Hub {
         };
         member.last_heard = Instant::now();
         match input {
-            Input::Line(Ok(ToLeader::Msg(text))) => {
+            FromMember::Line(Ok(ToLeader::Msg(text))) => {
                 // The hub stamps the sender's name itself, so nobody can
                 // speak as someone else.
                 let from = member.name.clone();
@@ -256,18 +256,18 @@ impl Hub {
             }
             // A heartbeat only shows the member is alive; arriving at all
             // is what counts.
-            Input::Line(Ok(ToLeader::Hello)) => {}
-            Input::Line(Ok(ToLeader::Leave)) | Input::Gone => {
+            FromMember::Line(Ok(ToLeader::Hello)) => {}
+            FromMember::Line(Ok(ToLeader::Leave)) | FromMember::Gone => {
                 self.doomed.push((id, Exit::Left));
             }
-            Input::Line(Ok(ToLeader::Accept | ToLeader::Reject | ToLeader::Busy)) => {
+            FromMember::Line(Ok(ToLeader::Accept | ToLeader::Reject | ToLeader::Busy)) => {
                 let err = ToMember::Err(ErrorCode::BadArgs, "not expected in a lobby".to_string());
                 self.send_to(id, &err);
             }
-            Input::Line(Err(err)) => {
+            FromMember::Line(Err(err)) => {
                 self.send_to(id, &ToMember::Err(err.code, err.text));
             }
-            Input::TooLong => {
+            FromMember::TooLong => {
                 let err = ToMember::Err(ErrorCode::LineTooLong, LineError::TooLong.to_string());
                 self.send_to(id, &err);
                 self.doomed.push((id, Exit::Left));

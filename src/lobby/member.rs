@@ -24,7 +24,7 @@ pub(super) const IDLE_BUFFER_CAPACITY: usize = 64 * 1024;
 pub(super) type MemberId = u64;
 
 /// What a reader thread reports about its member.
-pub(super) enum Input {
+pub(super) enum FromMember {
     /// A line, parsed by the reader thread so the hub does less work.
     Line(Result<ToLeader, ParseError>),
     /// A line over `wire::MAX_LINE`: the stream cannot be framed any more.
@@ -214,23 +214,23 @@ pub(super) fn read_member(
                 if let Some((trace, name)) = &trace {
                     trace.received(name, &line);
                 }
-                Input::Line(line.parse())
+                FromMember::Line(line.parse())
             }
             Ok(Frame::BadEncoding) => {
                 if let Some((trace, name)) = &trace {
                     trace.received(name, "(a line that is not UTF-8)");
                 }
-                Input::Line(Err(ParseError::new(
+                FromMember::Line(Err(ParseError::new(
                     ErrorCode::BadEncoding,
                     LineError::BadEncoding.to_string(),
                 )))
             }
-            Ok(Frame::TooLong) => Input::TooLong,
+            Ok(Frame::TooLong) => FromMember::TooLong,
             // A read timeout left on the socket only means silence.
             Err(err) if line::is_timeout(&err) => continue,
-            Ok(Frame::Eof) | Err(_) => Input::Gone,
+            Ok(Frame::Eof) | Err(_) => FromMember::Gone,
         };
-        let last = matches!(input, Input::TooLong | Input::Gone);
+        let last = matches!(input, FromMember::TooLong | FromMember::Gone);
         if events.send(Event::From { id, input }).is_err() || last {
             return;
         }

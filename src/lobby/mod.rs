@@ -35,7 +35,7 @@ use hub::{Event, Hub};
 const CHANNEL_CAPACITY: usize = 4096;
 
 /// A lobby connection with nothing sent for this long gets `HELLO`.
-pub const DEFAULT_HELLO_INTERVAL: Duration = Duration::from_secs(10);
+pub const DEFAULT_LOBBY_HELLO_INTERVAL: Duration = Duration::from_secs(10);
 /// A lobby connection with nothing heard for this long is gone.
 pub const DEFAULT_SILENCE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -70,7 +70,7 @@ impl LobbyConfig {
             trace: Trace::off(),
             retry_interval: Duration::from_millis(2),
             close_timeout: Duration::from_secs(1),
-            hello_interval: DEFAULT_HELLO_INTERVAL,
+            hello_interval: DEFAULT_LOBBY_HELLO_INTERVAL,
             silence_timeout: DEFAULT_SILENCE_TIMEOUT,
         }
     }

@@ -26,7 +26,7 @@ pub(super) enum Event {
     Invitation {
         from: String,
         ticket: Option<String>,
-        answer: Sender<Answer>,
+        answer: Sender<ChatAnswer>,
     },
     /// An invitee answered one of our chat requests (or did not).
     Invited {
@@ -41,7 +41,7 @@ pub(super) enum Event {
 }
 
 /// The user's answer to a chat request.
-pub(super) enum Answer {
+pub(super) enum ChatAnswer {
     Accept {
         lobby: u64,
         outbox: Receiver<ToLeader>,
@@ -136,7 +136,7 @@ impl<'a> From<&'a str> for LobbyInput<'a> {
 
 pub(super) struct Pending {
     pub(super) from: String,
-    pub(super) answer: Sender<Answer>,
+    pub(super) answer: Sender<ChatAnswer>,
 }
 
 pub(super) struct App {
@@ -270,13 +270,13 @@ impl App {
                     Stage::Menu | Stage::Search | Stage::ConfirmAdd(_)
                 );
                 if !free || self.pending.is_some() {
-                    let _ = answer.send(Answer::Busy);
+                    let _ = answer.send(ChatAnswer::Busy);
                     return;
                 }
                 // Only a request the user would be asked about needs its
                 // ticket checked; a busy answer tells a forger nothing.
                 if let Err(why) = self.check_ticket(&from, ticket) {
-                    let _ = answer.send(Answer::Reject);
+                    let _ = answer.send(ChatAnswer::Reject);
                     self.say(format!(
                         "Warning: refused a chat request claiming to be from '{from}': {why}."
                     ));
@@ -342,7 +342,7 @@ impl App {
     /// Leaves any lobby, answers a waiting chat request, logs out.
     pub(super) fn quit(mut self) {
         if let Some(pending) = self.pending.take() {
-            let _ = pending.answer.send(Answer::Busy);
+            let _ = pending.answer.send(ChatAnswer::Busy);
         }
         match std::mem::replace(&mut self.stage, Stage::Welcome) {
             Stage::Leading(leading) => self.end_lobby(leading, "you quit"),

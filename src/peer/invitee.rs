@@ -15,7 +15,7 @@ use crate::line::{ConnReader, Frame, LineReader, is_timeout, write_line};
 use crate::trace::Trace;
 use crate::wire::{ErrorCode, ToLeader, ToMember};
 
-use super::app::{Answer, Event};
+use super::app::{ChatAnswer, Event};
 use super::first_line::{FirstLine, read_first_line};
 use super::{CANCEL_CHECK, PeerConfig};
 
@@ -220,18 +220,18 @@ impl ChatConnection {
         let answer = select! {
             recv(answer_rx) -> answer => answer.ok()?,
             // The peer is quitting: it is busy for good.
-            recv(self.stop) -> _ => Answer::Busy,
+            recv(self.stop) -> _ => ChatAnswer::Busy,
         };
         let no = match answer {
-            Answer::Accept { lobby, outbox } => {
+            ChatAnswer::Accept { lobby, outbox } => {
                 return Some(Accepted {
                     invitation,
                     lobby,
                     outbox,
                 });
             }
-            Answer::Reject => ToLeader::Reject,
-            Answer::Busy => ToLeader::Busy,
+            ChatAnswer::Reject => ToLeader::Reject,
+            ChatAnswer::Busy => ToLeader::Busy,
         };
         self.send_ok(&mut invitation.stream, &invitation.from, &no);
         None

@@ -17,7 +17,7 @@ use crate::wire::{Contact, ToLeader, ToMember};
 
 use super::app::{Event, Outcome};
 use super::first_line::{FirstLine, read_first_line};
-use super::{CANCEL_CHECK, CONNECT_TIMEOUT};
+use super::{CANCEL_CHECK, INVITE_CONNECT_TIMEOUT};
 
 /// Sends one chat request and reports how it ended.
 pub(super) struct Inviter {
@@ -47,7 +47,7 @@ impl Inviter {
     fn ask(&self) -> io::Result<Outcome> {
         let addr = SocketAddr::new(self.contact.ip, self.contact.port);
         let who = &self.contact.name;
-        let mut writer = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+        let mut writer = TcpStream::connect_timeout(&addr, INVITE_CONNECT_TIMEOUT)?;
         let request = ToMember::ChatRequest {
             leader: self.me.clone(),
             ticket: Some(self.ticket.clone()),

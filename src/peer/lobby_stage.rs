@@ -13,7 +13,7 @@ use crate::lobby::Notice;
 use crate::wire::{CloseReason, ToLeader, ToMember};
 
 use super::app::{
-    Answer, App, Leading, LobbyInput, Membership, Outcome, Pending, Stage, write_log,
+    App, ChatAnswer, Leading, LobbyInput, Membership, Outcome, Pending, Stage, write_log,
 };
 use super::{CANCEL_CHECK, LOBBY_HELP};
 
@@ -106,7 +106,7 @@ impl App {
                 let (outbox, outbox_rx) = unbounded();
                 if pending
                     .answer
-                    .send(Answer::Accept {
+                    .send(ChatAnswer::Accept {
                         lobby: id,
                         outbox: outbox_rx,
                     })
@@ -136,7 +136,7 @@ impl App {
                 });
             }
             "reject" | "no" | "n" => {
-                let _ = pending.answer.send(Answer::Reject);
+                let _ = pending.answer.send(ChatAnswer::Reject);
                 self.say(format!(
                     "Rejected the chat request from '{}'.",
                     pending.from

@@ -53,12 +53,12 @@ pub const ADD_PROMPT: &str = "Do you want to add the user to your conversation l
 const LOBBY_HELP: &str = "In the lobby every line you type is a message. Commands: /members lists who is here, /leave returns to the menu, /quit leaves and exits, /help shows this.";
 
 /// How often a joined peer says HELLO to the registry.
-pub const DEFAULT_HELLO_INTERVAL: Duration = Duration::from_secs(10);
+pub const DEFAULT_REGISTRY_HELLO_INTERVAL: Duration = Duration::from_secs(10);
 /// How long an invitee has to answer a chat request.
 pub const DEFAULT_INVITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long an inviter waits to connect to an invitee.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const INVITE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a waiting inviter looks whether it has been cancelled.
 const CANCEL_CHECK: Duration = Duration::from_millis(100);
 
@@ -91,11 +91,11 @@ impl PeerConfig {
             server,
             listen: SocketAddr::from(([0, 0, 0, 0], 0)),
             log_dir: PathBuf::from("logs"),
-            hello_interval: DEFAULT_HELLO_INTERVAL,
+            hello_interval: DEFAULT_REGISTRY_HELLO_INTERVAL,
             invite_timeout: DEFAULT_INVITE_TIMEOUT,
             retry_min: Duration::from_millis(500),
             retry_max: Duration::from_secs(10),
-            lobby_hello: lobby::DEFAULT_HELLO_INTERVAL,
+            lobby_hello: lobby::DEFAULT_LOBBY_HELLO_INTERVAL,
             lobby_timeout: lobby::DEFAULT_SILENCE_TIMEOUT,
             trace: Trace::off(),
         }
