@@ -31,7 +31,8 @@ const REGISTRY_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How the link behaves.
 #[derive(Debug, Clone)]
 pub struct LinkConfig {
-    pub addr: SocketAddr,
+    /// The registry's addresses, tried in order at every (re)connect.
+    pub addrs: Vec<SocketAddr>,
     /// HELLO is sent this often once joined.
     pub hello_interval: Duration,
     /// The first wait before reconnecting; it doubles up to `retry_max`.
@@ -127,6 +128,7 @@ pub struct Vouched {
 
 /// A running link to the registry.
 pub struct RegistryLink {
+    server_addr: SocketAddr,
     requests: Option<Sender<(Request, Sender<Replies>)>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -138,7 +140,8 @@ impl RegistryLink {
         config: LinkConfig,
         notices: Sender<LinkNotice>,
     ) -> Result<RegistryLink, ClientError> {
-        let conn = Conn::open(config.addr)?;
+        let conn = Conn::open(&config.addrs)?;
+        let server_addr = conn.addr;
         let (requests, requests_rx) = unbounded();
         let mut link = Link {
             config,
@@ -150,9 +153,15 @@ impl RegistryLink {
             .name("registry-link".into())
             .spawn(move || link.run(&requests_rx))?;
         Ok(RegistryLink {
+            server_addr,
             requests: Some(requests),
             handle: Some(handle),
         })
+    }
+
+    /// The registry address the first connection reached.
+    pub fn server_addr(&self) -> SocketAddr {
+        self.server_addr
     }
 
     /// Sends `request` and waits for its reply lines (several for LIST).
@@ -271,15 +280,31 @@ impl Drop for RegistryLink {
 
 /// One open connection to the registry.
 struct Conn {
+    addr: SocketAddr,
     reader: ConnReader,
     writer: BufWriter<TcpStream>,
 }
 
 impl Conn {
-    fn open(addr: SocketAddr) -> io::Result<Conn> {
+    /// Connects to the first of `addrs` that answers, in order, so a name
+    /// that resolves to `::1` first works whether the registry listens on
+    /// IPv6 or on IPv4 only. The error is the last address's.
+    fn open(addrs: &[SocketAddr]) -> io::Result<Conn> {
+        let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no registry address");
+        for &addr in addrs {
+            match Conn::open_one(addr) {
+                Ok(conn) => return Ok(conn),
+                Err(err) => last = err,
+            }
+        }
+        Err(last)
+    }
+
+    fn open_one(addr: SocketAddr) -> io::Result<Conn> {
         let stream = TcpStream::connect_timeout(&addr, REGISTRY_CONNECT_TIMEOUT)?;
         stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
         Ok(Conn {
+            addr,
             reader: LineReader::new(BufReader::new(stream.try_clone()?)),
             writer: BufWriter::new(stream),
         })
@@ -358,7 +383,7 @@ impl Link {
             State::Retrying { .. } => return Err(ClientError::Offline),
             State::GaveUp => return Err(ClientError::Closed(None)),
         };
-        let result = exchange_on(conn, request, self.config.addr, self.config.trace);
+        let result = exchange_on(conn, request, self.config.trace);
         if let Err(err) = &result {
             if let ClientError::Closed(Some(ByeReason::Replaced)) = err {
                 // Someone joined as this user elsewhere; joining back would
@@ -384,7 +409,7 @@ impl Link {
         let State::Retrying { backoff, .. } = self.state else {
             return;
         };
-        let conn = match Conn::open(self.config.addr) {
+        let conn = match Conn::open(&self.config.addrs) {
             Ok(conn) => conn,
             Err(_) => {
                 let backoff = (backoff * 2).min(self.config.retry_max);
@@ -417,7 +442,8 @@ impl Link {
     }
 }
 
-fn exchange_on(conn: &mut Conn, request: &Request, addr: SocketAddr, trace: Trace) -> Replies {
+fn exchange_on(conn: &mut Conn, request: &Request, trace: Trace) -> Replies {
+    let addr = conn.addr;
     trace.sent(addr, request);
     write_line(&mut conn.writer, request)?;
     let first = read_reply(conn, addr, trace)?;

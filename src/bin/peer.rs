@@ -2,7 +2,7 @@
 //! standard input and output to the peer, and turns Ctrl-C into a clean exit.
 
 use std::io::{self, BufRead, IsTerminal, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::thread;
@@ -60,16 +60,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn resolve(server: &str) -> Result<SocketAddr, String> {
-    server
-        .to_socket_addrs()
-        .map_err(|err| format!("bad --server {server}: {err}"))?
-        .next()
-        .ok_or_else(|| format!("bad --server {server}: no address"))
-}
-
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let mut config = PeerConfig::new(resolve(&args.server)?);
+    // Every address the name resolves to, tried in order.
+    let servers = p2pchat::peer::resolve_servers(&args.server)?;
+    let mut config = PeerConfig::new(servers[0]);
+    config.servers = servers;
     config.listen = SocketAddr::from(([0, 0, 0, 0], args.port));
     config.log_dir = args.log_dir;
     config.hello_interval = Duration::from_secs_f64(args.hello_interval);

@@ -29,8 +29,12 @@ pub(super) struct ChatListener {
 }
 
 impl ChatListener {
-    pub(super) fn start(config: &PeerConfig, events: Sender<Event>) -> io::Result<ChatListener> {
-        let listener = TcpListener::bind(config.listen)?;
+    pub(super) fn start(
+        config: &PeerConfig,
+        listen: SocketAddr,
+        events: Sender<Event>,
+    ) -> io::Result<ChatListener> {
+        let listener = TcpListener::bind(listen)?;
         let addr = listener.local_addr()?;
         let flag = Arc::new(AtomicBool::new(false));
         let (stop, stop_rx) = bounded::<()>(0);

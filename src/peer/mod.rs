@@ -31,7 +31,7 @@ mod menu;
 
 use std::fmt;
 use std::io::{self};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -65,9 +65,13 @@ const CANCEL_CHECK: Duration = Duration::from_millis(100);
 /// How a peer is set up.
 #[derive(Debug, Clone)]
 pub struct PeerConfig {
-    /// The registry server.
-    pub server: SocketAddr,
-    /// Where to listen for chat requests; port 0 lets the OS pick.
+    /// The registry server's addresses, tried in order until one answers
+    /// (a name like `localhost` may resolve to `::1` and `127.0.0.1`).
+    pub servers: Vec<SocketAddr>,
+    /// Where to listen for chat requests; port 0 lets the OS pick. An
+    /// unspecified address (`0.0.0.0` or `::`) is taken in the family the
+    /// registry is reached in, since the registry tells others to reach us
+    /// at the address it sees us come from.
     pub listen: SocketAddr,
     /// Chat logs go under `<log_dir>/<own name>/`.
     pub log_dir: PathBuf,
@@ -88,7 +92,7 @@ pub struct PeerConfig {
 impl PeerConfig {
     pub fn new(server: SocketAddr) -> PeerConfig {
         PeerConfig {
-            server,
+            servers: vec![server],
             listen: SocketAddr::from(([0, 0, 0, 0], 0)),
             log_dir: PathBuf::from("logs"),
             hello_interval: DEFAULT_REGISTRY_HELLO_INTERVAL,
@@ -106,7 +110,7 @@ impl PeerConfig {
 #[derive(Debug)]
 pub enum PeerError {
     Listen(SocketAddr, io::Error),
-    Registry(SocketAddr, ClientError),
+    Registry(Vec<SocketAddr>, ClientError),
     /// A thread could not be started.
     Thread(io::Error),
 }
@@ -115,8 +119,13 @@ impl fmt::Display for PeerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PeerError::Listen(addr, err) => write!(f, "cannot listen for chats on {addr}: {err}"),
-            PeerError::Registry(addr, err) => {
-                write!(f, "cannot reach the registry at {addr}: {err}")
+            PeerError::Registry(addrs, err) => {
+                let addrs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+                write!(
+                    f,
+                    "cannot reach the registry at {}: {err}",
+                    addrs.join(" or ")
+                )
             }
             PeerError::Thread(err) => write!(f, "cannot start a thread: {err}"),
         }
@@ -156,19 +165,35 @@ pub struct Console {
 pub struct Peer {
     config: PeerConfig,
     listener: ChatListener,
+    link: RegistryLink,
+    link_rx: Receiver<LinkNotice>,
     events: Sender<Event>,
     events_rx: Receiver<Event>,
 }
 
 impl Peer {
-    /// Starts listening for chat requests.
+    /// Connects to the registry, then starts listening for chat requests
+    /// in the address family the registry was reached in.
     pub fn start(config: PeerConfig) -> Result<Peer, PeerError> {
+        let (link_tx, link_rx) = unbounded();
+        let link_config = LinkConfig {
+            addrs: config.servers.clone(),
+            hello_interval: config.hello_interval,
+            retry_min: config.retry_min,
+            retry_max: config.retry_max,
+            trace: config.trace,
+        };
+        let link = RegistryLink::connect(link_config, link_tx)
+            .map_err(|err| PeerError::Registry(config.servers.clone(), err))?;
+        let listen = listen_addr(config.listen, link.server_addr());
         let (events, events_rx) = unbounded();
-        let listener = ChatListener::start(&config, events.clone())
-            .map_err(|err| PeerError::Listen(config.listen, err))?;
+        let listener = ChatListener::start(&config, listen, events.clone())
+            .map_err(|err| PeerError::Listen(listen, err))?;
         Ok(Peer {
             config,
             listener,
+            link,
+            link_rx,
             events,
             events_rx,
         })
@@ -179,30 +204,17 @@ impl Peer {
         self.listener.addr.port()
     }
 
-    /// Connects to the registry and runs the menus until the user quits or
-    /// the input ends. Leaves any lobby and logs out before returning.
+    /// Runs the menus until the user quits or the input ends. Leaves any
+    /// lobby and logs out before returning.
     pub fn run(self, console: Console) -> Result<(), PeerError> {
         let Peer {
             config,
             listener,
+            link,
+            link_rx,
             events,
             events_rx,
         } = self;
-        let (link_tx, link_rx) = unbounded();
-        let link_config = LinkConfig {
-            addr: config.server,
-            hello_interval: config.hello_interval,
-            retry_min: config.retry_min,
-            retry_max: config.retry_max,
-            trace: config.trace,
-        };
-        let link = match RegistryLink::connect(link_config, link_tx) {
-            Ok(link) => link,
-            Err(err) => {
-                listener.stop();
-                return Err(PeerError::Registry(config.server, err));
-            }
-        };
         let (notices, notices_rx) = unbounded();
         let mut app = App {
             chat_port: listener.addr.port(),
@@ -272,5 +284,82 @@ fn drive(
                 }
             }
         }
+    }
+}
+
+/// Every address `server` (`HOST:PORT`) resolves to, in the resolver's
+/// order: the link tries them in turn, so `localhost:7777` works where
+/// `localhost` is `::1` first (macOS) and the registry listens on IPv4 only.
+pub fn resolve_servers(server: &str) -> Result<Vec<SocketAddr>, String> {
+    let addrs: Vec<SocketAddr> = server
+        .to_socket_addrs()
+        .map_err(|err| format!("bad --server {server}: {err}"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("bad --server {server}: no address"));
+    }
+    Ok(addrs)
+}
+
+/// Where to listen for chat requests, given the configured address and the
+/// registry's address we are connected to. An unspecified address follows
+/// the registry's family: the registry tells others to reach us at the
+/// address it sees, so a peer that reaches it over IPv6 must take chat
+/// connections over IPv6 (and over IPv4 for IPv4). A specific address is
+/// the user's choice and stays.
+fn listen_addr(listen: SocketAddr, registry: SocketAddr) -> SocketAddr {
+    if !listen.ip().is_unspecified() {
+        return listen;
+    }
+    let ip = match registry.ip() {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    SocketAddr::new(ip, listen.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(listen: &str, registry: &str, expected: &str) {
+        let listen: SocketAddr = listen.parse().unwrap();
+        let registry: SocketAddr = registry.parse().unwrap();
+        assert_eq!(listen_addr(listen, registry).to_string(), expected);
+    }
+
+    #[test]
+    fn server_addresses() {
+        let one = |text: &str| resolve_servers(text).unwrap();
+        assert_eq!(
+            one("127.0.0.1:7777"),
+            vec!["127.0.0.1:7777".parse().unwrap()]
+        );
+        assert_eq!(one("[::1]:7777"), vec!["[::1]:7777".parse().unwrap()]);
+        // Whatever `localhost` resolves to here, it is all loopback, and all
+        // of it is kept.
+        let local = one("localhost:7777");
+        assert!(!local.is_empty());
+        assert!(
+            local
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 7777)
+        );
+        for bad in ["", "127.0.0.1", "127.0.0.1:port", "[::1:7777"] {
+            let err = resolve_servers(bad).unwrap_err();
+            assert!(err.starts_with(&format!("bad --server {bad}: ")), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_listener_follows_the_registry_family() {
+        check("0.0.0.0:0", "127.0.0.1:7777", "0.0.0.0:0");
+        check("0.0.0.0:5000", "[::1]:7777", "[::]:5000");
+        check("[::]:0", "10.0.0.1:7777", "0.0.0.0:0");
+        check("[::]:5000", "[fe80::1]:7777", "[::]:5000");
+        // A specific address is kept, even in the other family.
+        check("127.0.0.1:0", "[::1]:7777", "127.0.0.1:0");
+        check("[::1]:6000", "127.0.0.1:7777", "[::1]:6000");
     }
 }

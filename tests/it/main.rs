@@ -3,6 +3,7 @@
 mod bench;
 mod faults;
 mod hostile;
+mod ipv6;
 mod lobby;
 mod peer;
 mod peer_bin;
