@@ -40,7 +40,7 @@ impl fmt::Display for NotSeen {
 impl std::error::Error for NotSeen {}
 
 impl ScriptedPeer {
-    /// Starts a peer: its chat listener, then its app thread.
+    /// Starts a peer: its registry link and chat listener, then its app thread.
     pub fn start(config: PeerConfig) -> Result<ScriptedPeer, PeerError> {
         let peer = Peer::start(config)?;
         let chat_port = peer.chat_port();

@@ -5,7 +5,7 @@
 //! state and is the only one that prints; the chat listener and one thread
 //! per incoming chat connection; one inviter thread per outgoing chat
 //! request; the registry link (`client.rs`); and, while leading, the lobby
-//! hub (`lobby.rs`). Background threads report to the app thread over
+//! hub (`lobby/hub.rs`). Background threads report to the app thread over
 //! channels and never touch its state.
 //!
 //! This module must never print from a background thread (except `--trace`
