@@ -170,8 +170,18 @@ pub(super) fn send_nonblocking(stream: &TcpStream, buf: &[u8]) -> io::Result<usi
 }
 
 /// The write timeout that stands in for `MSG_DONTWAIT` where it is missing.
+///
+/// Portability: this is not safe on Windows, where a send that times out
+/// leaves the socket in an undefined state. The obvious fix, a non-blocking
+/// socket for the writer, does not work here: the member's reader thread
+/// reads a clone of the same socket, and the blocking mode belongs to the
+/// socket, not to the descriptor (`dup` on unix, `WSADuplicateSocket` on
+/// Windows: "all the states associated with a socket are held in common
+/// across all the descriptors"), so the reader's blocking reads would fail
+/// with `WouldBlock`. A safe design needs a writer thread per member there,
+/// or a reader that polls; see issue 13.
 #[cfg(not(unix))]
-pub(super) const FALLBACK_WRITE_TIMEOUT: Duration = Duration::from_millis(1);
+pub(super) const FALLBACK_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Gets an admitted socket ready for its two threads: blocking reads without
 /// a timeout for the reader, and no delay for the hub's batched writes.
