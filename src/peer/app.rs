@@ -258,67 +258,76 @@ impl App {
         Flow::Go
     }
 
+    /// Dispatches what a background thread reported; each arm is one call.
     pub(super) fn on_event(&mut self, event: Event) {
         match event {
             Event::Invitation {
                 from,
                 ticket,
                 answer,
-            } => {
-                let free = matches!(
-                    self.stage,
-                    Stage::Menu | Stage::Search | Stage::ConfirmAdd(_)
-                );
-                if !free || self.pending.is_some() {
-                    let _ = answer.send(ChatAnswer::Busy);
-                    return;
-                }
-                // Only a request the user would be asked about needs its
-                // ticket checked; a busy answer tells a forger nothing.
-                if let Err(why) = self.check_ticket(&from, ticket) {
-                    let _ = answer.send(ChatAnswer::Reject);
-                    self.say(format!(
-                        "Warning: refused a chat request claiming to be from '{from}': {why}."
-                    ));
-                    self.prompt();
-                    return;
-                }
-                self.pending = Some(Pending { from, answer });
-                self.prompt();
-            }
+            } => self.on_invitation(from, ticket, answer),
             Event::Invited {
                 lobby,
                 name,
                 outcome,
             } => self.on_invited(lobby, name, outcome),
             Event::FromLeader { lobby, line } => self.on_leader_line(lobby, line),
-            Event::LeaderGone { lobby, silent } => {
-                let Stage::Member(membership) = &self.stage else {
-                    return;
-                };
-                if membership.id != lobby {
-                    return;
-                }
-                let Stage::Member(mut membership) = std::mem::replace(&mut self.stage, Stage::Menu)
-                else {
-                    unreachable!("checked just above");
-                };
-                let why = if silent {
-                    "the leader stopped answering"
-                } else if membership.admitted {
-                    "lost the connection to the leader"
-                } else {
-                    "the chat request is no longer open"
-                };
-                write_log(
-                    &mut membership.log,
-                    &self.screen,
-                    &format!("* lobby ended: {why}"),
-                );
-                self.say(format!("The lobby has ended ({why})."));
-                self.prompt();
-            }
+            Event::LeaderGone { lobby, silent } => self.on_leader_gone(lobby, silent),
         }
+    }
+
+    /// A chat request arrived: busy unless the user is at a menu with no
+    /// other request open; rejected if its ticket does not hold; otherwise
+    /// the user is asked.
+    fn on_invitation(&mut self, from: String, ticket: Option<String>, answer: Sender<ChatAnswer>) {
+        let free = matches!(
+            self.stage,
+            Stage::Menu | Stage::Search | Stage::ConfirmAdd(_)
+        );
+        if !free || self.pending.is_some() {
+            let _ = answer.send(ChatAnswer::Busy);
+            return;
+        }
+        // Only a request the user would be asked about needs its
+        // ticket checked; a busy answer tells a forger nothing.
+        if let Err(why) = self.check_ticket(&from, ticket) {
+            let _ = answer.send(ChatAnswer::Reject);
+            self.say(format!(
+                "Warning: refused a chat request claiming to be from '{from}': {why}."
+            ));
+            self.prompt();
+            return;
+        }
+        self.pending = Some(Pending { from, answer });
+        self.prompt();
+    }
+
+    /// The connection to the leader of lobby `lobby` ended; if we are still
+    /// its member, the lobby is over for us.
+    fn on_leader_gone(&mut self, lobby: u64, silent: bool) {
+        let Stage::Member(membership) = &self.stage else {
+            return;
+        };
+        if membership.id != lobby {
+            return;
+        }
+        let Stage::Member(mut membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
+            unreachable!("checked just above");
+        };
+        let why = if silent {
+            "the leader stopped answering"
+        } else if membership.admitted {
+            "lost the connection to the leader"
+        } else {
+            "the chat request is no longer open"
+        };
+        write_log(
+            &mut membership.log,
+            &self.screen,
+            &format!("* lobby ended: {why}"),
+        );
+        self.say(format!("The lobby has ended ({why})."));
+        self.prompt();
     }
 
     pub(super) fn on_link(&mut self, notice: LinkNotice) {

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use crossbeam_channel::unbounded;
+use crossbeam_channel::{Sender, unbounded};
 
 use crate::chatlog::ChatLog;
 use crate::client::{Refused, Vouched};
@@ -248,6 +248,8 @@ impl App {
         }
     }
 
+    /// A line from the leader of lobby `lobby`, if we are still its member:
+    /// shown and logged, and `CLOSED` ends the membership.
     pub(super) fn on_leader_line(&mut self, lobby: u64, line: ToMember) {
         let Stage::Member(membership) = &mut self.stage else {
             return;
@@ -255,56 +257,61 @@ impl App {
         if membership.id != lobby {
             return;
         }
-        let screen = self.screen.clone();
+        let ToMember::Closed(reason) = line else {
+            membership.show(line, &self.screen);
+            return;
+        };
+        let why = match reason {
+            CloseReason::LeaderLeft => "the leader left".to_string(),
+            other => other.to_string(),
+        };
+        write_log(
+            &mut membership.log,
+            &self.screen,
+            &format!("* lobby ended: {why}"),
+        );
+        self.say(format!("The lobby has ended ({why})."));
+        self.stage = Stage::Menu;
+        self.prompt();
+    }
+}
+
+impl Membership {
+    /// Shows and logs a line from the leader that does not end the lobby,
+    /// and keeps the member list up to date.
+    fn show(&mut self, line: ToMember, screen: &Sender<String>) {
         let show = |text: String| {
             let _ = screen.send(text);
         };
         match line {
             ToMember::Members(names) => {
-                membership.admitted = true;
+                self.admitted = true;
                 show(format!(
                     "You are in {}'s lobby with: {}. {LOBBY_HELP}",
-                    membership.leader,
+                    self.leader,
                     names.join(", ")
                 ));
-                write_log(
-                    &mut membership.log,
-                    &screen,
-                    &format!("* members: {}", names.join(" ")),
-                );
-                membership.members = names;
+                let event = format!("* members: {}", names.join(" "));
+                write_log(&mut self.log, screen, &event);
+                self.members = names;
             }
             ToMember::Joined(name) => {
                 show(format!("Peer ('{name}') joined the lobby"));
-                write_log(&mut membership.log, &screen, &format!("* {name} joined"));
-                membership.members.push(name);
+                write_log(&mut self.log, screen, &format!("* {name} joined"));
+                self.members.push(name);
             }
             ToMember::Msg { from, text } => {
                 let line = format!("[{from}] {text}");
-                write_log(&mut membership.log, &screen, &line);
+                write_log(&mut self.log, screen, &line);
                 show(line);
             }
             ToMember::Left(name) => {
                 show(format!("Peer ('{name}') is offline"));
-                write_log(&mut membership.log, &screen, &format!("* {name} left"));
-                membership.members.retain(|m| *m != name);
+                write_log(&mut self.log, screen, &format!("* {name} left"));
+                self.members.retain(|m| *m != name);
             }
             ToMember::Err(code, text) => show(format!("The leader says: {text} ({code})")),
-            ToMember::ChatRequest { .. } | ToMember::Hello => {}
-            ToMember::Closed(reason) => {
-                let why = match reason {
-                    CloseReason::LeaderLeft => "the leader left".to_string(),
-                    other => other.to_string(),
-                };
-                write_log(
-                    &mut membership.log,
-                    &screen,
-                    &format!("* lobby ended: {why}"),
-                );
-                show(format!("The lobby has ended ({why})."));
-                self.stage = Stage::Menu;
-                self.prompt();
-            }
+            ToMember::ChatRequest { .. } | ToMember::Hello | ToMember::Closed(_) => {}
         }
     }
 }
