@@ -307,6 +307,10 @@ pub fn resolve_servers(server: &str) -> Result<Vec<SocketAddr>, String> {
 /// address it sees, so a peer that reaches it over IPv6 must take chat
 /// connections over IPv6 (and over IPv4 for IPv4). A specific address is
 /// the user's choice and stays.
+///
+/// Portability: `::` alone would take IPv4 too on Linux and macOS, but not
+/// on Windows, where `IPV6_V6ONLY` is on by default; following the
+/// registry's family works everywhere without touching socket options.
 fn listen_addr(listen: SocketAddr, registry: SocketAddr) -> SocketAddr {
     if !listen.ip().is_unspecified() {
         return listen;
