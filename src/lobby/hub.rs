@@ -22,13 +22,13 @@ use super::{LobbyConfig, Notice};
 /// The most events the hub handles before it flushes the output buffers, and
 /// the most one flush pass picks up along the way, so a steady stream of
 /// events cannot delay every write indefinitely.
-pub(super) const BATCH_LIMIT: usize = 4096;
+const BATCH_LIMIT: usize = 4096;
 
 /// How many members a flush pass serves before it looks for new events. A
 /// line that arrives in the middle of a pass then still reaches the members
 /// the pass has not come to yet, instead of everyone waiting for the next
 /// pass: with hundreds of members, a pass is most of a message's latency.
-pub(super) const PASS_CHUNK: usize = 32;
+const PASS_CHUNK: usize = 32;
 
 /// Everything the hub reacts to. Only the hub receives these.
 pub(super) enum Event {
@@ -49,28 +49,28 @@ pub(super) enum Event {
 
 /// The hub thread's state. Only the hub thread ever touches it.
 pub(super) struct Hub {
-    pub(super) config: LobbyConfig,
-    pub(super) notices: Sender<Notice>,
+    config: LobbyConfig,
+    notices: Sender<Notice>,
     /// A sender for the reader threads the hub starts.
-    pub(super) events: Sender<Event>,
-    pub(super) members: BTreeMap<MemberId, Member>,
-    pub(super) next_id: MemberId,
-    pub(super) readers: Vec<JoinHandle<()>>,
+    events: Sender<Event>,
+    members: BTreeMap<MemberId, Member>,
+    next_id: MemberId,
+    readers: Vec<JoinHandle<()>>,
     /// Members to remove once the current event is handled; removing them at
     /// once would change the map while it is being walked.
-    pub(super) doomed: Vec<(MemberId, Exit)>,
+    doomed: Vec<(MemberId, Exit)>,
     /// One encoded line, reused so that relaying does not allocate.
-    pub(super) scratch: Vec<u8>,
+    scratch: Vec<u8>,
     /// True while some member has bytes the kernel has not taken yet.
-    pub(super) backlog: bool,
+    backlog: bool,
     /// True when lines were queued during a flush pass, for members the
     /// pass had already served: the next pass must come at once.
-    pub(super) unsent: bool,
+    unsent: bool,
     /// Bytes of lines queued (per member) since the current flush pass
     /// began; see `batch_full`.
-    pub(super) queued_since_pass: usize,
+    queued_since_pass: usize,
     /// The members of the current flush pass, reused from pass to pass.
-    pub(super) pass: Vec<MemberId>,
+    pass: Vec<MemberId>,
 }
 
 impl Hub {
@@ -96,7 +96,7 @@ impl Hub {
     /// until the next pass, so between two sends a member that the kernel
     /// keeps taking from is given at most about half the limit, and is never
     /// dropped for lines the hub itself held back.
-    pub(super) fn batch_full(&self) -> bool {
+    fn batch_full(&self) -> bool {
         self.queued_since_pass >= self.config.max_queued_bytes / 4
     }
 
@@ -145,7 +145,7 @@ impl Hub {
     }
 
     /// Handles one event; returns the reason when it is the end.
-    pub(super) fn handle(&mut self, event: Event) -> Option<CloseReason> {
+    fn handle(&mut self, event: Event) -> Option<CloseReason> {
         match event {
             Event::Admit {
                 name,
@@ -170,14 +170,14 @@ impl Hub {
         None
     }
 
-    pub(super) fn names(&self) -> Vec<String> {
+    fn names(&self) -> Vec<String> {
         let mut names = Vec::with_capacity(self.members.len() + 1);
         names.push(self.config.leader.clone());
         names.extend(self.members.values().map(|m| m.name.clone()));
         names
     }
 
-    pub(super) fn admit(&mut self, name: String, reader: ConnReader, writer: TcpStream) {
+    fn admit(&mut self, name: String, reader: ConnReader, writer: TcpStream) {
         let taken = name == self.config.leader || self.members.values().any(|m| m.name == name);
         if taken {
             let bytes = encode(&ToMember::Closed(CloseReason::Duplicate));
@@ -235,7 +235,7 @@ impl Hub {
         self.notify(Notice::Joined(name));
     }
 
-    pub(super) fn input(&mut self, id: MemberId, input: FromMember) {
+    fn input(&mut self, id: MemberId, input: FromMember) {
         // Lines can still arrive from a member that was just removed; they
         // were sent before it left and no longer concern anyone.
         let Some(member) = self.members.get_mut(&id) else {
@@ -276,7 +276,7 @@ impl Hub {
     }
 
     /// Queues `line` for one member.
-    pub(super) fn send_to(&mut self, id: MemberId, line: &ToMember) {
+    fn send_to(&mut self, id: MemberId, line: &ToMember) {
         encode_into(&mut self.scratch, line);
         self.queued_since_pass += self.scratch.len();
         let now = Instant::now();
@@ -293,7 +293,7 @@ impl Hub {
     }
 
     /// Queues `line` for every member but `except`, encoding it only once.
-    pub(super) fn broadcast(&mut self, line: &ToMember, except: Option<MemberId>) {
+    fn broadcast(&mut self, line: &ToMember, except: Option<MemberId>) {
         encode_into(&mut self.scratch, line);
         self.queued_since_pass += self.scratch.len();
         let now = Instant::now();
@@ -314,7 +314,7 @@ impl Hub {
 
     /// Says `HELLO` to members that have heard nothing for a while, and
     /// removes members that have said nothing for too long.
-    pub(super) fn check_liveness(&mut self) {
+    fn check_liveness(&mut self) {
         let now = Instant::now();
         let hello = encode(&ToMember::Hello);
         for (&id, member) in &mut self.members {
@@ -332,7 +332,7 @@ impl Hub {
 
     /// Removes every doomed member. Telling the others may doom more of them,
     /// so this goes on until nobody is left to remove.
-    pub(super) fn reap(&mut self) {
+    fn reap(&mut self) {
         while let Some((id, exit)) = self.doomed.pop() {
             let Some(mut member) = self.members.remove(&id) else {
                 continue;
@@ -358,7 +358,7 @@ impl Hub {
     /// members it handles the events that arrived meanwhile, so their lines
     /// go out with the rest of this pass; returns the reason if one of them
     /// closes the lobby.
-    pub(super) fn flush(&mut self, inbox: &Receiver<Event>) -> Option<CloseReason> {
+    fn flush(&mut self, inbox: &Receiver<Event>) -> Option<CloseReason> {
         self.unsent = false;
         loop {
             let mut backlog = false;
@@ -407,7 +407,7 @@ impl Hub {
 
     /// Ends the lobby: `CLOSED` to everyone, a bounded wait for it to be
     /// delivered, then every connection shut down and every reader joined.
-    pub(super) fn finish(mut self, reason: CloseReason, inbox: Receiver<Event>) {
+    fn finish(mut self, reason: CloseReason, inbox: Receiver<Event>) {
         let bytes = encode(&ToMember::Closed(reason));
         for member in self.members.values_mut() {
             // `CLOSED` goes out even past the backlog limit: it is short, and
@@ -452,7 +452,7 @@ impl Hub {
 
     /// Joins the reader threads that have already ended, so the list of
     /// handles does not grow with every member who ever came and went.
-    pub(super) fn join_finished_readers(&mut self) {
+    fn join_finished_readers(&mut self) {
         let (finished, running) = mem::take(&mut self.readers)
             .into_iter()
             .partition::<Vec<_>, _>(|reader| reader.is_finished());
@@ -462,7 +462,7 @@ impl Hub {
         }
     }
 
-    pub(super) fn notify(&self, notice: Notice) {
+    fn notify(&self, notice: Notice) {
         // A leader without a user interface still runs the lobby.
         let _ = self.notices.send(notice);
     }
