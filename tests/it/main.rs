@@ -1,6 +1,7 @@
 //! The integration tests, in one binary: each module is one area.
 
 mod bench;
+mod client;
 mod faults;
 mod hostile;
 mod ipv6;
