@@ -215,42 +215,12 @@ impl App {
         }
         let stage = std::mem::replace(&mut self.stage, Stage::Welcome);
         self.stage = match stage {
-            Stage::Welcome => match line.trim() {
-                "1" => Stage::Name(Purpose::Register),
-                "2" => Stage::Name(Purpose::Join),
-                _ => {
-                    self.say("Please type 1 to register or 2 to join.");
-                    Stage::Welcome
-                }
-            },
-            Stage::Name(purpose) => match wire::check_name(line.trim()) {
-                Ok(()) => Stage::Password(purpose, line.trim().to_string()),
-                Err(err) => {
-                    self.say(format!("That name will not do: {}.", err.text));
-                    Stage::Name(purpose)
-                }
-            },
-            Stage::Password(purpose, name) => match wire::check_password(line) {
-                Ok(()) => self.log_in(purpose, name, line.to_string()),
-                Err(err) => {
-                    self.say(format!("That password will not do: {}.", err.text));
-                    Stage::Password(purpose, name)
-                }
-            },
+            Stage::Welcome => self.welcome(line.trim()),
+            Stage::Name(purpose) => self.name(purpose, line.trim()),
+            Stage::Password(purpose, name) => self.password(purpose, name, line),
             Stage::Menu => self.menu(line.trim()),
             Stage::Search => self.search(line.trim()),
-            Stage::ConfirmAdd(contact) => match line.trim().to_ascii_lowercase().as_str() {
-                "yes" | "y" => {
-                    self.say(format!("Added {} to your conversation list.", contact.name));
-                    self.contacts.push(contact);
-                    Stage::Menu
-                }
-                "no" | "n" => Stage::Menu,
-                _ => {
-                    self.say("Please answer Yes or No.");
-                    Stage::ConfirmAdd(contact)
-                }
-            },
+            Stage::ConfirmAdd(contact) => self.confirm_add(contact, line.trim()),
             Stage::Leading(leading) => self.lead(leading, line),
             Stage::Member(membership) => self.member(membership, line),
         };

@@ -100,41 +100,7 @@ impl App {
 
     pub(super) fn answer_request(&mut self, pending: Pending, answer: &str) {
         match answer.to_ascii_lowercase().as_str() {
-            "ok" | "yes" | "y" => {
-                self.next_lobby += 1;
-                let id = self.next_lobby;
-                let (outbox, outbox_rx) = unbounded();
-                if pending
-                    .answer
-                    .send(ChatAnswer::Accept {
-                        lobby: id,
-                        outbox: outbox_rx,
-                    })
-                    .is_err()
-                {
-                    self.say(format!(
-                        "The chat request from '{}' is no longer open.",
-                        pending.from
-                    ));
-                    self.prompt();
-                    return;
-                }
-                let mut log = self.open_log(&pending.from);
-                write_log(
-                    &mut log,
-                    &self.screen,
-                    &format!("* joined the lobby of {}", pending.from),
-                );
-                self.say(format!("Joining {}'s lobby...", pending.from));
-                self.stage = Stage::Member(Membership {
-                    id,
-                    leader: pending.from,
-                    outbox,
-                    members: Vec::new(),
-                    log,
-                    admitted: false,
-                });
-            }
+            "ok" | "yes" | "y" => self.accept_request(pending),
             "reject" | "no" | "n" => {
                 let _ = pending.answer.send(ChatAnswer::Reject);
                 self.say(format!(
@@ -149,6 +115,41 @@ impl App {
                 self.prompt();
             }
         }
+    }
+
+    /// The user said yes: the chat connection's thread gets a new lobby id
+    /// and the outbox, and we are a member until the leader says otherwise.
+    fn accept_request(&mut self, pending: Pending) {
+        self.next_lobby += 1;
+        let id = self.next_lobby;
+        let (outbox, outbox_rx) = unbounded();
+        let accept = ChatAnswer::Accept {
+            lobby: id,
+            outbox: outbox_rx,
+        };
+        if pending.answer.send(accept).is_err() {
+            self.say(format!(
+                "The chat request from '{}' is no longer open.",
+                pending.from
+            ));
+            self.prompt();
+            return;
+        }
+        let mut log = self.open_log(&pending.from);
+        write_log(
+            &mut log,
+            &self.screen,
+            &format!("* joined the lobby of {}", pending.from),
+        );
+        self.say(format!("Joining {}'s lobby...", pending.from));
+        self.stage = Stage::Member(Membership {
+            id,
+            leader: pending.from,
+            outbox,
+            members: Vec::new(),
+            log,
+            admitted: false,
+        });
     }
 
     /// Asks the registry whether `ticket` really lets `from` invite us.

@@ -14,6 +14,55 @@ use super::app::{App, Leading, Purpose, Stage, write_log};
 use super::inviter::Inviter;
 
 impl App {
+    /// The first menu: register or join.
+    pub(super) fn welcome(&mut self, choice: &str) -> Stage {
+        match choice {
+            "1" => Stage::Name(Purpose::Register),
+            "2" => Stage::Name(Purpose::Join),
+            _ => {
+                self.say("Please type 1 to register or 2 to join.");
+                Stage::Welcome
+            }
+        }
+    }
+
+    pub(super) fn name(&mut self, purpose: Purpose, name: &str) -> Stage {
+        match wire::check_name(name) {
+            Ok(()) => Stage::Password(purpose, name.to_string()),
+            Err(err) => {
+                self.say(format!("That name will not do: {}.", err.text));
+                Stage::Name(purpose)
+            }
+        }
+    }
+
+    /// The password is taken as typed, spaces and all: the check says
+    /// whether it will do.
+    pub(super) fn password(&mut self, purpose: Purpose, name: String, password: &str) -> Stage {
+        match wire::check_password(password) {
+            Ok(()) => self.log_in(purpose, name, password.to_string()),
+            Err(err) => {
+                self.say(format!("That password will not do: {}.", err.text));
+                Stage::Password(purpose, name)
+            }
+        }
+    }
+
+    pub(super) fn confirm_add(&mut self, contact: Contact, answer: &str) -> Stage {
+        match answer.to_ascii_lowercase().as_str() {
+            "yes" | "y" => {
+                self.say(format!("Added {} to your conversation list.", contact.name));
+                self.contacts.push(contact);
+                Stage::Menu
+            }
+            "no" | "n" => Stage::Menu,
+            _ => {
+                self.say("Please answer Yes or No.");
+                Stage::ConfirmAdd(contact)
+            }
+        }
+    }
+
     pub(super) fn log_in(&mut self, purpose: Purpose, name: String, password: String) -> Stage {
         let result = match purpose {
             Purpose::Register => self.link.register(&name, &password).map(Ok),
