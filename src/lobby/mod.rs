@@ -16,7 +16,7 @@
 mod hub;
 mod member;
 
-use std::io::{self};
+use std::io;
 use std::net::TcpStream;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::thread::{self};
+use std::thread;
 
 use crate::client::Refused;
 use crate::lobby::{Lobby, LobbyConfig};

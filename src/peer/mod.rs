@@ -30,7 +30,7 @@ mod lobby_stage;
 mod menu;
 
 use std::fmt;
-use std::io::{self};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
