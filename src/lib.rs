@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //!
-//! - `wire`: every protocol line as a typed value; parsing and formatting, no I/O.
+//! - `wire`: every protocol line as a typed value; parsing and formatting, no I/O
+//!   (`registry` and `chat` grammars, `checks` for limits and `redact`).
 //! - `line`: reads and writes protocol lines on any `BufRead`/`Write`.
 //! - `trace`: the `--trace` output of both binaries, passwords hidden.
 //! - `db`: the registry's SQLite file: schema, migrations, every statement.
@@ -10,7 +11,9 @@
 //! - `registry`: the registry server: acceptor, connection threads, sweeper, hub.
 //! - `client`: the peer's link to the registry: requests, HELLO, reconnects.
 //! - `peer`: the interactive peer: menus, chat requests, lobby membership.
-//! - `lobby`: the lobby hub a leader runs: membership, relaying, slow-member protection.
+//! - `testing`: `ScriptedPeer`, which drives a peer through channels for tests and the demo.
+//! - `lobby`: the lobby a leader runs: the `Lobby` handle, the `hub` (membership, relaying,
+//!   flush passes) and each `member`'s output and reader.
 //! - `chatlog`: one timestamped log file per lobby session, readable by its owner only.
 //! - `sanitize`: escapes control and bidi characters in text from the network before it is shown.
 
@@ -23,6 +26,7 @@ pub mod password;
 pub mod peer;
 pub mod registry;
 pub mod sanitize;
+pub mod testing;
 pub mod trace;
 pub mod wire;
 

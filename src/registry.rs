@@ -532,12 +532,7 @@ impl Hub {
             }
             Event::Account { name, ip, reply } => {
                 let answer = match self.attempt(&name, ip) {
-                    Some(wait) => Err(Reply::Err(
-                        ErrorCode::TooManyAttempts,
-                        format!(
-                            "{wait} too many failed joins for this name or address; try again in {wait} s"
-                        ),
-                    )),
+                    Some(wait) => Err(Reply::too_many_attempts(wait)),
                     None => self
                         .store
                         .account(&name)

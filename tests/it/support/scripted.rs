@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use p2pchat::peer::{ADD_PROMPT, MENU_PROMPT, PeerConfig, ScriptedPeer, WELCOME_PROMPT};
+use p2pchat::peer::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
+use p2pchat::testing::ScriptedPeer;
 
 use super::{PASSWORD, PEER_WAIT, any_port};
 
