@@ -147,7 +147,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     carol.types("ok");
     bob.sees("You are in alice's lobby")?;
     carol.sees("You are in alice's lobby")?;
-    alice.sees("Peer ('carol') joined")?;
+    alice.sees("Client ('carol') connected")?;
     carol.types("Hello everyone");
     alice.sees("[carol] Hello everyone")?;
     bob.sees("[carol] Hello everyone")?;

@@ -11,6 +11,8 @@
 //! - `registry`: the registry server: acceptor, connection threads, sweeper, hub.
 //! - `client`: the peer's link to the registry: requests, HELLO, reconnects.
 //! - `peer`: the interactive peer: menus, chat requests, lobby membership.
+//! - `screen`: the lines a peer shows (`ScreenLine`) and how they look: colours, timestamps.
+//! - `console`: the peer binary's keyboard and screen threads, piped or with a line editor.
 //! - `testing`: `ScriptedPeer`, which drives a peer through channels for tests and the demo.
 //! - `lobby`: the lobby a leader runs: the `Lobby` handle, the `hub` (membership, relaying,
 //!   flush passes) and each `member`'s output and reader.
@@ -19,6 +21,7 @@
 
 pub mod chatlog;
 pub mod client;
+pub mod console;
 pub mod db;
 pub mod line;
 pub mod lobby;
@@ -26,6 +29,7 @@ pub mod password;
 pub mod peer;
 pub mod registry;
 pub mod sanitize;
+pub mod screen;
 pub mod testing;
 pub mod trace;
 pub mod wire;

@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::peer::{Console, Input, Peer, PeerConfig, PeerError};
+use crate::screen::ScreenLine;
 
 /// A peer on its own thread, driven through channels instead of a terminal:
 /// for scripts, the demo and tests.
 pub struct ScriptedPeer {
     input: Sender<Input>,
-    screen: Receiver<String>,
+    screen: Receiver<ScreenLine>,
     chat_port: u16,
     handle: Option<JoinHandle<Result<(), PeerError>>>,
 }
@@ -53,6 +54,7 @@ impl ScriptedPeer {
                     input: input_rx,
                     screen,
                     wants: None,
+                    secrets_unseen: false,
                 })
             })
             .map_err(PeerError::Thread)?;
@@ -82,6 +84,7 @@ impl ScriptedPeer {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.screen.recv_timeout(left) {
                 Ok(line) => {
+                    let line = line.to_string();
                     let found = line.contains(wanted);
                     seen.push(line);
                     if found {
@@ -110,7 +113,7 @@ impl ScriptedPeer {
             Some(handle) => handle.join().unwrap_or(Ok(())),
             None => Ok(()),
         };
-        result.map(|()| self.screen.try_iter().collect())
+        result.map(|()| self.screen.try_iter().map(|l| l.to_string()).collect())
     }
 }
 

@@ -7,6 +7,7 @@
 //! goes through `wire::redact` first.
 
 use std::fmt::Display;
+use std::sync::{Mutex, OnceLock};
 
 use crate::wire;
 
@@ -42,11 +43,29 @@ impl Trace {
     fn print(self, arrow: &str, peer: impl Display, line: impl Display) {
         if self.enabled {
             let line = line.to_string();
+            let text = format!("{arrow} {peer} {}", wire::redact(&line));
+            if let Some(printer) = PRINTER.get()
+                && let Ok(mut printer) = printer.lock()
+            {
+                printer(&text);
+                return;
+            }
             // Trace goes to standard error so that it never mixes into what a
             // script reads from standard output.
-            err(format_args!("{arrow} {peer} {}", wire::redact(&line)));
+            err(text);
         }
     }
+}
+
+/// Where trace lines go instead of standard error, once set.
+type Printer = Box<dyn FnMut(&str) + Send>;
+static PRINTER: OnceLock<Mutex<Printer>> = OnceLock::new();
+
+/// Sends every trace line of this process to `printer` from now on, instead
+/// of standard error: the peer at a terminal draws them above the line
+/// being typed. Only the first call counts.
+pub fn print_with(printer: impl FnMut(&str) + Send + 'static) {
+    let _ = PRINTER.set(Mutex::new(Box::new(printer)));
 }
 
 /// Prints a line on standard output, and carries on if nobody is reading

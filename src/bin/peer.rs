@@ -1,20 +1,24 @@
 //! `peer`: the interactive p2pchat client. Parses the command line, wires
-//! standard input and output to the peer, and turns Ctrl-C into a clean exit.
+//! standard input and output to the peer (`console`: plain lines when piped,
+//! a line editor at a terminal), and turns Ctrl-C into a clean exit.
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
-use clap::Parser;
-use crossbeam_channel::{Receiver, Sender, unbounded};
+use chrono::Local;
+use clap::{Parser, ValueEnum};
+use crossbeam_channel::unbounded;
+use p2pchat::console::{self, LineEditor, TerminalRestorer};
 use p2pchat::lobby;
 use p2pchat::peer::{
-    Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig, Want,
+    Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig,
 };
 use p2pchat::registry::DEFAULT_PORT;
+use p2pchat::screen::{ColorChoice, ScreenLine, Style};
 use p2pchat::trace::Trace;
 
 /// A p2pchat peer: register or join at the registry, find users, and chat
@@ -47,6 +51,20 @@ struct Args {
     /// Print every protocol line sent (>>) and received (<<) on standard error.
     #[arg(long)]
     trace: bool,
+    /// Colour names and dim notices: auto (at a terminal, unless NO_COLOR is
+    /// set), always or never.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    /// Put the time (HH:MM) before each chat line.
+    #[arg(long)]
+    timestamps: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
 }
 
 fn main() -> ExitCode {
@@ -73,69 +91,57 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config.lobby_timeout = Duration::from_secs_f64(args.lobby_timeout);
     config.trace = Trace::new(args.trace);
 
+    let at_terminal = console::at_terminal();
+    let choice = match args.color {
+        Color::Auto => ColorChoice::Auto,
+        Color::Always => ColorChoice::Always,
+        Color::Never => ColorChoice::Never,
+    };
+    let no_color = std::env::var("NO_COLOR").ok();
+    let style = Style {
+        color: choice.wants_color(io::stdout().is_terminal(), no_color.as_deref()),
+        timestamps: args.timestamps,
+    };
+
     let peer = Peer::start(config)?;
     p2pchat::trace::out(format_args!(
         "Chat server started on port {}",
         peer.chat_port()
     ));
 
+    // Put back at the end whatever a cut-short password prompt changed.
+    let _restorer = TerminalRestorer::save();
     let (input, input_rx) = unbounded();
     let (wants, wants_rx) = unbounded();
     let interrupt = input.clone();
     ctrlc::set_handler(move || {
         let _ = interrupt.send(Input::Interrupt);
     })?;
+    let (screen, screen_rx) = unbounded::<ScreenLine>();
     // The keyboard thread is not joined: a read from standard input cannot
     // be interrupted, and the process exits once the peer has said goodbye.
-    thread::Builder::new()
-        .name("keyboard".into())
-        .spawn(move || keyboard(&wants_rx, &input))?;
-
-    let (screen, screen_rx) = unbounded::<String>();
-    let printer = thread::Builder::new()
-        .name("screen".into())
-        .spawn(move || {
-            let mut out = io::stdout();
-            for line in screen_rx {
-                // If standard output is gone there is no one to show this to;
-                // the peer goes on and exits normally.
-                if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-                    break;
-                }
-            }
-        })?;
+    let keyboard = thread::Builder::new().name("keyboard".into());
+    let printer = thread::Builder::new().name("screen".into());
+    let printer = if at_terminal {
+        let (editor, above, mut trace_above) = LineEditor::start()?;
+        if io::stderr().is_terminal() {
+            p2pchat::trace::print_with(move |text| {
+                let line = ScreenLine::Trace(text.to_string());
+                trace_above.print(&style.render(&line, Local::now().time()));
+            });
+        }
+        keyboard.spawn(move || editor.read(&wants_rx, &input))?;
+        printer.spawn(move || above.print_all(&screen_rx, style))?
+    } else {
+        keyboard.spawn(move || console::read_plain(&wants_rx, &input))?;
+        printer.spawn(move || console::print_plain(&screen_rx, style))?
+    };
     let result = peer.run(Console {
         input: input_rx,
         screen,
         wants: Some(wants),
+        secrets_unseen: io::stdin().is_terminal(),
     });
     let _ = printer.join();
     Ok(result?)
-}
-
-/// Reads one line from standard input each time the peer asks for one,
-/// without echo for passwords when standard input is a terminal.
-fn keyboard(wants: &Receiver<Want>, input: &Sender<Input>) {
-    let stdin = io::stdin();
-    let terminal = stdin.is_terminal();
-    for want in wants {
-        let line = if want == Want::Secret && terminal {
-            rpassword::read_password().map(Some)
-        } else {
-            // Bytes that are not UTF-8 become U+FFFD rather than ending the input.
-            let mut bytes = Vec::new();
-            stdin
-                .lock()
-                .read_until(b'\n', &mut bytes)
-                .map(|n| (n > 0).then(|| String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        let next = match line {
-            Ok(Some(line)) => Input::Line(line),
-            Ok(None) | Err(_) => Input::Eof,
-        };
-        let end = next == Input::Eof;
-        if input.send(next).is_err() || end {
-            return;
-        }
-    }
 }

@@ -270,7 +270,7 @@ impl Hub {
             FromMember::TooLong => {
                 let err = ToMember::Err(ErrorCode::LineTooLong, LineError::TooLong.to_string());
                 self.send_to(id, &err);
-                self.doomed.push((id, Exit::Left));
+                self.doomed.push((id, Exit::TooLong));
             }
         }
     }
@@ -349,6 +349,7 @@ impl Hub {
                 Exit::Left => Notice::Left(member.name),
                 Exit::Dropped => Notice::Dropped(member.name),
                 Exit::Silent => Notice::Silent(member.name),
+                Exit::TooLong => Notice::TooLong(member.name),
             });
         }
     }

@@ -40,6 +40,8 @@ pub(super) enum Exit {
     Dropped,
     /// Nothing arrived for `silence_timeout`.
     Silent,
+    /// It sent a line longer than `MAX_LINE`.
+    TooLong,
 }
 
 pub(super) struct Member {

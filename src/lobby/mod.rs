@@ -89,6 +89,8 @@ pub enum Notice {
     Dropped(String),
     /// A member was dropped because nothing came from it for too long.
     Silent(String),
+    /// A member was dropped because it sent a line longer than `MAX_LINE`.
+    TooLong(String),
 }
 
 /// A running hub. Dropping it without `close` closes it with reason `LEADER_LEFT`.

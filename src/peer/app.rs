@@ -16,6 +16,7 @@ use crate::chatlog::ChatLog;
 use crate::client::{LinkNotice, RegistryLink};
 use crate::line::ConnReader;
 use crate::lobby::{Lobby, Notice};
+use crate::screen::ScreenLine;
 use crate::wire::{self, Contact, ToLeader, ToMember};
 
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
@@ -78,6 +79,11 @@ pub(super) enum Stage {
     Welcome,
     Name(Purpose),
     Password(Purpose, String),
+    /// A new password typed once without echo, asked again to be sure.
+    Repeat {
+        name: String,
+        password: String,
+    },
     Menu,
     Search,
     ConfirmAdd(Contact),
@@ -126,7 +132,10 @@ impl<'a> From<&'a str> for LobbyInput<'a> {
             "/members" => LobbyInput::Members,
             "/leave" => LobbyInput::Leave,
             _ if text.starts_with('/') => LobbyInput::Unknown(text),
-            _ => match wire::check_text(text) {
+            _ => match wire::split_text(text)
+                .into_iter()
+                .try_for_each(wire::check_text)
+            {
                 Ok(()) => LobbyInput::Say(text),
                 Err(err) => LobbyInput::Refused(err.text),
             },
@@ -142,7 +151,9 @@ pub(super) struct Pending {
 pub(super) struct App {
     pub(super) config: PeerConfig,
     pub(super) chat_port: u16,
-    pub(super) screen: Sender<String>,
+    pub(super) screen: Sender<ScreenLine>,
+    /// Ask a new password twice (it is typed without echo).
+    pub(super) confirm_password: bool,
     pub(super) link: RegistryLink,
     pub(super) events: Sender<Event>,
     pub(super) notices: Sender<Notice>,
@@ -154,21 +165,27 @@ pub(super) struct App {
     pub(super) inviters: Vec<JoinHandle<()>>,
 }
 
-pub(super) fn write_log(log: &mut Option<ChatLog>, screen: &Sender<String>, event: &str) {
+pub(super) fn write_log(log: &mut Option<ChatLog>, screen: &Sender<ScreenLine>, event: &str) {
     if let Some(file) = log
         && let Err(err) = file.write(event)
     {
-        let _ = screen.send(format!(
+        let _ = screen.send(ScreenLine::Notice(format!(
             "Cannot write the chat log {}: {err}",
             file.path().display()
-        ));
+        )));
         *log = None;
     }
 }
 
 impl App {
-    pub(super) fn say(&self, text: impl Into<String>) {
+    pub(super) fn say(&self, text: impl Into<ScreenLine>) {
         let _ = self.screen.send(text.into());
+    }
+
+    /// Says what the system has to say about the lobby or the registry,
+    /// which a terminal shows dimmed.
+    pub(super) fn notice(&self, text: String) {
+        self.say(ScreenLine::Notice(text));
     }
 
     pub(super) fn my_name(&self) -> String {
@@ -179,7 +196,7 @@ impl App {
 
     pub(super) fn want(&self) -> Want {
         match self.stage {
-            Stage::Password(..) if self.pending.is_none() => Want::Secret,
+            Stage::Password(..) | Stage::Repeat { .. } if self.pending.is_none() => Want::Secret,
             _ => Want::Line,
         }
     }
@@ -197,6 +214,7 @@ impl App {
             Stage::Welcome => self.say(WELCOME_PROMPT),
             Stage::Name(_) => self.say("User name:"),
             Stage::Password(..) => self.say("Password:"),
+            Stage::Repeat { .. } => self.say("Password again:"),
             Stage::Menu => self.say(MENU_PROMPT),
             Stage::Search => self.say("User name to search:"),
             Stage::ConfirmAdd(_) => self.say(ADD_PROMPT),
@@ -218,6 +236,7 @@ impl App {
             Stage::Welcome => self.welcome(line.trim()),
             Stage::Name(purpose) => self.name(purpose, line.trim()),
             Stage::Password(purpose, name) => self.password(purpose, name, line),
+            Stage::Repeat { name, password } => self.repeat_password(name, password, line),
             Stage::Menu => self.menu(line.trim()),
             Stage::Search => self.search(line.trim()),
             Stage::ConfirmAdd(contact) => self.confirm_add(contact, line.trim()),
@@ -262,7 +281,7 @@ impl App {
         // ticket checked; a busy answer tells a forger nothing.
         if let Err(why) = self.check_ticket(&from, ticket) {
             let _ = answer.send(ChatAnswer::Reject);
-            self.say(format!(
+            self.notice(format!(
                 "Warning: refused a chat request claiming to be from '{from}': {why}."
             ));
             self.prompt();
@@ -296,23 +315,23 @@ impl App {
             &self.screen,
             &format!("* lobby ended: {why}"),
         );
-        self.say(format!("The lobby has ended ({why})."));
+        self.notice(format!("The lobby has ended ({why})."));
         self.prompt();
     }
 
     pub(super) fn on_link(&mut self, notice: LinkNotice) {
         match notice {
-            LinkNotice::Lost(why) => self.say(format!(
+            LinkNotice::Lost(why) => self.notice(format!(
                 "The registry is unreachable ({why}); reconnecting in the background. Chats go on."
             )),
             LinkNotice::Back(contact) => {
-                self.say(format!(
+                self.notice(format!(
                     "Reconnected to the registry; you are online again as {}.",
                     contact.name
                 ));
                 self.me = Some(contact);
             }
-            LinkNotice::GaveUp(why) => self.say(format!(
+            LinkNotice::GaveUp(why) => self.notice(format!(
                 "Stopped reconnecting to the registry: {why}. Chats go on; start the peer again to rejoin."
             )),
         }
@@ -332,6 +351,6 @@ impl App {
             let _ = handle.join();
         }
         self.link.close();
-        let _ = self.screen.send("Bye.".to_string());
+        let _ = self.screen.send("Bye.".into());
     }
 }

@@ -10,7 +10,8 @@ use crate::chatlog::ChatLog;
 use crate::client::{Refused, Vouched};
 use crate::line::write_line;
 use crate::lobby::Notice;
-use crate::wire::{CloseReason, ToLeader, ToMember};
+use crate::screen::ScreenLine;
+use crate::wire::{self, CloseReason, MAX_TEXT, ToLeader, ToMember};
 
 use super::app::{
     App, ChatAnswer, Leading, LobbyInput, Membership, Outcome, Pending, Stage, write_log,
@@ -39,9 +40,11 @@ impl App {
                 return Stage::Menu;
             }
             LobbyInput::Say(text) => {
-                leading.lobby.say(text.to_string());
-                let line = format!("[{}] {text}", self.my_name());
-                write_log(&mut leading.log, &self.screen, &line);
+                for piece in self.pieces(text) {
+                    leading.lobby.say(piece.to_string());
+                    let line = format!("[{}] {piece}", self.my_name());
+                    write_log(&mut leading.log, &self.screen, &line);
+                }
             }
             other => self.answer_lobby_input(other),
         }
@@ -56,13 +59,28 @@ impl App {
                 return Stage::Menu;
             }
             LobbyInput::Say(text) => {
-                let line = format!("[{}] {text}", self.my_name());
-                write_log(&mut membership.log, &self.screen, &line);
-                let _ = membership.outbox.send(ToLeader::Msg(text.to_string()));
+                for piece in self.pieces(text) {
+                    let line = format!("[{}] {piece}", self.my_name());
+                    write_log(&mut membership.log, &self.screen, &line);
+                    let _ = membership.outbox.send(ToLeader::Msg(piece.to_string()));
+                }
             }
             other => self.answer_lobby_input(other),
         }
         Stage::Member(membership)
+    }
+
+    /// A typed message as the texts it is sent as: several, and the user
+    /// told so, when it is longer than one message may be.
+    fn pieces<'t>(&self, text: &'t str) -> Vec<&'t str> {
+        let pieces = wire::split_text(text);
+        if pieces.len() > 1 {
+            self.notice(format!(
+                "Sent as {} messages: one message holds at most {MAX_TEXT} bytes.",
+                pieces.len()
+            ));
+        }
+        pieces
     }
 
     pub(super) fn show_members(&self, members: &[String]) {
@@ -89,13 +107,13 @@ impl App {
             &format!("* lobby ended: {why}"),
         );
         leading.lobby.close(CloseReason::LeaderLeft);
-        self.say(format!("The lobby has ended ({why})."));
+        self.notice(format!("The lobby has ended ({why})."));
     }
 
     pub(super) fn leave_membership(&mut self, mut membership: Membership) {
         let _ = membership.outbox.send(ToLeader::Leave);
         write_log(&mut membership.log, &self.screen, "* you left the lobby");
-        self.say(format!("You left {}'s lobby.", membership.leader));
+        self.notice(format!("You left {}'s lobby.", membership.leader));
     }
 
     pub(super) fn answer_request(&mut self, pending: Pending, answer: &str) {
@@ -141,7 +159,7 @@ impl App {
             &self.screen,
             &format!("* joined the lobby of {}", pending.from),
         );
-        self.say(format!("Joining {}'s lobby...", pending.from));
+        self.notice(format!("Joining {}'s lobby...", pending.from));
         self.stage = Stage::Member(Membership {
             id,
             leader: pending.from,
@@ -194,14 +212,14 @@ impl App {
                 writer,
             } => {
                 leading.lobby.admit(name.clone(), reader, writer);
-                format!("{name}: OK -> ({}, {})", addr.ip(), addr.port())
+                format!("OK -> ('{}', {})", addr.ip(), addr.port())
             }
             Outcome::Rejected => format!("{name}: rejected your chat request"),
             Outcome::Busy => format!("{name}: busy in another chat"),
             Outcome::NoAnswer => format!("{name}: no answer"),
             Outcome::Unreachable(why) => format!("{name}: unreachable ({why})"),
         };
-        let _ = self.screen.send(report);
+        self.notice(report);
         self.maybe_end_empty_lobby();
     }
 
@@ -225,7 +243,7 @@ impl App {
         };
         let (shown, logged) = match &notice {
             Notice::Joined(name) => (
-                format!("Peer ('{name}') joined the lobby"),
+                format!("Client ('{name}') connected"),
                 format!("* {name} joined"),
             ),
             Notice::Msg { from, text } => (format!("[{from}] {text}"), format!("[{from}] {text}")),
@@ -234,17 +252,27 @@ impl App {
                 format!("* {name} left"),
             ),
             Notice::Dropped(name) => (
-                format!("Peer ('{name}') is offline (it stopped reading and was dropped)"),
+                format!(
+                    "Peer ('{name}') is offline (too slow: it stopped reading and was dropped)"
+                ),
                 format!("* {name} dropped: it stopped reading"),
             ),
             Notice::Silent(name) => (
-                format!("Peer ('{name}') is offline (nothing heard from it for too long)"),
+                format!("Peer ('{name}') is offline (silent: nothing heard from it for too long)"),
                 format!("* {name} dropped: nothing heard from it"),
+            ),
+            Notice::TooLong(name) => (
+                format!("Peer ('{name}') is offline (it sent a line too long)"),
+                format!("* {name} dropped: it sent a line too long"),
             ),
         };
         write_log(&mut leading.log, &self.screen, &logged);
-        self.say(shown);
-        if !matches!(notice, Notice::Joined(_) | Notice::Msg { .. }) {
+        let joined_or_said = matches!(notice, Notice::Joined(_) | Notice::Msg { .. });
+        match notice {
+            Notice::Msg { from, text } => self.say(ScreenLine::Chat { from, text }),
+            _ => self.notice(shown),
+        }
+        if !joined_or_said {
             self.maybe_end_empty_lobby();
         }
     }
@@ -271,7 +299,7 @@ impl App {
             &self.screen,
             &format!("* lobby ended: {why}"),
         );
-        self.say(format!("The lobby has ended ({why})."));
+        self.notice(format!("The lobby has ended ({why})."));
         self.stage = Stage::Menu;
         self.prompt();
     }
@@ -280,38 +308,40 @@ impl App {
 impl Membership {
     /// Shows and logs a line from the leader that does not end the lobby,
     /// and keeps the member list up to date.
-    fn show(&mut self, line: ToMember, screen: &Sender<String>) {
-        let show = |text: String| {
-            let _ = screen.send(text);
+    fn show(&mut self, line: ToMember, screen: &Sender<ScreenLine>) {
+        let show = |line: ScreenLine| {
+            let _ = screen.send(line);
         };
         match line {
             ToMember::Members(names) => {
                 self.admitted = true;
-                show(format!(
+                show(ScreenLine::Notice(format!(
                     "You are in {}'s lobby with: {}. {LOBBY_HELP}",
                     self.leader,
                     names.join(", ")
-                ));
+                )));
                 let event = format!("* members: {}", names.join(" "));
                 write_log(&mut self.log, screen, &event);
                 self.members = names;
             }
             ToMember::Joined(name) => {
-                show(format!("Peer ('{name}') joined the lobby"));
+                show(ScreenLine::Notice(format!(
+                    "Peer ('{name}') joined the lobby"
+                )));
                 write_log(&mut self.log, screen, &format!("* {name} joined"));
                 self.members.push(name);
             }
             ToMember::Msg { from, text } => {
                 let line = format!("[{from}] {text}");
                 write_log(&mut self.log, screen, &line);
-                show(line);
+                show(ScreenLine::Chat { from, text });
             }
             ToMember::Left(name) => {
-                show(format!("Peer ('{name}') is offline"));
+                show(ScreenLine::Notice(format!("Peer ('{name}') is offline")));
                 write_log(&mut self.log, screen, &format!("* {name} left"));
                 self.members.retain(|m| *m != name);
             }
-            ToMember::Err(code, text) => show(format!("The leader says: {text} ({code})")),
+            ToMember::Err(code, text) => show(format!("The leader says: {text} ({code})").into()),
             ToMember::ChatRequest { .. } | ToMember::Hello | ToMember::Closed(_) => {}
         }
     }

@@ -17,8 +17,14 @@ impl App {
     /// The first menu: register or join.
     pub(super) fn welcome(&mut self, choice: &str) -> Stage {
         match choice {
-            "1" => Stage::Name(Purpose::Register),
-            "2" => Stage::Name(Purpose::Join),
+            "1" => {
+                self.say("Please enter your user name and password to register.");
+                Stage::Name(Purpose::Register)
+            }
+            "2" => {
+                self.say("Please enter your user name and password to join.");
+                Stage::Name(Purpose::Join)
+            }
             _ => {
                 self.say("Please type 1 to register or 2 to join.");
                 Stage::Welcome
@@ -26,7 +32,11 @@ impl App {
         }
     }
 
+    /// An empty name is a change of mind: back to the first menu.
     pub(super) fn name(&mut self, purpose: Purpose, name: &str) -> Stage {
+        if name.is_empty() {
+            return Stage::Welcome;
+        }
         match wire::check_name(name) {
             Ok(()) => Stage::Password(purpose, name.to_string()),
             Err(err) => {
@@ -40,11 +50,28 @@ impl App {
     /// whether it will do.
     pub(super) fn password(&mut self, purpose: Purpose, name: String, password: &str) -> Stage {
         match wire::check_password(password) {
+            Ok(()) if self.confirm_password && matches!(purpose, Purpose::Register) => {
+                Stage::Repeat {
+                    name,
+                    password: password.to_string(),
+                }
+            }
             Ok(()) => self.log_in(purpose, name, password.to_string()),
             Err(err) => {
                 self.say(format!("That password will not do: {}.", err.text));
                 Stage::Password(purpose, name)
             }
+        }
+    }
+
+    /// A new password typed without echo, typed again: registers if both
+    /// are the same, asks for a new one if not.
+    pub(super) fn repeat_password(&mut self, name: String, first: String, again: &str) -> Stage {
+        if again == first {
+            self.log_in(Purpose::Register, name, first)
+        } else {
+            self.say("The two passwords are not the same; please type a new one again.");
+            Stage::Password(Purpose::Register, name)
         }
     }
 
@@ -69,11 +96,12 @@ impl App {
             Purpose::Join => self.link.join(&name, &password, self.chat_port).map(Err),
         };
         match result {
-            Ok(Ok(name)) => {
-                self.say(format!("Registered {name}. Now join with '2'."));
+            Ok(Ok(_)) => {
+                self.say("The registration process is successful. You can 'join'");
                 Stage::Welcome
             }
             Ok(Err(contact)) => {
+                self.say("The 'join' process is successful. You can 'search'");
                 self.say(format!(
                     "Joined as {}; others reach you at {} port {}. Type /quit at any time to leave.",
                     contact.name, contact.ip, contact.port
@@ -121,18 +149,22 @@ impl App {
     pub(super) fn show_list(&self) {
         match self.link.list() {
             Ok(rows) => {
-                self.say(format!("{} user(s) online:", rows.len()));
+                self.say("<<< ONLINE USER LIST >>>");
                 self.say(format!(
                     "{:<32}  {:<39}  {}",
                     "User name", "IP address", "Port"
                 ));
-                for c in rows {
+                for c in &rows {
                     self.say(format!(
                         "{:<32}  {:<39}  {}",
                         c.name,
                         c.ip.to_string(),
                         c.port
                     ));
+                }
+                match rows.len() {
+                    1 => self.say("1 user online."),
+                    n => self.say(format!("{n} users online.")),
                 }
             }
             Err(err) => self.say(format!("{err}.")),
@@ -146,10 +178,7 @@ impl App {
         }
         match self.link.search(name) {
             Ok(contact) => {
-                self.say(format!(
-                    "{} is online at IP {} port {}.",
-                    contact.name, contact.ip, contact.port
-                ));
+                self.say(format!("UserIp: {} Port: {}", contact.ip, contact.port));
                 if contact.name.eq_ignore_ascii_case(&self.my_name()) {
                     self.say("That is you.");
                     Stage::Menu
@@ -204,7 +233,7 @@ impl App {
         let mut log = self.open_log(&me);
         write_log(&mut log, &self.screen, &format!("* lobby started by {me}"));
         let cancel = Arc::new(AtomicBool::new(false));
-        self.say(format!(
+        self.notice(format!(
             "Sending chat requests to {}...",
             self.contacts
                 .iter()

@@ -39,6 +39,7 @@ use crossbeam_channel::{Receiver, Sender, select, unbounded};
 
 use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
 use crate::lobby::{self, Notice};
+use crate::screen::ScreenLine;
 use crate::trace::Trace;
 
 use app::{App, Event, Flow, Stage};
@@ -155,10 +156,12 @@ pub enum Want {
 /// The peer's user interface: lines typed in, lines shown out.
 pub struct Console {
     pub input: Receiver<Input>,
-    pub screen: Sender<String>,
+    pub screen: Sender<ScreenLine>,
     /// If set, the peer says before each read what it wants next, so that a
     /// terminal reader can turn echo off for passwords.
     pub wants: Option<Sender<Want>>,
+    /// Passwords are typed without echo, so a new one is asked twice.
+    pub secrets_unseen: bool,
 }
 
 /// A peer with its chat listener running.
@@ -220,6 +223,7 @@ impl Peer {
             chat_port: listener.addr.port(),
             config,
             screen: console.screen.clone(),
+            confirm_password: console.secrets_unseen,
             link,
             events,
             notices,

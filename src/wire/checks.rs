@@ -102,6 +102,34 @@ pub fn check_text(text: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// How a typed message too long for one `MSG` line is sent: as several
+/// texts of at most `MAX_TEXT` bytes each, in order, with nothing left out.
+/// A letter is never cut in two (ç and ş take two bytes, an emoji four),
+/// and a cut goes after a space where one is in the second half of a piece,
+/// so that words stay whole. Spaces that would start a piece are dropped,
+/// since a text may not start with a space. A text that fits is one piece.
+pub fn split_text(text: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = text.trim_start_matches(' ');
+    while rest.len() > MAX_TEXT {
+        let mut end = MAX_TEXT;
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        if let Some(space) = rest[..end].rfind(' ')
+            && space >= end / 2
+        {
+            end = space + 1;
+        }
+        pieces.push(&rest[..end]);
+        rest = rest[end..].trim_start_matches(' ');
+    }
+    if !rest.is_empty() {
+        pieces.push(rest);
+    }
+    pieces
+}
+
 /// Checks an invitation ticket: 1 to 64 letters and digits.
 pub fn check_ticket(ticket: &str) -> Result<(), ParseError> {
     if ticket.is_empty()
@@ -139,6 +167,39 @@ pub fn redact(line: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
     use crate::wire::*;
+
+    #[track_caller]
+    fn check_split(text: &str, expected: &[usize]) {
+        let pieces = split_text(text);
+        let lens: Vec<usize> = pieces.iter().map(|p| p.chars().count()).collect();
+        assert_eq!(lens, expected, "letters per piece");
+        for piece in &pieces {
+            assert_eq!(check_text(piece), Ok(()), "{piece:?}");
+        }
+        // Nothing is lost but the spaces a cut falls on.
+        let joined: String = pieces.concat();
+        assert_eq!(joined.replace(' ', ""), text.replace(' ', ""));
+    }
+
+    #[test]
+    fn long_texts_are_split_at_letters_and_words() {
+        check_split("hi", &[2]);
+        check_split(&"x".repeat(MAX_TEXT), &[MAX_TEXT]);
+        check_split(&"x".repeat(MAX_TEXT + 1), &[MAX_TEXT, 1]);
+        // Two bytes a letter: 493 letters fill 986 of the 987 bytes.
+        check_split(&"ş".repeat(1000), &[493, 493, 14]);
+        // Four bytes an emoji: 246 of them fill 984 bytes.
+        check_split(&"👋".repeat(500), &[246, 246, 8]);
+        // Words stay whole: the cut goes after the last space that fits.
+        let words = "günaydın ".repeat(150);
+        let pieces = split_text(words.trim_end());
+        assert!(pieces.len() > 1);
+        for piece in &pieces[..pieces.len() - 1] {
+            assert!(piece.ends_with("günaydın "), "{piece:?}");
+        }
+        check_split(words.trim_end(), &[801, 548]);
+        assert_eq!(split_text(""), Vec::<&str>::new());
+    }
 
     #[test]
     fn check_text_rules() {

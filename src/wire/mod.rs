@@ -25,7 +25,7 @@ use std::str::FromStr;
 pub use chat::{CloseReason, ToLeader, ToMember};
 pub use checks::{
     LineError, MAX_LINE, MAX_NAME, MAX_PASSWORD, MAX_TEXT, MAX_TICKET, MIN_PASSWORD, check_name,
-    check_password, check_text, check_ticket, decode_line, redact,
+    check_password, check_text, check_ticket, decode_line, redact, split_text,
 };
 pub use registry::{ByeReason, Contact, HELP_TEXT, Reply, Request};
 

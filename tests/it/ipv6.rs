@@ -36,7 +36,7 @@ fn a_lobby_chats_with_the_registry_on_ipv6_loopback() {
 
     add(&alice, "bob");
     lobby(&alice, "alice", &[&bob]);
-    see_all(&alice, &["Peer ('bob') joined"]);
+    see_all(&alice, &["Client ('bob') connected"]);
     alice.type_line("hello over six");
     see(&bob, "[alice] hello over six");
     bob.type_line("and back");
@@ -58,7 +58,7 @@ fn every_registry_address_is_tried_in_order() {
     config.servers = vec![nothing, server.addr()];
     let alice = joined_with(config, "alice");
     alice.type_line("1");
-    see(&alice, "1 user(s) online");
+    see(&alice, "1 user online.");
 
     // With no address that answers, the peer says which it tried.
     let mut config = peer_config(nothing, logs.path());

@@ -117,6 +117,7 @@ fn show(notice: &Notice) -> String {
         Notice::Left(name) => format!("left {name}"),
         Notice::Dropped(name) => format!("dropped {name}"),
         Notice::Silent(name) => format!("silent {name}"),
+        Notice::TooLong(name) => format!("too long {name}"),
     }
 }
 
@@ -303,7 +304,7 @@ fn an_over_long_line_ends_that_member() {
         "alice< <eof>",
         "bob< LEFT alice",
         "carol< LEFT alice",
-        "ui: left alice",
+        "ui: too long alice",
         "members: leader bob carol",
     ]);
 }

@@ -20,7 +20,8 @@ fn two_peer_binaries_chat_through_pipes() {
     }
     bob.sees("Chat request from 'alice'. Accept? ['OK', 'REJECT']");
     bob.types("OK");
-    alice.sees("bob: OK -> (127.0.0.1, ");
+    alice.sees("OK -> ('127.0.0.1', ");
+    alice.sees("Client ('bob') connected");
     bob.sees("You are in alice's lobby with: alice, bob");
     alice.types("Hello from alice");
     bob.sees("[alice] Hello from alice");

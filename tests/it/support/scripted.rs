@@ -65,7 +65,7 @@ pub fn joined_with(config: PeerConfig, name: &str) -> ScriptedPeer {
     for line in ["1", name, PASSWORD] {
         peer.type_line(line);
     }
-    see(&peer, &format!("Registered {name}"));
+    see(&peer, "The registration process is successful");
     join_as(&peer, name);
     peer
 }

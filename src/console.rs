@@ -1,0 +1,204 @@
+//! The `peer` binary's keyboard and screen: the threads that read standard
+//! input for the peer's `Console` and print its `ScreenLine`s.
+//!
+//! Piped, input is read line by line and every line printed as it comes,
+//! exactly as a script expects. At a terminal (standard input and output
+//! both), a line editor (`rustyline`) reads the lines, with editing and
+//! history, and everything printed, `--trace` lines included, goes through
+//! its external printer, which draws it above the line being typed and then
+//! redraws the prompt and the half-typed text.
+//!
+//! This module owns standard input and standard output of the peer binary;
+//! it never decides what a line says (the peer does) or how it looks
+//! (`screen` does).
+
+use std::io::{self, BufRead, IsTerminal, Write};
+
+use chrono::Local;
+use crossbeam_channel::{Receiver, Sender};
+use rustyline::error::ReadlineError;
+use rustyline::{DefaultEditor, ExternalPrinter};
+
+use crate::peer::{Input, Want};
+use crate::screen::{ScreenLine, Style};
+
+/// What the prompt of the line being typed looks like at a terminal. The
+/// question itself is the line printed above it.
+const PROMPT: &str = "> ";
+
+/// Whether the peer talks to a person at a terminal: standard input and
+/// standard output are both terminals, and the terminal can edit a line.
+pub fn at_terminal() -> bool {
+    let dumb = std::env::var("TERM").is_ok_and(|term| term == "dumb");
+    io::stdin().is_terminal() && io::stdout().is_terminal() && !dumb
+}
+
+/// Reads one line from standard input each time the peer asks for one,
+/// without echo for passwords when standard input is a terminal; ends with
+/// `Input::Eof` at the end of the input. Today's plain reader, for pipes.
+pub fn read_plain(wants: &Receiver<Want>, input: &Sender<Input>) {
+    let stdin = io::stdin();
+    let terminal = stdin.is_terminal();
+    for want in wants {
+        let line = if want == Want::Secret && terminal {
+            rpassword::read_password().map(Some)
+        } else {
+            // Bytes that are not UTF-8 become U+FFFD rather than ending the input.
+            let mut bytes = Vec::new();
+            stdin
+                .lock()
+                .read_until(b'\n', &mut bytes)
+                .map(|n| (n > 0).then(|| String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        let next = match line {
+            Ok(Some(line)) => Input::Line(line),
+            Ok(None) | Err(_) => Input::Eof,
+        };
+        let end = next == Input::Eof;
+        if input.send(next).is_err() || end {
+            return;
+        }
+    }
+}
+
+/// Prints every line as it comes, for pipes: one `writeln` each, in the
+/// plain form unless `style` says otherwise. Returns when the peer drops
+/// its end of the channel, or when nobody reads standard output any more.
+pub fn print_plain(lines: &Receiver<ScreenLine>, style: Style) {
+    let mut out = io::stdout();
+    for line in lines {
+        let text = style.render(&line, Local::now().time());
+        // If standard output is gone there is no one to show this to; the
+        // peer goes on and exits normally.
+        if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+            return;
+        }
+    }
+}
+
+/// The line editor, and a printer that draws above the line it edits.
+pub struct LineEditor {
+    editor: DefaultEditor,
+}
+
+/// Prints above the line being edited; a line printed while nothing is
+/// being edited is simply written out.
+pub struct AbovePrinter {
+    printer: Box<dyn ExternalPrinter + Send>,
+}
+
+impl LineEditor {
+    /// A line editor on the terminal, with a printer for the screen thread
+    /// and one for `--trace` lines.
+    pub fn start() -> io::Result<(LineEditor, AbovePrinter, AbovePrinter)> {
+        let mut editor = DefaultEditor::new().map_err(io::Error::other)?;
+        let mut printer = || {
+            editor
+                .create_external_printer()
+                .map(|printer| AbovePrinter {
+                    printer: Box::new(printer),
+                })
+                .map_err(io::Error::other)
+        };
+        let (screen, trace) = (printer()?, printer()?);
+        Ok((LineEditor { editor }, screen, trace))
+    }
+
+    /// Reads a line each time the peer asks for one: passwords without echo
+    /// (`rpassword`, on the line below the question), everything else with
+    /// the editor, whose history holds what was typed in this session.
+    /// Ctrl-C and Ctrl-D on an empty line end the input, as they always did;
+    /// the editor gives the terminal back as it found it either way.
+    pub fn read(mut self, wants: &Receiver<Want>, input: &Sender<Input>) {
+        for want in wants {
+            let next = match want {
+                Want::Secret => match rpassword::read_password() {
+                    Ok(line) => Input::Line(line),
+                    Err(_) => Input::Eof,
+                },
+                Want::Line => self.read_line(),
+            };
+            let last = matches!(next, Input::Eof | Input::Interrupt);
+            if input.send(next).is_err() || last {
+                break;
+            }
+        }
+        // The editor is dropped here, when the peer wants no more lines, and
+        // not at exit: a printer waiting for it to draw a line then gives up
+        // and prints the line plainly.
+    }
+
+    fn read_line(&mut self) -> Input {
+        loop {
+            match self.editor.readline(PROMPT) {
+                Ok(line) => {
+                    if !line.trim().is_empty() {
+                        let _ = self.editor.add_history_entry(line.as_str());
+                    }
+                    return Input::Line(line);
+                }
+                Err(ReadlineError::Interrupted) => return Input::Interrupt,
+                // A resized window is redrawn; the line goes on.
+                Err(ReadlineError::Signal(_)) => continue,
+                Err(_) => return Input::Eof,
+            }
+        }
+    }
+}
+
+impl AbovePrinter {
+    /// Prints `text` as one line above the line being typed.
+    pub fn print(&mut self, text: &str) {
+        // The editor adds the line ending only while it edits a line; with
+        // one already there it adds none, so every line ends once.
+        if self.printer.print(format!("{text}\n")).is_err() {
+            let mut out = io::stdout();
+            let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+        }
+    }
+
+    /// Prints every line the peer shows, until it drops its end.
+    pub fn print_all(mut self, lines: &Receiver<ScreenLine>, style: Style) {
+        for line in lines {
+            self.print(&style.render(&line, Local::now().time()));
+        }
+    }
+}
+
+/// The terminal's settings when the peer started, put back when it ends,
+/// so that a password prompt cut short by Ctrl-C or a signal never leaves
+/// the terminal without echo.
+pub struct TerminalRestorer {
+    #[cfg(unix)]
+    saved: Option<libc::termios>,
+}
+
+impl TerminalRestorer {
+    /// Remembers standard input's terminal settings, if it is a terminal.
+    pub fn save() -> TerminalRestorer {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            let fd = io::stdin().as_raw_fd();
+            let mut termios = std::mem::MaybeUninit::<libc::termios>::uninit();
+            // SAFETY: tcgetattr writes a termios into the buffer we own, and
+            // fills it whole when it returns 0.
+            let saved = (unsafe { libc::tcgetattr(fd, termios.as_mut_ptr()) } == 0)
+                .then(|| unsafe { termios.assume_init() });
+            TerminalRestorer { saved }
+        }
+        #[cfg(not(unix))]
+        TerminalRestorer {}
+    }
+}
+
+impl Drop for TerminalRestorer {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(saved) = &self.saved {
+            use std::os::fd::AsRawFd;
+            // SAFETY: tcsetattr only reads the termios we saved.
+            unsafe { libc::tcsetattr(io::stdin().as_raw_fd(), libc::TCSANOW, saved) };
+        }
+    }
+}
