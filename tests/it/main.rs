@@ -13,4 +13,6 @@ mod resilience;
 mod security;
 mod server_bin;
 mod support;
+#[cfg(unix)]
+mod terminal;
 mod tidy;

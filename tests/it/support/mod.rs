@@ -7,6 +7,8 @@
 //! - `process`: the `server` and `peer` binaries as child processes.
 //! - `accounts`: accounts made, joined and invited over the registry protocol.
 //! - `scripted`: scripted peers driven as their users would drive them.
+//! - `terminal`: the `peer` binary in a pseudo-terminal, read through a
+//!   terminal emulator (`TerminalPeer`).
 //!
 //! This file holds what they share: the timeouts, the test password, and
 //! the loopback address and temporary directories every kind uses. The
@@ -24,12 +26,16 @@ mod client;
 mod process;
 mod scripted;
 mod server;
+#[cfg(unix)]
+mod terminal;
 
 pub use accounts::*;
 pub use client::*;
 pub use process::*;
 pub use scripted::*;
 pub use server::*;
+#[cfg(unix)]
+pub use terminal::*;
 
 use std::net::SocketAddr;
 use std::time::Duration;

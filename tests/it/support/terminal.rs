@@ -1,0 +1,224 @@
+//! The `peer` binary in a pseudo-terminal, read as a person would read its
+//! screen: everything it writes goes through a terminal emulator (`vt100`),
+//! and a test waits until the screen shows what it expects.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use super::PEER_WAIT;
+
+pub const ROWS: u16 = 40;
+pub const COLS: u16 = 100;
+
+/// What the peer has drawn so far.
+struct Drawn {
+    screen: vt100::Parser,
+    /// Everything written, escapes and all, to count lines printed.
+    raw: String,
+}
+
+/// A `peer` process whose standard input, output and error are a
+/// pseudo-terminal. Dropping it kills the process.
+pub struct TerminalPeer {
+    child: Child,
+    keyboard: File,
+    drawn: Arc<Mutex<Drawn>>,
+    /// A message each time more output arrived; closed when the peer closed
+    /// the terminal.
+    more: Receiver<()>,
+}
+
+/// A new pseudo-terminal of `ROWS` by `COLS`: its controller and its device.
+fn open_pty() -> (OwnedFd, OwnedFd) {
+    let (mut controller, mut device) = (0, 0);
+    let size = libc::winsize {
+        ws_row: ROWS,
+        ws_col: COLS,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two descriptors into the integers we pass and
+    // reads the window size; the names are not asked for.
+    let rc = unsafe {
+        libc::openpty(
+            &mut controller,
+            &mut device,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(rc, 0, "openpty failed");
+    // SAFETY: both descriptors were just opened and are owned by nobody else.
+    unsafe {
+        (
+            OwnedFd::from_raw_fd(controller),
+            OwnedFd::from_raw_fd(device),
+        )
+    }
+}
+
+impl TerminalPeer {
+    /// Starts `peer --server <registry> --log-dir <logs>` plus `extra` in
+    /// a pseudo-terminal of its own, as a terminal emulator would.
+    pub fn start(registry: SocketAddr, logs: &Path, extra: &[&str]) -> TerminalPeer {
+        let (controller, device) = open_pty();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_peer"));
+        command
+            .args(["--server", &registry.to_string(), "--log-dir"])
+            .arg(logs)
+            .args(extra)
+            .env("TERM", "xterm-256color")
+            .env_remove("NO_COLOR")
+            .stdin(Stdio::from(device.try_clone().unwrap()))
+            .stdout(Stdio::from(device.try_clone().unwrap()))
+            .stderr(Stdio::from(device));
+        // SAFETY: between fork and exec only async-signal-safe calls: a new
+        // session, whose controlling terminal becomes the pseudo-terminal on
+        // standard input (the password reader opens /dev/tty).
+        unsafe {
+            command.pre_exec(|| {
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY, 0);
+                Ok(())
+            });
+        }
+        let child = command.spawn().expect("the peer binary starts");
+        let keyboard = File::from(controller.try_clone().unwrap());
+        let drawn = Arc::new(Mutex::new(Drawn {
+            screen: vt100::Parser::new(ROWS.try_into().unwrap(), COLS.try_into().unwrap(), 1000),
+            raw: String::new(),
+        }));
+        let (tx, more) = crossbeam_channel::unbounded();
+        let reader_drawn = drawn.clone();
+        let mut answers = File::from(controller.try_clone().unwrap());
+        let mut output = File::from(controller);
+        thread::spawn(move || {
+            let mut buf = [0; 4096];
+            // Reading ends with an error once the peer has closed the
+            // terminal: that is how a pseudo-terminal says end of output.
+            while let Ok(n @ 1..) = output.read(&mut buf) {
+                let mut drawn = reader_drawn.lock().unwrap();
+                drawn.screen.process(&buf[..n]);
+                let text = String::from_utf8_lossy(&buf[..n]);
+                drawn.raw.push_str(&text);
+                // The line editor asks where the cursor is; a terminal answers.
+                if text.contains("\x1b[6n") {
+                    let (row, col) = drawn.screen.screen().cursor_position();
+                    let _ = write!(answers, "\x1b[{};{}R", row + 1, col + 1);
+                }
+                drop(drawn);
+                if tx.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+        TerminalPeer {
+            child,
+            keyboard,
+            drawn,
+            more,
+        }
+    }
+
+    /// Types `keys` as they are: `\r` is Enter.
+    pub fn press(&mut self, keys: &str) {
+        self.keyboard.write_all(keys.as_bytes()).unwrap();
+        self.keyboard.flush().unwrap();
+    }
+
+    /// The visible rows, and the cursor's row and column.
+    pub fn screen(&self) -> (Vec<String>, u16, u16) {
+        let drawn = self.drawn.lock().unwrap();
+        let screen = drawn.screen.screen();
+        let (row, col) = screen.cursor_position();
+        (screen.rows(0, COLS).collect(), row, col)
+    }
+
+    /// The row the cursor is on: the line being typed.
+    pub fn input_line(&self) -> String {
+        let (rows, row, _) = self.screen();
+        rows[usize::from(row)].trim_end().to_string()
+    }
+
+    /// Waits until `done` holds for what the peer has drawn: the visible
+    /// rows with the cursor's row, and everything written as text.
+    #[track_caller]
+    pub fn wait_until(&self, what: &str, done: impl Fn(&[String], usize, &str) -> bool) {
+        let deadline = Instant::now() + PEER_WAIT;
+        loop {
+            {
+                let drawn = self.drawn.lock().unwrap();
+                let screen = drawn.screen.screen();
+                let rows: Vec<String> = screen.rows(0, COLS).collect();
+                let row = usize::from(screen.cursor_position().0);
+                if done(&rows, row, &drawn.raw) {
+                    return;
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.more.recv_timeout(left).is_err() {
+                let (rows, ..) = self.screen();
+                panic!(
+                    "the peer never showed {what}; the screen is:\n{}",
+                    rows.join("\n")
+                );
+            }
+        }
+    }
+
+    /// Waits until `text` has been printed `count` times in all.
+    #[track_caller]
+    pub fn sees_times(&self, text: &str, count: usize) {
+        self.wait_until(&format!("{text:?} {count} times"), |_, _, raw| {
+            raw.matches(text).count() >= count
+        });
+    }
+
+    /// Waits until a line on screen holds `text` and the cursor sits on an
+    /// empty prompt below it, ready for a line to be typed.
+    #[track_caller]
+    pub fn prompted_after(&self, text: &str) {
+        self.wait_until(&format!("{text:?} then the prompt"), |rows, row, _| {
+            rows[row].trim_end() == ">" && rows[..row].iter().any(|r| r.contains(text))
+        });
+    }
+
+    /// Types `line` and Enter at the prompt that follows `text`.
+    #[track_caller]
+    pub fn answer(&mut self, text: &str, line: &str) {
+        self.prompted_after(text);
+        self.press(&format!("{line}\r"));
+    }
+
+    /// Waits for the peer to close the terminal and exit; fails the test
+    /// if it has not within `PEER_WAIT`.
+    #[track_caller]
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + PEER_WAIT;
+        loop {
+            match self.more.recv_deadline(deadline) {
+                Ok(()) => continue,
+                Err(RecvTimeoutError::Disconnected) => return self.child.wait().unwrap(),
+                Err(RecvTimeoutError::Timeout) => panic!("the peer did not exit"),
+            }
+        }
+    }
+}
+
+impl Drop for TerminalPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

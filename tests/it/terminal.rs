@@ -1,0 +1,138 @@
+//! The real `peer` binary at a terminal (a pseudo-terminal read through a
+//! terminal emulator): what arrives is drawn above the line being typed,
+//! which stays whole; a long message goes out in several parts; the keys
+//! people use work.
+
+use p2pchat::peer::{MENU_PROMPT, WELCOME_PROMPT};
+use p2pchat::testing::ScriptedPeer;
+use p2pchat::wire::MAX_TEXT;
+
+use crate::support::{
+    PASSWORD, TerminalPeer, TestServer, add, joined_with, peer_config, see, temp_dir,
+};
+
+/// Registers and joins as `name` at the terminal, as a person would type it:
+/// the new password twice, since it is not echoed.
+#[track_caller]
+fn register_and_join(peer: &mut TerminalPeer, name: &str) {
+    peer.answer(WELCOME_PROMPT, "1");
+    peer.answer("User name:", name);
+    peer.sees_times("Password:", 1);
+    peer.press(&format!("{PASSWORD}\r"));
+    peer.sees_times("Password again:", 1);
+    peer.press(&format!("{PASSWORD}\r"));
+    peer.answer(
+        "The registration process is successful. You can 'join'",
+        "2",
+    );
+    peer.answer("Please enter your user name and password to join.", name);
+    peer.sees_times("Password:", 2);
+    peer.press(&format!("{PASSWORD}\r"));
+    peer.sees_times("The 'join' process is successful. You can 'search'", 1);
+    peer.prompted_after(MENU_PROMPT);
+}
+
+/// A registry, alice as a scripted peer, and bob at a terminal (started
+/// with `extra`) in alice's lobby.
+fn bob_in_alices_lobby(extra: &[&str]) -> (TestServer, ScriptedPeer, TerminalPeer) {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let alice = joined_with(peer_config(server.addr(), logs.path()), "alice");
+    let mut bob = TerminalPeer::start(server.addr(), logs.path(), extra);
+    register_and_join(&mut bob, "bob");
+    add(&alice, "bob");
+    alice.type_line("3");
+    bob.answer("Chat request from 'alice'", "OK");
+    bob.prompted_after("You are in alice's lobby with: alice, bob.");
+    see(&alice, "Client ('bob') connected");
+    (server, alice, bob)
+}
+
+#[test]
+fn a_message_arriving_mid_typing_goes_above_the_line_being_typed() {
+    let (_server, alice, mut bob) = bob_in_alices_lobby(&["--timestamps"]);
+    bob.press("half typed mess");
+    bob.wait_until("the half-typed line", |rows, row, _| {
+        rows[row].trim_end() == "> half typed mess"
+    });
+
+    alice.type_line("interrupting you");
+    bob.wait_until("alice's message", |rows, _, _| {
+        rows.iter().any(|r| r.contains("[alice] interrupting you"))
+    });
+    let (rows, row, col) = bob.screen();
+    let row = usize::from(row);
+    assert_eq!(
+        rows[row].trim_end(),
+        "> half typed mess",
+        "the typed text is whole on the input line: {rows:#?}"
+    );
+    assert_eq!(usize::from(col), "> half typed mess".len(), "{rows:#?}");
+    let above = rows[row - 1].trim_end();
+    // The message has a line of its own, stamped HH:MM (--timestamps).
+    let (stamp, message) = above.split_at(6);
+    assert_eq!(message, "[alice] interrupting you", "{rows:#?}");
+    assert!(
+        stamp.len() == 6
+            && stamp.as_bytes()[2] == b':'
+            && stamp[..2]
+                .bytes()
+                .chain(stamp[3..5].bytes())
+                .all(|b| b.is_ascii_digit()),
+        "{above:?}"
+    );
+
+    // Enter sends what was typed, all of it.
+    bob.press("\r");
+    see(&alice, "[bob] half typed mess");
+
+    // Up brings back the line sent before, from this session's history.
+    bob.prompted_after("[alice] interrupting you");
+    bob.press("\x1b[A");
+    bob.wait_until("the line from history", |rows, row, _| {
+        rows[row].trim_end() == "> half typed mess"
+    });
+    bob.press(" again\r");
+    see(&alice, "[bob] half typed mess again");
+
+    // Ctrl-D on an empty line leaves the lobby, logs out and exits.
+    bob.prompted_after("[alice] interrupting you");
+    bob.press("\x04");
+    see(&alice, "Peer ('bob') is offline");
+    assert!(bob.wait().success());
+}
+
+#[test]
+fn a_long_turkish_message_arrives_whole_in_several_parts() {
+    let (_server, alice, mut bob) = bob_in_alices_lobby(&[]);
+    let sentence = "Çok güzel bir gün; şimdi ağaçların altında oturup çay içiyoruz 🌳☕. ";
+    let text = sentence.repeat(30);
+    let text = text.trim_end();
+    assert!(text.len() > 2 * MAX_TEXT, "{} bytes", text.len());
+    bob.press(text);
+    bob.press("\r");
+    bob.sees_times(
+        "Sent as 3 messages: one message holds at most 987 bytes.",
+        1,
+    );
+
+    let mut pieces = Vec::new();
+    let mut got = String::new();
+    while got.replace(' ', "") != text.replace(' ', "") {
+        let line = see(&alice, "[bob] ");
+        let piece = line.strip_prefix("[bob] ").unwrap().to_string();
+        assert!(piece.len() <= MAX_TEXT, "{} bytes", piece.len());
+        assert!(
+            text.contains(piece.trim_end()),
+            "{piece:?} is not part of the text"
+        );
+        got.push_str(&piece);
+        pieces.push(piece);
+        assert!(pieces.len() <= 3, "{pieces:#?}");
+    }
+    assert_eq!(pieces.len(), 3);
+    // Each part but the last ends at a word.
+    for piece in &pieces[..2] {
+        assert!(piece.ends_with(' '), "{piece:?}");
+    }
+}
