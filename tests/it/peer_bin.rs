@@ -89,3 +89,84 @@ fn peer_help_and_bad_options() {
         "{unreachable:?}"
     );
 }
+
+/// The sentences of the report the program is built on, word for word, and
+/// what p2pchat adds to them on the lines after.
+#[test]
+fn the_reports_sentences_through_pipes() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let mut alice = PeerProcess::start_with("alice", server.addr(), logs.path(), &[]);
+    let mut bob = PeerProcess::start_with("bob", server.addr(), logs.path(), &[]);
+    let bob_port = bob.chat_port();
+    bob.join(PASSWORD);
+
+    alice.sees("press '1' for registration");
+    alice.types("1");
+    let next = alice.sees("");
+    assert_eq!(
+        next,
+        "Please enter your user name and password to register."
+    );
+    assert_eq!(alice.sees(""), "User name:");
+    // An empty name is a change of mind: back to the first menu.
+    alice.types("");
+    assert_eq!(
+        alice.sees(""),
+        "Please, press '1' for registration, '2' for join:"
+    );
+    for line in ["1", "alice", PASSWORD] {
+        alice.types(line);
+    }
+    alice.sees("Password:");
+    assert_eq!(
+        alice.sees(""),
+        "The registration process is successful. You can 'join'"
+    );
+    alice.types("2");
+    assert_eq!(
+        alice.sees(""),
+        "Please, press '1' for registration, '2' for join:"
+    );
+    assert_eq!(
+        alice.sees(""),
+        "Please enter your user name and password to join."
+    );
+    for line in ["alice", PASSWORD] {
+        alice.types(line);
+    }
+    alice.sees("Password:");
+    assert_eq!(
+        alice.sees(""),
+        "The 'join' process is successful. You can 'search'"
+    );
+    assert!(
+        alice
+            .sees("")
+            .starts_with("Joined as alice; others reach you at 127.0.0.1 port ")
+    );
+
+    alice.types("1");
+    alice.sees("Press '1' for 'Online User List'");
+    assert_eq!(alice.sees(""), "<<< ONLINE USER LIST >>>");
+    alice.sees("2 users online.");
+
+    alice.types("2");
+    alice.types("bob");
+    alice.sees("User name to search:");
+    assert_eq!(
+        alice.sees(""),
+        format!("UserIp: 127.0.0.1 Port: {bob_port}")
+    );
+    alice.types("Yes");
+    alice.types("3");
+    bob.sees("Chat request from 'alice'");
+    bob.types("OK");
+    assert_eq!(
+        alice.sees("OK -> "),
+        format!("OK -> ('127.0.0.1', {bob_port})")
+    );
+    assert_eq!(alice.sees(""), "Client ('bob') connected");
+    bob.types("/leave");
+    assert_eq!(alice.sees("offline"), "Peer ('bob') is offline");
+}

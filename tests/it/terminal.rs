@@ -136,3 +136,17 @@ fn a_long_turkish_message_arrives_whole_in_several_parts() {
         assert!(piece.ends_with(' '), "{piece:?}");
     }
 }
+
+#[test]
+fn ctrl_c_at_the_password_prompt_exits_and_leaves_echo_on() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let mut carol = TerminalPeer::start(server.addr(), logs.path(), &[]);
+    carol.answer(WELCOME_PROMPT, "2");
+    carol.answer("User name:", "carol");
+    carol.sees_times("Password:", 1);
+    carol.press("s3cr");
+    carol.press("\x03");
+    assert!(carol.wait().success());
+    assert!(carol.echoes(), "the terminal was left without echo");
+}

@@ -201,10 +201,24 @@ impl TerminalPeer {
         self.press(&format!("{line}\r"));
     }
 
+    /// Whether the terminal echoes what is typed, as it should whenever no
+    /// password is being read.
+    pub fn echoes(&self) -> bool {
+        use std::os::fd::AsRawFd;
+        let mut termios = std::mem::MaybeUninit::<libc::termios>::uninit();
+        // SAFETY: tcgetattr fills the termios we own when it returns 0; the
+        // controller shares its settings with the terminal's device.
+        let rc = unsafe { libc::tcgetattr(self.keyboard.as_raw_fd(), termios.as_mut_ptr()) };
+        assert_eq!(rc, 0, "tcgetattr failed");
+        // SAFETY: filled just above.
+        let termios = unsafe { termios.assume_init() };
+        termios.c_lflag & libc::ECHO != 0
+    }
+
     /// Waits for the peer to close the terminal and exit; fails the test
     /// if it has not within `PEER_WAIT`.
     #[track_caller]
-    pub fn wait(mut self) -> std::process::ExitStatus {
+    pub fn wait(&mut self) -> std::process::ExitStatus {
         let deadline = Instant::now() + PEER_WAIT;
         loop {
             match self.more.recv_deadline(deadline) {
