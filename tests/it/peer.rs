@@ -345,3 +345,35 @@ fn a_lobby_of_200_members_reaches_everyone() {
         assert_eq!(handle.join().unwrap().trim_end(), "MSG alice hello 200");
     }
 }
+
+#[test]
+fn a_member_dropped_for_a_line_too_long_is_offline_with_the_reason() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let alice = joined(&server, logs.path(), "alice");
+    let mallory = FakeMember::join(&server, "mallory");
+    add(&alice, "mallory");
+    alice.type_line("3");
+    let rude = thread::spawn(move || {
+        let (mut stream, _) = mallory.listener.accept().unwrap();
+        stream.set_read_timeout(Some(PEER_WAIT)).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        stream.write_all(b"OK\n").unwrap();
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with("MEMBERS "), "{line}");
+        let long = format!("MSG {}\n", "x".repeat(1100));
+        stream.write_all(long.as_bytes()).unwrap();
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        line
+    });
+    see(&alice, "Client ('mallory') connected");
+    see(
+        &alice,
+        "Peer ('mallory') is offline (it sent a line too long)",
+    );
+    assert!(rude.join().unwrap().starts_with("ERR LINE_TOO_LONG"));
+}
