@@ -3,7 +3,9 @@
 //! REJECT and BUSY, a chat, a member leaving and the leader leaving.
 //!
 //! Every line a user types is shown as `name > line`; every line a user sees
-//! as `name | line`. Run it with `cargo run --example demo`.
+//! as `name | line`, in the order a person would see them: a user answers a
+//! question only once it is on their screen. Run it with
+//! `cargo run --example demo`.
 
 use std::error::Error;
 use std::net::SocketAddr;
@@ -40,10 +42,20 @@ impl User {
         Ok(User { name, peer })
     }
 
-    /// Types a line, as the user would.
+    /// Types a line, as the user would, after what is on their screen.
     fn types(&self, line: &str) {
+        for shown in self.peer.shown() {
+            println!("{:>5} | {shown}", self.name);
+        }
         println!("{:>5} > {line}", self.name);
         self.peer.type_line(line);
+    }
+
+    /// Waits for the question `prompt` and answers it with `line`.
+    fn answers(&self, prompt: &str, line: &str) -> Result<(), Box<dyn Error>> {
+        self.sees(prompt)?;
+        self.types(line);
+        Ok(())
     }
 
     /// Shows what the user sees, up to the first line containing `text`.
@@ -55,23 +67,22 @@ impl User {
     }
 
     fn register_and_join(&self) -> Result<(), Box<dyn Error>> {
-        self.sees(WELCOME_PROMPT)?;
-        for line in ["1", self.name, "secret-pw"] {
-            self.types(line);
-        }
-        self.sees("Registered")?;
-        self.sees(WELCOME_PROMPT)?;
-        for line in ["2", self.name, "secret-pw"] {
-            self.types(line);
+        for (choice, done) in [
+            ("1", "The registration process is successful"),
+            ("2", "The 'join' process is successful"),
+        ] {
+            self.answers(WELCOME_PROMPT, choice)?;
+            self.answers("User name:", self.name)?;
+            self.answers("Password:", "secret-pw")?;
+            self.sees(done)?;
         }
         self.sees(MENU_PROMPT)
     }
 
     fn add(&self, other: &str) -> Result<(), Box<dyn Error>> {
         self.types("2");
-        self.types(other);
-        self.sees(ADD_PROMPT)?;
-        self.types("Yes");
+        self.answers("User name to search:", other)?;
+        self.answers(ADD_PROMPT, "Yes")?;
         self.sees(MENU_PROMPT)
     }
 
@@ -109,16 +120,16 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     section("alice lists who is online and adds bob and carol");
     alice.types("1");
-    alice.sees("carol")?;
+    alice.sees("users online.")?;
+    alice.sees(MENU_PROMPT)?;
     alice.add("bob")?;
     alice.add("carol")?;
 
     section("alice starts a chat: bob says OK, carol says REJECT");
     alice.types("3");
-    bob.sees("Chat request from 'alice'")?;
-    bob.types("OK");
-    carol.sees("Chat request from 'alice'")?;
-    carol.types("REJECT");
+    alice.sees("You lead this lobby")?;
+    bob.answers("Chat request from 'alice'", "OK")?;
+    carol.answers("Chat request from 'alice'", "REJECT")?;
     carol.sees(MENU_PROMPT)?;
     bob.sees("You are in alice's lobby")?;
     alice.sees("carol: rejected")?;
@@ -141,10 +152,9 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     section("alice invites both again, and this time both say OK");
     alice.types("3");
-    bob.sees("Chat request from 'alice'")?;
-    bob.types("yes");
-    carol.sees("Chat request from 'alice'")?;
-    carol.types("ok");
+    alice.sees("You lead this lobby")?;
+    bob.answers("Chat request from 'alice'", "yes")?;
+    carol.answers("Chat request from 'alice'", "ok")?;
     bob.sees("You are in alice's lobby")?;
     carol.sees("You are in alice's lobby")?;
     alice.sees("Client ('carol') connected")?;

@@ -101,6 +101,14 @@ impl ScriptedPeer {
         }
     }
 
+    /// What the peer has shown since the last look, without waiting.
+    pub fn shown(&self) -> Vec<String> {
+        self.screen
+            .try_iter()
+            .map(|line| line.to_string())
+            .collect()
+    }
+
     /// Ends the input, as Ctrl-D would, and waits for the peer to leave and
     /// log out. Returns what it showed on the way out.
     pub fn finish(mut self) -> Result<Vec<String>, PeerError> {
