@@ -76,8 +76,9 @@ impl App {
         let pieces = wire::split_text(text);
         if pieces.len() > 1 {
             self.notice(format!(
-                "Sent as {} messages: one message holds at most {MAX_TEXT} bytes.",
-                pieces.len()
+                "Sent as {} messages. {}",
+                pieces.len(),
+                long_messages()
             ));
         }
         pieces
@@ -90,7 +91,10 @@ impl App {
     /// What a leader and a member answer alike.
     pub(super) fn answer_lobby_input(&self, input: LobbyInput<'_>) {
         match input {
-            LobbyInput::Help => self.say(LOBBY_HELP),
+            LobbyInput::Help => {
+                self.say(LOBBY_HELP);
+                self.say(long_messages());
+            }
             LobbyInput::Unknown(command) => {
                 self.say(format!("Unknown command {command}. {LOBBY_HELP}"));
             }
@@ -303,6 +307,16 @@ impl App {
         self.stage = Stage::Menu;
         self.prompt();
     }
+}
+
+/// The limit of one message, in letters a user counts: the protocol counts
+/// bytes, and letters outside English take more than one.
+fn long_messages() -> String {
+    format!(
+        "One message holds at most {MAX_TEXT} bytes: {MAX_TEXT} plain letters, {} letters such as ç or ş, or {} emoji; a longer line is sent as several messages.",
+        MAX_TEXT / 2,
+        MAX_TEXT / 4
+    )
 }
 
 impl Membership {
