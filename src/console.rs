@@ -119,7 +119,12 @@ impl LineEditor {
                 Want::Line => self.read_line(),
             };
             let last = matches!(next, Input::Eof | Input::Interrupt);
-            if input.send(next).is_err() || last {
+            for next in pasted_lines(next) {
+                if input.send(next).is_err() {
+                    return;
+                }
+            }
+            if last {
                 break;
             }
         }
@@ -143,6 +148,18 @@ impl LineEditor {
                 Err(_) => return Input::Eof,
             }
         }
+    }
+}
+
+/// A pasted text of several lines, which the editor takes in at once, as
+/// the lines a pipe would have given one by one.
+fn pasted_lines(input: Input) -> Vec<Input> {
+    match input {
+        Input::Line(text) if text.contains('\n') => text
+            .split('\n')
+            .map(|line| Input::Line(line.trim_end_matches('\r').to_string()))
+            .collect(),
+        other => vec![other],
     }
 }
 
@@ -200,5 +217,21 @@ impl Drop for TerminalRestorer {
             // SAFETY: tcsetattr only reads the termios we saved.
             unsafe { libc::tcsetattr(io::stdin().as_raw_fd(), libc::TCSANOW, saved) };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_paste_of_several_lines_is_several_lines() {
+        let line = |text: &str| Input::Line(text.to_string());
+        assert_eq!(pasted_lines(line("hi")), vec![line("hi")]);
+        assert_eq!(
+            pasted_lines(line("one\r\ntwo\n\nthree")),
+            vec![line("one"), line("two"), line(""), line("three")]
+        );
+        assert_eq!(pasted_lines(Input::Eof), vec![Input::Eof]);
     }
 }
