@@ -13,11 +13,17 @@
 //! (`screen` does).
 
 use std::io::{self, BufRead, IsTerminal, Write};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use chrono::Local;
 use crossbeam_channel::{Receiver, Sender};
 use rustyline::error::ReadlineError;
-use rustyline::{DefaultEditor, ExternalPrinter};
+use rustyline::history::DefaultHistory;
+use rustyline::{
+    Cmd, ConditionalEventHandler, Editor, Event, EventContext, EventHandler, ExternalPrinter,
+    KeyCode, KeyEvent, Modifiers, RepeatCount,
+};
 
 use crate::peer::{Input, Want};
 use crate::screen::{ScreenLine, Style};
@@ -78,30 +84,115 @@ pub fn print_plain(lines: &Receiver<ScreenLine>, style: Style) {
 
 /// The line editor, and a printer that draws above the line it edits.
 pub struct LineEditor {
-    editor: DefaultEditor,
+    editor: Editor<(), DefaultHistory>,
+    desk: Arc<Desk>,
 }
 
 /// Prints above the line being edited; a line printed while nothing is
 /// being edited is simply written out.
 pub struct AbovePrinter {
     printer: Box<dyn ExternalPrinter + Send>,
+    desk: Arc<Desk>,
+}
+
+/// Where the line editor is, for the printers. While it edits a line, a
+/// line to print must go through it, to be drawn above the line being
+/// typed; when it edits none, straight to the terminal. In between, once
+/// Enter is pressed, neither: the editor lets go of the terminal before it
+/// moves past the accepted line, and a line written then would be glued to
+/// the end of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Idle,
+    Editing,
+    Closing,
+}
+
+struct Desk {
+    state: Mutex<DeskState>,
+    changed: Condvar,
+}
+
+struct DeskState {
+    phase: Phase,
+    /// Prints on their way through the editor.
+    printing: usize,
+}
+
+/// How long Enter waits for a print on its way through the editor. The
+/// editor takes a print in between keys, so one that waits for it cannot
+/// finish until Enter is handled: Enter waits only long enough for a print
+/// to be past the point where it chose its way.
+const CLOSE_WAIT: Duration = Duration::from_millis(50);
+
+impl Desk {
+    fn lock(&self) -> MutexGuard<'_, DeskState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set(&self, phase: Phase) {
+        self.lock().phase = phase;
+        self.changed.notify_all();
+    }
+
+    /// Enter was pressed: printers wait until the editor has let go.
+    fn close(&self) {
+        let mut state = self.lock();
+        state.phase = Phase::Closing;
+        let _ = self
+            .changed
+            .wait_timeout_while(state, CLOSE_WAIT, |state| state.printing > 0);
+    }
+}
+
+/// A key that ends the line being edited: it tells the desk first, then
+/// does what the key does.
+struct Ending {
+    desk: Arc<Desk>,
+    cmd: Cmd,
+}
+
+impl ConditionalEventHandler for Ending {
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, _: &EventContext) -> Option<Cmd> {
+        self.desk.close();
+        Some(self.cmd.clone())
+    }
 }
 
 impl LineEditor {
     /// A line editor on the terminal, with a printer for the screen thread
     /// and one for `--trace` lines.
     pub fn start() -> io::Result<(LineEditor, AbovePrinter, AbovePrinter)> {
-        let mut editor = DefaultEditor::new().map_err(io::Error::other)?;
+        let mut editor = Editor::<(), DefaultHistory>::new().map_err(io::Error::other)?;
+        let desk = Arc::new(Desk {
+            state: Mutex::new(DeskState {
+                phase: Phase::Idle,
+                printing: 0,
+            }),
+            changed: Condvar::new(),
+        });
+        for (key, cmd) in [
+            (KeyEvent(KeyCode::Enter, Modifiers::NONE), Cmd::AcceptLine),
+            (KeyEvent::ctrl('J'), Cmd::AcceptLine),
+            (KeyEvent::ctrl('C'), Cmd::Interrupt),
+        ] {
+            let ending = Ending {
+                desk: desk.clone(),
+                cmd,
+            };
+            editor.bind_sequence(key, EventHandler::Conditional(Box::new(ending)));
+        }
         let mut printer = || {
             editor
                 .create_external_printer()
                 .map(|printer| AbovePrinter {
                     printer: Box::new(printer),
+                    desk: desk.clone(),
                 })
                 .map_err(io::Error::other)
         };
         let (screen, trace) = (printer()?, printer()?);
-        Ok((LineEditor { editor }, screen, trace))
+        Ok((LineEditor { editor, desk }, screen, trace))
     }
 
     /// Reads a line each time the peer asks for one: passwords without echo
@@ -128,14 +219,14 @@ impl LineEditor {
                 break;
             }
         }
-        // The editor is dropped here, when the peer wants no more lines, and
-        // not at exit: a printer waiting for it to draw a line then gives up
-        // and prints the line plainly.
     }
 
     fn read_line(&mut self) -> Input {
         loop {
-            match self.editor.readline(PROMPT) {
+            self.desk.set(Phase::Editing);
+            let line = self.editor.readline(PROMPT);
+            self.desk.set(Phase::Idle);
+            match line {
                 Ok(line) => {
                     if !line.trim().is_empty() {
                         let _ = self.editor.add_history_entry(line.as_str());
@@ -164,13 +255,32 @@ fn pasted_lines(input: Input) -> Vec<Input> {
 }
 
 impl AbovePrinter {
-    /// Prints `text` as one line above the line being typed.
+    /// Prints `text` as one line: above the line being typed while one is
+    /// edited, and as it is otherwise.
     pub fn print(&mut self, text: &str) {
+        let mut state = self.desk.lock();
+        loop {
+            match state.phase {
+                Phase::Idle => return print_line(text),
+                Phase::Closing => {
+                    state = self
+                        .desk
+                        .changed
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                Phase::Editing => break,
+            }
+        }
+        state.printing += 1;
+        drop(state);
         // The editor adds the line ending only while it edits a line; with
         // one already there it adds none, so every line ends once.
-        if self.printer.print(format!("{text}\n")).is_err() {
-            let mut out = io::stdout();
-            let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+        let printed = self.printer.print(format!("{text}\n"));
+        self.desk.lock().printing -= 1;
+        self.desk.changed.notify_all();
+        if printed.is_err() {
+            print_line(text);
         }
     }
 
@@ -180,6 +290,12 @@ impl AbovePrinter {
             self.print(&style.render(&line, Local::now().time()));
         }
     }
+}
+
+/// Writes one line to standard output, and carries on if nobody reads it.
+fn print_line(text: &str) {
+    let mut out = io::stdout();
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
 }
 
 /// The terminal's settings when the peer started, put back when it ends,

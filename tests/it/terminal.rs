@@ -4,6 +4,7 @@
 //! people use work.
 
 use p2pchat::peer::{MENU_PROMPT, WELCOME_PROMPT};
+use p2pchat::screen::name_color;
 use p2pchat::testing::ScriptedPeer;
 use p2pchat::wire::MAX_TEXT;
 
@@ -51,22 +52,31 @@ fn bob_in_alices_lobby(extra: &[&str]) -> (TestServer, ScriptedPeer, TerminalPee
 #[test]
 fn a_message_arriving_mid_typing_goes_above_the_line_being_typed() {
     let (_server, alice, mut bob) = bob_in_alices_lobby(&["--timestamps"]);
+    // Notices are dimmed.
+    let (rows, ..) = bob.screen();
+    let notice = rows
+        .iter()
+        .position(|r| r.starts_with("Joining alice's lobby"))
+        .unwrap();
+    assert_eq!(bob.look_at(notice, 0), (vt100::Color::Default, true));
     bob.press("half typed mess");
     bob.wait_until("the half-typed line", |rows, row, _| {
         rows[row].trim_end() == "> half typed mess"
     });
 
     alice.type_line("interrupting you");
-    bob.wait_until("alice's message", |rows, _, _| {
-        rows.iter().any(|r| r.contains("[alice] interrupting you"))
-    });
+    // The editor draws the message, then the prompt and the typed text
+    // again: wait for both, the message right above the input line.
+    bob.wait_until(
+        "alice's message above the whole typed line",
+        |rows, row, _| {
+            row > 0
+                && rows[row - 1].contains("[alice] interrupting you")
+                && rows[row].trim_end() == "> half typed mess"
+        },
+    );
     let (rows, row, col) = bob.screen();
     let row = usize::from(row);
-    assert_eq!(
-        rows[row].trim_end(),
-        "> half typed mess",
-        "the typed text is whole on the input line: {rows:#?}"
-    );
     assert_eq!(usize::from(col), "> half typed mess".len(), "{rows:#?}");
     let above = rows[row - 1].trim_end();
     // The message has a line of its own, stamped HH:MM (--timestamps).
@@ -81,6 +91,15 @@ fn a_message_arriving_mid_typing_goes_above_the_line_being_typed() {
                 .all(|b| b.is_ascii_digit()),
         "{above:?}"
     );
+
+    // The name has its own colour, the same on every peer: bright colours
+    // (90 and up) are the palette's second eight.
+    let color = match name_color("alice") {
+        code @ 30..=37 => code - 30,
+        code => code - 90 + 8,
+    };
+    assert_eq!(bob.look_at(row - 1, 7), (vt100::Color::Idx(color), false));
+    assert_eq!(bob.look_at(row - 1, 0), (vt100::Color::Default, false));
 
     // Enter sends what was typed, all of it.
     bob.press("\r");

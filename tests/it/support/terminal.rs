@@ -17,7 +17,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::PEER_WAIT;
 
-pub const ROWS: u16 = 40;
+pub const ROWS: u16 = 50;
 pub const COLS: u16 = 100;
 
 /// What the peer has drawn so far.
@@ -143,6 +143,14 @@ impl TerminalPeer {
         let screen = drawn.screen.screen();
         let (row, col) = screen.cursor_position();
         (screen.rows(0, COLS).collect(), row, col)
+    }
+
+    /// The colour of the character at `row`, `col`, and whether it is dim.
+    pub fn look_at(&self, row: usize, col: u16) -> (vt100::Color, bool) {
+        let drawn = self.drawn.lock().unwrap();
+        let row = u16::try_from(row).unwrap();
+        let cell = drawn.screen.screen().cell(row, col).expect("on the screen");
+        (cell.fgcolor(), cell.dim())
     }
 
     /// The row the cursor is on: the line being typed.
