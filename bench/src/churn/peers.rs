@@ -140,9 +140,10 @@ impl Load<'_> {
         self.rng.within(timeout / 10, timeout * 2 / 5)
     }
 
+    /// Peer `p`'s next step, if one is due: a connect, a request, the end
+    /// of its session, or a deadline that passed.
     pub(super) fn tick_peer(&mut self, p: usize, now: Instant) {
         let peer = &self.peers[p];
-        let owed = peer.conn.as_ref().map(|c| (c.owed, c.sent));
         match peer.phase {
             Phase::Idle => {
                 if self.stopping
@@ -151,46 +152,58 @@ impl Load<'_> {
                 {
                     return;
                 }
-                let line = self.join_line(p);
-                match Conn::open(self.options.addr, &line, Owed::Joined) {
-                    Ok(conn) => {
-                        let peer = &mut self.peers[p];
-                        peer.conn = Some(conn);
-                        peer.phase = Phase::Joining;
-                        peer.due = now + REPLY_DEADLINE;
-                        peer.slots += 1;
-                        self.joins_in_flight += 1;
-                    }
-                    Err(err) => {
-                        let name = self.peers[p].name.clone();
-                        self.unexpected(format!("{name} could not connect: {err}"));
-                        self.idle(p, now);
-                    }
-                }
+                self.connect(p, now);
             }
-            Phase::Active => match owed {
-                Some((Owed::Nothing, _)) => {
-                    if self.stopping {
-                        self.report.cut += 1;
-                        self.idle(p, now);
-                    } else if now >= peer.end_at {
-                        self.end_session(p, now);
-                    } else if now >= peer.due {
-                        self.request(p, now);
-                    }
-                }
-                Some((owed, sent)) if now.duration_since(sent) >= REPLY_DEADLINE => {
-                    let what = format!("{} had no answer to {owed:?} in time", peer.name);
-                    self.broken(p, what);
-                }
-                _ => {}
-            },
+            Phase::Active => self.tick_active(p, now),
             Phase::Joining | Phase::Leaving | Phase::Silent | Phase::Handover | Phase::Takeover => {
                 if now >= peer.due {
                     let what = format!("{} waited too long in {:?}", peer.name, peer.phase);
                     self.broken(p, what);
                 }
             }
+        }
+    }
+
+    /// Idle peer `p` connects and sends its JOIN, taking a join slot.
+    fn connect(&mut self, p: usize, now: Instant) {
+        let line = self.join_line(p);
+        match Conn::open(self.options.addr, &line, Owed::Joined) {
+            Ok(conn) => {
+                let peer = &mut self.peers[p];
+                peer.conn = Some(conn);
+                peer.phase = Phase::Joining;
+                peer.due = now + REPLY_DEADLINE;
+                peer.slots += 1;
+                self.joins_in_flight += 1;
+            }
+            Err(err) => {
+                let name = self.peers[p].name.clone();
+                self.unexpected(format!("{name} could not connect: {err}"));
+                self.idle(p, now);
+            }
+        }
+    }
+
+    /// Joined peer `p`: with nothing in flight it is cut by the stop, ends
+    /// its session or sends its next request; else its reply may be late.
+    fn tick_active(&mut self, p: usize, now: Instant) {
+        let peer = &self.peers[p];
+        match peer.conn.as_ref().map(|c| (c.owed, c.sent)) {
+            Some((Owed::Nothing, _)) => {
+                if self.stopping {
+                    self.report.cut += 1;
+                    self.idle(p, now);
+                } else if now >= peer.end_at {
+                    self.end_session(p, now);
+                } else if now >= peer.due {
+                    self.request(p, now);
+                }
+            }
+            Some((owed, sent)) if now.duration_since(sent) >= REPLY_DEADLINE => {
+                let what = format!("{} had no answer to {owed:?} in time", peer.name);
+                self.broken(p, what);
+            }
+            _ => {}
         }
     }
 
@@ -303,6 +316,7 @@ impl Load<'_> {
         }
     }
 
+    /// Reads what the server sent on peer `p`'s connection.
     pub(super) fn read_main(&mut self, p: usize, now: Instant) {
         let Some(conn) = self.peers[p].conn.as_mut() else {
             return;
@@ -312,48 +326,8 @@ impl Load<'_> {
             heard.push(line.to_vec())
         });
         for line in heard {
-            let peer = &mut self.peers[p];
-            let Some(conn) = peer.conn.as_mut() else {
+            if !self.hear_main(p, &line, now) {
                 return;
-            };
-            let phase = peer.phase;
-            let outcome = if conn.farewell {
-                Heard::Wrong
-            } else {
-                hear(&mut conn.owed, &line)
-            };
-            match outcome {
-                Heard::Answered { offline } => {
-                    self.report.replies += 1;
-                    self.report.offline_answers += u64::from(offline);
-                    let took = now.duration_since(conn.sent);
-                    conn.owed = Owed::Nothing;
-                    match phase {
-                        Phase::Joining => {
-                            self.join.record(took.as_nanos() as u64);
-                            self.release_slot(p);
-                            self.begin_session(p, now);
-                        }
-                        Phase::Handover => self.take_over(p, now),
-                        _ => {}
-                    }
-                }
-                Heard::More => {}
-                Heard::Farewell => conn.farewell = true,
-                Heard::Wrong => {
-                    let text = String::from_utf8_lossy(&line).into_owned();
-                    let name = peer.name.clone();
-                    if line.starts_with(b"BYE ") {
-                        // The server is closing this connection; what
-                        // follows is the close itself.
-                        conn.farewell = true;
-                        self.report.broken += u64::from(phase != Phase::Joining);
-                        self.unexpected(format!("{name} in {phase:?} got {text:?}"));
-                        self.idle(p, now);
-                        return;
-                    }
-                    self.unexpected(format!("{name} in {phase:?} got {text:?}"));
-                }
             }
         }
         // A line may have ended the session already (a takeover cut short
@@ -361,6 +335,73 @@ impl Load<'_> {
         if end != ReadEnd::Closed || self.peers[p].conn.is_none() {
             return;
         }
+        self.main_closed(p, now);
+    }
+
+    /// One line on peer `p`'s connection; false once the connection is
+    /// gone, so that the lines after it are not read.
+    fn hear_main(&mut self, p: usize, line: &[u8], now: Instant) -> bool {
+        let peer = &mut self.peers[p];
+        let Some(conn) = peer.conn.as_mut() else {
+            return false;
+        };
+        let phase = peer.phase;
+        let outcome = if conn.farewell {
+            Heard::Wrong
+        } else {
+            hear(&mut conn.owed, line)
+        };
+        match outcome {
+            Heard::Answered { offline } => {
+                self.report.replies += 1;
+                self.report.offline_answers += u64::from(offline);
+                let took = now.duration_since(conn.sent);
+                conn.owed = Owed::Nothing;
+                self.answered(p, phase, took, now);
+            }
+            Heard::More => {}
+            Heard::Farewell => conn.farewell = true,
+            Heard::Wrong => return self.wrong_line(p, phase, line, now),
+        }
+        true
+    }
+
+    /// Peer `p`'s request in `phase` was answered after `took`.
+    fn answered(&mut self, p: usize, phase: Phase, took: Duration, now: Instant) {
+        match phase {
+            Phase::Joining => {
+                self.join.record(took.as_nanos() as u64);
+                self.release_slot(p);
+                self.begin_session(p, now);
+            }
+            Phase::Handover => self.take_over(p, now),
+            _ => {}
+        }
+    }
+
+    /// A line peer `p` did not wait for; false if it was a `BYE`, which
+    /// ends the session.
+    fn wrong_line(&mut self, p: usize, phase: Phase, line: &[u8], now: Instant) -> bool {
+        let text = String::from_utf8_lossy(line).into_owned();
+        let what = format!("{} in {phase:?} got {text:?}", self.peers[p].name);
+        if line.starts_with(b"BYE ") {
+            // The server is closing this connection; what follows is the
+            // close itself.
+            if let Some(conn) = self.peers[p].conn.as_mut() {
+                conn.farewell = true;
+            }
+            self.report.broken += u64::from(phase != Phase::Joining);
+            self.unexpected(what);
+            self.idle(p, now);
+            return false;
+        }
+        self.unexpected(what);
+        true
+    }
+
+    /// The server closed peer `p`'s connection: the end of a session if
+    /// its farewell came first, else a broken one.
+    fn main_closed(&mut self, p: usize, now: Instant) {
         let peer = &mut self.peers[p];
         let farewell = peer.conn.as_ref().is_some_and(|c| c.farewell);
         match peer.phase {

@@ -105,12 +105,21 @@ pub(super) fn note(report: &mut ChurnReport, what: String) {
 
 /// What in `report` is not as it must be.
 pub(super) fn problems(report: &ChurnReport, watcher: &str) -> Vec<String> {
-    let mut problems = Vec::new();
-    let mut check = |ok: bool, what: String| {
-        if !ok {
-            problems.push(what);
-        }
-    };
+    let mut checks = resource_checks(report);
+    checks.extend(online_checks(report, watcher));
+    checks.extend(traffic_checks(report));
+    checks
+        .into_iter()
+        .filter(|(ok, _)| !ok)
+        .map(|(_, what)| what)
+        .collect()
+}
+
+/// One rule: whether it holds, and what to say when it does not.
+type Check = (bool, String);
+
+/// Threads and descriptors must be back at their baseline.
+fn resource_checks(report: &ChurnReport) -> Vec<Check> {
     let show = |f: &Figures| {
         format!(
             "{} at the end, {} at the baseline",
@@ -118,54 +127,65 @@ pub(super) fn problems(report: &ChurnReport, watcher: &str) -> Vec<String> {
             f.baseline.map_or("?".into(), |n| n.to_string())
         )
     };
-    check(
-        report.server_threads.back_to_baseline(),
-        format!("server threads: {}", show(&report.server_threads)),
-    );
-    check(
-        report.server_fds.back_to_baseline(),
-        format!("server descriptors: {}", show(&report.server_fds)),
-    );
-    check(
-        report.bench_threads.back_to_baseline(),
-        format!("bench threads: {}", show(&report.bench_threads)),
-    );
-    check(
-        report.settled,
-        format!(
-            "LIST still showed {:?} besides the watcher",
-            report
-                .settle_list
-                .iter()
-                .filter(|n| n.as_str() != watcher)
-                .collect::<Vec<_>>()
+    vec![
+        (
+            report.server_threads.back_to_baseline(),
+            format!("server threads: {}", show(&report.server_threads)),
         ),
-    );
-    check(
-        report.online_settled == [watcher],
-        format!(
-            "the database had {:?} online while only {watcher} was",
-            report.online_settled
+        (
+            report.server_fds.back_to_baseline(),
+            format!("server descriptors: {}", show(&report.server_fds)),
         ),
-    );
-    check(
-        report.online_end.is_empty(),
-        format!(
-            "the database had {:?} online with nobody connected",
-            report.online_end
+        (
+            report.bench_threads.back_to_baseline(),
+            format!("bench threads: {}", show(&report.bench_threads)),
         ),
-    );
-    check(
-        report.unexpected == 0,
-        format!("{} unexpected replies or closes", report.unexpected),
-    );
-    check(
-        report.lobby_lost == 0,
-        format!("{} lobby messages lost", report.lobby_lost),
-    );
-    check(
-        report.lobby_unexpected == 0,
-        format!("{} unexpected lobby lines", report.lobby_unexpected),
-    );
-    problems
+    ]
+}
+
+/// Only the watcher may be online while it is joined, and nobody after.
+fn online_checks(report: &ChurnReport, watcher: &str) -> Vec<Check> {
+    let others: Vec<&String> = report
+        .settle_list
+        .iter()
+        .filter(|n| n.as_str() != watcher)
+        .collect();
+    vec![
+        (
+            report.settled,
+            format!("LIST still showed {others:?} besides the watcher"),
+        ),
+        (
+            report.online_settled == [watcher],
+            format!(
+                "the database had {:?} online while only {watcher} was",
+                report.online_settled
+            ),
+        ),
+        (
+            report.online_end.is_empty(),
+            format!(
+                "the database had {:?} online with nobody connected",
+                report.online_end
+            ),
+        ),
+    ]
+}
+
+/// Every reply as it should be, and every lobby message delivered.
+fn traffic_checks(report: &ChurnReport) -> Vec<Check> {
+    vec![
+        (
+            report.unexpected == 0,
+            format!("{} unexpected replies or closes", report.unexpected),
+        ),
+        (
+            report.lobby_lost == 0,
+            format!("{} lobby messages lost", report.lobby_lost),
+        ),
+        (
+            report.lobby_unexpected == 0,
+            format!("{} unexpected lobby lines", report.lobby_unexpected),
+        ),
+    ]
 }

@@ -51,6 +51,24 @@ pub(super) struct Member {
     pub(super) closed: bool,
 }
 
+impl Member {
+    fn new(name: String, stream: TcpStream) -> Member {
+        Member {
+            name,
+            stream: Some(stream),
+            lines: Lines::default(),
+            stays: true,
+            leaving: false,
+            ready: false,
+            next: HashMap::new(),
+            got: 0,
+            expected: 0,
+            lefts: 0,
+            closed: false,
+        }
+    }
+}
+
 pub(super) struct Room {
     pub(super) lobby: Option<Lobby>,
     pub(super) leader: String,
@@ -62,6 +80,25 @@ pub(super) struct Room {
 }
 
 impl Room {
+    /// True once every member still here has every message of the round.
+    fn heard_all(&self) -> bool {
+        self.members
+            .iter()
+            .filter(|m| m.stream.is_some() && (self.round == 1 || m.stays))
+            .all(|m| m.got >= m.expected)
+    }
+
+    /// True once the leavers are gone and those who stay saw them leave.
+    fn departed(&self) -> bool {
+        self.members.iter().all(|m| {
+            if m.stays {
+                m.lefts >= self.leavers
+            } else {
+                m.stream.is_none()
+            }
+        })
+    }
+
     /// A room that opens at `due`.
     pub(super) fn new(due: Instant) -> Room {
         Room {
@@ -77,64 +114,49 @@ impl Room {
 }
 
 impl Load<'_> {
+    /// Lobby `r`'s next stage, once everyone has seen what the stage is
+    /// waiting for, or its deadline passed.
     pub(super) fn tick_room(&mut self, r: usize, now: Instant) {
         let room = &self.rooms[r];
-        match room.stage {
-            Stage::Waiting => {
-                if self.stopping {
-                    self.rooms[r].stage = Stage::Done;
-                } else if now >= room.due
-                    && let Err(err) = self.open_room(r, now)
-                {
-                    self.report.lobby_unexpected += 1;
-                    note(&mut self.report, format!("a lobby could not open: {err}"));
-                    self.end_room(r, now);
-                }
-            }
-            Stage::Gathering => {
-                if room.members.iter().all(|m| m.ready) {
-                    self.chat(r, now);
-                } else if now >= room.due {
-                    self.room_stalled(r, now);
-                }
-            }
-            Stage::Chatting => {
-                let heard_all = room
-                    .members
-                    .iter()
-                    .filter(|m| m.stream.is_some() && (room.round == 1 || m.stays))
-                    .all(|m| m.got >= m.expected);
-                if heard_all || now >= room.due {
-                    self.count_round(r);
-                    if self.rooms[r].round == 1 {
-                        self.depart(r, now);
-                    } else {
-                        self.close_room(r, now);
-                    }
-                }
-            }
-            Stage::Departing => {
-                let done = room.members.iter().all(|m| {
-                    if m.stays {
-                        m.lefts >= room.leavers
-                    } else {
-                        m.stream.is_none()
-                    }
-                });
-                if done {
-                    self.chat(r, now);
-                } else if now >= room.due {
-                    self.room_stalled(r, now);
-                }
-            }
-            Stage::Closing => {
-                if room.members.iter().all(|m| m.stream.is_none()) {
-                    self.end_room(r, now);
-                } else if now >= room.due {
-                    self.room_stalled(r, now);
-                }
-            }
-            Stage::Done => {}
+        let (done, next): (bool, fn(&mut Self, usize, Instant)) = match room.stage {
+            Stage::Waiting => return self.maybe_open(r, now),
+            Stage::Gathering => (room.members.iter().all(|m| m.ready), Self::chat),
+            Stage::Chatting => (room.heard_all() || now >= room.due, Self::round_over),
+            Stage::Departing => (room.departed(), Self::chat),
+            Stage::Closing => (
+                room.members.iter().all(|m| m.stream.is_none()),
+                Self::end_room,
+            ),
+            Stage::Done => return,
+        };
+        if done {
+            next(self, r, now);
+        } else if now >= room.due {
+            self.room_stalled(r, now);
+        }
+    }
+
+    /// Opens waiting lobby `r` when it is due, unless the load stopped.
+    fn maybe_open(&mut self, r: usize, now: Instant) {
+        if self.stopping {
+            self.rooms[r].stage = Stage::Done;
+        } else if now >= self.rooms[r].due
+            && let Err(err) = self.open_room(r, now)
+        {
+            self.report.lobby_unexpected += 1;
+            note(&mut self.report, format!("a lobby could not open: {err}"));
+            self.end_room(r, now);
+        }
+    }
+
+    /// A round of lobby `r` is over: it is counted, then some members
+    /// leave after the first round, and the lobby closes after the second.
+    fn round_over(&mut self, r: usize, now: Instant) {
+        self.count_round(r);
+        if self.rooms[r].round == 1 {
+            self.depart(r, now);
+        } else {
+            self.close_room(r, now);
         }
     }
 
@@ -142,45 +164,13 @@ impl Load<'_> {
     /// admitted over loopback as a leader admits them.
     pub(super) fn open_room(&mut self, r: usize, now: Instant) -> Result<(), BenchError> {
         let size = 2 + self.rng.below(3) as usize;
-        // Names are only labels here; five distinct ones are always there.
-        let pool = self.options.peers.max(size + 1) as u64;
-        let mut names: Vec<String> = Vec::with_capacity(size + 1);
-        while names.len() < size + 1 {
-            let name = peer_name(self.rng.below(pool) as usize);
-            if !names.contains(&name) {
-                names.push(name);
-            }
-        }
+        let mut names = self.pick_names(size + 1);
         let leader = names.remove(0);
         let (notices, _) = crossbeam_channel::unbounded();
         let lobby = Lobby::start(LobbyConfig::new(leader.clone()), notices)?;
-        let addr = self.listener.local_addr()?;
         let mut members = Vec::with_capacity(size);
         for name in names {
-            let client = TcpStream::connect(addr)?;
-            let (server, from) = self.listener.accept()?;
-            if from != client.local_addr()? {
-                return Err(BenchError::Setup(
-                    "a stranger connected to the lobby listener".into(),
-                ));
-            }
-            let reader = LineReader::new(BufReader::new(server.try_clone()?));
-            lobby.admit(name.clone(), reader, server);
-            client.set_nonblocking(true)?;
-            client.set_nodelay(true)?;
-            members.push(Member {
-                name,
-                stream: Some(client),
-                lines: Lines::default(),
-                stays: true,
-                leaving: false,
-                ready: false,
-                next: HashMap::new(),
-                got: 0,
-                expected: 0,
-                lefts: 0,
-                closed: false,
-            });
+            members.push(self.admit(&lobby, name)?);
         }
         self.report.lobbies += 1;
         self.report.lobby_members += size as u64;
@@ -193,6 +183,37 @@ impl Load<'_> {
         room.round = 0;
         room.leavers = 0;
         Ok(())
+    }
+
+    /// `count` distinct peer names, at random.
+    fn pick_names(&mut self, count: usize) -> Vec<String> {
+        // Names are only labels here; five distinct ones are always there.
+        let pool = self.options.peers.max(count) as u64;
+        let mut names: Vec<String> = Vec::with_capacity(count);
+        while names.len() < count {
+            let name = peer_name(self.rng.below(pool) as usize);
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
+    /// Connects a member to the listener and has `lobby` admit the other
+    /// end, as a leader admits a peer.
+    fn admit(&self, lobby: &Lobby, name: String) -> Result<Member, BenchError> {
+        let client = TcpStream::connect(self.listener.local_addr()?)?;
+        let (server, from) = self.listener.accept()?;
+        if from != client.local_addr()? {
+            return Err(BenchError::Setup(
+                "a stranger connected to the lobby listener".into(),
+            ));
+        }
+        let reader = LineReader::new(BufReader::new(server.try_clone()?));
+        lobby.admit(name.clone(), reader, server);
+        client.set_nonblocking(true)?;
+        client.set_nodelay(true)?;
+        Ok(Member::new(name, client))
     }
 
     /// A round: everyone still in lobby `r`, the leader too, sends a few

@@ -3,8 +3,8 @@
 //! descriptors must come back down. It must never open the live database
 //! with `Store::open`: it reads it through a read-only connection of its own.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -27,70 +27,41 @@ pub(super) fn settle(
 ) -> Result<(), BenchError> {
     let start = Instant::now();
     let deadline = start + REPLY_DEADLINE + options.hello_timeout * 3;
-    let watcher = peer_name(options.peers);
-    let stream = TcpStream::connect(options.addr)?;
-    stream.set_read_timeout(Some(REPLY_DEADLINE))?;
-    let mut reader = BufReader::new(&stream);
-    let mut line = String::new();
-    (&stream).write_all(format!("JOIN {watcher} {BENCH_PASSWORD} 9999\n").as_bytes())?;
-    reader.read_line(&mut line)?;
-    if !line.starts_with("OK JOINED ") {
-        return Err(BenchError::Setup(format!(
-            "the watcher's JOIN got {:?}",
-            line.trim_end()
-        )));
-    }
-    loop {
-        (&stream).write_all(b"LIST\n")?;
-        line.clear();
-        reader.read_line(&mut line)?;
-        let Some(count) = line
-            .trim_end()
-            .strip_prefix("OK LIST ")
-            .and_then(|n| n.parse::<usize>().ok())
-        else {
-            return Err(BenchError::Setup(format!(
-                "the watcher's LIST got {:?}",
-                line.trim_end()
-            )));
-        };
-        let mut names = Vec::with_capacity(count);
-        for _ in 0..count {
-            line.clear();
-            reader.read_line(&mut line)?;
-            if let Some(name) = line.strip_prefix("USER ").and_then(|r| r.split(' ').next()) {
-                names.push(name.to_string());
-            }
-        }
-        report.settle_list = names;
-        report.settled = report.settle_list == [watcher.clone()];
-        if report.settled || Instant::now() >= deadline {
-            break;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
+    let name = peer_name(options.peers);
+    let mut watcher = Watcher::join(options.addr, &name)?;
+    list_until_settled(&mut watcher, &name, deadline, report)?;
     report.settle_time = start.elapsed();
     report.online_settled = online_in_db(&options.db)?;
-    (&stream).write_all(b"LOGOUT\n")?;
-    line.clear();
-    reader.read_line(&mut line)?;
-    if line.trim_end() != "OK BYE" {
-        return Err(BenchError::Setup(format!(
-            "the watcher's LOGOUT got {:?}",
-            line.trim_end()
-        )));
-    }
-    // The server closes the connection after `OK BYE`.
-    line.clear();
-    let _ = reader.read_line(&mut line);
-    drop(reader);
-    drop(stream);
+    watcher.logout()?;
     // `OK BYE` comes after the user went offline, so the database already
     // says so.
     report.online_end = online_in_db(&options.db)?;
+    wait_for_server(sampler);
+    Ok(())
+}
 
-    // The connection threads of the last closes may still be on their way
-    // out; wait for them, but not for ever.
+/// LISTs every little while until the watcher alone is online, or until
+/// `deadline`; the report keeps the last list and whether it settled.
+fn list_until_settled(
+    watcher: &mut Watcher,
+    name: &str,
+    deadline: Instant,
+    report: &mut ChurnReport,
+) -> Result<(), BenchError> {
+    loop {
+        report.settle_list = watcher.list()?;
+        report.settled = report.settle_list == [name];
+        if report.settled || Instant::now() >= deadline {
+            return Ok(());
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The connection threads of the last closes may still be on their way
+/// out; waits for the server's threads and descriptors to come back to
+/// their baseline, but not for ever, and records the end of every figure.
+fn wait_for_server(sampler: &mut Sampler) {
     let deadline = Instant::now() + Duration::from_secs(5);
     let (mut threads, mut fds) = sampler.sample();
     while (threads != sampler.threads.baseline || fds != sampler.fds.baseline)
@@ -103,7 +74,84 @@ pub(super) fn settle(
     sampler.fds.end = fds;
     sampler.memory.end = proc_status_field(Some(sampler.pid), "VmRSS");
     sampler.bench.end = thread_count(None);
-    Ok(())
+}
+
+/// The watcher's connection: blocking, one request at a time, every reply
+/// read under `REPLY_DEADLINE`.
+struct Watcher {
+    reader: BufReader<TcpStream>,
+    line: String,
+}
+
+impl Watcher {
+    /// Connects and joins as `name`.
+    fn join(addr: SocketAddr, name: &str) -> Result<Watcher, BenchError> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(REPLY_DEADLINE))?;
+        let mut watcher = Watcher {
+            reader: BufReader::new(stream),
+            line: String::new(),
+        };
+        watcher.send(&format!("JOIN {name} {BENCH_PASSWORD} 9999\n"))?;
+        watcher.read()?;
+        if !watcher.line.starts_with("OK JOINED ") {
+            return Err(watcher.wrong("JOIN"));
+        }
+        Ok(watcher)
+    }
+
+    /// The names a `LIST` shows.
+    fn list(&mut self) -> Result<Vec<String>, BenchError> {
+        self.send("LIST\n")?;
+        self.read()?;
+        let Some(count) = self
+            .line
+            .trim_end()
+            .strip_prefix("OK LIST ")
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            return Err(self.wrong("LIST"));
+        };
+        let mut names = Vec::with_capacity(count);
+        for _ in 0..count {
+            self.read()?;
+            let row = self.line.strip_prefix("USER ");
+            if let Some(name) = row.and_then(|r| r.split(' ').next()) {
+                names.push(name.to_string());
+            }
+        }
+        Ok(names)
+    }
+
+    /// Logs out, and reads on until the server closes the connection.
+    fn logout(mut self) -> Result<(), BenchError> {
+        self.send("LOGOUT\n")?;
+        self.read()?;
+        if self.line.trim_end() != "OK BYE" {
+            return Err(self.wrong("LOGOUT"));
+        }
+        // The server closes the connection after `OK BYE`.
+        let _ = self.read();
+        Ok(())
+    }
+
+    fn send(&self, line: &str) -> io::Result<()> {
+        self.reader.get_ref().write_all(line.as_bytes())
+    }
+
+    /// Reads the next line in place of the last.
+    fn read(&mut self) -> io::Result<usize> {
+        self.line.clear();
+        self.reader.read_line(&mut self.line)
+    }
+
+    /// The error for an answer to `request` that is not the one it needs.
+    fn wrong(&self, request: &str) -> BenchError {
+        BenchError::Setup(format!(
+            "the watcher's {request} got {:?}",
+            self.line.trim_end()
+        ))
+    }
 }
 
 /// The users the database marks online, from a read-only connection of our
