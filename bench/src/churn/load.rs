@@ -18,7 +18,7 @@ use crate::{BenchError, Histogram, poll_readable, pollfd};
 
 /// Which connection a `pollfd` stands for.
 #[derive(Clone, Copy)]
-pub(super) enum Target {
+enum Target {
     Main(usize),
     Successor(usize),
     Member(usize, usize),
@@ -108,7 +108,7 @@ impl<'a> Load<'a> {
         Ok(())
     }
 
-    pub(super) fn progress(&self, elapsed: Duration) {
+    fn progress(&self, elapsed: Duration) {
         let joined = self
             .peers
             .iter()
@@ -132,14 +132,14 @@ impl<'a> Load<'a> {
     }
 
     /// True once every peer is disconnected and every lobby is over.
-    pub(super) fn quiet(&self) -> bool {
+    fn quiet(&self) -> bool {
         self.peers.iter().all(|p| p.phase == Phase::Idle)
             && self.rooms.iter().all(|r| r.stage == Stage::Done)
     }
 
     /// The finishing deadline passed: whatever is still open is dropped
     /// and reported.
-    pub(super) fn abandon(&mut self) {
+    fn abandon(&mut self) {
         for p in 0..self.peers.len() {
             if self.peers[p].phase != Phase::Idle {
                 let what = format!(
@@ -173,7 +173,7 @@ impl<'a> Load<'a> {
         note(&mut self.report, what);
     }
 
-    pub(super) fn poll_once(&mut self) -> Result<(), BenchError> {
+    fn poll_once(&mut self) -> Result<(), BenchError> {
         let mut targets = Vec::new();
         let mut fds = Vec::new();
         for (p, peer) in self.peers.iter().enumerate() {

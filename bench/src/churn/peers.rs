@@ -14,14 +14,14 @@ use crate::registry::{BENCH_PASSWORD, peer_name};
 /// How a session ends. Each peer goes through all four in turn, from its
 /// own starting point, so that even a short run sees every kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Ending {
+enum Ending {
     Leave,
     Crash,
     Silent,
     Takeover,
 }
 
-pub(super) const ENDINGS: [Ending; 4] = [
+const ENDINGS: [Ending; 4] = [
     Ending::Leave,
     Ending::Crash,
     Ending::Silent,
@@ -93,7 +93,7 @@ impl Load<'_> {
     }
 
     /// Drops peer `p`'s connections and schedules its next connect.
-    pub(super) fn idle(&mut self, p: usize, now: Instant) {
+    fn idle(&mut self, p: usize, now: Instant) {
         let pause = self.rng.within(Duration::ZERO, self.options.pause);
         let peer = &mut self.peers[p];
         self.joins_in_flight -= peer.slots;
@@ -105,14 +105,14 @@ impl Load<'_> {
     }
 
     /// A JOIN on peer `p` was answered, one way or another.
-    pub(super) fn release_slot(&mut self, p: usize) {
+    fn release_slot(&mut self, p: usize) {
         if self.peers[p].slots > 0 {
             self.peers[p].slots -= 1;
             self.joins_in_flight -= 1;
         }
     }
 
-    pub(super) fn join_line(&self, p: usize) -> String {
+    fn join_line(&self, p: usize) -> String {
         let peer = &self.peers[p];
         format!(
             "JOIN {} {BENCH_PASSWORD} {}\n",
@@ -122,7 +122,7 @@ impl Load<'_> {
     }
 
     /// Peer `p` is joined on `conn`: a session begins.
-    pub(super) fn begin_session(&mut self, p: usize, now: Instant) {
+    fn begin_session(&mut self, p: usize, now: Instant) {
         let mean = self.options.session;
         let length = self.rng.within(mean / 2, mean + mean / 2);
         let first = self.request_gap();
@@ -135,7 +135,7 @@ impl Load<'_> {
     }
 
     /// Time to a joined peer's next request: well within the hello timeout.
-    pub(super) fn request_gap(&mut self) -> Duration {
+    fn request_gap(&mut self) -> Duration {
         let timeout = self.options.hello_timeout;
         self.rng.within(timeout / 10, timeout * 2 / 5)
     }
@@ -209,7 +209,7 @@ impl Load<'_> {
 
     /// Sends peer `p` one request: mostly HELLO, some LIST, SEARCH and
     /// INVITE for another peer.
-    pub(super) fn request(&mut self, p: usize, now: Instant) {
+    fn request(&mut self, p: usize, now: Instant) {
         let other = {
             let n = self.options.peers as u64;
             let offset = 1 + self.rng.below(n.saturating_sub(1).max(1));
@@ -231,7 +231,7 @@ impl Load<'_> {
         }
     }
 
-    pub(super) fn end_session(&mut self, p: usize, now: Instant) {
+    fn end_session(&mut self, p: usize, now: Instant) {
         let peer = &mut self.peers[p];
         let ending = ENDINGS[peer.sessions % ENDINGS.len()];
         let Some(conn) = peer.conn.as_mut() else {
@@ -271,7 +271,7 @@ impl Load<'_> {
     /// The HELLO before a takeover was answered: JOIN again from a second
     /// connection. It does not wait for a join slot, since the first
     /// connection must not fall silent for long.
-    pub(super) fn take_over(&mut self, p: usize, now: Instant) {
+    fn take_over(&mut self, p: usize, now: Instant) {
         if self.stopping {
             self.report.cut += 1;
             self.idle(p, now);
@@ -302,7 +302,7 @@ impl Load<'_> {
 
     /// A takeover is complete once the second connection joined and the
     /// first got `BYE REPLACED` and was closed.
-    pub(super) fn maybe_replaced(&mut self, p: usize, now: Instant) {
+    fn maybe_replaced(&mut self, p: usize, now: Instant) {
         let peer = &mut self.peers[p];
         let joined = peer
             .successor

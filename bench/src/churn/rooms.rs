@@ -162,7 +162,7 @@ impl Load<'_> {
 
     /// Opens lobby `r`: a hub led by one peer, and two to four members
     /// admitted over loopback as a leader admits them.
-    pub(super) fn open_room(&mut self, r: usize, now: Instant) -> Result<(), BenchError> {
+    fn open_room(&mut self, r: usize, now: Instant) -> Result<(), BenchError> {
         let size = 2 + self.rng.below(3) as usize;
         let mut names = self.pick_names(size + 1);
         let leader = names.remove(0);
@@ -218,7 +218,7 @@ impl Load<'_> {
 
     /// A round: everyone still in lobby `r`, the leader too, sends a few
     /// numbered messages, which each of the others must all get.
-    pub(super) fn chat(&mut self, r: usize, now: Instant) {
+    fn chat(&mut self, r: usize, now: Instant) {
         let count = 2 + self.rng.below(4);
         let room = &mut self.rooms[r];
         room.round += 1;
@@ -266,7 +266,7 @@ impl Load<'_> {
     }
 
     /// Adds up what the members of lobby `r` got in the round just over.
-    pub(super) fn count_round(&mut self, r: usize) {
+    fn count_round(&mut self, r: usize) {
         let room = &self.rooms[r];
         for member in &room.members {
             if room.round > 1 && !member.stays {
@@ -290,7 +290,7 @@ impl Load<'_> {
 
     /// Some members of lobby `r` leave, by `LEAVE` or by dropping the
     /// connection; at least one stays.
-    pub(super) fn depart(&mut self, r: usize, now: Instant) {
+    fn depart(&mut self, r: usize, now: Instant) {
         let keep = self.rng.below(self.rooms[r].members.len() as u64) as usize;
         let mut leavers = 0;
         for m in 0..self.rooms[r].members.len() {
@@ -324,7 +324,7 @@ impl Load<'_> {
 
     /// Closes lobby `r`'s hub, which joins its threads; the members left
     /// must then read `CLOSED` and the close.
-    pub(super) fn close_room(&mut self, r: usize, now: Instant) {
+    fn close_room(&mut self, r: usize, now: Instant) {
         let room = &mut self.rooms[r];
         if let Some(lobby) = room.lobby.take() {
             lobby.close(CLOSE_REASON);
@@ -333,7 +333,7 @@ impl Load<'_> {
         room.due = now + STAGE_DEADLINE;
     }
 
-    pub(super) fn room_stalled(&mut self, r: usize, now: Instant) {
+    fn room_stalled(&mut self, r: usize, now: Instant) {
         let room = &self.rooms[r];
         let what = format!("lobby of {} stalled in {:?}", room.leader, room.stage);
         self.report.lobby_unexpected += 1;
@@ -341,7 +341,7 @@ impl Load<'_> {
         self.end_room(r, now);
     }
 
-    pub(super) fn end_room(&mut self, r: usize, now: Instant) {
+    fn end_room(&mut self, r: usize, now: Instant) {
         let pause = self.rng.within(Duration::ZERO, self.options.pause);
         let room = &mut self.rooms[r];
         if let Some(lobby) = room.lobby.take() {
@@ -406,7 +406,7 @@ impl Load<'_> {
 
 /// Counts `MSG <from> r<round> <seq>` for `member`; false for anything
 /// else, or a number out of turn.
-pub(super) fn hear_msg(member: &mut Member, round: u32, line: &[u8]) -> bool {
+fn hear_msg(member: &mut Member, round: u32, line: &[u8]) -> bool {
     let Ok(line) = std::str::from_utf8(line) else {
         return false;
     };

@@ -12,7 +12,7 @@ use super::{ChurnOptions, REPLY_DEADLINE};
 use crate::{BenchError, proc_status_field, thread_count};
 
 /// The entries of a `/proc` directory, such as a process's `task` or `fd`.
-pub(super) fn entries(path: &str) -> Option<u64> {
+fn entries(path: &str) -> Option<u64> {
     Some(std::fs::read_dir(path).ok()?.count() as u64)
 }
 

@@ -54,11 +54,11 @@ impl Proto {
     }
 }
 
-pub(super) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-pub(super) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     find(haystack, needle).is_some()
 }
 
@@ -80,7 +80,7 @@ pub(super) fn parse_text(text: &[u8]) -> Option<(u64, u64)> {
     Some((seq, nanos))
 }
 
-pub(super) fn parse_u64(digits: &[u8]) -> Option<u64> {
+fn parse_u64(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 {
         return None;
     }
