@@ -6,7 +6,7 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
 
-use crate::Lines;
+use crate::{Lines, ReadEnd};
 
 /// What a connection waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +101,16 @@ impl Conn {
             sent: Instant::now(),
             farewell: false,
         })
+    }
+
+    /// Reads what the socket has until it would block: its complete lines,
+    /// and why it stopped.
+    pub(super) fn read(&mut self, scratch: &mut [u8]) -> (Vec<Vec<u8>>, ReadEnd) {
+        let mut heard = Vec::new();
+        let (_, end) = self
+            .lines
+            .read(&self.stream, scratch, |line| heard.push(line.to_vec()));
+        (heard, end)
     }
 
     /// Sends one short line on a connection with nothing in flight, whose

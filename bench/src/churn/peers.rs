@@ -321,10 +321,7 @@ impl Load<'_> {
         let Some(conn) = self.peers[p].conn.as_mut() else {
             return;
         };
-        let mut heard = Vec::new();
-        let (_, end) = conn.lines.read(&conn.stream, &mut self.scratch, |line| {
-            heard.push(line.to_vec())
-        });
+        let (heard, end) = conn.read(&mut self.scratch);
         for line in heard {
             if !self.hear_main(p, &line, now) {
                 return;
@@ -428,10 +425,7 @@ impl Load<'_> {
         let Some(conn) = self.peers[p].successor.as_mut() else {
             return;
         };
-        let mut heard = Vec::new();
-        let (_, end) = conn.lines.read(&conn.stream, &mut self.scratch, |line| {
-            heard.push(line.to_vec())
-        });
+        let (heard, end) = conn.read(&mut self.scratch);
         for line in heard {
             let Some(conn) = self.peers[p].successor.as_mut() else {
                 return;

@@ -67,6 +67,45 @@ impl Member {
             closed: false,
         }
     }
+
+    /// Starts round `round`: the member is owed `expected` messages, and
+    /// sends its own `count`; false if it could not send them.
+    fn start_round(&mut self, round: u32, count: u64, expected: u64) -> bool {
+        self.next.clear();
+        self.got = 0;
+        self.expected = expected;
+        let Some(stream) = &self.stream else {
+            return true;
+        };
+        let mut lines = String::new();
+        for seq in 0..count {
+            lines.push_str(&format!("MSG r{round} {seq}\n"));
+        }
+        // A few short lines fit in an idle socket's send buffer.
+        matches!((&*stream).write(lines.as_bytes()), Ok(n) if n == lines.len())
+    }
+
+    /// One line from the hub in round `round`; false if the member should
+    /// not have got it.
+    fn hear(&mut self, round: u32, line: &[u8]) -> bool {
+        if self.leaving || line == b"HELLO" || line.starts_with(b"JOINED ") {
+            return true;
+        }
+        if line.starts_with(b"MEMBERS ") {
+            // Only the first: the hub sends it once, on admission.
+            let first = !self.ready;
+            self.ready = true;
+            first
+        } else if line.starts_with(b"LEFT ") {
+            self.lefts += 1;
+            true
+        } else if line == format!("CLOSED {CLOSE_REASON}").as_bytes() {
+            self.closed = true;
+            true
+        } else {
+            hear_msg(self, round, line)
+        }
+    }
 }
 
 pub(super) struct Room {
@@ -233,19 +272,8 @@ impl Load<'_> {
             if round > 1 && !member.stays {
                 continue;
             }
-            member.next.clear();
-            member.got = 0;
             // The other members and the leader.
-            member.expected = present * count;
-            let Some(stream) = &member.stream else {
-                continue;
-            };
-            let mut lines = String::new();
-            for seq in 0..count {
-                lines.push_str(&format!("MSG r{round} {seq}\n"));
-            }
-            // A few short lines fit in an idle socket's send buffer.
-            if !matches!((&*stream).write(lines.as_bytes()), Ok(n) if n == lines.len()) {
+            if !member.start_round(round, count, present * count) {
                 broken.push(member.name.clone());
             }
         }
@@ -370,19 +398,7 @@ impl Load<'_> {
             .read(stream, &mut self.scratch, |line| heard.push(line.to_vec()));
         let mut wrong = Vec::new();
         for line in heard {
-            if member.leaving || line == b"HELLO" || line.starts_with(b"JOINED ") {
-                continue;
-            }
-            if line.starts_with(b"MEMBERS ") {
-                if member.ready {
-                    wrong.push(line);
-                }
-                member.ready = true;
-            } else if line.starts_with(b"LEFT ") {
-                member.lefts += 1;
-            } else if line == format!("CLOSED {CLOSE_REASON}").as_bytes() {
-                member.closed = true;
-            } else if !hear_msg(member, round, &line) {
+            if !member.hear(round, &line) {
                 wrong.push(line);
             }
         }
