@@ -7,7 +7,9 @@
 //! - `trace`: the `--trace` output of both binaries, passwords hidden.
 //! - `db`: the registry's SQLite file: schema, migrations, every statement.
 //! - `password`: argon2id hashing, at most one hash per core at a time.
-//! - `registry`: the registry server: acceptor, connection threads, sweeper, hub.
+//! - `registry`: the registry server: acceptor, connection threads, sweeper, hub,
+//!   and its rules (`throttle`, `tickets`) as plain types.
+//! - `net`: waking a blocked `accept`, and the accept loop both servers share.
 //! - `client`: the peer's link to the registry: requests, HELLO, reconnects.
 //! - `peer`: the interactive peer: menus, chat requests, lobby membership.
 //! - `lobby`: the lobby hub a leader runs: membership, relaying, slow-member protection.
@@ -20,26 +22,15 @@ pub mod client;
 pub mod db;
 pub mod line;
 pub mod lobby;
+mod net;
 pub mod password;
 pub mod peer;
 pub mod registry;
 pub mod trace;
 pub mod wire;
 
-/// Wakes a thread blocked in `accept` on `addr` by connecting to it; the
-/// thread then sees its stop flag and drops the connection. A listener on
-/// an unspecified address (`0.0.0.0`, `::`) is reached through loopback. If
-/// the connection fails, the listener is gone already.
-pub(crate) fn wake_acceptor(mut addr: std::net::SocketAddr) {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-    if addr.ip().is_unspecified() {
-        addr.set_ip(match addr.ip() {
-            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        });
-    }
-    let _ = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1));
-}
+/// Kept at the crate root for the peer and the lobby, which call it there.
+pub(crate) use net::wake_acceptor;
 
 /// Parses a number of seconds, fractions allowed, for command-line options.
 pub fn parse_seconds(text: &str) -> Result<f64, String> {

@@ -14,7 +14,7 @@ use p2pchat::lobby;
 use p2pchat::peer::{
     Console, DEFAULT_HELLO_INTERVAL, DEFAULT_INVITE_TIMEOUT, Input, Peer, PeerConfig, Want,
 };
-use p2pchat::registry::DEFAULT_PORT;
+use p2pchat::registry::DEFAULT_REGISTRY_PORT;
 use p2pchat::trace::Trace;
 
 /// A p2pchat peer: register or join at the registry, find users, and chat
@@ -23,7 +23,7 @@ use p2pchat::trace::Trace;
 #[command(version)]
 struct Args {
     /// The registry server, as HOST:PORT.
-    #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_PORT}"))]
+    #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_REGISTRY_PORT}"))]
     server: String,
     /// The port to listen on for chat requests (0 lets the system pick).
     #[arg(long, default_value_t = 0)]

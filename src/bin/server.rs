@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use crossbeam_channel::{RecvTimeoutError, bounded};
 use p2pchat::registry::{
-    DEFAULT_HELLO_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, RegistryConfig, Server,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_REGISTRY_HELLO_TIMEOUT, DEFAULT_REGISTRY_PORT, RegistryConfig,
+    Server,
 };
 use p2pchat::trace::{self, Trace};
 use std::thread;
@@ -22,13 +23,13 @@ use std::thread;
 )]
 struct Args {
     /// Address and port to listen on.
-    #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)))]
+    #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], DEFAULT_REGISTRY_PORT)))]
     bind: SocketAddr,
     /// The SQLite database file (created on first run).
     #[arg(long, default_value = "registry.db")]
     db: PathBuf,
     /// Seconds a client may stay silent before it is closed and marked offline.
-    #[arg(long, default_value_t = DEFAULT_HELLO_TIMEOUT.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = DEFAULT_REGISTRY_HELLO_TIMEOUT.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
     hello_timeout: f64,
     /// Connections held at once; one over this gets ERR SERVER_FULL.
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse_count)]

@@ -1,0 +1,116 @@
+//! How a registry server is set up: its configuration, its defaults, and
+//! the errors that stop it.
+//!
+//! Plain data: nothing here opens a socket or a file.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+
+use crate::db::DbError;
+use crate::trace::Trace;
+
+/// The port the registry listens on unless told otherwise (and the port a
+/// peer looks for it on).
+pub const DEFAULT_REGISTRY_PORT: u16 = 7777;
+
+/// How long a registry connection may stay silent unless told otherwise.
+pub const DEFAULT_REGISTRY_HELLO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many connections the registry holds at once unless told otherwise:
+/// each is a thread, and the machine this was sized on allows about 16,000.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 12_000;
+
+/// How long an invitation ticket stays good unless told otherwise.
+pub const DEFAULT_TICKET_TTL: Duration = Duration::from_secs(60);
+
+/// How failed JOINs are limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleConfig {
+    /// Failures for one name, or from one address, that start a cool-down.
+    pub max_failures: usize,
+    /// How far back failures count.
+    pub window: Duration,
+    /// How long JOINs for that name or from that address are refused.
+    pub cooldown: Duration,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> ThrottleConfig {
+        ThrottleConfig {
+            max_failures: 5,
+            window: Duration::from_secs(60),
+            cooldown: Duration::from_secs(60),
+        }
+    }
+}
+
+/// How a registry server is set up.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    pub bind: SocketAddr,
+    pub db_path: PathBuf,
+    /// How long a connection may send nothing before it is closed.
+    pub hello_timeout: Duration,
+    pub trace: Trace,
+    /// Where a line goes for each registration, join and leave (the binary
+    /// prints them). The hub never waits for it: a line that does not fit
+    /// in the channel is dropped, so a stalled log cannot stall the server.
+    pub log: Option<Sender<String>>,
+    /// Connections over this number get `ERR SERVER_FULL` and are closed.
+    pub max_connections: usize,
+    /// How long an invitation ticket stays good.
+    pub ticket_ttl: Duration,
+    pub throttle: ThrottleConfig,
+}
+
+impl RegistryConfig {
+    pub fn new(bind: SocketAddr, db_path: impl Into<PathBuf>) -> RegistryConfig {
+        RegistryConfig {
+            bind,
+            db_path: db_path.into(),
+            hello_timeout: DEFAULT_REGISTRY_HELLO_TIMEOUT,
+            trace: Trace::off(),
+            log: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            ticket_ttl: DEFAULT_TICKET_TTL,
+            throttle: ThrottleConfig::default(),
+        }
+    }
+}
+
+/// Why the server could not start or run.
+#[derive(Debug)]
+pub enum ServerError {
+    Bind(SocketAddr, io::Error),
+    Db(DbError),
+    Io(io::Error),
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::Bind(addr, err) => write!(f, "cannot listen on {addr}: {err}"),
+            ServerError::Db(err) => err.fmt(f),
+            ServerError::Io(err) => write!(f, "network error: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+impl From<DbError> for ServerError {
+    fn from(err: DbError) -> ServerError {
+        ServerError::Db(err)
+    }
+}
+
+impl From<io::Error> for ServerError {
+    fn from(err: io::Error) -> ServerError {
+        ServerError::Io(err)
+    }
+}

@@ -1,0 +1,290 @@
+//! One client connection, served on its own thread: reads request lines,
+//! asks the hub (or the hashing threads) and writes the replies.
+//!
+//! The thread is the only reader and writer of its socket. Its phases are
+//! functions: `open` (tell the hub, set the write timeout), `talk` (one
+//! request after another until the client leaves or the hub says BYE), and
+//! the goodbye to the hub, which a guard sends on every way out. It never
+//! touches shared state except through `RegistryEvent`s, and nothing a
+//! client sends may panic it.
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crossbeam_channel::{Sender, bounded};
+
+use super::hub::{RegistryEvent, Socket};
+use super::server::LiveGuard;
+use crate::line::{Frame, LineReader, write_line};
+use crate::password::HashQueue;
+use crate::trace::Trace;
+use crate::wire::{self, ByeReason, ErrorCode, HELP_TEXT, Reply, Request};
+
+/// The read buffer of a registry connection: a few lines' worth.
+const READ_BUFFER: usize = 512;
+
+/// Asks the hub something and waits for the answer; `None` once the hub
+/// has stopped.
+fn ask<T>(
+    events: &Sender<RegistryEvent>,
+    make: impl FnOnce(Sender<T>) -> RegistryEvent,
+) -> Option<T> {
+    let (tx, rx) = bounded(1);
+    events.send(make(tx)).ok()?;
+    rx.recv().ok()
+}
+
+fn bad_credentials() -> Reply {
+    Reply::Err(
+        ErrorCode::BadCredentials,
+        "wrong user name or password".into(),
+    )
+}
+
+fn closing() -> Reply {
+    Reply::Err(ErrorCode::Internal, "the server is stopping".into())
+}
+
+/// One client connection, served on its own thread.
+pub(super) struct Connection {
+    pub(super) id: u64,
+    pub(super) events: Sender<RegistryEvent>,
+    pub(super) hashes: HashQueue,
+    pub(super) trace: Trace,
+    pub(super) write_timeout: Duration,
+    pub(super) _live: LiveGuard,
+}
+
+/// What handling one line leads to.
+enum Next {
+    Continue,
+    Close,
+}
+
+/// Whether this connection holds a user online.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Joined {
+    No,
+    Yes,
+}
+
+impl Connection {
+    /// Serves `stream` until the client leaves or the hub ends it.
+    pub(super) fn serve(self, stream: TcpStream) {
+        let Some((socket, addr)) = self.open(stream) else {
+            return;
+        };
+        let stream = &socket.stream;
+        // Lines are short, so a small buffer will do: with thousands of
+        // idle connections, buffer sizes are most of the server's memory.
+        let mut reader = LineReader::new(BufReader::with_capacity(READ_BUFFER, stream));
+        let mut writer = stream;
+        if let Err(err) = self.talk(&mut reader, &mut writer, &socket.bye, addr)
+            && self.trace.is_on()
+        {
+            self.trace
+                .received(addr, format_args!("(connection error: {err})"));
+        }
+        let _ = self
+            .events
+            .send(RegistryEvent::Disconnected { id: self.id });
+    }
+
+    /// Tells the hub about the connection and sets it up; `None` if the
+    /// connection is unusable already or the hub has stopped.
+    fn open(&self, stream: TcpStream) -> Option<(Arc<Socket>, SocketAddr)> {
+        let addr = stream.peer_addr().ok()?;
+        // One descriptor per connection, shared with the hub (which only
+        // shuts it down), rather than a `try_clone` for each: at ten
+        // thousand clients, descriptors run out before anything else.
+        let socket = Arc::new(Socket::new(stream));
+        self.events
+            .send(RegistryEvent::Connected {
+                id: self.id,
+                addr,
+                socket: socket.clone(),
+            })
+            .ok()?;
+        // A client that stops reading must not hold this thread, and with
+        // it a shutdown, for ever: a write that cannot finish in time ends
+        // the connection.
+        socket
+            .stream
+            .set_write_timeout(Some(self.write_timeout))
+            .ok()?;
+        Some((socket, addr))
+    }
+
+    /// Answers one request after another until the client leaves, a line
+    /// cannot be framed, or the hub leaves a reason to say `BYE`.
+    fn talk(
+        &self,
+        reader: &mut LineReader<impl BufRead>,
+        writer: &mut impl Write,
+        bye: &OnceLock<ByeReason>,
+        addr: SocketAddr,
+    ) -> io::Result<()> {
+        let mut joined = Joined::No;
+        loop {
+            let frame = reader.next_frame();
+            if let Some(&reason) = bye.get() {
+                return self.send(writer, addr, &Reply::Bye(reason));
+            }
+            let line = match frame? {
+                Frame::Eof => return Ok(()),
+                Frame::TooLong => {
+                    let err = Reply::Err(
+                        ErrorCode::LineTooLong,
+                        format!("lines are at most {} bytes; closing", wire::MAX_LINE),
+                    );
+                    return self.send(writer, addr, &err);
+                }
+                Frame::BadEncoding => {
+                    let err = Reply::Err(ErrorCode::BadEncoding, "lines must be UTF-8".into());
+                    self.send(writer, addr, &err)?;
+                    continue;
+                }
+                Frame::Line(line) => line,
+            };
+            self.trace.received(addr, &line);
+            let _ = self.events.send(RegistryEvent::Activity { id: self.id });
+            let (replies, next) = self.handle(&line, &mut joined, addr.ip().to_canonical());
+            // All the lines of one answer (a LIST has one per user) go out
+            // in one write.
+            let mut out = Vec::new();
+            for reply in &replies {
+                self.trace.sent(addr, reply);
+                writeln!(out, "{reply}")?;
+            }
+            writer.write_all(&out)?;
+            // A request that waited long for the hash pool must not count
+            // as silence.
+            let _ = self.events.send(RegistryEvent::Activity { id: self.id });
+            if let Next::Close = next {
+                return Ok(());
+            }
+        }
+    }
+
+    fn send(&self, writer: &mut impl Write, addr: SocketAddr, reply: &Reply) -> io::Result<()> {
+        self.trace.sent(addr, reply);
+        write_line(writer, reply)
+    }
+
+    /// Asks the hub something and waits for the answer.
+    fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> RegistryEvent) -> Option<T> {
+        ask(&self.events, make)
+    }
+
+    /// The replies to one line, and whether the connection goes on.
+    fn handle(&self, line: &str, joined: &mut Joined, ip: IpAddr) -> (Vec<Reply>, Next) {
+        let request = match line.parse::<Request>() {
+            Ok(request) => request,
+            Err(err) => return (vec![err.into()], Next::Continue),
+        };
+        let needs_join = !matches!(
+            request,
+            Request::Register { .. } | Request::Join { .. } | Request::Help
+        );
+        if needs_join && *joined == Joined::No {
+            let err = Reply::Err(
+                ErrorCode::NotJoined,
+                "JOIN first: JOIN <name> <password> <port>".into(),
+            );
+            return (vec![err], Next::Continue);
+        }
+        let id = self.id;
+        let reply = match request {
+            Request::Register { name, password } => self.register(name, &password),
+            Request::Join {
+                name,
+                password,
+                port,
+            } => {
+                if *joined == Joined::Yes {
+                    let err = Reply::Err(
+                        ErrorCode::AlreadyJoined,
+                        "this connection has joined already".into(),
+                    );
+                    return (vec![err], Next::Continue);
+                }
+                let reply = self.join(name, &password, port, ip).unwrap_or_else(closing);
+                if matches!(reply, Reply::Joined(_)) {
+                    *joined = Joined::Yes;
+                }
+                reply
+            }
+            Request::Hello => Reply::Hello,
+            Request::List => {
+                let rows = self
+                    .ask(|reply| RegistryEvent::List { reply })
+                    .unwrap_or_else(|| vec![closing()]);
+                return (rows, Next::Continue);
+            }
+            Request::Search { name } => self
+                .ask(|reply| RegistryEvent::Search { name, reply })
+                .unwrap_or_else(closing),
+            Request::Invite { name } => self
+                .ask(|reply| RegistryEvent::Invite { id, name, reply })
+                .unwrap_or_else(closing),
+            Request::Check { ticket } => self
+                .ask(|reply| RegistryEvent::Check { id, ticket, reply })
+                .unwrap_or_else(closing),
+            Request::Logout => {
+                // Offline first, so that whoever sees `OK BYE` can rely on it.
+                let reply = self
+                    .ask(|reply| RegistryEvent::Logout { id, reply })
+                    .unwrap_or_else(closing);
+                return (vec![reply], Next::Close);
+            }
+            Request::Help => Reply::Help(HELP_TEXT.into()),
+        };
+        (vec![reply], Next::Continue)
+    }
+
+    fn register(&self, name: String, password: &str) -> Reply {
+        match self.hashes.hash(password) {
+            Ok(hash) => self
+                .ask(|reply| RegistryEvent::Register { name, hash, reply })
+                .unwrap_or_else(closing),
+            Err(err) => Reply::Err(ErrorCode::Internal, err),
+        }
+    }
+
+    fn join(&self, name: String, password: &str, port: u16, ip: IpAddr) -> Option<Reply> {
+        // The whole JOIN runs as one job on a hashing thread. The hub counts
+        // the attempt as a failure when it lets it through, and it is asked
+        // only once a hashing thread has taken the job: so at most as many
+        // attempts as there are hashing threads are ever undecided, and a
+        // burst of guesses meets the cool-down at once. (It also keeps the
+        // connection thread's own stack, thousands of them, shallow.)
+        let events = self.events.clone();
+        let password = password.to_string();
+        let id = self.id;
+        self.hashes
+            .run(move |slot| {
+                let account =
+                    match ask(&events, |reply| RegistryEvent::Account { name, ip, reply })? {
+                        Ok(Some(account)) => account,
+                        Ok(None) => {
+                            slot.verify_nobody(&password);
+                            return Some(bad_credentials());
+                        }
+                        Err(refusal) => return Some(refusal),
+                    };
+                if !slot.verify(&password, &account.password_hash) {
+                    return Some(bad_credentials());
+                }
+                ask(&events, |reply| RegistryEvent::Join {
+                    id,
+                    ip,
+                    name: account.name,
+                    port,
+                    reply,
+                })
+            })
+            .flatten()
+    }
+}

@@ -1,0 +1,430 @@
+//! The registry hub: the one thread that owns the `Store`, presence (who is
+//! online, on which connection), the sessions, the join throttle and the
+//! tickets. Connection threads and the sweeper send it `RegistryEvent`s; an
+//! event that needs an answer carries its reply channel.
+//!
+//! Each request is handled in one method here, and `handle` only
+//! dispatches. The hub never writes to a client's socket: to end a
+//! connection it leaves the reason beside the socket and wakes the
+//! connection's thread, which writes the `BYE`. It never hashes a password.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::RegistryConfig;
+use super::ServerError;
+use super::throttle::JoinThrottle;
+use super::tickets::{TicketBytes, Tickets};
+use crate::db::{Account, DbError, Store};
+use crate::wire::{ByeReason, Contact, ErrorCode, Reply};
+
+/// What connection threads and the sweeper tell the hub.
+pub(super) enum RegistryEvent {
+    /// A connection opened.
+    Connected {
+        id: u64,
+        addr: SocketAddr,
+        socket: Arc<Socket>,
+    },
+    /// A complete line arrived on a connection.
+    Activity {
+        id: u64,
+    },
+    /// Store a new account.
+    Register {
+        name: String,
+        hash: String,
+        reply: Sender<Reply>,
+    },
+    /// Look up the stored hash for a JOIN from `ip`, unless JOINs for
+    /// that name or from that address are cooling down. The attempt counts
+    /// as a failure until the `Join` that follows a good password.
+    Account {
+        name: String,
+        ip: IpAddr,
+        reply: Sender<Result<Option<Account>, Reply>>,
+    },
+    /// Issue a ticket for connection `id`'s user to invite `name`.
+    Invite {
+        id: u64,
+        name: String,
+        reply: Sender<Reply>,
+    },
+    /// Check and use up a ticket shown to connection `id`'s user.
+    Check {
+        id: u64,
+        ticket: String,
+        reply: Sender<Reply>,
+    },
+    /// The password checked out: mark `name` online on this connection.
+    Join {
+        id: u64,
+        ip: IpAddr,
+        name: String,
+        port: u16,
+        reply: Sender<Reply>,
+    },
+    List {
+        reply: Sender<Vec<Reply>>,
+    },
+    Search {
+        name: String,
+        reply: Sender<Reply>,
+    },
+    /// The user of connection `id` logs out.
+    Logout {
+        id: u64,
+        reply: Sender<Reply>,
+    },
+    /// The connection closed (after LOGOUT, an error, or a kick).
+    Disconnected {
+        id: u64,
+    },
+    /// Time to close idle connections and forget what has expired.
+    Sweep,
+    /// The server is stopping.
+    Shutdown,
+}
+
+/// A connection's socket, shared by its thread and the hub. The hub only
+/// ever shuts it down, after leaving the reason in `bye`; the thread is its
+/// only reader and writer.
+pub(super) struct Socket {
+    pub(super) stream: TcpStream,
+    /// Why the hub ended the connection; the first reason given stands.
+    pub(super) bye: OnceLock<ByeReason>,
+}
+
+impl Socket {
+    pub(super) fn new(stream: TcpStream) -> Socket {
+        Socket {
+            stream,
+            bye: OnceLock::new(),
+        }
+    }
+
+    /// Leaves `reason` for the connection's thread and wakes it.
+    fn close(&self, reason: ByeReason) {
+        let _ = self.bye.set(reason);
+        let _ = self.stream.shutdown(Shutdown::Read);
+    }
+}
+
+struct Session {
+    addr: SocketAddr,
+    socket: Arc<Socket>,
+    last_active: Instant,
+    /// Set once the hub has told this connection to close.
+    kicked: bool,
+    /// The key in `RegistryHub::online` of the user this connection holds
+    /// online.
+    user: Option<String>,
+}
+
+struct Online {
+    session: u64,
+    contact: Contact,
+}
+
+/// Sends an answer to whoever asked; one who has gone does not need it.
+fn answer<T>(reply: Sender<T>, value: T) {
+    let _ = reply.send(value);
+}
+
+/// The owner of the store and of presence.
+pub(super) struct RegistryHub {
+    store: Store,
+    config: RegistryConfig,
+    sessions: HashMap<u64, Session>,
+    /// Keyed by the lower-case name, so LIST comes out sorted by name.
+    online: BTreeMap<String, Online>,
+    tickets: Tickets,
+    throttle: JoinThrottle,
+    shutting_down: bool,
+}
+
+impl RegistryHub {
+    pub(super) fn new(store: Store, config: RegistryConfig) -> RegistryHub {
+        RegistryHub {
+            store,
+            tickets: Tickets::new(config.ticket_ttl),
+            throttle: JoinThrottle::new(config.throttle),
+            config,
+            sessions: HashMap::new(),
+            online: BTreeMap::new(),
+            shutting_down: false,
+        }
+    }
+
+    /// Handles events until every sender is gone, then marks everyone
+    /// offline.
+    pub(super) fn run(mut self, events: Receiver<RegistryEvent>) -> Result<(), ServerError> {
+        for event in events {
+            self.handle(event);
+        }
+        self.store.set_all_offline()?;
+        Ok(())
+    }
+
+    fn handle(&mut self, event: RegistryEvent) {
+        use RegistryEvent as E;
+        match event {
+            E::Connected { id, addr, socket } => self.connected(id, addr, socket),
+            E::Activity { id } => self.touch(id),
+            E::Register { name, hash, reply } => answer(reply, self.register(&name, &hash)),
+            E::Account { name, ip, reply } => answer(reply, self.account(&name, ip)),
+            E::Invite { id, name, reply } => answer(reply, self.invite(id, &name)),
+            E::Check { id, ticket, reply } => answer(reply, self.check(id, &ticket)),
+            E::Join {
+                id,
+                ip,
+                name,
+                port,
+                reply,
+            } => answer(reply, self.join(id, ip, name, port)),
+            E::List { reply } => answer(reply, self.list()),
+            E::Search { name, reply } => answer(reply, self.search(&name)),
+            E::Logout { id, reply } => answer(reply, self.logout(id)),
+            E::Disconnected { id } => self.disconnected(id),
+            E::Sweep => self.sweep(Instant::now()),
+            E::Shutdown => self.shutdown(),
+        }
+    }
+
+    fn log(&self, what: fmt::Arguments<'_>) {
+        if let Some(log) = &self.config.log {
+            let _ = log.try_send(format!(
+                "{} {what}",
+                chrono::Local::now().format("%H:%M:%S")
+            ));
+        }
+    }
+
+    /// The reply to a request the database failed; the error itself goes to
+    /// the log.
+    fn internal(&self, err: &DbError) -> Reply {
+        if let Some(log) = &self.config.log {
+            let _ = log.try_send(format!("error: {err}"));
+        }
+        Reply::Err(
+            ErrorCode::Internal,
+            "the registry database failed; try again".into(),
+        )
+    }
+
+    fn connected(&mut self, id: u64, addr: SocketAddr, socket: Arc<Socket>) {
+        self.sessions.insert(
+            id,
+            Session {
+                addr,
+                socket,
+                last_active: Instant::now(),
+                kicked: false,
+                user: None,
+            },
+        );
+        if self.shutting_down {
+            self.kick(id, ByeReason::Shutdown);
+        }
+    }
+
+    fn touch(&mut self, id: u64) {
+        if let Some(session) = self.sessions.get_mut(&id) {
+            session.last_active = Instant::now();
+        }
+    }
+
+    fn register(&mut self, name: &str, hash: &str) -> Reply {
+        match self.store.add_user(name, hash) {
+            Ok(true) => {
+                self.log(format_args!("registered {name}"));
+                Reply::Registered(name.to_string())
+            }
+            Ok(false) => Reply::Err(
+                ErrorCode::NameTaken,
+                format!("the name {name} is taken; pick another"),
+            ),
+            Err(err) => self.internal(&err),
+        }
+    }
+
+    /// The account a JOIN may check its password against, unless the
+    /// throttle refuses the attempt.
+    fn account(&mut self, name: &str, ip: IpAddr) -> Result<Option<Account>, Reply> {
+        if let Err(wait) = self.throttle.attempt(name, ip, Instant::now()) {
+            return Err(Reply::Err(
+                ErrorCode::TooManyAttempts,
+                format!(
+                    "{wait} too many failed joins for this name or address; try again in {wait} s"
+                ),
+            ));
+        }
+        self.store.account(name).map_err(|err| self.internal(&err))
+    }
+
+    fn join(&mut self, id: u64, ip: IpAddr, name: String, port: u16) -> Reply {
+        self.throttle.succeeded(&name, ip);
+        // A connection told to close (it timed out while its password was
+        // being checked, say) must not put its user online on the way out.
+        let Some(session) = self.sessions.get(&id).filter(|s| !s.kicked) else {
+            return Reply::Err(ErrorCode::Internal, "the connection is closing".into());
+        };
+        let addr = session.addr;
+        let ip = addr.ip().to_canonical();
+        let key = name.to_lowercase();
+        if let Some(previous) = self.online.get(&key).map(|o| o.session)
+            && previous != id
+        {
+            self.kick(previous, ByeReason::Replaced);
+            if let Some(old) = self.sessions.get_mut(&previous) {
+                old.user = None;
+            }
+        }
+        if let Err(err) = self.store.set_online(&name, ip, port, addr.port()) {
+            return self.internal(&err);
+        }
+        let contact = Contact { name, ip, port };
+        self.log(format_args!("{} online at {ip} port {port}", contact.name));
+        if let Some(session) = self.sessions.get_mut(&id) {
+            session.user = Some(key.clone());
+        }
+        self.online.insert(
+            key,
+            Online {
+                session: id,
+                contact: contact.clone(),
+            },
+        );
+        Reply::Joined(contact)
+    }
+
+    fn list(&self) -> Vec<Reply> {
+        let mut lines = Vec::with_capacity(self.online.len() + 1);
+        lines.push(Reply::List(self.online.len()));
+        lines.extend(self.online.values().map(|o| Reply::Row(o.contact.clone())));
+        lines
+    }
+
+    fn logout(&mut self, id: u64) -> Reply {
+        self.go_offline(id);
+        Reply::LoggedOut
+    }
+
+    fn disconnected(&mut self, id: u64) {
+        self.go_offline(id);
+        self.sessions.remove(&id);
+    }
+
+    fn shutdown(&mut self) {
+        self.shutting_down = true;
+        let ids: Vec<u64> = self.sessions.keys().copied().collect();
+        for id in ids {
+            self.kick(id, ByeReason::Shutdown);
+        }
+    }
+
+    /// The user that connection `id` holds online.
+    fn user_of(&self, id: u64) -> Option<&Contact> {
+        let key = self.sessions.get(&id)?.user.as_ref()?;
+        self.online.get(key).map(|online| &online.contact)
+    }
+
+    fn invite(&mut self, id: u64, name: &str) -> Reply {
+        let Some(leader) = self.user_of(id).map(|c| c.name.clone()) else {
+            return Reply::Err(ErrorCode::NotJoined, "JOIN first".into());
+        };
+        let invitee = match self.search(name) {
+            Reply::Found(contact) => contact.name,
+            other => return other,
+        };
+        let mut random: TicketBytes = [0; 16];
+        if let Err(err) = getrandom::fill(&mut random) {
+            self.log(format_args!("error: no random numbers for a ticket: {err}"));
+            return Reply::Err(
+                ErrorCode::Internal,
+                "cannot make a ticket; try again".into(),
+            );
+        }
+        Reply::Ticket(
+            self.tickets
+                .issue(&leader, &invitee, Instant::now(), random),
+        )
+    }
+
+    fn check(&mut self, id: u64, ticket: &str) -> Reply {
+        let Some(me) = self.user_of(id).map(|c| c.name.clone()) else {
+            return Reply::Err(ErrorCode::NotJoined, "JOIN first".into());
+        };
+        match self.tickets.check(ticket, &me, Instant::now()) {
+            Some(valid) => Reply::Valid {
+                leader: valid.leader,
+                invitee: valid.invitee,
+            },
+            None => Reply::Err(
+                ErrorCode::BadTicket,
+                "that ticket is unknown, used, expired or not for you".into(),
+            ),
+        }
+    }
+
+    fn search(&self, name: &str) -> Reply {
+        if let Some(online) = self.online.get(&name.to_lowercase()) {
+            return Reply::Found(online.contact.clone());
+        }
+        match self.store.account(name) {
+            Ok(Some(account)) => {
+                Reply::Err(ErrorCode::Offline, format!("{} is offline", account.name))
+            }
+            Ok(None) => Reply::Err(ErrorCode::NotFound, format!("{name} is not registered")),
+            Err(err) => self.internal(&err),
+        }
+    }
+
+    /// If connection `id` holds a user online, that user goes offline.
+    fn go_offline(&mut self, id: u64) {
+        let Some(key) = self.sessions.get_mut(&id).and_then(|s| s.user.take()) else {
+            return;
+        };
+        if let Some(online) = self.online.remove(&key) {
+            if let Err(err) = self.store.set_offline(&online.contact.name) {
+                self.log(format_args!("error: {err}"));
+            }
+            self.log(format_args!("{} offline", online.contact.name));
+        }
+    }
+
+    /// Tells connection `id` to close with `BYE <reason>`.
+    fn kick(&mut self, id: u64, reason: ByeReason) {
+        if let Some(session) = self.sessions.get_mut(&id)
+            && !session.kicked
+        {
+            session.kicked = true;
+            session.socket.close(reason);
+        }
+        // A replaced user stays online under the new connection; everyone
+        // else goes offline at once rather than when the thread finishes.
+        if reason != ByeReason::Replaced {
+            self.go_offline(id);
+        }
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        let timeout = self.config.hello_timeout;
+        let idle: Vec<u64> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| !s.kicked && now.saturating_duration_since(s.last_active) >= timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in idle {
+            self.kick(id, ByeReason::Timeout);
+        }
+        self.tickets.sweep(now);
+        self.throttle.sweep(now);
+    }
+}

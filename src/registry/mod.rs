@@ -1,0 +1,34 @@
+//! The registry server: accounts, presence, and the registry side of the
+//! protocol.
+//!
+//! - `config`: `RegistryConfig`, `ThrottleConfig`, the defaults, `ServerError`.
+//! - `server`: `Server::bind`/`run`, the acceptor, the sweeper, `Stopper`.
+//! - `connection`: one thread per client: reads requests, writes replies.
+//! - `hub`: `RegistryHub`, the one owner of the store and of presence, fed
+//!   `RegistryEvent`s.
+//! - `throttle`: the failed-JOIN limits, a plain type taking `now`.
+//! - `tickets`: invitation tickets, a plain type taking `now` and randomness.
+//!
+//! Threads: the acceptor (the caller of `Server::run`), one connection thread
+//! per client, the hashing threads, the sweeper, and the hub. Every other
+//! thread sends the hub events, and waits for an answer where the event
+//! carries a reply channel. Each connection thread is the only writer of its
+//! socket: when the hub has to end a connection, it leaves the reason beside
+//! the socket and wakes the thread.
+//!
+//! This module must never hold the store while a password is hashed (hashes
+//! run on the few threads of `password::Hasher`), and never let anything
+//! that came from a socket panic a thread.
+
+mod config;
+mod connection;
+mod hub;
+mod server;
+mod throttle;
+mod tickets;
+
+pub use config::{
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_REGISTRY_HELLO_TIMEOUT, DEFAULT_REGISTRY_PORT,
+    DEFAULT_TICKET_TTL, RegistryConfig, ServerError, ThrottleConfig,
+};
+pub use server::{Server, Stopper};
