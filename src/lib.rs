@@ -40,9 +40,14 @@ pub fn parse_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Raises this process's soft limit on open files to its hard limit, since
-/// thousands of connections need thousands of descriptors. Returns the new
-/// soft limit.
+/// `OPEN_MAX` from macOS's `<sys/syslimits.h>`, which the libc crate does
+/// not export: the most a process's soft limit on open files may be set to.
+#[cfg(target_os = "macos")]
+const MACOS_OPEN_MAX: libc::rlim_t = 10_240;
+
+/// Raises this process's soft limit on open files to its hard limit (on
+/// macOS at most `OPEN_MAX`), since thousands of connections need thousands
+/// of descriptors. Returns the new soft limit.
 pub fn raise_fd_limit() -> std::io::Result<u64> {
     #[cfg(unix)]
     {
@@ -54,8 +59,15 @@ pub fn raise_fd_limit() -> std::io::Result<u64> {
         if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        if limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max;
+        // macOS refuses a soft limit above `OPEN_MAX` (`RLIM_INFINITY`, the
+        // usual hard limit there, included) with EINVAL, so the soft limit
+        // goes only that far.
+        #[cfg(target_os = "macos")]
+        let wanted = limit.rlim_max.min(MACOS_OPEN_MAX);
+        #[cfg(not(target_os = "macos"))]
+        let wanted = limit.rlim_max;
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = wanted;
             // SAFETY: `limit` is a valid `rlimit` that only raises the soft
             // limit up to the hard one, which any process may do.
             if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {

@@ -2,9 +2,10 @@
 //! asks the hub (or the hashing threads) and writes the replies.
 //!
 //! The thread is the only reader and writer of its socket. Its phases are
-//! functions: `open` (tell the hub, set the write timeout), `talk` (one
-//! request after another until the client leaves or the hub says BYE), and
-//! the goodbye to the hub, which a guard sends on every way out. It never
+//! functions: `HubLink::connect` (tell the hub), `prepare` (the timeouts),
+//! `talk` (one request after another until the client leaves or the hub
+//! says BYE), and the goodbye to the hub, which `HubLink` sends on every way
+//! out. It never
 //! touches shared state except through `RegistryEvent`s, and nothing a
 //! client sends may panic it.
 
@@ -17,13 +18,50 @@ use crossbeam_channel::{Sender, bounded};
 
 use super::hub::{RegistryEvent, Socket};
 use super::server::LiveGuard;
-use crate::line::{Frame, LineReader, write_line};
+use crate::line::{Frame, LineReader, is_timeout, write_line};
 use crate::password::HashQueue;
 use crate::trace::Trace;
 use crate::wire::{self, ByeReason, ErrorCode, HELP_TEXT, Reply, Request};
 
 /// The read buffer of a registry connection: a few lines' worth.
 const READ_BUFFER: usize = 512;
+
+/// How often a connection thread looks for the hub's BYE reason where
+/// shutting a socket's read side does not wake its reader.
+#[cfg(not(unix))]
+const BYE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Tells the hub a connection is gone when dropped, on every way out of
+/// the connection's thread, early returns included: a session the hub is
+/// never told about would hold its user online for good.
+struct HubLink<'a> {
+    events: &'a Sender<RegistryEvent>,
+    id: u64,
+}
+
+impl<'a> HubLink<'a> {
+    /// Tells the hub about a new connection; `None` if the hub has stopped.
+    fn connect(
+        events: &'a Sender<RegistryEvent>,
+        id: u64,
+        addr: SocketAddr,
+        socket: &Arc<Socket>,
+    ) -> Option<HubLink<'a>> {
+        let socket = socket.clone();
+        events
+            .send(RegistryEvent::Connected { id, addr, socket })
+            .ok()?;
+        Some(HubLink { events, id })
+    }
+}
+
+impl Drop for HubLink<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .events
+            .send(RegistryEvent::Disconnected { id: self.id });
+    }
+}
 
 /// Asks the hub something and waits for the answer; `None` once the hub
 /// has stopped.
@@ -73,48 +111,52 @@ enum Joined {
 impl Connection {
     /// Serves `stream` until the client leaves or the hub ends it.
     pub(super) fn serve(self, stream: TcpStream) {
-        let Some((socket, addr)) = self.open(stream) else {
+        let Ok(addr) = stream.peer_addr() else {
             return;
         };
+        // One descriptor per connection, shared with the hub (which only
+        // shuts it down), rather than a `try_clone` for each: at ten
+        // thousand clients, descriptors run out before anything else.
+        let socket = Arc::new(Socket::new(stream));
+        let Some(_hub) = HubLink::connect(&self.events, self.id, addr, &socket) else {
+            return;
+        };
+        if let Err(err) = self.prepare(&socket.stream) {
+            self.trace_error(addr, &err);
+            return;
+        }
         let stream = &socket.stream;
         // Lines are short, so a small buffer will do: with thousands of
         // idle connections, buffer sizes are most of the server's memory.
         let mut reader = LineReader::new(BufReader::with_capacity(READ_BUFFER, stream));
         let mut writer = stream;
-        if let Err(err) = self.talk(&mut reader, &mut writer, &socket.bye, addr)
-            && self.trace.is_on()
-        {
+        if let Err(err) = self.talk(&mut reader, &mut writer, &socket.bye, addr) {
+            self.trace_error(addr, &err);
+        }
+    }
+
+    fn trace_error(&self, addr: SocketAddr, err: &io::Error) {
+        if self.trace.is_on() {
             self.trace
                 .received(addr, format_args!("(connection error: {err})"));
         }
-        let _ = self
-            .events
-            .send(RegistryEvent::Disconnected { id: self.id });
     }
 
-    /// Tells the hub about the connection and sets it up; `None` if the
-    /// connection is unusable already or the hub has stopped.
-    fn open(&self, stream: TcpStream) -> Option<(Arc<Socket>, SocketAddr)> {
-        let addr = stream.peer_addr().ok()?;
-        // One descriptor per connection, shared with the hub (which only
-        // shuts it down), rather than a `try_clone` for each: at ten
-        // thousand clients, descriptors run out before anything else.
-        let socket = Arc::new(Socket::new(stream));
-        self.events
-            .send(RegistryEvent::Connected {
-                id: self.id,
-                addr,
-                socket: socket.clone(),
-            })
-            .ok()?;
+    /// Sets the socket's timeouts.
+    fn prepare(&self, stream: &TcpStream) -> io::Result<()> {
         // A client that stops reading must not hold this thread, and with
         // it a shutdown, for ever: a write that cannot finish in time ends
         // the connection.
-        socket
-            .stream
-            .set_write_timeout(Some(self.write_timeout))
-            .ok()?;
-        Some((socket, addr))
+        stream.set_write_timeout(Some(self.write_timeout))?;
+        // Off unix, shutting the read side of a socket does not reliably
+        // wake a thread blocked reading it (on Windows the blocked `recv`
+        // may go on waiting), so there the thread reads with a timeout and
+        // looks for the hub's BYE reason at each one. Linux and the BSDs
+        // end the blocked read at once, and thousands of idle threads are
+        // spared a wake-up each per interval.
+        #[cfg(not(unix))]
+        stream.set_read_timeout(Some(BYE_POLL))?;
+        Ok(())
     }
 
     /// Answers one request after another until the client leaves, a line
@@ -132,21 +174,25 @@ impl Connection {
             if let Some(&reason) = bye.get() {
                 return self.send(writer, addr, &Reply::Bye(reason));
             }
-            let line = match frame? {
-                Frame::Eof => return Ok(()),
-                Frame::TooLong => {
+            let line = match frame {
+                // Only with the read timeout that stands in for the hub's
+                // wake-up where shutting the read side does not wake us.
+                Err(err) if is_timeout(&err) => continue,
+                Err(err) => return Err(err),
+                Ok(Frame::Eof) => return Ok(()),
+                Ok(Frame::TooLong) => {
                     let err = Reply::Err(
                         ErrorCode::LineTooLong,
                         format!("lines are at most {} bytes; closing", wire::MAX_LINE),
                     );
                     return self.send(writer, addr, &err);
                 }
-                Frame::BadEncoding => {
+                Ok(Frame::BadEncoding) => {
                     let err = Reply::Err(ErrorCode::BadEncoding, "lines must be UTF-8".into());
                     self.send(writer, addr, &err)?;
                     continue;
                 }
-                Frame::Line(line) => line,
+                Ok(Frame::Line(line)) => line,
             };
             self.trace.received(addr, &line);
             let _ = self.events.send(RegistryEvent::Activity { id: self.id });

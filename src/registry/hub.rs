@@ -108,7 +108,10 @@ impl Socket {
         }
     }
 
-    /// Leaves `reason` for the connection's thread and wakes it.
+    /// Leaves `reason` for the connection's thread and wakes it: on unix,
+    /// shutting the read side ends the thread's blocked read at once;
+    /// elsewhere the thread also finds the reason at its next read timeout
+    /// (see `Connection::prepare`).
     fn close(&self, reason: ByeReason) {
         let _ = self.bye.set(reason);
         let _ = self.stream.shutdown(Shutdown::Read);

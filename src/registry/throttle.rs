@@ -7,7 +7,7 @@
 //! checked.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use super::ThrottleConfig;
@@ -17,12 +17,32 @@ use super::ThrottleConfig;
 enum Key {
     /// The lower-case user name.
     Name(String),
-    Addr(IpAddr),
+    Addr(Site),
 }
 
 /// The two counters a JOIN attempt is throttled by.
 fn keys(name: &str, ip: IpAddr) -> [Key; 2] {
-    [Key::Name(name.to_lowercase()), Key::Addr(ip)]
+    [Key::Name(name.to_lowercase()), Key::Addr(Site::of(ip))]
+}
+
+/// Where a client is, as far as limits per address go: an IPv4 address, or
+/// the /64 prefix of an IPv6 one. One IPv6 host is usually given a whole
+/// /64 and may pick any address in it, so counting full IPv6 addresses
+/// would let it step around every limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Site {
+    V4(Ipv4Addr),
+    /// The first 64 bits of the address.
+    V6Prefix(u64),
+}
+
+impl Site {
+    pub(crate) fn of(ip: IpAddr) -> Site {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => Site::V4(v4),
+            IpAddr::V6(v6) => Site::V6Prefix((v6.to_bits() >> 64) as u64),
+        }
+    }
 }
 
 /// Recent failed JOINs for one name or one address.
@@ -235,6 +255,44 @@ mod tests {
             Good("alice", "10.0.0.1"),
             Try(0, "c", "10.0.0.1", Ok(())),
         ]);
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_prefix() {
+        check(&[
+            Try(0, "a", "2001:db8:0:1::1", Ok(())),
+            Try(0, "b", "2001:db8:0:1:ffff::2", Ok(())),
+            Try(0, "c", "2001:db8:0:1:1:2:3:4", Ok(())),
+            Try(0, "d", "2001:db8:0:1::9", Err(30)),
+            // The next /64 is another site.
+            Try(0, "d", "2001:db8:0:2::1", Ok(())),
+        ]);
+    }
+
+    #[test]
+    fn an_ipv4_mapped_client_is_its_ipv4_address() {
+        check(&[
+            Try(0, "a", "::ffff:10.0.0.1", Ok(())),
+            Try(0, "b", "10.0.0.1", Ok(())),
+            Try(0, "c", "::ffff:10.0.0.1", Ok(())),
+            Try(0, "d", "10.0.0.1", Err(30)),
+            Try(0, "d", "10.0.0.2", Ok(())),
+        ]);
+    }
+
+    #[test]
+    fn sites() {
+        #[track_caller]
+        fn check_site(ip: &str, site: Site) {
+            assert_eq!(Site::of(ip.parse().unwrap()), site, "{ip}");
+        }
+        check_site("10.1.2.3", Site::V4(Ipv4Addr::new(10, 1, 2, 3)));
+        check_site("::ffff:10.1.2.3", Site::V4(Ipv4Addr::new(10, 1, 2, 3)));
+        check_site(
+            "2001:db8:1:2:3:4:5:6",
+            Site::V6Prefix(0x2001_0db8_0001_0002),
+        );
+        check_site("::1", Site::V6Prefix(0));
     }
 
     #[test]
