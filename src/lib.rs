@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //!
-//! - `wire`: every protocol line as a typed value; parsing and formatting, no I/O.
+//! - `wire`: every protocol line as a typed value; parsing and formatting, no I/O
+//!   (`registry` and `chat` grammars, `checks` for limits and `redact`).
 //! - `line`: reads and writes protocol lines on any `BufRead`/`Write`.
 //! - `trace`: the `--trace` output of both binaries, passwords hidden.
 //! - `db`: the registry's SQLite file: schema, migrations, every statement.

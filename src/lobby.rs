@@ -19,7 +19,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::line::{self, ConnReader, Frame};
 use crate::trace::Trace;
-use crate::wire::{self, ErrorCode, LineError, ParseError, ToLeader, ToMember};
+use crate::wire::{self, CloseReason, ErrorCode, LineError, ParseError, ToLeader, ToMember};
 
 /// How many events may wait for the hub. A reader that finds the channel full
 /// blocks, which is the backpressure that keeps one flooding member from
@@ -45,9 +45,6 @@ const IDLE_BUFFER_CAPACITY: usize = 64 * 1024;
 pub const DEFAULT_HELLO_INTERVAL: Duration = Duration::from_secs(10);
 /// A lobby connection with nothing heard for this long is gone.
 pub const DEFAULT_SILENCE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The reason a lobby closes when its `Lobby` is dropped without `close`.
-pub const LEADER_LEFT: &str = "LEADER_LEFT";
 
 /// How a hub is set up.
 #[derive(Debug, Clone)]
@@ -165,22 +162,14 @@ impl Lobby {
 
     /// Ends the lobby: every member gets `CLOSED <reason>`, then all
     /// connections close and every thread is joined.
-    pub fn close(mut self, reason: &str) {
-        self.shut(reason);
+    pub fn close(mut self, reason: impl Into<CloseReason>) {
+        self.shut(reason.into());
     }
 
     /// The one way a lobby ends, whether by `close` or by `Drop`.
-    fn shut(&mut self, reason: &str) {
+    fn shut(&mut self, reason: CloseReason) {
         let Some(hub) = self.hub.take() else {
             return;
-        };
-        // The reason becomes the rest of a line, so it must not hold a line
-        // break, and `CLOSED` without a reason would not parse.
-        let reason = reason.replace(['\r', '\n'], " ");
-        let reason = if reason.trim().is_empty() {
-            LEADER_LEFT.to_string()
-        } else {
-            reason
         };
         // The hub may only be gone if it panicked; then there is nobody left
         // to tell, and the join below reports nothing we could act on.
@@ -191,7 +180,7 @@ impl Lobby {
 
 impl Drop for Lobby {
     fn drop(&mut self) {
-        self.shut(LEADER_LEFT);
+        self.shut(CloseReason::LeaderLeft);
     }
 }
 
@@ -213,7 +202,7 @@ enum Event {
     },
     Say(String),
     Members(Sender<Vec<String>>),
-    Close(String),
+    Close(CloseReason),
 }
 
 /// What a reader thread reports about its member.
@@ -447,7 +436,7 @@ impl Hub {
                 Err(RecvTimeoutError::Timeout) => None,
                 // The hub holds a sender itself, so this cannot happen;
                 // closing is still the right answer if it ever does.
-                Err(RecvTimeoutError::Disconnected) => break LEADER_LEFT.to_string(),
+                Err(RecvTimeoutError::Disconnected) => break CloseReason::LeaderLeft,
             };
             let mut closing = None;
             if let Some(event) = first {
@@ -470,11 +459,11 @@ impl Hub {
                 break reason;
             }
         };
-        self.finish(&reason, inbox);
+        self.finish(reason, inbox);
     }
 
     /// Handles one event; returns the reason when it is the end.
-    fn handle(&mut self, event: Event) -> Option<String> {
+    fn handle(&mut self, event: Event) -> Option<CloseReason> {
         match event {
             Event::Admit {
                 name,
@@ -509,7 +498,7 @@ impl Hub {
     fn admit(&mut self, name: String, reader: ConnReader, writer: TcpStream) {
         let taken = name == self.config.leader || self.members.values().any(|m| m.name == name);
         if taken {
-            let bytes = encode(&ToMember::Closed("DUPLICATE".to_string()));
+            let bytes = encode(&ToMember::Closed(CloseReason::Duplicate));
             if self.config.trace.is_on() {
                 trace_sent(self.config.trace, &name, &bytes);
             }
@@ -687,7 +676,7 @@ impl Hub {
     /// members it handles the events that arrived meanwhile, so their lines
     /// go out with the rest of this pass; returns the reason if one of them
     /// closes the lobby.
-    fn flush(&mut self, inbox: &Receiver<Event>) -> Option<String> {
+    fn flush(&mut self, inbox: &Receiver<Event>) -> Option<CloseReason> {
         self.unsent = false;
         loop {
             let mut backlog = false;
@@ -736,8 +725,8 @@ impl Hub {
 
     /// Ends the lobby: `CLOSED` to everyone, a bounded wait for it to be
     /// delivered, then every connection shut down and every reader joined.
-    fn finish(mut self, reason: &str, inbox: Receiver<Event>) {
-        let bytes = encode(&ToMember::Closed(reason.to_string()));
+    fn finish(mut self, reason: CloseReason, inbox: Receiver<Event>) {
+        let bytes = encode(&ToMember::Closed(reason));
         for member in self.members.values_mut() {
             // `CLOSED` goes out even past the backlog limit: it is short, and
             // it is the line that tells the member why the lobby ended.
@@ -902,6 +891,6 @@ mod tests {
                 .collect();
             assert_eq!(msgs, ["MSG leader one", "MSG leader two"], "m{i}");
         }
-        hub.finish("SHUTDOWN", inbox);
+        hub.finish(CloseReason::from("SHUTDOWN"), inbox);
     }
 }

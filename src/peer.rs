@@ -27,9 +27,9 @@ use crossbeam_channel::{Receiver, Sender, bounded, select, unbounded};
 use crate::chatlog::ChatLog;
 use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
 use crate::line::{ConnReader, Frame, LineReader, is_timeout, write_line};
-use crate::lobby::{self, LEADER_LEFT, Lobby, LobbyConfig, Notice};
+use crate::lobby::{self, Lobby, LobbyConfig, Notice};
 use crate::trace::Trace;
-use crate::wire::{self, Contact, ErrorCode, Reply, Request, ToLeader, ToMember};
+use crate::wire::{self, CloseReason, Contact, ErrorCode, Reply, Request, ToLeader, ToMember};
 
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
@@ -517,8 +517,10 @@ impl App {
                 self.me = Some(contact);
                 Stage::Menu
             }
-            Ok(Some(Reply::Err(ErrorCode::TooManyAttempts, text))) => {
-                let wait = text.split(' ').next().unwrap_or("some");
+            Ok(Some(reply @ Reply::Err(ErrorCode::TooManyAttempts, _))) => {
+                let wait = reply
+                    .retry_after()
+                    .map_or_else(|| "some".to_string(), |secs| secs.to_string());
                 self.say(format!(
                     "Too many failed attempts for {name}; try again in {wait} seconds."
                 ));
@@ -800,7 +802,7 @@ impl App {
             &self.screen,
             &format!("* lobby ended: {why}"),
         );
-        leading.lobby.close(LEADER_LEFT);
+        leading.lobby.close(CloseReason::LeaderLeft);
         self.say(format!("The lobby has ended ({why})."));
     }
 
@@ -957,7 +959,7 @@ impl App {
             // An answer for a lobby that has ended: tell an accepting
             // invitee so rather than leaving it waiting.
             if let Outcome::Accepted { mut writer, .. } = outcome {
-                let closed = ToMember::Closed(LEADER_LEFT.into());
+                let closed = ToMember::Closed(CloseReason::LeaderLeft);
                 self.config.trace.sent(&name, &closed);
                 let _ = writer.set_write_timeout(Some(CANCEL_CHECK));
                 let _ = write_line(&mut writer, &closed);
@@ -1089,10 +1091,9 @@ impl App {
             ToMember::Err(code, text) => show(format!("The leader says: {text} ({code})")),
             ToMember::ChatRequest { .. } | ToMember::Hello => {}
             ToMember::Closed(reason) => {
-                let why = if reason.eq_ignore_ascii_case(LEADER_LEFT) {
-                    "the leader left".to_string()
-                } else {
-                    reason
+                let why = match reason {
+                    CloseReason::LeaderLeft => "the leader left".to_string(),
+                    other => other.to_string(),
                 };
                 write_log(
                     &mut membership.log,

@@ -260,12 +260,7 @@ impl RegistryHub {
     /// throttle refuses the attempt.
     fn account(&mut self, name: &str, ip: IpAddr) -> Result<Option<Account>, Reply> {
         if let Err(wait) = self.throttle.attempt(name, ip, Instant::now()) {
-            return Err(Reply::Err(
-                ErrorCode::TooManyAttempts,
-                format!(
-                    "{wait} too many failed joins for this name or address; try again in {wait} s"
-                ),
-            ));
+            return Err(Reply::too_many_attempts(wait));
         }
         self.store.account(name).map_err(|err| self.internal(&err))
     }

@@ -8,8 +8,8 @@ use std::str::FromStr;
 
 use p2pchat::line::{Frame, LineReader};
 use p2pchat::wire::{
-    self, ByeReason, Contact, ErrorCode, MAX_LINE, MAX_TEXT, ParseError, Reply, Request, ToLeader,
-    ToMember,
+    self, ByeReason, CloseReason, Contact, ErrorCode, MAX_LINE, MAX_TEXT, ParseError, Reply,
+    Request, ToLeader, ToMember,
 };
 use proptest::prelude::*;
 
@@ -308,7 +308,8 @@ fn to_member() -> impl Strategy<Value = ToMember> {
         name().prop_map(ToMember::Joined),
         (name(), text()).prop_map(|(from, text)| ToMember::Msg { from, text }),
         name().prop_map(ToMember::Left),
-        "[^ \\r\\n][^\\r\\n]{0,30}".prop_map(ToMember::Closed),
+        "[^ \\r\\n][^\\r\\n]{0,30}"
+            .prop_map(|reason| ToMember::Closed(CloseReason::from(reason.as_str()))),
         (error_code(), free_text()).prop_map(|(code, text)| ToMember::Err(code, text)),
         Just(ToMember::Hello),
     ]

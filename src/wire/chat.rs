@@ -1,0 +1,400 @@
+//! The chat grammar: the lines a lobby leader sends its invitees and members
+//! (`ToMember`) and the lines they send back (`ToLeader`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::{ErrorCode, ParseError, all_words, check_text, check_ticket, parse_name, split_word};
+
+/// Peers have no HELP to point to.
+fn unknown_between_peers(keyword: &str) -> ParseError {
+    ParseError::new(
+        ErrorCode::UnknownCommand,
+        format!("unknown command {keyword}"),
+    )
+}
+
+/// Why a lobby ends: the `CLOSED <reason>` line, the last one a member gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// `LEADER_LEFT`: the leader left, so the lobby is over.
+    LeaderLeft,
+    /// `DUPLICATE`: someone with the invitee's name is in the lobby already.
+    Duplicate,
+    /// Any other reason a leader gives, kept as written: the rest of the
+    /// line, never empty, never starting with a space, without line breaks.
+    Other(String),
+}
+
+impl CloseReason {
+    const KNOWN: [(CloseReason, &'static str); 2] = [
+        (CloseReason::LeaderLeft, "LEADER_LEFT"),
+        (CloseReason::Duplicate, "DUPLICATE"),
+    ];
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::LeaderLeft => f.write_str("LEADER_LEFT"),
+            CloseReason::Duplicate => f.write_str("DUPLICATE"),
+            CloseReason::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+/// Any text is a reason. The known words are matched in any case; the rest
+/// is kept, made fit for the end of a line: line breaks become spaces and
+/// leading spaces go, and a reason left empty is `LEADER_LEFT`, since
+/// `CLOSED` without one would not parse.
+impl From<&str> for CloseReason {
+    fn from(text: &str) -> CloseReason {
+        let text = text.replace(['\r', '\n'], " ");
+        let text = text.trim_start_matches(' ');
+        if text.trim().is_empty() {
+            return CloseReason::LeaderLeft;
+        }
+        CloseReason::KNOWN
+            .into_iter()
+            .find(|(_, word)| word.eq_ignore_ascii_case(text))
+            .map_or_else(
+                || CloseReason::Other(text.to_string()),
+                |(reason, _)| reason,
+            )
+    }
+}
+
+/// A line from a lobby leader to an invitee or member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToMember {
+    /// `CHAT_REQUEST <leader> [<ticket>]`: the first line on a chat
+    /// connection. The ticket, from the registry, proves who the leader is.
+    ChatRequest {
+        leader: String,
+        ticket: Option<String>,
+    },
+    /// `MEMBERS <name> ...`: everyone in the lobby, the leader first.
+    Members(Vec<String>),
+    /// `JOINED <name>`
+    Joined(String),
+    /// `MSG <from> <text>`
+    Msg { from: String, text: String },
+    /// `LEFT <name>`
+    Left(String),
+    /// `CLOSED <reason>`: the lobby is over; the last line.
+    Closed(CloseReason),
+    /// `ERR <CODE> <text>`
+    Err(ErrorCode, String),
+    /// `HELLO`: the leader is still there.
+    Hello,
+}
+
+impl fmt::Display for ToMember {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ToMember::ChatRequest {
+                leader,
+                ticket: None,
+            } => write!(f, "CHAT_REQUEST {leader}"),
+            ToMember::ChatRequest {
+                leader,
+                ticket: Some(ticket),
+            } => write!(f, "CHAT_REQUEST {leader} {ticket}"),
+            ToMember::Members(names) => write!(f, "MEMBERS {}", names.join(" ")),
+            ToMember::Joined(name) => write!(f, "JOINED {name}"),
+            ToMember::Msg { from, text } => write!(f, "MSG {from} {text}"),
+            ToMember::Left(name) => write!(f, "LEFT {name}"),
+            ToMember::Closed(reason) => write!(f, "CLOSED {reason}"),
+            ToMember::Err(code, text) => write!(f, "ERR {code} {text}"),
+            ToMember::Hello => f.write_str("HELLO"),
+        }
+    }
+}
+
+fn one_name(keyword: &str, args: &[&str]) -> Result<String, ParseError> {
+    match args {
+        [name] => parse_name(name),
+        _ => Err(ParseError::new(
+            ErrorCode::BadArgs,
+            format!("usage: {keyword} <name>"),
+        )),
+    }
+}
+
+impl FromStr for ToMember {
+    type Err = ParseError;
+    fn from_str(line: &str) -> Result<Self, ParseError> {
+        let (keyword, rest) = split_word(line);
+        let args = all_words(rest);
+        match keyword.to_ascii_uppercase().as_str() {
+            "CHAT_REQUEST" => match args.as_slice() {
+                [leader] => Ok(ToMember::ChatRequest {
+                    leader: parse_name(leader)?,
+                    ticket: None,
+                }),
+                [leader, ticket] => {
+                    check_ticket(ticket)?;
+                    Ok(ToMember::ChatRequest {
+                        leader: parse_name(leader)?,
+                        ticket: Some(ticket.to_string()),
+                    })
+                }
+                _ => Err(ParseError::new(
+                    ErrorCode::BadArgs,
+                    "usage: CHAT_REQUEST <leader> [<ticket>]",
+                )),
+            },
+            "HELLO" if args.is_empty() => Ok(ToMember::Hello),
+            "MEMBERS" if !args.is_empty() => Ok(ToMember::Members(
+                args.iter()
+                    .map(|n| parse_name(n))
+                    .collect::<Result<_, _>>()?,
+            )),
+            "JOINED" => Ok(ToMember::Joined(one_name("JOINED", &args)?)),
+            "LEFT" => Ok(ToMember::Left(one_name("LEFT", &args)?)),
+            "MSG" => {
+                let (from, text) = split_word(rest);
+                let from = parse_name(from)?;
+                check_text(text)?;
+                Ok(ToMember::Msg {
+                    from,
+                    text: text.to_string(),
+                })
+            }
+            "CLOSED" if !rest.is_empty() => Ok(ToMember::Closed(CloseReason::from(rest))),
+            "ERR" => {
+                let (code, text) = split_word(rest);
+                Ok(ToMember::Err(code.parse()?, text.to_string()))
+            }
+            "MEMBERS" | "CLOSED" => Err(ParseError::new(
+                ErrorCode::BadArgs,
+                format!("{keyword} needs an argument"),
+            )),
+            _ => Err(unknown_between_peers(keyword)),
+        }
+    }
+}
+
+/// A line from an invitee or member to the lobby leader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToLeader {
+    /// `OK`: the invitation is accepted.
+    Accept,
+    /// `REJECT`: the user said no.
+    Reject,
+    /// `BUSY`: the peer is in a lobby or already has a request waiting.
+    Busy,
+    /// `MSG <text>`: the leader adds the sender's name when relaying.
+    Msg(String),
+    /// `LEAVE`: the member leaves the lobby.
+    Leave,
+    /// `HELLO`: the member is still there.
+    Hello,
+}
+
+impl fmt::Display for ToLeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ToLeader::Accept => f.write_str("OK"),
+            ToLeader::Reject => f.write_str("REJECT"),
+            ToLeader::Busy => f.write_str("BUSY"),
+            ToLeader::Msg(text) => write!(f, "MSG {text}"),
+            ToLeader::Leave => f.write_str("LEAVE"),
+            ToLeader::Hello => f.write_str("HELLO"),
+        }
+    }
+}
+
+impl FromStr for ToLeader {
+    type Err = ParseError;
+    fn from_str(line: &str) -> Result<Self, ParseError> {
+        let (keyword, rest) = split_word(line);
+        let bare = |msg: ToLeader| {
+            if rest.is_empty() {
+                Ok(msg)
+            } else {
+                Err(ParseError::new(
+                    ErrorCode::BadArgs,
+                    format!("usage: {}", keyword.to_ascii_uppercase()),
+                ))
+            }
+        };
+        match keyword.to_ascii_uppercase().as_str() {
+            "OK" => bare(ToLeader::Accept),
+            "REJECT" => bare(ToLeader::Reject),
+            "BUSY" => bare(ToLeader::Busy),
+            "LEAVE" => bare(ToLeader::Leave),
+            "HELLO" => bare(ToLeader::Hello),
+            "MSG" => {
+                check_text(rest)?;
+                Ok(ToLeader::Msg(rest.to_string()))
+            }
+            _ => Err(unknown_between_peers(keyword)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::tests::*;
+    use crate::wire::*;
+
+    #[test]
+    fn to_member_text_lines() {
+        check(
+            "MSG bob hello  there, all!",
+            ToMember::Msg {
+                from: "bob".into(),
+                text: "hello  there, all!".into(),
+            },
+        );
+        check(
+            "CLOSED the leader left",
+            ToMember::Closed(CloseReason::Other("the leader left".into())),
+        );
+        check(
+            "CLOSED LEADER_LEFT",
+            ToMember::Closed(CloseReason::LeaderLeft),
+        );
+        check("CLOSED DUPLICATE", ToMember::Closed(CloseReason::Duplicate));
+        check_loose(
+            "CLOSED leader_left",
+            ToMember::Closed(CloseReason::LeaderLeft),
+            "CLOSED LEADER_LEFT",
+        );
+        check(
+            "ERR TEXT_TOO_LONG too long",
+            ToMember::Err(ErrorCode::TextTooLong, "too long".into()),
+        );
+        check_loose(
+            "msg  bob hi",
+            ToMember::Msg {
+                from: "bob".into(),
+                text: "hi".into(),
+            },
+            "MSG bob hi",
+        );
+    }
+
+    #[test]
+    fn to_member_keeps_every_argument() {
+        check(
+            "CHAT_REQUEST alice",
+            ToMember::ChatRequest {
+                leader: "alice".into(),
+                ticket: None,
+            },
+        );
+        check(
+            "CHAT_REQUEST alice T1ck3t",
+            ToMember::ChatRequest {
+                leader: "alice".into(),
+                ticket: Some("T1ck3t".into()),
+            },
+        );
+        check("HELLO", ToMember::Hello);
+        check(
+            "MEMBERS alice bob carol",
+            ToMember::Members(vec!["alice".into(), "bob".into(), "carol".into()]),
+        );
+        check("MEMBERS alice", ToMember::Members(vec!["alice".into()]));
+        check("JOINED bob", ToMember::Joined("bob".into()));
+        check("LEFT bob", ToMember::Left("bob".into()));
+        check_loose("left Bob", ToMember::Left("Bob".into()), "LEFT Bob");
+    }
+
+    #[test]
+    fn longest_relayed_message_fits_a_line() {
+        let msg = ToMember::Msg {
+            from: "n".repeat(MAX_NAME),
+            text: "t".repeat(MAX_TEXT),
+        };
+        assert_eq!(msg.to_string().len(), MAX_LINE);
+        check(&msg.to_string(), msg);
+    }
+
+    #[test]
+    fn bad_to_member() {
+        let too_long = "t".repeat(MAX_TEXT + 1);
+        check_err::<ToMember>(
+            "CHAT_REQUEST",
+            "ERR BAD_ARGS usage: CHAT_REQUEST <leader> [<ticket>]",
+        );
+        check_err::<ToMember>("JOINED", "ERR BAD_ARGS usage: JOINED <name>");
+        check_err::<ToMember>("MEMBERS", "ERR BAD_ARGS MEMBERS needs an argument");
+        check_err::<ToMember>("CLOSED", "ERR BAD_ARGS CLOSED needs an argument");
+        check_err::<ToMember>("MSG b!b hi", BAD_NAME);
+        check_err::<ToMember>("MSG bob", "ERR BAD_ARGS a message needs some text");
+        check_err::<ToMember>("MSG bob    ", "ERR BAD_ARGS a message needs some text");
+        check_err::<ToMember>(
+            &format!("MSG bob {too_long}"),
+            "ERR TEXT_TOO_LONG a message is at most 987 bytes",
+        );
+        check_err::<ToMember>("ERR NOPE x", "ERR BAD_ARGS unknown error code NOPE");
+        check_err::<ToMember>("WHAT", "ERR UNKNOWN_COMMAND unknown command WHAT");
+    }
+
+    #[test]
+    fn to_member_argument_errors() {
+        check_err::<ToMember>(
+            "CHAT_REQUEST a b c",
+            "ERR BAD_ARGS usage: CHAT_REQUEST <leader> [<ticket>]",
+        );
+        check_err::<ToMember>("CHAT_REQUEST b!b", BAD_NAME);
+        check_err::<ToMember>(
+            "CHAT_REQUEST alice t-t",
+            "ERR BAD_TICKET a ticket is 1 to 64 letters and digits",
+        );
+        check_err::<ToMember>("LEFT a b", "ERR BAD_ARGS usage: LEFT <name>");
+        check_err::<ToMember>("JOINED b!b", BAD_NAME);
+        check_err::<ToMember>("MEMBERS b!b alice", BAD_NAME);
+        check_err::<ToMember>("MEMBERS alice b!b", BAD_NAME);
+    }
+
+    #[test]
+    fn close_reasons_from_any_text() {
+        for (text, reason) in [
+            ("LEADER_LEFT", CloseReason::LeaderLeft),
+            ("Duplicate", CloseReason::Duplicate),
+            ("SHUTDOWN", CloseReason::Other("SHUTDOWN".into())),
+            ("  two\r\nlines", CloseReason::Other("two  lines".into())),
+            ("", CloseReason::LeaderLeft),
+            (" \n ", CloseReason::LeaderLeft),
+        ] {
+            assert_eq!(CloseReason::from(text), reason, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn to_leader() {
+        check("OK", ToLeader::Accept);
+        check("REJECT", ToLeader::Reject);
+        check("BUSY", ToLeader::Busy);
+        check("LEAVE", ToLeader::Leave);
+        check("HELLO", ToLeader::Hello);
+        check("MSG hello there", ToLeader::Msg("hello there".into()));
+        check(
+            &format!("MSG {}", "t".repeat(MAX_TEXT)),
+            ToLeader::Msg("t".repeat(MAX_TEXT)),
+        );
+        check_loose("ok", ToLeader::Accept, "OK");
+        check_loose("Leave", ToLeader::Leave, "LEAVE");
+        check_loose("msg   hi", ToLeader::Msg("hi".into()), "MSG hi");
+    }
+
+    #[test]
+    fn bad_to_leader() {
+        check_err::<ToLeader>("OK now", "ERR BAD_ARGS usage: OK");
+        check_err::<ToLeader>("reject x", "ERR BAD_ARGS usage: REJECT");
+        check_err::<ToLeader>("BUSY x", "ERR BAD_ARGS usage: BUSY");
+        check_err::<ToLeader>("LEAVE x", "ERR BAD_ARGS usage: LEAVE");
+        check_err::<ToLeader>("hello x", "ERR BAD_ARGS usage: HELLO");
+        check_err::<ToLeader>("MSG", "ERR BAD_ARGS a message needs some text");
+        check_err::<ToLeader>(
+            &format!("MSG {}", "t".repeat(MAX_TEXT + 1)),
+            "ERR TEXT_TOO_LONG a message is at most 987 bytes",
+        );
+        check_err::<ToLeader>("QUIT", "ERR UNKNOWN_COMMAND unknown command QUIT");
+    }
+}

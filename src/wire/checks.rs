@@ -1,0 +1,282 @@
+//! The limits of the protocol and the checks of its free-form fields: names,
+//! passwords, message texts, tickets; the decoding of one line's bytes; and
+//! `redact`, which hides passwords in any line before it is printed.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use super::{ErrorCode, ParseError};
+
+/// The longest line either side accepts, in bytes, without its line ending.
+pub const MAX_LINE: usize = 1024;
+/// The longest user name, in characters (names are ASCII, so also bytes).
+pub const MAX_NAME: usize = 32;
+/// The shortest and longest password, in characters.
+pub const MIN_PASSWORD: usize = 4;
+pub const MAX_PASSWORD: usize = 128;
+/// The longest chat message text: a relayed `MSG <from> <text>` line must fit
+/// in `MAX_LINE` whatever the sender's name is.
+pub const MAX_TEXT: usize = MAX_LINE - "MSG ".len() - MAX_NAME - 1;
+
+/// The longest invitation ticket either side accepts.
+pub const MAX_TICKET: usize = 64;
+
+/// Why a run of bytes is not a protocol line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineError {
+    /// More than `MAX_LINE` bytes came before the newline.
+    TooLong,
+    /// The bytes are not UTF-8.
+    BadEncoding,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LineError::TooLong => write!(f, "line is longer than {MAX_LINE} bytes"),
+            LineError::BadEncoding => f.write_str("line is not valid UTF-8"),
+        }
+    }
+}
+
+/// Turns the bytes of one line (without its `\n`) into text: drops a trailing
+/// `\r` as telnet sends it, then checks the length and the encoding.
+pub fn decode_line(raw: &[u8]) -> Result<&str, LineError> {
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    if raw.len() > MAX_LINE {
+        return Err(LineError::TooLong);
+    }
+    std::str::from_utf8(raw).map_err(|_| LineError::BadEncoding)
+}
+
+/// Checks a user name: 1 to 32 characters of `A-Z a-z 0-9 _ . -`.
+pub fn check_name(name: &str) -> Result<(), ParseError> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+    if name.is_empty() || name.len() > MAX_NAME || !name.chars().all(ok_char) {
+        return Err(ParseError::new(
+            ErrorCode::BadName,
+            format!("a name is 1 to {MAX_NAME} characters of A-Z a-z 0-9 _ . -"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a password: 4 to 128 printable characters, no spaces.
+pub fn check_password(password: &str) -> Result<(), ParseError> {
+    let count = password.chars().count();
+    let printable = password
+        .chars()
+        .all(|c| !c.is_control() && !c.is_whitespace());
+    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&count) || !printable {
+        return Err(ParseError::new(
+            ErrorCode::BadPassword,
+            format!(
+                "a password is {MIN_PASSWORD} to {MAX_PASSWORD} printable characters without spaces"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the text of a chat message: not blank, no line breaks, short enough
+/// to be relayed.
+pub fn check_text(text: &str) -> Result<(), ParseError> {
+    if text.trim().is_empty() {
+        return Err(ParseError::new(
+            ErrorCode::BadArgs,
+            "a message needs some text",
+        ));
+    }
+    if text.starts_with(' ') || text.contains(['\r', '\n']) {
+        return Err(ParseError::new(
+            ErrorCode::BadArgs,
+            "message text must not start with a space or hold a line break",
+        ));
+    }
+    if text.len() > MAX_TEXT {
+        return Err(ParseError::new(
+            ErrorCode::TextTooLong,
+            format!("a message is at most {MAX_TEXT} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an invitation ticket: 1 to 64 letters and digits.
+pub fn check_ticket(ticket: &str) -> Result<(), ParseError> {
+    if ticket.is_empty()
+        || ticket.len() > MAX_TICKET
+        || !ticket.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        return Err(ParseError::new(
+            ErrorCode::BadTicket,
+            format!("a ticket is 1 to {MAX_TICKET} letters and digits"),
+        ));
+    }
+    Ok(())
+}
+
+/// A copy of a line that is safe to print: the password of `REGISTER` and
+/// `JOIN` is shown as `****`. Works on any line, parsed or not.
+pub fn redact(line: &str) -> Cow<'_, str> {
+    // Any whitespace separates words here, though the parser splits on
+    // spaces only: a tab must not smuggle a password into the trace.
+    let mut words = line
+        .split(char::is_whitespace)
+        .filter(|w| !w.is_empty())
+        .map(|w| (w.as_ptr() as usize - line.as_ptr() as usize, w.len()));
+    let keyword = words.next().map_or("", |(at, len)| &line[at..at + len]);
+    let secret = ["REGISTER", "JOIN"]
+        .iter()
+        .any(|k| keyword.eq_ignore_ascii_case(k));
+    match (secret, words.nth(1)) {
+        (true, Some((at, len))) => Cow::Owned(format!("{}****{}", &line[..at], &line[at + len..])),
+        _ => Cow::Borrowed(line),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::*;
+
+    #[test]
+    fn check_text_rules() {
+        assert_eq!(check_text("hi"), Ok(()));
+        assert_eq!(check_text("hi  there "), Ok(()));
+        let err = |text: &str| check_text(text).unwrap_err().to_string();
+        assert_eq!(
+            err(" hi"),
+            "message text must not start with a space or hold a line break (BAD_ARGS)"
+        );
+        assert_eq!(
+            err("a\nb"),
+            "message text must not start with a space or hold a line break (BAD_ARGS)"
+        );
+        assert_eq!(
+            err("a\rb"),
+            "message text must not start with a space or hold a line break (BAD_ARGS)"
+        );
+        assert_eq!(err(""), "a message needs some text (BAD_ARGS)");
+    }
+
+    #[track_caller]
+    fn check_decode(raw: &[u8], expected: Result<&str, LineError>) {
+        assert_eq!(decode_line(raw), expected, "decoding {raw:?}");
+    }
+
+    #[test]
+    fn decode_lines() {
+        let longest = "a".repeat(MAX_LINE);
+        check_decode(b"HELP", Ok("HELP"));
+        check_decode(b"HELP\r", Ok("HELP"));
+        check_decode(b"", Ok(""));
+        check_decode(b"\r", Ok(""));
+        check_decode(b"a\rb", Ok("a\rb"));
+        check_decode(b"HELP\r\r", Ok("HELP\r"));
+        check_decode("SEARCH café".as_bytes(), Ok("SEARCH café"));
+        check_decode(longest.as_bytes(), Ok(&longest));
+        check_decode(format!("{longest}\r").as_bytes(), Ok(&longest));
+        check_decode(format!("{longest}a").as_bytes(), Err(LineError::TooLong));
+        check_decode(format!("{longest}a\r").as_bytes(), Err(LineError::TooLong));
+        check_decode(b"\xff\xfe", Err(LineError::BadEncoding));
+        check_decode(b"HELP \xc3\x28\r", Err(LineError::BadEncoding));
+        // A line cut in the middle of a character is not UTF-8.
+        check_decode(&"é".as_bytes()[..1], Err(LineError::BadEncoding));
+        // The length is checked first: an over-long line is too long even
+        // when it is not UTF-8 either.
+        check_decode(&[0xff; MAX_LINE + 1], Err(LineError::TooLong));
+        assert_eq!(
+            LineError::TooLong.to_string(),
+            "line is longer than 1024 bytes"
+        );
+        assert_eq!(
+            LineError::BadEncoding.to_string(),
+            "line is not valid UTF-8"
+        );
+    }
+
+    #[track_caller]
+    fn check_redact(line: &str, expected: &str) {
+        assert_eq!(redact(line), expected, "redacting {line:?}");
+    }
+
+    #[test]
+    fn redact_hides_passwords() {
+        check_redact("REGISTER alice s3cret", "REGISTER alice ****");
+        check_redact("register alice s3cret", "register alice ****");
+        check_redact("Register alice s3cret", "Register alice ****");
+        check_redact("JOIN alice s3cret 5000", "JOIN alice **** 5000");
+        check_redact("join alice s3cret 5000", "join alice **** 5000");
+        check_redact("JOIN  alice   s3cret  5000 ", "JOIN  alice   ****  5000 ");
+        // Lines with the wrong number of words still hide the third one.
+        check_redact("JOIN alice s3cret", "JOIN alice ****");
+        check_redact("REGISTER alice s3cret extra", "REGISTER alice **** extra");
+    }
+
+    #[test]
+    fn redact_leaves_other_lines_alone() {
+        for line in [
+            "",
+            "HELLO",
+            "LIST",
+            "SEARCH alice",
+            "REGISTER alice",
+            "JOIN alice",
+            "OK JOINED alice 127.0.0.1 5000",
+            "JOINED alice bob",
+            "REGISTERED alice s3cret",
+            "MSG alice REGISTER bob s3cret",
+            "ERR BAD_CREDENTIALS wrong user name or password",
+        ] {
+            check_redact(line, line);
+        }
+    }
+
+    // The parser skips leading spaces, so `  JOIN alice s3cret 5000` is a
+    // valid JOIN, and `redact` must find its keyword past them too.
+    #[test]
+    fn redact_hides_passwords_after_leading_spaces() {
+        assert!(
+            " JOIN alice s3cret 5000".parse::<Request>().is_ok(),
+            "the server accepts this line"
+        );
+        check_redact(" JOIN alice s3cret 5000", " JOIN alice **** 5000");
+        check_redact("  register alice s3cret", "  register alice ****");
+    }
+
+    #[test]
+    fn name_and_password_checks() {
+        assert_eq!(check_name("a"), Ok(()));
+        assert_eq!(check_name(&"a".repeat(MAX_NAME)), Ok(()));
+        for bad in ["", " ", "a b", "ä", "a*", &"a".repeat(MAX_NAME + 1)] {
+            assert_eq!(
+                check_name(bad).map_err(|e| e.code),
+                Err(ErrorCode::BadName),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(check_password("abcd"), Ok(()));
+        for bad in [
+            "",
+            "abc",
+            "ab d",
+            "abc\u{0}",
+            "abc\u{a0}d",
+            &"a".repeat(129),
+        ] {
+            assert_eq!(
+                check_password(bad).map_err(|e| e.code),
+                Err(ErrorCode::BadPassword),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn redact_treats_any_whitespace_as_a_separator() {
+        assert_eq!(redact("JOIN\talice\ts3cret 5000"), "JOIN\talice\t**** 5000");
+        assert_eq!(redact("register\tbob\tpw12"), "register\tbob\t****");
+        assert_eq!(redact("JOIN\talice"), "JOIN\talice");
+    }
+}

@@ -1,0 +1,235 @@
+//! The wire protocol: every line the registry and the peers exchange, as typed
+//! values that parse from a `&str` and format back with `Display`.
+//!
+//! This module owns the grammar of the protocol. It must never do I/O: it does
+//! not import `std::net` sockets or `std::io`, so every rule here can be tested
+//! with plain strings. Framing bytes into lines is `decode_line`'s job; reading
+//! those bytes from a socket belongs to `line.rs`.
+//!
+//! - `registry`: the lines between a peer and the registry (`Request`, `Reply`).
+//! - `chat`: the lines between a lobby leader and its members (`ToMember`, `ToLeader`).
+//! - `checks`: the limits, the checks of names, passwords, texts and tickets,
+//!   the decoding of one line's bytes, and `redact`.
+//!
+//! This file holds what all three share: the `ERR` codes, `ParseError`, and
+//! the word splitting every parser uses.
+
+mod chat;
+mod checks;
+mod registry;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+pub use chat::{CloseReason, ToLeader, ToMember};
+pub use checks::{
+    LineError, MAX_LINE, MAX_NAME, MAX_PASSWORD, MAX_TEXT, MAX_TICKET, MIN_PASSWORD, check_name,
+    check_password, check_text, check_ticket, decode_line, redact,
+};
+pub use registry::{ByeReason, Contact, HELP_TEXT, Reply, Request};
+
+/// The codes of every `ERR <CODE> <text>` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    NameTaken,
+    BadName,
+    BadPassword,
+    BadCredentials,
+    BadPort,
+    AlreadyJoined,
+    NotJoined,
+    UnknownCommand,
+    BadArgs,
+    BadEncoding,
+    LineTooLong,
+    Offline,
+    NotFound,
+    TextTooLong,
+    TooManyAttempts,
+    ServerFull,
+    BadTicket,
+    Internal,
+}
+
+const ERROR_CODES: &[(ErrorCode, &str)] = &[
+    (ErrorCode::NameTaken, "NAME_TAKEN"),
+    (ErrorCode::BadName, "BAD_NAME"),
+    (ErrorCode::BadPassword, "BAD_PASSWORD"),
+    (ErrorCode::BadCredentials, "BAD_CREDENTIALS"),
+    (ErrorCode::BadPort, "BAD_PORT"),
+    (ErrorCode::AlreadyJoined, "ALREADY_JOINED"),
+    (ErrorCode::NotJoined, "NOT_JOINED"),
+    (ErrorCode::UnknownCommand, "UNKNOWN_COMMAND"),
+    (ErrorCode::BadArgs, "BAD_ARGS"),
+    (ErrorCode::BadEncoding, "BAD_ENCODING"),
+    (ErrorCode::LineTooLong, "LINE_TOO_LONG"),
+    (ErrorCode::Offline, "OFFLINE"),
+    (ErrorCode::NotFound, "NOT_FOUND"),
+    (ErrorCode::TextTooLong, "TEXT_TOO_LONG"),
+    (ErrorCode::TooManyAttempts, "TOO_MANY_ATTEMPTS"),
+    (ErrorCode::ServerFull, "SERVER_FULL"),
+    (ErrorCode::BadTicket, "BAD_TICKET"),
+    (ErrorCode::Internal, "INTERNAL"),
+];
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        ERROR_CODES
+            .iter()
+            .find(|(code, _)| *code == self)
+            .map(|(_, word)| *word)
+            .expect("every error code has a word in ERROR_CODES")
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ErrorCode {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        ERROR_CODES
+            .iter()
+            .find(|(_, word)| word.eq_ignore_ascii_case(s))
+            .map(|(code, _)| *code)
+            .ok_or_else(|| ParseError::new(ErrorCode::BadArgs, format!("unknown error code {s}")))
+    }
+}
+
+/// Why a line could not be parsed. It carries the code and text of the
+/// `ERR` reply the other side should get, so a handler can answer it as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub code: ErrorCode,
+    pub text: String,
+}
+
+impl ParseError {
+    pub fn new(code: ErrorCode, text: impl Into<String>) -> ParseError {
+        ParseError {
+            code,
+            text: text.into(),
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.text, self.code)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Splits a line into its keyword and the words after it.
+pub(super) fn words(line: &str) -> (&str, Vec<&str>) {
+    let (keyword, rest) = split_word(line);
+    (keyword, all_words(rest))
+}
+
+/// The words of `s`, however many spaces stand between them.
+pub(super) fn all_words(s: &str) -> Vec<&str> {
+    s.split(' ').filter(|w| !w.is_empty()).collect()
+}
+
+/// Splits off the first word of `s` and returns it with the rest, which
+/// starts after the spaces that follow the word.
+pub(super) fn split_word(s: &str) -> (&str, &str) {
+    let s = s.trim_start_matches(' ');
+    match s.split_once(' ') {
+        Some((word, rest)) => (word, rest.trim_start_matches(' ')),
+        None => (s, ""),
+    }
+}
+
+pub(super) fn parse_port(word: &str) -> Result<u16, ParseError> {
+    match word.parse::<u16>() {
+        Ok(port) if port != 0 => Ok(port),
+        _ => Err(ParseError::new(
+            ErrorCode::BadPort,
+            format!("{word} is not a port; give a number from 1 to 65535"),
+        )),
+    }
+}
+
+pub(super) fn parse_ip(word: &str) -> Result<IpAddr, ParseError> {
+    word.parse()
+        .map_err(|_| ParseError::new(ErrorCode::BadArgs, format!("{word} is not an IP address")))
+}
+
+pub(super) fn parse_name(word: &str) -> Result<String, ParseError> {
+    check_name(word)?;
+    Ok(word.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt;
+
+    /// `line` parses to `expected`, `expected` formats back to `line`, and
+    /// the formatted line parses to `expected` again.
+    #[track_caller]
+    pub(super) fn check<T>(line: &str, expected: T)
+    where
+        T: FromStr<Err = ParseError> + fmt::Display + fmt::Debug + PartialEq,
+    {
+        assert_eq!(line.parse::<T>(), Ok(expected), "parsing {line:?}");
+        let expected: T = line.parse().unwrap();
+        assert_eq!(expected.to_string(), line, "formatting {expected:?}");
+        assert_eq!(
+            expected.to_string().parse::<T>(),
+            Ok(expected),
+            "round trip"
+        );
+    }
+
+    /// `line` is not canonical (case, spacing) but parses to `expected`,
+    /// which formats to `canonical`.
+    #[track_caller]
+    pub(super) fn check_loose<T>(line: &str, expected: T, canonical: &str)
+    where
+        T: FromStr<Err = ParseError> + fmt::Display + fmt::Debug + PartialEq,
+    {
+        assert_eq!(line.parse::<T>(), Ok(expected), "parsing {line:?}");
+        let parsed: T = line.parse().unwrap();
+        assert_eq!(parsed.to_string(), canonical, "formatting {parsed:?}");
+    }
+
+    /// `line` does not parse, and the `ERR` reply its error makes is
+    /// `expected`.
+    #[track_caller]
+    pub(super) fn check_err<T>(line: &str, expected: &str)
+    where
+        T: FromStr<Err = ParseError> + fmt::Debug,
+    {
+        match line.parse::<T>() {
+            Ok(value) => panic!("{line:?} parsed to {value:?}, expected {expected:?}"),
+            Err(err) => assert_eq!(Reply::from(err).to_string(), expected, "parsing {line:?}"),
+        }
+    }
+
+    pub(super) fn contact(name: &str, ip: &str, port: u16) -> Contact {
+        Contact {
+            name: name.into(),
+            ip: ip.parse().unwrap(),
+            port,
+        }
+    }
+
+    pub(super) const BAD_NAME: &str =
+        "ERR BAD_NAME a name is 1 to 32 characters of A-Z a-z 0-9 _ . -";
+    pub(super) const BAD_PASSWORD: &str =
+        "ERR BAD_PASSWORD a password is 4 to 128 printable characters without spaces";
+
+    #[test]
+    fn parse_error_display() {
+        let err = ParseError::new(ErrorCode::BadPort, "0 is not a port");
+        assert_eq!(err.to_string(), "0 is not a port (BAD_PORT)");
+        assert_eq!(Reply::from(err).to_string(), "ERR BAD_PORT 0 is not a port");
+    }
+}

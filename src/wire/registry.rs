@@ -1,0 +1,709 @@
+//! The registry's grammar: the requests a peer sends (`Request`) and the
+//! lines the registry answers with (`Reply`), with `ByeReason` and `Contact`.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use super::{
+    ErrorCode, ParseError, all_words, check_password, check_ticket, parse_ip, parse_name,
+    parse_port, redact, split_word, words,
+};
+
+/// What the registry says when asked for `HELP`.
+pub const HELP_TEXT: &str = "REGISTER <name> <password> | JOIN <name> <password> <port> | HELLO | LIST | SEARCH <name> | INVITE <name> | CHECK <ticket> | LOGOUT | HELP";
+
+/// Why the registry ends a connection on its own: the `BYE <REASON>` line,
+/// always the last one on that connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByeReason {
+    /// The server is shutting down.
+    Shutdown,
+    /// Nothing arrived within the hello timeout.
+    Timeout,
+    /// The same user joined from another connection.
+    Replaced,
+}
+
+impl ByeReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            ByeReason::Shutdown => "SHUTDOWN",
+            ByeReason::Timeout => "TIMEOUT",
+            ByeReason::Replaced => "REPLACED",
+        }
+    }
+}
+
+impl fmt::Display for ByeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ByeReason {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        [ByeReason::Shutdown, ByeReason::Timeout, ByeReason::Replaced]
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| ParseError::new(ErrorCode::BadArgs, format!("unknown BYE reason {s}")))
+    }
+}
+
+/// One user's contact details: where their chat port listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub name: String,
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+impl fmt::Display for Contact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.name, self.ip, self.port)
+    }
+}
+
+/// A request from a peer to the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Register {
+        name: String,
+        password: String,
+    },
+    Join {
+        name: String,
+        password: String,
+        port: u16,
+    },
+    Hello,
+    List,
+    Search {
+        name: String,
+    },
+    /// Asks for a single-use ticket to invite `name` to a chat.
+    Invite {
+        name: String,
+    },
+    /// Asks whether a ticket shown by an inviting leader is good.
+    Check {
+        ticket: String,
+    },
+    Logout,
+    Help,
+}
+
+impl Request {
+    /// The line as it may be printed: the password shown as `****`.
+    pub fn redacted(&self) -> String {
+        redact(&self.to_string()).into_owned()
+    }
+}
+
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Request::Register { name, password } => write!(f, "REGISTER {name} {password}"),
+            Request::Join {
+                name,
+                password,
+                port,
+            } => write!(f, "JOIN {name} {password} {port}"),
+            Request::Hello => f.write_str("HELLO"),
+            Request::List => f.write_str("LIST"),
+            Request::Search { name } => write!(f, "SEARCH {name}"),
+            Request::Invite { name } => write!(f, "INVITE {name}"),
+            Request::Check { ticket } => write!(f, "CHECK {ticket}"),
+            Request::Logout => f.write_str("LOGOUT"),
+            Request::Help => f.write_str("HELP"),
+        }
+    }
+}
+
+/// The registry's requests: keyword and usage, for `ERR BAD_ARGS`.
+const USAGE: &[(&str, &str)] = &[
+    ("REGISTER", "REGISTER <name> <password>"),
+    ("JOIN", "JOIN <name> <password> <port>"),
+    ("HELLO", "HELLO"),
+    ("LIST", "LIST"),
+    ("SEARCH", "SEARCH <name>"),
+    ("INVITE", "INVITE <name>"),
+    ("CHECK", "CHECK <ticket>"),
+    ("LOGOUT", "LOGOUT"),
+    ("HELP", "HELP"),
+];
+
+fn usage(keyword: &str) -> ParseError {
+    let text = USAGE
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(keyword))
+        .map_or(keyword, |(_, usage)| usage);
+    ParseError::new(ErrorCode::BadArgs, format!("usage: {text}"))
+}
+
+fn unknown(keyword: &str) -> ParseError {
+    ParseError::new(
+        ErrorCode::UnknownCommand,
+        format!("unknown command {keyword}; try HELP"),
+    )
+}
+
+impl FromStr for Request {
+    type Err = ParseError;
+    fn from_str(line: &str) -> Result<Self, ParseError> {
+        let (keyword, args) = words(line);
+        let upper = keyword.to_ascii_uppercase();
+        let arity = match upper.as_str() {
+            "REGISTER" => 2,
+            "JOIN" => 3,
+            "SEARCH" | "INVITE" | "CHECK" => 1,
+            "HELLO" | "LIST" | "LOGOUT" | "HELP" => 0,
+            _ => return Err(unknown(keyword)),
+        };
+        if args.len() != arity {
+            return Err(usage(keyword));
+        }
+        Ok(match upper.as_str() {
+            "REGISTER" => {
+                let name = parse_name(args[0])?;
+                check_password(args[1])?;
+                Request::Register {
+                    name,
+                    password: args[1].to_string(),
+                }
+            }
+            "JOIN" => {
+                let name = parse_name(args[0])?;
+                check_password(args[1])?;
+                Request::Join {
+                    name,
+                    password: args[1].to_string(),
+                    port: parse_port(args[2])?,
+                }
+            }
+            "SEARCH" => Request::Search {
+                name: parse_name(args[0])?,
+            },
+            "INVITE" => Request::Invite {
+                name: parse_name(args[0])?,
+            },
+            "CHECK" => {
+                check_ticket(args[0])?;
+                Request::Check {
+                    ticket: args[0].to_string(),
+                }
+            }
+            "HELLO" => Request::Hello,
+            "LIST" => Request::List,
+            "LOGOUT" => Request::Logout,
+            _ => Request::Help,
+        })
+    }
+}
+
+/// A line from the registry to a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `OK REGISTERED <name>`
+    Registered(String),
+    /// `OK JOINED <name> <ip> <port>`: the address the registry sees.
+    Joined(Contact),
+    /// `OK HELLO`
+    Hello,
+    /// `OK LIST <n>`, followed by `n` `Row` lines.
+    List(usize),
+    /// `USER <name> <ip> <port>`: one row of a list.
+    Row(Contact),
+    /// `OK USER <name> <ip> <port>`: the answer to `SEARCH`.
+    Found(Contact),
+    /// `OK TICKET <ticket>`: the answer to `INVITE`.
+    Ticket(String),
+    /// `OK TICKET <leader> <invitee>`: the answer to a good `CHECK`.
+    Valid { leader: String, invitee: String },
+    /// `OK BYE`: the answer to `LOGOUT`.
+    LoggedOut,
+    /// `OK HELP <text>`
+    Help(String),
+    /// `ERR <CODE> <text>`
+    Err(ErrorCode, String),
+    /// `BYE <REASON>`: the server closes the connection after this line.
+    Bye(ByeReason),
+}
+
+impl Reply {
+    /// `ERR TOO_MANY_ATTEMPTS <seconds> ...`: the registry takes no JOIN for
+    /// this name or address until `wait_secs` have passed.
+    pub fn too_many_attempts(wait_secs: u64) -> Reply {
+        Reply::Err(
+            ErrorCode::TooManyAttempts,
+            format!(
+                "{wait_secs} too many failed joins for this name or address; try again in {wait_secs} s"
+            ),
+        )
+    }
+
+    /// The seconds an `ERR TOO_MANY_ATTEMPTS <seconds> ...` reply asks to
+    /// wait; `None` for any other line, or one without a number first.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Reply::Err(ErrorCode::TooManyAttempts, text) => split_word(text).0.parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+impl From<ParseError> for Reply {
+    fn from(err: ParseError) -> Reply {
+        Reply::Err(err.code, err.text)
+    }
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reply::Registered(name) => write!(f, "OK REGISTERED {name}"),
+            Reply::Joined(contact) => write!(f, "OK JOINED {contact}"),
+            Reply::Hello => f.write_str("OK HELLO"),
+            Reply::List(n) => write!(f, "OK LIST {n}"),
+            Reply::Row(contact) => write!(f, "USER {contact}"),
+            Reply::Found(contact) => write!(f, "OK USER {contact}"),
+            Reply::Ticket(ticket) => write!(f, "OK TICKET {ticket}"),
+            Reply::Valid { leader, invitee } => write!(f, "OK TICKET {leader} {invitee}"),
+            Reply::LoggedOut => f.write_str("OK BYE"),
+            Reply::Help(text) => write!(f, "OK HELP {text}"),
+            Reply::Err(code, text) => write!(f, "ERR {code} {text}"),
+            Reply::Bye(reason) => write!(f, "BYE {reason}"),
+        }
+    }
+}
+
+fn parse_contact(args: &[&str]) -> Result<Contact, ParseError> {
+    match args {
+        [name, ip, port] => Ok(Contact {
+            name: parse_name(name)?,
+            ip: parse_ip(ip)?,
+            port: parse_port(port)?,
+        }),
+        _ => Err(ParseError::new(
+            ErrorCode::BadArgs,
+            "expected <name> <ip> <port>",
+        )),
+    }
+}
+
+fn bad_reply(line: &str) -> ParseError {
+    ParseError::new(ErrorCode::BadArgs, format!("not a registry reply: {line}"))
+}
+
+impl FromStr for Reply {
+    type Err = ParseError;
+    fn from_str(line: &str) -> Result<Self, ParseError> {
+        let (keyword, rest) = split_word(line);
+        let args = all_words(rest);
+        match keyword.to_ascii_uppercase().as_str() {
+            "USER" => Ok(Reply::Row(parse_contact(&args)?)),
+            "BYE" => match args.as_slice() {
+                [reason] => Ok(Reply::Bye(reason.parse()?)),
+                _ => Err(bad_reply(line)),
+            },
+            "ERR" => {
+                let (code, text) = split_word(rest);
+                Ok(Reply::Err(code.parse()?, text.to_string()))
+            }
+            "OK" => {
+                let (what, rest) = split_word(rest);
+                let args = all_words(rest);
+                match (what.to_ascii_uppercase().as_str(), args.as_slice()) {
+                    ("REGISTERED", [name]) => Ok(Reply::Registered(parse_name(name)?)),
+                    ("JOINED", args) => Ok(Reply::Joined(parse_contact(args)?)),
+                    ("HELLO", []) => Ok(Reply::Hello),
+                    ("LIST", [n]) => n.parse().map(Reply::List).map_err(|_| bad_reply(line)),
+                    ("USER", args) => Ok(Reply::Found(parse_contact(args)?)),
+                    ("BYE", []) => Ok(Reply::LoggedOut),
+                    ("TICKET", [ticket]) => {
+                        check_ticket(ticket)?;
+                        Ok(Reply::Ticket(ticket.to_string()))
+                    }
+                    ("TICKET", [leader, invitee]) => Ok(Reply::Valid {
+                        leader: parse_name(leader)?,
+                        invitee: parse_name(invitee)?,
+                    }),
+                    ("HELP", _) => Ok(Reply::Help(rest.to_string())),
+                    _ => Err(bad_reply(line)),
+                }
+            }
+            _ => Err(bad_reply(line)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::tests::*;
+    use crate::wire::*;
+
+    #[test]
+    fn requests() {
+        check(
+            "REGISTER alice s3cret",
+            Request::Register {
+                name: "alice".into(),
+                password: "s3cret".into(),
+            },
+        );
+        check(
+            "JOIN alice s3cret 5000",
+            Request::Join {
+                name: "alice".into(),
+                password: "s3cret".into(),
+                port: 5000,
+            },
+        );
+        check("HELLO", Request::Hello);
+        check("LIST", Request::List);
+        check("SEARCH bob", Request::Search { name: "bob".into() });
+        check("LOGOUT", Request::Logout);
+        check("HELP", Request::Help);
+        check("INVITE bob", Request::Invite { name: "bob".into() });
+        check(
+            "CHECK abc123XYZ",
+            Request::Check {
+                ticket: "abc123XYZ".into(),
+            },
+        );
+        check(
+            &format!("CHECK {}", "t".repeat(MAX_TICKET)),
+            Request::Check {
+                ticket: "t".repeat(MAX_TICKET),
+            },
+        );
+    }
+
+    #[test]
+    fn request_limits() {
+        let longest_name = "n".repeat(MAX_NAME);
+        check(
+            &format!("SEARCH {longest_name}"),
+            Request::Search {
+                name: longest_name.clone(),
+            },
+        );
+        check(
+            "SEARCH A-z_0.9",
+            Request::Search {
+                name: "A-z_0.9".into(),
+            },
+        );
+        for password in ["abcd", &"p".repeat(MAX_PASSWORD), "éééé", "p@ss:w0rd!"] {
+            check(
+                &format!("REGISTER bob {password}"),
+                Request::Register {
+                    name: "bob".into(),
+                    password: password.into(),
+                },
+            );
+        }
+        for port in [1, 65535] {
+            check(
+                &format!("JOIN bob abcd {port}"),
+                Request::Join {
+                    name: "bob".into(),
+                    password: "abcd".into(),
+                    port,
+                },
+            );
+        }
+    }
+
+    #[test]
+    fn requests_ignore_keyword_case_and_extra_spaces() {
+        check_loose("hello", Request::Hello, "HELLO");
+        check_loose("List", Request::List, "LIST");
+        check_loose("lOgOuT", Request::Logout, "LOGOUT");
+        check_loose("help", Request::Help, "HELP");
+        check_loose(
+            "search  Bob",
+            Request::Search { name: "Bob".into() },
+            "SEARCH Bob",
+        );
+        check_loose(
+            "register Alice PassWord",
+            Request::Register {
+                name: "Alice".into(),
+                password: "PassWord".into(),
+            },
+            "REGISTER Alice PassWord",
+        );
+        check_loose(
+            "  join   alice  s3cret   5000  ",
+            Request::Join {
+                name: "alice".into(),
+                password: "s3cret".into(),
+                port: 5000,
+            },
+            "JOIN alice s3cret 5000",
+        );
+    }
+
+    #[test]
+    fn request_usage_errors() {
+        let cases = [
+            ("REGISTER", "REGISTER <name> <password>"),
+            ("REGISTER alice", "REGISTER <name> <password>"),
+            ("register alice pw extra", "REGISTER <name> <password>"),
+            ("JOIN alice s3cret", "JOIN <name> <password> <port>"),
+            ("join a b c d", "JOIN <name> <password> <port>"),
+            ("HELLO there", "HELLO"),
+            ("LIST all", "LIST"),
+            ("SEARCH", "SEARCH <name>"),
+            ("search a b", "SEARCH <name>"),
+            ("LOGOUT now", "LOGOUT"),
+            ("HELP me", "HELP"),
+            ("INVITE", "INVITE <name>"),
+            ("check a b", "CHECK <ticket>"),
+        ];
+        for (line, usage) in cases {
+            check_err::<Request>(line, &format!("ERR BAD_ARGS usage: {usage}"));
+        }
+    }
+
+    #[test]
+    fn request_unknown_commands() {
+        check_err::<Request>("FOO", "ERR UNKNOWN_COMMAND unknown command FOO; try HELP");
+        check_err::<Request>(
+            "msg hello there",
+            "ERR UNKNOWN_COMMAND unknown command msg; try HELP",
+        );
+        // A tab is not a separator, so it is part of the keyword.
+        check_err::<Request>(
+            "HELP\tme",
+            "ERR UNKNOWN_COMMAND unknown command HELP\tme; try HELP",
+        );
+    }
+
+    #[test]
+    fn request_bad_names() {
+        let too_long = "n".repeat(MAX_NAME + 1);
+        for line in [
+            "REGISTER bad!name s3cret".to_string(),
+            "REGISTER café s3cret".to_string(),
+            format!("REGISTER {too_long} s3cret"),
+            "JOIN a/b s3cret 5000".to_string(),
+            "SEARCH bad:name".to_string(),
+            format!("SEARCH {too_long}"),
+        ] {
+            check_err::<Request>(&line, BAD_NAME);
+        }
+        // The name is checked before the password and the port.
+        check_err::<Request>("JOIN b@d x 0", BAD_NAME);
+    }
+
+    #[test]
+    fn request_bad_passwords() {
+        let too_long = "p".repeat(MAX_PASSWORD + 1);
+        for line in [
+            "REGISTER alice abc".to_string(),
+            "REGISTER alice ééé".to_string(),
+            format!("REGISTER alice {too_long}"),
+            "REGISTER alice pa\tss".to_string(),
+            "REGISTER alice pass\u{7}".to_string(),
+            "JOIN alice abc 5000".to_string(),
+        ] {
+            check_err::<Request>(&line, BAD_PASSWORD);
+        }
+        // The password is checked before the port.
+        check_err::<Request>("JOIN alice abc 0", BAD_PASSWORD);
+    }
+
+    #[test]
+    fn request_bad_tickets() {
+        let too_long = "t".repeat(MAX_TICKET + 1);
+        for ticket in ["abc-123", "tick_et", "é", too_long.as_str()] {
+            check_err::<Request>(
+                &format!("CHECK {ticket}"),
+                "ERR BAD_TICKET a ticket is 1 to 64 letters and digits",
+            );
+        }
+        check_err::<Request>("INVITE b!b", BAD_NAME);
+    }
+
+    #[test]
+    fn request_bad_ports() {
+        for port in ["0", "65536", "x", "-1", "5000.0", "99999999999"] {
+            check_err::<Request>(
+                &format!("JOIN alice s3cret {port}"),
+                &format!("ERR BAD_PORT {port} is not a port; give a number from 1 to 65535"),
+            );
+        }
+    }
+
+    #[test]
+    fn redacted_request() {
+        let join = Request::Join {
+            name: "alice".into(),
+            password: "s3cret".into(),
+            port: 5000,
+        };
+        assert_eq!(join.redacted(), "JOIN alice **** 5000");
+        let register = Request::Register {
+            name: "alice".into(),
+            password: "s3cret".into(),
+        };
+        assert_eq!(register.redacted(), "REGISTER alice ****");
+        assert_eq!(Request::List.redacted(), "LIST");
+    }
+
+    #[test]
+    fn replies_without_arguments() {
+        check("OK HELLO", Reply::Hello);
+        check("OK BYE", Reply::LoggedOut);
+        check(
+            &format!("OK HELP {HELP_TEXT}"),
+            Reply::Help(HELP_TEXT.into()),
+        );
+        check_loose("ok hello", Reply::Hello, "OK HELLO");
+        check_loose("Ok Bye", Reply::LoggedOut, "OK BYE");
+        check_loose(
+            "err not_joined JOIN first",
+            Reply::Err(ErrorCode::NotJoined, "JOIN first".into()),
+            "ERR NOT_JOINED JOIN first",
+        );
+    }
+
+    #[test]
+    fn error_replies_of_every_code() {
+        for (code, word) in ERROR_CODES {
+            let line = format!("ERR {word} something went wrong");
+            check(&line, Reply::Err(*code, "something went wrong".into()));
+            assert_eq!(code.as_str(), *word);
+            assert_eq!(word.to_lowercase().parse::<ErrorCode>(), Ok(*code));
+        }
+        assert_eq!(
+            "NOPE".parse::<ErrorCode>(),
+            Err(ParseError::new(
+                ErrorCode::BadArgs,
+                "unknown error code NOPE"
+            ))
+        );
+    }
+
+    #[test]
+    fn reply_keeps_every_argument() {
+        check("OK REGISTERED alice", Reply::Registered("alice".into()));
+        check(
+            "OK JOINED alice 127.0.0.1 5000",
+            Reply::Joined(contact("alice", "127.0.0.1", 5000)),
+        );
+        check("OK LIST 0", Reply::List(0));
+        check("OK LIST 12", Reply::List(12));
+        check(
+            "USER bob 10.0.0.2 6000",
+            Reply::Row(contact("bob", "10.0.0.2", 6000)),
+        );
+        check("USER bob ::1 6000", Reply::Row(contact("bob", "::1", 6000)));
+        check(
+            "OK USER Bob 192.168.1.9 65535",
+            Reply::Found(contact("Bob", "192.168.1.9", 65535)),
+        );
+        check("BYE SHUTDOWN", Reply::Bye(ByeReason::Shutdown));
+        check("BYE TIMEOUT", Reply::Bye(ByeReason::Timeout));
+        check("BYE REPLACED", Reply::Bye(ByeReason::Replaced));
+        check_loose(
+            "bye replaced",
+            Reply::Bye(ByeReason::Replaced),
+            "BYE REPLACED",
+        );
+        check_loose(
+            "user  bob 1.2.3.4 5",
+            Reply::Row(contact("bob", "1.2.3.4", 5)),
+            "USER bob 1.2.3.4 5",
+        );
+        check_loose("ok list  3", Reply::List(3), "OK LIST 3");
+        check("OK TICKET abc123", Reply::Ticket("abc123".into()));
+        check(
+            "OK TICKET alice bob",
+            Reply::Valid {
+                leader: "alice".into(),
+                invitee: "bob".into(),
+            },
+        );
+    }
+
+    #[test]
+    fn bad_replies() {
+        check_err::<Reply>("HELLO", "ERR BAD_ARGS not a registry reply: HELLO");
+        check_err::<Reply>("OK LIST x", "ERR BAD_ARGS not a registry reply: OK LIST x");
+        check_err::<Reply>("OK LIST", "ERR BAD_ARGS not a registry reply: OK LIST");
+        check_err::<Reply>("OK WHAT", "ERR BAD_ARGS not a registry reply: OK WHAT");
+        check_err::<Reply>("BYE", "ERR BAD_ARGS not a registry reply: BYE");
+        check_err::<Reply>("ERR NOPE text", "ERR BAD_ARGS unknown error code NOPE");
+        check_err::<Reply>(
+            "USER bob 1.2.3.4",
+            "ERR BAD_ARGS expected <name> <ip> <port>",
+        );
+    }
+
+    #[test]
+    fn reply_argument_errors() {
+        check_err::<Reply>(
+            "OK HELLO x",
+            "ERR BAD_ARGS not a registry reply: OK HELLO x",
+        );
+        check_err::<Reply>("OK BYE x", "ERR BAD_ARGS not a registry reply: OK BYE x");
+        check_err::<Reply>("BYE LATER", "ERR BAD_ARGS unknown BYE reason LATER");
+        check_err::<Reply>(
+            "OK JOINED bob 1.2.3.4 5 6",
+            "ERR BAD_ARGS expected <name> <ip> <port>",
+        );
+        check_err::<Reply>("USER bob host 5", "ERR BAD_ARGS host is not an IP address");
+        check_err::<Reply>("USER b!b 1.2.3.4 5", BAD_NAME);
+        check_err::<Reply>(
+            "OK USER bob 1.2.3.4 0",
+            "ERR BAD_PORT 0 is not a port; give a number from 1 to 65535",
+        );
+        check_err::<Reply>("OK REGISTERED b@d", BAD_NAME);
+        check_err::<Reply>(
+            "OK TICKET ab-c",
+            "ERR BAD_TICKET a ticket is 1 to 64 letters and digits",
+        );
+        check_err::<Reply>("OK TICKET alice b!b", BAD_NAME);
+        check_err::<Reply>(
+            "OK TICKET a b c",
+            "ERR BAD_ARGS not a registry reply: OK TICKET a b c",
+        );
+    }
+
+    #[test]
+    fn too_many_attempts_carries_its_seconds() {
+        let reply = Reply::too_many_attempts(42);
+        check(&reply.to_string(), reply.clone());
+        assert_eq!(reply.retry_after(), Some(42));
+        for (line, secs) in [
+            ("ERR TOO_MANY_ATTEMPTS 7 wait", Some(7)),
+            ("ERR TOO_MANY_ATTEMPTS soon", None),
+            ("ERR TOO_MANY_ATTEMPTS", None),
+            ("ERR BAD_CREDENTIALS 7 wait", None),
+            ("OK HELLO", None),
+        ] {
+            assert_eq!(
+                line.parse::<Reply>().unwrap().retry_after(),
+                secs,
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bye_reasons() {
+        for (word, reason) in [
+            ("SHUTDOWN", ByeReason::Shutdown),
+            ("timeout", ByeReason::Timeout),
+            ("Replaced", ByeReason::Replaced),
+        ] {
+            assert_eq!(word.parse::<ByeReason>(), Ok(reason));
+            assert_eq!(reason.to_string(), word.to_uppercase());
+        }
+    }
+}
