@@ -28,6 +28,11 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 12_000;
 /// How long an invitation ticket stays good unless told otherwise.
 pub const DEFAULT_TICKET_TTL: Duration = Duration::from_secs(60);
 
+/// How many unused tickets one user may hold unless told otherwise: more
+/// than a lobby has members, few enough that one client cannot fill the
+/// server's memory with them.
+pub const DEFAULT_MAX_INVITES_PER_USER: usize = 64;
+
 /// How failed JOINs are limited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleConfig {
@@ -65,6 +70,9 @@ pub struct RegistryConfig {
     pub max_connections: usize,
     /// How long an invitation ticket stays good.
     pub ticket_ttl: Duration,
+    /// Unused tickets one user may hold; one more INVITE gets
+    /// `ERR TOO_MANY_INVITES`.
+    pub max_invites_per_user: usize,
     pub throttle: ThrottleConfig,
 }
 
@@ -78,6 +86,7 @@ impl RegistryConfig {
             log: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             ticket_ttl: DEFAULT_TICKET_TTL,
+            max_invites_per_user: DEFAULT_MAX_INVITES_PER_USER,
             throttle: ThrottleConfig::default(),
         }
     }

@@ -19,7 +19,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::RegistryConfig;
 use super::ServerError;
 use super::throttle::JoinThrottle;
-use super::tickets::{TicketBytes, Tickets};
+use super::tickets::{InviteRefused, TicketBytes, Tickets};
 use crate::db::{Account, DbError, Store};
 use crate::wire::{ByeReason, Contact, ErrorCode, Reply};
 
@@ -155,7 +155,7 @@ impl RegistryHub {
     pub(super) fn new(store: Store, config: RegistryConfig) -> RegistryHub {
         RegistryHub {
             store,
-            tickets: Tickets::new(config.ticket_ttl),
+            tickets: Tickets::new(config.ticket_ttl, config.max_invites_per_user),
             throttle: JoinThrottle::new(config.throttle),
             config,
             sessions: HashMap::new(),
@@ -348,10 +348,21 @@ impl RegistryHub {
                 "cannot make a ticket; try again".into(),
             );
         }
-        Reply::Ticket(
-            self.tickets
-                .issue(&leader, &invitee, Instant::now(), random),
-        )
+        match self
+            .tickets
+            .issue(&leader, &invitee, Instant::now(), random)
+        {
+            Ok(ticket) => Reply::Ticket(ticket),
+            Err(InviteRefused::Yourself) => {
+                Reply::Err(ErrorCode::BadArgs, "you cannot invite yourself".into())
+            }
+            Err(InviteRefused::TooMany(max)) => Reply::Err(
+                ErrorCode::TooManyInvites,
+                format!(
+                    "you hold {max} unused tickets already; wait for them to be used or to expire"
+                ),
+            ),
+        }
     }
 
     fn check(&mut self, id: u64, ticket: &str) -> Reply {

@@ -28,7 +28,7 @@ mod throttle;
 mod tickets;
 
 pub use config::{
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_REGISTRY_HELLO_TIMEOUT, DEFAULT_REGISTRY_PORT,
-    DEFAULT_TICKET_TTL, RegistryConfig, ServerError, ThrottleConfig,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INVITES_PER_USER, DEFAULT_REGISTRY_HELLO_TIMEOUT,
+    DEFAULT_REGISTRY_PORT, DEFAULT_TICKET_TTL, RegistryConfig, ServerError, ThrottleConfig,
 };
 pub use server::{Server, Stopper};
