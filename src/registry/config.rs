@@ -25,6 +25,15 @@ pub const DEFAULT_REGISTRY_HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 /// each is a thread, and the machine this was sized on allows about 16,000.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 12_000;
 
+/// How many connections one address may hold unless told otherwise: a
+/// classroom of a hundred behind one NAT, each peer with its one registry
+/// connection and a reconnect under way, stays well below it.
+pub const DEFAULT_MAX_PER_ADDRESS: usize = 256;
+
+/// How long a new connection has to JOIN unless told otherwise. Only a
+/// successful JOIN lifts it: lines that do not log in do not extend it.
+pub const DEFAULT_JOIN_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How long an invitation ticket stays good unless told otherwise.
 pub const DEFAULT_TICKET_TTL: Duration = Duration::from_secs(60);
 
@@ -68,6 +77,12 @@ pub struct RegistryConfig {
     pub log: Option<Sender<String>>,
     /// Connections over this number get `ERR SERVER_FULL` and are closed.
     pub max_connections: usize,
+    /// Connections from one address (an IPv6 one by its /64) over this
+    /// number get `ERR SERVER_FULL` and are closed.
+    pub max_per_address: usize,
+    /// How long a connection may stay without a successful JOIN, however
+    /// busy it is, before it gets `BYE TIMEOUT`.
+    pub join_timeout: Duration,
     /// How long an invitation ticket stays good.
     pub ticket_ttl: Duration,
     /// Unused tickets one user may hold; one more INVITE gets
@@ -85,6 +100,8 @@ impl RegistryConfig {
             trace: Trace::off(),
             log: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_per_address: DEFAULT_MAX_PER_ADDRESS,
+            join_timeout: DEFAULT_JOIN_TIMEOUT,
             ticket_ttl: DEFAULT_TICKET_TTL,
             max_invites_per_user: DEFAULT_MAX_INVITES_PER_USER,
             throttle: ThrottleConfig::default(),

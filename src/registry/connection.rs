@@ -17,7 +17,7 @@ use std::time::Duration;
 use crossbeam_channel::{Sender, bounded};
 
 use super::hub::{RegistryEvent, Socket};
-use super::server::LiveGuard;
+use super::server::Admitted;
 use crate::line::{Frame, LineReader, is_timeout, write_line};
 use crate::password::HashQueue;
 use crate::trace::Trace;
@@ -92,7 +92,8 @@ pub(super) struct Connection {
     pub(super) hashes: HashQueue,
     pub(super) trace: Trace,
     pub(super) write_timeout: Duration,
-    pub(super) _live: LiveGuard,
+    /// Its place among the connections, given back when it is dropped.
+    pub(super) _admitted: Admitted,
 }
 
 /// What handling one line leads to.

@@ -122,6 +122,9 @@ struct Session {
     addr: SocketAddr,
     socket: Arc<Socket>,
     last_active: Instant,
+    /// When the connection is closed unless it has joined by then; `None`
+    /// once it has. Activity does not move it.
+    join_by: Option<Instant>,
     /// Set once the hub has told this connection to close.
     kicked: bool,
     /// The key in `RegistryHub::online` of the user this connection holds
@@ -221,12 +224,14 @@ impl RegistryHub {
     }
 
     fn connected(&mut self, id: u64, addr: SocketAddr, socket: Arc<Socket>) {
+        let now = Instant::now();
         self.sessions.insert(
             id,
             Session {
                 addr,
                 socket,
-                last_active: Instant::now(),
+                last_active: now,
+                join_by: Some(now + self.config.join_timeout),
                 kicked: false,
                 user: None,
             },
@@ -290,6 +295,7 @@ impl RegistryHub {
         self.log(format_args!("{} online at {ip} port {port}", contact.name));
         if let Some(session) = self.sessions.get_mut(&id) {
             session.user = Some(key.clone());
+            session.join_by = None;
         }
         self.online.insert(
             key,
@@ -427,7 +433,11 @@ impl RegistryHub {
         let idle: Vec<u64> = self
             .sessions
             .iter()
-            .filter(|(_, s)| !s.kicked && now.saturating_duration_since(s.last_active) >= timeout)
+            .filter(|(_, s)| {
+                !s.kicked
+                    && (now.saturating_duration_since(s.last_active) >= timeout
+                        || s.join_by.is_some_and(|by| by <= now))
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in idle {

@@ -3,6 +3,8 @@
 //!
 //! - `config`: `RegistryConfig`, `ThrottleConfig`, the defaults, `ServerError`.
 //! - `server`: `Server::bind`/`run`, the acceptor, the sweeper, `Stopper`.
+//! - `admission`: how many connections the acceptor takes, in all and per
+//!   address, a plain type.
 //! - `connection`: one thread per client: reads requests, writes replies.
 //! - `hub`: `RegistryHub`, the one owner of the store and of presence, fed
 //!   `RegistryEvent`s.
@@ -20,6 +22,7 @@
 //! run on the few threads of `password::Hasher`), and never let anything
 //! that came from a socket panic a thread.
 
+mod admission;
 mod config;
 mod connection;
 mod hub;
@@ -28,7 +31,8 @@ mod throttle;
 mod tickets;
 
 pub use config::{
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INVITES_PER_USER, DEFAULT_REGISTRY_HELLO_TIMEOUT,
-    DEFAULT_REGISTRY_PORT, DEFAULT_TICKET_TTL, RegistryConfig, ServerError, ThrottleConfig,
+    DEFAULT_JOIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INVITES_PER_USER,
+    DEFAULT_MAX_PER_ADDRESS, DEFAULT_REGISTRY_HELLO_TIMEOUT, DEFAULT_REGISTRY_PORT,
+    DEFAULT_TICKET_TTL, RegistryConfig, ServerError, ThrottleConfig,
 };
 pub use server::{Server, Stopper};

@@ -9,14 +9,16 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded, select, tick, unbounded};
 
+use super::admission::{Admission, Full};
 use super::connection::Connection;
 use super::hub::{RegistryEvent, RegistryHub};
+use super::throttle::Site;
 use super::{RegistryConfig, ServerError};
 use crate::db::Store;
 use crate::line::write_line;
@@ -102,18 +104,21 @@ impl Server {
         let (sweep_stop, sweep_stop_rx) = bounded::<()>(0);
         let sweeper = {
             let events = events.clone();
-            let every =
-                (config.hello_timeout / 4).clamp(Duration::from_millis(5), Duration::from_secs(1));
+            let shortest = config.hello_timeout.min(config.join_timeout);
+            let every = (shortest / 4).clamp(Duration::from_millis(5), Duration::from_secs(1));
             thread::Builder::new()
                 .name("registry-sweeper".into())
                 .spawn(move || sweep(every, &events, &sweep_stop_rx))?
         };
 
+        let (gone, gone_rx) = unbounded();
         let mut acceptor = Acceptor {
             config: &config,
             events: &events,
             hasher: &hasher,
-            live: Arc::new(AtomicUsize::new(0)),
+            admission: Admission::new(config.max_connections, config.max_per_address),
+            gone,
+            gone_rx,
             connections: Vec::new(),
             next_id: 0,
         };
@@ -145,29 +150,44 @@ struct Acceptor<'a> {
     config: &'a RegistryConfig,
     events: &'a Sender<RegistryEvent>,
     hasher: &'a Hasher,
-    live: Arc<AtomicUsize>,
+    admission: Admission,
+    /// Where each connection's `Admitted` sends its site when it ends.
+    gone: Sender<Site>,
+    gone_rx: Receiver<Site>,
     connections: Vec<JoinHandle<()>>,
     next_id: u64,
 }
 
 impl Acceptor<'_> {
-    /// Starts a thread for `stream`, or refuses it when the server is full.
+    /// Starts a thread for `stream`, or refuses it when the server, or the
+    /// share of its address, is full.
     fn accept(&mut self, stream: TcpStream) {
-        let config = self.config;
-        if self.live.load(Ordering::SeqCst) >= config.max_connections {
-            refuse_full(stream, config.max_connections, config.trace);
+        let Ok(addr) = stream.peer_addr() else {
+            return;
+        };
+        for site in self.gone_rx.try_iter() {
+            self.admission.release(site);
+        }
+        let site = Site::of(addr.ip());
+        if let Err(full) = self.admission.admit(site) {
+            refuse_full(stream, addr, full, self.config.trace);
             return;
         }
+        let admitted = Admitted {
+            site,
+            gone: self.gone.clone(),
+        };
         self.connections.retain(|handle| !handle.is_finished());
         self.next_id += 1;
         let id = self.next_id;
+        let config = self.config;
         let conn = Connection {
             id,
             events: self.events.clone(),
             hashes: self.hasher.queue(),
             trace: config.trace,
             write_timeout: config.hello_timeout.min(Duration::from_secs(5)),
-            _live: LiveGuard::new(&self.live),
+            _admitted: admitted,
         };
         match thread::Builder::new()
             .name(format!("registry-conn-{id}"))
@@ -180,33 +200,34 @@ impl Acceptor<'_> {
     }
 }
 
-/// Answers a connection over the cap and closes it at once. The acceptor
+/// Answers a connection over a cap and closes it at once. The acceptor
 /// writes this one line itself: no other thread ever sees the socket.
-fn refuse_full(mut stream: TcpStream, max: usize, trace: Trace) {
-    let reply = Reply::Err(
-        ErrorCode::ServerFull,
-        format!("the server holds {max} connections already; try again later"),
-    );
-    if let Ok(addr) = stream.peer_addr() {
-        trace.sent(addr, &reply);
-    }
+fn refuse_full(mut stream: TcpStream, addr: SocketAddr, full: Full, trace: Trace) {
+    let text = match full {
+        Full::Server(max) => {
+            format!("the server holds {max} connections already; try again later")
+        }
+        Full::Site(max) => format!(
+            "your address holds {max} connections already, the most one address may; try again later"
+        ),
+    };
+    let reply = Reply::Err(ErrorCode::ServerFull, text);
+    trace.sent(addr, &reply);
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
     let _ = write_line(&mut stream, &reply);
 }
 
-/// Counts a live connection for as long as it exists.
-pub(super) struct LiveGuard(Arc<AtomicUsize>);
-
-impl LiveGuard {
-    fn new(live: &Arc<AtomicUsize>) -> LiveGuard {
-        live.fetch_add(1, Ordering::SeqCst);
-        LiveGuard(live.clone())
-    }
+/// Holds a connection's place in the acceptor's `Admission` for as long as
+/// the connection exists, and gives it back when dropped.
+pub(super) struct Admitted {
+    site: Site,
+    gone: Sender<Site>,
 }
 
-impl Drop for LiveGuard {
+impl Drop for Admitted {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        // Once the acceptor has stopped, nobody counts places any more.
+        let _ = self.gone.send(self.site);
     }
 }
 

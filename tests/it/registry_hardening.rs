@@ -6,7 +6,12 @@
 //! Nothing here sleeps: a test waits for the line it expects under a read
 //! timeout, and each loop is bounded in count.
 
-use crate::support::{TestServer, invite, register_and_join};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use crate::support::{
+    Client, PASSWORD, TestServer, db_with_users, invite, join, register_and_join, temp_dir,
+};
 
 #[test]
 fn a_new_invite_replaces_the_pairs_old_ticket() {
@@ -54,4 +59,84 @@ fn the_unused_tickets_of_one_user_are_capped() {
     };
     assert_eq!(bob.ask(&format!("CHECK {for_bob}")), "OK TICKET alice bob");
     invite(&mut alice, "dave");
+}
+
+/// Sends `HELLO` until the answer is `BYE TIMEOUT`; panics after `rounds`.
+#[track_caller]
+fn hello_until_bye(client: &mut Client, rounds: usize) {
+    for _ in 0..rounds {
+        match client.ask("HELLO").as_str() {
+            "BYE TIMEOUT" => return client.expect_eof(),
+            "ERR NOT_JOINED JOIN first: JOIN <name> <password> <port>" | "OK HELLO" => {}
+            other => panic!("HELLO got {other:?}"),
+        }
+    }
+    panic!("no BYE TIMEOUT after {rounds} HELLOs");
+}
+
+#[test]
+fn a_connection_that_does_not_join_in_time_is_closed_however_busy() {
+    let dir = temp_dir();
+    let db = db_with_users(dir.path(), &[("alice", PASSWORD)]);
+    // Long enough for one JOIN (a single hash) on a busy machine.
+    let server = TestServer::with_config(|config| {
+        config.db_path = db;
+        config.join_timeout = Duration::from_secs(3);
+    });
+    let mut joined = server.client();
+    join(&mut joined, "alice", 5000);
+    let mut busy = server.client();
+    // Each HELLO is a line, which keeps a connection alive, but only a
+    // JOIN lifts the deadline to join.
+    hello_until_bye(&mut busy, 1_000_000);
+    // The connection that joined is past the deadline too, and stays.
+    assert_eq!(joined.ask("HELLO"), "OK HELLO");
+}
+
+#[test]
+fn one_address_holds_at_most_its_share_of_connections() {
+    let server = TestServer::with_config(|config| config.max_per_address = 2);
+    let mut first = server.client();
+    let mut second = server.client();
+    assert!(first.ask("HELP").starts_with("OK HELP"));
+    assert!(second.ask("HELP").starts_with("OK HELP"));
+    let mut third = server.client();
+    assert_eq!(
+        third.recv(),
+        "ERR SERVER_FULL your address holds 2 connections already, the most one address may; try again later"
+    );
+    third.expect_eof();
+    // A place given back is taken again; the acceptor learns of it at its
+    // next connection, so a few may be refused before.
+    assert_eq!(
+        first.ask("LOGOUT"),
+        "ERR NOT_JOINED JOIN first: JOIN <name> <password> <port>"
+    );
+    drop(first);
+    let mut admitted = false;
+    for _ in 0..1000 {
+        let mut again = server.client();
+        again.send("HELP");
+        let reply = again.recv();
+        if reply.starts_with("OK HELP") {
+            admitted = true;
+            break;
+        }
+        assert!(reply.starts_with("ERR SERVER_FULL"), "{reply}");
+    }
+    assert!(
+        admitted,
+        "the place of a closed connection was never given back"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn another_address_is_not_held_back_by_a_full_one() {
+    let server = TestServer::with_config(|config| config.max_per_address = 1);
+    let mut first = server.client();
+    assert!(first.ask("HELP").starts_with("OK HELP"));
+    assert!(server.client().recv().starts_with("ERR SERVER_FULL"));
+    let mut other = Client::connect_from(Ipv4Addr::new(127, 0, 0, 2), server.addr());
+    assert!(other.ask("HELP").starts_with("OK HELP"));
 }
