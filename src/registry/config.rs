@@ -63,6 +63,26 @@ impl Default for ThrottleConfig {
     }
 }
 
+/// How many REGISTERs one address may make in a window (an IPv6 client
+/// counts by its /64). Each costs a password hash and makes an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistrationLimit {
+    pub max: usize,
+    pub window: Duration,
+}
+
+impl Default for RegistrationLimit {
+    /// 300 in 10 minutes: a lecture hall behind one NAT registers at the
+    /// start of a lab without meeting it, and a script gets one hash every
+    /// two seconds, a few percent of one core.
+    fn default() -> RegistrationLimit {
+        RegistrationLimit {
+            max: 300,
+            window: Duration::from_secs(600),
+        }
+    }
+}
+
 /// How a registry server is set up.
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
@@ -89,6 +109,7 @@ pub struct RegistryConfig {
     /// `ERR TOO_MANY_INVITES`.
     pub max_invites_per_user: usize,
     pub throttle: ThrottleConfig,
+    pub registrations: RegistrationLimit,
 }
 
 impl RegistryConfig {
@@ -105,6 +126,7 @@ impl RegistryConfig {
             ticket_ttl: DEFAULT_TICKET_TTL,
             max_invites_per_user: DEFAULT_MAX_INVITES_PER_USER,
             throttle: ThrottleConfig::default(),
+            registrations: RegistrationLimit::default(),
         }
     }
 }

@@ -244,7 +244,7 @@ impl Connection {
         }
         let id = self.id;
         let reply = match request {
-            Request::Register { name, password } => self.register(name, &password),
+            Request::Register { name, password } => self.register(name, &password, ip),
             Request::Join {
                 name,
                 password,
@@ -291,7 +291,13 @@ impl Connection {
         (vec![reply], Next::Continue)
     }
 
-    fn register(&self, name: String, password: &str) -> Reply {
+    fn register(&self, name: String, password: &str, ip: IpAddr) -> Reply {
+        // Asked before the hash, so a refused REGISTER costs no hashing.
+        match self.ask(|reply| RegistryEvent::MayRegister { ip, reply }) {
+            Some(Ok(())) => {}
+            Some(Err(refusal)) => return refusal,
+            None => return closing(),
+        }
         match self.hashes.hash(password) {
             Ok(hash) => self
                 .ask(|reply| RegistryEvent::Register { name, hash, reply })

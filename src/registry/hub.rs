@@ -18,7 +18,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::RegistryConfig;
 use super::ServerError;
-use super::throttle::JoinThrottle;
+use super::throttle::{JoinThrottle, RegistrationThrottle};
 use super::tickets::{InviteRefused, TicketBytes, Tickets};
 use crate::db::{Account, DbError, Store};
 use crate::wire::{ByeReason, Contact, ErrorCode, Reply};
@@ -34,6 +34,11 @@ pub(super) enum RegistryEvent {
     /// A complete line arrived on a connection.
     Activity {
         id: u64,
+    },
+    /// May a REGISTER from `ip` have its password hashed?
+    MayRegister {
+        ip: IpAddr,
+        reply: Sender<Result<(), Reply>>,
     },
     /// Store a new account.
     Register {
@@ -151,6 +156,7 @@ pub(super) struct RegistryHub {
     online: BTreeMap<String, Online>,
     tickets: Tickets,
     throttle: JoinThrottle,
+    registrations: RegistrationThrottle,
     shutting_down: bool,
 }
 
@@ -160,6 +166,7 @@ impl RegistryHub {
             store,
             tickets: Tickets::new(config.ticket_ttl, config.max_invites_per_user),
             throttle: JoinThrottle::new(config.throttle),
+            registrations: RegistrationThrottle::new(config.registrations),
             config,
             sessions: HashMap::new(),
             online: BTreeMap::new(),
@@ -182,6 +189,7 @@ impl RegistryHub {
         match event {
             E::Connected { id, addr, socket } => self.connected(id, addr, socket),
             E::Activity { id } => self.touch(id),
+            E::MayRegister { ip, reply } => answer(reply, self.may_register(ip)),
             E::Register { name, hash, reply } => answer(reply, self.register(&name, &hash)),
             E::Account { name, ip, reply } => answer(reply, self.account(&name, ip)),
             E::Invite { id, name, reply } => answer(reply, self.invite(id, &name)),
@@ -245,6 +253,12 @@ impl RegistryHub {
         if let Some(session) = self.sessions.get_mut(&id) {
             session.last_active = Instant::now();
         }
+    }
+
+    fn may_register(&mut self, ip: IpAddr) -> Result<(), Reply> {
+        self.registrations
+            .attempt(ip, Instant::now())
+            .map_err(Reply::too_many_registrations)
     }
 
     fn register(&mut self, name: &str, hash: &str) -> Reply {
@@ -445,5 +459,6 @@ impl RegistryHub {
         }
         self.tickets.sweep(now);
         self.throttle.sweep(now);
+        self.registrations.sweep(now);
     }
 }

@@ -8,7 +8,8 @@
 //! - `connection`: one thread per client: reads requests, writes replies.
 //! - `hub`: `RegistryHub`, the one owner of the store and of presence, fed
 //!   `RegistryEvent`s.
-//! - `throttle`: the failed-JOIN limits, a plain type taking `now`.
+//! - `throttle`: the limits on failed JOINs and on REGISTERs, plain types
+//!   taking `now`.
 //! - `tickets`: invitation tickets, a plain type taking `now` and randomness.
 //!
 //! Threads: the acceptor (the caller of `Server::run`), one connection thread
@@ -33,6 +34,6 @@ mod tickets;
 pub use config::{
     DEFAULT_JOIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_INVITES_PER_USER,
     DEFAULT_MAX_PER_ADDRESS, DEFAULT_REGISTRY_HELLO_TIMEOUT, DEFAULT_REGISTRY_PORT,
-    DEFAULT_TICKET_TTL, RegistryConfig, ServerError, ThrottleConfig,
+    DEFAULT_TICKET_TTL, RegistrationLimit, RegistryConfig, ServerError, ThrottleConfig,
 };
 pub use server::{Server, Stopper};

@@ -1,16 +1,16 @@
-//! The limit on failed JOINs: per name and per address, a cool-down after
-//! too many failures in a window.
+//! The limits on attempts: failed JOINs per name and per address (a
+//! cool-down after too many in a window), and REGISTERs per address.
 //!
 //! A plain type: every method takes `now`, and nothing here reads a clock,
 //! a socket or the database, so each rule is unit-tested in microseconds.
 //! The hub owns the one `JoinThrottle` and asks it before a password is
 //! checked.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
-use super::ThrottleConfig;
+use super::{RegistrationLimit, ThrottleConfig};
 
 /// What a JOIN attempt is counted under.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -129,6 +129,54 @@ impl JoinThrottle {
     #[cfg(test)]
     fn counters(&self) -> usize {
         self.failures.len()
+    }
+}
+
+/// REGISTERs per address: at most `max` in any `window`, since each one
+/// costs a hash and makes an account.
+#[derive(Debug)]
+pub(crate) struct RegistrationThrottle {
+    limit: RegistrationLimit,
+    recent: HashMap<Site, VecDeque<Instant>>,
+}
+
+impl RegistrationThrottle {
+    pub(crate) fn new(limit: RegistrationLimit) -> RegistrationThrottle {
+        RegistrationThrottle {
+            limit,
+            recent: HashMap::new(),
+        }
+    }
+
+    /// Lets a REGISTER from `ip` go ahead, and counts it, or says how many
+    /// seconds are left until one may.
+    pub(crate) fn attempt(&mut self, ip: IpAddr, now: Instant) -> Result<(), u64> {
+        let window = self.limit.window;
+        let recent = self.recent.entry(Site::of(ip)).or_default();
+        while recent
+            .front()
+            .is_some_and(|at| now.duration_since(*at) >= window)
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= self.limit.max {
+            let wait = recent.front().map_or(window, |oldest| {
+                (*oldest + window).saturating_duration_since(now)
+            });
+            return Err((wait.as_secs_f64().ceil() as u64).max(1));
+        }
+        recent.push_back(now);
+        Ok(())
+    }
+
+    /// Forgets the addresses with no REGISTER in the window.
+    pub(crate) fn sweep(&mut self, now: Instant) {
+        let window = self.limit.window;
+        self.recent.retain(|_, recent| {
+            recent
+                .back()
+                .is_some_and(|at| now.duration_since(*at) < window)
+        });
     }
 }
 
@@ -293,6 +341,46 @@ mod tests {
             Site::V6Prefix(0x2001_0db8_0001_0002),
         );
         check_site("::1", Site::V6Prefix(0));
+    }
+
+    /// Three REGISTERs per 10 s from one address.
+    const REGISTRATIONS: RegistrationLimit = RegistrationLimit {
+        max: 3,
+        window: Duration::from_secs(10),
+    };
+
+    #[track_caller]
+    fn check_registrations(steps: &[(u64, &str, Result<(), u64>)]) {
+        let start = Instant::now();
+        let mut throttle = RegistrationThrottle::new(REGISTRATIONS);
+        for (n, &(secs, ip, expected)) in steps.iter().enumerate() {
+            let got = throttle.attempt(ip.parse().unwrap(), at(start, secs));
+            assert_eq!(got, expected, "step {n}: REGISTER from {ip} at {secs} s");
+        }
+        throttle.sweep(at(start, 1000));
+        assert!(throttle.recent.is_empty(), "a sweep forgets old addresses");
+    }
+
+    #[test]
+    fn registrations_per_address_are_limited_in_a_sliding_window() {
+        check_registrations(&[
+            (0, "10.0.0.1", Ok(())),
+            (1, "10.0.0.1", Ok(())),
+            (2, "10.0.0.1", Ok(())),
+            (3, "10.0.0.1", Err(7)),
+            // Refusals do not count; others are not held back.
+            (3, "10.0.0.2", Ok(())),
+            (9, "10.0.0.1", Err(1)),
+            // The one at 0 s leaves the window at 10 s.
+            (10, "10.0.0.1", Ok(())),
+            (10, "10.0.0.1", Err(1)),
+            (11, "10.0.0.1", Ok(())),
+            // An IPv6 client counts by its /64.
+            (20, "2001:db8::1", Ok(())),
+            (20, "2001:db8::2", Ok(())),
+            (20, "2001:db8::3", Ok(())),
+            (20, "2001:db8::4", Err(10)),
+        ]);
     }
 
     #[test]

@@ -9,8 +9,11 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use p2pchat::registry::RegistrationLimit;
+
 use crate::support::{
-    Client, PASSWORD, TestServer, db_with_users, invite, join, register_and_join, temp_dir,
+    Client, PASSWORD, ServerProcess, TestServer, check, db_with_users, invite, join,
+    register_and_join, temp_dir,
 };
 
 #[test]
@@ -139,4 +142,87 @@ fn another_address_is_not_held_back_by_a_full_one() {
     assert!(server.client().recv().starts_with("ERR SERVER_FULL"));
     let mut other = Client::connect_from(Ipv4Addr::new(127, 0, 0, 2), server.addr());
     assert!(other.ask("HELP").starts_with("OK HELP"));
+}
+
+#[test]
+fn registrations_from_one_address_are_limited() {
+    let server = TestServer::with_config(|config| {
+        config.registrations = RegistrationLimit {
+            max: 2,
+            window: Duration::from_secs(600),
+        };
+    });
+    let mut c = server.client();
+    check(
+        &mut c,
+        &format!("REGISTER alice {PASSWORD}"),
+        "OK REGISTERED alice",
+    );
+    check(
+        &mut c,
+        &format!("REGISTER bob {PASSWORD}"),
+        "OK REGISTERED bob",
+    );
+    let refused = c.ask(&format!("REGISTER carol {PASSWORD}"));
+    assert!(
+        refused.starts_with("ERR TOO_MANY_ATTEMPTS ")
+            && refused.contains(" too many registrations from this address; try again in "),
+        "{refused}"
+    );
+    // Another connection from the same address is refused too; JOIN is not.
+    let mut other = server.client();
+    assert!(
+        other
+            .ask(&format!("REGISTER carol {PASSWORD}"))
+            .starts_with("ERR TOO_MANY_ATTEMPTS ")
+    );
+    join(&mut other, "alice", 5000);
+    #[cfg(target_os = "linux")]
+    {
+        let mut elsewhere = Client::connect_from(Ipv4Addr::new(127, 0, 0, 2), server.addr());
+        check(
+            &mut elsewhere,
+            &format!("REGISTER carol {PASSWORD}"),
+            "OK REGISTERED carol",
+        );
+    }
+}
+
+#[test]
+fn the_server_binary_takes_the_limits_as_options() {
+    let dir = temp_dir();
+    let db = db_with_users(dir.path(), &[("alice", PASSWORD)]);
+    let server = ServerProcess::start(
+        &db,
+        &[
+            "--max-failures",
+            "1",
+            "--lockout",
+            "120",
+            "--max-registrations",
+            "1",
+            "--max-per-address",
+            "3",
+        ],
+    );
+    let mut c = server.client();
+    check(&mut c, "JOIN alice wrong-pw 5000", "ERR BAD_CREDENTIALS");
+    let locked = c.ask(&format!("JOIN alice {PASSWORD} 5000"));
+    assert!(
+        locked.starts_with("ERR TOO_MANY_ATTEMPTS 120 ")
+            || locked.starts_with("ERR TOO_MANY_ATTEMPTS 119 "),
+        "{locked}"
+    );
+    check(
+        &mut c,
+        &format!("REGISTER bob {PASSWORD}"),
+        "OK REGISTERED bob",
+    );
+    assert!(
+        c.ask(&format!("REGISTER carol {PASSWORD}"))
+            .starts_with("ERR TOO_MANY_ATTEMPTS ")
+    );
+    let _second = server.client();
+    let _third = server.client();
+    assert!(server.client().recv().starts_with("ERR SERVER_FULL "));
 }
