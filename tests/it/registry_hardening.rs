@@ -7,6 +7,8 @@
 //! timeout, and each loop is bounded in count.
 
 use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use p2pchat::registry::RegistrationLimit;
@@ -225,4 +227,49 @@ fn the_server_binary_takes_the_limits_as_options() {
     let _second = server.client();
     let _third = server.client();
     assert!(server.client().recv().starts_with("ERR SERVER_FULL "));
+}
+
+/// Runs the server binary on `db` and expects it to refuse to start.
+#[track_caller]
+fn refuses_to_start(db: &Path, says: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--bind", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("server: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for text in says {
+        assert!(stderr.contains(text), "no {text:?} in {stderr}");
+    }
+}
+
+#[test]
+fn a_database_of_an_unknown_version_is_refused_without_a_panic() {
+    let dir = temp_dir();
+    let db = dir.path().join("registry.db");
+    let db_name = db.display().to_string();
+    for version in [-1, 999] {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .pragma_update(None, "user_version", version)
+            .unwrap();
+        let says = format!("has schema version {version}");
+        refuses_to_start(&db, &[&db_name, &says]);
+    }
+}
+
+#[test]
+fn a_database_that_cannot_be_opened_is_named_with_what_to_do() {
+    let dir = temp_dir();
+    let db = dir.path().join("no/such/folder/registry.db");
+    refuses_to_start(
+        &db,
+        &[
+            &format!("cannot open the database file {}: ", db.display()),
+            "--db",
+        ],
+    );
 }
