@@ -54,7 +54,7 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("peer: {err}");
+            p2pchat::trace::err(format_args!("peer: {err}"));
             ExitCode::from(2)
         }
     }
@@ -103,8 +103,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             let mut out = io::stdout();
             for line in screen_rx {
                 // If standard output is gone there is no one to show this to;
-                // the peer goes on and exits normally.
-                if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+                // the peer goes on and exits normally. The line and its
+                // newline go in one write, so a trace line on standard
+                // error cannot land between them.
+                let whole = format!("{line}\n");
+                if out
+                    .write_all(whole.as_bytes())
+                    .and_then(|()| out.flush())
+                    .is_err()
+                {
                     break;
                 }
             }

@@ -84,7 +84,7 @@ fn main() -> ExitCode {
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("server: {err}");
+            trace::err(format_args!("server: {err}"));
             ExitCode::from(2)
         }
     }

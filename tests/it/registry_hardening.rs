@@ -273,3 +273,89 @@ fn a_database_that_cannot_be_opened_is_named_with_what_to_do() {
         ],
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_stops_the_server_like_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = temp_dir();
+    let db = db_with_users(dir.path(), &[("alice", PASSWORD)]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--bind", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let addr = first
+        .strip_prefix("Registry listening on ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    let mut alice = Client::connect(addr);
+    join(&mut alice, "alice", 5000);
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill has no memory effects; the pid is our child, not yet
+    // waited for, so it cannot have been reused.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert_eq!(alice.recv(), "BYE SHUTDOWN");
+    alice.expect_eof();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let rest = crate::support::read_to_string(stdout);
+    assert!(
+        rest.contains("Registry stopped; everyone is marked offline."),
+        "{rest}"
+    );
+    let online: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT count(*) FROM users WHERE status = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(online, 0);
+}
+
+#[test]
+fn trace_hides_every_word_that_may_be_a_password() {
+    let dir = temp_dir();
+    let server = ServerProcess::start(&dir.path().join("registry.db"), &["--trace"]);
+    let mut c = server.client();
+    for line in [
+        "JOIN hunter22secret",
+        "REGISTER s3cretpw",
+        "join alice my-secret-1 5000 extra",
+        "REGISTER bob pw-with space",
+    ] {
+        assert!(c.ask(line).starts_with("ERR "), "{line}");
+    }
+    server.interrupt();
+    assert_eq!(c.recv(), "BYE SHUTDOWN");
+    let (status, _, stderr) = server.wait();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    for shown in [
+        "JOIN ****",
+        "REGISTER ****",
+        "join alice ****",
+        "REGISTER bob ****",
+    ] {
+        assert!(
+            stderr.contains(&format!(" {shown}\n")),
+            "no {shown:?} in\n{stderr}"
+        );
+    }
+    for secret in [
+        "hunter22secret",
+        "s3cretpw",
+        "my-secret-1",
+        "pw-with",
+        "space",
+    ] {
+        assert!(!stderr.contains(secret), "{secret} in the trace:\n{stderr}");
+    }
+}
