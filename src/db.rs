@@ -3,7 +3,9 @@
 //!
 //! This module owns the schema, its migrations and every SQL statement. It
 //! must never hash or see a plain password (callers hand it PHC strings), and
-//! it is not shared between threads: one owner thread holds the `Store`.
+//! a `Store` is not shared between threads: the registry hub owns one (for
+//! accounts) and the presence writer another (for status, address and
+//! `last_seen`).
 
 use std::fmt;
 use std::fs::OpenOptions;
@@ -91,6 +93,36 @@ pub struct Account {
     pub password_hash: String,
 }
 
+/// A change in one user's presence, as the database records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presence {
+    /// `name` joined from `ip`, with its chat `port` and the remote port of
+    /// its registry connection.
+    Online {
+        name: String,
+        ip: IpAddr,
+        port: u16,
+        client_port: u16,
+    },
+    Offline {
+        name: String,
+    },
+    /// `name` was heard from: only `last_seen` changes.
+    Seen {
+        name: String,
+    },
+}
+
+impl Presence {
+    pub fn name(&self) -> &str {
+        match self {
+            Presence::Online { name, .. }
+            | Presence::Offline { name }
+            | Presence::Seen { name } => name,
+        }
+    }
+}
+
 /// The open registry database.
 pub struct Store {
     conn: Connection,
@@ -119,6 +151,15 @@ impl Store {
         store.migrate(path)?;
         store.set_all_offline()?;
         Ok(store)
+    }
+
+    /// Another connection to a database `open` has prepared already, for a
+    /// second owner thread; it waits at most `busy` for a lock.
+    pub fn connect(path: &Path, busy: std::time::Duration) -> Result<Store, DbError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(busy)?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        Ok(Store { conn })
     }
 
     fn migrate(&mut self, path: &Path) -> Result<(), DbError> {
@@ -175,29 +216,34 @@ impl Store {
         Ok(account)
     }
 
-    /// Records that `name` joined from `ip`, with its chat `port` and the
-    /// remote port of its registry connection.
-    pub fn set_online(
-        &self,
-        name: &str,
-        ip: IpAddr,
-        port: u16,
-        client_port: u16,
-    ) -> Result<(), DbError> {
-        self.conn.execute(
-            "UPDATE users SET status = 1, ip_address = ?2, port = ?3, client_port = ?4, last_seen = ?5
-             WHERE user_name = ?1",
-            params![name, ip.to_string(), port, client_port, now()],
-        )?;
-        Ok(())
-    }
-
-    /// Records that `name` went offline.
-    pub fn set_offline(&self, name: &str) -> Result<(), DbError> {
-        self.conn.execute(
-            "UPDATE users SET status = 0, last_seen = ?2 WHERE user_name = ?1",
-            params![name, now()],
-        )?;
+    /// Brings the presence of several users up to date in one
+    /// transaction (one sync to disk for the lot).
+    pub fn write_presence(&mut self, changes: &[Presence]) -> Result<(), DbError> {
+        let at = now();
+        let tx = self.conn.transaction()?;
+        for change in changes {
+            match change {
+                Presence::Online {
+                    name,
+                    ip,
+                    port,
+                    client_port,
+                } => tx.execute(
+                    "UPDATE users SET status = 1, ip_address = ?2, port = ?3, client_port = ?4,
+                     last_seen = ?5 WHERE user_name = ?1",
+                    params![name, ip.to_string(), port, client_port, at],
+                )?,
+                Presence::Offline { name } => tx.execute(
+                    "UPDATE users SET status = 0, last_seen = ?2 WHERE user_name = ?1",
+                    params![name, at],
+                )?,
+                Presence::Seen { name } => tx.execute(
+                    "UPDATE users SET last_seen = ?2 WHERE user_name = ?1",
+                    params![name, at],
+                )?,
+            };
+        }
+        tx.commit()?;
         Ok(())
     }
 

@@ -1489,7 +1489,15 @@ fn settle(
         thread::sleep(Duration::from_millis(20));
     }
     report.settle_time = start.elapsed();
-    report.online_settled = online_in_db(&options.db)?;
+    // The database follows the registry's memory (LIST) a moment later: a
+    // writer thread brings it up to date off the hub's path.
+    loop {
+        report.online_settled = online_in_db(&options.db)?;
+        if report.online_settled == [watcher.clone()] || Instant::now() >= deadline {
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
     (&stream).write_all(b"LOGOUT\n")?;
     line.clear();
     reader.read_line(&mut line)?;

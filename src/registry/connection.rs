@@ -14,14 +14,14 @@ use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use crossbeam_channel::{Sender, bounded};
+use crossbeam_channel::{Receiver, Sender, bounded};
 
-use super::hub::{RegistryEvent, Socket};
+use super::hub::{Bye, RegistryEvent, Socket};
 use super::server::Admitted;
 use crate::line::{Frame, LineReader, is_timeout, write_line};
 use crate::password::HashQueue;
 use crate::trace::Trace;
-use crate::wire::{self, ByeReason, ErrorCode, HELP_TEXT, Reply, Request};
+use crate::wire::{self, ErrorCode, HELP_TEXT, Reply, Request};
 
 /// The read buffer of a registry connection: a few lines' worth.
 const READ_BUFFER: usize = 512;
@@ -72,6 +72,18 @@ fn ask<T>(
     let (tx, rx) = bounded(1);
     events.send(make(tx)).ok()?;
     rx.recv().ok()
+}
+
+/// How long a JOIN or LOGOUT waits for its presence change to be tried on
+/// disk before it is answered anyway: the hub's memory is the truth, and a
+/// change the disk refused is retried.
+const PRESENCE_WAIT: Duration = Duration::from_secs(5);
+
+/// Waits until the presence writer has tried this connection's change (it
+/// drops the sender), so that a client told `OK JOINED` or `OK BYE` finds
+/// the database agreeing, unless the disk is failing.
+fn wait_for_the_database(written: &Receiver<()>) {
+    let _ = written.recv_timeout(PRESENCE_WAIT);
 }
 
 fn bad_credentials() -> Reply {
@@ -166,14 +178,15 @@ impl Connection {
         &self,
         reader: &mut LineReader<impl BufRead>,
         writer: &mut impl Write,
-        bye: &OnceLock<ByeReason>,
+        bye: &OnceLock<Bye>,
         addr: SocketAddr,
     ) -> io::Result<()> {
         let mut joined = Joined::No;
         loop {
             let frame = reader.next_frame();
-            if let Some(&reason) = bye.get() {
-                return self.send(writer, addr, &Reply::Bye(reason));
+            if let Some(bye) = bye.get() {
+                wait_for_the_database(&bye.written);
+                return self.send(writer, addr, &Reply::Bye(bye.reason));
             }
             let line = match frame {
                 // Only with the read timeout that stands in for the hub's
@@ -280,10 +293,13 @@ impl Connection {
                 .ask(|reply| RegistryEvent::Check { id, ticket, reply })
                 .unwrap_or_else(closing),
             Request::Logout => {
-                // Offline first, so that whoever sees `OK BYE` can rely on it.
+                // Offline first, in memory and (tried) on disk, so that
+                // whoever sees `OK BYE` can rely on it.
+                let (done, written) = bounded(0);
                 let reply = self
-                    .ask(|reply| RegistryEvent::Logout { id, reply })
+                    .ask(|reply| RegistryEvent::Logout { id, reply, done })
                     .unwrap_or_else(closing);
+                wait_for_the_database(&written);
                 return (vec![reply], Next::Close);
             }
             Request::Help => Reply::Help(HELP_TEXT.into()),
@@ -316,7 +332,9 @@ impl Connection {
         let events = self.events.clone();
         let password = password.to_string();
         let id = self.id;
-        self.hashes
+        let (done, written) = bounded(0);
+        let reply = self
+            .hashes
             .run(move |slot| {
                 let account =
                     match ask(&events, |reply| RegistryEvent::Account { name, ip, reply })? {
@@ -336,8 +354,13 @@ impl Connection {
                     name: account.name,
                     port,
                     reply,
+                    done,
                 })
             })
-            .flatten()
+            .flatten();
+        // Here, not on the hashing thread: the disk holds up only this
+        // client, and no hash.
+        wait_for_the_database(&written);
+        reply
     }
 }

@@ -1,6 +1,8 @@
-//! The registry hub: the one thread that owns the `Store`, presence (who is
-//! online, on which connection), the sessions, the join throttle and the
-//! tickets. Connection threads and the sweeper send it `RegistryEvent`s; an
+//! The registry hub: the one thread that owns the accounts' `Store`,
+//! presence (who is online, on which connection: the truth LIST and SEARCH
+//! answer from), the sessions, the throttles and the tickets. Presence
+//! reaches the database through the `PresenceWriter`, so the hub never waits
+//! on the disk for it. Connection threads and the sweeper send it `RegistryEvent`s; an
 //! event that needs an answer carries its reply channel.
 //!
 //! Each request is handled in one method here, and `handle` only
@@ -8,19 +10,20 @@
 //! connection it leaves the reason beside the socket and wakes the
 //! connection's thread, which writes the `BYE`. It never hashes a password.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, bounded};
 
 use super::RegistryConfig;
 use super::ServerError;
+use super::presence::PresenceWriter;
 use super::throttle::{JoinThrottle, RegistrationThrottle};
 use super::tickets::{InviteRefused, TicketBytes, Tickets};
-use crate::db::{Account, DbError, Store};
+use crate::db::{Account, DbError, Presence, Store};
 use crate::wire::{ByeReason, Contact, ErrorCode, Reply};
 
 /// What connection threads and the sweeper tell the hub.
@@ -67,12 +70,14 @@ pub(super) enum RegistryEvent {
         reply: Sender<Reply>,
     },
     /// The password checked out: mark `name` online on this connection.
+    /// `done` is dropped once the database write has been tried.
     Join {
         id: u64,
         ip: IpAddr,
         name: String,
         port: u16,
         reply: Sender<Reply>,
+        done: Sender<()>,
     },
     List {
         reply: Sender<Vec<Reply>>,
@@ -81,10 +86,11 @@ pub(super) enum RegistryEvent {
         name: String,
         reply: Sender<Reply>,
     },
-    /// The user of connection `id` logs out.
+    /// The user of connection `id` logs out; `done` as for `Join`.
     Logout {
         id: u64,
         reply: Sender<Reply>,
+        done: Sender<()>,
     },
     /// The connection closed (after LOGOUT, an error, or a kick).
     Disconnected {
@@ -102,7 +108,15 @@ pub(super) enum RegistryEvent {
 pub(super) struct Socket {
     pub(super) stream: TcpStream,
     /// Why the hub ended the connection; the first reason given stands.
-    pub(super) bye: OnceLock<ByeReason>,
+    pub(super) bye: OnceLock<Bye>,
+}
+
+/// What the hub leaves a connection it ends.
+pub(super) struct Bye {
+    pub(super) reason: ByeReason,
+    /// Dropped once the user's going offline has been tried on disk, so
+    /// that `BYE` comes after it, as `OK BYE` does.
+    pub(super) written: Receiver<()>,
 }
 
 impl Socket {
@@ -117,8 +131,8 @@ impl Socket {
     /// shutting the read side ends the thread's blocked read at once;
     /// elsewhere the thread also finds the reason at its next read timeout
     /// (see `Connection::prepare`).
-    fn close(&self, reason: ByeReason) {
-        let _ = self.bye.set(reason);
+    fn close(&self, bye: Bye) {
+        let _ = self.bye.set(bye);
         let _ = self.stream.shutdown(Shutdown::Read);
     }
 }
@@ -154,6 +168,11 @@ pub(super) struct RegistryHub {
     sessions: HashMap<u64, Session>,
     /// Keyed by the lower-case name, so LIST comes out sorted by name.
     online: BTreeMap<String, Online>,
+    /// Brings the database up to date with `online`, off this thread.
+    presence: PresenceWriter,
+    /// The users heard from since the last sweep, whose `last_seen` the
+    /// sweep hands the presence writer in one go.
+    seen: HashSet<String>,
     tickets: Tickets,
     throttle: JoinThrottle,
     registrations: RegistrationThrottle,
@@ -161,9 +180,15 @@ pub(super) struct RegistryHub {
 }
 
 impl RegistryHub {
-    pub(super) fn new(store: Store, config: RegistryConfig) -> RegistryHub {
+    pub(super) fn new(
+        store: Store,
+        presence: PresenceWriter,
+        config: RegistryConfig,
+    ) -> RegistryHub {
         RegistryHub {
             store,
+            presence,
+            seen: HashSet::new(),
             tickets: Tickets::new(config.ticket_ttl, config.max_invites_per_user),
             throttle: JoinThrottle::new(config.throttle),
             registrations: RegistrationThrottle::new(config.registrations),
@@ -180,6 +205,8 @@ impl RegistryHub {
         for event in events {
             self.handle(event);
         }
+        // The writer's last changes first, so none lands after this.
+        self.presence.finish();
         self.store.set_all_offline()?;
         Ok(())
     }
@@ -200,10 +227,11 @@ impl RegistryHub {
                 name,
                 port,
                 reply,
-            } => answer(reply, self.join(id, ip, name, port)),
+                done,
+            } => answer(reply, self.join(id, ip, name, port, done)),
             E::List { reply } => answer(reply, self.list()),
             E::Search { name, reply } => answer(reply, self.search(&name)),
-            E::Logout { id, reply } => answer(reply, self.logout(id)),
+            E::Logout { id, reply, done } => answer(reply, self.logout(id, done)),
             E::Disconnected { id } => self.disconnected(id),
             E::Sweep => self.sweep(Instant::now()),
             E::Shutdown => self.shutdown(),
@@ -250,8 +278,15 @@ impl RegistryHub {
     }
 
     fn touch(&mut self, id: u64) {
-        if let Some(session) = self.sessions.get_mut(&id) {
-            session.last_active = Instant::now();
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        session.last_active = Instant::now();
+        if let Some(online) = session.user.as_ref().and_then(|key| self.online.get(key)) {
+            // Batched: one last_seen write per user per sweep, not per line.
+            if !self.seen.contains(&online.contact.name) {
+                self.seen.insert(online.contact.name.clone());
+            }
         }
     }
 
@@ -284,40 +319,44 @@ impl RegistryHub {
         self.store.account(name).map_err(|err| self.internal(&err))
     }
 
-    fn join(&mut self, id: u64, ip: IpAddr, name: String, port: u16) -> Reply {
+    fn join(&mut self, id: u64, ip: IpAddr, name: String, port: u16, done: Sender<()>) -> Reply {
         self.throttle.succeeded(&name, ip);
         // A connection told to close (it timed out while its password was
         // being checked, say) must not put its user online on the way out.
-        let Some(session) = self.sessions.get(&id).filter(|s| !s.kicked) else {
+        let Some(session) = self.sessions.get_mut(&id).filter(|s| !s.kicked) else {
             return Reply::Err(ErrorCode::Internal, "the connection is closing".into());
         };
         let addr = session.addr;
         let ip = addr.ip().to_canonical();
         let key = name.to_lowercase();
-        if let Some(previous) = self.online.get(&key).map(|o| o.session)
-            && previous != id
-        {
-            self.kick(previous, ByeReason::Replaced);
-            if let Some(old) = self.sessions.get_mut(&previous) {
-                old.user = None;
-            }
-        }
-        if let Err(err) = self.store.set_online(&name, ip, port, addr.port()) {
-            return self.internal(&err);
-        }
+        session.user = Some(key.clone());
+        session.join_by = None;
         let contact = Contact { name, ip, port };
-        self.log(format_args!("{} online at {ip} port {port}", contact.name));
-        if let Some(session) = self.sessions.get_mut(&id) {
-            session.user = Some(key.clone());
-            session.join_by = None;
-        }
-        self.online.insert(
+        let previous = self.online.insert(
             key,
             Online {
                 session: id,
                 contact: contact.clone(),
             },
         );
+        // Only now that the new session holds the user is the old one told
+        // to go: nothing below can fail and leave the user nowhere.
+        if let Some(previous) = previous.map(|p| p.session).filter(|p| *p != id) {
+            if let Some(old) = self.sessions.get_mut(&previous) {
+                old.user = None;
+            }
+            self.kick(previous, ByeReason::Replaced);
+        }
+        self.presence.send(
+            Presence::Online {
+                name: contact.name.clone(),
+                ip,
+                port,
+                client_port: addr.port(),
+            },
+            Some(done),
+        );
+        self.log(format_args!("{} online at {ip} port {port}", contact.name));
         Reply::Joined(contact)
     }
 
@@ -328,13 +367,13 @@ impl RegistryHub {
         lines
     }
 
-    fn logout(&mut self, id: u64) -> Reply {
-        self.go_offline(id);
+    fn logout(&mut self, id: u64, done: Sender<()>) -> Reply {
+        self.go_offline(id, Some(done));
         Reply::LoggedOut
     }
 
     fn disconnected(&mut self, id: u64) {
-        self.go_offline(id);
+        self.go_offline(id, None);
         self.sessions.remove(&id);
     }
 
@@ -414,31 +453,33 @@ impl RegistryHub {
         }
     }
 
-    /// If connection `id` holds a user online, that user goes offline.
-    fn go_offline(&mut self, id: u64) {
+    /// If connection `id` holds a user online, that user goes offline;
+    /// `done` is dropped once the database has been told.
+    fn go_offline(&mut self, id: u64, done: Option<Sender<()>>) {
         let Some(key) = self.sessions.get_mut(&id).and_then(|s| s.user.take()) else {
             return;
         };
         if let Some(online) = self.online.remove(&key) {
-            if let Err(err) = self.store.set_offline(&online.contact.name) {
-                self.log(format_args!("error: {err}"));
-            }
-            self.log(format_args!("{} offline", online.contact.name));
+            let name = online.contact.name;
+            self.seen.remove(&name);
+            self.log(format_args!("{name} offline"));
+            self.presence.send(Presence::Offline { name }, done);
         }
     }
 
     /// Tells connection `id` to close with `BYE <reason>`.
     fn kick(&mut self, id: u64, reason: ByeReason) {
+        let (done, written) = bounded(0);
+        // A replaced user stays online under the new connection; everyone
+        // else goes offline at once rather than when the thread finishes.
+        if reason != ByeReason::Replaced {
+            self.go_offline(id, Some(done));
+        }
         if let Some(session) = self.sessions.get_mut(&id)
             && !session.kicked
         {
             session.kicked = true;
-            session.socket.close(reason);
-        }
-        // A replaced user stays online under the new connection; everyone
-        // else goes offline at once rather than when the thread finishes.
-        if reason != ByeReason::Replaced {
-            self.go_offline(id);
+            session.socket.close(Bye { reason, written });
         }
     }
 
@@ -456,6 +497,9 @@ impl RegistryHub {
             .collect();
         for id in idle {
             self.kick(id, ByeReason::Timeout);
+        }
+        for name in self.seen.drain() {
+            self.presence.send(Presence::Seen { name }, None);
         }
         self.tickets.sweep(now);
         self.throttle.sweep(now);

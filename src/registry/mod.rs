@@ -8,6 +8,8 @@
 //! - `connection`: one thread per client: reads requests, writes replies.
 //! - `hub`: `RegistryHub`, the one owner of the store and of presence, fed
 //!   `RegistryEvent`s.
+//! - `presence`: the writer thread that brings the database's presence up
+//!   to date, coalesced and retried, off the hub's path.
 //! - `throttle`: the limits on failed JOINs and on REGISTERs, plain types
 //!   taking `now`.
 //! - `tickets`: invitation tickets, a plain type taking `now` and randomness.
@@ -27,6 +29,7 @@ mod admission;
 mod config;
 mod connection;
 mod hub;
+mod presence;
 mod server;
 mod throttle;
 mod tickets;

@@ -18,6 +18,7 @@ use crossbeam_channel::{Receiver, Sender, bounded, select, tick, unbounded};
 use super::admission::{Admission, Full};
 use super::connection::Connection;
 use super::hub::{RegistryEvent, RegistryHub};
+use super::presence::{PRESENCE_BUSY_TIMEOUT, PresenceWriter};
 use super::throttle::Site;
 use super::{RegistryConfig, ServerError};
 use crate::db::Store;
@@ -94,12 +95,16 @@ impl Server {
             stop,
         } = self;
         let hasher = Hasher::per_core()?;
+        let presence = PresenceWriter::start(
+            Store::connect(&config.db_path, PRESENCE_BUSY_TIMEOUT)?,
+            config.log.clone(),
+        )?;
         let (events, events_rx) = unbounded();
         let hub = {
             let config = config.clone();
             thread::Builder::new()
                 .name("registry-hub".into())
-                .spawn(move || RegistryHub::new(store, config).run(events_rx))?
+                .spawn(move || RegistryHub::new(store, presence, config).run(events_rx))?
         };
         let (sweep_stop, sweep_stop_rx) = bounded::<()>(0);
         let sweeper = {

@@ -9,7 +9,7 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use p2pchat::registry::RegistrationLimit;
 
@@ -358,4 +358,66 @@ fn trace_hides_every_word_that_may_be_a_password() {
     ] {
         assert!(!stderr.contains(secret), "{secret} in the trace:\n{stderr}");
     }
+}
+
+/// The users the database marks online, read from a connection of our own.
+fn online_in_db(db: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.busy_timeout(Duration::from_secs(30)).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT user_name FROM users WHERE status = 1 ORDER BY user_name")
+        .unwrap();
+    stmt.query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// Reads the database until it marks exactly `names` online; the presence
+/// writer brings it up to date a moment after the registry's memory.
+#[track_caller]
+fn wait_for_online_in_db(db: &Path, names: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let online = online_in_db(db);
+        if online == names {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the database says {online:?}, not {names:?}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn a_takeover_while_the_database_is_locked_leaves_no_ghost_and_stalls_nobody() {
+    let dir = temp_dir();
+    let db = db_with_users(dir.path(), &[("alice", PASSWORD), ("bob", PASSWORD)]);
+    let server = TestServer::start_at(&db, Duration::from_secs(30));
+    let mut first = server.client();
+    join(&mut first, "alice", 5000);
+    let mut bob = server.client();
+    join(&mut bob, "bob", 5001);
+    wait_for_online_in_db(&db, &["alice", "bob"]);
+
+    // Another process holds the write lock, as a backup tool might.
+    let locker = rusqlite::Connection::open(&db).unwrap();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let mut second = server.client();
+    join(&mut second, "alice", 6000);
+    assert_eq!(first.recv(), "BYE REPLACED");
+    first.expect_eof();
+    // Everyone else is served from memory meanwhile.
+    check(&mut bob, "SEARCH alice", "OK USER alice 127.0.0.1 6000");
+    assert_eq!(second.ask("LOGOUT"), "OK BYE");
+    second.expect_eof();
+    check(&mut bob, "SEARCH alice", "ERR OFFLINE alice is offline");
+    assert_eq!(bob.ask("LIST"), "OK LIST 1");
+    assert_eq!(bob.recv(), "USER bob 127.0.0.1 5001");
+
+    // Once the lock goes, the database catches up: alice is not a ghost.
+    locker.execute_batch("COMMIT").unwrap();
+    wait_for_online_in_db(&db, &["bob"]);
 }
