@@ -11,8 +11,9 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-use p2pchat::peer::{ADD_PROMPT, MENU_PROMPT, PeerConfig, ScriptedPeer, WELCOME_PROMPT};
+use p2pchat::peer::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
 use p2pchat::registry::{RegistryConfig, Server};
+use p2pchat::testing::ScriptedPeer;
 
 const WAIT: Duration = Duration::from_secs(20);
 

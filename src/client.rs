@@ -6,6 +6,10 @@
 //! only code that writes to it. It knows nothing of menus or lobbies, and it
 //! keeps the password of the last successful JOIN in memory only, to join
 //! again after a reconnect.
+//!
+//! `RegistryLink` is a typed client: `register`, `join`, `list`, `search`,
+//! `invite` and `check` return what was asked for or why not (`Refused`), so
+//! no caller decodes `Reply` lines.
 
 use std::fmt;
 use std::io::{self, BufReader, BufWriter};
@@ -17,17 +21,18 @@ use crossbeam_channel::{Receiver, Sender, at, bounded, never, select, tick, unbo
 
 use crate::line::{ConnReader, Frame, LineReader, write_line};
 use crate::trace::Trace;
-use crate::wire::{ByeReason, Contact, Reply, Request};
+use crate::wire::{ByeReason, Contact, ErrorCode, Reply, Request};
 
 /// How long to wait for the registry to answer one request.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one connection attempt may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const REGISTRY_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How the link behaves.
 #[derive(Debug, Clone)]
 pub struct LinkConfig {
-    pub addr: SocketAddr,
+    /// The registry's addresses, tried in order at every (re)connect.
+    pub addrs: Vec<SocketAddr>,
     /// HELLO is sent this often once joined.
     pub hello_interval: Duration,
     /// The first wait before reconnecting; it doubles up to `retry_max`.
@@ -82,11 +87,49 @@ pub enum LinkNotice {
     GaveUp(String),
 }
 
-type Answer = Result<Vec<Reply>, ClientError>;
+type Replies = Result<Vec<Reply>, ClientError>;
+
+/// Why the registry did not do what a typed request asked.
+#[derive(Debug)]
+pub enum Refused {
+    /// `ERR TOO_MANY_ATTEMPTS`: no JOIN is taken for this many seconds
+    /// (`None` if the reply did not say).
+    TooManyAttempts(Option<u64>),
+    /// Any other `ERR <code> <text>`.
+    Err(ErrorCode, String),
+    /// A reply that does not answer the request.
+    Unexpected(Reply),
+    /// No reply: the link failed, or is reconnecting.
+    Link(ClientError),
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refused::TooManyAttempts(Some(secs)) => {
+                write!(f, "too many failed attempts; try again in {secs} seconds")
+            }
+            Refused::TooManyAttempts(None) => f.write_str("too many failed attempts"),
+            Refused::Err(_, text) => f.write_str(text),
+            Refused::Unexpected(reply) => write!(f, "the registry answered strangely: {reply}"),
+            Refused::Link(err) => err.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// A ticket the registry vouched for: `leader` may invite `invitee`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vouched {
+    pub leader: String,
+    pub invitee: String,
+}
 
 /// A running link to the registry.
 pub struct RegistryLink {
-    requests: Option<Sender<(Request, Sender<Answer>)>>,
+    server_addr: SocketAddr,
+    requests: Option<Sender<(Request, Sender<Replies>)>>,
     handle: Option<JoinHandle<()>>,
 }
 
@@ -97,27 +140,32 @@ impl RegistryLink {
         config: LinkConfig,
         notices: Sender<LinkNotice>,
     ) -> Result<RegistryLink, ClientError> {
-        let conn = Conn::open(config.addr)?;
+        let conn = Conn::open(&config.addrs)?;
+        let server_addr = conn.addr;
         let (requests, requests_rx) = unbounded();
         let mut link = Link {
-            backoff: config.retry_min,
             config,
-            conn: Some(conn),
+            state: State::Connected(conn),
             joined_as: None,
-            retry_at: None,
             notices,
         };
         let handle = thread::Builder::new()
             .name("registry-link".into())
             .spawn(move || link.run(&requests_rx))?;
         Ok(RegistryLink {
+            server_addr,
             requests: Some(requests),
             handle: Some(handle),
         })
     }
 
+    /// The registry address the first connection reached.
+    pub fn server_addr(&self) -> SocketAddr {
+        self.server_addr
+    }
+
     /// Sends `request` and waits for its reply lines (several for LIST).
-    pub fn request(&self, request: Request) -> Answer {
+    fn request(&self, request: Request) -> Replies {
         let (tx, rx) = bounded(1);
         let Some(requests) = &self.requests else {
             return Err(ClientError::Closed(None));
@@ -126,6 +174,89 @@ impl RegistryLink {
             return Err(ClientError::Closed(None));
         }
         rx.recv().unwrap_or(Err(ClientError::Closed(None)))
+    }
+
+    /// Creates an account; returns the name as the registry wrote it.
+    pub fn register(&self, name: &str, password: &str) -> Result<String, Refused> {
+        let request = Request::Register {
+            name: name.into(),
+            password: password.into(),
+        };
+        match self.first(request)? {
+            Reply::Registered(name) => Ok(name),
+            other => Err(Refused::Unexpected(other)),
+        }
+    }
+
+    /// Logs in with the chat port others reach us on; returns our contact
+    /// as the registry sees it. After this the link sends `HELLO`, and
+    /// joins again by itself after a reconnect.
+    pub fn join(&self, name: &str, password: &str, port: u16) -> Result<Contact, Refused> {
+        let request = Request::Join {
+            name: name.into(),
+            password: password.into(),
+            port,
+        };
+        match self.first(request)? {
+            Reply::Joined(contact) => Ok(contact),
+            other => Err(Refused::Unexpected(other)),
+        }
+    }
+
+    /// Everyone online, in the registry's order.
+    pub fn list(&self) -> Result<Vec<Contact>, Refused> {
+        let replies = self.request(Request::List).map_err(Refused::Link)?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|reply| match reply {
+                Reply::Row(contact) => Some(contact),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Where `name` is online; `Refused::Err(ErrorCode::Offline | NotFound, ..)`
+    /// if nowhere.
+    pub fn search(&self, name: &str) -> Result<Contact, Refused> {
+        match self.first(Request::Search { name: name.into() })? {
+            Reply::Found(contact) => Ok(contact),
+            other => Err(Refused::Unexpected(other)),
+        }
+    }
+
+    /// A ticket that proves to `name` that this chat request is ours.
+    pub fn invite(&self, name: &str) -> Result<String, Refused> {
+        match self.first(Request::Invite { name: name.into() })? {
+            Reply::Ticket(ticket) => Ok(ticket),
+            other => Err(Refused::Unexpected(other)),
+        }
+    }
+
+    /// Whom `ticket` was issued for.
+    pub fn check(&self, ticket: &str) -> Result<Vouched, Refused> {
+        let request = Request::Check {
+            ticket: ticket.into(),
+        };
+        match self.first(request)? {
+            Reply::Valid { leader, invitee } => Ok(Vouched { leader, invitee }),
+            other => Err(Refused::Unexpected(other)),
+        }
+    }
+
+    /// Sends `request` and returns its first reply, an `ERR` as `Refused`.
+    fn first(&self, request: Request) -> Result<Reply, Refused> {
+        let replies = self.request(request).map_err(Refused::Link)?;
+        // `exchange_on` returns at least one reply, or an error.
+        let Some(reply) = replies.into_iter().next() else {
+            return Err(Refused::Link(ClientError::Closed(None)));
+        };
+        match reply {
+            Reply::Err(ErrorCode::TooManyAttempts, _) => {
+                Err(Refused::TooManyAttempts(reply.retry_after()))
+            }
+            Reply::Err(code, text) => Err(Refused::Err(code, text)),
+            reply => Ok(reply),
+        }
     }
 
     /// Logs out if joined, then closes the connection and joins the thread.
@@ -149,42 +280,72 @@ impl Drop for RegistryLink {
 
 /// One open connection to the registry.
 struct Conn {
+    addr: SocketAddr,
     reader: ConnReader,
     writer: BufWriter<TcpStream>,
 }
 
 impl Conn {
-    fn open(addr: SocketAddr) -> io::Result<Conn> {
-        let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+    /// Connects to the first of `addrs` that answers, in order, so a name
+    /// that resolves to `::1` first works whether the registry listens on
+    /// IPv6 or on IPv4 only. The error is the last address's.
+    fn open(addrs: &[SocketAddr]) -> io::Result<Conn> {
+        let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no registry address");
+        for &addr in addrs {
+            match Conn::open_one(addr) {
+                Ok(conn) => return Ok(conn),
+                Err(err) => last = err,
+            }
+        }
+        Err(last)
+    }
+
+    fn open_one(addr: SocketAddr) -> io::Result<Conn> {
+        let stream = TcpStream::connect_timeout(&addr, REGISTRY_CONNECT_TIMEOUT)?;
         stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
         Ok(Conn {
+            addr,
             reader: LineReader::new(BufReader::new(stream.try_clone()?)),
             writer: BufWriter::new(stream),
         })
     }
 }
 
+/// Where the link stands with the registry.
+enum State {
+    Connected(Conn),
+    /// The connection was lost; the next attempt is at `at`, and a failed
+    /// one waits twice `backoff` (up to `retry_max`) before the next.
+    Retrying {
+        at: Instant,
+        backoff: Duration,
+    },
+    /// The link stopped retrying for good (after `BYE REPLACED`).
+    GaveUp,
+}
+
 struct Link {
     config: LinkConfig,
-    /// `None` while waiting to reconnect.
-    conn: Option<Conn>,
+    state: State,
     /// The JOIN that last succeeded, replayed after a reconnect.
     joined_as: Option<Request>,
-    retry_at: Option<Instant>,
-    backoff: Duration,
     notices: Sender<LinkNotice>,
 }
 
 impl Link {
-    fn run(&mut self, requests: &Receiver<(Request, Sender<Answer>)>) {
+    fn run(&mut self, requests: &Receiver<(Request, Sender<Replies>)>) {
         let heartbeat = tick(self.config.hello_interval);
         loop {
-            let hellos = if self.joined_as.is_some() && self.conn.is_some() {
+            let connected = matches!(self.state, State::Connected(_));
+            let hellos = if self.joined_as.is_some() && connected {
                 heartbeat.clone()
             } else {
                 never()
             };
-            let retry = self.retry_at.map_or_else(never, at);
+            let retry = match self.state {
+                State::Retrying { at: when, .. } => at(when),
+                State::Connected(_) | State::GaveUp => never(),
+            };
             select! {
                 recv(requests) -> msg => match msg {
                     Ok((request, reply)) => {
@@ -199,12 +360,12 @@ impl Link {
                 recv(retry) -> _ => self.reconnect(),
             }
         }
-        if self.joined_as.is_some() && self.conn.is_some() {
+        if self.joined_as.is_some() && matches!(self.state, State::Connected(_)) {
             let _ = self.exchange(&Request::Logout);
         }
     }
 
-    fn request(&mut self, request: Request) -> Answer {
+    fn request(&mut self, request: Request) -> Replies {
         let answer = self.exchange(&request)?;
         match (&request, answer.first()) {
             (Request::Join { .. }, Some(Reply::Joined(_))) => self.joined_as = Some(request),
@@ -216,44 +377,50 @@ impl Link {
 
     /// Writes one request and reads its reply lines. A failure drops the
     /// connection and starts the reconnect schedule.
-    fn exchange(&mut self, request: &Request) -> Answer {
-        let Some(conn) = &mut self.conn else {
-            // Without a retry planned, the link has given up for good.
-            return Err(match self.retry_at {
-                Some(_) => ClientError::Offline,
-                None => ClientError::Closed(None),
-            });
+    fn exchange(&mut self, request: &Request) -> Replies {
+        let conn = match &mut self.state {
+            State::Connected(conn) => conn,
+            State::Retrying { .. } => return Err(ClientError::Offline),
+            State::GaveUp => return Err(ClientError::Closed(None)),
         };
-        let result = exchange_on(conn, request, self.config.addr, self.config.trace);
+        let result = exchange_on(conn, request, self.config.trace);
         if let Err(err) = &result {
-            self.conn = None;
             if let ClientError::Closed(Some(ByeReason::Replaced)) = err {
                 // Someone joined as this user elsewhere; joining back would
                 // only push them out in turn.
+                self.state = State::GaveUp;
                 self.joined_as = None;
                 let _ = self.notices.send(LinkNotice::GaveUp(
                     "this user joined from somewhere else".into(),
                 ));
             } else {
                 let _ = self.notices.send(LinkNotice::Lost(err.to_string()));
-                self.backoff = self.config.retry_min;
-                self.retry_at = Some(Instant::now() + self.backoff);
+                let backoff = self.config.retry_min;
+                self.state = State::Retrying {
+                    at: Instant::now() + backoff,
+                    backoff,
+                };
             }
         }
         result
     }
 
     fn reconnect(&mut self) {
-        self.retry_at = None;
-        let conn = match Conn::open(self.config.addr) {
+        let State::Retrying { backoff, .. } = self.state else {
+            return;
+        };
+        let conn = match Conn::open(&self.config.addrs) {
             Ok(conn) => conn,
             Err(_) => {
-                self.backoff = (self.backoff * 2).min(self.config.retry_max);
-                self.retry_at = Some(Instant::now() + self.backoff);
+                let backoff = (backoff * 2).min(self.config.retry_max);
+                self.state = State::Retrying {
+                    at: Instant::now() + backoff,
+                    backoff,
+                };
                 return;
             }
         };
-        self.conn = Some(conn);
+        self.state = State::Connected(conn);
         let Some(join) = self.joined_as.clone() else {
             return;
         };
@@ -275,7 +442,8 @@ impl Link {
     }
 }
 
-fn exchange_on(conn: &mut Conn, request: &Request, addr: SocketAddr, trace: Trace) -> Answer {
+fn exchange_on(conn: &mut Conn, request: &Request, trace: Trace) -> Replies {
+    let addr = conn.addr;
     trace.sent(addr, request);
     write_line(&mut conn.writer, request)?;
     let first = read_reply(conn, addr, trace)?;

@@ -13,7 +13,9 @@
 //! - `net`: waking a blocked `accept`, and the accept loop both servers share.
 //! - `client`: the peer's link to the registry: requests, HELLO, reconnects.
 //! - `peer`: the interactive peer: menus, chat requests, lobby membership.
-//! - `lobby`: the lobby hub a leader runs: membership, relaying, slow-member protection.
+//! - `testing`: `ScriptedPeer`, which drives a peer through channels for tests and the demo.
+//! - `lobby`: the lobby a leader runs: the `Lobby` handle, the `hub` (membership, relaying,
+//!   flush passes) and each `member`'s output and reader.
 //! - `chatlog`: one timestamped log file per lobby session.
 //! - `bench`: the load generators and measurements behind the `bench` binary.
 
@@ -27,6 +29,7 @@ mod net;
 pub mod password;
 pub mod peer;
 pub mod registry;
+pub mod testing;
 pub mod trace;
 pub mod wire;
 

@@ -4,7 +4,7 @@
 //! This module owns the byte-level reading (finding the `\n`, bounding how
 //! much a line may buffer, keeping a partial line across a read timeout);
 //! `wire::decode_line` decides what a line's bytes may be. It must not know
-//! any keyword: what a line means is `wire.rs`'s business.
+//! any keyword: what a line means is `wire`'s business.
 
 use std::io::{self, BufRead, ErrorKind, Write};
 

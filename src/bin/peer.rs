@@ -2,7 +2,7 @@
 //! standard input and output to the peer, and turns Ctrl-C into a clean exit.
 
 use std::io::{self, BufRead, IsTerminal, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::thread;
@@ -12,7 +12,7 @@ use clap::Parser;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use p2pchat::lobby;
 use p2pchat::peer::{
-    Console, DEFAULT_HELLO_INTERVAL, DEFAULT_INVITE_TIMEOUT, Input, Peer, PeerConfig, Want,
+    Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig, Want,
 };
 use p2pchat::registry::DEFAULT_REGISTRY_PORT;
 use p2pchat::trace::Trace;
@@ -32,14 +32,14 @@ struct Args {
     #[arg(long, default_value = "logs")]
     log_dir: PathBuf,
     /// Seconds between HELLO heartbeats to the registry.
-    #[arg(long, default_value_t = DEFAULT_HELLO_INTERVAL.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = DEFAULT_REGISTRY_HELLO_INTERVAL.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
     hello_interval: f64,
     /// Seconds to wait for an invitee's answer (and, when invited, for the
     /// leader's chat request line).
     #[arg(long, default_value_t = DEFAULT_INVITE_TIMEOUT.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
     invite_timeout: f64,
     /// In a lobby, seconds with nothing sent before a HELLO goes out.
-    #[arg(long, default_value_t = lobby::DEFAULT_HELLO_INTERVAL.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = lobby::DEFAULT_LOBBY_HELLO_INTERVAL.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
     lobby_hello: f64,
     /// In a lobby, seconds with nothing heard before the other side counts as gone.
     #[arg(long, default_value_t = lobby::DEFAULT_SILENCE_TIMEOUT.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
@@ -60,16 +60,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn resolve(server: &str) -> Result<SocketAddr, String> {
-    server
-        .to_socket_addrs()
-        .map_err(|err| format!("bad --server {server}: {err}"))?
-        .next()
-        .ok_or_else(|| format!("bad --server {server}: no address"))
-}
-
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let mut config = PeerConfig::new(resolve(&args.server)?);
+    // Every address the name resolves to, tried in order.
+    let servers = p2pchat::peer::resolve_servers(&args.server)?;
+    let mut config = PeerConfig::new(servers[0]);
+    config.servers = servers;
     config.listen = SocketAddr::from(([0, 0, 0, 0], args.port));
     config.log_dir = args.log_dir;
     config.hello_interval = Duration::from_secs_f64(args.hello_interval);

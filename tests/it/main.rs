@@ -1,8 +1,10 @@
 //! The integration tests, in one binary: each module is one area.
 
 mod bench;
+mod client;
 mod faults;
 mod hostile;
+mod ipv6;
 mod lobby;
 mod peer;
 mod peer_bin;

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-use p2pchat::peer::{MENU_PROMPT, ScriptedPeer, WELCOME_PROMPT};
+use p2pchat::peer::{MENU_PROMPT, WELCOME_PROMPT};
+use p2pchat::testing::ScriptedPeer;
 
 use crate::support::{
     Client, PEER_WAIT, TestServer, add, joined_with, lobby, peer_config, register_and_join, see,

@@ -12,8 +12,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use p2pchat::peer::{MENU_PROMPT, ScriptedPeer, WELCOME_PROMPT};
+use p2pchat::peer::{MENU_PROMPT, WELCOME_PROMPT};
 use p2pchat::registry::ThrottleConfig;
+use p2pchat::testing::ScriptedPeer;
 
 use crate::support::{
     Client, PASSWORD, PeerProcess, READ_TIMEOUT, ServerProcess, TestServer, add, chat_addr, check,

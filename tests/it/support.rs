@@ -21,8 +21,9 @@ use crossbeam_channel::Receiver;
 
 use p2pchat::db::Store;
 use p2pchat::password::Hasher;
-use p2pchat::peer::{ADD_PROMPT, MENU_PROMPT, PeerConfig, ScriptedPeer, WELCOME_PROMPT};
+use p2pchat::peer::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
 use p2pchat::registry::{RegistryConfig, Server, ServerError, Stopper};
+use p2pchat::testing::ScriptedPeer;
 use tempfile::TempDir;
 
 /// How long a `Client` waits for a line before the test fails.

@@ -1,15 +1,8 @@
-//! The lobby hub: the thread a lobby leader runs to own the membership and
-//! relay every message to every member.
-//!
-//! This module owns who is in a lobby and every byte written to a member. One
-//! hub thread holds the membership and is the only thread that writes to
-//! member sockets; one reader thread per member turns lines into events for
-//! it. Nothing else may change the membership or write to a member, and the
-//! hub must never block on a member's socket: a member that stops reading is
-//! dropped instead of stalling everyone else.
+//! The hub thread: it handles one `Event` at a time, queues output per
+//! member, and writes it in flush passes. Only this thread changes the
+//! membership or writes a member's socket.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
 use std::mem;
 use std::net::{Shutdown, TcpStream};
 use std::thread::{self, JoinHandle};
@@ -17,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use crate::line::{self, ConnReader, Frame};
-use crate::trace::Trace;
-use crate::wire::{self, CloseReason, ErrorCode, LineError, ParseError, ToLeader, ToMember};
+use crate::line::ConnReader;
+use crate::wire::{CloseReason, ErrorCode, LineError, ToLeader, ToMember};
 
-/// How many events may wait for the hub. A reader that finds the channel full
-/// blocks, which is the backpressure that keeps one flooding member from
-/// growing the hub's memory without bound.
-const CHANNEL_CAPACITY: usize = 4096;
+use super::member::{
+    Exit, FromMember, Member, MemberId, doom, encode, encode_into, prepare, queue_or_drop,
+    read_member, send_nonblocking, trace_sent,
+};
+use super::{LobbyConfig, Notice};
 
 /// The most events the hub handles before it flushes the output buffers, and
 /// the most one flush pass picks up along the way, so a steady stream of
@@ -37,159 +30,8 @@ const BATCH_LIMIT: usize = 4096;
 /// pass: with hundreds of members, a pass is most of a message's latency.
 const PASS_CHUNK: usize = 32;
 
-/// An emptied output buffer keeps at most this much capacity, so a lobby of
-/// mostly idle members does not hold on to the memory of one old burst.
-const IDLE_BUFFER_CAPACITY: usize = 64 * 1024;
-
-/// A lobby connection with nothing sent for this long gets `HELLO`.
-pub const DEFAULT_HELLO_INTERVAL: Duration = Duration::from_secs(10);
-/// A lobby connection with nothing heard for this long is gone.
-pub const DEFAULT_SILENCE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// How a hub is set up.
-#[derive(Debug, Clone)]
-pub struct LobbyConfig {
-    /// The leader's user name: first in `MEMBERS`, the `from` of its messages.
-    pub leader: String,
-    /// The most bytes that may wait unsent for one member before that member
-    /// is dropped as too slow.
-    pub max_queued_bytes: usize,
-    pub trace: Trace,
-    /// How long the hub waits before it retries a send that the kernel
-    /// refused because a member's socket buffer was full.
-    pub retry_interval: Duration,
-    /// How long `close` spends, in total, delivering what is still queued
-    /// (`CLOSED` included) before it shuts every connection down regardless.
-    pub close_timeout: Duration,
-    /// A member sent nothing for this long gets `HELLO`, so it knows the
-    /// leader is alive.
-    pub hello_interval: Duration,
-    /// A member heard nothing from for this long is gone, even if its
-    /// connection never reports an error (a dead machine, a pulled cable).
-    pub silence_timeout: Duration,
-}
-
-impl LobbyConfig {
-    pub fn new(leader: impl Into<String>) -> LobbyConfig {
-        LobbyConfig {
-            leader: leader.into(),
-            max_queued_bytes: 1 << 20,
-            trace: Trace::off(),
-            retry_interval: Duration::from_millis(2),
-            close_timeout: Duration::from_secs(1),
-            hello_interval: DEFAULT_HELLO_INTERVAL,
-            silence_timeout: DEFAULT_SILENCE_TIMEOUT,
-        }
-    }
-}
-
-/// What the hub tells the leader's own user interface.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
-    /// A member was admitted.
-    Joined(String),
-    /// A member said something.
-    Msg { from: String, text: String },
-    /// A member left: sent `LEAVE`, disconnected, or broke the protocol.
-    Left(String),
-    /// A member was dropped because it stopped reading.
-    Dropped(String),
-    /// A member was dropped because nothing came from it for too long.
-    Silent(String),
-}
-
-/// A running hub. Dropping it without `close` closes it with reason `LEADER_LEFT`.
-pub struct Lobby {
-    events: Sender<Event>,
-    leader: String,
-    /// `None` once the hub has been closed and joined, so that `close`
-    /// followed by `Drop` closes only once.
-    hub: Option<JoinHandle<()>>,
-}
-
-impl Lobby {
-    /// Starts the hub thread. Notices go to `notices`. Fails only if the
-    /// system cannot start a thread.
-    pub fn start(config: LobbyConfig, notices: Sender<Notice>) -> io::Result<Lobby> {
-        let (events, inbox) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
-        let leader = config.leader.clone();
-        let hub = Hub::new(config, notices, events.clone());
-        let hub = thread::Builder::new()
-            .name("lobby-hub".to_string())
-            .spawn(move || hub.run(inbox))?;
-        Ok(Lobby {
-            events,
-            leader,
-            hub: Some(hub),
-        })
-    }
-
-    /// Admits a member whose `OK` was just read from `reader`; `writer` is a
-    /// clone of the same socket, which only the hub will write to from now on.
-    pub fn admit(&self, name: String, reader: ConnReader, writer: TcpStream) {
-        // If the hub is gone the event comes back inside the error and is
-        // dropped, which closes the connection: the right end for it.
-        let _ = self.events.send(Event::Admit {
-            name,
-            reader,
-            writer,
-        });
-    }
-
-    /// The leader says something. Text that `wire::check_text` refuses is
-    /// not sent, because it could break the line framing; use `try_say` to
-    /// learn why.
-    pub fn say(&self, text: String) {
-        let _ = self.try_say(text);
-    }
-
-    /// The leader says something, or learns why the text cannot be sent.
-    pub fn try_say(&self, text: String) -> Result<(), ParseError> {
-        wire::check_text(&text)?;
-        // A hub that is gone has no members left to tell.
-        let _ = self.events.send(Event::Say(text));
-        Ok(())
-    }
-
-    /// Everyone in the lobby, the leader first.
-    pub fn members(&self) -> Vec<String> {
-        let (reply, answer) = crossbeam_channel::bounded(1);
-        if self.events.send(Event::Members(reply)).is_err() {
-            return vec![self.leader.clone()];
-        }
-        answer.recv().unwrap_or_else(|_| vec![self.leader.clone()])
-    }
-
-    /// Ends the lobby: every member gets `CLOSED <reason>`, then all
-    /// connections close and every thread is joined.
-    pub fn close(mut self, reason: impl Into<CloseReason>) {
-        self.shut(reason.into());
-    }
-
-    /// The one way a lobby ends, whether by `close` or by `Drop`.
-    fn shut(&mut self, reason: CloseReason) {
-        let Some(hub) = self.hub.take() else {
-            return;
-        };
-        // The hub may only be gone if it panicked; then there is nobody left
-        // to tell, and the join below reports nothing we could act on.
-        let _ = self.events.send(Event::Close(reason));
-        let _ = hub.join();
-    }
-}
-
-impl Drop for Lobby {
-    fn drop(&mut self) {
-        self.shut(CloseReason::LeaderLeft);
-    }
-}
-
-/// The hub's name for a member: admission order, never reused, so the
-/// membership map iterates in the order `MEMBERS` lists.
-type MemberId = u64;
-
 /// Everything the hub reacts to. Only the hub receives these.
-enum Event {
+pub(super) enum Event {
     Admit {
         name: String,
         reader: ConnReader,
@@ -198,175 +40,15 @@ enum Event {
     /// Something a member's reader thread saw.
     From {
         id: MemberId,
-        input: Input,
+        input: FromMember,
     },
     Say(String),
     Members(Sender<Vec<String>>),
     Close(CloseReason),
 }
 
-/// What a reader thread reports about its member.
-enum Input {
-    /// A line, parsed by the reader thread so the hub does less work.
-    Line(Result<ToLeader, ParseError>),
-    /// A line over `wire::MAX_LINE`: the stream cannot be framed any more.
-    TooLong,
-    /// The connection closed or failed; the reader thread has ended.
-    Gone,
-}
-
-/// Why a member is being removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Exit {
-    Left,
-    Dropped,
-    /// Nothing arrived for `silence_timeout`.
-    Silent,
-}
-
-struct Member {
-    name: String,
-    stream: TcpStream,
-    /// Bytes queued for this member that the kernel has not yet accepted.
-    out: Vec<u8>,
-    /// Set once the member is on its way out, so nothing more is queued.
-    doomed: bool,
-    /// When the member last sent a line, and when it was last sent one.
-    last_heard: Instant,
-    last_sent: Instant,
-}
-
-impl Member {
-    /// Queues one encoded line (with its `\n`). False means the member's
-    /// backlog would grow past `limit`: it is not reading, and must go.
-    /// `now` is the time of the event being handled, read once for all
-    /// members: with hundreds of them, reading the clock for each shows.
-    fn queue(&mut self, bytes: &[u8], limit: usize, trace: Trace, now: Instant) -> bool {
-        if self.doomed {
-            return true;
-        }
-        if self.out.len() + bytes.len() > limit {
-            return false;
-        }
-        self.out.extend_from_slice(bytes);
-        self.last_sent = now;
-        if trace.is_on() {
-            trace_sent(trace, &self.name, bytes);
-        }
-        true
-    }
-
-    /// Hands the kernel as much of the backlog as it takes right now, with
-    /// one system call. An error means the connection is broken.
-    fn flush(&mut self) -> io::Result<()> {
-        if self.out.is_empty() {
-            return Ok(());
-        }
-        match send_nonblocking(&self.stream, &self.out) {
-            Ok(sent) => {
-                self.out.drain(..sent);
-                if self.out.is_empty() {
-                    self.out.shrink_to(IDLE_BUFFER_CAPACITY);
-                }
-                Ok(())
-            }
-            Err(err) if line::is_timeout(&err) => Ok(()),
-            Err(err) => Err(err),
-        }
-    }
-}
-
-/// Marks `member` to be removed once the current event is handled.
-fn doom(id: MemberId, member: &mut Member, exit: Exit, doomed: &mut Vec<(MemberId, Exit)>) {
-    member.doomed = true;
-    doomed.push((id, exit));
-}
-
-/// Queues one encoded line for `member`, or, if its backlog would grow past
-/// the limit, marks it to be dropped: it has stopped reading.
-fn queue_or_drop(
-    id: MemberId,
-    member: &mut Member,
-    bytes: &[u8],
-    config: &LobbyConfig,
-    doomed: &mut Vec<(MemberId, Exit)>,
-    now: Instant,
-) {
-    if !member.queue(bytes, config.max_queued_bytes, config.trace, now) {
-        doom(id, member, Exit::Dropped, doomed);
-    }
-}
-
-fn trace_sent(trace: Trace, name: &str, bytes: &[u8]) {
-    let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    trace.sent(name, String::from_utf8_lossy(line));
-}
-
-/// Sends without blocking and without touching the socket's `O_NONBLOCK`
-/// flag, which the member's reader thread relies on for its blocking reads.
-#[cfg(unix)]
-fn send_nonblocking(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
-    use std::os::fd::AsRawFd;
-
-    // A peer that has gone must give us `EPIPE`, not kill the process with
-    // `SIGPIPE`. Where `MSG_NOSIGNAL` does not exist (macOS), Rust's runtime
-    // already ignores `SIGPIPE`.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    const NO_SIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    const NO_SIGNAL: libc::c_int = 0;
-
-    loop {
-        // SAFETY: `stream` is borrowed for the whole call, so its descriptor
-        // stays open; `buf` is a live slice of exactly `buf.len()` bytes that
-        // `send` only reads. `MSG_DONTWAIT` makes this one call non-blocking
-        // without changing the descriptor's flags.
-        let sent = unsafe {
-            libc::send(
-                stream.as_raw_fd(),
-                buf.as_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT | NO_SIGNAL,
-            )
-        };
-        if sent >= 0 {
-            return Ok(sent.unsigned_abs());
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
-}
-
-/// Without `MSG_DONTWAIT`, the short write timeout set at admission bounds
-/// how long one send can hold the hub up.
-#[cfg(not(unix))]
-fn send_nonblocking(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
-    (&*stream).write(buf)
-}
-
-/// The write timeout that stands in for `MSG_DONTWAIT` where it is missing.
-#[cfg(not(unix))]
-const FALLBACK_WRITE_TIMEOUT: Duration = Duration::from_millis(1);
-
-/// Gets an admitted socket ready for its two threads: blocking reads without
-/// a timeout for the reader, and no delay for the hub's batched writes.
-fn prepare(stream: &TcpStream) -> io::Result<()> {
-    // The invitation may have been read under a timeout; a member may stay
-    // quiet for as long as it likes.
-    stream.set_read_timeout(None)?;
-    stream.set_nonblocking(false)?;
-    // The hub already batches lines into one send, so Nagle's algorithm
-    // would only add latency.
-    stream.set_nodelay(true)?;
-    #[cfg(not(unix))]
-    stream.set_write_timeout(Some(FALLBACK_WRITE_TIMEOUT))?;
-    Ok(())
-}
-
 /// The hub thread's state. Only the hub thread ever touches it.
-struct Hub {
+pub(super) struct Hub {
     config: LobbyConfig,
     notices: Sender<Notice>,
     /// A sender for the reader threads the hub starts.
@@ -392,7 +74,7 @@ struct Hub {
 }
 
 impl Hub {
-    fn new(config: LobbyConfig, notices: Sender<Notice>, events: Sender<Event>) -> Hub {
+    pub(super) fn new(config: LobbyConfig, notices: Sender<Notice>, events: Sender<Event>) -> Hub {
         Hub {
             config,
             notices,
@@ -418,7 +100,7 @@ impl Hub {
         self.queued_since_pass >= self.config.max_queued_bytes / 4
     }
 
-    fn run(mut self, inbox: Receiver<Event>) {
+    pub(super) fn run(mut self, inbox: Receiver<Event>) {
         // Heartbeats and silence are checked a few times per interval, so
         // neither fires much later than configured.
         let check_every = (self.config.hello_interval.min(self.config.silence_timeout) / 4)
@@ -553,7 +235,7 @@ impl Hub {
         self.notify(Notice::Joined(name));
     }
 
-    fn input(&mut self, id: MemberId, input: Input) {
+    fn input(&mut self, id: MemberId, input: FromMember) {
         // Lines can still arrive from a member that was just removed; they
         // were sent before it left and no longer concern anyone.
         let Some(member) = self.members.get_mut(&id) else {
@@ -561,7 +243,7 @@ impl Hub {
         };
         member.last_heard = Instant::now();
         match input {
-            Input::Line(Ok(ToLeader::Msg(text))) => {
+            FromMember::Line(Ok(ToLeader::Msg(text))) => {
                 // The hub stamps the sender's name itself, so nobody can
                 // speak as someone else.
                 let from = member.name.clone();
@@ -574,18 +256,18 @@ impl Hub {
             }
             // A heartbeat only shows the member is alive; arriving at all
             // is what counts.
-            Input::Line(Ok(ToLeader::Hello)) => {}
-            Input::Line(Ok(ToLeader::Leave)) | Input::Gone => {
+            FromMember::Line(Ok(ToLeader::Hello)) => {}
+            FromMember::Line(Ok(ToLeader::Leave)) | FromMember::Gone => {
                 self.doomed.push((id, Exit::Left));
             }
-            Input::Line(Ok(ToLeader::Accept | ToLeader::Reject | ToLeader::Busy)) => {
+            FromMember::Line(Ok(ToLeader::Accept | ToLeader::Reject | ToLeader::Busy)) => {
                 let err = ToMember::Err(ErrorCode::BadArgs, "not expected in a lobby".to_string());
                 self.send_to(id, &err);
             }
-            Input::Line(Err(err)) => {
+            FromMember::Line(Err(err)) => {
                 self.send_to(id, &ToMember::Err(err.code, err.text));
             }
-            Input::TooLong => {
+            FromMember::TooLong => {
                 let err = ToMember::Err(ErrorCode::LineTooLong, LineError::TooLong.to_string());
                 self.send_to(id, &err);
                 self.doomed.push((id, Exit::Left));
@@ -786,55 +468,6 @@ impl Hub {
     }
 }
 
-/// A line as the bytes that go on the wire, with its `\n`.
-fn encode(line: &ToMember) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    encode_into(&mut bytes, line);
-    bytes
-}
-
-fn encode_into(bytes: &mut Vec<u8>, line: &ToMember) {
-    bytes.clear();
-    writeln!(bytes, "{line}").expect("writing to a Vec cannot fail");
-}
-
-/// A member's reader thread: turns what arrives into events for the hub
-/// until the connection ends or the hub is gone.
-fn read_member(
-    id: MemberId,
-    mut reader: ConnReader,
-    events: Sender<Event>,
-    trace: Option<(Trace, String)>,
-) {
-    loop {
-        let input = match reader.next_frame() {
-            Ok(Frame::Line(line)) => {
-                if let Some((trace, name)) = &trace {
-                    trace.received(name, &line);
-                }
-                Input::Line(line.parse())
-            }
-            Ok(Frame::BadEncoding) => {
-                if let Some((trace, name)) = &trace {
-                    trace.received(name, "(a line that is not UTF-8)");
-                }
-                Input::Line(Err(ParseError::new(
-                    ErrorCode::BadEncoding,
-                    LineError::BadEncoding.to_string(),
-                )))
-            }
-            Ok(Frame::TooLong) => Input::TooLong,
-            // A read timeout left on the socket only means silence.
-            Err(err) if line::is_timeout(&err) => continue,
-            Ok(Frame::Eof) | Err(_) => Input::Gone,
-        };
-        let last = matches!(input, Input::TooLong | Input::Gone);
-        if events.send(Event::From { id, input }).is_err() || last {
-            return;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::{BufRead, BufReader};
@@ -842,6 +475,7 @@ mod tests {
 
     use super::*;
     use crate::line::LineReader;
+    use crate::lobby::CHANNEL_CAPACITY;
 
     #[test]
     fn a_line_that_arrives_during_a_pass_reaches_the_members_not_yet_served() {

@@ -1,0 +1,248 @@
+//! One member of a lobby: its output buffer and socket, written only by the
+//! hub and never blocking it, and its reader thread, which turns what the
+//! member sends into events for the hub.
+
+use std::io::{self, Write};
+use std::net::TcpStream;
+use std::time::Instant;
+
+use crossbeam_channel::Sender;
+
+use crate::line::{self, ConnReader, Frame};
+use crate::trace::Trace;
+use crate::wire::{ErrorCode, LineError, ParseError, ToLeader, ToMember};
+
+use super::LobbyConfig;
+use super::hub::Event;
+
+/// An emptied output buffer keeps at most this much capacity, so a lobby of
+/// mostly idle members does not hold on to the memory of one old burst.
+pub(super) const IDLE_BUFFER_CAPACITY: usize = 64 * 1024;
+
+/// The hub's name for a member: admission order, never reused, so the
+/// membership map iterates in the order `MEMBERS` lists.
+pub(super) type MemberId = u64;
+
+/// What a reader thread reports about its member.
+pub(super) enum FromMember {
+    /// A line, parsed by the reader thread so the hub does less work.
+    Line(Result<ToLeader, ParseError>),
+    /// A line over `wire::MAX_LINE`: the stream cannot be framed any more.
+    TooLong,
+    /// The connection closed or failed; the reader thread has ended.
+    Gone,
+}
+
+/// Why a member is being removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Exit {
+    Left,
+    Dropped,
+    /// Nothing arrived for `silence_timeout`.
+    Silent,
+}
+
+pub(super) struct Member {
+    pub(super) name: String,
+    pub(super) stream: TcpStream,
+    /// Bytes queued for this member that the kernel has not yet accepted.
+    pub(super) out: Vec<u8>,
+    /// Set once the member is on its way out, so nothing more is queued.
+    pub(super) doomed: bool,
+    /// When the member last sent a line, and when it was last sent one.
+    pub(super) last_heard: Instant,
+    pub(super) last_sent: Instant,
+}
+
+impl Member {
+    /// Queues one encoded line (with its `\n`). False means the member's
+    /// backlog would grow past `limit`: it is not reading, and must go.
+    /// `now` is the time of the event being handled, read once for all
+    /// members: with hundreds of them, reading the clock for each shows.
+    pub(super) fn queue(&mut self, bytes: &[u8], limit: usize, trace: Trace, now: Instant) -> bool {
+        if self.doomed {
+            return true;
+        }
+        if self.out.len() + bytes.len() > limit {
+            return false;
+        }
+        self.out.extend_from_slice(bytes);
+        self.last_sent = now;
+        if trace.is_on() {
+            trace_sent(trace, &self.name, bytes);
+        }
+        true
+    }
+
+    /// Hands the kernel as much of the backlog as it takes right now, with
+    /// one system call. An error means the connection is broken.
+    pub(super) fn flush(&mut self) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        match send_nonblocking(&self.stream, &self.out) {
+            Ok(sent) => {
+                self.out.drain(..sent);
+                if self.out.is_empty() {
+                    self.out.shrink_to(IDLE_BUFFER_CAPACITY);
+                }
+                Ok(())
+            }
+            Err(err) if line::is_timeout(&err) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+/// Marks `member` to be removed once the current event is handled.
+pub(super) fn doom(
+    id: MemberId,
+    member: &mut Member,
+    exit: Exit,
+    doomed: &mut Vec<(MemberId, Exit)>,
+) {
+    member.doomed = true;
+    doomed.push((id, exit));
+}
+
+/// Queues one encoded line for `member`, or, if its backlog would grow past
+/// the limit, marks it to be dropped: it has stopped reading.
+pub(super) fn queue_or_drop(
+    id: MemberId,
+    member: &mut Member,
+    bytes: &[u8],
+    config: &LobbyConfig,
+    doomed: &mut Vec<(MemberId, Exit)>,
+    now: Instant,
+) {
+    if !member.queue(bytes, config.max_queued_bytes, config.trace, now) {
+        doom(id, member, Exit::Dropped, doomed);
+    }
+}
+
+pub(super) fn trace_sent(trace: Trace, name: &str, bytes: &[u8]) {
+    let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    trace.sent(name, String::from_utf8_lossy(line));
+}
+
+/// Sends without blocking and without touching the socket's `O_NONBLOCK`
+/// flag, which the member's reader thread relies on for its blocking reads.
+#[cfg(unix)]
+pub(super) fn send_nonblocking(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+
+    // A peer that has gone must give us `EPIPE`, not kill the process with
+    // `SIGPIPE`. Where `MSG_NOSIGNAL` does not exist (macOS), Rust's runtime
+    // already ignores `SIGPIPE`.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const NO_SIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    const NO_SIGNAL: libc::c_int = 0;
+
+    loop {
+        // SAFETY: `stream` is borrowed for the whole call, so its descriptor
+        // stays open; `buf` is a live slice of exactly `buf.len()` bytes that
+        // `send` only reads. `MSG_DONTWAIT` makes this one call non-blocking
+        // without changing the descriptor's flags.
+        let sent = unsafe {
+            libc::send(
+                stream.as_raw_fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT | NO_SIGNAL,
+            )
+        };
+        if sent >= 0 {
+            return Ok(sent.unsigned_abs());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// Without `MSG_DONTWAIT`, the short write timeout set at admission bounds
+/// how long one send can hold the hub up.
+#[cfg(not(unix))]
+pub(super) fn send_nonblocking(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    (&*stream).write(buf)
+}
+
+/// The write timeout that stands in for `MSG_DONTWAIT` where it is missing.
+///
+/// Portability: this is not safe on Windows, where a send that times out
+/// leaves the socket in an undefined state. The obvious fix, a non-blocking
+/// socket for the writer, does not work here: the member's reader thread
+/// reads a clone of the same socket, and the blocking mode belongs to the
+/// socket, not to the descriptor (`dup` on unix, `WSADuplicateSocket` on
+/// Windows: "all the states associated with a socket are held in common
+/// across all the descriptors"), so the reader's blocking reads would fail
+/// with `WouldBlock`. A safe design needs a writer thread per member there,
+/// or a reader that polls; see issue 13.
+#[cfg(not(unix))]
+pub(super) const FALLBACK_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Gets an admitted socket ready for its two threads: blocking reads without
+/// a timeout for the reader, and no delay for the hub's batched writes.
+pub(super) fn prepare(stream: &TcpStream) -> io::Result<()> {
+    // The invitation may have been read under a timeout; a member may stay
+    // quiet for as long as it likes.
+    stream.set_read_timeout(None)?;
+    stream.set_nonblocking(false)?;
+    // The hub already batches lines into one send, so Nagle's algorithm
+    // would only add latency.
+    stream.set_nodelay(true)?;
+    #[cfg(not(unix))]
+    stream.set_write_timeout(Some(FALLBACK_WRITE_TIMEOUT))?;
+    Ok(())
+}
+
+/// A line as the bytes that go on the wire, with its `\n`.
+pub(super) fn encode(line: &ToMember) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    encode_into(&mut bytes, line);
+    bytes
+}
+
+pub(super) fn encode_into(bytes: &mut Vec<u8>, line: &ToMember) {
+    bytes.clear();
+    writeln!(bytes, "{line}").expect("writing to a Vec cannot fail");
+}
+
+/// A member's reader thread: turns what arrives into events for the hub
+/// until the connection ends or the hub is gone.
+pub(super) fn read_member(
+    id: MemberId,
+    mut reader: ConnReader,
+    events: Sender<Event>,
+    trace: Option<(Trace, String)>,
+) {
+    loop {
+        let input = match reader.next_frame() {
+            Ok(Frame::Line(line)) => {
+                if let Some((trace, name)) = &trace {
+                    trace.received(name, &line);
+                }
+                FromMember::Line(line.parse())
+            }
+            Ok(Frame::BadEncoding) => {
+                if let Some((trace, name)) = &trace {
+                    trace.received(name, "(a line that is not UTF-8)");
+                }
+                FromMember::Line(Err(ParseError::new(
+                    ErrorCode::BadEncoding,
+                    LineError::BadEncoding.to_string(),
+                )))
+            }
+            Ok(Frame::TooLong) => FromMember::TooLong,
+            // A read timeout left on the socket only means silence.
+            Err(err) if line::is_timeout(&err) => continue,
+            Ok(Frame::Eof) | Err(_) => FromMember::Gone,
+        };
+        let last = matches!(input, FromMember::TooLong | FromMember::Gone);
+        if events.send(Event::From { id, input }).is_err() || last {
+            return;
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The lobby a leader runs: the thread that owns the membership and relays
+//! every message to every member.
+//!
+//! This module owns who is in a lobby and every byte written to a member. One
+//! hub thread holds the membership and is the only thread that writes to
+//! member sockets; one reader thread per member turns lines into events for
+//! it. Nothing else may change the membership or write to a member, and the
+//! hub must never block on a member's socket: a member that stops reading is
+//! dropped instead of stalling everyone else.
+//!
+//! - this file: the public handle (`Lobby`), `LobbyConfig`, and the
+//!   `Notice`s for the leader's screen.
+//! - `hub`: the hub thread, its `Event`s, and its flush pass.
+//! - `member`: one member's output buffer and socket, and its reader thread.
+
+mod hub;
+mod member;
+
+use std::io;
+use std::net::TcpStream;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+
+use crate::line::ConnReader;
+use crate::trace::Trace;
+use crate::wire::{self, CloseReason, ParseError};
+
+use hub::{Event, Hub};
+
+/// How many events may wait for the hub. A reader that finds the channel full
+/// blocks, which is the backpressure that keeps one flooding member from
+/// growing the hub's memory without bound.
+const CHANNEL_CAPACITY: usize = 4096;
+
+/// A lobby connection with nothing sent for this long gets `HELLO`.
+pub const DEFAULT_LOBBY_HELLO_INTERVAL: Duration = Duration::from_secs(10);
+/// A lobby connection with nothing heard for this long is gone.
+pub const DEFAULT_SILENCE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How a hub is set up.
+#[derive(Debug, Clone)]
+pub struct LobbyConfig {
+    /// The leader's user name: first in `MEMBERS`, the `from` of its messages.
+    pub leader: String,
+    /// The most bytes that may wait unsent for one member before that member
+    /// is dropped as too slow.
+    pub max_queued_bytes: usize,
+    pub trace: Trace,
+    /// How long the hub waits before it retries a send that the kernel
+    /// refused because a member's socket buffer was full.
+    pub retry_interval: Duration,
+    /// How long `close` spends, in total, delivering what is still queued
+    /// (`CLOSED` included) before it shuts every connection down regardless.
+    pub close_timeout: Duration,
+    /// A member sent nothing for this long gets `HELLO`, so it knows the
+    /// leader is alive.
+    pub hello_interval: Duration,
+    /// A member heard nothing from for this long is gone, even if its
+    /// connection never reports an error (a dead machine, a pulled cable).
+    pub silence_timeout: Duration,
+}
+
+impl LobbyConfig {
+    pub fn new(leader: impl Into<String>) -> LobbyConfig {
+        LobbyConfig {
+            leader: leader.into(),
+            max_queued_bytes: 1 << 20,
+            trace: Trace::off(),
+            retry_interval: Duration::from_millis(2),
+            close_timeout: Duration::from_secs(1),
+            hello_interval: DEFAULT_LOBBY_HELLO_INTERVAL,
+            silence_timeout: DEFAULT_SILENCE_TIMEOUT,
+        }
+    }
+}
+
+/// What the hub tells the leader's own user interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A member was admitted.
+    Joined(String),
+    /// A member said something.
+    Msg { from: String, text: String },
+    /// A member left: sent `LEAVE`, disconnected, or broke the protocol.
+    Left(String),
+    /// A member was dropped because it stopped reading.
+    Dropped(String),
+    /// A member was dropped because nothing came from it for too long.
+    Silent(String),
+}
+
+/// A running hub. Dropping it without `close` closes it with reason `LEADER_LEFT`.
+pub struct Lobby {
+    events: Sender<Event>,
+    leader: String,
+    /// `None` once the hub has been closed and joined, so that `close`
+    /// followed by `Drop` closes only once.
+    hub: Option<JoinHandle<()>>,
+}
+
+impl Lobby {
+    /// Starts the hub thread. Notices go to `notices`. Fails only if the
+    /// system cannot start a thread.
+    pub fn start(config: LobbyConfig, notices: Sender<Notice>) -> io::Result<Lobby> {
+        let (events, inbox) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+        let leader = config.leader.clone();
+        let hub = Hub::new(config, notices, events.clone());
+        let hub = thread::Builder::new()
+            .name("lobby-hub".to_string())
+            .spawn(move || hub.run(inbox))?;
+        Ok(Lobby {
+            events,
+            leader,
+            hub: Some(hub),
+        })
+    }
+
+    /// Admits a member whose `OK` was just read from `reader`; `writer` is a
+    /// clone of the same socket, which only the hub will write to from now on.
+    pub fn admit(&self, name: String, reader: ConnReader, writer: TcpStream) {
+        // If the hub is gone the event comes back inside the error and is
+        // dropped, which closes the connection: the right end for it.
+        let _ = self.events.send(Event::Admit {
+            name,
+            reader,
+            writer,
+        });
+    }
+
+    /// The leader says something. Text that `wire::check_text` refuses is
+    /// not sent, because it could break the line framing; use `try_say` to
+    /// learn why.
+    pub fn say(&self, text: String) {
+        let _ = self.try_say(text);
+    }
+
+    /// The leader says something, or learns why the text cannot be sent.
+    pub fn try_say(&self, text: String) -> Result<(), ParseError> {
+        wire::check_text(&text)?;
+        // A hub that is gone has no members left to tell.
+        let _ = self.events.send(Event::Say(text));
+        Ok(())
+    }
+
+    /// Everyone in the lobby, the leader first.
+    pub fn members(&self) -> Vec<String> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        if self.events.send(Event::Members(reply)).is_err() {
+            return vec![self.leader.clone()];
+        }
+        answer.recv().unwrap_or_else(|_| vec![self.leader.clone()])
+    }
+
+    /// Ends the lobby: every member gets `CLOSED <reason>`, then all
+    /// connections close and every thread is joined.
+    pub fn close(mut self, reason: impl Into<CloseReason>) {
+        self.shut(reason.into());
+    }
+
+    /// The one way a lobby ends, whether by `close` or by `Drop`.
+    fn shut(&mut self, reason: CloseReason) {
+        let Some(hub) = self.hub.take() else {
+            return;
+        };
+        // The hub may only be gone if it panicked; then there is nobody left
+        // to tell, and the join below reports nothing we could act on.
+        let _ = self.events.send(Event::Close(reason));
+        let _ = hub.join();
+    }
+}
+
+impl Drop for Lobby {
+    fn drop(&mut self) {
+        self.shut(CloseReason::LeaderLeft);
+    }
+}

@@ -1,0 +1,395 @@
+//! The incoming side: the chat listener, its acceptor, and one thread per
+//! incoming chat connection, which runs the invitee's handshake in phases
+//! and then writes the member's lines to the leader.
+
+use std::io::{self, BufReader};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, bounded, select};
+
+use crate::line::{ConnReader, Frame, LineReader, is_timeout, write_line};
+use crate::trace::Trace;
+use crate::wire::{ErrorCode, ToLeader, ToMember};
+
+use super::app::{ChatAnswer, Event};
+use super::first_line::{FirstLine, read_first_line};
+use super::{CANCEL_CHECK, PeerConfig};
+
+/// Accepts chat connections, each on its own thread.
+pub(super) struct ChatListener {
+    pub(super) addr: SocketAddr,
+    pub(super) flag: Arc<AtomicBool>,
+    /// Dropped to tell every chat connection thread to finish.
+    pub(super) stop: Sender<()>,
+    pub(super) handle: JoinHandle<()>,
+}
+
+impl ChatListener {
+    pub(super) fn start(
+        config: &PeerConfig,
+        listen: SocketAddr,
+        events: Sender<Event>,
+    ) -> io::Result<ChatListener> {
+        let listener = TcpListener::bind(listen)?;
+        let addr = listener.local_addr()?;
+        let flag = Arc::new(AtomicBool::new(false));
+        let (stop, stop_rx) = bounded::<()>(0);
+        let accept = Acceptor {
+            listener,
+            flag: flag.clone(),
+            stop: stop_rx,
+            events,
+            trace: config.trace,
+            timing: Timing {
+                request: config.invite_timeout,
+                hello: config.lobby_hello,
+                silence: config.lobby_timeout,
+            },
+        };
+        let handle = thread::Builder::new()
+            .name("chat-listener".into())
+            .spawn(move || accept.run())?;
+        Ok(ChatListener {
+            addr,
+            flag,
+            stop,
+            handle,
+        })
+    }
+
+    pub(super) fn stop(self) {
+        self.flag.store(true, Ordering::SeqCst);
+        drop(self.stop);
+        crate::wake_acceptor(self.addr);
+        let _ = self.handle.join();
+    }
+}
+
+pub(super) struct Acceptor {
+    pub(super) listener: TcpListener,
+    pub(super) flag: Arc<AtomicBool>,
+    pub(super) stop: Receiver<()>,
+    pub(super) events: Sender<Event>,
+    pub(super) trace: Trace,
+    pub(super) timing: Timing,
+}
+
+impl Acceptor {
+    pub(super) fn run(self) {
+        let mut connections: Vec<JoinHandle<()>> = Vec::new();
+        for stream in self.listener.incoming() {
+            if self.flag.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(stream) = stream else {
+                // Out of descriptors, accept fails at once until a
+                // connection closes: pause rather than spin.
+                thread::sleep(Duration::from_millis(50));
+                continue;
+            };
+            connections.retain(|h| !h.is_finished());
+            let chat = ChatConnection {
+                events: self.events.clone(),
+                stop: self.stop.clone(),
+                trace: self.trace,
+                timing: self.timing,
+            };
+            if let Ok(handle) = thread::Builder::new()
+                .name("chat-connection".into())
+                .spawn(move || chat.serve(stream))
+            {
+                connections.push(handle);
+            }
+        }
+        for handle in connections {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// One incoming chat connection: the request, the answer, and if the user
+/// accepted, this member's side of the lobby.
+pub(super) struct ChatConnection {
+    pub(super) events: Sender<Event>,
+    pub(super) stop: Receiver<()>,
+    pub(super) trace: Trace,
+    pub(super) timing: Timing,
+}
+
+/// The timers of a chat connection, from `PeerConfig`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Timing {
+    /// How long the leader may take to send `CHAT_REQUEST`.
+    pub(super) request: Duration,
+    /// After this long with nothing sent to the leader, send `HELLO`.
+    pub(super) hello: Duration,
+    /// After this long with nothing from the leader, it is gone.
+    pub(super) silence: Duration,
+}
+
+/// The first phase's result: a leader's chat request, read and parsed.
+struct Invitation {
+    stream: TcpStream,
+    reader: ConnReader,
+    from: String,
+    ticket: Option<String>,
+}
+
+/// The user said yes: the lobby the app opened for it and the outbox of
+/// what the user will type there.
+struct Accepted {
+    invitation: Invitation,
+    lobby: u64,
+    outbox: Receiver<ToLeader>,
+}
+
+/// The leader has our `OK`: a member reader forwards its lines, and this
+/// thread writes ours.
+struct Member {
+    stream: TcpStream,
+    from: String,
+    outbox: Receiver<ToLeader>,
+    reading: JoinHandle<()>,
+}
+
+impl ChatConnection {
+    /// Runs the invitee's side in its phases, each handing the next what it
+    /// needs; a phase that ends the connection returns `None`.
+    fn serve(self, stream: TcpStream) {
+        let Some(invitation) = self.await_request(stream) else {
+            return;
+        };
+        let Some(accepted) = self.ask_user(invitation) else {
+            return;
+        };
+        let Some(member) = self.accept(accepted) else {
+            return;
+        };
+        self.relay_as_member(member);
+    }
+
+    /// Waits for `CHAT_REQUEST` under the request timeout; anything else
+    /// gets `ERR` and ends the connection.
+    fn await_request(&self, mut stream: TcpStream) -> Option<Invitation> {
+        let addr = stream.peer_addr().ok()?;
+        let read_half = stream.try_clone().ok()?;
+        // Short read timeouts let the wait for the first line notice that
+        // the peer is stopping; a line never comes after `timing.request`.
+        let _ = stream.set_read_timeout(Some(CANCEL_CHECK));
+        let mut reader = LineReader::new(BufReader::new(read_half));
+        let deadline = Instant::now() + self.timing.request;
+        let stopping = || {
+            !matches!(
+                self.stop.try_recv(),
+                Err(crossbeam_channel::TryRecvError::Empty)
+            )
+        };
+        let FirstLine::Line(line) = read_first_line(&mut reader, deadline, stopping).ok()? else {
+            return None;
+        };
+        self.trace.received(addr, &line);
+        match line.parse::<ToMember>() {
+            Ok(ToMember::ChatRequest { leader, ticket }) => Some(Invitation {
+                stream,
+                reader,
+                from: leader,
+                ticket,
+            }),
+            Ok(_) => {
+                let text = "expected CHAT_REQUEST <name>";
+                self.refuse(&mut stream, addr, ErrorCode::BadArgs, text);
+                None
+            }
+            Err(err) => {
+                self.refuse(&mut stream, addr, err.code, &err.text);
+                None
+            }
+        }
+    }
+
+    /// Asks the app, which asks the user (or answers `BUSY` itself), and
+    /// writes a no to the leader here.
+    fn ask_user(&self, mut invitation: Invitation) -> Option<Accepted> {
+        let (answer_tx, answer_rx) = bounded(1);
+        let asked = Event::Invitation {
+            from: invitation.from.clone(),
+            ticket: invitation.ticket.take(),
+            answer: answer_tx,
+        };
+        self.events.send(asked).ok()?;
+        let answer = select! {
+            recv(answer_rx) -> answer => answer.ok()?,
+            // The peer is quitting: it is busy for good.
+            recv(self.stop) -> _ => ChatAnswer::Busy,
+        };
+        let no = match answer {
+            ChatAnswer::Accept { lobby, outbox } => {
+                return Some(Accepted {
+                    invitation,
+                    lobby,
+                    outbox,
+                });
+            }
+            ChatAnswer::Reject => ToLeader::Reject,
+            ChatAnswer::Busy => ToLeader::Busy,
+        };
+        self.send_ok(&mut invitation.stream, &invitation.from, &no);
+        None
+    }
+
+    /// Says `OK` to the leader and starts the member reader. If either
+    /// fails, the app hears that the leader is gone.
+    fn accept(&self, accepted: Accepted) -> Option<Member> {
+        let Accepted {
+            invitation,
+            lobby,
+            outbox,
+        } = accepted;
+        let Invitation {
+            mut stream,
+            reader,
+            from,
+            ..
+        } = invitation;
+        let gone = || {
+            let _ = self.events.send(Event::LeaderGone {
+                lobby,
+                silent: false,
+            });
+        };
+        // A leader that sends nothing, not even HELLO, for this long is gone:
+        // its machine may have died without closing the connection.
+        // Nor may a leader that stopped reading hold this thread for ever.
+        if stream.set_read_timeout(Some(self.timing.silence)).is_err()
+            || stream.set_write_timeout(Some(self.timing.silence)).is_err()
+            || !self.send_ok(&mut stream, &from, &ToLeader::Accept)
+        {
+            gone();
+            return None;
+        }
+        let reading = {
+            let events = self.events.clone();
+            let trace = self.trace;
+            let from = from.clone();
+            thread::Builder::new()
+                .name("member-reader".into())
+                .spawn(move || read_from_leader(reader, &events, lobby, &from, trace))
+        };
+        let Ok(reading) = reading else {
+            let _ = stream.shutdown(Shutdown::Both);
+            gone();
+            return None;
+        };
+        Some(Member {
+            stream,
+            from,
+            outbox,
+            reading,
+        })
+    }
+
+    /// This thread stays the only writer of the socket: it sends what the
+    /// user types until the user leaves or the peer stops, and `HELLO` when
+    /// it has sent nothing for a while.
+    fn relay_as_member(&self, member: Member) {
+        let Member {
+            mut stream,
+            from,
+            outbox,
+            reading,
+        } = member;
+        loop {
+            select! {
+                recv(outbox) -> line => match line {
+                    Ok(line) => {
+                        if !self.send_ok(&mut stream, &from, &line) {
+                            break;
+                        }
+                        if line == ToLeader::Leave {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                },
+                recv(self.stop) -> _ => break,
+                default(self.timing.hello) => {
+                    if !self.send_ok(&mut stream, &from, &ToLeader::Hello) {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = stream.shutdown(Shutdown::Both);
+        let _ = reading.join();
+    }
+
+    fn refuse(&self, stream: &mut TcpStream, addr: SocketAddr, code: ErrorCode, text: &str) {
+        let line = ToMember::Err(code, text.to_string());
+        self.trace.sent(addr, &line);
+        let _ = write_line(stream, &line);
+    }
+
+    fn send_ok(&self, stream: &mut TcpStream, to: &str, line: &ToLeader) -> bool {
+        self.trace.sent(to, line);
+        write_line(stream, line).is_ok()
+    }
+}
+
+/// Forwards the leader's lines to the app thread until the connection ends.
+pub(super) fn read_from_leader(
+    mut reader: ConnReader,
+    events: &Sender<Event>,
+    lobby: u64,
+    leader: &str,
+    trace: Trace,
+) {
+    loop {
+        match reader.next_frame() {
+            Ok(Frame::Line(line)) => {
+                trace.received(leader, &line);
+                match line.parse::<ToMember>() {
+                    Ok(ToMember::Closed(reason)) => {
+                        let _ = events.send(Event::FromLeader {
+                            lobby,
+                            line: ToMember::Closed(reason),
+                        });
+                        return;
+                    }
+                    Ok(parsed) => {
+                        if events
+                            .send(Event::FromLeader {
+                                lobby,
+                                line: parsed,
+                            })
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    // A line we do not understand is shown in the trace and
+                    // otherwise skipped: the chat goes on.
+                    Err(_) => {}
+                }
+            }
+            Ok(Frame::BadEncoding) => {}
+            Err(err) if is_timeout(&err) => {
+                let _ = events.send(Event::LeaderGone {
+                    lobby,
+                    silent: true,
+                });
+                return;
+            }
+            Ok(Frame::Eof | Frame::TooLong) | Err(_) => {
+                let _ = events.send(Event::LeaderGone {
+                    lobby,
+                    silent: false,
+                });
+                return;
+            }
+        }
+    }
+}

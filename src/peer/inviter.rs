@@ -1,0 +1,91 @@
+//! The outgoing chat request: one `Inviter` thread per invitee connects,
+//! sends `CHAT_REQUEST`, waits for the answer and reports it to the app.
+//! It writes its socket only until the answer; an accepted socket goes to
+//! the lobby hub.
+
+use std::io::{self, BufReader};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+
+use crate::line::{LineReader, write_line};
+use crate::trace::Trace;
+use crate::wire::{Contact, ToLeader, ToMember};
+
+use super::app::{Event, Outcome};
+use super::first_line::{FirstLine, read_first_line};
+use super::{CANCEL_CHECK, INVITE_CONNECT_TIMEOUT};
+
+/// Sends one chat request and reports how it ended.
+pub(super) struct Inviter {
+    pub(super) lobby: u64,
+    pub(super) me: String,
+    pub(super) contact: Contact,
+    /// From the registry: proves to the invitee that we are `me`.
+    pub(super) ticket: String,
+    pub(super) timeout: Duration,
+    pub(super) cancel: Arc<AtomicBool>,
+    pub(super) events: Sender<Event>,
+    pub(super) trace: Trace,
+}
+
+impl Inviter {
+    pub(super) fn run(self) {
+        let outcome = self
+            .ask()
+            .unwrap_or_else(|err| Outcome::Unreachable(err.to_string()));
+        let _ = self.events.send(Event::Invited {
+            lobby: self.lobby,
+            name: self.contact.name.clone(),
+            outcome,
+        });
+    }
+
+    fn ask(&self) -> io::Result<Outcome> {
+        let addr = SocketAddr::new(self.contact.ip, self.contact.port);
+        let who = &self.contact.name;
+        let mut writer = TcpStream::connect_timeout(&addr, INVITE_CONNECT_TIMEOUT)?;
+        let request = ToMember::ChatRequest {
+            leader: self.me.clone(),
+            ticket: Some(self.ticket.clone()),
+        };
+        self.trace.sent(who, &request);
+        write_line(&mut writer, &request)?;
+        // Short read timeouts let the wait notice a cancelled lobby.
+        writer.set_read_timeout(Some(CANCEL_CHECK))?;
+        let mut reader = LineReader::new(BufReader::new(writer.try_clone()?));
+        let deadline = Instant::now() + self.timeout;
+        let cancelled = || self.cancel.load(Ordering::SeqCst);
+        let line = match read_first_line(&mut reader, deadline, cancelled)? {
+            FirstLine::Line(line) => line,
+            FirstLine::Closed => {
+                return Ok(Outcome::Unreachable("it closed the connection".into()));
+            }
+            FirstLine::Unreadable => {
+                return Ok(Outcome::Unreachable("it sent an unreadable line".into()));
+            }
+            FirstLine::GaveUp => {
+                let _ = writer.shutdown(Shutdown::Both);
+                return Ok(Outcome::NoAnswer);
+            }
+        };
+        self.trace.received(who, &line);
+        Ok(match line.parse::<ToLeader>() {
+            Ok(ToLeader::Accept) if !self.cancel.load(Ordering::SeqCst) => {
+                writer.set_read_timeout(None)?;
+                Outcome::Accepted {
+                    addr,
+                    reader,
+                    writer,
+                }
+            }
+            Ok(ToLeader::Accept) => Outcome::NoAnswer,
+            Ok(ToLeader::Reject) => Outcome::Rejected,
+            Ok(ToLeader::Busy) => Outcome::Busy,
+            Ok(_) | Err(_) => Outcome::Unreachable(format!("it answered {line:?}")),
+        })
+    }
+}

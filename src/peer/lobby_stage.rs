@@ -1,0 +1,318 @@
+//! The user's side of a lobby: leading one (the lobby hub's notices, the
+//! answers of invitees), being a member of one (the leader's lines), and the
+//! answer to a chat request that makes us one.
+
+use std::sync::atomic::Ordering;
+
+use crossbeam_channel::{Sender, unbounded};
+
+use crate::chatlog::ChatLog;
+use crate::client::{Refused, Vouched};
+use crate::line::write_line;
+use crate::lobby::Notice;
+use crate::wire::{CloseReason, ToLeader, ToMember};
+
+use super::app::{
+    App, ChatAnswer, Leading, LobbyInput, Membership, Outcome, Pending, Stage, write_log,
+};
+use super::{CANCEL_CHECK, LOBBY_HELP};
+
+impl App {
+    pub(super) fn open_log(&self, leader: &str) -> Option<ChatLog> {
+        match ChatLog::create(&self.config.log_dir, &self.my_name(), leader) {
+            Ok(log) => Some(log),
+            Err(err) => {
+                self.say(format!(
+                    "Cannot create a chat log in {}: {err}",
+                    self.config.log_dir.display()
+                ));
+                None
+            }
+        }
+    }
+
+    pub(super) fn lead(&mut self, mut leading: Leading, line: &str) -> Stage {
+        match LobbyInput::from(line) {
+            LobbyInput::Members => self.show_members(&leading.lobby.members()),
+            LobbyInput::Leave => {
+                self.end_lobby(leading, "you left");
+                return Stage::Menu;
+            }
+            LobbyInput::Say(text) => {
+                leading.lobby.say(text.to_string());
+                let line = format!("[{}] {text}", self.my_name());
+                write_log(&mut leading.log, &self.screen, &line);
+            }
+            other => self.answer_lobby_input(other),
+        }
+        Stage::Leading(leading)
+    }
+
+    pub(super) fn member(&mut self, mut membership: Membership, line: &str) -> Stage {
+        match LobbyInput::from(line) {
+            LobbyInput::Members => self.show_members(&membership.members),
+            LobbyInput::Leave => {
+                self.leave_membership(membership);
+                return Stage::Menu;
+            }
+            LobbyInput::Say(text) => {
+                let line = format!("[{}] {text}", self.my_name());
+                write_log(&mut membership.log, &self.screen, &line);
+                let _ = membership.outbox.send(ToLeader::Msg(text.to_string()));
+            }
+            other => self.answer_lobby_input(other),
+        }
+        Stage::Member(membership)
+    }
+
+    pub(super) fn show_members(&self, members: &[String]) {
+        self.say(format!("Members: {}", members.join(", ")));
+    }
+
+    /// What a leader and a member answer alike.
+    pub(super) fn answer_lobby_input(&self, input: LobbyInput<'_>) {
+        match input {
+            LobbyInput::Help => self.say(LOBBY_HELP),
+            LobbyInput::Unknown(command) => {
+                self.say(format!("Unknown command {command}. {LOBBY_HELP}"));
+            }
+            LobbyInput::Refused(why) => self.say(format!("Not sent: {why}.")),
+            LobbyInput::Nothing | LobbyInput::Members | LobbyInput::Leave | LobbyInput::Say(_) => {}
+        }
+    }
+
+    pub(super) fn end_lobby(&mut self, mut leading: Leading, why: &str) {
+        leading.cancel.store(true, Ordering::SeqCst);
+        write_log(
+            &mut leading.log,
+            &self.screen,
+            &format!("* lobby ended: {why}"),
+        );
+        leading.lobby.close(CloseReason::LeaderLeft);
+        self.say(format!("The lobby has ended ({why})."));
+    }
+
+    pub(super) fn leave_membership(&mut self, mut membership: Membership) {
+        let _ = membership.outbox.send(ToLeader::Leave);
+        write_log(&mut membership.log, &self.screen, "* you left the lobby");
+        self.say(format!("You left {}'s lobby.", membership.leader));
+    }
+
+    pub(super) fn answer_request(&mut self, pending: Pending, answer: &str) {
+        match answer.to_ascii_lowercase().as_str() {
+            "ok" | "yes" | "y" => self.accept_request(pending),
+            "reject" | "no" | "n" => {
+                let _ = pending.answer.send(ChatAnswer::Reject);
+                self.say(format!(
+                    "Rejected the chat request from '{}'.",
+                    pending.from
+                ));
+                self.prompt();
+            }
+            _ => {
+                self.say("Please answer OK or REJECT.");
+                self.pending = Some(pending);
+                self.prompt();
+            }
+        }
+    }
+
+    /// The user said yes: the chat connection's thread gets a new lobby id
+    /// and the outbox, and we are a member until the leader says otherwise.
+    fn accept_request(&mut self, pending: Pending) {
+        self.next_lobby += 1;
+        let id = self.next_lobby;
+        let (outbox, outbox_rx) = unbounded();
+        let accept = ChatAnswer::Accept {
+            lobby: id,
+            outbox: outbox_rx,
+        };
+        if pending.answer.send(accept).is_err() {
+            self.say(format!(
+                "The chat request from '{}' is no longer open.",
+                pending.from
+            ));
+            self.prompt();
+            return;
+        }
+        let mut log = self.open_log(&pending.from);
+        write_log(
+            &mut log,
+            &self.screen,
+            &format!("* joined the lobby of {}", pending.from),
+        );
+        self.say(format!("Joining {}'s lobby...", pending.from));
+        self.stage = Stage::Member(Membership {
+            id,
+            leader: pending.from,
+            outbox,
+            members: Vec::new(),
+            log,
+            admitted: false,
+        });
+    }
+
+    /// Asks the registry whether `ticket` really lets `from` invite us.
+    pub(super) fn check_ticket(&self, from: &str, ticket: Option<String>) -> Result<(), String> {
+        let Some(ticket) = ticket else {
+            return Err("it carried no ticket from the registry".into());
+        };
+        match self.link.check(&ticket) {
+            Ok(Vouched { leader, invitee })
+                if leader.eq_ignore_ascii_case(from)
+                    && invitee.eq_ignore_ascii_case(&self.my_name()) =>
+            {
+                Ok(())
+            }
+            Ok(Vouched { leader, .. }) => Err(format!("its ticket was issued to '{leader}'")),
+            Err(Refused::Err(_, text)) => Err(format!("the registry says {text}")),
+            Err(Refused::Link(err)) => Err(format!("its ticket could not be checked ({err})")),
+            Err(other) => Err(format!("the registry answered strangely: {other:?}")),
+        }
+    }
+
+    pub(super) fn on_invited(&mut self, lobby: u64, name: String, outcome: Outcome) {
+        let Stage::Leading(leading) = &mut self.stage else {
+            return;
+        };
+        if leading.id != lobby {
+            // An answer for a lobby that has ended: tell an accepting
+            // invitee so rather than leaving it waiting.
+            if let Outcome::Accepted { mut writer, .. } = outcome {
+                let closed = ToMember::Closed(CloseReason::LeaderLeft);
+                self.config.trace.sent(&name, &closed);
+                let _ = writer.set_write_timeout(Some(CANCEL_CHECK));
+                let _ = write_line(&mut writer, &closed);
+            }
+            return;
+        }
+        leading.waiting = leading.waiting.saturating_sub(1);
+        let report = match outcome {
+            Outcome::Accepted {
+                addr,
+                reader,
+                writer,
+            } => {
+                leading.lobby.admit(name.clone(), reader, writer);
+                format!("{name}: OK -> ({}, {})", addr.ip(), addr.port())
+            }
+            Outcome::Rejected => format!("{name}: rejected your chat request"),
+            Outcome::Busy => format!("{name}: busy in another chat"),
+            Outcome::NoAnswer => format!("{name}: no answer"),
+            Outcome::Unreachable(why) => format!("{name}: unreachable ({why})"),
+        };
+        let _ = self.screen.send(report);
+        self.maybe_end_empty_lobby();
+    }
+
+    /// A leader left alone, with no chat request still open, has no lobby.
+    pub(super) fn maybe_end_empty_lobby(&mut self) {
+        let Stage::Leading(leading) = &self.stage else {
+            return;
+        };
+        if leading.waiting > 0 || leading.lobby.members().len() > 1 {
+            return;
+        }
+        if let Stage::Leading(leading) = std::mem::replace(&mut self.stage, Stage::Menu) {
+            self.end_lobby(leading, "nobody else is in it");
+            self.prompt();
+        }
+    }
+
+    pub(super) fn on_notice(&mut self, notice: Notice) {
+        let Stage::Leading(leading) = &mut self.stage else {
+            return;
+        };
+        let (shown, logged) = match &notice {
+            Notice::Joined(name) => (
+                format!("Peer ('{name}') joined the lobby"),
+                format!("* {name} joined"),
+            ),
+            Notice::Msg { from, text } => (format!("[{from}] {text}"), format!("[{from}] {text}")),
+            Notice::Left(name) => (
+                format!("Peer ('{name}') is offline"),
+                format!("* {name} left"),
+            ),
+            Notice::Dropped(name) => (
+                format!("Peer ('{name}') is offline (it stopped reading and was dropped)"),
+                format!("* {name} dropped: it stopped reading"),
+            ),
+            Notice::Silent(name) => (
+                format!("Peer ('{name}') is offline (nothing heard from it for too long)"),
+                format!("* {name} dropped: nothing heard from it"),
+            ),
+        };
+        write_log(&mut leading.log, &self.screen, &logged);
+        self.say(shown);
+        if !matches!(notice, Notice::Joined(_) | Notice::Msg { .. }) {
+            self.maybe_end_empty_lobby();
+        }
+    }
+
+    /// A line from the leader of lobby `lobby`, if we are still its member:
+    /// shown and logged, and `CLOSED` ends the membership.
+    pub(super) fn on_leader_line(&mut self, lobby: u64, line: ToMember) {
+        let Stage::Member(membership) = &mut self.stage else {
+            return;
+        };
+        if membership.id != lobby {
+            return;
+        }
+        let ToMember::Closed(reason) = line else {
+            membership.show(line, &self.screen);
+            return;
+        };
+        let why = match reason {
+            CloseReason::LeaderLeft => "the leader left".to_string(),
+            other => other.to_string(),
+        };
+        write_log(
+            &mut membership.log,
+            &self.screen,
+            &format!("* lobby ended: {why}"),
+        );
+        self.say(format!("The lobby has ended ({why})."));
+        self.stage = Stage::Menu;
+        self.prompt();
+    }
+}
+
+impl Membership {
+    /// Shows and logs a line from the leader that does not end the lobby,
+    /// and keeps the member list up to date.
+    fn show(&mut self, line: ToMember, screen: &Sender<String>) {
+        let show = |text: String| {
+            let _ = screen.send(text);
+        };
+        match line {
+            ToMember::Members(names) => {
+                self.admitted = true;
+                show(format!(
+                    "You are in {}'s lobby with: {}. {LOBBY_HELP}",
+                    self.leader,
+                    names.join(", ")
+                ));
+                let event = format!("* members: {}", names.join(" "));
+                write_log(&mut self.log, screen, &event);
+                self.members = names;
+            }
+            ToMember::Joined(name) => {
+                show(format!("Peer ('{name}') joined the lobby"));
+                write_log(&mut self.log, screen, &format!("* {name} joined"));
+                self.members.push(name);
+            }
+            ToMember::Msg { from, text } => {
+                let line = format!("[{from}] {text}");
+                write_log(&mut self.log, screen, &line);
+                show(line);
+            }
+            ToMember::Left(name) => {
+                show(format!("Peer ('{name}') is offline"));
+                write_log(&mut self.log, screen, &format!("* {name} left"));
+                self.members.retain(|m| *m != name);
+            }
+            ToMember::Err(code, text) => show(format!("The leader says: {text} ({code})")),
+            ToMember::ChatRequest { .. } | ToMember::Hello | ToMember::Closed(_) => {}
+        }
+    }
+}

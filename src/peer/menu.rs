@@ -1,0 +1,288 @@
+//! The menus before and between lobbies: registering, joining, the online
+//! list, search, the conversation list, and starting a chat.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::thread;
+
+use crate::client::Refused;
+use crate::lobby::{Lobby, LobbyConfig};
+use crate::wire::{self, Contact, ErrorCode};
+
+use super::LOBBY_HELP;
+use super::app::{App, Leading, Purpose, Stage, write_log};
+use super::inviter::Inviter;
+
+impl App {
+    /// The first menu: register or join.
+    pub(super) fn welcome(&mut self, choice: &str) -> Stage {
+        match choice {
+            "1" => Stage::Name(Purpose::Register),
+            "2" => Stage::Name(Purpose::Join),
+            _ => {
+                self.say("Please type 1 to register or 2 to join.");
+                Stage::Welcome
+            }
+        }
+    }
+
+    pub(super) fn name(&mut self, purpose: Purpose, name: &str) -> Stage {
+        match wire::check_name(name) {
+            Ok(()) => Stage::Password(purpose, name.to_string()),
+            Err(err) => {
+                self.say(format!("That name will not do: {}.", err.text));
+                Stage::Name(purpose)
+            }
+        }
+    }
+
+    /// The password is taken as typed, spaces and all: the check says
+    /// whether it will do.
+    pub(super) fn password(&mut self, purpose: Purpose, name: String, password: &str) -> Stage {
+        match wire::check_password(password) {
+            Ok(()) => self.log_in(purpose, name, password.to_string()),
+            Err(err) => {
+                self.say(format!("That password will not do: {}.", err.text));
+                Stage::Password(purpose, name)
+            }
+        }
+    }
+
+    pub(super) fn confirm_add(&mut self, contact: Contact, answer: &str) -> Stage {
+        match answer.to_ascii_lowercase().as_str() {
+            "yes" | "y" => {
+                self.say(format!("Added {} to your conversation list.", contact.name));
+                self.contacts.push(contact);
+                Stage::Menu
+            }
+            "no" | "n" => Stage::Menu,
+            _ => {
+                self.say("Please answer Yes or No.");
+                Stage::ConfirmAdd(contact)
+            }
+        }
+    }
+
+    pub(super) fn log_in(&mut self, purpose: Purpose, name: String, password: String) -> Stage {
+        let result = match purpose {
+            Purpose::Register => self.link.register(&name, &password).map(Ok),
+            Purpose::Join => self.link.join(&name, &password, self.chat_port).map(Err),
+        };
+        match result {
+            Ok(Ok(name)) => {
+                self.say(format!("Registered {name}. Now join with '2'."));
+                Stage::Welcome
+            }
+            Ok(Err(contact)) => {
+                self.say(format!(
+                    "Joined as {}; others reach you at {} port {}. Type /quit at any time to leave.",
+                    contact.name, contact.ip, contact.port
+                ));
+                self.me = Some(contact);
+                Stage::Menu
+            }
+            Err(Refused::TooManyAttempts(wait)) => {
+                let wait = wait.map_or_else(|| "some".to_string(), |secs| secs.to_string());
+                self.say(format!(
+                    "Too many failed attempts for {name}; try again in {wait} seconds."
+                ));
+                Stage::Welcome
+            }
+            Err(Refused::Err(_, text)) => {
+                let what = match purpose {
+                    Purpose::Register => "register",
+                    Purpose::Join => "join",
+                };
+                self.say(format!("Could not {what} {name}: {text}."));
+                Stage::Welcome
+            }
+            Err(err) => {
+                self.say(format!("{err}."));
+                Stage::Welcome
+            }
+        }
+    }
+
+    pub(super) fn menu(&mut self, choice: &str) -> Stage {
+        match choice {
+            "1" => {
+                self.show_list();
+                Stage::Menu
+            }
+            "2" => Stage::Search,
+            "3" => self.start_chat(),
+            _ => {
+                self.say("Please type 1, 2 or 3 (or /quit).");
+                Stage::Menu
+            }
+        }
+    }
+
+    pub(super) fn show_list(&self) {
+        match self.link.list() {
+            Ok(rows) => {
+                self.say(format!("{} user(s) online:", rows.len()));
+                self.say(format!(
+                    "{:<32}  {:<39}  {}",
+                    "User name", "IP address", "Port"
+                ));
+                for c in rows {
+                    self.say(format!(
+                        "{:<32}  {:<39}  {}",
+                        c.name,
+                        c.ip.to_string(),
+                        c.port
+                    ));
+                }
+            }
+            Err(err) => self.say(format!("{err}.")),
+        }
+    }
+
+    pub(super) fn search(&mut self, name: &str) -> Stage {
+        if let Err(err) = wire::check_name(name) {
+            self.say(format!("That is not a user name: {}.", err.text));
+            return Stage::Menu;
+        }
+        match self.link.search(name) {
+            Ok(contact) => {
+                self.say(format!(
+                    "{} is online at IP {} port {}.",
+                    contact.name, contact.ip, contact.port
+                ));
+                if contact.name.eq_ignore_ascii_case(&self.my_name()) {
+                    self.say("That is you.");
+                    Stage::Menu
+                } else if self.contacts.iter().any(|c| c.name == contact.name) {
+                    self.say(format!(
+                        "{} is on your conversation list already.",
+                        contact.name
+                    ));
+                    Stage::Menu
+                } else {
+                    Stage::ConfirmAdd(contact)
+                }
+            }
+            Err(Refused::Err(ErrorCode::Offline, _)) => {
+                self.say(format!("{name} is offline."));
+                Stage::Menu
+            }
+            Err(Refused::Err(ErrorCode::NotFound, _)) => {
+                self.say(format!("There is no user called {name}."));
+                Stage::Menu
+            }
+            Err(err @ Refused::Link(_)) => {
+                self.say(format!("{err}."));
+                Stage::Menu
+            }
+            Err(other) => {
+                self.say(format!("The registry answered strangely: {other:?}"));
+                Stage::Menu
+            }
+        }
+    }
+
+    pub(super) fn start_chat(&mut self) -> Stage {
+        if self.contacts.is_empty() {
+            self.say("Your conversation list is empty: search a user with '2' and add them first.");
+            return Stage::Menu;
+        }
+        let me = self.my_name();
+        self.next_lobby += 1;
+        let id = self.next_lobby;
+        let mut config = LobbyConfig::new(me.clone());
+        config.trace = self.config.trace;
+        config.hello_interval = self.config.lobby_hello;
+        config.silence_timeout = self.config.lobby_timeout;
+        let lobby = match Lobby::start(config, self.notices.clone()) {
+            Ok(lobby) => lobby,
+            Err(err) => {
+                self.say(format!("Cannot start a chat: {err}"));
+                return Stage::Menu;
+            }
+        };
+        let mut log = self.open_log(&me);
+        write_log(&mut log, &self.screen, &format!("* lobby started by {me}"));
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.say(format!(
+            "Sending chat requests to {}...",
+            self.contacts
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        self.inviters.retain(|h| !h.is_finished());
+        let mut waiting = 0;
+        for listed in self.contacts.clone() {
+            if self.invite(id, &me, &listed.name, &cancel) {
+                waiting += 1;
+            }
+        }
+        let leading = Leading {
+            id,
+            lobby,
+            log,
+            waiting,
+            cancel,
+        };
+        if waiting == 0 {
+            self.end_lobby(leading, "nobody could be invited");
+            return Stage::Menu;
+        }
+        self.say(format!("You lead this lobby. {LOBBY_HELP}"));
+        Stage::Leading(leading)
+    }
+
+    /// Gets a ticket for `name` and starts an inviter thread for it; says
+    /// why and returns false if either fails.
+    fn invite(&mut self, lobby: u64, me: &str, name: &str, cancel: &Arc<AtomicBool>) -> bool {
+        let (contact, ticket) = match self.ticket_for(name) {
+            Ok(found) => found,
+            Err(why) => {
+                self.say(format!("{name}: {why}"));
+                return false;
+            }
+        };
+        let job = Inviter {
+            lobby,
+            me: me.to_string(),
+            contact,
+            ticket,
+            timeout: self.config.invite_timeout,
+            cancel: cancel.clone(),
+            events: self.events.clone(),
+            trace: self.config.trace,
+        };
+        match thread::Builder::new()
+            .name("inviter".into())
+            .spawn(move || job.run())
+        {
+            Ok(handle) => {
+                self.inviters.push(handle);
+                true
+            }
+            Err(err) => {
+                self.say(format!("Cannot send a chat request: {err}"));
+                false
+            }
+        }
+    }
+
+    /// Gets a ticket to invite `name`, and where `name` is now: the address
+    /// on the conversation list may be old.
+    pub(super) fn ticket_for(&self, name: &str) -> Result<(Contact, String), String> {
+        let ticket = match self.link.invite(name) {
+            Ok(ticket) => ticket,
+            Err(Refused::Err(ErrorCode::Offline, _)) => return Err("offline".into()),
+            Err(Refused::Err(_, text)) => return Err(format!("unreachable ({text})")),
+            Err(Refused::Link(err)) => return Err(format!("unreachable ({err})")),
+            Err(other) => return Err(format!("unreachable (the registry answered {other:?})")),
+        };
+        match self.link.search(name) {
+            Ok(contact) => Ok((contact, ticket)),
+            Err(Refused::Link(err)) => Err(format!("unreachable ({err})")),
+            Err(_) => Err("offline".into()),
+        }
+    }
+}

@@ -1,0 +1,369 @@
+//! The interactive peer: the menus, chat requests in both directions, and
+//! the user's side of a lobby, as a leader or as a member.
+//!
+//! Threads: the app thread (the caller of `Peer::run`) owns all user-facing
+//! state and is the only one that prints; the chat listener and one thread
+//! per incoming chat connection; one inviter thread per outgoing chat
+//! request; the registry link (`client.rs`); and, while leading, the lobby
+//! hub (`lobby/hub.rs`). Background threads report to the app thread over
+//! channels and never touch its state.
+//!
+//! This module must never print from a background thread (except `--trace`
+//! lines, which go to standard error), and never write a socket that another
+//! thread writes: each chat connection is written by the thread that accepted
+//! or opened it until it is handed to the hub, and by the hub after that.
+//!
+//! - this file: the public surface (`PeerConfig`, `PeerError`, `Console`,
+//!   `Input`, `Want`, the prompts, `Peer::start` and `Peer::run`).
+//! - `app`: the app thread's state, its events and stages, and dispatch.
+//! - `menu`: the menus: register, join, list, search, start a chat.
+//! - `lobby_stage`: the user's side of a lobby, as leader or member.
+//! - `inviter`: one outgoing chat request.
+//! - `first_line`: the wait for a chat connection's first line, for both ends.
+//! - `invitee`: the chat listener and the invitee's handshake, in phases.
+
+mod app;
+mod first_line;
+mod invitee;
+mod inviter;
+mod lobby_stage;
+mod menu;
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, select, unbounded};
+
+use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
+use crate::lobby::{self, Notice};
+use crate::trace::Trace;
+
+use app::{App, Event, Flow, Stage};
+use invitee::ChatListener;
+
+/// The prompts, word for word as the design has them.
+pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
+pub const MENU_PROMPT: &str =
+    "Press '1' for 'Online User List', '2' for search, '3' for starting to chat:";
+pub const ADD_PROMPT: &str = "Do you want to add the user to your conversation list? ['Yes', 'No']";
+
+const LOBBY_HELP: &str = "In the lobby every line you type is a message. Commands: /members lists who is here, /leave returns to the menu, /quit leaves and exits, /help shows this.";
+
+/// How often a joined peer says HELLO to the registry.
+pub const DEFAULT_REGISTRY_HELLO_INTERVAL: Duration = Duration::from_secs(10);
+/// How long an invitee has to answer a chat request.
+pub const DEFAULT_INVITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long an inviter waits to connect to an invitee.
+const INVITE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a waiting inviter looks whether it has been cancelled.
+const CANCEL_CHECK: Duration = Duration::from_millis(100);
+
+/// How a peer is set up.
+#[derive(Debug, Clone)]
+pub struct PeerConfig {
+    /// The registry server's addresses, tried in order until one answers
+    /// (a name like `localhost` may resolve to `::1` and `127.0.0.1`).
+    pub servers: Vec<SocketAddr>,
+    /// Where to listen for chat requests; port 0 lets the OS pick. An
+    /// unspecified address (`0.0.0.0` or `::`) is taken in the family the
+    /// registry is reached in, since the registry tells others to reach us
+    /// at the address it sees us come from.
+    pub listen: SocketAddr,
+    /// Chat logs go under `<log_dir>/<own name>/`.
+    pub log_dir: PathBuf,
+    pub hello_interval: Duration,
+    /// How long an invitee has to answer a chat request.
+    pub invite_timeout: Duration,
+    /// The first and the longest wait between attempts to reach a registry
+    /// that went away.
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    /// In a lobby, `HELLO` goes out after this long with nothing sent...
+    pub lobby_hello: Duration,
+    /// ...and the other side is dropped after this long with nothing heard.
+    pub lobby_timeout: Duration,
+    pub trace: Trace,
+}
+
+impl PeerConfig {
+    pub fn new(server: SocketAddr) -> PeerConfig {
+        PeerConfig {
+            servers: vec![server],
+            listen: SocketAddr::from(([0, 0, 0, 0], 0)),
+            log_dir: PathBuf::from("logs"),
+            hello_interval: DEFAULT_REGISTRY_HELLO_INTERVAL,
+            invite_timeout: DEFAULT_INVITE_TIMEOUT,
+            retry_min: Duration::from_millis(500),
+            retry_max: Duration::from_secs(10),
+            lobby_hello: lobby::DEFAULT_LOBBY_HELLO_INTERVAL,
+            lobby_timeout: lobby::DEFAULT_SILENCE_TIMEOUT,
+            trace: Trace::off(),
+        }
+    }
+}
+
+/// Why the peer could not start or go on.
+#[derive(Debug)]
+pub enum PeerError {
+    Listen(SocketAddr, io::Error),
+    Registry(Vec<SocketAddr>, ClientError),
+    /// A thread could not be started.
+    Thread(io::Error),
+}
+
+impl fmt::Display for PeerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerError::Listen(addr, err) => write!(f, "cannot listen for chats on {addr}: {err}"),
+            PeerError::Registry(addrs, err) => {
+                let addrs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+                write!(
+                    f,
+                    "cannot reach the registry at {}: {err}",
+                    addrs.join(" or ")
+                )
+            }
+            PeerError::Thread(err) => write!(f, "cannot start a thread: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for PeerError {}
+
+/// What the user typed, or why there is nothing more to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Line(String),
+    /// End of input: leave and exit.
+    Eof,
+    /// Ctrl-C: leave and exit.
+    Interrupt,
+}
+
+/// What kind of line the peer waits for next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    Line,
+    /// A password: a terminal should not echo it.
+    Secret,
+}
+
+/// The peer's user interface: lines typed in, lines shown out.
+pub struct Console {
+    pub input: Receiver<Input>,
+    pub screen: Sender<String>,
+    /// If set, the peer says before each read what it wants next, so that a
+    /// terminal reader can turn echo off for passwords.
+    pub wants: Option<Sender<Want>>,
+}
+
+/// A peer with its chat listener running.
+pub struct Peer {
+    config: PeerConfig,
+    listener: ChatListener,
+    link: RegistryLink,
+    link_rx: Receiver<LinkNotice>,
+    events: Sender<Event>,
+    events_rx: Receiver<Event>,
+}
+
+impl Peer {
+    /// Connects to the registry, then starts listening for chat requests
+    /// in the address family the registry was reached in.
+    pub fn start(config: PeerConfig) -> Result<Peer, PeerError> {
+        let (link_tx, link_rx) = unbounded();
+        let link_config = LinkConfig {
+            addrs: config.servers.clone(),
+            hello_interval: config.hello_interval,
+            retry_min: config.retry_min,
+            retry_max: config.retry_max,
+            trace: config.trace,
+        };
+        let link = RegistryLink::connect(link_config, link_tx)
+            .map_err(|err| PeerError::Registry(config.servers.clone(), err))?;
+        let listen = listen_addr(config.listen, link.server_addr());
+        let (events, events_rx) = unbounded();
+        let listener = ChatListener::start(&config, listen, events.clone())
+            .map_err(|err| PeerError::Listen(listen, err))?;
+        Ok(Peer {
+            config,
+            listener,
+            link,
+            link_rx,
+            events,
+            events_rx,
+        })
+    }
+
+    /// The port chat requests arrive on.
+    pub fn chat_port(&self) -> u16 {
+        self.listener.addr.port()
+    }
+
+    /// Runs the menus until the user quits or the input ends. Leaves any
+    /// lobby and logs out before returning.
+    pub fn run(self, console: Console) -> Result<(), PeerError> {
+        let Peer {
+            config,
+            listener,
+            link,
+            link_rx,
+            events,
+            events_rx,
+        } = self;
+        let (notices, notices_rx) = unbounded();
+        let mut app = App {
+            chat_port: listener.addr.port(),
+            config,
+            screen: console.screen.clone(),
+            link,
+            events,
+            notices,
+            me: None,
+            contacts: Vec::new(),
+            stage: Stage::Welcome,
+            pending: None,
+            next_lobby: 0,
+            inviters: Vec::new(),
+        };
+        drive(&mut app, &console, &events_rx, &notices_rx, &link_rx);
+        app.quit();
+        // Chat requests still waiting for an answer are answered BUSY by
+        // their own threads as the listener stops.
+        listener.stop();
+        drop(events_rx);
+        Ok(())
+    }
+}
+
+/// The app thread's loop: one typed line, event or notice at a time, until
+/// the user quits or the input ends.
+fn drive(
+    app: &mut App,
+    console: &Console,
+    events_rx: &Receiver<Event>,
+    notices_rx: &Receiver<Notice>,
+    link_rx: &Receiver<LinkNotice>,
+) {
+    app.prompt();
+    let mut asked = false;
+    loop {
+        if let (Some(wants), false) = (&console.wants, asked) {
+            let _ = wants.send(app.want());
+            asked = true;
+        }
+        select! {
+            recv(console.input) -> input => {
+                asked = false;
+                match input {
+                    Ok(Input::Line(line)) => {
+                        if let Flow::Quit = app.on_line(&line) {
+                            break;
+                        }
+                    }
+                    Ok(Input::Eof) | Ok(Input::Interrupt) | Err(_) => break,
+                }
+            }
+            recv(events_rx) -> event => {
+                if let Ok(event) = event {
+                    app.on_event(event);
+                }
+            }
+            recv(notices_rx) -> notice => {
+                if let Ok(notice) = notice {
+                    app.on_notice(notice);
+                }
+            }
+            recv(link_rx) -> notice => {
+                if let Ok(notice) = notice {
+                    app.on_link(notice);
+                }
+            }
+        }
+    }
+}
+
+/// Every address `server` (`HOST:PORT`) resolves to, in the resolver's
+/// order: the link tries them in turn, so `localhost:7777` works where
+/// `localhost` is `::1` first (macOS) and the registry listens on IPv4 only.
+pub fn resolve_servers(server: &str) -> Result<Vec<SocketAddr>, String> {
+    let addrs: Vec<SocketAddr> = server
+        .to_socket_addrs()
+        .map_err(|err| format!("bad --server {server}: {err}"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("bad --server {server}: no address"));
+    }
+    Ok(addrs)
+}
+
+/// Where to listen for chat requests, given the configured address and the
+/// registry's address we are connected to. An unspecified address follows
+/// the registry's family: the registry tells others to reach us at the
+/// address it sees, so a peer that reaches it over IPv6 must take chat
+/// connections over IPv6 (and over IPv4 for IPv4). A specific address is
+/// the user's choice and stays.
+///
+/// Portability: `::` alone would take IPv4 too on Linux and macOS, but not
+/// on Windows, where `IPV6_V6ONLY` is on by default; following the
+/// registry's family works everywhere without touching socket options.
+fn listen_addr(listen: SocketAddr, registry: SocketAddr) -> SocketAddr {
+    if !listen.ip().is_unspecified() {
+        return listen;
+    }
+    let ip = match registry.ip() {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    SocketAddr::new(ip, listen.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(listen: &str, registry: &str, expected: &str) {
+        let listen: SocketAddr = listen.parse().unwrap();
+        let registry: SocketAddr = registry.parse().unwrap();
+        assert_eq!(listen_addr(listen, registry).to_string(), expected);
+    }
+
+    #[test]
+    fn server_addresses() {
+        let one = |text: &str| resolve_servers(text).unwrap();
+        assert_eq!(
+            one("127.0.0.1:7777"),
+            vec!["127.0.0.1:7777".parse().unwrap()]
+        );
+        assert_eq!(one("[::1]:7777"), vec!["[::1]:7777".parse().unwrap()]);
+        // Whatever `localhost` resolves to here, it is all loopback, and all
+        // of it is kept.
+        let local = one("localhost:7777");
+        assert!(!local.is_empty());
+        assert!(
+            local
+                .iter()
+                .all(|a| a.ip().is_loopback() && a.port() == 7777)
+        );
+        for bad in ["", "127.0.0.1", "127.0.0.1:port", "[::1:7777"] {
+            let err = resolve_servers(bad).unwrap_err();
+            assert!(err.starts_with(&format!("bad --server {bad}: ")), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_listener_follows_the_registry_family() {
+        check("0.0.0.0:0", "127.0.0.1:7777", "0.0.0.0:0");
+        check("0.0.0.0:5000", "[::1]:7777", "[::]:5000");
+        check("[::]:0", "10.0.0.1:7777", "0.0.0.0:0");
+        check("[::]:5000", "[fe80::1]:7777", "[::]:5000");
+        // A specific address is kept, even in the other family.
+        check("127.0.0.1:0", "[::1]:7777", "127.0.0.1:0");
+        check("[::1]:6000", "127.0.0.1:7777", "[::1]:6000");
+    }
+}

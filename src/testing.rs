@@ -1,0 +1,121 @@
+//! Test drivers: `ScriptedPeer` runs a peer on its own thread and drives it
+//! through channels instead of a terminal, for tests, scripts and the demo.
+//!
+//! Nothing in the library uses this module; it uses only the public API.
+
+use std::fmt;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+
+use crate::peer::{Console, Input, Peer, PeerConfig, PeerError};
+
+/// A peer on its own thread, driven through channels instead of a terminal:
+/// for scripts, the demo and tests.
+pub struct ScriptedPeer {
+    input: Sender<Input>,
+    screen: Receiver<String>,
+    chat_port: u16,
+    handle: Option<JoinHandle<Result<(), PeerError>>>,
+}
+
+/// A line that did not show up in time, with what did.
+#[derive(Debug)]
+pub struct NotSeen {
+    pub wanted: String,
+    pub seen: Vec<String>,
+}
+
+impl fmt::Display for NotSeen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "no line containing {:?}; saw {:#?}",
+            self.wanted, self.seen
+        )
+    }
+}
+
+impl std::error::Error for NotSeen {}
+
+impl ScriptedPeer {
+    /// Starts a peer: its registry link and chat listener, then its app thread.
+    pub fn start(config: PeerConfig) -> Result<ScriptedPeer, PeerError> {
+        let peer = Peer::start(config)?;
+        let chat_port = peer.chat_port();
+        let (input, input_rx) = unbounded();
+        let (screen, screen_rx) = unbounded();
+        let handle = thread::Builder::new()
+            .name("scripted-peer".into())
+            .spawn(move || {
+                peer.run(Console {
+                    input: input_rx,
+                    screen,
+                    wants: None,
+                })
+            })
+            .map_err(PeerError::Thread)?;
+        Ok(ScriptedPeer {
+            input,
+            screen: screen_rx,
+            chat_port,
+            handle: Some(handle),
+        })
+    }
+
+    pub fn chat_port(&self) -> u16 {
+        self.chat_port
+    }
+
+    /// Types `line` as the user would.
+    pub fn type_line(&self, line: &str) {
+        let _ = self.input.send(Input::Line(line.to_string()));
+    }
+
+    /// Reads what the peer shows until a line contains `wanted`; returns
+    /// every line read, the matching one last.
+    pub fn wait_for(&self, wanted: &str, timeout: Duration) -> Result<Vec<String>, NotSeen> {
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.screen.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(wanted);
+                    seen.push(line);
+                    if found {
+                        return Ok(seen);
+                    }
+                }
+                Err(_) => {
+                    return Err(NotSeen {
+                        wanted: wanted.to_string(),
+                        seen,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Ends the input, as Ctrl-D would, and waits for the peer to leave and
+    /// log out. Returns what it showed on the way out.
+    pub fn finish(mut self) -> Result<Vec<String>, PeerError> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<Vec<String>, PeerError> {
+        let _ = self.input.send(Input::Eof);
+        let result = match self.handle.take() {
+            Some(handle) => handle.join().unwrap_or(Ok(())),
+            None => Ok(()),
+        };
+        result.map(|()| self.screen.try_iter().collect())
+    }
+}
+
+impl Drop for ScriptedPeer {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
