@@ -96,7 +96,7 @@ impl Server {
         } = self;
         let hasher = Hasher::per_core()?;
         let presence = PresenceWriter::start(
-            Store::connect(&config.db_path, PRESENCE_BUSY_TIMEOUT)?,
+            Store::connect_for_presence(&config.db_path, PRESENCE_BUSY_TIMEOUT)?,
             config.log.clone(),
         )?;
         let (events, events_rx) = unbounded();
