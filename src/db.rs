@@ -144,8 +144,9 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL syncs the write-ahead log at every commit, so an account a
         // client was told is registered survives a power cut, not only a
-        // crash of the process (which NORMAL would). Next to argon2 the
-        // cost is small (see docs/PERFORMANCE.md).
+        // crash of the process (which NORMAL would). A commit then costs a
+        // few milliseconds (3 to 6 on the machine this was measured on,
+        // against 0.04), small next to argon2's tens.
         conn.pragma_update(None, "synchronous", "FULL")?;
         let mut store = Store { conn };
         store.migrate(path)?;
