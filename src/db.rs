@@ -3,9 +3,9 @@
 //!
 //! This module owns the schema, its migrations and every SQL statement. It
 //! must never hash or see a plain password (callers hand it PHC strings), and
-//! a `Store` is not shared between threads: the registry hub owns one (for
-//! accounts) and the presence writer another (for status, address and
-//! `last_seen`).
+//! a `Store` is not shared between threads: the registry hub owns one (it
+//! reads accounts), the account writer one (it adds them) and the presence
+//! writer one (status, address and `last_seen`).
 
 use std::fmt;
 use std::fs::OpenOptions;
@@ -152,6 +152,15 @@ impl Store {
         store.migrate(path)?;
         store.set_all_offline()?;
         Ok(store)
+    }
+
+    /// Another connection to a database `open` has prepared already, for
+    /// the account writer: every commit synced to disk, as in `open`.
+    pub fn connect_for_accounts(path: &Path) -> Result<Store, DbError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        Ok(Store { conn })
     }
 
     /// Another connection to a database `open` has prepared already, for

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
+use super::accounts::AccountQueue;
 use super::hub::{Bye, RegistryEvent, Socket};
 use super::server::Admitted;
 use crate::line::{Frame, LineReader, is_timeout, write_line};
@@ -102,6 +103,7 @@ pub(super) struct Connection {
     pub(super) id: u64,
     pub(super) events: Sender<RegistryEvent>,
     pub(super) hashes: HashQueue,
+    pub(super) accounts: AccountQueue,
     pub(super) trace: Trace,
     pub(super) write_timeout: Duration,
     /// Its place among the connections, given back when it is dropped.
@@ -315,9 +317,7 @@ impl Connection {
             None => return closing(),
         }
         match self.hashes.hash(password) {
-            Ok(hash) => self
-                .ask(|reply| RegistryEvent::Register { name, hash, reply })
-                .unwrap_or_else(closing),
+            Ok(hash) => self.accounts.add(name, hash).unwrap_or_else(closing),
             Err(err) => Reply::Err(ErrorCode::Internal, err),
         }
     }

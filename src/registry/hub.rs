@@ -1,9 +1,10 @@
-//! The registry hub: the one thread that owns the accounts' `Store`,
-//! presence (who is online, on which connection: the truth LIST and SEARCH
-//! answer from), the sessions, the throttles and the tickets. Presence
-//! reaches the database through the `PresenceWriter`, so the hub never waits
-//! on the disk for it. Connection threads and the sweeper send it `RegistryEvent`s; an
-//! event that needs an answer carries its reply channel.
+//! The registry hub: the one thread that owns presence (who is online, on
+//! which connection: the truth LIST and SEARCH answer from), the sessions,
+//! the throttles, the tickets, and a `Store` it reads accounts from.
+//! Connection threads and the sweeper send it `RegistryEvent`s; an event
+//! that needs an answer carries its reply channel. It never waits on the
+//! disk to write: presence goes through the `PresenceWriter`, and new
+//! accounts through the account writer, never the hub.
 //!
 //! Each request is handled in one method here, and `handle` only
 //! dispatches. The hub never writes to a client's socket: to end a
@@ -42,12 +43,6 @@ pub(super) enum RegistryEvent {
     MayRegister {
         ip: IpAddr,
         reply: Sender<Result<(), Reply>>,
-    },
-    /// Store a new account.
-    Register {
-        name: String,
-        hash: String,
-        reply: Sender<Reply>,
     },
     /// Look up the stored hash for a JOIN from `ip`, unless JOINs for
     /// that name or from that address are cooling down. The attempt counts
@@ -217,7 +212,6 @@ impl RegistryHub {
             E::Connected { id, addr, socket } => self.connected(id, addr, socket),
             E::Activity { id } => self.touch(id),
             E::MayRegister { ip, reply } => answer(reply, self.may_register(ip)),
-            E::Register { name, hash, reply } => answer(reply, self.register(&name, &hash)),
             E::Account { name, ip, reply } => answer(reply, self.account(&name, ip)),
             E::Invite { id, name, reply } => answer(reply, self.invite(id, &name)),
             E::Check { id, ticket, reply } => answer(reply, self.check(id, &ticket)),
@@ -294,20 +288,6 @@ impl RegistryHub {
         self.registrations
             .attempt(ip, Instant::now())
             .map_err(Reply::too_many_registrations)
-    }
-
-    fn register(&mut self, name: &str, hash: &str) -> Reply {
-        match self.store.add_user(name, hash) {
-            Ok(true) => {
-                self.log(format_args!("registered {name}"));
-                Reply::Registered(name.to_string())
-            }
-            Ok(false) => Reply::Err(
-                ErrorCode::NameTaken,
-                format!("the name {name} is taken; pick another"),
-            ),
-            Err(err) => self.internal(&err),
-        }
     }
 
     /// The account a JOIN may check its password against, unless the

@@ -6,6 +6,8 @@
 //! - `admission`: how many connections the acceptor takes, in all and per
 //!   address, a plain type.
 //! - `connection`: one thread per client: reads requests, writes replies.
+//! - `accounts`: the thread that adds accounts, each synced to disk before
+//!   its `OK REGISTERED`, off the hub's path.
 //! - `hub`: `RegistryHub`, the one owner of the store and of presence, fed
 //!   `RegistryEvent`s.
 //! - `presence`: the writer thread that brings the database's presence up
@@ -25,6 +27,7 @@
 //! run on the few threads of `password::Hasher`), and never let anything
 //! that came from a socket panic a thread.
 
+mod accounts;
 mod admission;
 mod config;
 mod connection;

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded, select, tick, unbounded};
 
+use super::accounts::AccountWriter;
 use super::admission::{Admission, Full};
 use super::connection::Connection;
 use super::hub::{RegistryEvent, RegistryHub};
@@ -99,6 +100,10 @@ impl Server {
             Store::connect_for_presence(&config.db_path, PRESENCE_BUSY_TIMEOUT)?,
             config.log.clone(),
         )?;
+        let accounts = AccountWriter::start(
+            Store::connect_for_accounts(&config.db_path)?,
+            config.log.clone(),
+        )?;
         let (events, events_rx) = unbounded();
         let hub = {
             let config = config.clone();
@@ -121,6 +126,7 @@ impl Server {
             config: &config,
             events: &events,
             hasher: &hasher,
+            accounts: &accounts,
             admission: Admission::new(config.max_connections, config.max_per_address),
             gone,
             gone_rx,
@@ -141,6 +147,7 @@ impl Server {
         for handle in connections {
             let _ = handle.join();
         }
+        drop(accounts);
         drop(sweep_stop);
         let _ = sweeper.join();
         drop(events);
@@ -155,6 +162,7 @@ struct Acceptor<'a> {
     config: &'a RegistryConfig,
     events: &'a Sender<RegistryEvent>,
     hasher: &'a Hasher,
+    accounts: &'a AccountWriter,
     admission: Admission,
     /// Where each connection's `Admitted` sends its site when it ends.
     gone: Sender<Site>,
@@ -190,6 +198,7 @@ impl Acceptor<'_> {
             id,
             events: self.events.clone(),
             hashes: self.hasher.queue(),
+            accounts: self.accounts.queue(),
             trace: config.trace,
             write_timeout: config.hello_timeout.min(Duration::from_secs(5)),
             _admitted: admitted,
