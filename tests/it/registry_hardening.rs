@@ -421,3 +421,36 @@ fn a_takeover_while_the_database_is_locked_leaves_no_ghost_and_stalls_nobody() {
     locker.execute_batch("COMMIT").unwrap();
     wait_for_online_in_db(&db, &["bob"]);
 }
+
+fn last_seen(db: &Path, name: &str) -> String {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.busy_timeout(Duration::from_secs(30)).unwrap();
+    conn.query_row(
+        "SELECT last_seen FROM users WHERE user_name = ?1",
+        [name],
+        |row| row.get(0),
+    )
+    .unwrap()
+}
+
+#[test]
+fn hellos_refresh_last_seen_in_the_database() {
+    let dir = temp_dir();
+    let db = db_with_users(dir.path(), &[("alice", PASSWORD)]);
+    let server = TestServer::start_at(&db, Duration::from_millis(400));
+    let mut alice = server.client();
+    join(&mut alice, "alice", 5000);
+    let joined = last_seen(&db, "alice");
+    assert!(joined.ends_with('Z'), "{joined}");
+    // Timestamps are to the second: HELLO until the sweep (every 100 ms
+    // here) has written a later one, well within the hello timeout.
+    let mut later = joined.clone();
+    for _ in 0..1_000_000 {
+        assert_eq!(alice.ask("HELLO"), "OK HELLO");
+        later = last_seen(&db, "alice");
+        if later != joined {
+            break;
+        }
+    }
+    assert!(later > joined, "last_seen stayed {joined}");
+}
