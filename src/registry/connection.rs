@@ -264,49 +264,62 @@ impl Connection {
                 name,
                 password,
                 port,
-            } => {
-                if *joined == Joined::Yes {
-                    let err = Reply::Err(
-                        ErrorCode::AlreadyJoined,
-                        "this connection has joined already".into(),
-                    );
-                    return (vec![err], Next::Continue);
-                }
-                let reply = self.join(name, &password, port, ip).unwrap_or_else(closing);
-                if matches!(reply, Reply::Joined(_)) {
-                    *joined = Joined::Yes;
-                }
-                reply
-            }
+            } => self.join_once(joined, name, &password, port, ip),
             Request::Hello => Reply::Hello,
-            Request::List => {
-                let rows = self
-                    .ask(|reply| RegistryEvent::List { reply })
-                    .unwrap_or_else(|| vec![closing()]);
-                return (rows, Next::Continue);
+            Request::List => return (self.list(), Next::Continue),
+            Request::Search { name } => self.ask_hub(|reply| RegistryEvent::Search { name, reply }),
+            Request::Invite { name } => {
+                self.ask_hub(|reply| RegistryEvent::Invite { id, name, reply })
             }
-            Request::Search { name } => self
-                .ask(|reply| RegistryEvent::Search { name, reply })
-                .unwrap_or_else(closing),
-            Request::Invite { name } => self
-                .ask(|reply| RegistryEvent::Invite { id, name, reply })
-                .unwrap_or_else(closing),
-            Request::Check { ticket } => self
-                .ask(|reply| RegistryEvent::Check { id, ticket, reply })
-                .unwrap_or_else(closing),
-            Request::Logout => {
-                // Offline first, in memory and (tried) on disk, so that
-                // whoever sees `OK BYE` can rely on it.
-                let (done, written) = bounded(0);
-                let reply = self
-                    .ask(|reply| RegistryEvent::Logout { id, reply, done })
-                    .unwrap_or_else(closing);
-                wait_for_the_database(&written);
-                return (vec![reply], Next::Close);
+            Request::Check { ticket } => {
+                self.ask_hub(|reply| RegistryEvent::Check { id, ticket, reply })
             }
+            Request::Logout => return (vec![self.logout()], Next::Close),
             Request::Help => Reply::Help(HELP_TEXT.into()),
         };
         (vec![reply], Next::Continue)
+    }
+
+    /// Asks the hub for a one-line answer.
+    fn ask_hub(&self, make: impl FnOnce(Sender<Reply>) -> RegistryEvent) -> Reply {
+        self.ask(make).unwrap_or_else(closing)
+    }
+
+    fn list(&self) -> Vec<Reply> {
+        self.ask(|reply| RegistryEvent::List { reply })
+            .unwrap_or_else(|| vec![closing()])
+    }
+
+    fn logout(&self) -> Reply {
+        // Offline first, in memory and (tried) on disk, so that whoever
+        // sees `OK BYE` can rely on it.
+        let (done, written) = bounded(0);
+        let id = self.id;
+        let reply = self.ask_hub(|reply| RegistryEvent::Logout { id, reply, done });
+        wait_for_the_database(&written);
+        reply
+    }
+
+    /// A JOIN, unless this connection has joined already.
+    fn join_once(
+        &self,
+        joined: &mut Joined,
+        name: String,
+        password: &str,
+        port: u16,
+        ip: IpAddr,
+    ) -> Reply {
+        if *joined == Joined::Yes {
+            return Reply::Err(
+                ErrorCode::AlreadyJoined,
+                "this connection has joined already".into(),
+            );
+        }
+        let reply = self.join(name, password, port, ip).unwrap_or_else(closing);
+        if matches!(reply, Reply::Joined(_)) {
+            *joined = Joined::Yes;
+        }
+        reply
     }
 
     fn register(&self, name: String, password: &str, ip: IpAddr) -> Reply {

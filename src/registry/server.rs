@@ -96,30 +96,12 @@ impl Server {
             stop,
         } = self;
         let hasher = Hasher::per_core()?;
-        let presence = PresenceWriter::start(
-            Store::connect_for_presence(&config.db_path, PRESENCE_BUSY_TIMEOUT)?,
-            config.log.clone(),
-        )?;
         let accounts = AccountWriter::start(
             Store::connect_for_accounts(&config.db_path)?,
             config.log.clone(),
         )?;
-        let (events, events_rx) = unbounded();
-        let hub = {
-            let config = config.clone();
-            thread::Builder::new()
-                .name("registry-hub".into())
-                .spawn(move || RegistryHub::new(store, presence, config).run(events_rx))?
-        };
-        let (sweep_stop, sweep_stop_rx) = bounded::<()>(0);
-        let sweeper = {
-            let events = events.clone();
-            let shortest = config.hello_timeout.min(config.join_timeout);
-            let every = (shortest / 4).clamp(Duration::from_millis(5), Duration::from_secs(1));
-            thread::Builder::new()
-                .name("registry-sweeper".into())
-                .spawn(move || sweep(every, &events, &sweep_stop_rx))?
-        };
+        let (events, hub) = start_hub(store, &config)?;
+        let (sweep_stop, sweeper) = start_sweeper(&config, &events)?;
 
         let (gone, gone_rx) = unbounded();
         let mut acceptor = Acceptor {
@@ -155,6 +137,43 @@ impl Server {
             .map_err(|_| ServerError::Io(io::Error::other("the registry hub panicked")))??;
         Ok(())
     }
+}
+
+/// The hub's thread, which gives back what ended it.
+type HubThread = JoinHandle<Result<(), ServerError>>;
+
+/// Starts the presence writer and the hub that owns it; returns where
+/// events for the hub go.
+fn start_hub(
+    store: Store,
+    config: &RegistryConfig,
+) -> Result<(Sender<RegistryEvent>, HubThread), ServerError> {
+    let presence = PresenceWriter::start(
+        Store::connect_for_presence(&config.db_path, PRESENCE_BUSY_TIMEOUT)?,
+        config.log.clone(),
+    )?;
+    let (events, events_rx) = unbounded();
+    let config = config.clone();
+    let hub = thread::Builder::new()
+        .name("registry-hub".into())
+        .spawn(move || RegistryHub::new(store, presence, config).run(events_rx))?;
+    Ok((events, hub))
+}
+
+/// Starts the sweeper, which runs until the returned sender is dropped.
+fn start_sweeper(
+    config: &RegistryConfig,
+    events: &Sender<RegistryEvent>,
+) -> io::Result<(Sender<()>, JoinHandle<()>)> {
+    let (stop, stop_rx) = bounded::<()>(0);
+    let events = events.clone();
+    // Often enough for the shorter deadline: at most a quarter of it late.
+    let shortest = config.hello_timeout.min(config.join_timeout);
+    let every = (shortest / 4).clamp(Duration::from_millis(5), Duration::from_secs(1));
+    let sweeper = thread::Builder::new()
+        .name("registry-sweeper".into())
+        .spawn(move || sweep(every, &events, &stop_rx))?;
+    Ok((stop, sweeper))
 }
 
 /// What the accept loop needs to start a connection thread.
