@@ -31,7 +31,15 @@ pub(super) fn settle(
     let mut watcher = Watcher::join(options.addr, &name)?;
     list_until_settled(&mut watcher, &name, deadline, report)?;
     report.settle_time = start.elapsed();
-    report.online_settled = online_in_db(&options.db)?;
+    // The database follows the registry's memory (LIST) a moment later: a
+    // writer thread brings it up to date off the hub's path.
+    loop {
+        report.online_settled = online_in_db(&options.db)?;
+        if report.online_settled == [name.clone()] || Instant::now() >= deadline {
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
     watcher.logout()?;
     // `OK BYE` comes after the user went offline, so the database already
     // says so.

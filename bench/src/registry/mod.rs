@@ -23,7 +23,6 @@ mod options;
 mod report;
 mod server;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::thread;
 
@@ -33,7 +32,7 @@ pub use server::{prepare_db, serve_child};
 
 use super::{BenchError, peak_memory, reset_peak_memory, thread_count};
 use drive::drive;
-use p2pchat::registry::{RegistryConfig, Server};
+use p2pchat::registry::Server;
 use report::Driven;
 
 /// The password of every bench account: one hash serves them all.
@@ -70,9 +69,7 @@ fn run_in_process(
 ) -> Result<RegistryReport, BenchError> {
     let baseline = thread_count(None).unwrap_or(0);
     reset_peak_memory();
-    let mut config = RegistryConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), db);
-    config.hello_timeout = options.hello_timeout;
-    let server = Server::bind(config)?;
+    let server = Server::bind(server::bench_config(db, options.hello_timeout))?;
     let addr = server.local_addr();
     let stopper = server.stopper();
     let handle = thread::Builder::new()

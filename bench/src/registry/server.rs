@@ -33,12 +33,22 @@ pub fn prepare_db(path: &Path, peers: usize) -> Result<usize, BenchError> {
     Ok(created)
 }
 
+/// The registry a benchmark runs: on `127.0.0.1:0`, with the limits per
+/// address and per user lifted, since every simulated peer comes from this
+/// one machine and the point is the server's capacity, not its limits.
+pub(super) fn bench_config(db: &Path, hello_timeout: Duration) -> RegistryConfig {
+    let mut config = RegistryConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), db);
+    config.hello_timeout = hello_timeout;
+    config.max_per_address = config.max_connections;
+    config.max_invites_per_user = usize::MAX;
+    config.registrations.max = usize::MAX;
+    config
+}
+
 /// The body of the server child process: serves on `127.0.0.1:0`, prints
 /// the address on stdout, and stops when stdin closes.
 pub fn serve_child(db: &Path, hello_timeout: Duration) -> Result<(), BenchError> {
-    let mut config = RegistryConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), db);
-    config.hello_timeout = hello_timeout;
-    let server = Server::bind(config)?;
+    let server = Server::bind(bench_config(db, hello_timeout))?;
     let stopper = server.stopper();
     {
         let mut out = std::io::stdout().lock();
