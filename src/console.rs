@@ -73,10 +73,16 @@ pub fn read_plain(wants: &Receiver<Want>, input: &Sender<Input>) {
 pub fn print_plain(lines: &Receiver<ScreenLine>, style: Style) {
     let mut out = io::stdout();
     for line in lines {
-        let text = style.render(&line, Local::now().time());
         // If standard output is gone there is no one to show this to; the
-        // peer goes on and exits normally.
-        if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+        // peer goes on and exits normally. The line and its newline go in
+        // one write, so a trace line on standard error cannot land between
+        // them.
+        let whole = format!("{}\n", style.render(&line, Local::now().time()));
+        if out
+            .write_all(whole.as_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
             return;
         }
     }
@@ -295,7 +301,8 @@ impl AbovePrinter {
 /// Writes one line to standard output, and carries on if nobody reads it.
 fn print_line(text: &str) {
     let mut out = io::stdout();
-    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+    let whole = format!("{text}\n");
+    let _ = out.write_all(whole.as_bytes()).and_then(|()| out.flush());
 }
 
 /// The terminal's settings when the peer started, put back when it ends,

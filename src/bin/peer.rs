@@ -17,7 +17,7 @@ use p2pchat::lobby;
 use p2pchat::peer::{
     Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig,
 };
-use p2pchat::registry::DEFAULT_PORT;
+use p2pchat::registry::DEFAULT_REGISTRY_PORT;
 use p2pchat::screen::{ColorChoice, ScreenLine, Style};
 use p2pchat::trace::Trace;
 
@@ -27,7 +27,7 @@ use p2pchat::trace::Trace;
 #[command(version)]
 struct Args {
     /// The registry server, as HOST:PORT.
-    #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_PORT}"))]
+    #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_REGISTRY_PORT}"))]
     server: String,
     /// The port to listen on for chat requests (0 lets the system pick).
     #[arg(long, default_value_t = 0)]
@@ -72,7 +72,7 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("peer: {err}");
+            p2pchat::trace::err(format_args!("peer: {err}"));
             ExitCode::from(2)
         }
     }
