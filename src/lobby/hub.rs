@@ -10,13 +10,19 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use crate::line::ConnReader;
-use crate::wire::{CloseReason, ErrorCode, LineError, ToLeader, ToMember};
+use chrono::Utc;
 
+use crate::line::ConnReader;
+use crate::wire::{
+    CloseReason, ErrorCode, InviteStatus, LineError, ParseError, ToLeader, ToMember,
+};
+
+use super::history::History;
 use super::member::{
     Exit, FromMember, Member, MemberId, doom, encode, encode_into, prepare, queue_or_drop,
     read_member, send_nonblocking, trace_sent,
 };
+use super::rules::{self, Refusal};
 use super::{LobbyConfig, Notice};
 
 /// The most events the hub handles before it flushes the output buffers, and
@@ -44,6 +50,28 @@ pub(super) enum Event {
     },
     Say(String),
     Members(Sender<Vec<String>>),
+    /// `INVITATION <name> <status>` to everyone.
+    Invitation {
+        name: String,
+        status: InviteStatus,
+    },
+    /// `ERR` to one member, by name.
+    Refuse {
+        to: String,
+        code: ErrorCode,
+        text: String,
+    },
+    /// The leader's private message.
+    Private {
+        to: String,
+        text: String,
+        reply: Sender<Result<String, ParseError>>,
+    },
+    Kick {
+        name: String,
+        reason: Option<String>,
+        reply: Sender<Option<String>>,
+    },
     Close(CloseReason),
 }
 
@@ -71,10 +99,13 @@ pub(super) struct Hub {
     queued_since_pass: usize,
     /// The members of the current flush pass, reused from pass to pass.
     pass: Vec<MemberId>,
+    /// The last messages, for members admitted later.
+    history: History,
 }
 
 impl Hub {
     pub(super) fn new(config: LobbyConfig, notices: Sender<Notice>, events: Sender<Event>) -> Hub {
+        let config_history = config.history;
         Hub {
             config,
             notices,
@@ -88,6 +119,7 @@ impl Hub {
             unsent: false,
             queued_since_pass: 0,
             pass: Vec::new(),
+            history: History::new(config_history),
         }
     }
 
@@ -154,6 +186,7 @@ impl Hub {
             } => self.admit(name, reader, writer),
             Event::From { id, input } => self.input(id, input),
             Event::Say(text) => {
+                self.history.record(Utc::now(), &self.config.leader, &text);
                 let line = ToMember::Msg {
                     from: self.config.leader.clone(),
                     text,
@@ -163,6 +196,20 @@ impl Hub {
             Event::Members(reply) => {
                 // The asker may have given up; that is its business.
                 let _ = reply.send(self.names());
+            }
+            Event::Invitation { name, status } => {
+                self.broadcast(&ToMember::Invitation { name, status }, None);
+            }
+            Event::Refuse { to, code, text } => self.refuse_named(&to, code, text),
+            Event::Private { to, text, reply } => {
+                let _ = reply.send(self.leader_private(&to, text));
+            }
+            Event::Kick {
+                name,
+                reason,
+                reply,
+            } => {
+                let _ = reply.send(self.kick(&name, reason));
             }
             Event::Close(reason) => return Some(reason),
         }
@@ -231,6 +278,11 @@ impl Hub {
         );
         let everyone = ToMember::Members(self.names());
         self.send_to(id, &everyone);
+        // Collected first: `send_to` borrows the hub mutably.
+        let earlier: Vec<ToMember> = self.history.replay().collect();
+        for line in &earlier {
+            self.send_to(id, line);
+        }
         self.broadcast(&ToMember::Joined(name.clone()), Some(id));
         self.notify(Notice::Joined(name));
     }
@@ -247,12 +299,21 @@ impl Hub {
                 // The hub stamps the sender's name itself, so nobody can
                 // speak as someone else.
                 let from = member.name.clone();
+                self.history.record(Utc::now(), &from, &text);
                 let line = ToMember::Msg {
                     from: from.clone(),
                     text: text.clone(),
                 };
                 self.broadcast(&line, Some(id));
                 self.notify(Notice::Msg { from, text });
+            }
+            FromMember::Line(Ok(ToLeader::Private { to, text })) => {
+                let from = member.name.clone();
+                self.member_private(id, from, &to, text);
+            }
+            FromMember::Line(Ok(ToLeader::Invite(name))) => {
+                let by = member.name.clone();
+                self.invite_asked(id, by, name);
             }
             // A heartbeat only shows the member is alive; arriving at all
             // is what counts.
@@ -273,6 +334,87 @@ impl Hub {
                 self.doomed.push((id, Exit::Left));
             }
         }
+    }
+
+    /// The names of everyone in the lobby, the leader first, for the rules.
+    fn everyone(&self) -> Vec<&str> {
+        let mut names = Vec::with_capacity(self.members.len() + 1);
+        names.push(self.config.leader.as_str());
+        names.extend(self.members.values().map(|m| m.name.as_str()));
+        names
+    }
+
+    /// The member called `name` (ignoring case), if there is one that is not
+    /// on its way out.
+    fn id_of(&self, name: &str) -> Option<MemberId> {
+        self.members
+            .iter()
+            .find(|(_, m)| !m.doomed && m.name.eq_ignore_ascii_case(name))
+            .map(|(&id, _)| id)
+    }
+
+    fn refuse(&mut self, id: MemberId, refusal: Refusal) {
+        self.send_to(id, &ToMember::Err(refusal.code, refusal.text));
+    }
+
+    fn refuse_named(&mut self, to: &str, code: ErrorCode, text: String) {
+        if let Some(id) = self.id_of(to) {
+            self.send_to(id, &ToMember::Err(code, text));
+        }
+    }
+
+    /// A member's `PM`: to the addressee alone, stamped with the sender's
+    /// name; never kept in the history.
+    fn member_private(&mut self, id: MemberId, from: String, to: &str, text: String) {
+        let target = rules::private_to(&self.everyone(), &from, to).map(|(at, _)| at);
+        match target {
+            Err(refusal) => self.refuse(id, refusal),
+            Ok(0) => self.notify(Notice::Private { from, text }),
+            Ok(_) => {
+                let to = self
+                    .id_of(to)
+                    .expect("private_to found a member of that name");
+                self.send_to(to, &ToMember::Private { from, text });
+            }
+        }
+    }
+
+    /// The leader's `PM`.
+    fn leader_private(&mut self, to: &str, text: String) -> Result<String, ParseError> {
+        let leader = self.config.leader.clone();
+        let name = rules::private_to(&self.everyone(), &leader, to)
+            .map(|(_, name)| name.to_string())
+            .map_err(|refusal| ParseError::new(refusal.code, refusal.text))?;
+        let id = self
+            .id_of(&name)
+            .expect("private_to found a member of that name");
+        self.send_to(id, &ToMember::Private { from: leader, text });
+        Ok(name)
+    }
+
+    /// A member's `INVITE`: refused here if the rules say so, otherwise the
+    /// leader's peer decides.
+    fn invite_asked(&mut self, id: MemberId, by: String, name: String) {
+        match rules::may_ask_invite(self.config.invites, &self.everyone(), &name) {
+            Ok(()) => self.notify(Notice::InviteAsked { by, name }),
+            Err(refusal) => {
+                if refusal.code == ErrorCode::LeaderOnly {
+                    self.notify(Notice::InviteDenied { by, name });
+                }
+                self.refuse(id, refusal);
+            }
+        }
+    }
+
+    /// Removes a member at the leader's word: `CLOSED KICKED` to it, and
+    /// `KICKED` and `LEFT` to the others as it is reaped.
+    fn kick(&mut self, name: &str, reason: Option<String>) -> Option<String> {
+        let id = self.id_of(name)?;
+        self.send_to(id, &ToMember::Closed(CloseReason::Kicked(reason.clone())));
+        let member = self.members.get_mut(&id)?;
+        let name = member.name.clone();
+        doom(id, member, Exit::Kicked(reason), &mut self.doomed);
+        Some(name)
     }
 
     /// Queues `line` for one member.
@@ -344,11 +486,24 @@ impl Hub {
             // Shutting down wakes the member's reader thread, which then
             // ends; it is joined later.
             let _ = member.stream.shutdown(Shutdown::Both);
+            if let Exit::Kicked(reason) = &exit {
+                // Members that know `KICKED` learn why; the `LEFT` after it
+                // keeps the others' member lists right.
+                let kicked = ToMember::Kicked {
+                    name: member.name.clone(),
+                    reason: reason.clone(),
+                };
+                self.broadcast(&kicked, None);
+            }
             self.broadcast(&ToMember::Left(member.name.clone()), None);
             self.notify(match exit {
                 Exit::Left => Notice::Left(member.name),
                 Exit::Dropped => Notice::Dropped(member.name),
                 Exit::Silent => Notice::Silent(member.name),
+                Exit::Kicked(reason) => Notice::Kicked {
+                    name: member.name,
+                    reason,
+                },
             });
         }
     }

@@ -34,12 +34,14 @@ pub(super) enum FromMember {
 }
 
 /// Why a member is being removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Exit {
     Left,
     Dropped,
     /// Nothing arrived for `silence_timeout`.
     Silent,
+    /// The leader removed the member, with this reason if it gave one.
+    Kicked(Option<String>),
 }
 
 pub(super) struct Member {

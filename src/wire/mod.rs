@@ -8,6 +8,8 @@
 //!
 //! - `registry`: the lines between a peer and the registry (`Request`, `Reply`).
 //! - `chat`: the lines between a lobby leader and its members (`ToMember`, `ToLeader`).
+//! - `lobby`: what the lines of a running lobby's commands carry: the
+//!   status of an invitation, the time stamp and pieces of a replayed message.
 //! - `checks`: the limits, the checks of names, passwords, texts and tickets,
 //!   the decoding of one line's bytes, and `redact`.
 //!
@@ -16,6 +18,7 @@
 
 mod chat;
 mod checks;
+mod lobby;
 mod registry;
 
 use std::fmt;
@@ -27,6 +30,7 @@ pub use checks::{
     LineError, MAX_LINE, MAX_NAME, MAX_PASSWORD, MAX_TEXT, MAX_TICKET, MIN_PASSWORD, check_name,
     check_password, check_text, check_ticket, decode_line, redact,
 };
+pub use lobby::{InviteStatus, MAX_HISTORY_TEXT, history_pieces, parse_stamp, stamp};
 pub use registry::{ByeReason, Contact, HELP_TEXT, Reply, Request};
 
 /// The codes of every `ERR <CODE> <text>` line.
@@ -50,6 +54,11 @@ pub enum ErrorCode {
     ServerFull,
     BadTicket,
     Internal,
+    NotInLobby,
+    LeaderOnly,
+    AlreadyInLobby,
+    AlreadyInvited,
+    TooManyInvites,
 }
 
 const ERROR_CODES: &[(ErrorCode, &str)] = &[
@@ -71,6 +80,11 @@ const ERROR_CODES: &[(ErrorCode, &str)] = &[
     (ErrorCode::ServerFull, "SERVER_FULL"),
     (ErrorCode::BadTicket, "BAD_TICKET"),
     (ErrorCode::Internal, "INTERNAL"),
+    (ErrorCode::NotInLobby, "NOT_IN_LOBBY"),
+    (ErrorCode::LeaderOnly, "LEADER_ONLY"),
+    (ErrorCode::AlreadyInLobby, "ALREADY_IN_LOBBY"),
+    (ErrorCode::AlreadyInvited, "ALREADY_INVITED"),
+    (ErrorCode::TooManyInvites, "TOO_MANY_INVITES"),
 ];
 
 impl ErrorCode {

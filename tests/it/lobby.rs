@@ -117,6 +117,7 @@ fn show(notice: &Notice) -> String {
         Notice::Left(name) => format!("left {name}"),
         Notice::Dropped(name) => format!("dropped {name}"),
         Notice::Silent(name) => format!("silent {name}"),
+        other => format!("{other:?}"),
     }
 }
 

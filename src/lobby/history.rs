@@ -1,0 +1,129 @@
+//! The lobby's memory for late joiners: the last `--history N` messages said
+//! in it, replayed to a member right after it is admitted.
+//!
+//! This is a plain type with no I/O and no clock (the hub hands in the
+//! time). It must never hold a private message, and never more than its
+//! limit.
+
+use std::collections::VecDeque;
+
+use chrono::{DateTime, Utc};
+
+use crate::wire::{ToMember, history_pieces, stamp};
+
+/// One message as it was said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Said {
+    pub(super) at: DateTime<Utc>,
+    pub(super) from: String,
+    pub(super) text: String,
+}
+
+/// The last `limit` messages of a lobby, oldest first.
+#[derive(Debug)]
+pub(super) struct History {
+    limit: usize,
+    said: VecDeque<Said>,
+}
+
+impl History {
+    /// A history of at most `limit` messages; 0 keeps none.
+    pub(super) fn new(limit: usize) -> History {
+        History {
+            limit,
+            // Grows as messages come, up to the limit, which may be large.
+            said: VecDeque::new(),
+        }
+    }
+
+    /// Remembers a message, forgetting the oldest one past the limit.
+    pub(super) fn record(&mut self, at: DateTime<Utc>, from: &str, text: &str) {
+        if self.limit == 0 {
+            return;
+        }
+        if self.said.len() == self.limit {
+            self.said.pop_front();
+        }
+        self.said.push_back(Said {
+            at: stamp(at),
+            from: from.to_string(),
+            text: text.to_string(),
+        });
+    }
+
+    /// The `HISTORY` lines a newcomer gets, oldest first; a message too long
+    /// for one line comes in several pieces.
+    pub(super) fn replay(&self) -> impl Iterator<Item = ToMember> + '_ {
+        self.said.iter().flat_map(|said| {
+            history_pieces(&said.text)
+                .into_iter()
+                .map(|piece| ToMember::History {
+                    at: said.at,
+                    from: said.from.clone(),
+                    text: piece.to_string(),
+                })
+        })
+    }
+
+    #[cfg(test)]
+    fn texts(&self) -> Vec<String> {
+        self.said
+            .iter()
+            .map(|s| format!("{} {}", s.from, s.text))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{MAX_HISTORY_TEXT, MAX_TEXT};
+
+    fn t0() -> DateTime<Utc> {
+        crate::wire::parse_stamp("2026-12-03T07:30:05Z").unwrap()
+    }
+
+    #[track_caller]
+    fn check(limit: usize, said: &[(&str, &str)], expected: &[&str]) {
+        let mut history = History::new(limit);
+        for (from, text) in said {
+            history.record(t0(), from, text);
+        }
+        assert_eq!(history.texts(), expected);
+        assert_eq!(history.replay().count(), expected.len());
+    }
+
+    #[test]
+    fn the_ring_keeps_the_last_n_in_order() {
+        let said = [("a", "1"), ("b", "2"), ("a", "3"), ("c", "4")];
+        check(0, &said, &[]);
+        check(1, &said, &["c 4"]);
+        check(3, &said, &["b 2", "a 3", "c 4"]);
+        check(4, &said, &["a 1", "b 2", "a 3", "c 4"]);
+        check(20, &said, &["a 1", "b 2", "a 3", "c 4"]);
+        check(2, &[], &[]);
+    }
+
+    #[test]
+    fn replay_keeps_the_time_and_sender_and_splits_long_texts() {
+        let mut history = History::new(5);
+        let later = t0() + chrono::Duration::milliseconds(1500);
+        history.record(later, "bob", "hi");
+        let long = "x".repeat(MAX_TEXT);
+        history.record(t0(), "carol", &long);
+        let lines: Vec<ToMember> = history.replay().collect();
+        assert_eq!(
+            lines[0].to_string(),
+            "HISTORY 2026-12-03T07:30:06Z bob hi",
+            "stamped to the second"
+        );
+        assert_eq!(lines.len(), 3);
+        let ToMember::History { from, text, .. } = &lines[1] else {
+            panic!("{:?}", lines[1]);
+        };
+        assert_eq!((from.as_str(), text.len()), ("carol", MAX_HISTORY_TEXT));
+        for line in &lines {
+            assert_eq!(line.to_string().parse::<ToMember>().as_ref(), Ok(line));
+        }
+    }
+}
