@@ -337,10 +337,12 @@ impl Hub {
     }
 
     /// The names of everyone in the lobby, the leader first, for the rules.
+    /// A member on its way out (doomed, not yet reaped) is not counted.
     fn everyone(&self) -> Vec<&str> {
         let mut names = Vec::with_capacity(self.members.len() + 1);
         names.push(self.config.leader.as_str());
-        names.extend(self.members.values().map(|m| m.name.as_str()));
+        let staying = self.members.values().filter(|m| !m.doomed);
+        names.extend(staying.map(|m| m.name.as_str()));
         names
     }
 
@@ -371,10 +373,11 @@ impl Hub {
             Err(refusal) => self.refuse(id, refusal),
             Ok(0) => self.notify(Notice::Private { from, text }),
             Ok(_) => {
-                let to = self
-                    .id_of(to)
-                    .expect("private_to found a member of that name");
-                self.send_to(to, &ToMember::Private { from, text });
+                // `everyone` and `id_of` both leave doomed members out, so
+                // the member `private_to` found is there.
+                if let Some(to) = self.id_of(to) {
+                    self.send_to(to, &ToMember::Private { from, text });
+                }
             }
         }
     }
@@ -385,9 +388,12 @@ impl Hub {
         let name = rules::private_to(&self.everyone(), &leader, to)
             .map(|(_, name)| name.to_string())
             .map_err(|refusal| ParseError::new(refusal.code, refusal.text))?;
-        let id = self
-            .id_of(&name)
-            .expect("private_to found a member of that name");
+        let id = self.id_of(&name).ok_or_else(|| {
+            ParseError::new(
+                ErrorCode::NotInLobby,
+                format!("{name} is not in this lobby"),
+            )
+        })?;
         self.send_to(id, &ToMember::Private { from: leader, text });
         Ok(name)
     }
