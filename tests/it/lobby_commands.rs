@@ -126,6 +126,16 @@ fn the_leader_invites_into_a_running_lobby_and_everyone_sees_the_outcome() {
     alice.type_line("//dance is a command");
     see(&bob, "[alice] /dance is a command");
 
+    // The registry from inside the lobby, which goes on meanwhile. The
+    // lines' wording is the menu's; the address is in them either way.
+    bob.type_line("/search dave");
+    see(&bob, "127.0.0.1");
+    bob.type_line("/list");
+    see(&bob, "dave");
+    bob.type_line("still in the lobby");
+    see(&alice, "[bob] still in the lobby");
+    see(&carol, "[bob] still in the lobby");
+
     let alice_log = log_of(logs.path(), "alice");
     for line in ["* invited carol", "* carol joined", "[carol] hi all"] {
         assert!(
