@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::mem;
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use chrono::Utc;
 
 use crate::line::ConnReader;
 use crate::wire::{
-    CloseReason, ErrorCode, InviteStatus, LineError, ParseError, ToLeader, ToMember,
+    CloseReason, Contact, ErrorCode, InviteStatus, LineError, ParseError, ToLeader, ToMember,
 };
 
 use super::history::History;
@@ -40,6 +40,7 @@ const PASS_CHUNK: usize = 32;
 pub(super) enum Event {
     Admit {
         name: String,
+        chat_addr: Option<SocketAddr>,
         reader: ConnReader,
         writer: TcpStream,
     },
@@ -50,6 +51,7 @@ pub(super) enum Event {
     },
     Say(String),
     Members(Sender<Vec<String>>),
+    Contacts(Sender<Vec<Contact>>),
     /// `INVITATION <name> <status>` to everyone.
     Invitation {
         name: String,
@@ -181,9 +183,10 @@ impl Hub {
         match event {
             Event::Admit {
                 name,
+                chat_addr,
                 reader,
                 writer,
-            } => self.admit(name, reader, writer),
+            } => self.admit(name, chat_addr, reader, writer),
             Event::From { id, input } => self.input(id, input),
             Event::Say(text) => {
                 self.history.record(Utc::now(), &self.config.leader, &text);
@@ -196,6 +199,17 @@ impl Hub {
             Event::Members(reply) => {
                 // The asker may have given up; that is its business.
                 let _ = reply.send(self.names());
+            }
+            Event::Contacts(reply) => {
+                let contacts = self.members.values().filter_map(|m| {
+                    let addr = m.chat_addr?;
+                    Some(Contact {
+                        name: m.name.clone(),
+                        ip: addr.ip(),
+                        port: addr.port(),
+                    })
+                });
+                let _ = reply.send(contacts.collect());
             }
             Event::Invitation { name, status } => {
                 self.broadcast(&ToMember::Invitation { name, status }, None);
@@ -224,7 +238,13 @@ impl Hub {
         names
     }
 
-    fn admit(&mut self, name: String, reader: ConnReader, writer: TcpStream) {
+    fn admit(
+        &mut self,
+        name: String,
+        chat_addr: Option<SocketAddr>,
+        reader: ConnReader,
+        writer: TcpStream,
+    ) {
         let taken = name == self.config.leader || self.members.values().any(|m| m.name == name);
         if taken {
             let bytes = encode(&ToMember::Closed(CloseReason::Duplicate));
@@ -269,6 +289,7 @@ impl Hub {
             id,
             Member {
                 name: name.clone(),
+                chat_addr,
                 stream: writer,
                 out: Vec::new(),
                 doomed: false,
@@ -650,7 +671,7 @@ mod tests {
             let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
             let (server, _) = listener.accept().unwrap();
             let reader = LineReader::new(BufReader::new(server.try_clone().unwrap()));
-            hub.admit(format!("m{i}"), reader, server);
+            hub.admit(format!("m{i}"), None, reader, server);
             client
                 .set_read_timeout(Some(Duration::from_secs(5)))
                 .unwrap();

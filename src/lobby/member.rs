@@ -3,7 +3,7 @@
 //! member sends into events for the hub.
 
 use std::io::{self, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
 
 use crossbeam_channel::Sender;
@@ -46,6 +46,9 @@ pub(super) enum Exit {
 
 pub(super) struct Member {
     pub(super) name: String,
+    /// Where the member listens for chat requests, if the leader knows:
+    /// its contact, for reaching it without the registry.
+    pub(super) chat_addr: Option<SocketAddr>,
     pub(super) stream: TcpStream,
     /// Bytes queued for this member that the kernel has not yet accepted.
     pub(super) out: Vec<u8>,

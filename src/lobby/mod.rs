@@ -23,7 +23,7 @@ mod rules;
 pub use rules::InvitePolicy;
 
 use std::io;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ use crossbeam_channel::Sender;
 
 use crate::line::ConnReader;
 use crate::trace::Trace;
-use crate::wire::{self, CloseReason, ErrorCode, InviteStatus, ParseError};
+use crate::wire::{self, CloseReason, Contact, ErrorCode, InviteStatus, ParseError};
 
 use hub::{Event, Hub};
 
@@ -151,9 +151,38 @@ impl Lobby {
         // dropped, which closes the connection: the right end for it.
         let _ = self.events.send(Event::Admit {
             name,
+            chat_addr: None,
             reader,
             writer,
         });
+    }
+
+    /// Admits a member, as `admit`, that listens for chat requests at
+    /// `chat_addr` (where its invitation reached it), so the lobby knows
+    /// every member's contact (`contacts`).
+    pub fn admit_from(
+        &self,
+        name: String,
+        chat_addr: SocketAddr,
+        reader: ConnReader,
+        writer: TcpStream,
+    ) {
+        let _ = self.events.send(Event::Admit {
+            name,
+            chat_addr: Some(chat_addr),
+            reader,
+            writer,
+        });
+    }
+
+    /// The members whose chat address the lobby knows, in the order they
+    /// were admitted: where each can be reached without the registry.
+    pub fn contacts(&self) -> Vec<Contact> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        if self.events.send(Event::Contacts(reply)).is_err() {
+            return Vec::new();
+        }
+        answer.recv().unwrap_or_default()
     }
 
     /// The leader says something. Text that `wire::check_text` refuses is

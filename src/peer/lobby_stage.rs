@@ -213,7 +213,7 @@ impl App {
                 writer,
             } => {
                 // Everyone hears `JOINED` from the hub instead.
-                leading.lobby.admit(name.clone(), reader, writer);
+                leading.lobby.admit_from(name.clone(), addr, reader, writer);
                 let report = format!("{name}: OK -> ({}, {})", addr.ip(), addr.port());
                 (report, None)
             }

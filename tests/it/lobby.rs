@@ -771,6 +771,8 @@ fn a_running_lobby_replays_history_relays_private_messages_and_kicks() {
     );
     assert_eq!(lobby.kick("bob".into(), None), None);
     assert_eq!(lobby.members(), ["alice", "carol"]);
+    // Members admitted without their chat address have no contact here.
+    assert_eq!(lobby.contacts(), []);
     lobby.close("SHUTDOWN");
     carol.expect("CLOSED SHUTDOWN");
 }
@@ -802,4 +804,22 @@ fn members_may_ask_for_invitations_unless_the_policy_says_no() {
             text: "after".into(),
         },
     );
+}
+
+#[test]
+fn the_lobby_knows_where_its_members_listen() {
+    let (lobby, ui) = start(LobbyConfig::new("alice"));
+    let net = Net::new();
+    let (client, server) = net.pair();
+    let reader = LineReader::new(BufReader::new(server.try_clone().unwrap()));
+    let chat_addr = "127.0.0.1:5002".parse().unwrap();
+    lobby.admit_from("carol".into(), chat_addr, reader, server);
+    let mut carol = peer(client, "carol");
+    carol.expect("MEMBERS alice carol");
+    expect_notice(&ui, Notice::Joined("carol".into()));
+    let _bob = net.join(&lobby, "bob", "bob");
+    expect_notice(&ui, Notice::Joined("bob".into()));
+    let contacts = lobby.contacts();
+    assert_eq!(contacts.len(), 1, "{contacts:?}");
+    assert_eq!(contacts[0].to_string(), "carol 127.0.0.1 5002");
 }
