@@ -229,7 +229,7 @@ impl Lobby {
     pub fn kick(&self, name: String, reason: Option<String>) -> Option<String> {
         // A reason that could not go on a line is left out rather than
         // letting the kick fail.
-        let reason = reason.filter(|why| wire::check_text(why).is_ok());
+        let reason = reason.filter(|why| wire::check_reason(why).is_ok());
         let (reply, answer) = crossbeam_channel::bounded(1);
         self.events
             .send(Event::Kick {

@@ -77,7 +77,7 @@ impl<'a> From<&'a str> for LobbyInput<'a> {
             ("kick", [name, ..]) => {
                 let reason = rest[name.len()..].trim_start_matches(' ');
                 let reason = (!reason.is_empty()).then_some(reason);
-                match reason.map(wire::check_text) {
+                match reason.map(wire::check_reason) {
                     Some(Err(err)) => LobbyInput::Refused(err.text),
                     _ => named(name, |name| LobbyInput::Kick { name, reason }),
                 }

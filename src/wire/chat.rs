@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 
-use super::lobby::{InviteStatus, MAX_HISTORY_TEXT, format_stamp, parse_stamp};
+use super::lobby::{InviteStatus, MAX_HISTORY_TEXT, check_reason, format_stamp, parse_stamp};
 use super::{ErrorCode, ParseError, all_words, check_text, check_ticket, parse_name, split_word};
 
 /// Peers have no HELP to point to.
@@ -240,12 +240,12 @@ fn name_and_text(rest: &str) -> Result<(String, String), ParseError> {
     Ok((name, text.to_string()))
 }
 
-/// A kick's reason: any text a message could be, or none.
+/// A kick's reason: short message text, or none.
 fn optional_reason(why: &str) -> Result<Option<String>, ParseError> {
     if why.trim().is_empty() {
         return Ok(None);
     }
-    check_text(why)?;
+    check_reason(why)?;
     Ok(Some(why.to_string()))
 }
 
@@ -623,6 +623,10 @@ mod tests {
         check_err::<ToMember>("PM b!b hi", BAD_NAME);
         check_err::<ToMember>("PM bob", "ERR BAD_ARGS a message needs some text");
         check_err::<ToMember>("KICKED", "ERR BAD_ARGS KICKED needs a name");
+        check_err::<ToMember>(
+            &format!("KICKED bob {}", "r".repeat(MAX_REASON + 1)),
+            "ERR TEXT_TOO_LONG a reason is at most 200 bytes",
+        );
         check_err::<ToMember>("INVITATION", "ERR BAD_ARGS INVITATION needs a name");
         check_err::<ToMember>("INVITATION dave SENT", "ERR BAD_ARGS usage: SENT <by>");
         check_err::<ToMember>("INVITATION dave SENT a b", "ERR BAD_ARGS usage: SENT <by>");

@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 
-use super::{ErrorCode, MAX_LINE, MAX_NAME, ParseError, parse_name, split_word};
+use super::{ErrorCode, MAX_LINE, MAX_NAME, ParseError, check_text, parse_name, split_word};
 
 /// How a `HISTORY` line writes its time: UTC to the second, 20 characters.
 const STAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
@@ -21,6 +21,22 @@ const STAMP_LEN: usize = "2026-01-01T00:00:00Z".len();
 /// `MAX_TEXT`, so a long message is replayed in two pieces
 /// (`history_pieces`).
 pub const MAX_HISTORY_TEXT: usize = MAX_LINE - "HISTORY ".len() - STAMP_LEN - 1 - MAX_NAME - 1;
+
+/// The longest reason a kick may give, in bytes: short enough that
+/// `KICKED <name> <reason>` fits in a line whatever the name.
+pub const MAX_REASON: usize = 200;
+
+/// Checks a kick's reason: message text of at most `MAX_REASON` bytes.
+pub fn check_reason(why: &str) -> Result<(), ParseError> {
+    check_text(why)?;
+    if why.len() > MAX_REASON {
+        return Err(ParseError::new(
+            ErrorCode::TextTooLong,
+            format!("a reason is at most {MAX_REASON} bytes"),
+        ));
+    }
+    Ok(())
+}
 
 /// `time` as a `HISTORY` line stamps it, to the second.
 pub fn stamp(time: DateTime<Utc>) -> DateTime<Utc> {

@@ -30,7 +30,9 @@ pub use checks::{
     LineError, MAX_LINE, MAX_NAME, MAX_PASSWORD, MAX_TEXT, MAX_TICKET, MIN_PASSWORD, check_name,
     check_password, check_text, check_ticket, decode_line, redact,
 };
-pub use lobby::{InviteStatus, MAX_HISTORY_TEXT, history_pieces, parse_stamp, stamp};
+pub use lobby::{
+    InviteStatus, MAX_HISTORY_TEXT, MAX_REASON, check_reason, history_pieces, parse_stamp, stamp,
+};
 pub use registry::{ByeReason, Contact, HELP_TEXT, Reply, Request};
 
 /// The codes of every `ERR <CODE> <text>` line.
