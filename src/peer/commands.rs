@@ -83,7 +83,9 @@ impl<'a> From<&'a str> for LobbyInput<'a> {
                 }
             }
             ("kick", []) => LobbyInput::Usage("/kick <name> [reason]"),
-            ("who" | "members" | "leave" | "list", _) => LobbyInput::Usage("it takes no arguments"),
+            ("who" | "members" | "leave" | "list", _) => {
+                LobbyInput::Usage("/who, /members, /leave and /list take no arguments")
+            }
             _ => LobbyInput::Unknown(text),
         }
     }
@@ -181,7 +183,10 @@ mod tests {
         check("/msg", LobbyInput::Usage("/msg <name> <text>"));
         check("/kick", LobbyInput::Usage("/kick <name> [reason]"));
         check("/search", LobbyInput::Usage("/search <name>"));
-        check("/who is here", LobbyInput::Usage("it takes no arguments"));
+        check(
+            "/who is here",
+            LobbyInput::Usage("/who, /members, /leave and /list take no arguments"),
+        );
         let bad_name = "a name is 1 to 32 characters of A-Z a-z 0-9 _ . -".to_string();
         check("/invite b!b", LobbyInput::Refused(bad_name.clone()));
         check("/msg b!b hi", LobbyInput::Refused(bad_name.clone()));
