@@ -1,6 +1,8 @@
 //! The hub thread: it handles one `Event` at a time, queues output per
 //! member, and writes it in flush passes. Only this thread changes the
 //! membership or writes a member's socket.
+//!
+//! - `hub/commands.rs`: private messages, invite requests and kicks.
 
 use std::collections::BTreeMap;
 use std::mem;
@@ -8,9 +10,8 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-
 use chrono::Utc;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::line::ConnReader;
 use crate::wire::{
@@ -22,8 +23,9 @@ use super::member::{
     Exit, FromMember, Member, MemberId, doom, encode, encode_into, prepare, queue_or_drop,
     read_member, send_nonblocking, trace_sent,
 };
-use super::rules::{self, Refusal};
 use super::{LobbyConfig, Notice};
+
+mod commands;
 
 /// The most events the hub handles before it flushes the output buffers, and
 /// the most one flush pass picks up along the way, so a steady stream of
@@ -107,8 +109,9 @@ pub(super) struct Hub {
 
 impl Hub {
     pub(super) fn new(config: LobbyConfig, notices: Sender<Notice>, events: Sender<Event>) -> Hub {
-        let config_history = config.history;
         Hub {
+            // Before `config` moves into its field.
+            history: History::new(config.history),
             config,
             notices,
             events,
@@ -121,7 +124,6 @@ impl Hub {
             unsent: false,
             queued_since_pass: 0,
             pass: Vec::new(),
-            history: History::new(config_history),
         }
     }
 
@@ -201,15 +203,7 @@ impl Hub {
                 let _ = reply.send(self.names());
             }
             Event::Contacts(reply) => {
-                let contacts = self.members.values().filter_map(|m| {
-                    let addr = m.chat_addr?;
-                    Some(Contact {
-                        name: m.name.clone(),
-                        ip: addr.ip(),
-                        port: addr.port(),
-                    })
-                });
-                let _ = reply.send(contacts.collect());
+                let _ = reply.send(self.contacts());
             }
             Event::Invitation { name, status } => {
                 self.broadcast(&ToMember::Invitation { name, status }, None);
@@ -355,93 +349,6 @@ impl Hub {
                 self.doomed.push((id, Exit::Left));
             }
         }
-    }
-
-    /// The names of everyone in the lobby, the leader first, for the rules.
-    /// A member on its way out (doomed, not yet reaped) is not counted.
-    fn everyone(&self) -> Vec<&str> {
-        let mut names = Vec::with_capacity(self.members.len() + 1);
-        names.push(self.config.leader.as_str());
-        let staying = self.members.values().filter(|m| !m.doomed);
-        names.extend(staying.map(|m| m.name.as_str()));
-        names
-    }
-
-    /// The member called `name` (ignoring case), if there is one that is not
-    /// on its way out.
-    fn id_of(&self, name: &str) -> Option<MemberId> {
-        self.members
-            .iter()
-            .find(|(_, m)| !m.doomed && m.name.eq_ignore_ascii_case(name))
-            .map(|(&id, _)| id)
-    }
-
-    fn refuse(&mut self, id: MemberId, refusal: Refusal) {
-        self.send_to(id, &ToMember::Err(refusal.code, refusal.text));
-    }
-
-    fn refuse_named(&mut self, to: &str, code: ErrorCode, text: String) {
-        if let Some(id) = self.id_of(to) {
-            self.send_to(id, &ToMember::Err(code, text));
-        }
-    }
-
-    /// A member's `PM`: to the addressee alone, stamped with the sender's
-    /// name; never kept in the history.
-    fn member_private(&mut self, id: MemberId, from: String, to: &str, text: String) {
-        let target = rules::private_to(&self.everyone(), &from, to).map(|(at, _)| at);
-        match target {
-            Err(refusal) => self.refuse(id, refusal),
-            Ok(0) => self.notify(Notice::Private { from, text }),
-            Ok(_) => {
-                // `everyone` and `id_of` both leave doomed members out, so
-                // the member `private_to` found is there.
-                if let Some(to) = self.id_of(to) {
-                    self.send_to(to, &ToMember::Private { from, text });
-                }
-            }
-        }
-    }
-
-    /// The leader's `PM`.
-    fn leader_private(&mut self, to: &str, text: String) -> Result<String, ParseError> {
-        let leader = self.config.leader.clone();
-        let name = rules::private_to(&self.everyone(), &leader, to)
-            .map(|(_, name)| name.to_string())
-            .map_err(|refusal| ParseError::new(refusal.code, refusal.text))?;
-        let id = self.id_of(&name).ok_or_else(|| {
-            ParseError::new(
-                ErrorCode::NotInLobby,
-                format!("{name} is not in this lobby"),
-            )
-        })?;
-        self.send_to(id, &ToMember::Private { from: leader, text });
-        Ok(name)
-    }
-
-    /// A member's `INVITE`: refused here if the rules say so, otherwise the
-    /// leader's peer decides.
-    fn invite_asked(&mut self, id: MemberId, by: String, name: String) {
-        match rules::may_ask_invite(self.config.invites, &self.everyone(), &name) {
-            Ok(()) => self.notify(Notice::InviteAsked { by, name }),
-            Err(refusal) => {
-                if refusal.code == ErrorCode::LeaderOnly {
-                    self.notify(Notice::InviteDenied { by, name });
-                }
-                self.refuse(id, refusal);
-            }
-        }
-    }
-
-    /// Removes a member at the leader's word: `CLOSED KICKED` to it, and
-    /// `KICKED` and `LEFT` to the others as it is reaped.
-    fn kick(&mut self, name: &str, reason: Option<String>) -> Option<String> {
-        let id = self.id_of(name)?;
-        self.send_to(id, &ToMember::Closed(CloseReason::Kicked(reason.clone())));
-        let member = self.members.get_mut(&id)?;
-        let name = member.name.clone();
-        doom(id, member, Exit::Kicked(reason), &mut self.doomed);
-        Some(name)
     }
 
     /// Queues `line` for one member.
