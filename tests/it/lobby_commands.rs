@@ -395,3 +395,28 @@ fn a_late_joiner_gets_exactly_the_last_messages_and_no_private_one() {
     assert!(carol_log.contains(": [bob] m4"), "{carol_log}");
     assert!(!carol_log.contains("secret"), "{carol_log}");
 }
+
+#[test]
+fn members_hear_of_an_invitation_nobody_answers() {
+    let server = TestServer::with_timeout(Duration::from_secs(3600));
+    let logs = temp_dir();
+    let mut config = peer_config(server.addr(), logs.path());
+    // Carol answers at once, over loopback, from this thread: well within
+    // the window. Dave never answers, and this is how long he has.
+    config.invite_timeout = Duration::from_secs(3);
+    let alice = joined_with(config, "alice");
+    let carol = RawMember::join(&server, "carol");
+    let dave = RawMember::join(&server, "dave");
+    add(&alice, "carol");
+    alice.type_line("3");
+    let (mut carol_chat, members) = carol.accept("alice");
+    assert_eq!(members, "MEMBERS alice carol");
+
+    alice.type_line("/invite dave");
+    let mut dave_chat = Client::accept(&dave.listener);
+    assert!(dave_chat.recv().starts_with("CHAT_REQUEST alice "));
+    assert_eq!(carol_chat.recv(), "INVITATION dave SENT alice");
+    assert_eq!(carol_chat.recv(), "INVITATION dave NO_ANSWER");
+    see(&alice, "dave: no answer");
+    dave_chat.expect_eof();
+}
