@@ -23,6 +23,7 @@ use super::member::{
     Exit, FromMember, Member, MemberId, doom, encode, encode_into, prepare, queue_or_drop,
     read_member, send_nonblocking, trace_sent,
 };
+use super::rules::Asks;
 use super::{LobbyConfig, Notice};
 
 mod commands;
@@ -289,6 +290,7 @@ impl Hub {
                 doomed: false,
                 last_heard: Instant::now(),
                 last_sent: Instant::now(),
+                asks: Asks::default(),
             },
         );
         let everyone = ToMember::Members(self.names());

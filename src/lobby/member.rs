@@ -14,6 +14,7 @@ use crate::wire::{ErrorCode, LineError, ParseError, ToLeader, ToMember};
 
 use super::LobbyConfig;
 use super::hub::Event;
+use super::rules::Asks;
 
 /// An emptied output buffer keeps at most this much capacity, so a lobby of
 /// mostly idle members does not hold on to the memory of one old burst.
@@ -57,6 +58,8 @@ pub(super) struct Member {
     /// When the member last sent a line, and when it was last sent one.
     pub(super) last_heard: Instant,
     pub(super) last_sent: Instant,
+    /// The member's `INVITE` requests, counted against `rules::MAX_ASKS`.
+    pub(super) asks: Asks,
 }
 
 impl Member {

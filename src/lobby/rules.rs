@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::{Duration, Instant};
 
 use crate::wire::ErrorCode;
 
@@ -47,6 +48,49 @@ pub(super) struct Refusal {
 
 fn refuse(code: ErrorCode, text: String) -> Refusal {
     Refusal { code, text }
+}
+
+/// How many `INVITE` lines one member may send per `ASK_WINDOW`, whatever
+/// becomes of them: each that gets through costs the leader's peer two
+/// registry requests, and each that is refused a line on the leader's screen.
+pub(super) const MAX_ASKS: u32 = 5;
+pub(super) const ASK_WINDOW: Duration = Duration::from_secs(60);
+
+/// One member's invite requests in the current window.
+#[derive(Debug, Default)]
+pub(super) struct Asks {
+    since: Option<Instant>,
+    count: u32,
+}
+
+impl Asks {
+    /// Counts a request made at `now`; false if it is one too many. A
+    /// window that has passed starts a new one.
+    pub(super) fn allow(&mut self, now: Instant) -> bool {
+        match self.since {
+            Some(since) if now.duration_since(since) < ASK_WINDOW => {}
+            _ => {
+                self.since = Some(now);
+                self.count = 0;
+            }
+        }
+        if self.count >= MAX_ASKS {
+            return false;
+        }
+        self.count += 1;
+        true
+    }
+}
+
+/// The refusal of a request over `MAX_ASKS`.
+pub(super) fn too_many_asks() -> Refusal {
+    refuse(
+        ErrorCode::TooManyInvites,
+        format!(
+            "at most {MAX_ASKS} invite requests a member per {} seconds",
+            ASK_WINDOW.as_secs()
+        ),
+    )
 }
 
 /// The one of `everyone` (the leader first) who is `name`, ignoring case as
@@ -153,6 +197,26 @@ mod tests {
         check_private("bob", "dave", Err(ErrorCode::NotInLobby));
         check_private("bob", "BOB", Err(ErrorCode::BadArgs));
         check_private("alice", "alice", Err(ErrorCode::BadArgs));
+    }
+
+    #[test]
+    fn a_member_asks_at_most_so_often() {
+        let t0 = Instant::now();
+        let mut asks = Asks::default();
+        for i in 0..MAX_ASKS {
+            assert!(
+                asks.allow(t0 + Duration::from_secs(u64::from(i))),
+                "ask {i}"
+            );
+        }
+        assert!(!asks.allow(t0 + Duration::from_secs(10)));
+        assert!(!asks.allow(t0 + ASK_WINDOW - Duration::from_millis(1)));
+        // A passed window wipes the slate.
+        assert!(asks.allow(t0 + ASK_WINDOW));
+        for _ in 1..MAX_ASKS {
+            assert!(asks.allow(t0 + ASK_WINDOW));
+        }
+        assert!(!asks.allow(t0 + ASK_WINDOW));
     }
 
     #[test]

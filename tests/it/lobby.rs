@@ -796,6 +796,20 @@ fn members_may_ask_for_invitations_unless_the_policy_says_no() {
     bob.expect("ERR ALREADY_IN_LOBBY alice is in this lobby already");
     bob.send(b"INVITE\n");
     bob.expect("ERR BAD_ARGS usage: INVITE <name>");
+    // Five requests a minute, whatever became of them; the refused one
+    // above counts, the unparsable one does not.
+    for name in ["e1", "e2", "e3"] {
+        bob.send(format!("INVITE {name}\n").as_bytes());
+        expect_notice(
+            &ui,
+            Notice::InviteAsked {
+                by: "bob".into(),
+                name: name.into(),
+            },
+        );
+    }
+    bob.send(b"INVITE e4\n");
+    bob.expect("ERR TOO_MANY_INVITES at most 5 invite requests a member per 60 seconds");
     bob.send(b"MSG after\n");
     expect_notice(
         &ui,

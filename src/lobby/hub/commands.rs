@@ -4,6 +4,8 @@
 //! them to the hub's state and queues the lines they call for. Like the rest
 //! of the hub, it never blocks on a socket.
 
+use std::time::Instant;
+
 use crate::wire::{CloseReason, Contact, ErrorCode, ParseError, ToMember};
 
 use super::super::Notice;
@@ -77,6 +79,12 @@ impl Hub {
     /// A member's `INVITE`: refused here if the rules say so, otherwise the
     /// leader's peer decides.
     pub(super) fn invite_asked(&mut self, id: MemberId, by: String, name: String) {
+        let now = Instant::now();
+        let allowed = self.members.get_mut(&id).is_some_and(|m| m.asks.allow(now));
+        if !allowed {
+            self.refuse(id, rules::too_many_asks());
+            return;
+        }
         match rules::may_ask_invite(self.config.invites, &self.everyone(), &name) {
             Ok(()) => self.notify(Notice::InviteAsked { by, name }),
             Err(refusal) => {
