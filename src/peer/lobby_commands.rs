@@ -188,7 +188,9 @@ impl Membership {
                 write_log(&mut self.log, screen, &format!("* {shown}"));
                 show(shown);
             }
-            other => show(format!("{other}")),
+            // `Membership::show` hands over only the four lines above; any
+            // other it shows itself.
+            _ => {}
         }
     }
 }
