@@ -46,7 +46,7 @@ struct Args {
     lobby_timeout: f64,
     /// When leading, how many of the last messages a member admitted later
     /// gets (0 turns it off).
-    #[arg(long, default_value_t = lobby::DEFAULT_HISTORY)]
+    #[arg(long, default_value_t = lobby::DEFAULT_HISTORY, value_parser = parse_history)]
     history: usize,
     /// When leading, who may have someone invited while the lobby runs:
     /// `anyone` (a member's /invite asks you, and your peer invites) or
@@ -56,6 +56,17 @@ struct Args {
     /// Print every protocol line sent (>>) and received (<<) on standard error.
     #[arg(long)]
     trace: bool,
+}
+
+/// A history length from 0 to `lobby::MAX_HISTORY`.
+fn parse_history(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n <= lobby::MAX_HISTORY => Ok(n),
+        _ => Err(format!(
+            "{text} is not a number of messages from 0 to {}",
+            lobby::MAX_HISTORY
+        )),
+    }
 }
 
 fn main() -> ExitCode {

@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 
 use crate::wire::{ToMember, history_pieces, stamp};
 
+use super::MAX_HISTORY;
+
 /// One message as it was said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Said {
@@ -27,10 +29,11 @@ pub(super) struct History {
 }
 
 impl History {
-    /// A history of at most `limit` messages; 0 keeps none.
+    /// A history of at most `limit` messages (and `MAX_HISTORY`); 0 keeps
+    /// none.
     pub(super) fn new(limit: usize) -> History {
         History {
-            limit,
+            limit: limit.min(MAX_HISTORY),
             // Grows as messages come, up to the limit, which may be large.
             said: VecDeque::new(),
         }
@@ -52,17 +55,32 @@ impl History {
     }
 
     /// The `HISTORY` lines a newcomer gets, oldest first; a message too long
-    /// for one line comes in several pieces.
-    pub(super) fn replay(&self) -> impl Iterator<Item = ToMember> + '_ {
-        self.said.iter().flat_map(|said| {
-            history_pieces(&said.text)
+    /// for one line comes in several pieces. They take at most `budget`
+    /// bytes on the wire: if all of them would not fit, the oldest messages
+    /// are left out, so that a long history can never make the newcomer
+    /// look like a member that stopped reading.
+    pub(super) fn replay(&self, budget: usize) -> Vec<ToMember> {
+        let mut lines = Vec::new();
+        let mut used = 0;
+        for said in self.said.iter().rev() {
+            let message: Vec<ToMember> = history_pieces(&said.text)
                 .into_iter()
                 .map(|piece| ToMember::History {
                     at: said.at,
                     from: said.from.clone(),
                     text: piece.to_string(),
                 })
-        })
+                .collect();
+            // Each line and its newline.
+            let bytes: usize = message.iter().map(|l| l.to_string().len() + 1).sum();
+            if used + bytes > budget {
+                break;
+            }
+            used += bytes;
+            lines.extend(message.into_iter().rev());
+        }
+        lines.reverse();
+        lines
     }
 
     #[cfg(test)]
@@ -90,7 +108,7 @@ mod tests {
             history.record(t0(), from, text);
         }
         assert_eq!(history.texts(), expected);
-        assert_eq!(history.replay().count(), expected.len());
+        assert_eq!(history.replay(usize::MAX).len(), expected.len());
     }
 
     #[test]
@@ -102,6 +120,11 @@ mod tests {
         check(4, &said, &["a 1", "b 2", "a 3", "c 4"]);
         check(20, &said, &["a 1", "b 2", "a 3", "c 4"]);
         check(2, &[], &[]);
+        let mut huge = History::new(usize::MAX);
+        for _ in 0..MAX_HISTORY + 5 {
+            huge.record(t0(), "a", "x");
+        }
+        assert_eq!(huge.said.len(), MAX_HISTORY);
     }
 
     #[test]
@@ -111,7 +134,7 @@ mod tests {
         history.record(later, "bob", "hi");
         let long = "x".repeat(MAX_TEXT);
         history.record(t0(), "carol", &long);
-        let lines: Vec<ToMember> = history.replay().collect();
+        let lines = history.replay(usize::MAX);
         assert_eq!(
             lines[0].to_string(),
             "HISTORY 2026-12-03T07:30:06Z bob hi",
@@ -125,5 +148,37 @@ mod tests {
         for line in &lines {
             assert_eq!(line.to_string().parse::<ToMember>().as_ref(), Ok(line));
         }
+    }
+
+    #[test]
+    fn replay_leaves_out_the_oldest_messages_past_its_budget() {
+        let mut history = History::new(10);
+        for text in ["one", "two", "three"] {
+            history.record(t0(), "bob", text);
+        }
+        let line = |text: &str| format!("HISTORY 2026-12-03T07:30:05Z bob {text}\n");
+        let shown = |budget: usize| -> Vec<String> {
+            let lines = history.replay(budget);
+            lines.iter().map(|l| l.to_string()).collect()
+        };
+        let all = line("one").len() + line("two").len() + line("three").len();
+        assert_eq!(shown(all).len(), 3);
+        assert_eq!(
+            shown(all - 1),
+            [
+                "HISTORY 2026-12-03T07:30:05Z bob two",
+                "HISTORY 2026-12-03T07:30:05Z bob three"
+            ]
+        );
+        assert_eq!(shown(line("three").len()).len(), 1);
+        assert_eq!(shown(line("three").len() - 1), Vec::<String>::new());
+        assert_eq!(shown(0), Vec::<String>::new());
+        // A message in two pieces comes whole or not at all.
+        history.record(t0(), "carol", &"x".repeat(MAX_TEXT));
+        let pieces = history.replay(usize::MAX);
+        assert_eq!(pieces.len(), 5);
+        let two: usize = pieces[3..].iter().map(|l| l.to_string().len() + 1).sum();
+        assert_eq!(history.replay(two).len(), 2);
+        assert_eq!(history.replay(two - 1).len(), 0);
     }
 }

@@ -295,8 +295,9 @@ impl Hub {
         );
         let everyone = ToMember::Members(self.names());
         self.send_to(id, &everyone);
-        // Collected first: `send_to` borrows the hub mutably.
-        let earlier: Vec<ToMember> = self.history.replay().collect();
+        // Half the backlog limit: the rest is room for the live lines that
+        // follow while the newcomer reads its history.
+        let earlier = self.history.replay(self.config.max_queued_bytes / 2);
         for line in &earlier {
             self.send_to(id, line);
         }

@@ -46,6 +46,9 @@ pub const DEFAULT_LOBBY_HELLO_INTERVAL: Duration = Duration::from_secs(10);
 pub const DEFAULT_SILENCE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many messages a lobby replays to a member it admits.
 pub const DEFAULT_HISTORY: usize = 20;
+/// The most messages a lobby keeps for members admitted later, whatever
+/// `LobbyConfig::history` says: about a megabyte of text.
+pub const MAX_HISTORY: usize = 1000;
 
 /// How a hub is set up.
 #[derive(Debug, Clone)]
@@ -68,7 +71,8 @@ pub struct LobbyConfig {
     /// A member heard nothing from for this long is gone, even if its
     /// connection never reports an error (a dead machine, a pulled cable).
     pub silence_timeout: Duration,
-    /// How many of the last messages a newly admitted member gets (0: none).
+    /// How many of the last messages a newly admitted member gets (0: none,
+    /// at most `MAX_HISTORY`).
     pub history: usize,
     /// Whether a member's `INVITE` reaches the leader's peer.
     pub invites: InvitePolicy,
