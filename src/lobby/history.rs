@@ -39,19 +39,28 @@ impl History {
         }
     }
 
-    /// Remembers a message, forgetting the oldest one past the limit.
+    /// Remembers a message, forgetting the oldest one past the limit. Once
+    /// full, the forgotten message's buffers hold the new one, so the hub's
+    /// relaying does not allocate for the history.
     pub(super) fn record(&mut self, at: DateTime<Utc>, from: &str, text: &str) {
         if self.limit == 0 {
             return;
         }
-        if self.said.len() == self.limit {
-            self.said.pop_front();
-        }
-        self.said.push_back(Said {
-            at: stamp(at),
-            from: from.to_string(),
-            text: text.to_string(),
-        });
+        let mut said = if self.said.len() >= self.limit {
+            self.said.pop_front().expect("a full history is not empty")
+        } else {
+            Said {
+                at,
+                from: String::new(),
+                text: String::new(),
+            }
+        };
+        said.at = stamp(at);
+        said.from.clear();
+        said.from.push_str(from);
+        said.text.clear();
+        said.text.push_str(text);
+        self.said.push_back(said);
     }
 
     /// The `HISTORY` lines a newcomer gets, oldest first; a message too long
