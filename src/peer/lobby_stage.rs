@@ -11,11 +11,10 @@ use crate::client::{Refused, Vouched};
 use crate::line::write_line;
 use crate::lobby::Notice;
 use crate::screen::ScreenLine;
-use crate::wire::{self, CloseReason, MAX_TEXT, ToLeader, ToMember};
+use crate::wire::{self, CloseReason, InviteStatus, MAX_TEXT, ToLeader, ToMember};
 
-use super::app::{
-    App, ChatAnswer, Leading, LobbyInput, Membership, Outcome, Pending, Stage, write_log,
-};
+use super::app::{App, ChatAnswer, Leading, Membership, Outcome, Pending, Stage, write_log};
+use super::commands::LobbyInput;
 use super::{CANCEL_CHECK, LOBBY_HELP};
 
 impl App {
@@ -46,6 +45,9 @@ impl App {
                     write_log(&mut leading.log, &self.screen, &line);
                 }
             }
+            LobbyInput::Invite(name) => self.leader_invite(&mut leading, name, None),
+            LobbyInput::Private { to, text } => self.leader_private(&mut leading, to, text),
+            LobbyInput::Kick { name, reason } => self.kick(&leading, name, reason),
             other => self.answer_lobby_input(other),
         }
         Stage::Leading(leading)
@@ -65,6 +67,9 @@ impl App {
                     let _ = membership.outbox.send(ToLeader::Msg(piece.to_string()));
                 }
             }
+            LobbyInput::Invite(name) => self.member_invite(&membership, name),
+            LobbyInput::Private { to, text } => self.member_private(&mut membership, to, text),
+            LobbyInput::Kick { .. } => self.say("Only the leader can remove members."),
             other => self.answer_lobby_input(other),
         }
         Stage::Member(membership)
@@ -89,7 +94,7 @@ impl App {
     }
 
     /// What a leader and a member answer alike.
-    pub(super) fn answer_lobby_input(&self, input: LobbyInput<'_>) {
+    pub(super) fn answer_lobby_input(&mut self, input: LobbyInput<'_>) {
         match input {
             LobbyInput::Help => {
                 self.say(LOBBY_HELP);
@@ -98,8 +103,21 @@ impl App {
             LobbyInput::Unknown(command) => {
                 self.say(format!("Unknown command {command}. {LOBBY_HELP}"));
             }
+            LobbyInput::Usage(usage) => self.say(format!("Usage: {usage}. Type /help for more.")),
             LobbyInput::Refused(why) => self.say(format!("Not sent: {why}.")),
-            LobbyInput::Nothing | LobbyInput::Members | LobbyInput::Leave | LobbyInput::Say(_) => {}
+            LobbyInput::List => self.show_list(),
+            LobbyInput::Search(name) => {
+                // The menu's search shows the same lines; the question it
+                // would ask next (add to the list?) has no place in a lobby.
+                let _ = self.search(name);
+            }
+            LobbyInput::Nothing
+            | LobbyInput::Members
+            | LobbyInput::Leave
+            | LobbyInput::Say(_)
+            | LobbyInput::Invite(_)
+            | LobbyInput::Private { .. }
+            | LobbyInput::Kick { .. } => {}
         }
     }
 
@@ -171,6 +189,7 @@ impl App {
             members: Vec::new(),
             log,
             admitted: false,
+            earlier: false,
         });
     }
 
@@ -208,21 +227,35 @@ impl App {
             }
             return;
         }
-        leading.waiting = leading.waiting.saturating_sub(1);
-        let report = match outcome {
+        leading.invitations.answered(&name);
+        let (report, status) = match outcome {
             Outcome::Accepted {
                 addr,
                 reader,
                 writer,
             } => {
-                leading.lobby.admit(name.clone(), reader, writer);
-                format!("OK -> ('{}', {})", addr.ip(), addr.port())
+                // Everyone hears `JOINED` from the hub instead.
+                leading.lobby.admit_from(name.clone(), addr, reader, writer);
+                let report = format!("OK -> ('{}', {})", addr.ip(), addr.port());
+                (report, None)
             }
-            Outcome::Rejected => format!("{name}: rejected your chat request"),
-            Outcome::Busy => format!("{name}: busy in another chat"),
-            Outcome::NoAnswer => format!("{name}: no answer"),
-            Outcome::Unreachable(why) => format!("{name}: unreachable ({why})"),
+            Outcome::Rejected => (
+                format!("{name}: rejected your chat request"),
+                Some(InviteStatus::Rejected),
+            ),
+            Outcome::Busy => (
+                format!("{name}: busy in another chat"),
+                Some(InviteStatus::Busy),
+            ),
+            Outcome::NoAnswer => (format!("{name}: no answer"), Some(InviteStatus::NoAnswer)),
+            Outcome::Unreachable(why) => (
+                format!("{name}: unreachable ({why})"),
+                Some(InviteStatus::Unreachable),
+            ),
         };
+        if let Some(status) = status {
+            leading.lobby.invitation(name, status);
+        }
         self.notice(report);
         self.maybe_end_empty_lobby();
     }
@@ -232,7 +265,7 @@ impl App {
         let Stage::Leading(leading) = &self.stage else {
             return;
         };
-        if leading.waiting > 0 || leading.lobby.members().len() > 1 {
+        if leading.invitations.len() > 0 || leading.lobby.members().len() > 1 {
             return;
         }
         if let Stage::Leading(leading) = std::mem::replace(&mut self.stage, Stage::Menu) {
@@ -242,6 +275,10 @@ impl App {
     }
 
     pub(super) fn on_notice(&mut self, notice: Notice) {
+        if let Notice::InviteAsked { by, name } = notice {
+            self.on_invite_asked(by, name);
+            return;
+        }
         let Stage::Leading(leading) = &mut self.stage else {
             return;
         };
@@ -269,14 +306,42 @@ impl App {
                 format!("Peer ('{name}') is offline (it sent a line too long)"),
                 format!("* {name} dropped: it sent a line too long"),
             ),
+            Notice::Kicked { name, reason } => {
+                let why = reason
+                    .as_deref()
+                    .map_or(String::new(), |r| format!(": {r}"));
+                (
+                    format!("Peer ('{name}') was removed from the lobby{why}"),
+                    format!("* {name} removed by you{why}"),
+                )
+            }
+            Notice::Private { from, text } => {
+                let line = format!("[{from} -> you] {text}");
+                (line.clone(), line)
+            }
+            Notice::InviteDenied { by, name } => (
+                format!(
+                    "{by} asked to invite {name}; only you invite in this lobby (type /invite {name} to do it)"
+                ),
+                format!("* {by} asked to invite {name}; refused: only the leader invites"),
+            ),
+            Notice::InviteAsked { .. } => unreachable!("handled above"),
         };
         write_log(&mut leading.log, &self.screen, &logged);
-        let joined_or_said = matches!(notice, Notice::Joined(_) | Notice::Msg { .. });
+        let someone_left = matches!(
+            notice,
+            Notice::Left(_)
+                | Notice::Dropped(_)
+                | Notice::Silent(_)
+                | Notice::TooLong(_)
+                | Notice::Kicked { .. }
+        );
         match notice {
             Notice::Msg { from, text } => self.say(ScreenLine::Chat { from, text }),
+            Notice::Private { .. } => self.say(shown),
             _ => self.notice(shown),
         }
-        if !joined_or_said {
+        if someone_left {
             self.maybe_end_empty_lobby();
         }
     }
@@ -296,6 +361,8 @@ impl App {
         };
         let why = match reason {
             CloseReason::LeaderLeft => "the leader left".to_string(),
+            CloseReason::Kicked(None) => format!("{} removed you", membership.leader),
+            CloseReason::Kicked(Some(why)) => format!("{} removed you: {why}", membership.leader),
             other => other.to_string(),
         };
         write_log(
@@ -326,6 +393,12 @@ impl Membership {
         let show = |line: ScreenLine| {
             let _ = screen.send(line);
         };
+        if self.earlier && !matches!(line, ToMember::History { .. } | ToMember::Hello) {
+            self.earlier = false;
+            show(ScreenLine::Notice(
+                "--- end of earlier messages ---".to_string(),
+            ));
+        }
         match line {
             ToMember::Members(names) => {
                 self.admitted = true;
@@ -350,11 +423,18 @@ impl Membership {
                 write_log(&mut self.log, screen, &line);
                 show(ScreenLine::Chat { from, text });
             }
-            ToMember::Left(name) => {
+            // After `KICKED` the member is gone already, and its `LEFT`,
+            // there for members that do not know `KICKED`, is not news.
+            ToMember::Left(name) if self.members.contains(&name) => {
                 show(ScreenLine::Notice(format!("Peer ('{name}') is offline")));
                 write_log(&mut self.log, screen, &format!("* {name} left"));
                 self.members.retain(|m| *m != name);
             }
+            ToMember::Left(_) => {}
+            other @ (ToMember::History { .. }
+            | ToMember::Private { .. }
+            | ToMember::Kicked { .. }
+            | ToMember::Invitation { .. }) => self.show_command_line(other, screen),
             ToMember::Err(code, text) => show(format!("The leader says: {text} ({code})").into()),
             ToMember::ChatRequest { .. } | ToMember::Hello | ToMember::Closed(_) => {}
         }

@@ -5,6 +5,7 @@ mod faults;
 mod hostile;
 mod ipv6;
 mod lobby;
+mod lobby_commands;
 mod peer;
 mod peer_bin;
 mod props;
