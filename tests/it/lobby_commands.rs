@@ -328,7 +328,10 @@ fn a_kicked_peer_sees_why_and_is_back_at_the_menu() {
     add(&alice, "bob");
     add(&alice, "carol");
     lobby(&alice, "alice", &[&bob, &carol]);
-    see_all(&alice, &["Peer ('bob') joined", "Peer ('carol') joined"]);
+    see_all(
+        &alice,
+        &["Client ('bob') connected", "Client ('carol') connected"],
+    );
     alice.type_line("/kick bob");
     see(&bob, "The lobby has ended (alice removed you)");
     see(&bob, p2pchat::peer::MENU_PROMPT);
