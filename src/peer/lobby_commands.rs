@@ -166,7 +166,7 @@ impl Membership {
             ToMember::Kicked { name, reason } => {
                 let why = reason.map_or(String::new(), |r| format!(": {r}"));
                 show(ScreenLine::Notice(format!(
-                    "Peer ('{name}') was removed from the lobby by {}{why}",
+                    "Peer ('{name}') is offline (removed by {}{why})",
                     self.leader
                 )));
                 let event = format!("* {name} removed by {}{why}", self.leader);

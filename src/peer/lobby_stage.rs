@@ -311,7 +311,7 @@ impl App {
                     .as_deref()
                     .map_or(String::new(), |r| format!(": {r}"));
                 (
-                    format!("Peer ('{name}') was removed from the lobby{why}"),
+                    format!("Peer ('{name}') is offline (removed by you{why})"),
                     format!("* {name} removed by you{why}"),
                 )
             }

@@ -304,11 +304,11 @@ fn a_private_message_reaches_its_addressee_and_nobody_else() {
     carol_chat.expect_eof();
     see(
         &alice,
-        "Peer ('carol') was removed from the lobby: too  chatty",
+        "Peer ('carol') is offline (removed by you: too  chatty)",
     );
     see(
         &bob,
-        "Peer ('carol') was removed from the lobby by alice: too  chatty",
+        "Peer ('carol') is offline (removed by alice: too  chatty)",
     );
     bob.type_line("/who");
     see(&bob, "Members: alice, bob, dave");
@@ -335,7 +335,7 @@ fn a_kicked_peer_sees_why_and_is_back_at_the_menu() {
     alice.type_line("/kick bob");
     see(&bob, "The lobby has ended (alice removed you)");
     see(&bob, p2pchat::peer::MENU_PROMPT);
-    see(&carol, "Peer ('bob') was removed from the lobby by alice");
+    see(&carol, "Peer ('bob') is offline (removed by alice)");
     carol.type_line("/members");
     see(&carol, "Members: alice, carol");
     let bob_log = log_of(logs.path(), "bob");
