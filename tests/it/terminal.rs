@@ -123,7 +123,14 @@ fn a_message_arriving_mid_typing_goes_above_the_line_being_typed() {
 
 #[test]
 fn a_long_turkish_message_arrives_whole_in_several_parts() {
-    let (_server, alice, mut bob) = bob_in_alices_lobby(&[]);
+    let (_server, alice, mut bob) = bob_in_alices_lobby(&["--color", "never"]);
+    // No colour, and no dimmed notices, with --color never.
+    let (rows, ..) = bob.screen();
+    let notice = rows
+        .iter()
+        .position(|r| r.starts_with("Joining alice's lobby"))
+        .unwrap();
+    assert_eq!(bob.look_at(notice, 0), (vt100::Color::Default, false));
     let sentence = "Çok güzel bir gün; şimdi ağaçların altında oturup çay içiyoruz 🌳☕. ";
     let text = sentence.repeat(30);
     let text = text.trim_end();
