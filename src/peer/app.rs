@@ -18,6 +18,7 @@ use crate::line::ConnReader;
 use crate::lobby::{Lobby, Notice};
 use crate::wire::{self, Contact, ToLeader, ToMember};
 
+use super::screen::Screen;
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
 
 /// What background threads tell the app thread.
@@ -142,7 +143,7 @@ pub(super) struct Pending {
 pub(super) struct App {
     pub(super) config: PeerConfig,
     pub(super) chat_port: u16,
-    pub(super) screen: Sender<String>,
+    pub(super) screen: Screen,
     pub(super) link: RegistryLink,
     pub(super) events: Sender<Event>,
     pub(super) notices: Sender<Notice>,
@@ -154,11 +155,11 @@ pub(super) struct App {
     pub(super) inviters: Vec<JoinHandle<()>>,
 }
 
-pub(super) fn write_log(log: &mut Option<ChatLog>, screen: &Sender<String>, event: &str) {
+pub(super) fn write_log(log: &mut Option<ChatLog>, screen: &Screen, event: &str) {
     if let Some(file) = log
         && let Err(err) = file.write(event)
     {
-        let _ = screen.send(format!(
+        screen.say(&format!(
             "Cannot write the chat log {}: {err}",
             file.path().display()
         ));
@@ -168,7 +169,7 @@ pub(super) fn write_log(log: &mut Option<ChatLog>, screen: &Sender<String>, even
 
 impl App {
     pub(super) fn say(&self, text: impl Into<String>) {
-        let _ = self.screen.send(text.into());
+        self.screen.say(&text.into());
     }
 
     pub(super) fn my_name(&self) -> String {
@@ -332,6 +333,7 @@ impl App {
             let _ = handle.join();
         }
         self.link.close();
-        let _ = self.screen.send("Bye.".to_string());
+        self.screen.say("Bye.");
+        self.screen.finish();
     }
 }

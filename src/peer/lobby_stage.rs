@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use crossbeam_channel::{Sender, unbounded};
+use crossbeam_channel::unbounded;
 
 use crate::chatlog::ChatLog;
 use crate::client::{Refused, Vouched};
@@ -15,6 +15,7 @@ use crate::wire::{CloseReason, ToLeader, ToMember};
 use super::app::{
     App, ChatAnswer, Leading, LobbyInput, Membership, Outcome, Pending, Stage, write_log,
 };
+use super::screen::Screen;
 use super::{CANCEL_CHECK, LOBBY_HELP};
 
 impl App {
@@ -201,7 +202,7 @@ impl App {
             Outcome::NoAnswer => format!("{name}: no answer"),
             Outcome::Unreachable(why) => format!("{name}: unreachable ({why})"),
         };
-        let _ = self.screen.send(report);
+        self.say(report);
         self.maybe_end_empty_lobby();
     }
 
@@ -243,7 +244,11 @@ impl App {
             ),
         };
         write_log(&mut leading.log, &self.screen, &logged);
-        self.say(shown);
+        if let Notice::Msg { .. } = notice {
+            self.screen.chat(&shown);
+        } else {
+            self.say(shown);
+        }
         if !matches!(notice, Notice::Joined(_) | Notice::Msg { .. }) {
             self.maybe_end_empty_lobby();
         }
@@ -280,10 +285,8 @@ impl App {
 impl Membership {
     /// Shows and logs a line from the leader that does not end the lobby,
     /// and keeps the member list up to date.
-    fn show(&mut self, line: ToMember, screen: &Sender<String>) {
-        let show = |text: String| {
-            let _ = screen.send(text);
-        };
+    fn show(&mut self, line: ToMember, screen: &Screen) {
+        let show = |text: String| screen.say(&text);
         match line {
             ToMember::Members(names) => {
                 self.admitted = true;
@@ -304,7 +307,7 @@ impl Membership {
             ToMember::Msg { from, text } => {
                 let line = format!("[{from}] {text}");
                 write_log(&mut self.log, screen, &line);
-                show(line);
+                screen.chat(&line);
             }
             ToMember::Left(name) => {
                 show(format!("Peer ('{name}') is offline"));

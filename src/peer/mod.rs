@@ -28,6 +28,7 @@ mod invitee;
 mod inviter;
 mod lobby_stage;
 mod menu;
+mod screen;
 
 use std::fmt;
 use std::io;
@@ -35,7 +36,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, select, unbounded};
+use crossbeam_channel::{Receiver, Sender, after, never, select, unbounded};
 
 use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
 use crate::lobby::{self, Notice};
@@ -59,6 +60,8 @@ pub const DEFAULT_INVITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long an inviter waits to connect to an invitee.
 const INVITE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the app tries again to show lines a full screen did not take.
+const SCREEN_RETRY: Duration = Duration::from_millis(50);
 /// How often a waiting inviter looks whether it has been cancelled.
 const CANCEL_CHECK: Duration = Duration::from_millis(100);
 
@@ -155,6 +158,9 @@ pub enum Want {
 /// The peer's user interface: lines typed in, lines shown out.
 pub struct Console {
     pub input: Receiver<Input>,
+    /// Lines to show. If the channel is bounded and full, the peer never
+    /// waits: chat lines (all in the chat log) are dropped and summed up in
+    /// one line, and its own lines wait their turn.
     pub screen: Sender<String>,
     /// If set, the peer says before each read what it wants next, so that a
     /// terminal reader can turn echo off for passwords.
@@ -219,7 +225,7 @@ impl Peer {
         let mut app = App {
             chat_port: listener.addr.port(),
             config,
-            screen: console.screen.clone(),
+            screen: screen::Screen::new(console.screen.clone()),
             link,
             events,
             notices,
@@ -256,7 +262,16 @@ fn drive(
             let _ = wants.send(app.want());
             asked = true;
         }
+        // Lines held back for a full screen are tried again now and then.
+        let screen_retry = if app.screen.is_idle() {
+            never()
+        } else {
+            after(SCREEN_RETRY)
+        };
         select! {
+            recv(screen_retry) -> _ => {
+                app.screen.pump();
+            }
             recv(console.input) -> input => {
                 asked = false;
                 match input {
