@@ -29,7 +29,7 @@ use crate::db::{DbError, Store};
 use crate::line::{Frame, LineReader, write_line};
 use crate::password::{HashQueue, Hasher};
 use crate::trace::{self, Trace};
-use crate::wire::{ByeReason, Contact, ErrorCode, HELP_TEXT, Reply, Request};
+use crate::wire::{AttemptLimit, ByeReason, Contact, ErrorCode, HELP_TEXT, Reply, Request};
 
 /// The port the registry listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 7777;
@@ -532,7 +532,7 @@ impl Hub {
             }
             Event::Account { name, ip, reply } => {
                 let answer = match self.attempt(&name, ip) {
-                    Some(wait) => Err(Reply::too_many_attempts(wait)),
+                    Some((wait, limit)) => Err(Reply::too_many_attempts(wait, limit)),
                     None => self
                         .store
                         .account(&name)
@@ -624,15 +624,18 @@ impl Hub {
     /// failure at once: guesses sent at the same moment on many connections
     /// must not all pass while the first ones are still being hashed. (The
     /// caller holds a hashing slot, so few attempts are ever pending.)
-    fn attempt(&mut self, name: &str, ip: IpAddr) -> Option<u64> {
+    fn attempt(&mut self, name: &str, ip: IpAddr) -> Option<(u64, AttemptLimit)> {
         let now = Instant::now();
         let keys = throttle_keys(name, ip);
+        // The keys are the name's, then the address's.
         let wait = keys
             .iter()
-            .filter_map(|key| self.failures.get(key)?.blocked_until)
-            .filter(|until| *until > now)
-            .map(|until| (until - now).as_secs_f64().ceil() as u64)
-            .max();
+            .zip([AttemptLimit::Name, AttemptLimit::Address])
+            .filter_map(|(key, limit)| Some((self.failures.get(key)?.blocked_until?, limit)))
+            .filter(|(until, _)| *until > now)
+            .map(|(until, limit)| ((until - now).as_secs_f64().ceil() as u64, limit))
+            // The longest wait; on a tie, the name's, the one to fix.
+            .min_by_key(|(secs, _)| std::cmp::Reverse(*secs));
         if wait.is_some() {
             return wait;
         }

@@ -7,7 +7,7 @@ use std::thread;
 
 use crate::client::Refused;
 use crate::lobby::{Lobby, LobbyConfig};
-use crate::wire::{self, Contact, ErrorCode};
+use crate::wire::{self, AttemptLimit, Contact, ErrorCode};
 
 use super::LOBBY_HELP;
 use super::app::{App, Leading, Purpose, Stage, write_log};
@@ -81,10 +81,15 @@ impl App {
                 self.me = Some(contact);
                 Stage::Menu
             }
-            Err(Refused::TooManyAttempts(wait)) => {
+            Err(Refused::TooManyAttempts { wait, limit }) => {
                 let wait = wait.map_or_else(|| "some".to_string(), |secs| secs.to_string());
+                let which = match limit {
+                    Some(AttemptLimit::Name) => format!("for {name}"),
+                    Some(AttemptLimit::Address) => "from this address".to_string(),
+                    None => format!("for {name} or from this address"),
+                };
                 self.say(format!(
-                    "Too many failed attempts for {name}; try again in {wait} seconds."
+                    "Too many failed attempts {which}; try again in {wait} seconds."
                 ));
                 Stage::Welcome
             }
@@ -104,6 +109,11 @@ impl App {
     }
 
     pub(super) fn menu(&mut self, choice: &str) -> Stage {
+        if self.me.is_none() {
+            // Logged out by the registry while in a lobby.
+            self.say("You are not joined any more.");
+            return Stage::Welcome;
+        }
         match choice {
             "1" => {
                 self.show_list();

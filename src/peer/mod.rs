@@ -178,8 +178,10 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Connects to the registry, then starts listening for chat requests
-    /// in the address family the registry was reached in.
+    /// Starts the registry link, then listens for chat requests in the
+    /// address family the registry was reached in (or, if it cannot be
+    /// reached yet, the family of its first address). A registry that is
+    /// down is retried in the background.
     pub fn start(config: PeerConfig) -> Result<Peer, PeerError> {
         let (link_tx, link_rx) = unbounded();
         let link_config = LinkConfig {
@@ -191,7 +193,10 @@ impl Peer {
         };
         let link = RegistryLink::connect(link_config, link_tx)
             .map_err(|err| PeerError::Registry(config.servers.clone(), err))?;
-        let listen = listen_addr(config.listen, link.server_addr());
+        // A registry that is not up yet is reached at its first address, as
+        // far as the family of our listener goes.
+        let registry = link.server_addr().unwrap_or(config.servers[0]);
+        let listen = listen_addr(config.listen, registry);
         let (events, events_rx) = unbounded();
         let listener = ChatListener::start(&config, listen, events.clone())
             .map_err(|err| PeerError::Listen(listen, err))?;
@@ -255,6 +260,11 @@ fn drive(
     notices_rx: &Receiver<Notice>,
     link_rx: &Receiver<LinkNotice>,
 ) {
+    // What the link found at start (a registry not reachable yet) comes
+    // before the first question.
+    for notice in link_rx.try_iter() {
+        app.on_link(notice);
+    }
     app.prompt();
     let mut asked = false;
     loop {

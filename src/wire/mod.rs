@@ -27,7 +27,7 @@ pub use checks::{
     LineError, MAX_LINE, MAX_NAME, MAX_PASSWORD, MAX_TEXT, MAX_TICKET, MIN_PASSWORD, check_name,
     check_password, check_text, check_ticket, decode_line, redact,
 };
-pub use registry::{ByeReason, Contact, HELP_TEXT, Reply, Request};
+pub use registry::{AttemptLimit, ByeReason, Contact, HELP_TEXT, Reply, Request};
 
 /// The codes of every `ERR <CODE> <text>` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
