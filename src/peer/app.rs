@@ -9,14 +9,15 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, never};
 
 use crate::chatlog::ChatLog;
 use crate::client::{LinkNotice, RegistryLink};
 use crate::line::ConnReader;
 use crate::lobby::{Lobby, Notice};
-use crate::wire::{self, Contact, ToLeader, ToMember};
+use crate::wire::{self, BusyReason, Contact, ToLeader, ToMember};
 
 use super::screen::Screen;
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
@@ -35,20 +36,32 @@ pub(super) enum Event {
         name: String,
         outcome: Outcome,
     },
-    /// A line from the leader of the lobby we are a member of.
-    FromLeader { lobby: u64, line: ToMember },
-    /// The connection to that leader closed, or went `silent` too long.
-    LeaderGone { lobby: u64, silent: bool },
+    /// The chat request that `answer` would answer is no longer open: the
+    /// leader closed the connection, or it `expired` unanswered.
+    Withdrawn {
+        answer: Sender<ChatAnswer>,
+        expired: bool,
+    },
+}
+
+/// What the member reader of a lobby we are a member of tells the app,
+/// over that membership's own bounded channel.
+pub(super) enum FromLeader {
+    /// A line from the leader.
+    Line(ToMember),
+    /// The connection to the leader closed, or went `silent` too long.
+    Gone { silent: bool },
 }
 
 /// The user's answer to a chat request.
 pub(super) enum ChatAnswer {
     Accept {
-        lobby: u64,
         outbox: Receiver<ToLeader>,
+        /// Where the member reader sends the leader's lines.
+        feed: Sender<FromLeader>,
     },
     Reject,
-    Busy,
+    Busy(BusyReason),
 }
 
 /// How a chat request we sent ended.
@@ -59,7 +72,7 @@ pub(super) enum Outcome {
         writer: TcpStream,
     },
     Rejected,
-    Busy,
+    Busy(BusyReason),
     NoAnswer,
     Unreachable(String),
 }
@@ -89,6 +102,8 @@ pub(super) enum Stage {
 pub(super) struct Leading {
     pub(super) id: u64,
     pub(super) lobby: Lobby,
+    /// This lobby's notices, and no other's.
+    pub(super) notices: Receiver<Notice>,
     pub(super) log: Option<ChatLog>,
     /// Chat requests not answered yet.
     pub(super) waiting: usize,
@@ -99,7 +114,11 @@ pub(super) struct Membership {
     pub(super) id: u64,
     pub(super) leader: String,
     pub(super) outbox: Sender<ToLeader>,
+    /// This membership's lines from the leader, and no other's.
+    pub(super) feed: Receiver<FromLeader>,
     pub(super) members: Vec<String>,
+    /// Opened when the leader admits us (`MEMBERS`): a request withdrawn
+    /// before that leaves no log.
     pub(super) log: Option<ChatLog>,
     /// Set once the leader sent `MEMBERS`.
     pub(super) admitted: bool,
@@ -146,14 +165,27 @@ pub(super) struct App {
     pub(super) screen: Screen,
     pub(super) link: RegistryLink,
     pub(super) events: Sender<Event>,
-    pub(super) notices: Sender<Notice>,
     pub(super) me: Option<Contact>,
     pub(super) contacts: Vec<Contact>,
     pub(super) stage: Stage,
     pub(super) pending: Option<Pending>,
     pub(super) next_lobby: u64,
     pub(super) inviters: Vec<JoinHandle<()>>,
+    pub(super) repeats: Repeats,
 }
+
+/// A warning that keeps coming (a flood of forged chat requests) is shown
+/// once; its repeats are counted and summed up in one line a little later.
+#[derive(Default)]
+pub(super) struct Repeats {
+    last: Option<String>,
+    count: u64,
+    /// When the count is shown, if there is one.
+    pub(super) due: Option<Instant>,
+}
+
+/// How long repeats of a warning are counted before the count is shown.
+const REPEAT_WINDOW: Duration = Duration::from_secs(1);
 
 pub(super) fn write_log(log: &mut Option<ChatLog>, screen: &Screen, event: &str) {
     if let Some(file) = log
@@ -242,8 +274,75 @@ impl App {
                 name,
                 outcome,
             } => self.on_invited(lobby, name, outcome),
-            Event::FromLeader { lobby, line } => self.on_leader_line(lobby, line),
-            Event::LeaderGone { lobby, silent } => self.on_leader_gone(lobby, silent),
+            Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
+        }
+    }
+
+    /// The receivers of the current lobby: its notices if we lead it, the
+    /// leader's lines if we are a member; `never` otherwise.
+    pub(super) fn lobby_feeds(&self) -> (Receiver<Notice>, Receiver<FromLeader>) {
+        match &self.stage {
+            Stage::Leading(leading) => (leading.notices.clone(), never()),
+            Stage::Member(membership) => (never(), membership.feed.clone()),
+            _ => (never(), never()),
+        }
+    }
+
+    /// What the member reader of the current membership sent.
+    pub(super) fn on_feed(&mut self, feed: FromLeader) {
+        let Stage::Member(membership) = &self.stage else {
+            return;
+        };
+        let id = membership.id;
+        match feed {
+            FromLeader::Line(line) => self.on_leader_line(id, line),
+            FromLeader::Gone { silent } => self.on_leader_gone(id, silent),
+        }
+    }
+
+    /// The chat request waiting for the user is gone: the user is told,
+    /// and nothing is logged, as no lobby was joined.
+    fn on_withdrawn(&mut self, answer: &Sender<ChatAnswer>, expired: bool) {
+        let Some(pending) = &self.pending else {
+            return;
+        };
+        if !pending.answer.same_channel(answer) {
+            return;
+        }
+        let from = pending.from.clone();
+        self.pending = None;
+        let why = if expired {
+            "it was not answered in time"
+        } else {
+            "the leader closed the connection"
+        };
+        self.say(format!(
+            "The chat request from '{from}' was withdrawn: {why}."
+        ));
+        self.prompt();
+    }
+
+    /// Shows `warning`, or counts it if it is the one shown last.
+    pub(super) fn warn(&mut self, warning: String) {
+        if self.repeats.last.as_ref() == Some(&warning) {
+            self.repeats.count += 1;
+            self.repeats
+                .due
+                .get_or_insert_with(|| Instant::now() + REPEAT_WINDOW);
+            return;
+        }
+        self.show_repeats();
+        self.say(&warning);
+        self.repeats.last = Some(warning);
+    }
+
+    /// Shows how often the last warning came again since it was shown.
+    pub(super) fn show_repeats(&mut self) {
+        self.repeats.due = None;
+        let count = std::mem::take(&mut self.repeats.count);
+        if count > 0 {
+            let times = if count == 1 { "time" } else { "times" };
+            self.say(format!("(The same warning came {count} more {times}.)"));
         }
     }
 
@@ -251,22 +350,30 @@ impl App {
     /// other request open; rejected if its ticket does not hold; otherwise
     /// the user is asked.
     fn on_invitation(&mut self, from: String, ticket: Option<String>, answer: Sender<ChatAnswer>) {
-        let free = matches!(
-            self.stage,
-            Stage::Menu | Stage::Search | Stage::ConfirmAdd(_)
-        );
-        if !free || self.pending.is_some() {
-            let _ = answer.send(ChatAnswer::Busy);
+        let busy = if self.pending.is_some() {
+            Some(BusyReason::Answering)
+        } else {
+            match self.stage {
+                Stage::Menu | Stage::Search | Stage::ConfirmAdd(_) => None,
+                Stage::Leading(_) | Stage::Member(_) => Some(BusyReason::InChat),
+                Stage::Welcome | Stage::Name(_) | Stage::Password(..) => Some(BusyReason::Unsaid),
+            }
+        };
+        if let Some(reason) = busy {
+            let _ = answer.send(ChatAnswer::Busy(reason));
             return;
         }
         // Only a request the user would be asked about needs its
         // ticket checked; a busy answer tells a forger nothing.
         if let Err(why) = self.check_ticket(&from, ticket) {
             let _ = answer.send(ChatAnswer::Reject);
-            self.say(format!(
+            let repeated = self.repeats.count;
+            self.warn(format!(
                 "Warning: refused a chat request claiming to be from '{from}': {why}."
             ));
-            self.prompt();
+            if self.repeats.count == repeated {
+                self.prompt();
+            }
             return;
         }
         self.pending = Some(Pending { from, answer });
@@ -285,12 +392,19 @@ impl App {
         let Stage::Member(mut membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
             unreachable!("checked just above");
         };
+        if !membership.admitted {
+            // The leader went away before it let us in: no lobby was joined.
+            self.say(format!(
+                "The chat request from '{}' was withdrawn: the leader closed the connection.",
+                membership.leader
+            ));
+            self.prompt();
+            return;
+        }
         let why = if silent {
             "the leader stopped answering"
-        } else if membership.admitted {
-            "lost the connection to the leader"
         } else {
-            "the chat request is no longer open"
+            "lost the connection to the leader"
         };
         write_log(
             &mut membership.log,
@@ -364,7 +478,7 @@ impl App {
     /// Leaves any lobby, answers a waiting chat request, logs out.
     pub(super) fn quit(mut self) {
         if let Some(pending) = self.pending.take() {
-            let _ = pending.answer.send(ChatAnswer::Busy);
+            let _ = pending.answer.send(ChatAnswer::Busy(BusyReason::Unsaid));
         }
         match std::mem::replace(&mut self.stage, Stage::Welcome) {
             Stage::Leading(leading) => self.end_lobby(leading, "you quit"),

@@ -4,19 +4,19 @@
 
 use std::sync::atomic::Ordering;
 
-use crossbeam_channel::unbounded;
+use crossbeam_channel::{bounded, unbounded};
 
 use crate::chatlog::ChatLog;
 use crate::client::{Refused, Vouched};
 use crate::line::write_line;
 use crate::lobby::Notice;
-use crate::wire::{CloseReason, ToLeader, ToMember};
+use crate::wire::{BusyReason, CloseReason, ToLeader, ToMember};
 
 use super::app::{
     App, ChatAnswer, Leading, LobbyInput, Membership, Outcome, Pending, Stage, write_log,
 };
 use super::screen::Screen;
-use super::{CANCEL_CHECK, LOBBY_HELP};
+use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
 
 impl App {
     pub(super) fn open_log(&self, leader: &str) -> Option<ChatLog> {
@@ -82,14 +82,19 @@ impl App {
         }
     }
 
+    /// Ends the lobby we lead. What it relayed and we have not handled
+    /// yet still goes to its log (not to the screen: the user moved on).
     pub(super) fn end_lobby(&mut self, mut leading: Leading, why: &str) {
         leading.cancel.store(true, Ordering::SeqCst);
+        let unnoticed = leading.lobby.close(CloseReason::LeaderLeft);
+        for notice in leading.notices.try_iter().chain(unnoticed) {
+            write_log(&mut leading.log, &self.screen, &notice_lines(&notice).1);
+        }
         write_log(
             &mut leading.log,
             &self.screen,
             &format!("* lobby ended: {why}"),
         );
-        leading.lobby.close(CloseReason::LeaderLeft);
         self.say(format!("The lobby has ended ({why})."));
     }
 
@@ -124,31 +129,28 @@ impl App {
         self.next_lobby += 1;
         let id = self.next_lobby;
         let (outbox, outbox_rx) = unbounded();
+        // Bounded, so a flooding lobby waits in TCP rather than in memory.
+        let (feed, feed_rx) = bounded(FEED_CAPACITY);
         let accept = ChatAnswer::Accept {
-            lobby: id,
             outbox: outbox_rx,
+            feed,
         };
         if pending.answer.send(accept).is_err() {
             self.say(format!(
-                "The chat request from '{}' is no longer open.",
+                "The chat request from '{}' was withdrawn.",
                 pending.from
             ));
             self.prompt();
             return;
         }
-        let mut log = self.open_log(&pending.from);
-        write_log(
-            &mut log,
-            &self.screen,
-            &format!("* joined the lobby of {}", pending.from),
-        );
         self.say(format!("Joining {}'s lobby...", pending.from));
         self.stage = Stage::Member(Membership {
             id,
             leader: pending.from,
             outbox,
+            feed: feed_rx,
             members: Vec::new(),
-            log,
+            log: None,
             admitted: false,
         });
     }
@@ -198,7 +200,11 @@ impl App {
                 format!("{name}: OK -> ({}, {})", addr.ip(), addr.port())
             }
             Outcome::Rejected => format!("{name}: rejected your chat request"),
-            Outcome::Busy => format!("{name}: busy in another chat"),
+            Outcome::Busy(BusyReason::Answering) => {
+                format!("{name}: busy (answering another request)")
+            }
+            Outcome::Busy(BusyReason::InChat) => format!("{name}: busy (in a chat)"),
+            Outcome::Busy(BusyReason::Unsaid) => format!("{name}: busy"),
             Outcome::NoAnswer => format!("{name}: no answer"),
             Outcome::Unreachable(why) => format!("{name}: unreachable ({why})"),
         };
@@ -224,25 +230,7 @@ impl App {
         let Stage::Leading(leading) = &mut self.stage else {
             return;
         };
-        let (shown, logged) = match &notice {
-            Notice::Joined(name) => (
-                format!("Peer ('{name}') joined the lobby"),
-                format!("* {name} joined"),
-            ),
-            Notice::Msg { from, text } => (format!("[{from}] {text}"), format!("[{from}] {text}")),
-            Notice::Left(name) => (
-                format!("Peer ('{name}') is offline"),
-                format!("* {name} left"),
-            ),
-            Notice::Dropped(name) => (
-                format!("Peer ('{name}') is offline (it stopped reading and was dropped)"),
-                format!("* {name} dropped: it stopped reading"),
-            ),
-            Notice::Silent(name) => (
-                format!("Peer ('{name}') is offline (nothing heard from it for too long)"),
-                format!("* {name} dropped: nothing heard from it"),
-            ),
-        };
+        let (shown, logged) = notice_lines(&notice);
         write_log(&mut leading.log, &self.screen, &logged);
         if let Notice::Msg { .. } = notice {
             self.screen.chat(&shown);
@@ -263,6 +251,22 @@ impl App {
         if membership.id != lobby {
             return;
         }
+        if let (ToMember::Members(_), false) = (&line, membership.admitted) {
+            // Admitted: only now is there a lobby to log.
+            let leader = membership.leader.clone();
+            let mut log = self.open_log(&leader);
+            write_log(
+                &mut log,
+                &self.screen,
+                &format!("* joined the lobby of {leader}"),
+            );
+            if let Stage::Member(membership) = &mut self.stage {
+                membership.log = log;
+            }
+        }
+        let Stage::Member(membership) = &mut self.stage else {
+            return;
+        };
         let ToMember::Closed(reason) = line else {
             membership.show(line, &self.screen);
             return;
@@ -279,6 +283,29 @@ impl App {
         self.say(format!("The lobby has ended ({why})."));
         self.stage = Stage::Menu;
         self.prompt();
+    }
+}
+
+/// A notice of the lobby hub as the screen shows it and as the log keeps it.
+fn notice_lines(notice: &Notice) -> (String, String) {
+    match notice {
+        Notice::Joined(name) => (
+            format!("Peer ('{name}') joined the lobby"),
+            format!("* {name} joined"),
+        ),
+        Notice::Msg { from, text } => (format!("[{from}] {text}"), format!("[{from}] {text}")),
+        Notice::Left(name) => (
+            format!("Peer ('{name}') is offline"),
+            format!("* {name} left"),
+        ),
+        Notice::Dropped(name) => (
+            format!("Peer ('{name}') is offline (it stopped reading and was dropped)"),
+            format!("* {name} dropped: it stopped reading"),
+        ),
+        Notice::Silent(name) => (
+            format!("Peer ('{name}') is offline (nothing heard from it for too long)"),
+            format!("* {name} dropped: nothing heard from it"),
+        ),
     }
 }
 

@@ -9,9 +9,11 @@ use crate::client::Refused;
 use crate::lobby::{Lobby, LobbyConfig};
 use crate::wire::{self, AttemptLimit, Contact, ErrorCode};
 
-use super::LOBBY_HELP;
+use crossbeam_channel::bounded;
+
 use super::app::{App, Leading, Purpose, Stage, write_log};
 use super::inviter::Inviter;
+use super::{FEED_CAPACITY, LOBBY_HELP};
 
 impl App {
     /// The first menu: register or join.
@@ -204,7 +206,10 @@ impl App {
         config.trace = self.config.trace;
         config.hello_interval = self.config.lobby_hello;
         config.silence_timeout = self.config.lobby_timeout;
-        let lobby = match Lobby::start(config, self.notices.clone()) {
+        // A channel of its own, bounded: nothing of this lobby can show up
+        // in the next, and a flood waits in TCP rather than in memory.
+        let (notices, notices_rx) = bounded(FEED_CAPACITY);
+        let lobby = match Lobby::start(config, notices) {
             Ok(lobby) => lobby,
             Err(err) => {
                 self.say(format!("Cannot start a chat: {err}"));
@@ -232,6 +237,7 @@ impl App {
         let leading = Leading {
             id,
             lobby,
+            notices: notices_rx,
             log,
             waiting,
             cancel,

@@ -36,13 +36,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, after, never, select, unbounded};
+use crossbeam_channel::{Receiver, Sender, after, at, never, select, unbounded};
 
 use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
-use crate::lobby::{self, Notice};
+use crate::lobby;
 use crate::trace::Trace;
 
-use app::{App, Event, Flow, Stage};
+use app::{App, Event, Flow, FromLeader, Stage};
 use invitee::ChatListener;
 
 /// The prompts, word for word as the design has them.
@@ -60,6 +60,9 @@ pub const DEFAULT_INVITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long an inviter waits to connect to an invitee.
 const INVITE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many lines of a lobby (its hub's notices, or the leader's lines to
+/// a member) may wait for the app thread.
+const FEED_CAPACITY: usize = 256;
 /// How often the app tries again to show lines a full screen did not take.
 const SCREEN_RETRY: Duration = Duration::from_millis(50);
 /// How often a waiting inviter looks whether it has been cancelled.
@@ -226,22 +229,21 @@ impl Peer {
             events,
             events_rx,
         } = self;
-        let (notices, notices_rx) = unbounded();
         let mut app = App {
             chat_port: listener.addr.port(),
             config,
             screen: screen::Screen::new(console.screen.clone()),
             link,
             events,
-            notices,
             me: None,
             contacts: Vec::new(),
             stage: Stage::Welcome,
             pending: None,
             next_lobby: 0,
             inviters: Vec::new(),
+            repeats: Default::default(),
         };
-        drive(&mut app, &console, &events_rx, &notices_rx, &link_rx);
+        drive(&mut app, &console, &events_rx, &link_rx);
         app.quit();
         // Chat requests still waiting for an answer are answered BUSY by
         // their own threads as the listener stops.
@@ -257,7 +259,6 @@ fn drive(
     app: &mut App,
     console: &Console,
     events_rx: &Receiver<Event>,
-    notices_rx: &Receiver<Notice>,
     link_rx: &Receiver<LinkNotice>,
 ) {
     // What the link found at start (a registry not reachable yet) comes
@@ -278,9 +279,16 @@ fn drive(
         } else {
             after(SCREEN_RETRY)
         };
+        let repeats = app.repeats.due.map_or_else(never, at);
+        let (lobby_notices, leader_lines) = app.lobby_feeds();
         select! {
             recv(screen_retry) -> _ => {
                 app.screen.pump();
+            }
+            recv(repeats) -> _ => app.show_repeats(),
+            recv(leader_lines) -> line => {
+                // A reader that ended without a word is a leader gone.
+                app.on_feed(line.unwrap_or(FromLeader::Gone { silent: false }));
             }
             recv(console.input) -> input => {
                 asked = false;
@@ -298,7 +306,7 @@ fn drive(
                     app.on_event(event);
                 }
             }
-            recv(notices_rx) -> notice => {
+            recv(lobby_notices) -> notice => {
                 if let Ok(notice) = notice {
                     app.on_notice(notice);
                 }

@@ -22,7 +22,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-pub use chat::{CloseReason, ToLeader, ToMember};
+pub use chat::{BusyReason, CloseReason, ToLeader, ToMember};
 pub use checks::{
     LineError, MAX_LINE, MAX_NAME, MAX_PASSWORD, MAX_TEXT, MAX_TICKET, MIN_PASSWORD, check_name,
     check_password, check_text, check_ticket, decode_line, redact,

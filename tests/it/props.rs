@@ -8,8 +8,8 @@ use std::str::FromStr;
 
 use p2pchat::line::{Frame, LineReader};
 use p2pchat::wire::{
-    self, ByeReason, CloseReason, Contact, ErrorCode, MAX_LINE, MAX_TEXT, ParseError, Reply,
-    Request, ToLeader, ToMember,
+    self, BusyReason, ByeReason, CloseReason, Contact, ErrorCode, MAX_LINE, MAX_TEXT, ParseError,
+    Reply, Request, ToLeader, ToMember,
 };
 use proptest::prelude::*;
 
@@ -319,7 +319,9 @@ fn to_leader() -> impl Strategy<Value = ToLeader> {
     prop_oneof![
         Just(ToLeader::Accept),
         Just(ToLeader::Reject),
-        Just(ToLeader::Busy),
+        Just(ToLeader::Busy(BusyReason::Unsaid)),
+        Just(ToLeader::Busy(BusyReason::Answering)),
+        Just(ToLeader::Busy(BusyReason::InChat)),
         text().prop_map(ToLeader::Msg),
         Just(ToLeader::Leave),
         Just(ToLeader::Hello),
