@@ -365,16 +365,13 @@ pub(super) fn read_from_leader(
         let gone = match reader.next_frame() {
             Ok(Frame::Line(line)) => {
                 trace.received(leader, &line);
-                match line.parse::<ToMember>() {
-                    Ok(parsed) => {
-                        let last = matches!(parsed, ToMember::Closed(_));
-                        if feed.send(FromLeader::Line(parsed)).is_err() || last {
-                            return;
-                        }
+                // A line we do not understand is shown in the trace and
+                // otherwise skipped: the chat goes on.
+                if let Ok(parsed) = line.parse::<ToMember>() {
+                    let last = matches!(parsed, ToMember::Closed(_));
+                    if feed.send(FromLeader::Line(parsed)).is_err() || last {
+                        return;
                     }
-                    // A line we do not understand is shown in the trace and
-                    // otherwise skipped: the chat goes on.
-                    Err(_) => {}
                 }
                 continue;
             }
