@@ -5,7 +5,7 @@
 use std::io::{self, BufReader};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -78,9 +78,24 @@ pub(super) struct Acceptor {
     pub(super) timing: Timing,
 }
 
+/// How many chat connections may wait for their first line at once. Each
+/// is a thread and a descriptor, and nobody has said who they are yet: one
+/// more is answered `BUSY` by the acceptor and closed.
+pub(super) const MAX_WAITING: usize = 32;
+
+/// Counts a connection as waiting for its first line until dropped.
+struct Waiting(Arc<AtomicUsize>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Acceptor {
     pub(super) fn run(self) {
         let mut connections: Vec<JoinHandle<()>> = Vec::new();
+        let waiting = Arc::new(AtomicUsize::new(0));
         for stream in self.listener.incoming() {
             if self.flag.load(Ordering::SeqCst) {
                 break;
@@ -92,6 +107,12 @@ impl Acceptor {
                 continue;
             };
             connections.retain(|h| !h.is_finished());
+            if waiting.load(Ordering::SeqCst) >= MAX_WAITING {
+                self.refuse_busy(stream);
+                continue;
+            }
+            waiting.fetch_add(1, Ordering::SeqCst);
+            let counted = Waiting(waiting.clone());
             let chat = ChatConnection {
                 events: self.events.clone(),
                 stop: self.stop.clone(),
@@ -100,7 +121,7 @@ impl Acceptor {
             };
             if let Ok(handle) = thread::Builder::new()
                 .name("chat-connection".into())
-                .spawn(move || chat.serve(stream))
+                .spawn(move || chat.serve(stream, counted))
             {
                 connections.push(handle);
             }
@@ -108,6 +129,18 @@ impl Acceptor {
         for handle in connections {
             let _ = handle.join();
         }
+    }
+
+    /// Answers `BUSY` without a thread and closes: one short line fits in
+    /// a fresh socket's buffer, and a sender that does not read it loses
+    /// nothing it was owed.
+    fn refuse_busy(&self, stream: TcpStream) {
+        let busy = ToLeader::Busy(BusyReason::Unsaid);
+        if let Ok(addr) = stream.peer_addr() {
+            self.trace.sent(addr, &busy);
+        }
+        let _ = stream.set_nonblocking(true);
+        let _ = write_line(&mut &stream, &busy);
     }
 }
 
@@ -159,8 +192,10 @@ struct Member {
 impl ChatConnection {
     /// Runs the invitee's side in its phases, each handing the next what it
     /// needs; a phase that ends the connection returns `None`.
-    fn serve(self, stream: TcpStream) {
-        let Some(invitation) = self.await_request(stream) else {
+    fn serve(self, stream: TcpStream, counted: Waiting) {
+        let invitation = self.await_request(stream);
+        drop(counted);
+        let Some(invitation) = invitation else {
             return;
         };
         let Some(accepted) = self.ask_user(invitation) else {

@@ -3,16 +3,17 @@
 //! act on a terminal, names that cannot become paths, and memory and
 //! threads that stay bounded. Real sockets and real binaries, loopback only.
 
-use std::net::{SocketAddr, TcpListener};
-use std::time::Duration;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
 
-use p2pchat::peer::WELCOME_PROMPT;
+use p2pchat::peer::{MENU_PROMPT, WELCOME_PROMPT};
 use p2pchat::registry::ThrottleConfig;
 use p2pchat::testing::ScriptedPeer;
 
 use crate::support::{
-    PASSWORD, PeerProcess, ServerProcess, TestServer, any_port, check, join_as, joined_with,
-    peer_config, register, register_and_join, see, temp_dir,
+    PASSWORD, PEER_WAIT, PeerProcess, ServerProcess, TestServer, any_port, chat_addr, check,
+    invite, join_as, joined_with, peer_config, register, register_and_join, see, temp_dir,
 };
 
 #[test]
@@ -181,4 +182,116 @@ fn a_peer_says_when_the_address_limit_was_hit() {
         said.starts_with("Too many failed attempts from this address; try again in "),
         "{said}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// The chat port and chat requests
+
+/// A raw connection to `peer`'s chat port that reads under `PEER_WAIT`.
+fn chat_to(peer: &ScriptedPeer) -> (TcpStream, BufReader<TcpStream>) {
+    let stream = TcpStream::connect(chat_addr(peer)).unwrap();
+    stream.set_read_timeout(Some(PEER_WAIT)).unwrap();
+    let reader = BufReader::new(stream.try_clone().unwrap());
+    (stream, reader)
+}
+
+/// The next line, without its line ending; `None` at the end.
+fn next_line(reader: &mut BufReader<TcpStream>) -> Option<String> {
+    let mut line = String::new();
+    match reader.read_line(&mut line).unwrap() {
+        0 => None,
+        _ => Some(line.trim_end().to_string()),
+    }
+}
+
+#[test]
+fn connections_waiting_for_their_first_line_are_capped() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let bob = joined_with(peer_config(server.addr(), logs.path()), "bob");
+    let silent: Vec<TcpStream> = (0..32)
+        .map(|_| TcpStream::connect(chat_addr(&bob)).unwrap())
+        .collect();
+    for _ in 0..3 {
+        let (_stream, mut reader) = chat_to(&bob);
+        assert_eq!(next_line(&mut reader).as_deref(), Some("BUSY"));
+        assert_eq!(next_line(&mut reader), None);
+    }
+    drop(silent);
+    // Once the silent ones are gone, requests are heard again (this one
+    // has no ticket, so it is refused, but by the user's peer, not the cap).
+    let deadline = Instant::now() + PEER_WAIT;
+    loop {
+        let (mut stream, mut reader) = chat_to(&bob);
+        writeln!(stream, "CHAT_REQUEST alice").unwrap();
+        match next_line(&mut reader).as_deref() {
+            Some("REJECT") => break,
+            Some("BUSY") if Instant::now() < deadline => continue,
+            other => panic!("expected REJECT, got {other:?}"),
+        }
+    }
+    see(
+        &bob,
+        "Warning: refused a chat request claiming to be from 'alice'",
+    );
+}
+
+#[test]
+fn repeated_warnings_are_one_line_with_a_count() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let bob = joined_with(peer_config(server.addr(), logs.path()), "bob");
+    for _ in 0..20 {
+        let (mut stream, mut reader) = chat_to(&bob);
+        writeln!(stream, "CHAT_REQUEST alice").unwrap();
+        assert_eq!(next_line(&mut reader).as_deref(), Some("REJECT"));
+    }
+    let mut warnings = 0;
+    let mut repeats = 0;
+    while repeats < 19 {
+        let line = see(&bob, "");
+        if line.starts_with("Warning: refused a chat request") {
+            warnings += 1;
+        } else if let Some(rest) = line.strip_prefix("(The same warning came ") {
+            repeats += rest.split(' ').next().unwrap().parse::<u32>().unwrap();
+        }
+    }
+    assert_eq!((warnings, repeats), (1, 19));
+}
+
+#[test]
+fn a_chat_request_expires_after_the_invite_timeout_and_leaves_no_log() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let mut config = peer_config(server.addr(), logs.path());
+    config.invite_timeout = Duration::from_secs(1);
+    let bob = joined_with(config, "bob");
+    let mut alice = register_and_join(server.addr(), "alice", 4001);
+    let ticket = invite(&mut alice, "bob");
+    let (mut stream, mut reader) = chat_to(&bob);
+    writeln!(stream, "CHAT_REQUEST alice {ticket}").unwrap();
+    see(&bob, "Chat request from 'alice'");
+    see(
+        &bob,
+        "The chat request from 'alice' was withdrawn: it was not answered in time.",
+    );
+    see(&bob, MENU_PROMPT);
+    assert_eq!(
+        next_line(&mut reader),
+        None,
+        "the request's connection ends"
+    );
+    // A late "OK" is a menu choice now, not an answer.
+    bob.type_line("OK");
+    see(&bob, "Please type 1, 2 or 3");
+    assert!(
+        !logs.path().join("bob").exists(),
+        "no log for a lobby never joined"
+    );
+
+    // And a second request is asked, not answered BUSY.
+    let ticket = invite(&mut alice, "bob");
+    let (mut stream, _reader) = chat_to(&bob);
+    writeln!(stream, "CHAT_REQUEST alice {ticket}").unwrap();
+    see(&bob, "Chat request from 'alice'");
 }
