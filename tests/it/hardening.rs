@@ -3,8 +3,10 @@
 //! act on a terminal, names that cannot become paths, and memory and
 //! threads that stay bounded. Real sockets and real binaries, loopback only.
 
+use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use p2pchat::peer::{MENU_PROMPT, WELCOME_PROMPT};
@@ -12,8 +14,9 @@ use p2pchat::registry::ThrottleConfig;
 use p2pchat::testing::ScriptedPeer;
 
 use crate::support::{
-    PASSWORD, PEER_WAIT, PeerProcess, ServerProcess, TestServer, any_port, chat_addr, check,
-    invite, join_as, joined_with, peer_config, register, register_and_join, see, temp_dir,
+    Client, PASSWORD, PEER_WAIT, PeerProcess, ServerProcess, TestServer, add, any_port, chat_addr,
+    check, invite, join_as, joined_with, peer_config, register, register_and_join, see, see_lines,
+    temp_dir,
 };
 
 #[test]
@@ -294,4 +297,127 @@ fn a_chat_request_expires_after_the_invite_timeout_and_leaves_no_log() {
     let (mut stream, _reader) = chat_to(&bob);
     writeln!(stream, "CHAT_REQUEST alice {ticket}").unwrap();
     see(&bob, "Chat request from 'alice'");
+}
+
+// ---------------------------------------------------------------------------
+// Lobbies under a flood
+
+/// A member played over raw sockets: joined at the registry, listening on
+/// its own chat port.
+struct RawMember {
+    _registry: Client,
+    listener: TcpListener,
+}
+
+impl RawMember {
+    fn join(server: &TestServer, name: &str) -> RawMember {
+        let listener = TcpListener::bind(any_port()).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        RawMember {
+            _registry: register_and_join(server.addr(), name, port),
+            listener,
+        }
+    }
+
+    /// Accepts the next chat request and reads up to `MEMBERS`.
+    fn accept(&self) -> (TcpStream, BufReader<TcpStream>) {
+        let (stream, _) = self.listener.accept().unwrap();
+        stream.set_read_timeout(Some(PEER_WAIT)).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let request = next_line(&mut reader).unwrap();
+        assert!(request.starts_with("CHAT_REQUEST alice "), "{request}");
+        (&stream).write_all(b"OK\n").unwrap();
+        let members = next_line(&mut reader).unwrap();
+        assert!(members.starts_with("MEMBERS alice"), "{members}");
+        (stream, reader)
+    }
+}
+
+/// The `[bob] flood N` numbers in a log, in order.
+fn flood_numbers(log: &str) -> Vec<usize> {
+    log.lines()
+        .filter_map(|line| line.split_once("[bob] flood ").map(|(_, n)| n))
+        .map(|n| n.split(' ').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_lobby_left_during_a_flood_keeps_every_relayed_line_in_its_own_log_and_none_in_the_next() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let alice = joined_with(peer_config(server.addr(), logs.path()), "alice");
+    let carol = joined_with(peer_config(server.addr(), logs.path()), "carol");
+    let bob = RawMember::join(&server, "bob");
+    let dave = RawMember::join(&server, "dave");
+    add(&alice, "bob");
+    add(&alice, "dave");
+    alice.type_line("3");
+    let (mut bob_out, _bob_in) = bob.accept();
+    let (_dave_out, mut dave_in) = dave.accept();
+
+    let flood = thread::spawn(move || {
+        for i in 0..50_000 {
+            if writeln!(bob_out, "MSG flood {i} {}", "x".repeat(200)).is_err() {
+                return;
+            }
+        }
+    });
+    // Dave reads everything the lobby relays to him, until it closes.
+    let reading = thread::spawn(move || {
+        let mut relayed = 0;
+        while let Some(line) = next_line(&mut dave_in) {
+            if line.starts_with("MSG bob flood ") {
+                relayed += 1;
+            }
+            if line.starts_with("CLOSED") {
+                break;
+            }
+        }
+        relayed
+    });
+    see(&alice, "[bob] flood 1000 ");
+    for line in ["/leave", "2", "carol", "Yes", "3"] {
+        alice.type_line(line);
+    }
+    see(&alice, "The lobby has ended (you left)");
+    see(&carol, "Chat request from 'alice'");
+    carol.type_line("OK");
+    // Nothing of the old lobby shows up in the new one.
+    let after = see_lines(&alice, "Peer ('carol') joined the lobby");
+    assert!(
+        !after.iter().any(|line| line.contains("[bob]")),
+        "the new lobby showed the old one's lines: {:?}",
+        after.iter().find(|line| line.contains("[bob]"))
+    );
+    alice.type_line("hello carol");
+    see(&carol, "[alice] hello carol");
+    let relayed_to_dave = reading.join().unwrap();
+    flood.join().unwrap();
+    drop(alice);
+
+    let mut texts: Vec<String> = fs::read_dir(logs.path().join("alice"))
+        .unwrap()
+        .map(|entry| fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(texts.len(), 2);
+    // Both may start within one second, so the file names do not tell
+    // which came first; the second lobby is the one carol joined.
+    texts.sort_by_key(|text| text.contains("* carol joined"));
+    let [first, second] = &texts[..] else {
+        unreachable!()
+    };
+    let numbers = flood_numbers(first);
+    assert_eq!(
+        numbers,
+        (0..numbers.len()).collect::<Vec<_>>(),
+        "the old lobby's log lost or reordered lines"
+    );
+    assert!(
+        numbers.len() >= relayed_to_dave,
+        "the log has {} lines, dave was sent {relayed_to_dave}",
+        numbers.len()
+    );
+    assert!(first.contains("* lobby ended: you left"), "{first}");
+    assert!(!second.contains("[bob]"), "{second}");
+    assert!(second.contains("[alice] hello carol"), "{second}");
 }
