@@ -21,6 +21,7 @@
 //! - `inviter`: one outgoing chat request.
 //! - `first_line`: the wait for a chat connection's first line, for both ends.
 //! - `invitee`: the chat listener and the invitee's handshake, in phases.
+//! - `screen`: the app's side of the screen, escaped, never blocking.
 
 mod app;
 mod first_line;

@@ -421,3 +421,30 @@ fn a_lobby_left_during_a_flood_keeps_every_relayed_line_in_its_own_log_and_none_
     assert!(!second.contains("[bob]"), "{second}");
     assert!(second.contains("[alice] hello carol"), "{second}");
 }
+
+#[test]
+fn trace_shows_control_characters_escaped() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let mut bob = PeerProcess::start_with("bob", server.addr(), logs.path(), &["--trace"]);
+    let port = bob.chat_port();
+    bob.join(PASSWORD);
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(PEER_WAIT)).unwrap();
+    stream
+        .write_all(b"CHAT_REQUEST \x1b]0;pwned\x07alice\n")
+        .unwrap();
+    let mut reader = BufReader::new(stream);
+    let answer = next_line(&mut reader).unwrap();
+    assert!(answer.starts_with("ERR BAD_NAME"), "{answer}");
+    let (status, _, stderr) = bob.wait();
+    assert!(status.success());
+    assert!(
+        stderr.contains("CHAT_REQUEST \\u{1b}]0;pwned\\u{7}alice"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\x1b') && !stderr.contains('\x07'),
+        "{stderr:?}"
+    );
+}
