@@ -178,7 +178,8 @@ pub(super) struct App {
 /// once; its repeats are counted and summed up in one line a little later.
 #[derive(Default)]
 pub(super) struct Repeats {
-    last: Option<String>,
+    /// The warning shown last, and when.
+    last: Option<(String, Instant)>,
     count: u64,
     /// When the count is shown, if there is one.
     pub(super) due: Option<Instant>,
@@ -323,22 +324,35 @@ impl App {
     }
 
     /// Shows `warning`, or counts it if it is the one shown last.
+    /// A warning that comes again soon after it was shown (or while its
+    /// repeats are being counted) is counted instead.
     pub(super) fn warn(&mut self, warning: String) {
-        if self.repeats.last.as_ref() == Some(&warning) {
+        let now = Instant::now();
+        let repeat = match &self.repeats.last {
+            Some((last, shown)) => {
+                *last == warning
+                    && (self.repeats.count > 0 || now.duration_since(*shown) < REPEAT_WINDOW)
+            }
+            None => false,
+        };
+        if repeat {
             self.repeats.count += 1;
-            self.repeats
-                .due
-                .get_or_insert_with(|| Instant::now() + REPEAT_WINDOW);
+            self.repeats.due.get_or_insert(now + REPEAT_WINDOW);
             return;
         }
         self.show_repeats();
         self.say(&warning);
-        self.repeats.last = Some(warning);
+        self.repeats.last = Some((warning, now));
     }
 
     /// Shows how often the last warning came again since it was shown.
     pub(super) fn show_repeats(&mut self) {
         self.repeats.due = None;
+        if let Some((_, shown)) = &mut self.repeats.last {
+            // The count stands for the warning: the next one is a repeat
+            // only if it comes soon after this.
+            *shown = Instant::now();
+        }
         let count = std::mem::take(&mut self.repeats.count);
         if count > 0 {
             let times = if count == 1 { "time" } else { "times" };
