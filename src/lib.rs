@@ -8,7 +8,9 @@
 //! - `trace`: the `--trace` output of both binaries, passwords hidden.
 //! - `db`: the registry's SQLite file: schema, migrations, every statement.
 //! - `password`: argon2id hashing, at most one hash per core at a time.
-//! - `registry`: the registry server: acceptor, connection threads, sweeper, hub.
+//! - `registry`: the registry server: acceptor, connection threads, sweeper, hub,
+//!   and its rules (`throttle`, `tickets`) as plain types.
+//! - `net`: waking a blocked `accept`, and the accept loop both servers share.
 //! - `client`: the peer's link to the registry: requests, HELLO, reconnects.
 //! - `peer`: the interactive peer: menus, chat requests, lobby membership.
 //! - `testing`: `ScriptedPeer`, which drives a peer through channels for tests and the demo.
@@ -22,6 +24,7 @@ pub mod client;
 pub mod db;
 pub mod line;
 pub mod lobby;
+mod net;
 pub mod password;
 pub mod peer;
 pub mod registry;
@@ -30,20 +33,8 @@ pub mod testing;
 pub mod trace;
 pub mod wire;
 
-/// Wakes a thread blocked in `accept` on `addr` by connecting to it; the
-/// thread then sees its stop flag and drops the connection. A listener on
-/// an unspecified address (`0.0.0.0`, `::`) is reached through loopback. If
-/// the connection fails, the listener is gone already.
-pub(crate) fn wake_acceptor(mut addr: std::net::SocketAddr) {
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-    if addr.ip().is_unspecified() {
-        addr.set_ip(match addr.ip() {
-            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        });
-    }
-    let _ = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1));
-}
+/// Kept at the crate root for the peer and the lobby, which call it there.
+pub(crate) use net::wake_acceptor;
 
 /// Parses a number of seconds, fractions allowed, for command-line options.
 pub fn parse_seconds(text: &str) -> Result<f64, String> {
@@ -53,9 +44,14 @@ pub fn parse_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Raises this process's soft limit on open files to its hard limit, since
-/// thousands of connections need thousands of descriptors. Returns the new
-/// soft limit.
+/// `OPEN_MAX` from macOS's `<sys/syslimits.h>`, which the libc crate does
+/// not export: the most a process's soft limit on open files may be set to.
+#[cfg(target_os = "macos")]
+const MACOS_OPEN_MAX: libc::rlim_t = 10_240;
+
+/// Raises this process's soft limit on open files to its hard limit (on
+/// macOS at most `OPEN_MAX`), since thousands of connections need thousands
+/// of descriptors. Returns the new soft limit.
 pub fn raise_fd_limit() -> std::io::Result<u64> {
     #[cfg(unix)]
     {
@@ -67,8 +63,15 @@ pub fn raise_fd_limit() -> std::io::Result<u64> {
         if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        if limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max;
+        // macOS refuses a soft limit above `OPEN_MAX` (`RLIM_INFINITY`, the
+        // usual hard limit there, included) with EINVAL, so the soft limit
+        // goes only that far.
+        #[cfg(target_os = "macos")]
+        let wanted = limit.rlim_max.min(MACOS_OPEN_MAX);
+        #[cfg(not(target_os = "macos"))]
+        let wanted = limit.rlim_max;
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = wanted;
             // SAFETY: `limit` is a valid `rlimit` that only raises the soft
             // limit up to the hard one, which any process may do.
             if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {

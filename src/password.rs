@@ -1,4 +1,5 @@
-//! Password hashing with argon2id, on a few threads with reused memory.
+//! Password hashing with argon2id, on a few threads with reused memory,
+//! password checks ahead of new hashes.
 //!
 //! This module owns the hashing parameters and the bound. It must never log,
 //! store or return a plain password, and it never touches the database: a
@@ -10,7 +11,7 @@ use std::thread::{self, JoinHandle};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use crossbeam_channel::{Sender, bounded, unbounded};
+use crossbeam_channel::{Receiver, Sender, bounded, select_biased, unbounded};
 
 /// The working memory of one hash: 19 MiB with the default parameters.
 type Memory = Vec<Block>;
@@ -24,31 +25,51 @@ type Job = Box<dyn FnOnce(&mut Slot) + Send>;
 /// argon2 touches stay on these few threads rather than on thousands of
 /// connection threads.
 ///
+/// There are two queues: `run` (a JOIN's check) goes first, `hash` (making
+/// a new account's hash) waits while any check does. So a flood of
+/// REGISTERs delays a JOIN by one hash at most, not by the whole queue.
+///
 /// Dropping the `Hasher` joins its threads, once every `HashQueue` taken
 /// from it is gone too.
 pub struct Hasher {
-    jobs: Option<Sender<Job>>,
+    jobs: Option<HashQueue>,
     workers: Vec<JoinHandle<()>>,
 }
 
 /// Where connection threads send hashing work; cheap to clone.
 #[derive(Clone)]
 pub struct HashQueue {
-    jobs: Sender<Job>,
+    /// Checks of a password someone is waiting to log in with.
+    urgent: Sender<Job>,
+    /// New hashes, which wait while any check does.
+    bulk: Sender<Job>,
+}
+
+/// The next job for a hashing thread, urgent ones first; `None` once both
+/// queues are closed and empty.
+fn next_job(urgent: &Receiver<Job>, bulk: &Receiver<Job>) -> Option<Job> {
+    let (job, other) = select_biased! {
+        recv(urgent) -> job => (job, bulk),
+        recv(bulk) -> job => (job, urgent),
+    };
+    // Both queues close together, when the last `HashQueue` goes; what is
+    // left in the other one still runs, as every job sent is answered.
+    job.ok().or_else(|| other.try_recv().ok())
 }
 
 impl Hasher {
     /// Starts `workers` hashing threads (at least one).
     pub fn new(workers: usize) -> io::Result<Hasher> {
-        let (jobs, queue) = unbounded::<Job>();
+        let (urgent, urgent_rx) = unbounded::<Job>();
+        let (bulk, bulk_rx) = unbounded::<Job>();
         let workers = (0..workers.max(1))
             .map(|n| {
-                let queue = queue.clone();
+                let (urgent, bulk) = (urgent_rx.clone(), bulk_rx.clone());
                 thread::Builder::new()
                     .name(format!("hasher-{n}"))
                     .spawn(move || {
                         let mut slot = Slot::default();
-                        for job in queue {
+                        while let Some(job) = next_job(&urgent, &bulk) {
                             job(&mut slot);
                             slot.trim();
                         }
@@ -56,7 +77,7 @@ impl Hasher {
             })
             .collect::<io::Result<Vec<_>>>()?;
         Ok(Hasher {
-            jobs: Some(jobs),
+            jobs: Some(HashQueue { urgent, bulk }),
             workers,
         })
     }
@@ -68,9 +89,7 @@ impl Hasher {
 
     /// A handle to send work to these threads.
     pub fn queue(&self) -> HashQueue {
-        HashQueue {
-            jobs: self.jobs.clone().expect("jobs is only taken in drop"),
-        }
+        self.jobs.clone().expect("jobs is only taken in drop")
     }
 
     /// Hashes `password` into a salted argon2id PHC string.
@@ -94,24 +113,33 @@ impl Drop for Hasher {
 }
 
 impl HashQueue {
-    /// Runs `work` on a hashing thread, with that thread's buffer, and
-    /// waits for its result. `None` when the hashing threads have stopped.
+    /// Runs `work` on a hashing thread, with that thread's buffer, ahead of
+    /// any `hash` waiting, and waits for its result. `None` when the
+    /// hashing threads have stopped.
     pub fn run<T: Send + 'static>(
         &self,
+        work: impl FnOnce(&mut Slot) -> T + Send + 'static,
+    ) -> Option<T> {
+        HashQueue::send(&self.urgent, work)
+    }
+
+    fn send<T: Send + 'static>(
+        queue: &Sender<Job>,
         work: impl FnOnce(&mut Slot) -> T + Send + 'static,
     ) -> Option<T> {
         let (tx, rx) = bounded(1);
         let job: Job = Box::new(move |slot| {
             let _ = tx.send(work(slot));
         });
-        self.jobs.send(job).ok()?;
+        queue.send(job).ok()?;
         rx.recv().ok()
     }
 
-    /// Hashes `password` into a salted argon2id PHC string.
+    /// Hashes `password` into a salted argon2id PHC string, after every
+    /// `run` that is waiting.
     pub fn hash(&self, password: &str) -> Result<String, String> {
         let password = password.to_string();
-        self.run(move |slot| slot.hash(&password))
+        HashQueue::send(&self.bulk, move |slot| slot.hash(&password))
             .unwrap_or_else(|| Err("the hashing threads have stopped".into()))
     }
 
@@ -214,6 +242,58 @@ impl Slot {
 #[cfg(test)]
 mod tests {
     use super::Hasher;
+
+    use super::HashQueue;
+
+    #[test]
+    fn checks_run_before_new_hashes() {
+        use crossbeam_channel::bounded;
+        use std::thread;
+        use std::time::{Duration, Instant};
+        let hasher = Hasher::new(1).unwrap();
+        let queue = hasher.queue();
+        // Hold the one hashing thread until both kinds of work wait.
+        let (release, held) = bounded::<()>(0);
+        let (holding, started) = bounded::<()>(1);
+        let holder = {
+            let queue = queue.clone();
+            thread::spawn(move || {
+                queue.run(move |_| {
+                    holding.send(()).unwrap();
+                    held.recv()
+                })
+            })
+        };
+        started.recv_timeout(Duration::from_secs(30)).unwrap();
+        let (order, done) = bounded(2);
+        let new_hash = {
+            let (queue, order) = (queue.clone(), order.clone());
+            thread::spawn(move || {
+                HashQueue::send(&queue.bulk, move |_| order.send("hash").unwrap()).unwrap();
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while queue.bulk.is_empty() {
+            assert!(Instant::now() < deadline, "the hash was never queued");
+            thread::yield_now();
+        }
+        let check = {
+            let queue = queue.clone();
+            thread::spawn(move || queue.run(move |_| order.send("check").unwrap()).unwrap())
+        };
+        while queue.urgent.is_empty() {
+            assert!(Instant::now() < deadline, "the check was never queued");
+            thread::yield_now();
+        }
+        release.send(()).unwrap();
+        let first = done.recv_timeout(Duration::from_secs(30)).unwrap();
+        let second = done.recv_timeout(Duration::from_secs(30)).unwrap();
+        assert_eq!([first, second], ["check", "hash"]);
+        for handle in [new_hash, check] {
+            handle.join().unwrap();
+        }
+        holder.join().unwrap().unwrap().unwrap();
+    }
 
     #[test]
     fn hashes_verify_and_differ_by_salt() {

@@ -4,9 +4,12 @@
 //!
 //! This module owns the trace format (`>>` sent, `<<` received, then the
 //! other side's name or address). It must never print a password: every line
-//! goes through `wire::redact` first.
+//! goes through `wire::redact` first. Every line, trace or log, is formatted
+//! whole and written with one call, so lines printed at the same moment on
+//! standard output and standard error do not cut into each other.
 
 use std::fmt::Display;
+use std::io::Write;
 
 use crate::{sanitize, wire};
 
@@ -59,12 +62,49 @@ impl Trace {
 /// Prints a line on standard output, and carries on if nobody is reading
 /// it any more: a server must not die because its log pipe closed.
 pub fn out(line: impl Display) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stdout(), "{line}");
+    write_whole(&mut std::io::stdout().lock(), line);
 }
 
 /// Prints a line on standard error, and carries on if that fails.
 pub fn err(line: impl Display) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{line}");
+    write_whole(&mut std::io::stderr().lock(), line);
+}
+
+/// Formats `line` and its newline first, then writes them with one call.
+/// `writeln!` would write each piece of the format on its own, and a
+/// thread printing on the other stream at that moment would land in the
+/// middle of the line on a terminal that shows both.
+pub fn write_whole(out: &mut impl Write, line: impl Display) {
+    let mut text = line.to_string();
+    text.push('\n');
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts the calls to `write`.
+    #[derive(Default)]
+    struct Writes(Vec<Vec<u8>>);
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_line_is_written_with_one_call() {
+        let mut out = Writes::default();
+        write_whole(
+            &mut out,
+            format_args!("{} {} {}", ">>", "127.0.0.1:5000", "OK REGISTERED alice"),
+        );
+        assert_eq!(out.0, [b">> 127.0.0.1:5000 OK REGISTERED alice\n".to_vec()]);
+    }
 }

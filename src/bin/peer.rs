@@ -14,7 +14,7 @@ use p2pchat::lobby;
 use p2pchat::peer::{
     Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig, Want,
 };
-use p2pchat::registry::DEFAULT_PORT;
+use p2pchat::registry::DEFAULT_REGISTRY_PORT;
 use p2pchat::trace::Trace;
 
 /// How many lines may wait for standard output.
@@ -26,7 +26,7 @@ const SCREEN_CAPACITY: usize = 256;
 #[command(version)]
 struct Args {
     /// The registry server, as HOST:PORT.
-    #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_PORT}"))]
+    #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_REGISTRY_PORT}"))]
     server: String,
     /// The port to listen on for chat requests (0 lets the system pick).
     #[arg(long, default_value_t = 0)]
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("peer: {err}");
+            p2pchat::trace::err(format_args!("peer: {err}"));
             ExitCode::from(2)
         }
     }
@@ -106,8 +106,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             let mut out = io::stdout();
             for line in screen_rx {
                 // If standard output is gone there is no one to show this to;
-                // the peer goes on and exits normally.
-                if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+                // the peer goes on and exits normally. The line and its
+                // newline go in one write, so a trace line on standard
+                // error cannot land between them.
+                let whole = format!("{line}\n");
+                if out
+                    .write_all(whole.as_bytes())
+                    .and_then(|()| out.flush())
+                    .is_err()
+                {
                     break;
                 }
             }

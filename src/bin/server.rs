@@ -4,11 +4,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use crossbeam_channel::{RecvTimeoutError, bounded};
 use p2pchat::registry::{
-    DEFAULT_HELLO_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PORT, RegistryConfig, Server,
+    DEFAULT_JOIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_ADDRESS,
+    DEFAULT_REGISTRY_HELLO_TIMEOUT, DEFAULT_REGISTRY_PORT, RegistrationLimit, RegistryConfig,
+    Server, ThrottleConfig,
 };
 use p2pchat::trace::{self, Trace};
 use std::thread;
@@ -22,17 +25,35 @@ use std::thread;
 )]
 struct Args {
     /// Address and port to listen on.
-    #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)))]
+    #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], DEFAULT_REGISTRY_PORT)))]
     bind: SocketAddr,
     /// The SQLite database file (created on first run).
     #[arg(long, default_value = "registry.db")]
     db: PathBuf,
     /// Seconds a client may stay silent before it is closed and marked offline.
-    #[arg(long, default_value_t = DEFAULT_HELLO_TIMEOUT.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = DEFAULT_REGISTRY_HELLO_TIMEOUT.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
     hello_timeout: f64,
     /// Connections held at once; one over this gets ERR SERVER_FULL.
     #[arg(long, default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse_count)]
     max_connections: usize,
+    /// Connections one address (an IPv6 one by its /64) may hold; one over
+    /// this gets ERR SERVER_FULL. Mind a classroom behind one NAT.
+    #[arg(long, default_value_t = DEFAULT_MAX_PER_ADDRESS, value_parser = parse_count)]
+    max_per_address: usize,
+    /// Seconds a new connection has to log in with JOIN, however busy it is.
+    #[arg(long, default_value_t = DEFAULT_JOIN_TIMEOUT.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
+    join_timeout: f64,
+    /// Failed JOINs for one name, or from one address, within a minute that
+    /// start a lockout of that name or address.
+    #[arg(long, default_value_t = ThrottleConfig::default().max_failures, value_parser = parse_count)]
+    max_failures: usize,
+    /// Seconds a lockout lasts.
+    #[arg(long, default_value_t = ThrottleConfig::default().cooldown.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
+    lockout: f64,
+    /// REGISTERs one address (an IPv6 one by its /64) may make in ten
+    /// minutes.
+    #[arg(long, default_value_t = RegistrationLimit::default().max, value_parser = parse_count)]
+    max_registrations: usize,
     /// Print every line received (<<) and sent (>>), with the client's
     /// address, on standard error. Passwords show as ****.
     #[arg(long)]
@@ -40,7 +61,7 @@ struct Args {
 }
 
 /// How long the exit waits for the last log lines to be printed.
-const PRINTER_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+const PRINTER_GRACE: Duration = Duration::from_secs(2);
 
 fn parse_count(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
@@ -52,13 +73,18 @@ fn parse_count(text: &str) -> Result<usize, String> {
 fn main() -> ExitCode {
     let args = Args::parse();
     let mut config = RegistryConfig::new(args.bind, &args.db);
-    config.hello_timeout = std::time::Duration::from_secs_f64(args.hello_timeout);
+    config.hello_timeout = Duration::from_secs_f64(args.hello_timeout);
     config.trace = Trace::new(args.trace);
     config.max_connections = args.max_connections;
+    config.max_per_address = args.max_per_address;
+    config.join_timeout = Duration::from_secs_f64(args.join_timeout);
+    config.throttle.max_failures = args.max_failures;
+    config.throttle.cooldown = Duration::from_secs_f64(args.lockout);
+    config.registrations.max = args.max_registrations;
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("server: {err}");
+            trace::err(format_args!("server: {err}"));
             ExitCode::from(2)
         }
     }

@@ -90,9 +90,11 @@ impl App {
                     Some(AttemptLimit::Address) => "from this address".to_string(),
                     None => format!("for {name} or from this address"),
                 };
-                self.say(format!(
-                    "Too many failed attempts {which}; try again in {wait} seconds."
-                ));
+                let what = match purpose {
+                    Purpose::Register => "Too many registrations from this address".to_string(),
+                    Purpose::Join => format!("Too many failed attempts {which}"),
+                };
+                self.say(format!("{what}; try again in {wait} seconds."));
                 Stage::Welcome
             }
             Err(Refused::Err(_, text)) => {

@@ -159,22 +159,47 @@ pub fn check_ticket(ticket: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
-/// A copy of a line that is safe to print: the password of `REGISTER` and
-/// `JOIN` is shown as `****`. Works on any line, parsed or not.
+/// A copy of a line that is safe to print: a `REGISTER` or `JOIN` shows
+/// only its name and a JOIN's port, with `****` for the rest. A line with
+/// fewer words than its request needs may have lost its name rather than
+/// its password (`JOIN hunter22secret`), so every word after its keyword is
+/// hidden. Works on any line, parsed or not.
 pub fn redact(line: &str) -> Cow<'_, str> {
     // Any whitespace separates words here, though the parser splits on
     // spaces only: a tab must not smuggle a password into the trace.
-    let mut words = line
+    let spans: Vec<(usize, usize)> = line
         .split(char::is_whitespace)
         .filter(|w| !w.is_empty())
-        .map(|w| (w.as_ptr() as usize - line.as_ptr() as usize, w.len()));
-    let keyword = words.next().map_or("", |(at, len)| &line[at..at + len]);
-    let secret = ["REGISTER", "JOIN"]
-        .iter()
-        .any(|k| keyword.eq_ignore_ascii_case(k));
-    match (secret, words.nth(1)) {
-        (true, Some((at, len))) => Cow::Owned(format!("{}****{}", &line[..at], &line[at + len..])),
-        _ => Cow::Borrowed(line),
+        .map(|w| {
+            let at = w.as_ptr() as usize - line.as_ptr() as usize;
+            (at, at + w.len())
+        })
+        .collect();
+    let Some((&(kw_start, kw_end), args)) = spans.split_first() else {
+        return Cow::Borrowed(line);
+    };
+    let keyword = &line[kw_start..kw_end];
+    let needed = if keyword.eq_ignore_ascii_case("REGISTER") {
+        2
+    } else if keyword.eq_ignore_ascii_case("JOIN") {
+        3
+    } else {
+        return Cow::Borrowed(line);
+    };
+    let (Some(&(first, _)), Some(&(_, last_end))) = (args.first(), args.last()) else {
+        return Cow::Borrowed(line);
+    };
+    let hide = |from: usize, to: usize| Cow::Owned(format!("{}****{}", &line[..from], &line[to..]));
+    if args.len() < needed {
+        return hide(first, last_end);
+    }
+    let secret_start = args[1].0;
+    let port = &line[args[args.len() - 1].0..last_end];
+    if needed == 3 && port.bytes().all(|b| b.is_ascii_digit()) {
+        // Everything between the name and the port, the port shown.
+        hide(secret_start, args[args.len() - 2].1)
+    } else {
+        hide(secret_start, last_end)
     }
 }
 
@@ -271,9 +296,17 @@ mod tests {
         check_redact("JOIN alice s3cret 5000", "JOIN alice **** 5000");
         check_redact("join alice s3cret 5000", "join alice **** 5000");
         check_redact("JOIN  alice   s3cret  5000 ", "JOIN  alice   ****  5000 ");
-        // Lines with the wrong number of words still hide the third one.
-        check_redact("JOIN alice s3cret", "JOIN alice ****");
-        check_redact("REGISTER alice s3cret extra", "REGISTER alice **** extra");
+        // Too few words: the name may be what is missing, so every word
+        // after the keyword is hidden.
+        check_redact("JOIN hunter22secret", "JOIN ****");
+        check_redact("REGISTER s3cretpw", "REGISTER ****");
+        check_redact("JOIN alice s3cret", "JOIN ****");
+        check_redact("join  alice  s3cret ", "join  **** ");
+        // More words than needed: only the name and a JOIN's port show.
+        check_redact("REGISTER alice s3cret extra", "REGISTER alice ****");
+        check_redact("REGISTER alice my secret", "REGISTER alice ****");
+        check_redact("JOIN alice my secret 5000", "JOIN alice **** 5000");
+        check_redact("JOIN alice s3cret 5000 extra", "JOIN alice ****");
     }
 
     #[test]
@@ -283,8 +316,9 @@ mod tests {
             "HELLO",
             "LIST",
             "SEARCH alice",
-            "REGISTER alice",
-            "JOIN alice",
+            "REGISTER",
+            "JOIN",
+            "JOIN ",
             "OK JOINED alice 127.0.0.1 5000",
             "JOINED alice bob",
             "REGISTERED alice s3cret",
@@ -362,6 +396,6 @@ mod tests {
     fn redact_treats_any_whitespace_as_a_separator() {
         assert_eq!(redact("JOIN\talice\ts3cret 5000"), "JOIN\talice\t**** 5000");
         assert_eq!(redact("register\tbob\tpw12"), "register\tbob\t****");
-        assert_eq!(redact("JOIN\talice"), "JOIN\talice");
+        assert_eq!(redact("JOIN\talice"), "JOIN\t****");
     }
 }

@@ -50,6 +50,7 @@ pub enum ErrorCode {
     TooManyAttempts,
     ServerFull,
     BadTicket,
+    TooManyInvites,
     Internal,
 }
 
@@ -72,6 +73,7 @@ const ERROR_CODES: &[(ErrorCode, &str)] = &[
     (ErrorCode::TooManyAttempts, "TOO_MANY_ATTEMPTS"),
     (ErrorCode::ServerFull, "SERVER_FULL"),
     (ErrorCode::BadTicket, "BAD_TICKET"),
+    (ErrorCode::TooManyInvites, "TOO_MANY_INVITES"),
     (ErrorCode::Internal, "INTERNAL"),
 ];
 

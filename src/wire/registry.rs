@@ -271,6 +271,17 @@ impl Reply {
         }
     }
 
+    /// `ERR TOO_MANY_ATTEMPTS <seconds> ADDRESS ...`: the registry takes no
+    /// REGISTER from this address until `wait_secs` have passed.
+    pub fn too_many_registrations(wait_secs: u64) -> Reply {
+        Reply::Err(
+            ErrorCode::TooManyAttempts,
+            format!(
+                "{wait_secs} ADDRESS too many registrations from this address; try again in {wait_secs} s"
+            ),
+        )
+    }
+
     /// The seconds an `ERR TOO_MANY_ATTEMPTS <seconds> ...` reply asks to
     /// wait; `None` for any other line, or one without a number first.
     pub fn retry_after(&self) -> Option<u64> {
@@ -721,6 +732,10 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!((old.retry_after(), old.attempt_limit()), (Some(60), None));
+        let reply = Reply::too_many_registrations(9);
+        check(&reply.to_string(), reply.clone());
+        assert_eq!(reply.retry_after(), Some(9));
+        assert_eq!(reply.attempt_limit(), Some(AttemptLimit::Address));
         for (line, secs) in [
             ("ERR TOO_MANY_ATTEMPTS 7 wait", Some(7)),
             ("ERR TOO_MANY_ATTEMPTS soon", None),

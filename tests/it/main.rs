@@ -10,6 +10,7 @@ mod peer;
 mod peer_bin;
 mod props;
 mod registry;
+mod registry_hardening;
 mod resilience;
 mod security;
 mod server_bin;

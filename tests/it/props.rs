@@ -258,6 +258,7 @@ const ERROR_CODES: &[ErrorCode] = &[
     ErrorCode::TooManyAttempts,
     ErrorCode::ServerFull,
     ErrorCode::BadTicket,
+    ErrorCode::TooManyInvites,
     ErrorCode::Internal,
 ];
 

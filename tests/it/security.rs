@@ -87,7 +87,8 @@ fn a_ticket_expires_after_its_lifetime() {
 fn tickets_need_a_joined_user_and_an_online_invitee() {
     let server = TestServer::start();
     let mut alice = register_and_join(server.addr(), "alice", 5001);
-    let ticket = invite(&mut alice, "alice");
+    let _bob = register_and_join(server.addr(), "bob", 5002);
+    let ticket = invite(&mut alice, "bob");
 
     let mut stranger = server.client();
     check(&mut stranger, "INVITE alice", "ERR NOT_JOINED");

@@ -1,6 +1,6 @@
 //! `bench`: load tests for the lobby hub and the registry, and a churn soak
 //! test of the registry, all on loopback. Thin: the command line is in
-//! `cli.rs`, the load generators in the `p2pchat_bench` library.
+//! `cli/`, the load generators in the `p2pchat_bench` library.
 
 use std::process::ExitCode;
 

@@ -1,0 +1,385 @@
+//! One client connection, served on its own thread: reads request lines,
+//! asks the hub (or the hashing threads) and writes the replies.
+//!
+//! The thread is the only reader and writer of its socket. Its phases are
+//! functions: `HubLink::connect` (tell the hub), `prepare` (the timeouts),
+//! `talk` (one request after another until the client leaves or the hub
+//! says BYE), and the goodbye to the hub, which `HubLink` sends on every way
+//! out. It never
+//! touches shared state except through `RegistryEvent`s, and nothing a
+//! client sends may panic it.
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use super::accounts::AccountQueue;
+use super::hub::{Bye, RegistryEvent, Socket};
+use super::server::Admitted;
+use crate::line::{Frame, LineReader, is_timeout, write_line};
+use crate::password::HashQueue;
+use crate::trace::Trace;
+use crate::wire::{self, ErrorCode, HELP_TEXT, Reply, Request};
+
+/// The read buffer of a registry connection: a few lines' worth.
+const READ_BUFFER: usize = 512;
+
+/// How often a connection thread looks for the hub's BYE reason where
+/// shutting a socket's read side does not wake its reader.
+#[cfg(not(unix))]
+const BYE_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Tells the hub a connection is gone when dropped, on every way out of
+/// the connection's thread, early returns included: a session the hub is
+/// never told about would hold its user online for good.
+struct HubLink<'a> {
+    events: &'a Sender<RegistryEvent>,
+    id: u64,
+}
+
+impl<'a> HubLink<'a> {
+    /// Tells the hub about a new connection; `None` if the hub has stopped.
+    fn connect(
+        events: &'a Sender<RegistryEvent>,
+        id: u64,
+        addr: SocketAddr,
+        socket: &Arc<Socket>,
+    ) -> Option<HubLink<'a>> {
+        let socket = socket.clone();
+        events
+            .send(RegistryEvent::Connected { id, addr, socket })
+            .ok()?;
+        Some(HubLink { events, id })
+    }
+}
+
+impl Drop for HubLink<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .events
+            .send(RegistryEvent::Disconnected { id: self.id });
+    }
+}
+
+/// Asks the hub something and waits for the answer; `None` once the hub
+/// has stopped.
+fn ask<T>(
+    events: &Sender<RegistryEvent>,
+    make: impl FnOnce(Sender<T>) -> RegistryEvent,
+) -> Option<T> {
+    let (tx, rx) = bounded(1);
+    events.send(make(tx)).ok()?;
+    rx.recv().ok()
+}
+
+/// How long a JOIN or LOGOUT waits for its presence change to be tried on
+/// disk before it is answered anyway: the hub's memory is the truth, and a
+/// change the disk refused is retried.
+const PRESENCE_WAIT: Duration = Duration::from_secs(5);
+
+/// Waits until the presence writer has tried this connection's change (it
+/// drops the sender), so that a client told `OK JOINED` or `OK BYE` finds
+/// the database agreeing, unless the disk is failing.
+fn wait_for_the_database(written: &Receiver<()>) {
+    let _ = written.recv_timeout(PRESENCE_WAIT);
+}
+
+fn bad_credentials() -> Reply {
+    Reply::Err(
+        ErrorCode::BadCredentials,
+        "wrong user name or password".into(),
+    )
+}
+
+fn closing() -> Reply {
+    Reply::Err(ErrorCode::Internal, "the server is stopping".into())
+}
+
+/// One client connection, served on its own thread.
+pub(super) struct Connection {
+    pub(super) id: u64,
+    pub(super) events: Sender<RegistryEvent>,
+    pub(super) hashes: HashQueue,
+    pub(super) accounts: AccountQueue,
+    pub(super) trace: Trace,
+    pub(super) write_timeout: Duration,
+    /// Its place among the connections, given back when it is dropped.
+    pub(super) _admitted: Admitted,
+}
+
+/// What handling one line leads to.
+enum Next {
+    Continue,
+    Close,
+}
+
+/// Whether this connection holds a user online.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Joined {
+    No,
+    Yes,
+}
+
+impl Connection {
+    /// Serves `stream` until the client leaves or the hub ends it.
+    pub(super) fn serve(self, stream: TcpStream) {
+        let Ok(addr) = stream.peer_addr() else {
+            return;
+        };
+        // One descriptor per connection, shared with the hub (which only
+        // shuts it down), rather than a `try_clone` for each: at ten
+        // thousand clients, descriptors run out before anything else.
+        let socket = Arc::new(Socket::new(stream));
+        let Some(_hub) = HubLink::connect(&self.events, self.id, addr, &socket) else {
+            return;
+        };
+        if let Err(err) = self.prepare(&socket.stream) {
+            self.trace_error(addr, &err);
+            return;
+        }
+        let stream = &socket.stream;
+        // Lines are short, so a small buffer will do: with thousands of
+        // idle connections, buffer sizes are most of the server's memory.
+        let mut reader = LineReader::new(BufReader::with_capacity(READ_BUFFER, stream));
+        let mut writer = stream;
+        if let Err(err) = self.talk(&mut reader, &mut writer, &socket.bye, addr) {
+            self.trace_error(addr, &err);
+        }
+    }
+
+    fn trace_error(&self, addr: SocketAddr, err: &io::Error) {
+        if self.trace.is_on() {
+            self.trace
+                .received(addr, format_args!("(connection error: {err})"));
+        }
+    }
+
+    /// Sets the socket's timeouts.
+    fn prepare(&self, stream: &TcpStream) -> io::Result<()> {
+        // A client that stops reading must not hold this thread, and with
+        // it a shutdown, for ever: a write that cannot finish in time ends
+        // the connection.
+        stream.set_write_timeout(Some(self.write_timeout))?;
+        // Off unix, shutting the read side of a socket does not reliably
+        // wake a thread blocked reading it (on Windows the blocked `recv`
+        // may go on waiting), so there the thread reads with a timeout and
+        // looks for the hub's BYE reason at each one. Linux and the BSDs
+        // end the blocked read at once, and thousands of idle threads are
+        // spared a wake-up each per interval.
+        #[cfg(not(unix))]
+        stream.set_read_timeout(Some(BYE_POLL))?;
+        Ok(())
+    }
+
+    /// Answers one request after another until the client leaves, a line
+    /// cannot be framed, or the hub leaves a reason to say `BYE`.
+    fn talk(
+        &self,
+        reader: &mut LineReader<impl BufRead>,
+        writer: &mut impl Write,
+        bye: &OnceLock<Bye>,
+        addr: SocketAddr,
+    ) -> io::Result<()> {
+        let mut joined = Joined::No;
+        loop {
+            let frame = reader.next_frame();
+            if let Some(bye) = bye.get() {
+                wait_for_the_database(&bye.written);
+                return self.send(writer, addr, &Reply::Bye(bye.reason));
+            }
+            let line = match frame {
+                // Only with the read timeout that stands in for the hub's
+                // wake-up where shutting the read side does not wake us.
+                Err(err) if is_timeout(&err) => continue,
+                Err(err) => return Err(err),
+                Ok(Frame::Eof) => return Ok(()),
+                Ok(Frame::TooLong) => {
+                    let err = Reply::Err(
+                        ErrorCode::LineTooLong,
+                        format!("lines are at most {} bytes; closing", wire::MAX_LINE),
+                    );
+                    return self.send(writer, addr, &err);
+                }
+                Ok(Frame::BadEncoding) => {
+                    let err = Reply::Err(ErrorCode::BadEncoding, "lines must be UTF-8".into());
+                    self.send(writer, addr, &err)?;
+                    continue;
+                }
+                Ok(Frame::Line(line)) => line,
+            };
+            self.trace.received(addr, &line);
+            let _ = self.events.send(RegistryEvent::Activity {
+                id: self.id,
+                busy: true,
+            });
+            let (replies, next) = self.handle(&line, &mut joined, addr.ip().to_canonical());
+            // All the lines of one answer (a LIST has one per user) go out
+            // in one write.
+            let mut out = Vec::new();
+            for reply in &replies {
+                self.trace.sent(addr, reply);
+                writeln!(out, "{reply}")?;
+            }
+            writer.write_all(&out)?;
+            // The silence the sweeper counts starts again once the answer
+            // is out, however long it took.
+            let _ = self.events.send(RegistryEvent::Activity {
+                id: self.id,
+                busy: false,
+            });
+            if let Next::Close = next {
+                return Ok(());
+            }
+        }
+    }
+
+    fn send(&self, writer: &mut impl Write, addr: SocketAddr, reply: &Reply) -> io::Result<()> {
+        self.trace.sent(addr, reply);
+        write_line(writer, reply)
+    }
+
+    /// Asks the hub something and waits for the answer.
+    fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> RegistryEvent) -> Option<T> {
+        ask(&self.events, make)
+    }
+
+    /// The replies to one line, and whether the connection goes on.
+    fn handle(&self, line: &str, joined: &mut Joined, ip: IpAddr) -> (Vec<Reply>, Next) {
+        let request = match line.parse::<Request>() {
+            Ok(request) => request,
+            Err(err) => return (vec![err.into()], Next::Continue),
+        };
+        let needs_join = !matches!(
+            request,
+            Request::Register { .. } | Request::Join { .. } | Request::Help
+        );
+        if needs_join && *joined == Joined::No {
+            let err = Reply::Err(
+                ErrorCode::NotJoined,
+                "JOIN first: JOIN <name> <password> <port>".into(),
+            );
+            return (vec![err], Next::Continue);
+        }
+        let id = self.id;
+        let reply = match request {
+            Request::Register { name, password } => self.register(name, &password, ip),
+            Request::Join {
+                name,
+                password,
+                port,
+            } => self.join_once(joined, name, &password, port, ip),
+            Request::Hello => Reply::Hello,
+            Request::List => return (self.list(), Next::Continue),
+            Request::Search { name } => self.ask_hub(|reply| RegistryEvent::Search { name, reply }),
+            Request::Invite { name } => {
+                self.ask_hub(|reply| RegistryEvent::Invite { id, name, reply })
+            }
+            Request::Check { ticket } => {
+                self.ask_hub(|reply| RegistryEvent::Check { id, ticket, reply })
+            }
+            Request::Logout => return (vec![self.logout()], Next::Close),
+            Request::Help => Reply::Help(HELP_TEXT.into()),
+        };
+        (vec![reply], Next::Continue)
+    }
+
+    /// Asks the hub for a one-line answer.
+    fn ask_hub(&self, make: impl FnOnce(Sender<Reply>) -> RegistryEvent) -> Reply {
+        self.ask(make).unwrap_or_else(closing)
+    }
+
+    fn list(&self) -> Vec<Reply> {
+        self.ask(|reply| RegistryEvent::List { reply })
+            .unwrap_or_else(|| vec![closing()])
+    }
+
+    fn logout(&self) -> Reply {
+        // Offline first, in memory and (tried) on disk, so that whoever
+        // sees `OK BYE` can rely on it.
+        let (done, written) = bounded(0);
+        let id = self.id;
+        let reply = self.ask_hub(|reply| RegistryEvent::Logout { id, reply, done });
+        wait_for_the_database(&written);
+        reply
+    }
+
+    /// A JOIN, unless this connection has joined already.
+    fn join_once(
+        &self,
+        joined: &mut Joined,
+        name: String,
+        password: &str,
+        port: u16,
+        ip: IpAddr,
+    ) -> Reply {
+        if *joined == Joined::Yes {
+            return Reply::Err(
+                ErrorCode::AlreadyJoined,
+                "this connection has joined already".into(),
+            );
+        }
+        let reply = self.join(name, password, port, ip).unwrap_or_else(closing);
+        if matches!(reply, Reply::Joined(_)) {
+            *joined = Joined::Yes;
+        }
+        reply
+    }
+
+    fn register(&self, name: String, password: &str, ip: IpAddr) -> Reply {
+        // Asked before the hash, so a refused REGISTER costs no hashing.
+        match self.ask(|reply| RegistryEvent::MayRegister { ip, reply }) {
+            Some(Ok(())) => {}
+            Some(Err(refusal)) => return refusal,
+            None => return closing(),
+        }
+        match self.hashes.hash(password) {
+            Ok(hash) => self.accounts.add(name, hash).unwrap_or_else(closing),
+            Err(err) => Reply::Err(ErrorCode::Internal, err),
+        }
+    }
+
+    fn join(&self, name: String, password: &str, port: u16, ip: IpAddr) -> Option<Reply> {
+        // The whole JOIN runs as one job on a hashing thread. The hub counts
+        // the attempt as a failure when it lets it through, and it is asked
+        // only once a hashing thread has taken the job: so at most as many
+        // attempts as there are hashing threads are ever undecided, and a
+        // burst of guesses meets the cool-down at once. (It also keeps the
+        // connection thread's own stack, thousands of them, shallow.)
+        let events = self.events.clone();
+        let password = password.to_string();
+        let id = self.id;
+        let (done, written) = bounded(0);
+        let reply = self
+            .hashes
+            .run(move |slot| {
+                let account =
+                    match ask(&events, |reply| RegistryEvent::Account { name, ip, reply })? {
+                        Ok(Some(account)) => account,
+                        Ok(None) => {
+                            slot.verify_nobody(&password);
+                            return Some(bad_credentials());
+                        }
+                        Err(refusal) => return Some(refusal),
+                    };
+                if !slot.verify(&password, &account.password_hash) {
+                    return Some(bad_credentials());
+                }
+                ask(&events, |reply| RegistryEvent::Join {
+                    id,
+                    ip,
+                    name: account.name,
+                    port,
+                    reply,
+                    done,
+                })
+            })
+            .flatten();
+        // Here, not on the hashing thread: the disk holds up only this
+        // client, and no hash.
+        wait_for_the_database(&written);
+        reply
+    }
+}

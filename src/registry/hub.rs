@@ -1,0 +1,496 @@
+//! The registry hub: the one thread that owns presence (who is online, on
+//! which connection: the truth LIST and SEARCH answer from), the sessions,
+//! the throttles, the tickets, and a `Store` it reads accounts from.
+//! Connection threads and the sweeper send it `RegistryEvent`s; an event
+//! that needs an answer carries its reply channel. It never waits on the
+//! disk to write: presence goes through the `PresenceWriter`, and new
+//! accounts through the account writer, never the hub.
+//!
+//! Each request is handled in one method here, and `handle` only
+//! dispatches. The hub never writes to a client's socket: to end a
+//! connection it leaves the reason beside the socket and wakes the
+//! connection's thread, which writes the `BYE`. It never hashes a password.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use super::RegistryConfig;
+use super::ServerError;
+use super::presence::PresenceWriter;
+use super::throttle::{JoinThrottle, RegistrationThrottle};
+use super::tickets::{InviteRefused, TicketBytes, Tickets};
+use crate::db::{Account, DbError, Presence, Store};
+use crate::wire::{ByeReason, Contact, ErrorCode, Reply};
+
+/// What connection threads and the sweeper tell the hub.
+pub(super) enum RegistryEvent {
+    /// A connection opened.
+    Connected {
+        id: u64,
+        addr: SocketAddr,
+        socket: Arc<Socket>,
+    },
+    /// A complete line arrived on a connection (`busy`: its answer is
+    /// being worked out), or its answer went out (`busy` false).
+    Activity {
+        id: u64,
+        busy: bool,
+    },
+    /// May a REGISTER from `ip` have its password hashed?
+    MayRegister {
+        ip: IpAddr,
+        reply: Sender<Result<(), Reply>>,
+    },
+    /// Look up the stored hash for a JOIN from `ip`, unless JOINs for
+    /// that name or from that address are cooling down. The attempt counts
+    /// as a failure until the `Join` that follows a good password.
+    Account {
+        name: String,
+        ip: IpAddr,
+        reply: Sender<Result<Option<Account>, Reply>>,
+    },
+    /// Issue a ticket for connection `id`'s user to invite `name`.
+    Invite {
+        id: u64,
+        name: String,
+        reply: Sender<Reply>,
+    },
+    /// Check and use up a ticket shown to connection `id`'s user.
+    Check {
+        id: u64,
+        ticket: String,
+        reply: Sender<Reply>,
+    },
+    /// The password checked out: mark `name` online on this connection.
+    /// `done` is dropped once the database write has been tried.
+    Join {
+        id: u64,
+        ip: IpAddr,
+        name: String,
+        port: u16,
+        reply: Sender<Reply>,
+        done: Sender<()>,
+    },
+    List {
+        reply: Sender<Vec<Reply>>,
+    },
+    Search {
+        name: String,
+        reply: Sender<Reply>,
+    },
+    /// The user of connection `id` logs out; `done` as for `Join`.
+    Logout {
+        id: u64,
+        reply: Sender<Reply>,
+        done: Sender<()>,
+    },
+    /// The connection closed (after LOGOUT, an error, or a kick).
+    Disconnected {
+        id: u64,
+    },
+    /// Time to close idle connections and forget what has expired.
+    Sweep,
+    /// The server is stopping.
+    Shutdown,
+}
+
+/// A connection's socket, shared by its thread and the hub. The hub only
+/// ever shuts it down, after leaving the reason in `bye`; the thread is its
+/// only reader and writer.
+pub(super) struct Socket {
+    pub(super) stream: TcpStream,
+    /// Why the hub ended the connection; the first reason given stands.
+    pub(super) bye: OnceLock<Bye>,
+}
+
+/// What the hub leaves a connection it ends.
+pub(super) struct Bye {
+    pub(super) reason: ByeReason,
+    /// Dropped once the user's going offline has been tried on disk, so
+    /// that `BYE` comes after it, as `OK BYE` does.
+    pub(super) written: Receiver<()>,
+}
+
+impl Socket {
+    pub(super) fn new(stream: TcpStream) -> Socket {
+        Socket {
+            stream,
+            bye: OnceLock::new(),
+        }
+    }
+
+    /// Leaves `reason` for the connection's thread and wakes it: on unix,
+    /// shutting the read side ends the thread's blocked read at once;
+    /// elsewhere the thread also finds the reason at its next read timeout
+    /// (see `Connection::prepare`).
+    fn close(&self, bye: Bye) {
+        let _ = self.bye.set(bye);
+        let _ = self.stream.shutdown(Shutdown::Read);
+    }
+}
+
+struct Session {
+    addr: SocketAddr,
+    socket: Arc<Socket>,
+    last_active: Instant,
+    /// A request of this connection is still being answered. The client
+    /// spoke and is waiting, so it is not silent however long the answer
+    /// takes (a JOIN queued behind other hashes on a busy machine).
+    busy: bool,
+    /// When the connection is closed unless it has joined by then; `None`
+    /// once it has. Activity does not move it.
+    join_by: Option<Instant>,
+    /// Set once the hub has told this connection to close.
+    kicked: bool,
+    /// The key in `RegistryHub::online` of the user this connection holds
+    /// online.
+    user: Option<String>,
+}
+
+struct Online {
+    session: u64,
+    contact: Contact,
+}
+
+/// Sends an answer to whoever asked; one who has gone does not need it.
+fn answer<T>(reply: Sender<T>, value: T) {
+    let _ = reply.send(value);
+}
+
+/// The owner of the store and of presence.
+pub(super) struct RegistryHub {
+    store: Store,
+    config: RegistryConfig,
+    sessions: HashMap<u64, Session>,
+    /// Keyed by the lower-case name, so LIST comes out sorted by name.
+    online: BTreeMap<String, Online>,
+    /// Brings the database up to date with `online`, off this thread.
+    presence: PresenceWriter,
+    /// The users heard from since the last sweep, whose `last_seen` the
+    /// sweep hands the presence writer in one go.
+    seen: HashSet<String>,
+    tickets: Tickets,
+    throttle: JoinThrottle,
+    registrations: RegistrationThrottle,
+    shutting_down: bool,
+}
+
+impl RegistryHub {
+    pub(super) fn new(
+        store: Store,
+        presence: PresenceWriter,
+        config: RegistryConfig,
+    ) -> RegistryHub {
+        RegistryHub {
+            store,
+            presence,
+            seen: HashSet::new(),
+            tickets: Tickets::new(config.ticket_ttl, config.max_invites_per_user),
+            throttle: JoinThrottle::new(config.throttle),
+            registrations: RegistrationThrottle::new(config.registrations),
+            config,
+            sessions: HashMap::new(),
+            online: BTreeMap::new(),
+            shutting_down: false,
+        }
+    }
+
+    /// Handles events until every sender is gone, then marks everyone
+    /// offline.
+    pub(super) fn run(mut self, events: Receiver<RegistryEvent>) -> Result<(), ServerError> {
+        for event in events {
+            self.handle(event);
+        }
+        // The writer's last changes first, so none lands after this.
+        self.presence.finish();
+        self.store.set_all_offline()?;
+        Ok(())
+    }
+
+    fn handle(&mut self, event: RegistryEvent) {
+        use RegistryEvent as E;
+        match event {
+            E::Connected { id, addr, socket } => self.connected(id, addr, socket),
+            E::Activity { id, busy } => self.touch(id, busy),
+            E::MayRegister { ip, reply } => answer(reply, self.may_register(ip)),
+            E::Account { name, ip, reply } => answer(reply, self.account(&name, ip)),
+            E::Invite { id, name, reply } => answer(reply, self.invite(id, &name)),
+            E::Check { id, ticket, reply } => answer(reply, self.check(id, &ticket)),
+            E::Join {
+                id,
+                ip,
+                name,
+                port,
+                reply,
+                done,
+            } => answer(reply, self.join(id, ip, name, port, done)),
+            E::List { reply } => answer(reply, self.list()),
+            E::Search { name, reply } => answer(reply, self.search(&name)),
+            E::Logout { id, reply, done } => answer(reply, self.logout(id, done)),
+            E::Disconnected { id } => self.disconnected(id),
+            E::Sweep => self.sweep(Instant::now()),
+            E::Shutdown => self.shutdown(),
+        }
+    }
+
+    fn log(&self, what: fmt::Arguments<'_>) {
+        if let Some(log) = &self.config.log {
+            let _ = log.try_send(format!(
+                "{} {what}",
+                chrono::Local::now().format("%H:%M:%S")
+            ));
+        }
+    }
+
+    /// The reply to a request the database failed; the error itself goes to
+    /// the log.
+    fn internal(&self, err: &DbError) -> Reply {
+        if let Some(log) = &self.config.log {
+            let _ = log.try_send(format!("error: {err}"));
+        }
+        Reply::Err(
+            ErrorCode::Internal,
+            "the registry database failed; try again".into(),
+        )
+    }
+
+    fn connected(&mut self, id: u64, addr: SocketAddr, socket: Arc<Socket>) {
+        let now = Instant::now();
+        self.sessions.insert(
+            id,
+            Session {
+                addr,
+                socket,
+                last_active: now,
+                busy: false,
+                join_by: Some(now + self.config.join_timeout),
+                kicked: false,
+                user: None,
+            },
+        );
+        if self.shutting_down {
+            self.kick(id, ByeReason::Shutdown);
+        }
+    }
+
+    fn touch(&mut self, id: u64, busy: bool) {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        session.last_active = Instant::now();
+        session.busy = busy;
+        if let Some(online) = session.user.as_ref().and_then(|key| self.online.get(key)) {
+            // Batched: one last_seen write per user per sweep, not per line.
+            if !self.seen.contains(&online.contact.name) {
+                self.seen.insert(online.contact.name.clone());
+            }
+        }
+    }
+
+    fn may_register(&mut self, ip: IpAddr) -> Result<(), Reply> {
+        self.registrations
+            .attempt(ip, Instant::now())
+            .map_err(Reply::too_many_registrations)
+    }
+
+    /// The account a JOIN may check its password against, unless the
+    /// throttle refuses the attempt.
+    fn account(&mut self, name: &str, ip: IpAddr) -> Result<Option<Account>, Reply> {
+        if let Err((wait, limit)) = self.throttle.attempt(name, ip, Instant::now()) {
+            return Err(Reply::too_many_attempts(wait, limit));
+        }
+        self.store.account(name).map_err(|err| self.internal(&err))
+    }
+
+    fn join(&mut self, id: u64, ip: IpAddr, name: String, port: u16, done: Sender<()>) -> Reply {
+        self.throttle.succeeded(&name, ip);
+        // A connection told to close (it timed out while its password was
+        // being checked, say) must not put its user online on the way out.
+        let Some(session) = self.sessions.get_mut(&id).filter(|s| !s.kicked) else {
+            return Reply::Err(ErrorCode::Internal, "the connection is closing".into());
+        };
+        let addr = session.addr;
+        let ip = addr.ip().to_canonical();
+        let key = name.to_lowercase();
+        session.user = Some(key.clone());
+        session.join_by = None;
+        let contact = Contact { name, ip, port };
+        let previous = self.online.insert(
+            key,
+            Online {
+                session: id,
+                contact: contact.clone(),
+            },
+        );
+        // Only now that the new session holds the user is the old one told
+        // to go: nothing below can fail and leave the user nowhere.
+        if let Some(previous) = previous.map(|p| p.session).filter(|p| *p != id) {
+            if let Some(old) = self.sessions.get_mut(&previous) {
+                old.user = None;
+            }
+            self.kick(previous, ByeReason::Replaced);
+        }
+        self.presence.send(
+            Presence::Online {
+                name: contact.name.clone(),
+                ip,
+                port,
+                client_port: addr.port(),
+            },
+            Some(done),
+        );
+        self.log(format_args!("{} online at {ip} port {port}", contact.name));
+        Reply::Joined(contact)
+    }
+
+    fn list(&self) -> Vec<Reply> {
+        let mut lines = Vec::with_capacity(self.online.len() + 1);
+        lines.push(Reply::List(self.online.len()));
+        lines.extend(self.online.values().map(|o| Reply::Row(o.contact.clone())));
+        lines
+    }
+
+    fn logout(&mut self, id: u64, done: Sender<()>) -> Reply {
+        self.go_offline(id, Some(done));
+        Reply::LoggedOut
+    }
+
+    fn disconnected(&mut self, id: u64) {
+        self.go_offline(id, None);
+        self.sessions.remove(&id);
+    }
+
+    fn shutdown(&mut self) {
+        self.shutting_down = true;
+        let ids: Vec<u64> = self.sessions.keys().copied().collect();
+        for id in ids {
+            self.kick(id, ByeReason::Shutdown);
+        }
+    }
+
+    /// The user that connection `id` holds online.
+    fn user_of(&self, id: u64) -> Option<&Contact> {
+        let key = self.sessions.get(&id)?.user.as_ref()?;
+        self.online.get(key).map(|online| &online.contact)
+    }
+
+    fn invite(&mut self, id: u64, name: &str) -> Reply {
+        let Some(leader) = self.user_of(id).map(|c| c.name.clone()) else {
+            return Reply::Err(ErrorCode::NotJoined, "JOIN first".into());
+        };
+        let invitee = match self.search(name) {
+            Reply::Found(contact) => contact.name,
+            other => return other,
+        };
+        let mut random: TicketBytes = [0; 16];
+        if let Err(err) = getrandom::fill(&mut random) {
+            self.log(format_args!("error: no random numbers for a ticket: {err}"));
+            return Reply::Err(
+                ErrorCode::Internal,
+                "cannot make a ticket; try again".into(),
+            );
+        }
+        match self
+            .tickets
+            .issue(&leader, &invitee, Instant::now(), random)
+        {
+            Ok(ticket) => Reply::Ticket(ticket),
+            Err(InviteRefused::Yourself) => {
+                Reply::Err(ErrorCode::BadArgs, "you cannot invite yourself".into())
+            }
+            Err(InviteRefused::TooMany(max)) => Reply::Err(
+                ErrorCode::TooManyInvites,
+                format!(
+                    "you hold {max} unused tickets already; wait for them to be used or to expire"
+                ),
+            ),
+        }
+    }
+
+    fn check(&mut self, id: u64, ticket: &str) -> Reply {
+        let Some(me) = self.user_of(id).map(|c| c.name.clone()) else {
+            return Reply::Err(ErrorCode::NotJoined, "JOIN first".into());
+        };
+        match self.tickets.check(ticket, &me, Instant::now()) {
+            Some(valid) => Reply::Valid {
+                leader: valid.leader,
+                invitee: valid.invitee,
+            },
+            None => Reply::Err(
+                ErrorCode::BadTicket,
+                "that ticket is unknown, used, expired or not for you".into(),
+            ),
+        }
+    }
+
+    fn search(&self, name: &str) -> Reply {
+        if let Some(online) = self.online.get(&name.to_lowercase()) {
+            return Reply::Found(online.contact.clone());
+        }
+        match self.store.account(name) {
+            Ok(Some(account)) => {
+                Reply::Err(ErrorCode::Offline, format!("{} is offline", account.name))
+            }
+            Ok(None) => Reply::Err(ErrorCode::NotFound, format!("{name} is not registered")),
+            Err(err) => self.internal(&err),
+        }
+    }
+
+    /// If connection `id` holds a user online, that user goes offline;
+    /// `done` is dropped once the database has been told.
+    fn go_offline(&mut self, id: u64, done: Option<Sender<()>>) {
+        let Some(key) = self.sessions.get_mut(&id).and_then(|s| s.user.take()) else {
+            return;
+        };
+        if let Some(online) = self.online.remove(&key) {
+            let name = online.contact.name;
+            self.seen.remove(&name);
+            self.log(format_args!("{name} offline"));
+            self.presence.send(Presence::Offline { name }, done);
+        }
+    }
+
+    /// Tells connection `id` to close with `BYE <reason>`.
+    fn kick(&mut self, id: u64, reason: ByeReason) {
+        let (done, written) = bounded(0);
+        // A replaced user stays online under the new connection; everyone
+        // else goes offline at once rather than when the thread finishes.
+        if reason != ByeReason::Replaced {
+            self.go_offline(id, Some(done));
+        }
+        if let Some(session) = self.sessions.get_mut(&id)
+            && !session.kicked
+        {
+            session.kicked = true;
+            session.socket.close(Bye { reason, written });
+        }
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        let timeout = self.config.hello_timeout;
+        let idle: Vec<u64> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| {
+                !s.kicked
+                    && ((!s.busy && now.saturating_duration_since(s.last_active) >= timeout)
+                        || s.join_by.is_some_and(|by| by <= now))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in idle {
+            self.kick(id, ByeReason::Timeout);
+        }
+        for name in self.seen.drain() {
+            self.presence.send(Presence::Seen { name }, None);
+        }
+        self.tickets.sweep(now);
+        self.throttle.sweep(now);
+        self.registrations.sweep(now);
+    }
+}

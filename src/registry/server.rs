@@ -1,0 +1,280 @@
+//! The registry's entry point: `Server::bind` opens the database and the
+//! listener, `Server::run` starts the hub, the sweeper and the hashing
+//! threads, then accepts connections on the caller's thread until a
+//! `Stopper` says stop, and shuts everything down in order.
+//!
+//! The acceptor writes to a socket only to refuse it (`ERR SERVER_FULL`)
+//! before any other thread has seen it.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender, bounded, select, tick, unbounded};
+
+use super::accounts::AccountWriter;
+use super::admission::{Admission, Full};
+use super::connection::Connection;
+use super::hub::{RegistryEvent, RegistryHub};
+use super::presence::{PRESENCE_BUSY_TIMEOUT, PresenceWriter};
+use super::throttle::Site;
+use super::{RegistryConfig, ServerError};
+use crate::db::Store;
+use crate::line::write_line;
+use crate::net::{accept_until, wake_acceptor};
+use crate::password::Hasher;
+use crate::trace::{self, Trace};
+use crate::wire::{ErrorCode, Reply};
+
+/// Connection threads do little (hashing runs on the hashing threads), so
+/// they need far less than the default 2 MiB stack.
+const CONNECTION_STACK: usize = 256 * 1024;
+
+/// A bound, not yet running, registry server.
+pub struct Server {
+    listener: TcpListener,
+    store: Store,
+    config: RegistryConfig,
+    stop: Stopper,
+}
+
+/// Stops a running server from another thread (or a Ctrl-C handler).
+#[derive(Clone)]
+pub struct Stopper {
+    flag: Arc<AtomicBool>,
+    addr: SocketAddr,
+}
+
+impl Stopper {
+    /// Asks the server to shut down, and wakes its blocked `accept`.
+    pub fn stop(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        wake_acceptor(self.addr);
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}
+
+impl Server {
+    /// Opens the database and binds the listening socket.
+    pub fn bind(config: RegistryConfig) -> Result<Server, ServerError> {
+        let store = Store::open(&config.db_path)?;
+        let listener =
+            TcpListener::bind(config.bind).map_err(|err| ServerError::Bind(config.bind, err))?;
+        let addr = listener.local_addr()?;
+        Ok(Server {
+            listener,
+            store,
+            config,
+            stop: Stopper {
+                flag: Arc::new(AtomicBool::new(false)),
+                addr,
+            },
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.stop.addr
+    }
+
+    pub fn stopper(&self) -> Stopper {
+        self.stop.clone()
+    }
+
+    /// Serves until stopped, then ends every connection with `BYE SHUTDOWN`,
+    /// marks everyone offline and closes the database.
+    pub fn run(self) -> Result<(), ServerError> {
+        let Server {
+            listener,
+            store,
+            config,
+            stop,
+        } = self;
+        let hasher = Hasher::per_core()?;
+        let accounts = AccountWriter::start(
+            Store::connect_for_accounts(&config.db_path)?,
+            config.log.clone(),
+        )?;
+        let (events, hub) = start_hub(store, &config)?;
+        let (sweep_stop, sweeper) = start_sweeper(&config, &events)?;
+
+        let (gone, gone_rx) = unbounded();
+        let mut acceptor = Acceptor {
+            config: &config,
+            events: &events,
+            hasher: &hasher,
+            accounts: &accounts,
+            admission: Admission::new(config.max_connections, config.max_per_address),
+            gone,
+            gone_rx,
+            connections: Vec::new(),
+            next_id: 0,
+        };
+        accept_until(
+            &listener,
+            || stop.is_stopped(),
+            |stream| acceptor.accept(stream),
+        );
+        let connections = acceptor.connections;
+
+        // Clients that connect from now on are refused by the system rather
+        // than left in the backlog without a goodbye.
+        drop(listener);
+        let _ = events.send(RegistryEvent::Shutdown);
+        for handle in connections {
+            let _ = handle.join();
+        }
+        drop(accounts);
+        drop(sweep_stop);
+        let _ = sweeper.join();
+        drop(events);
+        hub.join()
+            .map_err(|_| ServerError::Io(io::Error::other("the registry hub panicked")))??;
+        Ok(())
+    }
+}
+
+/// The hub's thread, which gives back what ended it.
+type HubThread = JoinHandle<Result<(), ServerError>>;
+
+/// Starts the presence writer and the hub that owns it; returns where
+/// events for the hub go.
+fn start_hub(
+    store: Store,
+    config: &RegistryConfig,
+) -> Result<(Sender<RegistryEvent>, HubThread), ServerError> {
+    let presence = PresenceWriter::start(
+        Store::connect_for_presence(&config.db_path, PRESENCE_BUSY_TIMEOUT)?,
+        config.log.clone(),
+    )?;
+    let (events, events_rx) = unbounded();
+    let config = config.clone();
+    let hub = thread::Builder::new()
+        .name("registry-hub".into())
+        .spawn(move || RegistryHub::new(store, presence, config).run(events_rx))?;
+    Ok((events, hub))
+}
+
+/// Starts the sweeper, which runs until the returned sender is dropped.
+fn start_sweeper(
+    config: &RegistryConfig,
+    events: &Sender<RegistryEvent>,
+) -> io::Result<(Sender<()>, JoinHandle<()>)> {
+    let (stop, stop_rx) = bounded::<()>(0);
+    let events = events.clone();
+    // Often enough for the shorter deadline: at most a quarter of it late.
+    let shortest = config.hello_timeout.min(config.join_timeout);
+    let every = (shortest / 4).clamp(Duration::from_millis(5), Duration::from_secs(1));
+    let sweeper = thread::Builder::new()
+        .name("registry-sweeper".into())
+        .spawn(move || sweep(every, &events, &stop_rx))?;
+    Ok((stop, sweeper))
+}
+
+/// What the accept loop needs to start a connection thread.
+struct Acceptor<'a> {
+    config: &'a RegistryConfig,
+    events: &'a Sender<RegistryEvent>,
+    hasher: &'a Hasher,
+    accounts: &'a AccountWriter,
+    admission: Admission,
+    /// Where each connection's `Admitted` sends its site when it ends.
+    gone: Sender<Site>,
+    gone_rx: Receiver<Site>,
+    connections: Vec<JoinHandle<()>>,
+    next_id: u64,
+}
+
+impl Acceptor<'_> {
+    /// Starts a thread for `stream`, or refuses it when the server, or the
+    /// share of its address, is full.
+    fn accept(&mut self, stream: TcpStream) {
+        let Ok(addr) = stream.peer_addr() else {
+            return;
+        };
+        for site in self.gone_rx.try_iter() {
+            self.admission.release(site);
+        }
+        let site = Site::of(addr.ip());
+        if let Err(full) = self.admission.admit(site) {
+            refuse_full(stream, addr, full, self.config.trace);
+            return;
+        }
+        let admitted = Admitted {
+            site,
+            gone: self.gone.clone(),
+        };
+        self.connections.retain(|handle| !handle.is_finished());
+        self.next_id += 1;
+        let id = self.next_id;
+        let config = self.config;
+        let conn = Connection {
+            id,
+            events: self.events.clone(),
+            hashes: self.hasher.queue(),
+            accounts: self.accounts.queue(),
+            trace: config.trace,
+            write_timeout: config.hello_timeout.min(Duration::from_secs(5)),
+            _admitted: admitted,
+        };
+        match thread::Builder::new()
+            .name(format!("registry-conn-{id}"))
+            .stack_size(CONNECTION_STACK)
+            .spawn(move || conn.serve(stream))
+        {
+            Ok(handle) => self.connections.push(handle),
+            Err(err) => trace::err(format_args!("cannot start a connection thread: {err}")),
+        }
+    }
+}
+
+/// Answers a connection over a cap and closes it at once. The acceptor
+/// writes this one line itself: no other thread ever sees the socket.
+fn refuse_full(mut stream: TcpStream, addr: SocketAddr, full: Full, trace: Trace) {
+    let text = match full {
+        Full::Server(max) => {
+            format!("the server holds {max} connections already; try again later")
+        }
+        Full::Site(max) => format!(
+            "your address holds {max} connections already, the most one address may; try again later"
+        ),
+    };
+    let reply = Reply::Err(ErrorCode::ServerFull, text);
+    trace.sent(addr, &reply);
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = write_line(&mut stream, &reply);
+}
+
+/// Holds a connection's place in the acceptor's `Admission` for as long as
+/// the connection exists, and gives it back when dropped.
+pub(super) struct Admitted {
+    site: Site,
+    gone: Sender<Site>,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        // Once the acceptor has stopped, nobody counts places any more.
+        let _ = self.gone.send(self.site);
+    }
+}
+
+/// Sends the hub a `Sweep` every `every` until `stop` is dropped.
+fn sweep(every: Duration, events: &Sender<RegistryEvent>, stop: &Receiver<()>) {
+    let ticks = tick(every);
+    loop {
+        select! {
+            recv(ticks) -> _ => {
+                if events.send(RegistryEvent::Sweep).is_err() {
+                    return;
+                }
+            }
+            recv(stop) -> _ => return,
+        }
+    }
+}
