@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
-use p2pchat::lobby;
+use p2pchat::lobby::{self, InvitePolicy};
 use p2pchat::peer::{
     Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig, Want,
 };
@@ -47,9 +47,29 @@ struct Args {
     /// In a lobby, seconds with nothing heard before the other side counts as gone.
     #[arg(long, default_value_t = lobby::DEFAULT_SILENCE_TIMEOUT.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
     lobby_timeout: f64,
+    /// When leading, how many of the last messages a member admitted later
+    /// gets (0 turns it off).
+    #[arg(long, default_value_t = lobby::DEFAULT_HISTORY, value_parser = parse_history)]
+    history: usize,
+    /// When leading, who may have someone invited while the lobby runs:
+    /// `anyone` (a member's /invite asks you, and your peer invites) or
+    /// `leader` (only your own /invite).
+    #[arg(long, default_value_t = InvitePolicy::Anyone)]
+    invites: InvitePolicy,
     /// Print every protocol line sent (>>) and received (<<) on standard error.
     #[arg(long)]
     trace: bool,
+}
+
+/// A history length from 0 to `lobby::MAX_HISTORY`.
+fn parse_history(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n <= lobby::MAX_HISTORY => Ok(n),
+        _ => Err(format!(
+            "{text} is not a number of messages from 0 to {}",
+            lobby::MAX_HISTORY
+        )),
+    }
 }
 
 fn main() -> ExitCode {
@@ -74,6 +94,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config.invite_timeout = Duration::from_secs_f64(args.invite_timeout);
     config.lobby_hello = Duration::from_secs_f64(args.lobby_hello);
     config.lobby_timeout = Duration::from_secs_f64(args.lobby_timeout);
+    config.history = args.history;
+    config.invites = args.invites;
     config.trace = Trace::new(args.trace);
 
     let peer = Peer::start(config)?;

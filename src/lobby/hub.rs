@@ -1,23 +1,32 @@
 //! The hub thread: it handles one `Event` at a time, queues output per
 //! member, and writes it in flush passes. Only this thread changes the
 //! membership or writes a member's socket.
+//!
+//! - `hub/commands.rs`: private messages, invite requests and kicks.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::mem;
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use chrono::Utc;
 use crossbeam_channel::{Receiver, Sender, TrySendError, never, select};
 
 use crate::line::ConnReader;
-use crate::wire::{CloseReason, ErrorCode, LineError, ToLeader, ToMember};
+use crate::wire::{
+    CloseReason, Contact, ErrorCode, InviteStatus, LineError, ParseError, ToLeader, ToMember,
+};
 
+use super::history::History;
 use super::member::{
     Exit, FromMember, Member, MemberId, doom, encode, encode_into, prepare, queue_or_drop,
     read_member, send_nonblocking, trace_sent,
 };
+use super::rules::Asks;
 use super::{LobbyConfig, Notice};
+
+mod commands;
 
 /// The most events the hub handles before it flushes the output buffers, and
 /// the most one flush pass picks up along the way, so a steady stream of
@@ -34,6 +43,7 @@ const PASS_CHUNK: usize = 32;
 pub(super) enum Event {
     Admit {
         name: String,
+        chat_addr: Option<SocketAddr>,
         reader: ConnReader,
         writer: TcpStream,
     },
@@ -44,6 +54,29 @@ pub(super) enum Event {
     },
     Say(String),
     Members(Sender<Vec<String>>),
+    Contacts(Sender<Vec<Contact>>),
+    /// `INVITATION <name> <status>` to everyone.
+    Invitation {
+        name: String,
+        status: InviteStatus,
+    },
+    /// `ERR` to one member, by name.
+    Refuse {
+        to: String,
+        code: ErrorCode,
+        text: String,
+    },
+    /// The leader's private message.
+    Private {
+        to: String,
+        text: String,
+        reply: Sender<Result<String, ParseError>>,
+    },
+    Kick {
+        name: String,
+        reason: Option<String>,
+        reply: Sender<Option<String>>,
+    },
     Close(CloseReason),
 }
 
@@ -84,11 +117,15 @@ pub(super) struct Hub {
     queued_since_pass: usize,
     /// The members of the current flush pass, reused from pass to pass.
     pass: Vec<MemberId>,
+    /// The last messages, for members admitted later.
+    history: History,
 }
 
 impl Hub {
     pub(super) fn new(config: LobbyConfig, notices: Sender<Notice>, events: Sender<Event>) -> Hub {
         Hub {
+            // Before `config` moves into its field.
+            history: History::new(config.history),
             config,
             notices,
             unnoticed: VecDeque::new(),
@@ -209,11 +246,13 @@ impl Hub {
         match event {
             Event::Admit {
                 name,
+                chat_addr,
                 reader,
                 writer,
-            } => self.admit(name, reader, writer),
+            } => self.admit(name, chat_addr, reader, writer),
             Event::From { id, input } => self.input(id, input),
             Event::Say(text) => {
+                self.history.record(Utc::now(), &self.config.leader, &text);
                 let line = ToMember::Msg {
                     from: self.config.leader.clone(),
                     text,
@@ -223,6 +262,23 @@ impl Hub {
             Event::Members(reply) => {
                 // The asker may have given up; that is its business.
                 let _ = reply.send(self.names());
+            }
+            Event::Contacts(reply) => {
+                let _ = reply.send(self.contacts());
+            }
+            Event::Invitation { name, status } => {
+                self.broadcast(&ToMember::Invitation { name, status }, None);
+            }
+            Event::Refuse { to, code, text } => self.refuse_named(&to, code, text),
+            Event::Private { to, text, reply } => {
+                let _ = reply.send(self.leader_private(&to, text));
+            }
+            Event::Kick {
+                name,
+                reason,
+                reply,
+            } => {
+                let _ = reply.send(self.kick(&name, reason));
             }
             Event::Close(reason) => return Some(reason),
         }
@@ -237,7 +293,13 @@ impl Hub {
         names
     }
 
-    fn admit(&mut self, name: String, reader: ConnReader, writer: TcpStream) {
+    fn admit(
+        &mut self,
+        name: String,
+        chat_addr: Option<SocketAddr>,
+        reader: ConnReader,
+        writer: TcpStream,
+    ) {
         let taken = name == self.config.leader || self.members.values().any(|m| m.name == name);
         if taken {
             let bytes = encode(&ToMember::Closed(CloseReason::Duplicate));
@@ -282,15 +344,23 @@ impl Hub {
             id,
             Member {
                 name: name.clone(),
+                chat_addr,
                 stream: writer,
                 out: Vec::new(),
                 doomed: false,
                 last_heard: Instant::now(),
                 last_sent: Instant::now(),
+                asks: Asks::default(),
             },
         );
         let everyone = ToMember::Members(self.names());
         self.send_to(id, &everyone);
+        // Half the backlog limit: the rest is room for the live lines that
+        // follow while the newcomer reads its history.
+        let earlier = self.history.replay(self.config.max_queued_bytes / 2);
+        for line in &earlier {
+            self.send_to(id, line);
+        }
         self.broadcast(&ToMember::Joined(name.clone()), Some(id));
         self.notify(Notice::Joined(name));
     }
@@ -307,12 +377,21 @@ impl Hub {
                 // The hub stamps the sender's name itself, so nobody can
                 // speak as someone else.
                 let from = member.name.clone();
+                self.history.record(Utc::now(), &from, &text);
                 let line = ToMember::Msg {
                     from: from.clone(),
                     text: text.clone(),
                 };
                 self.broadcast(&line, Some(id));
                 self.notify(Notice::Msg { from, text });
+            }
+            FromMember::Line(Ok(ToLeader::Private { to, text })) => {
+                let from = member.name.clone();
+                self.member_private(id, from, &to, text);
+            }
+            FromMember::Line(Ok(ToLeader::Invite(name))) => {
+                let by = member.name.clone();
+                self.invite_asked(id, by, name);
             }
             // A heartbeat only shows the member is alive; arriving at all
             // is what counts.
@@ -404,11 +483,24 @@ impl Hub {
             // Shutting down wakes the member's reader thread, which then
             // ends; it is joined later.
             let _ = member.stream.shutdown(Shutdown::Both);
+            if let Exit::Kicked(reason) = &exit {
+                // Members that know `KICKED` learn why; the `LEFT` after it
+                // keeps the others' member lists right.
+                let kicked = ToMember::Kicked {
+                    name: member.name.clone(),
+                    reason: reason.clone(),
+                };
+                self.broadcast(&kicked, None);
+            }
             self.broadcast(&ToMember::Left(member.name.clone()), None);
             self.notify(match exit {
                 Exit::Left => Notice::Left(member.name),
                 Exit::Dropped => Notice::Dropped(member.name),
                 Exit::Silent => Notice::Silent(member.name),
+                Exit::Kicked(reason) => Notice::Kicked {
+                    name: member.name,
+                    reason,
+                },
             });
         }
     }
@@ -557,7 +649,7 @@ mod tests {
             let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
             let (server, _) = listener.accept().unwrap();
             let reader = LineReader::new(BufReader::new(server.try_clone().unwrap()));
-            hub.admit(format!("m{i}"), reader, server);
+            hub.admit(format!("m{i}"), None, reader, server);
             client
                 .set_read_timeout(Some(Duration::from_secs(5)))
                 .unwrap();

@@ -3,7 +3,7 @@
 //! member sends into events for the hub.
 
 use std::io::{self, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
 
 use crossbeam_channel::Sender;
@@ -14,6 +14,7 @@ use crate::wire::{ErrorCode, LineError, ParseError, ToLeader, ToMember};
 
 use super::LobbyConfig;
 use super::hub::Event;
+use super::rules::Asks;
 
 /// An emptied output buffer keeps at most this much capacity, so a lobby of
 /// mostly idle members does not hold on to the memory of one old burst.
@@ -34,16 +35,21 @@ pub(super) enum FromMember {
 }
 
 /// Why a member is being removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Exit {
     Left,
     Dropped,
     /// Nothing arrived for `silence_timeout`.
     Silent,
+    /// The leader removed the member, with this reason if it gave one.
+    Kicked(Option<String>),
 }
 
 pub(super) struct Member {
     pub(super) name: String,
+    /// Where the member listens for chat requests, if the leader knows:
+    /// its contact, for reaching it without the registry.
+    pub(super) chat_addr: Option<SocketAddr>,
     pub(super) stream: TcpStream,
     /// Bytes queued for this member that the kernel has not yet accepted.
     pub(super) out: Vec<u8>,
@@ -52,6 +58,8 @@ pub(super) struct Member {
     /// When the member last sent a line, and when it was last sent one.
     pub(super) last_heard: Instant,
     pub(super) last_sent: Instant,
+    /// The member's `INVITE` requests, counted against `rules::MAX_ASKS`.
+    pub(super) asks: Asks,
 }
 
 impl Member {

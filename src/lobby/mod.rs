@@ -12,12 +12,18 @@
 //!   `Notice`s for the leader's screen.
 //! - `hub`: the hub thread, its `Event`s, and its flush pass.
 //! - `member`: one member's output buffer and socket, and its reader thread.
+//! - `history`: the last messages, replayed to a late joiner.
+//! - `rules`: who may do what (`InvitePolicy`, private messages' addressees).
 
+mod history;
 mod hub;
 mod member;
+mod rules;
+
+pub use rules::InvitePolicy;
 
 use std::io;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -25,7 +31,7 @@ use crossbeam_channel::Sender;
 
 use crate::line::ConnReader;
 use crate::trace::Trace;
-use crate::wire::{self, CloseReason, ParseError};
+use crate::wire::{self, CloseReason, Contact, ErrorCode, InviteStatus, ParseError};
 
 use hub::{Event, Hub, Inboxes};
 
@@ -38,6 +44,11 @@ const CHANNEL_CAPACITY: usize = 4096;
 pub const DEFAULT_LOBBY_HELLO_INTERVAL: Duration = Duration::from_secs(10);
 /// A lobby connection with nothing heard for this long is gone.
 pub const DEFAULT_SILENCE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many messages a lobby replays to a member it admits.
+pub const DEFAULT_HISTORY: usize = 20;
+/// The most messages a lobby keeps for members admitted later, whatever
+/// `LobbyConfig::history` says: about a megabyte of text.
+pub const MAX_HISTORY: usize = 1000;
 
 /// How a hub is set up.
 #[derive(Debug, Clone)]
@@ -60,6 +71,11 @@ pub struct LobbyConfig {
     /// A member heard nothing from for this long is gone, even if its
     /// connection never reports an error (a dead machine, a pulled cable).
     pub silence_timeout: Duration,
+    /// How many of the last messages a newly admitted member gets (0: none,
+    /// at most `MAX_HISTORY`).
+    pub history: usize,
+    /// Whether a member's `INVITE` reaches the leader's peer.
+    pub invites: InvitePolicy,
 }
 
 impl LobbyConfig {
@@ -72,6 +88,8 @@ impl LobbyConfig {
             close_timeout: Duration::from_secs(1),
             hello_interval: DEFAULT_LOBBY_HELLO_INTERVAL,
             silence_timeout: DEFAULT_SILENCE_TIMEOUT,
+            history: DEFAULT_HISTORY,
+            invites: InvitePolicy::Anyone,
         }
     }
 }
@@ -89,6 +107,19 @@ pub enum Notice {
     Dropped(String),
     /// A member was dropped because nothing came from it for too long.
     Silent(String),
+    /// The leader removed a member (`Lobby::kick`).
+    Kicked {
+        name: String,
+        reason: Option<String>,
+    },
+    /// A member sent the leader a private message.
+    Private { from: String, text: String },
+    /// A member asks the leader's peer to invite `name`, and the lobby's
+    /// policy lets it: the peer invites, or answers `Lobby::refuse`.
+    InviteAsked { by: String, name: String },
+    /// A member asked to invite `name` under `--invites leader`, and was
+    /// told only the leader invites.
+    InviteDenied { by: String, name: String },
 }
 
 /// A running hub. Dropping it without `close` closes it with reason `LEADER_LEFT`.
@@ -131,9 +162,38 @@ impl Lobby {
         // dropped, which closes the connection: the right end for it.
         let _ = self.events.send(Event::Admit {
             name,
+            chat_addr: None,
             reader,
             writer,
         });
+    }
+
+    /// Admits a member, as `admit`, that listens for chat requests at
+    /// `chat_addr` (where its invitation reached it), so the lobby knows
+    /// every member's contact (`contacts`).
+    pub fn admit_from(
+        &self,
+        name: String,
+        chat_addr: SocketAddr,
+        reader: ConnReader,
+        writer: TcpStream,
+    ) {
+        let _ = self.events.send(Event::Admit {
+            name,
+            chat_addr: Some(chat_addr),
+            reader,
+            writer,
+        });
+    }
+
+    /// The members whose chat address the lobby knows, in the order they
+    /// were admitted: where each can be reached without the registry.
+    pub fn contacts(&self) -> Vec<Contact> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        if self.events.send(Event::Contacts(reply)).is_err() {
+            return Vec::new();
+        }
+        answer.recv().unwrap_or_default()
     }
 
     /// The leader says something. Text that `wire::check_text` refuses is
@@ -149,6 +209,47 @@ impl Lobby {
         // A hub that is gone has no members left to tell.
         let _ = self.events.send(Event::Say(text));
         Ok(())
+    }
+
+    /// Tells every member how an invitation into this lobby went.
+    pub fn invitation(&self, name: String, status: InviteStatus) {
+        let _ = self.events.send(Event::Invitation { name, status });
+    }
+
+    /// Answers the member `to` `ERR <code> <text>`, as the hub answers a
+    /// line it refuses: for a request the leader's peer turned down.
+    pub fn refuse(&self, to: String, code: ErrorCode, text: String) {
+        let _ = self.events.send(Event::Refuse { to, code, text });
+    }
+
+    /// The leader's private message to `to`. Returns the addressee's name as
+    /// the lobby spells it, or why it cannot be sent.
+    pub fn tell(&self, to: String, text: String) -> Result<String, ParseError> {
+        wire::check_text(&text)?;
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        let gone = || ParseError::new(ErrorCode::NotInLobby, "the lobby has ended");
+        self.events
+            .send(Event::Private { to, text, reply })
+            .map_err(|_| gone())?;
+        answer.recv().unwrap_or_else(|_| Err(gone()))
+    }
+
+    /// Removes the member `name`, whose lobby ends with `CLOSED KICKED
+    /// [<reason>]`; the others get `KICKED` and `LEFT`. Returns the name as
+    /// the lobby spells it, or `None` if no such member is in it.
+    pub fn kick(&self, name: String, reason: Option<String>) -> Option<String> {
+        // A reason that could not go on a line is left out rather than
+        // letting the kick fail.
+        let reason = reason.filter(|why| wire::check_reason(why).is_ok());
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        self.events
+            .send(Event::Kick {
+                name,
+                reason,
+                reply,
+            })
+            .ok()?;
+        answer.recv().ok().flatten()
     }
 
     /// Everyone in the lobby, the leader first.

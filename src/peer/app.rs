@@ -17,8 +17,9 @@ use crate::chatlog::ChatLog;
 use crate::client::{LinkNotice, RegistryLink};
 use crate::line::ConnReader;
 use crate::lobby::{Lobby, Notice};
-use crate::wire::{self, BusyReason, Contact, ToLeader, ToMember};
+use crate::wire::{BusyReason, Contact, ToLeader, ToMember};
 
+use super::invitations::Invitations;
 use super::screen::Screen;
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
 
@@ -106,7 +107,7 @@ pub(super) struct Leading {
     pub(super) notices: Receiver<Notice>,
     pub(super) log: Option<ChatLog>,
     /// Chat requests not answered yet.
-    pub(super) waiting: usize,
+    pub(super) invitations: Invitations,
     pub(super) cancel: Arc<AtomicBool>,
 }
 
@@ -122,36 +123,9 @@ pub(super) struct Membership {
     pub(super) log: Option<ChatLog>,
     /// Set once the leader sent `MEMBERS`.
     pub(super) admitted: bool,
-}
-
-/// What a line typed in a lobby asks for.
-pub(super) enum LobbyInput<'a> {
-    Nothing,
-    Help,
-    Members,
-    Leave,
-    Unknown(&'a str),
-    /// A message to send.
-    Say(&'a str),
-    /// A message that cannot be sent, and why.
-    Refused(String),
-}
-
-impl<'a> From<&'a str> for LobbyInput<'a> {
-    fn from(line: &'a str) -> LobbyInput<'a> {
-        let text = line.trim();
-        match text {
-            "" => LobbyInput::Nothing,
-            "/help" => LobbyInput::Help,
-            "/members" => LobbyInput::Members,
-            "/leave" => LobbyInput::Leave,
-            _ if text.starts_with('/') => LobbyInput::Unknown(text),
-            _ => match wire::check_text(text) {
-                Ok(()) => LobbyInput::Say(text),
-                Err(err) => LobbyInput::Refused(err.text),
-            },
-        }
-    }
+    /// True while the leader's `HISTORY` lines are being shown, so the
+    /// first live line after them can say where they end.
+    pub(super) earlier: bool,
 }
 
 pub(super) struct Pending {

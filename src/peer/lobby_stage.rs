@@ -10,11 +10,10 @@ use crate::chatlog::ChatLog;
 use crate::client::{Refused, Vouched};
 use crate::line::write_line;
 use crate::lobby::Notice;
-use crate::wire::{BusyReason, CloseReason, ToLeader, ToMember};
+use crate::wire::{BusyReason, CloseReason, InviteStatus, ToLeader, ToMember};
 
-use super::app::{
-    App, ChatAnswer, Leading, LobbyInput, Membership, Outcome, Pending, Stage, write_log,
-};
+use super::app::{App, ChatAnswer, Leading, Membership, Outcome, Pending, Stage, write_log};
+use super::commands::LobbyInput;
 use super::screen::Screen;
 use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
 
@@ -44,6 +43,9 @@ impl App {
                 let line = format!("[{}] {text}", self.my_name());
                 write_log(&mut leading.log, &self.screen, &line);
             }
+            LobbyInput::Invite(name) => self.leader_invite(&mut leading, name, None),
+            LobbyInput::Private { to, text } => self.leader_private(&mut leading, to, text),
+            LobbyInput::Kick { name, reason } => self.kick(&leading, name, reason),
             other => self.answer_lobby_input(other),
         }
         Stage::Leading(leading)
@@ -61,6 +63,9 @@ impl App {
                 write_log(&mut membership.log, &self.screen, &line);
                 let _ = membership.outbox.send(ToLeader::Msg(text.to_string()));
             }
+            LobbyInput::Invite(name) => self.member_invite(&membership, name),
+            LobbyInput::Private { to, text } => self.member_private(&mut membership, to, text),
+            LobbyInput::Kick { .. } => self.say("Only the leader can remove members."),
             other => self.answer_lobby_input(other),
         }
         Stage::Member(membership)
@@ -71,14 +76,27 @@ impl App {
     }
 
     /// What a leader and a member answer alike.
-    pub(super) fn answer_lobby_input(&self, input: LobbyInput<'_>) {
+    pub(super) fn answer_lobby_input(&mut self, input: LobbyInput<'_>) {
         match input {
             LobbyInput::Help => self.say(LOBBY_HELP),
             LobbyInput::Unknown(command) => {
                 self.say(format!("Unknown command {command}. {LOBBY_HELP}"));
             }
+            LobbyInput::Usage(usage) => self.say(format!("Usage: {usage}. Type /help for more.")),
             LobbyInput::Refused(why) => self.say(format!("Not sent: {why}.")),
-            LobbyInput::Nothing | LobbyInput::Members | LobbyInput::Leave | LobbyInput::Say(_) => {}
+            LobbyInput::List => self.show_list(),
+            LobbyInput::Search(name) => {
+                // The menu's search shows the same lines; the question it
+                // would ask next (add to the list?) has no place in a lobby.
+                let _ = self.search(name);
+            }
+            LobbyInput::Nothing
+            | LobbyInput::Members
+            | LobbyInput::Leave
+            | LobbyInput::Say(_)
+            | LobbyInput::Invite(_)
+            | LobbyInput::Private { .. }
+            | LobbyInput::Kick { .. } => {}
         }
     }
 
@@ -152,6 +170,7 @@ impl App {
             members: Vec::new(),
             log: None,
             admitted: false,
+            earlier: false,
         });
     }
 
@@ -189,25 +208,39 @@ impl App {
             }
             return;
         }
-        leading.waiting = leading.waiting.saturating_sub(1);
-        let report = match outcome {
+        leading.invitations.answered(&name);
+        let (report, status) = match outcome {
             Outcome::Accepted {
                 addr,
                 reader,
                 writer,
             } => {
-                leading.lobby.admit(name.clone(), reader, writer);
-                format!("{name}: OK -> ({}, {})", addr.ip(), addr.port())
+                // Everyone hears `JOINED` from the hub instead.
+                leading.lobby.admit_from(name.clone(), addr, reader, writer);
+                let report = format!("{name}: OK -> ({}, {})", addr.ip(), addr.port());
+                (report, None)
             }
-            Outcome::Rejected => format!("{name}: rejected your chat request"),
-            Outcome::Busy(BusyReason::Answering) => {
-                format!("{name}: busy (answering another request)")
+            Outcome::Rejected => (
+                format!("{name}: rejected your chat request"),
+                Some(InviteStatus::Rejected),
+            ),
+            Outcome::Busy(reason) => {
+                let why = match reason {
+                    BusyReason::Answering => " (answering another request)",
+                    BusyReason::InChat => " (in a chat)",
+                    BusyReason::Unsaid => "",
+                };
+                (format!("{name}: busy{why}"), Some(InviteStatus::Busy))
             }
-            Outcome::Busy(BusyReason::InChat) => format!("{name}: busy (in a chat)"),
-            Outcome::Busy(BusyReason::Unsaid) => format!("{name}: busy"),
-            Outcome::NoAnswer => format!("{name}: no answer"),
-            Outcome::Unreachable(why) => format!("{name}: unreachable ({why})"),
+            Outcome::NoAnswer => (format!("{name}: no answer"), Some(InviteStatus::NoAnswer)),
+            Outcome::Unreachable(why) => (
+                format!("{name}: unreachable ({why})"),
+                Some(InviteStatus::Unreachable),
+            ),
         };
+        if let Some(status) = status {
+            leading.lobby.invitation(name, status);
+        }
         self.say(report);
         self.maybe_end_empty_lobby();
     }
@@ -217,7 +250,7 @@ impl App {
         let Stage::Leading(leading) = &self.stage else {
             return;
         };
-        if leading.waiting > 0 || leading.lobby.members().len() > 1 {
+        if leading.invitations.len() > 0 || leading.lobby.members().len() > 1 {
             return;
         }
         if let Stage::Leading(leading) = std::mem::replace(&mut self.stage, Stage::Menu) {
@@ -227,17 +260,25 @@ impl App {
     }
 
     pub(super) fn on_notice(&mut self, notice: Notice) {
+        if let Notice::InviteAsked { by, name } = notice {
+            self.on_invite_asked(by, name);
+            return;
+        }
         let Stage::Leading(leading) = &mut self.stage else {
             return;
         };
         let (shown, logged) = notice_lines(&notice);
         write_log(&mut leading.log, &self.screen, &logged);
-        if let Notice::Msg { .. } = notice {
+        if let Notice::Msg { .. } | Notice::Private { .. } = notice {
             self.screen.chat(&shown);
         } else {
             self.say(shown);
         }
-        if !matches!(notice, Notice::Joined(_) | Notice::Msg { .. }) {
+        let someone_left = matches!(
+            notice,
+            Notice::Left(_) | Notice::Dropped(_) | Notice::Silent(_) | Notice::Kicked { .. }
+        );
+        if someone_left {
             self.maybe_end_empty_lobby();
         }
     }
@@ -273,6 +314,8 @@ impl App {
         };
         let why = match reason {
             CloseReason::LeaderLeft => "the leader left".to_string(),
+            CloseReason::Kicked(None) => format!("{} removed you", membership.leader),
+            CloseReason::Kicked(Some(why)) => format!("{} removed you: {why}", membership.leader),
             other => other.to_string(),
         };
         write_log(
@@ -306,6 +349,31 @@ fn notice_lines(notice: &Notice) -> (String, String) {
             format!("Peer ('{name}') is offline (nothing heard from it for too long)"),
             format!("* {name} dropped: nothing heard from it"),
         ),
+        Notice::Kicked { name, reason } => {
+            let why = reason
+                .as_deref()
+                .map_or(String::new(), |r| format!(": {r}"));
+            (
+                format!("Peer ('{name}') was removed from the lobby{why}"),
+                format!("* {name} removed by you{why}"),
+            )
+        }
+        Notice::Private { from, text } => {
+            let line = format!("[{from} -> you] {text}");
+            (line.clone(), line)
+        }
+        Notice::InviteDenied { by, name } => (
+            format!(
+                "{by} asked to invite {name}; only you invite in this lobby (type /invite {name} to do it)"
+            ),
+            format!("* {by} asked to invite {name}; refused: only the leader invites"),
+        ),
+        // Handled by `on_invite_asked` while the lobby runs; only a lobby
+        // that has ended logs it this way.
+        Notice::InviteAsked { by, name } => (
+            format!("{by} asked to invite {name}"),
+            format!("* {by} asked to invite {name}"),
+        ),
     }
 }
 
@@ -314,6 +382,10 @@ impl Membership {
     /// and keeps the member list up to date.
     fn show(&mut self, line: ToMember, screen: &Screen) {
         let show = |text: String| screen.say(&text);
+        if self.earlier && !matches!(line, ToMember::History { .. } | ToMember::Hello) {
+            self.earlier = false;
+            show("--- end of earlier messages ---".to_string());
+        }
         match line {
             ToMember::Members(names) => {
                 self.admitted = true;
@@ -336,11 +408,18 @@ impl Membership {
                 write_log(&mut self.log, screen, &line);
                 screen.chat(&line);
             }
-            ToMember::Left(name) => {
+            // After `KICKED` the member is gone already, and its `LEFT`,
+            // there for members that do not know `KICKED`, is not news.
+            ToMember::Left(name) if self.members.contains(&name) => {
                 show(format!("Peer ('{name}') is offline"));
                 write_log(&mut self.log, screen, &format!("* {name} left"));
                 self.members.retain(|m| *m != name);
             }
+            ToMember::Left(_) => {}
+            other @ (ToMember::History { .. }
+            | ToMember::Private { .. }
+            | ToMember::Kicked { .. }
+            | ToMember::Invitation { .. }) => self.show_command_line(other, screen),
             ToMember::Err(code, text) => show(format!("The leader says: {text} ({code})")),
             ToMember::ChatRequest { .. } | ToMember::Hello | ToMember::Closed(_) => {}
         }

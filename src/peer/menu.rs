@@ -7,11 +7,12 @@ use std::thread;
 
 use crate::client::Refused;
 use crate::lobby::{Lobby, LobbyConfig};
-use crate::wire::{self, AttemptLimit, Contact, ErrorCode};
+use crate::wire::{self, AttemptLimit, Contact, ErrorCode, InviteStatus};
 
 use crossbeam_channel::bounded;
 
 use super::app::{App, Leading, Purpose, Stage, write_log};
+use super::invitations::Invitations;
 use super::inviter::Inviter;
 use super::{FEED_CAPACITY, LOBBY_HELP};
 
@@ -208,6 +209,8 @@ impl App {
         config.trace = self.config.trace;
         config.hello_interval = self.config.lobby_hello;
         config.silence_timeout = self.config.lobby_timeout;
+        config.history = self.config.history;
+        config.invites = self.config.invites;
         // A channel of its own, bounded: nothing of this lobby can show up
         // in the next, and a flood waits in TCP rather than in memory.
         let (notices, notices_rx) = bounded(FEED_CAPACITY);
@@ -230,10 +233,10 @@ impl App {
                 .join(", ")
         ));
         self.inviters.retain(|h| !h.is_finished());
-        let mut waiting = 0;
+        let mut invited = Vec::new();
         for listed in self.contacts.clone() {
             if self.invite(id, &me, &listed.name, &cancel) {
-                waiting += 1;
+                invited.push(listed.name);
             }
         }
         let leading = Leading {
@@ -241,10 +244,10 @@ impl App {
             lobby,
             notices: notices_rx,
             log,
-            waiting,
+            invitations: Invitations::started(&me, &invited),
             cancel,
         };
-        if waiting == 0 {
+        if invited.is_empty() {
             self.end_lobby(leading, "nobody could be invited");
             return Stage::Menu;
         }
@@ -255,13 +258,25 @@ impl App {
     /// Gets a ticket for `name` and starts an inviter thread for it; says
     /// why and returns false if either fails.
     fn invite(&mut self, lobby: u64, me: &str, name: &str, cancel: &Arc<AtomicBool>) -> bool {
-        let (contact, ticket) = match self.ticket_for(name) {
-            Ok(found) => found,
+        match self.send_invitation(lobby, me, name, cancel) {
+            Ok(()) => true,
             Err(why) => {
                 self.say(format!("{name}: {why}"));
-                return false;
+                false
             }
-        };
+        }
+    }
+
+    /// Gets a ticket for `name` and starts an inviter thread for it, or
+    /// says why not.
+    pub(super) fn send_invitation(
+        &mut self,
+        lobby: u64,
+        me: &str,
+        name: &str,
+        cancel: &Arc<AtomicBool>,
+    ) -> Result<(), NotInvited> {
+        let (contact, ticket) = self.ticket_for(name)?;
         let job = Inviter {
             lobby,
             me: me.to_string(),
@@ -278,29 +293,55 @@ impl App {
         {
             Ok(handle) => {
                 self.inviters.push(handle);
-                true
+                Ok(())
             }
-            Err(err) => {
-                self.say(format!("Cannot send a chat request: {err}"));
-                false
-            }
+            Err(err) => Err(NotInvited::Unreachable(format!(
+                "cannot send a chat request: {err}"
+            ))),
         }
     }
 
     /// Gets a ticket to invite `name`, and where `name` is now: the address
     /// on the conversation list may be old.
-    pub(super) fn ticket_for(&self, name: &str) -> Result<(Contact, String), String> {
+    pub(super) fn ticket_for(&self, name: &str) -> Result<(Contact, String), NotInvited> {
+        let unreachable = |why: String| Err(NotInvited::Unreachable(why));
         let ticket = match self.link.invite(name) {
             Ok(ticket) => ticket,
-            Err(Refused::Err(ErrorCode::Offline, _)) => return Err("offline".into()),
-            Err(Refused::Err(_, text)) => return Err(format!("unreachable ({text})")),
-            Err(Refused::Link(err)) => return Err(format!("unreachable ({err})")),
-            Err(other) => return Err(format!("unreachable (the registry answered {other:?})")),
+            Err(Refused::Err(ErrorCode::Offline, _)) => return Err(NotInvited::Offline),
+            Err(Refused::Err(_, text)) => return unreachable(text),
+            Err(Refused::Link(err)) => return unreachable(err.to_string()),
+            Err(other) => return unreachable(format!("the registry answered {other:?}")),
         };
         match self.link.search(name) {
             Ok(contact) => Ok((contact, ticket)),
-            Err(Refused::Link(err)) => Err(format!("unreachable ({err})")),
-            Err(_) => Err("offline".into()),
+            Err(Refused::Link(err)) => unreachable(err.to_string()),
+            Err(_) => Err(NotInvited::Offline),
+        }
+    }
+}
+
+/// Why no chat request could be sent.
+#[derive(Debug)]
+pub(super) enum NotInvited {
+    Offline,
+    Unreachable(String),
+}
+
+impl NotInvited {
+    /// What the lobby's members are told.
+    pub(super) fn status(&self) -> InviteStatus {
+        match self {
+            NotInvited::Offline => InviteStatus::Offline,
+            NotInvited::Unreachable(_) => InviteStatus::Unreachable,
+        }
+    }
+}
+
+impl std::fmt::Display for NotInvited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotInvited::Offline => f.write_str("offline"),
+            NotInvited::Unreachable(why) => write!(f, "unreachable ({why})"),
         }
     }
 }

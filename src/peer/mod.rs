@@ -18,15 +18,21 @@
 //! - `app`: the app thread's state, its events and stages, and dispatch.
 //! - `menu`: the menus: register, join, list, search, start a chat.
 //! - `lobby_stage`: the user's side of a lobby, as leader or member.
+//! - `lobby_commands`: the lobby's /commands carried out, and the lines they cause.
+//! - `commands`: what a line typed in a lobby asks for (`LobbyInput`).
+//! - `invitations`: the chat requests a leader has out, bounded.
 //! - `inviter`: one outgoing chat request.
 //! - `first_line`: the wait for a chat connection's first line, for both ends.
 //! - `invitee`: the chat listener and the invitee's handshake, in phases.
 //! - `screen`: the app's side of the screen, escaped, never blocking.
 
 mod app;
+mod commands;
 mod first_line;
+mod invitations;
 mod invitee;
 mod inviter;
+mod lobby_commands;
 mod lobby_stage;
 mod menu;
 mod screen;
@@ -40,7 +46,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, after, at, never, select, unbounded};
 
 use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
-use crate::lobby;
+use crate::lobby::{self, InvitePolicy};
 use crate::trace::Trace;
 
 use app::{App, Event, Flow, FromLeader, Stage};
@@ -52,7 +58,7 @@ pub const MENU_PROMPT: &str =
     "Press '1' for 'Online User List', '2' for search, '3' for starting to chat:";
 pub const ADD_PROMPT: &str = "Do you want to add the user to your conversation list? ['Yes', 'No']";
 
-const LOBBY_HELP: &str = "In the lobby every line you type is a message. Commands: /members lists who is here, /leave returns to the menu, /quit leaves and exits, /help shows this.";
+const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (the leader relays it, so the leader could read it), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /list and /search <name> ask the registry, /leave returns to the menu, /quit leaves and exits, /help shows this.";
 
 /// How often a joined peer says HELLO to the registry.
 pub const DEFAULT_REGISTRY_HELLO_INTERVAL: Duration = Duration::from_secs(10);
@@ -93,6 +99,11 @@ pub struct PeerConfig {
     pub lobby_hello: Duration,
     /// ...and the other side is dropped after this long with nothing heard.
     pub lobby_timeout: Duration,
+    /// How many of a lobby's last messages its leader replays to a member
+    /// it admits (0: none).
+    pub history: usize,
+    /// Whether a member's `/invite` is carried out when we lead.
+    pub invites: InvitePolicy,
     pub trace: Trace,
 }
 
@@ -108,6 +119,8 @@ impl PeerConfig {
             retry_max: Duration::from_secs(10),
             lobby_hello: lobby::DEFAULT_LOBBY_HELLO_INTERVAL,
             lobby_timeout: lobby::DEFAULT_SILENCE_TIMEOUT,
+            history: lobby::DEFAULT_HISTORY,
+            invites: InvitePolicy::Anyone,
             trace: Trace::off(),
         }
     }

@@ -4,6 +4,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
+
+use super::lobby::{InviteStatus, MAX_HISTORY_TEXT, check_reason, format_stamp, parse_stamp};
 use super::{ErrorCode, ParseError, all_words, check_text, check_ticket, parse_name, split_word};
 
 /// Peers have no HELP to point to.
@@ -21,6 +24,8 @@ pub enum CloseReason {
     LeaderLeft,
     /// `DUPLICATE`: someone with the invitee's name is in the lobby already.
     Duplicate,
+    /// `KICKED [<reason>]`: the leader removed this member, saying why or not.
+    Kicked(Option<String>),
     /// Any other reason a leader gives, kept as written: the rest of the
     /// line, never empty, never starting with a space, without line breaks.
     Other(String),
@@ -38,6 +43,8 @@ impl fmt::Display for CloseReason {
         match self {
             CloseReason::LeaderLeft => f.write_str("LEADER_LEFT"),
             CloseReason::Duplicate => f.write_str("DUPLICATE"),
+            CloseReason::Kicked(None) => f.write_str("KICKED"),
+            CloseReason::Kicked(Some(why)) => write!(f, "KICKED {why}"),
             CloseReason::Other(text) => f.write_str(text),
         }
     }
@@ -53,6 +60,10 @@ impl From<&str> for CloseReason {
         let text = text.trim_start_matches(' ');
         if text.trim().is_empty() {
             return CloseReason::LeaderLeft;
+        }
+        let (word, why) = split_word(text);
+        if word.eq_ignore_ascii_case("KICKED") {
+            return CloseReason::Kicked((!why.trim().is_empty()).then(|| why.to_string()));
         }
         CloseReason::KNOWN
             .into_iter()
@@ -87,6 +98,24 @@ pub enum ToMember {
     Err(ErrorCode, String),
     /// `HELLO`: the leader is still there.
     Hello,
+    /// `HISTORY <time> <from> <text>`: a message said before this member
+    /// was admitted, replayed right after `MEMBERS`, oldest first.
+    History {
+        at: DateTime<Utc>,
+        from: String,
+        text: String,
+    },
+    /// `PM <from> <text>`: a private message to this member alone.
+    Private { from: String, text: String },
+    /// `KICKED <name> [<reason>]`: the leader removed `name`; `LEFT <name>`
+    /// follows, for members that do not know this line.
+    Kicked {
+        name: String,
+        reason: Option<String>,
+    },
+    /// `INVITATION <name> <status>`: an invitation into this lobby went out,
+    /// or how it ended.
+    Invitation { name: String, status: InviteStatus },
 }
 
 impl fmt::Display for ToMember {
@@ -107,6 +136,16 @@ impl fmt::Display for ToMember {
             ToMember::Closed(reason) => write!(f, "CLOSED {reason}"),
             ToMember::Err(code, text) => write!(f, "ERR {code} {text}"),
             ToMember::Hello => f.write_str("HELLO"),
+            ToMember::History { at, from, text } => {
+                write!(f, "HISTORY {} {from} {text}", format_stamp(at))
+            }
+            ToMember::Private { from, text } => write!(f, "PM {from} {text}"),
+            ToMember::Kicked { name, reason: None } => write!(f, "KICKED {name}"),
+            ToMember::Kicked {
+                name,
+                reason: Some(why),
+            } => write!(f, "KICKED {name} {why}"),
+            ToMember::Invitation { name, status } => write!(f, "INVITATION {name} {status}"),
         }
     }
 }
@@ -153,12 +192,30 @@ impl FromStr for ToMember {
             "JOINED" => Ok(ToMember::Joined(one_name("JOINED", &args)?)),
             "LEFT" => Ok(ToMember::Left(one_name("LEFT", &args)?)),
             "MSG" => {
-                let (from, text) = split_word(rest);
-                let from = parse_name(from)?;
-                check_text(text)?;
-                Ok(ToMember::Msg {
-                    from,
-                    text: text.to_string(),
+                let (from, text) = name_and_text(rest)?;
+                Ok(ToMember::Msg { from, text })
+            }
+            "PM" => {
+                let (from, text) = name_and_text(rest)?;
+                Ok(ToMember::Private { from, text })
+            }
+            "HISTORY" => parse_history(rest),
+            "KICKED" | "INVITATION" if rest.is_empty() => Err(ParseError::new(
+                ErrorCode::BadArgs,
+                format!("{keyword} needs a name"),
+            )),
+            "KICKED" => {
+                let (name, why) = split_word(rest);
+                Ok(ToMember::Kicked {
+                    name: parse_name(name)?,
+                    reason: optional_reason(why)?,
+                })
+            }
+            "INVITATION" => {
+                let (name, status) = split_word(rest);
+                Ok(ToMember::Invitation {
+                    name: parse_name(name)?,
+                    status: status.parse()?,
                 })
             }
             "CLOSED" if !rest.is_empty() => Ok(ToMember::Closed(CloseReason::from(rest))),
@@ -204,6 +261,36 @@ impl BusyReason {
     }
 }
 
+/// `<name> <text>`, the shape of `MSG` and `PM` lines in both directions.
+fn name_and_text(rest: &str) -> Result<(String, String), ParseError> {
+    let (name, text) = split_word(rest);
+    let name = parse_name(name)?;
+    check_text(text)?;
+    Ok((name, text.to_string()))
+}
+
+/// A kick's reason: short message text, or none.
+fn optional_reason(why: &str) -> Result<Option<String>, ParseError> {
+    if why.trim().is_empty() {
+        return Ok(None);
+    }
+    check_reason(why)?;
+    Ok(Some(why.to_string()))
+}
+
+fn parse_history(rest: &str) -> Result<ToMember, ParseError> {
+    let (at, rest) = split_word(rest);
+    let at = parse_stamp(at)?;
+    let (from, text) = name_and_text(rest)?;
+    if text.len() > MAX_HISTORY_TEXT {
+        return Err(ParseError::new(
+            ErrorCode::TextTooLong,
+            format!("a replayed message is at most {MAX_HISTORY_TEXT} bytes a line"),
+        ));
+    }
+    Ok(ToMember::History { at, from, text })
+}
+
 /// A line from an invitee or member to the lobby leader.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToLeader {
@@ -220,6 +307,11 @@ pub enum ToLeader {
     Leave,
     /// `HELLO`: the member is still there.
     Hello,
+    /// `INVITE <name>`: please invite `name` into this lobby.
+    Invite(String),
+    /// `PM <to> <text>`: a private message for `to` alone, which the leader
+    /// relays as `PM <sender> <text>`.
+    Private { to: String, text: String },
 }
 
 impl fmt::Display for ToLeader {
@@ -232,6 +324,8 @@ impl fmt::Display for ToLeader {
             ToLeader::Msg(text) => write!(f, "MSG {text}"),
             ToLeader::Leave => f.write_str("LEAVE"),
             ToLeader::Hello => f.write_str("HELLO"),
+            ToLeader::Invite(name) => write!(f, "INVITE {name}"),
+            ToLeader::Private { to, text } => write!(f, "PM {to} {text}"),
         }
     }
 }
@@ -260,6 +354,15 @@ impl FromStr for ToLeader {
             "MSG" => {
                 check_text(rest)?;
                 Ok(ToLeader::Msg(rest.to_string()))
+            }
+            "INVITE" => Ok(ToLeader::Invite(one_name("INVITE", &all_words(rest))?)),
+            "PM" if rest.is_empty() => Err(ParseError::new(
+                ErrorCode::BadArgs,
+                "usage: PM <name> <text>",
+            )),
+            "PM" => {
+                let (to, text) = name_and_text(rest)?;
+                Ok(ToLeader::Private { to, text })
             }
             _ => Err(unknown_between_peers(keyword)),
         }
@@ -437,5 +540,178 @@ mod tests {
             "ERR TEXT_TOO_LONG a message is at most 987 bytes",
         );
         check_err::<ToLeader>("QUIT", "ERR UNKNOWN_COMMAND unknown command QUIT");
+    }
+
+    fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+        crate::wire::parse_stamp(text).unwrap()
+    }
+
+    #[test]
+    fn lines_of_a_running_lobby_to_members() {
+        check(
+            "HISTORY 2026-12-03T07:30:05Z bob hello  there ",
+            ToMember::History {
+                at: at("2026-12-03T07:30:05Z"),
+                from: "bob".into(),
+                text: "hello  there ".into(),
+            },
+        );
+        check(
+            "PM bob just you and me",
+            ToMember::Private {
+                from: "bob".into(),
+                text: "just you and me".into(),
+            },
+        );
+        check(
+            "KICKED bob",
+            ToMember::Kicked {
+                name: "bob".into(),
+                reason: None,
+            },
+        );
+        check(
+            "KICKED bob too many capitals",
+            ToMember::Kicked {
+                name: "bob".into(),
+                reason: Some("too many capitals".into()),
+            },
+        );
+        check(
+            "INVITATION dave SENT bob",
+            ToMember::Invitation {
+                name: "dave".into(),
+                status: InviteStatus::Sent { by: "bob".into() },
+            },
+        );
+        for (word, status) in [
+            ("REJECTED", InviteStatus::Rejected),
+            ("BUSY", InviteStatus::Busy),
+            ("NO_ANSWER", InviteStatus::NoAnswer),
+            ("OFFLINE", InviteStatus::Offline),
+            ("UNREACHABLE", InviteStatus::Unreachable),
+        ] {
+            check(
+                &format!("INVITATION dave {word}"),
+                ToMember::Invitation {
+                    name: "dave".into(),
+                    status,
+                },
+            );
+        }
+        check_loose(
+            "invitation dave no_answer",
+            ToMember::Invitation {
+                name: "dave".into(),
+                status: InviteStatus::NoAnswer,
+            },
+            "INVITATION dave NO_ANSWER",
+        );
+        check("CLOSED KICKED", ToMember::Closed(CloseReason::Kicked(None)));
+        check(
+            "CLOSED KICKED be nice",
+            ToMember::Closed(CloseReason::Kicked(Some("be nice".into()))),
+        );
+        check(
+            "ERR NOT_IN_LOBBY carol is not in this lobby",
+            ToMember::Err(ErrorCode::NotInLobby, "carol is not in this lobby".into()),
+        );
+        for code in [
+            "LEADER_ONLY",
+            "ALREADY_IN_LOBBY",
+            "ALREADY_INVITED",
+            "TOO_MANY_INVITES",
+        ] {
+            let line = format!("ERR {code} why");
+            assert_eq!(line.parse::<ToMember>().unwrap().to_string(), line);
+        }
+    }
+
+    #[test]
+    fn the_longest_replayed_piece_fits_a_line() {
+        let line = ToMember::History {
+            at: at("2026-12-03T07:30:05Z"),
+            from: "n".repeat(MAX_NAME),
+            text: "t".repeat(MAX_HISTORY_TEXT),
+        };
+        assert_eq!(line.to_string().len(), MAX_LINE);
+        check(&line.to_string(), line);
+        let private = ToMember::Private {
+            from: "n".repeat(MAX_NAME),
+            text: "t".repeat(MAX_TEXT),
+        };
+        assert!(private.to_string().len() <= MAX_LINE);
+        check(&private.to_string(), private);
+    }
+
+    #[test]
+    fn bad_lines_of_a_running_lobby_to_members() {
+        check_err::<ToMember>(
+            "HISTORY 07:30 bob hi",
+            "ERR BAD_ARGS 07:30 is not a time like 2026-01-31T23:59:59Z",
+        );
+        check_err::<ToMember>(
+            "HISTORY 2026-12-03T07:30:05Z bob",
+            "ERR BAD_ARGS a message needs some text",
+        );
+        check_err::<ToMember>(
+            &format!(
+                "HISTORY 2026-12-03T07:30:05Z bob {}",
+                "t".repeat(MAX_HISTORY_TEXT + 1)
+            ),
+            "ERR TEXT_TOO_LONG a replayed message is at most 962 bytes a line",
+        );
+        check_err::<ToMember>("PM b!b hi", BAD_NAME);
+        check_err::<ToMember>("PM bob", "ERR BAD_ARGS a message needs some text");
+        check_err::<ToMember>("KICKED", "ERR BAD_ARGS KICKED needs a name");
+        check_err::<ToMember>(
+            &format!("KICKED bob {}", "r".repeat(MAX_REASON + 1)),
+            "ERR TEXT_TOO_LONG a reason is at most 200 bytes",
+        );
+        check_err::<ToMember>("INVITATION", "ERR BAD_ARGS INVITATION needs a name");
+        check_err::<ToMember>("INVITATION dave SENT", "ERR BAD_ARGS usage: SENT <by>");
+        check_err::<ToMember>("INVITATION dave SENT a b", "ERR BAD_ARGS usage: SENT <by>");
+        check_err::<ToMember>(
+            "INVITATION dave LOST",
+            "ERR BAD_ARGS an invitation status is SENT <by>, REJECTED, BUSY, NO_ANSWER, OFFLINE or UNREACHABLE",
+        );
+        check_err::<ToMember>(
+            "INVITATION dave BUSY now",
+            "ERR BAD_ARGS an invitation status is SENT <by>, REJECTED, BUSY, NO_ANSWER, OFFLINE or UNREACHABLE",
+        );
+    }
+
+    #[test]
+    fn lines_of_a_running_lobby_to_the_leader() {
+        check("INVITE dave", ToLeader::Invite("dave".into()));
+        check(
+            "PM carol psst  carol",
+            ToLeader::Private {
+                to: "carol".into(),
+                text: "psst  carol".into(),
+            },
+        );
+        check_loose(
+            "invite  dave",
+            ToLeader::Invite("dave".into()),
+            "INVITE dave",
+        );
+        check(
+            &format!("PM {} {}", "n".repeat(MAX_NAME), "t".repeat(MAX_TEXT)),
+            ToLeader::Private {
+                to: "n".repeat(MAX_NAME),
+                text: "t".repeat(MAX_TEXT),
+            },
+        );
+        check_err::<ToLeader>("INVITE", "ERR BAD_ARGS usage: INVITE <name>");
+        check_err::<ToLeader>("INVITE a b", "ERR BAD_ARGS usage: INVITE <name>");
+        check_err::<ToLeader>("INVITE b!b", BAD_NAME);
+        check_err::<ToLeader>("PM carol", "ERR BAD_ARGS a message needs some text");
+        check_err::<ToLeader>("PM", "ERR BAD_ARGS usage: PM <name> <text>");
+        check_err::<ToLeader>("PM b!b hi", BAD_NAME);
+        check_err::<ToLeader>(
+            &format!("PM carol {}", "t".repeat(MAX_TEXT + 1)),
+            "ERR TEXT_TOO_LONG a message is at most 987 bytes",
+        );
     }
 }

@@ -8,6 +8,8 @@
 //!
 //! - `registry`: the lines between a peer and the registry (`Request`, `Reply`).
 //! - `chat`: the lines between a lobby leader and its members (`ToMember`, `ToLeader`).
+//! - `lobby`: what the lines of a running lobby's commands carry: the
+//!   status of an invitation, the time stamp and pieces of a replayed message.
 //! - `checks`: the limits, the checks of names, passwords, texts and tickets,
 //!   the decoding of one line's bytes, and `redact`.
 //!
@@ -16,6 +18,7 @@
 
 mod chat;
 mod checks;
+mod lobby;
 mod registry;
 
 use std::fmt;
@@ -26,6 +29,9 @@ pub use chat::{BusyReason, CloseReason, ToLeader, ToMember};
 pub use checks::{
     LineError, MAX_LINE, MAX_NAME, MAX_PASSWORD, MAX_TEXT, MAX_TICKET, MIN_PASSWORD, check_name,
     check_password, check_text, check_ticket, decode_line, redact,
+};
+pub use lobby::{
+    InviteStatus, MAX_HISTORY_TEXT, MAX_REASON, check_reason, history_pieces, parse_stamp, stamp,
 };
 pub use registry::{AttemptLimit, ByeReason, Contact, HELP_TEXT, Reply, Request};
 
@@ -52,6 +58,10 @@ pub enum ErrorCode {
     BadTicket,
     TooManyInvites,
     Internal,
+    NotInLobby,
+    LeaderOnly,
+    AlreadyInLobby,
+    AlreadyInvited,
 }
 
 const ERROR_CODES: &[(ErrorCode, &str)] = &[
@@ -75,6 +85,10 @@ const ERROR_CODES: &[(ErrorCode, &str)] = &[
     (ErrorCode::BadTicket, "BAD_TICKET"),
     (ErrorCode::TooManyInvites, "TOO_MANY_INVITES"),
     (ErrorCode::Internal, "INTERNAL"),
+    (ErrorCode::NotInLobby, "NOT_IN_LOBBY"),
+    (ErrorCode::LeaderOnly, "LEADER_ONLY"),
+    (ErrorCode::AlreadyInLobby, "ALREADY_IN_LOBBY"),
+    (ErrorCode::AlreadyInvited, "ALREADY_INVITED"),
 ];
 
 impl ErrorCode {

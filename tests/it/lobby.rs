@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 use p2pchat::line::LineReader;
-use p2pchat::lobby::{Lobby, LobbyConfig, Notice};
+use p2pchat::lobby::{InvitePolicy, Lobby, LobbyConfig, Notice};
+use p2pchat::wire::{ErrorCode, InviteStatus};
 
 /// How long a test waits for a line or a notice before it fails.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -117,6 +118,7 @@ fn show(notice: &Notice) -> String {
         Notice::Left(name) => format!("left {name}"),
         Notice::Dropped(name) => format!("dropped {name}"),
         Notice::Silent(name) => format!("silent {name}"),
+        other => format!("{other:?}"),
     }
 }
 
@@ -677,6 +679,163 @@ fn idle_members_hear_hello_and_silent_ones_are_dropped() {
         alive.send(b"HELLO\n");
     }
     assert_eq!(lobby.members(), ["lead", "alive"]);
+}
+
+/// The next line is `HISTORY <time> <rest>`.
+#[track_caller]
+fn expect_history(peer: &mut Peer, rest: &str) {
+    let line = peer.next_line().expect("a HISTORY line");
+    let mut words = line.splitn(3, ' ');
+    assert_eq!(words.next(), Some("HISTORY"), "{line}");
+    let time = words.next().unwrap();
+    assert!(p2pchat::wire::parse_stamp(time).is_ok(), "{line}");
+    assert_eq!(words.next(), Some(rest), "{line}");
+}
+
+#[test]
+fn a_running_lobby_replays_history_relays_private_messages_and_kicks() {
+    let mut config = LobbyConfig::new("alice");
+    config.history = 2;
+    config.invites = InvitePolicy::Leader;
+    let (lobby, ui) = start(config);
+    let net = Net::new();
+    let mut bob = net.join(&lobby, "bob", "bob");
+    bob.expect("MEMBERS alice bob");
+    expect_notice(&ui, Notice::Joined("bob".into()));
+    lobby.say("one".into());
+    bob.expect("MSG alice one");
+    bob.send(b"MSG two\n");
+    expect_notice(
+        &ui,
+        Notice::Msg {
+            from: "bob".into(),
+            text: "two".into(),
+        },
+    );
+    bob.send(b"PM alice psst\n");
+    expect_notice(
+        &ui,
+        Notice::Private {
+            from: "bob".into(),
+            text: "psst".into(),
+        },
+    );
+    lobby.say("three".into());
+    bob.expect("MSG alice three");
+
+    // The last two messages, oldest first, right after MEMBERS; no PM.
+    let mut carol = net.join(&lobby, "carol", "carol");
+    carol.expect("MEMBERS alice bob carol");
+    expect_history(&mut carol, "bob two");
+    expect_history(&mut carol, "alice three");
+    bob.expect("JOINED carol");
+    expect_notice(&ui, Notice::Joined("carol".into()));
+
+    assert_eq!(lobby.tell("Carol".into(), "hi".into()), Ok("carol".into()));
+    carol.expect("PM alice hi");
+    let err = lobby.tell("dave".into(), "hi".into()).unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotInLobby);
+    bob.send(b"PM carol just you\n");
+    carol.expect("PM bob just you");
+    bob.send(b"PM dave hi\n");
+    bob.expect("ERR NOT_IN_LOBBY dave is not in this lobby");
+    bob.send(b"INVITE dave\n");
+    bob.expect("ERR LEADER_ONLY only the leader invites in this lobby; ask alice");
+    expect_notice(
+        &ui,
+        Notice::InviteDenied {
+            by: "bob".into(),
+            name: "dave".into(),
+        },
+    );
+    lobby.invitation("dave".into(), InviteStatus::Sent { by: "alice".into() });
+    bob.expect("INVITATION dave SENT alice");
+    carol.expect("INVITATION dave SENT alice");
+    lobby.refuse("carol".into(), ErrorCode::TooManyInvites, "wait".into());
+    carol.expect("ERR TOO_MANY_INVITES wait");
+
+    assert_eq!(
+        lobby.kick("BOB".into(), Some("be nice".into())),
+        Some("bob".into())
+    );
+    bob.expect("CLOSED KICKED be nice");
+    bob.expect_eof();
+    carol.expect("KICKED bob be nice");
+    carol.expect("LEFT bob");
+    expect_notice(
+        &ui,
+        Notice::Kicked {
+            name: "bob".into(),
+            reason: Some("be nice".into()),
+        },
+    );
+    assert_eq!(lobby.kick("bob".into(), None), None);
+    assert_eq!(lobby.members(), ["alice", "carol"]);
+    // Members admitted without their chat address have no contact here.
+    assert_eq!(lobby.contacts(), []);
+    lobby.close("SHUTDOWN");
+    carol.expect("CLOSED SHUTDOWN");
+}
+
+#[test]
+fn members_may_ask_for_invitations_unless_the_policy_says_no() {
+    let (lobby, ui) = start(LobbyConfig::new("alice"));
+    let net = Net::new();
+    let mut bob = net.join(&lobby, "bob", "bob");
+    bob.expect("MEMBERS alice bob");
+    expect_notice(&ui, Notice::Joined("bob".into()));
+    bob.send(b"INVITE dave\n");
+    expect_notice(
+        &ui,
+        Notice::InviteAsked {
+            by: "bob".into(),
+            name: "dave".into(),
+        },
+    );
+    bob.send(b"INVITE Alice\n");
+    bob.expect("ERR ALREADY_IN_LOBBY alice is in this lobby already");
+    bob.send(b"INVITE\n");
+    bob.expect("ERR BAD_ARGS usage: INVITE <name>");
+    // Five requests a minute, whatever became of them; the refused one
+    // above counts, the unparsable one does not.
+    for name in ["e1", "e2", "e3"] {
+        bob.send(format!("INVITE {name}\n").as_bytes());
+        expect_notice(
+            &ui,
+            Notice::InviteAsked {
+                by: "bob".into(),
+                name: name.into(),
+            },
+        );
+    }
+    bob.send(b"INVITE e4\n");
+    bob.expect("ERR TOO_MANY_INVITES at most 5 invite requests a member per 60 seconds");
+    bob.send(b"MSG after\n");
+    expect_notice(
+        &ui,
+        Notice::Msg {
+            from: "bob".into(),
+            text: "after".into(),
+        },
+    );
+}
+
+#[test]
+fn the_lobby_knows_where_its_members_listen() {
+    let (lobby, ui) = start(LobbyConfig::new("alice"));
+    let net = Net::new();
+    let (client, server) = net.pair();
+    let reader = LineReader::new(BufReader::new(server.try_clone().unwrap()));
+    let chat_addr = "127.0.0.1:5002".parse().unwrap();
+    lobby.admit_from("carol".into(), chat_addr, reader, server);
+    let mut carol = peer(client, "carol");
+    carol.expect("MEMBERS alice carol");
+    expect_notice(&ui, Notice::Joined("carol".into()));
+    let _bob = net.join(&lobby, "bob", "bob");
+    expect_notice(&ui, Notice::Joined("bob".into()));
+    let contacts = lobby.contacts();
+    assert_eq!(contacts.len(), 1, "{contacts:?}");
+    assert_eq!(contacts[0].to_string(), "carol 127.0.0.1 5002");
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod hardening;
 mod hostile;
 mod ipv6;
 mod lobby;
+mod lobby_commands;
 mod peer;
 mod peer_bin;
 mod props;

@@ -8,8 +8,8 @@ use std::str::FromStr;
 
 use p2pchat::line::{Frame, LineReader};
 use p2pchat::wire::{
-    self, BusyReason, ByeReason, CloseReason, Contact, ErrorCode, MAX_LINE, MAX_TEXT, ParseError,
-    Reply, Request, ToLeader, ToMember,
+    self, BusyReason, ByeReason, CloseReason, Contact, ErrorCode, InviteStatus, MAX_LINE, MAX_TEXT,
+    ParseError, Reply, Request, ToLeader, ToMember,
 };
 use proptest::prelude::*;
 
@@ -260,6 +260,10 @@ const ERROR_CODES: &[ErrorCode] = &[
     ErrorCode::BadTicket,
     ErrorCode::TooManyInvites,
     ErrorCode::Internal,
+    ErrorCode::NotInLobby,
+    ErrorCode::LeaderOnly,
+    ErrorCode::AlreadyInLobby,
+    ErrorCode::AlreadyInvited,
 ];
 
 fn error_code() -> impl Strategy<Value = ErrorCode> {
@@ -316,6 +320,46 @@ fn to_member() -> impl Strategy<Value = ToMember> {
             .prop_map(|reason| ToMember::Closed(CloseReason::from(reason.as_str()))),
         (error_code(), free_text()).prop_map(|(code, text)| ToMember::Err(code, text)),
         Just(ToMember::Hello),
+        (0i64..4_102_444_800, name(), text()).prop_flat_map(|(secs, from, text)| {
+            let at = chrono::DateTime::from_timestamp(secs, 0).expect("a time in range");
+            let pieces: Vec<String> = wire::history_pieces(&text)
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            proptest::sample::select(pieces).prop_map(move |text| ToMember::History {
+                at,
+                from: from.clone(),
+                text,
+            })
+        }),
+        (name(), text()).prop_map(|(from, text)| ToMember::Private { from, text }),
+        (name(), proptest::option::of(reason()))
+            .prop_map(|(name, reason)| ToMember::Kicked { name, reason }),
+        (name(), invite_status()).prop_map(|(name, status)| ToMember::Invitation { name, status }),
+        proptest::option::of(reason())
+            .prop_map(|reason| ToMember::Closed(CloseReason::Kicked(reason))),
+    ]
+}
+
+/// A kick's reason that `wire::check_reason` accepts.
+fn reason() -> impl Strategy<Value = String> {
+    text().prop_map(|text| {
+        let mut end = text.len().min(wire::MAX_REASON);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text[..end].to_string()
+    })
+}
+
+fn invite_status() -> impl Strategy<Value = InviteStatus> {
+    prop_oneof![
+        name().prop_map(|by| InviteStatus::Sent { by }),
+        Just(InviteStatus::Rejected),
+        Just(InviteStatus::Busy),
+        Just(InviteStatus::NoAnswer),
+        Just(InviteStatus::Offline),
+        Just(InviteStatus::Unreachable),
     ]
 }
 
@@ -329,6 +373,8 @@ fn to_leader() -> impl Strategy<Value = ToLeader> {
         text().prop_map(ToLeader::Msg),
         Just(ToLeader::Leave),
         Just(ToLeader::Hello),
+        name().prop_map(ToLeader::Invite),
+        (name(), text()).prop_map(|(to, text)| ToLeader::Private { to, text }),
     ]
 }
 
@@ -353,6 +399,14 @@ proptest! {
     #[test]
     fn lines_to_leaders_round_trip(line in to_leader()) {
         round_trips(&line)?;
+    }
+
+    /// Every line a leader sends fits in a line, so no member's framing
+    /// ever ends a connection for a line the leader made.
+    #[test]
+    fn every_line_to_a_member_fits(line in to_member()) {
+        let line = line.to_string();
+        prop_assert!(line.len() <= MAX_LINE, "{} bytes", line.len());
     }
 
     /// A relayed message fits in a line whoever sent it.

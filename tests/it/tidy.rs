@@ -190,6 +190,10 @@ const KEYWORDS: &[&str] = &[
     "REJECT",
     "OK",
     "ERR",
+    "PM",
+    "HISTORY",
+    "KICKED",
+    "INVITATION",
 ];
 
 /// Every line that names a protocol keyword as a word of its own.

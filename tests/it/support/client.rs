@@ -28,6 +28,13 @@ impl Client {
         Client::on(stream)
     }
 
+    /// The next connection to `listener`, as a client: for a test that plays
+    /// the side that is connected to, such as an invitee.
+    pub fn accept(listener: &std::net::TcpListener) -> Client {
+        let (stream, _) = listener.accept().expect("a connection arrives");
+        Client::on(stream)
+    }
+
     /// A client on a connected `stream`, with the read timeout set.
     fn on(stream: TcpStream) -> Client {
         stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();

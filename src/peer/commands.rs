@@ -1,0 +1,195 @@
+//! What a line typed in a lobby asks for: a message, or one of the lobby's
+//! `/commands`. Parsing only; `lobby_stage.rs` carries them out.
+//!
+//! A line that starts with `/` is never sent as a message unless it starts
+//! with `//`, which sends the rest, so a message can begin with a slash.
+
+use crate::wire;
+
+/// What a line typed in a lobby asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum LobbyInput<'a> {
+    Nothing,
+    Help,
+    /// `/who` or `/members`.
+    Members,
+    Leave,
+    /// `/invite <name>`.
+    Invite(&'a str),
+    /// `/msg <name> <text>`.
+    Private {
+        to: &'a str,
+        text: &'a str,
+    },
+    /// `/kick <name> [reason]`.
+    Kick {
+        name: &'a str,
+        reason: Option<&'a str>,
+    },
+    /// `/list`: the registry's online list.
+    List,
+    /// `/search <name>`.
+    Search(&'a str),
+    Unknown(&'a str),
+    /// A known command typed wrongly: how to type it.
+    Usage(&'static str),
+    /// A message to send.
+    Say(&'a str),
+    /// A message that cannot be sent, and why.
+    Refused(String),
+}
+
+impl<'a> From<&'a str> for LobbyInput<'a> {
+    fn from(line: &'a str) -> LobbyInput<'a> {
+        let text = line.trim();
+        if text.is_empty() {
+            return LobbyInput::Nothing;
+        }
+        if let Some(message) = text.strip_prefix("//") {
+            return say(&text[1..]).unless_blank(message);
+        }
+        let Some(command) = text.strip_prefix('/') else {
+            return say(text);
+        };
+        let (word, rest) = match command.split_once(' ') {
+            Some((word, rest)) => (word, rest.trim_start_matches(' ')),
+            None => (command, ""),
+        };
+        let args: Vec<&str> = rest.split(' ').filter(|w| !w.is_empty()).collect();
+        match (word.to_ascii_lowercase().as_str(), args.as_slice()) {
+            ("help", _) => LobbyInput::Help,
+            ("who" | "members", []) => LobbyInput::Members,
+            ("leave", []) => LobbyInput::Leave,
+            ("list", []) => LobbyInput::List,
+            ("search", [name]) => named(name, LobbyInput::Search),
+            ("search", _) => LobbyInput::Usage("/search <name>"),
+            ("invite", [name]) => named(name, LobbyInput::Invite),
+            ("invite", _) => LobbyInput::Usage("/invite <name>"),
+            ("msg", [_, _, ..]) => {
+                let (to, text) = rest.split_once(' ').expect("two words");
+                let text = text.trim_start_matches(' ');
+                match (wire::check_name(to), wire::check_text(text)) {
+                    (Err(err), _) | (_, Err(err)) => LobbyInput::Refused(err.text),
+                    (Ok(()), Ok(())) => LobbyInput::Private { to, text },
+                }
+            }
+            ("msg", _) => LobbyInput::Usage("/msg <name> <text>"),
+            ("kick", [name, ..]) => {
+                let reason = rest[name.len()..].trim_start_matches(' ');
+                let reason = (!reason.is_empty()).then_some(reason);
+                match reason.map(wire::check_reason) {
+                    Some(Err(err)) => LobbyInput::Refused(err.text),
+                    _ => named(name, |name| LobbyInput::Kick { name, reason }),
+                }
+            }
+            ("kick", []) => LobbyInput::Usage("/kick <name> [reason]"),
+            ("who" | "members" | "leave" | "list", _) => {
+                LobbyInput::Usage("/who, /members, /leave and /list take no arguments")
+            }
+            _ => LobbyInput::Unknown(text),
+        }
+    }
+}
+
+impl<'a> LobbyInput<'a> {
+    /// `//` alone, or followed by blanks, is nothing to send.
+    fn unless_blank(self, rest: &str) -> LobbyInput<'a> {
+        if rest.trim().is_empty() {
+            LobbyInput::Nothing
+        } else {
+            self
+        }
+    }
+}
+
+fn say(text: &str) -> LobbyInput<'_> {
+    match wire::check_text(text) {
+        Ok(()) => LobbyInput::Say(text),
+        Err(err) => LobbyInput::Refused(err.text),
+    }
+}
+
+fn named<'a>(name: &'a str, input: impl FnOnce(&'a str) -> LobbyInput<'a>) -> LobbyInput<'a> {
+    match wire::check_name(name) {
+        Ok(()) => input(name),
+        Err(err) => LobbyInput::Refused(err.text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(line: &str, expected: LobbyInput<'_>) {
+        assert_eq!(LobbyInput::from(line), expected, "{line:?}");
+    }
+
+    #[test]
+    fn messages_and_slashes() {
+        check("hello", LobbyInput::Say("hello"));
+        check("  hello  ", LobbyInput::Say("hello"));
+        check("", LobbyInput::Nothing);
+        check("   ", LobbyInput::Nothing);
+        check(
+            "//etc/passwd is a file",
+            LobbyInput::Say("/etc/passwd is a file"),
+        );
+        check("// two", LobbyInput::Say("/ two"));
+        check("//", LobbyInput::Nothing);
+        check("/etc/passwd", LobbyInput::Unknown("/etc/passwd"));
+        check("/dance now", LobbyInput::Unknown("/dance now"));
+        check("/", LobbyInput::Unknown("/"));
+    }
+
+    #[test]
+    fn commands() {
+        check("/help", LobbyInput::Help);
+        check("/HELP me", LobbyInput::Help);
+        check("/who", LobbyInput::Members);
+        check("/members", LobbyInput::Members);
+        check("/leave", LobbyInput::Leave);
+        check("/list", LobbyInput::List);
+        check("/search bob", LobbyInput::Search("bob"));
+        check("/invite  dave ", LobbyInput::Invite("dave"));
+        check(
+            "/msg carol see  you later",
+            LobbyInput::Private {
+                to: "carol",
+                text: "see  you later",
+            },
+        );
+        check(
+            "/kick bob",
+            LobbyInput::Kick {
+                name: "bob",
+                reason: None,
+            },
+        );
+        check(
+            "/kick bob  too many  capitals",
+            LobbyInput::Kick {
+                name: "bob",
+                reason: Some("too many  capitals"),
+            },
+        );
+    }
+
+    #[test]
+    fn commands_typed_wrongly() {
+        check("/invite", LobbyInput::Usage("/invite <name>"));
+        check("/invite a b", LobbyInput::Usage("/invite <name>"));
+        check("/msg carol", LobbyInput::Usage("/msg <name> <text>"));
+        check("/msg", LobbyInput::Usage("/msg <name> <text>"));
+        check("/kick", LobbyInput::Usage("/kick <name> [reason]"));
+        check("/search", LobbyInput::Usage("/search <name>"));
+        check(
+            "/who is here",
+            LobbyInput::Usage("/who, /members, /leave and /list take no arguments"),
+        );
+        let bad_name = "a name is 1 to 32 characters of A-Z a-z 0-9 _ . -".to_string();
+        check("/invite b!b", LobbyInput::Refused(bad_name.clone()));
+        check("/msg b!b hi", LobbyInput::Refused(bad_name.clone()));
+        check("/kick b!b", LobbyInput::Refused(bad_name));
+    }
+}

@@ -1,0 +1,147 @@
+//! The chat requests a leader has out: who was invited, and at whose
+//! request. A plain type with bounds, so that neither the leader nor a
+//! member asking again and again can grow it without limit.
+//!
+//! The requests sent when a lobby starts go to the whole conversation list
+//! and are not bounded here; those sent while it runs are.
+
+use crate::wire::ErrorCode;
+
+/// The most invitations a running lobby may have waiting for an answer.
+pub(super) const MAX_WAITING: usize = 16;
+/// The most of those one member may have asked for.
+pub(super) const MAX_ASKED_BY_ONE: usize = 3;
+
+/// One chat request that has no answer yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Waiting {
+    name: String,
+    /// Who asked for it: the leader's own name when the leader typed it.
+    asked_by: String,
+}
+
+/// The chat requests of one lobby that have no answer yet.
+#[derive(Debug, Default)]
+pub(super) struct Invitations {
+    waiting: Vec<Waiting>,
+}
+
+impl Invitations {
+    /// The requests sent when the lobby starts, all asked by `leader`.
+    pub(super) fn started(leader: &str, names: &[String]) -> Invitations {
+        Invitations {
+            waiting: names
+                .iter()
+                .map(|name| Waiting {
+                    name: name.clone(),
+                    asked_by: leader.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// May `asked_by` have `name` invited now? The `ERR` code and text
+    /// (for a member) or sentence (for the leader) if not.
+    pub(super) fn check(&self, name: &str, asked_by: &str) -> Result<(), (ErrorCode, String)> {
+        if self
+            .waiting
+            .iter()
+            .any(|w| w.name.eq_ignore_ascii_case(name))
+        {
+            return Err((
+                ErrorCode::AlreadyInvited,
+                format!("{name} has been invited already; wait for the answer"),
+            ));
+        }
+        if self.waiting.len() >= MAX_WAITING {
+            return Err((
+                ErrorCode::TooManyInvites,
+                format!("{MAX_WAITING} invitations are waiting for an answer already"),
+            ));
+        }
+        let mine = self
+            .waiting
+            .iter()
+            .filter(|w| w.asked_by.eq_ignore_ascii_case(asked_by))
+            .count();
+        if mine >= MAX_ASKED_BY_ONE {
+            return Err((
+                ErrorCode::TooManyInvites,
+                format!("{asked_by} has {MAX_ASKED_BY_ONE} invitations waiting already"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records a request that went out.
+    pub(super) fn sent(&mut self, name: &str, asked_by: &str) {
+        self.waiting.push(Waiting {
+            name: name.to_string(),
+            asked_by: asked_by.to_string(),
+        });
+    }
+
+    /// The answer to `name`'s request came (or never will).
+    pub(super) fn answered(&mut self, name: &str) {
+        // The registry may spell the name otherwise than it was typed.
+        let at = self
+            .waiting
+            .iter()
+            .position(|w| w.name.eq_ignore_ascii_case(name));
+        if let Some(at) = at {
+            self.waiting.remove(at);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(invitations: &Invitations, name: &str, by: &str, expected: Result<(), ErrorCode>) {
+        assert_eq!(
+            invitations.check(name, by).map_err(|(code, _)| code),
+            expected,
+            "{by} asks for {name}"
+        );
+    }
+
+    #[test]
+    fn one_request_per_name_and_bounds_per_asker_and_lobby() {
+        let mut invitations = Invitations::started("alice", &["bob".into()]);
+        check(&invitations, "bob", "carol", Err(ErrorCode::AlreadyInvited));
+        check(&invitations, "BOB", "alice", Err(ErrorCode::AlreadyInvited));
+        for i in 0..MAX_ASKED_BY_ONE {
+            check(&invitations, &format!("c{i}"), "carol", Ok(()));
+            invitations.sent(&format!("c{i}"), "carol");
+        }
+        check(
+            &invitations,
+            "dave",
+            "carol",
+            Err(ErrorCode::TooManyInvites),
+        );
+        check(&invitations, "dave", "erin", Ok(()));
+        invitations.answered("c0");
+        check(&invitations, "dave", "carol", Ok(()));
+        invitations.answered("nobody");
+        assert_eq!(invitations.len(), 1 + MAX_ASKED_BY_ONE - 1);
+    }
+
+    #[test]
+    fn the_lobby_has_a_bound_too() {
+        let names: Vec<String> = (0..MAX_WAITING).map(|i| format!("n{i}")).collect();
+        let mut invitations = Invitations::started("alice", &names);
+        // The start is not bounded; what comes later is.
+        check(&invitations, "x", "bob", Err(ErrorCode::TooManyInvites));
+        invitations.answered("n3");
+        check(&invitations, "x", "bob", Ok(()));
+        invitations.sent("x", "bob");
+        assert_eq!(invitations.len(), MAX_WAITING);
+    }
+}

@@ -1,0 +1,194 @@
+//! The lobby's `/commands` carried out, for a leader and for a member:
+//! invitations into a running lobby, private messages, kicks; and how a
+//! member shows the leader's lines that these cause (`HISTORY`, `PM`,
+//! `KICKED`, `INVITATION`).
+
+use chrono::Local;
+
+use crate::wire::{InviteStatus, ToLeader, ToMember};
+
+use super::app::{App, Leading, Membership, Stage, write_log};
+use super::screen::Screen;
+
+impl App {
+    /// The leader's `/invite`, or a member's that the hub let through
+    /// (`asked_by`): a chat request as at the start, while the chat goes on.
+    /// Every member hears that it went out, and later how it ended.
+    pub(super) fn leader_invite(
+        &mut self,
+        leading: &mut Leading,
+        name: &str,
+        asked_by: Option<String>,
+    ) {
+        let me = self.my_name();
+        if asked_by.is_none() {
+            if name.eq_ignore_ascii_case(&me) {
+                self.say("That is you.");
+                return;
+            }
+            let members = leading.lobby.members();
+            if let Some(there) = members.iter().find(|m| m.eq_ignore_ascii_case(name)) {
+                self.say(format!("{there} is in this lobby already."));
+                return;
+            }
+        }
+        let by = asked_by.clone().unwrap_or_else(|| me.clone());
+        if let Err((code, text)) = leading.invitations.check(name, &by) {
+            match asked_by {
+                Some(asker) => {
+                    self.say(format!("{asker} asked to invite {name}; refused: {text}."));
+                    leading.lobby.refuse(asker, code, text);
+                }
+                None => self.say(format!("Not invited: {text}.")),
+            }
+            return;
+        }
+        let cancel = leading.cancel.clone();
+        match self.send_invitation(leading.id, &me, name, &cancel) {
+            Ok(()) => {
+                leading.invitations.sent(name, &by);
+                let asked = if by == me {
+                    String::new()
+                } else {
+                    format!(" (asked by {by})")
+                };
+                self.say(format!("Sending a chat request to {name}{asked}..."));
+                let event = format!("* invited {name}{asked}");
+                write_log(&mut leading.log, &self.screen, &event);
+                let sent = InviteStatus::Sent { by };
+                leading.lobby.invitation(name.to_string(), sent);
+            }
+            Err(why) => {
+                self.say(format!("{name}: {why}"));
+                let event = format!("* could not invite {name}: {why}");
+                write_log(&mut leading.log, &self.screen, &event);
+                leading.lobby.invitation(name.to_string(), why.status());
+            }
+        }
+    }
+
+    /// A member asked the leader's peer to invite `name`.
+    pub(super) fn on_invite_asked(&mut self, by: String, name: String) {
+        if !matches!(self.stage, Stage::Leading(_)) {
+            return;
+        }
+        let Stage::Leading(mut leading) = std::mem::replace(&mut self.stage, Stage::Menu) else {
+            unreachable!("checked just above");
+        };
+        self.say(format!("{by} asks you to invite {name}."));
+        self.leader_invite(&mut leading, &name, Some(by));
+        self.stage = Stage::Leading(leading);
+    }
+
+    /// The leader's `/msg`: the hub sends it to the addressee alone.
+    pub(super) fn leader_private(&mut self, leading: &mut Leading, to: &str, text: &str) {
+        match leading.lobby.tell(to.to_string(), text.to_string()) {
+            Ok(name) => {
+                let line = format!("[you -> {name}] {text}");
+                write_log(&mut leading.log, &self.screen, &line);
+                self.say(line);
+            }
+            Err(err) => self.say(format!("Not sent: {}.", err.text)),
+        }
+    }
+
+    /// The leader's `/kick`; the hub's notice shows and logs the removal.
+    pub(super) fn kick(&mut self, leading: &Leading, name: &str, reason: Option<&str>) {
+        if name.eq_ignore_ascii_case(&self.my_name()) {
+            self.say("You lead this lobby; /leave ends it for everyone.");
+            return;
+        }
+        let reason = reason.map(str::to_string);
+        if leading.lobby.kick(name.to_string(), reason).is_none() {
+            self.say(format!("{name} is not in this lobby."));
+        }
+    }
+
+    /// A member's `/invite`: the leader's peer decides.
+    pub(super) fn member_invite(&mut self, membership: &Membership, name: &str) {
+        if membership
+            .members
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(name))
+        {
+            self.say(format!("{name} is in this lobby already."));
+            return;
+        }
+        let _ = membership.outbox.send(ToLeader::Invite(name.to_string()));
+        self.say(format!("Asked {} to invite {name}.", membership.leader));
+    }
+
+    /// A member's `/msg`: relayed by the leader to `to` alone.
+    pub(super) fn member_private(&mut self, membership: &mut Membership, to: &str, text: &str) {
+        if to.eq_ignore_ascii_case(&self.my_name()) {
+            self.say("That is you.");
+            return;
+        }
+        let line = format!("[you -> {to}] {text}");
+        write_log(&mut membership.log, &self.screen, &line);
+        self.say(line);
+        let private = ToLeader::Private {
+            to: to.to_string(),
+            text: text.to_string(),
+        };
+        let _ = membership.outbox.send(private);
+    }
+}
+
+impl Membership {
+    /// Shows and logs a leader's line that a lobby command caused.
+    pub(super) fn show_command_line(&mut self, line: ToMember, screen: &Screen) {
+        let show = |text: String| screen.say(&text);
+        match line {
+            ToMember::History { at, from, text } => {
+                if !self.earlier {
+                    self.earlier = true;
+                    show("--- earlier in this lobby ---".to_string());
+                }
+                let at = at.with_timezone(&Local);
+                show(format!("{} [{from}] {text}", at.format("%H:%M")));
+                let event = format!(
+                    "* history, said {}: [{from}] {text}",
+                    at.format("%Y-%m-%d %H:%M:%S")
+                );
+                write_log(&mut self.log, screen, &event);
+            }
+            ToMember::Private { from, text } => {
+                let line = format!("[{from} -> you] {text}");
+                write_log(&mut self.log, screen, &line);
+                screen.chat(&line);
+            }
+            ToMember::Kicked { name, reason } => {
+                let why = reason.map_or(String::new(), |r| format!(": {r}"));
+                show(format!(
+                    "Peer ('{name}') was removed from the lobby by {}{why}",
+                    self.leader
+                ));
+                let event = format!("* {name} removed by {}{why}", self.leader);
+                write_log(&mut self.log, screen, &event);
+                self.members.retain(|m| *m != name);
+            }
+            ToMember::Invitation { name, status } => {
+                let leader = &self.leader;
+                let shown = match status {
+                    InviteStatus::Sent { by } if by == *leader => {
+                        format!("{leader} invited {name}")
+                    }
+                    InviteStatus::Sent { by } => {
+                        format!("{by} asked to invite {name}; {leader} sent the chat request")
+                    }
+                    InviteStatus::Rejected => format!("{name} rejected the invitation"),
+                    InviteStatus::Busy => format!("{name} is busy and was not invited"),
+                    InviteStatus::NoAnswer => format!("{name} did not answer the invitation"),
+                    InviteStatus::Offline => format!("{name} is offline and was not invited"),
+                    InviteStatus::Unreachable => format!("{name} could not be reached"),
+                };
+                write_log(&mut self.log, screen, &format!("* {shown}"));
+                show(shown);
+            }
+            // `Membership::show` hands over only the four lines above; any
+            // other it shows itself.
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! What the lines of a running lobby's commands carry: the status of an
+//! invitation sent while the chat goes on (`INVITATION`), and the time stamp
+//! and pieces of a message replayed to a late joiner (`HISTORY`).
+//!
+//! Like the rest of `wire`, this does no I/O and keeps no clock: the caller
+//! hands in the time.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+
+use super::{ErrorCode, MAX_LINE, MAX_NAME, ParseError, check_text, parse_name, split_word};
+
+/// How a `HISTORY` line writes its time: UTC to the second, 20 characters.
+const STAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
+const STAMP_LEN: usize = "2026-01-01T00:00:00Z".len();
+
+/// The longest text one `HISTORY <time> <from> <text>` line carries, so the
+/// line fits in `MAX_LINE` whatever the sender's name. It is shorter than
+/// `MAX_TEXT`, so a long message is replayed in two pieces
+/// (`history_pieces`).
+pub const MAX_HISTORY_TEXT: usize = MAX_LINE - "HISTORY ".len() - STAMP_LEN - 1 - MAX_NAME - 1;
+
+/// The longest reason a kick may give, in bytes: short enough that
+/// `KICKED <name> <reason>` fits in a line whatever the name.
+pub const MAX_REASON: usize = 200;
+
+/// Checks a kick's reason: message text of at most `MAX_REASON` bytes.
+pub fn check_reason(why: &str) -> Result<(), ParseError> {
+    check_text(why)?;
+    if why.len() > MAX_REASON {
+        return Err(ParseError::new(
+            ErrorCode::TextTooLong,
+            format!("a reason is at most {MAX_REASON} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// `time` as a `HISTORY` line stamps it, to the second.
+pub fn stamp(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.trunc_subsecs(0)
+}
+
+/// Parses the time word of a `HISTORY` line.
+pub fn parse_stamp(word: &str) -> Result<DateTime<Utc>, ParseError> {
+    NaiveDateTime::parse_from_str(word, STAMP_FORMAT)
+        .map(|time| time.and_utc())
+        .map_err(|_| {
+            ParseError::new(
+                ErrorCode::BadArgs,
+                format!("{word} is not a time like 2026-01-31T23:59:59Z"),
+            )
+        })
+}
+
+pub(super) fn format_stamp(time: &DateTime<Utc>) -> impl fmt::Display + '_ {
+    time.format(STAMP_FORMAT)
+}
+
+/// Splits a message's text into pieces of at most `MAX_HISTORY_TEXT` bytes,
+/// at character boundaries, none starting with a space (the parser would
+/// take such a space for a separator and lose it).
+pub fn history_pieces(text: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while rest.len() > MAX_HISTORY_TEXT {
+        let mut cut = MAX_HISTORY_TEXT;
+        while cut > 0 && (!rest.is_char_boundary(cut) || rest[cut..].starts_with(' ')) {
+            cut -= 1;
+        }
+        if cut == 0 {
+            // Only spaces after the first character: nothing a parser could
+            // take apart, and nothing a reader would miss.
+            break;
+        }
+        pieces.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    pieces.push(rest);
+    pieces
+}
+
+/// What became of an invitation sent into a running lobby, as every member
+/// is told in `INVITATION <name> <status>`. An accepted one is told by
+/// `JOINED <name>` instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InviteStatus {
+    /// `SENT <by>`: a chat request went out, because `<by>` asked (the
+    /// leader's own name when the leader typed `/invite`).
+    Sent { by: String },
+    /// `REJECTED`: the user said no.
+    Rejected,
+    /// `BUSY`: the user is in another lobby or answering another request.
+    Busy,
+    /// `NO_ANSWER`: no answer within the leader's invite timeout.
+    NoAnswer,
+    /// `OFFLINE`: the registry says the user is not online (or not a user).
+    Offline,
+    /// `UNREACHABLE`: the user's peer could not be reached.
+    Unreachable,
+}
+
+const STATUS_WORDS: [(InviteStatus, &str); 5] = [
+    (InviteStatus::Rejected, "REJECTED"),
+    (InviteStatus::Busy, "BUSY"),
+    (InviteStatus::NoAnswer, "NO_ANSWER"),
+    (InviteStatus::Offline, "OFFLINE"),
+    (InviteStatus::Unreachable, "UNREACHABLE"),
+];
+
+impl fmt::Display for InviteStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InviteStatus::Sent { by } => write!(f, "SENT {by}"),
+            other => {
+                let word = STATUS_WORDS
+                    .iter()
+                    .find(|(status, _)| status == other)
+                    .map(|(_, word)| *word)
+                    .expect("every status but SENT has a word");
+                f.write_str(word)
+            }
+        }
+    }
+}
+
+impl FromStr for InviteStatus {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        let (word, rest) = split_word(s);
+        if word.eq_ignore_ascii_case("SENT") {
+            return match split_word(rest) {
+                (by, "") if !by.is_empty() => Ok(InviteStatus::Sent {
+                    by: parse_name(by)?,
+                }),
+                _ => Err(ParseError::new(ErrorCode::BadArgs, "usage: SENT <by>")),
+            };
+        }
+        let status = STATUS_WORDS
+            .iter()
+            .find(|(_, known)| known.eq_ignore_ascii_case(word))
+            .map(|(status, _)| status.clone());
+        match status {
+            Some(status) if rest.is_empty() => Ok(status),
+            _ => Err(ParseError::new(
+                ErrorCode::BadArgs,
+                "an invitation status is SENT <by>, REJECTED, BUSY, NO_ANSWER, OFFLINE or UNREACHABLE",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::MAX_TEXT;
+
+    #[test]
+    fn stamps_are_to_the_second_in_utc() {
+        let time = parse_stamp("2026-12-03T07:30:05Z").unwrap();
+        assert_eq!(format_stamp(&time).to_string(), "2026-12-03T07:30:05Z");
+        for bad in ["2026-12-03 07:30:05", "2026-12-03T07:30:05", "07:30", ""] {
+            assert_eq!(
+                parse_stamp(bad).unwrap_err().code,
+                ErrorCode::BadArgs,
+                "{bad:?}"
+            );
+        }
+        let precise = time + chrono::Duration::milliseconds(250);
+        assert_eq!(stamp(precise), time);
+    }
+
+    #[test]
+    fn long_texts_are_replayed_in_pieces_that_keep_every_byte() {
+        for text in [
+            "short".to_string(),
+            "t".repeat(MAX_HISTORY_TEXT),
+            "t".repeat(MAX_TEXT),
+            "ğ".repeat(MAX_TEXT / 2),
+            format!("{}{}", "a".repeat(MAX_HISTORY_TEXT), " b".repeat(10)),
+            format!("{}{}", "a".repeat(MAX_HISTORY_TEXT - 1), "  b"),
+        ] {
+            let pieces = history_pieces(&text);
+            assert_eq!(pieces.concat(), text);
+            assert!(pieces.iter().all(|p| p.len() <= MAX_HISTORY_TEXT));
+            assert!(pieces.iter().all(|p| !p.starts_with(' ')), "{pieces:?}");
+            assert_eq!(pieces.len(), text.len().div_ceil(MAX_HISTORY_TEXT).max(1));
+        }
+    }
+}
