@@ -63,6 +63,13 @@ class Peer:
             self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
 
+    def sees_all(self, texts, timeout=60):
+        missing = list(texts)
+        deadline = time.time() + timeout
+        while missing:
+            line = self.lines.get(timeout=max(0.1, deadline - time.time()))
+            missing = [text for text in missing if text not in line]
+
     def sees(self, text, timeout=60):
         deadline = time.time() + timeout
         while True:
@@ -114,8 +121,7 @@ def main():
         conn.sendall(b"OK\n")
         conn_file.readline()  # MEMBERS
         bob.sees("You are in alice's lobby")
-        alice.sees("Peer ('flood') joined the lobby")
-        alice.sees("Peer ('bob') joined the lobby")
+        alice.sees_all(["Peer ('flood') joined the lobby", "Peer ('bob') joined the lobby"])
         # From now on nobody reads either peer's standard output.
         alice.stop_reading()
         bob.stop_reading()
