@@ -40,6 +40,22 @@ impl From<&str> for ScreenLine {
     }
 }
 
+impl ScreenLine {
+    /// The line with its text escaped (`sanitize::escape`).
+    pub fn escaped(self) -> ScreenLine {
+        let escape = |text: String| sanitize::escape(&text).into_owned();
+        match self {
+            ScreenLine::Text(text) => ScreenLine::Text(escape(text)),
+            ScreenLine::Notice(text) => ScreenLine::Notice(escape(text)),
+            ScreenLine::Trace(text) => ScreenLine::Trace(escape(text)),
+            ScreenLine::Chat { from, text } => ScreenLine::Chat {
+                from: escape(from),
+                text: escape(text),
+            },
+        }
+    }
+}
+
 /// The plain form, as piped output and the tests see it.
 impl fmt::Display for ScreenLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

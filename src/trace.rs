@@ -12,7 +12,7 @@ use std::fmt::Display;
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 
-use crate::wire;
+use crate::{sanitize, wire};
 
 /// Whether protocol lines are printed. Cheap to copy into every thread.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,7 +46,14 @@ impl Trace {
     fn print(self, arrow: &str, peer: impl Display, line: impl Display) {
         if self.enabled {
             let line = line.to_string();
-            let text = format!("{arrow} {peer} {}", wire::redact(&line));
+            // Text from the network is escaped, so a trace shows control
+            // characters instead of letting them act on the terminal.
+            let peer = peer.to_string();
+            let text = format!(
+                "{arrow} {} {}",
+                sanitize::escape(&peer),
+                sanitize::escape(&wire::redact(&line))
+            );
             if let Some(printer) = PRINTER.get()
                 && let Ok(mut printer) = printer.lock()
             {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::Local;
 use clap::{Parser, ValueEnum};
-use crossbeam_channel::unbounded;
+use crossbeam_channel::{bounded, unbounded};
 use p2pchat::console::{self, LineEditor, TerminalRestorer};
 use p2pchat::lobby::{self, InvitePolicy};
 use p2pchat::peer::{
@@ -20,6 +20,9 @@ use p2pchat::peer::{
 use p2pchat::registry::DEFAULT_REGISTRY_PORT;
 use p2pchat::screen::{ColorChoice, ScreenLine, Style};
 use p2pchat::trace::Trace;
+
+/// How many lines may wait for standard output.
+const SCREEN_CAPACITY: usize = 256;
 
 /// A p2pchat peer: register or join at the registry, find users, and chat
 /// in a lobby that you lead or that someone invites you to.
@@ -136,10 +139,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (input, input_rx) = unbounded();
     let (wants, wants_rx) = unbounded();
     let interrupt = input.clone();
+    // With ctrlc's `termination` feature this also takes SIGTERM (and
+    // SIGHUP), so `kill` and a closing terminal leave and log out too.
     ctrlc::set_handler(move || {
         let _ = interrupt.send(Input::Interrupt);
     })?;
-    let (screen, screen_rx) = unbounded::<ScreenLine>();
+    // Bounded, so a standard output that nobody reads makes the peer drop
+    // chat lines from the screen (they are in the chat log) rather than
+    // hold them all in memory.
+    let (screen, screen_rx) = bounded::<ScreenLine>(SCREEN_CAPACITY);
     // The keyboard thread is not joined: a read from standard input cannot
     // be interrupted, and the process exits once the peer has said goodbye.
     let keyboard = thread::Builder::new().name("keyboard".into());

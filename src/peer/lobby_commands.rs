@@ -4,12 +4,12 @@
 //! `KICKED`, `INVITATION`).
 
 use chrono::Local;
-use crossbeam_channel::Sender;
 
 use crate::screen::ScreenLine;
 use crate::wire::{InviteStatus, ToLeader, ToMember};
 
 use super::app::{App, Leading, Membership, Stage, write_log};
+use super::screen::Screen;
 
 impl App {
     /// The leader's `/invite`, or a member's that the hub let through
@@ -138,10 +138,8 @@ impl App {
 
 impl Membership {
     /// Shows and logs a leader's line that a lobby command caused.
-    pub(super) fn show_command_line(&mut self, line: ToMember, screen: &Sender<ScreenLine>) {
-        let show = |line: ScreenLine| {
-            let _ = screen.send(line);
-        };
+    pub(super) fn show_command_line(&mut self, line: ToMember, screen: &Screen) {
+        let show = |line: ScreenLine| screen.show(line);
         match line {
             ToMember::History { at, from, text } => {
                 if !self.earlier {
@@ -161,7 +159,7 @@ impl Membership {
             ToMember::Private { from, text } => {
                 let line = format!("[{from} -> you] {text}");
                 write_log(&mut self.log, screen, &line);
-                show(line.into());
+                screen.chat(line.into());
             }
             ToMember::Kicked { name, reason } => {
                 let why = reason.map_or(String::new(), |r| format!(": {r}"));
