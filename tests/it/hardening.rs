@@ -61,7 +61,7 @@ fn a_peer_left_at_the_first_menu_past_the_idle_timeout_still_registers_and_joins
     for line in ["1", "slowreader", PASSWORD] {
         peer.type_line(line);
     }
-    see(&peer, "Registered slowreader");
+    see(&peer, "The registration process is successful");
     let mut witness = server.client();
     assert_eq!(witness.recv(), "BYE TIMEOUT");
     join_as(&peer, "slowreader");
@@ -139,7 +139,7 @@ fn a_peer_started_before_its_registry_waits_for_it() {
     for line in ["1", "early", PASSWORD] {
         peer.type_line(line);
     }
-    see(&peer, "Registered early");
+    see(&peer, "The registration process is successful");
     join_as(&peer, "early");
     drop(peer);
     drop(registry);
