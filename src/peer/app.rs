@@ -16,9 +16,12 @@ use crate::chatlog::ChatLog;
 use crate::client::{LinkNotice, RegistryLink};
 use crate::line::ConnReader;
 use crate::lobby::{Lobby, Notice};
-use crate::wire::{Contact, ToLeader, ToMember};
+use crate::wire::{Contact, Rejoin, ToLeader, ToMember};
 
 use super::invitations::Invitations;
+use super::migration::Rejoined;
+use super::standing::Standing;
+use super::succession::Move;
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
 
 /// What background threads tell the app thread.
@@ -39,6 +42,14 @@ pub(super) enum Event {
     FromLeader { lobby: u64, line: ToMember },
     /// The connection to that leader closed, or went `silent` too long.
     LeaderGone { lobby: u64, silent: bool },
+    /// A member of a lobby came back (`REJOIN`) on our chat listener.
+    Rejoin {
+        claim: Rejoin,
+        reader: ConnReader,
+        writer: TcpStream,
+    },
+    /// A rejoiner's walk of the roster ended (`migration.rs`).
+    Rejoined { lobby: u64, outcome: Rejoined },
 }
 
 /// The user's answer to a chat request.
@@ -106,6 +117,11 @@ pub(super) struct Membership {
     /// True while the leader's `HISTORY` lines are being shown, so the
     /// first live line after them can say where they end.
     pub(super) earlier: bool,
+    /// The credential, roster and numbered messages that let the lobby
+    /// outlive its leader.
+    pub(super) standing: Standing,
+    /// True while a rejoiner looks for the lobby's leader: typed lines wait.
+    pub(super) rejoining: bool,
 }
 
 pub(super) struct Pending {
@@ -126,6 +142,8 @@ pub(super) struct App {
     pub(super) pending: Option<Pending>,
     pub(super) next_lobby: u64,
     pub(super) inviters: Vec<JoinHandle<()>>,
+    /// Why the rejoiner under way looks for a leader.
+    pub(super) moving: Option<Move>,
 }
 
 pub(super) fn write_log(log: &mut Option<ChatLog>, screen: &Sender<String>, event: &str) {
@@ -217,6 +235,12 @@ impl App {
             } => self.on_invited(lobby, name, outcome),
             Event::FromLeader { lobby, line } => self.on_leader_line(lobby, line),
             Event::LeaderGone { lobby, silent } => self.on_leader_gone(lobby, silent),
+            Event::Rejoin {
+                claim,
+                reader,
+                writer,
+            } => self.on_rejoin(claim, reader, writer),
+            Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
         }
     }
 
@@ -265,6 +289,11 @@ impl App {
         } else {
             "the chat request is no longer open"
         };
+        if membership.admitted && membership.standing.can_rejoin() {
+            self.stage = self.leader_lost(membership, why);
+            self.prompt();
+            return;
+        }
         write_log(
             &mut membership.log,
             &self.screen,

@@ -10,10 +10,11 @@ use crate::chatlog::ChatLog;
 use crate::client::{Refused, Vouched};
 use crate::line::write_line;
 use crate::lobby::Notice;
-use crate::wire::{CloseReason, InviteStatus, ToLeader, ToMember};
+use crate::wire::{CloseReason, InviteStatus, Succession, ToLeader, ToMember};
 
 use super::app::{App, ChatAnswer, Leading, Membership, Outcome, Pending, Stage, write_log};
 use super::commands::LobbyInput;
+use super::standing::Standing;
 use super::{CANCEL_CHECK, LOBBY_HELP};
 
 impl App {
@@ -45,6 +46,7 @@ impl App {
             LobbyInput::Invite(name) => self.leader_invite(&mut leading, name, None),
             LobbyInput::Private { to, text } => self.leader_private(&mut leading, to, text),
             LobbyInput::Kick { name, reason } => self.kick(&leading, name, reason),
+            LobbyInput::Handover(to) => return self.hand_over(leading, to),
             other => self.answer_lobby_input(other),
         }
         Stage::Leading(leading)
@@ -58,13 +60,20 @@ impl App {
                 return Stage::Menu;
             }
             LobbyInput::Say(text) => {
+                if !membership.standing.sent(text, membership.rejoining) {
+                    self.say("Not sent: too many lines wait for the lobby's leader.");
+                    return Stage::Member(membership);
+                }
                 let line = format!("[{}] {text}", self.my_name());
                 write_log(&mut membership.log, &self.screen, &line);
-                let _ = membership.outbox.send(ToLeader::Msg(text.to_string()));
+                if !membership.rejoining {
+                    let _ = membership.outbox.send(ToLeader::Msg(text.to_string()));
+                }
             }
             LobbyInput::Invite(name) => self.member_invite(&membership, name),
             LobbyInput::Private { to, text } => self.member_private(&mut membership, to, text),
             LobbyInput::Kick { .. } => self.say("Only the leader can remove members."),
+            LobbyInput::Handover(_) => self.say("Only the leader can hand the lobby on."),
             other => self.answer_lobby_input(other),
         }
         Stage::Member(membership)
@@ -95,7 +104,8 @@ impl App {
             | LobbyInput::Say(_)
             | LobbyInput::Invite(_)
             | LobbyInput::Private { .. }
-            | LobbyInput::Kick { .. } => {}
+            | LobbyInput::Kick { .. }
+            | LobbyInput::Handover(_) => {}
         }
     }
 
@@ -168,6 +178,8 @@ impl App {
             log,
             admitted: false,
             earlier: false,
+            standing: Standing::default(),
+            rejoining: false,
         });
     }
 
@@ -313,10 +325,20 @@ impl App {
     /// A line from the leader of lobby `lobby`, if we are still its member:
     /// shown and logged, and `CLOSED` ends the membership.
     pub(super) fn on_leader_line(&mut self, lobby: u64, line: ToMember) {
+        let me = self.my_name();
         let Stage::Member(membership) = &mut self.stage else {
             return;
         };
         if membership.id != lobby {
+            return;
+        }
+        membership.standing.hear(&line, &me);
+        if let ToMember::Succession(Succession::Handover(to)) = line {
+            let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
+                unreachable!("checked above");
+            };
+            self.stage = self.follow_handover(membership, to);
+            self.prompt();
             return;
         }
         let ToMember::Closed(reason) = line else {
@@ -386,7 +408,10 @@ impl Membership {
             | ToMember::Kicked { .. }
             | ToMember::Invitation { .. }) => self.show_command_line(other, screen),
             ToMember::Err(code, text) => show(format!("The leader says: {text} ({code})")),
-            ToMember::ChatRequest { .. } | ToMember::Hello | ToMember::Closed(_) => {}
+            ToMember::ChatRequest { .. }
+            | ToMember::Hello
+            | ToMember::Closed(_)
+            | ToMember::Succession(_) => {}
         }
     }
 }

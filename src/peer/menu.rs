@@ -197,6 +197,7 @@ impl App {
         config.silence_timeout = self.config.lobby_timeout;
         config.history = self.config.history;
         config.invites = self.config.invites;
+        config.succession = self.chat_addr();
         let lobby = match Lobby::start(config, self.notices.clone()) {
             Ok(lobby) => lobby,
             Err(err) => {

@@ -24,6 +24,9 @@
 //! - `inviter`: one outgoing chat request.
 //! - `first_line`: the wait for a chat connection's first line, for both ends.
 //! - `invitee`: the chat listener and the invitee's handshake, in phases.
+//! - `standing`: what a member keeps so its lobby outlives the leader.
+//! - `migration`: the rejoiner that walks the roster, and the member link after.
+//! - `succession`: `/handover`, following one, taking a lobby over, `REJOIN`s.
 
 mod app;
 mod commands;
@@ -34,6 +37,9 @@ mod inviter;
 mod lobby_commands;
 mod lobby_stage;
 mod menu;
+mod migration;
+mod standing;
+mod succession;
 
 use std::fmt;
 use std::io;
@@ -56,7 +62,7 @@ pub const MENU_PROMPT: &str =
     "Press '1' for 'Online User List', '2' for search, '3' for starting to chat:";
 pub const ADD_PROMPT: &str = "Do you want to add the user to your conversation list? ['Yes', 'No']";
 
-const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (the leader relays it, so the leader could read it), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /list and /search <name> ask the registry, /leave returns to the menu, /quit leaves and exits, /help shows this.";
+const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (the leader relays it, so the leader could read it), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; /leave and /quit by the leader end it for everyone), /list and /search <name> ask the registry, /leave returns to the menu, /quit leaves and exits, /help shows this.";
 
 /// How often a joined peer says HELLO to the registry.
 pub const DEFAULT_REGISTRY_HELLO_INTERVAL: Duration = Duration::from_secs(10);
@@ -242,6 +248,7 @@ impl Peer {
             pending: None,
             next_lobby: 0,
             inviters: Vec::new(),
+            moving: None,
         };
         drive(&mut app, &console, &events_rx, &notices_rx, &link_rx);
         app.quit();

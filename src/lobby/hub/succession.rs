@@ -1,0 +1,216 @@
+//! The hub's side of a lobby that outlives its leader: the credential and
+//! roster a member gets at admission, the numbers of the messages, members
+//! who come back with `REJOIN`, and a handover. The rules are the plain
+//! `Roster` (`lobby/roster.rs`) and `History`; this applies them to the
+//! hub's state and queues the lines they call for. It never blocks on a
+//! socket.
+//!
+//! All of it is off unless `LobbyConfig::succession` is set, so a lobby
+//! started without it (the bench, library tests) sends exactly what it sent
+//! before.
+
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::Instant;
+
+use chrono::Utc;
+
+use crate::line::ConnReader;
+use crate::wire::{Rejoin, Succession, ToMember};
+
+use super::super::member::{Exit, MemberId, encode, send_nonblocking, trace_sent};
+use super::super::roster::{self, Roster, Seat};
+use super::super::{Handed, Inheritance};
+use super::Hub;
+
+impl Hub {
+    /// Sets up the roster: a fresh lobby id and the leader's seat, or the
+    /// one a successor inherits. Fails only if the system has no randomness.
+    pub(in crate::lobby) fn succeed(&mut self, inheritance: Option<Inheritance>) -> io::Result<()> {
+        let Some(addr) = self.config.succession else {
+            return Ok(());
+        };
+        if let Some(inheritance) = inheritance {
+            self.roster = inheritance.roster;
+            self.secret = inheritance.secret;
+            self.history.inherit(inheritance.said);
+            return Ok(());
+        }
+        let random = |_| io::Error::other("the system has no randomness to offer");
+        self.roster = Roster::new(roster::secret().map_err(random)?);
+        self.secret = roster::secret().map_err(random)?;
+        self.roster.add(Seat {
+            name: self.config.leader.clone(),
+            addr,
+            verifier: roster::verifier(&self.secret),
+        });
+        Ok(())
+    }
+
+    /// A message said in the lobby: numbered, kept, relayed to everyone but
+    /// its sender, and, in a lobby with succession, followed by `SEQ` for
+    /// everyone, the sender included (its only sign of the number).
+    pub(super) fn relay(&mut self, sender: Option<MemberId>, from: String, text: String) {
+        let seq = self.history.record(Utc::now(), &from, &text);
+        self.broadcast(&ToMember::Msg { from, text }, sender);
+        if self.config.succession.is_some() {
+            self.broadcast(&ToMember::Succession(Succession::Seq(seq)), None);
+        }
+    }
+
+    /// What a member admitted to a lobby with succession gets after
+    /// `MEMBERS`: a newcomer its credential, the roster and the last
+    /// messages; a member who came back the roster and what it missed.
+    /// Everyone else hears `JOINED` and the new seat.
+    pub(super) fn welcome(
+        &mut self,
+        id: MemberId,
+        name: &str,
+        chat_addr: Option<SocketAddr>,
+        back: Option<(Seat, u64)>,
+    ) {
+        let (seat, after) = match back {
+            Some((seat, after)) => (Some(seat), Some(after)),
+            None => (self.credential(id, name, chat_addr), None),
+        };
+        if let Some(seat) = &seat {
+            self.roster.add(seat.clone());
+        }
+        for line in self.roster.seats.clone().into_iter().map(seat_line) {
+            self.send_to(id, &line);
+        }
+        // Half the backlog limit: the rest is room for the live lines that
+        // follow while the member reads what it missed.
+        let budget = self.config.max_queued_bytes / 2;
+        for line in self.history.replay_numbered(after, budget) {
+            self.send_to(id, &line);
+        }
+        self.broadcast(&ToMember::Joined(name.to_string()), Some(id));
+        if let Some(seat) = seat {
+            self.broadcast(&seat_line(seat), Some(id));
+        }
+    }
+
+    /// A newcomer's secret, sent to it alone, and its seat. A member whose
+    /// chat address the leader does not know (admitted by `Lobby::admit`)
+    /// cannot be reached to lead, and gets none.
+    fn credential(
+        &mut self,
+        id: MemberId,
+        name: &str,
+        chat_addr: Option<SocketAddr>,
+    ) -> Option<Seat> {
+        let addr = chat_addr?;
+        let secret = roster::secret().ok()?;
+        let line = Succession::Credential {
+            lobby: self.roster.lobby.clone(),
+            secret: secret.clone(),
+        };
+        self.send_to(id, &ToMember::Succession(line));
+        Some(Seat {
+            name: name.to_string(),
+            addr,
+            verifier: roster::verifier(&secret),
+        })
+    }
+
+    /// A member comes back: admitted if its credential holds for a seat in
+    /// the roster or one left by a broken connection not long ago; its old
+    /// connection, if the hub still holds it, is closed without a word.
+    pub(super) fn rejoin(&mut self, claim: Rejoin, reader: ConnReader, writer: TcpStream) {
+        let away = Roster {
+            lobby: self.roster.lobby.clone(),
+            seats: self.away.iter().map(|(_, seat)| seat.clone()).collect(),
+        };
+        let seat = match self.roster.check(&claim).or_else(|_| away.check(&claim)) {
+            Ok(seat) if !seat.name.eq_ignore_ascii_case(&self.config.leader) => seat.clone(),
+            Ok(_) | Err(_) => {
+                let refused = ToMember::Err(
+                    crate::wire::ErrorCode::BadCredentials,
+                    "not a member of this lobby".to_string(),
+                );
+                let bytes = encode(&refused);
+                if self.config.trace.is_on() {
+                    trace_sent(self.config.trace, &claim.name, &bytes);
+                }
+                let _ = send_nonblocking(&writer, &bytes);
+                let _ = writer.shutdown(Shutdown::Both);
+                return;
+            }
+        };
+        self.away
+            .retain(|(_, s)| !s.name.eq_ignore_ascii_case(&seat.name));
+        if let Some(old) = self.id_of(&seat.name) {
+            self.doomed.push((old, Exit::Replaced));
+            if let Some(member) = self.members.get_mut(&old) {
+                member.doomed = true;
+            }
+            self.reap();
+        }
+        let addr = seat.addr;
+        self.admit_as(
+            seat.name.clone(),
+            Some(addr),
+            reader,
+            writer,
+            Some((seat, claim.seq)),
+        );
+    }
+
+    /// A member is gone: its seat leaves the roster, and if its connection
+    /// broke (rather than it leaving or being removed) the seat is kept
+    /// aside for a while, so that it can come back.
+    pub(super) fn unseat(&mut self, name: &str, exit: &Exit) {
+        let Some(seat) = self.roster.remove(name) else {
+            return;
+        };
+        if matches!(exit, Exit::Lost | Exit::Dropped | Exit::Silent) {
+            self.away.retain(|(_, s)| s.name != seat.name);
+            self.away.push((Instant::now(), seat));
+        }
+    }
+
+    /// Forgets the seats of members away for longer than they may be.
+    pub(super) fn forget_away(&mut self, now: Instant) {
+        let keep = self.config.silence_timeout;
+        self.away
+            .retain(|(since, _)| now.duration_since(*since) < keep);
+    }
+
+    /// Hands the lobby to `to`, or to the member admitted earliest.
+    pub(super) fn handover(&mut self, to: Option<&str>) -> Result<Handed, String> {
+        if self.config.succession.is_none() {
+            return Err("this lobby cannot be handed on".to_string());
+        }
+        let seat = match to {
+            Some(name) => self.roster.seat(name).cloned(),
+            None => self.roster.successor().cloned(),
+        };
+        let Some(seat) = seat.filter(|s| !s.name.eq_ignore_ascii_case(&self.config.leader)) else {
+            return Err(match to {
+                Some(name) => format!("{name} is not a member who can lead this lobby"),
+                None => "nobody in this lobby can lead it".to_string(),
+            });
+        };
+        let line = ToMember::Succession(Succession::Handover(seat.name.clone()));
+        self.broadcast(&line, None);
+        self.handed_over = true;
+        let mut roster = self.roster.clone();
+        roster.lead(&seat.name);
+        Ok(Handed {
+            to: seat,
+            roster,
+            secret: self.secret.clone(),
+            said: self.history.said(),
+        })
+    }
+}
+
+fn seat_line(seat: Seat) -> ToMember {
+    ToMember::Succession(Succession::Seat {
+        name: seat.name,
+        ip: seat.addr.ip(),
+        port: seat.addr.port(),
+        verifier: seat.verifier,
+    })
+}
