@@ -119,7 +119,7 @@ pub(super) struct Membership {
     pub(super) earlier: bool,
     /// The credential, roster and numbered messages that let the lobby
     /// outlive its leader.
-    pub(super) standing: Standing,
+    pub(super) standing: Box<Standing>,
     /// True while a rejoiner looks for the lobby's leader: typed lines wait.
     pub(super) rejoining: bool,
 }

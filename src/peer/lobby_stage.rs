@@ -14,7 +14,6 @@ use crate::wire::{CloseReason, InviteStatus, Succession, ToLeader, ToMember};
 
 use super::app::{App, ChatAnswer, Leading, Membership, Outcome, Pending, Stage, write_log};
 use super::commands::LobbyInput;
-use super::standing::Standing;
 use super::{CANCEL_CHECK, LOBBY_HELP};
 
 impl App {
@@ -178,7 +177,7 @@ impl App {
             log,
             admitted: false,
             earlier: false,
-            standing: Standing::default(),
+            standing: Box::default(),
             rejoining: false,
         });
     }

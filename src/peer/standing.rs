@@ -126,11 +126,12 @@ impl Standing {
         })
     }
 
-    /// What `me` brings to the hub of a lobby it takes over from `old`.
-    pub(super) fn inheritance(&self, me: &str, old: &str) -> Option<Inheritance> {
+    /// What `me` brings to the hub of a lobby it takes over from a leader
+    /// that was `lost` (whose seat goes) or handed it on (whose seat stays).
+    pub(super) fn inheritance(&self, me: &str, lost: Option<&str>) -> Option<Inheritance> {
         let (_, secret) = self.credential.clone()?;
         let mut roster = self.roster.clone();
-        if !old.eq_ignore_ascii_case(me) {
+        if let Some(old) = lost.filter(|old| !old.eq_ignore_ascii_case(me)) {
             roster.remove(old);
         }
         roster.lead(me);
@@ -244,7 +245,7 @@ mod tests {
             .map(|s| s.name.as_str())
             .collect();
         assert_eq!(names, ["alice", "me"]);
-        let inherited = standing.inheritance("me", "alice").unwrap();
+        let inherited = standing.inheritance("me", Some("alice")).unwrap();
         assert_eq!(inherited.roster.seats.len(), 1);
         assert_eq!(inherited.roster.seats[0].name, "me");
         assert_eq!(inherited.said.len(), 1);

@@ -62,7 +62,7 @@ impl App {
             log,
             admitted: true,
             earlier: false,
-            standing: Standing::handed(handed.clone()),
+            standing: Box::new(Standing::handed(handed.clone())),
             rejoining: true,
         };
         let walk = vec![Candidate::Peer(handed.to)];
@@ -200,7 +200,7 @@ impl App {
             Move::Handover { old, to } => format!("{old} handed the lobby to {to}"),
         };
         write_log(&mut membership.log, &self.screen, &format!("* {news}"));
-        self.say(format!("{}{}.", news[..1].to_uppercase(), &news[1..]));
+        self.say(format!("{news}."));
         for text in membership.standing.unsent() {
             let _ = membership.outbox.send(ToLeader::Msg(text));
         }
@@ -213,10 +213,13 @@ impl App {
     /// which the others `REJOIN`.
     fn take_over(&mut self, mut membership: Membership, why: &Move) -> Stage {
         let me = self.my_name();
-        let old = match why {
-            Move::Lost { old } | Move::Handover { old, .. } => old.clone(),
+        // A lost leader loses its seat; one that handed the lobby on
+        // comes back to it as a member.
+        let lost = match why {
+            Move::Lost { old } => Some(old.as_str()),
+            Move::Handover { .. } => None,
         };
-        let Some(inheritance) = membership.standing.inheritance(&me, &old) else {
+        let Some(inheritance) = membership.standing.inheritance(&me, lost) else {
             return self.lobby_lost(membership, "no credential to lead with");
         };
         let mut config = LobbyConfig::new(me.clone());
@@ -235,11 +238,7 @@ impl App {
             Move::Handover { old, .. } => format!("{old} handed the lobby to you; you lead it now"),
         };
         write_log(&mut membership.log, &self.screen, &format!("* {news}"));
-        self.say(format!(
-            "{}{}. {LOBBY_HELP}",
-            news[..1].to_uppercase(),
-            &news[1..]
-        ));
+        self.say(format!("{news}. {LOBBY_HELP}"));
         for text in membership.standing.unsent() {
             lobby.say(text);
         }

@@ -14,5 +14,6 @@ mod registry_hardening;
 mod resilience;
 mod security;
 mod server_bin;
+mod succession;
 mod support;
 mod tidy;
