@@ -85,6 +85,9 @@ pub struct PeerConfig {
     /// registry is reached in, since the registry tells others to reach us
     /// at the address it sees us come from.
     pub listen: SocketAddr,
+    /// The chat port others are told to reach us at, if not the one we
+    /// listen on: a port forward (or a test's proxy) stands in front of it.
+    pub advertise_port: Option<u16>,
     /// Chat logs go under `<log_dir>/<own name>/`.
     pub log_dir: PathBuf,
     pub hello_interval: Duration,
@@ -111,6 +114,7 @@ impl PeerConfig {
         PeerConfig {
             servers: vec![server],
             listen: SocketAddr::from(([0, 0, 0, 0], 0)),
+            advertise_port: None,
             log_dir: PathBuf::from("logs"),
             hello_interval: DEFAULT_REGISTRY_HELLO_INTERVAL,
             invite_timeout: DEFAULT_INVITE_TIMEOUT,
@@ -236,7 +240,7 @@ impl Peer {
         } = self;
         let (notices, notices_rx) = unbounded();
         let mut app = App {
-            chat_port: listener.addr.port(),
+            chat_port: config.advertise_port.unwrap_or(listener.addr.port()),
             config,
             screen: console.screen.clone(),
             link,

@@ -2,9 +2,12 @@
 //! a leader killed while the registry is down too, and a stranger who claims
 //! to be a member. The lobby timeouts are short, so each runs in seconds.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
 
 use crate::support::{PASSWORD, PeerProcess, READ_TIMEOUT, TestServer, temp_dir};
 
@@ -121,4 +124,109 @@ fn a_stranger_claiming_to_be_a_member_is_refused_by_the_successor() {
     // The real carol is still there and chats on.
     peers[2].types("still carol");
     peers[1].sees("[carol] still carol");
+}
+
+/// A TCP proxy for one connection that can stop passing bytes on, in both
+/// directions, as a pulled cable does: neither end hears that anything
+/// happened; each just stops hearing from the other.
+struct Proxy {
+    port: u16,
+    listener: Option<TcpListener>,
+    cut: Arc<AtomicBool>,
+    sockets: Vec<TcpStream>,
+    pumps: Vec<JoinHandle<()>>,
+}
+
+impl Proxy {
+    fn bind() -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Proxy {
+            port: listener.local_addr().unwrap().port(),
+            listener: Some(listener),
+            cut: Arc::new(AtomicBool::new(false)),
+            sockets: Vec::new(),
+            pumps: Vec::new(),
+        }
+    }
+
+    /// Passes the next connection on to `target`, on two pump threads.
+    fn forward_to(&mut self, target: u16) -> JoinHandle<Proxy> {
+        let mut proxy = Proxy {
+            port: self.port,
+            listener: self.listener.take(),
+            cut: self.cut.clone(),
+            sockets: Vec::new(),
+            pumps: Vec::new(),
+        };
+        thread::spawn(move || {
+            let (near, _) = proxy.listener.as_ref().unwrap().accept().unwrap();
+            let far = TcpStream::connect(("127.0.0.1", target)).unwrap();
+            for (from, to) in [(&near, &far), (&far, &near)] {
+                let (mut from, mut to) = (from.try_clone().unwrap(), to.try_clone().unwrap());
+                let cut = proxy.cut.clone();
+                proxy.pumps.push(thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n @ 1..) = from.read(&mut buf) {
+                        if !cut.load(Ordering::SeqCst) && to.write_all(&buf[..n]).is_err() {
+                            return;
+                        }
+                    }
+                }));
+            }
+            proxy.sockets = vec![near, far];
+            proxy
+        })
+    }
+
+    fn stop(self) {
+        for socket in &self.sockets {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+        for pump in self.pumps {
+            pump.join().unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_member_whose_connection_is_cut_comes_back_and_sees_what_it_missed_once() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let mut proxy = Proxy::bind();
+    let advertised = proxy.port.to_string();
+    let mut extra = FAST.to_vec();
+    extra.extend(["--advertise-port", &advertised]);
+    let mut alice = PeerProcess::start_with("alice", server.addr(), logs.path(), FAST);
+    let mut bob = PeerProcess::start_with("bob", server.addr(), logs.path(), &extra);
+    let mut carol = PeerProcess::start_with("carol", server.addr(), logs.path(), FAST);
+    let forwarding = proxy.forward_to(bob.chat_port());
+    for peer in [&mut alice, &mut bob, &mut carol] {
+        peer.join(PASSWORD);
+    }
+    for line in ["2", "bob", "Yes", "2", "carol", "Yes", "3"] {
+        alice.types(line);
+    }
+    bob.sees("Chat request from 'alice'");
+    bob.types("OK");
+    carol.sees("Chat request from 'alice'");
+    carol.types("OK");
+    bob.sees("You are in alice's lobby with");
+    carol.sees("You are in alice's lobby with");
+    let proxy = forwarding.join().unwrap();
+    carol.types("before the cut");
+    bob.sees("[carol] before the cut");
+
+    proxy.cut.store(true, Ordering::SeqCst);
+    carol.types("while bob was away");
+    alice.sees("[carol] while bob was away");
+    bob.sees("Lost the connection to alice");
+    bob.sees("back in alice's lobby.");
+    bob.sees("[carol] while bob was away");
+    bob.types("bob is back");
+    carol.sees("[bob] bob is back");
+    carol.types("after");
+    bob.sees("[carol] after");
+    assert_eq!(bob.seen_count("[carol] while bob was away"), 1);
+    assert_eq!(bob.seen_count("[carol] before the cut"), 1);
+    proxy.stop();
 }
