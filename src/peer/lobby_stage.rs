@@ -368,7 +368,11 @@ impl Membership {
         let show = |text: String| {
             let _ = screen.send(text);
         };
-        if self.earlier && !matches!(line, ToMember::History { .. } | ToMember::Hello) {
+        let between = matches!(
+            line,
+            ToMember::History { .. } | ToMember::Hello | ToMember::Succession(_)
+        );
+        if self.earlier && !between {
             self.earlier = false;
             show("--- end of earlier messages ---".to_string());
         }
