@@ -289,7 +289,7 @@ impl Hub {
         chat_addr: Option<SocketAddr>,
         reader: ConnReader,
         writer: TcpStream,
-        back: Option<(super::Seat, u64)>,
+        back: Option<succession::Comeback>,
     ) {
         let taken = name == self.config.leader || self.members.values().any(|m| m.name == name);
         if taken {
@@ -347,8 +347,11 @@ impl Hub {
         let everyone = ToMember::Members(self.names());
         self.send_to(id, &everyone);
         if self.config.succession.is_some() {
+            let announce = !back.as_ref().is_some_and(|b| b.replaced);
             self.welcome(id, &name, chat_addr, back);
-            self.notify(Notice::Joined(name));
+            if announce {
+                self.notify(Notice::Joined(name));
+            }
             return;
         }
         // Half the backlog limit: the rest is room for the live lines that

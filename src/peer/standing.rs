@@ -16,6 +16,10 @@ use crate::wire::{Rejoin, Succession, ToMember};
 /// and refuses new ones while reconnecting.
 pub(super) const MAX_UNSENT: usize = 100;
 
+/// The most seats a member keeps: a leader cannot grow its memory without
+/// bound with `SEAT` lines.
+pub(super) const MAX_SEATS: usize = 1024;
+
 /// A member's side of its lobby's succession.
 #[derive(Debug, Default)]
 pub(super) struct Standing {
@@ -51,6 +55,8 @@ impl Standing {
                 self.roster.lobby = lobby.clone();
                 self.credential = Some((lobby.clone(), secret.clone()));
             }
+            ToMember::Succession(Succession::Seat { name, .. })
+                if self.roster.seats.len() >= MAX_SEATS && self.roster.seat(name).is_none() => {}
             ToMember::Succession(Succession::Seat {
                 name,
                 ip,
@@ -249,6 +255,19 @@ mod tests {
         assert_eq!(inherited.roster.seats.len(), 1);
         assert_eq!(inherited.roster.seats[0].name, "me");
         assert_eq!(inherited.said.len(), 1);
+    }
+
+    #[test]
+    fn a_leader_cannot_grow_the_roster_without_bound() {
+        let mut standing = Standing::default();
+        let v = "ab".repeat(32);
+        for i in 0..MAX_SEATS + 10 {
+            lines(&mut standing, &[&format!("SEAT m{i} 127.0.0.1 4000 {v}")]);
+        }
+        assert_eq!(standing.roster.seats.len(), MAX_SEATS);
+        // A seat it has already may still move (a member who came back).
+        lines(&mut standing, &[&format!("SEAT m0 127.0.0.1 4000 {v}")]);
+        assert_eq!(standing.roster.seats.last().unwrap().name, "m0");
     }
 
     #[test]

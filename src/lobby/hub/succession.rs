@@ -67,10 +67,13 @@ impl Hub {
         id: MemberId,
         name: &str,
         chat_addr: Option<SocketAddr>,
-        back: Option<(Seat, u64)>,
+        back: Option<Comeback>,
     ) {
+        // A member whose old connection the hub still held never left, as
+        // far as the others know: they hear only its new seat.
+        let announce = !back.as_ref().is_some_and(|b| b.replaced);
         let (seat, after) = match back {
-            Some((seat, after)) => (Some(seat), Some(after)),
+            Some(back) => (Some(back.seat), Some(back.after)),
             None => (self.credential(id, name, chat_addr), None),
         };
         if let Some(seat) = &seat {
@@ -85,7 +88,9 @@ impl Hub {
         for line in self.history.replay_numbered(after, budget) {
             self.send_to(id, &line);
         }
-        self.broadcast(&ToMember::Joined(name.to_string()), Some(id));
+        if announce {
+            self.broadcast(&ToMember::Joined(name.to_string()), Some(id));
+        }
         if let Some(seat) = seat {
             self.broadcast(&seat_line(seat), Some(id));
         }
@@ -140,7 +145,8 @@ impl Hub {
         };
         self.away
             .retain(|(_, s)| !s.name.eq_ignore_ascii_case(&seat.name));
-        if let Some(old) = self.id_of(&seat.name) {
+        let old = self.id_of(&seat.name);
+        if let Some(old) = old {
             self.doomed.push((old, Exit::Replaced));
             if let Some(member) = self.members.get_mut(&old) {
                 member.doomed = true;
@@ -153,7 +159,11 @@ impl Hub {
             Some(addr),
             reader,
             writer,
-            Some((seat, claim.seq)),
+            Some(Comeback {
+                seat,
+                after: claim.seq,
+                replaced: old.is_some(),
+            }),
         );
     }
 
@@ -204,6 +214,14 @@ impl Hub {
             said: self.history.said(),
         })
     }
+}
+
+/// A member who came back: its seat, the last message it has, and whether
+/// it replaced a connection the hub still held.
+pub(super) struct Comeback {
+    pub(super) seat: Seat,
+    pub(super) after: u64,
+    pub(super) replaced: bool,
 }
 
 fn seat_line(seat: Seat) -> ToMember {
