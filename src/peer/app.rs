@@ -122,6 +122,8 @@ pub(super) struct Membership {
     pub(super) standing: Box<Standing>,
     /// True while a rejoiner looks for the lobby's leader: typed lines wait.
     pub(super) rejoining: bool,
+    /// Set when the user leaves, so that a rejoiner under way gives up.
+    pub(super) cancel: Arc<AtomicBool>,
 }
 
 pub(super) struct Pending {

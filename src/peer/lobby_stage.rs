@@ -2,6 +2,7 @@
 //! answers of invitees), being a member of one (the leader's lines), and the
 //! answer to a chat request that makes us one.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crossbeam_channel::{Sender, unbounded};
@@ -120,6 +121,7 @@ impl App {
     }
 
     pub(super) fn leave_membership(&mut self, mut membership: Membership) {
+        membership.cancel.store(true, Ordering::SeqCst);
         let _ = membership.outbox.send(ToLeader::Leave);
         write_log(&mut membership.log, &self.screen, "* you left the lobby");
         self.say(format!("You left {}'s lobby.", membership.leader));
@@ -179,6 +181,7 @@ impl App {
             earlier: false,
             standing: Box::default(),
             rejoining: false,
+            cancel: Arc::default(),
         });
     }
 

@@ -10,6 +10,8 @@
 
 use std::io::BufReader;
 use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -50,6 +52,8 @@ pub(super) struct Rejoiner {
     pub(super) walk: Vec<Candidate>,
     pub(super) claim: Rejoin,
     pub(super) deadline: Instant,
+    /// Set when the user leaves the lobby (or quits): the walk stops.
+    pub(super) cancel: Arc<AtomicBool>,
     pub(super) events: Sender<Event>,
     pub(super) trace: Trace,
 }
@@ -79,7 +83,7 @@ impl Rejoiner {
     }
 
     fn walk(&self) -> Rejoined {
-        while Instant::now() < self.deadline {
+        while Instant::now() < self.deadline && !self.cancelled() {
             for candidate in &self.walk {
                 let seat = match candidate {
                     Candidate::Me => return Rejoined::Lead,
@@ -98,6 +102,10 @@ impl Rejoiner {
         Rejoined::GaveUp
     }
 
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst)
+    }
+
     fn attempt(&self, name: &str, addr: std::net::SocketAddr) -> Attempt {
         let Ok(mut stream) = TcpStream::connect_timeout(&addr, INVITE_CONNECT_TIMEOUT) else {
             return Attempt::Gone;
@@ -114,7 +122,7 @@ impl Rejoiner {
         };
         let mut reader = reader;
         let deadline = self.deadline.min(Instant::now() + INVITE_CONNECT_TIMEOUT);
-        let line = match read_first_line(&mut reader, deadline, || false) {
+        let line = match read_first_line(&mut reader, deadline, || self.cancelled()) {
             Ok(FirstLine::Line(line)) => line,
             _ => {
                 let _ = stream.shutdown(Shutdown::Both);

@@ -64,6 +64,7 @@ impl App {
             earlier: false,
             standing: Box::new(Standing::handed(handed.clone())),
             rejoining: true,
+            cancel: Arc::default(),
         };
         let walk = vec![Candidate::Peer(handed.to)];
         self.go_to(membership, walk, Move::Handover { old: me, to })
@@ -117,6 +118,7 @@ impl App {
             walk,
             claim,
             deadline: Instant::now() + self.config.lobby_timeout,
+            cancel: membership.cancel.clone(),
             events: self.events.clone(),
             trace: self.config.trace,
         };
