@@ -11,7 +11,7 @@
 use std::fmt::Display;
 use std::io::Write;
 
-use crate::wire;
+use crate::{sanitize, wire};
 
 /// Whether protocol lines are printed. Cheap to copy into every thread.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,7 +47,14 @@ impl Trace {
             let line = line.to_string();
             // Trace goes to standard error so that it never mixes into what a
             // script reads from standard output.
-            err(format_args!("{arrow} {peer} {}", wire::redact(&line)));
+            // Text from the network is escaped, so a trace shows control
+            // characters instead of letting them act on the terminal.
+            let peer = peer.to_string();
+            err(format_args!(
+                "{arrow} {} {}",
+                sanitize::escape(&peer),
+                sanitize::escape(&wire::redact(&line))
+            ));
         }
     }
 }

@@ -9,13 +9,16 @@ use std::thread;
 use std::time::Duration;
 
 use clap::Parser;
-use crossbeam_channel::{Receiver, Sender, unbounded};
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use p2pchat::lobby::{self, InvitePolicy};
 use p2pchat::peer::{
     Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig, Want,
 };
 use p2pchat::registry::DEFAULT_REGISTRY_PORT;
 use p2pchat::trace::Trace;
+
+/// How many lines may wait for standard output.
+const SCREEN_CAPACITY: usize = 256;
 
 /// A p2pchat peer: register or join at the registry, find users, and chat
 /// in a lobby that you lead or that someone invites you to.
@@ -109,6 +112,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (input, input_rx) = unbounded();
     let (wants, wants_rx) = unbounded();
     let interrupt = input.clone();
+    // With ctrlc's `termination` feature this also takes SIGTERM (and
+    // SIGHUP), so `kill` and a closing terminal leave and log out too.
     ctrlc::set_handler(move || {
         let _ = interrupt.send(Input::Interrupt);
     })?;
@@ -118,7 +123,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .name("keyboard".into())
         .spawn(move || keyboard(&wants_rx, &input))?;
 
-    let (screen, screen_rx) = unbounded::<String>();
+    // Bounded, so a standard output that nobody reads makes the peer drop
+    // chat lines from the screen (they are in the chat log) rather than
+    // hold them all in memory.
+    let (screen, screen_rx) = bounded::<String>(SCREEN_CAPACITY);
     let printer = thread::Builder::new()
         .name("screen".into())
         .spawn(move || {

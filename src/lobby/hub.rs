@@ -6,13 +6,13 @@
 //! - `hub/succession.rs`: credentials, the roster, numbered messages,
 //!   members who come back, and handing the lobby on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::mem;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender, TrySendError, never, select};
 
 use crate::line::ConnReader;
 use crate::wire::{
@@ -92,10 +92,23 @@ pub(super) enum Event {
     Close(CloseReason),
 }
 
+/// The hub's two inboxes: what the leader's `Lobby` handle asks, which is
+/// always read, and what the member readers saw, which is left unread while
+/// the leader's user interface is behind on notices. A full reader inbox
+/// blocks the readers, and so, through TCP, the members who flood.
+pub(super) struct Inboxes {
+    pub(super) control: Receiver<Event>,
+    pub(super) readers: Receiver<Event>,
+}
+
 /// The hub thread's state. Only the hub thread ever touches it.
 pub(super) struct Hub {
     config: LobbyConfig,
     notices: Sender<Notice>,
+    /// Notices the leader's user interface has no room for yet, oldest
+    /// first. While any wait, the hub reads no member's line, so this
+    /// holds at most what one batch of events made.
+    unnoticed: VecDeque<Notice>,
     /// A sender for the reader threads the hub starts.
     events: Sender<Event>,
     members: BTreeMap<MemberId, Member>,
@@ -144,6 +157,7 @@ impl Hub {
             handed_over: false,
             config,
             notices,
+            unnoticed: VecDeque::new(),
             events,
             members: BTreeMap::new(),
             next_id: 0,
@@ -166,7 +180,10 @@ impl Hub {
         self.queued_since_pass >= self.config.max_queued_bytes / 4
     }
 
-    pub(super) fn run(mut self, inbox: Receiver<Event>) {
+    /// Runs the hub until the lobby closes; returns the notices the
+    /// leader's user interface had no room for, so that they still reach
+    /// its log.
+    pub(super) fn run(mut self, inbox: Inboxes) -> Vec<Notice> {
         // Heartbeats and silence are checked a few times per interval, so
         // neither fires much later than configured.
         let check_every = (self.config.hello_interval.min(self.config.silence_timeout) / 4)
@@ -179,19 +196,32 @@ impl Hub {
             } else if self.backlog {
                 wake = wake.min(Instant::now() + self.config.retry_interval);
             }
-            let first = match inbox.recv_deadline(wake) {
-                Ok(event) => Some(event),
-                Err(RecvTimeoutError::Timeout) => None,
-                // The hub holds a sender itself, so this cannot happen;
-                // closing is still the right answer if it ever does.
-                Err(RecvTimeoutError::Disconnected) => break CloseReason::LeaderLeft,
+            if !self.deliver_notices() {
+                wake = wake.min(Instant::now() + self.config.retry_interval);
+            }
+            let readers = if self.unnoticed.is_empty() {
+                inbox.readers.clone()
+            } else {
+                never()
+            };
+            let first = select! {
+                recv(inbox.control) -> event => match event {
+                    Ok(event) => Some(event),
+                    // The `Lobby` handle is gone without closing: the
+                    // leader has left.
+                    Err(_) => break CloseReason::LeaderLeft,
+                },
+                recv(readers) -> event => event.ok(),
+                default(wake.saturating_duration_since(Instant::now())) => None,
             };
             let mut closing = None;
             if let Some(event) = first {
                 closing = self.handle(event);
                 let mut handled = 1;
                 while closing.is_none() && handled < BATCH_LIMIT && !self.batch_full() {
-                    let Ok(event) = inbox.try_recv() else { break };
+                    let Some(event) = self.next_ready(&inbox) else {
+                        break;
+                    };
                     closing = self.handle(event);
                     handled += 1;
                 }
@@ -207,7 +237,37 @@ impl Hub {
                 break reason;
             }
         };
-        self.finish(reason, inbox);
+        self.finish(reason, inbox)
+    }
+
+    /// An event that is waiting, if any: the leader's first, then a
+    /// member's, unless notices are waiting for the user interface.
+    fn next_ready(&self, inbox: &Inboxes) -> Option<Event> {
+        if let Ok(event) = inbox.control.try_recv() {
+            return Some(event);
+        }
+        if self.unnoticed.is_empty() {
+            inbox.readers.try_recv().ok()
+        } else {
+            None
+        }
+    }
+
+    /// Hands waiting notices to the user interface as far as it has room;
+    /// true once none wait.
+    fn deliver_notices(&mut self) -> bool {
+        while let Some(notice) = self.unnoticed.pop_front() {
+            match self.notices.try_send(notice) {
+                Ok(()) => {}
+                Err(TrySendError::Full(notice)) => {
+                    self.unnoticed.push_front(notice);
+                    return false;
+                }
+                // A leader without a user interface still runs the lobby.
+                Err(TrySendError::Disconnected(_)) => self.unnoticed.clear(),
+            }
+        }
+        true
     }
 
     /// Handles one event; returns the reason when it is the end.
@@ -394,7 +454,7 @@ impl Hub {
                 self.doomed.push((id, Exit::Left));
             }
             FromMember::Gone => self.doomed.push((id, Exit::Lost)),
-            FromMember::Line(Ok(ToLeader::Accept | ToLeader::Reject | ToLeader::Busy)) => {
+            FromMember::Line(Ok(ToLeader::Accept | ToLeader::Reject | ToLeader::Busy(_))) => {
                 let err = ToMember::Err(ErrorCode::BadArgs, "not expected in a lobby".to_string());
                 self.send_to(id, &err);
             }
@@ -511,7 +571,7 @@ impl Hub {
     /// members it handles the events that arrived meanwhile, so their lines
     /// go out with the rest of this pass; returns the reason if one of them
     /// closes the lobby.
-    fn flush(&mut self, inbox: &Receiver<Event>) -> Option<CloseReason> {
+    fn flush(&mut self, inbox: &Inboxes) -> Option<CloseReason> {
         self.unsent = false;
         loop {
             let mut backlog = false;
@@ -523,7 +583,9 @@ impl Hub {
             for (served, id) in pass.iter().enumerate() {
                 if served > 0 && served % PASS_CHUNK == 0 {
                     while picked_up < BATCH_LIMIT && !self.batch_full() {
-                        let Ok(event) = inbox.try_recv() else { break };
+                        let Some(event) = self.next_ready(inbox) else {
+                            break;
+                        };
                         // What this queues for members already served goes
                         // out in the next pass, which comes at once.
                         self.unsent = true;
@@ -560,7 +622,7 @@ impl Hub {
 
     /// Ends the lobby: `CLOSED` to everyone, a bounded wait for it to be
     /// delivered, then every connection shut down and every reader joined.
-    fn finish(mut self, reason: CloseReason, inbox: Receiver<Event>) {
+    fn finish(mut self, reason: CloseReason, inbox: Inboxes) -> Vec<Notice> {
         let bytes = if self.handed_over {
             // `HANDOVER` was the last line; the members go on elsewhere.
             Vec::new()
@@ -594,7 +656,7 @@ impl Hub {
             // threads from blocking on a full channel; what they send now no
             // longer matters, as the lobby is closing.
             let wait = self.config.retry_interval.min(deadline - now);
-            let _ = inbox.recv_timeout(wait);
+            let _ = inbox.readers.recv_timeout(wait);
         }
         for member in self.members.values() {
             let _ = member.stream.shutdown(Shutdown::Both);
@@ -606,6 +668,8 @@ impl Hub {
             // A reader that panicked has nothing left for us to clean up.
             let _ = reader.join();
         }
+        self.deliver_notices();
+        self.unnoticed.into()
     }
 
     /// Joins the reader threads that have already ended, so the list of
@@ -620,9 +684,11 @@ impl Hub {
         }
     }
 
-    fn notify(&self, notice: Notice) {
-        // A leader without a user interface still runs the lobby.
-        let _ = self.notices.send(notice);
+    /// Queues a notice for the leader's user interface. The hub never
+    /// waits for it: the user interface may be waiting for the hub.
+    fn notify(&mut self, notice: Notice) {
+        self.unnoticed.push_back(notice);
+        self.deliver_notices();
     }
 }
 
@@ -638,7 +704,9 @@ mod tests {
     #[test]
     fn a_line_that_arrives_during_a_pass_reaches_the_members_not_yet_served() {
         let members = PASS_CHUNK + 8;
-        let (events, inbox) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+        let (events, readers) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+        let (_control_tx, control) = crossbeam_channel::unbounded();
+        let inbox = Inboxes { control, readers };
         let (notices, _ui) = crossbeam_channel::unbounded();
         let mut hub = Hub::new(LobbyConfig::new("leader"), notices, events.clone());
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

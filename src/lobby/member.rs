@@ -137,10 +137,47 @@ pub(super) fn trace_sent(trace: Trace, name: &str, bytes: &[u8]) {
     trace.sent(name, String::from_utf8_lossy(line));
 }
 
-/// Sends without blocking and without touching the socket's `O_NONBLOCK`
-/// flag, which the member's reader thread relies on for its blocking reads.
-#[cfg(unix)]
+/// How the hub's sends are kept from blocking, which differs by system.
+///
+/// Where `send` takes `MSG_DONTWAIT` (unix), one call is non-blocking and
+/// the socket stays blocking for the member's reader thread. Elsewhere
+/// (Windows) the only safe way is a non-blocking socket: a send that times
+/// out leaves a Windows socket in an undefined state, so a write timeout
+/// will not do. The blocking mode belongs to the socket, not to one handle
+/// of it (`WSADuplicateSocket`: "all the states associated with a socket
+/// are held in common across all the descriptors"), so the reader then
+/// reads a non-blocking socket too, and waits `READ_POLL` between reads
+/// that find nothing. Both ways are compiled everywhere, so the Windows one
+/// is tested on every system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SendMode {
+    DontWait,
+    NonBlockingSocket,
+}
+
+/// This system's way, see `SendMode`.
+pub(super) const SEND_MODE: SendMode = if cfg!(unix) {
+    SendMode::DontWait
+} else {
+    SendMode::NonBlockingSocket
+};
+
+/// How long a reader of a non-blocking socket waits after a read that found
+/// nothing: short next to any human pause, long enough to cost nothing.
+pub(super) const READ_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Sends without blocking: with `MSG_DONTWAIT` on unix, which leaves the
+/// socket's `O_NONBLOCK` flag alone; a plain write elsewhere, where
+/// `prepare` made the socket non-blocking.
 pub(super) fn send_nonblocking(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    match SEND_MODE {
+        SendMode::DontWait => send_dont_wait(stream, buf),
+        SendMode::NonBlockingSocket => (&*stream).write(buf),
+    }
+}
+
+#[cfg(unix)]
+fn send_dont_wait(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
 
     // A peer that has gone must give us `EPIPE`, not kill the process with
@@ -174,39 +211,27 @@ pub(super) fn send_nonblocking(stream: &TcpStream, buf: &[u8]) -> io::Result<usi
     }
 }
 
-/// Without `MSG_DONTWAIT`, the short write timeout set at admission bounds
-/// how long one send can hold the hub up.
+/// `SEND_MODE` is never `DontWait` off unix.
 #[cfg(not(unix))]
-pub(super) fn send_nonblocking(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+fn send_dont_wait(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
     (&*stream).write(buf)
 }
 
-/// The write timeout that stands in for `MSG_DONTWAIT` where it is missing.
-///
-/// Portability: this is not safe on Windows, where a send that times out
-/// leaves the socket in an undefined state. The obvious fix, a non-blocking
-/// socket for the writer, does not work here: the member's reader thread
-/// reads a clone of the same socket, and the blocking mode belongs to the
-/// socket, not to the descriptor (`dup` on unix, `WSADuplicateSocket` on
-/// Windows: "all the states associated with a socket are held in common
-/// across all the descriptors"), so the reader's blocking reads would fail
-/// with `WouldBlock`. A safe design needs a writer thread per member there,
-/// or a reader that polls; see issue 13.
-#[cfg(not(unix))]
-pub(super) const FALLBACK_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1);
-
-/// Gets an admitted socket ready for its two threads: blocking reads without
-/// a timeout for the reader, and no delay for the hub's batched writes.
+/// Gets an admitted socket ready for its two threads: reads without a
+/// timeout for the reader, sends that never block for the hub, and no delay
+/// for the hub's batched writes.
 pub(super) fn prepare(stream: &TcpStream) -> io::Result<()> {
+    prepare_for(stream, SEND_MODE)
+}
+
+fn prepare_for(stream: &TcpStream, mode: SendMode) -> io::Result<()> {
     // The invitation may have been read under a timeout; a member may stay
     // quiet for as long as it likes.
     stream.set_read_timeout(None)?;
-    stream.set_nonblocking(false)?;
+    stream.set_nonblocking(mode == SendMode::NonBlockingSocket)?;
     // The hub already batches lines into one send, so Nagle's algorithm
     // would only add latency.
     stream.set_nodelay(true)?;
-    #[cfg(not(unix))]
-    stream.set_write_timeout(Some(FALLBACK_WRITE_TIMEOUT))?;
     Ok(())
 }
 
@@ -225,6 +250,16 @@ pub(super) fn encode_into(bytes: &mut Vec<u8>, line: &ToMember) {
 /// A member's reader thread: turns what arrives into events for the hub
 /// until the connection ends or the hub is gone.
 pub(super) fn read_member(
+    id: MemberId,
+    reader: ConnReader,
+    events: Sender<Event>,
+    trace: Option<(Trace, String)>,
+) {
+    read_member_in(SEND_MODE, id, reader, events, trace);
+}
+
+fn read_member_in(
+    mode: SendMode,
     id: MemberId,
     mut reader: ConnReader,
     events: Sender<Event>,
@@ -248,13 +283,94 @@ pub(super) fn read_member(
                 )))
             }
             Ok(Frame::TooLong) => FromMember::TooLong,
-            // A read timeout left on the socket only means silence.
-            Err(err) if line::is_timeout(&err) => continue,
+            // A read timeout left on the socket only means silence; on a
+            // non-blocking socket, so does a read that finds nothing.
+            Err(err) if line::is_timeout(&err) => {
+                if mode == SendMode::NonBlockingSocket {
+                    std::thread::sleep(READ_POLL);
+                }
+                continue;
+            }
             Ok(Frame::Eof) | Err(_) => FromMember::Gone,
         };
         let last = matches!(input, FromMember::TooLong | FromMember::Gone);
         if events.send(Event::From { id, input }).is_err() || last {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufReader, ErrorKind, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Duration;
+
+    use crossbeam_channel::unbounded;
+
+    use super::*;
+    use crate::line::LineReader;
+
+    /// Both ends of a loopback connection: the member's and the leader's.
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let member = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (leader, _) = listener.accept().unwrap();
+        (member, leader)
+    }
+
+    /// The next event the reader sends, within a generous safety net.
+    fn next(events: &crossbeam_channel::Receiver<Event>) -> FromMember {
+        match events.recv_timeout(Duration::from_secs(30)) {
+            Ok(Event::From { input, .. }) => input,
+            Ok(_) => panic!("the reader sent something other than a member's input"),
+            Err(err) => panic!("no event from the reader: {err}"),
+        }
+    }
+
+    #[test]
+    fn a_non_blocking_socket_is_read_whole_and_its_sends_never_block() {
+        // The way the lobby works where MSG_DONTWAIT is missing (Windows),
+        // run here so that it is tested on every system.
+        let (mut member, leader) = pair();
+        prepare_for(&leader, SendMode::NonBlockingSocket).unwrap();
+        let reader = LineReader::new(BufReader::new(leader.try_clone().unwrap()));
+        let (events, from_reader) = unbounded();
+        let thread = std::thread::spawn(move || {
+            read_member_in(SendMode::NonBlockingSocket, 1, reader, events, None)
+        });
+
+        // A line sent in pieces, with the reader finding nothing in between,
+        // arrives whole; then a second one.
+        member.write_all(b"MSG hel").unwrap();
+        member.write_all(b"lo\nHELLO\n").unwrap();
+        assert!(
+            matches!(next(&from_reader), FromMember::Line(Ok(ToLeader::Msg(text))) if text == "hello")
+        );
+        assert!(matches!(
+            next(&from_reader),
+            FromMember::Line(Ok(ToLeader::Hello))
+        ));
+
+        // The member stops reading: the leader's writes fill the connection
+        // and then say WouldBlock instead of holding the hub.
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut written = 0usize;
+        let full = loop {
+            match (&leader).write(&chunk) {
+                Ok(n) => written += n,
+                Err(err) => break err,
+            }
+            assert!(
+                written < 1 << 30,
+                "a gigabyte went into a socket nobody reads"
+            );
+        };
+        assert_eq!(full.kind(), ErrorKind::WouldBlock);
+
+        // The member hangs up: the reader says so and ends.
+        drop(member);
+        assert!(matches!(next(&from_reader), FromMember::Gone));
+        thread.join().unwrap();
     }
 }

@@ -37,7 +37,7 @@ use crate::line::ConnReader;
 use crate::trace::Trace;
 use crate::wire::{self, CloseReason, Contact, ErrorCode, InviteStatus, ParseError};
 
-use hub::{Event, Hub};
+use hub::{Event, Hub, Inboxes};
 
 /// How many events may wait for the hub. A reader that finds the channel full
 /// blocks, which is the backpressure that keeps one flooding member from
@@ -161,16 +161,21 @@ pub enum Notice {
 
 /// A running hub. Dropping it without `close` closes it with reason `LEADER_LEFT`.
 pub struct Lobby {
+    /// To the hub's control inbox, which it always reads: the leader never
+    /// waits behind the members' lines.
     events: Sender<Event>,
     leader: String,
     /// `None` once the hub has been closed and joined, so that `close`
     /// followed by `Drop` closes only once.
-    hub: Option<JoinHandle<()>>,
+    hub: Option<JoinHandle<Vec<Notice>>>,
 }
 
 impl Lobby {
-    /// Starts the hub thread. Notices go to `notices`. Fails only if the
-    /// system cannot start a thread.
+    /// Starts the hub thread. Notices go to `notices`, which may be
+    /// bounded: the hub never waits for it, but reads no member's line
+    /// while notices wait for room, so a flood is held back in TCP. Give
+    /// each lobby its own channel, so nothing of one shows up in another.
+    /// Fails only if the system cannot start a thread.
     pub fn start(config: LobbyConfig, notices: Sender<Notice>) -> io::Result<Lobby> {
         Lobby::start_hub(config, notices, None)
     }
@@ -190,13 +195,15 @@ impl Lobby {
         notices: Sender<Notice>,
         inheritance: Option<Inheritance>,
     ) -> io::Result<Lobby> {
-        let (events, inbox) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+        let (from_readers, readers) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+        // Unbounded, but only the leader's own requests go through it.
+        let (events, control) = crossbeam_channel::unbounded();
         let leader = config.leader.clone();
-        let mut hub = Hub::new(config, notices, events.clone());
+        let mut hub = Hub::new(config, notices, from_readers);
         hub.succeed(inheritance)?;
         let hub = thread::Builder::new()
             .name("lobby-hub".to_string())
-            .spawn(move || hub.run(inbox))?;
+            .spawn(move || hub.run(Inboxes { control, readers }))?;
         Ok(Lobby {
             events,
             leader,
@@ -338,25 +345,26 @@ impl Lobby {
     }
 
     /// Ends the lobby: every member gets `CLOSED <reason>`, then all
-    /// connections close and every thread is joined.
-    pub fn close(mut self, reason: impl Into<CloseReason>) {
-        self.shut(reason.into());
+    /// connections close and every thread is joined. Returns the notices
+    /// the `notices` channel had no room for, after those it holds.
+    pub fn close(mut self, reason: impl Into<CloseReason>) -> Vec<Notice> {
+        self.shut(reason.into())
     }
 
     /// The one way a lobby ends, whether by `close` or by `Drop`.
-    fn shut(&mut self, reason: CloseReason) {
+    fn shut(&mut self, reason: CloseReason) -> Vec<Notice> {
         let Some(hub) = self.hub.take() else {
-            return;
+            return Vec::new();
         };
         // The hub may only be gone if it panicked; then there is nobody left
         // to tell, and the join below reports nothing we could act on.
         let _ = self.events.send(Event::Close(reason));
-        let _ = hub.join();
+        hub.join().unwrap_or_default()
     }
 }
 
 impl Drop for Lobby {
     fn drop(&mut self) {
-        self.shut(CloseReason::LeaderLeft);
+        let _ = self.shut(CloseReason::LeaderLeft);
     }
 }

@@ -5,7 +5,7 @@
 use std::io::{self, BufReader};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -13,9 +13,9 @@ use crossbeam_channel::{Receiver, Sender, bounded, select};
 
 use crate::line::{ConnReader, Frame, LineReader, is_timeout, write_line};
 use crate::trace::Trace;
-use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
+use crate::wire::{BusyReason, ErrorCode, Rejoin, ToLeader, ToMember};
 
-use super::app::{ChatAnswer, Event};
+use super::app::{ChatAnswer, Event, FromLeader};
 use super::first_line::{FirstLine, read_first_line};
 use super::{CANCEL_CHECK, PeerConfig};
 
@@ -78,9 +78,24 @@ pub(super) struct Acceptor {
     pub(super) timing: Timing,
 }
 
+/// How many chat connections may wait for their first line at once. Each
+/// is a thread and a descriptor, and nobody has said who they are yet: one
+/// more is answered `BUSY` by the acceptor and closed.
+pub(super) const MAX_WAITING: usize = 32;
+
+/// Counts a connection as waiting for its first line until dropped.
+struct Waiting(Arc<AtomicUsize>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Acceptor {
     pub(super) fn run(self) {
         let mut connections: Vec<JoinHandle<()>> = Vec::new();
+        let waiting = Arc::new(AtomicUsize::new(0));
         for stream in self.listener.incoming() {
             if self.flag.load(Ordering::SeqCst) {
                 break;
@@ -92,6 +107,12 @@ impl Acceptor {
                 continue;
             };
             connections.retain(|h| !h.is_finished());
+            if waiting.load(Ordering::SeqCst) >= MAX_WAITING {
+                self.refuse_busy(stream);
+                continue;
+            }
+            waiting.fetch_add(1, Ordering::SeqCst);
+            let counted = Waiting(waiting.clone());
             let chat = ChatConnection {
                 events: self.events.clone(),
                 stop: self.stop.clone(),
@@ -100,7 +121,7 @@ impl Acceptor {
             };
             if let Ok(handle) = thread::Builder::new()
                 .name("chat-connection".into())
-                .spawn(move || chat.serve(stream))
+                .spawn(move || chat.serve(stream, counted))
             {
                 connections.push(handle);
             }
@@ -108,6 +129,18 @@ impl Acceptor {
         for handle in connections {
             let _ = handle.join();
         }
+    }
+
+    /// Answers `BUSY` without a thread and closes: one short line fits in
+    /// a fresh socket's buffer, and a sender that does not read it loses
+    /// nothing it was owed.
+    fn refuse_busy(&self, stream: TcpStream) {
+        let busy = ToLeader::Busy(BusyReason::Unsaid);
+        if let Ok(addr) = stream.peer_addr() {
+            self.trace.sent(addr, &busy);
+        }
+        let _ = stream.set_nonblocking(true);
+        let _ = write_line(&mut &stream, &busy);
     }
 }
 
@@ -143,8 +176,8 @@ struct Invitation {
 /// what the user will type there.
 struct Accepted {
     invitation: Invitation,
-    lobby: u64,
     outbox: Receiver<ToLeader>,
+    feed: Sender<FromLeader>,
 }
 
 /// The leader has our `OK`: a member reader forwards its lines, and this
@@ -159,8 +192,10 @@ struct Member {
 impl ChatConnection {
     /// Runs the invitee's side in its phases, each handing the next what it
     /// needs; a phase that ends the connection returns `None`.
-    fn serve(self, stream: TcpStream) {
-        let Some(invitation) = self.await_request(stream) else {
+    fn serve(self, stream: TcpStream, counted: Waiting) {
+        let invitation = self.await_request(stream);
+        drop(counted);
+        let Some(invitation) = invitation else {
             return;
         };
         let Some(accepted) = self.ask_user(invitation) else {
@@ -223,30 +258,46 @@ impl ChatConnection {
     }
 
     /// Asks the app, which asks the user (or answers `BUSY` itself), and
-    /// writes a no to the leader here.
+    /// writes a no to the leader here. The request is withdrawn if the
+    /// leader closes the connection, or when the request timeout has passed
+    /// since it came: the leader has given up by then.
     fn ask_user(&self, mut invitation: Invitation) -> Option<Accepted> {
+        let deadline = Instant::now() + self.timing.request;
         let (answer_tx, answer_rx) = bounded(1);
         let asked = Event::Invitation {
             from: invitation.from.clone(),
             ticket: invitation.ticket.take(),
-            answer: answer_tx,
+            answer: answer_tx.clone(),
         };
         self.events.send(asked).ok()?;
-        let answer = select! {
-            recv(answer_rx) -> answer => answer.ok()?,
-            // The peer is quitting: it is busy for good.
-            recv(self.stop) -> _ => ChatAnswer::Busy,
+        let answer = loop {
+            select! {
+                recv(answer_rx) -> answer => break answer.ok()?,
+                // The peer is quitting: it is busy for good.
+                recv(self.stop) -> _ => break ChatAnswer::Busy(BusyReason::Unsaid),
+                default(CANCEL_CHECK) => {
+                    let expired = Instant::now() >= deadline;
+                    if expired || leader_hung_up(&invitation.stream) {
+                        // Dropping `answer_rx` makes a late answer fail, so
+                        // the app never opens a lobby for this request.
+                        drop(answer_rx);
+                        let withdrawn = Event::Withdrawn { answer: answer_tx, expired };
+                        let _ = self.events.send(withdrawn);
+                        return None;
+                    }
+                }
+            }
         };
         let no = match answer {
-            ChatAnswer::Accept { lobby, outbox } => {
+            ChatAnswer::Accept { outbox, feed } => {
                 return Some(Accepted {
                     invitation,
-                    lobby,
                     outbox,
+                    feed,
                 });
             }
             ChatAnswer::Reject => ToLeader::Reject,
-            ChatAnswer::Busy => ToLeader::Busy,
+            ChatAnswer::Busy(reason) => ToLeader::Busy(reason),
         };
         self.send_ok(&mut invitation.stream, &invitation.from, &no);
         None
@@ -257,8 +308,8 @@ impl ChatConnection {
     fn accept(&self, accepted: Accepted) -> Option<Member> {
         let Accepted {
             invitation,
-            lobby,
             outbox,
+            feed,
         } = accepted;
         let Invitation {
             mut stream,
@@ -267,10 +318,7 @@ impl ChatConnection {
             ..
         } = invitation;
         let gone = || {
-            let _ = self.events.send(Event::LeaderGone {
-                lobby,
-                silent: false,
-            });
+            let _ = feed.send(FromLeader::Gone { silent: false });
         };
         // A leader that sends nothing, not even HELLO, for this long is gone:
         // its machine may have died without closing the connection.
@@ -283,12 +331,12 @@ impl ChatConnection {
             return None;
         }
         let reading = {
-            let events = self.events.clone();
+            let feed = feed.clone();
             let trace = self.trace;
             let from = from.clone();
             thread::Builder::new()
                 .name("member-reader".into())
-                .spawn(move || read_from_leader(reader, &events, lobby, &from, trace))
+                .spawn(move || read_from_leader(reader, &feed, &from, trace))
         };
         let Ok(reading) = reading else {
             let _ = stream.shutdown(Shutdown::Both);
@@ -351,56 +399,53 @@ impl ChatConnection {
 }
 
 /// Forwards the leader's lines to the app thread until the connection ends.
+/// `feed` is bounded: while the app is behind, this thread waits, and so,
+/// through TCP, does the leader.
 pub(super) fn read_from_leader(
     mut reader: ConnReader,
-    events: &Sender<Event>,
-    lobby: u64,
+    feed: &Sender<FromLeader>,
     leader: &str,
     trace: Trace,
 ) {
     loop {
-        match reader.next_frame() {
+        let gone = match reader.next_frame() {
             Ok(Frame::Line(line)) => {
                 trace.received(leader, &line);
-                match line.parse::<ToMember>() {
-                    Ok(ToMember::Closed(reason)) => {
-                        let _ = events.send(Event::FromLeader {
-                            lobby,
-                            line: ToMember::Closed(reason),
-                        });
+                // A line we do not understand is shown in the trace and
+                // otherwise skipped: the chat goes on.
+                if let Ok(parsed) = line.parse::<ToMember>() {
+                    let last = matches!(parsed, ToMember::Closed(_));
+                    if feed.send(FromLeader::Line(parsed)).is_err() || last {
                         return;
                     }
-                    Ok(parsed) => {
-                        if events
-                            .send(Event::FromLeader {
-                                lobby,
-                                line: parsed,
-                            })
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    // A line we do not understand is shown in the trace and
-                    // otherwise skipped: the chat goes on.
-                    Err(_) => {}
                 }
+                continue;
             }
-            Ok(Frame::BadEncoding) => {}
-            Err(err) if is_timeout(&err) => {
-                let _ = events.send(Event::LeaderGone {
-                    lobby,
-                    silent: true,
-                });
-                return;
-            }
-            Ok(Frame::Eof | Frame::TooLong) | Err(_) => {
-                let _ = events.send(Event::LeaderGone {
-                    lobby,
-                    silent: false,
-                });
-                return;
-            }
-        }
+            Ok(Frame::BadEncoding) => continue,
+            Err(err) if is_timeout(&err) => FromLeader::Gone { silent: true },
+            Ok(Frame::Eof | Frame::TooLong) | Err(_) => FromLeader::Gone { silent: false },
+        };
+        let _ = feed.send(gone);
+        return;
     }
+}
+
+/// True if the leader closed its end: a chat request's connection carries
+/// nothing more until the answer, so any end of it is a hang-up. Data the
+/// leader sent early is left for later.
+fn leader_hung_up(stream: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    if stream.set_nonblocking(true).is_err() {
+        return false;
+    }
+    let hung_up = match stream.peek(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(err) => !matches!(
+            err.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+        ),
+    };
+    let _ = stream.set_nonblocking(false);
+    hung_up
 }

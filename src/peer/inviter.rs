@@ -84,7 +84,7 @@ impl Inviter {
             }
             Ok(ToLeader::Accept) => Outcome::NoAnswer,
             Ok(ToLeader::Reject) => Outcome::Rejected,
-            Ok(ToLeader::Busy) => Outcome::Busy,
+            Ok(ToLeader::Busy(reason)) => Outcome::Busy(reason),
             Ok(_) | Err(_) => Outcome::Unreachable(format!("it answered {line:?}")),
         })
     }

@@ -4,11 +4,11 @@
 //! `KICKED`, `INVITATION`).
 
 use chrono::Local;
-use crossbeam_channel::Sender;
 
 use crate::wire::{InviteStatus, ToLeader, ToMember};
 
 use super::app::{App, Leading, Membership, Stage, write_log};
+use super::screen::Screen;
 
 impl App {
     /// The leader's `/invite`, or a member's that the hub let through
@@ -137,10 +137,8 @@ impl App {
 
 impl Membership {
     /// Shows and logs a leader's line that a lobby command caused.
-    pub(super) fn show_command_line(&mut self, line: ToMember, screen: &Sender<String>) {
-        let show = |text: String| {
-            let _ = screen.send(text);
-        };
+    pub(super) fn show_command_line(&mut self, line: ToMember, screen: &Screen) {
+        let show = |text: String| screen.say(&text);
         match line {
             ToMember::History { at, from, text } => {
                 if !self.earlier {
@@ -158,7 +156,7 @@ impl Membership {
             ToMember::Private { from, text } => {
                 let line = format!("[{from} -> you] {text}");
                 write_log(&mut self.log, screen, &line);
-                show(line);
+                screen.chat(&line);
             }
             ToMember::Kicked { name, reason } => {
                 let why = reason.map_or(String::new(), |r| format!(": {r}"));

@@ -5,17 +5,18 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use crossbeam_channel::{Sender, unbounded};
+use crossbeam_channel::{bounded, unbounded};
 
 use crate::chatlog::ChatLog;
 use crate::client::{Refused, Vouched};
 use crate::line::write_line;
 use crate::lobby::Notice;
-use crate::wire::{CloseReason, InviteStatus, Succession, ToLeader, ToMember};
+use crate::wire::{BusyReason, CloseReason, InviteStatus, Succession, ToLeader, ToMember};
 
 use super::app::{App, ChatAnswer, Leading, Membership, Outcome, Pending, Stage, write_log};
 use super::commands::LobbyInput;
-use super::{CANCEL_CHECK, LOBBY_HELP};
+use super::screen::Screen;
+use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
 
 impl App {
     pub(super) fn open_log(&self, leader: &str) -> Option<ChatLog> {
@@ -109,14 +110,19 @@ impl App {
         }
     }
 
+    /// Ends the lobby we lead. What it relayed and we have not handled
+    /// yet still goes to its log (not to the screen: the user moved on).
     pub(super) fn end_lobby(&mut self, mut leading: Leading, why: &str) {
         leading.cancel.store(true, Ordering::SeqCst);
+        let unnoticed = leading.lobby.close(CloseReason::LeaderLeft);
+        for notice in leading.notices.try_iter().chain(unnoticed) {
+            write_log(&mut leading.log, &self.screen, &notice_lines(&notice).1);
+        }
         write_log(
             &mut leading.log,
             &self.screen,
             &format!("* lobby ended: {why}"),
         );
-        leading.lobby.close(CloseReason::LeaderLeft);
         self.say(format!("The lobby has ended ({why})."));
     }
 
@@ -152,31 +158,28 @@ impl App {
         self.next_lobby += 1;
         let id = self.next_lobby;
         let (outbox, outbox_rx) = unbounded();
+        // Bounded, so a flooding lobby waits in TCP rather than in memory.
+        let (feed, feed_rx) = bounded(FEED_CAPACITY);
         let accept = ChatAnswer::Accept {
-            lobby: id,
             outbox: outbox_rx,
+            feed,
         };
         if pending.answer.send(accept).is_err() {
             self.say(format!(
-                "The chat request from '{}' is no longer open.",
+                "The chat request from '{}' was withdrawn.",
                 pending.from
             ));
             self.prompt();
             return;
         }
-        let mut log = self.open_log(&pending.from);
-        write_log(
-            &mut log,
-            &self.screen,
-            &format!("* joined the lobby of {}", pending.from),
-        );
         self.say(format!("Joining {}'s lobby...", pending.from));
         self.stage = Stage::Member(Membership {
             id,
             leader: pending.from,
             outbox,
+            feed: feed_rx,
             members: Vec::new(),
-            log,
+            log: None,
             admitted: false,
             earlier: false,
             standing: Box::default(),
@@ -235,10 +238,14 @@ impl App {
                 format!("{name}: rejected your chat request"),
                 Some(InviteStatus::Rejected),
             ),
-            Outcome::Busy => (
-                format!("{name}: busy in another chat"),
-                Some(InviteStatus::Busy),
-            ),
+            Outcome::Busy(reason) => {
+                let why = match reason {
+                    BusyReason::Answering => " (answering another request)",
+                    BusyReason::InChat => " (in a chat)",
+                    BusyReason::Unsaid => "",
+                };
+                (format!("{name}: busy{why}"), Some(InviteStatus::Busy))
+            }
             Outcome::NoAnswer => (format!("{name}: no answer"), Some(InviteStatus::NoAnswer)),
             Outcome::Unreachable(why) => (
                 format!("{name}: unreachable ({why})"),
@@ -248,7 +255,7 @@ impl App {
         if let Some(status) = status {
             leading.lobby.invitation(name, status);
         }
-        let _ = self.screen.send(report);
+        self.say(report);
         self.maybe_end_empty_lobby();
     }
 
@@ -274,47 +281,13 @@ impl App {
         let Stage::Leading(leading) = &mut self.stage else {
             return;
         };
-        let (shown, logged) = match &notice {
-            Notice::Joined(name) => (
-                format!("Peer ('{name}') joined the lobby"),
-                format!("* {name} joined"),
-            ),
-            Notice::Msg { from, text } => (format!("[{from}] {text}"), format!("[{from}] {text}")),
-            Notice::Left(name) => (
-                format!("Peer ('{name}') is offline"),
-                format!("* {name} left"),
-            ),
-            Notice::Dropped(name) => (
-                format!("Peer ('{name}') is offline (it stopped reading and was dropped)"),
-                format!("* {name} dropped: it stopped reading"),
-            ),
-            Notice::Silent(name) => (
-                format!("Peer ('{name}') is offline (nothing heard from it for too long)"),
-                format!("* {name} dropped: nothing heard from it"),
-            ),
-            Notice::Kicked { name, reason } => {
-                let why = reason
-                    .as_deref()
-                    .map_or(String::new(), |r| format!(": {r}"));
-                (
-                    format!("Peer ('{name}') was removed from the lobby{why}"),
-                    format!("* {name} removed by you{why}"),
-                )
-            }
-            Notice::Private { from, text } => {
-                let line = format!("[{from} -> you] {text}");
-                (line.clone(), line)
-            }
-            Notice::InviteDenied { by, name } => (
-                format!(
-                    "{by} asked to invite {name}; only you invite in this lobby (type /invite {name} to do it)"
-                ),
-                format!("* {by} asked to invite {name}; refused: only the leader invites"),
-            ),
-            Notice::InviteAsked { .. } => unreachable!("handled above"),
-        };
+        let (shown, logged) = notice_lines(&notice);
         write_log(&mut leading.log, &self.screen, &logged);
-        self.say(shown);
+        if let Notice::Msg { .. } | Notice::Private { .. } = notice {
+            self.screen.chat(&shown);
+        } else {
+            self.say(shown);
+        }
         let someone_left = matches!(
             notice,
             Notice::Left(_) | Notice::Dropped(_) | Notice::Silent(_) | Notice::Kicked { .. }
@@ -334,6 +307,22 @@ impl App {
         if membership.id != lobby {
             return;
         }
+        if let (ToMember::Members(_), false) = (&line, membership.admitted) {
+            // Admitted: only now is there a lobby to log.
+            let leader = membership.leader.clone();
+            let mut log = self.open_log(&leader);
+            write_log(
+                &mut log,
+                &self.screen,
+                &format!("* joined the lobby of {leader}"),
+            );
+            if let Stage::Member(membership) = &mut self.stage {
+                membership.log = log;
+            }
+        }
+        let Stage::Member(membership) = &mut self.stage else {
+            return;
+        };
         membership.standing.hear(&line, &me);
         if let ToMember::Succession(Succession::Handover(to)) = line {
             let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
@@ -364,13 +353,59 @@ impl App {
     }
 }
 
+/// A notice of the lobby hub as the screen shows it and as the log keeps it.
+fn notice_lines(notice: &Notice) -> (String, String) {
+    match notice {
+        Notice::Joined(name) => (
+            format!("Peer ('{name}') joined the lobby"),
+            format!("* {name} joined"),
+        ),
+        Notice::Msg { from, text } => (format!("[{from}] {text}"), format!("[{from}] {text}")),
+        Notice::Left(name) => (
+            format!("Peer ('{name}') is offline"),
+            format!("* {name} left"),
+        ),
+        Notice::Dropped(name) => (
+            format!("Peer ('{name}') is offline (it stopped reading and was dropped)"),
+            format!("* {name} dropped: it stopped reading"),
+        ),
+        Notice::Silent(name) => (
+            format!("Peer ('{name}') is offline (nothing heard from it for too long)"),
+            format!("* {name} dropped: nothing heard from it"),
+        ),
+        Notice::Kicked { name, reason } => {
+            let why = reason
+                .as_deref()
+                .map_or(String::new(), |r| format!(": {r}"));
+            (
+                format!("Peer ('{name}') was removed from the lobby{why}"),
+                format!("* {name} removed by you{why}"),
+            )
+        }
+        Notice::Private { from, text } => {
+            let line = format!("[{from} -> you] {text}");
+            (line.clone(), line)
+        }
+        Notice::InviteDenied { by, name } => (
+            format!(
+                "{by} asked to invite {name}; only you invite in this lobby (type /invite {name} to do it)"
+            ),
+            format!("* {by} asked to invite {name}; refused: only the leader invites"),
+        ),
+        // Handled by `on_invite_asked` while the lobby runs; only a lobby
+        // that has ended logs it this way.
+        Notice::InviteAsked { by, name } => (
+            format!("{by} asked to invite {name}"),
+            format!("* {by} asked to invite {name}"),
+        ),
+    }
+}
+
 impl Membership {
     /// Shows and logs a line from the leader that does not end the lobby,
     /// and keeps the member list up to date.
-    fn show(&mut self, line: ToMember, screen: &Sender<String>) {
-        let show = |text: String| {
-            let _ = screen.send(text);
-        };
+    fn show(&mut self, line: ToMember, screen: &Screen) {
+        let show = |text: String| screen.say(&text);
         let between = matches!(
             line,
             ToMember::History { .. } | ToMember::Hello | ToMember::Succession(_)
@@ -399,7 +434,7 @@ impl Membership {
             ToMember::Msg { from, text } => {
                 let line = format!("[{from}] {text}");
                 write_log(&mut self.log, screen, &line);
-                show(line);
+                screen.chat(&line);
             }
             // After `KICKED` the member is gone already, and its `LEFT`,
             // there for members that do not know `KICKED`, is not news.

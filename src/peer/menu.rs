@@ -7,12 +7,14 @@ use std::thread;
 
 use crate::client::Refused;
 use crate::lobby::{Lobby, LobbyConfig};
-use crate::wire::{self, Contact, ErrorCode, InviteStatus};
+use crate::wire::{self, AttemptLimit, Contact, ErrorCode, InviteStatus};
 
-use super::LOBBY_HELP;
+use crossbeam_channel::bounded;
+
 use super::app::{App, Leading, Purpose, Stage, write_log};
 use super::invitations::Invitations;
 use super::inviter::Inviter;
+use super::{FEED_CAPACITY, LOBBY_HELP};
 
 impl App {
     /// The first menu: register or join.
@@ -82,11 +84,18 @@ impl App {
                 self.me = Some(contact);
                 Stage::Menu
             }
-            Err(Refused::TooManyAttempts(wait)) => {
+            Err(Refused::TooManyAttempts { wait, limit }) => {
                 let wait = wait.map_or_else(|| "some".to_string(), |secs| secs.to_string());
-                self.say(format!(
-                    "Too many failed attempts for {name}; try again in {wait} seconds."
-                ));
+                let which = match limit {
+                    Some(AttemptLimit::Name) => format!("for {name}"),
+                    Some(AttemptLimit::Address) => "from this address".to_string(),
+                    None => format!("for {name} or from this address"),
+                };
+                let what = match purpose {
+                    Purpose::Register => "Too many registrations from this address".to_string(),
+                    Purpose::Join => format!("Too many failed attempts {which}"),
+                };
+                self.say(format!("{what}; try again in {wait} seconds."));
                 Stage::Welcome
             }
             Err(Refused::Err(_, text)) => {
@@ -105,6 +114,11 @@ impl App {
     }
 
     pub(super) fn menu(&mut self, choice: &str) -> Stage {
+        if self.me.is_none() {
+            // Logged out by the registry while in a lobby.
+            self.say("You are not joined any more.");
+            return Stage::Welcome;
+        }
         match choice {
             "1" => {
                 self.show_list();
@@ -198,7 +212,10 @@ impl App {
         config.history = self.config.history;
         config.invites = self.config.invites;
         config.succession = self.chat_addr();
-        let lobby = match Lobby::start(config, self.notices.clone()) {
+        // A channel of its own, bounded: nothing of this lobby can show up
+        // in the next, and a flood waits in TCP rather than in memory.
+        let (notices, notices_rx) = bounded(FEED_CAPACITY);
+        let lobby = match Lobby::start(config, notices) {
             Ok(lobby) => lobby,
             Err(err) => {
                 self.say(format!("Cannot start a chat: {err}"));
@@ -226,6 +243,7 @@ impl App {
         let leading = Leading {
             id,
             lobby,
+            notices: notices_rx,
             log,
             invitations: Invitations::started(&me, &invited),
             cancel,

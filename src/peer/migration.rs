@@ -22,7 +22,7 @@ use crate::lobby::roster::Candidate;
 use crate::trace::Trace;
 use crate::wire::{Rejoin, ToLeader, ToMember};
 
-use super::app::Event;
+use super::app::{Event, FromLeader};
 use super::first_line::{FirstLine, read_first_line};
 use super::invitee::{Timing, read_from_leader};
 use super::{CANCEL_CHECK, INVITE_CONNECT_TIMEOUT};
@@ -151,9 +151,8 @@ impl Rejoiner {
 pub(super) fn start_link(
     stream: TcpStream,
     reader: ConnReader,
-    lobby: u64,
     leader: String,
-    events: Sender<Event>,
+    feed: Sender<FromLeader>,
     timing: Timing,
     trace: Trace,
 ) -> std::io::Result<(Sender<ToLeader>, JoinHandle<()>)> {
@@ -165,7 +164,7 @@ pub(super) fn start_link(
         let leader = leader.clone();
         thread::Builder::new()
             .name("member-reader".into())
-            .spawn(move || read_from_leader(reader, &events, lobby, &leader, trace))?
+            .spawn(move || read_from_leader(reader, &feed, &leader, trace))?
     };
     let (outbox, outbox_rx) = unbounded();
     let writing = thread::Builder::new()

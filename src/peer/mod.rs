@@ -27,6 +27,7 @@
 //! - `standing`: what a member keeps so its lobby outlives the leader.
 //! - `migration`: the rejoiner that walks the roster, and the member link after.
 //! - `succession`: `/handover`, following one, taking a lobby over, `REJOIN`s.
+//! - `screen`: the app's side of the screen, escaped, never blocking.
 
 mod app;
 mod commands;
@@ -38,6 +39,7 @@ mod lobby_commands;
 mod lobby_stage;
 mod menu;
 mod migration;
+mod screen;
 mod standing;
 mod succession;
 
@@ -47,13 +49,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, select, unbounded};
+use crossbeam_channel::{Receiver, Sender, after, at, never, select, unbounded};
 
 use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
-use crate::lobby::{self, InvitePolicy, Notice};
+use crate::lobby::{self, InvitePolicy};
 use crate::trace::Trace;
 
-use app::{App, Event, Flow, Stage};
+use app::{App, Event, Flow, FromLeader, Stage};
 use invitee::ChatListener;
 
 /// The prompts, word for word as the design has them.
@@ -71,6 +73,11 @@ pub const DEFAULT_INVITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long an inviter waits to connect to an invitee.
 const INVITE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many lines of a lobby (its hub's notices, or the leader's lines to
+/// a member) may wait for the app thread.
+const FEED_CAPACITY: usize = 256;
+/// How often the app tries again to show lines a full screen did not take.
+const SCREEN_RETRY: Duration = Duration::from_millis(50);
 /// How often a waiting inviter looks whether it has been cancelled.
 const CANCEL_CHECK: Duration = Duration::from_millis(100);
 
@@ -178,6 +185,9 @@ pub enum Want {
 /// The peer's user interface: lines typed in, lines shown out.
 pub struct Console {
     pub input: Receiver<Input>,
+    /// Lines to show. If the channel is bounded and full, the peer never
+    /// waits: chat lines (all in the chat log) are dropped and summed up in
+    /// one line, and its own lines wait their turn.
     pub screen: Sender<String>,
     /// If set, the peer says before each read what it wants next, so that a
     /// terminal reader can turn echo off for passwords.
@@ -195,8 +205,10 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Connects to the registry, then starts listening for chat requests
-    /// in the address family the registry was reached in.
+    /// Starts the registry link, then listens for chat requests in the
+    /// address family the registry was reached in (or, if it cannot be
+    /// reached yet, the family of its first address). A registry that is
+    /// down is retried in the background.
     pub fn start(config: PeerConfig) -> Result<Peer, PeerError> {
         let (link_tx, link_rx) = unbounded();
         let link_config = LinkConfig {
@@ -208,7 +220,10 @@ impl Peer {
         };
         let link = RegistryLink::connect(link_config, link_tx)
             .map_err(|err| PeerError::Registry(config.servers.clone(), err))?;
-        let listen = listen_addr(config.listen, link.server_addr());
+        // A registry that is not up yet is reached at its first address, as
+        // far as the family of our listener goes.
+        let registry = link.server_addr().unwrap_or(config.servers[0]);
+        let listen = listen_addr(config.listen, registry);
         let (events, events_rx) = unbounded();
         let listener = ChatListener::start(&config, listen, events.clone())
             .map_err(|err| PeerError::Listen(listen, err))?;
@@ -238,14 +253,12 @@ impl Peer {
             events,
             events_rx,
         } = self;
-        let (notices, notices_rx) = unbounded();
         let mut app = App {
             chat_port: config.advertise_port.unwrap_or(listener.addr.port()),
             config,
-            screen: console.screen.clone(),
+            screen: screen::Screen::new(console.screen.clone()),
             link,
             events,
-            notices,
             me: None,
             contacts: Vec::new(),
             stage: Stage::Welcome,
@@ -253,8 +266,9 @@ impl Peer {
             next_lobby: 0,
             inviters: Vec::new(),
             moving: None,
+            repeats: Default::default(),
         };
-        drive(&mut app, &console, &events_rx, &notices_rx, &link_rx);
+        drive(&mut app, &console, &events_rx, &link_rx);
         app.quit();
         // Chat requests still waiting for an answer are answered BUSY by
         // their own threads as the listener stops.
@@ -270,9 +284,13 @@ fn drive(
     app: &mut App,
     console: &Console,
     events_rx: &Receiver<Event>,
-    notices_rx: &Receiver<Notice>,
     link_rx: &Receiver<LinkNotice>,
 ) {
+    // What the link found at start (a registry not reachable yet) comes
+    // before the first question.
+    for notice in link_rx.try_iter() {
+        app.on_link(notice);
+    }
     app.prompt();
     let mut asked = false;
     loop {
@@ -280,7 +298,23 @@ fn drive(
             let _ = wants.send(app.want());
             asked = true;
         }
+        // Lines held back for a full screen are tried again now and then.
+        let screen_retry = if app.screen.is_idle() {
+            never()
+        } else {
+            after(SCREEN_RETRY)
+        };
+        let repeats = app.repeats.due.map_or_else(never, at);
+        let (lobby_notices, leader_lines) = app.lobby_feeds();
         select! {
+            recv(screen_retry) -> _ => {
+                app.screen.pump();
+            }
+            recv(repeats) -> _ => app.show_repeats(),
+            recv(leader_lines) -> line => {
+                // A reader that ended without a word is a leader gone.
+                app.on_feed(line.unwrap_or(FromLeader::Gone { silent: false }));
+            }
             recv(console.input) -> input => {
                 asked = false;
                 match input {
@@ -297,7 +331,7 @@ fn drive(
                     app.on_event(event);
                 }
             }
-            recv(notices_rx) -> notice => {
+            recv(lobby_notices) -> notice => {
                 if let Ok(notice) = notice {
                     app.on_notice(notice);
                 }

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use crossbeam_channel::{bounded, never};
+
 use crate::line::{ConnReader, write_line};
 use crate::lobby::roster::Candidate;
 use crate::lobby::{Lobby, LobbyConfig};
@@ -20,7 +22,7 @@ use super::invitations::Invitations;
 use super::invitee::Timing;
 use super::migration::{Rejoined, Rejoiner, start_link};
 use super::standing::Standing;
-use super::{CANCEL_CHECK, LOBBY_HELP};
+use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
 
 /// Why a member is on its way to another leader.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +60,7 @@ impl App {
             id: 0,
             leader: me.clone(),
             outbox: crossbeam_channel::unbounded().0,
+            feed: never(),
             members: Vec::new(),
             log,
             admitted: true,
@@ -113,6 +116,8 @@ impl App {
         self.next_lobby += 1;
         membership.id = self.next_lobby;
         membership.rejoining = true;
+        // Nothing more from the old connection counts, its end included.
+        membership.feed = never();
         let rejoiner = Rejoiner {
             lobby: membership.id,
             walk,
@@ -176,12 +181,12 @@ impl App {
             hello: self.config.lobby_hello,
             silence: self.config.lobby_timeout,
         };
+        let (feed, feed_rx) = bounded(FEED_CAPACITY);
         let link = start_link(
             stream,
             reader,
-            id,
             leader.clone(),
-            self.events.clone(),
+            feed,
             timing,
             self.config.trace,
         );
@@ -192,6 +197,7 @@ impl App {
         self.inviters.push(handle);
         membership.id = id;
         membership.outbox = outbox;
+        membership.feed = feed_rx;
         membership.rejoining = false;
         membership.leader = leader.clone();
         let news = match why {
@@ -231,7 +237,8 @@ impl App {
         config.history = self.config.history;
         config.invites = self.config.invites;
         config.succession = self.chat_addr();
-        let lobby = match Lobby::resume(config, self.notices.clone(), inheritance) {
+        let (notices, notices_rx) = bounded(FEED_CAPACITY);
+        let lobby = match Lobby::resume(config, notices, inheritance) {
             Ok(lobby) => lobby,
             Err(err) => return self.lobby_lost(membership, &format!("cannot lead it: {err}")),
         };
@@ -248,6 +255,7 @@ impl App {
         Stage::Leading(Leading {
             id: self.next_lobby,
             lobby,
+            notices: notices_rx,
             log: membership.log.take(),
             invitations: Invitations::started(&me, &[]),
             cancel: Arc::new(AtomicBool::new(false)),

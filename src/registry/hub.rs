@@ -301,8 +301,8 @@ impl RegistryHub {
     /// The account a JOIN may check its password against, unless the
     /// throttle refuses the attempt.
     fn account(&mut self, name: &str, ip: IpAddr) -> Result<Option<Account>, Reply> {
-        if let Err(wait) = self.throttle.attempt(name, ip, Instant::now()) {
-            return Err(Reply::too_many_attempts(wait));
+        if let Err((wait, limit)) = self.throttle.attempt(name, ip, Instant::now()) {
+            return Err(Reply::too_many_attempts(wait, limit));
         }
         self.store.account(name).map_err(|err| self.internal(&err))
     }

@@ -11,6 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use super::{RegistrationLimit, ThrottleConfig};
+use crate::wire::AttemptLimit;
 
 /// What a JOIN attempt is counted under.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -68,18 +69,26 @@ impl JoinThrottle {
     }
 
     /// Lets a JOIN for `name` from `ip` try its password, or says how many
-    /// seconds are left of a cool-down. An attempt let through counts as a
+    /// seconds are left of a cool-down and whose limit it is (the name's on
+    /// a tie: that is the one to fix). An attempt let through counts as a
     /// failure at once: guesses sent at the same moment on many connections
     /// must not all pass while the first ones are still being hashed. (The
     /// caller holds a hashing slot, so few attempts are ever pending.)
-    pub(crate) fn attempt(&mut self, name: &str, ip: IpAddr, now: Instant) -> Result<(), u64> {
+    pub(crate) fn attempt(
+        &mut self,
+        name: &str,
+        ip: IpAddr,
+        now: Instant,
+    ) -> Result<(), (u64, AttemptLimit)> {
         let keys = keys(name, ip);
+        // The keys are the name's, then the address's.
         let wait = keys
             .iter()
-            .filter_map(|key| self.failures.get(key)?.blocked_until)
-            .filter(|until| *until > now)
-            .map(|until| (until - now).as_secs_f64().ceil() as u64)
-            .max();
+            .zip([AttemptLimit::Name, AttemptLimit::Address])
+            .filter_map(|(key, limit)| Some((self.failures.get(key)?.blocked_until?, limit)))
+            .filter(|(until, _)| *until > now)
+            .map(|(until, limit)| ((until - now).as_secs_f64().ceil() as u64, limit))
+            .min_by_key(|(secs, _)| std::cmp::Reverse(*secs));
         if let Some(wait) = wait {
             return Err(wait);
         }
@@ -215,7 +224,9 @@ mod tests {
         for (n, step) in steps.iter().enumerate() {
             match *step {
                 Try(secs, name, ip, expected) => {
-                    let got = throttle.attempt(name, ip.parse().unwrap(), at(start, secs));
+                    let got = throttle
+                        .attempt(name, ip.parse().unwrap(), at(start, secs))
+                        .map_err(|(wait, _)| wait);
                     assert_eq!(got, expected, "step {n}: {name} from {ip} at {secs} s");
                 }
                 Good(name, ip) => throttle.succeeded(name, ip.parse().unwrap()),

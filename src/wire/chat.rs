@@ -240,6 +240,35 @@ impl FromStr for ToMember {
     }
 }
 
+/// Why an invitee answers `BUSY`: the word after it, which older peers
+/// leave out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusyReason {
+    /// Plain `BUSY`, or a word this side does not know.
+    Unsaid,
+    /// `BUSY ANSWERING`: another chat request waits for its user's answer.
+    Answering,
+    /// `BUSY IN_CHAT`: its user is in a lobby.
+    InChat,
+}
+
+impl BusyReason {
+    fn word(self) -> &'static str {
+        match self {
+            BusyReason::Unsaid => "",
+            BusyReason::Answering => "ANSWERING",
+            BusyReason::InChat => "IN_CHAT",
+        }
+    }
+
+    fn from_word(word: &str) -> BusyReason {
+        [BusyReason::Answering, BusyReason::InChat]
+            .into_iter()
+            .find(|reason| reason.word().eq_ignore_ascii_case(word))
+            .unwrap_or(BusyReason::Unsaid)
+    }
+}
+
 /// `<name> <text>`, the shape of `MSG` and `PM` lines in both directions.
 fn name_and_text(rest: &str) -> Result<(String, String), ParseError> {
     let (name, text) = split_word(rest);
@@ -277,8 +306,9 @@ pub enum ToLeader {
     Accept,
     /// `REJECT`: the user said no.
     Reject,
-    /// `BUSY`: the peer is in a lobby or already has a request waiting.
-    Busy,
+    /// `BUSY [<why>]`: the peer is in a lobby, already has a request
+    /// waiting, or cannot be asked now.
+    Busy(BusyReason),
     /// `MSG <text>`: the leader adds the sender's name when relaying.
     Msg(String),
     /// `LEAVE`: the member leaves the lobby.
@@ -297,7 +327,8 @@ impl fmt::Display for ToLeader {
         match self {
             ToLeader::Accept => f.write_str("OK"),
             ToLeader::Reject => f.write_str("REJECT"),
-            ToLeader::Busy => f.write_str("BUSY"),
+            ToLeader::Busy(BusyReason::Unsaid) => f.write_str("BUSY"),
+            ToLeader::Busy(reason) => write!(f, "BUSY {}", reason.word()),
             ToLeader::Msg(text) => write!(f, "MSG {text}"),
             ToLeader::Leave => f.write_str("LEAVE"),
             ToLeader::Hello => f.write_str("HELLO"),
@@ -324,7 +355,8 @@ impl FromStr for ToLeader {
         match keyword.to_ascii_uppercase().as_str() {
             "OK" => bare(ToLeader::Accept),
             "REJECT" => bare(ToLeader::Reject),
-            "BUSY" => bare(ToLeader::Busy),
+            // A word this side does not know yet still means busy.
+            "BUSY" => Ok(ToLeader::Busy(BusyReason::from_word(split_word(rest).0))),
             "LEAVE" => bare(ToLeader::Leave),
             "HELLO" => bare(ToLeader::Hello),
             "MSG" => {
@@ -481,7 +513,17 @@ mod tests {
     fn to_leader() {
         check("OK", ToLeader::Accept);
         check("REJECT", ToLeader::Reject);
-        check("BUSY", ToLeader::Busy);
+        check("BUSY", ToLeader::Busy(BusyReason::Unsaid));
+        check("BUSY ANSWERING", ToLeader::Busy(BusyReason::Answering));
+        check("BUSY IN_CHAT", ToLeader::Busy(BusyReason::InChat));
+        assert_eq!(
+            "busy in_chat".parse::<ToLeader>(),
+            Ok(ToLeader::Busy(BusyReason::InChat))
+        );
+        assert_eq!(
+            "BUSY DANCING".parse::<ToLeader>(),
+            Ok(ToLeader::Busy(BusyReason::Unsaid))
+        );
         check("LEAVE", ToLeader::Leave);
         check("HELLO", ToLeader::Hello);
         check("MSG hello there", ToLeader::Msg("hello there".into()));
@@ -498,7 +540,6 @@ mod tests {
     fn bad_to_leader() {
         check_err::<ToLeader>("OK now", "ERR BAD_ARGS usage: OK");
         check_err::<ToLeader>("reject x", "ERR BAD_ARGS usage: REJECT");
-        check_err::<ToLeader>("BUSY x", "ERR BAD_ARGS usage: BUSY");
         check_err::<ToLeader>("LEAVE x", "ERR BAD_ARGS usage: LEAVE");
         check_err::<ToLeader>("hello x", "ERR BAD_ARGS usage: HELLO");
         check_err::<ToLeader>("MSG", "ERR BAD_ARGS a message needs some text");

@@ -49,7 +49,10 @@ pub fn decode_line(raw: &[u8]) -> Result<&str, LineError> {
     std::str::from_utf8(raw).map_err(|_| LineError::BadEncoding)
 }
 
-/// Checks a user name: 1 to 32 characters of `A-Z a-z 0-9 _ . -`.
+/// Checks a user name: 1 to 32 characters of `A-Z a-z 0-9 _ . -`, not
+/// starting with a dot, and not a name Windows reserves for a device. A name
+/// becomes a folder and a file name of the chat logs, so `..` or `CON` must
+/// never be one.
 pub fn check_name(name: &str) -> Result<(), ParseError> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
     if name.is_empty() || name.len() > MAX_NAME || !name.chars().all(ok_char) {
@@ -58,7 +61,35 @@ pub fn check_name(name: &str) -> Result<(), ParseError> {
             format!("a name is 1 to {MAX_NAME} characters of A-Z a-z 0-9 _ . -"),
         ));
     }
+    if name.starts_with('.') {
+        return Err(ParseError::new(
+            ErrorCode::BadName,
+            "a name must not start with a dot",
+        ));
+    }
+    if is_reserved_on_windows(name) {
+        return Err(ParseError::new(
+            ErrorCode::BadName,
+            format!("{name} is a device name on Windows; pick another"),
+        ));
+    }
     Ok(())
+}
+
+/// `CON`, `PRN`, `AUX`, `NUL`, `COM1`..`COM9`, `LPT1`..`LPT9`, in any case,
+/// alone or before a dot: Windows opens the device, not a file, by that name.
+fn is_reserved_on_windows(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or(name).to_ascii_uppercase();
+    match stem.as_str() {
+        "CON" | "PRN" | "AUX" | "NUL" => true,
+        _ => {
+            let (prefix, digit) = stem.split_at(stem.len().min(3));
+            matches!(prefix, "COM" | "LPT")
+                && digit.len() == 1
+                && digit.as_bytes()[0].is_ascii_digit()
+                && digit != "0"
+        }
+    }
 }
 
 /// Checks a password: 4 to 128 printable characters, no spaces.
@@ -78,8 +109,11 @@ pub fn check_password(password: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
-/// Checks the text of a chat message: not blank, no line breaks, short enough
-/// to be relayed.
+/// Checks the text of a chat message: not blank, no line breaks, no control
+/// characters (a tab aside) and no bidirectional formatting characters,
+/// short enough to be relayed. A control character could move the cursor
+/// or retitle a terminal, and a bidi override could make one name read as
+/// another: either way a member could pass as someone else.
 pub fn check_text(text: &str) -> Result<(), ParseError> {
     if text.trim().is_empty() {
         return Err(ParseError::new(
@@ -91,6 +125,15 @@ pub fn check_text(text: &str) -> Result<(), ParseError> {
         return Err(ParseError::new(
             ErrorCode::BadArgs,
             "message text must not start with a space or hold a line break",
+        ));
+    }
+    if let Some(c) = text.chars().find(|&c| crate::sanitize::is_unsafe(c)) {
+        return Err(ParseError::new(
+            ErrorCode::BadText,
+            format!(
+                "message text must not hold control or bidi characters (U+{:04X})",
+                c as u32
+            ),
         ));
     }
     if text.len() > MAX_TEXT {
@@ -183,6 +226,25 @@ mod tests {
             "message text must not start with a space or hold a line break (BAD_ARGS)"
         );
         assert_eq!(err(""), "a message needs some text (BAD_ARGS)");
+        assert_eq!(check_text("a\tb"), Ok(()));
+        assert_eq!(check_text("Günaydın 👋"), Ok(()));
+        for bad in [
+            "\x08\x08[alice] please send me your password",
+            "\x1b]0;title\x07",
+            "\x1b[2K",
+            "a\u{7f}",
+            "a\u{85}b",
+            "a\u{9b}b",
+            "abc\u{202e}def",
+            "\u{2066}x",
+            "x\u{200f}",
+        ] {
+            assert_eq!(
+                check_text(bad).map_err(|e| e.code),
+                Err(ErrorCode::BadText),
+                "{bad:?}"
+            );
+        }
     }
 
     #[track_caller]
@@ -283,7 +345,30 @@ mod tests {
     fn name_and_password_checks() {
         assert_eq!(check_name("a"), Ok(()));
         assert_eq!(check_name(&"a".repeat(MAX_NAME)), Ok(()));
-        for bad in ["", " ", "a b", "ä", "a*", &"a".repeat(MAX_NAME + 1)] {
+        for good in ["a.b", "a..", "con1", "COM0", "LPT10", "console", "nul_"] {
+            assert_eq!(check_name(good), Ok(()), "{good:?}");
+        }
+        for bad in [
+            "",
+            " ",
+            "a b",
+            "ä",
+            "a*",
+            &"a".repeat(MAX_NAME + 1),
+            ".",
+            "..",
+            "...",
+            ".hidden",
+            "CON",
+            "con",
+            "Nul",
+            "aux.txt",
+            "PRN",
+            "COM1",
+            "com9",
+            "LpT5",
+            "nul.",
+        ] {
             assert_eq!(
                 check_name(bad).map_err(|e| e.code),
                 Err(ErrorCode::BadName),

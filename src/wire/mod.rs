@@ -28,7 +28,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-pub use chat::{CloseReason, ToLeader, ToMember};
+pub use chat::{BusyReason, CloseReason, ToLeader, ToMember};
 pub use checks::{
     LineError, MAX_LINE, MAX_NAME, MAX_PASSWORD, MAX_TEXT, MAX_TICKET, MIN_PASSWORD, check_name,
     check_password, check_text, check_ticket, decode_line, redact,
@@ -36,7 +36,7 @@ pub use checks::{
 pub use lobby::{
     InviteStatus, MAX_HISTORY_TEXT, MAX_REASON, check_reason, history_pieces, parse_stamp, stamp,
 };
-pub use registry::{ByeReason, Contact, HELP_TEXT, Reply, Request};
+pub use registry::{AttemptLimit, ByeReason, Contact, HELP_TEXT, Reply, Request};
 pub use succession::{Rejoin, Succession, TOKEN_LEN, VERIFIER_LEN};
 
 /// The codes of every `ERR <CODE> <text>` line.
@@ -56,6 +56,7 @@ pub enum ErrorCode {
     Offline,
     NotFound,
     TextTooLong,
+    BadText,
     TooManyAttempts,
     ServerFull,
     BadTicket,
@@ -83,6 +84,7 @@ const ERROR_CODES: &[(ErrorCode, &str)] = &[
     (ErrorCode::Offline, "OFFLINE"),
     (ErrorCode::NotFound, "NOT_FOUND"),
     (ErrorCode::TextTooLong, "TEXT_TOO_LONG"),
+    (ErrorCode::BadText, "BAD_TEXT"),
     (ErrorCode::TooManyAttempts, "TOO_MANY_ATTEMPTS"),
     (ErrorCode::ServerFull, "SERVER_FULL"),
     (ErrorCode::BadTicket, "BAD_TICKET"),

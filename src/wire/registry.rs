@@ -231,25 +231,53 @@ pub enum Reply {
     Bye(ByeReason),
 }
 
+/// Which count of failed JOINs reached its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptLimit {
+    /// The name's: someone keeps guessing this user's password.
+    Name,
+    /// The address's: many failures came from where this JOIN comes from.
+    Address,
+}
+
 impl Reply {
-    /// `ERR TOO_MANY_ATTEMPTS <seconds> ...`: the registry takes no JOIN for
-    /// this name or address until `wait_secs` have passed.
-    pub fn too_many_attempts(wait_secs: u64) -> Reply {
+    /// `ERR TOO_MANY_ATTEMPTS <seconds> <NAME|ADDRESS> <text>`: the registry
+    /// takes no JOIN for this name, or from this address, until `wait_secs`
+    /// have passed. The word after the seconds says which limit was hit; a
+    /// peer that does not know it still finds the seconds first.
+    pub fn too_many_attempts(wait_secs: u64, limit: AttemptLimit) -> Reply {
+        let (word, which) = match limit {
+            AttemptLimit::Name => ("NAME", "for this name"),
+            AttemptLimit::Address => ("ADDRESS", "from this address"),
+        };
         Reply::Err(
             ErrorCode::TooManyAttempts,
-            format!(
-                "{wait_secs} too many failed joins for this name or address; try again in {wait_secs} s"
-            ),
+            format!("{wait_secs} {word} too many failed joins {which}; try again in {wait_secs} s"),
         )
     }
 
-    /// `ERR TOO_MANY_ATTEMPTS <seconds> ...`: the registry takes no
+    /// Which limit an `ERR TOO_MANY_ATTEMPTS` reply names; `None` for any
+    /// other line, or one from a registry that does not say.
+    pub fn attempt_limit(&self) -> Option<AttemptLimit> {
+        match self {
+            Reply::Err(ErrorCode::TooManyAttempts, text) => {
+                match split_word(split_word(text).1).0 {
+                    "NAME" => Some(AttemptLimit::Name),
+                    "ADDRESS" => Some(AttemptLimit::Address),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// `ERR TOO_MANY_ATTEMPTS <seconds> ADDRESS ...`: the registry takes no
     /// REGISTER from this address until `wait_secs` have passed.
     pub fn too_many_registrations(wait_secs: u64) -> Reply {
         Reply::Err(
             ErrorCode::TooManyAttempts,
             format!(
-                "{wait_secs} too many registrations from this address; try again in {wait_secs} s"
+                "{wait_secs} ADDRESS too many registrations from this address; try again in {wait_secs} s"
             ),
         )
     }
@@ -688,12 +716,26 @@ mod tests {
 
     #[test]
     fn too_many_attempts_carries_its_seconds() {
-        let reply = Reply::too_many_attempts(42);
+        let reply = Reply::too_many_attempts(42, AttemptLimit::Address);
         check(&reply.to_string(), reply.clone());
         assert_eq!(reply.retry_after(), Some(42));
+        assert_eq!(reply.attempt_limit(), Some(AttemptLimit::Address));
+        assert_eq!(
+            reply.to_string(),
+            "ERR TOO_MANY_ATTEMPTS 42 ADDRESS too many failed joins from this address; try again in 42 s"
+        );
+        let reply = Reply::too_many_attempts(5, AttemptLimit::Name);
+        assert_eq!(reply.attempt_limit(), Some(AttemptLimit::Name));
+        assert_eq!(reply.retry_after(), Some(5));
+        // What an older registry sends: the seconds, but not which limit.
+        let old: Reply = "ERR TOO_MANY_ATTEMPTS 60 too many failed joins for this name or address"
+            .parse()
+            .unwrap();
+        assert_eq!((old.retry_after(), old.attempt_limit()), (Some(60), None));
         let reply = Reply::too_many_registrations(9);
         check(&reply.to_string(), reply.clone());
         assert_eq!(reply.retry_after(), Some(9));
+        assert_eq!(reply.attempt_limit(), Some(AttemptLimit::Address));
         for (line, secs) in [
             ("ERR TOO_MANY_ATTEMPTS 7 wait", Some(7)),
             ("ERR TOO_MANY_ATTEMPTS soon", None),

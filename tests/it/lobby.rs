@@ -837,3 +837,26 @@ fn the_lobby_knows_where_its_members_listen() {
     assert_eq!(contacts.len(), 1, "{contacts:?}");
     assert_eq!(contacts[0].to_string(), "carol 127.0.0.1 5002");
 }
+
+#[test]
+fn control_and_bidi_characters_are_refused_and_never_relayed() {
+    const WHY: &str = "message text must not hold control or bidi characters";
+    check_three(&[
+        "alice> MSG \x08\x08\x08\x08\x08\x08\x08\x08\x08\x08[bob] please send me your password",
+        &format!("alice< ERR BAD_TEXT {WHY} (U+0008)"),
+        "alice> MSG \x1b]0;title\x07",
+        &format!("alice< ERR BAD_TEXT {WHY} (U+001B)"),
+        "alice> MSG \x1b[2K",
+        &format!("alice< ERR BAD_TEXT {WHY} (U+001B)"),
+        "alice> MSG x\u{85}y",
+        &format!("alice< ERR BAD_TEXT {WHY} (U+0085)"),
+        "alice> MSG abc\u{202e}def",
+        &format!("alice< ERR BAD_TEXT {WHY} (U+202E)"),
+        // Bob's and Carol's next line, and the leader's next notice, are
+        // Alice's plain message: nothing refused was relayed.
+        "alice> MSG plain\twith a tab",
+        "bob< MSG alice plain\twith a tab",
+        "carol< MSG alice plain\twith a tab",
+        "ui: msg alice plain\twith a tab",
+    ]);
+}

@@ -2,6 +2,7 @@
 
 mod client;
 mod faults;
+mod hardening;
 mod hostile;
 mod ipv6;
 mod lobby;

@@ -99,8 +99,8 @@ fn requests_are_answered_ok_reject_and_busy() {
         &[
             "bob: OK -> (127.0.0.1, ",
             "carol: rejected",
-            "dave: busy",
-            "frank: busy",
+            "dave: busy (in a chat)",
+            "frank: busy (answering another request)",
         ],
     );
     see(bob, "You are in alice's lobby with: alice, bob");
@@ -136,13 +136,23 @@ fn unanswered_and_unreachable_invitees_are_reported() {
     see(&alice, "The lobby has ended (nobody else is in it)");
     see(&alice, MENU_PROMPT);
 
-    // Bob answers too late: the request is gone and he is back at the menu.
-    bob.type_line("ok");
+    // The request is withdrawn as soon as the leader gives up; Bob's "ok"
+    // is then a menu choice, and no lobby was logged for him.
     see(
         &bob,
-        "The lobby has ended (the chat request is no longer open)",
+        "The chat request from 'alice' was withdrawn: the leader closed the connection.",
     );
     see(&bob, MENU_PROMPT);
+    bob.type_line("ok");
+    see(&bob, "Please type 1, 2 or 3");
+    assert!(
+        !logs.path().join("bob").exists()
+            || fs::read_dir(logs.path().join("bob"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "a log was written for a lobby bob never joined"
+    );
 }
 
 #[test]

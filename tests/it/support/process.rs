@@ -300,6 +300,11 @@ impl PeerProcess {
         self.sees("Press '1' for 'Online User List'");
     }
 
+    /// Sends SIGTERM, as `kill` or a service manager would.
+    pub fn terminate(&self) {
+        signal(self.child.as_ref().unwrap().id(), libc::SIGTERM);
+    }
+
     /// Kills the process with SIGKILL: nothing of it runs after this.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

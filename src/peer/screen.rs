@@ -1,0 +1,145 @@
+//! The app thread's side of the screen: every line escaped before it is
+//! shown, and chat lines dropped, with a count, when the screen falls behind.
+//!
+//! The screen channel may be bounded (the binary makes it so): then a
+//! standard output that nobody reads fills it, and the app must neither
+//! block on it (it would stop reading the lobby, the keyboard and Ctrl-C)
+//! nor queue without limit. Chat lines are in the chat log already, so the
+//! ones that do not fit are counted and a summary line stands in for them;
+//! the app's own lines (prompts, notices) are held, up to `HELD_LIMIT`, and
+//! shown in order once there is room. This module never blocks.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Sender, TrySendError};
+
+use crate::sanitize;
+
+/// How many of the app's own lines are held while the screen is full; past
+/// this they are dropped and counted like chat lines.
+const HELD_LIMIT: usize = 1000;
+
+/// How long the last lines may take to reach the screen as the peer exits.
+const FINISH_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub(super) struct Screen {
+    tx: Sender<String>,
+    /// Lines that must be shown, waiting for room, oldest first.
+    held: RefCell<VecDeque<String>>,
+    /// Lines dropped since the last summary.
+    dropped: Cell<u64>,
+}
+
+impl Screen {
+    pub(super) fn new(tx: Sender<String>) -> Screen {
+        Screen {
+            tx,
+            held: RefCell::new(VecDeque::new()),
+            dropped: Cell::new(0),
+        }
+    }
+
+    /// Shows one of the app's own lines: held, not dropped, while the
+    /// screen is behind.
+    pub(super) fn say(&self, text: &str) {
+        let line = sanitize::escape(text).into_owned();
+        if self.pump() && self.send(line.clone()) {
+            return;
+        }
+        let mut held = self.held.borrow_mut();
+        if held.len() < HELD_LIMIT {
+            held.push_back(line);
+        } else {
+            self.dropped.set(self.dropped.get() + 1);
+        }
+    }
+
+    /// Shows a chat line, or counts it as not shown if the screen is behind.
+    pub(super) fn chat(&self, text: &str) {
+        if !(self.pump() && self.send(sanitize::escape(text).into_owned())) {
+            self.dropped.set(self.dropped.get() + 1);
+        }
+    }
+
+    /// Delivers what waits, the summary of dropped lines first; true once
+    /// nothing waits any more.
+    pub(super) fn pump(&self) -> bool {
+        let dropped = self.dropped.get();
+        if dropped > 0 {
+            let summary = format!("[… {dropped} lines not shown; all are in the log]");
+            if !self.send(summary) {
+                return false;
+            }
+            self.dropped.set(0);
+        }
+        let mut held = self.held.borrow_mut();
+        while let Some(line) = held.pop_front() {
+            if !self.send(line.clone()) {
+                held.push_front(line);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Delivers what waits, blocking for up to two seconds in all, as the
+    /// peer exits: a screen that takes nothing for that long is not read.
+    pub(super) fn finish(&self) {
+        let deadline = Instant::now() + FINISH_TIMEOUT;
+        let dropped = self.dropped.replace(0);
+        let summary =
+            (dropped > 0).then(|| format!("[… {dropped} lines not shown; all are in the log]"));
+        let held = std::mem::take(&mut *self.held.borrow_mut());
+        for line in summary.into_iter().chain(held) {
+            if self.tx.send_deadline(line, deadline).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// True if nothing waits to be shown.
+    pub(super) fn is_idle(&self) -> bool {
+        self.dropped.get() == 0 && self.held.borrow().is_empty()
+    }
+
+    /// False if the line did not fit; a screen that is gone takes every
+    /// line, as there is nobody left to show it to.
+    fn send(&self, line: String) -> bool {
+        !matches!(self.tx.try_send(line), Err(TrySendError::Full(_)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_lines_that_do_not_fit_become_one_summary() {
+        let (tx, rx) = crossbeam_channel::bounded(2);
+        let screen = Screen::new(tx);
+        screen.chat("[bob] one");
+        screen.chat("[bob] two \x1b[2K");
+        for _ in 0..1234 {
+            screen.chat("[bob] flood");
+        }
+        screen.say("Peer ('bob') is offline");
+        assert!(!screen.is_idle());
+        let got: Vec<String> = rx.try_iter().collect();
+        assert_eq!(got, ["[bob] one", "[bob] two \\u{1b}[2K"]);
+        assert!(screen.pump());
+        assert!(screen.is_idle());
+        let got: Vec<String> = rx.try_iter().collect();
+        assert_eq!(
+            got,
+            [
+                "[… 1234 lines not shown; all are in the log]",
+                "Peer ('bob') is offline"
+            ]
+        );
+        screen.chat("[bob] after");
+        assert_eq!(rx.try_recv().unwrap(), "[bob] after");
+    }
+}
