@@ -205,6 +205,9 @@ impl App {
                 format!("back in {leader}'s lobby")
             }
             Move::Lost { .. } => format!("the leader was lost; {leader} leads the lobby now"),
+            Move::Handover { old, to } if old.eq_ignore_ascii_case(&self.my_name()) => {
+                format!("you are a member of {to}'s lobby now")
+            }
             Move::Handover { old, to } => format!("{old} handed the lobby to {to}"),
         };
         write_log(&mut membership.log, &self.screen, &format!("* {news}"));

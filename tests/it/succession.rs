@@ -52,7 +52,7 @@ fn after_a_handover_the_old_leader_is_a_member_and_everyone_hears_everyone() {
     peers[0].sees("You handed the lobby to bob; you stay as a member.");
     peers[1].sees("alice handed the lobby to you; you lead it now.");
     peers[2].sees("alice handed the lobby to bob.");
-    peers[0].sees("alice handed the lobby to bob.");
+    peers[0].sees("you are a member of bob's lobby now.");
     peers[1].sees("Peer ('carol') joined the lobby");
     peers[1].sees("Peer ('alice') joined the lobby");
 
