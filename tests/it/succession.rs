@@ -51,10 +51,9 @@ fn after_a_handover_the_old_leader_is_a_member_and_everyone_hears_everyone() {
     peers[0].types("/handover");
     peers[0].sees("You handed the lobby to bob; you stay as a member.");
     peers[1].sees("alice handed the lobby to you; you lead it now.");
+    // Each says so once bob has taken it back, in whichever order.
     peers[2].sees("alice handed the lobby to bob.");
     peers[0].sees("you are a member of bob's lobby now.");
-    peers[1].sees("Peer ('carol') joined the lobby");
-    peers[1].sees("Peer ('alice') joined the lobby");
 
     peers[2].types("carol under bob");
     peers[0].sees("[carol] carol under bob");
@@ -63,7 +62,8 @@ fn after_a_handover_the_old_leader_is_a_member_and_everyone_hears_everyone() {
     peers[1].sees("[alice] alice as a member");
     peers[2].sees("[alice] alice as a member");
     peers[1].types("/who");
-    peers[1].sees("Members: bob, carol, alice");
+    let who = peers[1].sees("Members: bob, ");
+    assert!(who.contains("alice") && who.contains("carol"), "{who}");
 
     // The new leader's /leave still ends the lobby for everyone.
     peers[1].types("/leave");
