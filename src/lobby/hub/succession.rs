@@ -232,3 +232,175 @@ fn seat_line(seat: Seat) -> ToMember {
         verifier: seat.verifier,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    use super::super::{Event, Inboxes};
+    use super::*;
+    use crate::line::LineReader;
+    use crate::lobby::LobbyConfig;
+    use crate::wire::CloseReason;
+
+    struct Client(BufReader<TcpStream>);
+
+    impl Client {
+        fn next(&mut self) -> String {
+            let mut line = String::new();
+            self.0.read_line(&mut line).unwrap();
+            line.trim_end().to_string()
+        }
+
+        /// The next `n` lines, each cut to its first `words` words, and the
+        /// lines whole.
+        fn lines(&mut self, n: usize, words: usize) -> (Vec<String>, Vec<String>) {
+            let whole: Vec<String> = (0..n).map(|_| self.next()).collect();
+            let cut = |l: &String| l.split(' ').take(words).collect::<Vec<_>>().join(" ");
+            (whole.iter().map(cut).collect(), whole)
+        }
+    }
+
+    /// A connection to the hub: its reader and writer for the hub, and
+    /// the other end for the test.
+    fn connect(listener: &TcpListener) -> (ConnReader, TcpStream, Client) {
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let reader = LineReader::new(BufReader::new(server.try_clone().unwrap()));
+        (reader, server, Client(BufReader::new(client)))
+    }
+
+    fn addr(port: u16) -> Option<SocketAddr> {
+        Some(SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    #[test]
+    fn members_get_credentials_strangers_are_refused_and_a_member_comes_back_once() {
+        let (events, readers) = crossbeam_channel::bounded(64);
+        let (_control_tx, control) = crossbeam_channel::unbounded();
+        let inbox = Inboxes { control, readers };
+        let (notices, _ui) = crossbeam_channel::unbounded();
+        let mut config = LobbyConfig::new("leader");
+        config.succession = addr(7000);
+        let mut hub = Hub::new(config, notices, events);
+        hub.succeed(None).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+
+        let (reader, writer, mut bob) = connect(&listener);
+        hub.admit("bob".into(), addr(7001), reader, writer);
+        let (reader, writer, mut carol) = connect(&listener);
+        hub.admit("carol".into(), addr(7002), reader, writer);
+        hub.handle(Event::Say("one".into()));
+        hub.handle(Event::Say("two".into()));
+        hub.flush(&inbox);
+        let (lines, whole) = bob.lines(10, 2);
+        assert_eq!(
+            lines
+                .iter()
+                .map(|l| l.split(' ').next().unwrap())
+                .collect::<Vec<_>>(),
+            [
+                "MEMBERS",
+                "CREDENTIAL",
+                "SEAT",
+                "SEAT",
+                "JOINED",
+                "SEAT",
+                "MSG",
+                "SEQ",
+                "MSG",
+                "SEQ",
+            ]
+        );
+        assert_eq!(
+            lines,
+            [
+                "MEMBERS leader",
+                &lines[1],
+                "SEAT leader",
+                "SEAT bob",
+                "JOINED carol",
+                "SEAT carol",
+                "MSG leader",
+                "SEQ 1",
+                "MSG leader",
+                "SEQ 2",
+            ]
+        );
+        let secret = whole[1].split(' ').nth(2).unwrap().to_string();
+
+        // A stranger with a made-up secret.
+        let lobby = hub.roster.lobby.clone();
+        let (reader, writer, mut stranger) = connect(&listener);
+        let claim = |name: &str, secret: &str, seq| Rejoin {
+            lobby: lobby.clone(),
+            name: name.into(),
+            secret: secret.into(),
+            seq,
+        };
+        hub.handle(Event::Rejoin {
+            claim: claim("bob", &"0".repeat(32), 0),
+            reader,
+            writer,
+        });
+        assert_eq!(
+            stranger.next(),
+            "ERR BAD_CREDENTIALS not a member of this lobby"
+        );
+        assert_eq!(stranger.next(), "", "and the connection closes");
+
+        // Bob comes back on a new connection, having only message 1.
+        let (reader, writer, mut bob_again) = connect(&listener);
+        hub.handle(Event::Rejoin {
+            claim: claim("bob", &secret, 1),
+            reader,
+            writer,
+        });
+        hub.flush(&inbox);
+        let (_, again) = bob_again.lines(6, 0);
+        let cut = |l: &String| {
+            let words: Vec<&str> = l.split(' ').collect();
+            match words[0] {
+                "HISTORY" => format!("HISTORY {} {}", words[2], words[3]),
+                "SEAT" => words[..2].join(" "),
+                _ => l.clone(),
+            }
+        };
+        assert_eq!(
+            again.iter().map(cut).collect::<Vec<_>>(),
+            [
+                "MEMBERS leader carol bob",
+                "SEAT leader",
+                "SEAT carol",
+                "SEAT bob",
+                "HISTORY leader two",
+                "SEQ 2",
+            ],
+            "once, in order, without a new credential"
+        );
+        assert_eq!(bob.next(), "", "the old connection is closed");
+        // Carol's admission, the messages, then only bob's new seat: bob
+        // never left, as far as she can tell.
+        let (heard, _) = carol.lines(10, 2);
+        assert_eq!(
+            heard[5..],
+            ["MSG leader", "SEQ 1", "MSG leader", "SEQ 2", "SEAT bob"]
+        );
+
+        // The member admitted earliest still there is carol now.
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        let end = hub.handle(Event::Handover { to: None, reply });
+        assert_eq!(end, Some(CloseReason::LeaderLeft));
+        let handed = answer.recv().unwrap().unwrap();
+        assert_eq!(handed.to.name, "carol");
+        assert_eq!(handed.said.len(), 2);
+        hub.finish(CloseReason::LeaderLeft, inbox);
+        assert_eq!(carol.next(), "HANDOVER carol");
+        assert_eq!(carol.next(), "", "no CLOSED after a handover");
+    }
+}
