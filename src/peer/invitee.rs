@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 
 use crate::line::{ConnReader, Frame, LineReader, is_timeout, write_line};
+use crate::net::accept_until;
 use crate::trace::Trace;
 use crate::wire::{BusyReason, ErrorCode, Rejoin, ToLeader, ToMember};
 
@@ -96,39 +97,40 @@ impl Acceptor {
     pub(super) fn run(self) {
         let mut connections: Vec<JoinHandle<()>> = Vec::new();
         let waiting = Arc::new(AtomicUsize::new(0));
-        for stream in self.listener.incoming() {
-            if self.flag.load(Ordering::SeqCst) {
-                break;
-            }
-            let Ok(stream) = stream else {
-                // Out of descriptors, accept fails at once until a
-                // connection closes: pause rather than spin.
-                thread::sleep(Duration::from_millis(50));
-                continue;
-            };
-            connections.retain(|h| !h.is_finished());
-            if waiting.load(Ordering::SeqCst) >= MAX_WAITING {
-                self.refuse_busy(stream);
-                continue;
-            }
-            waiting.fetch_add(1, Ordering::SeqCst);
-            let counted = Waiting(waiting.clone());
-            let chat = ChatConnection {
-                events: self.events.clone(),
-                stop: self.stop.clone(),
-                trace: self.trace,
-                timing: self.timing,
-            };
-            if let Ok(handle) = thread::Builder::new()
-                .name("chat-connection".into())
-                .spawn(move || chat.serve(stream, counted))
-            {
-                connections.push(handle);
-            }
-        }
+        accept_until(
+            &self.listener,
+            || self.flag.load(Ordering::SeqCst),
+            |stream| {
+                connections.retain(|h| !h.is_finished());
+                if let Some(handle) = self.serve(stream, &waiting) {
+                    connections.push(handle);
+                }
+            },
+        );
         for handle in connections {
             let _ = handle.join();
         }
+    }
+
+    /// Starts a thread for one chat connection, or answers it `BUSY` when
+    /// `MAX_WAITING` others are still waiting for their first line.
+    fn serve(&self, stream: TcpStream, waiting: &Arc<AtomicUsize>) -> Option<JoinHandle<()>> {
+        if waiting.load(Ordering::SeqCst) >= MAX_WAITING {
+            self.refuse_busy(stream);
+            return None;
+        }
+        waiting.fetch_add(1, Ordering::SeqCst);
+        let counted = Waiting(waiting.clone());
+        let chat = ChatConnection {
+            events: self.events.clone(),
+            stop: self.stop.clone(),
+            trace: self.trace,
+            timing: self.timing,
+        };
+        thread::Builder::new()
+            .name("chat-connection".into())
+            .spawn(move || chat.serve(stream, counted))
+            .ok()
     }
 
     /// Answers `BUSY` without a thread and closes: one short line fits in
