@@ -230,3 +230,23 @@ fn a_member_whose_connection_is_cut_comes_back_and_sees_what_it_missed_once() {
     assert_eq!(bob.seen_count("[carol] before the cut"), 1);
     proxy.stop();
 }
+
+#[test]
+fn a_member_follows_a_handover_only_from_its_own_leader() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let (mut peers, ports) = lobby(&server, logs.path(), &["alice", "bob"]);
+    let mut stranger = TcpStream::connect(("127.0.0.1", ports[1])).unwrap();
+    stranger.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    writeln!(stranger, "HANDOVER bob").unwrap();
+    let mut answer = String::new();
+    BufReader::new(&stranger).read_line(&mut answer).unwrap();
+    assert_eq!(
+        answer.trim_end(),
+        "ERR BAD_ARGS expected CHAT_REQUEST <name>"
+    );
+    peers[0].types("alice still leads");
+    peers[1].sees("[alice] alice still leads");
+    peers[1].types("/who");
+    peers[1].sees("Members: alice, bob");
+}
