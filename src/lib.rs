@@ -3,7 +3,7 @@
 //! # Layout
 //!
 //! - `wire`: every protocol line as a typed value; parsing and formatting, no I/O
-//!   (`registry` and `chat` grammars, `checks` for limits and `redact`).
+//!   (`registry`, `chat` and `succession` grammars, `checks` for limits and `redact`).
 //! - `line`: reads and writes protocol lines on any `BufRead`/`Write`.
 //! - `trace`: the `--trace` output of both binaries, passwords hidden.
 //! - `db`: the registry's SQLite file: schema, migrations, every statement.
@@ -12,12 +12,14 @@
 //!   and its rules (`throttle`, `tickets`) as plain types.
 //! - `net`: waking a blocked `accept`, and the accept loop both servers share.
 //! - `client`: the peer's link to the registry: requests, HELLO, reconnects.
-//! - `peer`: the interactive peer: menus, chat requests, lobby membership.
+//! - `peer`: the interactive peer: menus, chat requests, lobby membership, and
+//!   carrying a lobby on when its leader hands it over or is lost.
 //! - `screen`: the lines a peer shows (`ScreenLine`) and how they look: colours, timestamps.
 //! - `console`: the peer binary's keyboard and screen threads, piped or with a line editor.
 //! - `testing`: `ScriptedPeer`, which drives a peer through channels for tests and the demo.
 //! - `lobby`: the lobby a leader runs: the `Lobby` handle, the `hub` (membership, relaying,
-//!   flush passes) and each `member`'s output and reader.
+//!   flush passes), each `member`'s output and reader, and the `roster` that lets a
+//!   lobby outlive its leader (credentials, who leads next).
 //! - `chatlog`: one timestamped log file per lobby session, readable by its owner only.
 //! - `sanitize`: escapes control and bidi characters in text from the network before it is shown.
 

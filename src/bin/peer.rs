@@ -35,6 +35,10 @@ struct Args {
     /// The port to listen on for chat requests (0 lets the system pick).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// The port others are told to reach you at, when a port forward
+    /// stands in front of --port (by default --port's own).
+    #[arg(long)]
+    advertise_port: Option<u16>,
     /// Where chat logs are written, one folder per user.
     #[arg(long, default_value = "logs")]
     log_dir: PathBuf,
@@ -107,6 +111,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = PeerConfig::new(servers[0]);
     config.servers = servers;
     config.listen = SocketAddr::from(([0, 0, 0, 0], args.port));
+    config.advertise_port = args.advertise_port;
     config.log_dir = args.log_dir;
     config.hello_interval = Duration::from_secs_f64(args.hello_interval);
     config.invite_timeout = Duration::from_secs_f64(args.invite_timeout);

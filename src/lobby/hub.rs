@@ -3,6 +3,8 @@
 //! membership or writes a member's socket.
 //!
 //! - `hub/commands.rs`: private messages, invite requests and kicks.
+//! - `hub/succession.rs`: credentials, the roster, numbered messages,
+//!   members who come back, and handing the lobby on.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::mem;
@@ -10,7 +12,6 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use crossbeam_channel::{Receiver, Sender, TrySendError, never, select};
 
 use crate::line::ConnReader;
@@ -27,6 +28,7 @@ use super::rules::Asks;
 use super::{LobbyConfig, Notice};
 
 mod commands;
+mod succession;
 
 /// The most events the hub handles before it flushes the output buffers, and
 /// the most one flush pass picks up along the way, so a steady stream of
@@ -77,6 +79,16 @@ pub(super) enum Event {
         reason: Option<String>,
         reply: Sender<Option<String>>,
     },
+    /// A member comes back (`REJOIN`) on a new connection.
+    Rejoin {
+        claim: crate::wire::Rejoin,
+        reader: ConnReader,
+        writer: TcpStream,
+    },
+    Handover {
+        to: Option<String>,
+        reply: Sender<Result<super::Handed, String>>,
+    },
     Close(CloseReason),
 }
 
@@ -119,13 +131,30 @@ pub(super) struct Hub {
     pass: Vec<MemberId>,
     /// The last messages, for members admitted later.
     history: History,
+    /// The members' seats, for the lobby's succession (`hub/succession.rs`).
+    roster: super::Roster,
+    /// The leader's own secret, which it keeps if it hands the lobby on.
+    secret: String,
+    /// Seats of members whose connection broke, kept until they may no
+    /// longer come back.
+    away: Vec<(Instant, super::Seat)>,
+    /// Set by a handover: the hub ends without `CLOSED`.
+    handed_over: bool,
 }
 
 impl Hub {
     pub(super) fn new(config: LobbyConfig, notices: Sender<Notice>, events: Sender<Event>) -> Hub {
         Hub {
             // Before `config` moves into its field.
-            history: History::new(config.history),
+            history: if config.succession.is_some() {
+                History::keeping(config.history, super::KEPT_FOR_RETURNS)
+            } else {
+                History::new(config.history)
+            },
+            roster: super::Roster::default(),
+            secret: String::new(),
+            away: Vec::new(),
+            handed_over: false,
             config,
             notices,
             unnoticed: VecDeque::new(),
@@ -252,12 +281,8 @@ impl Hub {
             } => self.admit(name, chat_addr, reader, writer),
             Event::From { id, input } => self.input(id, input),
             Event::Say(text) => {
-                self.history.record(Utc::now(), &self.config.leader, &text);
-                let line = ToMember::Msg {
-                    from: self.config.leader.clone(),
-                    text,
-                };
-                self.broadcast(&line, None);
+                let from = self.config.leader.clone();
+                self.relay(None, from, text);
             }
             Event::Members(reply) => {
                 // The asker may have given up; that is its business.
@@ -280,6 +305,19 @@ impl Hub {
             } => {
                 let _ = reply.send(self.kick(&name, reason));
             }
+            Event::Rejoin {
+                claim,
+                reader,
+                writer,
+            } => self.rejoin(claim, reader, writer),
+            Event::Handover { to, reply } => {
+                let handed = self.handover(to.as_deref());
+                let done = handed.is_ok();
+                let _ = reply.send(handed);
+                if done {
+                    return Some(CloseReason::LeaderLeft);
+                }
+            }
             Event::Close(reason) => return Some(reason),
         }
         self.reap();
@@ -299,6 +337,19 @@ impl Hub {
         chat_addr: Option<SocketAddr>,
         reader: ConnReader,
         writer: TcpStream,
+    ) {
+        self.admit_as(name, chat_addr, reader, writer, None);
+    }
+
+    /// Admits a newcomer, or (`back`) a member who came back with the last
+    /// message it has.
+    fn admit_as(
+        &mut self,
+        name: String,
+        chat_addr: Option<SocketAddr>,
+        reader: ConnReader,
+        writer: TcpStream,
+        back: Option<succession::Comeback>,
     ) {
         let taken = name == self.config.leader || self.members.values().any(|m| m.name == name);
         if taken {
@@ -355,6 +406,14 @@ impl Hub {
         );
         let everyone = ToMember::Members(self.names());
         self.send_to(id, &everyone);
+        if self.config.succession.is_some() {
+            let announce = !back.as_ref().is_some_and(|b| b.replaced);
+            self.welcome(id, &name, chat_addr, back);
+            if announce {
+                self.notify(Notice::Joined(name));
+            }
+            return;
+        }
         // Half the backlog limit: the rest is room for the live lines that
         // follow while the newcomer reads its history.
         let earlier = self.history.replay(self.config.max_queued_bytes / 2);
@@ -377,12 +436,7 @@ impl Hub {
                 // The hub stamps the sender's name itself, so nobody can
                 // speak as someone else.
                 let from = member.name.clone();
-                self.history.record(Utc::now(), &from, &text);
-                let line = ToMember::Msg {
-                    from: from.clone(),
-                    text: text.clone(),
-                };
-                self.broadcast(&line, Some(id));
+                self.relay(Some(id), from.clone(), text.clone());
                 self.notify(Notice::Msg { from, text });
             }
             FromMember::Line(Ok(ToLeader::Private { to, text })) => {
@@ -396,9 +450,10 @@ impl Hub {
             // A heartbeat only shows the member is alive; arriving at all
             // is what counts.
             FromMember::Line(Ok(ToLeader::Hello)) => {}
-            FromMember::Line(Ok(ToLeader::Leave)) | FromMember::Gone => {
+            FromMember::Line(Ok(ToLeader::Leave)) => {
                 self.doomed.push((id, Exit::Left));
             }
+            FromMember::Gone => self.doomed.push((id, Exit::Lost)),
             FromMember::Line(Ok(ToLeader::Accept | ToLeader::Reject | ToLeader::Busy(_))) => {
                 let err = ToMember::Err(ErrorCode::BadArgs, "not expected in a lobby".to_string());
                 self.send_to(id, &err);
@@ -466,6 +521,7 @@ impl Hub {
                 queue_or_drop(id, member, &hello, &self.config, &mut self.doomed, now);
             }
         }
+        self.forget_away(now);
         self.reap();
     }
 
@@ -483,6 +539,11 @@ impl Hub {
             // Shutting down wakes the member's reader thread, which then
             // ends; it is joined later.
             let _ = member.stream.shutdown(Shutdown::Both);
+            if exit == Exit::Replaced {
+                // Nobody else sees it go: the same member is already back.
+                continue;
+            }
+            self.unseat(&member.name, &exit);
             if let Exit::Kicked(reason) = &exit {
                 // Members that know `KICKED` learn why; the `LEFT` after it
                 // keeps the others' member lists right.
@@ -494,7 +555,7 @@ impl Hub {
             }
             self.broadcast(&ToMember::Left(member.name.clone()), None);
             self.notify(match exit {
-                Exit::Left => Notice::Left(member.name),
+                Exit::Left | Exit::Lost | Exit::Replaced => Notice::Left(member.name),
                 Exit::Dropped => Notice::Dropped(member.name),
                 Exit::Silent => Notice::Silent(member.name),
                 Exit::TooLong => Notice::TooLong(member.name),
@@ -544,7 +605,7 @@ impl Hub {
                     continue;
                 };
                 if member.flush().is_err() {
-                    doom(*id, member, Exit::Left, &mut self.doomed);
+                    doom(*id, member, Exit::Lost, &mut self.doomed);
                 } else if !member.out.is_empty() {
                     backlog = true;
                 }
@@ -563,12 +624,17 @@ impl Hub {
     /// Ends the lobby: `CLOSED` to everyone, a bounded wait for it to be
     /// delivered, then every connection shut down and every reader joined.
     fn finish(mut self, reason: CloseReason, inbox: Inboxes) -> Vec<Notice> {
-        let bytes = encode(&ToMember::Closed(reason));
+        let bytes = if self.handed_over {
+            // `HANDOVER` was the last line; the members go on elsewhere.
+            Vec::new()
+        } else {
+            encode(&ToMember::Closed(reason))
+        };
         for member in self.members.values_mut() {
             // `CLOSED` goes out even past the backlog limit: it is short, and
             // it is the line that tells the member why the lobby ended.
             member.out.extend_from_slice(&bytes);
-            if self.config.trace.is_on() {
+            if self.config.trace.is_on() && !bytes.is_empty() {
                 trace_sent(self.config.trace, &member.name, &bytes);
             }
         }

@@ -38,6 +38,10 @@ pub(super) enum FromMember {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Exit {
     Left,
+    /// The connection broke without `LEAVE`: the member may come back.
+    Lost,
+    /// The member came back on a new connection, which replaces this one.
+    Replaced,
     Dropped,
     /// Nothing arrived for `silence_timeout`.
     Silent,

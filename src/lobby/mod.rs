@@ -13,13 +13,17 @@
 //! - `hub`: the hub thread, its `Event`s, and its flush pass.
 //! - `member`: one member's output buffer and socket, and its reader thread.
 //! - `history`: the last messages, replayed to a late joiner.
+//! - `roster`: the members' seats and credentials, and who leads next.
 //! - `rules`: who may do what (`InvitePolicy`, private messages' addressees).
 
 mod history;
 mod hub;
 mod member;
+pub mod roster;
 mod rules;
 
+pub use history::Said;
+pub use roster::{Roster, Seat};
 pub use rules::InvitePolicy;
 
 use std::io;
@@ -49,6 +53,9 @@ pub const DEFAULT_HISTORY: usize = 20;
 /// The most messages a lobby keeps for members admitted later, whatever
 /// `LobbyConfig::history` says: about a megabyte of text.
 pub const MAX_HISTORY: usize = 1000;
+/// How many messages a lobby that can outlive its leader keeps, whatever
+/// `history` says, for members who come back after their connection broke.
+pub const KEPT_FOR_RETURNS: usize = 200;
 
 /// How a hub is set up.
 #[derive(Debug, Clone)]
@@ -76,6 +83,10 @@ pub struct LobbyConfig {
     pub history: usize,
     /// Whether a member's `INVITE` reaches the leader's peer.
     pub invites: InvitePolicy,
+    /// Where the leader's peer takes chat connections. With it, the lobby
+    /// can outlive its leader: members get credentials, the roster and
+    /// numbered messages (`CREDENTIAL`, `SEAT`, `SEQ`), and may `REJOIN`.
+    pub succession: Option<SocketAddr>,
 }
 
 impl LobbyConfig {
@@ -90,8 +101,34 @@ impl LobbyConfig {
             silence_timeout: DEFAULT_SILENCE_TIMEOUT,
             history: DEFAULT_HISTORY,
             invites: InvitePolicy::Anyone,
+            succession: None,
         }
     }
+}
+
+/// What a leader's peer that hands its lobby on keeps: enough to come back
+/// to it as a member (`REJOIN`), and to show who leads now.
+#[derive(Debug, Clone)]
+pub struct Handed {
+    /// The new leader.
+    pub to: Seat,
+    /// The roster as the lobby's members have it, the new leader first.
+    pub roster: Roster,
+    /// The old leader's own secret.
+    pub secret: String,
+    /// The messages kept, numbered.
+    pub said: Vec<Said>,
+}
+
+/// What a member that takes over a lobby brings to its new hub.
+#[derive(Debug, Clone)]
+pub struct Inheritance {
+    /// The roster, the new leader first.
+    pub roster: Roster,
+    /// The new leader's own secret.
+    pub secret: String,
+    /// The messages it has, numbered, oldest first.
+    pub said: Vec<Said>,
 }
 
 /// What the hub tells the leader's own user interface.
@@ -142,11 +179,30 @@ impl Lobby {
     /// each lobby its own channel, so nothing of one shows up in another.
     /// Fails only if the system cannot start a thread.
     pub fn start(config: LobbyConfig, notices: Sender<Notice>) -> io::Result<Lobby> {
+        Lobby::start_hub(config, notices, None)
+    }
+
+    /// Starts the hub of a lobby this peer takes over, after a handover or
+    /// when its leader was lost: the members come back with `REJOIN`.
+    pub fn resume(
+        config: LobbyConfig,
+        notices: Sender<Notice>,
+        inheritance: Inheritance,
+    ) -> io::Result<Lobby> {
+        Lobby::start_hub(config, notices, Some(inheritance))
+    }
+
+    fn start_hub(
+        config: LobbyConfig,
+        notices: Sender<Notice>,
+        inheritance: Option<Inheritance>,
+    ) -> io::Result<Lobby> {
         let (from_readers, readers) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
         // Unbounded, but only the leader's own requests go through it.
         let (events, control) = crossbeam_channel::unbounded();
         let leader = config.leader.clone();
-        let hub = Hub::new(config, notices, from_readers);
+        let mut hub = Hub::new(config, notices, from_readers);
+        hub.succeed(inheritance)?;
         let hub = thread::Builder::new()
             .name("lobby-hub".to_string())
             .spawn(move || hub.run(Inboxes { control, readers }))?;
@@ -186,6 +242,33 @@ impl Lobby {
             reader,
             writer,
         });
+    }
+
+    /// A member comes back with `claim` on a connection it opened to our
+    /// chat port: admitted if its credential holds, refused with `ERR`
+    /// otherwise.
+    pub fn rejoin(&self, claim: wire::Rejoin, reader: ConnReader, writer: TcpStream) {
+        let _ = self.events.send(Event::Rejoin {
+            claim,
+            reader,
+            writer,
+        });
+    }
+
+    /// Hands the lobby to `to` (by default the member admitted earliest):
+    /// every member is told `HANDOVER`, and the hub ends without `CLOSED`.
+    /// Returns what this peer needs to come back as a member, or why not.
+    pub fn handover(&mut self, to: Option<String>) -> Result<Handed, String> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        let gone = || "the lobby has ended".to_string();
+        self.events
+            .send(Event::Handover { to, reply })
+            .map_err(|_| gone())?;
+        let handed = answer.recv().unwrap_or_else(|_| Err(gone()))?;
+        if let Some(hub) = self.hub.take() {
+            let _ = hub.join();
+        }
+        Ok(handed)
     }
 
     /// The members whose chat address the lobby knows, in the order they

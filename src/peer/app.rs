@@ -18,10 +18,13 @@ use crate::client::{LinkNotice, RegistryLink};
 use crate::line::ConnReader;
 use crate::lobby::{Lobby, Notice};
 use crate::screen::ScreenLine;
-use crate::wire::{BusyReason, Contact, ToLeader, ToMember};
+use crate::wire::{BusyReason, Contact, Rejoin, ToLeader, ToMember};
 
 use super::invitations::Invitations;
+use super::migration::Rejoined;
 use super::screen::Screen;
+use super::standing::Standing;
+use super::succession::Move;
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
 
 /// What background threads tell the app thread.
@@ -38,6 +41,14 @@ pub(super) enum Event {
         name: String,
         outcome: Outcome,
     },
+    /// A member of a lobby came back (`REJOIN`) on our chat listener.
+    Rejoin {
+        claim: Rejoin,
+        reader: ConnReader,
+        writer: TcpStream,
+    },
+    /// A rejoiner's walk of the roster ended (`migration.rs`).
+    Rejoined { lobby: u64, outcome: Rejoined },
     /// The chat request that `answer` would answer is no longer open: the
     /// leader closed the connection, or it `expired` unanswered.
     Withdrawn {
@@ -132,6 +143,13 @@ pub(super) struct Membership {
     /// True while the leader's `HISTORY` lines are being shown, so the
     /// first live line after them can say where they end.
     pub(super) earlier: bool,
+    /// The credential, roster and numbered messages that let the lobby
+    /// outlive its leader.
+    pub(super) standing: Box<Standing>,
+    /// True while a rejoiner looks for the lobby's leader: typed lines wait.
+    pub(super) rejoining: bool,
+    /// Set when the user leaves, so that a rejoiner under way gives up.
+    pub(super) cancel: Arc<AtomicBool>,
 }
 
 pub(super) struct Pending {
@@ -153,6 +171,8 @@ pub(super) struct App {
     pub(super) pending: Option<Pending>,
     pub(super) next_lobby: u64,
     pub(super) inviters: Vec<JoinHandle<()>>,
+    /// Why the rejoiner under way looks for a leader.
+    pub(super) moving: Option<Move>,
     pub(super) repeats: Repeats,
 }
 
@@ -265,6 +285,12 @@ impl App {
                 name,
                 outcome,
             } => self.on_invited(lobby, name, outcome),
+            Event::Rejoin {
+                claim,
+                reader,
+                writer,
+            } => self.on_rejoin(claim, reader, writer),
+            Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
         }
     }
@@ -412,6 +438,11 @@ impl App {
         } else {
             "lost the connection to the leader"
         };
+        if membership.admitted && membership.standing.can_rejoin() {
+            self.stage = self.leader_lost(membership, why);
+            self.prompt();
+            return;
+        }
         write_log(
             &mut membership.log,
             &self.screen,

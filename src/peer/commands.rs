@@ -26,6 +26,8 @@ pub(super) enum LobbyInput<'a> {
         name: &'a str,
         reason: Option<&'a str>,
     },
+    /// `/handover [name]`: the leader hands the lobby on.
+    Handover(Option<&'a str>),
     /// `/list`: the registry's online list.
     List,
     /// `/search <name>`.
@@ -60,6 +62,9 @@ impl<'a> From<&'a str> for LobbyInput<'a> {
             ("help", _) => LobbyInput::Help,
             ("who" | "members", []) => LobbyInput::Members,
             ("leave", []) => LobbyInput::Leave,
+            ("handover", []) => LobbyInput::Handover(None),
+            ("handover", [name]) => named(name, |name| LobbyInput::Handover(Some(name))),
+            ("handover", _) => LobbyInput::Usage("/handover [name]"),
             ("list", []) => LobbyInput::List,
             ("search", [name]) => named(name, LobbyInput::Search),
             ("search", _) => LobbyInput::Usage("/search <name>"),

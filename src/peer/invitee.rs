@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, Sender, bounded, select};
 use crate::line::{ConnReader, Frame, LineReader, is_timeout, write_line};
 use crate::net::accept_until;
 use crate::trace::Trace;
-use crate::wire::{BusyReason, ErrorCode, ToLeader, ToMember};
+use crate::wire::{BusyReason, ErrorCode, Rejoin, ToLeader, ToMember};
 
 use super::app::{ChatAnswer, Event, FromLeader};
 use super::first_line::{FirstLine, read_first_line};
@@ -229,6 +229,17 @@ impl ChatConnection {
             return None;
         };
         self.trace.received(addr, &line);
+        // A member coming back to a lobby we lead (or should): the app
+        // decides, and the hub checks its credential.
+        if let Ok(claim) = line.parse::<Rejoin>() {
+            let writer = stream;
+            let _ = self.events.send(Event::Rejoin {
+                claim,
+                reader,
+                writer,
+            });
+            return None;
+        }
         match line.parse::<ToMember>() {
             Ok(ToMember::ChatRequest { leader, ticket }) => Some(Invitation {
                 stream,

@@ -2,6 +2,7 @@
 //! answers of invitees), being a member of one (the leader's lines), and the
 //! answer to a chat request that makes us one.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crossbeam_channel::{bounded, unbounded};
@@ -11,7 +12,9 @@ use crate::client::{Refused, Vouched};
 use crate::line::write_line;
 use crate::lobby::Notice;
 use crate::screen::ScreenLine;
-use crate::wire::{self, BusyReason, CloseReason, InviteStatus, MAX_TEXT, ToLeader, ToMember};
+use crate::wire::{
+    self, BusyReason, CloseReason, InviteStatus, MAX_TEXT, Succession, ToLeader, ToMember,
+};
 
 use super::app::{App, ChatAnswer, Leading, Membership, Outcome, Pending, Stage, write_log};
 use super::commands::LobbyInput;
@@ -49,6 +52,7 @@ impl App {
             LobbyInput::Invite(name) => self.leader_invite(&mut leading, name, None),
             LobbyInput::Private { to, text } => self.leader_private(&mut leading, to, text),
             LobbyInput::Kick { name, reason } => self.kick(&leading, name, reason),
+            LobbyInput::Handover(to) => return self.hand_over(leading, to),
             other => self.answer_lobby_input(other),
         }
         Stage::Leading(leading)
@@ -63,14 +67,21 @@ impl App {
             }
             LobbyInput::Say(text) => {
                 for piece in self.pieces(text) {
+                    if !membership.standing.sent(piece, membership.rejoining) {
+                        self.say("Not sent: too many lines wait for the lobby's leader.");
+                        return Stage::Member(membership);
+                    }
                     let line = format!("[{}] {piece}", self.my_name());
                     write_log(&mut membership.log, &self.screen, &line);
-                    let _ = membership.outbox.send(ToLeader::Msg(piece.to_string()));
+                    if !membership.rejoining {
+                        let _ = membership.outbox.send(ToLeader::Msg(piece.to_string()));
+                    }
                 }
             }
             LobbyInput::Invite(name) => self.member_invite(&membership, name),
             LobbyInput::Private { to, text } => self.member_private(&mut membership, to, text),
             LobbyInput::Kick { .. } => self.say("Only the leader can remove members."),
+            LobbyInput::Handover(_) => self.say("Only the leader can hand the lobby on."),
             other => self.answer_lobby_input(other),
         }
         Stage::Member(membership)
@@ -118,7 +129,8 @@ impl App {
             | LobbyInput::Say(_)
             | LobbyInput::Invite(_)
             | LobbyInput::Private { .. }
-            | LobbyInput::Kick { .. } => {}
+            | LobbyInput::Kick { .. }
+            | LobbyInput::Handover(_) => {}
         }
     }
 
@@ -139,6 +151,7 @@ impl App {
     }
 
     pub(super) fn leave_membership(&mut self, mut membership: Membership) {
+        membership.cancel.store(true, Ordering::SeqCst);
         let _ = membership.outbox.send(ToLeader::Leave);
         write_log(&mut membership.log, &self.screen, "* you left the lobby");
         self.notice(format!("You left {}'s lobby.", membership.leader));
@@ -193,6 +206,9 @@ impl App {
             log: None,
             admitted: false,
             earlier: false,
+            standing: Box::default(),
+            rejoining: false,
+            cancel: Arc::default(),
         });
     }
 
@@ -315,6 +331,7 @@ impl App {
     /// A line from the leader of lobby `lobby`, if we are still its member:
     /// shown and logged, and `CLOSED` ends the membership.
     pub(super) fn on_leader_line(&mut self, lobby: u64, line: ToMember) {
+        let me = self.my_name();
         let Stage::Member(membership) = &mut self.stage else {
             return;
         };
@@ -337,6 +354,15 @@ impl App {
         let Stage::Member(membership) = &mut self.stage else {
             return;
         };
+        membership.standing.hear(&line, &me);
+        if let ToMember::Succession(Succession::Handover(to)) = line {
+            let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
+                unreachable!("checked above");
+            };
+            self.stage = self.follow_handover(membership, to);
+            self.prompt();
+            return;
+        }
         let ToMember::Closed(reason) = line else {
             membership.show(line, &self.screen);
             return;
@@ -425,7 +451,11 @@ impl Membership {
     /// and keeps the member list up to date.
     fn show(&mut self, line: ToMember, screen: &Screen) {
         let show = |line: ScreenLine| screen.show(line);
-        if self.earlier && !matches!(line, ToMember::History { .. } | ToMember::Hello) {
+        let between = matches!(
+            line,
+            ToMember::History { .. } | ToMember::Hello | ToMember::Succession(_)
+        );
+        if self.earlier && !between {
             self.earlier = false;
             show(ScreenLine::Notice(
                 "--- end of earlier messages ---".to_string(),
@@ -468,7 +498,10 @@ impl Membership {
             | ToMember::Kicked { .. }
             | ToMember::Invitation { .. }) => self.show_command_line(other, screen),
             ToMember::Err(code, text) => show(format!("The leader says: {text} ({code})").into()),
-            ToMember::ChatRequest { .. } | ToMember::Hello | ToMember::Closed(_) => {}
+            ToMember::ChatRequest { .. }
+            | ToMember::Hello
+            | ToMember::Closed(_)
+            | ToMember::Succession(_) => {}
         }
     }
 }

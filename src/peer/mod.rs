@@ -24,6 +24,9 @@
 //! - `inviter`: one outgoing chat request.
 //! - `first_line`: the wait for a chat connection's first line, for both ends.
 //! - `invitee`: the chat listener and the invitee's handshake, in phases.
+//! - `standing`: what a member keeps so its lobby outlives the leader.
+//! - `migration`: the rejoiner that walks the roster, and the member link after.
+//! - `succession`: `/handover`, following one, taking a lobby over, `REJOIN`s.
 //! - `screen`: the app's side of the screen, escaped, never blocking.
 
 mod app;
@@ -35,7 +38,10 @@ mod inviter;
 mod lobby_commands;
 mod lobby_stage;
 mod menu;
+mod migration;
 mod screen;
+mod standing;
+mod succession;
 
 use std::fmt;
 use std::io;
@@ -59,7 +65,7 @@ pub const MENU_PROMPT: &str =
     "Press '1' for 'Online User List', '2' for search, '3' for starting to chat:";
 pub const ADD_PROMPT: &str = "Do you want to add the user to your conversation list? ['Yes', 'No']";
 
-const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (the leader relays it, so the leader could read it), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /list and /search <name> ask the registry, /leave returns to the menu, /quit leaves and exits, /help shows this.";
+const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (the leader relays it, so the leader could read it), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; /leave and /quit by the leader end it for everyone), /list and /search <name> ask the registry, /leave returns to the menu, /quit leaves and exits, /help shows this.";
 
 /// How often a joined peer says HELLO to the registry.
 pub const DEFAULT_REGISTRY_HELLO_INTERVAL: Duration = Duration::from_secs(10);
@@ -87,6 +93,9 @@ pub struct PeerConfig {
     /// registry is reached in, since the registry tells others to reach us
     /// at the address it sees us come from.
     pub listen: SocketAddr,
+    /// The chat port others are told to reach us at, if not the one we
+    /// listen on: a port forward (or a test's proxy) stands in front of it.
+    pub advertise_port: Option<u16>,
     /// Chat logs go under `<log_dir>/<own name>/`.
     pub log_dir: PathBuf,
     pub hello_interval: Duration,
@@ -113,6 +122,7 @@ impl PeerConfig {
         PeerConfig {
             servers: vec![server],
             listen: SocketAddr::from(([0, 0, 0, 0], 0)),
+            advertise_port: None,
             log_dir: PathBuf::from("logs"),
             hello_interval: DEFAULT_REGISTRY_HELLO_INTERVAL,
             invite_timeout: DEFAULT_INVITE_TIMEOUT,
@@ -247,7 +257,7 @@ impl Peer {
             events_rx,
         } = self;
         let mut app = App {
-            chat_port: listener.addr.port(),
+            chat_port: config.advertise_port.unwrap_or(listener.addr.port()),
             config,
             screen: screen::Screen::new(console.screen.clone()),
             confirm_password: console.secrets_unseen,
@@ -259,6 +269,7 @@ impl Peer {
             pending: None,
             next_lobby: 0,
             inviters: Vec::new(),
+            moving: None,
             repeats: Default::default(),
         };
         drive(&mut app, &console, &events_rx, &link_rx);

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use super::lobby::{InviteStatus, MAX_HISTORY_TEXT, check_reason, format_stamp, parse_stamp};
+use super::succession::Succession;
 use super::{ErrorCode, ParseError, all_words, check_text, check_ticket, parse_name, split_word};
 
 /// Peers have no HELP to point to.
@@ -116,6 +117,9 @@ pub enum ToMember {
     /// `INVITATION <name> <status>`: an invitation into this lobby went out,
     /// or how it ended.
     Invitation { name: String, status: InviteStatus },
+    /// `CREDENTIAL`, `SEAT`, `SEQ`, `HANDOVER`: how the lobby goes on
+    /// without its leader (`wire/succession.rs`).
+    Succession(Succession),
 }
 
 impl fmt::Display for ToMember {
@@ -146,6 +150,7 @@ impl fmt::Display for ToMember {
                 reason: Some(why),
             } => write!(f, "KICKED {name} {why}"),
             ToMember::Invitation { name, status } => write!(f, "INVITATION {name} {status}"),
+            ToMember::Succession(line) => line.fmt(f),
         }
     }
 }
@@ -200,6 +205,9 @@ impl FromStr for ToMember {
                 Ok(ToMember::Private { from, text })
             }
             "HISTORY" => parse_history(rest),
+            word if Succession::KEYWORDS.contains(&word) => {
+                Ok(ToMember::Succession(Succession::parse(word, rest)?))
+            }
             "KICKED" | "INVITATION" if rest.is_empty() => Err(ParseError::new(
                 ErrorCode::BadArgs,
                 format!("{keyword} needs a name"),

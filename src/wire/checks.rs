@@ -187,11 +187,53 @@ pub fn check_ticket(ticket: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
-/// A copy of a line that is safe to print: a `REGISTER` or `JOIN` shows
-/// only its name and a JOIN's port, with `****` for the rest. A line with
-/// fewer words than its request needs may have lost its name rather than
-/// its password (`JOIN hunter22secret`), so every word after its keyword is
-/// hidden. Works on any line, parsed or not.
+/// The lines that carry a secret, and where: the keyword, how many words
+/// its arguments are, the first of them that is secret, and whether the
+/// last one (a number) is shown.
+struct Secretive {
+    keyword: &'static str,
+    words: usize,
+    secret_from: usize,
+    shows_last: bool,
+}
+
+const SECRETIVE: &[Secretive] = &[
+    // REGISTER <name> <password>
+    Secretive {
+        keyword: "REGISTER",
+        words: 2,
+        secret_from: 1,
+        shows_last: false,
+    },
+    // JOIN <name> <password> <port>
+    Secretive {
+        keyword: "JOIN",
+        words: 3,
+        secret_from: 1,
+        shows_last: true,
+    },
+    // CREDENTIAL <lobby> <secret>, from a leader to a newcomer
+    Secretive {
+        keyword: "CREDENTIAL",
+        words: 2,
+        secret_from: 1,
+        shows_last: false,
+    },
+    // REJOIN <lobby> <name> <secret> <seq>, from a returning member
+    Secretive {
+        keyword: "REJOIN",
+        words: 4,
+        secret_from: 2,
+        shows_last: true,
+    },
+];
+
+/// A copy of a line that is safe to print: a password or a lobby secret
+/// becomes `****`. A `REGISTER` or `JOIN` shows only its name and a JOIN's
+/// port; a `CREDENTIAL` its lobby; a `REJOIN` its lobby, name and number.
+/// A line with fewer words than its request needs may have lost its name
+/// rather than its secret (`JOIN hunter22secret`), so every word after its
+/// keyword is hidden. Works on any line, parsed or not.
 pub fn redact(line: &str) -> Cow<'_, str> {
     // Any whitespace separates words here, though the parser splits on
     // spaces only: a tab must not smuggle a password into the trace.
@@ -207,24 +249,24 @@ pub fn redact(line: &str) -> Cow<'_, str> {
         return Cow::Borrowed(line);
     };
     let keyword = &line[kw_start..kw_end];
-    let needed = if keyword.eq_ignore_ascii_case("REGISTER") {
-        2
-    } else if keyword.eq_ignore_ascii_case("JOIN") {
-        3
-    } else {
+    let Some(rule) = SECRETIVE
+        .iter()
+        .find(|rule| keyword.eq_ignore_ascii_case(rule.keyword))
+    else {
         return Cow::Borrowed(line);
     };
     let (Some(&(first, _)), Some(&(_, last_end))) = (args.first(), args.last()) else {
         return Cow::Borrowed(line);
     };
     let hide = |from: usize, to: usize| Cow::Owned(format!("{}****{}", &line[..from], &line[to..]));
-    if args.len() < needed {
+    if args.len() < rule.words {
         return hide(first, last_end);
     }
-    let secret_start = args[1].0;
-    let port = &line[args[args.len() - 1].0..last_end];
-    if needed == 3 && port.bytes().all(|b| b.is_ascii_digit()) {
-        // Everything between the name and the port, the port shown.
+    let secret_start = args[rule.secret_from].0;
+    let last = &line[args[args.len() - 1].0..last_end];
+    if rule.shows_last && last.bytes().all(|b| b.is_ascii_digit()) {
+        // Everything between the shown words and the number, the number
+        // shown.
         hide(secret_start, args[args.len() - 2].1)
     } else {
         hide(secret_start, last_end)
@@ -368,6 +410,26 @@ mod tests {
         check_redact("REGISTER alice my secret", "REGISTER alice ****");
         check_redact("JOIN alice my secret 5000", "JOIN alice **** 5000");
         check_redact("JOIN alice s3cret 5000 extra", "JOIN alice ****");
+    }
+
+    #[test]
+    fn redact_hides_lobby_secrets() {
+        let lobby = "0123456789abcdef0123456789abcdef";
+        let secret = "fedcba9876543210fedcba9876543210";
+        check_redact(
+            &format!("CREDENTIAL {lobby} {secret}"),
+            &format!("CREDENTIAL {lobby} ****"),
+        );
+        check_redact(
+            &format!("REJOIN {lobby} bob {secret} 42"),
+            &format!("REJOIN {lobby} bob **** 42"),
+        );
+        check_redact(&format!("rejoin {lobby} bob {secret}"), "rejoin ****");
+        check_redact(&format!("CREDENTIAL {secret}"), "CREDENTIAL ****");
+        check_redact(
+            &format!("REJOIN {lobby} bob {secret} x"),
+            &format!("REJOIN {lobby} bob ****"),
+        );
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! - `chat`: the lines between a lobby leader and its members (`ToMember`, `ToLeader`).
 //! - `lobby`: what the lines of a running lobby's commands carry: the
 //!   status of an invitation, the time stamp and pieces of a replayed message.
+//! - `succession`: the lines that let a lobby outlive its leader
+//!   (`CREDENTIAL`, `SEAT`, `SEQ`, `HANDOVER`, `REJOIN`).
 //! - `checks`: the limits, the checks of names, passwords, texts and tickets,
 //!   the decoding of one line's bytes, and `redact`.
 //!
@@ -20,6 +22,7 @@ mod chat;
 mod checks;
 mod lobby;
 mod registry;
+mod succession;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -34,6 +37,7 @@ pub use lobby::{
     InviteStatus, MAX_HISTORY_TEXT, MAX_REASON, check_reason, history_pieces, parse_stamp, stamp,
 };
 pub use registry::{AttemptLimit, ByeReason, Contact, HELP_TEXT, Reply, Request};
+pub use succession::{Rejoin, Succession, TOKEN_LEN, VERIFIER_LEN};
 
 /// The codes of every `ERR <CODE> <text>` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,6 +66,7 @@ pub enum ErrorCode {
     LeaderOnly,
     AlreadyInLobby,
     AlreadyInvited,
+    NotLeader,
 }
 
 const ERROR_CODES: &[(ErrorCode, &str)] = &[
@@ -89,6 +94,7 @@ const ERROR_CODES: &[(ErrorCode, &str)] = &[
     (ErrorCode::LeaderOnly, "LEADER_ONLY"),
     (ErrorCode::AlreadyInLobby, "ALREADY_IN_LOBBY"),
     (ErrorCode::AlreadyInvited, "ALREADY_INVITED"),
+    (ErrorCode::NotLeader, "NOT_LEADER"),
 ];
 
 impl ErrorCode {

@@ -63,11 +63,14 @@ impl RawMember {
 
 /// The next line from the leader that is not a heartbeat: a busy machine
 /// may well take longer than the leader's `HELLO` interval between steps.
+/// The lines of a lobby's succession (`CREDENTIAL`, `SEAT`, `SEQ`) are
+/// skipped too, as a member from before them skips them.
 #[track_caller]
 fn next(chat: &mut Client) -> String {
     loop {
         let line = chat.recv();
-        if line != "HELLO" {
+        let keyword = line.split(' ').next().unwrap_or_default();
+        if !matches!(keyword, "HELLO" | "CREDENTIAL" | "SEAT" | "SEQ") {
             return line;
         }
     }

@@ -15,6 +15,7 @@ mod registry_hardening;
 mod resilience;
 mod security;
 mod server_bin;
+mod succession;
 mod support;
 #[cfg(unix)]
 mod terminal;

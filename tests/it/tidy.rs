@@ -30,6 +30,17 @@ fn wire_imports_no_io_and_no_socket() {
     }
 }
 
+/// Invariant: the rules of a lobby's succession are plain types: the
+/// roster (credentials, who leads next) and a member's standing (what it
+/// keeps to come back) do no I/O; the hub and the app thread do it.
+#[test]
+fn succession_rules_do_no_io() {
+    for file in ["src/lobby/roster.rs", "src/peer/standing.rs"] {
+        let found = io_uses(&code_of(&read(&root().join(file))));
+        assert!(found.is_empty(), "{file} does I/O:\n{}", found.join("\n"));
+    }
+}
+
 /// Invariant: framing knows no keyword; what a line means is the grammar's
 /// business. Its unit tests may feed real-looking lines, so only the code
 /// before `#[cfg(test)]` is checked.

@@ -275,6 +275,11 @@ impl PeerProcess {
         }
     }
 
+    /// How many of the lines read so far by `sees` contain `text`.
+    pub fn seen_count(&self, text: &str) -> usize {
+        self.seen.iter().filter(|line| line.contains(text)).count()
+    }
+
     /// The chat port from the peer's first line of output.
     #[track_caller]
     pub fn chat_port(&mut self) -> u16 {

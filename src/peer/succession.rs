@@ -1,0 +1,305 @@
+//! The app thread's side of a lobby that outlives its leader: a leader's
+//! `/handover`, a member following `HANDOVER`, a member whose connection to
+//! the leader broke walking the roster (`migration.rs`), taking the lobby
+//! over when it is this peer's turn, and a leader taking a member back.
+//!
+//! None of it asks the registry: the roster has every address it needs.
+
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use crossbeam_channel::{bounded, never};
+
+use crate::line::{ConnReader, write_line};
+use crate::lobby::roster::Candidate;
+use crate::lobby::{Lobby, LobbyConfig};
+use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
+
+use super::app::{App, Leading, Membership, Stage, write_log};
+use super::invitations::Invitations;
+use super::invitee::Timing;
+use super::migration::{Rejoined, Rejoiner, start_link};
+use super::standing::Standing;
+use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
+
+/// Why a member is on its way to another leader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Move {
+    /// The connection to `old` broke.
+    Lost { old: String },
+    /// `old` handed the lobby to `to`.
+    Handover { old: String, to: String },
+}
+
+impl App {
+    /// The leader's `/handover [name]`: the hub tells everyone, and we come
+    /// back to the lobby as a member.
+    pub(super) fn hand_over(&mut self, mut leading: Leading, to: Option<&str>) -> Stage {
+        let handed = match leading.lobby.handover(to.map(str::to_string)) {
+            Ok(handed) => handed,
+            Err(why) => {
+                self.say(format!("Not handed over: {why}."));
+                return Stage::Leading(leading);
+            }
+        };
+        leading.cancel.store(true, Ordering::SeqCst);
+        let me = self.my_name();
+        let to = handed.to.name.clone();
+        let mut log = leading.log.take();
+        write_log(
+            &mut log,
+            &self.screen,
+            &format!("* you handed the lobby to {to}"),
+        );
+        self.say(format!(
+            "You handed the lobby to {to}; you stay as a member."
+        ));
+        let membership = Membership {
+            id: 0,
+            leader: me.clone(),
+            outbox: crossbeam_channel::unbounded().0,
+            feed: never(),
+            members: Vec::new(),
+            log,
+            admitted: true,
+            earlier: false,
+            standing: Box::new(Standing::handed(handed.clone())),
+            rejoining: true,
+            cancel: Arc::default(),
+        };
+        let walk = vec![Candidate::Peer(handed.to)];
+        self.go_to(membership, walk, Move::Handover { old: me, to })
+    }
+
+    /// `HANDOVER <to>` from our leader: we lead, or we go to `to`.
+    pub(super) fn follow_handover(&mut self, membership: Membership, to: String) -> Stage {
+        let old = membership.leader.clone();
+        let me = self.my_name();
+        let why = Move::Handover {
+            old,
+            to: to.clone(),
+        };
+        if to.eq_ignore_ascii_case(&me) {
+            return self.take_over(membership, &why);
+        }
+        let Some(seat) = membership.standing.roster.seat(&to).cloned() else {
+            return self.lobby_lost(membership, "the new leader is not in the roster");
+        };
+        self.go_to(membership, vec![Candidate::Peer(seat)], why)
+    }
+
+    /// The connection to our leader broke: if it gave us a credential, walk
+    /// the roster; otherwise the lobby is over, as it always was.
+    pub(super) fn leader_lost(&mut self, membership: Membership, why: &str) -> Stage {
+        if !membership.admitted || !membership.standing.can_rejoin() {
+            return self.lobby_lost(membership, why);
+        }
+        let walk = membership.standing.roster.candidates(&self.my_name());
+        let old = membership.leader.clone();
+        self.say(format!(
+            "Lost the connection to {old} ({why}); finding the lobby again..."
+        ));
+        self.go_to(membership, walk, Move::Lost { old })
+    }
+
+    /// Starts a rejoiner on `walk`; the membership waits, with a new id so
+    /// that nothing more from the old connection counts.
+    fn go_to(&mut self, mut membership: Membership, walk: Vec<Candidate>, why: Move) -> Stage {
+        if walk.first() == Some(&Candidate::Me) {
+            return self.take_over(membership, &why);
+        }
+        let Some(claim) = membership.standing.claim(&self.my_name()) else {
+            return self.lobby_lost(membership, "no credential to come back with");
+        };
+        self.next_lobby += 1;
+        membership.id = self.next_lobby;
+        membership.rejoining = true;
+        // Nothing more from the old connection counts, its end included.
+        membership.feed = never();
+        let rejoiner = Rejoiner {
+            lobby: membership.id,
+            walk,
+            claim,
+            deadline: Instant::now() + self.config.lobby_timeout,
+            cancel: membership.cancel.clone(),
+            events: self.events.clone(),
+            trace: self.config.trace,
+        };
+        match rejoiner.spawn() {
+            Ok(handle) => {
+                self.inviters.retain(|h| !h.is_finished());
+                self.inviters.push(handle);
+                self.moving = Some(why);
+                Stage::Member(membership)
+            }
+            Err(err) => self.lobby_lost(membership, &format!("cannot start a thread: {err}")),
+        }
+    }
+
+    /// The rejoiner of lobby `lobby` is done.
+    pub(super) fn on_rejoined(&mut self, lobby: u64, outcome: Rejoined) {
+        let ours = matches!(&self.stage, Stage::Member(m) if m.id == lobby && m.rejoining);
+        if !ours {
+            return;
+        }
+        let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
+            unreachable!("checked just above");
+        };
+        let why = self.moving.take().unwrap_or(Move::Lost {
+            old: membership.leader.clone(),
+        });
+        self.stage = match outcome {
+            Rejoined::Admitted {
+                leader,
+                stream,
+                reader,
+                first,
+            } => self.rejoined(membership, leader, stream, reader, first, &why),
+            Rejoined::Lead => self.take_over(membership, &why),
+            Rejoined::GaveUp => self.lobby_lost(membership, "nobody in it could be reached"),
+        };
+        self.prompt();
+    }
+
+    /// A peer took us back: the chat goes on with it as the leader, and our
+    /// lines it has not numbered go to it.
+    fn rejoined(
+        &mut self,
+        mut membership: Membership,
+        leader: String,
+        stream: TcpStream,
+        reader: ConnReader,
+        first: ToMember,
+        why: &Move,
+    ) -> Stage {
+        self.next_lobby += 1;
+        let id = self.next_lobby;
+        let timing = Timing {
+            request: self.config.invite_timeout,
+            hello: self.config.lobby_hello,
+            silence: self.config.lobby_timeout,
+        };
+        let (feed, feed_rx) = bounded(FEED_CAPACITY);
+        let link = start_link(
+            stream,
+            reader,
+            leader.clone(),
+            feed,
+            timing,
+            self.config.trace,
+        );
+        let (outbox, handle) = match link {
+            Ok(link) => link,
+            Err(err) => return self.lobby_lost(membership, &format!("cannot go on: {err}")),
+        };
+        self.inviters.push(handle);
+        membership.id = id;
+        membership.outbox = outbox;
+        membership.feed = feed_rx;
+        membership.rejoining = false;
+        membership.leader = leader.clone();
+        let news = match why {
+            Move::Lost { old } if old.eq_ignore_ascii_case(&leader) => {
+                format!("back in {leader}'s lobby")
+            }
+            Move::Lost { .. } => format!("the leader was lost; {leader} leads the lobby now"),
+            Move::Handover { old, to } if old.eq_ignore_ascii_case(&self.my_name()) => {
+                format!("you are a member of {to}'s lobby now")
+            }
+            Move::Handover { old, to } => format!("{old} handed the lobby to {to}"),
+        };
+        write_log(&mut membership.log, &self.screen, &format!("* {news}"));
+        self.say(format!("{news}."));
+        for text in membership.standing.unsent() {
+            let _ = membership.outbox.send(ToLeader::Msg(text));
+        }
+        self.stage = Stage::Member(membership);
+        self.on_leader_line(id, first);
+        std::mem::replace(&mut self.stage, Stage::Menu)
+    }
+
+    /// We lead the lobby now: a hub with the roster and messages we have,
+    /// which the others `REJOIN`.
+    fn take_over(&mut self, mut membership: Membership, why: &Move) -> Stage {
+        let me = self.my_name();
+        // A lost leader loses its seat; one that handed the lobby on
+        // comes back to it as a member.
+        let lost = match why {
+            Move::Lost { old } => Some(old.as_str()),
+            Move::Handover { .. } => None,
+        };
+        let Some(inheritance) = membership.standing.inheritance(&me, lost) else {
+            return self.lobby_lost(membership, "no credential to lead with");
+        };
+        let config = self.lobby_config(&me);
+        let (notices, notices_rx) = bounded(FEED_CAPACITY);
+        let lobby = match Lobby::resume(config, notices, inheritance) {
+            Ok(lobby) => lobby,
+            Err(err) => return self.lobby_lost(membership, &format!("cannot lead it: {err}")),
+        };
+        let news = match why {
+            Move::Lost { .. } => "the leader was lost; you lead the lobby now".to_string(),
+            Move::Handover { old, .. } => format!("{old} handed the lobby to you; you lead it now"),
+        };
+        write_log(&mut membership.log, &self.screen, &format!("* {news}"));
+        self.say(format!("{news}. {LOBBY_HELP}"));
+        for text in membership.standing.unsent() {
+            lobby.say(text);
+        }
+        self.next_lobby += 1;
+        Stage::Leading(Leading {
+            id: self.next_lobby,
+            lobby,
+            notices: notices_rx,
+            log: membership.log.take(),
+            invitations: Invitations::started(&me, &[]),
+            cancel: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    fn lobby_lost(&mut self, mut membership: Membership, why: &str) -> Stage {
+        write_log(
+            &mut membership.log,
+            &self.screen,
+            &format!("* lobby ended: {why}"),
+        );
+        self.say(format!("The lobby has ended ({why})."));
+        Stage::Menu
+    }
+
+    /// The configuration of a lobby this peer leads, from its own options:
+    /// the same whether it starts the lobby or takes one over.
+    pub(super) fn lobby_config(&self, me: &str) -> LobbyConfig {
+        let mut config = LobbyConfig::new(me);
+        config.trace = self.config.trace;
+        config.hello_interval = self.config.lobby_hello;
+        config.silence_timeout = self.config.lobby_timeout;
+        config.history = self.config.history;
+        config.invites = self.config.invites;
+        config.succession = self.chat_addr();
+        config
+    }
+
+    /// Where others reach our chat listener: what a leader's seat says.
+    pub(super) fn chat_addr(&self) -> Option<SocketAddr> {
+        let me = self.me.as_ref()?;
+        Some(SocketAddr::new(me.ip, self.chat_port))
+    }
+
+    /// A `REJOIN` reached our chat listener: the hub checks it if we lead;
+    /// otherwise we do not lead (yet), which the member hears.
+    pub(super) fn on_rejoin(&mut self, claim: Rejoin, reader: ConnReader, mut writer: TcpStream) {
+        if let Stage::Leading(leading) = &self.stage {
+            leading.lobby.rejoin(claim, reader, writer);
+            return;
+        }
+        let refused = ToMember::Err(ErrorCode::NotLeader, "I do not lead a lobby".to_string());
+        self.config.trace.sent(&claim.name, &refused);
+        // A fresh socket takes one short line at once; the timeout only
+        // bounds a peer that is not reading at all.
+        let _ = writer.set_write_timeout(Some(CANCEL_CHECK));
+        let _ = write_line(&mut writer, &refused);
+    }
+}

@@ -1,0 +1,252 @@
+//! A lobby that outlives its leader, with real peer processes: a handover,
+//! a leader killed while the registry is down too, and a stranger who claims
+//! to be a member. The lobby timeouts are short, so each runs in seconds.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+
+use crate::support::{PASSWORD, PeerProcess, READ_TIMEOUT, TestServer, temp_dir};
+
+/// Short lobby timers, so that a lost leader is noticed in about a second.
+const FAST: &[&str] = &["--lobby-hello", "0.5", "--lobby-timeout", "5"];
+
+/// Starts and joins `names`; the first leads a lobby with the others,
+/// admitted in the order given.
+/// Returns the peers and their chat ports.
+fn lobby(server: &TestServer, logs: &Path, names: &[&str]) -> (Vec<PeerProcess>, Vec<u16>) {
+    let mut peers: Vec<PeerProcess> = names
+        .iter()
+        .map(|name| PeerProcess::start_with(name, server.addr(), logs, FAST))
+        .collect();
+    let mut ports = Vec::new();
+    for peer in &mut peers {
+        ports.push(peer.chat_port());
+        peer.join(PASSWORD);
+    }
+    for name in &names[1..] {
+        for line in ["2", name, "Yes"] {
+            peers[0].types(line);
+        }
+        peers[0].sees(&format!("Added {name} "));
+    }
+    peers[0].types("3");
+    for i in 1..names.len() {
+        peers[i].sees(&format!("Chat request from '{}'", names[0]));
+        peers[i].types("OK");
+        peers[0].sees(&format!("Peer ('{}') joined the lobby", names[i]));
+        peers[i].sees(&format!("You are in {}'s lobby with", names[0]));
+    }
+    (peers, ports)
+}
+
+#[test]
+fn after_a_handover_the_old_leader_is_a_member_and_everyone_hears_everyone() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let (mut peers, _) = lobby(&server, logs.path(), &["alice", "bob", "carol"]);
+    peers[0].types("/handover");
+    peers[0].sees("You handed the lobby to bob; you stay as a member.");
+    peers[1].sees("alice handed the lobby to you; you lead it now.");
+    // Each says so once bob has taken it back, in whichever order.
+    peers[2].sees("alice handed the lobby to bob.");
+    peers[0].sees("you are a member of bob's lobby now.");
+
+    peers[2].types("carol under bob");
+    peers[0].sees("[carol] carol under bob");
+    peers[1].sees("[carol] carol under bob");
+    peers[0].types("alice as a member");
+    peers[1].sees("[alice] alice as a member");
+    peers[2].sees("[alice] alice as a member");
+    peers[1].types("/who");
+    let who = peers[1].sees("Members: bob, ");
+    assert!(who.contains("alice") && who.contains("carol"), "{who}");
+
+    // The new leader's /leave still ends the lobby for everyone.
+    peers[1].types("/leave");
+    peers[0].sees("The lobby has ended (the leader left).");
+    peers[2].sees("The lobby has ended (the leader left).");
+    let log = std::fs::read_dir(logs.path().join("alice"))
+        .unwrap()
+        .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())
+        .collect::<String>();
+    assert!(log.contains("* you handed the lobby to bob"), "{log}");
+}
+
+#[test]
+fn a_leader_killed_while_the_registry_is_down_leaves_a_lobby_that_goes_on() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let (mut peers, _) = lobby(&server, logs.path(), &["alice", "bob", "carol", "dave"]);
+    peers[2].types("before the crash");
+    peers[3].sees("[carol] before the crash");
+    server.stop().unwrap();
+    peers[0].kill();
+
+    // Typed at once, before anyone may have noticed: never lost.
+    peers[3].types("typed right after the kill");
+    peers[1].sees("the leader was lost; you lead the lobby now");
+    peers[2].sees("the leader was lost; bob leads the lobby now");
+    peers[3].sees("the leader was lost; bob leads the lobby now");
+    peers[1].sees("[dave] typed right after the kill");
+    peers[2].sees("[dave] typed right after the kill");
+
+    peers[2].types("carol under bob");
+    peers[1].sees("[carol] carol under bob");
+    peers[3].sees("[carol] carol under bob");
+    peers[1].types("bob leads");
+    peers[2].sees("[bob] bob leads");
+    peers[3].sees("[bob] bob leads");
+}
+
+#[test]
+fn a_stranger_claiming_to_be_a_member_is_refused_by_the_successor() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let (mut peers, ports) = lobby(&server, logs.path(), &["alice", "bob", "carol"]);
+    let bob_port = ports[1];
+    peers[0].kill();
+    peers[1].sees("the leader was lost; you lead the lobby now");
+
+    let mut stranger = TcpStream::connect(("127.0.0.1", bob_port)).unwrap();
+    stranger.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    let id = "0123456789abcdef0123456789abcdef";
+    writeln!(stranger, "REJOIN {id} carol {id} 0").unwrap();
+    let mut answer = String::new();
+    BufReader::new(&stranger).read_line(&mut answer).unwrap();
+    assert_eq!(
+        answer.trim_end(),
+        "ERR BAD_CREDENTIALS not a member of this lobby"
+    );
+    // The real carol is still there and chats on.
+    peers[2].types("still carol");
+    peers[1].sees("[carol] still carol");
+}
+
+/// A TCP proxy for one connection that can stop passing bytes on, in both
+/// directions, as a pulled cable does: neither end hears that anything
+/// happened; each just stops hearing from the other.
+struct Proxy {
+    port: u16,
+    listener: Option<TcpListener>,
+    cut: Arc<AtomicBool>,
+    sockets: Vec<TcpStream>,
+    pumps: Vec<JoinHandle<()>>,
+}
+
+impl Proxy {
+    fn bind() -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Proxy {
+            port: listener.local_addr().unwrap().port(),
+            listener: Some(listener),
+            cut: Arc::new(AtomicBool::new(false)),
+            sockets: Vec::new(),
+            pumps: Vec::new(),
+        }
+    }
+
+    /// Passes the next connection on to `target`, on two pump threads.
+    fn forward_to(&mut self, target: u16) -> JoinHandle<Proxy> {
+        let mut proxy = Proxy {
+            port: self.port,
+            listener: self.listener.take(),
+            cut: self.cut.clone(),
+            sockets: Vec::new(),
+            pumps: Vec::new(),
+        };
+        thread::spawn(move || {
+            let (near, _) = proxy.listener.as_ref().unwrap().accept().unwrap();
+            let far = TcpStream::connect(("127.0.0.1", target)).unwrap();
+            for (from, to) in [(&near, &far), (&far, &near)] {
+                let (mut from, mut to) = (from.try_clone().unwrap(), to.try_clone().unwrap());
+                let cut = proxy.cut.clone();
+                proxy.pumps.push(thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n @ 1..) = from.read(&mut buf) {
+                        if !cut.load(Ordering::SeqCst) && to.write_all(&buf[..n]).is_err() {
+                            return;
+                        }
+                    }
+                }));
+            }
+            proxy.sockets = vec![near, far];
+            proxy
+        })
+    }
+
+    fn stop(self) {
+        for socket in &self.sockets {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+        for pump in self.pumps {
+            pump.join().unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_member_whose_connection_is_cut_comes_back_and_sees_what_it_missed_once() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let mut proxy = Proxy::bind();
+    let advertised = proxy.port.to_string();
+    let mut extra = FAST.to_vec();
+    extra.extend(["--advertise-port", &advertised]);
+    let mut alice = PeerProcess::start_with("alice", server.addr(), logs.path(), FAST);
+    let mut bob = PeerProcess::start_with("bob", server.addr(), logs.path(), &extra);
+    let mut carol = PeerProcess::start_with("carol", server.addr(), logs.path(), FAST);
+    let forwarding = proxy.forward_to(bob.chat_port());
+    for peer in [&mut alice, &mut bob, &mut carol] {
+        peer.join(PASSWORD);
+    }
+    for line in ["2", "bob", "Yes", "2", "carol", "Yes", "3"] {
+        alice.types(line);
+    }
+    bob.sees("Chat request from 'alice'");
+    bob.types("OK");
+    carol.sees("Chat request from 'alice'");
+    carol.types("OK");
+    bob.sees("You are in alice's lobby with");
+    carol.sees("You are in alice's lobby with");
+    let proxy = forwarding.join().unwrap();
+    carol.types("before the cut");
+    bob.sees("[carol] before the cut");
+
+    proxy.cut.store(true, Ordering::SeqCst);
+    carol.types("while bob was away");
+    alice.sees("[carol] while bob was away");
+    bob.sees("Lost the connection to alice");
+    bob.sees("back in alice's lobby.");
+    bob.sees("[carol] while bob was away");
+    bob.types("bob is back");
+    carol.sees("[bob] bob is back");
+    carol.types("after");
+    bob.sees("[carol] after");
+    assert_eq!(bob.seen_count("[carol] while bob was away"), 1);
+    assert_eq!(bob.seen_count("[carol] before the cut"), 1);
+    proxy.stop();
+}
+
+#[test]
+fn a_member_follows_a_handover_only_from_its_own_leader() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let (mut peers, ports) = lobby(&server, logs.path(), &["alice", "bob"]);
+    let mut stranger = TcpStream::connect(("127.0.0.1", ports[1])).unwrap();
+    stranger.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    writeln!(stranger, "HANDOVER bob").unwrap();
+    let mut answer = String::new();
+    BufReader::new(&stranger).read_line(&mut answer).unwrap();
+    assert_eq!(
+        answer.trim_end(),
+        "ERR BAD_ARGS expected CHAT_REQUEST <name>"
+    );
+    peers[0].types("alice still leads");
+    peers[1].sees("[alice] alice still leads");
+    peers[1].types("/who");
+    peers[1].sees("Members: alice, bob");
+}
