@@ -37,7 +37,7 @@ fn lobby(server: &TestServer, logs: &Path, names: &[&str]) -> (Vec<PeerProcess>,
     for i in 1..names.len() {
         peers[i].sees(&format!("Chat request from '{}'", names[0]));
         peers[i].types("OK");
-        peers[0].sees(&format!("Peer ('{}') joined the lobby", names[i]));
+        peers[0].sees(&format!("Client ('{}') connected", names[i]));
         peers[i].sees(&format!("You are in {}'s lobby with", names[0]));
     }
     (peers, ports)
