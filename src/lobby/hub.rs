@@ -176,15 +176,7 @@ impl Hub {
             .max(Duration::from_millis(1));
         let mut next_check = Instant::now() + check_every;
         let reason = loop {
-            let mut wake = next_check;
-            if self.unsent {
-                wake = Instant::now();
-            } else if self.backlog {
-                wake = wake.min(Instant::now() + self.config.retry_interval);
-            }
-            if !self.deliver_notices() {
-                wake = wake.min(Instant::now() + self.config.retry_interval);
-            }
+            let wake = self.wake_at(next_check);
             let readers = if self.unnoticed.is_empty() {
                 inbox.readers.clone()
             } else {
@@ -200,18 +192,7 @@ impl Hub {
                 recv(readers) -> event => event.ok(),
                 default(wake.saturating_duration_since(Instant::now())) => None,
             };
-            let mut closing = None;
-            if let Some(event) = first {
-                closing = self.handle(event);
-                let mut handled = 1;
-                while closing.is_none() && handled < BATCH_LIMIT && !self.batch_full() {
-                    let Some(event) = self.next_ready(&inbox) else {
-                        break;
-                    };
-                    closing = self.handle(event);
-                    handled += 1;
-                }
-            }
+            let mut closing = first.and_then(|event| self.handle_batch(event, &inbox));
             if closing.is_none() && Instant::now() >= next_check {
                 self.check_liveness();
                 next_check = Instant::now() + check_every;
@@ -224,6 +205,37 @@ impl Hub {
             }
         };
         self.finish(reason, inbox)
+    }
+
+    /// When the loop must wake at the latest: at once if lines wait for a
+    /// pass, soon if a backlog or the leader's notices wait, else at the
+    /// next liveness check. Delivers what notices it can on the way.
+    fn wake_at(&mut self, next_check: Instant) -> Instant {
+        let mut wake = next_check;
+        if self.unsent {
+            wake = Instant::now();
+        } else if self.backlog {
+            wake = wake.min(Instant::now() + self.config.retry_interval);
+        }
+        if !self.deliver_notices() {
+            wake = wake.min(Instant::now() + self.config.retry_interval);
+        }
+        wake
+    }
+
+    /// Handles `first` and the events ready after it, up to a batch;
+    /// returns the reason if one of them closes the lobby.
+    fn handle_batch(&mut self, first: Event, inbox: &Inboxes) -> Option<CloseReason> {
+        let mut closing = self.handle(first);
+        let mut handled = 1;
+        while closing.is_none() && handled < BATCH_LIMIT && !self.batch_full() {
+            let Some(event) = self.next_ready(inbox) else {
+                break;
+            };
+            closing = self.handle(event);
+            handled += 1;
+        }
+        closing
     }
 
     /// An event that is waiting, if any: the leader's first, then a

@@ -16,7 +16,7 @@ use crate::wire::{CloseReason, ToMember};
 
 use super::super::Notice;
 use super::super::member::{
-    Exit, Member, encode, prepare, read_member, send_nonblocking, trace_sent,
+    Exit, Member, MemberId, encode, prepare, read_member, send_nonblocking, trace_sent,
 };
 use super::super::rules::Asks;
 use super::{Hub, succession};
@@ -49,16 +49,7 @@ impl Hub {
         writer: TcpStream,
         back: Option<succession::Comeback>,
     ) {
-        let taken = name == self.config.leader || self.members.values().any(|m| m.name == name);
-        if taken {
-            let bytes = encode(&ToMember::Closed(CloseReason::Duplicate));
-            if self.config.trace.is_on() {
-                trace_sent(self.config.trace, &name, &bytes);
-            }
-            // One best-effort send: a fresh socket has room for one short
-            // line, and an invitee that is already gone needs no answer.
-            let _ = send_nonblocking(&writer, &bytes);
-            let _ = writer.shutdown(Shutdown::Both);
+        if self.refuse_taken(&name, &writer) {
             return;
         }
         // A socket that cannot even take its options is already broken;
@@ -67,26 +58,12 @@ impl Hub {
             let _ = writer.shutdown(Shutdown::Both);
             return;
         }
-        let id = self.next_id;
-        self.next_id += 1;
-        let events = self.events.clone();
-        let trace = if self.config.trace.is_on() {
-            Some((self.config.trace, name.clone()))
-        } else {
-            None
-        };
-        let spawned = thread::Builder::new()
-            .name(format!("lobby-reader-{id}"))
-            .spawn(move || read_member(id, reader, events, trace));
-        match spawned {
-            Ok(handle) => self.readers.push(handle),
+        let Some(id) = self.start_reader(&name, reader) else {
             // Without a reader the member could never speak or be noticed
             // leaving, so it is better not admitted at all.
-            Err(_) => {
-                let _ = writer.shutdown(Shutdown::Both);
-                return;
-            }
-        }
+            let _ = writer.shutdown(Shutdown::Both);
+            return;
+        };
         self.join_finished_readers();
 
         self.members.insert(
@@ -102,6 +79,56 @@ impl Hub {
                 asks: Asks::default(),
             },
         );
+        self.greet(id, name, chat_addr, back);
+    }
+
+    /// Closes the connection of a newcomer whose name is taken, with
+    /// `CLOSED DUPLICATE`; false if the name is free.
+    fn refuse_taken(&self, name: &str, writer: &TcpStream) -> bool {
+        let taken = name == self.config.leader || self.members.values().any(|m| m.name == name);
+        if !taken {
+            return false;
+        }
+        let bytes = encode(&ToMember::Closed(CloseReason::Duplicate));
+        if self.config.trace.is_on() {
+            trace_sent(self.config.trace, name, &bytes);
+        }
+        // One best-effort send: a fresh socket has room for one short
+        // line, and an invitee that is already gone needs no answer.
+        let _ = send_nonblocking(writer, &bytes);
+        let _ = writer.shutdown(Shutdown::Both);
+        true
+    }
+
+    /// Starts the reader thread of the member about to be admitted as
+    /// `name`; returns its id, or `None` if the thread could not start.
+    fn start_reader(&mut self, name: &str, reader: ConnReader) -> Option<MemberId> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let events = self.events.clone();
+        let trace = if self.config.trace.is_on() {
+            Some((self.config.trace, name.to_string()))
+        } else {
+            None
+        };
+        let handle = thread::Builder::new()
+            .name(format!("lobby-reader-{id}"))
+            .spawn(move || read_member(id, reader, events, trace))
+            .ok()?;
+        self.readers.push(handle);
+        Some(id)
+    }
+
+    /// Tells a member just admitted who is here and what was said (or, in a
+    /// lobby that can outlive its leader, welcomes it with its credential),
+    /// and tells the others and the leader it joined.
+    fn greet(
+        &mut self,
+        id: MemberId,
+        name: String,
+        chat_addr: Option<SocketAddr>,
+        back: Option<succession::Comeback>,
+    ) {
         let everyone = ToMember::Members(self.names());
         self.send_to(id, &everyone);
         if self.config.succession.is_some() {
