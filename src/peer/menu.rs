@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 use std::thread;
 
 use crate::client::Refused;
-use crate::lobby::{Lobby, LobbyConfig};
+use crate::lobby::Lobby;
 use crate::wire::{self, AttemptLimit, Contact, ErrorCode, InviteStatus};
 
 use crossbeam_channel::bounded;
@@ -205,13 +205,7 @@ impl App {
         let me = self.my_name();
         self.next_lobby += 1;
         let id = self.next_lobby;
-        let mut config = LobbyConfig::new(me.clone());
-        config.trace = self.config.trace;
-        config.hello_interval = self.config.lobby_hello;
-        config.silence_timeout = self.config.lobby_timeout;
-        config.history = self.config.history;
-        config.invites = self.config.invites;
-        config.succession = self.chat_addr();
+        let config = self.lobby_config(&me);
         // A channel of its own, bounded: nothing of this lobby can show up
         // in the next, and a flood waits in TCP rather than in memory.
         let (notices, notices_rx) = bounded(FEED_CAPACITY);

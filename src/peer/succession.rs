@@ -233,13 +233,7 @@ impl App {
         let Some(inheritance) = membership.standing.inheritance(&me, lost) else {
             return self.lobby_lost(membership, "no credential to lead with");
         };
-        let mut config = LobbyConfig::new(me.clone());
-        config.trace = self.config.trace;
-        config.hello_interval = self.config.lobby_hello;
-        config.silence_timeout = self.config.lobby_timeout;
-        config.history = self.config.history;
-        config.invites = self.config.invites;
-        config.succession = self.chat_addr();
+        let config = self.lobby_config(&me);
         let (notices, notices_rx) = bounded(FEED_CAPACITY);
         let lobby = match Lobby::resume(config, notices, inheritance) {
             Ok(lobby) => lobby,
@@ -273,6 +267,19 @@ impl App {
         );
         self.say(format!("The lobby has ended ({why})."));
         Stage::Menu
+    }
+
+    /// The configuration of a lobby this peer leads, from its own options:
+    /// the same whether it starts the lobby or takes one over.
+    pub(super) fn lobby_config(&self, me: &str) -> LobbyConfig {
+        let mut config = LobbyConfig::new(me);
+        config.trace = self.config.trace;
+        config.hello_interval = self.config.lobby_hello;
+        config.silence_timeout = self.config.lobby_timeout;
+        config.history = self.config.history;
+        config.invites = self.config.invites;
+        config.succession = self.chat_addr();
+        config
     }
 
     /// Where others reach our chat listener: what a leader's seat says.
