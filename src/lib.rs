@@ -11,15 +11,17 @@
 //! - `registry`: the registry server: acceptor, connection threads, sweeper, hub,
 //!   and its rules (`throttle`, `tickets`) as plain types.
 //! - `net`: waking a blocked `accept`, and the accept loop both servers share.
-//! - `client`: the peer's link to the registry: requests, HELLO, reconnects.
+//! - `client`: the peer's link to the registry: typed requests, the link thread's
+//!   reconnects and HELLO (`link`), one connection and its reader (`conn`).
 //! - `peer`: the interactive peer: menus, chat requests, lobby membership, and
 //!   carrying a lobby on when its leader hands it over or is lost.
 //! - `screen`: the lines a peer shows (`ScreenLine`) and how they look: colours, timestamps.
 //! - `console`: the peer binary's keyboard and screen threads, piped or with a line editor.
 //! - `testing`: `ScriptedPeer`, which drives a peer through channels for tests and the demo.
-//! - `lobby`: the lobby a leader runs: the `Lobby` handle, the `hub` (membership, relaying,
-//!   flush passes), each `member`'s output and reader, and the `roster` that lets a
-//!   lobby outlive its leader (credentials, who leads next).
+//! - `lobby`: the lobby a leader runs: the `Lobby` handle, the `hub` (its event loop,
+//!   with `membership`, `flush` passes, `liveness`, `commands`, `succession`), each
+//!   `member`'s output and reader, and the `roster` that lets a lobby outlive its
+//!   leader (credentials, who leads next).
 //! - `chatlog`: one timestamped log file per lobby session, readable by its owner only.
 //! - `sanitize`: escapes control and bidi characters in text from the network before it is shown.
 

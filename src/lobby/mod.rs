@@ -10,7 +10,9 @@
 //!
 //! - this file: the public handle (`Lobby`), `LobbyConfig`, and the
 //!   `Notice`s for the leader's screen.
-//! - `hub`: the hub thread, its `Event`s, and its flush pass.
+//! - `hub`: the hub thread, its `Event`s and their dispatch; in `hub/`,
+//!   `membership` (admitting, removing), `flush` (the flush pass),
+//!   `liveness` (heartbeats, silence), `commands`, `succession`.
 //! - `member`: one member's output buffer and socket, and its reader thread.
 //! - `history`: the last messages, replayed to a late joiner.
 //! - `roster`: the members' seats and credentials, and who leads next.

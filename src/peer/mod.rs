@@ -4,7 +4,7 @@
 //! Threads: the app thread (the caller of `Peer::run`) owns all user-facing
 //! state and is the only one that prints; the chat listener and one thread
 //! per incoming chat connection; one inviter thread per outgoing chat
-//! request; the registry link (`client.rs`); and, while leading, the lobby
+//! request; the registry link (`client/`); and, while leading, the lobby
 //! hub (`lobby/hub.rs`). Background threads report to the app thread over
 //! channels and never touch its state.
 //!

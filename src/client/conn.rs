@@ -1,0 +1,141 @@
+//! One open connection to the registry: connecting to each address in turn,
+//! the `registry-reader` thread that reads every line as it arrives, and
+//! reading one request's reply lines.
+//!
+//! This file owns the socket of one connection. Only the link thread writes
+//! to it (through `exchange_on`), and the reader thread only reads; it must
+//! never decide what to do when the connection fails, which is the link's job.
+
+use std::io::{self, BufReader, BufWriter};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, never};
+
+use crate::line::{ConnReader, Frame, LineReader, write_line};
+use crate::trace::Trace;
+use crate::wire::{Reply, Request};
+
+use super::{ClientError, Replies};
+
+/// How long to wait for the registry to answer one request.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many lines the reader thread may read ahead of the link thread.
+const READ_AHEAD: usize = 64;
+/// How long one connection attempt may take.
+const REGISTRY_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What the reader thread saw on the registry connection.
+pub(super) enum Incoming {
+    Line(String),
+    /// A line too long or not UTF-8.
+    Unreadable,
+    /// The connection ended or failed.
+    End,
+}
+
+/// One open connection to the registry: the link thread writes it, and a
+/// reader thread reads it into `lines`.
+pub(super) struct Conn {
+    pub(super) addr: SocketAddr,
+    writer: BufWriter<TcpStream>,
+    pub(super) lines: Receiver<Incoming>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Conn {
+    /// Connects to the first of `addrs` that answers, in order, so a name
+    /// that resolves to `::1` first works whether the registry listens on
+    /// IPv6 or on IPv4 only. The error is the last address's.
+    pub(super) fn open(addrs: &[SocketAddr], trace: Trace) -> io::Result<Conn> {
+        let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no registry address");
+        for &addr in addrs {
+            match Conn::open_one(addr, trace) {
+                Ok(conn) => return Ok(conn),
+                Err(err) => last = err,
+            }
+        }
+        Err(last)
+    }
+
+    fn open_one(addr: SocketAddr, trace: Trace) -> io::Result<Conn> {
+        let stream = TcpStream::connect_timeout(&addr, REGISTRY_CONNECT_TIMEOUT)?;
+        let reader = LineReader::new(BufReader::new(stream.try_clone()?));
+        let (tx, lines) = bounded(READ_AHEAD);
+        let reader = thread::Builder::new()
+            .name("registry-reader".into())
+            .spawn(move || read_registry(reader, &tx, addr, trace))?;
+        Ok(Conn {
+            addr,
+            writer: BufWriter::new(stream),
+            lines,
+            reader: Some(reader),
+        })
+    }
+
+    /// The next reply, waiting until `deadline` at most.
+    fn reply(&self, deadline: Instant) -> Result<Reply, ClientError> {
+        let line = match self.lines.recv_deadline(deadline) {
+            Ok(Incoming::Line(line)) => line,
+            Ok(Incoming::Unreadable) => {
+                return Err(ClientError::Protocol("(unreadable line)".into()));
+            }
+            Ok(Incoming::End) | Err(RecvTimeoutError::Disconnected) => {
+                return Err(ClientError::Closed(None));
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(ClientError::Io(io::ErrorKind::TimedOut.into()));
+            }
+        };
+        match line.parse::<Reply>() {
+            Ok(Reply::Bye(reason)) => Err(ClientError::Closed(Some(reason))),
+            Ok(reply) => Ok(reply),
+            Err(_) => Err(ClientError::Protocol(line)),
+        }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // Dropping the receiver ends a reader blocked on a full channel, and
+        // shutting the socket down ends one blocked in a read.
+        drop(std::mem::replace(&mut self.lines, never()));
+        let _ = self.writer.get_ref().shutdown(Shutdown::Both);
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
+/// The reader thread: every line the registry sends, as it arrives.
+fn read_registry(mut reader: ConnReader, lines: &Sender<Incoming>, addr: SocketAddr, trace: Trace) {
+    loop {
+        let incoming = match reader.next_frame() {
+            Ok(Frame::Line(line)) => {
+                trace.received(addr, &line);
+                Incoming::Line(line)
+            }
+            Ok(Frame::BadEncoding) => Incoming::Unreadable,
+            Ok(Frame::Eof | Frame::TooLong) | Err(_) => Incoming::End,
+        };
+        let end = matches!(incoming, Incoming::End);
+        if lines.send(incoming).is_err() || end {
+            return;
+        }
+    }
+}
+
+pub(super) fn exchange_on(conn: &mut Conn, request: &Request, trace: Trace) -> Replies {
+    trace.sent(conn.addr, request);
+    write_line(&mut conn.writer, request)?;
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    let first = conn.reply(deadline)?;
+    let mut replies = vec![first];
+    if let Reply::List(count) = replies[0] {
+        for _ in 0..count {
+            replies.push(conn.reply(deadline)?);
+        }
+    }
+    Ok(replies)
+}

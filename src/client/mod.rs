@@ -1,0 +1,315 @@
+//! The peer's link to the registry: one thread owns the registry connection,
+//! sends the user's requests and the HELLO heartbeat and takes the replies;
+//! a reader thread per connection reads every line as it arrives, so a
+//! `BYE` the registry sends on its own is noticed at once. When the registry
+//! goes away, the link reconnects with backoff and joins again.
+//!
+//! A `BYE` (other than `REPLACED`) that comes as the first line after a
+//! request means the registry closed the connection before it read the
+//! request: the link reconnects at once, joins again if it was joined, and
+//! sends the request once more, so the user never sees it. A registry that is
+//! down when the peer starts is retried in the background.
+//!
+//! This module owns the registry socket on the peer side; the link thread
+//! must be the only code that writes to it, and the reader thread only reads. It knows nothing of menus or lobbies, and it
+//! keeps the password of the last successful JOIN in memory only, to join
+//! again after a reconnect.
+//!
+//! `RegistryLink` is a typed client: `register`, `join`, `list`, `search`,
+//! `invite` and `check` return what was asked for or why not (`Refused`), so
+//! no caller decodes `Reply` lines.
+//!
+//! - this file: the public surface (`RegistryLink` and its typed requests,
+//!   `LinkConfig`, `LinkNotice`, `ClientError`, `Refused`).
+//! - `link`: the link thread's state machine: reconnecting, joining again,
+//!   resending a request the registry never acted on.
+//! - `conn`: one connection: connecting, the reader thread, reading replies.
+
+mod conn;
+mod link;
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Sender, bounded};
+
+use crate::trace::Trace;
+use crate::wire::{AttemptLimit, ByeReason, Contact, ErrorCode, Reply, Request};
+
+/// How the link behaves.
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    /// The registry's addresses, tried in order at every (re)connect.
+    pub addrs: Vec<SocketAddr>,
+    /// HELLO is sent this often once joined.
+    pub hello_interval: Duration,
+    /// The first wait before reconnecting; it doubles up to `retry_max`.
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    pub trace: Trace,
+}
+
+/// Why a request to the registry got no answer.
+#[derive(Debug)]
+pub enum ClientError {
+    /// The connection failed or timed out.
+    Io(io::Error),
+    /// The registry closed the connection, with its `BYE` reason if it gave one.
+    Closed(Option<ByeReason>),
+    /// The registry answered something that is not a reply.
+    Protocol(String),
+    /// The link is waiting to reconnect.
+    Offline,
+    /// The registry has not been reachable since the peer started.
+    NotYet,
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Io(err) => write!(f, "cannot reach the registry: {err}"),
+            ClientError::Closed(Some(reason)) => {
+                let why = match reason {
+                    ByeReason::Shutdown => "it is shutting down",
+                    ByeReason::Timeout => "nothing was sent to it for too long",
+                    ByeReason::Replaced => "this user joined from somewhere else",
+                };
+                write!(f, "the registry closed the connection: {why}")
+            }
+            ClientError::Closed(None) => f.write_str("the registry closed the connection"),
+            ClientError::Protocol(line) => write!(f, "the registry sent a strange line: {line}"),
+            ClientError::Offline => {
+                f.write_str("the registry is unreachable; reconnecting in the background")
+            }
+            ClientError::NotYet => f.write_str("not connected to the registry yet"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl From<io::Error> for ClientError {
+    fn from(err: io::Error) -> ClientError {
+        ClientError::Io(err)
+    }
+}
+
+/// What the link tells the peer about the registry, unasked.
+#[derive(Debug)]
+pub enum LinkNotice {
+    /// The registry could not be reached at start, at these addresses for
+    /// this reason; the link is retrying.
+    NotYet(String),
+    /// The connection failed; the link is retrying.
+    Lost(String),
+    /// The registry said `BYE SHUTDOWN`; the link is retrying.
+    Stopped,
+    /// The registry said `BYE REPLACED`: the same user joined from
+    /// somewhere else, so this peer is no longer joined.
+    Replaced,
+    /// The link reached the registry again, or for the first time, while
+    /// not joined.
+    Reachable,
+    /// The link reconnected and joined again as this contact.
+    Back(Contact),
+    /// Joining again after a reconnect failed, for this reason; the link
+    /// is no longer joined.
+    GaveUp(String),
+}
+
+type Replies = Result<Vec<Reply>, ClientError>;
+
+/// Why the registry did not do what a typed request asked.
+#[derive(Debug)]
+pub enum Refused {
+    /// `ERR TOO_MANY_ATTEMPTS`: no JOIN is taken for this many seconds,
+    /// because of this limit (`None` where the reply did not say).
+    TooManyAttempts {
+        wait: Option<u64>,
+        limit: Option<AttemptLimit>,
+    },
+    /// Any other `ERR <code> <text>`.
+    Err(ErrorCode, String),
+    /// A reply that does not answer the request.
+    Unexpected(Reply),
+    /// No reply: the link failed, or is reconnecting.
+    Link(ClientError),
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refused::TooManyAttempts { wait, limit } => {
+                f.write_str("too many failed attempts")?;
+                match limit {
+                    Some(AttemptLimit::Name) => f.write_str(" for this name")?,
+                    Some(AttemptLimit::Address) => f.write_str(" from this address")?,
+                    None => {}
+                }
+                if let Some(secs) = wait {
+                    write!(f, "; try again in {secs} seconds")?;
+                }
+                Ok(())
+            }
+            Refused::Err(_, text) => f.write_str(text),
+            Refused::Unexpected(reply) => write!(f, "the registry answered strangely: {reply}"),
+            Refused::Link(err) => err.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// A ticket the registry vouched for: `leader` may invite `invitee`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vouched {
+    pub leader: String,
+    pub invitee: String,
+}
+
+/// A running link to the registry.
+pub struct RegistryLink {
+    server_addr: Option<SocketAddr>,
+    requests: Option<Sender<link::Asked>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl RegistryLink {
+    /// Starts the link and tries the registry once. If it cannot be reached
+    /// yet, the link says so on `notices` and keeps trying in the
+    /// background; requests meanwhile fail with `ClientError::NotYet`.
+    /// Fails only if the link's thread cannot start.
+    pub fn connect(
+        config: LinkConfig,
+        notices: Sender<LinkNotice>,
+    ) -> Result<RegistryLink, ClientError> {
+        let (server_addr, requests, handle) = link::spawn(config, notices)?;
+        Ok(RegistryLink {
+            server_addr,
+            requests: Some(requests),
+            handle: Some(handle),
+        })
+    }
+
+    /// The registry address the first connection reached, if it did.
+    pub fn server_addr(&self) -> Option<SocketAddr> {
+        self.server_addr
+    }
+
+    /// Sends `request` and waits for its reply lines (several for LIST).
+    fn request(&self, request: Request) -> Replies {
+        let (tx, rx) = bounded(1);
+        let Some(requests) = &self.requests else {
+            return Err(ClientError::Closed(None));
+        };
+        if requests.send((request, tx)).is_err() {
+            return Err(ClientError::Closed(None));
+        }
+        rx.recv().unwrap_or(Err(ClientError::Closed(None)))
+    }
+
+    /// Creates an account; returns the name as the registry wrote it.
+    pub fn register(&self, name: &str, password: &str) -> Result<String, Refused> {
+        let request = Request::Register {
+            name: name.into(),
+            password: password.into(),
+        };
+        match self.first(request)? {
+            Reply::Registered(name) => Ok(name),
+            other => Err(Refused::Unexpected(other)),
+        }
+    }
+
+    /// Logs in with the chat port others reach us on; returns our contact
+    /// as the registry sees it. After this the link sends `HELLO`, and
+    /// joins again by itself after a reconnect.
+    pub fn join(&self, name: &str, password: &str, port: u16) -> Result<Contact, Refused> {
+        let request = Request::Join {
+            name: name.into(),
+            password: password.into(),
+            port,
+        };
+        match self.first(request)? {
+            Reply::Joined(contact) => Ok(contact),
+            other => Err(Refused::Unexpected(other)),
+        }
+    }
+
+    /// Everyone online, in the registry's order.
+    pub fn list(&self) -> Result<Vec<Contact>, Refused> {
+        let replies = self.request(Request::List).map_err(Refused::Link)?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|reply| match reply {
+                Reply::Row(contact) => Some(contact),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Where `name` is online; `Refused::Err(ErrorCode::Offline | NotFound, ..)`
+    /// if nowhere.
+    pub fn search(&self, name: &str) -> Result<Contact, Refused> {
+        match self.first(Request::Search { name: name.into() })? {
+            Reply::Found(contact) => Ok(contact),
+            other => Err(Refused::Unexpected(other)),
+        }
+    }
+
+    /// A ticket that proves to `name` that this chat request is ours.
+    pub fn invite(&self, name: &str) -> Result<String, Refused> {
+        match self.first(Request::Invite { name: name.into() })? {
+            Reply::Ticket(ticket) => Ok(ticket),
+            other => Err(Refused::Unexpected(other)),
+        }
+    }
+
+    /// Whom `ticket` was issued for.
+    pub fn check(&self, ticket: &str) -> Result<Vouched, Refused> {
+        let request = Request::Check {
+            ticket: ticket.into(),
+        };
+        match self.first(request)? {
+            Reply::Valid { leader, invitee } => Ok(Vouched { leader, invitee }),
+            other => Err(Refused::Unexpected(other)),
+        }
+    }
+
+    /// Sends `request` and returns its first reply, an `ERR` as `Refused`.
+    fn first(&self, request: Request) -> Result<Reply, Refused> {
+        let replies = self.request(request).map_err(Refused::Link)?;
+        // `exchange_on` returns at least one reply, or an error.
+        let Some(reply) = replies.into_iter().next() else {
+            return Err(Refused::Link(ClientError::Closed(None)));
+        };
+        match reply {
+            Reply::Err(ErrorCode::TooManyAttempts, _) => Err(Refused::TooManyAttempts {
+                wait: reply.retry_after(),
+                limit: reply.attempt_limit(),
+            }),
+            Reply::Err(code, text) => Err(Refused::Err(code, text)),
+            reply => Ok(reply),
+        }
+    }
+
+    /// Logs out if joined, then closes the connection and joins the thread.
+    pub fn close(mut self) {
+        self.shut();
+    }
+
+    fn shut(&mut self) {
+        drop(self.requests.take());
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for RegistryLink {
+    fn drop(&mut self) {
+        self.shut();
+    }
+}
