@@ -233,15 +233,27 @@ impl Acceptor<'_> {
     }
 }
 
+/// "1 connection", "20 connections".
+fn connections(n: usize) -> String {
+    match n {
+        1 => "1 connection".to_string(),
+        n => format!("{n} connections"),
+    }
+}
+
 /// Answers a connection over a cap and closes it at once. The acceptor
 /// writes this one line itself: no other thread ever sees the socket.
 fn refuse_full(mut stream: TcpStream, addr: SocketAddr, full: Full, trace: Trace) {
     let text = match full {
         Full::Server(max) => {
-            format!("the server holds {max} connections already; try again later")
+            format!(
+                "the server holds {} already; try again later",
+                connections(max)
+            )
         }
         Full::Site(max) => format!(
-            "your address holds {max} connections already, the most one address may; try again later"
+            "your address holds {} already, the most one address may; try again later",
+            connections(max)
         ),
     };
     let reply = Reply::Err(ErrorCode::ServerFull, text);

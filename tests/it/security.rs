@@ -542,6 +542,19 @@ fn first_answer_to_help(addr: SocketAddr) -> Option<String> {
 }
 
 #[test]
+fn the_refusal_counts_in_english() {
+    let server = TestServer::with_config(|config| config.max_connections = 1);
+    let mut served = server.client();
+    check(&mut served, "HELP", "OK HELP");
+    let mut over = server.client();
+    assert_eq!(
+        over.recv(),
+        "ERR SERVER_FULL the server holds 1 connection already; try again later"
+    );
+    over.expect_eof();
+}
+
+#[test]
 fn a_connection_over_the_cap_is_refused_and_closed() {
     let server = TestServer::with_config(|config| config.max_connections = 3);
     let mut served: Vec<Client> = (0..3)
