@@ -29,6 +29,9 @@ use crate::password::Hasher;
 use crate::trace::{self, Trace};
 use crate::wire::{ErrorCode, Reply};
 
+/// How many events may wait for the hub at once.
+const HUB_INBOX: usize = 4096;
+
 /// Connection threads do little (hashing runs on the hashing threads), so
 /// they need far less than the default 2 MiB stack.
 const CONNECTION_STACK: usize = 256 * 1024;
@@ -152,7 +155,11 @@ fn start_hub(
         Store::connect_for_presence(&config.db_path, PRESENCE_BUSY_TIMEOUT)?,
         config.log.clone(),
     )?;
-    let (events, events_rx) = unbounded();
+    // Bounded, so that a client flooding requests the hub cannot keep up
+    // with waits in its own connection thread (and so in TCP) instead of
+    // growing the hub's inbox. The hub never waits on a connection thread,
+    // so a full inbox cannot stall it.
+    let (events, events_rx) = bounded(HUB_INBOX);
     let config = config.clone();
     let hub = thread::Builder::new()
         .name("registry-hub".into())
