@@ -17,7 +17,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use super::accounts::AccountQueue;
-use super::hub::{Bye, RegistryEvent, Socket};
+use super::hub::{Bye, CLOSING, RegistryEvent, Socket};
 use super::server::Admitted;
 use crate::line::{Frame, LineReader, is_timeout, write_line};
 use crate::password::HashQueue;
@@ -216,6 +216,16 @@ impl Connection {
                 busy: true,
             });
             let (replies, next) = self.handle(&line, &mut joined, addr.ip().to_canonical());
+            // A JOIN that came in just as the hub told this connection to
+            // close (it had been silent for the whole timeout) was not
+            // acted on: the client hears the BYE, not a refusal, so that it
+            // knows to send the JOIN again on a new connection.
+            if let Some(bye) = bye.get()
+                && matches!(replies.as_slice(), [Reply::Err(ErrorCode::Internal, text)] if text == CLOSING)
+            {
+                wait_for_the_database(&bye.written);
+                return self.send(writer, addr, &Reply::Bye(bye.reason));
+            }
             // All the lines of one answer (a LIST has one per user) go out
             // in one write.
             let mut out = Vec::new();

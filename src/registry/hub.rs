@@ -27,6 +27,10 @@ use super::tickets::{InviteRefused, TicketBytes, Tickets};
 use crate::db::{Account, DbError, Presence, Store};
 use crate::wire::{ByeReason, Contact, ErrorCode, Reply};
 
+/// The refusal of a JOIN whose connection the hub has told to close: the
+/// JOIN was not acted on, and the connection thread answers `BYE` instead.
+pub(super) const CLOSING: &str = "the connection is closing";
+
 /// What connection threads and the sweeper tell the hub.
 pub(super) enum RegistryEvent {
     /// A connection opened.
@@ -312,7 +316,7 @@ impl RegistryHub {
         // A connection told to close (it timed out while its password was
         // being checked, say) must not put its user online on the way out.
         let Some(session) = self.sessions.get_mut(&id).filter(|s| !s.kicked) else {
-            return Reply::Err(ErrorCode::Internal, "the connection is closing".into());
+            return Reply::Err(ErrorCode::Internal, CLOSING.into());
         };
         let addr = session.addr;
         let ip = addr.ip().to_canonical();

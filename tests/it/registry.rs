@@ -314,6 +314,40 @@ fn a_join_that_waits_for_the_hashing_threads_is_not_silence() {
 }
 
 #[test]
+fn a_join_cut_off_by_the_join_deadline_hears_bye_not_a_refusal() {
+    // JOINs queued behind each other's hashes past a short join deadline:
+    // the hub ends those connections while their JOIN is still being
+    // checked, and never acts on it. Each must hear BYE TIMEOUT (so that a
+    // client knows to send it again), never an error that reads as an
+    // answer to the JOIN.
+    const USERS: usize = 24;
+    let names: Vec<String> = (0..USERS).map(|i| format!("late{i}")).collect();
+    let dir = temp_dir();
+    let accounts: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), PASSWORD)).collect();
+    let db = db_with_users(dir.path(), &accounts);
+    let server = TestServer::with_config(|config| {
+        config.db_path = db;
+        config.join_timeout = Duration::from_millis(100);
+    });
+    let mut clients: Vec<Client> = names
+        .iter()
+        .zip(5000..)
+        .map(|(name, port)| {
+            let mut client = server.client();
+            client.send(&format!("JOIN {name} {PASSWORD} {port}"));
+            client
+        })
+        .collect();
+    for (port, (client, name)) in (5000..).zip(clients.iter_mut().zip(&names)) {
+        let first = client.recv();
+        assert!(
+            first == "BYE TIMEOUT" || first == format!("OK JOINED {name} 127.0.0.1 {port}"),
+            "{name} got {first:?}"
+        );
+    }
+}
+
+#[test]
 fn a_trickle_of_bytes_without_a_newline_times_out() {
     let server = TestServer::with_timeout(Duration::from_millis(200));
     let mut c = server.client();
