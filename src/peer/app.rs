@@ -5,7 +5,6 @@
 //!
 //! Only the app thread holds an `App`; it must never block on a socket.
 
-use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
@@ -15,80 +14,15 @@ use crossbeam_channel::{Receiver, Sender, never};
 
 use crate::chatlog::ChatLog;
 use crate::client::{LinkNotice, RegistryLink};
-use crate::line::ConnReader;
 use crate::lobby::{Lobby, Notice};
 use crate::screen::ScreenLine;
-use crate::wire::{BusyReason, Contact, Rejoin, ToLeader, ToMember};
+use crate::wire::{BusyReason, Contact, ToLeader};
 
 use super::invitations::Invitations;
-use super::migration::Rejoined;
+use super::msg::{ChatAnswer, Event, FromLeader, Move};
 use super::screen::Screen;
 use super::standing::Standing;
-use super::succession::Move;
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
-
-/// What background threads tell the app thread.
-pub(super) enum Event {
-    /// A chat request arrived; `answer` waits for the user's decision.
-    Invitation {
-        from: String,
-        ticket: Option<String>,
-        answer: Sender<ChatAnswer>,
-    },
-    /// An invitee answered one of our chat requests (or did not).
-    Invited {
-        lobby: u64,
-        name: String,
-        outcome: Outcome,
-    },
-    /// A member of a lobby came back (`REJOIN`) on our chat listener.
-    Rejoin {
-        claim: Rejoin,
-        reader: ConnReader,
-        writer: TcpStream,
-    },
-    /// A rejoiner's walk of the roster ended (`migration.rs`).
-    Rejoined { lobby: u64, outcome: Rejoined },
-    /// The chat request that `answer` would answer is no longer open: the
-    /// leader closed the connection, or it `expired` unanswered.
-    Withdrawn {
-        answer: Sender<ChatAnswer>,
-        expired: bool,
-    },
-}
-
-/// What the member reader of a lobby we are a member of tells the app,
-/// over that membership's own bounded channel.
-pub(super) enum FromLeader {
-    /// A line from the leader.
-    Line(ToMember),
-    /// The connection to the leader closed, or went `silent` too long.
-    Gone { silent: bool },
-}
-
-/// The user's answer to a chat request.
-pub(super) enum ChatAnswer {
-    Accept {
-        outbox: Receiver<ToLeader>,
-        /// Where the member reader sends the leader's lines.
-        feed: Sender<FromLeader>,
-    },
-    Reject,
-    Busy(BusyReason),
-}
-
-/// How a chat request we sent ended.
-pub(super) enum Outcome {
-    Accepted {
-        addr: SocketAddr,
-        reader: ConnReader,
-        writer: TcpStream,
-    },
-    Rejected,
-    Busy(BusyReason),
-    NoAnswer,
-    Unreachable(String),
-}
 
 pub(super) enum Flow {
     Go,

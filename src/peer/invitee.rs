@@ -7,7 +7,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 
@@ -16,8 +16,8 @@ use crate::net::accept_until;
 use crate::trace::Trace;
 use crate::wire::{BusyReason, ErrorCode, Rejoin, ToLeader, ToMember};
 
-use super::app::{ChatAnswer, Event, FromLeader};
 use super::first_line::{FirstLine, read_first_line};
+use super::msg::{ChatAnswer, Event, FromLeader, Timing};
 use super::{CANCEL_CHECK, PeerConfig};
 
 /// Accepts chat connections, each on its own thread.
@@ -153,17 +153,6 @@ pub(super) struct ChatConnection {
     pub(super) stop: Receiver<()>,
     pub(super) trace: Trace,
     pub(super) timing: Timing,
-}
-
-/// The timers of a chat connection, from `PeerConfig`.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Timing {
-    /// How long the leader may take to send `CHAT_REQUEST`.
-    pub(super) request: Duration,
-    /// After this long with nothing sent to the leader, send `HELLO`.
-    pub(super) hello: Duration,
-    /// After this long with nothing from the leader, it is gone.
-    pub(super) silence: Duration,
 }
 
 /// The first phase's result: a leader's chat request, read and parsed.

@@ -16,8 +16,9 @@ use crate::wire::{
     self, BusyReason, CloseReason, InviteStatus, MAX_TEXT, Succession, ToLeader, ToMember,
 };
 
-use super::app::{App, ChatAnswer, Leading, Membership, Outcome, Pending, Stage, write_log};
+use super::app::{App, Leading, Membership, Pending, Stage, write_log};
 use super::commands::LobbyInput;
+use super::msg::{ChatAnswer, Outcome};
 use super::screen::Screen;
 use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
 

@@ -22,29 +22,14 @@ use crate::lobby::roster::Candidate;
 use crate::trace::Trace;
 use crate::wire::{Rejoin, ToLeader, ToMember};
 
-use super::app::{Event, FromLeader};
 use super::first_line::{FirstLine, read_first_line};
-use super::invitee::{Timing, read_from_leader};
+use super::invitee::read_from_leader;
+use super::msg::{Event, FromLeader, Rejoined, Timing};
 use super::{CANCEL_CHECK, INVITE_CONNECT_TIMEOUT};
 
 /// How long a rejoiner waits between two walks of the roster, when a peer
 /// that should lead does not yet.
 const RETRY: Duration = Duration::from_millis(200);
-
-/// How the walk ended.
-pub(super) enum Rejoined {
-    /// A peer took us back: it leads now. `first` is its `MEMBERS` line.
-    Admitted {
-        leader: String,
-        stream: TcpStream,
-        reader: ConnReader,
-        first: ToMember,
-    },
-    /// Every peer before us in the roster is gone: we lead.
-    Lead,
-    /// Nobody took us back before the deadline.
-    GaveUp,
-}
 
 /// One walk of the roster, on its own thread.
 pub(super) struct Rejoiner {

@@ -15,7 +15,8 @@
 //!
 //! - this file: the public surface (`PeerConfig`, `PeerError`, `Console`,
 //!   `Input`, `Want`, the prompts, `Peer::start` and `Peer::run`).
-//! - `app`: the app thread's state, its events and stages, and dispatch.
+//! - `msg`: the messages between the threads; imports no other peer module.
+//! - `app`: the app thread's state, its stages, and dispatch.
 //! - `menu`: the menus: register, join, list, search, start a chat.
 //! - `lobby_stage`: the user's side of a lobby, as leader or member.
 //! - `lobby_commands`: the lobby's /commands carried out, and the lines they cause.
@@ -39,6 +40,7 @@ mod lobby_commands;
 mod lobby_stage;
 mod menu;
 mod migration;
+mod msg;
 mod screen;
 mod standing;
 mod succession;
@@ -56,8 +58,9 @@ use crate::lobby::{self, InvitePolicy};
 use crate::screen::ScreenLine;
 use crate::trace::Trace;
 
-use app::{App, Event, Flow, FromLeader, Stage};
+use app::{App, Flow, Stage};
 use invitee::ChatListener;
+use msg::{Event, FromLeader};
 
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";

@@ -19,19 +19,10 @@ use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
 
 use super::app::{App, Leading, Membership, Stage, write_log};
 use super::invitations::Invitations;
-use super::invitee::Timing;
-use super::migration::{Rejoined, Rejoiner, start_link};
+use super::migration::{Rejoiner, start_link};
+use super::msg::{Move, Rejoined, Timing};
 use super::standing::Standing;
 use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
-
-/// Why a member is on its way to another leader.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Move {
-    /// The connection to `old` broke.
-    Lost { old: String },
-    /// `old` handed the lobby to `to`.
-    Handover { old: String, to: String },
-}
 
 impl App {
     /// The leader's `/handover [name]`: the hub tells everyone, and we come
