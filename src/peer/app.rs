@@ -65,25 +65,75 @@ pub(super) struct Leading {
 pub(super) struct Membership {
     pub(super) id: u64,
     pub(super) leader: String,
-    pub(super) outbox: Sender<ToLeader>,
-    /// This membership's lines from the leader, and no other's.
-    pub(super) feed: Receiver<FromLeader>,
     pub(super) members: Vec<String>,
     /// Opened when the leader admits us (`MEMBERS`): a request withdrawn
     /// before that leaves no log.
     pub(super) log: Option<ChatLog>,
-    /// Set once the leader sent `MEMBERS`.
-    pub(super) admitted: bool,
-    /// True while the leader's `HISTORY` lines are being shown, so the
-    /// first live line after them can say where they end.
-    pub(super) earlier: bool,
     /// The credential, roster and numbered messages that let the lobby
     /// outlive its leader.
     pub(super) standing: Box<Standing>,
-    /// True while a rejoiner looks for the lobby's leader: typed lines wait.
-    pub(super) rejoining: bool,
-    /// Set when the user leaves, so that a rejoiner under way gives up.
-    pub(super) cancel: Arc<AtomicBool>,
+    pub(super) phase: Phase,
+}
+
+/// Where a membership stands with its leader; each phase has what it needs.
+pub(super) enum Phase {
+    /// We said `OK`; the leader has not sent `MEMBERS` yet.
+    Invited {
+        outbox: Sender<ToLeader>,
+        /// This membership's lines from the leader, and no other's.
+        feed: Receiver<FromLeader>,
+    },
+    /// The leader sent `MEMBERS`.
+    Admitted {
+        outbox: Sender<ToLeader>,
+        feed: Receiver<FromLeader>,
+        /// True while the leader's `HISTORY` lines are being shown, so the
+        /// first live line after them can say where they end.
+        earlier: bool,
+    },
+    /// A rejoiner looks for the lobby's leader: typed lines wait.
+    Rejoining {
+        /// Set when the user leaves, so that the rejoiner gives up.
+        cancel: Arc<AtomicBool>,
+        /// Why we look for a leader.
+        why: Move,
+    },
+}
+
+impl Membership {
+    /// Sends `line` to the leader, if we are connected to one; while
+    /// rejoining there is none, and the line is lost.
+    pub(super) fn send(&self, line: ToLeader) {
+        match &self.phase {
+            Phase::Invited { outbox, .. } | Phase::Admitted { outbox, .. } => {
+                let _ = outbox.send(line);
+            }
+            Phase::Rejoining { .. } => {}
+        }
+    }
+
+    pub(super) fn is_rejoining(&self) -> bool {
+        matches!(self.phase, Phase::Rejoining { .. })
+    }
+
+    /// The leader's `MEMBERS` came: an invited member is admitted.
+    pub(super) fn admit(&mut self) {
+        if let Phase::Invited { outbox, feed } = &self.phase {
+            self.phase = Phase::Admitted {
+                outbox: outbox.clone(),
+                feed: feed.clone(),
+                earlier: false,
+            };
+        }
+    }
+
+    /// This membership's lines from the leader; none while rejoining.
+    pub(super) fn feed(&self) -> Receiver<FromLeader> {
+        match &self.phase {
+            Phase::Invited { feed, .. } | Phase::Admitted { feed, .. } => feed.clone(),
+            Phase::Rejoining { .. } => never(),
+        }
+    }
 }
 
 pub(super) struct Pending {
@@ -105,8 +155,6 @@ pub(super) struct App {
     pub(super) pending: Option<Pending>,
     pub(super) next_lobby: u64,
     pub(super) inviters: Vec<JoinHandle<()>>,
-    /// Why the rejoiner under way looks for a leader.
-    pub(super) moving: Option<Move>,
     pub(super) repeats: Repeats,
 }
 
@@ -234,7 +282,7 @@ impl App {
     pub(super) fn lobby_feeds(&self) -> (Receiver<Notice>, Receiver<FromLeader>) {
         match &self.stage {
             Stage::Leading(leading) => (leading.notices.clone(), never()),
-            Stage::Member(membership) => (never(), membership.feed.clone()),
+            Stage::Member(membership) => (never(), membership.feed()),
             _ => (never(), never()),
         }
     }
@@ -358,7 +406,7 @@ impl App {
         let Stage::Member(mut membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
             unreachable!("checked just above");
         };
-        if !membership.admitted {
+        if let Phase::Invited { .. } = membership.phase {
             // The leader went away before it let us in: no lobby was joined.
             self.say(format!(
                 "The chat request from '{}' was withdrawn: the leader closed the connection.",
@@ -372,7 +420,7 @@ impl App {
         } else {
             "lost the connection to the leader"
         };
-        if membership.admitted && membership.standing.can_rejoin() {
+        if membership.standing.can_rejoin() {
             self.stage = self.leader_lost(membership, why);
             self.prompt();
             return;

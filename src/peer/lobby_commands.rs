@@ -8,7 +8,7 @@ use chrono::Local;
 use crate::screen::ScreenLine;
 use crate::wire::{InviteStatus, ToLeader, ToMember};
 
-use super::app::{App, Leading, Membership, Stage, write_log};
+use super::app::{App, Leading, Membership, Phase, Stage, write_log};
 use super::screen::Screen;
 
 impl App {
@@ -115,7 +115,7 @@ impl App {
             self.say(format!("{name} is in this lobby already."));
             return;
         }
-        let _ = membership.outbox.send(ToLeader::Invite(name.to_string()));
+        membership.send(ToLeader::Invite(name.to_string()));
         self.say(format!("Asked {} to invite {name}.", membership.leader));
     }
 
@@ -132,7 +132,7 @@ impl App {
             to: to.to_string(),
             text: text.to_string(),
         };
-        let _ = membership.outbox.send(private);
+        membership.send(private);
     }
 }
 
@@ -142,8 +142,11 @@ impl Membership {
         let show = |line: ScreenLine| screen.show(line);
         match line {
             ToMember::History { at, from, text } => {
-                if !self.earlier {
-                    self.earlier = true;
+                let first = match &mut self.phase {
+                    Phase::Admitted { earlier, .. } => !std::mem::replace(earlier, true),
+                    Phase::Invited { .. } | Phase::Rejoining { .. } => false,
+                };
+                if first {
                     show(ScreenLine::Notice(
                         "--- earlier in this lobby ---".to_string(),
                     ));

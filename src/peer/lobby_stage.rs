@@ -2,7 +2,6 @@
 //! answers of invitees), being a member of one (the leader's lines), and the
 //! answer to a chat request that makes us one.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crossbeam_channel::{bounded, unbounded};
@@ -16,7 +15,7 @@ use crate::wire::{
     self, BusyReason, CloseReason, InviteStatus, MAX_TEXT, Succession, ToLeader, ToMember,
 };
 
-use super::app::{App, Leading, Membership, Pending, Stage, write_log};
+use super::app::{App, Leading, Membership, Pending, Phase, Stage, write_log};
 use super::commands::LobbyInput;
 use super::msg::{ChatAnswer, Outcome};
 use super::screen::Screen;
@@ -68,15 +67,14 @@ impl App {
             }
             LobbyInput::Say(text) => {
                 for piece in self.pieces(text) {
-                    if !membership.standing.sent(piece, membership.rejoining) {
+                    let rejoining = membership.is_rejoining();
+                    if !membership.standing.sent(piece, rejoining) {
                         self.say("Not sent: too many lines wait for the lobby's leader.");
                         return Stage::Member(membership);
                     }
                     let line = format!("[{}] {piece}", self.my_name());
                     write_log(&mut membership.log, &self.screen, &line);
-                    if !membership.rejoining {
-                        let _ = membership.outbox.send(ToLeader::Msg(piece.to_string()));
-                    }
+                    membership.send(ToLeader::Msg(piece.to_string()));
                 }
             }
             LobbyInput::Invite(name) => self.member_invite(&membership, name),
@@ -152,8 +150,10 @@ impl App {
     }
 
     pub(super) fn leave_membership(&mut self, mut membership: Membership) {
-        membership.cancel.store(true, Ordering::SeqCst);
-        let _ = membership.outbox.send(ToLeader::Leave);
+        match &membership.phase {
+            Phase::Rejoining { cancel, .. } => cancel.store(true, Ordering::SeqCst),
+            Phase::Invited { .. } | Phase::Admitted { .. } => membership.send(ToLeader::Leave),
+        }
         write_log(&mut membership.log, &self.screen, "* you left the lobby");
         self.notice(format!("You left {}'s lobby.", membership.leader));
     }
@@ -201,15 +201,13 @@ impl App {
         self.stage = Stage::Member(Membership {
             id,
             leader: pending.from,
-            outbox,
-            feed: feed_rx,
             members: Vec::new(),
             log: None,
-            admitted: false,
-            earlier: false,
             standing: Box::default(),
-            rejoining: false,
-            cancel: Arc::default(),
+            phase: Phase::Invited {
+                outbox,
+                feed: feed_rx,
+            },
         });
     }
 
@@ -339,7 +337,7 @@ impl App {
         if membership.id != lobby {
             return;
         }
-        if let (ToMember::Members(_), false) = (&line, membership.admitted) {
+        if let (ToMember::Members(_), Phase::Invited { .. }) = (&line, &membership.phase) {
             // Admitted: only now is there a lobby to log.
             let leader = membership.leader.clone();
             let mut log = self.open_log(&leader);
@@ -355,7 +353,7 @@ impl App {
         let Stage::Member(membership) = &mut self.stage else {
             return;
         };
-        membership.standing.hear(&line, &me);
+        membership.standing.hear(&line, &me, chrono::Utc::now());
         if let ToMember::Succession(Succession::Handover(to)) = line {
             let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
                 unreachable!("checked above");
@@ -456,15 +454,18 @@ impl Membership {
             line,
             ToMember::History { .. } | ToMember::Hello | ToMember::Succession(_)
         );
-        if self.earlier && !between {
-            self.earlier = false;
+        if let Phase::Admitted { earlier, .. } = &mut self.phase
+            && *earlier
+            && !between
+        {
+            *earlier = false;
             show(ScreenLine::Notice(
                 "--- end of earlier messages ---".to_string(),
             ));
         }
         match line {
             ToMember::Members(names) => {
-                self.admitted = true;
+                self.admit();
                 show(ScreenLine::Notice(format!(
                     "You are in {}'s lobby with: {}. {LOBBY_HELP}",
                     self.leader,

@@ -272,7 +272,6 @@ impl Peer {
             pending: None,
             next_lobby: 0,
             inviters: Vec::new(),
-            moving: None,
             repeats: Default::default(),
         };
         drive(&mut app, &console, &events_rx, &link_rx);

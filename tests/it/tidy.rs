@@ -64,6 +64,40 @@ fn peer_modules_import_no_circle() {
     );
 }
 
+/// Invariant: the peer's plain types take the time as an argument and do
+/// no I/O: no clock, no file, no socket, no thread, no channel.
+#[test]
+fn peer_plain_types_take_now() {
+    for file in PEER_PLAIN {
+        let code = code_of(&read(&root().join(file)));
+        let mut found = io_uses(&code);
+        found.extend(clock_or_threads(&code));
+        assert!(
+            found.is_empty(),
+            "{file} is not plain:\n{}",
+            found.join("\n")
+        );
+    }
+}
+
+/// The files of `src/peer/` that ARCHITECTURE.md calls plain types.
+const PEER_PLAIN: &[&str] = &[
+    "src/peer/standing.rs",
+    "src/peer/invitations.rs",
+    "src/peer/commands.rs",
+];
+
+/// Every line that reads a clock, touches files, or starts a thread or
+/// makes a channel.
+fn clock_or_threads(code: &str) -> Vec<String> {
+    const FORBIDDEN: [&str; 3] = ["::now()", "std::fs", "thread::"];
+    const CHANNELS: [&str; 2] = ["bounded", "unbounded"];
+    offending_lines(code, |line| {
+        FORBIDDEN.iter().any(|name| line.contains(name))
+            || words(line).any(|word| CHANNELS.contains(&word))
+    })
+}
+
 /// Invariant: framing knows no keyword; what a line means is the grammar's
 /// business. Its unit tests may feed real-looking lines, so only the code
 /// before `#[cfg(test)]` is checked.
@@ -112,6 +146,19 @@ fn the_checks_catch_what_they_are_for() {
         io_uses,
         "use std::net::{IpAddr,\n    TcpListener};",
         &["2:     TcpListener};"],
+    );
+
+    check(clock_or_threads, "fn f(now: Instant) {}", &[]);
+    check(clock_or_threads, "fn lines_are_bounded() {}", &[]);
+    check(
+        clock_or_threads,
+        "let t = Utc::now();",
+        &["1: let t = Utc::now();"],
+    );
+    check(
+        clock_or_threads,
+        "let (tx, rx) = bounded(1);",
+        &["1: let (tx, rx) = bounded(1);"],
     );
 
     check(keywords_named, "let n = buf.len();", &[]);
