@@ -26,6 +26,7 @@
 //! - `first_line`: the wait for a chat connection's first line, for both ends.
 //! - `invitee`: the chat listener and the invitee's handshake, in phases.
 //! - `standing`: what a member keeps so its lobby outlives the leader.
+//! - `member_link`: a member's connection to its leader: the reader and the one writer loop.
 //! - `migration`: the rejoiner that walks the roster, and the member link after.
 //! - `succession`: `/handover`, following one, taking a lobby over, `REJOIN`s.
 //! - `screen`: the app's side of the screen, escaped, never blocking.
@@ -38,6 +39,7 @@ mod invitee;
 mod inviter;
 mod lobby_commands;
 mod lobby_stage;
+mod member_link;
 mod menu;
 mod migration;
 mod msg;
