@@ -20,7 +20,8 @@ use crate::wire::{BusyReason, Contact, ToLeader};
 
 use super::invitations::Invitations;
 use super::msg::{ChatAnswer, Event, FromLeader, Move};
-use super::screen::Screen;
+use super::render::{LobbyEvent, Role};
+use super::screen::{Screen, show_event};
 use super::standing::Standing;
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
 
@@ -171,18 +172,6 @@ pub(super) struct Repeats {
 
 /// How long repeats of a warning are counted before the count is shown.
 const REPEAT_WINDOW: Duration = Duration::from_secs(1);
-
-pub(super) fn write_log(log: &mut Option<ChatLog>, screen: &Screen, event: &str) {
-    if let Some(file) = log
-        && let Err(err) = file.write(event)
-    {
-        screen.show(ScreenLine::Notice(format!(
-            "Cannot write the chat log {}: {err}",
-            file.path().display()
-        )));
-        *log = None;
-    }
-}
 
 impl App {
     pub(super) fn say(&self, text: impl Into<ScreenLine>) {
@@ -425,12 +414,14 @@ impl App {
             self.prompt();
             return;
         }
-        write_log(
+        show_event(
             &mut membership.log,
             &self.screen,
-            &format!("* lobby ended: {why}"),
+            &LobbyEvent::Ended(why.to_string()),
+            Role::Member {
+                leader: &membership.leader,
+            },
         );
-        self.notice(format!("The lobby has ended ({why})."));
         self.prompt();
     }
 

@@ -29,6 +29,7 @@
 //! - `member_link`: a member's connection to its leader: the reader and the one writer loop.
 //! - `migration`: the rejoiner that walks the roster, and the member link after.
 //! - `succession`: `/handover`, following one, taking a lobby over, `REJOIN`s.
+//! - `render`: every lobby event as its screen line and its log line, for leader and member.
 //! - `screen`: the app's side of the screen, escaped, never blocking.
 
 mod app;
@@ -43,6 +44,7 @@ mod member_link;
 mod menu;
 mod migration;
 mod msg;
+mod render;
 mod screen;
 mod standing;
 mod succession;

@@ -17,10 +17,12 @@ use crate::lobby::roster::Candidate;
 use crate::lobby::{Lobby, LobbyConfig};
 use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
 
-use super::app::{App, Leading, Membership, Phase, Stage, write_log};
+use super::app::{App, Leading, Membership, Phase, Stage};
 use super::invitations::Invitations;
 use super::migration::{Rejoiner, start_link};
 use super::msg::{Move, Rejoined, Timing};
+use super::render::{LobbyEvent, Role};
+use super::screen::{show_event, write_log};
 use super::standing::Standing;
 use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
 
@@ -260,12 +262,14 @@ impl App {
     }
 
     fn lobby_lost(&mut self, mut membership: Membership, why: &str) -> Stage {
-        write_log(
+        show_event(
             &mut membership.log,
             &self.screen,
-            &format!("* lobby ended: {why}"),
+            &LobbyEvent::Ended(why.to_string()),
+            Role::Member {
+                leader: &membership.leader,
+            },
         );
-        self.say(format!("The lobby has ended ({why})."));
         Stage::Menu
     }
 
