@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, never};
 
@@ -21,6 +21,7 @@ use crate::wire::{BusyReason, Contact, ToLeader};
 use super::invitations::Invitations;
 use super::msg::{ChatAnswer, Event, FromLeader, Move};
 use super::render::{LobbyEvent, Role};
+use super::repeats::Repeats;
 use super::screen::{Screen, show_event};
 use super::standing::Standing;
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
@@ -159,20 +160,6 @@ pub(super) struct App {
     pub(super) repeats: Repeats,
 }
 
-/// A warning that keeps coming (a flood of forged chat requests) is shown
-/// once; its repeats are counted and summed up in one line a little later.
-#[derive(Default)]
-pub(super) struct Repeats {
-    /// The warning shown last, and when.
-    last: Option<(String, Instant)>,
-    count: u64,
-    /// When the count is shown, if there is one.
-    pub(super) due: Option<Instant>,
-}
-
-/// How long repeats of a warning are counted before the count is shown.
-const REPEAT_WINDOW: Duration = Duration::from_secs(1);
-
 impl App {
     pub(super) fn say(&self, text: impl Into<ScreenLine>) {
         self.screen.show(text.into());
@@ -310,40 +297,21 @@ impl App {
         self.prompt();
     }
 
-    /// Shows `warning`, or counts it if it is the one shown last.
-    /// A warning that comes again soon after it was shown (or while its
-    /// repeats are being counted) is counted instead.
-    pub(super) fn warn(&mut self, warning: String) {
-        let now = Instant::now();
-        let repeat = match &self.repeats.last {
-            Some((last, shown)) => {
-                *last == warning
-                    && (self.repeats.count > 0 || now.duration_since(*shown) < REPEAT_WINDOW)
-            }
-            None => false,
-        };
-        if repeat {
-            self.repeats.count += 1;
-            self.repeats.due.get_or_insert(now + REPEAT_WINDOW);
-            return;
+    /// Shows `warning`, unless it is counted as a repeat of the last one;
+    /// true if it was shown.
+    pub(super) fn warn(&mut self, warning: String) -> bool {
+        let lines = self.repeats.warn(warning, Instant::now());
+        let shown = !lines.is_empty();
+        for line in lines {
+            self.say(line);
         }
-        self.show_repeats();
-        self.notice(warning.clone());
-        self.repeats.last = Some((warning, now));
+        shown
     }
 
     /// Shows how often the last warning came again since it was shown.
     pub(super) fn show_repeats(&mut self) {
-        self.repeats.due = None;
-        if let Some((_, shown)) = &mut self.repeats.last {
-            // The count stands for the warning: the next one is a repeat
-            // only if it comes soon after this.
-            *shown = Instant::now();
-        }
-        let count = std::mem::take(&mut self.repeats.count);
-        if count > 0 {
-            let times = if count == 1 { "time" } else { "times" };
-            self.say(format!("(The same warning came {count} more {times}.)"));
+        if let Some(count) = self.repeats.count_shown(Instant::now()) {
+            self.say(count);
         }
     }
 
@@ -370,11 +338,9 @@ impl App {
         // ticket checked; a busy answer tells a forger nothing.
         if let Err(why) = self.check_ticket(&from, ticket) {
             let _ = answer.send(ChatAnswer::Reject);
-            let repeated = self.repeats.count;
-            self.warn(format!(
-                "Warning: refused a chat request claiming to be from '{from}': {why}."
-            ));
-            if self.repeats.count == repeated {
+            let warning =
+                format!("Warning: refused a chat request claiming to be from '{from}': {why}.");
+            if self.warn(warning) {
                 self.prompt();
             }
             return;

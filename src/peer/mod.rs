@@ -30,6 +30,7 @@
 //! - `migration`: the rejoiner that walks the roster, and the member link after.
 //! - `succession`: `/handover`, following one, taking a lobby over, `REJOIN`s.
 //! - `render`: every lobby event as its screen line and its log line, for leader and member.
+//! - `repeats`: a warning that keeps coming, shown once and counted.
 //! - `screen`: the app's side of the screen, escaped, never blocking.
 
 mod app;
@@ -45,6 +46,7 @@ mod menu;
 mod migration;
 mod msg;
 mod render;
+mod repeats;
 mod screen;
 mod standing;
 mod succession;
@@ -314,7 +316,7 @@ fn drive(
         } else {
             after(SCREEN_RETRY)
         };
-        let repeats = app.repeats.due.map_or_else(never, at);
+        let repeats = app.repeats.due().map_or_else(never, at);
         let (lobby_notices, leader_lines) = app.lobby_feeds();
         select! {
             recv(screen_retry) -> _ => {
