@@ -149,12 +149,16 @@ pub(super) struct App {
     pub(super) screen: Screen,
     /// Ask a new password twice (it is typed without echo).
     pub(super) confirm_password: bool,
-    pub(super) link: RegistryLink,
+    /// Shared with the `registry-check` threads, which ask it off this thread.
+    pub(super) link: Arc<RegistryLink>,
     pub(super) events: Sender<Event>,
     pub(super) me: Option<Contact>,
     pub(super) contacts: Vec<Contact>,
     pub(super) stage: Stage,
     pub(super) pending: Option<Pending>,
+    /// Chat requests whose tickets the registry checks; the user is not
+    /// asked about them yet.
+    pub(super) checking: Vec<Pending>,
     pub(super) next_lobby: u64,
     pub(super) inviters: Vec<JoinHandle<()>>,
     pub(super) repeats: Repeats,
@@ -250,6 +254,11 @@ impl App {
             } => self.on_rejoin(claim, reader, writer),
             Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
+            Event::Checked {
+                from,
+                answer,
+                verdict,
+            } => self.on_checked(from, answer, verdict),
         }
     }
 
@@ -278,6 +287,8 @@ impl App {
     /// The chat request waiting for the user is gone: the user is told,
     /// and nothing is logged, as no lobby was joined.
     fn on_withdrawn(&mut self, answer: &Sender<ChatAnswer>, expired: bool) {
+        // A request still under check was never shown: it goes quietly.
+        self.checking.retain(|c| !c.answer.same_channel(answer));
         let Some(pending) = &self.pending else {
             return;
         };
@@ -313,40 +324,6 @@ impl App {
         if let Some(count) = self.repeats.count_shown(Instant::now()) {
             self.say(count);
         }
-    }
-
-    /// A chat request arrived: busy unless the user is at a menu with no
-    /// other request open; rejected if its ticket does not hold; otherwise
-    /// the user is asked.
-    fn on_invitation(&mut self, from: String, ticket: Option<String>, answer: Sender<ChatAnswer>) {
-        let busy = if self.pending.is_some() {
-            Some(BusyReason::Answering)
-        } else {
-            match self.stage {
-                Stage::Menu | Stage::Search | Stage::ConfirmAdd(_) => None,
-                Stage::Leading(_) | Stage::Member(_) => Some(BusyReason::InChat),
-                Stage::Welcome | Stage::Name(_) | Stage::Password(..) | Stage::Repeat { .. } => {
-                    Some(BusyReason::Unsaid)
-                }
-            }
-        };
-        if let Some(reason) = busy {
-            let _ = answer.send(ChatAnswer::Busy(reason));
-            return;
-        }
-        // Only a request the user would be asked about needs its
-        // ticket checked; a busy answer tells a forger nothing.
-        if let Err(why) = self.check_ticket(&from, ticket) {
-            let _ = answer.send(ChatAnswer::Reject);
-            let warning =
-                format!("Warning: refused a chat request claiming to be from '{from}': {why}.");
-            if self.warn(warning) {
-                self.prompt();
-            }
-            return;
-        }
-        self.pending = Some(Pending { from, answer });
-        self.prompt();
     }
 
     /// The connection to the leader of lobby `lobby` ended; if we are still
@@ -453,7 +430,12 @@ impl App {
 
     /// Leaves any lobby, answers a waiting chat request, logs out.
     pub(super) fn quit(mut self) {
-        if let Some(pending) = self.pending.take() {
+        for pending in self
+            .pending
+            .take()
+            .into_iter()
+            .chain(self.checking.drain(..))
+        {
             let _ = pending.answer.send(ChatAnswer::Busy(BusyReason::Unsaid));
         }
         match std::mem::replace(&mut self.stage, Stage::Welcome) {
@@ -464,7 +446,10 @@ impl App {
         for handle in self.inviters.drain(..) {
             let _ = handle.join();
         }
-        self.link.close();
+        // The checks have ended with the threads above: the link is ours.
+        if let Ok(link) = Arc::try_unwrap(self.link) {
+            link.close();
+        }
         self.screen.say("Bye.");
         self.screen.finish();
     }

@@ -7,7 +7,6 @@ use std::sync::atomic::Ordering;
 use crossbeam_channel::{bounded, unbounded};
 
 use crate::chatlog::ChatLog;
-use crate::client::{Refused, Vouched};
 use crate::line::write_line;
 use crate::lobby::Notice;
 use crate::screen::ScreenLine;
@@ -211,25 +210,6 @@ impl App {
                 feed: feed_rx,
             },
         });
-    }
-
-    /// Asks the registry whether `ticket` really lets `from` invite us.
-    pub(super) fn check_ticket(&self, from: &str, ticket: Option<String>) -> Result<(), String> {
-        let Some(ticket) = ticket else {
-            return Err("it carried no ticket from the registry".into());
-        };
-        match self.link.check(&ticket) {
-            Ok(Vouched { leader, invitee })
-                if leader.eq_ignore_ascii_case(from)
-                    && invitee.eq_ignore_ascii_case(&self.my_name()) =>
-            {
-                Ok(())
-            }
-            Ok(Vouched { leader, .. }) => Err(format!("its ticket was issued to '{leader}'")),
-            Err(Refused::Err(_, text)) => Err(format!("the registry says {text}")),
-            Err(Refused::Link(err)) => Err(format!("its ticket could not be checked ({err})")),
-            Err(other) => Err(format!("the registry answered strangely: {other:?}")),
-        }
     }
 
     pub(super) fn on_invited(&mut self, lobby: u64, name: String, outcome: Outcome) {

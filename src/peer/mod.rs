@@ -17,6 +17,7 @@
 //!   `Input`, `Want`, the prompts, `Peer::start` and `Peer::run`).
 //! - `msg`: the messages between the threads; imports no other peer module.
 //! - `app`: the app thread's state, its stages, and dispatch.
+//! - `checks`: a chat request's ticket, checked by the registry off the app thread.
 //! - `menu`: the menus: register, join, list, search, start a chat.
 //! - `lobby_stage`: the user's side of a lobby, as leader or member.
 //! - `lobby_commands`: the lobby's /commands carried out, and the lines they cause.
@@ -34,6 +35,7 @@
 //! - `screen`: the app's side of the screen, escaped, never blocking.
 
 mod app;
+mod checks;
 mod commands;
 mod first_line;
 mod invitations;
@@ -55,6 +57,7 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, after, at, never, select, unbounded};
@@ -270,12 +273,13 @@ impl Peer {
             config,
             screen: screen::Screen::new(console.screen.clone()),
             confirm_password: console.secrets_unseen,
-            link,
+            link: Arc::new(link),
             events,
             me: None,
             contacts: Vec::new(),
             stage: Stage::Welcome,
             pending: None,
+            checking: Vec::new(),
             next_lobby: 0,
             inviters: Vec::new(),
             repeats: Default::default(),

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::client::{Refused, Vouched};
 use crate::line::ConnReader;
 use crate::wire::{BusyReason, Rejoin, ToLeader, ToMember};
 
@@ -35,6 +36,13 @@ pub(super) enum Event {
     },
     /// A rejoiner's walk of the roster ended (`migration.rs`).
     Rejoined { lobby: u64, outcome: Rejoined },
+    /// The registry's word on the ticket of the chat request that `answer`
+    /// would answer (`CHECK`), asked on a `registry-check` thread.
+    Checked {
+        from: String,
+        answer: Sender<ChatAnswer>,
+        verdict: Result<Vouched, Refused>,
+    },
     /// The chat request that `answer` would answer is no longer open: the
     /// leader closed the connection, or it `expired` unanswered.
     Withdrawn {
