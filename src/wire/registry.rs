@@ -580,7 +580,7 @@ mod tests {
             format!("JOIN\u{2003}alice\u{2003}{pw}\u{2003}x"),
             format!("JOIN\u{a0}alice {pw}\t5000"),
             format!("JOINX alice {pw} 5000"),
-            format!("{pw}"),
+            pw.to_string(),
             format!("JOIN_{pw} alice"),
             format!("\tREGISTER alice {pw}"),
         ];
