@@ -10,13 +10,13 @@
 //!   members who come back, and handing the lobby on.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, never, select};
 
-use crate::line::ConnReader;
+use crate::conn::MemberConn;
 use crate::wire::{
     CloseReason, Contact, ErrorCode, InviteStatus, LineError, ParseError, ToLeader, ToMember,
 };
@@ -41,8 +41,7 @@ pub(super) enum Event {
     Admit {
         name: String,
         chat_addr: Option<SocketAddr>,
-        reader: ConnReader,
-        writer: TcpStream,
+        conn: MemberConn,
     },
     /// Something a member's reader thread saw.
     From {
@@ -77,8 +76,7 @@ pub(super) enum Event {
     /// A member comes back (`REJOIN`) on a new connection.
     Rejoin {
         claim: crate::wire::Rejoin,
-        reader: ConnReader,
-        writer: TcpStream,
+        conn: MemberConn,
     },
     Handover {
         to: Option<String>,
@@ -274,9 +272,8 @@ impl Hub {
             Event::Admit {
                 name,
                 chat_addr,
-                reader,
-                writer,
-            } => self.admit(name, chat_addr, reader, writer),
+                conn,
+            } => self.admit(name, chat_addr, conn),
             Event::From { id, input } => self.input(id, input),
             Event::Say(text) => {
                 let from = self.config.leader.clone();
@@ -303,11 +300,7 @@ impl Hub {
             } => {
                 let _ = reply.send(self.kick(&name, reason));
             }
-            Event::Rejoin {
-                claim,
-                reader,
-                writer,
-            } => self.rejoin(claim, reader, writer),
+            Event::Rejoin { claim, conn } => self.rejoin(claim, conn),
             Event::Handover { to, reply } => {
                 let handed = self.handover(to.as_deref());
                 let done = handed.is_ok();

@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use crossbeam_channel::Sender;
 
-use crate::line::{self, ConnReader, Frame};
-use crate::trace::Trace;
+use crate::conn::{self, Received, Stream};
+use crate::line;
 use crate::wire::{ErrorCode, LineError, ParseError, ToLeader, ToMember};
 
 use super::LobbyConfig;
@@ -56,7 +56,9 @@ pub(super) struct Member {
     /// Where the member listens for chat requests, if the leader knows:
     /// its contact, for reaching it without the registry.
     pub(super) chat_addr: Option<SocketAddr>,
-    pub(super) stream: TcpStream,
+    /// The writing half of the member's connection, which only the hub
+    /// holds: lines are encoded into `out`, and `flush` pushes `out`.
+    pub(super) writer: conn::Writer<Stream, ToMember>,
     /// Bytes queued for this member that the kernel has not yet accepted.
     pub(super) out: Vec<u8>,
     /// Set once the member is on its way out, so nothing more is queued.
@@ -73,18 +75,15 @@ impl Member {
     /// backlog would grow past `limit`: it is not reading, and must go.
     /// `now` is the time of the event being handled, read once for all
     /// members: with hundreds of them, reading the clock for each shows.
-    pub(super) fn queue(&mut self, bytes: &[u8], limit: usize, trace: Trace, now: Instant) -> bool {
+    pub(super) fn queue(&mut self, bytes: &[u8], limit: usize, now: Instant) -> bool {
         if self.doomed {
             return true;
         }
         if self.out.len() + bytes.len() > limit {
             return false;
         }
-        self.out.extend_from_slice(bytes);
+        self.writer.queue(bytes, &mut self.out);
         self.last_sent = now;
-        if trace.is_on() {
-            trace_sent(trace, &self.name, bytes);
-        }
         true
     }
 
@@ -94,7 +93,7 @@ impl Member {
         if self.out.is_empty() {
             return Ok(());
         }
-        match send_nonblocking(&self.stream, &self.out) {
+        match send_nonblocking(self.writer.get_ref(), &self.out) {
             Ok(sent) => {
                 self.out.drain(..sent);
                 if self.out.is_empty() {
@@ -129,14 +128,9 @@ pub(super) fn queue_or_drop(
     doomed: &mut Vec<(MemberId, Exit)>,
     now: Instant,
 ) {
-    if !member.queue(bytes, config.max_queued_bytes, config.trace, now) {
+    if !member.queue(bytes, config.max_queued_bytes, now) {
         doom(id, member, Exit::Dropped, doomed);
     }
-}
-
-pub(super) fn trace_sent(trace: Trace, name: &str, bytes: &[u8]) {
-    let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    trace.sent(name, String::from_utf8_lossy(line));
 }
 
 /// How the hub's sends are kept from blocking, which differs by system.
@@ -246,45 +240,34 @@ pub(super) fn encode(line: &ToMember) -> Vec<u8> {
 
 pub(super) fn encode_into(bytes: &mut Vec<u8>, line: &ToMember) {
     bytes.clear();
-    writeln!(bytes, "{line}").expect("writing to a Vec cannot fail");
+    conn::encode_into(bytes, line);
 }
 
 /// A member's reader thread: turns what arrives into events for the hub
 /// until the connection ends or the hub is gone.
 pub(super) fn read_member(
     id: MemberId,
-    reader: ConnReader,
+    reader: conn::Reader<Stream, ToLeader>,
     events: Sender<Event>,
-    trace: Option<(Trace, String)>,
 ) {
-    read_member_in(SEND_MODE, id, reader, events, trace);
+    read_member_in(SEND_MODE, id, reader, events);
 }
 
 fn read_member_in(
     mode: SendMode,
     id: MemberId,
-    mut reader: ConnReader,
+    mut reader: conn::Reader<Stream, ToLeader>,
     events: Sender<Event>,
-    trace: Option<(Trace, String)>,
 ) {
     loop {
-        let input = match reader.next_frame() {
-            Ok(Frame::Line(line)) => {
-                if let Some((trace, name)) = &trace {
-                    trace.received(name, &line);
-                }
-                FromMember::Line(line.parse())
-            }
-            Ok(Frame::BadEncoding) => {
-                if let Some((trace, name)) = &trace {
-                    trace.received(name, "(a line that is not UTF-8)");
-                }
-                FromMember::Line(Err(ParseError::new(
-                    ErrorCode::BadEncoding,
-                    LineError::BadEncoding.to_string(),
-                )))
-            }
-            Ok(Frame::TooLong) => FromMember::TooLong,
+        let input = match reader.recv() {
+            Ok(Received::Line(line)) => FromMember::Line(Ok(line)),
+            Ok(Received::Malformed { err, .. }) => FromMember::Line(Err(err)),
+            Ok(Received::BadEncoding) => FromMember::Line(Err(ParseError::new(
+                ErrorCode::BadEncoding,
+                LineError::BadEncoding.to_string(),
+            ))),
+            Ok(Received::TooLong) => FromMember::TooLong,
             // A read timeout left on the socket only means silence; on a
             // non-blocking socket, so does a read that finds nothing.
             Err(err) if line::is_timeout(&err) => {
@@ -293,7 +276,7 @@ fn read_member_in(
                 }
                 continue;
             }
-            Ok(Frame::Eof) | Err(_) => FromMember::Gone,
+            Ok(Received::End) | Err(_) => FromMember::Gone,
         };
         let last = matches!(input, FromMember::TooLong | FromMember::Gone);
         if events.send(Event::From { id, input }).is_err() || last {
@@ -304,14 +287,15 @@ fn read_member_in(
 
 #[cfg(test)]
 mod tests {
-    use std::io::{BufReader, ErrorKind, Write};
+    use std::io::{ErrorKind, Write};
     use std::net::{TcpListener, TcpStream};
     use std::time::Duration;
 
     use crossbeam_channel::unbounded;
 
     use super::*;
-    use crate::line::LineReader;
+    use crate::conn::MemberConn;
+    use crate::trace::Trace;
 
     /// Both ends of a loopback connection: the member's and the leader's.
     fn pair() -> (TcpStream, TcpStream) {
@@ -336,10 +320,11 @@ mod tests {
         // run here so that it is tested on every system.
         let (mut member, leader) = pair();
         prepare_for(&leader, SendMode::NonBlockingSocket).unwrap();
-        let reader = LineReader::new(BufReader::new(leader.try_clone().unwrap()));
+        let conn = MemberConn::new(leader.try_clone().unwrap(), "member", Trace::off()).unwrap();
+        let (reader, _) = conn.into_split();
         let (events, from_reader) = unbounded();
         let thread = std::thread::spawn(move || {
-            read_member_in(SendMode::NonBlockingSocket, 1, reader, events, None)
+            read_member_in(SendMode::NonBlockingSocket, 1, reader, events)
         });
 
         // A line sent in pieces, with the reader finding nothing in between,

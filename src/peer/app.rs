@@ -5,7 +5,7 @@
 //!
 //! Only the app thread holds an `App`; it must never block on a socket.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
@@ -15,7 +15,7 @@ use crossbeam_channel::{Receiver, Sender, never};
 
 use crate::chatlog::ChatLog;
 use crate::client::{LinkNotice, RegistryLink};
-use crate::line::ConnReader;
+use crate::conn::MemberConn;
 use crate::lobby::{Lobby, Notice};
 use crate::screen::ScreenLine;
 use crate::wire::{BusyReason, Contact, Rejoin, ToLeader, ToMember};
@@ -42,11 +42,7 @@ pub(super) enum Event {
         outcome: Outcome,
     },
     /// A member of a lobby came back (`REJOIN`) on our chat listener.
-    Rejoin {
-        claim: Rejoin,
-        reader: ConnReader,
-        writer: TcpStream,
-    },
+    Rejoin { claim: Rejoin, conn: MemberConn },
     /// A rejoiner's walk of the roster ended (`migration.rs`).
     Rejoined { lobby: u64, outcome: Rejoined },
     /// The chat request that `answer` would answer is no longer open: the
@@ -79,11 +75,7 @@ pub(super) enum ChatAnswer {
 
 /// How a chat request we sent ended.
 pub(super) enum Outcome {
-    Accepted {
-        addr: SocketAddr,
-        reader: ConnReader,
-        writer: TcpStream,
-    },
+    Accepted { addr: SocketAddr, conn: MemberConn },
     Rejected,
     Busy(BusyReason),
     NoAnswer,
@@ -285,11 +277,7 @@ impl App {
                 name,
                 outcome,
             } => self.on_invited(lobby, name, outcome),
-            Event::Rejoin {
-                claim,
-                reader,
-                writer,
-            } => self.on_rejoin(claim, reader, writer),
+            Event::Rejoin { claim, conn } => self.on_rejoin(claim, conn),
             Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
         }

@@ -8,7 +8,6 @@
 //! one to the member link; it reports to the app thread and never touches
 //! its state.
 
-use std::io::BufReader;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, select, unbounded};
 
-use crate::line::{ConnReader, LineReader, write_line};
+use crate::conn::{self, Conn, LeaderConn, Stream};
 use crate::lobby::roster::Candidate;
 use crate::trace::Trace;
 use crate::wire::{Rejoin, ToLeader, ToMember};
@@ -36,8 +35,7 @@ pub(super) enum Rejoined {
     /// A peer took us back: it leads now. `first` is its `MEMBERS` line.
     Admitted {
         leader: String,
-        stream: TcpStream,
-        reader: ConnReader,
+        conn: LeaderConn,
         first: ToMember,
     },
     /// Every peer before us in the roster is gone: we lead.
@@ -107,38 +105,31 @@ impl Rejoiner {
     }
 
     fn attempt(&self, name: &str, addr: std::net::SocketAddr) -> Attempt {
-        let Ok(mut stream) = TcpStream::connect_timeout(&addr, INVITE_CONNECT_TIMEOUT) else {
+        let Ok(stream) = TcpStream::connect_timeout(&addr, INVITE_CONNECT_TIMEOUT) else {
             return Attempt::Gone;
         };
-        self.trace.sent(name, &self.claim);
-        let ready = stream.set_read_timeout(Some(CANCEL_CHECK)).is_ok()
-            && write_line(&mut stream, &self.claim).is_ok();
-        let Some(reader) = ready
-            .then(|| stream.try_clone().ok())
-            .flatten()
-            .map(|s| LineReader::new(BufReader::new(s)))
-        else {
+        // The claim is the one line a member sends before it is a member.
+        let conn: Option<Conn<Stream, ToMember, Rejoin>> = stream
+            .set_read_timeout(Some(CANCEL_CHECK))
+            .and_then(|()| Conn::new(stream, name, self.trace))
+            .ok();
+        let Some(mut conn) = conn else {
             return Attempt::NotYet;
         };
-        let mut reader = reader;
+        if conn.send(&self.claim).is_err() {
+            return Attempt::NotYet;
+        }
         let deadline = self.deadline.min(Instant::now() + INVITE_CONNECT_TIMEOUT);
-        let line = match read_first_line(&mut reader, deadline, || self.cancelled()) {
-            Ok(FirstLine::Line(line)) => line,
-            _ => {
-                let _ = stream.shutdown(Shutdown::Both);
-                return Attempt::NotYet;
+        match read_first_line(&mut conn, deadline, || self.cancelled()) {
+            Ok(FirstLine::Line(first @ ToMember::Members(_))) => {
+                Attempt::Admitted(Rejoined::Admitted {
+                    leader: name.to_string(),
+                    conn: conn.retype(),
+                    first,
+                })
             }
-        };
-        self.trace.received(name, &line);
-        match line.parse::<ToMember>() {
-            Ok(first @ ToMember::Members(_)) => Attempt::Admitted(Rejoined::Admitted {
-                leader: name.to_string(),
-                stream,
-                reader,
-                first,
-            }),
             _ => {
-                let _ = stream.shutdown(Shutdown::Both);
+                let _ = conn.get_ref().shutdown(Shutdown::Both);
                 Attempt::NotYet
             }
         }
@@ -149,44 +140,36 @@ impl Rejoiner {
 /// lines to the app, and this link's own thread is the socket's only writer.
 /// Returns the outbox of what the user types, and the writer's handle.
 pub(super) fn start_link(
-    stream: TcpStream,
-    reader: ConnReader,
+    mut conn: LeaderConn,
     leader: String,
     feed: Sender<FromLeader>,
     timing: Timing,
-    trace: Trace,
 ) -> std::io::Result<(Sender<ToLeader>, JoinHandle<()>)> {
     // As for an invitee: a leader silent for this long is gone, and one
     // that stopped reading may not hold the writer for ever.
-    stream.set_read_timeout(Some(timing.silence))?;
-    stream.set_write_timeout(Some(timing.silence))?;
-    let reading = {
-        let leader = leader.clone();
-        thread::Builder::new()
-            .name("member-reader".into())
-            .spawn(move || read_from_leader(reader, &feed, &leader, trace))?
-    };
+    conn.get_ref().set_read_timeout(Some(timing.silence))?;
+    conn.get_ref().set_write_timeout(Some(timing.silence))?;
+    conn.set_peer(&leader);
+    let (reader, writer) = conn.into_split();
+    let reading = thread::Builder::new()
+        .name("member-reader".into())
+        .spawn(move || read_from_leader(reader, &feed))?;
     let (outbox, outbox_rx) = unbounded();
     let writing = thread::Builder::new()
         .name("member-writer".into())
-        .spawn(move || write_to_leader(stream, &leader, &outbox_rx, timing, trace, reading))?;
+        .spawn(move || write_to_leader(writer, &outbox_rx, timing, reading))?;
     Ok((outbox, writing))
 }
 
 /// Sends what the user types, and `HELLO` after a quiet while, until the
 /// user leaves, the app drops the outbox, or the connection breaks.
 fn write_to_leader(
-    mut stream: TcpStream,
-    leader: &str,
+    mut writer: conn::Writer<Stream, ToLeader>,
     outbox: &Receiver<ToLeader>,
     timing: Timing,
-    trace: Trace,
     reading: JoinHandle<()>,
 ) {
-    let mut send = |line: &ToLeader| {
-        trace.sent(leader, line);
-        write_line(&mut stream, line).is_ok()
-    };
+    let mut send = |line: &ToLeader| writer.send(line).is_ok();
     loop {
         select! {
             recv(outbox) -> line => match line {
@@ -204,6 +187,6 @@ fn write_to_leader(
             }
         }
     }
-    let _ = stream.shutdown(Shutdown::Both);
+    let _ = writer.get_ref().shutdown(Shutdown::Both);
     let _ = reading.join();
 }

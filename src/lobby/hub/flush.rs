@@ -13,7 +13,7 @@ use std::time::Instant;
 use crate::wire::{CloseReason, ToMember};
 
 use super::super::Notice;
-use super::super::member::{Exit, MemberId, doom, encode, encode_into, queue_or_drop, trace_sent};
+use super::super::member::{Exit, MemberId, doom, encode, encode_into, queue_or_drop};
 use super::{BATCH_LIMIT, Hub, Inboxes};
 
 /// How many members a flush pass serves before it looks for new events. A
@@ -135,9 +135,8 @@ impl Hub {
         for member in self.members.values_mut() {
             // `CLOSED` goes out even past the backlog limit: it is short, and
             // it is the line that tells the member why the lobby ended.
-            member.out.extend_from_slice(&bytes);
-            if self.config.trace.is_on() && !bytes.is_empty() {
-                trace_sent(self.config.trace, &member.name, &bytes);
+            if !bytes.is_empty() {
+                member.writer.queue(&bytes, &mut member.out);
             }
         }
         let deadline = Instant::now() + self.config.close_timeout;
@@ -162,7 +161,7 @@ impl Hub {
             let _ = inbox.readers.recv_timeout(wait);
         }
         for member in self.members.values() {
-            let _ = member.stream.shutdown(Shutdown::Both);
+            let _ = member.writer.get_ref().shutdown(Shutdown::Both);
         }
         // Dropping the only receiver makes every send fail, so a reader
         // blocked on a full channel wakes up and ends too.
@@ -186,9 +185,10 @@ mod tests {
 
     use super::super::{Event, Inboxes};
     use super::*;
-    use crate::line::LineReader;
+    use crate::conn::MemberConn;
     use crate::lobby::CHANNEL_CAPACITY;
     use crate::lobby::LobbyConfig;
+    use crate::trace::Trace;
 
     #[test]
     fn a_line_that_arrives_during_a_pass_reaches_the_members_not_yet_served() {
@@ -203,8 +203,8 @@ mod tests {
         for i in 0..members {
             let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
             let (server, _) = listener.accept().unwrap();
-            let reader = LineReader::new(BufReader::new(server.try_clone().unwrap()));
-            hub.admit(format!("m{i}"), None, reader, server);
+            let conn = MemberConn::new(server, "member", Trace::off()).unwrap();
+            hub.admit(format!("m{i}"), None, conn);
             client
                 .set_read_timeout(Some(Duration::from_secs(5)))
                 .unwrap();

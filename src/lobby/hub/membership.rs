@@ -7,16 +7,16 @@
 //! newcomer gets one best-effort line, and a removed member one last flush.
 
 use std::mem;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::thread;
 use std::time::Instant;
 
-use crate::line::ConnReader;
-use crate::wire::{CloseReason, ToMember};
+use crate::conn::{self, MemberConn, Stream};
+use crate::wire::{CloseReason, ToLeader, ToMember};
 
 use super::super::Notice;
 use super::super::member::{
-    Exit, Member, MemberId, encode, prepare, read_member, send_nonblocking, trace_sent,
+    Exit, Member, MemberId, encode, prepare, read_member, send_nonblocking,
 };
 use super::super::rules::Asks;
 use super::{Hub, succession};
@@ -29,14 +29,8 @@ impl Hub {
         names
     }
 
-    pub(super) fn admit(
-        &mut self,
-        name: String,
-        chat_addr: Option<SocketAddr>,
-        reader: ConnReader,
-        writer: TcpStream,
-    ) {
-        self.admit_as(name, chat_addr, reader, writer, None);
+    pub(super) fn admit(&mut self, name: String, chat_addr: Option<SocketAddr>, conn: MemberConn) {
+        self.admit_as(name, chat_addr, conn, None);
     }
 
     /// Admits a newcomer, or (`back`) a member who came back with the last
@@ -45,23 +39,26 @@ impl Hub {
         &mut self,
         name: String,
         chat_addr: Option<SocketAddr>,
-        reader: ConnReader,
-        writer: TcpStream,
+        mut conn: MemberConn,
         back: Option<succession::Comeback>,
     ) {
+        conn.set_peer(&name);
+        conn.set_trace(self.config.trace);
+        let (reader, writer) = conn.into_split();
         if self.refuse_taken(&name, &writer) {
             return;
         }
+        let writer_stream = writer.get_ref();
         // A socket that cannot even take its options is already broken;
         // dropping it closes the connection before anyone hears of it.
-        if prepare(&writer).is_err() {
-            let _ = writer.shutdown(Shutdown::Both);
+        if prepare(writer_stream).is_err() {
+            let _ = writer_stream.shutdown(Shutdown::Both);
             return;
         }
-        let Some(id) = self.start_reader(&name, reader) else {
+        let Some(id) = self.start_reader(reader) else {
             // Without a reader the member could never speak or be noticed
             // leaving, so it is better not admitted at all.
-            let _ = writer.shutdown(Shutdown::Both);
+            let _ = writer.get_ref().shutdown(Shutdown::Both);
             return;
         };
         self.join_finished_readers();
@@ -71,7 +68,7 @@ impl Hub {
             Member {
                 name: name.clone(),
                 chat_addr,
-                stream: writer,
+                writer,
                 out: Vec::new(),
                 doomed: false,
                 last_heard: Instant::now(),
@@ -84,36 +81,32 @@ impl Hub {
 
     /// Closes the connection of a newcomer whose name is taken, with
     /// `CLOSED DUPLICATE`; false if the name is free.
-    fn refuse_taken(&self, name: &str, writer: &TcpStream) -> bool {
+    fn refuse_taken(&self, name: &str, writer: &conn::Writer<Stream, ToMember>) -> bool {
         let taken = name == self.config.leader || self.members.values().any(|m| m.name == name);
         if !taken {
             return false;
         }
-        let bytes = encode(&ToMember::Closed(CloseReason::Duplicate));
-        if self.config.trace.is_on() {
-            trace_sent(self.config.trace, name, &bytes);
-        }
+        let mut bytes = Vec::new();
+        writer.queue(
+            &encode(&ToMember::Closed(CloseReason::Duplicate)),
+            &mut bytes,
+        );
         // One best-effort send: a fresh socket has room for one short
         // line, and an invitee that is already gone needs no answer.
-        let _ = send_nonblocking(writer, &bytes);
-        let _ = writer.shutdown(Shutdown::Both);
+        let _ = send_nonblocking(writer.get_ref(), &bytes);
+        let _ = writer.get_ref().shutdown(Shutdown::Both);
         true
     }
 
     /// Starts the reader thread of the member about to be admitted as
     /// `name`; returns its id, or `None` if the thread could not start.
-    fn start_reader(&mut self, name: &str, reader: ConnReader) -> Option<MemberId> {
+    fn start_reader(&mut self, reader: conn::Reader<Stream, ToLeader>) -> Option<MemberId> {
         let id = self.next_id;
         self.next_id += 1;
         let events = self.events.clone();
-        let trace = if self.config.trace.is_on() {
-            Some((self.config.trace, name.to_string()))
-        } else {
-            None
-        };
         let handle = thread::Builder::new()
             .name(format!("lobby-reader-{id}"))
-            .spawn(move || read_member(id, reader, events, trace))
+            .spawn(move || read_member(id, reader, events))
             .ok()?;
         self.readers.push(handle);
         Some(id)
@@ -162,7 +155,7 @@ impl Hub {
             let _ = member.flush();
             // Shutting down wakes the member's reader thread, which then
             // ends; it is joined later.
-            let _ = member.stream.shutdown(Shutdown::Both);
+            let _ = member.writer.get_ref().shutdown(Shutdown::Both);
             if exit == Exit::Replaced {
                 // Nobody else sees it go: the same member is already back.
                 continue;

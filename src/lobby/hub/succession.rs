@@ -10,15 +10,15 @@
 //! before.
 
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::time::Instant;
 
 use chrono::Utc;
 
-use crate::line::ConnReader;
+use crate::conn::MemberConn;
 use crate::wire::{Rejoin, Succession, ToMember};
 
-use super::super::member::{Exit, MemberId, encode, send_nonblocking, trace_sent};
+use super::super::member::{Exit, MemberId, encode, send_nonblocking};
 use super::super::roster::{self, Roster, Seat};
 use super::super::{Handed, Inheritance};
 use super::Hub;
@@ -122,7 +122,7 @@ impl Hub {
     /// A member comes back: admitted if its credential holds for a seat in
     /// the roster or one left by a broken connection not long ago; its old
     /// connection, if the hub still holds it, is closed without a word.
-    pub(super) fn rejoin(&mut self, claim: Rejoin, reader: ConnReader, writer: TcpStream) {
+    pub(super) fn rejoin(&mut self, claim: Rejoin, mut conn: MemberConn) {
         let away = Roster {
             lobby: self.roster.lobby.clone(),
             seats: self.away.iter().map(|(_, seat)| seat.clone()).collect(),
@@ -134,12 +134,12 @@ impl Hub {
                     crate::wire::ErrorCode::BadCredentials,
                     "not a member of this lobby".to_string(),
                 );
-                let bytes = encode(&refused);
-                if self.config.trace.is_on() {
-                    trace_sent(self.config.trace, &claim.name, &bytes);
-                }
-                let _ = send_nonblocking(&writer, &bytes);
-                let _ = writer.shutdown(Shutdown::Both);
+                conn.set_peer(&claim.name);
+                conn.set_trace(self.config.trace);
+                let mut bytes = Vec::new();
+                conn.writer().queue(&encode(&refused), &mut bytes);
+                let _ = send_nonblocking(conn.get_ref(), &bytes);
+                let _ = conn.get_ref().shutdown(Shutdown::Both);
                 return;
             }
         };
@@ -157,8 +157,7 @@ impl Hub {
         self.admit_as(
             seat.name.clone(),
             Some(addr),
-            reader,
-            writer,
+            conn,
             Some(Comeback {
                 seat,
                 after: claim.seq,
@@ -236,13 +235,14 @@ fn seat_line(seat: Seat) -> ToMember {
 #[cfg(test)]
 mod tests {
     use std::io::{BufRead, BufReader};
-    use std::net::TcpListener;
+    use std::net::{TcpListener, TcpStream};
     use std::time::Duration;
 
     use super::super::{Event, Inboxes};
     use super::*;
-    use crate::line::LineReader;
+    use crate::conn::MemberConn;
     use crate::lobby::LobbyConfig;
+    use crate::trace::Trace;
     use crate::wire::CloseReason;
 
     struct Client(BufReader<TcpStream>);
@@ -265,14 +265,14 @@ mod tests {
 
     /// A connection to the hub: its reader and writer for the hub, and
     /// the other end for the test.
-    fn connect(listener: &TcpListener) -> (ConnReader, TcpStream, Client) {
+    fn connect(listener: &TcpListener) -> (MemberConn, Client) {
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         client
             .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();
         let (server, _) = listener.accept().unwrap();
-        let reader = LineReader::new(BufReader::new(server.try_clone().unwrap()));
-        (reader, server, Client(BufReader::new(client)))
+        let conn = MemberConn::new(server, "member", Trace::off()).unwrap();
+        (conn, Client(BufReader::new(client)))
     }
 
     fn addr(port: u16) -> Option<SocketAddr> {
@@ -291,10 +291,10 @@ mod tests {
         hub.succeed(None).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
 
-        let (reader, writer, mut bob) = connect(&listener);
-        hub.admit("bob".into(), addr(7001), reader, writer);
-        let (reader, writer, mut carol) = connect(&listener);
-        hub.admit("carol".into(), addr(7002), reader, writer);
+        let (conn, mut bob) = connect(&listener);
+        hub.admit("bob".into(), addr(7001), conn);
+        let (conn, mut carol) = connect(&listener);
+        hub.admit("carol".into(), addr(7002), conn);
         hub.handle(Event::Say("one".into()));
         hub.handle(Event::Say("two".into()));
         hub.flush(&inbox);
@@ -336,7 +336,7 @@ mod tests {
 
         // A stranger with a made-up secret.
         let lobby = hub.roster.lobby.clone();
-        let (reader, writer, mut stranger) = connect(&listener);
+        let (conn, mut stranger) = connect(&listener);
         let claim = |name: &str, secret: &str, seq| Rejoin {
             lobby: lobby.clone(),
             name: name.into(),
@@ -345,8 +345,7 @@ mod tests {
         };
         hub.handle(Event::Rejoin {
             claim: claim("bob", &"0".repeat(32), 0),
-            reader,
-            writer,
+            conn,
         });
         assert_eq!(
             stranger.next(),
@@ -355,11 +354,10 @@ mod tests {
         assert_eq!(stranger.next(), "", "and the connection closes");
 
         // Bob comes back on a new connection, having only message 1.
-        let (reader, writer, mut bob_again) = connect(&listener);
+        let (conn, mut bob_again) = connect(&listener);
         hub.handle(Event::Rejoin {
             claim: claim("bob", &secret, 1),
-            reader,
-            writer,
+            conn,
         });
         hub.flush(&inbox);
         let (_, again) = bob_again.lines(6, 0);
