@@ -35,7 +35,9 @@ pub(super) enum Rejoined {
     /// A peer took us back: it leads now. `first` is its `MEMBERS` line.
     Admitted {
         leader: String,
-        conn: LeaderConn,
+        /// Boxed: a connection carries its buffers, and the other
+        /// outcomes nothing.
+        conn: Box<LeaderConn>,
         first: ToMember,
     },
     /// Every peer before us in the roster is gone: we lead.
@@ -124,7 +126,7 @@ impl Rejoiner {
             Ok(FirstLine::Line(first @ ToMember::Members(_))) => {
                 Attempt::Admitted(Rejoined::Admitted {
                     leader: name.to_string(),
-                    conn: conn.retype(),
+                    conn: Box::new(conn.retype()),
                     first,
                 })
             }

@@ -155,7 +155,7 @@ impl App {
                 leader,
                 conn,
                 first,
-            } => self.rejoined(membership, leader, conn, first, &why),
+            } => self.rejoined(membership, leader, *conn, first, &why),
             Rejoined::Lead => self.take_over(membership, &why),
             Rejoined::GaveUp => self.lobby_lost(membership, "nobody in it could be reached"),
         };

@@ -234,7 +234,10 @@ impl RegistryHub {
             } => answer(reply, self.join(id, ip, name, port, done)),
             E::List { reply } => answer(reply, self.list()),
             E::Search { name, reply } => answer(reply, self.search(&name)),
-            E::Logout { id, reply, done } => answer(reply, self.logout(id, done)),
+            E::Logout { id, reply, done } => {
+                self.logout(id, done);
+                answer(reply, ());
+            }
             E::Disconnected { id } => self.disconnected(id),
             E::Sweep => self.sweep(Instant::now()),
             E::Shutdown => self.shutdown(),
