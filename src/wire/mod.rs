@@ -155,27 +155,47 @@ pub(super) fn words(line: &str) -> (&str, Vec<&str>) {
     (keyword, all_words(rest))
 }
 
-/// The words of `s`, however many spaces stand between them.
+/// The words of `s`, however many blanks stand between them. Any white
+/// space separates words (a tab or a no-break space pasted from elsewhere
+/// too), so a line spelled that way is read as the person meant it rather
+/// than as one long keyword that an error would echo.
 pub(super) fn all_words(s: &str) -> Vec<&str> {
-    s.split(' ').filter(|w| !w.is_empty()).collect()
+    s.split(char::is_whitespace)
+        .filter(|w| !w.is_empty())
+        .collect()
 }
 
-/// Splits off the first word of `s` and returns it with the rest, which
-/// starts after the spaces that follow the word.
+/// Splits off the first word of `s` (at any white space) and returns it
+/// with the rest, which starts after the spaces and tabs that follow the
+/// word. Other white space at the start of the rest is kept: it may begin
+/// a message's text.
 pub(super) fn split_word(s: &str) -> (&str, &str) {
-    let s = s.trim_start_matches(' ');
-    match s.split_once(' ') {
-        Some((word, rest)) => (word, rest.trim_start_matches(' ')),
+    let s = s.trim_start();
+    match s.split_once(char::is_whitespace) {
+        Some((word, rest)) => (word, rest.trim_start_matches([' ', '\t'])),
         None => (s, ""),
     }
 }
+
+/// A word that an error or the trace may repeat back: a keyword of the
+/// protocol in any case (`msg`), or a short word of capital letters and
+/// underscores. Anything else may be a password typed in the wrong place,
+/// so it is never echoed.
+pub(super) fn echoable(word: &str) -> Option<&str> {
+    let short = (1..=MAX_ECHOED_KEYWORD).contains(&word.len());
+    let plain = word.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+    (short && (plain || checks::is_keyword(word))).then_some(word)
+}
+
+/// The longest keyword an error repeats back.
+const MAX_ECHOED_KEYWORD: usize = 16;
 
 pub(super) fn parse_port(word: &str) -> Result<u16, ParseError> {
     match word.parse::<u16>() {
         Ok(port) if port != 0 => Ok(port),
         _ => Err(ParseError::new(
             ErrorCode::BadPort,
-            format!("{word} is not a port; give a number from 1 to 65535"),
+            "the port must be a number from 1 to 65535",
         )),
     }
 }
