@@ -155,24 +155,27 @@ pub(super) fn words(line: &str) -> (&str, Vec<&str>) {
     (keyword, all_words(rest))
 }
 
-/// The words of `s`, however many blanks stand between them. Any white
-/// space separates words (a tab or a no-break space pasted from elsewhere
-/// too), so a line spelled that way is read as the person meant it rather
-/// than as one long keyword that an error would echo.
-pub(super) fn all_words(s: &str) -> Vec<&str> {
-    s.split(char::is_whitespace)
-        .filter(|w| !w.is_empty())
-        .collect()
+/// Whether `c` separates words: a space, a tab, or any other Unicode white
+/// space that is not a control character (a no-break space pasted from a
+/// document, say). So a line spelled that way is read as the person meant
+/// it rather than as one long keyword that an error would echo. A `\r` or
+/// other control character is no blank: it stays part of its word.
+pub(super) fn is_blank(c: char) -> bool {
+    c == '\t' || (c.is_whitespace() && !c.is_control())
 }
 
-/// Splits off the first word of `s` (at any white space) and returns it
-/// with the rest, which starts after the spaces and tabs that follow the
-/// word. Other white space at the start of the rest is kept: it may begin
-/// a message's text.
+/// The words of `s`, however many blanks stand between them.
+pub(super) fn all_words(s: &str) -> Vec<&str> {
+    s.split(is_blank).filter(|w| !w.is_empty()).collect()
+}
+
+/// Splits off the first word of `s` (at any blank) and returns it with the
+/// rest, which starts after the spaces that follow the word. Any other
+/// blank at the start of the rest is kept: it may begin a message's text.
 pub(super) fn split_word(s: &str) -> (&str, &str) {
-    let s = s.trim_start();
-    match s.split_once(char::is_whitespace) {
-        Some((word, rest)) => (word, rest.trim_start_matches([' ', '\t'])),
+    let s = s.trim_start_matches(is_blank);
+    match s.split_once(is_blank) {
+        Some((word, rest)) => (word, rest.trim_start_matches(' ')),
         None => (s, ""),
     }
 }

@@ -41,6 +41,34 @@ fn succession_rules_do_no_io() {
     }
 }
 
+/// Invariant: the lobby's rules are plain types: the sans-IO core
+/// (`lobby/state/`) and the types it is built on (roster, history, rules)
+/// read no clock, open no socket or file, start no thread and hold no
+/// channel; the hub thread does all of that. A `tests.rs` may read the
+/// clock once, for the base its made-up times count from.
+#[test]
+fn lobby_rules_do_no_io() {
+    let mut files: Vec<PathBuf> = ["roster.rs", "history.rs", "rules.rs"]
+        .iter()
+        .map(|file| root().join("src/lobby").join(file))
+        .collect();
+    let mut state = Vec::new();
+    rust_files_under(&root().join("src/lobby/state"), &mut state);
+    assert!(!state.is_empty(), "src/lobby/state/ is gone");
+    files.extend(state.into_iter().filter(|f| !f.ends_with("tests.rs")));
+    for file in files {
+        let code = code_of(&read(&file));
+        let mut found = io_uses(without_tests(&code));
+        found.extend(sans_io_uses(without_tests(&code)));
+        assert!(
+            found.is_empty(),
+            "{} does I/O, which the hub thread must do:\n{}",
+            file.display(),
+            found.join("\n")
+        );
+    }
+}
+
 /// Invariant: framing knows no keyword; what a line means is the grammar's
 /// business. Its unit tests may feed real-looking lines, so only the code
 /// before `#[cfg(test)]` is checked.
@@ -139,6 +167,28 @@ fn the_checks_catch_what_they_are_for() {
         &["2:     TcpListener};"],
     );
 
+    check(sans_io_uses, "fn f(now: Instant, at: SocketAddr) {}", &[]);
+    check(
+        sans_io_uses,
+        "let t = Instant::now();",
+        &["1: let t = Instant::now();"],
+    );
+    check(
+        sans_io_uses,
+        "use std::net::SocketAddr;",
+        &["1: use std::net::SocketAddr;"],
+    );
+    check(
+        sans_io_uses,
+        "use crossbeam_channel::Sender;",
+        &["1: use crossbeam_channel::Sender;"],
+    );
+    check(
+        sans_io_uses,
+        "std::thread::spawn(f);",
+        &["1: std::thread::spawn(f);"],
+    );
+
     check(keywords_named, "let n = buf.len();", &[]);
     check(
         keywords_named,
@@ -221,6 +271,22 @@ fn io_uses(code: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// Every line that reads a clock, or names a socket, a file, a thread or a
+/// channel: what a sans-IO core leaves to its driver.
+fn sans_io_uses(code: &str) -> Vec<String> {
+    const FORBIDDEN: [&str; 6] = [
+        "::now()",
+        "std::net",
+        "std::fs",
+        "std::thread",
+        "crossbeam",
+        "std::sync::mpsc",
+    ];
+    offending_lines(code, |line| {
+        FORBIDDEN.iter().any(|name| line.contains(name))
+    })
 }
 
 /// The protocol's commands and replies, as whole words.
