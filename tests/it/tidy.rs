@@ -135,6 +135,54 @@ fn line_names_no_protocol_keyword() {
     );
 }
 
+/// Invariant: framing sits below the grammar: line.rs takes the longest
+/// line as a parameter and imports nothing from `wire`, tests included.
+#[test]
+fn line_imports_nothing_from_the_grammar() {
+    let file = root().join("src/line.rs");
+    let code = code_of(&read(&file));
+    let found: Vec<&str> = code
+        .lines()
+        .filter(|line| line.contains("wire::") || line.contains("crate::{"))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "{} uses the grammar, which sits above it:\n{}",
+        file.display(),
+        found.join("\n")
+    );
+}
+
+/// Invariant: one connection type owns the bytes of every connection:
+/// outside line.rs and the conn module, nobody frames or writes a line by
+/// hand.
+#[test]
+fn only_the_connection_type_frames_and_writes_lines() {
+    let mut found = Vec::new();
+    let mut files = Vec::new();
+    rust_files_under(&root().join("src"), &mut files);
+    for file in files {
+        let rel = file
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel == "src/line.rs" || rel.starts_with("src/conn/") {
+            continue;
+        }
+        for line in code_of(&read(&file)).lines() {
+            if line.contains("LineReader") || line.contains("write_line") {
+                found.push(format!("{rel}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "lines framed or written outside conn:\n{}",
+        found.join("\n")
+    );
+}
+
 /// Invariant: the database never sees a plain password; callers hand it
 /// PHC strings. So outside comments the word "password" appears only as
 /// `password_hash` (the column, the field, the parameter), and db.rs never
