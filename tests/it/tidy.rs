@@ -41,6 +41,47 @@ fn succession_rules_do_no_io() {
     }
 }
 
+/// Invariant: the key rules are plain: the keys' text, the pins and their
+/// decisions, sealing and seat proofs do no I/O and read no clock, so each
+/// rule is a test of data. Files, sockets and handshakes are the other
+/// files' of `src/crypto/`.
+#[test]
+fn key_rules_do_no_io() {
+    for file in [
+        "src/crypto/keys.rs",
+        "src/crypto/pins.rs",
+        "src/crypto/proof.rs",
+        "src/crypto/seal.rs",
+    ] {
+        let code = code_of(&read(&root().join(file)));
+        let mut found = io_uses(&code);
+        found.extend(files_or_clocks(&code));
+        assert!(found.is_empty(), "{file} does I/O:\n{}", found.join("\n"));
+    }
+}
+
+/// Invariant: TLS is 1.3 only, and nothing in the tree needs aws-lc-rs
+/// (which needs cmake and nasm to build for Windows).
+#[test]
+fn tls_is_1_3_with_ring_only() {
+    let lock = read(&root().join("Cargo.lock"));
+    assert!(
+        !lock.contains("name = \"aws-lc"),
+        "Cargo.lock has aws-lc-rs; give rustls default-features = false and the ring feature"
+    );
+    let mut files = Vec::new();
+    rust_files_under(&root().join("src/crypto"), &mut files);
+    for file in files {
+        let found = offending_lines(&code_of(&read(&file)), |line| line.contains("TLS12"));
+        assert!(
+            found.is_empty(),
+            "{} names TLS 1.2:\n{}",
+            file.display(),
+            found.join("\n")
+        );
+    }
+}
+
 /// Invariant: framing knows no keyword; what a line means is the grammar's
 /// business. Its unit tests may feed real-looking lines, so only the code
 /// before `#[cfg(test)]` is checked.
@@ -90,6 +131,14 @@ fn the_checks_catch_what_they_are_for() {
         "use std::net::{IpAddr,\n    TcpListener};",
         &["2:     TcpListener};"],
     );
+
+    check(files_or_clocks, "let at = now;", &[]);
+    check(
+        files_or_clocks,
+        "let t = Instant::now();",
+        &["1: let t = Instant::now();"],
+    );
+    check(files_or_clocks, "use std::fs;", &["1: use std::fs;"]);
 
     check(keywords_named, "let n = buf.len();", &[]);
     check(
@@ -173,6 +222,13 @@ fn io_uses(code: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// Every line that reaches the file system or reads a clock.
+fn files_or_clocks(code: &str) -> Vec<String> {
+    offending_lines(code, |line| {
+        line.contains("std::fs") || line.contains("::now()") || line.contains("SystemTime")
+    })
 }
 
 /// The protocol's commands and replies, as whole words.
