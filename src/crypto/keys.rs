@@ -203,6 +203,37 @@ impl FromStr for PeerKey {
     }
 }
 
+/// The label at the head of a safety code's hash.
+const SAFETY_LABEL: &[u8] = b"p2pchat safety code v1";
+
+impl PeerKey {
+    /// A code two people read to each other (`/verify`), as Signal's
+    /// safety numbers: 20 digits in four groups, the same on both sides,
+    /// different if either user's keys are not the ones the other has.
+    pub fn safety_code(&self, other: &PeerKey) -> String {
+        let (first, second) = if self <= other {
+            (self, other)
+        } else {
+            (other, self)
+        };
+        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        context.update(SAFETY_LABEL);
+        for key in [first, second] {
+            context.update(key.identity.as_bytes());
+            context.update(key.seal.as_bytes());
+        }
+        let digest = context.finish();
+        let groups: Vec<String> = digest.as_ref()[..20]
+            .chunks(5)
+            .map(|chunk| {
+                let number = chunk.iter().fold(0u64, |n, &byte| n << 8 | u64::from(byte));
+                format!("{:05}", number % 100_000)
+            })
+            .collect();
+        groups.join(" ")
+    }
+}
+
 /// `Display`, `Debug` and `FromStr` for a 32-byte key written in base64.
 macro_rules! base64_key_text {
     ($type:ident) => {
@@ -369,6 +400,28 @@ mod tests {
             format!("{}.{}.x", key.identity, key.seal).parse::<PeerKey>(),
             Err(KeyError::NotBase64)
         );
+    }
+
+    #[test]
+    fn a_safety_code_is_the_same_on_both_sides_and_changes_with_any_key() {
+        let key = |identity, seal| PeerKey {
+            identity: IdentityKey([identity; 32]),
+            seal: SealKey([seal; 32]),
+        };
+        let (alice, bob) = (key(1, 2), key(3, 4));
+        let code = alice.safety_code(&bob);
+        assert_eq!(bob.safety_code(&alice), code);
+        let groups: Vec<&str> = code.split(' ').collect();
+        assert_eq!(groups.len(), 4, "{code}");
+        assert!(
+            groups
+                .iter()
+                .all(|g| g.len() == 5 && g.bytes().all(|b| b.is_ascii_digit()))
+        );
+        for other in [key(9, 4), key(3, 9)] {
+            assert_ne!(alice.safety_code(&other), code);
+        }
+        assert_ne!(key(9, 2).safety_code(&bob), code);
     }
 
     #[test]
