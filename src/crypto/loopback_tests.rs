@@ -80,7 +80,7 @@ fn both_ends_talk_at_once_from_two_threads_each() {
     assert_eq!(client.peer_fingerprint(), Some(alice().tls().fingerprint()));
     const LINES: usize = 2000;
     let run = |stream: TlsStream, me: &'static str| {
-        let (reader, mut writer) = stream.split();
+        let (reader, mut writer) = stream.split().unwrap();
         let writing = thread::spawn(move || {
             for i in 0..LINES {
                 writer.write_all(format!("{me} {i}\n").as_bytes()).unwrap();
@@ -110,7 +110,7 @@ fn a_large_transfer_arrives_whole() {
     let data: Vec<u8> = (0..2 << 20).map(|i: u32| (i * 7 + i / 251) as u8).collect();
     let sent = data.clone();
     let sender = thread::spawn(move || {
-        let (_reader, mut writer) = client.split();
+        let (_reader, mut writer) = client.split().unwrap();
         // Odd sizes, so records and writes do not line up.
         for piece in sent.chunks(70_001) {
             writer.write_all(piece).unwrap();
@@ -131,7 +131,7 @@ fn a_large_transfer_arrives_whole() {
 #[test]
 fn a_clean_close_reads_as_the_end_and_a_cut_as_unexpected() {
     let (server, client) = connected(alice(), None);
-    let (_, mut writer) = client.split();
+    let (_, mut writer) = client.split().unwrap();
     writer.write_all(b"bye\n").unwrap();
     writer.close().unwrap();
     let mut text = String::new();
@@ -147,7 +147,7 @@ fn a_clean_close_reads_as_the_end_and_a_cut_as_unexpected() {
 #[test]
 fn a_read_timeout_loses_nothing_even_within_a_record() {
     let (server, client) = connected(alice(), None);
-    let (mut reader, _server_writer) = server.split();
+    let (mut reader, _server_writer) = server.split().unwrap();
     reader
         .socket()
         .set_read_timeout(Some(Duration::from_millis(50)))
@@ -164,7 +164,7 @@ fn a_read_timeout_loses_nothing_even_within_a_record() {
     let mut buf = [0; 64];
     timed_out(reader.read(&mut buf).unwrap_err());
     // Half a record arrives, then the reader times out, then the rest.
-    let (_client_reader, writer) = client.split();
+    let (_client_reader, writer) = client.split().unwrap();
     let mut ciphertext = Vec::new();
     writer.encrypt(b"hello, world\n", &mut ciphertext).unwrap();
     let (first, second) = ciphertext.split_at(ciphertext.len() / 2);
@@ -286,4 +286,68 @@ fn a_client_hello_goes_on_to_the_handshake_untouched() {
     BufReader::new(stream).read_line(&mut line).unwrap();
     assert_eq!(line, "REGISTER\n");
     client.join().unwrap();
+}
+
+#[test]
+fn a_writer_is_not_held_up_by_a_reader_waiting_on_its_socket() {
+    let (mut server, client) = connected(alice(), None);
+    let (mut reader, mut writer) = client.split().unwrap();
+    let (read_tx, read_rx) = std::sync::mpsc::channel();
+    let reading = thread::spawn(move || {
+        let mut buf = [0; 16];
+        let n = reader.read(&mut buf);
+        read_tx.send(n.map(|n| buf[..n].to_vec())).unwrap();
+        reader
+    });
+    // The reader waits for the server, which waits for the writer's line.
+    let (wrote_tx, wrote_rx) = std::sync::mpsc::channel();
+    let writing = thread::spawn(move || {
+        writer.write_all(b"ping\n").unwrap();
+        wrote_tx.send(()).unwrap();
+        writer
+    });
+    wrote_rx
+        .recv_timeout(SAFETY)
+        .expect("the writer waited for the reader");
+    let mut line = [0; 5];
+    server.read_exact(&mut line).unwrap();
+    assert_eq!(&line, b"ping\n");
+    server.write_all(b"pong\n").unwrap();
+    assert_eq!(read_rx.recv_timeout(SAFETY).unwrap().unwrap(), b"pong\n");
+    let mut reader = reading.join().unwrap();
+    let _writer = writing.join().unwrap();
+    // The unsplit stream closes cleanly too.
+    server.close().unwrap();
+    assert_eq!(reader.read(&mut [0; 16]).unwrap(), 0);
+}
+
+/// The child's side of `sslkeylogfile_is_honoured`: a handshake, with the
+/// variable set by the parent.
+const KEY_LOG_CHILD: &str = "P2PCHAT_KEY_LOG_CHILD";
+
+/// `SSLKEYLOGFILE` is read when a configuration is built, so the check runs
+/// in a child process of this test binary, which has it set from the start.
+#[test]
+fn sslkeylogfile_is_honoured() {
+    if std::env::var_os(KEY_LOG_CHILD).is_some() {
+        connected(alice(), Some(bob()));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("keys.log");
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "crypto::loopback_tests::sslkeylogfile_is_honoured",
+        ])
+        .env(KEY_LOG_CHILD, "1")
+        .env("SSLKEYLOGFILE", &log)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let written = std::fs::read_to_string(&log).unwrap();
+    for secret in ["CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0"] {
+        assert!(written.contains(secret), "{secret} missing from {written}");
+    }
 }

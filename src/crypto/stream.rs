@@ -1,7 +1,8 @@
 //! Blocking TLS over a `TcpStream`, for a thread per connection. `accept`
 //! and `connect` finish the handshake under a deadline, before any
-//! application byte; then a `TlsStream` reads and writes plaintext, or
-//! splits into a `TlsReader` and a `TlsWriter` for two threads.
+//! application byte; then a `TlsStream` reads and writes plaintext on its
+//! one socket (for a thread that does both), or splits into a `TlsReader`
+//! and a `TlsWriter` for two threads.
 //!
 //! The halves share one `rustls::Connection` behind a `Mutex`, and each
 //! has its own clone of the socket. The reader never holds the lock while
@@ -114,11 +115,14 @@ pub fn connect(
     TlsStream::handshake(tcp, conn.into(), deadline)
 }
 
-/// A TLS connection after its handshake, for one thread (or split for two).
+/// A TLS connection after its handshake, for one thread, on the one
+/// socket it came with; `split` makes two halves for two threads.
 #[derive(Debug)]
 pub struct TlsStream {
-    reader: TlsReader,
-    writer: TlsWriter,
+    conn: Connection,
+    tcp: TcpStream,
+    incoming: Incoming,
+    peer: Peer,
 }
 
 impl TlsStream {
@@ -135,60 +139,98 @@ impl TlsStream {
             .and_then(|()| tcp.set_write_timeout(timeouts.1));
         done?;
         restored?;
-        let peer = conn
-            .peer_certificates()
-            .and_then(|certs| certs.first())
-            .map(|cert| cert.as_ref().to_vec());
-        let shared = Arc::new(Mutex::new(conn));
-        let peer = Arc::new(peer);
+        let peer = Peer::of(&conn);
         Ok(TlsStream {
-            reader: TlsReader {
-                shared: Arc::clone(&shared),
-                tcp: tcp.try_clone()?,
-                pending: Vec::new(),
-                chunk: vec![0; CHUNK].into_boxed_slice(),
-                eof: Eof::Open,
-                peer: Arc::clone(&peer),
-            },
-            writer: TlsWriter { shared, tcp, peer },
+            conn,
+            tcp,
+            incoming: Incoming::new(),
+            peer,
         })
     }
 
-    /// The two halves, for a reader thread and a writer thread.
-    pub fn split(self) -> (TlsReader, TlsWriter) {
-        (self.reader, self.writer)
+    /// The two halves, for a reader thread and a writer thread, each with
+    /// its own clone of the socket.
+    pub fn split(self) -> io::Result<(TlsReader, TlsWriter)> {
+        let reader_tcp = self.tcp.try_clone()?;
+        let shared = Arc::new(Mutex::new(self.conn));
+        Ok((
+            TlsReader {
+                shared: Arc::clone(&shared),
+                tcp: reader_tcp,
+                incoming: self.incoming,
+                peer: self.peer,
+            },
+            TlsWriter {
+                shared,
+                tcp: self.tcp,
+                peer: self.peer,
+            },
+        ))
     }
 
     /// The fingerprint of the key the other end proved, if it presented one.
     pub fn peer_fingerprint(&self) -> Option<Fingerprint> {
-        self.writer.peer_fingerprint()
+        self.peer.fingerprint
     }
 
     /// The other end's Ed25519 key, if it presented one.
     pub fn peer_key(&self) -> Option<IdentityKey> {
-        self.writer.peer_key()
+        self.peer.key
     }
 
     /// The socket, for timeouts and addresses; reading or writing it
     /// directly would break the TLS stream.
     pub fn socket(&self) -> &TcpStream {
-        &self.writer.tcp
+        &self.tcp
+    }
+
+    /// Sends `close_notify`, so the other end reads a clean end, and shuts
+    /// the socket's sending side.
+    pub fn close(&mut self) -> io::Result<()> {
+        close(&mut self.conn, &self.tcp)
     }
 }
 
 impl Read for TlsStream {
+    /// As `TlsReader::read`.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.reader.read(buf)
+        loop {
+            if let Some(n) = self.incoming.plaintext(&mut self.conn, buf)? {
+                return Ok(n);
+            }
+            self.incoming.fill(&self.tcp)?;
+        }
     }
 }
 
 impl Write for TlsStream {
+    /// As `TlsWriter::write`.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.writer.write(buf)
+        let mut out = Vec::with_capacity(buf.len() + 64);
+        encrypt(&mut self.conn, buf, &mut out)?;
+        (&self.tcp).write_all(&out)?;
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.writer.flush()
+        (&self.tcp).flush()
+    }
+}
+
+/// What the other end proved in the handshake.
+#[derive(Debug, Clone, Copy)]
+struct Peer {
+    fingerprint: Option<Fingerprint>,
+    key: Option<IdentityKey>,
+}
+
+impl Peer {
+    fn of(conn: &Connection) -> Peer {
+        let cert = conn.peer_certificates().and_then(|certs| certs.first());
+        Peer {
+            fingerprint: cert.and_then(|cert| Fingerprint::of_certificate(cert).ok()),
+            key: cert.and_then(|cert| IdentityKey::of_certificate(cert).ok()),
+        }
     }
 }
 
@@ -238,22 +280,47 @@ enum Eof {
     Told,
 }
 
-/// The reading half: plaintext out, ciphertext taken from its own socket.
+/// The reading side's ciphertext: what came from the socket and rustls
+/// has not taken yet, and the buffer the socket is read into.
 #[derive(Debug)]
-pub struct TlsReader {
-    shared: Arc<Mutex<Connection>>,
-    tcp: TcpStream,
-    /// Ciphertext read from the socket that rustls has not taken yet.
+struct Incoming {
     pending: Vec<u8>,
     chunk: Box<[u8]>,
     eof: Eof,
-    peer: Arc<Option<Vec<u8>>>,
 }
 
-impl TlsReader {
-    /// Hands rustls the ciphertext read so far (and the end of file, once
-    /// seen). An error here may come after plaintext that is still to be
-    /// read, so the caller reads that first.
+impl Incoming {
+    fn new() -> Incoming {
+        Incoming {
+            pending: Vec::new(),
+            chunk: vec![0; CHUNK].into_boxed_slice(),
+            eof: Eof::Open,
+        }
+    }
+
+    /// Plaintext for `buf` if rustls has some, after handing it what was
+    /// read so far; `None` if the socket must be read first. `Ok(Some(0))`
+    /// is the other end's `close_notify`.
+    fn plaintext(&mut self, conn: &mut Connection, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        if buf.is_empty() {
+            return Ok(Some(0));
+        }
+        // An error here may come after plaintext still to be read, so that
+        // goes first.
+        let fed = self.feed(conn);
+        match conn.reader().read(buf) {
+            Ok(n) => return Ok(Some(n)),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            Err(err) => return Err(err),
+        }
+        fed?;
+        if self.eof == Eof::Told {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(None)
+    }
+
+    /// Hands rustls the ciphertext read so far, and the end of file once seen.
     fn feed(&mut self, conn: &mut Connection) -> io::Result<()> {
         while !self.pending.is_empty() {
             let mut rest = &self.pending[..];
@@ -275,8 +342,31 @@ impl TlsReader {
         Ok(())
     }
 
+    /// One read of the socket. Its error (a timeout, say) is the caller's,
+    /// with nothing lost: no byte was taken.
+    fn fill(&mut self, mut tcp: &TcpStream) -> io::Result<()> {
+        let n = tcp.read(&mut self.chunk)?;
+        if n == 0 {
+            self.eof = Eof::Seen;
+        } else {
+            self.pending.extend_from_slice(&self.chunk[..n]);
+        }
+        Ok(())
+    }
+}
+
+/// The reading half: plaintext out, ciphertext taken from its own socket.
+#[derive(Debug)]
+pub struct TlsReader {
+    shared: Arc<Mutex<Connection>>,
+    tcp: TcpStream,
+    incoming: Incoming,
+    peer: Peer,
+}
+
+impl TlsReader {
     pub fn peer_fingerprint(&self) -> Option<Fingerprint> {
-        peer_fingerprint(&self.peer)
+        self.peer.fingerprint
     }
 
     /// The socket, for its read timeout.
@@ -290,31 +380,12 @@ impl Read for TlsReader {
     /// `close_notify`, `UnexpectedEof` if the socket ended without one, and
     /// the socket's own error (a timeout, say) with nothing lost.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
         loop {
-            {
-                let shared = Arc::clone(&self.shared);
-                let mut conn = lock(&shared)?;
-                let fed = self.feed(&mut conn);
-                match conn.reader().read(buf) {
-                    Ok(n) => return Ok(n),
-                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(err) => return Err(err),
-                }
-                fed?;
-                if self.eof == Eof::Told {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
+            if let Some(n) = self.incoming.plaintext(&mut *lock(&self.shared)?, buf)? {
+                return Ok(n);
             }
             // Outside the lock: the writer goes on while this waits.
-            let n = self.tcp.read(&mut self.chunk)?;
-            if n == 0 {
-                self.eof = Eof::Seen;
-            } else {
-                self.pending.extend_from_slice(&self.chunk[..n]);
-            }
+            self.incoming.fill(&self.tcp)?;
         }
     }
 }
@@ -325,7 +396,7 @@ impl Read for TlsReader {
 pub struct TlsWriter {
     shared: Arc<Mutex<Connection>>,
     tcp: TcpStream,
-    peer: Arc<Option<Vec<u8>>>,
+    peer: Peer,
 }
 
 impl TlsWriter {
@@ -333,49 +404,21 @@ impl TlsWriter {
     /// else rustls has to send, for a caller that sends `out` itself. The
     /// bytes must go out in order, each exactly once.
     pub fn encrypt(&self, plain: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
-        let mut conn = lock(&self.shared)?;
-        let mut rest = plain;
-        while !rest.is_empty() {
-            let n = conn.writer().write(rest)?;
-            if n == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::WriteZero,
-                    "the TLS connection takes no more plaintext",
-                ));
-            }
-            rest = &rest[n..];
-            while conn.wants_write() {
-                conn.write_tls(out)?;
-            }
-        }
-        while conn.wants_write() {
-            conn.write_tls(out)?;
-        }
-        Ok(())
+        encrypt(&mut *lock(&self.shared)?, plain, out)
     }
 
     /// Sends `close_notify`, so the other end reads a clean end, and shuts
     /// the socket's sending side.
     pub fn close(&mut self) -> io::Result<()> {
-        let mut out = Vec::new();
-        {
-            let mut conn = lock(&self.shared)?;
-            conn.send_close_notify();
-            while conn.wants_write() {
-                conn.write_tls(&mut out)?;
-            }
-        }
-        self.tcp.write_all(&out)?;
-        self.tcp.shutdown(Shutdown::Write)
+        close(&mut *lock(&self.shared)?, &self.tcp)
     }
 
     pub fn peer_fingerprint(&self) -> Option<Fingerprint> {
-        peer_fingerprint(&self.peer)
+        self.peer.fingerprint
     }
 
     pub fn peer_key(&self) -> Option<IdentityKey> {
-        let cert = self.peer.as_ref().as_ref()?;
-        IdentityKey::of_certificate(cert).ok()
+        self.peer.key
     }
 
     /// The socket, for a caller that sends `encrypt`'s output itself.
@@ -385,22 +428,53 @@ impl TlsWriter {
 }
 
 impl Write for TlsWriter {
-    /// Encrypts all of `buf` and writes it with one `write_all`. After an
-    /// error the stream is broken (a record may be half sent): drop it.
+    /// Encrypts all of `buf` and writes it with one `write_all`, outside
+    /// the lock. After an error the stream is broken (a record may be half
+    /// sent): drop it.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut out = Vec::with_capacity(buf.len() + 64);
         self.encrypt(buf, &mut out)?;
-        self.tcp.write_all(&out)?;
+        (&self.tcp).write_all(&out)?;
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.tcp.flush()
+        (&self.tcp).flush()
     }
 }
 
-fn peer_fingerprint(peer: &Option<Vec<u8>>) -> Option<Fingerprint> {
-    Fingerprint::of_certificate(peer.as_ref()?).ok()
+/// Appends to `out` the ciphertext of all of `plain` and whatever else
+/// rustls has queued (an alert, a key update).
+fn encrypt(conn: &mut Connection, plain: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+    let mut rest = plain;
+    while !rest.is_empty() {
+        let n = conn.writer().write(rest)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "the TLS connection takes no more plaintext",
+            ));
+        }
+        rest = &rest[n..];
+        while conn.wants_write() {
+            conn.write_tls(out)?;
+        }
+    }
+    while conn.wants_write() {
+        conn.write_tls(out)?;
+    }
+    Ok(())
+}
+
+/// Queues `close_notify`, sends everything queued, shuts the sending side.
+fn close(conn: &mut Connection, mut tcp: &TcpStream) -> io::Result<()> {
+    conn.send_close_notify();
+    let mut out = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut out)?;
+    }
+    tcp.write_all(&out)?;
+    tcp.shutdown(Shutdown::Write)
 }
 
 fn lock(shared: &Mutex<Connection>) -> io::Result<MutexGuard<'_, Connection>> {
