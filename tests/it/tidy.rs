@@ -42,9 +42,9 @@ fn succession_rules_do_no_io() {
 }
 
 /// Invariant: the key rules are plain: the keys' text, the pins and their
-/// decisions, sealing and seat proofs do no I/O and read no clock, so each
-/// rule is a test of data. Files, sockets and handshakes are the other
-/// files' of `src/crypto/`.
+/// decisions, sealing and seat proofs read no clock and open no socket or
+/// file, so each rule is a test of data. Files, sockets and handshakes
+/// are the other files' of `src/crypto/`.
 #[test]
 fn key_rules_do_no_io() {
     for file in [
@@ -55,7 +55,7 @@ fn key_rules_do_no_io() {
     ] {
         let code = code_of(&read(&root().join(file)));
         let mut found = io_uses(&code);
-        found.extend(files_or_clocks(&code));
+        found.extend(sans_io_uses(&code));
         assert!(found.is_empty(), "{file} does I/O:\n{}", found.join("\n"));
     }
 }
@@ -76,6 +76,34 @@ fn tls_is_1_3_with_ring_only() {
         assert!(
             found.is_empty(),
             "{} names TLS 1.2:\n{}",
+            file.display(),
+            found.join("\n")
+        );
+    }
+}
+
+/// Invariant: the lobby's rules are plain types: the sans-IO core
+/// (`lobby/state/`) and the types it is built on (roster, history, rules)
+/// read no clock, open no socket or file, start no thread and hold no
+/// channel; the hub thread does all of that. A `tests.rs` may read the
+/// clock once, for the base its made-up times count from.
+#[test]
+fn lobby_rules_do_no_io() {
+    let mut files: Vec<PathBuf> = ["roster.rs", "history.rs", "rules.rs"]
+        .iter()
+        .map(|file| root().join("src/lobby").join(file))
+        .collect();
+    let mut state = Vec::new();
+    rust_files_under(&root().join("src/lobby/state"), &mut state);
+    assert!(!state.is_empty(), "src/lobby/state/ is gone");
+    files.extend(state.into_iter().filter(|f| !f.ends_with("tests.rs")));
+    for file in files {
+        let code = code_of(&read(&file));
+        let mut found = io_uses(without_tests(&code));
+        found.extend(sans_io_uses(without_tests(&code)));
+        assert!(
+            found.is_empty(),
+            "{} does I/O, which the hub thread must do:\n{}",
             file.display(),
             found.join("\n")
         );
@@ -132,13 +160,27 @@ fn the_checks_catch_what_they_are_for() {
         &["2:     TcpListener};"],
     );
 
-    check(files_or_clocks, "let at = now;", &[]);
+    check(sans_io_uses, "fn f(now: Instant, at: SocketAddr) {}", &[]);
     check(
-        files_or_clocks,
+        sans_io_uses,
         "let t = Instant::now();",
         &["1: let t = Instant::now();"],
     );
-    check(files_or_clocks, "use std::fs;", &["1: use std::fs;"]);
+    check(
+        sans_io_uses,
+        "use std::net::SocketAddr;",
+        &["1: use std::net::SocketAddr;"],
+    );
+    check(
+        sans_io_uses,
+        "use crossbeam_channel::Sender;",
+        &["1: use crossbeam_channel::Sender;"],
+    );
+    check(
+        sans_io_uses,
+        "std::thread::spawn(f);",
+        &["1: std::thread::spawn(f);"],
+    );
 
     check(keywords_named, "let n = buf.len();", &[]);
     check(
@@ -224,10 +266,19 @@ fn io_uses(code: &str) -> Vec<String> {
     found
 }
 
-/// Every line that reaches the file system or reads a clock.
-fn files_or_clocks(code: &str) -> Vec<String> {
+/// Every line that reads a clock, or names a socket, a file, a thread or a
+/// channel: what a sans-IO core leaves to its driver.
+fn sans_io_uses(code: &str) -> Vec<String> {
+    const FORBIDDEN: [&str; 6] = [
+        "::now()",
+        "std::net",
+        "std::fs",
+        "std::thread",
+        "crossbeam",
+        "std::sync::mpsc",
+    ];
     offending_lines(code, |line| {
-        line.contains("std::fs") || line.contains("::now()") || line.contains("SystemTime")
+        FORBIDDEN.iter().any(|name| line.contains(name))
     })
 }
 
