@@ -7,14 +7,17 @@
 //! It must never fall back to plain text in silence, never accept a pinned
 //! key's mismatch, and never log or show a private key. What each part
 //! protects, and what it does not, is said at the top of its file.
+//!
+//! `seal` and `proof` are reached by their path (`crypto::seal::open`,
+//! `crypto::proof::verify`), since their functions' names say little alone.
 
 mod config;
 mod files;
 mod identity;
 mod keys;
 mod pins;
-mod proof;
-mod seal;
+pub mod proof;
+pub mod seal;
 mod sniff;
 mod stream;
 mod verify;
@@ -27,8 +30,6 @@ pub use files::{PinsFileError, load_pins, save_pins};
 pub use identity::{Identity, IdentityError, TlsIdentity};
 pub use keys::{Fingerprint, IdentityKey, KeyError, PeerKey, SealKey, SigningKey};
 pub use pins::{Pin, Pins, PinsError, PinsProblem};
-pub use proof::{Nonce, Proof, ProofError, Role, Transcript, prove, verify as verify_proof};
-pub use seal::{Binding, SealError, SealSecret, Sealed, open, seal};
 pub use sniff::{Opening, plain_text_notice, refuse_plain_text, sniff};
 pub use stream::{HandshakeError, TlsReader, TlsStream, TlsWriter, accept, connect};
 pub use verify::{AnyClientKey, KeyChanged, ServerKey};
