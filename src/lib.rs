@@ -24,12 +24,15 @@
 //!   them (sockets, flush passes, readers, the clock), and the `roster` that lets
 //!   a lobby outlive its leader (credentials, who leads next).
 //! - `chatlog`: one timestamped log file per lobby session, readable by its owner only.
+//! - `crypto`: TLS streams, keys pinned by fingerprint, sealed private messages,
+//!   seat proofs for plain-text lobbies: building blocks the others use.
 //! - `sanitize`: escapes control and bidi characters in text from the network before it is shown.
 
 pub mod chatlog;
 pub mod client;
 pub mod conn;
 pub mod console;
+pub mod crypto;
 pub mod db;
 pub mod line;
 pub mod lobby;

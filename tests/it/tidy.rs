@@ -41,6 +41,47 @@ fn succession_rules_do_no_io() {
     }
 }
 
+/// Invariant: the key rules are plain: the keys' text, the pins and their
+/// decisions, sealing and seat proofs read no clock and open no socket or
+/// file, so each rule is a test of data. Files, sockets and handshakes
+/// are the other files' of `src/crypto/`.
+#[test]
+fn key_rules_do_no_io() {
+    for file in [
+        "src/crypto/keys.rs",
+        "src/crypto/pins.rs",
+        "src/crypto/proof.rs",
+        "src/crypto/seal.rs",
+    ] {
+        let code = code_of(&read(&root().join(file)));
+        let mut found = io_uses(&code);
+        found.extend(sans_io_uses(&code));
+        assert!(found.is_empty(), "{file} does I/O:\n{}", found.join("\n"));
+    }
+}
+
+/// Invariant: TLS is 1.3 only, and nothing in the tree needs aws-lc-rs
+/// (which needs cmake and nasm to build for Windows).
+#[test]
+fn tls_is_1_3_with_ring_only() {
+    let lock = read(&root().join("Cargo.lock"));
+    assert!(
+        !lock.contains("name = \"aws-lc"),
+        "Cargo.lock has aws-lc-rs; give rustls default-features = false and the ring feature"
+    );
+    let mut files = Vec::new();
+    rust_files_under(&root().join("src/crypto"), &mut files);
+    for file in files {
+        let found = offending_lines(&code_of(&read(&file)), |line| line.contains("TLS12"));
+        assert!(
+            found.is_empty(),
+            "{} names TLS 1.2:\n{}",
+            file.display(),
+            found.join("\n")
+        );
+    }
+}
+
 /// Invariant: `src/peer/` has no import circles. Its messages between
 /// threads sit at the bottom (`msg.rs`, which imports no sibling); the
 /// workers and the app depend on them, and nothing depends back. `mod.rs`
