@@ -5,6 +5,7 @@
 //!
 //! Only the app thread holds an `App`; it must never block on a socket.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
@@ -13,16 +14,17 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender, never};
 
 use crate::chatlog::ChatLog;
-use crate::client::{LinkNotice, RegistryLink};
+use crate::client::LinkNotice;
 use crate::lobby::{Lobby, Notice};
 use crate::screen::ScreenLine;
 use crate::wire::{BusyReason, Contact, ToLeader};
 
+use super::effect::Effects;
 use super::invitations::Invitations;
-use super::msg::{ChatAnswer, Event, FromLeader, Move};
+use super::msg::{Asker, ChatAnswer, Event, FromLeader, Move};
 use super::render::{LobbyEvent, Role};
 use super::repeats::Repeats;
-use super::screen::{Screen, show_event};
+use super::screen::show_event;
 use super::standing::Standing;
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
 
@@ -49,8 +51,29 @@ pub(super) enum Stage {
     Menu,
     Search,
     ConfirmAdd(Contact),
+    /// A request is with the registry; typed lines wait for its reply.
+    Waiting(Wait),
     Leading(Leading),
     Member(Membership),
+}
+
+/// What a menu waits for the registry to answer, with what the answer needs.
+pub(super) enum Wait {
+    /// `REGISTER` or `JOIN` as `name`.
+    LogIn(Purpose, String),
+    /// The online list.
+    List,
+    /// A search from the menu.
+    Search,
+}
+
+/// A lobby just started: the tickets for its first chat requests are with
+/// the registry. Typed lines wait until they are all back.
+pub(super) struct Opening {
+    /// How many tickets are still to come.
+    pub(super) asked: usize,
+    /// Who can be invited, with the ticket that proves we invite them.
+    pub(super) ready: Vec<(Contact, String)>,
 }
 
 pub(super) struct Leading {
@@ -62,6 +85,8 @@ pub(super) struct Leading {
     /// Chat requests not answered yet.
     pub(super) invitations: Invitations,
     pub(super) cancel: Arc<AtomicBool>,
+    /// Set until the first chat requests have their tickets.
+    pub(super) opening: Option<Opening>,
 }
 
 pub(super) struct Membership {
@@ -146,19 +171,21 @@ pub(super) struct Pending {
 pub(super) struct App {
     pub(super) config: PeerConfig,
     pub(super) chat_port: u16,
-    pub(super) screen: Screen,
+    /// What the input being handled causes, for the driver to carry out.
+    pub(super) out: Effects,
     /// Ask a new password twice (it is typed without echo).
     pub(super) confirm_password: bool,
-    /// Shared with the `registry-check` threads, which ask it off this thread.
-    pub(super) link: Arc<RegistryLink>,
     pub(super) events: Sender<Event>,
     pub(super) me: Option<Contact>,
     pub(super) contacts: Vec<Contact>,
     pub(super) stage: Stage,
     pub(super) pending: Option<Pending>,
-    /// Chat requests whose tickets the registry checks; the user is not
-    /// asked about them yet.
-    pub(super) checking: Vec<Pending>,
+    /// Chat requests whose tickets the registry checks, by request number;
+    /// the user is not asked about them yet.
+    pub(super) checking: Vec<(u64, Pending)>,
+    pub(super) next_request: u64,
+    /// Lines typed while a request is with the registry, oldest first.
+    pub(super) held: VecDeque<String>,
     pub(super) next_lobby: u64,
     pub(super) inviters: Vec<JoinHandle<()>>,
     pub(super) repeats: Repeats,
@@ -166,7 +193,7 @@ pub(super) struct App {
 
 impl App {
     pub(super) fn say(&self, text: impl Into<ScreenLine>) {
-        self.screen.show(text.into());
+        self.out.show(text.into());
     }
 
     /// Says what the system has to say about the lobby or the registry,
@@ -205,7 +232,27 @@ impl App {
             Stage::Menu => self.say(MENU_PROMPT),
             Stage::Search => self.say("User name to search:"),
             Stage::ConfirmAdd(_) => self.say(ADD_PROMPT),
-            Stage::Leading(_) | Stage::Member(_) => {}
+            Stage::Waiting(_) | Stage::Leading(_) | Stage::Member(_) => {}
+        }
+    }
+
+    /// True while typed lines must wait for the registry's reply.
+    fn holds_lines(&self) -> bool {
+        match &self.stage {
+            Stage::Waiting(_) => true,
+            Stage::Leading(leading) => leading.opening.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Handles the lines typed while the registry was asked, until they
+    /// are done or one asks it again.
+    pub(super) fn replay_held(&mut self) {
+        while !self.holds_lines() {
+            let Some(line) = self.held.pop_front() else {
+                return;
+            };
+            self.on_line(&line);
         }
     }
 
@@ -218,6 +265,10 @@ impl App {
             self.answer_request(pending, line.trim());
             return Flow::Go;
         }
+        if self.holds_lines() {
+            self.held.push_back(line.to_string());
+            return Flow::Go;
+        }
         let stage = std::mem::replace(&mut self.stage, Stage::Welcome);
         self.stage = match stage {
             Stage::Welcome => self.welcome(line.trim()),
@@ -225,8 +276,9 @@ impl App {
             Stage::Password(purpose, name) => self.password(purpose, name, line),
             Stage::Repeat { name, password } => self.repeat_password(name, password, line),
             Stage::Menu => self.menu(line.trim()),
-            Stage::Search => self.search(line.trim()),
+            Stage::Search => self.search(line.trim(), Asker::Menu),
             Stage::ConfirmAdd(contact) => self.confirm_add(contact, line.trim()),
+            Stage::Waiting(wait) => Stage::Waiting(wait),
             Stage::Leading(leading) => self.lead(leading, line),
             Stage::Member(membership) => self.member(membership, line),
         };
@@ -254,11 +306,7 @@ impl App {
             } => self.on_rejoin(claim, reader, writer),
             Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
-            Event::Checked {
-                from,
-                answer,
-                verdict,
-            } => self.on_checked(from, answer, verdict),
+            Event::Registry(reply) => self.on_registry(reply),
         }
     }
 
@@ -288,7 +336,8 @@ impl App {
     /// and nothing is logged, as no lobby was joined.
     fn on_withdrawn(&mut self, answer: &Sender<ChatAnswer>, expired: bool) {
         // A request still under check was never shown: it goes quietly.
-        self.checking.retain(|c| !c.answer.same_channel(answer));
+        self.checking
+            .retain(|(_, c)| !c.answer.same_channel(answer));
         let Some(pending) = &self.pending else {
             return;
         };
@@ -359,7 +408,7 @@ impl App {
         }
         show_event(
             &mut membership.log,
-            &self.screen,
+            &self.out,
             &LobbyEvent::Ended(why.to_string()),
             Role::Member {
                 leader: &membership.leader,
@@ -421,21 +470,21 @@ impl App {
     fn back_to_welcome(&mut self) {
         if matches!(
             self.stage,
-            Stage::Menu | Stage::Search | Stage::ConfirmAdd(_)
+            Stage::Menu
+                | Stage::Search
+                | Stage::ConfirmAdd(_)
+                | Stage::Waiting(Wait::List | Wait::Search)
         ) {
             self.stage = Stage::Welcome;
             self.prompt();
         }
     }
 
-    /// Leaves any lobby, answers a waiting chat request, logs out.
-    pub(super) fn quit(mut self) {
-        for pending in self
-            .pending
-            .take()
-            .into_iter()
-            .chain(self.checking.drain(..))
-        {
+    /// Leaves any lobby, answers a waiting chat request, and waits for
+    /// the threads it started; the driver then logs out.
+    pub(super) fn quit(&mut self) {
+        let checking = self.checking.drain(..).map(|(_, pending)| pending);
+        for pending in self.pending.take().into_iter().chain(checking) {
             let _ = pending.answer.send(ChatAnswer::Busy(BusyReason::Unsaid));
         }
         match std::mem::replace(&mut self.stage, Stage::Welcome) {
@@ -446,11 +495,5 @@ impl App {
         for handle in self.inviters.drain(..) {
             let _ = handle.join();
         }
-        // The checks have ended with the threads above: the link is ours.
-        if let Ok(link) = Arc::try_unwrap(self.link) {
-            link.close();
-        }
-        self.screen.say("Bye.");
-        self.screen.finish();
     }
 }

@@ -37,6 +37,8 @@
 mod app;
 mod checks;
 mod commands;
+mod driver;
+mod effect;
 mod first_line;
 mod invitations;
 mod invitee;
@@ -47,6 +49,7 @@ mod member_link;
 mod menu;
 mod migration;
 mod msg;
+mod registry_worker;
 mod render;
 mod repeats;
 mod screen;
@@ -57,19 +60,20 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, after, at, never, select, unbounded};
+use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
 use crate::lobby::{self, InvitePolicy};
 use crate::screen::ScreenLine;
 use crate::trace::Trace;
 
-use app::{App, Flow, Stage};
+use app::{App, Stage};
+use driver::{Driver, drive};
 use invitee::ChatListener;
-use msg::{Event, FromLeader};
+use msg::Event;
+use registry_worker::RegistryWorker;
 
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
@@ -268,96 +272,42 @@ impl Peer {
             events,
             events_rx,
         } = self;
-        let mut app = App {
-            chat_port: config.advertise_port.unwrap_or(listener.addr.port()),
-            config,
+        let chat_port = config.advertise_port.unwrap_or(listener.addr.port());
+        let registry = RegistryWorker::start(link, events.clone()).map_err(PeerError::Thread)?;
+        let mut driver = Driver {
             screen: screen::Screen::new(console.screen.clone()),
+            registry,
+            events: events.clone(),
+            invite_timeout: config.invite_timeout,
+            trace: config.trace,
+            workers: Vec::new(),
+        };
+        let mut app = App {
+            chat_port,
+            config,
+            out: Default::default(),
             confirm_password: console.secrets_unseen,
-            link: Arc::new(link),
             events,
             me: None,
             contacts: Vec::new(),
             stage: Stage::Welcome,
             pending: None,
             checking: Vec::new(),
+            next_request: 0,
+            held: Default::default(),
             next_lobby: 0,
             inviters: Vec::new(),
             repeats: Default::default(),
         };
-        drive(&mut app, &console, &events_rx, &link_rx);
+        drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
         app.quit();
+        driver.carry_out(&app);
+        driver.finish();
         // Chat requests still waiting for an answer are answered BUSY by
         // their own threads as the listener stops.
         listener.stop();
         drop(events_rx);
         Ok(())
-    }
-}
-
-/// The app thread's loop: one typed line, event or notice at a time, until
-/// the user quits or the input ends.
-fn drive(
-    app: &mut App,
-    console: &Console,
-    events_rx: &Receiver<Event>,
-    link_rx: &Receiver<LinkNotice>,
-) {
-    // What the link found at start (a registry not reachable yet) comes
-    // before the first question.
-    for notice in link_rx.try_iter() {
-        app.on_link(notice);
-    }
-    app.prompt();
-    let mut asked = false;
-    loop {
-        if let (Some(wants), false) = (&console.wants, asked) {
-            let _ = wants.send(app.want());
-            asked = true;
-        }
-        // Lines held back for a full screen are tried again now and then.
-        let screen_retry = if app.screen.is_idle() {
-            never()
-        } else {
-            after(SCREEN_RETRY)
-        };
-        let repeats = app.repeats.due().map_or_else(never, at);
-        let (lobby_notices, leader_lines) = app.lobby_feeds();
-        select! {
-            recv(screen_retry) -> _ => {
-                app.screen.pump();
-            }
-            recv(repeats) -> _ => app.show_repeats(),
-            recv(leader_lines) -> line => {
-                // A reader that ended without a word is a leader gone.
-                app.on_feed(line.unwrap_or(FromLeader::Gone { silent: false }));
-            }
-            recv(console.input) -> input => {
-                asked = false;
-                match input {
-                    Ok(Input::Line(line)) => {
-                        if let Flow::Quit = app.on_line(&line) {
-                            break;
-                        }
-                    }
-                    Ok(Input::Eof) | Ok(Input::Interrupt) | Err(_) => break,
-                }
-            }
-            recv(events_rx) -> event => {
-                if let Ok(event) = event {
-                    app.on_event(event);
-                }
-            }
-            recv(lobby_notices) -> notice => {
-                if let Ok(notice) = notice {
-                    app.on_notice(notice);
-                }
-            }
-            recv(link_rx) -> notice => {
-                if let Ok(notice) = notice {
-                    app.on_link(notice);
-                }
-            }
-        }
     }
 }
 

@@ -43,7 +43,7 @@ impl App {
         let mut log = leading.log.take();
         write_log(
             &mut log,
-            &self.screen,
+            &self.out,
             &format!("* you handed the lobby to {to}"),
         );
         self.say(format!(
@@ -212,7 +212,7 @@ impl App {
             }
             Move::Handover { old, to } => format!("{old} handed the lobby to {to}"),
         };
-        write_log(&mut membership.log, &self.screen, &format!("* {news}"));
+        write_log(&mut membership.log, &self.out, &format!("* {news}"));
         self.say(format!("{news}."));
         for text in membership.standing.unsent() {
             membership.send(ToLeader::Msg(text));
@@ -245,7 +245,7 @@ impl App {
             Move::Lost { .. } => "the leader was lost; you lead the lobby now".to_string(),
             Move::Handover { old, .. } => format!("{old} handed the lobby to you; you lead it now"),
         };
-        write_log(&mut membership.log, &self.screen, &format!("* {news}"));
+        write_log(&mut membership.log, &self.out, &format!("* {news}"));
         self.say(format!("{news}. {LOBBY_HELP}"));
         for text in membership.standing.unsent() {
             lobby.say(text);
@@ -258,13 +258,14 @@ impl App {
             log: membership.log.take(),
             invitations: Invitations::started(&me, &[]),
             cancel: Arc::new(AtomicBool::new(false)),
+            opening: None,
         })
     }
 
     fn lobby_lost(&mut self, mut membership: Membership, why: &str) -> Stage {
         show_event(
             &mut membership.log,
-            &self.screen,
+            &self.out,
             &LobbyEvent::Ended(why.to_string()),
             Role::Member {
                 leader: &membership.leader,

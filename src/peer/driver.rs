@@ -1,0 +1,191 @@
+//! The driver of the app's core: the app thread's loop. It owns the screen,
+//! the registry worker and the worker threads it starts; it waits for the
+//! next input (a typed line, a worker's event, a lobby's line, a registry
+//! notice, a timer), hands it to the core (`App`), and carries out the
+//! effects the core returns.
+//!
+//! Only this loop waits; the core never does, and never waits on a socket.
+
+use std::thread::{self, JoinHandle};
+
+use crossbeam_channel::{Receiver, Sender, after, at, never, select};
+
+use crate::client::LinkNotice;
+use crate::lobby::Notice;
+use crate::trace::Trace;
+
+use super::app::{App, Flow};
+use super::effect::{Effect, Worker};
+use super::inviter::Inviter;
+use super::msg::{Event, FromLeader, Outcome};
+use super::registry_worker::RegistryWorker;
+use super::screen::Screen;
+use super::{Console, Input, SCREEN_RETRY};
+
+/// What the driver owns besides the core.
+pub(super) struct Driver {
+    pub(super) screen: Screen,
+    pub(super) registry: RegistryWorker,
+    /// Where the workers it starts report.
+    pub(super) events: Sender<Event>,
+    pub(super) invite_timeout: std::time::Duration,
+    pub(super) trace: Trace,
+    /// The worker threads it started, joined as the peer quits.
+    pub(super) workers: Vec<JoinHandle<()>>,
+}
+
+/// What woke the app thread.
+enum Woken {
+    ScreenRetry,
+    Repeats,
+    Feed(FromLeader),
+    Input(Input),
+    Event(Event),
+    Notice(Notice),
+    Link(LinkNotice),
+    /// A channel that ended: nothing to do.
+    Nothing,
+}
+
+impl Driver {
+    /// Carries out what the core's last input caused, in order.
+    pub(super) fn carry_out(&mut self, app: &App) {
+        for effect in app.out.take() {
+            match effect {
+                Effect::Show(line) => self.screen.show(line),
+                Effect::Chat(line) => self.screen.chat(line),
+                Effect::ToRegistry(ask) => self.registry.ask(ask),
+                Effect::Start(worker) => self.start(worker),
+            }
+        }
+    }
+
+    fn start(&mut self, worker: Worker) {
+        let Worker::Inviter {
+            lobby,
+            me,
+            contact,
+            ticket,
+            cancel,
+        } = worker;
+        let name = contact.name.clone();
+        let job = Inviter {
+            lobby,
+            me,
+            contact,
+            ticket,
+            timeout: self.invite_timeout,
+            cancel,
+            events: self.events.clone(),
+            trace: self.trace,
+        };
+        self.workers.retain(|h| !h.is_finished());
+        match thread::Builder::new()
+            .name("inviter".into())
+            .spawn(move || job.run())
+        {
+            Ok(handle) => self.workers.push(handle),
+            Err(err) => {
+                // The core hears of it as of any invitee out of reach.
+                let why = format!("cannot send a chat request: {err}");
+                let outcome = Outcome::Unreachable(why);
+                let _ = self.events.send(Event::Invited {
+                    lobby,
+                    name,
+                    outcome,
+                });
+            }
+        }
+    }
+
+    /// Joins the workers, lets the registry worker log out, and says goodbye.
+    pub(super) fn finish(self) {
+        for handle in self.workers {
+            let _ = handle.join();
+        }
+        self.registry.stop();
+        self.screen.say("Bye.");
+        self.screen.finish();
+    }
+}
+
+/// The app thread's loop: one input at a time, until the user quits or the
+/// input ends.
+pub(super) fn drive(
+    app: &mut App,
+    driver: &mut Driver,
+    console: &Console,
+    events_rx: &Receiver<Event>,
+    link_rx: &Receiver<LinkNotice>,
+) {
+    // What the link found at start (a registry not reachable yet) comes
+    // before the first question.
+    for notice in link_rx.try_iter() {
+        app.on_link(notice);
+    }
+    app.prompt();
+    driver.carry_out(app);
+    let mut asked = false;
+    loop {
+        if let (Some(wants), false) = (&console.wants, asked) {
+            let _ = wants.send(app.want());
+            asked = true;
+        }
+        let woken = wait(app, driver, console, events_rx, link_rx);
+        if let Woken::Input(_) = woken {
+            asked = false;
+        }
+        if let Flow::Quit = handle(app, driver, woken) {
+            break;
+        }
+        driver.carry_out(app);
+    }
+}
+
+/// Hands what woke the app thread to the core.
+fn handle(app: &mut App, driver: &mut Driver, woken: Woken) -> Flow {
+    match woken {
+        Woken::ScreenRetry => {
+            driver.screen.pump();
+        }
+        Woken::Repeats => app.show_repeats(),
+        Woken::Feed(line) => app.on_feed(line),
+        Woken::Input(Input::Line(line)) => return app.on_line(&line),
+        Woken::Input(Input::Eof | Input::Interrupt) => return Flow::Quit,
+        Woken::Event(event) => app.on_event(event),
+        Woken::Notice(notice) => app.on_notice(notice),
+        Woken::Link(notice) => app.on_link(notice),
+        Woken::Nothing => {}
+    }
+    Flow::Go
+}
+
+/// Waits for the next input.
+fn wait(
+    app: &App,
+    driver: &Driver,
+    console: &Console,
+    events_rx: &Receiver<Event>,
+    link_rx: &Receiver<LinkNotice>,
+) -> Woken {
+    // Lines held back for a full screen are tried again now and then.
+    let screen_retry = if driver.screen.is_idle() {
+        never()
+    } else {
+        after(SCREEN_RETRY)
+    };
+    let repeats = app.repeats.due().map_or_else(never, at);
+    let (lobby_notices, leader_lines) = app.lobby_feeds();
+    select! {
+        recv(screen_retry) -> _ => Woken::ScreenRetry,
+        recv(repeats) -> _ => Woken::Repeats,
+        // A reader that ended without a word is a leader gone.
+        recv(leader_lines) -> line => {
+            Woken::Feed(line.unwrap_or(FromLeader::Gone { silent: false }))
+        }
+        recv(console.input) -> input => Woken::Input(input.unwrap_or(Input::Eof)),
+        recv(events_rx) -> event => event.map_or(Woken::Nothing, Woken::Event),
+        recv(lobby_notices) -> notice => notice.map_or(Woken::Nothing, Woken::Notice),
+        recv(link_rx) -> notice => notice.map_or(Woken::Nothing, Woken::Link),
+    }
+}
