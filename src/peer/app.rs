@@ -9,17 +9,15 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
-use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, never};
 
 use crate::chatlog::ChatLog;
-use crate::client::LinkNotice;
 use crate::lobby::{Lobby, Notice};
 use crate::screen::ScreenLine;
 use crate::wire::{BusyReason, Contact, ToLeader};
 
-use super::effect::Effects;
+use super::effect::{Effect, Effects, Incoming, Now};
 use super::invitations::Invitations;
 use super::msg::{Asker, ChatAnswer, Event, FromLeader, Move};
 use super::render::{LobbyEvent, Role};
@@ -189,9 +187,70 @@ pub(super) struct App {
     pub(super) next_lobby: u64,
     pub(super) inviters: Vec<JoinHandle<()>>,
     pub(super) repeats: Repeats,
+    /// When the input being handled came.
+    pub(super) now: Now,
 }
 
 impl App {
+    /// The core at the first menu; `events` is where the workers it starts
+    /// itself report.
+    pub(super) fn new(
+        config: PeerConfig,
+        chat_port: u16,
+        confirm_password: bool,
+        events: Sender<Event>,
+        now: Now,
+    ) -> App {
+        App {
+            config,
+            chat_port,
+            out: Effects::default(),
+            confirm_password,
+            events,
+            me: None,
+            contacts: Vec::new(),
+            stage: Stage::Welcome,
+            pending: None,
+            checking: Vec::new(),
+            next_request: 0,
+            held: VecDeque::new(),
+            next_lobby: 0,
+            inviters: Vec::new(),
+            repeats: Repeats::default(),
+            now,
+        }
+    }
+
+    /// Handles one input at `now`; returns what should happen, in order,
+    /// and whether the user quits.
+    pub(super) fn handle(&mut self, input: Incoming, now: Now) -> (Flow, Vec<Effect>) {
+        self.now = now;
+        let flow = match input {
+            Incoming::Line(line) => self.on_line(&line),
+            Incoming::Event(event) => {
+                self.on_event(event);
+                Flow::Go
+            }
+            Incoming::Feed(line) => {
+                self.on_feed(line);
+                Flow::Go
+            }
+            Incoming::Notice(notice) => {
+                self.on_notice(notice);
+                Flow::Go
+            }
+            Incoming::Link(notice) => {
+                self.on_link(notice);
+                Flow::Go
+            }
+            Incoming::Repeats => {
+                self.show_repeats();
+                Flow::Go
+            }
+        };
+        (flow, self.out.take())
+    }
+
     pub(super) fn say(&self, text: impl Into<ScreenLine>) {
         self.out.show(text.into());
     }
@@ -360,7 +419,7 @@ impl App {
     /// Shows `warning`, unless it is counted as a repeat of the last one;
     /// true if it was shown.
     pub(super) fn warn(&mut self, warning: String) -> bool {
-        let lines = self.repeats.warn(warning, Instant::now());
+        let lines = self.repeats.warn(warning, self.now.at);
         let shown = !lines.is_empty();
         for line in lines {
             self.say(line);
@@ -370,7 +429,7 @@ impl App {
 
     /// Shows how often the last warning came again since it was shown.
     pub(super) fn show_repeats(&mut self) {
-        if let Some(count) = self.repeats.count_shown(Instant::now()) {
+        if let Some(count) = self.repeats.count_shown(self.now.at) {
             self.say(count);
         }
     }
@@ -417,69 +476,6 @@ impl App {
         self.prompt();
     }
 
-    pub(super) fn on_link(&mut self, notice: LinkNotice) {
-        // Only a user who has joined has chats that could go on.
-        let chats_go_on = if self.me.is_some() {
-            "; chats go on"
-        } else {
-            ""
-        };
-        match notice {
-            LinkNotice::NotYet(why) => self.say(format!(
-                "The registry is not reachable yet {why}; trying again in the background."
-            )),
-            LinkNotice::Lost(why) => self.say(format!(
-                "The registry is unreachable: {why}. Reconnecting in the background{chats_go_on}."
-            )),
-            LinkNotice::Stopped => self.say(format!(
-                "The registry stopped. Reconnecting in the background{chats_go_on}."
-            )),
-            LinkNotice::Reachable => self.say("The registry is reachable now."),
-            LinkNotice::Back(contact) => {
-                self.notice(format!(
-                    "Reconnected to the registry; you are online again as {}.",
-                    contact.name
-                ));
-                self.me = Some(contact);
-            }
-            LinkNotice::Replaced => self.replaced(),
-            LinkNotice::GaveUp(why) => {
-                self.me = None;
-                self.say(format!(
-                    "Stopped rejoining the registry: {why}. Join again from the first menu."
-                ));
-                self.back_to_welcome();
-            }
-        }
-    }
-
-    /// The same user joined from somewhere else: this peer is logged out
-    /// and goes back to the first menu (a lobby goes on until it ends).
-    fn replaced(&mut self) {
-        let name = self.my_name();
-        self.me = None;
-        self.say(format!(
-            "You ({name}) joined from somewhere else, so the registry logged this peer out. \
-             Join again with '2' to come back here."
-        ));
-        self.back_to_welcome();
-    }
-
-    /// Goes to the first menu if the user is at a menu now; in a lobby, the
-    /// menu shows the first menu when the lobby ends.
-    fn back_to_welcome(&mut self) {
-        if matches!(
-            self.stage,
-            Stage::Menu
-                | Stage::Search
-                | Stage::ConfirmAdd(_)
-                | Stage::Waiting(Wait::List | Wait::Search)
-        ) {
-            self.stage = Stage::Welcome;
-            self.prompt();
-        }
-    }
-
     /// Leaves any lobby, answers a waiting chat request, and waits for
     /// the threads it started; the driver then logs out.
     pub(super) fn quit(&mut self) {
@@ -497,3 +493,6 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

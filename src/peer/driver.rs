@@ -7,15 +7,17 @@
 //! Only this loop waits; the core never does, and never waits on a socket.
 
 use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use chrono::Utc;
 
 use crossbeam_channel::{Receiver, Sender, after, at, never, select};
 
 use crate::client::LinkNotice;
-use crate::lobby::Notice;
 use crate::trace::Trace;
 
 use super::app::{App, Flow};
-use super::effect::{Effect, Worker};
+use super::effect::{Effect, Incoming, Now, Worker};
 use super::inviter::Inviter;
 use super::msg::{Event, FromLeader, Outcome};
 use super::registry_worker::RegistryWorker;
@@ -37,20 +39,18 @@ pub(super) struct Driver {
 /// What woke the app thread.
 enum Woken {
     ScreenRetry,
-    Repeats,
-    Feed(FromLeader),
-    Input(Input),
-    Event(Event),
-    Notice(Notice),
-    Link(LinkNotice),
+    /// An input for the core.
+    Core(Incoming),
+    /// The keyboard ended, or the user pressed Ctrl-C.
+    End,
     /// A channel that ended: nothing to do.
     Nothing,
 }
 
 impl Driver {
     /// Carries out what the core's last input caused, in order.
-    pub(super) fn carry_out(&mut self, app: &App) {
-        for effect in app.out.take() {
+    pub(super) fn carry_out(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
             match effect {
                 Effect::Show(line) => self.screen.show(line),
                 Effect::Chat(line) => self.screen.chat(line),
@@ -124,40 +124,33 @@ pub(super) fn drive(
         app.on_link(notice);
     }
     app.prompt();
-    driver.carry_out(app);
+    driver.carry_out(app.out.take());
     let mut asked = false;
     loop {
         if let (Some(wants), false) = (&console.wants, asked) {
             let _ = wants.send(app.want());
             asked = true;
         }
-        let woken = wait(app, driver, console, events_rx, link_rx);
-        if let Woken::Input(_) = woken {
-            asked = false;
-        }
-        if let Flow::Quit = handle(app, driver, woken) {
+        let input = match wait(app, driver, console, events_rx, link_rx) {
+            Woken::ScreenRetry => {
+                driver.screen.pump();
+                continue;
+            }
+            Woken::Core(input) => input,
+            Woken::End => break,
+            Woken::Nothing => continue,
+        };
+        asked &= !matches!(input, Incoming::Line(_));
+        let now = Now {
+            at: Instant::now(),
+            utc: Utc::now(),
+        };
+        let (flow, effects) = app.handle(input, now);
+        driver.carry_out(effects);
+        if let Flow::Quit = flow {
             break;
         }
-        driver.carry_out(app);
     }
-}
-
-/// Hands what woke the app thread to the core.
-fn handle(app: &mut App, driver: &mut Driver, woken: Woken) -> Flow {
-    match woken {
-        Woken::ScreenRetry => {
-            driver.screen.pump();
-        }
-        Woken::Repeats => app.show_repeats(),
-        Woken::Feed(line) => app.on_feed(line),
-        Woken::Input(Input::Line(line)) => return app.on_line(&line),
-        Woken::Input(Input::Eof | Input::Interrupt) => return Flow::Quit,
-        Woken::Event(event) => app.on_event(event),
-        Woken::Notice(notice) => app.on_notice(notice),
-        Woken::Link(notice) => app.on_link(notice),
-        Woken::Nothing => {}
-    }
-    Flow::Go
 }
 
 /// Waits for the next input.
@@ -176,16 +169,22 @@ fn wait(
     };
     let repeats = app.repeats.due().map_or_else(never, at);
     let (lobby_notices, leader_lines) = app.lobby_feeds();
+    let core = |input| Woken::Core(input);
     select! {
         recv(screen_retry) -> _ => Woken::ScreenRetry,
-        recv(repeats) -> _ => Woken::Repeats,
+        recv(repeats) -> _ => core(Incoming::Repeats),
         // A reader that ended without a word is a leader gone.
         recv(leader_lines) -> line => {
-            Woken::Feed(line.unwrap_or(FromLeader::Gone { silent: false }))
+            core(Incoming::Feed(line.unwrap_or(FromLeader::Gone { silent: false })))
         }
-        recv(console.input) -> input => Woken::Input(input.unwrap_or(Input::Eof)),
-        recv(events_rx) -> event => event.map_or(Woken::Nothing, Woken::Event),
-        recv(lobby_notices) -> notice => notice.map_or(Woken::Nothing, Woken::Notice),
-        recv(link_rx) -> notice => notice.map_or(Woken::Nothing, Woken::Link),
+        recv(console.input) -> input => match input {
+            Ok(Input::Line(line)) => core(Incoming::Line(line)),
+            Ok(Input::Eof | Input::Interrupt) | Err(_) => Woken::End,
+        },
+        recv(events_rx) -> event => event.map_or(Woken::Nothing, |e| core(Incoming::Event(e))),
+        recv(lobby_notices) -> notice => {
+            notice.map_or(Woken::Nothing, |n| core(Incoming::Notice(n)))
+        }
+        recv(link_rx) -> notice => notice.map_or(Woken::Nothing, |n| core(Incoming::Link(n))),
     }
 }

@@ -8,11 +8,40 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Instant;
 
+use chrono::{DateTime, Utc};
+
+use crate::client::LinkNotice;
+use crate::lobby::Notice;
 use crate::screen::ScreenLine;
 use crate::wire::Contact;
 
-use super::msg::RegistryAsk;
+use super::msg::{Event, FromLeader, RegistryAsk};
+
+/// One input for the core: what the user typed, what a worker, the
+/// current lobby or the registry link said, or a timer that came due.
+pub(super) enum Incoming {
+    Line(String),
+    /// A worker's event, a registry reply among them.
+    Event(Event),
+    /// A line (or the end) from the leader of the lobby we are a member of.
+    Feed(FromLeader),
+    /// A notice of the lobby hub we lead.
+    Notice(Notice),
+    Link(LinkNotice),
+    /// The count of a repeated warning is due.
+    Repeats,
+}
+
+/// The time an input is handled at: the core reads no clock.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Now {
+    /// For timers and deadlines.
+    pub(super) at: Instant,
+    /// For what is stamped with the date (the messages a member keeps).
+    pub(super) utc: DateTime<Utc>,
+}
 
 /// One thing the driver is to do.
 #[derive(Debug)]

@@ -330,7 +330,7 @@ impl App {
         let Stage::Member(membership) = &mut self.stage else {
             return;
         };
-        membership.standing.hear(&line, &me, chrono::Utc::now());
+        membership.standing.hear(&line, &me, self.now.utc);
         if let ToMember::Succession(Succession::Handover(to)) = line {
             let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
                 unreachable!("checked above");

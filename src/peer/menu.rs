@@ -309,15 +309,7 @@ impl App {
         let mut log = self.open_log(&me);
         write_log(&mut log, &self.out, &format!("* lobby started by {me}"));
         let names: Vec<String> = self.contacts.iter().map(|c| c.name.clone()).collect();
-        self.notice(format!("Sending chat requests to {}...", names.join(", ")));
-        for name in &names {
-            let ask = RegistryAsk::Ticket {
-                lobby: id,
-                name: name.clone(),
-                by: None,
-            };
-            self.out.push(Effect::ToRegistry(ask));
-        }
+        self.ask_tickets(id, &names);
         Stage::Leading(Leading {
             id,
             lobby,
@@ -330,6 +322,19 @@ impl App {
                 ready: Vec::new(),
             }),
         })
+    }
+
+    /// Asks the registry for a ticket for each of the first invitees.
+    fn ask_tickets(&mut self, lobby: u64, names: &[String]) {
+        self.notice(format!("Sending chat requests to {}...", names.join(", ")));
+        for name in names {
+            let ask = RegistryAsk::Ticket {
+                lobby,
+                name: name.clone(),
+                by: None,
+            };
+            self.out.push(Effect::ToRegistry(ask));
+        }
     }
 
     /// A ticket for a chat request into lobby `lobby`, or why there is none.

@@ -49,6 +49,7 @@ mod member_link;
 mod menu;
 mod migration;
 mod msg;
+mod notices;
 mod registry_worker;
 mod render;
 mod repeats;
@@ -60,7 +61,9 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
@@ -69,8 +72,9 @@ use crate::lobby::{self, InvitePolicy};
 use crate::screen::ScreenLine;
 use crate::trace::Trace;
 
-use app::{App, Stage};
+use app::App;
 use driver::{Driver, drive};
+use effect::Now;
 use invitee::ChatListener;
 use msg::Event;
 use registry_worker::RegistryWorker;
@@ -282,26 +286,15 @@ impl Peer {
             trace: config.trace,
             workers: Vec::new(),
         };
-        let mut app = App {
-            chat_port,
-            config,
-            out: Default::default(),
-            confirm_password: console.secrets_unseen,
-            events,
-            me: None,
-            contacts: Vec::new(),
-            stage: Stage::Welcome,
-            pending: None,
-            checking: Vec::new(),
-            next_request: 0,
-            held: Default::default(),
-            next_lobby: 0,
-            inviters: Vec::new(),
-            repeats: Default::default(),
+        let now = Now {
+            at: Instant::now(),
+            utc: Utc::now(),
         };
+        let confirm = console.secrets_unseen;
+        let mut app = App::new(config, chat_port, confirm, events, now);
         drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
         app.quit();
-        driver.carry_out(&app);
+        driver.carry_out(app.out.take());
         driver.finish();
         // Chat requests still waiting for an answer are answered BUSY by
         // their own threads as the listener stops.

@@ -114,7 +114,6 @@ impl std::fmt::Debug for RegistryAsk {
 }
 
 /// The registry's reply to a `RegistryAsk`, with the ask's context.
-#[derive(Debug)]
 pub(super) enum RegistryReply {
     Registered(Result<String, Refused>),
     Joined(Result<Contact, Refused>),

@@ -8,7 +8,6 @@
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use crossbeam_channel::bounded;
 
@@ -122,7 +121,7 @@ impl App {
             lobby: membership.id,
             walk,
             claim,
-            deadline: Instant::now() + self.config.lobby_timeout,
+            deadline: self.now.at + self.config.lobby_timeout,
             cancel,
             events: self.events.clone(),
             trace: self.config.trace,
