@@ -4,7 +4,8 @@
 //! Threads: the app thread (the caller of `Peer::run`) owns all user-facing
 //! state and is the only one that prints; the chat listener and one thread
 //! per incoming chat connection; one inviter thread per outgoing chat
-//! request; the registry link (`client/`); and, while leading, the lobby
+//! request; the registry worker and the registry link (`client/`); and,
+//! while leading, the lobby
 //! hub (`lobby/hub.rs`). Background threads report to the app thread over
 //! channels and never touch its state.
 //!
@@ -16,9 +17,14 @@
 //! - this file: the public surface (`PeerConfig`, `PeerError`, `Console`,
 //!   `Input`, `Want`, the prompts, `Peer::start` and `Peer::run`).
 //! - `msg`: the messages between the threads; imports no other peer module.
-//! - `app`: the app thread's state, its stages, and dispatch.
+//! - `effect`: the core's inputs and effects, as values.
+//! - `app`: the core: the app thread's state, its stages, and dispatch;
+//!   one input and `now` in, effects out.
+//! - `driver`: the app thread's loop, which carries the core's effects out.
+//! - `registry_worker`: the thread that asks the registry for the app.
 //! - `checks`: a chat request's ticket, checked by the registry off the app thread.
 //! - `menu`: the menus: register, join, list, search, start a chat.
+//! - `notices`: what the registry link says unasked.
 //! - `lobby_stage`: the user's side of a lobby, as leader or member.
 //! - `lobby_commands`: the lobby's /commands carried out, and the lines they cause.
 //! - `commands`: what a line typed in a lobby asks for (`LobbyInput`).
