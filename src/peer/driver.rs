@@ -37,6 +37,9 @@ pub(super) struct Driver {
 }
 
 /// What woke the app thread.
+// One value per wake-up, moved once into the core: boxing it would buy
+// nothing but an allocation per input.
+#[allow(clippy::large_enum_variant)]
 enum Woken {
     ScreenRetry,
     /// An input for the core.
