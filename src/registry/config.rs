@@ -12,6 +12,7 @@ use std::time::Duration;
 use crossbeam_channel::Sender;
 
 use crate::db::DbError;
+use crate::password::HashParams;
 use crate::trace::Trace;
 
 /// The port the registry listens on unless told otherwise (and the port a
@@ -110,6 +111,9 @@ pub struct RegistryConfig {
     pub max_invites_per_user: usize,
     pub throttle: ThrottleConfig,
     pub registrations: RegistrationLimit,
+    /// The argon2id parameters of new password hashes. Production keeps
+    /// the default (`HashParams::PRODUCTION`); tests choose cheap ones.
+    pub password: HashParams,
 }
 
 impl RegistryConfig {
@@ -127,6 +131,7 @@ impl RegistryConfig {
             max_invites_per_user: DEFAULT_MAX_INVITES_PER_USER,
             throttle: ThrottleConfig::default(),
             registrations: RegistrationLimit::default(),
+            password: HashParams::PRODUCTION,
         }
     }
 }
