@@ -27,7 +27,6 @@
 
 pub mod chatlog;
 pub mod client;
-pub mod console;
 pub mod db;
 pub mod line;
 pub mod lobby;
@@ -37,6 +36,7 @@ pub mod peer;
 pub mod registry;
 pub mod sanitize;
 pub mod screen;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod trace;
 pub mod wire;
@@ -52,42 +52,10 @@ pub fn parse_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
-/// `OPEN_MAX` from macOS's `<sys/syslimits.h>`, which the libc crate does
-/// not export: the most a process's soft limit on open files may be set to.
-#[cfg(target_os = "macos")]
-const MACOS_OPEN_MAX: libc::rlim_t = 10_240;
-
-/// Raises this process's soft limit on open files to its hard limit (on
-/// macOS at most `OPEN_MAX`), since thousands of connections need thousands
-/// of descriptors. Returns the new soft limit.
+/// Raises this process's soft limit on open files as far as the system
+/// lets it (the hard limit; on macOS also `kern.maxfilesperproc`), since
+/// thousands of connections need thousands of descriptors. Returns the new
+/// soft limit; where there is no such limit (Windows), `u64::MAX`.
 pub fn raise_fd_limit() -> std::io::Result<u64> {
-    #[cfg(unix)]
-    {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: `limit` is a valid, writable `rlimit` for the whole call.
-        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // macOS refuses a soft limit above `OPEN_MAX` (`RLIM_INFINITY`, the
-        // usual hard limit there, included) with EINVAL, so the soft limit
-        // goes only that far.
-        #[cfg(target_os = "macos")]
-        let wanted = limit.rlim_max.min(MACOS_OPEN_MAX);
-        #[cfg(not(target_os = "macos"))]
-        let wanted = limit.rlim_max;
-        if limit.rlim_cur < wanted {
-            limit.rlim_cur = wanted;
-            // SAFETY: `limit` is a valid `rlimit` that only raises the soft
-            // limit up to the hard one, which any process may do.
-            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-        Ok(limit.rlim_cur)
-    }
-    #[cfg(not(unix))]
-    Ok(0)
+    rlimit::increase_nofile_limit(u64::MAX)
 }
