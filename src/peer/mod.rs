@@ -43,7 +43,6 @@ mod screen;
 mod standing;
 mod succession;
 
-use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -138,32 +137,22 @@ impl PeerConfig {
 }
 
 /// Why the peer could not start or go on.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum PeerError {
-    Listen(SocketAddr, io::Error),
-    Registry(Vec<SocketAddr>, ClientError),
+    #[error("cannot listen for chats on {0}: {1}")]
+    Listen(SocketAddr, #[source] io::Error),
+    #[error("cannot reach the registry at {addrs}: {1}", addrs = either(.0))]
+    Registry(Vec<SocketAddr>, #[source] ClientError),
     /// A thread could not be started.
-    Thread(io::Error),
+    #[error("cannot start a thread: {0}")]
+    Thread(#[source] io::Error),
 }
 
-impl fmt::Display for PeerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PeerError::Listen(addr, err) => write!(f, "cannot listen for chats on {addr}: {err}"),
-            PeerError::Registry(addrs, err) => {
-                let addrs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
-                write!(
-                    f,
-                    "cannot reach the registry at {}: {err}",
-                    addrs.join(" or ")
-                )
-            }
-            PeerError::Thread(err) => write!(f, "cannot start a thread: {err}"),
-        }
-    }
+/// `a or b or c`.
+fn either(addrs: &[SocketAddr]) -> String {
+    let addrs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+    addrs.join(" or ")
 }
-
-impl std::error::Error for PeerError {}
 
 /// What the user typed, or why there is nothing more to read.
 #[derive(Debug, Clone, PartialEq, Eq)]

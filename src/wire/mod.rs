@@ -126,7 +126,8 @@ impl FromStr for ErrorCode {
 
 /// Why a line could not be parsed. It carries the code and text of the
 /// `ERR` reply the other side should get, so a handler can answer it as is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text} ({code})")]
 pub struct ParseError {
     pub code: ErrorCode,
     pub text: String,
@@ -140,14 +141,6 @@ impl ParseError {
         }
     }
 }
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.text, self.code)
-    }
-}
-
-impl std::error::Error for ParseError {}
 
 /// Splits a line into its keyword and the words after it.
 pub(super) fn words(line: &str) -> (&str, Vec<&str>) {
