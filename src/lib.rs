@@ -1,29 +1,14 @@
 //! p2pchat: a peer-to-peer group chat with a central registry.
 //!
-//! # Layout
-//!
-//! - `wire`: every protocol line as a typed value; parsing and formatting, no I/O
-//!   (`registry`, `chat` and `succession` grammars, `checks` for limits and `redact`).
-//! - `line`: reads and writes protocol lines on any `BufRead`/`Write`.
-//! - `trace`: the `--trace` output of both binaries, passwords hidden.
-//! - `db`: the registry's SQLite file: schema, migrations, every statement.
-//! - `password`: argon2id hashing, at most one hash per core at a time.
-//! - `registry`: the registry server: acceptor, connection threads, sweeper, hub,
-//!   and its rules (`throttle`, `tickets`) as plain types.
-//! - `net`: waking a blocked `accept`, and the accept loop both servers share.
-//! - `client`: the peer's link to the registry: typed requests, the link thread's
-//!   reconnects and HELLO (`link`), one connection and its reader (`conn`).
-//! - `peer`: the interactive peer: menus, chat requests, lobby membership, and
-//!   carrying a lobby on when its leader hands it over or is lost.
-//! - `screen`: the lines a peer shows (`ScreenLine`) and how they look: colours, timestamps.
-//! - `console`: the peer binary's keyboard and screen threads, piped or with a line editor.
-//! - `testing`: `ScriptedPeer`, which drives a peer through channels for tests and the demo.
-//! - `lobby`: the lobby a leader runs: the `Lobby` handle, the `hub` (its event loop,
-//!   with `membership`, `flush` passes, `liveness`, `commands`, `succession`), each
-//!   `member`'s output and reader, and the `roster` that lets a lobby outlive its
-//!   leader (credentials, who leads next).
-//! - `chatlog`: one timestamped log file per lobby session, readable by its owner only.
-//! - `sanitize`: escapes control and bidi characters in text from the network before it is shown.
+//! The library owns everything but the terminal: the wire grammar (`wire`,
+//! which does no I/O), framing (`line`), the registry server (`registry`,
+//! with its `db` and `password` hashing), the peer's link to it (`client`),
+//! the interactive peer (`peer`), the lobby a leader runs (`lobby`), and how
+//! lines are shown, logged and traced (`screen`, `chatlog`, `sanitize`,
+//! `trace`). It never reads the keyboard or draws the terminal: the binaries
+//! in `src/bin/` do, and only they parse options and choose exit codes. The
+//! map of files, threads and invariants is docs/ARCHITECTURE.md, and only
+//! there.
 
 pub mod chatlog;
 pub mod client;

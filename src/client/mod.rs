@@ -1,29 +1,11 @@
-//! The peer's link to the registry: one thread owns the registry connection,
-//! sends the user's requests and the HELLO heartbeat and takes the replies;
-//! a reader thread per connection reads every line as it arrives, so a
-//! `BYE` the registry sends on its own is noticed at once. When the registry
-//! goes away, the link reconnects with backoff and joins again.
-//!
-//! A `BYE` (other than `REPLACED`) that comes as the first line after a
-//! request means the registry closed the connection before it read the
-//! request: the link reconnects at once, joins again if it was joined, and
-//! sends the request once more, so the user never sees it. A registry that is
-//! down when the peer starts is retried in the background.
-//!
-//! This module owns the registry socket on the peer side; the link thread
-//! must be the only code that writes to it, and the reader thread only reads. It knows nothing of menus or lobbies, and it
-//! keeps the password of the last successful JOIN in memory only, to join
-//! again after a reconnect.
-//!
-//! `RegistryLink` is a typed client: `register`, `join`, `list`, `search`,
-//! `invite` and `check` return what was asked for or why not (`Refused`), so
-//! no caller decodes `Reply` lines.
-//!
-//! - this file: the public surface (`RegistryLink` and its typed requests,
-//!   `LinkConfig`, `LinkNotice`, `ClientError`, `Refused`).
-//! - `link`: the link thread's state machine: reconnecting, joining again,
-//!   resending a request the registry never acted on.
-//! - `conn`: one connection: connecting, the reader thread, reading replies.
+//! The peer's link to the registry, as a typed client: `register`, `join`,
+//! `list`, `search`, `invite` and `check` return what was asked for or why
+//! not (`Refused`), so no caller decodes `Reply` lines. This module owns the
+//! registry socket on the peer side: the link thread is the only code that
+//! writes to it, and the reader thread only reads. It reconnects with backoff
+//! and joins again, resends a request a `BYE` kept the registry from acting
+//! on, and keeps the password of the last successful JOIN in memory only. It
+//! knows nothing of menus or lobbies.
 
 mod conn;
 mod link;

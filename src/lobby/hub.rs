@@ -1,13 +1,6 @@
 //! The hub thread: it handles one `Event` at a time, queues output per
 //! member, and writes it in flush passes. Only this thread changes the
 //! membership or writes a member's socket.
-//!
-//! - `hub/flush.rs`: queuing lines, the flush pass, and the last flush.
-//! - `hub/membership.rs`: admitting members and removing them.
-//! - `hub/liveness.rs`: heartbeats to members and silence from them.
-//! - `hub/commands.rs`: private messages, invite requests and kicks.
-//! - `hub/succession.rs`: credentials, the roster, numbered messages,
-//!   members who come back, and handing the lobby on.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{SocketAddr, TcpStream};

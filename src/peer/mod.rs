@@ -1,33 +1,12 @@
 //! The interactive peer: the menus, chat requests in both directions, and
-//! the user's side of a lobby, as a leader or as a member.
-//!
-//! Threads: the app thread (the caller of `Peer::run`) owns all user-facing
-//! state and is the only one that prints; the chat listener and one thread
-//! per incoming chat connection; one inviter thread per outgoing chat
-//! request; the registry link (`client/`); and, while leading, the lobby
-//! hub (`lobby/hub.rs`). Background threads report to the app thread over
-//! channels and never touch its state.
-//!
-//! This module must never print from a background thread (except `--trace`
-//! lines, which go to standard error), and never write a socket that another
-//! thread writes: each chat connection is written by the thread that accepted
-//! or opened it until it is handed to the hub, and by the hub after that.
-//!
-//! - this file: the public surface (`PeerConfig`, `PeerError`, `Console`,
-//!   `Input`, `Want`, the prompts, `Peer::start` and `Peer::run`).
-//! - `app`: the app thread's state, its events and stages, and dispatch.
-//! - `menu`: the menus: register, join, list, search, start a chat.
-//! - `lobby_stage`: the user's side of a lobby, as leader or member.
-//! - `lobby_commands`: the lobby's /commands carried out, and the lines they cause.
-//! - `commands`: what a line typed in a lobby asks for (`LobbyInput`).
-//! - `invitations`: the chat requests a leader has out, bounded.
-//! - `inviter`: one outgoing chat request.
-//! - `first_line`: the wait for a chat connection's first line, for both ends.
-//! - `invitee`: the chat listener and the invitee's handshake, in phases.
-//! - `standing`: what a member keeps so its lobby outlives the leader.
-//! - `migration`: the rejoiner that walks the roster, and the member link after.
-//! - `succession`: `/handover`, following one, taking a lobby over, `REJOIN`s.
-//! - `screen`: the app's side of the screen, escaped, never blocking.
+//! the user's side of a lobby, as a leader or as a member. The app thread (the
+//! caller of `Peer::run`) owns all user-facing state and is the only one that
+//! makes screen lines; background threads report to it over channels and
+//! never touch its state. This module must never print from a background
+//! thread (except `--trace` lines, which go to standard error), and never
+//! write a socket that another thread writes: each chat connection is written
+//! by the thread that accepted or opened it until it is handed to the hub,
+//! and by the hub after that.
 
 mod app;
 mod commands;
