@@ -5,12 +5,15 @@
 //! turns lines into events for it. Nothing else may change the membership or
 //! write to a member, and the hub must never block on a member's socket: a
 //! member that stops reading is dropped instead of stalling everyone else.
+//! Its rules are a sans-IO state (one event and the time in, effects out)
+//! that the hub thread drives.
 
 mod history;
 mod hub;
 mod member;
 pub mod roster;
 mod rules;
+mod state;
 
 pub use history::Said;
 pub use roster::{Roster, Seat};
@@ -191,8 +194,7 @@ impl Lobby {
         // Unbounded, but only the leader's own requests go through it.
         let (events, control) = crossbeam_channel::unbounded();
         let leader = config.leader.clone();
-        let mut hub = Hub::new(config, notices, from_readers);
-        hub.succeed(inheritance)?;
+        let hub = Hub::new(config, notices, from_readers, inheritance)?;
         let hub = thread::Builder::new()
             .name("lobby-hub".to_string())
             .spawn(move || hub.run(Inboxes { control, readers }))?;

@@ -9,6 +9,7 @@
 //! and by the hub after that.
 
 mod app;
+mod checks;
 mod commands;
 mod first_line;
 mod invitations;
@@ -16,8 +17,12 @@ mod invitee;
 mod inviter;
 mod lobby_commands;
 mod lobby_stage;
+mod member_link;
 mod menu;
 mod migration;
+mod msg;
+mod render;
+mod repeats;
 mod screen;
 mod standing;
 mod succession;
@@ -25,6 +30,7 @@ mod succession;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, after, at, never, select, unbounded};
@@ -34,8 +40,9 @@ use crate::lobby::{self, InvitePolicy};
 use crate::screen::ScreenLine;
 use crate::trace::Trace;
 
-use app::{App, Event, Flow, FromLeader, Stage};
+use app::{App, Flow, Stage};
 use invitee::ChatListener;
+use msg::{Event, FromLeader};
 
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
@@ -229,15 +236,15 @@ impl Peer {
             config,
             screen: screen::Screen::new(console.screen.clone()),
             confirm_password: console.secrets_unseen,
-            link,
+            link: Arc::new(link),
             events,
             me: None,
             contacts: Vec::new(),
             stage: Stage::Welcome,
             pending: None,
+            checking: Vec::new(),
             next_lobby: 0,
             inviters: Vec::new(),
-            moving: None,
             repeats: Default::default(),
         };
         drive(&mut app, &console, &events_rx, &link_rx);
@@ -276,7 +283,7 @@ fn drive(
         } else {
             after(SCREEN_RETRY)
         };
-        let repeats = app.repeats.due.map_or_else(never, at);
+        let repeats = app.repeats.due().map_or_else(never, at);
         let (lobby_notices, leader_lines) = app.lobby_feeds();
         select! {
             recv(screen_retry) -> _ => {
