@@ -249,7 +249,7 @@ fn any_complete_line_keeps_a_connection_alive() {
     // Long enough that the test's own pace between two lines on one
     // connection (a few milliseconds) never comes near it, even on a
     // loaded machine; the test waits it out twice.
-    let server = TestServer::start_at(&db, Duration::from_millis(1500));
+    let server = TestServer::start_at(&db, Duration::from_secs(1));
     let mut joined = server.client();
     let mut unjoined = server.client();
     let mut silent = server.client();
