@@ -97,7 +97,7 @@ fn churn_leaves_the_server_as_it_found_it() {
         // peer that is not meant to time out.
         .args([
             "--hello-timeout",
-            "3",
+            "1.5",
             "--session",
             "0.15",
             "--pause",
