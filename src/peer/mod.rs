@@ -1,16 +1,20 @@
 //! The interactive peer: the menus, chat requests in both directions, and
 //! the user's side of a lobby, as a leader or as a member. The app thread (the
-//! caller of `Peer::run`) owns all user-facing state and is the only one that
-//! makes screen lines; background threads report to it over channels and
-//! never touch its state. This module must never print from a background
-//! thread (except `--trace` lines, which go to standard error), and never
-//! write a socket that another thread writes: each chat connection is written
-//! by the thread that accepted or opened it until it is handed to the hub,
-//! and by the hub after that.
+//! caller of `Peer::run`) runs a driver around the core (`App`), which takes
+//! one input and `now` and returns effects as values; the core owns all
+//! user-facing state and is the only code that makes screen lines, and it
+//! never waits on a socket. Background threads report to the app thread over
+//! channels and never touch its state. This module must never print from a
+//! background thread (except `--trace` lines, which go to standard error),
+//! and never write a socket that another thread writes: each chat connection
+//! is written by the thread that accepted or opened it until it is handed to
+//! the hub, and by the hub after that.
 
 mod app;
 mod checks;
 mod commands;
+mod driver;
+mod effect;
 mod first_line;
 mod invitations;
 mod invitee;
@@ -21,6 +25,8 @@ mod member_link;
 mod menu;
 mod migration;
 mod msg;
+mod notices;
+mod registry_worker;
 mod render;
 mod repeats;
 mod screen;
@@ -30,19 +36,23 @@ mod succession;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, after, at, never, select, unbounded};
+use chrono::Utc;
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
 use crate::lobby::{self, InvitePolicy};
 use crate::screen::ScreenLine;
 use crate::trace::Trace;
 
-use app::{App, Flow, Stage};
+use app::App;
+use driver::{Driver, drive};
+use effect::Now;
 use invitee::ChatListener;
-use msg::{Event, FromLeader};
+use msg::Event;
+use registry_worker::RegistryWorker;
 
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
@@ -231,96 +241,31 @@ impl Peer {
             events,
             events_rx,
         } = self;
-        let mut app = App {
-            chat_port: config.advertise_port.unwrap_or(listener.addr.port()),
-            config,
+        let chat_port = config.advertise_port.unwrap_or(listener.addr.port());
+        let registry = RegistryWorker::start(link, events.clone()).map_err(PeerError::Thread)?;
+        let mut driver = Driver {
             screen: screen::Screen::new(console.screen.clone()),
-            confirm_password: console.secrets_unseen,
-            link: Arc::new(link),
-            events,
-            me: None,
-            contacts: Vec::new(),
-            stage: Stage::Welcome,
-            pending: None,
-            checking: Vec::new(),
-            next_lobby: 0,
-            inviters: Vec::new(),
-            repeats: Default::default(),
+            registry,
+            events: events.clone(),
+            invite_timeout: config.invite_timeout,
+            trace: config.trace,
+            workers: Vec::new(),
         };
-        drive(&mut app, &console, &events_rx, &link_rx);
+        let now = Now {
+            at: Instant::now(),
+            utc: Utc::now(),
+        };
+        let confirm = console.secrets_unseen;
+        let mut app = App::new(config, chat_port, confirm, events, now);
+        drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
         app.quit();
+        driver.carry_out(app.out.take());
+        driver.finish();
         // Chat requests still waiting for an answer are answered BUSY by
         // their own threads as the listener stops.
         listener.stop();
         drop(events_rx);
         Ok(())
-    }
-}
-
-/// The app thread's loop: one typed line, event or notice at a time, until
-/// the user quits or the input ends.
-fn drive(
-    app: &mut App,
-    console: &Console,
-    events_rx: &Receiver<Event>,
-    link_rx: &Receiver<LinkNotice>,
-) {
-    // What the link found at start (a registry not reachable yet) comes
-    // before the first question.
-    for notice in link_rx.try_iter() {
-        app.on_link(notice);
-    }
-    app.prompt();
-    let mut asked = false;
-    loop {
-        if let (Some(wants), false) = (&console.wants, asked) {
-            let _ = wants.send(app.want());
-            asked = true;
-        }
-        // Lines held back for a full screen are tried again now and then.
-        let screen_retry = if app.screen.is_idle() {
-            never()
-        } else {
-            after(SCREEN_RETRY)
-        };
-        let repeats = app.repeats.due().map_or_else(never, at);
-        let (lobby_notices, leader_lines) = app.lobby_feeds();
-        select! {
-            recv(screen_retry) -> _ => {
-                app.screen.pump();
-            }
-            recv(repeats) -> _ => app.show_repeats(),
-            recv(leader_lines) -> line => {
-                // A reader that ended without a word is a leader gone.
-                app.on_feed(line.unwrap_or(FromLeader::Gone { silent: false }));
-            }
-            recv(console.input) -> input => {
-                asked = false;
-                match input {
-                    Ok(Input::Line(line)) => {
-                        if let Flow::Quit = app.on_line(&line) {
-                            break;
-                        }
-                    }
-                    Ok(Input::Eof) | Ok(Input::Interrupt) | Err(_) => break,
-                }
-            }
-            recv(events_rx) -> event => {
-                if let Ok(event) = event {
-                    app.on_event(event);
-                }
-            }
-            recv(lobby_notices) -> notice => {
-                if let Ok(notice) = notice {
-                    app.on_notice(notice);
-                }
-            }
-            recv(link_rx) -> notice => {
-                if let Ok(notice) = notice {
-                    app.on_link(notice);
-                }
-            }
-        }
     }
 }
 
