@@ -18,10 +18,10 @@
 //! - `screen`: the lines a peer shows (`ScreenLine`) and how they look: colours, timestamps.
 //! - `console`: the peer binary's keyboard and screen threads, piped or with a line editor.
 //! - `testing`: `ScriptedPeer`, which drives a peer through channels for tests and the demo.
-//! - `lobby`: the lobby a leader runs: the `Lobby` handle, the `hub` (its event loop,
-//!   with `membership`, `flush` passes, `liveness`, `commands`, `succession`), each
-//!   `member`'s output and reader, and the `roster` that lets a lobby outlive its
-//!   leader (credentials, who leads next).
+//! - `lobby`: the lobby a leader runs: the `Lobby` handle, its rules as a sans-IO
+//!   `state` (events and the time in, effects out), the `hub` thread that drives
+//!   them (sockets, flush passes, readers, the clock), and the `roster` that lets
+//!   a lobby outlive its leader (credentials, who leads next).
 //! - `chatlog`: one timestamped log file per lobby session, readable by its owner only.
 //! - `sanitize`: escapes control and bidi characters in text from the network before it is shown.
 

@@ -1,35 +1,36 @@
-//! The hub thread: it handles one `Event` at a time, queues output per
-//! member, and writes it in flush passes. Only this thread changes the
-//! membership or writes a member's socket.
+//! The hub thread: the lobby's I/O driver. It owns the members' sockets,
+//! their output buffers, the flush passes, the reader threads and the
+//! clock; it turns each `Event` into a `LobbyEvent` for the lobby's rules
+//! (`lobby/state/`) with the time, and carries out the effects they return.
+//! Only this thread changes the membership or writes a member's socket.
 //!
-//! - `hub/flush.rs`: queuing lines, the flush pass, and the last flush.
-//! - `hub/membership.rs`: admitting members and removing them.
-//! - `hub/liveness.rs`: heartbeats to members and silence from them.
-//! - `hub/commands.rs`: private messages, invite requests and kicks.
-//! - `hub/succession.rs`: credentials, the roster, numbered messages,
-//!   members who come back, and handing the lobby on.
+//! - `hub/flush.rs`: carrying effects out, queuing lines, the flush pass,
+//!   and the last flush.
+//! - `hub/connections.rs`: a new connection's socket and reader thread.
+//! - `hub/notices.rs`: the notices waiting for the leader's user interface.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError, never, select};
+use chrono::Utc;
+use crossbeam_channel::{Receiver, Sender, never, select};
 
 use crate::line::ConnReader;
-use crate::wire::{
-    CloseReason, Contact, ErrorCode, InviteStatus, LineError, ParseError, ToLeader, ToMember,
-};
+use crate::wire::{CloseReason, Contact, ErrorCode, InviteStatus, ParseError};
 
-use super::history::History;
-use super::member::{Exit, FromMember, Member, MemberId};
-use super::{LobbyConfig, Notice};
+use super::member::{FromMember, Member, MemberId};
+use super::roster;
+use super::state::{LobbyEffect, LobbyEvent, LobbyState, Now, Origin};
+use super::{Handed, Inheritance, LobbyConfig, Notice};
 
-mod commands;
+mod connections;
 mod flush;
-mod liveness;
-mod membership;
-mod succession;
+mod notices;
+
+use notices::Notices;
 
 /// The most events the hub handles before it flushes the output buffers, and
 /// the most one flush pass picks up along the way, so a steady stream of
@@ -82,7 +83,7 @@ pub(super) enum Event {
     },
     Handover {
         to: Option<String>,
-        reply: Sender<Result<super::Handed, String>>,
+        reply: Sender<Result<Handed, String>>,
     },
     Close(CloseReason),
 }
@@ -96,22 +97,23 @@ pub(super) struct Inboxes {
     pub(super) readers: Receiver<Event>,
 }
 
-/// The hub thread's state. Only the hub thread ever touches it.
+/// The hub thread's state: the lobby's rules, and the I/O that carries them
+/// out. Only the hub thread ever touches it.
 pub(super) struct Hub {
     config: LobbyConfig,
-    notices: Sender<Notice>,
-    /// Notices the leader's user interface has no room for yet, oldest
-    /// first. While any wait, the hub reads no member's line, so this
-    /// holds at most what one batch of events made.
-    unnoticed: VecDeque<Notice>,
+    /// The lobby's rules: who is in it, and what they are owed.
+    state: LobbyState,
+    notices: Notices,
     /// A sender for the reader threads the hub starts.
     events: Sender<Event>,
+    /// Each connection's socket and output buffer, by the same ids as the
+    /// rules' members (and, briefly, connections about to be turned away).
     members: BTreeMap<MemberId, Member>,
     next_id: MemberId,
     readers: Vec<JoinHandle<()>>,
-    /// Members to remove once the current event is handled; removing them at
-    /// once would change the map while it is being walked.
-    doomed: Vec<(MemberId, Exit)>,
+    /// What the I/O found out on its own (a backlog past the limit, a
+    /// broken connection), for the rules once the current effects are out.
+    fallout: Vec<LobbyEvent>,
     /// One encoded line, reused so that relaying does not allocate.
     scratch: Vec<u8>,
     /// True while some member has bytes the kernel has not taken yet.
@@ -124,46 +126,46 @@ pub(super) struct Hub {
     queued_since_pass: usize,
     /// The members of the current flush pass, reused from pass to pass.
     pass: Vec<MemberId>,
-    /// The last messages, for members admitted later.
-    history: History,
-    /// The members' seats, for the lobby's succession (`hub/succession.rs`).
-    roster: super::Roster,
-    /// The leader's own secret, which it keeps if it hands the lobby on.
-    secret: String,
-    /// Seats of members whose connection broke, kept until they may no
-    /// longer come back.
-    away: Vec<(Instant, super::Seat)>,
-    /// Set by a handover: the hub ends without `CLOSED`.
-    handed_over: bool,
+}
+
+/// The time of an event, read once for the whole of it: with hundreds of
+/// members, reading the clock for each shows.
+fn now() -> Now {
+    Now {
+        at: Instant::now(),
+        utc: Utc::now(),
+    }
 }
 
 impl Hub {
-    pub(super) fn new(config: LobbyConfig, notices: Sender<Notice>, events: Sender<Event>) -> Hub {
-        Hub {
-            // Before `config` moves into its field.
-            history: if config.succession.is_some() {
-                History::keeping(config.history, super::KEPT_FOR_RETURNS)
-            } else {
-                History::new(config.history)
-            },
-            roster: super::Roster::default(),
-            secret: String::new(),
-            away: Vec::new(),
-            handed_over: false,
+    /// A hub for a new lobby, or (`inheritance`) one this peer takes over.
+    /// Fails only if the system has no randomness for a new lobby's id.
+    pub(super) fn new(
+        config: LobbyConfig,
+        notices: Sender<Notice>,
+        events: Sender<Event>,
+        inheritance: Option<Inheritance>,
+    ) -> io::Result<Hub> {
+        let origin = match (config.succession, inheritance) {
+            (None, _) => None,
+            (Some(_), Some(inheritance)) => Some(Origin::Inherited(inheritance)),
+            (Some(_), None) => Some(fresh_origin()?),
+        };
+        Ok(Hub {
+            state: LobbyState::new(config.clone(), origin, now()),
             config,
-            notices,
-            unnoticed: VecDeque::new(),
+            notices: Notices::new(notices),
             events,
             members: BTreeMap::new(),
             next_id: 0,
             readers: Vec::new(),
-            doomed: Vec::new(),
+            fallout: Vec::new(),
             scratch: Vec::new(),
             backlog: false,
             unsent: false,
             queued_since_pass: 0,
             pass: Vec::new(),
-        }
+        })
     }
 
     /// Runs the hub until the lobby closes; returns the notices the
@@ -177,10 +179,10 @@ impl Hub {
         let mut next_check = Instant::now() + check_every;
         let reason = loop {
             let wake = self.wake_at(next_check);
-            let readers = if self.unnoticed.is_empty() {
-                inbox.readers.clone()
-            } else {
+            let readers = if self.notices.behind() {
                 never()
+            } else {
+                inbox.readers.clone()
             };
             let first = select! {
                 recv(inbox.control) -> event => match event {
@@ -194,7 +196,7 @@ impl Hub {
             };
             let mut closing = first.and_then(|event| self.handle_batch(event, &inbox));
             if closing.is_none() && Instant::now() >= next_check {
-                self.check_liveness();
+                self.feed(LobbyEvent::Tick);
                 next_check = Instant::now() + check_every;
             }
             if closing.is_none() {
@@ -217,7 +219,7 @@ impl Hub {
         } else if self.backlog {
             wake = wake.min(Instant::now() + self.config.retry_interval);
         }
-        if !self.deliver_notices() {
+        if !self.notices.deliver() {
             wake = wake.min(Instant::now() + self.config.retry_interval);
         }
         wake
@@ -244,28 +246,11 @@ impl Hub {
         if let Ok(event) = inbox.control.try_recv() {
             return Some(event);
         }
-        if self.unnoticed.is_empty() {
-            inbox.readers.try_recv().ok()
-        } else {
+        if self.notices.behind() {
             None
+        } else {
+            inbox.readers.try_recv().ok()
         }
-    }
-
-    /// Hands waiting notices to the user interface as far as it has room;
-    /// true once none wait.
-    fn deliver_notices(&mut self) -> bool {
-        while let Some(notice) = self.unnoticed.pop_front() {
-            match self.notices.try_send(notice) {
-                Ok(()) => {}
-                Err(TrySendError::Full(notice)) => {
-                    self.unnoticed.push_front(notice);
-                    return false;
-                }
-                // A leader without a user interface still runs the lobby.
-                Err(TrySendError::Disconnected(_)) => self.unnoticed.clear(),
-            }
-        }
-        true
     }
 
     /// Handles one event; returns the reason when it is the end.
@@ -277,100 +262,106 @@ impl Hub {
                 reader,
                 writer,
             } => self.admit(name, chat_addr, reader, writer),
-            Event::From { id, input } => self.input(id, input),
-            Event::Say(text) => {
-                let from = self.config.leader.clone();
-                self.relay(None, from, text);
-            }
-            Event::Members(reply) => {
-                // The asker may have given up; that is its business.
-                let _ = reply.send(self.names());
-            }
-            Event::Contacts(reply) => {
-                let _ = reply.send(self.contacts());
-            }
+            Event::From { id, input } => self.feed(from_member(id, input)),
+            Event::Say(text) => self.feed(LobbyEvent::Say(text)),
+            Event::Members(reply) => answer(&reply, self.state.names()),
+            Event::Contacts(reply) => answer(&reply, self.state.contacts()),
             Event::Invitation { name, status } => {
-                self.broadcast(&ToMember::Invitation { name, status }, None);
+                self.feed(LobbyEvent::Invitation { name, status })
             }
-            Event::Refuse { to, code, text } => self.refuse_named(&to, code, text),
-            Event::Private { to, text, reply } => {
-                let _ = reply.send(self.leader_private(&to, text));
-            }
+            Event::Refuse { to, code, text } => self.feed(LobbyEvent::Refuse { to, code, text }),
+            Event::Private { to, text, reply } => self.tell(&to, text, &reply),
             Event::Kick {
                 name,
                 reason,
                 reply,
-            } => {
-                let _ = reply.send(self.kick(&name, reason));
-            }
+            } => self.kick(&name, reason, &reply),
             Event::Rejoin {
                 claim,
                 reader,
                 writer,
             } => self.rejoin(claim, reader, writer),
-            Event::Handover { to, reply } => {
-                let handed = self.handover(to.as_deref());
-                let done = handed.is_ok();
-                let _ = reply.send(handed);
-                if done {
-                    return Some(CloseReason::LeaderLeft);
-                }
-            }
+            Event::Handover { to, reply } => return self.handover(to.as_deref(), &reply),
             Event::Close(reason) => return Some(reason),
         }
-        self.reap();
         None
     }
 
-    fn input(&mut self, id: MemberId, input: FromMember) {
-        // Lines can still arrive from a member that was just removed; they
-        // were sent before it left and no longer concern anyone.
-        let Some(member) = self.members.get_mut(&id) else {
-            return;
-        };
-        member.last_heard = Instant::now();
-        match input {
-            FromMember::Line(Ok(ToLeader::Msg(text))) => {
-                // The hub stamps the sender's name itself, so nobody can
-                // speak as someone else.
-                let from = member.name.clone();
-                self.relay(Some(id), from.clone(), text.clone());
-                self.notify(Notice::Msg { from, text });
-            }
-            FromMember::Line(Ok(ToLeader::Private { to, text })) => {
-                let from = member.name.clone();
-                self.member_private(id, from, &to, text);
-            }
-            FromMember::Line(Ok(ToLeader::Invite(name))) => {
-                let by = member.name.clone();
-                self.invite_asked(id, by, name);
-            }
-            // A heartbeat only shows the member is alive; arriving at all
-            // is what counts.
-            FromMember::Line(Ok(ToLeader::Hello)) => {}
-            FromMember::Line(Ok(ToLeader::Leave)) => {
-                self.doomed.push((id, Exit::Left));
-            }
-            FromMember::Gone => self.doomed.push((id, Exit::Lost)),
-            FromMember::Line(Ok(ToLeader::Accept | ToLeader::Reject | ToLeader::Busy(_))) => {
-                let err = ToMember::Err(ErrorCode::BadArgs, "not expected in a lobby".to_string());
-                self.send_to(id, &err);
-            }
-            FromMember::Line(Err(err)) => {
-                self.send_to(id, &ToMember::Err(err.code, err.text));
-            }
-            FromMember::TooLong => {
-                let err = ToMember::Err(ErrorCode::LineTooLong, LineError::TooLong.to_string());
-                self.send_to(id, &err);
-                self.doomed.push((id, Exit::TooLong));
+    /// Hands one event to the rules and carries out what they say.
+    fn feed(&mut self, event: LobbyEvent) {
+        let effects = self.state.handle(event, now());
+        self.carry(effects);
+    }
+
+    fn tell(&mut self, to: &str, text: String, reply: &Sender<Result<String, ParseError>>) {
+        let (told, effects) = self.state.tell(to, text, now());
+        self.carry(effects);
+        answer(reply, told);
+    }
+
+    fn kick(&mut self, name: &str, reason: Option<String>, reply: &Sender<Option<String>>) {
+        let (kicked, effects) = self.state.kick(name, reason, now());
+        self.carry(effects);
+        answer(reply, kicked);
+    }
+
+    /// Hands the lobby on; once it is, the hub ends (without `CLOSED`).
+    fn handover(
+        &mut self,
+        to: Option<&str>,
+        reply: &Sender<Result<Handed, String>>,
+    ) -> Option<CloseReason> {
+        let (handed, effects) = self.state.handover(to, now());
+        self.carry(effects);
+        let done = handed.is_ok();
+        answer(reply, handed);
+        done.then_some(CloseReason::LeaderLeft)
+    }
+
+    /// Carries out the rules' effects in order, then tells the rules what
+    /// the I/O found out meanwhile, until it finds nothing more: dropping a
+    /// member queues `LEFT` for the others, which may overflow another.
+    fn carry(&mut self, effects: Vec<LobbyEffect>) {
+        for effect in effects {
+            self.carry_one(effect);
+        }
+        while let Some(event) = self.fallout.pop() {
+            for effect in self.state.handle(event, now()) {
+                self.carry_one(effect);
             }
         }
     }
 
-    /// Queues a notice for the leader's user interface. The hub never
-    /// waits for it: the user interface may be waiting for the hub.
-    fn notify(&mut self, notice: Notice) {
-        self.unnoticed.push_back(notice);
-        self.deliver_notices();
+    fn carry_one(&mut self, effect: LobbyEffect) {
+        match effect {
+            LobbyEffect::ToMember(id, line) => self.send_to(id, &line),
+            LobbyEffect::ToAll { line, except } => self.broadcast(&line, except),
+            LobbyEffect::Drop(id, _) => self.hang_up(id),
+            LobbyEffect::Notice(notice) => self.notices.push(notice),
+        }
     }
+}
+
+/// What a reader thread saw, as an event for the rules.
+fn from_member(id: MemberId, input: FromMember) -> LobbyEvent {
+    match input {
+        FromMember::Line(line) => LobbyEvent::Line { id, line },
+        FromMember::TooLong => LobbyEvent::TooLong(id),
+        FromMember::Gone => LobbyEvent::Gone(id),
+    }
+}
+
+/// Answers the leader's `Lobby` handle; the asker may have given up, which
+/// is its business.
+fn answer<T>(reply: &Sender<T>, value: T) {
+    let _ = reply.send(value);
+}
+
+/// A new lobby's id and the leader's secret.
+fn fresh_origin() -> io::Result<Origin> {
+    let random = |_| io::Error::other("the system has no randomness to offer");
+    Ok(Origin::New {
+        lobby: roster::secret().map_err(random)?,
+        secret: roster::secret().map_err(random)?,
+    })
 }

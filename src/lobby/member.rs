@@ -3,8 +3,7 @@
 //! member sends into events for the hub.
 
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Instant;
+use std::net::TcpStream;
 
 use crossbeam_channel::Sender;
 
@@ -12,17 +11,13 @@ use crate::line::{self, ConnReader, Frame};
 use crate::trace::Trace;
 use crate::wire::{ErrorCode, LineError, ParseError, ToLeader, ToMember};
 
-use super::LobbyConfig;
 use super::hub::Event;
-use super::rules::Asks;
 
 /// An emptied output buffer keeps at most this much capacity, so a lobby of
 /// mostly idle members does not hold on to the memory of one old burst.
 pub(super) const IDLE_BUFFER_CAPACITY: usize = 64 * 1024;
 
-/// The hub's name for a member: admission order, never reused, so the
-/// membership map iterates in the order `MEMBERS` lists.
-pub(super) type MemberId = u64;
+pub(super) use super::state::MemberId;
 
 /// What a reader thread reports about its member.
 pub(super) enum FromMember {
@@ -34,46 +29,19 @@ pub(super) enum FromMember {
     Gone,
 }
 
-/// Why a member is being removed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Exit {
-    Left,
-    /// The connection broke without `LEAVE`: the member may come back.
-    Lost,
-    /// The member came back on a new connection, which replaces this one.
-    Replaced,
-    Dropped,
-    /// Nothing arrived for `silence_timeout`.
-    Silent,
-    /// It sent a line longer than `MAX_LINE`.
-    TooLong,
-    /// The leader removed the member, with this reason if it gave one.
-    Kicked(Option<String>),
-}
-
 pub(super) struct Member {
     pub(super) name: String,
-    /// Where the member listens for chat requests, if the leader knows:
-    /// its contact, for reaching it without the registry.
-    pub(super) chat_addr: Option<SocketAddr>,
     pub(super) stream: TcpStream,
     /// Bytes queued for this member that the kernel has not yet accepted.
     pub(super) out: Vec<u8>,
     /// Set once the member is on its way out, so nothing more is queued.
     pub(super) doomed: bool,
-    /// When the member last sent a line, and when it was last sent one.
-    pub(super) last_heard: Instant,
-    pub(super) last_sent: Instant,
-    /// The member's `INVITE` requests, counted against `rules::MAX_ASKS`.
-    pub(super) asks: Asks,
 }
 
 impl Member {
     /// Queues one encoded line (with its `\n`). False means the member's
     /// backlog would grow past `limit`: it is not reading, and must go.
-    /// `now` is the time of the event being handled, read once for all
-    /// members: with hundreds of them, reading the clock for each shows.
-    pub(super) fn queue(&mut self, bytes: &[u8], limit: usize, trace: Trace, now: Instant) -> bool {
+    pub(super) fn queue(&mut self, bytes: &[u8], limit: usize, trace: Trace) -> bool {
         if self.doomed {
             return true;
         }
@@ -81,7 +49,6 @@ impl Member {
             return false;
         }
         self.out.extend_from_slice(bytes);
-        self.last_sent = now;
         if trace.is_on() {
             trace_sent(trace, &self.name, bytes);
         }
@@ -105,32 +72,6 @@ impl Member {
             Err(err) if line::is_timeout(&err) => Ok(()),
             Err(err) => Err(err),
         }
-    }
-}
-
-/// Marks `member` to be removed once the current event is handled.
-pub(super) fn doom(
-    id: MemberId,
-    member: &mut Member,
-    exit: Exit,
-    doomed: &mut Vec<(MemberId, Exit)>,
-) {
-    member.doomed = true;
-    doomed.push((id, exit));
-}
-
-/// Queues one encoded line for `member`, or, if its backlog would grow past
-/// the limit, marks it to be dropped: it has stopped reading.
-pub(super) fn queue_or_drop(
-    id: MemberId,
-    member: &mut Member,
-    bytes: &[u8],
-    config: &LobbyConfig,
-    doomed: &mut Vec<(MemberId, Exit)>,
-    now: Instant,
-) {
-    if !member.queue(bytes, config.max_queued_bytes, config.trace, now) {
-        doom(id, member, Exit::Dropped, doomed);
     }
 }
 

@@ -10,9 +10,10 @@
 //!
 //! - this file: the public handle (`Lobby`), `LobbyConfig`, and the
 //!   `Notice`s for the leader's screen.
-//! - `hub`: the hub thread, its `Event`s and their dispatch; in `hub/`,
-//!   `membership` (admitting, removing), `flush` (the flush pass),
-//!   `liveness` (heartbeats, silence), `commands`, `succession`.
+//! - `state`: the lobby's rules apart from its sockets (`LobbyState`): one
+//!   event and the time in, effects out.
+//! - `hub`: the hub thread, the I/O driver that feeds the rules and carries
+//!   their effects out; in `hub/`, `connections`, `flush`, `notices`.
 //! - `member`: one member's output buffer and socket, and its reader thread.
 //! - `history`: the last messages, replayed to a late joiner.
 //! - `roster`: the members' seats and credentials, and who leads next.
@@ -23,6 +24,7 @@ mod hub;
 mod member;
 pub mod roster;
 mod rules;
+mod state;
 
 pub use history::Said;
 pub use roster::{Roster, Seat};
@@ -203,8 +205,7 @@ impl Lobby {
         // Unbounded, but only the leader's own requests go through it.
         let (events, control) = crossbeam_channel::unbounded();
         let leader = config.leader.clone();
-        let mut hub = Hub::new(config, notices, from_readers);
-        hub.succeed(inheritance)?;
+        let hub = Hub::new(config, notices, from_readers, inheritance)?;
         let hub = thread::Builder::new()
             .name("lobby-hub".to_string())
             .spawn(move || hub.run(Inboxes { control, readers }))?;

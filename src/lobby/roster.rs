@@ -8,8 +8,8 @@
 //! member's secret, only its hash, so a successor can check a returning
 //! member without being able to pass for it.
 
+use core::net::SocketAddr;
 use std::fmt::Write;
-use std::net::SocketAddr;
 
 use blake2::{Blake2s256, Digest};
 

@@ -3,21 +3,22 @@
 //! and then writes the member's lines to the leader.
 
 use std::io::{self, BufReader};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 
-use crate::line::{ConnReader, Frame, LineReader, is_timeout, write_line};
+use crate::line::{ConnReader, LineReader, write_line};
 use crate::net::accept_until;
 use crate::trace::Trace;
 use crate::wire::{BusyReason, ErrorCode, Rejoin, ToLeader, ToMember};
 
-use super::app::{ChatAnswer, Event, FromLeader};
 use super::first_line::{FirstLine, read_first_line};
+use super::member_link::MemberLink;
+use super::msg::{ChatAnswer, Event, FromLeader, Timing};
 use super::{CANCEL_CHECK, PeerConfig};
 
 /// Accepts chat connections, each on its own thread.
@@ -155,17 +156,6 @@ pub(super) struct ChatConnection {
     pub(super) timing: Timing,
 }
 
-/// The timers of a chat connection, from `PeerConfig`.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Timing {
-    /// How long the leader may take to send `CHAT_REQUEST`.
-    pub(super) request: Duration,
-    /// After this long with nothing sent to the leader, send `HELLO`.
-    pub(super) hello: Duration,
-    /// After this long with nothing from the leader, it is gone.
-    pub(super) silence: Duration,
-}
-
 /// The first phase's result: a leader's chat request, read and parsed.
 struct Invitation {
     stream: TcpStream,
@@ -185,10 +175,8 @@ struct Accepted {
 /// The leader has our `OK`: a member reader forwards its lines, and this
 /// thread writes ours.
 struct Member {
-    stream: TcpStream,
-    from: String,
+    link: MemberLink,
     outbox: Receiver<ToLeader>,
-    reading: JoinHandle<()>,
 }
 
 impl ChatConnection {
@@ -305,7 +293,7 @@ impl ChatConnection {
         None
     }
 
-    /// Says `OK` to the leader and starts the member reader. If either
+    /// Starts the member reader and says `OK` to the leader. If either
     /// fails, the app hears that the leader is gone.
     fn accept(&self, accepted: Accepted) -> Option<Member> {
         let Accepted {
@@ -314,78 +302,29 @@ impl ChatConnection {
             feed,
         } = accepted;
         let Invitation {
-            mut stream,
+            stream,
             reader,
             from,
             ..
         } = invitation;
-        let gone = || {
+        let opened = MemberLink::open(stream, reader, from, feed.clone(), self.timing, self.trace);
+        let Ok(mut link) = opened else {
             let _ = feed.send(FromLeader::Gone { silent: false });
+            return None;
         };
-        // A leader that sends nothing, not even HELLO, for this long is gone:
-        // its machine may have died without closing the connection.
-        // Nor may a leader that stopped reading hold this thread for ever.
-        if stream.set_read_timeout(Some(self.timing.silence)).is_err()
-            || stream.set_write_timeout(Some(self.timing.silence)).is_err()
-            || !self.send_ok(&mut stream, &from, &ToLeader::Accept)
-        {
-            gone();
+        if !link.send(&ToLeader::Accept) {
+            // The reader hears the connection end and tells the app.
+            link.close();
             return None;
         }
-        let reading = {
-            let feed = feed.clone();
-            let trace = self.trace;
-            let from = from.clone();
-            thread::Builder::new()
-                .name("member-reader".into())
-                .spawn(move || read_from_leader(reader, &feed, &from, trace))
-        };
-        let Ok(reading) = reading else {
-            let _ = stream.shutdown(Shutdown::Both);
-            gone();
-            return None;
-        };
-        Some(Member {
-            stream,
-            from,
-            outbox,
-            reading,
-        })
+        Some(Member { link, outbox })
     }
 
     /// This thread stays the only writer of the socket: it sends what the
     /// user types until the user leaves or the peer stops, and `HELLO` when
     /// it has sent nothing for a while.
     fn relay_as_member(&self, member: Member) {
-        let Member {
-            mut stream,
-            from,
-            outbox,
-            reading,
-        } = member;
-        loop {
-            select! {
-                recv(outbox) -> line => match line {
-                    Ok(line) => {
-                        if !self.send_ok(&mut stream, &from, &line) {
-                            break;
-                        }
-                        if line == ToLeader::Leave {
-                            break;
-                        }
-                    }
-                    Err(_) => break,
-                },
-                recv(self.stop) -> _ => break,
-                default(self.timing.hello) => {
-                    if !self.send_ok(&mut stream, &from, &ToLeader::Hello) {
-                        break;
-                    }
-                }
-            }
-        }
-        let _ = stream.shutdown(Shutdown::Both);
-        let _ = reading.join();
+        member.link.relay(&member.outbox, &self.stop);
     }
 
     fn refuse(&self, stream: &mut TcpStream, addr: SocketAddr, code: ErrorCode, text: &str) {
@@ -397,38 +336,6 @@ impl ChatConnection {
     fn send_ok(&self, stream: &mut TcpStream, to: &str, line: &ToLeader) -> bool {
         self.trace.sent(to, line);
         write_line(stream, line).is_ok()
-    }
-}
-
-/// Forwards the leader's lines to the app thread until the connection ends.
-/// `feed` is bounded: while the app is behind, this thread waits, and so,
-/// through TCP, does the leader.
-pub(super) fn read_from_leader(
-    mut reader: ConnReader,
-    feed: &Sender<FromLeader>,
-    leader: &str,
-    trace: Trace,
-) {
-    loop {
-        let gone = match reader.next_frame() {
-            Ok(Frame::Line(line)) => {
-                trace.received(leader, &line);
-                // A line we do not understand is shown in the trace and
-                // otherwise skipped: the chat goes on.
-                if let Ok(parsed) = line.parse::<ToMember>() {
-                    let last = matches!(parsed, ToMember::Closed(_));
-                    if feed.send(FromLeader::Line(parsed)).is_err() || last {
-                        return;
-                    }
-                }
-                continue;
-            }
-            Ok(Frame::BadEncoding) => continue,
-            Err(err) if is_timeout(&err) => FromLeader::Gone { silent: true },
-            Ok(Frame::Eof | Frame::TooLong) | Err(_) => FromLeader::Gone { silent: false },
-        };
-        let _ = feed.send(gone);
-        return;
     }
 }
 

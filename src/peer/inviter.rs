@@ -15,8 +15,8 @@ use crate::line::{LineReader, write_line};
 use crate::trace::Trace;
 use crate::wire::{Contact, ToLeader, ToMember};
 
-use super::app::{Event, Outcome};
 use super::first_line::{FirstLine, read_first_line};
+use super::msg::{Event, Outcome};
 use super::{CANCEL_CHECK, INVITE_CONNECT_TIMEOUT};
 
 /// Sends one chat request and reports how it ended.

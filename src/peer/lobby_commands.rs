@@ -1,15 +1,10 @@
 //! The lobby's `/commands` carried out, for a leader and for a member:
-//! invitations into a running lobby, private messages, kicks; and how a
-//! member shows the leader's lines that these cause (`HISTORY`, `PM`,
-//! `KICKED`, `INVITATION`).
+//! invitations into a running lobby, private messages, kicks.
 
-use chrono::Local;
+use crate::wire::{InviteStatus, ToLeader};
 
-use crate::screen::ScreenLine;
-use crate::wire::{InviteStatus, ToLeader, ToMember};
-
-use super::app::{App, Leading, Membership, Stage, write_log};
-use super::screen::Screen;
+use super::app::{App, Leading, Membership, Stage};
+use super::screen::write_log;
 
 impl App {
     /// The leader's `/invite`, or a member's that the hub let through
@@ -115,7 +110,7 @@ impl App {
             self.say(format!("{name} is in this lobby already."));
             return;
         }
-        let _ = membership.outbox.send(ToLeader::Invite(name.to_string()));
+        membership.send(ToLeader::Invite(name.to_string()));
         self.say(format!("Asked {} to invite {name}.", membership.leader));
     }
 
@@ -132,66 +127,6 @@ impl App {
             to: to.to_string(),
             text: text.to_string(),
         };
-        let _ = membership.outbox.send(private);
-    }
-}
-
-impl Membership {
-    /// Shows and logs a leader's line that a lobby command caused.
-    pub(super) fn show_command_line(&mut self, line: ToMember, screen: &Screen) {
-        let show = |line: ScreenLine| screen.show(line);
-        match line {
-            ToMember::History { at, from, text } => {
-                if !self.earlier {
-                    self.earlier = true;
-                    show(ScreenLine::Notice(
-                        "--- earlier in this lobby ---".to_string(),
-                    ));
-                }
-                let at = at.with_timezone(&Local);
-                show(format!("{} [{from}] {text}", at.format("%H:%M")).into());
-                let event = format!(
-                    "* history, said {}: [{from}] {text}",
-                    at.format("%Y-%m-%d %H:%M:%S")
-                );
-                write_log(&mut self.log, screen, &event);
-            }
-            ToMember::Private { from, text } => {
-                let line = format!("[{from} -> you] {text}");
-                write_log(&mut self.log, screen, &line);
-                screen.chat(line.into());
-            }
-            ToMember::Kicked { name, reason } => {
-                let why = reason.map_or(String::new(), |r| format!(": {r}"));
-                show(ScreenLine::Notice(format!(
-                    "Peer ('{name}') is offline (removed by {}{why})",
-                    self.leader
-                )));
-                let event = format!("* {name} removed by {}{why}", self.leader);
-                write_log(&mut self.log, screen, &event);
-                self.members.retain(|m| *m != name);
-            }
-            ToMember::Invitation { name, status } => {
-                let leader = &self.leader;
-                let shown = match status {
-                    InviteStatus::Sent { by } if by == *leader => {
-                        format!("{leader} invited {name}")
-                    }
-                    InviteStatus::Sent { by } => {
-                        format!("{by} asked to invite {name}; {leader} sent the chat request")
-                    }
-                    InviteStatus::Rejected => format!("{name} rejected the invitation"),
-                    InviteStatus::Busy => format!("{name} is busy and was not invited"),
-                    InviteStatus::NoAnswer => format!("{name} did not answer the invitation"),
-                    InviteStatus::Offline => format!("{name} is offline and was not invited"),
-                    InviteStatus::Unreachable => format!("{name} could not be reached"),
-                };
-                write_log(&mut self.log, screen, &format!("* {shown}"));
-                show(ScreenLine::Notice(shown));
-            }
-            // `Membership::show` hands over only the four lines above; any
-            // other it shows itself.
-            _ => {}
-        }
+        membership.send(private);
     }
 }

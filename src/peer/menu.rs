@@ -11,9 +11,10 @@ use crate::wire::{self, AttemptLimit, Contact, ErrorCode, InviteStatus};
 
 use crossbeam_channel::bounded;
 
-use super::app::{App, Leading, Purpose, Stage, write_log};
+use super::app::{App, Leading, Purpose, Stage};
 use super::invitations::Invitations;
 use super::inviter::Inviter;
+use super::screen::write_log;
 use super::{FEED_CAPACITY, LOBBY_HELP};
 
 impl App {

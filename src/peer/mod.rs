@@ -15,7 +15,9 @@
 //!
 //! - this file: the public surface (`PeerConfig`, `PeerError`, `Console`,
 //!   `Input`, `Want`, the prompts, `Peer::start` and `Peer::run`).
-//! - `app`: the app thread's state, its events and stages, and dispatch.
+//! - `msg`: the messages between the threads; imports no other peer module.
+//! - `app`: the app thread's state, its stages, and dispatch.
+//! - `checks`: a chat request's ticket, checked by the registry off the app thread.
 //! - `menu`: the menus: register, join, list, search, start a chat.
 //! - `lobby_stage`: the user's side of a lobby, as leader or member.
 //! - `lobby_commands`: the lobby's /commands carried out, and the lines they cause.
@@ -25,11 +27,15 @@
 //! - `first_line`: the wait for a chat connection's first line, for both ends.
 //! - `invitee`: the chat listener and the invitee's handshake, in phases.
 //! - `standing`: what a member keeps so its lobby outlives the leader.
+//! - `member_link`: a member's connection to its leader: the reader and the one writer loop.
 //! - `migration`: the rejoiner that walks the roster, and the member link after.
 //! - `succession`: `/handover`, following one, taking a lobby over, `REJOIN`s.
+//! - `render`: every lobby event as its screen line and its log line, for leader and member.
+//! - `repeats`: a warning that keeps coming, shown once and counted.
 //! - `screen`: the app's side of the screen, escaped, never blocking.
 
 mod app;
+mod checks;
 mod commands;
 mod first_line;
 mod invitations;
@@ -37,8 +43,12 @@ mod invitee;
 mod inviter;
 mod lobby_commands;
 mod lobby_stage;
+mod member_link;
 mod menu;
 mod migration;
+mod msg;
+mod render;
+mod repeats;
 mod screen;
 mod standing;
 mod succession;
@@ -47,6 +57,7 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, after, at, never, select, unbounded};
@@ -56,8 +67,9 @@ use crate::lobby::{self, InvitePolicy};
 use crate::screen::ScreenLine;
 use crate::trace::Trace;
 
-use app::{App, Event, Flow, FromLeader, Stage};
+use app::{App, Flow, Stage};
 use invitee::ChatListener;
+use msg::{Event, FromLeader};
 
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
@@ -261,15 +273,15 @@ impl Peer {
             config,
             screen: screen::Screen::new(console.screen.clone()),
             confirm_password: console.secrets_unseen,
-            link,
+            link: Arc::new(link),
             events,
             me: None,
             contacts: Vec::new(),
             stage: Stage::Welcome,
             pending: None,
+            checking: Vec::new(),
             next_lobby: 0,
             inviters: Vec::new(),
-            moving: None,
             repeats: Default::default(),
         };
         drive(&mut app, &console, &events_rx, &link_rx);
@@ -308,7 +320,7 @@ fn drive(
         } else {
             after(SCREEN_RETRY)
         };
-        let repeats = app.repeats.due.map_or_else(never, at);
+        let repeats = app.repeats.due().map_or_else(never, at);
         let (lobby_notices, leader_lines) = app.lobby_feeds();
         select! {
             recv(screen_retry) -> _ => {

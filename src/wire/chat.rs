@@ -8,14 +8,17 @@ use chrono::{DateTime, Utc};
 
 use super::lobby::{InviteStatus, MAX_HISTORY_TEXT, check_reason, format_stamp, parse_stamp};
 use super::succession::Succession;
-use super::{ErrorCode, ParseError, all_words, check_text, check_ticket, parse_name, split_word};
+use super::{
+    ErrorCode, ParseError, all_words, check_text, check_ticket, echoable, parse_name, split_word,
+};
 
 /// Peers have no HELP to point to.
 fn unknown_between_peers(keyword: &str) -> ParseError {
-    ParseError::new(
-        ErrorCode::UnknownCommand,
-        format!("unknown command {keyword}"),
-    )
+    let text = match echoable(keyword) {
+        Some(keyword) => format!("unknown command {keyword}"),
+        None => "unknown command".to_string(),
+    };
+    ParseError::new(ErrorCode::UnknownCommand, text)
 }
 
 /// Why a lobby ends: the `CLOSED <reason>` line, the last one a member gets.

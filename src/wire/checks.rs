@@ -228,15 +228,60 @@ const SECRETIVE: &[Secretive] = &[
     },
 ];
 
+/// Every keyword of the registry, invitation and lobby protocols. A line
+/// that starts with another word may be a mistyped `JOIN` holding a
+/// password, so `redact` shows nothing after it.
+pub(super) const KEYWORDS: &[&str] = &[
+    "REGISTER",
+    "JOIN",
+    "HELLO",
+    "LIST",
+    "SEARCH",
+    "INVITE",
+    "CHECK",
+    "LOGOUT",
+    "HELP",
+    "OK",
+    "ERR",
+    "BYE",
+    "USER",
+    "CHAT_REQUEST",
+    "REJECT",
+    "BUSY",
+    "MEMBERS",
+    "JOINED",
+    "MSG",
+    "LEFT",
+    "CLOSED",
+    "HISTORY",
+    "PM",
+    "KICKED",
+    "INVITATION",
+    "LEAVE",
+    "CREDENTIAL",
+    "SEAT",
+    "SEQ",
+    "HANDOVER",
+    "REJOIN",
+];
+
+/// Whether `word` is a keyword of the protocol, in any case.
+pub(super) fn is_keyword(word: &str) -> bool {
+    KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(word))
+}
+
 /// A copy of a line that is safe to print: a password or a lobby secret
 /// becomes `****`. A `REGISTER` or `JOIN` shows only its name and a JOIN's
 /// port; a `CREDENTIAL` its lobby; a `REJOIN` its lobby, name and number.
 /// A line with fewer words than its request needs may have lost its name
 /// rather than its secret (`JOIN hunter22secret`), so every word after its
-/// keyword is hidden. Works on any line, parsed or not.
+/// keyword is hidden. A line whose first word is no keyword at all
+/// (`JOINX alice s3cret 5000`, or a password typed alone) shows nothing
+/// but that word, and not even it unless it could be a keyword
+/// (`super::echoable`). Works on any line, parsed or not.
 pub fn redact(line: &str) -> Cow<'_, str> {
-    // Any whitespace separates words here, though the parser splits on
-    // spaces only: a tab must not smuggle a password into the trace.
+    // Any whitespace separates words here, as it does for the parser: a
+    // tab must not smuggle a password into the trace.
     let spans: Vec<(usize, usize)> = line
         .split(char::is_whitespace)
         .filter(|w| !w.is_empty())
@@ -249,6 +294,14 @@ pub fn redact(line: &str) -> Cow<'_, str> {
         return Cow::Borrowed(line);
     };
     let keyword = &line[kw_start..kw_end];
+    if !is_keyword(keyword) {
+        let shown = super::echoable(keyword).unwrap_or("****");
+        return match args.is_empty() && shown == keyword {
+            true => Cow::Borrowed(line),
+            false if args.is_empty() => Cow::Owned(format!("{}{shown}", &line[..kw_start])),
+            false => Cow::Owned(format!("{}{shown} ****", &line[..kw_start])),
+        };
+    }
     let Some(rule) = SECRETIVE
         .iter()
         .find(|rule| keyword.eq_ignore_ascii_case(rule.keyword))
@@ -444,12 +497,23 @@ mod tests {
             "JOIN ",
             "OK JOINED alice 127.0.0.1 5000",
             "JOINED alice bob",
-            "REGISTERED alice s3cret",
             "MSG alice REGISTER bob s3cret",
             "ERR BAD_CREDENTIALS wrong user name or password",
         ] {
             check_redact(line, line);
         }
+    }
+
+    /// A line that starts with no keyword may be a mistyped request with a
+    /// password in it: only a word that could be a keyword shows.
+    #[test]
+    fn redact_hides_what_follows_an_unknown_word() {
+        check_redact("REGISTERED alice s3cret", "REGISTERED ****");
+        check_redact("JOINX alice s3cret 5000", "JOINX ****");
+        check_redact("hunter2", "****");
+        check_redact("  Tr0ub4dor x", "  **** ****");
+        check_redact("FOO", "FOO");
+        check_redact("msg", "msg");
     }
 
     // The parser skips leading spaces, so `  JOIN alice s3cret 5000` is a

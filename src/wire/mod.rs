@@ -155,27 +155,50 @@ pub(super) fn words(line: &str) -> (&str, Vec<&str>) {
     (keyword, all_words(rest))
 }
 
-/// The words of `s`, however many spaces stand between them.
-pub(super) fn all_words(s: &str) -> Vec<&str> {
-    s.split(' ').filter(|w| !w.is_empty()).collect()
+/// Whether `c` separates words: a space, a tab, or any other Unicode white
+/// space that is not a control character (a no-break space pasted from a
+/// document, say). So a line spelled that way is read as the person meant
+/// it rather than as one long keyword that an error would echo. A `\r` or
+/// other control character is no blank: it stays part of its word.
+pub(super) fn is_blank(c: char) -> bool {
+    c == '\t' || (c.is_whitespace() && !c.is_control())
 }
 
-/// Splits off the first word of `s` and returns it with the rest, which
-/// starts after the spaces that follow the word.
+/// The words of `s`, however many blanks stand between them.
+pub(super) fn all_words(s: &str) -> Vec<&str> {
+    s.split(is_blank).filter(|w| !w.is_empty()).collect()
+}
+
+/// Splits off the first word of `s` (at any blank) and returns it with the
+/// rest, which starts after the spaces that follow the word. Any other
+/// blank at the start of the rest is kept: it may begin a message's text.
 pub(super) fn split_word(s: &str) -> (&str, &str) {
-    let s = s.trim_start_matches(' ');
-    match s.split_once(' ') {
+    let s = s.trim_start_matches(is_blank);
+    match s.split_once(is_blank) {
         Some((word, rest)) => (word, rest.trim_start_matches(' ')),
         None => (s, ""),
     }
 }
+
+/// A word that an error or the trace may repeat back: a keyword of the
+/// protocol in any case (`msg`), or a short word of capital letters and
+/// underscores. Anything else may be a password typed in the wrong place,
+/// so it is never echoed.
+pub(super) fn echoable(word: &str) -> Option<&str> {
+    let short = (1..=MAX_ECHOED_KEYWORD).contains(&word.len());
+    let plain = word.bytes().all(|b| b.is_ascii_uppercase() || b == b'_');
+    (short && (plain || checks::is_keyword(word))).then_some(word)
+}
+
+/// The longest keyword an error repeats back.
+const MAX_ECHOED_KEYWORD: usize = 16;
 
 pub(super) fn parse_port(word: &str) -> Result<u16, ParseError> {
     match word.parse::<u16>() {
         Ok(port) if port != 0 => Ok(port),
         _ => Err(ParseError::new(
             ErrorCode::BadPort,
-            format!("{word} is not a port; give a number from 1 to 65535"),
+            "the port must be a number from 1 to 65535",
         )),
     }
 }

@@ -137,10 +137,11 @@ impl FromStr for Rejoin {
     fn from_str(line: &str) -> Result<Self, ParseError> {
         let (keyword, rest) = super::split_word(line);
         if !keyword.eq_ignore_ascii_case("REJOIN") {
-            return Err(ParseError::new(
-                ErrorCode::UnknownCommand,
-                format!("unknown command {keyword}"),
-            ));
+            let text = match super::echoable(keyword) {
+                Some(keyword) => format!("unknown command {keyword}"),
+                None => "unknown command".to_string(),
+            };
+            return Err(ParseError::new(ErrorCode::UnknownCommand, text));
         }
         match all_words(rest).as_slice() {
             [lobby, name, secret, seq] => Ok(Rejoin {

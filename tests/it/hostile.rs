@@ -87,7 +87,8 @@ fn corpus() -> Vec<(Vec<u8>, Vec<&'static str>)> {
         (b"\r\r\r\n\n \t \r\n".to_vec(), vec![]),
         (b"\x1b[2J\x07HELP\n".to_vec(), vec!["ERR UNKNOWN_COMMAND"]),
         (b"SEARCH \x1b[31mred\n".to_vec(), vec!["ERR BAD_NAME"]),
-        (b"HELP\tme\n".to_vec(), vec!["ERR UNKNOWN_COMMAND"]),
+        // A tab separates words, as a space does.
+        (b"HELP\tme\n".to_vec(), vec!["ERR BAD_ARGS usage: HELP"]),
         (b"\x7f\x08\x08\n".to_vec(), vec!["ERR UNKNOWN_COMMAND"]),
         // The longest line, with either line ending, and one byte more.
         (

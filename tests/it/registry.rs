@@ -85,7 +85,7 @@ fn requests_that_need_no_account() {
         ("JOIN alice s3cret 65536", "ERR BAD_PORT"),
         (
             "JOIN alice s3cret x",
-            "ERR BAD_PORT x is not a port; give a number from 1 to 65535",
+            "ERR BAD_PORT the port must be a number from 1 to 65535",
         ),
         (
             "JOIN nobody s3cret 5000",

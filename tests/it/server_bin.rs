@@ -256,3 +256,42 @@ fn a_full_log_pipe_does_not_stall_the_server() {
     let (status, _, stderr) = server.wait();
     assert_eq!(status.code(), Some(0), "stderr:\n{stderr}");
 }
+
+// However a REGISTER or JOIN is spelled (tabs, no-break spaces, several
+// spaces, lower case, words missing, extra or swapped), no reply and no
+// line of the trace, received or sent, holds its password.
+#[test]
+fn no_reply_and_no_trace_line_holds_a_password_however_it_is_spelled() {
+    let dir = temp_dir();
+    let server = start(&dir.path().join("registry.db"), &["--trace"]);
+    let mut c = server.client();
+    let pw = PASSWORD;
+    let lines = [
+        format!("REGISTER\tcarol\t{pw}"),
+        format!("JOIN\tcarol\t{pw}\t5000"),
+        format!("register\u{a0}dave\u{a0}{pw}"),
+        format!("join\u{a0}dave\u{a0}{pw}\u{a0}5001"),
+        format!("  register   erin   {pw}  "),
+        format!("JOIN erin {pw}"),
+        format!("JOIN {pw}"),
+        format!("REGISTER {pw}"),
+        format!("REGISTER frank {pw} extra"),
+        format!("JOIN erin {pw} 5002 extra"),
+        format!("JOIN erin 5002 {pw}"),
+        format!("JOINX erin {pw} 5002"),
+        pw.to_string(),
+    ];
+    for line in &lines {
+        let reply = c.ask(line);
+        assert!(!reply.contains(pw), "{line:?} got {reply:?}");
+    }
+    server.interrupt();
+    assert_eq!(c.recv(), "BYE SHUTDOWN");
+    let (status, stdout, stderr) = server.wait();
+    assert!(status.success());
+    for out in [&stdout, &stderr] {
+        assert!(!out.contains(pw), "the output shows the password:\n{out}");
+    }
+    // The tab-separated REGISTER was read as meant.
+    assert!(stderr.contains("OK REGISTERED carol"), "{stderr}");
+}

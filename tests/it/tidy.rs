@@ -41,6 +41,84 @@ fn succession_rules_do_no_io() {
     }
 }
 
+/// Invariant: `src/peer/` has no import circles. Its messages between
+/// threads sit at the bottom (`msg.rs`, which imports no sibling); the
+/// workers and the app depend on them, and nothing depends back. `mod.rs`
+/// is the folder's surface: it declares every child, and a child may use
+/// its public items, so it is not a node of this graph.
+#[test]
+fn peer_modules_import_no_circle() {
+    let graph = module_graph(&root().join("src/peer"));
+    assert!(graph.len() > 5, "too few modules found in src/peer");
+    if let Some(circle) = find_circle(&graph) {
+        panic!("src/peer imports in a circle: {}", circle.join(" -> "));
+    }
+    let bottom = graph
+        .iter()
+        .find(|(name, _)| name == "msg")
+        .expect("src/peer/msg.rs exists");
+    assert!(
+        bottom.1.is_empty(),
+        "msg.rs imports {:?}; it must import no other peer module",
+        bottom.1
+    );
+}
+
+/// Invariant: the peer's plain types take the time as an argument and do
+/// no I/O: no clock, no file, no socket, no thread, no channel.
+#[test]
+fn peer_plain_types_take_now() {
+    for file in PEER_PLAIN {
+        // A unit test may take a real `now` to start its clock from.
+        let code = code_of(&read(&root().join(file)));
+        let code = without_tests(&code);
+        let mut found = io_uses(code);
+        found.extend(sans_io_uses(code));
+        assert!(
+            found.is_empty(),
+            "{file} is not plain:\n{}",
+            found.join("\n")
+        );
+    }
+}
+
+/// Invariant: the lobby's rules are plain types: the sans-IO core
+/// (`lobby/state/`) and the types it is built on (roster, history, rules)
+/// read no clock, open no socket or file, start no thread and hold no
+/// channel; the hub thread does all of that. A `tests.rs` may read the
+/// clock once, for the base its made-up times count from.
+#[test]
+fn lobby_rules_do_no_io() {
+    let mut files: Vec<PathBuf> = ["roster.rs", "history.rs", "rules.rs"]
+        .iter()
+        .map(|file| root().join("src/lobby").join(file))
+        .collect();
+    let mut state = Vec::new();
+    rust_files_under(&root().join("src/lobby/state"), &mut state);
+    assert!(!state.is_empty(), "src/lobby/state/ is gone");
+    files.extend(state.into_iter().filter(|f| !f.ends_with("tests.rs")));
+    for file in files {
+        let code = code_of(&read(&file));
+        let mut found = io_uses(without_tests(&code));
+        found.extend(sans_io_uses(without_tests(&code)));
+        assert!(
+            found.is_empty(),
+            "{} does I/O, which the hub thread must do:\n{}",
+            file.display(),
+            found.join("\n")
+        );
+    }
+}
+
+/// The files of `src/peer/` that ARCHITECTURE.md calls plain types.
+const PEER_PLAIN: &[&str] = &[
+    "src/peer/standing.rs",
+    "src/peer/invitations.rs",
+    "src/peer/commands.rs",
+    "src/peer/render.rs",
+    "src/peer/repeats.rs",
+];
+
 /// Invariant: framing knows no keyword; what a line means is the grammar's
 /// business. Its unit tests may feed real-looking lines, so only the code
 /// before `#[cfg(test)]` is checked.
@@ -91,6 +169,28 @@ fn the_checks_catch_what_they_are_for() {
         &["2:     TcpListener};"],
     );
 
+    check(sans_io_uses, "fn f(now: Instant, at: SocketAddr) {}", &[]);
+    check(
+        sans_io_uses,
+        "let t = Instant::now();",
+        &["1: let t = Instant::now();"],
+    );
+    check(
+        sans_io_uses,
+        "use std::net::SocketAddr;",
+        &["1: use std::net::SocketAddr;"],
+    );
+    check(
+        sans_io_uses,
+        "use crossbeam_channel::Sender;",
+        &["1: use crossbeam_channel::Sender;"],
+    );
+    check(
+        sans_io_uses,
+        "std::thread::spawn(f);",
+        &["1: std::thread::spawn(f);"],
+    );
+
     check(keywords_named, "let n = buf.len();", &[]);
     check(
         keywords_named,
@@ -124,6 +224,31 @@ fn the_checks_catch_what_they_are_for() {
         plain_passwords,
         "\"SELECT Password FROM users\"",
         &["1: \"SELECT Password FROM users\""],
+    );
+}
+
+/// The import graph's parsing and its circle search.
+#[test]
+fn the_import_check_finds_circles() {
+    let siblings = ["app", "msg", "menu"].map(String::from);
+    let got = sibling_imports(
+        "use super::app::{App, Stage};\nuse super::{FEED, msg::{Event, Move}};\nuse crate::peer::menu::X;\nuse super::CANCEL;",
+        &siblings,
+    );
+    assert_eq!(got, ["app", "menu", "msg"]);
+    let graph = |edges: &[(&str, &[&str])]| -> Vec<(String, Vec<String>)> {
+        edges
+            .iter()
+            .map(|(from, to)| (from.to_string(), to.iter().map(|t| t.to_string()).collect()))
+            .collect()
+    };
+    assert_eq!(
+        find_circle(&graph(&[("a", &["b"]), ("b", &["c"]), ("c", &[])])),
+        None
+    );
+    assert_eq!(
+        find_circle(&graph(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"])])),
+        Some(vec!["a".into(), "b".into(), "c".into(), "a".into()])
     );
 }
 
@@ -173,6 +298,22 @@ fn io_uses(code: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// Every line that reads a clock, or names a socket, a file, a thread or a
+/// channel: what a sans-IO core leaves to its driver.
+fn sans_io_uses(code: &str) -> Vec<String> {
+    const FORBIDDEN: [&str; 6] = [
+        "::now()",
+        "std::net",
+        "std::fs",
+        "std::thread",
+        "crossbeam",
+        "std::sync::mpsc",
+    ];
+    offending_lines(code, |line| {
+        FORBIDDEN.iter().any(|name| line.contains(name))
+    })
 }
 
 /// The protocol's commands and replies, as whole words.
@@ -326,6 +467,119 @@ fn code_of(source: &str) -> String {
         }
     }
     out
+}
+
+/// Each `.rs` file directly in `dir` but `mod.rs`, by module name, with the
+/// sibling modules it imports (outside its tests).
+fn module_graph(dir: &Path) -> Vec<(String, Vec<String>)> {
+    let mut files = Vec::new();
+    rust_files_under(dir, &mut files);
+    let module = |path: &Path| -> Option<String> {
+        let relative = path.strip_prefix(dir).ok()?;
+        let first = relative.components().next()?.as_os_str().to_str()?;
+        Some(first.trim_end_matches(".rs").to_string())
+    };
+    let mut names: Vec<String> = files.iter().filter_map(|f| module(f)).collect();
+    names.retain(|name| name != "mod");
+    names.dedup();
+    let mut graph: Vec<(String, Vec<String>)> = names.iter().map(|n| (n.clone(), vec![])).collect();
+    for file in &files {
+        let Some(name) = module(file) else { continue };
+        let Some(node) = graph.iter_mut().find(|(n, _)| *n == name) else {
+            continue;
+        };
+        let code = code_of(&read(file));
+        let mut imports = sibling_imports(without_tests(&code), &names);
+        imports.retain(|m| *m != name);
+        node.1.extend(imports);
+        node.1.sort();
+        node.1.dedup();
+    }
+    graph
+}
+
+/// The names among `siblings` that `code` reaches with `super::NAME` or
+/// `crate::peer::NAME`, `use super::{NAME::.., ..}` groups included; sorted.
+fn sibling_imports(code: &str, siblings: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    for prefix in ["super::", "crate::peer::"] {
+        for (at, _) in code.match_indices(prefix) {
+            let rest = &code[at + prefix.len()..];
+            let heads: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => top_level_items(group),
+                None => vec![rest],
+            };
+            for head in heads {
+                let word = head.trim_start();
+                let end = word
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(word.len());
+                if siblings.iter().any(|s| s == &word[..end]) {
+                    found.push(word[..end].to_string());
+                }
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The comma-separated items of a `{ .. }` group whose opening brace has
+/// been read, up to its closing brace.
+fn top_level_items(group: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0, 0);
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                items.push(&group[start..i]);
+                return items;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&group[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&group[start..]);
+    items
+}
+
+/// A circle in `graph`, as the path that closes it, if there is one.
+fn find_circle(graph: &[(String, Vec<String>)]) -> Option<Vec<String>> {
+    fn visit(
+        graph: &[(String, Vec<String>)],
+        node: &str,
+        path: &mut Vec<String>,
+        done: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut circle = path[at..].to_vec();
+            circle.push(node.to_string());
+            return Some(circle);
+        }
+        if done.iter().any(|n| n == node) {
+            return None;
+        }
+        path.push(node.to_string());
+        let edges = graph.iter().find(|(n, _)| n == node).map(|(_, e)| e);
+        for next in edges.into_iter().flatten() {
+            if let Some(circle) = visit(graph, next, path, done) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        done.push(node.to_string());
+        None
+    }
+    let mut done = Vec::new();
+    graph
+        .iter()
+        .find_map(|(node, _)| visit(graph, node, &mut Vec::new(), &mut done))
 }
 
 /// `src/wire.rs` and every `.rs` file under `src/wire/`, whichever exist.

@@ -1,10 +1,11 @@
-//! The hub's output: queuing a line for one member or for all, the flush
-//! pass that gives every member's backlog to the kernel (picking up events
-//! along the way), and the last flush when the lobby ends.
+//! The hub's output: queuing a line for one member or for all, hanging up
+//! on a member the rules drop, the flush pass that gives every member's
+//! backlog to the kernel (picking up events along the way), and the last
+//! flush when the lobby ends.
 //!
 //! This file owns when bytes leave the hub. It must never block on a
 //! member's socket: every send is non-blocking, and a member that cannot keep
-//! up is dropped by `queue_or_drop`, not waited for.
+//! up is reported to the rules (`LobbyEvent::Overflowed`), not waited for.
 
 use std::mem;
 use std::net::Shutdown;
@@ -12,8 +13,9 @@ use std::time::Instant;
 
 use crate::wire::{CloseReason, ToMember};
 
-use super::super::Notice;
-use super::super::member::{Exit, MemberId, doom, encode, encode_into, queue_or_drop, trace_sent};
+use super::super::member::{Member, MemberId, encode, encode_into, trace_sent};
+use super::super::state::LobbyEvent;
+use super::super::{LobbyConfig, Notice};
 use super::{BATCH_LIMIT, Hub, Inboxes};
 
 /// How many members a flush pass serves before it looks for new events. A
@@ -32,20 +34,12 @@ impl Hub {
         self.queued_since_pass >= self.config.max_queued_bytes / 4
     }
 
-    /// Queues `line` for one member.
+    /// Queues `line` for one connection.
     pub(super) fn send_to(&mut self, id: MemberId, line: &ToMember) {
         encode_into(&mut self.scratch, line);
         self.queued_since_pass += self.scratch.len();
-        let now = Instant::now();
         if let Some(member) = self.members.get_mut(&id) {
-            queue_or_drop(
-                id,
-                member,
-                &self.scratch,
-                &self.config,
-                &mut self.doomed,
-                now,
-            );
+            queue(id, member, &self.scratch, &self.config, &mut self.fallout);
         }
     }
 
@@ -53,85 +47,105 @@ impl Hub {
     pub(super) fn broadcast(&mut self, line: &ToMember, except: Option<MemberId>) {
         encode_into(&mut self.scratch, line);
         self.queued_since_pass += self.scratch.len();
-        let now = Instant::now();
         for (&id, member) in &mut self.members {
-            if Some(id) == except {
-                continue;
+            if Some(id) != except {
+                queue(id, member, &self.scratch, &self.config, &mut self.fallout);
             }
-            queue_or_drop(
-                id,
-                member,
-                &self.scratch,
-                &self.config,
-                &mut self.doomed,
-                now,
-            );
         }
     }
 
+    /// Closes a connection the rules drop, after a last chance for what is
+    /// queued (such as the `ERR` that says why an over-long line ended it).
+    /// A dropped member is not reading, so this cannot block anyone.
+    pub(super) fn hang_up(&mut self, id: MemberId) {
+        let Some(mut member) = self.members.remove(&id) else {
+            return;
+        };
+        let _ = member.flush();
+        // Shutting down wakes the member's reader thread, which then ends;
+        // it is joined later.
+        let _ = member.stream.shutdown(Shutdown::Both);
+    }
+
     /// Gives every member's backlog to the kernel, one send per member, and
-    /// removes the members whose connection broke. Every `PASS_CHUNK`
-    /// members it handles the events that arrived meanwhile, so their lines
-    /// go out with the rest of this pass; returns the reason if one of them
-    /// closes the lobby.
+    /// reports the connections that broke. Every `PASS_CHUNK` members it
+    /// handles the events that arrived meanwhile, so their lines go out
+    /// with the rest of this pass; returns the reason if one of them closes
+    /// the lobby.
     pub(super) fn flush(&mut self, inbox: &Inboxes) -> Option<CloseReason> {
         self.unsent = false;
         loop {
-            let mut backlog = false;
-            let mut picked_up = 0;
             self.queued_since_pass = 0;
             let mut pass = mem::take(&mut self.pass);
             pass.clear();
             pass.extend(self.members.keys().copied());
-            for (served, id) in pass.iter().enumerate() {
-                if served > 0 && served % PASS_CHUNK == 0 {
-                    while picked_up < BATCH_LIMIT && !self.batch_full() {
-                        let Some(event) = self.next_ready(inbox) else {
-                            break;
-                        };
-                        // What this queues for members already served goes
-                        // out in the next pass, which comes at once.
-                        self.unsent = true;
-                        picked_up += 1;
-                        if let Some(reason) = self.handle(event) {
-                            // Those whose connection broke earlier in this
-                            // pass still leave before the lobby closes.
-                            self.reap();
-                            self.pass = pass;
-                            return Some(reason);
-                        }
-                    }
-                }
-                // A member removed by an event of this pass is skipped.
-                let Some(member) = self.members.get_mut(id) else {
-                    continue;
-                };
-                if member.flush().is_err() {
-                    doom(*id, member, Exit::Lost, &mut self.doomed);
-                } else if !member.out.is_empty() {
-                    backlog = true;
-                }
-            }
+            let served = self.serve(&pass, inbox);
             self.pass = pass;
-            self.backlog = backlog;
-            if self.doomed.is_empty() {
+            match served {
+                Err(reason) => return Some(reason),
+                Ok(backlog) => self.backlog = backlog,
+            }
+            if self.fallout.is_empty() {
                 return None;
             }
             // Removing members queues `LEFT` for the others, which the next
             // round sends; every round removes someone, so this ends.
-            self.reap();
+            self.carry(Vec::new());
         }
+    }
+
+    /// One flush pass over `pass`: whether some backlog is left, or the
+    /// reason if an event picked up on the way closes the lobby.
+    fn serve(&mut self, pass: &[MemberId], inbox: &Inboxes) -> Result<bool, CloseReason> {
+        let mut backlog = false;
+        let mut picked_up = 0;
+        for (served, id) in pass.iter().enumerate() {
+            if served > 0 && served % PASS_CHUNK == 0 {
+                self.pick_up(&mut picked_up, inbox)?;
+            }
+            // A member removed by an event of this pass is skipped, and one
+            // already reported is not written to.
+            let Some(member) = self.members.get_mut(id).filter(|m| !m.doomed) else {
+                continue;
+            };
+            if member.flush().is_err() {
+                member.doomed = true;
+                self.fallout.push(LobbyEvent::Gone(*id));
+            } else if !member.out.is_empty() {
+                backlog = true;
+            }
+        }
+        Ok(backlog)
+    }
+
+    /// Handles the events that arrived during a pass, within the pass's
+    /// bounds; the reason if one of them closes the lobby.
+    fn pick_up(&mut self, picked_up: &mut usize, inbox: &Inboxes) -> Result<(), CloseReason> {
+        while *picked_up < BATCH_LIMIT && !self.batch_full() {
+            let Some(event) = self.next_ready(inbox) else {
+                break;
+            };
+            // What this queues for members already served goes out in the
+            // next pass, which comes at once.
+            self.unsent = true;
+            *picked_up += 1;
+            if let Some(reason) = self.handle(event) {
+                // Those whose connection broke earlier in this pass still
+                // leave before the lobby closes.
+                self.carry(Vec::new());
+                return Err(reason);
+            }
+        }
+        Ok(())
     }
 
     /// Ends the lobby: `CLOSED` to everyone, a bounded wait for it to be
     /// delivered, then every connection shut down and every reader joined.
     pub(super) fn finish(mut self, reason: CloseReason, inbox: Inboxes) -> Vec<Notice> {
-        let bytes = if self.handed_over {
-            // `HANDOVER` was the last line; the members go on elsewhere.
-            Vec::new()
-        } else {
-            encode(&ToMember::Closed(reason))
-        };
+        // After a handover, `HANDOVER` was the last line; the members go on
+        // elsewhere.
+        let bytes = self.state.farewell(reason).map(|line| encode(&line));
+        let bytes = bytes.unwrap_or_default();
         for member in self.members.values_mut() {
             // `CLOSED` goes out even past the backlog limit: it is short, and
             // it is the line that tells the member why the lobby ended.
@@ -140,6 +154,22 @@ impl Hub {
                 trace_sent(self.config.trace, &member.name, &bytes);
             }
         }
+        self.last_flush(&inbox);
+        for member in self.members.values() {
+            let _ = member.stream.shutdown(Shutdown::Both);
+        }
+        // Dropping the only receiver makes every send fail, so a reader
+        // blocked on a full channel wakes up and ends too.
+        drop(inbox);
+        for reader in self.readers.drain(..) {
+            // A reader that panicked has nothing left for us to clean up.
+            let _ = reader.join();
+        }
+        self.notices.rest()
+    }
+
+    /// Delivers what is queued, for at most `close_timeout`.
+    fn last_flush(&mut self, inbox: &Inboxes) {
         let deadline = Instant::now() + self.config.close_timeout;
         loop {
             let mut backlog = false;
@@ -153,7 +183,7 @@ impl Hub {
             }
             let now = Instant::now();
             if !backlog || now >= deadline {
-                break;
+                return;
             }
             // Waiting on the inbox rather than sleeping also keeps the reader
             // threads from blocking on a full channel; what they send now no
@@ -161,85 +191,110 @@ impl Hub {
             let wait = self.config.retry_interval.min(deadline - now);
             let _ = inbox.readers.recv_timeout(wait);
         }
-        for member in self.members.values() {
-            let _ = member.stream.shutdown(Shutdown::Both);
-        }
-        // Dropping the only receiver makes every send fail, so a reader
-        // blocked on a full channel wakes up and ends too.
-        drop(inbox);
-        for reader in self.readers.drain(..) {
-            // A reader that panicked has nothing left for us to clean up.
-            let _ = reader.join();
-        }
-        self.deliver_notices();
-        self.unnoticed.into()
+    }
+}
+
+/// Queues one encoded line for `member`, or, if its backlog would grow past
+/// the limit, stops writing to it and tells the rules: it has stopped
+/// reading.
+fn queue(
+    id: MemberId,
+    member: &mut Member,
+    bytes: &[u8],
+    config: &LobbyConfig,
+    fallout: &mut Vec<LobbyEvent>,
+) {
+    if !member.queue(bytes, config.max_queued_bytes, config.trace) {
+        member.doomed = true;
+        fallout.push(LobbyEvent::Overflowed(id));
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::io::{BufRead, BufReader};
-    use std::net::TcpListener;
-
-    use std::net::TcpStream;
+    use std::io::{BufRead, BufReader, ErrorKind};
+    use std::net::{TcpListener, TcpStream};
     use std::time::Duration;
 
     use super::super::{Event, Inboxes};
     use super::*;
     use crate::line::LineReader;
     use crate::lobby::CHANNEL_CAPACITY;
-    use crate::lobby::LobbyConfig;
+
+    /// The next `MSG` line a member gets, past the lines of admissions.
+    fn next_msg(member: &mut BufReader<TcpStream>) -> String {
+        loop {
+            let mut line = String::new();
+            member.read_line(&mut line).unwrap();
+            if line.starts_with("MSG ") {
+                return line.trim_end().to_string();
+            }
+            assert!(!line.is_empty(), "the connection closed");
+        }
+    }
+
+    /// Nothing has reached the member beyond what it read: the hub has not
+    /// sent it anything more. What one send carries arrives together on
+    /// loopback, so after reading its last line this cannot race.
+    #[track_caller]
+    fn nothing_more(member: &mut BufReader<TcpStream>) {
+        assert!(member.buffer().is_empty(), "{:?}", member.buffer());
+        member.get_ref().set_nonblocking(true).unwrap();
+        let peeked = member.get_ref().peek(&mut [0; 1]).map_err(|e| e.kind());
+        member.get_ref().set_nonblocking(false).unwrap();
+        assert_eq!(peeked, Err(ErrorKind::WouldBlock));
+    }
 
     #[test]
     fn a_line_that_arrives_during_a_pass_reaches_the_members_not_yet_served() {
-        let members = PASS_CHUNK + 8;
         let (events, readers) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
         let (_control_tx, control) = crossbeam_channel::unbounded();
         let inbox = Inboxes { control, readers };
         let (notices, _ui) = crossbeam_channel::unbounded();
-        let mut hub = Hub::new(LobbyConfig::new("leader"), notices, events.clone());
+        let config = LobbyConfig::new("leader");
+        let mut hub = Hub::new(config, notices, events.clone(), None).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut clients = Vec::new();
-        for i in 0..members {
-            let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let mut members = Vec::new();
+        for i in 0..PASS_CHUNK + 8 {
+            let member = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
             let (server, _) = listener.accept().unwrap();
             let reader = LineReader::new(BufReader::new(server.try_clone().unwrap()));
             hub.admit(format!("m{i}"), None, reader, server);
-            client
-                .set_read_timeout(Some(Duration::from_secs(5)))
+            member
+                .set_read_timeout(Some(Duration::from_secs(30)))
                 .unwrap();
-            clients.push(BufReader::new(client));
+            members.push(BufReader::new(member));
         }
         assert_eq!(hub.flush(&inbox), None);
-        assert!(!hub.unsent);
 
         hub.handle(Event::Say("one".into()));
         // Arrives while the pass is under way: the hub sees it after serving
         // its first `PASS_CHUNK` members.
         events.send(Event::Say("two".into())).unwrap();
         assert_eq!(hub.flush(&inbox), None);
-        let left: Vec<usize> = hub.members.values().map(|m| m.out.len()).collect();
-        let two = b"MSG leader two\n".len();
-        assert_eq!(
-            left[..PASS_CHUNK],
-            vec![two; PASS_CHUNK],
-            "served before it came"
+        for (i, member) in members.iter_mut().enumerate() {
+            assert_eq!(next_msg(member), "MSG leader one", "m{i}");
+            if i < PASS_CHUNK {
+                nothing_more(member);
+            } else {
+                assert_eq!(
+                    next_msg(member),
+                    "MSG leader two",
+                    "m{i}, served after it came"
+                );
+            }
+        }
+        let later = Instant::now() + Duration::from_secs(60);
+        assert!(
+            hub.wake_at(later) <= Instant::now(),
+            "the next pass must come at once"
         );
-        assert_eq!(left[PASS_CHUNK..], vec![0; 8], "served after it came");
-        assert!(hub.unsent, "the next pass must come at once");
 
         assert_eq!(hub.flush(&inbox), None);
-        assert!(!hub.unsent);
-        assert!(hub.members.values().all(|m| m.out.is_empty()));
-        for (i, client) in clients.iter_mut().enumerate() {
-            let msgs: Vec<String> = client
-                .lines()
-                .map(|line| line.unwrap())
-                .filter(|line| line.starts_with("MSG "))
-                .take(2)
-                .collect();
-            assert_eq!(msgs, ["MSG leader one", "MSG leader two"], "m{i}");
+        for (i, member) in members.iter_mut().enumerate().take(PASS_CHUNK) {
+            assert_eq!(next_msg(member), "MSG leader two", "m{i}");
         }
+        assert!(hub.wake_at(later) > Instant::now(), "nothing left to send");
         hub.finish(CloseReason::from("SHUTDOWN"), inbox);
     }
 }

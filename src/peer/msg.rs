@@ -1,0 +1,120 @@
+//! The messages between the peer's threads: what the workers (the chat
+//! connections, the inviters, the rejoiners, the member readers) tell the
+//! app thread, and what the app thread answers them.
+//!
+//! This is the bottom of `peer/`: it imports no other peer module, so the
+//! workers and the app both depend on it and nothing depends back.
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::client::{Refused, Vouched};
+use crate::line::ConnReader;
+use crate::wire::{BusyReason, Rejoin, ToLeader, ToMember};
+
+/// What background threads tell the app thread.
+pub(super) enum Event {
+    /// A chat request arrived; `answer` waits for the user's decision.
+    Invitation {
+        from: String,
+        ticket: Option<String>,
+        answer: Sender<ChatAnswer>,
+    },
+    /// An invitee answered one of our chat requests (or did not).
+    Invited {
+        lobby: u64,
+        name: String,
+        outcome: Outcome,
+    },
+    /// A member of a lobby came back (`REJOIN`) on our chat listener.
+    Rejoin {
+        claim: Rejoin,
+        reader: ConnReader,
+        writer: TcpStream,
+    },
+    /// A rejoiner's walk of the roster ended (`migration.rs`).
+    Rejoined { lobby: u64, outcome: Rejoined },
+    /// The registry's word on the ticket of the chat request that `answer`
+    /// would answer (`CHECK`), asked on a `registry-check` thread.
+    Checked {
+        from: String,
+        answer: Sender<ChatAnswer>,
+        verdict: Result<Vouched, Refused>,
+    },
+    /// The chat request that `answer` would answer is no longer open: the
+    /// leader closed the connection, or it `expired` unanswered.
+    Withdrawn {
+        answer: Sender<ChatAnswer>,
+        expired: bool,
+    },
+}
+
+/// What the member reader of a lobby we are a member of tells the app,
+/// over that membership's own bounded channel.
+pub(super) enum FromLeader {
+    /// A line from the leader.
+    Line(ToMember),
+    /// The connection to the leader closed, or went `silent` too long.
+    Gone { silent: bool },
+}
+
+/// The user's answer to a chat request.
+pub(super) enum ChatAnswer {
+    Accept {
+        outbox: Receiver<ToLeader>,
+        /// Where the member reader sends the leader's lines.
+        feed: Sender<FromLeader>,
+    },
+    Reject,
+    Busy(BusyReason),
+}
+
+/// How a chat request we sent ended.
+pub(super) enum Outcome {
+    Accepted {
+        addr: SocketAddr,
+        reader: ConnReader,
+        writer: TcpStream,
+    },
+    Rejected,
+    Busy(BusyReason),
+    NoAnswer,
+    Unreachable(String),
+}
+
+/// How a rejoiner's walk of the roster ended.
+pub(super) enum Rejoined {
+    /// A peer took us back: it leads now. `first` is its `MEMBERS` line.
+    Admitted {
+        leader: String,
+        stream: TcpStream,
+        reader: ConnReader,
+        first: ToMember,
+    },
+    /// Every peer before us in the roster is gone: we lead.
+    Lead,
+    /// Nobody took us back before the deadline.
+    GaveUp,
+}
+
+/// Why a member is on its way to another leader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Move {
+    /// The connection to `old` broke.
+    Lost { old: String },
+    /// `old` handed the lobby to `to`.
+    Handover { old: String, to: String },
+}
+
+/// The timers of a chat connection, from `PeerConfig`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Timing {
+    /// How long the leader may take to send `CHAT_REQUEST`.
+    pub(super) request: Duration,
+    /// After this long with nothing sent to the leader, send `HELLO`.
+    pub(super) hello: Duration,
+    /// After this long with nothing from the leader, it is gone.
+    pub(super) silence: Duration,
+}
