@@ -4,7 +4,8 @@
 //!
 //! - `wire`: every protocol line as a typed value; parsing and formatting, no I/O
 //!   (`registry`, `chat` and `succession` grammars, `checks` for limits and `redact`).
-//! - `line`: reads and writes protocol lines on any `BufRead`/`Write`.
+//! - `line`: cuts any `BufRead` into lines; below the grammar.
+//! - `conn`: `Conn<S, In, Out>`, the one connection type: framing, tracing, parsing, writing.
 //! - `trace`: the `--trace` output of both binaries, passwords hidden.
 //! - `db`: the registry's SQLite file: schema, migrations, every statement.
 //! - `password`: argon2id hashing, at most one hash per core at a time.
@@ -23,11 +24,15 @@
 //!   them (sockets, flush passes, readers, the clock), and the `roster` that lets
 //!   a lobby outlive its leader (credentials, who leads next).
 //! - `chatlog`: one timestamped log file per lobby session, readable by its owner only.
+//! - `crypto`: TLS streams, keys pinned by fingerprint, sealed private messages,
+//!   seat proofs for plain-text lobbies: building blocks the others use.
 //! - `sanitize`: escapes control and bidi characters in text from the network before it is shown.
 
 pub mod chatlog;
 pub mod client;
+pub mod conn;
 pub mod console;
+pub mod crypto;
 pub mod db;
 pub mod line;
 pub mod lobby;

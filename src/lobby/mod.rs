@@ -31,13 +31,13 @@ pub use roster::{Roster, Seat};
 pub use rules::InvitePolicy;
 
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
-use crate::line::ConnReader;
+use crate::conn::MemberConn;
 use crate::trace::Trace;
 use crate::wire::{self, CloseReason, Contact, ErrorCode, InviteStatus, ParseError};
 
@@ -216,46 +216,34 @@ impl Lobby {
         })
     }
 
-    /// Admits a member whose `OK` was just read from `reader`; `writer` is a
-    /// clone of the same socket, which only the hub will write to from now on.
-    pub fn admit(&self, name: String, reader: ConnReader, writer: TcpStream) {
+    /// Admits a member whose `OK` was just read from `conn`, which only the
+    /// hub will write to from now on.
+    pub fn admit(&self, name: String, conn: MemberConn) {
         // If the hub is gone the event comes back inside the error and is
         // dropped, which closes the connection: the right end for it.
         let _ = self.events.send(Event::Admit {
             name,
             chat_addr: None,
-            reader,
-            writer,
+            conn,
         });
     }
 
     /// Admits a member, as `admit`, that listens for chat requests at
     /// `chat_addr` (where its invitation reached it), so the lobby knows
     /// every member's contact (`contacts`).
-    pub fn admit_from(
-        &self,
-        name: String,
-        chat_addr: SocketAddr,
-        reader: ConnReader,
-        writer: TcpStream,
-    ) {
+    pub fn admit_from(&self, name: String, chat_addr: SocketAddr, conn: MemberConn) {
         let _ = self.events.send(Event::Admit {
             name,
             chat_addr: Some(chat_addr),
-            reader,
-            writer,
+            conn,
         });
     }
 
     /// A member comes back with `claim` on a connection it opened to our
     /// chat port: admitted if its credential holds, refused with `ERR`
     /// otherwise.
-    pub fn rejoin(&self, claim: wire::Rejoin, reader: ConnReader, writer: TcpStream) {
-        let _ = self.events.send(Event::Rejoin {
-            claim,
-            reader,
-            writer,
-        });
+    pub fn rejoin(&self, claim: wire::Rejoin, conn: MemberConn) {
+        let _ = self.events.send(Event::Rejoin { claim, conn });
     }
 
     /// Hands the lobby to `to` (by default the member admitted earliest):

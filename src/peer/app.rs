@@ -247,11 +247,7 @@ impl App {
                 name,
                 outcome,
             } => self.on_invited(lobby, name, outcome),
-            Event::Rejoin {
-                claim,
-                reader,
-                writer,
-            } => self.on_rejoin(claim, reader, writer),
+            Event::Rejoin { claim, conn } => self.on_rejoin(claim, conn),
             Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
             Event::Checked {

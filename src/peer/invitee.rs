@@ -2,7 +2,7 @@
 //! incoming chat connection, which runs the invitee's handshake in phases
 //! and then writes the member's lines to the leader.
 
-use std::io::{self, BufReader};
+use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 
-use crate::line::{ConnReader, LineReader, write_line};
+use crate::conn::{Conn, LeaderConn, Stream};
 use crate::net::accept_until;
 use crate::trace::Trace;
 use crate::wire::{BusyReason, ErrorCode, Rejoin, ToLeader, ToMember};
@@ -139,11 +139,14 @@ impl Acceptor {
     /// nothing it was owed.
     fn refuse_busy(&self, stream: TcpStream) {
         let busy = ToLeader::Busy(BusyReason::Unsaid);
-        if let Ok(addr) = stream.peer_addr() {
-            self.trace.sent(addr, &busy);
-        }
+        let peer = stream
+            .peer_addr()
+            .map_or_else(|_| "?".to_string(), |addr| addr.to_string());
         let _ = stream.set_nonblocking(true);
-        let _ = write_line(&mut &stream, &busy);
+        // Over the borrowed socket: no descriptor spent on a refusal.
+        if let Ok(mut conn) = Conn::<&TcpStream, String, ToLeader>::new(&stream, peer, self.trace) {
+            let _ = conn.send(&busy);
+        }
     }
 }
 
@@ -158,8 +161,7 @@ pub(super) struct ChatConnection {
 
 /// The first phase's result: a leader's chat request, read and parsed.
 struct Invitation {
-    stream: TcpStream,
-    reader: ConnReader,
+    conn: LeaderConn,
     from: String,
     ticket: Option<String>,
 }
@@ -199,13 +201,14 @@ impl ChatConnection {
 
     /// Waits for `CHAT_REQUEST` under the request timeout; anything else
     /// gets `ERR` and ends the connection.
-    fn await_request(&self, mut stream: TcpStream) -> Option<Invitation> {
+    fn await_request(&self, stream: TcpStream) -> Option<Invitation> {
         let addr = stream.peer_addr().ok()?;
-        let read_half = stream.try_clone().ok()?;
         // Short read timeouts let the wait for the first line notice that
         // the peer is stopping; a line never comes after `timing.request`.
         let _ = stream.set_read_timeout(Some(CANCEL_CHECK));
-        let mut reader = LineReader::new(BufReader::new(read_half));
+        // The first line says which side of a lobby this connection is, so
+        // it is read as text and parsed here.
+        let mut conn: Conn<Stream, String, ToMember> = Conn::new(stream, addr, self.trace).ok()?;
         let deadline = Instant::now() + self.timing.request;
         let stopping = || {
             !matches!(
@@ -213,38 +216,31 @@ impl ChatConnection {
                 Err(crossbeam_channel::TryRecvError::Empty)
             )
         };
-        let FirstLine::Line(line) = read_first_line(&mut reader, deadline, stopping).ok()? else {
+        let FirstLine::Line(line) = read_first_line(&mut conn, deadline, stopping).ok()? else {
             return None;
         };
-        self.trace.received(addr, &line);
         // A member coming back to a lobby we lead (or should): the app
         // decides, and the hub checks its credential.
         if let Ok(claim) = line.parse::<Rejoin>() {
-            let writer = stream;
-            let _ = self.events.send(Event::Rejoin {
-                claim,
-                reader,
-                writer,
-            });
+            let conn = conn.retype();
+            let _ = self.events.send(Event::Rejoin { claim, conn });
             return None;
         }
-        match line.parse::<ToMember>() {
-            Ok(ToMember::ChatRequest { leader, ticket }) => Some(Invitation {
-                stream,
-                reader,
-                from: leader,
-                ticket,
-            }),
-            Ok(_) => {
-                let text = "expected CHAT_REQUEST <name>";
-                self.refuse(&mut stream, addr, ErrorCode::BadArgs, text);
-                None
+        let refused = match line.parse::<ToMember>() {
+            Ok(ToMember::ChatRequest { leader, ticket }) => {
+                let mut conn: LeaderConn = conn.retype();
+                conn.set_peer(&leader);
+                return Some(Invitation {
+                    conn,
+                    from: leader,
+                    ticket,
+                });
             }
-            Err(err) => {
-                self.refuse(&mut stream, addr, err.code, &err.text);
-                None
-            }
-        }
+            Ok(_) => ToMember::Err(ErrorCode::BadArgs, "expected CHAT_REQUEST <name>".into()),
+            Err(err) => ToMember::Err(err.code, err.text),
+        };
+        let _ = conn.send(&refused);
+        None
     }
 
     /// Asks the app, which asks the user (or answers `BUSY` itself), and
@@ -267,7 +263,7 @@ impl ChatConnection {
                 recv(self.stop) -> _ => break ChatAnswer::Busy(BusyReason::Unsaid),
                 default(CANCEL_CHECK) => {
                     let expired = Instant::now() >= deadline;
-                    if expired || leader_hung_up(&invitation.stream) {
+                    if expired || leader_hung_up(invitation.conn.get_ref()) {
                         // Dropping `answer_rx` makes a late answer fail, so
                         // the app never opens a lobby for this request.
                         drop(answer_rx);
@@ -289,7 +285,7 @@ impl ChatConnection {
             ChatAnswer::Reject => ToLeader::Reject,
             ChatAnswer::Busy(reason) => ToLeader::Busy(reason),
         };
-        self.send_ok(&mut invitation.stream, &invitation.from, &no);
+        let _ = invitation.conn.send(&no);
         None
     }
 
@@ -301,13 +297,8 @@ impl ChatConnection {
             outbox,
             feed,
         } = accepted;
-        let Invitation {
-            stream,
-            reader,
-            from,
-            ..
-        } = invitation;
-        let opened = MemberLink::open(stream, reader, from, feed.clone(), self.timing, self.trace);
+        let Invitation { conn, from, .. } = invitation;
+        let opened = MemberLink::open(conn, &from, feed.clone(), self.timing);
         let Ok(mut link) = opened else {
             let _ = feed.send(FromLeader::Gone { silent: false });
             return None;
@@ -325,17 +316,6 @@ impl ChatConnection {
     /// it has sent nothing for a while.
     fn relay_as_member(&self, member: Member) {
         member.link.relay(&member.outbox, &self.stop);
-    }
-
-    fn refuse(&self, stream: &mut TcpStream, addr: SocketAddr, code: ErrorCode, text: &str) {
-        let line = ToMember::Err(code, text.to_string());
-        self.trace.sent(addr, &line);
-        let _ = write_line(stream, &line);
-    }
-
-    fn send_ok(&self, stream: &mut TcpStream, to: &str, line: &ToLeader) -> bool {
-        self.trace.sent(to, line);
-        write_line(stream, line).is_ok()
     }
 }
 

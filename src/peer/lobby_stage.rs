@@ -7,7 +7,6 @@ use std::sync::atomic::Ordering;
 use crossbeam_channel::{bounded, unbounded};
 
 use crate::chatlog::ChatLog;
-use crate::line::write_line;
 use crate::lobby::Notice;
 use crate::screen::ScreenLine;
 use crate::wire::{
@@ -219,23 +218,17 @@ impl App {
         if leading.id != lobby {
             // An answer for a lobby that has ended: tell an accepting
             // invitee so rather than leaving it waiting.
-            if let Outcome::Accepted { mut writer, .. } = outcome {
-                let closed = ToMember::Closed(CloseReason::LeaderLeft);
-                self.config.trace.sent(&name, &closed);
-                let _ = writer.set_write_timeout(Some(CANCEL_CHECK));
-                let _ = write_line(&mut writer, &closed);
+            if let Outcome::Accepted { mut conn, .. } = outcome {
+                let _ = conn.get_ref().set_write_timeout(Some(CANCEL_CHECK));
+                let _ = conn.send(&ToMember::Closed(CloseReason::LeaderLeft));
             }
             return;
         }
         leading.invitations.answered(&name);
         let (report, status) = match outcome {
-            Outcome::Accepted {
-                addr,
-                reader,
-                writer,
-            } => {
+            Outcome::Accepted { addr, conn } => {
                 // Everyone hears `JOINED` from the hub instead.
-                leading.lobby.admit_from(name.clone(), addr, reader, writer);
+                leading.lobby.admit_from(name.clone(), addr, conn);
                 let report = format!("OK -> ('{}', {})", addr.ip(), addr.port());
                 (report, None)
             }

@@ -7,23 +7,21 @@
 //! The writer loop is the socket's only writer; the reader never writes.
 
 use std::io;
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender, select};
 
-use crate::line::{ConnReader, Frame, is_timeout, write_line};
-use crate::trace::Trace;
+use crate::conn::{self, LeaderConn, Received, Stream};
+use crate::line::is_timeout;
 use crate::wire::{ToLeader, ToMember};
 
 use super::msg::{FromLeader, Timing};
 
 /// The connection to a leader, with its member reader running.
 pub(super) struct MemberLink {
-    stream: TcpStream,
-    leader: String,
+    writer: conn::Writer<Stream, ToLeader>,
     timing: Timing,
-    trace: Trace,
     reading: JoinHandle<()>,
 }
 
@@ -31,37 +29,31 @@ impl MemberLink {
     /// Sets the connection's timeouts and starts the member reader, which
     /// sends the leader's lines to `feed` and says when the leader is gone.
     pub(super) fn open(
-        stream: TcpStream,
-        reader: ConnReader,
-        leader: String,
+        mut conn: LeaderConn,
+        leader: &str,
         feed: Sender<FromLeader>,
         timing: Timing,
-        trace: Trace,
     ) -> io::Result<MemberLink> {
         // A leader that sends nothing, not even HELLO, for this long is
         // gone: its machine may have died without closing the connection.
         // Nor may a leader that stopped reading hold the writer for ever.
-        stream.set_read_timeout(Some(timing.silence))?;
-        stream.set_write_timeout(Some(timing.silence))?;
-        let reading = {
-            let leader = leader.clone();
-            thread::Builder::new()
-                .name("member-reader".into())
-                .spawn(move || read_from_leader(reader, &feed, &leader, trace))?
-        };
+        conn.get_ref().set_read_timeout(Some(timing.silence))?;
+        conn.get_ref().set_write_timeout(Some(timing.silence))?;
+        conn.set_peer(leader);
+        let (reader, writer) = conn.into_split();
+        let reading = thread::Builder::new()
+            .name("member-reader".into())
+            .spawn(move || read_from_leader(reader, &feed))?;
         Ok(MemberLink {
-            stream,
-            leader,
+            writer,
             timing,
-            trace,
             reading,
         })
     }
 
     /// Sends one line; false if the connection is broken.
     pub(super) fn send(&mut self, line: &ToLeader) -> bool {
-        self.trace.sent(&self.leader, line);
-        write_line(&mut self.stream, line).is_ok()
+        self.writer.send(line).is_ok()
     }
 
     /// Sends what the user types, and `HELLO` after a quiet while, until
@@ -93,7 +85,7 @@ impl MemberLink {
 
     /// Closes the connection, which ends the reader, and waits for it.
     pub(super) fn close(self) {
-        let _ = self.stream.shutdown(Shutdown::Both);
+        let _ = self.writer.get_ref().shutdown(Shutdown::Both);
         let _ = self.reading.join();
     }
 }
@@ -101,24 +93,21 @@ impl MemberLink {
 /// Forwards the leader's lines to the app thread until the connection ends.
 /// `feed` is bounded: while the app is behind, this thread waits, and so,
 /// through TCP, does the leader.
-fn read_from_leader(mut reader: ConnReader, feed: &Sender<FromLeader>, leader: &str, trace: Trace) {
+fn read_from_leader(mut reader: conn::Reader<Stream, ToMember>, feed: &Sender<FromLeader>) {
     loop {
-        let gone = match reader.next_frame() {
-            Ok(Frame::Line(line)) => {
-                trace.received(leader, &line);
-                // A line we do not understand is shown in the trace and
-                // otherwise skipped: the chat goes on.
-                if let Ok(parsed) = line.parse::<ToMember>() {
-                    let last = matches!(parsed, ToMember::Closed(_));
-                    if feed.send(FromLeader::Line(parsed)).is_err() || last {
-                        return;
-                    }
+        let gone = match reader.recv() {
+            Ok(Received::Line(parsed)) => {
+                let last = matches!(parsed, ToMember::Closed(_));
+                if feed.send(FromLeader::Line(parsed)).is_err() || last {
+                    return;
                 }
                 continue;
             }
-            Ok(Frame::BadEncoding) => continue,
+            // A line we do not understand is shown in the trace and
+            // otherwise skipped: the chat goes on.
+            Ok(Received::Malformed { .. } | Received::BadEncoding) => continue,
             Err(err) if is_timeout(&err) => FromLeader::Gone { silent: true },
-            Ok(Frame::Eof | Frame::TooLong) | Err(_) => FromLeader::Gone { silent: false },
+            Ok(Received::End | Received::TooLong) | Err(_) => FromLeader::Gone { silent: false },
         };
         let _ = feed.send(gone);
         return;

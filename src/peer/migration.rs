@@ -9,7 +9,6 @@
 //! one to the member link; it reports to the app thread and never touches
 //! its state.
 
-use std::io::BufReader;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, never, unbounded};
 
-use crate::line::{ConnReader, LineReader, write_line};
+use crate::conn::{Conn, LeaderConn, Stream};
 use crate::lobby::roster::Candidate;
 use crate::trace::Trace;
 use crate::wire::{Rejoin, ToLeader, ToMember};
@@ -93,38 +92,31 @@ impl Rejoiner {
     }
 
     fn attempt(&self, name: &str, addr: std::net::SocketAddr) -> Attempt {
-        let Ok(mut stream) = TcpStream::connect_timeout(&addr, INVITE_CONNECT_TIMEOUT) else {
+        let Ok(stream) = TcpStream::connect_timeout(&addr, INVITE_CONNECT_TIMEOUT) else {
             return Attempt::Gone;
         };
-        self.trace.sent(name, &self.claim);
-        let ready = stream.set_read_timeout(Some(CANCEL_CHECK)).is_ok()
-            && write_line(&mut stream, &self.claim).is_ok();
-        let Some(reader) = ready
-            .then(|| stream.try_clone().ok())
-            .flatten()
-            .map(|s| LineReader::new(BufReader::new(s)))
-        else {
+        // The claim is the one line a member sends before it is a member.
+        let conn: Option<Conn<Stream, ToMember, Rejoin>> = stream
+            .set_read_timeout(Some(CANCEL_CHECK))
+            .and_then(|()| Conn::new(stream, name, self.trace))
+            .ok();
+        let Some(mut conn) = conn else {
             return Attempt::NotYet;
         };
-        let mut reader = reader;
+        if conn.send(&self.claim).is_err() {
+            return Attempt::NotYet;
+        }
         let deadline = self.deadline.min(Instant::now() + INVITE_CONNECT_TIMEOUT);
-        let line = match read_first_line(&mut reader, deadline, || self.cancelled()) {
-            Ok(FirstLine::Line(line)) => line,
-            _ => {
-                let _ = stream.shutdown(Shutdown::Both);
-                return Attempt::NotYet;
+        match read_first_line(&mut conn, deadline, || self.cancelled()) {
+            Ok(FirstLine::Line(first @ ToMember::Members(_))) => {
+                Attempt::Admitted(Rejoined::Admitted {
+                    leader: name.to_string(),
+                    conn: Box::new(conn.retype()),
+                    first,
+                })
             }
-        };
-        self.trace.received(name, &line);
-        match line.parse::<ToMember>() {
-            Ok(first @ ToMember::Members(_)) => Attempt::Admitted(Rejoined::Admitted {
-                leader: name.to_string(),
-                stream,
-                reader,
-                first,
-            }),
             _ => {
-                let _ = stream.shutdown(Shutdown::Both);
+                let _ = conn.get_ref().shutdown(Shutdown::Both);
                 Attempt::NotYet
             }
         }
@@ -136,14 +128,12 @@ impl Rejoiner {
 /// writer, as the chat connection's thread is for an invitee. Returns the
 /// outbox of what the user types, and the writer's handle.
 pub(super) fn start_link(
-    stream: TcpStream,
-    reader: ConnReader,
-    leader: String,
+    conn: LeaderConn,
+    leader: &str,
     feed: Sender<FromLeader>,
     timing: Timing,
-    trace: Trace,
 ) -> std::io::Result<(Sender<ToLeader>, JoinHandle<()>)> {
-    let link = MemberLink::open(stream, reader, leader, feed, timing, trace)?;
+    let link = MemberLink::open(conn, leader, feed, timing)?;
     let (outbox, outbox_rx) = unbounded();
     let writing = thread::Builder::new()
         .name("member-writer".into())

@@ -5,13 +5,13 @@
 //! This is the bottom of `peer/`: it imports no other peer module, so the
 //! workers and the app both depend on it and nothing depends back.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::client::{Refused, Vouched};
-use crate::line::ConnReader;
+use crate::conn::{LeaderConn, MemberConn};
 use crate::wire::{BusyReason, Rejoin, ToLeader, ToMember};
 
 /// What background threads tell the app thread.
@@ -29,11 +29,7 @@ pub(super) enum Event {
         outcome: Outcome,
     },
     /// A member of a lobby came back (`REJOIN`) on our chat listener.
-    Rejoin {
-        claim: Rejoin,
-        reader: ConnReader,
-        writer: TcpStream,
-    },
+    Rejoin { claim: Rejoin, conn: MemberConn },
     /// A rejoiner's walk of the roster ended (`migration.rs`).
     Rejoined { lobby: u64, outcome: Rejoined },
     /// The registry's word on the ticket of the chat request that `answer`
@@ -73,11 +69,7 @@ pub(super) enum ChatAnswer {
 
 /// How a chat request we sent ended.
 pub(super) enum Outcome {
-    Accepted {
-        addr: SocketAddr,
-        reader: ConnReader,
-        writer: TcpStream,
-    },
+    Accepted { addr: SocketAddr, conn: MemberConn },
     Rejected,
     Busy(BusyReason),
     NoAnswer,
@@ -89,8 +81,9 @@ pub(super) enum Rejoined {
     /// A peer took us back: it leads now. `first` is its `MEMBERS` line.
     Admitted {
         leader: String,
-        stream: TcpStream,
-        reader: ConnReader,
+        /// Boxed: a connection carries its buffers, and the other
+        /// outcomes nothing.
+        conn: Box<LeaderConn>,
         first: ToMember,
     },
     /// Every peer before us in the roster is gone: we lead.

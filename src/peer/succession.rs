@@ -5,14 +5,14 @@
 //!
 //! None of it asks the registry: the roster has every address it needs.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crossbeam_channel::bounded;
 
-use crate::line::{ConnReader, write_line};
+use crate::conn::{LeaderConn, MemberConn};
 use crate::lobby::roster::Candidate;
 use crate::lobby::{Lobby, LobbyConfig};
 use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
@@ -153,10 +153,9 @@ impl App {
         self.stage = match outcome {
             Rejoined::Admitted {
                 leader,
-                stream,
-                reader,
+                conn,
                 first,
-            } => self.rejoined(membership, leader, stream, reader, first, &why),
+            } => self.rejoined(membership, leader, *conn, first, &why),
             Rejoined::Lead => self.take_over(membership, &why),
             Rejoined::GaveUp => self.lobby_lost(membership, "nobody in it could be reached"),
         };
@@ -169,8 +168,7 @@ impl App {
         &mut self,
         mut membership: Membership,
         leader: String,
-        stream: TcpStream,
-        reader: ConnReader,
+        conn: LeaderConn,
         first: ToMember,
         why: &Move,
     ) -> Stage {
@@ -182,14 +180,7 @@ impl App {
             silence: self.config.lobby_timeout,
         };
         let (feed, feed_rx) = bounded(FEED_CAPACITY);
-        let link = start_link(
-            stream,
-            reader,
-            leader.clone(),
-            feed,
-            timing,
-            self.config.trace,
-        );
+        let link = start_link(conn, &leader, feed, timing);
         let (outbox, handle) = match link {
             Ok(link) => link,
             Err(err) => return self.lobby_lost(membership, &format!("cannot go on: {err}")),
@@ -294,16 +285,16 @@ impl App {
 
     /// A `REJOIN` reached our chat listener: the hub checks it if we lead;
     /// otherwise we do not lead (yet), which the member hears.
-    pub(super) fn on_rejoin(&mut self, claim: Rejoin, reader: ConnReader, mut writer: TcpStream) {
+    pub(super) fn on_rejoin(&mut self, claim: Rejoin, mut conn: MemberConn) {
         if let Stage::Leading(leading) = &self.stage {
-            leading.lobby.rejoin(claim, reader, writer);
+            leading.lobby.rejoin(claim, conn);
             return;
         }
         let refused = ToMember::Err(ErrorCode::NotLeader, "I do not lead a lobby".to_string());
-        self.config.trace.sent(&claim.name, &refused);
+        conn.set_peer(&claim.name);
         // A fresh socket takes one short line at once; the timeout only
         // bounds a peer that is not reading at all.
-        let _ = writer.set_write_timeout(Some(CANCEL_CHECK));
-        let _ = write_line(&mut writer, &refused);
+        let _ = conn.get_ref().set_write_timeout(Some(CANCEL_CHECK));
+        let _ = conn.send(&refused);
     }
 }

@@ -33,6 +33,7 @@
 
 mod accounts;
 mod admission;
+mod answers;
 mod config;
 mod connection;
 mod hub;

@@ -41,6 +41,47 @@ fn succession_rules_do_no_io() {
     }
 }
 
+/// Invariant: the key rules are plain: the keys' text, the pins and their
+/// decisions, sealing and seat proofs read no clock and open no socket or
+/// file, so each rule is a test of data. Files, sockets and handshakes
+/// are the other files' of `src/crypto/`.
+#[test]
+fn key_rules_do_no_io() {
+    for file in [
+        "src/crypto/keys.rs",
+        "src/crypto/pins.rs",
+        "src/crypto/proof.rs",
+        "src/crypto/seal.rs",
+    ] {
+        let code = code_of(&read(&root().join(file)));
+        let mut found = io_uses(&code);
+        found.extend(sans_io_uses(&code));
+        assert!(found.is_empty(), "{file} does I/O:\n{}", found.join("\n"));
+    }
+}
+
+/// Invariant: TLS is 1.3 only, and nothing in the tree needs aws-lc-rs
+/// (which needs cmake and nasm to build for Windows).
+#[test]
+fn tls_is_1_3_with_ring_only() {
+    let lock = read(&root().join("Cargo.lock"));
+    assert!(
+        !lock.contains("name = \"aws-lc"),
+        "Cargo.lock has aws-lc-rs; give rustls default-features = false and the ring feature"
+    );
+    let mut files = Vec::new();
+    rust_files_under(&root().join("src/crypto"), &mut files);
+    for file in files {
+        let found = offending_lines(&code_of(&read(&file)), |line| line.contains("TLS12"));
+        assert!(
+            found.is_empty(),
+            "{} names TLS 1.2:\n{}",
+            file.display(),
+            found.join("\n")
+        );
+    }
+}
+
 /// Invariant: `src/peer/` has no import circles. Its messages between
 /// threads sit at the bottom (`msg.rs`, which imports no sibling); the
 /// workers and the app depend on them, and nothing depends back. `mod.rs`
@@ -131,6 +172,54 @@ fn line_names_no_protocol_keyword() {
         found.is_empty(),
         "{} names protocol keywords, which belong in the grammar:\n{}",
         file.display(),
+        found.join("\n")
+    );
+}
+
+/// Invariant: framing sits below the grammar: line.rs takes the longest
+/// line as a parameter and imports nothing from `wire`, tests included.
+#[test]
+fn line_imports_nothing_from_the_grammar() {
+    let file = root().join("src/line.rs");
+    let code = code_of(&read(&file));
+    let found: Vec<&str> = code
+        .lines()
+        .filter(|line| line.contains("wire::") || line.contains("crate::{"))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "{} uses the grammar, which sits above it:\n{}",
+        file.display(),
+        found.join("\n")
+    );
+}
+
+/// Invariant: one connection type owns the bytes of every connection:
+/// outside line.rs and the conn module, nobody frames or writes a line by
+/// hand.
+#[test]
+fn only_the_connection_type_frames_and_writes_lines() {
+    let mut found = Vec::new();
+    let mut files = Vec::new();
+    rust_files_under(&root().join("src"), &mut files);
+    for file in files {
+        let rel = file
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel == "src/line.rs" || rel.starts_with("src/conn/") {
+            continue;
+        }
+        for line in code_of(&read(&file)).lines() {
+            if line.contains("LineReader") || line.contains("write_line") {
+                found.push(format!("{rel}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "lines framed or written outside conn:\n{}",
         found.join("\n")
     );
 }

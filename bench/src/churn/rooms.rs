@@ -4,12 +4,13 @@
 //! each stage has a deadline, and a stalled room is reported and ended.
 
 use std::collections::HashMap;
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use p2pchat::line::LineReader;
+use p2pchat::conn::MemberConn;
 use p2pchat::lobby::{Lobby, LobbyConfig};
+use p2pchat::trace::Trace;
 
 use super::load::Load;
 use super::report::note;
@@ -248,8 +249,7 @@ impl Load<'_> {
                 "a stranger connected to the lobby listener".into(),
             ));
         }
-        let reader = LineReader::new(BufReader::new(server.try_clone()?));
-        lobby.admit(name.clone(), reader, server);
+        lobby.admit(name.clone(), MemberConn::new(server, &name, Trace::off())?);
         client.set_nonblocking(true)?;
         client.set_nodelay(true)?;
         Ok(Member::new(name, client))
