@@ -42,7 +42,7 @@ use chrono::Utc;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
+use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink, RegistrySecurity};
 use crate::lobby::{self, InvitePolicy};
 use crate::screen::ScreenLine;
 use crate::trace::Trace;
@@ -110,6 +110,10 @@ pub struct PeerConfig {
     /// Whether a member's `/invite` is carried out when we lead.
     pub invites: InvitePolicy,
     pub trace: Trace,
+    /// Plain text or TLS to the registry, and which keys it may present.
+    /// The binary chooses TLS unless told `--plaintext`; a library caller
+    /// chooses here.
+    pub registry_security: RegistrySecurity,
 }
 
 impl PeerConfig {
@@ -128,6 +132,7 @@ impl PeerConfig {
             history: lobby::DEFAULT_HISTORY,
             invites: InvitePolicy::Anyone,
             trace: Trace::off(),
+            registry_security: RegistrySecurity::Plaintext,
         }
     }
 }
@@ -205,6 +210,7 @@ impl Peer {
             retry_min: config.retry_min,
             retry_max: config.retry_max,
             trace: config.trace,
+            security: config.registry_security.clone(),
         };
         let link = RegistryLink::connect(link_config, link_tx)
             .map_err(|err| PeerError::Registry(config.servers.clone(), err))?;
