@@ -235,23 +235,15 @@ impl App {
                 let report = format!("OK -> ('{}', {})", addr.ip(), addr.port());
                 (report, None)
             }
-            Outcome::Rejected => (
-                format!("{name}: rejected your chat request"),
-                Some(InviteStatus::Rejected),
-            ),
-            Outcome::Busy(reason) => {
-                let why = match reason {
-                    BusyReason::Answering => " (answering another request)",
-                    BusyReason::InChat => " (in a chat)",
-                    BusyReason::Unsaid => "",
-                };
-                (format!("{name}: busy{why}"), Some(InviteStatus::Busy))
+            Outcome::Rejected => {
+                not_in(&name, "rejected your chat request", InviteStatus::Rejected)
             }
-            Outcome::NoAnswer => (format!("{name}: no answer"), Some(InviteStatus::NoAnswer)),
-            Outcome::Unreachable(why) => (
-                format!("{name}: unreachable ({why})"),
-                Some(InviteStatus::Unreachable),
-            ),
+            Outcome::Busy(reason) => not_in(&name, busy(reason), InviteStatus::Busy),
+            Outcome::NoAnswer => not_in(&name, "no answer", InviteStatus::NoAnswer),
+            Outcome::Unreachable(why) => {
+                let why = format!("unreachable ({why})");
+                not_in(&name, why, InviteStatus::Unreachable)
+            }
         };
         if let Some(status) = status {
             leading.lobby.invitation(name, status);
@@ -336,12 +328,7 @@ impl App {
             membership.show(line, &self.out);
             return;
         };
-        let why = match reason {
-            CloseReason::LeaderLeft => "the leader left".to_string(),
-            CloseReason::Kicked(None) => format!("{} removed you", membership.leader),
-            CloseReason::Kicked(Some(why)) => format!("{} removed you: {why}", membership.leader),
-            other => other.to_string(),
-        };
+        let why = closed_why(reason, &membership.leader);
         show_event(
             &mut membership.log,
             &self.out,
@@ -352,6 +339,36 @@ impl App {
         );
         self.stage = Stage::Menu;
         self.prompt();
+    }
+}
+
+/// What the leader is told of an invitee that did not come in, and what
+/// the members hear.
+fn not_in(
+    name: &str,
+    what: impl std::fmt::Display,
+    status: InviteStatus,
+) -> (String, Option<InviteStatus>) {
+    (format!("{name}: {what}"), Some(status))
+}
+
+/// An invitee's busy answer, in words.
+fn busy(reason: BusyReason) -> String {
+    let why = match reason {
+        BusyReason::Answering => " (answering another request)",
+        BusyReason::InChat => " (in a chat)",
+        BusyReason::Unsaid => "",
+    };
+    format!("busy{why}")
+}
+
+/// Why the leader's `CLOSED` ends the lobby for us, in words.
+fn closed_why(reason: CloseReason, leader: &str) -> String {
+    match reason {
+        CloseReason::LeaderLeft => "the leader left".to_string(),
+        CloseReason::Kicked(None) => format!("{leader} removed you"),
+        CloseReason::Kicked(Some(why)) => format!("{leader} removed you: {why}"),
+        other => other.to_string(),
     }
 }
 

@@ -173,13 +173,8 @@ impl App {
     ) -> Stage {
         self.next_lobby += 1;
         let id = self.next_lobby;
-        let timing = Timing {
-            request: self.config.invite_timeout,
-            hello: self.config.lobby_hello,
-            silence: self.config.lobby_timeout,
-        };
         let (feed, feed_rx) = bounded(FEED_CAPACITY);
-        let link = start_link(conn, &leader, feed, timing);
+        let link = start_link(conn, &leader, feed, self.timing());
         let (outbox, handle) = match link {
             Ok(link) => link,
             Err(err) => return self.lobby_lost(membership, &format!("cannot go on: {err}")),
@@ -192,16 +187,7 @@ impl App {
             earlier: false,
         };
         membership.leader = leader.clone();
-        let news = match why {
-            Move::Lost { old } if old.eq_ignore_ascii_case(&leader) => {
-                format!("back in {leader}'s lobby")
-            }
-            Move::Lost { .. } => format!("the leader was lost; {leader} leads the lobby now"),
-            Move::Handover { old, to } if old.eq_ignore_ascii_case(&self.my_name()) => {
-                format!("you are a member of {to}'s lobby now")
-            }
-            Move::Handover { old, to } => format!("{old} handed the lobby to {to}"),
-        };
+        let news = rejoin_news(why, &leader, &self.my_name());
         write_log(&mut membership.log, &self.out, &format!("* {news}"));
         self.say(format!("{news}."));
         for text in membership.standing.unsent() {
@@ -264,6 +250,15 @@ impl App {
         Stage::Menu
     }
 
+    /// The timers of a chat connection, from the peer's options.
+    fn timing(&self) -> Timing {
+        Timing {
+            request: self.config.invite_timeout,
+            hello: self.config.lobby_hello,
+            silence: self.config.lobby_timeout,
+        }
+    }
+
     /// The configuration of a lobby this peer leads, from its own options:
     /// the same whether it starts the lobby or takes one over.
     pub(super) fn lobby_config(&self, me: &str) -> LobbyConfig {
@@ -296,5 +291,19 @@ impl App {
         // bounds a peer that is not reading at all.
         let _ = conn.get_ref().set_write_timeout(Some(CANCEL_CHECK));
         let _ = conn.send(&refused);
+    }
+}
+
+/// What a member taken back by `leader` is told, by why it moved.
+fn rejoin_news(why: &Move, leader: &str, me: &str) -> String {
+    match why {
+        Move::Lost { old } if old.eq_ignore_ascii_case(leader) => {
+            format!("back in {leader}'s lobby")
+        }
+        Move::Lost { .. } => format!("the leader was lost; {leader} leads the lobby now"),
+        Move::Handover { old, to } if old.eq_ignore_ascii_case(me) => {
+            format!("you are a member of {to}'s lobby now")
+        }
+        Move::Handover { old, to } => format!("{old} handed the lobby to {to}"),
     }
 }
