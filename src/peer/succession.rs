@@ -21,7 +21,6 @@ use super::invitations::Invitations;
 use super::migration::{Rejoiner, start_link};
 use super::msg::{Move, Rejoined, Timing};
 use super::render::{LobbyEvent, Role};
-use super::screen::{show_event, write_log};
 use super::standing::Standing;
 use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
 
@@ -39,12 +38,8 @@ impl App {
         leading.cancel.store(true, Ordering::SeqCst);
         let me = self.my_name();
         let to = handed.to.name.clone();
-        let mut log = leading.log.take();
-        write_log(
-            &mut log,
-            &self.out,
-            &format!("* you handed the lobby to {to}"),
-        );
+        let log = leading.log.take();
+        self.out.log(log, format!("* you handed the lobby to {to}"));
         self.say(format!(
             "You handed the lobby to {to}; you stay as a member."
         ));
@@ -188,7 +183,7 @@ impl App {
         };
         membership.leader = leader.clone();
         let news = rejoin_news(why, &leader, &self.my_name());
-        write_log(&mut membership.log, &self.out, &format!("* {news}"));
+        self.out.log(membership.log, format!("* {news}"));
         self.say(format!("{news}."));
         for text in membership.standing.unsent() {
             membership.send(ToLeader::Msg(text));
@@ -221,7 +216,7 @@ impl App {
             Move::Lost { .. } => "the leader was lost; you lead the lobby now".to_string(),
             Move::Handover { old, .. } => format!("{old} handed the lobby to you; you lead it now"),
         };
-        write_log(&mut membership.log, &self.out, &format!("* {news}"));
+        self.out.log(membership.log, format!("* {news}"));
         self.say(format!("{news}. {LOBBY_HELP}"));
         for text in membership.standing.unsent() {
             lobby.say(text);
@@ -238,10 +233,9 @@ impl App {
         })
     }
 
-    fn lobby_lost(&mut self, mut membership: Membership, why: &str) -> Stage {
-        show_event(
-            &mut membership.log,
-            &self.out,
+    fn lobby_lost(&mut self, membership: Membership, why: &str) -> Stage {
+        self.out.event(
+            membership.log,
             &LobbyEvent::Ended(why.to_string()),
             Role::Member {
                 leader: &membership.leader,

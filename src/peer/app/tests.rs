@@ -78,6 +78,8 @@ fn describe(effect: &Effect) -> String {
         Effect::Start(Worker::Inviter { lobby, contact, .. }) => {
             format!("start: inviter of {} into lobby {lobby}", contact.name)
         }
+        Effect::OpenLog { log, me, leader } => format!("open log {}: {me} in {leader}'s", log.0),
+        Effect::Log { log, line } => format!("log {}: {line}", log.0),
     }
 }
 
