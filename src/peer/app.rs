@@ -19,7 +19,6 @@ use crate::wire::{BusyReason, Contact, ToLeader};
 use super::effect::{Effect, Effects, Incoming, LogFailure, LogId, Now};
 use super::invitations::Invitations;
 use super::msg::{Asker, ChatAnswer, Event, FromLeader, Move};
-use super::render::{LobbyEvent, Role};
 use super::repeats::Repeats;
 use super::standing::Standing;
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
@@ -456,47 +455,6 @@ impl App {
         if let Some(count) = self.repeats.count_shown(self.now.at) {
             self.say(count);
         }
-    }
-
-    /// The connection to the leader of lobby `lobby` ended; if we are still
-    /// its member, the lobby is over for us.
-    fn on_leader_gone(&mut self, lobby: u64, silent: bool) {
-        let Stage::Member(membership) = &self.stage else {
-            return;
-        };
-        if membership.id != lobby {
-            return;
-        }
-        let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
-            unreachable!("checked just above");
-        };
-        if let Phase::Invited { .. } = membership.phase {
-            // The leader went away before it let us in: no lobby was joined.
-            self.say(format!(
-                "The chat request from '{}' was withdrawn: the leader closed the connection.",
-                membership.leader
-            ));
-            self.prompt();
-            return;
-        }
-        let why = if silent {
-            "the leader stopped answering"
-        } else {
-            "lost the connection to the leader"
-        };
-        if membership.standing.can_rejoin() {
-            self.stage = self.leader_lost(membership, why);
-            self.prompt();
-            return;
-        }
-        self.out.event(
-            membership.log,
-            &LobbyEvent::Ended(why.to_string()),
-            Role::Member {
-                leader: &membership.leader,
-            },
-        );
-        self.prompt();
     }
 
     /// Leaves any lobby, answers a waiting chat request, and waits for

@@ -297,13 +297,7 @@ impl App {
             return;
         }
         if let (ToMember::Members(_), Phase::Invited { .. }) = (&line, &membership.phase) {
-            // Admitted: only now is there a lobby to log.
-            let leader = membership.leader.clone();
-            let log = self.open_log(&leader);
-            self.out.log(log, format!("* joined the lobby of {leader}"));
-            if let Stage::Member(membership) = &mut self.stage {
-                membership.log = log;
-            }
+            self.open_member_log();
         }
         let Stage::Member(membership) = &mut self.stage else {
             return;
@@ -322,15 +316,26 @@ impl App {
             return;
         };
         let why = closed_why(reason, &membership.leader);
-        self.out.event(
-            membership.log,
-            &LobbyEvent::Ended(why),
-            Role::Member {
-                leader: &membership.leader,
-            },
-        );
+        let role = Role::Member {
+            leader: &membership.leader,
+        };
+        self.out
+            .event(membership.log, &LobbyEvent::Ended(why), role);
         self.stage = Stage::Menu;
         self.prompt();
+    }
+
+    /// Admitted: only now is there a lobby to log.
+    fn open_member_log(&mut self) {
+        let Stage::Member(membership) = &self.stage else {
+            return;
+        };
+        let leader = membership.leader.clone();
+        let log = self.open_log(&leader);
+        self.out.log(log, format!("* joined the lobby of {leader}"));
+        if let Stage::Member(membership) = &mut self.stage {
+            membership.log = log;
+        }
     }
 }
 

@@ -79,6 +79,47 @@ impl App {
         self.go_to(membership, vec![Candidate::Peer(seat)], why)
     }
 
+    /// The connection to the leader of lobby `lobby` ended; if we are still
+    /// its member, the lobby is over for us.
+    pub(super) fn on_leader_gone(&mut self, lobby: u64, silent: bool) {
+        let Stage::Member(membership) = &self.stage else {
+            return;
+        };
+        if membership.id != lobby {
+            return;
+        }
+        let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
+            unreachable!("checked just above");
+        };
+        if let Phase::Invited { .. } = membership.phase {
+            // The leader went away before it let us in: no lobby was joined.
+            self.say(format!(
+                "The chat request from '{}' was withdrawn: the leader closed the connection.",
+                membership.leader
+            ));
+            self.prompt();
+            return;
+        }
+        let why = if silent {
+            "the leader stopped answering"
+        } else {
+            "lost the connection to the leader"
+        };
+        if membership.standing.can_rejoin() {
+            self.stage = self.leader_lost(membership, why);
+            self.prompt();
+            return;
+        }
+        self.out.event(
+            membership.log,
+            &LobbyEvent::Ended(why.to_string()),
+            Role::Member {
+                leader: &membership.leader,
+            },
+        );
+        self.prompt();
+    }
+
     /// The connection to our leader broke: if it gave us a credential, walk
     /// the roster; otherwise the lobby is over, as it always was.
     pub(super) fn leader_lost(&mut self, membership: Membership, why: &str) -> Stage {
