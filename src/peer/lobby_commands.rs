@@ -120,13 +120,32 @@ impl App {
             self.say("That is you.");
             return;
         }
-        let line = format!("[you -> {to}] {text}");
+        let identity = self.identity();
+        let me = self.my_name();
+        let roster = &membership.standing.roster;
+        let sealed = super::sealed::seal_for(identity.seal_secret(), roster, &me, to, text);
+        let (line, private) = match sealed {
+            Some(Ok((to, sealed))) => (
+                format!("[you -> {to}] (sealed) {text}"),
+                ToLeader::Sealed { to, sealed },
+            ),
+            Some(Err(err)) => {
+                self.say(format!("Not sent: {}.", err.text));
+                return;
+            }
+            // A member with no key (or a leader that gave us no roster).
+            None => (
+                format!(
+                    "[you -> {to}] {text} (not sealed: {to} has no key here; the leader can read it)"
+                ),
+                ToLeader::Private {
+                    to: to.to_string(),
+                    text: text.to_string(),
+                },
+            ),
+        };
         write_log(&mut membership.log, &self.screen, &line);
         self.say(line);
-        let private = ToLeader::Private {
-            to: to.to_string(),
-            text: text.to_string(),
-        };
         membership.send(private);
     }
 }

@@ -226,9 +226,9 @@ impl App {
         }
         leading.invitations.answered(&name);
         let (report, status) = match outcome {
-            Outcome::Accepted { addr, conn } => {
+            Outcome::Accepted { addr, key, conn } => {
                 // Everyone hears `JOINED` from the hub instead.
-                leading.lobby.admit_from(name.clone(), addr, conn);
+                leading.lobby.admit_from(name.clone(), addr, key, conn);
                 let report = format!("OK -> ('{}', {})", addr.ip(), addr.port());
                 (report, None)
             }
@@ -276,9 +276,9 @@ impl App {
             self.on_invite_asked(by, name);
             return;
         }
-        let Stage::Leading(leading) = &mut self.stage else {
+        if !matches!(self.stage, Stage::Leading(_)) {
             return;
-        };
+        }
         let someone_left = matches!(
             notice,
             Notice::Left(_)
@@ -287,7 +287,23 @@ impl App {
                 | Notice::TooLong(_)
                 | Notice::Kicked { .. }
         );
-        let event = LobbyEvent::from(notice);
+        let event = match notice {
+            Notice::Sealed {
+                lobby,
+                from,
+                key,
+                sealed,
+            } => {
+                let secret = self.identity();
+                let me = self.my_name();
+                let secret = secret.seal_secret();
+                super::sealed::opened(secret, &lobby, key.as_ref(), from, &me, &sealed)
+            }
+            other => LobbyEvent::from(other),
+        };
+        let Stage::Leading(leading) = &mut self.stage else {
+            return;
+        };
         show_event(&mut leading.log, &self.screen, &event, Role::Leader);
         if someone_left {
             self.maybe_end_empty_lobby();
@@ -317,6 +333,7 @@ impl App {
                 membership.log = log;
             }
         }
+        let identity = self.identity();
         let Stage::Member(membership) = &mut self.stage else {
             return;
         };
@@ -327,6 +344,19 @@ impl App {
             };
             self.stage = self.follow_handover(membership, to);
             self.prompt();
+            return;
+        }
+        if let ToMember::Sealed { from, sealed } = &line {
+            let standing = &membership.standing;
+            let lobby = standing.lobby().unwrap_or_default();
+            let key = standing.roster.seat(from).map(|seat| seat.key);
+            let secret = identity.seal_secret();
+            let event =
+                super::sealed::opened(secret, lobby, key.as_ref(), from.clone(), &me, sealed);
+            let role = Role::Member {
+                leader: &membership.leader,
+            };
+            show_event(&mut membership.log, &self.screen, &event, role);
             return;
         }
         let ToMember::Closed(reason) = line else {
@@ -412,7 +442,13 @@ impl Membership {
                 self.earlier_begins(screen);
                 LobbyEvent::History { at, from, text }
             }
-            ToMember::Private { from, text } => LobbyEvent::Private { from, text },
+            ToMember::Private { from, text } => LobbyEvent::Private {
+                from,
+                text,
+                seal: super::render::Seal::Plain,
+            },
+            // Opened by the app, which holds our key (`on_leader_line`).
+            ToMember::Sealed { .. } => return None,
             ToMember::Kicked { name, reason } => {
                 self.members.retain(|m| *m != name);
                 LobbyEvent::Kicked { name, reason }

@@ -30,6 +30,7 @@
 //! - `member_link`: a member's connection to its leader: the reader and the one writer loop.
 //! - `migration`: the rejoiner that walks the roster, and the member link after.
 //! - `succession`: `/handover`, following one, taking a lobby over, `REJOIN`s.
+//! - `seat`: a seat's answer to `PROVE`, the proof of its key in plain text.
 //! - `render`: every lobby event as its screen line and its log line, for leader and member.
 //! - `repeats`: a warning that keeps coming, shown once and counted.
 //! - `screen`: the app's side of the screen, escaped, never blocking.
@@ -50,6 +51,8 @@ mod msg;
 mod render;
 mod repeats;
 mod screen;
+mod sealed;
+mod seat;
 mod standing;
 mod succession;
 
@@ -63,6 +66,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, after, at, never, select, unbounded};
 
 use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
+use crate::crypto::{Identity, IdentityError};
 use crate::lobby::{self, InvitePolicy};
 use crate::screen::ScreenLine;
 use crate::trace::Trace;
@@ -127,6 +131,10 @@ pub struct PeerConfig {
     /// Whether a member's `/invite` is carried out when we lead.
     pub invites: InvitePolicy,
     pub trace: Trace,
+    /// This peer's keys: the one its lobby seat names (which it proves to
+    /// lead or to come back) and the one sealed messages to it open with.
+    /// `None` makes a fresh pair at start, kept for this run only.
+    pub identity: Option<Arc<Identity>>,
 }
 
 impl PeerConfig {
@@ -145,6 +153,7 @@ impl PeerConfig {
             history: lobby::DEFAULT_HISTORY,
             invites: InvitePolicy::Anyone,
             trace: Trace::off(),
+            identity: None,
         }
     }
 }
@@ -156,6 +165,8 @@ pub enum PeerError {
     Registry(Vec<SocketAddr>, ClientError),
     /// A thread could not be started.
     Thread(io::Error),
+    /// No key pair could be made.
+    Keys(IdentityError),
 }
 
 impl fmt::Display for PeerError {
@@ -171,6 +182,7 @@ impl fmt::Display for PeerError {
                 )
             }
             PeerError::Thread(err) => write!(f, "cannot start a thread: {err}"),
+            PeerError::Keys(err) => write!(f, "cannot make this peer's keys: {err}"),
         }
     }
 }
@@ -224,7 +236,11 @@ impl Peer {
     /// address family the registry was reached in (or, if it cannot be
     /// reached yet, the family of its first address). A registry that is
     /// down is retried in the background.
-    pub fn start(config: PeerConfig) -> Result<Peer, PeerError> {
+    pub fn start(mut config: PeerConfig) -> Result<Peer, PeerError> {
+        if config.identity.is_none() {
+            let identity = Identity::generate().map_err(PeerError::Keys)?;
+            config.identity = Some(Arc::new(identity));
+        }
         let (link_tx, link_rx) = unbounded();
         let link_config = LinkConfig {
             addrs: config.servers.clone(),

@@ -12,6 +12,8 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::client::{Refused, Vouched};
 use crate::conn::{LeaderConn, MemberConn};
+use crate::crypto::PeerKey;
+use crate::lobby::Proven;
 use crate::wire::{BusyReason, Rejoin, ToLeader, ToMember};
 
 /// What background threads tell the app thread.
@@ -28,8 +30,18 @@ pub(super) enum Event {
         name: String,
         outcome: Outcome,
     },
-    /// A member of a lobby came back (`REJOIN`) on our chat listener.
-    Rejoin { claim: Rejoin, conn: MemberConn },
+    /// A member of a lobby came back (`REJOIN`) on our chat listener,
+    /// having proven a key as `proven` says.
+    Rejoin {
+        claim: Rejoin,
+        proven: Proven,
+        conn: MemberConn,
+    },
+    /// A peer asks us to prove our seat's key (`PROVE`): the lobby we hold
+    /// a seat in and our name, if we do.
+    Prove {
+        reply: Sender<Option<(String, String)>>,
+    },
     /// A rejoiner's walk of the roster ended (`migration.rs`).
     Rejoined { lobby: u64, outcome: Rejoined },
     /// The registry's word on the ticket of the chat request that `answer`
@@ -69,7 +81,11 @@ pub(super) enum ChatAnswer {
 
 /// How a chat request we sent ended.
 pub(super) enum Outcome {
-    Accepted { addr: SocketAddr, conn: MemberConn },
+    Accepted {
+        addr: SocketAddr,
+        key: Option<PeerKey>,
+        conn: MemberConn,
+    },
     Rejected,
     Busy(BusyReason),
     NoAnswer,

@@ -11,6 +11,17 @@ use crate::lobby::Notice;
 use crate::screen::ScreenLine;
 use crate::wire::{ErrorCode, InviteStatus};
 
+/// Whether a private message was sealed to us by its sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Seal {
+    /// Sealed to our key and opened with the sender's: nobody else read it,
+    /// and the sender wrote it.
+    Verified,
+    /// Plain text (a peer played by hand, or a member with no key): the
+    /// leader could read it, or have written it.
+    Plain,
+}
+
 /// Something that happened in a lobby, as the user hears of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum LobbyEvent {
@@ -24,6 +35,12 @@ pub(super) enum LobbyEvent {
     Private {
         from: String,
         text: String,
+        seal: Seal,
+    },
+    /// A sealed private message that did not open, and why.
+    Unopened {
+        from: String,
+        why: String,
     },
     /// A message said before we came, replayed.
     History {
@@ -75,7 +92,18 @@ impl From<Notice> for LobbyEvent {
             Notice::Silent(name) => LobbyEvent::Silent(name),
             Notice::TooLong(name) => LobbyEvent::TooLong(name),
             Notice::Kicked { name, reason } => LobbyEvent::Kicked { name, reason },
-            Notice::Private { from, text } => LobbyEvent::Private { from, text },
+            Notice::Private { from, text } => LobbyEvent::Private {
+                from,
+                text,
+                seal: Seal::Plain,
+            },
+            // The leader's peer opens these before it renders them
+            // (`lobby_stage.rs`); one that is left when the lobby ends is
+            // only logged, unread.
+            Notice::Sealed { from, .. } => LobbyEvent::Unopened {
+                from,
+                why: "the lobby ended before it was opened".to_string(),
+            },
             Notice::InviteDenied { by, name } => LobbyEvent::InviteDenied { by, name },
             Notice::InviteAsked { by, name } => LobbyEvent::InviteAsked { by, name },
         }
@@ -144,8 +172,20 @@ pub(super) fn lines(event: &LobbyEvent, role: Role<'_>) -> Lines {
             })),
             log: Some(format!("[{from}] {text}")),
         },
-        LobbyEvent::Private { from, text } => {
-            let line = format!("[{from} -> you] {text}");
+        LobbyEvent::Private { from, text, seal } => {
+            let line = match seal {
+                Seal::Verified => format!("[{from} -> you] (verified) {text}"),
+                Seal::Plain => {
+                    format!("[{from} -> you] {text} (not sealed: the leader could read it)")
+                }
+            };
+            Lines {
+                screen: Some(Shown::Chat(ScreenLine::Text(line.clone()))),
+                log: Some(line),
+            }
+        }
+        LobbyEvent::Unopened { from, why } => {
+            let line = format!("[{from} -> you] (a sealed message that did not open: {why})");
             Lines {
                 screen: Some(Shown::Chat(ScreenLine::Text(line.clone()))),
                 log: Some(line),

@@ -13,8 +13,9 @@ use std::time::Instant;
 use crossbeam_channel::bounded;
 
 use crate::conn::{LeaderConn, MemberConn};
+use crate::crypto::Identity;
 use crate::lobby::roster::Candidate;
-use crate::lobby::{Lobby, LobbyConfig};
+use crate::lobby::{Lobby, LobbyConfig, Proven};
 use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
 
 use super::app::{App, Leading, Membership, Phase, Stage};
@@ -126,6 +127,7 @@ impl App {
             cancel,
             events: self.events.clone(),
             trace: self.config.trace,
+            identity: self.identity(),
         };
         match rejoiner.spawn() {
             Ok(handle) => {
@@ -274,7 +276,17 @@ impl App {
         config.history = self.config.history;
         config.invites = self.config.invites;
         config.succession = self.chat_addr();
+        config.key = Some(self.identity().public());
+        config.seal = Some(self.identity().seal_secret().clone());
         config
+    }
+
+    /// This peer's keys, which `Peer::start` makes if none were given.
+    pub(super) fn identity(&self) -> Arc<Identity> {
+        self.config
+            .identity
+            .clone()
+            .expect("Peer::start gives every peer its keys")
     }
 
     /// Where others reach our chat listener: what a leader's seat says.
@@ -283,11 +295,22 @@ impl App {
         Some(SocketAddr::new(me.ip, self.chat_port))
     }
 
-    /// A `REJOIN` reached our chat listener: the hub checks it if we lead;
-    /// otherwise we do not lead (yet), which the member hears.
-    pub(super) fn on_rejoin(&mut self, claim: Rejoin, mut conn: MemberConn) {
+    /// A peer at our chat listener asks us to prove our seat's key: the
+    /// lobby we hold a seat in, as its leader or a member, and our name.
+    pub(super) fn on_prove(&self, reply: &crossbeam_channel::Sender<Option<(String, String)>>) {
+        let lobby = match &self.stage {
+            Stage::Leading(leading) => leading.lobby.id().map(str::to_string),
+            Stage::Member(membership) => membership.standing.lobby().map(str::to_string),
+            _ => None,
+        };
+        let _ = reply.send(lobby.map(|lobby| (lobby, self.my_name())));
+    }
+
+    /// A `REJOIN` reached our chat listener: the hub checks its proof if
+    /// we lead; otherwise we do not lead (yet), which the member hears.
+    pub(super) fn on_rejoin(&mut self, claim: Rejoin, proven: Proven, mut conn: MemberConn) {
         if let Stage::Leading(leading) = &self.stage {
-            leading.lobby.rejoin(claim, conn);
+            leading.lobby.rejoin(claim, proven, conn);
             return;
         }
         let refused = ToMember::Err(ErrorCode::NotLeader, "I do not lead a lobby".to_string());
