@@ -18,12 +18,13 @@ use super::render::{LobbyEvent, Seal};
 /// `to`: its name as the lobby spells it, and the sealed text. `None` if
 /// there is no seat (a member with no key), and `Err` if it does not fit.
 pub(super) fn seal_for(
-    secret: &SealSecret,
+    secret: Option<&SealSecret>,
     roster: &Roster,
     me: &str,
     to: &str,
     text: &str,
 ) -> Option<Result<(String, Sealed), ParseError>> {
+    let secret = secret?;
     let seat = roster.seat(to)?;
     if roster.lobby.is_empty() {
         return None;
@@ -36,13 +37,17 @@ pub(super) fn seal_for(
 /// against the sender's seat key: its text, verified, or why it did not
 /// open (no seat for the sender, or not sealed by it for us).
 pub(super) fn opened(
-    secret: &SealSecret,
+    secret: Option<&SealSecret>,
     lobby: &str,
     sender: Option<&PeerKey>,
     from: String,
     me: &str,
     sealed: &Sealed,
 ) -> LobbyEvent {
+    let Some(secret) = secret else {
+        let why = "this peer has no key to open it with".to_string();
+        return LobbyEvent::Unopened { from, why };
+    };
     let Some(sender) = sender else {
         let why = format!("{from} has no key in this lobby to check it with");
         return LobbyEvent::Unopened { from, why };

@@ -8,7 +8,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use crossbeam_channel::bounded;
 
@@ -44,7 +43,7 @@ impl App {
         let mut log = leading.log.take();
         write_log(
             &mut log,
-            &self.screen,
+            &self.out,
             &format!("* you handed the lobby to {to}"),
         );
         self.say(format!(
@@ -110,6 +109,9 @@ impl App {
         let Some(claim) = membership.standing.claim(&self.my_name()) else {
             return self.lobby_lost(membership, "no credential to come back with");
         };
+        let Some(identity) = self.identity() else {
+            return self.lobby_lost(membership, "no key to prove who we are");
+        };
         self.next_lobby += 1;
         membership.id = self.next_lobby;
         let cancel = Arc::new(AtomicBool::new(false));
@@ -123,11 +125,11 @@ impl App {
             lobby: membership.id,
             walk,
             claim,
-            deadline: Instant::now() + self.config.lobby_timeout,
+            deadline: self.now.at + self.config.lobby_timeout,
             cancel,
             events: self.events.clone(),
             trace: self.config.trace,
-            identity: self.identity(),
+            identity,
         };
         match rejoiner.spawn() {
             Ok(handle) => {
@@ -205,7 +207,7 @@ impl App {
             }
             Move::Handover { old, to } => format!("{old} handed the lobby to {to}"),
         };
-        write_log(&mut membership.log, &self.screen, &format!("* {news}"));
+        write_log(&mut membership.log, &self.out, &format!("* {news}"));
         self.say(format!("{news}."));
         for text in membership.standing.unsent() {
             membership.send(ToLeader::Msg(text));
@@ -238,7 +240,7 @@ impl App {
             Move::Lost { .. } => "the leader was lost; you lead the lobby now".to_string(),
             Move::Handover { old, .. } => format!("{old} handed the lobby to you; you lead it now"),
         };
-        write_log(&mut membership.log, &self.screen, &format!("* {news}"));
+        write_log(&mut membership.log, &self.out, &format!("* {news}"));
         self.say(format!("{news}. {LOBBY_HELP}"));
         for text in membership.standing.unsent() {
             lobby.say(text);
@@ -251,13 +253,14 @@ impl App {
             log: membership.log.take(),
             invitations: Invitations::started(&me, &[]),
             cancel: Arc::new(AtomicBool::new(false)),
+            opening: None,
         })
     }
 
     fn lobby_lost(&mut self, mut membership: Membership, why: &str) -> Stage {
         show_event(
             &mut membership.log,
-            &self.screen,
+            &self.out,
             &LobbyEvent::Ended(why.to_string()),
             Role::Member {
                 leader: &membership.leader,
@@ -276,17 +279,18 @@ impl App {
         config.history = self.config.history;
         config.invites = self.config.invites;
         config.succession = self.chat_addr();
-        config.key = Some(self.identity().public());
-        config.seal = Some(self.identity().seal_secret().clone());
+        if let Some(identity) = self.identity() {
+            config.key = Some(identity.public());
+            config.seal = Some(identity.seal_secret().clone());
+        }
         config
     }
 
-    /// This peer's keys, which `Peer::start` makes if none were given.
-    pub(super) fn identity(&self) -> Arc<Identity> {
-        self.config
-            .identity
-            .clone()
-            .expect("Peer::start gives every peer its keys")
+    /// This peer's keys, which `Peer::start` makes if none were given. A
+    /// core driven without them (its tests) leads and chats in plain text,
+    /// with no seat to come back to.
+    pub(super) fn identity(&self) -> Option<Arc<Identity>> {
+        self.config.identity.clone()
     }
 
     /// Where others reach our chat listener: what a leader's seat says.
