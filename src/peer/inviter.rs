@@ -76,7 +76,11 @@ impl Inviter {
         Ok(match answer {
             ToLeader::Accept(key) if !self.cancel.load(Ordering::SeqCst) => {
                 conn.get_ref().set_read_timeout(None)?;
-                Outcome::Accepted { addr, key, conn }
+                Outcome::Accepted {
+                    addr,
+                    key,
+                    conn: Box::new(conn),
+                }
             }
             ToLeader::Accept(_) => Outcome::NoAnswer,
             ToLeader::Reject => Outcome::Rejected,

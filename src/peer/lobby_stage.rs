@@ -232,7 +232,7 @@ impl App {
         let (report, status) = match outcome {
             Outcome::Accepted { addr, key, conn } => {
                 // Everyone hears `JOINED` from the hub instead.
-                leading.lobby.admit_from(name.clone(), addr, key, conn);
+                leading.lobby.admit_from(name.clone(), addr, key, *conn);
                 let report = format!("OK -> ('{}', {})", addr.ip(), addr.port());
                 (report, None)
             }

@@ -198,7 +198,8 @@ pub(super) enum Outcome {
     Accepted {
         addr: SocketAddr,
         key: Option<PeerKey>,
-        conn: MemberConn,
+        // Boxed: a connection is far larger than the other outcomes.
+        conn: Box<MemberConn>,
     },
     Rejected,
     Busy(BusyReason),

@@ -320,12 +320,11 @@ enum Private {
 fn private(rest: &str) -> Result<Private, ParseError> {
     let (name, text) = name_and_text(rest)?;
     let (word, after) = split_word(&text);
-    if word == SEALED {
-        if let [one] = all_words(after).as_slice() {
-            if let Ok(sealed) = one.parse::<Sealed>() {
-                return Ok(Private::Sealed(name, sealed));
-            }
-        }
+    if word == SEALED
+        && let [one] = all_words(after).as_slice()
+        && let Ok(sealed) = one.parse::<Sealed>()
+    {
+        return Ok(Private::Sealed(name, sealed));
     }
     Ok(Private::Plain(name, text))
 }
