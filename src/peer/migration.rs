@@ -122,7 +122,7 @@ impl Rejoiner {
             .ok()
             .and_then(|()| self.await_proof(&mut conn, seat, member, deadline));
         let Some((leader, nonces)) = proven else {
-            let _ = conn.get_ref().shutdown(Shutdown::Both);
+            let _ = conn.socket().shutdown(Shutdown::Both);
             return Attempt::Skip;
         };
         let sig = roster::prove_claim(
@@ -149,11 +149,11 @@ impl Rejoiner {
             }
             // The seat's own peer says it does not lead yet: it may soon.
             Ok(FirstLine::Line(ToMember::Err(ErrorCode::NotLeader, _))) => {
-                let _ = conn.get_ref().shutdown(Shutdown::Both);
+                let _ = conn.socket().shutdown(Shutdown::Both);
                 Attempt::NotYet
             }
             _ => {
-                let _ = conn.get_ref().shutdown(Shutdown::Both);
+                let _ = conn.socket().shutdown(Shutdown::Both);
                 Attempt::Skip
             }
         }

@@ -20,7 +20,7 @@ use super::accounts::AccountQueue;
 use super::answers::{JoinRefused, stopping};
 use super::hub::{Bye, RegistryEvent, Socket};
 use super::server::Admitted;
-use crate::conn::{Conn, Received, Transport};
+use crate::conn::{Conn, Received, Stream};
 use crate::line::is_timeout;
 use crate::password::HashQueue;
 use crate::trace::Trace;
@@ -163,20 +163,22 @@ impl Connection {
         let Ok(addr) = stream.peer_addr() else {
             return;
         };
+        let stream = Stream::from(stream);
         // One descriptor per connection, shared with the hub (which only
-        // shuts it down), rather than a `try_clone` for each: at ten
-        // thousand clients, descriptors run out before anything else.
-        let socket = Arc::new(Socket::new(stream));
+        // shuts it down) and between the connection's halves, rather than a
+        // `try_clone` for each: at ten thousand clients, descriptors run
+        // out before anything else.
+        let socket = Arc::new(Socket::new(stream.shared_socket()));
         let Some(_hub) = HubLink::connect(&self.events, self.id, addr, &socket) else {
             return;
         };
-        if let Err(err) = self.prepare(&socket.stream) {
+        if let Err(err) = self.prepare(stream.socket()) {
             self.trace_error(addr, &err);
             return;
         }
         // Lines are short, so a small buffer will do: with thousands of
         // idle connections, buffer sizes are most of the server's memory.
-        let conn = Conn::with_buffer(&socket.stream, addr, self.trace, READ_BUFFER);
+        let conn = Conn::with_buffer(stream, addr, self.trace, READ_BUFFER);
         if let Err(err) = conn.and_then(|mut conn| self.talk(&mut conn, &socket.bye, addr)) {
             self.trace_error(addr, &err);
         }
@@ -208,9 +210,9 @@ impl Connection {
 
     /// Answers one request after another until the client leaves, a line
     /// cannot be framed, or the hub leaves a reason to say `BYE`.
-    fn talk<S: Transport>(
+    fn talk(
         &self,
-        conn: &mut Conn<S, Request, Reply>,
+        conn: &mut Conn<Stream, Request, Reply>,
         bye: &OnceLock<Bye>,
         addr: SocketAddr,
     ) -> io::Result<()> {
