@@ -362,7 +362,7 @@ impl App {
                 claim,
                 proven,
                 conn,
-            } => self.on_rejoin(claim, proven, conn),
+            } => self.on_rejoin(*claim, *proven, conn),
             Event::Prove { reply } => self.on_prove(&reply),
             Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),

@@ -243,8 +243,8 @@ impl ChatConnection {
                 let conn = conn.retype();
                 let proven = Proven::Nothing;
                 let _ = self.events.send(Event::Rejoin {
-                    claim,
-                    proven,
+                    claim: Box::new(claim),
+                    proven: Box::new(proven),
                     conn,
                 });
                 return None;

@@ -32,9 +32,10 @@ pub(super) enum Event {
     },
     /// A member of a lobby came back (`REJOIN`) on our chat listener,
     /// having proven a key as `proven` says.
+    /// Boxed: a claim and its proof are large beside the other events.
     Rejoin {
-        claim: Rejoin,
-        proven: Proven,
+        claim: Box<Rejoin>,
+        proven: Box<Proven>,
         conn: MemberConn,
     },
     /// A peer asks us to prove our seat's key (`PROVE`): the lobby we hold

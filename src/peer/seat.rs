@@ -63,8 +63,8 @@ pub(super) fn answer(
     let proven = Proven::Exchange { leader: me, nonces };
     let conn = conn.retype();
     let _ = events.send(Event::Rejoin {
-        claim,
-        proven,
+        claim: Box::new(claim),
+        proven: Box::new(proven),
         conn,
     });
 }
