@@ -362,7 +362,12 @@ impl App {
                 name,
                 outcome,
             } => self.on_invited(lobby, name, outcome),
-            Event::Rejoin { claim, conn } => self.on_rejoin(claim, conn),
+            Event::Rejoin {
+                claim,
+                proven,
+                conn,
+            } => self.on_rejoin(*claim, *proven, conn),
+            Event::Prove { reply } => self.on_prove(&reply),
             Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
             Event::Registry(reply) => self.on_registry(reply),

@@ -30,17 +30,21 @@ mod registry_worker;
 mod render;
 mod repeats;
 mod screen;
+mod sealed;
+mod seat;
 mod standing;
 mod succession;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
+use crate::crypto::{Identity, IdentityError};
 use crate::lobby::{self, InvitePolicy};
 use crate::screen::ScreenLine;
 use crate::trace::Trace;
@@ -107,6 +111,10 @@ pub struct PeerConfig {
     /// Whether a member's `/invite` is carried out when we lead.
     pub invites: InvitePolicy,
     pub trace: Trace,
+    /// This peer's keys: the one its lobby seat names (which it proves to
+    /// lead or to come back) and the one sealed messages to it open with.
+    /// `None` makes a fresh pair at start, kept for this run only.
+    pub identity: Option<Arc<Identity>>,
 }
 
 impl PeerConfig {
@@ -125,6 +133,7 @@ impl PeerConfig {
             history: lobby::DEFAULT_HISTORY,
             invites: InvitePolicy::Anyone,
             trace: Trace::off(),
+            identity: None,
         }
     }
 }
@@ -139,6 +148,9 @@ pub enum PeerError {
     /// A thread could not be started.
     #[error("cannot start a thread: {0}")]
     Thread(#[source] io::Error),
+    /// No key pair could be made.
+    #[error("cannot make this peer's keys: {0}")]
+    Keys(#[source] IdentityError),
 }
 
 /// `a or b or c`.
@@ -194,7 +206,11 @@ impl Peer {
     /// address family the registry was reached in (or, if it cannot be
     /// reached yet, the family of its first address). A registry that is
     /// down is retried in the background.
-    pub fn start(config: PeerConfig) -> Result<Peer, PeerError> {
+    pub fn start(mut config: PeerConfig) -> Result<Peer, PeerError> {
+        if config.identity.is_none() {
+            let identity = Identity::generate().map_err(PeerError::Keys)?;
+            config.identity = Some(Arc::new(identity));
+        }
         let (link_tx, link_rx) = unbounded();
         let link_config = LinkConfig {
             addrs: config.servers.clone(),

@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::bounded;
 
 use crate::conn::{LeaderConn, MemberConn};
+use crate::crypto::Identity;
 use crate::lobby::roster::Candidate;
-use crate::lobby::{Lobby, LobbyConfig};
+use crate::lobby::{Lobby, LobbyConfig, Proven};
 use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
 
 use super::app::{App, Leading, Membership, Phase, Stage};
@@ -144,6 +145,9 @@ impl App {
         let Some(claim) = membership.standing.claim(&self.my_name()) else {
             return self.lobby_lost(membership, "no credential to come back with");
         };
+        let Some(identity) = self.identity() else {
+            return self.lobby_lost(membership, "no key to prove who we are");
+        };
         self.next_lobby += 1;
         membership.id = self.next_lobby;
         let cancel = Arc::new(AtomicBool::new(false));
@@ -161,6 +165,7 @@ impl App {
             cancel,
             events: self.events.clone(),
             trace: self.config.trace,
+            identity,
         };
         match rejoiner.spawn() {
             Ok(handle) => {
@@ -304,7 +309,18 @@ impl App {
         config.history = self.config.history;
         config.invites = self.config.invites;
         config.succession = self.chat_addr();
+        if let Some(identity) = self.identity() {
+            config.key = Some(identity.public());
+            config.seal = Some(identity.seal_secret().clone());
+        }
         config
+    }
+
+    /// This peer's keys, which `Peer::start` makes if none were given. A
+    /// core driven without them (its tests) leads and chats in plain text,
+    /// with no seat to come back to.
+    pub(super) fn identity(&self) -> Option<Arc<Identity>> {
+        self.config.identity.clone()
     }
 
     /// Where others reach our chat listener: what a leader's seat says.
@@ -313,11 +329,22 @@ impl App {
         Some(SocketAddr::new(me.ip, self.chat_port))
     }
 
-    /// A `REJOIN` reached our chat listener: the hub checks it if we lead;
-    /// otherwise we do not lead (yet), which the member hears.
-    pub(super) fn on_rejoin(&mut self, claim: Rejoin, mut conn: MemberConn) {
+    /// A peer at our chat listener asks us to prove our seat's key: the
+    /// lobby we hold a seat in, as its leader or a member, and our name.
+    pub(super) fn on_prove(&self, reply: &crossbeam_channel::Sender<Option<(String, String)>>) {
+        let lobby = match &self.stage {
+            Stage::Leading(leading) => leading.lobby.id().map(str::to_string),
+            Stage::Member(membership) => membership.standing.lobby().map(str::to_string),
+            _ => None,
+        };
+        let _ = reply.send(lobby.map(|lobby| (lobby, self.my_name())));
+    }
+
+    /// A `REJOIN` reached our chat listener: the hub checks its proof if
+    /// we lead; otherwise we do not lead (yet), which the member hears.
+    pub(super) fn on_rejoin(&mut self, claim: Rejoin, proven: Proven, mut conn: MemberConn) {
         if let Stage::Leading(leading) = &self.stage {
-            leading.lobby.rejoin(claim, conn);
+            leading.lobby.rejoin(claim, proven, conn);
             return;
         }
         let refused = ToMember::Err(ErrorCode::NotLeader, "I do not lead a lobby".to_string());
