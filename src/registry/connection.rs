@@ -24,7 +24,7 @@ use rustls::ServerConfig;
 use super::accounts::AccountQueue;
 use super::answers::{JoinRefused, stopping};
 use super::hub::{Bye, RegistryEvent, Socket};
-use super::server::Admitted;
+use super::throttle::Site;
 use crate::conn::{Conn, Received, Stream};
 use crate::crypto::{Opening, accept, refuse_plain_text, sniff};
 use crate::line::is_timeout;
@@ -488,5 +488,27 @@ impl Connection {
         // client, and no hash.
         wait_for_the_database(&written);
         joined
+    }
+}
+
+/// Holds a connection's place in the acceptor's `Admission` for as long as
+/// the connection exists, and gives it back when dropped. It lives here,
+/// beside the connection that holds it, so the connection imports nothing
+/// from the acceptor that starts it.
+pub(super) struct Admitted {
+    site: Site,
+    gone: Sender<Site>,
+}
+
+impl Admitted {
+    pub(super) fn new(site: Site, gone: Sender<Site>) -> Admitted {
+        Admitted { site, gone }
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        // Once the acceptor has stopped, nobody counts places any more.
+        let _ = self.gone.send(self.site);
     }
 }
