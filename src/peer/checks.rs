@@ -124,11 +124,9 @@ impl App {
 /// why not, if not.
 fn judge(from: &str, me: &str, verdict: Result<Vouched, Refused>) -> Result<(), String> {
     match verdict {
-        Ok(Vouched { leader, invitee })
-            if leader.eq_ignore_ascii_case(from) && invitee.eq_ignore_ascii_case(me) =>
-        {
-            Ok(())
-        }
+        Ok(Vouched {
+            leader, invitee, ..
+        }) if leader.eq_ignore_ascii_case(from) && invitee.eq_ignore_ascii_case(me) => Ok(()),
         Ok(Vouched { leader, .. }) => Err(format!("its ticket was issued to '{leader}'")),
         Err(Refused::Err(_, text)) => Err(format!("the registry says {text}")),
         Err(Refused::Link(err)) => Err(format!("its ticket could not be checked ({err})")),
@@ -153,6 +151,7 @@ mod tests {
             Ok(Vouched {
                 leader: leader.into(),
                 invitee: invitee.into(),
+                leader_key: None,
             })
         };
         check(vouched("alice", "bob"), Ok(()));

@@ -17,14 +17,15 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use super::accounts::AccountQueue;
-use super::answers::{JoinRefused, stopping};
+use super::answers::{JoinRefused, KeyRefused, stopping};
 use super::hub::{Bye, RegistryEvent, Socket};
 use super::server::Admitted;
 use crate::conn::{Conn, Received, Transport};
+use crate::crypto::{IdentityKey, PeerKey};
 use crate::line::is_timeout;
 use crate::password::HashQueue;
 use crate::trace::Trace;
-use crate::wire::{self, Contact, ErrorCode, HELP_TEXT, Reply, Request};
+use crate::wire::{self, Contact, ErrorCode, HELP_TEXT, KeyWord, Reply, Request};
 
 /// The read buffer of a registry connection: a few lines' worth.
 const READ_BUFFER: usize = 512;
@@ -182,6 +183,15 @@ impl Connection {
         }
     }
 
+    /// The key of the client certificate this connection presented in its
+    /// TLS handshake: none in plain text, or from a client without one.
+    ///
+    /// The hook where the TLS stream hands in the presented key
+    /// (`TlsStream::peer_key`); until the registry speaks TLS, none.
+    fn certificate_key(&self) -> Option<IdentityKey> {
+        None
+    }
+
     fn trace_error(&self, addr: SocketAddr, err: &io::Error) {
         if self.trace.is_on() {
             self.trace
@@ -287,7 +297,8 @@ impl Connection {
                 name,
                 password,
                 port,
-            } => return self.join_once(joined, name, &password, port, ip),
+                key,
+            } => return self.join_once(joined, name, &password, (port, key), ip),
             Request::Hello => Reply::Hello,
             Request::List => return Answer::Reply(self.list()),
             Request::Search { name } => {
@@ -299,10 +310,7 @@ impl Connection {
             ),
             Request::Check { ticket } => self.ask_hub(
                 |reply| RegistryEvent::Check { id, ticket, reply },
-                |valid| Reply::Valid {
-                    leader: valid.leader,
-                    invitee: valid.invitee,
-                },
+                Reply::from,
             ),
             Request::Logout => return Answer::Last(self.logout()),
             Request::Help => Reply::Help(HELP_TEXT.into()),
@@ -349,7 +357,7 @@ impl Connection {
         joined: &mut Joined,
         name: String,
         password: &str,
-        port: u16,
+        (port, key): (u16, Option<KeyWord>),
         ip: IpAddr,
     ) -> Answer {
         if *joined == Joined::Yes {
@@ -358,7 +366,11 @@ impl Connection {
                 "this connection has joined already".into(),
             ));
         }
-        match self.join(name, password, port, ip) {
+        // Before the password is hashed: a refused key costs no hashing.
+        if let Err(refused) = check_announced_key(key.as_ref(), self.certificate_key()) {
+            return Answer::one(refused.into());
+        }
+        match self.join(name, password, port, key, ip) {
             Some(Ok(contact)) => {
                 *joined = Joined::Yes;
                 Answer::one(Reply::Joined(contact))
@@ -388,6 +400,7 @@ impl Connection {
         name: String,
         password: &str,
         port: u16,
+        key: Option<KeyWord>,
         ip: IpAddr,
     ) -> Option<Result<Contact, JoinRefused>> {
         // The whole JOIN runs as one job on a hashing thread. The hub counts
@@ -420,6 +433,7 @@ impl Connection {
                     ip,
                     name: account.name,
                     port,
+                    key,
                     reply,
                     done,
                 })
@@ -429,5 +443,80 @@ impl Connection {
         // client, and no hash.
         wait_for_the_database(&written);
         joined
+    }
+}
+
+/// Whether a JOIN may announce `announced`: a valid key, and under TLS with
+/// a client certificate, that certificate's key (a peer vouched for must
+/// be able to prove the key in every handshake). Without a certificate
+/// (plain text, or a client that has none yet) a valid key passes: a peer
+/// that announces a key it does not hold fails every handshake with it,
+/// and so can pose as no one.
+fn check_announced_key(
+    announced: Option<&KeyWord>,
+    certificate: Option<IdentityKey>,
+) -> Result<(), KeyRefused> {
+    let announced = announced
+        .map(|word| word.as_str().parse::<PeerKey>())
+        .transpose()
+        .map_err(|_| KeyRefused::NotAKey)?;
+    match (announced, certificate) {
+        (Some(key), Some(proved)) if key.identity != proved => Err(KeyRefused::NotTheCertificates),
+        (None, Some(_)) => Err(KeyRefused::NotTheCertificates),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{Identity, SealKey};
+
+    fn word(key: &PeerKey) -> KeyWord {
+        key.to_string().parse().unwrap()
+    }
+
+    #[test]
+    fn a_joins_key_must_be_a_key_and_the_certificates() {
+        let alice = Identity::generate().unwrap().public();
+        let mallory = Identity::generate().unwrap().public();
+        #[track_caller]
+        fn check(
+            announced: Option<&KeyWord>,
+            cert: Option<IdentityKey>,
+            expected: Result<(), KeyRefused>,
+        ) {
+            assert_eq!(check_announced_key(announced, cert), expected);
+        }
+        let (a, m) = (word(&alice), word(&mallory));
+        // Plain text: any valid key, or none.
+        check(Some(&a), None, Ok(()));
+        check(None, None, Ok(()));
+        // TLS with a certificate: that certificate's key only.
+        check(Some(&a), Some(alice.identity), Ok(()));
+        check(
+            Some(&m),
+            Some(alice.identity),
+            Err(KeyRefused::NotTheCertificates),
+        );
+        check(
+            None,
+            Some(alice.identity),
+            Err(KeyRefused::NotTheCertificates),
+        );
+        // Only the identity half is in the certificate: another seal key
+        // with the proved identity passes the handshake check, and is the
+        // user's own choice.
+        let resealed = PeerKey {
+            identity: alice.identity,
+            seal: SealKey::from_bytes([7; 32]),
+        };
+        check(Some(&word(&resealed)), Some(alice.identity), Ok(()));
+        // A word of a key's shape that holds no key (bits past the 32
+        // bytes set) is refused in every mode.
+        let text = a.to_string();
+        let bent = format!("{}B{}", &text[..42], &text[43..]);
+        let bent: KeyWord = bent.parse().unwrap();
+        check(Some(&bent), None, Err(KeyRefused::NotAKey));
     }
 }

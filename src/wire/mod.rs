@@ -12,6 +12,7 @@
 //!   status of an invitation, the time stamp and pieces of a replayed message.
 //! - `succession`: the lines that let a lobby outlive its leader
 //!   (`CREDENTIAL`, `SEAT`, `SEQ`, `HANDOVER`, `REJOIN`).
+//! - `key`: `KeyWord`, a user's public key as one checked word (no cryptography).
 //! - `checks`: the limits, the checks of names, passwords, texts and tickets,
 //!   the decoding of one line's bytes, and `redact`.
 //!
@@ -20,6 +21,7 @@
 
 mod chat;
 mod checks;
+mod key;
 mod lobby;
 mod registry;
 mod succession;
@@ -33,6 +35,7 @@ pub use checks::{
     LineError, MAX_LINE, MAX_NAME, MAX_PASSWORD, MAX_TEXT, MAX_TICKET, MIN_PASSWORD, check_name,
     check_password, check_text, check_ticket, decode_line, redact, split_text,
 };
+pub use key::{KEY_HALF_LEN, KeyWord};
 pub use lobby::{
     InviteStatus, MAX_HISTORY_TEXT, MAX_REASON, check_reason, history_pieces, parse_stamp, stamp,
 };
@@ -67,6 +70,7 @@ pub enum ErrorCode {
     AlreadyInLobby,
     AlreadyInvited,
     NotLeader,
+    BadKey,
 }
 
 const ERROR_CODES: &[(ErrorCode, &str)] = &[
@@ -95,6 +99,7 @@ const ERROR_CODES: &[(ErrorCode, &str)] = &[
     (ErrorCode::AlreadyInLobby, "ALREADY_IN_LOBBY"),
     (ErrorCode::AlreadyInvited, "ALREADY_INVITED"),
     (ErrorCode::NotLeader, "NOT_LEADER"),
+    (ErrorCode::BadKey, "BAD_KEY"),
 ];
 
 impl ErrorCode {
@@ -265,6 +270,7 @@ mod tests {
             name: name.into(),
             ip: ip.parse().unwrap(),
             port,
+            key: None,
         }
     }
 

@@ -304,6 +304,7 @@ impl LobbyState {
                 name: m.name.clone(),
                 ip: addr.ip(),
                 port: addr.port(),
+                key: None,
             })
         });
         known.collect()
