@@ -5,24 +5,24 @@
 //!
 //! Only the app thread holds an `App`; it must never block on a socket.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
-use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, never};
 
 use crate::chatlog::ChatLog;
-use crate::client::{LinkNotice, RegistryLink};
 use crate::lobby::{Lobby, Notice};
 use crate::screen::ScreenLine;
 use crate::wire::{BusyReason, Contact, ToLeader};
 
+use super::effect::{Effect, Effects, Incoming, Now};
 use super::invitations::Invitations;
-use super::msg::{ChatAnswer, Event, FromLeader, Move};
+use super::msg::{Asker, ChatAnswer, Event, FromLeader, Move};
 use super::render::{LobbyEvent, Role};
 use super::repeats::Repeats;
-use super::screen::{Screen, show_event};
+use super::screen::show_event;
 use super::standing::Standing;
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
 
@@ -49,8 +49,29 @@ pub(super) enum Stage {
     Menu,
     Search,
     ConfirmAdd(Contact),
+    /// A request is with the registry; typed lines wait for its reply.
+    Waiting(Wait),
     Leading(Leading),
     Member(Membership),
+}
+
+/// What a menu waits for the registry to answer, with what the answer needs.
+pub(super) enum Wait {
+    /// `REGISTER` or `JOIN` as `name`.
+    LogIn(Purpose, String),
+    /// The online list.
+    List,
+    /// A search from the menu.
+    Search,
+}
+
+/// A lobby just started: the tickets for its first chat requests are with
+/// the registry. Typed lines wait until they are all back.
+pub(super) struct Opening {
+    /// How many tickets are still to come.
+    pub(super) asked: usize,
+    /// Who can be invited, with the ticket that proves we invite them.
+    pub(super) ready: Vec<(Contact, String)>,
 }
 
 pub(super) struct Leading {
@@ -62,6 +83,8 @@ pub(super) struct Leading {
     /// Chat requests not answered yet.
     pub(super) invitations: Invitations,
     pub(super) cancel: Arc<AtomicBool>,
+    /// Set until the first chat requests have their tickets.
+    pub(super) opening: Option<Opening>,
 }
 
 pub(super) struct Membership {
@@ -146,27 +169,90 @@ pub(super) struct Pending {
 pub(super) struct App {
     pub(super) config: PeerConfig,
     pub(super) chat_port: u16,
-    pub(super) screen: Screen,
+    /// What the input being handled causes, for the driver to carry out.
+    pub(super) out: Effects,
     /// Ask a new password twice (it is typed without echo).
     pub(super) confirm_password: bool,
-    /// Shared with the `registry-check` threads, which ask it off this thread.
-    pub(super) link: Arc<RegistryLink>,
     pub(super) events: Sender<Event>,
     pub(super) me: Option<Contact>,
     pub(super) contacts: Vec<Contact>,
     pub(super) stage: Stage,
     pub(super) pending: Option<Pending>,
-    /// Chat requests whose tickets the registry checks; the user is not
-    /// asked about them yet.
-    pub(super) checking: Vec<Pending>,
+    /// Chat requests whose tickets the registry checks, by request number;
+    /// the user is not asked about them yet.
+    pub(super) checking: Vec<(u64, Pending)>,
+    pub(super) next_request: u64,
+    /// Lines typed while a request is with the registry, oldest first.
+    pub(super) held: VecDeque<String>,
     pub(super) next_lobby: u64,
     pub(super) inviters: Vec<JoinHandle<()>>,
     pub(super) repeats: Repeats,
+    /// When the input being handled came.
+    pub(super) now: Now,
 }
 
 impl App {
+    /// The core at the first menu; `events` is where the workers it starts
+    /// itself report.
+    pub(super) fn new(
+        config: PeerConfig,
+        chat_port: u16,
+        confirm_password: bool,
+        events: Sender<Event>,
+        now: Now,
+    ) -> App {
+        App {
+            config,
+            chat_port,
+            out: Effects::default(),
+            confirm_password,
+            events,
+            me: None,
+            contacts: Vec::new(),
+            stage: Stage::Welcome,
+            pending: None,
+            checking: Vec::new(),
+            next_request: 0,
+            held: VecDeque::new(),
+            next_lobby: 0,
+            inviters: Vec::new(),
+            repeats: Repeats::default(),
+            now,
+        }
+    }
+
+    /// Handles one input at `now`; returns what should happen, in order,
+    /// and whether the user quits.
+    pub(super) fn handle(&mut self, input: Incoming, now: Now) -> (Flow, Vec<Effect>) {
+        self.now = now;
+        let flow = match input {
+            Incoming::Line(line) => self.on_line(&line),
+            Incoming::Event(event) => {
+                self.on_event(event);
+                Flow::Go
+            }
+            Incoming::Feed(line) => {
+                self.on_feed(line);
+                Flow::Go
+            }
+            Incoming::Notice(notice) => {
+                self.on_notice(notice);
+                Flow::Go
+            }
+            Incoming::Link(notice) => {
+                self.on_link(notice);
+                Flow::Go
+            }
+            Incoming::Repeats => {
+                self.show_repeats();
+                Flow::Go
+            }
+        };
+        (flow, self.out.take())
+    }
+
     pub(super) fn say(&self, text: impl Into<ScreenLine>) {
-        self.screen.show(text.into());
+        self.out.show(text.into());
     }
 
     /// Says what the system has to say about the lobby or the registry,
@@ -205,7 +291,27 @@ impl App {
             Stage::Menu => self.say(MENU_PROMPT),
             Stage::Search => self.say("User name to search:"),
             Stage::ConfirmAdd(_) => self.say(ADD_PROMPT),
-            Stage::Leading(_) | Stage::Member(_) => {}
+            Stage::Waiting(_) | Stage::Leading(_) | Stage::Member(_) => {}
+        }
+    }
+
+    /// True while typed lines must wait for the registry's reply.
+    fn holds_lines(&self) -> bool {
+        match &self.stage {
+            Stage::Waiting(_) => true,
+            Stage::Leading(leading) => leading.opening.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Handles the lines typed while the registry was asked, until they
+    /// are done or one asks it again.
+    pub(super) fn replay_held(&mut self) {
+        while !self.holds_lines() {
+            let Some(line) = self.held.pop_front() else {
+                return;
+            };
+            self.on_line(&line);
         }
     }
 
@@ -218,6 +324,10 @@ impl App {
             self.answer_request(pending, line.trim());
             return Flow::Go;
         }
+        if self.holds_lines() {
+            self.held.push_back(line.to_string());
+            return Flow::Go;
+        }
         let stage = std::mem::replace(&mut self.stage, Stage::Welcome);
         self.stage = match stage {
             Stage::Welcome => self.welcome(line.trim()),
@@ -225,8 +335,9 @@ impl App {
             Stage::Password(purpose, name) => self.password(purpose, name, line),
             Stage::Repeat { name, password } => self.repeat_password(name, password, line),
             Stage::Menu => self.menu(line.trim()),
-            Stage::Search => self.search(line.trim()),
+            Stage::Search => self.search(line.trim(), Asker::Menu),
             Stage::ConfirmAdd(contact) => self.confirm_add(contact, line.trim()),
+            Stage::Waiting(wait) => Stage::Waiting(wait),
             Stage::Leading(leading) => self.lead(leading, line),
             Stage::Member(membership) => self.member(membership, line),
         };
@@ -250,11 +361,7 @@ impl App {
             Event::Rejoin { claim, conn } => self.on_rejoin(claim, conn),
             Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
-            Event::Checked {
-                from,
-                answer,
-                verdict,
-            } => self.on_checked(from, answer, verdict),
+            Event::Registry(reply) => self.on_registry(reply),
         }
     }
 
@@ -284,7 +391,8 @@ impl App {
     /// and nothing is logged, as no lobby was joined.
     fn on_withdrawn(&mut self, answer: &Sender<ChatAnswer>, expired: bool) {
         // A request still under check was never shown: it goes quietly.
-        self.checking.retain(|c| !c.answer.same_channel(answer));
+        self.checking
+            .retain(|(_, c)| !c.answer.same_channel(answer));
         let Some(pending) = &self.pending else {
             return;
         };
@@ -307,7 +415,7 @@ impl App {
     /// Shows `warning`, unless it is counted as a repeat of the last one;
     /// true if it was shown.
     pub(super) fn warn(&mut self, warning: String) -> bool {
-        let lines = self.repeats.warn(warning, Instant::now());
+        let lines = self.repeats.warn(warning, self.now.at);
         let shown = !lines.is_empty();
         for line in lines {
             self.say(line);
@@ -317,7 +425,7 @@ impl App {
 
     /// Shows how often the last warning came again since it was shown.
     pub(super) fn show_repeats(&mut self) {
-        if let Some(count) = self.repeats.count_shown(Instant::now()) {
+        if let Some(count) = self.repeats.count_shown(self.now.at) {
             self.say(count);
         }
     }
@@ -355,7 +463,7 @@ impl App {
         }
         show_event(
             &mut membership.log,
-            &self.screen,
+            &self.out,
             &LobbyEvent::Ended(why.to_string()),
             Role::Member {
                 leader: &membership.leader,
@@ -364,74 +472,11 @@ impl App {
         self.prompt();
     }
 
-    pub(super) fn on_link(&mut self, notice: LinkNotice) {
-        // Only a user who has joined has chats that could go on.
-        let chats_go_on = if self.me.is_some() {
-            "; chats go on"
-        } else {
-            ""
-        };
-        match notice {
-            LinkNotice::NotYet(why) => self.say(format!(
-                "The registry is not reachable yet {why}; trying again in the background."
-            )),
-            LinkNotice::Lost(why) => self.say(format!(
-                "The registry is unreachable: {why}. Reconnecting in the background{chats_go_on}."
-            )),
-            LinkNotice::Stopped => self.say(format!(
-                "The registry stopped. Reconnecting in the background{chats_go_on}."
-            )),
-            LinkNotice::Reachable => self.say("The registry is reachable now."),
-            LinkNotice::Back(contact) => {
-                self.notice(format!(
-                    "Reconnected to the registry; you are online again as {}.",
-                    contact.name
-                ));
-                self.me = Some(contact);
-            }
-            LinkNotice::Replaced => self.replaced(),
-            LinkNotice::GaveUp(why) => {
-                self.me = None;
-                self.say(format!(
-                    "Stopped rejoining the registry: {why}. Join again from the first menu."
-                ));
-                self.back_to_welcome();
-            }
-        }
-    }
-
-    /// The same user joined from somewhere else: this peer is logged out
-    /// and goes back to the first menu (a lobby goes on until it ends).
-    fn replaced(&mut self) {
-        let name = self.my_name();
-        self.me = None;
-        self.say(format!(
-            "You ({name}) joined from somewhere else, so the registry logged this peer out. \
-             Join again with '2' to come back here."
-        ));
-        self.back_to_welcome();
-    }
-
-    /// Goes to the first menu if the user is at a menu now; in a lobby, the
-    /// menu shows the first menu when the lobby ends.
-    fn back_to_welcome(&mut self) {
-        if matches!(
-            self.stage,
-            Stage::Menu | Stage::Search | Stage::ConfirmAdd(_)
-        ) {
-            self.stage = Stage::Welcome;
-            self.prompt();
-        }
-    }
-
-    /// Leaves any lobby, answers a waiting chat request, logs out.
-    pub(super) fn quit(mut self) {
-        for pending in self
-            .pending
-            .take()
-            .into_iter()
-            .chain(self.checking.drain(..))
-        {
+    /// Leaves any lobby, answers a waiting chat request, and waits for
+    /// the threads it started; the driver then logs out.
+    pub(super) fn quit(&mut self) {
+        let checking = self.checking.drain(..).map(|(_, pending)| pending);
+        for pending in self.pending.take().into_iter().chain(checking) {
             let _ = pending.answer.send(ChatAnswer::Busy(BusyReason::Unsaid));
         }
         match std::mem::replace(&mut self.stage, Stage::Welcome) {
@@ -442,11 +487,8 @@ impl App {
         for handle in self.inviters.drain(..) {
             let _ = handle.join();
         }
-        // The checks have ended with the threads above: the link is ours.
-        if let Ok(link) = Arc::try_unwrap(self.link) {
-            link.close();
-        }
-        self.screen.say("Bye.");
-        self.screen.finish();
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,20 +1,20 @@
 //! A chat request's ticket, checked by the registry without the app thread
-//! waiting: a `registry-check` thread asks (`CHECK`), and its verdict comes
-//! back as `Event::Checked`. Meanwhile the user is not asked, and the app
-//! goes on with the keyboard, the lobby and other requests.
-
-use std::thread;
+//! waiting: the check is a `RegistryAsk::Check` for the registry worker,
+//! and its verdict comes back as `RegistryReply::Checked`. Meanwhile the
+//! user is not asked, and the app goes on with the keyboard, the lobby and
+//! other requests.
 
 use crossbeam_channel::Sender;
 
 use crate::client::{Refused, Vouched};
 use crate::wire::BusyReason;
 
-use super::app::{App, Pending, Stage};
-use super::msg::{ChatAnswer, Event};
+use super::app::{App, Pending, Stage, Wait};
+use super::effect::Effect;
+use super::msg::{ChatAnswer, RegistryAsk};
 
 /// The most tickets checked at once; a request beyond that is answered
-/// busy, so a flood of requests cannot start threads without bound.
+/// busy, so a flood of requests cannot queue checks without bound.
 const MAX_CHECKS: usize = 8;
 
 impl App {
@@ -41,49 +41,29 @@ impl App {
             let why = "it carried no ticket from the registry".to_string();
             return self.refuse_forged(&from, &answer, &why);
         };
-        let (link, events) = (self.link.clone(), self.events.clone());
-        let (asked_from, asked_answer) = (from.clone(), answer.clone());
-        let spawned = thread::Builder::new()
-            .name("registry-check".into())
-            .spawn(move || {
-                let verdict = link.check(&ticket);
-                let checked = Event::Checked {
-                    from: asked_from,
-                    answer: asked_answer,
-                    verdict,
-                };
-                let _ = events.send(checked);
-            });
-        match spawned {
-            Ok(handle) => {
-                self.inviters.retain(|h| !h.is_finished());
-                self.inviters.push(handle);
-                self.checking.push(Pending { from, answer });
-            }
-            Err(err) => {
-                let why = format!("its ticket could not be checked ({err})");
-                self.refuse_forged(&from, &answer, &why);
-            }
-        }
+        self.next_request += 1;
+        let request = self.next_request;
+        self.out.push(Effect::ToRegistry(RegistryAsk::Check {
+            request,
+            from: from.clone(),
+            ticket,
+        }));
+        self.checking.push((request, Pending { from, answer }));
     }
 
-    /// The registry's verdict on a request under check: the user is asked
-    /// if the ticket holds and nothing else took the user meanwhile.
+    /// The registry's verdict on request `request`: the user is asked if
+    /// the ticket holds and nothing else took the user meanwhile.
     pub(super) fn on_checked(
         &mut self,
+        request: u64,
         from: String,
-        answer: Sender<ChatAnswer>,
         verdict: Result<Vouched, Refused>,
     ) {
-        let Some(at) = self
-            .checking
-            .iter()
-            .position(|c| c.answer.same_channel(&answer))
-        else {
+        let Some(at) = self.checking.iter().position(|(r, _)| *r == request) else {
             // Withdrawn meanwhile, or the peer is quitting.
             return;
         };
-        self.checking.remove(at);
+        let (_, Pending { answer, .. }) = self.checking.remove(at);
         if let Err(why) = judge(&from, &self.my_name(), verdict) {
             return self.refuse_forged(&from, &answer, &why);
         }
@@ -101,11 +81,16 @@ impl App {
             return Some(BusyReason::Answering);
         }
         match self.stage {
-            Stage::Menu | Stage::Search | Stage::ConfirmAdd(_) => None,
+            Stage::Menu
+            | Stage::Search
+            | Stage::ConfirmAdd(_)
+            | Stage::Waiting(Wait::List | Wait::Search) => None,
             Stage::Leading(_) | Stage::Member(_) => Some(BusyReason::InChat),
-            Stage::Welcome | Stage::Name(_) | Stage::Password(..) | Stage::Repeat { .. } => {
-                Some(BusyReason::Unsaid)
-            }
+            Stage::Welcome
+            | Stage::Name(_)
+            | Stage::Password(..)
+            | Stage::Repeat { .. }
+            | Stage::Waiting(Wait::LogIn(..)) => Some(BusyReason::Unsaid),
         }
     }
 

@@ -15,9 +15,10 @@ use crate::wire::{
 
 use super::app::{App, Leading, Membership, Pending, Phase, Stage};
 use super::commands::LobbyInput;
-use super::msg::{ChatAnswer, Outcome};
+use super::effect::{Effect, Effects};
+use super::msg::{Asker, ChatAnswer, Outcome, RegistryAsk};
 use super::render::{self, LobbyEvent, Role};
-use super::screen::{Screen, show_event, write_log};
+use super::screen::{show_event, write_log};
 use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
 
 impl App {
@@ -45,7 +46,7 @@ impl App {
                 for piece in self.pieces(text) {
                     leading.lobby.say(piece.to_string());
                     let line = format!("[{}] {piece}", self.my_name());
-                    write_log(&mut leading.log, &self.screen, &line);
+                    write_log(&mut leading.log, &self.out, &line);
                 }
             }
             LobbyInput::Invite(name) => self.leader_invite(&mut leading, name, None),
@@ -72,7 +73,7 @@ impl App {
                         return Stage::Member(membership);
                     }
                     let line = format!("[{}] {piece}", self.my_name());
-                    write_log(&mut membership.log, &self.screen, &line);
+                    write_log(&mut membership.log, &self.out, &line);
                     membership.send(ToLeader::Msg(piece.to_string()));
                 }
             }
@@ -115,11 +116,13 @@ impl App {
             }
             LobbyInput::Usage(usage) => self.say(format!("Usage: {usage}. Type /help for more.")),
             LobbyInput::Refused(why) => self.say(format!("Not sent: {why}.")),
-            LobbyInput::List => self.show_list(),
+            LobbyInput::List => {
+                let ask = RegistryAsk::List(Asker::Lobby);
+                self.out.push(Effect::ToRegistry(ask));
+            }
             LobbyInput::Search(name) => {
-                // The menu's search shows the same lines; the question it
-                // would ask next (add to the list?) has no place in a lobby.
-                let _ = self.search(name);
+                // The reply shows the menu's lines, and the lobby goes on.
+                let _ = self.search(name, Asker::Lobby);
             }
             LobbyInput::Nothing
             | LobbyInput::Members
@@ -139,11 +142,11 @@ impl App {
         let unnoticed = leading.lobby.close(CloseReason::LeaderLeft);
         for notice in leading.notices.try_iter().chain(unnoticed) {
             let logged = render::lines(&LobbyEvent::from(notice), Role::Leader).log;
-            write_log(&mut leading.log, &self.screen, &logged.unwrap_or_default());
+            write_log(&mut leading.log, &self.out, &logged.unwrap_or_default());
         }
         show_event(
             &mut leading.log,
-            &self.screen,
+            &self.out,
             &LobbyEvent::Ended(why.to_string()),
             Role::Leader,
         );
@@ -154,7 +157,7 @@ impl App {
             Phase::Rejoining { cancel, .. } => cancel.store(true, Ordering::SeqCst),
             Phase::Invited { .. } | Phase::Admitted { .. } => membership.send(ToLeader::Leave),
         }
-        write_log(&mut membership.log, &self.screen, "* you left the lobby");
+        write_log(&mut membership.log, &self.out, "* you left the lobby");
         self.notice(format!("You left {}'s lobby.", membership.leader));
     }
 
@@ -288,7 +291,7 @@ impl App {
                 | Notice::Kicked { .. }
         );
         let event = LobbyEvent::from(notice);
-        show_event(&mut leading.log, &self.screen, &event, Role::Leader);
+        show_event(&mut leading.log, &self.out, &event, Role::Leader);
         if someone_left {
             self.maybe_end_empty_lobby();
         }
@@ -310,7 +313,7 @@ impl App {
             let mut log = self.open_log(&leader);
             write_log(
                 &mut log,
-                &self.screen,
+                &self.out,
                 &format!("* joined the lobby of {leader}"),
             );
             if let Stage::Member(membership) = &mut self.stage {
@@ -320,7 +323,7 @@ impl App {
         let Stage::Member(membership) = &mut self.stage else {
             return;
         };
-        membership.standing.hear(&line, &me, chrono::Utc::now());
+        membership.standing.hear(&line, &me, self.now.utc);
         if let ToMember::Succession(Succession::Handover(to)) = line {
             let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
                 unreachable!("checked above");
@@ -330,7 +333,7 @@ impl App {
             return;
         }
         let ToMember::Closed(reason) = line else {
-            membership.show(line, &self.screen);
+            membership.show(line, &self.out);
             return;
         };
         let why = match reason {
@@ -341,7 +344,7 @@ impl App {
         };
         show_event(
             &mut membership.log,
-            &self.screen,
+            &self.out,
             &LobbyEvent::Ended(why),
             Role::Member {
                 leader: &membership.leader,
@@ -365,7 +368,7 @@ fn long_messages() -> String {
 impl Membership {
     /// Shows and logs a line from the leader that does not end the lobby,
     /// and keeps the member list up to date.
-    fn show(&mut self, line: ToMember, screen: &Screen) {
+    fn show(&mut self, line: ToMember, screen: &Effects) {
         let between = matches!(
             line,
             ToMember::History { .. } | ToMember::Hello | ToMember::Succession(_)
@@ -390,7 +393,7 @@ impl Membership {
 
     /// Keeps the member list up to date with `line`, and says what it
     /// means to the user, if anything.
-    fn follow(&mut self, line: ToMember, screen: &Screen) -> Option<LobbyEvent> {
+    fn follow(&mut self, line: ToMember, screen: &Effects) -> Option<LobbyEvent> {
         Some(match line {
             ToMember::Members(names) => {
                 self.admit();
@@ -428,7 +431,7 @@ impl Membership {
     }
 
     /// The first replayed message says that earlier ones follow.
-    fn earlier_begins(&mut self, screen: &Screen) {
+    fn earlier_begins(&mut self, screen: &Effects) {
         if let Phase::Admitted { earlier, .. } = &mut self.phase
             && !std::mem::replace(earlier, true)
         {

@@ -4,7 +4,8 @@
 //! Threads: the app thread (the caller of `Peer::run`) owns all user-facing
 //! state and is the only one that prints; the chat listener and one thread
 //! per incoming chat connection; one inviter thread per outgoing chat
-//! request; the registry link (`client/`); and, while leading, the lobby
+//! request; the registry worker and the registry link (`client/`); and,
+//! while leading, the lobby
 //! hub (`lobby/hub.rs`). Background threads report to the app thread over
 //! channels and never touch its state.
 //!
@@ -16,9 +17,14 @@
 //! - this file: the public surface (`PeerConfig`, `PeerError`, `Console`,
 //!   `Input`, `Want`, the prompts, `Peer::start` and `Peer::run`).
 //! - `msg`: the messages between the threads; imports no other peer module.
-//! - `app`: the app thread's state, its stages, and dispatch.
+//! - `effect`: the core's inputs and effects, as values.
+//! - `app`: the core: the app thread's state, its stages, and dispatch;
+//!   one input and `now` in, effects out.
+//! - `driver`: the app thread's loop, which carries the core's effects out.
+//! - `registry_worker`: the thread that asks the registry for the app.
 //! - `checks`: a chat request's ticket, checked by the registry off the app thread.
 //! - `menu`: the menus: register, join, list, search, start a chat.
+//! - `notices`: what the registry link says unasked.
 //! - `lobby_stage`: the user's side of a lobby, as leader or member.
 //! - `lobby_commands`: the lobby's /commands carried out, and the lines they cause.
 //! - `commands`: what a line typed in a lobby asks for (`LobbyInput`).
@@ -37,6 +43,8 @@
 mod app;
 mod checks;
 mod commands;
+mod driver;
+mod effect;
 mod first_line;
 mod invitations;
 mod invitee;
@@ -47,6 +55,8 @@ mod member_link;
 mod menu;
 mod migration;
 mod msg;
+mod notices;
+mod registry_worker;
 mod render;
 mod repeats;
 mod screen;
@@ -57,19 +67,23 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, after, at, never, select, unbounded};
+use chrono::Utc;
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
 use crate::lobby::{self, InvitePolicy};
 use crate::screen::ScreenLine;
 use crate::trace::Trace;
 
-use app::{App, Flow, Stage};
+use app::App;
+use driver::{Driver, drive};
+use effect::Now;
 use invitee::ChatListener;
-use msg::{Event, FromLeader};
+use msg::Event;
+use registry_worker::RegistryWorker;
 
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
@@ -268,96 +282,31 @@ impl Peer {
             events,
             events_rx,
         } = self;
-        let mut app = App {
-            chat_port: config.advertise_port.unwrap_or(listener.addr.port()),
-            config,
+        let chat_port = config.advertise_port.unwrap_or(listener.addr.port());
+        let registry = RegistryWorker::start(link, events.clone()).map_err(PeerError::Thread)?;
+        let mut driver = Driver {
             screen: screen::Screen::new(console.screen.clone()),
-            confirm_password: console.secrets_unseen,
-            link: Arc::new(link),
-            events,
-            me: None,
-            contacts: Vec::new(),
-            stage: Stage::Welcome,
-            pending: None,
-            checking: Vec::new(),
-            next_lobby: 0,
-            inviters: Vec::new(),
-            repeats: Default::default(),
+            registry,
+            events: events.clone(),
+            invite_timeout: config.invite_timeout,
+            trace: config.trace,
+            workers: Vec::new(),
         };
-        drive(&mut app, &console, &events_rx, &link_rx);
+        let now = Now {
+            at: Instant::now(),
+            utc: Utc::now(),
+        };
+        let confirm = console.secrets_unseen;
+        let mut app = App::new(config, chat_port, confirm, events, now);
+        drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
         app.quit();
+        driver.carry_out(app.out.take());
+        driver.finish();
         // Chat requests still waiting for an answer are answered BUSY by
         // their own threads as the listener stops.
         listener.stop();
         drop(events_rx);
         Ok(())
-    }
-}
-
-/// The app thread's loop: one typed line, event or notice at a time, until
-/// the user quits or the input ends.
-fn drive(
-    app: &mut App,
-    console: &Console,
-    events_rx: &Receiver<Event>,
-    link_rx: &Receiver<LinkNotice>,
-) {
-    // What the link found at start (a registry not reachable yet) comes
-    // before the first question.
-    for notice in link_rx.try_iter() {
-        app.on_link(notice);
-    }
-    app.prompt();
-    let mut asked = false;
-    loop {
-        if let (Some(wants), false) = (&console.wants, asked) {
-            let _ = wants.send(app.want());
-            asked = true;
-        }
-        // Lines held back for a full screen are tried again now and then.
-        let screen_retry = if app.screen.is_idle() {
-            never()
-        } else {
-            after(SCREEN_RETRY)
-        };
-        let repeats = app.repeats.due().map_or_else(never, at);
-        let (lobby_notices, leader_lines) = app.lobby_feeds();
-        select! {
-            recv(screen_retry) -> _ => {
-                app.screen.pump();
-            }
-            recv(repeats) -> _ => app.show_repeats(),
-            recv(leader_lines) -> line => {
-                // A reader that ended without a word is a leader gone.
-                app.on_feed(line.unwrap_or(FromLeader::Gone { silent: false }));
-            }
-            recv(console.input) -> input => {
-                asked = false;
-                match input {
-                    Ok(Input::Line(line)) => {
-                        if let Flow::Quit = app.on_line(&line) {
-                            break;
-                        }
-                    }
-                    Ok(Input::Eof) | Ok(Input::Interrupt) | Err(_) => break,
-                }
-            }
-            recv(events_rx) -> event => {
-                if let Ok(event) = event {
-                    app.on_event(event);
-                }
-            }
-            recv(lobby_notices) -> notice => {
-                if let Ok(notice) = notice {
-                    app.on_notice(notice);
-                }
-            }
-            recv(link_rx) -> notice => {
-                if let Ok(notice) = notice {
-                    app.on_link(notice);
-                }
-            }
-        }
     }
 }
 

@@ -12,7 +12,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::client::{Refused, Vouched};
 use crate::conn::{LeaderConn, MemberConn};
-use crate::wire::{BusyReason, Rejoin, ToLeader, ToMember};
+use crate::wire::{BusyReason, Contact, InviteStatus, Rejoin, ToLeader, ToMember};
 
 /// What background threads tell the app thread.
 pub(super) enum Event {
@@ -32,19 +32,133 @@ pub(super) enum Event {
     Rejoin { claim: Rejoin, conn: MemberConn },
     /// A rejoiner's walk of the roster ended (`migration.rs`).
     Rejoined { lobby: u64, outcome: Rejoined },
-    /// The registry's word on the ticket of the chat request that `answer`
-    /// would answer (`CHECK`), asked on a `registry-check` thread.
-    Checked {
-        from: String,
-        answer: Sender<ChatAnswer>,
-        verdict: Result<Vouched, Refused>,
-    },
     /// The chat request that `answer` would answer is no longer open: the
     /// leader closed the connection, or it `expired` unanswered.
     Withdrawn {
         answer: Sender<ChatAnswer>,
         expired: bool,
     },
+    /// The registry worker's reply to a `RegistryAsk`.
+    Registry(RegistryReply),
+}
+
+/// Who asked the registry for a list or a search: the menu waits for the
+/// reply; a lobby goes on and shows it when it comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Asker {
+    Menu,
+    Lobby,
+}
+
+/// What the app thread asks the registry, with what its reply needs: the
+/// registry worker asks, and sends back a `RegistryReply` with the same
+/// context, so that the app thread never waits on the registry.
+#[derive(Clone, PartialEq, Eq)]
+pub(super) enum RegistryAsk {
+    Register {
+        name: String,
+        password: String,
+    },
+    /// Join with the chat port others reach us on.
+    Join {
+        name: String,
+        password: String,
+        port: u16,
+    },
+    List(Asker),
+    Search {
+        name: String,
+        asker: Asker,
+    },
+    /// A ticket to invite `name` into lobby `lobby`, and where `name` is
+    /// now (the address on the conversation list may be old); `by` is the
+    /// member who asked for it, if one did.
+    Ticket {
+        lobby: u64,
+        name: String,
+        by: Option<String>,
+    },
+    /// The ticket of the chat request `request` (`CHECK`).
+    Check {
+        request: u64,
+        from: String,
+        ticket: String,
+    },
+}
+
+/// Written by hand so that a password never reaches a test's output or a
+/// debug line.
+impl std::fmt::Debug for RegistryAsk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RegistryAsk::Register { name, .. } => write!(f, "Register({name}, <password>)"),
+            RegistryAsk::Join { name, port, .. } => {
+                write!(f, "Join({name}, <password>, {port})")
+            }
+            RegistryAsk::List(asker) => write!(f, "List({asker:?})"),
+            RegistryAsk::Search { name, asker } => write!(f, "Search({name}, {asker:?})"),
+            RegistryAsk::Ticket { lobby, name, by } => {
+                write!(f, "Ticket({lobby}, {name}, {by:?})")
+            }
+            RegistryAsk::Check {
+                request,
+                from,
+                ticket,
+            } => write!(f, "Check({request}, {from}, {ticket})"),
+        }
+    }
+}
+
+/// The registry's reply to a `RegistryAsk`, with the ask's context.
+pub(super) enum RegistryReply {
+    Registered(Result<String, Refused>),
+    Joined(Result<Contact, Refused>),
+    List {
+        asker: Asker,
+        result: Result<Vec<Contact>, Refused>,
+    },
+    Search {
+        name: String,
+        asker: Asker,
+        result: Result<Contact, Refused>,
+    },
+    Ticket {
+        lobby: u64,
+        name: String,
+        by: Option<String>,
+        result: Result<(Contact, String), NotInvited>,
+    },
+    Checked {
+        request: u64,
+        from: String,
+        verdict: Result<Vouched, Refused>,
+    },
+}
+
+/// Why no chat request could be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum NotInvited {
+    Offline,
+    Unreachable(String),
+}
+
+impl NotInvited {
+    /// What the lobby's members are told.
+    pub(super) fn status(&self) -> InviteStatus {
+        match self {
+            NotInvited::Offline => InviteStatus::Offline,
+            NotInvited::Unreachable(_) => InviteStatus::Unreachable,
+        }
+    }
+}
+
+impl std::fmt::Display for NotInvited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotInvited::Offline => f.write_str("offline"),
+            NotInvited::Unreachable(why) => write!(f, "unreachable ({why})"),
+        }
+    }
 }
 
 /// What the member reader of a lobby we are a member of tells the app,

@@ -19,6 +19,7 @@ use crossbeam_channel::{Sender, TrySendError};
 use crate::chatlog::ChatLog;
 use crate::screen::ScreenLine;
 
+use super::effect::Effects;
 use super::render::{self, Lines, LobbyEvent, Role, Shown};
 
 /// How many of the app's own lines are held while the screen is full; past
@@ -125,7 +126,7 @@ fn summary(dropped: u64) -> ScreenLine {
     ScreenLine::Notice(format!("[… {dropped} lines not shown; all are in the log]"))
 }
 
-pub(super) fn write_log(log: &mut Option<ChatLog>, screen: &Screen, event: &str) {
+pub(super) fn write_log(log: &mut Option<ChatLog>, screen: &Effects, event: &str) {
     if let Some(file) = log
         && let Err(err) = file.write(event)
     {
@@ -140,7 +141,7 @@ pub(super) fn write_log(log: &mut Option<ChatLog>, screen: &Screen, event: &str)
 /// Shows and logs `event` as `role` sees it, through the one renderer.
 pub(super) fn show_event(
     log: &mut Option<ChatLog>,
-    screen: &Screen,
+    screen: &Effects,
     event: &LobbyEvent,
     role: Role<'_>,
 ) {

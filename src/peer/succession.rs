@@ -8,7 +8,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use crossbeam_channel::bounded;
 
@@ -43,7 +42,7 @@ impl App {
         let mut log = leading.log.take();
         write_log(
             &mut log,
-            &self.screen,
+            &self.out,
             &format!("* you handed the lobby to {to}"),
         );
         self.say(format!(
@@ -122,7 +121,7 @@ impl App {
             lobby: membership.id,
             walk,
             claim,
-            deadline: Instant::now() + self.config.lobby_timeout,
+            deadline: self.now.at + self.config.lobby_timeout,
             cancel,
             events: self.events.clone(),
             trace: self.config.trace,
@@ -203,7 +202,7 @@ impl App {
             }
             Move::Handover { old, to } => format!("{old} handed the lobby to {to}"),
         };
-        write_log(&mut membership.log, &self.screen, &format!("* {news}"));
+        write_log(&mut membership.log, &self.out, &format!("* {news}"));
         self.say(format!("{news}."));
         for text in membership.standing.unsent() {
             membership.send(ToLeader::Msg(text));
@@ -236,7 +235,7 @@ impl App {
             Move::Lost { .. } => "the leader was lost; you lead the lobby now".to_string(),
             Move::Handover { old, .. } => format!("{old} handed the lobby to you; you lead it now"),
         };
-        write_log(&mut membership.log, &self.screen, &format!("* {news}"));
+        write_log(&mut membership.log, &self.out, &format!("* {news}"));
         self.say(format!("{news}. {LOBBY_HELP}"));
         for text in membership.standing.unsent() {
             lobby.say(text);
@@ -249,13 +248,14 @@ impl App {
             log: membership.log.take(),
             invitations: Invitations::started(&me, &[]),
             cancel: Arc::new(AtomicBool::new(false)),
+            opening: None,
         })
     }
 
     fn lobby_lost(&mut self, mut membership: Membership, why: &str) -> Stage {
         show_event(
             &mut membership.log,
-            &self.screen,
+            &self.out,
             &LobbyEvent::Ended(why.to_string()),
             Role::Member {
                 leader: &membership.leader,

@@ -158,6 +158,7 @@ const PEER_PLAIN: &[&str] = &[
     "src/peer/commands.rs",
     "src/peer/render.rs",
     "src/peer/repeats.rs",
+    "src/peer/effect.rs",
 ];
 
 /// Invariant: framing knows no keyword; what a line means is the grammar's
