@@ -328,6 +328,9 @@ impl App {
             self.held.push_back(line.to_string());
             return Flow::Go;
         }
+        if self.verify_command(line) {
+            return Flow::Go;
+        }
         let stage = std::mem::replace(&mut self.stage, Stage::Welcome);
         self.stage = match stage {
             Stage::Welcome => self.welcome(line.trim()),
@@ -362,6 +365,7 @@ impl App {
             Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
             Event::Registry(reply) => self.on_registry(reply),
+            Event::Keys(news) => self.on_key_news(news),
         }
     }
 

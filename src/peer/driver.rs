@@ -6,6 +6,7 @@
 //!
 //! Only this loop waits; the core never does, and never waits on a socket.
 
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
@@ -19,6 +20,7 @@ use crate::trace::Trace;
 use super::app::{App, Flow};
 use super::effect::{Effect, Incoming, Now, Worker};
 use super::inviter::Inviter;
+use super::keys::Keyring;
 use super::msg::{Event, FromLeader, Outcome};
 use super::registry_worker::RegistryWorker;
 use super::screen::Screen;
@@ -34,6 +36,8 @@ pub(super) struct Driver {
     pub(super) trace: Trace,
     /// The worker threads it started, joined as the peer quits.
     pub(super) workers: Vec<JoinHandle<()>>,
+    /// The user's keys and the known peers' (none: this peer keeps no keys).
+    pub(super) keys: Option<Arc<Keyring>>,
 }
 
 /// What woke the app thread.
@@ -59,6 +63,13 @@ impl Driver {
                 Effect::Chat(line) => self.screen.chat(line),
                 Effect::ToRegistry(ask) => self.registry.ask(ask),
                 Effect::Start(worker) => self.start(worker),
+                Effect::Verify(name) => {
+                    let line = match &self.keys {
+                        Some(keys) => keys.verify(&name),
+                        None => "This peer keeps no keys.".to_string(),
+                    };
+                    self.screen.show(line.into());
+                }
             }
         }
     }

@@ -56,6 +56,9 @@ pub(super) enum Effect {
     ToRegistry(RegistryAsk),
     /// A worker thread to start.
     Start(Worker),
+    /// `/verify <name>`: the driver shows the safety code from the keys it
+    /// holds.
+    Verify(String),
 }
 
 /// A worker thread the core wants started.

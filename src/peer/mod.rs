@@ -39,6 +39,8 @@
 //! - `render`: every lobby event as its screen line and its log line, for leader and member.
 //! - `repeats`: a warning that keeps coming, shown once and counted.
 //! - `screen`: the app's side of the screen, escaped, never blocking.
+//! - `keys`: the user's identity and the known peers' keys (`Keyring`), shared by the threads that need them.
+//! - `verify`: `/verify <name>`, and the loud line when a known user's key changes.
 
 mod app;
 mod checks;
@@ -49,6 +51,7 @@ mod first_line;
 mod invitations;
 mod invitee;
 mod inviter;
+mod keys;
 mod lobby_commands;
 mod lobby_stage;
 mod member_link;
@@ -62,11 +65,13 @@ mod repeats;
 mod screen;
 mod standing;
 mod succession;
+mod verify;
 
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -82,6 +87,7 @@ use app::App;
 use driver::{Driver, drive};
 use effect::Now;
 use invitee::ChatListener;
+use keys::Keyring;
 use msg::Event;
 use registry_worker::RegistryWorker;
 
@@ -91,7 +97,7 @@ pub const MENU_PROMPT: &str =
     "Press '1' for 'Online User List', '2' for search, '3' for starting to chat:";
 pub const ADD_PROMPT: &str = "Do you want to add the user to your conversation list? ['Yes', 'No']";
 
-const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (the leader relays it, so the leader could read it), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; /leave and /quit by the leader end it for everyone), /list and /search <name> ask the registry, /leave returns to the menu, /quit leaves and exits, /help shows this.";
+const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (the leader relays it, so the leader could read it), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; /leave and /quit by the leader end it for everyone), /list and /search <name> ask the registry, /verify <name> shows a safety code to compare with <name> by voice, /leave returns to the menu, /quit leaves and exits, /help shows this.";
 
 /// How often a joined peer says HELLO to the registry.
 pub const DEFAULT_REGISTRY_HELLO_INTERVAL: Duration = Duration::from_secs(10);
@@ -124,6 +130,10 @@ pub struct PeerConfig {
     pub advertise_port: Option<u16>,
     /// Chat logs go under `<log_dir>/<own name>/`.
     pub log_dir: PathBuf,
+    /// The keys: each local user's identity under `<data_dir>/users/<name>/`
+    /// and the known peers' keys in `<data_dir>/known_peers`. None: this
+    /// peer keeps no keys, announces none, and speaks plain text only.
+    pub data_dir: Option<PathBuf>,
     pub hello_interval: Duration,
     /// How long an invitee has to answer a chat request.
     pub invite_timeout: Duration,
@@ -150,6 +160,7 @@ impl PeerConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 0)),
             advertise_port: None,
             log_dir: PathBuf::from("logs"),
+            data_dir: None,
             hello_interval: DEFAULT_REGISTRY_HELLO_INTERVAL,
             invite_timeout: DEFAULT_INVITE_TIMEOUT,
             retry_min: Duration::from_millis(500),
@@ -167,6 +178,8 @@ impl PeerConfig {
 #[derive(Debug)]
 pub enum PeerError {
     Listen(SocketAddr, io::Error),
+    /// The data directory's keys could not be read.
+    Keys(keys::KeysError),
     Registry(Vec<SocketAddr>, ClientError),
     /// A thread could not be started.
     Thread(io::Error),
@@ -185,6 +198,7 @@ impl fmt::Display for PeerError {
                 )
             }
             PeerError::Thread(err) => write!(f, "cannot start a thread: {err}"),
+            PeerError::Keys(err) => write!(f, "{err}"),
         }
     }
 }
@@ -231,6 +245,7 @@ pub struct Peer {
     link_rx: Receiver<LinkNotice>,
     events: Sender<Event>,
     events_rx: Receiver<Event>,
+    keys: Option<Arc<Keyring>>,
 }
 
 impl Peer {
@@ -239,6 +254,10 @@ impl Peer {
     /// reached yet, the family of its first address). A registry that is
     /// down is retried in the background.
     pub fn start(config: PeerConfig) -> Result<Peer, PeerError> {
+        let keys = match &config.data_dir {
+            Some(dir) => Some(Keyring::open(dir).map_err(PeerError::Keys)?),
+            None => None,
+        };
         let (link_tx, link_rx) = unbounded();
         let link_config = LinkConfig {
             addrs: config.servers.clone(),
@@ -263,6 +282,7 @@ impl Peer {
             link_rx,
             events,
             events_rx,
+            keys,
         })
     }
 
@@ -281,9 +301,11 @@ impl Peer {
             link_rx,
             events,
             events_rx,
+            keys,
         } = self;
         let chat_port = config.advertise_port.unwrap_or(listener.addr.port());
-        let registry = RegistryWorker::start(link, events.clone()).map_err(PeerError::Thread)?;
+        let registry =
+            RegistryWorker::start(link, keys.clone(), events.clone()).map_err(PeerError::Thread)?;
         let mut driver = Driver {
             screen: screen::Screen::new(console.screen.clone()),
             registry,
@@ -291,6 +313,7 @@ impl Peer {
             invite_timeout: config.invite_timeout,
             trace: config.trace,
             workers: Vec::new(),
+            keys,
         };
         let now = Now {
             at: Instant::now(),
