@@ -139,7 +139,7 @@ impl Transcript<'_> {
 }
 
 /// `key`'s proof, as `role`, over `transcript`.
-pub fn prove(key: &SigningKey, role: Role, transcript: &Transcript) -> Proof {
+pub fn prove(key: &SigningKey, role: Role, transcript: &Transcript<'_>) -> Proof {
     Proof(key.sign(&transcript.message(role)))
 }
 
@@ -147,7 +147,7 @@ pub fn prove(key: &SigningKey, role: Role, transcript: &Transcript) -> Proof {
 pub fn verify(
     seat_key: &IdentityKey,
     role: Role,
-    transcript: &Transcript,
+    transcript: &Transcript<'_>,
     proof: &Proof,
 ) -> Result<(), ProofError> {
     if seat_key.verifies(&transcript.message(role), &proof.0) {
@@ -161,7 +161,7 @@ pub fn verify(
 mod tests {
     use super::*;
 
-    const T: Transcript = Transcript {
+    const T: Transcript<'static> = Transcript {
         lobby: "study-group",
         leader: "alice",
         member: "bob",
@@ -173,9 +173,9 @@ mod tests {
     fn check(
         signer: &SigningKey,
         signed_as: Role,
-        signed: &Transcript,
+        signed: &Transcript<'_>,
         checked_as: Role,
-        checked: &Transcript,
+        checked: &Transcript<'_>,
         expected: Result<(), ProofError>,
     ) {
         let proof = prove(signer, signed_as, signed);

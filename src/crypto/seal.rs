@@ -160,7 +160,7 @@ impl FromStr for Sealed {
 pub fn seal(
     sender: &SealSecret,
     recipient: &SealKey,
-    binding: &Binding,
+    binding: &Binding<'_>,
     text: &str,
 ) -> Result<Sealed, SealError> {
     let recipient = public_key(recipient)?;
@@ -187,7 +187,7 @@ pub fn seal(
 pub fn open(
     recipient: &SealSecret,
     sender: &SealKey,
-    binding: &Binding,
+    binding: &Binding<'_>,
     sealed: &Sealed,
 ) -> Result<String, SealError> {
     let sender = public_key(sender)?;
@@ -213,7 +213,7 @@ fn public_key(key: &SealKey) -> Result<<Kem as hpke::Kem>::PublicKey, SealError>
 mod tests {
     use super::*;
 
-    const BINDING: Binding = Binding {
+    const BINDING: Binding<'static> = Binding {
         lobby: "study-group",
         sender: "alice",
         recipient: "bob",

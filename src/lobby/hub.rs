@@ -3,11 +3,6 @@
 //! clock; it turns each `Event` into a `LobbyEvent` for the lobby's rules
 //! (`lobby/state/`) with the time, and carries out the effects they return.
 //! Only this thread changes the membership or writes a member's socket.
-//!
-//! - `hub/flush.rs`: carrying effects out, queuing lines, the flush pass,
-//!   and the last flush.
-//! - `hub/connections.rs`: a new connection's socket and reader thread.
-//! - `hub/notices.rs`: the notices waiting for the leader's user interface.
 
 use std::collections::BTreeMap;
 use std::io;

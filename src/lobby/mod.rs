@@ -1,23 +1,12 @@
 //! The lobby a leader runs: the thread that owns the membership and relays
-//! every message to every member.
-//!
-//! This module owns who is in a lobby and every byte written to a member. One
-//! hub thread holds the membership and is the only thread that writes to
-//! member sockets; one reader thread per member turns lines into events for
-//! it. Nothing else may change the membership or write to a member, and the
-//! hub must never block on a member's socket: a member that stops reading is
-//! dropped instead of stalling everyone else.
-//!
-//! - this file: the public handle (`Lobby`), `LobbyConfig`, and the
-//!   `Notice`s for the leader's screen.
-//! - `state`: the lobby's rules apart from its sockets (`LobbyState`): one
-//!   event and the time in, effects out.
-//! - `hub`: the hub thread, the I/O driver that feeds the rules and carries
-//!   their effects out; in `hub/`, `connections`, `flush`, `notices`.
-//! - `member`: one member's output buffer and socket, and its reader thread.
-//! - `history`: the last messages, replayed to a late joiner.
-//! - `roster`: the members' seats and credentials, and who leads next.
-//! - `rules`: who may do what (`InvitePolicy`, private messages' addressees).
+//! every message to every member. This module owns who is in a lobby and every
+//! byte written to a member. One hub thread holds the membership and is the
+//! only thread that writes to member sockets; one reader thread per member
+//! turns lines into events for it. Nothing else may change the membership or
+//! write to a member, and the hub must never block on a member's socket: a
+//! member that stops reading is dropped instead of stalling everyone else.
+//! Its rules are a sans-IO state (one event and the time in, effects out)
+//! that the hub thread drives.
 
 mod history;
 mod hub;

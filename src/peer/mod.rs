@@ -1,46 +1,14 @@
 //! The interactive peer: the menus, chat requests in both directions, and
-//! the user's side of a lobby, as a leader or as a member.
-//!
-//! Threads: the app thread (the caller of `Peer::run`) owns all user-facing
-//! state and is the only one that prints; the chat listener and one thread
-//! per incoming chat connection; one inviter thread per outgoing chat
-//! request; the registry worker and the registry link (`client/`); and,
-//! while leading, the lobby
-//! hub (`lobby/hub.rs`). Background threads report to the app thread over
-//! channels and never touch its state.
-//!
-//! This module must never print from a background thread (except `--trace`
-//! lines, which go to standard error), and never write a socket that another
-//! thread writes: each chat connection is written by the thread that accepted
-//! or opened it until it is handed to the hub, and by the hub after that.
-//!
-//! - this file: the public surface (`PeerConfig`, `PeerError`, `Console`,
-//!   `Input`, `Want`, the prompts, `Peer::start` and `Peer::run`).
-//! - `msg`: the messages between the threads; imports no other peer module.
-//! - `effect`: the core's inputs and effects, as values.
-//! - `app`: the core: the app thread's state, its stages, and dispatch;
-//!   one input and `now` in, effects out.
-//! - `driver`: the app thread's loop, which carries the core's effects out.
-//! - `registry_worker`: the thread that asks the registry for the app.
-//! - `checks`: a chat request's ticket, checked by the registry off the app thread.
-//! - `menu`: the menus: register, join, list, search, start a chat.
-//! - `notices`: what the registry link says unasked.
-//! - `lobby_stage`: the user's side of a lobby, as leader or member.
-//! - `lobby_commands`: the lobby's /commands carried out, and the lines they cause.
-//! - `commands`: what a line typed in a lobby asks for (`LobbyInput`).
-//! - `invitations`: the chat requests a leader has out, bounded.
-//! - `inviter`: one outgoing chat request.
-//! - `first_line`: the wait for a chat connection's first line, for both ends.
-//! - `invitee`: the chat listener and the invitee's handshake, in phases.
-//! - `standing`: what a member keeps so its lobby outlives the leader.
-//! - `member_link`: a member's connection to its leader: the reader and the one writer loop.
-//! - `migration`: the rejoiner that walks the roster, and the member link after.
-//! - `succession`: `/handover`, following one, taking a lobby over, `REJOIN`s.
-//! - `render`: every lobby event as its screen line and its log line, for leader and member.
-//! - `repeats`: a warning that keeps coming, shown once and counted.
-//! - `screen`: the app's side of the screen, escaped, never blocking.
-//! - `keys`: the user's identity and the known peers' keys (`Keyring`), shared by the threads that need them.
-//! - `verify`: `/verify <name>`, and the loud line when a known user's key changes.
+//! the user's side of a lobby, as a leader or as a member. The app thread (the
+//! caller of `Peer::run`) runs a driver around the core (`App`), which takes
+//! one input and `now` and returns effects as values; the core owns all
+//! user-facing state and is the only code that makes screen lines, and it
+//! never waits on a socket. Background threads report to the app thread over
+//! channels and never touch its state. This module must never print from a
+//! background thread (except `--trace` lines, which go to standard error),
+//! and never write a socket that another thread writes: each chat connection
+//! is written by the thread that accepted or opened it until it is handed to
+//! the hub, and by the hub after that.
 
 mod app;
 mod checks;
@@ -67,7 +35,6 @@ mod standing;
 mod succession;
 mod verify;
 
-use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -175,35 +142,25 @@ impl PeerConfig {
 }
 
 /// Why the peer could not start or go on.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum PeerError {
-    Listen(SocketAddr, io::Error),
+    #[error("cannot listen for chats on {0}: {1}")]
+    Listen(SocketAddr, #[source] io::Error),
+    #[error("cannot reach the registry at {addrs}: {1}", addrs = either(.0))]
+    Registry(Vec<SocketAddr>, #[source] ClientError),
     /// The data directory's keys could not be read.
-    Keys(keys::KeysError),
-    Registry(Vec<SocketAddr>, ClientError),
+    #[error("{0}")]
+    Keys(#[source] keys::KeysError),
     /// A thread could not be started.
-    Thread(io::Error),
+    #[error("cannot start a thread: {0}")]
+    Thread(#[source] io::Error),
 }
 
-impl fmt::Display for PeerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PeerError::Listen(addr, err) => write!(f, "cannot listen for chats on {addr}: {err}"),
-            PeerError::Registry(addrs, err) => {
-                let addrs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
-                write!(
-                    f,
-                    "cannot reach the registry at {}: {err}",
-                    addrs.join(" or ")
-                )
-            }
-            PeerError::Thread(err) => write!(f, "cannot start a thread: {err}"),
-            PeerError::Keys(err) => write!(f, "{err}"),
-        }
-    }
+/// `a or b or c`.
+fn either(addrs: &[SocketAddr]) -> String {
+    let addrs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+    addrs.join(" or ")
 }
-
-impl std::error::Error for PeerError {}
 
 /// What the user typed, or why there is nothing more to read.
 #[derive(Debug, Clone, PartialEq, Eq)]

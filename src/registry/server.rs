@@ -98,7 +98,7 @@ impl Server {
             config,
             stop,
         } = self;
-        let hasher = Hasher::per_core()?;
+        let hasher = Hasher::per_core(config.password)?;
         let accounts = AccountWriter::start(
             Store::connect_for_accounts(&config.db_path)?,
             config.log.clone(),
