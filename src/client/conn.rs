@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, never};
 
-use crate::conn::{self, Received, RegistryConn, Stream};
+use crate::conn::{self, ReadHalf, Received, RegistryConn, WriteHalf};
 use crate::trace::Trace;
 use crate::wire::{Reply, Request};
 
@@ -41,7 +41,7 @@ pub(super) enum Incoming {
 /// reader thread reads it into `lines`.
 pub(super) struct Conn {
     pub(super) addr: SocketAddr,
-    writer: conn::Writer<Stream, Request>,
+    writer: conn::Writer<WriteHalf, Request>,
     pub(super) lines: Receiver<Incoming>,
     reader: Option<JoinHandle<()>>,
 }
@@ -103,7 +103,7 @@ impl Drop for Conn {
         // Dropping the receiver ends a reader blocked on a full channel, and
         // shutting the socket down ends one blocked in a read.
         drop(std::mem::replace(&mut self.lines, never()));
-        let _ = self.writer.get_ref().shutdown(Shutdown::Both);
+        let _ = self.writer.get_ref().socket().shutdown(Shutdown::Both);
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
@@ -111,7 +111,7 @@ impl Drop for Conn {
 }
 
 /// The reader thread: every line the registry sends, as it arrives.
-fn read_registry(mut reader: conn::Reader<Stream, Reply>, lines: &Sender<Incoming>) {
+fn read_registry(mut reader: conn::Reader<ReadHalf, Reply>, lines: &Sender<Incoming>) {
     loop {
         let incoming = match reader.recv() {
             Ok(Received::Line(reply)) => Incoming::Reply(reply),

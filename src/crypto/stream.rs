@@ -4,8 +4,10 @@
 //! one socket (for a thread that does both), or splits into a `TlsReader`
 //! and a `TlsWriter` for two threads.
 //!
-//! The halves share one `rustls::Connection` behind a `Mutex`, and each
-//! has its own clone of the socket. The reader never holds the lock while
+//! The halves share one `rustls::Connection` behind a `Mutex`, and one
+//! socket through an `Arc` (`&TcpStream` reads and writes): splitting costs
+//! no descriptor, which a server of thousands of connections runs out of
+//! before anything else. The reader never holds the lock while
 //! it waits on its socket: it reads ciphertext outside the lock, then feeds
 //! it to rustls under the lock. So a read timeout surfaces as the socket's
 //! `WouldBlock`/`TimedOut` with nothing lost (a partial record stays inside
@@ -120,7 +122,7 @@ pub fn connect(
 #[derive(Debug)]
 pub struct TlsStream {
     conn: Connection,
-    tcp: TcpStream,
+    tcp: Arc<TcpStream>,
     incoming: Incoming,
     peer: Peer,
 }
@@ -142,21 +144,20 @@ impl TlsStream {
         let peer = Peer::of(&conn);
         Ok(TlsStream {
             conn,
-            tcp,
+            tcp: Arc::new(tcp),
             incoming: Incoming::new(),
             peer,
         })
     }
 
-    /// The two halves, for a reader thread and a writer thread, each with
-    /// its own clone of the socket.
+    /// The two halves, for a reader thread and a writer thread, sharing
+    /// the one socket.
     pub fn split(self) -> io::Result<(TlsReader, TlsWriter)> {
-        let reader_tcp = self.tcp.try_clone()?;
         let shared = Arc::new(Mutex::new(self.conn));
         Ok((
             TlsReader {
                 shared: Arc::clone(&shared),
-                tcp: reader_tcp,
+                tcp: Arc::clone(&self.tcp),
                 incoming: self.incoming,
                 peer: self.peer,
             },
@@ -184,6 +185,12 @@ impl TlsStream {
         &self.tcp
     }
 
+    /// Another handle of the socket without another descriptor, for an
+    /// owner that only shuts it down (the registry's hub).
+    pub fn shared_socket(&self) -> Arc<TcpStream> {
+        Arc::clone(&self.tcp)
+    }
+
     /// Sends `close_notify`, so the other end reads a clean end, and shuts
     /// the socket's sending side.
     pub fn close(&mut self) -> io::Result<()> {
@@ -208,12 +215,12 @@ impl Write for TlsStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut out = Vec::with_capacity(buf.len() + 64);
         encrypt(&mut self.conn, buf, &mut out)?;
-        (&self.tcp).write_all(&out)?;
+        (&*self.tcp).write_all(&out)?;
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        (&self.tcp).flush()
+        (&*self.tcp).flush()
     }
 }
 
@@ -359,7 +366,7 @@ impl Incoming {
 #[derive(Debug)]
 pub struct TlsReader {
     shared: Arc<Mutex<Connection>>,
-    tcp: TcpStream,
+    tcp: Arc<TcpStream>,
     incoming: Incoming,
     peer: Peer,
 }
@@ -367,6 +374,10 @@ pub struct TlsReader {
 impl TlsReader {
     pub fn peer_fingerprint(&self) -> Option<Fingerprint> {
         self.peer.fingerprint
+    }
+
+    pub fn peer_key(&self) -> Option<IdentityKey> {
+        self.peer.key
     }
 
     /// The socket, for its read timeout.
@@ -395,7 +406,7 @@ impl Read for TlsReader {
 #[derive(Debug)]
 pub struct TlsWriter {
     shared: Arc<Mutex<Connection>>,
-    tcp: TcpStream,
+    tcp: Arc<TcpStream>,
     peer: Peer,
 }
 
@@ -434,12 +445,12 @@ impl Write for TlsWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut out = Vec::with_capacity(buf.len() + 64);
         self.encrypt(buf, &mut out)?;
-        (&self.tcp).write_all(&out)?;
+        (&*self.tcp).write_all(&out)?;
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        (&self.tcp).flush()
+        (&*self.tcp).flush()
     }
 }
 

@@ -3,11 +3,11 @@
 //! member sends into events for the hub.
 
 use std::io::{self, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpStream};
 
 use crossbeam_channel::Sender;
 
-use crate::conn::{self, Received, Stream};
+use crate::conn::{self, ReadHalf, Received, WriteHalf};
 use crate::line;
 use crate::wire::{ErrorCode, LineError, ParseError, ToLeader, ToMember};
 
@@ -32,7 +32,7 @@ pub(super) enum FromMember {
 pub(super) struct Member {
     /// The writing half of the member's connection, which only the hub
     /// holds: lines are encoded into `out`, and `flush` pushes `out`.
-    pub(super) writer: conn::Writer<Stream, ToMember>,
+    pub(super) writer: conn::Writer<WriteHalf, ToMember>,
     /// Bytes queued for this member that the kernel has not yet accepted.
     pub(super) out: Vec<u8>,
     /// Set once the member is on its way out, so nothing more is queued.
@@ -49,7 +49,12 @@ impl Member {
         if self.out.len() + bytes.len() > limit {
             return false;
         }
-        self.writer.queue(bytes, &mut self.out);
+        if self.writer.queue(bytes, &mut self.out).is_err() {
+            // The TLS session is broken, so nothing more can go out; shutting
+            // the socket makes the member's reader report it gone.
+            self.doomed = true;
+            let _ = self.writer.get_ref().socket().shutdown(Shutdown::Both);
+        }
         true
     }
 
@@ -59,7 +64,7 @@ impl Member {
         if self.out.is_empty() {
             return Ok(());
         }
-        match send_nonblocking(self.writer.get_ref(), &self.out) {
+        match send_nonblocking(self.writer.get_ref().socket(), &self.out) {
             Ok(sent) => {
                 self.out.drain(..sent);
                 if self.out.is_empty() {
@@ -187,7 +192,7 @@ pub(super) fn encode_into(bytes: &mut Vec<u8>, line: &ToMember) {
 /// until the connection ends or the hub is gone.
 pub(super) fn read_member(
     id: MemberId,
-    reader: conn::Reader<Stream, ToLeader>,
+    reader: conn::Reader<ReadHalf, ToLeader>,
     events: Sender<Event>,
 ) {
     read_member_in(SEND_MODE, id, reader, events);
@@ -196,7 +201,7 @@ pub(super) fn read_member(
 fn read_member_in(
     mode: SendMode,
     id: MemberId,
-    mut reader: conn::Reader<Stream, ToLeader>,
+    mut reader: conn::Reader<ReadHalf, ToLeader>,
     events: Sender<Event>,
 ) {
     loop {

@@ -263,7 +263,7 @@ impl ChatConnection {
                 recv(self.stop) -> _ => break ChatAnswer::Busy(BusyReason::Unsaid),
                 default(CANCEL_CHECK) => {
                     let expired = Instant::now() >= deadline;
-                    if expired || leader_hung_up(invitation.conn.get_ref()) {
+                    if expired || leader_hung_up(invitation.conn.socket()) {
                         // Dropping `answer_rx` makes a late answer fail, so
                         // the app never opens a lobby for this request.
                         drop(answer_rx);

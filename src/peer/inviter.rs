@@ -54,7 +54,7 @@ impl Inviter {
             ticket: Some(self.ticket.clone()),
         })?;
         // Short read timeouts let the wait notice a cancelled lobby.
-        conn.get_ref().set_read_timeout(Some(CANCEL_CHECK))?;
+        conn.socket().set_read_timeout(Some(CANCEL_CHECK))?;
         let deadline = Instant::now() + self.timeout;
         let cancelled = || self.cancel.load(Ordering::SeqCst);
         let answer = match read_first_line(&mut conn, deadline, cancelled)? {
@@ -69,13 +69,13 @@ impl Inviter {
                 return Ok(Outcome::Unreachable("it sent an unreadable line".into()));
             }
             FirstLine::GaveUp => {
-                let _ = conn.get_ref().shutdown(Shutdown::Both);
+                let _ = conn.socket().shutdown(Shutdown::Both);
                 return Ok(Outcome::NoAnswer);
             }
         };
         Ok(match answer {
             ToLeader::Accept if !self.cancel.load(Ordering::SeqCst) => {
-                conn.get_ref().set_read_timeout(None)?;
+                conn.socket().set_read_timeout(None)?;
                 Outcome::Accepted { addr, conn }
             }
             ToLeader::Accept => Outcome::NoAnswer,

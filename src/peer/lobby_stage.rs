@@ -222,7 +222,7 @@ impl App {
             // An answer for a lobby that has ended: tell an accepting
             // invitee so rather than leaving it waiting.
             if let Outcome::Accepted { mut conn, .. } = outcome {
-                let _ = conn.get_ref().set_write_timeout(Some(CANCEL_CHECK));
+                let _ = conn.socket().set_write_timeout(Some(CANCEL_CHECK));
                 let _ = conn.send(&ToMember::Closed(CloseReason::LeaderLeft));
             }
             return;

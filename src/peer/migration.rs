@@ -116,7 +116,7 @@ impl Rejoiner {
                 })
             }
             _ => {
-                let _ = conn.get_ref().shutdown(Shutdown::Both);
+                let _ = conn.socket().shutdown(Shutdown::Both);
                 Attempt::NotYet
             }
         }

@@ -294,7 +294,7 @@ impl App {
         conn.set_peer(&claim.name);
         // A fresh socket takes one short line at once; the timeout only
         // bounds a peer that is not reading at all.
-        let _ = conn.get_ref().set_write_timeout(Some(CANCEL_CHECK));
+        let _ = conn.socket().set_write_timeout(Some(CANCEL_CHECK));
         let _ = conn.send(&refused);
     }
 }

@@ -20,7 +20,7 @@ use super::accounts::AccountQueue;
 use super::answers::{JoinRefused, KeyRefused, stopping};
 use super::hub::{Bye, RegistryEvent, Socket};
 use super::server::Admitted;
-use crate::conn::{Conn, Received, Transport};
+use crate::conn::{Conn, Received, Stream};
 use crate::crypto::{IdentityKey, PeerKey};
 use crate::line::is_timeout;
 use crate::password::HashQueue;
@@ -151,6 +151,15 @@ impl Answer {
     }
 }
 
+/// Where a request comes from: the client's address, and the key of the
+/// client certificate it proved in the TLS handshake (none in plain text,
+/// or from a client that has no certificate yet).
+#[derive(Clone, Copy)]
+struct Origin {
+    ip: IpAddr,
+    certificate: Option<IdentityKey>,
+}
+
 /// Whether this connection holds a user online.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Joined {
@@ -164,32 +173,25 @@ impl Connection {
         let Ok(addr) = stream.peer_addr() else {
             return;
         };
+        let stream = Stream::from(stream);
         // One descriptor per connection, shared with the hub (which only
-        // shuts it down), rather than a `try_clone` for each: at ten
-        // thousand clients, descriptors run out before anything else.
-        let socket = Arc::new(Socket::new(stream));
+        // shuts it down) and between the connection's halves, rather than a
+        // `try_clone` for each: at ten thousand clients, descriptors run
+        // out before anything else.
+        let socket = Arc::new(Socket::new(stream.shared_socket()));
         let Some(_hub) = HubLink::connect(&self.events, self.id, addr, &socket) else {
             return;
         };
-        if let Err(err) = self.prepare(&socket.stream) {
+        if let Err(err) = self.prepare(stream.socket()) {
             self.trace_error(addr, &err);
             return;
         }
         // Lines are short, so a small buffer will do: with thousands of
         // idle connections, buffer sizes are most of the server's memory.
-        let conn = Conn::with_buffer(&socket.stream, addr, self.trace, READ_BUFFER);
+        let conn = Conn::with_buffer(stream, addr, self.trace, READ_BUFFER);
         if let Err(err) = conn.and_then(|mut conn| self.talk(&mut conn, &socket.bye, addr)) {
             self.trace_error(addr, &err);
         }
-    }
-
-    /// The key of the client certificate this connection presented in its
-    /// TLS handshake: none in plain text, or from a client without one.
-    ///
-    /// The hook where the TLS stream hands in the presented key
-    /// (`TlsStream::peer_key`); until the registry speaks TLS, none.
-    fn certificate_key(&self) -> Option<IdentityKey> {
-        None
     }
 
     fn trace_error(&self, addr: SocketAddr, err: &io::Error) {
@@ -218,9 +220,9 @@ impl Connection {
 
     /// Answers one request after another until the client leaves, a line
     /// cannot be framed, or the hub leaves a reason to say `BYE`.
-    fn talk<S: Transport>(
+    fn talk(
         &self,
-        conn: &mut Conn<S, Request, Reply>,
+        conn: &mut Conn<Stream, Request, Reply>,
         bye: &OnceLock<Bye>,
         addr: SocketAddr,
     ) -> io::Result<()> {
@@ -253,7 +255,13 @@ impl Connection {
                 busy: true,
             });
             let answer = match request {
-                Ok(request) => self.handle(request, &mut joined, addr.ip().to_canonical()),
+                Ok(request) => {
+                    let origin = Origin {
+                        ip: addr.ip().to_canonical(),
+                        certificate: conn.peer_key(),
+                    };
+                    self.handle(request, &mut joined, origin)
+                }
                 Err(err) => Answer::Reply(vec![err.into()]),
             };
             let (replies, next) = answer.into_replies(bye);
@@ -278,7 +286,8 @@ impl Connection {
     }
 
     /// The answer to one request.
-    fn handle(&self, request: Request, joined: &mut Joined, ip: IpAddr) -> Answer {
+    fn handle(&self, request: Request, joined: &mut Joined, origin: Origin) -> Answer {
+        let ip = origin.ip;
         let needs_join = !matches!(
             request,
             Request::Register { .. } | Request::Join { .. } | Request::Help
@@ -298,7 +307,7 @@ impl Connection {
                 password,
                 port,
                 key,
-            } => return self.join_once(joined, name, &password, (port, key), ip),
+            } => return self.join_once(joined, name, &password, (port, key), origin),
             Request::Hello => Reply::Hello,
             Request::List => return Answer::Reply(self.list()),
             Request::Search { name } => {
@@ -358,7 +367,7 @@ impl Connection {
         name: String,
         password: &str,
         (port, key): (u16, Option<KeyWord>),
-        ip: IpAddr,
+        origin: Origin,
     ) -> Answer {
         if *joined == Joined::Yes {
             return Answer::one(Reply::Err(
@@ -367,10 +376,10 @@ impl Connection {
             ));
         }
         // Before the password is hashed: a refused key costs no hashing.
-        if let Err(refused) = check_announced_key(key.as_ref(), self.certificate_key()) {
+        if let Err(refused) = check_announced_key(key.as_ref(), origin.certificate) {
             return Answer::one(refused.into());
         }
-        match self.join(name, password, port, key, ip) {
+        match self.join(name, password, port, key, origin.ip) {
             Some(Ok(contact)) => {
                 *joined = Joined::Yes;
                 Answer::one(Reply::Joined(contact))

@@ -107,7 +107,7 @@ pub(super) enum RegistryEvent {
 /// ever shuts it down, after leaving the reason in `bye`; the thread is its
 /// only reader and writer.
 pub(super) struct Socket {
-    pub(super) stream: TcpStream,
+    pub(super) stream: Arc<TcpStream>,
     /// Why the hub ended the connection; the first reason given stands.
     pub(super) bye: OnceLock<Bye>,
 }
@@ -121,7 +121,7 @@ pub(super) struct Bye {
 }
 
 impl Socket {
-    pub(super) fn new(stream: TcpStream) -> Socket {
+    pub(super) fn new(stream: Arc<TcpStream>) -> Socket {
         Socket {
             stream,
             bye: OnceLock::new(),

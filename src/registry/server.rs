@@ -267,7 +267,8 @@ fn refuse_full(stream: TcpStream, addr: SocketAddr, full: Full, trace: Trace) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
     // Over the borrowed socket, with a small buffer: at its cap, the server
     // spends as little as it can on a refusal.
-    if let Ok(mut conn) = Conn::<_, Request, Reply>::with_buffer(&stream, addr, trace, 64) {
+    if let Ok(mut conn) = Conn::<&TcpStream, Request, Reply>::with_buffer(&stream, addr, trace, 64)
+    {
         let _ = conn.send(&reply);
     }
 }

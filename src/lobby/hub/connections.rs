@@ -10,7 +10,7 @@ use std::mem;
 use std::net::{Shutdown, SocketAddr};
 use std::thread;
 
-use crate::conn::{self, MemberConn, Stream};
+use crate::conn::{self, MemberConn, ReadHalf};
 use crate::wire::{Rejoin, ToLeader};
 
 use super::super::member::{Member, MemberId, prepare, read_member};
@@ -55,11 +55,11 @@ impl Hub {
         // A socket that cannot even take its options is already broken;
         // without a reader the member could never speak or be noticed
         // leaving, so it is better not admitted at all.
-        let id = prepare(writer.get_ref())
+        let id = prepare(writer.get_ref().socket())
             .ok()
             .and_then(|()| self.start_reader(reader));
         let Some(id) = id else {
-            let _ = writer.get_ref().shutdown(Shutdown::Both);
+            let _ = writer.get_ref().socket().shutdown(Shutdown::Both);
             return None;
         };
         self.join_finished_readers();
@@ -74,7 +74,7 @@ impl Hub {
 
     /// Starts the reader thread of a new connection; returns its id, or
     /// `None` if the thread could not start.
-    fn start_reader(&mut self, reader: conn::Reader<Stream, ToLeader>) -> Option<MemberId> {
+    fn start_reader(&mut self, reader: conn::Reader<ReadHalf, ToLeader>) -> Option<MemberId> {
         let id = self.next_id;
         self.next_id += 1;
         let events = self.events.clone();

@@ -64,7 +64,7 @@ impl Hub {
         let _ = member.flush();
         // Shutting down wakes the member's reader thread, which then ends;
         // it is joined later.
-        let _ = member.writer.get_ref().shutdown(Shutdown::Both);
+        let _ = member.writer.get_ref().socket().shutdown(Shutdown::Both);
     }
 
     /// Gives every member's backlog to the kernel, one send per member, and
@@ -149,13 +149,14 @@ impl Hub {
         for member in self.members.values_mut() {
             // `CLOSED` goes out even past the backlog limit: it is short, and
             // it is the line that tells the member why the lobby ended.
+            // A broken TLS session gets nothing; it is shut down below.
             if !bytes.is_empty() {
-                member.writer.queue(&bytes, &mut member.out);
+                let _ = member.writer.queue(&bytes, &mut member.out);
             }
         }
         self.last_flush(&inbox);
         for member in self.members.values() {
-            let _ = member.writer.get_ref().shutdown(Shutdown::Both);
+            let _ = member.writer.get_ref().socket().shutdown(Shutdown::Both);
         }
         // Dropping the only receiver makes every send fail, so a reader
         // blocked on a full channel wakes up and ends too.
