@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, never};
 
 use crate::chatlog::ChatLog;
+use crate::crypto::IdentityKey;
 use crate::lobby::{Lobby, Notice};
 use crate::screen::ScreenLine;
 use crate::wire::{BusyReason, Contact, ToLeader};
@@ -24,6 +25,7 @@ use super::render::{LobbyEvent, Role};
 use super::repeats::Repeats;
 use super::screen::show_event;
 use super::standing::Standing;
+use super::tls::PeerTls;
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
 
 pub(super) enum Flow {
@@ -163,6 +165,8 @@ impl Membership {
 
 pub(super) struct Pending {
     pub(super) from: String,
+    /// The key the leader proved in the TLS handshake; none in plain text.
+    pub(super) proved: Option<IdentityKey>,
     pub(super) answer: Sender<ChatAnswer>,
 }
 
@@ -187,6 +191,9 @@ pub(super) struct App {
     pub(super) next_lobby: u64,
     pub(super) inviters: Vec<JoinHandle<()>>,
     pub(super) repeats: Repeats,
+    /// Plain text or TLS, for the rejoiners the core starts; plain until
+    /// `Peer::run` says otherwise.
+    pub(super) tls: PeerTls,
     /// When the input being handled came.
     pub(super) now: Now,
 }
@@ -217,6 +224,7 @@ impl App {
             next_lobby: 0,
             inviters: Vec::new(),
             repeats: Repeats::default(),
+            tls: PeerTls::Plain,
             now,
         }
     }
@@ -354,8 +362,9 @@ impl App {
             Event::Invitation {
                 from,
                 ticket,
+                proved,
                 answer,
-            } => self.on_invitation(from, ticket, answer),
+            } => self.on_invitation(from, ticket, proved, answer),
             Event::Invited {
                 lobby,
                 name,

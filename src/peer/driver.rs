@@ -24,6 +24,7 @@ use super::keys::Keyring;
 use super::msg::{Event, FromLeader, Outcome};
 use super::registry_worker::RegistryWorker;
 use super::screen::Screen;
+use super::tls::PeerTls;
 use super::{Console, Input, SCREEN_RETRY};
 
 /// What the driver owns besides the core.
@@ -38,6 +39,8 @@ pub(super) struct Driver {
     pub(super) workers: Vec<JoinHandle<()>>,
     /// The user's keys and the known peers' (none: this peer keeps no keys).
     pub(super) keys: Option<Arc<Keyring>>,
+    /// Plain text or TLS, for the inviters.
+    pub(super) tls: PeerTls,
 }
 
 /// What woke the app thread.
@@ -91,6 +94,7 @@ impl Driver {
             timeout: self.invite_timeout,
             cancel,
             events: self.events.clone(),
+            tls: self.tls.clone(),
             trace: self.trace,
         };
         self.workers.retain(|h| !h.is_finished());

@@ -12,6 +12,7 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 
 use crate::conn::{Conn, LeaderConn, Stream};
+use crate::crypto::IdentityKey;
 use crate::net::accept_until;
 use crate::trace::Trace;
 use crate::wire::{BusyReason, ErrorCode, Rejoin, ToLeader, ToMember};
@@ -19,6 +20,7 @@ use crate::wire::{BusyReason, ErrorCode, Rejoin, ToLeader, ToMember};
 use super::first_line::{FirstLine, read_first_line};
 use super::member_link::MemberLink;
 use super::msg::{ChatAnswer, Event, FromLeader, Timing};
+use super::tls::PeerTls;
 use super::{CANCEL_CHECK, PeerConfig};
 
 /// Accepts chat connections, each on its own thread.
@@ -34,6 +36,7 @@ impl ChatListener {
     pub(super) fn start(
         config: &PeerConfig,
         listen: SocketAddr,
+        tls: PeerTls,
         events: Sender<Event>,
     ) -> io::Result<ChatListener> {
         let listener = TcpListener::bind(listen)?;
@@ -45,6 +48,7 @@ impl ChatListener {
             flag: flag.clone(),
             stop: stop_rx,
             events,
+            tls,
             trace: config.trace,
             timing: Timing {
                 request: config.invite_timeout,
@@ -76,6 +80,7 @@ pub(super) struct Acceptor {
     pub(super) flag: Arc<AtomicBool>,
     pub(super) stop: Receiver<()>,
     pub(super) events: Sender<Event>,
+    pub(super) tls: PeerTls,
     pub(super) trace: Trace,
     pub(super) timing: Timing,
 }
@@ -116,8 +121,17 @@ impl Acceptor {
     /// Starts a thread for one chat connection, or answers it `BUSY` when
     /// `MAX_WAITING` others are still waiting for their first line.
     fn serve(&self, stream: TcpStream, waiting: &Arc<AtomicUsize>) -> Option<JoinHandle<()>> {
+        // Under TLS nothing can be said before a handshake, and there is no
+        // key to shake hands with before the user logs in, nor a thread to
+        // spare past the cap: such a connection is closed without a word.
+        let tls_refused = self.tls.is_tls() && !self.tls.has_user();
+        if tls_refused {
+            return None;
+        }
         if waiting.load(Ordering::SeqCst) >= MAX_WAITING {
-            self.refuse_busy(stream);
+            if !self.tls.is_tls() {
+                self.refuse_busy(stream);
+            }
             return None;
         }
         waiting.fetch_add(1, Ordering::SeqCst);
@@ -125,6 +139,7 @@ impl Acceptor {
         let chat = ChatConnection {
             events: self.events.clone(),
             stop: self.stop.clone(),
+            tls: self.tls.clone(),
             trace: self.trace,
             timing: self.timing,
         };
@@ -155,6 +170,7 @@ impl Acceptor {
 pub(super) struct ChatConnection {
     pub(super) events: Sender<Event>,
     pub(super) stop: Receiver<()>,
+    pub(super) tls: PeerTls,
     pub(super) trace: Trace,
     pub(super) timing: Timing,
 }
@@ -164,6 +180,8 @@ struct Invitation {
     conn: LeaderConn,
     from: String,
     ticket: Option<String>,
+    /// The key the leader proved in the TLS handshake; none in plain text.
+    proved: Option<IdentityKey>,
 }
 
 /// The user said yes: the lobby the app opened for it and the outbox of
@@ -201,15 +219,19 @@ impl ChatConnection {
 
     /// Waits for `CHAT_REQUEST` under the request timeout; anything else
     /// gets `ERR` and ends the connection.
-    fn await_request(&self, stream: TcpStream) -> Option<Invitation> {
-        let addr = stream.peer_addr().ok()?;
+    fn await_request(&self, tcp: TcpStream) -> Option<Invitation> {
+        let addr = tcp.peer_addr().ok()?;
+        let deadline = Instant::now() + self.timing.request;
+        // Under TLS the other end proves its key before any line: one that
+        // cannot is dropped here, having been told nothing.
+        let stream = self.tls.accept(tcp, deadline).ok()?;
+        let proved = stream.peer_key();
         // Short read timeouts let the wait for the first line notice that
         // the peer is stopping; a line never comes after `timing.request`.
-        let _ = stream.set_read_timeout(Some(CANCEL_CHECK));
+        let _ = stream.socket().set_read_timeout(Some(CANCEL_CHECK));
         // The first line says which side of a lobby this connection is, so
         // it is read as text and parsed here.
         let mut conn: Conn<Stream, String, ToMember> = Conn::new(stream, addr, self.trace).ok()?;
-        let deadline = Instant::now() + self.timing.request;
         let stopping = || {
             !matches!(
                 self.stop.try_recv(),
@@ -234,6 +256,7 @@ impl ChatConnection {
                     conn,
                     from: leader,
                     ticket,
+                    proved,
                 });
             }
             Ok(_) => ToMember::Err(ErrorCode::BadArgs, "expected CHAT_REQUEST <name>".into()),
@@ -253,6 +276,7 @@ impl ChatConnection {
         let asked = Event::Invitation {
             from: invitation.from.clone(),
             ticket: invitation.ticket.take(),
+            proved: invitation.proved,
             answer: answer_tx.clone(),
         };
         self.events.send(asked).ok()?;

@@ -20,11 +20,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rustls::{ClientConfig, ServerConfig};
+use rustls::ServerConfig;
 
-use crate::crypto::{
-    self, ClientAuth, Identity, IdentityError, PeerKey, Pin, Pins, PinsFileError, ServerKey,
-};
+use crate::crypto::{self, ClientAuth, Identity, IdentityError, PeerKey, Pin, Pins, PinsFileError};
 use crate::wire::KeyWord;
 
 use super::msg::KeyChange;
@@ -36,27 +34,18 @@ const KNOWN_PEERS: &str = "known_peers";
 const USERS: &str = "users";
 
 /// Why the keys could not be read or kept.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum KeysError {
-    Identity(IdentityError),
-    KnownPeers(PinsFileError),
+    #[error("cannot load your keys: {0}")]
+    Identity(#[source] IdentityError),
+    #[error("cannot read the known peers' keys: {0}")]
+    KnownPeers(#[source] PinsFileError),
     /// The TLS configuration could not be made from the identity.
-    Tls(rustls::Error),
-    Save(PathBuf, io::Error),
+    #[error("cannot set up TLS with your key: {0}")]
+    Tls(#[source] rustls::Error),
+    #[error("cannot write {path}: {1}", path = .0.display())]
+    Save(PathBuf, #[source] io::Error),
 }
-
-impl std::fmt::Display for KeysError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            KeysError::Identity(err) => write!(f, "cannot load your keys: {err}"),
-            KeysError::KnownPeers(err) => write!(f, "cannot read the known peers' keys: {err}"),
-            KeysError::Tls(err) => write!(f, "cannot set up TLS with your key: {err}"),
-            KeysError::Save(path, err) => write!(f, "cannot write {}: {err}", path.display()),
-        }
-    }
-}
-
-impl std::error::Error for KeysError {}
 
 /// The logged-in user's keys, ready for TLS both ways.
 #[derive(Clone)]
@@ -71,13 +60,6 @@ pub(super) struct UserKeys {
 impl UserKeys {
     pub(super) fn public(&self) -> PeerKey {
         self.identity.public()
-    }
-
-    /// A client configuration that presents the user's key and accepts
-    /// only `expected` from the other end.
-    pub(super) fn client_for(&self, expected: &PeerKey) -> Result<Arc<ClientConfig>, KeysError> {
-        let pinned = ServerKey::pinned(expected.identity.fingerprint());
-        crypto::client_config(pinned, Some(self.identity.tls())).map_err(KeysError::Tls)
     }
 }
 

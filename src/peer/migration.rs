@@ -9,7 +9,7 @@
 //! one to the member link; it reports to the app thread and never touches
 //! its state.
 
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
@@ -25,6 +25,7 @@ use crate::wire::{Rejoin, ToLeader, ToMember};
 use super::first_line::{FirstLine, read_first_line};
 use super::member_link::MemberLink;
 use super::msg::{Event, FromLeader, Rejoined, Timing};
+use super::tls::PeerTls;
 use super::{CANCEL_CHECK, INVITE_CONNECT_TIMEOUT};
 
 /// How long a rejoiner waits between two walks of the roster, when a peer
@@ -40,6 +41,8 @@ pub(super) struct Rejoiner {
     /// Set when the user leaves the lobby (or quits): the walk stops.
     pub(super) cancel: Arc<AtomicBool>,
     pub(super) events: Sender<Event>,
+    /// Plain text or TLS, as every chat connection of this peer.
+    pub(super) tls: PeerTls,
     pub(super) trace: Trace,
 }
 
@@ -92,11 +95,15 @@ impl Rejoiner {
     }
 
     fn attempt(&self, name: &str, addr: std::net::SocketAddr) -> Attempt {
-        let Ok(stream) = TcpStream::connect_timeout(&addr, INVITE_CONNECT_TIMEOUT) else {
+        // Under TLS the other end proves a key before the claim is sent;
+        // `None` takes any key for now: the seat's key goes here once
+        // seats carry keys, and another key then fails the handshake.
+        let Ok(stream) = self.tls.connect(addr, INVITE_CONNECT_TIMEOUT, None) else {
             return Attempt::Gone;
         };
         // The claim is the one line a member sends before it is a member.
         let conn: Option<Conn<Stream, ToMember, Rejoin>> = stream
+            .socket()
             .set_read_timeout(Some(CANCEL_CHECK))
             .and_then(|()| Conn::new(stream, name, self.trace))
             .ok();

@@ -33,6 +33,7 @@ mod repeats;
 mod screen;
 mod standing;
 mod succession;
+mod tls;
 mod verify;
 
 use std::io;
@@ -57,6 +58,7 @@ use invitee::ChatListener;
 use keys::Keyring;
 use msg::Event;
 use registry_worker::RegistryWorker;
+use tls::PeerTls;
 
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
@@ -101,6 +103,8 @@ pub struct PeerConfig {
     /// and the known peers' keys in `<data_dir>/known_peers`. None: this
     /// peer keeps no keys, announces none, and speaks plain text only.
     pub data_dir: Option<PathBuf>,
+    /// Chat connections in plain text (the lab mode), even with keys.
+    pub plaintext: bool,
     pub hello_interval: Duration,
     /// How long an invitee has to answer a chat request.
     pub invite_timeout: Duration,
@@ -128,6 +132,7 @@ impl PeerConfig {
             advertise_port: None,
             log_dir: PathBuf::from("logs"),
             data_dir: None,
+            plaintext: false,
             hello_interval: DEFAULT_REGISTRY_HELLO_INTERVAL,
             invite_timeout: DEFAULT_INVITE_TIMEOUT,
             retry_min: Duration::from_millis(500),
@@ -203,6 +208,7 @@ pub struct Peer {
     events: Sender<Event>,
     events_rx: Receiver<Event>,
     keys: Option<Arc<Keyring>>,
+    tls: PeerTls,
 }
 
 impl Peer {
@@ -230,7 +236,11 @@ impl Peer {
         let registry = link.server_addr().unwrap_or(config.servers[0]);
         let listen = listen_addr(config.listen, registry);
         let (events, events_rx) = unbounded();
-        let listener = ChatListener::start(&config, listen, events.clone())
+        let tls = match &keys {
+            Some(keys) if !config.plaintext => PeerTls::Tls(keys.clone()),
+            _ => PeerTls::Plain,
+        };
+        let listener = ChatListener::start(&config, listen, tls.clone(), events.clone())
             .map_err(|err| PeerError::Listen(listen, err))?;
         Ok(Peer {
             config,
@@ -240,6 +250,7 @@ impl Peer {
             events,
             events_rx,
             keys,
+            tls,
         })
     }
 
@@ -259,6 +270,7 @@ impl Peer {
             events,
             events_rx,
             keys,
+            tls,
         } = self;
         let chat_port = config.advertise_port.unwrap_or(listener.addr.port());
         let registry =
@@ -271,6 +283,7 @@ impl Peer {
             trace: config.trace,
             workers: Vec::new(),
             keys,
+            tls: tls.clone(),
         };
         let now = Now {
             at: Instant::now(),
@@ -278,6 +291,7 @@ impl Peer {
         };
         let confirm = console.secrets_unseen;
         let mut app = App::new(config, chat_port, confirm, events, now);
+        app.tls = tls;
         drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
         app.quit();
         driver.carry_out(app.out.take());

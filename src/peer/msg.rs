@@ -12,15 +12,18 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::client::{Refused, Vouched};
 use crate::conn::{LeaderConn, MemberConn};
-use crate::crypto::PeerKey;
+use crate::crypto::{IdentityKey, PeerKey};
 use crate::wire::{BusyReason, Contact, InviteStatus, Rejoin, ToLeader, ToMember};
 
 /// What background threads tell the app thread.
 pub(super) enum Event {
     /// A chat request arrived; `answer` waits for the user's decision.
+    /// `proved` is the key the leader proved in the TLS handshake (none in
+    /// plain text), to be compared with the key `CHECK` vouches for.
     Invitation {
         from: String,
         ticket: Option<String>,
+        proved: Option<IdentityKey>,
         answer: Sender<ChatAnswer>,
     },
     /// An invitee answered one of our chat requests (or did not).

@@ -124,6 +124,7 @@ impl App {
             deadline: self.now.at + self.config.lobby_timeout,
             cancel,
             events: self.events.clone(),
+            tls: self.tls.clone(),
             trace: self.config.trace,
         };
         match rejoiner.spawn() {

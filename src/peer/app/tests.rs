@@ -53,6 +53,7 @@ fn request(from: &str, ticket: Option<&str>) -> (Incoming, Receiver<ChatAnswer>)
     let event = Event::Invitation {
         from: from.into(),
         ticket: ticket.map(str::to_string),
+        proved: None,
         answer,
     };
     (Incoming::Event(event), answer_rx)
