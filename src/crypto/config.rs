@@ -9,11 +9,11 @@
 
 use std::sync::Arc;
 
-use rustls::crypto::CryptoProvider;
 use rustls::version::TLS13;
 use rustls::{ClientConfig, KeyLogFile, ServerConfig};
 
 use super::identity::TlsIdentity;
+use super::provider::provider;
 use super::verify::{AnyClientKey, ServerKey};
 
 /// Whether a server asks its clients for a certificate.
@@ -60,14 +60,4 @@ pub fn client_config(
     config.resumption = rustls::client::Resumption::disabled();
     config.key_log = Arc::new(KeyLogFile::new());
     Ok(Arc::new(config))
-}
-
-/// The ring provider: X25519 key exchange, ChaCha20-Poly1305 and AES-GCM,
-/// Ed25519, ECDSA and RSA signatures.
-pub(super) fn provider() -> Arc<CryptoProvider> {
-    // rustls deprecates ring's provider because it has no post-quantum key
-    // exchange; that one needs aws-lc-rs, which does not build for
-    // x86_64-pc-windows-gnu without cmake and nasm. X25519 it is.
-    #[allow(deprecated)]
-    Arc::new(rustls::crypto::ring::default_provider())
 }

@@ -198,7 +198,7 @@ fn presented(end_entity: &CertificateDer<'_>) -> Result<Fingerprint, rustls::Err
 }
 
 fn algorithms() -> WebPkiSupportedAlgorithms {
-    super::config::provider().signature_verification_algorithms
+    super::provider::provider().signature_verification_algorithms
 }
 
 #[cfg(test)]

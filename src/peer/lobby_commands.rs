@@ -6,7 +6,6 @@ use crate::wire::{Contact, InviteStatus, ToLeader};
 use super::app::{App, Leading, Membership, Stage};
 use super::effect::Effect;
 use super::msg::{NotInvited, RegistryAsk};
-use super::screen::write_log;
 
 impl App {
     /// The leader's `/invite`, or a member's that the hub let through
@@ -80,18 +79,15 @@ impl App {
                     format!(" (asked by {by})")
                 };
                 self.say(format!("Sending a chat request to {name}{asked}..."));
-                write_log(
-                    &mut leading.log,
-                    &self.out,
-                    &format!("* invited {name}{asked}"),
-                );
+                self.out
+                    .log(leading.log, format!("* invited {name}{asked}"));
                 leading.lobby.invitation(name, InviteStatus::Sent { by });
             }
             Err(why) => {
                 leading.invitations.answered(&name);
                 self.say(format!("{name}: {why}"));
                 let event = format!("* could not invite {name}: {why}");
-                write_log(&mut leading.log, &self.out, &event);
+                self.out.log(leading.log, event);
                 leading.lobby.invitation(name, why.status());
             }
         }
@@ -116,7 +112,7 @@ impl App {
         match leading.lobby.tell(to.to_string(), text.to_string()) {
             Ok(name) => {
                 let line = format!("[you -> {name}] {text}");
-                write_log(&mut leading.log, &self.out, &line);
+                self.out.log(leading.log, &line);
                 self.say(line);
             }
             Err(err) => self.say(format!("Not sent: {}.", err.text)),
@@ -156,7 +152,7 @@ impl App {
             return;
         }
         let line = format!("[you -> {to}] {text}");
-        write_log(&mut membership.log, &self.out, &line);
+        self.out.log(membership.log, &line);
         self.say(line);
         let private = ToLeader::Private {
             to: to.to_string(),

@@ -40,9 +40,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use chrono::Utc;
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
@@ -53,7 +51,6 @@ use crate::trace::Trace;
 
 use app::App;
 use driver::{Driver, drive};
-use effect::Now;
 use invitee::ChatListener;
 use keys::Keyring;
 use msg::Event;
@@ -284,17 +281,16 @@ impl Peer {
             workers: Vec::new(),
             keys,
             tls: tls.clone(),
-        };
-        let now = Now {
-            at: Instant::now(),
-            utc: Utc::now(),
+            log_dir: config.log_dir.clone(),
+            logs: std::collections::HashMap::new(),
         };
         let confirm = console.secrets_unseen;
-        let mut app = App::new(config, chat_port, confirm, events, now);
+        let mut app = App::new(config, chat_port, confirm, events, driver::now());
         app.tls = tls;
         drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
         app.quit();
-        driver.carry_out(app.out.take());
+        let effects = app.out.take();
+        driver.carry_out(&mut app, effects, driver::now());
         driver.finish();
         // Chat requests still waiting for an answer are answered BUSY by
         // their own threads as the listener stops.

@@ -21,7 +21,6 @@ use super::invitations::Invitations;
 use super::migration::{Rejoiner, start_link};
 use super::msg::{Move, Rejoined, Timing};
 use super::render::{LobbyEvent, Role};
-use super::screen::{show_event, write_log};
 use super::standing::Standing;
 use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
 
@@ -39,12 +38,8 @@ impl App {
         leading.cancel.store(true, Ordering::SeqCst);
         let me = self.my_name();
         let to = handed.to.name.clone();
-        let mut log = leading.log.take();
-        write_log(
-            &mut log,
-            &self.out,
-            &format!("* you handed the lobby to {to}"),
-        );
+        let log = leading.log.take();
+        self.out.log(log, format!("* you handed the lobby to {to}"));
         self.say(format!(
             "You handed the lobby to {to}; you stay as a member."
         ));
@@ -82,6 +77,47 @@ impl App {
             return self.lobby_lost(membership, "the new leader is not in the roster");
         };
         self.go_to(membership, vec![Candidate::Peer(seat)], why)
+    }
+
+    /// The connection to the leader of lobby `lobby` ended; if we are still
+    /// its member, the lobby is over for us.
+    pub(super) fn on_leader_gone(&mut self, lobby: u64, silent: bool) {
+        let Stage::Member(membership) = &self.stage else {
+            return;
+        };
+        if membership.id != lobby {
+            return;
+        }
+        let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
+            unreachable!("checked just above");
+        };
+        if let Phase::Invited { .. } = membership.phase {
+            // The leader went away before it let us in: no lobby was joined.
+            self.say(format!(
+                "The chat request from '{}' was withdrawn: the leader closed the connection.",
+                membership.leader
+            ));
+            self.prompt();
+            return;
+        }
+        let why = if silent {
+            "the leader stopped answering"
+        } else {
+            "lost the connection to the leader"
+        };
+        if membership.standing.can_rejoin() {
+            self.stage = self.leader_lost(membership, why);
+            self.prompt();
+            return;
+        }
+        self.out.event(
+            membership.log,
+            &LobbyEvent::Ended(why.to_string()),
+            Role::Member {
+                leader: &membership.leader,
+            },
+        );
+        self.prompt();
     }
 
     /// The connection to our leader broke: if it gave us a credential, walk
@@ -174,13 +210,8 @@ impl App {
     ) -> Stage {
         self.next_lobby += 1;
         let id = self.next_lobby;
-        let timing = Timing {
-            request: self.config.invite_timeout,
-            hello: self.config.lobby_hello,
-            silence: self.config.lobby_timeout,
-        };
         let (feed, feed_rx) = bounded(FEED_CAPACITY);
-        let link = start_link(conn, &leader, feed, timing);
+        let link = start_link(conn, &leader, feed, self.timing());
         let (outbox, handle) = match link {
             Ok(link) => link,
             Err(err) => return self.lobby_lost(membership, &format!("cannot go on: {err}")),
@@ -193,17 +224,8 @@ impl App {
             earlier: false,
         };
         membership.leader = leader.clone();
-        let news = match why {
-            Move::Lost { old } if old.eq_ignore_ascii_case(&leader) => {
-                format!("back in {leader}'s lobby")
-            }
-            Move::Lost { .. } => format!("the leader was lost; {leader} leads the lobby now"),
-            Move::Handover { old, to } if old.eq_ignore_ascii_case(&self.my_name()) => {
-                format!("you are a member of {to}'s lobby now")
-            }
-            Move::Handover { old, to } => format!("{old} handed the lobby to {to}"),
-        };
-        write_log(&mut membership.log, &self.out, &format!("* {news}"));
+        let news = rejoin_news(why, &leader, &self.my_name());
+        self.out.log(membership.log, format!("* {news}"));
         self.say(format!("{news}."));
         for text in membership.standing.unsent() {
             membership.send(ToLeader::Msg(text));
@@ -236,7 +258,7 @@ impl App {
             Move::Lost { .. } => "the leader was lost; you lead the lobby now".to_string(),
             Move::Handover { old, .. } => format!("{old} handed the lobby to you; you lead it now"),
         };
-        write_log(&mut membership.log, &self.out, &format!("* {news}"));
+        self.out.log(membership.log, format!("* {news}"));
         self.say(format!("{news}. {LOBBY_HELP}"));
         for text in membership.standing.unsent() {
             lobby.say(text);
@@ -253,16 +275,24 @@ impl App {
         })
     }
 
-    fn lobby_lost(&mut self, mut membership: Membership, why: &str) -> Stage {
-        show_event(
-            &mut membership.log,
-            &self.out,
+    fn lobby_lost(&mut self, membership: Membership, why: &str) -> Stage {
+        self.out.event(
+            membership.log,
             &LobbyEvent::Ended(why.to_string()),
             Role::Member {
                 leader: &membership.leader,
             },
         );
         Stage::Menu
+    }
+
+    /// The timers of a chat connection, from the peer's options.
+    fn timing(&self) -> Timing {
+        Timing {
+            request: self.config.invite_timeout,
+            hello: self.config.lobby_hello,
+            silence: self.config.lobby_timeout,
+        }
     }
 
     /// The configuration of a lobby this peer leads, from its own options:
@@ -297,5 +327,19 @@ impl App {
         // bounds a peer that is not reading at all.
         let _ = conn.socket().set_write_timeout(Some(CANCEL_CHECK));
         let _ = conn.send(&refused);
+    }
+}
+
+/// What a member taken back by `leader` is told, by why it moved.
+fn rejoin_news(why: &Move, leader: &str, me: &str) -> String {
+    match why {
+        Move::Lost { old } if old.eq_ignore_ascii_case(leader) => {
+            format!("back in {leader}'s lobby")
+        }
+        Move::Lost { .. } => format!("the leader was lost; {leader} leads the lobby now"),
+        Move::Handover { old, to } if old.eq_ignore_ascii_case(me) => {
+            format!("you are a member of {to}'s lobby now")
+        }
+        Move::Handover { old, to } => format!("{old} handed the lobby to {to}"),
     }
 }
