@@ -261,3 +261,15 @@ fn plaintext_peers_with_keys_chat_as_today() {
     support::join(&mut client, "carol", 9);
     let _ = vouched(&mut client, "bob");
 }
+
+#[test]
+fn a_chat_connection_before_login_is_closed_without_a_word() {
+    let server = TestServer::start();
+    let dir = temp_dir();
+    let peer = ScriptedPeer::start(keyed(server.addr(), dir.path(), "alice", false)).unwrap();
+    see(&peer, p2pchat::peer::WELCOME_PROMPT);
+    // No user, so no key to shake hands with: not even a BUSY in plain
+    // text, which a TLS leader could not read anyway.
+    let answer = plain_text_answer(chat_addr(&peer), "CHAT_REQUEST mallory x\n");
+    assert_eq!(answer, b"");
+}
