@@ -115,35 +115,43 @@ impl Keyring {
         self.state().user.clone()
     }
 
-    /// Remembers the key the registry vouched for `name`: a first one is
-    /// kept, a changed one is kept too and reported, so that it is said
-    /// once, loudly. A word that holds no key is not remembered.
+    /// Remembers the keys the registry vouched for, by user name: a first
+    /// one is kept, a changed one is kept too and reported, so that it is
+    /// said once, loudly. A word that holds no key is not remembered. The
+    /// file is written once for the lot (a `LIST` vouches for everyone).
     pub(super) fn vouched(
         &self,
-        name: &str,
-        word: &KeyWord,
-    ) -> Result<Option<KeyChange>, KeysError> {
-        let Ok(presented) = word.as_str().parse::<PeerKey>() else {
-            return Ok(None);
-        };
-        let pin = name.to_lowercase();
-        let (change, known) = {
+        vouched: &[(&str, &KeyWord)],
+    ) -> Result<Vec<KeyChange>, KeysError> {
+        let mut changes = Vec::new();
+        let known = {
             let mut state = self.state();
-            let change = match state.known.check_peer(&pin, presented) {
-                Pin::Known => return Ok(None),
-                Pin::New(_) => None,
-                Pin::Changed { pinned, presented } => Some(KeyChange {
-                    name: name.to_string(),
-                    pinned,
-                    presented,
-                }),
-            };
-            state.known.trust_peer(&pin, presented);
-            (change, state.known.clone())
+            let mut fresh = false;
+            for (name, word) in vouched {
+                let Ok(presented) = word.as_str().parse::<PeerKey>() else {
+                    continue;
+                };
+                let pin = name.to_lowercase();
+                match state.known.check_peer(&pin, presented) {
+                    Pin::Known => continue,
+                    Pin::New(_) => {}
+                    Pin::Changed { pinned, presented } => changes.push(KeyChange {
+                        name: name.to_string(),
+                        pinned,
+                        presented,
+                    }),
+                }
+                state.known.trust_peer(&pin, presented);
+                fresh = true;
+            }
+            if !fresh {
+                return Ok(changes);
+            }
+            state.known.clone()
         };
         let path = self.data_dir.join(KNOWN_PEERS);
         crypto::save_pins(&path, &known).map_err(|err| KeysError::Save(path, err))?;
-        Ok(change)
+        Ok(changes)
     }
 
     /// The key remembered for `name`.
@@ -210,18 +218,23 @@ mod tests {
             Identity::generate().unwrap().public(),
             Identity::generate().unwrap().public(),
         );
-        assert_eq!(keyring.vouched("Bob", &word(&first)).unwrap(), None);
-        assert_eq!(keyring.vouched("bob", &word(&first)).unwrap(), None);
-        let change = keyring.vouched("bob", &word(&second)).unwrap();
+        let (first_word, second_word) = (word(&first), word(&second));
+        let none: Vec<KeyChange> = Vec::new();
+        assert_eq!(keyring.vouched(&[("Bob", &first_word)]).unwrap(), none);
+        assert_eq!(keyring.vouched(&[("bob", &first_word)]).unwrap(), none);
+        let changes = keyring
+            .vouched(&[("carol", &first_word), ("bob", &second_word)])
+            .unwrap();
         assert_eq!(
-            change,
-            Some(KeyChange {
+            changes,
+            [KeyChange {
                 name: "bob".into(),
                 pinned: first,
                 presented: second,
-            })
+            }]
         );
-        assert_eq!(keyring.vouched("bob", &word(&second)).unwrap(), None);
+        assert_eq!(keyring.vouched(&[("bob", &second_word)]).unwrap(), none);
+        let change = changes.into_iter().next();
         // Kept on disk: another keyring of the folder knows the new key.
         let again = Keyring::open(dir.path()).unwrap();
         assert_eq!(again.known("BOB"), Some(second));

@@ -187,12 +187,15 @@ fn vouched_keys(reply: &RegistryReply) -> Vec<(&str, &KeyWord)> {
 /// Remembers the keys in `reply`; a change, or a file that cannot be
 /// written, is told to the app before the reply.
 fn remember_vouched(keys: &Keyring, reply: &RegistryReply, events: &Sender<Event>) {
-    for (name, key) in vouched_keys(reply) {
-        let news = match keys.vouched(name, key) {
-            Ok(None) => continue,
-            Ok(Some(change)) => KeyNews::Changed(change),
-            Err(err) => KeyNews::Trouble(err.to_string()),
-        };
+    let vouched = vouched_keys(reply);
+    if vouched.is_empty() {
+        return;
+    }
+    let news = match keys.vouched(&vouched) {
+        Ok(changes) => changes.into_iter().map(KeyNews::Changed).collect(),
+        Err(err) => vec![KeyNews::Trouble(err.to_string())],
+    };
+    for news in news {
         let _ = events.send(Event::Keys(news));
     }
 }
