@@ -20,7 +20,7 @@ use crate::wire::{BusyReason, ErrorCode, Rejoin, ToLeader, ToMember};
 use super::first_line::{FirstLine, read_first_line};
 use super::member_link::MemberLink;
 use super::msg::{ChatAnswer, Event, FromLeader, Timing};
-use super::tls::PeerTls;
+use super::tls::{HANDSHAKE_TIMEOUT, PeerTls};
 use super::{CANCEL_CHECK, PeerConfig};
 
 /// Accepts chat connections, each on its own thread.
@@ -118,8 +118,9 @@ impl Acceptor {
         }
     }
 
-    /// Starts a thread for one chat connection, or answers it `BUSY` when
-    /// `MAX_WAITING` others are still waiting for their first line.
+    /// Starts a thread for one chat connection, or answers it `BUSY` (in
+    /// plain text; under TLS, closes it) when `MAX_WAITING` others are
+    /// still waiting for their first line.
     fn serve(&self, stream: TcpStream, waiting: &Arc<AtomicUsize>) -> Option<JoinHandle<()>> {
         // Under TLS nothing can be said before a handshake, and there is no
         // key to shake hands with before the user logs in, nor a thread to
@@ -223,8 +224,11 @@ impl ChatConnection {
         let addr = tcp.peer_addr().ok()?;
         let deadline = Instant::now() + self.timing.request;
         // Under TLS the other end proves its key before any line: one that
-        // cannot is dropped here, having been told nothing.
-        let stream = self.tls.accept(tcp, deadline).ok()?;
+        // cannot is dropped here, having been told nothing. A handshake
+        // asks nobody, so it gets a short deadline of its own: a stalled
+        // one holds up the peer's quitting no longer than that.
+        let handshake = deadline.min(Instant::now() + HANDSHAKE_TIMEOUT);
+        let stream = self.tls.accept(tcp, handshake).ok()?;
         let proved = stream.peer_key();
         // Short read timeouts let the wait for the first line notice that
         // the peer is stopping; a line never comes after `timing.request`.

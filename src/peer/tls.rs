@@ -22,6 +22,10 @@ use crate::crypto::{self, HandshakeError, PeerKey, ServerKey};
 
 use super::keys::Keyring;
 
+/// The longest a TLS handshake with another peer may take: both ends are
+/// programs, so it takes milliseconds unless something is wrong.
+pub(super) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Plain text or TLS, for every chat connection of this peer.
 #[derive(Clone)]
 pub(super) enum PeerTls {
