@@ -19,6 +19,7 @@ use crate::wire::{BusyReason, Contact, ToLeader};
 
 use super::effect::{Effect, Effects, Incoming, LogFailure, LogId, Now};
 use super::invitations::Invitations;
+use super::keys::Keyring;
 use super::msg::{Asker, ChatAnswer, Event, FromLeader, Move};
 use super::repeats::Repeats;
 use super::standing::Standing;
@@ -193,6 +194,9 @@ pub(super) struct App {
     /// Plain text or TLS, for the rejoiners the core starts; plain until
     /// `Peer::run` says otherwise.
     pub(super) tls: PeerTls,
+    /// The logged-in user's keys (`identity()`); none until `Peer::run`
+    /// gives the keyring, or when the peer keeps no keys.
+    pub(super) keys: Option<Arc<Keyring>>,
     /// When the input being handled came.
     pub(super) now: Now,
 }
@@ -225,6 +229,7 @@ impl App {
             inviters: Vec::new(),
             repeats: Repeats::default(),
             tls: PeerTls::Plain,
+            keys: None,
             now,
         }
     }
@@ -374,7 +379,12 @@ impl App {
                 name,
                 outcome,
             } => self.on_invited(lobby, name, outcome),
-            Event::Rejoin { claim, conn } => self.on_rejoin(claim, conn),
+            Event::Rejoin {
+                claim,
+                proven,
+                conn,
+            } => self.on_rejoin(*claim, *proven, conn),
+            Event::Prove { reply } => self.on_prove(&reply),
             Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
             Event::Registry(reply) => self.on_registry(reply),

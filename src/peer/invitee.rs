@@ -12,12 +12,14 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 
 use crate::conn::{Conn, LeaderConn, Stream};
-use crate::crypto::IdentityKey;
+use crate::crypto::{Identity, IdentityKey};
+use crate::lobby::Proven;
 use crate::net::accept_until;
 use crate::trace::Trace;
-use crate::wire::{BusyReason, ErrorCode, Rejoin, ToLeader, ToMember};
+use crate::wire::{BusyReason, ErrorCode, ToLeader, ToMember, ToSeat};
 
 use super::first_line::{FirstLine, read_first_line};
+use super::keys::{Keyring, own_identity};
 use super::member_link::MemberLink;
 use super::msg::{ChatAnswer, Event, FromLeader, Timing};
 use super::tls::{HANDSHAKE_TIMEOUT, PeerTls};
@@ -36,7 +38,7 @@ impl ChatListener {
     pub(super) fn start(
         config: &PeerConfig,
         listen: SocketAddr,
-        tls: PeerTls,
+        (tls, keys): (PeerTls, Option<Arc<Keyring>>),
         events: Sender<Event>,
     ) -> io::Result<ChatListener> {
         let listener = TcpListener::bind(listen)?;
@@ -50,6 +52,11 @@ impl ChatListener {
             events,
             tls,
             trace: config.trace,
+            identity: config
+                .identity
+                .clone()
+                .expect("Peer::start gives every peer its keys"),
+            keys,
             timing: Timing {
                 request: config.invite_timeout,
                 hello: config.lobby_hello,
@@ -83,6 +90,10 @@ pub(super) struct Acceptor {
     pub(super) tls: PeerTls,
     pub(super) trace: Trace,
     pub(super) timing: Timing,
+    /// The keys made for this run, shown until a user logs in with keys
+    /// of its own (`keys`).
+    pub(super) identity: Arc<Identity>,
+    pub(super) keys: Option<Arc<Keyring>>,
 }
 
 /// How many chat connections may wait for their first line at once. Each
@@ -143,6 +154,8 @@ impl Acceptor {
             tls: self.tls.clone(),
             trace: self.trace,
             timing: self.timing,
+            identity: own_identity(self.keys.as_deref(), Some(&self.identity))
+                .unwrap_or_else(|| self.identity.clone()),
         };
         thread::Builder::new()
             .name("chat-connection".into())
@@ -174,6 +187,8 @@ pub(super) struct ChatConnection {
     pub(super) tls: PeerTls,
     pub(super) trace: Trace,
     pub(super) timing: Timing,
+    /// Our keys: announced with `OK`, and proven to a member at our seat.
+    pub(super) identity: Arc<Identity>,
 }
 
 /// The first phase's result: a leader's chat request, read and parsed.
@@ -245,12 +260,27 @@ impl ChatConnection {
         let FirstLine::Line(line) = read_first_line(&mut conn, deadline, stopping).ok()? else {
             return None;
         };
-        // A member coming back to a lobby we lead (or should): the app
-        // decides, and the hub checks its credential.
-        if let Ok(claim) = line.parse::<Rejoin>() {
-            let conn = conn.retype();
-            let _ = self.events.send(Event::Rejoin { claim, conn });
-            return None;
+        // A member coming back to a lobby we lead (or should): it asks us
+        // to prove our seat's key first, and the hub checks its proof. A
+        // claim with no exchange before it proves nothing, and is refused.
+        match line.parse::<ToSeat>() {
+            Ok(ToSeat::Prove(nonce)) => {
+                let deadline = Instant::now() + self.timing.request;
+                let (identity, events) = (&self.identity, &self.events);
+                super::seat::answer(conn, nonce, identity, events, deadline, stopping);
+                return None;
+            }
+            Ok(ToSeat::Rejoin(claim)) => {
+                let conn = conn.retype();
+                let proven = Proven::Nothing;
+                let _ = self.events.send(Event::Rejoin {
+                    claim: Box::new(claim),
+                    proven: Box::new(proven),
+                    conn,
+                });
+                return None;
+            }
+            Err(_) => {}
         }
         let refused = match line.parse::<ToMember>() {
             Ok(ToMember::ChatRequest { leader, ticket }) => {
@@ -331,7 +361,7 @@ impl ChatConnection {
             let _ = feed.send(FromLeader::Gone { silent: false });
             return None;
         };
-        if !link.send(&ToLeader::Accept) {
+        if !link.send(&ToLeader::Accept(Some(self.identity.public()))) {
             // The reader hears the connection end and tells the app.
             link.close();
             return None;

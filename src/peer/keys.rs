@@ -169,6 +169,17 @@ impl Keyring {
     }
 }
 
+/// The keys this peer shows: the logged-in user's, from the keyring, or
+/// else (before a login, or with no keyring) `this_run`, the pair
+/// `Peer::start` made for the run.
+pub(super) fn own_identity(
+    keys: Option<&Keyring>,
+    this_run: Option<&Arc<Identity>>,
+) -> Option<Arc<Identity>> {
+    let user = keys.and_then(Keyring::user);
+    user.map(|user| user.identity).or_else(|| this_run.cloned())
+}
+
 /// The loud line for a known user's changed key.
 pub(super) fn change_warning(change: &KeyChange) -> String {
     format!(

@@ -1,6 +1,7 @@
 //! The lobby's `/commands` carried out, for a leader and for a member:
 //! invitations into a running lobby, private messages, kicks.
 
+use crate::crypto::Identity;
 use crate::wire::{Contact, InviteStatus, ToLeader};
 
 use super::app::{App, Leading, Membership, Stage};
@@ -151,13 +152,33 @@ impl App {
             self.say("That is you.");
             return;
         }
-        let line = format!("[you -> {to}] {text}");
+        let identity = self.identity();
+        let me = self.my_name();
+        let roster = &membership.standing.roster;
+        let secret = identity.as_deref().map(Identity::seal_secret);
+        let sealed = super::sealed::seal_for(secret, roster, &me, to, text);
+        let (line, private) = match sealed {
+            Some(Ok((to, sealed))) => (
+                format!("[you -> {to}] (sealed) {text}"),
+                ToLeader::Sealed { to, sealed },
+            ),
+            Some(Err(err)) => {
+                self.say(format!("Not sent: {}.", err.text));
+                return;
+            }
+            // A member with no key (or a leader that gave us no roster).
+            None => (
+                format!(
+                    "[you -> {to}] {text} (not sealed: {to} has no key here; the leader can read it)"
+                ),
+                ToLeader::Private {
+                    to: to.to_string(),
+                    text: text.to_string(),
+                },
+            ),
+        };
         self.out.log(membership.log, &line);
         self.say(line);
-        let private = ToLeader::Private {
-            to: to.to_string(),
-            text: text.to_string(),
-        };
         membership.send(private);
     }
 }

@@ -2,6 +2,7 @@
 //! answers of invitees), being a member of one (the leader's lines), and the
 //! answer to a chat request that makes us one.
 
+use crate::crypto::Identity;
 use std::sync::atomic::Ordering;
 
 use crossbeam_channel::{bounded, unbounded};
@@ -226,9 +227,9 @@ impl App {
         }
         leading.invitations.answered(&name);
         let (report, status) = match outcome {
-            Outcome::Accepted { addr, conn } => {
+            Outcome::Accepted { addr, key, conn } => {
                 // Everyone hears `JOINED` from the hub instead.
-                leading.lobby.admit_from(name.clone(), addr, conn);
+                leading.lobby.admit_from(name.clone(), addr, key, *conn);
                 let report = format!("OK -> ('{}', {})", addr.ip(), addr.port());
                 (report, None)
             }
@@ -268,9 +269,9 @@ impl App {
             self.on_invite_asked(by, name);
             return;
         }
-        let Stage::Leading(leading) = &mut self.stage else {
+        if !matches!(self.stage, Stage::Leading(_)) {
             return;
-        };
+        }
         let someone_left = matches!(
             notice,
             Notice::Left(_)
@@ -279,7 +280,23 @@ impl App {
                 | Notice::TooLong(_)
                 | Notice::Kicked { .. }
         );
-        let event = LobbyEvent::from(notice);
+        let event = match notice {
+            Notice::Sealed {
+                lobby,
+                from,
+                key,
+                sealed,
+            } => {
+                let identity = self.identity();
+                let me = self.my_name();
+                let secret = identity.as_deref().map(Identity::seal_secret);
+                super::sealed::opened(secret, &lobby, key.as_ref(), from, &me, &sealed)
+            }
+            other => LobbyEvent::from(other),
+        };
+        let Stage::Leading(leading) = &mut self.stage else {
+            return;
+        };
         self.out.event(leading.log, &event, Role::Leader);
         if someone_left {
             self.maybe_end_empty_lobby();
@@ -299,6 +316,7 @@ impl App {
         if let (ToMember::Members(_), Phase::Invited { .. }) = (&line, &membership.phase) {
             self.open_member_log();
         }
+        let identity = self.identity();
         let Stage::Member(membership) = &mut self.stage else {
             return;
         };
@@ -309,6 +327,19 @@ impl App {
             };
             self.stage = self.follow_handover(membership, to);
             self.prompt();
+            return;
+        }
+        if let ToMember::Sealed { from, sealed } = &line {
+            let standing = &membership.standing;
+            let lobby = standing.lobby().unwrap_or_default();
+            let key = standing.roster.seat(from).map(|seat| seat.key);
+            let secret = identity.as_deref().map(Identity::seal_secret);
+            let event =
+                super::sealed::opened(secret, lobby, key.as_ref(), from.clone(), &me, sealed);
+            let role = Role::Member {
+                leader: &membership.leader,
+            };
+            self.out.event(membership.log, &event, role);
             return;
         }
         let ToMember::Closed(reason) = line else {
@@ -429,7 +460,13 @@ impl Membership {
                 self.earlier_begins(screen);
                 LobbyEvent::History { at, from, text }
             }
-            ToMember::Private { from, text } => LobbyEvent::Private { from, text },
+            ToMember::Private { from, text } => LobbyEvent::Private {
+                from,
+                text,
+                seal: super::render::Seal::Plain,
+            },
+            // Opened by the app, which holds our key (`on_leader_line`).
+            ToMember::Sealed { .. } => return None,
             ToMember::Kicked { name, reason } => {
                 self.members.retain(|m| *m != name);
                 LobbyEvent::Kicked { name, reason }

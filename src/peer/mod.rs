@@ -31,6 +31,8 @@ mod registry_worker;
 mod render;
 mod repeats;
 mod screen;
+mod sealed;
+mod seat;
 mod standing;
 mod succession;
 mod tls;
@@ -45,6 +47,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
+use crate::crypto::{Identity, IdentityError};
 use crate::lobby::{self, InvitePolicy};
 use crate::screen::ScreenLine;
 use crate::trace::Trace;
@@ -119,6 +122,10 @@ pub struct PeerConfig {
     /// Whether a member's `/invite` is carried out when we lead.
     pub invites: InvitePolicy,
     pub trace: Trace,
+    /// This peer's keys: the one its lobby seat names (which it proves to
+    /// lead or to come back) and the one sealed messages to it open with.
+    /// `None` makes a fresh pair at start, kept for this run only.
+    pub identity: Option<Arc<Identity>>,
 }
 
 impl PeerConfig {
@@ -139,6 +146,7 @@ impl PeerConfig {
             history: lobby::DEFAULT_HISTORY,
             invites: InvitePolicy::Anyone,
             trace: Trace::off(),
+            identity: None,
         }
     }
 }
@@ -150,12 +158,15 @@ pub enum PeerError {
     Listen(SocketAddr, #[source] io::Error),
     #[error("cannot reach the registry at {addrs}: {1}", addrs = either(.0))]
     Registry(Vec<SocketAddr>, #[source] ClientError),
-    /// The data directory's keys could not be read.
+    /// The keys in the data directory could not be read.
     #[error("{0}")]
-    Keys(#[source] keys::KeysError),
+    DataDir(#[source] keys::KeysError),
     /// A thread could not be started.
     #[error("cannot start a thread: {0}")]
     Thread(#[source] io::Error),
+    /// No key pair could be made.
+    #[error("cannot make this peer's keys: {0}")]
+    Keys(#[source] IdentityError),
 }
 
 /// `a or b or c`.
@@ -213,9 +224,13 @@ impl Peer {
     /// address family the registry was reached in (or, if it cannot be
     /// reached yet, the family of its first address). A registry that is
     /// down is retried in the background.
-    pub fn start(config: PeerConfig) -> Result<Peer, PeerError> {
+    pub fn start(mut config: PeerConfig) -> Result<Peer, PeerError> {
+        if config.identity.is_none() {
+            let identity = Identity::generate().map_err(PeerError::Keys)?;
+            config.identity = Some(Arc::new(identity));
+        }
         let keys = match &config.data_dir {
-            Some(dir) => Some(Keyring::open(dir).map_err(PeerError::Keys)?),
+            Some(dir) => Some(Keyring::open(dir).map_err(PeerError::DataDir)?),
             None => None,
         };
         let (link_tx, link_rx) = unbounded();
@@ -237,7 +252,8 @@ impl Peer {
             Some(keys) if !config.plaintext => PeerTls::Tls(keys.clone()),
             _ => PeerTls::Plain,
         };
-        let listener = ChatListener::start(&config, listen, tls.clone(), events.clone())
+        let security = (tls.clone(), keys.clone());
+        let listener = ChatListener::start(&config, listen, security, events.clone())
             .map_err(|err| PeerError::Listen(listen, err))?;
         Ok(Peer {
             config,
@@ -279,7 +295,7 @@ impl Peer {
             invite_timeout: config.invite_timeout,
             trace: config.trace,
             workers: Vec::new(),
-            keys,
+            keys: keys.clone(),
             tls: tls.clone(),
             log_dir: config.log_dir.clone(),
             logs: std::collections::HashMap::new(),
@@ -287,6 +303,7 @@ impl Peer {
         let confirm = console.secrets_unseen;
         let mut app = App::new(config, chat_port, confirm, events, driver::now());
         app.tls = tls;
+        app.keys = keys;
         drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
         app.quit();
         let effects = app.out.take();

@@ -11,6 +11,17 @@ use crate::lobby::Notice;
 use crate::screen::ScreenLine;
 use crate::wire::{ErrorCode, InviteStatus};
 
+/// Whether a private message was sealed to us by its sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Seal {
+    /// Sealed to our key and opened with the sender's: nobody else read it,
+    /// and the sender wrote it.
+    Verified,
+    /// Plain text (a peer played by hand, or a member with no key): the
+    /// leader could read it, or have written it.
+    Plain,
+}
+
 /// Something that happened in a lobby, as the user hears of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum LobbyEvent {
@@ -24,6 +35,12 @@ pub(super) enum LobbyEvent {
     Private {
         from: String,
         text: String,
+        seal: Seal,
+    },
+    /// A sealed private message that did not open, and why.
+    Unopened {
+        from: String,
+        why: String,
     },
     /// A message said before we came, replayed.
     History {
@@ -75,7 +92,18 @@ impl From<Notice> for LobbyEvent {
             Notice::Silent(name) => LobbyEvent::Silent(name),
             Notice::TooLong(name) => LobbyEvent::TooLong(name),
             Notice::Kicked { name, reason } => LobbyEvent::Kicked { name, reason },
-            Notice::Private { from, text } => LobbyEvent::Private { from, text },
+            Notice::Private { from, text } => LobbyEvent::Private {
+                from,
+                text,
+                seal: Seal::Plain,
+            },
+            // The leader's peer opens these before it renders them
+            // (`lobby_stage.rs`); one that is left when the lobby ends is
+            // only logged, unread.
+            Notice::Sealed { from, .. } => LobbyEvent::Unopened {
+                from,
+                why: "the lobby ended before it was opened".to_string(),
+            },
             Notice::InviteDenied { by, name } => LobbyEvent::InviteDenied { by, name },
             Notice::InviteAsked { by, name } => LobbyEvent::InviteAsked { by, name },
         }
@@ -151,7 +179,7 @@ pub(super) fn lines(event: &LobbyEvent, role: Role<'_>) -> Lines {
         ),
         LobbyEvent::Kicked { name, reason } => kicked(name, reason.as_deref(), by),
         LobbyEvent::Msg { from, text } => said(from, text),
-        LobbyEvent::Private { from, text } => private(from, text),
+        LobbyEvent::Private { from, text, seal } => private(from, text, *seal),
         LobbyEvent::History { at, from, text } => history(*at, from, text),
         LobbyEvent::Invitation { name, status } => invited(by, name, status),
         LobbyEvent::InviteDenied { by, name } => invite_denied(by, name),
@@ -160,6 +188,7 @@ pub(super) fn lines(event: &LobbyEvent, role: Role<'_>) -> Lines {
             notice(asked.clone(), format!("* {asked}"))
         }
         LobbyEvent::LeaderSays(code, text) => leader_says(*code, text),
+        LobbyEvent::Unopened { from, why } => unopened(from, why),
         LobbyEvent::Ended(why) => notice(
             format!("The lobby has ended ({why})."),
             format!("* lobby ended: {why}"),
@@ -213,8 +242,20 @@ fn said(from: &str, text: &str) -> Lines {
     }
 }
 
-fn private(from: &str, text: &str) -> Lines {
-    let line = format!("[{from} -> you] {text}");
+fn private(from: &str, text: &str, seal: Seal) -> Lines {
+    let line = match seal {
+        Seal::Verified => format!("[{from} -> you] (verified) {text}"),
+        Seal::Plain => format!("[{from} -> you] {text} (not sealed: the leader could read it)"),
+    };
+    Lines {
+        screen: Some(Shown::Chat(ScreenLine::Text(line.clone()))),
+        log: Some(line),
+    }
+}
+
+/// A sealed private message that did not open: said, never shown as text.
+fn unopened(from: &str, why: &str) -> Lines {
+    let line = format!("[{from} -> you] (a sealed message that did not open: {why})");
     Lines {
         screen: Some(Shown::Chat(ScreenLine::Text(line.clone()))),
         log: Some(line),

@@ -12,12 +12,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::bounded;
 
 use crate::conn::{LeaderConn, MemberConn};
+use crate::crypto::Identity;
 use crate::lobby::roster::Candidate;
-use crate::lobby::{Lobby, LobbyConfig};
+use crate::lobby::{Lobby, LobbyConfig, Proven};
 use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
 
 use super::app::{App, Leading, Membership, Phase, Stage};
 use super::invitations::Invitations;
+use super::keys::own_identity;
 use super::migration::{Rejoiner, start_link};
 use super::msg::{Move, Rejoined, Timing};
 use super::render::{LobbyEvent, Role};
@@ -144,6 +146,9 @@ impl App {
         let Some(claim) = membership.standing.claim(&self.my_name()) else {
             return self.lobby_lost(membership, "no credential to come back with");
         };
+        let Some(identity) = self.identity() else {
+            return self.lobby_lost(membership, "no key to prove who we are");
+        };
         self.next_lobby += 1;
         membership.id = self.next_lobby;
         let cancel = Arc::new(AtomicBool::new(false));
@@ -162,6 +167,7 @@ impl App {
             events: self.events.clone(),
             tls: self.tls.clone(),
             trace: self.config.trace,
+            identity,
         };
         match rejoiner.spawn() {
             Ok(handle) => {
@@ -305,7 +311,19 @@ impl App {
         config.history = self.config.history;
         config.invites = self.config.invites;
         config.succession = self.chat_addr();
+        if let Some(identity) = self.identity() {
+            config.key = Some(identity.public());
+            config.seal = Some(identity.seal_secret().clone());
+        }
         config
+    }
+
+    /// This peer's keys: the logged-in user's (from the keyring, loaded at
+    /// `JOIN`), or else the pair `Peer::start` made for the run. A core
+    /// driven without either (its tests) leads and chats in plain text,
+    /// with no seat to come back to.
+    pub(super) fn identity(&self) -> Option<Arc<Identity>> {
+        own_identity(self.keys.as_deref(), self.config.identity.as_ref())
     }
 
     /// Where others reach our chat listener: what a leader's seat says.
@@ -314,11 +332,22 @@ impl App {
         Some(SocketAddr::new(me.ip, self.chat_port))
     }
 
-    /// A `REJOIN` reached our chat listener: the hub checks it if we lead;
-    /// otherwise we do not lead (yet), which the member hears.
-    pub(super) fn on_rejoin(&mut self, claim: Rejoin, mut conn: MemberConn) {
+    /// A peer at our chat listener asks us to prove our seat's key: the
+    /// lobby we hold a seat in, as its leader or a member, and our name.
+    pub(super) fn on_prove(&self, reply: &crossbeam_channel::Sender<Option<(String, String)>>) {
+        let lobby = match &self.stage {
+            Stage::Leading(leading) => leading.lobby.id().map(str::to_string),
+            Stage::Member(membership) => membership.standing.lobby().map(str::to_string),
+            _ => None,
+        };
+        let _ = reply.send(lobby.map(|lobby| (lobby, self.my_name())));
+    }
+
+    /// A `REJOIN` reached our chat listener: the hub checks its proof if
+    /// we lead; otherwise we do not lead (yet), which the member hears.
+    pub(super) fn on_rejoin(&mut self, claim: Rejoin, proven: Proven, mut conn: MemberConn) {
         if let Stage::Leading(leading) = &self.stage {
-            leading.lobby.rejoin(claim, conn);
+            leading.lobby.rejoin(claim, proven, conn);
             return;
         }
         let refused = ToMember::Err(ErrorCode::NotLeader, "I do not lead a lobby".to_string());

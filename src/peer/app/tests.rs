@@ -482,7 +482,7 @@ fn a_member_asks_the_leader_and_the_registry() {
             "registry: Search(dave, Lobby)",
             "There is no user called dave.",
             "Asked alice to invite dave.",
-            "[you -> carol] hi there",
+            "[you -> carol] hi there (not sealed: carol has no key here; the leader can read it)",
             "That is you.",
             "notice: You left alice's lobby.",
             MENU_PROMPT,
