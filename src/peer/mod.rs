@@ -46,7 +46,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
+use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink, RegistrySecurity};
 use crate::crypto::{Identity, IdentityError};
 use crate::lobby::{self, InvitePolicy};
 use crate::screen::ScreenLine;
@@ -122,6 +122,10 @@ pub struct PeerConfig {
     /// Whether a member's `/invite` is carried out when we lead.
     pub invites: InvitePolicy,
     pub trace: Trace,
+    /// Plain text or TLS to the registry, and which keys it may present.
+    /// The binary chooses TLS unless told `--plaintext`; a library caller
+    /// chooses here.
+    pub registry_security: RegistrySecurity,
     /// This peer's keys: the one its lobby seat names (which it proves to
     /// lead or to come back) and the one sealed messages to it open with.
     /// `None` makes a fresh pair at start, kept for this run only.
@@ -146,6 +150,7 @@ impl PeerConfig {
             history: lobby::DEFAULT_HISTORY,
             invites: InvitePolicy::Anyone,
             trace: Trace::off(),
+            registry_security: RegistrySecurity::Plaintext,
             identity: None,
         }
     }
@@ -240,6 +245,7 @@ impl Peer {
             retry_min: config.retry_min,
             retry_max: config.retry_max,
             trace: config.trace,
+            security: config.registry_security.clone(),
         };
         let link = RegistryLink::connect(link_config, link_tx)
             .map_err(|err| PeerError::Registry(config.servers.clone(), err))?;
