@@ -5,8 +5,9 @@
 //! with the crypto building blocks, so what they are sent can be seen.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Instant;
 
@@ -272,4 +273,76 @@ fn a_chat_connection_before_login_is_closed_without_a_word() {
     // text, which a TLS leader could not read anyway.
     let answer = plain_text_answer(chat_addr(&peer), "CHAT_REQUEST mallory x\n");
     assert_eq!(answer, b"");
+}
+
+/// Copies `from` to `to`, keeping a copy of every byte in `seen`.
+fn pump(mut from: TcpStream, mut to: TcpStream, seen: &Mutex<Vec<u8>>) {
+    let mut buf = [0; 4096];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
+
+#[test]
+fn a_relay_between_two_peers_sees_no_line_of_their_lobby() {
+    let server = TestServer::start();
+    let dir = temp_dir();
+    // bob is reached through a relay that records every byte both ways.
+    let relay = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = keyed(server.addr(), dir.path(), "bob", false);
+    config.advertise_port = Some(relay.local_addr().unwrap().port());
+    let bob = joined_with(config, "bob");
+    let bob_addr = chat_addr(&bob);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let recording = Arc::clone(&seen);
+    let relaying = thread::spawn(move || {
+        let (outside, _) = relay.accept().unwrap();
+        let inside = TcpStream::connect(bob_addr).unwrap();
+        let (outside_back, inside_back) =
+            (outside.try_clone().unwrap(), inside.try_clone().unwrap());
+        let back = Arc::clone(&recording);
+        let upstream = thread::spawn(move || pump(outside, inside, &recording));
+        pump(inside_back, outside_back, &back);
+        upstream.join().unwrap();
+    });
+
+    let alice = joined_with(keyed(server.addr(), dir.path(), "alice", false), "alice");
+    add(&alice, "bob");
+    lobby(&alice, "alice", &[&bob]);
+    bob.type_line("the secret plan");
+    see(&alice, "the secret plan");
+    alice.type_line("agreed, in confidence");
+    see(&bob, "agreed, in confidence");
+    bob.type_line("/leave");
+    alice.type_line("/quit");
+    drop(alice.finish());
+    relaying.join().unwrap();
+
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.len() > 100,
+        "the relay carried the lobby: {} bytes",
+        seen.len()
+    );
+    for text in [
+        "the secret plan",
+        "agreed",
+        "CHAT_REQUEST",
+        "MEMBERS",
+        "alice",
+    ] {
+        assert!(
+            !seen.windows(text.len()).any(|w| w == text.as_bytes()),
+            "{text:?} crossed the relay in plain text"
+        );
+    }
 }
