@@ -21,3 +21,4 @@ mod support;
 mod terminal;
 mod tidy;
 mod tls;
+mod tls_peers;

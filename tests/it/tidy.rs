@@ -383,6 +383,37 @@ fn only_the_connection_type_frames_and_writes_lines() {
     );
 }
 
+/// Invariant: every connection from one peer to another (an invitation,
+/// a rejoin) is opened through `peer/tls.rs`, which makes it TLS with both
+/// ends' keys unless the peer speaks plain text: no other peer module
+/// connects a socket itself.
+#[test]
+fn peers_connect_to_peers_only_through_tls_rs() {
+    let mut found = Vec::new();
+    let mut files = Vec::new();
+    rust_files_under(&root().join("src/peer"), &mut files);
+    for file in files {
+        let rel = file
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel == "src/peer/tls.rs" {
+            continue;
+        }
+        for line in code_of(&read(&file)).lines() {
+            if line.contains("TcpStream::connect") {
+                found.push(format!("{rel}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "peer connections opened outside peer/tls.rs:\n{}",
+        found.join("\n")
+    );
+}
+
 /// Invariant: the database never sees a plain password; callers hand it
 /// PHC strings. So outside comments the word "password" appears only as
 /// `password_hash` (the column, the field, the parameter), and db.rs never
