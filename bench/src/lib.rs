@@ -11,6 +11,8 @@
 //!   - `lines`: `Lines`, a non-blocking socket's bytes split into lines.
 //!   - `poll`: `poll_readable` and the socket `Poller` (epoll on Linux).
 //!   - `show`: how the tables show durations and byte counts.
+//!   - `link`: `Security` and `connect`, the one place that opens a
+//!     connection, plain or TLS.
 //! - `lobby`: one member floods a real `Lobby` hub (or an IRC channel).
 //! - `registry`: thousands of peers JOIN a registry `Server` and say HELLO.
 //! - `churn`: peers and lobbies come and go; the server must end as it began.
@@ -34,12 +36,14 @@ pub mod registry;
 mod error;
 mod histogram;
 mod lines;
+mod link;
 mod poll;
 mod procfs;
 mod show;
 
 pub use error::BenchError;
 pub use histogram::{Histogram, Latency};
+pub use link::Security;
 pub use procfs::{peak_memory, proc_status_field, reset_peak_memory, thread_count};
 pub use show::{show_duration, show_mib};
 

@@ -1,8 +1,39 @@
 //! `Lines`: splits what a non-blocking socket delivers into lines. It
-//! reads until the socket would block and never waits for more.
+//! reads until the socket would block and never waits for more. The
+//! socket is a plain one or the reading half of a `p2pchat::conn::Stream`,
+//! plain or TLS (`Source`).
 
 use std::io::{ErrorKind, Read};
 use std::net::TcpStream;
+
+use p2pchat::conn::ReadHalf;
+
+/// Something non-blocking to read lines from.
+pub(crate) trait Source: Read {
+    /// Whether a read that fills less than the buffer shows that nothing is
+    /// left. True of a socket; not of TLS, which may hold records it has
+    /// taken from the socket but not yet decrypted, so a TLS source is read
+    /// until it says it would block.
+    fn short_read_drains(&self) -> bool;
+}
+
+impl Source for &TcpStream {
+    fn short_read_drains(&self) -> bool {
+        true
+    }
+}
+
+impl<S: Source + ?Sized> Source for &mut S {
+    fn short_read_drains(&self) -> bool {
+        (**self).short_read_drains()
+    }
+}
+
+impl Source for ReadHalf {
+    fn short_read_drains(&self) -> bool {
+        matches!(self, ReadHalf::Plain(_))
+    }
+}
 
 /// Splits what a non-blocking socket delivers into lines, keeping a partial
 /// line for the next read.
@@ -26,7 +57,7 @@ impl Lines {
     /// bytes read alongside why it stopped. `scratch` is the read buffer.
     pub(crate) fn read(
         &mut self,
-        mut stream: &TcpStream,
+        mut stream: impl Source,
         scratch: &mut [u8],
         mut each: impl FnMut(&[u8]),
     ) -> (usize, ReadEnd) {
@@ -45,7 +76,7 @@ impl Lines {
             self.split(&scratch[..got], &mut each);
             // A short read means the socket is drained; asking again would
             // only cost a system call that says so.
-            if got < scratch.len() {
+            if got < scratch.len() && stream.short_read_drains() {
                 return (bytes, ReadEnd::WouldBlock);
             }
         }

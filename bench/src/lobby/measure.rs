@@ -37,10 +37,18 @@ pub(super) fn measure(
     });
     let (ready_tx, ready) = unbounded();
     let (done_tx, done) = unbounded();
+    let receivers = setup.receivers.len();
     let handles = spawn_readers(options, setup, &shared, &ready_tx, &done_tx)?;
     drop((ready_tx, done_tx));
 
-    let outcome = send_all(options, setup, &shared, &ready, &done, handles.len());
+    let outcome = send_all(
+        options,
+        setup,
+        receivers,
+        &shared,
+        (&ready, &done),
+        handles.len(),
+    );
     shared.stop.store(true, Ordering::SeqCst);
     let mut total = Tally::default();
     for handle in handles {
@@ -58,16 +66,16 @@ pub(super) fn measure(
 /// `done_tx` when it has finished.
 fn spawn_readers(
     options: &LobbyOptions,
-    setup: &Setup,
+    setup: &mut Setup,
     shared: &Arc<Shared>,
     ready_tx: &Sender<()>,
     done_tx: &Sender<()>,
 ) -> Result<Vec<JoinHandle<Tally>>, BenchError> {
     let readers = options.readers.clamp(1, setup.receivers.len());
     let mut slices: Vec<Vec<_>> = (0..readers).map(|_| Vec::new()).collect();
-    for (i, stream) in setup.receivers.iter().enumerate() {
-        stream.set_nonblocking(true)?;
-        slices[i % readers].push(stream.try_clone()?);
+    for (i, member) in std::mem::take(&mut setup.receivers).into_iter().enumerate() {
+        member.read.socket().set_nonblocking(true)?;
+        slices[i % readers].push(member);
     }
     let mut handles = Vec::with_capacity(readers);
     for (i, slice) in slices.into_iter().enumerate() {
@@ -121,7 +129,9 @@ fn report(
         bytes_received: total.bytes,
         lines_received: total.lines,
         peak_memory: None,
+        security: setup.security.label(),
         memory_of: setup.memory_of.clone(),
+        baseline_memory: None,
         flood_exempt: setup.flood_exempt,
     }
 }
@@ -131,26 +141,25 @@ fn report(
 /// since the origin).
 fn send_all(
     options: &LobbyOptions,
-    setup: &Setup,
+    setup: &mut Setup,
+    receivers: usize,
     shared: &Shared,
-    ready: &Receiver<()>,
-    done: &Receiver<()>,
+    (ready, done): (&Receiver<()>, &Receiver<()>),
     readers: usize,
 ) -> Result<(u64, u64), BenchError> {
-    await_receivers(setup, ready)?;
+    await_receivers(receivers, ready)?;
     let sends = send_messages(options, setup, shared)?;
     await_readers(options, shared, done, readers);
     Ok(sends)
 }
 
-/// Waits, for at most a minute, until every receiver is in the lobby.
-fn await_receivers(setup: &Setup, ready: &Receiver<()>) -> Result<(), BenchError> {
+/// Waits, for at most a minute, until all `receivers` are in the lobby.
+fn await_receivers(receivers: usize, ready: &Receiver<()>) -> Result<(), BenchError> {
     let join_deadline = Instant::now() + Duration::from_secs(60);
-    for joined in 0..setup.receivers.len() {
+    for joined in 0..receivers {
         if ready.recv_deadline(join_deadline).is_err() {
             return Err(BenchError::Setup(format!(
-                "only {joined} of {} receivers got into the lobby",
-                setup.receivers.len()
+                "only {joined} of {receivers} receivers got into the lobby"
             )));
         }
     }
@@ -161,12 +170,13 @@ fn await_receivers(setup: &Setup, ready: &Receiver<()>) -> Result<(), BenchError
 /// and last send times.
 fn send_messages(
     options: &LobbyOptions,
-    setup: &Setup,
+    setup: &mut Setup,
     shared: &Shared,
 ) -> Result<(u64, u64), BenchError> {
     let mut text = Vec::with_capacity(options.size + 40);
     let mut line = Vec::with_capacity(options.size + 40);
-    let mut sender = &setup.sender;
+    let proto = setup.proto;
+    let sender = &mut setup.sender;
     let nanos = || shared.origin.elapsed().as_nanos() as u64;
     let start = Instant::now();
     let mut first_send = None;
@@ -185,7 +195,7 @@ fn send_messages(
         last_send = sent;
         message_text(&mut text, seq, sent, options.size);
         line.clear();
-        setup.proto.send_line(&mut line, &text);
+        proto.send_line(&mut line, &text);
         sender.write_all(&line)?;
         if options.progress && last_progress.elapsed() >= Duration::from_secs(1) {
             last_progress = Instant::now();

@@ -4,18 +4,33 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::Security;
+
 /// What the load talks to.
 #[derive(Debug, Clone)]
 pub enum Target {
-    /// A `Lobby` hub started by the benchmark, in this process.
-    Hub,
+    /// A `Lobby` hub started by the benchmark in this process, its members
+    /// over TLS if `tls`.
+    Hub { tls: bool },
+    /// A hub in a process of its own (`bench serve-lobby`), whose memory is
+    /// then the hub's alone.
+    RemoteHub(RemoteHub),
     /// A channel on the IRC server at `addr`.
     Irc(IrcTarget),
 }
 
 #[derive(Debug, Clone)]
+pub struct RemoteHub {
+    pub addr: SocketAddr,
+    pub security: Security,
+    pub pid: u32,
+}
+
+#[derive(Debug, Clone)]
 pub struct IrcTarget {
     pub addr: SocketAddr,
+    /// Plain text, or TLS to the server's pinned key.
+    pub security: Security,
     /// An `[Operator]` name and password: the sender becomes an operator and
     /// sets user mode `+F` (ngIRCd's relaxed flood protection).
     pub oper: Option<(String, String)>,
@@ -53,7 +68,7 @@ impl LobbyOptions {
             readers: 2,
             timeout: Duration::from_secs(30),
             progress: false,
-            target: Target::Hub,
+            target: Target::Hub { tls: false },
         }
     }
 }

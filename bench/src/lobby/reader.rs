@@ -3,7 +3,6 @@
 //! reads, but for the `PONG` an IRC server's `PING` asks for.
 
 use std::io::Write;
-use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -12,11 +11,12 @@ use crossbeam_channel::Sender;
 use super::measure::Shared;
 use super::proto::{Proto, parse_text};
 use super::report::Tally;
+use crate::link::Link;
 use crate::{Lines, Poller, ReadEnd};
 
 /// One receiver as a reader thread tracks it.
 struct Receiver {
-    stream: TcpStream,
+    member: Link,
     lines: Lines,
     heard: Heard,
     closed: bool,
@@ -47,15 +47,15 @@ struct Reader<'a> {
 /// connection closed, or the run is stopped.
 pub(super) fn read_receivers(
     proto: Proto,
-    streams: Vec<TcpStream>,
+    members: Vec<Link>,
     messages: u64,
     shared: &Shared,
     ready: &Sender<()>,
 ) -> Tally {
-    let mut receivers: Vec<Receiver> = streams
+    let mut receivers: Vec<Receiver> = members
         .into_iter()
-        .map(|stream| Receiver {
-            stream,
+        .map(|member| Receiver {
+            member,
             lines: Lines::default(),
             heard: Heard::default(),
             closed: false,
@@ -80,7 +80,7 @@ pub(super) fn read_receivers(
 fn watch(receivers: &[Receiver]) -> Option<Poller> {
     let mut poller = Poller::new().ok()?;
     for (token, receiver) in receivers.iter().enumerate() {
-        poller.add(&receiver.stream, token).ok()?;
+        poller.add(receiver.member.read.socket(), token).ok()?;
     }
     Some(poller)
 }
@@ -113,7 +113,7 @@ impl Reader<'_> {
                 }
                 self.read(receiver);
                 if receiver.done(self.messages) {
-                    let _ = poller.remove(&receiver.stream);
+                    let _ = poller.remove(receiver.member.read.socket());
                     watching -= 1;
                 }
             }
@@ -126,21 +126,21 @@ impl Reader<'_> {
     /// Reads what `receiver` has, answers a `PING`, and notes a close.
     fn read(&mut self, receiver: &mut Receiver) {
         let Receiver {
-            stream,
+            member,
             lines,
             heard,
             ..
         } = receiver;
         let (proto, shared, ready) = (self.proto, self.shared, self.ready);
         let tally = &mut self.tally;
-        let (bytes, end) = lines.read(stream, &mut self.scratch, |line| {
+        let (bytes, end) = lines.read(&mut member.read, &mut self.scratch, |line| {
             heard.line(proto, line, tally, shared, ready);
         });
         self.tally.bytes += bytes as u64;
         if let Some(answer) = receiver.heard.pong.take() {
             // A PONG is a few bytes on an idle socket; if even that does
             // not fit, the server will drop us and the run says so.
-            let _ = (&receiver.stream).write_all(&answer);
+            let _ = receiver.member.write.write_all(&answer);
         }
         if end == ReadEnd::Closed {
             receiver.closed = true;

@@ -31,8 +31,13 @@ pub struct LobbyReport {
     pub latency: Latency,
     pub bytes_received: u64,
     pub lines_received: u64,
-    /// The peak resident memory of the process that relays, in bytes.
+    /// `"tls"` or `"plain"`: how the members talked to the server.
+    pub security: &'static str,
+    /// The peak resident memory (`VmHWM`) of the process that relays, in
+    /// bytes.
     pub peak_memory: Option<u64>,
+    /// Its resident memory (`VmRSS`) before the first member connected.
+    pub baseline_memory: Option<u64>,
     /// Which process `peak_memory` is of.
     pub memory_of: String,
     /// Whether the IRC sender got flood protection lifted (`None` for the hub).
@@ -42,6 +47,13 @@ pub struct LobbyReport {
 impl LobbyReport {
     pub fn deliveries_per_sec(&self) -> f64 {
         per_sec(self.delivered, self.elapsed)
+    }
+
+    /// What each member added to the relay's peak memory:
+    /// (peak − baseline) / members, in bytes.
+    pub fn memory_per_member(&self) -> Option<u64> {
+        let grown = self.peak_memory?.checked_sub(self.baseline_memory?)?;
+        Some(grown / self.members.max(1) as u64)
     }
 
     /// Messages relayed to everyone per second.

@@ -1,61 +1,78 @@
-//! `Setup`: the connections of one lobby run, to a `Lobby` hub hosted in
-//! this process or to a channel on an IRC server, and their teardown. The
-//! only blocking reads here are the IRC registration's, under a timeout.
+//! `Setup`: the connections of one lobby run, to a `Lobby` hub (in this
+//! process or in one of its own) or to a channel on an IRC server, and
+//! their teardown. Every connection is opened by `link::connect`, plain or
+//! TLS; the only blocking reads here are the IRC registration's, under a
+//! timeout.
 
 use std::io::{self, BufRead, BufReader, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use crossbeam_channel::unbounded;
-use p2pchat::conn::MemberConn;
-use p2pchat::lobby::{Lobby, LobbyConfig};
-use p2pchat::trace::Trace;
+use p2pchat::conn::{ReadHalf, WriteHalf};
+use p2pchat::crypto::Identity;
 
+use super::hub::HubHost;
 use super::proto::Proto;
 use super::{CHANNEL, IrcTarget};
-use crate::BenchError;
+use crate::link::{Link, connect};
+use crate::{BenchError, Security};
 
 /// The connections of one run, ready to measure.
 pub(super) struct Setup {
     pub(super) proto: Proto,
     pub(super) target: String,
+    pub(super) security: Security,
     pub(super) memory_of: String,
-    pub(super) sender: TcpStream,
-    pub(super) receivers: Vec<TcpStream>,
-    pub(super) lobby: Option<Lobby>,
+    pub(super) sender: WriteHalf,
+    /// Taken by the reader threads when they start; they write to a
+    /// receiver only for an IRC `PONG`.
+    pub(super) receivers: Vec<Link>,
+    /// The hub, when this process hosts it.
+    pub(super) host: Option<HubHost>,
     /// Reads and discards what arrives for the sender.
     pub(super) drain: Option<JoinHandle<()>>,
     pub(super) flood_exempt: Option<bool>,
 }
 
 impl Setup {
-    pub(super) fn hub(members: usize) -> Result<Setup, BenchError> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
-        // The leader's notices are not read: the benchmark has no user
-        // interface, and a dropped receiver makes each notice a no-op.
-        let (notices, _) = unbounded();
-        let lobby = Lobby::start(LobbyConfig::new("leader"), notices)?;
-        let admit = |name: String| -> io::Result<TcpStream> {
-            let client = TcpStream::connect(addr)?;
-            let (server, _) = listener.accept()?;
-            lobby.admit(name.clone(), MemberConn::new(server, &name, Trace::off())?);
-            Ok(client)
+    /// Members for the hub at `addr`, connected in the order the hub names
+    /// them (`sender` first); over TLS each presents a key of its own, as
+    /// a member's peer does.
+    pub(super) fn hub(
+        addr: SocketAddr,
+        security: Security,
+        members: usize,
+        host: Option<HubHost>,
+    ) -> Result<Setup, BenchError> {
+        let join = || -> Result<Link, BenchError> {
+            let key = match security {
+                Security::Tls(_) => Some(
+                    Identity::generate()
+                        .map_err(|err| BenchError::Setup(format!("a member's key: {err}")))?,
+                ),
+                Security::Plain => None,
+            };
+            connect(addr, security, key.as_ref().map(Identity::tls))
         };
-        let sender = admit("sender".into())?;
+        let sender = join()?;
         let mut receivers = Vec::with_capacity(members - 1);
-        for i in 1..members {
-            receivers.push(admit(format!("m{i}"))?);
+        for _ in 1..members {
+            receivers.push(join()?);
         }
-        let drain = Some(spawn_drain(&sender)?);
+        let drain = Some(spawn_drain(sender.read)?);
+        let memory_of = match host {
+            Some(_) => "bench process (hosts the hub and the load)",
+            None => "hub process (bench serve-lobby)",
+        };
         Ok(Setup {
             proto: Proto::Hub,
-            target: "p2pchat".into(),
-            memory_of: "bench process (hosts the hub and the load)".into(),
-            sender,
+            target: format!("p2pchat {}", security.label()),
+            security,
+            memory_of: memory_of.into(),
+            sender: sender.write,
             receivers,
-            lobby: Some(lobby),
+            host,
             drain,
             flood_exempt: None,
         })
@@ -65,24 +82,25 @@ impl Setup {
         let (sender, flood_exempt) = irc_sender(target)?;
         let mut receivers = Vec::with_capacity(members - 1);
         for i in 1..members {
-            let stream = TcpStream::connect(target.addr)?;
+            let mut member = connect(target.addr, target.security, None)?;
             // The nick stays within RFC 2812's nine characters.
             let nick = format!("r{i}");
             let hello = format!("NICK {nick}\r\nUSER {nick} 0 * :bench\r\nJOIN {CHANNEL}\r\n");
-            (&stream).write_all(hello.as_bytes())?;
-            receivers.push(stream);
+            member.write.write_all(hello.as_bytes())?;
+            receivers.push(member);
         }
-        let drain = Some(spawn_drain(&sender)?);
+        let drain = Some(spawn_drain(sender.read)?);
         Ok(Setup {
             proto: Proto::Irc,
-            target: format!("irc {}", target.addr),
+            target: format!("irc {} {}", target.addr, target.security.label()),
+            security: target.security,
             memory_of: match target.pid {
                 Some(pid) => format!("IRC server process {pid}"),
                 None => "IRC server (no --irc-pid given)".into(),
             },
-            sender,
+            sender: sender.write,
             receivers,
-            lobby: None,
+            host: None,
             drain,
             flood_exempt: Some(flood_exempt),
         })
@@ -90,12 +108,12 @@ impl Setup {
 
     /// Closes every connection and waits for the threads of the run.
     pub(super) fn finish(&mut self) {
-        if let Some(lobby) = self.lobby.take() {
-            lobby.close("BENCH_OVER");
+        if let Some(host) = self.host.take() {
+            host.close();
         }
-        let _ = self.sender.shutdown(Shutdown::Both);
-        for stream in &self.receivers {
-            let _ = stream.shutdown(Shutdown::Both);
+        let _ = self.sender.socket().shutdown(Shutdown::Both);
+        for member in &self.receivers {
+            let _ = member.read.socket().shutdown(Shutdown::Both);
         }
         if let Some(drain) = self.drain.take() {
             let _ = drain.join();
@@ -105,35 +123,63 @@ impl Setup {
 
 /// The IRC sender, registered, an operator with mode `+F` if it can be,
 /// and in the channel; and whether it got `+F`.
-fn irc_sender(target: &IrcTarget) -> Result<(TcpStream, bool), BenchError> {
-    let sender = TcpStream::connect(target.addr)?;
-    sender.set_nodelay(true)?;
-    sender.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(sender.try_clone()?);
+fn irc_sender(target: &IrcTarget) -> Result<(Link, bool), BenchError> {
+    let Link {
+        read,
+        write: mut sender,
+    } = connect(target.addr, target.security, None)?;
+    read.socket()
+        .set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(read);
     let nick = "bsend";
-    (&sender).write_all(format!("NICK {nick}\r\nUSER {nick} 0 * :bench\r\n").as_bytes())?;
-    irc_wait(&mut reader, &[" 001 "], &[" 433 ", "ERROR"])?;
+    sender.write_all(format!("NICK {nick}\r\nUSER {nick} 0 * :bench\r\n").as_bytes())?;
+    irc_wait(&mut reader, &mut sender, &[" 001 "], &[" 433 ", "ERROR"])?;
     let mut flood_exempt = false;
     if let Some((name, password)) = &target.oper {
-        (&sender).write_all(format!("OPER {name} {password}\r\n").as_bytes())?;
-        let got = irc_wait(&mut reader, &[" 381 ", " 464 ", " 491 "], &["ERROR"])?;
+        sender.write_all(format!("OPER {name} {password}\r\n").as_bytes())?;
+        let got = irc_wait(
+            &mut reader,
+            &mut sender,
+            &[" 381 ", " 464 ", " 491 "],
+            &["ERROR"],
+        )?;
         if got.contains(" 381 ") {
-            (&sender).write_all(format!("MODE {nick} +F\r\n").as_bytes())?;
-            let got = irc_wait(&mut reader, &[" MODE ", " 481 ", " 501 "], &["ERROR"])?;
+            sender.write_all(format!("MODE {nick} +F\r\n").as_bytes())?;
+            let got = irc_wait(
+                &mut reader,
+                &mut sender,
+                &[" MODE ", " 481 ", " 501 "],
+                &["ERROR"],
+            )?;
             flood_exempt = got.contains(" MODE ") && got.contains('F');
         }
     }
-    (&sender).write_all(format!("JOIN {CHANNEL}\r\n").as_bytes())?;
-    irc_wait(&mut reader, &[" 366 "], &["ERROR", " 471 ", " 405 "])?;
-    drop(reader);
-    sender.set_read_timeout(None)?;
-    Ok((sender, flood_exempt))
+    sender.write_all(format!("JOIN {CHANNEL}\r\n").as_bytes())?;
+    irc_wait(
+        &mut reader,
+        &mut sender,
+        &[" 366 "],
+        &["ERROR", " 471 ", " 405 "],
+    )?;
+    // What the reader buffered past the reply is only for the drain, which
+    // discards it anyway.
+    let read = reader.into_inner();
+    read.socket().set_read_timeout(None)?;
+    Ok((
+        Link {
+            read,
+            write: sender,
+        },
+        flood_exempt,
+    ))
 }
 
 /// Reads IRC lines until one holds a string of `wanted` (returned) or of
-/// `fatal` (an error), under the socket's read timeout.
+/// `fatal` (an error), under the socket's read timeout; a `PING` is
+/// answered on `writer`.
 fn irc_wait(
-    reader: &mut BufReader<TcpStream>,
+    reader: &mut BufReader<ReadHalf>,
+    writer: &mut WriteHalf,
     wanted: &[&str],
     fatal: &[&str],
 ) -> Result<String, BenchError> {
@@ -152,7 +198,7 @@ fn irc_wait(
         }
         if let Some(rest) = line.strip_prefix("PING") {
             let pong = format!("PONG{rest}");
-            reader.get_ref().write_all(pong.as_bytes())?;
+            writer.write_all(pong.as_bytes())?;
             continue;
         }
         if wanted.iter().any(|w| line.contains(w)) {
@@ -171,8 +217,7 @@ fn irc_wait(
 }
 
 /// A thread that reads and discards what arrives on `stream` until it ends.
-fn spawn_drain(stream: &TcpStream) -> io::Result<JoinHandle<()>> {
-    let mut stream = stream.try_clone()?;
+fn spawn_drain(mut stream: ReadHalf) -> io::Result<JoinHandle<()>> {
     thread::Builder::new()
         .name("bench-drain".into())
         .spawn(move || {

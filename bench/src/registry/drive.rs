@@ -5,7 +5,7 @@
 //! while a driver owns it.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
@@ -15,8 +15,9 @@ use p2pchat::wire::Request;
 
 use super::driver::Driver;
 use super::{Driven, RegistryOptions, RegistryReport};
-use crate::BenchError;
+use crate::link::Link;
 use crate::wire_line;
+use crate::{BenchError, Security};
 
 /// State the main thread and the drivers share.
 pub(super) struct Shared {
@@ -31,11 +32,11 @@ pub(super) struct Shared {
     pub(super) requests: AtomicU64,
 }
 
-/// Runs the load against the server at `addr` with `drivers` threads;
-/// `threads` counts the server's threads now.
+/// Runs the load against the server at `addr`, spoken to as `security`
+/// says, with `drivers` threads; `threads` counts the server's threads now.
 pub(super) fn drive(
     options: &RegistryOptions,
-    addr: SocketAddr,
+    (addr, security): (SocketAddr, Security),
     drivers: usize,
     threads: impl Fn() -> Option<u64>,
 ) -> Result<RegistryReport, BenchError> {
@@ -47,7 +48,7 @@ pub(super) fn drive(
         failed: AtomicU64::new(0),
         requests: AtomicU64::new(0),
     });
-    let handles = spawn_drivers(options, addr, drivers, &shared)?;
+    let handles = spawn_drivers(options, (addr, security), drivers, &shared)?;
     let mut watch = Watch {
         options,
         shared: &shared,
@@ -64,39 +65,39 @@ pub(super) fn drive(
     watch.sample();
     shared.stopping.store(true, Ordering::SeqCst);
 
-    let (total, streams) = join_drivers(handles)?;
+    let (total, mut links) = join_drivers(handles)?;
     // Ask the last-joined peer rather than the first: if the server had
     // timed anyone out, the oldest connections would be the first to go.
-    let final_list_rows = match streams.last() {
-        Some(stream) => final_list(stream)?,
+    let final_list_rows = match links.last_mut() {
+        Some(link) => final_list(link)?,
         None => 0,
     };
     let threads_now = (watch.threads)();
-    drop(streams);
+    drop(links);
     let server_threads = watch.peak_threads.or(threads_now);
-    Ok(total.report(options.peers, final_list_rows, server_threads))
+    Ok(total.report((options.peers, security), final_list_rows, server_threads))
 }
 
 /// Waits for the drivers, and adds up what they counted; the connections
 /// of their joined peers come along in the order the drivers hand them.
-fn join_drivers(handles: Vec<JoinHandle<Driven>>) -> Result<(Driven, Vec<TcpStream>), BenchError> {
+fn join_drivers(handles: Vec<JoinHandle<Driven>>) -> Result<(Driven, Vec<Link>), BenchError> {
     let mut total = Driven::default();
-    let mut streams = Vec::new();
+    let mut links = Vec::new();
     for handle in handles {
-        let driven = handle
+        let mut driven = handle
             .join()
             .map_err(|_| BenchError::Setup("a driver thread panicked".into()))?;
         total.merge(&driven);
-        streams.extend(driven.streams);
+        links.append(&mut driven.links);
     }
-    Ok((total, streams))
+    Ok((total, links))
 }
 
 /// Starts the driver threads, each with every `drivers`-th peer; if one
 /// cannot start, stops those that did and waits for them.
 fn spawn_drivers(
     options: &RegistryOptions,
-    addr: SocketAddr,
+    (addr, security): (SocketAddr, Security),
     drivers: usize,
     shared: &Arc<Shared>,
 ) -> Result<Vec<JoinHandle<Driven>>, BenchError> {
@@ -107,6 +108,7 @@ fn spawn_drivers(
         let mine = Arc::clone(shared);
         let plan = Plan {
             addr,
+            security,
             peers: options.peers,
             interval: options.hello_interval,
             list_period: period(options.list_fraction),
@@ -206,11 +208,12 @@ fn period(fraction: f64) -> Option<u64> {
 }
 
 /// Sends `LIST` on a joined peer's connection and counts the rows.
-fn final_list(stream: &TcpStream) -> Result<u64, BenchError> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream);
-    (&*stream).write_all(wire_line(Request::List).as_bytes())?;
+fn final_list(link: &mut Link) -> Result<u64, BenchError> {
+    let socket = link.read.socket();
+    socket.set_nonblocking(false)?;
+    socket.set_read_timeout(Some(Duration::from_secs(10)))?;
+    link.write.write_all(wire_line(Request::List).as_bytes())?;
+    let mut reader = BufReader::new(&mut link.read);
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let Some(count) = line
@@ -240,6 +243,7 @@ fn final_list(stream: &TcpStream) -> Result<u64, BenchError> {
 #[derive(Clone, Copy)]
 pub(super) struct Plan {
     pub(super) addr: SocketAddr,
+    pub(super) security: Security,
     pub(super) peers: usize,
     pub(super) interval: Duration,
     pub(super) list_period: Option<u64>,

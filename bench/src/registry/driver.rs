@@ -1,12 +1,13 @@
 //! `Driver`: one thread's share of the peers. It joins them a window at a
 //! time, fires each joined peer's request from a timer heap, and polls only
-//! the sockets that owe it a reply. It never blocks on a socket and never
-//! has more than one request in flight per peer.
+//! the sockets that owe it a reply. It never blocks on a socket once a peer
+//! is connected (connecting, and over TLS the handshake, block for the
+//! milliseconds they take) and never has more than one request in flight
+//! per peer.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Write};
-use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -15,6 +16,8 @@ use p2pchat::wire::Request;
 
 use super::drive::{Plan, Shared};
 use super::{BENCH_PASSWORD, Driven, peer_name};
+use crate::BenchError;
+use crate::link::{Link, connect};
 use crate::wire_line;
 use crate::{Lines, ReadEnd, poll_readable, pollfd};
 
@@ -37,7 +40,7 @@ enum Waiting {
 
 struct Peer {
     index: usize,
-    stream: Option<TcpStream>,
+    link: Option<Link>,
     lines: Lines,
     waiting: Waiting,
     sent_at: Instant,
@@ -69,7 +72,7 @@ impl Driver {
                 .into_iter()
                 .map(|index| Peer {
                     index,
-                    stream: None,
+                    link: None,
                     lines: Lines::default(),
                     waiting: Waiting::Nothing,
                     sent_at: now,
@@ -135,9 +138,11 @@ impl Driver {
             .map(|&p| {
                 pollfd(
                     self.peers[p]
-                        .stream
+                        .link
                         .as_ref()
-                        .expect("a busy peer is connected"),
+                        .expect("a busy peer is connected")
+                        .read
+                        .socket(),
                 )
             })
             .collect();
@@ -157,11 +162,11 @@ impl Driver {
     /// What this driver counted, with the connections of the peers still
     /// joined, for the final `LIST`.
     fn into_driven(mut self) -> Driven {
-        self.out.streams = self
+        self.out.links = self
             .peers
             .iter_mut()
             .filter(|p| p.joined && p.waiting != Waiting::Gone)
-            .filter_map(|p| p.stream.take())
+            .filter_map(|p| p.link.take())
             .collect();
         self.out
     }
@@ -171,23 +176,25 @@ impl Driver {
             let p = self.next_join;
             self.next_join += 1;
             let name = peer_name(self.peers[p].index);
-            let connected = TcpStream::connect(self.plan.addr).and_then(|stream| {
-                stream.set_nodelay(true)?;
-                // The port is what the registry records; any valid one does.
-                let join = Request::Join {
-                    name,
-                    password: BENCH_PASSWORD.into(),
-                    port: 9000,
-                    key: None,
-                };
-                (&stream).write_all(wire_line(join).as_bytes())?;
-                stream.set_nonblocking(true)?;
-                Ok(stream)
-            });
+            let connected =
+                connect(self.plan.addr, self.plan.security, None).and_then(|mut link| {
+                    // The port is what the registry records; any valid one
+                    // does. No key: a peer's key is optional at JOIN, and
+                    // leaving it out keeps the plain and TLS runs alike.
+                    let join = Request::Join {
+                        name,
+                        password: BENCH_PASSWORD.into(),
+                        port: 9000,
+                        key: None,
+                    };
+                    link.write.write_all(wire_line(join).as_bytes())?;
+                    link.read.socket().set_nonblocking(true)?;
+                    Ok::<Link, BenchError>(link)
+                });
             let peer = &mut self.peers[p];
             match connected {
-                Ok(stream) => {
-                    peer.stream = Some(stream);
+                Ok(link) => {
+                    peer.link = Some(link);
                     peer.waiting = Waiting::Joined;
                     peer.sent_at = Instant::now();
                     self.out.first_join.get_or_insert(peer.sent_at);
@@ -251,10 +258,10 @@ impl Driver {
     /// Sends `line` for joined peer `p`, which then waits for `waiting`.
     fn send(&mut self, p: usize, line: &str, waiting: Waiting) {
         let peer = &mut self.peers[p];
-        let stream = peer.stream.as_ref().expect("a joined peer is connected");
+        let link = peer.link.as_mut().expect("a joined peer is connected");
         // One short line on a socket with no request in flight always fits
         // in its send buffer; failing means the connection broke.
-        match (&*stream).write(line.as_bytes()) {
+        match link.write.write(line.as_bytes()) {
             Ok(n) if n == line.len() => {
                 peer.waiting = waiting;
                 peer.sent_at = Instant::now();
@@ -269,11 +276,11 @@ impl Driver {
 
     fn read(&mut self, p: usize, shared: &Shared) {
         let peer = &mut self.peers[p];
-        let Some(stream) = peer.stream.as_ref() else {
+        let Some(link) = peer.link.as_mut() else {
             return;
         };
         let mut replies: Vec<Vec<u8>> = Vec::new();
-        let (_, end) = peer.lines.read(stream, &mut self.scratch, |line| {
+        let (_, end) = peer.lines.read(&mut link.read, &mut self.scratch, |line| {
             replies.push(line.to_vec())
         });
         let now = Instant::now();

@@ -50,8 +50,13 @@ pub fn run(options: &RegistryOptions) -> Result<RegistryReport, BenchError> {
     }
     let drivers = options.drivers.clamp(1, options.peers);
     match &options.server {
-        ServerAt::Child { addr, pid } => {
-            let mut report = drive(options, *addr, drivers, || thread_count(Some(*pid)))?;
+        ServerAt::Child {
+            addr,
+            pid,
+            security,
+        } => {
+            let target = (*addr, *security);
+            let mut report = drive(options, target, drivers, || thread_count(Some(*pid)))?;
             report.peak_memory = peak_memory(Some(*pid));
             report.memory_of = format!("server child process {pid}");
             Ok(report)
@@ -69,8 +74,8 @@ fn run_in_process(
 ) -> Result<RegistryReport, BenchError> {
     let baseline = thread_count(None).unwrap_or(0);
     reset_peak_memory();
-    let server = Server::bind(server::bench_config(db, options.hello_timeout))?;
-    let addr = server.local_addr();
+    let server = Server::bind(server::bench_config(db, options.hello_timeout, options.tls))?;
+    let target = (server.local_addr(), server::security_of(&server));
     let stopper = server.stopper();
     let handle = thread::Builder::new()
         .name("bench-registry".into())
@@ -78,7 +83,7 @@ fn run_in_process(
     // The load's own threads: the drivers (the caller's thread was in the
     // baseline).
     let load = drivers as u64;
-    let result = drive(options, addr, drivers, || {
+    let result = drive(options, target, drivers, || {
         thread_count(None).map(|n| n.saturating_sub(baseline + load))
     });
     let memory = peak_memory(None);

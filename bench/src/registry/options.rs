@@ -5,13 +5,20 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::Security;
+
 /// Where the server under test runs.
 #[derive(Debug, Clone)]
 pub enum ServerAt {
-    /// Started by `run` on a thread of this process, on this database.
+    /// Started by `run` on a thread of this process, on this database,
+    /// over TLS if `RegistryOptions::tls`.
     InProcess(PathBuf),
-    /// Already running in another process.
-    Child { addr: SocketAddr, pid: u32 },
+    /// Already running in another process, spoken to as `security` says.
+    Child {
+        addr: SocketAddr,
+        pid: u32,
+        security: Security,
+    },
 }
 
 /// How a registry run is set up.
@@ -31,6 +38,9 @@ pub struct RegistryOptions {
     pub join_window: usize,
     /// Threads that drive the peers.
     pub drivers: usize,
+    /// TLS between the peers and a server `run` starts (a child's is
+    /// given by `ServerAt::Child`).
+    pub tls: bool,
     pub progress: bool,
     pub server: ServerAt,
 }
@@ -45,6 +55,7 @@ impl RegistryOptions {
             list_fraction: 0.01,
             join_window: 8,
             drivers: 2,
+            tls: false,
             progress: false,
             server: ServerAt::InProcess(PathBuf::from("registry.db")),
         }

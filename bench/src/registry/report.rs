@@ -1,15 +1,17 @@
 //! `RegistryReport`: what a registry run measured, and `Driven`, what one
 //! driver thread counted, which the drivers' tallies add up to. No I/O.
 
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::{Histogram, Latency};
+use crate::link::Link;
+use crate::{Histogram, Latency, Security};
 
 /// What a registry run measured.
 #[derive(Debug, Clone)]
 pub struct RegistryReport {
     pub peers: usize,
+    /// `"tls"` or `"plain"`: how the peers talked to the server.
+    pub security: &'static str,
     pub joined: u64,
     pub join_failures: u64,
     /// From the first JOIN sent to the last answered.
@@ -59,7 +61,7 @@ pub(super) struct Driven {
     pub(super) search: Histogram,
     pub(super) bad_replies: u64,
     pub(super) wrongly_offline: u64,
-    pub(super) streams: Vec<TcpStream>,
+    pub(super) links: Vec<Link>,
 }
 
 impl Driven {
@@ -67,12 +69,13 @@ impl Driven {
     /// this one; the caller fills in the memory.
     pub(super) fn report(
         &self,
-        peers: usize,
+        (peers, security): (usize, Security),
         final_list_rows: u64,
         server_threads: Option<u64>,
     ) -> RegistryReport {
         RegistryReport {
             peers,
+            security: security.label(),
             joined: self.joined,
             join_failures: self.join_failures,
             join_time: self

@@ -13,7 +13,7 @@ use p2pchat::password::{HashParams, Hasher};
 use p2pchat::registry::{RegistryConfig, RegistryTls, Server};
 
 use super::{BENCH_PASSWORD, peer_name};
-use crate::BenchError;
+use crate::{BenchError, Security};
 
 /// Creates the accounts `peer_name(0..peers)` with `BENCH_PASSWORD` in the
 /// database at `path`, hashing the password once for all of them. Returns
@@ -38,25 +38,41 @@ pub fn prepare_db(path: &Path, peers: usize) -> Result<usize, BenchError> {
 /// The registry a benchmark runs: on `127.0.0.1:0`, with the limits per
 /// address and per user lifted, since every simulated peer comes from this
 /// one machine and the point is the server's capacity, not its limits.
-pub(super) fn bench_config(db: &Path, hello_timeout: Duration) -> RegistryConfig {
+/// Over TLS (`tls`) its key is made beside the database, as a real
+/// registry's is; else in plain text (`--plaintext`).
+pub(super) fn bench_config(db: &Path, hello_timeout: Duration, tls: bool) -> RegistryConfig {
     let mut config = RegistryConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), db);
     config.hello_timeout = hello_timeout;
     config.max_per_address = config.max_connections;
     config.max_invites_per_user = usize::MAX;
     config.registrations.max = usize::MAX;
-    // The load generators speak raw lines.
-    config.tls = RegistryTls::Plaintext;
+    if !tls {
+        config.tls = RegistryTls::Plaintext;
+    }
     config
 }
 
+/// How the peers must talk to `server`: TLS to its key, if it has one.
+pub(super) fn security_of(server: &Server) -> Security {
+    match server.fingerprint() {
+        Some(fingerprint) => Security::Tls(fingerprint),
+        None => Security::Plain,
+    }
+}
+
 /// The body of the server child process: serves on `127.0.0.1:0`, prints
-/// the address on stdout, and stops when stdin closes.
-pub fn serve_child(db: &Path, hello_timeout: Duration) -> Result<(), BenchError> {
-    let server = Server::bind(bench_config(db, hello_timeout))?;
+/// the address on the first line of stdout and its key's fingerprint (or
+/// `plaintext`) on the second, and stops when stdin closes.
+pub fn serve_child(db: &Path, hello_timeout: Duration, tls: bool) -> Result<(), BenchError> {
+    let server = Server::bind(bench_config(db, hello_timeout, tls))?;
     let stopper = server.stopper();
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", server.local_addr())?;
+        match security_of(&server) {
+            Security::Tls(fingerprint) => writeln!(out, "{fingerprint}")?,
+            Security::Plain => writeln!(out, "plaintext")?,
+        }
         out.flush()?;
     }
     // The parent's end of stdin closing (even if it crashed) stops us.

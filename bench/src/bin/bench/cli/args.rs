@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use p2pchat_bench::BenchError;
+use p2pchat::crypto::Fingerprint;
 use p2pchat_bench::churn::ChurnOptions;
 use p2pchat_bench::lobby::{IrcTarget, LobbyOptions, Target};
 use p2pchat_bench::registry::RegistryOptions;
+use p2pchat_bench::{BenchError, Security};
 
 /// Load tests for p2pchat: a lobby flooded by one member, or the registry
 /// under thousands of peers. Everything runs on 127.0.0.1.
@@ -40,6 +41,16 @@ pub(super) enum Scenario {
         db: PathBuf,
         #[arg(long)]
         hello_timeout: f64,
+        #[arg(long)]
+        tls: bool,
+    },
+    /// Runs a lobby hub for `bench lobby` (internal).
+    #[command(hide = true)]
+    ServeLobby {
+        #[arg(long)]
+        members: usize,
+        #[arg(long)]
+        tls: bool,
     },
 }
 
@@ -66,9 +77,21 @@ pub(super) struct LobbyArgs {
     /// Seconds the receivers may take, after the last send, to get it all.
     #[arg(long, default_value_t = 30.0, value_parser = p2pchat::parse_seconds)]
     pub(super) timeout: f64,
+    /// Members talk TLS 1.3 to the hub, each with a key of its own, as
+    /// p2pchat's peers do by default (the default here is plain text).
+    #[arg(long)]
+    pub(super) tls: bool,
+    /// Run the hub in this process rather than a child process of its own
+    /// (whose memory is then the hub's alone).
+    #[arg(long)]
+    pub(super) in_process: bool,
     /// Flood a channel of the IRC server at this address instead of a hub.
     #[arg(long, value_name = "ADDR")]
     pub(super) against_irc: Option<SocketAddr>,
+    /// Talk TLS to the IRC server, whose key must have this fingerprint
+    /// (SHA256:<base64 of the SHA-256 of its public key, no padding>).
+    #[arg(long, value_name = "SHA256:...")]
+    pub(super) irc_tls: Option<Fingerprint>,
     /// IRC operator NAME:PASSWORD, so the sender can set mode +F.
     #[arg(long, value_name = "NAME:PASSWORD")]
     pub(super) irc_oper: Option<String>,
@@ -109,6 +132,10 @@ pub(super) struct RegistryArgs {
     /// threads are then counted net of the load's own).
     #[arg(long)]
     pub(super) in_process: bool,
+    /// Peers talk TLS 1.3 to the registry, as p2pchat's peers do by
+    /// default (the default here is plain text).
+    #[arg(long)]
+    pub(super) tls: bool,
 }
 
 #[derive(clap::Args)]
@@ -152,6 +179,7 @@ impl LobbyArgs {
         options.readers = self.readers;
         options.timeout = Duration::from_secs_f64(self.timeout);
         options.progress = true;
+        options.target = Target::Hub { tls: self.tls };
         if let Some(addr) = self.against_irc {
             let oper = match &self.irc_oper {
                 Some(pair) => Some(
@@ -165,6 +193,7 @@ impl LobbyArgs {
             };
             options.target = Target::Irc(IrcTarget {
                 addr,
+                security: self.irc_tls.map_or(Security::Plain, Security::Tls),
                 oper,
                 pid: self.irc_pid,
             });
@@ -183,6 +212,7 @@ impl RegistryArgs {
         options.list_fraction = self.list_percent / 100.0;
         options.join_window = self.join_window;
         options.drivers = self.drivers;
+        options.tls = self.tls;
         options.progress = true;
         options
     }

@@ -33,14 +33,16 @@ fn json_opt(n: Option<u64>) -> String {
 pub(super) fn lobby_json(r: &LobbyReport) -> String {
     format!(
         concat!(
-            "{{\"scenario\":\"lobby\",\"target\":{},\"members\":{},\"messages\":{},",
+            "{{\"scenario\":\"lobby\",\"target\":{},\"security\":{},\"members\":{},\"messages\":{},",
             "\"rate\":{},\"size\":{},\"deliveries_per_sec\":{:.0},\"messages_per_sec\":{:.1},",
             "\"latency_p50_us\":{},\"latency_p99_us\":{},\"latency_max_us\":{},",
             "\"expected\":{},\"delivered\":{},\"lost\":{},\"out_of_order\":{},",
             "\"disconnected\":{},\"elapsed_s\":{:.6},\"peak_memory_bytes\":{},",
+            "\"baseline_memory_bytes\":{},\"memory_per_member_bytes\":{},",
             "\"memory_of\":{},\"flood_exempt\":{}}}"
         ),
         json_str(&r.target),
+        json_str(r.security),
         r.members,
         r.messages,
         r.rate,
@@ -57,6 +59,8 @@ pub(super) fn lobby_json(r: &LobbyReport) -> String {
         r.disconnected,
         r.elapsed.as_secs_f64(),
         json_opt(r.peak_memory),
+        json_opt(r.baseline_memory),
+        json_opt(r.memory_per_member()),
         json_str(&r.memory_of),
         r.flood_exempt.map_or("null".into(), |b| b.to_string()),
     )
@@ -65,7 +69,8 @@ pub(super) fn lobby_json(r: &LobbyReport) -> String {
 pub(super) fn registry_json(r: &RegistryReport) -> String {
     format!(
         concat!(
-            "{{\"scenario\":\"registry\",\"peers\":{},\"joined\":{},\"join_failures\":{},",
+            "{{\"scenario\":\"registry\",\"security\":{},\"peers\":{},\"joined\":{},",
+            "\"join_failures\":{},",
             "\"join_time_s\":{:.3},\"join_rate\":{:.1},\"join_p50_us\":{},\"join_p99_us\":{},",
             "\"hello_count\":{},\"hello_p50_us\":{},\"hello_p99_us\":{},\"hello_max_us\":{},",
             "\"hello_during_joins_p99_us\":{},",
@@ -74,6 +79,7 @@ pub(super) fn registry_json(r: &RegistryReport) -> String {
             "\"bad_replies\":{},\"wrongly_offline\":{},\"final_list_rows\":{},",
             "\"server_threads\":{},\"peak_memory_bytes\":{},\"memory_of\":{}}}"
         ),
+        json_str(r.security),
         r.peers,
         r.joined,
         r.join_failures,

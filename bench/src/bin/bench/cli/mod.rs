@@ -41,14 +41,22 @@ fn run(args: Args) -> Result<(), BenchError> {
         Scenario::Lobby(lobby) => lobby_command(&lobby, args.json),
         Scenario::Registry(registry) => registry_command(registry, fds, args.json),
         Scenario::Churn(churn) => churn_command(&churn, fds, args.json),
-        Scenario::ServeRegistry { db, hello_timeout } => {
-            registry::serve_child(&db, Duration::from_secs_f64(hello_timeout))
-        }
+        Scenario::ServeRegistry {
+            db,
+            hello_timeout,
+            tls,
+        } => registry::serve_child(&db, Duration::from_secs_f64(hello_timeout), tls),
+        Scenario::ServeLobby { members, tls } => lobby::serve_child(members, tls),
     }
 }
 
 fn lobby_command(args: &LobbyArgs, json: bool) -> Result<(), BenchError> {
-    let report = lobby::run(&args.options()?)?;
+    let options = args.options()?;
+    let report = if args.in_process || args.against_irc.is_some() {
+        lobby::run(&options)?
+    } else {
+        server::run_lobby(options, args.tls)?
+    };
     if json {
         println!("{}", json::lobby_json(&report));
     } else {

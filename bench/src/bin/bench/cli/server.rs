@@ -1,16 +1,18 @@
-//! The registry server a load runs against: its database of bench
-//! accounts, and the child process it runs in, stopped by closing its
-//! stdin and always waited for.
+//! The servers a load runs against in child processes of their own: the
+//! registry (with its database of bench accounts) and the lobby hub. Each
+//! child prints its address and how to talk to it, is stopped by closing
+//! its stdin, and is always waited for.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-use p2pchat_bench::BenchError;
 use p2pchat_bench::churn::{self, ChurnOptions, ChurnReport};
+use p2pchat_bench::lobby::{self, LobbyOptions, LobbyReport, RemoteHub, Target};
 use p2pchat_bench::registry::{self, RegistryOptions, RegistryReport, ServerAt};
+use p2pchat_bench::{BenchError, Security};
 
 /// Prepares the database, starts the server (in a child process unless
 /// `in_process`), and runs the load against it.
@@ -24,9 +26,44 @@ pub(super) fn run_registry(
         options.server = ServerAt::InProcess(db);
         return registry::run(&options);
     }
-    with_child_server(&db, options.hello_timeout, |addr, pid| {
-        options.server = ServerAt::Child { addr, pid };
+    let mut serve = Command::new(std::env::current_exe()?);
+    serve
+        .arg("serve-registry")
+        .arg("--db")
+        .arg(&db)
+        .arg("--hello-timeout")
+        .arg(options.hello_timeout.as_secs_f64().to_string());
+    if options.tls {
+        serve.arg("--tls");
+    }
+    with_child(serve, |addr, pid, security| {
+        options.server = ServerAt::Child {
+            addr,
+            pid,
+            security,
+        };
         registry::run(&options)
+    })
+}
+
+/// Starts a lobby hub for `options.members` in a child process, over TLS
+/// if `tls`, and runs the load against it.
+pub(super) fn run_lobby(mut options: LobbyOptions, tls: bool) -> Result<LobbyReport, BenchError> {
+    let mut serve = Command::new(std::env::current_exe()?);
+    serve
+        .arg("serve-lobby")
+        .arg("--members")
+        .arg(options.members.to_string());
+    if tls {
+        serve.arg("--tls");
+    }
+    with_child(serve, |addr, pid, security| {
+        options.target = Target::RemoteHub(RemoteHub {
+            addr,
+            security,
+            pid,
+        });
+        lobby::run(&options)
     })
 }
 
@@ -39,7 +76,15 @@ pub(super) fn run_churn(
     configure: impl FnOnce(&mut ChurnOptions),
 ) -> Result<ChurnReport, BenchError> {
     let (db, _scratch) = bench_db(db, "churn", churn::accounts(peers))?;
-    with_child_server(&db, hello_timeout, |addr, pid| {
+    // The churn's peers speak plain text.
+    let mut serve = Command::new(std::env::current_exe()?);
+    serve
+        .arg("serve-registry")
+        .arg("--db")
+        .arg(&db)
+        .arg("--hello-timeout")
+        .arg(hello_timeout.as_secs_f64().to_string());
+    with_child(serve, |addr, pid, _| {
         let mut options = ChurnOptions::new(peers, addr, pid, db.clone());
         configure(&mut options);
         churn::run(&options)
@@ -70,44 +115,42 @@ fn bench_db(
     Ok((db, scratch))
 }
 
-/// Starts a registry server on `db` in a child process, runs `load` with its
-/// address and pid, then stops it: closing its stdin is the child's signal
-/// to shut down cleanly, and we wait for it.
-fn with_child_server<T>(
-    db: &std::path::Path,
-    hello_timeout: Duration,
-    load: impl FnOnce(SocketAddr, u32) -> Result<T, BenchError>,
+/// Runs `serve` (a `bench serve-…` command) as a child process, runs
+/// `load` with its address, pid and how to talk to it, then stops it:
+/// closing its stdin is the child's signal to shut down cleanly, and we
+/// wait for it.
+fn with_child<T>(
+    mut serve: Command,
+    load: impl FnOnce(SocketAddr, u32, Security) -> Result<T, BenchError>,
 ) -> Result<T, BenchError> {
-    let mut child = spawn_server(db, hello_timeout)?;
-    let result = read_addr(&mut child).and_then(|addr| load(addr, child.id()));
+    let mut child = serve.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+    let result =
+        read_hello(&mut child).and_then(|(addr, security)| load(addr, child.id(), security));
     drop(child.stdin.take());
     let _ = child.wait();
     result
 }
 
-fn spawn_server(db: &std::path::Path, hello_timeout: Duration) -> Result<Child, BenchError> {
-    let exe = std::env::current_exe()?;
-    let child = Command::new(exe)
-        .arg("serve-registry")
-        .arg("--db")
-        .arg(db)
-        .arg("--hello-timeout")
-        .arg(hello_timeout.as_secs_f64().to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()?;
-    Ok(child)
-}
-
-/// The child prints the address it listens on as its first line.
-fn read_addr(child: &mut Child) -> Result<SocketAddr, BenchError> {
-    let stdout = child
+/// The child prints the address it listens on as its first line, and its
+/// key's fingerprint (or `plaintext`) as its second.
+fn read_hello(child: &mut Child) -> Result<(SocketAddr, Security), BenchError> {
+    let stdout: ChildStdout = child
         .stdout
         .take()
         .ok_or_else(|| BenchError::Setup("the server child has no stdout".into()))?;
+    let mut stdout = BufReader::new(stdout);
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    line.trim()
-        .parse()
-        .map_err(|_| BenchError::Setup(format!("the server child said {line:?}, not an address")))
+    stdout.read_line(&mut line)?;
+    let addr = line.trim().parse().map_err(|_| {
+        BenchError::Setup(format!("the server child said {line:?}, not an address"))
+    })?;
+    line.clear();
+    stdout.read_line(&mut line)?;
+    let security = match line.trim() {
+        "plaintext" => Security::Plain,
+        word => Security::Tls(word.parse().map_err(|_| {
+            BenchError::Setup(format!("the server child said {line:?}, not a fingerprint"))
+        })?),
+    };
+    Ok((addr, security))
 }

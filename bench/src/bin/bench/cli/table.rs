@@ -9,6 +9,7 @@ use p2pchat_bench::{Latency, show_duration, show_mib};
 pub(super) fn print_lobby(r: &LobbyReport) {
     let rows = [
         ("target", r.target.clone()),
+        ("security", r.security.to_string()),
         (
             "members / messages / size",
             format!("{} / {} / {} B", r.members, r.messages, r.size),
@@ -33,6 +34,15 @@ pub(super) fn print_lobby(r: &LobbyReport) {
             "peak memory",
             format!("{} ({})", show_mib(r.peak_memory), r.memory_of),
         ),
+        (
+            "memory before / per member",
+            format!(
+                "{} / {}",
+                show_mib(r.baseline_memory),
+                r.memory_per_member()
+                    .map_or("?".into(), |b| format!("{:.1} KiB", b as f64 / 1024.0))
+            ),
+        ),
     ];
     print_rows(&rows);
     if let Some(exempt) = r.flood_exempt {
@@ -47,6 +57,7 @@ pub(super) fn print_lobby(r: &LobbyReport) {
 pub(super) fn print_registry(r: &RegistryReport) {
     let rows = [
         ("peers", r.peers.to_string()),
+        ("security", r.security.to_string()),
         (
             "joined",
             format!("{} ({} failed)", r.joined, r.join_failures),
