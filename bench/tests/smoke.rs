@@ -5,14 +5,16 @@
 
 use std::time::Duration;
 
-use p2pchat_bench::lobby::{self, LobbyOptions};
+use p2pchat_bench::lobby::{self, LobbyOptions, Target};
 use p2pchat_bench::registry::{self, RegistryOptions, ServerAt};
 
 #[track_caller]
-fn check_lobby(members: usize, messages: u64, rate: f64) {
+fn check_lobby(members: usize, messages: u64, rate: f64, tls: bool) {
     let mut options = LobbyOptions::new(members, messages);
     options.rate = rate;
+    options.target = Target::Hub { tls };
     let report = lobby::run(&options).unwrap();
+    assert_eq!(report.security, if tls { "tls" } else { "plain" });
     let expected = (members as u64 - 1) * messages;
     assert_eq!(report.expected, expected);
     assert_eq!(report.delivered, expected, "{report:?}");
@@ -24,13 +26,48 @@ fn check_lobby(members: usize, messages: u64, rate: f64) {
 
 #[test]
 fn lobby_loses_nothing() {
-    check_lobby(5, 50, 0.0);
-    check_lobby(2, 20, 0.0);
-    check_lobby(3, 10, 2000.0);
+    check_lobby(5, 50, 0.0, false);
+    check_lobby(2, 20, 0.0, false);
+    check_lobby(3, 10, 2000.0, false);
 }
 
 #[test]
-fn registry_times_nobody_out() {
+fn lobby_over_tls_loses_nothing() {
+    check_lobby(5, 50, 0.0, true);
+    check_lobby(3, 10, 2000.0, true);
+}
+
+#[test]
+fn lobby_with_the_hub_in_its_own_process_over_tls() {
+    // `bench lobby` runs the hub in a child process (`bench serve-lobby`)
+    // and reads that process's memory.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bench"))
+        .args(["--json", "lobby", "--members", "4", "--messages", "30"])
+        .arg("--tls")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let json = stdout.trim();
+    assert!(out.status.success(), "{json}\n{stderr}");
+    assert_eq!(json_field(json, "security"), "\"tls\"", "{json}");
+    assert_eq!(json_field(json, "delivered"), "90", "{json}");
+    assert_eq!(json_field(json, "lost"), "0", "{json}");
+    assert_eq!(json_field(json, "out_of_order"), "0", "{json}");
+    assert_eq!(
+        json_field(json, "memory_of"),
+        "\"hub process (bench serve-lobby)\"",
+        "{json}"
+    );
+    // Linux has /proc; elsewhere the figure is null.
+    if cfg!(target_os = "linux") {
+        assert_ne!(json_field(json, "peak_memory_bytes"), "null", "{json}");
+        assert_ne!(json_field(json, "baseline_memory_bytes"), "null", "{json}");
+    }
+}
+
+#[track_caller]
+fn check_registry(tls: bool) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("registry.db");
     assert_eq!(registry::prepare_db(&db, 5).unwrap(), 5);
@@ -44,7 +81,9 @@ fn registry_times_nobody_out() {
     // Every peer LISTs or SEARCHes now and then.
     options.list_fraction = 0.25;
     options.server = ServerAt::InProcess(db);
+    options.tls = tls;
     let report = registry::run(&options).unwrap();
+    assert_eq!(report.security, if tls { "tls" } else { "plain" });
     assert_eq!(report.joined, 5, "{report:?}");
     assert_eq!(report.join_failures, 0, "{report:?}");
     assert_eq!(report.wrongly_offline, 0, "{report:?}");
@@ -52,6 +91,16 @@ fn registry_times_nobody_out() {
     assert_eq!(report.final_list_rows, 5, "{report:?}");
     assert!(report.hello.count > 0, "{report:?}");
     assert!(report.list.count > 0, "{report:?}");
+}
+
+#[test]
+fn registry_times_nobody_out() {
+    check_registry(false);
+}
+
+#[test]
+fn registry_over_tls_times_nobody_out() {
+    check_registry(true);
 }
 
 /// The value of `name` in the flat JSON object `bench --json` prints: a
