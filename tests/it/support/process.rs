@@ -88,17 +88,26 @@ impl ServerProcess {
     pub fn start_on(bind: &str, db: &Path, extra: &[&str]) -> ServerProcess {
         let mut args = vec!["--plaintext"];
         args.extend_from_slice(extra);
-        ServerProcess::spawn(bind, db, &args)
+        ServerProcess::spawn(bind, db, &args, None)
     }
 
     /// Starts `server --bind 127.0.0.1:0 --db <db>` plus `extra`, speaking
     /// TLS (the default): its second line is its fingerprint.
     pub fn start_tls(db: &Path, extra: &[&str]) -> ServerProcess {
-        ServerProcess::spawn("127.0.0.1:0", db, extra)
+        ServerProcess::spawn("127.0.0.1:0", db, extra, None)
     }
 
-    fn spawn(bind: &str, db: &Path, extra: &[&str]) -> ServerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+    /// As `start_tls`, with `SSLKEYLOGFILE=<key_log>` in its environment.
+    pub fn start_tls_logging_keys(db: &Path, key_log: &Path) -> ServerProcess {
+        ServerProcess::spawn("127.0.0.1:0", db, &[], Some(key_log))
+    }
+
+    /// `SSLKEYLOGFILE` is `key_log`, or unset whatever the test's own
+    /// environment says.
+    fn spawn(bind: &str, db: &Path, extra: &[&str], key_log: Option<&Path>) -> ServerProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        key_log_env(&mut command, key_log);
+        let mut child = command
             .args(["--bind", bind, "--db"])
             .arg(db)
             .args(extra)
@@ -220,7 +229,18 @@ impl PeerProcess {
     /// unless `args` give a `--data-dir`: a TLS peer keeps the registry keys
     /// it has seen there, never in the real home directory.
     pub fn start(name: &str, args: &[&str]) -> PeerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_peer"))
+        PeerProcess::spawn(name, args, None)
+    }
+
+    /// As `start`, with `SSLKEYLOGFILE=<key_log>` in its environment.
+    pub fn start_logging_keys(name: &str, args: &[&str], key_log: &Path) -> PeerProcess {
+        PeerProcess::spawn(name, args, Some(key_log))
+    }
+
+    fn spawn(name: &str, args: &[&str], key_log: Option<&Path>) -> PeerProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_peer"));
+        key_log_env(&mut command, key_log);
+        let mut child = command
             .args(plaintext_unless_data_dir(args))
             .args(args)
             .stdin(Stdio::piped())
@@ -356,6 +376,15 @@ impl Drop for PeerProcess {
     fn drop(&mut self) {
         kill_quietly(&mut self.child);
     }
+}
+
+/// Sets `SSLKEYLOGFILE` to `key_log`, or removes it: a test's child writes
+/// TLS secrets only where that test asks.
+fn key_log_env(command: &mut Command, key_log: Option<&Path>) {
+    match key_log {
+        Some(path) => command.env("SSLKEYLOGFILE", path),
+        None => command.env_remove("SSLKEYLOGFILE"),
+    };
 }
 
 /// `--plaintext`, unless `args` give a `--data-dir` (a TLS peer's).
