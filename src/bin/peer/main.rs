@@ -3,6 +3,7 @@
 //! a line editor at a terminal), and turns Ctrl-C into a clean exit.
 
 mod console;
+mod find;
 
 use std::io::{self, IsTerminal};
 use std::net::SocketAddr;
@@ -18,7 +19,6 @@ use p2pchat::lobby::{self, InvitePolicy};
 use p2pchat::peer::{
     Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig,
 };
-use p2pchat::registry::DEFAULT_REGISTRY_PORT;
 use p2pchat::screen::{ColorChoice, ScreenLine, Style};
 use p2pchat::trace::Trace;
 
@@ -32,9 +32,11 @@ const SCREEN_CAPACITY: usize = 256;
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// The registry server, as HOST:PORT.
-    #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_REGISTRY_PORT}"))]
-    server: String,
+    /// The registry server, as HOST:PORT. Without it the peer looks for
+    /// registries on the LAN for 2 s, and tries 127.0.0.1:7777 if none
+    /// answers.
+    #[arg(long)]
+    server: Option<String>,
     /// The port to listen on for chat requests (0 lets the system pick).
     #[arg(long, default_value_t = 0)]
     port: u16,
@@ -109,8 +111,14 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    // Every address the name resolves to, tried in order.
-    let servers = p2pchat::peer::resolve_servers(&args.server)?;
+    let at_terminal = console::at_terminal();
+    // Every address the name resolves to, tried in order; or the one found
+    // on the LAN.
+    let chosen = find::registry(args.server.as_deref(), at_terminal)?;
+    let servers = chosen.servers;
+    // The key the announcement named, to be checked against the one the
+    // registry presents once the link speaks TLS.
+    let _announced = chosen.announced;
     let mut config = PeerConfig::new(servers[0]);
     config.servers = servers;
     config.listen = SocketAddr::from(([0, 0, 0, 0], args.port));
@@ -124,7 +132,6 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config.invites = args.invites;
     config.trace = Trace::new(args.trace);
 
-    let at_terminal = console::at_terminal();
     let choice = match args.color {
         Color::Auto => ColorChoice::Auto,
         Color::Always => ColorChoice::Always,

@@ -80,12 +80,13 @@ impl ServerProcess {
         ServerProcess::start_on("127.0.0.1:0", db, extra)
     }
 
-    /// Starts `server --bind <bind> --db <db>` plus `extra`: with a fixed
-    /// `bind`, a test can kill the server and start another where its
-    /// clients expect it.
+    /// Starts `server --bind <bind> --no-announce --db <db>` plus `extra`:
+    /// with a fixed `bind`, a test can kill the server and start another
+    /// where its clients expect it. It does not announce itself: nothing a
+    /// test starts outside a network namespace of its own multicasts.
     pub fn start_on(bind: &str, db: &Path, extra: &[&str]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["--bind", bind, "--db"])
+            .args(["--bind", bind, "--no-announce", "--db"])
             .arg(db)
             .args(extra)
             .stdin(Stdio::null())
