@@ -85,10 +85,19 @@ impl ServerProcess {
     /// where its clients expect it. It does not announce itself: nothing a
     /// test starts outside a network namespace of its own multicasts.
     pub fn start_on(bind: &str, db: &Path, extra: &[&str]) -> ServerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        command
             .args(["--bind", bind, "--no-announce", "--db"])
             .arg(db)
-            .args(extra)
+            .args(extra);
+        ServerProcess::spawn(command)
+    }
+
+    /// Starts `command`, a `server` with its options (in a network
+    /// namespace, say), and reads the address it listens on from its first
+    /// line of output.
+    pub fn spawn(mut command: Command) -> ServerProcess {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -195,8 +204,15 @@ impl PeerProcess {
     /// Starts `peer` with `args`; `name` is only for messages until the
     /// test joins as it.
     pub fn start(name: &str, args: &[&str]) -> PeerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_peer"))
-            .args(args)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_peer"));
+        command.args(args);
+        PeerProcess::spawn(name, command)
+    }
+
+    /// Starts `command`, a `peer` with its options (in a network namespace,
+    /// say); `name` is only for messages until the test joins as it.
+    pub fn spawn(name: &str, mut command: Command) -> PeerProcess {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -1,0 +1,162 @@
+//! Finding the registry on the LAN, with real multicast DNS between the
+//! real binaries, each test in a network namespace of its own (see
+//! `support::Netns`): one registry found and used, several listed, none and
+//! the fallback, and the announcement withdrawn when the registry stops.
+//! Where no namespace can be made, a test says so and checks nothing.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use p2pchat::discovery::{self, Found, SERVICE_TYPE};
+
+use crate::support::{Netns, PASSWORD, PeerProcess, READ_TIMEOUT, ServerProcess, temp_dir};
+
+/// A registry announcing itself as `name` inside `netns`.
+fn registry(netns: &Netns, db: &Path, name: &str) -> ServerProcess {
+    let mut command = netns.command(env!("CARGO_BIN_EXE_server"));
+    command
+        .args(["--bind", "127.0.0.1:0", "--announce-name", name, "--db"])
+        .arg(db);
+    ServerProcess::spawn(command)
+}
+
+/// A peer started without `--server` inside `netns`.
+fn peer(netns: &Netns, name: &str, logs: &Path) -> PeerProcess {
+    let mut command = netns.command(env!("CARGO_BIN_EXE_peer"));
+    command.arg("--log-dir").arg(logs);
+    PeerProcess::spawn(name, command)
+}
+
+/// Searches inside `netns` until every one of `names` answers, so a peer
+/// started next finds them without depending on how fast they announced.
+#[track_caller]
+fn wait_until_announced(netns: &Netns, names: &[&str]) -> Vec<Found> {
+    let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
+    let deadline = Instant::now() + READ_TIMEOUT;
+    netns.run(move || {
+        loop {
+            let answers = discovery::search(Duration::from_millis(500)).unwrap();
+            if names
+                .iter()
+                .all(|name| answers.found.iter().any(|found| &found.name == name))
+            {
+                return answers.found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{names:?} not announced; found {:?}",
+                answers.found
+            );
+        }
+    })
+}
+
+#[test]
+fn one_registry_is_found_and_used() {
+    let Some(netns) = Netns::new("one_registry_is_found_and_used") else {
+        return;
+    };
+    let dir = temp_dir();
+    let server = registry(&netns, &dir.path().join("registry.db"), "Room 101");
+    wait_until_announced(&netns, &["Room 101"]);
+    let mut alice = peer(&netns, "alice", dir.path());
+    alice.sees("Looking for a registry on the LAN for 2 s (--server HOST:PORT skips this)");
+    let used = alice.sees("Using the registry ");
+    assert!(
+        used.starts_with(&format!("Using the registry Room 101 at {}", server.addr())),
+        "{used}"
+    );
+    alice.join(PASSWORD);
+    let (status, printed, _) = alice.wait();
+    assert!(status.success(), "{printed:?}");
+}
+
+#[test]
+fn several_registries_are_listed_and_a_piped_peer_is_told_to_choose() {
+    let Some(netns) = Netns::new("several_registries_are_listed") else {
+        return;
+    };
+    let dir = temp_dir();
+    let a = registry(&netns, &dir.path().join("a.db"), "Room A");
+    let b = registry(&netns, &dir.path().join("b.db"), "Room B");
+    wait_until_announced(&netns, &["Room A", "Room B"]);
+    let (status, printed, stderr) = peer(&netns, "carol", dir.path()).wait();
+    assert_eq!(status.code(), Some(2), "{printed:?} {stderr}");
+    let listed: Vec<&str> = printed
+        .iter()
+        .skip_while(|line| !line.starts_with("Several registries answered"))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "Several registries answered; choose one with --server:".to_string(),
+            format!(
+                "  --server {}   (Room A at {}, plain text (no key))",
+                a.addr(),
+                a.addr()
+            ),
+            format!(
+                "  --server {}   (Room B at {}, plain text (no key))",
+                b.addr(),
+                b.addr()
+            ),
+        ]
+    );
+    assert_eq!(
+        stderr,
+        "peer: several registries answered; start again with --server HOST:PORT\n"
+    );
+}
+
+#[test]
+fn with_no_registry_the_peer_tries_the_default_and_names_server() {
+    let Some(netns) = Netns::new("with_no_registry_the_peer_tries_the_default") else {
+        return;
+    };
+    let dir = temp_dir();
+    let mut dave = peer(&netns, "dave", dir.path());
+    dave.sees("Looking for a registry on the LAN");
+    assert_eq!(
+        dave.sees("No registry answered"),
+        "No registry answered on the LAN; trying 127.0.0.1:7777 \
+         (another registry: start with --server HOST:PORT)."
+    );
+    let unreachable = dave.sees("The registry is not reachable yet at 127.0.0.1:7777");
+    assert!(unreachable.contains("--server HOST:PORT"), "{unreachable}");
+    assert!(dave.wait().0.success());
+}
+
+#[test]
+fn a_stopped_registry_withdraws_its_announcement() {
+    let Some(netns) = Netns::new("a_stopped_registry_withdraws_its_announcement") else {
+        return;
+    };
+    let dir = temp_dir();
+    let server = registry(&netns, &dir.path().join("registry.db"), "Room 9");
+    // A browser that keeps running hears the goodbye, where a new search
+    // would simply find nothing.
+    let (browsing, events) = netns.run(|| {
+        let daemon = mdns_sd::ServiceDaemon::new().unwrap();
+        let events = daemon.browse(SERVICE_TYPE).unwrap();
+        (daemon, events)
+    });
+    let deadline = Instant::now() + READ_TIMEOUT;
+    let next = |what: &str| {
+        events
+            .recv_deadline(deadline)
+            .unwrap_or_else(|_| panic!("no {what} within {READ_TIMEOUT:?}"))
+    };
+    while !matches!(next("announcement"), mdns_sd::ServiceEvent::ServiceResolved(s)
+        if s.get_fullname().starts_with("Room 9."))
+    {}
+    server.interrupt();
+    while !matches!(next("goodbye"), mdns_sd::ServiceEvent::ServiceRemoved(_, name)
+        if name.starts_with("Room 9."))
+    {}
+    let (status, stdout, stderr) = server.wait();
+    assert!(status.success(), "{stdout} {stderr}");
+    assert!(stdout.contains("Registry stopped"), "{stdout}");
+    assert_eq!(stderr, "");
+    let _ = browsing.shutdown();
+}
