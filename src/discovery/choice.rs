@@ -158,6 +158,7 @@ pub fn pick(answer: &str, count: usize) -> Option<usize> {
 /// someone may be announcing a registry that is not theirs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AnnouncedKeyMismatch {
+    pub addr: SocketAddr,
     pub announced: Fingerprint,
     pub presented: Fingerprint,
 }
@@ -166,19 +167,21 @@ impl fmt::Display for AnnouncedKeyMismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "refused: the registry presented the key {} but its announcement named {}; \
-             someone on this network may be announcing a registry that is not theirs. \
-             Ask for the registry's address and fingerprint and start with \
-             --server HOST:PORT --trust-registry SHA256:...",
-            self.presented, self.announced
+            "the registry at {} presents key {}, but its announcement on the LAN named {}: \
+             someone on this network may be announcing a registry that is not theirs, so \
+             nothing was sent. Ask for the registry's address and fingerprint, and start \
+             the peer with --server HOST:PORT --trust-registry SHA256:...",
+            self.addr, self.presented, self.announced
         )
     }
 }
 
 impl std::error::Error for AnnouncedKeyMismatch {}
 
-/// The check of the key a registry presents against the one announced.
+/// The check of the key the registry at `addr` presents against the one
+/// announced.
 pub fn check_announced(
+    addr: SocketAddr,
     announced: Fingerprint,
     presented: Fingerprint,
 ) -> Result<(), AnnouncedKeyMismatch> {
@@ -186,6 +189,7 @@ pub fn check_announced(
         Ok(())
     } else {
         Err(AnnouncedKeyMismatch {
+            addr,
             announced,
             presented,
         })
@@ -325,10 +329,18 @@ mod tests {
     fn the_key_presented_must_be_the_one_announced() {
         let fp: Fingerprint = FP.parse().unwrap();
         let other: Fingerprint = OTHER.parse().unwrap();
-        assert_eq!(check_announced(fp, fp), Ok(()));
-        let err = check_announced(fp, other).unwrap_err();
-        let text = err.to_string();
-        assert!(text.starts_with("refused: "), "{text}");
-        assert!(text.contains(FP) && text.contains(OTHER) && text.contains("--server"));
+        let addr: SocketAddr = "10.0.3.17:7777".parse().unwrap();
+        assert_eq!(check_announced(addr, fp, fp), Ok(()));
+        let err = check_announced(addr, fp, other).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the registry at 10.0.3.17:7777 presents key {OTHER}, but its announcement \
+                 on the LAN named {FP}: someone on this network may be announcing a registry \
+                 that is not theirs, so nothing was sent. Ask for the registry's address and \
+                 fingerprint, and start the peer with --server HOST:PORT --trust-registry \
+                 SHA256:..."
+            )
+        );
     }
 }

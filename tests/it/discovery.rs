@@ -1,29 +1,50 @@
 //! Finding the registry on the LAN, with real multicast DNS between the
 //! real binaries, each test in a network namespace of its own (see
 //! `support::Netns`): one registry found and used, several listed, none and
-//! the fallback, and the announcement withdrawn when the registry stops.
-//! Where no namespace can be made, a test says so and checks nothing.
+//! the fallback, the announcement withdrawn when the registry stops, and a
+//! registry that presents another key than announced refused. Where no
+//! namespace can be made, a test says so and checks nothing.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use p2pchat::discovery::{self, Found, SERVICE_TYPE};
+use p2pchat::crypto::Fingerprint;
+use p2pchat::discovery::{self, AnnounceConfig, Announcement, Announcer, Found, SERVICE_TYPE};
 
 use crate::support::{Netns, PASSWORD, PeerProcess, READ_TIMEOUT, ServerProcess, temp_dir};
 
-/// A registry announcing itself as `name` inside `netns`.
-fn registry(netns: &Netns, db: &Path, name: &str) -> ServerProcess {
-    let mut command = netns.command(env!("CARGO_BIN_EXE_server"));
-    command
-        .args(["--bind", "127.0.0.1:0", "--announce-name", name, "--db"])
-        .arg(db);
-    ServerProcess::spawn(command)
+/// A TLS registry announcing itself as `name` inside `netns`, its
+/// database and key in `dir`, and its key's fingerprint as it prints it.
+fn registry(netns: &Netns, dir: &Path, name: &str) -> (ServerProcess, Fingerprint) {
+    registry_with(netns, dir, &["--announce-name", name])
 }
 
-/// A peer started without `--server` inside `netns`.
-fn peer(netns: &Netns, name: &str, logs: &Path) -> PeerProcess {
+fn registry_with(netns: &Netns, dir: &Path, extra: &[&str]) -> (ServerProcess, Fingerprint) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut command = netns.command(env!("CARGO_BIN_EXE_server"));
+    command
+        .args(["--bind", "127.0.0.1:0"])
+        .args(extra)
+        .arg("--db")
+        .arg(dir.join("registry.db"));
+    let mut server = ServerProcess::spawn(command);
+    let line = server.next_line();
+    let fingerprint = line
+        .strip_prefix("fingerprint ")
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(|| panic!("no fingerprint in {line:?}"));
+    (server, fingerprint)
+}
+
+/// A peer started without `--server` inside `netns`, keeping the keys it
+/// sees in a data directory of its own under `dir`.
+fn peer(netns: &Netns, name: &str, dir: &Path) -> PeerProcess {
     let mut command = netns.command(env!("CARGO_BIN_EXE_peer"));
-    command.arg("--log-dir").arg(logs);
+    command
+        .arg("--log-dir")
+        .arg(dir.join("logs"))
+        .arg("--data-dir")
+        .arg(dir.join(format!("data-{name}")));
     PeerProcess::spawn(name, command)
 }
 
@@ -57,15 +78,21 @@ fn one_registry_is_found_and_used() {
         return;
     };
     let dir = temp_dir();
-    let server = registry(&netns, &dir.path().join("registry.db"), "Room 101");
+    let (server, key) = registry(&netns, &dir.path().join("room"), "Room 101");
     wait_until_announced(&netns, &["Room 101"]);
     let mut alice = peer(&netns, "alice", dir.path());
     alice.sees("Looking for a registry on the LAN for 2 s (--server HOST:PORT skips this)");
-    let used = alice.sees("Using the registry ");
-    assert!(
-        used.starts_with(&format!("Using the registry Room 101 at {}", server.addr())),
-        "{used}"
+    assert_eq!(
+        alice.sees("Using the registry "),
+        format!(
+            "Using the registry Room 101 at {}, key {key}.",
+            server.addr()
+        )
     );
+    // The first contact is decided as with --server: piped, the key is
+    // remembered and shown, to compare with the one the server printed.
+    let remembered = alice.sees("presents key");
+    assert!(remembered.contains(&key.to_string()), "{remembered}");
     alice.join(PASSWORD);
     let (status, printed, _) = alice.wait();
     assert!(status.success(), "{printed:?}");
@@ -77,8 +104,9 @@ fn several_registries_are_listed_and_a_piped_peer_is_told_to_choose() {
         return;
     };
     let dir = temp_dir();
-    let a = registry(&netns, &dir.path().join("a.db"), "Room A");
-    let b = registry(&netns, &dir.path().join("b.db"), "Room B");
+    let (a, key_a) = registry(&netns, &dir.path().join("a"), "Room A");
+    let (b, key_b) = registry(&netns, &dir.path().join("b"), "Room B");
+    assert_ne!(key_a, key_b);
     wait_until_announced(&netns, &["Room A", "Room B"]);
     let (status, printed, stderr) = peer(&netns, "carol", dir.path()).wait();
     assert_eq!(status.code(), Some(2), "{printed:?} {stderr}");
@@ -87,20 +115,16 @@ fn several_registries_are_listed_and_a_piped_peer_is_told_to_choose() {
         .skip_while(|line| !line.starts_with("Several registries answered"))
         .map(String::as_str)
         .collect();
+    let line = |server: &ServerProcess, name: &str, key: Fingerprint| {
+        let addr = server.addr();
+        format!("  --server {addr}   ({name} at {addr}, key {key})")
+    };
     assert_eq!(
         listed,
         [
             "Several registries answered; choose one with --server:".to_string(),
-            format!(
-                "  --server {}   (Room A at {}, plain text (no key))",
-                a.addr(),
-                a.addr()
-            ),
-            format!(
-                "  --server {}   (Room B at {}, plain text (no key))",
-                b.addr(),
-                b.addr()
-            ),
+            line(&a, "Room A", key_a),
+            line(&b, "Room B", key_b),
         ]
     );
     assert_eq!(
@@ -133,7 +157,7 @@ fn a_stopped_registry_withdraws_its_announcement() {
         return;
     };
     let dir = temp_dir();
-    let server = registry(&netns, &dir.path().join("registry.db"), "Room 9");
+    let (server, _) = registry(&netns, dir.path(), "Room 9");
     // A browser that keeps running hears the goodbye, where a new search
     // would simply find nothing.
     let (browsing, events) = netns.run(|| {
@@ -159,4 +183,54 @@ fn a_stopped_registry_withdraws_its_announcement() {
     assert!(stdout.contains("Registry stopped"), "{stdout}");
     assert_eq!(stderr, "");
     let _ = browsing.shutdown();
+}
+
+#[test]
+fn a_registry_presenting_another_key_than_announced_is_refused() {
+    let Some(netns) = Netns::new("a_registry_presenting_another_key_than_announced") else {
+        return;
+    };
+    let dir = temp_dir();
+    // The real registry does not announce itself; a stranger announces it
+    // under a name, with a key that is not the registry's.
+    let (server, real) = registry_with(&netns, &dir.path().join("room"), &["--no-announce"]);
+    let fake: Fingerprint = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        .parse()
+        .unwrap();
+    let config = AnnounceConfig {
+        name: "Room 101".into(),
+        registry: server.addr(),
+        announcement: Announcement {
+            version: discovery::PROTOCOL_VERSION,
+            tls: true,
+            fingerprint: Some(fake),
+            online: None,
+        },
+    };
+    let stranger = netns.run(move || Announcer::start(&config).unwrap());
+    wait_until_announced(&netns, &["Room 101"]);
+    let mut bob = peer(&netns, "bob", dir.path());
+    assert_eq!(
+        bob.sees("Using the registry "),
+        format!(
+            "Using the registry Room 101 at {}, key {fake}.",
+            server.addr()
+        )
+    );
+    let refused = bob.sees("its announcement on the LAN named");
+    for text in [
+        &real.to_string(),
+        &fake.to_string(),
+        "--server",
+        "--trust-registry",
+    ] {
+        assert!(refused.contains(text), "no {text:?} in {refused:?}");
+    }
+    // The key was neither asked about nor remembered.
+    let (_, printed, _) = bob.wait();
+    assert!(
+        !printed.iter().any(|line| line.contains("remembered in")),
+        "{printed:#?}"
+    );
+    stranger.stop().unwrap();
 }

@@ -22,3 +22,4 @@ mod support;
 #[cfg(unix)]
 mod terminal;
 mod tidy;
+mod tls;

@@ -144,6 +144,34 @@ fn module_docs_list_no_files() {
     }
 }
 
+/// Invariant: no secret crosses the wire for a lobby's succession: the
+/// succession lines, the roster and a member's standing name no secret or
+/// verifier (a seat holds a public key; a claim, a signature over nonces),
+/// and the sealed-message helpers stay plain.
+#[test]
+fn succession_carries_no_secret() {
+    for file in [
+        "src/wire/succession.rs",
+        "src/lobby/roster.rs",
+        "src/peer/standing.rs",
+    ] {
+        let code = code_of(&read(&root().join(file)));
+        for word in ["secret", "verifier", "blake2"] {
+            assert!(
+                !code.to_lowercase().contains(word),
+                "{file} names {word}: a seat holds a public key, not a secret"
+            );
+        }
+    }
+    let sealed = code_of(&read(&root().join("src/peer/sealed.rs")));
+    let found = io_uses(&sealed);
+    assert!(
+        found.is_empty(),
+        "sealed.rs does I/O:\n{}",
+        found.join("\n")
+    );
+}
+
 /// Invariant: the key rules are plain: the keys' text, the pins and their
 /// decisions, sealing and seat proofs read no clock and open no socket or
 /// file, so each rule is a test of data. Files, sockets and handshakes

@@ -14,34 +14,38 @@ use crate::conn::{self, MemberConn, ReadHalf};
 use crate::wire::{Rejoin, ToLeader};
 
 use super::super::member::{Member, MemberId, prepare, read_member};
-use super::super::roster;
+use super::super::roster::Proven;
 use super::super::state::LobbyEvent;
 use super::Hub;
+use crate::crypto::PeerKey;
 
 impl Hub {
     /// A newcomer whose `OK` was just read.
-    pub(super) fn admit(&mut self, name: String, chat_addr: Option<SocketAddr>, conn: MemberConn) {
+    pub(super) fn admit(
+        &mut self,
+        name: String,
+        chat_addr: Option<SocketAddr>,
+        key: Option<PeerKey>,
+        conn: MemberConn,
+    ) {
         let Some(id) = self.connect(&name, conn) else {
             return;
         };
-        // The rules' randomness, drawn here: a newcomer the leader can
-        // reach gets a credential in a lobby that can outlive its leader.
-        let wants_secret = self.config.succession.is_some() && chat_addr.is_some();
-        let secret = wants_secret.then(roster::secret).and_then(Result::ok);
         self.feed(LobbyEvent::Admit {
             id,
             name,
             chat_addr,
-            secret,
+            key,
         });
     }
 
-    /// A member who comes back with `claim`, on a connection it opened.
-    pub(super) fn rejoin(&mut self, claim: Rejoin, conn: MemberConn) {
+    /// A member who comes back with `claim`, on a connection it opened,
+    /// having proven a key as `proven` says.
+    pub(super) fn rejoin(&mut self, claim: Rejoin, proven: Proven, conn: MemberConn) {
         let Some(id) = self.connect(&claim.name, conn) else {
             return;
         };
-        self.feed(LobbyEvent::Rejoin { id, claim });
+        self.feed(LobbyEvent::Rejoin { id, claim, proven });
     }
 
     /// Gets a connection ready for the hub: its socket's options, its reader

@@ -260,7 +260,7 @@ mod tests {
             let member = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
             let (server, _) = listener.accept().unwrap();
             let conn = MemberConn::new(server, "member", Trace::off()).unwrap();
-            hub.admit(format!("m{i}"), None, conn);
+            hub.admit(format!("m{i}"), None, None, conn);
             member
                 .set_read_timeout(Some(Duration::from_secs(30)))
                 .unwrap();
