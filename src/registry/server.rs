@@ -19,7 +19,7 @@ use rustls::ServerConfig;
 
 use super::accounts::AccountWriter;
 use super::admission::{Admission, Full};
-use super::connection::Connection;
+use super::connection::{Admitted, Connection};
 use super::hub::{RegistryEvent, RegistryHub};
 use super::presence::{PRESENCE_BUSY_TIMEOUT, PresenceWriter};
 use super::throttle::Site;
@@ -248,10 +248,7 @@ impl Acceptor<'_> {
             }
             return;
         }
-        let admitted = Admitted {
-            site,
-            gone: self.gone.clone(),
-        };
+        let admitted = Admitted::new(site, self.gone.clone());
         self.connections.retain(|handle| !handle.is_finished());
         self.next_id += 1;
         let id = self.next_id;
@@ -308,20 +305,6 @@ fn refuse_full(stream: TcpStream, addr: SocketAddr, full: Full, trace: Trace) {
     if let Ok(mut conn) = Conn::<&TcpStream, Request, Reply>::with_buffer(&stream, addr, trace, 64)
     {
         let _ = conn.send(&reply);
-    }
-}
-
-/// Holds a connection's place in the acceptor's `Admission` for as long as
-/// the connection exists, and gives it back when dropped.
-pub(super) struct Admitted {
-    site: Site,
-    gone: Sender<Site>,
-}
-
-impl Drop for Admitted {
-    fn drop(&mut self) {
-        // Once the acceptor has stopped, nobody counts places any more.
-        let _ = self.gone.send(self.site);
     }
 }
 

@@ -23,3 +23,4 @@ mod support;
 mod terminal;
 mod tidy;
 mod tls;
+mod tls_peers;

@@ -85,13 +85,14 @@ struct Args {
     /// Put the time (HH:MM) before each chat line.
     #[arg(long)]
     timestamps: bool,
-    /// Speak plain text to the registry instead of TLS, for labs with nc:
-    /// anyone on the network can read and change what is sent, passwords
-    /// included.
+    /// Speak plain text to the registry and to other peers instead of TLS,
+    /// for labs with nc: anyone on the network can read and change what is
+    /// sent, passwords included.
     #[arg(long, conflicts_with = "trust_registry")]
     plaintext: bool,
-    /// Where the peer keeps its keys and the registry keys it has seen
-    /// (known_keys); by default the platform's data directory for p2pchat.
+    /// Where the peer keeps each user's keys (users/<name>/), the registry
+    /// keys it has seen (known_keys) and the peers' (known_peers); by
+    /// default the platform's data directory for p2pchat.
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// The registry's fingerprint (SHA256:...), as the registry prints it
@@ -130,16 +131,11 @@ fn registry_security(
     if args.plaintext {
         p2pchat::trace::out(
             "Plain text (--plaintext): anyone on the network can read and change what is \
-             sent to the registry, passwords included.",
+             sent to the registry and between peers, passwords included.",
         );
         return Ok(RegistrySecurity::Plaintext);
     }
-    let data_dir = match &args.data_dir {
-        Some(dir) => dir.clone(),
-        None => dirs::data_dir()
-            .map(|dir| dir.join("p2pchat"))
-            .ok_or("no data directory on this system: give one with --data-dir")?,
-    };
+    let data_dir = data_dir(args)?;
     let first_use = if at_terminal {
         FirstUse::Ask(Box::new(ask_yes_no))
     } else {
@@ -148,6 +144,16 @@ fn registry_security(
     let trust = RegistryTrust::new(data_dir.join(KNOWN_KEYS), args.trust_registry, first_use)?
         .expecting_announced(announced);
     Ok(RegistrySecurity::Tls(Arc::new(trust)))
+}
+
+/// `--data-dir`, or the platform's data directory for p2pchat.
+fn data_dir(args: &Args) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    match &args.data_dir {
+        Some(dir) => Ok(dir.clone()),
+        None => Ok(dirs::data_dir()
+            .map(|dir| dir.join("p2pchat"))
+            .ok_or("no data directory on this system: give one with --data-dir")?),
+    }
 }
 
 /// Shows `question` and reads the answer from the terminal, before the line
@@ -181,6 +187,14 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let servers = chosen.servers;
     let mut config = PeerConfig::new(servers[0]);
     config.registry_security = registry_security(&args, at_terminal, chosen.announced)?;
+    // Each user's keys and the keys of the peers seen: always under TLS; in
+    // plain text only where a folder is named, so the lab mode leaves no
+    // files behind unasked.
+    config.data_dir = match args.plaintext {
+        true => args.data_dir.clone(),
+        false => Some(data_dir(&args)?),
+    };
+    config.plaintext = args.plaintext;
     config.servers = servers;
     config.listen = SocketAddr::from(([0, 0, 0, 0], args.port));
     config.advertise_port = args.advertise_port;
