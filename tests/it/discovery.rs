@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use p2pchat::crypto::Fingerprint;
 use p2pchat::discovery::{self, AnnounceConfig, Announcement, Announcer, Found, SERVICE_TYPE};
 
-use crate::support::{Netns, PASSWORD, PeerProcess, READ_TIMEOUT, ServerProcess, temp_dir};
+use crate::support::{
+    Netns, PASSWORD, PeerProcess, READ_TIMEOUT, ServerProcess, TerminalPeer, temp_dir,
+};
 
 /// A TLS registry announcing itself as `name` inside `netns`, its
 /// database and key in `dir`, and its key's fingerprint as it prints it.
@@ -131,6 +133,51 @@ fn several_registries_are_listed_and_a_piped_peer_is_told_to_choose() {
         stderr,
         "peer: several registries answered; start again with --server HOST:PORT\n"
     );
+}
+
+#[test]
+fn at_a_terminal_the_peer_asks_which_registry() {
+    let Some(netns) = Netns::new("at_a_terminal_the_peer_asks_which_registry") else {
+        return;
+    };
+    let dir = temp_dir();
+    let (a, key_a) = registry(&netns, &dir.path().join("a"), "Room A");
+    let (b, key_b) = registry(&netns, &dir.path().join("b"), "Room B");
+    wait_until_announced(&netns, &["Room A", "Room B"]);
+    let mut command = netns.command(env!("CARGO_BIN_EXE_peer"));
+    command
+        .arg("--log-dir")
+        .arg(dir.path().join("logs"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data-erin"));
+    let mut erin = TerminalPeer::spawn(command);
+    erin.wait_until("the list and the question", |_, _, raw| {
+        raw.contains("Which one (1-2)? ")
+    });
+    let (rows, ..) = erin.screen();
+    for listed in [
+        format!("  1. Room A at {}, key {key_a}", a.addr()),
+        format!("  2. Room B at {}, key {key_b}", b.addr()),
+    ] {
+        assert!(
+            rows.iter().any(|row| row.trim_end() == listed),
+            "no {listed:?} in {rows:#?}"
+        );
+    }
+    // Anything but a number listed asks again.
+    erin.press("3\r");
+    erin.sees_times("Which one (1-2)? ", 2);
+    erin.press("2\r");
+    erin.sees_times(
+        &format!("Using the registry Room B at {}, key {key_b}.", b.addr()),
+        1,
+    );
+    // The first contact asks, as with --server.
+    erin.wait_until("the question about the key", |_, _, raw| {
+        raw.contains("Trust it? [y/N]")
+    });
+    erin.press("y\r");
+    erin.sees_times("press '1' for registration", 1);
 }
 
 #[test]
