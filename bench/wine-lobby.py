@@ -16,7 +16,8 @@ driven through piped standard input and output. Then:
     cargo build --release --bin server --bin peer
     python3 bench/wine-lobby.py target/x86_64-pc-windows-gnu/release target/release
 
-Environment: MEMBERS (10), ROUNDS (300), IDLE (30 seconds). Wine 8 lacks
+Environment: MEMBERS (10), ROUNDS (300), IDLE (30 seconds); LEADER=linux
+runs the same with the Linux peer leading, for comparison on the machine. Wine 8 lacks
 `bcryptprimitives.dll`, which Rust's standard library imports: as in
 .ci/wine-scenario.sh, a stand-in built here with MinGW from
 .ci/bcryptprimitives.c lies beside peer.exe in the scratch directory only.
@@ -157,7 +158,11 @@ def main():
         address = listening.split("Registry listening on ", 1)[1].split()[0]
 
         options = ["--server", address, "--log-dir", "logs"]
-        leader = Peer("wendy", [wine, "./peer.exe", *options], scratch, env)
+        if os.environ.get("LEADER") == "linux":
+            leader_argv = [os.path.join(linux_bin, "peer"), *options]
+        else:
+            leader_argv = [wine, "./peer.exe", *options]
+        leader = Peer("wendy", leader_argv, scratch, env)
         peers.append(leader)
         names = [f"m{index}" for index in range(1, members + 1)]
         others = [Peer(name, [os.path.join(linux_bin, "peer"), *options], scratch, env)
@@ -190,8 +195,8 @@ def main():
               f"members): median {statistics.median(samples):.2f} ms, "
               f"p90 {percentile(samples, 0.9):.2f} ms, p99 {percentile(samples, 0.99):.2f} ms")
 
-        server = wineserver_pid(env["WINEPREFIX"])
-        watched = [("leader (peer.exe)", leader.proc.pid)]
+        server = None if os.environ.get("LEADER") == "linux" else wineserver_pid(env["WINEPREFIX"])
+        watched = [("leader", leader.proc.pid)]
         if server is not None:
             watched.append(("wineserver", server))
         before = [cpu_seconds(pid) for _, pid in watched]
