@@ -9,6 +9,9 @@
 
 mod conn;
 mod link;
+mod trust;
+
+pub use trust::{FirstUse, RegistrySecurity, RegistryTrust};
 
 use std::fmt;
 use std::io;
@@ -32,6 +35,8 @@ pub struct LinkConfig {
     pub retry_min: Duration,
     pub retry_max: Duration,
     pub trace: Trace,
+    /// Plain text or TLS, and which registry keys are accepted.
+    pub security: RegistrySecurity,
 }
 
 /// Why a request to the registry got no answer.

@@ -12,17 +12,14 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, never};
 
-use crate::chatlog::ChatLog;
 use crate::lobby::{Lobby, Notice};
 use crate::screen::ScreenLine;
 use crate::wire::{BusyReason, Contact, ToLeader};
 
-use super::effect::{Effect, Effects, Incoming, Now};
+use super::effect::{Effect, Effects, Incoming, LogFailure, LogId, Now};
 use super::invitations::Invitations;
 use super::msg::{Asker, ChatAnswer, Event, FromLeader, Move};
-use super::render::{LobbyEvent, Role};
 use super::repeats::Repeats;
-use super::screen::show_event;
 use super::standing::Standing;
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
 
@@ -79,7 +76,7 @@ pub(super) struct Leading {
     pub(super) lobby: Lobby,
     /// This lobby's notices, and no other's.
     pub(super) notices: Receiver<Notice>,
-    pub(super) log: Option<ChatLog>,
+    pub(super) log: Option<LogId>,
     /// Chat requests not answered yet.
     pub(super) invitations: Invitations,
     pub(super) cancel: Arc<AtomicBool>,
@@ -93,7 +90,7 @@ pub(super) struct Membership {
     pub(super) members: Vec<String>,
     /// Opened when the leader admits us (`MEMBERS`): a request withdrawn
     /// before that leaves no log.
-    pub(super) log: Option<ChatLog>,
+    pub(super) log: Option<LogId>,
     /// The credential, roster and numbered messages that let the lobby
     /// outlive its leader.
     pub(super) standing: Box<Standing>,
@@ -185,6 +182,8 @@ pub(super) struct App {
     /// Lines typed while a request is with the registry, oldest first.
     pub(super) held: VecDeque<String>,
     pub(super) next_lobby: u64,
+    /// The last chat log's number.
+    pub(super) next_log: u64,
     pub(super) inviters: Vec<JoinHandle<()>>,
     pub(super) repeats: Repeats,
     /// When the input being handled came.
@@ -215,6 +214,7 @@ impl App {
             next_request: 0,
             held: VecDeque::new(),
             next_lobby: 0,
+            next_log: 0,
             inviters: Vec::new(),
             repeats: Repeats::default(),
             now,
@@ -245,6 +245,10 @@ impl App {
             }
             Incoming::Repeats => {
                 self.show_repeats();
+                Flow::Go
+            }
+            Incoming::LogFailed(failure) => {
+                self.log_failed(failure);
                 Flow::Go
             }
         };
@@ -358,7 +362,12 @@ impl App {
                 name,
                 outcome,
             } => self.on_invited(lobby, name, outcome),
-            Event::Rejoin { claim, conn } => self.on_rejoin(claim, conn),
+            Event::Rejoin {
+                claim,
+                proven,
+                conn,
+            } => self.on_rejoin(*claim, *proven, conn),
+            Event::Prove { reply } => self.on_prove(&reply),
             Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
             Event::Registry(reply) => self.on_registry(reply),
@@ -423,53 +432,34 @@ impl App {
         shown
     }
 
+    /// A chat log could not be kept: the user is told, and the lobby goes
+    /// on without it.
+    fn log_failed(&self, failure: LogFailure) {
+        match failure {
+            LogFailure::Create { dir, why } => {
+                self.say(format!("Cannot create a chat log in {dir}: {why}"));
+            }
+            LogFailure::Write { path, why } => {
+                self.notice(format!("Cannot write the chat log {path}: {why}"));
+            }
+        }
+    }
+
+    /// The chat log the current stage writes, which the driver keeps open;
+    /// it closes the others.
+    pub(super) fn log_in_use(&self) -> Option<LogId> {
+        match &self.stage {
+            Stage::Leading(leading) => leading.log,
+            Stage::Member(membership) => membership.log,
+            _ => None,
+        }
+    }
+
     /// Shows how often the last warning came again since it was shown.
     pub(super) fn show_repeats(&mut self) {
         if let Some(count) = self.repeats.count_shown(self.now.at) {
             self.say(count);
         }
-    }
-
-    /// The connection to the leader of lobby `lobby` ended; if we are still
-    /// its member, the lobby is over for us.
-    fn on_leader_gone(&mut self, lobby: u64, silent: bool) {
-        let Stage::Member(membership) = &self.stage else {
-            return;
-        };
-        if membership.id != lobby {
-            return;
-        }
-        let Stage::Member(mut membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
-            unreachable!("checked just above");
-        };
-        if let Phase::Invited { .. } = membership.phase {
-            // The leader went away before it let us in: no lobby was joined.
-            self.say(format!(
-                "The chat request from '{}' was withdrawn: the leader closed the connection.",
-                membership.leader
-            ));
-            self.prompt();
-            return;
-        }
-        let why = if silent {
-            "the leader stopped answering"
-        } else {
-            "lost the connection to the leader"
-        };
-        if membership.standing.can_rejoin() {
-            self.stage = self.leader_lost(membership, why);
-            self.prompt();
-            return;
-        }
-        show_event(
-            &mut membership.log,
-            &self.out,
-            &LobbyEvent::Ended(why.to_string()),
-            Role::Member {
-                leader: &membership.leader,
-            },
-        );
-        self.prompt();
     }
 
     /// Leaves any lobby, answers a waiting chat request, and waits for

@@ -12,9 +12,11 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 
 use crate::conn::{Conn, LeaderConn, Stream};
+use crate::crypto::Identity;
+use crate::lobby::Proven;
 use crate::net::accept_until;
 use crate::trace::Trace;
-use crate::wire::{BusyReason, ErrorCode, Rejoin, ToLeader, ToMember};
+use crate::wire::{BusyReason, ErrorCode, ToLeader, ToMember, ToSeat};
 
 use super::first_line::{FirstLine, read_first_line};
 use super::member_link::MemberLink;
@@ -46,6 +48,10 @@ impl ChatListener {
             stop: stop_rx,
             events,
             trace: config.trace,
+            identity: config
+                .identity
+                .clone()
+                .expect("Peer::start gives every peer its keys"),
             timing: Timing {
                 request: config.invite_timeout,
                 hello: config.lobby_hello,
@@ -78,6 +84,7 @@ pub(super) struct Acceptor {
     pub(super) events: Sender<Event>,
     pub(super) trace: Trace,
     pub(super) timing: Timing,
+    pub(super) identity: Arc<Identity>,
 }
 
 /// How many chat connections may wait for their first line at once. Each
@@ -127,6 +134,7 @@ impl Acceptor {
             stop: self.stop.clone(),
             trace: self.trace,
             timing: self.timing,
+            identity: self.identity.clone(),
         };
         thread::Builder::new()
             .name("chat-connection".into())
@@ -157,6 +165,8 @@ pub(super) struct ChatConnection {
     pub(super) stop: Receiver<()>,
     pub(super) trace: Trace,
     pub(super) timing: Timing,
+    /// Our keys: announced with `OK`, and proven to a member at our seat.
+    pub(super) identity: Arc<Identity>,
 }
 
 /// The first phase's result: a leader's chat request, read and parsed.
@@ -219,12 +229,27 @@ impl ChatConnection {
         let FirstLine::Line(line) = read_first_line(&mut conn, deadline, stopping).ok()? else {
             return None;
         };
-        // A member coming back to a lobby we lead (or should): the app
-        // decides, and the hub checks its credential.
-        if let Ok(claim) = line.parse::<Rejoin>() {
-            let conn = conn.retype();
-            let _ = self.events.send(Event::Rejoin { claim, conn });
-            return None;
+        // A member coming back to a lobby we lead (or should): it asks us
+        // to prove our seat's key first, and the hub checks its proof. A
+        // claim with no exchange before it proves nothing, and is refused.
+        match line.parse::<ToSeat>() {
+            Ok(ToSeat::Prove(nonce)) => {
+                let deadline = Instant::now() + self.timing.request;
+                let (identity, events) = (&self.identity, &self.events);
+                super::seat::answer(conn, nonce, identity, events, deadline, stopping);
+                return None;
+            }
+            Ok(ToSeat::Rejoin(claim)) => {
+                let conn = conn.retype();
+                let proven = Proven::Nothing;
+                let _ = self.events.send(Event::Rejoin {
+                    claim: Box::new(claim),
+                    proven: Box::new(proven),
+                    conn,
+                });
+                return None;
+            }
+            Err(_) => {}
         }
         let refused = match line.parse::<ToMember>() {
             // The name is only a claim until the ticket is checked and the
@@ -305,7 +330,7 @@ impl ChatConnection {
             let _ = feed.send(FromLeader::Gone { silent: false });
             return None;
         };
-        if !link.send(&ToLeader::Accept) {
+        if !link.send(&ToLeader::Accept(Some(self.identity.public()))) {
             // The reader hears the connection end and tells the app.
             link.close();
             return None;

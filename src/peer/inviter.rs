@@ -74,11 +74,15 @@ impl Inviter {
             }
         };
         Ok(match answer {
-            ToLeader::Accept if !self.cancel.load(Ordering::SeqCst) => {
+            ToLeader::Accept(key) if !self.cancel.load(Ordering::SeqCst) => {
                 conn.socket().set_read_timeout(None)?;
-                Outcome::Accepted { addr, conn }
+                Outcome::Accepted {
+                    addr,
+                    key,
+                    conn: Box::new(conn),
+                }
             }
-            ToLeader::Accept => Outcome::NoAnswer,
+            ToLeader::Accept(_) => Outcome::NoAnswer,
             ToLeader::Reject => Outcome::Rejected,
             ToLeader::Busy(reason) => Outcome::Busy(reason),
             other => Outcome::Unreachable(format!("it answered {:?}", other.to_string())),

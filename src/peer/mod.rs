@@ -30,26 +30,27 @@ mod registry_worker;
 mod render;
 mod repeats;
 mod screen;
+mod sealed;
+mod seat;
 mod standing;
 mod succession;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
-
-use chrono::Utc;
+use std::sync::Arc;
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
+use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink, RegistrySecurity};
+use crate::crypto::{Identity, IdentityError};
 use crate::lobby::{self, InvitePolicy};
 use crate::screen::ScreenLine;
 use crate::trace::Trace;
 
 use app::App;
 use driver::{Driver, drive};
-use effect::Now;
 use invitee::ChatListener;
 use msg::Event;
 use registry_worker::RegistryWorker;
@@ -110,6 +111,14 @@ pub struct PeerConfig {
     /// Whether a member's `/invite` is carried out when we lead.
     pub invites: InvitePolicy,
     pub trace: Trace,
+    /// Plain text or TLS to the registry, and which keys it may present.
+    /// The binary chooses TLS unless told `--plaintext`; a library caller
+    /// chooses here.
+    pub registry_security: RegistrySecurity,
+    /// This peer's keys: the one its lobby seat names (which it proves to
+    /// lead or to come back) and the one sealed messages to it open with.
+    /// `None` makes a fresh pair at start, kept for this run only.
+    pub identity: Option<Arc<Identity>>,
 }
 
 impl PeerConfig {
@@ -128,6 +137,8 @@ impl PeerConfig {
             history: lobby::DEFAULT_HISTORY,
             invites: InvitePolicy::Anyone,
             trace: Trace::off(),
+            registry_security: RegistrySecurity::Plaintext,
+            identity: None,
         }
     }
 }
@@ -142,6 +153,9 @@ pub enum PeerError {
     /// A thread could not be started.
     #[error("cannot start a thread: {0}")]
     Thread(#[source] io::Error),
+    /// No key pair could be made.
+    #[error("cannot make this peer's keys: {0}")]
+    Keys(#[source] IdentityError),
 }
 
 /// `a or b or c`.
@@ -197,7 +211,11 @@ impl Peer {
     /// address family the registry was reached in (or, if it cannot be
     /// reached yet, the family of its first address). A registry that is
     /// down is retried in the background.
-    pub fn start(config: PeerConfig) -> Result<Peer, PeerError> {
+    pub fn start(mut config: PeerConfig) -> Result<Peer, PeerError> {
+        if config.identity.is_none() {
+            let identity = Identity::generate().map_err(PeerError::Keys)?;
+            config.identity = Some(Arc::new(identity));
+        }
         let (link_tx, link_rx) = unbounded();
         let link_config = LinkConfig {
             addrs: config.servers.clone(),
@@ -205,6 +223,7 @@ impl Peer {
             retry_min: config.retry_min,
             retry_max: config.retry_max,
             trace: config.trace,
+            security: config.registry_security.clone(),
         };
         let link = RegistryLink::connect(link_config, link_tx)
             .map_err(|err| PeerError::Registry(config.servers.clone(), err))?;
@@ -250,16 +269,15 @@ impl Peer {
             invite_timeout: config.invite_timeout,
             trace: config.trace,
             workers: Vec::new(),
-        };
-        let now = Now {
-            at: Instant::now(),
-            utc: Utc::now(),
+            log_dir: config.log_dir.clone(),
+            logs: std::collections::HashMap::new(),
         };
         let confirm = console.secrets_unseen;
-        let mut app = App::new(config, chat_port, confirm, events, now);
+        let mut app = App::new(config, chat_port, confirm, events, driver::now());
         drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
         app.quit();
-        driver.carry_out(app.out.take());
+        let effects = app.out.take();
+        driver.carry_out(&mut app, effects, driver::now());
         driver.finish();
         // Chat requests still waiting for an answer are answered BUSY by
         // their own threads as the listener stops.

@@ -12,6 +12,8 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::client::{Refused, Vouched};
 use crate::conn::{LeaderConn, MemberConn};
+use crate::crypto::PeerKey;
+use crate::lobby::Proven;
 use crate::wire::{BusyReason, Contact, InviteStatus, Rejoin, ToLeader, ToMember};
 
 /// What background threads tell the app thread.
@@ -28,8 +30,19 @@ pub(super) enum Event {
         name: String,
         outcome: Outcome,
     },
-    /// A member of a lobby came back (`REJOIN`) on our chat listener.
-    Rejoin { claim: Rejoin, conn: MemberConn },
+    /// A member of a lobby came back (`REJOIN`) on our chat listener,
+    /// having proven a key as `proven` says.
+    /// Boxed: a claim and its proof are large beside the other events.
+    Rejoin {
+        claim: Box<Rejoin>,
+        proven: Box<Proven>,
+        conn: MemberConn,
+    },
+    /// A peer asks us to prove our seat's key (`PROVE`): the lobby we hold
+    /// a seat in and our name, if we do.
+    Prove {
+        reply: Sender<Option<(String, String)>>,
+    },
     /// A rejoiner's walk of the roster ended (`migration.rs`).
     Rejoined { lobby: u64, outcome: Rejoined },
     /// The chat request that `answer` would answer is no longer open: the
@@ -183,7 +196,12 @@ pub(super) enum ChatAnswer {
 
 /// How a chat request we sent ended.
 pub(super) enum Outcome {
-    Accepted { addr: SocketAddr, conn: MemberConn },
+    Accepted {
+        addr: SocketAddr,
+        key: Option<PeerKey>,
+        // Boxed: a connection is far larger than the other outcomes.
+        conn: Box<MemberConn>,
+    },
     Rejected,
     Busy(BusyReason),
     NoAnswer,

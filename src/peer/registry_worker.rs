@@ -69,23 +69,17 @@ fn answer(link: &RegistryLink, ask: RegistryAsk) -> RegistryReply {
             asker,
             result: link.list(),
         },
-        RegistryAsk::Search { name, asker } => {
-            let result = link.search(&name);
-            RegistryReply::Search {
-                name,
-                asker,
-                result,
-            }
-        }
-        RegistryAsk::Ticket { lobby, name, by } => {
-            let result = ticket_for(link, &name);
-            RegistryReply::Ticket {
-                lobby,
-                name,
-                by,
-                result,
-            }
-        }
+        RegistryAsk::Search { name, asker } => RegistryReply::Search {
+            result: link.search(&name),
+            name,
+            asker,
+        },
+        RegistryAsk::Ticket { lobby, name, by } => RegistryReply::Ticket {
+            result: ticket_for(link, &name),
+            lobby,
+            name,
+            by,
+        },
         RegistryAsk::Check {
             request,
             from,

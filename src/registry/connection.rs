@@ -2,7 +2,11 @@
 //! asks the hub (or the hashing threads) and writes the replies.
 //!
 //! The thread is the only reader and writer of its socket. Its phases are
-//! functions: `HubLink::connect` (tell the hub), `prepare` (the timeouts),
+//! functions: `HubLink::connect` (tell the hub, which can then shut the
+//! socket, ending a handshake under way), `secure` (over TLS: the sniff
+//! that answers a person typing plain text, then the handshake under a
+//! deadline; the client's key, if it presented one, is then
+//! `conn.peer_key()`), `prepare` (the timeouts),
 //! `talk` (one request after another until the client leaves or the hub
 //! says BYE), and the goodbye to the hub, which `HubLink` sends on every way
 //! out. It never
@@ -12,19 +16,25 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
+use rustls::ServerConfig;
 
 use super::accounts::AccountQueue;
 use super::answers::{JoinRefused, stopping};
 use super::hub::{Bye, RegistryEvent, Socket};
-use super::server::Admitted;
+use super::throttle::Site;
 use crate::conn::{Conn, Received, Stream};
+use crate::crypto::{Opening, accept, refuse_plain_text, sniff};
 use crate::line::is_timeout;
 use crate::password::HashQueue;
 use crate::trace::Trace;
 use crate::wire::{self, Contact, ErrorCode, HELP_TEXT, Reply, Request};
+
+/// How long a person who typed plain text at the TLS port has to read the
+/// one line that says what to do, before the connection closes.
+const PLAIN_TEXT_LINGER: Duration = Duration::from_secs(2);
 
 /// The read buffer of a registry connection: a few lines' worth.
 const READ_BUFFER: usize = 512;
@@ -104,6 +114,10 @@ pub(super) struct Connection {
     pub(super) accounts: AccountQueue,
     pub(super) trace: Trace,
     pub(super) write_timeout: Duration,
+    /// The TLS configuration, `None` in plain text.
+    pub(super) tls: Option<Arc<ServerConfig>>,
+    /// How long the client has to finish its TLS handshake.
+    pub(super) handshake_timeout: Duration,
     /// Its place among the connections, given back when it is dropped.
     pub(super) _admitted: Admitted,
 }
@@ -163,14 +177,22 @@ impl Connection {
         let Ok(addr) = stream.peer_addr() else {
             return;
         };
-        let stream = Stream::from(stream);
         // One descriptor per connection, shared with the hub (which only
         // shuts it down) and between the connection's halves, rather than a
         // `try_clone` for each: at ten thousand clients, descriptors run
         // out before anything else.
-        let socket = Arc::new(Socket::new(stream.shared_socket()));
+        let tcp = Arc::new(stream);
+        let socket = Arc::new(Socket::new(Arc::clone(&tcp)));
         let Some(_hub) = HubLink::connect(&self.events, self.id, addr, &socket) else {
             return;
+        };
+        let stream = match self.secure(tcp, addr) {
+            Ok(Some(stream)) => stream,
+            Ok(None) => return,
+            Err(err) => {
+                self.trace_error(addr, &err);
+                return;
+            }
         };
         if let Err(err) = self.prepare(stream.socket()) {
             self.trace_error(addr, &err);
@@ -181,6 +203,41 @@ impl Connection {
         let conn = Conn::with_buffer(stream, addr, self.trace, READ_BUFFER);
         if let Err(err) = conn.and_then(|mut conn| self.talk(&mut conn, &socket.bye, addr)) {
             self.trace_error(addr, &err);
+        }
+    }
+
+    /// The stream to talk over: the socket itself in plain text; over TLS,
+    /// the session once the handshake is done. `None` when there is
+    /// nothing to talk to: a person who typed plain text (they got one line
+    /// saying what to do), or a client that left first.
+    fn secure(&self, tcp: Arc<TcpStream>, addr: SocketAddr) -> io::Result<Option<Stream>> {
+        let Some(config) = &self.tls else {
+            return Ok(Some(Stream::Plain(tcp)));
+        };
+        let deadline = Instant::now() + self.handshake_timeout;
+        match sniff(&tcp, deadline)? {
+            Opening::Closed => return Ok(None),
+            Opening::PlainText => {
+                if self.trace.is_on() {
+                    self.trace
+                        .received(addr, "(plain text at the TLS port: told how to connect)");
+                }
+                refuse_plain_text(&*tcp, PLAIN_TEXT_LINGER)?;
+                return Ok(None);
+            }
+            Opening::Tls => {}
+        }
+        match accept(tcp, Arc::clone(config), deadline) {
+            Ok(tls) => {
+                if self.trace.is_on() {
+                    let key = tls.peer_fingerprint();
+                    let key = key.map_or("no client key".to_string(), |key| key.to_string());
+                    self.trace
+                        .received(addr, format_args!("(TLS handshake done; {key})"));
+                }
+                Ok(Some(Stream::from(tls)))
+            }
+            Err(err) => Err(io::Error::other(err)),
         }
     }
 
@@ -431,5 +488,27 @@ impl Connection {
         // client, and no hash.
         wait_for_the_database(&written);
         joined
+    }
+}
+
+/// Holds a connection's place in the acceptor's `Admission` for as long as
+/// the connection exists, and gives it back when dropped. It lives here,
+/// beside the connection that holds it, so the connection imports nothing
+/// from the acceptor that starts it.
+pub(super) struct Admitted {
+    site: Site,
+    gone: Sender<Site>,
+}
+
+impl Admitted {
+    pub(super) fn new(site: Site, gone: Sender<Site>) -> Admitted {
+        Admitted { site, gone }
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        // Once the acceptor has stopped, nobody counts places any more.
+        let _ = self.gone.send(self.site);
     }
 }

@@ -16,7 +16,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-pub use chat::{BusyReason, CloseReason, ToLeader, ToMember};
+pub use chat::{BusyReason, CloseReason, MAX_SEALED_TEXT, ToLeader, ToMember};
 pub use checks::{
     LineError, MAX_LINE, MAX_NAME, MAX_PASSWORD, MAX_TEXT, MAX_TICKET, MIN_PASSWORD, check_name,
     check_password, check_text, check_ticket, decode_line, redact, split_text,
@@ -25,7 +25,7 @@ pub use lobby::{
     InviteStatus, MAX_HISTORY_TEXT, MAX_REASON, check_reason, history_pieces, parse_stamp, stamp,
 };
 pub use registry::{AttemptLimit, ByeReason, Contact, HELP_TEXT, Reply, Request};
-pub use succession::{Rejoin, Succession, TOKEN_LEN, VERIFIER_LEN};
+pub use succession::{Rejoin, Succession, TOKEN_LEN, ToSeat};
 
 /// The codes of every `ERR <CODE> <text>` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crossbeam_channel::unbounded;
-use p2pchat::client::{LinkConfig, Refused, RegistryLink, Vouched};
+use p2pchat::client::{LinkConfig, Refused, RegistryLink, RegistrySecurity, Vouched};
 use p2pchat::trace::Trace;
 use p2pchat::wire::ErrorCode;
 
@@ -17,6 +17,7 @@ fn link(server: &TestServer) -> RegistryLink {
         retry_min: Duration::from_millis(100),
         retry_max: Duration::from_secs(1),
         trace: Trace::off(),
+        security: RegistrySecurity::Plaintext,
     };
     let (notices, _) = unbounded();
     RegistryLink::connect(config, notices).expect("the test registry is up")

@@ -20,3 +20,4 @@ mod support;
 #[cfg(unix)]
 mod terminal;
 mod tidy;
+mod tls;

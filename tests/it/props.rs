@@ -365,7 +365,7 @@ fn invite_status() -> impl Strategy<Value = InviteStatus> {
 
 fn to_leader() -> impl Strategy<Value = ToLeader> {
     prop_oneof![
-        Just(ToLeader::Accept),
+        Just(ToLeader::Accept(None)),
         Just(ToLeader::Reject),
         Just(ToLeader::Busy(BusyReason::Unsaid)),
         Just(ToLeader::Busy(BusyReason::Answering)),

@@ -745,7 +745,7 @@ fn a_trace_names_a_connection_by_its_address_until_its_name_is_verified() {
     bob.join(PASSWORD);
     alice.join(PASSWORD);
     let id = "0123456789abcdef0123456789abcdef";
-    let rejoin = format!("REJOIN {id} carol2 {id} 0");
+    let rejoin = format!("REJOIN {id} carol2 0");
 
     // At the menu: a chat request claiming to be alice's, and a member
     // claiming to come back to a lobby bob does not lead.

@@ -14,15 +14,22 @@ use crate::conn::{self, MemberConn, ReadHalf};
 use crate::wire::{Rejoin, ToLeader};
 
 use super::super::member::{Member, MemberId, prepare, read_member};
-use super::super::roster;
+use super::super::roster::Proven;
 use super::super::state::LobbyEvent;
 use super::Hub;
+use crate::crypto::PeerKey;
 
 impl Hub {
     /// A newcomer whose `OK` was just read. Its name is the one the leader
     /// invited, at the address the registry gave for it, so its trace says
     /// that name from the start.
-    pub(super) fn admit(&mut self, name: String, chat_addr: Option<SocketAddr>, conn: MemberConn) {
+    pub(super) fn admit(
+        &mut self,
+        name: String,
+        chat_addr: Option<SocketAddr>,
+        key: Option<PeerKey>,
+        conn: MemberConn,
+    ) {
         let Some((id, reader)) = self.connect(&name, conn) else {
             return;
         };
@@ -30,25 +37,21 @@ impl Hub {
             self.hang_up(id);
             return;
         }
-        // The rules' randomness, drawn here: a newcomer the leader can
-        // reach gets a credential in a lobby that can outlive its leader.
-        let wants_secret = self.config.succession.is_some() && chat_addr.is_some();
-        let secret = wants_secret.then(roster::secret).and_then(Result::ok);
         self.feed(LobbyEvent::Admit {
             id,
             name,
             chat_addr,
-            secret,
+            key,
         });
     }
 
-    /// A member who comes back with `claim`, on a connection it opened.
-    /// The name is only a claim until the rules have checked its
-    /// credential, so until then the connection is traced by its address;
-    /// its reader starts once the rules have decided, under the name if
-    /// they took it back. One they turned away has had its one line and
-    /// been closed by then, and needs no reader.
-    pub(super) fn rejoin(&mut self, claim: Rejoin, conn: MemberConn) {
+    /// A member who comes back with `claim`, on a connection it opened,
+    /// having proven a key as `proven` says. The name is only a claim until
+    /// the rules have checked it, so until then the connection is traced by
+    /// its address; its reader starts once the rules have decided, under
+    /// the name if they took it back. One they turned away has had its one
+    /// line and been closed by then, and needs no reader.
+    pub(super) fn rejoin(&mut self, claim: Rejoin, proven: Proven, conn: MemberConn) {
         let addr = match conn.socket().peer_addr() {
             Ok(addr) => addr.to_string(),
             Err(_) => return,
@@ -57,7 +60,7 @@ impl Hub {
         let Some((id, mut reader)) = self.connect(&addr, conn) else {
             return;
         };
-        self.feed(LobbyEvent::Rejoin { id, claim });
+        self.feed(LobbyEvent::Rejoin { id, claim, proven });
         let Some(member) = self.members.get_mut(&id) else {
             return;
         };

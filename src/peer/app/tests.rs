@@ -9,12 +9,12 @@ use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
 use crate::client::{LinkNotice, Refused, Vouched};
 use crate::screen::ScreenLine;
-use crate::wire::{AttemptLimit, BusyReason, Contact, ErrorCode, ToLeader};
+use crate::wire::{AttemptLimit, BusyReason, CloseReason, Contact, ErrorCode, ToLeader, ToMember};
 
 use crate::peer::app::App;
-use crate::peer::effect::{Effect, Incoming, Now, Worker};
-use crate::peer::msg::{Asker, ChatAnswer, Event, NotInvited, RegistryReply};
-use crate::peer::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
+use crate::peer::effect::{Effect, Incoming, LogFailure, Now, Worker};
+use crate::peer::msg::{Asker, ChatAnswer, Event, FromLeader, NotInvited, RegistryReply};
+use crate::peer::{ADD_PROMPT, LOBBY_HELP, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
 
 const ACCEPT_PROMPT: &str = "Chat request from 'alice'. Accept? ['OK', 'REJECT']";
 
@@ -78,6 +78,8 @@ fn describe(effect: &Effect) -> String {
         Effect::Start(Worker::Inviter { lobby, contact, .. }) => {
             format!("start: inviter of {} into lobby {lobby}", contact.name)
         }
+        Effect::OpenLog { log, me, leader } => format!("open log {}: {me} in {leader}'s", log.0),
+        Effect::Log { log, line } => format!("log {}: {line}", log.0),
     }
 }
 
@@ -474,7 +476,7 @@ fn a_member_asks_the_leader_and_the_registry() {
             "registry: Search(dave, Lobby)",
             "There is no user called dave.",
             "Asked alice to invite dave.",
-            "[you -> carol] hi there",
+            "[you -> carol] hi there (not sealed: carol has no key here; the leader can read it)",
             "That is you.",
             "notice: You left alice's lobby.",
             MENU_PROMPT,
@@ -491,6 +493,75 @@ fn a_member_asks_the_leader_and_the_registry() {
             },
             ToLeader::Leave,
         ]
+    );
+}
+
+/// A line from the leader of the current membership.
+fn from_leader(line: ToMember) -> Incoming {
+    Incoming::Feed(FromLeader::Line(line))
+}
+
+#[test]
+fn an_admitted_member_logs_what_it_hears_and_says_until_the_lobby_ends() {
+    let mut app = joined();
+    let (asked, answer) = request("alice", Some("T1"));
+    let _ = app.handle(asked, now());
+    let _ = app.handle(checked(1, "alice", "bob"), now());
+    let _ = app.handle(line("ok"), now());
+    let Ok(ChatAnswer::Accept { outbox, .. }) = answer.try_recv() else {
+        panic!("the request was not accepted");
+    };
+    let members = format!("notice: You are in alice's lobby with: alice, bob. {LOBBY_HELP}");
+    check(
+        &mut app,
+        vec![
+            from_leader(ToMember::Members(vec!["alice".into(), "bob".into()])),
+            from_leader(ToMember::Msg {
+                from: "alice".into(),
+                text: "hi".into(),
+            }),
+            line("hello"),
+            from_leader(ToMember::Joined("carol".into())),
+            line("/who"),
+            from_leader(ToMember::Closed(CloseReason::LeaderLeft)),
+        ],
+        &[
+            "open log 1: bob in alice's",
+            "log 1: * joined the lobby of alice",
+            "log 1: * members: alice bob",
+            &members,
+            "log 1: [alice] hi",
+            "chat: [alice] hi",
+            "log 1: [bob] hello",
+            "log 1: * carol joined",
+            "notice: Peer ('carol') joined the lobby",
+            "Members: alice, bob, carol",
+            "log 1: * lobby ended: the leader left",
+            "notice: The lobby has ended (the leader left).",
+            MENU_PROMPT,
+        ],
+    );
+    let sent: Vec<ToLeader> = outbox.try_iter().collect();
+    assert_eq!(sent, [ToLeader::Msg("hello".into())]);
+    assert_eq!(app.log_in_use(), None);
+}
+
+#[test]
+fn a_chat_log_that_fails_is_told_once_and_the_lobby_goes_on() {
+    let mut app = joined();
+    let (asked, _answer) = request("alice", Some("T1"));
+    let _ = app.handle(asked, now());
+    let _ = app.handle(checked(1, "alice", "bob"), now());
+    let _ = app.handle(line("ok"), now());
+    let _ = app.handle(from_leader(ToMember::Members(vec!["alice".into()])), now());
+    let failed = Incoming::LogFailed(LogFailure::Write {
+        path: "logs/bob/x.log".into(),
+        why: "disk full".into(),
+    });
+    check(
+        &mut app,
+        vec![failed],
+        &["notice: Cannot write the chat log logs/bob/x.log: disk full"],
     );
 }
 
