@@ -12,15 +12,18 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, never};
 
+use crate::crypto::IdentityKey;
 use crate::lobby::{Lobby, Notice};
 use crate::screen::ScreenLine;
 use crate::wire::{BusyReason, Contact, ToLeader};
 
 use super::effect::{Effect, Effects, Incoming, LogFailure, LogId, Now};
 use super::invitations::Invitations;
+use super::keys::Keyring;
 use super::msg::{Asker, ChatAnswer, Event, FromLeader, Move};
 use super::repeats::Repeats;
 use super::standing::Standing;
+use super::tls::PeerTls;
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
 
 pub(super) enum Flow {
@@ -160,6 +163,8 @@ impl Membership {
 
 pub(super) struct Pending {
     pub(super) from: String,
+    /// The key the leader proved in the TLS handshake; none in plain text.
+    pub(super) proved: Option<IdentityKey>,
     pub(super) answer: Sender<ChatAnswer>,
 }
 
@@ -186,6 +191,12 @@ pub(super) struct App {
     pub(super) next_log: u64,
     pub(super) inviters: Vec<JoinHandle<()>>,
     pub(super) repeats: Repeats,
+    /// Plain text or TLS, for the rejoiners the core starts; plain until
+    /// `Peer::run` says otherwise.
+    pub(super) tls: PeerTls,
+    /// The logged-in user's keys (`identity()`); none until `Peer::run`
+    /// gives the keyring, or when the peer keeps no keys.
+    pub(super) keys: Option<Arc<Keyring>>,
     /// When the input being handled came.
     pub(super) now: Now,
 }
@@ -217,6 +228,8 @@ impl App {
             next_log: 0,
             inviters: Vec::new(),
             repeats: Repeats::default(),
+            tls: PeerTls::Plain,
+            keys: None,
             now,
         }
     }
@@ -332,6 +345,9 @@ impl App {
             self.held.push_back(line.to_string());
             return Flow::Go;
         }
+        if self.verify_command(line) {
+            return Flow::Go;
+        }
         let stage = std::mem::replace(&mut self.stage, Stage::Welcome);
         self.stage = match stage {
             Stage::Welcome => self.welcome(line.trim()),
@@ -355,8 +371,9 @@ impl App {
             Event::Invitation {
                 from,
                 ticket,
+                proved,
                 answer,
-            } => self.on_invitation(from, ticket, answer),
+            } => self.on_invitation(from, ticket, proved, answer),
             Event::Invited {
                 lobby,
                 name,
@@ -371,6 +388,7 @@ impl App {
             Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
             Event::Registry(reply) => self.on_registry(reply),
+            Event::Keys(news) => self.on_key_news(news),
         }
     }
 

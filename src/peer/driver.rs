@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
@@ -22,9 +23,11 @@ use crate::trace::Trace;
 use super::app::{App, Flow};
 use super::effect::{Effect, Incoming, LogFailure, LogId, Now, Worker};
 use super::inviter::Inviter;
+use super::keys::Keyring;
 use super::msg::{Event, FromLeader, Outcome};
 use super::registry_worker::RegistryWorker;
 use super::screen::Screen;
+use super::tls::PeerTls;
 use super::{Console, Input, SCREEN_RETRY};
 
 /// What the driver owns besides the core.
@@ -37,6 +40,10 @@ pub(super) struct Driver {
     pub(super) trace: Trace,
     /// The worker threads it started, joined as the peer quits.
     pub(super) workers: Vec<JoinHandle<()>>,
+    /// The user's keys and the known peers' (none: this peer keeps no keys).
+    pub(super) keys: Option<Arc<Keyring>>,
+    /// Plain text or TLS, for the inviters.
+    pub(super) tls: PeerTls,
     /// Where chat logs go.
     pub(super) log_dir: PathBuf,
     /// The chat logs open, by the core's number for each.
@@ -85,6 +92,13 @@ impl Driver {
             Effect::Start(worker) => self.start(worker),
             Effect::OpenLog { log, me, leader } => return self.open_log(log, &me, &leader),
             Effect::Log { log, line } => return self.write_log(log, &line),
+            Effect::Verify(name) => {
+                let line = match &self.keys {
+                    Some(keys) => keys.verify(&name),
+                    None => "This peer keeps no keys.".to_string(),
+                };
+                self.screen.show(line.into());
+            }
         }
         None
     }
@@ -130,6 +144,7 @@ impl Driver {
             timeout: self.invite_timeout,
             cancel,
             events: self.events.clone(),
+            tls: self.tls.clone(),
             trace: self.trace,
         };
         self.workers.retain(|h| !h.is_finished());

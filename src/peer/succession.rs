@@ -19,6 +19,7 @@ use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
 
 use super::app::{App, Leading, Membership, Phase, Stage};
 use super::invitations::Invitations;
+use super::keys::own_identity;
 use super::migration::{Rejoiner, start_link};
 use super::msg::{Move, Rejoined, Timing};
 use super::render::{LobbyEvent, Role};
@@ -164,6 +165,7 @@ impl App {
             deadline: self.now.at + self.config.lobby_timeout,
             cancel,
             events: self.events.clone(),
+            tls: self.tls.clone(),
             trace: self.config.trace,
             identity,
         };
@@ -316,11 +318,12 @@ impl App {
         config
     }
 
-    /// This peer's keys, which `Peer::start` makes if none were given. A
-    /// core driven without them (its tests) leads and chats in plain text,
+    /// This peer's keys: the logged-in user's (from the keyring, loaded at
+    /// `JOIN`), or else the pair `Peer::start` made for the run. A core
+    /// driven without either (its tests) leads and chats in plain text,
     /// with no seat to come back to.
     pub(super) fn identity(&self) -> Option<Arc<Identity>> {
-        self.config.identity.clone()
+        own_identity(self.keys.as_deref(), self.config.identity.as_ref())
     }
 
     /// Where others reach our chat listener: what a leader's seat says.

@@ -22,15 +22,15 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use rustls::ServerConfig;
 
 use super::accounts::AccountQueue;
-use super::answers::{JoinRefused, stopping};
+use super::answers::{JoinRefused, KeyRefused, stopping};
 use super::hub::{Bye, RegistryEvent, Socket};
 use super::throttle::Site;
 use crate::conn::{Conn, Received, Stream};
-use crate::crypto::{Opening, accept, refuse_plain_text, sniff};
+use crate::crypto::{IdentityKey, Opening, PeerKey, accept, refuse_plain_text, sniff};
 use crate::line::is_timeout;
 use crate::password::HashQueue;
 use crate::trace::Trace;
-use crate::wire::{self, Contact, ErrorCode, HELP_TEXT, Reply, Request};
+use crate::wire::{self, Contact, ErrorCode, HELP_TEXT, KeyWord, Reply, Request};
 
 /// How long a person who typed plain text at the TLS port has to read the
 /// one line that says what to do, before the connection closes.
@@ -162,6 +162,15 @@ impl Answer {
             },
         }
     }
+}
+
+/// Where a request comes from: the client's address, and the key of the
+/// client certificate it proved in the TLS handshake (none in plain text,
+/// or from a client that has no certificate yet).
+#[derive(Clone, Copy)]
+struct Origin {
+    ip: IpAddr,
+    certificate: Option<IdentityKey>,
 }
 
 /// Whether this connection holds a user online.
@@ -302,7 +311,13 @@ impl Connection {
                 busy: true,
             });
             let answer = match request {
-                Ok(request) => self.handle(request, &mut joined, addr.ip().to_canonical()),
+                Ok(request) => {
+                    let origin = Origin {
+                        ip: addr.ip().to_canonical(),
+                        certificate: conn.peer_key(),
+                    };
+                    self.handle(request, &mut joined, origin)
+                }
                 Err(err) => Answer::Reply(vec![err.into()]),
             };
             let (replies, next) = answer.into_replies(bye);
@@ -327,7 +342,8 @@ impl Connection {
     }
 
     /// The answer to one request.
-    fn handle(&self, request: Request, joined: &mut Joined, ip: IpAddr) -> Answer {
+    fn handle(&self, request: Request, joined: &mut Joined, origin: Origin) -> Answer {
+        let ip = origin.ip;
         let needs_join = !matches!(
             request,
             Request::Register { .. } | Request::Join { .. } | Request::Help
@@ -346,7 +362,8 @@ impl Connection {
                 name,
                 password,
                 port,
-            } => return self.join_once(joined, name, &password, port, ip),
+                key,
+            } => return self.join_once(joined, name, &password, (port, key), origin),
             Request::Hello => Reply::Hello,
             Request::List => return Answer::Reply(self.list()),
             Request::Search { name } => {
@@ -358,10 +375,7 @@ impl Connection {
             ),
             Request::Check { ticket } => self.ask_hub(
                 |reply| RegistryEvent::Check { id, ticket, reply },
-                |valid| Reply::Valid {
-                    leader: valid.leader,
-                    invitee: valid.invitee,
-                },
+                Reply::from,
             ),
             Request::Logout => return Answer::Last(self.logout()),
             Request::Help => Reply::Help(HELP_TEXT.into()),
@@ -408,8 +422,8 @@ impl Connection {
         joined: &mut Joined,
         name: String,
         password: &str,
-        port: u16,
-        ip: IpAddr,
+        (port, key): (u16, Option<KeyWord>),
+        origin: Origin,
     ) -> Answer {
         if *joined == Joined::Yes {
             return Answer::one(Reply::Err(
@@ -417,7 +431,11 @@ impl Connection {
                 "this connection has joined already".into(),
             ));
         }
-        match self.join(name, password, port, ip) {
+        // Before the password is hashed: a refused key costs no hashing.
+        if let Err(refused) = check_announced_key(key.as_ref(), origin.certificate) {
+            return Answer::one(refused.into());
+        }
+        match self.join(name, password, port, key, origin.ip) {
             Some(Ok(contact)) => {
                 *joined = Joined::Yes;
                 Answer::one(Reply::Joined(contact))
@@ -447,6 +465,7 @@ impl Connection {
         name: String,
         password: &str,
         port: u16,
+        key: Option<KeyWord>,
         ip: IpAddr,
     ) -> Option<Result<Contact, JoinRefused>> {
         // The whole JOIN runs as one job on a hashing thread. The hub counts
@@ -479,6 +498,7 @@ impl Connection {
                     ip,
                     name: account.name,
                     port,
+                    key,
                     reply,
                     done,
                 })
@@ -510,5 +530,80 @@ impl Drop for Admitted {
     fn drop(&mut self) {
         // Once the acceptor has stopped, nobody counts places any more.
         let _ = self.gone.send(self.site);
+    }
+}
+
+/// Whether a JOIN may announce `announced`: a valid key, and under TLS with
+/// a client certificate, that certificate's key (a peer vouched for must
+/// be able to prove the key in every handshake). Without a certificate
+/// (plain text, or a client that has none yet) a valid key passes: a peer
+/// that announces a key it does not hold fails every handshake with it,
+/// and so can pose as no one.
+fn check_announced_key(
+    announced: Option<&KeyWord>,
+    certificate: Option<IdentityKey>,
+) -> Result<(), KeyRefused> {
+    let announced = announced
+        .map(|word| word.as_str().parse::<PeerKey>())
+        .transpose()
+        .map_err(|_| KeyRefused::NotAKey)?;
+    match (announced, certificate) {
+        (Some(key), Some(proved)) if key.identity != proved => Err(KeyRefused::NotTheCertificates),
+        (None, Some(_)) => Err(KeyRefused::NotTheCertificates),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{Identity, SealKey};
+
+    fn word(key: &PeerKey) -> KeyWord {
+        key.to_string().parse().unwrap()
+    }
+
+    #[test]
+    fn a_joins_key_must_be_a_key_and_the_certificates() {
+        let alice = Identity::generate().unwrap().public();
+        let mallory = Identity::generate().unwrap().public();
+        #[track_caller]
+        fn check(
+            announced: Option<&KeyWord>,
+            cert: Option<IdentityKey>,
+            expected: Result<(), KeyRefused>,
+        ) {
+            assert_eq!(check_announced_key(announced, cert), expected);
+        }
+        let (a, m) = (word(&alice), word(&mallory));
+        // Plain text: any valid key, or none.
+        check(Some(&a), None, Ok(()));
+        check(None, None, Ok(()));
+        // TLS with a certificate: that certificate's key only.
+        check(Some(&a), Some(alice.identity), Ok(()));
+        check(
+            Some(&m),
+            Some(alice.identity),
+            Err(KeyRefused::NotTheCertificates),
+        );
+        check(
+            None,
+            Some(alice.identity),
+            Err(KeyRefused::NotTheCertificates),
+        );
+        // Only the identity half is in the certificate: another seal key
+        // with the proved identity passes the handshake check, and is the
+        // user's own choice.
+        let resealed = PeerKey {
+            identity: alice.identity,
+            seal: SealKey::from_bytes([7; 32]),
+        };
+        check(Some(&word(&resealed)), Some(alice.identity), Ok(()));
+        // A word of a key's shape that holds no key (bits past the 32
+        // bytes set) is refused in every mode.
+        let text = a.to_string();
+        let bent = format!("{}B{}", &text[..42], &text[43..]);
+        let bent: KeyWord = bent.parse().unwrap();
+        check(Some(&bent), None, Err(KeyRefused::NotAKey));
     }
 }

@@ -1,6 +1,8 @@
 //! The integration tests, in one binary: each module is one area.
 
 mod client;
+#[cfg(target_os = "linux")]
+mod discovery;
 mod faults;
 mod hardening;
 mod hostile;
@@ -21,3 +23,4 @@ mod support;
 mod terminal;
 mod tidy;
 mod tls;
+mod tls_peers;

@@ -116,6 +116,11 @@ fn peer_help_and_bad_options() {
         String::from_utf8_lossy(&unreachable.stdout).contains("The registry is not reachable yet"),
         "{unreachable:?}"
     );
+    // --server skips the search on the LAN.
+    assert!(
+        !String::from_utf8_lossy(&unreachable.stdout).contains("Looking for a registry"),
+        "{unreachable:?}"
+    );
 }
 
 /// The sentences of the report the program is built on, word for word, and

@@ -213,6 +213,26 @@ fn tls_is_1_3_with_ring_only() {
     }
 }
 
+/// Invariant: only `src/discovery/` names `mdns_sd`, and its plain types
+/// (the announcement's record, the choice of a registry) not at all: the
+/// multicast stays behind the announcer and the browser.
+#[test]
+fn only_discovery_speaks_multicast_dns() {
+    let plain = ["src/discovery/txt.rs", "src/discovery/choice.rs"];
+    let mut files = Vec::new();
+    rust_files_under(&root().join("src"), &mut files);
+    for file in files {
+        let name = relative(&file);
+        let allowed = name.starts_with("src/discovery/") && !plain.contains(&name.as_str());
+        let found = offending_lines(&code_of(&read(&file)), |line| line.contains("mdns_sd"));
+        assert!(
+            allowed || found.is_empty(),
+            "{name} names mdns_sd:\n{}",
+            found.join("\n")
+        );
+    }
+}
+
 /// Invariant: `src/peer/` has no import circles. Its messages between
 /// threads sit at the bottom (`msg.rs`, which imports no sibling); the
 /// workers and the app depend on them, and nothing depends back. `mod.rs`
@@ -379,6 +399,37 @@ fn only_the_connection_type_frames_and_writes_lines() {
     assert!(
         found.is_empty(),
         "lines framed or written outside conn:\n{}",
+        found.join("\n")
+    );
+}
+
+/// Invariant: every connection from one peer to another (an invitation,
+/// a rejoin) is opened through `peer/tls.rs`, which makes it TLS with both
+/// ends' keys unless the peer speaks plain text: no other peer module
+/// connects a socket itself.
+#[test]
+fn peers_connect_to_peers_only_through_tls_rs() {
+    let mut found = Vec::new();
+    let mut files = Vec::new();
+    rust_files_under(&root().join("src/peer"), &mut files);
+    for file in files {
+        let rel = file
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel == "src/peer/tls.rs" {
+            continue;
+        }
+        for line in code_of(&read(&file)).lines() {
+            if line.contains("TcpStream::connect") {
+                found.push(format!("{rel}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "peer connections opened outside peer/tls.rs:\n{}",
         found.join("\n")
     );
 }

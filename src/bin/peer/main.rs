@@ -3,6 +3,7 @@
 //! a line editor at a terminal), and turns Ctrl-C into a clean exit.
 
 mod console;
+mod find;
 
 use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
@@ -21,7 +22,6 @@ use p2pchat::lobby::{self, InvitePolicy};
 use p2pchat::peer::{
     Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig,
 };
-use p2pchat::registry::DEFAULT_REGISTRY_PORT;
 use p2pchat::screen::{ColorChoice, ScreenLine, Style};
 use p2pchat::trace::Trace;
 
@@ -44,9 +44,11 @@ const SCREEN_EXIT_WAIT: Duration = Duration::from_secs(2);
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// The registry server, as HOST:PORT.
-    #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_REGISTRY_PORT}"))]
-    server: String,
+    /// The registry server, as HOST:PORT. Without it the peer looks for
+    /// registries on the LAN for 2 s, and tries 127.0.0.1:7777 if none
+    /// answers.
+    #[arg(long)]
+    server: Option<String>,
     /// The port to listen on for chat requests (0 lets the system pick).
     #[arg(long, default_value_t = 0)]
     port: u16,
@@ -89,13 +91,14 @@ struct Args {
     /// Put the time (HH:MM) before each chat line.
     #[arg(long)]
     timestamps: bool,
-    /// Speak plain text to the registry instead of TLS, for labs with nc:
-    /// anyone on the network can read and change what is sent, passwords
-    /// included.
+    /// Speak plain text to the registry and to other peers instead of TLS,
+    /// for labs with nc: anyone on the network can read and change what is
+    /// sent, passwords included.
     #[arg(long, conflicts_with = "trust_registry")]
     plaintext: bool,
-    /// Where the peer keeps its keys and the registry keys it has seen
-    /// (known_keys); by default the platform's data directory for p2pchat.
+    /// Where the peer keeps each user's keys (users/<name>/), the registry
+    /// keys it has seen (known_keys) and the peers' (known_peers); by
+    /// default the platform's data directory for p2pchat.
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// The registry's fingerprint (SHA256:...), as the registry prints it
@@ -124,30 +127,39 @@ fn parse_history(text: &str) -> Result<usize, String> {
 
 /// Plain text, said at start, or TLS with the registry's key pinned in the
 /// data directory: asked about at a terminal, remembered and said when piped.
+/// `announced` is the key named by the announcement the registry was found
+/// by: the one it must present.
 fn registry_security(
     args: &Args,
     at_terminal: bool,
+    announced: Option<Fingerprint>,
 ) -> Result<RegistrySecurity, Box<dyn std::error::Error>> {
     if args.plaintext {
         p2pchat::trace::out(
             "Plain text (--plaintext): anyone on the network can read and change what is \
-             sent to the registry, passwords included.",
+             sent to the registry and between peers, passwords included.",
         );
         return Ok(RegistrySecurity::Plaintext);
     }
-    let data_dir = match &args.data_dir {
-        Some(dir) => dir.clone(),
-        None => dirs::data_dir()
-            .map(|dir| dir.join("p2pchat"))
-            .ok_or("no data directory on this system: give one with --data-dir")?,
-    };
+    let data_dir = data_dir(args)?;
     let first_use = if at_terminal {
         FirstUse::Ask(Box::new(ask_yes_no))
     } else {
         FirstUse::Remember(Box::new(|line| p2pchat::trace::out(line)))
     };
-    let trust = RegistryTrust::new(data_dir.join(KNOWN_KEYS), args.trust_registry, first_use)?;
+    let trust = RegistryTrust::new(data_dir.join(KNOWN_KEYS), args.trust_registry, first_use)?
+        .expecting_announced(announced);
     Ok(RegistrySecurity::Tls(Arc::new(trust)))
+}
+
+/// `--data-dir`, or the platform's data directory for p2pchat.
+fn data_dir(args: &Args) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    match &args.data_dir {
+        Some(dir) => Ok(dir.clone()),
+        None => Ok(dirs::data_dir()
+            .map(|dir| dir.join("p2pchat"))
+            .ok_or("no data directory on this system: give one with --data-dir")?),
+    }
 }
 
 /// Shows `question` and reads the answer from the terminal, before the line
@@ -174,11 +186,21 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    // Every address the name resolves to, tried in order.
-    let servers = p2pchat::peer::resolve_servers(&args.server)?;
-    let mut config = PeerConfig::new(servers[0]);
     let at_terminal = console::at_terminal();
-    config.registry_security = registry_security(&args, at_terminal)?;
+    // Every address the name resolves to, tried in order; or the one found
+    // on the LAN.
+    let chosen = find::registry(args.server.as_deref(), at_terminal)?;
+    let servers = chosen.servers;
+    let mut config = PeerConfig::new(servers[0]);
+    config.registry_security = registry_security(&args, at_terminal, chosen.announced)?;
+    // Each user's keys and the keys of the peers seen: always under TLS; in
+    // plain text only where a folder is named, so the lab mode leaves no
+    // files behind unasked.
+    config.data_dir = match args.plaintext {
+        true => args.data_dir.clone(),
+        false => Some(data_dir(&args)?),
+    };
+    config.plaintext = args.plaintext;
     config.servers = servers;
     config.listen = SocketAddr::from(([0, 0, 0, 0], args.port));
     config.advertise_port = args.advertise_port;

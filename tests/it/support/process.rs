@@ -88,20 +88,31 @@ impl ServerProcess {
     pub fn start_on(bind: &str, db: &Path, extra: &[&str]) -> ServerProcess {
         let mut args = vec!["--plaintext"];
         args.extend_from_slice(extra);
-        ServerProcess::spawn(bind, db, &args)
+        ServerProcess::start_with(bind, db, &args)
     }
 
     /// Starts `server --bind 127.0.0.1:0 --db <db>` plus `extra`, speaking
     /// TLS (the default): its second line is its fingerprint.
     pub fn start_tls(db: &Path, extra: &[&str]) -> ServerProcess {
-        ServerProcess::spawn("127.0.0.1:0", db, extra)
+        ServerProcess::start_with("127.0.0.1:0", db, extra)
     }
 
-    fn spawn(bind: &str, db: &Path, extra: &[&str]) -> ServerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["--bind", bind, "--db"])
+    /// It does not announce itself (`--no-announce`): nothing a test starts
+    /// outside a network namespace of its own multicasts.
+    fn start_with(bind: &str, db: &Path, extra: &[&str]) -> ServerProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        command
+            .args(["--bind", bind, "--no-announce", "--db"])
             .arg(db)
-            .args(extra)
+            .args(extra);
+        ServerProcess::spawn(command)
+    }
+
+    /// Starts `command`, a `server` with its options (in a network
+    /// namespace, say), and reads the address it listens on from its first
+    /// line of output.
+    pub fn spawn(mut command: Command) -> ServerProcess {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -282,9 +293,15 @@ impl PeerProcess {
     /// unless `args` give a `--data-dir`: a TLS peer keeps the registry keys
     /// it has seen there, never in the real home directory.
     pub fn start(name: &str, args: &[&str]) -> PeerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_peer"))
-            .args(plaintext_unless_data_dir(args))
-            .args(args)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_peer"));
+        command.args(plaintext_unless_data_dir(args)).args(args);
+        PeerProcess::spawn(name, command)
+    }
+
+    /// Starts `command`, a `peer` with its options (in a network namespace,
+    /// say); `name` is only for messages until the test joins as it.
+    pub fn spawn(name: &str, mut command: Command) -> PeerProcess {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
