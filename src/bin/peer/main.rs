@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::Local;
 use clap::{Parser, ValueEnum};
-use crossbeam_channel::{bounded, unbounded};
+use crossbeam_channel::{RecvTimeoutError, bounded, unbounded};
 use p2pchat::client::{FirstUse, RegistrySecurity, RegistryTrust};
 use p2pchat::crypto::Fingerprint;
 use p2pchat::lobby::{self, InvitePolicy};
@@ -32,6 +32,12 @@ const KNOWN_KEYS: &str = "known_keys";
 
 /// How many lines may wait for standard output.
 const SCREEN_CAPACITY: usize = 256;
+
+/// How long the peer, once it has said goodbye, waits for the screen
+/// thread to write out the last lines: a standard output that takes
+/// nothing for this long is not being read, and the process exits without
+/// them rather than wait on it for ever.
+const SCREEN_EXIT_WAIT: Duration = Duration::from_secs(2);
 
 /// A p2pchat peer: register or join at the registry, find users, and chat
 /// in a lobby that you lead or that someone invites you to.
@@ -242,6 +248,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // be interrupted, and the process exits once the peer has said goodbye.
     let keyboard = thread::Builder::new().name("keyboard".into());
     let printer = thread::Builder::new().name("screen".into());
+    // Dropped when the screen thread ends, however it ends.
+    let (printing, printer_gone) = bounded::<()>(0);
     let printer = if at_terminal {
         let (editor, above, mut trace_above) = LineEditor::start()?;
         if io::stderr().is_terminal() {
@@ -251,10 +259,16 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             });
         }
         keyboard.spawn(move || editor.read(&wants_rx, &input))?;
-        printer.spawn(move || above.print_all(&screen_rx, style))?
+        printer.spawn(move || {
+            let _printing = printing;
+            above.print_all(&screen_rx, style)
+        })?
     } else {
         keyboard.spawn(move || console::read_plain(&wants_rx, &input))?;
-        printer.spawn(move || console::print_plain(&screen_rx, style))?
+        printer.spawn(move || {
+            let _printing = printing;
+            console::print_plain(&screen_rx, style)
+        })?
     };
     let result = peer.run(Console {
         input: input_rx,
@@ -262,6 +276,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         wants: Some(wants),
         secrets_unseen: io::stdin().is_terminal(),
     });
-    let _ = printer.join();
+    // `run` has dropped the screen's sender, so the screen thread ends once
+    // it has written what is left, unless a write to standard output blocks
+    // because nobody reads it: then it is left to end with the process.
+    if let Err(RecvTimeoutError::Disconnected) = printer_gone.recv_timeout(SCREEN_EXIT_WAIT) {
+        let _ = printer.join();
+    }
     Ok(result?)
 }
