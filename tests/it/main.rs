@@ -1,6 +1,8 @@
 //! The integration tests, in one binary: each module is one area.
 
 mod client;
+#[cfg(target_os = "linux")]
+mod discovery;
 mod faults;
 mod hardening;
 mod hostile;
