@@ -19,7 +19,19 @@ use crate::wire::{
 use super::app::{App, ChatAnswer, Leading, Membership, Outcome, Pending, Stage, write_log};
 use super::commands::LobbyInput;
 use super::screen::Screen;
+use super::standing::MAX_SEATS;
 use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
+
+/// The most names a member keeps in its member list: as many as seats, so
+/// a leader cannot grow it without bound with `JOINED` lines.
+pub(super) const MAX_MEMBERS: usize = MAX_SEATS;
+
+/// `JOINED <name>`: `name` joins the member list, once, while there is room.
+fn list_joined(members: &mut Vec<String>, name: String) {
+    if members.len() < MAX_MEMBERS && !members.contains(&name) {
+        members.push(name);
+    }
+}
 
 impl App {
     pub(super) fn open_log(&self, leader: &str) -> Option<ChatLog> {
@@ -478,7 +490,7 @@ impl Membership {
                     "Peer ('{name}') joined the lobby"
                 )));
                 write_log(&mut self.log, screen, &format!("* {name} joined"));
-                self.members.push(name);
+                list_joined(&mut self.members, name);
             }
             ToMember::Msg { from, text } => {
                 let line = format!("[{from}] {text}");
@@ -503,5 +515,23 @@ impl Membership {
             | ToMember::Closed(_)
             | ToMember::Succession(_) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_member_list_holds_each_name_once_and_at_most_max_members() {
+        let mut members = vec!["alice".to_string()];
+        list_joined(&mut members, "bob".into());
+        list_joined(&mut members, "bob".into());
+        assert_eq!(members, ["alice", "bob"]);
+        for i in 0..MAX_MEMBERS * 2 {
+            list_joined(&mut members, format!("u{i}"));
+        }
+        assert_eq!(members.len(), MAX_MEMBERS);
+        assert_eq!(members[..3], ["alice", "bob", "u0"]);
     }
 }
