@@ -7,7 +7,6 @@
 //! reads accounts), the account writer one (it adds them) and the presence
 //! writer one (status, address and `last_seen`).
 
-use std::fmt;
 use std::fs::OpenOptions;
 use std::io;
 use std::net::IpAddr;
@@ -41,47 +40,29 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// What can go wrong with the registry file.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// The file could not be created or opened.
-    Open(PathBuf, io::Error),
+    #[error(
+        "cannot open the database file {path}: {1}; check that its folder exists and that you may write there, or name another file (the server's --db option)",
+        path = .0.display()
+    )]
+    Open(PathBuf, #[source] io::Error),
     /// SQLite refused a statement.
-    Sqlite(rusqlite::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// The file was written by a newer version of p2pchat.
+    #[error(
+        "the database file {path} has schema version {1}, newer than this server's {SCHEMA_VERSION}; upgrade p2pchat, or name another file",
+        path = .0.display()
+    )]
     TooNew(PathBuf, i32),
     /// The file's schema version is one no p2pchat ever wrote.
+    #[error(
+        "the database file {path} has schema version {1}, which no p2pchat writes: it is damaged or not a p2pchat registry; name another file",
+        path = .0.display()
+    )]
     BadVersion(PathBuf, i32),
-}
-
-impl fmt::Display for DbError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DbError::Open(path, err) => write!(
-                f,
-                "cannot open the database file {}: {err}; check that its folder exists and that you may write there, or name another file (the server's --db option)",
-                path.display()
-            ),
-            DbError::Sqlite(err) => write!(f, "database error: {err}"),
-            DbError::TooNew(path, version) => write!(
-                f,
-                "the database file {} has schema version {version}, newer than this server's {SCHEMA_VERSION}; upgrade p2pchat, or name another file",
-                path.display()
-            ),
-            DbError::BadVersion(path, version) => write!(
-                f,
-                "the database file {} has schema version {version}, which no p2pchat writes: it is damaged or not a p2pchat registry; name another file",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for DbError {}
-
-impl From<rusqlite::Error> for DbError {
-    fn from(err: rusqlite::Error) -> DbError {
-        DbError::Sqlite(err)
-    }
 }
 
 /// A stored account, as needed to check a password.

@@ -1,23 +1,22 @@
-//! Framing: reads protocol lines from any `BufRead` and writes them to any
-//! `Write`.
+//! Framing: cuts the bytes of any `BufRead` into lines.
 //!
-//! This module owns the byte-level reading (finding the `\n`, bounding how
-//! much a line may buffer, keeping a partial line across a read timeout);
-//! `wire::decode_line` decides what a line's bytes may be. It must not know
-//! any keyword: what a line means is `wire`'s business.
+//! This module owns the byte-level reading (finding the `\n`, dropping a
+//! `\r` before it, bounding how much a line may buffer, keeping a partial
+//! line across a read timeout, checking that a line is UTF-8). It sits below
+//! the grammar: the longest line is a parameter, and it must not know any
+//! keyword nor import anything from `wire`. Writing lines, tracing and
+//! parsing are `conn`'s business.
 
-use std::io::{self, BufRead, ErrorKind, Write};
-
-use crate::wire::{self, LineError};
+use std::io::{self, BufRead, ErrorKind};
 
 /// One thing read from a connection.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     /// A complete line, without its line ending.
     Line(String),
     /// A complete line that was not UTF-8; the connection can go on.
     BadEncoding,
-    /// More than `wire::MAX_LINE` bytes without a newline; the rest of the
+    /// More than the longest line without a newline; the rest of the
     /// stream cannot be framed, so the connection should be closed.
     TooLong,
     /// The other side closed the connection. A partial last line is dropped.
@@ -29,13 +28,17 @@ pub enum Frame {
 pub struct LineReader<R> {
     inner: R,
     partial: Vec<u8>,
+    /// The longest line accepted, in bytes, without its line ending.
+    max_line: usize,
 }
 
 impl<R: BufRead> LineReader<R> {
-    pub fn new(inner: R) -> LineReader<R> {
+    /// Lines longer than `max_line` bytes (without `\r\n`) are `TooLong`.
+    pub fn new(inner: R, max_line: usize) -> LineReader<R> {
         LineReader {
             inner,
             partial: Vec::new(),
+            max_line,
         }
     }
 
@@ -55,11 +58,7 @@ impl<R: BufRead> LineReader<R> {
             if let Some(end) = available.iter().position(|&b| b == b'\n') {
                 self.partial.extend_from_slice(&available[..end]);
                 self.inner.consume(end + 1);
-                let frame = match wire::decode_line(&self.partial) {
-                    Ok(line) => Frame::Line(line.to_string()),
-                    Err(LineError::BadEncoding) => Frame::BadEncoding,
-                    Err(LineError::TooLong) => Frame::TooLong,
-                };
+                let frame = decode(&self.partial, self.max_line);
                 self.partial.clear();
                 return Ok(frame);
             }
@@ -67,7 +66,7 @@ impl<R: BufRead> LineReader<R> {
             self.partial.extend_from_slice(available);
             self.inner.consume(taken);
             // One byte of slack for the `\r` that may come before the `\n`.
-            if self.partial.len() > wire::MAX_LINE + 1 {
+            if self.partial.len() > self.max_line + 1 {
                 self.partial.clear();
                 return Ok(Frame::TooLong);
             }
@@ -84,19 +83,25 @@ impl<R: BufRead> LineReader<R> {
             }
         }
     }
+}
 
+impl<R> LineReader<R> {
     pub fn get_ref(&self) -> &R {
         &self.inner
     }
 }
 
-/// Writes one line and its `\n` in a single `write_all`, so a line is never
-/// split between two writes.
-pub fn write_line(out: &mut impl Write, line: &impl std::fmt::Display) -> io::Result<()> {
-    let mut bytes = line.to_string().into_bytes();
-    bytes.push(b'\n');
-    out.write_all(&bytes)?;
-    out.flush()
+/// The frame of one line's bytes (without its `\n`): a trailing `\r`, as
+/// telnet sends it, is dropped before the length and the encoding are checked.
+fn decode(raw: &[u8], max_line: usize) -> Frame {
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    if raw.len() > max_line {
+        return Frame::TooLong;
+    }
+    match std::str::from_utf8(raw) {
+        Ok(line) => Frame::Line(line.to_string()),
+        Err(_) => Frame::BadEncoding,
+    }
 }
 
 /// True when an I/O error only means that a read timeout passed.
@@ -104,15 +109,15 @@ pub fn is_timeout(err: &io::Error) -> bool {
     matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
-/// The reading half of a TCP connection, as every connection thread holds it.
-pub type ConnReader = LineReader<io::BufReader<std::net::TcpStream>>;
-
 #[cfg(test)]
 mod tests {
     use std::collections::VecDeque;
     use std::io::Read;
 
     use super::*;
+
+    /// The longest line in these tests: the protocol's, 1024 bytes.
+    const MAX: usize = 1024;
 
     /// A reader that hands out its input in the given pieces, one piece per
     /// `fill_buf`, with errors in between where a piece is an `Err`.
@@ -179,7 +184,7 @@ mod tests {
     /// Everything `read_frame` (or `next_frame` when `skip_empty`) returns,
     /// up to and including `Eof`, with errors as their kind.
     fn frames(pieces: Pieces, skip_empty: bool) -> Vec<Result<Frame, ErrorKind>> {
-        let mut reader = LineReader::new(pieces);
+        let mut reader = LineReader::new(pieces, MAX);
         let mut got = Vec::new();
         loop {
             let frame = if skip_empty {
@@ -215,7 +220,7 @@ mod tests {
     #[track_caller]
     fn check_with(input: &[u8], expected: &[Frame], skip_empty: bool) {
         let mut want: Vec<Result<Frame, ErrorKind>> =
-            expected.iter().map(|f| Ok(clone(f))).collect();
+            expected.iter().map(|f| Ok(f.clone())).collect();
         want.push(Ok(Frame::Eof));
         for at in 0..=input.len() {
             let got = frames(Pieces::split(input, &[at]), skip_empty);
@@ -225,25 +230,16 @@ mod tests {
         assert_eq!(got, want, "{input:?} one byte at a time");
     }
 
-    fn clone(frame: &Frame) -> Frame {
-        match frame {
-            Frame::Line(text) => Frame::Line(text.clone()),
-            Frame::BadEncoding => Frame::BadEncoding,
-            Frame::TooLong => Frame::TooLong,
-            Frame::Eof => Frame::Eof,
-        }
-    }
-
     /// Whichever way `input` is split, the first frame is `TooLong`. What
     /// follows it is not specified: the caller closes the connection.
     #[track_caller]
     fn check_too_long(input: &[u8]) {
         for at in 0..=input.len() {
-            let mut reader = LineReader::new(Pieces::split(input, &[at]));
+            let mut reader = LineReader::new(Pieces::split(input, &[at]), MAX);
             let first = reader.read_frame().map_err(|err| err.kind());
             assert_eq!(first, Ok(Frame::TooLong), "split at {at}");
         }
-        let mut reader = LineReader::new(Pieces::bytes(input));
+        let mut reader = LineReader::new(Pieces::bytes(input), MAX);
         let first = reader.read_frame().map_err(|err| err.kind());
         assert_eq!(first, Ok(Frame::TooLong), "one byte at a time");
     }
@@ -304,7 +300,7 @@ mod tests {
 
     #[test]
     fn line_length_limit() {
-        let longest = "a".repeat(wire::MAX_LINE);
+        let longest = "a".repeat(MAX);
         check(format!("{longest}\n").as_bytes(), &[line(&longest)]);
         check(
             format!("{longest}\r\nHELP\n").as_bytes(),
@@ -318,13 +314,20 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_line_is_a_parameter() {
+        let mut reader = LineReader::new(Pieces::bytes(b"abcd\r\nabcde\n"), 4);
+        assert_eq!(reader.read_frame().unwrap(), line("abcd"));
+        assert_eq!(reader.read_frame().unwrap(), Frame::TooLong);
+    }
+
+    #[test]
     fn over_long_line_without_newline_does_not_wait_for_more() {
-        let longest = "a".repeat(wire::MAX_LINE);
+        let longest = "a".repeat(MAX);
         let pieces = Pieces::new(vec![
             Ok(format!("{longest}aa").into_bytes()),
             Err(ErrorKind::WouldBlock),
         ]);
-        let mut reader = LineReader::new(pieces);
+        let mut reader = LineReader::new(pieces, MAX);
         assert_eq!(
             reader.read_frame().map_err(|e| e.kind()),
             Ok(Frame::TooLong)
@@ -371,28 +374,6 @@ mod tests {
             frames(pieces, false),
             [Err(ErrorKind::ConnectionReset), Ok(Frame::Eof)]
         );
-    }
-
-    /// A writer that records every `write` call separately.
-    #[derive(Default)]
-    struct Writes(Vec<Vec<u8>>);
-
-    impl Write for Writes {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.push(buf.to_vec());
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn write_line_writes_the_line_in_one_piece() {
-        let mut out = Writes::default();
-        write_line(&mut out, &"OK HELLO").unwrap();
-        write_line(&mut out, &wire::Reply::List(2)).unwrap();
-        assert_eq!(out.0, [b"OK HELLO\n".to_vec(), b"OK LIST 2\n".to_vec()]);
     }
 
     #[test]

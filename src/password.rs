@@ -4,9 +4,12 @@
 //! This module owns the hashing parameters and the bound. It must never log,
 //! store or return a plain password, and it never touches the database: a
 //! hash runs with no lock held.
+//!
+//! The parameters are configuration (`HashParams`): production uses the
+//! documented defaults, and only tests choose cheap ones, so a suite that
+//! registers hundreds of users does not spend its time hashing.
 
 use std::io;
-use std::sync::LazyLock;
 use std::thread::{self, JoinHandle};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
@@ -15,6 +18,59 @@ use crossbeam_channel::{Receiver, Sender, bounded, select_biased, unbounded};
 
 /// The working memory of one hash: 19 MiB with the default parameters.
 type Memory = Vec<Block>;
+
+/// The argon2id parameters new hashes are made with. A stored hash keeps
+/// its own parameters in its PHC string, so a hash made with other
+/// parameters still verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    /// Memory per hash, in KiB (`m`).
+    pub memory_kib: u32,
+    /// Passes over that memory (`t`).
+    pub iterations: u32,
+    /// Lanes (`p`).
+    pub lanes: u32,
+}
+
+impl HashParams {
+    /// OWASP's first recommendation for argon2id, and the argon2 crate's
+    /// defaults: `m=19456,t=2,p=1`. The production parameters, which
+    /// docs/ARCHITECTURE.md names.
+    pub const PRODUCTION: HashParams = HashParams {
+        memory_kib: 19_456,
+        iterations: 2,
+        lanes: 1,
+    };
+
+    /// These parameters as argon2 takes them; `None` if it refuses them.
+    fn argon2(self) -> Option<Params> {
+        Params::new(
+            self.memory_kib,
+            self.iterations,
+            self.lanes,
+            Some(Params::DEFAULT_OUTPUT_LEN),
+        )
+        .ok()
+    }
+}
+
+impl Default for HashParams {
+    fn default() -> HashParams {
+        HashParams::PRODUCTION
+    }
+}
+
+impl std::fmt::Display for HashParams {
+    /// As a PHC string writes them: `m=19456,t=2,p=1`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let HashParams {
+            memory_kib,
+            iterations,
+            lanes,
+        } = self;
+        write!(f, "m={memory_kib},t={iterations},p={lanes}")
+    }
+}
 
 /// Work for a hashing thread, run with that thread's buffer.
 type Job = Box<dyn FnOnce(&mut Slot) + Send>;
@@ -58,8 +114,16 @@ fn next_job(urgent: &Receiver<Job>, bulk: &Receiver<Job>) -> Option<Job> {
 }
 
 impl Hasher {
-    /// Starts `workers` hashing threads (at least one).
-    pub fn new(workers: usize) -> io::Result<Hasher> {
+    /// Starts `workers` hashing threads (at least one) that make new
+    /// hashes with `params`. Parameters argon2 refuses are an error here,
+    /// at start, rather than at the first REGISTER.
+    pub fn new(workers: usize, params: HashParams) -> io::Result<Hasher> {
+        if params.argon2().is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("argon2 refuses the parameters {params}"),
+            ));
+        }
         let (urgent, urgent_rx) = unbounded::<Job>();
         let (bulk, bulk_rx) = unbounded::<Job>();
         let workers = (0..workers.max(1))
@@ -68,7 +132,7 @@ impl Hasher {
                 thread::Builder::new()
                     .name(format!("hasher-{n}"))
                     .spawn(move || {
-                        let mut slot = Slot::default();
+                        let mut slot = Slot::new(params);
                         while let Some(job) = next_job(&urgent, &bulk) {
                             job(&mut slot);
                             slot.trim();
@@ -83,8 +147,11 @@ impl Hasher {
     }
 
     /// One hashing thread per core.
-    pub fn per_core() -> io::Result<Hasher> {
-        Hasher::new(thread::available_parallelism().map_or(2, |n| n.get()))
+    pub fn per_core(params: HashParams) -> io::Result<Hasher> {
+        Hasher::new(
+            thread::available_parallelism().map_or(2, |n| n.get()),
+            params,
+        )
     }
 
     /// A handle to send work to these threads.
@@ -152,16 +219,28 @@ impl HashQueue {
 }
 
 /// A hashing thread's buffer, and the hashing done in it.
-#[derive(Default)]
 pub struct Slot {
     memory: Memory,
+    /// What new hashes are made with; argon2 accepts them (`Hasher::new`
+    /// checked).
+    params: Params,
+    /// A hash of no one's password, made with `params` on first need.
+    nobody: Option<String>,
 }
 
 impl Slot {
+    fn new(params: HashParams) -> Slot {
+        Slot {
+            memory: Memory::new(),
+            params: params.argon2().unwrap_or_default(),
+            nobody: None,
+        }
+    }
+
     /// Gives back what a stored hash with unusual parameters may have
-    /// added, keeping the buffer at what the default parameters need.
+    /// added, keeping the buffer at what this slot's parameters need.
     fn trim(&mut self) {
-        self.memory.truncate(Params::default().block_count());
+        self.memory.truncate(self.params.block_count());
         self.memory.shrink_to_fit();
     }
 
@@ -176,7 +255,7 @@ impl Slot {
     /// Hashes `password` into a salted argon2id PHC string.
     pub fn hash(&mut self, password: &str) -> Result<String, String> {
         let failed = |err: &dyn std::fmt::Display| format!("cannot hash the password: {err}");
-        let params = Params::default();
+        let params = self.params.clone();
         let mut salt = [0u8; argon2::RECOMMENDED_SALT_LEN];
         getrandom::fill(&mut salt).map_err(|err| failed(&err))?;
         let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
@@ -231,26 +310,74 @@ impl Slot {
     /// Spends the time a real check would on a user that does not exist,
     /// so that the time a JOIN takes does not tell which names are taken.
     pub fn verify_nobody(&mut self, password: &str) {
-        static NOBODY: LazyLock<Option<String>> =
-            LazyLock::new(|| Slot::default().hash("no user has this password").ok());
-        if let Some(hash) = NOBODY.as_deref() {
-            self.verify(password, hash);
+        if self.nobody.is_none() {
+            self.nobody = self.hash("no user has this password").ok();
+        }
+        if let Some(hash) = self.nobody.clone() {
+            self.verify(password, &hash);
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Hasher;
+    use super::{HashParams, HashQueue, Hasher};
 
-    use super::HashQueue;
+    /// The cheapest parameters argon2 accepts, for tests of the queues.
+    const FAST: HashParams = HashParams {
+        memory_kib: 8,
+        iterations: 1,
+        lanes: 1,
+    };
+
+    #[test]
+    fn the_production_parameters_are_the_documented_ones() {
+        let documented = HashParams {
+            memory_kib: 19_456,
+            iterations: 2,
+            lanes: 1,
+        };
+        assert_eq!(HashParams::default(), documented);
+        assert_eq!(HashParams::PRODUCTION, documented);
+        assert_eq!(documented.to_string(), "m=19456,t=2,p=1");
+        let library = argon2::Params::default();
+        assert_eq!(
+            (library.m_cost(), library.t_cost(), library.p_cost()),
+            (19_456, 2, 1),
+            "the argon2 crate's defaults, which the PHC strings of old accounts carry"
+        );
+    }
+
+    #[test]
+    fn parameters_argon2_refuses_stop_the_start() {
+        let none = HashParams {
+            memory_kib: 0,
+            ..FAST
+        };
+        let err = Hasher::new(1, none).err().expect("refused");
+        assert_eq!(err.to_string(), "argon2 refuses the parameters m=0,t=1,p=1");
+    }
+
+    #[test]
+    fn cheap_hashes_carry_their_parameters_and_verify() {
+        let hasher = Hasher::new(1, FAST).unwrap();
+        let hash = hasher.hash("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=8,t=1,p=1$"), "{hash}");
+        assert!(hasher.verify("correct horse", &hash));
+        assert!(!hasher.verify("correct horsf", &hash));
+        let production = Hasher::new(1, HashParams::PRODUCTION).unwrap();
+        assert!(
+            production.verify("correct horse", &hash),
+            "a hash names its parameters"
+        );
+    }
 
     #[test]
     fn checks_run_before_new_hashes() {
         use crossbeam_channel::bounded;
         use std::thread;
         use std::time::{Duration, Instant};
-        let hasher = Hasher::new(1).unwrap();
+        let hasher = Hasher::new(1, FAST).unwrap();
         let queue = hasher.queue();
         // Hold the one hashing thread until both kinds of work wait.
         let (release, held) = bounded::<()>(0);
@@ -297,7 +424,7 @@ mod tests {
 
     #[test]
     fn hashes_verify_and_differ_by_salt() {
-        let hasher = Hasher::new(1).unwrap();
+        let hasher = Hasher::new(1, HashParams::PRODUCTION).unwrap();
         let first = hasher.hash("correct horse").unwrap();
         let second = hasher.hash("correct horse").unwrap();
         assert!(
@@ -319,7 +446,7 @@ mod tests {
             .hash_password(b"pass-word")
             .unwrap()
             .to_string();
-        let hasher = Hasher::new(2).unwrap();
+        let hasher = Hasher::new(2, HashParams::PRODUCTION).unwrap();
         assert!(hasher.verify("pass-word", &standard));
         assert!(!hasher.verify("pass-wore", &standard));
     }

@@ -8,7 +8,6 @@
 //!   - `error`: `BenchError`, why a run could not finish.
 //!   - `histogram`: the latency `Histogram` and its `Latency` summary.
 //!   - `procfs`: `/proc` readings (memory, threads).
-//!   - `scratch`: `ScratchDir`, a temporary directory removed on drop.
 //!   - `lines`: `Lines`, a non-blocking socket's bytes split into lines.
 //!   - `poll`: `poll_readable` and the socket `Poller` (epoll on Linux).
 //!   - `show`: how the tables show durations and byte counts.
@@ -37,14 +36,19 @@ mod histogram;
 mod lines;
 mod poll;
 mod procfs;
-mod scratch;
 mod show;
 
 pub use error::BenchError;
 pub use histogram::{Histogram, Latency};
 pub use procfs::{peak_memory, proc_status_field, reset_peak_memory, thread_count};
-pub use scratch::ScratchDir;
 pub use show::{show_duration, show_mib};
 
 use lines::{Lines, ReadEnd};
+
+/// `message` as a protocol line, newline included. The bench writes every
+/// line of p2pchat's protocol through the `wire` types, so it speaks the
+/// protocol as the library does.
+fn wire_line(message: impl std::fmt::Display) -> String {
+    format!("{message}\n")
+}
 use poll::{Poller, poll_readable, pollfd};

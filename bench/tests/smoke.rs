@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use p2pchat_bench::ScratchDir;
 use p2pchat_bench::lobby::{self, LobbyOptions};
 use p2pchat_bench::registry::{self, RegistryOptions, ServerAt};
 
@@ -32,7 +31,7 @@ fn lobby_loses_nothing() {
 
 #[test]
 fn registry_times_nobody_out() {
-    let dir = ScratchDir::new("bench-test").unwrap();
+    let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("registry.db");
     assert_eq!(registry::prepare_db(&db, 5).unwrap(), 5);
     // A second preparation reuses the accounts.
@@ -98,7 +97,7 @@ fn churn_leaves_the_server_as_it_found_it() {
         // peer that is not meant to time out.
         .args([
             "--hello-timeout",
-            "3",
+            "1.5",
             "--session",
             "0.15",
             "--pause",

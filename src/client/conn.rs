@@ -6,14 +6,14 @@
 //! to it (through `exchange_on`), and the reader thread only reads; it must
 //! never decide what to do when the connection fails, which is the link's job.
 
-use std::io::{self, BufReader, BufWriter};
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, never};
 
-use crate::line::{ConnReader, Frame, LineReader, write_line};
+use crate::conn::{self, Received, RegistryConn, Stream};
 use crate::trace::Trace;
 use crate::wire::{Reply, Request};
 
@@ -28,8 +28,10 @@ const REGISTRY_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What the reader thread saw on the registry connection.
 pub(super) enum Incoming {
-    Line(String),
-    /// A line too long or not UTF-8.
+    Reply(Reply),
+    /// A line that is not a reply.
+    Malformed(String),
+    /// A line not UTF-8.
     Unreadable,
     /// The connection ended or failed.
     End,
@@ -39,7 +41,7 @@ pub(super) enum Incoming {
 /// reader thread reads it into `lines`.
 pub(super) struct Conn {
     pub(super) addr: SocketAddr,
-    writer: BufWriter<TcpStream>,
+    writer: conn::Writer<Stream, Request>,
     pub(super) lines: Receiver<Incoming>,
     reader: Option<JoinHandle<()>>,
 }
@@ -61,14 +63,14 @@ impl Conn {
 
     fn open_one(addr: SocketAddr, trace: Trace) -> io::Result<Conn> {
         let stream = TcpStream::connect_timeout(&addr, REGISTRY_CONNECT_TIMEOUT)?;
-        let reader = LineReader::new(BufReader::new(stream.try_clone()?));
+        let (reader, writer) = RegistryConn::new(stream, addr, trace)?.into_split();
         let (tx, lines) = bounded(READ_AHEAD);
         let reader = thread::Builder::new()
             .name("registry-reader".into())
-            .spawn(move || read_registry(reader, &tx, addr, trace))?;
+            .spawn(move || read_registry(reader, &tx))?;
         Ok(Conn {
             addr,
-            writer: BufWriter::new(stream),
+            writer,
             lines,
             reader: Some(reader),
         })
@@ -76,8 +78,9 @@ impl Conn {
 
     /// The next reply, waiting until `deadline` at most.
     fn reply(&self, deadline: Instant) -> Result<Reply, ClientError> {
-        let line = match self.lines.recv_deadline(deadline) {
-            Ok(Incoming::Line(line)) => line,
+        let reply = match self.lines.recv_deadline(deadline) {
+            Ok(Incoming::Reply(reply)) => reply,
+            Ok(Incoming::Malformed(line)) => return Err(ClientError::Protocol(line)),
             Ok(Incoming::Unreadable) => {
                 return Err(ClientError::Protocol("(unreadable line)".into()));
             }
@@ -88,10 +91,9 @@ impl Conn {
                 return Err(ClientError::Io(io::ErrorKind::TimedOut.into()));
             }
         };
-        match line.parse::<Reply>() {
-            Ok(Reply::Bye(reason)) => Err(ClientError::Closed(Some(reason))),
-            Ok(reply) => Ok(reply),
-            Err(_) => Err(ClientError::Protocol(line)),
+        match reply {
+            Reply::Bye(reason) => Err(ClientError::Closed(Some(reason))),
+            reply => Ok(reply),
         }
     }
 }
@@ -109,15 +111,13 @@ impl Drop for Conn {
 }
 
 /// The reader thread: every line the registry sends, as it arrives.
-fn read_registry(mut reader: ConnReader, lines: &Sender<Incoming>, addr: SocketAddr, trace: Trace) {
+fn read_registry(mut reader: conn::Reader<Stream, Reply>, lines: &Sender<Incoming>) {
     loop {
-        let incoming = match reader.next_frame() {
-            Ok(Frame::Line(line)) => {
-                trace.received(addr, &line);
-                Incoming::Line(line)
-            }
-            Ok(Frame::BadEncoding) => Incoming::Unreadable,
-            Ok(Frame::Eof | Frame::TooLong) | Err(_) => Incoming::End,
+        let incoming = match reader.recv() {
+            Ok(Received::Line(reply)) => Incoming::Reply(reply),
+            Ok(Received::Malformed { line, .. }) => Incoming::Malformed(line),
+            Ok(Received::BadEncoding) => Incoming::Unreadable,
+            Ok(Received::End | Received::TooLong) | Err(_) => Incoming::End,
         };
         let end = matches!(incoming, Incoming::End);
         if lines.send(incoming).is_err() || end {
@@ -126,9 +126,8 @@ fn read_registry(mut reader: ConnReader, lines: &Sender<Incoming>, addr: SocketA
     }
 }
 
-pub(super) fn exchange_on(conn: &mut Conn, request: &Request, trace: Trace) -> Replies {
-    trace.sent(conn.addr, request);
-    write_line(&mut conn.writer, request)?;
+pub(super) fn exchange_on(conn: &mut Conn, request: &Request) -> Replies {
+    conn.writer.send(request)?;
     let deadline = Instant::now() + REPLY_TIMEOUT;
     let first = conn.reply(deadline)?;
     let mut replies = vec![first];

@@ -120,12 +120,8 @@ impl Link {
     /// expected, and the end of the connection.
     fn unasked(&mut self, incoming: Incoming) {
         match incoming {
-            Incoming::Line(line) => {
-                if let Ok(Reply::Bye(reason)) = line.parse::<Reply>() {
-                    self.on_bye(reason);
-                }
-            }
-            Incoming::Unreadable => {}
+            Incoming::Reply(Reply::Bye(reason)) => self.on_bye(reason),
+            Incoming::Reply(_) | Incoming::Malformed(_) | Incoming::Unreadable => {}
             Incoming::End => {
                 self.state = State::Idle;
                 if self.joined_as.is_some() {
@@ -344,7 +340,7 @@ impl Link {
         let State::Connected(conn) = &mut self.state else {
             return Err(ClientError::Closed(None));
         };
-        let result = exchange_on(conn, request, self.config.trace);
+        let result = exchange_on(conn, request);
         if result.is_err() {
             self.state = State::Idle;
         }

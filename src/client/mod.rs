@@ -1,29 +1,11 @@
-//! The peer's link to the registry: one thread owns the registry connection,
-//! sends the user's requests and the HELLO heartbeat and takes the replies;
-//! a reader thread per connection reads every line as it arrives, so a
-//! `BYE` the registry sends on its own is noticed at once. When the registry
-//! goes away, the link reconnects with backoff and joins again.
-//!
-//! A `BYE` (other than `REPLACED`) that comes as the first line after a
-//! request means the registry closed the connection before it read the
-//! request: the link reconnects at once, joins again if it was joined, and
-//! sends the request once more, so the user never sees it. A registry that is
-//! down when the peer starts is retried in the background.
-//!
-//! This module owns the registry socket on the peer side; the link thread
-//! must be the only code that writes to it, and the reader thread only reads. It knows nothing of menus or lobbies, and it
-//! keeps the password of the last successful JOIN in memory only, to join
-//! again after a reconnect.
-//!
-//! `RegistryLink` is a typed client: `register`, `join`, `list`, `search`,
-//! `invite` and `check` return what was asked for or why not (`Refused`), so
-//! no caller decodes `Reply` lines.
-//!
-//! - this file: the public surface (`RegistryLink` and its typed requests,
-//!   `LinkConfig`, `LinkNotice`, `ClientError`, `Refused`).
-//! - `link`: the link thread's state machine: reconnecting, joining again,
-//!   resending a request the registry never acted on.
-//! - `conn`: one connection: connecting, the reader thread, reading replies.
+//! The peer's link to the registry, as a typed client: `register`, `join`,
+//! `list`, `search`, `invite` and `check` return what was asked for or why
+//! not (`Refused`), so no caller decodes `Reply` lines. This module owns the
+//! registry socket on the peer side: the link thread is the only code that
+//! writes to it, and the reader thread only reads. It reconnects with backoff
+//! and joins again, resends a request a `BYE` kept the registry from acting
+//! on, and keeps the password of the last successful JOIN in memory only. It
+//! knows nothing of menus or lobbies.
 
 mod conn;
 mod link;
@@ -53,47 +35,33 @@ pub struct LinkConfig {
 }
 
 /// Why a request to the registry got no answer.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The connection failed or timed out.
-    Io(io::Error),
+    #[error("cannot reach the registry: {0}")]
+    Io(#[from] io::Error),
     /// The registry closed the connection, with its `BYE` reason if it gave one.
+    #[error("the registry closed the connection{}", closed_because(.0))]
     Closed(Option<ByeReason>),
     /// The registry answered something that is not a reply.
+    #[error("the registry sent a strange line: {0}")]
     Protocol(String),
     /// The link is waiting to reconnect.
+    #[error("the registry is unreachable; reconnecting in the background")]
     Offline,
     /// The registry has not been reachable since the peer started.
+    #[error("not connected to the registry yet")]
     NotYet,
 }
 
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::Io(err) => write!(f, "cannot reach the registry: {err}"),
-            ClientError::Closed(Some(reason)) => {
-                let why = match reason {
-                    ByeReason::Shutdown => "it is shutting down",
-                    ByeReason::Timeout => "nothing was sent to it for too long",
-                    ByeReason::Replaced => "this user joined from somewhere else",
-                };
-                write!(f, "the registry closed the connection: {why}")
-            }
-            ClientError::Closed(None) => f.write_str("the registry closed the connection"),
-            ClientError::Protocol(line) => write!(f, "the registry sent a strange line: {line}"),
-            ClientError::Offline => {
-                f.write_str("the registry is unreachable; reconnecting in the background")
-            }
-            ClientError::NotYet => f.write_str("not connected to the registry yet"),
-        }
-    }
-}
-
-impl std::error::Error for ClientError {}
-
-impl From<io::Error> for ClientError {
-    fn from(err: io::Error) -> ClientError {
-        ClientError::Io(err)
+/// What a `BYE` reason means to the user, after a colon; nothing when the
+/// registry gave none.
+fn closed_because(reason: &Option<ByeReason>) -> &'static str {
+    match reason {
+        Some(ByeReason::Shutdown) => ": it is shutting down",
+        Some(ByeReason::Timeout) => ": nothing was sent to it for too long",
+        Some(ByeReason::Replaced) => ": this user joined from somewhere else",
+        None => "",
     }
 }
 
@@ -161,7 +129,14 @@ impl fmt::Display for Refused {
     }
 }
 
-impl std::error::Error for Refused {}
+impl std::error::Error for Refused {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Refused::Link(err) => Some(err),
+            _ => None,
+        }
+    }
+}
 
 /// A ticket the registry vouched for: `leader` may invite `invitee`.
 #[derive(Debug, Clone, PartialEq, Eq)]

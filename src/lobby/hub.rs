@@ -3,22 +3,17 @@
 //! clock; it turns each `Event` into a `LobbyEvent` for the lobby's rules
 //! (`lobby/state/`) with the time, and carries out the effects they return.
 //! Only this thread changes the membership or writes a member's socket.
-//!
-//! - `hub/flush.rs`: carrying effects out, queuing lines, the flush pass,
-//!   and the last flush.
-//! - `hub/connections.rs`: a new connection's socket and reader thread.
-//! - `hub/notices.rs`: the notices waiting for the leader's user interface.
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use crossbeam_channel::{Receiver, Sender, never, select};
 
-use crate::line::ConnReader;
+use crate::conn::MemberConn;
 use crate::wire::{CloseReason, Contact, ErrorCode, InviteStatus, ParseError};
 
 use super::member::{FromMember, Member, MemberId};
@@ -42,8 +37,7 @@ pub(super) enum Event {
     Admit {
         name: String,
         chat_addr: Option<SocketAddr>,
-        reader: ConnReader,
-        writer: TcpStream,
+        conn: MemberConn,
     },
     /// Something a member's reader thread saw.
     From {
@@ -78,8 +72,7 @@ pub(super) enum Event {
     /// A member comes back (`REJOIN`) on a new connection.
     Rejoin {
         claim: crate::wire::Rejoin,
-        reader: ConnReader,
-        writer: TcpStream,
+        conn: MemberConn,
     },
     Handover {
         to: Option<String>,
@@ -259,9 +252,8 @@ impl Hub {
             Event::Admit {
                 name,
                 chat_addr,
-                reader,
-                writer,
-            } => self.admit(name, chat_addr, reader, writer),
+                conn,
+            } => self.admit(name, chat_addr, conn),
             Event::From { id, input } => self.feed(from_member(id, input)),
             Event::Say(text) => self.feed(LobbyEvent::Say(text)),
             Event::Members(reply) => answer(&reply, self.state.names()),
@@ -276,11 +268,7 @@ impl Hub {
                 reason,
                 reply,
             } => self.kick(&name, reason, &reply),
-            Event::Rejoin {
-                claim,
-                reader,
-                writer,
-            } => self.rejoin(claim, reader, writer),
+            Event::Rejoin { claim, conn } => self.rejoin(claim, conn),
             Event::Handover { to, reply } => return self.handover(to.as_deref(), &reply),
             Event::Close(reason) => return Some(reason),
         }

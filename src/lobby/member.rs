@@ -7,8 +7,8 @@ use std::net::TcpStream;
 
 use crossbeam_channel::Sender;
 
-use crate::line::{self, ConnReader, Frame};
-use crate::trace::Trace;
+use crate::conn::{self, Received, Stream};
+use crate::line;
 use crate::wire::{ErrorCode, LineError, ParseError, ToLeader, ToMember};
 
 use super::hub::Event;
@@ -30,8 +30,9 @@ pub(super) enum FromMember {
 }
 
 pub(super) struct Member {
-    pub(super) name: String,
-    pub(super) stream: TcpStream,
+    /// The writing half of the member's connection, which only the hub
+    /// holds: lines are encoded into `out`, and `flush` pushes `out`.
+    pub(super) writer: conn::Writer<Stream, ToMember>,
     /// Bytes queued for this member that the kernel has not yet accepted.
     pub(super) out: Vec<u8>,
     /// Set once the member is on its way out, so nothing more is queued.
@@ -41,17 +42,14 @@ pub(super) struct Member {
 impl Member {
     /// Queues one encoded line (with its `\n`). False means the member's
     /// backlog would grow past `limit`: it is not reading, and must go.
-    pub(super) fn queue(&mut self, bytes: &[u8], limit: usize, trace: Trace) -> bool {
+    pub(super) fn queue(&mut self, bytes: &[u8], limit: usize) -> bool {
         if self.doomed {
             return true;
         }
         if self.out.len() + bytes.len() > limit {
             return false;
         }
-        self.out.extend_from_slice(bytes);
-        if trace.is_on() {
-            trace_sent(trace, &self.name, bytes);
-        }
+        self.writer.queue(bytes, &mut self.out);
         true
     }
 
@@ -61,7 +59,7 @@ impl Member {
         if self.out.is_empty() {
             return Ok(());
         }
-        match send_nonblocking(&self.stream, &self.out) {
+        match send_nonblocking(self.writer.get_ref(), &self.out) {
             Ok(sent) => {
                 self.out.drain(..sent);
                 if self.out.is_empty() {
@@ -73,11 +71,6 @@ impl Member {
             Err(err) => Err(err),
         }
     }
-}
-
-pub(super) fn trace_sent(trace: Trace, name: &str, bytes: &[u8]) {
-    let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    trace.sent(name, String::from_utf8_lossy(line));
 }
 
 /// How the hub's sends are kept from blocking, which differs by system.
@@ -187,45 +180,34 @@ pub(super) fn encode(line: &ToMember) -> Vec<u8> {
 
 pub(super) fn encode_into(bytes: &mut Vec<u8>, line: &ToMember) {
     bytes.clear();
-    writeln!(bytes, "{line}").expect("writing to a Vec cannot fail");
+    conn::encode_into(bytes, line);
 }
 
 /// A member's reader thread: turns what arrives into events for the hub
 /// until the connection ends or the hub is gone.
 pub(super) fn read_member(
     id: MemberId,
-    reader: ConnReader,
+    reader: conn::Reader<Stream, ToLeader>,
     events: Sender<Event>,
-    trace: Option<(Trace, String)>,
 ) {
-    read_member_in(SEND_MODE, id, reader, events, trace);
+    read_member_in(SEND_MODE, id, reader, events);
 }
 
 fn read_member_in(
     mode: SendMode,
     id: MemberId,
-    mut reader: ConnReader,
+    mut reader: conn::Reader<Stream, ToLeader>,
     events: Sender<Event>,
-    trace: Option<(Trace, String)>,
 ) {
     loop {
-        let input = match reader.next_frame() {
-            Ok(Frame::Line(line)) => {
-                if let Some((trace, name)) = &trace {
-                    trace.received(name, &line);
-                }
-                FromMember::Line(line.parse())
-            }
-            Ok(Frame::BadEncoding) => {
-                if let Some((trace, name)) = &trace {
-                    trace.received(name, "(a line that is not UTF-8)");
-                }
-                FromMember::Line(Err(ParseError::new(
-                    ErrorCode::BadEncoding,
-                    LineError::BadEncoding.to_string(),
-                )))
-            }
-            Ok(Frame::TooLong) => FromMember::TooLong,
+        let input = match reader.recv() {
+            Ok(Received::Line(line)) => FromMember::Line(Ok(line)),
+            Ok(Received::Malformed { err, .. }) => FromMember::Line(Err(err)),
+            Ok(Received::BadEncoding) => FromMember::Line(Err(ParseError::new(
+                ErrorCode::BadEncoding,
+                LineError::BadEncoding.to_string(),
+            ))),
+            Ok(Received::TooLong) => FromMember::TooLong,
             // A read timeout left on the socket only means silence; on a
             // non-blocking socket, so does a read that finds nothing.
             Err(err) if line::is_timeout(&err) => {
@@ -234,7 +216,7 @@ fn read_member_in(
                 }
                 continue;
             }
-            Ok(Frame::Eof) | Err(_) => FromMember::Gone,
+            Ok(Received::End) | Err(_) => FromMember::Gone,
         };
         let last = matches!(input, FromMember::TooLong | FromMember::Gone);
         if events.send(Event::From { id, input }).is_err() || last {
@@ -245,14 +227,15 @@ fn read_member_in(
 
 #[cfg(test)]
 mod tests {
-    use std::io::{BufReader, ErrorKind, Write};
+    use std::io::{ErrorKind, Write};
     use std::net::{TcpListener, TcpStream};
     use std::time::Duration;
 
     use crossbeam_channel::unbounded;
 
     use super::*;
-    use crate::line::LineReader;
+    use crate::conn::MemberConn;
+    use crate::trace::Trace;
 
     /// Both ends of a loopback connection: the member's and the leader's.
     fn pair() -> (TcpStream, TcpStream) {
@@ -277,10 +260,11 @@ mod tests {
         // run here so that it is tested on every system.
         let (mut member, leader) = pair();
         prepare_for(&leader, SendMode::NonBlockingSocket).unwrap();
-        let reader = LineReader::new(BufReader::new(leader.try_clone().unwrap()));
+        let conn = MemberConn::new(leader.try_clone().unwrap(), "member", Trace::off()).unwrap();
+        let (reader, _) = conn.into_split();
         let (events, from_reader) = unbounded();
         let thread = std::thread::spawn(move || {
-            read_member_in(SendMode::NonBlockingSocket, 1, reader, events, None)
+            read_member_in(SendMode::NonBlockingSocket, 1, reader, events)
         });
 
         // A line sent in pieces, with the reader finding nothing in between,

@@ -1,23 +1,12 @@
 //! The lobby a leader runs: the thread that owns the membership and relays
-//! every message to every member.
-//!
-//! This module owns who is in a lobby and every byte written to a member. One
-//! hub thread holds the membership and is the only thread that writes to
-//! member sockets; one reader thread per member turns lines into events for
-//! it. Nothing else may change the membership or write to a member, and the
-//! hub must never block on a member's socket: a member that stops reading is
-//! dropped instead of stalling everyone else.
-//!
-//! - this file: the public handle (`Lobby`), `LobbyConfig`, and the
-//!   `Notice`s for the leader's screen.
-//! - `state`: the lobby's rules apart from its sockets (`LobbyState`): one
-//!   event and the time in, effects out.
-//! - `hub`: the hub thread, the I/O driver that feeds the rules and carries
-//!   their effects out; in `hub/`, `connections`, `flush`, `notices`.
-//! - `member`: one member's output buffer and socket, and its reader thread.
-//! - `history`: the last messages, replayed to a late joiner.
-//! - `roster`: the members' seats and credentials, and who leads next.
-//! - `rules`: who may do what (`InvitePolicy`, private messages' addressees).
+//! every message to every member. This module owns who is in a lobby and every
+//! byte written to a member. One hub thread holds the membership and is the
+//! only thread that writes to member sockets; one reader thread per member
+//! turns lines into events for it. Nothing else may change the membership or
+//! write to a member, and the hub must never block on a member's socket: a
+//! member that stops reading is dropped instead of stalling everyone else.
+//! Its rules are a sans-IO state (one event and the time in, effects out)
+//! that the hub thread drives.
 
 mod history;
 mod hub;
@@ -31,13 +20,13 @@ pub use roster::{Roster, Seat};
 pub use rules::InvitePolicy;
 
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
-use crate::line::ConnReader;
+use crate::conn::MemberConn;
 use crate::trace::Trace;
 use crate::wire::{self, CloseReason, Contact, ErrorCode, InviteStatus, ParseError};
 
@@ -216,46 +205,34 @@ impl Lobby {
         })
     }
 
-    /// Admits a member whose `OK` was just read from `reader`; `writer` is a
-    /// clone of the same socket, which only the hub will write to from now on.
-    pub fn admit(&self, name: String, reader: ConnReader, writer: TcpStream) {
+    /// Admits a member whose `OK` was just read from `conn`, which only the
+    /// hub will write to from now on.
+    pub fn admit(&self, name: String, conn: MemberConn) {
         // If the hub is gone the event comes back inside the error and is
         // dropped, which closes the connection: the right end for it.
         let _ = self.events.send(Event::Admit {
             name,
             chat_addr: None,
-            reader,
-            writer,
+            conn,
         });
     }
 
     /// Admits a member, as `admit`, that listens for chat requests at
     /// `chat_addr` (where its invitation reached it), so the lobby knows
     /// every member's contact (`contacts`).
-    pub fn admit_from(
-        &self,
-        name: String,
-        chat_addr: SocketAddr,
-        reader: ConnReader,
-        writer: TcpStream,
-    ) {
+    pub fn admit_from(&self, name: String, chat_addr: SocketAddr, conn: MemberConn) {
         let _ = self.events.send(Event::Admit {
             name,
             chat_addr: Some(chat_addr),
-            reader,
-            writer,
+            conn,
         });
     }
 
     /// A member comes back with `claim` on a connection it opened to our
     /// chat port: admitted if its credential holds, refused with `ERR`
     /// otherwise.
-    pub fn rejoin(&self, claim: wire::Rejoin, reader: ConnReader, writer: TcpStream) {
-        let _ = self.events.send(Event::Rejoin {
-            claim,
-            reader,
-            writer,
-        });
+    pub fn rejoin(&self, claim: wire::Rejoin, conn: MemberConn) {
+        let _ = self.events.send(Event::Rejoin { claim, conn });
     }
 
     /// Hands the lobby to `to` (by default the member admitted earliest):

@@ -5,90 +5,26 @@
 //!
 //! Only the app thread holds an `App`; it must never block on a socket.
 
-use std::net::{SocketAddr, TcpStream};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, never};
 
 use crate::chatlog::ChatLog;
-use crate::client::{LinkNotice, RegistryLink};
-use crate::line::ConnReader;
 use crate::lobby::{Lobby, Notice};
 use crate::screen::ScreenLine;
-use crate::wire::{BusyReason, Contact, Rejoin, ToLeader, ToMember};
+use crate::wire::{BusyReason, Contact, ToLeader};
 
+use super::effect::{Effect, Effects, Incoming, Now};
 use super::invitations::Invitations;
-use super::migration::Rejoined;
-use super::screen::Screen;
+use super::msg::{Asker, ChatAnswer, Event, FromLeader, Move};
+use super::render::{LobbyEvent, Role};
+use super::repeats::Repeats;
+use super::screen::show_event;
 use super::standing::Standing;
-use super::succession::Move;
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
-
-/// What background threads tell the app thread.
-pub(super) enum Event {
-    /// A chat request arrived; `answer` waits for the user's decision.
-    Invitation {
-        from: String,
-        ticket: Option<String>,
-        answer: Sender<ChatAnswer>,
-    },
-    /// An invitee answered one of our chat requests (or did not).
-    Invited {
-        lobby: u64,
-        name: String,
-        outcome: Outcome,
-    },
-    /// A member of a lobby came back (`REJOIN`) on our chat listener.
-    Rejoin {
-        claim: Rejoin,
-        reader: ConnReader,
-        writer: TcpStream,
-    },
-    /// A rejoiner's walk of the roster ended (`migration.rs`).
-    Rejoined { lobby: u64, outcome: Rejoined },
-    /// The chat request that `answer` would answer is no longer open: the
-    /// leader closed the connection, or it `expired` unanswered.
-    Withdrawn {
-        answer: Sender<ChatAnswer>,
-        expired: bool,
-    },
-}
-
-/// What the member reader of a lobby we are a member of tells the app,
-/// over that membership's own bounded channel.
-pub(super) enum FromLeader {
-    /// A line from the leader.
-    Line(ToMember),
-    /// The connection to the leader closed, or went `silent` too long.
-    Gone { silent: bool },
-}
-
-/// The user's answer to a chat request.
-pub(super) enum ChatAnswer {
-    Accept {
-        outbox: Receiver<ToLeader>,
-        /// Where the member reader sends the leader's lines.
-        feed: Sender<FromLeader>,
-    },
-    Reject,
-    Busy(BusyReason),
-}
-
-/// How a chat request we sent ended.
-pub(super) enum Outcome {
-    Accepted {
-        addr: SocketAddr,
-        reader: ConnReader,
-        writer: TcpStream,
-    },
-    Rejected,
-    Busy(BusyReason),
-    NoAnswer,
-    Unreachable(String),
-}
 
 pub(super) enum Flow {
     Go,
@@ -113,8 +49,29 @@ pub(super) enum Stage {
     Menu,
     Search,
     ConfirmAdd(Contact),
+    /// A request is with the registry; typed lines wait for its reply.
+    Waiting(Wait),
     Leading(Leading),
     Member(Membership),
+}
+
+/// What a menu waits for the registry to answer, with what the answer needs.
+pub(super) enum Wait {
+    /// `REGISTER` or `JOIN` as `name`.
+    LogIn(Purpose, String),
+    /// The online list.
+    List,
+    /// A search from the menu.
+    Search,
+}
+
+/// A lobby just started: the tickets for its first chat requests are with
+/// the registry. Typed lines wait until they are all back.
+pub(super) struct Opening {
+    /// How many tickets are still to come.
+    pub(super) asked: usize,
+    /// Who can be invited, with the ticket that proves we invite them.
+    pub(super) ready: Vec<(Contact, String)>,
 }
 
 pub(super) struct Leading {
@@ -126,30 +83,82 @@ pub(super) struct Leading {
     /// Chat requests not answered yet.
     pub(super) invitations: Invitations,
     pub(super) cancel: Arc<AtomicBool>,
+    /// Set until the first chat requests have their tickets.
+    pub(super) opening: Option<Opening>,
 }
 
 pub(super) struct Membership {
     pub(super) id: u64,
     pub(super) leader: String,
-    pub(super) outbox: Sender<ToLeader>,
-    /// This membership's lines from the leader, and no other's.
-    pub(super) feed: Receiver<FromLeader>,
     pub(super) members: Vec<String>,
     /// Opened when the leader admits us (`MEMBERS`): a request withdrawn
     /// before that leaves no log.
     pub(super) log: Option<ChatLog>,
-    /// Set once the leader sent `MEMBERS`.
-    pub(super) admitted: bool,
-    /// True while the leader's `HISTORY` lines are being shown, so the
-    /// first live line after them can say where they end.
-    pub(super) earlier: bool,
     /// The credential, roster and numbered messages that let the lobby
     /// outlive its leader.
     pub(super) standing: Box<Standing>,
-    /// True while a rejoiner looks for the lobby's leader: typed lines wait.
-    pub(super) rejoining: bool,
-    /// Set when the user leaves, so that a rejoiner under way gives up.
-    pub(super) cancel: Arc<AtomicBool>,
+    pub(super) phase: Phase,
+}
+
+/// Where a membership stands with its leader; each phase has what it needs.
+pub(super) enum Phase {
+    /// We said `OK`; the leader has not sent `MEMBERS` yet.
+    Invited {
+        outbox: Sender<ToLeader>,
+        /// This membership's lines from the leader, and no other's.
+        feed: Receiver<FromLeader>,
+    },
+    /// The leader sent `MEMBERS`.
+    Admitted {
+        outbox: Sender<ToLeader>,
+        feed: Receiver<FromLeader>,
+        /// True while the leader's `HISTORY` lines are being shown, so the
+        /// first live line after them can say where they end.
+        earlier: bool,
+    },
+    /// A rejoiner looks for the lobby's leader: typed lines wait.
+    Rejoining {
+        /// Set when the user leaves, so that the rejoiner gives up.
+        cancel: Arc<AtomicBool>,
+        /// Why we look for a leader.
+        why: Move,
+    },
+}
+
+impl Membership {
+    /// Sends `line` to the leader, if we are connected to one; while
+    /// rejoining there is none, and the line is lost.
+    pub(super) fn send(&self, line: ToLeader) {
+        match &self.phase {
+            Phase::Invited { outbox, .. } | Phase::Admitted { outbox, .. } => {
+                let _ = outbox.send(line);
+            }
+            Phase::Rejoining { .. } => {}
+        }
+    }
+
+    pub(super) fn is_rejoining(&self) -> bool {
+        matches!(self.phase, Phase::Rejoining { .. })
+    }
+
+    /// The leader's `MEMBERS` came: an invited member is admitted.
+    pub(super) fn admit(&mut self) {
+        if let Phase::Invited { outbox, feed } = &self.phase {
+            self.phase = Phase::Admitted {
+                outbox: outbox.clone(),
+                feed: feed.clone(),
+                earlier: false,
+            };
+        }
+    }
+
+    /// This membership's lines from the leader; none while rejoining.
+    pub(super) fn feed(&self) -> Receiver<FromLeader> {
+        match &self.phase {
+            Phase::Invited { feed, .. } | Phase::Admitted { feed, .. } => feed.clone(),
+            Phase::Rejoining { .. } => never(),
+        }
+    }
 }
 
 pub(super) struct Pending {
@@ -160,51 +169,90 @@ pub(super) struct Pending {
 pub(super) struct App {
     pub(super) config: PeerConfig,
     pub(super) chat_port: u16,
-    pub(super) screen: Screen,
+    /// What the input being handled causes, for the driver to carry out.
+    pub(super) out: Effects,
     /// Ask a new password twice (it is typed without echo).
     pub(super) confirm_password: bool,
-    pub(super) link: RegistryLink,
     pub(super) events: Sender<Event>,
     pub(super) me: Option<Contact>,
     pub(super) contacts: Vec<Contact>,
     pub(super) stage: Stage,
     pub(super) pending: Option<Pending>,
+    /// Chat requests whose tickets the registry checks, by request number;
+    /// the user is not asked about them yet.
+    pub(super) checking: Vec<(u64, Pending)>,
+    pub(super) next_request: u64,
+    /// Lines typed while a request is with the registry, oldest first.
+    pub(super) held: VecDeque<String>,
     pub(super) next_lobby: u64,
     pub(super) inviters: Vec<JoinHandle<()>>,
-    /// Why the rejoiner under way looks for a leader.
-    pub(super) moving: Option<Move>,
     pub(super) repeats: Repeats,
-}
-
-/// A warning that keeps coming (a flood of forged chat requests) is shown
-/// once; its repeats are counted and summed up in one line a little later.
-#[derive(Default)]
-pub(super) struct Repeats {
-    /// The warning shown last, and when.
-    last: Option<(String, Instant)>,
-    count: u64,
-    /// When the count is shown, if there is one.
-    pub(super) due: Option<Instant>,
-}
-
-/// How long repeats of a warning are counted before the count is shown.
-const REPEAT_WINDOW: Duration = Duration::from_secs(1);
-
-pub(super) fn write_log(log: &mut Option<ChatLog>, screen: &Screen, event: &str) {
-    if let Some(file) = log
-        && let Err(err) = file.write(event)
-    {
-        screen.show(ScreenLine::Notice(format!(
-            "Cannot write the chat log {}: {err}",
-            file.path().display()
-        )));
-        *log = None;
-    }
+    /// When the input being handled came.
+    pub(super) now: Now,
 }
 
 impl App {
+    /// The core at the first menu; `events` is where the workers it starts
+    /// itself report.
+    pub(super) fn new(
+        config: PeerConfig,
+        chat_port: u16,
+        confirm_password: bool,
+        events: Sender<Event>,
+        now: Now,
+    ) -> App {
+        App {
+            config,
+            chat_port,
+            out: Effects::default(),
+            confirm_password,
+            events,
+            me: None,
+            contacts: Vec::new(),
+            stage: Stage::Welcome,
+            pending: None,
+            checking: Vec::new(),
+            next_request: 0,
+            held: VecDeque::new(),
+            next_lobby: 0,
+            inviters: Vec::new(),
+            repeats: Repeats::default(),
+            now,
+        }
+    }
+
+    /// Handles one input at `now`; returns what should happen, in order,
+    /// and whether the user quits.
+    pub(super) fn handle(&mut self, input: Incoming, now: Now) -> (Flow, Vec<Effect>) {
+        self.now = now;
+        let flow = match input {
+            Incoming::Line(line) => self.on_line(&line),
+            Incoming::Event(event) => {
+                self.on_event(event);
+                Flow::Go
+            }
+            Incoming::Feed(line) => {
+                self.on_feed(line);
+                Flow::Go
+            }
+            Incoming::Notice(notice) => {
+                self.on_notice(notice);
+                Flow::Go
+            }
+            Incoming::Link(notice) => {
+                self.on_link(notice);
+                Flow::Go
+            }
+            Incoming::Repeats => {
+                self.show_repeats();
+                Flow::Go
+            }
+        };
+        (flow, self.out.take())
+    }
+
     pub(super) fn say(&self, text: impl Into<ScreenLine>) {
-        self.screen.show(text.into());
+        self.out.show(text.into());
     }
 
     /// Says what the system has to say about the lobby or the registry,
@@ -243,7 +291,27 @@ impl App {
             Stage::Menu => self.say(MENU_PROMPT),
             Stage::Search => self.say("User name to search:"),
             Stage::ConfirmAdd(_) => self.say(ADD_PROMPT),
-            Stage::Leading(_) | Stage::Member(_) => {}
+            Stage::Waiting(_) | Stage::Leading(_) | Stage::Member(_) => {}
+        }
+    }
+
+    /// True while typed lines must wait for the registry's reply.
+    fn holds_lines(&self) -> bool {
+        match &self.stage {
+            Stage::Waiting(_) => true,
+            Stage::Leading(leading) => leading.opening.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Handles the lines typed while the registry was asked, until they
+    /// are done or one asks it again.
+    pub(super) fn replay_held(&mut self) {
+        while !self.holds_lines() {
+            let Some(line) = self.held.pop_front() else {
+                return;
+            };
+            self.on_line(&line);
         }
     }
 
@@ -256,6 +324,10 @@ impl App {
             self.answer_request(pending, line.trim());
             return Flow::Go;
         }
+        if self.holds_lines() {
+            self.held.push_back(line.to_string());
+            return Flow::Go;
+        }
         let stage = std::mem::replace(&mut self.stage, Stage::Welcome);
         self.stage = match stage {
             Stage::Welcome => self.welcome(line.trim()),
@@ -263,8 +335,9 @@ impl App {
             Stage::Password(purpose, name) => self.password(purpose, name, line),
             Stage::Repeat { name, password } => self.repeat_password(name, password, line),
             Stage::Menu => self.menu(line.trim()),
-            Stage::Search => self.search(line.trim()),
+            Stage::Search => self.search(line.trim(), Asker::Menu),
             Stage::ConfirmAdd(contact) => self.confirm_add(contact, line.trim()),
+            Stage::Waiting(wait) => Stage::Waiting(wait),
             Stage::Leading(leading) => self.lead(leading, line),
             Stage::Member(membership) => self.member(membership, line),
         };
@@ -285,13 +358,10 @@ impl App {
                 name,
                 outcome,
             } => self.on_invited(lobby, name, outcome),
-            Event::Rejoin {
-                claim,
-                reader,
-                writer,
-            } => self.on_rejoin(claim, reader, writer),
+            Event::Rejoin { claim, conn } => self.on_rejoin(claim, conn),
             Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
+            Event::Registry(reply) => self.on_registry(reply),
         }
     }
 
@@ -300,7 +370,7 @@ impl App {
     pub(super) fn lobby_feeds(&self) -> (Receiver<Notice>, Receiver<FromLeader>) {
         match &self.stage {
             Stage::Leading(leading) => (leading.notices.clone(), never()),
-            Stage::Member(membership) => (never(), membership.feed.clone()),
+            Stage::Member(membership) => (never(), membership.feed()),
             _ => (never(), never()),
         }
     }
@@ -320,6 +390,9 @@ impl App {
     /// The chat request waiting for the user is gone: the user is told,
     /// and nothing is logged, as no lobby was joined.
     fn on_withdrawn(&mut self, answer: &Sender<ChatAnswer>, expired: bool) {
+        // A request still under check was never shown: it goes quietly.
+        self.checking
+            .retain(|(_, c)| !c.answer.same_channel(answer));
         let Some(pending) = &self.pending else {
             return;
         };
@@ -339,77 +412,22 @@ impl App {
         self.prompt();
     }
 
-    /// Shows `warning`, or counts it if it is the one shown last.
-    /// A warning that comes again soon after it was shown (or while its
-    /// repeats are being counted) is counted instead.
-    pub(super) fn warn(&mut self, warning: String) {
-        let now = Instant::now();
-        let repeat = match &self.repeats.last {
-            Some((last, shown)) => {
-                *last == warning
-                    && (self.repeats.count > 0 || now.duration_since(*shown) < REPEAT_WINDOW)
-            }
-            None => false,
-        };
-        if repeat {
-            self.repeats.count += 1;
-            self.repeats.due.get_or_insert(now + REPEAT_WINDOW);
-            return;
+    /// Shows `warning`, unless it is counted as a repeat of the last one;
+    /// true if it was shown.
+    pub(super) fn warn(&mut self, warning: String) -> bool {
+        let lines = self.repeats.warn(warning, self.now.at);
+        let shown = !lines.is_empty();
+        for line in lines {
+            self.say(line);
         }
-        self.show_repeats();
-        self.notice(warning.clone());
-        self.repeats.last = Some((warning, now));
+        shown
     }
 
     /// Shows how often the last warning came again since it was shown.
     pub(super) fn show_repeats(&mut self) {
-        self.repeats.due = None;
-        if let Some((_, shown)) = &mut self.repeats.last {
-            // The count stands for the warning: the next one is a repeat
-            // only if it comes soon after this.
-            *shown = Instant::now();
+        if let Some(count) = self.repeats.count_shown(self.now.at) {
+            self.say(count);
         }
-        let count = std::mem::take(&mut self.repeats.count);
-        if count > 0 {
-            let times = if count == 1 { "time" } else { "times" };
-            self.say(format!("(The same warning came {count} more {times}.)"));
-        }
-    }
-
-    /// A chat request arrived: busy unless the user is at a menu with no
-    /// other request open; rejected if its ticket does not hold; otherwise
-    /// the user is asked.
-    fn on_invitation(&mut self, from: String, ticket: Option<String>, answer: Sender<ChatAnswer>) {
-        let busy = if self.pending.is_some() {
-            Some(BusyReason::Answering)
-        } else {
-            match self.stage {
-                Stage::Menu | Stage::Search | Stage::ConfirmAdd(_) => None,
-                Stage::Leading(_) | Stage::Member(_) => Some(BusyReason::InChat),
-                Stage::Welcome | Stage::Name(_) | Stage::Password(..) | Stage::Repeat { .. } => {
-                    Some(BusyReason::Unsaid)
-                }
-            }
-        };
-        if let Some(reason) = busy {
-            let _ = answer.send(ChatAnswer::Busy(reason));
-            return;
-        }
-        // Only a request the user would be asked about needs its
-        // ticket checked; a busy answer tells a forger nothing.
-        if let Err(why) = self.check_ticket(&from, ticket) {
-            let _ = answer.send(ChatAnswer::Reject);
-            let repeated = self.repeats.count;
-            self.warn(format!(
-                "Warning: refused a chat request claiming to be from '{from}': {why}."
-            ));
-            if self.repeats.count == repeated {
-                self.prompt();
-            }
-            return;
-        }
-        self.pending = Some(Pending { from, answer });
-        self.prompt();
     }
 
     /// The connection to the leader of lobby `lobby` ended; if we are still
@@ -424,7 +442,7 @@ impl App {
         let Stage::Member(mut membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
             unreachable!("checked just above");
         };
-        if !membership.admitted {
+        if let Phase::Invited { .. } = membership.phase {
             // The leader went away before it let us in: no lobby was joined.
             self.say(format!(
                 "The chat request from '{}' was withdrawn: the leader closed the connection.",
@@ -438,83 +456,27 @@ impl App {
         } else {
             "lost the connection to the leader"
         };
-        if membership.admitted && membership.standing.can_rejoin() {
+        if membership.standing.can_rejoin() {
             self.stage = self.leader_lost(membership, why);
             self.prompt();
             return;
         }
-        write_log(
+        show_event(
             &mut membership.log,
-            &self.screen,
-            &format!("* lobby ended: {why}"),
+            &self.out,
+            &LobbyEvent::Ended(why.to_string()),
+            Role::Member {
+                leader: &membership.leader,
+            },
         );
-        self.notice(format!("The lobby has ended ({why})."));
         self.prompt();
     }
 
-    pub(super) fn on_link(&mut self, notice: LinkNotice) {
-        // Only a user who has joined has chats that could go on.
-        let chats_go_on = if self.me.is_some() {
-            "; chats go on"
-        } else {
-            ""
-        };
-        match notice {
-            LinkNotice::NotYet(why) => self.say(format!(
-                "The registry is not reachable yet {why}; trying again in the background."
-            )),
-            LinkNotice::Lost(why) => self.say(format!(
-                "The registry is unreachable: {why}. Reconnecting in the background{chats_go_on}."
-            )),
-            LinkNotice::Stopped => self.say(format!(
-                "The registry stopped. Reconnecting in the background{chats_go_on}."
-            )),
-            LinkNotice::Reachable => self.say("The registry is reachable now."),
-            LinkNotice::Back(contact) => {
-                self.notice(format!(
-                    "Reconnected to the registry; you are online again as {}.",
-                    contact.name
-                ));
-                self.me = Some(contact);
-            }
-            LinkNotice::Replaced => self.replaced(),
-            LinkNotice::GaveUp(why) => {
-                self.me = None;
-                self.say(format!(
-                    "Stopped rejoining the registry: {why}. Join again from the first menu."
-                ));
-                self.back_to_welcome();
-            }
-        }
-    }
-
-    /// The same user joined from somewhere else: this peer is logged out
-    /// and goes back to the first menu (a lobby goes on until it ends).
-    fn replaced(&mut self) {
-        let name = self.my_name();
-        self.me = None;
-        self.say(format!(
-            "You ({name}) joined from somewhere else, so the registry logged this peer out. \
-             Join again with '2' to come back here."
-        ));
-        self.back_to_welcome();
-    }
-
-    /// Goes to the first menu if the user is at a menu now; in a lobby, the
-    /// menu shows the first menu when the lobby ends.
-    fn back_to_welcome(&mut self) {
-        if matches!(
-            self.stage,
-            Stage::Menu | Stage::Search | Stage::ConfirmAdd(_)
-        ) {
-            self.stage = Stage::Welcome;
-            self.prompt();
-        }
-    }
-
-    /// Leaves any lobby, answers a waiting chat request, logs out.
-    pub(super) fn quit(mut self) {
-        if let Some(pending) = self.pending.take() {
+    /// Leaves any lobby, answers a waiting chat request, and waits for
+    /// the threads it started; the driver then logs out.
+    pub(super) fn quit(&mut self) {
+        let checking = self.checking.drain(..).map(|(_, pending)| pending);
+        for pending in self.pending.take().into_iter().chain(checking) {
             let _ = pending.answer.send(ChatAnswer::Busy(BusyReason::Unsaid));
         }
         match std::mem::replace(&mut self.stage, Stage::Welcome) {
@@ -525,8 +487,8 @@ impl App {
         for handle in self.inviters.drain(..) {
             let _ = handle.join();
         }
-        self.link.close();
-        self.screen.say("Bye.");
-        self.screen.finish();
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,18 +2,22 @@
 //! the inviter waits for the invitee's answer, the invitee for the leader's
 //! `CHAT_REQUEST`. Both wait under a deadline and give up early when told.
 //!
-//! This module reads; it never writes, and it does not parse the line.
+//! This module reads; it never writes.
 
-use std::io::{self, BufRead};
+use std::io;
+use std::str::FromStr;
 use std::time::Instant;
 
-use crate::line::{Frame, LineReader, is_timeout};
+use crate::conn::{Conn, Received, Transport};
+use crate::line::is_timeout;
 
 /// How the wait for a first line ended.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum FirstLine {
-    /// A complete line, not yet parsed.
-    Line(String),
+pub(super) enum FirstLine<In> {
+    /// A complete line, parsed.
+    Line(In),
+    /// A complete line that is not an `In`.
+    Malformed(String),
     /// The other side closed the connection first.
     Closed,
     /// The other side sent a line too long or not UTF-8.
@@ -25,16 +29,17 @@ pub(super) enum FirstLine {
 /// Reads the first line, waiting until `deadline` at most and stopping as
 /// soon as `cancelled()` is true. The reader's socket must have a short read
 /// timeout: `cancelled` and the deadline are looked at after each one.
-pub(super) fn read_first_line<R: BufRead>(
-    reader: &mut LineReader<R>,
+pub(super) fn read_first_line<S: Transport, In: FromStr, Out>(
+    conn: &mut Conn<S, In, Out>,
     deadline: Instant,
     cancelled: impl Fn() -> bool,
-) -> io::Result<FirstLine> {
+) -> io::Result<FirstLine<In>> {
     loop {
-        match reader.next_frame() {
-            Ok(Frame::Line(line)) => return Ok(FirstLine::Line(line)),
-            Ok(Frame::Eof) => return Ok(FirstLine::Closed),
-            Ok(Frame::TooLong | Frame::BadEncoding) => return Ok(FirstLine::Unreadable),
+        match conn.recv() {
+            Ok(Received::Line(line)) => return Ok(FirstLine::Line(line)),
+            Ok(Received::Malformed { line, .. }) => return Ok(FirstLine::Malformed(line)),
+            Ok(Received::End) => return Ok(FirstLine::Closed),
+            Ok(Received::TooLong | Received::BadEncoding) => return Ok(FirstLine::Unreadable),
             Err(err) if is_timeout(&err) => {
                 if cancelled() || Instant::now() >= deadline {
                     return Ok(FirstLine::GaveUp);
@@ -49,8 +54,15 @@ pub(super) fn read_first_line<R: BufRead>(
 mod tests {
     use super::*;
     use std::cell::Cell;
-    use std::io::{BufReader, ErrorKind, Read};
+    use std::io::{ErrorKind, Read, Sink, sink};
     use std::time::Duration;
+
+    use crate::trace::Trace;
+
+    /// A connection whose first line is read from `slow` as text.
+    fn conn(slow: Slow) -> Conn<(Slow, Sink), String, String> {
+        Conn::new((slow, sink()), "leader", Trace::off()).unwrap()
+    }
 
     /// A reader that times out a few times, as a socket with a read timeout
     /// does, then gives out its bytes.
@@ -70,11 +82,16 @@ mod tests {
     }
 
     #[track_caller]
-    fn check(timeouts: usize, bytes: &'static [u8], cancel_after: usize, expected: FirstLine) {
-        let mut reader = LineReader::new(BufReader::new(Slow {
+    fn check(
+        timeouts: usize,
+        bytes: &'static [u8],
+        cancel_after: usize,
+        expected: FirstLine<String>,
+    ) {
+        let mut reader = conn(Slow {
             timeouts: Cell::new(timeouts),
             bytes,
-        }));
+        });
         let asked = Cell::new(0);
         let cancelled = || {
             asked.set(asked.get() + 1);
@@ -103,10 +120,10 @@ mod tests {
 
     #[test]
     fn a_passed_deadline_gives_up_at_the_first_timeout() {
-        let mut reader = LineReader::new(BufReader::new(Slow {
+        let mut reader = conn(Slow {
             timeouts: Cell::new(1),
             bytes: b"OK\n",
-        }));
+        });
         let got = read_first_line(&mut reader, Instant::now(), || false).unwrap();
         assert_eq!(got, FirstLine::GaveUp);
     }

@@ -2,22 +2,23 @@
 //! incoming chat connection, which runs the invitee's handshake in phases
 //! and then writes the member's lines to the leader.
 
-use std::io::{self, BufReader};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 
-use crate::line::{ConnReader, Frame, LineReader, is_timeout, write_line};
+use crate::conn::{Conn, LeaderConn, Stream};
 use crate::net::accept_until;
 use crate::trace::Trace;
 use crate::wire::{BusyReason, ErrorCode, Rejoin, ToLeader, ToMember};
 
-use super::app::{ChatAnswer, Event, FromLeader};
 use super::first_line::{FirstLine, read_first_line};
+use super::member_link::MemberLink;
+use super::msg::{ChatAnswer, Event, FromLeader, Timing};
 use super::{CANCEL_CHECK, PeerConfig};
 
 /// Accepts chat connections, each on its own thread.
@@ -138,11 +139,14 @@ impl Acceptor {
     /// nothing it was owed.
     fn refuse_busy(&self, stream: TcpStream) {
         let busy = ToLeader::Busy(BusyReason::Unsaid);
-        if let Ok(addr) = stream.peer_addr() {
-            self.trace.sent(addr, &busy);
-        }
+        let peer = stream
+            .peer_addr()
+            .map_or_else(|_| "?".to_string(), |addr| addr.to_string());
         let _ = stream.set_nonblocking(true);
-        let _ = write_line(&mut &stream, &busy);
+        // Over the borrowed socket: no descriptor spent on a refusal.
+        if let Ok(mut conn) = Conn::<&TcpStream, String, ToLeader>::new(&stream, peer, self.trace) {
+            let _ = conn.send(&busy);
+        }
     }
 }
 
@@ -155,21 +159,9 @@ pub(super) struct ChatConnection {
     pub(super) timing: Timing,
 }
 
-/// The timers of a chat connection, from `PeerConfig`.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Timing {
-    /// How long the leader may take to send `CHAT_REQUEST`.
-    pub(super) request: Duration,
-    /// After this long with nothing sent to the leader, send `HELLO`.
-    pub(super) hello: Duration,
-    /// After this long with nothing from the leader, it is gone.
-    pub(super) silence: Duration,
-}
-
 /// The first phase's result: a leader's chat request, read and parsed.
 struct Invitation {
-    stream: TcpStream,
-    reader: ConnReader,
+    conn: LeaderConn,
     from: String,
     ticket: Option<String>,
 }
@@ -185,10 +177,8 @@ struct Accepted {
 /// The leader has our `OK`: a member reader forwards its lines, and this
 /// thread writes ours.
 struct Member {
-    stream: TcpStream,
-    from: String,
+    link: MemberLink,
     outbox: Receiver<ToLeader>,
-    reading: JoinHandle<()>,
 }
 
 impl ChatConnection {
@@ -211,13 +201,14 @@ impl ChatConnection {
 
     /// Waits for `CHAT_REQUEST` under the request timeout; anything else
     /// gets `ERR` and ends the connection.
-    fn await_request(&self, mut stream: TcpStream) -> Option<Invitation> {
+    fn await_request(&self, stream: TcpStream) -> Option<Invitation> {
         let addr = stream.peer_addr().ok()?;
-        let read_half = stream.try_clone().ok()?;
         // Short read timeouts let the wait for the first line notice that
         // the peer is stopping; a line never comes after `timing.request`.
         let _ = stream.set_read_timeout(Some(CANCEL_CHECK));
-        let mut reader = LineReader::new(BufReader::new(read_half));
+        // The first line says which side of a lobby this connection is, so
+        // it is read as text and parsed here.
+        let mut conn: Conn<Stream, String, ToMember> = Conn::new(stream, addr, self.trace).ok()?;
         let deadline = Instant::now() + self.timing.request;
         let stopping = || {
             !matches!(
@@ -225,38 +216,31 @@ impl ChatConnection {
                 Err(crossbeam_channel::TryRecvError::Empty)
             )
         };
-        let FirstLine::Line(line) = read_first_line(&mut reader, deadline, stopping).ok()? else {
+        let FirstLine::Line(line) = read_first_line(&mut conn, deadline, stopping).ok()? else {
             return None;
         };
-        self.trace.received(addr, &line);
         // A member coming back to a lobby we lead (or should): the app
         // decides, and the hub checks its credential.
         if let Ok(claim) = line.parse::<Rejoin>() {
-            let writer = stream;
-            let _ = self.events.send(Event::Rejoin {
-                claim,
-                reader,
-                writer,
-            });
+            let conn = conn.retype();
+            let _ = self.events.send(Event::Rejoin { claim, conn });
             return None;
         }
-        match line.parse::<ToMember>() {
-            Ok(ToMember::ChatRequest { leader, ticket }) => Some(Invitation {
-                stream,
-                reader,
-                from: leader,
-                ticket,
-            }),
-            Ok(_) => {
-                let text = "expected CHAT_REQUEST <name>";
-                self.refuse(&mut stream, addr, ErrorCode::BadArgs, text);
-                None
+        let refused = match line.parse::<ToMember>() {
+            Ok(ToMember::ChatRequest { leader, ticket }) => {
+                let mut conn: LeaderConn = conn.retype();
+                conn.set_peer(&leader);
+                return Some(Invitation {
+                    conn,
+                    from: leader,
+                    ticket,
+                });
             }
-            Err(err) => {
-                self.refuse(&mut stream, addr, err.code, &err.text);
-                None
-            }
-        }
+            Ok(_) => ToMember::Err(ErrorCode::BadArgs, "expected CHAT_REQUEST <name>".into()),
+            Err(err) => ToMember::Err(err.code, err.text),
+        };
+        let _ = conn.send(&refused);
+        None
     }
 
     /// Asks the app, which asks the user (or answers `BUSY` itself), and
@@ -279,7 +263,7 @@ impl ChatConnection {
                 recv(self.stop) -> _ => break ChatAnswer::Busy(BusyReason::Unsaid),
                 default(CANCEL_CHECK) => {
                     let expired = Instant::now() >= deadline;
-                    if expired || leader_hung_up(&invitation.stream) {
+                    if expired || leader_hung_up(invitation.conn.get_ref()) {
                         // Dropping `answer_rx` makes a late answer fail, so
                         // the app never opens a lobby for this request.
                         drop(answer_rx);
@@ -301,11 +285,11 @@ impl ChatConnection {
             ChatAnswer::Reject => ToLeader::Reject,
             ChatAnswer::Busy(reason) => ToLeader::Busy(reason),
         };
-        self.send_ok(&mut invitation.stream, &invitation.from, &no);
+        let _ = invitation.conn.send(&no);
         None
     }
 
-    /// Says `OK` to the leader and starts the member reader. If either
+    /// Starts the member reader and says `OK` to the leader. If either
     /// fails, the app hears that the leader is gone.
     fn accept(&self, accepted: Accepted) -> Option<Member> {
         let Accepted {
@@ -313,122 +297,25 @@ impl ChatConnection {
             outbox,
             feed,
         } = accepted;
-        let Invitation {
-            mut stream,
-            reader,
-            from,
-            ..
-        } = invitation;
-        let gone = || {
+        let Invitation { conn, from, .. } = invitation;
+        let opened = MemberLink::open(conn, &from, feed.clone(), self.timing);
+        let Ok(mut link) = opened else {
             let _ = feed.send(FromLeader::Gone { silent: false });
+            return None;
         };
-        // A leader that sends nothing, not even HELLO, for this long is gone:
-        // its machine may have died without closing the connection.
-        // Nor may a leader that stopped reading hold this thread for ever.
-        if stream.set_read_timeout(Some(self.timing.silence)).is_err()
-            || stream.set_write_timeout(Some(self.timing.silence)).is_err()
-            || !self.send_ok(&mut stream, &from, &ToLeader::Accept)
-        {
-            gone();
+        if !link.send(&ToLeader::Accept) {
+            // The reader hears the connection end and tells the app.
+            link.close();
             return None;
         }
-        let reading = {
-            let feed = feed.clone();
-            let trace = self.trace;
-            let from = from.clone();
-            thread::Builder::new()
-                .name("member-reader".into())
-                .spawn(move || read_from_leader(reader, &feed, &from, trace))
-        };
-        let Ok(reading) = reading else {
-            let _ = stream.shutdown(Shutdown::Both);
-            gone();
-            return None;
-        };
-        Some(Member {
-            stream,
-            from,
-            outbox,
-            reading,
-        })
+        Some(Member { link, outbox })
     }
 
     /// This thread stays the only writer of the socket: it sends what the
     /// user types until the user leaves or the peer stops, and `HELLO` when
     /// it has sent nothing for a while.
     fn relay_as_member(&self, member: Member) {
-        let Member {
-            mut stream,
-            from,
-            outbox,
-            reading,
-        } = member;
-        loop {
-            select! {
-                recv(outbox) -> line => match line {
-                    Ok(line) => {
-                        if !self.send_ok(&mut stream, &from, &line) {
-                            break;
-                        }
-                        if line == ToLeader::Leave {
-                            break;
-                        }
-                    }
-                    Err(_) => break,
-                },
-                recv(self.stop) -> _ => break,
-                default(self.timing.hello) => {
-                    if !self.send_ok(&mut stream, &from, &ToLeader::Hello) {
-                        break;
-                    }
-                }
-            }
-        }
-        let _ = stream.shutdown(Shutdown::Both);
-        let _ = reading.join();
-    }
-
-    fn refuse(&self, stream: &mut TcpStream, addr: SocketAddr, code: ErrorCode, text: &str) {
-        let line = ToMember::Err(code, text.to_string());
-        self.trace.sent(addr, &line);
-        let _ = write_line(stream, &line);
-    }
-
-    fn send_ok(&self, stream: &mut TcpStream, to: &str, line: &ToLeader) -> bool {
-        self.trace.sent(to, line);
-        write_line(stream, line).is_ok()
-    }
-}
-
-/// Forwards the leader's lines to the app thread until the connection ends.
-/// `feed` is bounded: while the app is behind, this thread waits, and so,
-/// through TCP, does the leader.
-pub(super) fn read_from_leader(
-    mut reader: ConnReader,
-    feed: &Sender<FromLeader>,
-    leader: &str,
-    trace: Trace,
-) {
-    loop {
-        let gone = match reader.next_frame() {
-            Ok(Frame::Line(line)) => {
-                trace.received(leader, &line);
-                // A line we do not understand is shown in the trace and
-                // otherwise skipped: the chat goes on.
-                if let Ok(parsed) = line.parse::<ToMember>() {
-                    let last = matches!(parsed, ToMember::Closed(_));
-                    if feed.send(FromLeader::Line(parsed)).is_err() || last {
-                        return;
-                    }
-                }
-                continue;
-            }
-            Ok(Frame::BadEncoding) => continue,
-            Err(err) if is_timeout(&err) => FromLeader::Gone { silent: true },
-            Ok(Frame::Eof | Frame::TooLong) | Err(_) => FromLeader::Gone { silent: false },
-        };
-        let _ = feed.send(gone);
-        return;
+        member.link.relay(&member.outbox, &self.stop);
     }
 }
 

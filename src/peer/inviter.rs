@@ -3,7 +3,7 @@
 //! It writes its socket only until the answer; an accepted socket goes to
 //! the lobby hub.
 
-use std::io::{self, BufReader};
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use crate::line::{LineReader, write_line};
+use crate::conn::MemberConn;
 use crate::trace::Trace;
 use crate::wire::{Contact, ToLeader, ToMember};
 
-use super::app::{Event, Outcome};
 use super::first_line::{FirstLine, read_first_line};
+use super::msg::{Event, Outcome};
 use super::{CANCEL_CHECK, INVITE_CONNECT_TIMEOUT};
 
 /// Sends one chat request and reports how it ended.
@@ -47,20 +47,21 @@ impl Inviter {
     fn ask(&self) -> io::Result<Outcome> {
         let addr = SocketAddr::new(self.contact.ip, self.contact.port);
         let who = &self.contact.name;
-        let mut writer = TcpStream::connect_timeout(&addr, INVITE_CONNECT_TIMEOUT)?;
-        let request = ToMember::ChatRequest {
+        let stream = TcpStream::connect_timeout(&addr, INVITE_CONNECT_TIMEOUT)?;
+        let mut conn = MemberConn::new(stream, who, self.trace)?;
+        conn.send(&ToMember::ChatRequest {
             leader: self.me.clone(),
             ticket: Some(self.ticket.clone()),
-        };
-        self.trace.sent(who, &request);
-        write_line(&mut writer, &request)?;
+        })?;
         // Short read timeouts let the wait notice a cancelled lobby.
-        writer.set_read_timeout(Some(CANCEL_CHECK))?;
-        let mut reader = LineReader::new(BufReader::new(writer.try_clone()?));
+        conn.get_ref().set_read_timeout(Some(CANCEL_CHECK))?;
         let deadline = Instant::now() + self.timeout;
         let cancelled = || self.cancel.load(Ordering::SeqCst);
-        let line = match read_first_line(&mut reader, deadline, cancelled)? {
-            FirstLine::Line(line) => line,
+        let answer = match read_first_line(&mut conn, deadline, cancelled)? {
+            FirstLine::Line(answer) => answer,
+            FirstLine::Malformed(line) => {
+                return Ok(Outcome::Unreachable(format!("it answered {line:?}")));
+            }
             FirstLine::Closed => {
                 return Ok(Outcome::Unreachable("it closed the connection".into()));
             }
@@ -68,24 +69,19 @@ impl Inviter {
                 return Ok(Outcome::Unreachable("it sent an unreadable line".into()));
             }
             FirstLine::GaveUp => {
-                let _ = writer.shutdown(Shutdown::Both);
+                let _ = conn.get_ref().shutdown(Shutdown::Both);
                 return Ok(Outcome::NoAnswer);
             }
         };
-        self.trace.received(who, &line);
-        Ok(match line.parse::<ToLeader>() {
-            Ok(ToLeader::Accept) if !self.cancel.load(Ordering::SeqCst) => {
-                writer.set_read_timeout(None)?;
-                Outcome::Accepted {
-                    addr,
-                    reader,
-                    writer,
-                }
+        Ok(match answer {
+            ToLeader::Accept if !self.cancel.load(Ordering::SeqCst) => {
+                conn.get_ref().set_read_timeout(None)?;
+                Outcome::Accepted { addr, conn }
             }
-            Ok(ToLeader::Accept) => Outcome::NoAnswer,
-            Ok(ToLeader::Reject) => Outcome::Rejected,
-            Ok(ToLeader::Busy(reason)) => Outcome::Busy(reason),
-            Ok(_) | Err(_) => Outcome::Unreachable(format!("it answered {line:?}")),
+            ToLeader::Accept => Outcome::NoAnswer,
+            ToLeader::Reject => Outcome::Rejected,
+            ToLeader::Busy(reason) => Outcome::Busy(reason),
+            other => Outcome::Unreachable(format!("it answered {:?}", other.to_string())),
         })
     }
 }

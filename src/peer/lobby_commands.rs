@@ -1,20 +1,18 @@
 //! The lobby's `/commands` carried out, for a leader and for a member:
-//! invitations into a running lobby, private messages, kicks; and how a
-//! member shows the leader's lines that these cause (`HISTORY`, `PM`,
-//! `KICKED`, `INVITATION`).
+//! invitations into a running lobby, private messages, kicks.
 
-use chrono::Local;
+use crate::wire::{Contact, InviteStatus, ToLeader};
 
-use crate::screen::ScreenLine;
-use crate::wire::{InviteStatus, ToLeader, ToMember};
-
-use super::app::{App, Leading, Membership, Stage, write_log};
-use super::screen::Screen;
+use super::app::{App, Leading, Membership, Stage};
+use super::effect::Effect;
+use super::msg::{NotInvited, RegistryAsk};
+use super::screen::write_log;
 
 impl App {
     /// The leader's `/invite`, or a member's that the hub let through
     /// (`asked_by`): a chat request as at the start, while the chat goes on.
-    /// Every member hears that it went out, and later how it ended.
+    /// The registry is asked for a ticket; the invitation counts from now,
+    /// so that nobody asks for it twice while the registry answers.
     pub(super) fn leader_invite(
         &mut self,
         leading: &mut Leading,
@@ -22,18 +20,10 @@ impl App {
         asked_by: Option<String>,
     ) {
         let me = self.my_name();
-        if asked_by.is_none() {
-            if name.eq_ignore_ascii_case(&me) {
-                self.say("That is you.");
-                return;
-            }
-            let members = leading.lobby.members();
-            if let Some(there) = members.iter().find(|m| m.eq_ignore_ascii_case(name)) {
-                self.say(format!("{there} is in this lobby already."));
-                return;
-            }
+        if asked_by.is_none() && !self.may_invite(leading, name, &me) {
+            return;
         }
-        let by = asked_by.clone().unwrap_or_else(|| me.clone());
+        let by = asked_by.clone().unwrap_or(me);
         if let Err((code, text)) = leading.invitations.check(name, &by) {
             match asked_by {
                 Some(asker) => {
@@ -44,28 +34,68 @@ impl App {
             }
             return;
         }
-        let cancel = leading.cancel.clone();
-        match self.send_invitation(leading.id, &me, name, &cancel) {
-            Ok(()) => {
-                leading.invitations.sent(name, &by);
+        leading.invitations.sent(name, &by);
+        self.out.push(Effect::ToRegistry(RegistryAsk::Ticket {
+            lobby: leading.id,
+            name: name.to_string(),
+            by: asked_by,
+        }));
+    }
+
+    /// Whether the leader's own `/invite name` makes sense; says why not.
+    fn may_invite(&self, leading: &Leading, name: &str, me: &str) -> bool {
+        if name.eq_ignore_ascii_case(me) {
+            self.say("That is you.");
+            return false;
+        }
+        let members = leading.lobby.members();
+        if let Some(there) = members.iter().find(|m| m.eq_ignore_ascii_case(name)) {
+            self.say(format!("{there} is in this lobby already."));
+            return false;
+        }
+        true
+    }
+
+    /// The registry's answer for an invitation into the running lobby:
+    /// the chat request goes out, and every member hears that it did, and
+    /// later how it ended; or everyone hears why it could not.
+    pub(super) fn invite_ticket(
+        &mut self,
+        name: String,
+        by: Option<String>,
+        result: Result<(Contact, String), NotInvited>,
+    ) {
+        let Stage::Leading(mut leading) = std::mem::replace(&mut self.stage, Stage::Menu) else {
+            return;
+        };
+        let me = self.my_name();
+        let by = by.unwrap_or_else(|| me.clone());
+        match result {
+            Ok((contact, ticket)) => {
+                let cancel = leading.cancel.clone();
+                self.send_invitation(leading.id, &me, contact, ticket, &cancel);
                 let asked = if by == me {
                     String::new()
                 } else {
                     format!(" (asked by {by})")
                 };
                 self.say(format!("Sending a chat request to {name}{asked}..."));
-                let event = format!("* invited {name}{asked}");
-                write_log(&mut leading.log, &self.screen, &event);
-                let sent = InviteStatus::Sent { by };
-                leading.lobby.invitation(name.to_string(), sent);
+                write_log(
+                    &mut leading.log,
+                    &self.out,
+                    &format!("* invited {name}{asked}"),
+                );
+                leading.lobby.invitation(name, InviteStatus::Sent { by });
             }
             Err(why) => {
+                leading.invitations.answered(&name);
                 self.say(format!("{name}: {why}"));
                 let event = format!("* could not invite {name}: {why}");
-                write_log(&mut leading.log, &self.screen, &event);
-                leading.lobby.invitation(name.to_string(), why.status());
+                write_log(&mut leading.log, &self.out, &event);
+                leading.lobby.invitation(name, why.status());
             }
         }
+        self.stage = Stage::Leading(leading);
     }
 
     /// A member asked the leader's peer to invite `name`.
@@ -86,7 +116,7 @@ impl App {
         match leading.lobby.tell(to.to_string(), text.to_string()) {
             Ok(name) => {
                 let line = format!("[you -> {name}] {text}");
-                write_log(&mut leading.log, &self.screen, &line);
+                write_log(&mut leading.log, &self.out, &line);
                 self.say(line);
             }
             Err(err) => self.say(format!("Not sent: {}.", err.text)),
@@ -115,7 +145,7 @@ impl App {
             self.say(format!("{name} is in this lobby already."));
             return;
         }
-        let _ = membership.outbox.send(ToLeader::Invite(name.to_string()));
+        membership.send(ToLeader::Invite(name.to_string()));
         self.say(format!("Asked {} to invite {name}.", membership.leader));
     }
 
@@ -126,72 +156,12 @@ impl App {
             return;
         }
         let line = format!("[you -> {to}] {text}");
-        write_log(&mut membership.log, &self.screen, &line);
+        write_log(&mut membership.log, &self.out, &line);
         self.say(line);
         let private = ToLeader::Private {
             to: to.to_string(),
             text: text.to_string(),
         };
-        let _ = membership.outbox.send(private);
-    }
-}
-
-impl Membership {
-    /// Shows and logs a leader's line that a lobby command caused.
-    pub(super) fn show_command_line(&mut self, line: ToMember, screen: &Screen) {
-        let show = |line: ScreenLine| screen.show(line);
-        match line {
-            ToMember::History { at, from, text } => {
-                if !self.earlier {
-                    self.earlier = true;
-                    show(ScreenLine::Notice(
-                        "--- earlier in this lobby ---".to_string(),
-                    ));
-                }
-                let at = at.with_timezone(&Local);
-                show(format!("{} [{from}] {text}", at.format("%H:%M")).into());
-                let event = format!(
-                    "* history, said {}: [{from}] {text}",
-                    at.format("%Y-%m-%d %H:%M:%S")
-                );
-                write_log(&mut self.log, screen, &event);
-            }
-            ToMember::Private { from, text } => {
-                let line = format!("[{from} -> you] {text}");
-                write_log(&mut self.log, screen, &line);
-                screen.chat(line.into());
-            }
-            ToMember::Kicked { name, reason } => {
-                let why = reason.map_or(String::new(), |r| format!(": {r}"));
-                show(ScreenLine::Notice(format!(
-                    "Peer ('{name}') is offline (removed by {}{why})",
-                    self.leader
-                )));
-                let event = format!("* {name} removed by {}{why}", self.leader);
-                write_log(&mut self.log, screen, &event);
-                self.members.retain(|m| *m != name);
-            }
-            ToMember::Invitation { name, status } => {
-                let leader = &self.leader;
-                let shown = match status {
-                    InviteStatus::Sent { by } if by == *leader => {
-                        format!("{leader} invited {name}")
-                    }
-                    InviteStatus::Sent { by } => {
-                        format!("{by} asked to invite {name}; {leader} sent the chat request")
-                    }
-                    InviteStatus::Rejected => format!("{name} rejected the invitation"),
-                    InviteStatus::Busy => format!("{name} is busy and was not invited"),
-                    InviteStatus::NoAnswer => format!("{name} did not answer the invitation"),
-                    InviteStatus::Offline => format!("{name} is offline and was not invited"),
-                    InviteStatus::Unreachable => format!("{name} could not be reached"),
-                };
-                write_log(&mut self.log, screen, &format!("* {shown}"));
-                show(ScreenLine::Notice(shown));
-            }
-            // `Membership::show` hands over only the four lines above; any
-            // other it shows itself.
-            _ => {}
-        }
+        membership.send(private);
     }
 }

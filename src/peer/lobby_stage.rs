@@ -2,23 +2,23 @@
 //! answers of invitees), being a member of one (the leader's lines), and the
 //! answer to a chat request that makes us one.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crossbeam_channel::{bounded, unbounded};
 
 use crate::chatlog::ChatLog;
-use crate::client::{Refused, Vouched};
-use crate::line::write_line;
 use crate::lobby::Notice;
 use crate::screen::ScreenLine;
 use crate::wire::{
     self, BusyReason, CloseReason, InviteStatus, MAX_TEXT, Succession, ToLeader, ToMember,
 };
 
-use super::app::{App, ChatAnswer, Leading, Membership, Outcome, Pending, Stage, write_log};
+use super::app::{App, Leading, Membership, Pending, Phase, Stage};
 use super::commands::LobbyInput;
-use super::screen::Screen;
+use super::effect::{Effect, Effects};
+use super::msg::{Asker, ChatAnswer, Outcome, RegistryAsk};
+use super::render::{self, LobbyEvent, Role};
+use super::screen::{show_event, write_log};
 use super::standing::MAX_SEATS;
 use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
 
@@ -58,7 +58,7 @@ impl App {
                 for piece in self.pieces(text) {
                     leading.lobby.say(piece.to_string());
                     let line = format!("[{}] {piece}", self.my_name());
-                    write_log(&mut leading.log, &self.screen, &line);
+                    write_log(&mut leading.log, &self.out, &line);
                 }
             }
             LobbyInput::Invite(name) => self.leader_invite(&mut leading, name, None),
@@ -79,15 +79,14 @@ impl App {
             }
             LobbyInput::Say(text) => {
                 for piece in self.pieces(text) {
-                    if !membership.standing.sent(piece, membership.rejoining) {
+                    let rejoining = membership.is_rejoining();
+                    if !membership.standing.sent(piece, rejoining) {
                         self.say("Not sent: too many lines wait for the lobby's leader.");
                         return Stage::Member(membership);
                     }
                     let line = format!("[{}] {piece}", self.my_name());
-                    write_log(&mut membership.log, &self.screen, &line);
-                    if !membership.rejoining {
-                        let _ = membership.outbox.send(ToLeader::Msg(piece.to_string()));
-                    }
+                    write_log(&mut membership.log, &self.out, &line);
+                    membership.send(ToLeader::Msg(piece.to_string()));
                 }
             }
             LobbyInput::Invite(name) => self.member_invite(&membership, name),
@@ -129,11 +128,13 @@ impl App {
             }
             LobbyInput::Usage(usage) => self.say(format!("Usage: {usage}. Type /help for more.")),
             LobbyInput::Refused(why) => self.say(format!("Not sent: {why}.")),
-            LobbyInput::List => self.show_list(),
+            LobbyInput::List => {
+                let ask = RegistryAsk::List(Asker::Lobby);
+                self.out.push(Effect::ToRegistry(ask));
+            }
             LobbyInput::Search(name) => {
-                // The menu's search shows the same lines; the question it
-                // would ask next (add to the list?) has no place in a lobby.
-                let _ = self.search(name);
+                // The reply shows the menu's lines, and the lobby goes on.
+                let _ = self.search(name, Asker::Lobby);
             }
             LobbyInput::Nothing
             | LobbyInput::Members
@@ -152,20 +153,23 @@ impl App {
         leading.cancel.store(true, Ordering::SeqCst);
         let unnoticed = leading.lobby.close(CloseReason::LeaderLeft);
         for notice in leading.notices.try_iter().chain(unnoticed) {
-            write_log(&mut leading.log, &self.screen, &notice_lines(&notice).1);
+            let logged = render::lines(&LobbyEvent::from(notice), Role::Leader).log;
+            write_log(&mut leading.log, &self.out, &logged.unwrap_or_default());
         }
-        write_log(
+        show_event(
             &mut leading.log,
-            &self.screen,
-            &format!("* lobby ended: {why}"),
+            &self.out,
+            &LobbyEvent::Ended(why.to_string()),
+            Role::Leader,
         );
-        self.notice(format!("The lobby has ended ({why})."));
     }
 
     pub(super) fn leave_membership(&mut self, mut membership: Membership) {
-        membership.cancel.store(true, Ordering::SeqCst);
-        let _ = membership.outbox.send(ToLeader::Leave);
-        write_log(&mut membership.log, &self.screen, "* you left the lobby");
+        match &membership.phase {
+            Phase::Rejoining { cancel, .. } => cancel.store(true, Ordering::SeqCst),
+            Phase::Invited { .. } | Phase::Admitted { .. } => membership.send(ToLeader::Leave),
+        }
+        write_log(&mut membership.log, &self.out, "* you left the lobby");
         self.notice(format!("You left {}'s lobby.", membership.leader));
     }
 
@@ -212,35 +216,14 @@ impl App {
         self.stage = Stage::Member(Membership {
             id,
             leader: pending.from,
-            outbox,
-            feed: feed_rx,
             members: Vec::new(),
             log: None,
-            admitted: false,
-            earlier: false,
             standing: Box::default(),
-            rejoining: false,
-            cancel: Arc::default(),
+            phase: Phase::Invited {
+                outbox,
+                feed: feed_rx,
+            },
         });
-    }
-
-    /// Asks the registry whether `ticket` really lets `from` invite us.
-    pub(super) fn check_ticket(&self, from: &str, ticket: Option<String>) -> Result<(), String> {
-        let Some(ticket) = ticket else {
-            return Err("it carried no ticket from the registry".into());
-        };
-        match self.link.check(&ticket) {
-            Ok(Vouched { leader, invitee })
-                if leader.eq_ignore_ascii_case(from)
-                    && invitee.eq_ignore_ascii_case(&self.my_name()) =>
-            {
-                Ok(())
-            }
-            Ok(Vouched { leader, .. }) => Err(format!("its ticket was issued to '{leader}'")),
-            Err(Refused::Err(_, text)) => Err(format!("the registry says {text}")),
-            Err(Refused::Link(err)) => Err(format!("its ticket could not be checked ({err})")),
-            Err(other) => Err(format!("the registry answered strangely: {other:?}")),
-        }
     }
 
     pub(super) fn on_invited(&mut self, lobby: u64, name: String, outcome: Outcome) {
@@ -250,23 +233,17 @@ impl App {
         if leading.id != lobby {
             // An answer for a lobby that has ended: tell an accepting
             // invitee so rather than leaving it waiting.
-            if let Outcome::Accepted { mut writer, .. } = outcome {
-                let closed = ToMember::Closed(CloseReason::LeaderLeft);
-                self.config.trace.sent(&name, &closed);
-                let _ = writer.set_write_timeout(Some(CANCEL_CHECK));
-                let _ = write_line(&mut writer, &closed);
+            if let Outcome::Accepted { mut conn, .. } = outcome {
+                let _ = conn.get_ref().set_write_timeout(Some(CANCEL_CHECK));
+                let _ = conn.send(&ToMember::Closed(CloseReason::LeaderLeft));
             }
             return;
         }
         leading.invitations.answered(&name);
         let (report, status) = match outcome {
-            Outcome::Accepted {
-                addr,
-                reader,
-                writer,
-            } => {
+            Outcome::Accepted { addr, conn } => {
                 // Everyone hears `JOINED` from the hub instead.
-                leading.lobby.admit_from(name.clone(), addr, reader, writer);
+                leading.lobby.admit_from(name.clone(), addr, conn);
                 let report = format!("OK -> ('{}', {})", addr.ip(), addr.port());
                 (report, None)
             }
@@ -317,16 +294,6 @@ impl App {
         let Stage::Leading(leading) = &mut self.stage else {
             return;
         };
-        let (shown, logged) = notice_lines(&notice);
-        write_log(&mut leading.log, &self.screen, &logged);
-        match &notice {
-            Notice::Msg { from, text } => self.screen.chat(ScreenLine::Chat {
-                from: from.clone(),
-                text: text.clone(),
-            }),
-            Notice::Private { .. } => self.screen.chat(ScreenLine::Text(shown)),
-            _ => self.notice(shown),
-        }
         let someone_left = matches!(
             notice,
             Notice::Left(_)
@@ -335,6 +302,8 @@ impl App {
                 | Notice::TooLong(_)
                 | Notice::Kicked { .. }
         );
+        let event = LobbyEvent::from(notice);
+        show_event(&mut leading.log, &self.out, &event, Role::Leader);
         if someone_left {
             self.maybe_end_empty_lobby();
         }
@@ -350,13 +319,13 @@ impl App {
         if membership.id != lobby {
             return;
         }
-        if let (ToMember::Members(_), false) = (&line, membership.admitted) {
+        if let (ToMember::Members(_), Phase::Invited { .. }) = (&line, &membership.phase) {
             // Admitted: only now is there a lobby to log.
             let leader = membership.leader.clone();
             let mut log = self.open_log(&leader);
             write_log(
                 &mut log,
-                &self.screen,
+                &self.out,
                 &format!("* joined the lobby of {leader}"),
             );
             if let Stage::Member(membership) = &mut self.stage {
@@ -366,7 +335,7 @@ impl App {
         let Stage::Member(membership) = &mut self.stage else {
             return;
         };
-        membership.standing.hear(&line, &me);
+        membership.standing.hear(&line, &me, self.now.utc);
         if let ToMember::Succession(Succession::Handover(to)) = line {
             let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
                 unreachable!("checked above");
@@ -376,7 +345,7 @@ impl App {
             return;
         }
         let ToMember::Closed(reason) = line else {
-            membership.show(line, &self.screen);
+            membership.show(line, &self.out);
             return;
         };
         let why = match reason {
@@ -385,12 +354,14 @@ impl App {
             CloseReason::Kicked(Some(why)) => format!("{} removed you: {why}", membership.leader),
             other => other.to_string(),
         };
-        write_log(
+        show_event(
             &mut membership.log,
-            &self.screen,
-            &format!("* lobby ended: {why}"),
+            &self.out,
+            &LobbyEvent::Ended(why),
+            Role::Member {
+                leader: &membership.leader,
+            },
         );
-        self.notice(format!("The lobby has ended ({why})."));
         self.stage = Stage::Menu;
         self.prompt();
     }
@@ -406,114 +377,79 @@ fn long_messages() -> String {
     )
 }
 
-/// A notice of the lobby hub as the screen shows it and as the log keeps it.
-fn notice_lines(notice: &Notice) -> (String, String) {
-    match notice {
-        Notice::Joined(name) => (
-            format!("Client ('{name}') connected"),
-            format!("* {name} joined"),
-        ),
-        Notice::Msg { from, text } => (format!("[{from}] {text}"), format!("[{from}] {text}")),
-        Notice::Left(name) => (
-            format!("Peer ('{name}') is offline"),
-            format!("* {name} left"),
-        ),
-        Notice::Dropped(name) => (
-            format!("Peer ('{name}') is offline (too slow: it stopped reading and was dropped)"),
-            format!("* {name} dropped: it stopped reading"),
-        ),
-        Notice::Silent(name) => (
-            format!("Peer ('{name}') is offline (silent: nothing heard from it for too long)"),
-            format!("* {name} dropped: nothing heard from it"),
-        ),
-        Notice::TooLong(name) => (
-            format!("Peer ('{name}') is offline (it sent a line too long)"),
-            format!("* {name} dropped: it sent a line too long"),
-        ),
-        Notice::Kicked { name, reason } => {
-            let why = reason
-                .as_deref()
-                .map_or(String::new(), |r| format!(": {r}"));
-            (
-                format!("Peer ('{name}') is offline (removed by you{why})"),
-                format!("* {name} removed by you{why}"),
-            )
-        }
-        Notice::Private { from, text } => {
-            let line = format!("[{from} -> you] {text}");
-            (line.clone(), line)
-        }
-        Notice::InviteDenied { by, name } => (
-            format!(
-                "{by} asked to invite {name}; only you invite in this lobby (type /invite {name} to do it)"
-            ),
-            format!("* {by} asked to invite {name}; refused: only the leader invites"),
-        ),
-        // Handled by `on_invite_asked` while the lobby runs; only a lobby
-        // that has ended logs it this way.
-        Notice::InviteAsked { by, name } => (
-            format!("{by} asked to invite {name}"),
-            format!("* {by} asked to invite {name}"),
-        ),
-    }
-}
-
 impl Membership {
     /// Shows and logs a line from the leader that does not end the lobby,
     /// and keeps the member list up to date.
-    fn show(&mut self, line: ToMember, screen: &Screen) {
-        let show = |line: ScreenLine| screen.show(line);
+    fn show(&mut self, line: ToMember, screen: &Effects) {
         let between = matches!(
             line,
             ToMember::History { .. } | ToMember::Hello | ToMember::Succession(_)
         );
-        if self.earlier && !between {
-            self.earlier = false;
-            show(ScreenLine::Notice(
+        if let Phase::Admitted { earlier, .. } = &mut self.phase
+            && *earlier
+            && !between
+        {
+            *earlier = false;
+            screen.show(ScreenLine::Notice(
                 "--- end of earlier messages ---".to_string(),
             ));
         }
-        match line {
+        let Some(event) = self.follow(line, screen) else {
+            return;
+        };
+        let role = Role::Member {
+            leader: &self.leader,
+        };
+        show_event(&mut self.log, screen, &event, role);
+    }
+
+    /// Keeps the member list up to date with `line`, and says what it
+    /// means to the user, if anything.
+    fn follow(&mut self, line: ToMember, screen: &Effects) -> Option<LobbyEvent> {
+        Some(match line {
             ToMember::Members(names) => {
-                self.admitted = true;
-                show(ScreenLine::Notice(format!(
-                    "You are in {}'s lobby with: {}. {LOBBY_HELP}",
-                    self.leader,
-                    names.join(", ")
-                )));
-                let event = format!("* members: {}", names.join(" "));
-                write_log(&mut self.log, screen, &event);
-                self.members = names;
+                self.admit();
+                self.members = names.clone();
+                LobbyEvent::Members(names)
             }
             ToMember::Joined(name) => {
-                show(ScreenLine::Notice(format!(
-                    "Peer ('{name}') joined the lobby"
-                )));
-                write_log(&mut self.log, screen, &format!("* {name} joined"));
-                list_joined(&mut self.members, name);
+                list_joined(&mut self.members, name.clone());
+                LobbyEvent::Joined(name)
             }
-            ToMember::Msg { from, text } => {
-                let line = format!("[{from}] {text}");
-                write_log(&mut self.log, screen, &line);
-                screen.chat(ScreenLine::Chat { from, text });
-            }
+            ToMember::Msg { from, text } => LobbyEvent::Msg { from, text },
             // After `KICKED` the member is gone already, and its `LEFT`,
             // there for members that do not know `KICKED`, is not news.
             ToMember::Left(name) if self.members.contains(&name) => {
-                show(ScreenLine::Notice(format!("Peer ('{name}') is offline")));
-                write_log(&mut self.log, screen, &format!("* {name} left"));
                 self.members.retain(|m| *m != name);
+                LobbyEvent::Left(name)
             }
-            ToMember::Left(_) => {}
-            other @ (ToMember::History { .. }
-            | ToMember::Private { .. }
-            | ToMember::Kicked { .. }
-            | ToMember::Invitation { .. }) => self.show_command_line(other, screen),
-            ToMember::Err(code, text) => show(format!("The leader says: {text} ({code})").into()),
-            ToMember::ChatRequest { .. }
+            ToMember::History { at, from, text } => {
+                self.earlier_begins(screen);
+                LobbyEvent::History { at, from, text }
+            }
+            ToMember::Private { from, text } => LobbyEvent::Private { from, text },
+            ToMember::Kicked { name, reason } => {
+                self.members.retain(|m| *m != name);
+                LobbyEvent::Kicked { name, reason }
+            }
+            ToMember::Invitation { name, status } => LobbyEvent::Invitation { name, status },
+            ToMember::Err(code, text) => LobbyEvent::LeaderSays(code, text),
+            ToMember::Left(_)
+            | ToMember::ChatRequest { .. }
             | ToMember::Hello
             | ToMember::Closed(_)
-            | ToMember::Succession(_) => {}
+            | ToMember::Succession(_) => return None,
+        })
+    }
+
+    /// The first replayed message says that earlier ones follow.
+    fn earlier_begins(&mut self, screen: &Effects) {
+        if let Phase::Admitted { earlier, .. } = &mut self.phase
+            && !std::mem::replace(earlier, true)
+        {
+            screen.show(ScreenLine::Notice(
+                "--- earlier in this lobby ---".to_string(),
+            ));
         }
     }
 }

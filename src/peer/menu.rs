@@ -3,17 +3,18 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::thread;
 
 use crate::client::Refused;
 use crate::lobby::Lobby;
-use crate::wire::{self, AttemptLimit, Contact, ErrorCode, InviteStatus};
+use crate::wire::{self, AttemptLimit, Contact, ErrorCode};
 
 use crossbeam_channel::bounded;
 
-use super::app::{App, Leading, Purpose, Stage, write_log};
+use super::app::{App, Leading, Opening, Purpose, Stage, Wait};
+use super::effect::{Effect, Worker};
 use super::invitations::Invitations;
-use super::inviter::Inviter;
+use super::msg::{Asker, NotInvited, RegistryAsk, RegistryReply};
+use super::screen::write_log;
 use super::{FEED_CAPACITY, LOBBY_HELP};
 
 impl App {
@@ -93,17 +94,36 @@ impl App {
         }
     }
 
+    /// Asks the registry to register or join; the menu waits for the reply.
     pub(super) fn log_in(&mut self, purpose: Purpose, name: String, password: String) -> Stage {
-        let result = match purpose {
-            Purpose::Register => self.link.register(&name, &password).map(Ok),
-            Purpose::Join => self.link.join(&name, &password, self.chat_port).map(Err),
+        let ask = match purpose {
+            Purpose::Register => RegistryAsk::Register {
+                name: name.clone(),
+                password,
+            },
+            Purpose::Join => RegistryAsk::Join {
+                name: name.clone(),
+                password,
+                port: self.chat_port,
+            },
         };
-        match result {
-            Ok(Ok(_)) => {
+        self.out.push(Effect::ToRegistry(ask));
+        Stage::Waiting(Wait::LogIn(purpose, name))
+    }
+
+    /// The registry's reply to a `REGISTER` or `JOIN`.
+    fn logged_in(
+        &mut self,
+        purpose: Purpose,
+        name: &str,
+        result: Result<Option<Contact>, Refused>,
+    ) {
+        self.stage = match result {
+            Ok(None) => {
                 self.say("The registration process is successful. You can 'join'");
                 Stage::Welcome
             }
-            Ok(Err(contact)) => {
+            Ok(Some(contact)) => {
                 self.say("The 'join' process is successful. You can 'search'");
                 self.say(format!(
                     "Joined as {}; others reach you at {} port {}. Type /quit at any time to leave.",
@@ -112,33 +132,11 @@ impl App {
                 self.me = Some(contact);
                 Stage::Menu
             }
-            Err(Refused::TooManyAttempts { wait, limit }) => {
-                let wait = wait.map_or_else(|| "some".to_string(), |secs| secs.to_string());
-                let which = match limit {
-                    Some(AttemptLimit::Name) => format!("for {name}"),
-                    Some(AttemptLimit::Address) => "from this address".to_string(),
-                    None => format!("for {name} or from this address"),
-                };
-                let what = match purpose {
-                    Purpose::Register => "Too many registrations from this address".to_string(),
-                    Purpose::Join => format!("Too many failed attempts {which}"),
-                };
-                self.say(format!("{what}; try again in {wait} seconds."));
+            Err(refused) => {
+                self.say(not_logged_in(purpose, name, refused));
                 Stage::Welcome
             }
-            Err(Refused::Err(_, text)) => {
-                let what = match purpose {
-                    Purpose::Register => "register",
-                    Purpose::Join => "join",
-                };
-                self.say(format!("Could not {what} {name}: {text}."));
-                Stage::Welcome
-            }
-            Err(err) => {
-                self.say(format!("{err}."));
-                Stage::Welcome
-            }
-        }
+        };
     }
 
     pub(super) fn menu(&mut self, choice: &str) -> Stage {
@@ -149,8 +147,9 @@ impl App {
         }
         match choice {
             "1" => {
-                self.show_list();
-                Stage::Menu
+                self.out
+                    .push(Effect::ToRegistry(RegistryAsk::List(Asker::Menu)));
+                Stage::Waiting(Wait::List)
             }
             "2" => Stage::Search,
             "3" => self.start_chat(),
@@ -161,71 +160,133 @@ impl App {
         }
     }
 
-    pub(super) fn show_list(&self) {
-        match self.link.list() {
-            Ok(rows) => {
-                self.say("<<< ONLINE USER LIST >>>");
-                self.say(format!(
-                    "{:<32}  {:<39}  {}",
-                    "User name", "IP address", "Port"
-                ));
-                for c in &rows {
-                    self.say(format!(
-                        "{:<32}  {:<39}  {}",
-                        c.name,
-                        c.ip.to_string(),
-                        c.port
-                    ));
-                }
-                match rows.len() {
-                    1 => self.say("1 user online."),
-                    n => self.say(format!("{n} users online.")),
-                }
-            }
-            Err(err) => self.say(format!("{err}.")),
+    /// The registry's reply to the menu or a lobby: the stage it waited in
+    /// moves on, and the lines it held are handled.
+    pub(super) fn on_registry(&mut self, reply: RegistryReply) {
+        match reply {
+            RegistryReply::Registered(result) => self.on_logged_in(result.map(|_| None)),
+            RegistryReply::Joined(result) => self.on_logged_in(result.map(Some)),
+            RegistryReply::List { asker, result } => self.on_list(asker, result),
+            RegistryReply::Search {
+                name,
+                asker,
+                result,
+            } => self.on_search(&name, asker, result),
+            RegistryReply::Ticket {
+                lobby,
+                name,
+                by,
+                result,
+            } => self.on_ticket(lobby, name, by, result),
+            RegistryReply::Checked {
+                request,
+                from,
+                verdict,
+            } => self.on_checked(request, from, verdict),
+        }
+        self.replay_held();
+    }
+
+    fn on_logged_in(&mut self, result: Result<Option<Contact>, Refused>) {
+        if let Stage::Waiting(Wait::LogIn(purpose, name)) = &self.stage {
+            let (purpose, name) = (*purpose, name.clone());
+            self.logged_in(purpose, &name, result);
+            self.prompt();
         }
     }
 
-    pub(super) fn search(&mut self, name: &str) -> Stage {
+    fn on_list(&mut self, asker: Asker, result: Result<Vec<Contact>, Refused>) {
+        let waited = matches!(self.stage, Stage::Waiting(Wait::List));
+        if asker == Asker::Menu && !waited {
+            return;
+        }
+        self.show_list(result);
+        if waited {
+            self.stage = Stage::Menu;
+            self.prompt();
+        }
+    }
+
+    fn show_list(&self, result: Result<Vec<Contact>, Refused>) {
+        let rows = match result {
+            Ok(rows) => rows,
+            Err(err) => return self.say(format!("{err}.")),
+        };
+        self.say("<<< ONLINE USER LIST >>>");
+        self.say(format!(
+            "{:<32}  {:<39}  {}",
+            "User name", "IP address", "Port"
+        ));
+        for c in &rows {
+            self.say(format!(
+                "{:<32}  {:<39}  {}",
+                c.name,
+                c.ip.to_string(),
+                c.port
+            ));
+        }
+        match rows.len() {
+            1 => self.say("1 user online."),
+            n => self.say(format!("{n} users online.")),
+        }
+    }
+
+    /// Asks the registry where `name` is, for the menu or a lobby.
+    pub(super) fn search(&mut self, name: &str, asker: Asker) -> Stage {
         if let Err(err) = wire::check_name(name) {
             self.say(format!("That is not a user name: {}.", err.text));
             return Stage::Menu;
         }
-        match self.link.search(name) {
+        let ask = RegistryAsk::Search {
+            name: name.to_string(),
+            asker,
+        };
+        self.out.push(Effect::ToRegistry(ask));
+        Stage::Waiting(Wait::Search)
+    }
+
+    fn on_search(&mut self, name: &str, asker: Asker, result: Result<Contact, Refused>) {
+        let waited = matches!(self.stage, Stage::Waiting(Wait::Search));
+        if asker == Asker::Menu && !waited {
+            return;
+        }
+        let found = self.found(name, result);
+        if asker == Asker::Menu {
+            // The question it asks next (add to the list?) has no place in
+            // a lobby, which shows the same lines.
+            self.stage = found.map_or(Stage::Menu, Stage::ConfirmAdd);
+            self.prompt();
+        }
+    }
+
+    /// Shows what a search found; the contact, if it is one to add.
+    fn found(&self, name: &str, result: Result<Contact, Refused>) -> Option<Contact> {
+        match result {
             Ok(contact) => {
                 self.say(format!("UserIp: {} Port: {}", contact.ip, contact.port));
                 if contact.name.eq_ignore_ascii_case(&self.my_name()) {
                     self.say("That is you.");
-                    Stage::Menu
                 } else if self.contacts.iter().any(|c| c.name == contact.name) {
                     self.say(format!(
                         "{} is on your conversation list already.",
                         contact.name
                     ));
-                    Stage::Menu
                 } else {
-                    Stage::ConfirmAdd(contact)
+                    return Some(contact);
                 }
             }
-            Err(Refused::Err(ErrorCode::Offline, _)) => {
-                self.say(format!("{name} is offline."));
-                Stage::Menu
-            }
+            Err(Refused::Err(ErrorCode::Offline, _)) => self.say(format!("{name} is offline.")),
             Err(Refused::Err(ErrorCode::NotFound, _)) => {
                 self.say(format!("There is no user called {name}."));
-                Stage::Menu
             }
-            Err(err @ Refused::Link(_)) => {
-                self.say(format!("{err}."));
-                Stage::Menu
-            }
-            Err(other) => {
-                self.say(format!("The registry answered strangely: {other:?}"));
-                Stage::Menu
-            }
+            Err(err @ Refused::Link(_)) => self.say(format!("{err}.")),
+            Err(other) => self.say(format!("The registry answered strangely: {other:?}")),
         }
+        None
     }
 
+    /// Starts a lobby and asks the registry for a ticket for everyone on
+    /// the conversation list; the chat requests go out when all are back.
     pub(super) fn start_chat(&mut self) -> Stage {
         if self.contacts.is_empty() {
             self.say("Your conversation list is empty: search a user with '2' and add them first.");
@@ -246,126 +307,134 @@ impl App {
             }
         };
         let mut log = self.open_log(&me);
-        write_log(&mut log, &self.screen, &format!("* lobby started by {me}"));
-        let cancel = Arc::new(AtomicBool::new(false));
-        self.notice(format!(
-            "Sending chat requests to {}...",
-            self.contacts
-                .iter()
-                .map(|c| c.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        self.inviters.retain(|h| !h.is_finished());
-        let mut invited = Vec::new();
-        for listed in self.contacts.clone() {
-            if self.invite(id, &me, &listed.name, &cancel) {
-                invited.push(listed.name);
-            }
-        }
-        let leading = Leading {
+        write_log(&mut log, &self.out, &format!("* lobby started by {me}"));
+        let names: Vec<String> = self.contacts.iter().map(|c| c.name.clone()).collect();
+        self.ask_tickets(id, &names);
+        Stage::Leading(Leading {
             id,
             lobby,
             notices: notices_rx,
             log,
-            invitations: Invitations::started(&me, &invited),
-            cancel,
-        };
-        if invited.is_empty() {
-            self.end_lobby(leading, "nobody could be invited");
-            return Stage::Menu;
-        }
-        self.say(format!("You lead this lobby. {LOBBY_HELP}"));
-        Stage::Leading(leading)
+            invitations: Invitations::started(&me, &names),
+            cancel: Arc::new(AtomicBool::new(false)),
+            opening: Some(Opening {
+                asked: names.len(),
+                ready: Vec::new(),
+            }),
+        })
     }
 
-    /// Gets a ticket for `name` and starts an inviter thread for it; says
-    /// why and returns false if either fails.
-    fn invite(&mut self, lobby: u64, me: &str, name: &str, cancel: &Arc<AtomicBool>) -> bool {
-        match self.send_invitation(lobby, me, name, cancel) {
-            Ok(()) => true,
+    /// Asks the registry for a ticket for each of the first invitees.
+    fn ask_tickets(&mut self, lobby: u64, names: &[String]) {
+        self.notice(format!("Sending chat requests to {}...", names.join(", ")));
+        for name in names {
+            let ask = RegistryAsk::Ticket {
+                lobby,
+                name: name.clone(),
+                by: None,
+            };
+            self.out.push(Effect::ToRegistry(ask));
+        }
+    }
+
+    /// A ticket for a chat request into lobby `lobby`, or why there is none.
+    fn on_ticket(
+        &mut self,
+        lobby: u64,
+        name: String,
+        by: Option<String>,
+        result: Result<(Contact, String), NotInvited>,
+    ) {
+        let Stage::Leading(leading) = &mut self.stage else {
+            return;
+        };
+        if leading.id != lobby {
+            return;
+        }
+        let Some(opening) = &mut leading.opening else {
+            return self.invite_ticket(name, by, result);
+        };
+        opening.asked -= 1;
+        match result {
+            Ok(ready) => opening.ready.push(ready),
             Err(why) => {
+                leading.invitations.answered(&name);
                 self.say(format!("{name}: {why}"));
-                false
             }
         }
+        self.opened();
     }
 
-    /// Gets a ticket for `name` and starts an inviter thread for it, or
-    /// says why not.
+    /// Once every first ticket is back: the chat requests go out, or the
+    /// lobby ends if nobody could be invited.
+    fn opened(&mut self) {
+        let Stage::Leading(leading) = &mut self.stage else {
+            return;
+        };
+        match &leading.opening {
+            Some(opening) if opening.asked == 0 => {}
+            _ => return,
+        }
+        let Some(opening) = leading.opening.take() else {
+            return;
+        };
+        if opening.ready.is_empty() {
+            if let Stage::Leading(leading) = std::mem::replace(&mut self.stage, Stage::Menu) {
+                self.end_lobby(leading, "nobody could be invited");
+            }
+            self.prompt();
+            return;
+        }
+        let cancel = leading.cancel.clone();
+        let (lobby, me) = (leading.id, self.my_name());
+        for (contact, ticket) in opening.ready {
+            self.send_invitation(lobby, &me, contact, ticket, &cancel);
+        }
+        self.say(format!("You lead this lobby. {LOBBY_HELP}"));
+    }
+
+    /// Starts an inviter thread that sends `contact` a chat request.
     pub(super) fn send_invitation(
         &mut self,
         lobby: u64,
         me: &str,
-        name: &str,
+        contact: Contact,
+        ticket: String,
         cancel: &Arc<AtomicBool>,
-    ) -> Result<(), NotInvited> {
-        let (contact, ticket) = self.ticket_for(name)?;
-        let job = Inviter {
+    ) {
+        self.out.push(Effect::Start(Worker::Inviter {
             lobby,
             me: me.to_string(),
             contact,
             ticket,
-            timeout: self.config.invite_timeout,
             cancel: cancel.clone(),
-            events: self.events.clone(),
-            trace: self.config.trace,
-        };
-        match thread::Builder::new()
-            .name("inviter".into())
-            .spawn(move || job.run())
-        {
-            Ok(handle) => {
-                self.inviters.push(handle);
-                Ok(())
-            }
-            Err(err) => Err(NotInvited::Unreachable(format!(
-                "cannot send a chat request: {err}"
-            ))),
-        }
-    }
-
-    /// Gets a ticket to invite `name`, and where `name` is now: the address
-    /// on the conversation list may be old.
-    pub(super) fn ticket_for(&self, name: &str) -> Result<(Contact, String), NotInvited> {
-        let unreachable = |why: String| Err(NotInvited::Unreachable(why));
-        let ticket = match self.link.invite(name) {
-            Ok(ticket) => ticket,
-            Err(Refused::Err(ErrorCode::Offline, _)) => return Err(NotInvited::Offline),
-            Err(Refused::Err(_, text)) => return unreachable(text),
-            Err(Refused::Link(err)) => return unreachable(err.to_string()),
-            Err(other) => return unreachable(format!("the registry answered {other:?}")),
-        };
-        match self.link.search(name) {
-            Ok(contact) => Ok((contact, ticket)),
-            Err(Refused::Link(err)) => unreachable(err.to_string()),
-            Err(_) => Err(NotInvited::Offline),
-        }
+        }));
     }
 }
 
-/// Why no chat request could be sent.
-#[derive(Debug)]
-pub(super) enum NotInvited {
-    Offline,
-    Unreachable(String),
-}
-
-impl NotInvited {
-    /// What the lobby's members are told.
-    pub(super) fn status(&self) -> InviteStatus {
-        match self {
-            NotInvited::Offline => InviteStatus::Offline,
-            NotInvited::Unreachable(_) => InviteStatus::Unreachable,
+/// What the user is told when the registry would not register or join.
+fn not_logged_in(purpose: Purpose, name: &str, refused: Refused) -> String {
+    match refused {
+        Refused::TooManyAttempts { wait, limit } => {
+            let wait = wait.map_or_else(|| "some".to_string(), |secs| secs.to_string());
+            let which = match limit {
+                Some(AttemptLimit::Name) => format!("for {name}"),
+                Some(AttemptLimit::Address) => "from this address".to_string(),
+                None => format!("for {name} or from this address"),
+            };
+            let what = match purpose {
+                Purpose::Register => "Too many registrations from this address".to_string(),
+                Purpose::Join => format!("Too many failed attempts {which}"),
+            };
+            format!("{what}; try again in {wait} seconds.")
         }
-    }
-}
-
-impl std::fmt::Display for NotInvited {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            NotInvited::Offline => f.write_str("offline"),
-            NotInvited::Unreachable(why) => write!(f, "unreachable ({why})"),
+        Refused::Err(_, text) => {
+            let what = match purpose {
+                Purpose::Register => "register",
+                Purpose::Join => "join",
+            };
+            format!("Could not {what} {name}: {text}.")
         }
+        err => format!("{err}."),
     }
 }

@@ -1,50 +1,35 @@
 //! A member's way back to its lobby, without the registry: the `Rejoiner`
 //! thread walks the roster (the leader, then the members in admission
 //! order) until a peer takes its `REJOIN`, or finds that this peer is the
-//! first one still there and must lead; and the member link that then
-//! carries the chat, as the chat connection's thread does for an invitee.
+//! first one still there and must lead; and the `member-writer` thread
+//! that then runs the member link (`member_link.rs`), as the chat
+//! connection's thread does for an invitee.
 //!
 //! The rejoiner writes only the sockets it opens, until it hands an admitted
 //! one to the member link; it reports to the app thread and never touches
 //! its state.
 
-use std::io::BufReader;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, select, unbounded};
+use crossbeam_channel::{Sender, never, unbounded};
 
-use crate::line::{ConnReader, LineReader, write_line};
+use crate::conn::{Conn, LeaderConn, Stream};
 use crate::lobby::roster::Candidate;
 use crate::trace::Trace;
 use crate::wire::{Rejoin, ToLeader, ToMember};
 
-use super::app::{Event, FromLeader};
 use super::first_line::{FirstLine, read_first_line};
-use super::invitee::{Timing, read_from_leader};
+use super::member_link::MemberLink;
+use super::msg::{Event, FromLeader, Rejoined, Timing};
 use super::{CANCEL_CHECK, INVITE_CONNECT_TIMEOUT};
 
 /// How long a rejoiner waits between two walks of the roster, when a peer
 /// that should lead does not yet.
 const RETRY: Duration = Duration::from_millis(200);
-
-/// How the walk ended.
-pub(super) enum Rejoined {
-    /// A peer took us back: it leads now. `first` is its `MEMBERS` line.
-    Admitted {
-        leader: String,
-        stream: TcpStream,
-        reader: ConnReader,
-        first: ToMember,
-    },
-    /// Every peer before us in the roster is gone: we lead.
-    Lead,
-    /// Nobody took us back before the deadline.
-    GaveUp,
-}
 
 /// One walk of the roster, on its own thread.
 pub(super) struct Rejoiner {
@@ -107,38 +92,31 @@ impl Rejoiner {
     }
 
     fn attempt(&self, name: &str, addr: std::net::SocketAddr) -> Attempt {
-        let Ok(mut stream) = TcpStream::connect_timeout(&addr, INVITE_CONNECT_TIMEOUT) else {
+        let Ok(stream) = TcpStream::connect_timeout(&addr, INVITE_CONNECT_TIMEOUT) else {
             return Attempt::Gone;
         };
-        self.trace.sent(name, &self.claim);
-        let ready = stream.set_read_timeout(Some(CANCEL_CHECK)).is_ok()
-            && write_line(&mut stream, &self.claim).is_ok();
-        let Some(reader) = ready
-            .then(|| stream.try_clone().ok())
-            .flatten()
-            .map(|s| LineReader::new(BufReader::new(s)))
-        else {
+        // The claim is the one line a member sends before it is a member.
+        let conn: Option<Conn<Stream, ToMember, Rejoin>> = stream
+            .set_read_timeout(Some(CANCEL_CHECK))
+            .and_then(|()| Conn::new(stream, name, self.trace))
+            .ok();
+        let Some(mut conn) = conn else {
             return Attempt::NotYet;
         };
-        let mut reader = reader;
+        if conn.send(&self.claim).is_err() {
+            return Attempt::NotYet;
+        }
         let deadline = self.deadline.min(Instant::now() + INVITE_CONNECT_TIMEOUT);
-        let line = match read_first_line(&mut reader, deadline, || self.cancelled()) {
-            Ok(FirstLine::Line(line)) => line,
-            _ => {
-                let _ = stream.shutdown(Shutdown::Both);
-                return Attempt::NotYet;
+        match read_first_line(&mut conn, deadline, || self.cancelled()) {
+            Ok(FirstLine::Line(first @ ToMember::Members(_))) => {
+                Attempt::Admitted(Rejoined::Admitted {
+                    leader: name.to_string(),
+                    conn: Box::new(conn.retype()),
+                    first,
+                })
             }
-        };
-        self.trace.received(name, &line);
-        match line.parse::<ToMember>() {
-            Ok(first @ ToMember::Members(_)) => Attempt::Admitted(Rejoined::Admitted {
-                leader: name.to_string(),
-                stream,
-                reader,
-                first,
-            }),
             _ => {
-                let _ = stream.shutdown(Shutdown::Both);
+                let _ = conn.get_ref().shutdown(Shutdown::Both);
                 Attempt::NotYet
             }
         }
@@ -146,64 +124,19 @@ impl Rejoiner {
 }
 
 /// The chat with the leader that took us back: a reader thread forwards its
-/// lines to the app, and this link's own thread is the socket's only writer.
-/// Returns the outbox of what the user types, and the writer's handle.
+/// lines to the app, and a `member-writer` thread is the socket's only
+/// writer, as the chat connection's thread is for an invitee. Returns the
+/// outbox of what the user types, and the writer's handle.
 pub(super) fn start_link(
-    stream: TcpStream,
-    reader: ConnReader,
-    leader: String,
+    conn: LeaderConn,
+    leader: &str,
     feed: Sender<FromLeader>,
     timing: Timing,
-    trace: Trace,
 ) -> std::io::Result<(Sender<ToLeader>, JoinHandle<()>)> {
-    // As for an invitee: a leader silent for this long is gone, and one
-    // that stopped reading may not hold the writer for ever.
-    stream.set_read_timeout(Some(timing.silence))?;
-    stream.set_write_timeout(Some(timing.silence))?;
-    let reading = {
-        let leader = leader.clone();
-        thread::Builder::new()
-            .name("member-reader".into())
-            .spawn(move || read_from_leader(reader, &feed, &leader, trace))?
-    };
+    let link = MemberLink::open(conn, leader, feed, timing)?;
     let (outbox, outbox_rx) = unbounded();
     let writing = thread::Builder::new()
         .name("member-writer".into())
-        .spawn(move || write_to_leader(stream, &leader, &outbox_rx, timing, trace, reading))?;
+        .spawn(move || link.relay(&outbox_rx, &never()))?;
     Ok((outbox, writing))
-}
-
-/// Sends what the user types, and `HELLO` after a quiet while, until the
-/// user leaves, the app drops the outbox, or the connection breaks.
-fn write_to_leader(
-    mut stream: TcpStream,
-    leader: &str,
-    outbox: &Receiver<ToLeader>,
-    timing: Timing,
-    trace: Trace,
-    reading: JoinHandle<()>,
-) {
-    let mut send = |line: &ToLeader| {
-        trace.sent(leader, line);
-        write_line(&mut stream, line).is_ok()
-    };
-    loop {
-        select! {
-            recv(outbox) -> line => match line {
-                Ok(line) => {
-                    if !send(&line) || line == ToLeader::Leave {
-                        break;
-                    }
-                }
-                Err(_) => break,
-            },
-            default(timing.hello) => {
-                if !send(&ToLeader::Hello) {
-                    break;
-                }
-            }
-        }
-    }
-    let _ = stream.shutdown(Shutdown::Both);
-    let _ = reading.join();
 }

@@ -1,63 +1,58 @@
 //! The interactive peer: the menus, chat requests in both directions, and
-//! the user's side of a lobby, as a leader or as a member.
-//!
-//! Threads: the app thread (the caller of `Peer::run`) owns all user-facing
-//! state and is the only one that prints; the chat listener and one thread
-//! per incoming chat connection; one inviter thread per outgoing chat
-//! request; the registry link (`client/`); and, while leading, the lobby
-//! hub (`lobby/hub.rs`). Background threads report to the app thread over
-//! channels and never touch its state.
-//!
-//! This module must never print from a background thread (except `--trace`
-//! lines, which go to standard error), and never write a socket that another
-//! thread writes: each chat connection is written by the thread that accepted
-//! or opened it until it is handed to the hub, and by the hub after that.
-//!
-//! - this file: the public surface (`PeerConfig`, `PeerError`, `Console`,
-//!   `Input`, `Want`, the prompts, `Peer::start` and `Peer::run`).
-//! - `app`: the app thread's state, its events and stages, and dispatch.
-//! - `menu`: the menus: register, join, list, search, start a chat.
-//! - `lobby_stage`: the user's side of a lobby, as leader or member.
-//! - `lobby_commands`: the lobby's /commands carried out, and the lines they cause.
-//! - `commands`: what a line typed in a lobby asks for (`LobbyInput`).
-//! - `invitations`: the chat requests a leader has out, bounded.
-//! - `inviter`: one outgoing chat request.
-//! - `first_line`: the wait for a chat connection's first line, for both ends.
-//! - `invitee`: the chat listener and the invitee's handshake, in phases.
-//! - `standing`: what a member keeps so its lobby outlives the leader.
-//! - `migration`: the rejoiner that walks the roster, and the member link after.
-//! - `succession`: `/handover`, following one, taking a lobby over, `REJOIN`s.
-//! - `screen`: the app's side of the screen, escaped, never blocking.
+//! the user's side of a lobby, as a leader or as a member. The app thread (the
+//! caller of `Peer::run`) runs a driver around the core (`App`), which takes
+//! one input and `now` and returns effects as values; the core owns all
+//! user-facing state and is the only code that makes screen lines, and it
+//! never waits on a socket. Background threads report to the app thread over
+//! channels and never touch its state. This module must never print from a
+//! background thread (except `--trace` lines, which go to standard error),
+//! and never write a socket that another thread writes: each chat connection
+//! is written by the thread that accepted or opened it until it is handed to
+//! the hub, and by the hub after that.
 
 mod app;
+mod checks;
 mod commands;
+mod driver;
+mod effect;
 mod first_line;
 mod invitations;
 mod invitee;
 mod inviter;
 mod lobby_commands;
 mod lobby_stage;
+mod member_link;
 mod menu;
 mod migration;
+mod msg;
+mod notices;
+mod registry_worker;
+mod render;
+mod repeats;
 mod screen;
 mod standing;
 mod succession;
 
-use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, after, at, never, select, unbounded};
+use chrono::Utc;
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
 use crate::lobby::{self, InvitePolicy};
 use crate::screen::ScreenLine;
 use crate::trace::Trace;
 
-use app::{App, Event, Flow, FromLeader, Stage};
+use app::App;
+use driver::{Driver, drive};
+use effect::Now;
 use invitee::ChatListener;
+use msg::Event;
+use registry_worker::RegistryWorker;
 
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
@@ -138,32 +133,22 @@ impl PeerConfig {
 }
 
 /// Why the peer could not start or go on.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum PeerError {
-    Listen(SocketAddr, io::Error),
-    Registry(Vec<SocketAddr>, ClientError),
+    #[error("cannot listen for chats on {0}: {1}")]
+    Listen(SocketAddr, #[source] io::Error),
+    #[error("cannot reach the registry at {addrs}: {1}", addrs = either(.0))]
+    Registry(Vec<SocketAddr>, #[source] ClientError),
     /// A thread could not be started.
-    Thread(io::Error),
+    #[error("cannot start a thread: {0}")]
+    Thread(#[source] io::Error),
 }
 
-impl fmt::Display for PeerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PeerError::Listen(addr, err) => write!(f, "cannot listen for chats on {addr}: {err}"),
-            PeerError::Registry(addrs, err) => {
-                let addrs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
-                write!(
-                    f,
-                    "cannot reach the registry at {}: {err}",
-                    addrs.join(" or ")
-                )
-            }
-            PeerError::Thread(err) => write!(f, "cannot start a thread: {err}"),
-        }
-    }
+/// `a or b or c`.
+fn either(addrs: &[SocketAddr]) -> String {
+    let addrs: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+    addrs.join(" or ")
 }
-
-impl std::error::Error for PeerError {}
 
 /// What the user typed, or why there is nothing more to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,96 +241,31 @@ impl Peer {
             events,
             events_rx,
         } = self;
-        let mut app = App {
-            chat_port: config.advertise_port.unwrap_or(listener.addr.port()),
-            config,
+        let chat_port = config.advertise_port.unwrap_or(listener.addr.port());
+        let registry = RegistryWorker::start(link, events.clone()).map_err(PeerError::Thread)?;
+        let mut driver = Driver {
             screen: screen::Screen::new(console.screen.clone()),
-            confirm_password: console.secrets_unseen,
-            link,
-            events,
-            me: None,
-            contacts: Vec::new(),
-            stage: Stage::Welcome,
-            pending: None,
-            next_lobby: 0,
-            inviters: Vec::new(),
-            moving: None,
-            repeats: Default::default(),
+            registry,
+            events: events.clone(),
+            invite_timeout: config.invite_timeout,
+            trace: config.trace,
+            workers: Vec::new(),
         };
-        drive(&mut app, &console, &events_rx, &link_rx);
+        let now = Now {
+            at: Instant::now(),
+            utc: Utc::now(),
+        };
+        let confirm = console.secrets_unseen;
+        let mut app = App::new(config, chat_port, confirm, events, now);
+        drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
         app.quit();
+        driver.carry_out(app.out.take());
+        driver.finish();
         // Chat requests still waiting for an answer are answered BUSY by
         // their own threads as the listener stops.
         listener.stop();
         drop(events_rx);
         Ok(())
-    }
-}
-
-/// The app thread's loop: one typed line, event or notice at a time, until
-/// the user quits or the input ends.
-fn drive(
-    app: &mut App,
-    console: &Console,
-    events_rx: &Receiver<Event>,
-    link_rx: &Receiver<LinkNotice>,
-) {
-    // What the link found at start (a registry not reachable yet) comes
-    // before the first question.
-    for notice in link_rx.try_iter() {
-        app.on_link(notice);
-    }
-    app.prompt();
-    let mut asked = false;
-    loop {
-        if let (Some(wants), false) = (&console.wants, asked) {
-            let _ = wants.send(app.want());
-            asked = true;
-        }
-        // Lines held back for a full screen are tried again now and then.
-        let screen_retry = if app.screen.is_idle() {
-            never()
-        } else {
-            after(SCREEN_RETRY)
-        };
-        let repeats = app.repeats.due.map_or_else(never, at);
-        let (lobby_notices, leader_lines) = app.lobby_feeds();
-        select! {
-            recv(screen_retry) -> _ => {
-                app.screen.pump();
-            }
-            recv(repeats) -> _ => app.show_repeats(),
-            recv(leader_lines) -> line => {
-                // A reader that ended without a word is a leader gone.
-                app.on_feed(line.unwrap_or(FromLeader::Gone { silent: false }));
-            }
-            recv(console.input) -> input => {
-                asked = false;
-                match input {
-                    Ok(Input::Line(line)) => {
-                        if let Flow::Quit = app.on_line(&line) {
-                            break;
-                        }
-                    }
-                    Ok(Input::Eof) | Ok(Input::Interrupt) | Err(_) => break,
-                }
-            }
-            recv(events_rx) -> event => {
-                if let Ok(event) = event {
-                    app.on_event(event);
-                }
-            }
-            recv(lobby_notices) -> notice => {
-                if let Ok(notice) = notice {
-                    app.on_notice(notice);
-                }
-            }
-            recv(link_rx) -> notice => {
-                if let Ok(notice) = notice {
-                    app.on_link(notice);
-                }
-            }
-        }
     }
 }
 

@@ -41,8 +41,8 @@ pub(super) struct Standing {
 }
 
 impl Standing {
-    /// Follows one line from the leader.
-    pub(super) fn hear(&mut self, line: &ToMember, me: &str) {
+    /// Follows one line from the leader, heard at `now`.
+    pub(super) fn hear(&mut self, line: &ToMember, me: &str, now: DateTime<Utc>) {
         match line {
             // A fresh roster follows `MEMBERS`, on admission and on return.
             ToMember::Members(_) => self.roster.seats.clear(),
@@ -50,7 +50,7 @@ impl Standing {
                 self.roster.remove(name);
             }
             ToMember::Msg { from, text } => {
-                self.heard = Some((Utc::now(), from.clone(), text.clone()));
+                self.heard = Some((now, from.clone(), text.clone()));
             }
             ToMember::History { at, from, text } => match &mut self.heard {
                 Some((when, who, said)) if when == at && who == from => {
@@ -76,20 +76,20 @@ impl Standing {
                 addr: (*ip, *port).into(),
                 verifier: verifier.clone(),
             }),
-            ToMember::Succession(Succession::Seq(seq)) => self.numbered(*seq, me),
+            ToMember::Succession(Succession::Seq(seq)) => self.numbered(*seq, me, now),
             _ => {}
         }
     }
 
     /// `SEQ <seq>`: numbers the message just heard, or else our own oldest
     /// unnumbered one.
-    fn numbered(&mut self, seq: u64, me: &str) {
+    fn numbered(&mut self, seq: u64, me: &str, now: DateTime<Utc>) {
         let said = match self.heard.take() {
             Some((at, from, text)) => Some((at, from, text)),
             None => self
                 .unsent
                 .pop_front()
-                .map(|text| (Utc::now(), me.to_string(), text)),
+                .map(|text| (now, me.to_string(), text)),
         };
         if let Some((at, from, text)) = said {
             if self.said.len() >= KEPT_FOR_RETURNS {
@@ -180,7 +180,7 @@ mod tests {
 
     fn lines(standing: &mut Standing, text: &[&str]) {
         for line in text {
-            standing.hear(&line.parse().unwrap(), "me");
+            standing.hear(&line.parse().unwrap(), "me", DateTime::UNIX_EPOCH);
         }
     }
 

@@ -5,33 +5,25 @@
 //!
 //! None of it asks the registry: the roster has every address it needs.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
-use crossbeam_channel::{bounded, never};
+use crossbeam_channel::bounded;
 
-use crate::line::{ConnReader, write_line};
+use crate::conn::{LeaderConn, MemberConn};
 use crate::lobby::roster::Candidate;
 use crate::lobby::{Lobby, LobbyConfig};
 use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
 
-use super::app::{App, Leading, Membership, Stage, write_log};
+use super::app::{App, Leading, Membership, Phase, Stage};
 use super::invitations::Invitations;
-use super::invitee::Timing;
-use super::migration::{Rejoined, Rejoiner, start_link};
+use super::migration::{Rejoiner, start_link};
+use super::msg::{Move, Rejoined, Timing};
+use super::render::{LobbyEvent, Role};
+use super::screen::{show_event, write_log};
 use super::standing::Standing;
 use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
-
-/// Why a member is on its way to another leader.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Move {
-    /// The connection to `old` broke.
-    Lost { old: String },
-    /// `old` handed the lobby to `to`.
-    Handover { old: String, to: String },
-}
 
 impl App {
     /// The leader's `/handover [name]`: the hub tells everyone, and we come
@@ -50,27 +42,29 @@ impl App {
         let mut log = leading.log.take();
         write_log(
             &mut log,
-            &self.screen,
+            &self.out,
             &format!("* you handed the lobby to {to}"),
         );
         self.say(format!(
             "You handed the lobby to {to}; you stay as a member."
         ));
+        let why = Move::Handover {
+            old: me.clone(),
+            to,
+        };
         let membership = Membership {
             id: 0,
-            leader: me.clone(),
-            outbox: crossbeam_channel::unbounded().0,
-            feed: never(),
+            leader: me,
             members: Vec::new(),
             log,
-            admitted: true,
-            earlier: false,
             standing: Box::new(Standing::handed(handed.clone())),
-            rejoining: true,
-            cancel: Arc::default(),
+            phase: Phase::Rejoining {
+                cancel: Arc::default(),
+                why: why.clone(),
+            },
         };
         let walk = vec![Candidate::Peer(handed.to)];
-        self.go_to(membership, walk, Move::Handover { old: me, to })
+        self.go_to(membership, walk, why)
     }
 
     /// `HANDOVER <to>` from our leader: we lead, or we go to `to`.
@@ -93,7 +87,8 @@ impl App {
     /// The connection to our leader broke: if it gave us a credential, walk
     /// the roster; otherwise the lobby is over, as it always was.
     pub(super) fn leader_lost(&mut self, membership: Membership, why: &str) -> Stage {
-        if !membership.admitted || !membership.standing.can_rejoin() {
+        let admitted = matches!(membership.phase, Phase::Admitted { .. });
+        if !admitted || !membership.standing.can_rejoin() {
             return self.lobby_lost(membership, why);
         }
         let walk = membership.standing.roster.candidates(&self.my_name());
@@ -115,15 +110,19 @@ impl App {
         };
         self.next_lobby += 1;
         membership.id = self.next_lobby;
-        membership.rejoining = true;
-        // Nothing more from the old connection counts, its end included.
-        membership.feed = never();
+        let cancel = Arc::new(AtomicBool::new(false));
+        // Nothing more from the old connection counts, its end included:
+        // a rejoining membership has no feed.
+        membership.phase = Phase::Rejoining {
+            cancel: cancel.clone(),
+            why,
+        };
         let rejoiner = Rejoiner {
             lobby: membership.id,
             walk,
             claim,
-            deadline: Instant::now() + self.config.lobby_timeout,
-            cancel: membership.cancel.clone(),
+            deadline: self.now.at + self.config.lobby_timeout,
+            cancel,
             events: self.events.clone(),
             trace: self.config.trace,
         };
@@ -131,7 +130,6 @@ impl App {
             Ok(handle) => {
                 self.inviters.retain(|h| !h.is_finished());
                 self.inviters.push(handle);
-                self.moving = Some(why);
                 Stage::Member(membership)
             }
             Err(err) => self.lobby_lost(membership, &format!("cannot start a thread: {err}")),
@@ -140,23 +138,23 @@ impl App {
 
     /// The rejoiner of lobby `lobby` is done.
     pub(super) fn on_rejoined(&mut self, lobby: u64, outcome: Rejoined) {
-        let ours = matches!(&self.stage, Stage::Member(m) if m.id == lobby && m.rejoining);
+        let ours = matches!(&self.stage, Stage::Member(m) if m.id == lobby && m.is_rejoining());
         if !ours {
             return;
         }
         let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
             unreachable!("checked just above");
         };
-        let why = self.moving.take().unwrap_or(Move::Lost {
-            old: membership.leader.clone(),
-        });
+        let Phase::Rejoining { why, .. } = &membership.phase else {
+            unreachable!("checked just above");
+        };
+        let why = why.clone();
         self.stage = match outcome {
             Rejoined::Admitted {
                 leader,
-                stream,
-                reader,
+                conn,
                 first,
-            } => self.rejoined(membership, leader, stream, reader, first, &why),
+            } => self.rejoined(membership, leader, *conn, first, &why),
             Rejoined::Lead => self.take_over(membership, &why),
             Rejoined::GaveUp => self.lobby_lost(membership, "nobody in it could be reached"),
         };
@@ -169,8 +167,7 @@ impl App {
         &mut self,
         mut membership: Membership,
         leader: String,
-        stream: TcpStream,
-        reader: ConnReader,
+        conn: LeaderConn,
         first: ToMember,
         why: &Move,
     ) -> Stage {
@@ -182,23 +179,18 @@ impl App {
             silence: self.config.lobby_timeout,
         };
         let (feed, feed_rx) = bounded(FEED_CAPACITY);
-        let link = start_link(
-            stream,
-            reader,
-            leader.clone(),
-            feed,
-            timing,
-            self.config.trace,
-        );
+        let link = start_link(conn, &leader, feed, timing);
         let (outbox, handle) = match link {
             Ok(link) => link,
             Err(err) => return self.lobby_lost(membership, &format!("cannot go on: {err}")),
         };
         self.inviters.push(handle);
         membership.id = id;
-        membership.outbox = outbox;
-        membership.feed = feed_rx;
-        membership.rejoining = false;
+        membership.phase = Phase::Admitted {
+            outbox,
+            feed: feed_rx,
+            earlier: false,
+        };
         membership.leader = leader.clone();
         let news = match why {
             Move::Lost { old } if old.eq_ignore_ascii_case(&leader) => {
@@ -210,10 +202,10 @@ impl App {
             }
             Move::Handover { old, to } => format!("{old} handed the lobby to {to}"),
         };
-        write_log(&mut membership.log, &self.screen, &format!("* {news}"));
+        write_log(&mut membership.log, &self.out, &format!("* {news}"));
         self.say(format!("{news}."));
         for text in membership.standing.unsent() {
-            let _ = membership.outbox.send(ToLeader::Msg(text));
+            membership.send(ToLeader::Msg(text));
         }
         self.stage = Stage::Member(membership);
         self.on_leader_line(id, first);
@@ -243,7 +235,7 @@ impl App {
             Move::Lost { .. } => "the leader was lost; you lead the lobby now".to_string(),
             Move::Handover { old, .. } => format!("{old} handed the lobby to you; you lead it now"),
         };
-        write_log(&mut membership.log, &self.screen, &format!("* {news}"));
+        write_log(&mut membership.log, &self.out, &format!("* {news}"));
         self.say(format!("{news}. {LOBBY_HELP}"));
         for text in membership.standing.unsent() {
             lobby.say(text);
@@ -256,16 +248,19 @@ impl App {
             log: membership.log.take(),
             invitations: Invitations::started(&me, &[]),
             cancel: Arc::new(AtomicBool::new(false)),
+            opening: None,
         })
     }
 
     fn lobby_lost(&mut self, mut membership: Membership, why: &str) -> Stage {
-        write_log(
+        show_event(
             &mut membership.log,
-            &self.screen,
-            &format!("* lobby ended: {why}"),
+            &self.out,
+            &LobbyEvent::Ended(why.to_string()),
+            Role::Member {
+                leader: &membership.leader,
+            },
         );
-        self.say(format!("The lobby has ended ({why})."));
         Stage::Menu
     }
 
@@ -290,16 +285,16 @@ impl App {
 
     /// A `REJOIN` reached our chat listener: the hub checks it if we lead;
     /// otherwise we do not lead (yet), which the member hears.
-    pub(super) fn on_rejoin(&mut self, claim: Rejoin, reader: ConnReader, mut writer: TcpStream) {
+    pub(super) fn on_rejoin(&mut self, claim: Rejoin, mut conn: MemberConn) {
         if let Stage::Leading(leading) = &self.stage {
-            leading.lobby.rejoin(claim, reader, writer);
+            leading.lobby.rejoin(claim, conn);
             return;
         }
         let refused = ToMember::Err(ErrorCode::NotLeader, "I do not lead a lobby".to_string());
-        self.config.trace.sent(&claim.name, &refused);
+        conn.set_peer(&claim.name);
         // A fresh socket takes one short line at once; the timeout only
         // bounds a peer that is not reading at all.
-        let _ = writer.set_write_timeout(Some(CANCEL_CHECK));
-        let _ = write_line(&mut writer, &refused);
+        let _ = conn.get_ref().set_write_timeout(Some(CANCEL_CHECK));
+        let _ = conn.send(&refused);
     }
 }

@@ -3,7 +3,6 @@
 //!
 //! Plain data: nothing here opens a socket or a file.
 
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,6 +11,7 @@ use std::time::Duration;
 use crossbeam_channel::Sender;
 
 use crate::db::DbError;
+use crate::password::HashParams;
 use crate::trace::Trace;
 
 /// The port the registry listens on unless told otherwise (and the port a
@@ -110,6 +110,9 @@ pub struct RegistryConfig {
     pub max_invites_per_user: usize,
     pub throttle: ThrottleConfig,
     pub registrations: RegistrationLimit,
+    /// The argon2id parameters of new password hashes. Production keeps
+    /// the default (`HashParams::PRODUCTION`); tests choose cheap ones.
+    pub password: HashParams,
 }
 
 impl RegistryConfig {
@@ -127,38 +130,18 @@ impl RegistryConfig {
             max_invites_per_user: DEFAULT_MAX_INVITES_PER_USER,
             throttle: ThrottleConfig::default(),
             registrations: RegistrationLimit::default(),
+            password: HashParams::PRODUCTION,
         }
     }
 }
 
 /// Why the server could not start or run.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    Bind(SocketAddr, io::Error),
-    Db(DbError),
-    Io(io::Error),
-}
-
-impl fmt::Display for ServerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ServerError::Bind(addr, err) => write!(f, "cannot listen on {addr}: {err}"),
-            ServerError::Db(err) => err.fmt(f),
-            ServerError::Io(err) => write!(f, "network error: {err}"),
-        }
-    }
-}
-
-impl std::error::Error for ServerError {}
-
-impl From<DbError> for ServerError {
-    fn from(err: DbError) -> ServerError {
-        ServerError::Db(err)
-    }
-}
-
-impl From<io::Error> for ServerError {
-    fn from(err: io::Error) -> ServerError {
-        ServerError::Io(err)
-    }
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, #[source] io::Error),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("network error: {0}")]
+    Io(#[from] io::Error),
 }

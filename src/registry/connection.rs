@@ -9,7 +9,7 @@
 //! touches shared state except through `RegistryEvent`s, and nothing a
 //! client sends may panic it.
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -17,12 +17,14 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use super::accounts::AccountQueue;
-use super::hub::{Bye, CLOSING, RegistryEvent, Socket};
+use super::answers::{JoinRefused, stopping};
+use super::hub::{Bye, RegistryEvent, Socket};
 use super::server::Admitted;
-use crate::line::{Frame, LineReader, is_timeout, write_line};
+use crate::conn::{Conn, Received, Transport};
+use crate::line::is_timeout;
 use crate::password::HashQueue;
 use crate::trace::Trace;
-use crate::wire::{self, ErrorCode, HELP_TEXT, Reply, Request};
+use crate::wire::{self, Contact, ErrorCode, HELP_TEXT, Reply, Request};
 
 /// The read buffer of a registry connection: a few lines' worth.
 const READ_BUFFER: usize = 512;
@@ -87,15 +89,11 @@ fn wait_for_the_database(written: &Receiver<()>) {
     let _ = written.recv_timeout(PRESENCE_WAIT);
 }
 
-fn bad_credentials() -> Reply {
+fn too_long() -> Reply {
     Reply::Err(
-        ErrorCode::BadCredentials,
-        "wrong user name or password".into(),
+        ErrorCode::LineTooLong,
+        format!("lines are at most {} bytes; closing", wire::MAX_LINE),
     )
-}
-
-fn closing() -> Reply {
-    Reply::Err(ErrorCode::Internal, "the server is stopping".into())
 }
 
 /// One client connection, served on its own thread.
@@ -114,6 +112,42 @@ pub(super) struct Connection {
 enum Next {
     Continue,
     Close,
+}
+
+/// The answer to one request.
+enum Answer {
+    /// These lines, and the connection goes on.
+    Reply(Vec<Reply>),
+    /// This line, and the connection ends (`LOGOUT`).
+    Last(Reply),
+    /// The hub has told this connection to close, so the request was not
+    /// acted on.
+    Closing,
+}
+
+impl Answer {
+    fn one(reply: Reply) -> Answer {
+        Answer::Reply(vec![reply])
+    }
+
+    /// The lines to write, and whether the connection goes on after them.
+    fn into_replies(self, bye: &OnceLock<Bye>) -> (Vec<Reply>, Next) {
+        match self {
+            Answer::Reply(replies) => (replies, Next::Continue),
+            Answer::Last(reply) => (vec![reply], Next::Close),
+            // A JOIN that came in just as the hub told this connection to
+            // close (it had been silent for the whole timeout) was not
+            // acted on: the client hears the BYE, not a refusal, so that it
+            // knows to send the JOIN again on a new connection.
+            Answer::Closing => match bye.get() {
+                Some(bye) => {
+                    wait_for_the_database(&bye.written);
+                    (vec![Reply::Bye(bye.reason)], Next::Close)
+                }
+                None => (vec![stopping()], Next::Continue),
+            },
+        }
+    }
 }
 
 /// Whether this connection holds a user online.
@@ -140,12 +174,10 @@ impl Connection {
             self.trace_error(addr, &err);
             return;
         }
-        let stream = &socket.stream;
         // Lines are short, so a small buffer will do: with thousands of
         // idle connections, buffer sizes are most of the server's memory.
-        let mut reader = LineReader::new(BufReader::with_capacity(READ_BUFFER, stream));
-        let mut writer = stream;
-        if let Err(err) = self.talk(&mut reader, &mut writer, &socket.bye, addr) {
+        let conn = Conn::with_buffer(&socket.stream, addr, self.trace, READ_BUFFER);
+        if let Err(err) = conn.and_then(|mut conn| self.talk(&mut conn, &socket.bye, addr)) {
             self.trace_error(addr, &err);
         }
     }
@@ -176,64 +208,48 @@ impl Connection {
 
     /// Answers one request after another until the client leaves, a line
     /// cannot be framed, or the hub leaves a reason to say `BYE`.
-    fn talk(
+    fn talk<S: Transport>(
         &self,
-        reader: &mut LineReader<impl BufRead>,
-        writer: &mut impl Write,
+        conn: &mut Conn<S, Request, Reply>,
         bye: &OnceLock<Bye>,
         addr: SocketAddr,
     ) -> io::Result<()> {
         let mut joined = Joined::No;
         loop {
-            let frame = reader.next_frame();
+            let received = conn.recv();
             if let Some(bye) = bye.get() {
                 wait_for_the_database(&bye.written);
-                return self.send(writer, addr, &Reply::Bye(bye.reason));
+                return conn.send(&Reply::Bye(bye.reason));
             }
-            let line = match frame {
+            let request = match received {
                 // Only with the read timeout that stands in for the hub's
                 // wake-up where shutting the read side does not wake us.
                 Err(err) if is_timeout(&err) => continue,
                 Err(err) => return Err(err),
-                Ok(Frame::Eof) => return Ok(()),
-                Ok(Frame::TooLong) => {
-                    let err = Reply::Err(
-                        ErrorCode::LineTooLong,
-                        format!("lines are at most {} bytes; closing", wire::MAX_LINE),
-                    );
-                    return self.send(writer, addr, &err);
-                }
-                Ok(Frame::BadEncoding) => {
-                    let err = Reply::Err(ErrorCode::BadEncoding, "lines must be UTF-8".into());
-                    self.send(writer, addr, &err)?;
+                Ok(Received::End) => return Ok(()),
+                Ok(Received::TooLong) => return conn.send(&too_long()),
+                Ok(Received::BadEncoding) => {
+                    conn.send(&Reply::Err(
+                        ErrorCode::BadEncoding,
+                        "lines must be UTF-8".into(),
+                    ))?;
                     continue;
                 }
-                Ok(Frame::Line(line)) => line,
+                Ok(Received::Line(request)) => Ok(request),
+                Ok(Received::Malformed { err, .. }) => Err(err),
             };
-            self.trace.received(addr, &line);
             let _ = self.events.send(RegistryEvent::Activity {
                 id: self.id,
                 busy: true,
             });
-            let (replies, next) = self.handle(&line, &mut joined, addr.ip().to_canonical());
-            // A JOIN that came in just as the hub told this connection to
-            // close (it had been silent for the whole timeout) was not
-            // acted on: the client hears the BYE, not a refusal, so that it
-            // knows to send the JOIN again on a new connection.
-            if let Some(bye) = bye.get()
-                && matches!(replies.as_slice(), [Reply::Err(ErrorCode::Internal, text)] if text == CLOSING)
-            {
-                wait_for_the_database(&bye.written);
-                return self.send(writer, addr, &Reply::Bye(bye.reason));
-            }
+            let answer = match request {
+                Ok(request) => self.handle(request, &mut joined, addr.ip().to_canonical()),
+                Err(err) => Answer::Reply(vec![err.into()]),
+            };
+            let (replies, next) = answer.into_replies(bye);
             // All the lines of one answer (a LIST has one per user) go out
             // in one write.
-            let mut out = Vec::new();
-            for reply in &replies {
-                self.trace.sent(addr, reply);
-                writeln!(out, "{reply}")?;
-            }
-            writer.write_all(&out)?;
+            conn.send_all(&replies)?;
             // The silence the sweeper counts starts again once the answer
             // is out, however long it took.
             let _ = self.events.send(RegistryEvent::Activity {
@@ -246,22 +262,13 @@ impl Connection {
         }
     }
 
-    fn send(&self, writer: &mut impl Write, addr: SocketAddr, reply: &Reply) -> io::Result<()> {
-        self.trace.sent(addr, reply);
-        write_line(writer, reply)
-    }
-
     /// Asks the hub something and waits for the answer.
     fn ask<T>(&self, make: impl FnOnce(Sender<T>) -> RegistryEvent) -> Option<T> {
         ask(&self.events, make)
     }
 
-    /// The replies to one line, and whether the connection goes on.
-    fn handle(&self, line: &str, joined: &mut Joined, ip: IpAddr) -> (Vec<Reply>, Next) {
-        let request = match line.parse::<Request>() {
-            Ok(request) => request,
-            Err(err) => return (vec![err.into()], Next::Continue),
-        };
+    /// The answer to one request.
+    fn handle(&self, request: Request, joined: &mut Joined, ip: IpAddr) -> Answer {
         let needs_join = !matches!(
             request,
             Request::Register { .. } | Request::Join { .. } | Request::Help
@@ -271,39 +278,59 @@ impl Connection {
                 ErrorCode::NotJoined,
                 "JOIN first: JOIN <name> <password> <port>".into(),
             );
-            return (vec![err], Next::Continue);
+            return Answer::one(err);
         }
         let id = self.id;
-        let reply = match request {
+        Answer::one(match request {
             Request::Register { name, password } => self.register(name, &password, ip),
             Request::Join {
                 name,
                 password,
                 port,
-            } => self.join_once(joined, name, &password, port, ip),
+            } => return self.join_once(joined, name, &password, port, ip),
             Request::Hello => Reply::Hello,
-            Request::List => return (self.list(), Next::Continue),
-            Request::Search { name } => self.ask_hub(|reply| RegistryEvent::Search { name, reply }),
-            Request::Invite { name } => {
-                self.ask_hub(|reply| RegistryEvent::Invite { id, name, reply })
+            Request::List => return Answer::Reply(self.list()),
+            Request::Search { name } => {
+                self.ask_hub(|reply| RegistryEvent::Search { name, reply }, Reply::Found)
             }
-            Request::Check { ticket } => {
-                self.ask_hub(|reply| RegistryEvent::Check { id, ticket, reply })
-            }
-            Request::Logout => return (vec![self.logout()], Next::Close),
+            Request::Invite { name } => self.ask_hub(
+                |reply| RegistryEvent::Invite { id, name, reply },
+                Reply::Ticket,
+            ),
+            Request::Check { ticket } => self.ask_hub(
+                |reply| RegistryEvent::Check { id, ticket, reply },
+                |valid| Reply::Valid {
+                    leader: valid.leader,
+                    invitee: valid.invitee,
+                },
+            ),
+            Request::Logout => return Answer::Last(self.logout()),
             Request::Help => Reply::Help(HELP_TEXT.into()),
-        };
-        (vec![reply], Next::Continue)
+        })
     }
 
-    /// Asks the hub for a one-line answer.
-    fn ask_hub(&self, make: impl FnOnce(Sender<Reply>) -> RegistryEvent) -> Reply {
-        self.ask(make).unwrap_or_else(closing)
+    /// Asks the hub, and answers its result: `ok` makes the reply of a
+    /// success, and a refusal's reply is its own.
+    fn ask_hub<T, E: Into<Reply>>(
+        &self,
+        make: impl FnOnce(Sender<Result<T, E>>) -> RegistryEvent,
+        ok: impl FnOnce(T) -> Reply,
+    ) -> Reply {
+        match self.ask(make) {
+            Some(Ok(value)) => ok(value),
+            Some(Err(refused)) => refused.into(),
+            None => stopping(),
+        }
     }
 
     fn list(&self) -> Vec<Reply> {
-        self.ask(|reply| RegistryEvent::List { reply })
-            .unwrap_or_else(|| vec![closing()])
+        let Some(contacts) = self.ask(|reply| RegistryEvent::List { reply }) else {
+            return vec![stopping()];
+        };
+        let mut lines = Vec::with_capacity(contacts.len() + 1);
+        lines.push(Reply::List(contacts.len()));
+        lines.extend(contacts.into_iter().map(Reply::Row));
+        lines
     }
 
     fn logout(&self) -> Reply {
@@ -311,9 +338,9 @@ impl Connection {
         // sees `OK BYE` can rely on it.
         let (done, written) = bounded(0);
         let id = self.id;
-        let reply = self.ask_hub(|reply| RegistryEvent::Logout { id, reply, done });
+        let logged_out = self.ask(|reply| RegistryEvent::Logout { id, reply, done });
         wait_for_the_database(&written);
-        reply
+        logged_out.map_or_else(stopping, |()| Reply::LoggedOut)
     }
 
     /// A JOIN, unless this connection has joined already.
@@ -324,34 +351,45 @@ impl Connection {
         password: &str,
         port: u16,
         ip: IpAddr,
-    ) -> Reply {
+    ) -> Answer {
         if *joined == Joined::Yes {
-            return Reply::Err(
+            return Answer::one(Reply::Err(
                 ErrorCode::AlreadyJoined,
                 "this connection has joined already".into(),
-            );
+            ));
         }
-        let reply = self.join(name, password, port, ip).unwrap_or_else(closing);
-        if matches!(reply, Reply::Joined(_)) {
-            *joined = Joined::Yes;
+        match self.join(name, password, port, ip) {
+            Some(Ok(contact)) => {
+                *joined = Joined::Yes;
+                Answer::one(Reply::Joined(contact))
+            }
+            Some(Err(JoinRefused::Closing)) => Answer::Closing,
+            Some(Err(refused)) => Answer::one(refused.into()),
+            None => Answer::one(stopping()),
         }
-        reply
     }
 
     fn register(&self, name: String, password: &str, ip: IpAddr) -> Reply {
         // Asked before the hash, so a refused REGISTER costs no hashing.
         match self.ask(|reply| RegistryEvent::MayRegister { ip, reply }) {
             Some(Ok(())) => {}
-            Some(Err(refusal)) => return refusal,
-            None => return closing(),
+            Some(Err(refused)) => return refused.into(),
+            None => return stopping(),
         }
         match self.hashes.hash(password) {
-            Ok(hash) => self.accounts.add(name, hash).unwrap_or_else(closing),
-            Err(err) => Reply::Err(ErrorCode::Internal, err),
+            Ok(hash) => self.accounts.add(name, hash).unwrap_or_else(stopping),
+            Err(err) => JoinRefused::Hashing(err).into(),
         }
     }
 
-    fn join(&self, name: String, password: &str, port: u16, ip: IpAddr) -> Option<Reply> {
+    /// `None` once the hub has stopped.
+    fn join(
+        &self,
+        name: String,
+        password: &str,
+        port: u16,
+        ip: IpAddr,
+    ) -> Option<Result<Contact, JoinRefused>> {
         // The whole JOIN runs as one job on a hashing thread. The hub counts
         // the attempt as a failure when it lets it through, and it is asked
         // only once a hashing thread has taken the job: so at most as many
@@ -362,7 +400,7 @@ impl Connection {
         let password = password.to_string();
         let id = self.id;
         let (done, written) = bounded(0);
-        let reply = self
+        let joined = self
             .hashes
             .run(move |slot| {
                 let account =
@@ -370,12 +408,12 @@ impl Connection {
                         Ok(Some(account)) => account,
                         Ok(None) => {
                             slot.verify_nobody(&password);
-                            return Some(bad_credentials());
+                            return Some(Err(JoinRefused::BadCredentials));
                         }
-                        Err(refusal) => return Some(refusal),
+                        Err(refused) => return Some(Err(refused)),
                     };
                 if !slot.verify(&password, &account.password_hash) {
-                    return Some(bad_credentials());
+                    return Some(Err(JoinRefused::BadCredentials));
                 }
                 ask(&events, |reply| RegistryEvent::Join {
                     id,
@@ -390,6 +428,6 @@ impl Connection {
         // Here, not on the hashing thread: the disk holds up only this
         // client, and no hash.
         wait_for_the_database(&written);
-        reply
+        joined
     }
 }

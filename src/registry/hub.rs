@@ -21,15 +21,14 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use super::RegistryConfig;
 use super::ServerError;
+use super::answers::{
+    CheckRefused, InviteFailed, JoinRefused, SearchRefused, TooManyRegistrations,
+};
 use super::presence::PresenceWriter;
 use super::throttle::{JoinThrottle, RegistrationThrottle};
-use super::tickets::{InviteRefused, TicketBytes, Tickets};
+use super::tickets::{InviteRefused, TicketBytes, Tickets, Valid};
 use crate::db::{Account, DbError, Presence, Store};
-use crate::wire::{ByeReason, Contact, ErrorCode, Reply};
-
-/// The refusal of a JOIN whose connection the hub has told to close: the
-/// JOIN was not acted on, and the connection thread answers `BYE` instead.
-pub(super) const CLOSING: &str = "the connection is closing";
+use crate::wire::{ByeReason, Contact};
 
 /// What connection threads and the sweeper tell the hub.
 pub(super) enum RegistryEvent {
@@ -48,7 +47,7 @@ pub(super) enum RegistryEvent {
     /// May a REGISTER from `ip` have its password hashed?
     MayRegister {
         ip: IpAddr,
-        reply: Sender<Result<(), Reply>>,
+        reply: Sender<Result<(), TooManyRegistrations>>,
     },
     /// Look up the stored hash for a JOIN from `ip`, unless JOINs for
     /// that name or from that address are cooling down. The attempt counts
@@ -56,19 +55,19 @@ pub(super) enum RegistryEvent {
     Account {
         name: String,
         ip: IpAddr,
-        reply: Sender<Result<Option<Account>, Reply>>,
+        reply: Sender<Result<Option<Account>, JoinRefused>>,
     },
     /// Issue a ticket for connection `id`'s user to invite `name`.
     Invite {
         id: u64,
         name: String,
-        reply: Sender<Reply>,
+        reply: Sender<Result<String, InviteFailed>>,
     },
     /// Check and use up a ticket shown to connection `id`'s user.
     Check {
         id: u64,
         ticket: String,
-        reply: Sender<Reply>,
+        reply: Sender<Result<Valid, CheckRefused>>,
     },
     /// The password checked out: mark `name` online on this connection.
     /// `done` is dropped once the database write has been tried.
@@ -77,20 +76,20 @@ pub(super) enum RegistryEvent {
         ip: IpAddr,
         name: String,
         port: u16,
-        reply: Sender<Reply>,
+        reply: Sender<Result<Contact, JoinRefused>>,
         done: Sender<()>,
     },
     List {
-        reply: Sender<Vec<Reply>>,
+        reply: Sender<Vec<Contact>>,
     },
     Search {
         name: String,
-        reply: Sender<Reply>,
+        reply: Sender<Result<Contact, SearchRefused>>,
     },
     /// The user of connection `id` logs out; `done` as for `Join`.
     Logout {
         id: u64,
-        reply: Sender<Reply>,
+        reply: Sender<()>,
         done: Sender<()>,
     },
     /// The connection closed (after LOGOUT, an error, or a kick).
@@ -235,7 +234,10 @@ impl RegistryHub {
             } => answer(reply, self.join(id, ip, name, port, done)),
             E::List { reply } => answer(reply, self.list()),
             E::Search { name, reply } => answer(reply, self.search(&name)),
-            E::Logout { id, reply, done } => answer(reply, self.logout(id, done)),
+            E::Logout { id, reply, done } => {
+                self.logout(id, done);
+                answer(reply, ());
+            }
             E::Disconnected { id } => self.disconnected(id),
             E::Sweep => self.sweep(Instant::now()),
             E::Shutdown => self.shutdown(),
@@ -251,16 +253,12 @@ impl RegistryHub {
         }
     }
 
-    /// The reply to a request the database failed; the error itself goes to
-    /// the log.
-    fn internal(&self, err: &DbError) -> Reply {
+    /// Logs a failure of the database, which the request it failed
+    /// answers as such.
+    fn log_db(&self, err: &DbError) {
         if let Some(log) = &self.config.log {
             let _ = log.try_send(format!("error: {err}"));
         }
-        Reply::Err(
-            ErrorCode::Internal,
-            "the registry database failed; try again".into(),
-        )
     }
 
     fn connected(&mut self, id: u64, addr: SocketAddr, socket: Arc<Socket>) {
@@ -296,27 +294,37 @@ impl RegistryHub {
         }
     }
 
-    fn may_register(&mut self, ip: IpAddr) -> Result<(), Reply> {
+    fn may_register(&mut self, ip: IpAddr) -> Result<(), TooManyRegistrations> {
         self.registrations
             .attempt(ip, Instant::now())
-            .map_err(Reply::too_many_registrations)
+            .map_err(|wait_secs| TooManyRegistrations { wait_secs })
     }
 
     /// The account a JOIN may check its password against, unless the
     /// throttle refuses the attempt.
-    fn account(&mut self, name: &str, ip: IpAddr) -> Result<Option<Account>, Reply> {
-        if let Err((wait, limit)) = self.throttle.attempt(name, ip, Instant::now()) {
-            return Err(Reply::too_many_attempts(wait, limit));
+    fn account(&mut self, name: &str, ip: IpAddr) -> Result<Option<Account>, JoinRefused> {
+        if let Err((wait_secs, limit)) = self.throttle.attempt(name, ip, Instant::now()) {
+            return Err(JoinRefused::Throttled { wait_secs, limit });
         }
-        self.store.account(name).map_err(|err| self.internal(&err))
+        self.store.account(name).map_err(|err| {
+            self.log_db(&err);
+            JoinRefused::Database
+        })
     }
 
-    fn join(&mut self, id: u64, ip: IpAddr, name: String, port: u16, done: Sender<()>) -> Reply {
+    fn join(
+        &mut self,
+        id: u64,
+        ip: IpAddr,
+        name: String,
+        port: u16,
+        done: Sender<()>,
+    ) -> Result<Contact, JoinRefused> {
         self.throttle.succeeded(&name, ip);
         // A connection told to close (it timed out while its password was
         // being checked, say) must not put its user online on the way out.
         let Some(session) = self.sessions.get_mut(&id).filter(|s| !s.kicked) else {
-            return Reply::Err(ErrorCode::Internal, CLOSING.into());
+            return Err(JoinRefused::Closing);
         };
         let addr = session.addr;
         let ip = addr.ip().to_canonical();
@@ -349,19 +357,15 @@ impl RegistryHub {
             Some(done),
         );
         self.log(format_args!("{} online at {ip} port {port}", contact.name));
-        Reply::Joined(contact)
+        Ok(contact)
     }
 
-    fn list(&self) -> Vec<Reply> {
-        let mut lines = Vec::with_capacity(self.online.len() + 1);
-        lines.push(Reply::List(self.online.len()));
-        lines.extend(self.online.values().map(|o| Reply::Row(o.contact.clone())));
-        lines
+    fn list(&self) -> Vec<Contact> {
+        self.online.values().map(|o| o.contact.clone()).collect()
     }
 
-    fn logout(&mut self, id: u64, done: Sender<()>) -> Reply {
+    fn logout(&mut self, id: u64, done: Sender<()>) {
         self.go_offline(id, Some(done));
-        Reply::LoggedOut
     }
 
     fn disconnected(&mut self, id: u64) {
@@ -383,65 +387,48 @@ impl RegistryHub {
         self.online.get(key).map(|online| &online.contact)
     }
 
-    fn invite(&mut self, id: u64, name: &str) -> Reply {
-        let Some(leader) = self.user_of(id).map(|c| c.name.clone()) else {
-            return Reply::Err(ErrorCode::NotJoined, "JOIN first".into());
-        };
-        let invitee = match self.search(name) {
-            Reply::Found(contact) => contact.name,
-            other => return other,
-        };
+    fn invite(&mut self, id: u64, name: &str) -> Result<String, InviteFailed> {
+        let leader = self
+            .user_of(id)
+            .ok_or(InviteFailed::NotJoined)?
+            .name
+            .clone();
+        let invitee = self.search(name).map_err(InviteFailed::Invitee)?.name;
         let mut random: TicketBytes = [0; 16];
         if let Err(err) = getrandom::fill(&mut random) {
             self.log(format_args!("error: no random numbers for a ticket: {err}"));
-            return Reply::Err(
-                ErrorCode::Internal,
-                "cannot make a ticket; try again".into(),
-            );
+            return Err(InviteFailed::NoRandomness);
         }
-        match self
-            .tickets
+        self.tickets
             .issue(&leader, &invitee, Instant::now(), random)
-        {
-            Ok(ticket) => Reply::Ticket(ticket),
-            Err(InviteRefused::Yourself) => {
-                Reply::Err(ErrorCode::BadArgs, "you cannot invite yourself".into())
-            }
-            Err(InviteRefused::TooMany(max)) => Reply::Err(
-                ErrorCode::TooManyInvites,
-                format!(
-                    "you hold {max} unused tickets already; wait for them to be used or to expire"
-                ),
-            ),
-        }
+            .map_err(|refused| match refused {
+                InviteRefused::Yourself => InviteFailed::Yourself,
+                InviteRefused::TooMany(max) => InviteFailed::TooMany(max),
+            })
     }
 
-    fn check(&mut self, id: u64, ticket: &str) -> Reply {
-        let Some(me) = self.user_of(id).map(|c| c.name.clone()) else {
-            return Reply::Err(ErrorCode::NotJoined, "JOIN first".into());
-        };
-        match self.tickets.check(ticket, &me, Instant::now()) {
-            Some(valid) => Reply::Valid {
-                leader: valid.leader,
-                invitee: valid.invitee,
-            },
-            None => Reply::Err(
-                ErrorCode::BadTicket,
-                "that ticket is unknown, used, expired or not for you".into(),
-            ),
-        }
+    fn check(&mut self, id: u64, ticket: &str) -> Result<Valid, CheckRefused> {
+        let me = self
+            .user_of(id)
+            .ok_or(CheckRefused::NotJoined)?
+            .name
+            .clone();
+        self.tickets
+            .check(ticket, &me, Instant::now())
+            .ok_or(CheckRefused::BadTicket)
     }
 
-    fn search(&self, name: &str) -> Reply {
+    fn search(&self, name: &str) -> Result<Contact, SearchRefused> {
         if let Some(online) = self.online.get(&name.to_lowercase()) {
-            return Reply::Found(online.contact.clone());
+            return Ok(online.contact.clone());
         }
         match self.store.account(name) {
-            Ok(Some(account)) => {
-                Reply::Err(ErrorCode::Offline, format!("{} is offline", account.name))
+            Ok(Some(account)) => Err(SearchRefused::Offline(account.name)),
+            Ok(None) => Err(SearchRefused::NotRegistered(name.to_string())),
+            Err(err) => {
+                self.log_db(&err);
+                Err(SearchRefused::Database)
             }
-            Ok(None) => Reply::Err(ErrorCode::NotFound, format!("{name} is not registered")),
-            Err(err) => self.internal(&err),
         }
     }
 

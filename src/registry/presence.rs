@@ -107,25 +107,9 @@ fn log_line(log: Option<&Sender<String>>, line: String) {
 fn write_until_closed(mut store: Store, inbox: &Receiver<Change>, log: Option<&Sender<String>>) {
     let mut pending = Pending::default();
     let mut waiting: Vec<Sender<()>> = Vec::new();
-    let mut retry = FIRST_RETRY;
-    let mut next_try: Option<Instant> = None;
+    let mut backoff = Backoff::default();
     loop {
-        let first = match next_try {
-            None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(at) => inbox.recv_deadline(at),
-        };
-        let closed = match first {
-            Ok(change) => {
-                take(change, &mut pending, &mut waiting);
-                false
-            }
-            Err(RecvTimeoutError::Timeout) => false,
-            Err(RecvTimeoutError::Disconnected) => true,
-        };
-        // Whatever else has arrived goes in the same transaction.
-        for change in inbox.try_iter() {
-            take(change, &mut pending, &mut waiting);
-        }
+        let closed = gather(inbox, backoff.next_try, &mut pending, &mut waiting);
         if closed {
             for _ in 0..FINAL_TRIES {
                 if pending.is_empty() || write(&mut store, &mut pending, log) {
@@ -134,18 +118,67 @@ fn write_until_closed(mut store: Store, inbox: &Receiver<Change>, log: Option<&S
             }
             return;
         }
-        if next_try.is_some_and(|at| Instant::now() < at) {
+        if backoff.next_try.is_some_and(|at| Instant::now() < at) {
             continue;
         }
-        if pending.is_empty() || write(&mut store, &mut pending, log) {
-            retry = FIRST_RETRY;
-            next_try = None;
-        } else {
-            next_try = Some(Instant::now() + retry);
-            retry = (retry * 2).min(MAX_RETRY);
-        }
+        let written = pending.is_empty() || write(&mut store, &mut pending, log);
+        backoff.after(written, Instant::now());
         // Tried, whether or not it worked: whoever waits goes on.
         waiting.clear();
+    }
+}
+
+/// Waits for a change (until `until`, when a retry is due), then takes it
+/// and whatever else has arrived, for the same transaction. Returns
+/// whether the inbox has closed.
+fn gather(
+    inbox: &Receiver<Change>,
+    until: Option<Instant>,
+    pending: &mut Pending,
+    waiting: &mut Vec<Sender<()>>,
+) -> bool {
+    let first = match until {
+        None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        Some(at) => inbox.recv_deadline(at),
+    };
+    let closed = match first {
+        Ok(change) => {
+            take(change, pending, waiting);
+            false
+        }
+        Err(RecvTimeoutError::Timeout) => false,
+        Err(RecvTimeoutError::Disconnected) => true,
+    };
+    for change in inbox.try_iter() {
+        take(change, pending, waiting);
+    }
+    closed
+}
+
+/// When to try writing again after a failure: doubling from
+/// `FIRST_RETRY` up to `MAX_RETRY`, reset by a success.
+struct Backoff {
+    retry: Duration,
+    next_try: Option<Instant>,
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff {
+            retry: FIRST_RETRY,
+            next_try: None,
+        }
+    }
+}
+
+impl Backoff {
+    fn after(&mut self, written: bool, now: Instant) {
+        if written {
+            *self = Backoff::default();
+        } else {
+            self.next_try = Some(now + self.retry);
+            self.retry = (self.retry * 2).min(MAX_RETRY);
+        }
     }
 }
 

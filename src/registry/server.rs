@@ -22,12 +22,12 @@ use super::hub::{RegistryEvent, RegistryHub};
 use super::presence::{PRESENCE_BUSY_TIMEOUT, PresenceWriter};
 use super::throttle::Site;
 use super::{RegistryConfig, ServerError};
+use crate::conn::Conn;
 use crate::db::Store;
-use crate::line::write_line;
 use crate::net::{accept_until, wake_acceptor};
 use crate::password::Hasher;
 use crate::trace::{self, Trace};
-use crate::wire::{ErrorCode, Reply};
+use crate::wire::{ErrorCode, Reply, Request};
 
 /// How many events may wait for the hub at once.
 const HUB_INBOX: usize = 4096;
@@ -98,7 +98,7 @@ impl Server {
             config,
             stop,
         } = self;
-        let hasher = Hasher::per_core()?;
+        let hasher = Hasher::per_core(config.password)?;
         let accounts = AccountWriter::start(
             Store::connect_for_accounts(&config.db_path)?,
             config.log.clone(),
@@ -250,7 +250,7 @@ fn connections(n: usize) -> String {
 
 /// Answers a connection over a cap and closes it at once. The acceptor
 /// writes this one line itself: no other thread ever sees the socket.
-fn refuse_full(mut stream: TcpStream, addr: SocketAddr, full: Full, trace: Trace) {
+fn refuse_full(stream: TcpStream, addr: SocketAddr, full: Full, trace: Trace) {
     let text = match full {
         Full::Server(max) => {
             format!(
@@ -264,9 +264,12 @@ fn refuse_full(mut stream: TcpStream, addr: SocketAddr, full: Full, trace: Trace
         ),
     };
     let reply = Reply::Err(ErrorCode::ServerFull, text);
-    trace.sent(addr, &reply);
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let _ = write_line(&mut stream, &reply);
+    // Over the borrowed socket, with a small buffer: at its cap, the server
+    // spends as little as it can on a refusal.
+    if let Ok(mut conn) = Conn::<_, Request, Reply>::with_buffer(&stream, addr, trace, 64) {
+        let _ = conn.send(&reply);
+    }
 }
 
 /// Holds a connection's place in the acceptor's `Admission` for as long as

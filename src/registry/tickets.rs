@@ -70,8 +70,35 @@ impl Tickets {
         if leader.eq_ignore_ascii_case(invitee) {
             return Err(InviteRefused::Yourself);
         }
+        self.make_room(leader, invitee, now)?;
+        let ticket: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        self.live.insert(
+            ticket.clone(),
+            Ticket {
+                leader: leader.to_string(),
+                invitee: invitee.to_string(),
+                expires: now + self.ttl,
+            },
+        );
         let key = leader.to_lowercase();
-        let held = self.by_leader.get(&key).cloned().unwrap_or_default();
+        self.by_leader.entry(key).or_default().push(ticket.clone());
+        Ok(ticket)
+    }
+
+    /// Makes room for one more ticket of `leader`'s: its ticket for the
+    /// same invitee goes (a new one replaces it), or, at the cap, its
+    /// expired ones; a leader at the cap with none expired is refused.
+    fn make_room(
+        &mut self,
+        leader: &str,
+        invitee: &str,
+        now: Instant,
+    ) -> Result<(), InviteRefused> {
+        let held = self
+            .by_leader
+            .get(&leader.to_lowercase())
+            .cloned()
+            .unwrap_or_default();
         let same_pair = held.iter().find(|t| {
             self.live
                 .get(*t)
@@ -93,17 +120,7 @@ impl Tickets {
                 self.remove(t);
             }
         }
-        let ticket: String = random.iter().map(|b| format!("{b:02x}")).collect();
-        self.live.insert(
-            ticket.clone(),
-            Ticket {
-                leader: leader.to_string(),
-                invitee: invitee.to_string(),
-                expires: now + self.ttl,
-            },
-        );
-        self.by_leader.entry(key).or_default().push(ticket.clone());
-        Ok(ticket)
+        Ok(())
     }
 
     /// Uses up `ticket` if it is live and was issued for `me` (ignoring

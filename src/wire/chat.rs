@@ -174,73 +174,80 @@ impl FromStr for ToMember {
         let (keyword, rest) = split_word(line);
         let args = all_words(rest);
         match keyword.to_ascii_uppercase().as_str() {
-            "CHAT_REQUEST" => match args.as_slice() {
-                [leader] => Ok(ToMember::ChatRequest {
-                    leader: parse_name(leader)?,
-                    ticket: None,
-                }),
-                [leader, ticket] => {
-                    check_ticket(ticket)?;
-                    Ok(ToMember::ChatRequest {
-                        leader: parse_name(leader)?,
-                        ticket: Some(ticket.to_string()),
-                    })
-                }
-                _ => Err(ParseError::new(
-                    ErrorCode::BadArgs,
-                    "usage: CHAT_REQUEST <leader> [<ticket>]",
-                )),
-            },
+            "CHAT_REQUEST" => parse_chat_request(&args),
             "HELLO" if args.is_empty() => Ok(ToMember::Hello),
-            "MEMBERS" if !args.is_empty() => Ok(ToMember::Members(
-                args.iter()
-                    .map(|n| parse_name(n))
-                    .collect::<Result<_, _>>()?,
-            )),
+            "MEMBERS" => parse_members(&args),
             "JOINED" => Ok(ToMember::Joined(one_name("JOINED", &args)?)),
             "LEFT" => Ok(ToMember::Left(one_name("LEFT", &args)?)),
-            "MSG" => {
-                let (from, text) = name_and_text(rest)?;
-                Ok(ToMember::Msg { from, text })
-            }
-            "PM" => {
-                let (from, text) = name_and_text(rest)?;
-                Ok(ToMember::Private { from, text })
-            }
+            "MSG" => name_and_text(rest).map(|(from, text)| ToMember::Msg { from, text }),
+            "PM" => name_and_text(rest).map(|(from, text)| ToMember::Private { from, text }),
             "HISTORY" => parse_history(rest),
             word if Succession::KEYWORDS.contains(&word) => {
                 Ok(ToMember::Succession(Succession::parse(word, rest)?))
             }
-            "KICKED" | "INVITATION" if rest.is_empty() => Err(ParseError::new(
-                ErrorCode::BadArgs,
-                format!("{keyword} needs a name"),
-            )),
-            "KICKED" => {
-                let (name, why) = split_word(rest);
-                Ok(ToMember::Kicked {
-                    name: parse_name(name)?,
-                    reason: optional_reason(why)?,
-                })
-            }
-            "INVITATION" => {
-                let (name, status) = split_word(rest);
-                Ok(ToMember::Invitation {
-                    name: parse_name(name)?,
-                    status: status.parse()?,
-                })
-            }
-            "CLOSED" if !rest.is_empty() => Ok(ToMember::Closed(CloseReason::from(rest))),
+            "KICKED" | "INVITATION" if rest.is_empty() => Err(needs(keyword, "a name")),
+            "KICKED" => parse_kicked(rest),
+            "INVITATION" => parse_invitation(rest),
+            "CLOSED" if rest.is_empty() => Err(needs(keyword, "an argument")),
+            "CLOSED" => Ok(ToMember::Closed(CloseReason::from(rest))),
             "ERR" => {
                 let (code, text) = split_word(rest);
                 Ok(ToMember::Err(code.parse()?, text.to_string()))
             }
-            "MEMBERS" | "CLOSED" => Err(ParseError::new(
-                ErrorCode::BadArgs,
-                format!("{keyword} needs an argument"),
-            )),
             _ => Err(unknown_between_peers(keyword)),
         }
     }
+}
+
+fn needs(keyword: &str, what: &str) -> ParseError {
+    ParseError::new(ErrorCode::BadArgs, format!("{keyword} needs {what}"))
+}
+
+fn parse_chat_request(args: &[&str]) -> Result<ToMember, ParseError> {
+    let (leader, ticket) = match args {
+        [leader] => (leader, None),
+        [leader, ticket] => {
+            check_ticket(ticket)?;
+            (leader, Some(ticket.to_string()))
+        }
+        _ => {
+            return Err(ParseError::new(
+                ErrorCode::BadArgs,
+                "usage: CHAT_REQUEST <leader> [<ticket>]",
+            ));
+        }
+    };
+    Ok(ToMember::ChatRequest {
+        leader: parse_name(leader)?,
+        ticket,
+    })
+}
+
+fn parse_members(args: &[&str]) -> Result<ToMember, ParseError> {
+    if args.is_empty() {
+        return Err(needs("MEMBERS", "an argument"));
+    }
+    let names = args
+        .iter()
+        .map(|n| parse_name(n))
+        .collect::<Result<_, _>>()?;
+    Ok(ToMember::Members(names))
+}
+
+fn parse_kicked(rest: &str) -> Result<ToMember, ParseError> {
+    let (name, why) = split_word(rest);
+    Ok(ToMember::Kicked {
+        name: parse_name(name)?,
+        reason: optional_reason(why)?,
+    })
+}
+
+fn parse_invitation(rest: &str) -> Result<ToMember, ParseError> {
+    let (name, status) = split_word(rest);
+    Ok(ToMember::Invitation {
+        name: parse_name(name)?,
+        status: status.parse()?,
+    })
 }
 
 /// Why an invitee answers `BUSY`: the word after it, which older peers

@@ -295,12 +295,7 @@ pub fn redact(line: &str) -> Cow<'_, str> {
     };
     let keyword = &line[kw_start..kw_end];
     if !is_keyword(keyword) {
-        let shown = super::echoable(keyword).unwrap_or("****");
-        return match args.is_empty() && shown == keyword {
-            true => Cow::Borrowed(line),
-            false if args.is_empty() => Cow::Owned(format!("{}{shown}", &line[..kw_start])),
-            false => Cow::Owned(format!("{}{shown} ****", &line[..kw_start])),
-        };
+        return redact_unknown(line, kw_start, keyword, !args.is_empty());
     }
     let Some(rule) = SECRETIVE
         .iter()
@@ -323,6 +318,17 @@ pub fn redact(line: &str) -> Cow<'_, str> {
         hide(secret_start, args[args.len() - 2].1)
     } else {
         hide(secret_start, last_end)
+    }
+}
+
+/// A line whose first word, at `start`, is no keyword: that word only if it
+/// could be one, and `****` for anything after it.
+fn redact_unknown<'a>(line: &'a str, start: usize, word: &str, more: bool) -> Cow<'a, str> {
+    let shown = super::echoable(word).unwrap_or("****");
+    match (more, shown == word) {
+        (false, true) => Cow::Borrowed(line),
+        (false, false) => Cow::Owned(format!("{}{shown}", &line[..start])),
+        (true, _) => Cow::Owned(format!("{}{shown} ****", &line[..start])),
     }
 }
 

@@ -1,22 +1,10 @@
 //! The wire protocol: every line the registry and the peers exchange, as typed
-//! values that parse from a `&str` and format back with `Display`.
-//!
-//! This module owns the grammar of the protocol. It must never do I/O: it does
-//! not import `std::net` sockets or `std::io`, so every rule here can be tested
-//! with plain strings. Framing bytes into lines is `decode_line`'s job; reading
-//! those bytes from a socket belongs to `line.rs`.
-//!
-//! - `registry`: the lines between a peer and the registry (`Request`, `Reply`).
-//! - `chat`: the lines between a lobby leader and its members (`ToMember`, `ToLeader`).
-//! - `lobby`: what the lines of a running lobby's commands carry: the
-//!   status of an invitation, the time stamp and pieces of a replayed message.
-//! - `succession`: the lines that let a lobby outlive its leader
-//!   (`CREDENTIAL`, `SEAT`, `SEQ`, `HANDOVER`, `REJOIN`).
-//! - `checks`: the limits, the checks of names, passwords, texts and tickets,
-//!   the decoding of one line's bytes, and `redact`.
-//!
-//! This file holds what all three share: the `ERR` codes, `ParseError`, and
-//! the word splitting every parser uses.
+//! values that parse from a `&str` and format back with `Display`. This module
+//! owns the grammar of the protocol. It must never do I/O: it does not import
+//! `std::net` sockets or `std::io`, so every rule here can be tested with
+//! plain strings. Framing bytes into lines is `decode_line`'s job; reading
+//! those bytes from a socket belongs to `line.rs`. This file holds what the
+//! grammars share: the `ERR` codes, `ParseError`, and word splitting.
 
 mod chat;
 mod checks;
@@ -126,7 +114,8 @@ impl FromStr for ErrorCode {
 
 /// Why a line could not be parsed. It carries the code and text of the
 /// `ERR` reply the other side should get, so a handler can answer it as is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text} ({code})")]
 pub struct ParseError {
     pub code: ErrorCode,
     pub text: String,
@@ -140,14 +129,6 @@ impl ParseError {
         }
     }
 }
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.text, self.code)
-    }
-}
-
-impl std::error::Error for ParseError {}
 
 /// Splits a line into its keyword and the words after it.
 pub(super) fn words(line: &str) -> (&str, Vec<&str>) {

@@ -165,22 +165,26 @@ impl FromStr for Request {
         if args.len() != arity {
             return Err(usage(keyword));
         }
-        Ok(match upper.as_str() {
+        Request::build(&upper, &args)
+    }
+}
+
+impl Request {
+    /// The request named by the (upper-case) `keyword`, from as many
+    /// `args` as it takes.
+    fn build(keyword: &str, args: &[&str]) -> Result<Request, ParseError> {
+        Ok(match keyword {
             "REGISTER" => {
-                let name = parse_name(args[0])?;
-                check_password(args[1])?;
-                Request::Register {
-                    name,
-                    password: args[1].to_string(),
-                }
+                let (name, password) = credentials(args)?;
+                Request::Register { name, password }
             }
             "JOIN" => {
-                let name = parse_name(args[0])?;
-                check_password(args[1])?;
+                let (name, password) = credentials(args)?;
+                let port = parse_port(args[2])?;
                 Request::Join {
                     name,
-                    password: args[1].to_string(),
-                    port: parse_port(args[2])?,
+                    password,
+                    port,
                 }
             }
             "SEARCH" => Request::Search {
@@ -201,6 +205,13 @@ impl FromStr for Request {
             _ => Request::Help,
         })
     }
+}
+
+/// A name and a password, checked in that order.
+fn credentials(args: &[&str]) -> Result<(String, String), ParseError> {
+    let name = parse_name(args[0])?;
+    check_password(args[1])?;
+    Ok((name, args[1].to_string()))
 }
 
 /// A line from the registry to a peer.

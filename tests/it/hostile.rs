@@ -19,7 +19,7 @@ const EOF: &str = "(the connection closes)";
 
 /// Silent connections are closed after this long (`--hello-timeout`): far
 /// longer than a loaded machine takes between a connect and its first line.
-const HELLO_TIMEOUT: &str = "3";
+const HELLO_TIMEOUT: &str = "1.5";
 
 fn start() -> (ServerProcess, tempfile::TempDir) {
     let dir = temp_dir();

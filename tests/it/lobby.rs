@@ -6,9 +6,15 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::Duration;
 
 use crossbeam_channel::Receiver;
-use p2pchat::line::LineReader;
+use p2pchat::conn::MemberConn;
 use p2pchat::lobby::{InvitePolicy, Lobby, LobbyConfig, Notice};
+use p2pchat::trace::Trace;
 use p2pchat::wire::{ErrorCode, InviteStatus};
+
+/// The leader's end of a member's connection, as the hub takes it.
+fn member_conn(server: TcpStream) -> MemberConn {
+    MemberConn::new(server, "member", Trace::off()).unwrap()
+}
 
 /// How long a test waits for a line or a notice before it fails.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -79,8 +85,7 @@ impl Net {
     /// client end for the test to play the member with.
     fn join(&self, lobby: &Lobby, name: &str, label: &str) -> Peer {
         let (client, server) = self.pair();
-        let reader = LineReader::new(BufReader::new(server.try_clone().unwrap()));
-        lobby.admit(name.to_string(), reader, server);
+        lobby.admit(name.to_string(), member_conn(server));
         peer(client, label)
     }
 
@@ -574,8 +579,7 @@ fn a_member_that_never_reads_is_dropped_without_stalling_the_others() {
     let (slow_client, slow_server) = net.pair();
     shrink_buffer(&slow_server, libc::SO_SNDBUF);
     shrink_buffer(&slow_client, libc::SO_RCVBUF);
-    let reader = LineReader::new(BufReader::new(slow_server.try_clone().unwrap()));
-    lobby.admit("slow".to_string(), reader, slow_server);
+    lobby.admit("slow".to_string(), member_conn(slow_server));
     for name in ["talker", "fast", "slow"] {
         expect_notice(&ui, Notice::Joined(name.to_string()));
     }
@@ -643,8 +647,8 @@ fn idle_members_hear_hello_and_silent_ones_are_dropped() {
     // The silence timeout is many heartbeats long, so that the live
     // member's answers, however slowly a loaded machine runs this test,
     // always come in time.
-    config.hello_interval = Duration::from_millis(100);
-    config.silence_timeout = Duration::from_secs(3);
+    config.hello_interval = Duration::from_millis(50);
+    config.silence_timeout = Duration::from_secs(1);
     let (lobby, ui) = start(config);
     let net = Net::new();
     let mut alive = net.join(&lobby, "alive", "alive");
@@ -826,9 +830,8 @@ fn the_lobby_knows_where_its_members_listen() {
     let (lobby, ui) = start(LobbyConfig::new("alice"));
     let net = Net::new();
     let (client, server) = net.pair();
-    let reader = LineReader::new(BufReader::new(server.try_clone().unwrap()));
     let chat_addr = "127.0.0.1:5002".parse().unwrap();
-    lobby.admit_from("carol".into(), chat_addr, reader, server);
+    lobby.admit_from("carol".into(), chat_addr, member_conn(server));
     let mut carol = peer(client, "carol");
     carol.expect("MEMBERS alice carol");
     expect_notice(&ui, Notice::Joined("carol".into()));

@@ -313,18 +313,18 @@ impl FakeMember {
 
 #[test]
 fn a_lobby_of_200_members_reaches_everyone() {
-    // The fake members never say HELLO, and 400 password hashes on a
-    // loaded machine can take longer than the default idle timeout: the
-    // first of them must still be online when alice searches them. They
-    // never CHECK their tickets either, so all 200 stay unused: more than
-    // a user may hold by default.
+    // The fake members never say HELLO, and 200 registrations on a loaded
+    // machine can take longer than the default idle timeout: the first of
+    // them must still be online when alice searches them. They never CHECK
+    // their tickets either, so all 200 stay unused: more than a user may
+    // hold by default.
     let server = TestServer::with_config(|config| {
         config.hello_timeout = Duration::from_secs(3600);
         config.max_invites_per_user = 256;
     });
     let logs = temp_dir();
     let alice = joined(&server, logs.path(), "alice");
-    // Joining costs two password hashes each; a few threads share the work.
+    // A few threads share the registrations and the listeners.
     let members: Vec<FakeMember> = thread::scope(|scope| {
         let handles: Vec<_> = (0..4)
             .map(|t| {

@@ -125,7 +125,7 @@ proptest! {
         capacity in 1usize..64,
     ) {
         let reader = BufReader::with_capacity(capacity, Chunked { bytes: &input, chunk });
-        let mut reader = LineReader::new(reader);
+        let mut reader = LineReader::new(reader, MAX_LINE);
         let mut frames = Vec::new();
         loop {
             let frame = reader.read_frame().expect("reading from memory does not fail");

@@ -2,8 +2,9 @@
 //! every request and reply, presence, takeover, timeouts, shutdown, and what
 //! ends up in the database file.
 //!
-//! Each REGISTER and JOIN hashes a password (tens of milliseconds), so the
-//! tests keep them few.
+//! The test registry hashes with cheap parameters (`FAST_HASHES`); the
+//! tests of JOINs queued behind each other's hashes give their accounts
+//! production-cost hashes (`db_with_slow_users`).
 
 use std::sync::Barrier;
 use std::thread;
@@ -13,8 +14,8 @@ use p2pchat::wire::HELP_TEXT;
 use rusqlite::Connection;
 
 use crate::support::{
-    Client, PASSWORD, TestServer, ask_until, check, db_with_users, join, register_and_join,
-    temp_dir,
+    Client, PASSWORD, TestServer, ask_until, check, db_with_slow_users, db_with_users, join,
+    register_and_join, temp_dir,
 };
 
 /// Checks a `LIST`: the header and then exactly these rows.
@@ -246,8 +247,9 @@ fn any_complete_line_keeps_a_connection_alive() {
     let dir = temp_dir();
     let db = db_with_users(dir.path(), &[("alice", PASSWORD)]);
     // Long enough that the test's own pace between two lines on one
-    // connection never comes near it, even on a loaded machine.
-    let server = TestServer::start_at(&db, Duration::from_secs(3));
+    // connection (a few milliseconds) never comes near it, even on a
+    // loaded machine; the test waits it out twice.
+    let server = TestServer::start_at(&db, Duration::from_secs(1));
     let mut joined = server.client();
     let mut unjoined = server.client();
     let mut silent = server.client();
@@ -283,7 +285,7 @@ fn a_join_that_waits_for_the_hashing_threads_is_not_silence() {
     let names: Vec<String> = (0..USERS).map(|i| format!("user{i}")).collect();
     let dir = temp_dir();
     let accounts: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), PASSWORD)).collect();
-    let db = db_with_users(dir.path(), &accounts);
+    let db = db_with_slow_users(dir.path(), &accounts);
     let server = TestServer::start_at(&db, Duration::from_millis(100));
     let mut clients: Vec<Client> = names
         .iter()
@@ -324,7 +326,7 @@ fn a_join_cut_off_by_the_join_deadline_hears_bye_not_a_refusal() {
     let names: Vec<String> = (0..USERS).map(|i| format!("late{i}")).collect();
     let dir = temp_dir();
     let accounts: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), PASSWORD)).collect();
-    let db = db_with_users(dir.path(), &accounts);
+    let db = db_with_slow_users(dir.path(), &accounts);
     let server = TestServer::with_config(|config| {
         config.db_path = db;
         config.join_timeout = Duration::from_millis(100);

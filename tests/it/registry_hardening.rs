@@ -83,10 +83,10 @@ fn hello_until_bye(client: &mut Client, rounds: usize) {
 fn a_connection_that_does_not_join_in_time_is_closed_however_busy() {
     let dir = temp_dir();
     let db = db_with_users(dir.path(), &[("alice", PASSWORD)]);
-    // Long enough for one JOIN (a single hash) on a busy machine.
+    // Long enough for one JOIN (a single cheap hash) on a busy machine.
     let server = TestServer::with_config(|config| {
         config.db_path = db;
-        config.join_timeout = Duration::from_secs(3);
+        config.join_timeout = Duration::from_secs(1);
     });
     let mut joined = server.client();
     join(&mut joined, "alice", 5000);

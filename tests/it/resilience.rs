@@ -77,7 +77,10 @@ fn chat_goes_on_while_the_registry_is_killed_and_peers_rejoin() {
 fn a_leader_that_goes_silent_ends_the_lobby_for_its_member() {
     let registry = TestServer::with_timeout(Duration::from_secs(5));
     let logs = temp_dir();
-    let bob = joined_with(quick_config(registry.addr(), logs.path()), "bob");
+    let mut config = quick_config(registry.addr(), logs.path());
+    // Waited out once, for the silent leader; nothing else has to fit in it.
+    config.lobby_timeout = Duration::from_secs(1);
+    let bob = joined_with(config, "bob");
 
     // The leader is played by hand: a registry session for its ticket, then
     // a chat connection that stops sending and reading, without closing, as

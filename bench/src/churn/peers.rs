@@ -5,11 +5,14 @@
 
 use std::time::{Duration, Instant};
 
+use p2pchat::wire::Request;
+
 use super::REPLY_DEADLINE;
 use super::conn::{Conn, Heard, Owed, hear};
 use super::load::Load;
 use crate::ReadEnd;
 use crate::registry::{BENCH_PASSWORD, peer_name};
+use crate::wire_line;
 
 /// How a session ends. Each peer goes through all four in turn, from its
 /// own starting point, so that even a short run sees every kind.
@@ -114,11 +117,12 @@ impl Load<'_> {
 
     fn join_line(&self, p: usize) -> String {
         let peer = &self.peers[p];
-        format!(
-            "JOIN {} {BENCH_PASSWORD} {}\n",
-            peer.name,
-            9000 + peer.index % 1000
-        )
+        let port = 9000 + (peer.index % 1000) as u16;
+        wire_line(Request::Join {
+            name: peer.name.clone(),
+            password: BENCH_PASSWORD.into(),
+            port,
+        })
     }
 
     /// Peer `p` is joined on `conn`: a session begins.
@@ -216,10 +220,10 @@ impl Load<'_> {
             peer_name((self.peers[p].index + offset as usize) % self.options.peers)
         };
         let (line, owed) = match self.rng.below(10) {
-            0 => ("LIST\n".to_string(), Owed::List { rows_left: None }),
-            1 => (format!("SEARCH {other}\n"), Owed::Search),
-            2 => (format!("INVITE {other}\n"), Owed::Invite),
-            _ => ("HELLO\n".to_string(), Owed::Hello),
+            0 => (wire_line(Request::List), Owed::List { rows_left: None }),
+            1 => (wire_line(Request::Search { name: other }), Owed::Search),
+            2 => (wire_line(Request::Invite { name: other }), Owed::Invite),
+            _ => (wire_line(Request::Hello), Owed::Hello),
         };
         let gap = self.request_gap();
         let peer = &mut self.peers[p];
@@ -241,7 +245,7 @@ impl Load<'_> {
             Ending::Leave => {
                 peer.phase = Phase::Leaving;
                 peer.due = now + REPLY_DEADLINE;
-                conn.send("LOGOUT\n", Owed::LoggedOut)
+                conn.send(&wire_line(Request::Logout), Owed::LoggedOut)
             }
             Ending::Crash => {
                 self.report.crashed += 1;
@@ -259,7 +263,7 @@ impl Load<'_> {
             Ending::Takeover => {
                 peer.phase = Phase::Handover;
                 peer.due = now + REPLY_DEADLINE;
-                conn.send("HELLO\n", Owed::Hello)
+                conn.send(&wire_line(Request::Hello), Owed::Hello)
             }
         };
         if !sent {

@@ -4,17 +4,20 @@
 //! each stage has a deadline, and a stalled room is reported and ended.
 
 use std::collections::HashMap;
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use p2pchat::line::LineReader;
+use p2pchat::conn::MemberConn;
 use p2pchat::lobby::{Lobby, LobbyConfig};
+use p2pchat::trace::Trace;
+use p2pchat::wire::ToLeader;
 
 use super::load::Load;
 use super::report::note;
 use super::{CLOSE_REASON, STAGE_DEADLINE};
 use crate::registry::peer_name;
+use crate::wire_line;
 use crate::{BenchError, Lines, ReadEnd};
 
 /// Where a lobby is in its life.
@@ -79,7 +82,7 @@ impl Member {
         };
         let mut lines = String::new();
         for seq in 0..count {
-            lines.push_str(&format!("MSG r{round} {seq}\n"));
+            lines.push_str(&wire_line(ToLeader::Msg(format!("r{round} {seq}"))));
         }
         // A few short lines fit in an idle socket's send buffer.
         matches!((&*stream).write(lines.as_bytes()), Ok(n) if n == lines.len())
@@ -248,8 +251,7 @@ impl Load<'_> {
                 "a stranger connected to the lobby listener".into(),
             ));
         }
-        let reader = LineReader::new(BufReader::new(server.try_clone()?));
-        lobby.admit(name.clone(), reader, server);
+        lobby.admit(name.clone(), MemberConn::new(server, &name, Trace::off())?);
         client.set_nonblocking(true)?;
         client.set_nodelay(true)?;
         Ok(Member::new(name, client))
@@ -331,10 +333,10 @@ impl Load<'_> {
             leavers += 1;
             if by_leave {
                 member.leaving = true;
-                let sent = member
-                    .stream
-                    .as_ref()
-                    .is_some_and(|s| matches!((&*s).write(b"LEAVE\n"), Ok(6)));
+                let sent = member.stream.as_ref().is_some_and(|s| {
+                    let leave = wire_line(ToLeader::Leave);
+                    matches!((&*s).write(leave.as_bytes()), Ok(n) if n == leave.len())
+                });
                 if !sent {
                     member.stream = None;
                     self.report.lobby_unexpected += 1;

@@ -7,8 +7,11 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use p2pchat::wire::Request;
+
 use super::report::Figures;
 use super::{ChurnOptions, REPLY_DEADLINE};
+use crate::wire_line;
 use crate::{BenchError, proc_status_field, thread_count};
 
 /// The entries of a `/proc` directory, such as a process's `task` or `fd`.
@@ -63,7 +66,7 @@ pub(super) fn server_baseline(
     {
         let stream = TcpStream::connect(options.addr)?;
         stream.set_read_timeout(Some(REPLY_DEADLINE))?;
-        (&stream).write_all(b"HELP\n")?;
+        (&stream).write_all(wire_line(Request::Help).as_bytes())?;
         let mut line = String::new();
         BufReader::new(&stream).read_line(&mut line)?;
         if !line.starts_with("OK HELP") {

@@ -11,11 +11,14 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
+use p2pchat::db::DbError;
+use p2pchat::wire::Request;
+
 use super::sampler::Sampler;
 use super::{ChurnOptions, ChurnReport, REPLY_DEADLINE};
 use crate::registry::{BENCH_PASSWORD, peer_name};
+use crate::wire_line;
 use crate::{BenchError, proc_status_field, thread_count};
-use p2pchat::db::DbError;
 
 /// After the load: joins as the watcher and LISTs until only the watcher is
 /// online, reads the database, logs out, reads it again, and waits (with a
@@ -100,7 +103,11 @@ impl Watcher {
             reader: BufReader::new(stream),
             line: String::new(),
         };
-        watcher.send(&format!("JOIN {name} {BENCH_PASSWORD} 9999\n"))?;
+        watcher.send(&wire_line(Request::Join {
+            name: name.into(),
+            password: BENCH_PASSWORD.into(),
+            port: 9999,
+        }))?;
         watcher.read()?;
         if !watcher.line.starts_with("OK JOINED ") {
             return Err(watcher.wrong("JOIN"));
@@ -110,7 +117,7 @@ impl Watcher {
 
     /// The names a `LIST` shows.
     fn list(&mut self) -> Result<Vec<String>, BenchError> {
-        self.send("LIST\n")?;
+        self.send(&wire_line(Request::List))?;
         self.read()?;
         let Some(count) = self
             .line
@@ -133,7 +140,7 @@ impl Watcher {
 
     /// Logs out, and reads on until the server closes the connection.
     fn logout(mut self) -> Result<(), BenchError> {
-        self.send("LOGOUT\n")?;
+        self.send(&wire_line(Request::Logout))?;
         self.read()?;
         if self.line.trim_end() != "OK BYE" {
             return Err(self.wrong("LOGOUT"));

@@ -8,8 +8,9 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crossbeam_channel::unbounded;
-use p2pchat::line::LineReader;
+use p2pchat::conn::MemberConn;
 use p2pchat::lobby::{Lobby, LobbyConfig};
+use p2pchat::trace::Trace;
 
 use super::proto::Proto;
 use super::{CHANNEL, IrcTarget};
@@ -39,8 +40,7 @@ impl Setup {
         let admit = |name: String| -> io::Result<TcpStream> {
             let client = TcpStream::connect(addr)?;
             let (server, _) = listener.accept()?;
-            let reader = LineReader::new(BufReader::new(server.try_clone()?));
-            lobby.admit(name, reader, server);
+            lobby.admit(name.clone(), MemberConn::new(server, &name, Trace::off())?);
             Ok(client)
         };
         let sender = admit("sender".into())?;

@@ -11,9 +11,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use p2pchat::wire::Request;
+
 use super::driver::Driver;
 use super::{Driven, RegistryOptions, RegistryReport};
 use crate::BenchError;
+use crate::wire_line;
 
 /// State the main thread and the drivers share.
 pub(super) struct Shared {
@@ -207,7 +210,7 @@ fn final_list(stream: &TcpStream) -> Result<u64, BenchError> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(stream);
-    (&*stream).write_all(b"LIST\n")?;
+    (&*stream).write_all(wire_line(Request::List).as_bytes())?;
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let Some(count) = line

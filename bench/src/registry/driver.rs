@@ -11,8 +11,11 @@ use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use p2pchat::wire::Request;
+
 use super::drive::{Plan, Shared};
 use super::{BENCH_PASSWORD, Driven, peer_name};
+use crate::wire_line;
 use crate::{Lines, ReadEnd, poll_readable, pollfd};
 
 /// What a peer is waiting for.
@@ -171,7 +174,12 @@ impl Driver {
             let connected = TcpStream::connect(self.plan.addr).and_then(|stream| {
                 stream.set_nodelay(true)?;
                 // The port is what the registry records; any valid one does.
-                (&stream).write_all(format!("JOIN {name} {BENCH_PASSWORD} 9000\n").as_bytes())?;
+                let join = Request::Join {
+                    name,
+                    password: BENCH_PASSWORD.into(),
+                    port: 9000,
+                };
+                (&stream).write_all(wire_line(join).as_bytes())?;
                 stream.set_nonblocking(true)?;
                 Ok(stream)
             });
@@ -229,13 +237,13 @@ impl Driver {
             .map(|period| (peer.index as u64 + peer.ticks) % period);
         let half = self.plan.list_period.map(|period| period / 2);
         if slot == Some(0) {
-            ("LIST\n".to_string(), Waiting::List { rows_left: None })
+            (wire_line(Request::List), Waiting::List { rows_left: None })
         } else if slot.is_some() && slot == half {
             let other = peer_name((peer.index + 1) % self.plan.peers);
-            (format!("SEARCH {other}\n"), Waiting::Search)
+            (wire_line(Request::Search { name: other }), Waiting::Search)
         } else {
             let during_joins = !shared.all_joined.load(Ordering::Relaxed);
-            ("HELLO\n".to_string(), Waiting::Hello { during_joins })
+            (wire_line(Request::Hello), Waiting::Hello { during_joins })
         }
     }
 

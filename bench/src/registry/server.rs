@@ -9,7 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use p2pchat::db::Store;
-use p2pchat::password::Hasher;
+use p2pchat::password::{HashParams, Hasher};
 use p2pchat::registry::{RegistryConfig, Server};
 
 use super::{BENCH_PASSWORD, peer_name};
@@ -20,7 +20,9 @@ use crate::BenchError;
 /// how many were new; existing accounts are left as they are.
 pub fn prepare_db(path: &Path, peers: usize) -> Result<usize, BenchError> {
     let store = Store::open(path)?;
-    let hash = Hasher::new(1)
+    // The production parameters: a JOIN in a benchmark costs what it costs
+    // a real registry.
+    let hash = Hasher::new(1, HashParams::PRODUCTION)
         .map_err(|err| BenchError::Setup(err.to_string()))?
         .hash(BENCH_PASSWORD)
         .map_err(BenchError::Setup)?;

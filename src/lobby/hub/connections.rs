@@ -7,11 +7,11 @@
 //! the hub thread calls it. It must never wait on a member's socket.
 
 use std::mem;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::thread;
 
-use crate::line::ConnReader;
-use crate::wire::Rejoin;
+use crate::conn::{self, MemberConn, Stream};
+use crate::wire::{Rejoin, ToLeader};
 
 use super::super::member::{Member, MemberId, prepare, read_member};
 use super::super::roster;
@@ -20,14 +20,8 @@ use super::Hub;
 
 impl Hub {
     /// A newcomer whose `OK` was just read.
-    pub(super) fn admit(
-        &mut self,
-        name: String,
-        chat_addr: Option<SocketAddr>,
-        reader: ConnReader,
-        writer: TcpStream,
-    ) {
-        let Some(id) = self.connect(&name, reader, writer) else {
+    pub(super) fn admit(&mut self, name: String, chat_addr: Option<SocketAddr>, conn: MemberConn) {
+        let Some(id) = self.connect(&name, conn) else {
             return;
         };
         // The rules' randomness, drawn here: a newcomer the leader can
@@ -43,8 +37,8 @@ impl Hub {
     }
 
     /// A member who comes back with `claim`, on a connection it opened.
-    pub(super) fn rejoin(&mut self, claim: Rejoin, reader: ConnReader, writer: TcpStream) {
-        let Some(id) = self.connect(&claim.name, reader, writer) else {
+    pub(super) fn rejoin(&mut self, claim: Rejoin, conn: MemberConn) {
+        let Some(id) = self.connect(&claim.name, conn) else {
             return;
         };
         self.feed(LobbyEvent::Rejoin { id, claim });
@@ -53,21 +47,24 @@ impl Hub {
     /// Gets a connection ready for the hub: its socket's options, its reader
     /// thread, its output buffer. `None` if it is broken already, or no
     /// thread could start; then it is closed before anyone hears of it.
-    fn connect(&mut self, name: &str, reader: ConnReader, writer: TcpStream) -> Option<MemberId> {
+    fn connect(&mut self, name: &str, mut conn: MemberConn) -> Option<MemberId> {
+        // Traced under the member's name, as the leader knows it.
+        conn.set_peer(name);
+        conn.set_trace(self.config.trace);
+        let (reader, writer) = conn.into_split();
         // A socket that cannot even take its options is already broken;
         // without a reader the member could never speak or be noticed
         // leaving, so it is better not admitted at all.
-        let id = prepare(&writer)
+        let id = prepare(writer.get_ref())
             .ok()
-            .and_then(|()| self.start_reader(name, reader));
+            .and_then(|()| self.start_reader(reader));
         let Some(id) = id else {
-            let _ = writer.shutdown(Shutdown::Both);
+            let _ = writer.get_ref().shutdown(Shutdown::Both);
             return None;
         };
         self.join_finished_readers();
         let member = Member {
-            name: name.to_string(),
-            stream: writer,
+            writer,
             out: Vec::new(),
             doomed: false,
         };
@@ -75,20 +72,15 @@ impl Hub {
         Some(id)
     }
 
-    /// Starts the reader thread of the connection about to be known as
-    /// `name`; returns its id, or `None` if the thread could not start.
-    fn start_reader(&mut self, name: &str, reader: ConnReader) -> Option<MemberId> {
+    /// Starts the reader thread of a new connection; returns its id, or
+    /// `None` if the thread could not start.
+    fn start_reader(&mut self, reader: conn::Reader<Stream, ToLeader>) -> Option<MemberId> {
         let id = self.next_id;
         self.next_id += 1;
         let events = self.events.clone();
-        let trace = if self.config.trace.is_on() {
-            Some((self.config.trace, name.to_string()))
-        } else {
-            None
-        };
         let handle = thread::Builder::new()
             .name(format!("lobby-reader-{id}"))
-            .spawn(move || read_member(id, reader, events, trace))
+            .spawn(move || read_member(id, reader, events))
             .ok()?;
         self.readers.push(handle);
         Some(id)

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use crate::wire::{CloseReason, ToMember};
 
-use super::super::member::{Member, MemberId, encode, encode_into, trace_sent};
+use super::super::member::{Member, MemberId, encode, encode_into};
 use super::super::state::LobbyEvent;
 use super::super::{LobbyConfig, Notice};
 use super::{BATCH_LIMIT, Hub, Inboxes};
@@ -64,7 +64,7 @@ impl Hub {
         let _ = member.flush();
         // Shutting down wakes the member's reader thread, which then ends;
         // it is joined later.
-        let _ = member.stream.shutdown(Shutdown::Both);
+        let _ = member.writer.get_ref().shutdown(Shutdown::Both);
     }
 
     /// Gives every member's backlog to the kernel, one send per member, and
@@ -149,14 +149,13 @@ impl Hub {
         for member in self.members.values_mut() {
             // `CLOSED` goes out even past the backlog limit: it is short, and
             // it is the line that tells the member why the lobby ended.
-            member.out.extend_from_slice(&bytes);
-            if self.config.trace.is_on() && !bytes.is_empty() {
-                trace_sent(self.config.trace, &member.name, &bytes);
+            if !bytes.is_empty() {
+                member.writer.queue(&bytes, &mut member.out);
             }
         }
         self.last_flush(&inbox);
         for member in self.members.values() {
-            let _ = member.stream.shutdown(Shutdown::Both);
+            let _ = member.writer.get_ref().shutdown(Shutdown::Both);
         }
         // Dropping the only receiver makes every send fail, so a reader
         // blocked on a full channel wakes up and ends too.
@@ -204,7 +203,7 @@ fn queue(
     config: &LobbyConfig,
     fallout: &mut Vec<LobbyEvent>,
 ) {
-    if !member.queue(bytes, config.max_queued_bytes, config.trace) {
+    if !member.queue(bytes, config.max_queued_bytes) {
         member.doomed = true;
         fallout.push(LobbyEvent::Overflowed(id));
     }
@@ -218,8 +217,9 @@ mod tests {
 
     use super::super::{Event, Inboxes};
     use super::*;
-    use crate::line::LineReader;
+    use crate::conn::MemberConn;
     use crate::lobby::CHANNEL_CAPACITY;
+    use crate::trace::Trace;
 
     /// The next `MSG` line a member gets, past the lines of admissions.
     fn next_msg(member: &mut BufReader<TcpStream>) -> String {
@@ -258,8 +258,8 @@ mod tests {
         for i in 0..PASS_CHUNK + 8 {
             let member = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
             let (server, _) = listener.accept().unwrap();
-            let reader = LineReader::new(BufReader::new(server.try_clone().unwrap()));
-            hub.admit(format!("m{i}"), None, reader, server);
+            let conn = MemberConn::new(server, "member", Trace::off()).unwrap();
+            hub.admit(format!("m{i}"), None, conn);
             member
                 .set_read_timeout(Some(Duration::from_secs(30)))
                 .unwrap();

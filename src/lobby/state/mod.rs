@@ -8,12 +8,6 @@
 //! interface. The hub thread (`lobby/hub.rs`) carries them out. This module
 //! never reads a clock, touches a socket, starts a thread or holds a
 //! channel, so every rule here is tested as data.
-//!
-//! - this file: the types, the dispatch, members' departures.
-//! - `admission.rs`: admitting a newcomer or a member who came back.
-//! - `commands.rs`: a member's lines, private messages, invite requests,
-//!   kicks, heartbeats and silence.
-//! - `succession.rs`: credentials, seats, numbered messages, handover.
 
 use std::collections::BTreeMap;
 use std::mem;

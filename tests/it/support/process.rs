@@ -48,11 +48,8 @@ fn signal(pid: u32, signal: libc::c_int) {
     let pid = libc::pid_t::try_from(pid).unwrap();
     // SAFETY: kill has no memory effects; the pid is a child of ours that has
     // not been waited for, so it cannot have been reused.
-    assert_eq!(
-        unsafe { libc::kill(pid, signal) },
-        0,
-        "kill({pid}, {signal})"
-    );
+    let sent = unsafe { libc::kill(pid, signal) };
+    assert_eq!(sent, 0, "kill({pid}, {signal})");
 }
 
 /// Kills `child` if it is still running and reaps it, for a `Drop` that

@@ -8,11 +8,21 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use p2pchat::db::Store;
-use p2pchat::password::Hasher;
+use p2pchat::password::{HashParams, Hasher};
 use p2pchat::registry::{RegistryConfig, Server, ServerError, Stopper};
 use tempfile::TempDir;
 
 use super::{Client, any_port, temp_dir};
+
+/// The cheapest argon2id parameters argon2 accepts: every test registry
+/// hashes with them, so a test that registers hundreds of users spends
+/// microseconds per hash instead of the production parameters' tens of
+/// milliseconds. `password::tests` checks the production parameters.
+pub const FAST_HASHES: HashParams = HashParams {
+    memory_kib: 8,
+    iterations: 1,
+    lanes: 1,
+};
 
 /// A registry server running on its own thread, on `127.0.0.1:0`.
 ///
@@ -51,7 +61,7 @@ impl TestServer {
     /// A server on the database file `db_path`, which the caller keeps (so a
     /// test can stop the server, look at the file, and start another one).
     pub fn start_at(db_path: impl Into<PathBuf>, hello_timeout: Duration) -> TestServer {
-        let mut config = RegistryConfig::new(any_port(), db_path.into());
+        let mut config = test_config(db_path.into());
         config.hello_timeout = hello_timeout;
         TestServer::run(config)
     }
@@ -61,7 +71,7 @@ impl TestServer {
     /// throttle, the connection cap).
     pub fn with_config(configure: impl FnOnce(&mut RegistryConfig)) -> TestServer {
         let dir = temp_dir();
-        let mut config = RegistryConfig::new(any_port(), dir.path().join("registry.db"));
+        let mut config = test_config(dir.path().join("registry.db"));
         configure(&mut config);
         let mut server = TestServer::run(config);
         server._dir = Some(dir);
@@ -126,6 +136,13 @@ impl Drop for TestServer {
     }
 }
 
+/// A registry's configuration on `127.0.0.1:0`, with cheap hashes.
+fn test_config(db_path: PathBuf) -> RegistryConfig {
+    let mut config = RegistryConfig::new(any_port(), db_path);
+    config.password = FAST_HASHES;
+    config
+}
+
 /// The hello timeout a server has unless a test sets one.
 pub fn default_hello_timeout() -> Duration {
     RegistryConfig::new(any_port(), "").hello_timeout
@@ -133,14 +150,30 @@ pub fn default_hello_timeout() -> Duration {
 
 /// Creates the database `dir/registry.db` holding `users` (name, password),
 /// all offline, and returns its path. This hashes outside any server, so a
-/// test of timing can start with accounts in place.
+/// test of timing can start with accounts in place. The hashes are cheap
+/// (`FAST_HASHES`), and so is every JOIN that checks them.
 pub fn db_with_users(dir: &Path, users: &[(&str, &str)]) -> PathBuf {
+    db_with_users_hashed(dir, users, FAST_HASHES)
+}
+
+/// `db_with_users` with hashes of the production parameters, so every
+/// JOIN costs a real registry's check: for the tests of JOINs queued
+/// behind each other's hashes. Each password is hashed once, whoever
+/// else shares it, since only checking them has to be slow.
+pub fn db_with_slow_users(dir: &Path, users: &[(&str, &str)]) -> PathBuf {
+    db_with_users_hashed(dir, users, HashParams::PRODUCTION)
+}
+
+fn db_with_users_hashed(dir: &Path, users: &[(&str, &str)], params: HashParams) -> PathBuf {
     let path = dir.join("registry.db");
     let store = Store::open(&path).expect("the test database opens");
-    let hasher = Hasher::new(1).unwrap();
+    let hasher = Hasher::new(1, params).unwrap();
+    let mut hashes = std::collections::HashMap::new();
     for (name, password) in users {
-        let hash = hasher.hash(password).expect("a password hashes");
-        assert!(store.add_user(name, &hash).unwrap(), "{name} is new");
+        let hash = hashes
+            .entry(*password)
+            .or_insert_with(|| hasher.hash(password).expect("a password hashes"));
+        assert!(store.add_user(name, hash).unwrap(), "{name} is new");
     }
     path
 }

@@ -46,18 +46,20 @@ pub(super) fn run_churn(
     })
 }
 
-/// The database a run uses: `db` if given, else a new one in a scratch
+/// The database a run uses: `db` if given, else a new one in a temporary
 /// directory that lives as long as the returned guard; either way with
 /// `accounts` bench accounts in it.
 fn bench_db(
     db: Option<PathBuf>,
     label: &str,
     accounts: usize,
-) -> Result<(PathBuf, Option<p2pchat_bench::ScratchDir>), BenchError> {
+) -> Result<(PathBuf, Option<tempfile::TempDir>), BenchError> {
     let (db, scratch) = match db {
         Some(db) => (db, None),
         None => {
-            let scratch = p2pchat_bench::ScratchDir::new(label)?;
+            let scratch = tempfile::Builder::new()
+                .prefix(&format!("p2pchat-{label}-"))
+                .tempdir()?;
             (scratch.path().join("registry.db"), Some(scratch))
         }
     };

@@ -25,8 +25,8 @@ use rustyline::{
     KeyCode, KeyEvent, Modifiers, RepeatCount,
 };
 
-use crate::peer::{Input, Want};
-use crate::screen::{ScreenLine, Style};
+use p2pchat::peer::{Input, Want};
+use p2pchat::screen::{ScreenLine, Style};
 
 /// What the prompt of the line being typed looks like at a terminal. The
 /// question itself is the line printed above it.
@@ -159,7 +159,7 @@ struct Ending {
 }
 
 impl ConditionalEventHandler for Ending {
-    fn handle(&self, _: &Event, _: RepeatCount, _: bool, _: &EventContext) -> Option<Cmd> {
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, _: &EventContext<'_>) -> Option<Cmd> {
         self.desk.close();
         Some(self.cmd.clone())
     }

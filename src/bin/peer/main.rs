@@ -2,6 +2,8 @@
 //! standard input and output to the peer (`console`: plain lines when piped,
 //! a line editor at a terminal), and turns Ctrl-C into a clean exit.
 
+mod console;
+
 use std::io::{self, IsTerminal};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,7 +14,6 @@ use std::time::Duration;
 use chrono::Local;
 use clap::{Parser, ValueEnum};
 use crossbeam_channel::{bounded, unbounded};
-use p2pchat::console::{self, LineEditor, TerminalRestorer};
 use p2pchat::lobby::{self, InvitePolicy};
 use p2pchat::peer::{
     Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig,
@@ -20,6 +21,8 @@ use p2pchat::peer::{
 use p2pchat::registry::DEFAULT_REGISTRY_PORT;
 use p2pchat::screen::{ColorChoice, ScreenLine, Style};
 use p2pchat::trace::Trace;
+
+use crate::console::{LineEditor, TerminalRestorer};
 
 /// How many lines may wait for standard output.
 const SCREEN_CAPACITY: usize = 256;

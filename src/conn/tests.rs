@@ -1,0 +1,209 @@
+//! `Conn` over in-memory streams: what `recv` yields for every kind of
+//! input, split at every byte, and that `send` writes each answer whole.
+
+use std::collections::VecDeque;
+use std::io::{self, ErrorKind, Read, Write};
+
+use super::*;
+use crate::wire::{ErrorCode, ParseError};
+
+/// A reader that hands out its input in the given pieces, with errors (a
+/// read timeout) where a piece is an `Err`.
+struct Pieces(VecDeque<Result<Vec<u8>, ErrorKind>>);
+
+impl Read for Pieces {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        // An empty piece is no piece: reading nothing would mean the end.
+        while matches!(self.0.front(), Some(Ok(piece)) if piece.is_empty()) {
+            self.0.pop_front();
+        }
+        match self.0.front_mut() {
+            None => Ok(0),
+            Some(Err(kind)) => {
+                let kind = *kind;
+                self.0.pop_front();
+                Err(kind.into())
+            }
+            Some(Ok(piece)) => {
+                let n = piece.len().min(out.len());
+                out[..n].copy_from_slice(&piece[..n]);
+                piece.drain(..n);
+                if piece.is_empty() {
+                    self.0.pop_front();
+                }
+                Ok(n)
+            }
+        }
+    }
+}
+
+/// A writer that records every `write` call separately.
+#[derive(Default)]
+struct Writes(Vec<Vec<u8>>);
+
+impl Write for Writes {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.push(buf.to_vec());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+type Test = Conn<(Pieces, Writes), Request, Reply>;
+
+fn conn(pieces: Vec<Result<Vec<u8>, ErrorKind>>) -> Test {
+    Conn::new(
+        (Pieces(pieces.into()), Writes::default()),
+        "peer",
+        Trace::off(),
+    )
+    .unwrap()
+}
+
+/// Everything `recv` gives for `pieces`, up to and including `End`, with
+/// errors as their kind.
+fn received(pieces: Vec<Result<Vec<u8>, ErrorKind>>) -> Vec<Result<Received<Request>, ErrorKind>> {
+    let mut conn = conn(pieces);
+    let mut got = Vec::new();
+    loop {
+        let next = conn.recv().map_err(|err| err.kind());
+        let done = matches!(next, Ok(Received::End | Received::TooLong));
+        got.push(next);
+        if done || got.len() > 100 {
+            return got;
+        }
+    }
+}
+
+/// Whichever way `input` is split in two, and one byte at a time, `recv`
+/// gives `expected`.
+#[track_caller]
+fn check(input: &[u8], expected: &[Received<Request>]) {
+    let want: Vec<_> = expected.iter().map(|r| Ok(copy(r))).collect();
+    for at in 0..=input.len() {
+        let pieces = vec![Ok(input[..at].to_vec()), Ok(input[at..].to_vec())];
+        assert_eq!(received(pieces), want, "{input:?} split at {at}");
+    }
+    let bytes = input.iter().map(|&b| Ok(vec![b])).collect();
+    assert_eq!(received(bytes), want, "{input:?} one byte at a time");
+}
+
+fn copy(received: &Received<Request>) -> Received<Request> {
+    match received {
+        Received::Line(line) => Received::Line(line.clone()),
+        Received::Malformed { line, err } => Received::Malformed {
+            line: line.clone(),
+            err: err.clone(),
+        },
+        Received::BadEncoding => Received::BadEncoding,
+        Received::TooLong => Received::TooLong,
+        Received::End => Received::End,
+    }
+}
+
+fn malformed(line: &str) -> Received<Request> {
+    let err: ParseError = line.parse::<Request>().unwrap_err();
+    Received::Malformed {
+        line: line.into(),
+        err,
+    }
+}
+
+#[test]
+fn lines_are_parsed_whatever_their_pieces() {
+    check(b"", &[Received::End]);
+    check(
+        b"HELLO\r\n\nLIST\n",
+        &[
+            Received::Line(Request::Hello),
+            Received::Line(Request::List),
+            Received::End,
+        ],
+    );
+    check(
+        b"FROB\nHELLO\n",
+        &[
+            malformed("FROB"),
+            Received::Line(Request::Hello),
+            Received::End,
+        ],
+    );
+    check(
+        b"\xff\nHELLO\nHEL",
+        &[
+            Received::BadEncoding,
+            Received::Line(Request::Hello),
+            Received::End,
+        ],
+    );
+    let longest = "a".repeat(wire::MAX_LINE);
+    check(
+        format!("{longest}\n").as_bytes(),
+        &[malformed(&longest), Received::End],
+    );
+    check(
+        format!("{longest}a\nHELLO\n").as_bytes(),
+        &[Received::TooLong],
+    );
+}
+
+#[test]
+fn a_malformed_line_carries_the_grammars_error() {
+    let got = received(vec![Ok(b"SEARCH\n".to_vec())]);
+    let Ok(Received::Malformed { line, err }) = &got[0] else {
+        panic!("{got:?}");
+    };
+    assert_eq!((line.as_str(), err.code), ("SEARCH", ErrorCode::BadArgs));
+}
+
+#[test]
+fn a_partial_line_survives_a_read_timeout() {
+    for kind in [ErrorKind::WouldBlock, ErrorKind::TimedOut] {
+        let pieces = vec![Ok(b"HEL".to_vec()), Err(kind), Ok(b"LO\n".to_vec())];
+        assert_eq!(
+            received(pieces),
+            [
+                Err(kind),
+                Ok(Received::Line(Request::Hello)),
+                Ok(Received::End)
+            ]
+        );
+    }
+}
+
+#[test]
+fn retyping_keeps_what_was_read_ahead() {
+    let mut first: Conn<_, String, Reply> =
+        Conn::new((&b"anything\nHELLO\n"[..], Vec::new()), "p", Trace::off()).unwrap();
+    assert_eq!(
+        first.recv().unwrap(),
+        Received::Line("anything".to_string())
+    );
+    let mut then: Conn<_, Request, Reply> = first.retype();
+    assert_eq!(then.recv().unwrap(), Received::Line(Request::Hello));
+}
+
+#[test]
+fn every_answer_is_written_whole() {
+    let mut conn = conn(Vec::new());
+    conn.send(&Reply::Hello).unwrap();
+    conn.send_all(&[Reply::List(0), Reply::LoggedOut]).unwrap();
+    let (_, writer) = conn.into_split();
+    assert_eq!(
+        writer.get_ref().0,
+        [b"OK HELLO\n".to_vec(), b"OK LIST 0\nOK BYE\n".to_vec()]
+    );
+}
+
+#[test]
+fn a_queued_line_goes_into_the_queue_as_it_is() {
+    let (_, writer) = conn(Vec::new()).into_split();
+    let mut line = Vec::new();
+    encode_into(&mut line, &Reply::Hello);
+    let mut queue = b"OK LIST 0\n".to_vec();
+    writer.queue(&line, &mut queue);
+    assert_eq!(queue, b"OK LIST 0\nOK HELLO\n");
+    assert!(writer.get_ref().0.is_empty(), "queue writes nothing itself");
+}

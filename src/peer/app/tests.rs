@@ -1,0 +1,507 @@
+//! The app's core tested as data: inputs in, effects out, with no socket,
+//! no thread and no clock. Each test is a list of `check` calls: what goes
+//! in, and every effect that comes out, in order.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+
+use crate::client::{LinkNotice, Refused, Vouched};
+use crate::screen::ScreenLine;
+use crate::wire::{AttemptLimit, BusyReason, Contact, ErrorCode, ToLeader};
+
+use crate::peer::app::App;
+use crate::peer::effect::{Effect, Incoming, Now, Worker};
+use crate::peer::msg::{Asker, ChatAnswer, Event, NotInvited, RegistryReply};
+use crate::peer::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
+
+const ACCEPT_PROMPT: &str = "Chat request from 'alice'. Accept? ['OK', 'REJECT']";
+
+fn now() -> Now {
+    Now {
+        at: Instant::now(),
+        utc: chrono::Utc::now(),
+    }
+}
+
+fn app() -> App {
+    let server: SocketAddr = "127.0.0.1:7777".parse().unwrap();
+    App::new(PeerConfig::new(server), 7000, false, unbounded().0, now())
+}
+
+fn contact(name: &str, last: u8) -> Contact {
+    Contact {
+        name: name.into(),
+        ip: [10, 0, 0, last].into(),
+        port: 7000 + u16::from(last),
+    }
+}
+
+fn line(text: &str) -> Incoming {
+    Incoming::Line(text.into())
+}
+
+fn reply(reply: RegistryReply) -> Incoming {
+    Incoming::Event(Event::Registry(reply))
+}
+
+/// A chat request from `from`, and where its answer goes.
+fn request(from: &str, ticket: Option<&str>) -> (Incoming, Receiver<ChatAnswer>) {
+    let (answer, answer_rx): (Sender<ChatAnswer>, _) = bounded(1);
+    let event = Event::Invitation {
+        from: from.into(),
+        ticket: ticket.map(str::to_string),
+        answer,
+    };
+    (Incoming::Event(event), answer_rx)
+}
+
+fn checked(request: u64, leader: &str, invitee: &str) -> Incoming {
+    reply(RegistryReply::Checked {
+        request,
+        from: "alice".into(),
+        verdict: Ok(Vouched {
+            leader: leader.into(),
+            invitee: invitee.into(),
+        }),
+    })
+}
+
+/// An effect as one line of text, so a test reads as a transcript.
+fn describe(effect: &Effect) -> String {
+    match effect {
+        Effect::Show(ScreenLine::Notice(text)) => format!("notice: {text}"),
+        Effect::Show(line) => line.to_string(),
+        Effect::Chat(line) => format!("chat: {line}"),
+        Effect::ToRegistry(ask) => format!("registry: {ask:?}"),
+        Effect::Start(Worker::Inviter { lobby, contact, .. }) => {
+            format!("start: inviter of {} into lobby {lobby}", contact.name)
+        }
+    }
+}
+
+#[track_caller]
+fn check(app: &mut App, inputs: Vec<Incoming>, expected: &[&str]) {
+    let mut got = Vec::new();
+    for input in inputs {
+        let (_, effects) = app.handle(input, now());
+        got.extend(effects.iter().map(describe));
+    }
+    assert_eq!(got, expected);
+}
+
+/// What answer a chat request got, if any yet.
+fn answered(answer: &Receiver<ChatAnswer>) -> &'static str {
+    match answer.try_recv() {
+        Ok(ChatAnswer::Accept { .. }) => "accept",
+        Ok(ChatAnswer::Reject) => "reject",
+        Ok(ChatAnswer::Busy(BusyReason::Answering)) => "answering",
+        Ok(ChatAnswer::Busy(BusyReason::InChat)) => "in a chat",
+        Ok(ChatAnswer::Busy(BusyReason::Unsaid)) => "busy",
+        Err(_) => "none",
+    }
+}
+
+/// A core joined as bob, at the menu.
+fn joined() -> App {
+    let mut app = app();
+    let _ = app.handle(line("2"), now());
+    let _ = app.handle(line("bob"), now());
+    let _ = app.handle(line("secret-pw"), now());
+    let _ = app.handle(reply(RegistryReply::Joined(Ok(contact("bob", 2)))), now());
+    app
+}
+
+#[test]
+fn the_first_menu_registers_and_joins_through_the_registry() {
+    let mut app = app();
+    check(
+        &mut app,
+        vec![line("x"), line("1"), line("bob"), line("secret-pw")],
+        &[
+            "Please type 1 to register or 2 to join.",
+            WELCOME_PROMPT,
+            "Please enter your user name and password to register.",
+            "User name:",
+            "Password:",
+            "registry: Register(bob, <password>)",
+        ],
+    );
+    check(
+        &mut app,
+        vec![reply(RegistryReply::Registered(Ok("bob".into())))],
+        &[
+            "The registration process is successful. You can 'join'",
+            WELCOME_PROMPT,
+        ],
+    );
+    check(
+        &mut app,
+        vec![
+            line("2"),
+            line("b!b"),
+            line(""),
+            line("2"),
+            line("bob"),
+            line("a b"),
+        ],
+        &[
+            "Please enter your user name and password to join.",
+            "User name:",
+            "That name will not do: a name is 1 to 32 characters of A-Z a-z 0-9 _ . -.",
+            "User name:",
+            WELCOME_PROMPT,
+            "Please enter your user name and password to join.",
+            "User name:",
+            "Password:",
+            "That password will not do: a password is 4 to 128 printable characters without spaces.",
+            "Password:",
+        ],
+    );
+    check(
+        &mut app,
+        vec![line("secret-pw")],
+        &["registry: Join(bob, <password>, 7000)"],
+    );
+    check(
+        &mut app,
+        vec![reply(RegistryReply::Joined(Ok(contact("bob", 2))))],
+        &[
+            "The 'join' process is successful. You can 'search'",
+            "Joined as bob; others reach you at 10.0.0.2 port 7002. Type /quit at any time to leave.",
+            MENU_PROMPT,
+        ],
+    );
+}
+
+#[test]
+fn registry_refusals_go_back_to_the_first_menu() {
+    let mut app = app();
+    let join = || vec![line("2"), line("bob"), line("secret-pw")];
+    let _ = app.handle(line("2"), now());
+    let refused = Refused::TooManyAttempts {
+        wait: Some(30),
+        limit: Some(AttemptLimit::Name),
+    };
+    check(
+        &mut app,
+        vec![line("bob"), line("secret-pw")],
+        &["Password:", "registry: Join(bob, <password>, 7000)"],
+    );
+    check(
+        &mut app,
+        vec![reply(RegistryReply::Joined(Err(refused)))],
+        &[
+            "Too many failed attempts for bob; try again in 30 seconds.",
+            WELCOME_PROMPT,
+        ],
+    );
+    let _ = app.handle(line("2"), now());
+    let wrong = Refused::Err(ErrorCode::BadPassword, "wrong password".into());
+    let mut inputs = join();
+    inputs.remove(0);
+    inputs.push(reply(RegistryReply::Joined(Err(wrong))));
+    check(
+        &mut app,
+        inputs,
+        &[
+            "Password:",
+            "registry: Join(bob, <password>, 7000)",
+            "Could not join bob: wrong password.",
+            WELCOME_PROMPT,
+        ],
+    );
+    let lost = Refused::Link(crate::client::ClientError::Offline);
+    let mut inputs = join();
+    inputs.push(reply(RegistryReply::Joined(Err(lost))));
+    check(
+        &mut app,
+        inputs,
+        &[
+            "Please enter your user name and password to join.",
+            "User name:",
+            "Password:",
+            "registry: Join(bob, <password>, 7000)",
+            "the registry is unreachable; reconnecting in the background.",
+            WELCOME_PROMPT,
+        ],
+    );
+}
+
+#[test]
+fn lines_typed_while_the_registry_answers_are_kept_in_order() {
+    let mut app = app();
+    check(
+        &mut app,
+        vec![
+            line("2"),
+            line("bob"),
+            line("secret-pw"),
+            line("1"),
+            line("9"),
+        ],
+        &[
+            "Please enter your user name and password to join.",
+            "User name:",
+            "Password:",
+            "registry: Join(bob, <password>, 7000)",
+        ],
+    );
+    check(
+        &mut app,
+        vec![reply(RegistryReply::Joined(Ok(contact("bob", 2))))],
+        &[
+            "The 'join' process is successful. You can 'search'",
+            "Joined as bob; others reach you at 10.0.0.2 port 7002. Type /quit at any time to leave.",
+            MENU_PROMPT,
+            "registry: List(Menu)",
+        ],
+    );
+    let rows = vec![contact("alice", 1), contact("bob", 2)];
+    check(
+        &mut app,
+        vec![reply(RegistryReply::List {
+            asker: Asker::Menu,
+            result: Ok(rows),
+        })],
+        &[
+            "<<< ONLINE USER LIST >>>",
+            "User name                         IP address                               Port",
+            "alice                             10.0.0.1                                 7001",
+            "bob                               10.0.0.2                                 7002",
+            "2 users online.",
+            MENU_PROMPT,
+            "Please type 1, 2 or 3 (or /quit).",
+            MENU_PROMPT,
+        ],
+    );
+}
+
+#[test]
+fn search_and_add_to_the_conversation_list() {
+    let mut app = joined();
+    let search = |name: &str, result| {
+        reply(RegistryReply::Search {
+            name: name.into(),
+            asker: Asker::Menu,
+            result,
+        })
+    };
+    check(
+        &mut app,
+        vec![line("3"), line("2"), line("carol")],
+        &[
+            "Your conversation list is empty: search a user with '2' and add them first.",
+            MENU_PROMPT,
+            "User name to search:",
+            "registry: Search(carol, Menu)",
+        ],
+    );
+    check(
+        &mut app,
+        vec![
+            search("carol", Ok(contact("carol", 3))),
+            line("maybe"),
+            line("yes"),
+        ],
+        &[
+            "UserIp: 10.0.0.3 Port: 7003",
+            ADD_PROMPT,
+            "Please answer Yes or No.",
+            ADD_PROMPT,
+            "Added carol to your conversation list.",
+            MENU_PROMPT,
+        ],
+    );
+    let offline = Refused::Err(ErrorCode::Offline, "offline".into());
+    let unknown = Refused::Err(ErrorCode::NotFound, "no such user".into());
+    check(
+        &mut app,
+        vec![
+            line("2"),
+            line("carol"),
+            search("carol", Ok(contact("carol", 3))),
+            line("2"),
+            line("bob"),
+            search("bob", Ok(contact("bob", 2))),
+            line("2"),
+            line("dave"),
+            search("dave", Err(offline)),
+            line("2"),
+            line("erin"),
+            search("erin", Err(unknown)),
+        ],
+        &[
+            "User name to search:",
+            "registry: Search(carol, Menu)",
+            "UserIp: 10.0.0.3 Port: 7003",
+            "carol is on your conversation list already.",
+            MENU_PROMPT,
+            "User name to search:",
+            "registry: Search(bob, Menu)",
+            "UserIp: 10.0.0.2 Port: 7002",
+            "That is you.",
+            MENU_PROMPT,
+            "User name to search:",
+            "registry: Search(dave, Menu)",
+            "dave is offline.",
+            MENU_PROMPT,
+            "User name to search:",
+            "registry: Search(erin, Menu)",
+            "There is no user called erin.",
+            MENU_PROMPT,
+        ],
+    );
+}
+
+#[test]
+fn a_chat_request_is_checked_then_asked_or_answered_busy_by_stage() {
+    // Before joining, nobody is asked.
+    let mut app = app();
+    let (early, answer) = request("alice", Some("T1"));
+    check(&mut app, vec![early], &[]);
+    assert_eq!(answered(&answer), "busy");
+
+    let mut app = joined();
+    let (first, answer) = request("alice", Some("T1"));
+    check(&mut app, vec![first], &["registry: Check(1, alice, T1)"]);
+    assert_eq!(answered(&answer), "none");
+    check(&mut app, vec![checked(1, "alice", "bob")], &[ACCEPT_PROMPT]);
+    // One at a time: another request meanwhile is answered busy.
+    let (second, other) = request("carol", Some("T2"));
+    check(&mut app, vec![second], &[]);
+    assert_eq!(answered(&other), "answering");
+    check(
+        &mut app,
+        vec![line("hmm"), line("reject")],
+        &[
+            "Please answer OK or REJECT.",
+            ACCEPT_PROMPT,
+            "Rejected the chat request from 'alice'.",
+            MENU_PROMPT,
+        ],
+    );
+    assert_eq!(answered(&answer), "reject");
+}
+
+#[test]
+fn a_chat_request_without_a_good_ticket_is_refused_with_a_warning() {
+    let mut app = joined();
+    let (bare, answer) = request("mallory", None);
+    check(
+        &mut app,
+        vec![bare],
+        &[
+            "notice: Warning: refused a chat request claiming to be from 'mallory': it carried no ticket from the registry.",
+            MENU_PROMPT,
+        ],
+    );
+    assert_eq!(answered(&answer), "reject");
+    let (forged, answer) = request("alice", Some("T9"));
+    check(&mut app, vec![forged], &["registry: Check(1, alice, T9)"]);
+    check(
+        &mut app,
+        vec![checked(1, "mallory", "bob")],
+        &[
+            "notice: Warning: refused a chat request claiming to be from 'alice': its ticket was issued to 'mallory'.",
+            MENU_PROMPT,
+        ],
+    );
+    assert_eq!(answered(&answer), "reject");
+}
+
+#[test]
+fn the_registry_link_tells_the_user_what_it_does() {
+    let mut app = joined();
+    check(
+        &mut app,
+        vec![
+            Incoming::Link(LinkNotice::Lost("timed out".into())),
+            Incoming::Link(LinkNotice::Back(contact("bob", 2))),
+            Incoming::Link(LinkNotice::Replaced),
+        ],
+        &[
+            "The registry is unreachable: timed out. Reconnecting in the background; chats go on.",
+            "notice: Reconnected to the registry; you are online again as bob.",
+            "You (bob) joined from somewhere else, so the registry logged this peer out. Join again with '2' to come back here.",
+            WELCOME_PROMPT,
+        ],
+    );
+    check(
+        &mut app,
+        vec![Incoming::Link(LinkNotice::GaveUp("bad password".into()))],
+        &["Stopped rejoining the registry: bad password. Join again from the first menu."],
+    );
+}
+
+#[test]
+fn a_member_asks_the_leader_and_the_registry() {
+    let mut app = joined();
+    let (asked, answer) = request("alice", Some("T1"));
+    let _ = app.handle(asked, now());
+    let _ = app.handle(checked(1, "alice", "bob"), now());
+    check(
+        &mut app,
+        vec![line("ok")],
+        &["notice: Joining alice's lobby..."],
+    );
+    let Ok(ChatAnswer::Accept { outbox, .. }) = answer.try_recv() else {
+        panic!("the request was not accepted");
+    };
+    let not_found = Refused::Err(ErrorCode::NotFound, "no such user".into());
+    check(
+        &mut app,
+        vec![
+            line("/kick carol"),
+            line("/handover"),
+            line("/list"),
+            line("/search dave"),
+            reply(RegistryReply::Search {
+                name: "dave".into(),
+                asker: Asker::Lobby,
+                result: Err(not_found),
+            }),
+            line("/invite dave"),
+            line("/msg carol hi there"),
+            line("/msg bob hi"),
+            line("/leave"),
+        ],
+        &[
+            "Only the leader can remove members.",
+            "Only the leader can hand the lobby on.",
+            "registry: List(Lobby)",
+            "registry: Search(dave, Lobby)",
+            "There is no user called dave.",
+            "Asked alice to invite dave.",
+            "[you -> carol] hi there",
+            "That is you.",
+            "notice: You left alice's lobby.",
+            MENU_PROMPT,
+        ],
+    );
+    let sent: Vec<ToLeader> = outbox.try_iter().collect();
+    assert_eq!(
+        sent,
+        [
+            ToLeader::Invite("dave".into()),
+            ToLeader::Private {
+                to: "carol".into(),
+                text: "hi there".into()
+            },
+            ToLeader::Leave,
+        ]
+    );
+}
+
+#[test]
+fn a_ticket_for_a_lobby_that_has_ended_is_dropped() {
+    let mut app = joined();
+    let late = reply(RegistryReply::Ticket {
+        lobby: 7,
+        name: "carol".into(),
+        by: None,
+        result: Err(NotInvited::Offline),
+    });
+    check(&mut app, vec![late], &[]);
+}

@@ -1,0 +1,193 @@
+//! The driver of the app's core: the app thread's loop. It owns the screen,
+//! the registry worker and the worker threads it starts; it waits for the
+//! next input (a typed line, a worker's event, a lobby's line, a registry
+//! notice, a timer), hands it to the core (`App`), and carries out the
+//! effects the core returns.
+//!
+//! Only this loop waits; the core never does, and never waits on a socket.
+
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use chrono::Utc;
+
+use crossbeam_channel::{Receiver, Sender, after, at, never, select};
+
+use crate::client::LinkNotice;
+use crate::trace::Trace;
+
+use super::app::{App, Flow};
+use super::effect::{Effect, Incoming, Now, Worker};
+use super::inviter::Inviter;
+use super::msg::{Event, FromLeader, Outcome};
+use super::registry_worker::RegistryWorker;
+use super::screen::Screen;
+use super::{Console, Input, SCREEN_RETRY};
+
+/// What the driver owns besides the core.
+pub(super) struct Driver {
+    pub(super) screen: Screen,
+    pub(super) registry: RegistryWorker,
+    /// Where the workers it starts report.
+    pub(super) events: Sender<Event>,
+    pub(super) invite_timeout: std::time::Duration,
+    pub(super) trace: Trace,
+    /// The worker threads it started, joined as the peer quits.
+    pub(super) workers: Vec<JoinHandle<()>>,
+}
+
+/// What woke the app thread.
+// One value per wake-up, moved once into the core: boxing it would buy
+// nothing but an allocation per input.
+#[allow(clippy::large_enum_variant)]
+enum Woken {
+    ScreenRetry,
+    /// An input for the core.
+    Core(Incoming),
+    /// The keyboard ended, or the user pressed Ctrl-C.
+    End,
+    /// A channel that ended: nothing to do.
+    Nothing,
+}
+
+impl Driver {
+    /// Carries out what the core's last input caused, in order.
+    pub(super) fn carry_out(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Show(line) => self.screen.show(line),
+                Effect::Chat(line) => self.screen.chat(line),
+                Effect::ToRegistry(ask) => self.registry.ask(ask),
+                Effect::Start(worker) => self.start(worker),
+            }
+        }
+    }
+
+    fn start(&mut self, worker: Worker) {
+        let Worker::Inviter {
+            lobby,
+            me,
+            contact,
+            ticket,
+            cancel,
+        } = worker;
+        let name = contact.name.clone();
+        let job = Inviter {
+            lobby,
+            me,
+            contact,
+            ticket,
+            timeout: self.invite_timeout,
+            cancel,
+            events: self.events.clone(),
+            trace: self.trace,
+        };
+        self.workers.retain(|h| !h.is_finished());
+        match thread::Builder::new()
+            .name("inviter".into())
+            .spawn(move || job.run())
+        {
+            Ok(handle) => self.workers.push(handle),
+            Err(err) => {
+                // The core hears of it as of any invitee out of reach.
+                let why = format!("cannot send a chat request: {err}");
+                let outcome = Outcome::Unreachable(why);
+                let _ = self.events.send(Event::Invited {
+                    lobby,
+                    name,
+                    outcome,
+                });
+            }
+        }
+    }
+
+    /// Joins the workers, lets the registry worker log out, and says goodbye.
+    pub(super) fn finish(self) {
+        for handle in self.workers {
+            let _ = handle.join();
+        }
+        self.registry.stop();
+        self.screen.say("Bye.");
+        self.screen.finish();
+    }
+}
+
+/// The app thread's loop: one input at a time, until the user quits or the
+/// input ends.
+pub(super) fn drive(
+    app: &mut App,
+    driver: &mut Driver,
+    console: &Console,
+    events_rx: &Receiver<Event>,
+    link_rx: &Receiver<LinkNotice>,
+) {
+    // What the link found at start (a registry not reachable yet) comes
+    // before the first question.
+    for notice in link_rx.try_iter() {
+        app.on_link(notice);
+    }
+    app.prompt();
+    driver.carry_out(app.out.take());
+    let mut asked = false;
+    loop {
+        if let (Some(wants), false) = (&console.wants, asked) {
+            let _ = wants.send(app.want());
+            asked = true;
+        }
+        let input = match wait(app, driver, console, events_rx, link_rx) {
+            Woken::ScreenRetry => {
+                driver.screen.pump();
+                continue;
+            }
+            Woken::Core(input) => input,
+            Woken::End => break,
+            Woken::Nothing => continue,
+        };
+        asked &= !matches!(input, Incoming::Line(_));
+        let now = Now {
+            at: Instant::now(),
+            utc: Utc::now(),
+        };
+        let (flow, effects) = app.handle(input, now);
+        driver.carry_out(effects);
+        if let Flow::Quit = flow {
+            break;
+        }
+    }
+}
+
+/// Waits for the next input.
+fn wait(
+    app: &App,
+    driver: &Driver,
+    console: &Console,
+    events_rx: &Receiver<Event>,
+    link_rx: &Receiver<LinkNotice>,
+) -> Woken {
+    // Lines held back for a full screen are tried again now and then.
+    let screen_retry = if driver.screen.is_idle() {
+        never()
+    } else {
+        after(SCREEN_RETRY)
+    };
+    let repeats = app.repeats.due().map_or_else(never, at);
+    let (lobby_notices, leader_lines) = app.lobby_feeds();
+    let core = |input| Woken::Core(input);
+    select! {
+        recv(screen_retry) -> _ => Woken::ScreenRetry,
+        recv(repeats) -> _ => core(Incoming::Repeats),
+        // A reader that ended without a word is a leader gone.
+        recv(leader_lines) -> line => {
+            core(Incoming::Feed(line.unwrap_or(FromLeader::Gone { silent: false })))
+        }
+        recv(console.input) -> input => match input {
+            Ok(Input::Line(line)) => core(Incoming::Line(line)),
+            Ok(Input::Eof | Input::Interrupt) | Err(_) => Woken::End,
+        },
+        recv(events_rx) -> event => event.map_or(Woken::Nothing, |e| core(Incoming::Event(e))),
+        recv(lobby_notices) -> notice => {
+            notice.map_or(Woken::Nothing, |n| core(Incoming::Notice(n)))
+        }
+        recv(link_rx) -> notice => notice.map_or(Woken::Nothing, |n| core(Incoming::Link(n))),
+    }
+}

@@ -1,0 +1,227 @@
+//! The messages between the peer's threads: what the workers (the chat
+//! connections, the inviters, the rejoiners, the member readers) tell the
+//! app thread, and what the app thread answers them.
+//!
+//! This is the bottom of `peer/`: it imports no other peer module, so the
+//! workers and the app both depend on it and nothing depends back.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::client::{Refused, Vouched};
+use crate::conn::{LeaderConn, MemberConn};
+use crate::wire::{BusyReason, Contact, InviteStatus, Rejoin, ToLeader, ToMember};
+
+/// What background threads tell the app thread.
+pub(super) enum Event {
+    /// A chat request arrived; `answer` waits for the user's decision.
+    Invitation {
+        from: String,
+        ticket: Option<String>,
+        answer: Sender<ChatAnswer>,
+    },
+    /// An invitee answered one of our chat requests (or did not).
+    Invited {
+        lobby: u64,
+        name: String,
+        outcome: Outcome,
+    },
+    /// A member of a lobby came back (`REJOIN`) on our chat listener.
+    Rejoin { claim: Rejoin, conn: MemberConn },
+    /// A rejoiner's walk of the roster ended (`migration.rs`).
+    Rejoined { lobby: u64, outcome: Rejoined },
+    /// The chat request that `answer` would answer is no longer open: the
+    /// leader closed the connection, or it `expired` unanswered.
+    Withdrawn {
+        answer: Sender<ChatAnswer>,
+        expired: bool,
+    },
+    /// The registry worker's reply to a `RegistryAsk`.
+    Registry(RegistryReply),
+}
+
+/// Who asked the registry for a list or a search: the menu waits for the
+/// reply; a lobby goes on and shows it when it comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Asker {
+    Menu,
+    Lobby,
+}
+
+/// What the app thread asks the registry, with what its reply needs: the
+/// registry worker asks, and sends back a `RegistryReply` with the same
+/// context, so that the app thread never waits on the registry.
+#[derive(Clone, PartialEq, Eq)]
+pub(super) enum RegistryAsk {
+    Register {
+        name: String,
+        password: String,
+    },
+    /// Join with the chat port others reach us on.
+    Join {
+        name: String,
+        password: String,
+        port: u16,
+    },
+    List(Asker),
+    Search {
+        name: String,
+        asker: Asker,
+    },
+    /// A ticket to invite `name` into lobby `lobby`, and where `name` is
+    /// now (the address on the conversation list may be old); `by` is the
+    /// member who asked for it, if one did.
+    Ticket {
+        lobby: u64,
+        name: String,
+        by: Option<String>,
+    },
+    /// The ticket of the chat request `request` (`CHECK`).
+    Check {
+        request: u64,
+        from: String,
+        ticket: String,
+    },
+}
+
+/// Written by hand so that a password never reaches a test's output or a
+/// debug line.
+impl std::fmt::Debug for RegistryAsk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RegistryAsk::Register { name, .. } => write!(f, "Register({name}, <password>)"),
+            RegistryAsk::Join { name, port, .. } => {
+                write!(f, "Join({name}, <password>, {port})")
+            }
+            RegistryAsk::List(asker) => write!(f, "List({asker:?})"),
+            RegistryAsk::Search { name, asker } => write!(f, "Search({name}, {asker:?})"),
+            RegistryAsk::Ticket { lobby, name, by } => {
+                write!(f, "Ticket({lobby}, {name}, {by:?})")
+            }
+            RegistryAsk::Check {
+                request,
+                from,
+                ticket,
+            } => write!(f, "Check({request}, {from}, {ticket})"),
+        }
+    }
+}
+
+/// The registry's reply to a `RegistryAsk`, with the ask's context.
+pub(super) enum RegistryReply {
+    Registered(Result<String, Refused>),
+    Joined(Result<Contact, Refused>),
+    List {
+        asker: Asker,
+        result: Result<Vec<Contact>, Refused>,
+    },
+    Search {
+        name: String,
+        asker: Asker,
+        result: Result<Contact, Refused>,
+    },
+    Ticket {
+        lobby: u64,
+        name: String,
+        by: Option<String>,
+        result: Result<(Contact, String), NotInvited>,
+    },
+    Checked {
+        request: u64,
+        from: String,
+        verdict: Result<Vouched, Refused>,
+    },
+}
+
+/// Why no chat request could be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum NotInvited {
+    Offline,
+    Unreachable(String),
+}
+
+impl NotInvited {
+    /// What the lobby's members are told.
+    pub(super) fn status(&self) -> InviteStatus {
+        match self {
+            NotInvited::Offline => InviteStatus::Offline,
+            NotInvited::Unreachable(_) => InviteStatus::Unreachable,
+        }
+    }
+}
+
+impl std::fmt::Display for NotInvited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotInvited::Offline => f.write_str("offline"),
+            NotInvited::Unreachable(why) => write!(f, "unreachable ({why})"),
+        }
+    }
+}
+
+/// What the member reader of a lobby we are a member of tells the app,
+/// over that membership's own bounded channel.
+pub(super) enum FromLeader {
+    /// A line from the leader.
+    Line(ToMember),
+    /// The connection to the leader closed, or went `silent` too long.
+    Gone { silent: bool },
+}
+
+/// The user's answer to a chat request.
+pub(super) enum ChatAnswer {
+    Accept {
+        outbox: Receiver<ToLeader>,
+        /// Where the member reader sends the leader's lines.
+        feed: Sender<FromLeader>,
+    },
+    Reject,
+    Busy(BusyReason),
+}
+
+/// How a chat request we sent ended.
+pub(super) enum Outcome {
+    Accepted { addr: SocketAddr, conn: MemberConn },
+    Rejected,
+    Busy(BusyReason),
+    NoAnswer,
+    Unreachable(String),
+}
+
+/// How a rejoiner's walk of the roster ended.
+pub(super) enum Rejoined {
+    /// A peer took us back: it leads now. `first` is its `MEMBERS` line.
+    Admitted {
+        leader: String,
+        /// Boxed: a connection carries its buffers, and the other
+        /// outcomes nothing.
+        conn: Box<LeaderConn>,
+        first: ToMember,
+    },
+    /// Every peer before us in the roster is gone: we lead.
+    Lead,
+    /// Nobody took us back before the deadline.
+    GaveUp,
+}
+
+/// Why a member is on its way to another leader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Move {
+    /// The connection to `old` broke.
+    Lost { old: String },
+    /// `old` handed the lobby to `to`.
+    Handover { old: String, to: String },
+}
+
+/// The timers of a chat connection, from `PeerConfig`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Timing {
+    /// How long the leader may take to send `CHAT_REQUEST`.
+    pub(super) request: Duration,
+    /// After this long with nothing sent to the leader, send `HELLO`.
+    pub(super) hello: Duration,
+    /// After this long with nothing from the leader, it is gone.
+    pub(super) silence: Duration,
+}

@@ -1,0 +1,71 @@
+//! What the registry link says unasked (lost, back, replaced, given up),
+//! as the user hears it, and where it leaves the menus.
+
+use crate::client::LinkNotice;
+
+use super::app::{App, Stage, Wait};
+
+impl App {
+    pub(super) fn on_link(&mut self, notice: LinkNotice) {
+        // Only a user who has joined has chats that could go on.
+        let chats_go_on = if self.me.is_some() {
+            "; chats go on"
+        } else {
+            ""
+        };
+        match notice {
+            LinkNotice::NotYet(why) => self.say(format!(
+                "The registry is not reachable yet {why}; trying again in the background."
+            )),
+            LinkNotice::Lost(why) => self.say(format!(
+                "The registry is unreachable: {why}. Reconnecting in the background{chats_go_on}."
+            )),
+            LinkNotice::Stopped => self.say(format!(
+                "The registry stopped. Reconnecting in the background{chats_go_on}."
+            )),
+            LinkNotice::Reachable => self.say("The registry is reachable now."),
+            LinkNotice::Back(contact) => {
+                self.notice(format!(
+                    "Reconnected to the registry; you are online again as {}.",
+                    contact.name
+                ));
+                self.me = Some(contact);
+            }
+            LinkNotice::Replaced => self.replaced(),
+            LinkNotice::GaveUp(why) => {
+                self.me = None;
+                self.say(format!(
+                    "Stopped rejoining the registry: {why}. Join again from the first menu."
+                ));
+                self.back_to_welcome();
+            }
+        }
+    }
+
+    /// The same user joined from somewhere else: this peer is logged out
+    /// and goes back to the first menu (a lobby goes on until it ends).
+    fn replaced(&mut self) {
+        let name = self.my_name();
+        self.me = None;
+        self.say(format!(
+            "You ({name}) joined from somewhere else, so the registry logged this peer out. \
+             Join again with '2' to come back here."
+        ));
+        self.back_to_welcome();
+    }
+
+    /// Goes to the first menu if the user is at a menu now; in a lobby, the
+    /// menu shows the first menu when the lobby ends.
+    fn back_to_welcome(&mut self) {
+        if matches!(
+            self.stage,
+            Stage::Menu
+                | Stage::Search
+                | Stage::ConfirmAdd(_)
+                | Stage::Waiting(Wait::List | Wait::Search)
+        ) {
+            self.stage = Stage::Welcome;
+            self.prompt();
+        }
+    }
+}
