@@ -334,9 +334,30 @@ fn member_lines() -> Vec<Kind> {
 /// Bob, a member played by hand, takes alice's chat request on `listener`
 /// and reads up to `MEMBERS`.
 #[track_caller]
-fn accept_alice(alice: &mut PeerProcess, listener: &TcpListener) -> TcpStream {
+fn accept_alice(
+    alice: &mut PeerProcess,
+    listener: &TcpListener,
+    registry: SocketAddr,
+) -> TcpStream {
+    // Bob's registry connection of its own: one left idle through a flood
+    // would have timed out, and alice would find him offline.
+    let mut client = Client::connect(registry);
+    join(&mut client, "bob", listener.local_addr().unwrap().port());
     alice.types("3");
-    let (stream, _) = listener.accept().unwrap();
+    let (stream, _) = thread::scope(|scope| {
+        let accepting = scope.spawn(|| listener.accept());
+        // Unblocks the accept if alice never connects, so the test fails
+        // instead of hanging.
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        scope.spawn(move || {
+            if rx.recv_timeout(PEER_WAIT).is_err() {
+                let _ = TcpStream::connect(listener.local_addr().unwrap());
+            }
+        });
+        let accepted = accepting.join().unwrap().unwrap();
+        let _ = tx.send(());
+        accepted
+    });
     stream.set_read_timeout(Some(PEER_WAIT)).unwrap();
     stream.set_write_timeout(Some(PEER_WAIT)).unwrap();
     let mut reader = BufReader::new(&stream);
@@ -369,7 +390,7 @@ fn a_member_flooding_every_line_kind_grows_its_leader_by_at_most_16_mib() {
     alice.types("Yes");
     alice.sees("Added bob");
 
-    let stream = accept_alice(&mut alice, &listener);
+    let stream = accept_alice(&mut alice, &listener, server.addr());
     let draining = drain(&stream);
     writeln!(&stream, "MSG ready").unwrap();
     wait_for(&mut alice, logs.path(), "[bob] ready", "[bob] ready");
@@ -399,7 +420,7 @@ fn a_member_flooding_every_line_kind_grows_its_leader_by_at_most_16_mib() {
     drop(stream);
     draining.join().unwrap();
 
-    let stream = accept_alice(&mut alice, &listener);
+    let stream = accept_alice(&mut alice, &listener, server.addr());
     writeln!(&stream, "MSG still here").unwrap();
     alice.sees("[bob] still here");
     growth.check();
