@@ -8,7 +8,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::marker::PhantomData;
 use std::str::FromStr;
 
-use super::Received;
+use super::{Received, WriteHalf};
 use crate::line::{Frame, LineReader};
 use crate::trace::Trace;
 
@@ -130,18 +130,21 @@ impl<W, Out> Writer<W, Out> {
     pub fn get_ref(&self) -> &W {
         &self.inner
     }
+}
 
+impl<Out> Writer<WriteHalf, Out> {
     /// Encodes one line into `queue`, the bytes this connection owes its
     /// socket, for an owner that pushes them without blocking. `line` is
     /// the line's text with its `\n`, made once for every member a line
-    /// goes to; over TCP it goes into the queue as it is, and over TLS it
-    /// would be sealed into records there. Traced as sent.
-    pub fn queue(&self, line: &[u8], queue: &mut Vec<u8>) {
+    /// goes to; in plain text it goes into the queue as it is, and over TLS
+    /// it is sealed into records there. Traced as sent. An error means the
+    /// TLS session is broken, and nothing was queued.
+    pub fn queue(&self, line: &[u8], queue: &mut Vec<u8>) -> io::Result<()> {
         if self.trace.is_on() {
             let text = line.strip_suffix(b"\n").unwrap_or(line);
             self.trace.sent(&self.peer, String::from_utf8_lossy(text));
         }
-        queue.extend_from_slice(line);
+        self.inner.encode(line, queue)
     }
 }
 

@@ -7,13 +7,19 @@
 //! and writes its line with one `write_all`. A connection that one thread
 //! reads and another writes splits into a `Reader` and a `Writer`, and the
 //! split is the transport's own operation. A writer that must never block
-//! (the lobby hub) encodes lines into its queue with `Writer::queue` and
-//! pushes the queue to the socket itself.
+//! (the lobby hub) encodes lines into its queue with `Writer::queue`
+//! (encrypted there, over TLS) and pushes the queue to the socket itself.
+//!
+//! `Stream` (`stream.rs`) is what every connection runs over: plain TCP or
+//! TLS, decided once, when the connection is made; the handshake itself is
+//! the caller's (`crypto::accept`, `crypto::connect`), on the connection's
+//! own thread.
 //!
 //! This module never decides what a line means or what to answer, starts
 //! no thread, and holds no lock while a read blocks.
 
 mod half;
+mod stream;
 
 use std::fmt::Display;
 use std::io::{self, Read, Write};
@@ -21,13 +27,11 @@ use std::net::TcpStream;
 use std::str::FromStr;
 
 pub use half::{Reader, Writer, encode_into};
+pub use stream::{ReadHalf, Stream, WriteHalf};
 
+use crate::crypto::IdentityKey;
 use crate::trace::Trace;
 use crate::wire::{self, Reply, Request, ToLeader, ToMember};
-
-/// The stream every connection runs over. Encryption replaces it here, with
-/// a type whose halves share one TLS session.
-pub type Stream = TcpStream;
 
 /// The leader's end of a member's connection.
 pub type MemberConn = Conn<Stream, ToLeader, ToMember>;
@@ -37,10 +41,9 @@ pub type LeaderConn = Conn<Stream, ToMember, ToLeader>;
 pub type RegistryConn = Conn<Stream, Reply, Request>;
 
 /// A byte stream that splits into a half for a reading thread and a half
-/// for a writing thread. A TCP stream splits into two handles of one
-/// socket; a TLS stream, which cannot be cloned, will split into two TCP
-/// handles sharing its session behind a lock that the reading half takes
-/// only once bytes have arrived, never while blocked in `read`.
+/// for a writing thread. A `Stream` splits into two halves sharing its one
+/// socket (and, over TLS, its session, behind a lock that the reading half
+/// takes only once bytes have arrived, never while blocked in `read`).
 pub trait Transport {
     type ReadHalf: Read;
     type WriteHalf: Write;
@@ -106,20 +109,21 @@ pub struct Conn<S: Transport, In, Out> {
 }
 
 impl<S: Transport, In, Out> Conn<S, In, Out> {
-    /// A connection to `peer` (an address or a name, as traces show it).
-    pub fn new(stream: S, peer: impl Display, trace: Trace) -> io::Result<Self> {
+    /// A connection to `peer` (an address or a name, as traces show it);
+    /// a `TcpStream` makes a plain-text `Stream`.
+    pub fn new(stream: impl Into<S>, peer: impl Display, trace: Trace) -> io::Result<Self> {
         Conn::with_buffer(stream, peer, trace, READ_BUFFER)
     }
 
     /// The same with a read buffer of `capacity` bytes: with thousands of
     /// idle connections, buffers are most of a server's memory.
     pub fn with_buffer(
-        stream: S,
+        stream: impl Into<S>,
         peer: impl Display,
         trace: Trace,
         capacity: usize,
     ) -> io::Result<Self> {
-        let (read, write) = stream.split()?;
+        let (read, write) = stream.into().split()?;
         let peer = peer.to_string();
         Ok(Conn {
             reader: Reader::new(read, peer.clone(), trace, capacity, wire::MAX_LINE),
@@ -164,6 +168,19 @@ impl<S: Transport, In, Out> Conn<S, In, Out> {
     /// The writing half's stream, for the socket's options.
     pub fn get_ref(&self) -> &S::WriteHalf {
         self.writer.get_ref()
+    }
+}
+
+impl<In, Out> Conn<Stream, In, Out> {
+    /// The socket, for its options, addresses and shutting it down.
+    pub fn socket(&self) -> &TcpStream {
+        self.writer.get_ref().socket()
+    }
+
+    /// The key the other end proved in the TLS handshake; `None` in plain
+    /// text, or when it presented no certificate.
+    pub fn peer_key(&self) -> Option<IdentityKey> {
+        self.writer.get_ref().peer_key()
     }
 }
 

@@ -175,7 +175,7 @@ fn a_partial_line_survives_a_read_timeout() {
 
 #[test]
 fn retyping_keeps_what_was_read_ahead() {
-    let mut first: Conn<_, String, Reply> =
+    let mut first: Conn<(&[u8], Vec<u8>), String, Reply> =
         Conn::new((&b"anything\nHELLO\n"[..], Vec::new()), "p", Trace::off()).unwrap();
     assert_eq!(
         first.recv().unwrap(),
@@ -197,13 +197,44 @@ fn every_answer_is_written_whole() {
     );
 }
 
+/// Both ends of one loopback connection, plain or TLS: (server's, client's).
+fn loopback(tls: bool) -> (Stream, Stream) {
+    use crate::crypto::{ClientAuth, Identity, ServerKey, accept, client_config, connect};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    if !tls {
+        return (server.into(), client.into());
+    }
+    let identity = Identity::generate().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let config = crate::crypto::server_config(identity.tls(), ClientAuth::None).unwrap();
+    let acceptor = std::thread::spawn(move || accept(server, config, deadline).unwrap());
+    let pinned = ServerKey::pinned(identity.tls().fingerprint());
+    let client = connect(client, client_config(pinned, None).unwrap(), deadline).unwrap();
+    (acceptor.join().unwrap().into(), client.into())
+}
+
 #[test]
-fn a_queued_line_goes_into_the_queue_as_it_is() {
-    let (_, writer) = conn(Vec::new()).into_split();
-    let mut line = Vec::new();
-    encode_into(&mut line, &Reply::Hello);
-    let mut queue = b"OK LIST 0\n".to_vec();
-    writer.queue(&line, &mut queue);
-    assert_eq!(queue, b"OK LIST 0\nOK HELLO\n");
-    assert!(writer.get_ref().0.is_empty(), "queue writes nothing itself");
+fn a_queued_line_goes_into_the_queue_as_the_stream_carries_it() {
+    for tls in [false, true] {
+        let (server, client) = loopback(tls);
+        assert_eq!(server.is_tls(), tls);
+        let (_, writer) = Conn::<Stream, Request, Reply>::new(server, "p", Trace::off())
+            .unwrap()
+            .into_split();
+        let mut line = Vec::new();
+        encode_into(&mut line, &Reply::Hello);
+        let mut queue = Vec::new();
+        writer.queue(&line, &mut queue).unwrap();
+        // In plain text the line is queued as it is; over TLS, never.
+        assert_eq!(queue == b"OK HELLO\n", !tls, "tls: {tls}");
+        // Pushed by its owner, the queue reads as the line at the other end.
+        writer.get_ref().socket().write_all(&queue).unwrap();
+        let mut other = Conn::<Stream, Reply, Request>::new(client, "p", Trace::off()).unwrap();
+        assert_eq!(other.recv().unwrap(), Received::Line(Reply::Hello));
+        assert_eq!(other.peer_key().is_some(), tls);
+    }
 }

@@ -9,18 +9,21 @@
 
 use std::sync::Arc;
 
-use rustls::crypto::CryptoProvider;
 use rustls::version::TLS13;
 use rustls::{ClientConfig, KeyLogFile, ServerConfig};
 
 use super::identity::TlsIdentity;
+use super::provider::provider;
 use super::verify::{AnyClientKey, ServerKey};
 
 /// Whether a server asks its clients for a certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuth {
-    /// The registry: clients prove who they are with a password.
+    /// Clients prove who they are otherwise (a password).
     None,
+    /// The registry: a client may present its user key, which `JOIN`'s key
+    /// must then match; one that has not chosen a user yet has none.
+    Optional,
     /// A peer's chat listener: both ends are keys.
     Required,
 }
@@ -35,6 +38,9 @@ pub fn server_config(
         ServerConfig::builder_with_provider(provider()).with_protocol_versions(&[&TLS13])?;
     let builder = match clients {
         ClientAuth::None => builder.with_no_client_auth(),
+        ClientAuth::Optional => {
+            builder.with_client_cert_verifier(Arc::new(AnyClientKey::optional()))
+        }
         ClientAuth::Required => builder.with_client_cert_verifier(Arc::new(AnyClientKey::new())),
     };
     let mut config = builder.with_single_cert(identity.certs(), identity.key())?;
@@ -60,14 +66,4 @@ pub fn client_config(
     config.resumption = rustls::client::Resumption::disabled();
     config.key_log = Arc::new(KeyLogFile::new());
     Ok(Arc::new(config))
-}
-
-/// The ring provider: X25519 key exchange, ChaCha20-Poly1305 and AES-GCM,
-/// Ed25519, ECDSA and RSA signatures.
-pub(super) fn provider() -> Arc<CryptoProvider> {
-    // rustls deprecates ring's provider because it has no post-quantum key
-    // exchange; that one needs aws-lc-rs, which does not build for
-    // x86_64-pc-windows-gnu without cmake and nasm. X25519 it is.
-    #[allow(deprecated)]
-    Arc::new(rustls::crypto::ring::default_provider())
 }

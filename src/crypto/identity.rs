@@ -154,7 +154,7 @@ impl TlsIdentity {
     /// Whether the certificate is the key's: rustls' ring provider loads
     /// the key and compares its public half to the certificate's.
     fn check_pair(&self, cert_path: &Path, key_path: &Path) -> Result<(), IdentityError> {
-        let provider = super::config::provider();
+        let provider = super::provider::provider();
         let signing_key = provider
             .key_provider
             .load_private_key(self.key())

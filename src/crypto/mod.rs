@@ -17,6 +17,7 @@ mod identity;
 mod keys;
 mod pins;
 pub mod proof;
+mod provider;
 pub mod seal;
 mod sniff;
 mod stream;

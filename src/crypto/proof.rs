@@ -48,7 +48,7 @@ impl std::error::Error for ProofError {}
 pub struct Nonce([u8; 32]);
 
 impl Nonce {
-    pub fn from_bytes(bytes: [u8; 32]) -> Nonce {
+    pub const fn from_bytes(bytes: [u8; 32]) -> Nonce {
         Nonce(bytes)
     }
 

@@ -4,8 +4,10 @@
 //! one socket (for a thread that does both), or splits into a `TlsReader`
 //! and a `TlsWriter` for two threads.
 //!
-//! The halves share one `rustls::Connection` behind a `Mutex`, and each
-//! has its own clone of the socket. The reader never holds the lock while
+//! The halves share one `rustls::Connection` behind a `Mutex`, and one
+//! socket through an `Arc` (`&TcpStream` reads and writes): splitting costs
+//! no descriptor, which a server of thousands of connections runs out of
+//! before anything else. The reader never holds the lock while
 //! it waits on its socket: it reads ciphertext outside the lock, then feeds
 //! it to rustls under the lock. So a read timeout surfaces as the socket's
 //! `WouldBlock`/`TimedOut` with nothing lost (a partial record stays inside
@@ -94,22 +96,25 @@ impl From<io::Error> for HandshakeError {
 }
 
 /// The server's side: the handshake with a client that connected to us.
+/// The socket may already be shared (`Arc<TcpStream>`) with an owner that
+/// shuts it down, which ends a handshake under way.
 pub fn accept(
-    tcp: TcpStream,
+    tcp: impl Into<Arc<TcpStream>>,
     config: Arc<ServerConfig>,
     deadline: Instant,
 ) -> Result<TlsStream, HandshakeError> {
     let conn = ServerConnection::new(config)?;
-    TlsStream::handshake(tcp, conn.into(), deadline)
+    TlsStream::handshake(tcp.into(), conn.into(), deadline)
 }
 
 /// The client's side: the handshake with the server `tcp` is connected to.
 /// The server's name is its address: the key is checked, not the name.
 pub fn connect(
-    tcp: TcpStream,
+    tcp: impl Into<Arc<TcpStream>>,
     config: Arc<ClientConfig>,
     deadline: Instant,
 ) -> Result<TlsStream, HandshakeError> {
+    let tcp = tcp.into();
     let name = ServerName::IpAddress(tcp.peer_addr()?.ip().into());
     let conn = ClientConnection::new(config, name)?;
     TlsStream::handshake(tcp, conn.into(), deadline)
@@ -120,19 +125,19 @@ pub fn connect(
 #[derive(Debug)]
 pub struct TlsStream {
     conn: Connection,
-    tcp: TcpStream,
+    tcp: Arc<TcpStream>,
     incoming: Incoming,
     peer: Peer,
 }
 
 impl TlsStream {
     fn handshake(
-        mut tcp: TcpStream,
+        tcp: Arc<TcpStream>,
         mut conn: Connection,
         deadline: Instant,
     ) -> Result<TlsStream, HandshakeError> {
         let timeouts = (tcp.read_timeout()?, tcp.write_timeout()?);
-        let done = drive_handshake(&mut tcp, &mut conn, deadline);
+        let done = drive_handshake(&tcp, &mut conn, deadline);
         // The socket's timeouts are the caller's again, whatever happened.
         let restored = tcp
             .set_read_timeout(timeouts.0)
@@ -148,15 +153,14 @@ impl TlsStream {
         })
     }
 
-    /// The two halves, for a reader thread and a writer thread, each with
-    /// its own clone of the socket.
+    /// The two halves, for a reader thread and a writer thread, sharing
+    /// the one socket.
     pub fn split(self) -> io::Result<(TlsReader, TlsWriter)> {
-        let reader_tcp = self.tcp.try_clone()?;
         let shared = Arc::new(Mutex::new(self.conn));
         Ok((
             TlsReader {
                 shared: Arc::clone(&shared),
-                tcp: reader_tcp,
+                tcp: Arc::clone(&self.tcp),
                 incoming: self.incoming,
                 peer: self.peer,
             },
@@ -184,6 +188,12 @@ impl TlsStream {
         &self.tcp
     }
 
+    /// Another handle of the socket without another descriptor, for an
+    /// owner that only shuts it down (the registry's hub).
+    pub fn shared_socket(&self) -> Arc<TcpStream> {
+        Arc::clone(&self.tcp)
+    }
+
     /// Sends `close_notify`, so the other end reads a clean end, and shuts
     /// the socket's sending side.
     pub fn close(&mut self) -> io::Result<()> {
@@ -208,12 +218,12 @@ impl Write for TlsStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut out = Vec::with_capacity(buf.len() + 64);
         encrypt(&mut self.conn, buf, &mut out)?;
-        (&self.tcp).write_all(&out)?;
+        (&*self.tcp).write_all(&out)?;
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        (&self.tcp).flush()
+        (&*self.tcp).flush()
     }
 }
 
@@ -238,7 +248,7 @@ impl Peer {
 /// bounded by what is left before `deadline`, then sends what the handshake
 /// left to send (the client's `Finished`).
 fn drive_handshake(
-    tcp: &mut TcpStream,
+    mut tcp: &TcpStream,
     conn: &mut Connection,
     deadline: Instant,
 ) -> Result<(), HandshakeError> {
@@ -247,12 +257,12 @@ fn drive_handshake(
         tcp.set_read_timeout(Some(left))?;
         tcp.set_write_timeout(Some(left))?;
         while conn.wants_write() {
-            conn.write_tls(tcp)?;
+            conn.write_tls(&mut tcp)?;
         }
         if !conn.is_handshaking() {
             break;
         }
-        match conn.read_tls(tcp) {
+        match conn.read_tls(&mut tcp) {
             Ok(0) => return Err(HandshakeError::Closed),
             Ok(_) => {}
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -260,12 +270,12 @@ fn drive_handshake(
         }
         if let Err(err) = conn.process_new_packets() {
             // Tell the other end why (rustls queued an alert); it may be gone.
-            while conn.wants_write() && conn.write_tls(tcp).is_ok() {}
+            while conn.wants_write() && conn.write_tls(&mut tcp).is_ok() {}
             return Err(err.into());
         }
     }
     while conn.wants_write() {
-        conn.write_tls(tcp)?;
+        conn.write_tls(&mut tcp)?;
     }
     Ok(())
 }
@@ -359,7 +369,7 @@ impl Incoming {
 #[derive(Debug)]
 pub struct TlsReader {
     shared: Arc<Mutex<Connection>>,
-    tcp: TcpStream,
+    tcp: Arc<TcpStream>,
     incoming: Incoming,
     peer: Peer,
 }
@@ -367,6 +377,10 @@ pub struct TlsReader {
 impl TlsReader {
     pub fn peer_fingerprint(&self) -> Option<Fingerprint> {
         self.peer.fingerprint
+    }
+
+    pub fn peer_key(&self) -> Option<IdentityKey> {
+        self.peer.key
     }
 
     /// The socket, for its read timeout.
@@ -395,7 +409,7 @@ impl Read for TlsReader {
 #[derive(Debug)]
 pub struct TlsWriter {
     shared: Arc<Mutex<Connection>>,
-    tcp: TcpStream,
+    tcp: Arc<TcpStream>,
     peer: Peer,
 }
 
@@ -434,12 +448,12 @@ impl Write for TlsWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut out = Vec::with_capacity(buf.len() + 64);
         self.encrypt(buf, &mut out)?;
-        (&self.tcp).write_all(&out)?;
+        (&*self.tcp).write_all(&out)?;
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        (&self.tcp).flush()
+        (&*self.tcp).flush()
     }
 }
 

@@ -14,11 +14,12 @@ use chrono::Utc;
 use crossbeam_channel::{Receiver, Sender, never, select};
 
 use crate::conn::MemberConn;
+use crate::crypto::PeerKey;
 use crate::wire::{CloseReason, Contact, ErrorCode, InviteStatus, ParseError};
 
-use super::member::{FromMember, Member, MemberId};
-use super::roster;
-use super::state::{LobbyEffect, LobbyEvent, LobbyState, Now, Origin};
+use super::member::{FromMember, Heard, Member, MemberId};
+use super::roster::{self, Proven, Seat};
+use super::state::{LobbyEffect, LobbyEvent, LobbyState, Now, Origin, PrivateText};
 use super::{Handed, Inheritance, LobbyConfig, Notice};
 
 mod connections;
@@ -37,6 +38,7 @@ pub(super) enum Event {
     Admit {
         name: String,
         chat_addr: Option<SocketAddr>,
+        key: Option<PeerKey>,
         conn: MemberConn,
     },
     /// Something a member's reader thread saw.
@@ -47,6 +49,11 @@ pub(super) enum Event {
     Say(String),
     Members(Sender<Vec<String>>),
     Contacts(Sender<Vec<Contact>>),
+    /// The lobby's id and a member's seat.
+    Seat {
+        name: String,
+        reply: Sender<Option<(String, Seat)>>,
+    },
     /// `INVITATION <name> <status>` to everyone.
     Invitation {
         name: String,
@@ -61,7 +68,7 @@ pub(super) enum Event {
     /// The leader's private message.
     Private {
         to: String,
-        text: String,
+        text: PrivateText,
         reply: Sender<Result<String, ParseError>>,
     },
     Kick {
@@ -72,6 +79,7 @@ pub(super) enum Event {
     /// A member comes back (`REJOIN`) on a new connection.
     Rejoin {
         claim: crate::wire::Rejoin,
+        proven: Proven,
         conn: MemberConn,
     },
     Handover {
@@ -87,7 +95,16 @@ pub(super) enum Event {
 /// blocks the readers, and so, through TCP, the members who flood.
 pub(super) struct Inboxes {
     pub(super) control: Receiver<Event>,
-    pub(super) readers: Receiver<Event>,
+    pub(super) readers: Receiver<Heard>,
+}
+
+impl From<Heard> for Event {
+    fn from(heard: Heard) -> Event {
+        Event::From {
+            id: heard.id,
+            input: heard.input,
+        }
+    }
 }
 
 /// The hub thread's state: the lobby's rules, and the I/O that carries them
@@ -98,7 +115,7 @@ pub(super) struct Hub {
     state: LobbyState,
     notices: Notices,
     /// A sender for the reader threads the hub starts.
-    events: Sender<Event>,
+    events: Sender<Heard>,
     /// Each connection's socket and output buffer, by the same ids as the
     /// rules' members (and, briefly, connections about to be turned away).
     members: BTreeMap<MemberId, Member>,
@@ -136,7 +153,7 @@ impl Hub {
     pub(super) fn new(
         config: LobbyConfig,
         notices: Sender<Notice>,
-        events: Sender<Event>,
+        events: Sender<Heard>,
         inheritance: Option<Inheritance>,
     ) -> io::Result<Hub> {
         let origin = match (config.succession, inheritance) {
@@ -159,6 +176,11 @@ impl Hub {
             queued_since_pass: 0,
             pass: Vec::new(),
         })
+    }
+
+    /// The lobby's id, in a lobby that can outlive its leader.
+    pub(super) fn lobby_id(&self) -> Option<String> {
+        self.state.lobby_id()
     }
 
     /// Runs the hub until the lobby closes; returns the notices the
@@ -184,7 +206,7 @@ impl Hub {
                     // leader has left.
                     Err(_) => break CloseReason::LeaderLeft,
                 },
-                recv(readers) -> event => event.ok(),
+                recv(readers) -> heard => heard.ok().map(Event::from),
                 default(wake.saturating_duration_since(Instant::now())) => None,
             };
             let mut closing = first.and_then(|event| self.handle_batch(event, &inbox));
@@ -242,7 +264,7 @@ impl Hub {
         if self.notices.behind() {
             None
         } else {
-            inbox.readers.try_recv().ok()
+            inbox.readers.try_recv().ok().map(Event::from)
         }
     }
 
@@ -252,12 +274,14 @@ impl Hub {
             Event::Admit {
                 name,
                 chat_addr,
+                key,
                 conn,
-            } => self.admit(name, chat_addr, conn),
+            } => self.admit(name, chat_addr, key, conn),
             Event::From { id, input } => self.feed(from_member(id, input)),
             Event::Say(text) => self.feed(LobbyEvent::Say(text)),
             Event::Members(reply) => answer(&reply, self.state.names()),
             Event::Contacts(reply) => answer(&reply, self.state.contacts()),
+            Event::Seat { name, reply } => answer(&reply, self.state.seat(&name)),
             Event::Invitation { name, status } => {
                 self.feed(LobbyEvent::Invitation { name, status })
             }
@@ -268,7 +292,11 @@ impl Hub {
                 reason,
                 reply,
             } => self.kick(&name, reason, &reply),
-            Event::Rejoin { claim, conn } => self.rejoin(claim, conn),
+            Event::Rejoin {
+                claim,
+                proven,
+                conn,
+            } => self.rejoin(claim, proven, conn),
             Event::Handover { to, reply } => return self.handover(to.as_deref(), &reply),
             Event::Close(reason) => return Some(reason),
         }
@@ -281,7 +309,7 @@ impl Hub {
         self.carry(effects);
     }
 
-    fn tell(&mut self, to: &str, text: String, reply: &Sender<Result<String, ParseError>>) {
+    fn tell(&mut self, to: &str, text: PrivateText, reply: &Sender<Result<String, ParseError>>) {
         let (told, effects) = self.state.tell(to, text, now());
         self.carry(effects);
         answer(reply, told);
@@ -345,11 +373,10 @@ fn answer<T>(reply: &Sender<T>, value: T) {
     let _ = reply.send(value);
 }
 
-/// A new lobby's id and the leader's secret.
+/// A new lobby, with a fresh id.
 fn fresh_origin() -> io::Result<Origin> {
     let random = |_| io::Error::other("the system has no randomness to offer");
     Ok(Origin::New {
-        lobby: roster::secret().map_err(random)?,
-        secret: roster::secret().map_err(random)?,
+        lobby: roster::lobby_id().map_err(random)?,
     })
 }

@@ -16,7 +16,7 @@ mod rules;
 mod state;
 
 pub use history::Said;
-pub use roster::{Roster, Seat};
+pub use roster::{Proven, Roster, Seat};
 pub use rules::InvitePolicy;
 
 use std::io;
@@ -27,6 +27,8 @@ use std::time::Duration;
 use crossbeam_channel::Sender;
 
 use crate::conn::MemberConn;
+use crate::crypto::seal::{self, Binding, SealSecret, Sealed};
+use crate::crypto::{PeerKey, SealKey};
 use crate::trace::Trace;
 use crate::wire::{self, CloseReason, Contact, ErrorCode, InviteStatus, ParseError};
 
@@ -80,6 +82,13 @@ pub struct LobbyConfig {
     /// can outlive its leader: members get credentials, the roster and
     /// numbered messages (`CREDENTIAL`, `SEAT`, `SEQ`), and may `REJOIN`.
     pub succession: Option<SocketAddr>,
+    /// The leader's public keys: its seat's, which it proves to members
+    /// who come back to it. Without them, the leader has no seat.
+    pub key: Option<PeerKey>,
+    /// The leader's private key for sealed messages: its own `/msg` is
+    /// sealed to its recipient with it, and members' sealed messages to the
+    /// leader open with it. Without it, the leader's messages are plain.
+    pub seal: Option<SealSecret>,
 }
 
 impl LobbyConfig {
@@ -95,6 +104,8 @@ impl LobbyConfig {
             history: DEFAULT_HISTORY,
             invites: InvitePolicy::Anyone,
             succession: None,
+            key: None,
+            seal: None,
         }
     }
 }
@@ -107,8 +118,6 @@ pub struct Handed {
     pub to: Seat,
     /// The roster as the lobby's members have it, the new leader first.
     pub roster: Roster,
-    /// The old leader's own secret.
-    pub secret: String,
     /// The messages kept, numbered.
     pub said: Vec<Said>,
 }
@@ -118,8 +127,6 @@ pub struct Handed {
 pub struct Inheritance {
     /// The roster, the new leader first.
     pub roster: Roster,
-    /// The new leader's own secret.
-    pub secret: String,
     /// The messages it has, numbered, oldest first.
     pub said: Vec<Said>,
 }
@@ -146,6 +153,14 @@ pub enum Notice {
     },
     /// A member sent the leader a private message.
     Private { from: String, text: String },
+    /// A member sent the leader a sealed private message in `lobby`; `key`
+    /// is its seat's, which the seal is checked against.
+    Sealed {
+        lobby: String,
+        from: String,
+        key: Option<PeerKey>,
+        sealed: Sealed,
+    },
     /// A member asks the leader's peer to invite `name`, and the lobby's
     /// policy lets it: the peer invites, or answers `Lobby::refuse`.
     InviteAsked { by: String, name: String },
@@ -160,6 +175,10 @@ pub struct Lobby {
     /// waits behind the members' lines.
     events: Sender<Event>,
     leader: String,
+    /// The leader's key for sealed messages (`LobbyConfig::seal`).
+    seal: Option<SealSecret>,
+    /// The lobby's id, in a lobby that can outlive its leader.
+    id: Option<String>,
     /// `None` once the hub has been closed and joined, so that `close`
     /// followed by `Drop` closes only once.
     hub: Option<JoinHandle<Vec<Notice>>>,
@@ -194,13 +213,17 @@ impl Lobby {
         // Unbounded, but only the leader's own requests go through it.
         let (events, control) = crossbeam_channel::unbounded();
         let leader = config.leader.clone();
+        let seal = config.seal.clone();
         let hub = Hub::new(config, notices, from_readers, inheritance)?;
+        let id = hub.lobby_id();
         let hub = thread::Builder::new()
             .name("lobby-hub".to_string())
             .spawn(move || hub.run(Inboxes { control, readers }))?;
         Ok(Lobby {
             events,
             leader,
+            seal,
+            id,
             hub: Some(hub),
         })
     }
@@ -213,26 +236,56 @@ impl Lobby {
         let _ = self.events.send(Event::Admit {
             name,
             chat_addr: None,
+            key: None,
             conn,
         });
     }
 
     /// Admits a member, as `admit`, that listens for chat requests at
     /// `chat_addr` (where its invitation reached it), so the lobby knows
-    /// every member's contact (`contacts`).
-    pub fn admit_from(&self, name: String, chat_addr: SocketAddr, conn: MemberConn) {
+    /// every member's contact (`contacts`). With its public keys (`key`:
+    /// under TLS the connection's, in plain text what its `OK` announced),
+    /// it gets a seat, so it can come back, lead, and be sent sealed
+    /// messages.
+    pub fn admit_from(
+        &self,
+        name: String,
+        chat_addr: SocketAddr,
+        key: Option<PeerKey>,
+        conn: MemberConn,
+    ) {
         let _ = self.events.send(Event::Admit {
             name,
             chat_addr: Some(chat_addr),
+            key,
             conn,
         });
     }
 
     /// A member comes back with `claim` on a connection it opened to our
-    /// chat port: admitted if its credential holds, refused with `ERR`
-    /// otherwise.
-    pub fn rejoin(&self, claim: wire::Rejoin, conn: MemberConn) {
-        let _ = self.events.send(Event::Rejoin { claim, conn });
+    /// chat port, having proven a key as `proven` says: admitted if that is
+    /// the key of the seat it claims, refused with `ERR` otherwise.
+    pub fn rejoin(&self, claim: wire::Rejoin, proven: Proven, conn: MemberConn) {
+        let _ = self.events.send(Event::Rejoin {
+            claim,
+            proven,
+            conn,
+        });
+    }
+
+    /// The lobby's id, in a lobby that can outlive its leader: what its
+    /// proofs of key are bound to.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// The lobby's id and `name`'s seat (as the lobby spells the name), if
+    /// the lobby has one for it.
+    pub fn seat(&self, name: &str) -> Option<(String, Seat)> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        let name = name.to_string();
+        self.events.send(Event::Seat { name, reply }).ok()?;
+        answer.recv().ok().flatten()
     }
 
     /// Hands the lobby to `to` (by default the member admitted earliest):
@@ -291,12 +344,33 @@ impl Lobby {
     /// the lobby spells it, or why it cannot be sent.
     pub fn tell(&self, to: String, text: String) -> Result<String, ParseError> {
         wire::check_text(&text)?;
+        let text = self.sealed_for(&to, text)?;
         let (reply, answer) = crossbeam_channel::bounded(1);
         let gone = || ParseError::new(ErrorCode::NotInLobby, "the lobby has ended");
         self.events
             .send(Event::Private { to, text, reply })
             .map_err(|_| gone())?;
         answer.recv().unwrap_or_else(|_| Err(gone()))
+    }
+
+    /// `text` sealed to `to`'s seat key, from the leader's, if both have
+    /// keys; plain otherwise (a member with no key, a leader with none).
+    fn sealed_for(&self, to: &str, text: String) -> Result<state::PrivateText, ParseError> {
+        let Some(secret) = &self.seal else {
+            return Ok(state::PrivateText::Plain(text));
+        };
+        let Some((lobby, seat)) = self.seat(to) else {
+            return Ok(state::PrivateText::Plain(text));
+        };
+        let sealed = seal_to(
+            secret,
+            &seat.key.seal,
+            &lobby,
+            &self.leader,
+            &seat.name,
+            &text,
+        )?;
+        Ok(state::PrivateText::Sealed(sealed))
     }
 
     /// Removes the member `name`, whose lobby ends with `CLOSED KICKED
@@ -349,4 +423,32 @@ impl Drop for Lobby {
     fn drop(&mut self) {
         let _ = self.shut(CloseReason::LeaderLeft);
     }
+}
+
+/// `text` sealed by `sender` (named `from`) to `recipient`'s key, bound to
+/// the lobby and both names; refused if it would not fit on a line.
+pub fn seal_to(
+    sender: &SealSecret,
+    recipient: &SealKey,
+    lobby: &str,
+    from: &str,
+    to: &str,
+    text: &str,
+) -> Result<Sealed, ParseError> {
+    if text.len() > wire::MAX_SEALED_TEXT {
+        return Err(ParseError::new(
+            ErrorCode::TextTooLong,
+            format!(
+                "a sealed message holds at most {} bytes",
+                wire::MAX_SEALED_TEXT
+            ),
+        ));
+    }
+    let binding = Binding {
+        lobby,
+        sender: from,
+        recipient: to,
+    };
+    seal::seal(sender, recipient, &binding, text)
+        .map_err(|err| ParseError::new(ErrorCode::BadArgs, err.to_string()))
 }

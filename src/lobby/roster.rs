@@ -1,18 +1,18 @@
 //! Who a lobby's members are, for its succession: each member's seat (name,
-//! chat address, the verifier of its secret) in admission order, the lobby's
-//! id, and the rules built on them: whose credential holds, and which peer
+//! chat address, public key) in admission order, the lobby's id, and the
+//! rules built on them: whose claim to come back holds, and which peer
 //! leads when the leader is lost.
 //!
-//! A plain type: no I/O, no clock. Randomness comes in through `secret`,
-//! the one function here that asks the system for it. A roster never holds a
-//! member's secret, only its hash, so a successor can check a returning
-//! member without being able to pass for it.
+//! A plain type: no I/O, no clock. Randomness comes in through `lobby_id`,
+//! the one function here that asks the system for it. A roster holds only
+//! public keys, so a successor can check a returning member's proof without
+//! being able to pass for it, and nothing in it is worth stealing.
 
 use core::net::SocketAddr;
 use std::fmt::Write;
 
-use blake2::{Blake2s256, Digest};
-
+use crate::crypto::proof::{self, Nonce, Proof, Role, Transcript};
+use crate::crypto::{IdentityKey, PeerKey, SigningKey};
 use crate::wire::{ErrorCode, Rejoin, TOKEN_LEN};
 
 /// One member as every member knows it.
@@ -22,29 +22,110 @@ pub struct Seat {
     /// Where the member listens for chat connections: where the others go
     /// if it is to lead.
     pub addr: SocketAddr,
-    /// The hash of the member's secret (`verifier`).
-    pub verifier: String,
+    /// The member's public keys: what it proves to lead or to come back,
+    /// and what private messages to it are sealed to.
+    pub key: PeerKey,
 }
 
-/// A fresh random token: a lobby id or a member's secret, 16 bytes in hex.
-pub fn secret() -> Result<String, getrandom::Error> {
+/// A fresh random lobby id, 16 bytes in hex.
+pub fn lobby_id() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; TOKEN_LEN / 2];
     getrandom::fill(&mut bytes)?;
-    Ok(hex(&bytes))
-}
-
-/// What a roster keeps of a secret: its BLAKE2s hash, in hex. The secrets
-/// are 128 random bits, so a plain hash is enough: there is nothing to guess.
-pub fn verifier(secret: &str) -> String {
-    hex(&Blake2s256::digest(secret.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len() * 2);
+    let mut text = String::with_capacity(TOKEN_LEN);
     for byte in bytes {
         write!(text, "{byte:02x}").expect("writing to a String cannot fail");
     }
-    text
+    Ok(text)
+}
+
+/// The two nonces of one plain-text exchange (`PROVE`, `PROOF`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Nonces {
+    pub member: Nonce,
+    pub leader: Nonce,
+}
+
+/// What the peer at a seat answers `PROVE` with: its signature, as the
+/// leader, over the lobby, its own name and both nonces. It cannot know the
+/// member's name yet (the member says nothing before this proof), so the
+/// transcript names none; the member's own proof names both.
+pub fn prove_seat(key: &SigningKey, lobby: &str, leader: &str, nonces: Nonces) -> Proof {
+    proof::prove(key, Role::Leader, &transcript(lobby, leader, "", nonces))
+}
+
+/// Whether `sig` proves that the peer that answered `PROVE` as `leader`
+/// holds `seat_key`.
+pub fn seat_proven(
+    seat_key: &IdentityKey,
+    lobby: &str,
+    leader: &str,
+    nonces: Nonces,
+    sig: &Proof,
+) -> bool {
+    let transcript = transcript(lobby, leader, "", nonces);
+    proof::verify(seat_key, Role::Leader, &transcript, sig).is_ok()
+}
+
+/// The member's signature for its `REJOIN`, as `member`, once the seat
+/// proved its key.
+pub fn prove_claim(
+    key: &SigningKey,
+    lobby: &str,
+    leader: &str,
+    member: &str,
+    nonces: Nonces,
+) -> Proof {
+    proof::prove(
+        key,
+        Role::Member,
+        &transcript(lobby, leader, member, nonces),
+    )
+}
+
+fn transcript<'a>(
+    lobby: &'a str,
+    leader: &'a str,
+    member: &'a str,
+    nonces: Nonces,
+) -> Transcript<'a> {
+    Transcript {
+        lobby,
+        leader,
+        member,
+        member_nonce: nonces.member,
+        leader_nonce: nonces.leader,
+    }
+}
+
+/// How the peer on a `REJOIN`'s connection proved its key, before or with
+/// its claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proven {
+    /// The TLS handshake did: the client certificate's key.
+    Connection(IdentityKey),
+    /// A plain-text exchange did (`crypto::proof`): it sent `PROVE` with
+    /// its nonce, we answered as `leader` with ours, and the claim carries
+    /// its signature over both.
+    Exchange { leader: String, nonces: Nonces },
+    /// Nothing: a claim on a plain connection that began with `REJOIN`.
+    Nothing,
+}
+
+impl Proven {
+    /// Whether the claimant proved `key`, for `claim`, in `lobby`.
+    fn proves(&self, key: &IdentityKey, lobby: &str, claim: &Rejoin) -> bool {
+        match self {
+            Proven::Connection(shown) => shown == key,
+            Proven::Exchange { leader, nonces } => {
+                let Some(sig) = &claim.sig else {
+                    return false;
+                };
+                let transcript = transcript(lobby, leader, &claim.name, *nonces);
+                proof::verify(key, Role::Member, &transcript, sig).is_ok()
+            }
+            Proven::Nothing => false,
+        }
+    }
 }
 
 /// Why a `REJOIN` is refused: the `ERR` it is answered.
@@ -60,7 +141,8 @@ pub enum Candidate {
     /// A peer that may lead: the leader itself (only our connection may have
     /// broken), then each member in admission order.
     Peer(Seat),
-    /// Every peer before us was unreachable: we lead.
+    /// Every peer before us was unreachable or could not prove its seat: we
+    /// lead.
     Me,
 }
 
@@ -108,8 +190,9 @@ impl Roster {
         }
     }
 
-    /// The seat a `REJOIN` claims, if its lobby id and secret hold.
-    pub fn check(&self, claim: &Rejoin) -> Result<&Seat, Refused> {
+    /// The seat a `REJOIN` claims, if its lobby id holds and the claimant
+    /// proved that seat's key. A name alone, right or wrong, proves nothing.
+    pub fn check(&self, claim: &Rejoin, proven: &Proven) -> Result<&Seat, Refused> {
         let refused = || Refused {
             code: ErrorCode::BadCredentials,
             text: "not a member of this lobby".to_string(),
@@ -118,7 +201,7 @@ impl Roster {
             return Err(refused());
         }
         let seat = self.seat(&claim.name).ok_or_else(refused)?;
-        if seat.verifier != verifier(&claim.secret) {
+        if !proven.proves(&seat.key.identity, &self.lobby, claim) {
             return Err(refused());
         }
         Ok(seat)
@@ -133,7 +216,10 @@ impl Roster {
     /// Where `me` goes when the connection to the leader breaks: the leader
     /// first, then every member in admission order, up to `me`, who then
     /// leads. Everyone walks the same list, so everyone meets at the first
-    /// peer still there, without talking.
+    /// peer still there that proves its seat's key, without talking. A seat
+    /// whose peer is gone, or is a stranger that cannot prove the key, is
+    /// passed over at once, so a squatter on the lost leader's port costs
+    /// the walk one connection, never a restart.
     pub fn candidates(&self, me: &str) -> Vec<Candidate> {
         let mut walk = Vec::new();
         for seat in &self.seats {
@@ -150,19 +236,28 @@ impl Roster {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::{SealKey, SigningKey};
 
-    fn seat(name: &str) -> Seat {
+    fn key_of(signing: &SigningKey) -> PeerKey {
+        PeerKey {
+            identity: signing.public(),
+            seal: SealKey::from_bytes([1; 32]),
+        }
+    }
+
+    fn seat(name: &str, key: PeerKey) -> Seat {
         Seat {
             name: name.into(),
             addr: "127.0.0.1:4000".parse().unwrap(),
-            verifier: verifier(&format!("{name:0>32}")),
+            key,
         }
     }
 
     fn roster(names: &[&str]) -> Roster {
+        let key = key_of(&SigningKey::generate().unwrap());
         let mut roster = Roster::new("1".repeat(32));
         for name in names {
-            roster.add(seat(name));
+            roster.add(seat(name, key));
         }
         roster
     }
@@ -198,7 +293,7 @@ mod tests {
     fn seats_follow_admissions_departures_and_leaders() {
         let mut r = roster(&["alice", "bob", "carol"]);
         assert_eq!(r.successor().unwrap().name, "bob");
-        r.add(seat("bob"));
+        r.add(r.seat("bob").unwrap().clone());
         assert_eq!(names(&r.candidates("x")), ["alice", "carol", "bob"]);
         r.remove("alice");
         r.lead("bob");
@@ -208,47 +303,129 @@ mod tests {
         assert_eq!(names(&r.candidates("x")), ["bob", "carol"]);
     }
 
-    #[track_caller]
-    fn check_claim(lobby: &str, name: &str, secret: &str, expected: Result<&str, ErrorCode>) {
-        let r = roster(&["alice", "bob"]);
-        let claim = Rejoin {
+    /// The keys of a test lobby: bob's seat, alice's, and a stranger's.
+    struct Keys {
+        alice: SigningKey,
+        bob: SigningKey,
+        stranger: SigningKey,
+    }
+
+    const LEADER_NONCE: Nonce = Nonce::from_bytes([2; 32]);
+    const MEMBER_NONCE: Nonce = Nonce::from_bytes([1; 32]);
+
+    fn lobby_of(keys: &Keys) -> Roster {
+        let mut r = Roster::new("1".repeat(32));
+        r.add(seat("alice", key_of(&keys.alice)));
+        r.add(seat("bob", key_of(&keys.bob)));
+        r
+    }
+
+    fn exchange() -> Proven {
+        Proven::Exchange {
+            leader: "alice".into(),
+            nonces: Nonces {
+                member: MEMBER_NONCE,
+                leader: LEADER_NONCE,
+            },
+        }
+    }
+
+    /// A claim to `name`'s seat in `lobby`, signed by `signer` over the
+    /// exchange `signed` (as the member).
+    fn claim(lobby: &str, name: &str, signer: Option<(&SigningKey, Nonce)>) -> Rejoin {
+        let sig = signer.map(|(key, member)| {
+            let nonces = Nonces {
+                member,
+                leader: LEADER_NONCE,
+            };
+            prove_claim(key, lobby, "alice", name, nonces)
+        });
+        Rejoin {
             lobby: lobby.into(),
             name: name.into(),
-            secret: secret.into(),
             seq: 0,
-        };
-        let got = r.check(&claim).map(|s| s.name.as_str()).map_err(|e| e.code);
+            sig,
+        }
+    }
+
+    #[track_caller]
+    fn check_claim(keys: &Keys, claim: Rejoin, proven: Proven, expected: Result<&str, ErrorCode>) {
+        let r = lobby_of(keys);
+        let got = r.check(&claim, &proven);
+        let got = got.map(|s| s.name.as_str()).map_err(|e| e.code);
         assert_eq!(got, expected);
     }
 
     #[test]
-    fn only_a_members_own_secret_lets_it_back() {
-        let id = "1".repeat(32);
-        let bob = format!("{:0>32}", "bob");
-        let alice = format!("{:0>32}", "alice");
-        check_claim(&id, "bob", &bob, Ok("bob"));
-        check_claim(&id, "BOB", &bob, Ok("bob"));
-        check_claim(&id, "bob", &alice, Err(ErrorCode::BadCredentials));
-        check_claim(&id, "carol", &bob, Err(ErrorCode::BadCredentials));
-        check_claim(&"2".repeat(32), "bob", &bob, Err(ErrorCode::BadCredentials));
-        let empty = Roster::default();
-        let claim = Rejoin {
-            lobby: String::new(),
-            name: "bob".into(),
-            secret: bob.clone(),
-            seq: 0,
+    fn only_a_proof_of_the_seats_key_lets_a_member_back() {
+        let keys = &Keys {
+            alice: SigningKey::generate().unwrap(),
+            bob: SigningKey::generate().unwrap(),
+            stranger: SigningKey::generate().unwrap(),
         };
-        assert!(empty.check(&claim).is_err());
+        let id = "1".repeat(32);
+        let refused = Err(ErrorCode::BadCredentials);
+        let bob = Some((&keys.bob, MEMBER_NONCE));
+        // The right key, over this exchange: back in.
+        check_claim(keys, claim(&id, "bob", bob), exchange(), Ok("bob"));
+        // The right name with a stranger's key, or alice's.
+        let stranger = Some((&keys.stranger, MEMBER_NONCE));
+        check_claim(keys, claim(&id, "bob", stranger), exchange(), refused);
+        let alice = Some((&keys.alice, MEMBER_NONCE));
+        check_claim(keys, claim(&id, "bob", alice), exchange(), refused);
+        // A signature from another exchange (a replay), or none at all.
+        let old = Some((&keys.bob, Nonce::from_bytes([9; 32])));
+        check_claim(keys, claim(&id, "bob", old), exchange(), refused);
+        check_claim(keys, claim(&id, "bob", None), exchange(), refused);
+        check_claim(keys, claim(&id, "bob", bob), Proven::Nothing, refused);
+        // Another lobby, or a name with no seat.
+        let other = "2".repeat(32);
+        check_claim(keys, claim(&other, "bob", bob), exchange(), refused);
+        check_claim(keys, claim(&id, "carol", bob), exchange(), refused);
+        // Under TLS the connection's key is the proof.
+        let by_tls = |key: &SigningKey| Proven::Connection(key.public());
+        check_claim(keys, claim(&id, "bob", None), by_tls(&keys.bob), Ok("bob"));
+        check_claim(keys, claim(&id, "BOB", None), by_tls(&keys.bob), Ok("bob"));
+        check_claim(
+            keys,
+            claim(&id, "bob", None),
+            by_tls(&keys.stranger),
+            refused,
+        );
+        let empty = Roster::default();
+        let proven = by_tls(&keys.bob);
+        assert!(empty.check(&claim("", "bob", None), &proven).is_err());
     }
 
     #[test]
-    fn secrets_are_fresh_and_verifiers_fixed() {
-        let a = secret().unwrap();
-        let b = secret().unwrap();
-        assert_ne!(a, b);
+    fn a_seat_is_proven_only_by_its_own_key_over_these_nonces() {
+        let seat = SigningKey::generate().unwrap();
+        let squatter = SigningKey::generate().unwrap();
+        let nonces = Nonces {
+            member: MEMBER_NONCE,
+            leader: LEADER_NONCE,
+        };
+        let id = "1".repeat(32);
+        let sig = prove_seat(&seat, &id, "alice", nonces);
+        assert!(seat_proven(&seat.public(), &id, "alice", nonces, &sig));
+        let forged = prove_seat(&squatter, &id, "alice", nonces);
+        assert!(!seat_proven(&seat.public(), &id, "alice", nonces, &forged));
+        // Replayed to another member's challenge, or as another seat.
+        let fresh = Nonces {
+            member: Nonce::from_bytes([7; 32]),
+            ..nonces
+        };
+        assert!(!seat_proven(&seat.public(), &id, "alice", fresh, &sig));
+        assert!(!seat_proven(&seat.public(), &id, "bob", nonces, &sig));
+        // A member's proof never passes for a seat's.
+        let claim = prove_claim(&seat, &id, "alice", "", nonces);
+        assert!(!seat_proven(&seat.public(), &id, "alice", nonces, &claim));
+    }
+
+    #[test]
+    fn lobby_ids_are_fresh() {
+        let a = lobby_id().unwrap();
+        assert_ne!(a, lobby_id().unwrap());
         assert_eq!(a.len(), TOKEN_LEN);
-        assert_eq!(verifier(&a), verifier(&a));
-        assert_ne!(verifier(&a), verifier(&b));
-        assert_eq!(verifier(&a).len(), crate::wire::VERIFIER_LEN);
     }
 }

@@ -12,18 +12,18 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, never};
 
-use crate::chatlog::ChatLog;
+use crate::crypto::IdentityKey;
 use crate::lobby::{Lobby, Notice};
 use crate::screen::ScreenLine;
 use crate::wire::{BusyReason, Contact, ToLeader};
 
-use super::effect::{Effect, Effects, Incoming, Now};
+use super::effect::{Effect, Effects, Incoming, LogFailure, LogId, Now};
 use super::invitations::Invitations;
+use super::keys::Keyring;
 use super::msg::{Asker, ChatAnswer, Event, FromLeader, Move};
-use super::render::{LobbyEvent, Role};
 use super::repeats::Repeats;
-use super::screen::show_event;
 use super::standing::Standing;
+use super::tls::PeerTls;
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
 
 pub(super) enum Flow {
@@ -79,7 +79,7 @@ pub(super) struct Leading {
     pub(super) lobby: Lobby,
     /// This lobby's notices, and no other's.
     pub(super) notices: Receiver<Notice>,
-    pub(super) log: Option<ChatLog>,
+    pub(super) log: Option<LogId>,
     /// Chat requests not answered yet.
     pub(super) invitations: Invitations,
     pub(super) cancel: Arc<AtomicBool>,
@@ -93,7 +93,7 @@ pub(super) struct Membership {
     pub(super) members: Vec<String>,
     /// Opened when the leader admits us (`MEMBERS`): a request withdrawn
     /// before that leaves no log.
-    pub(super) log: Option<ChatLog>,
+    pub(super) log: Option<LogId>,
     /// The credential, roster and numbered messages that let the lobby
     /// outlive its leader.
     pub(super) standing: Box<Standing>,
@@ -163,6 +163,8 @@ impl Membership {
 
 pub(super) struct Pending {
     pub(super) from: String,
+    /// The key the leader proved in the TLS handshake; none in plain text.
+    pub(super) proved: Option<IdentityKey>,
     pub(super) answer: Sender<ChatAnswer>,
 }
 
@@ -185,8 +187,16 @@ pub(super) struct App {
     /// Lines typed while a request is with the registry, oldest first.
     pub(super) held: VecDeque<String>,
     pub(super) next_lobby: u64,
+    /// The last chat log's number.
+    pub(super) next_log: u64,
     pub(super) inviters: Vec<JoinHandle<()>>,
     pub(super) repeats: Repeats,
+    /// Plain text or TLS, for the rejoiners the core starts; plain until
+    /// `Peer::run` says otherwise.
+    pub(super) tls: PeerTls,
+    /// The logged-in user's keys (`identity()`); none until `Peer::run`
+    /// gives the keyring, or when the peer keeps no keys.
+    pub(super) keys: Option<Arc<Keyring>>,
     /// When the input being handled came.
     pub(super) now: Now,
 }
@@ -215,8 +225,11 @@ impl App {
             next_request: 0,
             held: VecDeque::new(),
             next_lobby: 0,
+            next_log: 0,
             inviters: Vec::new(),
             repeats: Repeats::default(),
+            tls: PeerTls::Plain,
+            keys: None,
             now,
         }
     }
@@ -245,6 +258,10 @@ impl App {
             }
             Incoming::Repeats => {
                 self.show_repeats();
+                Flow::Go
+            }
+            Incoming::LogFailed(failure) => {
+                self.log_failed(failure);
                 Flow::Go
             }
         };
@@ -328,6 +345,9 @@ impl App {
             self.held.push_back(line.to_string());
             return Flow::Go;
         }
+        if self.verify_command(line) {
+            return Flow::Go;
+        }
         let stage = std::mem::replace(&mut self.stage, Stage::Welcome);
         self.stage = match stage {
             Stage::Welcome => self.welcome(line.trim()),
@@ -351,17 +371,24 @@ impl App {
             Event::Invitation {
                 from,
                 ticket,
+                proved,
                 answer,
-            } => self.on_invitation(from, ticket, answer),
+            } => self.on_invitation(from, ticket, proved, answer),
             Event::Invited {
                 lobby,
                 name,
                 outcome,
             } => self.on_invited(lobby, name, outcome),
-            Event::Rejoin { claim, conn } => self.on_rejoin(claim, conn),
+            Event::Rejoin {
+                claim,
+                proven,
+                conn,
+            } => self.on_rejoin(*claim, *proven, conn),
+            Event::Prove { reply } => self.on_prove(&reply),
             Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
             Event::Registry(reply) => self.on_registry(reply),
+            Event::Keys(news) => self.on_key_news(news),
         }
     }
 
@@ -423,53 +450,34 @@ impl App {
         shown
     }
 
+    /// A chat log could not be kept: the user is told, and the lobby goes
+    /// on without it.
+    fn log_failed(&self, failure: LogFailure) {
+        match failure {
+            LogFailure::Create { dir, why } => {
+                self.say(format!("Cannot create a chat log in {dir}: {why}"));
+            }
+            LogFailure::Write { path, why } => {
+                self.notice(format!("Cannot write the chat log {path}: {why}"));
+            }
+        }
+    }
+
+    /// The chat log the current stage writes, which the driver keeps open;
+    /// it closes the others.
+    pub(super) fn log_in_use(&self) -> Option<LogId> {
+        match &self.stage {
+            Stage::Leading(leading) => leading.log,
+            Stage::Member(membership) => membership.log,
+            _ => None,
+        }
+    }
+
     /// Shows how often the last warning came again since it was shown.
     pub(super) fn show_repeats(&mut self) {
         if let Some(count) = self.repeats.count_shown(self.now.at) {
             self.say(count);
         }
-    }
-
-    /// The connection to the leader of lobby `lobby` ended; if we are still
-    /// its member, the lobby is over for us.
-    fn on_leader_gone(&mut self, lobby: u64, silent: bool) {
-        let Stage::Member(membership) = &self.stage else {
-            return;
-        };
-        if membership.id != lobby {
-            return;
-        }
-        let Stage::Member(mut membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
-            unreachable!("checked just above");
-        };
-        if let Phase::Invited { .. } = membership.phase {
-            // The leader went away before it let us in: no lobby was joined.
-            self.say(format!(
-                "The chat request from '{}' was withdrawn: the leader closed the connection.",
-                membership.leader
-            ));
-            self.prompt();
-            return;
-        }
-        let why = if silent {
-            "the leader stopped answering"
-        } else {
-            "lost the connection to the leader"
-        };
-        if membership.standing.can_rejoin() {
-            self.stage = self.leader_lost(membership, why);
-            self.prompt();
-            return;
-        }
-        show_event(
-            &mut membership.log,
-            &self.out,
-            &LobbyEvent::Ended(why.to_string()),
-            Role::Member {
-                leader: &membership.leader,
-            },
-        );
-        self.prompt();
     }
 
     /// Leaves any lobby, answers a waiting chat request, and waits for

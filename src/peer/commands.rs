@@ -57,6 +57,13 @@ impl<'a> From<&'a str> for LobbyInput<'a> {
             Some((word, rest)) => (word, rest.trim_start_matches(' ')),
             None => (command, ""),
         };
+        LobbyInput::command(text, word, rest)
+    }
+}
+
+impl<'a> LobbyInput<'a> {
+    /// The command `/word rest`, typed as `text`.
+    fn command(text: &'a str, word: &str, rest: &'a str) -> LobbyInput<'a> {
         let args: Vec<&str> = rest.split(' ').filter(|w| !w.is_empty()).collect();
         match (word.to_ascii_lowercase().as_str(), args.as_slice()) {
             ("help", _) => LobbyInput::Help,
@@ -70,23 +77,9 @@ impl<'a> From<&'a str> for LobbyInput<'a> {
             ("search", _) => LobbyInput::Usage("/search <name>"),
             ("invite", [name]) => named(name, LobbyInput::Invite),
             ("invite", _) => LobbyInput::Usage("/invite <name>"),
-            ("msg", [_, _, ..]) => {
-                let (to, text) = rest.split_once(' ').expect("two words");
-                let text = text.trim_start_matches(' ');
-                match (wire::check_name(to), wire::check_text(text)) {
-                    (Err(err), _) | (_, Err(err)) => LobbyInput::Refused(err.text),
-                    (Ok(()), Ok(())) => LobbyInput::Private { to, text },
-                }
-            }
+            ("msg", [_, _, ..]) => private(rest),
             ("msg", _) => LobbyInput::Usage("/msg <name> <text>"),
-            ("kick", [name, ..]) => {
-                let reason = rest[name.len()..].trim_start_matches(' ');
-                let reason = (!reason.is_empty()).then_some(reason);
-                match reason.map(wire::check_reason) {
-                    Some(Err(err)) => LobbyInput::Refused(err.text),
-                    _ => named(name, |name| LobbyInput::Kick { name, reason }),
-                }
-            }
+            ("kick", [name, ..]) => kick(name, &rest[name.len()..]),
             ("kick", []) => LobbyInput::Usage("/kick <name> [reason]"),
             ("who" | "members" | "leave" | "list", _) => {
                 LobbyInput::Usage("/who, /members, /leave and /list take no arguments")
@@ -94,9 +87,7 @@ impl<'a> From<&'a str> for LobbyInput<'a> {
             _ => LobbyInput::Unknown(text),
         }
     }
-}
 
-impl<'a> LobbyInput<'a> {
     /// `//` alone, or followed by blanks, is nothing to send.
     fn unless_blank(self, rest: &str) -> LobbyInput<'a> {
         if rest.trim().is_empty() {
@@ -116,6 +107,28 @@ fn say(text: &str) -> LobbyInput<'_> {
     {
         Ok(()) => LobbyInput::Say(text),
         Err(err) => LobbyInput::Refused(err.text),
+    }
+}
+
+/// `/msg <to> <text>`, where `rest` holds at least two words.
+fn private(rest: &str) -> LobbyInput<'_> {
+    let Some((to, text)) = rest.split_once(' ') else {
+        return LobbyInput::Usage("/msg <name> <text>");
+    };
+    let text = text.trim_start_matches(' ');
+    match (wire::check_name(to), wire::check_text(text)) {
+        (Err(err), _) | (_, Err(err)) => LobbyInput::Refused(err.text),
+        (Ok(()), Ok(())) => LobbyInput::Private { to, text },
+    }
+}
+
+/// `/kick <name> [reason]`; `reason` is what follows the name.
+fn kick<'a>(name: &'a str, reason: &'a str) -> LobbyInput<'a> {
+    let reason = reason.trim_start_matches(' ');
+    let reason = (!reason.is_empty()).then_some(reason);
+    match reason.map(wire::check_reason) {
+        Some(Err(err)) => LobbyInput::Refused(err.text),
+        _ => named(name, |name| LobbyInput::Kick { name, reason }),
     }
 }
 

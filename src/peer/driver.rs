@@ -6,6 +6,9 @@
 //!
 //! Only this loop waits; the core never does, and never waits on a socket.
 
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
@@ -13,15 +16,18 @@ use chrono::Utc;
 
 use crossbeam_channel::{Receiver, Sender, after, at, never, select};
 
+use crate::chatlog::ChatLog;
 use crate::client::LinkNotice;
 use crate::trace::Trace;
 
 use super::app::{App, Flow};
-use super::effect::{Effect, Incoming, Now, Worker};
+use super::effect::{Effect, Incoming, LogFailure, LogId, Now, Worker};
 use super::inviter::Inviter;
+use super::keys::Keyring;
 use super::msg::{Event, FromLeader, Outcome};
 use super::registry_worker::RegistryWorker;
 use super::screen::Screen;
+use super::tls::PeerTls;
 use super::{Console, Input, SCREEN_RETRY};
 
 /// What the driver owns besides the core.
@@ -34,6 +40,14 @@ pub(super) struct Driver {
     pub(super) trace: Trace,
     /// The worker threads it started, joined as the peer quits.
     pub(super) workers: Vec<JoinHandle<()>>,
+    /// The user's keys and the known peers' (none: this peer keeps no keys).
+    pub(super) keys: Option<Arc<Keyring>>,
+    /// Plain text or TLS, for the inviters.
+    pub(super) tls: PeerTls,
+    /// Where chat logs go.
+    pub(super) log_dir: PathBuf,
+    /// The chat logs open, by the core's number for each.
+    pub(super) logs: HashMap<LogId, ChatLog>,
 }
 
 /// What woke the app thread.
@@ -51,16 +65,66 @@ enum Woken {
 }
 
 impl Driver {
-    /// Carries out what the core's last input caused, in order.
-    pub(super) fn carry_out(&mut self, effects: Vec<Effect>) {
-        for effect in effects {
-            match effect {
-                Effect::Show(line) => self.screen.show(line),
-                Effect::Chat(line) => self.screen.chat(line),
-                Effect::ToRegistry(ask) => self.registry.ask(ask),
-                Effect::Start(worker) => self.start(worker),
+    /// Carries out what the core's last input caused, in order. What an
+    /// effect answers at once (a chat log that failed) goes back to the
+    /// core at once, and the effects of that come before the rest.
+    pub(super) fn carry_out(&mut self, app: &mut App, effects: Vec<Effect>, now: Now) {
+        let mut queue = VecDeque::from(effects);
+        while let Some(effect) = queue.pop_front() {
+            let Some(reply) = self.carry(effect) else {
+                continue;
+            };
+            let (_, more) = app.handle(reply, now);
+            for effect in more.into_iter().rev() {
+                queue.push_front(effect);
             }
         }
+        let in_use = app.log_in_use();
+        self.logs.retain(|log, _| Some(*log) == in_use);
+    }
+
+    /// Carries out one effect; returns what the core is to hear at once.
+    fn carry(&mut self, effect: Effect) -> Option<Incoming> {
+        match effect {
+            Effect::Show(line) => self.screen.show(line),
+            Effect::Chat(line) => self.screen.chat(line),
+            Effect::ToRegistry(ask) => self.registry.ask(ask),
+            Effect::Start(worker) => self.start(worker),
+            Effect::OpenLog { log, me, leader } => return self.open_log(log, &me, &leader),
+            Effect::Log { log, line } => return self.write_log(log, &line),
+            Effect::Verify(name) => {
+                let line = match &self.keys {
+                    Some(keys) => keys.verify(&name),
+                    None => "This peer keeps no keys.".to_string(),
+                };
+                self.screen.show(line.into());
+            }
+        }
+        None
+    }
+
+    fn open_log(&mut self, log: LogId, me: &str, leader: &str) -> Option<Incoming> {
+        match ChatLog::create(&self.log_dir, me, leader) {
+            Ok(file) => {
+                self.logs.insert(log, file);
+                None
+            }
+            Err(err) => Some(Incoming::LogFailed(LogFailure::Create {
+                dir: self.log_dir.display().to_string(),
+                why: err.to_string(),
+            })),
+        }
+    }
+
+    fn write_log(&mut self, log: LogId, line: &str) -> Option<Incoming> {
+        let file = self.logs.get_mut(&log)?;
+        let err = file.write(line).err()?;
+        let path = file.path().display().to_string();
+        self.logs.remove(&log);
+        Some(Incoming::LogFailed(LogFailure::Write {
+            path,
+            why: err.to_string(),
+        }))
     }
 
     fn start(&mut self, worker: Worker) {
@@ -80,6 +144,7 @@ impl Driver {
             timeout: self.invite_timeout,
             cancel,
             events: self.events.clone(),
+            tls: self.tls.clone(),
             trace: self.trace,
         };
         self.workers.retain(|h| !h.is_finished());
@@ -127,7 +192,8 @@ pub(super) fn drive(
         app.on_link(notice);
     }
     app.prompt();
-    driver.carry_out(app.out.take());
+    let effects = app.out.take();
+    driver.carry_out(app, effects, now());
     let mut asked = false;
     loop {
         if let (Some(wants), false) = (&console.wants, asked) {
@@ -144,15 +210,20 @@ pub(super) fn drive(
             Woken::Nothing => continue,
         };
         asked &= !matches!(input, Incoming::Line(_));
-        let now = Now {
-            at: Instant::now(),
-            utc: Utc::now(),
-        };
+        let now = now();
         let (flow, effects) = app.handle(input, now);
-        driver.carry_out(effects);
+        driver.carry_out(app, effects, now);
         if let Flow::Quit = flow {
             break;
         }
+    }
+}
+
+/// The time, read once per input.
+pub(super) fn now() -> Now {
+    Now {
+        at: Instant::now(),
+        utc: Utc::now(),
     }
 }
 

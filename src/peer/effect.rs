@@ -18,6 +18,7 @@ use crate::screen::ScreenLine;
 use crate::wire::Contact;
 
 use super::msg::{Event, FromLeader, RegistryAsk};
+use super::render::{self, Lines, LobbyEvent, Role, Shown};
 
 /// One input for the core: what the user typed, what a worker, the
 /// current lobby or the registry link said, or a timer that came due.
@@ -32,6 +33,8 @@ pub(super) enum Incoming {
     Link(LinkNotice),
     /// The count of a repeated warning is due.
     Repeats,
+    /// A chat log could not be kept (fed back at once by the driver).
+    LogFailed(LogFailure),
 }
 
 /// The time an input is handled at: the core reads no clock.
@@ -56,6 +59,35 @@ pub(super) enum Effect {
     ToRegistry(RegistryAsk),
     /// A worker thread to start.
     Start(Worker),
+    /// `/verify <name>`: the driver shows the safety code from the keys it
+    /// holds.
+    Verify(String),
+    /// Opens chat log `log`, of `me` in `leader`'s lobby; if it cannot be
+    /// created, `Incoming::LogFailed` comes back at once.
+    OpenLog {
+        log: LogId,
+        me: String,
+        leader: String,
+    },
+    /// Appends `line` to chat log `log`, if it is open; if it cannot be
+    /// written, the log is closed and `Incoming::LogFailed` comes back at
+    /// once.
+    Log { log: LogId, line: String },
+}
+
+/// A chat log the driver keeps open for the core: the lobby's, which goes
+/// on under a new lobby id when the lobby changes leader. The driver closes
+/// every log but the one the current stage writes (`App::log_in_use`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct LogId(pub(super) u64);
+
+/// Why a chat log could not be kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum LogFailure {
+    /// It could not be created in the folder `dir`.
+    Create { dir: String, why: String },
+    /// It could not be written at `path`; it is closed.
+    Write { path: String, why: String },
 }
 
 /// A worker thread the core wants started.
@@ -89,6 +121,32 @@ impl Effects {
     /// A chat line, which the screen may drop.
     pub(super) fn chat(&self, line: ScreenLine) {
         self.push(Effect::Chat(line));
+    }
+
+    /// Appends `line` to the chat log `log`, if there is one.
+    pub(super) fn log(&self, log: Option<LogId>, line: impl Into<String>) {
+        if let Some(log) = log {
+            self.push(Effect::Log {
+                log,
+                line: line.into(),
+            });
+        }
+    }
+
+    /// Shows and logs `event` as `role` sees it, through the one renderer.
+    pub(super) fn event(&self, log: Option<LogId>, event: &LobbyEvent, role: Role<'_>) {
+        let Lines {
+            screen: shown,
+            log: logged,
+        } = render::lines(event, role);
+        if let Some(logged) = logged {
+            self.log(log, logged);
+        }
+        match shown {
+            Some(Shown::Chat(line)) => self.chat(line),
+            Some(Shown::Own(line)) => self.show(line),
+            None => {}
+        }
     }
 
     /// Everything pushed since the last call, oldest first.

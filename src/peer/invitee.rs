@@ -12,13 +12,17 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 
 use crate::conn::{Conn, LeaderConn, Stream};
+use crate::crypto::{Identity, IdentityKey};
+use crate::lobby::Proven;
 use crate::net::accept_until;
 use crate::trace::Trace;
-use crate::wire::{BusyReason, ErrorCode, Rejoin, ToLeader, ToMember};
+use crate::wire::{BusyReason, ErrorCode, ToLeader, ToMember, ToSeat};
 
 use super::first_line::{FirstLine, read_first_line};
+use super::keys::{Keyring, own_identity};
 use super::member_link::MemberLink;
 use super::msg::{ChatAnswer, Event, FromLeader, Timing};
+use super::tls::{HANDSHAKE_TIMEOUT, PeerTls};
 use super::{CANCEL_CHECK, PeerConfig};
 
 /// Accepts chat connections, each on its own thread.
@@ -34,6 +38,7 @@ impl ChatListener {
     pub(super) fn start(
         config: &PeerConfig,
         listen: SocketAddr,
+        (tls, keys): (PeerTls, Option<Arc<Keyring>>),
         events: Sender<Event>,
     ) -> io::Result<ChatListener> {
         let listener = TcpListener::bind(listen)?;
@@ -45,7 +50,13 @@ impl ChatListener {
             flag: flag.clone(),
             stop: stop_rx,
             events,
+            tls,
             trace: config.trace,
+            identity: config
+                .identity
+                .clone()
+                .expect("Peer::start gives every peer its keys"),
+            keys,
             timing: Timing {
                 request: config.invite_timeout,
                 hello: config.lobby_hello,
@@ -76,8 +87,13 @@ pub(super) struct Acceptor {
     pub(super) flag: Arc<AtomicBool>,
     pub(super) stop: Receiver<()>,
     pub(super) events: Sender<Event>,
+    pub(super) tls: PeerTls,
     pub(super) trace: Trace,
     pub(super) timing: Timing,
+    /// The keys made for this run, shown until a user logs in with keys
+    /// of its own (`keys`).
+    pub(super) identity: Arc<Identity>,
+    pub(super) keys: Option<Arc<Keyring>>,
 }
 
 /// How many chat connections may wait for their first line at once. Each
@@ -113,11 +129,21 @@ impl Acceptor {
         }
     }
 
-    /// Starts a thread for one chat connection, or answers it `BUSY` when
-    /// `MAX_WAITING` others are still waiting for their first line.
+    /// Starts a thread for one chat connection, or answers it `BUSY` (in
+    /// plain text; under TLS, closes it) when `MAX_WAITING` others are
+    /// still waiting for their first line.
     fn serve(&self, stream: TcpStream, waiting: &Arc<AtomicUsize>) -> Option<JoinHandle<()>> {
+        // Under TLS nothing can be said before a handshake, and there is no
+        // key to shake hands with before the user logs in, nor a thread to
+        // spare past the cap: such a connection is closed without a word.
+        let tls_refused = self.tls.is_tls() && !self.tls.has_user();
+        if tls_refused {
+            return None;
+        }
         if waiting.load(Ordering::SeqCst) >= MAX_WAITING {
-            self.refuse_busy(stream);
+            if !self.tls.is_tls() {
+                self.refuse_busy(stream);
+            }
             return None;
         }
         waiting.fetch_add(1, Ordering::SeqCst);
@@ -125,8 +151,11 @@ impl Acceptor {
         let chat = ChatConnection {
             events: self.events.clone(),
             stop: self.stop.clone(),
+            tls: self.tls.clone(),
             trace: self.trace,
             timing: self.timing,
+            identity: own_identity(self.keys.as_deref(), Some(&self.identity))
+                .unwrap_or_else(|| self.identity.clone()),
         };
         thread::Builder::new()
             .name("chat-connection".into())
@@ -155,8 +184,11 @@ impl Acceptor {
 pub(super) struct ChatConnection {
     pub(super) events: Sender<Event>,
     pub(super) stop: Receiver<()>,
+    pub(super) tls: PeerTls,
     pub(super) trace: Trace,
     pub(super) timing: Timing,
+    /// Our keys: announced with `OK`, and proven to a member at our seat.
+    pub(super) identity: Arc<Identity>,
 }
 
 /// The first phase's result: a leader's chat request, read and parsed.
@@ -164,6 +196,8 @@ struct Invitation {
     conn: LeaderConn,
     from: String,
     ticket: Option<String>,
+    /// The key the leader proved in the TLS handshake; none in plain text.
+    proved: Option<IdentityKey>,
 }
 
 /// The user said yes: the lobby the app opened for it and the outbox of
@@ -201,15 +235,22 @@ impl ChatConnection {
 
     /// Waits for `CHAT_REQUEST` under the request timeout; anything else
     /// gets `ERR` and ends the connection.
-    fn await_request(&self, stream: TcpStream) -> Option<Invitation> {
-        let addr = stream.peer_addr().ok()?;
+    fn await_request(&self, tcp: TcpStream) -> Option<Invitation> {
+        let addr = tcp.peer_addr().ok()?;
+        let deadline = Instant::now() + self.timing.request;
+        // Under TLS the other end proves its key before any line: one that
+        // cannot is dropped here, having been told nothing. A handshake
+        // asks nobody, so it gets a short deadline of its own: a stalled
+        // one holds up the peer's quitting no longer than that.
+        let handshake = deadline.min(Instant::now() + HANDSHAKE_TIMEOUT);
+        let stream = self.tls.accept(tcp, handshake).ok()?;
+        let proved = stream.peer_key();
         // Short read timeouts let the wait for the first line notice that
         // the peer is stopping; a line never comes after `timing.request`.
-        let _ = stream.set_read_timeout(Some(CANCEL_CHECK));
+        let _ = stream.socket().set_read_timeout(Some(CANCEL_CHECK));
         // The first line says which side of a lobby this connection is, so
         // it is read as text and parsed here.
         let mut conn: Conn<Stream, String, ToMember> = Conn::new(stream, addr, self.trace).ok()?;
-        let deadline = Instant::now() + self.timing.request;
         let stopping = || {
             !matches!(
                 self.stop.try_recv(),
@@ -219,21 +260,39 @@ impl ChatConnection {
         let FirstLine::Line(line) = read_first_line(&mut conn, deadline, stopping).ok()? else {
             return None;
         };
-        // A member coming back to a lobby we lead (or should): the app
-        // decides, and the hub checks its credential.
-        if let Ok(claim) = line.parse::<Rejoin>() {
-            let conn = conn.retype();
-            let _ = self.events.send(Event::Rejoin { claim, conn });
-            return None;
+        // A member coming back to a lobby we lead (or should): it asks us
+        // to prove our seat's key first, and the hub checks its proof. A
+        // claim with no exchange before it proves nothing, and is refused.
+        match line.parse::<ToSeat>() {
+            Ok(ToSeat::Prove(nonce)) => {
+                let deadline = Instant::now() + self.timing.request;
+                let (identity, events) = (&self.identity, &self.events);
+                super::seat::answer(conn, nonce, identity, events, deadline, stopping);
+                return None;
+            }
+            Ok(ToSeat::Rejoin(claim)) => {
+                let conn = conn.retype();
+                let proven = Proven::Nothing;
+                let _ = self.events.send(Event::Rejoin {
+                    claim: Box::new(claim),
+                    proven: Box::new(proven),
+                    conn,
+                });
+                return None;
+            }
+            Err(_) => {}
         }
         let refused = match line.parse::<ToMember>() {
+            // The name is only a claim until the ticket is checked and the
+            // user accepts, so the connection is traced by its address
+            // until then (`MemberLink::open` names it).
             Ok(ToMember::ChatRequest { leader, ticket }) => {
-                let mut conn: LeaderConn = conn.retype();
-                conn.set_peer(&leader);
+                let conn: LeaderConn = conn.retype();
                 return Some(Invitation {
                     conn,
                     from: leader,
                     ticket,
+                    proved,
                 });
             }
             Ok(_) => ToMember::Err(ErrorCode::BadArgs, "expected CHAT_REQUEST <name>".into()),
@@ -253,6 +312,7 @@ impl ChatConnection {
         let asked = Event::Invitation {
             from: invitation.from.clone(),
             ticket: invitation.ticket.take(),
+            proved: invitation.proved,
             answer: answer_tx.clone(),
         };
         self.events.send(asked).ok()?;
@@ -263,7 +323,7 @@ impl ChatConnection {
                 recv(self.stop) -> _ => break ChatAnswer::Busy(BusyReason::Unsaid),
                 default(CANCEL_CHECK) => {
                     let expired = Instant::now() >= deadline;
-                    if expired || leader_hung_up(invitation.conn.get_ref()) {
+                    if expired || leader_hung_up(invitation.conn.socket()) {
                         // Dropping `answer_rx` makes a late answer fail, so
                         // the app never opens a lobby for this request.
                         drop(answer_rx);
@@ -303,7 +363,7 @@ impl ChatConnection {
             let _ = feed.send(FromLeader::Gone { silent: false });
             return None;
         };
-        if !link.send(&ToLeader::Accept) {
+        if !link.send(&ToLeader::Accept(Some(self.identity.public()))) {
             // The reader hears the connection end and tells the app.
             link.close();
             return None;

@@ -1,12 +1,12 @@
 //! The lobby's `/commands` carried out, for a leader and for a member:
 //! invitations into a running lobby, private messages, kicks.
 
+use crate::crypto::Identity;
 use crate::wire::{Contact, InviteStatus, ToLeader};
 
 use super::app::{App, Leading, Membership, Stage};
 use super::effect::Effect;
 use super::msg::{NotInvited, RegistryAsk};
-use super::screen::write_log;
 
 impl App {
     /// The leader's `/invite`, or a member's that the hub let through
@@ -80,18 +80,15 @@ impl App {
                     format!(" (asked by {by})")
                 };
                 self.say(format!("Sending a chat request to {name}{asked}..."));
-                write_log(
-                    &mut leading.log,
-                    &self.out,
-                    &format!("* invited {name}{asked}"),
-                );
+                self.out
+                    .log(leading.log, format!("* invited {name}{asked}"));
                 leading.lobby.invitation(name, InviteStatus::Sent { by });
             }
             Err(why) => {
                 leading.invitations.answered(&name);
                 self.say(format!("{name}: {why}"));
                 let event = format!("* could not invite {name}: {why}");
-                write_log(&mut leading.log, &self.out, &event);
+                self.out.log(leading.log, event);
                 leading.lobby.invitation(name, why.status());
             }
         }
@@ -116,7 +113,7 @@ impl App {
         match leading.lobby.tell(to.to_string(), text.to_string()) {
             Ok(name) => {
                 let line = format!("[you -> {name}] {text}");
-                write_log(&mut leading.log, &self.out, &line);
+                self.out.log(leading.log, &line);
                 self.say(line);
             }
             Err(err) => self.say(format!("Not sent: {}.", err.text)),
@@ -155,13 +152,33 @@ impl App {
             self.say("That is you.");
             return;
         }
-        let line = format!("[you -> {to}] {text}");
-        write_log(&mut membership.log, &self.out, &line);
-        self.say(line);
-        let private = ToLeader::Private {
-            to: to.to_string(),
-            text: text.to_string(),
+        let identity = self.identity();
+        let me = self.my_name();
+        let roster = &membership.standing.roster;
+        let secret = identity.as_deref().map(Identity::seal_secret);
+        let sealed = super::sealed::seal_for(secret, roster, &me, to, text);
+        let (line, private) = match sealed {
+            Some(Ok((to, sealed))) => (
+                format!("[you -> {to}] (sealed) {text}"),
+                ToLeader::Sealed { to, sealed },
+            ),
+            Some(Err(err)) => {
+                self.say(format!("Not sent: {}.", err.text));
+                return;
+            }
+            // A member with no key (or a leader that gave us no roster).
+            None => (
+                format!(
+                    "[you -> {to}] {text} (not sealed: {to} has no key here; the leader can read it)"
+                ),
+                ToLeader::Private {
+                    to: to.to_string(),
+                    text: text.to_string(),
+                },
+            ),
         };
+        self.out.log(membership.log, &line);
+        self.say(line);
         membership.send(private);
     }
 }

@@ -2,11 +2,11 @@
 //! answers of invitees), being a member of one (the leader's lines), and the
 //! answer to a chat request that makes us one.
 
+use crate::crypto::Identity;
 use std::sync::atomic::Ordering;
 
 use crossbeam_channel::{bounded, unbounded};
 
-use crate::chatlog::ChatLog;
 use crate::lobby::Notice;
 use crate::screen::ScreenLine;
 use crate::wire::{
@@ -15,10 +15,9 @@ use crate::wire::{
 
 use super::app::{App, Leading, Membership, Pending, Phase, Stage};
 use super::commands::LobbyInput;
-use super::effect::{Effect, Effects};
+use super::effect::{Effect, Effects, LogId};
 use super::msg::{Asker, ChatAnswer, Outcome, RegistryAsk};
 use super::render::{self, LobbyEvent, Role};
-use super::screen::{show_event, write_log};
 use super::standing::MAX_SEATS;
 use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
 
@@ -34,17 +33,17 @@ fn list_joined(members: &mut Vec<String>, name: String) {
 }
 
 impl App {
-    pub(super) fn open_log(&self, leader: &str) -> Option<ChatLog> {
-        match ChatLog::create(&self.config.log_dir, &self.my_name(), leader) {
-            Ok(log) => Some(log),
-            Err(err) => {
-                self.say(format!(
-                    "Cannot create a chat log in {}: {err}",
-                    self.config.log_dir.display()
-                ));
-                None
-            }
-        }
+    /// Opens a chat log for `leader`'s lobby; the driver says at once if
+    /// it could not, and then writes to it are lost.
+    pub(super) fn open_log(&mut self, leader: &str) -> Option<LogId> {
+        self.next_log += 1;
+        let log = LogId(self.next_log);
+        self.out.push(Effect::OpenLog {
+            log,
+            me: self.my_name(),
+            leader: leader.to_string(),
+        });
+        Some(log)
     }
 
     pub(super) fn lead(&mut self, mut leading: Leading, line: &str) -> Stage {
@@ -58,7 +57,7 @@ impl App {
                 for piece in self.pieces(text) {
                     leading.lobby.say(piece.to_string());
                     let line = format!("[{}] {piece}", self.my_name());
-                    write_log(&mut leading.log, &self.out, &line);
+                    self.out.log(leading.log, line);
                 }
             }
             LobbyInput::Invite(name) => self.leader_invite(&mut leading, name, None),
@@ -85,7 +84,7 @@ impl App {
                         return Stage::Member(membership);
                     }
                     let line = format!("[{}] {piece}", self.my_name());
-                    write_log(&mut membership.log, &self.out, &line);
+                    self.out.log(membership.log, line);
                     membership.send(ToLeader::Msg(piece.to_string()));
                 }
             }
@@ -149,27 +148,26 @@ impl App {
 
     /// Ends the lobby we lead. What it relayed and we have not handled
     /// yet still goes to its log (not to the screen: the user moved on).
-    pub(super) fn end_lobby(&mut self, mut leading: Leading, why: &str) {
+    pub(super) fn end_lobby(&mut self, leading: Leading, why: &str) {
         leading.cancel.store(true, Ordering::SeqCst);
         let unnoticed = leading.lobby.close(CloseReason::LeaderLeft);
         for notice in leading.notices.try_iter().chain(unnoticed) {
             let logged = render::lines(&LobbyEvent::from(notice), Role::Leader).log;
-            write_log(&mut leading.log, &self.out, &logged.unwrap_or_default());
+            self.out.log(leading.log, logged.unwrap_or_default());
         }
-        show_event(
-            &mut leading.log,
-            &self.out,
+        self.out.event(
+            leading.log,
             &LobbyEvent::Ended(why.to_string()),
             Role::Leader,
         );
     }
 
-    pub(super) fn leave_membership(&mut self, mut membership: Membership) {
+    pub(super) fn leave_membership(&mut self, membership: Membership) {
         match &membership.phase {
             Phase::Rejoining { cancel, .. } => cancel.store(true, Ordering::SeqCst),
             Phase::Invited { .. } | Phase::Admitted { .. } => membership.send(ToLeader::Leave),
         }
-        write_log(&mut membership.log, &self.out, "* you left the lobby");
+        self.out.log(membership.log, "* you left the lobby");
         self.notice(format!("You left {}'s lobby.", membership.leader));
     }
 
@@ -234,36 +232,28 @@ impl App {
             // An answer for a lobby that has ended: tell an accepting
             // invitee so rather than leaving it waiting.
             if let Outcome::Accepted { mut conn, .. } = outcome {
-                let _ = conn.get_ref().set_write_timeout(Some(CANCEL_CHECK));
+                let _ = conn.socket().set_write_timeout(Some(CANCEL_CHECK));
                 let _ = conn.send(&ToMember::Closed(CloseReason::LeaderLeft));
             }
             return;
         }
         leading.invitations.answered(&name);
         let (report, status) = match outcome {
-            Outcome::Accepted { addr, conn } => {
+            Outcome::Accepted { addr, key, conn } => {
                 // Everyone hears `JOINED` from the hub instead.
-                leading.lobby.admit_from(name.clone(), addr, conn);
+                leading.lobby.admit_from(name.clone(), addr, key, *conn);
                 let report = format!("OK -> ('{}', {})", addr.ip(), addr.port());
                 (report, None)
             }
-            Outcome::Rejected => (
-                format!("{name}: rejected your chat request"),
-                Some(InviteStatus::Rejected),
-            ),
-            Outcome::Busy(reason) => {
-                let why = match reason {
-                    BusyReason::Answering => " (answering another request)",
-                    BusyReason::InChat => " (in a chat)",
-                    BusyReason::Unsaid => "",
-                };
-                (format!("{name}: busy{why}"), Some(InviteStatus::Busy))
+            Outcome::Rejected => {
+                not_in(&name, "rejected your chat request", InviteStatus::Rejected)
             }
-            Outcome::NoAnswer => (format!("{name}: no answer"), Some(InviteStatus::NoAnswer)),
-            Outcome::Unreachable(why) => (
-                format!("{name}: unreachable ({why})"),
-                Some(InviteStatus::Unreachable),
-            ),
+            Outcome::Busy(reason) => not_in(&name, busy(reason), InviteStatus::Busy),
+            Outcome::NoAnswer => not_in(&name, "no answer", InviteStatus::NoAnswer),
+            Outcome::Unreachable(why) => {
+                let why = format!("unreachable ({why})");
+                not_in(&name, why, InviteStatus::Unreachable)
+            }
         };
         if let Some(status) = status {
             leading.lobby.invitation(name, status);
@@ -291,9 +281,9 @@ impl App {
             self.on_invite_asked(by, name);
             return;
         }
-        let Stage::Leading(leading) = &mut self.stage else {
+        if !matches!(self.stage, Stage::Leading(_)) {
             return;
-        };
+        }
         let someone_left = matches!(
             notice,
             Notice::Left(_)
@@ -302,8 +292,24 @@ impl App {
                 | Notice::TooLong(_)
                 | Notice::Kicked { .. }
         );
-        let event = LobbyEvent::from(notice);
-        show_event(&mut leading.log, &self.out, &event, Role::Leader);
+        let event = match notice {
+            Notice::Sealed {
+                lobby,
+                from,
+                key,
+                sealed,
+            } => {
+                let identity = self.identity();
+                let me = self.my_name();
+                let secret = identity.as_deref().map(Identity::seal_secret);
+                super::sealed::opened(secret, &lobby, key.as_ref(), from, &me, &sealed)
+            }
+            other => LobbyEvent::from(other),
+        };
+        let Stage::Leading(leading) = &mut self.stage else {
+            return;
+        };
+        self.out.event(leading.log, &event, Role::Leader);
         if someone_left {
             self.maybe_end_empty_lobby();
         }
@@ -320,18 +326,9 @@ impl App {
             return;
         }
         if let (ToMember::Members(_), Phase::Invited { .. }) = (&line, &membership.phase) {
-            // Admitted: only now is there a lobby to log.
-            let leader = membership.leader.clone();
-            let mut log = self.open_log(&leader);
-            write_log(
-                &mut log,
-                &self.out,
-                &format!("* joined the lobby of {leader}"),
-            );
-            if let Stage::Member(membership) = &mut self.stage {
-                membership.log = log;
-            }
+            self.open_member_log();
         }
+        let identity = self.identity();
         let Stage::Member(membership) = &mut self.stage else {
             return;
         };
@@ -344,26 +341,74 @@ impl App {
             self.prompt();
             return;
         }
+        if let ToMember::Sealed { from, sealed } = &line {
+            let standing = &membership.standing;
+            let lobby = standing.lobby().unwrap_or_default();
+            let key = standing.roster.seat(from).map(|seat| seat.key);
+            let secret = identity.as_deref().map(Identity::seal_secret);
+            let event =
+                super::sealed::opened(secret, lobby, key.as_ref(), from.clone(), &me, sealed);
+            let role = Role::Member {
+                leader: &membership.leader,
+            };
+            self.out.event(membership.log, &event, role);
+            return;
+        }
         let ToMember::Closed(reason) = line else {
             membership.show(line, &self.out);
             return;
         };
-        let why = match reason {
-            CloseReason::LeaderLeft => "the leader left".to_string(),
-            CloseReason::Kicked(None) => format!("{} removed you", membership.leader),
-            CloseReason::Kicked(Some(why)) => format!("{} removed you: {why}", membership.leader),
-            other => other.to_string(),
+        let why = closed_why(reason, &membership.leader);
+        let role = Role::Member {
+            leader: &membership.leader,
         };
-        show_event(
-            &mut membership.log,
-            &self.out,
-            &LobbyEvent::Ended(why),
-            Role::Member {
-                leader: &membership.leader,
-            },
-        );
+        self.out
+            .event(membership.log, &LobbyEvent::Ended(why), role);
         self.stage = Stage::Menu;
         self.prompt();
+    }
+
+    /// Admitted: only now is there a lobby to log.
+    fn open_member_log(&mut self) {
+        let Stage::Member(membership) = &self.stage else {
+            return;
+        };
+        let leader = membership.leader.clone();
+        let log = self.open_log(&leader);
+        self.out.log(log, format!("* joined the lobby of {leader}"));
+        if let Stage::Member(membership) = &mut self.stage {
+            membership.log = log;
+        }
+    }
+}
+
+/// What the leader is told of an invitee that did not come in, and what
+/// the members hear.
+fn not_in(
+    name: &str,
+    what: impl std::fmt::Display,
+    status: InviteStatus,
+) -> (String, Option<InviteStatus>) {
+    (format!("{name}: {what}"), Some(status))
+}
+
+/// An invitee's busy answer, in words.
+fn busy(reason: BusyReason) -> String {
+    let why = match reason {
+        BusyReason::Answering => " (answering another request)",
+        BusyReason::InChat => " (in a chat)",
+        BusyReason::Unsaid => "",
+    };
+    format!("busy{why}")
+}
+
+/// Why the leader's `CLOSED` ends the lobby for us, in words.
+fn closed_why(reason: CloseReason, leader: &str) -> String {
+    match reason {
+        CloseReason::LeaderLeft => "the leader left".to_string(),
+        CloseReason::Kicked(None) => format!("{leader} removed you"),
+        CloseReason::Kicked(Some(why)) => format!("{leader} removed you: {why}"),
+        other => other.to_string(),
     }
 }
 
@@ -400,7 +445,7 @@ impl Membership {
         let role = Role::Member {
             leader: &self.leader,
         };
-        show_event(&mut self.log, screen, &event, role);
+        screen.event(self.log, &event, role);
     }
 
     /// Keeps the member list up to date with `line`, and says what it
@@ -427,7 +472,13 @@ impl Membership {
                 self.earlier_begins(screen);
                 LobbyEvent::History { at, from, text }
             }
-            ToMember::Private { from, text } => LobbyEvent::Private { from, text },
+            ToMember::Private { from, text } => LobbyEvent::Private {
+                from,
+                text,
+                seal: super::render::Seal::Plain,
+            },
+            // Opened by the app, which holds our key (`on_leader_line`).
+            ToMember::Sealed { .. } => return None,
             ToMember::Kicked { name, reason } => {
                 self.members.retain(|m| *m != name);
                 LobbyEvent::Kicked { name, reason }

@@ -12,7 +12,7 @@ use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender, select};
 
-use crate::conn::{self, LeaderConn, Received, Stream};
+use crate::conn::{self, LeaderConn, ReadHalf, Received, WriteHalf};
 use crate::line::is_timeout;
 use crate::wire::{ToLeader, ToMember};
 
@@ -20,7 +20,7 @@ use super::msg::{FromLeader, Timing};
 
 /// The connection to a leader, with its member reader running.
 pub(super) struct MemberLink {
-    writer: conn::Writer<Stream, ToLeader>,
+    writer: conn::Writer<WriteHalf, ToLeader>,
     timing: Timing,
     reading: JoinHandle<()>,
 }
@@ -37,8 +37,8 @@ impl MemberLink {
         // A leader that sends nothing, not even HELLO, for this long is
         // gone: its machine may have died without closing the connection.
         // Nor may a leader that stopped reading hold the writer for ever.
-        conn.get_ref().set_read_timeout(Some(timing.silence))?;
-        conn.get_ref().set_write_timeout(Some(timing.silence))?;
+        conn.socket().set_read_timeout(Some(timing.silence))?;
+        conn.socket().set_write_timeout(Some(timing.silence))?;
         conn.set_peer(leader);
         let (reader, writer) = conn.into_split();
         let reading = thread::Builder::new()
@@ -85,7 +85,7 @@ impl MemberLink {
 
     /// Closes the connection, which ends the reader, and waits for it.
     pub(super) fn close(self) {
-        let _ = self.writer.get_ref().shutdown(Shutdown::Both);
+        let _ = self.writer.get_ref().socket().shutdown(Shutdown::Both);
         let _ = self.reading.join();
     }
 }
@@ -93,7 +93,7 @@ impl MemberLink {
 /// Forwards the leader's lines to the app thread until the connection ends.
 /// `feed` is bounded: while the app is behind, this thread waits, and so,
 /// through TCP, does the leader.
-fn read_from_leader(mut reader: conn::Reader<Stream, ToMember>, feed: &Sender<FromLeader>) {
+fn read_from_leader(mut reader: conn::Reader<ReadHalf, ToMember>, feed: &Sender<FromLeader>) {
     loop {
         let gone = match reader.recv() {
             Ok(Received::Line(parsed)) => {

@@ -14,7 +14,6 @@ use super::app::{App, Leading, Opening, Purpose, Stage, Wait};
 use super::effect::{Effect, Worker};
 use super::invitations::Invitations;
 use super::msg::{Asker, NotInvited, RegistryAsk, RegistryReply};
-use super::screen::write_log;
 use super::{FEED_CAPACITY, LOBBY_HELP};
 
 impl App {
@@ -306,8 +305,8 @@ impl App {
                 return Stage::Menu;
             }
         };
-        let mut log = self.open_log(&me);
-        write_log(&mut log, &self.out, &format!("* lobby started by {me}"));
+        let log = self.open_log(&me);
+        self.out.log(log, format!("* lobby started by {me}"));
         let names: Vec<String> = self.contacts.iter().map(|c| c.name.clone()).collect();
         self.ask_tickets(id, &names);
         Stage::Leading(Leading {

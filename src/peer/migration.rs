@@ -5,11 +5,17 @@
 //! that then runs the member link (`member_link.rs`), as the chat
 //! connection's thread does for an invitee.
 //!
+//! At each seat the member sends nothing but `PROVE <nonce>` until the
+//! peer there has proven the seat's key (`PROOF`); only then its `REJOIN`,
+//! signed over both nonces. A peer that cannot prove it (a stranger bound
+//! to a lost leader's port) learns one random nonce and is passed over:
+//! the walk goes on to the next seat, so it cannot be held back either.
+//!
 //! The rejoiner writes only the sockets it opens, until it hands an admitted
 //! one to the member link; it reports to the app thread and never touches
 //! its state.
 
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
@@ -18,13 +24,17 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Sender, never, unbounded};
 
 use crate::conn::{Conn, LeaderConn, Stream};
-use crate::lobby::roster::Candidate;
+use crate::crypto::Identity;
+use crate::crypto::proof::Nonce;
+use crate::lobby::Seat;
+use crate::lobby::roster::{self, Candidate, Nonces};
 use crate::trace::Trace;
-use crate::wire::{Rejoin, ToLeader, ToMember};
+use crate::wire::{ErrorCode, Rejoin, Succession, ToLeader, ToMember, ToSeat};
 
 use super::first_line::{FirstLine, read_first_line};
 use super::member_link::MemberLink;
 use super::msg::{Event, FromLeader, Rejoined, Timing};
+use super::tls::PeerTls;
 use super::{CANCEL_CHECK, INVITE_CONNECT_TIMEOUT};
 
 /// How long a rejoiner waits between two walks of the roster, when a peer
@@ -40,15 +50,20 @@ pub(super) struct Rejoiner {
     /// Set when the user leaves the lobby (or quits): the walk stops.
     pub(super) cancel: Arc<AtomicBool>,
     pub(super) events: Sender<Event>,
+    /// Plain text or TLS, as every chat connection of this peer.
+    pub(super) tls: PeerTls,
     pub(super) trace: Trace,
+    /// Our keys: the claim is signed with them.
+    pub(super) identity: Arc<Identity>,
 }
 
 /// What one attempt at one peer found.
 enum Attempt {
     Admitted(Rejoined),
-    /// Nobody listens there: on to the next peer.
-    Gone,
-    /// Someone is there but does not (yet) lead: walk again later.
+    /// Nobody listens there, or a peer that cannot prove the seat's key
+    /// (a stranger on a lost leader's port): on to the next seat at once.
+    Skip,
+    /// The seat's own peer, proven, does not (yet) lead: walk again later.
     NotYet,
 }
 
@@ -74,9 +89,9 @@ impl Rejoiner {
                     Candidate::Me => return Rejoined::Lead,
                     Candidate::Peer(seat) => seat,
                 };
-                match self.attempt(&seat.name, seat.addr) {
+                match self.attempt(seat) {
                     Attempt::Admitted(rejoined) => return rejoined,
-                    Attempt::Gone => continue,
+                    Attempt::Skip => continue,
                     Attempt::NotYet => break,
                 }
             }
@@ -91,35 +106,94 @@ impl Rejoiner {
         self.cancel.load(Ordering::SeqCst)
     }
 
-    fn attempt(&self, name: &str, addr: std::net::SocketAddr) -> Attempt {
-        let Ok(stream) = TcpStream::connect_timeout(&addr, INVITE_CONNECT_TIMEOUT) else {
-            return Attempt::Gone;
+    /// One seat: nothing but a fresh nonce goes out until the peer there
+    /// has proven the seat's key (under TLS, in the handshake too, which
+    /// fails for any other key); then our claim, with our own proof.
+    fn attempt(&self, seat: &Seat) -> Attempt {
+        let connected = self
+            .tls
+            .connect(seat.addr, INVITE_CONNECT_TIMEOUT, Some(&seat.key));
+        let Ok(stream) = connected else {
+            return Attempt::Skip;
         };
-        // The claim is the one line a member sends before it is a member.
-        let conn: Option<Conn<Stream, ToMember, Rejoin>> = stream
+        let conn: Option<Conn<Stream, ToMember, ToSeat>> = stream
+            .socket()
             .set_read_timeout(Some(CANCEL_CHECK))
-            .and_then(|()| Conn::new(stream, name, self.trace))
+            .and_then(|()| Conn::new(stream, &seat.name, self.trace))
             .ok();
-        let Some(mut conn) = conn else {
-            return Attempt::NotYet;
+        let (Some(mut conn), Ok(member)) = (conn, Nonce::random()) else {
+            return Attempt::Skip;
         };
-        if conn.send(&self.claim).is_err() {
-            return Attempt::NotYet;
-        }
         let deadline = self.deadline.min(Instant::now() + INVITE_CONNECT_TIMEOUT);
+        let proven = conn
+            .send(&ToSeat::Prove(member))
+            .ok()
+            .and_then(|()| self.await_proof(&mut conn, seat, member, deadline));
+        let Some((leader, nonces)) = proven else {
+            let _ = conn.socket().shutdown(Shutdown::Both);
+            return Attempt::Skip;
+        };
+        let sig = roster::prove_claim(
+            self.identity.signing_key(),
+            &self.claim.lobby,
+            &leader,
+            &self.claim.name,
+            nonces,
+        );
+        let claim = Rejoin {
+            sig: Some(sig),
+            ..self.claim.clone()
+        };
+        if conn.send(&ToSeat::Rejoin(claim)).is_err() {
+            return Attempt::Skip;
+        }
         match read_first_line(&mut conn, deadline, || self.cancelled()) {
             Ok(FirstLine::Line(first @ ToMember::Members(_))) => {
                 Attempt::Admitted(Rejoined::Admitted {
-                    leader: name.to_string(),
+                    leader: seat.name.clone(),
                     conn: Box::new(conn.retype()),
                     first,
                 })
             }
-            _ => {
-                let _ = conn.get_ref().shutdown(Shutdown::Both);
+            // The seat's own peer says it does not lead yet: it may soon.
+            Ok(FirstLine::Line(ToMember::Err(ErrorCode::NotLeader, _))) => {
+                let _ = conn.socket().shutdown(Shutdown::Both);
                 Attempt::NotYet
             }
+            _ => {
+                let _ = conn.socket().shutdown(Shutdown::Both);
+                Attempt::Skip
+            }
         }
+    }
+
+    /// The seat's `PROOF`, if it proves the seat's key for our lobby and
+    /// our nonce: the name it signed as and both nonces. Anything else, a
+    /// refusal included, proves nothing.
+    fn await_proof(
+        &self,
+        conn: &mut Conn<Stream, ToMember, ToSeat>,
+        seat: &Seat,
+        member: Nonce,
+        deadline: Instant,
+    ) -> Option<(String, Nonces)> {
+        let first = read_first_line(conn, deadline, || self.cancelled()).ok()?;
+        let FirstLine::Line(ToMember::Succession(Succession::Proof {
+            lobby,
+            name,
+            nonce,
+            sig,
+        })) = first
+        else {
+            return None;
+        };
+        let nonces = Nonces {
+            member,
+            leader: nonce,
+        };
+        let ours = lobby == self.claim.lobby && name.eq_ignore_ascii_case(&seat.name);
+        let key = &seat.key.identity;
+        (ours && roster::seat_proven(key, &lobby, &name, nonces, &sig)).then_some((name, nonces))
     }
 }
 

@@ -11,6 +11,17 @@ use crate::lobby::Notice;
 use crate::screen::ScreenLine;
 use crate::wire::{ErrorCode, InviteStatus};
 
+/// Whether a private message was sealed to us by its sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Seal {
+    /// Sealed to our key and opened with the sender's: nobody else read it,
+    /// and the sender wrote it.
+    Verified,
+    /// Plain text (a peer played by hand, or a member with no key): the
+    /// leader could read it, or have written it.
+    Plain,
+}
+
 /// Something that happened in a lobby, as the user hears of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum LobbyEvent {
@@ -24,6 +35,12 @@ pub(super) enum LobbyEvent {
     Private {
         from: String,
         text: String,
+        seal: Seal,
+    },
+    /// A sealed private message that did not open, and why.
+    Unopened {
+        from: String,
+        why: String,
     },
     /// A message said before we came, replayed.
     History {
@@ -75,7 +92,18 @@ impl From<Notice> for LobbyEvent {
             Notice::Silent(name) => LobbyEvent::Silent(name),
             Notice::TooLong(name) => LobbyEvent::TooLong(name),
             Notice::Kicked { name, reason } => LobbyEvent::Kicked { name, reason },
-            Notice::Private { from, text } => LobbyEvent::Private { from, text },
+            Notice::Private { from, text } => LobbyEvent::Private {
+                from,
+                text,
+                seal: Seal::Plain,
+            },
+            // The leader's peer opens these before it renders them
+            // (`lobby_stage.rs`); one that is left when the lobby ends is
+            // only logged, unread.
+            Notice::Sealed { from, .. } => LobbyEvent::Unopened {
+                from,
+                why: "the lobby ended before it was opened".to_string(),
+            },
             Notice::InviteDenied { by, name } => LobbyEvent::InviteDenied { by, name },
             Notice::InviteAsked { by, name } => LobbyEvent::InviteAsked { by, name },
         }
@@ -90,6 +118,16 @@ pub(super) enum Role<'a> {
     Member {
         leader: &'a str,
     },
+}
+
+impl Role<'_> {
+    /// Who leads the lobby, as this role says it.
+    fn who_leads(&self) -> &str {
+        match self {
+            Role::Leader => "you",
+            Role::Member { leader } => leader,
+        }
+    }
 }
 
 /// How a line reaches the screen.
@@ -115,105 +153,152 @@ fn notice(shown: String, logged: String) -> Lines {
     }
 }
 
-/// The screen line and the log line of `event`, seen in `role`.
+/// The screen line and the log line of `event`, seen in `role`: one call
+/// per event, grouped by family (who is there, what is said, invitations,
+/// the end).
 pub(super) fn lines(event: &LobbyEvent, role: Role<'_>) -> Lines {
-    let by = match role {
-        Role::Leader => "you",
-        Role::Member { leader } => leader,
-    };
+    let by = role.who_leads();
     match event {
-        LobbyEvent::Members(names) => notice(
-            format!(
-                "You are in {by}'s lobby with: {}. {}",
-                names.join(", "),
-                super::LOBBY_HELP
-            ),
-            format!("* members: {}", names.join(" ")),
+        LobbyEvent::Members(names) => members(names, by),
+        LobbyEvent::Joined(name) => joined(name, role),
+        LobbyEvent::Left(name) => gone(name, "", "left"),
+        LobbyEvent::Dropped(name) => gone(
+            name,
+            " (too slow: it stopped reading and was dropped)",
+            "dropped: it stopped reading",
         ),
-        LobbyEvent::Joined(name) => {
-            let shown = match role {
-                Role::Leader => format!("Client ('{name}') connected"),
-                Role::Member { .. } => format!("Peer ('{name}') joined the lobby"),
-            };
-            notice(shown, format!("* {name} joined"))
+        LobbyEvent::Silent(name) => gone(
+            name,
+            " (silent: nothing heard from it for too long)",
+            "dropped: nothing heard from it",
+        ),
+        LobbyEvent::TooLong(name) => gone(
+            name,
+            " (it sent a line too long)",
+            "dropped: it sent a line too long",
+        ),
+        LobbyEvent::Kicked { name, reason } => kicked(name, reason.as_deref(), by),
+        LobbyEvent::Msg { from, text } => said(from, text),
+        LobbyEvent::Private { from, text, seal } => private(from, text, *seal),
+        LobbyEvent::History { at, from, text } => history(*at, from, text),
+        LobbyEvent::Invitation { name, status } => invited(by, name, status),
+        LobbyEvent::InviteDenied { by, name } => invite_denied(by, name),
+        LobbyEvent::InviteAsked { by, name } => {
+            let asked = format!("{by} asked to invite {name}");
+            notice(asked.clone(), format!("* {asked}"))
         }
-        LobbyEvent::Msg { from, text } => Lines {
-            screen: Some(Shown::Chat(ScreenLine::Chat {
-                from: from.clone(),
-                text: text.clone(),
-            })),
-            log: Some(format!("[{from}] {text}")),
-        },
-        LobbyEvent::Private { from, text } => {
-            let line = format!("[{from} -> you] {text}");
-            Lines {
-                screen: Some(Shown::Chat(ScreenLine::Text(line.clone()))),
-                log: Some(line),
-            }
-        }
-        LobbyEvent::History { at, from, text } => {
-            let at = at.with_timezone(&Local);
-            Lines {
-                screen: Some(Shown::Own(ScreenLine::Text(format!(
-                    "{} [{from}] {text}",
-                    at.format("%H:%M")
-                )))),
-                log: Some(format!(
-                    "* history, said {}: [{from}] {text}",
-                    at.format("%Y-%m-%d %H:%M:%S")
-                )),
-            }
-        }
-        LobbyEvent::Left(name) => notice(
-            format!("Peer ('{name}') is offline"),
-            format!("* {name} left"),
-        ),
-        LobbyEvent::Dropped(name) => notice(
-            format!("Peer ('{name}') is offline (too slow: it stopped reading and was dropped)"),
-            format!("* {name} dropped: it stopped reading"),
-        ),
-        LobbyEvent::Silent(name) => notice(
-            format!("Peer ('{name}') is offline (silent: nothing heard from it for too long)"),
-            format!("* {name} dropped: nothing heard from it"),
-        ),
-        LobbyEvent::TooLong(name) => notice(
-            format!("Peer ('{name}') is offline (it sent a line too long)"),
-            format!("* {name} dropped: it sent a line too long"),
-        ),
-        LobbyEvent::Kicked { name, reason } => {
-            let why = reason
-                .as_deref()
-                .map_or(String::new(), |r| format!(": {r}"));
-            notice(
-                format!("Peer ('{name}') is offline (removed by {by}{why})"),
-                format!("* {name} removed by {by}{why}"),
-            )
-        }
-        LobbyEvent::Invitation { name, status } => {
-            let shown = invitation(by, name, status);
-            notice(shown.clone(), format!("* {shown}"))
-        }
-        LobbyEvent::InviteDenied { by, name } => notice(
-            format!(
-                "{by} asked to invite {name}; only you invite in this lobby (type /invite {name} to do it)"
-            ),
-            format!("* {by} asked to invite {name}; refused: only the leader invites"),
-        ),
-        LobbyEvent::InviteAsked { by, name } => notice(
-            format!("{by} asked to invite {name}"),
-            format!("* {by} asked to invite {name}"),
-        ),
-        LobbyEvent::LeaderSays(code, text) => Lines {
-            screen: Some(Shown::Own(ScreenLine::Text(format!(
-                "The leader says: {text} ({code})"
-            )))),
-            log: None,
-        },
+        LobbyEvent::LeaderSays(code, text) => leader_says(*code, text),
+        LobbyEvent::Unopened { from, why } => unopened(from, why),
         LobbyEvent::Ended(why) => notice(
             format!("The lobby has ended ({why})."),
             format!("* lobby ended: {why}"),
         ),
     }
+}
+
+/// We were admitted into `by`'s lobby: who is there.
+fn members(names: &[String], by: &str) -> Lines {
+    notice(
+        format!(
+            "You are in {by}'s lobby with: {}. {}",
+            names.join(", "),
+            super::LOBBY_HELP
+        ),
+        format!("* members: {}", names.join(" ")),
+    )
+}
+
+fn joined(name: &str, role: Role<'_>) -> Lines {
+    let shown = match role {
+        Role::Leader => format!("Client ('{name}') connected"),
+        Role::Member { .. } => format!("Peer ('{name}') joined the lobby"),
+    };
+    notice(shown, format!("* {name} joined"))
+}
+
+/// A member is gone: `shown` says why on the screen, `logged` in the log.
+fn gone(name: &str, shown: &str, logged: &str) -> Lines {
+    notice(
+        format!("Peer ('{name}') is offline{shown}"),
+        format!("* {name} {logged}"),
+    )
+}
+
+fn kicked(name: &str, reason: Option<&str>, by: &str) -> Lines {
+    let why = reason.map_or(String::new(), |r| format!(": {r}"));
+    notice(
+        format!("Peer ('{name}') is offline (removed by {by}{why})"),
+        format!("* {name} removed by {by}{why}"),
+    )
+}
+
+fn said(from: &str, text: &str) -> Lines {
+    Lines {
+        screen: Some(Shown::Chat(ScreenLine::Chat {
+            from: from.to_string(),
+            text: text.to_string(),
+        })),
+        log: Some(format!("[{from}] {text}")),
+    }
+}
+
+fn private(from: &str, text: &str, seal: Seal) -> Lines {
+    let line = match seal {
+        Seal::Verified => format!("[{from} -> you] (verified) {text}"),
+        Seal::Plain => format!("[{from} -> you] {text} (not sealed: the leader could read it)"),
+    };
+    Lines {
+        screen: Some(Shown::Chat(ScreenLine::Text(line.clone()))),
+        log: Some(line),
+    }
+}
+
+/// A sealed private message that did not open: said, never shown as text.
+fn unopened(from: &str, why: &str) -> Lines {
+    let line = format!("[{from} -> you] (a sealed message that did not open: {why})");
+    Lines {
+        screen: Some(Shown::Chat(ScreenLine::Text(line.clone()))),
+        log: Some(line),
+    }
+}
+
+/// A message said before we came, with the time it was said.
+fn history(at: DateTime<Utc>, from: &str, text: &str) -> Lines {
+    let at = at.with_timezone(&Local);
+    Lines {
+        screen: Some(Shown::Own(ScreenLine::Text(format!(
+            "{} [{from}] {text}",
+            at.format("%H:%M")
+        )))),
+        log: Some(format!(
+            "* history, said {}: [{from}] {text}",
+            at.format("%Y-%m-%d %H:%M:%S")
+        )),
+    }
+}
+
+/// How an invitation went, as the lobby hears it.
+fn invited(leader: &str, name: &str, status: &InviteStatus) -> Lines {
+    let shown = invitation(leader, name, status);
+    notice(shown.clone(), format!("* {shown}"))
+}
+
+/// The leader refused what we sent: shown, not logged.
+fn leader_says(code: ErrorCode, text: &str) -> Lines {
+    let shown = format!("The leader says: {text} ({code})");
+    Lines {
+        screen: Some(Shown::Own(ScreenLine::Text(shown))),
+        log: None,
+    }
+}
+
+fn invite_denied(by: &str, name: &str) -> Lines {
+    notice(
+        format!(
+            "{by} asked to invite {name}; only you invite in this lobby (type /invite {name} to do it)"
+        ),
+        format!("* {by} asked to invite {name}; refused: only the leader invites"),
+    )
 }
 
 /// How an invitation into `leader`'s lobby went, in words.

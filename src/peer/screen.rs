@@ -16,11 +16,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError};
 
-use crate::chatlog::ChatLog;
 use crate::screen::ScreenLine;
-
-use super::effect::Effects;
-use super::render::{self, Lines, LobbyEvent, Role, Shown};
 
 /// How many of the app's own lines are held while the screen is full; past
 /// this they are dropped and counted like chat lines.
@@ -124,39 +120,6 @@ impl Screen {
 /// The line that stands in for `dropped` lines not shown.
 fn summary(dropped: u64) -> ScreenLine {
     ScreenLine::Notice(format!("[… {dropped} lines not shown; all are in the log]"))
-}
-
-pub(super) fn write_log(log: &mut Option<ChatLog>, screen: &Effects, event: &str) {
-    if let Some(file) = log
-        && let Err(err) = file.write(event)
-    {
-        screen.show(ScreenLine::Notice(format!(
-            "Cannot write the chat log {}: {err}",
-            file.path().display()
-        )));
-        *log = None;
-    }
-}
-
-/// Shows and logs `event` as `role` sees it, through the one renderer.
-pub(super) fn show_event(
-    log: &mut Option<ChatLog>,
-    screen: &Effects,
-    event: &LobbyEvent,
-    role: Role<'_>,
-) {
-    let Lines {
-        screen: shown,
-        log: logged,
-    } = render::lines(event, role);
-    if let Some(logged) = logged {
-        write_log(log, screen, &logged);
-    }
-    match shown {
-        Some(Shown::Chat(line)) => screen.chat(line),
-        Some(Shown::Own(line)) => screen.show(line),
-        None => {}
-    }
 }
 
 #[cfg(test)]

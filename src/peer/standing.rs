@@ -1,5 +1,6 @@
 //! What a member keeps so that its lobby can outlive the leader: its
-//! credential, the roster, the numbered messages it has (to lead, if it comes
+//! credential (the lobby's id; its key is its proof), the roster with every
+//! member's key, the numbered messages it has (to lead, if it comes
 //! to that), and its own messages no leader has numbered yet (to send again
 //! to the next one). A plain type: it reads the leader's lines and answers
 //! questions; the app thread does the I/O.
@@ -28,8 +29,8 @@ pub(super) const MAX_HEARD: usize = MAX_TEXT;
 /// A member's side of its lobby's succession.
 #[derive(Debug, Default)]
 pub(super) struct Standing {
-    /// The lobby id and this member's secret, once `CREDENTIAL` came.
-    credential: Option<(String, String)>,
+    /// The lobby id, once `CREDENTIAL` came.
+    credential: Option<String>,
     pub(super) roster: Roster,
     /// The number of the last message this member has.
     pub(super) last_seq: u64,
@@ -60,9 +61,9 @@ impl Standing {
                 }
                 _ => self.heard = Some((*at, from.clone(), text.clone())),
             },
-            ToMember::Succession(Succession::Credential { lobby, secret }) => {
+            ToMember::Succession(Succession::Credential { lobby }) => {
                 self.roster.lobby = lobby.clone();
-                self.credential = Some((lobby.clone(), secret.clone()));
+                self.credential = Some(lobby.clone());
             }
             ToMember::Succession(Succession::Seat { name, .. })
                 if self.roster.seats.len() >= MAX_SEATS && self.roster.seat(name).is_none() => {}
@@ -70,11 +71,11 @@ impl Standing {
                 name,
                 ip,
                 port,
-                verifier,
+                key,
             }) => self.roster.add(crate::lobby::Seat {
                 name: name.clone(),
                 addr: (*ip, *port).into(),
-                verifier: verifier.clone(),
+                key: *key,
             }),
             ToMember::Succession(Succession::Seq(seq)) => self.numbered(*seq, me, now),
             _ => {}
@@ -130,21 +131,26 @@ impl Standing {
         self.credential.is_some() && !self.roster.seats.is_empty()
     }
 
-    /// The `REJOIN` line that brings `me` back.
+    /// The lobby's id, once the leader gave it.
+    pub(super) fn lobby(&self) -> Option<&str> {
+        self.credential.as_deref()
+    }
+
+    /// The `REJOIN` line that brings `me` back, before its signature,
+    /// which binds it to the exchange with the seat it goes to.
     pub(super) fn claim(&self, me: &str) -> Option<Rejoin> {
-        let (lobby, secret) = self.credential.clone()?;
         Some(Rejoin {
-            lobby,
+            lobby: self.credential.clone()?,
             name: me.to_string(),
-            secret,
             seq: self.last_seq,
+            sig: None,
         })
     }
 
     /// What `me` brings to the hub of a lobby it takes over from a leader
     /// that was `lost` (whose seat goes) or handed it on (whose seat stays).
     pub(super) fn inheritance(&self, me: &str, lost: Option<&str>) -> Option<Inheritance> {
-        let (_, secret) = self.credential.clone()?;
+        self.credential.as_ref()?;
         let mut roster = self.roster.clone();
         if let Some(old) = lost.filter(|old| !old.eq_ignore_ascii_case(me)) {
             roster.remove(old);
@@ -152,7 +158,6 @@ impl Standing {
         roster.lead(me);
         Some(Inheritance {
             roster,
-            secret,
             said: self.said.iter().cloned().collect(),
         })
     }
@@ -162,7 +167,7 @@ impl Standing {
     pub(super) fn handed(handed: crate::lobby::Handed) -> Standing {
         let last_seq = handed.said.last().map_or(0, |s| s.seq);
         Standing {
-            credential: Some((handed.roster.lobby.clone(), handed.secret)),
+            credential: Some(handed.roster.lobby.clone()),
             roster: handed.roster,
             last_seq,
             said: handed.said.into_iter().collect(),
@@ -177,6 +182,15 @@ mod tests {
     use super::*;
 
     const ID: &str = "0123456789abcdef0123456789abcdef";
+
+    /// A member's key, as a `SEAT` line carries it.
+    fn key(n: u8) -> String {
+        crate::crypto::PeerKey {
+            identity: crate::crypto::IdentityKey::from_bytes([n; 32]),
+            seal: crate::crypto::SealKey::from_bytes([n; 32]),
+        }
+        .to_string()
+    }
 
     fn lines(standing: &mut Standing, text: &[&str]) {
         for line in text {
@@ -233,16 +247,14 @@ mod tests {
     fn the_roster_and_credential_come_from_the_leader() {
         let mut standing = Standing::default();
         assert!(!standing.can_rejoin());
-        let v = "ab".repeat(32);
-        let secret = "f".repeat(32);
         lines(
             &mut standing,
             &[
                 "MEMBERS alice bob me",
-                &format!("CREDENTIAL {ID} {secret}"),
-                &format!("SEAT alice 127.0.0.1 4000 {v}"),
-                &format!("SEAT bob 127.0.0.1 4001 {v}"),
-                &format!("SEAT me 127.0.0.1 4002 {v}"),
+                &format!("CREDENTIAL {ID}"),
+                &format!("SEAT alice 127.0.0.1 4000 {}", key(1)),
+                &format!("SEAT bob 127.0.0.1 4001 {}", key(2)),
+                &format!("SEAT me 127.0.0.1 4002 {}", key(3)),
                 "MSG bob x",
                 "SEQ 3",
             ],
@@ -250,8 +262,11 @@ mod tests {
         assert!(standing.can_rejoin());
         assert_eq!(
             standing.claim("me").unwrap().to_string(),
-            format!("REJOIN {ID} me {secret} 3")
+            format!("REJOIN {ID} me 3")
         );
+        // Every seat keeps its member's key: what a walk checks it by.
+        let bob = standing.roster.seat("bob").unwrap();
+        assert_eq!(bob.key.to_string(), key(2));
         lines(&mut standing, &["LEFT bob"]);
         let names: Vec<&str> = standing
             .roster
@@ -269,7 +284,7 @@ mod tests {
     #[test]
     fn a_leader_cannot_grow_the_roster_without_bound() {
         let mut standing = Standing::default();
-        let v = "ab".repeat(32);
+        let v = key(1);
         for i in 0..MAX_SEATS + 10 {
             lines(&mut standing, &[&format!("SEAT m{i} 127.0.0.1 4000 {v}")]);
         }

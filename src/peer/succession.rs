@@ -12,16 +12,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::bounded;
 
 use crate::conn::{LeaderConn, MemberConn};
+use crate::crypto::Identity;
 use crate::lobby::roster::Candidate;
-use crate::lobby::{Lobby, LobbyConfig};
+use crate::lobby::{Lobby, LobbyConfig, Proven};
 use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
 
 use super::app::{App, Leading, Membership, Phase, Stage};
 use super::invitations::Invitations;
+use super::keys::own_identity;
 use super::migration::{Rejoiner, start_link};
 use super::msg::{Move, Rejoined, Timing};
 use super::render::{LobbyEvent, Role};
-use super::screen::{show_event, write_log};
 use super::standing::Standing;
 use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
 
@@ -39,12 +40,8 @@ impl App {
         leading.cancel.store(true, Ordering::SeqCst);
         let me = self.my_name();
         let to = handed.to.name.clone();
-        let mut log = leading.log.take();
-        write_log(
-            &mut log,
-            &self.out,
-            &format!("* you handed the lobby to {to}"),
-        );
+        let log = leading.log.take();
+        self.out.log(log, format!("* you handed the lobby to {to}"));
         self.say(format!(
             "You handed the lobby to {to}; you stay as a member."
         ));
@@ -84,6 +81,47 @@ impl App {
         self.go_to(membership, vec![Candidate::Peer(seat)], why)
     }
 
+    /// The connection to the leader of lobby `lobby` ended; if we are still
+    /// its member, the lobby is over for us.
+    pub(super) fn on_leader_gone(&mut self, lobby: u64, silent: bool) {
+        let Stage::Member(membership) = &self.stage else {
+            return;
+        };
+        if membership.id != lobby {
+            return;
+        }
+        let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
+            unreachable!("checked just above");
+        };
+        if let Phase::Invited { .. } = membership.phase {
+            // The leader went away before it let us in: no lobby was joined.
+            self.say(format!(
+                "The chat request from '{}' was withdrawn: the leader closed the connection.",
+                membership.leader
+            ));
+            self.prompt();
+            return;
+        }
+        let why = if silent {
+            "the leader stopped answering"
+        } else {
+            "lost the connection to the leader"
+        };
+        if membership.standing.can_rejoin() {
+            self.stage = self.leader_lost(membership, why);
+            self.prompt();
+            return;
+        }
+        self.out.event(
+            membership.log,
+            &LobbyEvent::Ended(why.to_string()),
+            Role::Member {
+                leader: &membership.leader,
+            },
+        );
+        self.prompt();
+    }
+
     /// The connection to our leader broke: if it gave us a credential, walk
     /// the roster; otherwise the lobby is over, as it always was.
     pub(super) fn leader_lost(&mut self, membership: Membership, why: &str) -> Stage {
@@ -108,6 +146,9 @@ impl App {
         let Some(claim) = membership.standing.claim(&self.my_name()) else {
             return self.lobby_lost(membership, "no credential to come back with");
         };
+        let Some(identity) = self.identity() else {
+            return self.lobby_lost(membership, "no key to prove who we are");
+        };
         self.next_lobby += 1;
         membership.id = self.next_lobby;
         let cancel = Arc::new(AtomicBool::new(false));
@@ -124,7 +165,9 @@ impl App {
             deadline: self.now.at + self.config.lobby_timeout,
             cancel,
             events: self.events.clone(),
+            tls: self.tls.clone(),
             trace: self.config.trace,
+            identity,
         };
         match rejoiner.spawn() {
             Ok(handle) => {
@@ -173,13 +216,8 @@ impl App {
     ) -> Stage {
         self.next_lobby += 1;
         let id = self.next_lobby;
-        let timing = Timing {
-            request: self.config.invite_timeout,
-            hello: self.config.lobby_hello,
-            silence: self.config.lobby_timeout,
-        };
         let (feed, feed_rx) = bounded(FEED_CAPACITY);
-        let link = start_link(conn, &leader, feed, timing);
+        let link = start_link(conn, &leader, feed, self.timing());
         let (outbox, handle) = match link {
             Ok(link) => link,
             Err(err) => return self.lobby_lost(membership, &format!("cannot go on: {err}")),
@@ -192,17 +230,8 @@ impl App {
             earlier: false,
         };
         membership.leader = leader.clone();
-        let news = match why {
-            Move::Lost { old } if old.eq_ignore_ascii_case(&leader) => {
-                format!("back in {leader}'s lobby")
-            }
-            Move::Lost { .. } => format!("the leader was lost; {leader} leads the lobby now"),
-            Move::Handover { old, to } if old.eq_ignore_ascii_case(&self.my_name()) => {
-                format!("you are a member of {to}'s lobby now")
-            }
-            Move::Handover { old, to } => format!("{old} handed the lobby to {to}"),
-        };
-        write_log(&mut membership.log, &self.out, &format!("* {news}"));
+        let news = rejoin_news(why, &leader, &self.my_name());
+        self.out.log(membership.log, format!("* {news}"));
         self.say(format!("{news}."));
         for text in membership.standing.unsent() {
             membership.send(ToLeader::Msg(text));
@@ -235,7 +264,7 @@ impl App {
             Move::Lost { .. } => "the leader was lost; you lead the lobby now".to_string(),
             Move::Handover { old, .. } => format!("{old} handed the lobby to you; you lead it now"),
         };
-        write_log(&mut membership.log, &self.out, &format!("* {news}"));
+        self.out.log(membership.log, format!("* {news}"));
         self.say(format!("{news}. {LOBBY_HELP}"));
         for text in membership.standing.unsent() {
             lobby.say(text);
@@ -252,16 +281,24 @@ impl App {
         })
     }
 
-    fn lobby_lost(&mut self, mut membership: Membership, why: &str) -> Stage {
-        show_event(
-            &mut membership.log,
-            &self.out,
+    fn lobby_lost(&mut self, membership: Membership, why: &str) -> Stage {
+        self.out.event(
+            membership.log,
             &LobbyEvent::Ended(why.to_string()),
             Role::Member {
                 leader: &membership.leader,
             },
         );
         Stage::Menu
+    }
+
+    /// The timers of a chat connection, from the peer's options.
+    fn timing(&self) -> Timing {
+        Timing {
+            request: self.config.invite_timeout,
+            hello: self.config.lobby_hello,
+            silence: self.config.lobby_timeout,
+        }
     }
 
     /// The configuration of a lobby this peer leads, from its own options:
@@ -274,7 +311,19 @@ impl App {
         config.history = self.config.history;
         config.invites = self.config.invites;
         config.succession = self.chat_addr();
+        if let Some(identity) = self.identity() {
+            config.key = Some(identity.public());
+            config.seal = Some(identity.seal_secret().clone());
+        }
         config
+    }
+
+    /// This peer's keys: the logged-in user's (from the keyring, loaded at
+    /// `JOIN`), or else the pair `Peer::start` made for the run. A core
+    /// driven without either (its tests) leads and chats in plain text,
+    /// with no seat to come back to.
+    pub(super) fn identity(&self) -> Option<Arc<Identity>> {
+        own_identity(self.keys.as_deref(), self.config.identity.as_ref())
     }
 
     /// Where others reach our chat listener: what a leader's seat says.
@@ -283,18 +332,43 @@ impl App {
         Some(SocketAddr::new(me.ip, self.chat_port))
     }
 
-    /// A `REJOIN` reached our chat listener: the hub checks it if we lead;
-    /// otherwise we do not lead (yet), which the member hears.
-    pub(super) fn on_rejoin(&mut self, claim: Rejoin, mut conn: MemberConn) {
+    /// A peer at our chat listener asks us to prove our seat's key: the
+    /// lobby we hold a seat in, as its leader or a member, and our name.
+    pub(super) fn on_prove(&self, reply: &crossbeam_channel::Sender<Option<(String, String)>>) {
+        let lobby = match &self.stage {
+            Stage::Leading(leading) => leading.lobby.id().map(str::to_string),
+            Stage::Member(membership) => membership.standing.lobby().map(str::to_string),
+            _ => None,
+        };
+        let _ = reply.send(lobby.map(|lobby| (lobby, self.my_name())));
+    }
+
+    /// A `REJOIN` reached our chat listener: the hub checks its proof if
+    /// we lead; otherwise we do not lead (yet), which the member hears.
+    pub(super) fn on_rejoin(&mut self, claim: Rejoin, proven: Proven, mut conn: MemberConn) {
         if let Stage::Leading(leading) = &self.stage {
-            leading.lobby.rejoin(claim, conn);
+            leading.lobby.rejoin(claim, proven, conn);
             return;
         }
+        // Traced by its address still: the name is a claim nobody checked.
         let refused = ToMember::Err(ErrorCode::NotLeader, "I do not lead a lobby".to_string());
-        conn.set_peer(&claim.name);
         // A fresh socket takes one short line at once; the timeout only
         // bounds a peer that is not reading at all.
-        let _ = conn.get_ref().set_write_timeout(Some(CANCEL_CHECK));
+        let _ = conn.socket().set_write_timeout(Some(CANCEL_CHECK));
         let _ = conn.send(&refused);
+    }
+}
+
+/// What a member taken back by `leader` is told, by why it moved.
+fn rejoin_news(why: &Move, leader: &str, me: &str) -> String {
+    match why {
+        Move::Lost { old } if old.eq_ignore_ascii_case(leader) => {
+            format!("back in {leader}'s lobby")
+        }
+        Move::Lost { .. } => format!("the leader was lost; {leader} leads the lobby now"),
+        Move::Handover { old, to } if old.eq_ignore_ascii_case(me) => {
+            format!("you are a member of {to}'s lobby now")
+        }
+        Move::Handover { old, to } => format!("{old} handed the lobby to {to}"),
     }
 }

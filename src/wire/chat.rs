@@ -7,9 +7,13 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use super::lobby::{InviteStatus, MAX_HISTORY_TEXT, check_reason, format_stamp, parse_stamp};
+use crate::crypto::PeerKey;
+use crate::crypto::seal::Sealed;
+
 use super::succession::Succession;
 use super::{
-    ErrorCode, ParseError, all_words, check_text, check_ticket, echoable, parse_name, split_word,
+    ErrorCode, MAX_LINE, MAX_NAME, ParseError, all_words, check_text, check_ticket, echoable,
+    parse_name, split_word,
 };
 
 /// Peers have no HELP to point to.
@@ -109,8 +113,12 @@ pub enum ToMember {
         from: String,
         text: String,
     },
-    /// `PM <from> <text>`: a private message to this member alone.
+    /// `PM <from> <text>`: a private message to this member alone, which
+    /// the leader could read.
     Private { from: String, text: String },
+    /// `PM <from> SEALED <sealed>`: a private message sealed by `from` to
+    /// this member, which the leader relayed without being able to read it.
+    Sealed { from: String, sealed: Sealed },
     /// `KICKED <name> [<reason>]`: the leader removed `name`; `LEFT <name>`
     /// follows, for members that do not know this line.
     Kicked {
@@ -147,6 +155,7 @@ impl fmt::Display for ToMember {
                 write!(f, "HISTORY {} {from} {text}", format_stamp(at))
             }
             ToMember::Private { from, text } => write!(f, "PM {from} {text}"),
+            ToMember::Sealed { from, sealed } => write!(f, "PM {from} {SEALED} {sealed}"),
             ToMember::Kicked { name, reason: None } => write!(f, "KICKED {name}"),
             ToMember::Kicked {
                 name,
@@ -180,7 +189,10 @@ impl FromStr for ToMember {
             "JOINED" => Ok(ToMember::Joined(one_name("JOINED", &args)?)),
             "LEFT" => Ok(ToMember::Left(one_name("LEFT", &args)?)),
             "MSG" => name_and_text(rest).map(|(from, text)| ToMember::Msg { from, text }),
-            "PM" => name_and_text(rest).map(|(from, text)| ToMember::Private { from, text }),
+            "PM" => match private(rest)? {
+                Private::Plain(from, text) => Ok(ToMember::Private { from, text }),
+                Private::Sealed(from, sealed) => Ok(ToMember::Sealed { from, sealed }),
+            },
             "HISTORY" => parse_history(rest),
             word if Succession::KEYWORDS.contains(&word) => {
                 Ok(ToMember::Succession(Succession::parse(word, rest)?))
@@ -287,6 +299,50 @@ fn name_and_text(rest: &str) -> Result<(String, String), ParseError> {
     Ok((name, text.to_string()))
 }
 
+/// The word after a `PM`'s name that says the rest is sealed.
+const SEALED: &str = "SEALED";
+
+/// The longest text a sealed `PM` can hold: the sealed word takes the room
+/// `PM <name> SEALED ` leaves, HPKE's key (43 characters and a dot) comes
+/// first, the ciphertext is base64 (4 characters a 3 bytes) and ends in a
+/// 16-byte tag.
+pub const MAX_SEALED_TEXT: usize =
+    (MAX_LINE - "PM ".len() - MAX_NAME - " SEALED ".len() - 44) * 3 / 4 - 16;
+
+/// A `PM` line's name and what follows it.
+enum Private {
+    Plain(String, String),
+    Sealed(String, Sealed),
+}
+
+/// `<name> <text>` or `<name> SEALED <sealed>`: text that is exactly the
+/// word `SEALED` and a word that is no sealed message stays plain text.
+fn private(rest: &str) -> Result<Private, ParseError> {
+    let (name, text) = name_and_text(rest)?;
+    let (word, after) = split_word(&text);
+    if word == SEALED
+        && let [one] = all_words(after).as_slice()
+        && let Ok(sealed) = one.parse::<Sealed>()
+    {
+        return Ok(Private::Sealed(name, sealed));
+    }
+    Ok(Private::Plain(name, text))
+}
+
+/// `OK` alone, or `OK <key>`.
+fn accept(rest: &str) -> Result<ToLeader, ParseError> {
+    match all_words(rest).as_slice() {
+        [] => Ok(ToLeader::Accept(None)),
+        [key] => {
+            let key = key
+                .parse()
+                .map_err(|err| ParseError::new(ErrorCode::BadArgs, format!("not a key: {err}")))?;
+            Ok(ToLeader::Accept(Some(key)))
+        }
+        _ => Err(ParseError::new(ErrorCode::BadArgs, "usage: OK [<key>]")),
+    }
+}
+
 /// A kick's reason: short message text, or none.
 fn optional_reason(why: &str) -> Result<Option<String>, ParseError> {
     if why.trim().is_empty() {
@@ -312,8 +368,9 @@ fn parse_history(rest: &str) -> Result<ToMember, ParseError> {
 /// A line from an invitee or member to the lobby leader.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToLeader {
-    /// `OK`: the invitation is accepted.
-    Accept,
+    /// `OK [<key>]`: the invitation is accepted, by a member whose key is
+    /// `key` (a peer played by hand may have none).
+    Accept(Option<PeerKey>),
     /// `REJECT`: the user said no.
     Reject,
     /// `BUSY [<why>]`: the peer is in a lobby, already has a request
@@ -330,12 +387,16 @@ pub enum ToLeader {
     /// `PM <to> <text>`: a private message for `to` alone, which the leader
     /// relays as `PM <sender> <text>`.
     Private { to: String, text: String },
+    /// `PM <to> SEALED <sealed>`: a private message sealed to `to`, which
+    /// the leader relays as `PM <sender> SEALED <sealed>`.
+    Sealed { to: String, sealed: Sealed },
 }
 
 impl fmt::Display for ToLeader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ToLeader::Accept => f.write_str("OK"),
+            ToLeader::Accept(None) => f.write_str("OK"),
+            ToLeader::Accept(Some(key)) => write!(f, "OK {key}"),
             ToLeader::Reject => f.write_str("REJECT"),
             ToLeader::Busy(BusyReason::Unsaid) => f.write_str("BUSY"),
             ToLeader::Busy(reason) => write!(f, "BUSY {}", reason.word()),
@@ -344,6 +405,7 @@ impl fmt::Display for ToLeader {
             ToLeader::Hello => f.write_str("HELLO"),
             ToLeader::Invite(name) => write!(f, "INVITE {name}"),
             ToLeader::Private { to, text } => write!(f, "PM {to} {text}"),
+            ToLeader::Sealed { to, sealed } => write!(f, "PM {to} {SEALED} {sealed}"),
         }
     }
 }
@@ -363,7 +425,7 @@ impl FromStr for ToLeader {
             }
         };
         match keyword.to_ascii_uppercase().as_str() {
-            "OK" => bare(ToLeader::Accept),
+            "OK" => accept(rest),
             "REJECT" => bare(ToLeader::Reject),
             // A word this side does not know yet still means busy.
             "BUSY" => Ok(ToLeader::Busy(BusyReason::from_word(split_word(rest).0))),
@@ -378,10 +440,10 @@ impl FromStr for ToLeader {
                 ErrorCode::BadArgs,
                 "usage: PM <name> <text>",
             )),
-            "PM" => {
-                let (to, text) = name_and_text(rest)?;
-                Ok(ToLeader::Private { to, text })
-            }
+            "PM" => match private(rest)? {
+                Private::Plain(to, text) => Ok(ToLeader::Private { to, text }),
+                Private::Sealed(to, sealed) => Ok(ToLeader::Sealed { to, sealed }),
+            },
             _ => Err(unknown_between_peers(keyword)),
         }
     }
@@ -521,7 +583,7 @@ mod tests {
 
     #[test]
     fn to_leader() {
-        check("OK", ToLeader::Accept);
+        check("OK", ToLeader::Accept(None));
         check("REJECT", ToLeader::Reject);
         check("BUSY", ToLeader::Busy(BusyReason::Unsaid));
         check("BUSY ANSWERING", ToLeader::Busy(BusyReason::Answering));
@@ -541,14 +603,65 @@ mod tests {
             &format!("MSG {}", "t".repeat(MAX_TEXT)),
             ToLeader::Msg("t".repeat(MAX_TEXT)),
         );
-        check_loose("ok", ToLeader::Accept, "OK");
+        check_loose("ok", ToLeader::Accept(None), "OK");
         check_loose("Leave", ToLeader::Leave, "LEAVE");
         check_loose("msg   hi", ToLeader::Msg("hi".into()), "MSG hi");
     }
 
     #[test]
+    fn keys_and_sealed_messages_round_trip() {
+        use crate::crypto::seal::{Binding, SealSecret, seal};
+        use crate::crypto::{IdentityKey, SealKey};
+        let key = PeerKey {
+            identity: IdentityKey::from_bytes([1; 32]),
+            seal: SealKey::from_bytes([2; 32]),
+        };
+        check(&format!("OK {key}"), ToLeader::Accept(Some(key)));
+        let binding = Binding {
+            lobby: "l",
+            sender: "alice",
+            recipient: "bob",
+        };
+        let alice = SealSecret::from_bytes(&[3; 32]);
+        let bob = SealSecret::from_bytes(&[4; 32]);
+        let text = "t".repeat(MAX_SEALED_TEXT);
+        let sealed = seal(&alice, &bob.public(), &binding, &text).unwrap();
+        let to = "n".repeat(MAX_NAME);
+        let line = format!("PM {to} SEALED {sealed}");
+        assert!(line.len() <= MAX_LINE, "the longest sealed PM fits a line");
+        check(
+            &line,
+            ToLeader::Sealed {
+                to: to.clone(),
+                sealed: sealed.clone(),
+            },
+        );
+        check(
+            &format!("PM alice SEALED {sealed}"),
+            ToMember::Sealed {
+                from: "alice".into(),
+                sealed,
+            },
+        );
+        // Text that only looks sealed stays plain.
+        for text in ["SEALED", "SEALED not.sealed!", "SEALED a b", "sealed x"] {
+            check(
+                &format!("PM bob {text}"),
+                ToLeader::Private {
+                    to: "bob".into(),
+                    text: text.into(),
+                },
+            );
+        }
+    }
+
+    #[test]
     fn bad_to_leader() {
-        check_err::<ToLeader>("OK now", "ERR BAD_ARGS usage: OK");
+        check_err::<ToLeader>(
+            "OK now",
+            "ERR BAD_ARGS not a key: a peer key is two base64 keys joined by a dot",
+        );
+        check_err::<ToLeader>("OK a b", "ERR BAD_ARGS usage: OK [<key>]");
         check_err::<ToLeader>("reject x", "ERR BAD_ARGS usage: REJECT");
         check_err::<ToLeader>("LEAVE x", "ERR BAD_ARGS usage: LEAVE");
         check_err::<ToLeader>("hello x", "ERR BAD_ARGS usage: HELLO");

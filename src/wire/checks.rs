@@ -188,13 +188,14 @@ pub fn check_ticket(ticket: &str) -> Result<(), ParseError> {
 }
 
 /// The lines that carry a secret, and where: the keyword, how many words
-/// its arguments are, the first of them that is secret, and whether the
-/// last one (a number) is shown.
+/// its arguments are, the first of them that is secret, whether the
+/// last one (a number) is shown, and whether a public key may follow it.
 struct Secretive {
     keyword: &'static str,
     words: usize,
     secret_from: usize,
     shows_last: bool,
+    key_last: bool,
 }
 
 const SECRETIVE: &[Secretive] = &[
@@ -204,28 +205,19 @@ const SECRETIVE: &[Secretive] = &[
         words: 2,
         secret_from: 1,
         shows_last: false,
+        key_last: false,
     },
-    // JOIN <name> <password> <port>
+    // JOIN <name> <password> <port> [key]
     Secretive {
         keyword: "JOIN",
         words: 3,
         secret_from: 1,
         shows_last: true,
+        key_last: true,
     },
-    // CREDENTIAL <lobby> <secret>, from a leader to a newcomer
-    Secretive {
-        keyword: "CREDENTIAL",
-        words: 2,
-        secret_from: 1,
-        shows_last: false,
-    },
-    // REJOIN <lobby> <name> <secret> <seq>, from a returning member
-    Secretive {
-        keyword: "REJOIN",
-        words: 4,
-        secret_from: 2,
-        shows_last: true,
-    },
+    // No line of a lobby's succession is here: `CREDENTIAL` and `REJOIN`
+    // carry no secret, and a `PROOF` or a `REJOIN`'s signature is bound to
+    // nonces that are never used again, so showing them gives nothing away.
 ];
 
 /// Every keyword of the registry, invitation and lobby protocols. A line
@@ -263,6 +255,8 @@ pub(super) const KEYWORDS: &[&str] = &[
     "SEQ",
     "HANDOVER",
     "REJOIN",
+    "PROVE",
+    "PROOF",
 ];
 
 /// Whether `word` is a keyword of the protocol, in any case.
@@ -272,7 +266,7 @@ pub(super) fn is_keyword(word: &str) -> bool {
 
 /// A copy of a line that is safe to print: a password or a lobby secret
 /// becomes `****`. A `REGISTER` or `JOIN` shows only its name and a JOIN's
-/// port; a `CREDENTIAL` its lobby; a `REJOIN` its lobby, name and number.
+/// port and key.
 /// A line with fewer words than its request needs may have lost its name
 /// rather than its secret (`JOIN hunter22secret`), so every word after its
 /// keyword is hidden. A line whose first word is no keyword at all
@@ -280,16 +274,7 @@ pub(super) fn is_keyword(word: &str) -> bool {
 /// but that word, and not even it unless it could be a keyword
 /// (`super::echoable`). Works on any line, parsed or not.
 pub fn redact(line: &str) -> Cow<'_, str> {
-    // Any whitespace separates words here, as it does for the parser: a
-    // tab must not smuggle a password into the trace.
-    let spans: Vec<(usize, usize)> = line
-        .split(char::is_whitespace)
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let at = w.as_ptr() as usize - line.as_ptr() as usize;
-            (at, at + w.len())
-        })
-        .collect();
+    let spans = word_spans(line);
     let Some((&(kw_start, kw_end), args)) = spans.split_first() else {
         return Cow::Borrowed(line);
     };
@@ -303,6 +288,7 @@ pub fn redact(line: &str) -> Cow<'_, str> {
     else {
         return Cow::Borrowed(line);
     };
+    let args = without_public_key(line, rule, args);
     let (Some(&(first, _)), Some(&(_, last_end))) = (args.first(), args.last()) else {
         return Cow::Borrowed(line);
     };
@@ -318,6 +304,40 @@ pub fn redact(line: &str) -> Cow<'_, str> {
         hide(secret_start, args[args.len() - 2].1)
     } else {
         hide(secret_start, last_end)
+    }
+}
+
+/// Where each word of `line` starts and ends. Any white space separates
+/// words here, as it does for the parser: a tab must not smuggle a
+/// password into the trace.
+fn word_spans(line: &str) -> Vec<(usize, usize)> {
+    line.split(char::is_whitespace)
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let at = w.as_ptr() as usize - line.as_ptr() as usize;
+            (at, at + w.len())
+        })
+        .collect()
+}
+
+/// The words `redact` may hide: a key after a JOIN's port is public and
+/// stays in the trace, so it is left out. Only a line with every other
+/// word present counts: with one missing, the last word may be the
+/// password.
+fn without_public_key<'a>(
+    line: &str,
+    rule: &Secretive,
+    args: &'a [(usize, usize)],
+) -> &'a [(usize, usize)] {
+    match args.split_last() {
+        Some((&(start, end), rest))
+            if rule.key_last
+                && rest.len() == rule.words
+                && super::key::is_key_shaped(&line[start..end]) =>
+        {
+            rest
+        }
+        _ => args,
     }
 }
 
@@ -471,24 +491,48 @@ mod tests {
         check_redact("JOIN alice s3cret 5000 extra", "JOIN alice ****");
     }
 
+    /// A JOIN's key is public and shows; the password never does, however
+    /// the words are placed around the key.
     #[test]
-    fn redact_hides_lobby_secrets() {
+    fn redact_shows_a_joins_key_and_hides_its_password() {
+        let key = crate::wire::key::tests::key_word('K', 'k');
+        check_redact(
+            &format!("JOIN alice s3cret 5000 {key}"),
+            &format!("JOIN alice **** 5000 {key}"),
+        );
+        check_redact(
+            &format!("join\talice\ts3cret\t5000\t{key}"),
+            &format!("join\talice\t****\t5000\t{key}"),
+        );
+        check_redact(
+            &format!("JOIN alice my secret {key}"),
+            &format!("JOIN alice **** {key}"),
+        );
+        check_redact(&format!("JOIN alice s3cret {key}"), "JOIN alice ****");
+        check_redact(&format!("JOIN alice {key}"), "JOIN ****");
+        check_redact(
+            &format!("JOIN alice s3cret 5000 {key} extra"),
+            "JOIN alice ****",
+        );
+        // A password shaped like a key, in a key's place, is still hidden
+        // when a word is missing.
+        check_redact(&format!("JOIN alice 5000 {key}"), "JOIN alice ****");
+    }
+
+    #[test]
+    fn the_lines_of_a_lobbys_succession_hold_nothing_to_hide() {
         let lobby = "0123456789abcdef0123456789abcdef";
-        let secret = "fedcba9876543210fedcba9876543210";
-        check_redact(
-            &format!("CREDENTIAL {lobby} {secret}"),
-            &format!("CREDENTIAL {lobby} ****"),
-        );
-        check_redact(
-            &format!("REJOIN {lobby} bob {secret} 42"),
-            &format!("REJOIN {lobby} bob **** 42"),
-        );
-        check_redact(&format!("rejoin {lobby} bob {secret}"), "rejoin ****");
-        check_redact(&format!("CREDENTIAL {secret}"), "CREDENTIAL ****");
-        check_redact(
-            &format!("REJOIN {lobby} bob {secret} x"),
-            &format!("REJOIN {lobby} bob ****"),
-        );
+        let sig = "A".repeat(86);
+        let nonce = "B".repeat(43);
+        for line in [
+            format!("CREDENTIAL {lobby}"),
+            format!("REJOIN {lobby} bob 42"),
+            format!("REJOIN {lobby} bob 42 {sig}"),
+            format!("PROVE {nonce}"),
+            format!("PROOF {lobby} bob {nonce} {sig}"),
+        ] {
+            check_redact(&line, &line);
+        }
     }
 
     #[test]

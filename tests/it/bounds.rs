@@ -39,7 +39,6 @@ const FLOOD_SHOWN: usize = 20_000;
 const ALLOWANCE_KIB: u64 = 16 * 1024;
 
 const LOBBY_ID: &str = "0123456789abcdef0123456789abcdef";
-const SECRET: &str = "fedcba9876543210fedcba9876543210";
 
 /// A line kind, the `i`th line of its flood, and how many lines it has.
 type Kind = (&'static str, fn(usize) -> String, usize);
@@ -165,16 +164,12 @@ fn leader_lines() -> Vec<Kind> {
             |i| format!("INVITATION {} SENT mallory", name(i)),
             FLOOD_SHOWN,
         ),
-        (
-            "CREDENTIAL",
-            |_| format!("CREDENTIAL {LOBBY_ID} {SECRET}"),
-            FLOOD,
-        ),
+        ("CREDENTIAL", |_| format!("CREDENTIAL {LOBBY_ID}"), FLOOD),
         // A member looks each seat up in a roster of up to `MAX_SEATS`,
         // so a long flood of new names costs time rather than memory.
         (
             "SEAT",
-            |i| format!("SEAT {} 127.0.0.1 4000 {}", name(i), "ab".repeat(32)),
+            |i| format!("SEAT {} 127.0.0.1 4000 {}", name(i), key()),
             FLOOD_SHOWN,
         ),
         ("SEQ", |i| format!("SEQ {i}"), FLOOD),
@@ -182,6 +177,16 @@ fn leader_lines() -> Vec<Kind> {
         ("HELLO", |_| "HELLO".to_string(), FLOOD),
         ("unknown", |i| format!("NONSENSE {i}"), FLOOD),
     ]
+}
+
+/// A seat's public key, as `SEAT` lines carry it.
+fn key() -> String {
+    use p2pchat::crypto::{IdentityKey, PeerKey, SealKey};
+    let key = PeerKey {
+        identity: IdentityKey::from_bytes([7; 32]),
+        seal: SealKey::from_bytes([7; 32]),
+    };
+    key.to_string()
 }
 
 /// The `i`th of many names, each as long as a name may be, so that a peer
@@ -215,11 +220,12 @@ fn invite_bob(bob: &mut PeerProcess, registry: SocketAddr, port: u16) -> TcpStre
     bob.types("OK");
     let mut answer = String::new();
     BufReader::new(&stream).read_line(&mut answer).unwrap();
-    assert_eq!(answer.trim_end(), "OK");
-    let verifier = "cd".repeat(32);
+    // `OK`, with the member's key after it.
+    assert!(answer.starts_with("OK"), "{answer}");
+    let verifier = key();
     let admission = [
         "MEMBERS mallory bob".to_string(),
-        format!("CREDENTIAL {LOBBY_ID} {SECRET}"),
+        format!("CREDENTIAL {LOBBY_ID}"),
         format!("SEAT mallory 127.0.0.1 4999 {verifier}"),
         format!("SEAT bob 127.0.0.1 {port} {verifier}"),
     ];
@@ -317,11 +323,7 @@ fn member_lines() -> Vec<Kind> {
         ("OK", |_| "OK".to_string(), FLOOD),
         ("REJECT", |_| "REJECT".to_string(), FLOOD),
         ("BUSY", |_| "BUSY IN_CHAT".to_string(), FLOOD),
-        (
-            "REJOIN",
-            |i| format!("REJOIN {LOBBY_ID} bob {SECRET} {i}"),
-            FLOOD,
-        ),
+        ("REJOIN", |i| format!("REJOIN {LOBBY_ID} bob {i}"), FLOOD),
         (
             "CHAT_REQUEST",
             |i| format!("CHAT_REQUEST {}", name(i)),

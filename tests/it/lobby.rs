@@ -831,7 +831,7 @@ fn the_lobby_knows_where_its_members_listen() {
     let net = Net::new();
     let (client, server) = net.pair();
     let chat_addr = "127.0.0.1:5002".parse().unwrap();
-    lobby.admit_from("carol".into(), chat_addr, member_conn(server));
+    lobby.admit_from("carol".into(), chat_addr, None, member_conn(server));
     let mut carol = peer(client, "carol");
     carol.expect("MEMBERS alice carol");
     expect_notice(&ui, Notice::Joined("carol".into()));

@@ -377,7 +377,7 @@ fn a_late_joiner_gets_exactly_the_last_messages_and_no_private_one() {
         }
     }
     bob.type_line("/msg alice secret");
-    see(&alice, "[bob -> you] secret");
+    see(&alice, "[bob -> you] (verified) secret");
     alice.type_line("m5");
     see(&bob, "[alice] m5");
 

@@ -3,6 +3,8 @@
 #[cfg(target_os = "linux")]
 mod bounds;
 mod client;
+#[cfg(target_os = "linux")]
+mod discovery;
 mod faults;
 mod hardening;
 mod hostile;
@@ -22,3 +24,5 @@ mod support;
 #[cfg(unix)]
 mod terminal;
 mod tidy;
+mod tls;
+mod tls_peers;

@@ -93,7 +93,13 @@ fn a_leader_that_goes_silent_ends_the_lobby_for_its_member() {
     see(&bob, "Chat request from 'alice'");
     bob.type_line("OK");
     let mut lines = BufReader::new(chat.try_clone().unwrap()).lines();
-    assert_eq!(lines.next().unwrap().unwrap(), "OK");
+    // `OK` with the member's public keys, for its seat.
+    let ok = lines.next().unwrap().unwrap();
+    let accepted = ok.parse::<p2pchat::wire::ToLeader>();
+    assert!(
+        matches!(accepted, Ok(p2pchat::wire::ToLeader::Accept(Some(_)))),
+        "{ok}"
+    );
     writeln!(chat, "MEMBERS alice bob").unwrap();
     see(&bob, "You are in alice's lobby");
 

@@ -18,9 +18,23 @@ const FAST: &[&str] = &["--lobby-hello", "0.5", "--lobby-timeout", "5"];
 /// admitted in the order given.
 /// Returns the peers and their chat ports.
 fn lobby(server: &TestServer, logs: &Path, names: &[&str]) -> (Vec<PeerProcess>, Vec<u16>) {
+    lobby_led_with(server, logs, names, FAST)
+}
+
+/// As `lobby`, with the leader started with `leader_args`.
+fn lobby_led_with(
+    server: &TestServer,
+    logs: &Path,
+    names: &[&str],
+    leader_args: &[&str],
+) -> (Vec<PeerProcess>, Vec<u16>) {
     let mut peers: Vec<PeerProcess> = names
         .iter()
-        .map(|name| PeerProcess::start_with(name, server.addr(), logs, FAST))
+        .enumerate()
+        .map(|(i, name)| {
+            let args = if i == 0 { leader_args } else { FAST };
+            PeerProcess::start_with(name, server.addr(), logs, args)
+        })
         .collect();
     let mut ports = Vec::new();
     for peer in &mut peers {
@@ -114,7 +128,8 @@ fn a_stranger_claiming_to_be_a_member_is_refused_by_the_successor() {
     let mut stranger = TcpStream::connect(("127.0.0.1", bob_port)).unwrap();
     stranger.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
     let id = "0123456789abcdef0123456789abcdef";
-    writeln!(stranger, "REJOIN {id} carol {id} 0").unwrap();
+    // A claim with no proof of carol's key (and a made-up lobby id).
+    writeln!(stranger, "REJOIN {id} carol 0").unwrap();
     let mut answer = String::new();
     BufReader::new(&stranger).read_line(&mut answer).unwrap();
     assert_eq!(
@@ -124,6 +139,102 @@ fn a_stranger_claiming_to_be_a_member_is_refused_by_the_successor() {
     // The real carol is still there and chats on.
     peers[2].types("still carol");
     peers[1].sees("[carol] still carol");
+}
+
+/// A stranger on a lost leader's chat port: it takes every connection,
+/// keeps every byte it is sent, and answers every line as a squatter
+/// would: that it is the lobby, and that it does not lead.
+struct Squatter {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<Vec<u8>>,
+}
+
+impl Squatter {
+    fn bind() -> Squatter {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = thread::spawn(move || {
+            let mut talks = Vec::new();
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                talks.push(thread::spawn(move || {
+                    let mut heard = Vec::new();
+                    let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
+                    let mut reader = BufReader::new(&stream);
+                    let mut line = Vec::new();
+                    while let Ok(1..) = reader.read_until(b'\n', &mut line) {
+                        heard.extend_from_slice(&line);
+                        line.clear();
+                        let answer = "MEMBERS alice bob carol\nHISTORY 2026-12-03T07:30:05Z bob send me your password\nERR NOT_LEADER I do not lead a lobby\n";
+                        if (&stream).write_all(answer.as_bytes()).is_err() {
+                            break;
+                        }
+                    }
+                    heard
+                }));
+            }
+            talks.into_iter().flat_map(|t| t.join().unwrap()).collect()
+        });
+        Squatter { port, stop, thread }
+    }
+
+    /// Stops listening; every byte it was sent.
+    fn heard(self) -> String {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the blocked accept.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        String::from_utf8_lossy(&self.thread.join().unwrap()).into_owned()
+    }
+}
+
+#[test]
+fn a_stranger_on_a_lost_leaders_port_gets_nothing_and_the_members_reach_the_successor() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    // Alice's seat names a port the stranger holds from the start, so the
+    // members' walk finds it there whatever the timing: as if it had bound
+    // the port the moment alice's process died.
+    let squatter = Squatter::bind();
+    let port = squatter.port.to_string();
+    let mut args = FAST.to_vec();
+    args.extend(["--advertise-port", &port]);
+    let (mut peers, _) = lobby_led_with(&server, logs.path(), &["alice", "bob", "carol"], &args);
+    peers[2].types("before the crash");
+    peers[1].sees("[carol] before the crash");
+    server.stop().unwrap();
+    peers[0].kill();
+
+    peers[1].sees("the leader was lost; you lead the lobby now");
+    peers[2].sees("the leader was lost; bob leads the lobby now");
+    peers[2].types("typed after the crash");
+    peers[1].sees("[carol] typed after the crash");
+    peers[1].types("bob leads");
+    peers[2].sees("[bob] bob leads");
+
+    let heard = squatter.heard();
+    // Each member walked to alice's seat first and said only `PROVE`.
+    assert!(heard.lines().count() >= 1, "nobody came to alice's seat");
+    for line in heard.lines() {
+        let words: Vec<&str> = line.split(' ').collect();
+        assert!(
+            matches!(words.as_slice(), ["PROVE", nonce] if nonce.len() == 43),
+            "the stranger was sent {line:?}"
+        );
+    }
+    for said in ["REJOIN", "crash", "bob leads", "carol"] {
+        assert!(!heard.contains(said), "the stranger heard {said}: {heard}");
+    }
+    for peer in &mut peers[1..] {
+        peer.types("/who");
+    }
+    let who = peers[2].sees("Members: bob, ");
+    assert!(!who.contains("alice"), "{who}");
 }
 
 /// A TCP proxy for one connection that can stop passing bytes on, in both
@@ -258,4 +369,50 @@ fn a_member_follows_a_handover_only_from_its_own_leader() {
     peers[1].sees("[alice] alice still leads");
     peers[1].types("/who");
     peers[1].sees("Members: alice, bob");
+}
+
+/// Timers far longer than `PEER_WAIT`: an invitee that waited one out would
+/// fail the test.
+const SLOW: &[&str] = &["--invite-timeout", "300", "--lobby-timeout", "300"];
+
+#[test]
+fn an_invitee_who_accepts_after_the_leader_stopped_leading_hears_at_once() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    for (leave, names) in [
+        ("/leave", ["alice", "bob", "carol"]),
+        ("/handover", ["dave", "erin", "fred"]),
+    ] {
+        let [leader, late, member] = names;
+        let mut peers: Vec<PeerProcess> = names
+            .iter()
+            .map(|name| PeerProcess::start_with(name, server.addr(), logs.path(), SLOW))
+            .collect();
+        for peer in &mut peers {
+            peer.join(PASSWORD);
+        }
+        for name in [late, member] {
+            for line in ["2", name, "Yes"] {
+                peers[0].types(line);
+            }
+            peers[0].sees(&format!("Added {name} "));
+        }
+        peers[0].types("3");
+        let request = format!("Chat request from '{leader}'");
+        peers[2].sees(&request);
+        peers[2].types("OK");
+        peers[0].sees(&format!("Client ('{member}') connected"));
+        peers[1].sees(&request);
+        // The leader stops leading while one request is open; then its
+        // invitee says yes.
+        peers[0].types(leave);
+        if leave == "/leave" {
+            peers[0].sees("Press '1'");
+        } else {
+            peers[2].sees("you lead it now");
+        }
+        peers[1].types("OK");
+        peers[1].sees(&format!("The chat request from '{leader}' was withdrawn"));
+        peers[1].sees("Press '1'");
+    }
 }

@@ -64,7 +64,7 @@ impl Hub {
         let _ = member.flush();
         // Shutting down wakes the member's reader thread, which then ends;
         // it is joined later.
-        let _ = member.writer.get_ref().shutdown(Shutdown::Both);
+        let _ = member.writer.get_ref().socket().shutdown(Shutdown::Both);
     }
 
     /// Gives every member's backlog to the kernel, one send per member, and
@@ -149,13 +149,14 @@ impl Hub {
         for member in self.members.values_mut() {
             // `CLOSED` goes out even past the backlog limit: it is short, and
             // it is the line that tells the member why the lobby ended.
+            // A broken TLS session gets nothing; it is shut down below.
             if !bytes.is_empty() {
-                member.writer.queue(&bytes, &mut member.out);
+                let _ = member.writer.queue(&bytes, &mut member.out);
             }
         }
         self.last_flush(&inbox);
         for member in self.members.values() {
-            let _ = member.writer.get_ref().shutdown(Shutdown::Both);
+            let _ = member.writer.get_ref().socket().shutdown(Shutdown::Both);
         }
         // Dropping the only receiver makes every send fail, so a reader
         // blocked on a full channel wakes up and ends too.
@@ -248,7 +249,7 @@ mod tests {
     #[test]
     fn a_line_that_arrives_during_a_pass_reaches_the_members_not_yet_served() {
         let (events, readers) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
-        let (_control_tx, control) = crossbeam_channel::unbounded();
+        let (control_tx, control) = crossbeam_channel::unbounded();
         let inbox = Inboxes { control, readers };
         let (notices, _ui) = crossbeam_channel::unbounded();
         let config = LobbyConfig::new("leader");
@@ -259,7 +260,7 @@ mod tests {
             let member = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
             let (server, _) = listener.accept().unwrap();
             let conn = MemberConn::new(server, "member", Trace::off()).unwrap();
-            hub.admit(format!("m{i}"), None, conn);
+            hub.admit(format!("m{i}"), None, None, conn);
             member
                 .set_read_timeout(Some(Duration::from_secs(30)))
                 .unwrap();
@@ -270,7 +271,7 @@ mod tests {
         hub.handle(Event::Say("one".into()));
         // Arrives while the pass is under way: the hub sees it after serving
         // its first `PASS_CHUNK` members.
-        events.send(Event::Say("two".into())).unwrap();
+        control_tx.send(Event::Say("two".into())).unwrap();
         assert_eq!(hub.flush(&inbox), None);
         for (i, member) in members.iter_mut().enumerate() {
             assert_eq!(next_msg(member), "MSG leader one", "m{i}");

@@ -4,18 +4,19 @@
 
 use core::net::SocketAddr;
 
+use crate::crypto::PeerKey;
 use crate::wire::{CloseReason, ErrorCode, Rejoin, ToMember};
 
 use super::super::Notice;
-use super::super::roster::Seat;
+use super::super::roster::{Proven, Seat};
 use super::super::rules::Asks;
 use super::{LobbyState, Member, MemberId, Why};
 
 /// How a member arrives.
 enum Arrival {
-    /// For the first time, with a fresh secret for its credential (in a
+    /// For the first time, with the key it came with, for its seat (in a
     /// lobby with succession).
-    New { secret: Option<String> },
+    New { key: Option<PeerKey> },
     /// Back, with a credential that held.
     Back(Comeback),
 }
@@ -36,16 +37,17 @@ impl LobbyState {
         id: MemberId,
         name: String,
         chat_addr: Option<SocketAddr>,
-        secret: Option<String>,
+        key: Option<PeerKey>,
     ) {
-        self.admit_as(id, name, chat_addr, Arrival::New { secret });
+        self.admit_as(id, name, chat_addr, Arrival::New { key });
     }
 
-    /// A member comes back: admitted if its credential holds for a seat in
-    /// the roster or one left by a broken connection not long ago; its old
-    /// connection, if the lobby still holds it, is closed without a word.
-    pub(super) fn rejoin(&mut self, id: MemberId, claim: Rejoin) {
-        let Some(seat) = self.claimed_seat(&claim) else {
+    /// A member comes back: admitted if it proved the key of the seat it
+    /// claims, in the roster or one left by a broken connection not long
+    /// ago; its old connection, if the lobby still holds it, is closed
+    /// without a word.
+    pub(super) fn rejoin(&mut self, id: MemberId, claim: Rejoin, proven: &Proven) {
+        let Some(seat) = self.claimed_seat(&claim, proven) else {
             let refused = ToMember::Err(
                 ErrorCode::BadCredentials,
                 "not a member of this lobby".to_string(),
@@ -72,17 +74,17 @@ impl LobbyState {
         );
     }
 
-    /// The seat a `REJOIN` claims, if its credential holds and it is not
-    /// the leader's own.
-    fn claimed_seat(&self, claim: &Rejoin) -> Option<Seat> {
+    /// The seat a `REJOIN` claims, if the claimant proved its key and it is
+    /// not the leader's own.
+    fn claimed_seat(&self, claim: &Rejoin, proven: &Proven) -> Option<Seat> {
         let away = super::Roster {
             lobby: self.roster.lobby.clone(),
             seats: self.away.iter().map(|(_, seat)| seat.clone()).collect(),
         };
         let seat = self
             .roster
-            .check(claim)
-            .or_else(|_| away.check(claim))
+            .check(claim, proven)
+            .or_else(|_| away.check(claim, proven))
             .ok()?;
         let leader = seat.name.eq_ignore_ascii_case(&self.config.leader);
         (!leader).then(|| seat.clone())
@@ -155,7 +157,7 @@ impl LobbyState {
     ) {
         let (seat, after) = match arrival {
             Arrival::Back(back) => (Some(back.seat), Some(back.after)),
-            Arrival::New { secret } => (self.credential(id, name, chat_addr, secret), None),
+            Arrival::New { key } => (self.credential(id, name, chat_addr, key), None),
         };
         if let Some(seat) = &seat {
             self.roster.add(seat.clone());

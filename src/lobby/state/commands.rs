@@ -8,7 +8,7 @@ use crate::wire::{CloseReason, ErrorCode, LineError, ParseError, ToLeader, ToMem
 
 use super::super::Notice;
 use super::super::rules::{self, Refusal};
-use super::{LobbyState, MemberId, Why};
+use super::{LobbyState, MemberId, PrivateText, Why};
 
 impl LobbyState {
     /// A line from a member, parsed (or why it did not parse).
@@ -27,13 +27,19 @@ impl LobbyState {
                 self.relay(Some(id), name.clone(), text.clone());
                 self.notify(Notice::Msg { from: name, text });
             }
-            Ok(ToLeader::Private { to, text }) => self.member_private(id, name, &to, text),
+            Ok(ToLeader::Private { to, text }) => {
+                self.member_private(id, name, &to, PrivateText::Plain(text));
+            }
+            // Relayed as it came: the leader can neither read nor forge it.
+            Ok(ToLeader::Sealed { to, sealed }) => {
+                self.member_private(id, name, &to, PrivateText::Sealed(sealed));
+            }
             Ok(ToLeader::Invite(asked)) => self.invite_asked(id, name, asked),
             // A heartbeat only shows the member is alive; arriving at all
             // is what counts.
             Ok(ToLeader::Hello) => {}
             Ok(ToLeader::Leave) => self.doom(id, Why::Left),
-            Ok(ToLeader::Accept | ToLeader::Reject | ToLeader::Busy(_)) => {
+            Ok(ToLeader::Accept(_) | ToLeader::Reject | ToLeader::Busy(_)) => {
                 let err = ToMember::Err(ErrorCode::BadArgs, "not expected in a lobby".to_string());
                 self.send_to(id, err);
             }
@@ -66,23 +72,43 @@ impl LobbyState {
 
     /// A member's `PM`: to the addressee alone, stamped with the sender's
     /// name; never kept in the history.
-    fn member_private(&mut self, id: MemberId, from: String, to: &str, text: String) {
+    fn member_private(&mut self, id: MemberId, from: String, to: &str, text: PrivateText) {
         let target = rules::private_to(&self.everyone(), &from, to).map(|(at, _)| at);
         match target {
             Err(refusal) => self.refuse(id, refusal),
-            Ok(0) => self.notify(Notice::Private { from, text }),
+            Ok(0) => {
+                let notice = match text {
+                    PrivateText::Plain(text) => Notice::Private { from, text },
+                    PrivateText::Sealed(sealed) => {
+                        // The sender's key, for the leader's peer to check
+                        // the seal with, if the sender has a seat.
+                        let key = self.roster.seat(&from).map(|seat| seat.key);
+                        Notice::Sealed {
+                            lobby: self.roster.lobby.clone(),
+                            from,
+                            key,
+                            sealed,
+                        }
+                    }
+                };
+                self.notify(notice);
+            }
             Ok(_) => {
                 // `everyone` and `id_of` both leave out members on their way
                 // out, so the member `private_to` found is there.
                 if let Some(to) = self.id_of(to) {
-                    self.send_to(to, ToMember::Private { from, text });
+                    self.send_to(to, private_line(from, text));
                 }
             }
         }
     }
 
     /// The leader's `PM`.
-    pub(super) fn leader_private(&mut self, to: &str, text: String) -> Result<String, ParseError> {
+    pub(super) fn leader_private(
+        &mut self,
+        to: &str,
+        text: PrivateText,
+    ) -> Result<String, ParseError> {
         let leader = self.config.leader.clone();
         let name = rules::private_to(&self.everyone(), &leader, to)
             .map(|(_, name)| name.to_string())
@@ -93,7 +119,7 @@ impl LobbyState {
                 format!("{name} is not in this lobby"),
             )
         })?;
-        self.send_to(id, ToMember::Private { from: leader, text });
+        self.send_to(id, private_line(leader, text));
         Ok(name)
     }
 
@@ -156,5 +182,13 @@ impl LobbyState {
             }
         }
         self.forget_away();
+    }
+}
+
+/// A private message's line to its recipient, stamped with its sender.
+fn private_line(from: String, text: PrivateText) -> ToMember {
+    match text {
+        PrivateText::Plain(text) => ToMember::Private { from, text },
+        PrivateText::Sealed(sealed) => ToMember::Sealed { from, sealed },
     }
 }

@@ -16,11 +16,13 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use core::net::SocketAddr;
 
+use crate::crypto::PeerKey;
+use crate::crypto::seal::Sealed;
 use crate::wire::{CloseReason, Contact, ErrorCode, InviteStatus, ParseError, Rejoin, ToLeader};
 use crate::wire::{Succession, ToMember};
 
 use super::history::History;
-use super::roster::{Roster, Seat};
+use super::roster::{Proven, Roster, Seat};
 use super::rules::Asks;
 use super::{Inheritance, KEPT_FOR_RETURNS, LobbyConfig, Notice};
 
@@ -47,16 +49,22 @@ pub(super) struct Now {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum LobbyEvent {
     /// A newcomer on connection `id`, listening for chat requests at
-    /// `chat_addr` if the leader knows; `secret` is a fresh random token for
-    /// its credential, in a lobby that can outlive its leader.
+    /// `chat_addr` if the leader knows, with the public keys it proved or
+    /// announced on its invitation (`key`): both make its seat, in a lobby
+    /// that can outlive its leader.
     Admit {
         id: MemberId,
         name: String,
         chat_addr: Option<SocketAddr>,
-        secret: Option<String>,
+        key: Option<PeerKey>,
     },
-    /// A member comes back (`REJOIN`) on connection `id`.
-    Rejoin { id: MemberId, claim: Rejoin },
+    /// A member comes back (`REJOIN`) on connection `id`, having proven a
+    /// key as `proven` says.
+    Rejoin {
+        id: MemberId,
+        claim: Rejoin,
+        proven: Proven,
+    },
     /// A line from a member, parsed.
     Line {
         id: MemberId,
@@ -140,10 +148,18 @@ impl Why {
 /// Where a lobby that can outlive its leader starts from.
 #[derive(Debug, Clone)]
 pub(super) enum Origin {
-    /// A new lobby: its id and the leader's secret, both fresh and random.
-    New { lobby: String, secret: String },
+    /// A new lobby, with its fresh random id.
+    New { lobby: String },
     /// A lobby this peer takes over.
     Inherited(Inheritance),
+}
+
+/// The text of a private message: plain (the leader could read it) or
+/// sealed to its recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum PrivateText {
+    Plain(String),
+    Sealed(Sealed),
 }
 
 /// One member as the rules know it.
@@ -171,8 +187,6 @@ pub(super) struct LobbyState {
     history: History,
     /// The members' seats, for the lobby's succession.
     roster: Roster,
-    /// The leader's own secret, which it keeps if it hands the lobby on.
-    secret: String,
     /// Seats of members whose connection broke, kept until they may no
     /// longer come back.
     away: Vec<(Instant, Seat)>,
@@ -200,7 +214,6 @@ impl LobbyState {
             members: BTreeMap::new(),
             history,
             roster: Roster::default(),
-            secret: String::new(),
             away: Vec::new(),
             handed_over: false,
             doomed: Vec::new(),
@@ -221,9 +234,9 @@ impl LobbyState {
                 id,
                 name,
                 chat_addr,
-                secret,
-            } => self.admit(id, name, chat_addr, secret),
-            LobbyEvent::Rejoin { id, claim } => self.rejoin(id, claim),
+                key,
+            } => self.admit(id, name, chat_addr, key),
+            LobbyEvent::Rejoin { id, claim, proven } => self.rejoin(id, claim, &proven),
             LobbyEvent::Line { id, line } => self.line(id, line),
             LobbyEvent::TooLong(id) => self.too_long(id),
             LobbyEvent::Gone(id) => self.doom(id, Why::Lost),
@@ -243,7 +256,7 @@ impl LobbyState {
     pub(super) fn tell(
         &mut self,
         to: &str,
-        text: String,
+        text: PrivateText,
         now: Now,
     ) -> (Result<String, ParseError>, Vec<LobbyEffect>) {
         self.now = now;
@@ -282,6 +295,18 @@ impl LobbyState {
         (!self.handed_over).then_some(ToMember::Closed(reason))
     }
 
+    /// The lobby's id and `name`'s seat, if it has one: what a private
+    /// message to it is sealed for.
+    pub(super) fn seat(&self, name: &str) -> Option<(String, Seat)> {
+        let seat = self.roster.seat(name)?;
+        Some((self.roster.lobby.clone(), seat.clone()))
+    }
+
+    /// The lobby's id, if it can outlive its leader.
+    pub(super) fn lobby_id(&self) -> Option<String> {
+        (!self.roster.lobby.is_empty()).then(|| self.roster.lobby.clone())
+    }
+
     /// Everyone in the lobby, the leader first.
     pub(super) fn names(&self) -> Vec<String> {
         let mut names = Vec::with_capacity(self.members.len() + 1);
@@ -298,6 +323,7 @@ impl LobbyState {
                 name: m.name.clone(),
                 ip: addr.ip(),
                 port: addr.port(),
+                key: None,
             })
         });
         known.collect()

@@ -1,5 +1,5 @@
 //! How a lobby outlives its leader, as rules: the roster and the leader's
-//! secret at the start, a newcomer's credential, the seats of members whose
+//! seat at the start, a newcomer's credential and seat, the seats of members whose
 //! connection broke, and handing the lobby on. The roster's own rules
 //! (whose credential holds, who leads next) are in `lobby/roster.rs`.
 //!
@@ -9,10 +9,11 @@
 
 use core::net::SocketAddr;
 
+use crate::crypto::PeerKey;
 use crate::wire::{Succession, ToMember};
 
 use super::super::Handed;
-use super::super::roster::{self, Roster, Seat};
+use super::super::roster::{Roster, Seat};
 use super::{LobbyState, MemberId, Origin, Why};
 
 impl LobbyState {
@@ -25,17 +26,19 @@ impl LobbyState {
         match origin {
             Some(Origin::Inherited(inheritance)) => {
                 self.roster = inheritance.roster;
-                self.secret = inheritance.secret;
                 self.history.inherit(inheritance.said);
             }
-            Some(Origin::New { lobby, secret }) => {
+            Some(Origin::New { lobby }) => {
                 self.roster = Roster::new(lobby);
-                self.roster.add(Seat {
-                    name: self.config.leader.clone(),
-                    addr,
-                    verifier: roster::verifier(&secret),
-                });
-                self.secret = secret;
+                // A leader with no key has no seat: nobody could check that
+                // a peer at its address is it, so nobody walks to it.
+                if let Some(key) = self.config.key {
+                    self.roster.add(Seat {
+                        name: self.config.leader.clone(),
+                        addr,
+                        key,
+                    });
+                }
             }
             // Without an id nobody's credential can hold: nobody can come
             // back, and the lobby ends with its leader.
@@ -43,26 +46,24 @@ impl LobbyState {
         }
     }
 
-    /// A newcomer's secret, sent to it alone, and its seat. A member whose
-    /// chat address the leader does not know (admitted by `Lobby::admit`)
-    /// cannot be reached to lead, and gets none.
+    /// A newcomer's credential (the lobby id), sent to it alone, and its
+    /// seat. A member whose chat address the leader does not know (admitted
+    /// by `Lobby::admit`) cannot be reached to lead, and one with no key
+    /// could not prove it is itself: neither gets one.
     pub(super) fn credential(
         &mut self,
         id: MemberId,
         name: &str,
         chat_addr: Option<SocketAddr>,
-        secret: Option<String>,
+        key: Option<PeerKey>,
     ) -> Option<Seat> {
-        let addr = chat_addr?;
-        let secret = secret?;
         let seat = Seat {
             name: name.to_string(),
-            addr,
-            verifier: roster::verifier(&secret),
+            addr: chat_addr?,
+            key: key?,
         };
         let line = Succession::Credential {
             lobby: self.roster.lobby.clone(),
-            secret,
         };
         self.send_to(id, ToMember::Succession(line));
         Some(seat)
@@ -112,7 +113,6 @@ impl LobbyState {
         Ok(Handed {
             to: seat,
             roster,
-            secret: self.secret.clone(),
             said: self.history.said(),
         })
     }
@@ -124,6 +124,6 @@ pub(super) fn seat_line(seat: Seat) -> ToMember {
         name: seat.name,
         ip: seat.addr.ip(),
         port: seat.addr.port(),
-        verifier: seat.verifier,
+        key: seat.key,
     })
 }

@@ -6,13 +6,23 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::*;
+use crate::lobby::InvitePolicy;
 use crate::lobby::rules::{ASK_WINDOW, MAX_ASKS};
-use crate::lobby::{InvitePolicy, roster};
 
 const LOBBY_ID: &str = "11111111111111111111111111111111";
-const LEADER_SECRET: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-const BOB_SECRET: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-const CAROL_SECRET: &str = "cccccccccccccccccccccccccccccccc";
+/// Each seat's key, by a byte its key is made of: the rules compare keys,
+/// they do not sign (`roster.rs` tests the proofs themselves).
+const LEADER_KEY: u8 = 1;
+const BOB_KEY: u8 = 2;
+const CAROL_KEY: u8 = 3;
+const STRANGER_KEY: u8 = 9;
+
+fn peer_key(n: u8) -> PeerKey {
+    PeerKey {
+        identity: crate::crypto::IdentityKey::from_bytes([n; 32]),
+        seal: crate::crypto::SealKey::from_bytes([n; 32]),
+    }
+}
 
 /// A lobby's rules and the made-up clock its events are handled by.
 struct Lobby {
@@ -27,7 +37,6 @@ impl Lobby {
         let t0 = Instant::now();
         let origin = Origin::New {
             lobby: LOBBY_ID.into(),
-            secret: LEADER_SECRET.into(),
         };
         let state = LobbyState::new(config, Some(origin), at(t0, 0));
         Lobby { state, t0 }
@@ -69,6 +78,7 @@ fn config() -> LobbyConfig {
 fn with_succession() -> LobbyConfig {
     let mut config = config();
     config.succession = Some(addr(7000));
+    config.key = Some(peer_key(LEADER_KEY));
     config
 }
 
@@ -81,17 +91,17 @@ fn admit(id: MemberId, name: &str) -> LobbyEvent {
         id,
         name: name.into(),
         chat_addr: None,
-        secret: None,
+        key: None,
     }
 }
 
-/// A newcomer the leader can reach, with the secret of its credential.
-fn admit_from(id: MemberId, name: &str, port: u16, secret: &str) -> LobbyEvent {
+/// A newcomer the leader can reach, with its key.
+fn admit_from(id: MemberId, name: &str, port: u16, key: u8) -> LobbyEvent {
     LobbyEvent::Admit {
         id,
         name: name.into(),
         chat_addr: Some(addr(port)),
-        secret: Some(secret.into()),
+        key: Some(peer_key(key)),
     }
 }
 
@@ -103,14 +113,17 @@ fn line(id: MemberId, text: &str) -> LobbyEvent {
     }
 }
 
-fn rejoin(id: MemberId, name: &str, secret: &str, seq: u64) -> LobbyEvent {
+/// A claim to `name`'s seat by a peer that proved the key made of `key`
+/// (as a TLS handshake proves it).
+fn rejoin(id: MemberId, name: &str, key: u8, seq: u64) -> LobbyEvent {
     let claim = Rejoin {
         lobby: LOBBY_ID.into(),
         name: name.into(),
-        secret: secret.into(),
         seq,
+        sig: None,
     };
-    LobbyEvent::Rejoin { id, claim }
+    let proven = Proven::Connection(peer_key(key).identity);
+    LobbyEvent::Rejoin { id, claim, proven }
 }
 
 /// Effects as short lines: `2< LINE` for one member, `all< LINE` or
@@ -216,10 +229,14 @@ fn private_messages_go_to_their_addressee_alone() {
         line(1, "PM bob hi"),
         &["1< ERR BAD_ARGS a private message to yourself goes nowhere"],
     );
-    let (told, effects) = lobby.state.tell("CAROL", "x".into(), lobby.at(1));
+    let (told, effects) = lobby
+        .state
+        .tell("CAROL", PrivateText::Plain("x".into()), lobby.at(1));
     assert_eq!(told, Ok("carol".to_string()));
     assert_eq!(shown(&effects), ["2< PM alice x"]);
-    let (told, effects) = lobby.state.tell("dave", "x".into(), lobby.at(1));
+    let (told, effects) = lobby
+        .state
+        .tell("dave", PrivateText::Plain("x".into()), lobby.at(1));
     assert_eq!(told.map_err(|e| e.code), Err(ErrorCode::NotInLobby));
     assert_eq!(shown(&effects), Vec::<String>::new());
 }
@@ -347,10 +364,10 @@ fn members_get_credentials_and_come_back_with_them_alone() {
     let mut lobby = Lobby::new(with_succession());
     lobby.check(
         0,
-        admit_from(1, "bob", 7001, BOB_SECRET),
+        admit_from(1, "bob", 7001, BOB_KEY),
         &[
             "1< MEMBERS alice bob",
-            &format!("1< CREDENTIAL {LOBBY_ID} {BOB_SECRET}"),
+            &format!("1< CREDENTIAL {LOBBY_ID}"),
             "1< SEAT alice 7000",
             "1< SEAT bob 7001",
             "all but 1< JOINED bob",
@@ -372,7 +389,7 @@ fn members_get_credentials_and_come_back_with_them_alone() {
     );
     lobby
         .state
-        .handle(admit_from(3, "carol", 7002, CAROL_SECRET), lobby.at(0));
+        .handle(admit_from(3, "carol", 7002, CAROL_KEY), lobby.at(0));
     lobby
         .state
         .handle(LobbyEvent::Say("one".into()), lobby.at(1));
@@ -384,15 +401,29 @@ fn members_get_credentials_and_come_back_with_them_alone() {
         "4< ERR BAD_CREDENTIALS not a member of this lobby",
         "drop 4 NotAMember",
     ];
-    lobby.check(3, rejoin(4, "bob", CAROL_SECRET, 0), &refused);
-    lobby.check(3, rejoin(4, "zed", BOB_SECRET, 0), &refused);
-    lobby.check(3, rejoin(4, "alice", LEADER_SECRET, 0), &refused);
+    lobby.check(3, rejoin(4, "bob", CAROL_KEY, 0), &refused);
+    lobby.check(3, rejoin(4, "zed", BOB_KEY, 0), &refused);
+    lobby.check(3, rejoin(4, "alice", LEADER_KEY, 0), &refused);
+    // The right name with a stranger's key, and a claim that proved no key
+    // at all (a bare `REJOIN` in plain text), are strangers.
+    lobby.check(3, rejoin(4, "bob", STRANGER_KEY, 0), &refused);
+    let unproven = LobbyEvent::Rejoin {
+        id: 4,
+        claim: Rejoin {
+            lobby: LOBBY_ID.into(),
+            name: "bob".into(),
+            seq: 0,
+            sig: None,
+        },
+        proven: Proven::Nothing,
+    };
+    lobby.check(3, unproven, &refused);
 
     // Bob comes back on a new connection, having only message 1; his old
     // one closes without a word to the others, who see only his new seat.
     lobby.check(
         3,
-        rejoin(5, "BOB", BOB_SECRET, 1),
+        rejoin(5, "BOB", BOB_KEY, 1),
         &[
             "drop 1 Replaced",
             "5< MEMBERS alice zed carol bob",
@@ -414,10 +445,10 @@ fn a_member_whose_connection_broke_may_come_back_for_a_while() {
     let mut lobby = Lobby::new(config);
     lobby
         .state
-        .handle(admit_from(1, "bob", 7001, BOB_SECRET), lobby.at(0));
+        .handle(admit_from(1, "bob", 7001, BOB_KEY), lobby.at(0));
     lobby
         .state
-        .handle(admit_from(2, "carol", 7002, CAROL_SECRET), lobby.at(0));
+        .handle(admit_from(2, "carol", 7002, CAROL_KEY), lobby.at(0));
     lobby.check(
         1,
         LobbyEvent::Gone(2),
@@ -425,7 +456,7 @@ fn a_member_whose_connection_broke_may_come_back_for_a_while() {
     );
     lobby.check(
         2,
-        rejoin(3, "carol", CAROL_SECRET, 0),
+        rejoin(3, "carol", CAROL_KEY, 0),
         &[
             "3< MEMBERS alice bob carol",
             "3< SEAT alice 7000",
@@ -442,7 +473,7 @@ fn a_member_whose_connection_broke_may_come_back_for_a_while() {
         "4< ERR BAD_CREDENTIALS not a member of this lobby",
         "drop 4 NotAMember",
     ];
-    lobby.check(4, rejoin(4, "bob", BOB_SECRET, 0), &refused);
+    lobby.check(4, rejoin(4, "bob", BOB_KEY, 0), &refused);
     // Carol's connection breaks again; once the silence timeout has passed
     // her seat is forgotten.
     lobby.state.handle(LobbyEvent::Gone(3), lobby.at(5));
@@ -451,7 +482,7 @@ fn a_member_whose_connection_broke_may_come_back_for_a_while() {
         "5< ERR BAD_CREDENTIALS not a member of this lobby",
         "drop 5 NotAMember",
     ];
-    lobby.check(35, rejoin(5, "carol", CAROL_SECRET, 0), &refused);
+    lobby.check(35, rejoin(5, "carol", CAROL_KEY, 0), &refused);
 }
 
 #[test]
@@ -459,17 +490,17 @@ fn a_handover_goes_to_the_member_admitted_earliest_or_the_one_named() {
     let mut lobby = Lobby::new(with_succession());
     lobby
         .state
-        .handle(admit_from(1, "bob", 7001, BOB_SECRET), lobby.at(0));
+        .handle(admit_from(1, "bob", 7001, BOB_KEY), lobby.at(0));
     lobby
         .state
-        .handle(admit_from(2, "carol", 7002, CAROL_SECRET), lobby.at(0));
+        .handle(admit_from(2, "carol", 7002, CAROL_KEY), lobby.at(0));
     lobby
         .state
         .handle(LobbyEvent::Say("one".into()), lobby.at(1));
     // Bob came back, so he counts as admitted last.
     lobby
         .state
-        .handle(rejoin(3, "bob", BOB_SECRET, 1), lobby.at(2));
+        .handle(rejoin(3, "bob", BOB_KEY, 1), lobby.at(2));
 
     let (handed, effects) = lobby.state.handover(Some("dave"), lobby.at(3));
     assert_eq!(
@@ -488,7 +519,6 @@ fn a_handover_goes_to_the_member_admitted_earliest_or_the_one_named() {
     let handed = handed.unwrap();
     assert_eq!(shown(&effects), ["all< HANDOVER carol"]);
     assert_eq!(handed.to.name, "carol");
-    assert_eq!(handed.secret, LEADER_SECRET);
     assert_eq!(handed.said.len(), 1);
     let order: Vec<&str> = handed
         .roster
@@ -497,10 +527,7 @@ fn a_handover_goes_to_the_member_admitted_earliest_or_the_one_named() {
         .map(|s| s.name.as_str())
         .collect();
     assert_eq!(order, ["carol", "alice", "bob"]);
-    assert_eq!(
-        handed.roster.seats[1].verifier,
-        roster::verifier(LEADER_SECRET)
-    );
+    assert_eq!(handed.roster.seats[1].key, peer_key(LEADER_KEY));
     assert_eq!(
         lobby.state.farewell(CloseReason::LeaderLeft),
         None,
@@ -580,7 +607,7 @@ fn the_lobby_knows_the_contacts_it_was_given() {
     let mut lobby = Lobby::new(config());
     lobby
         .state
-        .handle(admit_from(1, "bob", 7001, BOB_SECRET), lobby.at(0));
+        .handle(admit_from(1, "bob", 7001, BOB_KEY), lobby.at(0));
     lobby.state.handle(admit(2, "carol"), lobby.at(0));
     let contacts = lobby.state.contacts();
     let known: Vec<(&str, u16)> = contacts.iter().map(|c| (c.name.as_str(), c.port)).collect();
@@ -597,10 +624,10 @@ fn a_flooding_member_grows_nothing_in_the_lobby() {
     let mut lobby = Lobby::new(with_succession());
     lobby
         .state
-        .handle(admit_from(1, "bob", 7001, BOB_SECRET), lobby.at(0));
+        .handle(admit_from(1, "bob", 7001, BOB_KEY), lobby.at(0));
     lobby
         .state
-        .handle(admit_from(2, "carol", 7002, CAROL_SECRET), lobby.at(0));
+        .handle(admit_from(2, "carol", 7002, CAROL_KEY), lobby.at(0));
     let kinds = [
         "MSG hi",
         "PM carol hi",
@@ -613,7 +640,7 @@ fn a_flooding_member_grows_nothing_in_the_lobby() {
         "OK",
         "REJECT",
         "BUSY IN_CHAT",
-        &format!("REJOIN {LOBBY_ID} bob {BOB_SECRET} 1"),
+        &format!("REJOIN {LOBBY_ID} bob 1"),
         "NONSENSE",
     ];
     for kind in kinds {
@@ -627,12 +654,12 @@ fn a_flooding_member_grows_nothing_in_the_lobby() {
         }
         assert!(asked <= MAX_ASKS as usize, "{kind}: {asked} asks passed on");
     }
-    // Connections claiming to be members with the wrong secret are turned
+    // Connections claiming a seat whose key they do not hold are turned
     // away and forgotten.
     for id in 100..100 + FLOOD {
         let effects = lobby
             .state
-            .handle(rejoin(id, "carol", BOB_SECRET, 0), lobby.at(2));
+            .handle(rejoin(id, "carol", BOB_KEY, 0), lobby.at(2));
         assert_eq!(effects.len(), 2);
     }
     assert_eq!(lobby.state.history.said().len(), KEPT_FOR_RETURNS);

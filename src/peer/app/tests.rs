@@ -9,12 +9,14 @@ use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 
 use crate::client::{LinkNotice, Refused, Vouched};
 use crate::screen::ScreenLine;
-use crate::wire::{AttemptLimit, BusyReason, Contact, ErrorCode, ToLeader};
+use crate::wire::{AttemptLimit, BusyReason, CloseReason, Contact, ErrorCode, ToLeader, ToMember};
 
 use crate::peer::app::App;
-use crate::peer::effect::{Effect, Incoming, Now, Worker};
-use crate::peer::msg::{Asker, ChatAnswer, Event, NotInvited, RegistryReply};
-use crate::peer::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
+use crate::peer::effect::{Effect, Incoming, LogFailure, Now, Worker};
+use crate::peer::msg::{
+    Asker, ChatAnswer, Event, FromLeader, KeyChange, KeyNews, NotInvited, RegistryReply,
+};
+use crate::peer::{ADD_PROMPT, LOBBY_HELP, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
 
 const ACCEPT_PROMPT: &str = "Chat request from 'alice'. Accept? ['OK', 'REJECT']";
 
@@ -35,6 +37,7 @@ fn contact(name: &str, last: u8) -> Contact {
         name: name.into(),
         ip: [10, 0, 0, last].into(),
         port: 7000 + u16::from(last),
+        key: None,
     }
 }
 
@@ -52,6 +55,7 @@ fn request(from: &str, ticket: Option<&str>) -> (Incoming, Receiver<ChatAnswer>)
     let event = Event::Invitation {
         from: from.into(),
         ticket: ticket.map(str::to_string),
+        proved: None,
         answer,
     };
     (Incoming::Event(event), answer_rx)
@@ -64,6 +68,7 @@ fn checked(request: u64, leader: &str, invitee: &str) -> Incoming {
         verdict: Ok(Vouched {
             leader: leader.into(),
             invitee: invitee.into(),
+            leader_key: None,
         }),
     })
 }
@@ -78,6 +83,9 @@ fn describe(effect: &Effect) -> String {
         Effect::Start(Worker::Inviter { lobby, contact, .. }) => {
             format!("start: inviter of {} into lobby {lobby}", contact.name)
         }
+        Effect::OpenLog { log, me, leader } => format!("open log {}: {me} in {leader}'s", log.0),
+        Effect::Log { log, line } => format!("log {}: {line}", log.0),
+        Effect::Verify(name) => format!("verify: {name}"),
     }
 }
 
@@ -474,7 +482,7 @@ fn a_member_asks_the_leader_and_the_registry() {
             "registry: Search(dave, Lobby)",
             "There is no user called dave.",
             "Asked alice to invite dave.",
-            "[you -> carol] hi there",
+            "[you -> carol] hi there (not sealed: carol has no key here; the leader can read it)",
             "That is you.",
             "notice: You left alice's lobby.",
             MENU_PROMPT,
@@ -494,6 +502,75 @@ fn a_member_asks_the_leader_and_the_registry() {
     );
 }
 
+/// A line from the leader of the current membership.
+fn from_leader(line: ToMember) -> Incoming {
+    Incoming::Feed(FromLeader::Line(line))
+}
+
+#[test]
+fn an_admitted_member_logs_what_it_hears_and_says_until_the_lobby_ends() {
+    let mut app = joined();
+    let (asked, answer) = request("alice", Some("T1"));
+    let _ = app.handle(asked, now());
+    let _ = app.handle(checked(1, "alice", "bob"), now());
+    let _ = app.handle(line("ok"), now());
+    let Ok(ChatAnswer::Accept { outbox, .. }) = answer.try_recv() else {
+        panic!("the request was not accepted");
+    };
+    let members = format!("notice: You are in alice's lobby with: alice, bob. {LOBBY_HELP}");
+    check(
+        &mut app,
+        vec![
+            from_leader(ToMember::Members(vec!["alice".into(), "bob".into()])),
+            from_leader(ToMember::Msg {
+                from: "alice".into(),
+                text: "hi".into(),
+            }),
+            line("hello"),
+            from_leader(ToMember::Joined("carol".into())),
+            line("/who"),
+            from_leader(ToMember::Closed(CloseReason::LeaderLeft)),
+        ],
+        &[
+            "open log 1: bob in alice's",
+            "log 1: * joined the lobby of alice",
+            "log 1: * members: alice bob",
+            &members,
+            "log 1: [alice] hi",
+            "chat: [alice] hi",
+            "log 1: [bob] hello",
+            "log 1: * carol joined",
+            "notice: Peer ('carol') joined the lobby",
+            "Members: alice, bob, carol",
+            "log 1: * lobby ended: the leader left",
+            "notice: The lobby has ended (the leader left).",
+            MENU_PROMPT,
+        ],
+    );
+    let sent: Vec<ToLeader> = outbox.try_iter().collect();
+    assert_eq!(sent, [ToLeader::Msg("hello".into())]);
+    assert_eq!(app.log_in_use(), None);
+}
+
+#[test]
+fn a_chat_log_that_fails_is_told_once_and_the_lobby_goes_on() {
+    let mut app = joined();
+    let (asked, _answer) = request("alice", Some("T1"));
+    let _ = app.handle(asked, now());
+    let _ = app.handle(checked(1, "alice", "bob"), now());
+    let _ = app.handle(line("ok"), now());
+    let _ = app.handle(from_leader(ToMember::Members(vec!["alice".into()])), now());
+    let failed = Incoming::LogFailed(LogFailure::Write {
+        path: "logs/bob/x.log".into(),
+        why: "disk full".into(),
+    });
+    check(
+        &mut app,
+        vec![failed],
+        &["notice: Cannot write the chat log logs/bob/x.log: disk full"],
+    );
+}
+
 #[test]
 fn a_ticket_for_a_lobby_that_has_ended_is_dropped() {
     let mut app = joined();
@@ -504,4 +581,54 @@ fn a_ticket_for_a_lobby_that_has_ended_is_dropped() {
         result: Err(NotInvited::Offline),
     });
     check(&mut app, vec![late], &[]);
+}
+
+/// `/verify` is a command at the menu and in a lobby, never at a password
+/// prompt; a changed key is said at once, whatever the stage.
+#[test]
+fn verify_asks_the_driver_and_a_changed_key_is_said_loudly() {
+    let mut app = app();
+    check(
+        &mut app,
+        vec![line("2"), line("bob"), line("/verify")],
+        &[
+            "Please enter your user name and password to join.",
+            "User name:",
+            "Password:",
+            "registry: Join(bob, <password>, 7000)",
+        ],
+    );
+    let mut app = joined();
+    check(
+        &mut app,
+        vec![
+            line("/verify alice"),
+            line("/verify"),
+            line("/verify a b"),
+            line("/verifyx"),
+        ],
+        &[
+            "verify: alice",
+            "Usage: /verify <name>.",
+            "Usage: /verify <name>.",
+            "Please type 1, 2 or 3 (or /quit).",
+            MENU_PROMPT,
+        ],
+    );
+    let key = |seed: u8| crate::crypto::PeerKey {
+        identity: crate::crypto::IdentityKey::from_bytes([seed; 32]),
+        seal: crate::crypto::SealKey::from_bytes([seed; 32]),
+    };
+    let change = KeyChange {
+        name: "alice".into(),
+        pinned: key(1),
+        presented: key(2),
+    };
+    let warning = crate::peer::keys::change_warning(&change);
+    assert!(warning.contains("alice's key has changed"), "{warning}");
+    check(
+        &mut app,
+        vec![Incoming::Event(Event::Keys(KeyNews::Changed(change)))],
+        &[warning.as_str()],
+    );
 }
