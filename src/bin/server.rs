@@ -23,7 +23,7 @@ use std::thread;
 #[derive(Parser)]
 #[command(
     version,
-    after_help = "Talk to it by hand: openssl s_client -connect 127.0.0.1:7777 (or, started with --plaintext, nc 127.0.0.1 7777), then type HELP."
+    after_help = "Talk to it by hand: openssl s_client -quiet -connect 127.0.0.1:7777 (or, started with --plaintext, nc 127.0.0.1 7777), then type HELP."
 )]
 struct Args {
     /// Address and port to listen on.

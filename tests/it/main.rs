@@ -9,6 +9,7 @@ mod faults;
 mod hardening;
 mod hostile;
 mod ipv6;
+mod key_log;
 mod lobby;
 mod lobby_commands;
 mod peer;

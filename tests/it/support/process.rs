@@ -88,19 +88,26 @@ impl ServerProcess {
     pub fn start_on(bind: &str, db: &Path, extra: &[&str]) -> ServerProcess {
         let mut args = vec!["--plaintext"];
         args.extend_from_slice(extra);
-        ServerProcess::start_with(bind, db, &args)
+        ServerProcess::start_with(bind, db, &args, None)
     }
 
     /// Starts `server --bind 127.0.0.1:0 --db <db>` plus `extra`, speaking
     /// TLS (the default): its second line is its fingerprint.
     pub fn start_tls(db: &Path, extra: &[&str]) -> ServerProcess {
-        ServerProcess::start_with("127.0.0.1:0", db, extra)
+        ServerProcess::start_with("127.0.0.1:0", db, extra, None)
+    }
+
+    /// As `start_tls`, with `SSLKEYLOGFILE=<key_log>` in its environment.
+    pub fn start_tls_logging_keys(db: &Path, key_log: &Path) -> ServerProcess {
+        ServerProcess::start_with("127.0.0.1:0", db, &[], Some(key_log))
     }
 
     /// It does not announce itself (`--no-announce`): nothing a test starts
-    /// outside a network namespace of its own multicasts.
-    fn start_with(bind: &str, db: &Path, extra: &[&str]) -> ServerProcess {
+    /// outside a network namespace of its own multicasts. `SSLKEYLOGFILE`
+    /// is `key_log`, or unset whatever the test's own environment says.
+    fn start_with(bind: &str, db: &Path, extra: &[&str], key_log: Option<&Path>) -> ServerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        key_log_env(&mut command, key_log);
         command
             .args(["--bind", bind, "--no-announce", "--db"])
             .arg(db)
@@ -294,6 +301,15 @@ impl PeerProcess {
     /// it has seen there, never in the real home directory.
     pub fn start(name: &str, args: &[&str]) -> PeerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_peer"));
+        key_log_env(&mut command, None);
+        command.args(plaintext_unless_data_dir(args)).args(args);
+        PeerProcess::spawn(name, command)
+    }
+
+    /// As `start`, with `SSLKEYLOGFILE=<key_log>` in its environment.
+    pub fn start_logging_keys(name: &str, args: &[&str], key_log: &Path) -> PeerProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_peer"));
+        key_log_env(&mut command, Some(key_log));
         command.args(plaintext_unless_data_dir(args)).args(args);
         PeerProcess::spawn(name, command)
     }
@@ -533,6 +549,15 @@ impl Drop for PeerProcess {
     fn drop(&mut self) {
         kill_quietly(&mut self.child);
     }
+}
+
+/// Sets `SSLKEYLOGFILE` to `key_log`, or removes it: a test's child writes
+/// TLS secrets only where that test asks.
+fn key_log_env(command: &mut Command, key_log: Option<&Path>) {
+    match key_log {
+        Some(path) => command.env("SSLKEYLOGFILE", path),
+        None => command.env_remove("SSLKEYLOGFILE"),
+    };
 }
 
 /// `--plaintext`, unless `args` give a `--data-dir` (a TLS peer's).
