@@ -13,7 +13,8 @@ use p2pchat_bench::registry::RegistryOptions;
 use p2pchat_bench::{BenchError, Security};
 
 /// Load tests for p2pchat: a lobby flooded by one member, or the registry
-/// under thousands of peers. Everything runs on 127.0.0.1.
+/// under thousands of peers, in plain text or (with --tls) over TLS 1.3 as
+/// p2pchat's peers speak by default. Everything runs on 127.0.0.1.
 #[derive(Parser)]
 #[command(version)]
 pub(super) struct Args {
@@ -27,6 +28,7 @@ pub(super) struct Args {
 #[derive(Subcommand)]
 pub(super) enum Scenario {
     /// One member of a lobby sends messages; every other member receives them.
+    /// The hub runs in a process of its own, whose memory is reported.
     Lobby(LobbyArgs),
     /// Peers join the registry, say HELLO on schedule, and some LIST and SEARCH.
     Registry(RegistryArgs),
@@ -81,8 +83,8 @@ pub(super) struct LobbyArgs {
     /// p2pchat's peers do by default (the default here is plain text).
     #[arg(long)]
     pub(super) tls: bool,
-    /// Run the hub in this process rather than a child process of its own
-    /// (whose memory is then the hub's alone).
+    /// Host the hub in this process, beside the load, instead of in a child
+    /// process of its own (the memory reported is then this process's).
     #[arg(long)]
     pub(super) in_process: bool,
     /// Flood a channel of the IRC server at this address instead of a hub.
