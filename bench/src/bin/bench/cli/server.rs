@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use p2pchat_bench::churn::{self, ChurnOptions, ChurnReport};
@@ -26,16 +26,7 @@ pub(super) fn run_registry(
         options.server = ServerAt::InProcess(db);
         return registry::run(&options);
     }
-    let mut serve = Command::new(std::env::current_exe()?);
-    serve
-        .arg("serve-registry")
-        .arg("--db")
-        .arg(&db)
-        .arg("--hello-timeout")
-        .arg(options.hello_timeout.as_secs_f64().to_string());
-    if options.tls {
-        serve.arg("--tls");
-    }
+    let serve = serve_registry(&db, options.hello_timeout, options.tls)?;
     with_child(serve, |addr, pid, security| {
         options.server = ServerAt::Child {
             addr,
@@ -77,13 +68,7 @@ pub(super) fn run_churn(
 ) -> Result<ChurnReport, BenchError> {
     let (db, _scratch) = bench_db(db, "churn", churn::accounts(peers))?;
     // The churn's peers speak plain text.
-    let mut serve = Command::new(std::env::current_exe()?);
-    serve
-        .arg("serve-registry")
-        .arg("--db")
-        .arg(&db)
-        .arg("--hello-timeout")
-        .arg(hello_timeout.as_secs_f64().to_string());
+    let serve = serve_registry(&db, hello_timeout, false)?;
     with_child(serve, |addr, pid, _| {
         let mut options = ChurnOptions::new(peers, addr, pid, db.clone());
         configure(&mut options);
@@ -115,6 +100,26 @@ fn bench_db(
     Ok((db, scratch))
 }
 
+/// The command that runs a registry server on `db` for a load: this
+/// binary's hidden `serve-registry`, over TLS if `tls`.
+fn serve_registry(
+    db: &std::path::Path,
+    hello_timeout: Duration,
+    tls: bool,
+) -> Result<Command, BenchError> {
+    let mut serve = Command::new(std::env::current_exe()?);
+    serve
+        .arg("serve-registry")
+        .arg("--db")
+        .arg(db)
+        .arg("--hello-timeout")
+        .arg(hello_timeout.as_secs_f64().to_string());
+    if tls {
+        serve.arg("--tls");
+    }
+    Ok(serve)
+}
+
 /// Runs `serve` (a `bench serve-…` command) as a child process, runs
 /// `load` with its address, pid and how to talk to it, then stops it:
 /// closing its stdin is the child's signal to shut down cleanly, and we
@@ -134,7 +139,7 @@ fn with_child<T>(
 /// The child prints the address it listens on as its first line, and its
 /// key's fingerprint (or `plaintext`) as its second.
 fn read_hello(child: &mut Child) -> Result<(SocketAddr, Security), BenchError> {
-    let stdout: ChildStdout = child
+    let stdout = child
         .stdout
         .take()
         .ok_or_else(|| BenchError::Setup("the server child has no stdout".into()))?;
