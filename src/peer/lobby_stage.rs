@@ -269,6 +269,10 @@ impl App {
             self.on_invite_asked(by, name);
             return;
         }
+        if let Notice::File { from, line } = notice {
+            self.on_file_line(from, line);
+            return;
+        }
         if !matches!(self.stage, Stage::Leading(_)) {
             return;
         }
@@ -327,6 +331,10 @@ impl App {
             };
             self.stage = self.follow_handover(membership, to);
             self.prompt();
+            return;
+        }
+        if let ToMember::File { from, line } = line {
+            self.on_file_line(from, line);
             return;
         }
         if let ToMember::Sealed { from, sealed } = &line {
@@ -473,6 +481,8 @@ impl Membership {
             }
             ToMember::Invitation { name, status } => LobbyEvent::Invitation { name, status },
             ToMember::Err(code, text) => LobbyEvent::LeaderSays(code, text),
+            // Handled by the app, which holds the offers (`on_leader_line`).
+            ToMember::File { .. } => return None,
             ToMember::Left(_)
             | ToMember::ChatRequest { .. }
             | ToMember::Hello

@@ -15,6 +15,7 @@ mod checks;
 mod commands;
 mod driver;
 mod effect;
+mod files;
 mod first_line;
 mod invitations;
 mod invitee;
