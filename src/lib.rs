@@ -4,7 +4,8 @@
 //! which does no I/O), framing (`line`) and the one connection type over it
 //! (`conn`), TLS, keys and sealed messages (`crypto`), the registry server
 //! (`registry`, with its `db` and `password` hashing), the peer's link to it
-//! (`client`), the interactive peer (`peer`), the lobby a leader runs
+//! (`client`), the interactive peer (`peer`), files sent between peers
+//! (`files`), the lobby a leader runs
 //! (`lobby`), and how lines are shown, logged and traced (`screen`,
 //! `chatlog`, `sanitize`, `trace`). It never reads the keyboard or draws
 //! the terminal: the binaries in `src/bin/` do, and only they parse options
@@ -16,6 +17,7 @@ pub mod client;
 pub mod conn;
 pub mod crypto;
 pub mod db;
+pub mod files;
 pub mod line;
 pub mod lobby;
 mod net;
