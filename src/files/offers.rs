@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::crypto::PeerKey;
 use crate::wire::{FileOffer, OfferId};
 
 /// How many offers a peer keeps, and for how long.
@@ -135,6 +136,9 @@ pub struct Outgoing {
     pub path: PathBuf,
     pub offer: FileOffer,
     pub to: BTreeMap<String, Answer>,
+    /// Each recipient's key, as its seat names it: the key a fetch must
+    /// prove (none in plain text).
+    pub keys: BTreeMap<String, Option<PeerKey>>,
     pub expires: Instant,
 }
 
@@ -157,7 +161,7 @@ impl OutgoingOffers {
         &mut self,
         path: PathBuf,
         offer: FileOffer,
-        to: &[String],
+        to: &[(String, Option<PeerKey>)],
         now: Instant,
     ) -> Result<(), OfferRefused> {
         if self.held.contains_key(&offer.id) {
@@ -166,9 +170,10 @@ impl OutgoingOffers {
         if self.held.len() >= self.limits.total {
             return Err(OfferRefused::TooMany(self.held.len()));
         }
+        let keys = to.iter().cloned().collect();
         let to = to
             .iter()
-            .map(|name| (name.clone(), Answer::Waiting))
+            .map(|(name, _)| (name.clone(), Answer::Waiting))
             .collect();
         let expires = now + self.limits.ttl;
         self.held.insert(
@@ -177,6 +182,7 @@ impl OutgoingOffers {
                 path,
                 offer,
                 to,
+                keys,
                 expires,
             },
         );
@@ -310,7 +316,7 @@ mod tests {
     fn our_offers_are_fetched_only_by_who_accepted_in_time() {
         let t0 = Instant::now();
         let mut offers = OutgoingOffers::new(limits());
-        let to = ["bob".to_string(), "carol".to_string()];
+        let to = [("bob".to_string(), None), ("carol".to_string(), None)];
         offers.add("a".into(), offer(1), &to, t0).unwrap();
         assert_eq!(
             offers.add("a".into(), offer(1), &to, t0),

@@ -16,6 +16,7 @@ use crate::wire::{
 use super::app::{App, Leading, Membership, Pending, Phase, Stage};
 use super::commands::LobbyInput;
 use super::effect::{Effect, Effects, LogId};
+use super::files::Route;
 use super::msg::{Asker, ChatAnswer, Outcome, RegistryAsk};
 use super::render::{self, LobbyEvent, Role};
 use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
@@ -35,6 +36,9 @@ impl App {
     }
 
     pub(super) fn lead(&mut self, mut leading: Leading, line: &str) -> Stage {
+        if self.file_command(line, Route::Lead(&leading.lobby)) {
+            return Stage::Leading(leading);
+        }
         match LobbyInput::from(line) {
             LobbyInput::Members => self.show_members(&leading.lobby.members()),
             LobbyInput::Leave => {
@@ -58,6 +62,9 @@ impl App {
     }
 
     pub(super) fn member(&mut self, mut membership: Membership, line: &str) -> Stage {
+        if self.file_command(line, Route::Member(&membership)) {
+            return Stage::Member(membership);
+        }
         match LobbyInput::from(line) {
             LobbyInput::Members => self.show_members(&membership.members),
             LobbyInput::Leave => {

@@ -15,6 +15,7 @@ mod checks;
 mod commands;
 mod driver;
 mod effect;
+mod file_desk;
 mod files;
 mod first_line;
 mod invitations;
@@ -60,6 +61,8 @@ use keys::Keyring;
 use msg::Event;
 use registry_worker::RegistryWorker;
 use tls::PeerTls;
+
+pub use file_desk::{FileConfig, default_download_dir};
 
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
@@ -131,6 +134,8 @@ pub struct PeerConfig {
     /// lead or to come back) and the one sealed messages to it open with.
     /// `None` makes a fresh pair at start, kept for this run only.
     pub identity: Option<Arc<Identity>>,
+    /// Where received files go and what is accepted.
+    pub files: FileConfig,
 }
 
 impl PeerConfig {
@@ -153,6 +158,7 @@ impl PeerConfig {
             trace: Trace::off(),
             registry_security: RegistrySecurity::Plaintext,
             identity: None,
+            files: FileConfig::default(),
         }
     }
 }
@@ -223,6 +229,7 @@ pub struct Peer {
     events_rx: Receiver<Event>,
     keys: Option<Arc<Keyring>>,
     tls: PeerTls,
+    files: Arc<file_desk::FileDesk>,
 }
 
 impl Peer {
@@ -260,7 +267,12 @@ impl Peer {
             _ => PeerTls::Plain,
         };
         let security = (tls.clone(), keys.clone());
-        let listener = ChatListener::start(&config, listen, security, events.clone())
+        let files = Arc::new(file_desk::FileDesk::new(
+            config.files.clone(),
+            events.clone(),
+            config.trace,
+        ));
+        let listener = ChatListener::start(&config, listen, security, events.clone(), &files)
             .map_err(|err| PeerError::Listen(listen, err))?;
         Ok(Peer {
             config,
@@ -271,6 +283,7 @@ impl Peer {
             events_rx,
             keys,
             tls,
+            files,
         })
     }
 
@@ -291,6 +304,7 @@ impl Peer {
             events_rx,
             keys,
             tls,
+            files,
         } = self;
         let chat_port = config.advertise_port.unwrap_or(listener.addr.port());
         let registry =
@@ -311,6 +325,7 @@ impl Peer {
         let mut app = App::new(config, chat_port, confirm, events, driver::now());
         app.tls = tls;
         app.keys = keys;
+        app.files = files;
         drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
         app.quit();
         let effects = app.out.take();
