@@ -203,12 +203,14 @@ impl OutgoingOffers {
         }
     }
 
-    /// The offer `who` may fetch: one of ours, not expired, that `who`
-    /// accepted.
+    /// The offer `who` may fetch: one of ours, not expired, made to `who`,
+    /// which `who` has not declined. A fetch is an acceptance itself: it
+    /// may come before the `ACCEPT` the lobby relays.
     pub fn fetchable(&self, id: OfferId, who: &str, now: Instant) -> Option<&Outgoing> {
-        self.held
-            .get(&id)
-            .filter(|offer| offer.expires > now && offer.to.get(who) == Some(&Answer::Accepted))
+        self.held.get(&id).filter(|offer| {
+            offer.expires > now
+                && matches!(offer.to.get(who), Some(Answer::Accepted | Answer::Waiting))
+        })
     }
 
     /// Whether every recipient has declined, so nobody will fetch it.
@@ -322,7 +324,9 @@ mod tests {
             offers.add("a".into(), offer(1), &to, t0),
             Err(OfferRefused::Duplicate)
         );
-        assert!(offers.fetchable(OfferId(1), "bob", t0).is_none());
+        assert!(offers.fetchable(OfferId(1), "bob", t0).is_some());
+        assert!(offers.fetchable(OfferId(1), "dave", t0).is_none());
+        assert!(offers.answered(OfferId(1), "carol", Answer::Declined));
         assert!(offers.answered(OfferId(1), "bob", Answer::Accepted));
         assert!(!offers.answered(OfferId(1), "dave", Answer::Accepted));
         assert!(!offers.answered(OfferId(2), "bob", Answer::Accepted));

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use crate::files::names::safe_name;
 use crate::files::partial::resume_from;
 use crate::files::{Answer, PartFile, disk};
-use crate::lobby::{Lobby, Seat};
+use crate::lobby::Seat;
 use crate::wire::{self, FileLine, FileOffer, OfferId, ToLeader};
 
-use super::app::{App, Membership, Stage};
+use super::app::{App, Leading, Membership, Stage};
+use super::effect::LogId;
 use super::file_desk::{FetchJob, FileDesk, Way};
 use super::msg::{Event, FileNews};
 
@@ -59,14 +60,22 @@ impl<'a> FileCommand<'a> {
 /// How this peer reaches the others in its lobby: as the leader, through
 /// its hub; as a member, through its leader.
 pub(super) enum Route<'a> {
-    Lead(&'a Lobby),
+    Lead(&'a Leading),
     Member(&'a Membership),
 }
 
 impl Route<'_> {
+    fn log(&self) -> Option<LogId> {
+        match self {
+            Route::Lead(leading) => leading.log,
+            Route::Member(membership) => membership.log,
+        }
+    }
+
     fn send(&self, to: &str, line: FileLine) -> Result<(), String> {
         match self {
-            Route::Lead(lobby) => lobby
+            Route::Lead(leading) => leading
+                .lobby
                 .tell_file(to.to_string(), line)
                 .map(|_| ())
                 .map_err(|err| err.text),
@@ -82,14 +91,14 @@ impl Route<'_> {
 
     fn seat(&self, name: &str) -> Option<Seat> {
         match self {
-            Route::Lead(lobby) => lobby.seat(name).map(|(_, seat)| seat),
+            Route::Lead(leading) => leading.lobby.seat(name).map(|(_, seat)| seat),
             Route::Member(membership) => membership.standing.roster.seat(name).cloned(),
         }
     }
 
     fn members(&self) -> Vec<String> {
         match self {
-            Route::Lead(lobby) => lobby.members(),
+            Route::Lead(leading) => leading.lobby.members(),
             Route::Member(membership) => membership.members.clone(),
         }
     }
@@ -117,14 +126,20 @@ impl App {
 
     /// Shows `line` and writes it to the current lobby's log.
     fn file_note(&self, line: String) {
-        self.out.log(self.log_in_use(), line.clone());
+        self.note_in(self.log_in_use(), line);
+    }
+
+    /// Shows `line` and writes it to `log`: while a typed line is handled,
+    /// the lobby is the route's, not the stage's.
+    fn note_in(&self, log: Option<LogId>, line: String) {
+        self.out.log(log, line.clone());
         self.notice(line);
     }
 
     /// The route of the lobby the app is in, if any.
     fn with_route<T>(&self, act: impl FnOnce(&Self, Route<'_>) -> T) -> Option<T> {
         match &self.stage {
-            Stage::Leading(leading) => Some(act(self, Route::Lead(&leading.lobby))),
+            Stage::Leading(leading) => Some(act(self, Route::Lead(leading))),
             Stage::Member(membership) => Some(act(self, Route::Member(membership))),
             _ => None,
         }
@@ -135,7 +150,7 @@ impl App {
         let Some(command) = FileCommand::parse(line) else {
             return false;
         };
-        self.expire_offers();
+        self.expire_offers(route.log());
         match command {
             FileCommand::Send { to, path } => self.offer_file(to, path, &route),
             FileCommand::Accept(id) => self.accept_file(id, &route),
@@ -148,19 +163,18 @@ impl App {
     }
 
     /// Forgets the offers whose time has passed, and says so.
-    fn expire_offers(&mut self) {
+    fn expire_offers(&mut self, log: Option<LogId>) {
         let now = self.now.at;
         let gone = self.files.incoming().expire(now);
         for offer in gone {
             let (name, from) = (&offer.offer.name, &offer.from);
-            self.file_note(format!(
-                "The offer of {name} from {from} expired unanswered."
-            ));
+            let line = format!("The offer of {name} from {from} expired unanswered.");
+            self.note_in(log, line);
         }
         let gone = self.files.outgoing().expire(now);
         for offer in gone {
             if offer.to.values().any(|a| *a == Answer::Waiting) {
-                self.file_note(format!("Your offer of {} expired.", offer.offer.name));
+                self.note_in(log, format!("Your offer of {} expired.", offer.offer.name));
             }
         }
     }
@@ -214,16 +228,22 @@ impl App {
                     0 => String::new(),
                     n => format!(", resuming at byte {n}"),
                 };
-                self.file_note(format!(
-                    "Accepted {} from {from}: receiving into {}{resumed}.",
-                    offer.name,
-                    job.part.part().display()
-                ));
+                self.note_in(
+                    route.log(),
+                    format!(
+                        "Accepted {} from {from}: receiving into {}{resumed}.",
+                        offer.name,
+                        job.part.part().display()
+                    ),
+                );
                 self.desk().start_fetch(self.tls.clone(), job, slot);
             }
             Err(why) => {
                 let _ = route.send(&from, FileLine::Decline(offer.id));
-                self.file_note(format!("Declined {} from {from}: {why}.", offer.name));
+                self.note_in(
+                    route.log(),
+                    format!("Declined {} from {from}: {why}.", offer.name),
+                );
             }
         }
     }
@@ -285,7 +305,10 @@ impl App {
             return self.say("No file offer is waiting.");
         };
         let _ = route.send(&held.from, FileLine::Decline(held.offer.id));
-        self.file_note(format!("Declined {} from {}.", held.offer.name, held.from));
+        self.note_in(
+            route.log(),
+            format!("Declined {} from {}.", held.offer.name, held.from),
+        );
     }
 
     /// `/cancel [<id>]`: a transfer running (either way), an offer of ours,
@@ -303,7 +326,10 @@ impl App {
             }
             self.files.cancel(running.id, Some(&running.peer));
             let _ = route.send(&running.peer, FileLine::Cancel(running.id));
-            self.file_note(format!("Cancelled {} with {}.", running.name, running.peer));
+            self.note_in(
+                route.log(),
+                format!("Cancelled {} with {}.", running.name, running.peer),
+            );
             told = true;
         }
         let ours: Vec<_> = self
@@ -322,14 +348,20 @@ impl App {
                     let _ = route.send(name, FileLine::Cancel(offer_id));
                 }
             }
-            self.file_note(format!("Withdrew your offer of {}.", offer.offer.name));
+            self.note_in(
+                route.log(),
+                format!("Withdrew your offer of {}.", offer.offer.name),
+            );
             told = true;
         }
         if let Some(id) = id
             && let Some(held) = self.files.incoming().take(Some(id))
         {
             let _ = route.send(&held.from, FileLine::Decline(id));
-            self.file_note(format!("Declined {} from {}.", held.offer.name, held.from));
+            self.note_in(
+                route.log(),
+                format!("Declined {} from {}.", held.offer.name, held.from),
+            );
             told = true;
         }
         if !told {
@@ -386,7 +418,7 @@ impl App {
 
     /// A `FILE` line from `from`, relayed by the lobby.
     pub(super) fn on_file_line(&mut self, from: String, line: FileLine) {
-        self.expire_offers();
+        self.expire_offers(self.log_in_use());
         match line {
             FileLine::Offer(offer) => self.on_offer(from, offer),
             FileLine::Accept(id) => {

@@ -36,7 +36,7 @@ impl App {
     }
 
     pub(super) fn lead(&mut self, mut leading: Leading, line: &str) -> Stage {
-        if self.file_command(line, Route::Lead(&leading.lobby)) {
+        if self.file_command(line, Route::Lead(&leading)) {
             return Stage::Leading(leading);
         }
         match LobbyInput::from(line) {

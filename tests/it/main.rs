@@ -2,6 +2,7 @@
 
 mod client;
 mod faults;
+mod files;
 mod hardening;
 mod hostile;
 mod ipv6;
