@@ -2,7 +2,7 @@
 //! holds, safe names, what a kept `.part` is worth, progress by quarters),
 //! the transfer of one file's bytes between two streams with a fixed
 //! buffer, and the free space of a disk. It opens no socket and knows no
-//! lobby: the peer (`peer/files.rs`) connects, authenticates and decides.
+//! lobby: the peer connects, authenticates and decides.
 
 pub mod disk;
 pub mod names;

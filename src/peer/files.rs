@@ -2,7 +2,7 @@
 //! commands typed in a lobby (`/send`, `/accept`, `/decline`, `/cancel`,
 //! `/files`), the `FILE` lines a lobby relays, and what the transfer
 //! threads report. The offers and transfers themselves are the
-//! `FileDesk`'s (`file_desk.rs`); the rules are `crate::files`'.
+//! `FileDesk`'s; the rules are `crate::files`'.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
