@@ -290,6 +290,7 @@ impl App {
                 let identity = self.identity();
                 let me = self.my_name();
                 let secret = identity.as_deref().map(Identity::seal_secret);
+                let key = super::sealed::sender_key(key, self.vouched_key(&from));
                 super::sealed::opened(secret, &lobby, key.as_ref(), from, &me, &sealed)
             }
             other => LobbyEvent::from(other),
@@ -317,6 +318,10 @@ impl App {
             self.open_member_log();
         }
         let identity = self.identity();
+        let vouched = match &line {
+            ToMember::Sealed { from, .. } => self.vouched_key(from),
+            _ => None,
+        };
         let Stage::Member(membership) = &mut self.stage else {
             return;
         };
@@ -332,7 +337,8 @@ impl App {
         if let ToMember::Sealed { from, sealed } = &line {
             let standing = &membership.standing;
             let lobby = standing.lobby().unwrap_or_default();
-            let key = standing.roster.seat(from).map(|seat| seat.key);
+            let seat = standing.roster.seat(from).map(|seat| seat.key);
+            let key = super::sealed::sender_key(seat, vouched);
             let secret = identity.as_deref().map(Identity::seal_secret);
             let event =
                 super::sealed::opened(secret, lobby, key.as_ref(), from.clone(), &me, sealed);

@@ -15,22 +15,54 @@ use crate::wire::ParseError;
 use super::render::{LobbyEvent, Seal};
 
 /// `text` sealed by `me` to `to`'s seat key, if the roster has a seat for
-/// `to`: its name as the lobby spells it, and the sealed text. `None` if
-/// there is no seat (a member with no key), and `Err` if it does not fit.
+/// `to`: its name as the lobby spells it, and the sealed text. `Ok(None)`
+/// if it cannot be sealed and may go as it is (this peer has no keys, or
+/// `to` has no seat and no key the registry vouched for: a member with no
+/// key, in the lab). `Err` says why it is not sent: it does not fit, or the
+/// seat's key is not the one the registry vouched for `to` (`vouched`,
+/// remembered by the keyring): the seats come from the leader, who could
+/// name a key of its own to read what is sealed to it.
 pub(super) fn seal_for(
     secret: Option<&SealSecret>,
     roster: &Roster,
+    vouched: Option<PeerKey>,
     me: &str,
     to: &str,
     text: &str,
-) -> Option<Result<(String, Sealed), ParseError>> {
-    let secret = secret?;
-    let seat = roster.seat(to)?;
-    if roster.lobby.is_empty() {
-        return None;
-    }
+) -> Result<Option<(String, Sealed)>, String> {
+    let Some(secret) = secret else {
+        return Ok(None);
+    };
+    let seat = roster.seat(to).filter(|_| !roster.lobby.is_empty());
+    let seat = match (seat, vouched) {
+        (None, None) => return Ok(None),
+        (None, Some(_)) => {
+            return Err(format!(
+                "the registry vouched for a key of {to}, but the leader gave none for {to} in \
+                 this lobby, so it could not be sealed and the leader could read it"
+            ));
+        }
+        (Some(seat), Some(vouched)) if seat.key != vouched => {
+            return Err(format!(
+                "the leader gave {to} the key {}, but the registry vouched for {}: the leader \
+                 may be trying to read private messages. Compare '/verify {to}' by voice",
+                seat.key.identity.fingerprint(),
+                vouched.identity.fingerprint()
+            ));
+        }
+        (Some(seat), _) => seat,
+    };
     let sealed = crate::lobby::seal_to(secret, &seat.key.seal, &roster.lobby, me, &seat.name, text);
-    Some(sealed.map(|sealed| (seat.name.clone(), sealed)))
+    sealed
+        .map(|sealed| Some((seat.name.clone(), sealed)))
+        .map_err(|err: ParseError| err.text)
+}
+
+/// The key a sealed message from `from` is checked against: the one the
+/// registry vouched for, where this peer knows one, else the seat's (the
+/// leader's word).
+pub(super) fn sender_key(seat: Option<PeerKey>, vouched: Option<PeerKey>) -> Option<PeerKey> {
+    vouched.or(seat)
 }
 
 /// What a sealed message from `from` to `me` in `lobby` says, checked
@@ -67,5 +99,65 @@ pub(super) fn opened(
             from,
             why: err.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::Identity;
+    use crate::lobby::Seat;
+
+    #[test]
+    fn a_seat_is_sealed_to_only_when_its_key_is_the_vouched_one_or_none_is_known() {
+        let me = Identity::generate().unwrap();
+        let carol = Identity::generate().unwrap().public();
+        let leader = Identity::generate().unwrap().public();
+        let roster_with = |key: Option<PeerKey>| {
+            let mut roster = Roster::new("5f1c0e0c3b5e4d8f9a7b6c5d4e3f2a1b".into());
+            if let Some(key) = key {
+                roster.add(Seat {
+                    name: "carol".into(),
+                    addr: ([127, 0, 0, 1], 9).into(),
+                    key,
+                });
+            }
+            roster
+        };
+        #[track_caller]
+        fn check(
+            roster: &Roster,
+            secret: Option<&SealSecret>,
+            vouched: Option<PeerKey>,
+            sealed: Result<bool, &str>,
+        ) {
+            let got = seal_for(secret, roster, vouched, "bob", "carol", "hi")
+                .map(|sealed| sealed.is_some());
+            match (got, sealed) {
+                (Ok(got), Ok(expected)) => assert_eq!(got, expected),
+                (Err(why), Err(part)) => assert!(why.contains(part), "{why}"),
+                (got, expected) => panic!("{got:?}, not {expected:?}"),
+            }
+        }
+        let secret = Some(me.seal_secret());
+        // The seat's key, vouched for or not known: sealed.
+        check(&roster_with(Some(carol)), secret, Some(carol), Ok(true));
+        check(&roster_with(Some(carol)), secret, None, Ok(true));
+        // The leader names another key than the vouched one: not sent.
+        let fingerprint = leader.identity.fingerprint().to_string();
+        check(
+            &roster_with(Some(leader)),
+            secret,
+            Some(carol),
+            Err(&fingerprint),
+        );
+        // The leader names none for a member the registry vouched for.
+        check(&roster_with(None), secret, Some(carol), Err("gave none"));
+        // No key anywhere (the lab), or none of ours: as it is.
+        check(&roster_with(None), secret, None, Ok(false));
+        check(&roster_with(Some(carol)), None, Some(leader), Ok(false));
+        // A sealed message is checked against the vouched key first.
+        assert_eq!(sender_key(Some(leader), Some(carol)), Some(carol));
+        assert_eq!(sender_key(Some(leader), None), Some(leader));
     }
 }
