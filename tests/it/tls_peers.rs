@@ -513,3 +513,33 @@ fn a_leader_that_names_its_own_key_for_a_member_gets_no_private_message() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_key_announced_by_one_who_does_not_hold_it_reaches_no_one_as_them() {
+    let server = TestServer::start();
+    let dir = temp_dir();
+    let bob = joined_with(keyed(server.addr(), dir.path(), "bob", false), "bob");
+    let alice = joined_with(keyed(server.addr(), dir.path(), "alice", false), "alice");
+    // mallory, on bob's machine, announces bob's key as hers and bob's
+    // chat port as her own: the registry asks for no certificate, so it
+    // vouches for that key as mallory's.
+    let bob_key = Identity::load_or_create(&dir.path().join("bob/data/users/bob"))
+        .unwrap()
+        .public();
+    let bob_port = chat_addr(&bob).port();
+    let _mallory = join_with_key(&server, "mallory", bob_port, &bob_key);
+
+    // alice invites mallory: the handshake reaches bob, the only holder of
+    // that key, and bob turns the request away unasked (its ticket names
+    // mallory); alice's lobby gets nobody.
+    add(&alice, "mallory");
+    alice.type_line("3");
+    see(&alice, "mallory: rejected your chat request");
+    let mut lines = see_lines(&bob, "Warning: refused a chat request");
+    let warning = lines.pop().unwrap();
+    assert!(warning.contains("not for you"), "{warning}");
+    assert!(
+        !lines.iter().any(|l| l.contains("Chat request from")),
+        "{lines:?}"
+    );
+}
