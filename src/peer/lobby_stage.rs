@@ -291,7 +291,8 @@ impl App {
                 let me = self.my_name();
                 let secret = identity.as_deref().map(Identity::seal_secret);
                 let key = super::sealed::sender_key(key, self.vouched_key(&from));
-                super::sealed::opened(secret, &lobby, key.as_ref(), from, &me, &sealed)
+                let event = super::sealed::opened(secret, &lobby, key.as_ref(), from, &me, &sealed);
+                self.replays.once(&sealed, event)
             }
             other => LobbyEvent::from(other),
         };
@@ -342,6 +343,7 @@ impl App {
             let secret = identity.as_deref().map(Identity::seal_secret);
             let event =
                 super::sealed::opened(secret, lobby, key.as_ref(), from.clone(), &me, sealed);
+            let event = self.replays.once(sealed, event);
             let role = Role::Member {
                 leader: &membership.leader,
             };

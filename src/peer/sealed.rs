@@ -7,6 +7,8 @@
 //!
 //! Plain functions: no I/O, and the keys come from the caller.
 
+use std::collections::{HashSet, VecDeque};
+
 use crate::crypto::PeerKey;
 use crate::crypto::seal::{self, Binding, SealSecret, Sealed};
 use crate::lobby::Roster;
@@ -102,6 +104,45 @@ pub(super) fn opened(
     }
 }
 
+/// How many sealed messages a peer remembers having opened: enough for
+/// any lobby's pace, and 4096 × 32 bytes (twice) at most in memory.
+const MAX_REMEMBERED: usize = 4096;
+
+/// The sealed messages this peer has opened lately, by their one-time key,
+/// so that one a leader relays again (a replay) is not shown as new. A
+/// plain type, bounded: the oldest is forgotten first.
+#[derive(Default)]
+pub(super) struct Replays {
+    order: VecDeque<[u8; 32]>,
+    seen: HashSet<[u8; 32]>,
+}
+
+impl Replays {
+    /// `event`, the opened `sealed`, unless it opened before: then a line
+    /// that says it came again, without its text.
+    pub(super) fn once(&mut self, sealed: &Sealed, event: LobbyEvent) -> LobbyEvent {
+        let LobbyEvent::Private { from, .. } = &event else {
+            return event;
+        };
+        let key = sealed.one_time_key();
+        if self.seen.contains(&key) {
+            let why = "it was relayed again (a replay of one shown before)".to_string();
+            return LobbyEvent::Unopened {
+                from: from.clone(),
+                why,
+            };
+        }
+        if self.order.len() == MAX_REMEMBERED
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.seen.remove(&oldest);
+        }
+        self.order.push_back(key);
+        self.seen.insert(key);
+        event
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +200,32 @@ mod tests {
         // A sealed message is checked against the vouched key first.
         assert_eq!(sender_key(Some(leader), Some(carol)), Some(carol));
         assert_eq!(sender_key(Some(leader), None), Some(leader));
+    }
+
+    #[test]
+    fn a_sealed_message_shows_once_and_the_oldest_is_forgotten_first() {
+        let me = Identity::generate().unwrap();
+        let binding = Binding {
+            lobby: "l",
+            sender: "alice",
+            recipient: "bob",
+        };
+        let seal = || seal::seal(me.seal_secret(), &me.public().seal, &binding, "hi").unwrap();
+        let private = || LobbyEvent::Private {
+            from: "alice".into(),
+            text: "hi".into(),
+            seal: super::super::render::Seal::Verified,
+        };
+        let shown = |event: &LobbyEvent| matches!(event, LobbyEvent::Private { .. });
+        let mut replays = Replays::default();
+        let first = seal();
+        assert!(shown(&replays.once(&first, private())));
+        assert!(!shown(&replays.once(&first, private())));
+        // Bounded: after MAX_REMEMBERED others, the first is forgotten.
+        for _ in 0..MAX_REMEMBERED {
+            assert!(shown(&replays.once(&seal(), private())));
+        }
+        assert_eq!(replays.seen.len(), MAX_REMEMBERED);
+        assert!(shown(&replays.once(&first, private())));
     }
 }

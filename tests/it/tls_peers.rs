@@ -448,6 +448,13 @@ fn a_leader_played_by_hand_relays_sealed_text_it_cannot_read_or_forge() {
     let relayed = format!("PM bob SEALED {sealed}\n");
     to_carol.get_mut().write_all(relayed.as_bytes()).unwrap();
     see(&carol, "[bob -> you] (verified) the secret plan");
+    // Relayed again, it is a replay, and shown as one, without its text.
+    to_carol.get_mut().write_all(relayed.as_bytes()).unwrap();
+    let shown = see(&carol, "did not open");
+    assert!(
+        shown.contains("replay") && !shown.contains("secret"),
+        "{shown}"
+    );
     // Passed off as from someone else, or sealed by the leader as bob's,
     // it does not open.
     let forged =
