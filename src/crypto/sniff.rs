@@ -51,19 +51,34 @@ pub fn sniff(tcp: &TcpStream, deadline: Instant) -> io::Result<Opening> {
 
 /// The line a person who typed at a TLS port reads: how to connect instead.
 /// `server` is the address they reached (the socket's local address).
+/// `-quiet` matters: without it `openssl s_client` takes a typed line that
+/// starts with `R` or `Q` as a command of its own, so `REGISTER` would
+/// start a renegotiation (which TLS 1.3 refuses) instead of reaching us.
 pub fn plain_text_notice(server: SocketAddr) -> String {
     format!(
-        "this port speaks TLS: connect with `openssl s_client -connect {server}`, \
+        "this port speaks TLS: connect with `openssl s_client -quiet -connect {server}`, \
          or start both sides with --plaintext\r\n"
     )
 }
 
-/// Writes the notice and closes. What the person typed is read and dropped
+/// What a person typing at a peer's chat port gets: no `openssl s_client`
+/// advice there, since the port takes only peers that prove a key with a
+/// client certificate of their own.
+pub fn chat_port_notice() -> String {
+    "this is a p2pchat peer's chat port: it speaks TLS and takes only peers \
+     that prove their key; to try the protocol by hand, start the peers with --plaintext\r\n"
+        .to_string()
+}
+
+/// Writes `notice` and closes. What the person typed is read and dropped
 /// for up to `linger` first, so that closing does not reset the connection
 /// (which could throw the notice away before they see it).
-pub fn refuse_plain_text(tcp: impl Borrow<TcpStream>, linger: Duration) -> io::Result<()> {
+pub fn refuse_plain_text(
+    tcp: impl Borrow<TcpStream>,
+    notice: &str,
+    linger: Duration,
+) -> io::Result<()> {
     let mut tcp = tcp.borrow();
-    let notice = plain_text_notice(tcp.local_addr()?);
     tcp.set_write_timeout(Some(linger))?;
     tcp.write_all(notice.as_bytes())?;
     tcp.shutdown(Shutdown::Write)?;

@@ -350,8 +350,8 @@ impl App {
             leading.lobby.rejoin(claim, proven, conn);
             return;
         }
+        // Traced by its address still: the name is a claim nobody checked.
         let refused = ToMember::Err(ErrorCode::NotLeader, "I do not lead a lobby".to_string());
-        conn.set_peer(&claim.name);
         // A fresh socket takes one short line at once; the timeout only
         // bounds a peer that is not reading at all.
         let _ = conn.socket().set_write_timeout(Some(CANCEL_CHECK));

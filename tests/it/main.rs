@@ -1,10 +1,15 @@
 //! The integration tests, in one binary: each module is one area.
 
+#[cfg(target_os = "linux")]
+mod bounds;
 mod client;
+#[cfg(target_os = "linux")]
+mod discovery;
 mod faults;
 mod hardening;
 mod hostile;
 mod ipv6;
+mod key_log;
 mod lobby;
 mod lobby_commands;
 mod peer;
