@@ -23,6 +23,7 @@ use super::invitations::Invitations;
 use super::keys::Keyring;
 use super::msg::{Asker, ChatAnswer, Event, FromLeader, Move};
 use super::repeats::Repeats;
+use super::sealed::Replays;
 use super::standing::Standing;
 use super::tls::PeerTls;
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
@@ -192,6 +193,8 @@ pub(super) struct App {
     pub(super) next_log: u64,
     pub(super) inviters: Vec<JoinHandle<()>>,
     pub(super) repeats: Repeats,
+    /// The sealed messages opened lately, so a replay is not shown as new.
+    pub(super) replays: Replays,
     /// Plain text or TLS, for the rejoiners the core starts; plain until
     /// `Peer::run` says otherwise.
     pub(super) tls: PeerTls,
@@ -236,6 +239,7 @@ impl App {
             next_log: 0,
             inviters: Vec::new(),
             repeats: Repeats::default(),
+            replays: Replays::default(),
             tls: PeerTls::Plain,
             keys: None,
             now,

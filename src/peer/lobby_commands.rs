@@ -156,18 +156,19 @@ impl App {
         let me = self.my_name();
         let roster = &membership.standing.roster;
         let secret = identity.as_deref().map(Identity::seal_secret);
-        let sealed = super::sealed::seal_for(secret, roster, &me, to, text);
+        let vouched = self.vouched_key(to);
+        let sealed = super::sealed::seal_for(secret, roster, vouched, &me, to, text);
         let (line, private) = match sealed {
-            Some(Ok((to, sealed))) => (
+            Ok(Some((to, sealed))) => (
                 format!("[you -> {to}] (sealed) {text}"),
                 ToLeader::Sealed { to, sealed },
             ),
-            Some(Err(err)) => {
-                self.say(format!("Not sent: {}.", err.text));
+            Err(why) => {
+                self.say(format!("Not sent: {why}."));
                 return;
             }
             // A member with no key (or a leader that gave us no roster).
-            None => (
+            Ok(None) => (
                 format!(
                     "[you -> {to}] {text} (not sealed: {to} has no key here; the leader can read it)"
                 ),

@@ -313,7 +313,9 @@ impl App {
                 let identity = self.identity();
                 let me = self.my_name();
                 let secret = identity.as_deref().map(Identity::seal_secret);
-                super::sealed::opened(secret, &lobby, key.as_ref(), from, &me, &sealed)
+                let key = super::sealed::sender_key(key, self.vouched_key(&from));
+                let event = super::sealed::opened(secret, &lobby, key.as_ref(), from, &me, &sealed);
+                self.replays.once(&sealed, event)
             }
             other => LobbyEvent::from(other),
         };
@@ -340,6 +342,10 @@ impl App {
             self.open_member_log();
         }
         let identity = self.identity();
+        let vouched = match &line {
+            ToMember::Sealed { from, .. } => self.vouched_key(from),
+            _ => None,
+        };
         let Stage::Member(membership) = &mut self.stage else {
             return;
         };
@@ -359,10 +365,12 @@ impl App {
         if let ToMember::Sealed { from, sealed } = &line {
             let standing = &membership.standing;
             let lobby = standing.lobby().unwrap_or_default();
-            let key = standing.roster.seat(from).map(|seat| seat.key);
+            let seat = standing.roster.seat(from).map(|seat| seat.key);
+            let key = super::sealed::sender_key(seat, vouched);
             let secret = identity.as_deref().map(Identity::seal_secret);
             let event =
                 super::sealed::opened(secret, lobby, key.as_ref(), from.clone(), &me, sealed);
+            let event = self.replays.once(sealed, event);
             let role = Role::Member {
                 leader: &membership.leader,
             };

@@ -33,6 +33,10 @@ impl App {
                 self.me = Some(contact);
             }
             LinkNotice::Replaced => self.replaced(),
+            LinkNotice::KeyRefused(why) => self.say(format!(
+                "WARNING: reconnecting to the registry, {why}. Nothing was sent to it; \
+                 retrying in the background{chats_go_on}."
+            )),
             LinkNotice::GaveUp(why) => {
                 self.me = None;
                 self.say(format!(

@@ -5,6 +5,7 @@
 //! It reads no file and no clock: the keyring is the driver's and the
 //! registry worker's.
 
+use crate::crypto::PeerKey;
 use crate::wire::check_name;
 
 use super::app::{App, Stage};
@@ -33,6 +34,13 @@ impl App {
             _ => self.say("Usage: /verify <name>."),
         }
         true
+    }
+
+    /// The key the registry last vouched for `name`, as the keyring
+    /// remembers it (in memory): what a seat's key is held to before a
+    /// private message is sealed to it or believed from it.
+    pub(super) fn vouched_key(&self, name: &str) -> Option<PeerKey> {
+        self.keys.as_ref()?.known(name)
     }
 
     /// Says what the keyring found, loudly: never counted as a repeat.

@@ -426,11 +426,13 @@ fn the_registry_link_tells_the_user_what_it_does() {
         &mut app,
         vec![
             Incoming::Link(LinkNotice::Lost("timed out".into())),
+            Incoming::Link(LinkNotice::KeyRefused("its key changed".into())),
             Incoming::Link(LinkNotice::Back(contact("bob", 2))),
             Incoming::Link(LinkNotice::Replaced),
         ],
         &[
             "The registry is unreachable: timed out. Reconnecting in the background; chats go on.",
+            "WARNING: reconnecting to the registry, its key changed. Nothing was sent to it; retrying in the background; chats go on.",
             "notice: Reconnected to the registry; you are online again as bob.",
             "You (bob) joined from somewhere else, so the registry logged this peer out. Join again with '2' to come back here.",
             WELCOME_PROMPT,
