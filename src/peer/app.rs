@@ -18,7 +18,6 @@ use crate::screen::ScreenLine;
 use crate::wire::{BusyReason, Contact, ToLeader};
 
 use super::effect::{Effect, Effects, Incoming, LogFailure, LogId, Now};
-use super::file_desk::FileDesk;
 use super::invitations::Invitations;
 use super::keys::Keyring;
 use super::msg::{Asker, ChatAnswer, Event, FromLeader, Move};
@@ -203,8 +202,6 @@ pub(super) struct App {
     pub(super) keys: Option<Arc<Keyring>>,
     /// When the input being handled came.
     pub(super) now: Now,
-    /// The files offered and moving (`files.rs`, `file_desk.rs`).
-    pub(super) files: Arc<FileDesk>,
 }
 
 impl App {
@@ -217,11 +214,6 @@ impl App {
         events: Sender<Event>,
         now: Now,
     ) -> App {
-        let files = Arc::new(FileDesk::new(
-            config.files.clone(),
-            events.clone(),
-            config.trace,
-        ));
         App {
             config,
             chat_port,
@@ -243,7 +235,6 @@ impl App {
             tls: PeerTls::Plain,
             keys: None,
             now,
-            files,
         }
     }
 
@@ -402,7 +393,6 @@ impl App {
             Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
             Event::Registry(reply) => self.on_registry(reply),
             Event::Keys(news) => self.on_key_news(news),
-            Event::File(news) => self.on_file_news(news),
         }
     }
 
@@ -509,7 +499,6 @@ impl App {
         for handle in self.inviters.drain(..) {
             let _ = handle.join();
         }
-        self.files.finish();
     }
 }
 

@@ -16,9 +16,7 @@ use crate::crypto::{Identity, IdentityKey};
 use crate::lobby::Proven;
 use crate::net::accept_until;
 use crate::trace::Trace;
-use crate::wire::{BusyReason, ErrorCode, Fetch, ToLeader, ToMember, ToSeat};
-
-use super::file_desk::FileDesk;
+use crate::wire::{BusyReason, ErrorCode, ToLeader, ToMember, ToSeat};
 
 use super::first_line::{FirstLine, read_first_line};
 use super::keys::{Keyring, own_identity};
@@ -42,7 +40,6 @@ impl ChatListener {
         listen: SocketAddr,
         (tls, keys): (PeerTls, Option<Arc<Keyring>>),
         events: Sender<Event>,
-        files: &Arc<FileDesk>,
     ) -> io::Result<ChatListener> {
         let listener = TcpListener::bind(listen)?;
         let addr = listener.local_addr()?;
@@ -60,7 +57,6 @@ impl ChatListener {
                 .clone()
                 .expect("Peer::start gives every peer its keys"),
             keys,
-            files: Arc::clone(files),
             timing: Timing {
                 request: config.invite_timeout,
                 hello: config.lobby_hello,
@@ -98,7 +94,6 @@ pub(super) struct Acceptor {
     /// of its own (`keys`).
     pub(super) identity: Arc<Identity>,
     pub(super) keys: Option<Arc<Keyring>>,
-    pub(super) files: Arc<FileDesk>,
 }
 
 /// How many chat connections may wait for their first line at once. Each
@@ -159,7 +154,6 @@ impl Acceptor {
             tls: self.tls.clone(),
             trace: self.trace,
             timing: self.timing,
-            files: Arc::clone(&self.files),
             identity: own_identity(self.keys.as_deref(), Some(&self.identity))
                 .unwrap_or_else(|| self.identity.clone()),
         };
@@ -195,8 +189,6 @@ pub(super) struct ChatConnection {
     pub(super) timing: Timing,
     /// Our keys: announced with `OK`, and proven to a member at our seat.
     pub(super) identity: Arc<Identity>,
-    /// Our offers, which a `FETCH` asks for.
-    pub(super) files: Arc<FileDesk>,
 }
 
 /// The first phase's result: a leader's chat request, read and parsed.
@@ -289,14 +281,6 @@ impl ChatConnection {
                 return None;
             }
             Err(_) => {}
-        }
-        // A peer fetching a file we offered it: the bytes go on this
-        // thread, its only writer.
-        if let Ok(fetch) = line.parse::<Fetch>() {
-            let mut conn = conn.retype();
-            conn.set_peer(&fetch.who);
-            self.files.serve(conn, &fetch, proved);
-            return None;
         }
         let refused = match line.parse::<ToMember>() {
             // The name is only a claim until the ticket is checked and the

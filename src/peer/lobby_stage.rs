@@ -16,7 +16,6 @@ use crate::wire::{
 use super::app::{App, Leading, Membership, Pending, Phase, Stage};
 use super::commands::LobbyInput;
 use super::effect::{Effect, Effects, LogId};
-use super::files::Route;
 use super::msg::{Asker, ChatAnswer, Outcome, RegistryAsk};
 use super::render::{self, LobbyEvent, Role};
 use super::standing::MAX_SEATS;
@@ -48,9 +47,6 @@ impl App {
     }
 
     pub(super) fn lead(&mut self, mut leading: Leading, line: &str) -> Stage {
-        if self.file_command(line, Route::Lead(&leading)) {
-            return Stage::Leading(leading);
-        }
         match LobbyInput::from(line) {
             LobbyInput::Members => self.show_members(&leading.lobby.members()),
             LobbyInput::Leave => {
@@ -74,9 +70,6 @@ impl App {
     }
 
     pub(super) fn member(&mut self, mut membership: Membership, line: &str) -> Stage {
-        if self.file_command(line, Route::Member(&membership)) {
-            return Stage::Member(membership);
-        }
         match LobbyInput::from(line) {
             LobbyInput::Members => self.show_members(&membership.members),
             LobbyInput::Leave => {
@@ -288,10 +281,6 @@ impl App {
             self.on_invite_asked(by, name);
             return;
         }
-        if let Notice::File { from, line } = notice {
-            self.on_file_line(from, line);
-            return;
-        }
         if !matches!(self.stage, Stage::Leading(_)) {
             return;
         }
@@ -356,10 +345,6 @@ impl App {
             };
             self.stage = self.follow_handover(membership, to);
             self.prompt();
-            return;
-        }
-        if let ToMember::File { from, line } = line {
-            self.on_file_line(from, line);
             return;
         }
         if let ToMember::Sealed { from, sealed } = &line {
@@ -508,8 +493,6 @@ impl Membership {
             }
             ToMember::Invitation { name, status } => LobbyEvent::Invitation { name, status },
             ToMember::Err(code, text) => LobbyEvent::LeaderSays(code, text),
-            // Handled by the app, which holds the offers (`on_leader_line`).
-            ToMember::File { .. } => return None,
             ToMember::Left(_)
             | ToMember::ChatRequest { .. }
             | ToMember::Hello

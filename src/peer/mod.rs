@@ -15,8 +15,6 @@ mod checks;
 mod commands;
 mod driver;
 mod effect;
-mod file_desk;
-mod files;
 mod first_line;
 mod invitations;
 mod invitee;
@@ -62,15 +60,13 @@ use msg::Event;
 use registry_worker::RegistryWorker;
 use tls::PeerTls;
 
-pub use file_desk::{FileConfig, default_download_dir};
-
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
 pub const MENU_PROMPT: &str =
     "Press '1' for 'Online User List', '2' for search, '3' for starting to chat:";
 pub const ADD_PROMPT: &str = "Do you want to add the user to your conversation list? ['Yes', 'No']";
 
-const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (sealed to <name>'s key: the leader relays it but cannot read it; one to a member with no key is not sealed), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; /leave and /quit by the leader end it for everyone), /list and /search <name> ask the registry, /verify <name> shows a safety code to compare with <name> by voice, /send <name> <path> (or /send all <path>) offers a file, /accept, /decline and /cancel [id] answer or stop one, /files lists them, /leave returns to the menu, /quit leaves and exits, /help shows this.";
+const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (sealed to <name>'s key: the leader relays it but cannot read it; one to a member with no key is not sealed), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; /leave and /quit by the leader end it for everyone), /list and /search <name> ask the registry, /verify <name> shows a safety code to compare with <name> by voice, /leave returns to the menu, /quit leaves and exits, /help shows this.";
 
 /// How often a joined peer says HELLO to the registry.
 pub const DEFAULT_REGISTRY_HELLO_INTERVAL: Duration = Duration::from_secs(10);
@@ -134,8 +130,6 @@ pub struct PeerConfig {
     /// lead or to come back) and the one sealed messages to it open with.
     /// `None` makes a fresh pair at start, kept for this run only.
     pub identity: Option<Arc<Identity>>,
-    /// Where received files go and what is accepted.
-    pub files: FileConfig,
 }
 
 impl PeerConfig {
@@ -158,7 +152,6 @@ impl PeerConfig {
             trace: Trace::off(),
             registry_security: RegistrySecurity::Plaintext,
             identity: None,
-            files: FileConfig::default(),
         }
     }
 }
@@ -229,7 +222,6 @@ pub struct Peer {
     events_rx: Receiver<Event>,
     keys: Option<Arc<Keyring>>,
     tls: PeerTls,
-    files: Arc<file_desk::FileDesk>,
 }
 
 impl Peer {
@@ -267,12 +259,7 @@ impl Peer {
             _ => PeerTls::Plain,
         };
         let security = (tls.clone(), keys.clone());
-        let files = Arc::new(file_desk::FileDesk::new(
-            config.files.clone(),
-            events.clone(),
-            config.trace,
-        ));
-        let listener = ChatListener::start(&config, listen, security, events.clone(), &files)
+        let listener = ChatListener::start(&config, listen, security, events.clone())
             .map_err(|err| PeerError::Listen(listen, err))?;
         Ok(Peer {
             config,
@@ -283,7 +270,6 @@ impl Peer {
             events_rx,
             keys,
             tls,
-            files,
         })
     }
 
@@ -304,7 +290,6 @@ impl Peer {
             events_rx,
             keys,
             tls,
-            files,
         } = self;
         let chat_port = config.advertise_port.unwrap_or(listener.addr.port());
         let registry =
@@ -325,7 +310,6 @@ impl Peer {
         let mut app = App::new(config, chat_port, confirm, events, driver::now());
         app.tls = tls;
         app.keys = keys;
-        app.files = files;
         drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
         app.quit();
         let effects = app.out.take();

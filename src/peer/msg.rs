@@ -6,7 +6,6 @@
 //! workers and the app both depend on it and nothing depends back.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -15,9 +14,7 @@ use crate::client::{Refused, Vouched};
 use crate::conn::{LeaderConn, MemberConn};
 use crate::crypto::{IdentityKey, PeerKey};
 use crate::lobby::Proven;
-use crate::wire::{
-    BusyReason, Contact, FileOffer, InviteStatus, OfferId, Rejoin, ToLeader, ToMember,
-};
+use crate::wire::{BusyReason, Contact, InviteStatus, Rejoin, ToLeader, ToMember};
 
 /// What background threads tell the app thread.
 pub(super) enum Event {
@@ -59,8 +56,6 @@ pub(super) enum Event {
     },
     /// The registry worker's reply to a `RegistryAsk`.
     Registry(RegistryReply),
-    /// What a file transfer or the hashing of an offered file came to.
-    File(FileNews),
     /// What the registry worker found about a key the registry vouched
     /// for; it comes before the reply that carried the key.
     Keys(KeyNews),
@@ -270,30 +265,4 @@ pub(super) struct Timing {
     pub(super) hello: Duration,
     /// After this long with nothing from the leader, it is gone.
     pub(super) silence: Duration,
-}
-
-/// What the files' threads tell the app (`file_desk.rs`).
-#[derive(Debug)]
-pub(super) enum FileNews {
-    /// A line to show and log: progress, a file saved or sent.
-    Note(String),
-    /// A transfer from `peer` failed: shown and logged, and the sender
-    /// told `CANCEL` through the lobby.
-    Failed {
-        peer: String,
-        id: OfferId,
-        line: String,
-    },
-    /// An offered file was read and summed: offer it to `to`.
-    Hashed {
-        path: PathBuf,
-        to: Vec<String>,
-        offer: FileOffer,
-    },
-}
-
-impl FileNews {
-    pub(super) fn note(line: String) -> FileNews {
-        FileNews::Note(line)
-    }
 }

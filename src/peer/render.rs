@@ -104,13 +104,6 @@ impl From<Notice> for LobbyEvent {
                 from,
                 why: "the lobby ended before it was opened".to_string(),
             },
-            // The app hands file lines to its offers before anything is
-            // rendered (`lobby_stage.rs`); one left when the lobby ends
-            // concerns an offer that ends with it.
-            Notice::File { from, .. } => LobbyEvent::Unopened {
-                from,
-                why: "a file offer the lobby ended before it was read".to_string(),
-            },
             Notice::InviteDenied { by, name } => LobbyEvent::InviteDenied { by, name },
             Notice::InviteAsked { by, name } => LobbyEvent::InviteAsked { by, name },
         }

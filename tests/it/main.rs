@@ -11,7 +11,6 @@ mod client;
 #[cfg(target_os = "linux")]
 mod discovery;
 mod faults;
-mod files;
 mod hardening;
 mod hostile;
 mod ipv6;

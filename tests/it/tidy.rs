@@ -329,25 +329,6 @@ fn lobby_rules_do_no_io() {
     }
 }
 
-/// Invariant: the rules of files sent between peers are plain types:
-/// offers, names and a `.part`'s worth read no clock and do no I/O; only
-/// `files/transfer.rs` and `files/disk.rs` touch files.
-#[test]
-fn file_rules_do_no_io() {
-    for file in ["names.rs", "offers.rs", "partial.rs"] {
-        let file = root().join("src/files").join(file);
-        let code = code_of(&read(&file));
-        let mut found = io_uses(without_tests(&code));
-        found.extend(sans_io_uses(without_tests(&code)));
-        assert!(
-            found.is_empty(),
-            "{} does I/O, which the transfer and the peer must do:\n{}",
-            file.display(),
-            found.join("\n")
-        );
-    }
-}
-
 /// The files of `src/peer/` that ARCHITECTURE.md calls plain types.
 const PEER_PLAIN: &[&str] = &[
     "src/peer/standing.rs",

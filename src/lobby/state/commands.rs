@@ -34,9 +34,6 @@ impl LobbyState {
             Ok(ToLeader::Sealed { to, sealed }) => {
                 self.member_private(id, name, &to, PrivateText::Sealed(sealed));
             }
-            Ok(ToLeader::File { to, line }) => {
-                self.member_private(id, name, &to, PrivateText::File(line));
-            }
             Ok(ToLeader::Invite(asked)) => self.invite_asked(id, name, asked),
             // A heartbeat only shows the member is alive; arriving at all
             // is what counts.
@@ -82,7 +79,6 @@ impl LobbyState {
             Ok(0) => {
                 let notice = match text {
                     PrivateText::Plain(text) => Notice::Private { from, text },
-                    PrivateText::File(line) => Notice::File { from, line },
                     PrivateText::Sealed(sealed) => {
                         // The sender's key, for the leader's peer to check
                         // the seal with, if the sender has a seat.
@@ -194,6 +190,5 @@ fn private_line(from: String, text: PrivateText) -> ToMember {
     match text {
         PrivateText::Plain(text) => ToMember::Private { from, text },
         PrivateText::Sealed(sealed) => ToMember::Sealed { from, sealed },
-        PrivateText::File(line) => ToMember::File { from, line },
     }
 }

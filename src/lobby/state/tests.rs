@@ -242,37 +242,6 @@ fn private_messages_go_to_their_addressee_alone() {
 }
 
 #[test]
-fn file_lines_go_to_their_addressee_alone_stamped_with_the_sender() {
-    let mut lobby = Lobby::new(config()).with(&["bob", "carol"]);
-    lobby.check(
-        1,
-        line(1, "FILE carol ACCEPT 0123456789abcdef"),
-        &["2< FILE bob ACCEPT 0123456789abcdef"],
-    );
-    lobby.check(
-        1,
-        line(1, "FILE alice DECLINE 0123456789abcdef"),
-        &[r#"notice File { from: "bob", line: Decline(OfferId(81985529216486895)) }"#],
-    );
-    lobby.check(
-        1,
-        line(1, "FILE dave CANCEL 0123456789abcdef"),
-        &["1< ERR NOT_IN_LOBBY dave is not in this lobby"],
-    );
-    lobby.check(
-        1,
-        line(1, "FILE carol ACCEPT 12"),
-        &["1< ERR BAD_ARGS an offer id is 16 lowercase hex digits"],
-    );
-    let line = "CANCEL 0123456789abcdef".parse().unwrap();
-    let (told, effects) = lobby
-        .state
-        .tell("bob", PrivateText::File(line), lobby.at(1));
-    assert_eq!(told, Ok("bob".to_string()));
-    assert_eq!(shown(&effects), ["1< FILE alice CANCEL 0123456789abcdef"]);
-}
-
-#[test]
 fn a_kicked_member_hears_why_and_the_others_see_it_go() {
     let mut lobby = Lobby::new(config()).with(&["bob", "carol"]);
     let (kicked, effects) = lobby.state.kick("CAROL", Some("spam".into()), lobby.at(1));
