@@ -1,166 +1,27 @@
-//! The app thread's state: the events background threads send it, the
-//! stages of the user's session, and the event loop's dispatch of a typed
-//! line, an event or a registry notice to the menu (`menu.rs`) or the lobby
-//! (`lobby_stage.rs`).
+//! The app's core: its state (the stage it is at, in `stage.rs`) and the
+//! dispatch of one input (a typed line, an event, a registry notice, a
+//! hub's answer) to the menu (`menu.rs`) or the lobby (`leading.rs`,
+//! `lobby_stage.rs`).
 //!
 //! Only the app thread holds an `App`; it must never block on a socket.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, never};
 
-use crate::lobby::{Lobby, Notice};
 use crate::screen::ScreenLine;
-use crate::wire::{BusyReason, Contact, ToLeader};
+use crate::wire::{BusyReason, Contact};
 
 use super::effect::{Effect, Effects, Incoming, LogFailure, LogId, Now};
-use super::invitations::Invitations;
-use super::msg::{Asker, ChatAnswer, Event, FromLeader, Move};
+use super::msg::{Asker, ChatAnswer, Event, FromLeader};
 use super::repeats::Repeats;
-use super::standing::Standing;
+use super::stage::{Leading, Pending, Stage, Start, Starting};
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
 
 pub(super) enum Flow {
     Go,
     Quit,
-}
-
-#[derive(Clone, Copy)]
-pub(super) enum Purpose {
-    Register,
-    Join,
-}
-
-pub(super) enum Stage {
-    Welcome,
-    Name(Purpose),
-    Password(Purpose, String),
-    /// A new password typed once without echo, asked again to be sure.
-    Repeat {
-        name: String,
-        password: String,
-    },
-    Menu,
-    Search,
-    ConfirmAdd(Contact),
-    /// A request is with the registry; typed lines wait for its reply.
-    Waiting(Wait),
-    Leading(Leading),
-    Member(Membership),
-}
-
-/// What a menu waits for the registry to answer, with what the answer needs.
-pub(super) enum Wait {
-    /// `REGISTER` or `JOIN` as `name`.
-    LogIn(Purpose, String),
-    /// The online list.
-    List,
-    /// A search from the menu.
-    Search,
-}
-
-/// A lobby just started: the tickets for its first chat requests are with
-/// the registry. Typed lines wait until they are all back.
-pub(super) struct Opening {
-    /// How many tickets are still to come.
-    pub(super) asked: usize,
-    /// Who can be invited, with the ticket that proves we invite them.
-    pub(super) ready: Vec<(Contact, String)>,
-}
-
-pub(super) struct Leading {
-    pub(super) id: u64,
-    pub(super) lobby: Lobby,
-    /// This lobby's notices, and no other's.
-    pub(super) notices: Receiver<Notice>,
-    pub(super) log: Option<LogId>,
-    /// Chat requests not answered yet.
-    pub(super) invitations: Invitations,
-    pub(super) cancel: Arc<AtomicBool>,
-    /// Set until the first chat requests have their tickets.
-    pub(super) opening: Option<Opening>,
-}
-
-pub(super) struct Membership {
-    pub(super) id: u64,
-    pub(super) leader: String,
-    pub(super) members: Vec<String>,
-    /// Opened when the leader admits us (`MEMBERS`): a request withdrawn
-    /// before that leaves no log.
-    pub(super) log: Option<LogId>,
-    /// The credential, roster and numbered messages that let the lobby
-    /// outlive its leader.
-    pub(super) standing: Box<Standing>,
-    pub(super) phase: Phase,
-}
-
-/// Where a membership stands with its leader; each phase has what it needs.
-pub(super) enum Phase {
-    /// We said `OK`; the leader has not sent `MEMBERS` yet.
-    Invited {
-        outbox: Sender<ToLeader>,
-        /// This membership's lines from the leader, and no other's.
-        feed: Receiver<FromLeader>,
-    },
-    /// The leader sent `MEMBERS`.
-    Admitted {
-        outbox: Sender<ToLeader>,
-        feed: Receiver<FromLeader>,
-        /// True while the leader's `HISTORY` lines are being shown, so the
-        /// first live line after them can say where they end.
-        earlier: bool,
-    },
-    /// A rejoiner looks for the lobby's leader: typed lines wait.
-    Rejoining {
-        /// Set when the user leaves, so that the rejoiner gives up.
-        cancel: Arc<AtomicBool>,
-        /// Why we look for a leader.
-        why: Move,
-    },
-}
-
-impl Membership {
-    /// Sends `line` to the leader, if we are connected to one; while
-    /// rejoining there is none, and the line is lost.
-    pub(super) fn send(&self, line: ToLeader) {
-        match &self.phase {
-            Phase::Invited { outbox, .. } | Phase::Admitted { outbox, .. } => {
-                let _ = outbox.send(line);
-            }
-            Phase::Rejoining { .. } => {}
-        }
-    }
-
-    pub(super) fn is_rejoining(&self) -> bool {
-        matches!(self.phase, Phase::Rejoining { .. })
-    }
-
-    /// The leader's `MEMBERS` came: an invited member is admitted.
-    pub(super) fn admit(&mut self) {
-        if let Phase::Invited { outbox, feed } = &self.phase {
-            self.phase = Phase::Admitted {
-                outbox: outbox.clone(),
-                feed: feed.clone(),
-                earlier: false,
-            };
-        }
-    }
-
-    /// This membership's lines from the leader; none while rejoining.
-    pub(super) fn feed(&self) -> Receiver<FromLeader> {
-        match &self.phase {
-            Phase::Invited { feed, .. } | Phase::Admitted { feed, .. } => feed.clone(),
-            Phase::Rejoining { .. } => never(),
-        }
-    }
-}
-
-pub(super) struct Pending {
-    pub(super) from: String,
-    pub(super) answer: Sender<ChatAnswer>,
 }
 
 pub(super) struct App {
@@ -251,6 +112,10 @@ impl App {
                 self.log_failed(failure);
                 Flow::Go
             }
+            Incoming::Lobby(answer) => {
+                self.on_lobby(answer);
+                Flow::Go
+            }
         };
         (flow, self.out.take())
     }
@@ -295,14 +160,14 @@ impl App {
             Stage::Menu => self.say(MENU_PROMPT),
             Stage::Search => self.say("User name to search:"),
             Stage::ConfirmAdd(_) => self.say(ADD_PROMPT),
-            Stage::Waiting(_) | Stage::Leading(_) | Stage::Member(_) => {}
+            Stage::Waiting(_) | Stage::Starting(_) | Stage::Leading(_) | Stage::Member(_) => {}
         }
     }
 
     /// True while typed lines must wait for the registry's reply.
     fn holds_lines(&self) -> bool {
         match &self.stage {
-            Stage::Waiting(_) => true,
+            Stage::Waiting(_) | Stage::Starting(_) => true,
             Stage::Leading(leading) => leading.opening.is_some(),
             _ => false,
         }
@@ -342,6 +207,7 @@ impl App {
             Stage::Search => self.search(line.trim(), Asker::Menu),
             Stage::ConfirmAdd(contact) => self.confirm_add(contact, line.trim()),
             Stage::Waiting(wait) => Stage::Waiting(wait),
+            Stage::Starting(starting) => Stage::Starting(starting),
             Stage::Leading(leading) => self.lead(leading, line),
             Stage::Member(membership) => self.member(membership, line),
         };
@@ -366,7 +232,7 @@ impl App {
                 claim,
                 proven,
                 conn,
-            } => self.on_rejoin(*claim, *proven, conn),
+            } => self.on_rejoin(claim, proven, conn),
             Event::Prove { reply } => self.on_prove(&reply),
             Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
@@ -374,13 +240,20 @@ impl App {
         }
     }
 
-    /// The receivers of the current lobby: its notices if we lead it, the
-    /// leader's lines if we are a member; `never` otherwise.
-    pub(super) fn lobby_feeds(&self) -> (Receiver<Notice>, Receiver<FromLeader>) {
+    /// The leader's lines, if we are a member of a lobby; `never` otherwise.
+    pub(super) fn leader_feed(&self) -> Receiver<FromLeader> {
         match &self.stage {
-            Stage::Leading(leading) => (leading.notices.clone(), never()),
-            Stage::Member(membership) => (never(), membership.feed()),
-            _ => (never(), never()),
+            Stage::Member(membership) => membership.feed(),
+            _ => never(),
+        }
+    }
+
+    /// The lobby whose hub the current stage leads or starts, which the
+    /// driver keeps (and whose notices it waits for); it ends the others.
+    pub(super) fn lobby_in_use(&self) -> Option<u64> {
+        match &self.stage {
+            Stage::Leading(Leading { id, .. }) | Stage::Starting(Starting { id, .. }) => Some(*id),
+            _ => None,
         }
     }
 
@@ -451,6 +324,10 @@ impl App {
         match &self.stage {
             Stage::Leading(leading) => leading.log,
             Stage::Member(membership) => membership.log,
+            Stage::Starting(Starting {
+                then: Start::TakeOver { membership, .. },
+                ..
+            }) => membership.log,
             _ => None,
         }
     }

@@ -9,9 +9,10 @@ use crossbeam_channel::Sender;
 use crate::client::{Refused, Vouched};
 use crate::wire::BusyReason;
 
-use super::app::{App, Pending, Stage, Wait};
+use super::app::App;
 use super::effect::Effect;
 use super::msg::{ChatAnswer, RegistryAsk};
+use super::stage::{Pending, Stage, Wait};
 
 /// The most tickets checked at once; a request beyond that is answered
 /// busy, so a flood of requests cannot queue checks without bound.
@@ -85,7 +86,7 @@ impl App {
             | Stage::Search
             | Stage::ConfirmAdd(_)
             | Stage::Waiting(Wait::List | Wait::Search) => None,
-            Stage::Leading(_) | Stage::Member(_) => Some(BusyReason::InChat),
+            Stage::Starting(_) | Stage::Leading(_) | Stage::Member(_) => Some(BusyReason::InChat),
             Stage::Welcome
             | Stage::Name(_)
             | Stage::Password(..)

@@ -22,6 +22,7 @@ use crate::trace::Trace;
 use super::app::{App, Flow};
 use super::effect::{Effect, Incoming, LogFailure, LogId, Now, Worker};
 use super::inviter::Inviter;
+use super::lobbies::Lobbies;
 use super::msg::{Event, FromLeader, Outcome};
 use super::registry_worker::RegistryWorker;
 use super::screen::Screen;
@@ -41,6 +42,8 @@ pub(super) struct Driver {
     pub(super) log_dir: PathBuf,
     /// The chat logs open, by the core's number for each.
     pub(super) logs: HashMap<LogId, ChatLog>,
+    /// The lobby hubs the core leads, by its number for each.
+    pub(super) lobbies: Lobbies,
 }
 
 /// What woke the app thread.
@@ -74,6 +77,7 @@ impl Driver {
         }
         let in_use = app.log_in_use();
         self.logs.retain(|log, _| Some(*log) == in_use);
+        self.lobbies.keep_only(app.lobby_in_use());
     }
 
     /// Carries out one effect; returns what the core is to hear at once.
@@ -85,6 +89,9 @@ impl Driver {
             Effect::Start(worker) => self.start(worker),
             Effect::OpenLog { log, me, leader } => return self.open_log(log, &me, &leader),
             Effect::Log { log, line } => return self.write_log(log, &line),
+            Effect::Lobby(lobby, command) => {
+                return self.lobbies.carry(lobby, command).map(Incoming::Lobby);
+            }
         }
         None
     }
@@ -119,7 +126,6 @@ impl Driver {
             me,
             contact,
             ticket,
-            cancel,
         } = worker;
         let name = contact.name.clone();
         let job = Inviter {
@@ -128,7 +134,7 @@ impl Driver {
             contact,
             ticket,
             timeout: self.invite_timeout,
-            cancel,
+            cancel: self.lobbies.cancel(lobby),
             events: self.events.clone(),
             trace: self.trace,
         };
@@ -227,7 +233,8 @@ fn wait(
         after(SCREEN_RETRY)
     };
     let repeats = app.repeats.due().map_or_else(never, at);
-    let (lobby_notices, leader_lines) = app.lobby_feeds();
+    let lobby_notices = driver.lobbies.notices(app.lobby_in_use());
+    let leader_lines = app.leader_feed();
     let core = |input| Woken::Core(input);
     select! {
         recv(screen_retry) -> _ => Woken::ScreenRetry,

@@ -6,18 +6,17 @@
 //! A plain module: it holds values and does no I/O.
 
 use std::cell::RefCell;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
 use crate::client::LinkNotice;
-use crate::lobby::Notice;
+use crate::conn::MemberConn;
+use crate::lobby::{Handed, Inheritance, LobbyConfig, Notice, Proven};
 use crate::screen::ScreenLine;
-use crate::wire::Contact;
+use crate::wire::{CloseReason, Contact, ErrorCode, InviteStatus, ParseError, Rejoin};
 
-use super::msg::{Event, FromLeader, RegistryAsk};
+use super::msg::{Accepted, Event, FromLeader, RegistryAsk};
 use super::render::{self, Lines, LobbyEvent, Role, Shown};
 
 /// One input for the core: what the user typed, what a worker, the
@@ -35,6 +34,9 @@ pub(super) enum Incoming {
     Repeats,
     /// A chat log could not be kept (fed back at once by the driver).
     LogFailed(LogFailure),
+    /// A lobby hub's answer to a `LobbyCommand` (fed back at once by the
+    /// driver: the hub always reads its control inbox).
+    Lobby(LobbyAnswer),
 }
 
 /// The time an input is handled at: the core reads no clock.
@@ -70,6 +72,10 @@ pub(super) enum Effect {
     /// written, the log is closed and `Incoming::LogFailed` comes back at
     /// once.
     Log { log: LogId, line: String },
+    /// A command for the hub of lobby `.0` (the core's number for it),
+    /// which the driver keeps; some are answered at once with an
+    /// `Incoming::Lobby`.
+    Lobby(u64, LobbyCommand),
 }
 
 /// A chat log the driver keeps open for the core: the lobby's, which goes
@@ -91,13 +97,131 @@ pub(super) enum LogFailure {
 #[derive(Debug)]
 pub(super) enum Worker {
     /// Sends `contact` a chat request into lobby `lobby` with `ticket`;
-    /// it gives up when `cancel` is set.
+    /// it gives up when that lobby ends or is handed on.
     Inviter {
         lobby: u64,
         me: String,
         contact: Contact,
         ticket: String,
-        cancel: Arc<AtomicBool>,
+    },
+}
+
+/// What the core asks of a lobby hub it leads. The driver owns the hub.
+pub(super) enum LobbyCommand {
+    /// Starts the hub: a fresh lobby, or one taken over with what this
+    /// peer inherits. Answered `Started`.
+    Start {
+        config: Box<LobbyConfig>,
+        inheritance: Option<Inheritance>,
+    },
+    /// The leader says something to everyone.
+    Say(String),
+    /// Everyone in the lobby, for `MembersFor`. Answered `Members`.
+    Members(MembersFor),
+    /// The leader's private message. Answered `Told`.
+    Tell { to: String, text: String },
+    /// Removes a member. Answered `Kicked`.
+    Kick {
+        name: String,
+        reason: Option<String>,
+    },
+    /// Hands the lobby on. Answered `Handed`.
+    Handover(Option<String>),
+    /// Ends the lobby. Answered `Closed`, with the notices it had not
+    /// passed on yet, for chat log `log`.
+    Close {
+        reason: CloseReason,
+        log: Option<LogId>,
+    },
+    /// Tells every member how an invitation went.
+    Invitation { name: String, status: InviteStatus },
+    /// Answers a member's request `ERR`.
+    Refuse {
+        to: String,
+        code: ErrorCode,
+        text: String,
+    },
+    /// Admits an invitee that accepted.
+    Admit {
+        name: String,
+        accepted: Box<Accepted>,
+    },
+    /// A member comes back (`REJOIN`).
+    Rejoin {
+        claim: Box<Rejoin>,
+        proven: Box<Proven>,
+        conn: MemberConn,
+    },
+}
+
+/// Written by hand: the command's name and its words, not its sockets.
+impl std::fmt::Debug for LobbyCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LobbyCommand::Start { inheritance, .. } => match inheritance {
+                Some(_) => f.write_str("Resume"),
+                None => f.write_str("Start"),
+            },
+            LobbyCommand::Say(text) => write!(f, "Say({text})"),
+            LobbyCommand::Members(what) => write!(f, "Members({what:?})"),
+            LobbyCommand::Tell { to, text } => write!(f, "Tell({to}, {text})"),
+            LobbyCommand::Kick { name, reason } => write!(f, "Kick({name}, {reason:?})"),
+            LobbyCommand::Handover(to) => write!(f, "Handover({to:?})"),
+            LobbyCommand::Close { reason, .. } => write!(f, "Close({reason})"),
+            LobbyCommand::Invitation { name, status } => write!(f, "Invitation({name}, {status})"),
+            LobbyCommand::Refuse { to, text, .. } => write!(f, "Refuse({to}, {text})"),
+            LobbyCommand::Admit { name, .. } => write!(f, "Admit({name})"),
+            LobbyCommand::Rejoin { claim, .. } => write!(f, "Rejoin({})", claim.name),
+        }
+    }
+}
+
+/// Why the core asks a hub who is in the lobby.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum MembersFor {
+    /// The user typed `/who`.
+    Show,
+    /// The leader's own `/invite name`, which needs `name` not in it.
+    Invite(String),
+    /// Whether the leader is left alone.
+    EmptyCheck,
+}
+
+/// A hub's answer to a `LobbyCommand` of lobby `lobby`.
+#[derive(Debug)]
+pub(super) enum LobbyAnswer {
+    /// The hub runs, with the lobby's id if it can outlive its leader; or
+    /// why it could not start.
+    Started {
+        lobby: u64,
+        result: Result<Option<String>, String>,
+    },
+    Members {
+        lobby: u64,
+        what: MembersFor,
+        names: Vec<String>,
+    },
+    /// The addressee's name as the lobby spells it, or why not sent.
+    Told {
+        lobby: u64,
+        text: String,
+        result: Result<String, ParseError>,
+    },
+    /// The name as the lobby spells it, or `None` if not in it.
+    Kicked {
+        lobby: u64,
+        name: String,
+        found: Option<String>,
+    },
+    Handed {
+        lobby: u64,
+        result: Result<Handed, String>,
+    },
+    /// The lobby ended; `notices` are those it had not passed on yet,
+    /// which still go to chat log `log`.
+    Closed {
+        log: Option<LogId>,
+        notices: Vec<Notice>,
     },
 }
 

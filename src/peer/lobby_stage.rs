@@ -1,24 +1,23 @@
-//! The user's side of a lobby: leading one (the lobby hub's notices, the
-//! answers of invitees), being a member of one (the leader's lines), and the
-//! answer to a chat request that makes us one.
+//! The user's side of a lobby as a member (the leader's lines, turned into
+//! `LobbyEvent`s), what a leader and a member answer alike, and the answer
+//! to a chat request that makes us a member. The leader's side is in
+//! `leading.rs`.
 
 use crate::crypto::Identity;
 use std::sync::atomic::Ordering;
 
 use crossbeam_channel::{bounded, unbounded};
 
-use crate::lobby::Notice;
 use crate::screen::ScreenLine;
-use crate::wire::{
-    self, BusyReason, CloseReason, InviteStatus, MAX_TEXT, Succession, ToLeader, ToMember,
-};
+use crate::wire::{self, CloseReason, MAX_TEXT, Succession, ToLeader, ToMember};
 
-use super::app::{App, Leading, Membership, Pending, Phase, Stage};
+use super::app::App;
 use super::commands::LobbyInput;
 use super::effect::{Effect, Effects, LogId};
-use super::msg::{Asker, ChatAnswer, Outcome, RegistryAsk};
-use super::render::{self, LobbyEvent, Role};
-use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
+use super::msg::{Asker, ChatAnswer, RegistryAsk};
+use super::render::{LobbyEvent, Role};
+use super::stage::{Membership, Pending, Phase, Stage};
+use super::{FEED_CAPACITY, LOBBY_HELP};
 
 impl App {
     /// Opens a chat log for `leader`'s lobby; the driver says at once if
@@ -32,29 +31,6 @@ impl App {
             leader: leader.to_string(),
         });
         Some(log)
-    }
-
-    pub(super) fn lead(&mut self, mut leading: Leading, line: &str) -> Stage {
-        match LobbyInput::from(line) {
-            LobbyInput::Members => self.show_members(&leading.lobby.members()),
-            LobbyInput::Leave => {
-                self.end_lobby(leading, "you left");
-                return Stage::Menu;
-            }
-            LobbyInput::Say(text) => {
-                for piece in self.pieces(text) {
-                    leading.lobby.say(piece.to_string());
-                    let line = format!("[{}] {piece}", self.my_name());
-                    self.out.log(leading.log, line);
-                }
-            }
-            LobbyInput::Invite(name) => self.leader_invite(&mut leading, name, None),
-            LobbyInput::Private { to, text } => self.leader_private(&mut leading, to, text),
-            LobbyInput::Kick { name, reason } => self.kick(&leading, name, reason),
-            LobbyInput::Handover(to) => return self.hand_over(leading, to),
-            other => self.answer_lobby_input(other),
-        }
-        Stage::Leading(leading)
     }
 
     pub(super) fn member(&mut self, mut membership: Membership, line: &str) -> Stage {
@@ -87,7 +63,7 @@ impl App {
 
     /// A typed message as the texts it is sent as: several, and the user
     /// told so, when it is longer than one message may be.
-    fn pieces<'t>(&self, text: &'t str) -> Vec<&'t str> {
+    pub(super) fn pieces<'t>(&self, text: &'t str) -> Vec<&'t str> {
         let pieces = wire::split_text(text);
         if pieces.len() > 1 {
             self.notice(format!(
@@ -132,22 +108,6 @@ impl App {
             | LobbyInput::Kick { .. }
             | LobbyInput::Handover(_) => {}
         }
-    }
-
-    /// Ends the lobby we lead. What it relayed and we have not handled
-    /// yet still goes to its log (not to the screen: the user moved on).
-    pub(super) fn end_lobby(&mut self, leading: Leading, why: &str) {
-        leading.cancel.store(true, Ordering::SeqCst);
-        let unnoticed = leading.lobby.close(CloseReason::LeaderLeft);
-        for notice in leading.notices.try_iter().chain(unnoticed) {
-            let logged = render::lines(&LobbyEvent::from(notice), Role::Leader).log;
-            self.out.log(leading.log, logged.unwrap_or_default());
-        }
-        self.out.event(
-            leading.log,
-            &LobbyEvent::Ended(why.to_string()),
-            Role::Leader,
-        );
     }
 
     pub(super) fn leave_membership(&mut self, membership: Membership) {
@@ -210,97 +170,6 @@ impl App {
                 feed: feed_rx,
             },
         });
-    }
-
-    pub(super) fn on_invited(&mut self, lobby: u64, name: String, outcome: Outcome) {
-        let Stage::Leading(leading) = &mut self.stage else {
-            return;
-        };
-        if leading.id != lobby {
-            // An answer for a lobby that has ended: tell an accepting
-            // invitee so rather than leaving it waiting.
-            if let Outcome::Accepted { mut conn, .. } = outcome {
-                let _ = conn.socket().set_write_timeout(Some(CANCEL_CHECK));
-                let _ = conn.send(&ToMember::Closed(CloseReason::LeaderLeft));
-            }
-            return;
-        }
-        leading.invitations.answered(&name);
-        let (report, status) = match outcome {
-            Outcome::Accepted { addr, key, conn } => {
-                // Everyone hears `JOINED` from the hub instead.
-                leading.lobby.admit_from(name.clone(), addr, key, *conn);
-                let report = format!("OK -> ('{}', {})", addr.ip(), addr.port());
-                (report, None)
-            }
-            Outcome::Rejected => {
-                not_in(&name, "rejected your chat request", InviteStatus::Rejected)
-            }
-            Outcome::Busy(reason) => not_in(&name, busy(reason), InviteStatus::Busy),
-            Outcome::NoAnswer => not_in(&name, "no answer", InviteStatus::NoAnswer),
-            Outcome::Unreachable(why) => {
-                let why = format!("unreachable ({why})");
-                not_in(&name, why, InviteStatus::Unreachable)
-            }
-        };
-        if let Some(status) = status {
-            leading.lobby.invitation(name, status);
-        }
-        self.notice(report);
-        self.maybe_end_empty_lobby();
-    }
-
-    /// A leader left alone, with no chat request still open, has no lobby.
-    pub(super) fn maybe_end_empty_lobby(&mut self) {
-        let Stage::Leading(leading) = &self.stage else {
-            return;
-        };
-        if leading.invitations.len() > 0 || leading.lobby.members().len() > 1 {
-            return;
-        }
-        if let Stage::Leading(leading) = std::mem::replace(&mut self.stage, Stage::Menu) {
-            self.end_lobby(leading, "nobody else is in it");
-            self.prompt();
-        }
-    }
-
-    pub(super) fn on_notice(&mut self, notice: Notice) {
-        if let Notice::InviteAsked { by, name } = notice {
-            self.on_invite_asked(by, name);
-            return;
-        }
-        if !matches!(self.stage, Stage::Leading(_)) {
-            return;
-        }
-        let someone_left = matches!(
-            notice,
-            Notice::Left(_)
-                | Notice::Dropped(_)
-                | Notice::Silent(_)
-                | Notice::TooLong(_)
-                | Notice::Kicked { .. }
-        );
-        let event = match notice {
-            Notice::Sealed {
-                lobby,
-                from,
-                key,
-                sealed,
-            } => {
-                let identity = self.identity();
-                let me = self.my_name();
-                let secret = identity.as_deref().map(Identity::seal_secret);
-                super::sealed::opened(secret, &lobby, key.as_ref(), from, &me, &sealed)
-            }
-            other => LobbyEvent::from(other),
-        };
-        let Stage::Leading(leading) = &mut self.stage else {
-            return;
-        };
-        self.out.event(leading.log, &event, Role::Leader);
-        if someone_left {
-            self.maybe_end_empty_lobby();
-        }
     }
 
     /// A line from the leader of lobby `lobby`, if we are still its member:
@@ -368,26 +237,6 @@ impl App {
             membership.log = log;
         }
     }
-}
-
-/// What the leader is told of an invitee that did not come in, and what
-/// the members hear.
-fn not_in(
-    name: &str,
-    what: impl std::fmt::Display,
-    status: InviteStatus,
-) -> (String, Option<InviteStatus>) {
-    (format!("{name}: {what}"), Some(status))
-}
-
-/// An invitee's busy answer, in words.
-fn busy(reason: BusyReason) -> String {
-    let why = match reason {
-        BusyReason::Answering => " (answering another request)",
-        BusyReason::InChat => " (in a chat)",
-        BusyReason::Unsaid => "",
-    };
-    format!("busy{why}")
 }
 
 /// Why the leader's `CLOSED` ends the lobby for us, in words.

@@ -19,6 +19,8 @@ mod first_line;
 mod invitations;
 mod invitee;
 mod inviter;
+mod leading;
+mod lobbies;
 mod lobby_commands;
 mod lobby_stage;
 mod member_link;
@@ -32,6 +34,7 @@ mod repeats;
 mod screen;
 mod sealed;
 mod seat;
+mod stage;
 mod standing;
 mod succession;
 
@@ -265,6 +268,7 @@ impl Peer {
             workers: Vec::new(),
             log_dir: config.log_dir.clone(),
             logs: std::collections::HashMap::new(),
+            lobbies: lobbies::Lobbies::default(),
         };
         let confirm = console.secrets_unseen;
         let mut app = App::new(config, chat_port, confirm, events, driver::now());

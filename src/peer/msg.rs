@@ -208,6 +208,14 @@ pub(super) enum Outcome {
     Unreachable(String),
 }
 
+/// An invitee that accepted, for the hub to admit: where its invitation
+/// reached it, its public keys, and its connection.
+pub(super) struct Accepted {
+    pub(super) addr: SocketAddr,
+    pub(super) key: Option<PeerKey>,
+    pub(super) conn: MemberConn,
+}
+
 /// How a rejoiner's walk of the roster ended.
 pub(super) enum Rejoined {
     /// A peer took us back: it leads now. `first` is its `MEMBERS` line.

@@ -7,39 +7,33 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use crossbeam_channel::bounded;
 
 use crate::conn::{LeaderConn, MemberConn};
 use crate::crypto::Identity;
 use crate::lobby::roster::Candidate;
-use crate::lobby::{Lobby, LobbyConfig, Proven};
+use crate::lobby::{Handed, LobbyConfig, Proven};
 use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
 
-use super::app::{App, Leading, Membership, Phase, Stage};
+use super::app::App;
+use super::effect::LobbyCommand;
 use super::invitations::Invitations;
 use super::migration::{Rejoiner, start_link};
 use super::msg::{Move, Rejoined, Timing};
 use super::render::{LobbyEvent, Role};
+use super::stage::{Leading, Membership, Phase, Stage, Start, Starting};
 use super::standing::Standing;
 use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
 
 impl App {
-    /// The leader's `/handover [name]`: the hub tells everyone, and we come
-    /// back to the lobby as a member.
-    pub(super) fn hand_over(&mut self, mut leading: Leading, to: Option<&str>) -> Stage {
-        let handed = match leading.lobby.handover(to.map(str::to_string)) {
-            Ok(handed) => handed,
-            Err(why) => {
-                self.say(format!("Not handed over: {why}."));
-                return Stage::Leading(leading);
-            }
-        };
-        leading.cancel.store(true, Ordering::SeqCst);
+    /// The hub handed the lobby on (`/handover`): we come back to it as a
+    /// member of the new leader.
+    pub(super) fn handed_over(&mut self, leading: Leading, handed: Handed) -> Stage {
         let me = self.my_name();
         let to = handed.to.name.clone();
-        let log = leading.log.take();
+        let log = leading.log;
         self.out.log(log, format!("* you handed the lobby to {to}"));
         self.say(format!(
             "You handed the lobby to {to}; you stay as a member."
@@ -240,8 +234,9 @@ impl App {
     }
 
     /// We lead the lobby now: a hub with the roster and messages we have,
-    /// which the others `REJOIN`.
-    fn take_over(&mut self, mut membership: Membership, why: &Move) -> Stage {
+    /// which the others `REJOIN`. The hub is asked to start; the lobby is
+    /// ours once it runs (`took_over`).
+    fn take_over(&mut self, membership: Membership, why: &Move) -> Stage {
         let me = self.my_name();
         // A lost leader loses its seat; one that handed the lobby on
         // comes back to it as a member.
@@ -252,12 +247,28 @@ impl App {
         let Some(inheritance) = membership.standing.inheritance(&me, lost) else {
             return self.lobby_lost(membership, "no credential to lead with");
         };
-        let config = self.lobby_config(&me);
-        let (notices, notices_rx) = bounded(FEED_CAPACITY);
-        let lobby = match Lobby::resume(config, notices, inheritance) {
-            Ok(lobby) => lobby,
-            Err(err) => return self.lobby_lost(membership, &format!("cannot lead it: {err}")),
+        self.next_lobby += 1;
+        let id = self.next_lobby;
+        let start = LobbyCommand::Start {
+            config: Box::new(self.lobby_config(&me)),
+            inheritance: Some(inheritance),
         };
+        self.to_lobby(id, start);
+        let why = why.clone();
+        let then = Start::TakeOver { membership, why };
+        Stage::Starting(Starting { id, then })
+    }
+
+    /// The hub of lobby `id`, taken over, runs: our lines no leader has
+    /// numbered go to it.
+    pub(super) fn took_over(
+        &mut self,
+        id: u64,
+        lobby_id: Option<String>,
+        mut membership: Membership,
+        why: &Move,
+    ) -> Stage {
+        let me = self.my_name();
         let news = match why {
             Move::Lost { .. } => "the leader was lost; you lead the lobby now".to_string(),
             Move::Handover { old, .. } => format!("{old} handed the lobby to you; you lead it now"),
@@ -265,21 +276,18 @@ impl App {
         self.out.log(membership.log, format!("* {news}"));
         self.say(format!("{news}. {LOBBY_HELP}"));
         for text in membership.standing.unsent() {
-            lobby.say(text);
+            self.to_lobby(id, LobbyCommand::Say(text));
         }
-        self.next_lobby += 1;
         Stage::Leading(Leading {
-            id: self.next_lobby,
-            lobby,
-            notices: notices_rx,
+            id,
+            lobby_id,
             log: membership.log.take(),
             invitations: Invitations::started(&me, &[]),
-            cancel: Arc::new(AtomicBool::new(false)),
             opening: None,
         })
     }
 
-    fn lobby_lost(&mut self, membership: Membership, why: &str) -> Stage {
+    pub(super) fn lobby_lost(&mut self, membership: Membership, why: &str) -> Stage {
         self.out.event(
             membership.log,
             &LobbyEvent::Ended(why.to_string()),
@@ -333,7 +341,7 @@ impl App {
     /// lobby we hold a seat in, as its leader or a member, and our name.
     pub(super) fn on_prove(&self, reply: &crossbeam_channel::Sender<Option<(String, String)>>) {
         let lobby = match &self.stage {
-            Stage::Leading(leading) => leading.lobby.id().map(str::to_string),
+            Stage::Leading(leading) => leading.lobby_id.clone(),
             Stage::Member(membership) => membership.standing.lobby().map(str::to_string),
             _ => None,
         };
@@ -342,9 +350,19 @@ impl App {
 
     /// A `REJOIN` reached our chat listener: the hub checks its proof if
     /// we lead; otherwise we do not lead (yet), which the member hears.
-    pub(super) fn on_rejoin(&mut self, claim: Rejoin, proven: Proven, mut conn: MemberConn) {
+    pub(super) fn on_rejoin(
+        &mut self,
+        claim: Box<Rejoin>,
+        proven: Box<Proven>,
+        mut conn: MemberConn,
+    ) {
         if let Stage::Leading(leading) = &self.stage {
-            leading.lobby.rejoin(claim, proven, conn);
+            let rejoin = LobbyCommand::Rejoin {
+                claim,
+                proven,
+                conn,
+            };
+            self.to_lobby(leading.id, rejoin);
             return;
         }
         let refused = ToMember::Err(ErrorCode::NotLeader, "I do not lead a lobby".to_string());

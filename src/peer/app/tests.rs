@@ -80,6 +80,7 @@ fn describe(effect: &Effect) -> String {
         }
         Effect::OpenLog { log, me, leader } => format!("open log {}: {me} in {leader}'s", log.0),
         Effect::Log { log, line } => format!("log {}: {line}", log.0),
+        Effect::Lobby(lobby, command) => format!("lobby {lobby}: {command:?}"),
     }
 }
 
@@ -576,3 +577,5 @@ fn a_ticket_for_a_lobby_that_has_ended_is_dropped() {
     });
     check(&mut app, vec![late], &[]);
 }
+
+mod leader;

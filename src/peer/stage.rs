@@ -1,0 +1,168 @@
+//! The stages of the user's session as values: where the app's core is
+//! (a menu, waiting for the registry, starting a lobby, leading one, a
+//! member of one), each with what that stage has.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use crossbeam_channel::{Receiver, Sender, never};
+
+use crate::wire::{Contact, ToLeader};
+
+use super::effect::LogId;
+use super::invitations::Invitations;
+use super::msg::{ChatAnswer, FromLeader, Move};
+use super::standing::Standing;
+
+#[derive(Clone, Copy)]
+pub(super) enum Purpose {
+    Register,
+    Join,
+}
+
+pub(super) enum Stage {
+    Welcome,
+    Name(Purpose),
+    Password(Purpose, String),
+    /// A new password typed once without echo, asked again to be sure.
+    Repeat {
+        name: String,
+        password: String,
+    },
+    Menu,
+    Search,
+    ConfirmAdd(Contact),
+    /// A request is with the registry; typed lines wait for its reply.
+    Waiting(Wait),
+    /// A lobby's hub asked to start; typed lines wait for its answer.
+    Starting(Starting),
+    Leading(Leading),
+    Member(Membership),
+}
+
+/// What a menu waits for the registry to answer, with what the answer needs.
+pub(super) enum Wait {
+    /// `REGISTER` or `JOIN` as `name`.
+    LogIn(Purpose, String),
+    /// The online list.
+    List,
+    /// A search from the menu.
+    Search,
+}
+
+/// A lobby just started: the tickets for its first chat requests are with
+/// the registry. Typed lines wait until they are all back.
+pub(super) struct Opening {
+    /// How many tickets are still to come.
+    pub(super) asked: usize,
+    /// Who can be invited, with the ticket that proves we invite them.
+    pub(super) ready: Vec<(Contact, String)>,
+}
+
+/// A lobby whose hub the driver starts (`LobbyCommand::Start`), until the
+/// hub answers `Started`.
+pub(super) struct Starting {
+    /// The core's number for the lobby, which its commands carry.
+    pub(super) id: u64,
+    pub(super) then: Start,
+}
+
+/// What a lobby being started becomes once its hub runs.
+pub(super) enum Start {
+    /// A new lobby, whose first invitees are the conversation list.
+    Fresh,
+    /// A lobby this member takes over, after a handover or a lost leader.
+    TakeOver { membership: Membership, why: Move },
+}
+
+/// A lobby we lead. Its hub is the driver's (`Effect::Lobby`).
+pub(super) struct Leading {
+    /// The core's number for the lobby, which its commands carry.
+    pub(super) id: u64,
+    /// The lobby's id, in a lobby that can outlive its leader.
+    pub(super) lobby_id: Option<String>,
+    pub(super) log: Option<LogId>,
+    /// Chat requests not answered yet.
+    pub(super) invitations: Invitations,
+    /// Set until the first chat requests have their tickets.
+    pub(super) opening: Option<Opening>,
+}
+
+pub(super) struct Membership {
+    pub(super) id: u64,
+    pub(super) leader: String,
+    pub(super) members: Vec<String>,
+    /// Opened when the leader admits us (`MEMBERS`): a request withdrawn
+    /// before that leaves no log.
+    pub(super) log: Option<LogId>,
+    /// The credential, roster and numbered messages that let the lobby
+    /// outlive its leader.
+    pub(super) standing: Box<Standing>,
+    pub(super) phase: Phase,
+}
+
+/// Where a membership stands with its leader; each phase has what it needs.
+pub(super) enum Phase {
+    /// We said `OK`; the leader has not sent `MEMBERS` yet.
+    Invited {
+        outbox: Sender<ToLeader>,
+        /// This membership's lines from the leader, and no other's.
+        feed: Receiver<FromLeader>,
+    },
+    /// The leader sent `MEMBERS`.
+    Admitted {
+        outbox: Sender<ToLeader>,
+        feed: Receiver<FromLeader>,
+        /// True while the leader's `HISTORY` lines are being shown, so the
+        /// first live line after them can say where they end.
+        earlier: bool,
+    },
+    /// A rejoiner looks for the lobby's leader: typed lines wait.
+    Rejoining {
+        /// Set when the user leaves, so that the rejoiner gives up.
+        cancel: Arc<AtomicBool>,
+        /// Why we look for a leader.
+        why: Move,
+    },
+}
+
+impl Membership {
+    /// Sends `line` to the leader, if we are connected to one; while
+    /// rejoining there is none, and the line is lost.
+    pub(super) fn send(&self, line: ToLeader) {
+        match &self.phase {
+            Phase::Invited { outbox, .. } | Phase::Admitted { outbox, .. } => {
+                let _ = outbox.send(line);
+            }
+            Phase::Rejoining { .. } => {}
+        }
+    }
+
+    pub(super) fn is_rejoining(&self) -> bool {
+        matches!(self.phase, Phase::Rejoining { .. })
+    }
+
+    /// The leader's `MEMBERS` came: an invited member is admitted.
+    pub(super) fn admit(&mut self) {
+        if let Phase::Invited { outbox, feed } = &self.phase {
+            self.phase = Phase::Admitted {
+                outbox: outbox.clone(),
+                feed: feed.clone(),
+                earlier: false,
+            };
+        }
+    }
+
+    /// This membership's lines from the leader; none while rejoining.
+    pub(super) fn feed(&self) -> Receiver<FromLeader> {
+        match &self.phase {
+            Phase::Invited { feed, .. } | Phase::Admitted { feed, .. } => feed.clone(),
+            Phase::Rejoining { .. } => never(),
+        }
+    }
+}
+
+pub(super) struct Pending {
+    pub(super) from: String,
+    pub(super) answer: Sender<ChatAnswer>,
+}
