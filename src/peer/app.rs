@@ -31,7 +31,6 @@ pub(super) struct App {
     pub(super) out: Effects,
     /// Ask a new password twice (it is typed without echo).
     pub(super) confirm_password: bool,
-    pub(super) events: Sender<Event>,
     pub(super) me: Option<Contact>,
     pub(super) contacts: Vec<Contact>,
     pub(super) stage: Stage,
@@ -45,28 +44,22 @@ pub(super) struct App {
     pub(super) next_lobby: u64,
     /// The last chat log's number.
     pub(super) next_log: u64,
-    pub(super) inviters: Vec<JoinHandle<()>>,
+    /// The `member-writer` threads of memberships taken back after a
+    /// rejoin, joined as the peer quits.
+    pub(super) writers: Vec<JoinHandle<()>>,
     pub(super) repeats: Repeats,
     /// When the input being handled came.
     pub(super) now: Now,
 }
 
 impl App {
-    /// The core at the first menu; `events` is where the workers it starts
-    /// itself report.
-    pub(super) fn new(
-        config: PeerConfig,
-        chat_port: u16,
-        confirm_password: bool,
-        events: Sender<Event>,
-        now: Now,
-    ) -> App {
+    /// The core at the first menu.
+    pub(super) fn new(config: PeerConfig, chat_port: u16, confirm_password: bool, now: Now) -> App {
         App {
             config,
             chat_port,
             out: Effects::default(),
             confirm_password,
-            events,
             me: None,
             contacts: Vec::new(),
             stage: Stage::Welcome,
@@ -76,7 +69,7 @@ impl App {
             held: VecDeque::new(),
             next_lobby: 0,
             next_log: 0,
-            inviters: Vec::new(),
+            writers: Vec::new(),
             repeats: Repeats::default(),
             now,
         }
@@ -136,6 +129,11 @@ impl App {
             .map_or_else(String::new, |me| me.name.clone())
     }
 
+    /// What the keyboard is to read next: a line, or a password without
+    /// echo. A query rather than an effect: the driver asks it once before
+    /// each read, whatever the last input was (a worker's event may change
+    /// the answer as much as a typed line), so as an effect every input
+    /// would have to say it again, and the driver would still keep the last.
     pub(super) fn want(&self) -> Want {
         match self.stage {
             Stage::Password(..) | Stage::Repeat { .. } if self.pending.is_none() => Want::Secret,
@@ -318,6 +316,15 @@ impl App {
         }
     }
 
+    /// The membership whose rejoiner the current stage waits for; the
+    /// driver stops the others.
+    pub(super) fn walk_in_use(&self) -> Option<u64> {
+        match &self.stage {
+            Stage::Member(membership) if membership.is_rejoining() => Some(membership.id),
+            _ => None,
+        }
+    }
+
     /// The chat log the current stage writes, which the driver keeps open;
     /// it closes the others.
     pub(super) fn log_in_use(&self) -> Option<LogId> {
@@ -351,7 +358,7 @@ impl App {
             Stage::Member(membership) => self.leave_membership(membership),
             _ => {}
         }
-        for handle in self.inviters.drain(..) {
+        for handle in self.writers.drain(..) {
             let _ = handle.join();
         }
     }

@@ -8,6 +8,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
@@ -18,12 +20,14 @@ use crossbeam_channel::{Receiver, Sender, after, at, never, select};
 use crate::chatlog::ChatLog;
 use crate::client::LinkNotice;
 use crate::trace::Trace;
+use crate::wire::Contact;
 
 use super::app::{App, Flow};
 use super::effect::{Effect, Incoming, LogFailure, LogId, Now, Worker};
 use super::inviter::Inviter;
 use super::lobbies::Lobbies;
-use super::msg::{Event, FromLeader, Outcome};
+use super::migration::Rejoiner;
+use super::msg::{Event, FromLeader, Outcome, Rejoined};
 use super::registry_worker::RegistryWorker;
 use super::screen::Screen;
 use super::{Console, Input, SCREEN_RETRY};
@@ -44,6 +48,8 @@ pub(super) struct Driver {
     pub(super) logs: HashMap<LogId, ChatLog>,
     /// The lobby hubs the core leads, by its number for each.
     pub(super) lobbies: Lobbies,
+    /// What stops each rejoiner, by the core's number of its membership.
+    pub(super) walks: HashMap<u64, Arc<AtomicBool>>,
 }
 
 /// What woke the app thread.
@@ -78,6 +84,14 @@ impl Driver {
         let in_use = app.log_in_use();
         self.logs.retain(|log, _| Some(*log) == in_use);
         self.lobbies.keep_only(app.lobby_in_use());
+        let walking = app.walk_in_use();
+        self.walks.retain(|lobby, cancel| {
+            let wanted = Some(*lobby) == walking;
+            if !wanted {
+                cancel.store(true, Ordering::SeqCst);
+            }
+            wanted
+        });
     }
 
     /// Carries out one effect; returns what the core is to hear at once.
@@ -121,12 +135,57 @@ impl Driver {
     }
 
     fn start(&mut self, worker: Worker) {
-        let Worker::Inviter {
-            lobby,
-            me,
-            contact,
-            ticket,
-        } = worker;
+        match worker {
+            Worker::Inviter {
+                lobby,
+                me,
+                contact,
+                ticket,
+            } => self.start_inviter(lobby, me, contact, ticket),
+            Worker::Rejoiner {
+                lobby,
+                walk,
+                claim,
+                deadline,
+                identity,
+            } => {
+                let cancel = Arc::new(AtomicBool::new(false));
+                self.walks.insert(lobby, cancel.clone());
+                let rejoiner = Rejoiner {
+                    lobby,
+                    walk,
+                    claim: *claim,
+                    deadline,
+                    cancel,
+                    events: self.events.clone(),
+                    trace: self.trace,
+                    identity,
+                };
+                self.spawned(rejoiner.spawn(), |err| Event::Rejoined {
+                    lobby,
+                    outcome: Rejoined::NoThread(err.to_string()),
+                });
+            }
+        }
+    }
+
+    /// Keeps the handle of a worker started, or tells the core (as the
+    /// worker's own report) that it could not start.
+    fn spawned(
+        &mut self,
+        started: std::io::Result<JoinHandle<()>>,
+        failed: impl FnOnce(std::io::Error) -> Event,
+    ) {
+        self.workers.retain(|h| !h.is_finished());
+        match started {
+            Ok(handle) => self.workers.push(handle),
+            Err(err) => {
+                let _ = self.events.send(failed(err));
+            }
+        }
+    }
+
+    fn start_inviter(&mut self, lobby: u64, me: String, contact: Contact, ticket: String) {
         let name = contact.name.clone();
         let job = Inviter {
             lobby,
@@ -138,23 +197,15 @@ impl Driver {
             events: self.events.clone(),
             trace: self.trace,
         };
-        self.workers.retain(|h| !h.is_finished());
-        match thread::Builder::new()
+        let started = thread::Builder::new()
             .name("inviter".into())
-            .spawn(move || job.run())
-        {
-            Ok(handle) => self.workers.push(handle),
-            Err(err) => {
-                // The core hears of it as of any invitee out of reach.
-                let why = format!("cannot send a chat request: {err}");
-                let outcome = Outcome::Unreachable(why);
-                let _ = self.events.send(Event::Invited {
-                    lobby,
-                    name,
-                    outcome,
-                });
-            }
-        }
+            .spawn(move || job.run());
+        // The core hears of a failure as of any invitee out of reach.
+        self.spawned(started, |err| Event::Invited {
+            lobby,
+            name,
+            outcome: Outcome::Unreachable(format!("cannot send a chat request: {err}")),
+        });
     }
 
     /// Joins the workers, lets the registry worker log out, and says goodbye.

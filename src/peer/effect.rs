@@ -6,12 +6,15 @@
 //! A plain module: it holds values and does no I/O.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
 use crate::client::LinkNotice;
 use crate::conn::MemberConn;
+use crate::crypto::Identity;
+use crate::lobby::roster::Candidate;
 use crate::lobby::{Handed, Inheritance, LobbyConfig, Notice, Proven};
 use crate::screen::ScreenLine;
 use crate::wire::{CloseReason, Contact, ErrorCode, InviteStatus, ParseError, Rejoin};
@@ -103,6 +106,17 @@ pub(super) enum Worker {
         me: String,
         contact: Contact,
         ticket: String,
+    },
+    /// Walks the roster (`walk`) for membership `lobby`, whose leader is
+    /// lost or handed the lobby on, with our `claim`, signed with
+    /// `identity`, until `deadline`; it gives up when the core's stage no
+    /// longer waits for that walk (`App::walk_in_use`).
+    Rejoiner {
+        lobby: u64,
+        walk: Vec<Candidate>,
+        claim: Box<Rejoin>,
+        deadline: Instant,
+        identity: Arc<Identity>,
     },
 }
 

@@ -4,7 +4,6 @@
 //! `leading.rs`.
 
 use crate::crypto::Identity;
-use std::sync::atomic::Ordering;
 
 use crossbeam_channel::{bounded, unbounded};
 
@@ -111,10 +110,9 @@ impl App {
     }
 
     pub(super) fn leave_membership(&mut self, membership: Membership) {
-        match &membership.phase {
-            Phase::Rejoining { cancel, .. } => cancel.store(true, Ordering::SeqCst),
-            Phase::Invited { .. } | Phase::Admitted { .. } => membership.send(ToLeader::Leave),
-        }
+        // A rejoiner still walking is stopped by the driver: the stage
+        // no longer waits for it.
+        membership.send(ToLeader::Leave);
         self.out.log(membership.log, "* you left the lobby");
         self.notice(format!("You left {}'s lobby.", membership.leader));
     }

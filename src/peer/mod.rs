@@ -269,9 +269,10 @@ impl Peer {
             log_dir: config.log_dir.clone(),
             logs: std::collections::HashMap::new(),
             lobbies: lobbies::Lobbies::default(),
+            walks: std::collections::HashMap::new(),
         };
         let confirm = console.secrets_unseen;
-        let mut app = App::new(config, chat_port, confirm, events, driver::now());
+        let mut app = App::new(config, chat_port, confirm, driver::now());
         drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
         app.quit();
         let effects = app.out.take();

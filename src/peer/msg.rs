@@ -230,6 +230,8 @@ pub(super) enum Rejoined {
     Lead,
     /// Nobody took us back before the deadline.
     GaveUp,
+    /// The rejoiner's thread could not start.
+    NoThread(String),
 }
 
 /// Why a member is on its way to another leader.

@@ -2,9 +2,6 @@
 //! (a menu, waiting for the registry, starting a lobby, leading one, a
 //! member of one), each with what that stage has.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-
 use crossbeam_channel::{Receiver, Sender, never};
 
 use crate::wire::{Contact, ToLeader};
@@ -118,9 +115,9 @@ pub(super) enum Phase {
         earlier: bool,
     },
     /// A rejoiner looks for the lobby's leader: typed lines wait.
+    /// The driver stops the rejoiner when the stage no longer waits for
+    /// it (the user left, or quit).
     Rejoining {
-        /// Set when the user leaves, so that the rejoiner gives up.
-        cancel: Arc<AtomicBool>,
         /// Why we look for a leader.
         why: Move,
     },

@@ -7,7 +7,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use crossbeam_channel::bounded;
 
@@ -19,8 +18,9 @@ use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
 
 use super::app::App;
 use super::effect::LobbyCommand;
+use super::effect::{Effect, Worker};
 use super::invitations::Invitations;
-use super::migration::{Rejoiner, start_link};
+use super::migration::start_link;
 use super::msg::{Move, Rejoined, Timing};
 use super::render::{LobbyEvent, Role};
 use super::stage::{Leading, Membership, Phase, Stage, Start, Starting};
@@ -48,10 +48,7 @@ impl App {
             members: Vec::new(),
             log,
             standing: Box::new(Standing::handed(handed.clone())),
-            phase: Phase::Rejoining {
-                cancel: Arc::default(),
-                why: why.clone(),
-            },
+            phase: Phase::Rejoining { why: why.clone() },
         };
         let walk = vec![Candidate::Peer(handed.to)];
         self.go_to(membership, walk, why)
@@ -144,31 +141,17 @@ impl App {
         };
         self.next_lobby += 1;
         membership.id = self.next_lobby;
-        let cancel = Arc::new(AtomicBool::new(false));
         // Nothing more from the old connection counts, its end included:
         // a rejoining membership has no feed.
-        membership.phase = Phase::Rejoining {
-            cancel: cancel.clone(),
-            why,
-        };
-        let rejoiner = Rejoiner {
+        membership.phase = Phase::Rejoining { why };
+        self.out.push(Effect::Start(Worker::Rejoiner {
             lobby: membership.id,
             walk,
-            claim,
+            claim: Box::new(claim),
             deadline: self.now.at + self.config.lobby_timeout,
-            cancel,
-            events: self.events.clone(),
-            trace: self.config.trace,
             identity,
-        };
-        match rejoiner.spawn() {
-            Ok(handle) => {
-                self.inviters.retain(|h| !h.is_finished());
-                self.inviters.push(handle);
-                Stage::Member(membership)
-            }
-            Err(err) => self.lobby_lost(membership, &format!("cannot start a thread: {err}")),
-        }
+        }));
+        Stage::Member(membership)
     }
 
     /// The rejoiner of lobby `lobby` is done.
@@ -192,6 +175,9 @@ impl App {
             } => self.rejoined(membership, leader, *conn, first, &why),
             Rejoined::Lead => self.take_over(membership, &why),
             Rejoined::GaveUp => self.lobby_lost(membership, "nobody in it could be reached"),
+            Rejoined::NoThread(err) => {
+                self.lobby_lost(membership, &format!("cannot start a thread: {err}"))
+            }
         };
         self.prompt();
     }
@@ -214,7 +200,8 @@ impl App {
             Ok(link) => link,
             Err(err) => return self.lobby_lost(membership, &format!("cannot go on: {err}")),
         };
-        self.inviters.push(handle);
+        self.writers.retain(|h| !h.is_finished());
+        self.writers.push(handle);
         membership.id = id;
         membership.phase = Phase::Admitted {
             outbox,

@@ -3,11 +3,14 @@
 //! in, and every effect that comes out, in order.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::client::{LinkNotice, Refused, Vouched};
+use crate::crypto::Identity;
+use crate::lobby::roster::Candidate;
 use crate::screen::ScreenLine;
 use crate::wire::{AttemptLimit, BusyReason, CloseReason, Contact, ErrorCode, ToLeader, ToMember};
 
@@ -26,8 +29,15 @@ fn now() -> Now {
 }
 
 fn app() -> App {
+    app_with(None)
+}
+
+/// A core whose peer has keys `identity`, or none.
+fn app_with(identity: Option<Arc<Identity>>) -> App {
     let server: SocketAddr = "127.0.0.1:7777".parse().unwrap();
-    App::new(PeerConfig::new(server), 7000, false, unbounded().0, now())
+    let mut config = PeerConfig::new(server);
+    config.identity = identity;
+    App::new(config, 7000, false, now())
 }
 
 fn contact(name: &str, last: u8) -> Contact {
@@ -81,6 +91,25 @@ fn describe(effect: &Effect) -> String {
         Effect::OpenLog { log, me, leader } => format!("open log {}: {me} in {leader}'s", log.0),
         Effect::Log { log, line } => format!("log {}: {line}", log.0),
         Effect::Lobby(lobby, command) => format!("lobby {lobby}: {command:?}"),
+        Effect::Start(Worker::Rejoiner {
+            lobby, walk, claim, ..
+        }) => {
+            let walk: Vec<String> = walk.iter().map(candidate).collect();
+            format!(
+                "start: rejoiner of lobby {lobby} as {} in {} walking {}",
+                claim.name,
+                claim.lobby,
+                walk.join(", ")
+            )
+        }
+    }
+}
+
+/// Where a walk of the roster goes, by name.
+fn candidate(candidate: &Candidate) -> String {
+    match candidate {
+        Candidate::Me => "me".to_string(),
+        Candidate::Peer(seat) => seat.name.clone(),
     }
 }
 
@@ -108,7 +137,12 @@ fn answered(answer: &Receiver<ChatAnswer>) -> &'static str {
 
 /// A core joined as bob, at the menu.
 fn joined() -> App {
-    let mut app = app();
+    joined_with(None)
+}
+
+/// A core joined as bob, with keys `identity` or none, at the menu.
+fn joined_with(identity: Option<Arc<Identity>>) -> App {
+    let mut app = app_with(identity);
     let _ = app.handle(line("2"), now());
     let _ = app.handle(line("bob"), now());
     let _ = app.handle(line("secret-pw"), now());
@@ -579,3 +613,4 @@ fn a_ticket_for_a_lobby_that_has_ended_is_dropped() {
 }
 
 mod leader;
+mod walk;
