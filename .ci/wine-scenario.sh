@@ -24,7 +24,10 @@ set -euo pipefail
 SERVER_OPTS=(--bind 127.0.0.1:0 --db registry.db)
 # Short lobby timers, so that a lost leader is noticed within seconds even
 # if its sockets do not close at once.
-PEER_OPTS=(--log-dir logs --lobby-hello 0.5 --lobby-timeout 5 --invite-timeout 30)
+# Every connection speaks TLS, as by default; the peers keep their keys and
+# the registry's pinned fingerprint in a data folder of this run's own, so
+# no key from an earlier run is met again.
+PEER_OPTS=(--log-dir logs --data-dir data --lobby-hello 0.5 --lobby-timeout 5 --invite-timeout 30)
 PASSWORD=s3cret-pw
 # Seconds to wait for one expected line: a safety net, not a pace. Wine
 # takes a few seconds to start a program.

@@ -10,9 +10,12 @@
 use std::error::Error;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use p2pchat::client::{FirstUse, RegistrySecurity, RegistryTrust};
+use p2pchat::crypto::Fingerprint;
 use p2pchat::peer::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
 use p2pchat::registry::{RegistryConfig, Server};
 use p2pchat::testing::ScriptedPeer;
@@ -29,11 +32,18 @@ impl User {
     fn start(
         name: &'static str,
         registry: SocketAddr,
-        logs: &Path,
+        fingerprint: Option<Fingerprint>,
+        dir: &Path,
     ) -> Result<User, Box<dyn Error>> {
         let mut config = PeerConfig::new(registry);
         config.listen = "127.0.0.1:0".parse()?;
-        config.log_dir = logs.to_path_buf();
+        config.log_dir = dir.join("logs");
+        // TLS to the registry, its key pinned in advance, as
+        // `--trust-registry` does.
+        let pins = dir.join(name).join("known_keys");
+        let first_use = FirstUse::Remember(Box::new(move |line| println!("{name:>5} | {line}")));
+        let trust = RegistryTrust::new(pins, fingerprint, first_use)?;
+        config.registry_security = RegistrySecurity::Tls(Arc::new(trust));
         let peer = ScriptedPeer::start(config)?;
         println!(
             "{name:>5} | Chat server started on port {}",
@@ -105,13 +115,16 @@ fn main() -> Result<(), Box<dyn Error>> {
     let server = Server::bind(config)?;
     let registry = server.local_addr();
     let stopper = server.stopper();
+    let fingerprint = server.fingerprint();
     let serving = thread::spawn(move || server.run());
     println!("registry listening on {registry}");
+    if let Some(fingerprint) = fingerprint {
+        println!("fingerprint {fingerprint}");
+    }
 
-    let logs = dir.path().join("logs");
-    let alice = User::start("alice", registry, &logs)?;
-    let bob = User::start("bob", registry, &logs)?;
-    let carol = User::start("carol", registry, &logs)?;
+    let alice = User::start("alice", registry, fingerprint, dir.path())?;
+    let bob = User::start("bob", registry, fingerprint, dir.path())?;
+    let carol = User::start("carol", registry, fingerprint, dir.path())?;
 
     section("Everyone registers and joins");
     for user in [&alice, &bob, &carol] {
@@ -188,7 +201,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .map_err(|_| "the registry thread panicked")??;
 
     section("bob's chat logs");
-    let mut files: Vec<_> = std::fs::read_dir(logs.join("bob"))?
+    let mut files: Vec<_> = std::fs::read_dir(dir.path().join("logs").join("bob"))?
         .map(|entry| entry.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
     files.sort();

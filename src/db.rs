@@ -16,7 +16,7 @@ use chrono::Utc;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 /// The schema version this build writes, kept in `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Each entry brings the schema from version `index` to `index + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -37,6 +37,9 @@ const MIGRATIONS: &[&str] = &[
          WHERE created_at NOT LIKE '%Z';
      UPDATE users SET last_seen = replace(last_seen, ' ', 'T') || 'Z'
          WHERE last_seen NOT LIKE '%Z';",
+    // Version 3: the public key the user last joined with (`<identity>.<seal>`
+    // as the wire writes it), which the registry vouches for to others.
+    "ALTER TABLE users ADD COLUMN public_key TEXT;",
 ];
 
 /// What can go wrong with the registry file.
@@ -72,18 +75,22 @@ pub struct Account {
     pub name: String,
     /// The argon2id PHC string.
     pub password_hash: String,
+    /// The public key the user last joined with, as its wire word.
+    pub public_key: Option<String>,
 }
 
 /// A change in one user's presence, as the database records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Presence {
-    /// `name` joined from `ip`, with its chat `port` and the remote port of
-    /// its registry connection.
+    /// `name` joined from `ip`, with its chat `port`, the remote port of
+    /// its registry connection and the public key it announced (its wire
+    /// word; none for a JOIN typed by hand).
     Online {
         name: String,
         ip: IpAddr,
         port: u16,
         client_port: u16,
+        public_key: Option<String>,
     },
     Offline {
         name: String,
@@ -198,12 +205,13 @@ impl Store {
         let account = self
             .conn
             .query_row(
-                "SELECT user_name, password_hash FROM users WHERE user_name = ?1",
+                "SELECT user_name, password_hash, public_key FROM users WHERE user_name = ?1",
                 [name],
                 |row| {
                     Ok(Account {
                         name: row.get(0)?,
                         password_hash: row.get(1)?,
+                        public_key: row.get(2)?,
                     })
                 },
             )
@@ -223,10 +231,11 @@ impl Store {
                     ip,
                     port,
                     client_port,
+                    public_key,
                 } => tx.execute(
                     "UPDATE users SET status = 1, ip_address = ?2, port = ?3, client_port = ?4,
-                     last_seen = ?5 WHERE user_name = ?1",
-                    params![name, ip.to_string(), port, client_port, at],
+                     public_key = ?5, last_seen = ?6 WHERE user_name = ?1",
+                    params![name, ip.to_string(), port, client_port, public_key, at],
                 )?,
                 Presence::Offline { name } => tx.execute(
                     "UPDATE users SET status = 0, last_seen = ?2 WHERE user_name = ?1",
@@ -357,6 +366,33 @@ mod tests {
                     "{name}: {stamp}"
                 );
             }
+        }
+    }
+
+    /// A version 2 file gains the `public_key` column, and a JOIN's key is
+    /// kept with the account until the next JOIN replaces it.
+    #[test]
+    fn a_joins_public_key_is_kept_with_the_account() {
+        let (_dir, path) = temp_db();
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 2).unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        assert!(store.add_user("alice", "x").unwrap());
+        assert_eq!(store.account("alice").unwrap().unwrap().public_key, None);
+        let online = |public_key: Option<&str>| Presence::Online {
+            name: "alice".into(),
+            ip: "10.0.0.1".parse().unwrap(),
+            port: 5000,
+            client_port: 40000,
+            public_key: public_key.map(str::to_string),
+        };
+        for key in [Some("key-one"), Some("key-two"), None] {
+            store.write_presence(&[online(key)]).unwrap();
+            let account = store.account("ALICE").unwrap().unwrap();
+            assert_eq!(account.public_key.as_deref(), key);
         }
     }
 

@@ -11,7 +11,7 @@ use crossbeam_channel::{RecvTimeoutError, bounded};
 use p2pchat::registry::{
     DEFAULT_JOIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_ADDRESS,
     DEFAULT_REGISTRY_HELLO_TIMEOUT, DEFAULT_REGISTRY_PORT, RegistrationLimit, RegistryConfig,
-    Server, ThrottleConfig,
+    RegistryTls, Server, ThrottleConfig,
 };
 use p2pchat::trace::{self, Trace};
 use std::thread;
@@ -21,7 +21,7 @@ use std::thread;
 #[derive(Parser)]
 #[command(
     version,
-    after_help = "Talk to it by hand: nc 127.0.0.1 7777, then type HELP."
+    after_help = "Talk to it by hand: openssl s_client -connect 127.0.0.1:7777 (or, started with --plaintext, nc 127.0.0.1 7777), then type HELP."
 )]
 struct Args {
     /// Address and port to listen on.
@@ -54,6 +54,17 @@ struct Args {
     /// minutes.
     #[arg(long, default_value_t = RegistrationLimit::default().max, value_parser = parse_count)]
     max_registrations: usize,
+    /// Speak plain text instead of TLS, for labs with nc: anyone on the
+    /// network can read and change what is sent, passwords included.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    plaintext: bool,
+    /// One's own TLS certificate (PEM, end entity first) instead of the key
+    /// made beside the database; needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Print every line received (<<) and sent (>>), with the client's
     /// address, on standard error. Passwords show as ****.
     #[arg(long)]
@@ -81,6 +92,11 @@ fn main() -> ExitCode {
     config.throttle.max_failures = args.max_failures;
     config.throttle.cooldown = Duration::from_secs_f64(args.lockout);
     config.registrations.max = args.max_registrations;
+    config.tls = match (args.plaintext, args.tls_cert, args.tls_key) {
+        (true, _, _) => RegistryTls::Plaintext,
+        (false, Some(cert), Some(key)) => RegistryTls::Files { cert, key },
+        _ => config.tls,
+    };
     match run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -116,6 +132,15 @@ fn run(mut config: RegistryConfig) -> Result<(), Box<dyn std::error::Error>> {
         server.local_addr(),
         db.display()
     ));
+    // On a line of its own, so a teacher can write it on the board and
+    // peers compare it with what they are shown on first contact.
+    match server.fingerprint() {
+        Some(fingerprint) => trace::out(format_args!("fingerprint {fingerprint}")),
+        None => trace::out(
+            "Plain text (--plaintext): anyone on the network can read and change \
+             what is sent, passwords included.",
+        ),
+    }
     let result = server.run();
     if result.is_ok() {
         // Through the printer too: with a stuck pipe, even this line must

@@ -13,11 +13,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, never};
 
-use crate::conn::{self, ReadHalf, Received, RegistryConn, WriteHalf};
-use crate::trace::Trace;
+use crate::conn::{self, ReadHalf, Received, RegistryConn, Stream, WriteHalf};
 use crate::wire::{Reply, Request};
 
-use super::{ClientError, Replies};
+use super::{ClientError, LinkConfig, RegistrySecurity, Replies};
 
 /// How long to wait for the registry to answer one request.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -25,6 +24,8 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_AHEAD: usize = 64;
 /// How long one connection attempt may take.
 const REGISTRY_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the registry has to finish the TLS handshake.
+const REGISTRY_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the reader thread saw on the registry connection.
 pub(super) enum Incoming {
@@ -50,10 +51,14 @@ impl Conn {
     /// Connects to the first of `addrs` that answers, in order, so a name
     /// that resolves to `::1` first works whether the registry listens on
     /// IPv6 or on IPv4 only. The error is the last address's.
-    pub(super) fn open(addrs: &[SocketAddr], trace: Trace) -> io::Result<Conn> {
+    ///
+    /// Over TLS the registry's key is checked on every connection, before
+    /// anything is sent (`RegistryTrust::secure`); `may_ask` says whether
+    /// the user may be asked about a new key now.
+    pub(super) fn open(config: &LinkConfig, may_ask: bool) -> io::Result<Conn> {
         let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no registry address");
-        for &addr in addrs {
-            match Conn::open_one(addr, trace) {
+        for &addr in &config.addrs {
+            match Conn::open_one(addr, config, may_ask) {
                 Ok(conn) => return Ok(conn),
                 Err(err) => last = err,
             }
@@ -61,9 +66,16 @@ impl Conn {
         Err(last)
     }
 
-    fn open_one(addr: SocketAddr, trace: Trace) -> io::Result<Conn> {
-        let stream = TcpStream::connect_timeout(&addr, REGISTRY_CONNECT_TIMEOUT)?;
-        let (reader, writer) = RegistryConn::new(stream, addr, trace)?.into_split();
+    fn open_one(addr: SocketAddr, config: &LinkConfig, may_ask: bool) -> io::Result<Conn> {
+        let tcp = TcpStream::connect_timeout(&addr, REGISTRY_CONNECT_TIMEOUT)?;
+        let stream = match &config.security {
+            RegistrySecurity::Plaintext => Stream::from(tcp),
+            RegistrySecurity::Tls(trust) => {
+                let deadline = Instant::now() + REGISTRY_HANDSHAKE_TIMEOUT;
+                Stream::from(trust.secure(tcp, addr, deadline, may_ask)?)
+            }
+        };
+        let (reader, writer) = RegistryConn::new(stream, addr, config.trace)?.into_split();
         let (tx, lines) = bounded(READ_AHEAD);
         let reader = thread::Builder::new()
             .name("registry-reader".into())

@@ -29,7 +29,7 @@ pub(super) fn spawn(
     config: LinkConfig,
     notices: Sender<LinkNotice>,
 ) -> io::Result<(Option<SocketAddr>, Sender<Asked>, JoinHandle<()>)> {
-    let (state, server_addr) = match Conn::open(&config.addrs, config.trace) {
+    let (state, server_addr) = match Conn::open(&config, true) {
         Ok(conn) => {
             let addr = conn.addr;
             (State::Connected(conn), Some(addr))
@@ -231,7 +231,7 @@ impl Link {
     /// `Err(None)` a connection that failed (the state is then `Idle`).
     fn connect(&mut self) -> Result<Option<Contact>, Option<Reply>> {
         self.state = State::Idle;
-        let conn = Conn::open(&self.config.addrs, self.config.trace).map_err(|_| None)?;
+        let conn = Conn::open(&self.config, false).map_err(|_| None)?;
         self.state = State::Connected(conn);
         self.ever_connected = true;
         let Some(join) = self.joined_as.clone() else {

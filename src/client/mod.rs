@@ -9,6 +9,9 @@
 
 mod conn;
 mod link;
+mod trust;
+
+pub use trust::{FirstUse, RegistrySecurity, RegistryTrust};
 
 use std::fmt;
 use std::io;
@@ -19,7 +22,7 @@ use std::time::Duration;
 use crossbeam_channel::{Sender, bounded};
 
 use crate::trace::Trace;
-use crate::wire::{AttemptLimit, ByeReason, Contact, ErrorCode, Reply, Request};
+use crate::wire::{AttemptLimit, ByeReason, Contact, ErrorCode, KeyWord, Reply, Request};
 
 /// How the link behaves.
 #[derive(Debug, Clone)]
@@ -32,6 +35,8 @@ pub struct LinkConfig {
     pub retry_min: Duration,
     pub retry_max: Duration,
     pub trace: Trace,
+    /// Plain text or TLS, and which registry keys are accepted.
+    pub security: RegistrySecurity,
 }
 
 /// Why a request to the registry got no answer.
@@ -138,11 +143,14 @@ impl std::error::Error for Refused {
     }
 }
 
-/// A ticket the registry vouched for: `leader` may invite `invitee`.
+/// A ticket the registry vouched for: `leader` may invite `invitee`, and
+/// `leader_key` is the key the leader joined with (none if it joined
+/// without one, or has gone offline since).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vouched {
     pub leader: String,
     pub invitee: String,
+    pub leader_key: Option<KeyWord>,
 }
 
 /// A running link to the registry.
@@ -202,10 +210,23 @@ impl RegistryLink {
     /// as the registry sees it. After this the link sends `HELLO`, and
     /// joins again by itself after a reconnect.
     pub fn join(&self, name: &str, password: &str, port: u16) -> Result<Contact, Refused> {
+        self.join_with_key(name, password, port, None)
+    }
+
+    /// `join`, announcing the user's public key, which the registry then
+    /// vouches for to others.
+    pub fn join_with_key(
+        &self,
+        name: &str,
+        password: &str,
+        port: u16,
+        key: Option<KeyWord>,
+    ) -> Result<Contact, Refused> {
         let request = Request::Join {
             name: name.into(),
             password: password.into(),
             port,
+            key,
         };
         match self.first(request)? {
             Reply::Joined(contact) => Ok(contact),
@@ -248,7 +269,15 @@ impl RegistryLink {
             ticket: ticket.into(),
         };
         match self.first(request)? {
-            Reply::Valid { leader, invitee } => Ok(Vouched { leader, invitee }),
+            Reply::Valid {
+                leader,
+                invitee,
+                leader_key,
+            } => Ok(Vouched {
+                leader,
+                invitee,
+                leader_key,
+            }),
             other => Err(Refused::Unexpected(other)),
         }
     }

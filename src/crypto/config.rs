@@ -19,8 +19,11 @@ use super::verify::{AnyClientKey, ServerKey};
 /// Whether a server asks its clients for a certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuth {
-    /// The registry: clients prove who they are with a password.
+    /// Clients prove who they are otherwise (a password).
     None,
+    /// The registry: a client may present its user key, which `JOIN`'s key
+    /// must then match; one that has not chosen a user yet has none.
+    Optional,
     /// A peer's chat listener: both ends are keys.
     Required,
 }
@@ -35,6 +38,9 @@ pub fn server_config(
         ServerConfig::builder_with_provider(provider()).with_protocol_versions(&[&TLS13])?;
     let builder = match clients {
         ClientAuth::None => builder.with_no_client_auth(),
+        ClientAuth::Optional => {
+            builder.with_client_cert_verifier(Arc::new(AnyClientKey::optional()))
+        }
         ClientAuth::Required => builder.with_client_cert_verifier(Arc::new(AnyClientKey::new())),
     };
     let mut config = builder.with_single_cert(identity.certs(), identity.key())?;

@@ -6,6 +6,7 @@
 //! It only helps a person who came with the wrong tool; it protects
 //! nothing, and must never answer anything but that one line in plain text.
 
+use std::borrow::Borrow;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -60,7 +61,8 @@ pub fn plain_text_notice(server: SocketAddr) -> String {
 /// Writes the notice and closes. What the person typed is read and dropped
 /// for up to `linger` first, so that closing does not reset the connection
 /// (which could throw the notice away before they see it).
-pub fn refuse_plain_text(mut tcp: TcpStream, linger: Duration) -> io::Result<()> {
+pub fn refuse_plain_text(tcp: impl Borrow<TcpStream>, linger: Duration) -> io::Result<()> {
+    let mut tcp = tcp.borrow();
     let notice = plain_text_notice(tcp.local_addr()?);
     tcp.set_write_timeout(Some(linger))?;
     tcp.write_all(notice.as_bytes())?;

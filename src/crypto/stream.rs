@@ -96,22 +96,25 @@ impl From<io::Error> for HandshakeError {
 }
 
 /// The server's side: the handshake with a client that connected to us.
+/// The socket may already be shared (`Arc<TcpStream>`) with an owner that
+/// shuts it down, which ends a handshake under way.
 pub fn accept(
-    tcp: TcpStream,
+    tcp: impl Into<Arc<TcpStream>>,
     config: Arc<ServerConfig>,
     deadline: Instant,
 ) -> Result<TlsStream, HandshakeError> {
     let conn = ServerConnection::new(config)?;
-    TlsStream::handshake(tcp, conn.into(), deadline)
+    TlsStream::handshake(tcp.into(), conn.into(), deadline)
 }
 
 /// The client's side: the handshake with the server `tcp` is connected to.
 /// The server's name is its address: the key is checked, not the name.
 pub fn connect(
-    tcp: TcpStream,
+    tcp: impl Into<Arc<TcpStream>>,
     config: Arc<ClientConfig>,
     deadline: Instant,
 ) -> Result<TlsStream, HandshakeError> {
+    let tcp = tcp.into();
     let name = ServerName::IpAddress(tcp.peer_addr()?.ip().into());
     let conn = ClientConnection::new(config, name)?;
     TlsStream::handshake(tcp, conn.into(), deadline)
@@ -129,12 +132,12 @@ pub struct TlsStream {
 
 impl TlsStream {
     fn handshake(
-        mut tcp: TcpStream,
+        tcp: Arc<TcpStream>,
         mut conn: Connection,
         deadline: Instant,
     ) -> Result<TlsStream, HandshakeError> {
         let timeouts = (tcp.read_timeout()?, tcp.write_timeout()?);
-        let done = drive_handshake(&mut tcp, &mut conn, deadline);
+        let done = drive_handshake(&tcp, &mut conn, deadline);
         // The socket's timeouts are the caller's again, whatever happened.
         let restored = tcp
             .set_read_timeout(timeouts.0)
@@ -144,7 +147,7 @@ impl TlsStream {
         let peer = Peer::of(&conn);
         Ok(TlsStream {
             conn,
-            tcp: Arc::new(tcp),
+            tcp,
             incoming: Incoming::new(),
             peer,
         })
@@ -245,7 +248,7 @@ impl Peer {
 /// bounded by what is left before `deadline`, then sends what the handshake
 /// left to send (the client's `Finished`).
 fn drive_handshake(
-    tcp: &mut TcpStream,
+    mut tcp: &TcpStream,
     conn: &mut Connection,
     deadline: Instant,
 ) -> Result<(), HandshakeError> {
@@ -254,12 +257,12 @@ fn drive_handshake(
         tcp.set_read_timeout(Some(left))?;
         tcp.set_write_timeout(Some(left))?;
         while conn.wants_write() {
-            conn.write_tls(tcp)?;
+            conn.write_tls(&mut tcp)?;
         }
         if !conn.is_handshaking() {
             break;
         }
-        match conn.read_tls(tcp) {
+        match conn.read_tls(&mut tcp) {
             Ok(0) => return Err(HandshakeError::Closed),
             Ok(_) => {}
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -267,12 +270,12 @@ fn drive_handshake(
         }
         if let Err(err) = conn.process_new_packets() {
             // Tell the other end why (rustls queued an alert); it may be gone.
-            while conn.wants_write() && conn.write_tls(tcp).is_ok() {}
+            while conn.wants_write() && conn.write_tls(&mut tcp).is_ok() {}
             return Err(err.into());
         }
     }
     while conn.wants_write() {
-        conn.write_tls(tcp)?;
+        conn.write_tls(&mut tcp)?;
     }
     Ok(())
 }

@@ -132,12 +132,24 @@ impl ServerCertVerifier for ServerKey {
 #[derive(Debug)]
 pub struct AnyClientKey {
     algorithms: WebPkiSupportedAlgorithms,
+    mandatory: bool,
 }
 
 impl AnyClientKey {
+    /// A certificate is required.
     pub fn new() -> AnyClientKey {
         AnyClientKey {
             algorithms: algorithms(),
+            mandatory: true,
+        }
+    }
+
+    /// A certificate is asked for, and one presented is checked, but a
+    /// client may present none (the caller then sees no key).
+    pub fn optional() -> AnyClientKey {
+        AnyClientKey {
+            algorithms: algorithms(),
+            mandatory: false,
         }
     }
 }
@@ -150,7 +162,7 @@ impl Default for AnyClientKey {
 
 impl ClientCertVerifier for AnyClientKey {
     fn client_auth_mandatory(&self) -> bool {
-        true
+        self.mandatory
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {

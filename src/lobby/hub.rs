@@ -17,7 +17,7 @@ use crate::conn::MemberConn;
 use crate::crypto::PeerKey;
 use crate::wire::{CloseReason, Contact, ErrorCode, InviteStatus, ParseError};
 
-use super::member::{FromMember, Member, MemberId};
+use super::member::{FromMember, Heard, Member, MemberId};
 use super::roster::{self, Proven, Seat};
 use super::state::{LobbyEffect, LobbyEvent, LobbyState, Now, Origin, PrivateText};
 use super::{Handed, Inheritance, LobbyConfig, Notice};
@@ -95,7 +95,16 @@ pub(super) enum Event {
 /// blocks the readers, and so, through TCP, the members who flood.
 pub(super) struct Inboxes {
     pub(super) control: Receiver<Event>,
-    pub(super) readers: Receiver<Event>,
+    pub(super) readers: Receiver<Heard>,
+}
+
+impl From<Heard> for Event {
+    fn from(heard: Heard) -> Event {
+        Event::From {
+            id: heard.id,
+            input: heard.input,
+        }
+    }
 }
 
 /// The hub thread's state: the lobby's rules, and the I/O that carries them
@@ -106,7 +115,7 @@ pub(super) struct Hub {
     state: LobbyState,
     notices: Notices,
     /// A sender for the reader threads the hub starts.
-    events: Sender<Event>,
+    events: Sender<Heard>,
     /// Each connection's socket and output buffer, by the same ids as the
     /// rules' members (and, briefly, connections about to be turned away).
     members: BTreeMap<MemberId, Member>,
@@ -144,7 +153,7 @@ impl Hub {
     pub(super) fn new(
         config: LobbyConfig,
         notices: Sender<Notice>,
-        events: Sender<Event>,
+        events: Sender<Heard>,
         inheritance: Option<Inheritance>,
     ) -> io::Result<Hub> {
         let origin = match (config.succession, inheritance) {
@@ -197,7 +206,7 @@ impl Hub {
                     // leader has left.
                     Err(_) => break CloseReason::LeaderLeft,
                 },
-                recv(readers) -> event => event.ok(),
+                recv(readers) -> heard => heard.ok().map(Event::from),
                 default(wake.saturating_duration_since(Instant::now())) => None,
             };
             let mut closing = first.and_then(|event| self.handle_batch(event, &inbox));
@@ -255,7 +264,7 @@ impl Hub {
         if self.notices.behind() {
             None
         } else {
-            inbox.readers.try_recv().ok()
+            inbox.readers.try_recv().ok().map(Event::from)
         }
     }
 

@@ -11,8 +11,6 @@ use crate::conn::{self, ReadHalf, Received, WriteHalf};
 use crate::line;
 use crate::wire::{ErrorCode, LineError, ParseError, ToLeader, ToMember};
 
-use super::hub::Event;
-
 /// An emptied output buffer keeps at most this much capacity, so a lobby of
 /// mostly idle members does not hold on to the memory of one old burst.
 pub(super) const IDLE_BUFFER_CAPACITY: usize = 64 * 1024;
@@ -188,12 +186,20 @@ pub(super) fn encode_into(bytes: &mut Vec<u8>, line: &ToMember) {
     conn::encode_into(bytes, line);
 }
 
+/// What a member's reader thread heard on its connection, for the hub. It
+/// is defined here, below the hub, so the reader imports nothing from the
+/// hub that starts it.
+pub(super) struct Heard {
+    pub(super) id: MemberId,
+    pub(super) input: FromMember,
+}
+
 /// A member's reader thread: turns what arrives into events for the hub
 /// until the connection ends or the hub is gone.
 pub(super) fn read_member(
     id: MemberId,
     reader: conn::Reader<ReadHalf, ToLeader>,
-    events: Sender<Event>,
+    events: Sender<Heard>,
 ) {
     read_member_in(SEND_MODE, id, reader, events);
 }
@@ -202,7 +208,7 @@ fn read_member_in(
     mode: SendMode,
     id: MemberId,
     mut reader: conn::Reader<ReadHalf, ToLeader>,
-    events: Sender<Event>,
+    events: Sender<Heard>,
 ) {
     loop {
         let input = match reader.recv() {
@@ -224,7 +230,7 @@ fn read_member_in(
             Ok(Received::End) | Err(_) => FromMember::Gone,
         };
         let last = matches!(input, FromMember::TooLong | FromMember::Gone);
-        if events.send(Event::From { id, input }).is_err() || last {
+        if events.send(Heard { id, input }).is_err() || last {
             return;
         }
     }
@@ -251,10 +257,9 @@ mod tests {
     }
 
     /// The next event the reader sends, within a generous safety net.
-    fn next(events: &crossbeam_channel::Receiver<Event>) -> FromMember {
+    fn next(events: &crossbeam_channel::Receiver<Heard>) -> FromMember {
         match events.recv_timeout(Duration::from_secs(30)) {
-            Ok(Event::From { input, .. }) => input,
-            Ok(_) => panic!("the reader sent something other than a member's input"),
+            Ok(heard) => heard.input,
             Err(err) => panic!("no event from the reader: {err}"),
         }
     }

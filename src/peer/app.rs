@@ -6,6 +6,7 @@
 //! Only the app thread holds an `App`; it must never block on a socket.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, never};
@@ -14,6 +15,7 @@ use crate::screen::ScreenLine;
 use crate::wire::{BusyReason, Contact};
 
 use super::effect::{Effect, Effects, Incoming, LogFailure, LogId, Now};
+use super::keys::Keyring;
 use super::msg::{Asker, ChatAnswer, Event, FromLeader};
 use super::repeats::Repeats;
 use super::stage::{Leading, Pending, Stage, Start, Starting};
@@ -48,6 +50,9 @@ pub(super) struct App {
     /// rejoin, joined as the peer quits.
     pub(super) writers: Vec<JoinHandle<()>>,
     pub(super) repeats: Repeats,
+    /// The logged-in user's keys (`identity()`); none until `Peer::run`
+    /// gives the keyring, or when the peer keeps no keys.
+    pub(super) keys: Option<Arc<Keyring>>,
     /// When the input being handled came.
     pub(super) now: Now,
 }
@@ -71,6 +76,7 @@ impl App {
             next_log: 0,
             writers: Vec::new(),
             repeats: Repeats::default(),
+            keys: None,
             now,
         }
     }
@@ -195,6 +201,9 @@ impl App {
             self.held.push_back(line.to_string());
             return Flow::Go;
         }
+        if self.verify_command(line) {
+            return Flow::Go;
+        }
         let stage = std::mem::replace(&mut self.stage, Stage::Welcome);
         self.stage = match stage {
             Stage::Welcome => self.welcome(line.trim()),
@@ -219,8 +228,9 @@ impl App {
             Event::Invitation {
                 from,
                 ticket,
+                proved,
                 answer,
-            } => self.on_invitation(from, ticket, answer),
+            } => self.on_invitation(from, ticket, proved, answer),
             Event::Invited {
                 lobby,
                 name,
@@ -235,6 +245,7 @@ impl App {
             Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
             Event::Registry(reply) => self.on_registry(reply),
+            Event::Keys(news) => self.on_key_news(news),
         }
     }
 

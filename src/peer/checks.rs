@@ -7,12 +7,14 @@
 use crossbeam_channel::Sender;
 
 use crate::client::{Refused, Vouched};
+use crate::crypto::{IdentityKey, PeerKey};
 use crate::wire::BusyReason;
 
 use super::app::App;
 use super::effect::Effect;
 use super::msg::{ChatAnswer, RegistryAsk};
 use super::stage::{Pending, Stage, Wait};
+use super::tls::{LinkError, proved_key_is};
 
 /// The most tickets checked at once; a request beyond that is answered
 /// busy, so a flood of requests cannot queue checks without bound.
@@ -26,6 +28,7 @@ impl App {
         &mut self,
         from: String,
         ticket: Option<String>,
+        proved: Option<IdentityKey>,
         answer: Sender<ChatAnswer>,
     ) {
         let busy = match self.busy() {
@@ -49,7 +52,14 @@ impl App {
             from: from.clone(),
             ticket,
         }));
-        self.checking.push((request, Pending { from, answer }));
+        self.checking.push((
+            request,
+            Pending {
+                from,
+                proved,
+                answer,
+            },
+        ));
     }
 
     /// The registry's verdict on request `request`: the user is asked if
@@ -64,15 +74,19 @@ impl App {
             // Withdrawn meanwhile, or the peer is quitting.
             return;
         };
-        let (_, Pending { answer, .. }) = self.checking.remove(at);
-        if let Err(why) = judge(&from, &self.my_name(), verdict) {
+        let (_, Pending { answer, proved, .. }) = self.checking.remove(at);
+        if let Err(why) = judge(&from, &self.my_name(), proved, verdict) {
             return self.refuse_forged(&from, &answer, &why);
         }
         if let Some(reason) = self.busy() {
             let _ = answer.send(ChatAnswer::Busy(reason));
             return;
         }
-        self.pending = Some(Pending { from, answer });
+        self.pending = Some(Pending {
+            from,
+            proved,
+            answer,
+        });
         self.prompt();
     }
 
@@ -106,14 +120,26 @@ impl App {
     }
 }
 
-/// Whether the registry's `verdict` on a ticket lets `from` invite `me`;
-/// why not, if not.
-fn judge(from: &str, me: &str, verdict: Result<Vouched, Refused>) -> Result<(), String> {
+/// Whether the registry's `verdict` on a ticket lets `from` invite `me`,
+/// and whether the key `from` proved in the TLS handshake (`proved`; none
+/// in plain text) is the one the registry vouches for; why not, if not.
+fn judge(
+    from: &str,
+    me: &str,
+    proved: Option<IdentityKey>,
+    verdict: Result<Vouched, Refused>,
+) -> Result<(), String> {
     match verdict {
-        Ok(Vouched { leader, invitee })
-            if leader.eq_ignore_ascii_case(from) && invitee.eq_ignore_ascii_case(me) =>
-        {
-            Ok(())
+        Ok(Vouched {
+            leader,
+            invitee,
+            leader_key,
+        }) if leader.eq_ignore_ascii_case(from) && invitee.eq_ignore_ascii_case(me) => {
+            let vouched = leader_key.and_then(|word| word.as_str().parse::<PeerKey>().ok());
+            proved_key_is(proved, vouched.as_ref()).map_err(|err| match err {
+                LinkError::NoKey(_) => "the registry vouches for no key of it".to_string(),
+                err => err.to_string(),
+            })
         }
         Ok(Vouched { leader, .. }) => Err(format!("its ticket was issued to '{leader}'")),
         Err(Refused::Err(_, text)) => Err(format!("the registry says {text}")),
@@ -129,7 +155,7 @@ mod tests {
 
     #[track_caller]
     fn check(verdict: Result<Vouched, Refused>, expected: Result<(), &str>) {
-        let got = judge("alice", "bob", verdict);
+        let got = judge("alice", "bob", None, verdict);
         assert_eq!(got, expected.map_err(str::to_string));
     }
 
@@ -139,6 +165,7 @@ mod tests {
             Ok(Vouched {
                 leader: leader.into(),
                 invitee: invitee.into(),
+                leader_key: None,
             })
         };
         check(vouched("alice", "bob"), Ok(()));
@@ -154,6 +181,39 @@ mod tests {
         check(
             Err(Refused::Err(ErrorCode::BadTicket, "no such ticket".into())),
             Err("the registry says no such ticket"),
+        );
+    }
+
+    /// Under TLS the leader's proved key must be the one CHECK vouches for.
+    #[test]
+    fn the_leaders_proved_key_must_be_the_vouched_one() {
+        let alice = crate::crypto::Identity::generate().unwrap().public();
+        let mallory = crate::crypto::Identity::generate().unwrap().public();
+        let vouched = |key: Option<&PeerKey>| {
+            Ok(Vouched {
+                leader: "alice".into(),
+                invitee: "bob".into(),
+                leader_key: key.map(|key| key.to_string().parse().unwrap()),
+            })
+        };
+        let judged = |proved: Option<&PeerKey>, key: Option<&PeerKey>| {
+            judge("alice", "bob", proved.map(|p| p.identity), vouched(key))
+        };
+        assert_eq!(judged(Some(&alice), Some(&alice)), Ok(()));
+        // Plain text: nothing proved, nothing to compare.
+        assert_eq!(judged(None, Some(&alice)), Ok(()));
+        assert_eq!(judged(None, None), Ok(()));
+        assert_eq!(
+            judged(Some(&mallory), Some(&alice)),
+            Err(format!(
+                "it presented the key {}, not {}, the one vouched for: someone may be posing as it",
+                mallory.identity.fingerprint(),
+                alice.identity.fingerprint()
+            ))
+        );
+        assert_eq!(
+            judged(Some(&alice), None),
+            Err("the registry vouches for no key of it".to_string())
         );
     }
 }

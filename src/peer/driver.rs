@@ -25,11 +25,13 @@ use crate::wire::Contact;
 use super::app::{App, Flow};
 use super::effect::{Effect, Incoming, LogFailure, LogId, Now, Worker};
 use super::inviter::Inviter;
+use super::keys::Keyring;
 use super::lobbies::Lobbies;
 use super::migration::Rejoiner;
 use super::msg::{Event, FromLeader, Outcome, Rejoined};
 use super::registry_worker::RegistryWorker;
 use super::screen::Screen;
+use super::tls::PeerTls;
 use super::{Console, Input, SCREEN_RETRY};
 
 /// What the driver owns besides the core.
@@ -42,6 +44,10 @@ pub(super) struct Driver {
     pub(super) trace: Trace,
     /// The worker threads it started, joined as the peer quits.
     pub(super) workers: Vec<JoinHandle<()>>,
+    /// The user's keys and the known peers' (none: this peer keeps no keys).
+    pub(super) keys: Option<Arc<Keyring>>,
+    /// Plain text or TLS, for the inviters.
+    pub(super) tls: PeerTls,
     /// Where chat logs go.
     pub(super) log_dir: PathBuf,
     /// The chat logs open, by the core's number for each.
@@ -106,6 +112,13 @@ impl Driver {
             Effect::Lobby(lobby, command) => {
                 return self.lobbies.carry(lobby, command).map(Incoming::Lobby);
             }
+            Effect::Verify(name) => {
+                let line = match &self.keys {
+                    Some(keys) => keys.verify(&name),
+                    None => "This peer keeps no keys.".to_string(),
+                };
+                self.screen.show(line.into());
+            }
         }
         None
     }
@@ -158,6 +171,7 @@ impl Driver {
                     deadline,
                     cancel,
                     events: self.events.clone(),
+                    tls: self.tls.clone(),
                     trace: self.trace,
                     identity,
                 };
@@ -195,6 +209,7 @@ impl Driver {
             timeout: self.invite_timeout,
             cancel: self.lobbies.cancel(lobby),
             events: self.events.clone(),
+            tls: self.tls.clone(),
             trace: self.trace,
         };
         let started = thread::Builder::new()

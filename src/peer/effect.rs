@@ -64,6 +64,9 @@ pub(super) enum Effect {
     ToRegistry(RegistryAsk),
     /// A worker thread to start.
     Start(Worker),
+    /// `/verify <name>`: the driver shows the safety code from the keys it
+    /// holds.
+    Verify(String),
     /// Opens chat log `log`, of `me` in `leader`'s lobby; if it cannot be
     /// created, `Incoming::LogFailed` comes back at once.
     OpenLog {

@@ -12,15 +12,17 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 
 use crate::conn::{Conn, LeaderConn, Stream};
-use crate::crypto::Identity;
+use crate::crypto::{Identity, IdentityKey};
 use crate::lobby::Proven;
 use crate::net::accept_until;
 use crate::trace::Trace;
 use crate::wire::{BusyReason, ErrorCode, ToLeader, ToMember, ToSeat};
 
 use super::first_line::{FirstLine, read_first_line};
+use super::keys::{Keyring, own_identity};
 use super::member_link::MemberLink;
 use super::msg::{ChatAnswer, Event, FromLeader, Timing};
+use super::tls::{HANDSHAKE_TIMEOUT, PeerTls};
 use super::{CANCEL_CHECK, PeerConfig};
 
 /// Accepts chat connections, each on its own thread.
@@ -36,6 +38,7 @@ impl ChatListener {
     pub(super) fn start(
         config: &PeerConfig,
         listen: SocketAddr,
+        (tls, keys): (PeerTls, Option<Arc<Keyring>>),
         events: Sender<Event>,
     ) -> io::Result<ChatListener> {
         let listener = TcpListener::bind(listen)?;
@@ -47,11 +50,13 @@ impl ChatListener {
             flag: flag.clone(),
             stop: stop_rx,
             events,
+            tls,
             trace: config.trace,
             identity: config
                 .identity
                 .clone()
                 .expect("Peer::start gives every peer its keys"),
+            keys,
             timing: Timing {
                 request: config.invite_timeout,
                 hello: config.lobby_hello,
@@ -82,9 +87,13 @@ pub(super) struct Acceptor {
     pub(super) flag: Arc<AtomicBool>,
     pub(super) stop: Receiver<()>,
     pub(super) events: Sender<Event>,
+    pub(super) tls: PeerTls,
     pub(super) trace: Trace,
     pub(super) timing: Timing,
+    /// The keys made for this run, shown until a user logs in with keys
+    /// of its own (`keys`).
     pub(super) identity: Arc<Identity>,
+    pub(super) keys: Option<Arc<Keyring>>,
 }
 
 /// How many chat connections may wait for their first line at once. Each
@@ -120,11 +129,21 @@ impl Acceptor {
         }
     }
 
-    /// Starts a thread for one chat connection, or answers it `BUSY` when
-    /// `MAX_WAITING` others are still waiting for their first line.
+    /// Starts a thread for one chat connection, or answers it `BUSY` (in
+    /// plain text; under TLS, closes it) when `MAX_WAITING` others are
+    /// still waiting for their first line.
     fn serve(&self, stream: TcpStream, waiting: &Arc<AtomicUsize>) -> Option<JoinHandle<()>> {
+        // Under TLS nothing can be said before a handshake, and there is no
+        // key to shake hands with before the user logs in, nor a thread to
+        // spare past the cap: such a connection is closed without a word.
+        let tls_refused = self.tls.is_tls() && !self.tls.has_user();
+        if tls_refused {
+            return None;
+        }
         if waiting.load(Ordering::SeqCst) >= MAX_WAITING {
-            self.refuse_busy(stream);
+            if !self.tls.is_tls() {
+                self.refuse_busy(stream);
+            }
             return None;
         }
         waiting.fetch_add(1, Ordering::SeqCst);
@@ -132,9 +151,11 @@ impl Acceptor {
         let chat = ChatConnection {
             events: self.events.clone(),
             stop: self.stop.clone(),
+            tls: self.tls.clone(),
             trace: self.trace,
             timing: self.timing,
-            identity: self.identity.clone(),
+            identity: own_identity(self.keys.as_deref(), Some(&self.identity))
+                .unwrap_or_else(|| self.identity.clone()),
         };
         thread::Builder::new()
             .name("chat-connection".into())
@@ -163,6 +184,7 @@ impl Acceptor {
 pub(super) struct ChatConnection {
     pub(super) events: Sender<Event>,
     pub(super) stop: Receiver<()>,
+    pub(super) tls: PeerTls,
     pub(super) trace: Trace,
     pub(super) timing: Timing,
     /// Our keys: announced with `OK`, and proven to a member at our seat.
@@ -174,6 +196,8 @@ struct Invitation {
     conn: LeaderConn,
     from: String,
     ticket: Option<String>,
+    /// The key the leader proved in the TLS handshake; none in plain text.
+    proved: Option<IdentityKey>,
 }
 
 /// The user said yes: the lobby the app opened for it and the outbox of
@@ -211,15 +235,22 @@ impl ChatConnection {
 
     /// Waits for `CHAT_REQUEST` under the request timeout; anything else
     /// gets `ERR` and ends the connection.
-    fn await_request(&self, stream: TcpStream) -> Option<Invitation> {
-        let addr = stream.peer_addr().ok()?;
+    fn await_request(&self, tcp: TcpStream) -> Option<Invitation> {
+        let addr = tcp.peer_addr().ok()?;
+        let deadline = Instant::now() + self.timing.request;
+        // Under TLS the other end proves its key before any line: one that
+        // cannot is dropped here, having been told nothing. A handshake
+        // asks nobody, so it gets a short deadline of its own: a stalled
+        // one holds up the peer's quitting no longer than that.
+        let handshake = deadline.min(Instant::now() + HANDSHAKE_TIMEOUT);
+        let stream = self.tls.accept(tcp, handshake).ok()?;
+        let proved = stream.peer_key();
         // Short read timeouts let the wait for the first line notice that
         // the peer is stopping; a line never comes after `timing.request`.
-        let _ = stream.set_read_timeout(Some(CANCEL_CHECK));
+        let _ = stream.socket().set_read_timeout(Some(CANCEL_CHECK));
         // The first line says which side of a lobby this connection is, so
         // it is read as text and parsed here.
         let mut conn: Conn<Stream, String, ToMember> = Conn::new(stream, addr, self.trace).ok()?;
-        let deadline = Instant::now() + self.timing.request;
         let stopping = || {
             !matches!(
                 self.stop.try_recv(),
@@ -259,6 +290,7 @@ impl ChatConnection {
                     conn,
                     from: leader,
                     ticket,
+                    proved,
                 });
             }
             Ok(_) => ToMember::Err(ErrorCode::BadArgs, "expected CHAT_REQUEST <name>".into()),
@@ -278,6 +310,7 @@ impl ChatConnection {
         let asked = Event::Invitation {
             from: invitation.from.clone(),
             ticket: invitation.ticket.take(),
+            proved: invitation.proved,
             answer: answer_tx.clone(),
         };
         self.events.send(asked).ok()?;

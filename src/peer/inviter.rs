@@ -1,22 +1,25 @@
 //! The outgoing chat request: one `Inviter` thread per invitee connects,
 //! sends `CHAT_REQUEST`, waits for the answer and reports it to the app.
 //! It writes its socket only until the answer; an accepted socket goes to
-//! the lobby hub.
+//! the lobby hub. Under TLS the invitee proves the key the registry
+//! vouched for before the request (and its ticket) is sent.
 
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use crate::conn::MemberConn;
+use crate::conn::{MemberConn, Stream};
+use crate::crypto::PeerKey;
 use crate::trace::Trace;
 use crate::wire::{Contact, ToLeader, ToMember};
 
 use super::first_line::{FirstLine, read_first_line};
 use super::msg::{Event, Outcome};
+use super::tls::{LinkError, PeerTls};
 use super::{CANCEL_CHECK, INVITE_CONNECT_TIMEOUT};
 
 /// Sends one chat request and reports how it ended.
@@ -29,6 +32,7 @@ pub(super) struct Inviter {
     pub(super) timeout: Duration,
     pub(super) cancel: Arc<AtomicBool>,
     pub(super) events: Sender<Event>,
+    pub(super) tls: PeerTls,
     pub(super) trace: Trace,
 }
 
@@ -47,7 +51,10 @@ impl Inviter {
     fn ask(&self) -> io::Result<Outcome> {
         let addr = SocketAddr::new(self.contact.ip, self.contact.port);
         let who = &self.contact.name;
-        let stream = TcpStream::connect_timeout(&addr, INVITE_CONNECT_TIMEOUT)?;
+        let stream = match self.connect(addr) {
+            Ok(stream) => stream,
+            Err(err) => return Ok(Outcome::Unreachable(err.to_string())),
+        };
         let mut conn = MemberConn::new(stream, who, self.trace)?;
         conn.send(&ToMember::ChatRequest {
             leader: self.me.clone(),
@@ -87,5 +94,21 @@ impl Inviter {
             ToLeader::Busy(reason) => Outcome::Busy(reason),
             other => Outcome::Unreachable(format!("it answered {:?}", other.to_string())),
         })
+    }
+
+    /// Connects to the invitee. Under TLS it must prove the key the
+    /// registry vouched for (`SEARCH`), so that the request, and its
+    /// ticket, go to nobody else; a peer with no vouched key is not asked.
+    fn connect(&self, addr: SocketAddr) -> Result<Stream, LinkError> {
+        let vouched = self
+            .contact
+            .key
+            .as_ref()
+            .and_then(|word| word.as_str().parse::<PeerKey>().ok());
+        if self.tls.is_tls() && vouched.is_none() {
+            return Err(LinkError::NoKey(self.contact.name.clone()));
+        }
+        self.tls
+            .connect(addr, INVITE_CONNECT_TIMEOUT, vouched.as_ref())
     }
 }

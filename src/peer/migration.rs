@@ -15,7 +15,7 @@
 //! one to the member link; it reports to the app thread and never touches
 //! its state.
 
-use std::net::{Shutdown, TcpStream};
+use std::net::Shutdown;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
@@ -34,6 +34,7 @@ use crate::wire::{ErrorCode, Rejoin, Succession, ToLeader, ToMember, ToSeat};
 use super::first_line::{FirstLine, read_first_line};
 use super::member_link::MemberLink;
 use super::msg::{Event, FromLeader, Rejoined, Timing};
+use super::tls::PeerTls;
 use super::{CANCEL_CHECK, INVITE_CONNECT_TIMEOUT};
 
 /// How long a rejoiner waits between two walks of the roster, when a peer
@@ -49,6 +50,8 @@ pub(super) struct Rejoiner {
     /// Set when the user leaves the lobby (or quits): the walk stops.
     pub(super) cancel: Arc<AtomicBool>,
     pub(super) events: Sender<Event>,
+    /// Plain text or TLS, as every chat connection of this peer.
+    pub(super) tls: PeerTls,
     pub(super) trace: Trace,
     /// Our keys: the claim is signed with them.
     pub(super) identity: Arc<Identity>,
@@ -104,12 +107,17 @@ impl Rejoiner {
     }
 
     /// One seat: nothing but a fresh nonce goes out until the peer there
-    /// has proven the seat's key; then our claim, with our own proof.
+    /// has proven the seat's key (under TLS, in the handshake too, which
+    /// fails for any other key); then our claim, with our own proof.
     fn attempt(&self, seat: &Seat) -> Attempt {
-        let Ok(stream) = TcpStream::connect_timeout(&seat.addr, INVITE_CONNECT_TIMEOUT) else {
+        let connected = self
+            .tls
+            .connect(seat.addr, INVITE_CONNECT_TIMEOUT, Some(&seat.key));
+        let Ok(stream) = connected else {
             return Attempt::Skip;
         };
         let conn: Option<Conn<Stream, ToMember, ToSeat>> = stream
+            .socket()
             .set_read_timeout(Some(CANCEL_CHECK))
             .and_then(|()| Conn::new(stream, &seat.name, self.trace))
             .ok();

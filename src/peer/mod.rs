@@ -19,6 +19,7 @@ mod first_line;
 mod invitations;
 mod invitee;
 mod inviter;
+mod keys;
 mod leading;
 mod lobbies;
 mod lobby_commands;
@@ -37,6 +38,8 @@ mod seat;
 mod stage;
 mod standing;
 mod succession;
+mod tls;
+mod verify;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
@@ -46,7 +49,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink};
+use crate::client::{ClientError, LinkConfig, LinkNotice, RegistryLink, RegistrySecurity};
 use crate::crypto::{Identity, IdentityError};
 use crate::lobby::{self, InvitePolicy};
 use crate::screen::ScreenLine;
@@ -55,8 +58,10 @@ use crate::trace::Trace;
 use app::App;
 use driver::{Driver, drive};
 use invitee::ChatListener;
+use keys::Keyring;
 use msg::Event;
 use registry_worker::RegistryWorker;
+use tls::PeerTls;
 
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
@@ -64,7 +69,7 @@ pub const MENU_PROMPT: &str =
     "Press '1' for 'Online User List', '2' for search, '3' for starting to chat:";
 pub const ADD_PROMPT: &str = "Do you want to add the user to your conversation list? ['Yes', 'No']";
 
-const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (the leader relays it, so the leader could read it), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; /leave and /quit by the leader end it for everyone), /list and /search <name> ask the registry, /leave returns to the menu, /quit leaves and exits, /help shows this.";
+const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (the leader relays it, so the leader could read it), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; /leave and /quit by the leader end it for everyone), /list and /search <name> ask the registry, /verify <name> shows a safety code to compare with <name> by voice, /leave returns to the menu, /quit leaves and exits, /help shows this.";
 
 /// How often a joined peer says HELLO to the registry.
 pub const DEFAULT_REGISTRY_HELLO_INTERVAL: Duration = Duration::from_secs(10);
@@ -97,6 +102,12 @@ pub struct PeerConfig {
     pub advertise_port: Option<u16>,
     /// Chat logs go under `<log_dir>/<own name>/`.
     pub log_dir: PathBuf,
+    /// The keys: each local user's identity under `<data_dir>/users/<name>/`
+    /// and the known peers' keys in `<data_dir>/known_peers`. None: this
+    /// peer keeps no keys, announces none, and speaks plain text only.
+    pub data_dir: Option<PathBuf>,
+    /// Chat connections in plain text (the lab mode), even with keys.
+    pub plaintext: bool,
     pub hello_interval: Duration,
     /// How long an invitee has to answer a chat request.
     pub invite_timeout: Duration,
@@ -114,6 +125,10 @@ pub struct PeerConfig {
     /// Whether a member's `/invite` is carried out when we lead.
     pub invites: InvitePolicy,
     pub trace: Trace,
+    /// Plain text or TLS to the registry, and which keys it may present.
+    /// The binary chooses TLS unless told `--plaintext`; a library caller
+    /// chooses here.
+    pub registry_security: RegistrySecurity,
     /// This peer's keys: the one its lobby seat names (which it proves to
     /// lead or to come back) and the one sealed messages to it open with.
     /// `None` makes a fresh pair at start, kept for this run only.
@@ -127,6 +142,8 @@ impl PeerConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 0)),
             advertise_port: None,
             log_dir: PathBuf::from("logs"),
+            data_dir: None,
+            plaintext: false,
             hello_interval: DEFAULT_REGISTRY_HELLO_INTERVAL,
             invite_timeout: DEFAULT_INVITE_TIMEOUT,
             retry_min: Duration::from_millis(500),
@@ -136,6 +153,7 @@ impl PeerConfig {
             history: lobby::DEFAULT_HISTORY,
             invites: InvitePolicy::Anyone,
             trace: Trace::off(),
+            registry_security: RegistrySecurity::Plaintext,
             identity: None,
         }
     }
@@ -148,6 +166,9 @@ pub enum PeerError {
     Listen(SocketAddr, #[source] io::Error),
     #[error("cannot reach the registry at {addrs}: {1}", addrs = either(.0))]
     Registry(Vec<SocketAddr>, #[source] ClientError),
+    /// The keys in the data directory could not be read.
+    #[error("{0}")]
+    DataDir(#[source] keys::KeysError),
     /// A thread could not be started.
     #[error("cannot start a thread: {0}")]
     Thread(#[source] io::Error),
@@ -202,6 +223,8 @@ pub struct Peer {
     link_rx: Receiver<LinkNotice>,
     events: Sender<Event>,
     events_rx: Receiver<Event>,
+    keys: Option<Arc<Keyring>>,
+    tls: PeerTls,
 }
 
 impl Peer {
@@ -214,6 +237,10 @@ impl Peer {
             let identity = Identity::generate().map_err(PeerError::Keys)?;
             config.identity = Some(Arc::new(identity));
         }
+        let keys = match &config.data_dir {
+            Some(dir) => Some(Keyring::open(dir).map_err(PeerError::DataDir)?),
+            None => None,
+        };
         let (link_tx, link_rx) = unbounded();
         let link_config = LinkConfig {
             addrs: config.servers.clone(),
@@ -221,6 +248,7 @@ impl Peer {
             retry_min: config.retry_min,
             retry_max: config.retry_max,
             trace: config.trace,
+            security: config.registry_security.clone(),
         };
         let link = RegistryLink::connect(link_config, link_tx)
             .map_err(|err| PeerError::Registry(config.servers.clone(), err))?;
@@ -229,7 +257,12 @@ impl Peer {
         let registry = link.server_addr().unwrap_or(config.servers[0]);
         let listen = listen_addr(config.listen, registry);
         let (events, events_rx) = unbounded();
-        let listener = ChatListener::start(&config, listen, events.clone())
+        let tls = match &keys {
+            Some(keys) if !config.plaintext => PeerTls::Tls(keys.clone()),
+            _ => PeerTls::Plain,
+        };
+        let security = (tls.clone(), keys.clone());
+        let listener = ChatListener::start(&config, listen, security, events.clone())
             .map_err(|err| PeerError::Listen(listen, err))?;
         Ok(Peer {
             config,
@@ -238,6 +271,8 @@ impl Peer {
             link_rx,
             events,
             events_rx,
+            keys,
+            tls,
         })
     }
 
@@ -256,16 +291,21 @@ impl Peer {
             link_rx,
             events,
             events_rx,
+            keys,
+            tls,
         } = self;
         let chat_port = config.advertise_port.unwrap_or(listener.addr.port());
-        let registry = RegistryWorker::start(link, events.clone()).map_err(PeerError::Thread)?;
+        let registry =
+            RegistryWorker::start(link, keys.clone(), events.clone()).map_err(PeerError::Thread)?;
         let mut driver = Driver {
             screen: screen::Screen::new(console.screen.clone()),
             registry,
-            events: events.clone(),
+            events,
             invite_timeout: config.invite_timeout,
             trace: config.trace,
             workers: Vec::new(),
+            keys: keys.clone(),
+            tls,
             log_dir: config.log_dir.clone(),
             logs: std::collections::HashMap::new(),
             lobbies: lobbies::Lobbies::default(),
@@ -273,6 +313,7 @@ impl Peer {
         };
         let confirm = console.secrets_unseen;
         let mut app = App::new(config, chat_port, confirm, driver::now());
+        app.keys = keys;
         drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
         app.quit();
         let effects = app.out.take();

@@ -12,16 +12,19 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::client::{Refused, Vouched};
 use crate::conn::{LeaderConn, MemberConn};
-use crate::crypto::PeerKey;
+use crate::crypto::{IdentityKey, PeerKey};
 use crate::lobby::Proven;
 use crate::wire::{BusyReason, Contact, InviteStatus, Rejoin, ToLeader, ToMember};
 
 /// What background threads tell the app thread.
 pub(super) enum Event {
     /// A chat request arrived; `answer` waits for the user's decision.
+    /// `proved` is the key the leader proved in the TLS handshake (none in
+    /// plain text), to be compared with the key `CHECK` vouches for.
     Invitation {
         from: String,
         ticket: Option<String>,
+        proved: Option<IdentityKey>,
         answer: Sender<ChatAnswer>,
     },
     /// An invitee answered one of our chat requests (or did not).
@@ -53,6 +56,26 @@ pub(super) enum Event {
     },
     /// The registry worker's reply to a `RegistryAsk`.
     Registry(RegistryReply),
+    /// What the registry worker found about a key the registry vouched
+    /// for; it comes before the reply that carried the key.
+    Keys(KeyNews),
+}
+
+/// What the keyring found about a vouched key that the user must hear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum KeyNews {
+    /// A known user's key is not the one remembered.
+    Changed(KeyChange),
+    /// The keys could not be kept (the known peers' file), and why.
+    Trouble(String),
+}
+
+/// A known user whose vouched key is not the one remembered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct KeyChange {
+    pub(super) name: String,
+    pub(super) pinned: PeerKey,
+    pub(super) presented: PeerKey,
 }
 
 /// Who asked the registry for a list or a search: the menu waits for the

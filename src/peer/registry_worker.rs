@@ -5,16 +5,23 @@
 //!
 //! It owns the `RegistryLink` and closes it (`LOGOUT`) when the app drops
 //! its sender; it never touches the app's state.
+//!
+//! Keys: at `JOIN` it loads the user's identity into the keyring and
+//! announces its public key; every key the registry vouches for in a
+//! reply goes through the keyring (remembered, a change reported as
+//! `Event::Keys` before the reply), so no key reaches a worker unseen.
 
 use std::io;
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::client::{Refused, RegistryLink};
-use crate::wire::ErrorCode;
+use crate::wire::{Contact, ErrorCode, KeyWord};
 
-use super::msg::{Event, NotInvited, RegistryAsk, RegistryReply};
+use super::keys::Keyring;
+use super::msg::{Event, KeyNews, NotInvited, RegistryAsk, RegistryReply};
 
 /// The app thread's handle on the registry worker.
 pub(super) struct RegistryWorker {
@@ -24,11 +31,15 @@ pub(super) struct RegistryWorker {
 
 impl RegistryWorker {
     /// Starts the worker, which owns `link` from now on.
-    pub(super) fn start(link: RegistryLink, events: Sender<Event>) -> io::Result<RegistryWorker> {
+    pub(super) fn start(
+        link: RegistryLink,
+        keys: Option<Arc<Keyring>>,
+        events: Sender<Event>,
+    ) -> io::Result<RegistryWorker> {
         let (asks, asks_rx) = unbounded();
         let handle = thread::Builder::new()
             .name("registry-worker".into())
-            .spawn(move || work(link, &asks_rx, &events))?;
+            .spawn(move || work(link, keys.as_deref(), &asks_rx, &events))?;
         Ok(RegistryWorker { asks, handle })
     }
 
@@ -45,9 +56,17 @@ impl RegistryWorker {
     }
 }
 
-fn work(link: RegistryLink, asks: &Receiver<RegistryAsk>, events: &Sender<Event>) {
+fn work(
+    link: RegistryLink,
+    keys: Option<&Keyring>,
+    asks: &Receiver<RegistryAsk>,
+    events: &Sender<Event>,
+) {
     for ask in asks.iter() {
-        let reply = answer(&link, ask);
+        let reply = answer(&link, keys, ask);
+        if let Some(keys) = keys {
+            remember_vouched(keys, &reply, events);
+        }
         // An app that is gone no longer needs the reply.
         let _ = events.send(Event::Registry(reply));
     }
@@ -55,7 +74,7 @@ fn work(link: RegistryLink, asks: &Receiver<RegistryAsk>, events: &Sender<Event>
 }
 
 /// Asks the registry `ask`, and waits for its reply.
-fn answer(link: &RegistryLink, ask: RegistryAsk) -> RegistryReply {
+fn answer(link: &RegistryLink, keys: Option<&Keyring>, ask: RegistryAsk) -> RegistryReply {
     match ask {
         RegistryAsk::Register { name, password } => {
             RegistryReply::Registered(link.register(&name, &password))
@@ -64,7 +83,7 @@ fn answer(link: &RegistryLink, ask: RegistryAsk) -> RegistryReply {
             name,
             password,
             port,
-        } => RegistryReply::Joined(link.join(&name, &password, port)),
+        } => RegistryReply::Joined(join(link, keys, &name, &password, port)),
         RegistryAsk::List(asker) => RegistryReply::List {
             asker,
             result: link.list(),
@@ -110,5 +129,73 @@ fn ticket_for(
         Ok(contact) => Ok((contact, ticket)),
         Err(Refused::Link(err)) => unreachable(err.to_string()),
         Err(_) => Err(NotInvited::Offline),
+    }
+}
+
+/// Logs in, announcing the key of `name`'s identity (loaded, or made on
+/// first use); without a keyring, with no key.
+fn join(
+    link: &RegistryLink,
+    keys: Option<&Keyring>,
+    name: &str,
+    password: &str,
+    port: u16,
+) -> Result<Contact, Refused> {
+    let Some(keys) = keys else {
+        return link.join(name, password, port);
+    };
+    let public = keys
+        .log_in(name)
+        .map_err(|err| Refused::Err(ErrorCode::Internal, err.to_string()))?;
+    let word: KeyWord = public
+        .to_string()
+        .parse()
+        .expect("a key's text is a key word");
+    link.join_with_key(name, password, port, Some(word))
+}
+
+/// Every key the registry vouched for in `reply`, by user name.
+fn vouched_keys(reply: &RegistryReply) -> Vec<(&str, &KeyWord)> {
+    fn of(contact: &Contact) -> Option<(&str, &KeyWord)> {
+        contact.key.as_ref().map(|key| (contact.name.as_str(), key))
+    }
+    match reply {
+        RegistryReply::List {
+            result: Ok(rows), ..
+        } => rows.iter().filter_map(of).collect(),
+        RegistryReply::Search {
+            result: Ok(contact),
+            ..
+        }
+        | RegistryReply::Ticket {
+            result: Ok((contact, _)),
+            ..
+        } => of(contact).into_iter().collect(),
+        RegistryReply::Checked {
+            verdict: Ok(vouched),
+            ..
+        } => vouched
+            .leader_key
+            .as_ref()
+            .map(|key| (vouched.leader.as_str(), key))
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Remembers the keys in `reply`; a change, or a file that cannot be
+/// written, is told to the app before the reply.
+fn remember_vouched(keys: &Keyring, reply: &RegistryReply, events: &Sender<Event>) {
+    let vouched = vouched_keys(reply);
+    if vouched.is_empty() {
+        return;
+    }
+    let news = match keys.vouched(&vouched) {
+        Ok(changes) => changes.into_iter().map(KeyNews::Changed).collect(),
+        Err(err) => vec![KeyNews::Trouble(err.to_string())],
+    };
+    for news in news {
+        let _ = events.send(Event::Keys(news));
     }
 }

@@ -4,6 +4,7 @@
 
 use crossbeam_channel::{Receiver, Sender, never};
 
+use crate::crypto::IdentityKey;
 use crate::wire::{Contact, ToLeader};
 
 use super::effect::LogId;
@@ -161,5 +162,7 @@ impl Membership {
 
 pub(super) struct Pending {
     pub(super) from: String,
+    /// The key the leader proved in the TLS handshake; none in plain text.
+    pub(super) proved: Option<IdentityKey>,
     pub(super) answer: Sender<ChatAnswer>,
 }

@@ -20,6 +20,7 @@ use super::app::App;
 use super::effect::LobbyCommand;
 use super::effect::{Effect, Worker};
 use super::invitations::Invitations;
+use super::keys::own_identity;
 use super::migration::start_link;
 use super::msg::{Move, Rejoined, Timing};
 use super::render::{LobbyEvent, Role};
@@ -311,11 +312,12 @@ impl App {
         config
     }
 
-    /// This peer's keys, which `Peer::start` makes if none were given. A
-    /// core driven without them (its tests) leads and chats in plain text,
+    /// This peer's keys: the logged-in user's (from the keyring, loaded at
+    /// `JOIN`), or else the pair `Peer::start` made for the run. A core
+    /// driven without either (its tests) leads and chats in plain text,
     /// with no seat to come back to.
     pub(super) fn identity(&self) -> Option<Arc<Identity>> {
-        self.config.identity.clone()
+        own_identity(self.keys.as_deref(), self.config.identity.as_ref())
     }
 
     /// Where others reach our chat listener: what a leader's seat says.

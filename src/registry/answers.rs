@@ -6,7 +6,7 @@
 //! a reply is for people and is never matched by code. This module does no
 //! I/O and knows no socket.
 
-use crate::wire::{AttemptLimit, ErrorCode, Reply};
+use crate::wire::{AttemptLimit, ErrorCode, KeyWord, Reply};
 
 /// Why a JOIN did not put its user online.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,47 @@ pub(super) enum InviteFailed {
     TooMany(usize),
     /// The system gave no random numbers for the ticket.
     NoRandomness,
+}
+
+/// A ticket CHECK vouches for: who invited whom, and the key the leader
+/// is online with (none if it joined without one, or is gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Vouched {
+    pub(super) leader: String,
+    pub(super) invitee: String,
+    pub(super) leader_key: Option<KeyWord>,
+}
+
+impl From<Vouched> for Reply {
+    fn from(vouched: Vouched) -> Reply {
+        Reply::Valid {
+            leader: vouched.leader,
+            invitee: vouched.invitee,
+            leader_key: vouched.leader_key,
+        }
+    }
+}
+
+/// Why the key a JOIN announces is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum KeyRefused {
+    /// The word has a key's shape but holds no valid key.
+    NotAKey,
+    /// Under TLS a peer announces only the key it proved in the handshake:
+    /// this one is not its client certificate's (or it announced none).
+    NotTheCertificates,
+}
+
+impl From<KeyRefused> for Reply {
+    fn from(refused: KeyRefused) -> Reply {
+        match refused {
+            KeyRefused::NotAKey => err(ErrorCode::BadKey, "that is not a valid public key"),
+            KeyRefused::NotTheCertificates => err(
+                ErrorCode::BadKey,
+                "the key in JOIN is not the key of this connection's certificate",
+            ),
+        }
+    }
 }
 
 /// Why CHECK did not vouch for a ticket.

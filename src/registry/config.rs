@@ -5,11 +5,12 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crossbeam_channel::Sender;
 
+use crate::crypto::IdentityError;
 use crate::db::DbError;
 use crate::password::HashParams;
 use crate::trace::Trace;
@@ -83,11 +84,38 @@ impl Default for RegistrationLimit {
     }
 }
 
+/// How the registry speaks to its clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryTls {
+    /// TLS 1.3 with the key kept in this folder, made on first start (by
+    /// default `registry-key/` beside the database, see `key_dir_beside`).
+    KeyIn(PathBuf),
+    /// TLS 1.3 with one's own certificate and key (`--tls-cert`, `--tls-key`).
+    Files { cert: PathBuf, key: PathBuf },
+    /// `--plaintext`: lines in the clear, for labs with `nc`; anyone on the
+    /// network can read and change them.
+    Plaintext,
+}
+
+/// Where the registry keeps its key unless told otherwise: a folder
+/// `registry-key` beside the database file.
+pub fn key_dir_beside(db_path: &Path) -> PathBuf {
+    let dir = db_path.parent().filter(|dir| !dir.as_os_str().is_empty());
+    dir.unwrap_or(Path::new(".")).join("registry-key")
+}
+
+/// How long a new connection has to finish its TLS handshake.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How a registry server is set up.
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
     pub bind: SocketAddr,
     pub db_path: PathBuf,
+    /// TLS (the default) or plain text.
+    pub tls: RegistryTls,
+    /// How long a new connection has to finish its TLS handshake.
+    pub handshake_timeout: Duration,
     /// How long a connection may send nothing before it is closed.
     pub hello_timeout: Duration,
     pub trace: Trace,
@@ -116,10 +144,15 @@ pub struct RegistryConfig {
 }
 
 impl RegistryConfig {
+    /// A registry on `bind` with its database in `db_path`, speaking TLS
+    /// with a key kept beside the database.
     pub fn new(bind: SocketAddr, db_path: impl Into<PathBuf>) -> RegistryConfig {
+        let db_path = db_path.into();
         RegistryConfig {
             bind,
-            db_path: db_path.into(),
+            tls: RegistryTls::KeyIn(key_dir_beside(&db_path)),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            db_path,
             hello_timeout: DEFAULT_REGISTRY_HELLO_TIMEOUT,
             trace: Trace::off(),
             log: None,
@@ -144,4 +177,8 @@ pub enum ServerError {
     Db(#[from] DbError),
     #[error("network error: {0}")]
     Io(#[from] io::Error),
+    #[error("the registry's key: {0}")]
+    Key(#[from] IdentityError),
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
 }

@@ -2,7 +2,11 @@
 //! asks the hub (or the hashing threads) and writes the replies.
 //!
 //! The thread is the only reader and writer of its socket. Its phases are
-//! functions: `HubLink::connect` (tell the hub), `prepare` (the timeouts),
+//! functions: `HubLink::connect` (tell the hub, which can then shut the
+//! socket, ending a handshake under way), `secure` (over TLS: the sniff
+//! that answers a person typing plain text, then the handshake under a
+//! deadline; the client's key, if it presented one, is then
+//! `conn.peer_key()`), `prepare` (the timeouts),
 //! `talk` (one request after another until the client leaves or the hub
 //! says BYE), and the goodbye to the hub, which `HubLink` sends on every way
 //! out. It never
@@ -12,19 +16,25 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
+use rustls::ServerConfig;
 
 use super::accounts::AccountQueue;
-use super::answers::{JoinRefused, stopping};
+use super::answers::{JoinRefused, KeyRefused, stopping};
 use super::hub::{Bye, RegistryEvent, Socket};
-use super::server::Admitted;
+use super::throttle::Site;
 use crate::conn::{Conn, Received, Stream};
+use crate::crypto::{IdentityKey, Opening, PeerKey, accept, refuse_plain_text, sniff};
 use crate::line::is_timeout;
 use crate::password::HashQueue;
 use crate::trace::Trace;
-use crate::wire::{self, Contact, ErrorCode, HELP_TEXT, Reply, Request};
+use crate::wire::{self, Contact, ErrorCode, HELP_TEXT, KeyWord, Reply, Request};
+
+/// How long a person who typed plain text at the TLS port has to read the
+/// one line that says what to do, before the connection closes.
+const PLAIN_TEXT_LINGER: Duration = Duration::from_secs(2);
 
 /// The read buffer of a registry connection: a few lines' worth.
 const READ_BUFFER: usize = 512;
@@ -104,6 +114,10 @@ pub(super) struct Connection {
     pub(super) accounts: AccountQueue,
     pub(super) trace: Trace,
     pub(super) write_timeout: Duration,
+    /// The TLS configuration, `None` in plain text.
+    pub(super) tls: Option<Arc<ServerConfig>>,
+    /// How long the client has to finish its TLS handshake.
+    pub(super) handshake_timeout: Duration,
     /// Its place among the connections, given back when it is dropped.
     pub(super) _admitted: Admitted,
 }
@@ -150,6 +164,15 @@ impl Answer {
     }
 }
 
+/// Where a request comes from: the client's address, and the key of the
+/// client certificate it proved in the TLS handshake (none in plain text,
+/// or from a client that has no certificate yet).
+#[derive(Clone, Copy)]
+struct Origin {
+    ip: IpAddr,
+    certificate: Option<IdentityKey>,
+}
+
 /// Whether this connection holds a user online.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Joined {
@@ -163,14 +186,22 @@ impl Connection {
         let Ok(addr) = stream.peer_addr() else {
             return;
         };
-        let stream = Stream::from(stream);
         // One descriptor per connection, shared with the hub (which only
         // shuts it down) and between the connection's halves, rather than a
         // `try_clone` for each: at ten thousand clients, descriptors run
         // out before anything else.
-        let socket = Arc::new(Socket::new(stream.shared_socket()));
+        let tcp = Arc::new(stream);
+        let socket = Arc::new(Socket::new(Arc::clone(&tcp)));
         let Some(_hub) = HubLink::connect(&self.events, self.id, addr, &socket) else {
             return;
+        };
+        let stream = match self.secure(tcp, addr) {
+            Ok(Some(stream)) => stream,
+            Ok(None) => return,
+            Err(err) => {
+                self.trace_error(addr, &err);
+                return;
+            }
         };
         if let Err(err) = self.prepare(stream.socket()) {
             self.trace_error(addr, &err);
@@ -181,6 +212,41 @@ impl Connection {
         let conn = Conn::with_buffer(stream, addr, self.trace, READ_BUFFER);
         if let Err(err) = conn.and_then(|mut conn| self.talk(&mut conn, &socket.bye, addr)) {
             self.trace_error(addr, &err);
+        }
+    }
+
+    /// The stream to talk over: the socket itself in plain text; over TLS,
+    /// the session once the handshake is done. `None` when there is
+    /// nothing to talk to: a person who typed plain text (they got one line
+    /// saying what to do), or a client that left first.
+    fn secure(&self, tcp: Arc<TcpStream>, addr: SocketAddr) -> io::Result<Option<Stream>> {
+        let Some(config) = &self.tls else {
+            return Ok(Some(Stream::Plain(tcp)));
+        };
+        let deadline = Instant::now() + self.handshake_timeout;
+        match sniff(&tcp, deadline)? {
+            Opening::Closed => return Ok(None),
+            Opening::PlainText => {
+                if self.trace.is_on() {
+                    self.trace
+                        .received(addr, "(plain text at the TLS port: told how to connect)");
+                }
+                refuse_plain_text(&*tcp, PLAIN_TEXT_LINGER)?;
+                return Ok(None);
+            }
+            Opening::Tls => {}
+        }
+        match accept(tcp, Arc::clone(config), deadline) {
+            Ok(tls) => {
+                if self.trace.is_on() {
+                    let key = tls.peer_fingerprint();
+                    let key = key.map_or("no client key".to_string(), |key| key.to_string());
+                    self.trace
+                        .received(addr, format_args!("(TLS handshake done; {key})"));
+                }
+                Ok(Some(Stream::from(tls)))
+            }
+            Err(err) => Err(io::Error::other(err)),
         }
     }
 
@@ -245,7 +311,13 @@ impl Connection {
                 busy: true,
             });
             let answer = match request {
-                Ok(request) => self.handle(request, &mut joined, addr.ip().to_canonical()),
+                Ok(request) => {
+                    let origin = Origin {
+                        ip: addr.ip().to_canonical(),
+                        certificate: conn.peer_key(),
+                    };
+                    self.handle(request, &mut joined, origin)
+                }
                 Err(err) => Answer::Reply(vec![err.into()]),
             };
             let (replies, next) = answer.into_replies(bye);
@@ -270,7 +342,8 @@ impl Connection {
     }
 
     /// The answer to one request.
-    fn handle(&self, request: Request, joined: &mut Joined, ip: IpAddr) -> Answer {
+    fn handle(&self, request: Request, joined: &mut Joined, origin: Origin) -> Answer {
+        let ip = origin.ip;
         let needs_join = !matches!(
             request,
             Request::Register { .. } | Request::Join { .. } | Request::Help
@@ -289,7 +362,8 @@ impl Connection {
                 name,
                 password,
                 port,
-            } => return self.join_once(joined, name, &password, port, ip),
+                key,
+            } => return self.join_once(joined, name, &password, (port, key), origin),
             Request::Hello => Reply::Hello,
             Request::List => return Answer::Reply(self.list()),
             Request::Search { name } => {
@@ -301,10 +375,7 @@ impl Connection {
             ),
             Request::Check { ticket } => self.ask_hub(
                 |reply| RegistryEvent::Check { id, ticket, reply },
-                |valid| Reply::Valid {
-                    leader: valid.leader,
-                    invitee: valid.invitee,
-                },
+                Reply::from,
             ),
             Request::Logout => return Answer::Last(self.logout()),
             Request::Help => Reply::Help(HELP_TEXT.into()),
@@ -351,8 +422,8 @@ impl Connection {
         joined: &mut Joined,
         name: String,
         password: &str,
-        port: u16,
-        ip: IpAddr,
+        (port, key): (u16, Option<KeyWord>),
+        origin: Origin,
     ) -> Answer {
         if *joined == Joined::Yes {
             return Answer::one(Reply::Err(
@@ -360,7 +431,11 @@ impl Connection {
                 "this connection has joined already".into(),
             ));
         }
-        match self.join(name, password, port, ip) {
+        // Before the password is hashed: a refused key costs no hashing.
+        if let Err(refused) = check_announced_key(key.as_ref(), origin.certificate) {
+            return Answer::one(refused.into());
+        }
+        match self.join(name, password, port, key, origin.ip) {
             Some(Ok(contact)) => {
                 *joined = Joined::Yes;
                 Answer::one(Reply::Joined(contact))
@@ -390,6 +465,7 @@ impl Connection {
         name: String,
         password: &str,
         port: u16,
+        key: Option<KeyWord>,
         ip: IpAddr,
     ) -> Option<Result<Contact, JoinRefused>> {
         // The whole JOIN runs as one job on a hashing thread. The hub counts
@@ -422,6 +498,7 @@ impl Connection {
                     ip,
                     name: account.name,
                     port,
+                    key,
                     reply,
                     done,
                 })
@@ -431,5 +508,102 @@ impl Connection {
         // client, and no hash.
         wait_for_the_database(&written);
         joined
+    }
+}
+
+/// Holds a connection's place in the acceptor's `Admission` for as long as
+/// the connection exists, and gives it back when dropped. It lives here,
+/// beside the connection that holds it, so the connection imports nothing
+/// from the acceptor that starts it.
+pub(super) struct Admitted {
+    site: Site,
+    gone: Sender<Site>,
+}
+
+impl Admitted {
+    pub(super) fn new(site: Site, gone: Sender<Site>) -> Admitted {
+        Admitted { site, gone }
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        // Once the acceptor has stopped, nobody counts places any more.
+        let _ = self.gone.send(self.site);
+    }
+}
+
+/// Whether a JOIN may announce `announced`: a valid key, and under TLS with
+/// a client certificate, that certificate's key (a peer vouched for must
+/// be able to prove the key in every handshake). Without a certificate
+/// (plain text, or a client that has none yet) a valid key passes: a peer
+/// that announces a key it does not hold fails every handshake with it,
+/// and so can pose as no one.
+fn check_announced_key(
+    announced: Option<&KeyWord>,
+    certificate: Option<IdentityKey>,
+) -> Result<(), KeyRefused> {
+    let announced = announced
+        .map(|word| word.as_str().parse::<PeerKey>())
+        .transpose()
+        .map_err(|_| KeyRefused::NotAKey)?;
+    match (announced, certificate) {
+        (Some(key), Some(proved)) if key.identity != proved => Err(KeyRefused::NotTheCertificates),
+        (None, Some(_)) => Err(KeyRefused::NotTheCertificates),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::{Identity, SealKey};
+
+    fn word(key: &PeerKey) -> KeyWord {
+        key.to_string().parse().unwrap()
+    }
+
+    #[test]
+    fn a_joins_key_must_be_a_key_and_the_certificates() {
+        let alice = Identity::generate().unwrap().public();
+        let mallory = Identity::generate().unwrap().public();
+        #[track_caller]
+        fn check(
+            announced: Option<&KeyWord>,
+            cert: Option<IdentityKey>,
+            expected: Result<(), KeyRefused>,
+        ) {
+            assert_eq!(check_announced_key(announced, cert), expected);
+        }
+        let (a, m) = (word(&alice), word(&mallory));
+        // Plain text: any valid key, or none.
+        check(Some(&a), None, Ok(()));
+        check(None, None, Ok(()));
+        // TLS with a certificate: that certificate's key only.
+        check(Some(&a), Some(alice.identity), Ok(()));
+        check(
+            Some(&m),
+            Some(alice.identity),
+            Err(KeyRefused::NotTheCertificates),
+        );
+        check(
+            None,
+            Some(alice.identity),
+            Err(KeyRefused::NotTheCertificates),
+        );
+        // Only the identity half is in the certificate: another seal key
+        // with the proved identity passes the handshake check, and is the
+        // user's own choice.
+        let resealed = PeerKey {
+            identity: alice.identity,
+            seal: SealKey::from_bytes([7; 32]),
+        };
+        check(Some(&word(&resealed)), Some(alice.identity), Ok(()));
+        // A word of a key's shape that holds no key (bits past the 32
+        // bytes set) is refused in every mode.
+        let text = a.to_string();
+        let bent = format!("{}B{}", &text[..42], &text[43..]);
+        let bent: KeyWord = bent.parse().unwrap();
+        check(Some(&bent), None, Err(KeyRefused::NotAKey));
     }
 }

@@ -22,13 +22,13 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use super::RegistryConfig;
 use super::ServerError;
 use super::answers::{
-    CheckRefused, InviteFailed, JoinRefused, SearchRefused, TooManyRegistrations,
+    CheckRefused, InviteFailed, JoinRefused, SearchRefused, TooManyRegistrations, Vouched,
 };
 use super::presence::PresenceWriter;
 use super::throttle::{JoinThrottle, RegistrationThrottle};
-use super::tickets::{InviteRefused, TicketBytes, Tickets, Valid};
+use super::tickets::{InviteRefused, TicketBytes, Tickets};
 use crate::db::{Account, DbError, Presence, Store};
-use crate::wire::{ByeReason, Contact};
+use crate::wire::{ByeReason, Contact, KeyWord};
 
 /// What connection threads and the sweeper tell the hub.
 pub(super) enum RegistryEvent {
@@ -67,7 +67,7 @@ pub(super) enum RegistryEvent {
     Check {
         id: u64,
         ticket: String,
-        reply: Sender<Result<Valid, CheckRefused>>,
+        reply: Sender<Result<Vouched, CheckRefused>>,
     },
     /// The password checked out: mark `name` online on this connection.
     /// `done` is dropped once the database write has been tried.
@@ -76,6 +76,7 @@ pub(super) enum RegistryEvent {
         ip: IpAddr,
         name: String,
         port: u16,
+        key: Option<KeyWord>,
         reply: Sender<Result<Contact, JoinRefused>>,
         done: Sender<()>,
     },
@@ -229,9 +230,10 @@ impl RegistryHub {
                 ip,
                 name,
                 port,
+                key,
                 reply,
                 done,
-            } => answer(reply, self.join(id, ip, name, port, done)),
+            } => answer(reply, self.join(id, ip, name, port, key, done)),
             E::List { reply } => answer(reply, self.list()),
             E::Search { name, reply } => answer(reply, self.search(&name)),
             E::Logout { id, reply, done } => {
@@ -318,6 +320,7 @@ impl RegistryHub {
         ip: IpAddr,
         name: String,
         port: u16,
+        public_key: Option<KeyWord>,
         done: Sender<()>,
     ) -> Result<Contact, JoinRefused> {
         self.throttle.succeeded(&name, ip);
@@ -331,7 +334,12 @@ impl RegistryHub {
         let key = name.to_lowercase();
         session.user = Some(key.clone());
         session.join_by = None;
-        let contact = Contact { name, ip, port };
+        let contact = Contact {
+            name,
+            ip,
+            port,
+            key: public_key,
+        };
         let previous = self.online.insert(
             key,
             Online {
@@ -353,6 +361,7 @@ impl RegistryHub {
                 ip,
                 port,
                 client_port: addr.port(),
+                public_key: contact.key.as_ref().map(|key| key.to_string()),
             },
             Some(done),
         );
@@ -407,15 +416,27 @@ impl RegistryHub {
             })
     }
 
-    fn check(&mut self, id: u64, ticket: &str) -> Result<Valid, CheckRefused> {
+    /// The ticket's names, and the key its leader is online with now: the
+    /// key the invitee will hold the leader's connection to.
+    fn check(&mut self, id: u64, ticket: &str) -> Result<Vouched, CheckRefused> {
         let me = self
             .user_of(id)
             .ok_or(CheckRefused::NotJoined)?
             .name
             .clone();
-        self.tickets
+        let valid = self
+            .tickets
             .check(ticket, &me, Instant::now())
-            .ok_or(CheckRefused::BadTicket)
+            .ok_or(CheckRefused::BadTicket)?;
+        let leader_key = self
+            .online
+            .get(&valid.leader.to_lowercase())
+            .and_then(|online| online.contact.key.clone());
+        Ok(Vouched {
+            leader: valid.leader,
+            invitee: valid.invitee,
+            leader_key,
+        })
     }
 
     fn search(&self, name: &str) -> Result<Contact, SearchRefused> {

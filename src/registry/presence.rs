@@ -214,6 +214,7 @@ mod tests {
             ip: "10.0.0.1".parse().unwrap(),
             port,
             client_port: 40000,
+            public_key: None,
         }
     }
     fn offline(name: &str) -> Presence {

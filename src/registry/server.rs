@@ -4,7 +4,8 @@
 //! `Stopper` says stop, and shuts everything down in order.
 //!
 //! The acceptor writes to a socket only to refuse it (`ERR SERVER_FULL`)
-//! before any other thread has seen it.
+//! before any other thread has seen it, and never runs a TLS handshake:
+//! that is the connection thread's first step, under a deadline.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -14,15 +15,17 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded, select, tick, unbounded};
+use rustls::ServerConfig;
 
 use super::accounts::AccountWriter;
 use super::admission::{Admission, Full};
-use super::connection::Connection;
+use super::connection::{Admitted, Connection};
 use super::hub::{RegistryEvent, RegistryHub};
 use super::presence::{PRESENCE_BUSY_TIMEOUT, PresenceWriter};
 use super::throttle::Site;
-use super::{RegistryConfig, ServerError};
+use super::{RegistryConfig, RegistryTls, ServerError};
 use crate::conn::Conn;
+use crate::crypto::{ClientAuth, Fingerprint, Identity, TlsIdentity, server_config};
 use crate::db::Store;
 use crate::net::{accept_until, wake_acceptor};
 use crate::password::Hasher;
@@ -42,6 +45,9 @@ pub struct Server {
     store: Store,
     config: RegistryConfig,
     stop: Stopper,
+    /// The TLS configuration, `None` in plain text.
+    tls: Option<Arc<ServerConfig>>,
+    fingerprint: Option<Fingerprint>,
 }
 
 /// Stops a running server from another thread (or a Ctrl-C handler).
@@ -67,6 +73,11 @@ impl Server {
     /// Opens the database and binds the listening socket.
     pub fn bind(config: RegistryConfig) -> Result<Server, ServerError> {
         let store = Store::open(&config.db_path)?;
+        let (tls, fingerprint) = match &config.tls {
+            RegistryTls::Plaintext => (None, None),
+            RegistryTls::KeyIn(dir) => secure(Identity::load_or_create(dir)?.tls())?,
+            RegistryTls::Files { cert, key } => secure(&TlsIdentity::from_pem_files(cert, key)?)?,
+        };
         let listener =
             TcpListener::bind(config.bind).map_err(|err| ServerError::Bind(config.bind, err))?;
         let addr = listener.local_addr()?;
@@ -74,6 +85,8 @@ impl Server {
             listener,
             store,
             config,
+            tls,
+            fingerprint,
             stop: Stopper {
                 flag: Arc::new(AtomicBool::new(false)),
                 addr,
@@ -89,6 +102,11 @@ impl Server {
         self.stop.clone()
     }
 
+    /// The fingerprint of the key clients pin; `None` in plain text.
+    pub fn fingerprint(&self) -> Option<Fingerprint> {
+        self.fingerprint
+    }
+
     /// Serves until stopped, then ends every connection with `BYE SHUTDOWN`,
     /// marks everyone offline and closes the database.
     pub fn run(self) -> Result<(), ServerError> {
@@ -97,6 +115,8 @@ impl Server {
             store,
             config,
             stop,
+            tls,
+            fingerprint: _,
         } = self;
         let hasher = Hasher::per_core(config.password)?;
         let accounts = AccountWriter::start(
@@ -113,6 +133,7 @@ impl Server {
             hasher: &hasher,
             accounts: &accounts,
             admission: Admission::new(config.max_connections, config.max_per_address),
+            tls: tls.as_ref(),
             gone,
             gone_rx,
             connections: Vec::new(),
@@ -140,6 +161,15 @@ impl Server {
             .map_err(|_| ServerError::Io(io::Error::other("the registry hub panicked")))??;
         Ok(())
     }
+}
+
+/// The server's TLS configuration for `identity`: client certificates are
+/// asked for but optional (a peer presents its user's key once it has one).
+fn secure(
+    identity: &TlsIdentity,
+) -> Result<(Option<Arc<ServerConfig>>, Option<Fingerprint>), ServerError> {
+    let config = server_config(identity, ClientAuth::Optional)?;
+    Ok((Some(config), Some(identity.fingerprint())))
 }
 
 /// The hub's thread, which gives back what ended it.
@@ -190,6 +220,7 @@ struct Acceptor<'a> {
     hasher: &'a Hasher,
     accounts: &'a AccountWriter,
     admission: Admission,
+    tls: Option<&'a Arc<ServerConfig>>,
     /// Where each connection's `Admitted` sends its site when it ends.
     gone: Sender<Site>,
     gone_rx: Receiver<Site>,
@@ -209,13 +240,15 @@ impl Acceptor<'_> {
         }
         let site = Site::of(addr.ip());
         if let Err(full) = self.admission.admit(site) {
-            refuse_full(stream, addr, full, self.config.trace);
+            // Over TLS a full server closes without a word: a handshake
+            // here would hold up the acceptor, and plain text would reach
+            // a TLS client as garbage.
+            if self.tls.is_none() {
+                refuse_full(stream, addr, full, self.config.trace);
+            }
             return;
         }
-        let admitted = Admitted {
-            site,
-            gone: self.gone.clone(),
-        };
+        let admitted = Admitted::new(site, self.gone.clone());
         self.connections.retain(|handle| !handle.is_finished());
         self.next_id += 1;
         let id = self.next_id;
@@ -227,6 +260,8 @@ impl Acceptor<'_> {
             accounts: self.accounts.queue(),
             trace: config.trace,
             write_timeout: config.hello_timeout.min(Duration::from_secs(5)),
+            tls: self.tls.cloned(),
+            handshake_timeout: config.handshake_timeout,
             _admitted: admitted,
         };
         match thread::Builder::new()
@@ -270,20 +305,6 @@ fn refuse_full(stream: TcpStream, addr: SocketAddr, full: Full, trace: Trace) {
     if let Ok(mut conn) = Conn::<&TcpStream, Request, Reply>::with_buffer(&stream, addr, trace, 64)
     {
         let _ = conn.send(&reply);
-    }
-}
-
-/// Holds a connection's place in the acceptor's `Admission` for as long as
-/// the connection exists, and gives it back when dropped.
-pub(super) struct Admitted {
-    site: Site,
-    gone: Sender<Site>,
-}
-
-impl Drop for Admitted {
-    fn drop(&mut self) {
-        // Once the acceptor has stopped, nobody counts places any more.
-        let _ = self.gone.send(self.site);
     }
 }
 

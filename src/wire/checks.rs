@@ -188,13 +188,14 @@ pub fn check_ticket(ticket: &str) -> Result<(), ParseError> {
 }
 
 /// The lines that carry a secret, and where: the keyword, how many words
-/// its arguments are, the first of them that is secret, and whether the
-/// last one (a number) is shown.
+/// its arguments are, the first of them that is secret, whether the
+/// last one (a number) is shown, and whether a public key may follow it.
 struct Secretive {
     keyword: &'static str,
     words: usize,
     secret_from: usize,
     shows_last: bool,
+    key_last: bool,
 }
 
 const SECRETIVE: &[Secretive] = &[
@@ -204,13 +205,15 @@ const SECRETIVE: &[Secretive] = &[
         words: 2,
         secret_from: 1,
         shows_last: false,
+        key_last: false,
     },
-    // JOIN <name> <password> <port>
+    // JOIN <name> <password> <port> [key]
     Secretive {
         keyword: "JOIN",
         words: 3,
         secret_from: 1,
         shows_last: true,
+        key_last: true,
     },
     // No line of a lobby's succession is here: `CREDENTIAL` and `REJOIN`
     // carry no secret, and a `PROOF` or a `REJOIN`'s signature is bound to
@@ -263,7 +266,7 @@ pub(super) fn is_keyword(word: &str) -> bool {
 
 /// A copy of a line that is safe to print: a password or a lobby secret
 /// becomes `****`. A `REGISTER` or `JOIN` shows only its name and a JOIN's
-/// port.
+/// port and key.
 /// A line with fewer words than its request needs may have lost its name
 /// rather than its secret (`JOIN hunter22secret`), so every word after its
 /// keyword is hidden. A line whose first word is no keyword at all
@@ -293,6 +296,20 @@ pub fn redact(line: &str) -> Cow<'_, str> {
         .find(|rule| keyword.eq_ignore_ascii_case(rule.keyword))
     else {
         return Cow::Borrowed(line);
+    };
+    // A key after a JOIN's port is public and stays in the trace: the
+    // words below leave it out, so hiding stops before it. Only a line
+    // with every other word present counts: with one missing, the last
+    // word may be the password.
+    let args = match args.split_last() {
+        Some((&(start, end), rest))
+            if rule.key_last
+                && rest.len() == rule.words
+                && super::key::is_key_shaped(&line[start..end]) =>
+        {
+            rest
+        }
+        _ => args,
     };
     let (Some(&(first, _)), Some(&(_, last_end))) = (args.first(), args.last()) else {
         return Cow::Borrowed(line);
@@ -460,6 +477,34 @@ mod tests {
         check_redact("REGISTER alice my secret", "REGISTER alice ****");
         check_redact("JOIN alice my secret 5000", "JOIN alice **** 5000");
         check_redact("JOIN alice s3cret 5000 extra", "JOIN alice ****");
+    }
+
+    /// A JOIN's key is public and shows; the password never does, however
+    /// the words are placed around the key.
+    #[test]
+    fn redact_shows_a_joins_key_and_hides_its_password() {
+        let key = crate::wire::key::tests::key_word('K', 'k');
+        check_redact(
+            &format!("JOIN alice s3cret 5000 {key}"),
+            &format!("JOIN alice **** 5000 {key}"),
+        );
+        check_redact(
+            &format!("join\talice\ts3cret\t5000\t{key}"),
+            &format!("join\talice\t****\t5000\t{key}"),
+        );
+        check_redact(
+            &format!("JOIN alice my secret {key}"),
+            &format!("JOIN alice **** {key}"),
+        );
+        check_redact(&format!("JOIN alice s3cret {key}"), "JOIN alice ****");
+        check_redact(&format!("JOIN alice {key}"), "JOIN ****");
+        check_redact(
+            &format!("JOIN alice s3cret 5000 {key} extra"),
+            "JOIN alice ****",
+        );
+        // A password shaped like a key, in a key's place, is still hidden
+        // when a word is missing.
+        check_redact(&format!("JOIN alice 5000 {key}"), "JOIN alice ****");
     }
 
     #[test]

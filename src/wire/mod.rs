@@ -8,6 +8,7 @@
 
 mod chat;
 mod checks;
+mod key;
 mod lobby;
 mod registry;
 mod succession;
@@ -21,6 +22,7 @@ pub use checks::{
     LineError, MAX_LINE, MAX_NAME, MAX_PASSWORD, MAX_TEXT, MAX_TICKET, MIN_PASSWORD, check_name,
     check_password, check_text, check_ticket, decode_line, redact, split_text,
 };
+pub use key::{KEY_HALF_LEN, KeyWord};
 pub use lobby::{
     InviteStatus, MAX_HISTORY_TEXT, MAX_REASON, check_reason, history_pieces, parse_stamp, stamp,
 };
@@ -55,6 +57,7 @@ pub enum ErrorCode {
     AlreadyInLobby,
     AlreadyInvited,
     NotLeader,
+    BadKey,
 }
 
 const ERROR_CODES: &[(ErrorCode, &str)] = &[
@@ -83,6 +86,7 @@ const ERROR_CODES: &[(ErrorCode, &str)] = &[
     (ErrorCode::AlreadyInLobby, "ALREADY_IN_LOBBY"),
     (ErrorCode::AlreadyInvited, "ALREADY_INVITED"),
     (ErrorCode::NotLeader, "NOT_LEADER"),
+    (ErrorCode::BadKey, "BAD_KEY"),
 ];
 
 impl ErrorCode {
@@ -246,6 +250,7 @@ mod tests {
             name: name.into(),
             ip: ip.parse().unwrap(),
             port,
+            key: None,
         }
     }
 

@@ -1,17 +1,21 @@
 //! The registry's grammar: the requests a peer sends (`Request`) and the
 //! lines the registry answers with (`Reply`), with `ByeReason` and `Contact`.
+//! A user's public key rides as an optional last word (`KeyWord`): `JOIN`
+//! announces it, `USER` and `OK TICKET` vouch for it. It is optional so
+//! that a person typing at a plain-text registry with `nc` can still join.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use super::key::KeyWord;
 use super::{
     ErrorCode, ParseError, all_words, check_password, check_ticket, echoable, parse_ip, parse_name,
     parse_port, redact, split_word, words,
 };
 
 /// What the registry says when asked for `HELP`.
-pub const HELP_TEXT: &str = "REGISTER <name> <password> | JOIN <name> <password> <port> | HELLO | LIST | SEARCH <name> | INVITE <name> | CHECK <ticket> | LOGOUT | HELP";
+pub const HELP_TEXT: &str = "REGISTER <name> <password> | JOIN <name> <password> <port> [key] | HELLO | LIST | SEARCH <name> | INVITE <name> | CHECK <ticket> | LOGOUT | HELP";
 
 /// Why the registry ends a connection on its own: the `BYE <REASON>` line,
 /// always the last one on that connection.
@@ -51,18 +55,35 @@ impl FromStr for ByeReason {
     }
 }
 
-/// One user's contact details: where their chat port listens.
+/// One user's contact details: where their chat port listens, and the
+/// public key the registry vouches for (none for a user who joined
+/// without one, by hand).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contact {
     pub name: String,
     pub ip: IpAddr,
     pub port: u16,
+    pub key: Option<KeyWord>,
 }
 
 impl fmt::Display for Contact {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {}", self.name, self.ip, self.port)
+        write!(f, "{} {} {}", self.name, self.ip, self.port)?;
+        write_key(f, self.key.as_ref())
     }
+}
+
+/// ` <key>`, or nothing when there is no key.
+fn write_key(f: &mut fmt::Formatter<'_>, key: Option<&KeyWord>) -> fmt::Result {
+    match key {
+        Some(key) => write!(f, " {key}"),
+        None => Ok(()),
+    }
+}
+
+/// An optional last word that must be a key if it is there.
+fn parse_key(word: Option<&&str>) -> Result<Option<KeyWord>, ParseError> {
+    word.map(|word| word.parse()).transpose()
 }
 
 /// A request from a peer to the registry.
@@ -76,6 +97,8 @@ pub enum Request {
         name: String,
         password: String,
         port: u16,
+        /// The user's public key; none from a person typing by hand.
+        key: Option<KeyWord>,
     },
     Hello,
     List,
@@ -109,7 +132,11 @@ impl fmt::Display for Request {
                 name,
                 password,
                 port,
-            } => write!(f, "JOIN {name} {password} {port}"),
+                key,
+            } => {
+                write!(f, "JOIN {name} {password} {port}")?;
+                write_key(f, key.as_ref())
+            }
             Request::Hello => f.write_str("HELLO"),
             Request::List => f.write_str("LIST"),
             Request::Search { name } => write!(f, "SEARCH {name}"),
@@ -124,7 +151,7 @@ impl fmt::Display for Request {
 /// The registry's requests: keyword and usage, for `ERR BAD_ARGS`.
 const USAGE: &[(&str, &str)] = &[
     ("REGISTER", "REGISTER <name> <password>"),
-    ("JOIN", "JOIN <name> <password> <port>"),
+    ("JOIN", "JOIN <name> <password> <port> [key]"),
     ("HELLO", "HELLO"),
     ("LIST", "LIST"),
     ("SEARCH", "SEARCH <name>"),
@@ -156,13 +183,13 @@ impl FromStr for Request {
         let (keyword, args) = words(line);
         let upper = keyword.to_ascii_uppercase();
         let arity = match upper.as_str() {
-            "REGISTER" => 2,
-            "JOIN" => 3,
-            "SEARCH" | "INVITE" | "CHECK" => 1,
-            "HELLO" | "LIST" | "LOGOUT" | "HELP" => 0,
+            "REGISTER" => 2..=2,
+            "JOIN" => 3..=4,
+            "SEARCH" | "INVITE" | "CHECK" => 1..=1,
+            "HELLO" | "LIST" | "LOGOUT" | "HELP" => 0..=0,
             _ => return Err(unknown(keyword)),
         };
-        if args.len() != arity {
+        if !arity.contains(&args.len()) {
             return Err(usage(keyword));
         }
         Request::build(&upper, &args)
@@ -185,6 +212,7 @@ impl Request {
                     name,
                     password,
                     port,
+                    key: parse_key(args.get(3))?,
                 }
             }
             "SEARCH" => Request::Search {
@@ -225,14 +253,19 @@ pub enum Reply {
     Hello,
     /// `OK LIST <n>`, followed by `n` `Row` lines.
     List(usize),
-    /// `USER <name> <ip> <port>`: one row of a list.
+    /// `USER <name> <ip> <port> [key]`: one row of a list.
     Row(Contact),
-    /// `OK USER <name> <ip> <port>`: the answer to `SEARCH`.
+    /// `OK USER <name> <ip> <port> [key]`: the answer to `SEARCH`.
     Found(Contact),
     /// `OK TICKET <ticket>`: the answer to `INVITE`.
     Ticket(String),
-    /// `OK TICKET <leader> <invitee>`: the answer to a good `CHECK`.
-    Valid { leader: String, invitee: String },
+    /// `OK TICKET <leader> <invitee> [key]`: the answer to a good `CHECK`,
+    /// with the key the leader joined with.
+    Valid {
+        leader: String,
+        invitee: String,
+        leader_key: Option<KeyWord>,
+    },
     /// `OK BYE`: the answer to `LOGOUT`.
     LoggedOut,
     /// `OK HELP <text>`
@@ -320,7 +353,14 @@ impl fmt::Display for Reply {
             Reply::Row(contact) => write!(f, "USER {contact}"),
             Reply::Found(contact) => write!(f, "OK USER {contact}"),
             Reply::Ticket(ticket) => write!(f, "OK TICKET {ticket}"),
-            Reply::Valid { leader, invitee } => write!(f, "OK TICKET {leader} {invitee}"),
+            Reply::Valid {
+                leader,
+                invitee,
+                leader_key,
+            } => {
+                write!(f, "OK TICKET {leader} {invitee}")?;
+                write_key(f, leader_key.as_ref())
+            }
             Reply::LoggedOut => f.write_str("OK BYE"),
             Reply::Help(text) => write!(f, "OK HELP {text}"),
             Reply::Err(code, text) => write!(f, "ERR {code} {text}"),
@@ -331,14 +371,15 @@ impl fmt::Display for Reply {
 
 fn parse_contact(args: &[&str]) -> Result<Contact, ParseError> {
     match args {
-        [name, ip, port] => Ok(Contact {
+        [name, ip, port] | [name, ip, port, _] => Ok(Contact {
             name: parse_name(name)?,
             ip: parse_ip(ip)?,
             port: parse_port(port)?,
+            key: parse_key(args.get(3))?,
         }),
         _ => Err(ParseError::new(
             ErrorCode::BadArgs,
-            "expected <name> <ip> <port>",
+            "expected <name> <ip> <port> [key]",
         )),
     }
 }
@@ -376,10 +417,13 @@ impl FromStr for Reply {
                         check_ticket(ticket)?;
                         Ok(Reply::Ticket(ticket.to_string()))
                     }
-                    ("TICKET", [leader, invitee]) => Ok(Reply::Valid {
-                        leader: parse_name(leader)?,
-                        invitee: parse_name(invitee)?,
-                    }),
+                    ("TICKET", [leader, invitee]) | ("TICKET", [leader, invitee, _]) => {
+                        Ok(Reply::Valid {
+                            leader: parse_name(leader)?,
+                            invitee: parse_name(invitee)?,
+                            leader_key: parse_key(args.get(2))?,
+                        })
+                    }
                     ("HELP", _) => Ok(Reply::Help(rest.to_string())),
                     _ => Err(bad_reply(line)),
                 }
@@ -410,6 +454,7 @@ mod tests {
                 name: "alice".into(),
                 password: "s3cret".into(),
                 port: 5000,
+                key: None,
             },
         );
         check("HELLO", Request::Hello);
@@ -463,6 +508,7 @@ mod tests {
                     name: "bob".into(),
                     password: "abcd".into(),
                     port,
+                    key: None,
                 },
             );
         }
@@ -493,6 +539,7 @@ mod tests {
                 name: "alice".into(),
                 password: "s3cret".into(),
                 port: 5000,
+                key: None,
             },
             "JOIN alice s3cret 5000",
         );
@@ -504,8 +551,8 @@ mod tests {
             ("REGISTER", "REGISTER <name> <password>"),
             ("REGISTER alice", "REGISTER <name> <password>"),
             ("register alice pw extra", "REGISTER <name> <password>"),
-            ("JOIN alice s3cret", "JOIN <name> <password> <port>"),
-            ("join a b c d", "JOIN <name> <password> <port>"),
+            ("JOIN alice s3cret", "JOIN <name> <password> <port> [key]"),
+            ("join a b c d e", "JOIN <name> <password> <port> [key]"),
             ("HELLO there", "HELLO"),
             ("LIST all", "LIST"),
             ("SEARCH", "SEARCH <name>"),
@@ -639,6 +686,7 @@ mod tests {
             name: "alice".into(),
             password: "s3cret".into(),
             port: 5000,
+            key: None,
         };
         assert_eq!(join.redacted(), "JOIN alice **** 5000");
         let register = Request::Register {
@@ -721,6 +769,7 @@ mod tests {
             Reply::Valid {
                 leader: "alice".into(),
                 invitee: "bob".into(),
+                leader_key: None,
             },
         );
     }
@@ -735,7 +784,7 @@ mod tests {
         check_err::<Reply>("ERR NOPE text", "ERR BAD_ARGS unknown error code NOPE");
         check_err::<Reply>(
             "USER bob 1.2.3.4",
-            "ERR BAD_ARGS expected <name> <ip> <port>",
+            "ERR BAD_ARGS expected <name> <ip> <port> [key]",
         );
     }
 
@@ -748,9 +797,10 @@ mod tests {
         check_err::<Reply>("OK BYE x", "ERR BAD_ARGS not a registry reply: OK BYE x");
         check_err::<Reply>("BYE LATER", "ERR BAD_ARGS unknown BYE reason LATER");
         check_err::<Reply>(
-            "OK JOINED bob 1.2.3.4 5 6",
-            "ERR BAD_ARGS expected <name> <ip> <port>",
+            "OK JOINED bob 1.2.3.4 5 6 7",
+            "ERR BAD_ARGS expected <name> <ip> <port> [key]",
         );
+        check_err::<Reply>("OK JOINED bob 1.2.3.4 5 6", BAD_KEY);
         check_err::<Reply>("USER bob host 5", "ERR BAD_ARGS host is not an IP address");
         check_err::<Reply>("USER b!b 1.2.3.4 5", BAD_NAME);
         check_err::<Reply>(
@@ -764,9 +814,10 @@ mod tests {
         );
         check_err::<Reply>("OK TICKET alice b!b", BAD_NAME);
         check_err::<Reply>(
-            "OK TICKET a b c",
-            "ERR BAD_ARGS not a registry reply: OK TICKET a b c",
+            "OK TICKET a b c d",
+            "ERR BAD_ARGS not a registry reply: OK TICKET a b c d",
         );
+        check_err::<Reply>("OK TICKET a b c", BAD_KEY);
     }
 
     #[test]
@@ -804,6 +855,79 @@ mod tests {
                 "{line:?}"
             );
         }
+    }
+
+    const BAD_KEY: &str =
+        "ERR BAD_KEY a key is two 43-character base64 words joined by a dot, as the peer prints it";
+
+    /// A key word rides last on `JOIN`, `USER`, `OK USER`, `OK JOINED` and
+    /// `OK TICKET`, and round-trips; without it each line reads as before.
+    #[test]
+    fn keys_ride_as_the_last_word() {
+        let word = crate::wire::key::tests::key_word('A', 'z');
+        let key: KeyWord = word.parse().unwrap();
+        check(
+            &format!("JOIN alice s3cret 5000 {word}"),
+            Request::Join {
+                name: "alice".into(),
+                password: "s3cret".into(),
+                port: 5000,
+                key: Some(key.clone()),
+            },
+        );
+        let keyed = |name: &str, ip: &str, port| Contact {
+            key: Some(key.clone()),
+            ..contact(name, ip, port)
+        };
+        check(
+            &format!("USER bob 10.0.0.2 6000 {word}"),
+            Reply::Row(keyed("bob", "10.0.0.2", 6000)),
+        );
+        check(
+            &format!("OK USER bob ::1 6000 {word}"),
+            Reply::Found(keyed("bob", "::1", 6000)),
+        );
+        check(
+            &format!("OK JOINED alice 127.0.0.1 5000 {word}"),
+            Reply::Joined(keyed("alice", "127.0.0.1", 5000)),
+        );
+        check(
+            &format!("OK TICKET alice bob {word}"),
+            Reply::Valid {
+                leader: "alice".into(),
+                invitee: "bob".into(),
+                leader_key: Some(key.clone()),
+            },
+        );
+        check_loose(
+            &format!("join  alice s3cret 5000   {word} "),
+            Request::Join {
+                name: "alice".into(),
+                password: "s3cret".into(),
+                port: 5000,
+                key: Some(key.clone()),
+            },
+            &format!("JOIN alice s3cret 5000 {word}"),
+        );
+        // A last word that is no key is refused as one, never taken for
+        // something else.
+        check_err::<Request>("JOIN alice s3cret 5000 notakey", BAD_KEY);
+        check_err::<Reply>("USER bob 10.0.0.2 6000 notakey", BAD_KEY);
+        check_err::<Reply>("OK TICKET alice bob notakey", BAD_KEY);
+        check_err::<Reply>(
+            &format!("OK TICKET alice bob {word} extra"),
+            &format!("ERR BAD_ARGS not a registry reply: OK TICKET alice bob {word} extra"),
+        );
+        // The password is still checked before the key, and the trace
+        // shows the key but never the password.
+        check_err::<Request>(&format!("JOIN alice abc 5000 {word}"), BAD_PASSWORD);
+        let join = Request::Join {
+            name: "alice".into(),
+            password: "s3cret".into(),
+            port: 5000,
+            key: Some(key),
+        };
+        assert_eq!(join.redacted(), format!("JOIN alice **** 5000 {word}"));
     }
 
     #[test]

@@ -20,3 +20,5 @@ mod support;
 #[cfg(unix)]
 mod terminal;
 mod tidy;
+mod tls;
+mod tls_peers;

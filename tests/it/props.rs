@@ -8,8 +8,8 @@ use std::str::FromStr;
 
 use p2pchat::line::{Frame, LineReader};
 use p2pchat::wire::{
-    self, BusyReason, ByeReason, CloseReason, Contact, ErrorCode, InviteStatus, MAX_LINE, MAX_TEXT,
-    ParseError, Reply, Request, ToLeader, ToMember,
+    self, BusyReason, ByeReason, CloseReason, Contact, ErrorCode, InviteStatus, KeyWord, MAX_LINE,
+    MAX_TEXT, ParseError, Reply, Request, ToLeader, ToMember,
 };
 use proptest::prelude::*;
 
@@ -236,8 +236,20 @@ fn ip() -> impl Strategy<Value = IpAddr> {
     any::<IpAddr>()
 }
 
+/// A public key word, or none (a JOIN typed by hand).
+fn key() -> impl Strategy<Value = Option<KeyWord>> {
+    proptest::option::of(
+        "[A-Za-z0-9+/]{43}\\.[A-Za-z0-9+/]{43}".prop_map(|word| word.parse().unwrap()),
+    )
+}
+
 fn contact() -> impl Strategy<Value = Contact> {
-    (name(), ip(), port()).prop_map(|(name, ip, port)| Contact { name, ip, port })
+    (name(), ip(), port(), key()).prop_map(|(name, ip, port, key)| Contact {
+        name,
+        ip,
+        port,
+        key,
+    })
 }
 
 const ERROR_CODES: &[ErrorCode] = &[
@@ -264,6 +276,7 @@ const ERROR_CODES: &[ErrorCode] = &[
     ErrorCode::LeaderOnly,
     ErrorCode::AlreadyInLobby,
     ErrorCode::AlreadyInvited,
+    ErrorCode::BadKey,
 ];
 
 fn error_code() -> impl Strategy<Value = ErrorCode> {
@@ -273,10 +286,13 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
 fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
         (name(), password()).prop_map(|(name, password)| Request::Register { name, password }),
-        (name(), password(), port()).prop_map(|(name, password, port)| Request::Join {
-            name,
-            password,
-            port
+        (name(), password(), port(), key()).prop_map(|(name, password, port, key)| {
+            Request::Join {
+                name,
+                password,
+                port,
+                key,
+            }
         }),
         Just(Request::Hello),
         Just(Request::List),
@@ -297,7 +313,11 @@ fn reply() -> impl Strategy<Value = Reply> {
         contact().prop_map(Reply::Row),
         contact().prop_map(Reply::Found),
         ticket().prop_map(Reply::Ticket),
-        (name(), name()).prop_map(|(leader, invitee)| Reply::Valid { leader, invitee }),
+        (name(), name(), key()).prop_map(|(leader, invitee, leader_key)| Reply::Valid {
+            leader,
+            invitee,
+            leader_key
+        }),
         Just(Reply::LoggedOut),
         free_text().prop_map(Reply::Help),
         (error_code(), free_text()).prop_map(|(code, text)| Reply::Err(code, text)),
@@ -468,6 +488,7 @@ fn secret_line() -> impl Strategy<Value = SecretLine> {
                         name: name.clone(),
                         password: "****".into(),
                         port,
+                        key: None,
                     }
                 } else {
                     Request::Register {

@@ -70,7 +70,7 @@ fn requests_that_need_no_account() {
         ),
         (
             "JOIN alice pw",
-            "ERR BAD_ARGS usage: JOIN <name> <password> <port>",
+            "ERR BAD_ARGS usage: JOIN <name> <password> <port> [key]",
         ),
         ("HELLO there", "ERR BAD_ARGS usage: HELLO"),
         ("LIST all", "ERR BAD_ARGS usage: LIST"),

@@ -236,6 +236,33 @@ fn peer_modules_import_no_circle() {
     );
 }
 
+/// Invariant: no folder of `src/` imports in a circle: in each, the
+/// modules form layers, messages between threads at the bottom. A folder's
+/// `mod.rs` is its surface and no node, as for the peer above.
+#[test]
+fn no_folder_in_src_imports_in_a_circle() {
+    let mut folders = vec![root().join("src")];
+    let mut checked = 0;
+    while let Some(dir) = folders.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() && !path.ends_with("bin") {
+                folders.push(path.clone());
+                let graph = module_graph(&path);
+                if let Some(circle) = find_circle(&graph) {
+                    panic!(
+                        "{} imports in a circle: {}",
+                        path.display(),
+                        circle.join(" -> ")
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 8, "only {checked} folders found under src/");
+}
+
 /// Invariant: the peer's plain types take the time as an argument and do
 /// no I/O: no clock, no file, no socket, no thread, no channel.
 #[test]
@@ -352,6 +379,37 @@ fn only_the_connection_type_frames_and_writes_lines() {
     assert!(
         found.is_empty(),
         "lines framed or written outside conn:\n{}",
+        found.join("\n")
+    );
+}
+
+/// Invariant: every connection from one peer to another (an invitation,
+/// a rejoin) is opened through `peer/tls.rs`, which makes it TLS with both
+/// ends' keys unless the peer speaks plain text: no other peer module
+/// connects a socket itself.
+#[test]
+fn peers_connect_to_peers_only_through_tls_rs() {
+    let mut found = Vec::new();
+    let mut files = Vec::new();
+    rust_files_under(&root().join("src/peer"), &mut files);
+    for file in files {
+        let rel = file
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel == "src/peer/tls.rs" {
+            continue;
+        }
+        for line in code_of(&read(&file)).lines() {
+            if line.contains("TcpStream::connect") {
+                found.push(format!("{rel}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "peer connections opened outside peer/tls.rs:\n{}",
         found.join("\n")
     );
 }
@@ -513,6 +571,7 @@ fn the_import_check_finds_circles() {
     let got = sibling_imports(
         "use super::app::{App, Stage};\nuse super::{FEED, msg::{Event, Move}};\nuse crate::peer::menu::X;\nuse super::CANCEL;",
         &siblings,
+        "crate::peer::",
     );
     assert_eq!(got, ["app", "menu", "msg"]);
     let graph = |edges: &[(&str, &[&str])]| -> Vec<(String, Vec<String>)> {
@@ -858,6 +917,12 @@ fn code_of(source: &str) -> String {
 /// Each `.rs` file directly in `dir` but `mod.rs`, by module name, with the
 /// sibling modules it imports (outside its tests).
 fn module_graph(dir: &Path) -> Vec<(String, Vec<String>)> {
+    let relative = dir.strip_prefix(root().join("src")).unwrap_or(dir);
+    let path: Vec<String> = relative
+        .components()
+        .filter_map(|c| c.as_os_str().to_str().map(str::to_string))
+        .collect();
+    let crate_prefix = format!("crate::{}::", path.join("::"));
     let mut files = Vec::new();
     rust_files_under(dir, &mut files);
     let module = |path: &Path| -> Option<String> {
@@ -875,7 +940,7 @@ fn module_graph(dir: &Path) -> Vec<(String, Vec<String>)> {
             continue;
         };
         let code = code_of(&read(file));
-        let mut imports = sibling_imports(without_tests(&code), &names);
+        let mut imports = sibling_imports(without_tests(&code), &names, &crate_prefix);
         imports.retain(|m| *m != name);
         node.1.extend(imports);
         node.1.sort();
@@ -885,10 +950,11 @@ fn module_graph(dir: &Path) -> Vec<(String, Vec<String>)> {
 }
 
 /// The names among `siblings` that `code` reaches with `super::NAME` or
-/// `crate::peer::NAME`, `use super::{NAME::.., ..}` groups included; sorted.
-fn sibling_imports(code: &str, siblings: &[String]) -> Vec<String> {
+/// `crate::FOLDER::NAME` (`crate_prefix`), `use super::{NAME::.., ..}`
+/// groups included; sorted.
+fn sibling_imports(code: &str, siblings: &[String], crate_prefix: &str) -> Vec<String> {
     let mut found = Vec::new();
-    for prefix in ["super::", "crate::peer::"] {
+    for prefix in ["super::", crate_prefix] {
         for (at, _) in code.match_indices(prefix) {
             let rest = &code[at + prefix.len()..];
             let heads: Vec<&str> = match rest.strip_prefix('{') {

@@ -122,6 +122,7 @@ impl Load<'_> {
             name: peer.name.clone(),
             password: BENCH_PASSWORD.into(),
             port,
+            key: None,
         })
     }
 

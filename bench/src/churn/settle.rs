@@ -107,6 +107,7 @@ impl Watcher {
             name: name.into(),
             password: BENCH_PASSWORD.into(),
             port: 9999,
+            key: None,
         }))?;
         watcher.read()?;
         if !watcher.line.starts_with("OK JOINED ") {

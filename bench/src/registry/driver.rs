@@ -178,6 +178,7 @@ impl Driver {
                     name,
                     password: BENCH_PASSWORD.into(),
                     port: 9000,
+                    key: None,
                 };
                 (&stream).write_all(wire_line(join).as_bytes())?;
                 stream.set_nonblocking(true)?;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use p2pchat::db::Store;
 use p2pchat::password::{HashParams, Hasher};
-use p2pchat::registry::{RegistryConfig, Server};
+use p2pchat::registry::{RegistryConfig, RegistryTls, Server};
 
 use super::{BENCH_PASSWORD, peer_name};
 use crate::BenchError;
@@ -44,6 +44,8 @@ pub(super) fn bench_config(db: &Path, hello_timeout: Duration) -> RegistryConfig
     config.max_per_address = config.max_connections;
     config.max_invites_per_user = usize::MAX;
     config.registrations.max = usize::MAX;
+    // The load generators speak raw lines.
+    config.tls = RegistryTls::Plaintext;
     config
 }
 

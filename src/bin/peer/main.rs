@@ -4,16 +4,19 @@
 
 mod console;
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use chrono::Local;
 use clap::{Parser, ValueEnum};
 use crossbeam_channel::{bounded, unbounded};
+use p2pchat::client::{FirstUse, RegistrySecurity, RegistryTrust};
+use p2pchat::crypto::Fingerprint;
 use p2pchat::lobby::{self, InvitePolicy};
 use p2pchat::peer::{
     Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig,
@@ -23,6 +26,9 @@ use p2pchat::screen::{ColorChoice, ScreenLine, Style};
 use p2pchat::trace::Trace;
 
 use crate::console::{LineEditor, TerminalRestorer};
+
+/// The file in the data directory that keeps the keys seen before.
+const KNOWN_KEYS: &str = "known_keys";
 
 /// How many lines may wait for standard output.
 const SCREEN_CAPACITY: usize = 256;
@@ -77,6 +83,20 @@ struct Args {
     /// Put the time (HH:MM) before each chat line.
     #[arg(long)]
     timestamps: bool,
+    /// Speak plain text to the registry and to other peers instead of TLS,
+    /// for labs with nc: anyone on the network can read and change what is
+    /// sent, passwords included.
+    #[arg(long, conflicts_with = "trust_registry")]
+    plaintext: bool,
+    /// Where the peer keeps each user's keys (users/<name>/), the registry
+    /// keys it has seen (known_keys) and the peers' (known_peers); by
+    /// default the platform's data directory for p2pchat.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The registry's fingerprint (SHA256:...), as the registry prints it
+    /// at start: only that key is accepted, even on first contact.
+    #[arg(long, value_name = "SHA256:...")]
+    trust_registry: Option<Fingerprint>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -97,6 +117,51 @@ fn parse_history(text: &str) -> Result<usize, String> {
     }
 }
 
+/// Plain text, said at start, or TLS with the registry's key pinned in the
+/// data directory: asked about at a terminal, remembered and said when piped.
+fn registry_security(
+    args: &Args,
+    at_terminal: bool,
+) -> Result<RegistrySecurity, Box<dyn std::error::Error>> {
+    if args.plaintext {
+        p2pchat::trace::out(
+            "Plain text (--plaintext): anyone on the network can read and change what is \
+             sent to the registry and between peers, passwords included.",
+        );
+        return Ok(RegistrySecurity::Plaintext);
+    }
+    let data_dir = data_dir(args)?;
+    let first_use = if at_terminal {
+        FirstUse::Ask(Box::new(ask_yes_no))
+    } else {
+        FirstUse::Remember(Box::new(|line| p2pchat::trace::out(line)))
+    };
+    let trust = RegistryTrust::new(data_dir.join(KNOWN_KEYS), args.trust_registry, first_use)?;
+    Ok(RegistrySecurity::Tls(Arc::new(trust)))
+}
+
+/// `--data-dir`, or the platform's data directory for p2pchat.
+fn data_dir(args: &Args) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    match &args.data_dir {
+        Some(dir) => Ok(dir.clone()),
+        None => Ok(dirs::data_dir()
+            .map(|dir| dir.join("p2pchat"))
+            .ok_or("no data directory on this system: give one with --data-dir")?),
+    }
+}
+
+/// Shows `question` and reads the answer from the terminal, before the line
+/// editor starts; only a `y` or `yes` is a yes.
+fn ask_yes_no(question: &str) -> bool {
+    print!("{question} ");
+    let _ = io::stdout().flush();
+    let mut answer = String::new();
+    if io::stdin().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_lowercase().as_str(), "y" | "yes")
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(args) {
@@ -112,6 +177,16 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // Every address the name resolves to, tried in order.
     let servers = p2pchat::peer::resolve_servers(&args.server)?;
     let mut config = PeerConfig::new(servers[0]);
+    let at_terminal = console::at_terminal();
+    config.registry_security = registry_security(&args, at_terminal)?;
+    // Each user's keys and the keys of the peers seen: always under TLS; in
+    // plain text only where a folder is named, so the lab mode leaves no
+    // files behind unasked.
+    config.data_dir = match args.plaintext {
+        true => args.data_dir.clone(),
+        false => Some(data_dir(&args)?),
+    };
+    config.plaintext = args.plaintext;
     config.servers = servers;
     config.listen = SocketAddr::from(([0, 0, 0, 0], args.port));
     config.advertise_port = args.advertise_port;
@@ -124,7 +199,6 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config.invites = args.invites;
     config.trace = Trace::new(args.trace);
 
-    let at_terminal = console::at_terminal();
     let choice = match args.color {
         Color::Auto => ColorChoice::Auto,
         Color::Always => ColorChoice::Always,

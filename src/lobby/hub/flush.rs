@@ -249,7 +249,7 @@ mod tests {
     #[test]
     fn a_line_that_arrives_during_a_pass_reaches_the_members_not_yet_served() {
         let (events, readers) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
-        let (_control_tx, control) = crossbeam_channel::unbounded();
+        let (control_tx, control) = crossbeam_channel::unbounded();
         let inbox = Inboxes { control, readers };
         let (notices, _ui) = crossbeam_channel::unbounded();
         let config = LobbyConfig::new("leader");
@@ -271,7 +271,7 @@ mod tests {
         hub.handle(Event::Say("one".into()));
         // Arrives while the pass is under way: the hub sees it after serving
         // its first `PASS_CHUNK` members.
-        events.send(Event::Say("two".into())).unwrap();
+        control_tx.send(Event::Say("two".into())).unwrap();
         assert_eq!(hub.flush(&inbox), None);
         for (i, member) in members.iter_mut().enumerate() {
             assert_eq!(next_msg(member), "MSG leader one", "m{i}");

@@ -323,6 +323,7 @@ impl LobbyState {
                 name: m.name.clone(),
                 ip: addr.ip(),
                 port: addr.port(),
+                key: None,
             })
         });
         known.collect()

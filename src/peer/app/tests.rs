@@ -16,7 +16,9 @@ use crate::wire::{AttemptLimit, BusyReason, CloseReason, Contact, ErrorCode, ToL
 
 use crate::peer::app::App;
 use crate::peer::effect::{Effect, Incoming, LogFailure, Now, Worker};
-use crate::peer::msg::{Asker, ChatAnswer, Event, FromLeader, NotInvited, RegistryReply};
+use crate::peer::msg::{
+    Asker, ChatAnswer, Event, FromLeader, KeyChange, KeyNews, NotInvited, RegistryReply,
+};
 use crate::peer::{ADD_PROMPT, LOBBY_HELP, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
 
 const ACCEPT_PROMPT: &str = "Chat request from 'alice'. Accept? ['OK', 'REJECT']";
@@ -45,6 +47,7 @@ fn contact(name: &str, last: u8) -> Contact {
         name: name.into(),
         ip: [10, 0, 0, last].into(),
         port: 7000 + u16::from(last),
+        key: None,
     }
 }
 
@@ -62,6 +65,7 @@ fn request(from: &str, ticket: Option<&str>) -> (Incoming, Receiver<ChatAnswer>)
     let event = Event::Invitation {
         from: from.into(),
         ticket: ticket.map(str::to_string),
+        proved: None,
         answer,
     };
     (Incoming::Event(event), answer_rx)
@@ -74,6 +78,7 @@ fn checked(request: u64, leader: &str, invitee: &str) -> Incoming {
         verdict: Ok(Vouched {
             leader: leader.into(),
             invitee: invitee.into(),
+            leader_key: None,
         }),
     })
 }
@@ -90,6 +95,7 @@ fn describe(effect: &Effect) -> String {
         }
         Effect::OpenLog { log, me, leader } => format!("open log {}: {me} in {leader}'s", log.0),
         Effect::Log { log, line } => format!("log {}: {line}", log.0),
+        Effect::Verify(name) => format!("verify: {name}"),
         Effect::Lobby(lobby, command) => format!("lobby {lobby}: {command:?}"),
         Effect::Start(Worker::Rejoiner {
             lobby, walk, claim, ..
@@ -610,6 +616,56 @@ fn a_ticket_for_a_lobby_that_has_ended_is_dropped() {
         result: Err(NotInvited::Offline),
     });
     check(&mut app, vec![late], &[]);
+}
+
+/// `/verify` is a command at the menu and in a lobby, never at a password
+/// prompt; a changed key is said at once, whatever the stage.
+#[test]
+fn verify_asks_the_driver_and_a_changed_key_is_said_loudly() {
+    let mut app = app();
+    check(
+        &mut app,
+        vec![line("2"), line("bob"), line("/verify")],
+        &[
+            "Please enter your user name and password to join.",
+            "User name:",
+            "Password:",
+            "registry: Join(bob, <password>, 7000)",
+        ],
+    );
+    let mut app = joined();
+    check(
+        &mut app,
+        vec![
+            line("/verify alice"),
+            line("/verify"),
+            line("/verify a b"),
+            line("/verifyx"),
+        ],
+        &[
+            "verify: alice",
+            "Usage: /verify <name>.",
+            "Usage: /verify <name>.",
+            "Please type 1, 2 or 3 (or /quit).",
+            MENU_PROMPT,
+        ],
+    );
+    let key = |seed: u8| crate::crypto::PeerKey {
+        identity: crate::crypto::IdentityKey::from_bytes([seed; 32]),
+        seal: crate::crypto::SealKey::from_bytes([seed; 32]),
+    };
+    let change = KeyChange {
+        name: "alice".into(),
+        pinned: key(1),
+        presented: key(2),
+    };
+    let warning = crate::peer::keys::change_warning(&change);
+    assert!(warning.contains("alice's key has changed"), "{warning}");
+    check(
+        &mut app,
+        vec![Incoming::Event(Event::Keys(KeyNews::Changed(change)))],
+        &[warning.as_str()],
+    );
 }
 
 mod leader;

@@ -74,16 +74,30 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `server --bind 127.0.0.1:0 --db <db>` plus `extra`, and reads
-    /// the address it listens on from its first line of output.
+    /// Starts `server --plaintext --bind 127.0.0.1:0 --db <db>` plus
+    /// `extra`, and reads the address it listens on from its first line of
+    /// output.
     pub fn start(db: &Path, extra: &[&str]) -> ServerProcess {
         ServerProcess::start_on("127.0.0.1:0", db, extra)
     }
 
-    /// Starts `server --bind <bind> --db <db>` plus `extra`: with a fixed
+    /// Starts `server --plaintext --bind <bind> --db <db>` plus `extra` (the
+    /// tests speak raw lines to it): with a fixed
     /// `bind`, a test can kill the server and start another where its
     /// clients expect it.
     pub fn start_on(bind: &str, db: &Path, extra: &[&str]) -> ServerProcess {
+        let mut args = vec!["--plaintext"];
+        args.extend_from_slice(extra);
+        ServerProcess::spawn(bind, db, &args)
+    }
+
+    /// Starts `server --bind 127.0.0.1:0 --db <db>` plus `extra`, speaking
+    /// TLS (the default): its second line is its fingerprint.
+    pub fn start_tls(db: &Path, extra: &[&str]) -> ServerProcess {
+        ServerProcess::spawn("127.0.0.1:0", db, extra)
+    }
+
+    fn spawn(bind: &str, db: &Path, extra: &[&str]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
             .args(["--bind", bind, "--db"])
             .arg(db)
@@ -119,6 +133,14 @@ impl ServerProcess {
     /// The first line the server printed, without its line ending.
     pub fn first_line(&self) -> &str {
         &self.first_line
+    }
+
+    /// The next line the server prints, without its line ending.
+    pub fn next_line(&mut self) -> String {
+        let mut line = String::new();
+        let stdout = self.stdout.as_mut().expect("stdout is open");
+        stdout.read_line(&mut line).unwrap();
+        line.trim_end().to_string()
     }
 
     /// A new client connected to this server.
@@ -193,8 +215,13 @@ pub struct PeerProcess {
 impl PeerProcess {
     /// Starts `peer` with `args`; `name` is only for messages until the
     /// test joins as it.
+    ///
+    /// It speaks plain text to the registry (the test registries do)
+    /// unless `args` give a `--data-dir`: a TLS peer keeps the registry keys
+    /// it has seen there, never in the real home directory.
     pub fn start(name: &str, args: &[&str]) -> PeerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_peer"))
+            .args(plaintext_unless_data_dir(args))
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -329,4 +356,9 @@ impl Drop for PeerProcess {
     fn drop(&mut self) {
         kill_quietly(&mut self.child);
     }
+}
+
+/// `--plaintext`, unless `args` give a `--data-dir` (a TLS peer's).
+pub fn plaintext_unless_data_dir(args: &[&str]) -> Option<&'static str> {
+    (!args.contains(&"--data-dir")).then_some("--plaintext")
 }

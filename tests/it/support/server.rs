@@ -7,9 +7,12 @@ use std::path::{Path, PathBuf};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use p2pchat::crypto::Fingerprint;
 use p2pchat::db::Store;
 use p2pchat::password::{HashParams, Hasher};
-use p2pchat::registry::{RegistryConfig, Server, ServerError, Stopper};
+use p2pchat::registry::{
+    RegistryConfig, RegistryTls, Server, ServerError, Stopper, key_dir_beside,
+};
 use tempfile::TempDir;
 
 use super::{Client, any_port, temp_dir};
@@ -30,6 +33,7 @@ pub const FAST_HASHES: HashParams = HashParams {
 /// leave a server behind.
 pub struct TestServer {
     addr: SocketAddr,
+    fingerprint: Option<Fingerprint>,
     db_path: PathBuf,
     stopper: Stopper,
     thread: Option<JoinHandle<Result<(), ServerError>>>,
@@ -82,6 +86,7 @@ impl TestServer {
         let db_path = config.db_path.clone();
         let server = Server::bind(config).expect("the test server binds to 127.0.0.1:0");
         let addr = server.local_addr();
+        let fingerprint = server.fingerprint();
         let stopper = server.stopper();
         let thread = thread::Builder::new()
             .name("test-registry".into())
@@ -89,6 +94,7 @@ impl TestServer {
             .expect("the test server thread starts");
         TestServer {
             addr,
+            fingerprint,
             db_path,
             stopper,
             thread: Some(thread),
@@ -99,6 +105,18 @@ impl TestServer {
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// A server speaking TLS, with its key made beside a fresh database.
+    pub fn tls() -> TestServer {
+        TestServer::with_config(|config| {
+            config.tls = RegistryTls::KeyIn(key_dir_beside(&config.db_path));
+        })
+    }
+
+    /// The fingerprint of its key; `None` in plain text.
+    pub fn fingerprint(&self) -> Option<Fingerprint> {
+        self.fingerprint
     }
 
     /// The server's SQLite file.
@@ -136,10 +154,13 @@ impl Drop for TestServer {
     }
 }
 
-/// A registry's configuration on `127.0.0.1:0`, with cheap hashes.
+/// A registry's configuration on `127.0.0.1:0`, with cheap hashes, in
+/// plain text: most tests speak raw lines to it, as a person with `nc`
+/// would. `TestServer::with_config` turns TLS back on where a test needs it.
 fn test_config(db_path: PathBuf) -> RegistryConfig {
     let mut config = RegistryConfig::new(any_port(), db_path);
     config.password = FAST_HASHES;
+    config.tls = RegistryTls::Plaintext;
     config
 }
 

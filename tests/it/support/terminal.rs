@@ -77,6 +77,7 @@ impl TerminalPeer {
         command
             .args(["--server", &registry.to_string(), "--log-dir"])
             .arg(logs)
+            .args(super::process::plaintext_unless_data_dir(extra))
             .args(extra)
             .env("TERM", "xterm-256color")
             .env_remove("NO_COLOR")
