@@ -7,16 +7,13 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::thread::JoinHandle;
-
-use crossbeam_channel::{Receiver, Sender, never};
 
 use crate::screen::ScreenLine;
 use crate::wire::{BusyReason, Contact};
 
-use super::effect::{Effect, Effects, Incoming, LogFailure, LogId, Now};
+use super::effect::{Answer, Effect, Effects, Incoming, LogFailure, LogId, Now};
 use super::keys::Keyring;
-use super::msg::{Asker, ChatAnswer, Event, FromLeader};
+use super::msg::{Asker, Event, FromLeader};
 use super::repeats::Repeats;
 use super::stage::{Leading, Pending, Stage, Start, Starting};
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
@@ -37,18 +34,14 @@ pub(super) struct App {
     pub(super) contacts: Vec<Contact>,
     pub(super) stage: Stage,
     pub(super) pending: Option<Pending>,
-    /// Chat requests whose tickets the registry checks, by request number;
-    /// the user is not asked about them yet.
-    pub(super) checking: Vec<(u64, Pending)>,
-    pub(super) next_request: u64,
+    /// Chat requests whose tickets the registry checks; the user is not
+    /// asked about them yet.
+    pub(super) checking: Vec<Pending>,
     /// Lines typed while a request is with the registry, oldest first.
     pub(super) held: VecDeque<String>,
     pub(super) next_lobby: u64,
     /// The last chat log's number.
     pub(super) next_log: u64,
-    /// The `member-writer` threads of memberships taken back after a
-    /// rejoin, joined as the peer quits.
-    pub(super) writers: Vec<JoinHandle<()>>,
     pub(super) repeats: Repeats,
     /// The logged-in user's keys (`identity()`); none until `Peer::run`
     /// gives the keyring, or when the peer keeps no keys.
@@ -70,11 +63,9 @@ impl App {
             stage: Stage::Welcome,
             pending: None,
             checking: Vec::new(),
-            next_request: 0,
             held: VecDeque::new(),
             next_lobby: 0,
             next_log: 0,
-            writers: Vec::new(),
             repeats: Repeats::default(),
             keys: None,
             now,
@@ -85,38 +76,26 @@ impl App {
     /// and whether the user quits.
     pub(super) fn handle(&mut self, input: Incoming, now: Now) -> (Flow, Vec<Effect>) {
         self.now = now;
-        let flow = match input {
-            Incoming::Line(line) => self.on_line(&line),
-            Incoming::Event(event) => {
-                self.on_event(event);
-                Flow::Go
-            }
-            Incoming::Feed(line) => {
-                self.on_feed(line);
-                Flow::Go
-            }
-            Incoming::Notice(notice) => {
-                self.on_notice(notice);
-                Flow::Go
-            }
-            Incoming::Link(notice) => {
-                self.on_link(notice);
-                Flow::Go
-            }
-            Incoming::Repeats => {
-                self.show_repeats();
-                Flow::Go
-            }
-            Incoming::LogFailed(failure) => {
-                self.log_failed(failure);
-                Flow::Go
-            }
-            Incoming::Lobby(answer) => {
-                self.on_lobby(answer);
-                Flow::Go
-            }
-        };
+        let flow = self.dispatch(input);
         (flow, self.out.take())
+    }
+
+    /// Hands one input to what handles it; each arm is one call.
+    fn dispatch(&mut self, input: Incoming) -> Flow {
+        match input {
+            Incoming::Line(line) => return self.on_line(&line),
+            Incoming::Event(event) => self.on_event(event),
+            Incoming::Feed(line) => self.on_feed(line),
+            Incoming::Notice(notice) => self.on_notice(notice),
+            Incoming::Link(notice) => self.on_link(notice),
+            Incoming::Repeats => self.show_repeats(),
+            Incoming::LogFailed(failure) => self.log_failed(failure),
+            Incoming::Lobby(answer) => self.on_lobby(answer),
+            Incoming::Request(request) => self.on_invitation(request),
+            Incoming::Withdrawn { request, expired } => self.on_withdrawn(request, expired),
+            Incoming::Linked { membership, result } => self.on_linked(membership, result),
+        }
+        Flow::Go
     }
 
     pub(super) fn say(&self, text: impl Into<ScreenLine>) {
@@ -225,12 +204,6 @@ impl App {
     /// Dispatches what a background thread reported; each arm is one call.
     pub(super) fn on_event(&mut self, event: Event) {
         match event {
-            Event::Invitation {
-                from,
-                ticket,
-                proved,
-                answer,
-            } => self.on_invitation(from, ticket, proved, answer),
             Event::Invited {
                 lobby,
                 name,
@@ -241,19 +214,22 @@ impl App {
                 proven,
                 conn,
             } => self.on_rejoin(claim, proven, conn),
-            Event::Prove { reply } => self.on_prove(&reply),
             Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
-            Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
             Event::Registry(reply) => self.on_registry(reply),
             Event::Keys(news) => self.on_key_news(news),
+            // The driver keeps where a chat request's answer goes, and
+            // hands these in as `Incoming::Request` and `Withdrawn`.
+            // The driver answers `Prove` with `seat_held`.
+            Event::Invitation { .. } | Event::Withdrawn { .. } | Event::Prove { .. } => {}
         }
     }
 
-    /// The leader's lines, if we are a member of a lobby; `never` otherwise.
-    pub(super) fn leader_feed(&self) -> Receiver<FromLeader> {
+    /// The membership whose connection to its leader the driver keeps
+    /// (and whose leader's lines it waits for); it closes the others.
+    pub(super) fn link_in_use(&self) -> Option<u64> {
         match &self.stage {
-            Stage::Member(membership) => membership.feed(),
-            _ => never(),
+            Stage::Member(membership) if membership.is_linked() => Some(membership.id),
+            _ => None,
         }
     }
 
@@ -280,14 +256,13 @@ impl App {
 
     /// The chat request waiting for the user is gone: the user is told,
     /// and nothing is logged, as no lobby was joined.
-    fn on_withdrawn(&mut self, answer: &Sender<ChatAnswer>, expired: bool) {
+    fn on_withdrawn(&mut self, request: u64, expired: bool) {
         // A request still under check was never shown: it goes quietly.
-        self.checking
-            .retain(|(_, c)| !c.answer.same_channel(answer));
+        self.checking.retain(|c| c.request != request);
         let Some(pending) = &self.pending else {
             return;
         };
-        if !pending.answer.same_channel(answer) {
+        if pending.request != request {
             return;
         }
         let from = pending.from.clone();
@@ -360,18 +335,20 @@ impl App {
     /// Leaves any lobby, answers a waiting chat request, and waits for
     /// the threads it started; the driver then logs out.
     pub(super) fn quit(&mut self) {
-        let checking = self.checking.drain(..).map(|(_, pending)| pending);
+        let checking: Vec<Pending> = self.checking.drain(..).collect();
         for pending in self.pending.take().into_iter().chain(checking) {
-            let _ = pending.answer.send(ChatAnswer::Busy(BusyReason::Unsaid));
+            self.answer(pending.request, Answer::Busy(BusyReason::Unsaid));
         }
         match std::mem::replace(&mut self.stage, Stage::Welcome) {
             Stage::Leading(leading) => self.end_lobby(leading, "you quit"),
             Stage::Member(membership) => self.leave_membership(membership),
             _ => {}
         }
-        for handle in self.writers.drain(..) {
-            let _ = handle.join();
-        }
+    }
+
+    /// The answer to chat request `request`.
+    pub(super) fn answer(&self, request: u64, answer: Answer) {
+        self.out.push(Effect::Answer(request, answer));
     }
 }
 

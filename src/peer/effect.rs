@@ -12,14 +12,17 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use crate::client::LinkNotice;
-use crate::conn::MemberConn;
-use crate::crypto::Identity;
+use crate::conn::{LeaderConn, MemberConn};
+use crate::crypto::{Identity, IdentityKey};
 use crate::lobby::roster::Candidate;
 use crate::lobby::{Handed, Inheritance, LobbyConfig, Notice, Proven};
 use crate::screen::ScreenLine;
-use crate::wire::{CloseReason, Contact, ErrorCode, InviteStatus, ParseError, Rejoin};
+use crate::wire::{
+    BusyReason, CloseReason, Contact, ErrorCode, InviteStatus, ParseError, Rejoin, ToLeader,
+    ToMember,
+};
 
-use super::msg::{Accepted, Event, FromLeader, RegistryAsk};
+use super::msg::{Accepted, Event, FromLeader, RegistryAsk, Timing};
 use super::render::{self, Lines, LobbyEvent, Role, Shown};
 
 /// One input for the core: what the user typed, what a worker, the
@@ -40,6 +43,42 @@ pub(super) enum Incoming {
     /// A lobby hub's answer to a `LobbyCommand` (fed back at once by the
     /// driver: the hub always reads its control inbox).
     Lobby(LobbyAnswer),
+    /// A chat request arrived; the driver keeps where its answer goes.
+    Request(ChatRequest),
+    /// Chat request `request` is no longer open: the leader closed the
+    /// connection, or it `expired` unanswered.
+    Withdrawn {
+        request: u64,
+        expired: bool,
+    },
+    /// Membership `membership` has its connection to the leader (fed back
+    /// at once by the driver for `Answer::Accept` and `Worker::MemberLink`),
+    /// or why not.
+    Linked {
+        membership: u64,
+        result: Result<(), String>,
+    },
+}
+
+/// A chat request, by the driver's number for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ChatRequest {
+    pub(super) request: u64,
+    pub(super) from: String,
+    pub(super) ticket: Option<String>,
+    /// The key the leader proved in the TLS handshake; none in plain text.
+    pub(super) proved: Option<IdentityKey>,
+}
+
+/// The user's answer to a chat request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Answer {
+    /// We join: the connection becomes membership `membership`'s.
+    Accept {
+        membership: u64,
+    },
+    Reject,
+    Busy(BusyReason),
 }
 
 /// The time an input is handled at: the core reads no clock.
@@ -82,6 +121,28 @@ pub(super) enum Effect {
     /// which the driver keeps; some are answered at once with an
     /// `Incoming::Lobby`.
     Lobby(u64, LobbyCommand),
+    /// The answer to chat request `.0`.
+    Answer(u64, Answer),
+    /// Writes `line` on a member's connection the core turns away (an
+    /// invitee that accepted into a lobby that has ended, a `REJOIN` while
+    /// we lead none), then closes it.
+    TurnAway(TurnedAway),
+    /// A line for the leader of membership `.0`; lost if it has no
+    /// connection (while it looks for its leader).
+    ToLeader(u64, ToLeader),
+}
+
+/// A member's connection the core turns away, and its one line.
+pub(super) struct TurnedAway {
+    pub(super) conn: Box<MemberConn>,
+    pub(super) line: ToMember,
+}
+
+/// Written by hand: the line, not the socket.
+impl std::fmt::Debug for TurnedAway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TurnedAway({})", self.line)
+    }
 }
 
 /// A chat log the driver keeps open for the core: the lobby's, which goes
@@ -100,7 +161,6 @@ pub(super) enum LogFailure {
 }
 
 /// A worker thread the core wants started.
-#[derive(Debug)]
 pub(super) enum Worker {
     /// Sends `contact` a chat request into lobby `lobby` with `ticket`;
     /// it gives up when that lobby ends or is handed on.
@@ -110,17 +170,46 @@ pub(super) enum Worker {
         contact: Contact,
         ticket: String,
     },
-    /// Walks the roster (`walk`) for membership `lobby`, whose leader is
-    /// lost or handed the lobby on, with our `claim`, signed with
-    /// `identity`, until `deadline`; it gives up when the core's stage no
-    /// longer waits for that walk (`App::walk_in_use`).
-    Rejoiner {
-        lobby: u64,
-        walk: Vec<Candidate>,
-        claim: Box<Rejoin>,
-        deadline: Instant,
-        identity: Arc<Identity>,
+    /// Walks the roster; it gives up when the core's stage no longer
+    /// waits for that walk (`App::walk_in_use`).
+    Rejoiner(Walk),
+    /// Carries membership `membership`'s chat over `conn`, which `leader`
+    /// took back (a `member-writer` and a member reader). Answered at once
+    /// with `Incoming::Linked`.
+    MemberLink {
+        membership: u64,
+        leader: String,
+        conn: Box<LeaderConn>,
+        timing: Timing,
     },
+}
+
+/// A walk of the roster (`walk`) for membership `lobby`, whose leader is
+/// lost or handed the lobby on, with our `claim`, signed with `identity`,
+/// until `deadline`.
+pub(super) struct Walk {
+    pub(super) lobby: u64,
+    pub(super) walk: Vec<Candidate>,
+    pub(super) claim: Rejoin,
+    pub(super) deadline: Instant,
+    pub(super) identity: Arc<Identity>,
+}
+
+/// Written by hand: the worker and whom it is for, not its sockets or keys.
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Worker::Inviter { lobby, contact, .. } => {
+                write!(f, "Inviter({lobby}, {})", contact.name)
+            }
+            Worker::Rejoiner(Walk { lobby, walk, .. }) => {
+                write!(f, "Rejoiner({lobby}, {walk:?})")
+            }
+            Worker::MemberLink {
+                membership, leader, ..
+            } => write!(f, "MemberLink({membership}, {leader})"),
+        }
+    }
 }
 
 /// What the core asks of a lobby hub it leads. The driver owns the hub.

@@ -7,10 +7,9 @@ use crate::crypto::Identity;
 use crate::lobby::{Handed, Notice};
 use crate::wire::{BusyReason, CloseReason, InviteStatus, ParseError, ToMember};
 
-use super::CANCEL_CHECK;
 use super::app::App;
 use super::commands::LobbyInput;
-use super::effect::{Effect, LobbyAnswer, LobbyCommand, LogId, MembersFor};
+use super::effect::{Effect, LobbyAnswer, LobbyCommand, LogId, MembersFor, TurnedAway};
 use super::msg::{Accepted, Outcome};
 use super::render::{self, LobbyEvent, Role};
 use super::stage::{Leading, Stage, Start};
@@ -111,10 +110,10 @@ impl App {
                 Stage::Menu
             }
             (Start::TakeOver { membership, why }, Ok(lobby_id)) => {
-                self.took_over(lobby, lobby_id, membership, &why)
+                self.took_over(lobby, lobby_id, *membership, &why)
             }
             (Start::TakeOver { membership, .. }, Err(err)) => {
-                self.lobby_lost(membership, &format!("cannot lead it: {err}"))
+                self.lobby_lost(*membership, &format!("cannot lead it: {err}"))
             }
         };
         self.prompt();
@@ -193,21 +192,23 @@ impl App {
             return;
         };
         if leading.id != lobby {
-            return too_late(outcome);
+            // An answer for a lobby that has ended: an accepting invitee
+            // is told so rather than left waiting.
+            if let Outcome::Accepted { conn, .. } = outcome {
+                let line = ToMember::Closed(CloseReason::LeaderLeft);
+                self.out.push(Effect::TurnAway(TurnedAway { conn, line }));
+            }
+            return;
         }
         leading.invitations.answered(&name);
         let (report, status) = match outcome {
             Outcome::Accepted { addr, key, conn } => {
                 // Everyone hears `JOINED` from the hub instead.
                 let report = format!("OK -> ('{}', {})", addr.ip(), addr.port());
-                let accepted = Box::new(Accepted {
-                    addr,
-                    key,
-                    conn: *conn,
-                });
+                let conn = *conn;
+                let accepted = Box::new(Accepted { addr, key, conn });
                 let name = name.clone();
-                let admit = LobbyCommand::Admit { name, accepted };
-                self.to_lobby(lobby, admit);
+                self.to_lobby(lobby, LobbyCommand::Admit { name, accepted });
                 (report, None)
             }
             Outcome::Rejected => {
@@ -278,15 +279,6 @@ impl App {
         if someone_left {
             self.maybe_end_empty_lobby();
         }
-    }
-}
-
-/// An answer for a lobby that has ended: an accepting invitee is told so
-/// rather than left waiting.
-fn too_late(outcome: Outcome) {
-    if let Outcome::Accepted { mut conn, .. } = outcome {
-        let _ = conn.socket().set_write_timeout(Some(CANCEL_CHECK));
-        let _ = conn.send(&ToMember::Closed(CloseReason::LeaderLeft));
     }
 }
 

@@ -134,7 +134,7 @@ impl App {
             self.say(format!("{name} is in this lobby already."));
             return;
         }
-        membership.send(ToLeader::Invite(name.to_string()));
+        membership.send(&self.out, ToLeader::Invite(name.to_string()));
         self.say(format!("Asked {} to invite {name}.", membership.leader));
     }
 
@@ -171,6 +171,6 @@ impl App {
         };
         self.out.log(membership.log, &line);
         self.say(line);
-        membership.send(private);
+        membership.send(&self.out, private);
     }
 }

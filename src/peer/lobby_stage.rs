@@ -5,18 +5,16 @@
 
 use crate::crypto::Identity;
 
-use crossbeam_channel::{bounded, unbounded};
-
 use crate::screen::ScreenLine;
 use crate::wire::{self, CloseReason, MAX_TEXT, Succession, ToLeader, ToMember};
 
+use super::LOBBY_HELP;
 use super::app::App;
 use super::commands::LobbyInput;
-use super::effect::{Effect, Effects, LogId};
-use super::msg::{Asker, ChatAnswer, RegistryAsk};
+use super::effect::{Answer, Effect, Effects, LogId};
+use super::msg::{Asker, RegistryAsk};
 use super::render::{LobbyEvent, Role};
 use super::stage::{Membership, Pending, Phase, Stage};
-use super::{FEED_CAPACITY, LOBBY_HELP};
 
 impl App {
     /// Opens a chat log for `leader`'s lobby; the driver says at once if
@@ -48,7 +46,7 @@ impl App {
                     }
                     let line = format!("[{}] {piece}", self.my_name());
                     self.out.log(membership.log, line);
-                    membership.send(ToLeader::Msg(piece.to_string()));
+                    membership.send(&self.out, ToLeader::Msg(piece.to_string()));
                 }
             }
             LobbyInput::Invite(name) => self.member_invite(&membership, name),
@@ -112,7 +110,7 @@ impl App {
     pub(super) fn leave_membership(&mut self, membership: Membership) {
         // A rejoiner still walking is stopped by the driver: the stage
         // no longer waits for it.
-        membership.send(ToLeader::Leave);
+        membership.send(&self.out, ToLeader::Leave);
         self.out.log(membership.log, "* you left the lobby");
         self.notice(format!("You left {}'s lobby.", membership.leader));
     }
@@ -121,7 +119,7 @@ impl App {
         match answer.to_ascii_lowercase().as_str() {
             "ok" | "yes" | "y" => self.accept_request(pending),
             "reject" | "no" | "n" => {
-                let _ = pending.answer.send(ChatAnswer::Reject);
+                self.answer(pending.request, Answer::Reject);
                 self.say(format!(
                     "Rejected the chat request from '{}'.",
                     pending.from
@@ -136,38 +134,58 @@ impl App {
         }
     }
 
-    /// The user said yes: the chat connection's thread gets a new lobby id
-    /// and the outbox, and we are a member until the leader says otherwise.
+    /// The user said yes: the chat connection becomes a new membership's,
+    /// and we are a member until the leader says otherwise. The driver
+    /// says at once whether the connection was still there (`on_linked`).
     fn accept_request(&mut self, pending: Pending) {
         self.next_lobby += 1;
         let id = self.next_lobby;
-        let (outbox, outbox_rx) = unbounded();
-        // Bounded, so a flooding lobby waits in TCP rather than in memory.
-        let (feed, feed_rx) = bounded(FEED_CAPACITY);
-        let accept = ChatAnswer::Accept {
-            outbox: outbox_rx,
-            feed,
-        };
-        if pending.answer.send(accept).is_err() {
-            self.say(format!(
-                "The chat request from '{}' was withdrawn.",
-                pending.from
-            ));
-            self.prompt();
-            return;
-        }
-        self.notice(format!("Joining {}'s lobby...", pending.from));
+        self.answer(pending.request, Answer::Accept { membership: id });
         self.stage = Stage::Member(Membership {
             id,
             leader: pending.from,
             members: Vec::new(),
             log: None,
             standing: Box::default(),
-            phase: Phase::Invited {
-                outbox,
-                feed: feed_rx,
-            },
+            phase: Phase::Invited,
         });
+    }
+
+    /// Membership `membership` has its connection to the leader, or it was
+    /// gone: an invitation accepted, or a leader that took us back.
+    pub(super) fn on_linked(&mut self, membership: u64, result: Result<(), String>) {
+        let ours = matches!(&self.stage, Stage::Member(m) if m.id == membership);
+        if !ours {
+            return;
+        }
+        let Stage::Member(member) = std::mem::replace(&mut self.stage, Stage::Menu) else {
+            unreachable!("checked just above");
+        };
+        match (member.phase, result) {
+            (Phase::Invited, Ok(())) => {
+                self.notice(format!("Joining {}'s lobby...", member.leader));
+                self.stage = Stage::Member(Membership {
+                    phase: Phase::Invited,
+                    ..member
+                });
+            }
+            (Phase::Invited, Err(_)) => {
+                self.say(format!(
+                    "The chat request from '{}' was withdrawn.",
+                    member.leader
+                ));
+                self.prompt();
+            }
+            (Phase::Linking { leader, first, why }, result) => {
+                let member = Membership {
+                    phase: Phase::Admitted { earlier: false },
+                    ..member
+                };
+                self.stage = self.linked(member, leader, first, &why, result);
+                self.prompt();
+            }
+            (phase, _) => self.stage = Stage::Member(Membership { phase, ..member }),
+        }
     }
 
     /// A line from the leader of lobby `lobby`, if we are still its member:
@@ -180,7 +198,7 @@ impl App {
         if membership.id != lobby {
             return;
         }
-        if let (ToMember::Members(_), Phase::Invited { .. }) = (&line, &membership.phase) {
+        if let (ToMember::Members(_), Phase::Invited) = (&line, &membership.phase) {
             self.open_member_log();
         }
         let identity = self.identity();

@@ -21,6 +21,7 @@ mod invitee;
 mod inviter;
 mod keys;
 mod leading;
+mod links;
 mod lobbies;
 mod lobby_commands;
 mod lobby_stage;
@@ -309,15 +310,14 @@ impl Peer {
             log_dir: config.log_dir.clone(),
             logs: std::collections::HashMap::new(),
             lobbies: lobbies::Lobbies::default(),
+            links: links::Links::default(),
             walks: std::collections::HashMap::new(),
         };
         let confirm = console.secrets_unseen;
         let mut app = App::new(config, chat_port, confirm, driver::now());
         app.keys = keys;
         drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
-        app.quit();
-        let effects = app.out.take();
-        driver.carry_out(&mut app, effects, driver::now());
+        driver.quit(&mut app);
         driver.finish();
         // Chat requests still waiting for an answer are answered BUSY by
         // their own threads as the listener stops.

@@ -2,14 +2,12 @@
 //! (a menu, waiting for the registry, starting a lobby, leading one, a
 //! member of one), each with what that stage has.
 
-use crossbeam_channel::{Receiver, Sender, never};
-
 use crate::crypto::IdentityKey;
-use crate::wire::{Contact, ToLeader};
+use crate::wire::{Contact, ToLeader, ToMember};
 
-use super::effect::LogId;
+use super::effect::{Effect, Effects, LogId};
 use super::invitations::Invitations;
-use super::msg::{ChatAnswer, FromLeader, Move};
+use super::msg::Move;
 use super::standing::Standing;
 
 #[derive(Clone, Copy)]
@@ -70,7 +68,10 @@ pub(super) enum Start {
     /// A new lobby, whose first invitees are the conversation list.
     Fresh,
     /// A lobby this member takes over, after a handover or a lost leader.
-    TakeOver { membership: Membership, why: Move },
+    TakeOver {
+        membership: Box<Membership>,
+        why: Move,
+    },
 }
 
 /// A lobby we lead. Its hub is the driver's (`Effect::Lobby`).
@@ -100,17 +101,14 @@ pub(super) struct Membership {
 }
 
 /// Where a membership stands with its leader; each phase has what it needs.
+/// Its connection (the outbox and the leader's lines) is the driver's, by
+/// the membership's id, while the phase is `Invited`, `Linking` or
+/// `Admitted`.
 pub(super) enum Phase {
     /// We said `OK`; the leader has not sent `MEMBERS` yet.
-    Invited {
-        outbox: Sender<ToLeader>,
-        /// This membership's lines from the leader, and no other's.
-        feed: Receiver<FromLeader>,
-    },
+    Invited,
     /// The leader sent `MEMBERS`.
     Admitted {
-        outbox: Sender<ToLeader>,
-        feed: Receiver<FromLeader>,
         /// True while the leader's `HISTORY` lines are being shown, so the
         /// first live line after them can say where they end.
         earlier: bool,
@@ -122,47 +120,48 @@ pub(super) enum Phase {
         /// Why we look for a leader.
         why: Move,
     },
+    /// `leader` took us back; the driver starts the link to it
+    /// (`Worker::MemberLink`), and once it runs, `first` (its `MEMBERS`)
+    /// is shown.
+    Linking {
+        leader: String,
+        first: ToMember,
+        why: Move,
+    },
 }
 
 impl Membership {
     /// Sends `line` to the leader, if we are connected to one; while
     /// rejoining there is none, and the line is lost.
-    pub(super) fn send(&self, line: ToLeader) {
+    pub(super) fn send(&self, out: &Effects, line: ToLeader) {
         match &self.phase {
-            Phase::Invited { outbox, .. } | Phase::Admitted { outbox, .. } => {
-                let _ = outbox.send(line);
-            }
-            Phase::Rejoining { .. } => {}
+            Phase::Invited | Phase::Admitted { .. } => out.push(Effect::ToLeader(self.id, line)),
+            Phase::Rejoining { .. } | Phase::Linking { .. } => {}
         }
     }
 
     pub(super) fn is_rejoining(&self) -> bool {
-        matches!(self.phase, Phase::Rejoining { .. })
+        matches!(self.phase, Phase::Rejoining { .. } | Phase::Linking { .. })
     }
 
     /// The leader's `MEMBERS` came: an invited member is admitted.
     pub(super) fn admit(&mut self) {
-        if let Phase::Invited { outbox, feed } = &self.phase {
-            self.phase = Phase::Admitted {
-                outbox: outbox.clone(),
-                feed: feed.clone(),
-                earlier: false,
-            };
+        if let Phase::Invited = &self.phase {
+            self.phase = Phase::Admitted { earlier: false };
         }
     }
 
-    /// This membership's lines from the leader; none while rejoining.
-    pub(super) fn feed(&self) -> Receiver<FromLeader> {
-        match &self.phase {
-            Phase::Invited { feed, .. } | Phase::Admitted { feed, .. } => feed.clone(),
-            Phase::Rejoining { .. } => never(),
-        }
+    /// Whether the driver is to keep this membership's connection.
+    pub(super) fn is_linked(&self) -> bool {
+        !matches!(self.phase, Phase::Rejoining { .. })
     }
 }
 
+/// A chat request the user is asked about, or whose ticket the registry
+/// checks, by the driver's number for it.
 pub(super) struct Pending {
+    pub(super) request: u64,
     pub(super) from: String,
     /// The key the leader proved in the TLS handshake; none in plain text.
     pub(super) proved: Option<IdentityKey>,
-    pub(super) answer: Sender<ChatAnswer>,
 }

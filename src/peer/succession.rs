@@ -8,25 +8,22 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crossbeam_channel::bounded;
-
 use crate::conn::{LeaderConn, MemberConn};
 use crate::crypto::Identity;
 use crate::lobby::roster::Candidate;
 use crate::lobby::{Handed, LobbyConfig, Proven};
 use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
 
+use super::LOBBY_HELP;
 use super::app::App;
 use super::effect::LobbyCommand;
-use super::effect::{Effect, Worker};
+use super::effect::{Effect, TurnedAway, Walk, Worker};
 use super::invitations::Invitations;
 use super::keys::own_identity;
-use super::migration::start_link;
 use super::msg::{Move, Rejoined, Timing};
 use super::render::{LobbyEvent, Role};
 use super::stage::{Leading, Membership, Phase, Stage, Start, Starting};
 use super::standing::Standing;
-use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
 
 impl App {
     /// The hub handed the lobby on (`/handover`): we come back to it as a
@@ -84,7 +81,7 @@ impl App {
         let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
             unreachable!("checked just above");
         };
-        if let Phase::Invited { .. } = membership.phase {
+        if let Phase::Invited = membership.phase {
             // The leader went away before it let us in: no lobby was joined.
             self.say(format!(
                 "The chat request from '{}' was withdrawn: the leader closed the connection.",
@@ -145,13 +142,13 @@ impl App {
         // Nothing more from the old connection counts, its end included:
         // a rejoining membership has no feed.
         membership.phase = Phase::Rejoining { why };
-        self.out.push(Effect::Start(Worker::Rejoiner {
+        self.out.push(Effect::Start(Worker::Rejoiner(Walk {
             lobby: membership.id,
             walk,
-            claim: Box::new(claim),
+            claim,
             deadline: self.now.at + self.config.lobby_timeout,
             identity,
-        }));
+        })));
         Stage::Member(membership)
     }
 
@@ -173,7 +170,7 @@ impl App {
                 leader,
                 conn,
                 first,
-            } => self.rejoined(membership, leader, *conn, first, &why),
+            } => self.rejoined(membership, leader, conn, first, &why),
             Rejoined::Lead => self.take_over(membership, &why),
             Rejoined::GaveUp => self.lobby_lost(membership, "nobody in it could be reached"),
             Rejoined::NoThread(err) => {
@@ -183,38 +180,49 @@ impl App {
         self.prompt();
     }
 
-    /// A peer took us back: the chat goes on with it as the leader, and our
-    /// lines it has not numbered go to it.
+    /// A peer took us back: the driver starts the link to it under a new
+    /// id for the membership, and says at once whether it runs (`linked`).
     fn rejoined(
         &mut self,
         mut membership: Membership,
         leader: String,
-        conn: LeaderConn,
+        conn: Box<LeaderConn>,
         first: ToMember,
         why: &Move,
     ) -> Stage {
         self.next_lobby += 1;
-        let id = self.next_lobby;
-        let (feed, feed_rx) = bounded(FEED_CAPACITY);
-        let link = start_link(conn, &leader, feed, self.timing());
-        let (outbox, handle) = match link {
-            Ok(link) => link,
-            Err(err) => return self.lobby_lost(membership, &format!("cannot go on: {err}")),
-        };
-        self.writers.retain(|h| !h.is_finished());
-        self.writers.push(handle);
-        membership.id = id;
-        membership.phase = Phase::Admitted {
-            outbox,
-            feed: feed_rx,
-            earlier: false,
-        };
+        membership.id = self.next_lobby;
+        self.out.push(Effect::Start(Worker::MemberLink {
+            membership: membership.id,
+            leader: leader.clone(),
+            conn,
+            timing: self.timing(),
+        }));
+        let why = why.clone();
+        membership.phase = Phase::Linking { leader, first, why };
+        Stage::Member(membership)
+    }
+
+    /// The link to the peer that took us back runs: the chat goes on with
+    /// it as the leader, and our lines it has not numbered go to it.
+    pub(super) fn linked(
+        &mut self,
+        mut membership: Membership,
+        leader: String,
+        first: ToMember,
+        why: &Move,
+        result: Result<(), String>,
+    ) -> Stage {
+        if let Err(err) = result {
+            return self.lobby_lost(membership, &format!("cannot go on: {err}"));
+        }
+        let id = membership.id;
         membership.leader = leader.clone();
         let news = rejoin_news(why, &leader, &self.my_name());
         self.out.log(membership.log, format!("* {news}"));
         self.say(format!("{news}."));
         for text in membership.standing.unsent() {
-            membership.send(ToLeader::Msg(text));
+            membership.send(&self.out, ToLeader::Msg(text));
         }
         self.stage = Stage::Member(membership);
         self.on_leader_line(id, first);
@@ -243,7 +251,10 @@ impl App {
         };
         self.to_lobby(id, start);
         let why = why.clone();
-        let then = Start::TakeOver { membership, why };
+        let then = Start::TakeOver {
+            membership: Box::new(membership),
+            why,
+        };
         Stage::Starting(Starting { id, then })
     }
 
@@ -326,15 +337,17 @@ impl App {
         Some(SocketAddr::new(me.ip, self.chat_port))
     }
 
-    /// A peer at our chat listener asks us to prove our seat's key: the
-    /// lobby we hold a seat in, as its leader or a member, and our name.
-    pub(super) fn on_prove(&self, reply: &crossbeam_channel::Sender<Option<(String, String)>>) {
+    /// The seat a peer at our chat listener asks us to prove (`PROVE`):
+    /// the lobby we hold a seat in, as its leader or a member, and our
+    /// name. A query the driver answers the chat connection's thread with
+    /// at once, as `want` is: the answer changes no state.
+    pub(super) fn seat_held(&self) -> Option<(String, String)> {
         let lobby = match &self.stage {
             Stage::Leading(leading) => leading.lobby_id.clone(),
             Stage::Member(membership) => membership.standing.lobby().map(str::to_string),
             _ => None,
         };
-        let _ = reply.send(lobby.map(|lobby| (lobby, self.my_name())));
+        lobby.map(|lobby| (lobby, self.my_name()))
     }
 
     /// A `REJOIN` reached our chat listener: the hub checks its proof if
@@ -356,10 +369,11 @@ impl App {
         }
         let refused = ToMember::Err(ErrorCode::NotLeader, "I do not lead a lobby".to_string());
         conn.set_peer(&claim.name);
-        // A fresh socket takes one short line at once; the timeout only
-        // bounds a peer that is not reading at all.
-        let _ = conn.socket().set_write_timeout(Some(CANCEL_CHECK));
-        let _ = conn.send(&refused);
+        let turned = TurnedAway {
+            conn: Box::new(conn),
+            line: refused,
+        };
+        self.out.push(Effect::TurnAway(turned));
     }
 }
 

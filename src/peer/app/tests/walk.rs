@@ -8,10 +8,10 @@ use crate::wire::{Succession, ToMember};
 
 use crate::peer::app::App;
 use crate::peer::effect::{Incoming, LobbyAnswer};
-use crate::peer::msg::{ChatAnswer, Event, FromLeader, Rejoined};
+use crate::peer::msg::{Event, FromLeader, Rejoined};
 use crate::peer::{LOBBY_HELP, MENU_PROMPT};
 
-use super::{check, checked, describe, line, now, request};
+use super::{check, checked, describe, line, linked, now, request};
 
 fn from_leader(line: ToMember) -> Incoming {
     Incoming::Feed(FromLeader::Line(line))
@@ -32,11 +32,10 @@ fn seat(name: &str, last: u8) -> Incoming {
 /// roster of alice, bob and carol.
 fn member() -> App {
     let mut app = super::joined_with(Some(Arc::new(Identity::generate().expect("keys"))));
-    let (asked, answer) = request("alice", Some("T1"));
-    let _ = app.handle(asked, now());
+    let _ = app.handle(request(1, "alice", Some("T1")), now());
     let _ = app.handle(checked(1, "alice", "bob"), now());
     let _ = app.handle(line("ok"), now());
-    assert!(matches!(answer.try_recv(), Ok(ChatAnswer::Accept { .. })));
+    let _ = app.handle(linked(1), now());
     let credential = Succession::Credential { lobby: "L1".into() };
     for input in [
         from_leader(ToMember::Members(vec!["alice".into(), "bob".into()])),
