@@ -21,7 +21,7 @@ set -euo pipefail
 # The binaries' options, in one place: adapt these when the options change.
 # Paths are relative to the scratch directory the processes run in, so that
 # the Windows binaries need no drive letters.
-SERVER_OPTS=(--bind 127.0.0.1:0 --db registry.db)
+SERVER_OPTS=(--bind 127.0.0.1:0 --no-announce --db registry.db)
 # Short lobby timers, so that a lost leader is noticed within seconds even
 # if its sockets do not close at once.
 # Every connection speaks TLS, as by default; the peers keep their keys and

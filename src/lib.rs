@@ -3,12 +3,13 @@
 //! The library owns everything but the terminal: the wire grammar (`wire`,
 //! which does no I/O), framing (`line`) and the one connection type over it
 //! (`conn`), TLS, keys and sealed messages (`crypto`), the registry server
-//! (`registry`, with its `db` and `password` hashing), the peer's link to it
-//! (`client`), the interactive peer (`peer`), the lobby a leader runs
-//! (`lobby`), and how lines are shown, logged and traced (`screen`,
-//! `chatlog`, `sanitize`, `trace`). It never reads the keyboard or draws
-//! the terminal: the binaries in `src/bin/` do, and only they parse options
-//! and choose exit codes. The map of files, threads and invariants is
+//! (`registry`, with its `db` and `password` hashing), finding it on the LAN
+//! by multicast DNS (`discovery`), the peer's link to it (`client`), the
+//! interactive peer (`peer`), the lobby a leader runs (`lobby`), and how
+//! lines are shown, logged and traced (`screen`, `chatlog`, `sanitize`,
+//! `trace`). It never reads the keyboard or draws the terminal: the
+//! binaries in `src/bin/` do, and only they parse options and choose exit
+//! codes. The map of files, threads and invariants is
 //! docs/ARCHITECTURE.md, and only there.
 
 pub mod chatlog;
@@ -16,6 +17,7 @@ pub mod client;
 pub mod conn;
 pub mod crypto;
 pub mod db;
+pub mod discovery;
 pub mod line;
 pub mod lobby;
 mod net;

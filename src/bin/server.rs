@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use crossbeam_channel::{RecvTimeoutError, bounded};
+use p2pchat::crypto::Fingerprint;
+use p2pchat::discovery::{self, AnnounceConfig, Announcement, Announcer};
 use p2pchat::registry::{
     DEFAULT_JOIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PER_ADDRESS,
     DEFAULT_REGISTRY_HELLO_TIMEOUT, DEFAULT_REGISTRY_PORT, RegistrationLimit, RegistryConfig,
@@ -21,7 +23,7 @@ use std::thread;
 #[derive(Parser)]
 #[command(
     version,
-    after_help = "Talk to it by hand: openssl s_client -connect 127.0.0.1:7777 (or, started with --plaintext, nc 127.0.0.1 7777), then type HELP."
+    after_help = "Talk to it by hand: openssl s_client -quiet -connect 127.0.0.1:7777 (or, started with --plaintext, nc 127.0.0.1 7777), then type HELP."
 )]
 struct Args {
     /// Address and port to listen on.
@@ -69,10 +71,54 @@ struct Args {
     /// address, on standard error. Passwords show as ****.
     #[arg(long)]
     trace: bool,
+    /// Do not announce the registry on the LAN (multicast DNS): peers then
+    /// need --server to find it.
+    #[arg(long)]
+    no_announce: bool,
+    /// The name peers see when several registries answer (by default this
+    /// machine's name, and the port if it is not 7777).
+    #[arg(long, value_name = "NAME")]
+    announce_name: Option<String>,
 }
 
 /// How long the exit waits for the last log lines to be printed.
 const PRINTER_GRACE: Duration = Duration::from_secs(2);
+
+/// Announces the registry on the LAN, saying where; a failure is said and
+/// the registry runs on, reachable with --server.
+fn announce_on_lan(
+    name: Option<String>,
+    addr: SocketAddr,
+    fingerprint: Option<Fingerprint>,
+) -> Option<Announcer> {
+    let config = AnnounceConfig {
+        name: name.unwrap_or_else(|| discovery::default_name(addr.port())),
+        registry: addr,
+        announcement: Announcement {
+            version: discovery::PROTOCOL_VERSION,
+            tls: fingerprint.is_some(),
+            fingerprint,
+            online: None,
+        },
+    };
+    match Announcer::start(&config) {
+        Ok(announcer) => {
+            trace::out(format_args!(
+                "Announcing {:?} as {} on {}",
+                config.name,
+                discovery::SERVICE_TYPE,
+                announcer.interfaces_text()
+            ));
+            Some(announcer)
+        }
+        Err(err) => {
+            trace::err(format_args!(
+                "server: not announced on the LAN ({err}); peers need --server"
+            ));
+            None
+        }
+    }
+}
 
 fn parse_count(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
@@ -97,7 +143,8 @@ fn main() -> ExitCode {
         (false, Some(cert), Some(key)) => RegistryTls::Files { cert, key },
         _ => config.tls,
     };
-    match run(config) {
+    let announce = (!args.no_announce).then_some(args.announce_name);
+    match run(config, announce) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             trace::err(format_args!("server: {err}"));
@@ -106,7 +153,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(mut config: RegistryConfig) -> Result<(), Box<dyn std::error::Error>> {
+/// `announce` is the instance name to announce under, `Some(None)` for the
+/// default one, `None` with `--no-announce`.
+fn run(
+    mut config: RegistryConfig,
+    announce: Option<Option<String>>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let db = config.db_path.clone();
     // The log is printed on a thread of its own: if standard output is a
     // pipe that nobody reads, this thread blocks, and the server does not.
@@ -141,7 +193,14 @@ fn run(mut config: RegistryConfig) -> Result<(), Box<dyn std::error::Error>> {
              what is sent, passwords included.",
         ),
     }
+    let announcer =
+        announce.and_then(|name| announce_on_lan(name, server.local_addr(), server.fingerprint()));
     let result = server.run();
+    if let Some(announcer) = announcer
+        && let Err(err) = announcer.stop()
+    {
+        trace::err(format_args!("server: stopping the announcement: {err}"));
+    }
     if result.is_ok() {
         // Through the printer too: with a stuck pipe, even this line must
         // not hang the exit.

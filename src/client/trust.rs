@@ -24,6 +24,7 @@ use crate::crypto::{
     Fingerprint, HandshakeError, Pin, ServerKey, TlsStream, client_config, connect, load_pins,
     save_pins,
 };
+use crate::discovery::check_announced;
 
 /// How a registry's new key is decided on first contact.
 pub enum FirstUse {
@@ -46,6 +47,8 @@ pub struct RegistryTrust {
     pins: PathBuf,
     /// `--trust-registry`: the only key accepted, whatever the file says.
     advance: Option<Fingerprint>,
+    /// The key named by the announcement the registry was found by, if so.
+    announced: Option<Fingerprint>,
     first_use: FirstUse,
     config: Arc<ClientConfig>,
     /// One decision at a time, so two answers cannot race on the file.
@@ -70,12 +73,22 @@ impl RegistryTrust {
         Ok(RegistryTrust {
             pins,
             advance,
+            announced: None,
             first_use,
             // Any key passes the handshake; `check` decides before a byte
             // of the protocol is sent.
             config: client_config(ServerKey::trust_on_first_use(), None)?,
             deciding: Mutex::new(()),
         })
+    }
+
+    /// A registry found on the LAN must present the key its announcement
+    /// named. That is checked before the pins and besides them: an
+    /// announcement is a hint anyone can send, so a first contact is still
+    /// decided as for `--server`.
+    pub fn expecting_announced(mut self, announced: Option<Fingerprint>) -> RegistryTrust {
+        self.announced = announced;
+        self
     }
 
     /// The TLS session with the registry at `addr` over `tcp`, once its key
@@ -100,6 +113,9 @@ impl RegistryTrust {
 
     /// Accepts `presented` for `addr`, or says why not and what to do.
     fn check(&self, addr: SocketAddr, presented: Fingerprint, may_ask: bool) -> Result<(), String> {
+        if let Some(announced) = self.announced {
+            check_announced(addr, announced, presented).map_err(|err| err.to_string())?;
+        }
         let pins_file = self.pins.display();
         if let Some(pinned) = self.advance {
             return if pinned == presented {

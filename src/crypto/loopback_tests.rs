@@ -259,7 +259,7 @@ fn plain_text_at_a_tls_port_gets_one_line_saying_what_to_do() {
     person.read_to_string(&mut answer).unwrap();
     assert_eq!(answer, plain_text_notice(address));
     assert_eq!(answer.lines().count(), 1);
-    assert!(answer.contains(&format!("openssl s_client -connect {address}")));
+    assert!(answer.contains(&format!("openssl s_client -quiet -connect {address}")));
     assert!(answer.contains("--plaintext"));
 
     // One who leaves without a word.

@@ -51,9 +51,12 @@ pub fn sniff(tcp: &TcpStream, deadline: Instant) -> io::Result<Opening> {
 
 /// The line a person who typed at a TLS port reads: how to connect instead.
 /// `server` is the address they reached (the socket's local address).
+/// `-quiet` matters: without it `openssl s_client` takes a typed line that
+/// starts with `R` or `Q` as a command of its own, so `REGISTER` would
+/// start a renegotiation (which TLS 1.3 refuses) instead of reaching us.
 pub fn plain_text_notice(server: SocketAddr) -> String {
     format!(
-        "this port speaks TLS: connect with `openssl s_client -connect {server}`, \
+        "this port speaks TLS: connect with `openssl s_client -quiet -connect {server}`, \
          or start both sides with --plaintext\r\n"
     )
 }

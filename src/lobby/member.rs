@@ -85,9 +85,11 @@ impl Member {
 /// will not do. The blocking mode belongs to the socket, not to one handle
 /// of it (`WSADuplicateSocket`: "all the states associated with a socket
 /// are held in common across all the descriptors"), so the reader then
-/// reads a non-blocking socket too, and waits `READ_POLL` between reads
-/// that find nothing. Both ways are compiled everywhere, so the Windows one
-/// is tested on every system.
+/// reads a non-blocking socket too, and after a read that finds nothing it
+/// waits in `wait_readable` until the socket has bytes, an end or an error:
+/// the same wait for readability that a blocking read does, without a
+/// timer. Both ways are compiled everywhere, so the Windows one is tested
+/// on every system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum SendMode {
     DontWait,
@@ -100,10 +102,6 @@ pub(super) const SEND_MODE: SendMode = if cfg!(unix) {
 } else {
     SendMode::NonBlockingSocket
 };
-
-/// How long a reader of a non-blocking socket waits after a read that found
-/// nothing: short next to any human pause, long enough to cost nothing.
-pub(super) const READ_POLL: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Sends without blocking: with `MSG_DONTWAIT` on unix, which leaves the
 /// socket's `O_NONBLOCK` flag alone; a plain write elsewhere, where
@@ -148,6 +146,62 @@ fn send_dont_wait(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
             return Err(err);
         }
     }
+}
+
+/// Waits, without a timeout, until `stream` can be read without blocking:
+/// bytes have arrived, the other end has closed, or the socket has failed
+/// or been shut down (by the hub, dropping the member). It waits on the
+/// socket, below the stream, so a TLS stream that surfaced `WouldBlock`
+/// waits the same way: the ciphertext it lacks is on this socket.
+#[cfg(unix)]
+fn wait_readable(stream: &TcpStream) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+
+    let mut fd = libc::pollfd {
+        fd: stream.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: `fd` is one live `pollfd`, and the count says one; the
+        // descriptor stays open while `stream` is borrowed. A timeout of -1
+        // waits until the socket is ready.
+        let ready = unsafe { libc::poll(&mut fd, 1, -1) };
+        if ready >= 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+#[cfg(windows)]
+fn wait_readable(stream: &TcpStream) -> io::Result<()> {
+    use std::os::windows::io::AsRawSocket;
+    use windows_sys::Win32::Networking::WinSock::{
+        POLLRDNORM, SOCKET, SOCKET_ERROR, WSAGetLastError, WSAPOLLFD, WSAPoll,
+    };
+
+    let socket = SOCKET::try_from(stream.as_raw_socket())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // `POLLRDNORM` is what `POLLIN` means for a TCP socket; an end, a reset
+    // or a failure come back in `revents` whatever was asked.
+    let mut fd = WSAPOLLFD {
+        fd: socket,
+        events: POLLRDNORM,
+        revents: 0,
+    };
+    // SAFETY: `fd` is one live `WSAPOLLFD`, and the count says one; the
+    // socket stays open while `stream` is borrowed. A timeout of -1 waits
+    // until the socket is ready.
+    let ready = unsafe { WSAPoll(&mut fd, 1, -1) };
+    if ready == SOCKET_ERROR {
+        // SAFETY: reads the calling thread's last Winsock error, no memory.
+        return Err(io::Error::from_raw_os_error(unsafe { WSAGetLastError() }));
+    }
+    Ok(())
 }
 
 /// `SEND_MODE` is never `DontWait` off unix.
@@ -204,12 +258,15 @@ pub(super) fn read_member(
     read_member_in(SEND_MODE, id, reader, events);
 }
 
+/// The reader's loop; returns how many reads found nothing, which tells a
+/// test whether the reader waited for its socket or kept asking it.
 fn read_member_in(
     mode: SendMode,
     id: MemberId,
     mut reader: conn::Reader<ReadHalf, ToLeader>,
     events: Sender<Heard>,
-) {
+) -> usize {
+    let mut empty_reads = 0;
     loop {
         let input = match reader.recv() {
             Ok(Received::Line(line)) => FromMember::Line(Ok(line)),
@@ -220,18 +277,23 @@ fn read_member_in(
             ))),
             Ok(Received::TooLong) => FromMember::TooLong,
             // A read timeout left on the socket only means silence; on a
-            // non-blocking socket, so does a read that finds nothing.
+            // non-blocking socket, so does a read that finds nothing, and
+            // the reader waits for the socket before it reads again.
             Err(err) if line::is_timeout(&err) => {
-                if mode == SendMode::NonBlockingSocket {
-                    std::thread::sleep(READ_POLL);
+                empty_reads += 1;
+                if mode == SendMode::NonBlockingSocket
+                    && wait_readable(reader.get_ref().socket()).is_err()
+                {
+                    FromMember::Gone
+                } else {
+                    continue;
                 }
-                continue;
             }
             Ok(Received::End) | Err(_) => FromMember::Gone,
         };
         let last = matches!(input, FromMember::TooLong | FromMember::Gone);
         if events.send(Heard { id, input }).is_err() || last {
-            return;
+            return empty_reads;
         }
     }
 }
@@ -309,5 +371,58 @@ mod tests {
         drop(member);
         assert!(matches!(next(&from_reader), FromMember::Gone));
         thread.join().unwrap();
+    }
+
+    /// A reader of a non-blocking socket over a fresh connection, and the
+    /// member's end of it.
+    fn non_blocking_reader() -> (
+        TcpStream,
+        TcpStream,
+        crossbeam_channel::Receiver<Heard>,
+        std::thread::JoinHandle<usize>,
+    ) {
+        let (member, leader) = pair();
+        prepare_for(&leader, SendMode::NonBlockingSocket).unwrap();
+        let conn = MemberConn::new(leader.try_clone().unwrap(), "member", Trace::off()).unwrap();
+        let (reader, _) = conn.into_split();
+        let (events, from_reader) = unbounded();
+        let thread = std::thread::spawn(move || {
+            read_member_in(SendMode::NonBlockingSocket, 1, reader, events)
+        });
+        (member, leader, from_reader, thread)
+    }
+
+    #[test]
+    fn a_reader_of_a_non_blocking_socket_waits_for_it_instead_of_asking_again() {
+        let (mut member, _leader, from_reader, thread) = non_blocking_reader();
+        member.write_all(b"MSG hel").unwrap();
+        // The member is silent for a while in the middle of a line: this
+        // pause is what is tested, not a way to wait for the reader. A
+        // reader that waits for its socket finds it empty once or twice in
+        // all; one that reads again every few milliseconds finds it empty
+        // many times over.
+        std::thread::sleep(Duration::from_millis(300));
+        member.write_all(b"lo\n").unwrap();
+        assert!(
+            matches!(next(&from_reader), FromMember::Line(Ok(ToLeader::Msg(text))) if text == "hello")
+        );
+        drop(member);
+        assert!(matches!(next(&from_reader), FromMember::Gone));
+        let empty_reads = thread.join().unwrap();
+        assert!(
+            empty_reads <= 4,
+            "the reader found its socket empty {empty_reads} times"
+        );
+    }
+
+    #[test]
+    fn a_waiting_reader_ends_when_the_hub_shuts_a_silent_members_socket() {
+        // The member neither speaks nor hangs up: only the hub's shutdown,
+        // as when it drops the member, can end the reader's wait.
+        let (member, leader, from_reader, thread) = non_blocking_reader();
+        leader.shutdown(std::net::Shutdown::Both).unwrap();
+        assert!(matches!(next(&from_reader), FromMember::Gone));
+        thread.join().unwrap();
+        drop(member);
     }
 }

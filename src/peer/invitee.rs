@@ -283,9 +283,11 @@ impl ChatConnection {
             Err(_) => {}
         }
         let refused = match line.parse::<ToMember>() {
+            // The name is only a claim until the ticket is checked and the
+            // user accepts, so the connection is traced by its address
+            // until then (`MemberLink::open` names it).
             Ok(ToMember::ChatRequest { leader, ticket }) => {
-                let mut conn: LeaderConn = conn.retype();
-                conn.set_peer(&leader);
+                let conn: LeaderConn = conn.retype();
                 return Some(Invitation {
                     conn,
                     from: leader,

@@ -16,7 +16,8 @@ impl App {
         };
         match notice {
             LinkNotice::NotYet(why) => self.say(format!(
-                "The registry is not reachable yet {why}; trying again in the background."
+                "The registry is not reachable yet {why}; trying again in the background \
+                 (another registry: start with --server HOST:PORT)."
             )),
             LinkNotice::Lost(why) => self.say(format!(
                 "The registry is unreachable: {why}. Reconnecting in the background{chats_go_on}."

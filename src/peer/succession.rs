@@ -352,12 +352,7 @@ impl App {
 
     /// A `REJOIN` reached our chat listener: the hub checks its proof if
     /// we lead; otherwise we do not lead (yet), which the member hears.
-    pub(super) fn on_rejoin(
-        &mut self,
-        claim: Box<Rejoin>,
-        proven: Box<Proven>,
-        mut conn: MemberConn,
-    ) {
+    pub(super) fn on_rejoin(&mut self, claim: Box<Rejoin>, proven: Box<Proven>, conn: MemberConn) {
         if let Stage::Leading(leading) = &self.stage {
             let rejoin = LobbyCommand::Rejoin {
                 claim,
@@ -367,8 +362,8 @@ impl App {
             self.to_lobby(leading.id, rejoin);
             return;
         }
+        // Traced by its address still: the name is a claim nobody checked.
         let refused = ToMember::Err(ErrorCode::NotLeader, "I do not lead a lobby".to_string());
-        conn.set_peer(&claim.name);
         let turned = TurnedAway {
             conn: Box::new(conn),
             line: refused,

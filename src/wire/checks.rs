@@ -274,16 +274,7 @@ pub(super) fn is_keyword(word: &str) -> bool {
 /// but that word, and not even it unless it could be a keyword
 /// (`super::echoable`). Works on any line, parsed or not.
 pub fn redact(line: &str) -> Cow<'_, str> {
-    // Any whitespace separates words here, as it does for the parser: a
-    // tab must not smuggle a password into the trace.
-    let spans: Vec<(usize, usize)> = line
-        .split(char::is_whitespace)
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let at = w.as_ptr() as usize - line.as_ptr() as usize;
-            (at, at + w.len())
-        })
-        .collect();
+    let spans = word_spans(line);
     let Some((&(kw_start, kw_end), args)) = spans.split_first() else {
         return Cow::Borrowed(line);
     };
@@ -297,20 +288,7 @@ pub fn redact(line: &str) -> Cow<'_, str> {
     else {
         return Cow::Borrowed(line);
     };
-    // A key after a JOIN's port is public and stays in the trace: the
-    // words below leave it out, so hiding stops before it. Only a line
-    // with every other word present counts: with one missing, the last
-    // word may be the password.
-    let args = match args.split_last() {
-        Some((&(start, end), rest))
-            if rule.key_last
-                && rest.len() == rule.words
-                && super::key::is_key_shaped(&line[start..end]) =>
-        {
-            rest
-        }
-        _ => args,
-    };
+    let args = without_public_key(line, rule, args);
     let (Some(&(first, _)), Some(&(_, last_end))) = (args.first(), args.last()) else {
         return Cow::Borrowed(line);
     };
@@ -326,6 +304,40 @@ pub fn redact(line: &str) -> Cow<'_, str> {
         hide(secret_start, args[args.len() - 2].1)
     } else {
         hide(secret_start, last_end)
+    }
+}
+
+/// Where each word of `line` starts and ends. Any white space separates
+/// words here, as it does for the parser: a tab must not smuggle a
+/// password into the trace.
+fn word_spans(line: &str) -> Vec<(usize, usize)> {
+    line.split(char::is_whitespace)
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let at = w.as_ptr() as usize - line.as_ptr() as usize;
+            (at, at + w.len())
+        })
+        .collect()
+}
+
+/// The words `redact` may hide: a key after a JOIN's port is public and
+/// stays in the trace, so it is left out. Only a line with every other
+/// word present counts: with one missing, the last word may be the
+/// password.
+fn without_public_key<'a>(
+    line: &str,
+    rule: &Secretive,
+    args: &'a [(usize, usize)],
+) -> &'a [(usize, usize)] {
+    match args.split_last() {
+        Some((&(start, end), rest))
+            if rule.key_last
+                && rest.len() == rule.words
+                && super::key::is_key_shaped(&line[start..end]) =>
+        {
+            rest
+        }
+        _ => args,
     }
 }
 

@@ -205,16 +205,7 @@ impl Request {
                 let (name, password) = credentials(args)?;
                 Request::Register { name, password }
             }
-            "JOIN" => {
-                let (name, password) = credentials(args)?;
-                let port = parse_port(args[2])?;
-                Request::Join {
-                    name,
-                    password,
-                    port,
-                    key: parse_key(args.get(3))?,
-                }
-            }
+            "JOIN" => Request::join(args)?,
             "SEARCH" => Request::Search {
                 name: parse_name(args[0])?,
             },
@@ -231,6 +222,20 @@ impl Request {
             "LIST" => Request::List,
             "LOGOUT" => Request::Logout,
             _ => Request::Help,
+        })
+    }
+}
+
+impl Request {
+    /// `JOIN <name> <password> <port> [<key>]`, checked in that order.
+    fn join(args: &[&str]) -> Result<Request, ParseError> {
+        let (name, password) = credentials(args)?;
+        let port = parse_port(args[2])?;
+        Ok(Request::Join {
+            name,
+            password,
+            port,
+            key: parse_key(args.get(3))?,
         })
     }
 }

@@ -1,10 +1,13 @@
 //! The integration tests, in one binary: each module is one area.
 
 mod client;
+#[cfg(target_os = "linux")]
+mod discovery;
 mod faults;
 mod hardening;
 mod hostile;
 mod ipv6;
+mod key_log;
 mod lobby;
 mod lobby_commands;
 mod peer;

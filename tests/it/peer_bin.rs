@@ -51,6 +51,33 @@ fn end_of_input_logs_out_and_exits_cleanly() {
 }
 
 #[test]
+fn a_peer_whose_output_nobody_reads_still_exits_on_quit_and_on_sigterm() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    for (name, leave) in [("dana", "/quit"), ("emil", "SIGTERM")] {
+        let fifo = logs.path().join(format!("{name}.out"));
+        let registry = server.addr().to_string();
+        let args = [
+            "--server",
+            &registry,
+            "--log-dir",
+            logs.path().to_str().unwrap(),
+        ];
+        let mut peer = PeerProcess::start_cloggable(name, &args, &fifo);
+        peer.join(PASSWORD);
+        peer.clog_output();
+        // Its screen thread blocks in its next write, for good.
+        peer.types("x");
+        if leave == "SIGTERM" {
+            peer.terminate();
+        } else {
+            peer.types(leave);
+        }
+        assert!(peer.exits().success(), "{name} leaving with {leave}");
+    }
+}
+
+#[test]
 fn peer_help_and_bad_options() {
     let help = Command::new(env!("CARGO_BIN_EXE_peer"))
         .arg("--help")
@@ -87,6 +114,11 @@ fn peer_help_and_bad_options() {
     assert!(unreachable.status.success(), "{unreachable:?}");
     assert!(
         String::from_utf8_lossy(&unreachable.stdout).contains("The registry is not reachable yet"),
+        "{unreachable:?}"
+    );
+    // --server skips the search on the LAN.
+    assert!(
+        !String::from_utf8_lossy(&unreachable.stdout).contains("Looking for a registry"),
         "{unreachable:?}"
     );
 }

@@ -282,7 +282,13 @@ fn sigterm_stops_the_server_like_ctrl_c() {
     let dir = temp_dir();
     let db = db_with_users(dir.path(), &[("alice", PASSWORD)]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["--plaintext", "--bind", "127.0.0.1:0", "--db"])
+        .args([
+            "--plaintext",
+            "--bind",
+            "127.0.0.1:0",
+            "--no-announce",
+            "--db",
+        ])
         .arg(&db)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

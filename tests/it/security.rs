@@ -722,3 +722,62 @@ fn passwords_never_reach_a_trace_an_output_or_the_database() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Names in a trace
+
+/// A stranger connects to `port`, says `line`, and reads the one answer;
+/// returns the address the peer sees it at, as its trace should name it.
+fn stranger_says(port: u16, line: &str, answer: &str) -> String {
+    let mut stranger = Client::connect(SocketAddr::from(([127, 0, 0, 1], port)));
+    let reply = stranger.ask(line);
+    assert!(reply.starts_with(answer), "{line}: {reply}");
+    stranger.local_addr().to_string()
+}
+
+#[test]
+fn a_trace_names_a_connection_by_its_address_until_its_name_is_verified() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let mut bob = PeerProcess::start_with("bob", server.addr(), logs.path(), &["--trace"]);
+    let mut alice = PeerProcess::start_with("alice", server.addr(), logs.path(), &[]);
+    let port = bob.chat_port();
+    bob.join(PASSWORD);
+    alice.join(PASSWORD);
+    let id = "0123456789abcdef0123456789abcdef";
+    let rejoin = format!("REJOIN {id} carol2 0");
+
+    // At the menu: a chat request claiming to be alice's, and a member
+    // claiming to come back to a lobby bob does not lead.
+    let forger = stranger_says(port, "CHAT_REQUEST alice", "REJECT");
+    let unled = stranger_says(port, &rejoin, "ERR NOT_LEADER");
+    // Leading: a member claiming a seat it does not hold.
+    for line in ["2", "alice", "Yes", "3"] {
+        bob.types(line);
+    }
+    alice.sees("Chat request from 'bob'");
+    alice.types("OK");
+    bob.sees("Client ('alice') connected");
+    let claimant = stranger_says(port, &rejoin, "ERR BAD_CREDENTIALS");
+    bob.types("/quit");
+    bob.sees("Bye.");
+    let (status, _, trace) = bob.wait();
+    assert!(status.success(), "{trace}");
+
+    for line in [
+        format!("<< {forger} CHAT_REQUEST alice"),
+        format!(">> {forger} REJECT"),
+        format!("<< {unled} REJOIN"),
+        format!(">> {unled} ERR NOT_LEADER"),
+        format!("<< {claimant} REJOIN"),
+        format!(">> {claimant} ERR BAD_CREDENTIALS"),
+        // The real alice, whom bob invited, is named.
+        ">> alice CHAT_REQUEST bob".to_string(),
+        "<< alice OK".to_string(),
+    ] {
+        assert!(trace.contains(&line), "{line:?} not in:\n{trace}");
+    }
+    for label in ["<< carol2 ", ">> carol2 ", ">> alice REJECT"] {
+        assert!(!trace.contains(label), "{label:?} in:\n{trace}");
+    }
+}

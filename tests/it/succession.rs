@@ -370,3 +370,49 @@ fn a_member_follows_a_handover_only_from_its_own_leader() {
     peers[1].types("/who");
     peers[1].sees("Members: alice, bob");
 }
+
+/// Timers far longer than `PEER_WAIT`: an invitee that waited one out would
+/// fail the test.
+const SLOW: &[&str] = &["--invite-timeout", "300", "--lobby-timeout", "300"];
+
+#[test]
+fn an_invitee_who_accepts_after_the_leader_stopped_leading_hears_at_once() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    for (leave, names) in [
+        ("/leave", ["alice", "bob", "carol"]),
+        ("/handover", ["dave", "erin", "fred"]),
+    ] {
+        let [leader, late, member] = names;
+        let mut peers: Vec<PeerProcess> = names
+            .iter()
+            .map(|name| PeerProcess::start_with(name, server.addr(), logs.path(), SLOW))
+            .collect();
+        for peer in &mut peers {
+            peer.join(PASSWORD);
+        }
+        for name in [late, member] {
+            for line in ["2", name, "Yes"] {
+                peers[0].types(line);
+            }
+            peers[0].sees(&format!("Added {name} "));
+        }
+        peers[0].types("3");
+        let request = format!("Chat request from '{leader}'");
+        peers[2].sees(&request);
+        peers[2].types("OK");
+        peers[0].sees(&format!("Client ('{member}') connected"));
+        peers[1].sees(&request);
+        // The leader stops leading while one request is open; then its
+        // invitee says yes.
+        peers[0].types(leave);
+        if leave == "/leave" {
+            peers[0].sees("Press '1'");
+        } else {
+            peers[2].sees("you lead it now");
+        }
+        peers[1].types("OK");
+        peers[1].sees(&format!("The chat request from '{leader}' was withdrawn"));
+        peers[1].sees("Press '1'");
+    }
+}

@@ -213,6 +213,26 @@ fn tls_is_1_3_with_ring_only() {
     }
 }
 
+/// Invariant: only `src/discovery/` names `mdns_sd`, and its plain types
+/// (the announcement's record, the choice of a registry) not at all: the
+/// multicast stays behind the announcer and the browser.
+#[test]
+fn only_discovery_speaks_multicast_dns() {
+    let plain = ["src/discovery/txt.rs", "src/discovery/choice.rs"];
+    let mut files = Vec::new();
+    rust_files_under(&root().join("src"), &mut files);
+    for file in files {
+        let name = relative(&file);
+        let allowed = name.starts_with("src/discovery/") && !plain.contains(&name.as_str());
+        let found = offending_lines(&code_of(&read(&file)), |line| line.contains("mdns_sd"));
+        assert!(
+            allowed || found.is_empty(),
+            "{name} names mdns_sd:\n{}",
+            found.join("\n")
+        );
+    }
+}
+
 /// Invariant: `src/peer/` has no import circles. Its messages between
 /// threads sit at the bottom (`msg.rs`, which imports no sibling); the
 /// workers and the app depend on them, and nothing depends back. `mod.rs`

@@ -235,7 +235,7 @@ fn plain_text_at_the_tls_port_gets_one_line_of_advice() {
     person.send("HELP");
     let advice = person.recv();
     for text in [
-        "openssl s_client -connect",
+        "openssl s_client -quiet -connect",
         &server.addr().to_string(),
         "--plaintext",
     ] {

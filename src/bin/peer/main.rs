@@ -3,6 +3,7 @@
 //! a line editor at a terminal), and turns Ctrl-C into a clean exit.
 
 mod console;
+mod find;
 
 use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
@@ -14,14 +15,13 @@ use std::time::Duration;
 
 use chrono::Local;
 use clap::{Parser, ValueEnum};
-use crossbeam_channel::{bounded, unbounded};
+use crossbeam_channel::{RecvTimeoutError, bounded, unbounded};
 use p2pchat::client::{FirstUse, RegistrySecurity, RegistryTrust};
 use p2pchat::crypto::Fingerprint;
 use p2pchat::lobby::{self, InvitePolicy};
 use p2pchat::peer::{
     Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig,
 };
-use p2pchat::registry::DEFAULT_REGISTRY_PORT;
 use p2pchat::screen::{ColorChoice, ScreenLine, Style};
 use p2pchat::trace::Trace;
 
@@ -33,14 +33,22 @@ const KNOWN_KEYS: &str = "known_keys";
 /// How many lines may wait for standard output.
 const SCREEN_CAPACITY: usize = 256;
 
+/// How long the peer, once it has said goodbye, waits for the screen
+/// thread to write out the last lines: a standard output that takes
+/// nothing for this long is not being read, and the process exits without
+/// them rather than wait on it for ever.
+const SCREEN_EXIT_WAIT: Duration = Duration::from_secs(2);
+
 /// A p2pchat peer: register or join at the registry, find users, and chat
 /// in a lobby that you lead or that someone invites you to.
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// The registry server, as HOST:PORT.
-    #[arg(long, default_value_t = format!("127.0.0.1:{DEFAULT_REGISTRY_PORT}"))]
-    server: String,
+    /// The registry server, as HOST:PORT. Without it the peer looks for
+    /// registries on the LAN for 2 s, and tries 127.0.0.1:7777 if none
+    /// answers.
+    #[arg(long)]
+    server: Option<String>,
     /// The port to listen on for chat requests (0 lets the system pick).
     #[arg(long, default_value_t = 0)]
     port: u16,
@@ -119,9 +127,12 @@ fn parse_history(text: &str) -> Result<usize, String> {
 
 /// Plain text, said at start, or TLS with the registry's key pinned in the
 /// data directory: asked about at a terminal, remembered and said when piped.
+/// `announced` is the key named by the announcement the registry was found
+/// by: the one it must present.
 fn registry_security(
     args: &Args,
     at_terminal: bool,
+    announced: Option<Fingerprint>,
 ) -> Result<RegistrySecurity, Box<dyn std::error::Error>> {
     if args.plaintext {
         p2pchat::trace::out(
@@ -136,7 +147,8 @@ fn registry_security(
     } else {
         FirstUse::Remember(Box::new(|line| p2pchat::trace::out(line)))
     };
-    let trust = RegistryTrust::new(data_dir.join(KNOWN_KEYS), args.trust_registry, first_use)?;
+    let trust = RegistryTrust::new(data_dir.join(KNOWN_KEYS), args.trust_registry, first_use)?
+        .expecting_announced(announced);
     Ok(RegistrySecurity::Tls(Arc::new(trust)))
 }
 
@@ -174,11 +186,13 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    // Every address the name resolves to, tried in order.
-    let servers = p2pchat::peer::resolve_servers(&args.server)?;
-    let mut config = PeerConfig::new(servers[0]);
     let at_terminal = console::at_terminal();
-    config.registry_security = registry_security(&args, at_terminal)?;
+    // Every address the name resolves to, tried in order; or the one found
+    // on the LAN.
+    let chosen = find::registry(args.server.as_deref(), at_terminal)?;
+    let servers = chosen.servers;
+    let mut config = PeerConfig::new(servers[0]);
+    config.registry_security = registry_security(&args, at_terminal, chosen.announced)?;
     // Each user's keys and the keys of the peers seen: always under TLS; in
     // plain text only where a folder is named, so the lab mode leaves no
     // files behind unasked.
@@ -234,6 +248,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // be interrupted, and the process exits once the peer has said goodbye.
     let keyboard = thread::Builder::new().name("keyboard".into());
     let printer = thread::Builder::new().name("screen".into());
+    // Dropped when the screen thread ends, however it ends.
+    let (printing, printer_gone) = bounded::<()>(0);
     let printer = if at_terminal {
         let (editor, above, mut trace_above) = LineEditor::start()?;
         if io::stderr().is_terminal() {
@@ -243,10 +259,16 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             });
         }
         keyboard.spawn(move || editor.read(&wants_rx, &input))?;
-        printer.spawn(move || above.print_all(&screen_rx, style))?
+        printer.spawn(move || {
+            let _printing = printing;
+            above.print_all(&screen_rx, style)
+        })?
     } else {
         keyboard.spawn(move || console::read_plain(&wants_rx, &input))?;
-        printer.spawn(move || console::print_plain(&screen_rx, style))?
+        printer.spawn(move || {
+            let _printing = printing;
+            console::print_plain(&screen_rx, style)
+        })?
     };
     let result = peer.run(Console {
         input: input_rx,
@@ -254,6 +276,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         wants: Some(wants),
         secrets_unseen: io::stdin().is_terminal(),
     });
-    let _ = printer.join();
+    // `run` has dropped the screen's sender, so the screen thread ends once
+    // it has written what is left, unless a write to standard output blocks
+    // because nobody reads it: then it is left to end with the process.
+    if let Err(RecvTimeoutError::Disconnected) = printer_gone.recv_timeout(SCREEN_EXIT_WAIT) {
+        let _ = printer.join();
+    }
     Ok(result?)
 }

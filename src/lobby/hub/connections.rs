@@ -20,7 +20,9 @@ use super::Hub;
 use crate::crypto::PeerKey;
 
 impl Hub {
-    /// A newcomer whose `OK` was just read.
+    /// A newcomer whose `OK` was just read. Its name is the one the leader
+    /// invited, at the address the registry gave for it, so its trace says
+    /// that name from the start.
     pub(super) fn admit(
         &mut self,
         name: String,
@@ -28,9 +30,13 @@ impl Hub {
         key: Option<PeerKey>,
         conn: MemberConn,
     ) {
-        let Some(id) = self.connect(&name, conn) else {
+        let Some((id, reader)) = self.connect(&name, conn) else {
             return;
         };
+        if !self.start_reader(id, reader) {
+            self.hang_up(id);
+            return;
+        }
         self.feed(LobbyEvent::Admit {
             id,
             name,
@@ -40,54 +46,76 @@ impl Hub {
     }
 
     /// A member who comes back with `claim`, on a connection it opened,
-    /// having proven a key as `proven` says.
+    /// having proven a key as `proven` says. The name is only a claim until
+    /// the rules have checked it, so until then the connection is traced by
+    /// its address; its reader starts once the rules have decided, under
+    /// the name if they took it back. One they turned away has had its one
+    /// line and been closed by then, and needs no reader.
     pub(super) fn rejoin(&mut self, claim: Rejoin, proven: Proven, conn: MemberConn) {
-        let Some(id) = self.connect(&claim.name, conn) else {
+        let addr = match conn.socket().peer_addr() {
+            Ok(addr) => addr.to_string(),
+            Err(_) => return,
+        };
+        let name = claim.name.clone();
+        let Some((id, mut reader)) = self.connect(&addr, conn) else {
             return;
         };
         self.feed(LobbyEvent::Rejoin { id, claim, proven });
+        let Some(member) = self.members.get_mut(&id) else {
+            return;
+        };
+        member.writer.set_peer(&name);
+        reader.set_peer(&name);
+        if !self.start_reader(id, reader) {
+            self.hang_up(id);
+            self.feed(LobbyEvent::Gone(id));
+        }
     }
 
-    /// Gets a connection ready for the hub: its socket's options, its reader
-    /// thread, its output buffer. `None` if it is broken already, or no
-    /// thread could start; then it is closed before anyone hears of it.
-    fn connect(&mut self, name: &str, mut conn: MemberConn) -> Option<MemberId> {
-        // Traced under the member's name, as the leader knows it.
-        conn.set_peer(name);
+    /// Gets a connection ready for the hub: its socket's options, its trace
+    /// label, its output buffer; the reader half is for `start_reader`.
+    /// `None` if it is broken already; then it is closed before anyone
+    /// hears of it.
+    fn connect(
+        &mut self,
+        label: &str,
+        mut conn: MemberConn,
+    ) -> Option<(MemberId, conn::Reader<ReadHalf, ToLeader>)> {
+        conn.set_peer(label);
         conn.set_trace(self.config.trace);
         let (reader, writer) = conn.into_split();
-        // A socket that cannot even take its options is already broken;
-        // without a reader the member could never speak or be noticed
-        // leaving, so it is better not admitted at all.
-        let id = prepare(writer.get_ref().socket())
-            .ok()
-            .and_then(|()| self.start_reader(reader));
-        let Some(id) = id else {
+        // A socket that cannot even take its options is already broken.
+        if prepare(writer.get_ref().socket()).is_err() {
             let _ = writer.get_ref().socket().shutdown(Shutdown::Both);
             return None;
-        };
+        }
         self.join_finished_readers();
+        let id = self.next_id;
+        self.next_id += 1;
         let member = Member {
             writer,
             out: Vec::new(),
             doomed: false,
         };
         self.members.insert(id, member);
-        Some(id)
+        Some((id, reader))
     }
 
-    /// Starts the reader thread of a new connection; returns its id, or
-    /// `None` if the thread could not start.
-    fn start_reader(&mut self, reader: conn::Reader<ReadHalf, ToLeader>) -> Option<MemberId> {
-        let id = self.next_id;
-        self.next_id += 1;
+    /// Starts the reader thread of member `id`; false if the thread could
+    /// not start. Without a reader the member could never speak or be
+    /// noticed leaving, so the caller then hangs up.
+    fn start_reader(&mut self, id: MemberId, reader: conn::Reader<ReadHalf, ToLeader>) -> bool {
         let events = self.events.clone();
-        let handle = thread::Builder::new()
+        let spawned = thread::Builder::new()
             .name(format!("lobby-reader-{id}"))
-            .spawn(move || read_member(id, reader, events))
-            .ok()?;
-        self.readers.push(handle);
-        Some(id)
+            .spawn(move || read_member(id, reader, events));
+        match spawned {
+            Ok(handle) => {
+                self.readers.push(handle);
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// Joins the reader threads that have already ended, so the list of

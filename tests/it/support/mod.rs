@@ -5,6 +5,7 @@
 //! - `client`: a line-based client that never waits longer than a read
 //!   timeout (`Client`).
 //! - `process`: the `server` and `peer` binaries as child processes.
+//! - `netns`: a network namespace of a test's own, for multicast (`Netns`).
 //! - `accounts`: accounts made, joined and invited over the registry protocol.
 //! - `scripted`: scripted peers driven as their users would drive them.
 //! - `terminal`: the `peer` binary in a pseudo-terminal, read through a
@@ -23,6 +24,8 @@
 
 mod accounts;
 mod client;
+#[cfg(target_os = "linux")]
+mod netns;
 mod process;
 mod scripted;
 mod server;
@@ -31,6 +34,8 @@ mod terminal;
 
 pub use accounts::*;
 pub use client::*;
+#[cfg(target_os = "linux")]
+pub use netns::*;
 pub use process::*;
 pub use scripted::*;
 pub use server::*;

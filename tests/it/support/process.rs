@@ -88,20 +88,38 @@ impl ServerProcess {
     pub fn start_on(bind: &str, db: &Path, extra: &[&str]) -> ServerProcess {
         let mut args = vec!["--plaintext"];
         args.extend_from_slice(extra);
-        ServerProcess::spawn(bind, db, &args)
+        ServerProcess::start_with(bind, db, &args, None)
     }
 
     /// Starts `server --bind 127.0.0.1:0 --db <db>` plus `extra`, speaking
     /// TLS (the default): its second line is its fingerprint.
     pub fn start_tls(db: &Path, extra: &[&str]) -> ServerProcess {
-        ServerProcess::spawn("127.0.0.1:0", db, extra)
+        ServerProcess::start_with("127.0.0.1:0", db, extra, None)
     }
 
-    fn spawn(bind: &str, db: &Path, extra: &[&str]) -> ServerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["--bind", bind, "--db"])
+    /// As `start_tls`, with `SSLKEYLOGFILE=<key_log>` in its environment.
+    pub fn start_tls_logging_keys(db: &Path, key_log: &Path) -> ServerProcess {
+        ServerProcess::start_with("127.0.0.1:0", db, &[], Some(key_log))
+    }
+
+    /// It does not announce itself (`--no-announce`): nothing a test starts
+    /// outside a network namespace of its own multicasts. `SSLKEYLOGFILE`
+    /// is `key_log`, or unset whatever the test's own environment says.
+    fn start_with(bind: &str, db: &Path, extra: &[&str], key_log: Option<&Path>) -> ServerProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        key_log_env(&mut command, key_log);
+        command
+            .args(["--bind", bind, "--no-announce", "--db"])
             .arg(db)
-            .args(extra)
+            .args(extra);
+        ServerProcess::spawn(command)
+    }
+
+    /// Starts `command`, a `server` with its options (in a network
+    /// namespace, say), and reads the address it listens on from its first
+    /// line of output.
+    pub fn spawn(mut command: Command) -> ServerProcess {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -210,6 +228,68 @@ pub struct PeerProcess {
     stdout: Receiver<String>,
     stderr: Option<JoinHandle<String>>,
     seen: Vec<String>,
+    clog: Option<Clog>,
+}
+
+/// A peer's standard output as a FIFO the test can stop reading and fill.
+/// The filler is a description of its own, opened non-blocking, so filling
+/// never blocks the test and leaves the peer's writes blocking.
+struct Clog {
+    filler: std::fs::File,
+    /// Asks the reader thread to stop; the thread holds the receiver.
+    stop: (crossbeam_channel::Sender<()>, Receiver<()>),
+    /// The reader thread says it has stopped.
+    stopped: (crossbeam_channel::Sender<()>, Receiver<()>),
+}
+
+impl Clog {
+    /// Makes the FIFO and opens its reading end and the filler.
+    fn make(fifo: &Path) -> (std::fs::File, Clog) {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::OpenOptionsExt;
+
+        let path = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: `path` is a NUL-terminated string that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "mkfifo");
+        // Non-blocking, so the open does not wait for a writer; the reads
+        // then block, as the flag is cleared on this description only.
+        let reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(fifo)
+            .unwrap();
+        set_blocking(&reader);
+        let filler = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(fifo)
+            .unwrap();
+        let clog = Clog {
+            filler,
+            stop: crossbeam_channel::bounded(1),
+            stopped: crossbeam_channel::bounded(1),
+        };
+        (reader, clog)
+    }
+
+    /// The peer's end: a blocking description of its own.
+    fn output(&self, fifo: &Path) -> Stdio {
+        Stdio::from(std::fs::OpenOptions::new().write(true).open(fifo).unwrap())
+    }
+}
+
+/// Clears `O_NONBLOCK` on `file`'s description.
+fn set_blocking(file: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+
+    let fd = file.as_raw_fd();
+    // SAFETY: `fd` is open for as long as `file` is borrowed; F_GETFL and
+    // F_SETFL read and set flags and touch no memory.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        assert!(flags >= 0, "F_GETFL");
+        assert_eq!(libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK), 0);
+    }
 }
 
 impl PeerProcess {
@@ -220,22 +300,78 @@ impl PeerProcess {
     /// unless `args` give a `--data-dir`: a TLS peer keeps the registry keys
     /// it has seen there, never in the real home directory.
     pub fn start(name: &str, args: &[&str]) -> PeerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_peer"))
-            .args(plaintext_unless_data_dir(args))
-            .args(args)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_peer"));
+        key_log_env(&mut command, None);
+        command.args(plaintext_unless_data_dir(args)).args(args);
+        PeerProcess::spawn(name, command)
+    }
+
+    /// As `start`, with `SSLKEYLOGFILE=<key_log>` in its environment.
+    pub fn start_logging_keys(name: &str, args: &[&str], key_log: &Path) -> PeerProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_peer"));
+        key_log_env(&mut command, Some(key_log));
+        command.args(plaintext_unless_data_dir(args)).args(args);
+        PeerProcess::spawn(name, command)
+    }
+
+    /// Starts `command`, a `peer` with its options (in a network namespace,
+    /// say); `name` is only for messages until the test joins as it.
+    pub fn spawn(name: &str, mut command: Command) -> PeerProcess {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("the peer binary starts");
         let stdout = child.stdout.take().unwrap();
+        PeerProcess::reading(name, child, stdout, None)
+    }
+
+    /// Starts `peer` with `args` (in plain text, as `start`), its standard
+    /// output a FIFO made at `fifo` that `clog_output` can later stop
+    /// reading and fill.
+    pub fn start_cloggable(name: &str, args: &[&str], fifo: &Path) -> PeerProcess {
+        let (reader, clog) = Clog::make(fifo);
+        let child = Command::new(env!("CARGO_BIN_EXE_peer"))
+            .args(plaintext_unless_data_dir(args))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(clog.output(fifo))
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the peer binary starts");
+        PeerProcess::reading(name, child, reader, Some(clog))
+    }
+
+    /// The process, its standard output read line by line by a thread that
+    /// `clog` (if any) can stop.
+    fn reading(
+        name: &str,
+        mut child: Child,
+        stdout: impl Read + Send + 'static,
+        clog: Option<Clog>,
+    ) -> PeerProcess {
         let (tx, rx) = crossbeam_channel::unbounded();
+        let stop = clog
+            .as_ref()
+            .map(|clog| (clog.stop.1.clone(), clog.stopped.0.clone()));
         thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
+            let mut lines = BufReader::new(stdout);
+            let mut line = String::new();
+            while matches!(lines.read_line(&mut line), Ok(1..)) {
+                if let Some((stop, stopped)) = &stop
+                    && stop.try_recv().is_ok()
+                {
+                    // Holds the FIFO open, unread, until the test ends.
+                    let _ = stopped.send(());
+                    let _ = stop.recv();
                     return;
                 }
+                let text = line.trim_end_matches(['\n', '\r']).to_string();
+                if tx.send(text).is_err() {
+                    return;
+                }
+                line.clear();
             }
         });
         let stderr = child.stderr.take().unwrap();
@@ -247,7 +383,40 @@ impl PeerProcess {
             stdout: rx,
             stderr: Some(stderr),
             seen: Vec::new(),
+            clog,
         }
+    }
+
+    /// Stops reading the peer's standard output and fills it to the brim,
+    /// as a terminal that is stuck or a pipe nobody drains: the peer's next
+    /// write to it blocks for good.
+    #[track_caller]
+    pub fn clog_output(&mut self) {
+        let clog = self.clog.as_mut().expect("started with start_cloggable");
+        clog.stop.0.send(()).unwrap();
+        // A line of our own wakes the reader, which then stops.
+        clog.filler.write_all(b"(clogged)\n").unwrap();
+        clog.stopped
+            .1
+            .recv_timeout(READ_TIMEOUT)
+            .expect("the output reader stops");
+        let chunk = [b'.'; 512];
+        for size in [chunk.len(), 1] {
+            loop {
+                match clog.filler.write(&chunk[..size]) {
+                    Ok(_) => continue,
+                    Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(err) => panic!("filling the output failed: {err}"),
+                }
+            }
+        }
+    }
+
+    /// Waits for the process to exit without reading its output, and
+    /// returns its status.
+    pub fn exits(mut self) -> ExitStatus {
+        let child = self.child.take().expect("the peer is running");
+        wait_for_exit(child, "the peer")
     }
 
     /// Starts `peer --server <registry> --log-dir <logs>` plus `extra`.
@@ -356,6 +525,15 @@ impl Drop for PeerProcess {
     fn drop(&mut self) {
         kill_quietly(&mut self.child);
     }
+}
+
+/// Sets `SSLKEYLOGFILE` to `key_log`, or removes it: a test's child writes
+/// TLS secrets only where that test asks.
+fn key_log_env(command: &mut Command, key_log: Option<&Path>) {
+    match key_log {
+        Some(path) => command.env("SSLKEYLOGFILE", path),
+        None => command.env_remove("SSLKEYLOGFILE"),
+    };
 }
 
 /// `--plaintext`, unless `args` give a `--data-dir` (a TLS peer's).

@@ -72,13 +72,20 @@ impl TerminalPeer {
     /// Starts `peer --server <registry> --log-dir <logs>` plus `extra` in
     /// a pseudo-terminal of its own, as a terminal emulator would.
     pub fn start(registry: SocketAddr, logs: &Path, extra: &[&str]) -> TerminalPeer {
-        let (controller, device) = open_pty();
         let mut command = Command::new(env!("CARGO_BIN_EXE_peer"));
         command
             .args(["--server", &registry.to_string(), "--log-dir"])
             .arg(logs)
             .args(super::process::plaintext_unless_data_dir(extra))
-            .args(extra)
+            .args(extra);
+        TerminalPeer::spawn(command)
+    }
+
+    /// Starts `command`, a `peer` with its options (in a network namespace,
+    /// say), in a pseudo-terminal of its own.
+    pub fn spawn(mut command: Command) -> TerminalPeer {
+        let (controller, device) = open_pty();
+        command
             .env("TERM", "xterm-256color")
             .env_remove("NO_COLOR")
             .stdin(Stdio::from(device.try_clone().unwrap()))

@@ -1,0 +1,89 @@
+//! Which registry the peer talks to: `--server` when given (no search, no
+//! delay), otherwise the one found on the LAN, or one of several the user
+//! picks at a terminal, or the default address when none answers.
+
+use std::io::{self, BufRead, Write};
+use std::net::SocketAddr;
+
+use p2pchat::crypto::Fingerprint;
+use p2pchat::discovery::{self, Decision, Found};
+use p2pchat::registry::DEFAULT_REGISTRY_PORT;
+use p2pchat::trace;
+
+/// The registry chosen, and the key its announcement named: the key it
+/// presents must be that one.
+pub struct Chosen {
+    pub servers: Vec<SocketAddr>,
+    pub announced: Option<Fingerprint>,
+}
+
+/// The registry to use. `at_terminal` says whether the user can be asked.
+pub fn registry(server: Option<&str>, at_terminal: bool) -> Result<Chosen, String> {
+    if let Some(server) = server {
+        return Ok(Chosen {
+            servers: p2pchat::peer::resolve_servers(server)?,
+            announced: None,
+        });
+    }
+    trace::out(format_args!(
+        "Looking for a registry on the LAN for {} s (--server HOST:PORT skips this)...",
+        discovery::DEFAULT_SEARCH_WINDOW.as_secs()
+    ));
+    let answers = discovery::search(discovery::DEFAULT_SEARCH_WINDOW).unwrap_or_else(|err| {
+        trace::out(format_args!("Cannot search the LAN: {err}."));
+        discovery::Answers::default()
+    });
+    for skipped in &answers.skipped {
+        trace::out(format_args!("Not offered: {skipped}."));
+    }
+    let found = match discovery::decide(answers.found) {
+        Decision::None => {
+            let fallback = SocketAddr::from(([127, 0, 0, 1], DEFAULT_REGISTRY_PORT));
+            trace::out(format_args!(
+                "No registry answered on the LAN; trying {fallback} \
+                 (another registry: start with --server HOST:PORT)."
+            ));
+            return Ok(Chosen {
+                servers: vec![fallback],
+                announced: None,
+            });
+        }
+        Decision::One(found) => found,
+        Decision::Several(list) if at_terminal => ask(&list)?,
+        Decision::Several(list) => {
+            trace::out("Several registries answered; choose one with --server:");
+            for found in &list {
+                trace::out(format_args!("  --server {}   ({found})", found.addr));
+            }
+            return Err("several registries answered; start again with --server HOST:PORT".into());
+        }
+    };
+    trace::out(format_args!("Using the registry {found}."));
+    Ok(Chosen {
+        servers: vec![found.addr],
+        announced: found.announcement.fingerprint,
+    })
+}
+
+/// Lists the registries and asks which, until an answer picks one.
+fn ask(list: &[Found]) -> Result<Found, String> {
+    trace::out("Several registries answered:");
+    for (n, found) in list.iter().enumerate() {
+        trace::out(format_args!("  {}. {found}", n + 1));
+    }
+    let stdin = io::stdin();
+    loop {
+        print!("Which one (1-{})? ", list.len());
+        let _ = io::stdout().flush();
+        let mut answer = String::new();
+        match stdin.lock().read_line(&mut answer) {
+            Ok(0) | Err(_) => {
+                return Err("no registry chosen; start again with --server HOST:PORT".into());
+            }
+            Ok(_) => {}
+        }
+        if let Some(index) = discovery::pick(&answer, list.len()) {
+            return Ok(list[index].clone());
+        }
+    }
+}
