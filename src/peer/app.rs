@@ -13,7 +13,7 @@ use crate::wire::{BusyReason, Contact};
 
 use super::effect::{Answer, Effect, Effects, Incoming, LogFailure, LogId, Now};
 use super::keys::Keyring;
-use super::msg::{Asker, Event, FromLeader};
+use super::msg::{Asker, FromLeader};
 use super::repeats::Repeats;
 use super::stage::{Leading, Pending, Stage, Start, Starting};
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
@@ -84,7 +84,19 @@ impl App {
     fn dispatch(&mut self, input: Incoming) -> Flow {
         match input {
             Incoming::Line(line) => return self.on_line(&line),
-            Incoming::Event(event) => self.on_event(event),
+            Incoming::Registry(reply) => self.on_registry(reply),
+            Incoming::Keys(news) => self.on_key_news(news),
+            Incoming::Invited {
+                lobby,
+                name,
+                outcome,
+            } => self.on_invited(lobby, name, outcome),
+            Incoming::Rejoin {
+                claim,
+                proven,
+                conn,
+            } => self.on_rejoin(claim, proven, conn),
+            Incoming::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Incoming::Feed(line) => self.on_feed(line),
             Incoming::Notice(notice) => self.on_notice(notice),
             Incoming::Link(notice) => self.on_link(notice),
@@ -199,29 +211,6 @@ impl App {
         };
         self.prompt();
         Flow::Go
-    }
-
-    /// Dispatches what a background thread reported; each arm is one call.
-    pub(super) fn on_event(&mut self, event: Event) {
-        match event {
-            Event::Invited {
-                lobby,
-                name,
-                outcome,
-            } => self.on_invited(lobby, name, outcome),
-            Event::Rejoin {
-                claim,
-                proven,
-                conn,
-            } => self.on_rejoin(claim, proven, conn),
-            Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
-            Event::Registry(reply) => self.on_registry(reply),
-            Event::Keys(news) => self.on_key_news(news),
-            // The driver keeps where a chat request's answer goes, and
-            // hands these in as `Incoming::Request` and `Withdrawn`.
-            // The driver answers `Prove` with `seat_held`.
-            Event::Invitation { .. } | Event::Withdrawn { .. } | Event::Prove { .. } => {}
-        }
     }
 
     /// The membership whose connection to its leader the driver keeps

@@ -24,7 +24,7 @@ use crate::trace::Trace;
 use crate::wire::{Contact, ToMember};
 
 use super::app::{App, Flow};
-use super::effect::{Effect, Incoming, LogFailure, LogId, Now, TurnedAway, Walk, Worker};
+use super::effect::{Effect, Incoming, LogFailure, LogId, Now, Walk, Worker};
 use super::inviter::Inviter;
 use super::keys::Keyring;
 use super::links::Links;
@@ -97,6 +97,7 @@ impl Driver {
         self.logs.retain(|log, _| Some(*log) == in_use);
         self.lobbies.keep_only(app.lobby_in_use());
         self.links.keep_only(app.link_in_use());
+        self.links.drop_unclaimed();
         let walking = app.walk_in_use();
         self.walks.retain(|lobby, cancel| {
             let wanted = Some(*lobby) == walking;
@@ -116,11 +117,18 @@ impl Driver {
             Effect::Start(worker) => return self.start(worker),
             Effect::Answer(request, answer) => return self.links.answer(request, answer),
             Effect::ToLeader(membership, line) => self.links.to_leader(membership, line),
-            Effect::TurnAway(TurnedAway { conn, line }) => turn_away(*conn, &line),
+            Effect::TurnAway(conn, line) => {
+                if let Some((conn, _)) = self.links.take_member(conn) {
+                    turn_away(conn, &line);
+                }
+            }
             Effect::OpenLog { log, me, leader } => return self.open_log(log, &me, &leader),
             Effect::Log { log, line } => return self.write_log(log, &line),
             Effect::Lobby(lobby, command) => {
-                return self.lobbies.carry(lobby, command).map(Incoming::Lobby);
+                return self
+                    .lobbies
+                    .carry(lobby, command, &mut self.links)
+                    .map(Incoming::Lobby);
             }
             Effect::Verify(name) => {
                 let line = match &self.keys {
@@ -172,7 +180,7 @@ impl Driver {
                 conn,
                 timing,
             } => {
-                let (handle, linked) = self.links.start(membership, &leader, *conn, timing);
+                let (handle, linked) = self.links.start(membership, &leader, conn, timing);
                 self.workers.extend(handle);
                 return Some(linked);
             }

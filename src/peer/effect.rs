@@ -12,7 +12,6 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use crate::client::LinkNotice;
-use crate::conn::{LeaderConn, MemberConn};
 use crate::crypto::{Identity, IdentityKey};
 use crate::lobby::roster::Candidate;
 use crate::lobby::{Handed, Inheritance, LobbyConfig, Notice, Proven};
@@ -22,15 +21,36 @@ use crate::wire::{
     ToMember,
 };
 
-use super::msg::{Accepted, Event, FromLeader, RegistryAsk, Timing};
+use super::msg::{FromLeader, KeyNews, Outcome, RegistryAsk, RegistryReply, Rejoined, Timing};
 use super::render::{self, Lines, LobbyEvent, Role, Shown};
 
 /// One input for the core: what the user typed, what a worker, the
 /// current lobby or the registry link said, or a timer that came due.
 pub(super) enum Incoming {
     Line(String),
-    /// A worker's event, a registry reply among them.
-    Event(Event),
+    /// The registry worker's reply to a `RegistryAsk`.
+    Registry(RegistryReply),
+    /// What the registry worker learned about keys.
+    Keys(KeyNews),
+    /// An invitee answered one of our chat requests into lobby `lobby`
+    /// (or did not); an accepted connection is the driver's, by number.
+    Invited {
+        lobby: u64,
+        name: String,
+        outcome: Outcome<ConnId>,
+    },
+    /// A member of a lobby came back (`REJOIN`) on our chat listener,
+    /// having proven a key as `proven` says, on connection `conn`.
+    Rejoin {
+        claim: Box<Rejoin>,
+        proven: Box<Proven>,
+        conn: ConnId,
+    },
+    /// The walk of membership `lobby` ended.
+    Rejoined {
+        lobby: u64,
+        outcome: Rejoined<ConnId>,
+    },
     /// A line (or the end) from the leader of the lobby we are a member of.
     Feed(FromLeader),
     /// A notice of the lobby hub we lead.
@@ -81,6 +101,12 @@ pub(super) enum Answer {
     Busy(BusyReason),
 }
 
+/// A connection the driver keeps for the input being handled, by number:
+/// what the core does not hand on (to a hub, a link, or away with a line)
+/// is closed once the input is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct ConnId(pub(super) u64);
+
 /// The time an input is handled at: the core reads no clock.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Now {
@@ -126,23 +152,10 @@ pub(super) enum Effect {
     /// Writes `line` on a member's connection the core turns away (an
     /// invitee that accepted into a lobby that has ended, a `REJOIN` while
     /// we lead none), then closes it.
-    TurnAway(TurnedAway),
+    TurnAway(ConnId, ToMember),
     /// A line for the leader of membership `.0`; lost if it has no
     /// connection (while it looks for its leader).
     ToLeader(u64, ToLeader),
-}
-
-/// A member's connection the core turns away, and its one line.
-pub(super) struct TurnedAway {
-    pub(super) conn: Box<MemberConn>,
-    pub(super) line: ToMember,
-}
-
-/// Written by hand: the line, not the socket.
-impl std::fmt::Debug for TurnedAway {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TurnedAway({})", self.line)
-    }
 }
 
 /// A chat log the driver keeps open for the core: the lobby's, which goes
@@ -179,7 +192,7 @@ pub(super) enum Worker {
     MemberLink {
         membership: u64,
         leader: String,
-        conn: Box<LeaderConn>,
+        conn: ConnId,
         timing: Timing,
     },
 }
@@ -247,16 +260,13 @@ pub(super) enum LobbyCommand {
         code: ErrorCode,
         text: String,
     },
-    /// Admits an invitee that accepted.
-    Admit {
-        name: String,
-        accepted: Box<Accepted>,
-    },
-    /// A member comes back (`REJOIN`).
+    /// Admits an invitee that accepted on connection `conn`.
+    Admit { name: String, conn: ConnId },
+    /// A member comes back (`REJOIN`) on connection `conn`.
     Rejoin {
         claim: Box<Rejoin>,
         proven: Box<Proven>,
-        conn: MemberConn,
+        conn: ConnId,
     },
 }
 

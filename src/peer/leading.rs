@@ -9,8 +9,8 @@ use crate::wire::{BusyReason, CloseReason, InviteStatus, ParseError, ToMember};
 
 use super::app::App;
 use super::commands::LobbyInput;
-use super::effect::{Effect, LobbyAnswer, LobbyCommand, LogId, MembersFor, TurnedAway};
-use super::msg::{Accepted, Outcome};
+use super::effect::{ConnId, Effect, LobbyAnswer, LobbyCommand, LogId, MembersFor};
+use super::msg::Outcome;
 use super::render::{self, LobbyEvent, Role};
 use super::stage::{Leading, Stage, Start};
 
@@ -187,7 +187,7 @@ impl App {
     }
 
     /// An invitee answered a chat request into lobby `lobby`.
-    pub(super) fn on_invited(&mut self, lobby: u64, name: String, outcome: Outcome) {
+    pub(super) fn on_invited(&mut self, lobby: u64, name: String, outcome: Outcome<ConnId>) {
         let Stage::Leading(leading) = &mut self.stage else {
             return;
         };
@@ -196,19 +196,17 @@ impl App {
             // is told so rather than left waiting.
             if let Outcome::Accepted { conn, .. } = outcome {
                 let line = ToMember::Closed(CloseReason::LeaderLeft);
-                self.out.push(Effect::TurnAway(TurnedAway { conn, line }));
+                self.out.push(Effect::TurnAway(conn, line));
             }
             return;
         }
         leading.invitations.answered(&name);
         let (report, status) = match outcome {
-            Outcome::Accepted { addr, key, conn } => {
+            Outcome::Accepted { addr, conn, .. } => {
                 // Everyone hears `JOINED` from the hub instead.
                 let report = format!("OK -> ('{}', {})", addr.ip(), addr.port());
-                let conn = *conn;
-                let accepted = Box::new(Accepted { addr, key, conn });
                 let name = name.clone();
-                self.to_lobby(lobby, LobbyCommand::Admit { name, accepted });
+                self.to_lobby(lobby, LobbyCommand::Admit { name, conn });
                 (report, None)
             }
             Outcome::Rejected => {

@@ -1,21 +1,29 @@
 //! The chat connections the driver keeps for the core by number: where the
 //! answer to each open chat request goes (the chat connection's thread
-//! waits on it), and each membership's connection to its leader (the
-//! outbox its writer sends from, the leader's lines its reader forwards).
-//! The core names them by number (`Effect::Answer`, `Effect::ToLeader`).
+//! waits on it), each membership's connection to its leader (the outbox
+//! its writer sends from, the leader's lines its reader forwards), and the
+//! connections a worker hands over (an invitee that accepted, a `REJOIN`,
+//! a peer that took us back) while the core decides what becomes of them.
+//! The core names them by number (`Effect::Answer`, `Effect::ToLeader`,
+//! `ConnId`).
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, bounded, never, unbounded};
 
-use crate::conn::LeaderConn;
+use crate::conn::{LeaderConn, MemberConn};
+use crate::crypto::PeerKey;
 use crate::wire::ToLeader;
 
 use super::FEED_CAPACITY;
-use super::effect::{Answer, ChatRequest, Incoming};
+use super::effect::{Answer, ChatRequest, ConnId, Incoming};
 use super::migration::start_link;
-use super::msg::{ChatAnswer, Event, FromLeader, Timing};
+use super::msg::{ChatAnswer, Event, FromLeader, Outcome, Timing};
+
+/// Where an invitee that accepted was reached, and its public keys.
+pub(super) type Invitee = (SocketAddr, Option<PeerKey>);
 
 /// One membership's connection to its leader.
 struct Link {
@@ -32,6 +40,13 @@ pub(super) struct Links {
     /// The last chat request's number.
     next_request: u64,
     links: HashMap<u64, Link>,
+    /// The last connection's number.
+    next_conn: u64,
+    /// Connections to members (an invitee that accepted, with where its
+    /// invitation reached it and its keys; a `REJOIN`), by number.
+    members: HashMap<ConnId, (MemberConn, Option<Invitee>)>,
+    /// Connections to a leader that took us back, by number.
+    leaders: HashMap<ConnId, LeaderConn>,
 }
 
 impl Links {
@@ -49,24 +64,109 @@ impl Links {
                 self.next_request += 1;
                 let request = self.next_request;
                 self.requests.insert(request, answer);
-                Incoming::Request(ChatRequest {
+                let asked = ChatRequest {
                     request,
                     from,
                     ticket,
                     proved,
-                })
+                };
+                Incoming::Request(asked)
             }
-            Event::Withdrawn { answer, expired } => {
-                let request = self
-                    .requests
-                    .iter()
-                    .find(|(_, sender)| sender.same_channel(&answer))
-                    .map(|(request, _)| *request)?;
-                self.requests.remove(&request);
-                Incoming::Withdrawn { request, expired }
-            }
-            other => Incoming::Event(other),
+            Event::Withdrawn { answer, expired } => self.withdrawn(&answer, expired)?,
+            Event::Registry(reply) => Incoming::Registry(reply),
+            Event::Keys(news) => Incoming::Keys(news),
+            // Answered by the driver itself (`Driver::heard`).
+            Event::Prove { .. } => return None,
+            with_conn => return self.keep_conn(with_conn),
         })
+    }
+
+    /// An event that hands over a connection, with the connection kept
+    /// here and named by number.
+    fn keep_conn(&mut self, event: Event) -> Option<Incoming> {
+        Some(match event {
+            Event::Invited {
+                lobby,
+                name,
+                outcome,
+            } => {
+                let outcome = self.keep_invitee(outcome);
+                Incoming::Invited {
+                    lobby,
+                    name,
+                    outcome,
+                }
+            }
+            Event::Rejoin {
+                claim,
+                proven,
+                conn,
+            } => {
+                let conn = self.keep_member(conn, None);
+                Incoming::Rejoin {
+                    claim,
+                    proven,
+                    conn,
+                }
+            }
+            Event::Rejoined { lobby, outcome } => {
+                let outcome = outcome.map_conn(|conn| self.keep_leader(*conn));
+                Incoming::Rejoined { lobby, outcome }
+            }
+            // Events without a connection (`heard`).
+            Event::Invitation { .. }
+            | Event::Withdrawn { .. }
+            | Event::Registry(_)
+            | Event::Keys(_)
+            | Event::Prove { .. } => return None,
+        })
+    }
+
+    /// The request `answer` would answer, withdrawn; `None` if it was
+    /// answered already.
+    fn withdrawn(&mut self, answer: &Sender<ChatAnswer>, expired: bool) -> Option<Incoming> {
+        let request = self
+            .requests
+            .iter()
+            .find(|(_, sender)| sender.same_channel(answer))
+            .map(|(request, _)| *request)?;
+        self.requests.remove(&request);
+        Some(Incoming::Withdrawn { request, expired })
+    }
+
+    /// An invitee's answer, with its connection kept here if it accepted.
+    fn keep_invitee(&mut self, outcome: Outcome) -> Outcome<ConnId> {
+        let invitee = match &outcome {
+            Outcome::Accepted { addr, key, .. } => Some((*addr, *key)),
+            _ => None,
+        };
+        outcome.map_conn(|conn| self.keep_member(*conn, invitee))
+    }
+
+    fn keep_member(&mut self, conn: MemberConn, invitee: Option<Invitee>) -> ConnId {
+        self.next_conn += 1;
+        let id = ConnId(self.next_conn);
+        self.members.insert(id, (conn, invitee));
+        id
+    }
+
+    fn keep_leader(&mut self, conn: LeaderConn) -> ConnId {
+        self.next_conn += 1;
+        let id = ConnId(self.next_conn);
+        self.leaders.insert(id, conn);
+        id
+    }
+
+    /// Member connection `id`, handed on: with where its invitation reached
+    /// it and its keys, if it is an invitee's.
+    pub(super) fn take_member(&mut self, id: ConnId) -> Option<(MemberConn, Option<Invitee>)> {
+        self.members.remove(&id)
+    }
+
+    /// Closes the connections the core handed on to nothing.
+    pub(super) fn drop_unclaimed(&mut self) {
+        self.members.clear();
+        self.leaders.clear();
     }
 
     /// Sends the answer to chat request `request`. An accepted one becomes
@@ -112,9 +212,13 @@ impl Links {
         &mut self,
         membership: u64,
         leader: &str,
-        conn: LeaderConn,
+        conn: ConnId,
         timing: Timing,
     ) -> (Option<JoinHandle<()>>, Incoming) {
+        let Some(conn) = self.leaders.remove(&conn) else {
+            let result = Err("the connection is gone".to_string());
+            return (None, Incoming::Linked { membership, result });
+        };
         let (feed, feed_rx) = bounded(FEED_CAPACITY);
         let (handle, result) = match start_link(conn, leader, feed, timing) {
             Ok((outbox, handle)) => {

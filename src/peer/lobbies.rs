@@ -13,7 +13,7 @@ use crate::lobby::{Lobby, Notice};
 
 use super::FEED_CAPACITY;
 use super::effect::{LobbyAnswer, LobbyCommand};
-use super::msg::Accepted;
+use super::links::Links;
 
 /// One hub the core leads (or led, until it is closed or handed on).
 struct Led {
@@ -42,7 +42,12 @@ pub(super) struct Lobbies {
 impl Lobbies {
     /// Carries out `command` for lobby `id`; returns the hub's answer, if
     /// the command has one.
-    pub(super) fn carry(&mut self, id: u64, command: LobbyCommand) -> Option<LobbyAnswer> {
+    pub(super) fn carry(
+        &mut self,
+        id: u64,
+        command: LobbyCommand,
+        conns: &mut Links,
+    ) -> Option<LobbyAnswer> {
         if let LobbyCommand::Start {
             config,
             inheritance,
@@ -61,7 +66,7 @@ impl Lobbies {
             return Some(self.handover(id, to));
         }
         let led = self.led.get(&id)?;
-        ask(id, &led.lobby, command)
+        ask(id, &led.lobby, command, conns)
     }
 
     fn start(
@@ -141,7 +146,7 @@ impl Lobbies {
 
 /// Carries out a command the hub takes through its control inbox; returns
 /// its answer, if it has one.
-fn ask(id: u64, lobby: &Lobby, command: LobbyCommand) -> Option<LobbyAnswer> {
+fn ask(id: u64, lobby: &Lobby, command: LobbyCommand, conns: &mut Links) -> Option<LobbyAnswer> {
     let answer = match command {
         LobbyCommand::Members(what) => LobbyAnswer::Members {
             lobby: id,
@@ -159,7 +164,7 @@ fn ask(id: u64, lobby: &Lobby, command: LobbyCommand) -> Option<LobbyAnswer> {
             name,
         },
         other => {
-            tell(lobby, other);
+            tell(lobby, other, conns);
             return None;
         }
     };
@@ -167,20 +172,25 @@ fn ask(id: u64, lobby: &Lobby, command: LobbyCommand) -> Option<LobbyAnswer> {
 }
 
 /// Carries out a command the hub does not answer.
-fn tell(lobby: &Lobby, command: LobbyCommand) {
+fn tell(lobby: &Lobby, command: LobbyCommand, conns: &mut Links) {
     match command {
         LobbyCommand::Say(text) => lobby.say(text),
         LobbyCommand::Invitation { name, status } => lobby.invitation(name, status),
         LobbyCommand::Refuse { to, code, text } => lobby.refuse(to, code, text),
-        LobbyCommand::Admit { name, accepted } => {
-            let Accepted { addr, key, conn } = *accepted;
-            lobby.admit_from(name, addr, key, conn);
+        LobbyCommand::Admit { name, conn } => {
+            if let Some((conn, Some((addr, key)))) = conns.take_member(conn) {
+                lobby.admit_from(name, addr, key, conn);
+            }
         }
         LobbyCommand::Rejoin {
             claim,
             proven,
             conn,
-        } => lobby.rejoin(*claim, *proven, conn),
+        } => {
+            if let Some((conn, _)) = conns.take_member(conn) {
+                lobby.rejoin(*claim, *proven, conn);
+            }
+        }
         LobbyCommand::Start { .. }
         | LobbyCommand::Close { .. }
         | LobbyCommand::Handover(_)

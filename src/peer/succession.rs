@@ -8,7 +8,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::conn::{LeaderConn, MemberConn};
 use crate::crypto::Identity;
 use crate::lobby::roster::Candidate;
 use crate::lobby::{Handed, LobbyConfig, Proven};
@@ -17,7 +16,7 @@ use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
 use super::LOBBY_HELP;
 use super::app::App;
 use super::effect::LobbyCommand;
-use super::effect::{Effect, TurnedAway, Walk, Worker};
+use super::effect::{ConnId, Effect, Walk, Worker};
 use super::invitations::Invitations;
 use super::keys::own_identity;
 use super::msg::{Move, Rejoined, Timing};
@@ -153,7 +152,7 @@ impl App {
     }
 
     /// The rejoiner of lobby `lobby` is done.
-    pub(super) fn on_rejoined(&mut self, lobby: u64, outcome: Rejoined) {
+    pub(super) fn on_rejoined(&mut self, lobby: u64, outcome: Rejoined<ConnId>) {
         let ours = matches!(&self.stage, Stage::Member(m) if m.id == lobby && m.is_rejoining());
         if !ours {
             return;
@@ -186,7 +185,7 @@ impl App {
         &mut self,
         mut membership: Membership,
         leader: String,
-        conn: Box<LeaderConn>,
+        conn: ConnId,
         first: ToMember,
         why: &Move,
     ) -> Stage {
@@ -352,7 +351,7 @@ impl App {
 
     /// A `REJOIN` reached our chat listener: the hub checks its proof if
     /// we lead; otherwise we do not lead (yet), which the member hears.
-    pub(super) fn on_rejoin(&mut self, claim: Box<Rejoin>, proven: Box<Proven>, conn: MemberConn) {
+    pub(super) fn on_rejoin(&mut self, claim: Box<Rejoin>, proven: Box<Proven>, conn: ConnId) {
         if let Stage::Leading(leading) = &self.stage {
             let rejoin = LobbyCommand::Rejoin {
                 claim,
@@ -364,11 +363,7 @@ impl App {
         }
         // Traced by its address still: the name is a claim nobody checked.
         let refused = ToMember::Err(ErrorCode::NotLeader, "I do not lead a lobby".to_string());
-        let turned = TurnedAway {
-            conn: Box::new(conn),
-            line: refused,
-        };
-        self.out.push(Effect::TurnAway(turned));
+        self.out.push(Effect::TurnAway(conn, refused));
     }
 }
 

@@ -14,7 +14,7 @@ use crate::wire::{AttemptLimit, CloseReason, Contact, ErrorCode, ToMember};
 
 use crate::peer::app::App;
 use crate::peer::effect::{ChatRequest, Effect, Incoming, LogFailure, Now, Walk, Worker};
-use crate::peer::msg::{Asker, Event, FromLeader, KeyChange, KeyNews, NotInvited, RegistryReply};
+use crate::peer::msg::{Asker, FromLeader, KeyChange, KeyNews, NotInvited, RegistryReply};
 use crate::peer::{ADD_PROMPT, LOBBY_HELP, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
 
 const ACCEPT_PROMPT: &str = "Chat request from 'alice'. Accept? ['OK', 'REJECT']";
@@ -52,7 +52,7 @@ fn line(text: &str) -> Incoming {
 }
 
 fn reply(reply: RegistryReply) -> Incoming {
-    Incoming::Event(Event::Registry(reply))
+    Incoming::Registry(reply)
 }
 
 /// Chat request `request` from `from`.
@@ -101,7 +101,7 @@ fn describe(effect: &Effect) -> String {
         Effect::Start(Worker::MemberLink {
             membership, leader, ..
         }) => format!("start: link of membership {membership} to {leader}"),
-        Effect::TurnAway(turned) => format!("turn away: {}", turned.line),
+        Effect::TurnAway(conn, line) => format!("turn away {}: {line}", conn.0),
         Effect::Answer(request, answer) => format!("answer {request}: {answer:?}"),
         Effect::ToLeader(membership, line) => format!("to leader {membership}: {line}"),
         Effect::Lobby(lobby, command) => format!("lobby {lobby}: {command:?}"),
@@ -641,7 +641,7 @@ fn verify_asks_the_driver_and_a_changed_key_is_said_loudly() {
     assert!(warning.contains("alice's key has changed"), "{warning}");
     check(
         &mut app,
-        vec![Incoming::Event(Event::Keys(KeyNews::Changed(change)))],
+        vec![Incoming::Keys(KeyNews::Changed(change))],
         &[warning.as_str()],
     );
 }

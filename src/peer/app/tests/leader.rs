@@ -5,8 +5,8 @@ use crate::lobby::Notice;
 use crate::wire::{ErrorCode, ParseError};
 
 use crate::peer::app::App;
-use crate::peer::effect::{Incoming, LobbyAnswer, MembersFor};
-use crate::peer::msg::{Asker, Event, Outcome, RegistryReply};
+use crate::peer::effect::{ConnId, Incoming, LobbyAnswer, MembersFor};
+use crate::peer::msg::{Asker, Outcome, RegistryReply};
 use crate::peer::{LOBBY_HELP, MENU_PROMPT};
 
 use super::{check, contact, joined, line, now, reply};
@@ -218,11 +218,11 @@ fn a_leader_left_alone_asks_the_hub_and_ends_the_lobby() {
     check(
         &mut app,
         vec![
-            Incoming::Event(Event::Invited {
+            Incoming::Invited {
                 lobby: 1,
                 name: "carol".into(),
                 outcome: Outcome::Rejected,
-            }),
+            },
             members(MembersFor::EmptyCheck, &["bob", "dave"]),
             Incoming::Notice(Notice::Left("dave".into())),
             members(MembersFor::EmptyCheck, &["bob"]),
@@ -238,6 +238,31 @@ fn a_leader_left_alone_asks_the_hub_and_ends_the_lobby() {
             "log 1: * lobby ended: nobody else is in it",
             "notice: The lobby has ended (nobody else is in it).",
             MENU_PROMPT,
+        ],
+    );
+}
+
+#[test]
+fn an_accepted_connection_passes_through_the_core_by_number() {
+    let mut app = leading();
+    let accepted = |lobby: u64, name: &str, conn: u64| Incoming::Invited {
+        lobby,
+        name: name.into(),
+        outcome: Outcome::Accepted {
+            addr: "10.0.0.3:7003".parse().expect("an address"),
+            key: None,
+            conn: ConnId(conn),
+        },
+    };
+    check(
+        &mut app,
+        vec![accepted(1, "carol", 5), accepted(9, "dave", 6)],
+        &[
+            "lobby 1: Admit(carol)",
+            "notice: OK -> ('10.0.0.3', 7003)",
+            "lobby 1: Members(EmptyCheck)",
+            // An answer into a lobby that has ended: the invitee hears so.
+            "turn away 6: CLOSED LEADER_LEFT",
         ],
     );
 }

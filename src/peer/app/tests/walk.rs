@@ -8,7 +8,7 @@ use crate::wire::{Succession, ToMember};
 
 use crate::peer::app::App;
 use crate::peer::effect::{Incoming, LobbyAnswer};
-use crate::peer::msg::{Event, FromLeader, Rejoined};
+use crate::peer::msg::{FromLeader, Rejoined};
 use crate::peer::{LOBBY_HELP, MENU_PROMPT};
 
 use super::{check, checked, describe, line, linked, now, request};
@@ -84,10 +84,10 @@ fn a_member_that_loses_its_leader_starts_a_walk_of_the_roster() {
 fn a_walk_that_finds_us_first_takes_the_lobby_over() {
     let mut app = member();
     let _ = app.handle(lost(), now());
-    let lead = Incoming::Event(Event::Rejoined {
+    let lead = Incoming::Rejoined {
         lobby: 2,
         outcome: Rejoined::Lead,
-    });
+    };
     let started = Incoming::Lobby(LobbyAnswer::Started {
         lobby: 3,
         result: Ok(Some("L1".into())),
