@@ -254,7 +254,8 @@ fn plain_text_at_a_tls_port_gets_one_line_saying_what_to_do() {
     person.write_all(b"HELLO\r\n").unwrap();
     let (tcp, _) = listener.accept().unwrap();
     assert_eq!(sniff(&tcp, deadline()).unwrap(), Opening::PlainText);
-    refuse_plain_text(tcp, Duration::from_secs(2)).unwrap();
+    let notice = plain_text_notice(tcp.local_addr().unwrap());
+    refuse_plain_text(tcp, &notice, Duration::from_secs(2)).unwrap();
     let mut answer = String::new();
     person.read_to_string(&mut answer).unwrap();
     assert_eq!(answer, plain_text_notice(address));

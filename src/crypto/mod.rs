@@ -31,6 +31,6 @@ pub use files::{PinsFileError, load_pins, save_pins};
 pub use identity::{Identity, IdentityError, TlsIdentity};
 pub use keys::{Fingerprint, IdentityKey, KeyError, PeerKey, SealKey, SigningKey};
 pub use pins::{Pin, Pins, PinsError, PinsProblem};
-pub use sniff::{Opening, plain_text_notice, refuse_plain_text, sniff};
+pub use sniff::{Opening, chat_port_notice, plain_text_notice, refuse_plain_text, sniff};
 pub use stream::{HandshakeError, TlsReader, TlsStream, TlsWriter, accept, connect};
 pub use verify::{AnyClientKey, KeyChanged, ServerKey};

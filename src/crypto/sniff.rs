@@ -61,12 +61,24 @@ pub fn plain_text_notice(server: SocketAddr) -> String {
     )
 }
 
-/// Writes the notice and closes. What the person typed is read and dropped
+/// What a person typing at a peer's chat port gets: no `openssl s_client`
+/// advice there, since the port takes only peers that prove a key with a
+/// client certificate of their own.
+pub fn chat_port_notice() -> String {
+    "this is a p2pchat peer's chat port: it speaks TLS and takes only peers \
+     that prove their key; to try the protocol by hand, start the peers with --plaintext\r\n"
+        .to_string()
+}
+
+/// Writes `notice` and closes. What the person typed is read and dropped
 /// for up to `linger` first, so that closing does not reset the connection
 /// (which could throw the notice away before they see it).
-pub fn refuse_plain_text(tcp: impl Borrow<TcpStream>, linger: Duration) -> io::Result<()> {
+pub fn refuse_plain_text(
+    tcp: impl Borrow<TcpStream>,
+    notice: &str,
+    linger: Duration,
+) -> io::Result<()> {
     let mut tcp = tcp.borrow();
-    let notice = plain_text_notice(tcp.local_addr()?);
     tcp.set_write_timeout(Some(linger))?;
     tcp.write_all(notice.as_bytes())?;
     tcp.shutdown(Shutdown::Write)?;

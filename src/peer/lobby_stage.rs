@@ -15,6 +15,18 @@ use super::effect::{Answer, Effect, Effects, LogId};
 use super::msg::{Asker, RegistryAsk};
 use super::render::{LobbyEvent, Role};
 use super::stage::{Membership, Pending, Phase, Stage};
+use super::standing::MAX_SEATS;
+
+/// The most names a member keeps in its member list: as many as seats, so
+/// a leader cannot grow it without bound with `JOINED` lines.
+pub(super) const MAX_MEMBERS: usize = MAX_SEATS;
+
+/// `JOINED <name>`: `name` joins the member list, once, while there is room.
+fn list_joined(members: &mut Vec<String>, name: String) {
+    if members.len() < MAX_MEMBERS && !members.contains(&name) {
+        members.push(name);
+    }
+}
 
 impl App {
     /// Opens a chat log for `leader`'s lobby; the driver says at once if
@@ -311,7 +323,7 @@ impl Membership {
                 LobbyEvent::Members(names)
             }
             ToMember::Joined(name) => {
-                self.members.push(name.clone());
+                list_joined(&mut self.members, name.clone());
                 LobbyEvent::Joined(name)
             }
             ToMember::Msg { from, text } => LobbyEvent::Msg { from, text },
@@ -355,5 +367,23 @@ impl Membership {
                 "--- earlier in this lobby ---".to_string(),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_member_list_holds_each_name_once_and_at_most_max_members() {
+        let mut members = vec!["alice".to_string()];
+        list_joined(&mut members, "bob".into());
+        list_joined(&mut members, "bob".into());
+        assert_eq!(members, ["alice", "bob"]);
+        for i in 0..MAX_MEMBERS * 2 {
+            list_joined(&mut members, format!("u{i}"));
+        }
+        assert_eq!(members.len(), MAX_MEMBERS);
+        assert_eq!(members[..3], ["alice", "bob", "u0"]);
     }
 }

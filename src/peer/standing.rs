@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use chrono::{DateTime, Utc};
 
 use crate::lobby::{Inheritance, KEPT_FOR_RETURNS, Roster, Said};
-use crate::wire::{Rejoin, Succession, ToMember};
+use crate::wire::{MAX_TEXT, Rejoin, Succession, ToMember};
 
 /// The most of its own lines a member keeps for a leader that has not
 /// numbered them: a gap longer than this loses the oldest while connected,
@@ -20,6 +20,11 @@ pub(super) const MAX_UNSENT: usize = 100;
 /// The most seats a member keeps: a leader cannot grow its memory without
 /// bound with `SEAT` lines.
 pub(super) const MAX_SEATS: usize = 1024;
+
+/// The most bytes of one message a member joins from `HISTORY` pieces:
+/// a message is at most `MAX_TEXT` bytes, so pieces past that come from a
+/// leader that is not replaying one, and are left out.
+pub(super) const MAX_HEARD: usize = MAX_TEXT;
 
 /// A member's side of its lobby's succession.
 #[derive(Debug, Default)]
@@ -49,7 +54,11 @@ impl Standing {
                 self.heard = Some((now, from.clone(), text.clone()));
             }
             ToMember::History { at, from, text } => match &mut self.heard {
-                Some((when, who, said)) if when == at && who == from => said.push_str(text),
+                Some((when, who, said)) if when == at && who == from => {
+                    if said.len() + text.len() <= MAX_HEARD {
+                        said.push_str(text);
+                    }
+                }
                 _ => self.heard = Some((*at, from.clone(), text.clone())),
             },
             ToMember::Succession(Succession::Credential { lobby }) => {
@@ -283,6 +292,32 @@ mod tests {
         // A seat it has already may still move (a member who came back).
         lines(&mut standing, &[&format!("SEAT m0 127.0.0.1 4000 {v}")]);
         assert_eq!(standing.roster.seats.last().unwrap().name, "m0");
+    }
+
+    #[test]
+    fn pieces_of_one_message_are_joined_up_to_the_longest_message() {
+        let piece = "x".repeat(100);
+        let line = format!("HISTORY 2026-01-01T00:00:00Z mallory {piece}");
+        let mut standing = Standing::default();
+        for _ in 0..10_000 {
+            lines(&mut standing, &[&line]);
+        }
+        lines(&mut standing, &["SEQ 1"]);
+        let longest = MAX_HEARD / piece.len() * piece.len();
+        assert_eq!(standing.said[0].text.len(), longest);
+        // A message as long as a message may be is still joined whole.
+        let mut standing = Standing::default();
+        let half = "y".repeat(MAX_HEARD / 2);
+        let rest = "z".repeat(MAX_HEARD - half.len());
+        lines(
+            &mut standing,
+            &[
+                &format!("HISTORY 2026-01-01T00:00:00Z bob {half}"),
+                &format!("HISTORY 2026-01-01T00:00:00Z bob {rest}"),
+                "SEQ 2",
+            ],
+        );
+        assert_eq!(standing.said[0].text, format!("{half}{rest}"));
     }
 
     #[test]

@@ -49,7 +49,12 @@ pub(super) enum LinkError {
         presented: crypto::Fingerprint,
     },
     Handshake(HandshakeError),
+    /// The other end spoke plain text (or nothing) at a TLS chat port.
+    PlainText,
 }
+
+/// How long a plain-text caller is given to read the advice line.
+const PLAIN_TEXT_LINGER: Duration = Duration::from_secs(2);
 
 impl fmt::Display for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -68,6 +73,7 @@ impl fmt::Display for LinkError {
                 "it presented the key {presented}, not {expected}, the one vouched for: someone may be posing as it"
             ),
             LinkError::Handshake(err) => write!(f, "{err}"),
+            LinkError::PlainText => f.write_str("it spoke plain text, not TLS"),
         }
     }
 }
@@ -137,6 +143,17 @@ impl PeerTls {
             PeerTls::Plain => return Ok(tcp.into()),
             PeerTls::Tls(keyring) => keyring.user().ok_or(LinkError::NoKeys)?,
         };
+        // A person typing at this port with `nc` gets one readable line
+        // saying what to do, as at the registry, and nothing else: the
+        // line names no user and holds nothing the peer keeps.
+        match crypto::sniff(&tcp, deadline)? {
+            crypto::Opening::Tls => {}
+            crypto::Opening::PlainText => {
+                crypto::refuse_plain_text(&tcp, &crypto::chat_port_notice(), PLAIN_TEXT_LINGER)?;
+                return Err(LinkError::PlainText);
+            }
+            crypto::Opening::Closed => return Err(LinkError::PlainText),
+        }
         Ok(crypto::accept(tcp, keys.server.clone(), deadline)?.into())
     }
 }

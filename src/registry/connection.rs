@@ -26,7 +26,9 @@ use super::answers::{JoinRefused, KeyRefused, stopping};
 use super::hub::{Bye, RegistryEvent, Socket};
 use super::throttle::Site;
 use crate::conn::{Conn, Received, Stream};
-use crate::crypto::{IdentityKey, Opening, PeerKey, accept, refuse_plain_text, sniff};
+use crate::crypto::{
+    IdentityKey, Opening, PeerKey, accept, plain_text_notice, refuse_plain_text, sniff,
+};
 use crate::line::is_timeout;
 use crate::password::HashQueue;
 use crate::trace::Trace;
@@ -231,7 +233,8 @@ impl Connection {
                     self.trace
                         .received(addr, "(plain text at the TLS port: told how to connect)");
                 }
-                refuse_plain_text(&*tcp, PLAIN_TEXT_LINGER)?;
+                let notice = plain_text_notice(tcp.local_addr()?);
+                refuse_plain_text(&*tcp, &notice, PLAIN_TEXT_LINGER)?;
                 return Ok(None);
             }
             Opening::Tls => {}

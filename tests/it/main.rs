@@ -1,5 +1,7 @@
 //! The integration tests, in one binary: each module is one area.
 
+#[cfg(target_os = "linux")]
+mod bounds;
 mod client;
 #[cfg(target_os = "linux")]
 mod discovery;

@@ -468,6 +468,30 @@ impl PeerProcess {
         }
     }
 
+    /// The next line the peer prints, not kept for `seen_count`: for a
+    /// test that reads through a flood. Fails the test if none comes within
+    /// `PEER_WAIT`.
+    #[track_caller]
+    pub fn next_line(&mut self) -> String {
+        match self.stdout.recv_timeout(PEER_WAIT) {
+            Ok(line) => line,
+            Err(_) => panic!("{} printed nothing for {PEER_WAIT:?}", self.name),
+        }
+    }
+
+    /// The peer's resident memory in KiB (`VmRSS` in `/proc/PID/status`).
+    #[cfg(target_os = "linux")]
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.as_ref().expect("the peer is running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|kib| kib.trim().strip_suffix("kB"))
+            .and_then(|kib| kib.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no VmRSS in {status}"))
+    }
+
     /// How many of the lines read so far by `sees` contain `text`.
     pub fn seen_count(&self, text: &str) -> usize {
         self.seen.iter().filter(|line| line.contains(text)).count()
