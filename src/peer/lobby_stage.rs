@@ -4,6 +4,7 @@
 //! `leading.rs`.
 
 use crate::crypto::Identity;
+use crate::crypto::seal::Sealed;
 
 use crate::screen::ScreenLine;
 use crate::wire::{self, CloseReason, MAX_TEXT, Succession, ToLeader, ToMember};
@@ -227,12 +228,7 @@ impl App {
             return;
         }
         if let ToMember::Sealed { from, sealed } = &line {
-            let standing = &membership.standing;
-            let lobby = standing.lobby().unwrap_or_default();
-            let key = standing.roster.seat(from).map(|seat| seat.key);
-            let secret = identity.as_deref().map(Identity::seal_secret);
-            let event =
-                super::sealed::opened(secret, lobby, key.as_ref(), from.clone(), &me, sealed);
+            let event = opened_for(membership, identity.as_deref(), &me, from, sealed);
             let role = Role::Member {
                 leader: &membership.leader,
             };
@@ -241,6 +237,14 @@ impl App {
         }
         let ToMember::Closed(reason) = line else {
             membership.show(line, &self.out);
+            return;
+        };
+        self.leader_closed(reason);
+    }
+
+    /// The leader's `CLOSED`: the lobby is over for us.
+    fn leader_closed(&mut self, reason: CloseReason) {
+        let Stage::Member(membership) = &self.stage else {
             return;
         };
         let why = closed_why(reason, &membership.leader);
@@ -265,6 +269,22 @@ impl App {
             membership.log = log;
         }
     }
+}
+
+/// A sealed message `from` a member of `membership`'s lobby, opened with
+/// our key against the sender's seat.
+fn opened_for(
+    membership: &Membership,
+    identity: Option<&Identity>,
+    me: &str,
+    from: &str,
+    sealed: &Sealed,
+) -> LobbyEvent {
+    let standing = &membership.standing;
+    let lobby = standing.lobby().unwrap_or_default();
+    let key = standing.roster.seat(from).map(|seat| seat.key);
+    let secret = identity.map(Identity::seal_secret);
+    super::sealed::opened(secret, lobby, key.as_ref(), from.to_string(), me, sealed)
 }
 
 /// Why the leader's `CLOSED` ends the lobby for us, in words.
