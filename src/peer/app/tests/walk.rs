@@ -7,7 +7,7 @@ use crate::crypto::Identity;
 use crate::wire::{Succession, ToMember};
 
 use crate::peer::app::App;
-use crate::peer::effect::{Incoming, LobbyAnswer};
+use crate::peer::effect::{ConnId, Incoming, LobbyAnswer};
 use crate::peer::msg::{FromLeader, Rejoined};
 use crate::peer::{LOBBY_HELP, MENU_PROMPT};
 
@@ -105,4 +105,38 @@ fn a_walk_that_finds_us_first_takes_the_lobby_over() {
     );
     assert_eq!(app.lobby_in_use(), Some(3));
     assert_eq!(app.walk_in_use(), None);
+}
+
+#[test]
+fn a_walk_that_finds_a_leader_links_to_it_by_number() {
+    let mut app = member();
+    let _ = app.handle(lost(), now());
+    let taken_back = Incoming::Rejoined {
+        lobby: 2,
+        outcome: Rejoined::Admitted {
+            leader: "carol".into(),
+            conn: ConnId(4),
+            first: ToMember::Members(vec!["carol".into(), "bob".into()]),
+        },
+    };
+    check(
+        &mut app,
+        vec![taken_back],
+        &["start: link of membership 3 to carol"],
+    );
+    let (_, effects) = app.handle(linked(3), now());
+    let shown: Vec<String> = effects.iter().map(describe).collect();
+    assert_eq!(
+        shown[..2],
+        [
+            "log 1: * the leader was lost; carol leads the lobby now",
+            "the leader was lost; carol leads the lobby now.",
+        ]
+    );
+    assert_eq!(app.link_in_use(), Some(3));
+    check(
+        &mut app,
+        vec![line("hi")],
+        &["log 1: [bob] hi", "to leader 3: MSG hi"],
+    );
 }
