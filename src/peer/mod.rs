@@ -20,6 +20,9 @@ mod invitations;
 mod invitee;
 mod inviter;
 mod keys;
+mod leading;
+mod links;
+mod lobbies;
 mod lobby_commands;
 mod lobby_stage;
 mod member_link;
@@ -33,6 +36,7 @@ mod repeats;
 mod screen;
 mod sealed;
 mod seat;
+mod stage;
 mod standing;
 mod succession;
 mod tls;
@@ -297,23 +301,23 @@ impl Peer {
         let mut driver = Driver {
             screen: screen::Screen::new(console.screen.clone()),
             registry,
-            events: events.clone(),
+            events,
             invite_timeout: config.invite_timeout,
             trace: config.trace,
             workers: Vec::new(),
             keys: keys.clone(),
-            tls: tls.clone(),
+            tls,
             log_dir: config.log_dir.clone(),
             logs: std::collections::HashMap::new(),
+            lobbies: lobbies::Lobbies::default(),
+            links: links::Links::default(),
+            walks: std::collections::HashMap::new(),
         };
         let confirm = console.secrets_unseen;
-        let mut app = App::new(config, chat_port, confirm, events, driver::now());
-        app.tls = tls;
+        let mut app = App::new(config, chat_port, confirm, driver::now());
         app.keys = keys;
         drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
-        app.quit();
-        let effects = app.out.take();
-        driver.carry_out(&mut app, effects, driver::now());
+        driver.quit(&mut app);
         driver.finish();
         // Chat requests still waiting for an answer are answered BUSY by
         // their own threads as the listener stops.

@@ -3,7 +3,8 @@
 
 use crate::client::LinkNotice;
 
-use super::app::{App, Stage, Wait};
+use super::app::App;
+use super::stage::{Stage, Wait};
 
 impl App {
     pub(super) fn on_link(&mut self, notice: LinkNotice) {

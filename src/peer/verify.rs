@@ -8,10 +8,11 @@
 use crate::crypto::PeerKey;
 use crate::wire::check_name;
 
-use super::app::{App, Stage};
+use super::app::App;
 use super::effect::Effect;
 use super::keys::change_warning;
 use super::msg::KeyNews;
+use super::stage::Stage;
 
 impl App {
     /// Handles `/verify <name>` where commands are typed (the menu and the
