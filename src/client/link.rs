@@ -17,6 +17,7 @@ use crossbeam_channel::{Receiver, Sender, at, never, select, tick, unbounded};
 use crate::wire::{ByeReason, Contact, Reply, Request};
 
 use super::conn::{Conn, Incoming, exchange_on};
+use super::trust::key_refused;
 use super::{ClientError, LinkConfig, LinkNotice, Replies};
 
 /// A request of the user and where its reply lines go.
@@ -48,6 +49,7 @@ pub(super) fn spawn(
     let (requests, requests_rx) = unbounded();
     let mut link = Link {
         ever_connected: server_addr.is_some(),
+        key_refused: None,
         config,
         state,
         joined_as: None,
@@ -80,6 +82,9 @@ struct Link {
     joined_as: Option<Request>,
     /// False until the registry has been reached once.
     ever_connected: bool,
+    /// The last refusal of the registry's key the user heard, so that the
+    /// retries do not repeat it; cleared when a connection is made.
+    key_refused: Option<String>,
     notices: Sender<LinkNotice>,
 }
 
@@ -231,7 +236,8 @@ impl Link {
     /// `Err(None)` a connection that failed (the state is then `Idle`).
     fn connect(&mut self) -> Result<Option<Contact>, Option<Reply>> {
         self.state = State::Idle;
-        let conn = Conn::open(&self.config, false).map_err(|_| None)?;
+        let conn = Conn::open(&self.config, false).map_err(|err| self.failed_to_open(&err))?;
+        self.key_refused = None;
         self.state = State::Connected(conn);
         self.ever_connected = true;
         let Some(join) = self.joined_as.clone() else {
@@ -245,6 +251,19 @@ impl Link {
             },
             Err(_) => Err(None),
         }
+    }
+
+    /// A connection that could not be made: a refused registry key is said
+    /// at once (the user must decide, and retrying will not change it), once
+    /// per reason; any other failure is the retries' to report.
+    fn failed_to_open(&mut self, err: &io::Error) -> Option<Reply> {
+        if let Some(why) = key_refused(err)
+            && self.key_refused.as_deref() != Some(why)
+        {
+            self.key_refused = Some(why.to_string());
+            let _ = self.notices.send(LinkNotice::KeyRefused(why.to_string()));
+        }
+        None
     }
 
     /// A request of the user: sent on the connection there is, or on a new

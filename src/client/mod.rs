@@ -91,6 +91,11 @@ pub enum LinkNotice {
     /// Joining again after a reconnect failed, for this reason; the link
     /// is no longer joined.
     GaveUp(String),
+    /// A background reconnect met a registry key it may not accept (one
+    /// other than the key pinned, or a new one nobody was asked about):
+    /// why, with both fingerprints and what to do. Nothing was sent; the
+    /// link keeps retrying, and says it again only if the reason changes.
+    KeyRefused(String),
 }
 
 type Replies = Result<Vec<Reply>, ClientError>;

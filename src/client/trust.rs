@@ -107,7 +107,8 @@ impl RegistryTrust {
         let presented = tls
             .peer_fingerprint()
             .ok_or_else(|| refused(format!("the registry at {addr} presented no key")))?;
-        self.check(addr, presented, may_ask).map_err(refused)?;
+        self.check(addr, presented, may_ask)
+            .map_err(|why| io::Error::new(io::ErrorKind::PermissionDenied, KeyRefused(why)))?;
         Ok(tls)
     }
 
@@ -188,6 +189,26 @@ fn handshake_failed(addr: SocketAddr, err: &HandshakeError) -> String {
         ),
         err => format!("TLS with the registry at {addr} failed: {err}"),
     }
+}
+
+/// The registry's key was refused (changed, not trusted, or new where
+/// nobody can be asked): the user must hear it, even on a background
+/// reconnect, since only the user can decide what to do about it.
+#[derive(Debug)]
+pub(super) struct KeyRefused(pub(super) String);
+
+impl fmt::Display for KeyRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for KeyRefused {}
+
+/// Why the registry's key was refused, if that is why `err` happened.
+pub(super) fn key_refused(err: &io::Error) -> Option<&str> {
+    let refusal = err.get_ref()?.downcast_ref::<KeyRefused>()?;
+    Some(&refusal.0)
 }
 
 /// A refusal as the link reports a failed connection.

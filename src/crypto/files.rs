@@ -109,10 +109,13 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     written
 }
 
-/// A new file, 0600 on unix, replacing a stale temporary file of the same name.
+/// A new file, 0600 on unix, replacing a stale temporary file of the same
+/// name. Created exclusively: if something appears at `path` between the
+/// removal and the creation (a symbolic link planted in a folder others
+/// can write), the write fails rather than follow it.
 fn create_private(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;

@@ -121,6 +121,14 @@ pub struct Sealed {
     ciphertext: Vec<u8>,
 }
 
+impl Sealed {
+    /// The sender's one-time key (HPKE's `enc`), fresh for every seal: two
+    /// sealed messages that share it are one message sent twice.
+    pub fn one_time_key(&self) -> [u8; 32] {
+        self.enc
+    }
+}
+
 impl fmt::Display for Sealed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

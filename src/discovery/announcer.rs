@@ -112,7 +112,7 @@ impl Announcer {
 /// unspecified address, every address of that family (loopback included,
 /// so a peer on the same machine finds it too); otherwise the interface
 /// that has exactly that address.
-pub fn interfaces_for(bind: IpAddr, all: &[Nic]) -> Vec<Nic> {
+pub(super) fn interfaces_for(bind: IpAddr, all: &[Nic]) -> Vec<Nic> {
     all.iter()
         .filter(|nic| {
             if bind.is_unspecified() {
@@ -132,7 +132,7 @@ fn host_label() -> String {
 
 /// The first label of a host name, with anything but letters, digits and
 /// `-` replaced by `-`; `p2pchat-registry` when nothing is left.
-pub fn label(host: &str) -> String {
+pub(super) fn label(host: &str) -> String {
     let first = host.split('.').next().unwrap_or_default();
     let label: String = first
         .chars()
@@ -158,7 +158,7 @@ pub fn default_name(port: u16) -> String {
 }
 
 /// `labpc`, or `labpc port 7000` off the default port.
-pub fn name_for(host: &str, port: u16) -> String {
+pub(super) fn name_for(host: &str, port: u16) -> String {
     if port == crate::registry::DEFAULT_REGISTRY_PORT {
         host.to_string()
     } else {

@@ -72,7 +72,7 @@ impl fmt::Display for Skipped {
 /// address would need its interface named), and among those an address
 /// that is not loopback first, so a registry announced on several
 /// interfaces is reached the way another machine would reach it.
-pub fn found(
+pub(super) fn found(
     fullname: &str,
     addresses: &[IpAddr],
     port: u16,
@@ -115,7 +115,7 @@ fn rank(ip: &IpAddr) -> Option<u8> {
 }
 
 /// The instance name of a service's full name.
-pub fn instance_name(fullname: &str) -> String {
+pub(super) fn instance_name(fullname: &str) -> String {
     let name = fullname
         .strip_suffix(SERVICE_TYPE)
         .and_then(|name| name.strip_suffix('.'))

@@ -1,171 +1,27 @@
-//! The app thread's state: the events background threads send it, the
-//! stages of the user's session, and the event loop's dispatch of a typed
-//! line, an event or a registry notice to the menu (`menu.rs`) or the lobby
-//! (`lobby_stage.rs`).
+//! The app's core: its state (the stage it is at, in `stage.rs`) and the
+//! dispatch of one input (a typed line, an event, a registry notice, a
+//! hub's answer) to the menu (`menu.rs`) or the lobby (`leading.rs`,
+//! `lobby_stage.rs`).
 //!
 //! Only the app thread holds an `App`; it must never block on a socket.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender, never};
-
-use crate::crypto::IdentityKey;
-use crate::lobby::{Lobby, Notice};
 use crate::screen::ScreenLine;
-use crate::wire::{BusyReason, Contact, ToLeader};
+use crate::wire::{BusyReason, Contact};
 
-use super::effect::{Effect, Effects, Incoming, LogFailure, LogId, Now};
-use super::invitations::Invitations;
+use super::effect::{Answer, Effect, Effects, Incoming, LogFailure, LogId, Now};
 use super::keys::Keyring;
-use super::msg::{Asker, ChatAnswer, Event, FromLeader, Move};
+use super::msg::{Asker, FromLeader};
 use super::repeats::Repeats;
-use super::standing::Standing;
-use super::tls::PeerTls;
+use super::sealed::Replays;
+use super::stage::{Leading, Pending, Stage, Start, Starting};
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
 
 pub(super) enum Flow {
     Go,
     Quit,
-}
-
-#[derive(Clone, Copy)]
-pub(super) enum Purpose {
-    Register,
-    Join,
-}
-
-pub(super) enum Stage {
-    Welcome,
-    Name(Purpose),
-    Password(Purpose, String),
-    /// A new password typed once without echo, asked again to be sure.
-    Repeat {
-        name: String,
-        password: String,
-    },
-    Menu,
-    Search,
-    ConfirmAdd(Contact),
-    /// A request is with the registry; typed lines wait for its reply.
-    Waiting(Wait),
-    Leading(Leading),
-    Member(Membership),
-}
-
-/// What a menu waits for the registry to answer, with what the answer needs.
-pub(super) enum Wait {
-    /// `REGISTER` or `JOIN` as `name`.
-    LogIn(Purpose, String),
-    /// The online list.
-    List,
-    /// A search from the menu.
-    Search,
-}
-
-/// A lobby just started: the tickets for its first chat requests are with
-/// the registry. Typed lines wait until they are all back.
-pub(super) struct Opening {
-    /// How many tickets are still to come.
-    pub(super) asked: usize,
-    /// Who can be invited, with the ticket that proves we invite them.
-    pub(super) ready: Vec<(Contact, String)>,
-}
-
-pub(super) struct Leading {
-    pub(super) id: u64,
-    pub(super) lobby: Lobby,
-    /// This lobby's notices, and no other's.
-    pub(super) notices: Receiver<Notice>,
-    pub(super) log: Option<LogId>,
-    /// Chat requests not answered yet.
-    pub(super) invitations: Invitations,
-    pub(super) cancel: Arc<AtomicBool>,
-    /// Set until the first chat requests have their tickets.
-    pub(super) opening: Option<Opening>,
-}
-
-pub(super) struct Membership {
-    pub(super) id: u64,
-    pub(super) leader: String,
-    pub(super) members: Vec<String>,
-    /// Opened when the leader admits us (`MEMBERS`): a request withdrawn
-    /// before that leaves no log.
-    pub(super) log: Option<LogId>,
-    /// The credential, roster and numbered messages that let the lobby
-    /// outlive its leader.
-    pub(super) standing: Box<Standing>,
-    pub(super) phase: Phase,
-}
-
-/// Where a membership stands with its leader; each phase has what it needs.
-pub(super) enum Phase {
-    /// We said `OK`; the leader has not sent `MEMBERS` yet.
-    Invited {
-        outbox: Sender<ToLeader>,
-        /// This membership's lines from the leader, and no other's.
-        feed: Receiver<FromLeader>,
-    },
-    /// The leader sent `MEMBERS`.
-    Admitted {
-        outbox: Sender<ToLeader>,
-        feed: Receiver<FromLeader>,
-        /// True while the leader's `HISTORY` lines are being shown, so the
-        /// first live line after them can say where they end.
-        earlier: bool,
-    },
-    /// A rejoiner looks for the lobby's leader: typed lines wait.
-    Rejoining {
-        /// Set when the user leaves, so that the rejoiner gives up.
-        cancel: Arc<AtomicBool>,
-        /// Why we look for a leader.
-        why: Move,
-    },
-}
-
-impl Membership {
-    /// Sends `line` to the leader, if we are connected to one; while
-    /// rejoining there is none, and the line is lost.
-    pub(super) fn send(&self, line: ToLeader) {
-        match &self.phase {
-            Phase::Invited { outbox, .. } | Phase::Admitted { outbox, .. } => {
-                let _ = outbox.send(line);
-            }
-            Phase::Rejoining { .. } => {}
-        }
-    }
-
-    pub(super) fn is_rejoining(&self) -> bool {
-        matches!(self.phase, Phase::Rejoining { .. })
-    }
-
-    /// The leader's `MEMBERS` came: an invited member is admitted.
-    pub(super) fn admit(&mut self) {
-        if let Phase::Invited { outbox, feed } = &self.phase {
-            self.phase = Phase::Admitted {
-                outbox: outbox.clone(),
-                feed: feed.clone(),
-                earlier: false,
-            };
-        }
-    }
-
-    /// This membership's lines from the leader; none while rejoining.
-    pub(super) fn feed(&self) -> Receiver<FromLeader> {
-        match &self.phase {
-            Phase::Invited { feed, .. } | Phase::Admitted { feed, .. } => feed.clone(),
-            Phase::Rejoining { .. } => never(),
-        }
-    }
-}
-
-pub(super) struct Pending {
-    pub(super) from: String,
-    /// The key the leader proved in the TLS handshake; none in plain text.
-    pub(super) proved: Option<IdentityKey>,
-    pub(super) answer: Sender<ChatAnswer>,
 }
 
 pub(super) struct App {
@@ -175,25 +31,21 @@ pub(super) struct App {
     pub(super) out: Effects,
     /// Ask a new password twice (it is typed without echo).
     pub(super) confirm_password: bool,
-    pub(super) events: Sender<Event>,
     pub(super) me: Option<Contact>,
     pub(super) contacts: Vec<Contact>,
     pub(super) stage: Stage,
     pub(super) pending: Option<Pending>,
-    /// Chat requests whose tickets the registry checks, by request number;
-    /// the user is not asked about them yet.
-    pub(super) checking: Vec<(u64, Pending)>,
-    pub(super) next_request: u64,
+    /// Chat requests whose tickets the registry checks; the user is not
+    /// asked about them yet.
+    pub(super) checking: Vec<Pending>,
     /// Lines typed while a request is with the registry, oldest first.
     pub(super) held: VecDeque<String>,
     pub(super) next_lobby: u64,
     /// The last chat log's number.
     pub(super) next_log: u64,
-    pub(super) inviters: Vec<JoinHandle<()>>,
     pub(super) repeats: Repeats,
-    /// Plain text or TLS, for the rejoiners the core starts; plain until
-    /// `Peer::run` says otherwise.
-    pub(super) tls: PeerTls,
+    /// The sealed messages opened lately, so a replay is not shown as new.
+    pub(super) replays: Replays,
     /// The logged-in user's keys (`identity()`); none until `Peer::run`
     /// gives the keyring, or when the peer keeps no keys.
     pub(super) keys: Option<Arc<Keyring>>,
@@ -202,33 +54,23 @@ pub(super) struct App {
 }
 
 impl App {
-    /// The core at the first menu; `events` is where the workers it starts
-    /// itself report.
-    pub(super) fn new(
-        config: PeerConfig,
-        chat_port: u16,
-        confirm_password: bool,
-        events: Sender<Event>,
-        now: Now,
-    ) -> App {
+    /// The core at the first menu.
+    pub(super) fn new(config: PeerConfig, chat_port: u16, confirm_password: bool, now: Now) -> App {
         App {
             config,
             chat_port,
             out: Effects::default(),
             confirm_password,
-            events,
             me: None,
             contacts: Vec::new(),
             stage: Stage::Welcome,
             pending: None,
             checking: Vec::new(),
-            next_request: 0,
             held: VecDeque::new(),
             next_lobby: 0,
             next_log: 0,
-            inviters: Vec::new(),
             repeats: Repeats::default(),
-            tls: PeerTls::Plain,
+            replays: Replays::default(),
             keys: None,
             now,
         }
@@ -238,34 +80,38 @@ impl App {
     /// and whether the user quits.
     pub(super) fn handle(&mut self, input: Incoming, now: Now) -> (Flow, Vec<Effect>) {
         self.now = now;
-        let flow = match input {
-            Incoming::Line(line) => self.on_line(&line),
-            Incoming::Event(event) => {
-                self.on_event(event);
-                Flow::Go
-            }
-            Incoming::Feed(line) => {
-                self.on_feed(line);
-                Flow::Go
-            }
-            Incoming::Notice(notice) => {
-                self.on_notice(notice);
-                Flow::Go
-            }
-            Incoming::Link(notice) => {
-                self.on_link(notice);
-                Flow::Go
-            }
-            Incoming::Repeats => {
-                self.show_repeats();
-                Flow::Go
-            }
-            Incoming::LogFailed(failure) => {
-                self.log_failed(failure);
-                Flow::Go
-            }
-        };
+        let flow = self.dispatch(input);
         (flow, self.out.take())
+    }
+
+    /// Hands one input to what handles it; each arm is one call.
+    fn dispatch(&mut self, input: Incoming) -> Flow {
+        match input {
+            Incoming::Line(line) => return self.on_line(&line),
+            Incoming::Registry(reply) => self.on_registry(reply),
+            Incoming::Keys(news) => self.on_key_news(news),
+            Incoming::Invited {
+                lobby,
+                name,
+                outcome,
+            } => self.on_invited(lobby, name, outcome),
+            Incoming::Rejoin {
+                claim,
+                proven,
+                conn,
+            } => self.on_rejoin(claim, proven, conn),
+            Incoming::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
+            Incoming::Feed(line) => self.on_feed(line),
+            Incoming::Notice(notice) => self.on_notice(notice),
+            Incoming::Link(notice) => self.on_link(notice),
+            Incoming::Repeats => self.show_repeats(),
+            Incoming::LogFailed(failure) => self.log_failed(failure),
+            Incoming::Lobby(answer) => self.on_lobby(answer),
+            Incoming::Request(request) => self.on_invitation(request),
+            Incoming::Withdrawn { request, expired } => self.on_withdrawn(request, expired),
+            Incoming::Linked { membership, result } => self.on_linked(membership, result),
+        }
+        Flow::Go
     }
 
     pub(super) fn say(&self, text: impl Into<ScreenLine>) {
@@ -284,6 +130,11 @@ impl App {
             .map_or_else(String::new, |me| me.name.clone())
     }
 
+    /// What the keyboard is to read next: a line, or a password without
+    /// echo. A query rather than an effect: the driver asks it once before
+    /// each read, whatever the last input was (a worker's event may change
+    /// the answer as much as a typed line), so as an effect every input
+    /// would have to say it again, and the driver would still keep the last.
     pub(super) fn want(&self) -> Want {
         match self.stage {
             Stage::Password(..) | Stage::Repeat { .. } if self.pending.is_none() => Want::Secret,
@@ -308,14 +159,14 @@ impl App {
             Stage::Menu => self.say(MENU_PROMPT),
             Stage::Search => self.say("User name to search:"),
             Stage::ConfirmAdd(_) => self.say(ADD_PROMPT),
-            Stage::Waiting(_) | Stage::Leading(_) | Stage::Member(_) => {}
+            Stage::Waiting(_) | Stage::Starting(_) | Stage::Leading(_) | Stage::Member(_) => {}
         }
     }
 
     /// True while typed lines must wait for the registry's reply.
     fn holds_lines(&self) -> bool {
         match &self.stage {
-            Stage::Waiting(_) => true,
+            Stage::Waiting(_) | Stage::Starting(_) => true,
             Stage::Leading(leading) => leading.opening.is_some(),
             _ => false,
         }
@@ -358,6 +209,7 @@ impl App {
             Stage::Search => self.search(line.trim(), Asker::Menu),
             Stage::ConfirmAdd(contact) => self.confirm_add(contact, line.trim()),
             Stage::Waiting(wait) => Stage::Waiting(wait),
+            Stage::Starting(starting) => Stage::Starting(starting),
             Stage::Leading(leading) => self.lead(leading, line),
             Stage::Member(membership) => self.member(membership, line),
         };
@@ -365,40 +217,21 @@ impl App {
         Flow::Go
     }
 
-    /// Dispatches what a background thread reported; each arm is one call.
-    pub(super) fn on_event(&mut self, event: Event) {
-        match event {
-            Event::Invitation {
-                from,
-                ticket,
-                proved,
-                answer,
-            } => self.on_invitation(from, ticket, proved, answer),
-            Event::Invited {
-                lobby,
-                name,
-                outcome,
-            } => self.on_invited(lobby, name, outcome),
-            Event::Rejoin {
-                claim,
-                proven,
-                conn,
-            } => self.on_rejoin(*claim, *proven, conn),
-            Event::Prove { reply } => self.on_prove(&reply),
-            Event::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
-            Event::Withdrawn { answer, expired } => self.on_withdrawn(&answer, expired),
-            Event::Registry(reply) => self.on_registry(reply),
-            Event::Keys(news) => self.on_key_news(news),
+    /// The membership whose connection to its leader the driver keeps
+    /// (and whose leader's lines it waits for); it closes the others.
+    pub(super) fn link_in_use(&self) -> Option<u64> {
+        match &self.stage {
+            Stage::Member(membership) if membership.is_linked() => Some(membership.id),
+            _ => None,
         }
     }
 
-    /// The receivers of the current lobby: its notices if we lead it, the
-    /// leader's lines if we are a member; `never` otherwise.
-    pub(super) fn lobby_feeds(&self) -> (Receiver<Notice>, Receiver<FromLeader>) {
+    /// The lobby whose hub the current stage leads or starts, which the
+    /// driver keeps (and whose notices it waits for); it ends the others.
+    pub(super) fn lobby_in_use(&self) -> Option<u64> {
         match &self.stage {
-            Stage::Leading(leading) => (leading.notices.clone(), never()),
-            Stage::Member(membership) => (never(), membership.feed()),
-            _ => (never(), never()),
+            Stage::Leading(Leading { id, .. }) | Stage::Starting(Starting { id, .. }) => Some(*id),
+            _ => None,
         }
     }
 
@@ -416,14 +249,13 @@ impl App {
 
     /// The chat request waiting for the user is gone: the user is told,
     /// and nothing is logged, as no lobby was joined.
-    fn on_withdrawn(&mut self, answer: &Sender<ChatAnswer>, expired: bool) {
+    fn on_withdrawn(&mut self, request: u64, expired: bool) {
         // A request still under check was never shown: it goes quietly.
-        self.checking
-            .retain(|(_, c)| !c.answer.same_channel(answer));
+        self.checking.retain(|c| c.request != request);
         let Some(pending) = &self.pending else {
             return;
         };
-        if !pending.answer.same_channel(answer) {
+        if pending.request != request {
             return;
         }
         let from = pending.from.clone();
@@ -463,12 +295,25 @@ impl App {
         }
     }
 
+    /// The membership whose rejoiner the current stage waits for; the
+    /// driver stops the others.
+    pub(super) fn walk_in_use(&self) -> Option<u64> {
+        match &self.stage {
+            Stage::Member(membership) if membership.is_rejoining() => Some(membership.id),
+            _ => None,
+        }
+    }
+
     /// The chat log the current stage writes, which the driver keeps open;
     /// it closes the others.
     pub(super) fn log_in_use(&self) -> Option<LogId> {
         match &self.stage {
             Stage::Leading(leading) => leading.log,
             Stage::Member(membership) => membership.log,
+            Stage::Starting(Starting {
+                then: Start::TakeOver { membership, .. },
+                ..
+            }) => membership.log,
             _ => None,
         }
     }
@@ -483,18 +328,20 @@ impl App {
     /// Leaves any lobby, answers a waiting chat request, and waits for
     /// the threads it started; the driver then logs out.
     pub(super) fn quit(&mut self) {
-        let checking = self.checking.drain(..).map(|(_, pending)| pending);
+        let checking: Vec<Pending> = self.checking.drain(..).collect();
         for pending in self.pending.take().into_iter().chain(checking) {
-            let _ = pending.answer.send(ChatAnswer::Busy(BusyReason::Unsaid));
+            self.answer(pending.request, Answer::Busy(BusyReason::Unsaid));
         }
         match std::mem::replace(&mut self.stage, Stage::Welcome) {
             Stage::Leading(leading) => self.end_lobby(leading, "you quit"),
             Stage::Member(membership) => self.leave_membership(membership),
             _ => {}
         }
-        for handle in self.inviters.drain(..) {
-            let _ = handle.join();
-        }
+    }
+
+    /// The answer to chat request `request`.
+    pub(super) fn answer(&self, request: u64, answer: Answer) {
+        self.out.push(Effect::Answer(request, answer));
     }
 }
 

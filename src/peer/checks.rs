@@ -4,15 +4,14 @@
 //! user is not asked, and the app goes on with the keyboard, the lobby and
 //! other requests.
 
-use crossbeam_channel::Sender;
-
 use crate::client::{Refused, Vouched};
 use crate::crypto::{IdentityKey, PeerKey};
 use crate::wire::BusyReason;
 
-use super::app::{App, Pending, Stage, Wait};
-use super::effect::Effect;
-use super::msg::{ChatAnswer, RegistryAsk};
+use super::app::App;
+use super::effect::{Answer, ChatRequest, Effect};
+use super::msg::RegistryAsk;
+use super::stage::{Pending, Stage, Wait};
 use super::tls::{LinkError, proved_key_is};
 
 /// The most tickets checked at once; a request beyond that is answered
@@ -23,42 +22,36 @@ impl App {
     /// A chat request arrived: busy unless the user is at a menu with no
     /// other request open; rejected at once if it carries no ticket;
     /// otherwise its ticket goes to the registry.
-    pub(super) fn on_invitation(
-        &mut self,
-        from: String,
-        ticket: Option<String>,
-        proved: Option<IdentityKey>,
-        answer: Sender<ChatAnswer>,
-    ) {
+    pub(super) fn on_invitation(&mut self, asked: ChatRequest) {
+        let ChatRequest {
+            request,
+            from,
+            ticket,
+            proved,
+        } = asked;
         let busy = match self.busy() {
             None if self.checking.len() >= MAX_CHECKS => Some(BusyReason::Answering),
             busy => busy,
         };
         if let Some(reason) = busy {
-            let _ = answer.send(ChatAnswer::Busy(reason));
-            return;
+            return self.answer(request, Answer::Busy(reason));
         }
         // Only a request the user would be asked about needs its
         // ticket checked; a busy answer tells a forger nothing.
         let Some(ticket) = ticket else {
             let why = "it carried no ticket from the registry".to_string();
-            return self.refuse_forged(&from, &answer, &why);
+            return self.refuse_forged(&from, request, &why);
         };
-        self.next_request += 1;
-        let request = self.next_request;
         self.out.push(Effect::ToRegistry(RegistryAsk::Check {
             request,
             from: from.clone(),
             ticket,
         }));
-        self.checking.push((
+        self.checking.push(Pending {
             request,
-            Pending {
-                from,
-                proved,
-                answer,
-            },
-        ));
+            from,
+            proved,
+        });
     }
 
     /// The registry's verdict on request `request`: the user is asked if
@@ -69,22 +62,21 @@ impl App {
         from: String,
         verdict: Result<Vouched, Refused>,
     ) {
-        let Some(at) = self.checking.iter().position(|(r, _)| *r == request) else {
+        let Some(at) = self.checking.iter().position(|c| c.request == request) else {
             // Withdrawn meanwhile, or the peer is quitting.
             return;
         };
-        let (_, Pending { answer, proved, .. }) = self.checking.remove(at);
+        let Pending { proved, .. } = self.checking.remove(at);
         if let Err(why) = judge(&from, &self.my_name(), proved, verdict) {
-            return self.refuse_forged(&from, &answer, &why);
+            return self.refuse_forged(&from, request, &why);
         }
         if let Some(reason) = self.busy() {
-            let _ = answer.send(ChatAnswer::Busy(reason));
-            return;
+            return self.answer(request, Answer::Busy(reason));
         }
         self.pending = Some(Pending {
+            request,
             from,
             proved,
-            answer,
         });
         self.prompt();
     }
@@ -99,7 +91,7 @@ impl App {
             | Stage::Search
             | Stage::ConfirmAdd(_)
             | Stage::Waiting(Wait::List | Wait::Search) => None,
-            Stage::Leading(_) | Stage::Member(_) => Some(BusyReason::InChat),
+            Stage::Starting(_) | Stage::Leading(_) | Stage::Member(_) => Some(BusyReason::InChat),
             Stage::Welcome
             | Stage::Name(_)
             | Stage::Password(..)
@@ -109,8 +101,8 @@ impl App {
     }
 
     /// Rejects a request whose ticket does not hold, and warns the user.
-    fn refuse_forged(&mut self, from: &str, answer: &Sender<ChatAnswer>, why: &str) {
-        let _ = answer.send(ChatAnswer::Reject);
+    fn refuse_forged(&mut self, from: &str, request: u64, why: &str) {
+        self.answer(request, Answer::Reject);
         let warning =
             format!("Warning: refused a chat request claiming to be from '{from}': {why}.");
         if self.warn(warning) {

@@ -9,6 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
@@ -18,17 +19,22 @@ use crossbeam_channel::{Receiver, Sender, after, at, never, select};
 
 use crate::chatlog::ChatLog;
 use crate::client::LinkNotice;
+use crate::conn::MemberConn;
 use crate::trace::Trace;
+use crate::wire::{Contact, ToMember};
 
 use super::app::{App, Flow};
-use super::effect::{Effect, Incoming, LogFailure, LogId, Now, Worker};
+use super::effect::{Effect, Incoming, LogFailure, LogId, Now, Walk, Worker};
 use super::inviter::Inviter;
 use super::keys::Keyring;
-use super::msg::{Event, FromLeader, Outcome};
+use super::links::Links;
+use super::lobbies::Lobbies;
+use super::migration::Rejoiner;
+use super::msg::{Event, FromLeader, Outcome, Rejoined};
 use super::registry_worker::RegistryWorker;
 use super::screen::Screen;
 use super::tls::PeerTls;
-use super::{Console, Input, SCREEN_RETRY};
+use super::{CANCEL_CHECK, Console, Input, SCREEN_RETRY};
 
 /// What the driver owns besides the core.
 pub(super) struct Driver {
@@ -48,6 +54,12 @@ pub(super) struct Driver {
     pub(super) log_dir: PathBuf,
     /// The chat logs open, by the core's number for each.
     pub(super) logs: HashMap<LogId, ChatLog>,
+    /// The lobby hubs the core leads, by its number for each.
+    pub(super) lobbies: Lobbies,
+    /// The open chat requests and the memberships' links to their leaders.
+    pub(super) links: Links,
+    /// What stops each rejoiner, by the core's number of its membership.
+    pub(super) walks: HashMap<u64, Arc<AtomicBool>>,
 }
 
 /// What woke the app thread.
@@ -58,6 +70,8 @@ enum Woken {
     ScreenRetry,
     /// An input for the core.
     Core(Incoming),
+    /// A worker's event, which the driver turns into an input.
+    Heard(Event),
     /// The keyboard ended, or the user pressed Ctrl-C.
     End,
     /// A channel that ended: nothing to do.
@@ -81,6 +95,17 @@ impl Driver {
         }
         let in_use = app.log_in_use();
         self.logs.retain(|log, _| Some(*log) == in_use);
+        self.lobbies.keep_only(app.lobby_in_use());
+        self.links.keep_only(app.link_in_use());
+        self.links.drop_unclaimed();
+        let walking = app.walk_in_use();
+        self.walks.retain(|lobby, cancel| {
+            let wanted = Some(*lobby) == walking;
+            if !wanted {
+                cancel.store(true, Ordering::SeqCst);
+            }
+            wanted
+        });
     }
 
     /// Carries out one effect; returns what the core is to hear at once.
@@ -89,9 +114,22 @@ impl Driver {
             Effect::Show(line) => self.screen.show(line),
             Effect::Chat(line) => self.screen.chat(line),
             Effect::ToRegistry(ask) => self.registry.ask(ask),
-            Effect::Start(worker) => self.start(worker),
+            Effect::Start(worker) => return self.start(worker),
+            Effect::Answer(request, answer) => return self.links.answer(request, answer),
+            Effect::ToLeader(membership, line) => self.links.to_leader(membership, line),
+            Effect::TurnAway(conn, line) => {
+                if let Some((conn, _)) = self.links.take_member(conn) {
+                    turn_away(conn, &line);
+                }
+            }
             Effect::OpenLog { log, me, leader } => return self.open_log(log, &me, &leader),
             Effect::Log { log, line } => return self.write_log(log, &line),
+            Effect::Lobby(lobby, command) => {
+                return self
+                    .lobbies
+                    .carry(lobby, command, &mut self.links)
+                    .map(Incoming::Lobby);
+            }
             Effect::Verify(name) => {
                 let line = match &self.keys {
                     Some(keys) => keys.verify(&name),
@@ -127,14 +165,74 @@ impl Driver {
         }))
     }
 
-    fn start(&mut self, worker: Worker) {
-        let Worker::Inviter {
+    fn start(&mut self, worker: Worker) -> Option<Incoming> {
+        match worker {
+            Worker::Inviter {
+                lobby,
+                me,
+                contact,
+                ticket,
+            } => self.start_inviter(lobby, me, contact, ticket),
+            Worker::Rejoiner(walk) => self.start_rejoiner(walk),
+            Worker::MemberLink {
+                membership,
+                leader,
+                conn,
+                timing,
+            } => {
+                let (handle, linked) = self.links.start(membership, &leader, conn, timing);
+                self.workers.extend(handle);
+                return Some(linked);
+            }
+        }
+        None
+    }
+
+    /// Starts a rejoiner, and keeps what stops it.
+    fn start_rejoiner(&mut self, walk: Walk) {
+        let Walk {
             lobby,
-            me,
-            contact,
-            ticket,
+            walk,
+            claim,
+            deadline,
+            identity,
+        } = walk;
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.walks.insert(lobby, cancel.clone());
+        let rejoiner = Rejoiner {
+            lobby,
+            walk,
+            claim,
+            deadline,
             cancel,
-        } = worker;
+            events: self.events.clone(),
+            tls: self.tls.clone(),
+            trace: self.trace,
+            identity,
+        };
+        self.spawned(rejoiner.spawn(), |err| Event::Rejoined {
+            lobby,
+            outcome: Rejoined::NoThread(err.to_string()),
+        });
+    }
+
+    /// Keeps the handle of a worker started, or tells the core (as the
+    /// worker's own report) that it could not start.
+    fn spawned(
+        &mut self,
+        started: std::io::Result<JoinHandle<()>>,
+        failed: impl FnOnce(std::io::Error) -> Event,
+    ) {
+        self.workers.retain(|h| !h.is_finished());
+        match started {
+            Ok(handle) => self.workers.push(handle),
+            Err(err) => {
+                let _ = self.events.send(failed(err));
+            }
+        }
+    }
+
+    fn start_inviter(&mut self, lobby: u64, me: String, contact: Contact, ticket: String) {
         let name = contact.name.clone();
         let job = Inviter {
             lobby,
@@ -142,28 +240,39 @@ impl Driver {
             contact,
             ticket,
             timeout: self.invite_timeout,
-            cancel,
+            cancel: self.lobbies.cancel(lobby),
             events: self.events.clone(),
             tls: self.tls.clone(),
             trace: self.trace,
         };
-        self.workers.retain(|h| !h.is_finished());
-        match thread::Builder::new()
+        let started = thread::Builder::new()
             .name("inviter".into())
-            .spawn(move || job.run())
-        {
-            Ok(handle) => self.workers.push(handle),
-            Err(err) => {
-                // The core hears of it as of any invitee out of reach.
-                let why = format!("cannot send a chat request: {err}");
-                let outcome = Outcome::Unreachable(why);
-                let _ = self.events.send(Event::Invited {
-                    lobby,
-                    name,
-                    outcome,
-                });
-            }
+            .spawn(move || job.run());
+        // The core hears of a failure as of any invitee out of reach.
+        self.spawned(started, |err| Event::Invited {
+            lobby,
+            name,
+            outcome: Outcome::Unreachable(format!("cannot send a chat request: {err}")),
+        });
+    }
+
+    /// A worker's event as the core's input: a chat request by number (its
+    /// answer channel stays with the driver); `PROVE` answered at once
+    /// from the core's `seat_held`.
+    fn heard(&mut self, app: &App, event: Event) -> Option<Incoming> {
+        if let Event::Prove { reply } = event {
+            let _ = reply.send(app.seat_held());
+            return None;
         }
+        self.links.heard(event)
+    }
+
+    /// The core leaves its lobby and answers the chat requests waiting;
+    /// that is carried out.
+    pub(super) fn quit(&mut self, app: &mut App) {
+        app.quit();
+        let effects = app.out.take();
+        self.carry_out(app, effects, now());
     }
 
     /// Joins the workers, lets the registry worker log out, and says goodbye.
@@ -186,14 +295,7 @@ pub(super) fn drive(
     events_rx: &Receiver<Event>,
     link_rx: &Receiver<LinkNotice>,
 ) {
-    // What the link found at start (a registry not reachable yet) comes
-    // before the first question.
-    for notice in link_rx.try_iter() {
-        app.on_link(notice);
-    }
-    app.prompt();
-    let effects = app.out.take();
-    driver.carry_out(app, effects, now());
+    greet(app, driver, link_rx);
     let mut asked = false;
     loop {
         if let (Some(wants), false) = (&console.wants, asked) {
@@ -206,6 +308,10 @@ pub(super) fn drive(
                 continue;
             }
             Woken::Core(input) => input,
+            Woken::Heard(event) => match driver.heard(app, event) {
+                Some(input) => input,
+                None => continue,
+            },
             Woken::End => break,
             Woken::Nothing => continue,
         };
@@ -217,6 +323,25 @@ pub(super) fn drive(
             break;
         }
     }
+}
+
+/// The first question, after what the link found at start (a registry
+/// not reachable yet).
+fn greet(app: &mut App, driver: &mut Driver, link_rx: &Receiver<LinkNotice>) {
+    for notice in link_rx.try_iter() {
+        app.on_link(notice);
+    }
+    app.prompt();
+    let effects = app.out.take();
+    driver.carry_out(app, effects, now());
+}
+
+/// Writes `line` on a connection turned away; it closes as it is dropped.
+fn turn_away(mut conn: MemberConn, line: &ToMember) {
+    // A fresh socket takes one short line at once; the timeout only bounds
+    // a peer that is not reading at all.
+    let _ = conn.socket().set_write_timeout(Some(CANCEL_CHECK));
+    let _ = conn.send(line);
 }
 
 /// The time, read once per input.
@@ -242,7 +367,8 @@ fn wait(
         after(SCREEN_RETRY)
     };
     let repeats = app.repeats.due().map_or_else(never, at);
-    let (lobby_notices, leader_lines) = app.lobby_feeds();
+    let lobby_notices = driver.lobbies.notices(app.lobby_in_use());
+    let leader_lines = driver.links.feed(app.link_in_use());
     let core = |input| Woken::Core(input);
     select! {
         recv(screen_retry) -> _ => Woken::ScreenRetry,
@@ -255,7 +381,7 @@ fn wait(
             Ok(Input::Line(line)) => core(Incoming::Line(line)),
             Ok(Input::Eof | Input::Interrupt) | Err(_) => Woken::End,
         },
-        recv(events_rx) -> event => event.map_or(Woken::Nothing, |e| core(Incoming::Event(e))),
+        recv(events_rx) -> event => event.map_or(Woken::Nothing, Woken::Heard),
         recv(lobby_notices) -> notice => {
             notice.map_or(Woken::Nothing, |n| core(Incoming::Notice(n)))
         }

@@ -7,25 +7,50 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
 use crate::client::LinkNotice;
-use crate::lobby::Notice;
+use crate::crypto::{Identity, IdentityKey};
+use crate::lobby::roster::Candidate;
+use crate::lobby::{Handed, Inheritance, LobbyConfig, Notice, Proven};
 use crate::screen::ScreenLine;
-use crate::wire::Contact;
+use crate::wire::{
+    BusyReason, CloseReason, Contact, ErrorCode, InviteStatus, ParseError, Rejoin, ToLeader,
+    ToMember,
+};
 
-use super::msg::{Event, FromLeader, RegistryAsk};
+use super::msg::{FromLeader, KeyNews, Outcome, RegistryAsk, RegistryReply, Rejoined, Timing};
 use super::render::{self, Lines, LobbyEvent, Role, Shown};
 
 /// One input for the core: what the user typed, what a worker, the
 /// current lobby or the registry link said, or a timer that came due.
 pub(super) enum Incoming {
     Line(String),
-    /// A worker's event, a registry reply among them.
-    Event(Event),
+    /// The registry worker's reply to a `RegistryAsk`.
+    Registry(RegistryReply),
+    /// What the registry worker learned about keys.
+    Keys(KeyNews),
+    /// An invitee answered one of our chat requests into lobby `lobby`
+    /// (or did not); an accepted connection is the driver's, by number.
+    Invited {
+        lobby: u64,
+        name: String,
+        outcome: Outcome<ConnId>,
+    },
+    /// A member of a lobby came back (`REJOIN`) on our chat listener,
+    /// having proven a key as `proven` says, on connection `conn`.
+    Rejoin {
+        claim: Box<Rejoin>,
+        proven: Box<Proven>,
+        conn: ConnId,
+    },
+    /// The walk of membership `lobby` ended.
+    Rejoined {
+        lobby: u64,
+        outcome: Rejoined<ConnId>,
+    },
     /// A line (or the end) from the leader of the lobby we are a member of.
     Feed(FromLeader),
     /// A notice of the lobby hub we lead.
@@ -35,7 +60,52 @@ pub(super) enum Incoming {
     Repeats,
     /// A chat log could not be kept (fed back at once by the driver).
     LogFailed(LogFailure),
+    /// A lobby hub's answer to a `LobbyCommand` (fed back at once by the
+    /// driver: the hub always reads its control inbox).
+    Lobby(LobbyAnswer),
+    /// A chat request arrived; the driver keeps where its answer goes.
+    Request(ChatRequest),
+    /// Chat request `request` is no longer open: the leader closed the
+    /// connection, or it `expired` unanswered.
+    Withdrawn {
+        request: u64,
+        expired: bool,
+    },
+    /// Membership `membership` has its connection to the leader (fed back
+    /// at once by the driver for `Answer::Accept` and `Worker::MemberLink`),
+    /// or why not.
+    Linked {
+        membership: u64,
+        result: Result<(), String>,
+    },
 }
+
+/// A chat request, by the driver's number for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ChatRequest {
+    pub(super) request: u64,
+    pub(super) from: String,
+    pub(super) ticket: Option<String>,
+    /// The key the leader proved in the TLS handshake; none in plain text.
+    pub(super) proved: Option<IdentityKey>,
+}
+
+/// The user's answer to a chat request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Answer {
+    /// We join: the connection becomes membership `membership`'s.
+    Accept {
+        membership: u64,
+    },
+    Reject,
+    Busy(BusyReason),
+}
+
+/// A connection the driver keeps for the input being handled, by number:
+/// what the core does not hand on (to a hub, a link, or away with a line)
+/// is closed once the input is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct ConnId(pub(super) u64);
 
 /// The time an input is handled at: the core reads no clock.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +143,19 @@ pub(super) enum Effect {
     /// written, the log is closed and `Incoming::LogFailed` comes back at
     /// once.
     Log { log: LogId, line: String },
+    /// A command for the hub of lobby `.0` (the core's number for it),
+    /// which the driver keeps; some are answered at once with an
+    /// `Incoming::Lobby`.
+    Lobby(u64, LobbyCommand),
+    /// The answer to chat request `.0`.
+    Answer(u64, Answer),
+    /// Writes `line` on a member's connection the core turns away (an
+    /// invitee that accepted into a lobby that has ended, a `REJOIN` while
+    /// we lead none), then closes it.
+    TurnAway(ConnId, ToMember),
+    /// A line for the leader of membership `.0`; lost if it has no
+    /// connection (while it looks for its leader).
+    ToLeader(u64, ToLeader),
 }
 
 /// A chat log the driver keeps open for the core: the lobby's, which goes
@@ -91,16 +174,170 @@ pub(super) enum LogFailure {
 }
 
 /// A worker thread the core wants started.
-#[derive(Debug)]
 pub(super) enum Worker {
     /// Sends `contact` a chat request into lobby `lobby` with `ticket`;
-    /// it gives up when `cancel` is set.
+    /// it gives up when that lobby ends or is handed on.
     Inviter {
         lobby: u64,
         me: String,
         contact: Contact,
         ticket: String,
-        cancel: Arc<AtomicBool>,
+    },
+    /// Walks the roster; it gives up when the core's stage no longer
+    /// waits for that walk (`App::walk_in_use`).
+    Rejoiner(Walk),
+    /// Carries membership `membership`'s chat over `conn`, which `leader`
+    /// took back (a `member-writer` and a member reader). Answered at once
+    /// with `Incoming::Linked`.
+    MemberLink {
+        membership: u64,
+        leader: String,
+        conn: ConnId,
+        timing: Timing,
+    },
+}
+
+/// A walk of the roster (`walk`) for membership `lobby`, whose leader is
+/// lost or handed the lobby on, with our `claim`, signed with `identity`,
+/// until `deadline`.
+pub(super) struct Walk {
+    pub(super) lobby: u64,
+    pub(super) walk: Vec<Candidate>,
+    pub(super) claim: Rejoin,
+    pub(super) deadline: Instant,
+    pub(super) identity: Arc<Identity>,
+}
+
+/// Written by hand: the worker and whom it is for, not its sockets or keys.
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Worker::Inviter { lobby, contact, .. } => {
+                write!(f, "Inviter({lobby}, {})", contact.name)
+            }
+            Worker::Rejoiner(Walk { lobby, walk, .. }) => {
+                write!(f, "Rejoiner({lobby}, {walk:?})")
+            }
+            Worker::MemberLink {
+                membership, leader, ..
+            } => write!(f, "MemberLink({membership}, {leader})"),
+        }
+    }
+}
+
+/// What the core asks of a lobby hub it leads. The driver owns the hub.
+pub(super) enum LobbyCommand {
+    /// Starts the hub: a fresh lobby, or one taken over with what this
+    /// peer inherits. Answered `Started`.
+    Start {
+        config: Box<LobbyConfig>,
+        inheritance: Option<Inheritance>,
+    },
+    /// The leader says something to everyone.
+    Say(String),
+    /// Everyone in the lobby, for `MembersFor`. Answered `Members`.
+    Members(MembersFor),
+    /// The leader's private message. Answered `Told`.
+    Tell { to: String, text: String },
+    /// Removes a member. Answered `Kicked`.
+    Kick {
+        name: String,
+        reason: Option<String>,
+    },
+    /// Hands the lobby on. Answered `Handed`.
+    Handover(Option<String>),
+    /// Ends the lobby. Answered `Closed`, with the notices it had not
+    /// passed on yet, for chat log `log`.
+    Close {
+        reason: CloseReason,
+        log: Option<LogId>,
+    },
+    /// Tells every member how an invitation went.
+    Invitation { name: String, status: InviteStatus },
+    /// Answers a member's request `ERR`.
+    Refuse {
+        to: String,
+        code: ErrorCode,
+        text: String,
+    },
+    /// Admits an invitee that accepted on connection `conn`.
+    Admit { name: String, conn: ConnId },
+    /// A member comes back (`REJOIN`) on connection `conn`.
+    Rejoin {
+        claim: Box<Rejoin>,
+        proven: Box<Proven>,
+        conn: ConnId,
+    },
+}
+
+/// Written by hand: the command's name and its words, not its sockets.
+impl std::fmt::Debug for LobbyCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LobbyCommand::Start { inheritance, .. } => match inheritance {
+                Some(_) => f.write_str("Resume"),
+                None => f.write_str("Start"),
+            },
+            LobbyCommand::Say(text) => write!(f, "Say({text})"),
+            LobbyCommand::Members(what) => write!(f, "Members({what:?})"),
+            LobbyCommand::Tell { to, text } => write!(f, "Tell({to}, {text})"),
+            LobbyCommand::Kick { name, reason } => write!(f, "Kick({name}, {reason:?})"),
+            LobbyCommand::Handover(to) => write!(f, "Handover({to:?})"),
+            LobbyCommand::Close { reason, .. } => write!(f, "Close({reason})"),
+            LobbyCommand::Invitation { name, status } => write!(f, "Invitation({name}, {status})"),
+            LobbyCommand::Refuse { to, text, .. } => write!(f, "Refuse({to}, {text})"),
+            LobbyCommand::Admit { name, .. } => write!(f, "Admit({name})"),
+            LobbyCommand::Rejoin { claim, .. } => write!(f, "Rejoin({})", claim.name),
+        }
+    }
+}
+
+/// Why the core asks a hub who is in the lobby.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum MembersFor {
+    /// The user typed `/who`.
+    Show,
+    /// The leader's own `/invite name`, which needs `name` not in it.
+    Invite(String),
+    /// Whether the leader is left alone.
+    EmptyCheck,
+}
+
+/// A hub's answer to a `LobbyCommand` of lobby `lobby`.
+#[derive(Debug)]
+pub(super) enum LobbyAnswer {
+    /// The hub runs, with the lobby's id if it can outlive its leader; or
+    /// why it could not start.
+    Started {
+        lobby: u64,
+        result: Result<Option<String>, String>,
+    },
+    Members {
+        lobby: u64,
+        what: MembersFor,
+        names: Vec<String>,
+    },
+    /// The addressee's name as the lobby spells it, or why not sent.
+    Told {
+        lobby: u64,
+        text: String,
+        result: Result<String, ParseError>,
+    },
+    /// The name as the lobby spells it, or `None` if not in it.
+    Kicked {
+        lobby: u64,
+        name: String,
+        found: Option<String>,
+    },
+    Handed {
+        lobby: u64,
+        result: Result<Handed, String>,
+    },
+    /// The lobby ended; `notices` are those it had not passed on yet,
+    /// which still go to chat log `log`.
+    Closed {
+        log: Option<LogId>,
+        notices: Vec<Notice>,
     },
 }
 

@@ -4,31 +4,49 @@
 use crate::crypto::Identity;
 use crate::wire::{Contact, InviteStatus, ToLeader};
 
-use super::app::{App, Leading, Membership, Stage};
-use super::effect::Effect;
+use super::app::App;
+use super::effect::{Effect, LobbyCommand, MembersFor};
 use super::msg::{NotInvited, RegistryAsk};
+use super::stage::{Leading, Membership, Stage};
 
 impl App {
     /// The leader's `/invite`, or a member's that the hub let through
     /// (`asked_by`): a chat request as at the start, while the chat goes on.
-    /// The registry is asked for a ticket; the invitation counts from now,
-    /// so that nobody asks for it twice while the registry answers.
+    /// The leader's own needs the invitee not in the lobby yet, which the
+    /// hub is asked first (`MembersFor::Invite`).
     pub(super) fn leader_invite(
         &mut self,
         leading: &mut Leading,
         name: &str,
         asked_by: Option<String>,
     ) {
-        let me = self.my_name();
-        if asked_by.is_none() && !self.may_invite(leading, name, &me) {
+        if asked_by.is_some() {
+            return self.invite_checked(leading, name, asked_by);
+        }
+        if name.eq_ignore_ascii_case(&self.my_name()) {
+            self.say("That is you.");
             return;
         }
-        let by = asked_by.clone().unwrap_or(me);
+        let members = LobbyCommand::Members(MembersFor::Invite(name.to_string()));
+        self.to_lobby(leading.id, members);
+    }
+
+    /// An invitation that may go out as far as the lobby's members go: the
+    /// registry is asked for a ticket. The invitation counts from now, so
+    /// that nobody asks for it twice while the registry answers.
+    pub(super) fn invite_checked(
+        &mut self,
+        leading: &mut Leading,
+        name: &str,
+        asked_by: Option<String>,
+    ) {
+        let by = asked_by.clone().unwrap_or_else(|| self.my_name());
         if let Err((code, text)) = leading.invitations.check(name, &by) {
             match asked_by {
                 Some(asker) => {
                     self.say(format!("{asker} asked to invite {name}; refused: {text}."));
-                    leading.lobby.refuse(asker, code, text);
+                    let to = asker;
+                    self.to_lobby(leading.id, LobbyCommand::Refuse { to, code, text });
                 }
                 None => self.say(format!("Not invited: {text}.")),
             }
@@ -40,20 +58,6 @@ impl App {
             name: name.to_string(),
             by: asked_by,
         }));
-    }
-
-    /// Whether the leader's own `/invite name` makes sense; says why not.
-    fn may_invite(&self, leading: &Leading, name: &str, me: &str) -> bool {
-        if name.eq_ignore_ascii_case(me) {
-            self.say("That is you.");
-            return false;
-        }
-        let members = leading.lobby.members();
-        if let Some(there) = members.iter().find(|m| m.eq_ignore_ascii_case(name)) {
-            self.say(format!("{there} is in this lobby already."));
-            return false;
-        }
-        true
     }
 
     /// The registry's answer for an invitation into the running lobby:
@@ -72,8 +76,7 @@ impl App {
         let by = by.unwrap_or_else(|| me.clone());
         match result {
             Ok((contact, ticket)) => {
-                let cancel = leading.cancel.clone();
-                self.send_invitation(leading.id, &me, contact, ticket, &cancel);
+                self.send_invitation(leading.id, &me, contact, ticket);
                 let asked = if by == me {
                     String::new()
                 } else {
@@ -82,14 +85,16 @@ impl App {
                 self.say(format!("Sending a chat request to {name}{asked}..."));
                 self.out
                     .log(leading.log, format!("* invited {name}{asked}"));
-                leading.lobby.invitation(name, InviteStatus::Sent { by });
+                let status = InviteStatus::Sent { by };
+                self.to_lobby(leading.id, LobbyCommand::Invitation { name, status });
             }
             Err(why) => {
                 leading.invitations.answered(&name);
                 self.say(format!("{name}: {why}"));
                 let event = format!("* could not invite {name}: {why}");
                 self.out.log(leading.log, event);
-                leading.lobby.invitation(name, why.status());
+                let status = why.status();
+                self.to_lobby(leading.id, LobbyCommand::Invitation { name, status });
             }
         }
         self.stage = Stage::Leading(leading);
@@ -108,18 +113,6 @@ impl App {
         self.stage = Stage::Leading(leading);
     }
 
-    /// The leader's `/msg`: the hub sends it to the addressee alone.
-    pub(super) fn leader_private(&mut self, leading: &mut Leading, to: &str, text: &str) {
-        match leading.lobby.tell(to.to_string(), text.to_string()) {
-            Ok(name) => {
-                let line = format!("[you -> {name}] {text}");
-                self.out.log(leading.log, &line);
-                self.say(line);
-            }
-            Err(err) => self.say(format!("Not sent: {}.", err.text)),
-        }
-    }
-
     /// The leader's `/kick`; the hub's notice shows and logs the removal.
     pub(super) fn kick(&mut self, leading: &Leading, name: &str, reason: Option<&str>) {
         if name.eq_ignore_ascii_case(&self.my_name()) {
@@ -127,9 +120,8 @@ impl App {
             return;
         }
         let reason = reason.map(str::to_string);
-        if leading.lobby.kick(name.to_string(), reason).is_none() {
-            self.say(format!("{name} is not in this lobby."));
-        }
+        let name = name.to_string();
+        self.to_lobby(leading.id, LobbyCommand::Kick { name, reason });
     }
 
     /// A member's `/invite`: the leader's peer decides.
@@ -142,7 +134,7 @@ impl App {
             self.say(format!("{name} is in this lobby already."));
             return;
         }
-        membership.send(ToLeader::Invite(name.to_string()));
+        membership.send(&self.out, ToLeader::Invite(name.to_string()));
         self.say(format!("Asked {} to invite {name}.", membership.leader));
     }
 
@@ -156,18 +148,19 @@ impl App {
         let me = self.my_name();
         let roster = &membership.standing.roster;
         let secret = identity.as_deref().map(Identity::seal_secret);
-        let sealed = super::sealed::seal_for(secret, roster, &me, to, text);
+        let vouched = self.vouched_key(to);
+        let sealed = super::sealed::seal_for(secret, roster, vouched, &me, to, text);
         let (line, private) = match sealed {
-            Some(Ok((to, sealed))) => (
+            Ok(Some((to, sealed))) => (
                 format!("[you -> {to}] (sealed) {text}"),
                 ToLeader::Sealed { to, sealed },
             ),
-            Some(Err(err)) => {
-                self.say(format!("Not sent: {}.", err.text));
+            Err(why) => {
+                self.say(format!("Not sent: {why}."));
                 return;
             }
             // A member with no key (or a leader that gave us no roster).
-            None => (
+            Ok(None) => (
                 format!(
                     "[you -> {to}] {text} (not sealed: {to} has no key here; the leader can read it)"
                 ),
@@ -179,6 +172,6 @@ impl App {
         };
         self.out.log(membership.log, &line);
         self.say(line);
-        membership.send(private);
+        membership.send(&self.out, private);
     }
 }

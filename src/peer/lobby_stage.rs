@@ -1,25 +1,22 @@
-//! The user's side of a lobby: leading one (the lobby hub's notices, the
-//! answers of invitees), being a member of one (the leader's lines), and the
-//! answer to a chat request that makes us one.
+//! The user's side of a lobby as a member (the leader's lines, turned into
+//! `LobbyEvent`s), what a leader and a member answer alike, and the answer
+//! to a chat request that makes us a member. The leader's side is in
+//! `leading.rs`.
 
-use crate::crypto::Identity;
-use std::sync::atomic::Ordering;
+use crate::crypto::seal::Sealed;
+use crate::crypto::{Identity, PeerKey};
 
-use crossbeam_channel::{bounded, unbounded};
-
-use crate::lobby::Notice;
 use crate::screen::ScreenLine;
-use crate::wire::{
-    self, BusyReason, CloseReason, InviteStatus, MAX_TEXT, Succession, ToLeader, ToMember,
-};
+use crate::wire::{self, CloseReason, MAX_TEXT, Succession, ToLeader, ToMember};
 
-use super::app::{App, Leading, Membership, Pending, Phase, Stage};
+use super::LOBBY_HELP;
+use super::app::App;
 use super::commands::LobbyInput;
-use super::effect::{Effect, Effects, LogId};
-use super::msg::{Asker, ChatAnswer, Outcome, RegistryAsk};
-use super::render::{self, LobbyEvent, Role};
+use super::effect::{Answer, Effect, Effects, LogId};
+use super::msg::{Asker, RegistryAsk};
+use super::render::{LobbyEvent, Role};
+use super::stage::{Membership, Pending, Phase, Stage};
 use super::standing::MAX_SEATS;
-use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
 
 /// The most names a member keeps in its member list: as many as seats, so
 /// a leader cannot grow it without bound with `JOINED` lines.
@@ -46,29 +43,6 @@ impl App {
         Some(log)
     }
 
-    pub(super) fn lead(&mut self, mut leading: Leading, line: &str) -> Stage {
-        match LobbyInput::from(line) {
-            LobbyInput::Members => self.show_members(&leading.lobby.members()),
-            LobbyInput::Leave => {
-                self.end_lobby(leading, "you left");
-                return Stage::Menu;
-            }
-            LobbyInput::Say(text) => {
-                for piece in self.pieces(text) {
-                    leading.lobby.say(piece.to_string());
-                    let line = format!("[{}] {piece}", self.my_name());
-                    self.out.log(leading.log, line);
-                }
-            }
-            LobbyInput::Invite(name) => self.leader_invite(&mut leading, name, None),
-            LobbyInput::Private { to, text } => self.leader_private(&mut leading, to, text),
-            LobbyInput::Kick { name, reason } => self.kick(&leading, name, reason),
-            LobbyInput::Handover(to) => return self.hand_over(leading, to),
-            other => self.answer_lobby_input(other),
-        }
-        Stage::Leading(leading)
-    }
-
     pub(super) fn member(&mut self, mut membership: Membership, line: &str) -> Stage {
         match LobbyInput::from(line) {
             LobbyInput::Members => self.show_members(&membership.members),
@@ -85,7 +59,7 @@ impl App {
                     }
                     let line = format!("[{}] {piece}", self.my_name());
                     self.out.log(membership.log, line);
-                    membership.send(ToLeader::Msg(piece.to_string()));
+                    membership.send(&self.out, ToLeader::Msg(piece.to_string()));
                 }
             }
             LobbyInput::Invite(name) => self.member_invite(&membership, name),
@@ -99,7 +73,7 @@ impl App {
 
     /// A typed message as the texts it is sent as: several, and the user
     /// told so, when it is longer than one message may be.
-    fn pieces<'t>(&self, text: &'t str) -> Vec<&'t str> {
+    pub(super) fn pieces<'t>(&self, text: &'t str) -> Vec<&'t str> {
         let pieces = wire::split_text(text);
         if pieces.len() > 1 {
             self.notice(format!(
@@ -146,27 +120,10 @@ impl App {
         }
     }
 
-    /// Ends the lobby we lead. What it relayed and we have not handled
-    /// yet still goes to its log (not to the screen: the user moved on).
-    pub(super) fn end_lobby(&mut self, leading: Leading, why: &str) {
-        leading.cancel.store(true, Ordering::SeqCst);
-        let unnoticed = leading.lobby.close(CloseReason::LeaderLeft);
-        for notice in leading.notices.try_iter().chain(unnoticed) {
-            let logged = render::lines(&LobbyEvent::from(notice), Role::Leader).log;
-            self.out.log(leading.log, logged.unwrap_or_default());
-        }
-        self.out.event(
-            leading.log,
-            &LobbyEvent::Ended(why.to_string()),
-            Role::Leader,
-        );
-    }
-
     pub(super) fn leave_membership(&mut self, membership: Membership) {
-        match &membership.phase {
-            Phase::Rejoining { cancel, .. } => cancel.store(true, Ordering::SeqCst),
-            Phase::Invited { .. } | Phase::Admitted { .. } => membership.send(ToLeader::Leave),
-        }
+        // A rejoiner still walking is stopped by the driver: the stage
+        // no longer waits for it.
+        membership.send(&self.out, ToLeader::Leave);
         self.out.log(membership.log, "* you left the lobby");
         self.notice(format!("You left {}'s lobby.", membership.leader));
     }
@@ -175,7 +132,7 @@ impl App {
         match answer.to_ascii_lowercase().as_str() {
             "ok" | "yes" | "y" => self.accept_request(pending),
             "reject" | "no" | "n" => {
-                let _ = pending.answer.send(ChatAnswer::Reject);
+                self.answer(pending.request, Answer::Reject);
                 self.say(format!(
                     "Rejected the chat request from '{}'.",
                     pending.from
@@ -190,128 +147,57 @@ impl App {
         }
     }
 
-    /// The user said yes: the chat connection's thread gets a new lobby id
-    /// and the outbox, and we are a member until the leader says otherwise.
+    /// The user said yes: the chat connection becomes a new membership's,
+    /// and we are a member until the leader says otherwise. The driver
+    /// says at once whether the connection was still there (`on_linked`).
     fn accept_request(&mut self, pending: Pending) {
         self.next_lobby += 1;
         let id = self.next_lobby;
-        let (outbox, outbox_rx) = unbounded();
-        // Bounded, so a flooding lobby waits in TCP rather than in memory.
-        let (feed, feed_rx) = bounded(FEED_CAPACITY);
-        let accept = ChatAnswer::Accept {
-            outbox: outbox_rx,
-            feed,
-        };
-        if pending.answer.send(accept).is_err() {
-            self.say(format!(
-                "The chat request from '{}' was withdrawn.",
-                pending.from
-            ));
-            self.prompt();
-            return;
-        }
-        self.notice(format!("Joining {}'s lobby...", pending.from));
+        self.answer(pending.request, Answer::Accept { membership: id });
         self.stage = Stage::Member(Membership {
             id,
             leader: pending.from,
             members: Vec::new(),
             log: None,
             standing: Box::default(),
-            phase: Phase::Invited {
-                outbox,
-                feed: feed_rx,
-            },
+            phase: Phase::Invited,
         });
     }
 
-    pub(super) fn on_invited(&mut self, lobby: u64, name: String, outcome: Outcome) {
-        let Stage::Leading(leading) = &mut self.stage else {
+    /// Membership `membership` has its connection to the leader, or it was
+    /// gone: an invitation accepted, or a leader that took us back.
+    pub(super) fn on_linked(&mut self, membership: u64, result: Result<(), String>) {
+        let ours = matches!(&self.stage, Stage::Member(m) if m.id == membership);
+        if !ours {
             return;
+        }
+        let Stage::Member(member) = std::mem::replace(&mut self.stage, Stage::Menu) else {
+            unreachable!("checked just above");
         };
-        if leading.id != lobby {
-            // An answer for a lobby that has ended: tell an accepting
-            // invitee so rather than leaving it waiting.
-            if let Outcome::Accepted { mut conn, .. } = outcome {
-                let _ = conn.socket().set_write_timeout(Some(CANCEL_CHECK));
-                let _ = conn.send(&ToMember::Closed(CloseReason::LeaderLeft));
+        match (member.phase, result) {
+            (Phase::Invited, Ok(())) => {
+                self.notice(format!("Joining {}'s lobby...", member.leader));
+                self.stage = Stage::Member(Membership {
+                    phase: Phase::Invited,
+                    ..member
+                });
             }
-            return;
-        }
-        leading.invitations.answered(&name);
-        let (report, status) = match outcome {
-            Outcome::Accepted { addr, key, conn } => {
-                // Everyone hears `JOINED` from the hub instead.
-                leading.lobby.admit_from(name.clone(), addr, key, *conn);
-                let report = format!("OK -> ('{}', {})", addr.ip(), addr.port());
-                (report, None)
+            (Phase::Invited, Err(_)) => {
+                self.say(format!(
+                    "The chat request from '{}' was withdrawn.",
+                    member.leader
+                ));
+                self.prompt();
             }
-            Outcome::Rejected => {
-                not_in(&name, "rejected your chat request", InviteStatus::Rejected)
+            (Phase::Linking { leader, first, why }, result) => {
+                let member = Membership {
+                    phase: Phase::Admitted { earlier: false },
+                    ..member
+                };
+                self.stage = self.linked(member, leader, first, &why, result);
+                self.prompt();
             }
-            Outcome::Busy(reason) => not_in(&name, busy(reason), InviteStatus::Busy),
-            Outcome::NoAnswer => not_in(&name, "no answer", InviteStatus::NoAnswer),
-            Outcome::Unreachable(why) => {
-                let why = format!("unreachable ({why})");
-                not_in(&name, why, InviteStatus::Unreachable)
-            }
-        };
-        if let Some(status) = status {
-            leading.lobby.invitation(name, status);
-        }
-        self.notice(report);
-        self.maybe_end_empty_lobby();
-    }
-
-    /// A leader left alone, with no chat request still open, has no lobby.
-    pub(super) fn maybe_end_empty_lobby(&mut self) {
-        let Stage::Leading(leading) = &self.stage else {
-            return;
-        };
-        if leading.invitations.len() > 0 || leading.lobby.members().len() > 1 {
-            return;
-        }
-        if let Stage::Leading(leading) = std::mem::replace(&mut self.stage, Stage::Menu) {
-            self.end_lobby(leading, "nobody else is in it");
-            self.prompt();
-        }
-    }
-
-    pub(super) fn on_notice(&mut self, notice: Notice) {
-        if let Notice::InviteAsked { by, name } = notice {
-            self.on_invite_asked(by, name);
-            return;
-        }
-        if !matches!(self.stage, Stage::Leading(_)) {
-            return;
-        }
-        let someone_left = matches!(
-            notice,
-            Notice::Left(_)
-                | Notice::Dropped(_)
-                | Notice::Silent(_)
-                | Notice::TooLong(_)
-                | Notice::Kicked { .. }
-        );
-        let event = match notice {
-            Notice::Sealed {
-                lobby,
-                from,
-                key,
-                sealed,
-            } => {
-                let identity = self.identity();
-                let me = self.my_name();
-                let secret = identity.as_deref().map(Identity::seal_secret);
-                super::sealed::opened(secret, &lobby, key.as_ref(), from, &me, &sealed)
-            }
-            other => LobbyEvent::from(other),
-        };
-        let Stage::Leading(leading) = &mut self.stage else {
-            return;
-        };
-        self.out.event(leading.log, &event, Role::Leader);
-        if someone_left {
-            self.maybe_end_empty_lobby();
+            (phase, _) => self.stage = Stage::Member(Membership { phase, ..member }),
         }
     }
 
@@ -325,10 +211,14 @@ impl App {
         if membership.id != lobby {
             return;
         }
-        if let (ToMember::Members(_), Phase::Invited { .. }) = (&line, &membership.phase) {
+        if let (ToMember::Members(_), Phase::Invited) = (&line, &membership.phase) {
             self.open_member_log();
         }
         let identity = self.identity();
+        let vouched = match &line {
+            ToMember::Sealed { from, .. } => self.vouched_key(from),
+            _ => None,
+        };
         let Stage::Member(membership) = &mut self.stage else {
             return;
         };
@@ -342,12 +232,8 @@ impl App {
             return;
         }
         if let ToMember::Sealed { from, sealed } = &line {
-            let standing = &membership.standing;
-            let lobby = standing.lobby().unwrap_or_default();
-            let key = standing.roster.seat(from).map(|seat| seat.key);
-            let secret = identity.as_deref().map(Identity::seal_secret);
-            let event =
-                super::sealed::opened(secret, lobby, key.as_ref(), from.clone(), &me, sealed);
+            let event = opened_for(membership, identity.as_deref(), &me, from, sealed, vouched);
+            let event = self.replays.once(sealed, event);
             let role = Role::Member {
                 leader: &membership.leader,
             };
@@ -356,6 +242,14 @@ impl App {
         }
         let ToMember::Closed(reason) = line else {
             membership.show(line, &self.out);
+            return;
+        };
+        self.leader_closed(reason);
+    }
+
+    /// The leader's `CLOSED`: the lobby is over for us.
+    fn leader_closed(&mut self, reason: CloseReason) {
+        let Stage::Member(membership) = &self.stage else {
             return;
         };
         let why = closed_why(reason, &membership.leader);
@@ -382,24 +276,22 @@ impl App {
     }
 }
 
-/// What the leader is told of an invitee that did not come in, and what
-/// the members hear.
-fn not_in(
-    name: &str,
-    what: impl std::fmt::Display,
-    status: InviteStatus,
-) -> (String, Option<InviteStatus>) {
-    (format!("{name}: {what}"), Some(status))
-}
-
-/// An invitee's busy answer, in words.
-fn busy(reason: BusyReason) -> String {
-    let why = match reason {
-        BusyReason::Answering => " (answering another request)",
-        BusyReason::InChat => " (in a chat)",
-        BusyReason::Unsaid => "",
-    };
-    format!("busy{why}")
+/// A sealed message `from` a member of `membership`'s lobby, opened with
+/// our key against the sender's seat.
+fn opened_for(
+    membership: &Membership,
+    identity: Option<&Identity>,
+    me: &str,
+    from: &str,
+    sealed: &Sealed,
+    vouched: Option<PeerKey>,
+) -> LobbyEvent {
+    let standing = &membership.standing;
+    let lobby = standing.lobby().unwrap_or_default();
+    let seat = standing.roster.seat(from).map(|seat| seat.key);
+    let key = super::sealed::sender_key(seat, vouched);
+    let secret = identity.map(Identity::seal_secret);
+    super::sealed::opened(secret, lobby, key.as_ref(), from.to_string(), me, sealed)
 }
 
 /// Why the leader's `CLOSED` ends the lobby for us, in words.

@@ -1,20 +1,15 @@
 //! The menus before and between lobbies: registering, joining, the online
 //! list, search, the conversation list, and starting a chat.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-
 use crate::client::Refused;
-use crate::lobby::Lobby;
 use crate::wire::{self, AttemptLimit, Contact, ErrorCode};
 
-use crossbeam_channel::bounded;
-
-use super::app::{App, Leading, Opening, Purpose, Stage, Wait};
-use super::effect::{Effect, Worker};
+use super::LOBBY_HELP;
+use super::app::App;
+use super::effect::{Effect, LobbyCommand, Worker};
 use super::invitations::Invitations;
 use super::msg::{Asker, NotInvited, RegistryAsk, RegistryReply};
-use super::{FEED_CAPACITY, LOBBY_HELP};
+use super::stage::{Leading, Opening, Purpose, Stage, Start, Starting, Wait};
 
 impl App {
     /// The first menu: register or join.
@@ -284,38 +279,41 @@ impl App {
         None
     }
 
-    /// Starts a lobby and asks the registry for a ticket for everyone on
-    /// the conversation list; the chat requests go out when all are back.
+    /// Starts a lobby: its hub first (`LobbyCommand::Start`); once it
+    /// runs, the first tickets (`opening`).
     pub(super) fn start_chat(&mut self) -> Stage {
         if self.contacts.is_empty() {
             self.say("Your conversation list is empty: search a user with '2' and add them first.");
             return Stage::Menu;
         }
-        let me = self.my_name();
         self.next_lobby += 1;
         let id = self.next_lobby;
-        let config = self.lobby_config(&me);
-        // A channel of its own, bounded: nothing of this lobby can show up
-        // in the next, and a flood waits in TCP rather than in memory.
-        let (notices, notices_rx) = bounded(FEED_CAPACITY);
-        let lobby = match Lobby::start(config, notices) {
-            Ok(lobby) => lobby,
-            Err(err) => {
-                self.say(format!("Cannot start a chat: {err}"));
-                return Stage::Menu;
-            }
+        let config = Box::new(self.lobby_config(&self.my_name()));
+        let start = LobbyCommand::Start {
+            config,
+            inheritance: None,
         };
+        self.to_lobby(id, start);
+        Stage::Starting(Starting {
+            id,
+            then: Start::Fresh,
+        })
+    }
+
+    /// The hub of a new lobby runs: the registry is asked for a ticket for
+    /// everyone on the conversation list; the chat requests go out when
+    /// all are back.
+    pub(super) fn opening(&mut self, id: u64, lobby_id: Option<String>) -> Stage {
+        let me = self.my_name();
         let log = self.open_log(&me);
         self.out.log(log, format!("* lobby started by {me}"));
         let names: Vec<String> = self.contacts.iter().map(|c| c.name.clone()).collect();
         self.ask_tickets(id, &names);
         Stage::Leading(Leading {
             id,
-            lobby,
-            notices: notices_rx,
+            lobby_id,
             log,
             invitations: Invitations::started(&me, &names),
-            cancel: Arc::new(AtomicBool::new(false)),
             opening: Some(Opening {
                 asked: names.len(),
                 ready: Vec::new(),
@@ -384,10 +382,9 @@ impl App {
             self.prompt();
             return;
         }
-        let cancel = leading.cancel.clone();
         let (lobby, me) = (leading.id, self.my_name());
         for (contact, ticket) in opening.ready {
-            self.send_invitation(lobby, &me, contact, ticket, &cancel);
+            self.send_invitation(lobby, &me, contact, ticket);
         }
         self.say(format!("You lead this lobby. {LOBBY_HELP}"));
     }
@@ -399,14 +396,12 @@ impl App {
         me: &str,
         contact: Contact,
         ticket: String,
-        cancel: &Arc<AtomicBool>,
     ) {
         self.out.push(Effect::Start(Worker::Inviter {
             lobby,
             me: me.to_string(),
             contact,
             ticket,
-            cancel: cancel.clone(),
         }));
     }
 }

@@ -20,6 +20,9 @@ mod invitations;
 mod invitee;
 mod inviter;
 mod keys;
+mod leading;
+mod links;
+mod lobbies;
 mod lobby_commands;
 mod lobby_stage;
 mod member_link;
@@ -33,6 +36,7 @@ mod repeats;
 mod screen;
 mod sealed;
 mod seat;
+mod stage;
 mod standing;
 mod succession;
 mod tls;
@@ -66,7 +70,7 @@ pub const MENU_PROMPT: &str =
     "Press '1' for 'Online User List', '2' for search, '3' for starting to chat:";
 pub const ADD_PROMPT: &str = "Do you want to add the user to your conversation list? ['Yes', 'No']";
 
-const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (the leader relays it, so the leader could read it), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; /leave and /quit by the leader end it for everyone), /list and /search <name> ask the registry, /verify <name> shows a safety code to compare with <name> by voice, /leave returns to the menu, /quit leaves and exits, /help shows this.";
+const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (sealed to <name>'s key: the leader relays it but cannot read it; one to a member with no key is not sealed), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; /leave and /quit by the leader end it for everyone), /list and /search <name> ask the registry, /verify <name> shows a safety code to compare with <name> by voice, /leave returns to the menu, /quit leaves and exits, /help shows this.";
 
 /// How often a joined peer says HELLO to the registry.
 pub const DEFAULT_REGISTRY_HELLO_INTERVAL: Duration = Duration::from_secs(10);
@@ -297,23 +301,23 @@ impl Peer {
         let mut driver = Driver {
             screen: screen::Screen::new(console.screen.clone()),
             registry,
-            events: events.clone(),
+            events,
             invite_timeout: config.invite_timeout,
             trace: config.trace,
             workers: Vec::new(),
             keys: keys.clone(),
-            tls: tls.clone(),
+            tls,
             log_dir: config.log_dir.clone(),
             logs: std::collections::HashMap::new(),
+            lobbies: lobbies::Lobbies::default(),
+            links: links::Links::default(),
+            walks: std::collections::HashMap::new(),
         };
         let confirm = console.secrets_unseen;
-        let mut app = App::new(config, chat_port, confirm, events, driver::now());
-        app.tls = tls;
+        let mut app = App::new(config, chat_port, confirm, driver::now());
         app.keys = keys;
         drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
-        app.quit();
-        let effects = app.out.take();
-        driver.carry_out(&mut app, effects, driver::now());
+        driver.quit(&mut app);
         driver.finish();
         // Chat requests still waiting for an answer are answered BUSY by
         // their own threads as the listener stops.

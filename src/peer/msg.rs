@@ -217,13 +217,14 @@ pub(super) enum ChatAnswer {
     Busy(BusyReason),
 }
 
-/// How a chat request we sent ended.
-pub(super) enum Outcome {
+/// How a chat request we sent ended. The inviter sends the connection;
+/// the driver keeps it and hands the core its number (`C`).
+pub(super) enum Outcome<C = Box<MemberConn>> {
     Accepted {
         addr: SocketAddr,
         key: Option<PeerKey>,
         // Boxed: a connection is far larger than the other outcomes.
-        conn: Box<MemberConn>,
+        conn: C,
     },
     Rejected,
     Busy(BusyReason),
@@ -231,20 +232,60 @@ pub(super) enum Outcome {
     Unreachable(String),
 }
 
-/// How a rejoiner's walk of the roster ended.
-pub(super) enum Rejoined {
+impl<C> Outcome<C> {
+    /// The same outcome with its connection replaced by `keep(conn)`.
+    pub(super) fn map_conn<D>(self, keep: impl FnOnce(C) -> D) -> Outcome<D> {
+        match self {
+            Outcome::Accepted { addr, key, conn } => Outcome::Accepted {
+                addr,
+                key,
+                conn: keep(conn),
+            },
+            Outcome::Rejected => Outcome::Rejected,
+            Outcome::Busy(reason) => Outcome::Busy(reason),
+            Outcome::NoAnswer => Outcome::NoAnswer,
+            Outcome::Unreachable(why) => Outcome::Unreachable(why),
+        }
+    }
+}
+
+/// How a rejoiner's walk of the roster ended. The rejoiner sends the
+/// connection; the driver keeps it and hands the core its number (`C`).
+pub(super) enum Rejoined<C = Box<LeaderConn>> {
     /// A peer took us back: it leads now. `first` is its `MEMBERS` line.
     Admitted {
         leader: String,
         /// Boxed: a connection carries its buffers, and the other
         /// outcomes nothing.
-        conn: Box<LeaderConn>,
+        conn: C,
         first: ToMember,
     },
     /// Every peer before us in the roster is gone: we lead.
     Lead,
     /// Nobody took us back before the deadline.
     GaveUp,
+    /// The rejoiner's thread could not start.
+    NoThread(String),
+}
+
+impl<C> Rejoined<C> {
+    /// The same outcome with its connection replaced by `keep(conn)`.
+    pub(super) fn map_conn<D>(self, keep: impl FnOnce(C) -> D) -> Rejoined<D> {
+        match self {
+            Rejoined::Admitted {
+                leader,
+                conn,
+                first,
+            } => Rejoined::Admitted {
+                leader,
+                conn: keep(conn),
+                first,
+            },
+            Rejoined::Lead => Rejoined::Lead,
+            Rejoined::GaveUp => Rejoined::GaveUp,
+            Rejoined::NoThread(why) => Rejoined::NoThread(why),
+        }
+    }
 }
 
 /// Why a member is on its way to another leader.

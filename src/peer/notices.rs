@@ -3,7 +3,8 @@
 
 use crate::client::LinkNotice;
 
-use super::app::{App, Stage, Wait};
+use super::app::App;
+use super::stage::{Stage, Wait};
 
 impl App {
     pub(super) fn on_link(&mut self, notice: LinkNotice) {
@@ -33,6 +34,10 @@ impl App {
                 self.me = Some(contact);
             }
             LinkNotice::Replaced => self.replaced(),
+            LinkNotice::KeyRefused(why) => self.say(format!(
+                "WARNING: reconnecting to the registry, {why}. Nothing was sent to it; \
+                 retrying in the background{chats_go_on}."
+            )),
             LinkNotice::GaveUp(why) => {
                 self.me = None;
                 self.say(format!(

@@ -7,40 +7,30 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossbeam_channel::bounded;
-
-use crate::conn::{LeaderConn, MemberConn};
 use crate::crypto::Identity;
 use crate::lobby::roster::Candidate;
-use crate::lobby::{Lobby, LobbyConfig, Proven};
+use crate::lobby::{Handed, LobbyConfig, Proven};
 use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
 
-use super::app::{App, Leading, Membership, Phase, Stage};
+use super::LOBBY_HELP;
+use super::app::App;
+use super::effect::LobbyCommand;
+use super::effect::{ConnId, Effect, Walk, Worker};
 use super::invitations::Invitations;
 use super::keys::own_identity;
-use super::migration::{Rejoiner, start_link};
 use super::msg::{Move, Rejoined, Timing};
 use super::render::{LobbyEvent, Role};
+use super::stage::{Leading, Membership, Phase, Stage, Start, Starting};
 use super::standing::Standing;
-use super::{CANCEL_CHECK, FEED_CAPACITY, LOBBY_HELP};
 
 impl App {
-    /// The leader's `/handover [name]`: the hub tells everyone, and we come
-    /// back to the lobby as a member.
-    pub(super) fn hand_over(&mut self, mut leading: Leading, to: Option<&str>) -> Stage {
-        let handed = match leading.lobby.handover(to.map(str::to_string)) {
-            Ok(handed) => handed,
-            Err(why) => {
-                self.say(format!("Not handed over: {why}."));
-                return Stage::Leading(leading);
-            }
-        };
-        leading.cancel.store(true, Ordering::SeqCst);
+    /// The hub handed the lobby on (`/handover`): we come back to it as a
+    /// member of the new leader.
+    pub(super) fn handed_over(&mut self, leading: Leading, handed: Handed) -> Stage {
         let me = self.my_name();
         let to = handed.to.name.clone();
-        let log = leading.log.take();
+        let log = leading.log;
         self.out.log(log, format!("* you handed the lobby to {to}"));
         self.say(format!(
             "You handed the lobby to {to}; you stay as a member."
@@ -55,10 +45,7 @@ impl App {
             members: Vec::new(),
             log,
             standing: Box::new(Standing::handed(handed.clone())),
-            phase: Phase::Rejoining {
-                cancel: Arc::default(),
-                why: why.clone(),
-            },
+            phase: Phase::Rejoining { why: why.clone() },
         };
         let walk = vec![Candidate::Peer(handed.to)];
         self.go_to(membership, walk, why)
@@ -93,7 +80,7 @@ impl App {
         let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
             unreachable!("checked just above");
         };
-        if let Phase::Invited { .. } = membership.phase {
+        if let Phase::Invited = membership.phase {
             // The leader went away before it let us in: no lobby was joined.
             self.say(format!(
                 "The chat request from '{}' was withdrawn: the leader closed the connection.",
@@ -151,36 +138,21 @@ impl App {
         };
         self.next_lobby += 1;
         membership.id = self.next_lobby;
-        let cancel = Arc::new(AtomicBool::new(false));
         // Nothing more from the old connection counts, its end included:
         // a rejoining membership has no feed.
-        membership.phase = Phase::Rejoining {
-            cancel: cancel.clone(),
-            why,
-        };
-        let rejoiner = Rejoiner {
+        membership.phase = Phase::Rejoining { why };
+        self.out.push(Effect::Start(Worker::Rejoiner(Walk {
             lobby: membership.id,
             walk,
             claim,
             deadline: self.now.at + self.config.lobby_timeout,
-            cancel,
-            events: self.events.clone(),
-            tls: self.tls.clone(),
-            trace: self.config.trace,
             identity,
-        };
-        match rejoiner.spawn() {
-            Ok(handle) => {
-                self.inviters.retain(|h| !h.is_finished());
-                self.inviters.push(handle);
-                Stage::Member(membership)
-            }
-            Err(err) => self.lobby_lost(membership, &format!("cannot start a thread: {err}")),
-        }
+        })));
+        Stage::Member(membership)
     }
 
     /// The rejoiner of lobby `lobby` is done.
-    pub(super) fn on_rejoined(&mut self, lobby: u64, outcome: Rejoined) {
+    pub(super) fn on_rejoined(&mut self, lobby: u64, outcome: Rejoined<ConnId>) {
         let ours = matches!(&self.stage, Stage::Member(m) if m.id == lobby && m.is_rejoining());
         if !ours {
             return;
@@ -197,44 +169,59 @@ impl App {
                 leader,
                 conn,
                 first,
-            } => self.rejoined(membership, leader, *conn, first, &why),
+            } => self.rejoined(membership, leader, conn, first, &why),
             Rejoined::Lead => self.take_over(membership, &why),
             Rejoined::GaveUp => self.lobby_lost(membership, "nobody in it could be reached"),
+            Rejoined::NoThread(err) => {
+                self.lobby_lost(membership, &format!("cannot start a thread: {err}"))
+            }
         };
         self.prompt();
     }
 
-    /// A peer took us back: the chat goes on with it as the leader, and our
-    /// lines it has not numbered go to it.
+    /// A peer took us back: the driver starts the link to it under a new
+    /// id for the membership, and says at once whether it runs (`linked`).
     fn rejoined(
         &mut self,
         mut membership: Membership,
         leader: String,
-        conn: LeaderConn,
+        conn: ConnId,
         first: ToMember,
         why: &Move,
     ) -> Stage {
         self.next_lobby += 1;
-        let id = self.next_lobby;
-        let (feed, feed_rx) = bounded(FEED_CAPACITY);
-        let link = start_link(conn, &leader, feed, self.timing());
-        let (outbox, handle) = match link {
-            Ok(link) => link,
-            Err(err) => return self.lobby_lost(membership, &format!("cannot go on: {err}")),
-        };
-        self.inviters.push(handle);
-        membership.id = id;
-        membership.phase = Phase::Admitted {
-            outbox,
-            feed: feed_rx,
-            earlier: false,
-        };
+        membership.id = self.next_lobby;
+        self.out.push(Effect::Start(Worker::MemberLink {
+            membership: membership.id,
+            leader: leader.clone(),
+            conn,
+            timing: self.timing(),
+        }));
+        let why = why.clone();
+        membership.phase = Phase::Linking { leader, first, why };
+        Stage::Member(membership)
+    }
+
+    /// The link to the peer that took us back runs: the chat goes on with
+    /// it as the leader, and our lines it has not numbered go to it.
+    pub(super) fn linked(
+        &mut self,
+        mut membership: Membership,
+        leader: String,
+        first: ToMember,
+        why: &Move,
+        result: Result<(), String>,
+    ) -> Stage {
+        if let Err(err) = result {
+            return self.lobby_lost(membership, &format!("cannot go on: {err}"));
+        }
+        let id = membership.id;
         membership.leader = leader.clone();
         let news = rejoin_news(why, &leader, &self.my_name());
         self.out.log(membership.log, format!("* {news}"));
         self.say(format!("{news}."));
         for text in membership.standing.unsent() {
-            membership.send(ToLeader::Msg(text));
+            membership.send(&self.out, ToLeader::Msg(text));
         }
         self.stage = Stage::Member(membership);
         self.on_leader_line(id, first);
@@ -242,8 +229,9 @@ impl App {
     }
 
     /// We lead the lobby now: a hub with the roster and messages we have,
-    /// which the others `REJOIN`.
-    fn take_over(&mut self, mut membership: Membership, why: &Move) -> Stage {
+    /// which the others `REJOIN`. The hub is asked to start; the lobby is
+    /// ours once it runs (`took_over`).
+    fn take_over(&mut self, membership: Membership, why: &Move) -> Stage {
         let me = self.my_name();
         // A lost leader loses its seat; one that handed the lobby on
         // comes back to it as a member.
@@ -254,12 +242,31 @@ impl App {
         let Some(inheritance) = membership.standing.inheritance(&me, lost) else {
             return self.lobby_lost(membership, "no credential to lead with");
         };
-        let config = self.lobby_config(&me);
-        let (notices, notices_rx) = bounded(FEED_CAPACITY);
-        let lobby = match Lobby::resume(config, notices, inheritance) {
-            Ok(lobby) => lobby,
-            Err(err) => return self.lobby_lost(membership, &format!("cannot lead it: {err}")),
+        self.next_lobby += 1;
+        let id = self.next_lobby;
+        let start = LobbyCommand::Start {
+            config: Box::new(self.lobby_config(&me)),
+            inheritance: Some(inheritance),
         };
+        self.to_lobby(id, start);
+        let why = why.clone();
+        let then = Start::TakeOver {
+            membership: Box::new(membership),
+            why,
+        };
+        Stage::Starting(Starting { id, then })
+    }
+
+    /// The hub of lobby `id`, taken over, runs: our lines no leader has
+    /// numbered go to it.
+    pub(super) fn took_over(
+        &mut self,
+        id: u64,
+        lobby_id: Option<String>,
+        mut membership: Membership,
+        why: &Move,
+    ) -> Stage {
+        let me = self.my_name();
         let news = match why {
             Move::Lost { .. } => "the leader was lost; you lead the lobby now".to_string(),
             Move::Handover { old, .. } => format!("{old} handed the lobby to you; you lead it now"),
@@ -267,21 +274,18 @@ impl App {
         self.out.log(membership.log, format!("* {news}"));
         self.say(format!("{news}. {LOBBY_HELP}"));
         for text in membership.standing.unsent() {
-            lobby.say(text);
+            self.to_lobby(id, LobbyCommand::Say(text));
         }
-        self.next_lobby += 1;
         Stage::Leading(Leading {
-            id: self.next_lobby,
-            lobby,
-            notices: notices_rx,
+            id,
+            lobby_id,
             log: membership.log.take(),
             invitations: Invitations::started(&me, &[]),
-            cancel: Arc::new(AtomicBool::new(false)),
             opening: None,
         })
     }
 
-    fn lobby_lost(&mut self, membership: Membership, why: &str) -> Stage {
+    pub(super) fn lobby_lost(&mut self, membership: Membership, why: &str) -> Stage {
         self.out.event(
             membership.log,
             &LobbyEvent::Ended(why.to_string()),
@@ -332,30 +336,34 @@ impl App {
         Some(SocketAddr::new(me.ip, self.chat_port))
     }
 
-    /// A peer at our chat listener asks us to prove our seat's key: the
-    /// lobby we hold a seat in, as its leader or a member, and our name.
-    pub(super) fn on_prove(&self, reply: &crossbeam_channel::Sender<Option<(String, String)>>) {
+    /// The seat a peer at our chat listener asks us to prove (`PROVE`):
+    /// the lobby we hold a seat in, as its leader or a member, and our
+    /// name. A query the driver answers the chat connection's thread with
+    /// at once, as `want` is: the answer changes no state.
+    pub(super) fn seat_held(&self) -> Option<(String, String)> {
         let lobby = match &self.stage {
-            Stage::Leading(leading) => leading.lobby.id().map(str::to_string),
+            Stage::Leading(leading) => leading.lobby_id.clone(),
             Stage::Member(membership) => membership.standing.lobby().map(str::to_string),
             _ => None,
         };
-        let _ = reply.send(lobby.map(|lobby| (lobby, self.my_name())));
+        lobby.map(|lobby| (lobby, self.my_name()))
     }
 
     /// A `REJOIN` reached our chat listener: the hub checks its proof if
     /// we lead; otherwise we do not lead (yet), which the member hears.
-    pub(super) fn on_rejoin(&mut self, claim: Rejoin, proven: Proven, mut conn: MemberConn) {
+    pub(super) fn on_rejoin(&mut self, claim: Box<Rejoin>, proven: Box<Proven>, conn: ConnId) {
         if let Stage::Leading(leading) = &self.stage {
-            leading.lobby.rejoin(claim, proven, conn);
+            let rejoin = LobbyCommand::Rejoin {
+                claim,
+                proven,
+                conn,
+            };
+            self.to_lobby(leading.id, rejoin);
             return;
         }
         // Traced by its address still: the name is a claim nobody checked.
         let refused = ToMember::Err(ErrorCode::NotLeader, "I do not lead a lobby".to_string());
-        // A fresh socket takes one short line at once; the timeout only
-        // bounds a peer that is not reading at all.
-        let _ = conn.socket().set_write_timeout(Some(CANCEL_CHECK));
-        let _ = conn.send(&refused);
+        self.out.push(Effect::TurnAway(conn, refused));
     }
 }
 

@@ -5,12 +5,14 @@
 //! It reads no file and no clock: the keyring is the driver's and the
 //! registry worker's.
 
+use crate::crypto::PeerKey;
 use crate::wire::check_name;
 
-use super::app::{App, Stage};
+use super::app::App;
 use super::effect::Effect;
 use super::keys::change_warning;
 use super::msg::KeyNews;
+use super::stage::Stage;
 
 impl App {
     /// Handles `/verify <name>` where commands are typed (the menu and the
@@ -33,6 +35,13 @@ impl App {
             _ => self.say("Usage: /verify <name>."),
         }
         true
+    }
+
+    /// The key the registry last vouched for `name`, as the keyring
+    /// remembers it (in memory): what a seat's key is held to before a
+    /// private message is sealed to it or believed from it.
+    pub(super) fn vouched_key(&self, name: &str) -> Option<PeerKey> {
+        self.keys.as_ref()?.known(name)
     }
 
     /// Says what the keyring found, loudly: never counted as a repeat.

@@ -541,7 +541,11 @@ impl Drop for Admitted {
 /// be able to prove the key in every handshake). Without a certificate
 /// (plain text, or a client that has none yet) a valid key passes: a peer
 /// that announces a key it does not hold fails every handshake with it,
-/// and so can pose as no one.
+/// and so can pose as no one. The peer's link presents no certificate
+/// (its user is chosen after it connects, and TLS 1.3 as rustls speaks it
+/// has no authentication after the handshake), so today this check fires
+/// only for a client that presents one; what a wrong key gains is nothing
+/// (`tls_peers::a_key_announced_by_one_who_does_not_hold_it_reaches_no_one_as_them`).
 fn check_announced_key(
     announced: Option<&KeyWord>,
     certificate: Option<IdentityKey>,

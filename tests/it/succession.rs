@@ -8,6 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use p2pchat::crypto::{self, ClientAuth, Identity};
 
 use crate::support::{PASSWORD, PeerProcess, READ_TIMEOUT, TestServer, temp_dir};
 
@@ -28,12 +31,26 @@ fn lobby_led_with(
     names: &[&str],
     leader_args: &[&str],
 ) -> (Vec<PeerProcess>, Vec<u16>) {
+    lobby_of(server, logs, names, |i, _| {
+        let args = if i == 0 { leader_args } else { FAST };
+        args.iter().map(|arg| arg.to_string()).collect()
+    })
+}
+
+/// As `lobby`, each peer started with `args(i, name)`.
+fn lobby_of(
+    server: &TestServer,
+    logs: &Path,
+    names: &[&str],
+    args: impl Fn(usize, &str) -> Vec<String>,
+) -> (Vec<PeerProcess>, Vec<u16>) {
     let mut peers: Vec<PeerProcess> = names
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let args = if i == 0 { leader_args } else { FAST };
-            PeerProcess::start_with(name, server.addr(), logs, args)
+            let args = args(i, name);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            PeerProcess::start_with(name, server.addr(), logs, &args)
         })
         .collect();
     let mut ports = Vec::new();
@@ -233,6 +250,123 @@ fn a_stranger_on_a_lost_leaders_port_gets_nothing_and_the_members_reach_the_succ
     for peer in &mut peers[1..] {
         peer.types("/who");
     }
+    let who = peers[2].sees("Members: bob, ");
+    assert!(!who.contains("alice"), "{who}");
+}
+
+/// A stranger on a lost leader's chat port that speaks TLS fluently, with
+/// a key of its own: it counts the connections that came, the handshakes
+/// that completed, and keeps every line it could read after one.
+struct TlsSquatter {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<Squatted>,
+}
+
+/// What a `TlsSquatter` got.
+#[derive(Default)]
+struct Squatted {
+    /// Connections that came, by the first byte each sent (0x16 opens a
+    /// TLS handshake).
+    first_bytes: Vec<u8>,
+    /// Handshakes that completed.
+    completed: usize,
+    /// Every line read after one.
+    heard: String,
+}
+
+impl TlsSquatter {
+    fn bind() -> TlsSquatter {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let identity = Identity::generate().unwrap();
+        let config = crypto::server_config(identity.tls(), ClientAuth::Optional).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = thread::spawn(move || {
+            let mut got = Squatted::default();
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let mut first = [0u8];
+                let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
+                if let Ok(1) = stream.peek(&mut first) {
+                    got.first_bytes.push(first[0]);
+                }
+                let deadline = Instant::now() + READ_TIMEOUT;
+                let Ok(tls) = crypto::accept(stream, config.clone(), deadline) else {
+                    continue;
+                };
+                got.completed += 1;
+                let mut reader = BufReader::new(tls);
+                let mut line = String::new();
+                while let Ok(1..) = reader.read_line(&mut line) {
+                    got.heard.push_str(&line);
+                    line.clear();
+                }
+            }
+            got
+        });
+        TlsSquatter { port, stop, thread }
+    }
+
+    /// Stops listening; what it got.
+    fn finish(self) -> Squatted {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        self.thread.join().unwrap()
+    }
+}
+
+#[test]
+fn under_tls_a_stranger_on_a_lost_leaders_port_fails_the_handshake_and_is_passed_over() {
+    let server = TestServer::tls();
+    let fingerprint = server.fingerprint().unwrap().to_string();
+    let dir = temp_dir();
+    // As in the plain-text test, alice's seat names the stranger's port;
+    // here every peer keeps keys and speaks TLS, to the registry and to
+    // each other, and the stranger answers TLS with a key of its own.
+    let squatter = TlsSquatter::bind();
+    let port = squatter.port.to_string();
+    let (mut peers, _) = lobby_of(
+        &server,
+        dir.path(),
+        &["alice", "bob", "carol"],
+        |i, name| {
+            let data = dir.path().join(format!("{name}-data"));
+            let mut args: Vec<String> = FAST.iter().map(|arg| arg.to_string()).collect();
+            args.extend(["--trust-registry".into(), fingerprint.clone()]);
+            args.extend(["--data-dir".into(), data.display().to_string()]);
+            if i == 0 {
+                args.extend(["--advertise-port".into(), port.clone()]);
+            }
+            args
+        },
+    );
+    peers[2].types("before the crash");
+    peers[1].sees("[carol] before the crash");
+    server.stop().unwrap();
+    peers[0].kill();
+
+    peers[1].sees("the leader was lost; you lead the lobby now");
+    peers[2].sees("the leader was lost; bob leads the lobby now");
+    peers[2].types("typed after the crash");
+    peers[1].sees("[carol] typed after the crash");
+
+    let got = squatter.finish();
+    // Carol walked to alice's seat first, in TLS, pinned to alice's key:
+    // the stranger's key failed the handshake, so it read not one line.
+    assert!(!got.first_bytes.is_empty(), "nobody came to alice's seat");
+    assert!(
+        got.first_bytes.iter().all(|&byte| byte == 0x16),
+        "not TLS: {:?}",
+        got.first_bytes
+    );
+    assert_eq!(got.completed, 0, "a handshake with the stranger completed");
+    assert_eq!(got.heard, "", "the stranger read lines");
+    peers[2].types("/who");
     let who = peers[2].sees("Members: bob, ");
     assert!(!who.contains("alice"), "{who}");
 }

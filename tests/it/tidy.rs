@@ -1087,3 +1087,58 @@ fn root() -> PathBuf {
 fn read(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
 }
+
+/// docs/SECURITY.md names, for each promise, the test that checks it
+/// (`tls::a_relay_...` for `tests/it/tls.rs`, `crypto::seal::tests::...`
+/// for a unit test in `src/crypto/seal.rs`): every one it names exists
+/// where it says, so a test renamed or removed cannot leave a promise
+/// unchecked in silence.
+#[test]
+fn every_test_security_md_names_exists_where_it_says() {
+    let doc = read(&root().join("docs/SECURITY.md"));
+    let cited: Vec<&str> = doc
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|span| {
+            span.contains("::")
+                && span
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == ':')
+        })
+        .collect();
+    assert!(
+        cited.len() > 40,
+        "docs/SECURITY.md names only {} tests",
+        cited.len()
+    );
+    let mut missing = Vec::new();
+    for path in cited {
+        let segments: Vec<&str> = path.split("::").collect();
+        let (name, module) = segments.split_last().expect("a path has segments");
+        let integration = root().join("tests/it").join(format!("{}.rs", module[0]));
+        let files = if module.len() == 1 && integration.is_file() {
+            vec![integration]
+        } else {
+            let module: Vec<&str> = module.iter().copied().filter(|s| *s != "tests").collect();
+            let base = root().join("src").join(module.join("/"));
+            let mut files = Vec::new();
+            if base.is_dir() {
+                rust_files_under(&base, &mut files);
+            }
+            files.push(base.with_extension("rs"));
+            files
+        };
+        let defined = files
+            .iter()
+            .filter(|file| file.is_file())
+            .any(|file| read(file).contains(&format!("fn {name}(")));
+        if !defined {
+            missing.push(path);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/SECURITY.md names tests that do not exist where it says: {missing:#?}"
+    );
+}

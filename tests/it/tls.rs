@@ -110,6 +110,16 @@ fn link(
     pins: &std::path::Path,
     advance: Option<Fingerprint>,
 ) -> (RegistryLink, Receiver<LinkNotice>, Arc<AtomicUsize>) {
+    link_retrying(addr, pins, advance, Duration::from_secs(60))
+}
+
+/// As `link`, retrying a lost registry every `retry`.
+fn link_retrying(
+    addr: SocketAddr,
+    pins: &std::path::Path,
+    advance: Option<Fingerprint>,
+    retry: Duration,
+) -> (RegistryLink, Receiver<LinkNotice>, Arc<AtomicUsize>) {
     let remembered = Arc::new(AtomicUsize::new(0));
     let counter = remembered.clone();
     let first_use = FirstUse::Remember(Box::new(move |_| {
@@ -119,8 +129,8 @@ fn link(
     let config = LinkConfig {
         addrs: vec![addr],
         hello_interval: Duration::from_secs(60),
-        retry_min: Duration::from_secs(60),
-        retry_max: Duration::from_secs(60),
+        retry_min: retry,
+        retry_max: retry,
         trace: Trace::off(),
         security: RegistrySecurity::Tls(Arc::new(trust)),
     };
@@ -197,6 +207,62 @@ fn a_relay_sees_no_password_and_another_key_behind_it_is_refused() {
             .windows(PASSWORD.len())
             .any(|w| w == PASSWORD.as_bytes())
     );
+}
+
+#[test]
+fn a_changed_key_met_on_a_background_reconnect_is_said_once_with_both_fingerprints() {
+    let server = TestServer::tls();
+    let impostor = TestServer::tls();
+    let (real, fake) = (
+        server.fingerprint().unwrap(),
+        impostor.fingerprint().unwrap(),
+    );
+    let relay = Relay::to(server.addr());
+    let pins = temp_dir();
+    let (alice, notices, _) =
+        link_retrying(relay.addr, pins.path(), None, Duration::from_millis(20));
+    alice.register("alice", PASSWORD).unwrap();
+    alice.join("alice", PASSWORD, 4000).unwrap();
+
+    // The registry goes away, and whoever answers at its address next
+    // presents another key: the link retries on its own, with nobody at a
+    // prompt, and the user must still hear why it does not come back.
+    relay.send_to(impostor.addr());
+    let before = relay.seen().len();
+    server.stop().unwrap();
+    let why = loop {
+        match notices.recv_timeout(Duration::from_secs(20)) {
+            Ok(LinkNotice::KeyRefused(why)) => break why,
+            Ok(LinkNotice::Back(_)) => panic!("joined the impostor"),
+            Ok(_) => {}
+            Err(err) => panic!("the changed key was never said: {err}"),
+        }
+    };
+    for text in [
+        &real.to_string(),
+        &fake.to_string(),
+        "known_keys",
+        "--trust-registry",
+    ] {
+        assert!(why.contains(text), "no {text:?} in {why:?}");
+    }
+    // Said once, however often the link retries (every 20 ms) meanwhile.
+    let retried = relay.seen().len();
+    let give_up = std::time::Instant::now() + Duration::from_secs(20);
+    while relay.seen().len() < retried + 4000 && std::time::Instant::now() < give_up {
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        notices
+            .try_iter()
+            .all(|notice| !matches!(notice, LinkNotice::KeyRefused(_))),
+        "said more than once"
+    );
+    alice.close();
+    let after = relay.seen()[before..].to_vec();
+    for plain in [PASSWORD.as_bytes(), b"JOIN", b"HELLO"] {
+        assert!(!after.windows(plain.len()).any(|w| w == plain));
+    }
 }
 
 #[test]

@@ -345,3 +345,213 @@ fn a_relay_between_two_peers_sees_no_line_of_their_lobby() {
         );
     }
 }
+
+/// The id of the lobby a hand-played leader runs.
+const LOBBY: &str = "5f1c0e0c3b5e4d8f9a7b6c5d4e3f2a1b";
+
+/// A leader played by hand: mallory, online with her own key, invites a
+/// real peer with a real ticket over TLS (pinned to the key the registry
+/// vouches for it), and greets it with `greeting` once it says `OK`.
+/// Returns the TLS connection, for the test to read and write by hand.
+fn hand_led(
+    online: &mut Client,
+    mallory: &Identity,
+    member: &ScriptedPeer,
+    name: &str,
+    greeting: &str,
+) -> BufReader<crypto::TlsStream> {
+    let ticket = support::invite(online, name);
+    let key = vouched(online, name);
+    let config = crypto::client_config(
+        ServerKey::pinned(key.identity.fingerprint()),
+        Some(mallory.tls()),
+    )
+    .unwrap();
+    let tcp = TcpStream::connect(chat_addr(member)).unwrap();
+    tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    let mut tls = crypto::connect(tcp, config, Instant::now() + READ_TIMEOUT).unwrap();
+    tls.write_all(format!("CHAT_REQUEST mallory {ticket}\n").as_bytes())
+        .unwrap();
+    see(member, "Chat request from 'mallory'");
+    member.type_line("OK");
+    let mut tls = BufReader::new(tls);
+    assert_eq!(read_line(&mut tls), format!("OK {key}"));
+    tls.get_mut().write_all(greeting.as_bytes()).unwrap();
+    // A line after the seats: once it shows, the member has taken them in
+    // (the leader's lines are handled in order, typed lines meanwhile).
+    tls.get_mut()
+        .write_all(b"MSG mallory the seats are out\n")
+        .unwrap();
+    see(member, "You are in mallory's lobby");
+    see(member, "[mallory] the seats are out");
+    tls
+}
+
+/// The next line a hand-played leader reads, without its end; HELLOs
+/// (heartbeats) are passed over.
+fn read_line(tls: &mut BufReader<crypto::TlsStream>) -> String {
+    loop {
+        let mut line = String::new();
+        tls.read_line(&mut line).unwrap();
+        let line = line.trim_end().to_string();
+        if line != "HELLO" {
+            return line;
+        }
+    }
+}
+
+/// `MEMBERS` and the lobby's seats, as a leader greets a newcomer.
+fn greeting(seats: &[(&str, PeerKey)]) -> String {
+    let names: Vec<&str> = seats.iter().map(|(name, _)| *name).collect();
+    let mut lines = format!("MEMBERS {}\nCREDENTIAL {LOBBY}\n", names.join(" "));
+    for (name, key) in seats {
+        lines.push_str(&format!("SEAT {name} 127.0.0.1 9 {key}\n"));
+    }
+    lines
+}
+
+/// What a sealed `PM` line carries, parsed.
+fn sealed_in(line: &str, to: &str) -> crypto::seal::Sealed {
+    let prefix = format!("PM {to} SEALED ");
+    let sealed = line
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("not a sealed PM to {to}: {line:?}"));
+    sealed.parse().unwrap()
+}
+
+#[test]
+fn a_leader_played_by_hand_relays_sealed_text_it_cannot_read_or_forge() {
+    let server = TestServer::start();
+    let dir = temp_dir();
+    let bob = joined_with(keyed(server.addr(), dir.path(), "bob", false), "bob");
+    let carol = joined_with(keyed(server.addr(), dir.path(), "carol", false), "carol");
+    let mallory = Identity::generate().unwrap();
+    let mut online = join_with_key(&server, "mallory", 9, &mallory.public());
+    let (bob_key, carol_key) = (vouched(&mut online, "bob"), vouched(&mut online, "carol"));
+    let seats = [
+        ("mallory", mallory.public()),
+        ("bob", bob_key),
+        ("carol", carol_key),
+    ];
+    let mut to_bob = hand_led(&mut online, &mallory, &bob, "bob", &greeting(&seats));
+    let mut to_carol = hand_led(&mut online, &mallory, &carol, "carol", &greeting(&seats));
+
+    bob.type_line("/msg carol the secret plan");
+    see(&bob, "[you -> carol] (sealed) the secret plan");
+    let line = read_line(&mut to_bob);
+    assert!(!line.contains("secret"), "the leader read {line:?}");
+    let sealed = sealed_in(&line, "carol");
+    // The leader's own key opens nothing sealed to carol.
+    let binding = crypto::seal::Binding {
+        lobby: LOBBY,
+        sender: "bob",
+        recipient: "carol",
+    };
+    assert!(crypto::seal::open(mallory.seal_secret(), &bob_key.seal, &binding, &sealed).is_err());
+
+    // Relayed as it came, it opens at carol's, verified as bob's.
+    let relayed = format!("PM bob SEALED {sealed}\n");
+    to_carol.get_mut().write_all(relayed.as_bytes()).unwrap();
+    see(&carol, "[bob -> you] (verified) the secret plan");
+    // Relayed again, it is a replay, and shown as one, without its text.
+    to_carol.get_mut().write_all(relayed.as_bytes()).unwrap();
+    let shown = see(&carol, "did not open");
+    assert!(
+        shown.contains("replay") && !shown.contains("secret"),
+        "{shown}"
+    );
+    // Passed off as from someone else, or sealed by the leader as bob's,
+    // it does not open.
+    let forged =
+        crypto::seal::seal(mallory.seal_secret(), &carol_key.seal, &binding, "forged").unwrap();
+    for line in [
+        format!("PM mallory SEALED {sealed}\n"),
+        format!("PM bob SEALED {forged}\n"),
+    ] {
+        to_carol.get_mut().write_all(line.as_bytes()).unwrap();
+        let shown = see(&carol, "did not open");
+        assert!(
+            !shown.contains("secret") && !shown.contains("forged"),
+            "{shown}"
+        );
+    }
+}
+
+#[test]
+fn a_leader_that_names_its_own_key_for_a_member_gets_no_private_message() {
+    let server = TestServer::start();
+    let dir = temp_dir();
+    let bob = joined_with(keyed(server.addr(), dir.path(), "bob", false), "bob");
+    let _carol = joined_with(keyed(server.addr(), dir.path(), "carol", false), "carol");
+    let mallory = Identity::generate().unwrap();
+    let mut online = join_with_key(&server, "mallory", 9, &mallory.public());
+    let bob_key = vouched(&mut online, "bob");
+    // bob has looked carol up: the registry vouched for her key to him.
+    bob.type_line("1");
+    see(&bob, "carol");
+    see(&bob, MENU_PROMPT);
+    // The leader names its own key for carol's seat, to open what bob
+    // seals to her, and to seal to bob as her.
+    let seats = [
+        ("mallory", mallory.public()),
+        ("bob", bob_key),
+        ("carol", mallory.public()),
+    ];
+    let mut to_bob = hand_led(&mut online, &mallory, &bob, "bob", &greeting(&seats));
+
+    bob.type_line("/msg carol the secret plan");
+    let refused = see(&bob, "Not sent:");
+    for part in [
+        mallory.tls().fingerprint().to_string(),
+        "/verify carol".to_string(),
+    ] {
+        assert!(refused.contains(&part), "{refused}");
+    }
+    bob.type_line("public after");
+    assert_eq!(read_line(&mut to_bob), "MSG public after");
+
+    let binding = crypto::seal::Binding {
+        lobby: LOBBY,
+        sender: "carol",
+        recipient: "bob",
+    };
+    let forged =
+        crypto::seal::seal(mallory.seal_secret(), &bob_key.seal, &binding, "trust me").unwrap();
+    let line = format!("PM carol SEALED {forged}\n");
+    to_bob.get_mut().write_all(line.as_bytes()).unwrap();
+    let shown = see(&bob, "[carol -> you]");
+    assert!(
+        !shown.contains("verified") && !shown.contains("trust me"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_key_announced_by_one_who_does_not_hold_it_reaches_no_one_as_them() {
+    let server = TestServer::start();
+    let dir = temp_dir();
+    let bob = joined_with(keyed(server.addr(), dir.path(), "bob", false), "bob");
+    let alice = joined_with(keyed(server.addr(), dir.path(), "alice", false), "alice");
+    // mallory, on bob's machine, announces bob's key as hers and bob's
+    // chat port as her own: the registry asks for no certificate, so it
+    // vouches for that key as mallory's.
+    let bob_key = Identity::load_or_create(&dir.path().join("bob/data/users/bob"))
+        .unwrap()
+        .public();
+    let bob_port = chat_addr(&bob).port();
+    let _mallory = join_with_key(&server, "mallory", bob_port, &bob_key);
+
+    // alice invites mallory: the handshake reaches bob, the only holder of
+    // that key, and bob turns the request away unasked (its ticket names
+    // mallory); alice's lobby gets nobody.
+    add(&alice, "mallory");
+    alice.type_line("3");
+    see(&alice, "mallory: rejected your chat request");
+    let mut lines = see_lines(&bob, "Warning: refused a chat request");
+    let warning = lines.pop().unwrap();
+    assert!(warning.contains("not for you"), "{warning}");
+    assert!(
+        !lines.iter().any(|l| l.contains("Chat request from")),
+        "{lines:?}"
+    );
+}

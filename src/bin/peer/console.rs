@@ -34,7 +34,7 @@ const PROMPT: &str = "> ";
 
 /// Whether the peer talks to a person at a terminal: standard input and
 /// standard output are both terminals, and the terminal can edit a line.
-pub fn at_terminal() -> bool {
+pub(crate) fn at_terminal() -> bool {
     let dumb = std::env::var("TERM").is_ok_and(|term| term == "dumb");
     io::stdin().is_terminal() && io::stdout().is_terminal() && !dumb
 }
@@ -42,7 +42,7 @@ pub fn at_terminal() -> bool {
 /// Reads one line from standard input each time the peer asks for one,
 /// without echo for passwords when standard input is a terminal; ends with
 /// `Input::Eof` at the end of the input. Today's plain reader, for pipes.
-pub fn read_plain(wants: &Receiver<Want>, input: &Sender<Input>) {
+pub(crate) fn read_plain(wants: &Receiver<Want>, input: &Sender<Input>) {
     let stdin = io::stdin();
     let terminal = stdin.is_terminal();
     for want in wants {
@@ -70,7 +70,7 @@ pub fn read_plain(wants: &Receiver<Want>, input: &Sender<Input>) {
 /// Prints every line as it comes, for pipes: one `writeln` each, in the
 /// plain form unless `style` says otherwise. Returns when the peer drops
 /// its end of the channel, or when nobody reads standard output any more.
-pub fn print_plain(lines: &Receiver<ScreenLine>, style: Style) {
+pub(crate) fn print_plain(lines: &Receiver<ScreenLine>, style: Style) {
     let mut out = io::stdout();
     for line in lines {
         // If standard output is gone there is no one to show this to; the
@@ -89,14 +89,14 @@ pub fn print_plain(lines: &Receiver<ScreenLine>, style: Style) {
 }
 
 /// The line editor, and a printer that draws above the line it edits.
-pub struct LineEditor {
+pub(crate) struct LineEditor {
     editor: Editor<(), DefaultHistory>,
     desk: Arc<Desk>,
 }
 
 /// Prints above the line being edited; a line printed while nothing is
 /// being edited is simply written out.
-pub struct AbovePrinter {
+pub(crate) struct AbovePrinter {
     printer: Box<dyn ExternalPrinter + Send>,
     desk: Arc<Desk>,
 }
@@ -168,7 +168,7 @@ impl ConditionalEventHandler for Ending {
 impl LineEditor {
     /// A line editor on the terminal, with a printer for the screen thread
     /// and one for `--trace` lines.
-    pub fn start() -> io::Result<(LineEditor, AbovePrinter, AbovePrinter)> {
+    pub(crate) fn start() -> io::Result<(LineEditor, AbovePrinter, AbovePrinter)> {
         let mut editor = Editor::<(), DefaultHistory>::new().map_err(io::Error::other)?;
         let desk = Arc::new(Desk {
             state: Mutex::new(DeskState {
@@ -206,7 +206,7 @@ impl LineEditor {
     /// the editor, whose history holds what was typed in this session.
     /// Ctrl-C and Ctrl-D on an empty line end the input, as they always did;
     /// the editor gives the terminal back as it found it either way.
-    pub fn read(mut self, wants: &Receiver<Want>, input: &Sender<Input>) {
+    pub(crate) fn read(mut self, wants: &Receiver<Want>, input: &Sender<Input>) {
         for want in wants {
             let next = match want {
                 Want::Secret => match rpassword::read_password() {
@@ -263,7 +263,7 @@ fn pasted_lines(input: Input) -> Vec<Input> {
 impl AbovePrinter {
     /// Prints `text` as one line: above the line being typed while one is
     /// edited, and as it is otherwise.
-    pub fn print(&mut self, text: &str) {
+    pub(crate) fn print(&mut self, text: &str) {
         let mut state = self.desk.lock();
         loop {
             match state.phase {
@@ -291,7 +291,7 @@ impl AbovePrinter {
     }
 
     /// Prints every line the peer shows, until it drops its end.
-    pub fn print_all(mut self, lines: &Receiver<ScreenLine>, style: Style) {
+    pub(crate) fn print_all(mut self, lines: &Receiver<ScreenLine>, style: Style) {
         for line in lines {
             self.print(&style.render(&line, Local::now().time()));
         }
@@ -308,14 +308,14 @@ fn print_line(text: &str) {
 /// The terminal's settings when the peer started, put back when it ends,
 /// so that a password prompt cut short by Ctrl-C or a signal never leaves
 /// the terminal without echo.
-pub struct TerminalRestorer {
+pub(crate) struct TerminalRestorer {
     #[cfg(unix)]
     saved: Option<libc::termios>,
 }
 
 impl TerminalRestorer {
     /// Remembers standard input's terminal settings, if it is a terminal.
-    pub fn save() -> TerminalRestorer {
+    pub(crate) fn save() -> TerminalRestorer {
         #[cfg(unix)]
         {
             use std::os::fd::AsRawFd;

@@ -12,13 +12,13 @@ use p2pchat::trace;
 
 /// The registry chosen, and the key its announcement named: the key it
 /// presents must be that one.
-pub struct Chosen {
+pub(crate) struct Chosen {
     pub servers: Vec<SocketAddr>,
     pub announced: Option<Fingerprint>,
 }
 
 /// The registry to use. `at_terminal` says whether the user can be asked.
-pub fn registry(server: Option<&str>, at_terminal: bool) -> Result<Chosen, String> {
+pub(crate) fn registry(server: Option<&str>, at_terminal: bool) -> Result<Chosen, String> {
     if let Some(server) = server {
         return Ok(Chosen {
             servers: p2pchat::peer::resolve_servers(server)?,

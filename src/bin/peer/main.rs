@@ -15,12 +15,12 @@ use std::time::Duration;
 
 use chrono::Local;
 use clap::{Parser, ValueEnum};
-use crossbeam_channel::{RecvTimeoutError, bounded, unbounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, unbounded};
 use p2pchat::client::{FirstUse, RegistrySecurity, RegistryTrust};
 use p2pchat::crypto::Fingerprint;
 use p2pchat::lobby::{self, InvitePolicy};
 use p2pchat::peer::{
-    Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig,
+    Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig, Want,
 };
 use p2pchat::screen::{ColorChoice, ScreenLine, Style};
 use p2pchat::trace::Trace;
@@ -187,6 +187,52 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let at_terminal = console::at_terminal();
+    let style = style(&args);
+    let peer = Peer::start(config(args, at_terminal)?)?;
+    p2pchat::trace::out(format_args!(
+        "Chat server started on port {}",
+        peer.chat_port()
+    ));
+
+    // Put back at the end whatever a cut-short password prompt changed.
+    let _restorer = TerminalRestorer::save();
+    let (input, input_rx) = unbounded();
+    let (wants, wants_rx) = unbounded();
+    let interrupt = input.clone();
+    // With ctrlc's `termination` feature this also takes SIGTERM (and
+    // SIGHUP), so `kill` and a closing terminal leave and log out too.
+    ctrlc::set_handler(move || {
+        let _ = interrupt.send(Input::Interrupt);
+    })?;
+    // Bounded, so a standard output that nobody reads makes the peer drop
+    // chat lines from the screen (they are in the chat log) rather than
+    // hold them all in memory.
+    let (screen, screen_rx) = bounded::<ScreenLine>(SCREEN_CAPACITY);
+    // Dropped when the screen thread ends, however it ends.
+    let (printing, printer_gone) = bounded::<()>(0);
+    let keys = Keys {
+        wants: wants_rx,
+        input,
+    };
+    let printer = start_console(at_terminal, style, keys, screen_rx, printing)?;
+    let result = peer.run(Console {
+        input: input_rx,
+        screen,
+        wants: Some(wants),
+        secrets_unseen: io::stdin().is_terminal(),
+    });
+    // `run` has dropped the screen's sender, so the screen thread ends once
+    // it has written what is left, unless a write to standard output blocks
+    // because nobody reads it: then it is left to end with the process.
+    if let Err(RecvTimeoutError::Disconnected) = printer_gone.recv_timeout(SCREEN_EXIT_WAIT) {
+        let _ = printer.join();
+    }
+    Ok(result?)
+}
+
+/// The peer's settings, from the options: the registry (named, or found on
+/// the LAN), how it is trusted, the data folder and the timings.
+fn config(args: Args, at_terminal: bool) -> Result<PeerConfig, Box<dyn std::error::Error>> {
     // Every address the name resolves to, tried in order; or the one found
     // on the LAN.
     let chosen = find::registry(args.server.as_deref(), at_terminal)?;
@@ -212,45 +258,47 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     config.history = args.history;
     config.invites = args.invites;
     config.trace = Trace::new(args.trace);
+    Ok(config)
+}
 
+/// How screen lines look: colour as `--color` and `NO_COLOR` say, times
+/// as `--timestamps` does.
+fn style(args: &Args) -> Style {
     let choice = match args.color {
         Color::Auto => ColorChoice::Auto,
         Color::Always => ColorChoice::Always,
         Color::Never => ColorChoice::Never,
     };
     let no_color = std::env::var("NO_COLOR").ok();
-    let style = Style {
+    Style {
         color: choice.wants_color(io::stdout().is_terminal(), no_color.as_deref()),
         timestamps: args.timestamps,
-    };
+    }
+}
 
-    let peer = Peer::start(config)?;
-    p2pchat::trace::out(format_args!(
-        "Chat server started on port {}",
-        peer.chat_port()
-    ));
+/// The keyboard thread's ends: what the app wants next, and where typed
+/// lines go.
+struct Keys {
+    wants: Receiver<Want>,
+    input: Sender<Input>,
+}
 
-    // Put back at the end whatever a cut-short password prompt changed.
-    let _restorer = TerminalRestorer::save();
-    let (input, input_rx) = unbounded();
-    let (wants, wants_rx) = unbounded();
-    let interrupt = input.clone();
-    // With ctrlc's `termination` feature this also takes SIGTERM (and
-    // SIGHUP), so `kill` and a closing terminal leave and log out too.
-    ctrlc::set_handler(move || {
-        let _ = interrupt.send(Input::Interrupt);
-    })?;
-    // Bounded, so a standard output that nobody reads makes the peer drop
-    // chat lines from the screen (they are in the chat log) rather than
-    // hold them all in memory.
-    let (screen, screen_rx) = bounded::<ScreenLine>(SCREEN_CAPACITY);
-    // The keyboard thread is not joined: a read from standard input cannot
-    // be interrupted, and the process exits once the peer has said goodbye.
+/// Starts the keyboard and screen threads: the line editor and its
+/// printers at a terminal, plain lines otherwise. The keyboard thread is
+/// not joined (a read from standard input cannot be interrupted, and the
+/// process exits once the peer has said goodbye); the screen thread's
+/// handle is returned, and `printing` is dropped when it ends.
+fn start_console(
+    at_terminal: bool,
+    style: Style,
+    keys: Keys,
+    screen_rx: Receiver<ScreenLine>,
+    printing: Sender<()>,
+) -> io::Result<thread::JoinHandle<()>> {
     let keyboard = thread::Builder::new().name("keyboard".into());
     let printer = thread::Builder::new().name("screen".into());
-    // Dropped when the screen thread ends, however it ends.
-    let (printing, printer_gone) = bounded::<()>(0);
-    let printer = if at_terminal {
+    let Keys { wants, input } = keys;
+    if at_terminal {
         let (editor, above, mut trace_above) = LineEditor::start()?;
         if io::stderr().is_terminal() {
             p2pchat::trace::print_with(move |text| {
@@ -258,29 +306,16 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 trace_above.print(&style.render(&line, Local::now().time()));
             });
         }
-        keyboard.spawn(move || editor.read(&wants_rx, &input))?;
+        keyboard.spawn(move || editor.read(&wants, &input))?;
         printer.spawn(move || {
             let _printing = printing;
             above.print_all(&screen_rx, style)
-        })?
+        })
     } else {
-        keyboard.spawn(move || console::read_plain(&wants_rx, &input))?;
+        keyboard.spawn(move || console::read_plain(&wants, &input))?;
         printer.spawn(move || {
             let _printing = printing;
             console::print_plain(&screen_rx, style)
-        })?
-    };
-    let result = peer.run(Console {
-        input: input_rx,
-        screen,
-        wants: Some(wants),
-        secrets_unseen: io::stdin().is_terminal(),
-    });
-    // `run` has dropped the screen's sender, so the screen thread ends once
-    // it has written what is left, unless a write to standard output blocks
-    // because nobody reads it: then it is left to end with the process.
-    if let Err(RecvTimeoutError::Disconnected) = printer_gone.recv_timeout(SCREEN_EXIT_WAIT) {
-        let _ = printer.join();
+        })
     }
-    Ok(result?)
 }

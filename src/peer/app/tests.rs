@@ -3,19 +3,18 @@
 //! in, and every effect that comes out, in order.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
-
 use crate::client::{LinkNotice, Refused, Vouched};
+use crate::crypto::Identity;
+use crate::lobby::roster::Candidate;
 use crate::screen::ScreenLine;
-use crate::wire::{AttemptLimit, BusyReason, CloseReason, Contact, ErrorCode, ToLeader, ToMember};
+use crate::wire::{AttemptLimit, CloseReason, Contact, ErrorCode, ToMember};
 
 use crate::peer::app::App;
-use crate::peer::effect::{Effect, Incoming, LogFailure, Now, Worker};
-use crate::peer::msg::{
-    Asker, ChatAnswer, Event, FromLeader, KeyChange, KeyNews, NotInvited, RegistryReply,
-};
+use crate::peer::effect::{ChatRequest, Effect, Incoming, LogFailure, Now, Walk, Worker};
+use crate::peer::msg::{Asker, FromLeader, KeyChange, KeyNews, NotInvited, RegistryReply};
 use crate::peer::{ADD_PROMPT, LOBBY_HELP, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
 
 const ACCEPT_PROMPT: &str = "Chat request from 'alice'. Accept? ['OK', 'REJECT']";
@@ -28,8 +27,15 @@ fn now() -> Now {
 }
 
 fn app() -> App {
+    app_with(None)
+}
+
+/// A core whose peer has keys `identity`, or none.
+fn app_with(identity: Option<Arc<Identity>>) -> App {
     let server: SocketAddr = "127.0.0.1:7777".parse().unwrap();
-    App::new(PeerConfig::new(server), 7000, false, unbounded().0, now())
+    let mut config = PeerConfig::new(server);
+    config.identity = identity;
+    App::new(config, 7000, false, now())
 }
 
 fn contact(name: &str, last: u8) -> Contact {
@@ -46,19 +52,25 @@ fn line(text: &str) -> Incoming {
 }
 
 fn reply(reply: RegistryReply) -> Incoming {
-    Incoming::Event(Event::Registry(reply))
+    Incoming::Registry(reply)
 }
 
-/// A chat request from `from`, and where its answer goes.
-fn request(from: &str, ticket: Option<&str>) -> (Incoming, Receiver<ChatAnswer>) {
-    let (answer, answer_rx): (Sender<ChatAnswer>, _) = bounded(1);
-    let event = Event::Invitation {
+/// Chat request `request` from `from`.
+fn request(request: u64, from: &str, ticket: Option<&str>) -> Incoming {
+    Incoming::Request(ChatRequest {
+        request,
         from: from.into(),
         ticket: ticket.map(str::to_string),
         proved: None,
-        answer,
-    };
-    (Incoming::Event(event), answer_rx)
+    })
+}
+
+/// The driver's word that membership `membership` has its connection.
+fn linked(membership: u64) -> Incoming {
+    Incoming::Linked {
+        membership,
+        result: Ok(()),
+    }
 }
 
 fn checked(request: u64, leader: &str, invitee: &str) -> Incoming {
@@ -86,6 +98,32 @@ fn describe(effect: &Effect) -> String {
         Effect::OpenLog { log, me, leader } => format!("open log {}: {me} in {leader}'s", log.0),
         Effect::Log { log, line } => format!("log {}: {line}", log.0),
         Effect::Verify(name) => format!("verify: {name}"),
+        Effect::Start(Worker::MemberLink {
+            membership, leader, ..
+        }) => format!("start: link of membership {membership} to {leader}"),
+        Effect::TurnAway(conn, line) => format!("turn away {}: {line}", conn.0),
+        Effect::Answer(request, answer) => format!("answer {request}: {answer:?}"),
+        Effect::ToLeader(membership, line) => format!("to leader {membership}: {line}"),
+        Effect::Lobby(lobby, command) => format!("lobby {lobby}: {command:?}"),
+        Effect::Start(Worker::Rejoiner(Walk {
+            lobby, walk, claim, ..
+        })) => {
+            let walk: Vec<String> = walk.iter().map(candidate).collect();
+            format!(
+                "start: rejoiner of lobby {lobby} as {} in {} walking {}",
+                claim.name,
+                claim.lobby,
+                walk.join(", ")
+            )
+        }
+    }
+}
+
+/// Where a walk of the roster goes, by name.
+fn candidate(candidate: &Candidate) -> String {
+    match candidate {
+        Candidate::Me => "me".to_string(),
+        Candidate::Peer(seat) => seat.name.clone(),
     }
 }
 
@@ -99,21 +137,14 @@ fn check(app: &mut App, inputs: Vec<Incoming>, expected: &[&str]) {
     assert_eq!(got, expected);
 }
 
-/// What answer a chat request got, if any yet.
-fn answered(answer: &Receiver<ChatAnswer>) -> &'static str {
-    match answer.try_recv() {
-        Ok(ChatAnswer::Accept { .. }) => "accept",
-        Ok(ChatAnswer::Reject) => "reject",
-        Ok(ChatAnswer::Busy(BusyReason::Answering)) => "answering",
-        Ok(ChatAnswer::Busy(BusyReason::InChat)) => "in a chat",
-        Ok(ChatAnswer::Busy(BusyReason::Unsaid)) => "busy",
-        Err(_) => "none",
-    }
-}
-
 /// A core joined as bob, at the menu.
 fn joined() -> App {
-    let mut app = app();
+    joined_with(None)
+}
+
+/// A core joined as bob, with keys `identity` or none, at the menu.
+fn joined_with(identity: Option<Arc<Identity>>) -> App {
+    let mut app = app_with(identity);
     let _ = app.handle(line("2"), now());
     let _ = app.handle(line("bob"), now());
     let _ = app.handle(line("secret-pw"), now());
@@ -367,56 +398,53 @@ fn search_and_add_to_the_conversation_list() {
 fn a_chat_request_is_checked_then_asked_or_answered_busy_by_stage() {
     // Before joining, nobody is asked.
     let mut app = app();
-    let (early, answer) = request("alice", Some("T1"));
-    check(&mut app, vec![early], &[]);
-    assert_eq!(answered(&answer), "busy");
+    let early = request(1, "alice", Some("T1"));
+    check(&mut app, vec![early], &["answer 1: Busy(Unsaid)"]);
 
     let mut app = joined();
-    let (first, answer) = request("alice", Some("T1"));
+    let first = request(1, "alice", Some("T1"));
     check(&mut app, vec![first], &["registry: Check(1, alice, T1)"]);
-    assert_eq!(answered(&answer), "none");
     check(&mut app, vec![checked(1, "alice", "bob")], &[ACCEPT_PROMPT]);
     // One at a time: another request meanwhile is answered busy.
-    let (second, other) = request("carol", Some("T2"));
-    check(&mut app, vec![second], &[]);
-    assert_eq!(answered(&other), "answering");
+    let second = request(2, "carol", Some("T2"));
+    check(&mut app, vec![second], &["answer 2: Busy(Answering)"]);
     check(
         &mut app,
         vec![line("hmm"), line("reject")],
         &[
             "Please answer OK or REJECT.",
             ACCEPT_PROMPT,
+            "answer 1: Reject",
             "Rejected the chat request from 'alice'.",
             MENU_PROMPT,
         ],
     );
-    assert_eq!(answered(&answer), "reject");
 }
 
 #[test]
 fn a_chat_request_without_a_good_ticket_is_refused_with_a_warning() {
     let mut app = joined();
-    let (bare, answer) = request("mallory", None);
+    let bare = request(1, "mallory", None);
     check(
         &mut app,
         vec![bare],
         &[
+            "answer 1: Reject",
             "notice: Warning: refused a chat request claiming to be from 'mallory': it carried no ticket from the registry.",
             MENU_PROMPT,
         ],
     );
-    assert_eq!(answered(&answer), "reject");
-    let (forged, answer) = request("alice", Some("T9"));
-    check(&mut app, vec![forged], &["registry: Check(1, alice, T9)"]);
+    let forged = request(2, "alice", Some("T9"));
+    check(&mut app, vec![forged], &["registry: Check(2, alice, T9)"]);
     check(
         &mut app,
-        vec![checked(1, "mallory", "bob")],
+        vec![checked(2, "mallory", "bob")],
         &[
+            "answer 2: Reject",
             "notice: Warning: refused a chat request claiming to be from 'alice': its ticket was issued to 'mallory'.",
             MENU_PROMPT,
         ],
     );
-    assert_eq!(answered(&answer), "reject");
 }
 
 #[test]
@@ -426,11 +454,13 @@ fn the_registry_link_tells_the_user_what_it_does() {
         &mut app,
         vec![
             Incoming::Link(LinkNotice::Lost("timed out".into())),
+            Incoming::Link(LinkNotice::KeyRefused("its key changed".into())),
             Incoming::Link(LinkNotice::Back(contact("bob", 2))),
             Incoming::Link(LinkNotice::Replaced),
         ],
         &[
             "The registry is unreachable: timed out. Reconnecting in the background; chats go on.",
+            "WARNING: reconnecting to the registry, its key changed. Nothing was sent to it; retrying in the background; chats go on.",
             "notice: Reconnected to the registry; you are online again as bob.",
             "You (bob) joined from somewhere else, so the registry logged this peer out. Join again with '2' to come back here.",
             WELCOME_PROMPT,
@@ -446,17 +476,16 @@ fn the_registry_link_tells_the_user_what_it_does() {
 #[test]
 fn a_member_asks_the_leader_and_the_registry() {
     let mut app = joined();
-    let (asked, answer) = request("alice", Some("T1"));
-    let _ = app.handle(asked, now());
+    let _ = app.handle(request(1, "alice", Some("T1")), now());
     let _ = app.handle(checked(1, "alice", "bob"), now());
     check(
         &mut app,
-        vec![line("ok")],
-        &["notice: Joining alice's lobby..."],
+        vec![line("ok"), linked(1)],
+        &[
+            "answer 1: Accept { membership: 1 }",
+            "notice: Joining alice's lobby...",
+        ],
     );
-    let Ok(ChatAnswer::Accept { outbox, .. }) = answer.try_recv() else {
-        panic!("the request was not accepted");
-    };
     let not_found = Refused::Err(ErrorCode::NotFound, "no such user".into());
     check(
         &mut app,
@@ -481,24 +510,15 @@ fn a_member_asks_the_leader_and_the_registry() {
             "registry: List(Lobby)",
             "registry: Search(dave, Lobby)",
             "There is no user called dave.",
+            "to leader 1: INVITE dave",
             "Asked alice to invite dave.",
             "[you -> carol] hi there (not sealed: carol has no key here; the leader can read it)",
+            "to leader 1: PM carol hi there",
             "That is you.",
+            "to leader 1: LEAVE",
             "notice: You left alice's lobby.",
             MENU_PROMPT,
         ],
-    );
-    let sent: Vec<ToLeader> = outbox.try_iter().collect();
-    assert_eq!(
-        sent,
-        [
-            ToLeader::Invite("dave".into()),
-            ToLeader::Private {
-                to: "carol".into(),
-                text: "hi there".into()
-            },
-            ToLeader::Leave,
-        ]
     );
 }
 
@@ -510,13 +530,10 @@ fn from_leader(line: ToMember) -> Incoming {
 #[test]
 fn an_admitted_member_logs_what_it_hears_and_says_until_the_lobby_ends() {
     let mut app = joined();
-    let (asked, answer) = request("alice", Some("T1"));
-    let _ = app.handle(asked, now());
+    let _ = app.handle(request(1, "alice", Some("T1")), now());
     let _ = app.handle(checked(1, "alice", "bob"), now());
     let _ = app.handle(line("ok"), now());
-    let Ok(ChatAnswer::Accept { outbox, .. }) = answer.try_recv() else {
-        panic!("the request was not accepted");
-    };
+    let _ = app.handle(linked(1), now());
     let members = format!("notice: You are in alice's lobby with: alice, bob. {LOBBY_HELP}");
     check(
         &mut app,
@@ -539,6 +556,7 @@ fn an_admitted_member_logs_what_it_hears_and_says_until_the_lobby_ends() {
             "log 1: [alice] hi",
             "chat: [alice] hi",
             "log 1: [bob] hello",
+            "to leader 1: MSG hello",
             "log 1: * carol joined",
             "notice: Peer ('carol') joined the lobby",
             "Members: alice, bob, carol",
@@ -547,16 +565,13 @@ fn an_admitted_member_logs_what_it_hears_and_says_until_the_lobby_ends() {
             MENU_PROMPT,
         ],
     );
-    let sent: Vec<ToLeader> = outbox.try_iter().collect();
-    assert_eq!(sent, [ToLeader::Msg("hello".into())]);
     assert_eq!(app.log_in_use(), None);
 }
 
 #[test]
 fn a_chat_log_that_fails_is_told_once_and_the_lobby_goes_on() {
     let mut app = joined();
-    let (asked, _answer) = request("alice", Some("T1"));
-    let _ = app.handle(asked, now());
+    let _ = app.handle(request(1, "alice", Some("T1")), now());
     let _ = app.handle(checked(1, "alice", "bob"), now());
     let _ = app.handle(line("ok"), now());
     let _ = app.handle(from_leader(ToMember::Members(vec!["alice".into()])), now());
@@ -628,7 +643,10 @@ fn verify_asks_the_driver_and_a_changed_key_is_said_loudly() {
     assert!(warning.contains("alice's key has changed"), "{warning}");
     check(
         &mut app,
-        vec![Incoming::Event(Event::Keys(KeyNews::Changed(change)))],
+        vec![Incoming::Keys(KeyNews::Changed(change))],
         &[warning.as_str()],
     );
 }
+
+mod leader;
+mod walk;

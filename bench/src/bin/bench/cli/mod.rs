@@ -24,7 +24,7 @@ use p2pchat_bench::registry;
 
 use args::{Args, ChurnArgs, LobbyArgs, RegistryArgs, Scenario};
 
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
