@@ -196,6 +196,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     // Put back at the end whatever a cut-short password prompt changed.
     let _restorer = TerminalRestorer::save();
+    // Unbounded, and fed only from this machine: the keyboard thread sends
+    // what the user types (one line per `Want`) and Ctrl-C; the app thread
+    // asks for one line at a time. Nothing from the network reaches them.
     let (input, input_rx) = unbounded();
     let (wants, wants_rx) = unbounded();
     let interrupt = input.clone();

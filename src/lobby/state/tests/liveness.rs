@@ -1,0 +1,133 @@
+//! Heartbeats, silence, drops for what a connection did, the contacts a
+//! lobby was given, and a flooding member, as data.
+
+use super::*;
+
+#[test]
+fn quiet_members_hear_hello_and_silent_ones_are_dropped() {
+    let mut config = config();
+    config.hello_interval = Duration::from_secs(10);
+    config.silence_timeout = Duration::from_secs(30);
+    let mut lobby = Lobby::new(config).with(&["bob", "carol"]);
+    lobby.check(5, LobbyEvent::Tick, &[]);
+    lobby.check(8, line(1, "HELLO"), &[]);
+    lobby.check(10, LobbyEvent::Tick, &["1< HELLO", "2< HELLO"]);
+    lobby.check(19, LobbyEvent::Tick, &[]);
+    // Something sent to everyone counts as a sign of life from the leader.
+    lobby.check(19, LobbyEvent::Say("hi".into()), &["all< MSG alice hi"]);
+    lobby.check(28, LobbyEvent::Tick, &[]);
+    lobby.check(
+        30,
+        LobbyEvent::Tick,
+        &[
+            "1< HELLO",
+            "drop 2 Silent",
+            "all< LEFT carol",
+            r#"notice Silent("carol")"#,
+        ],
+    );
+    lobby.check(37, LobbyEvent::Tick, &[]);
+    lobby.check(
+        38,
+        LobbyEvent::Tick,
+        &["drop 1 Silent", "all< LEFT bob", r#"notice Silent("bob")"#],
+    );
+}
+
+#[test]
+fn members_are_dropped_for_what_their_connection_did() {
+    let mut lobby = Lobby::new(config()).with(&["bob", "carol", "dave"]);
+    lobby.check(
+        1,
+        LobbyEvent::TooLong(1),
+        &[
+            "1< ERR LINE_TOO_LONG line is longer than 1024 bytes",
+            "drop 1 TooLong",
+            "all< LEFT bob",
+            r#"notice TooLong("bob")"#,
+        ],
+    );
+    lobby.check(
+        1,
+        LobbyEvent::Overflowed(2),
+        &[
+            "drop 2 Dropped",
+            "all< LEFT carol",
+            r#"notice Dropped("carol")"#,
+        ],
+    );
+    lobby.check(
+        1,
+        LobbyEvent::Gone(3),
+        &["drop 3 Lost", "all< LEFT dave", r#"notice Left("dave")"#],
+    );
+    lobby.check(1, LobbyEvent::Overflowed(3), &[]);
+    assert_eq!(lobby.state.names(), ["alice"]);
+}
+
+#[test]
+fn the_lobby_knows_the_contacts_it_was_given() {
+    let mut lobby = Lobby::new(config());
+    lobby
+        .state
+        .handle(admit_from(1, "bob", 7001, BOB_KEY), lobby.at(0));
+    lobby.state.handle(admit(2, "carol"), lobby.at(0));
+    let contacts = lobby.state.contacts();
+    let known: Vec<(&str, u16)> = contacts.iter().map(|c| (c.name.as_str(), c.port)).collect();
+    assert_eq!(known, [("bob", 7001)]);
+}
+
+/// A member's flood of every line it may send leaves the lobby holding what
+/// it held: the history at its limit, the same members, seats and none
+/// away, a bounded number of effects per line, and at most `MAX_ASKS`
+/// invite requests passed on to the leader's peer.
+#[test]
+fn a_flooding_member_grows_nothing_in_the_lobby() {
+    const FLOOD: u64 = 5_000;
+    let mut lobby = Lobby::new(with_succession());
+    lobby
+        .state
+        .handle(admit_from(1, "bob", 7001, BOB_KEY), lobby.at(0));
+    lobby
+        .state
+        .handle(admit_from(2, "carol", 7002, CAROL_KEY), lobby.at(0));
+    let kinds = [
+        "MSG hi",
+        "PM carol hi",
+        "PM alice hi",
+        "PM nobody hi",
+        "PM bob hi",
+        "INVITE dave",
+        "INVITE carol",
+        "HELLO",
+        "OK",
+        "REJECT",
+        "BUSY IN_CHAT",
+        &format!("REJOIN {LOBBY_ID} bob 1"),
+        "NONSENSE",
+    ];
+    for kind in kinds {
+        let mut asked = 0;
+        for _ in 0..FLOOD {
+            let effects = lobby.state.handle(line(1, kind), lobby.at(1));
+            assert!(effects.len() <= 3, "{kind}: {effects:?}");
+            let passed_on =
+                |e: &&LobbyEffect| matches!(e, LobbyEffect::Notice(Notice::InviteAsked { .. }));
+            asked += effects.iter().filter(passed_on).count();
+        }
+        assert!(asked <= MAX_ASKS as usize, "{kind}: {asked} asks passed on");
+    }
+    // Connections claiming a seat whose key they do not hold are turned
+    // away and forgotten.
+    for id in 100..100 + FLOOD {
+        let effects = lobby
+            .state
+            .handle(rejoin(id, "carol", BOB_KEY, 0), lobby.at(2));
+        assert_eq!(effects.len(), 2);
+    }
+    assert_eq!(lobby.state.history.said().len(), KEPT_FOR_RETURNS);
+    assert_eq!(lobby.state.names(), ["alice", "bob", "carol"]);
+    assert_eq!(lobby.state.roster.seats.len(), 3);
+    assert!(lobby.state.away.is_empty());
+    assert!(lobby.state.doomed.is_empty() && lobby.state.out.is_empty());
+}

@@ -1,0 +1,204 @@
+//! Succession as data: numbered messages, credentials, coming back, and
+//! handing the lobby over.
+
+use super::*;
+
+#[test]
+fn messages_are_numbered_in_a_lobby_that_can_outlive_its_leader() {
+    let mut lobby = Lobby::new(with_succession()).with(&["bob"]);
+    lobby.check(
+        1,
+        line(1, "MSG hi"),
+        &[
+            "all but 1< MSG bob hi",
+            "all< SEQ 1",
+            r#"notice Msg { from: "bob", text: "hi" }"#,
+        ],
+    );
+    lobby.check(
+        1,
+        LobbyEvent::Say("yes".into()),
+        &["all< MSG alice yes", "all< SEQ 2"],
+    );
+}
+
+#[test]
+fn members_get_credentials_and_come_back_with_them_alone() {
+    let mut lobby = Lobby::new(with_succession());
+    lobby.check(
+        0,
+        admit_from(1, "bob", 7001, BOB_KEY),
+        &[
+            "1< MEMBERS alice bob",
+            &format!("1< CREDENTIAL {LOBBY_ID}"),
+            "1< SEAT alice 7000",
+            "1< SEAT bob 7001",
+            "all but 1< JOINED bob",
+            "all but 1< SEAT bob 7001",
+            r#"notice Joined("bob")"#,
+        ],
+    );
+    // Admitted by `Lobby::admit`, without a chat address: no credential.
+    lobby.check(
+        0,
+        admit(2, "zed"),
+        &[
+            "2< MEMBERS alice bob zed",
+            "2< SEAT alice 7000",
+            "2< SEAT bob 7001",
+            "all but 2< JOINED zed",
+            r#"notice Joined("zed")"#,
+        ],
+    );
+    lobby
+        .state
+        .handle(admit_from(3, "carol", 7002, CAROL_KEY), lobby.at(0));
+    lobby
+        .state
+        .handle(LobbyEvent::Say("one".into()), lobby.at(1));
+    lobby
+        .state
+        .handle(LobbyEvent::Say("two".into()), lobby.at(2));
+
+    let refused = [
+        "4< ERR BAD_CREDENTIALS not a member of this lobby",
+        "drop 4 NotAMember",
+    ];
+    lobby.check(3, rejoin(4, "bob", CAROL_KEY, 0), &refused);
+    lobby.check(3, rejoin(4, "zed", BOB_KEY, 0), &refused);
+    lobby.check(3, rejoin(4, "alice", LEADER_KEY, 0), &refused);
+    // The right name with a stranger's key, and a claim that proved no key
+    // at all (a bare `REJOIN` in plain text), are strangers.
+    lobby.check(3, rejoin(4, "bob", STRANGER_KEY, 0), &refused);
+    let unproven = LobbyEvent::Rejoin {
+        id: 4,
+        claim: Rejoin {
+            lobby: LOBBY_ID.into(),
+            name: "bob".into(),
+            seq: 0,
+            sig: None,
+        },
+        proven: Proven::Nothing,
+    };
+    lobby.check(3, unproven, &refused);
+
+    // Bob comes back on a new connection, having only message 1; his old
+    // one closes without a word to the others, who see only his new seat.
+    lobby.check(
+        3,
+        rejoin(5, "BOB", BOB_KEY, 1),
+        &[
+            "drop 1 Replaced",
+            "5< MEMBERS alice zed carol bob",
+            "5< SEAT alice 7000",
+            "5< SEAT carol 7002",
+            "5< SEAT bob 7001",
+            "5< HISTORY 2026-12-03T07:30:07Z alice two",
+            "5< SEQ 2",
+            "all but 5< SEAT bob 7001",
+        ],
+    );
+    assert_eq!(lobby.state.names(), ["alice", "zed", "carol", "bob"]);
+}
+
+#[test]
+fn a_member_whose_connection_broke_may_come_back_for_a_while() {
+    let mut config = with_succession();
+    config.silence_timeout = Duration::from_secs(30);
+    let mut lobby = Lobby::new(config);
+    lobby
+        .state
+        .handle(admit_from(1, "bob", 7001, BOB_KEY), lobby.at(0));
+    lobby
+        .state
+        .handle(admit_from(2, "carol", 7002, CAROL_KEY), lobby.at(0));
+    lobby.check(
+        1,
+        LobbyEvent::Gone(2),
+        &["drop 2 Lost", "all< LEFT carol", r#"notice Left("carol")"#],
+    );
+    lobby.check(
+        2,
+        rejoin(3, "carol", CAROL_KEY, 0),
+        &[
+            "3< MEMBERS alice bob carol",
+            "3< SEAT alice 7000",
+            "3< SEAT bob 7001",
+            "3< SEAT carol 7002",
+            "all but 3< JOINED carol",
+            "all but 3< SEAT carol 7002",
+            r#"notice Joined("carol")"#,
+        ],
+    );
+    // Bob leaves for good: his seat goes with him.
+    lobby.state.handle(line(1, "LEAVE"), lobby.at(3));
+    let refused = [
+        "4< ERR BAD_CREDENTIALS not a member of this lobby",
+        "drop 4 NotAMember",
+    ];
+    lobby.check(4, rejoin(4, "bob", BOB_KEY, 0), &refused);
+    // Carol's connection breaks again; once the silence timeout has passed
+    // her seat is forgotten.
+    lobby.state.handle(LobbyEvent::Gone(3), lobby.at(5));
+    lobby.state.handle(LobbyEvent::Tick, lobby.at(35));
+    let refused = [
+        "5< ERR BAD_CREDENTIALS not a member of this lobby",
+        "drop 5 NotAMember",
+    ];
+    lobby.check(35, rejoin(5, "carol", CAROL_KEY, 0), &refused);
+}
+
+#[test]
+fn a_handover_goes_to_the_member_admitted_earliest_or_the_one_named() {
+    let mut lobby = Lobby::new(with_succession());
+    lobby
+        .state
+        .handle(admit_from(1, "bob", 7001, BOB_KEY), lobby.at(0));
+    lobby
+        .state
+        .handle(admit_from(2, "carol", 7002, CAROL_KEY), lobby.at(0));
+    lobby
+        .state
+        .handle(LobbyEvent::Say("one".into()), lobby.at(1));
+    // Bob came back, so he counts as admitted last.
+    lobby
+        .state
+        .handle(rejoin(3, "bob", BOB_KEY, 1), lobby.at(2));
+
+    let (handed, effects) = lobby.state.handover(Some("dave"), lobby.at(3));
+    assert_eq!(
+        handed.unwrap_err(),
+        "dave is not a member who can lead this lobby"
+    );
+    assert_eq!(effects, []);
+    let (handed, _) = lobby.state.handover(Some("alice"), lobby.at(3));
+    assert!(handed.is_err(), "not to the leader itself");
+    assert_eq!(
+        lobby.state.farewell(CloseReason::LeaderLeft),
+        Some(ToMember::Closed(CloseReason::LeaderLeft))
+    );
+
+    let (handed, effects) = lobby.state.handover(None, lobby.at(3));
+    let handed = handed.unwrap();
+    assert_eq!(shown(&effects), ["all< HANDOVER carol"]);
+    assert_eq!(handed.to.name, "carol");
+    assert_eq!(handed.said.len(), 1);
+    let order: Vec<&str> = handed
+        .roster
+        .seats
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(order, ["carol", "alice", "bob"]);
+    assert_eq!(handed.roster.seats[1].key, peer_key(LEADER_KEY));
+    assert_eq!(
+        lobby.state.farewell(CloseReason::LeaderLeft),
+        None,
+        "no CLOSED after it"
+    );
+
+    let mut plain = Lobby::new(config()).with(&["bob"]);
+    let (handed, effects) = plain.state.handover(None, plain.at(1));
+    assert_eq!(handed.unwrap_err(), "this lobby cannot be handed on");
+    assert_eq!(effects, []);
+}

@@ -1,0 +1,179 @@
+//! A member's side of the core, as data: what it asks the leader and the
+//! registry, what it logs, and what it says of keys.
+
+use super::*;
+
+#[test]
+fn a_member_asks_the_leader_and_the_registry() {
+    let mut app = joined();
+    let _ = app.handle(request(1, "alice", Some("T1")), now());
+    let _ = app.handle(checked(1, "alice", "bob"), now());
+    check(
+        &mut app,
+        vec![line("ok"), linked(1)],
+        &[
+            "answer 1: Accept { membership: 1 }",
+            "notice: Joining alice's lobby...",
+        ],
+    );
+    let not_found = Refused::Err(ErrorCode::NotFound, "no such user".into());
+    check(
+        &mut app,
+        vec![
+            line("/kick carol"),
+            line("/handover"),
+            line("/list"),
+            line("/search dave"),
+            reply(RegistryReply::Search {
+                name: "dave".into(),
+                asker: Asker::Lobby,
+                result: Err(not_found),
+            }),
+            line("/invite dave"),
+            line("/msg carol hi there"),
+            line("/msg bob hi"),
+            line("/leave"),
+        ],
+        &[
+            "Only the leader can remove members.",
+            "Only the leader can hand the lobby on.",
+            "registry: List(Lobby)",
+            "registry: Search(dave, Lobby)",
+            "There is no user called dave.",
+            "to leader 1: INVITE dave",
+            "Asked alice to invite dave.",
+            "[you -> carol] hi there (not sealed: carol has no key here; the leader can read it)",
+            "to leader 1: PM carol hi there",
+            "That is you.",
+            "to leader 1: LEAVE",
+            "notice: You left alice's lobby.",
+            MENU_PROMPT,
+        ],
+    );
+}
+
+/// A line from the leader of the current membership.
+fn from_leader(line: ToMember) -> Incoming {
+    Incoming::Feed(FromLeader::Line(line))
+}
+
+#[test]
+fn an_admitted_member_logs_what_it_hears_and_says_until_the_lobby_ends() {
+    let mut app = joined();
+    let _ = app.handle(request(1, "alice", Some("T1")), now());
+    let _ = app.handle(checked(1, "alice", "bob"), now());
+    let _ = app.handle(line("ok"), now());
+    let _ = app.handle(linked(1), now());
+    let members = format!("notice: You are in alice's lobby with: alice, bob. {LOBBY_HELP}");
+    check(
+        &mut app,
+        vec![
+            from_leader(ToMember::Members(vec!["alice".into(), "bob".into()])),
+            from_leader(ToMember::Msg {
+                from: "alice".into(),
+                text: "hi".into(),
+            }),
+            line("hello"),
+            from_leader(ToMember::Joined("carol".into())),
+            line("/who"),
+            from_leader(ToMember::Closed(CloseReason::LeaderLeft)),
+        ],
+        &[
+            "open log 1: bob in alice's",
+            "log 1: * joined the lobby of alice",
+            "log 1: * members: alice bob",
+            &members,
+            "log 1: [alice] hi",
+            "chat: [alice] hi",
+            "log 1: [bob] hello",
+            "to leader 1: MSG hello",
+            "log 1: * carol joined",
+            "notice: Peer ('carol') joined the lobby",
+            "Members: alice, bob, carol",
+            "log 1: * lobby ended: the leader left",
+            "notice: The lobby has ended (the leader left).",
+            MENU_PROMPT,
+        ],
+    );
+    assert_eq!(app.log_in_use(), None);
+}
+
+#[test]
+fn a_chat_log_that_fails_is_told_once_and_the_lobby_goes_on() {
+    let mut app = joined();
+    let _ = app.handle(request(1, "alice", Some("T1")), now());
+    let _ = app.handle(checked(1, "alice", "bob"), now());
+    let _ = app.handle(line("ok"), now());
+    let _ = app.handle(from_leader(ToMember::Members(vec!["alice".into()])), now());
+    let failed = Incoming::LogFailed(LogFailure::Write {
+        path: "logs/bob/x.log".into(),
+        why: "disk full".into(),
+    });
+    check(
+        &mut app,
+        vec![failed],
+        &["notice: Cannot write the chat log logs/bob/x.log: disk full"],
+    );
+}
+
+#[test]
+fn a_ticket_for_a_lobby_that_has_ended_is_dropped() {
+    let mut app = joined();
+    let late = reply(RegistryReply::Ticket {
+        lobby: 7,
+        name: "carol".into(),
+        by: None,
+        result: Err(NotInvited::Offline),
+    });
+    check(&mut app, vec![late], &[]);
+}
+
+/// `/verify` is a command at the menu and in a lobby, never at a password
+/// prompt; a changed key is said at once, whatever the stage.
+#[test]
+fn verify_asks_the_driver_and_a_changed_key_is_said_loudly() {
+    let mut app = app();
+    check(
+        &mut app,
+        vec![line("2"), line("bob"), line("/verify")],
+        &[
+            "Please enter your user name and password to join.",
+            "User name:",
+            "Password:",
+            "registry: Join(bob, <password>, 7000)",
+        ],
+    );
+    let mut app = joined();
+    check(
+        &mut app,
+        vec![
+            line("/verify alice"),
+            line("/verify"),
+            line("/verify a b"),
+            line("/verifyx"),
+        ],
+        &[
+            "verify: alice",
+            "Usage: /verify <name>.",
+            "Usage: /verify <name>.",
+            "Please type 1, 2 or 3 (or /quit).",
+            MENU_PROMPT,
+        ],
+    );
+    let key = |seed: u8| crate::crypto::PeerKey {
+        identity: crate::crypto::IdentityKey::from_bytes([seed; 32]),
+        seal: crate::crypto::SealKey::from_bytes([seed; 32]),
+    };
+    let change = KeyChange {
+        name: "alice".into(),
+        pinned: key(1),
+        presented: key(2),
+    };
+    let warning = crate::peer::keys::change_warning(&change);
+    assert!(warning.contains("alice's key has changed"), "{warning}");
+    check(
+        &mut app,
+        vec![Incoming::Keys(KeyNews::Changed(change))],
+        &[warning.as_str()],
+    );
+}
