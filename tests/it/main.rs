@@ -10,6 +10,8 @@ mod bounds;
 mod client;
 #[cfg(target_os = "linux")]
 mod discovery;
+#[cfg(target_os = "linux")]
+mod dissector;
 mod faults;
 mod hardening;
 mod hostile;
