@@ -58,21 +58,29 @@ fn tools(test: &str) -> Option<(PathBuf, Tshark)> {
 }
 
 /// `tshark` with the dissector loaded, run as this user or, where it
-/// refuses Lua scripts to root (as Wireshark may), as `nobody`.
+/// refuses Lua scripts to root (as Wireshark may), as `nobody`. The
+/// dissector is a copy in a folder anyone can read, as the repository's
+/// own may not be; that folder is its home too, so that no one's own
+/// Wireshark settings change what it shows.
 struct Tshark {
     program: PathBuf,
     as_nobody: bool,
+    dissector: Arc<tempfile::TempDir>,
 }
 
 impl Tshark {
     /// The way of running `program` under which the dissector's protocol
     /// is registered, if there is one.
     fn new(program: PathBuf) -> Option<Tshark> {
+        let dissector = Arc::new(temp_dir());
+        std::fs::copy(self::dissector(), dissector.path().join("p2pchat.lua")).unwrap();
+        open_to_all(dissector.path(), &dissector.path().join("p2pchat.lua"));
         [false, true]
             .into_iter()
             .map(|as_nobody| Tshark {
                 program: program.clone(),
                 as_nobody,
+                dissector: Arc::clone(&dissector),
             })
             .find(|tshark| {
                 // SAFETY: geteuid only reads the process's user id.
@@ -92,9 +100,14 @@ impl Tshark {
         } else {
             Command::new(&self.program)
         };
+        // Wireshark's settings are the defaults, whoever runs the test.
+        command
+            .env("HOME", self.dissector.path())
+            .env("XDG_CONFIG_HOME", self.dissector.path());
+        let script = self.dissector.path().join("p2pchat.lua");
         command.args(first).arg("-X").arg(format!(
             "lua_script:{}",
-            dissector().to_str().expect("the repository's path is UTF-8")
+            script.to_str().expect("a temporary path is UTF-8")
         ));
         command
     }
