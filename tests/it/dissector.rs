@@ -53,7 +53,10 @@ fn tools(test: &str) -> Option<(PathBuf, Tshark)> {
     };
     match Tshark::new(tshark) {
         Some(tshark) => Some((dumpcap, tshark)),
-        None => skipped(test, "tshark loads no Lua dissector, as this user or as nobody"),
+        None => skipped(
+            test,
+            "tshark loads no Lua dissector, as this user or as nobody",
+        ),
     }
 }
 
@@ -134,10 +137,23 @@ impl Tshark {
                 .arg("-o")
                 .arg(format!("tls.keylog_file:{}", key_log.display()));
         }
-        command.args(["-T", "fields", "-E", "occurrence=a", "-E", "aggregator=\u{1f}"]);
+        command.args([
+            "-T",
+            "fields",
+            "-E",
+            "occurrence=a",
+            "-E",
+            "aggregator=\u{1f}",
+        ]);
         for field in FIELDS {
             command.args(["-e", field]);
         }
+        Line::parse_all(&self.run(command, capture))
+    }
+
+    /// Runs `command` with `capture` on its standard input, and returns
+    /// what it printed.
+    fn run(&self, mut command: Command, capture: &[u8]) -> String {
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -154,7 +170,7 @@ impl Tshark {
             "tshark failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        Line::parse_all(&String::from_utf8(output.stdout).unwrap())
+        String::from_utf8(output.stdout).unwrap()
     }
 }
 
@@ -441,7 +457,11 @@ fn check(tshark: &Tshark, captured: &Captured, key_log: Option<&Path>) {
     let tickets = all(&registry, "p2pchat.ticket");
     let chat_tickets = all(&chat, "p2pchat.ticket");
     assert_eq!(chat_tickets.len(), 1, "{chat_tickets:?}");
-    assert_eq!(tickets.iter().filter(|t| **t == chat_tickets[0]).count(), 2, "{tickets:?}");
+    assert_eq!(
+        tickets.iter().filter(|t| **t == chat_tickets[0]).count(),
+        2,
+        "{tickets:?}"
+    );
     // The users, the ports they join with, and the line bob said.
     let users = all(&registry, "p2pchat.user");
     assert!(users.iter().any(|u| u == "alice") && users.iter().any(|u| u == "bob"));
@@ -529,4 +549,317 @@ fn open_to_all(dir: &Path, file: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+/// Which end of a made-up connection writes a line: the one that
+/// connected, or the one that accepted.
+#[derive(Clone, Copy)]
+enum End {
+    Client,
+    Server,
+}
+
+use End::{Client, Server};
+
+const KEY: &str =
+    "Bq7HwTqLHh0rUQqM6VJ6PnFhK3Tz2EjdCtQyRhY5cS8.3Xd7Fv6m9kQeJr1yWzPbN2sLgT4hUoAiKcE8VxM0nRw";
+const LOBBY: &str = "00112233445566778899aabbccddeeff";
+const NONCE: &str = "q5mPzWk3rT8vYb2nH7cJx4LdF9sG1aE6uQoRiMt0VyZ";
+const SIG: &str = "Zx9Yw8Vv7Uu6Tt5Ss4Rr3Qq2Pp1Oo0Nn9Mm8Ll7Kk6Jj5Ii4Hh3Gg2Ff1Ee0Dd9Cc8Bb7Aa6zz5yy4xx3ww2vv1uu0tt9ss";
+const OFFER: &str = "0123456789abcdef";
+const SUM: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// One made-up connection: what each end writes, in order (a line is
+/// written in pieces where it holds a `|`), and what the dissector must
+/// show for it: its summary, then fields its tree must hold.
+type Script = &'static [(End, &'static str, &'static [&'static str])];
+
+/// A registry connection, a lobby, a member coming back to a seat, and a
+/// file transfer, with every kind of line each carries.
+fn scripts() -> Vec<Script> {
+    vec![
+        &[
+            (
+                Client,
+                "REGISTER carol pass1234",
+                &["Command: REGISTER", "User: carol", "Password: ****"],
+            ),
+            (
+                Server,
+                "OK REGISTERED carol",
+                &["[Direction: registry to peer]", "Reply: REGISTERED"],
+            ),
+            // Cut in two segments, the password across the cut.
+            (
+                Client,
+                "JOIN carol pa|ss1234 5002",
+                &[
+                    "p2pchat: JOIN carol **** 5002",
+                    "Password: ****",
+                    "Port: 5002",
+                ],
+            ),
+            (Server, "OK LIST 2", &["Reply: LIST", "Count: 2"]),
+            (
+                Server,
+                "USER bob 127.0.0.1 6001 KEY",
+                &[
+                    "User: bob",
+                    "IP address: 127.0.0.1",
+                    "Port: 6001",
+                    "Public key: KEY",
+                ],
+            ),
+            (Client, "CHECK 0a1b2c", &["Ticket: 0a1b2c"]),
+            (
+                Server,
+                "OK TICKET alice carol KEY",
+                &[
+                    "Reply: TICKET",
+                    "Leader: alice",
+                    "Invitee: carol",
+                    "Public key: KEY",
+                ],
+            ),
+            (
+                Server,
+                "ERR BAD_TICKET that ticket is unknown",
+                &["Error code: BAD_TICKET", "Text: that ticket is unknown"],
+            ),
+            // A password typed where a command should be: nothing of it shows.
+            (
+                Client,
+                "pass1234 oops",
+                &["p2pchat: (a line that is no p2pchat line)"],
+            ),
+            (Server, "BYE SHUTDOWN", &["Reason: SHUTDOWN"]),
+        ],
+        &[
+            (
+                Client,
+                "CHAT_REQUEST alice 0a1b2c",
+                &[
+                    "[Direction: leader to member]",
+                    "Leader: alice",
+                    "Ticket: 0a1b2c",
+                ],
+            ),
+            (
+                Server,
+                "OK KEY",
+                &[
+                    "[Direction: member to leader]",
+                    "Command: OK",
+                    "Public key: KEY",
+                ],
+            ),
+            (Client, "MEMBERS alice bob", &["User: alice", "User: bob"]),
+            (Client, "CREDENTIAL LOBBY", &["Lobby id: LOBBY"]),
+            (
+                Client,
+                "SEAT bob 127.0.0.1 6001 KEY",
+                &["User: bob", "Port: 6001", "Public key: KEY"],
+            ),
+            (
+                Client,
+                "HISTORY 2026-12-07T10:00:00Z alice said  before",
+                &[
+                    "Time: 2026-12-07T10:00:00Z",
+                    "From: alice",
+                    "Text: said  before",
+                ],
+            ),
+            (
+                Client,
+                "MSG alice hello bob",
+                &["From: alice", "Text: hello bob"],
+            ),
+            (Client, "SEQ 7", &["Sequence number: 7"]),
+            (Server, "MSG hi all", &["Text: hi all"]),
+            (
+                Server,
+                "PM alice SEALED KEY",
+                &["To: alice", "Sealed message: KEY"],
+            ),
+            (
+                Client,
+                "PM carol just us",
+                &["From: carol", "Text: just us"],
+            ),
+            (Server, "INVITE carol", &["User: carol"]),
+            (
+                Client,
+                "INVITATION carol SENT bob",
+                &["User: carol", "Status: SENT", "Asked by: bob"],
+            ),
+            (
+                Client,
+                "KICKED dave spamming",
+                &["User: dave", "Reason: spamming"],
+            ),
+            (Client, "JOINED carol", &["User: carol"]),
+            (
+                Server,
+                "FILE alice OFFER ID 5 SUM notes (1).txt",
+                &[
+                    "To: alice",
+                    "Offer id: ID",
+                    "Size: 5",
+                    "Checksum: SUM",
+                    "File name: notes (1).txt",
+                ],
+            ),
+            (Client, "FILE bob ACCEPT ID", &["From: bob", "Offer id: ID"]),
+            (Client, "HANDOVER bob", &["Command: HANDOVER", "User: bob"]),
+            (Server, "LEAVE", &["Command: LEAVE"]),
+            (Client, "CLOSED LEADER_LEFT", &["Reason: LEADER_LEFT"]),
+        ],
+        &[
+            (
+                Client,
+                "PROVE NONCE",
+                &["[Direction: member to seat]", "Nonce: NONCE"],
+            ),
+            (
+                Server,
+                "PROOF LOBBY bob NONCE SIG",
+                &[
+                    "Lobby id: LOBBY",
+                    "User: bob",
+                    "Nonce: NONCE",
+                    "Signature: SIG",
+                ],
+            ),
+            (
+                Client,
+                "REJOIN LOBBY carol 7 SIG",
+                &[
+                    "Lobby id: LOBBY",
+                    "User: carol",
+                    "Sequence number: 7",
+                    "Signature: SIG",
+                ],
+            ),
+            (
+                Server,
+                "MSG bob welcome back",
+                &["From: bob", "Text: welcome back"],
+            ),
+            (Client, "BUSY IN_CHAT", &["Reason: IN_CHAT"]),
+        ],
+        &[
+            (
+                Client,
+                "FETCH carol ID 0",
+                &["User: carol", "Offer id: ID", "From byte: 0"],
+            ),
+            // The bytes after SENDING are the file's, even where they look
+            // like a line.
+            (
+                Server,
+                "SENDING ID 0 11\nhello\nJOIN ",
+                &["Offer id: ID", "From byte: 0", "Size: 11"],
+            ),
+        ],
+    ]
+}
+
+/// `text` with the placeholders for long words filled in.
+fn filled(text: &str) -> String {
+    text.replace("KEY", KEY)
+        .replace("LOBBY", LOBBY)
+        .replace("NONCE", NONCE)
+        .replace("SIG", SIG)
+        .replace("SUM", SUM)
+        .replace("ID", OFFER)
+}
+
+/// Plays `script` on a new connection to `listener`, each piece read by
+/// the other end before the next is written, so the lines cross in order.
+fn play(listener: &std::net::TcpListener, script: Script) {
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    for stream in [&client, &server] {
+        stream.set_nodelay(true).unwrap();
+        stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    }
+    for (end, line, _) in script {
+        let (writer, reader) = match end {
+            Client => (&mut client, &mut server),
+            Server => (&mut server, &mut client),
+        };
+        let line = filled(line);
+        let raw = line.contains('\n');
+        let text = if raw { line } else { format!("{line}\n") };
+        for piece in text.split('|') {
+            writer.write_all(piece.as_bytes()).unwrap();
+            let mut got = vec![0; piece.len()];
+            reader.read_exact(&mut got).unwrap();
+        }
+    }
+}
+
+/// The p2pchat items of `tshark -O p2pchat` output: each summary line
+/// with the field lines under it.
+fn items(output: &str) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut inside = false;
+    for line in output.lines() {
+        if line.starts_with("p2pchat") {
+            out.push(vec![line.to_string()]);
+            inside = true;
+        } else if inside && line.starts_with("    ") {
+            out.last_mut().unwrap().push(line.trim().to_string());
+        } else {
+            inside = false;
+        }
+    }
+    out
+}
+
+#[test]
+fn every_line_kind_shows_its_fields() {
+    let test = "every_line_kind_shows_its_fields";
+    let Some((dumpcap, tshark)) = tools(test) else {
+        return;
+    };
+    let listener = std::net::TcpListener::bind(crate::support::any_port()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let capture = match Capture::start(&dumpcap, &format!("tcp port {}", addr.port())) {
+        Ok(capture) => capture,
+        Err(why) => return skipped(test, &why).unwrap_or(()),
+    };
+    let scripts = scripts();
+    for script in &scripts {
+        play(&listener, script);
+    }
+    let marker = thread::spawn(move || listener.accept().map(|_| ()));
+    let marker_port = capture.mark_end(addr);
+    marker.join().unwrap().unwrap();
+    let bytes = capture.stop();
+    let mut command = tshark.command(&[]);
+    let filter = format!("p2pchat && !(tcp.port == {marker_port})");
+    command.args(["-r", "-", "-Y", &filter, "-O", "p2pchat"]);
+    let output = tshark.run(command, &bytes);
+    let shown = items(&output);
+    let expected: Vec<_> = scripts.iter().flat_map(|script| script.iter()).collect();
+    let mut shown = shown.iter();
+    for (_, line, fields) in expected {
+        let item = shown
+            .next()
+            .unwrap_or_else(|| panic!("nothing shown for {line:?}: {output}"));
+        for field in *fields {
+            let field = filled(field);
+            assert!(item.contains(&field), "{line:?}: no {field:?} in {item:#?}");
+        }
+        assert!(!item.iter().any(|l| l.contains("pass1234")), "{item:#?}");
+    }
+    // After SENDING, the file's bytes, and nothing else.
+    let rest: Vec<_> = shown.collect();
+    assert_eq!(rest.len(), 1, "{rest:#?}");
+    assert_eq!(rest[0][0], "p2pchat file data");
+    assert!(
+        rest[0][1].starts_with("File data: 68656c6c6f0a4a4f494e20"),
+        "{rest:#?}"
+    );
 }
