@@ -89,7 +89,12 @@ impl Inviter {
     /// What the invitee's answer means. An acceptance that comes after the
     /// lobby was cancelled counts as none; an accepted connection goes on
     /// with blocking reads again, its wait for the answer over.
-    fn answered(&self, addr: SocketAddr, conn: MemberConn, answer: ToLeader) -> io::Result<Outcome> {
+    fn answered(
+        &self,
+        addr: SocketAddr,
+        conn: MemberConn,
+        answer: ToLeader,
+    ) -> io::Result<Outcome> {
         Ok(match answer {
             ToLeader::Accept(key) if !self.cancelled() => {
                 conn.socket().set_read_timeout(None)?;
