@@ -1,7 +1,10 @@
 //! What the registry link says unasked (lost, back, replaced, given up),
 //! as the user hears it, and where it leaves the menus.
 
+use std::net::SocketAddr;
+
 use crate::client::LinkNotice;
+use crate::wire::Reply;
 
 use super::app::App;
 use super::stage::{Stage, Wait};
@@ -15,9 +18,10 @@ impl App {
             ""
         };
         match notice {
-            LinkNotice::NotYet(why) => self.say(format!(
-                "The registry is not reachable yet {why}; trying again in the background \
-                 (another registry: start with --server HOST:PORT)."
+            LinkNotice::NotYet { tried, why } => self.say(format!(
+                "The registry is not reachable yet at {} ({why}); trying again in the background \
+                 (another registry: start with --server HOST:PORT).",
+                or_list(&tried)
             )),
             LinkNotice::Lost(why) => self.say(format!(
                 "The registry is unreachable: {why}. Reconnecting in the background{chats_go_on}."
@@ -34,14 +38,20 @@ impl App {
                 self.me = Some(contact);
             }
             LinkNotice::Replaced => self.replaced(),
-            LinkNotice::KeyRefused(why) => self.say(format!(
+            LinkNotice::KeyRefused { why, first: true } => self.say(format!(
+                "WARNING: connecting to the registry, {why}. Nothing was sent to it; \
+                 retrying in the background (another registry: start with --server HOST:PORT)."
+            )),
+            LinkNotice::KeyRefused { why, first: false } => self.say(format!(
                 "WARNING: reconnecting to the registry, {why}. Nothing was sent to it; \
                  retrying in the background{chats_go_on}."
             )),
-            LinkNotice::GaveUp(why) => {
+            LinkNotice::GaveUp(refused) => {
                 self.me = None;
                 self.say(format!(
-                    "Stopped rejoining the registry: {why}. Join again from the first menu."
+                    "Stopped rejoining the registry: joining again failed ({}). \
+                     Join again from the first menu.",
+                    refusal(&refused)
                 ));
                 self.back_to_welcome();
             }
@@ -73,5 +83,19 @@ impl App {
             self.stage = Stage::Welcome;
             self.prompt();
         }
+    }
+}
+
+/// `a`, `a or b`, `a or b or c`.
+fn or_list(addrs: &[SocketAddr]) -> String {
+    let words: Vec<String> = addrs.iter().map(SocketAddr::to_string).collect();
+    words.join(" or ")
+}
+
+/// A refused JOIN as the user reads it: the registry's words, not its code.
+fn refusal(reply: &Reply) -> String {
+    match reply {
+        Reply::Err(_, text) => text.clone(),
+        other => format!("the registry answered {other}"),
     }
 }
