@@ -863,3 +863,25 @@ fn every_line_kind_shows_its_fields() {
         "{rest:#?}"
     );
 }
+
+/// The keywords the program knows (`KEYWORDS` in `src/wire/checks.rs`),
+/// each of which the dissector must have a grammar entry for: the two
+/// copies of the grammar stay in step. Needs no tshark.
+#[test]
+fn the_dissector_knows_every_keyword_of_the_program() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let checks = std::fs::read_to_string(root.join("src/wire/checks.rs")).unwrap();
+    let start = checks
+        .find("const KEYWORDS: &[&str] = &[")
+        .expect("src/wire/checks.rs lists KEYWORDS");
+    let list = &checks[start..start + checks[start..].find("];").unwrap()];
+    let keywords: Vec<&str> = list.split('"').skip(1).step_by(2).collect();
+    assert!(keywords.len() > 30, "{keywords:?}");
+    let lua = std::fs::read_to_string(dissector()).unwrap();
+    for keyword in keywords {
+        assert!(
+            lua.contains(&format!("{keyword} = ")),
+            "contrib/wireshark/p2pchat.lua has no entry for {keyword}"
+        );
+    }
+}
