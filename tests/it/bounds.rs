@@ -4,7 +4,7 @@
 //! `FLOOD` lines of one kind, one test per kind, so they run side by side.
 //! The flooded peer's resident memory (`VmRSS`, from `/proc`) stays within
 //! `ALLOWANCE_KIB` of what it was once the lobby ran, and the peer still
-//! works after it: a message sent after the flood is shown on its screen.
+//! works after it: what its user types then reaches the other side.
 //!
 //! Each flood is followed by a message that marks its end; the test reads
 //! the peer's output until the marker shows, so it measures only once the
@@ -15,11 +15,12 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
+use crossbeam_channel::Receiver;
 use p2pchat::peer::ADD_PROMPT;
 use p2pchat::wire::MAX_LINE;
 use tempfile::TempDir;
@@ -108,12 +109,56 @@ fn wait_for(peer: &mut PeerProcess, log: &mut LogTail, shown: &str, kept: &str) 
     }
 }
 
-/// Reads whatever `stream` brings until it ends, so that the peer at the
-/// other end never waits to write to us.
-fn drain(stream: &TcpStream) -> JoinHandle<()> {
-    let reader = BufReader::new(stream.try_clone().unwrap());
-    thread::spawn(move || for _ in reader.lines().map_while(Result::ok) {})
+/// A connection played by hand, and what reads it.
+struct Drained {
+    stream: TcpStream,
+    reading: JoinHandle<()>,
+    /// Hears once the peer sends a line that holds `watched`.
+    heard: Receiver<()>,
 }
+
+/// Reads whatever `stream` brings until it ends, so that the peer at the
+/// other end never waits to write to us, and says when a line holds
+/// `watched`.
+fn drain(stream: TcpStream, watched: &'static str) -> Drained {
+    let reader = BufReader::new(stream.try_clone().unwrap());
+    let (tx, heard) = crossbeam_channel::unbounded();
+    let reading = thread::spawn(move || {
+        for line in reader.lines().map_while(Result::ok) {
+            if line.contains(watched) {
+                let _ = tx.send(());
+            }
+        }
+    });
+    Drained {
+        stream,
+        reading,
+        heard,
+    }
+}
+
+impl Drained {
+    /// Waits until the peer has sent the watched text.
+    #[track_caller]
+    fn hears_it(&self) {
+        self.heard
+            .recv_timeout(PEER_WAIT)
+            .expect("the peer sends what it was told to");
+    }
+
+    /// Ends the connection, and waits for what read it.
+    fn close(self) {
+        // The reader holds a handle of its own: the socket ends only once
+        // both halves are shut.
+        let _ = self.stream.shutdown(Shutdown::Both);
+        self.reading.join().unwrap();
+    }
+}
+
+/// What the flooded peer's user types after a flood, and the peer at the
+/// other end must then get: the flooded peer still reads its keyboard and
+/// still sends.
+const STILL_HERE: &str = "still here after the flood";
 
 /// The flooded peer's resident memory once its lobby ran, to measure the
 /// flood's growth against.
@@ -176,7 +221,7 @@ struct Member {
     bob: PeerProcess,
     port: u16,
     /// Mallory's connection to bob, and what reads it.
-    lobby: (TcpStream, JoinHandle<()>),
+    lobby: Drained,
 }
 
 impl Member {
@@ -189,9 +234,9 @@ impl Member {
         bob.join(PASSWORD);
         register(server.addr(), &["mallory"]);
         let stream = invite_bob(&mut bob, server.addr(), port);
-        let draining = drain(&stream);
-        let mut log = LogTail::new(logs.path(), "bob");
         writeln!(&stream, "MSG mallory ready").unwrap();
+        let lobby = drain(stream, STILL_HERE);
+        let mut log = LogTail::new(logs.path(), "bob");
         wait_for(&mut bob, &mut log, "[mallory] ready", "[mallory] ready");
         Member {
             server,
@@ -199,27 +244,27 @@ impl Member {
             log,
             bob,
             port,
-            lobby: (stream, draining),
+            lobby,
         }
     }
 
     /// Mallory floods bob with `line`, then a message; bob grows by at
-    /// most the allowance, and then shows the next message on his screen.
+    /// most the allowance, and then still sends what his user types.
     #[track_caller]
     fn floods(kind: &str, line: Line) {
         let mut member = Member::start();
         let growth = Growth::new(&member.bob);
         let marker = format!("flood of {kind} done");
-        let stream = &member.lobby.0;
+        let stream = &member.lobby.stream;
         thread::scope(|scope| {
             let writer = scope.spawn(|| flood(stream, line, &format!("MSG mallory {marker}")));
             wait_for(&mut member.bob, &mut member.log, &marker, &marker);
             writer.join().unwrap().unwrap();
         });
         growth.check(kind, &member.bob);
-        writeln!(&*stream, "MSG mallory still here").unwrap();
-        member.bob.sees("[mallory] still here");
-        member.close();
+        member.bob.types(STILL_HERE);
+        member.lobby.hears_it();
+        member.lobby.close();
     }
 
     /// Mallory floods bob with `line`, the first of which ends his
@@ -229,7 +274,7 @@ impl Member {
     fn floods_to_the_end(kind: &str, line: Line, ended: &str) {
         let mut member = Member::start();
         let growth = Growth::new(&member.bob);
-        let stream = &member.lobby.0;
+        let stream = &member.lobby.stream;
         thread::scope(|scope| {
             let writer = scope.spawn(|| flood(stream, line, "HELLO"));
             wait_for(&mut member.bob, &mut member.log, ended, ended);
@@ -240,13 +285,7 @@ impl Member {
         let stream = invite_bob(&mut member.bob, member.server.addr(), member.port);
         writeln!(&stream, "MSG mallory still here").unwrap();
         member.bob.sees("[mallory] still here");
-        member.close();
-    }
-
-    fn close(self) {
-        let (stream, draining) = self.lobby;
-        drop(stream);
-        draining.join().unwrap();
+        member.lobby.close();
     }
 }
 
@@ -398,7 +437,7 @@ struct Leader {
     /// Where bob takes chat requests.
     listener: TcpListener,
     /// Bob's connection to alice, and what reads it.
-    lobby: (TcpStream, JoinHandle<()>),
+    lobby: Drained,
 }
 
 impl Leader {
@@ -419,9 +458,9 @@ impl Leader {
         alice.types("Yes");
         alice.sees("Added bob");
         let stream = accept_alice(&mut alice, &listener, server.addr());
-        let draining = drain(&stream);
-        let mut log = LogTail::new(logs.path(), "alice");
         writeln!(&stream, "MSG ready").unwrap();
+        let lobby = drain(stream, STILL_HERE);
+        let mut log = LogTail::new(logs.path(), "alice");
         wait_for(&mut alice, &mut log, "[bob] ready", "[bob] ready");
         Leader {
             server,
@@ -429,29 +468,27 @@ impl Leader {
             log,
             alice,
             listener,
-            lobby: (stream, draining),
+            lobby,
         }
     }
 
     /// Bob floods alice with `line`, then a message; alice grows by at
-    /// most the allowance, and then shows the next message on her screen.
+    /// most the allowance, and then still sends what her user types.
     #[track_caller]
     fn floods(kind: &str, line: Line) {
         let mut leader = Leader::start();
         let growth = Growth::new(&leader.alice);
         let marker = format!("flood of {kind} done");
-        let stream = &leader.lobby.0;
+        let stream = &leader.lobby.stream;
         thread::scope(|scope| {
             let writer = scope.spawn(|| flood(stream, line, &format!("MSG {marker}")));
             wait_for(&mut leader.alice, &mut leader.log, &marker, &marker);
             writer.join().unwrap().unwrap();
         });
         growth.check(kind, &leader.alice);
-        writeln!(&*stream, "MSG still here").unwrap();
-        leader.alice.sees("[bob] still here");
-        let (stream, draining) = leader.lobby;
-        drop(stream);
-        draining.join().unwrap();
+        leader.alice.types(STILL_HERE);
+        leader.lobby.hears_it();
+        leader.lobby.close();
     }
 }
 
@@ -557,9 +594,9 @@ fn member_floods_unknown_lines() {
 fn member_floods_leave() {
     let mut leader = Leader::start();
     let growth = Growth::new(&leader.alice);
-    let (stream, draining) = leader.lobby;
+    let stream = &leader.lobby.stream;
     thread::scope(|scope| {
-        let writer = scope.spawn(|| flood(&stream, |_| "LEAVE".to_string(), "HELLO"));
+        let writer = scope.spawn(|| flood(stream, |_| "LEAVE".to_string(), "HELLO"));
         wait_for(
             &mut leader.alice,
             &mut leader.log,
@@ -569,8 +606,7 @@ fn member_floods_leave() {
         let _ = writer.join().unwrap();
     });
     growth.check("LEAVE", &leader.alice);
-    drop(stream);
-    draining.join().unwrap();
+    leader.lobby.close();
     let stream = accept_alice(&mut leader.alice, &leader.listener, leader.server.addr());
     writeln!(&stream, "MSG still here").unwrap();
     leader.alice.sees("[bob] still here");
