@@ -83,8 +83,7 @@ impl LogTail {
                 continue;
             };
             let mut bytes = Vec::new();
-            if open.seek(SeekFrom::Start(start)).is_err() || open.read_to_end(&mut bytes).is_err()
-            {
+            if open.seek(SeekFrom::Start(start)).is_err() || open.read_to_end(&mut bytes).is_err() {
                 continue;
             }
             self.read.insert(path, start + bytes.len() as u64);
