@@ -28,8 +28,18 @@ pub fn is_unsafe(c: char) -> bool {
 /// characters, since every line a peer shows, logs or relays is checked,
 /// many times over in a flood.
 pub fn is_plain_ascii(text: &str) -> bool {
-    text.bytes()
-        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    // Plain comparisons in a loop, with no range or iterator calls: the
+    // tests run an unoptimised build, which calls those for every byte.
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        let b = bytes[at];
+        if (b < b' ' && b != b'\t') || b > b'~' {
+            return false;
+        }
+        at += 1;
+    }
+    true
 }
 
 /// `text` with every unsafe character written as `\u{XX}`, so that what a
