@@ -11,9 +11,6 @@
 /// idle members does not hold on to the memory of one old burst.
 const IDLE_CAPACITY: usize = 64 * 1024;
 
-/// What the plaintext buffer keeps after a seal: one full record's worth.
-const SEALED_LINES_CAPACITY: usize = 16 * 1024;
-
 /// The bytes a connection owes its socket, in order: `wire` first, then
 /// `lines` once sealed.
 #[derive(Debug, Default)]
@@ -53,12 +50,12 @@ impl Outbox {
         }
     }
 
-    /// The lines are in `wire` now, as records. The plaintext buffer keeps
-    /// one record's worth: under a backlog, what is owed sits in `wire`,
-    /// and a second large buffer per member would double the hub's memory.
+    /// The lines are in `wire` now, as records. The plaintext buffer is
+    /// let go: under a backlog, what is owed sits in `wire`, and a second
+    /// buffer kept per member would add its size to the hub's memory for
+    /// every member (a few allocations per flush cost less than that).
     pub(super) fn lines_sealed(&mut self) {
-        self.lines.clear();
-        self.lines.shrink_to(SEALED_LINES_CAPACITY);
+        self.lines = Vec::new();
     }
 
     /// Gives up everything owed (the connection is broken).

@@ -5,8 +5,8 @@
 //! functions: `HubLink::connect` (tell the hub, which can then shut the
 //! socket, ending a handshake under way), `secure` (over TLS: the sniff
 //! that answers a person typing plain text, then the handshake under a
-//! deadline; the client's key, if it presented one, is then
-//! `conn.peer_key()`), `prepare` (the timeouts),
+//! deadline, on a thread that ends with it; the client's key, if it
+//! presented one, is then `conn.peer_key()`), `prepare` (the timeouts),
 //! `talk` (one request after another until the client leaves or the hub
 //! says BYE), and the goodbye to the hub, which `HubLink` sends on every way
 //! out. It never
@@ -27,7 +27,7 @@ use super::hub::{Bye, RegistryEvent, Socket};
 use super::throttle::Site;
 use crate::conn::{Conn, Received, Stream};
 use crate::crypto::{
-    IdentityKey, Opening, PeerKey, accept, plain_text_notice, refuse_plain_text, sniff,
+    IdentityKey, Opening, PeerKey, accept_aside, plain_text_notice, refuse_plain_text, sniff,
 };
 use crate::line::is_timeout;
 use crate::password::HashQueue;
@@ -239,7 +239,9 @@ impl Connection {
             }
             Opening::Tls => {}
         }
-        match accept(tcp, Arc::clone(config), deadline) {
+        // On a thread of its own, so this thread's stack stays as shallow
+        // as in plain text for as long as the client stays.
+        match accept_aside(tcp, Arc::clone(config), deadline) {
             Ok(tls) => {
                 if self.trace.is_on() {
                     let key = tls.peer_fingerprint();
