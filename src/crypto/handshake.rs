@@ -112,10 +112,14 @@ pub fn accept_aside(
     })
 }
 
-/// The stack of `accept_aside`'s thread: that of a registry connection's
-/// thread, which ran the handshake itself before, and far less than the
-/// default 2 MiB.
-const HANDSHAKE_STACK: usize = 256 * 1024;
+/// The stack of `accept_aside`'s thread: several times what a handshake
+/// touches (under 24 KiB, read from a registry's stacks), and smaller than
+/// any long-lived connection thread's. The size matters: glibc keeps the
+/// stacks of ended threads for new threads of about the same size, with
+/// 16 KiB below their last frame still resident, so a handshake stack of a
+/// connection thread's size would be handed to the next connection thread
+/// with the handshake's pages in it.
+const HANDSHAKE_STACK: usize = 128 * 1024;
 
 /// The client's side: the handshake with the server `tcp` is connected to.
 /// The server's name is its address: the key is checked, not the name.
