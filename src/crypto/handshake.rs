@@ -84,7 +84,7 @@ pub fn accept(
     deadline: Instant,
 ) -> Result<TlsStream, HandshakeError> {
     let conn = ServerConnection::new(config)?;
-    TlsStream::handshake(tcp.into(), conn.into(), deadline)
+    handshake(tcp.into(), conn.into(), deadline)
 }
 
 /// `accept` on a short-lived thread of its own, for a server of thousands
@@ -131,13 +131,30 @@ pub fn connect(
     let tcp = tcp.into();
     let name = ServerName::IpAddress(tcp.peer_addr()?.ip().into());
     let conn = ClientConnection::new(config, name)?;
-    TlsStream::handshake(tcp, conn.into(), deadline)
+    handshake(tcp, conn.into(), deadline)
+}
+
+/// Drives `conn`'s handshake on `tcp` under `deadline`, then gives the
+/// socket back its timeouts, whatever happened.
+fn handshake(
+    tcp: Arc<TcpStream>,
+    mut conn: Connection,
+    deadline: Instant,
+) -> Result<TlsStream, HandshakeError> {
+    let timeouts = (tcp.read_timeout()?, tcp.write_timeout()?);
+    let done = drive_handshake(&tcp, &mut conn, deadline);
+    let restored = tcp
+        .set_read_timeout(timeouts.0)
+        .and_then(|()| tcp.set_write_timeout(timeouts.1));
+    done?;
+    restored?;
+    Ok(TlsStream::new(tcp, conn))
 }
 
 /// Writes and reads until the handshake is complete, each socket call
 /// bounded by what is left before `deadline`, then sends what the handshake
 /// left to send (the client's `Finished`).
-pub(super) fn drive_handshake(
+fn drive_handshake(
     mut tcp: &TcpStream,
     conn: &mut Connection,
     deadline: Instant,

@@ -26,11 +26,9 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
 
 use rustls::Connection;
 
-use super::handshake::{HandshakeError, drive_handshake};
 use super::incoming::Incoming;
 use super::keys::{Fingerprint, IdentityKey};
 
@@ -45,26 +43,15 @@ pub struct TlsStream {
 }
 
 impl TlsStream {
-    pub(super) fn handshake(
-        tcp: Arc<TcpStream>,
-        mut conn: Connection,
-        deadline: Instant,
-    ) -> Result<TlsStream, HandshakeError> {
-        let timeouts = (tcp.read_timeout()?, tcp.write_timeout()?);
-        let done = drive_handshake(&tcp, &mut conn, deadline);
-        // The socket's timeouts are the caller's again, whatever happened.
-        let restored = tcp
-            .set_read_timeout(timeouts.0)
-            .and_then(|()| tcp.set_write_timeout(timeouts.1));
-        done?;
-        restored?;
+    /// The stream of a session whose handshake is complete.
+    pub(super) fn new(tcp: Arc<TcpStream>, conn: Connection) -> TlsStream {
         let peer = Peer::of(&conn);
-        Ok(TlsStream {
+        TlsStream {
             conn,
             tcp,
             incoming: Incoming::new(),
             peer,
-        })
+        }
     }
 
     /// The two halves, for a reader thread and a writer thread, sharing
