@@ -8,7 +8,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::marker::PhantomData;
 use std::str::FromStr;
 
-use super::{Received, WriteHalf};
+use super::{Outbox, Received, WriteHalf};
 use crate::line::{Frame, LineReader};
 use crate::trace::Trace;
 
@@ -133,18 +133,35 @@ impl<W, Out> Writer<W, Out> {
 }
 
 impl<Out> Writer<WriteHalf, Out> {
-    /// Encodes one line into `queue`, the bytes this connection owes its
-    /// socket, for an owner that pushes them without blocking. `line` is
-    /// the line's text with its `\n`, made once for every member a line
-    /// goes to; in plain text it goes into the queue as it is, and over TLS
-    /// it is sealed into records there. Traced as sent. An error means the
-    /// TLS session is broken, and nothing was queued.
-    pub fn queue(&self, line: &[u8], queue: &mut Vec<u8>) -> io::Result<()> {
+    /// Queues one line in `outbox`, what this connection owes its socket,
+    /// for an owner that pushes it without blocking. `line` is the line's
+    /// text with its `\n`, made once for every member a line goes to; in
+    /// plain text it goes to the wire bytes as it is, and over TLS it waits
+    /// for `seal`. Traced as sent.
+    pub fn queue(&self, line: &[u8], outbox: &mut Outbox) {
         if self.trace.is_on() {
             let text = line.strip_suffix(b"\n").unwrap_or(line);
             self.trace.sent(&self.peer, String::from_utf8_lossy(text));
         }
-        self.inner.encode(line, queue)
+        if self.inner.is_tls() {
+            outbox.lines.extend_from_slice(line);
+        } else {
+            outbox.wire.extend_from_slice(line);
+        }
+    }
+
+    /// Seals every line queued since the last seal into as few TLS records
+    /// as they fit (up to 16 KiB of plaintext each), after the wire bytes
+    /// already owed: the cost of TLS is then per flush, not per line. Does
+    /// nothing in plain text. An error means the TLS session is broken, and
+    /// nothing more can go out.
+    pub fn seal(&self, outbox: &mut Outbox) -> io::Result<()> {
+        if outbox.lines.is_empty() {
+            return Ok(());
+        }
+        self.inner.encode(&outbox.lines, &mut outbox.wire)?;
+        outbox.lines_sealed();
+        Ok(())
     }
 }
 

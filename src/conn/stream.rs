@@ -150,6 +150,10 @@ impl WriteHalf {
         }
     }
 
+    pub fn is_tls(&self) -> bool {
+        matches!(self, WriteHalf::Tls(_))
+    }
+
     /// Appends to `out` the bytes that carry `plain` on this stream: the
     /// same bytes in plain text, TLS records otherwise. The bytes must go
     /// out in order, each exactly once; after an error the stream is broken.
