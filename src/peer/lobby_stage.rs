@@ -13,6 +13,7 @@ use super::LOBBY_HELP;
 use super::app::App;
 use super::commands::LobbyInput;
 use super::effect::{Answer, Effect, Effects, LogId};
+use super::files::Route;
 use super::msg::{Asker, RegistryAsk};
 use super::render::{LobbyEvent, Role};
 use super::stage::{Membership, Pending, Phase, Stage};
@@ -44,6 +45,9 @@ impl App {
     }
 
     pub(super) fn member(&mut self, mut membership: Membership, line: &str) -> Stage {
+        if self.file_command(line, Route::Member(&membership)) {
+            return Stage::Member(membership);
+        }
         match LobbyInput::from(line) {
             LobbyInput::Members => self.show_members(&membership.members),
             LobbyInput::Leave => {
@@ -377,6 +381,8 @@ impl Membership {
             }
             ToMember::Invitation { name, status } => LobbyEvent::Invitation { name, status },
             ToMember::Err(code, text) => LobbyEvent::LeaderSays(code, text),
+            // Handled by the app, which holds the offers (`on_leader_line`).
+            ToMember::File { .. } => return None,
             ToMember::Left(_)
             | ToMember::ChatRequest { .. }
             | ToMember::Hello

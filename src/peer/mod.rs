@@ -15,6 +15,10 @@ mod checks;
 mod commands;
 mod driver;
 mod effect;
+mod file_book;
+mod file_desk;
+mod file_news;
+mod files;
 mod first_line;
 mod invitations;
 mod invitee;
@@ -64,13 +68,15 @@ use msg::Event;
 use registry_worker::RegistryWorker;
 use tls::PeerTls;
 
+pub use crate::files::{FileConfig, default_download_dir};
+
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
 pub const MENU_PROMPT: &str =
     "Press '1' for 'Online User List', '2' for search, '3' for starting to chat:";
 pub const ADD_PROMPT: &str = "Do you want to add the user to your conversation list? ['Yes', 'No']";
 
-const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (sealed to <name>'s key: the leader relays it but cannot read it; one to a member with no key is not sealed), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; /leave and /quit by the leader end it for everyone), /list and /search <name> ask the registry, /verify <name> shows a safety code to compare with <name> by voice, /leave returns to the menu, /quit leaves and exits, /help shows this.";
+const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (sealed to <name>'s key: the leader relays it but cannot read it; one to a member with no key is not sealed), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; /leave and /quit by the leader end it for everyone), /list and /search <name> ask the registry, /verify <name> shows a safety code to compare with <name> by voice, /send <name> <path> (or /send all <path>) offers a file, /accept, /decline and /cancel [id] answer or stop one, /files lists them, /leave returns to the menu, /quit leaves and exits, /help shows this.";
 
 /// How often a joined peer says HELLO to the registry.
 pub const DEFAULT_REGISTRY_HELLO_INTERVAL: Duration = Duration::from_secs(10);
@@ -134,6 +140,8 @@ pub struct PeerConfig {
     /// lead or to come back) and the one sealed messages to it open with.
     /// `None` makes a fresh pair at start, kept for this run only.
     pub identity: Option<Arc<Identity>>,
+    /// Where received files go and what is accepted.
+    pub files: FileConfig,
 }
 
 impl PeerConfig {
@@ -156,6 +164,7 @@ impl PeerConfig {
             trace: Trace::off(),
             registry_security: RegistrySecurity::Plaintext,
             identity: None,
+            files: FileConfig::default(),
         }
     }
 }
@@ -298,6 +307,7 @@ impl Peer {
         let chat_port = config.advertise_port.unwrap_or(listener.addr.port());
         let registry =
             RegistryWorker::start(link, keys.clone(), events.clone()).map_err(PeerError::Thread)?;
+        let files = file_desk::FileDesk::new(tls.clone(), config.trace, events.clone());
         let mut driver = Driver {
             screen: screen::Screen::new(console.screen.clone()),
             registry,
@@ -312,9 +322,9 @@ impl Peer {
             lobbies: lobbies::Lobbies::default(),
             links: links::Links::default(),
             walks: std::collections::HashMap::new(),
+            files,
         };
-        let confirm = console.secrets_unseen;
-        let mut app = App::new(config, chat_port, confirm, driver::now());
+        let mut app = App::new(config, chat_port, console.secrets_unseen, driver::now());
         app.keys = keys;
         drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
         driver.quit(&mut app);

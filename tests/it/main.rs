@@ -11,6 +11,7 @@ mod client;
 #[cfg(target_os = "linux")]
 mod discovery;
 mod faults;
+mod files;
 mod hardening;
 mod hostile;
 mod ipv6;

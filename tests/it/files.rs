@@ -1,0 +1,165 @@
+//! Files between real peer binaries, piped: offered through the lobby,
+//! fetched directly from the sender, checked, saved under safe names.
+
+use std::fs;
+use std::path::Path;
+
+use crate::support::{PASSWORD, PeerProcess, TestServer, temp_dir};
+
+/// Alice leads a lobby with bob in it; each saves into its own folder.
+fn lobby(
+    server: &TestServer,
+    logs: &Path,
+    downloads: &Path,
+    extra: &[&str],
+) -> (PeerProcess, PeerProcess) {
+    let dir = |who: &str| downloads.join(who).to_str().unwrap().to_string();
+    let (alice_dir, bob_dir) = (dir("alice"), dir("bob"));
+    let mut alice_args = vec!["--download-dir", &alice_dir];
+    alice_args.extend_from_slice(extra);
+    let mut bob_args = vec!["--download-dir", &bob_dir];
+    bob_args.extend_from_slice(extra);
+    let mut alice = PeerProcess::start_with("alice", server.addr(), logs, &alice_args);
+    let mut bob = PeerProcess::start_with("bob", server.addr(), logs, &bob_args);
+    alice.join(PASSWORD);
+    bob.join(PASSWORD);
+    for line in ["2", "bob", "Yes", "3"] {
+        alice.types(line);
+    }
+    bob.sees("Chat request from 'alice'");
+    bob.types("OK");
+    bob.sees("You are in alice's lobby with: alice, bob");
+    alice.sees("Client ('bob') connected");
+    (alice, bob)
+}
+
+/// Bytes that look random and are the same on every run.
+fn noise(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+#[test]
+fn files_of_every_size_arrive_identical_and_never_overwrite() {
+    let server = TestServer::start();
+    let (logs, downloads, outbox) = (temp_dir(), temp_dir(), temp_dir());
+    let (mut alice, mut bob) = lobby(&server, logs.path(), downloads.path(), &[]);
+    let received = downloads.path().join("bob");
+    let files = [
+        ("empty", Vec::new()),
+        ("one", vec![b'x']),
+        ("big.bin", noise(10 << 20)),
+    ];
+    for (name, bytes) in &files {
+        let path = outbox.path().join(name);
+        fs::write(&path, bytes).unwrap();
+        alice.types(&format!("/send bob {}", path.display()));
+        alice.sees(&format!("Offered {name} "));
+        bob.sees(&format!("alice offers {name} "));
+        bob.types("/accept");
+        bob.sees(&format!("Accepted {name} from alice"));
+        bob.sees(&format!("Saved {name} from alice at "));
+        alice.sees(&format!("Sending {name} to bob: done"));
+        assert_eq!(&fs::read(received.join(name)).unwrap(), bytes, "{name}");
+    }
+    // Progress was told at each quarter of the big file, on both sides.
+    for pct in [25, 50, 75, 100] {
+        assert_eq!(
+            bob.seen_count(&format!("Receiving big.bin from alice: {pct} %")),
+            1
+        );
+        assert_eq!(
+            alice.seen_count(&format!("Sending big.bin to bob: {pct} %")),
+            1
+        );
+    }
+    // The same name again is saved beside the first, numbered.
+    let path = outbox.path().join("one");
+    fs::write(&path, b"y").unwrap();
+    alice.types(&format!("/send bob {}", path.display()));
+    bob.sees("alice offers one ");
+    bob.types("/accept");
+    bob.sees("Saved one from alice at ");
+    assert_eq!(fs::read(received.join("one")).unwrap(), b"x");
+    assert_eq!(fs::read(received.join("one (1)")).unwrap(), b"y");
+    let leftovers: Vec<_> = fs::read_dir(&received)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".part") || n.ends_with(".sum"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // A declined offer moves nothing, and both sides say so.
+    alice.types(&format!("/send all {}", path.display()));
+    bob.sees("alice offers one ");
+    bob.types("/decline");
+    bob.sees("Declined one from alice.");
+    alice.sees("bob declined one.");
+    assert!(!received.join("one (2)").exists());
+
+    bob.types("/quit");
+    bob.sees("Bye.");
+    alice.types("/quit");
+    alice.sees("Bye.");
+    assert!(alice.wait().0.success());
+    assert!(bob.wait().0.success());
+    let log = |who: &str| {
+        let dir = logs.path().join(who);
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect::<String>()
+    };
+    let (alice_log, bob_log) = (log("alice"), log("bob"));
+    assert!(
+        alice_log.contains("Offered big.bin") && alice_log.contains("bob declined one."),
+        "{alice_log}"
+    );
+    assert!(
+        bob_log.contains("Saved big.bin from alice at")
+            && bob_log.contains("Declined one from alice."),
+        "{bob_log}"
+    );
+}
+
+#[test]
+fn expired_and_too_large_offers_are_refused_and_an_unwritable_folder_fails_cleanly() {
+    let server = TestServer::start();
+    let (logs, downloads, outbox) = (temp_dir(), temp_dir(), temp_dir());
+    // Bob's download folder is a file: nothing can be written in it.
+    fs::write(downloads.path().join("bob"), b"not a folder").unwrap();
+    let (mut alice, mut bob) = lobby(
+        &server,
+        logs.path(),
+        downloads.path(),
+        &["--offer-timeout", "0.3", "--max-file-size", "4"],
+    );
+    let path = outbox.path().join("five");
+    fs::write(&path, b"12345").unwrap();
+    alice.types(&format!("/send bob {}", path.display()));
+    bob.sees("Declined five from alice: it is larger than --max-file-size.");
+    alice.sees("bob declined five.");
+
+    let path = outbox.path().join("four");
+    fs::write(&path, b"1234").unwrap();
+    alice.types(&format!("/send bob {}", path.display()));
+    bob.sees("alice offers four ");
+    bob.types("/accept");
+    bob.sees("Declined four from alice: the download folder");
+    alice.sees("bob declined four.");
+
+    alice.types(&format!("/send bob {}", path.display()));
+    bob.sees("alice offers four ");
+    // The offer waits 0.3 s; the next file line after that finds it gone.
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    bob.types("/accept");
+    bob.sees("The offer of four from alice expired unanswered.");
+    bob.sees("No file offer is waiting.");
+}
