@@ -4,7 +4,13 @@
 use std::fs;
 use std::path::Path;
 
-use crate::support::{PASSWORD, PeerProcess, TestServer, temp_dir};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Instant;
+
+use p2pchat::crypto::{self, Identity, ServerKey};
+
+use crate::support::{PASSWORD, PeerProcess, READ_TIMEOUT, TestServer, temp_dir};
 
 /// Alice leads a lobby with bob in it; each saves into its own folder.
 fn lobby(
@@ -13,14 +19,29 @@ fn lobby(
     downloads: &Path,
     extra: &[&str],
 ) -> (PeerProcess, PeerProcess) {
-    let dir = |who: &str| downloads.join(who).to_str().unwrap().to_string();
-    let (alice_dir, bob_dir) = (dir("alice"), dir("bob"));
-    let mut alice_args = vec!["--download-dir", &alice_dir];
-    alice_args.extend_from_slice(extra);
-    let mut bob_args = vec!["--download-dir", &bob_dir];
-    bob_args.extend_from_slice(extra);
-    let mut alice = PeerProcess::start_with("alice", server.addr(), logs, &alice_args);
-    let mut bob = PeerProcess::start_with("bob", server.addr(), logs, &bob_args);
+    let extra: Vec<String> = extra.iter().map(|arg| arg.to_string()).collect();
+    let (alice, bob, _) = lobby_with(server, logs, downloads, |_| extra.clone());
+    (alice, bob)
+}
+
+/// Alice leads a lobby with bob in it; each saves into its own folder
+/// under `downloads` and takes `extra(name)` as well. Returns alice's
+/// real chat port too.
+pub(super) fn lobby_with(
+    server: &TestServer,
+    logs: &Path,
+    downloads: &Path,
+    extra: impl Fn(&str) -> Vec<String>,
+) -> (PeerProcess, PeerProcess, u16) {
+    let start = |name: &str| {
+        let dir = downloads.join(name).to_str().unwrap().to_string();
+        let mut args = vec!["--download-dir".to_string(), dir];
+        args.extend(extra(name));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        PeerProcess::start_with(name, server.addr(), logs, &args)
+    };
+    let (mut alice, mut bob) = (start("alice"), start("bob"));
+    let port = alice.chat_port();
     alice.join(PASSWORD);
     bob.join(PASSWORD);
     for line in ["2", "bob", "Yes", "3"] {
@@ -30,11 +51,17 @@ fn lobby(
     bob.types("OK");
     bob.sees("You are in alice's lobby with: alice, bob");
     alice.sees("Client ('bob') connected");
-    (alice, bob)
+    (alice, bob, port)
+}
+
+/// The offer's id in a line `... (offer <id>).`.
+pub(super) fn offer_id(line: &str) -> String {
+    let id = line.rsplit("(offer ").next().unwrap();
+    id.trim_end_matches(").").to_string()
 }
 
 /// Bytes that look random and are the same on every run.
-fn noise(len: usize) -> Vec<u8> {
+pub(super) fn noise(len: usize) -> Vec<u8> {
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     (0..len)
         .map(|_| {
@@ -69,7 +96,21 @@ fn files_of_every_size_arrive_identical_and_never_overwrite() {
         alice.sees(&format!("Sending {name} to bob: done"));
         assert_eq!(&fs::read(received.join(name)).unwrap(), bytes, "{name}");
     }
-    // Progress was told at each quarter of the big file, on both sides.
+    // Progress was told, piped, at the start, at each quarter of the big
+    // file and at the end, once each, on both sides.
+    for (bob_says, alice_says) in [
+        (
+            "Receiving big.bin from alice: started at byte 0.",
+            "Sending big.bin to bob: started at byte 0.",
+        ),
+        (
+            "Saved big.bin from alice at ",
+            "Sending big.bin to bob: done (10485760 bytes sent).",
+        ),
+    ] {
+        assert_eq!(bob.seen_count(bob_says), 1, "{bob_says}");
+        assert_eq!(alice.seen_count(alice_says), 1, "{alice_says}");
+    }
     for pct in [25, 50, 75, 100] {
         assert_eq!(
             bob.seen_count(&format!("Receiving big.bin from alice: {pct} %")),
@@ -162,4 +203,54 @@ fn expired_and_too_large_offers_are_refused_and_an_unwritable_folder_fails_clean
     bob.types("/accept");
     bob.sees("The offer of four from alice expired unanswered.");
     bob.sees("No file offer is waiting.");
+}
+
+#[test]
+fn over_tls_a_file_is_fetched_only_with_the_key_of_its_recipients_seat() {
+    let server = TestServer::tls();
+    let fingerprint = server.fingerprint().unwrap().to_string();
+    let (logs, downloads, outbox, data) = (temp_dir(), temp_dir(), temp_dir(), temp_dir());
+    let (mut alice, mut bob, port) = lobby_with(&server, logs.path(), downloads.path(), |name| {
+        let data = data.path().join(name).to_str().unwrap().to_string();
+        ["--trust-registry", &fingerprint, "--data-dir", &data]
+            .map(String::from)
+            .to_vec()
+    });
+    let bytes = noise(300_000);
+    let path = outbox.path().join("secret.bin");
+    fs::write(&path, &bytes).unwrap();
+    alice.types(&format!("/send bob {}", path.display()));
+    let id = offer_id(&bob.sees("alice offers secret.bin "));
+    let fetch = format!("FETCH bob {id} 0\n");
+
+    // A stranger with a key of its own, claiming to be bob, is refused
+    // before a byte of the file moves: the key is not bob's seat's.
+    let mallory = Identity::generate().unwrap();
+    let config =
+        crypto::client_config(ServerKey::trust_on_first_use(), Some(mallory.tls())).unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    let mut tls = crypto::connect(tcp, config, Instant::now() + READ_TIMEOUT).unwrap();
+    tls.write_all(fetch.as_bytes()).unwrap();
+    let mut answer = String::new();
+    BufReader::new(tls).read_line(&mut answer).unwrap();
+    assert!(answer.starts_with("ERR BAD_KEY "), "{answer:?}");
+    // In plain text the listener does not even read the line.
+    let mut plain = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    plain.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    plain.write_all(fetch.as_bytes()).unwrap();
+    let mut heard = Vec::new();
+    let _ = plain.read_to_end(&mut heard);
+    assert!(
+        !String::from_utf8_lossy(&heard).contains("SENDING"),
+        "{heard:?}"
+    );
+
+    // Bob, whose key it is, gets the file, over TLS both ways.
+    bob.types("/accept");
+    bob.sees("Receiving secret.bin from alice: started at byte 0.");
+    bob.sees("Saved secret.bin from alice at ");
+    alice.sees("Sending secret.bin to bob: done (300000 bytes sent).");
+    let saved = downloads.path().join("bob").join("secret.bin");
+    assert_eq!(fs::read(saved).unwrap(), bytes);
 }
