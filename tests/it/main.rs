@@ -12,6 +12,7 @@ mod client;
 mod discovery;
 mod faults;
 mod files;
+mod files_faults;
 mod hardening;
 mod hostile;
 mod ipv6;
