@@ -1,7 +1,8 @@
 //! Files between real peers when the transfer goes wrong: alice's seat
 //! names a port of the test's (`--advertise-port`), where a `Relay` passes
 //! bob's `FETCH` on to alice's real chat port, cuts it off, holds it back,
-//! or plays a lying sender itself.
+//! or plays a lying sender itself; a member played by hand offers a name
+//! with a path; a real file's name holds control characters.
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -11,8 +12,13 @@ use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
+use p2pchat::crypto::Identity;
+use p2pchat::files::transfer::checksum_of;
+
 use crate::files::{lobby_with, noise, offer_id};
-use crate::support::{PeerProcess, READ_TIMEOUT, TestServer, temp_dir};
+use crate::support::{
+    Client, PASSWORD, PeerProcess, READ_TIMEOUT, TestServer, register_and_join, temp_dir,
+};
 
 /// What the relay does with each transfer connection, in turn.
 enum Plan {
@@ -314,4 +320,84 @@ fn cancel_from_either_side_stops_the_transfer_on_both() {
     bob.sees("Receiving big.bin from alice failed: ");
     relay.next();
     assert!(!downloads.path().join("bob").join("big.bin").exists());
+}
+
+#[test]
+fn an_offered_name_with_a_path_is_saved_by_its_last_part_in_the_download_folder() {
+    let server = TestServer::start();
+    let (logs, downloads) = (temp_dir(), temp_dir());
+    let dir = downloads.path().join("alice").join("in");
+    let dir_arg = dir.to_str().unwrap().to_string();
+    let mut alice = PeerProcess::start_with(
+        "alice",
+        server.addr(),
+        logs.path(),
+        &["--download-dir", &dir_arg],
+    );
+    alice.join(PASSWORD);
+    // Mallory is a member played by hand: a registry account, a chat port
+    // of the test's, and a key of her own announced with `OK`.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _registry = register_and_join(server.addr(), "mallory", port);
+    let mallory = Identity::generate().unwrap();
+    for line in ["2", "mallory", "Yes", "3"] {
+        alice.types(line);
+    }
+    let mut chat = Client::accept(&listener);
+    assert!(chat.recv().starts_with("CHAT_REQUEST alice "));
+    chat.send(&format!("OK {}", mallory.public()));
+    alice.sees("Client ('mallory') connected");
+    let (sum, size) = checksum_of(&b"hello"[..]).unwrap();
+    let id = "0123456789abcdef";
+    chat.send(&format!("FILE alice OFFER {id} {size} {sum} ../../x"));
+    alice.sees(&format!("mallory offers ../../x ({size} bytes, {sum})"));
+    alice.types("/accept");
+    // Alice fetches from mallory's seat: the test's own port.
+    let (fetch, _) = listener.accept().unwrap();
+    fetch.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    let mut line = String::new();
+    BufReader::new(&fetch).read_line(&mut line).unwrap();
+    assert_eq!(line, format!("FETCH alice {id} 0\n"));
+    (&fetch)
+        .write_all(format!("SENDING {id} 0 5\nhello").as_bytes())
+        .unwrap();
+    drop(fetch);
+    let saved = alice.sees("Saved ../../x from mallory at ");
+    assert!(
+        saved.contains(&dir.join("x").display().to_string()),
+        "{saved}"
+    );
+    assert_eq!(fs::read(dir.join("x")).unwrap(), b"hello");
+    // Nothing landed above the download folder.
+    for above in [
+        downloads.path().join("x"),
+        downloads.path().join("alice").join("x"),
+    ] {
+        assert!(!above.exists(), "{}", above.display());
+    }
+}
+
+#[test]
+fn a_file_named_with_control_characters_is_offered_and_saved_under_a_safe_name() {
+    let server = TestServer::start();
+    let (logs, downloads, outbox) = (temp_dir(), temp_dir(), temp_dir());
+    let (mut alice, mut bob, _) =
+        lobby_with(&server, logs.path(), downloads.path(), |_| Vec::new());
+    let name = "..\u{1b}[2Jevil\u{7}.txt";
+    let path = outbox.path().join(name);
+    fs::write(&path, b"bell").unwrap();
+    alice.types(&format!("/send bob {}", path.display()));
+    // The sender offers it under the safe name, and the recipient makes
+    // it safe again before it names a file.
+    bob.sees("alice offers _[2Jevil_.txt ");
+    bob.types("/accept");
+    bob.sees("Saved _[2Jevil_.txt from alice at ");
+    let received = downloads.path().join("bob");
+    let names: Vec<String> = fs::read_dir(&received)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["_[2Jevil_.txt"]);
+    assert_eq!(fs::read(received.join("_[2Jevil_.txt")).unwrap(), b"bell");
 }
