@@ -113,6 +113,7 @@ impl App {
             Incoming::Notice(notice) => self.on_notice(notice),
             Incoming::Link(notice) => self.on_link(notice),
             Incoming::Repeats => self.show_repeats(),
+            Incoming::OffersDue => self.expire_offers(self.log_in_use()),
             Incoming::LogFailed(failure) => self.log_failed(failure),
             Incoming::Lobby(answer) => self.on_lobby(answer),
             Incoming::Request(request) => self.on_invitation(request),

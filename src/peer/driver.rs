@@ -382,12 +382,14 @@ fn wait(
         after(SCREEN_RETRY)
     };
     let repeats = app.repeats.due().map_or_else(never, at);
+    let offers = app.files.next_expiry().map_or_else(never, at);
     let lobby_notices = driver.lobbies.notices(app.lobby_in_use());
     let leader_lines = driver.links.feed(app.link_in_use());
     let core = |input| Woken::Core(input);
     select! {
         recv(screen_retry) -> _ => Woken::ScreenRetry,
         recv(repeats) -> _ => core(Incoming::Repeats),
+        recv(offers) -> _ => core(Incoming::OffersDue),
         // A reader that ended without a word is a leader gone.
         recv(leader_lines) -> line => {
             core(Incoming::Feed(line.unwrap_or(FromLeader::Gone { silent: false })))

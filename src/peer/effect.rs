@@ -63,6 +63,8 @@ pub(super) enum Incoming {
     Link(LinkNotice),
     /// The count of a repeated warning is due.
     Repeats,
+    /// A file offer, either way, expires (`App::files.next_expiry`).
+    OffersDue,
     /// A chat log could not be kept (fed back at once by the driver).
     LogFailed(LogFailure),
     /// A lobby hub's answer to a `LobbyCommand` (fed back at once by the

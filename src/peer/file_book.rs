@@ -5,6 +5,7 @@
 //! each input, and the driver does every read, write and connection.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use crate::files::{FileConfig, IncomingOffers, OfferLimits, OutgoingOffers};
 use crate::lobby::Seat;
@@ -58,6 +59,14 @@ impl FileBook {
             moving: Vec::new(),
             config,
         }
+    }
+
+    /// When the next offer, either way, expires: the driver wakes the core
+    /// then (`Incoming::OffersDue`).
+    pub(super) fn next_expiry(&self) -> Option<Instant> {
+        let theirs = self.incoming.iter().map(|offer| offer.expires);
+        let ours = self.outgoing.iter().map(|offer| offer.expires);
+        theirs.chain(ours).min()
     }
 
     /// Whether as many transfers run as may at once, both ways.

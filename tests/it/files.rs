@@ -198,10 +198,11 @@ fn expired_and_too_large_offers_are_refused_and_an_unwritable_folder_fails_clean
 
     alice.types(&format!("/send bob {}", path.display()));
     bob.sees("alice offers four ");
-    // The offer waits 0.3 s; the next file line after that finds it gone.
-    std::thread::sleep(std::time::Duration::from_millis(400));
-    bob.types("/accept");
+    // The offer waits 0.3 s, then both sides say it expired, and there
+    // is nothing to accept.
     bob.sees("The offer of four from alice expired unanswered.");
+    alice.sees("Your offer of four expired.");
+    bob.types("/accept");
     bob.sees("No file offer is waiting.");
 }
 

@@ -311,3 +311,29 @@ fn a_fetch_is_served_to_its_recipient_until_the_offer_expires() {
         &["refuse 100: NotFound no such offer accepted by you"],
     );
 }
+
+#[test]
+fn offers_both_ways_expire_when_their_time_comes_and_say_so() {
+    let carol = Identity::generate().unwrap();
+    let (mut app, t0) = offering_report(&carol);
+    let _ = app.handle(from_carol(FileLine::Offer(offer(1, 5, "x")), None), t0);
+    let ttl = app.files.config.offer_timeout;
+    assert_eq!(app.files.next_expiry(), Some(t0.at + ttl));
+    let at = |after: Duration| Now {
+        at: t0.at + after,
+        utc: t0.utc,
+    };
+    check_at(&mut app, Incoming::OffersDue, at(ttl / 2), &[]);
+    check_at(
+        &mut app,
+        Incoming::OffersDue,
+        at(ttl),
+        &[
+            "log 1: The offer of x from carol expired unanswered.",
+            "notice: The offer of x from carol expired unanswered.",
+            "log 1: Your offer of report.pdf expired.",
+            "notice: Your offer of report.pdf expired.",
+        ],
+    );
+    assert_eq!(app.files.next_expiry(), None);
+}
