@@ -1,13 +1,14 @@
 //! `server`: the p2pchat registry. Parses the command line, starts the
 //! server, and turns Ctrl-C into a clean shutdown.
 
+use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use crossbeam_channel::{RecvTimeoutError, bounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use p2pchat::crypto::Fingerprint;
 use p2pchat::discovery::{self, AnnounceConfig, Announcement, Announcer};
 use p2pchat::registry::{
@@ -16,7 +17,7 @@ use p2pchat::registry::{
     RegistryTls, Server, ThrottleConfig,
 };
 use p2pchat::trace::{self, Trace};
-use std::thread;
+use std::thread::{self, JoinHandle};
 
 /// The p2pchat registry server: keeps accounts and presence in a SQLite file
 /// and tells peers who is online and where.
@@ -160,25 +161,39 @@ fn run(
     announce: Option<Option<String>>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let db = config.db_path.clone();
-    // The log is printed on a thread of its own: if standard output is a
-    // pipe that nobody reads, this thread blocks, and the server does not.
-    let (log, lines) = bounded::<String>(1024);
-    config.log = Some(log.clone());
-    let (printed, printer_done) = bounded::<()>(0);
-    let printer = thread::Builder::new().name("log".into()).spawn(move || {
-        lines.iter().for_each(trace::out);
-        drop(printed);
-    })?;
-    // Each connection holds a descriptor; the usual soft limit of 1024
-    // would cap the server far below --max-connections.
+    let printer = Printer::start()?;
+    config.log = Some(printer.log.clone());
+    raise_fd_limit();
+    let server = Server::bind(config)?;
+    let stopper = server.stopper();
+    ctrlc::set_handler(move || stopper.stop())?;
+    say_where(&server, &db);
+    let announcer =
+        announce.and_then(|name| announce_on_lan(name, server.local_addr(), server.fingerprint()));
+    let result = server.run();
+    if let Some(announcer) = announcer
+        && let Err(err) = announcer.stop()
+    {
+        trace::err(format_args!("server: stopping the announcement: {err}"));
+    }
+    printer.finish(result.is_ok());
+    result?;
+    Ok(())
+}
+
+/// Each connection holds a descriptor; the usual soft limit of 1024 would
+/// cap the server far below --max-connections.
+fn raise_fd_limit() {
     if let Err(err) = p2pchat::raise_fd_limit() {
         trace::err(format_args!(
             "server: cannot raise the open-file limit: {err}"
         ));
     }
-    let server = Server::bind(config)?;
-    let stopper = server.stopper();
-    ctrlc::set_handler(move || stopper.stop())?;
+}
+
+/// Where the registry listens, with which database, and the fingerprint
+/// of its key (or that it speaks plain text).
+fn say_where(server: &Server, db: &Path) {
     trace::out(format_args!(
         "Registry listening on {} with database {}",
         server.local_addr(),
@@ -193,26 +208,49 @@ fn run(
              what is sent, passwords included.",
         ),
     }
-    let announcer =
-        announce.and_then(|name| announce_on_lan(name, server.local_addr(), server.fingerprint()));
-    let result = server.run();
-    if let Some(announcer) = announcer
-        && let Err(err) = announcer.stop()
-    {
-        trace::err(format_args!("server: stopping the announcement: {err}"));
+}
+
+/// The log, printed on a thread of its own: if standard output is a pipe
+/// that nobody reads, this thread blocks, and the server does not.
+struct Printer {
+    log: Sender<String>,
+    /// Disconnected once the printer has printed everything.
+    printed: Receiver<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Printer {
+    fn start() -> io::Result<Printer> {
+        let (log, lines) = bounded::<String>(1024);
+        let (done, printed) = bounded::<()>(0);
+        let thread = thread::Builder::new().name("log".into()).spawn(move || {
+            lines.iter().for_each(trace::out);
+            drop(done);
+        })?;
+        Ok(Printer {
+            log,
+            printed,
+            thread,
+        })
     }
-    if result.is_ok() {
-        // Through the printer too: with a stuck pipe, even this line must
-        // not hang the exit.
-        let _ = log.try_send("Registry stopped; everyone is marked offline.".into());
+
+    /// Prints the last line (`stopped`: the server stopped cleanly) and
+    /// waits a while for the printer to finish.
+    fn finish(self, stopped: bool) {
+        if stopped {
+            // Through the printer too: with a stuck pipe, even this line
+            // must not hang the exit.
+            let _ = self
+                .log
+                .try_send("Registry stopped; everyone is marked offline.".into());
+        }
+        drop(self.log);
+        // The server has dropped its end of the log, so the printer
+        // finishes what is queued, unless it is stuck writing to a pipe
+        // nobody reads: then it is left to end with the process rather
+        // than hang the exit.
+        if let Err(RecvTimeoutError::Disconnected) = self.printed.recv_timeout(PRINTER_GRACE) {
+            let _ = self.thread.join();
+        }
     }
-    drop(log);
-    // The server has dropped its end of the log, so the printer finishes
-    // what is queued, unless it is stuck writing to a pipe nobody reads:
-    // then it is left to end with the process rather than hang the exit.
-    if let Err(RecvTimeoutError::Disconnected) = printer_done.recv_timeout(PRINTER_GRACE) {
-        let _ = printer.join();
-    }
-    result?;
-    Ok(())
 }

@@ -36,11 +36,17 @@ pub(super) fn spawn(
             (State::Connected(conn), Some(addr))
         }
         Err(err) => {
-            let tried: Vec<String> = config.addrs.iter().map(|a| a.to_string()).collect();
-            let _ = notices.send(LinkNotice::NotYet(format!(
-                "at {} ({err})",
-                tried.join(" or ")
-            )));
+            let notice = match key_refused(&err) {
+                Some(why) => LinkNotice::KeyRefused {
+                    why: why.to_string(),
+                    first: true,
+                },
+                None => LinkNotice::NotYet {
+                    tried: config.addrs.clone(),
+                    why: err,
+                },
+            };
+            let _ = notices.send(notice);
             let backoff = config.retry_min;
             let at = Instant::now() + backoff;
             (State::Retrying { at, backoff }, None)
@@ -183,7 +189,7 @@ impl Link {
             Ok(_) => {}
             Err(Some(refused)) => self.give_up(refused),
             Err(None) => {
-                let _ = self.notices.send(LinkNotice::Lost(why.to_string()));
+                let _ = self.notices.send(LinkNotice::Lost(why));
                 self.schedule_retry();
             }
         }
@@ -199,9 +205,7 @@ impl Link {
 
     fn give_up(&mut self, refused: Reply) {
         self.joined_as = None;
-        let _ = self.notices.send(LinkNotice::GaveUp(format!(
-            "joining again failed: {refused}"
-        )));
+        let _ = self.notices.send(LinkNotice::GaveUp(refused));
     }
 
     /// One attempt of the background schedule.
@@ -261,7 +265,10 @@ impl Link {
             && self.key_refused.as_deref() != Some(why)
         {
             self.key_refused = Some(why.to_string());
-            let _ = self.notices.send(LinkNotice::KeyRefused(why.to_string()));
+            let _ = self.notices.send(LinkNotice::KeyRefused {
+                why: why.to_string(),
+                first: false,
+            });
         }
         None
     }
@@ -280,11 +287,14 @@ impl Link {
                         return Err(err);
                     }
                     Err(None) => {
-                        if self.joined_as.is_some() {
-                            let _ = self.notices.send(LinkNotice::Lost(err.to_string()));
-                            self.schedule_retry();
+                        if self.joined_as.is_none() {
+                            return Err(err);
                         }
-                        return Err(err);
+                        // The notice says why; the request hears that the
+                        // link is now retrying.
+                        let _ = self.notices.send(LinkNotice::Lost(err));
+                        self.schedule_retry();
+                        return Err(ClientError::Offline);
                     }
                 }
                 self.exchange(&request)

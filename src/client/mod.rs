@@ -73,11 +73,14 @@ fn closed_because(reason: &Option<ByeReason>) -> &'static str {
 /// What the link tells the peer about the registry, unasked.
 #[derive(Debug)]
 pub enum LinkNotice {
-    /// The registry could not be reached at start, at these addresses for
-    /// this reason; the link is retrying.
-    NotYet(String),
+    /// The registry could not be reached at start, at any of these
+    /// addresses; the link is retrying.
+    NotYet {
+        tried: Vec<SocketAddr>,
+        why: io::Error,
+    },
     /// The connection failed; the link is retrying.
-    Lost(String),
+    Lost(ClientError),
     /// The registry said `BYE SHUTDOWN`; the link is retrying.
     Stopped,
     /// The registry said `BYE REPLACED`: the same user joined from
@@ -88,14 +91,15 @@ pub enum LinkNotice {
     Reachable,
     /// The link reconnected and joined again as this contact.
     Back(Contact),
-    /// Joining again after a reconnect failed, for this reason; the link
-    /// is no longer joined.
-    GaveUp(String),
-    /// A background reconnect met a registry key it may not accept (one
-    /// other than the key pinned, or a new one nobody was asked about):
-    /// why, with both fingerprints and what to do. Nothing was sent; the
-    /// link keeps retrying, and says it again only if the reason changes.
-    KeyRefused(String),
+    /// Joining again after a reconnect was refused with this reply; the
+    /// link is no longer joined.
+    GaveUp(Reply),
+    /// The registry presented a key the link may not accept (one other
+    /// than the key pinned or announced, or a new one nobody was asked
+    /// about), at start (`first`) or on a background reconnect: why, with
+    /// both fingerprints and what to do. Nothing was sent; the link keeps
+    /// retrying, and says it again only if the reason changes.
+    KeyRefused { why: String, first: bool },
 }
 
 type Replies = Result<Vec<Reply>, ClientError>;

@@ -117,19 +117,10 @@ impl RegistryTrust {
         if let Some(announced) = self.announced {
             check_announced(addr, announced, presented).map_err(|err| err.to_string())?;
         }
-        let pins_file = self.pins.display();
         if let Some(pinned) = self.advance {
-            return if pinned == presented {
-                Ok(())
-            } else {
-                Err(format!(
-                    "the registry at {addr} presents key {presented}, not {pinned} given with \
-                     --trust-registry; refusing it. If the registry's key really changed, start \
-                     the peer with --trust-registry {presented} after checking it where the \
-                     registry runs"
-                ))
-            };
+            return pinned_in_advance(addr, pinned, presented);
         }
+        let pins_file = self.pins.display();
         let _one_at_a_time = self.deciding.lock().unwrap_or_else(|e| e.into_inner());
         let mut pins = load_pins(&self.pins).map_err(|err| err.to_string())?;
         let address = addr.to_string();
@@ -146,6 +137,21 @@ impl RegistryTrust {
             }
             Pin::New(_) => {}
         }
+        self.decide_first_use(addr, presented, may_ask)?;
+        pins.trust_registry(&address, presented);
+        save_pins(&self.pins, &pins)
+            .map_err(|err| format!("cannot remember the registry's key in {pins_file}: {err}"))
+    }
+
+    /// Whether a key met for the first time may be remembered: the user's
+    /// answer at a terminal (asked only when `may_ask`), or yes when piped,
+    /// said on screen.
+    fn decide_first_use(
+        &self,
+        addr: SocketAddr,
+        presented: Fingerprint,
+        may_ask: bool,
+    ) -> Result<(), String> {
         match &self.first_use {
             FirstUse::Ask(ask) if may_ask => {
                 let question = format!(
@@ -167,13 +173,30 @@ impl RegistryTrust {
             FirstUse::Remember(say) => say(&format!(
                 "The registry at {addr} presents key {presented}; remembered in {pins_file} \
                  (not asked: standard input is not a terminal). Compare it with the \
-                 fingerprint shown where the registry runs."
+                 fingerprint shown where the registry runs.",
+                pins_file = self.pins.display()
             )),
         }
-        pins.trust_registry(&address, presented);
-        save_pins(&self.pins, &pins)
-            .map_err(|err| format!("cannot remember the registry's key in {pins_file}: {err}"))
+        Ok(())
     }
+}
+
+/// With `--trust-registry`, only the key given is accepted, whatever the
+/// pins file says.
+fn pinned_in_advance(
+    addr: SocketAddr,
+    pinned: Fingerprint,
+    presented: Fingerprint,
+) -> Result<(), String> {
+    if pinned == presented {
+        return Ok(());
+    }
+    Err(format!(
+        "the registry at {addr} presents key {presented}, not {pinned} given with \
+         --trust-registry; refusing it. If the registry's key really changed, start \
+         the peer with --trust-registry {presented} after checking it where the \
+         registry runs"
+    ))
 }
 
 /// What a failed handshake means to the user.

@@ -107,7 +107,7 @@ impl FromStr for Fingerprint {
         let encoded = text
             .strip_prefix(FINGERPRINT_PREFIX)
             .ok_or(KeyError::NotSha256)?;
-        Ok(Fingerprint(decode_32(encoded)?))
+        Ok(Fingerprint(decode_base64::<32>(encoded)?))
     }
 }
 
@@ -234,41 +234,46 @@ impl PeerKey {
     }
 }
 
-/// `Display`, `Debug` and `FromStr` for a 32-byte key written in base64.
-macro_rules! base64_key_text {
-    ($type:ident) => {
-        impl fmt::Display for $type {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&STANDARD_NO_PAD.encode(self.0))
+/// `Display`, `Debug` and `FromStr` for a newtype over `[u8; LEN]` written
+/// as base64 without padding: the one text form of keys, nonces and proofs.
+/// Parsing fails with `$err`, which is made from the `KeyError` that
+/// [`decode_base64`] gives.
+macro_rules! base64_text {
+    ($type:ident, $len:literal, $err:ty) => {
+        impl ::std::fmt::Display for $type {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                use ::base64::Engine;
+                f.write_str(&::base64::engine::general_purpose::STANDARD_NO_PAD.encode(self.0))
             }
         }
 
-        impl fmt::Debug for $type {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Debug for $type {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 write!(f, "{}({self})", stringify!($type))
             }
         }
 
-        impl FromStr for $type {
-            type Err = KeyError;
+        impl ::std::str::FromStr for $type {
+            type Err = $err;
 
-            fn from_str(text: &str) -> Result<$type, KeyError> {
-                Ok($type(decode_32(text)?))
+            fn from_str(text: &str) -> Result<$type, $err> {
+                Ok($type($crate::crypto::keys::decode_base64::<$len>(text)?))
             }
         }
     };
 }
+pub(super) use base64_text;
 
-base64_key_text!(IdentityKey);
-base64_key_text!(SealKey);
+base64_text!(IdentityKey, 32, KeyError);
+base64_text!(SealKey, 32, KeyError);
 
-/// 32 bytes from base64 without padding.
-fn decode_32(text: &str) -> Result<[u8; 32], KeyError> {
+/// `LEN` bytes from base64 without padding.
+pub(super) fn decode_base64<const LEN: usize>(text: &str) -> Result<[u8; LEN], KeyError> {
     let bytes = STANDARD_NO_PAD
         .decode(text)
         .map_err(|_| KeyError::NotBase64)?;
     let got = bytes.len();
-    <[u8; 32]>::try_from(bytes).map_err(|_| KeyError::WrongLength { expected: 32, got })
+    <[u8; LEN]>::try_from(bytes).map_err(|_| KeyError::WrongLength { expected: LEN, got })
 }
 
 /// A user's Ed25519 private key, kept as its PKCS#8 document (which the

@@ -13,12 +13,8 @@
 //! clock; the caller brings the nonces.
 
 use std::fmt;
-use std::str::FromStr;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD_NO_PAD;
-
-use super::keys::{IdentityKey, SigningKey};
+use super::keys::{IdentityKey, KeyError, SigningKey, base64_text};
 
 /// The domain-separation label at the head of every signed transcript.
 const LABEL: &[u8] = b"p2pchat seat proof v1";
@@ -43,6 +39,12 @@ impl fmt::Display for ProofError {
 
 impl std::error::Error for ProofError {}
 
+impl From<KeyError> for ProofError {
+    fn from(_: KeyError) -> ProofError {
+        ProofError::Malformed
+    }
+}
+
 /// 32 fresh random bytes from one side of an exchange.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Nonce([u8; 32]);
@@ -64,37 +66,8 @@ impl Nonce {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Proof([u8; 64]);
 
-macro_rules! base64_text {
-    ($type:ident, $len:literal) => {
-        impl fmt::Display for $type {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&STANDARD_NO_PAD.encode(self.0))
-            }
-        }
-
-        impl fmt::Debug for $type {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({self})", stringify!($type))
-            }
-        }
-
-        impl FromStr for $type {
-            type Err = ProofError;
-
-            fn from_str(text: &str) -> Result<$type, ProofError> {
-                let bytes = STANDARD_NO_PAD
-                    .decode(text)
-                    .map_err(|_| ProofError::Malformed)?;
-                Ok($type(
-                    <[u8; $len]>::try_from(bytes).map_err(|_| ProofError::Malformed)?,
-                ))
-            }
-        }
-    };
-}
-
-base64_text!(Nonce, 32);
-base64_text!(Proof, 64);
+base64_text!(Nonce, 32, ProofError);
+base64_text!(Proof, 64, ProofError);
 
 /// Which side signs: a proof made as one never passes as the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +133,8 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD_NO_PAD;
 
     const T: Transcript<'static> = Transcript {
         lobby: "study-group",

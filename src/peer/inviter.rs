@@ -50,12 +50,11 @@ impl Inviter {
 
     fn ask(&self) -> io::Result<Outcome> {
         let addr = SocketAddr::new(self.contact.ip, self.contact.port);
-        let who = &self.contact.name;
         let stream = match self.connect(addr) {
             Ok(stream) => stream,
             Err(err) => return Ok(Outcome::Unreachable(err.to_string())),
         };
-        let mut conn = MemberConn::new(stream, who, self.trace)?;
+        let mut conn = MemberConn::new(stream, &self.contact.name, self.trace)?;
         conn.send(&ToMember::ChatRequest {
             leader: self.me.clone(),
             ticket: Some(self.ticket.clone()),
@@ -63,25 +62,41 @@ impl Inviter {
         // Short read timeouts let the wait notice a cancelled lobby.
         conn.socket().set_read_timeout(Some(CANCEL_CHECK))?;
         let deadline = Instant::now() + self.timeout;
-        let cancelled = || self.cancel.load(Ordering::SeqCst);
-        let answer = match read_first_line(&mut conn, deadline, cancelled)? {
-            FirstLine::Line(answer) => answer,
-            FirstLine::Malformed(line) => {
-                return Ok(Outcome::Unreachable(format!("it answered {line:?}")));
-            }
-            FirstLine::Closed => {
-                return Ok(Outcome::Unreachable("it closed the connection".into()));
-            }
-            FirstLine::Unreadable => {
-                return Ok(Outcome::Unreachable("it sent an unreadable line".into()));
-            }
+        let first = read_first_line(&mut conn, deadline, || self.cancelled())?;
+        self.outcome(addr, conn, first)
+    }
+
+    /// How the request ended, by the first line that came back, or by why
+    /// none did.
+    fn outcome(
+        &self,
+        addr: SocketAddr,
+        conn: MemberConn,
+        first: FirstLine<ToLeader>,
+    ) -> io::Result<Outcome> {
+        Ok(match first {
+            FirstLine::Line(answer) => return self.answered(addr, conn, answer),
+            FirstLine::Malformed(line) => Outcome::Unreachable(format!("it answered {line:?}")),
+            FirstLine::Closed => Outcome::Unreachable("it closed the connection".into()),
+            FirstLine::Unreadable => Outcome::Unreachable("it sent an unreadable line".into()),
             FirstLine::GaveUp => {
                 let _ = conn.socket().shutdown(Shutdown::Both);
-                return Ok(Outcome::NoAnswer);
+                Outcome::NoAnswer
             }
-        };
+        })
+    }
+
+    /// What the invitee's answer means. An acceptance that comes after the
+    /// lobby was cancelled counts as none; an accepted connection goes on
+    /// with blocking reads again, its wait for the answer over.
+    fn answered(
+        &self,
+        addr: SocketAddr,
+        conn: MemberConn,
+        answer: ToLeader,
+    ) -> io::Result<Outcome> {
         Ok(match answer {
-            ToLeader::Accept(key) if !self.cancel.load(Ordering::SeqCst) => {
+            ToLeader::Accept(key) if !self.cancelled() => {
                 conn.socket().set_read_timeout(None)?;
                 Outcome::Accepted {
                     addr,
@@ -94,6 +109,11 @@ impl Inviter {
             ToLeader::Busy(reason) => Outcome::Busy(reason),
             other => Outcome::Unreachable(format!("it answered {:?}", other.to_string())),
         })
+    }
+
+    /// Set when the lobby this request is for ends: the wait stops.
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst)
     }
 
     /// Connects to the invitee. Under TLS it must prove the key the

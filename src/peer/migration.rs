@@ -110,43 +110,90 @@ impl Rejoiner {
     /// has proven the seat's key (under TLS, in the handshake too, which
     /// fails for any other key); then our claim, with our own proof.
     fn attempt(&self, seat: &Seat) -> Attempt {
-        let connected = self
-            .tls
-            .connect(seat.addr, INVITE_CONNECT_TIMEOUT, Some(&seat.key));
-        let Ok(stream) = connected else {
-            return Attempt::Skip;
-        };
-        let conn: Option<Conn<Stream, ToMember, ToSeat>> = stream
-            .socket()
-            .set_read_timeout(Some(CANCEL_CHECK))
-            .and_then(|()| Conn::new(stream, &seat.name, self.trace))
-            .ok();
-        let (Some(mut conn), Ok(member)) = (conn, Nonce::random()) else {
+        let (Some(mut conn), Ok(member)) = (self.open(seat), Nonce::random()) else {
             return Attempt::Skip;
         };
         let deadline = self.deadline.min(Instant::now() + INVITE_CONNECT_TIMEOUT);
-        let proven = conn
-            .send(&ToSeat::Prove(member))
-            .ok()
-            .and_then(|()| self.await_proof(&mut conn, seat, member, deadline));
-        let Some((leader, nonces)) = proven else {
+        let Some((leader, nonces)) = self.ask_proof(&mut conn, seat, member, deadline) else {
             let _ = conn.socket().shutdown(Shutdown::Both);
             return Attempt::Skip;
         };
-        let sig = roster::prove_claim(
-            self.identity.signing_key(),
-            &self.claim.lobby,
-            &leader,
-            &self.claim.name,
-            nonces,
-        );
-        let claim = Rejoin {
-            sig: Some(sig),
-            ..self.claim.clone()
-        };
+        let claim = self.signed_claim(&leader, nonces);
         if conn.send(&ToSeat::Rejoin(claim)).is_err() {
             return Attempt::Skip;
         }
+        self.await_admission(conn, seat, deadline)
+    }
+
+    /// A connection to the seat, with the short read timeout that lets a
+    /// wait notice the walk's cancel; none if the seat cannot be reached.
+    fn open(&self, seat: &Seat) -> Option<Conn<Stream, ToMember, ToSeat>> {
+        let stream = self
+            .tls
+            .connect(seat.addr, INVITE_CONNECT_TIMEOUT, Some(&seat.key))
+            .ok()?;
+        stream
+            .socket()
+            .set_read_timeout(Some(CANCEL_CHECK))
+            .and_then(|()| Conn::new(stream, &seat.name, self.trace))
+            .ok()
+    }
+
+    /// Sends `PROVE <member>` and waits for the seat's `PROOF`: the name it
+    /// signed as and both nonces, if it proves the seat's key for our lobby
+    /// and our nonce. Anything else, a refusal included, proves nothing.
+    fn ask_proof(
+        &self,
+        conn: &mut Conn<Stream, ToMember, ToSeat>,
+        seat: &Seat,
+        member: Nonce,
+        deadline: Instant,
+    ) -> Option<(String, Nonces)> {
+        conn.send(&ToSeat::Prove(member)).ok()?;
+        let first = read_first_line(conn, deadline, || self.cancelled()).ok()?;
+        let FirstLine::Line(ToMember::Succession(Succession::Proof {
+            lobby,
+            name,
+            nonce,
+            sig,
+        })) = first
+        else {
+            return None;
+        };
+        let nonces = Nonces {
+            member,
+            leader: nonce,
+        };
+        let ours = lobby == self.claim.lobby && name.eq_ignore_ascii_case(&seat.name);
+        let key = &seat.key.identity;
+        (ours && roster::seat_proven(key, &lobby, &name, nonces, &sig)).then_some((name, nonces))
+    }
+
+    /// Our claim to our seat, signed over both nonces and the name the
+    /// proven `leader` signed as.
+    fn signed_claim(&self, leader: &str, nonces: Nonces) -> Rejoin {
+        let sig = roster::prove_claim(
+            self.identity.signing_key(),
+            &self.claim.lobby,
+            leader,
+            &self.claim.name,
+            nonces,
+        );
+        Rejoin {
+            sig: Some(sig),
+            ..self.claim.clone()
+        }
+    }
+
+    /// The seat's answer to our claim: `MEMBERS` admits us, and the
+    /// connection goes on as our link to the lobby; `ERR NOT_LEADER` from
+    /// the proven peer means it may lead soon; anything else passes it over.
+    fn await_admission(
+        &self,
+        mut conn: Conn<Stream, ToMember, ToSeat>,
+        seat: &Seat,
+        deadline: Instant,
+    ) -> Attempt {
         match read_first_line(&mut conn, deadline, || self.cancelled()) {
             Ok(FirstLine::Line(first @ ToMember::Members(_))) => {
                 Attempt::Admitted(Rejoined::Admitted {
@@ -165,35 +212,6 @@ impl Rejoiner {
                 Attempt::Skip
             }
         }
-    }
-
-    /// The seat's `PROOF`, if it proves the seat's key for our lobby and
-    /// our nonce: the name it signed as and both nonces. Anything else, a
-    /// refusal included, proves nothing.
-    fn await_proof(
-        &self,
-        conn: &mut Conn<Stream, ToMember, ToSeat>,
-        seat: &Seat,
-        member: Nonce,
-        deadline: Instant,
-    ) -> Option<(String, Nonces)> {
-        let first = read_first_line(conn, deadline, || self.cancelled()).ok()?;
-        let FirstLine::Line(ToMember::Succession(Succession::Proof {
-            lobby,
-            name,
-            nonce,
-            sig,
-        })) = first
-        else {
-            return None;
-        };
-        let nonces = Nonces {
-            member,
-            leader: nonce,
-        };
-        let ours = lobby == self.claim.lobby && name.eq_ignore_ascii_case(&seat.name);
-        let key = &seat.key.identity;
-        (ours && roster::seat_proven(key, &lobby, &name, nonces, &sig)).then_some((name, nonces))
     }
 }
 

@@ -1,7 +1,10 @@
 //! What the registry link says unasked (lost, back, replaced, given up),
 //! as the user hears it, and where it leaves the menus.
 
+use std::net::SocketAddr;
+
 use crate::client::LinkNotice;
+use crate::wire::Reply;
 
 use super::app::App;
 use super::stage::{Stage, Wait};
@@ -9,23 +12,22 @@ use super::stage::{Stage, Wait};
 impl App {
     pub(super) fn on_link(&mut self, notice: LinkNotice) {
         // Only a user who has joined has chats that could go on.
-        let chats_go_on = if self.me.is_some() {
-            "; chats go on"
-        } else {
-            ""
-        };
+        let joined = self.me.is_some();
         match notice {
-            LinkNotice::NotYet(why) => self.say(format!(
-                "The registry is not reachable yet {why}; trying again in the background \
-                 (another registry: start with --server HOST:PORT)."
+            LinkNotice::NotYet { tried, why } => self.say(format!(
+                "The registry is not reachable yet at {} ({why}); trying again in the background \
+                 ({ELSEWHERE}).",
+                or_list(&tried)
             )),
             LinkNotice::Lost(why) => self.say(format!(
-                "The registry is unreachable: {why}. Reconnecting in the background{chats_go_on}."
+                "The registry is unreachable: {why}. {}",
+                reconnecting(joined)
             )),
-            LinkNotice::Stopped => self.say(format!(
-                "The registry stopped. Reconnecting in the background{chats_go_on}."
-            )),
+            LinkNotice::Stopped => {
+                self.say(format!("The registry stopped. {}", reconnecting(joined)));
+            }
             LinkNotice::Reachable => self.say("The registry is reachable now."),
+            LinkNotice::KeyRefused { why, first } => self.say(key_refused(&why, first, joined)),
             LinkNotice::Back(contact) => {
                 self.notice(format!(
                     "Reconnected to the registry; you are online again as {}.",
@@ -34,18 +36,19 @@ impl App {
                 self.me = Some(contact);
             }
             LinkNotice::Replaced => self.replaced(),
-            LinkNotice::KeyRefused(why) => self.say(format!(
-                "WARNING: reconnecting to the registry, {why}. Nothing was sent to it; \
-                 retrying in the background{chats_go_on}."
-            )),
-            LinkNotice::GaveUp(why) => {
-                self.me = None;
-                self.say(format!(
-                    "Stopped rejoining the registry: {why}. Join again from the first menu."
-                ));
-                self.back_to_welcome();
-            }
+            LinkNotice::GaveUp(refused) => self.gave_up(&refused),
         }
+    }
+
+    /// Rejoining after a reconnect was refused: this peer is logged out.
+    fn gave_up(&mut self, refused: &Reply) {
+        self.me = None;
+        self.say(format!(
+            "Stopped rejoining the registry: joining again failed ({}). \
+             Join again from the first menu.",
+            refusal(refused)
+        ));
+        self.back_to_welcome();
     }
 
     /// The same user joined from somewhere else: this peer is logged out
@@ -73,5 +76,47 @@ impl App {
             self.stage = Stage::Welcome;
             self.prompt();
         }
+    }
+}
+
+/// `a`, `a or b`, `a or b or c`.
+fn or_list(addrs: &[SocketAddr]) -> String {
+    let words: Vec<String> = addrs.iter().map(SocketAddr::to_string).collect();
+    words.join(" or ")
+}
+
+/// A refused JOIN as the user reads it: the registry's words, not its code.
+fn refusal(reply: &Reply) -> String {
+    match reply {
+        Reply::Err(_, text) => text.clone(),
+        other => format!("the registry answered {other}"),
+    }
+}
+
+/// Where to go when the registry stays away.
+const ELSEWHERE: &str = "another registry: start with --server HOST:PORT";
+
+/// The end of a line about a lost registry.
+fn reconnecting(joined: bool) -> &'static str {
+    if joined {
+        "Reconnecting in the background; chats go on."
+    } else {
+        "Reconnecting in the background."
+    }
+}
+
+/// A registry key refused, at start (`first`) or on a reconnect.
+fn key_refused(why: &str, first: bool, joined: bool) -> String {
+    if first {
+        format!(
+            "WARNING: connecting to the registry, {why}. Nothing was sent to it; \
+             retrying in the background ({ELSEWHERE})."
+        )
+    } else {
+        let chats_go_on = if joined { "; chats go on" } else { "" };
+        format!(
+            "WARNING: reconnecting to the registry, {why}. Nothing was sent to it; \
+             retrying in the background{chats_go_on}."
+        )
     }
 }

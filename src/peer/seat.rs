@@ -16,7 +16,7 @@ use crate::crypto::Identity;
 use crate::crypto::proof::Nonce;
 use crate::lobby::Proven;
 use crate::lobby::roster::{self, Nonces};
-use crate::wire::{ErrorCode, Succession, ToMember, ToSeat};
+use crate::wire::{ErrorCode, Rejoin, Succession, ToMember, ToSeat};
 
 use super::first_line::{FirstLine, read_first_line};
 use super::msg::Event;
@@ -42,29 +42,47 @@ pub(super) fn answer(
         return;
     };
     let nonces = Nonces { member, leader };
-    let sig = roster::prove_seat(identity.signing_key(), &lobby, &me, nonces);
-    let proof = Succession::Proof {
-        lobby,
-        name: me.clone(),
-        nonce: leader,
-        sig,
-    };
+    let proof = prove_seat(identity, lobby, &me, nonces);
     if conn.send(&ToMember::Succession(proof)).is_err() {
         return;
     }
-    let Ok(FirstLine::Line(line)) = read_first_line(&mut conn, deadline, stopping) else {
+    let Some(claim) = await_rejoin(&mut conn, deadline, stopping) else {
         return;
+    };
+    let proven = Proven::Exchange { leader: me, nonces };
+    let _ = events.send(Event::Rejoin {
+        claim: Box::new(claim),
+        proven: Box::new(proven),
+        conn: conn.retype(),
+    });
+}
+
+/// Our `PROOF` that we hold `me`'s seat in `lobby`: our signature over
+/// both nonces.
+fn prove_seat(identity: &Identity, lobby: String, me: &str, nonces: Nonces) -> Succession {
+    let sig = roster::prove_seat(identity.signing_key(), &lobby, me, nonces);
+    Succession::Proof {
+        lobby,
+        name: me.to_owned(),
+        nonce: nonces.leader,
+        sig,
+    }
+}
+
+/// The member's `REJOIN`, which must come next; any other line is
+/// answered `ERR BAD_ARGS`, and nothing comes of the connection.
+fn await_rejoin(
+    conn: &mut Conn<Stream, String, ToMember>,
+    deadline: Instant,
+    stopping: impl Fn() -> bool,
+) -> Option<Rejoin> {
+    let Ok(FirstLine::Line(line)) = read_first_line(conn, deadline, stopping) else {
+        return None;
     };
     let Ok(ToSeat::Rejoin(claim)) = line.parse::<ToSeat>() else {
         let err = ToMember::Err(ErrorCode::BadArgs, "expected REJOIN".into());
         let _ = conn.send(&err);
-        return;
+        return None;
     };
-    let proven = Proven::Exchange { leader: me, nonces };
-    let conn = conn.retype();
-    let _ = events.send(Event::Rejoin {
-        claim: Box::new(claim),
-        proven: Box::new(proven),
-        conn,
-    });
+    Some(claim)
 }

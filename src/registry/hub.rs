@@ -13,8 +13,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
-use std::sync::{Arc, OnceLock};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -24,119 +24,12 @@ use super::ServerError;
 use super::answers::{
     CheckRefused, InviteFailed, JoinRefused, SearchRefused, TooManyRegistrations, Vouched,
 };
+use super::event::{Bye, RegistryEvent, Socket};
 use super::presence::PresenceWriter;
 use super::throttle::{JoinThrottle, RegistrationThrottle};
 use super::tickets::{InviteRefused, TicketBytes, Tickets};
 use crate::db::{Account, DbError, Presence, Store};
 use crate::wire::{ByeReason, Contact, KeyWord};
-
-/// What connection threads and the sweeper tell the hub.
-pub(super) enum RegistryEvent {
-    /// A connection opened.
-    Connected {
-        id: u64,
-        addr: SocketAddr,
-        socket: Arc<Socket>,
-    },
-    /// A complete line arrived on a connection (`busy`: its answer is
-    /// being worked out), or its answer went out (`busy` false).
-    Activity {
-        id: u64,
-        busy: bool,
-    },
-    /// May a REGISTER from `ip` have its password hashed?
-    MayRegister {
-        ip: IpAddr,
-        reply: Sender<Result<(), TooManyRegistrations>>,
-    },
-    /// Look up the stored hash for a JOIN from `ip`, unless JOINs for
-    /// that name or from that address are cooling down. The attempt counts
-    /// as a failure until the `Join` that follows a good password.
-    Account {
-        name: String,
-        ip: IpAddr,
-        reply: Sender<Result<Option<Account>, JoinRefused>>,
-    },
-    /// Issue a ticket for connection `id`'s user to invite `name`.
-    Invite {
-        id: u64,
-        name: String,
-        reply: Sender<Result<String, InviteFailed>>,
-    },
-    /// Check and use up a ticket shown to connection `id`'s user.
-    Check {
-        id: u64,
-        ticket: String,
-        reply: Sender<Result<Vouched, CheckRefused>>,
-    },
-    /// The password checked out: mark `name` online on this connection.
-    /// `done` is dropped once the database write has been tried.
-    Join {
-        id: u64,
-        ip: IpAddr,
-        name: String,
-        port: u16,
-        key: Option<KeyWord>,
-        reply: Sender<Result<Contact, JoinRefused>>,
-        done: Sender<()>,
-    },
-    List {
-        reply: Sender<Vec<Contact>>,
-    },
-    Search {
-        name: String,
-        reply: Sender<Result<Contact, SearchRefused>>,
-    },
-    /// The user of connection `id` logs out; `done` as for `Join`.
-    Logout {
-        id: u64,
-        reply: Sender<()>,
-        done: Sender<()>,
-    },
-    /// The connection closed (after LOGOUT, an error, or a kick).
-    Disconnected {
-        id: u64,
-    },
-    /// Time to close idle connections and forget what has expired.
-    Sweep,
-    /// The server is stopping.
-    Shutdown,
-}
-
-/// A connection's socket, shared by its thread and the hub. The hub only
-/// ever shuts it down, after leaving the reason in `bye`; the thread is its
-/// only reader and writer.
-pub(super) struct Socket {
-    pub(super) stream: Arc<TcpStream>,
-    /// Why the hub ended the connection; the first reason given stands.
-    pub(super) bye: OnceLock<Bye>,
-}
-
-/// What the hub leaves a connection it ends.
-pub(super) struct Bye {
-    pub(super) reason: ByeReason,
-    /// Dropped once the user's going offline has been tried on disk, so
-    /// that `BYE` comes after it, as `OK BYE` does.
-    pub(super) written: Receiver<()>,
-}
-
-impl Socket {
-    pub(super) fn new(stream: Arc<TcpStream>) -> Socket {
-        Socket {
-            stream,
-            bye: OnceLock::new(),
-        }
-    }
-
-    /// Leaves `reason` for the connection's thread and wakes it: on unix,
-    /// shutting the read side ends the thread's blocked read at once;
-    /// elsewhere the thread also finds the reason at its next read timeout
-    /// (see `Connection::prepare`).
-    fn close(&self, bye: Bye) {
-        let _ = self.bye.set(bye);
-        let _ = self.stream.shutdown(Shutdown::Read);
-    }
-}
 
 struct Session {
     addr: SocketAddr,
@@ -330,21 +223,31 @@ impl RegistryHub {
             return Err(JoinRefused::Closing);
         };
         let addr = session.addr;
-        let ip = addr.ip().to_canonical();
         let key = name.to_lowercase();
         session.user = Some(key.clone());
         session.join_by = None;
         let contact = Contact {
             name,
-            ip,
+            ip: addr.ip().to_canonical(),
             port,
             key: public_key,
         };
+        self.hold_online(id, key, contact.clone());
+        self.presence
+            .send(online(&contact, addr.port()), Some(done));
+        let (name, ip) = (&contact.name, contact.ip);
+        self.log(format_args!("{name} online at {ip} port {port}"));
+        Ok(contact)
+    }
+
+    /// Puts the user `key` online on connection `id`, and tells the
+    /// connection that held the user before, if another, to go.
+    fn hold_online(&mut self, id: u64, key: String, contact: Contact) {
         let previous = self.online.insert(
             key,
             Online {
                 session: id,
-                contact: contact.clone(),
+                contact,
             },
         );
         // Only now that the new session holds the user is the old one told
@@ -355,18 +258,6 @@ impl RegistryHub {
             }
             self.kick(previous, ByeReason::Replaced);
         }
-        self.presence.send(
-            Presence::Online {
-                name: contact.name.clone(),
-                ip,
-                port,
-                client_port: addr.port(),
-                public_key: contact.key.as_ref().map(|key| key.to_string()),
-            },
-            Some(done),
-        );
-        self.log(format_args!("{} online at {ip} port {port}", contact.name));
-        Ok(contact)
     }
 
     fn list(&self) -> Vec<Contact> {
@@ -504,5 +395,17 @@ impl RegistryHub {
         self.tickets.sweep(now);
         self.throttle.sweep(now);
         self.registrations.sweep(now);
+    }
+}
+
+/// The database's record of `contact` going online, from the client's
+/// connection at `client_port`.
+fn online(contact: &Contact, client_port: u16) -> Presence {
+    Presence::Online {
+        name: contact.name.clone(),
+        ip: contact.ip,
+        port: contact.port,
+        client_port,
+        public_key: contact.key.as_ref().map(|key| key.to_string()),
     }
 }

@@ -11,6 +11,7 @@ mod admission;
 mod answers;
 mod config;
 mod connection;
+mod event;
 mod hub;
 mod presence;
 mod server;

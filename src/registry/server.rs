@@ -20,7 +20,8 @@ use rustls::ServerConfig;
 use super::accounts::AccountWriter;
 use super::admission::{Admission, Full};
 use super::connection::{Admitted, Connection};
-use super::hub::{RegistryEvent, RegistryHub};
+use super::event::RegistryEvent;
+use super::hub::RegistryHub;
 use super::presence::{PRESENCE_BUSY_TIMEOUT, PresenceWriter};
 use super::throttle::Site;
 use super::{RegistryConfig, RegistryTls, ServerError};
@@ -118,37 +119,63 @@ impl Server {
             tls,
             fingerprint: _,
         } = self;
-        let hasher = Hasher::per_core(config.password)?;
-        let accounts = AccountWriter::start(
-            Store::connect_for_accounts(&config.db_path)?,
-            config.log.clone(),
-        )?;
-        let (events, hub) = start_hub(store, &config)?;
-        let (sweep_stop, sweeper) = start_sweeper(&config, &events)?;
-
-        let (gone, gone_rx) = unbounded();
-        let mut acceptor = Acceptor {
-            config: &config,
-            events: &events,
-            hasher: &hasher,
-            accounts: &accounts,
-            admission: Admission::new(config.max_connections, config.max_per_address),
-            tls: tls.as_ref(),
-            gone,
-            gone_rx,
-            connections: Vec::new(),
-            next_id: 0,
-        };
+        let services = Services::start(store, &config)?;
+        let mut acceptor = Acceptor::new(&config, &services, tls.as_ref());
         accept_until(
             &listener,
             || stop.is_stopped(),
             |stream| acceptor.accept(stream),
         );
         let connections = acceptor.connections;
-
         // Clients that connect from now on are refused by the system rather
         // than left in the backlog without a goodbye.
         drop(listener);
+        services.shut_down(connections)
+    }
+}
+
+/// The threads behind the connections: the hashing threads, the account
+/// writer, the hub (with its presence writer) and the sweeper.
+struct Services {
+    hasher: Hasher,
+    accounts: AccountWriter,
+    events: Sender<RegistryEvent>,
+    hub: HubThread,
+    sweep_stop: Sender<()>,
+    sweeper: JoinHandle<()>,
+}
+
+impl Services {
+    fn start(store: Store, config: &RegistryConfig) -> Result<Services, ServerError> {
+        let hasher = Hasher::per_core(config.password)?;
+        let accounts = AccountWriter::start(
+            Store::connect_for_accounts(&config.db_path)?,
+            config.log.clone(),
+        )?;
+        let (events, hub) = start_hub(store, config)?;
+        let (sweep_stop, sweeper) = start_sweeper(config, &events)?;
+        Ok(Services {
+            hasher,
+            accounts,
+            events,
+            hub,
+            sweep_stop,
+            sweeper,
+        })
+    }
+
+    /// Ends every connection with `BYE SHUTDOWN` and waits for it, then
+    /// stops the other threads in the order of what they depend on, the
+    /// hub last, which marks everyone offline.
+    fn shut_down(self, connections: Vec<JoinHandle<()>>) -> Result<(), ServerError> {
+        let Services {
+            hasher,
+            accounts,
+            events,
+            hub,
+            sweep_stop,
+            sweeper,
+        } = self;
         let _ = events.send(RegistryEvent::Shutdown);
         for handle in connections {
             let _ = handle.join();
@@ -159,6 +186,7 @@ impl Server {
         drop(events);
         hub.join()
             .map_err(|_| ServerError::Io(io::Error::other("the registry hub panicked")))??;
+        drop(hasher);
         Ok(())
     }
 }
@@ -228,7 +256,27 @@ struct Acceptor<'a> {
     next_id: u64,
 }
 
-impl Acceptor<'_> {
+impl<'a> Acceptor<'a> {
+    fn new(
+        config: &'a RegistryConfig,
+        services: &'a Services,
+        tls: Option<&'a Arc<ServerConfig>>,
+    ) -> Acceptor<'a> {
+        let (gone, gone_rx) = unbounded();
+        Acceptor {
+            config,
+            events: &services.events,
+            hasher: &services.hasher,
+            accounts: &services.accounts,
+            admission: Admission::new(config.max_connections, config.max_per_address),
+            tls,
+            gone,
+            gone_rx,
+            connections: Vec::new(),
+            next_id: 0,
+        }
+    }
+
     /// Starts a thread for `stream`, or refuses it when the server, or the
     /// share of its address, is full.
     fn accept(&mut self, stream: TcpStream) {

@@ -399,6 +399,7 @@ impl FromStr for Reply {
         let (keyword, rest) = split_word(line);
         let args = all_words(rest);
         match keyword.to_ascii_uppercase().as_str() {
+            "OK" => Reply::parse_ok(rest).unwrap_or_else(|| Err(bad_reply(line))),
             "USER" => Ok(Reply::Row(parse_contact(&args)?)),
             "BYE" => match args.as_slice() {
                 [reason] => Ok(Reply::Bye(reason.parse()?)),
@@ -408,33 +409,44 @@ impl FromStr for Reply {
                 let (code, text) = split_word(rest);
                 Ok(Reply::Err(code.parse()?, text.to_string()))
             }
-            "OK" => {
-                let (what, rest) = split_word(rest);
-                let args = all_words(rest);
-                match (what.to_ascii_uppercase().as_str(), args.as_slice()) {
-                    ("REGISTERED", [name]) => Ok(Reply::Registered(parse_name(name)?)),
-                    ("JOINED", args) => Ok(Reply::Joined(parse_contact(args)?)),
-                    ("HELLO", []) => Ok(Reply::Hello),
-                    ("LIST", [n]) => n.parse().map(Reply::List).map_err(|_| bad_reply(line)),
-                    ("USER", args) => Ok(Reply::Found(parse_contact(args)?)),
-                    ("BYE", []) => Ok(Reply::LoggedOut),
-                    ("TICKET", [ticket]) => {
-                        check_ticket(ticket)?;
-                        Ok(Reply::Ticket(ticket.to_string()))
-                    }
-                    ("TICKET", [leader, invitee]) | ("TICKET", [leader, invitee, _]) => {
-                        Ok(Reply::Valid {
-                            leader: parse_name(leader)?,
-                            invitee: parse_name(invitee)?,
-                            leader_key: parse_key(args.get(2))?,
-                        })
-                    }
-                    ("HELP", _) => Ok(Reply::Help(rest.to_string())),
-                    _ => Err(bad_reply(line)),
-                }
-            }
             _ => Err(bad_reply(line)),
         }
+    }
+}
+
+impl Reply {
+    /// The family of `OK <WHAT> ...` answers, from what follows `OK`;
+    /// `None` for a `<WHAT>` or a count of words no answer has.
+    fn parse_ok(rest: &str) -> Option<Result<Reply, ParseError>> {
+        let (what, rest) = split_word(rest);
+        let args = all_words(rest);
+        Some(
+            match (what.to_ascii_uppercase().as_str(), args.as_slice()) {
+                ("REGISTERED", [name]) => parse_name(name).map(Reply::Registered),
+                ("JOINED", args) => parse_contact(args).map(Reply::Joined),
+                ("HELLO", []) => Ok(Reply::Hello),
+                ("LIST", [n]) => Ok(Reply::List(n.parse().ok()?)),
+                ("USER", args) => parse_contact(args).map(Reply::Found),
+                ("BYE", []) => Ok(Reply::LoggedOut),
+                ("TICKET", [ticket]) => {
+                    check_ticket(ticket).map(|()| Reply::Ticket(ticket.to_string()))
+                }
+                ("TICKET", [leader, invitee]) | ("TICKET", [leader, invitee, _]) => {
+                    Reply::valid(leader, invitee, args.get(2))
+                }
+                ("HELP", _) => Ok(Reply::Help(rest.to_string())),
+                _ => return None,
+            },
+        )
+    }
+
+    /// `OK TICKET <leader> <invitee> [key]`, the answer to a good `CHECK`.
+    fn valid(leader: &str, invitee: &str, key: Option<&&str>) -> Result<Reply, ParseError> {
+        Ok(Reply::Valid {
+            leader: parse_name(leader)?,
+            invitee: parse_name(invitee)?,
+            leader_key: parse_key(key)?,
+        })
     }
 }
 

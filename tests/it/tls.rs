@@ -148,8 +148,8 @@ fn link_retrying(
 #[track_caller]
 fn refusal(notices: &Receiver<LinkNotice>) -> String {
     match notices.recv_timeout(Duration::from_secs(20)) {
-        Ok(LinkNotice::NotYet(why)) => why,
-        Ok(_) => panic!("another notice than NotYet"),
+        Ok(LinkNotice::KeyRefused { why, first: true }) => why,
+        Ok(other) => panic!("another notice than a refused key at start: {other:?}"),
         Err(err) => panic!("no notice: {err}"),
     }
 }
@@ -238,7 +238,7 @@ fn a_changed_key_met_on_a_background_reconnect_is_said_once_with_both_fingerprin
     server.stop().unwrap();
     let why = loop {
         match notices.recv_timeout(Duration::from_secs(20)) {
-            Ok(LinkNotice::KeyRefused(why)) => break why,
+            Ok(LinkNotice::KeyRefused { why, first: false }) => break why,
             Ok(LinkNotice::Back(_)) => panic!("joined the impostor"),
             Ok(_) => {}
             Err(err) => panic!("the changed key was never said: {err}"),
@@ -264,7 +264,7 @@ fn a_changed_key_met_on_a_background_reconnect_is_said_once_with_both_fingerprin
     assert!(
         notices
             .try_iter()
-            .all(|notice| !matches!(notice, LinkNotice::KeyRefused(_))),
+            .all(|notice| !matches!(notice, LinkNotice::KeyRefused { .. })),
         "said more than once"
     );
     alice.close();
@@ -298,7 +298,11 @@ fn a_tls_peer_at_a_plain_text_registry_is_told_to_use_plaintext() {
     let server = TestServer::start();
     let pins = temp_dir();
     let (link, notices, _) = link(server.addr(), pins.path(), None);
-    let why = refusal(&notices);
+    let why = match notices.recv_timeout(Duration::from_secs(20)) {
+        Ok(LinkNotice::NotYet { why, .. }) => why.to_string(),
+        Ok(other) => panic!("another notice than not reachable yet: {other:?}"),
+        Err(err) => panic!("no notice: {err}"),
+    };
     assert!(why.contains("--plaintext"), "{why:?}");
     link.close();
 }

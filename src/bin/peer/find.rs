@@ -25,6 +25,22 @@ pub(crate) fn registry(server: Option<&str>, at_terminal: bool) -> Result<Chosen
             announced: None,
         });
     }
+    let found = match discovery::decide(search_the_lan()) {
+        Decision::None => return Ok(fallback()),
+        Decision::One(found) => found,
+        Decision::Several(list) if at_terminal => ask(&list)?,
+        Decision::Several(list) => return Err(several_without_a_terminal(&list)),
+    };
+    trace::out(format_args!("Using the registry {found}."));
+    Ok(Chosen {
+        servers: vec![found.addr],
+        announced: found.announcement.fingerprint,
+    })
+}
+
+/// The registries that answered on the LAN, saying what it does and
+/// which answers it could not offer.
+fn search_the_lan() -> Vec<Found> {
     trace::out(format_args!(
         "Looking for a registry on the LAN for {} s (--server HOST:PORT skips this)...",
         discovery::DEFAULT_SEARCH_WINDOW.as_secs()
@@ -36,33 +52,30 @@ pub(crate) fn registry(server: Option<&str>, at_terminal: bool) -> Result<Chosen
     for skipped in &answers.skipped {
         trace::out(format_args!("Not offered: {skipped}."));
     }
-    let found = match discovery::decide(answers.found) {
-        Decision::None => {
-            let fallback = SocketAddr::from(([127, 0, 0, 1], DEFAULT_REGISTRY_PORT));
-            trace::out(format_args!(
-                "No registry answered on the LAN; trying {fallback} \
-                 (another registry: start with --server HOST:PORT)."
-            ));
-            return Ok(Chosen {
-                servers: vec![fallback],
-                announced: None,
-            });
-        }
-        Decision::One(found) => found,
-        Decision::Several(list) if at_terminal => ask(&list)?,
-        Decision::Several(list) => {
-            trace::out("Several registries answered; choose one with --server:");
-            for found in &list {
-                trace::out(format_args!("  --server {}   ({found})", found.addr));
-            }
-            return Err("several registries answered; start again with --server HOST:PORT".into());
-        }
-    };
-    trace::out(format_args!("Using the registry {found}."));
-    Ok(Chosen {
-        servers: vec![found.addr],
-        announced: found.announcement.fingerprint,
-    })
+    answers.found
+}
+
+/// No registry answered: the default address on this machine, said.
+fn fallback() -> Chosen {
+    let fallback = SocketAddr::from(([127, 0, 0, 1], DEFAULT_REGISTRY_PORT));
+    trace::out(format_args!(
+        "No registry answered on the LAN; trying {fallback} \
+         (another registry: start with --server HOST:PORT)."
+    ));
+    Chosen {
+        servers: vec![fallback],
+        announced: None,
+    }
+}
+
+/// Several answered and nobody can be asked: lists them with the option
+/// that picks each, and the error that ends the peer.
+fn several_without_a_terminal(list: &[Found]) -> String {
+    trace::out("Several registries answered; choose one with --server:");
+    for found in list {
+        trace::out(format_args!("  --server {}   ({found})", found.addr));
+    }
+    "several registries answered; start again with --server HOST:PORT".into()
 }
 
 /// Lists the registries and asks which, until an answer picks one.

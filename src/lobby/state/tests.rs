@@ -54,6 +54,24 @@ impl Lobby {
         assert_eq!(shown(&effects), expected, "at {secs}s: {event:?}");
     }
 
+    /// Handles `event` at `secs` and forgets its effects: a step on the way
+    /// to what the test checks.
+    fn given(&mut self, secs: u64, event: LobbyEvent) {
+        self.state.handle(event, self.at(secs));
+    }
+
+    /// Checks that `claim`, a claim to a seat, is turned away at `secs` as
+    /// a stranger's.
+    #[track_caller]
+    fn check_stranger(&mut self, secs: u64, claim: LobbyEvent) {
+        let LobbyEvent::Rejoin { id, .. } = claim else {
+            panic!("not a claim to a seat: {claim:?}");
+        };
+        let refused = format!("{id}< ERR BAD_CREDENTIALS not a member of this lobby");
+        let dropped = format!("drop {id} NotAMember");
+        self.check(secs, claim, &[&refused, &dropped]);
+    }
+
     /// Admits members 1, 2, ... with these names, and forgets the effects.
     fn with(mut self, names: &[&str]) -> Lobby {
         for (id, name) in (1..).zip(names) {

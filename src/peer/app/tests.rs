@@ -2,15 +2,16 @@
 //! no thread and no clock. Each test is a list of `check` calls: what goes
 //! in, and every effect that comes out, in order.
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::client::{LinkNotice, Refused, Vouched};
+use crate::client::{ClientError, LinkNotice, Refused, Vouched};
 use crate::crypto::Identity;
 use crate::lobby::roster::Candidate;
 use crate::screen::ScreenLine;
-use crate::wire::{AttemptLimit, CloseReason, Contact, ErrorCode, ToMember};
+use crate::wire::{AttemptLimit, CloseReason, Contact, ErrorCode, Reply, ToMember};
 
 use crate::peer::app::App;
 use crate::peer::effect::{ChatRequest, Effect, Incoming, LogFailure, Now, Walk, Worker};
@@ -454,13 +455,18 @@ fn the_registry_link_tells_the_user_what_it_does() {
     check(
         &mut app,
         vec![
-            Incoming::Link(LinkNotice::Lost("timed out".into())),
-            Incoming::Link(LinkNotice::KeyRefused("its key changed".into())),
+            Incoming::Link(LinkNotice::Lost(ClientError::Io(
+                io::ErrorKind::TimedOut.into(),
+            ))),
+            Incoming::Link(LinkNotice::KeyRefused {
+                why: "its key changed".into(),
+                first: false,
+            }),
             Incoming::Link(LinkNotice::Back(contact("bob", 2))),
             Incoming::Link(LinkNotice::Replaced),
         ],
         &[
-            "The registry is unreachable: timed out. Reconnecting in the background; chats go on.",
+            "The registry is unreachable: cannot reach the registry: timed out. Reconnecting in the background; chats go on.",
             "WARNING: reconnecting to the registry, its key changed. Nothing was sent to it; retrying in the background; chats go on.",
             "notice: Reconnected to the registry; you are online again as bob.",
             "You (bob) joined from somewhere else, so the registry logged this peer out. Join again with '2' to come back here.",
@@ -469,8 +475,13 @@ fn the_registry_link_tells_the_user_what_it_does() {
     );
     check(
         &mut app,
-        vec![Incoming::Link(LinkNotice::GaveUp("bad password".into()))],
-        &["Stopped rejoining the registry: bad password. Join again from the first menu."],
+        vec![Incoming::Link(LinkNotice::GaveUp(Reply::Err(
+            ErrorCode::BadCredentials,
+            "wrong password".into(),
+        )))],
+        &[
+            "Stopped rejoining the registry: joining again failed (wrong password). Join again from the first menu.",
+        ],
     );
 }
 

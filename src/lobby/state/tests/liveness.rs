@@ -68,10 +68,8 @@ fn members_are_dropped_for_what_their_connection_did() {
 #[test]
 fn the_lobby_knows_the_contacts_it_was_given() {
     let mut lobby = Lobby::new(config());
-    lobby
-        .state
-        .handle(admit_from(1, "bob", 7001, BOB_KEY), lobby.at(0));
-    lobby.state.handle(admit(2, "carol"), lobby.at(0));
+    lobby.given(0, admit_from(1, "bob", 7001, BOB_KEY));
+    lobby.given(0, admit(2, "carol"));
     let contacts = lobby.state.contacts();
     let known: Vec<(&str, u16)> = contacts.iter().map(|c| (c.name.as_str(), c.port)).collect();
     assert_eq!(known, [("bob", 7001)]);
@@ -83,14 +81,9 @@ fn the_lobby_knows_the_contacts_it_was_given() {
 /// invite requests passed on to the leader's peer.
 #[test]
 fn a_flooding_member_grows_nothing_in_the_lobby() {
-    const FLOOD: u64 = 5_000;
     let mut lobby = Lobby::new(with_succession());
-    lobby
-        .state
-        .handle(admit_from(1, "bob", 7001, BOB_KEY), lobby.at(0));
-    lobby
-        .state
-        .handle(admit_from(2, "carol", 7002, CAROL_KEY), lobby.at(0));
+    lobby.given(0, admit_from(1, "bob", 7001, BOB_KEY));
+    lobby.given(0, admit_from(2, "carol", 7002, CAROL_KEY));
     let kinds = [
         "MSG hi",
         "PM carol hi",
@@ -107,15 +100,7 @@ fn a_flooding_member_grows_nothing_in_the_lobby() {
         "NONSENSE",
     ];
     for kind in kinds {
-        let mut asked = 0;
-        for _ in 0..FLOOD {
-            let effects = lobby.state.handle(line(1, kind), lobby.at(1));
-            assert!(effects.len() <= 3, "{kind}: {effects:?}");
-            let passed_on =
-                |e: &&LobbyEffect| matches!(e, LobbyEffect::Notice(Notice::InviteAsked { .. }));
-            asked += effects.iter().filter(passed_on).count();
-        }
-        assert!(asked <= MAX_ASKS as usize, "{kind}: {asked} asks passed on");
+        flood_from_bob(&mut lobby, kind);
     }
     // Connections claiming a seat whose key they do not hold are turned
     // away and forgotten.
@@ -130,4 +115,21 @@ fn a_flooding_member_grows_nothing_in_the_lobby() {
     assert_eq!(lobby.state.roster.seats.len(), 3);
     assert!(lobby.state.away.is_empty());
     assert!(lobby.state.doomed.is_empty() && lobby.state.out.is_empty());
+}
+
+/// How many of each line a flooding member sends.
+const FLOOD: u64 = 5_000;
+
+/// Member 1, bob, sends `FLOOD` lines `kind`: each has a few effects at
+/// most, and at most `MAX_ASKS` of them reach the leader's peer as asks.
+#[track_caller]
+fn flood_from_bob(lobby: &mut Lobby, kind: &str) {
+    let passed_on = |e: &&LobbyEffect| matches!(e, LobbyEffect::Notice(Notice::InviteAsked { .. }));
+    let mut asked = 0;
+    for _ in 0..FLOOD {
+        let effects = lobby.state.handle(line(1, kind), lobby.at(1));
+        assert!(effects.len() <= 3, "{kind}: {effects:?}");
+        asked += effects.iter().filter(passed_on).count();
+    }
+    assert!(asked <= MAX_ASKS as usize, "{kind}: {asked} asks passed on");
 }

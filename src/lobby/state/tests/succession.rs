@@ -23,7 +23,7 @@ fn messages_are_numbered_in_a_lobby_that_can_outlive_its_leader() {
 }
 
 #[test]
-fn members_get_credentials_and_come_back_with_them_alone() {
+fn members_the_leader_can_reach_get_credentials() {
     let mut lobby = Lobby::new(with_succession());
     lobby.check(
         0,
@@ -50,38 +50,51 @@ fn members_get_credentials_and_come_back_with_them_alone() {
             r#"notice Joined("zed")"#,
         ],
     );
-    lobby
-        .state
-        .handle(admit_from(3, "carol", 7002, CAROL_KEY), lobby.at(0));
-    lobby
-        .state
-        .handle(LobbyEvent::Say("one".into()), lobby.at(1));
-    lobby
-        .state
-        .handle(LobbyEvent::Say("two".into()), lobby.at(2));
+}
 
-    let refused = [
-        "4< ERR BAD_CREDENTIALS not a member of this lobby",
-        "drop 4 NotAMember",
-    ];
-    lobby.check(3, rejoin(4, "bob", CAROL_KEY, 0), &refused);
-    lobby.check(3, rejoin(4, "zed", BOB_KEY, 0), &refused);
-    lobby.check(3, rejoin(4, "alice", LEADER_KEY, 0), &refused);
+/// A lobby of bob and carol, who hold seats, and zed, who holds none,
+/// where alice said "one" and then "two".
+fn bob_zed_and_carol() -> Lobby {
+    let mut lobby = Lobby::new(with_succession());
+    lobby.given(0, admit_from(1, "bob", 7001, BOB_KEY));
+    lobby.given(0, admit(2, "zed"));
+    lobby.given(0, admit_from(3, "carol", 7002, CAROL_KEY));
+    lobby.given(1, LobbyEvent::Say("one".into()));
+    lobby.given(2, LobbyEvent::Say("two".into()));
+    lobby
+}
+
+#[test]
+fn a_seat_is_claimed_with_its_own_key_alone() {
+    let mut lobby = bob_zed_and_carol();
+    lobby.check_stranger(3, rejoin(4, "bob", CAROL_KEY, 0));
+    lobby.check_stranger(3, rejoin(4, "zed", BOB_KEY, 0));
+    lobby.check_stranger(3, rejoin(4, "alice", LEADER_KEY, 0));
     // The right name with a stranger's key, and a claim that proved no key
     // at all (a bare `REJOIN` in plain text), are strangers.
-    lobby.check(3, rejoin(4, "bob", STRANGER_KEY, 0), &refused);
-    let unproven = LobbyEvent::Rejoin {
-        id: 4,
-        claim: Rejoin {
-            lobby: LOBBY_ID.into(),
-            name: "bob".into(),
-            seq: 0,
-            sig: None,
-        },
-        proven: Proven::Nothing,
+    lobby.check_stranger(3, rejoin(4, "bob", STRANGER_KEY, 0));
+    let claim = Rejoin {
+        lobby: LOBBY_ID.into(),
+        name: "bob".into(),
+        seq: 0,
+        sig: None,
     };
-    lobby.check(3, unproven, &refused);
+    let proven = Proven::Nothing;
+    lobby.check_stranger(
+        3,
+        LobbyEvent::Rejoin {
+            id: 4,
+            claim,
+            proven,
+        },
+    );
+}
 
+#[test]
+fn a_member_comes_back_on_a_new_connection_with_what_it_missed() {
+    let mut lobby = bob_zed_and_carol();
+    // A stranger's claim to his seat takes nothing from him.
+    lobby.check_stranger(3, rejoin(4, "bob", STRANGER_KEY, 0));
     // Bob comes back on a new connection, having only message 1; his old
     // one closes without a word to the others, who see only his new seat.
     lobby.check(
@@ -106,12 +119,8 @@ fn a_member_whose_connection_broke_may_come_back_for_a_while() {
     let mut config = with_succession();
     config.silence_timeout = Duration::from_secs(30);
     let mut lobby = Lobby::new(config);
-    lobby
-        .state
-        .handle(admit_from(1, "bob", 7001, BOB_KEY), lobby.at(0));
-    lobby
-        .state
-        .handle(admit_from(2, "carol", 7002, CAROL_KEY), lobby.at(0));
+    lobby.given(0, admit_from(1, "bob", 7001, BOB_KEY));
+    lobby.given(0, admit_from(2, "carol", 7002, CAROL_KEY));
     lobby.check(
         1,
         LobbyEvent::Gone(2),
@@ -131,40 +140,29 @@ fn a_member_whose_connection_broke_may_come_back_for_a_while() {
         ],
     );
     // Bob leaves for good: his seat goes with him.
-    lobby.state.handle(line(1, "LEAVE"), lobby.at(3));
-    let refused = [
-        "4< ERR BAD_CREDENTIALS not a member of this lobby",
-        "drop 4 NotAMember",
-    ];
-    lobby.check(4, rejoin(4, "bob", BOB_KEY, 0), &refused);
+    lobby.given(3, line(1, "LEAVE"));
+    lobby.check_stranger(4, rejoin(4, "bob", BOB_KEY, 0));
     // Carol's connection breaks again; once the silence timeout has passed
     // her seat is forgotten.
-    lobby.state.handle(LobbyEvent::Gone(3), lobby.at(5));
-    lobby.state.handle(LobbyEvent::Tick, lobby.at(35));
-    let refused = [
-        "5< ERR BAD_CREDENTIALS not a member of this lobby",
-        "drop 5 NotAMember",
-    ];
-    lobby.check(35, rejoin(5, "carol", CAROL_KEY, 0), &refused);
+    lobby.given(5, LobbyEvent::Gone(3));
+    lobby.given(35, LobbyEvent::Tick);
+    lobby.check_stranger(35, rejoin(5, "carol", CAROL_KEY, 0));
+}
+
+/// A lobby whose members bob and carol hold seats, where bob came back
+/// after message 1, so that he counts as admitted last.
+fn bob_came_back() -> Lobby {
+    let mut lobby = Lobby::new(with_succession());
+    lobby.given(0, admit_from(1, "bob", 7001, BOB_KEY));
+    lobby.given(0, admit_from(2, "carol", 7002, CAROL_KEY));
+    lobby.given(1, LobbyEvent::Say("one".into()));
+    lobby.given(2, rejoin(3, "bob", BOB_KEY, 1));
+    lobby
 }
 
 #[test]
-fn a_handover_goes_to_the_member_admitted_earliest_or_the_one_named() {
-    let mut lobby = Lobby::new(with_succession());
-    lobby
-        .state
-        .handle(admit_from(1, "bob", 7001, BOB_KEY), lobby.at(0));
-    lobby
-        .state
-        .handle(admit_from(2, "carol", 7002, CAROL_KEY), lobby.at(0));
-    lobby
-        .state
-        .handle(LobbyEvent::Say("one".into()), lobby.at(1));
-    // Bob came back, so he counts as admitted last.
-    lobby
-        .state
-        .handle(rejoin(3, "bob", BOB_KEY, 1), lobby.at(2));
-
+fn a_handover_is_refused_to_a_stranger_and_to_the_leader_itself() {
+    let mut lobby = bob_came_back();
     let (handed, effects) = lobby.state.handover(Some("dave"), lobby.at(3));
     assert_eq!(
         handed.unwrap_err(),
@@ -177,7 +175,11 @@ fn a_handover_goes_to_the_member_admitted_earliest_or_the_one_named() {
         lobby.state.farewell(CloseReason::LeaderLeft),
         Some(ToMember::Closed(CloseReason::LeaderLeft))
     );
+}
 
+#[test]
+fn a_handover_goes_to_the_member_admitted_earliest() {
+    let mut lobby = bob_came_back();
     let (handed, effects) = lobby.state.handover(None, lobby.at(3));
     let handed = handed.unwrap();
     assert_eq!(shown(&effects), ["all< HANDOVER carol"]);
@@ -196,7 +198,10 @@ fn a_handover_goes_to_the_member_admitted_earliest_or_the_one_named() {
         None,
         "no CLOSED after it"
     );
+}
 
+#[test]
+fn a_lobby_without_succession_cannot_be_handed_on() {
     let mut plain = Lobby::new(config()).with(&["bob"]);
     let (handed, effects) = plain.state.handover(None, plain.at(1));
     assert_eq!(handed.unwrap_err(), "this lobby cannot be handed on");

@@ -3,11 +3,26 @@
 
 use super::*;
 
-#[test]
-fn a_member_asks_the_leader_and_the_registry() {
+/// A core joined as bob, asked into alice's lobby by a request the
+/// registry vouched for, and at her accept prompt.
+fn asked_by_alice() -> App {
     let mut app = joined();
     let _ = app.handle(request(1, "alice", Some("T1")), now());
     let _ = app.handle(checked(1, "alice", "bob"), now());
+    app
+}
+
+/// A core that accepted alice's request and whose link to her is up.
+fn member_of_alice() -> App {
+    let mut app = asked_by_alice();
+    let _ = app.handle(line("ok"), now());
+    let _ = app.handle(linked(1), now());
+    app
+}
+
+#[test]
+fn an_accepted_request_is_answered_and_joins_the_lobby() {
+    let mut app = asked_by_alice();
     check(
         &mut app,
         vec![line("ok"), linked(1)],
@@ -16,6 +31,11 @@ fn a_member_asks_the_leader_and_the_registry() {
             "notice: Joining alice's lobby...",
         ],
     );
+}
+
+#[test]
+fn a_member_asks_the_leader_and_the_registry() {
+    let mut app = member_of_alice();
     let not_found = Refused::Err(ErrorCode::NotFound, "no such user".into());
     check(
         &mut app,
@@ -59,11 +79,7 @@ fn from_leader(line: ToMember) -> Incoming {
 
 #[test]
 fn an_admitted_member_logs_what_it_hears_and_says_until_the_lobby_ends() {
-    let mut app = joined();
-    let _ = app.handle(request(1, "alice", Some("T1")), now());
-    let _ = app.handle(checked(1, "alice", "bob"), now());
-    let _ = app.handle(line("ok"), now());
-    let _ = app.handle(linked(1), now());
+    let mut app = member_of_alice();
     let members = format!("notice: You are in alice's lobby with: alice, bob. {LOBBY_HELP}");
     check(
         &mut app,
@@ -100,9 +116,7 @@ fn an_admitted_member_logs_what_it_hears_and_says_until_the_lobby_ends() {
 
 #[test]
 fn a_chat_log_that_fails_is_told_once_and_the_lobby_goes_on() {
-    let mut app = joined();
-    let _ = app.handle(request(1, "alice", Some("T1")), now());
-    let _ = app.handle(checked(1, "alice", "bob"), now());
+    let mut app = asked_by_alice();
     let _ = app.handle(line("ok"), now());
     let _ = app.handle(from_leader(ToMember::Members(vec!["alice".into()])), now());
     let failed = Incoming::LogFailed(LogFailure::Write {
@@ -129,9 +143,9 @@ fn a_ticket_for_a_lobby_that_has_ended_is_dropped() {
 }
 
 /// `/verify` is a command at the menu and in a lobby, never at a password
-/// prompt; a changed key is said at once, whatever the stage.
+/// prompt.
 #[test]
-fn verify_asks_the_driver_and_a_changed_key_is_said_loudly() {
+fn verify_asks_the_driver_at_the_menu_and_in_a_lobby() {
     let mut app = app();
     check(
         &mut app,
@@ -160,6 +174,11 @@ fn verify_asks_the_driver_and_a_changed_key_is_said_loudly() {
             MENU_PROMPT,
         ],
     );
+}
+
+/// A changed key is said at once, whatever the stage.
+#[test]
+fn a_changed_key_is_said_loudly() {
     let key = |seed: u8| crate::crypto::PeerKey {
         identity: crate::crypto::IdentityKey::from_bytes([seed; 32]),
         seal: crate::crypto::SealKey::from_bytes([seed; 32]),
@@ -171,6 +190,7 @@ fn verify_asks_the_driver_and_a_changed_key_is_said_loudly() {
     };
     let warning = crate::peer::keys::change_warning(&change);
     assert!(warning.contains("alice's key has changed"), "{warning}");
+    let mut app = joined();
     check(
         &mut app,
         vec![Incoming::Keys(KeyNews::Changed(change))],
