@@ -228,12 +228,7 @@ impl App {
         };
         membership.standing.hear(&line, &me, self.now.utc);
         if let ToMember::Succession(Succession::Handover(to)) = line {
-            let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
-                unreachable!("checked above");
-            };
-            self.stage = self.follow_handover(membership, to);
-            self.prompt();
-            return;
+            return self.leader_handed_over(to);
         }
         if let ToMember::Sealed { from, sealed } = &line {
             let event = opened_for(membership, identity.as_deref(), &me, from, sealed, vouched);
@@ -249,6 +244,15 @@ impl App {
             return;
         };
         self.leader_closed(reason);
+    }
+
+    /// The leader's `HANDOVER`: we follow the lobby to its new leader.
+    fn leader_handed_over(&mut self, to: String) {
+        let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
+            return;
+        };
+        self.stage = self.follow_handover(membership, to);
+        self.prompt();
     }
 
     /// The leader's `CLOSED`: the lobby is over for us.

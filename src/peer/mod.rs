@@ -145,6 +145,18 @@ pub struct PeerConfig {
 }
 
 impl PeerConfig {
+    /// What the registry link needs of it.
+    fn link_config(&self) -> LinkConfig {
+        LinkConfig {
+            addrs: self.servers.clone(),
+            hello_interval: self.hello_interval,
+            retry_min: self.retry_min,
+            retry_max: self.retry_max,
+            trace: self.trace,
+            security: self.registry_security.clone(),
+        }
+    }
+
     pub fn new(server: SocketAddr) -> PeerConfig {
         PeerConfig {
             servers: vec![server],
@@ -252,15 +264,7 @@ impl Peer {
             None => None,
         };
         let (link_tx, link_rx) = unbounded();
-        let link_config = LinkConfig {
-            addrs: config.servers.clone(),
-            hello_interval: config.hello_interval,
-            retry_min: config.retry_min,
-            retry_max: config.retry_max,
-            trace: config.trace,
-            security: config.registry_security.clone(),
-        };
-        let link = RegistryLink::connect(link_config, link_tx)
+        let link = RegistryLink::connect(config.link_config(), link_tx)
             .map_err(|err| PeerError::Registry(config.servers.clone(), err))?;
         // A registry that is not up yet is reached at its first address, as
         // far as the family of our listener goes.
