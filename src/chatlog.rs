@@ -1,26 +1,36 @@
 //! Chat logs: one file per lobby session, one timestamped line per event.
 //!
-//! This module owns the log's location and format. Every line is written to
-//! the file with its own `write` call and no buffer in between, so a peer
-//! that exits by Ctrl-C, or is killed, loses nothing it had logged. Logs
+//! This module owns the log's location and format. Lines are gathered in a
+//! buffer and written together when the owner calls `flush` (the peer's
+//! driver does before it waits for its next input, and before it sends
+//! anything to another peer), when the buffer fills, and when the log is
+//! dropped: a flood of lines costs one `write` per burst, not one per line,
+//! and a peer that exits by Ctrl-C loses nothing it had logged. Logs
 //! hold private conversations: the folders it creates are readable by their
 //! owner only (0700) and so are the files (0600), like the registry's
 //! database. Text in a line is escaped (`sanitize::escape`), so a log shows
 //! control characters instead of acting on them when it is printed.
 
 use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
-use chrono::Local;
+use chrono::{DateTime, Local};
 
 use crate::sanitize;
 
 /// An open chat log.
 pub struct ChatLog {
     path: PathBuf,
-    file: File,
+    file: BufWriter<File>,
+    /// The last stamp written, and the second (since the epoch) it is for:
+    /// lines of the same second share it rather than format it again.
+    stamp: (u64, String),
 }
+
+/// How many bytes of lines wait for a `flush` at most.
+const BUFFERED: usize = 64 * 1024;
 
 impl ChatLog {
     /// Creates `<dir>/<own>/<YYYY-MM-DD_HH-MM-SS>_<leader>.log`. If two
@@ -43,7 +53,13 @@ impl ChatLog {
             };
             let path = folder.join(name);
             match private_file().open(&path) {
-                Ok(file) => return Ok(ChatLog { path, file }),
+                Ok(file) => {
+                    return Ok(ChatLog {
+                        path,
+                        file: BufWriter::with_capacity(BUFFERED, file),
+                        stamp: (u64::MAX, String::new()),
+                    });
+                }
                 Err(err) if err.kind() == io::ErrorKind::AlreadyExists && n < 100 => n += 1,
                 Err(err) => return Err(err),
             }
@@ -54,14 +70,28 @@ impl ChatLog {
         &self.path
     }
 
-    /// Appends one event, stamped with the local time.
+    /// Appends one event, stamped with the local time; it reaches the file
+    /// by the next `flush` at the latest.
     pub fn write(&mut self, event: &str) -> io::Result<()> {
-        let line = format!(
-            "{} {}\n",
-            Local::now().format("%Y-%m-%d %H:%M:%S"),
-            sanitize::escape(event)
-        );
-        self.file.write_all(line.as_bytes())
+        let now = SystemTime::now();
+        let second = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        if self.stamp.0 != second {
+            let local = DateTime::<Local>::from(now);
+            self.stamp = (second, local.format("%Y-%m-%d %H:%M:%S").to_string());
+        }
+        let event = sanitize::escape(event);
+        let file = &mut self.file;
+        file.write_all(self.stamp.1.as_bytes())?;
+        file.write_all(b" ")?;
+        file.write_all(event.as_bytes())?;
+        file.write_all(b"\n")
+    }
+
+    /// Writes what waits in the buffer to the file.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
     }
 }
 
@@ -125,6 +155,7 @@ mod tests {
         let root = dir.path().join("logs");
         let mut log = ChatLog::create(&root, "bob", "alice").unwrap();
         log.write("[alice] hi").unwrap();
+        log.flush().unwrap();
         let name = log.path().file_name().unwrap().to_str().unwrap();
         assert!(name.ends_with("_alice.log"), "{name}");
         assert!(!name.contains(':'), "{name}");
@@ -137,6 +168,29 @@ mod tests {
             assert_eq!(mode(&root.join("bob")), 0o700);
             assert_eq!(mode(&root), 0o700);
         }
+    }
+
+    #[test]
+    fn lines_reach_the_file_by_the_flush_and_when_the_log_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = ChatLog::create(dir.path(), "bob", "alice").unwrap();
+        let path = log.path().to_path_buf();
+        let events = |text: &str| -> Vec<String> {
+            text.lines()
+                .map(|line| line.split_once(' ').unwrap().1.to_string())
+                .map(|rest| rest.split_once(' ').unwrap().1.to_string())
+                .collect()
+        };
+        for i in 0..3 {
+            log.write(&format!("[alice] {i}")).unwrap();
+        }
+        log.flush().unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(events(&text), ["[alice] 0", "[alice] 1", "[alice] 2"]);
+        log.write("[alice] last").unwrap();
+        drop(log);
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(events(&text).last().unwrap(), "[alice] last");
     }
 
     #[test]
@@ -153,6 +207,7 @@ mod tests {
         let mut log = ChatLog::create(dir.path(), "bob", "alice").unwrap();
         log.write("[mallory] \x08\x08\x1b[2K[alice] send me your password")
             .unwrap();
+        log.flush().unwrap();
         let text = fs::read_to_string(log.path()).unwrap();
         assert!(
             text.ends_with(" [mallory] \\u{8}\\u{8}\\u{1b}[2K[alice] send me your password\n"),

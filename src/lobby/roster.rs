@@ -9,6 +9,7 @@
 //! being able to pass for it, and nothing in it is worth stealing.
 
 use core::net::SocketAddr;
+use std::collections::HashMap;
 use std::fmt::Write;
 
 use crate::crypto::proof::{self, Nonce, Proof, Role, Transcript};
@@ -150,7 +151,11 @@ pub enum Candidate {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Roster {
     pub lobby: String,
-    pub seats: Vec<Seat>,
+    seats: Vec<Seat>,
+    /// Where each seat is in `seats`, by its name in lower case: a leader
+    /// that floods a member with `SEAT` lines makes it look a name up for
+    /// each, and a look-up costs the same however many seats there are.
+    at: HashMap<String, usize>,
 }
 
 impl Roster {
@@ -158,28 +163,63 @@ impl Roster {
         Roster {
             lobby,
             seats: Vec::new(),
+            at: HashMap::new(),
         }
     }
 
+    /// A roster of `seats`, in this order; a later seat of a name replaces
+    /// an earlier one.
+    pub fn with_seats(lobby: String, seats: impl IntoIterator<Item = Seat>) -> Roster {
+        let mut roster = Roster::new(lobby);
+        for seat in seats {
+            roster.add(seat);
+        }
+        roster
+    }
+
+    /// The seats, the leader's first, then in admission order.
+    pub fn seats(&self) -> &[Seat] {
+        &self.seats
+    }
+
+    /// Forgets every seat, keeping the lobby's id.
+    pub fn clear(&mut self) {
+        self.seats.clear();
+        self.at.clear();
+    }
+
     pub fn seat(&self, name: &str) -> Option<&Seat> {
-        self.seats
-            .iter()
-            .find(|s| s.name.eq_ignore_ascii_case(name))
+        let at = *self.at.get(&name.to_ascii_lowercase())?;
+        self.seats.get(at)
     }
 
     /// Adds a seat at the end; a seat of the same name goes first, since a
     /// member who comes back counts as admitted last.
     pub fn add(&mut self, seat: Seat) {
-        self.remove(&seat.name);
-        self.seats.push(seat);
+        let key = seat.name.to_ascii_lowercase();
+        match self.at.get(&key) {
+            // Already the last: it stays where it is, new as it is.
+            Some(&at) if at + 1 == self.seats.len() => self.seats[at] = seat,
+            _ => {
+                self.remove(&seat.name);
+                self.at.insert(key, self.seats.len());
+                self.seats.push(seat);
+            }
+        }
     }
 
     pub fn remove(&mut self, name: &str) -> Option<Seat> {
-        let at = self
-            .seats
-            .iter()
-            .position(|s| s.name.eq_ignore_ascii_case(name))?;
-        Some(self.seats.remove(at))
+        let at = self.at.remove(&name.to_ascii_lowercase())?;
+        let seat = self.seats.remove(at);
+        self.index_from(at);
+        Some(seat)
+    }
+
+    /// Puts the seats from `from` on where they are now.
+    fn index_from(&mut self, from: usize) {
+        for (at, seat) in self.seats.iter().enumerate().skip(from) {
+            self.at.insert(seat.name.to_ascii_lowercase(), at);
+        }
     }
 
     /// Puts `name`'s seat first, as the leader's: after a handover or a
@@ -187,6 +227,7 @@ impl Roster {
     pub fn lead(&mut self, name: &str) {
         if let Some(seat) = self.remove(name) {
             self.seats.insert(0, seat);
+            self.index_from(0);
         }
     }
 
@@ -301,6 +342,39 @@ mod tests {
         assert_eq!(r.successor().unwrap().name, "carol");
         r.lead("nobody");
         assert_eq!(names(&r.candidates("x")), ["bob", "carol"]);
+    }
+
+    /// Every name finds its own seat, in any case, after any change; a
+    /// name with none finds none.
+    #[track_caller]
+    fn check_lookups(r: &Roster, gone: &[&str]) {
+        for seat in r.seats() {
+            assert_eq!(r.seat(&seat.name.to_uppercase()), Some(seat));
+        }
+        for name in gone {
+            assert_eq!(r.seat(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_seat_is_found_by_name_whatever_moved() {
+        let mut r = roster(&["alice", "bob", "carol", "dave"]);
+        check_lookups(&r, &["eve"]);
+        r.add(r.seat("BOB").unwrap().clone());
+        check_lookups(&r, &[]);
+        // The last seat again stays the last.
+        r.add(r.seat("bob").unwrap().clone());
+        assert_eq!(names(&r.candidates("x")), ["alice", "carol", "dave", "bob"]);
+        assert_eq!(r.remove("Carol").unwrap().name, "carol");
+        check_lookups(&r, &["carol"]);
+        r.lead("dave");
+        assert_eq!(names(&r.candidates("x")), ["dave", "alice", "bob"]);
+        check_lookups(&r, &["carol"]);
+        r.clear();
+        check_lookups(&r, &["alice", "bob", "dave"]);
+        let again = Roster::with_seats(r.lobby.clone(), roster(&["a", "b", "a"]).seats().to_vec());
+        assert_eq!(names(&again.candidates("x")), ["b", "a"]);
+        check_lookups(&again, &["c"]);
     }
 
     /// The keys of a test lobby: bob's seat, alice's, and a stranger's.

@@ -88,7 +88,15 @@ impl Driver {
     pub(super) fn carry_out(&mut self, app: &mut App, effects: Vec<Effect>, now: Now) {
         let mut queue = VecDeque::from(effects);
         while let Some(effect) = queue.pop_front() {
-            let Some(reply) = self.carry(effect) else {
+            // A line logged reaches its file before anything leaves for
+            // another peer, so nobody can hear of it before it is on disk.
+            let flushed = leaves_the_peer(&effect).then(|| self.flush_logs());
+            let reply = if let Some(Some(failed)) = flushed {
+                queue.push_front(effect);
+                failed
+            } else if let Some(reply) = self.carry(effect) {
+                reply
+            } else {
                 continue;
             };
             let (_, more) = app.handle(reply, now);
@@ -162,10 +170,24 @@ impl Driver {
     fn write_log(&mut self, log: LogId, line: &str) -> Option<Incoming> {
         let file = self.logs.get_mut(&log)?;
         let err = file.write(line).err()?;
-        let path = file.path().display().to_string();
-        self.logs.remove(&log);
+        self.log_failed(log, &err)
+    }
+
+    /// Writes what the chat logs gathered to their files: the app thread
+    /// does before it waits, so a burst of lines costs one write.
+    fn flush_logs(&mut self) -> Option<Incoming> {
+        let (log, err) = self
+            .logs
+            .iter_mut()
+            .find_map(|(log, file)| file.flush().err().map(|err| (*log, err)))?;
+        self.log_failed(log, &err)
+    }
+
+    /// Closes a chat log that could not be written, and says so to the core.
+    fn log_failed(&mut self, log: LogId, err: &std::io::Error) -> Option<Incoming> {
+        let file = self.logs.remove(&log)?;
         Some(Incoming::LogFailed(LogFailure::Write {
-            path,
+            path: file.path().display().to_string(),
             why: err.to_string(),
         }))
     }
@@ -317,7 +339,11 @@ pub(super) fn drive(
             let _ = wants.send(app.want());
             asked = true;
         }
-        let input = match wait(app, driver, console, events_rx, link_rx) {
+        let woken = match driver.flush_logs() {
+            Some(failed) => Woken::Core(failed),
+            None => wait(app, driver, console, events_rx, link_rx),
+        };
+        let input = match woken {
             Woken::ScreenRetry => {
                 driver.screen.pump();
                 continue;
@@ -349,6 +375,14 @@ fn greet(app: &mut App, driver: &mut Driver, link_rx: &Receiver<LinkNotice>) {
     app.prompt();
     let effects = app.out.take();
     driver.carry_out(app, effects, now());
+}
+
+/// True for an effect that sends a line to another peer.
+fn leaves_the_peer(effect: &Effect) -> bool {
+    matches!(
+        effect,
+        Effect::ToLeader(..) | Effect::TurnAway(..) | Effect::Answer(..) | Effect::Lobby(..)
+    )
 }
 
 /// Writes `line` on a connection turned away; it closes as it is dropped.

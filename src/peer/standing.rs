@@ -46,7 +46,7 @@ impl Standing {
     pub(super) fn hear(&mut self, line: &ToMember, me: &str, now: DateTime<Utc>) {
         match line {
             // A fresh roster follows `MEMBERS`, on admission and on return.
-            ToMember::Members(_) => self.roster.seats.clear(),
+            ToMember::Members(_) => self.roster.clear(),
             ToMember::Left(name) | ToMember::Kicked { name, .. } => {
                 self.roster.remove(name);
             }
@@ -66,7 +66,7 @@ impl Standing {
                 self.credential = Some(lobby.clone());
             }
             ToMember::Succession(Succession::Seat { name, .. })
-                if self.roster.seats.len() >= MAX_SEATS && self.roster.seat(name).is_none() => {}
+                if self.roster.seats().len() >= MAX_SEATS && self.roster.seat(name).is_none() => {}
             ToMember::Succession(Succession::Seat {
                 name,
                 ip,
@@ -128,7 +128,7 @@ impl Standing {
 
     /// True if the leader gave us what it takes to come back.
     pub(super) fn can_rejoin(&self) -> bool {
-        self.credential.is_some() && !self.roster.seats.is_empty()
+        self.credential.is_some() && !self.roster.seats().is_empty()
     }
 
     /// The lobby's id, once the leader gave it.
@@ -270,14 +270,14 @@ mod tests {
         lines(&mut standing, &["LEFT bob"]);
         let names: Vec<&str> = standing
             .roster
-            .seats
+            .seats()
             .iter()
             .map(|s| s.name.as_str())
             .collect();
         assert_eq!(names, ["alice", "me"]);
         let inherited = standing.inheritance("me", Some("alice")).unwrap();
-        assert_eq!(inherited.roster.seats.len(), 1);
-        assert_eq!(inherited.roster.seats[0].name, "me");
+        assert_eq!(inherited.roster.seats().len(), 1);
+        assert_eq!(inherited.roster.seats()[0].name, "me");
         assert_eq!(inherited.said.len(), 1);
     }
 
@@ -288,10 +288,10 @@ mod tests {
         for i in 0..MAX_SEATS + 10 {
             lines(&mut standing, &[&format!("SEAT m{i} 127.0.0.1 4000 {v}")]);
         }
-        assert_eq!(standing.roster.seats.len(), MAX_SEATS);
+        assert_eq!(standing.roster.seats().len(), MAX_SEATS);
         // A seat it has already may still move (a member who came back).
         lines(&mut standing, &[&format!("SEAT m0 127.0.0.1 4000 {v}")]);
-        assert_eq!(standing.roster.seats.last().unwrap().name, "m0");
+        assert_eq!(standing.roster.seats().last().unwrap().name, "m0");
     }
 
     #[test]

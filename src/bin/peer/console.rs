@@ -13,6 +13,7 @@
 //! (`screen` does).
 
 use std::io::{self, BufRead, IsTerminal, Write};
+use std::iter;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -67,19 +68,26 @@ pub(crate) fn read_plain(wants: &Receiver<Want>, input: &Sender<Input>) {
     }
 }
 
-/// Prints every line as it comes, for pipes: one `writeln` each, in the
-/// plain form unless `style` says otherwise. Returns when the peer drops
-/// its end of the channel, or when nobody reads standard output any more.
+/// Prints every line as it comes, for pipes, in the plain form unless
+/// `style` says otherwise: a line and those already waiting behind it in
+/// one write, so a flood costs a write per burst rather than per line.
+/// Returns when the peer drops its end of the channel, or when nobody
+/// reads standard output any more.
 pub(crate) fn print_plain(lines: &Receiver<ScreenLine>, style: Style) {
     let mut out = io::stdout();
-    for line in lines {
+    let mut burst = String::new();
+    while let Ok(first) = lines.recv() {
+        let now = Local::now().time();
+        burst.clear();
+        for line in iter::once(first).chain(lines.try_iter().take(BURST)) {
+            burst.push_str(&style.render(&line, now));
+            burst.push('\n');
+        }
         // If standard output is gone there is no one to show this to; the
-        // peer goes on and exits normally. The line and its newline go in
-        // one write, so a trace line on standard error cannot land between
-        // them.
-        let whole = format!("{}\n", style.render(&line, Local::now().time()));
+        // peer goes on and exits normally. Whole lines go in one write, so
+        // a trace line on standard error cannot land inside one.
         if out
-            .write_all(whole.as_bytes())
+            .write_all(burst.as_bytes())
             .and_then(|()| out.flush())
             .is_err()
         {
@@ -87,6 +95,9 @@ pub(crate) fn print_plain(lines: &Receiver<ScreenLine>, style: Style) {
         }
     }
 }
+
+/// The most lines `print_plain` writes at once, after the first.
+const BURST: usize = 256;
 
 /// The line editor, and a printer that draws above the line it edits.
 pub(crate) struct LineEditor {

@@ -77,10 +77,10 @@ impl LobbyState {
     /// The seat a `REJOIN` claims, if the claimant proved its key and it is
     /// not the leader's own.
     fn claimed_seat(&self, claim: &Rejoin, proven: &Proven) -> Option<Seat> {
-        let away = super::Roster {
-            lobby: self.roster.lobby.clone(),
-            seats: self.away.iter().map(|(_, seat)| seat.clone()).collect(),
-        };
+        let away = super::Roster::with_seats(
+            self.roster.lobby.clone(),
+            self.away.iter().map(|(_, seat)| seat.clone()),
+        );
         let seat = self
             .roster
             .check(claim, proven)
@@ -162,7 +162,7 @@ impl LobbyState {
         if let Some(seat) = &seat {
             self.roster.add(seat.clone());
         }
-        for seat in self.roster.seats.clone() {
+        for seat in self.roster.seats().to_vec() {
             self.send_to(id, super::succession::seat_line(seat));
         }
         // Half the backlog limit: the rest is room for the live lines that

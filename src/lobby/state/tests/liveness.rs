@@ -112,7 +112,7 @@ fn a_flooding_member_grows_nothing_in_the_lobby() {
     }
     assert_eq!(lobby.state.history.said().len(), KEPT_FOR_RETURNS);
     assert_eq!(lobby.state.names(), ["alice", "bob", "carol"]);
-    assert_eq!(lobby.state.roster.seats.len(), 3);
+    assert_eq!(lobby.state.roster.seats().len(), 3);
     assert!(lobby.state.away.is_empty());
     assert!(lobby.state.doomed.is_empty() && lobby.state.out.is_empty());
 }

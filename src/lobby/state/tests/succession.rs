@@ -187,12 +187,12 @@ fn a_handover_goes_to_the_member_admitted_earliest() {
     assert_eq!(handed.said.len(), 1);
     let order: Vec<&str> = handed
         .roster
-        .seats
+        .seats()
         .iter()
         .map(|s| s.name.as_str())
         .collect();
     assert_eq!(order, ["carol", "alice", "bob"]);
-    assert_eq!(handed.roster.seats[1].key, peer_key(LEADER_KEY));
+    assert_eq!(handed.roster.seats()[1].key, peer_key(LEADER_KEY));
     assert_eq!(
         lobby.state.farewell(CloseReason::LeaderLeft),
         None,
