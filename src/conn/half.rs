@@ -60,6 +60,12 @@ impl<R, In> Reader<R, In> {
     pub fn get_ref(&self) -> &R {
         self.lines.get_ref().get_ref()
     }
+
+    /// The bytes after the last line, with what is buffered of them: for a
+    /// connection that carries raw bytes after its header line (a file).
+    pub fn into_buffered(self) -> BufReader<R> {
+        self.lines.into_inner()
+    }
 }
 
 impl<R: Read, In: FromStr> Reader<R, In> {
@@ -127,6 +133,11 @@ impl<W, Out> Writer<W, Out> {
 
     /// The stream, for the socket's options, shutting it down, and pushing
     /// a queue that `queue` filled.
+    /// The stream, for raw bytes after the header lines (a file).
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+
     pub fn get_ref(&self) -> &W {
         &self.inner
     }

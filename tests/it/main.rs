@@ -13,6 +13,8 @@ mod discovery;
 #[cfg(target_os = "linux")]
 mod dissector;
 mod faults;
+mod files;
+mod files_faults;
 mod hardening;
 mod hostile;
 mod ipv6;
