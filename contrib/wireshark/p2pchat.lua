@@ -110,7 +110,7 @@ local REGISTRY_REPLIES = {
 
 local FILE_LINES = {
   OFFER = { "offer", "size", "checksum", "*file" },
-  ACCEPT = { "offer" }, DECLINE = { "offer" }, CANCEL = { "offer" },
+  ACCEPT = { "offer" }, DECLINE = { "offer" }, CANCEL = { "offer", "*reason" },
 }
 
 local TO_MEMBER = {

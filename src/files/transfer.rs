@@ -24,6 +24,8 @@ pub const BUFFER: usize = 64 * 1024;
 pub enum TransferError {
     #[error("{0}")]
     Io(#[from] io::Error),
+    #[error("the sender announced {count} bytes, not the {expected} offered")]
+    Announced { count: u64, expected: u64 },
     #[error("cut off after {got} of {expected} bytes")]
     CutOff { got: u64, expected: u64 },
     #[error("the sender sent more bytes than the {0} offered")]
@@ -43,7 +45,16 @@ impl TransferError {
     /// from the right peer and may be continued; bytes that are wrong or
     /// too many are not.
     pub fn keeps_part(&self) -> bool {
-        !matches!(self, TransferError::TooMany(_) | TransferError::WrongSum)
+        !self.blames_sender()
+    }
+
+    /// Whether the sender is to blame: it announced or sent other bytes
+    /// than it offered. The recipient tells it why.
+    pub fn blames_sender(&self) -> bool {
+        matches!(
+            self,
+            TransferError::Announced { .. } | TransferError::TooMany(_) | TransferError::WrongSum
+        )
     }
 }
 

@@ -27,7 +27,7 @@ use crate::trace::Trace;
 use crate::wire::{self, Fetch, FileOffer, OfferId, Sending};
 
 use super::effect::{FetchJob, FileOrder, Incoming};
-use super::msg::{Done, Event, FileConn, FileNews, TransferId, Way};
+use super::msg::{Done, Event, Failure, FileConn, FileNews, TransferId, Way};
 use super::tls::PeerTls;
 
 /// How long a transfer connection may take to open, and how long a
@@ -74,7 +74,7 @@ impl Reporter {
         !self.cancel.load(Ordering::SeqCst)
     }
 
-    fn ended(&self, result: Result<Done, String>) {
+    fn ended(&self, result: Result<Done, Failure>) {
         let transfer = self.transfer.clone();
         self.tell(FileNews::Ended { transfer, result });
     }
@@ -231,7 +231,7 @@ impl FileDesk {
             way: Way::Sending,
         };
         let Some(conn) = self.fetches.remove(&fetch) else {
-            let result = Err("the connection is gone".to_string());
+            let result = Err(Failure::from("the connection is gone"));
             let _ = self
                 .events
                 .send(Event::File(FileNews::Ended { transfer, result }));
@@ -241,24 +241,28 @@ impl FileDesk {
         let failed = no_thread(transfer);
         let run = move || {
             let result = serve(conn, &path, &offer, from, &reporter);
-            reporter.ended(result.map(Done::Sent).map_err(|err| err.to_string()));
+            let result = result.map(Done::Sent);
+            reporter.ended(result.map_err(|err| Failure::from(err.to_string())));
         };
         self.spawn("file-send", run, failed);
     }
 }
 
 fn no_thread(transfer: TransferId) -> FileNews {
-    let result = Err("no thread for the transfer".to_string());
+    let result = Err(Failure::from("no thread for the transfer"));
     FileNews::Ended { transfer, result }
 }
 
-/// Why a receipt failed, and whether its `.part` is kept to resume.
-fn failure(err: &TransferError, part: &PartFile) -> String {
-    if err.keeps_part() && part.part().exists() {
+/// Why a receipt failed, and whether its `.part` is kept to resume; the
+/// sender hears why only when it is to blame.
+fn failure(err: &TransferError, part: &PartFile) -> Failure {
+    let why = if err.keeps_part() && part.part().exists() {
         format!("{err}; {} kept to resume", part.part().display())
     } else {
         err.to_string()
-    }
+    };
+    let to_sender = err.blames_sender().then(|| err.to_string());
+    Failure { why, to_sender }
 }
 
 /// Room for `offer` from `from` in `dir`: the folder made, what a kept
@@ -339,8 +343,7 @@ fn fetch(
             if id == offer.id && from == job.resume && count == expected => {}
         Received::Line(Sending::Bytes { count, .. }) => {
             job.part.remove();
-            let why = format!("the sender announced {count} bytes, not the {expected} offered");
-            return Err(other(why));
+            return Err(TransferError::Announced { count, expected });
         }
         Received::Line(Sending::Err(_, text)) => {
             return Err(other(format!("the sender refused: {text}")));

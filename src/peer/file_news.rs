@@ -14,7 +14,7 @@ use super::app::App;
 use super::effect::{FetchJob, FileOrder};
 use super::file_book::size;
 use super::files::Route;
-use super::msg::{Done, FileNews, TransferId, Way};
+use super::msg::{Done, Failure, FileNews, TransferId, Way};
 
 impl App {
     /// Room is made for an accepted file: `ACCEPT` goes to the sender and
@@ -76,7 +76,8 @@ impl App {
                     self.files.outgoing.remove(id);
                 }
             }
-            FileLine::Cancel(id) => self.on_cancelled(&from, id),
+            FileLine::Cancel(id) => self.on_cancelled(&from, id, None),
+            FileLine::Refused { id, why } => self.on_cancelled(&from, id, Some(&why)),
         }
     }
 
@@ -91,20 +92,32 @@ impl App {
         }
     }
 
-    /// `from` withdrew its offer, stopped a transfer, or declined ours.
-    fn on_cancelled(&mut self, from: &str, id: OfferId) {
+    /// `from` withdrew its offer, stopped a transfer, or declined ours;
+    /// `why`, when a recipient refused what we sent.
+    fn on_cancelled(&mut self, from: &str, id: OfferId, why: Option<&str>) {
         if let Some(held) = self.files.incoming.withdraw(from, id) {
             let name = held.offer.name;
             return self.file_note(format!("{from} withdrew the offer of {name}."));
         }
         let moving = self.files.moving_of(Some(id), Some(from));
+        let because = why.map_or_else(String::new, |why| format!(": {why}"));
         for moving in &moving {
             self.order(FileOrder::Cancel(moving.transfer.clone()));
             let name = &moving.name;
-            self.file_note(format!("{from} cancelled the transfer of {name}."));
+            let word = if why.is_some() {
+                "refused"
+            } else {
+                "cancelled"
+            };
+            self.file_note(format!("{from} {word} the transfer of {name}{because}."));
         }
+        let name = self.our_offer_name(id);
         if moving.is_empty() && self.files.outgoing.answered(id, from, Answer::Declined) {
-            self.file_note(format!("{from} cancelled offer {id}."));
+            let line = match why {
+                Some(_) => format!("{from} refused {name}{because}."),
+                None => format!("{from} cancelled offer {id}."),
+            };
+            self.file_note(line);
         }
     }
 
@@ -172,7 +185,7 @@ impl App {
 
     /// A transfer ended: said on both sides; a receipt that failed tells
     /// the sender `CANCEL`.
-    fn on_ended(&mut self, transfer: &TransferId, result: Result<Done, String>) {
+    fn on_ended(&mut self, transfer: &TransferId, result: Result<Done, Failure>) {
         let what = self.what(transfer);
         let moving = self.files.end(transfer);
         let (name, size) = moving.map_or_else(|| (String::new(), 0), |m| (m.name, m.size));
@@ -183,9 +196,14 @@ impl App {
                 path.display()
             ),
             Ok(Done::Sent(count)) => format!("{what}: done ({count} bytes sent)."),
-            Err(why) => {
+            Err(Failure { why, to_sender }) => {
                 if let (Way::Receiving, Some(route)) = (transfer.way, self.route()) {
-                    self.send_file_line(route, peer, FileLine::Cancel(transfer.id));
+                    let id = transfer.id;
+                    let line = match to_sender {
+                        Some(why) => FileLine::Refused { id, why },
+                        None => FileLine::Cancel(id),
+                    };
+                    self.send_file_line(route, peer, line);
                 }
                 format!("{what} failed: {why}.")
             }

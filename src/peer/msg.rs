@@ -126,8 +126,32 @@ pub(super) enum FileNews {
     /// A transfer ended.
     Ended {
         transfer: TransferId,
-        result: Result<Done, String>,
+        result: Result<Done, Failure>,
     },
+}
+
+/// Why a transfer failed: the line for the user, and, for a receipt
+/// refused because of what the sender sent, what the sender is told
+/// (never a path of ours).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Failure {
+    pub why: String,
+    pub to_sender: Option<String>,
+}
+
+impl From<String> for Failure {
+    fn from(why: String) -> Failure {
+        Failure {
+            why,
+            to_sender: None,
+        }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(why: &str) -> Failure {
+        Failure::from(why.to_string())
+    }
 }
 
 /// How a transfer that went well ended.

@@ -98,6 +98,10 @@ pub enum FileLine {
     Decline(OfferId),
     /// `CANCEL <id>`: either side stops the offer or the transfer.
     Cancel(OfferId),
+    /// `CANCEL <id> <why>`: the recipient stopped the transfer because of
+    /// what the sender sent (too many bytes, the wrong ones), and says so;
+    /// `why` is the rest of the line, message text.
+    Refused { id: OfferId, why: String },
 }
 
 impl FileLine {
@@ -106,6 +110,7 @@ impl FileLine {
         match self {
             FileLine::Offer(offer) => offer.id,
             FileLine::Accept(id) | FileLine::Decline(id) | FileLine::Cancel(id) => *id,
+            FileLine::Refused { id, .. } => *id,
         }
     }
 }
@@ -122,6 +127,7 @@ impl fmt::Display for FileLine {
             FileLine::Accept(id) => write!(f, "ACCEPT {id}"),
             FileLine::Decline(id) => write!(f, "DECLINE {id}"),
             FileLine::Cancel(id) => write!(f, "CANCEL {id}"),
+            FileLine::Refused { id, why } => write!(f, "CANCEL {id} {why}"),
         }
     }
 }
@@ -138,13 +144,32 @@ impl FromStr for FileLine {
             "OFFER" => parse_offer(rest).map(FileLine::Offer),
             "ACCEPT" => one_id("usage: ACCEPT <id>").map(FileLine::Accept),
             "DECLINE" => one_id("usage: DECLINE <id>").map(FileLine::Decline),
-            "CANCEL" => one_id("usage: CANCEL <id>").map(FileLine::Cancel),
+            "CANCEL" => parse_cancel(rest),
             _ => Err(ParseError::new(
                 ErrorCode::BadArgs,
                 "a file line is OFFER, ACCEPT, DECLINE or CANCEL",
             )),
         }
     }
+}
+
+fn parse_cancel(rest: &str) -> Result<FileLine, ParseError> {
+    let (id, why) = split_word(rest);
+    if id.is_empty() {
+        return Err(ParseError::new(
+            ErrorCode::BadArgs,
+            "usage: CANCEL <id> [<why>]",
+        ));
+    }
+    let id = id.parse()?;
+    if why.is_empty() {
+        return Ok(FileLine::Cancel(id));
+    }
+    check_text(why)?;
+    Ok(FileLine::Refused {
+        id,
+        why: why.to_string(),
+    })
 }
 
 fn parse_offer(rest: &str) -> Result<FileOffer, ParseError> {
@@ -311,6 +336,13 @@ mod tests {
         check("ACCEPT 0123456789abcdef", FileLine::Accept(id()));
         check("DECLINE 0123456789abcdef", FileLine::Decline(id()));
         check("CANCEL 0123456789abcdef", FileLine::Cancel(id()));
+        check(
+            "CANCEL 0123456789abcdef the bytes do not match the offered checksum",
+            FileLine::Refused {
+                id: id(),
+                why: "the bytes do not match the offered checksum".into(),
+            },
+        );
     }
 
     #[test]
@@ -344,6 +376,11 @@ mod tests {
             "ERR TEXT_TOO_LONG a file name is at most 255 bytes",
         );
         check_err::<FileLine>("ACCEPT", "ERR BAD_ARGS usage: ACCEPT <id>");
+        check_err::<FileLine>("CANCEL", "ERR BAD_ARGS usage: CANCEL <id> [<why>]");
+        check_err::<FileLine>(
+            "CANCEL 0123456789abcdef a\u{7}b",
+            "ERR BAD_TEXT message text must not hold control or bidi characters (U+0007)",
+        );
         check_err::<FileLine>(
             "SEND x",
             "ERR BAD_ARGS a file line is OFFER, ACCEPT, DECLINE or CANCEL",

@@ -12,7 +12,7 @@ use crate::wire::{Checksum, Fetch, FileLine, FileOffer, OfferId, ParseError};
 
 use crate::peer::app::App;
 use crate::peer::effect::{Effect, FileOrder, Incoming, LobbyAnswer, Now};
-use crate::peer::msg::{Done, FileNews, TransferId, Way};
+use crate::peer::msg::{Done, Failure, FileNews, TransferId, Way};
 
 use super::leader::leading;
 use super::{describe, line, now};
@@ -221,6 +221,27 @@ fn a_transfer_the_sender_cancels_stops_and_a_failed_one_tells_the_sender() {
             "lobby 1: File(carol, CANCEL 0000000000000001)",
             "log 1: Receiving x from carol failed: cancelled; /downloads/x.part kept to resume.",
             "notice: Receiving x from carol failed: cancelled; /downloads/x.part kept to resume.",
+        ],
+    );
+}
+
+#[test]
+fn a_receipt_refused_for_the_senders_bytes_tells_the_sender_why_and_no_path() {
+    let (mut app, _) = accepting_x();
+    let wrong = FileNews::Ended {
+        transfer: receiving(1),
+        result: Err(Failure {
+            why: "the bytes do not match the offered checksum".into(),
+            to_sender: Some("the bytes do not match the offered checksum".into()),
+        }),
+    };
+    check(
+        &mut app,
+        news(wrong),
+        &[
+            "lobby 1: File(carol, CANCEL 0000000000000001 the bytes do not match the offered checksum)",
+            "log 1: Receiving x from carol failed: the bytes do not match the offered checksum.",
+            "notice: Receiving x from carol failed: the bytes do not match the offered checksum.",
         ],
     );
 }
