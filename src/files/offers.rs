@@ -100,6 +100,11 @@ impl IncomingOffers {
 
     /// The offer `id` withdrawn by its sender; another's word does not
     /// withdraw it.
+    /// Forgets every offer made to us; how many there were.
+    pub fn clear(&mut self) -> usize {
+        std::mem::take(&mut self.held).len()
+    }
+
     pub fn withdraw(&mut self, from: &str, id: OfferId) -> Option<Incoming> {
         let at = self
             .held
@@ -229,6 +234,11 @@ impl OutgoingOffers {
         self.held
             .get(&id)
             .is_some_and(|offer| offer.to.values().all(|a| *a == Answer::Declined))
+    }
+
+    /// Forgets every offer we made; how many there were.
+    pub fn clear(&mut self) -> usize {
+        std::mem::take(&mut self.held).len()
     }
 
     pub fn remove(&mut self, id: OfferId) -> Option<Outgoing> {

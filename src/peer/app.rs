@@ -86,6 +86,7 @@ impl App {
     pub(super) fn handle(&mut self, input: Incoming, now: Now) -> (Flow, Vec<Effect>) {
         self.now = now;
         let flow = self.dispatch(input);
+        self.forget_offers_out_of_lobby();
         (flow, self.out.take())
     }
 

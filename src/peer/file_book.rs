@@ -69,6 +69,13 @@ impl FileBook {
         theirs.chain(ours).min()
     }
 
+    /// Forgets the offers both ways and the seats a lobby named, as we
+    /// leave it; how many offers there were. Transfers running go on.
+    pub(super) fn forget_offers(&mut self) -> usize {
+        self.seats.clear();
+        self.incoming.clear() + self.outgoing.clear()
+    }
+
     /// Whether as many transfers run as may at once, both ways.
     pub(super) fn is_full(&self) -> bool {
         self.moving.len() >= self.config.max_transfers

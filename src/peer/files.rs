@@ -47,6 +47,20 @@ impl App {
         }
     }
 
+    /// Offers belong to a lobby: once we are in none (we left it, or it
+    /// ended), those made to us and ours are forgotten, so none can be
+    /// accepted, fetched or answered later through another lobby.
+    pub(super) fn forget_offers_out_of_lobby(&mut self) {
+        if self.route().is_some() {
+            return;
+        }
+        match self.files.forget_offers() {
+            0 => {}
+            1 => self.notice("Forgot the file offer of the lobby.".into()),
+            n => self.notice(format!("Forgot the {n} file offers of the lobby.")),
+        }
+    }
+
     /// Runs `act` with the route of the current stage's lobby, if any; the
     /// stage is out of `self` meanwhile, so `act` logs by `route.log()`.
     pub(super) fn with_route<T>(

@@ -358,3 +358,30 @@ fn offers_both_ways_expire_when_their_time_comes_and_say_so() {
     );
     assert_eq!(app.files.next_expiry(), None);
 }
+
+#[test]
+fn offers_both_ways_are_forgotten_when_the_lobby_is_left() {
+    let carol = Identity::generate().unwrap();
+    let (mut app, t0) = offering_report(&carol);
+    let offered = from_carol(
+        FileLine::Offer(offer(1, 5, "x")),
+        Some(seat("carol", &carol)),
+    );
+    let _ = app.handle(offered, t0);
+    let (_, effects) = app.handle(line("/leave"), t0);
+    let got: Vec<String> = effects.iter().map(short).collect();
+    assert_eq!(
+        got.last().map(String::as_str),
+        Some("notice: Forgot the 2 file offers of the lobby."),
+        "{got:?}"
+    );
+    assert_eq!(app.files.next_expiry(), None);
+    assert!(app.files.seats.is_empty());
+    // Carol's fetch of the report, come late, finds no offer.
+    check_at(
+        &mut app,
+        fetch("carol", 0, &carol),
+        t0,
+        &["refuse 100: NotFound no such offer accepted by you"],
+    );
+}
