@@ -255,3 +255,61 @@ fn over_tls_a_file_is_fetched_only_with_the_key_of_its_recipients_seat() {
     let saved = downloads.path().join("bob").join("secret.bin");
     assert_eq!(fs::read(saved).unwrap(), bytes);
 }
+
+#[test]
+fn send_all_reaches_every_member_and_a_member_sends_to_another_member() {
+    let server = TestServer::start();
+    let (logs, downloads, outbox) = (temp_dir(), temp_dir(), temp_dir());
+    let (mut alice, mut bob, _) =
+        lobby_with(&server, logs.path(), downloads.path(), |_| Vec::new());
+    let dir = downloads.path().join("carol").to_str().unwrap().to_string();
+    let mut carol = PeerProcess::start_with(
+        "carol",
+        server.addr(),
+        logs.path(),
+        &["--download-dir", &dir],
+    );
+    carol.join(PASSWORD);
+    alice.types("/invite carol");
+    carol.sees("Chat request from 'alice'");
+    carol.types("OK");
+    carol.sees("You are in alice's lobby with: alice, bob, carol");
+    bob.sees("Peer ('carol') joined the lobby");
+
+    // `/send all` offers the file to both members; each fetches it.
+    let report = noise(300 << 10);
+    let path = outbox.path().join("report.bin");
+    fs::write(&path, &report).unwrap();
+    alice.types(&format!("/send all {}", path.display()));
+    for member in [&mut bob, &mut carol] {
+        member.sees("alice offers report.bin ");
+        member.types("/accept");
+        member.sees("Saved report.bin from alice at ");
+    }
+    // The two sends end in either order.
+    let done = |alice: &PeerProcess, to: &str| {
+        alice.seen_count(&format!("Sending report.bin to {to}: done"))
+    };
+    while done(&alice, "bob") + done(&alice, "carol") < 2 {
+        alice.sees("Sending report.bin to ");
+    }
+    assert_eq!((done(&alice, "bob"), done(&alice, "carol")), (1, 1));
+    for member in ["bob", "carol"] {
+        let saved = downloads.path().join(member).join("report.bin");
+        assert_eq!(fs::read(saved).unwrap(), report, "{member}");
+    }
+
+    // A member offers a file to another member: the offer goes through
+    // the leader, the bytes from bob's seat to carol.
+    let notes = noise(70 << 10).into_iter().rev().collect::<Vec<u8>>();
+    let path = outbox.path().join("notes.txt");
+    fs::write(&path, &notes).unwrap();
+    bob.types(&format!("/send carol {}", path.display()));
+    carol.sees("bob offers notes.txt ");
+    carol.types("/accept");
+    carol.sees("Saved notes.txt from bob at ");
+    bob.sees("Sending notes.txt to carol: done");
+    let saved = downloads.path().join("carol").join("notes.txt");
+    assert_eq!(fs::read(saved).unwrap(), notes);
+    assert!(!downloads.path().join("alice").join("notes.txt").exists());
+}
