@@ -4,6 +4,16 @@
 
 use std::path::Path;
 
+/// Whether `needed` bytes fit in `free` (as `free_space` told it): an
+/// unknown free space refuses nothing; too little is `Err` with what is
+/// free, for the user's line.
+pub fn room_for(free: Option<u64>, needed: u64) -> Result<(), u64> {
+    match free {
+        Some(free) if free < needed => Err(free),
+        _ => Ok(()),
+    }
+}
+
 /// Bytes free to this user on the disk `dir` is on.
 #[cfg(unix)]
 pub fn free_space(dir: &Path) -> Option<u64> {
@@ -54,6 +64,28 @@ pub fn free_space(_dir: &Path) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    use super::room_for;
+
+    #[track_caller]
+    fn check(free: Option<u64>, needed: u64, expected: Result<(), u64>) {
+        assert_eq!(
+            room_for(free, needed),
+            expected,
+            "{free:?} free, {needed} needed"
+        );
+    }
+
+    #[test]
+    fn a_file_fits_in_as_much_room_as_it_needs_or_where_the_room_is_unknown() {
+        check(Some(10), 10, Ok(()));
+        check(Some(10), 9, Ok(()));
+        check(Some(10), 11, Err(10));
+        check(Some(0), 0, Ok(()));
+        check(Some(0), 1, Err(0));
+        check(Some(u64::MAX), u64::MAX, Ok(()));
+        check(None, u64::MAX, Ok(()));
+    }
+
     #[test]
     fn a_real_folder_has_some_free_space_and_a_missing_one_none() {
         let dir = tempfile::tempdir().unwrap();

@@ -98,7 +98,8 @@ impl FileDesk {
         match order {
             FileOrder::Hash { path, to } => self.start_hash(path, to),
             FileOrder::Prepare { from, offer, dir } => {
-                return Some(Incoming::File(prepare(from, offer, &dir)));
+                let news = prepare(from, offer, &dir, disk::free_space);
+                return Some(Incoming::File(news));
             }
             FileOrder::Fetch(job) => self.start_fetch(job),
             FileOrder::Serve {
@@ -266,8 +267,13 @@ fn failure(err: &TransferError, part: &PartFile) -> Failure {
 }
 
 /// Room for `offer` from `from` in `dir`: the folder made, what a kept
-/// `.part` is worth, the free space checked.
-fn prepare(from: String, offer: FileOffer, dir: &Path) -> FileNews {
+/// `.part` is worth, the free space (as `free_space` tells it) checked.
+fn prepare(
+    from: String,
+    offer: FileOffer,
+    dir: &Path,
+    free_space: impl Fn(&Path) -> Option<u64>,
+) -> FileNews {
     let shown = dir.display();
     if let Err(err) = std::fs::create_dir_all(dir) {
         let why = format!("the download folder {shown} cannot be made: {err}");
@@ -280,9 +286,7 @@ fn prepare(from: String, offer: FileOffer, dir: &Path) -> FileNews {
     let (note, len) = part.kept();
     let resume = resume_from(note.as_deref(), len, &offer);
     let needed = offer.size - resume;
-    if let Some(free) = disk::free_space(dir)
-        && free < needed
-    {
+    if let Err(free) = disk::room_for(free_space(dir), needed) {
         let why = format!("only {free} bytes are free in {shown}");
         return FileNews::Unprepared { from, offer, why };
     }
@@ -393,4 +397,46 @@ fn serve(
         reporter.step(&mut quarters, done)
     })?;
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Checksum;
+
+    fn ten_bytes() -> FileOffer {
+        FileOffer {
+            id: OfferId(1),
+            size: 10,
+            sum: Checksum([7; 32]),
+            name: "x".into(),
+        }
+    }
+
+    /// What `prepare` makes of a free space of `free` bytes: the reason
+    /// it refused, or the byte it resumes at.
+    fn prepared(free: Option<u64>) -> Result<u64, String> {
+        let dir = tempfile::tempdir().unwrap();
+        match prepare("carol".into(), ten_bytes(), dir.path(), |_| free) {
+            FileNews::Prepared { resume, .. } => Ok(resume),
+            FileNews::Unprepared { why, .. } => {
+                Err(why.replace(&dir.path().display().to_string(), "<dir>"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_offer_is_refused_when_the_disk_has_less_room_than_it_needs() {
+        assert_eq!(
+            prepared(Some(9)),
+            Err("only 9 bytes are free in <dir>".into())
+        );
+        assert_eq!(
+            prepared(Some(0)),
+            Err("only 0 bytes are free in <dir>".into())
+        );
+        assert_eq!(prepared(Some(10)), Ok(0));
+        assert_eq!(prepared(None), Ok(0));
+    }
 }
