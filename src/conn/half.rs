@@ -141,6 +141,11 @@ impl<W, Out> Writer<W, Out> {
     pub fn get_ref(&self) -> &W {
         &self.inner
     }
+
+    /// The stream, for ending it (`Conn::close`).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
 }
 
 impl<Out> Writer<WriteHalf, Out> {

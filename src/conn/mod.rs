@@ -185,6 +185,11 @@ impl<In, Out> Conn<Stream, In, Out> {
     pub fn peer_key(&self) -> Option<IdentityKey> {
         self.writer.get_ref().peer_key()
     }
+
+    /// Ends the sending side cleanly (see `WriteHalf::close`).
+    pub fn close(&mut self) -> io::Result<()> {
+        self.writer.get_mut().close()
+    }
 }
 
 impl<S: Transport, In: FromStr, Out> Conn<S, In, Out> {

@@ -143,7 +143,15 @@ impl Connection {
         // Lines are short, so a small buffer will do: with thousands of
         // idle connections, buffer sizes are most of the server's memory.
         let conn = Conn::with_buffer(stream, addr, self.trace, READ_BUFFER);
-        if let Err(err) = conn.and_then(|mut conn| self.talk(&mut conn, &socket.bye, addr)) {
+        let talked = conn.and_then(|mut conn| {
+            self.talk(&mut conn, &socket.bye, addr)?;
+            // The registry ends the talk: say so cleanly. A client that
+            // left first, or a socket the hub shut, makes this fail, which
+            // changes nothing.
+            let _ = conn.close();
+            Ok(())
+        });
+        if let Err(err) = talked {
             self.trace_error(addr, &err);
         }
     }
