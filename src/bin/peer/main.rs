@@ -18,6 +18,7 @@ use clap::{Parser, ValueEnum};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, unbounded};
 use p2pchat::client::{FirstUse, RegistrySecurity, RegistryTrust};
 use p2pchat::crypto::Fingerprint;
+use p2pchat::discovery;
 use p2pchat::lobby::{self, InvitePolicy};
 use p2pchat::peer::{
     Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig, Want,
@@ -105,6 +106,10 @@ struct Args {
     /// at start: only that key is accepted, even on first contact.
     #[arg(long, value_name = "SHA256:...")]
     trust_registry: Option<Fingerprint>,
+    /// Seconds to look for registries on the LAN without --server. Hidden:
+    /// the tests shorten it, users have no reason to.
+    #[arg(long, hide = true, default_value_t = discovery::DEFAULT_SEARCH_WINDOW.as_secs_f64(), value_parser = p2pchat::parse_seconds)]
+    discovery_wait: f64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -238,7 +243,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 fn config(args: Args, at_terminal: bool) -> Result<PeerConfig, Box<dyn std::error::Error>> {
     // Every address the name resolves to, tried in order; or the one found
     // on the LAN.
-    let chosen = find::registry(args.server.as_deref(), at_terminal)?;
+    let window = Duration::from_secs_f64(args.discovery_wait);
+    let chosen = find::registry(args.server.as_deref(), window, at_terminal)?;
     let servers = chosen.servers;
     let mut config = PeerConfig::new(servers[0]);
     config.registry_security = registry_security(&args, at_terminal, chosen.announced)?;
