@@ -110,6 +110,10 @@ struct Args {
     /// the tests shorten it, users have no reason to.
     #[arg(long, hide = true, default_value_t = discovery::DEFAULT_SEARCH_WINDOW.as_secs_f64(), value_parser = p2pchat::parse_seconds)]
     discovery_wait: f64,
+    /// Seconds to wait, once the peer has said goodbye, for standard output
+    /// to take the last lines. Hidden: the tests shorten it.
+    #[arg(long, hide = true, default_value_t = SCREEN_EXIT_WAIT.as_secs_f64(), value_parser = p2pchat::parse_seconds)]
+    screen_exit_wait: f64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -193,6 +197,7 @@ fn main() -> ExitCode {
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let at_terminal = console::at_terminal();
     let style = style(&args);
+    let screen_exit_wait = Duration::from_secs_f64(args.screen_exit_wait);
     let peer = Peer::start(config(args, at_terminal)?)?;
     p2pchat::trace::out(format_args!(
         "Chat server started on port {}",
@@ -232,7 +237,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // `run` has dropped the screen's sender, so the screen thread ends once
     // it has written what is left, unless a write to standard output blocks
     // because nobody reads it: then it is left to end with the process.
-    if let Err(RecvTimeoutError::Disconnected) = printer_gone.recv_timeout(SCREEN_EXIT_WAIT) {
+    if let Err(RecvTimeoutError::Disconnected) = printer_gone.recv_timeout(screen_exit_wait) {
         let _ = printer.join();
     }
     Ok(result?)
@@ -326,5 +331,20 @@ fn start_console(
             let _printing = printing;
             console::print_plain(&screen_rx, style)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The waits the tests shorten with hidden options are, for a user,
+    /// the ones `--help` and ARCHITECTURE.md state.
+    #[test]
+    fn the_production_waits_are_the_documented_ones() {
+        let args = Args::parse_from(["peer"]);
+        assert_eq!(args.discovery_wait, 2.0);
+        assert_eq!(args.screen_exit_wait, 2.0);
+        assert_eq!(SCREEN_EXIT_WAIT, Duration::from_secs(2));
     }
 }
