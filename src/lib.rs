@@ -5,7 +5,8 @@
 //! (`conn`), TLS, keys and sealed messages (`crypto`), the registry server
 //! (`registry`, with its `db` and `password` hashing), finding it on the LAN
 //! by multicast DNS (`discovery`), the peer's link to it (`client`), the
-//! interactive peer (`peer`), the lobby a leader runs (`lobby`), and how
+//! interactive peer (`peer`), files sent between peers (`files`), the
+//! lobby a leader runs (`lobby`), and how
 //! lines are shown, logged and traced (`screen`, `chatlog`, `sanitize`,
 //! `trace`). It never reads the keyboard or draws the terminal: the
 //! binaries in `src/bin/` do, and only they parse options and choose exit
@@ -18,6 +19,7 @@ pub mod conn;
 pub mod crypto;
 pub mod db;
 pub mod discovery;
+pub mod files;
 pub mod line;
 pub mod lobby;
 mod net;

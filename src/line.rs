@@ -89,6 +89,11 @@ impl<R> LineReader<R> {
     pub fn get_ref(&self) -> &R {
         &self.inner
     }
+
+    /// The reader, after a whole line (no partial line is held then).
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
 }
 
 /// The frame of one line's bytes (without its `\n`): a trailing `\r`, as

@@ -8,7 +8,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::marker::PhantomData;
 use std::str::FromStr;
 
-use super::{Received, WriteHalf};
+use super::{Outbox, Received, WriteHalf};
 use crate::line::{Frame, LineReader};
 use crate::trace::Trace;
 
@@ -59,6 +59,12 @@ impl<R, In> Reader<R, In> {
     /// The stream, for the socket's options (a read timeout).
     pub fn get_ref(&self) -> &R {
         self.lines.get_ref().get_ref()
+    }
+
+    /// The bytes after the last line, with what is buffered of them: for a
+    /// connection that carries raw bytes after its header line (a file).
+    pub fn into_buffered(self) -> BufReader<R> {
+        self.lines.into_inner()
     }
 }
 
@@ -127,24 +133,51 @@ impl<W, Out> Writer<W, Out> {
 
     /// The stream, for the socket's options, shutting it down, and pushing
     /// a queue that `queue` filled.
+    /// The stream, for raw bytes after the header lines (a file).
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+
     pub fn get_ref(&self) -> &W {
         &self.inner
+    }
+
+    /// The stream, for ending it (`Conn::close`).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
     }
 }
 
 impl<Out> Writer<WriteHalf, Out> {
-    /// Encodes one line into `queue`, the bytes this connection owes its
-    /// socket, for an owner that pushes them without blocking. `line` is
-    /// the line's text with its `\n`, made once for every member a line
-    /// goes to; in plain text it goes into the queue as it is, and over TLS
-    /// it is sealed into records there. Traced as sent. An error means the
-    /// TLS session is broken, and nothing was queued.
-    pub fn queue(&self, line: &[u8], queue: &mut Vec<u8>) -> io::Result<()> {
+    /// Queues one line in `outbox`, what this connection owes its socket,
+    /// for an owner that pushes it without blocking. `line` is the line's
+    /// text with its `\n`, made once for every member a line goes to; in
+    /// plain text it goes to the wire bytes as it is, and over TLS it waits
+    /// for `seal`. Traced as sent.
+    pub fn queue(&self, line: &[u8], outbox: &mut Outbox) {
         if self.trace.is_on() {
             let text = line.strip_suffix(b"\n").unwrap_or(line);
             self.trace.sent(&self.peer, String::from_utf8_lossy(text));
         }
-        self.inner.encode(line, queue)
+        if self.inner.is_tls() {
+            outbox.lines.extend_from_slice(line);
+        } else {
+            outbox.wire.extend_from_slice(line);
+        }
+    }
+
+    /// Seals every line queued since the last seal into as few TLS records
+    /// as they fit (up to 16 KiB of plaintext each), after the wire bytes
+    /// already owed: the cost of TLS is then per flush, not per line. Does
+    /// nothing in plain text. An error means the TLS session is broken, and
+    /// nothing more can go out.
+    pub fn seal(&self, outbox: &mut Outbox) -> io::Result<()> {
+        if outbox.lines.is_empty() {
+            return Ok(());
+        }
+        self.inner.encode(&outbox.lines, &mut outbox.wire)?;
+        outbox.lines_sealed();
+        Ok(())
     }
 }
 

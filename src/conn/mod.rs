@@ -7,8 +7,9 @@
 //! and writes its line with one `write_all`. A connection that one thread
 //! reads and another writes splits into a `Reader` and a `Writer`, and the
 //! split is the transport's own operation. A writer that must never block
-//! (the lobby hub) encodes lines into its queue with `Writer::queue`
-//! (encrypted there, over TLS) and pushes the queue to the socket itself.
+//! (the lobby hub) queues lines in an `Outbox` with `Writer::queue`, seals
+//! them all at once with `Writer::seal` (into TLS records, over TLS) and
+//! pushes the outbox's wire bytes to the socket itself.
 //!
 //! `Stream` (`stream.rs`) is what every connection runs over: plain TCP or
 //! TLS, decided once, when the connection is made; the handshake itself is
@@ -19,6 +20,7 @@
 //! no thread, and holds no lock while a read blocks.
 
 mod half;
+mod outbox;
 mod stream;
 
 use std::fmt::Display;
@@ -27,6 +29,7 @@ use std::net::TcpStream;
 use std::str::FromStr;
 
 pub use half::{Reader, Writer, encode_into};
+pub use outbox::Outbox;
 pub use stream::{ReadHalf, Stream, WriteHalf};
 
 use crate::crypto::IdentityKey;
@@ -181,6 +184,11 @@ impl<In, Out> Conn<Stream, In, Out> {
     /// text, or when it presented no certificate.
     pub fn peer_key(&self) -> Option<IdentityKey> {
         self.writer.get_ref().peer_key()
+    }
+
+    /// Ends the sending side cleanly (see `WriteHalf::close`).
+    pub fn close(&mut self) -> io::Result<()> {
+        self.writer.get_mut().close()
     }
 }
 

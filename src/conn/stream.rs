@@ -150,6 +150,20 @@ impl WriteHalf {
         }
     }
 
+    pub fn is_tls(&self) -> bool {
+        matches!(self, WriteHalf::Tls(_))
+    }
+
+    /// Ends the sending side so the other end reads a clean end: a TLS
+    /// `close_notify` first over TLS (without it, `openssl s_client` reports
+    /// an unexpected end), then the socket's shutdown.
+    pub fn close(&mut self) -> io::Result<()> {
+        match self {
+            WriteHalf::Plain(tcp) => tcp.shutdown(std::net::Shutdown::Write),
+            WriteHalf::Tls(tls) => tls.close(),
+        }
+    }
+
     /// Appends to `out` the bytes that carry `plain` on this stream: the
     /// same bytes in plain text, TLS records otherwise. The bytes must go
     /// out in order, each exactly once; after an error the stream is broken.

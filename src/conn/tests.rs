@@ -218,7 +218,7 @@ fn loopback(tls: bool) -> (Stream, Stream) {
 }
 
 #[test]
-fn a_queued_line_goes_into_the_queue_as_the_stream_carries_it() {
+fn queued_lines_go_out_as_the_stream_carries_them_sealed_once_per_flush() {
     for tls in [false, true] {
         let (server, client) = loopback(tls);
         assert_eq!(server.is_tls(), tls);
@@ -227,14 +227,64 @@ fn a_queued_line_goes_into_the_queue_as_the_stream_carries_it() {
             .into_split();
         let mut line = Vec::new();
         encode_into(&mut line, &Reply::Hello);
-        let mut queue = Vec::new();
-        writer.queue(&line, &mut queue).unwrap();
-        // In plain text the line is queued as it is; over TLS, never.
-        assert_eq!(queue == b"OK HELLO\n", !tls, "tls: {tls}");
-        // Pushed by its owner, the queue reads as the line at the other end.
-        writer.get_ref().socket().write_all(&queue).unwrap();
+        let mut outbox = Outbox::new();
+        writer.queue(&line, &mut outbox);
+        writer.queue(&line, &mut outbox);
+        assert_eq!(outbox.len(), 2 * line.len());
+        // In plain text the lines are ready as they are; over TLS they wait
+        // for the seal.
+        assert_eq!(outbox.wire() == b"OK HELLO\nOK HELLO\n", !tls, "tls: {tls}");
+        assert_eq!(outbox.wire().is_empty(), tls, "tls: {tls}");
+        writer.seal(&mut outbox).unwrap();
+        if tls {
+            // Both lines in one record: its header, then the two lines, the
+            // content type and the AEAD tag (TLS 1.3, RFC 8446 5.2).
+            let record = outbox.wire();
+            assert_eq!(record[0], 23, "application data");
+            let length = usize::from(u16::from_be_bytes([record[3], record[4]]));
+            assert_eq!(record.len(), 5 + length);
+            assert_eq!(length, 2 * line.len() + 1 + 16);
+        }
+        assert_eq!(outbox.len(), outbox.wire().len());
+        // Pushed by its owner, the outbox reads as the lines at the other end.
+        writer.get_ref().socket().write_all(outbox.wire()).unwrap();
+        outbox.sent(outbox.wire().len());
+        assert!(outbox.is_empty());
         let mut other = Conn::<Stream, Reply, Request>::new(client, "p", Trace::off()).unwrap();
         assert_eq!(other.recv().unwrap(), Received::Line(Reply::Hello));
+        assert_eq!(other.recv().unwrap(), Received::Line(Reply::Hello));
         assert_eq!(other.peer_key().is_some(), tls);
+    }
+}
+
+#[test]
+fn a_large_flush_is_sealed_into_full_records() {
+    let (server, client) = loopback(true);
+    let (_, writer) = Conn::<Stream, Request, Reply>::new(server, "p", Trace::off())
+        .unwrap()
+        .into_split();
+    let mut line = Vec::new();
+    encode_into(&mut line, &Reply::Hello);
+    let mut outbox = Outbox::new();
+    let lines = 40 * 1024 / line.len();
+    for _ in 0..lines {
+        writer.queue(&line, &mut outbox);
+    }
+    writer.seal(&mut outbox).unwrap();
+    let mut records = Vec::new();
+    let mut rest = outbox.wire();
+    while !rest.is_empty() {
+        let length = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+        records.push(length);
+        rest = &rest[5 + length..];
+    }
+    // Three records for 40 KiB: two full ones of 16 KiB of plaintext, and
+    // the rest.
+    assert_eq!(records.len(), 3, "{records:?}");
+    assert_eq!(records[0], 16 * 1024 + 1 + 16);
+    writer.get_ref().socket().write_all(outbox.wire()).unwrap();
+    let mut other = Conn::<Stream, Reply, Request>::new(client, "p", Trace::off()).unwrap();
+    for _ in 0..lines {
+        assert_eq!(other.recv().unwrap(), Received::Line(Reply::Hello));
     }
 }

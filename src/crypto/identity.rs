@@ -194,55 +194,9 @@ impl Identity {
     pub fn load_or_create(dir: &Path) -> Result<Identity, IdentityError> {
         private_dir(dir).map_err(|source| io_error(dir, source))?;
         let key_path = dir.join(TLS_KEY_FILE);
-        let signing = match read_pem(&key_path, "PRIVATE KEY")? {
-            Some(der) => SigningKey::from_pkcs8(&der).map_err(|err| bad_key(&key_path, err))?,
-            None => {
-                let key = SigningKey::generate().map_err(|err| bad_key(&key_path, err))?;
-                write_pem(&key_path, "PRIVATE KEY", key.pkcs8())?;
-                key
-            }
-        };
-        let cert_path = dir.join(TLS_CERT_FILE);
-        let tls = match read_pem(&cert_path, "CERTIFICATE")? {
-            Some(der) => {
-                let key = signing.public();
-                let certified = Fingerprint::of_certificate(&der)
-                    .map_err(|err| malformed(&cert_path, &err.to_string()))?;
-                if certified != key.fingerprint() {
-                    return Err(IdentityError::Mismatch {
-                        cert: cert_path,
-                        key: key_path,
-                    });
-                }
-                TlsIdentity {
-                    certs: vec![CertificateDer::from(der)],
-                    key: PrivateKeyDer::Pkcs8(signing.pkcs8().to_vec().into()),
-                    fingerprint: certified,
-                }
-            }
-            None => {
-                let tls = TlsIdentity::self_signed(&signing)?;
-                write_pem(&cert_path, "CERTIFICATE", &tls.certs[0])?;
-                tls
-            }
-        };
-        let seal_path = dir.join(SEAL_KEY_FILE);
-        let seal = match read_pem(&seal_path, "PRIVATE KEY")? {
-            Some(der) => {
-                let raw = der
-                    .strip_prefix(&X25519_PKCS8_PREFIX[..])
-                    .and_then(|raw| <&[u8; 32]>::try_from(raw).ok())
-                    .ok_or_else(|| malformed(&seal_path, "not an X25519 PKCS#8 key"))?;
-                SealSecret::from_bytes(raw)
-            }
-            None => {
-                let seal = SealSecret::generate();
-                let mut der = X25519_PKCS8_PREFIX.to_vec();
-                der.extend_from_slice(&seal.to_bytes());
-                write_pem(&seal_path, "PRIVATE KEY", &der)?;
-                seal
-            }
-        };
+        let signing = load_or_create_signing(&key_path)?;
+        let tls = load_or_create_certificate(&dir.join(TLS_CERT_FILE), &key_path, &signing)?;
+        let seal = load_or_create_seal(&dir.join(SEAL_KEY_FILE))?;
         Ok(Identity { tls, signing, seal })
     }
 
@@ -265,6 +219,59 @@ impl Identity {
             seal: self.seal.public(),
         }
     }
+}
+
+/// The signing key in `path`, or a new one written there.
+fn load_or_create_signing(path: &Path) -> Result<SigningKey, IdentityError> {
+    if let Some(der) = read_pem(path, "PRIVATE KEY")? {
+        return SigningKey::from_pkcs8(&der).map_err(|err| bad_key(path, err));
+    }
+    let key = SigningKey::generate().map_err(|err| bad_key(path, err))?;
+    write_pem(path, "PRIVATE KEY", key.pkcs8())?;
+    Ok(key)
+}
+
+/// The certificate in `cert_path`, which must certify `signing` (kept in
+/// `key_path`), or a new self-signed one written there.
+fn load_or_create_certificate(
+    cert_path: &Path,
+    key_path: &Path,
+    signing: &SigningKey,
+) -> Result<TlsIdentity, IdentityError> {
+    let Some(der) = read_pem(cert_path, "CERTIFICATE")? else {
+        let tls = TlsIdentity::self_signed(signing)?;
+        write_pem(cert_path, "CERTIFICATE", &tls.certs[0])?;
+        return Ok(tls);
+    };
+    let certified =
+        Fingerprint::of_certificate(&der).map_err(|err| malformed(cert_path, &err.to_string()))?;
+    if certified != signing.public().fingerprint() {
+        return Err(IdentityError::Mismatch {
+            cert: cert_path.to_path_buf(),
+            key: key_path.to_path_buf(),
+        });
+    }
+    Ok(TlsIdentity {
+        certs: vec![CertificateDer::from(der)],
+        key: PrivateKeyDer::Pkcs8(signing.pkcs8().to_vec().into()),
+        fingerprint: certified,
+    })
+}
+
+/// The sealing secret in `path`, or a new one written there.
+fn load_or_create_seal(path: &Path) -> Result<SealSecret, IdentityError> {
+    if let Some(der) = read_pem(path, "PRIVATE KEY")? {
+        let raw = der
+            .strip_prefix(&X25519_PKCS8_PREFIX[..])
+            .and_then(|raw| <&[u8; 32]>::try_from(raw).ok())
+            .ok_or_else(|| malformed(path, "not an X25519 PKCS#8 key"))?;
+        return Ok(SealSecret::from_bytes(raw));
+    }
+    let seal = SealSecret::generate();
+    let mut der = X25519_PKCS8_PREFIX.to_vec();
+    der.extend_from_slice(&seal.to_bytes());
+    write_pem(path, "PRIVATE KEY", &der)?;
+    Ok(seal)
 }
 
 fn pem_blocks(path: &Path) -> Result<Vec<pem::Pem>, IdentityError> {

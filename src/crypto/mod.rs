@@ -13,7 +13,9 @@
 
 mod config;
 mod files;
+mod handshake;
 mod identity;
+mod incoming;
 mod keys;
 mod pins;
 pub mod proof;
@@ -28,9 +30,10 @@ mod loopback_tests;
 
 pub use config::{ClientAuth, client_config, server_config};
 pub use files::{PinsFileError, load_pins, save_pins};
+pub use handshake::{HandshakeError, accept, accept_aside, connect};
 pub use identity::{Identity, IdentityError, TlsIdentity};
 pub use keys::{Fingerprint, IdentityKey, KeyError, PeerKey, SealKey, SigningKey};
 pub use pins::{Pin, Pins, PinsError, PinsProblem};
 pub use sniff::{Opening, chat_port_notice, plain_text_notice, refuse_plain_text, sniff};
-pub use stream::{HandshakeError, TlsReader, TlsStream, TlsWriter, accept, connect};
+pub use stream::{TlsReader, TlsStream, TlsWriter};
 pub use verify::{AnyClientKey, KeyChanged, ServerKey};

@@ -11,7 +11,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::stream::time_left;
+use super::handshake::time_left;
 
 /// A TLS record of type handshake starts with this byte; typed text never does.
 const TLS_HANDSHAKE: u8 = 0x16;

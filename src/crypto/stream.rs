@@ -1,15 +1,15 @@
-//! Blocking TLS over a `TcpStream`, for a thread per connection. `accept`
-//! and `connect` finish the handshake under a deadline, before any
-//! application byte; then a `TlsStream` reads and writes plaintext on its
-//! one socket (for a thread that does both), or splits into a `TlsReader`
-//! and a `TlsWriter` for two threads.
+//! Blocking TLS over a `TcpStream`, for a thread per connection. Once
+//! `accept` or `connect` (`handshake.rs`) has finished the handshake, a
+//! `TlsStream` reads and writes plaintext on its one socket (for a thread
+//! that does both), or splits into a `TlsReader` and a `TlsWriter` for two
+//! threads.
 //!
 //! The halves share one `rustls::Connection` behind a `Mutex`, and one
 //! socket through an `Arc` (`&TcpStream` reads and writes): splitting costs
 //! no descriptor, which a server of thousands of connections runs out of
 //! before anything else. The reader never holds the lock while
 //! it waits on its socket: it reads ciphertext outside the lock, then feeds
-//! it to rustls under the lock. So a read timeout surfaces as the socket's
+//! it to rustls under the lock (`incoming.rs`). So a read timeout surfaces as the socket's
 //! `WouldBlock`/`TimedOut` with nothing lost (a partial record stays inside
 //! rustls), and the writer is never held up by a reader that waits. The
 //! writer is the only one that writes the socket; records rustls makes in
@@ -23,102 +23,14 @@
 //! out plaintext before the handshake is complete, and never fall back to
 //! plain text.
 
-use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
 
-use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
+use rustls::Connection;
 
+use super::incoming::Incoming;
 use super::keys::{Fingerprint, IdentityKey};
-use super::verify::KeyChanged;
-
-/// How much ciphertext the reader takes from its socket at a time: one
-/// full TLS record and its overhead.
-const CHUNK: usize = 16 * 1024 + 256;
-
-/// Why a handshake did not complete.
-#[derive(Debug)]
-pub enum HandshakeError {
-    /// The deadline passed first.
-    TimedOut,
-    /// The other end closed the connection first.
-    Closed,
-    /// The server presented another key than the one pinned.
-    KeyChanged(KeyChanged),
-    /// TLS refused (a bad signature, no client certificate, an alert, or
-    /// plain text where TLS was expected).
-    Tls(rustls::Error),
-    Io(io::Error),
-}
-
-impl fmt::Display for HandshakeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HandshakeError::TimedOut => f.write_str("the TLS handshake took too long"),
-            HandshakeError::Closed => f.write_str("the other end closed during the TLS handshake"),
-            HandshakeError::KeyChanged(changed) => write!(f, "{changed}"),
-            HandshakeError::Tls(err) => write!(f, "TLS: {err}"),
-            HandshakeError::Io(err) => write!(f, "{err}"),
-        }
-    }
-}
-
-impl std::error::Error for HandshakeError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            HandshakeError::KeyChanged(changed) => Some(changed),
-            HandshakeError::Tls(err) => Some(err),
-            HandshakeError::Io(err) => Some(err),
-            _ => None,
-        }
-    }
-}
-
-impl From<rustls::Error> for HandshakeError {
-    fn from(err: rustls::Error) -> HandshakeError {
-        match KeyChanged::within(&err) {
-            Some(changed) => HandshakeError::KeyChanged(changed),
-            None => HandshakeError::Tls(err),
-        }
-    }
-}
-
-impl From<io::Error> for HandshakeError {
-    fn from(err: io::Error) -> HandshakeError {
-        match err.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => HandshakeError::TimedOut,
-            _ => HandshakeError::Io(err),
-        }
-    }
-}
-
-/// The server's side: the handshake with a client that connected to us.
-/// The socket may already be shared (`Arc<TcpStream>`) with an owner that
-/// shuts it down, which ends a handshake under way.
-pub fn accept(
-    tcp: impl Into<Arc<TcpStream>>,
-    config: Arc<ServerConfig>,
-    deadline: Instant,
-) -> Result<TlsStream, HandshakeError> {
-    let conn = ServerConnection::new(config)?;
-    TlsStream::handshake(tcp.into(), conn.into(), deadline)
-}
-
-/// The client's side: the handshake with the server `tcp` is connected to.
-/// The server's name is its address: the key is checked, not the name.
-pub fn connect(
-    tcp: impl Into<Arc<TcpStream>>,
-    config: Arc<ClientConfig>,
-    deadline: Instant,
-) -> Result<TlsStream, HandshakeError> {
-    let tcp = tcp.into();
-    let name = ServerName::IpAddress(tcp.peer_addr()?.ip().into());
-    let conn = ClientConnection::new(config, name)?;
-    TlsStream::handshake(tcp, conn.into(), deadline)
-}
 
 /// A TLS connection after its handshake, for one thread, on the one
 /// socket it came with; `split` makes two halves for two threads.
@@ -131,26 +43,15 @@ pub struct TlsStream {
 }
 
 impl TlsStream {
-    fn handshake(
-        tcp: Arc<TcpStream>,
-        mut conn: Connection,
-        deadline: Instant,
-    ) -> Result<TlsStream, HandshakeError> {
-        let timeouts = (tcp.read_timeout()?, tcp.write_timeout()?);
-        let done = drive_handshake(&tcp, &mut conn, deadline);
-        // The socket's timeouts are the caller's again, whatever happened.
-        let restored = tcp
-            .set_read_timeout(timeouts.0)
-            .and_then(|()| tcp.set_write_timeout(timeouts.1));
-        done?;
-        restored?;
+    /// The stream of a session whose handshake is complete.
+    pub(super) fn new(tcp: Arc<TcpStream>, conn: Connection) -> TlsStream {
         let peer = Peer::of(&conn);
-        Ok(TlsStream {
+        TlsStream {
             conn,
             tcp,
             incoming: Incoming::new(),
             peer,
-        })
+        }
     }
 
     /// The two halves, for a reader thread and a writer thread, sharing
@@ -241,127 +142,6 @@ impl Peer {
             fingerprint: cert.and_then(|cert| Fingerprint::of_certificate(cert).ok()),
             key: cert.and_then(|cert| IdentityKey::of_certificate(cert).ok()),
         }
-    }
-}
-
-/// Writes and reads until the handshake is complete, each socket call
-/// bounded by what is left before `deadline`, then sends what the handshake
-/// left to send (the client's `Finished`).
-fn drive_handshake(
-    mut tcp: &TcpStream,
-    conn: &mut Connection,
-    deadline: Instant,
-) -> Result<(), HandshakeError> {
-    while conn.is_handshaking() {
-        let left = time_left(deadline).ok_or(HandshakeError::TimedOut)?;
-        tcp.set_read_timeout(Some(left))?;
-        tcp.set_write_timeout(Some(left))?;
-        while conn.wants_write() {
-            conn.write_tls(&mut tcp)?;
-        }
-        if !conn.is_handshaking() {
-            break;
-        }
-        match conn.read_tls(&mut tcp) {
-            Ok(0) => return Err(HandshakeError::Closed),
-            Ok(_) => {}
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(err.into()),
-        }
-        if let Err(err) = conn.process_new_packets() {
-            // Tell the other end why (rustls queued an alert); it may be gone.
-            while conn.wants_write() && conn.write_tls(&mut tcp).is_ok() {}
-            return Err(err.into());
-        }
-    }
-    while conn.wants_write() {
-        conn.write_tls(&mut tcp)?;
-    }
-    Ok(())
-}
-
-/// Where the reader is with the end of the socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Eof {
-    Open,
-    /// The socket said end of file; rustls has not been told yet.
-    Seen,
-    /// rustls knows: it reports a clean close or a truncation.
-    Told,
-}
-
-/// The reading side's ciphertext: what came from the socket and rustls
-/// has not taken yet, and the buffer the socket is read into.
-#[derive(Debug)]
-struct Incoming {
-    pending: Vec<u8>,
-    chunk: Box<[u8]>,
-    eof: Eof,
-}
-
-impl Incoming {
-    fn new() -> Incoming {
-        Incoming {
-            pending: Vec::new(),
-            chunk: vec![0; CHUNK].into_boxed_slice(),
-            eof: Eof::Open,
-        }
-    }
-
-    /// Plaintext for `buf` if rustls has some, after handing it what was
-    /// read so far; `None` if the socket must be read first. `Ok(Some(0))`
-    /// is the other end's `close_notify`.
-    fn plaintext(&mut self, conn: &mut Connection, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        if buf.is_empty() {
-            return Ok(Some(0));
-        }
-        // An error here may come after plaintext still to be read, so that
-        // goes first.
-        let fed = self.feed(conn);
-        match conn.reader().read(buf) {
-            Ok(n) => return Ok(Some(n)),
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-            Err(err) => return Err(err),
-        }
-        fed?;
-        if self.eof == Eof::Told {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        Ok(None)
-    }
-
-    /// Hands rustls the ciphertext read so far, and the end of file once seen.
-    fn feed(&mut self, conn: &mut Connection) -> io::Result<()> {
-        while !self.pending.is_empty() {
-            let mut rest = &self.pending[..];
-            // Refuses once rustls holds as much plaintext as it will.
-            let taken = conn.read_tls(&mut rest)?;
-            self.pending.drain(..taken);
-            conn.process_new_packets()
-                .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
-            if taken == 0 {
-                break;
-            }
-        }
-        if self.eof == Eof::Seen && self.pending.is_empty() {
-            conn.read_tls(&mut io::empty())?;
-            self.eof = Eof::Told;
-            conn.process_new_packets()
-                .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
-        }
-        Ok(())
-    }
-
-    /// One read of the socket. Its error (a timeout, say) is the caller's,
-    /// with nothing lost: no byte was taken.
-    fn fill(&mut self, mut tcp: &TcpStream) -> io::Result<()> {
-        let n = tcp.read(&mut self.chunk)?;
-        if n == 0 {
-            self.eof = Eof::Seen;
-        } else {
-            self.pending.extend_from_slice(&self.chunk[..n]);
-        }
-        Ok(())
     }
 }
 
@@ -495,11 +275,4 @@ fn lock(shared: &Mutex<Connection>) -> io::Result<MutexGuard<'_, Connection>> {
     shared
         .lock()
         .map_err(|_| io::Error::other("the other half of the TLS connection panicked"))
-}
-
-/// What is left of `deadline`, if anything.
-pub(super) fn time_left(deadline: Instant) -> Option<Duration> {
-    deadline
-        .checked_duration_since(Instant::now())
-        .filter(|left| !left.is_zero())
 }

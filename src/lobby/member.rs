@@ -3,17 +3,13 @@
 //! member sends into events for the hub.
 
 use std::io::{self, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 
 use crossbeam_channel::Sender;
 
-use crate::conn::{self, ReadHalf, Received, WriteHalf};
+use crate::conn::{self, Outbox, ReadHalf, Received, WriteHalf};
 use crate::line;
 use crate::wire::{ErrorCode, LineError, ParseError, ToLeader, ToMember};
-
-/// An emptied output buffer keeps at most this much capacity, so a lobby of
-/// mostly idle members does not hold on to the memory of one old burst.
-pub(super) const IDLE_BUFFER_CAPACITY: usize = 64 * 1024;
 
 pub(super) use super::state::MemberId;
 
@@ -29,10 +25,10 @@ pub(super) enum FromMember {
 
 pub(super) struct Member {
     /// The writing half of the member's connection, which only the hub
-    /// holds: lines are encoded into `out`, and `flush` pushes `out`.
+    /// holds: lines are queued in `out`, and `flush` seals and pushes them.
     pub(super) writer: conn::Writer<WriteHalf, ToMember>,
     /// Bytes queued for this member that the kernel has not yet accepted.
-    pub(super) out: Vec<u8>,
+    pub(super) out: Outbox,
     /// Set once the member is on its way out, so nothing more is queued.
     pub(super) doomed: bool,
 }
@@ -47,27 +43,22 @@ impl Member {
         if self.out.len() + bytes.len() > limit {
             return false;
         }
-        if self.writer.queue(bytes, &mut self.out).is_err() {
-            // The TLS session is broken, so nothing more can go out; shutting
-            // the socket makes the member's reader report it gone.
-            self.doomed = true;
-            let _ = self.writer.get_ref().socket().shutdown(Shutdown::Both);
-        }
+        self.writer.queue(bytes, &mut self.out);
         true
     }
 
-    /// Hands the kernel as much of the backlog as it takes right now, with
-    /// one system call. An error means the connection is broken.
+    /// Seals what was queued since the last flush (over TLS, into as few
+    /// records as it fits), then hands the kernel as much of the backlog as
+    /// it takes right now, with one system call. An error means the
+    /// connection (or its TLS session) is broken.
     pub(super) fn flush(&mut self) -> io::Result<()> {
-        if self.out.is_empty() {
+        self.writer.seal(&mut self.out)?;
+        if self.out.wire().is_empty() {
             return Ok(());
         }
-        match send_nonblocking(self.writer.get_ref().socket(), &self.out) {
+        match send_nonblocking(self.writer.get_ref().socket(), self.out.wire()) {
             Ok(sent) => {
-                self.out.drain(..sent);
-                if self.out.is_empty() {
-                    self.out.shrink_to(IDLE_BUFFER_CAPACITY);
-                }
+                self.out.sent(sent);
                 Ok(())
             }
             Err(err) if line::is_timeout(&err) => Ok(()),

@@ -30,7 +30,7 @@ use crate::conn::MemberConn;
 use crate::crypto::seal::{self, Binding, SealSecret, Sealed};
 use crate::crypto::{PeerKey, SealKey};
 use crate::trace::Trace;
-use crate::wire::{self, CloseReason, Contact, ErrorCode, InviteStatus, ParseError};
+use crate::wire::{self, CloseReason, Contact, ErrorCode, FileLine, InviteStatus, ParseError};
 
 use hub::{Event, Hub, Inboxes};
 
@@ -160,6 +160,13 @@ pub enum Notice {
         from: String,
         key: Option<PeerKey>,
         sealed: Sealed,
+    },
+    /// A member's file offer to the leader, or its answer to the leader's,
+    /// with the sender's seat if it has one: where its file is fetched.
+    File {
+        from: String,
+        line: FileLine,
+        seat: Option<Seat>,
     },
     /// A member asks the leader's peer to invite `name`, and the lobby's
     /// policy lets it: the peer invites, or answers `Lobby::refuse`.
@@ -347,6 +354,18 @@ impl Lobby {
         let text = self.sealed_for(&to, text)?;
         let (reply, answer) = crossbeam_channel::bounded(1);
         let gone = || ParseError::new(ErrorCode::NotInLobby, "the lobby has ended");
+        self.events
+            .send(Event::Private { to, text, reply })
+            .map_err(|_| gone())?;
+        answer.recv().unwrap_or_else(|_| Err(gone()))
+    }
+
+    /// The leader's file line (an offer or an answer) to the member `to`.
+    /// Returns the addressee's name as the lobby spells it, or why not.
+    pub fn tell_file(&self, to: String, line: FileLine) -> Result<String, ParseError> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        let gone = || ParseError::new(ErrorCode::NotInLobby, "the lobby has ended");
+        let text = state::PrivateText::File(line);
         self.events
             .send(Event::Private { to, text, reply })
             .map_err(|_| gone())?;

@@ -8,10 +8,12 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::lobby::Notice;
 use crate::screen::ScreenLine;
-use crate::wire::{BusyReason, Contact};
+use crate::wire::{BusyReason, Contact, ToMember};
 
 use super::effect::{Answer, Effect, Effects, Incoming, LogFailure, LogId, Now};
+use super::file_book::FileBook;
 use super::keys::Keyring;
 use super::msg::{Asker, FromLeader};
 use super::repeats::Repeats;
@@ -51,12 +53,15 @@ pub(super) struct App {
     pub(super) keys: Option<Arc<Keyring>>,
     /// When the input being handled came.
     pub(super) now: Now,
+    /// The files offered both ways and moving (`files.rs`).
+    pub(super) files: FileBook,
 }
 
 impl App {
     /// The core at the first menu.
     pub(super) fn new(config: PeerConfig, chat_port: u16, confirm_password: bool, now: Now) -> App {
         App {
+            files: FileBook::new(config.files.clone()),
             config,
             chat_port,
             out: Effects::default(),
@@ -102,14 +107,24 @@ impl App {
             } => self.on_rejoin(claim, proven, conn),
             Incoming::Rejoined { lobby, outcome } => self.on_rejoined(lobby, outcome),
             Incoming::Feed(line) => self.on_feed(line),
+            Incoming::Notice(Notice::File { from, line, seat }) => {
+                self.on_file_line(from, line, seat);
+            }
             Incoming::Notice(notice) => self.on_notice(notice),
             Incoming::Link(notice) => self.on_link(notice),
             Incoming::Repeats => self.show_repeats(),
+            Incoming::OffersDue => self.expire_offers(self.log_in_use()),
             Incoming::LogFailed(failure) => self.log_failed(failure),
             Incoming::Lobby(answer) => self.on_lobby(answer),
             Incoming::Request(request) => self.on_invitation(request),
             Incoming::Withdrawn { request, expired } => self.on_withdrawn(request, expired),
             Incoming::Linked { membership, result } => self.on_linked(membership, result),
+            Incoming::File(news) => self.on_file_news(news),
+            Incoming::Fetch {
+                fetch,
+                request,
+                proved,
+            } => self.on_fetch(fetch, request, proved),
         }
         Flow::Go
     }
@@ -242,6 +257,7 @@ impl App {
         };
         let id = membership.id;
         match feed {
+            FromLeader::Line(ToMember::File { from, line }) => self.on_file_line(from, line, None),
             FromLeader::Line(line) => self.on_leader_line(id, line),
             FromLeader::Gone { silent } => self.on_leader_gone(id, silent),
         }

@@ -25,6 +25,7 @@ use crate::wire::{Contact, ToMember};
 
 use super::app::{App, Flow};
 use super::effect::{Effect, Incoming, LogFailure, LogId, Now, Walk, Worker};
+use super::file_desk::FileDesk;
 use super::inviter::Inviter;
 use super::keys::Keyring;
 use super::links::Links;
@@ -60,6 +61,8 @@ pub(super) struct Driver {
     pub(super) links: Links,
     /// What stops each rejoiner, by the core's number of its membership.
     pub(super) walks: HashMap<u64, Arc<AtomicBool>>,
+    /// The files' threads and the fetch connections waiting.
+    pub(super) files: FileDesk,
 }
 
 /// What woke the app thread.
@@ -106,6 +109,7 @@ impl Driver {
         self.lobbies.keep_only(app.lobby_in_use());
         self.links.keep_only(app.link_in_use());
         self.links.drop_unclaimed();
+        self.files.drop_unclaimed();
         let walking = app.walk_in_use();
         self.walks.retain(|lobby, cancel| {
             let wanted = Some(*lobby) == walking;
@@ -138,6 +142,7 @@ impl Driver {
                     .carry(lobby, command, &mut self.links)
                     .map(Incoming::Lobby);
             }
+            Effect::File(order) => return self.files.carry(order),
             Effect::Verify(name) => {
                 let line = match &self.keys {
                     Some(keys) => keys.verify(&name),
@@ -282,10 +287,19 @@ impl Driver {
     /// answer channel stays with the driver); `PROVE` answered at once
     /// from the core's `seat_held`.
     fn heard(&mut self, app: &App, event: Event) -> Option<Incoming> {
-        if let Event::Prove { reply } = event {
-            let _ = reply.send(app.seat_held());
-            return None;
-        }
+        let event = match event {
+            Event::Prove { reply } => {
+                let _ = reply.send(app.seat_held());
+                return None;
+            }
+            Event::File(news) => return Some(self.files.heard(news)),
+            Event::Fetch {
+                fetch,
+                proved,
+                conn,
+            } => return Some(self.files.fetched(fetch, proved, *conn)),
+            other => other,
+        };
         self.links.heard(event)
     }
 
@@ -298,7 +312,8 @@ impl Driver {
     }
 
     /// Joins the workers, lets the registry worker log out, and says goodbye.
-    pub(super) fn finish(self) {
+    pub(super) fn finish(mut self) {
+        self.files.finish();
         for handle in self.workers {
             let _ = handle.join();
         }
@@ -401,12 +416,14 @@ fn wait(
         after(SCREEN_RETRY)
     };
     let repeats = app.repeats.due().map_or_else(never, at);
+    let offers = app.files.next_expiry().map_or_else(never, at);
     let lobby_notices = driver.lobbies.notices(app.lobby_in_use());
     let leader_lines = driver.links.feed(app.link_in_use());
     let core = |input| Woken::Core(input);
     select! {
         recv(screen_retry) -> _ => Woken::ScreenRetry,
         recv(repeats) -> _ => core(Incoming::Repeats),
+        recv(offers) -> _ => core(Incoming::OffersDue),
         // A reader that ended without a word is a leader gone.
         recv(leader_lines) -> line => {
             core(Incoming::Feed(line.unwrap_or(FromLeader::Gone { silent: false })))

@@ -6,6 +6,7 @@
 //! A plain module: it holds values and does no I/O.
 
 use std::cell::RefCell;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,15 +14,19 @@ use chrono::{DateTime, Utc};
 
 use crate::client::LinkNotice;
 use crate::crypto::{Identity, IdentityKey};
+use crate::files::PartFile;
 use crate::lobby::roster::Candidate;
-use crate::lobby::{Handed, Inheritance, LobbyConfig, Notice, Proven};
+use crate::lobby::{Handed, Inheritance, LobbyConfig, Notice, Proven, Seat};
 use crate::screen::ScreenLine;
 use crate::wire::{
-    BusyReason, CloseReason, Contact, ErrorCode, InviteStatus, ParseError, Rejoin, ToLeader,
-    ToMember,
+    BusyReason, CloseReason, Contact, ErrorCode, Fetch, FileLine, FileOffer, InviteStatus, OfferId,
+    ParseError, Rejoin, ToLeader, ToMember,
 };
 
-use super::msg::{FromLeader, KeyNews, Outcome, RegistryAsk, RegistryReply, Rejoined, Timing};
+use super::msg::{
+    FileNews, FromLeader, KeyNews, Outcome, RegistryAsk, RegistryReply, Rejoined, Timing,
+    TransferId,
+};
 use super::render::{self, Lines, LobbyEvent, Role, Shown};
 
 /// One input for the core: what the user typed, what a worker, the
@@ -58,6 +63,8 @@ pub(super) enum Incoming {
     Link(LinkNotice),
     /// The count of a repeated warning is due.
     Repeats,
+    /// A file offer, either way, expires (`App::files.next_expiry`).
+    OffersDue,
     /// A chat log could not be kept (fed back at once by the driver).
     LogFailed(LogFailure),
     /// A lobby hub's answer to a `LobbyCommand` (fed back at once by the
@@ -77,6 +84,16 @@ pub(super) enum Incoming {
     Linked {
         membership: u64,
         result: Result<(), String>,
+    },
+    /// What a file's thread came to, or what the driver answers at once
+    /// about a file to receive.
+    File(FileNews),
+    /// A peer fetches offer `request.id` on connection `fetch` (the
+    /// driver's number), having proved `proved` (none in plain text).
+    Fetch {
+        fetch: u64,
+        request: Fetch,
+        proved: Option<IdentityKey>,
     },
 }
 
@@ -156,6 +173,56 @@ pub(super) enum Effect {
     /// A line for the leader of membership `.0`; lost if it has no
     /// connection (while it looks for its leader).
     ToLeader(u64, ToLeader),
+    /// Something for the driver's files: a file to read, room to make, a
+    /// transfer to start or stop.
+    File(FileOrder),
+}
+
+/// What the core asks of the driver's files (`file_desk.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum FileOrder {
+    /// Reads and sums the file at `path` to offer it to `to` (everyone
+    /// else if none); `FileNews::Hashed` comes back later.
+    Hash { path: PathBuf, to: Option<String> },
+    /// Makes room in `dir` for `offer` from `from` (the folder, a kept
+    /// `.part`, the free space); answered at once, `FileNews::Prepared`
+    /// or `Unprepared`.
+    Prepare {
+        from: String,
+        offer: FileOffer,
+        dir: PathBuf,
+    },
+    /// Fetches a file we accepted.
+    Fetch(FetchJob),
+    /// Sends offer `offer`'s file at `path` from byte `from` on fetch
+    /// connection `fetch`, to `to`.
+    Serve {
+        fetch: u64,
+        to: String,
+        path: PathBuf,
+        offer: FileOffer,
+        from: u64,
+    },
+    /// Answers fetch connection `fetch` `ERR`, and closes it.
+    Refuse {
+        fetch: u64,
+        code: ErrorCode,
+        text: String,
+    },
+    /// Stops a transfer running.
+    Cancel(TransferId),
+}
+
+/// What a recipient's fetch needs: whom, where, which key, which offer,
+/// into which `.part`, from which byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct FetchJob {
+    pub(super) me: String,
+    pub(super) from: String,
+    pub(super) seat: Seat,
+    pub(super) offer: FileOffer,
+    pub(super) part: PartFile,
+    pub(super) resume: u64,
 }
 
 /// A chat log the driver keeps open for the core: the lobby's, which goes
@@ -268,6 +335,8 @@ pub(super) enum LobbyCommand {
         proven: Box<Proven>,
         conn: ConnId,
     },
+    /// The leader's file line to `to`. Answered `FileSent`.
+    File { to: String, line: FileLine },
 }
 
 /// Written by hand: the command's name and its words, not its sockets.
@@ -288,6 +357,7 @@ impl std::fmt::Debug for LobbyCommand {
             LobbyCommand::Refuse { to, text, .. } => write!(f, "Refuse({to}, {text})"),
             LobbyCommand::Admit { name, .. } => write!(f, "Admit({name})"),
             LobbyCommand::Rejoin { claim, .. } => write!(f, "Rejoin({})", claim.name),
+            LobbyCommand::File { to, line } => write!(f, "File({to}, {line})"),
         }
     }
 }
@@ -301,6 +371,8 @@ pub(super) enum MembersFor {
     Invite(String),
     /// Whether the leader is left alone.
     EmptyCheck,
+    /// The leader's `/send all`: everyone else is offered `OfferId`.
+    Offer(OfferId),
 }
 
 /// A hub's answer to a `LobbyCommand` of lobby `lobby`.
@@ -332,6 +404,13 @@ pub(super) enum LobbyAnswer {
     Handed {
         lobby: u64,
         result: Result<Handed, String>,
+    },
+    /// The leader's file line went to the member named as the lobby
+    /// spells it, with its seat if it has one; or why not.
+    FileSent {
+        lobby: u64,
+        line: FileLine,
+        result: Result<(String, Option<Seat>), ParseError>,
     },
     /// The lobby ended; `notices` are those it had not passed on yet,
     /// which still go to chat log `log`.

@@ -16,12 +16,12 @@ use crate::crypto::{Identity, IdentityKey};
 use crate::lobby::Proven;
 use crate::net::accept_until;
 use crate::trace::Trace;
-use crate::wire::{BusyReason, ErrorCode, ToLeader, ToMember, ToSeat};
+use crate::wire::{BusyReason, ErrorCode, Fetch, ToLeader, ToMember, ToSeat};
 
 use super::first_line::{FirstLine, read_first_line};
 use super::keys::{Keyring, own_identity};
 use super::member_link::MemberLink;
-use super::msg::{ChatAnswer, Event, FromLeader, Timing};
+use super::msg::{ChatAnswer, Event, FileConn, FromLeader, Timing};
 use super::tls::{HANDSHAKE_TIMEOUT, PeerTls};
 use super::{CANCEL_CHECK, PeerConfig};
 
@@ -282,6 +282,23 @@ impl ChatConnection {
             }
             Err(_) => {}
         }
+        self.chat_request(conn, &line, proved)
+    }
+
+    /// A first line that is neither `PROVE` nor `REJOIN`: a chat request,
+    /// a `FETCH`, or a line refused.
+    fn chat_request(
+        &self,
+        mut conn: Conn<Stream, String, ToMember>,
+        line: &str,
+        proved: Option<IdentityKey>,
+    ) -> Option<Invitation> {
+        // A peer fetching a file we offered: the app decides, and the
+        // bytes go on a thread of the driver's.
+        if let Ok(fetch) = line.parse::<Fetch>() {
+            self.fetched(conn, fetch, proved);
+            return None;
+        }
         let refused = match line.parse::<ToMember>() {
             // The name is only a claim until the ticket is checked and the
             // user accepts, so the connection is traced by its address
@@ -300,6 +317,24 @@ impl ChatConnection {
         };
         let _ = conn.send(&refused);
         None
+    }
+
+    /// Hands a `FETCH` and its connection to the app, named by the name it
+    /// claims: the app checks it against the offer and the proved key.
+    fn fetched(
+        &self,
+        conn: Conn<Stream, String, ToMember>,
+        fetch: Fetch,
+        proved: Option<IdentityKey>,
+    ) {
+        let mut conn: FileConn = conn.retype();
+        conn.set_peer(&fetch.who);
+        let conn = Box::new(conn);
+        let _ = self.events.send(Event::Fetch {
+            fetch,
+            proved,
+            conn,
+        });
     }
 
     /// Asks the app, which asks the user (or answers `BUSY` itself), and

@@ -10,6 +10,7 @@ use crate::wire::{BusyReason, CloseReason, InviteStatus, ParseError, ToMember};
 use super::app::App;
 use super::commands::LobbyInput;
 use super::effect::{ConnId, Effect, LobbyAnswer, LobbyCommand, LogId, MembersFor};
+use super::files::Route;
 use super::msg::Outcome;
 use super::render::{self, LobbyEvent, Role};
 use super::stage::{Leading, Stage, Start};
@@ -23,6 +24,10 @@ impl App {
     /// A line the leader typed.
     pub(super) fn lead(&mut self, mut leading: Leading, line: &str) -> Stage {
         let id = leading.id;
+        let log = leading.log;
+        if self.file_command(line, Route::Lead { id, log }) {
+            return Stage::Leading(leading);
+        }
         match LobbyInput::from(line) {
             LobbyInput::Members => self.to_lobby(id, LobbyCommand::Members(MembersFor::Show)),
             LobbyInput::Leave => {
@@ -91,6 +96,11 @@ impl App {
             }
             LobbyAnswer::Handed { lobby, result } => self.on_handed(lobby, result),
             LobbyAnswer::Closed { log, notices } => self.on_closed(log, notices),
+            LobbyAnswer::FileSent {
+                lobby,
+                line,
+                result,
+            } => self.on_file_sent(lobby, line, result),
         }
     }
 
@@ -133,6 +143,7 @@ impl App {
                 }
                 self.stage = Stage::Leading(leading);
             }
+            MembersFor::Offer(id) => self.offer_to_everyone(lobby, id, names),
             MembersFor::EmptyCheck => {
                 let Some(leading) = self.take_leading(lobby) else {
                     return;

@@ -118,7 +118,9 @@ impl Links {
             | Event::Withdrawn { .. }
             | Event::Registry(_)
             | Event::Keys(_)
-            | Event::Prove { .. } => return None,
+            | Event::Prove { .. }
+            | Event::File(_)
+            | Event::Fetch { .. } => return None,
         })
     }
 

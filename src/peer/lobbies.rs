@@ -163,6 +163,14 @@ fn ask(id: u64, lobby: &Lobby, command: LobbyCommand, conns: &mut Links) -> Opti
             found: lobby.kick(name.clone(), reason),
             name,
         },
+        LobbyCommand::File { to, line } => LobbyAnswer::FileSent {
+            lobby: id,
+            result: lobby.tell_file(to, line.clone()).map(|name| {
+                let seat = lobby.seat(&name).map(|(_, seat)| seat);
+                (name, seat)
+            }),
+            line,
+        },
         other => {
             tell(lobby, other, conns);
             return None;
@@ -196,6 +204,7 @@ fn tell(lobby: &Lobby, command: LobbyCommand, conns: &mut Links) {
         | LobbyCommand::Handover(_)
         | LobbyCommand::Members(_)
         | LobbyCommand::Tell { .. }
+        | LobbyCommand::File { .. }
         | LobbyCommand::Kick { .. } => {}
     }
 }

@@ -13,6 +13,7 @@ use super::LOBBY_HELP;
 use super::app::App;
 use super::commands::LobbyInput;
 use super::effect::{Answer, Effect, Effects, LogId};
+use super::files::Route;
 use super::msg::{Asker, RegistryAsk};
 use super::render::{LobbyEvent, Role};
 use super::stage::{Membership, Pending, Phase, Stage};
@@ -44,6 +45,9 @@ impl App {
     }
 
     pub(super) fn member(&mut self, mut membership: Membership, line: &str) -> Stage {
+        if self.file_command(line, Route::Member(&membership)) {
+            return Stage::Member(membership);
+        }
         match LobbyInput::from(line) {
             LobbyInput::Members => self.show_members(&membership.members),
             LobbyInput::Leave => {
@@ -224,12 +228,7 @@ impl App {
         };
         membership.standing.hear(&line, &me, self.now.utc);
         if let ToMember::Succession(Succession::Handover(to)) = line {
-            let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
-                unreachable!("checked above");
-            };
-            self.stage = self.follow_handover(membership, to);
-            self.prompt();
-            return;
+            return self.leader_handed_over(to);
         }
         if let ToMember::Sealed { from, sealed } = &line {
             let event = opened_for(membership, identity.as_deref(), &me, from, sealed, vouched);
@@ -245,6 +244,15 @@ impl App {
             return;
         };
         self.leader_closed(reason);
+    }
+
+    /// The leader's `HANDOVER`: we follow the lobby to its new leader.
+    fn leader_handed_over(&mut self, to: String) {
+        let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
+            return;
+        };
+        self.stage = self.follow_handover(membership, to);
+        self.prompt();
     }
 
     /// The leader's `CLOSED`: the lobby is over for us.
@@ -377,6 +385,8 @@ impl Membership {
             }
             ToMember::Invitation { name, status } => LobbyEvent::Invitation { name, status },
             ToMember::Err(code, text) => LobbyEvent::LeaderSays(code, text),
+            // Handled by the app, which holds the offers (`on_leader_line`).
+            ToMember::File { .. } => return None,
             ToMember::Left(_)
             | ToMember::ChatRequest { .. }
             | ToMember::Hello

@@ -15,6 +15,10 @@ mod checks;
 mod commands;
 mod driver;
 mod effect;
+mod file_book;
+mod file_desk;
+mod file_news;
+mod files;
 mod first_line;
 mod invitations;
 mod invitee;
@@ -64,13 +68,15 @@ use msg::Event;
 use registry_worker::RegistryWorker;
 use tls::PeerTls;
 
+pub use crate::files::{FileConfig, default_download_dir};
+
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
 pub const MENU_PROMPT: &str =
     "Press '1' for 'Online User List', '2' for search, '3' for starting to chat:";
 pub const ADD_PROMPT: &str = "Do you want to add the user to your conversation list? ['Yes', 'No']";
 
-const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (sealed to <name>'s key: the leader relays it but cannot read it; one to a member with no key is not sealed), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; /leave and /quit by the leader end it for everyone), /list and /search <name> ask the registry, /verify <name> shows a safety code to compare with <name> by voice, /leave returns to the menu, /quit leaves and exits, /help shows this.";
+const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (sealed to <name>'s key: the leader relays it but cannot read it; one to a member with no key is not sealed), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; /leave and /quit by the leader end it for everyone), /list and /search <name> ask the registry, /verify <name> shows a safety code to compare with <name> by voice, /send <name> <path> (or /send all <path>) offers a file, /accept, /decline and /cancel [id] answer or stop one, /files lists them, /leave returns to the menu, /quit leaves and exits, /help shows this.";
 
 /// How often a joined peer says HELLO to the registry.
 pub const DEFAULT_REGISTRY_HELLO_INTERVAL: Duration = Duration::from_secs(10);
@@ -134,9 +140,23 @@ pub struct PeerConfig {
     /// lead or to come back) and the one sealed messages to it open with.
     /// `None` makes a fresh pair at start, kept for this run only.
     pub identity: Option<Arc<Identity>>,
+    /// Where received files go and what is accepted.
+    pub files: FileConfig,
 }
 
 impl PeerConfig {
+    /// What the registry link needs of it.
+    fn link_config(&self) -> LinkConfig {
+        LinkConfig {
+            addrs: self.servers.clone(),
+            hello_interval: self.hello_interval,
+            retry_min: self.retry_min,
+            retry_max: self.retry_max,
+            trace: self.trace,
+            security: self.registry_security.clone(),
+        }
+    }
+
     pub fn new(server: SocketAddr) -> PeerConfig {
         PeerConfig {
             servers: vec![server],
@@ -156,6 +176,7 @@ impl PeerConfig {
             trace: Trace::off(),
             registry_security: RegistrySecurity::Plaintext,
             identity: None,
+            files: FileConfig::default(),
         }
     }
 }
@@ -243,15 +264,7 @@ impl Peer {
             None => None,
         };
         let (link_tx, link_rx) = unbounded();
-        let link_config = LinkConfig {
-            addrs: config.servers.clone(),
-            hello_interval: config.hello_interval,
-            retry_min: config.retry_min,
-            retry_max: config.retry_max,
-            trace: config.trace,
-            security: config.registry_security.clone(),
-        };
-        let link = RegistryLink::connect(link_config, link_tx)
+        let link = RegistryLink::connect(config.link_config(), link_tx)
             .map_err(|err| PeerError::Registry(config.servers.clone(), err))?;
         // A registry that is not up yet is reached at its first address, as
         // far as the family of our listener goes.
@@ -298,6 +311,7 @@ impl Peer {
         let chat_port = config.advertise_port.unwrap_or(listener.addr.port());
         let registry =
             RegistryWorker::start(link, keys.clone(), events.clone()).map_err(PeerError::Thread)?;
+        let files = file_desk::FileDesk::new(tls.clone(), config.trace, events.clone());
         let mut driver = Driver {
             screen: screen::Screen::new(console.screen.clone()),
             registry,
@@ -312,9 +326,9 @@ impl Peer {
             lobbies: lobbies::Lobbies::default(),
             links: links::Links::default(),
             walks: std::collections::HashMap::new(),
+            files,
         };
-        let confirm = console.secrets_unseen;
-        let mut app = App::new(config, chat_port, confirm, driver::now());
+        let mut app = App::new(config, chat_port, console.secrets_unseen, driver::now());
         app.keys = keys;
         drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
         driver.quit(&mut app);

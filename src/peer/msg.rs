@@ -6,15 +6,20 @@
 //! workers and the app both depend on it and nothing depends back.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::client::{Refused, Vouched};
-use crate::conn::{LeaderConn, MemberConn};
+use crate::conn::{Conn, LeaderConn, MemberConn, Stream};
 use crate::crypto::{IdentityKey, PeerKey};
+use crate::files::PartFile;
 use crate::lobby::Proven;
-use crate::wire::{BusyReason, Contact, InviteStatus, Rejoin, ToLeader, ToMember};
+use crate::wire::{
+    BusyReason, Contact, Fetch, FileOffer, InviteStatus, OfferId, Rejoin, Sending, ToLeader,
+    ToMember,
+};
 
 /// What background threads tell the app thread.
 pub(super) enum Event {
@@ -59,6 +64,79 @@ pub(super) enum Event {
     /// What the registry worker found about a key the registry vouched
     /// for; it comes before the reply that carried the key.
     Keys(KeyNews),
+    /// What a file's thread (summing, fetching, sending) came to.
+    File(FileNews),
+    /// A peer fetches a file we offered (`FETCH` on the chat listener),
+    /// having proved `proved` in the TLS handshake (none in plain text).
+    Fetch {
+        fetch: Fetch,
+        proved: Option<IdentityKey>,
+        conn: Box<FileConn>,
+    },
+}
+
+/// A transfer connection after its `FETCH`: the sender answers `SENDING`
+/// (or `ERR`), then the bytes.
+pub(super) type FileConn = Conn<Stream, String, Sending>;
+
+/// Which way a transfer goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Way {
+    Sending,
+    Receiving,
+}
+
+/// One transfer: offer `id` with `peer`, `way`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct TransferId {
+    pub(super) id: OfferId,
+    pub(super) peer: String,
+    pub(super) way: Way,
+}
+
+/// What the files' threads tell the app, and what the driver answers at
+/// once about a file to receive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum FileNews {
+    /// The file at `path` was read and summed to be offered to `to` (all
+    /// the others in the lobby if none), or why it could not be.
+    Hashed {
+        path: PathBuf,
+        to: Option<String>,
+        result: Result<FileOffer, String>,
+    },
+    /// Room is made for `offer` from `from`: its `.part`, and the byte a
+    /// kept `.part` lets it resume at (answered at once).
+    Prepared {
+        from: String,
+        offer: FileOffer,
+        part: PartFile,
+        resume: u64,
+    },
+    /// `offer` from `from` cannot be taken, and why (answered at once).
+    Unprepared {
+        from: String,
+        offer: FileOffer,
+        why: String,
+    },
+    /// A transfer's bytes began at byte `at`.
+    Started { transfer: TransferId, at: u64 },
+    /// A transfer passed a quarter of its file (`pct` 25, 50, 75, 100).
+    Quarter { transfer: TransferId, pct: u8 },
+    /// A transfer ended.
+    Ended {
+        transfer: TransferId,
+        result: Result<Done, String>,
+    },
+}
+
+/// How a transfer that went well ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Done {
+    /// Received, checked, and saved at this path.
+    Saved(PathBuf),
+    /// This many bytes sent.
+    Sent(u64),
 }
 
 /// What the keyring found about a vouched key that the user must hear.

@@ -104,6 +104,13 @@ impl From<Notice> for LobbyEvent {
                 from,
                 why: "the lobby ended before it was opened".to_string(),
             },
+            // The app hands file lines to its offers before anything is
+            // rendered (`leading.rs`); one left when the lobby ends
+            // concerns an offer that ends with it.
+            Notice::File { from, .. } => LobbyEvent::Unopened {
+                from,
+                why: "a file offer the lobby ended before it was read".to_string(),
+            },
             Notice::InviteDenied { by, name } => LobbyEvent::InviteDenied { by, name },
             Notice::InviteAsked { by, name } => LobbyEvent::InviteAsked { by, name },
         }

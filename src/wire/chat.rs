@@ -10,6 +10,7 @@ use super::lobby::{InviteStatus, MAX_HISTORY_TEXT, check_reason, format_stamp, p
 use crate::crypto::PeerKey;
 use crate::crypto::seal::Sealed;
 
+use super::files::FileLine;
 use super::succession::Succession;
 use super::{
     ErrorCode, MAX_LINE, MAX_NAME, ParseError, all_words, check_text, check_ticket, echoable,
@@ -128,6 +129,9 @@ pub enum ToMember {
     /// `INVITATION <name> <status>`: an invitation into this lobby went out,
     /// or how it ended.
     Invitation { name: String, status: InviteStatus },
+    /// `FILE <from> <file-line>`: a file offer from `from`, or its answer,
+    /// relayed like a private message (`wire/files.rs`).
+    File { from: String, line: FileLine },
     /// `CREDENTIAL`, `SEAT`, `SEQ`, `HANDOVER`: how the lobby goes on
     /// without its leader (`wire/succession.rs`).
     Succession(Succession),
@@ -162,6 +166,7 @@ impl fmt::Display for ToMember {
                 reason: Some(why),
             } => write!(f, "KICKED {name} {why}"),
             ToMember::Invitation { name, status } => write!(f, "INVITATION {name} {status}"),
+            ToMember::File { from, line } => write!(f, "FILE {from} {line}"),
             ToMember::Succession(line) => line.fmt(f),
         }
     }
@@ -194,6 +199,7 @@ impl FromStr for ToMember {
                 Private::Sealed(from, sealed) => Ok(ToMember::Sealed { from, sealed }),
             },
             "HISTORY" => parse_history(rest),
+            "FILE" => file(rest).map(|(from, line)| ToMember::File { from, line }),
             word if Succession::KEYWORDS.contains(&word) => {
                 Ok(ToMember::Succession(Succession::parse(word, rest)?))
             }
@@ -299,6 +305,12 @@ fn name_and_text(rest: &str) -> Result<(String, String), ParseError> {
     Ok((name, text.to_string()))
 }
 
+/// `<name> <file-line>`, the rest of a `FILE` line either way.
+fn file(rest: &str) -> Result<(String, FileLine), ParseError> {
+    let (name, line) = split_word(rest);
+    Ok((parse_name(name)?, line.parse()?))
+}
+
 /// The word after a `PM`'s name that says the rest is sealed.
 const SEALED: &str = "SEALED";
 
@@ -390,6 +402,9 @@ pub enum ToLeader {
     /// `PM <to> SEALED <sealed>`: a private message sealed to `to`, which
     /// the leader relays as `PM <sender> SEALED <sealed>`.
     Sealed { to: String, sealed: Sealed },
+    /// `FILE <to> <file-line>`: a file offer for `to`, or an answer to one,
+    /// which the leader relays as `FILE <sender> <file-line>`.
+    File { to: String, line: FileLine },
 }
 
 impl fmt::Display for ToLeader {
@@ -406,6 +421,7 @@ impl fmt::Display for ToLeader {
             ToLeader::Invite(name) => write!(f, "INVITE {name}"),
             ToLeader::Private { to, text } => write!(f, "PM {to} {text}"),
             ToLeader::Sealed { to, sealed } => write!(f, "PM {to} {SEALED} {sealed}"),
+            ToLeader::File { to, line } => write!(f, "FILE {to} {line}"),
         }
     }
 }
@@ -436,6 +452,7 @@ impl FromStr for ToLeader {
                 Ok(ToLeader::Msg(rest.to_string()))
             }
             "INVITE" => Ok(ToLeader::Invite(one_name("INVITE", &all_words(rest))?)),
+            "FILE" => file(rest).map(|(to, line)| ToLeader::File { to, line }),
             "PM" if rest.is_empty() => Err(ParseError::new(
                 ErrorCode::BadArgs,
                 "usage: PM <name> <text>",

@@ -8,6 +8,7 @@
 
 mod chat;
 mod checks;
+mod files;
 mod key;
 mod lobby;
 mod registry;
@@ -21,6 +22,9 @@ pub use chat::{BusyReason, CloseReason, MAX_SEALED_TEXT, ToLeader, ToMember};
 pub use checks::{
     LineError, MAX_LINE, MAX_NAME, MAX_PASSWORD, MAX_TEXT, MAX_TICKET, MIN_PASSWORD, check_name,
     check_password, check_text, check_ticket, decode_line, redact, split_text,
+};
+pub use files::{
+    Checksum, Fetch, FileLine, FileOffer, MAX_FILE_NAME, OfferId, Sending, check_file_name,
 };
 pub use key::{KEY_HALF_LEN, KeyWord};
 pub use lobby::{

@@ -10,7 +10,11 @@ mod bounds;
 mod client;
 #[cfg(target_os = "linux")]
 mod discovery;
+#[cfg(target_os = "linux")]
+mod dissector;
 mod faults;
+mod files;
+mod files_faults;
 mod hardening;
 mod hostile;
 mod ipv6;

@@ -337,6 +337,25 @@ fn lobby_rules_do_no_io() {
     }
 }
 
+/// Invariant: the rules of files sent between peers are plain types:
+/// offers, names and a `.part`'s worth read no clock and do no I/O; only
+/// `files/transfer.rs` and `files/disk.rs` touch files.
+#[test]
+fn file_rules_do_no_io() {
+    for file in ["names.rs", "offers.rs", "partial.rs"] {
+        let file = root().join("src/files").join(file);
+        let code = code_of(&read(&file));
+        let mut found = io_uses(without_tests(&code));
+        found.extend(sans_io_uses(without_tests(&code)));
+        assert!(
+            found.is_empty(),
+            "{} does I/O, which the transfer and the peer must do:\n{}",
+            file.display(),
+            found.join("\n")
+        );
+    }
+}
+
 /// The files of `src/peer/` that ARCHITECTURE.md calls plain types.
 const PEER_PLAIN: &[&str] = &[
     "src/peer/standing.rs",
@@ -345,6 +364,9 @@ const PEER_PLAIN: &[&str] = &[
     "src/peer/render.rs",
     "src/peer/repeats.rs",
     "src/peer/effect.rs",
+    "src/peer/files.rs",
+    "src/peer/file_news.rs",
+    "src/peer/file_book.rs",
 ];
 
 /// Invariant: framing knows no keyword; what a line means is the grammar's
@@ -1128,13 +1150,17 @@ fn every_test_security_md_names_exists_where_it_says() {
         let files = if module.len() == 1 && integration.is_file() {
             vec![integration]
         } else {
-            let module: Vec<&str> = module.iter().copied().filter(|s| *s != "tests").collect();
-            let base = root().join("src").join(module.join("/"));
+            // A unit test's module is its file's, or a file under its
+            // module's `tests/` folder (`peer::app::tests::files`).
+            let unit: Vec<&str> = module.iter().copied().filter(|s| *s != "tests").collect();
             let mut files = Vec::new();
-            if base.is_dir() {
-                rust_files_under(&base, &mut files);
+            for base in [unit.join("/"), module.join("/")] {
+                let base = root().join("src").join(base);
+                if base.is_dir() {
+                    rust_files_under(&base, &mut files);
+                }
+                files.push(base.with_extension("rs"));
             }
-            files.push(base.with_extension("rs"));
             files
         };
         let defined = files

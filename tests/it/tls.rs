@@ -350,3 +350,25 @@ fn the_server_binary_prints_its_fingerprint_and_keeps_its_key() {
     assert!(plain.next_line().contains("anyone on the network can read"));
     plain.interrupt();
 }
+
+#[test]
+fn the_registry_ends_a_tls_connection_with_close_notify() {
+    let server = TestServer::tls();
+    let config = p2pchat::crypto::client_config(
+        p2pchat::crypto::ServerKey::pinned(server.fingerprint().unwrap()),
+        None,
+    )
+    .unwrap();
+    let tcp = TcpStream::connect(server.addr()).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut tls = p2pchat::crypto::connect(tcp, config, deadline).unwrap();
+    let requests = format!("REGISTER erin {PASSWORD}\nJOIN erin {PASSWORD} 4000\nLOGOUT\n");
+    tls.write_all(requests.as_bytes()).unwrap();
+    // Everything up to a clean end: without the registry's close_notify,
+    // the read ends in `UnexpectedEof` instead (what `openssl s_client`
+    // reports as "unexpected eof while reading").
+    let mut said = String::new();
+    tls.read_to_string(&mut said).unwrap();
+    assert!(said.ends_with("OK BYE\n"), "{said:?}");
+}

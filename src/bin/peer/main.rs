@@ -106,6 +106,16 @@ struct Args {
     /// at start: only that key is accepted, even on first contact.
     #[arg(long, value_name = "SHA256:...")]
     trust_registry: Option<Fingerprint>,
+    /// Where files received in a lobby are saved (each first as
+    /// <name>.part); by default the platform's download folder, p2pchat/.
+    #[arg(long)]
+    download_dir: Option<PathBuf>,
+    /// The largest file this peer accepts, in bytes (default 4 GiB).
+    #[arg(long, default_value_t = p2pchat::files::DEFAULT_MAX_FILE_SIZE)]
+    max_file_size: u64,
+    /// Seconds a file offer waits for its answer (and its fetch).
+    #[arg(long, default_value_t = p2pchat::files::offers::DEFAULT_OFFER_TIMEOUT.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
+    offer_timeout: f64,
     /// Seconds to look for registries on the LAN without --server. Hidden:
     /// the tests shorten it, users have no reason to.
     #[arg(long, hide = true, default_value_t = discovery::DEFAULT_SEARCH_WINDOW.as_secs_f64(), value_parser = p2pchat::parse_seconds)]
@@ -272,6 +282,12 @@ fn config(args: Args, at_terminal: bool) -> Result<PeerConfig, Box<dyn std::erro
     config.history = args.history;
     config.invites = args.invites;
     config.trace = Trace::new(args.trace);
+    config.files.download_dir = args
+        .download_dir
+        .clone()
+        .unwrap_or_else(p2pchat::peer::default_download_dir);
+    config.files.max_file_size = args.max_file_size;
+    config.files.offer_timeout = Duration::from_secs_f64(args.offer_timeout);
     Ok(config)
 }
 

@@ -10,7 +10,7 @@ use std::mem;
 use std::net::{Shutdown, SocketAddr};
 use std::thread;
 
-use crate::conn::{self, MemberConn, ReadHalf};
+use crate::conn::{self, MemberConn, Outbox, ReadHalf};
 use crate::wire::{Rejoin, ToLeader};
 
 use super::super::member::{Member, MemberId, prepare, read_member};
@@ -94,7 +94,7 @@ impl Hub {
         self.next_id += 1;
         let member = Member {
             writer,
-            out: Vec::new(),
+            out: Outbox::new(),
             doomed: false,
         };
         self.members.insert(id, member);

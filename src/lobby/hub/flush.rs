@@ -149,9 +149,8 @@ impl Hub {
         for member in self.members.values_mut() {
             // `CLOSED` goes out even past the backlog limit: it is short, and
             // it is the line that tells the member why the lobby ended.
-            // A broken TLS session gets nothing; it is shut down below.
             if !bytes.is_empty() {
-                let _ = member.writer.queue(&bytes, &mut member.out);
+                member.writer.queue(&bytes, &mut member.out);
             }
         }
         self.last_flush(&inbox);

@@ -34,6 +34,9 @@ impl LobbyState {
             Ok(ToLeader::Sealed { to, sealed }) => {
                 self.member_private(id, name, &to, PrivateText::Sealed(sealed));
             }
+            Ok(ToLeader::File { to, line }) => {
+                self.member_private(id, name, &to, PrivateText::File(line));
+            }
             Ok(ToLeader::Invite(asked)) => self.invite_asked(id, name, asked),
             // A heartbeat only shows the member is alive; arriving at all
             // is what counts.
@@ -79,6 +82,12 @@ impl LobbyState {
             Ok(0) => {
                 let notice = match text {
                     PrivateText::Plain(text) => Notice::Private { from, text },
+                    PrivateText::File(line) => {
+                        // The sender's seat: where the leader's peer
+                        // fetches an offered file, and the key it proves.
+                        let seat = self.roster.seat(&from).cloned();
+                        Notice::File { from, line, seat }
+                    }
                     PrivateText::Sealed(sealed) => {
                         // The sender's key, for the leader's peer to check
                         // the seal with, if the sender has a seat.
@@ -190,5 +199,6 @@ fn private_line(from: String, text: PrivateText) -> ToMember {
     match text {
         PrivateText::Plain(text) => ToMember::Private { from, text },
         PrivateText::Sealed(sealed) => ToMember::Sealed { from, sealed },
+        PrivateText::File(line) => ToMember::File { from, line },
     }
 }

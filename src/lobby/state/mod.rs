@@ -18,6 +18,7 @@ use core::net::SocketAddr;
 
 use crate::crypto::PeerKey;
 use crate::crypto::seal::Sealed;
+use crate::wire::FileLine;
 use crate::wire::{CloseReason, Contact, ErrorCode, InviteStatus, ParseError, Rejoin, ToLeader};
 use crate::wire::{Succession, ToMember};
 
@@ -160,6 +161,8 @@ pub(super) enum Origin {
 pub(super) enum PrivateText {
     Plain(String),
     Sealed(Sealed),
+    /// A file offer or an answer to one, relayed the same way.
+    File(FileLine),
 }
 
 /// One member as the rules know it.

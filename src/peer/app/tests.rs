@@ -20,7 +20,7 @@ use crate::peer::{ADD_PROMPT, LOBBY_HELP, MENU_PROMPT, PeerConfig, WELCOME_PROMP
 
 const ACCEPT_PROMPT: &str = "Chat request from 'alice'. Accept? ['OK', 'REJECT']";
 
-fn now() -> Now {
+pub(super) fn now() -> Now {
     Now {
         at: Instant::now(),
         utc: chrono::Utc::now(),
@@ -48,7 +48,7 @@ fn contact(name: &str, last: u8) -> Contact {
     }
 }
 
-fn line(text: &str) -> Incoming {
+pub(super) fn line(text: &str) -> Incoming {
     Incoming::Line(text.into())
 }
 
@@ -87,7 +87,7 @@ fn checked(request: u64, leader: &str, invitee: &str) -> Incoming {
 }
 
 /// An effect as one line of text, so a test reads as a transcript.
-fn describe(effect: &Effect) -> String {
+pub(super) fn describe(effect: &Effect) -> String {
     match effect {
         Effect::Show(ScreenLine::Notice(text)) => format!("notice: {text}"),
         Effect::Show(line) => line.to_string(),
@@ -99,6 +99,7 @@ fn describe(effect: &Effect) -> String {
         Effect::OpenLog { log, me, leader } => format!("open log {}: {me} in {leader}'s", log.0),
         Effect::Log { log, line } => format!("log {}: {line}", log.0),
         Effect::Verify(name) => format!("verify: {name}"),
+        Effect::File(order) => format!("file: {order:?}"),
         Effect::Start(Worker::MemberLink {
             membership, leader, ..
         }) => format!("start: link of membership {membership} to {leader}"),
@@ -484,6 +485,7 @@ fn the_registry_link_tells_the_user_what_it_does() {
     );
 }
 
+mod files;
 mod leader;
 mod member;
 mod walk;

@@ -5,10 +5,11 @@
 //! functions: `HubLink::connect` (tell the hub, which can then shut the
 //! socket, ending a handshake under way), `secure` (over TLS: the sniff
 //! that answers a person typing plain text, then the handshake under a
-//! deadline; the client's key, if it presented one, is then
-//! `conn.peer_key()`), `prepare` (the timeouts), `talk` (one request after
-//! another until the client leaves or the hub says BYE), and the goodbye
-//! to the hub, which `HubLink` sends on every way out. What each request
+//! deadline, on a thread that ends with it; the client's key, if it
+//! presented one, is then `conn.peer_key()`), `prepare` (the timeouts),
+//! `talk` (one request after another until the client leaves or the hub
+//! says BYE), and the goodbye to the hub, which `HubLink` sends on every
+//! way out. What each request
 //! is answered with is `requests`'s. It never touches shared state except
 //! through `RegistryEvent`s, and nothing a client sends may panic it.
 
@@ -27,7 +28,7 @@ use super::accounts::AccountQueue;
 use super::event::{Bye, RegistryEvent, Socket};
 use super::throttle::Site;
 use crate::conn::{Conn, Received, Stream};
-use crate::crypto::{Opening, accept, plain_text_notice, refuse_plain_text, sniff};
+use crate::crypto::{Opening, accept_aside, plain_text_notice, refuse_plain_text, sniff};
 use crate::line::is_timeout;
 use crate::password::HashQueue;
 use crate::trace::Trace;
@@ -142,7 +143,15 @@ impl Connection {
         // Lines are short, so a small buffer will do: with thousands of
         // idle connections, buffer sizes are most of the server's memory.
         let conn = Conn::with_buffer(stream, addr, self.trace, READ_BUFFER);
-        if let Err(err) = conn.and_then(|mut conn| self.talk(&mut conn, &socket.bye, addr)) {
+        let talked = conn.and_then(|mut conn| {
+            self.talk(&mut conn, &socket.bye, addr)?;
+            // The registry ends the talk: say so cleanly. A client that
+            // left first, or a socket the hub shut, makes this fail, which
+            // changes nothing.
+            let _ = conn.close();
+            Ok(())
+        });
+        if let Err(err) = talked {
             self.trace_error(addr, &err);
         }
     }
@@ -169,7 +178,9 @@ impl Connection {
             }
             Opening::Tls => {}
         }
-        match accept(tcp, Arc::clone(config), deadline) {
+        // On a thread of its own, so this thread's stack stays as shallow
+        // as in plain text for as long as the client stays.
+        match accept_aside(tcp, Arc::clone(config), deadline) {
             Ok(tls) => {
                 if self.trace.is_on() {
                     let key = tls.peer_fingerprint();

@@ -39,7 +39,7 @@ fn with_carol() -> App {
 
 /// Bob, with carol on his conversation list, leads lobby 1 and has sent
 /// carol a chat request.
-fn leading() -> App {
+pub(super) fn leading() -> App {
     let mut app = with_carol();
     check(
         &mut app,

@@ -1,0 +1,53 @@
+//! Files sent between peers: the rules as plain types (the offers a peer
+//! holds, safe names, what a kept `.part` is worth, progress by quarters),
+//! the transfer of one file's bytes between two streams with a fixed
+//! buffer, and the free space of a disk. It opens no socket and knows no
+//! lobby: the peer connects, authenticates and decides.
+
+pub mod disk;
+pub mod names;
+pub mod offers;
+pub mod partial;
+pub mod transfer;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use offers::{
+    Answer, Incoming, IncomingOffers, OfferLimits, OfferRefused, Outgoing, OutgoingOffers,
+};
+pub use transfer::{PartFile, TransferError};
+
+/// The largest file a peer accepts unless told otherwise (`--max-file-size`).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 4 << 30;
+
+/// How many transfers, both ways, run at once by default.
+pub const DEFAULT_MAX_TRANSFERS: usize = 4;
+
+/// Where files go and what is accepted: `--download-dir`,
+/// `--max-file-size`, `--offer-timeout`, and how many transfers run at
+/// once.
+#[derive(Debug, Clone)]
+pub struct FileConfig {
+    pub download_dir: PathBuf,
+    pub max_file_size: u64,
+    pub offer_timeout: Duration,
+    pub max_transfers: usize,
+}
+
+impl Default for FileConfig {
+    fn default() -> FileConfig {
+        FileConfig {
+            download_dir: default_download_dir(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            offer_timeout: offers::DEFAULT_OFFER_TIMEOUT,
+            max_transfers: DEFAULT_MAX_TRANSFERS,
+        }
+    }
+}
+
+/// The platform's download folder for p2pchat (`~/Downloads/p2pchat`), or
+/// `p2pchat-downloads` in the working folder where there is none.
+pub fn default_download_dir() -> PathBuf {
+    dirs::download_dir().map_or_else(|| PathBuf::from("p2pchat-downloads"), |d| d.join("p2pchat"))
+}

@@ -1,0 +1,130 @@
+//! Safe file names: what an offered name becomes before anything is saved
+//! under it. The name is only ever a base name inside the download folder,
+//! never a path, never a name Windows keeps for devices, and never one
+//! that is taken: `report.pdf` becomes `report (1).pdf`. Plain functions,
+//! no I/O: the caller says which names are taken.
+
+/// Names Windows keeps for devices, with or without an extension.
+const RESERVED: [&str; 22] = [
+    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+];
+
+/// The longest saved name, in bytes, with room for ` (999)` and `.part`.
+const MAX_SAVED: usize = 200;
+
+/// The name saved when nothing of the offered one is left.
+const FALLBACK: &str = "file";
+
+/// The offered name made safe: its last path component, every control
+/// character and every character Windows forbids in a name replaced by
+/// `_`, no trailing dots or spaces (Windows drops them), no leading dot
+/// (no hidden file, no `..`), a reserved device name prefixed by `_`, at
+/// most `MAX_SAVED` bytes.
+pub fn safe_name(offered: &str) -> String {
+    let base = offered.rsplit(['/', '\\']).next().unwrap_or_default();
+    let mut name: String = base
+        .chars()
+        .map(|c| {
+            if c.is_control() || crate::sanitize::is_unsafe(c) || "<>:\"|?*".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let trimmed = name
+        .trim_end_matches(['.', ' '])
+        .trim_start_matches(['.', ' ']);
+    name = trimmed.to_string();
+    if name.is_empty() {
+        return FALLBACK.to_string();
+    }
+    let stem = name.split('.').next().unwrap_or_default().trim_end();
+    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem)) {
+        name.insert(0, '_');
+    }
+    if name.len() > MAX_SAVED {
+        let mut end = MAX_SAVED;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+    }
+    name
+}
+
+/// `name` itself if it is free, else `stem (1).ext`, `stem (2).ext`, and so
+/// on: the first that `taken` says is free. `None` after 999 tries.
+pub fn unique_name(name: &str, taken: impl Fn(&str) -> bool) -> Option<String> {
+    if !taken(name) {
+        return Some(name.to_string());
+    }
+    // The extension is what follows the last dot, unless that dot starts
+    // the name (there is none then).
+    let (stem, ext) = match name.rfind('.') {
+        Some(dot) if dot > 0 => name.split_at(dot),
+        _ => (name, ""),
+    };
+    (1..1000)
+        .map(|n| format!("{stem} ({n}){ext}"))
+        .find(|candidate| !taken(candidate))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(offered: &str, expected: &str) {
+        assert_eq!(safe_name(offered), expected, "offered {offered:?}");
+    }
+
+    #[test]
+    fn names_lose_paths_controls_and_reserved_words() {
+        check("report.pdf", "report.pdf");
+        check("report (1).pdf", "report (1).pdf");
+        check("../../x", "x");
+        check("..\\..\\windows\\system.ini", "system.ini");
+        check("/etc/passwd", "passwd");
+        check("..", FALLBACK);
+        check(".", FALLBACK);
+        check("", FALLBACK);
+        check("dir/", FALLBACK);
+        check(".bashrc", "bashrc");
+        check("a\u{1b}[2Jb\n.txt", "a_[2Jb_.txt");
+        check("evil\u{202e}fdp.exe", "evil_fdp.exe");
+        check("what?.txt", "what_.txt");
+        check("a:b|c*d", "a_b_c_d");
+        check("CON", "_CON");
+        check("con.txt", "_con.txt");
+        check("lpt9.tar.gz", "_lpt9.tar.gz");
+        check("CONSOLE.txt", "CONSOLE.txt");
+        check("notes. . ", "notes");
+        check(&"é".repeat(150), &"é".repeat(100));
+    }
+
+    #[test]
+    fn a_taken_name_gets_a_number() {
+        let taken = |names: &'static [&'static str]| move |n: &str| names.contains(&n);
+        assert_eq!(unique_name("a.pdf", taken(&[])).as_deref(), Some("a.pdf"));
+        assert_eq!(
+            unique_name("report.pdf", taken(&["report.pdf"])).as_deref(),
+            Some("report (1).pdf")
+        );
+        assert_eq!(
+            unique_name("report.pdf", taken(&["report.pdf", "report (1).pdf"])).as_deref(),
+            Some("report (2).pdf")
+        );
+        assert_eq!(unique_name("x", taken(&["x"])).as_deref(), Some("x (1)"));
+        assert_eq!(
+            unique_name(".rc", taken(&[".rc"])).as_deref(),
+            Some(".rc (1)")
+        );
+        assert_eq!(
+            unique_name("a.tar.gz", taken(&["a.tar.gz"])).as_deref(),
+            Some("a.tar (1).gz")
+        );
+        assert_eq!(unique_name("x", |_| true), None);
+    }
+}

@@ -1,0 +1,272 @@
+//! The bytes of one file between two streams, with a fixed buffer (memory
+//! does not grow with the file): the sender's side reads the file from an
+//! offset, the recipient's writes `<name>.part` beside its note, checks
+//! the count and the checksum, and only then gives the file its name.
+//! Nothing here knows sockets or keys: any `Read`/`Write` will do.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+
+use ring::digest::{Context, SHA256};
+
+use crate::wire::{Checksum, FileOffer};
+
+use super::names::unique_name;
+use super::partial::part_note;
+
+/// The one buffer each transfer uses, whatever the file's size.
+pub const BUFFER: usize = 64 * 1024;
+
+/// Why the bytes did not make a file. `keeps_part` says whether the
+/// `.part` stays for a resume.
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("cut off after {got} of {expected} bytes")]
+    CutOff { got: u64, expected: u64 },
+    #[error("the sender sent more bytes than the {0} offered")]
+    TooMany(u64),
+    #[error("the bytes do not match the offered checksum")]
+    WrongSum,
+    #[error("the file changed since it was offered")]
+    Changed,
+    #[error("cancelled")]
+    Cancelled,
+    #[error("no free name is left for it in the download folder")]
+    NoName,
+}
+
+impl TransferError {
+    /// Whether the `.part` is worth keeping: what arrived so far came
+    /// from the right peer and may be continued; bytes that are wrong or
+    /// too many are not.
+    pub fn keeps_part(&self) -> bool {
+        !matches!(self, TransferError::TooMany(_) | TransferError::WrongSum)
+    }
+}
+
+/// The SHA-256 and length of everything `reader` gives.
+pub fn checksum_of(mut reader: impl Read) -> io::Result<(Checksum, u64)> {
+    let mut context = Context::new(&SHA256);
+    let mut buf = vec![0; BUFFER];
+    let mut len = 0;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        context.update(&buf[..n]);
+        len += n as u64;
+    }
+    Ok((finish(context), len))
+}
+
+fn finish(context: Context) -> Checksum {
+    let mut sum = [0; 32];
+    sum.copy_from_slice(context.finish().as_ref());
+    Checksum(sum)
+}
+
+/// Writes `count` bytes of `file` from byte `from` to `out`. `step` hears
+/// the bytes done (from the start of the file) after each write and says
+/// whether to go on.
+pub fn send_bytes(
+    file: &mut (impl Read + Seek),
+    from: u64,
+    count: u64,
+    out: &mut impl Write,
+    step: &mut dyn FnMut(u64) -> bool,
+) -> Result<(), TransferError> {
+    file.seek(SeekFrom::Start(from))?;
+    let mut buf = vec![0; BUFFER];
+    let mut left = count;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = match file.read(&mut buf[..want]) {
+            Ok(0) => return Err(TransferError::Changed),
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err.into()),
+        };
+        out.write_all(&buf[..n])?;
+        left -= n as u64;
+        if !step(from + count - left) {
+            return Err(TransferError::Cancelled);
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Where a file is received: `<dir>/<name>.part`, its note
+/// `<name>.part.sum`, and the name it gets in `dir` when it checks out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartFile {
+    pub dir: PathBuf,
+    /// The safe name (`names::safe_name`).
+    pub name: String,
+}
+
+impl PartFile {
+    pub fn part(&self) -> PathBuf {
+        self.dir.join(format!("{}.part", self.name))
+    }
+
+    pub fn note(&self) -> PathBuf {
+        self.dir.join(format!("{}.part.sum", self.name))
+    }
+
+    /// The note's text and the `.part`'s length, if there is a `.part`.
+    pub fn kept(&self) -> (Option<String>, u64) {
+        let len = fs::metadata(self.part()).map_or(0, |m| m.len());
+        (fs::read_to_string(self.note()).ok(), len)
+    }
+
+    /// Removes the `.part` and its note; what is not there is no error.
+    pub fn remove(&self) {
+        let _ = fs::remove_file(self.part());
+        let _ = fs::remove_file(self.note());
+    }
+}
+
+/// Receives `offer`'s bytes from byte `from` into `part` (continuing the
+/// first `from` bytes kept there), checks the count and the checksum, and
+/// gives the file its name: the path it is saved at. On an error the
+/// `.part` is removed unless `keeps_part` says otherwise. `step` hears the
+/// bytes done after each write and says whether to go on.
+pub fn receive_bytes(
+    input: &mut impl Read,
+    part: &PartFile,
+    offer: &FileOffer,
+    from: u64,
+    step: &mut dyn FnMut(u64) -> bool,
+) -> Result<PathBuf, TransferError> {
+    let result = receive_into(input, part, offer, from, step);
+    if let Err(err) = &result
+        && !err.keeps_part()
+    {
+        part.remove();
+    }
+    result
+}
+
+fn receive_into(
+    input: &mut impl Read,
+    part: &PartFile,
+    offer: &FileOffer,
+    from: u64,
+    step: &mut dyn FnMut(u64) -> bool,
+) -> Result<PathBuf, TransferError> {
+    let (mut file, mut context) = open_part(part, offer, from)?;
+    let mut buf = vec![0; BUFFER];
+    let mut done = from;
+    while done < offer.size {
+        let want = buf
+            .len()
+            .min(usize::try_from(offer.size - done).unwrap_or(usize::MAX));
+        let n = next_bytes(input, &mut buf[..want], &file, done, offer.size)?;
+        file.write_all(&buf[..n])?;
+        context.update(&buf[..n]);
+        done += n as u64;
+        if !step(done) {
+            file.sync_all()?;
+            return Err(TransferError::Cancelled);
+        }
+    }
+    // One byte more is a lie about the size; an error after the last byte
+    // (a TLS session ended without its close) changes nothing.
+    if matches!(input.read(&mut buf[..1]), Ok(n) if n > 0) {
+        return Err(TransferError::TooMany(offer.size));
+    }
+    if finish(context) != offer.sum {
+        return Err(TransferError::WrongSum);
+    }
+    file.sync_all()?;
+    drop(file);
+    keep(part)
+}
+
+/// The next bytes from `input` into `buf`; a cut-off or an error with what
+/// was written so far on the disk, to resume from.
+fn next_bytes(
+    input: &mut impl Read,
+    buf: &mut [u8],
+    file: &File,
+    done: u64,
+    size: u64,
+) -> Result<usize, TransferError> {
+    loop {
+        match input.read(buf) {
+            Ok(0) => {
+                file.sync_all()?;
+                let expected = size;
+                return Err(TransferError::CutOff {
+                    got: done,
+                    expected,
+                });
+            }
+            Ok(n) => return Ok(n),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => {
+                file.sync_all()?;
+                return Err(err.into());
+            }
+        }
+    }
+}
+
+/// The `.part` opened to continue at `from` (its first `from` bytes read
+/// back into the checksum), or made new with its note.
+fn open_part(part: &PartFile, offer: &FileOffer, from: u64) -> io::Result<(File, Context)> {
+    let mut context = Context::new(&SHA256);
+    if from == 0 {
+        fs::write(part.note(), part_note(offer))?;
+        let file = File::create(part.part())?;
+        return Ok((file, context));
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(part.part())?;
+    let mut prefix = (&mut file).take(from);
+    let mut buf = vec![0; BUFFER];
+    loop {
+        let n = prefix.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        context.update(&buf[..n]);
+    }
+    file.set_len(from)?;
+    file.seek(SeekFrom::Start(from))?;
+    Ok((file, context))
+}
+
+/// Gives a checked `.part` its name, never over an existing file: the name
+/// is claimed first by creating it (which fails if it exists), then the
+/// `.part` is renamed over the claim.
+fn keep(part: &PartFile) -> Result<PathBuf, TransferError> {
+    let taken = |name: &str| part.dir.join(name).exists();
+    for _ in 0..3 {
+        let name = unique_name(&part.name, taken).ok_or(TransferError::NoName)?;
+        let path = part.dir.join(&name);
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(_) => {
+                fs::rename(part.part(), &path)?;
+                let _ = fs::remove_file(part.note());
+                return Ok(path);
+            }
+            // Another file took the name meanwhile: look again.
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(TransferError::NoName)
+}
+
+#[cfg(test)]
+mod tests;

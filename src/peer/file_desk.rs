@@ -1,0 +1,393 @@
+//! The driver's files: the threads that read and sum an offered file
+//! (`file-hash`), fetch a file we accepted (`file-fetch`) and send one a
+//! peer fetches (`file-send`), each the only user of its socket and its
+//! file; the fetch connections waiting for the core's answer, by number;
+//! and what stops each transfer. It carries out the core's `FileOrder`s
+//! and tells the core what happens as `Event::File`, which the driver
+//! hands on as `Incoming::File`. It decides nothing: the core does.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufReader};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+
+use crate::conn::{Conn, Received, Stream};
+use crate::crypto::IdentityKey;
+use crate::files::names::safe_name;
+use crate::files::partial::{Quarters, resume_from};
+use crate::files::transfer::{self, TransferError};
+use crate::files::{PartFile, disk};
+use crate::trace::Trace;
+use crate::wire::{self, Fetch, FileOffer, OfferId, Sending};
+
+use super::effect::{FetchJob, FileOrder, Incoming};
+use super::msg::{Done, Event, FileConn, FileNews, TransferId, Way};
+use super::tls::PeerTls;
+
+/// How long a transfer connection may take to open, and how long a
+/// transfer may stall before it counts as cut off.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(super) struct FileDesk {
+    tls: PeerTls,
+    trace: Trace,
+    events: Sender<Event>,
+    threads: Vec<JoinHandle<()>>,
+    /// What stops each transfer running; dropped when it ends.
+    cancels: HashMap<TransferId, Arc<AtomicBool>>,
+    /// Fetch connections waiting for the core's answer, by number.
+    fetches: HashMap<u64, FileConn>,
+    next_fetch: u64,
+}
+
+/// A transfer thread's voice: its progress and its end, to the core.
+struct Reporter {
+    events: Sender<Event>,
+    transfer: TransferId,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Reporter {
+    fn tell(&self, news: FileNews) {
+        let _ = self.events.send(Event::File(news));
+    }
+
+    fn started(&self, at: u64) {
+        let transfer = self.transfer.clone();
+        self.tell(FileNews::Started { transfer, at });
+    }
+
+    /// Hears the bytes done; says each quarter passed; false once the
+    /// transfer is to stop.
+    fn step(&self, quarters: &mut Quarters, done: u64) -> bool {
+        if let Some(pct) = quarters.advance(done) {
+            let transfer = self.transfer.clone();
+            self.tell(FileNews::Quarter { transfer, pct });
+        }
+        !self.cancel.load(Ordering::SeqCst)
+    }
+
+    fn ended(&self, result: Result<Done, String>) {
+        let transfer = self.transfer.clone();
+        self.tell(FileNews::Ended { transfer, result });
+    }
+}
+
+impl FileDesk {
+    pub(super) fn new(tls: PeerTls, trace: Trace, events: Sender<Event>) -> FileDesk {
+        FileDesk {
+            tls,
+            trace,
+            events,
+            threads: Vec::new(),
+            cancels: HashMap::new(),
+            fetches: HashMap::new(),
+            next_fetch: 0,
+        }
+    }
+
+    /// Carries out `order`; returns what the core hears at once.
+    pub(super) fn carry(&mut self, order: FileOrder) -> Option<Incoming> {
+        match order {
+            FileOrder::Hash { path, to } => self.start_hash(path, to),
+            FileOrder::Prepare { from, offer, dir } => {
+                return Some(Incoming::File(prepare(from, offer, &dir)));
+            }
+            FileOrder::Fetch(job) => self.start_fetch(job),
+            FileOrder::Serve {
+                fetch,
+                to,
+                path,
+                offer,
+                from,
+            } => self.start_serve(fetch, to, path, offer, from),
+            FileOrder::Refuse { fetch, code, text } => {
+                if let Some(mut conn) = self.fetches.remove(&fetch) {
+                    let _ = conn.send(&Sending::Err(code, text));
+                }
+            }
+            FileOrder::Cancel(transfer) => {
+                if let Some(cancel) = self.cancels.get(&transfer) {
+                    cancel.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+        None
+    }
+
+    /// A peer's `FETCH`, its connection kept here by number.
+    pub(super) fn fetched(
+        &mut self,
+        request: Fetch,
+        proved: Option<IdentityKey>,
+        conn: FileConn,
+    ) -> Incoming {
+        self.next_fetch += 1;
+        let fetch = self.next_fetch;
+        self.fetches.insert(fetch, conn);
+        Incoming::Fetch {
+            fetch,
+            request,
+            proved,
+        }
+    }
+
+    /// What a files thread reported, as the core's input; a transfer that
+    /// ended can no longer be stopped.
+    pub(super) fn heard(&mut self, news: FileNews) -> Incoming {
+        if let FileNews::Ended { transfer, .. } = &news {
+            self.cancels.remove(transfer);
+        }
+        Incoming::File(news)
+    }
+
+    /// Closes the fetch connections the core did not answer.
+    pub(super) fn drop_unclaimed(&mut self) {
+        self.fetches.clear();
+    }
+
+    /// Stops every transfer and waits for every thread; run as the peer
+    /// quits.
+    pub(super) fn finish(&mut self) {
+        for cancel in self.cancels.values() {
+            cancel.store(true, Ordering::SeqCst);
+        }
+        for handle in self.threads.drain(..) {
+            let _ = handle.join();
+        }
+    }
+
+    /// Runs `job` on a thread named `name`, kept to be joined by `finish`;
+    /// `failed` is what the core hears if it cannot start.
+    fn spawn(&mut self, name: &str, job: impl FnOnce() + Send + 'static, failed: FileNews) {
+        self.threads.retain(|h| !h.is_finished());
+        match thread::Builder::new().name(name.into()).spawn(job) {
+            Ok(handle) => self.threads.push(handle),
+            Err(_) => {
+                let _ = self.events.send(Event::File(failed));
+            }
+        }
+    }
+
+    fn reporter(&mut self, transfer: TransferId) -> Reporter {
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.cancels.insert(transfer.clone(), cancel.clone());
+        Reporter {
+            events: self.events.clone(),
+            transfer,
+            cancel,
+        }
+    }
+
+    /// Reads and sums `path` on a thread of its own.
+    fn start_hash(&mut self, path: PathBuf, to: Option<String>) {
+        let events = self.events.clone();
+        let failed = FileNews::Hashed {
+            path: path.clone(),
+            to: to.clone(),
+            result: Err("no thread to read the file".to_string()),
+        };
+        let job = move || {
+            let result = offer_for(&path);
+            let _ = events.send(Event::File(FileNews::Hashed { path, to, result }));
+        };
+        self.spawn("file-hash", job, failed);
+    }
+
+    /// The recipient's fetch, on a thread of its own.
+    fn start_fetch(&mut self, job: FetchJob) {
+        let transfer = TransferId {
+            id: job.offer.id,
+            peer: job.from.clone(),
+            way: Way::Receiving,
+        };
+        let reporter = self.reporter(transfer.clone());
+        let (tls, trace) = (self.tls.clone(), self.trace);
+        let failed = no_thread(transfer);
+        let run = move || {
+            let result = fetch(&tls, trace, &job, &reporter);
+            reporter.ended(
+                result
+                    .map(Done::Saved)
+                    .map_err(|err| failure(&err, &job.part)),
+            );
+        };
+        self.spawn("file-fetch", run, failed);
+    }
+
+    /// The sender's side, on a thread of its own: `SENDING`, then the
+    /// bytes.
+    fn start_serve(&mut self, fetch: u64, to: String, path: PathBuf, offer: FileOffer, from: u64) {
+        let transfer = TransferId {
+            id: offer.id,
+            peer: to,
+            way: Way::Sending,
+        };
+        let Some(conn) = self.fetches.remove(&fetch) else {
+            let result = Err("the connection is gone".to_string());
+            let _ = self
+                .events
+                .send(Event::File(FileNews::Ended { transfer, result }));
+            return;
+        };
+        let reporter = self.reporter(transfer.clone());
+        let failed = no_thread(transfer);
+        let run = move || {
+            let result = serve(conn, &path, &offer, from, &reporter);
+            reporter.ended(result.map(Done::Sent).map_err(|err| err.to_string()));
+        };
+        self.spawn("file-send", run, failed);
+    }
+}
+
+fn no_thread(transfer: TransferId) -> FileNews {
+    let result = Err("no thread for the transfer".to_string());
+    FileNews::Ended { transfer, result }
+}
+
+/// Why a receipt failed, and whether its `.part` is kept to resume.
+fn failure(err: &TransferError, part: &PartFile) -> String {
+    if err.keeps_part() && part.part().exists() {
+        format!("{err}; {} kept to resume", part.part().display())
+    } else {
+        err.to_string()
+    }
+}
+
+/// Room for `offer` from `from` in `dir`: the folder made, what a kept
+/// `.part` is worth, the free space checked.
+fn prepare(from: String, offer: FileOffer, dir: &Path) -> FileNews {
+    let shown = dir.display();
+    if let Err(err) = std::fs::create_dir_all(dir) {
+        let why = format!("the download folder {shown} cannot be made: {err}");
+        return FileNews::Unprepared { from, offer, why };
+    }
+    let part = PartFile {
+        dir: dir.to_path_buf(),
+        name: safe_name(&offer.name),
+    };
+    let (note, len) = part.kept();
+    let resume = resume_from(note.as_deref(), len, &offer);
+    let needed = offer.size - resume;
+    if let Some(free) = disk::free_space(dir)
+        && free < needed
+    {
+        let why = format!("only {free} bytes are free in {shown}");
+        return FileNews::Unprepared { from, offer, why };
+    }
+    FileNews::Prepared {
+        from,
+        offer,
+        part,
+        resume,
+    }
+}
+
+/// The offer of the file at `path`: its safe name, size, checksum and a
+/// fresh random id.
+fn offer_for(path: &Path) -> Result<FileOffer, String> {
+    let shown = path.display();
+    if !path.is_file() {
+        return Err(format!("{shown} is not a file"));
+    }
+    let unreadable = |err: io::Error| format!("{shown} cannot be read: {err}");
+    let file = File::open(path).map_err(unreadable)?;
+    let (sum, size) = transfer::checksum_of(BufReader::new(file)).map_err(unreadable)?;
+    let offered = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let name = safe_name(&offered.unwrap_or_default());
+    wire::check_file_name(&name).map_err(|err| err.text)?;
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|err| format!("no random offer id: {err}"))?;
+    Ok(FileOffer {
+        id: OfferId(u64::from_le_bytes(bytes)),
+        size,
+        sum,
+        name,
+    })
+}
+
+/// The recipient's side: connect to the sender's seat (held to its key),
+/// `FETCH`, check `SENDING`, receive into the `.part`.
+fn fetch(
+    tls: &PeerTls,
+    trace: Trace,
+    job: &FetchJob,
+    reporter: &Reporter,
+) -> Result<PathBuf, TransferError> {
+    let offer = &job.offer;
+    let other = |text: String| TransferError::Io(io::Error::other(text));
+    let stream = tls
+        .connect(job.seat.addr, CONNECT_TIMEOUT, Some(&job.seat.key))
+        .map_err(|err| other(err.to_string()))?;
+    stream.socket().set_read_timeout(Some(STALL_TIMEOUT))?;
+    let mut conn: Conn<Stream, Sending, Fetch> = Conn::new(stream, &job.from, trace)?;
+    conn.send(&Fetch {
+        who: job.me.clone(),
+        id: offer.id,
+        from: job.resume,
+    })?;
+    let expected = offer.size - job.resume;
+    match conn.recv()? {
+        Received::Line(Sending::Bytes { id, from, count })
+            if id == offer.id && from == job.resume && count == expected => {}
+        Received::Line(Sending::Bytes { count, .. }) => {
+            job.part.remove();
+            let why = format!("the sender announced {count} bytes, not the {expected} offered");
+            return Err(other(why));
+        }
+        Received::Line(Sending::Err(_, text)) => {
+            return Err(other(format!("the sender refused: {text}")));
+        }
+        _ => return Err(other("the sender did not answer FETCH".to_string())),
+    }
+    let (reader, _writer) = conn.into_split();
+    let mut bytes = reader.into_buffered();
+    let mut quarters = Quarters::new(offer.size, job.resume);
+    reporter.started(job.resume);
+    transfer::receive_bytes(&mut bytes, &job.part, offer, job.resume, &mut |done| {
+        reporter.step(&mut quarters, done)
+    })
+}
+
+/// The sender's side: `SENDING`, then `offer`'s bytes from byte `from`;
+/// the count sent.
+fn serve(
+    mut conn: FileConn,
+    path: &Path,
+    offer: &FileOffer,
+    from: u64,
+    reporter: &Reporter,
+) -> Result<u64, TransferError> {
+    // A recipient that stops reading holds this thread no longer than a
+    // stall may last.
+    let _ = conn.socket().set_write_timeout(Some(STALL_TIMEOUT));
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) => {
+            let text = format!("cannot read the file: {err}");
+            let _ = conn.send(&Sending::Err(wire::ErrorCode::Internal, text));
+            return Err(err.into());
+        }
+    };
+    let count = offer.size - from;
+    conn.send(&Sending::Bytes {
+        id: offer.id,
+        from,
+        count,
+    })?;
+    reporter.started(from);
+    let (_reader, writer) = conn.into_split();
+    let mut out = writer.into_inner();
+    let mut quarters = Quarters::new(offer.size, from);
+    transfer::send_bytes(&mut file, from, count, &mut out, &mut |done| {
+        reporter.step(&mut quarters, done)
+    })?;
+    Ok(count)
+}

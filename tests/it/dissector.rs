@@ -1,0 +1,889 @@
+//! The Wireshark dissector, `contrib/wireshark/p2pchat.lua`, on real
+//! captures: `dumpcap` records the loopback traffic of a registry and two
+//! peers (the real binaries) that register, join, open a lobby with a
+//! ticket and say one line, once in plain text and once over TLS with
+//! `SSLKEYLOGFILE`; `tshark` with the dissector then decodes each capture,
+//! and the fields must show the lines in order, the users, their chat
+//! ports and the ticket, and never a password. The TLS capture decodes to
+//! the same lines as the plain one.
+//!
+//! Where `tshark` or `dumpcap` is missing, or cannot capture, a test says
+//! so in one line starting with `skipped:` and checks nothing. Where
+//! `.ci/run` installed them it sets `P2PCHAT_TSHARK=required`, and there
+//! a test that cannot run is a failure.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use crossbeam_channel::Receiver;
+
+use crate::support::{PASSWORD, PeerProcess, READ_TIMEOUT, ServerProcess, temp_dir};
+
+/// The dissector, from the repository's root.
+fn dissector() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/wireshark/p2pchat.lua")
+}
+
+/// Where `program` is on `PATH`, if anywhere.
+fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Says in one line why `test` checked nothing; fails where the tools
+/// were installed for it.
+fn skipped<T>(test: &str, why: &str) -> Option<T> {
+    assert!(
+        std::env::var("P2PCHAT_TSHARK").as_deref() != Ok("required"),
+        "{test}: {why}; .ci/run installed Wireshark's tools, so this test must run"
+    );
+    eprintln!("skipped: {test}: {why}");
+    None
+}
+
+/// The tools, or `None` after saying which is missing.
+fn tools(test: &str) -> Option<(PathBuf, Tshark)> {
+    let (Some(dumpcap), Some(tshark)) = (on_path("dumpcap"), on_path("tshark")) else {
+        return skipped(test, "tshark or dumpcap not found (apt-get install tshark)");
+    };
+    match Tshark::new(tshark) {
+        Some(tshark) => Some((dumpcap, tshark)),
+        None => skipped(
+            test,
+            "tshark loads no Lua dissector, as this user or as nobody",
+        ),
+    }
+}
+
+/// `tshark` with the dissector loaded, run as this user or, where it
+/// refuses Lua scripts to root (as Wireshark may), as `nobody`. The
+/// dissector is a copy in a folder anyone can read, as the repository's
+/// own may not be; that folder is its home too, so that no one's own
+/// Wireshark settings change what it shows.
+struct Tshark {
+    program: PathBuf,
+    as_nobody: bool,
+    dissector: Arc<tempfile::TempDir>,
+}
+
+impl Tshark {
+    /// The way of running `program` under which the dissector's protocol
+    /// is registered, if there is one.
+    fn new(program: PathBuf) -> Option<Tshark> {
+        let dissector = Arc::new(temp_dir());
+        std::fs::copy(self::dissector(), dissector.path().join("p2pchat.lua")).unwrap();
+        open_to_all(dissector.path(), &dissector.path().join("p2pchat.lua"));
+        [false, true]
+            .into_iter()
+            .map(|as_nobody| Tshark {
+                program: program.clone(),
+                as_nobody,
+                dissector: Arc::clone(&dissector),
+            })
+            .find(|tshark| {
+                // SAFETY: geteuid only reads the process's user id.
+                let root = unsafe { libc::geteuid() } == 0;
+                (!tshark.as_nobody || root) && tshark.knows_p2pchat()
+            })
+    }
+
+    /// `tshark` with `first` (`-G` must come first), then the dissector.
+    fn command(&self, first: &[&str]) -> Command {
+        let mut command = if self.as_nobody {
+            let mut command = Command::new("setpriv");
+            command
+                .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+                .arg(&self.program);
+            command
+        } else {
+            Command::new(&self.program)
+        };
+        // Wireshark's settings are the defaults, whoever runs the test.
+        command
+            .env("HOME", self.dissector.path())
+            .env("XDG_CONFIG_HOME", self.dissector.path());
+        let script = self.dissector.path().join("p2pchat.lua");
+        command.args(first).arg("-X").arg(format!(
+            "lua_script:{}",
+            script.to_str().expect("a temporary path is UTF-8")
+        ));
+        command
+    }
+
+    fn knows_p2pchat(&self) -> bool {
+        let output = self.command(&["-G", "protocols"]).output();
+        output.is_ok_and(|output| {
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .any(|line| line.split('\t').nth(2) == Some("p2pchat"))
+        })
+    }
+
+    /// Decodes `capture` (pcapng bytes, on standard input, so that `nobody`
+    /// needs no access to the test's files) and returns its packets'
+    /// p2pchat fields, with `key_log` for TLS, leaving out the connection
+    /// from port `marker`.
+    fn decode(&self, capture: &[u8], key_log: Option<&Path>, marker: u16) -> Vec<Line> {
+        let mut command = self.command(&[]);
+        let filter = format!("p2pchat && !(tcp.port == {marker})");
+        command.args(["-r", "-", "-Y", &filter]);
+        if let Some(key_log) = key_log {
+            command
+                .arg("-o")
+                .arg(format!("tls.keylog_file:{}", key_log.display()));
+        }
+        command.args([
+            "-T",
+            "fields",
+            "-E",
+            "occurrence=a",
+            "-E",
+            "aggregator=\u{1f}",
+        ]);
+        for field in FIELDS {
+            command.args(["-e", field]);
+        }
+        Line::parse_all(&self.run(command, capture))
+    }
+
+    /// Runs `command` with `capture` on its standard input, and returns
+    /// what it printed.
+    fn run(&self, mut command: Command, capture: &[u8]) -> String {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("tshark starts");
+        let mut stdin = child.stdin.take().unwrap();
+        let capture = capture.to_vec();
+        let feeder = thread::spawn(move || stdin.write_all(&capture));
+        let output = child.wait_with_output().unwrap();
+        feeder.join().unwrap().unwrap();
+        assert!(
+            output.status.success(),
+            "tshark failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+}
+
+/// The fields `decode` asks for, in the order `Packet` reads them.
+const FIELDS: [&str; 8] = [
+    "p2pchat.command",
+    "p2pchat.reply",
+    "p2pchat.user",
+    "p2pchat.port",
+    "p2pchat.ticket",
+    "p2pchat.password",
+    "p2pchat.line",
+    "p2pchat.text",
+];
+
+/// One packet's p2pchat fields, each field's values in line order.
+#[derive(Debug)]
+struct Line {
+    fields: Vec<Vec<String>>,
+}
+
+impl Line {
+    fn parse_all(output: &str) -> Vec<Line> {
+        output
+            .lines()
+            .map(|row| Line {
+                fields: row
+                    .split('\t')
+                    .map(|cell| {
+                        cell.split('\u{1f}')
+                            .filter(|value| !value.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn values(&self, field: &str) -> &[String] {
+        let at = FIELDS.iter().position(|f| *f == field).unwrap();
+        self.fields.get(at).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Every value of `field` in `packets`, in order.
+fn all(packets: &[Line], field: &str) -> Vec<String> {
+    packets
+        .iter()
+        .flat_map(|packet| packet.values(field).iter().cloned())
+        .collect()
+}
+
+/// The commands of `packets` in order, a registry's `OK` with the word
+/// after it, heartbeats left out (whether one falls inside the test is
+/// timing).
+fn commands(packets: &[Line]) -> Vec<String> {
+    let mut out = Vec::new();
+    for packet in packets {
+        let mut replies = packet.values("p2pchat.reply").iter();
+        for command in packet.values("p2pchat.command") {
+            let reply = (command == "OK").then(|| replies.next()).flatten();
+            let named = match reply {
+                Some(reply) => format!("OK {reply}"),
+                None => command.clone(),
+            };
+            if named != "HELLO" && named != "OK HELLO" {
+                out.push(named);
+            }
+        }
+    }
+    out
+}
+
+/// A `dumpcap` recording the loopback interface under a capture filter,
+/// its pcapng output read as it comes.
+struct Capture {
+    child: Option<Child>,
+    bytes: Arc<Mutex<Vec<u8>>>,
+    grew: Receiver<()>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Capture {
+    /// Starts capturing `filter` on `lo`, and returns once `dumpcap` says
+    /// it is writing (its `File:` line, which comes after the interface is
+    /// open and the filter set); `Err` with what it said if it cannot.
+    fn start(dumpcap: &Path, filter: &str) -> Result<Capture, String> {
+        let mut child = Command::new(dumpcap)
+            .args(["-q", "-i", "lo", "-f", filter, "-w", "-"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|err| err.to_string())?;
+        let mut stderr = child.stderr.take().unwrap();
+        let (said, heard) = crossbeam_channel::unbounded();
+        thread::spawn(move || {
+            let mut text = String::new();
+            let mut byte = [0; 1];
+            while let Ok(1) = stderr.read(&mut byte) {
+                text.push(char::from(byte[0]));
+                if byte[0] == b'\n' {
+                    let _ = said.send(std::mem::take(&mut text));
+                }
+            }
+        });
+        let mut heard_so_far = String::new();
+        loop {
+            match heard.recv_timeout(READ_TIMEOUT) {
+                Ok(line) if line.starts_with("File:") => break,
+                Ok(line) => heard_so_far.push_str(&line),
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!("dumpcap did not start: {}", heard_so_far.trim()));
+                }
+            }
+        }
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let (grows, grew) = crossbeam_channel::unbounded();
+        let stdout = child.stdout.take().unwrap();
+        let reader = Some(Capture::read(stdout, Arc::clone(&bytes), grows));
+        Ok(Capture {
+            child: Some(child),
+            bytes,
+            grew,
+            reader,
+        })
+    }
+
+    fn read(
+        mut stdout: ChildStdout,
+        bytes: Arc<Mutex<Vec<u8>>>,
+        grows: crossbeam_channel::Sender<()>,
+    ) -> JoinHandle<()> {
+        thread::spawn(move || {
+            let mut chunk = [0; 8192];
+            while let Ok(n @ 1..) = stdout.read(&mut chunk) {
+                bytes.lock().unwrap().extend_from_slice(&chunk[..n]);
+                let _ = grows.send(());
+            }
+        })
+    }
+
+    /// Sends a line no one else sends to `addr`, one of the filter's
+    /// ports, and waits until the capture holds it: everything sent before
+    /// it is then in the capture too. Returns the marker connection's own
+    /// port, whose packets are no part of the scenario.
+    fn mark_end(&self, addr: SocketAddr) -> u16 {
+        let marker = format!("capture-end-{}-{}\n", std::process::id(), addr.port());
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.write_all(marker.as_bytes()).unwrap();
+        let deadline = Instant::now() + READ_TIMEOUT;
+        let holds = |bytes: &[u8]| bytes.windows(marker.len()).any(|w| w == marker.as_bytes());
+        while !holds(&self.bytes.lock().unwrap()) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                self.grew.recv_timeout(left).is_ok(),
+                "the capture never showed the end marker sent to {addr}"
+            );
+        }
+        stream.local_addr().unwrap().port()
+    }
+
+    /// Stops `dumpcap` and returns the whole capture.
+    fn stop(mut self) -> Vec<u8> {
+        let child = self.child.take().unwrap();
+        let pid = libc::pid_t::try_from(child.id()).unwrap();
+        // SAFETY: kill has no memory effects; the child has not been
+        // waited for, so its pid cannot have been reused.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "dumpcap failed");
+        self.reader.take().unwrap().join().unwrap();
+        std::mem::take(&mut self.bytes.lock().unwrap())
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// What one run of the scenario captured: the registry's connections and
+/// the chat connection, and the peers' chat ports.
+struct Captured {
+    registry: Vec<u8>,
+    chat: Vec<u8>,
+    alice_port: u16,
+    bob_port: u16,
+    /// The end markers' own ports, in the registry's and the chat capture.
+    markers: [u16; 2],
+}
+
+/// The scenario, with `server` running and the peers started by `peer`:
+/// both register and join, alice invites bob (with a ticket), bob accepts
+/// and says a line. `None` where dumpcap cannot capture.
+fn run(
+    test: &str,
+    dumpcap: &Path,
+    server: &ServerProcess,
+    mut peer: impl FnMut(&str) -> PeerProcess,
+) -> Option<Captured> {
+    let registry_addr = server.addr();
+    let registry = match Capture::start(dumpcap, &format!("tcp port {}", registry_addr.port())) {
+        Ok(capture) => capture,
+        Err(why) => return skipped(test, &why),
+    };
+    let (mut alice, mut bob) = (peer("alice"), peer("bob"));
+    let (alice_port, bob_port) = (alice.chat_port(), bob.chat_port());
+    let chat_filter = format!("tcp port {alice_port} or tcp port {bob_port}");
+    let chat = Capture::start(dumpcap, &chat_filter).expect("a second capture starts");
+    alice.join(PASSWORD);
+    bob.join(PASSWORD);
+    for line in ["2", "bob", "Yes", "3"] {
+        alice.types(line);
+    }
+    bob.sees("Chat request from 'alice'");
+    bob.types("OK");
+    bob.sees("You are in alice's lobby");
+    bob.types("hello from bob");
+    alice.sees("[bob] hello from bob");
+    let markers = [
+        registry.mark_end(registry_addr),
+        chat.mark_end(SocketAddr::from(([127, 0, 0, 1], bob_port))),
+    ];
+    Some(Captured {
+        markers,
+        registry: registry.stop(),
+        chat: chat.stop(),
+        alice_port,
+        bob_port,
+    })
+}
+
+/// The commands both modes' captures decode to, in order, heartbeats
+/// aside: on the registry's port, both register and join, alice looks bob
+/// up and asks for a ticket, bob looks alice up and checks the ticket; on
+/// the chat connection, alice's request with the ticket, bob's yes, the
+/// lobby's opening lines and bob's message, numbered.
+const REGISTRY_LINES: &[&str] = &[
+    "REGISTER",
+    "OK REGISTERED",
+    "JOIN",
+    "OK JOINED",
+    "REGISTER",
+    "OK REGISTERED",
+    "JOIN",
+    "OK JOINED",
+    "SEARCH",
+    "OK USER",
+    "INVITE",
+    "OK TICKET",
+    "SEARCH",
+    "OK USER",
+    "CHECK",
+    "OK TICKET",
+];
+const CHAT_LINES: &[&str] = &[
+    "CHAT_REQUEST",
+    "OK",
+    "MEMBERS",
+    "CREDENTIAL",
+    "SEAT",
+    "SEAT",
+    "MSG",
+    "SEQ",
+];
+
+/// Checks what a capture of the scenario, in either mode, shows.
+#[track_caller]
+fn check(tshark: &Tshark, captured: &Captured, key_log: Option<&Path>) {
+    let registry = tshark.decode(&captured.registry, key_log, captured.markers[0]);
+    let chat = tshark.decode(&captured.chat, key_log, captured.markers[1]);
+    assert_eq!(commands(&registry), REGISTRY_LINES, "{registry:?}");
+    assert_eq!(commands(&chat), CHAT_LINES, "{chat:?}");
+    // The invitation's ticket: from the registry, shown to bob in the chat
+    // request, checked by bob at the registry.
+    let tickets = all(&registry, "p2pchat.ticket");
+    let chat_tickets = all(&chat, "p2pchat.ticket");
+    assert_eq!(chat_tickets.len(), 1, "{chat_tickets:?}");
+    assert_eq!(
+        tickets.iter().filter(|t| **t == chat_tickets[0]).count(),
+        2,
+        "{tickets:?}"
+    );
+    // The users, the ports they join with, and the line bob said.
+    let users = all(&registry, "p2pchat.user");
+    assert!(users.iter().any(|u| u == "alice") && users.iter().any(|u| u == "bob"));
+    let ports = all(&registry, "p2pchat.port");
+    for port in [captured.alice_port, captured.bob_port] {
+        assert!(ports.contains(&port.to_string()), "{port} not in {ports:?}");
+    }
+    assert!(all(&chat, "p2pchat.text").contains(&"hello from bob".to_string()));
+    // Every password is shown as ****, and nowhere in clear.
+    let passwords = all(&registry, "p2pchat.password");
+    assert_eq!(passwords, ["****"; 4], "{passwords:?}");
+    for packet in registry.iter().chain(&chat) {
+        for values in &packet.fields {
+            assert!(!values.iter().any(|v| v.contains(PASSWORD)), "{packet:?}");
+        }
+    }
+}
+
+fn holds(bytes: &[u8], text: &str) -> bool {
+    bytes.windows(text.len()).any(|w| w == text.as_bytes())
+}
+
+#[test]
+fn the_dissector_decodes_a_plain_text_capture() {
+    let test = "the_dissector_decodes_a_plain_text_capture";
+    let Some((dumpcap, tshark)) = tools(test) else {
+        return;
+    };
+    let dir = temp_dir();
+    let server = ServerProcess::start(&dir.path().join("registry.db"), &[]);
+    let registry = server.addr().to_string();
+    let logs = dir.path().join("logs");
+    let logs = logs.to_str().unwrap();
+    let peer = |name: &str| PeerProcess::start(name, &["--server", &registry, "--log-dir", logs]);
+    let Some(captured) = run(test, &dumpcap, &server, peer) else {
+        return;
+    };
+    // The password did cross in clear: the dissector is what hides it.
+    assert!(holds(&captured.registry, PASSWORD));
+    check(&tshark, &captured, None);
+}
+
+#[test]
+fn the_dissector_decodes_a_tls_capture_with_the_key_log() {
+    let test = "the_dissector_decodes_a_tls_capture_with_the_key_log";
+    let Some((dumpcap, tshark)) = tools(test) else {
+        return;
+    };
+    let dir = temp_dir();
+    let server_keys = dir.path().join("server.keys");
+    let mut server =
+        ServerProcess::start_tls_logging_keys(&dir.path().join("registry.db"), &server_keys);
+    assert!(server.next_line().starts_with("fingerprint SHA256:"));
+    let registry = server.addr().to_string();
+    let home = dir.path().to_path_buf();
+    let peer = |name: &str| {
+        let path = |sub: &str| home.join(name).join(sub).to_str().unwrap().to_string();
+        let args = [
+            "--server",
+            &registry,
+            "--data-dir",
+            &path("data"),
+            "--log-dir",
+            &path("logs"),
+        ];
+        PeerProcess::start_logging_keys(name, &args, &home.join(format!("{name}.keys")))
+    };
+    let Some(captured) = run(test, &dumpcap, &server, peer) else {
+        return;
+    };
+    assert!(!holds(&captured.registry, PASSWORD));
+    // One key log for tshark, readable by whoever runs it.
+    let mut keys = String::new();
+    for name in ["server", "alice", "bob"] {
+        keys += &std::fs::read_to_string(dir.path().join(format!("{name}.keys"))).unwrap();
+    }
+    let key_log = dir.path().join("all.keys");
+    std::fs::write(&key_log, keys).unwrap();
+    open_to_all(dir.path(), &key_log);
+    check(&tshark, &captured, Some(&key_log));
+}
+
+/// Lets any user read `file` in `dir`, for a `tshark` run as `nobody`.
+fn open_to_all(dir: &Path, file: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+/// Which end of a made-up connection writes a line: the one that
+/// connected, or the one that accepted.
+#[derive(Clone, Copy)]
+enum End {
+    Client,
+    Server,
+}
+
+use End::{Client, Server};
+
+const KEY: &str =
+    "Bq7HwTqLHh0rUQqM6VJ6PnFhK3Tz2EjdCtQyRhY5cS8.3Xd7Fv6m9kQeJr1yWzPbN2sLgT4hUoAiKcE8VxM0nRw";
+const LOBBY: &str = "00112233445566778899aabbccddeeff";
+const NONCE: &str = "q5mPzWk3rT8vYb2nH7cJx4LdF9sG1aE6uQoRiMt0VyZ";
+const SIG: &str = "Zx9Yw8Vv7Uu6Tt5Ss4Rr3Qq2Pp1Oo0Nn9Mm8Ll7Kk6Jj5Ii4Hh3Gg2Ff1Ee0Dd9Cc8Bb7Aa6zz5yy4xx3ww2vv1uu0tt9ss";
+const OFFER: &str = "0123456789abcdef";
+const SUM: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// One made-up connection: what each end writes, in order (a line is
+/// written in pieces where it holds a `|`), and what the dissector must
+/// show for it: its summary, then fields its tree must hold.
+type Script = &'static [(End, &'static str, &'static [&'static str])];
+
+/// A registry connection, a lobby, a member coming back to a seat, and a
+/// file transfer, with every kind of line each carries.
+fn scripts() -> Vec<Script> {
+    vec![
+        &[
+            (
+                Client,
+                "REGISTER carol pass1234",
+                &["Command: REGISTER", "User: carol", "Password: ****"],
+            ),
+            (
+                Server,
+                "OK REGISTERED carol",
+                &["[Direction: registry to peer]", "Reply: REGISTERED"],
+            ),
+            // Cut in two segments, the password across the cut.
+            (
+                Client,
+                "JOIN carol pa|ss1234 5002",
+                &[
+                    "p2pchat: JOIN carol **** 5002",
+                    "Password: ****",
+                    "Port: 5002",
+                ],
+            ),
+            (Server, "OK LIST 2", &["Reply: LIST", "Count: 2"]),
+            (
+                Server,
+                "USER bob 127.0.0.1 6001 KEY",
+                &[
+                    "User: bob",
+                    "IP address: 127.0.0.1",
+                    "Port: 6001",
+                    "Public key: KEY",
+                ],
+            ),
+            (Client, "CHECK 0a1b2c", &["Ticket: 0a1b2c"]),
+            (
+                Server,
+                "OK TICKET alice carol KEY",
+                &[
+                    "Reply: TICKET",
+                    "Leader: alice",
+                    "Invitee: carol",
+                    "Public key: KEY",
+                ],
+            ),
+            (
+                Server,
+                "ERR BAD_TICKET that ticket is unknown",
+                &["Error code: BAD_TICKET", "Text: that ticket is unknown"],
+            ),
+            // A password typed where a command should be: nothing of it shows.
+            (
+                Client,
+                "pass1234 oops",
+                &["p2pchat: (a line that is no p2pchat line)"],
+            ),
+            (Server, "BYE SHUTDOWN", &["Reason: SHUTDOWN"]),
+        ],
+        &[
+            (
+                Client,
+                "CHAT_REQUEST alice 0a1b2c",
+                &[
+                    "[Direction: leader to member]",
+                    "Leader: alice",
+                    "Ticket: 0a1b2c",
+                ],
+            ),
+            (
+                Server,
+                "OK KEY",
+                &[
+                    "[Direction: member to leader]",
+                    "Command: OK",
+                    "Public key: KEY",
+                ],
+            ),
+            (Client, "MEMBERS alice bob", &["User: alice", "User: bob"]),
+            (Client, "CREDENTIAL LOBBY", &["Lobby id: LOBBY"]),
+            (
+                Client,
+                "SEAT bob 127.0.0.1 6001 KEY",
+                &["User: bob", "Port: 6001", "Public key: KEY"],
+            ),
+            (
+                Client,
+                "HISTORY 2026-12-07T10:00:00Z alice said  before",
+                &[
+                    "Time: 2026-12-07T10:00:00Z",
+                    "From: alice",
+                    "Text: said  before",
+                ],
+            ),
+            (
+                Client,
+                "MSG alice hello bob",
+                &["From: alice", "Text: hello bob"],
+            ),
+            (Client, "SEQ 7", &["Sequence number: 7"]),
+            (Server, "MSG hi all", &["Text: hi all"]),
+            (
+                Server,
+                "PM alice SEALED KEY",
+                &["To: alice", "Sealed message: KEY"],
+            ),
+            (
+                Client,
+                "PM carol just us",
+                &["From: carol", "Text: just us"],
+            ),
+            (Server, "INVITE carol", &["User: carol"]),
+            (
+                Client,
+                "INVITATION carol SENT bob",
+                &["User: carol", "Status: SENT", "Asked by: bob"],
+            ),
+            (
+                Client,
+                "KICKED dave spamming",
+                &["User: dave", "Reason: spamming"],
+            ),
+            (Client, "JOINED carol", &["User: carol"]),
+            (
+                Server,
+                "FILE alice OFFER ID 5 SUM notes (1).txt",
+                &[
+                    "To: alice",
+                    "Offer id: ID",
+                    "Size: 5",
+                    "Checksum: SUM",
+                    "File name: notes (1).txt",
+                ],
+            ),
+            (Client, "FILE bob ACCEPT ID", &["From: bob", "Offer id: ID"]),
+            (Client, "HANDOVER bob", &["Command: HANDOVER", "User: bob"]),
+            (Server, "LEAVE", &["Command: LEAVE"]),
+            (Client, "CLOSED LEADER_LEFT", &["Reason: LEADER_LEFT"]),
+        ],
+        &[
+            (
+                Client,
+                "PROVE NONCE",
+                &["[Direction: member to seat]", "Nonce: NONCE"],
+            ),
+            (
+                Server,
+                "PROOF LOBBY bob NONCE SIG",
+                &[
+                    "Lobby id: LOBBY",
+                    "User: bob",
+                    "Nonce: NONCE",
+                    "Signature: SIG",
+                ],
+            ),
+            (
+                Client,
+                "REJOIN LOBBY carol 7 SIG",
+                &[
+                    "Lobby id: LOBBY",
+                    "User: carol",
+                    "Sequence number: 7",
+                    "Signature: SIG",
+                ],
+            ),
+            (
+                Server,
+                "MSG bob welcome back",
+                &["From: bob", "Text: welcome back"],
+            ),
+            (Client, "BUSY IN_CHAT", &["Reason: IN_CHAT"]),
+        ],
+        &[
+            (
+                Client,
+                "FETCH carol ID 0",
+                &["User: carol", "Offer id: ID", "From byte: 0"],
+            ),
+            // The bytes after SENDING are the file's, even where they look
+            // like a line.
+            (
+                Server,
+                "SENDING ID 0 11\nhello\nJOIN ",
+                &["Offer id: ID", "From byte: 0", "Size: 11"],
+            ),
+        ],
+    ]
+}
+
+/// `text` with the placeholders for long words filled in.
+fn filled(text: &str) -> String {
+    text.replace("KEY", KEY)
+        .replace("LOBBY", LOBBY)
+        .replace("NONCE", NONCE)
+        .replace("SIG", SIG)
+        .replace("SUM", SUM)
+        .replace("ID", OFFER)
+}
+
+/// Plays `script` on a new connection to `listener`, each piece read by
+/// the other end before the next is written, so the lines cross in order.
+fn play(listener: &std::net::TcpListener, script: Script) {
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    for stream in [&client, &server] {
+        stream.set_nodelay(true).unwrap();
+        stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    }
+    for (end, line, _) in script {
+        let (writer, reader) = match end {
+            Client => (&mut client, &mut server),
+            Server => (&mut server, &mut client),
+        };
+        let line = filled(line);
+        let raw = line.contains('\n');
+        let text = if raw { line } else { format!("{line}\n") };
+        for piece in text.split('|') {
+            writer.write_all(piece.as_bytes()).unwrap();
+            let mut got = vec![0; piece.len()];
+            reader.read_exact(&mut got).unwrap();
+        }
+    }
+}
+
+/// The p2pchat items of `tshark -O p2pchat` output: each summary line
+/// with the field lines under it.
+fn items(output: &str) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut inside = false;
+    for line in output.lines() {
+        if line.starts_with("p2pchat") {
+            out.push(vec![line.to_string()]);
+            inside = true;
+        } else if inside && line.starts_with("    ") {
+            out.last_mut().unwrap().push(line.trim().to_string());
+        } else {
+            inside = false;
+        }
+    }
+    out
+}
+
+#[test]
+fn every_line_kind_shows_its_fields() {
+    let test = "every_line_kind_shows_its_fields";
+    let Some((dumpcap, tshark)) = tools(test) else {
+        return;
+    };
+    let listener = std::net::TcpListener::bind(crate::support::any_port()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let capture = match Capture::start(&dumpcap, &format!("tcp port {}", addr.port())) {
+        Ok(capture) => capture,
+        Err(why) => return skipped(test, &why).unwrap_or(()),
+    };
+    let scripts = scripts();
+    for script in &scripts {
+        play(&listener, script);
+    }
+    let marker = thread::spawn(move || listener.accept().map(|_| ()));
+    let marker_port = capture.mark_end(addr);
+    marker.join().unwrap().unwrap();
+    let bytes = capture.stop();
+    let mut command = tshark.command(&[]);
+    let filter = format!("p2pchat && !(tcp.port == {marker_port})");
+    command.args(["-r", "-", "-Y", &filter, "-O", "p2pchat"]);
+    let output = tshark.run(command, &bytes);
+    let shown = items(&output);
+    let expected: Vec<_> = scripts.iter().flat_map(|script| script.iter()).collect();
+    let mut shown = shown.iter();
+    for (_, line, fields) in expected {
+        let item = shown
+            .next()
+            .unwrap_or_else(|| panic!("nothing shown for {line:?}: {output}"));
+        for field in *fields {
+            let field = filled(field);
+            assert!(item.contains(&field), "{line:?}: no {field:?} in {item:#?}");
+        }
+        assert!(!item.iter().any(|l| l.contains("pass1234")), "{item:#?}");
+    }
+    // After SENDING, the file's bytes, and nothing else.
+    let rest: Vec<_> = shown.collect();
+    assert_eq!(rest.len(), 1, "{rest:#?}");
+    assert_eq!(rest[0][0], "p2pchat file data");
+    assert!(
+        rest[0][1].starts_with("File data: 68656c6c6f0a4a4f494e20"),
+        "{rest:#?}"
+    );
+}
+
+/// The keywords the program knows (`KEYWORDS` in `src/wire/checks.rs`),
+/// each of which the dissector must have a grammar entry for: the two
+/// copies of the grammar stay in step. Needs no tshark.
+#[test]
+fn the_dissector_knows_every_keyword_of_the_program() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let checks = std::fs::read_to_string(root.join("src/wire/checks.rs")).unwrap();
+    let start = checks
+        .find("const KEYWORDS: &[&str] = &[")
+        .expect("src/wire/checks.rs lists KEYWORDS");
+    let list = &checks[start..start + checks[start..].find("];").unwrap()];
+    let keywords: Vec<&str> = list.split('"').skip(1).step_by(2).collect();
+    assert!(keywords.len() > 30, "{keywords:?}");
+    let lua = std::fs::read_to_string(dissector()).unwrap();
+    for keyword in keywords {
+        assert!(
+            lua.contains(&format!("{keyword} = ")),
+            "contrib/wireshark/p2pchat.lua has no entry for {keyword}"
+        );
+    }
+}
