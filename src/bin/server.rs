@@ -80,6 +80,10 @@ struct Args {
     /// machine's name, and the port if it is not 7777).
     #[arg(long, value_name = "NAME")]
     announce_name: Option<String>,
+    /// Seconds the exit waits for the last log lines to be printed. Hidden:
+    /// the tests shorten it.
+    #[arg(long, hide = true, default_value_t = PRINTER_GRACE.as_secs_f64(), value_parser = p2pchat::parse_seconds)]
+    printer_grace: f64,
 }
 
 /// How long the exit waits for the last log lines to be printed.
@@ -145,7 +149,8 @@ fn main() -> ExitCode {
         _ => config.tls,
     };
     let announce = (!args.no_announce).then_some(args.announce_name);
-    match run(config, announce) {
+    let grace = Duration::from_secs_f64(args.printer_grace);
+    match run(config, announce, grace) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             trace::err(format_args!("server: {err}"));
@@ -155,10 +160,12 @@ fn main() -> ExitCode {
 }
 
 /// `announce` is the instance name to announce under, `Some(None)` for the
-/// default one, `None` with `--no-announce`.
+/// default one, `None` with `--no-announce`; `grace` how long the exit
+/// waits for the log printer.
 fn run(
     mut config: RegistryConfig,
     announce: Option<Option<String>>,
+    grace: Duration,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let db = config.db_path.clone();
     let printer = Printer::start()?;
@@ -176,7 +183,7 @@ fn run(
     {
         trace::err(format_args!("server: stopping the announcement: {err}"));
     }
-    printer.finish(result.is_ok());
+    printer.finish(result.is_ok(), grace);
     result?;
     Ok(())
 }
@@ -235,8 +242,8 @@ impl Printer {
     }
 
     /// Prints the last line (`stopped`: the server stopped cleanly) and
-    /// waits a while for the printer to finish.
-    fn finish(self, stopped: bool) {
+    /// waits up to `grace` for the printer to finish.
+    fn finish(self, stopped: bool, grace: Duration) {
         if stopped {
             // Through the printer too: with a stuck pipe, even this line
             // must not hang the exit.
@@ -249,8 +256,21 @@ impl Printer {
         // finishes what is queued, unless it is stuck writing to a pipe
         // nobody reads: then it is left to end with the process rather
         // than hang the exit.
-        if let Err(RecvTimeoutError::Disconnected) = self.printed.recv_timeout(PRINTER_GRACE) {
+        if let Err(RecvTimeoutError::Disconnected) = self.printed.recv_timeout(grace) {
             let _ = self.thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The exit's wait for the log, shortened by the tests with a hidden
+    /// option, is for a user the two seconds ARCHITECTURE.md states.
+    #[test]
+    fn the_production_printer_grace_is_the_documented_one() {
+        assert_eq!(Args::parse_from(["server"]).printer_grace, 2.0);
+        assert_eq!(PRINTER_GRACE, Duration::from_secs(2));
     }
 }

@@ -255,9 +255,14 @@ fn plain_text_at_a_tls_port_gets_one_line_saying_what_to_do() {
     let (tcp, _) = listener.accept().unwrap();
     assert_eq!(sniff(&tcp, deadline()).unwrap(), Opening::PlainText);
     let notice = plain_text_notice(tcp.local_addr().unwrap());
+    // The person reads the notice and closes, which ends the linger.
+    let reader = std::thread::spawn(move || {
+        let mut answer = String::new();
+        person.read_to_string(&mut answer).unwrap();
+        answer
+    });
     refuse_plain_text(tcp, &notice, Duration::from_secs(2)).unwrap();
-    let mut answer = String::new();
-    person.read_to_string(&mut answer).unwrap();
+    let answer = reader.join().unwrap();
     assert_eq!(answer, plain_text_notice(address));
     assert_eq!(answer.lines().count(), 1);
     assert!(answer.contains(&format!("openssl s_client -quiet -connect {address}")));

@@ -107,6 +107,10 @@ pub fn key_dir_beside(db_path: &Path) -> PathBuf {
 /// How long a new connection has to finish its TLS handshake.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long one presence write may wait for a lock held by someone else
+/// (a backup tool, say) before it counts as failed and is retried later.
+pub const DEFAULT_PRESENCE_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// How a registry server is set up.
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
@@ -141,6 +145,9 @@ pub struct RegistryConfig {
     /// The argon2id parameters of new password hashes. Production keeps
     /// the default (`HashParams::PRODUCTION`); tests choose cheap ones.
     pub password: HashParams,
+    /// How long one presence write waits for a locked database; a JOIN or
+    /// LOGOUT that changes presence waits for that first try.
+    pub presence_busy_timeout: Duration,
 }
 
 impl RegistryConfig {
@@ -164,6 +171,7 @@ impl RegistryConfig {
             throttle: ThrottleConfig::default(),
             registrations: RegistrationLimit::default(),
             password: HashParams::PRODUCTION,
+            presence_busy_timeout: DEFAULT_PRESENCE_BUSY_TIMEOUT,
         }
     }
 }

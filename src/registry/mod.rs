@@ -20,8 +20,8 @@ mod tickets;
 
 pub use config::{
     DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_JOIN_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_INVITES_PER_USER, DEFAULT_MAX_PER_ADDRESS, DEFAULT_REGISTRY_HELLO_TIMEOUT,
-    DEFAULT_REGISTRY_PORT, DEFAULT_TICKET_TTL, RegistrationLimit, RegistryConfig, RegistryTls,
-    ServerError, ThrottleConfig, key_dir_beside,
+    DEFAULT_MAX_INVITES_PER_USER, DEFAULT_MAX_PER_ADDRESS, DEFAULT_PRESENCE_BUSY_TIMEOUT,
+    DEFAULT_REGISTRY_HELLO_TIMEOUT, DEFAULT_REGISTRY_PORT, DEFAULT_TICKET_TTL, RegistrationLimit,
+    RegistryConfig, RegistryTls, ServerError, ThrottleConfig, key_dir_beside,
 };
 pub use server::{Server, Stopper};

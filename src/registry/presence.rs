@@ -23,10 +23,6 @@ use crate::db::{Presence, Store};
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(2);
 
-/// How long one write may wait for a lock held by someone else before it
-/// counts as failed and is retried later.
-pub(super) const PRESENCE_BUSY_TIMEOUT: Duration = Duration::from_secs(1);
-
 /// How many times the last changes are tried when the server stops.
 const FINAL_TRIES: usize = 3;
 

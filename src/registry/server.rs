@@ -22,7 +22,7 @@ use super::admission::{Admission, Full};
 use super::connection::{Admitted, Connection};
 use super::event::RegistryEvent;
 use super::hub::RegistryHub;
-use super::presence::{PRESENCE_BUSY_TIMEOUT, PresenceWriter};
+use super::presence::PresenceWriter;
 use super::throttle::Site;
 use super::{RegistryConfig, RegistryTls, ServerError};
 use crate::conn::Conn;
@@ -210,7 +210,7 @@ fn start_hub(
     config: &RegistryConfig,
 ) -> Result<(Sender<RegistryEvent>, HubThread), ServerError> {
     let presence = PresenceWriter::start(
-        Store::connect_for_presence(&config.db_path, PRESENCE_BUSY_TIMEOUT)?,
+        Store::connect_for_presence(&config.db_path, config.presence_busy_timeout)?,
         config.log.clone(),
     )?;
     // Bounded, so that a client flooding requests the hub cannot keep up

@@ -48,10 +48,10 @@ fn free_addr() -> SocketAddr {
 
 #[test]
 fn a_peer_left_at_the_first_menu_past_the_idle_timeout_still_registers_and_joins() {
-    // Long enough for a (cheap) password hash on a busy machine: the
-    // registry also closes a connection whose JOIN is still being checked
-    // after this. The test waits it out twice.
-    let server = TestServer::with_timeout(Duration::from_millis(1500));
+    // Long enough for a (cheap, `FAST_HASHES`: microseconds) password hash
+    // on a busy machine: the registry also closes a connection whose JOIN
+    // is still being checked after this. The test waits it out twice.
+    let server = TestServer::with_timeout(Duration::from_millis(600));
     let logs = temp_dir();
     let peer = ScriptedPeer::start(peer_config(server.addr(), logs.path())).unwrap();
     see(&peer, WELCOME_PROMPT);
@@ -276,7 +276,8 @@ fn a_chat_request_expires_after_the_invite_timeout_and_leaves_no_log() {
     let server = TestServer::start();
     let logs = temp_dir();
     let mut config = peer_config(server.addr(), logs.path());
-    config.invite_timeout = Duration::from_secs(1);
+    // Waited out once; only the request line, sent at once, must fit in it.
+    config.invite_timeout = Duration::from_millis(300);
     let bob = joined_with(config, "bob");
     let mut alice = register_and_join(server.addr(), "alice", 4001);
     let ticket = invite(&mut alice, "bob");

@@ -429,7 +429,7 @@ fn members_hear_of_an_invitation_nobody_answers() {
     let mut config = peer_config(server.addr(), logs.path());
     // Carol answers at once, over loopback, from this thread: well within
     // the window. Dave never answers, and this is how long he has.
-    config.invite_timeout = Duration::from_millis(1500);
+    config.invite_timeout = Duration::from_millis(700);
     let alice = joined_with(config, "alice");
     let carol = RawMember::join(&server, "carol");
     let dave = RawMember::join(&server, "dave");

@@ -62,6 +62,10 @@ fn a_peer_whose_output_nobody_reads_still_exits_on_quit_and_on_sigterm() {
             &registry,
             "--log-dir",
             logs.path().to_str().unwrap(),
+            // Nobody reads its output, so it waits this long for its
+            // screen thread before it exits without it.
+            "--screen-exit-wait",
+            "0.2",
         ];
         let mut peer = PeerProcess::start_cloggable(name, &args, &fifo);
         peer.join(PASSWORD);

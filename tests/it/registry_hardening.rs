@@ -401,7 +401,12 @@ fn wait_for_online_in_db(db: &Path, names: &[&str]) {
 fn a_takeover_while_the_database_is_locked_leaves_no_ghost_and_stalls_nobody() {
     let dir = temp_dir();
     let db = db_with_users(dir.path(), &[("alice", PASSWORD), ("bob", PASSWORD)]);
-    let server = TestServer::start_at(&db, Duration::from_secs(30));
+    // The JOIN and the LOGOUT made while the lock is held each wait for one
+    // try of their presence write, which gives up after this.
+    let server = TestServer::start_at_with(&db, |config| {
+        config.hello_timeout = Duration::from_secs(30);
+        config.presence_busy_timeout = Duration::from_millis(100);
+    });
     let mut first = server.client();
     join(&mut first, "alice", 5000);
     let mut bob = server.client();

@@ -78,8 +78,9 @@ fn a_leader_that_goes_silent_ends_the_lobby_for_its_member() {
     let registry = TestServer::with_timeout(Duration::from_secs(5));
     let logs = temp_dir();
     let mut config = quick_config(registry.addr(), logs.path());
-    // Waited out once, for the silent leader; nothing else has to fit in it.
-    config.lobby_timeout = Duration::from_secs(1);
+    // Waited out once, for the silent leader; nothing else has to fit in
+    // it but eight of the member's 50 ms heartbeats.
+    config.lobby_timeout = Duration::from_millis(400);
     let bob = joined_with(config, "bob");
 
     // The leader is played by hand: a registry session for its ticket, then

@@ -440,17 +440,18 @@ fn a_member_whose_connection_is_cut_comes_back_and_sees_what_it_missed_once() {
     let mut proxy = Proxy::bind();
     let advertised = proxy.port.to_string();
     // Bob notices the cut by the leader's silence: his timeout is short,
-    // though still four of the leader's heartbeats, so the test does not
+    // though still eight of the leader's heartbeats, so the test does not
     // wait out the usual five seconds.
     let extra = [
         "--lobby-hello",
-        "0.5",
+        "0.1",
         "--lobby-timeout",
-        "2",
+        "0.8",
         "--advertise-port",
         &advertised,
     ];
-    let mut alice = PeerProcess::start_with("alice", server.addr(), logs.path(), FAST);
+    let leader = ["--lobby-hello", "0.1", "--lobby-timeout", "5"];
+    let mut alice = PeerProcess::start_with("alice", server.addr(), logs.path(), &leader);
     let mut bob = PeerProcess::start_with("bob", server.addr(), logs.path(), &extra);
     let mut carol = PeerProcess::start_with("carol", server.addr(), logs.path(), FAST);
     let forwarding = proxy.forward_to(bob.chat_port());

@@ -32,11 +32,13 @@ fn wire_imports_no_io_and_no_socket() {
 }
 
 /// A registry hashes new passwords with the production parameters unless
-/// told otherwise, and those are the ones ARCHITECTURE.md documents.
+/// told otherwise, and those are the ones ARCHITECTURE.md documents; so is
+/// the wait of a presence write on a locked database, which tests shorten.
 #[test]
 fn the_production_hash_parameters_are_the_documented_ones() {
     use p2pchat::password::HashParams;
-    use p2pchat::registry::RegistryConfig;
+    use p2pchat::registry::{DEFAULT_PRESENCE_BUSY_TIMEOUT, RegistryConfig};
+    use std::time::Duration;
 
     let config = RegistryConfig::new(([127, 0, 0, 1], 0).into(), "registry.db");
     assert_eq!(config.password, HashParams::PRODUCTION);
@@ -45,6 +47,12 @@ fn the_production_hash_parameters_are_the_documented_ones() {
     assert!(
         doc.contains(&format!("`{documented}`")),
         "docs/ARCHITECTURE.md does not state the production parameters `{documented}`"
+    );
+    assert_eq!(config.presence_busy_timeout, DEFAULT_PRESENCE_BUSY_TIMEOUT);
+    assert_eq!(DEFAULT_PRESENCE_BUSY_TIMEOUT, Duration::from_secs(1));
+    assert!(
+        doc.contains("`presence_busy_timeout` (1 s, `DEFAULT_PRESENCE_BUSY_TIMEOUT`)"),
+        "docs/ARCHITECTURE.md does not state the presence write's wait"
     );
 }
 

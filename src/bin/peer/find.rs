@@ -4,6 +4,7 @@
 
 use std::io::{self, BufRead, Write};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use p2pchat::crypto::Fingerprint;
 use p2pchat::discovery::{self, Decision, Found};
@@ -17,15 +18,20 @@ pub(crate) struct Chosen {
     pub announced: Option<Fingerprint>,
 }
 
-/// The registry to use. `at_terminal` says whether the user can be asked.
-pub(crate) fn registry(server: Option<&str>, at_terminal: bool) -> Result<Chosen, String> {
+/// The registry to use, searched for during `window` when none is named.
+/// `at_terminal` says whether the user can be asked.
+pub(crate) fn registry(
+    server: Option<&str>,
+    window: Duration,
+    at_terminal: bool,
+) -> Result<Chosen, String> {
     if let Some(server) = server {
         return Ok(Chosen {
             servers: p2pchat::peer::resolve_servers(server)?,
             announced: None,
         });
     }
-    let found = match discovery::decide(search_the_lan()) {
+    let found = match discovery::decide(search_the_lan(window)) {
         Decision::None => return Ok(fallback()),
         Decision::One(found) => found,
         Decision::Several(list) if at_terminal => ask(&list)?,
@@ -40,12 +46,12 @@ pub(crate) fn registry(server: Option<&str>, at_terminal: bool) -> Result<Chosen
 
 /// The registries that answered on the LAN, saying what it does and
 /// which answers it could not offer.
-fn search_the_lan() -> Vec<Found> {
+fn search_the_lan(window: Duration) -> Vec<Found> {
     trace::out(format_args!(
         "Looking for a registry on the LAN for {} s (--server HOST:PORT skips this)...",
-        discovery::DEFAULT_SEARCH_WINDOW.as_secs()
+        window.as_secs_f64()
     ));
-    let answers = discovery::search(discovery::DEFAULT_SEARCH_WINDOW).unwrap_or_else(|err| {
+    let answers = discovery::search(window).unwrap_or_else(|err| {
         trace::out(format_args!("Cannot search the LAN: {err}."));
         discovery::Answers::default()
     });

@@ -18,6 +18,7 @@ use clap::{Parser, ValueEnum};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, unbounded};
 use p2pchat::client::{FirstUse, RegistrySecurity, RegistryTrust};
 use p2pchat::crypto::Fingerprint;
+use p2pchat::discovery;
 use p2pchat::lobby::{self, InvitePolicy};
 use p2pchat::peer::{
     Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig, Want,
@@ -115,6 +116,14 @@ struct Args {
     /// Seconds a file offer waits for its answer (and its fetch).
     #[arg(long, default_value_t = p2pchat::files::offers::DEFAULT_OFFER_TIMEOUT.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
     offer_timeout: f64,
+    /// Seconds to look for registries on the LAN without --server. Hidden:
+    /// the tests shorten it, users have no reason to.
+    #[arg(long, hide = true, default_value_t = discovery::DEFAULT_SEARCH_WINDOW.as_secs_f64(), value_parser = p2pchat::parse_seconds)]
+    discovery_wait: f64,
+    /// Seconds to wait, once the peer has said goodbye, for standard output
+    /// to take the last lines. Hidden: the tests shorten it.
+    #[arg(long, hide = true, default_value_t = SCREEN_EXIT_WAIT.as_secs_f64(), value_parser = p2pchat::parse_seconds)]
+    screen_exit_wait: f64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -198,6 +207,7 @@ fn main() -> ExitCode {
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let at_terminal = console::at_terminal();
     let style = style(&args);
+    let screen_exit_wait = Duration::from_secs_f64(args.screen_exit_wait);
     let peer = Peer::start(config(args, at_terminal)?)?;
     p2pchat::trace::out(format_args!(
         "Chat server started on port {}",
@@ -237,7 +247,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // `run` has dropped the screen's sender, so the screen thread ends once
     // it has written what is left, unless a write to standard output blocks
     // because nobody reads it: then it is left to end with the process.
-    if let Err(RecvTimeoutError::Disconnected) = printer_gone.recv_timeout(SCREEN_EXIT_WAIT) {
+    if let Err(RecvTimeoutError::Disconnected) = printer_gone.recv_timeout(screen_exit_wait) {
         let _ = printer.join();
     }
     Ok(result?)
@@ -248,7 +258,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 fn config(args: Args, at_terminal: bool) -> Result<PeerConfig, Box<dyn std::error::Error>> {
     // Every address the name resolves to, tried in order; or the one found
     // on the LAN.
-    let chosen = find::registry(args.server.as_deref(), at_terminal)?;
+    let window = Duration::from_secs_f64(args.discovery_wait);
+    let chosen = find::registry(args.server.as_deref(), window, at_terminal)?;
     let servers = chosen.servers;
     let mut config = PeerConfig::new(servers[0]);
     config.registry_security = registry_security(&args, at_terminal, chosen.announced)?;
@@ -336,5 +347,20 @@ fn start_console(
             let _printing = printing;
             console::print_plain(&screen_rx, style)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The waits the tests shorten with hidden options are, for a user,
+    /// the ones `--help` and ARCHITECTURE.md state.
+    #[test]
+    fn the_production_waits_are_the_documented_ones() {
+        let args = Args::parse_from(["peer"]);
+        assert_eq!(args.discovery_wait, 2.0);
+        assert_eq!(args.screen_exit_wait, 2.0);
+        assert_eq!(SCREEN_EXIT_WAIT, Duration::from_secs(2));
     }
 }

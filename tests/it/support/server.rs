@@ -82,6 +82,17 @@ impl TestServer {
         server
     }
 
+    /// A server on the database file `db_path`, which the caller keeps,
+    /// with whatever `configure` changes in its configuration.
+    pub fn start_at_with(
+        db_path: impl Into<PathBuf>,
+        configure: impl FnOnce(&mut RegistryConfig),
+    ) -> TestServer {
+        let mut config = test_config(db_path.into());
+        configure(&mut config);
+        TestServer::run(config)
+    }
+
     fn run(config: RegistryConfig) -> TestServer {
         let db_path = config.db_path.clone();
         let server = Server::bind(config).expect("the test server binds to 127.0.0.1:0");
