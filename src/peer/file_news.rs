@@ -271,6 +271,16 @@ impl App {
         ))?;
         let expected = found.keys.get(&fetch.who).cloned().flatten();
         key_matches(proved, expected, &fetch.who)?;
+        let running = Way::Sending;
+        let busy = self.files.moving.iter().any(|m| {
+            m.transfer.way == running && m.transfer.id == fetch.id && m.transfer.peer == fetch.who
+        });
+        if busy {
+            return Err((
+                ErrorCode::BadArgs,
+                "that offer is being sent to you already".into(),
+            ));
+        }
         if fetch.from > found.offer.size {
             return Err((
                 ErrorCode::BadArgs,

@@ -417,3 +417,33 @@ fn a_second_offer_of_a_file_whose_part_is_in_use_waits_for_it() {
     // The offer waits to be accepted again.
     assert_eq!(app.files.incoming.iter().count(), 1);
 }
+
+#[test]
+fn a_second_fetch_of_an_offer_being_sent_to_the_same_recipient_is_refused() {
+    let carol = Identity::generate().unwrap();
+    let (mut app, _) = offering_report(&carol);
+    check(
+        &mut app,
+        fetch("carol", 0, &carol),
+        &["serve 100: report.pdf to carol from byte 0"],
+    );
+    check(
+        &mut app,
+        fetch("carol", 4, &carol),
+        &["refuse 104: BadArgs that offer is being sent to you already"],
+    );
+    let sent = FileNews::Ended {
+        transfer: TransferId {
+            id: OfferId(9),
+            peer: "carol".into(),
+            way: Way::Sending,
+        },
+        result: Ok(Done::Sent(10)),
+    };
+    let _ = app.handle(news(sent), now());
+    check(
+        &mut app,
+        fetch("carol", 4, &carol),
+        &["serve 104: report.pdf to carol from byte 4"],
+    );
+}
