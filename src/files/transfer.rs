@@ -1,18 +1,18 @@
 //! The bytes of one file between two streams, with a fixed buffer (memory
 //! does not grow with the file): the sender's side reads the file from an
-//! offset, the recipient's writes `<name>.part` beside its note, checks
+//! offset, the recipient's writes `<name>.<tag>.part` beside its note, checks
 //! the count and the checksum, and only then gives the file its name.
 //! Nothing here knows sockets or keys: any `Read`/`Write` will do.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use ring::digest::{Context, SHA256};
 
 use crate::wire::{Checksum, FileOffer};
 
-use super::names::unique_name;
+use super::names::{safe_name, unique_name};
 use super::partial::part_note;
 
 /// The one buffer each transfer uses, whatever the file's size.
@@ -113,27 +113,50 @@ pub fn send_bytes(
     Ok(())
 }
 
-/// Where a file is received: `<dir>/<name>.part`, its note
-/// `<name>.part.sum`, and the name it gets in `dir` when it checks out.
+/// Where a file is received: `<dir>/<name>.<tag>.part`, its note
+/// `<name>.<tag>.part.sum`, and the name it gets in `dir` when it checks
+/// out. The tag is the first 16 hex digits of the offered checksum, so a
+/// resume of the same file finds its `.part` and another file whose name
+/// cleans to the same never does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartFile {
     pub dir: PathBuf,
     /// The safe name (`names::safe_name`).
     pub name: String,
+    /// The first 16 hex digits of the offered checksum.
+    pub tag: String,
 }
 
 impl PartFile {
+    /// Where `offer` is received in `dir`.
+    pub fn for_offer(dir: &Path, offer: &FileOffer) -> PartFile {
+        let tag = offer.sum.0[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        PartFile {
+            dir: dir.to_path_buf(),
+            name: safe_name(&offer.name),
+            tag,
+        }
+    }
+
     pub fn part(&self) -> PathBuf {
-        self.dir.join(format!("{}.part", self.name))
+        self.dir.join(format!("{}.{}.part", self.name, self.tag))
     }
 
     pub fn note(&self) -> PathBuf {
-        self.dir.join(format!("{}.part.sum", self.name))
+        self.dir
+            .join(format!("{}.{}.part.sum", self.name, self.tag))
     }
 
-    /// The note's text and the `.part`'s length, if there is a `.part`.
+    /// The note's text and the `.part`'s length, if there is a `.part`
+    /// (a plain file: a link is not followed, and counts as none).
     pub fn kept(&self) -> (Option<String>, u64) {
-        let len = fs::metadata(self.part()).map_or(0, |m| m.len());
+        let len = fs::symlink_metadata(self.part())
+            .ok()
+            .filter(|m| m.file_type().is_file())
+            .map_or(0, |m| m.len());
         (fs::read_to_string(self.note()).ok(), len)
     }
 
@@ -231,30 +254,67 @@ fn next_bytes(
 }
 
 /// The `.part` opened to continue at `from` (its first `from` bytes read
-/// back into the checksum), or made new with its note.
+/// back into the checksum), or made new with its note. Neither is opened
+/// through a link: a new one is created where nothing is (whatever was
+/// there is removed first, a link as itself), a kept one must be a plain
+/// file holding at least `from` bytes.
 fn open_part(part: &PartFile, offer: &FileOffer, from: u64) -> io::Result<(File, Context)> {
     let mut context = Context::new(&SHA256);
     if from == 0 {
-        fs::write(part.note(), part_note(offer))?;
-        let file = File::create(part.part())?;
+        part.remove();
+        let mut note = new_file(&part.note())?;
+        note.write_all(part_note(offer).as_bytes())?;
+        let file = new_file(&part.part())?;
         return Ok((file, context));
     }
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(part.part())?;
+    let mut file = open_kept(&part.part())?;
     let mut prefix = (&mut file).take(from);
     let mut buf = vec![0; BUFFER];
+    let mut read = 0;
     loop {
         let n = prefix.read(&mut buf)?;
         if n == 0 {
             break;
         }
         context.update(&buf[..n]);
+        read += n as u64;
+    }
+    if read < from {
+        return Err(io::Error::other(format!(
+            "the kept {} holds {read} bytes, not the {from} to resume from",
+            part.part().display()
+        )));
     }
     file.set_len(from)?;
     file.seek(SeekFrom::Start(from))?;
     Ok((file, context))
+}
+
+/// A file made new at `path`; an error if anything (a link too) is there.
+fn new_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new().write(true).create_new(true).open(path)
+}
+
+/// The kept `.part` at `path`, to read and write, never through a link.
+fn open_kept(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = options.open(path)?;
+    // Where links cannot be refused as the file opens: what was opened
+    // must be the plain file at `path` itself.
+    let here = fs::symlink_metadata(path)?;
+    if !here.file_type().is_file() || !file.metadata()?.is_file() {
+        return Err(io::Error::other(format!(
+            "{} is not a plain file",
+            path.display()
+        )));
+    }
+    Ok(file)
 }
 
 /// Gives a checked `.part` its name, never over an existing file: the name

@@ -5,6 +5,7 @@
 //! each input, and the driver does every read, write and connection.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::files::{FileConfig, IncomingOffers, OfferLimits, OutgoingOffers};
@@ -21,6 +22,8 @@ pub(super) struct Moving {
     pub(super) size: u64,
     /// The last quarter reported, in per cent.
     pub(super) pct: u8,
+    /// The `.part` a receipt writes: no other transfer may use it.
+    pub(super) part: Option<PathBuf>,
 }
 
 impl Moving {
@@ -87,7 +90,13 @@ impl FileBook {
             name: name.to_string(),
             size,
             pct: 0,
+            part: None,
         });
+    }
+
+    /// Whether a transfer running writes the `.part` at `part`.
+    pub(super) fn part_in_use(&self, part: &Path) -> bool {
+        self.moving.iter().any(|m| m.part.as_deref() == Some(part))
     }
 
     pub(super) fn find(&mut self, transfer: &TransferId) -> Option<&mut Moving> {

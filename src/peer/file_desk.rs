@@ -279,10 +279,7 @@ fn prepare(
         let why = format!("the download folder {shown} cannot be made: {err}");
         return FileNews::Unprepared { from, offer, why };
     }
-    let part = PartFile {
-        dir: dir.to_path_buf(),
-        name: safe_name(&offer.name),
-    };
+    let part = PartFile::for_offer(dir, &offer);
     let (note, len) = part.kept();
     let resume = resume_from(note.as_deref(), len, &offer);
     let needed = offer.size - resume;

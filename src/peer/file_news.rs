@@ -40,6 +40,16 @@ impl App {
             let why = format!("{from} has no seat in this lobby to fetch it from");
             return self.decline_with(route, &from, &offer, &why);
         };
+        let into = part.part();
+        if self.files.part_in_use(&into) {
+            // The same file is on its way already (another offer of it):
+            // the offer waits until that transfer ends.
+            let (name, shown) = (&offer.name, into.display().to_string());
+            let _ = self.files.incoming.add(&from, offer.clone(), self.now.at);
+            return self.say(format!(
+                "Not accepted yet: {shown} is in use by another transfer of {name}; /accept again when it ends."
+            ));
+        }
         self.send_file_line(route, &from, FileLine::Accept(offer.id));
         self.note_in(route.log(), accepted(&from, &offer, &part, resume));
         let transfer = TransferId {
@@ -47,7 +57,10 @@ impl App {
             peer: from.clone(),
             way: Way::Receiving,
         };
-        self.files.begin(transfer, &offer.name, offer.size);
+        self.files.begin(transfer.clone(), &offer.name, offer.size);
+        if let Some(moving) = self.files.find(&transfer) {
+            moving.part = Some(into);
+        }
         let me = self.my_name();
         let job = FetchJob {
             me,
@@ -258,6 +271,16 @@ impl App {
         ))?;
         let expected = found.keys.get(&fetch.who).cloned().flatten();
         key_matches(proved, expected, &fetch.who)?;
+        let running = Way::Sending;
+        let busy = self.files.moving.iter().any(|m| {
+            m.transfer.way == running && m.transfer.id == fetch.id && m.transfer.peer == fetch.who
+        });
+        if busy {
+            return Err((
+                ErrorCode::BadArgs,
+                "that offer is being sent to you already".into(),
+            ));
+        }
         if fetch.from > found.offer.size {
             return Err((
                 ErrorCode::BadArgs,

@@ -107,7 +107,7 @@ struct Args {
     #[arg(long, value_name = "SHA256:...")]
     trust_registry: Option<Fingerprint>,
     /// Where files received in a lobby are saved (each first as
-    /// <name>.part); by default the platform's download folder, p2pchat/.
+    /// <name>.<tag>.part); by default the platform's download folder, p2pchat/.
     #[arg(long)]
     download_dir: Option<PathBuf>,
     /// The largest file this peer accepts, in bytes (default 4 GiB).

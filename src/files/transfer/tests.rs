@@ -15,11 +15,8 @@ fn offer_of(bytes: &[u8], name: &str) -> FileOffer {
     }
 }
 
-fn part_in(dir: &Path, name: &str) -> PartFile {
-    PartFile {
-        dir: dir.to_path_buf(),
-        name: name.into(),
-    }
+fn part_in(dir: &Path, offer: &FileOffer) -> PartFile {
+    PartFile::for_offer(dir, offer)
 }
 
 fn go_on(_: u64) -> bool {
@@ -53,7 +50,7 @@ fn files_of_every_size_arrive_whole_and_never_overwrite() {
         (&big[..], "big.bin"),
     ] {
         let offer = offer_of(bytes, name);
-        let part = part_in(dir.path(), name);
+        let part = part_in(dir.path(), &offer);
         let saved = round_trip(bytes, &part, &offer, 0).unwrap();
         assert_eq!(saved, dir.path().join(name));
         assert_eq!(fs::read(&saved).unwrap(), bytes);
@@ -61,7 +58,7 @@ fn files_of_every_size_arrive_whole_and_never_overwrite() {
     }
     // The same name again is saved beside it, numbered.
     let offer = offer_of(b"x", "one");
-    let saved = round_trip(b"x", &part_in(dir.path(), "one"), &offer, 0).unwrap();
+    let saved = round_trip(b"x", &part_in(dir.path(), &offer), &offer, 0).unwrap();
     assert_eq!(saved, dir.path().join("one (1)"));
     assert_eq!(fs::read(dir.path().join("one")).unwrap(), b"x");
 }
@@ -71,7 +68,7 @@ fn a_cut_off_transfer_keeps_its_part_and_resumes_with_fewer_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
     let offer = offer_of(&bytes, "cut.bin");
-    let part = part_in(dir.path(), "cut.bin");
+    let part = part_in(dir.path(), &offer);
     let half = &bytes[..100_000];
     let err = receive_bytes(&mut &half[..], &part, &offer, 0, &mut go_on).unwrap_err();
     assert!(
@@ -96,7 +93,7 @@ fn a_cut_off_transfer_keeps_its_part_and_resumes_with_fewer_bytes() {
 fn wrong_or_too_many_bytes_remove_the_part() {
     let dir = tempfile::tempdir().unwrap();
     let offer = offer_of(b"hello", "h.txt");
-    let part = part_in(dir.path(), "h.txt");
+    let part = part_in(dir.path(), &offer);
     let err = receive_bytes(&mut &b"hellO"[..], &part, &offer, 0, &mut go_on).unwrap_err();
     assert!(matches!(err, TransferError::WrongSum), "{err}");
     assert!(!part.part().exists() && !part.note().exists());
@@ -136,7 +133,63 @@ fn a_sender_whose_file_shrank_or_a_step_that_says_stop_ends_it() {
 fn an_unwritable_folder_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let offer = offer_of(b"x", "x");
-    let part = part_in(&dir.path().join("missing"), "x");
+    let part = part_in(&dir.path().join("missing"), &offer);
     let err = receive_bytes(&mut &b"x"[..], &part, &offer, 0, &mut go_on).unwrap_err();
     assert!(matches!(err, TransferError::Io(_)), "{err}");
+}
+
+#[test]
+fn two_files_whose_names_clean_the_same_never_share_a_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let first: Vec<u8> = (0..3 * BUFFER as u32).map(|i| (i % 251) as u8).collect();
+    let second = b"another report".to_vec();
+    let one = offer_of(&first, "report.pdf");
+    let other = offer_of(&second, "other/report.pdf");
+    let (part_one, part_other) = (part_in(dir.path(), &one), part_in(dir.path(), &other));
+    assert_eq!(part_one.name, part_other.name);
+    assert_ne!(part_one.part(), part_other.part());
+    // The second file arrives whole while the first is half way.
+    let mut other_saved = None;
+    let first_saved = receive_bytes(&mut first.as_slice(), &part_one, &one, 0, &mut |done| {
+        if done == BUFFER as u64 && other_saved.is_none() {
+            other_saved = Some(round_trip(&second, &part_other, &other, 0).unwrap());
+        }
+        true
+    })
+    .unwrap();
+    let other_saved = other_saved.unwrap();
+    assert_ne!(first_saved, other_saved);
+    assert_eq!(fs::read(&first_saved).unwrap(), first);
+    assert_eq!(fs::read(&other_saved).unwrap(), second);
+}
+
+#[test]
+fn a_kept_part_shorter_than_the_resume_point_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let offer = offer_of(b"hello", "h.txt");
+    let part = part_in(dir.path(), &offer);
+    fs::write(part.part(), b"he").unwrap();
+    fs::write(part.note(), super::super::partial::part_note(&offer)).unwrap();
+    let err = receive_bytes(&mut &b"lo"[..], &part, &offer, 3, &mut go_on).unwrap_err();
+    assert!(matches!(err, TransferError::Io(_)), "{err}");
+    assert!(!dir.path().join("h.txt").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_part_that_is_a_link_is_never_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    fs::write(&victim, b"precious").unwrap();
+    let offer = offer_of(b"hello", "h.txt");
+    let part = part_in(dir.path(), &offer);
+    std::os::unix::fs::symlink(&victim, part.part()).unwrap();
+    fs::write(part.note(), super::super::partial::part_note(&offer)).unwrap();
+    let resumed = receive_bytes(&mut &b"llo"[..], &part, &offer, 2, &mut go_on);
+    assert!(matches!(resumed, Err(TransferError::Io(_))), "{resumed:?}");
+    assert_eq!(part.kept().1, 0);
+    // A new transfer removes the link and writes a file of its own.
+    let saved = round_trip(b"hello", &part, &offer, 0).unwrap();
+    assert_eq!(fs::read(saved).unwrap(), b"hello");
+    assert_eq!(fs::read(&victim).unwrap(), b"precious");
 }

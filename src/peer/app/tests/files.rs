@@ -109,6 +109,7 @@ fn accepting_x() -> (App, Vec<String>) {
         part: PartFile {
             dir: PathBuf::from("/downloads"),
             name: "x".into(),
+            tag: "0707070707070707".into(),
         },
         resume: 2,
     };
@@ -128,9 +129,9 @@ fn a_leader_accepts_an_offer_from_a_seated_member_and_fetches_from_its_seat() {
             format!("notice: {offered}"),
             "prepare x from carol".into(),
             "lobby 1: File(carol, ACCEPT 0000000000000001)".into(),
-            "log 1: Accepted x from carol: receiving into /downloads/x.part, resuming at byte 2."
+            "log 1: Accepted x from carol: receiving into /downloads/x.0707070707070707.part, resuming at byte 2."
                 .into(),
-            "notice: Accepted x from carol: receiving into /downloads/x.part, resuming at byte 2."
+            "notice: Accepted x from carol: receiving into /downloads/x.0707070707070707.part, resuming at byte 2."
                 .into(),
             "fetch x from carol at 127.0.0.1:6003 from byte 2".to_string(),
         ]
@@ -212,15 +213,15 @@ fn a_transfer_the_sender_cancels_stops_and_a_failed_one_tells_the_sender() {
     );
     let cut = FileNews::Ended {
         transfer: receiving(1),
-        result: Err("cancelled; /downloads/x.part kept to resume".into()),
+        result: Err("cancelled; /downloads/x.0707070707070707.part kept to resume".into()),
     };
     check(
         &mut app,
         news(cut),
         &[
             "lobby 1: File(carol, CANCEL 0000000000000001)",
-            "log 1: Receiving x from carol failed: cancelled; /downloads/x.part kept to resume.",
-            "notice: Receiving x from carol failed: cancelled; /downloads/x.part kept to resume.",
+            "log 1: Receiving x from carol failed: cancelled; /downloads/x.0707070707070707.part kept to resume.",
+            "notice: Receiving x from carol failed: cancelled; /downloads/x.0707070707070707.part kept to resume.",
         ],
     );
 }
@@ -383,5 +384,66 @@ fn offers_both_ways_are_forgotten_when_the_lobby_is_left() {
         fetch("carol", 0, &carol),
         t0,
         &["refuse 100: NotFound no such offer accepted by you"],
+    );
+}
+
+#[test]
+fn a_second_offer_of_a_file_whose_part_is_in_use_waits_for_it() {
+    let (mut app, _) = accepting_x();
+    let carol = Identity::generate().unwrap();
+    let again = from_carol(
+        FileLine::Offer(offer(2, 5, "x")),
+        Some(seat("carol", &carol)),
+    );
+    let _ = app.handle(again, now());
+    check(&mut app, line("/accept"), &["prepare x from carol"]);
+    let prepared = FileNews::Prepared {
+        from: "carol".into(),
+        offer: offer(2, 5, "x"),
+        part: PartFile {
+            dir: PathBuf::from("/downloads"),
+            name: "x".into(),
+            tag: "0707070707070707".into(),
+        },
+        resume: 2,
+    };
+    check(
+        &mut app,
+        news(prepared),
+        &[
+            "Not accepted yet: /downloads/x.0707070707070707.part is in use by another transfer of x; /accept again when it ends.",
+        ],
+    );
+    // The offer waits to be accepted again.
+    assert_eq!(app.files.incoming.iter().count(), 1);
+}
+
+#[test]
+fn a_second_fetch_of_an_offer_being_sent_to_the_same_recipient_is_refused() {
+    let carol = Identity::generate().unwrap();
+    let (mut app, _) = offering_report(&carol);
+    check(
+        &mut app,
+        fetch("carol", 0, &carol),
+        &["serve 100: report.pdf to carol from byte 0"],
+    );
+    check(
+        &mut app,
+        fetch("carol", 4, &carol),
+        &["refuse 104: BadArgs that offer is being sent to you already"],
+    );
+    let sent = FileNews::Ended {
+        transfer: TransferId {
+            id: OfferId(9),
+            peer: "carol".into(),
+            way: Way::Sending,
+        },
+        result: Ok(Done::Sent(10)),
+    };
+    let _ = app.handle(news(sent), now());
+    check(
+        &mut app,
+        fetch("carol", 4, &carol),
+        &["serve 104: report.pdf to carol from byte 4"],
     );
 }
