@@ -11,16 +11,16 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender, bounded, never, unbounded};
+use crossbeam_channel::{Receiver, Sender, bounded, never};
 
 use crate::conn::{LeaderConn, MemberConn};
 use crate::crypto::PeerKey;
 use crate::wire::ToLeader;
 
-use super::FEED_CAPACITY;
 use super::effect::{Answer, ChatRequest, ConnId, Incoming};
 use super::migration::start_link;
 use super::msg::{ChatAnswer, Event, FromLeader, Outcome, Timing};
+use super::{FEED_CAPACITY, OUTBOX_CAPACITY};
 
 /// Where an invitee that accepted was reached, and its public keys.
 pub(super) type Invitee = (SocketAddr, Option<PeerKey>);
@@ -180,7 +180,7 @@ impl Links {
             Answer::Reject => (ChatAnswer::Reject, None),
             Answer::Busy(reason) => (ChatAnswer::Busy(reason), None),
             Answer::Accept { membership } => {
-                let (outbox, outbox_rx) = unbounded();
+                let (outbox, outbox_rx) = bounded(OUTBOX_CAPACITY);
                 // Bounded, so a flooding lobby waits in TCP rather than in
                 // memory.
                 let (feed, feed_rx) = bounded(FEED_CAPACITY);
@@ -237,10 +237,13 @@ impl Links {
     }
 
     /// Sends `line` to the leader of membership `membership`, if it has a
-    /// link.
+    /// link. A full outbox means the leader has stopped reading: the line
+    /// is dropped rather than kept (the writer's write timeout then ends
+    /// the link, and what the user typed and the leader never numbered is
+    /// sent again to whoever leads next, as after any lost link).
     pub(super) fn to_leader(&self, membership: u64, line: ToLeader) {
         if let Some(link) = self.links.get(&membership) {
-            let _ = link.outbox.send(line);
+            let _ = link.outbox.try_send(line);
         }
     }
 

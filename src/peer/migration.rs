@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Sender, never, unbounded};
+use crossbeam_channel::{Sender, bounded, never};
 
 use crate::conn::{Conn, LeaderConn, Stream};
 use crate::crypto::Identity;
@@ -35,7 +35,7 @@ use super::first_line::{FirstLine, read_first_line};
 use super::member_link::MemberLink;
 use super::msg::{Event, FromLeader, Rejoined, Timing};
 use super::tls::PeerTls;
-use super::{CANCEL_CHECK, INVITE_CONNECT_TIMEOUT};
+use super::{CANCEL_CHECK, INVITE_CONNECT_TIMEOUT, OUTBOX_CAPACITY};
 
 /// How long a rejoiner waits between two walks of the roster, when a peer
 /// that should lead does not yet.
@@ -226,7 +226,7 @@ pub(super) fn start_link(
     timing: Timing,
 ) -> std::io::Result<(Sender<ToLeader>, JoinHandle<()>)> {
     let link = MemberLink::open(conn, leader, feed, timing)?;
-    let (outbox, outbox_rx) = unbounded();
+    let (outbox, outbox_rx) = bounded(OUTBOX_CAPACITY);
     let writing = thread::Builder::new()
         .name("member-writer".into())
         .spawn(move || link.relay(&outbox_rx, &never()))?;

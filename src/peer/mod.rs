@@ -88,6 +88,11 @@ const INVITE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many lines of a lobby (its hub's notices, or the leader's lines to
 /// a member) may wait for the app thread.
 const FEED_CAPACITY: usize = 256;
+/// How many lines to a leader may wait for the member's writer. Some are
+/// answers to the leader's own lines (a file offer declined at once), so a
+/// leader that stops reading while it floods must not grow them without
+/// bound; the writer's write timeout ends such a link soon after.
+const OUTBOX_CAPACITY: usize = 1024;
 /// How often the app tries again to show lines a full screen did not take.
 const SCREEN_RETRY: Duration = Duration::from_millis(50);
 /// How often a waiting inviter looks whether it has been cancelled.
