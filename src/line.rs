@@ -90,6 +90,10 @@ impl<R> LineReader<R> {
         &self.inner
     }
 
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
     /// The reader, after a whole line (no partial line is held then).
     pub fn into_inner(self) -> R {
         self.inner

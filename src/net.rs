@@ -1,9 +1,11 @@
 //! Socket helpers both servers share: waking a thread blocked in `accept`,
-//! and an accept loop that outlives a failing `accept`.
+//! an accept loop that outlives a failing `accept`, and waiting until a
+//! non-blocking socket can be read.
 //!
 //! This module owns no protocol and no connection: it hands each accepted
 //! stream to its caller and never reads or writes one.
 
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
@@ -56,4 +58,63 @@ pub(crate) fn accept_until(
             }
         }
     }
+}
+
+/// Waits, without a timeout, until `stream` can be read without blocking:
+/// bytes have arrived, the other end has closed, or the socket has failed
+/// or been shut down (by the lobby's hub, dropping a member). For a reader
+/// of a non-blocking socket, which has no blocking read to wait in: the
+/// lobby's member sockets on Windows (`lobby/member.rs`, `SendMode`). It
+/// waits on the socket, below any TLS, so it must only be called when the
+/// layers above have nothing buffered: the TLS reader calls it just before
+/// it reads ciphertext.
+#[cfg(unix)]
+pub(crate) fn wait_readable(stream: &TcpStream) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+
+    let mut fd = libc::pollfd {
+        fd: stream.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: `fd` is one live `pollfd`, and the count says one; the
+        // descriptor stays open while `stream` is borrowed. A timeout of -1
+        // waits until the socket is ready.
+        let ready = unsafe { libc::poll(&mut fd, 1, -1) };
+        if ready >= 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+#[cfg(windows)]
+pub(crate) fn wait_readable(stream: &TcpStream) -> io::Result<()> {
+    use std::os::windows::io::AsRawSocket;
+    use windows_sys::Win32::Networking::WinSock::{
+        POLLRDNORM, SOCKET, SOCKET_ERROR, WSAGetLastError, WSAPOLLFD, WSAPoll,
+    };
+
+    let socket = SOCKET::try_from(stream.as_raw_socket())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // `POLLRDNORM` is what `POLLIN` means for a TCP socket; an end, a reset
+    // or a failure come back in `revents` whatever was asked.
+    let mut fd = WSAPOLLFD {
+        fd: socket,
+        events: POLLRDNORM,
+        revents: 0,
+    };
+    // SAFETY: `fd` is one live `WSAPOLLFD`, and the count says one; the
+    // socket stays open while `stream` is borrowed. A timeout of -1 waits
+    // until the socket is ready.
+    let ready = unsafe { WSAPoll(&mut fd, 1, -1) };
+    if ready == SOCKET_ERROR {
+        // SAFETY: reads the calling thread's last Winsock error, no memory.
+        return Err(io::Error::from_raw_os_error(unsafe { WSAGetLastError() }));
+    }
+    Ok(())
 }

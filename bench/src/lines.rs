@@ -31,7 +31,7 @@ impl<S: Source + ?Sized> Source for &mut S {
 
 impl Source for ReadHalf {
     fn short_read_drains(&self) -> bool {
-        matches!(self, ReadHalf::Plain(_))
+        matches!(self, ReadHalf::Plain { .. })
     }
 }
 

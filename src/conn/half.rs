@@ -61,6 +61,12 @@ impl<R, In> Reader<R, In> {
         self.lines.get_ref().get_ref()
     }
 
+    /// The stream, for its settings (`ReadHalf::wait_before_reads`); what
+    /// is buffered above it stays.
+    pub fn get_mut(&mut self) -> &mut R {
+        self.lines.get_mut().get_mut()
+    }
+
     /// The bytes after the last line, with what is buffered of them: for a
     /// connection that carries raw bytes after its header line (a file).
     pub fn into_buffered(self) -> BufReader<R> {

@@ -212,4 +212,4 @@ impl<S: Transport, In, Out: Display> Conn<S, In, Out> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -81,7 +81,13 @@ impl Transport for Stream {
 
     fn split(self) -> io::Result<(ReadHalf, WriteHalf)> {
         Ok(match self {
-            Stream::Plain(tcp) => (ReadHalf::Plain(Arc::clone(&tcp)), WriteHalf::Plain(tcp)),
+            Stream::Plain(tcp) => (
+                ReadHalf::Plain {
+                    tcp: Arc::clone(&tcp),
+                    wait_first: false,
+                },
+                WriteHalf::Plain(tcp),
+            ),
             Stream::Tls(tls) => {
                 let (read, write) = tls.split()?;
                 (
@@ -96,7 +102,11 @@ impl Transport for Stream {
 /// The reading half of a `Stream`.
 #[derive(Debug)]
 pub enum ReadHalf {
-    Plain(Arc<TcpStream>),
+    Plain {
+        tcp: Arc<TcpStream>,
+        /// See `wait_before_reads`.
+        wait_first: bool,
+    },
     Tls(Box<TlsReader>),
 }
 
@@ -104,15 +114,28 @@ impl ReadHalf {
     /// The socket, for its read timeout.
     pub fn socket(&self) -> &TcpStream {
         match self {
-            ReadHalf::Plain(tcp) => tcp,
+            ReadHalf::Plain { tcp, .. } => tcp,
             ReadHalf::Tls(tls) => tls.socket(),
         }
     }
 
     pub fn peer_key(&self) -> Option<IdentityKey> {
         match self {
-            ReadHalf::Plain(_) => None,
+            ReadHalf::Plain { .. } => None,
             ReadHalf::Tls(tls) => tls.peer_key(),
+        }
+    }
+
+    /// From now on, every read of the socket first waits until it can be
+    /// read (`net::wait_readable`), for a reader of a non-blocking socket:
+    /// it then asks the socket only when bytes, an end or an error are
+    /// there, instead of finding it empty and waiting after. The wait is
+    /// on the socket, so it comes only when what is buffered above it
+    /// (TLS's plaintext, the line reader's bytes) is used up.
+    pub fn wait_before_reads(&mut self) {
+        match self {
+            ReadHalf::Plain { wait_first, .. } => *wait_first = true,
+            ReadHalf::Tls(tls) => tls.wait_before_reads(),
         }
     }
 }
@@ -120,7 +143,12 @@ impl ReadHalf {
 impl Read for ReadHalf {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            ReadHalf::Plain(tcp) => (&**tcp).read(buf),
+            ReadHalf::Plain { tcp, wait_first } => {
+                if *wait_first {
+                    crate::net::wait_readable(tcp)?;
+                }
+                (&**tcp).read(buf)
+            }
             ReadHalf::Tls(tls) => tls.read(buf),
         }
     }

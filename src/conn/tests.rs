@@ -198,7 +198,7 @@ fn every_answer_is_written_whole() {
 }
 
 /// Both ends of one loopback connection, plain or TLS: (server's, client's).
-fn loopback(tls: bool) -> (Stream, Stream) {
+pub(crate) fn loopback(tls: bool) -> (Stream, Stream) {
     use crate::crypto::{ClientAuth, Identity, ServerKey, accept, client_config, connect};
     use std::net::{TcpListener, TcpStream};
     use std::time::{Duration, Instant};

@@ -64,6 +64,7 @@ impl TlsStream {
                 tcp: Arc::clone(&self.tcp),
                 incoming: self.incoming,
                 peer: self.peer,
+                wait_first: false,
             },
             TlsWriter {
                 shared,
@@ -152,9 +153,18 @@ pub struct TlsReader {
     tcp: Arc<TcpStream>,
     incoming: Incoming,
     peer: Peer,
+    /// Whether each read of the socket waits for it first, for a
+    /// non-blocking socket (`ReadHalf::wait_before_reads`).
+    wait_first: bool,
 }
 
 impl TlsReader {
+    /// From now on, wait until the socket can be read before each read of
+    /// ciphertext; see `ReadHalf::wait_before_reads`.
+    pub fn wait_before_reads(&mut self) {
+        self.wait_first = true;
+    }
+
     pub fn peer_fingerprint(&self) -> Option<Fingerprint> {
         self.peer.fingerprint
     }
@@ -179,6 +189,9 @@ impl Read for TlsReader {
                 return Ok(n);
             }
             // Outside the lock: the writer goes on while this waits.
+            if self.wait_first {
+                crate::net::wait_readable(&self.tcp)?;
+            }
             self.incoming.fill(&self.tcp)?;
         }
     }

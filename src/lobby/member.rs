@@ -76,10 +76,11 @@ impl Member {
 /// will not do. The blocking mode belongs to the socket, not to one handle
 /// of it (`WSADuplicateSocket`: "all the states associated with a socket
 /// are held in common across all the descriptors"), so the reader then
-/// reads a non-blocking socket too, and after a read that finds nothing it
-/// waits in `wait_readable` until the socket has bytes, an end or an error:
-/// the same wait for readability that a blocking read does, without a
-/// timer. Both ways are compiled everywhere, so the Windows one is tested
+/// reads a non-blocking socket too, and each of its reads of the socket
+/// first waits (`ReadHalf::wait_before_reads`, `net::wait_readable`) until
+/// the socket has bytes, an end or an error: the same wait for readability
+/// that a blocking read does, without a timer, and without a read that
+/// finds nothing (under Wine each call is a trip to the Wine server). Both ways are compiled everywhere, so the Windows one is tested
 /// on every system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum SendMode {
@@ -137,62 +138,6 @@ fn send_dont_wait(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
             return Err(err);
         }
     }
-}
-
-/// Waits, without a timeout, until `stream` can be read without blocking:
-/// bytes have arrived, the other end has closed, or the socket has failed
-/// or been shut down (by the hub, dropping the member). It waits on the
-/// socket, below the stream, so a TLS stream that surfaced `WouldBlock`
-/// waits the same way: the ciphertext it lacks is on this socket.
-#[cfg(unix)]
-fn wait_readable(stream: &TcpStream) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-
-    let mut fd = libc::pollfd {
-        fd: stream.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    loop {
-        // SAFETY: `fd` is one live `pollfd`, and the count says one; the
-        // descriptor stays open while `stream` is borrowed. A timeout of -1
-        // waits until the socket is ready.
-        let ready = unsafe { libc::poll(&mut fd, 1, -1) };
-        if ready >= 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
-}
-
-#[cfg(windows)]
-fn wait_readable(stream: &TcpStream) -> io::Result<()> {
-    use std::os::windows::io::AsRawSocket;
-    use windows_sys::Win32::Networking::WinSock::{
-        POLLRDNORM, SOCKET, SOCKET_ERROR, WSAGetLastError, WSAPOLLFD, WSAPoll,
-    };
-
-    let socket = SOCKET::try_from(stream.as_raw_socket())
-        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // `POLLRDNORM` is what `POLLIN` means for a TCP socket; an end, a reset
-    // or a failure come back in `revents` whatever was asked.
-    let mut fd = WSAPOLLFD {
-        fd: socket,
-        events: POLLRDNORM,
-        revents: 0,
-    };
-    // SAFETY: `fd` is one live `WSAPOLLFD`, and the count says one; the
-    // socket stays open while `stream` is borrowed. A timeout of -1 waits
-    // until the socket is ready.
-    let ready = unsafe { WSAPoll(&mut fd, 1, -1) };
-    if ready == SOCKET_ERROR {
-        // SAFETY: reads the calling thread's last Winsock error, no memory.
-        return Err(io::Error::from_raw_os_error(unsafe { WSAGetLastError() }));
-    }
-    Ok(())
 }
 
 /// `SEND_MODE` is never `DontWait` off unix.
@@ -257,6 +202,9 @@ fn read_member_in(
     mut reader: conn::Reader<ReadHalf, ToLeader>,
     events: Sender<Heard>,
 ) -> usize {
+    if mode == SendMode::NonBlockingSocket {
+        reader.get_mut().wait_before_reads();
+    }
     let mut empty_reads = 0;
     loop {
         let input = match reader.recv() {
@@ -268,17 +216,12 @@ fn read_member_in(
             ))),
             Ok(Received::TooLong) => FromMember::TooLong,
             // A read timeout left on the socket only means silence; on a
-            // non-blocking socket, so does a read that finds nothing, and
-            // the reader waits for the socket before it reads again.
+            // non-blocking socket, so does a read that finds nothing after
+            // a wait said it could be read (rare), and the next read waits
+            // again.
             Err(err) if line::is_timeout(&err) => {
                 empty_reads += 1;
-                if mode == SendMode::NonBlockingSocket
-                    && wait_readable(reader.get_ref().socket()).is_err()
-                {
-                    FromMember::Gone
-                } else {
-                    continue;
-                }
+                continue;
             }
             Ok(Received::End) | Err(_) => FromMember::Gone,
         };
@@ -404,6 +347,41 @@ mod tests {
             empty_reads <= 4,
             "the reader found its socket empty {empty_reads} times"
         );
+    }
+
+    #[test]
+    fn a_reader_of_a_non_blocking_socket_reads_it_only_when_bytes_are_there() {
+        // Under Wine each read is a trip to the Wine server, so a reader
+        // that reads, finds nothing and then waits costs one trip more per
+        // line than one that waits and then reads. Lines come one at a
+        // time, each after the last was heard, plain and over TLS (where
+        // the wait comes below the TLS layer, once its plaintext is used).
+        for tls in [false, true] {
+            let (leader, client) = crate::conn::tests::loopback(tls);
+            let (member_reads, mut member) = crate::conn::Transport::split(client).unwrap();
+            prepare_for(leader.socket(), SendMode::NonBlockingSocket).unwrap();
+            let conn = MemberConn::new(leader, "member", Trace::off()).unwrap();
+            let (reader, _) = conn.into_split();
+            let (events, from_reader) = unbounded();
+            let thread = std::thread::spawn(move || {
+                read_member_in(SendMode::NonBlockingSocket, 1, reader, events)
+            });
+            for _ in 0..20 {
+                member.write_all(b"HELLO\n").unwrap();
+                member.flush().unwrap();
+                assert!(matches!(
+                    next(&from_reader),
+                    FromMember::Line(Ok(ToLeader::Hello))
+                ));
+            }
+            drop((member, member_reads));
+            assert!(matches!(next(&from_reader), FromMember::Gone));
+            let empty_reads = thread.join().unwrap();
+            assert!(
+                empty_reads <= 1,
+                "tls {tls}: the reader found its socket empty {empty_reads} times in 20 lines"
+            );
+        }
     }
 
     #[test]
