@@ -4,7 +4,7 @@
 use crate::client::Refused;
 use crate::wire::{self, AttemptLimit, Contact, ErrorCode};
 
-use super::LOBBY_HELP;
+use super::LOBBY_HINT;
 use super::app::App;
 use super::effect::{Effect, LobbyCommand, Worker};
 use super::invitations::Invitations;
@@ -386,7 +386,7 @@ impl App {
         for (contact, ticket) in opening.ready {
             self.send_invitation(lobby, &me, contact, ticket);
         }
-        self.say(format!("You lead this lobby. {LOBBY_HELP}"));
+        self.say(format!("You lead this lobby. {LOBBY_HINT}"));
     }
 
     /// Starts an inviter thread that sends `contact` a chat request.

@@ -16,7 +16,7 @@ use crate::wire::{AttemptLimit, CloseReason, Contact, ErrorCode, Reply, ToMember
 use crate::peer::app::App;
 use crate::peer::effect::{ChatRequest, Effect, Incoming, LogFailure, Now, Walk, Worker};
 use crate::peer::msg::{Asker, FromLeader, KeyChange, KeyNews, NotInvited, RegistryReply};
-use crate::peer::{ADD_PROMPT, LOBBY_HELP, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
+use crate::peer::{ADD_PROMPT, LOBBY_HELP, LOBBY_HINT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
 
 const ACCEPT_PROMPT: &str = "Chat request from 'alice'. Accept? ['OK', 'REJECT']";
 
