@@ -191,11 +191,14 @@ fn private_to_whom(membership: &Membership, to: &str) -> Result<(), String> {
         }
         // The member list is not known yet: the leader will answer.
         Phase::Invited => Ok(()),
-        Phase::Admitted { .. } if membership.members.iter().any(|m| m.eq_ignore_ascii_case(to)) => {
+        Phase::Admitted { .. }
+            if membership
+                .members
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(to)) =>
+        {
             Ok(())
         }
-        Phase::Admitted { .. } => Err(format!(
-            "{to} is not in this lobby (/who shows who is)"
-        )),
+        Phase::Admitted { .. } => Err(format!("{to} is not in this lobby (/who shows who is)")),
     }
 }

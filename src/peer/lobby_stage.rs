@@ -11,13 +11,13 @@ use crate::wire::{self, CloseReason, MAX_TEXT, Succession, ToLeader, ToMember};
 
 use super::app::App;
 use super::commands::{LobbyInput, near_miss};
-use super::{LOBBY_HELP, LOBBY_HINT};
 use super::effect::{Answer, Effect, Effects, LogId};
 use super::files::Route;
 use super::msg::{Asker, RegistryAsk};
 use super::render::{LobbyEvent, Role};
 use super::stage::{Membership, Pending, Phase, Stage};
 use super::standing::MAX_SEATS;
+use super::{LOBBY_HELP, LOBBY_HINT};
 
 /// The most names a member keeps in its member list: as many as seats, so
 /// a leader cannot grow it without bound with `JOINED` lines.

@@ -192,7 +192,7 @@ impl PeerConfig {
 /// Why the peer could not start or go on.
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
-    #[error("cannot listen for chats on {0}: {1}")]
+    #[error("cannot listen for chats on {0}: {1}{advice}", advice = listen_advice(.0, .1))]
     Listen(SocketAddr, #[source] io::Error),
     #[error("cannot reach the registry at {addrs}: {1}", addrs = either(.0))]
     Registry(Vec<SocketAddr>, #[source] ClientError),
@@ -205,6 +205,22 @@ pub enum PeerError {
     /// No key pair could be made.
     #[error("cannot make this peer's keys: {0}")]
     Keys(#[source] IdentityError),
+}
+
+/// What to do when the chat port cannot be had: another `--port` when
+/// something holds it.
+fn listen_advice(addr: &SocketAddr, err: &io::Error) -> String {
+    match err.kind() {
+        io::ErrorKind::AddrInUse => format!(
+            " (port {} is in use, by another peer perhaps): choose another --port, or --port 0 \
+             to let the system pick one",
+            addr.port()
+        ),
+        io::ErrorKind::PermissionDenied => {
+            " (ports below 1024 need privileges): choose a --port above 1023".to_string()
+        }
+        _ => String::new(),
+    }
 }
 
 /// `a or b or c`.

@@ -264,7 +264,26 @@ fn registry_refusals_go_back_to_the_first_menu() {
             "User name:",
             "Password:",
             "registry: Join(bob, <password>, 7000)",
-            "the registry is unreachable; reconnecting in the background.",
+            "Could not join bob: the registry is unreachable; reconnecting in the background.",
+            WELCOME_PROMPT,
+        ],
+    );
+    let bad = Refused::Err(
+        ErrorCode::BadCredentials,
+        "wrong user name or password".into(),
+    );
+    let mut inputs = join();
+    inputs.push(reply(RegistryReply::Joined(Err(bad))));
+    check(
+        &mut app,
+        inputs,
+        &[
+            "Please enter your user name and password to join.",
+            "User name:",
+            "Password:",
+            "registry: Join(bob, <password>, 7000)",
+            "Could not join bob: wrong user name or password. Five failed joins within a minute \
+             lock this name, and this address, for a minute.",
             WELCOME_PROMPT,
         ],
     );

@@ -135,6 +135,35 @@ fn a_private_message_to_someone_not_in_the_lobby_is_refused_and_not_logged() {
     );
 }
 
+/// Logged out by a join elsewhere while in a lobby: the lobby goes on,
+/// the user is told what to do when it ends (not to type '2', which would
+/// be a message), and leaving it shows the first menu.
+#[test]
+fn a_member_logged_out_elsewhere_stays_until_it_leaves_then_sees_the_first_menu() {
+    let mut app = member_of_alice();
+    let _ = app.handle(
+        from_leader(ToMember::Members(vec!["alice".into(), "bob".into()])),
+        now(),
+    );
+    check(
+        &mut app,
+        vec![
+            Incoming::Link(LinkNotice::Replaced),
+            line("/leave"),
+            line("2"),
+        ],
+        &[
+            "You (bob) joined from somewhere else, so the registry logged this peer out. This lobby goes on; when you leave it, join again from the first menu.",
+            "to leader 1: LEAVE",
+            "log 1: * you left the lobby",
+            "notice: You left alice's lobby.",
+            WELCOME_PROMPT,
+            "Please enter your user name and password to join.",
+            "User name:",
+        ],
+    );
+}
+
 /// The lobby's entry says one line about commands; `/help` says them all,
 /// and a command one slip from a known one gets that one's usage.
 #[test]
