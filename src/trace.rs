@@ -14,15 +14,26 @@ use std::sync::{Mutex, OnceLock};
 
 use crate::{sanitize, wire};
 
-/// Whether protocol lines are printed. Cheap to copy into every thread.
+/// Whether protocol lines are printed, and the heartbeats among them. Cheap
+/// to copy into every thread.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Trace {
     enabled: bool,
+    heartbeats: bool,
 }
 
 impl Trace {
+    /// `--trace`: every line but the heartbeats, which would bury the rest.
     pub fn new(enabled: bool) -> Trace {
-        Trace { enabled }
+        Trace {
+            enabled,
+            heartbeats: false,
+        }
+    }
+
+    /// `--trace-all`: the heartbeats (`HELLO`, `OK HELLO`) too.
+    pub fn with_heartbeats(self, heartbeats: bool) -> Trace {
+        Trace { heartbeats, ..self }
     }
 
     pub fn off() -> Trace {
@@ -46,6 +57,9 @@ impl Trace {
     fn print(self, arrow: &str, peer: impl Display, line: impl Display) {
         if self.enabled {
             let line = line.to_string();
+            if is_heartbeat(&line) && !self.heartbeats {
+                return;
+            }
             // Text from the network is escaped, so a trace shows control
             // characters instead of letting them act on the terminal.
             let peer = peer.to_string();
@@ -65,6 +79,12 @@ impl Trace {
             err(text);
         }
     }
+}
+
+/// Whether `line` is a heartbeat: the registry's `HELLO` and `OK HELLO`,
+/// and the `HELLO` a lobby's two ends send when nothing else is said.
+fn is_heartbeat(line: &str) -> bool {
+    matches!(line.trim_end(), "HELLO" | "OK HELLO")
 }
 
 /// Where trace lines go instead of standard error, once set.
@@ -114,6 +134,20 @@ mod tests {
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
+        }
+    }
+
+    #[test]
+    fn heartbeats_are_the_hello_lines_only() {
+        for (line, heartbeat) in [
+            ("HELLO", true),
+            ("OK HELLO", true),
+            ("HELLO\r", true),
+            ("OK HELP REGISTER <name>", false),
+            ("MSG alice HELLO", false),
+            ("JOIN alice **** 5000", false),
+        ] {
+            assert_eq!(is_heartbeat(line), heartbeat, "{line:?}");
         }
     }
 

@@ -69,9 +69,13 @@ struct Args {
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// Print every line received (<<) and sent (>>), with the client's
-    /// address, on standard error. Passwords show as ****.
+    /// address, on standard error, but the heartbeats (HELLO, OK HELLO).
+    /// Passwords show as ****.
     #[arg(long)]
     trace: bool,
+    /// As --trace, with the heartbeats (HELLO, OK HELLO) that --trace leaves out.
+    #[arg(long)]
+    trace_all: bool,
     /// Do not announce the registry on the LAN (multicast DNS): peers then
     /// need --server to find it.
     #[arg(long)]
@@ -136,7 +140,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let mut config = RegistryConfig::new(args.bind, &args.db);
     config.hello_timeout = Duration::from_secs_f64(args.hello_timeout);
-    config.trace = Trace::new(args.trace);
+    config.trace = Trace::new(args.trace || args.trace_all).with_heartbeats(args.trace_all);
     config.max_connections = args.max_connections;
     config.max_per_address = args.max_per_address;
     config.join_timeout = Duration::from_secs_f64(args.join_timeout);

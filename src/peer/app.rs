@@ -159,7 +159,12 @@ impl App {
     }
 
     /// Shows the question the current stage waits on.
-    pub(super) fn prompt(&self) {
+    pub(super) fn prompt(&mut self) {
+        // A lobby left after the registry logged this peer out ends at the
+        // first menu: the joined menu's choices would all fail.
+        if self.me.is_none() && matches!(self.stage, Stage::Menu) {
+            self.stage = Stage::Welcome;
+        }
         if let Some(pending) = &self.pending {
             self.say(format!(
                 "Chat request from '{}'. Accept? ['OK', 'REJECT']",

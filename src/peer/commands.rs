@@ -98,6 +98,54 @@ impl<'a> LobbyInput<'a> {
     }
 }
 
+/// Every command a lobby takes (here, the file commands' and the app's
+/// `/verify` and `/quit`), with how it is typed.
+const USAGES: [(&str, &str); 17] = [
+    ("help", "/help"),
+    ("who", "/who"),
+    ("members", "/members"),
+    ("leave", "/leave"),
+    ("quit", "/quit"),
+    ("msg", "/msg <name> <text>"),
+    ("invite", "/invite <name>"),
+    ("kick", "/kick <name> [reason]"),
+    ("handover", "/handover [name]"),
+    ("list", "/list"),
+    ("search", "/search <name>"),
+    ("verify", "/verify <name>"),
+    ("send", "/send <name> <path>"),
+    ("accept", "/accept [id]"),
+    ("decline", "/decline [id]"),
+    ("cancel", "/cancel [id]"),
+    ("files", "/files"),
+];
+
+/// How to type the command that `/word` (an unknown one) is one slip away
+/// from: a letter added, dropped or changed, or two next to each other
+/// swapped. A user who typed `/mgs` reads one line of usage, not the help.
+pub(super) fn near_miss(typed: &str) -> Option<&'static str> {
+    let word = typed.trim_start_matches('/').split(' ').next()?;
+    let word: Vec<char> = word.to_ascii_lowercase().chars().collect();
+    USAGES
+        .iter()
+        .find(|(name, _)| one_slip(&word, &name.chars().collect::<Vec<_>>()))
+        .map(|(_, usage)| *usage)
+}
+
+/// Whether `a` and `b` differ by exactly one slip of the fingers.
+fn one_slip(a: &[char], b: &[char]) -> bool {
+    let same = |x: &[char], y: &[char]| x.iter().zip(y).take_while(|(x, y)| x == y).count();
+    let head = same(a, b);
+    let (a, b) = (&a[head..], &b[head..]);
+    let rev = |x: &[char]| x.iter().rev().copied().collect::<Vec<_>>();
+    let tail = same(&rev(a), &rev(b));
+    match (&a[..a.len() - tail], &b[..b.len() - tail]) {
+        ([_], []) | ([], [_]) | ([_], [_]) => true,
+        ([x1, x2], [y1, y2]) => x1 == y2 && x2 == y1,
+        _ => false,
+    }
+}
+
 /// A message longer than one protocol line allows is still one `Say`: it
 /// is sent in several parts, each of which must pass the check.
 fn say(text: &str) -> LobbyInput<'_> {
@@ -146,6 +194,27 @@ mod tests {
     #[track_caller]
     fn check(line: &str, expected: LobbyInput<'_>) {
         assert_eq!(LobbyInput::from(line), expected, "{line:?}");
+    }
+
+    #[test]
+    fn an_unknown_command_one_slip_from_a_known_one_gets_its_usage() {
+        #[track_caller]
+        fn near(typed: &str, expected: Option<&str>) {
+            assert_eq!(near_miss(typed), expected, "{typed:?}");
+        }
+        near("/mgs bob hi", Some("/msg <name> <text>"));
+        near("/ms bob hi", Some("/msg <name> <text>"));
+        near("/msgg", Some("/msg <name> <text>"));
+        near("/mxg", Some("/msg <name> <text>"));
+        near("/INIVTE", Some("/invite <name>"));
+        near("/hlep", Some("/help"));
+        near("/wo", Some("/who"));
+        near("/sned bob a.txt", Some("/send <name> <path>"));
+        near("/dance", None);
+        near("/", None);
+        near("/xyz", None);
+        near("/handovers x", Some("/handover [name]"));
+        near("/hnadvoer", None);
     }
 
     #[test]

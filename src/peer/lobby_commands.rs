@@ -7,7 +7,7 @@ use crate::wire::{Contact, InviteStatus, ToLeader};
 use super::app::App;
 use super::effect::{Effect, LobbyCommand, MembersFor};
 use super::msg::{NotInvited, RegistryAsk};
-use super::stage::{Leading, Membership, Stage};
+use super::stage::{Leading, Membership, Phase, Stage};
 
 impl App {
     /// The leader's `/invite`, or a member's that the hub let through
@@ -144,6 +144,10 @@ impl App {
             self.say("That is you.");
             return;
         }
+        if let Err(why) = private_to_whom(membership, to) {
+            self.say(format!("Not sent: {why}."));
+            return;
+        }
         let identity = self.identity();
         let me = self.my_name();
         let roster = &membership.standing.roster;
@@ -173,5 +177,28 @@ impl App {
         self.out.log(membership.log, &line);
         self.say(line);
         membership.send(&self.out, private);
+    }
+}
+
+/// Whether a member's `/msg` to `to` can go out now: the leader knows no
+/// other members than those it told us of (`MEMBERS`, `JOINED`), and while
+/// the lobby looks for a leader there is nobody to carry it. Refused here,
+/// it is neither shown as sent nor logged.
+fn private_to_whom(membership: &Membership, to: &str) -> Result<(), String> {
+    match membership.phase {
+        Phase::Rejoining { .. } | Phase::Linking { .. } => {
+            Err("the lobby is looking for its leader; send it again once it is back".into())
+        }
+        // The member list is not known yet: the leader will answer.
+        Phase::Invited => Ok(()),
+        Phase::Admitted { .. }
+            if membership
+                .members
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(to)) =>
+        {
+            Ok(())
+        }
+        Phase::Admitted { .. } => Err(format!("{to} is not in this lobby (/who shows who is)")),
     }
 }

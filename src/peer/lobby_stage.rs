@@ -9,15 +9,15 @@ use crate::crypto::{Identity, PeerKey};
 use crate::screen::ScreenLine;
 use crate::wire::{self, CloseReason, MAX_TEXT, Succession, ToLeader, ToMember};
 
-use super::LOBBY_HELP;
 use super::app::App;
-use super::commands::LobbyInput;
+use super::commands::{LobbyInput, near_miss};
 use super::effect::{Answer, Effect, Effects, LogId};
 use super::files::Route;
 use super::msg::{Asker, RegistryAsk};
 use super::render::{LobbyEvent, Role};
 use super::stage::{Membership, Pending, Phase, Stage};
 use super::standing::MAX_SEATS;
+use super::{LOBBY_HELP, LOBBY_HINT};
 
 /// The most names a member keeps in its member list: as many as seats, so
 /// a leader cannot grow it without bound with `JOINED` lines.
@@ -100,9 +100,10 @@ impl App {
                 self.say(LOBBY_HELP);
                 self.say(long_messages());
             }
-            LobbyInput::Unknown(command) => {
-                self.say(format!("Unknown command {command}. {LOBBY_HELP}"));
-            }
+            LobbyInput::Unknown(command) => match near_miss(command) {
+                Some(usage) => self.say(format!("Unknown command {command}. Usage: {usage}.")),
+                None => self.say(format!("Unknown command {command}. {LOBBY_HINT}")),
+            },
             LobbyInput::Usage(usage) => self.say(format!("Usage: {usage}. Type /help for more.")),
             LobbyInput::Refused(why) => self.say(format!("Not sent: {why}.")),
             LobbyInput::List => {

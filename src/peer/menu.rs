@@ -4,7 +4,7 @@
 use crate::client::Refused;
 use crate::wire::{self, AttemptLimit, Contact, ErrorCode};
 
-use super::LOBBY_HELP;
+use super::LOBBY_HINT;
 use super::app::App;
 use super::effect::{Effect, LobbyCommand, Worker};
 use super::invitations::Invitations;
@@ -204,7 +204,7 @@ impl App {
     fn show_list(&self, result: Result<Vec<Contact>, Refused>) {
         let rows = match result {
             Ok(rows) => rows,
-            Err(err) => return self.say(format!("{err}.")),
+            Err(err) => return self.say(format!("Could not get the online list: {err}.")),
         };
         self.say("<<< ONLINE USER LIST >>>");
         self.say(format!(
@@ -273,8 +273,7 @@ impl App {
             Err(Refused::Err(ErrorCode::NotFound, _)) => {
                 self.say(format!("There is no user called {name}."));
             }
-            Err(err @ Refused::Link(_)) => self.say(format!("{err}.")),
-            Err(other) => self.say(format!("The registry answered strangely: {other:?}")),
+            Err(err) => self.say(format!("Could not search for {name}: {err}.")),
         }
         None
     }
@@ -386,7 +385,7 @@ impl App {
         for (contact, ticket) in opening.ready {
             self.send_invitation(lobby, &me, contact, ticket);
         }
-        self.say(format!("You lead this lobby. {LOBBY_HELP}"));
+        self.say(format!("You lead this lobby. {LOBBY_HINT}"));
     }
 
     /// Starts an inviter thread that sends `contact` a chat request.
@@ -422,13 +421,24 @@ fn not_logged_in(purpose: Purpose, name: &str, refused: Refused) -> String {
             };
             format!("{what}; try again in {wait} seconds.")
         }
-        Refused::Err(_, text) => {
-            let what = match purpose {
-                Purpose::Register => "register",
-                Purpose::Join => "join",
-            };
-            format!("Could not {what} {name}: {text}.")
+        Refused::Err(code, text) => {
+            let text = text.trim_end_matches('.');
+            match (purpose, code) {
+                (Purpose::Join, ErrorCode::BadCredentials) => {
+                    format!("Could not join {name}: {text}. {LOCKOUT}")
+                }
+                (Purpose::Join, _) => format!("Could not join {name}: {text}."),
+                (Purpose::Register, _) => format!("Could not register {name}: {text}."),
+            }
         }
-        err => format!("{err}."),
+        err @ (Refused::Link(_) | Refused::Unexpected(_)) => match purpose {
+            Purpose::Join => format!("Could not join {name}: {err}."),
+            Purpose::Register => format!("Could not register {name}: {err}."),
+        },
     }
 }
+
+/// What failed joins lead to, said with each one: the registry's throttle
+/// as it is by default (`--max-failures`, `--lockout`).
+const LOCKOUT: &str = "Five failed joins within a minute lock this name, and this address, \
+                       for a minute.";

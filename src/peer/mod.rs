@@ -76,6 +76,9 @@ pub const MENU_PROMPT: &str =
     "Press '1' for 'Online User List', '2' for search, '3' for starting to chat:";
 pub const ADD_PROMPT: &str = "Do you want to add the user to your conversation list? ['Yes', 'No']";
 
+/// What a lobby's entry, a handover or a migration says about commands:
+/// one line, where the full help (`/help`) would bury the news above it.
+const LOBBY_HINT: &str = "Type /help for commands.";
 const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (sealed to <name>'s key: the leader relays it but cannot read it; one to a member with no key is not sealed), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; /leave and /quit by the leader end it for everyone), /list and /search <name> ask the registry, /verify <name> shows a safety code to compare with <name> by voice, /send <name> <path> (or /send all <path>) offers a file, /accept, /decline and /cancel [id] answer or stop one, /files lists them, /leave returns to the menu, /quit leaves and exits, /help shows this.";
 
 /// How often a joined peer says HELLO to the registry.
@@ -189,7 +192,7 @@ impl PeerConfig {
 /// Why the peer could not start or go on.
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
-    #[error("cannot listen for chats on {0}: {1}")]
+    #[error("cannot listen for chats on {0}: {1}{advice}", advice = listen_advice(.0, .1))]
     Listen(SocketAddr, #[source] io::Error),
     #[error("cannot reach the registry at {addrs}: {1}", addrs = either(.0))]
     Registry(Vec<SocketAddr>, #[source] ClientError),
@@ -202,6 +205,22 @@ pub enum PeerError {
     /// No key pair could be made.
     #[error("cannot make this peer's keys: {0}")]
     Keys(#[source] IdentityError),
+}
+
+/// What to do when the chat port cannot be had: another `--port` when
+/// something holds it.
+fn listen_advice(addr: &SocketAddr, err: &io::Error) -> String {
+    match err.kind() {
+        io::ErrorKind::AddrInUse => format!(
+            " (port {} is in use, by another peer perhaps): choose another --port, or --port 0 \
+             to let the system pick one",
+            addr.port()
+        ),
+        io::ErrorKind::PermissionDenied => {
+            " (ports below 1024 need privileges): choose a --port above 1023".to_string()
+        }
+        _ => String::new(),
+    }
 }
 
 /// `a or b or c`.

@@ -15,8 +15,8 @@ impl App {
         let joined = self.me.is_some();
         match notice {
             LinkNotice::NotYet { tried, why } => self.say(format!(
-                "The registry is not reachable yet at {} ({why}); trying again in the background \
-                 ({ELSEWHERE}).",
+                "The registry is not reachable yet at {} ({why}); trying again in the background. \
+                 Start the registry (the server program) there, or {ELSEWHERE}.",
                 or_list(&tried)
             )),
             LinkNotice::Lost(why) => self.say(format!(
@@ -56,9 +56,13 @@ impl App {
     fn replaced(&mut self) {
         let name = self.my_name();
         self.me = None;
+        let next = if self.at_a_menu() {
+            "Join again with '2' to come back here."
+        } else {
+            "This lobby goes on; when you leave it, join again from the first menu."
+        };
         self.say(format!(
-            "You ({name}) joined from somewhere else, so the registry logged this peer out. \
-             Join again with '2' to come back here."
+            "You ({name}) joined from somewhere else, so the registry logged this peer out. {next}"
         ));
         self.back_to_welcome();
     }
@@ -66,16 +70,21 @@ impl App {
     /// Goes to the first menu if the user is at a menu now; in a lobby, the
     /// menu shows the first menu when the lobby ends.
     fn back_to_welcome(&mut self) {
-        if matches!(
+        if self.at_a_menu() {
+            self.stage = Stage::Welcome;
+            self.prompt();
+        }
+    }
+
+    /// Whether the user is at a menu (not in a lobby, nor starting one).
+    fn at_a_menu(&self) -> bool {
+        matches!(
             self.stage,
             Stage::Menu
                 | Stage::Search
                 | Stage::ConfirmAdd(_)
                 | Stage::Waiting(Wait::List | Wait::Search)
-        ) {
-            self.stage = Stage::Welcome;
-            self.prompt();
-        }
+        )
     }
 }
 
@@ -94,7 +103,7 @@ fn refusal(reply: &Reply) -> String {
 }
 
 /// Where to go when the registry stays away.
-const ELSEWHERE: &str = "another registry: start with --server HOST:PORT";
+const ELSEWHERE: &str = "start again with another --server HOST:PORT";
 
 /// The end of a line about a lost registry.
 fn reconnecting(joined: bool) -> &'static str {

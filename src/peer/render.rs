@@ -209,7 +209,7 @@ fn members(names: &[String], by: &str) -> Lines {
         format!(
             "You are in {by}'s lobby with: {}. {}",
             names.join(", "),
-            super::LOBBY_HELP
+            super::LOBBY_HINT
         ),
         format!("* members: {}", names.join(" ")),
     )
@@ -290,9 +290,10 @@ fn invited(leader: &str, name: &str, status: &InviteStatus) -> Lines {
     notice(shown.clone(), format!("* {shown}"))
 }
 
-/// The leader refused what we sent: shown, not logged.
-fn leader_says(code: ErrorCode, text: &str) -> Lines {
-    let shown = format!("The leader says: {text} ({code})");
+/// The leader refused what we sent: shown in its words, not logged. The
+/// code is for programs; the user reads the text.
+fn leader_says(_code: ErrorCode, text: &str) -> Lines {
+    let shown = format!("The leader says: {}.", text.trim_end_matches('.'));
     Lines {
         screen: Some(Shown::Own(ScreenLine::Text(shown))),
         log: None,
@@ -386,7 +387,7 @@ mod tests {
         check(
             LobbyEvent::LeaderSays(ErrorCode::BadArgs, "no".into()),
             member,
-            Some("The leader says: no (BAD_ARGS)"),
+            Some("The leader says: no."),
             None,
         );
         check(

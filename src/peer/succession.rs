@@ -13,7 +13,7 @@ use crate::lobby::roster::Candidate;
 use crate::lobby::{Handed, LobbyConfig, Proven};
 use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
 
-use super::LOBBY_HELP;
+use super::LOBBY_HINT;
 use super::app::App;
 use super::effect::LobbyCommand;
 use super::effect::{ConnId, Effect, Walk, Worker};
@@ -219,7 +219,7 @@ impl App {
         membership.leader = leader.clone();
         let news = rejoin_news(why, &leader, &self.my_name());
         self.out.log(membership.log, format!("* {news}"));
-        self.say(format!("{news}."));
+        self.say(format!("{}.", sentence(&news, why)));
         for text in membership.standing.unsent() {
             membership.send(&self.out, ToLeader::Msg(text));
         }
@@ -272,7 +272,7 @@ impl App {
             Move::Handover { old, .. } => format!("{old} handed the lobby to you; you lead it now"),
         };
         self.out.log(membership.log, format!("* {news}"));
-        self.say(format!("{news}. {LOBBY_HELP}"));
+        self.say(format!("{}. {LOBBY_HINT}", sentence(&news, why)));
         for text in membership.standing.unsent() {
             self.to_lobby(id, LobbyCommand::Say(text));
         }
@@ -364,6 +364,22 @@ impl App {
         // Traced by its address still: the name is a claim nobody checked.
         let refused = ToMember::Err(ErrorCode::NotLeader, "I do not lead a lobby".to_string());
         self.out.push(Effect::TurnAway(conn, refused));
+    }
+}
+
+/// `news` as the screen shows it: a sentence, with a capital, unless it
+/// opens with the name of whoever handed the lobby on, which is shown as
+/// that user spelled it.
+fn sentence(news: &str, why: &Move) -> String {
+    if let Move::Handover { old, .. } = why
+        && news.starts_with(old.as_str())
+    {
+        return news.to_string();
+    }
+    let mut chars = news.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 

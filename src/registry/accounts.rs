@@ -75,10 +75,7 @@ impl Drop for AccountWriter {
 
 fn log(log: Option<&Sender<String>>, what: fmt::Arguments<'_>) {
     if let Some(log) = log {
-        let _ = log.try_send(format!(
-            "{} {what}",
-            chrono::Local::now().format("%H:%M:%S")
-        ));
+        let _ = log.try_send(format!("{} {what}", super::config::log_stamp()));
     }
 }
 
@@ -94,7 +91,7 @@ fn add(store: &Store, name: &str, hash: &str, to: Option<&Sender<String>>) -> Re
         ),
         Err(err) => {
             if let Some(to) = to {
-                let _ = to.try_send(format!("error: {err}"));
+                let _ = to.try_send(format!("{} error: {err}", super::config::log_stamp()));
             }
             Reply::Err(
                 ErrorCode::Internal,

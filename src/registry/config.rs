@@ -190,3 +190,9 @@ pub enum ServerError {
     #[error("TLS: {0}")]
     Tls(#[from] rustls::Error),
 }
+
+/// When a log line happened, to the second, with the date: a registry
+/// runs for days, and a log read later must say which day.
+pub(super) fn log_stamp() -> impl std::fmt::Display {
+    chrono::Local::now().format("%Y-%m-%d %H:%M:%S")
+}

@@ -41,6 +41,12 @@ pub(super) enum RegistryEvent {
         ip: IpAddr,
         reply: Sender<Result<Option<Account>, JoinRefused>>,
     },
+    /// A JOIN's password did not check out (or nobody has the name): the
+    /// hub logs it, never with the password. No reply.
+    JoinFailed {
+        name: String,
+        ip: IpAddr,
+    },
     /// Issue a ticket for connection `id`'s user to invite `name`.
     Invite {
         id: u64,

@@ -24,12 +24,13 @@ use super::ServerError;
 use super::answers::{
     CheckRefused, InviteFailed, JoinRefused, SearchRefused, TooManyRegistrations, Vouched,
 };
+use super::config::log_stamp;
 use super::event::{Bye, RegistryEvent, Socket};
 use super::presence::PresenceWriter;
 use super::throttle::{JoinThrottle, RegistrationThrottle};
 use super::tickets::{InviteRefused, TicketBytes, Tickets};
 use crate::db::{Account, DbError, Presence, Store};
-use crate::wire::{ByeReason, Contact, KeyWord};
+use crate::wire::{AttemptLimit, ByeReason, Contact, KeyWord};
 
 struct Session {
     addr: SocketAddr,
@@ -117,6 +118,11 @@ impl RegistryHub {
             E::MayRegister { ip, reply } => answer(reply, self.may_register(ip)),
             E::Account { name, ip, reply } => answer(reply, self.account(&name, ip)),
             E::Invite { id, name, reply } => answer(reply, self.invite(id, &name)),
+            E::JoinFailed { name, ip } => {
+                self.log(format_args!(
+                    "failed join for {name} from {ip}: wrong name or password"
+                ));
+            }
             E::Check { id, ticket, reply } => answer(reply, self.check(id, &ticket)),
             E::Join {
                 id,
@@ -141,10 +147,7 @@ impl RegistryHub {
 
     fn log(&self, what: fmt::Arguments<'_>) {
         if let Some(log) = &self.config.log {
-            let _ = log.try_send(format!(
-                "{} {what}",
-                chrono::Local::now().format("%H:%M:%S")
-            ));
+            let _ = log.try_send(format!("{} {what}", log_stamp()));
         }
     }
 
@@ -152,7 +155,7 @@ impl RegistryHub {
     /// answers as such.
     fn log_db(&self, err: &DbError) {
         if let Some(log) = &self.config.log {
-            let _ = log.try_send(format!("error: {err}"));
+            let _ = log.try_send(format!("{} error: {err}", log_stamp()));
         }
     }
 
@@ -199,6 +202,14 @@ impl RegistryHub {
     /// throttle refuses the attempt.
     fn account(&mut self, name: &str, ip: IpAddr) -> Result<Option<Account>, JoinRefused> {
         if let Err((wait_secs, limit)) = self.throttle.attempt(name, ip, Instant::now()) {
+            let which = match limit {
+                AttemptLimit::Name => "this name",
+                AttemptLimit::Address => "this address",
+            };
+            self.log(format_args!(
+                "refused a join for {name} from {ip}: {which} is locked out for {wait_secs} s \
+                 more after too many failures"
+            ));
             return Err(JoinRefused::Throttled { wait_secs, limit });
         }
         self.store.account(name).map_err(|err| {

@@ -96,7 +96,7 @@ impl PresenceWriter {
 
 fn log_line(log: Option<&Sender<String>>, line: String) {
     if let Some(log) = log {
-        let _ = log.try_send(line);
+        let _ = log.try_send(format!("{} {line}", super::config::log_stamp()));
     }
 }
 

@@ -205,7 +205,7 @@ fn a_members_invite_request_is_granted_unless_only_the_leader_invites() {
     frank.type_line("/invite carol");
     see(
         &frank,
-        "The leader says: only the leader invites in this lobby; ask erin (LEADER_ONLY)",
+        "The leader says: only the leader invites in this lobby; ask erin.",
     );
     see(
         &erin,

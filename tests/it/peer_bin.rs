@@ -120,11 +120,43 @@ fn peer_help_and_bad_options() {
         String::from_utf8_lossy(&unreachable.stdout).contains("The registry is not reachable yet"),
         "{unreachable:?}"
     );
+    // ...and what to do about it.
+    assert!(
+        String::from_utf8_lossy(&unreachable.stdout).contains(
+            "Start the registry (the server program) there, or start again with another --server"
+        ),
+        "{unreachable:?}"
+    );
     // --server skips the search on the LAN.
     assert!(
         !String::from_utf8_lossy(&unreachable.stdout).contains("Looking for a registry"),
         "{unreachable:?}"
     );
+}
+
+/// A chat port that another program holds: the peer stops, and says to
+/// choose another `--port`.
+#[test]
+fn a_chat_port_in_use_suggests_another_port() {
+    let taken = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let out = Command::new(env!("CARGO_BIN_EXE_peer"))
+        .args(["--server", &server, "--plaintext", "--port", &port])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "(port {port} is in use, by another peer perhaps): choose another --port"
+        )),
+        "{stderr}"
+    );
+    drop(taken);
 }
 
 /// The sentences of the report the program is built on, word for word, and

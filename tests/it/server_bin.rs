@@ -126,8 +126,15 @@ fn serves_a_session_and_stops_cleanly_on_sigint() {
         c.ask(&format!("join alice {PASSWORD} 5000")),
         "OK JOINED alice 127.0.0.1 5000"
     );
+    assert_eq!(c.ask("HELLO"), "OK HELLO");
     assert_eq!(c.ask("LIST"), "OK LIST 1");
     assert_eq!(c.recv(), "USER alice 127.0.0.1 5000");
+    let mut wrong = server.client();
+    assert!(
+        wrong
+            .ask("JOIN alice Not-The-Password 5001")
+            .starts_with("ERR BAD_CREDENTIALS ")
+    );
 
     server.interrupt();
     assert_eq!(c.recv(), "BYE SHUTDOWN");
@@ -138,10 +145,23 @@ fn serves_a_session_and_stops_cleanly_on_sigint() {
     for line in [
         "registered alice",
         "alice online at 127.0.0.1 port 5000",
+        "failed join for alice from 127.0.0.1: wrong name or password",
         "alice offline",
     ] {
         assert!(stdout.contains(line), "no {line:?} in stdout:\n{stdout}");
     }
+    // Every log line but the last carries the date and the time.
+    let stamp = chrono::Local::now().format("%Y-%m-%d ").to_string();
+    let yesterday = (chrono::Local::now() - chrono::Duration::days(1))
+        .format("%Y-%m-%d ")
+        .to_string();
+    for line in stdout.lines().filter(|l| l.contains("alice")) {
+        assert!(
+            line.starts_with(&stamp) || line.starts_with(&yesterday),
+            "no date: {line:?}"
+        );
+    }
+    assert!(!stdout.contains("Not-The-Password"), "{stdout}");
     assert!(
         stdout.ends_with("Registry stopped; everyone is marked offline.\n"),
         "stdout:\n{stdout}"
@@ -162,6 +182,11 @@ fn serves_a_session_and_stops_cleanly_on_sigint() {
             "no {line:?} in the trace:\n{stderr}"
         );
     }
+    // Heartbeats only with --trace-all.
+    assert!(
+        !stderr.contains("HELLO"),
+        "--trace shows heartbeats:\n{stderr}"
+    );
     assert!(!stderr.contains(PASSWORD), "the trace shows the password");
     assert!(!stdout.contains(PASSWORD), "stdout shows the password");
 
@@ -172,6 +197,54 @@ fn serves_a_session_and_stops_cleanly_on_sigint() {
         })
         .unwrap();
     assert_eq!(online, 0);
+}
+
+#[test]
+fn trace_all_shows_the_heartbeats_too() {
+    let dir = temp_dir();
+    let server = start(&dir.path().join("registry.db"), &["--trace-all"]);
+    let mut c = server.client();
+    assert_eq!(
+        c.ask("HELLO"),
+        "ERR NOT_JOINED JOIN first: JOIN <name> <password> <port>"
+    );
+    assert!(c.ask("HELP").starts_with("OK HELP "));
+    server.interrupt();
+    assert_eq!(c.recv(), "BYE SHUTDOWN");
+    let (_, _, stderr) = server.wait();
+    let client = c.local_addr();
+    for line in [format!("<< {client} HELLO"), format!("<< {client} HELP")] {
+        assert!(stderr.lines().any(|l| l == line), "no {line:?}:\n{stderr}");
+    }
+}
+
+#[test]
+fn the_log_shows_a_lockout_without_the_password() {
+    let dir = temp_dir();
+    let server = start(&dir.path().join("registry.db"), &["--max-failures", "1"]);
+    let mut c = server.client();
+    assert_eq!(
+        c.ask(&format!("REGISTER bob {PASSWORD}")),
+        "OK REGISTERED bob"
+    );
+    assert!(
+        c.ask("JOIN bob Wrong-Guess-1 5000")
+            .starts_with("ERR BAD_CREDENTIALS ")
+    );
+    assert!(
+        c.ask("JOIN bob Wrong-Guess-2 5000")
+            .starts_with("ERR TOO_MANY_ATTEMPTS ")
+    );
+    server.interrupt();
+    assert_eq!(c.recv(), "BYE SHUTDOWN");
+    let (_, stdout, _) = server.wait();
+    for line in [
+        "failed join for bob from 127.0.0.1: wrong name or password",
+        "refused a join for bob from 127.0.0.1: this ",
+    ] {
+        assert!(stdout.contains(line), "no {line:?} in stdout:\n{stdout}");
+    }
+    assert!(!stdout.contains("Wrong-Guess"), "{stdout}");
 }
 
 #[test]

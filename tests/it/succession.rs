@@ -84,7 +84,7 @@ fn after_a_handover_the_old_leader_is_a_member_and_everyone_hears_everyone() {
     peers[1].sees("alice handed the lobby to you; you lead it now.");
     // Each says so once bob has taken it back, in whichever order.
     peers[2].sees("alice handed the lobby to bob.");
-    peers[0].sees("you are a member of bob's lobby now.");
+    peers[0].sees("You are a member of bob's lobby now.");
 
     peers[2].types("carol under bob");
     peers[0].sees("[carol] carol under bob");
@@ -119,9 +119,9 @@ fn a_leader_killed_while_the_registry_is_down_leaves_a_lobby_that_goes_on() {
 
     // Typed at once, before anyone may have noticed: never lost.
     peers[3].types("typed right after the kill");
-    peers[1].sees("the leader was lost; you lead the lobby now");
-    peers[2].sees("the leader was lost; bob leads the lobby now");
-    peers[3].sees("the leader was lost; bob leads the lobby now");
+    peers[1].sees("The leader was lost; you lead the lobby now");
+    peers[2].sees("The leader was lost; bob leads the lobby now");
+    peers[3].sees("The leader was lost; bob leads the lobby now");
     peers[1].sees("[dave] typed right after the kill");
     peers[2].sees("[dave] typed right after the kill");
 
@@ -140,7 +140,7 @@ fn a_stranger_claiming_to_be_a_member_is_refused_by_the_successor() {
     let (mut peers, ports) = lobby(&server, logs.path(), &["alice", "bob", "carol"]);
     let bob_port = ports[1];
     peers[0].kill();
-    peers[1].sees("the leader was lost; you lead the lobby now");
+    peers[1].sees("The leader was lost; you lead the lobby now");
 
     let mut stranger = TcpStream::connect(("127.0.0.1", bob_port)).unwrap();
     stranger.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
@@ -227,8 +227,8 @@ fn a_stranger_on_a_lost_leaders_port_gets_nothing_and_the_members_reach_the_succ
     server.stop().unwrap();
     peers[0].kill();
 
-    peers[1].sees("the leader was lost; you lead the lobby now");
-    peers[2].sees("the leader was lost; bob leads the lobby now");
+    peers[1].sees("The leader was lost; you lead the lobby now");
+    peers[2].sees("The leader was lost; bob leads the lobby now");
     peers[2].types("typed after the crash");
     peers[1].sees("[carol] typed after the crash");
     peers[1].types("bob leads");
@@ -350,8 +350,8 @@ fn under_tls_a_stranger_on_a_lost_leaders_port_fails_the_handshake_and_is_passed
     server.stop().unwrap();
     peers[0].kill();
 
-    peers[1].sees("the leader was lost; you lead the lobby now");
-    peers[2].sees("the leader was lost; bob leads the lobby now");
+    peers[1].sees("The leader was lost; you lead the lobby now");
+    peers[2].sees("The leader was lost; bob leads the lobby now");
     peers[2].types("typed after the crash");
     peers[1].sees("[carol] typed after the crash");
 
@@ -475,7 +475,7 @@ fn a_member_whose_connection_is_cut_comes_back_and_sees_what_it_missed_once() {
     carol.types("while bob was away");
     alice.sees("[carol] while bob was away");
     bob.sees("Lost the connection to alice");
-    bob.sees("back in alice's lobby.");
+    bob.sees("Back in alice's lobby.");
     bob.sees("[carol] while bob was away");
     bob.types("bob is back");
     carol.sees("[bob] bob is back");

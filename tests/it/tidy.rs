@@ -13,6 +13,58 @@ use std::path::{Path, PathBuf};
 
 /// Invariant: the grammar module does no I/O. It may be `src/wire.rs` or,
 /// once split, a `src/wire/` folder; every file of whichever exists is read.
+/// What the programs and docs/LAB.md's exercises leave in the working
+/// directory (`registry.db`, `logs/`, every `--db`, `--log-dir` and
+/// `--data-dir` the lab names) is kept out of the repository.
+#[test]
+fn gitignore_keeps_out_what_running_leaves_behind() {
+    let ignore = read(&root().join(".gitignore"));
+    let patterns: Vec<&str> = ignore
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let lab = read(&root().join("docs/LAB.md"));
+    let mut made = vec!["registry.db".to_string(), "registry.db-wal".into()];
+    made.extend(["logs/", "registry-key/", "lab-tls.pcapng"].map(String::from));
+    for option in ["--db", "--log-dir", "--data-dir"] {
+        for (at, _) in lab.match_indices(&format!("{option} ")) {
+            let word = lab[at + option.len() + 1..]
+                .split([' ', '`', '\n', ')'])
+                .next();
+            match word {
+                Some(w) if !w.is_empty() && !w.starts_with(['<', '/']) && w != "of" => {
+                    made.push(if option == "--db" {
+                        w.to_string()
+                    } else {
+                        format!("{w}/")
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    for path in &made {
+        assert!(
+            patterns.iter().any(|p| ignored_by(p, path)),
+            ".gitignore does not keep out {path}"
+        );
+    }
+}
+
+/// Whether the `.gitignore` pattern `pattern` (a name or a `dir/`, with
+/// `*`s) covers `path`, a file or a `dir/` in the working directory.
+fn ignored_by(pattern: &str, path: &str) -> bool {
+    fn glob(p: &[u8], s: &[u8]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some((b'*', rest)) => (0..=s.len()).any(|i| glob(rest, &s[i..])),
+            Some((c, rest)) => s.first() == Some(c) && glob(rest, &s[1..]),
+        }
+    }
+    let pattern = pattern.trim_start_matches('/');
+    pattern.ends_with('/') == path.ends_with('/') && glob(pattern.as_bytes(), path.as_bytes())
+}
+
 #[test]
 fn wire_imports_no_io_and_no_socket() {
     let files = wire_files();

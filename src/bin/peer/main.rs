@@ -82,9 +82,13 @@ struct Args {
     /// `leader` (only your own /invite).
     #[arg(long, default_value_t = InvitePolicy::Anyone)]
     invites: InvitePolicy,
-    /// Print every protocol line sent (>>) and received (<<) on standard error.
+    /// Print every protocol line sent (>>) and received (<<) on standard
+    /// error, but the heartbeats (HELLO, OK HELLO).
     #[arg(long)]
     trace: bool,
+    /// As --trace, with the heartbeats too.
+    #[arg(long)]
+    trace_all: bool,
     /// Colour names and dim notices: auto (at a terminal, unless NO_COLOR is
     /// set), always or never.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
@@ -281,7 +285,7 @@ fn config(args: Args, at_terminal: bool) -> Result<PeerConfig, Box<dyn std::erro
     config.lobby_timeout = Duration::from_secs_f64(args.lobby_timeout);
     config.history = args.history;
     config.invites = args.invites;
-    config.trace = Trace::new(args.trace);
+    config.trace = Trace::new(args.trace || args.trace_all).with_heartbeats(args.trace_all);
     config.files.download_dir = args
         .download_dir
         .clone()

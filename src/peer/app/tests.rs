@@ -16,7 +16,7 @@ use crate::wire::{AttemptLimit, CloseReason, Contact, ErrorCode, Reply, ToMember
 use crate::peer::app::App;
 use crate::peer::effect::{ChatRequest, Effect, Incoming, LogFailure, Now, Walk, Worker};
 use crate::peer::msg::{Asker, FromLeader, KeyChange, KeyNews, NotInvited, RegistryReply};
-use crate::peer::{ADD_PROMPT, LOBBY_HELP, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
+use crate::peer::{ADD_PROMPT, LOBBY_HELP, LOBBY_HINT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
 
 const ACCEPT_PROMPT: &str = "Chat request from 'alice'. Accept? ['OK', 'REJECT']";
 
@@ -264,7 +264,26 @@ fn registry_refusals_go_back_to_the_first_menu() {
             "User name:",
             "Password:",
             "registry: Join(bob, <password>, 7000)",
-            "the registry is unreachable; reconnecting in the background.",
+            "Could not join bob: the registry is unreachable; reconnecting in the background.",
+            WELCOME_PROMPT,
+        ],
+    );
+    let bad = Refused::Err(
+        ErrorCode::BadCredentials,
+        "wrong user name or password".into(),
+    );
+    let mut inputs = join();
+    inputs.push(reply(RegistryReply::Joined(Err(bad))));
+    check(
+        &mut app,
+        inputs,
+        &[
+            "Please enter your user name and password to join.",
+            "User name:",
+            "Password:",
+            "registry: Join(bob, <password>, 7000)",
+            "Could not join bob: wrong user name or password. Five failed joins within a minute \
+             lock this name, and this address, for a minute.",
             WELCOME_PROMPT,
         ],
     );

@@ -265,18 +265,23 @@ fn verified_account(
     ip: IpAddr,
     password: &str,
 ) -> Option<Result<Account, JoinRefused>> {
+    let asked = name.clone();
     let account = match ask(events, |reply| RegistryEvent::Account { name, ip, reply })? {
-        Ok(Some(account)) => account,
+        Ok(Some(account)) => Some(account),
         Ok(None) => {
             slot.verify_nobody(password);
-            return Some(Err(JoinRefused::BadCredentials));
+            None
         }
         Err(refused) => return Some(Err(refused)),
     };
-    if !slot.verify(password, &account.password_hash) {
-        return Some(Err(JoinRefused::BadCredentials));
+    match account {
+        Some(account) if slot.verify(password, &account.password_hash) => Some(Ok(account)),
+        _ => {
+            // Told to the hub's log, which the operator reads for guessing.
+            let _ = events.send(RegistryEvent::JoinFailed { name: asked, ip });
+            Some(Err(JoinRefused::BadCredentials))
+        }
     }
-    Some(Ok(account))
 }
 
 /// Whether a JOIN may announce `announced`: a valid key, and under TLS with

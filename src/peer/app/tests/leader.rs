@@ -7,7 +7,7 @@ use crate::wire::{ErrorCode, ParseError};
 use crate::peer::app::App;
 use crate::peer::effect::{ConnId, Incoming, LobbyAnswer, MembersFor};
 use crate::peer::msg::{Asker, Outcome, RegistryReply};
-use crate::peer::{LOBBY_HELP, MENU_PROMPT};
+use crate::peer::{LOBBY_HINT, MENU_PROMPT};
 
 use super::{check, contact, joined, line, now, reply};
 
@@ -65,7 +65,7 @@ pub(super) fn leading() -> App {
             "notice: Sending chat requests to carol...",
             "registry: Ticket(1, carol, None)",
             "start: inviter of carol into lobby 1",
-            &format!("You lead this lobby. {LOBBY_HELP}"),
+            &format!("You lead this lobby. {LOBBY_HINT}"),
             // The line typed while the hub started, said once it runs.
             "lobby 1: Say(early)",
             "log 1: [bob] early",

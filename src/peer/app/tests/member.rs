@@ -80,7 +80,7 @@ fn from_leader(line: ToMember) -> Incoming {
 #[test]
 fn an_admitted_member_logs_what_it_hears_and_says_until_the_lobby_ends() {
     let mut app = member_of_alice();
-    let members = format!("notice: You are in alice's lobby with: alice, bob. {LOBBY_HELP}");
+    let members = format!("notice: You are in alice's lobby with: alice, bob. {LOBBY_HINT}");
     check(
         &mut app,
         vec![
@@ -112,6 +112,79 @@ fn an_admitted_member_logs_what_it_hears_and_says_until_the_lobby_ends() {
         ],
     );
     assert_eq!(app.log_in_use(), None);
+}
+
+/// The member list is known once the leader sent it: a `/msg` to a name
+/// not on it is refused at once, neither shown as sent nor logged.
+#[test]
+fn a_private_message_to_someone_not_in_the_lobby_is_refused_and_not_logged() {
+    let mut app = member_of_alice();
+    let _ = app.handle(
+        from_leader(ToMember::Members(vec!["alice".into(), "bob".into()])),
+        now(),
+    );
+    check(
+        &mut app,
+        vec![line("/msg nobody hi"), line("/msg ALICE hi")],
+        &[
+            "Not sent: nobody is not in this lobby (/who shows who is).",
+            "log 1: [you -> ALICE] hi (not sealed: ALICE has no key here; the leader can read it)",
+            "[you -> ALICE] hi (not sealed: ALICE has no key here; the leader can read it)",
+            "to leader 1: PM ALICE hi",
+        ],
+    );
+}
+
+/// Logged out by a join elsewhere while in a lobby: the lobby goes on,
+/// the user is told what to do when it ends (not to type '2', which would
+/// be a message), and leaving it shows the first menu.
+#[test]
+fn a_member_logged_out_elsewhere_stays_until_it_leaves_then_sees_the_first_menu() {
+    let mut app = member_of_alice();
+    let _ = app.handle(
+        from_leader(ToMember::Members(vec!["alice".into(), "bob".into()])),
+        now(),
+    );
+    check(
+        &mut app,
+        vec![
+            Incoming::Link(LinkNotice::Replaced),
+            line("/leave"),
+            line("2"),
+        ],
+        &[
+            "You (bob) joined from somewhere else, so the registry logged this peer out. This lobby goes on; when you leave it, join again from the first menu.",
+            "to leader 1: LEAVE",
+            "log 1: * you left the lobby",
+            "notice: You left alice's lobby.",
+            WELCOME_PROMPT,
+            "Please enter your user name and password to join.",
+            "User name:",
+        ],
+    );
+}
+
+/// The lobby's entry says one line about commands; `/help` says them all,
+/// and a command one slip from a known one gets that one's usage.
+#[test]
+fn help_is_one_line_until_asked_for_and_a_slip_gets_its_usage() {
+    let mut app = member_of_alice();
+    let _ = app.handle(
+        from_leader(ToMember::Members(vec!["alice".into(), "bob".into()])),
+        now(),
+    );
+    let (_, effects) = app.handle(line("/help"), now());
+    let shown = format!("{effects:?}");
+    assert!(shown.contains(&LOBBY_HELP[..40]), "{shown}");
+    check(
+        &mut app,
+        vec![line("/mgs alice hi"), line("/dance"), line("/who me")],
+        &[
+            "Unknown command /mgs alice hi. Usage: /msg <name> <text>.",
+            "Unknown command /dance. Type /help for commands.",
+            "Usage: /who, /members, /leave and /list take no arguments. Type /help for more.",
+        ],
+    );
 }
 
 #[test]

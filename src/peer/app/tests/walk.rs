@@ -9,7 +9,7 @@ use crate::wire::{Succession, ToMember};
 use crate::peer::app::App;
 use crate::peer::effect::{ConnId, Incoming, LobbyAnswer};
 use crate::peer::msg::{FromLeader, Rejoined};
-use crate::peer::{LOBBY_HELP, MENU_PROMPT};
+use crate::peer::{LOBBY_HINT, MENU_PROMPT};
 
 use super::{check, checked, describe, line, linked, now, request};
 
@@ -98,7 +98,7 @@ fn a_walk_that_finds_us_first_takes_the_lobby_over() {
         &[
             "lobby 3: Resume",
             "log 1: * the leader was lost; you lead the lobby now",
-            &format!("the leader was lost; you lead the lobby now. {LOBBY_HELP}"),
+            &format!("The leader was lost; you lead the lobby now. {LOBBY_HINT}"),
             "lobby 3: Say(hello)",
             "log 1: [bob] hello",
         ],
@@ -130,7 +130,7 @@ fn a_walk_that_finds_a_leader_links_to_it_by_number() {
         shown[..2],
         [
             "log 1: * the leader was lost; carol leads the lobby now",
-            "the leader was lost; carol leads the lobby now.",
+            "The leader was lost; carol leads the lobby now.",
         ]
     );
     assert_eq!(app.link_in_use(), Some(3));
