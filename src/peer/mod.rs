@@ -33,6 +33,7 @@ mod member_link;
 mod menu;
 mod migration;
 mod msg;
+mod names;
 mod notices;
 mod registry_worker;
 mod render;
@@ -69,6 +70,7 @@ use registry_worker::RegistryWorker;
 use tls::PeerTls;
 
 pub use crate::files::{FileConfig, default_download_dir};
+pub use names::{COMMANDS, LobbyNames, complete};
 
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
@@ -240,6 +242,9 @@ pub struct Console {
     pub wants: Option<Sender<Want>>,
     /// Passwords are typed without echo, so a new one is asked twice.
     pub secrets_unseen: bool,
+    /// If set, kept up to date with who is in the lobby, for a line
+    /// editor's Tab.
+    pub names: Option<LobbyNames>,
 }
 
 /// A peer with its chat listener running.
