@@ -77,10 +77,8 @@ pub(super) fn in_stage(stage: &Stage) -> Vec<String> {
 /// Keeps a leader's list of members up to date with what its hub told.
 pub(super) fn follow(members: &mut Vec<String>, event: &LobbyEvent) {
     match event {
-        LobbyEvent::Joined(name) => {
-            if members.len() < MAX_MEMBERS && !members.contains(name) {
-                members.push(name.clone());
-            }
+        LobbyEvent::Joined(name) if members.len() < MAX_MEMBERS && !members.contains(name) => {
+            members.push(name.clone());
         }
         LobbyEvent::Left(name)
         | LobbyEvent::Dropped(name)
