@@ -55,6 +55,7 @@ impl ScriptedPeer {
                     screen,
                     wants: None,
                     secrets_unseen: false,
+                    names: None,
                 })
             })
             .map_err(PeerError::Thread)?;

@@ -37,6 +37,8 @@ pub(super) enum LobbyInput<'a> {
     Usage(&'static str),
     /// A message to send.
     Say(&'a str),
+    /// `/me <action>`: the text of the message that does it (`/me waves`).
+    Action(String),
     /// A message that cannot be sent, and why.
     Refused(String),
 }
@@ -77,6 +79,8 @@ impl<'a> LobbyInput<'a> {
             ("search", _) => LobbyInput::Usage("/search <name>"),
             ("invite", [name]) => named(name, LobbyInput::Invite),
             ("invite", _) => LobbyInput::Usage("/invite <name>"),
+            ("me", [_, ..]) => action(rest),
+            ("me", []) => LobbyInput::Usage("/me <action>"),
             ("msg", [_, _, ..]) => private(rest),
             ("msg", _) => LobbyInput::Usage("/msg <name> <text>"),
             ("kick", [name, ..]) => kick(name, &rest[name.len()..]),
@@ -100,13 +104,14 @@ impl<'a> LobbyInput<'a> {
 
 /// Every command a lobby takes (here, the file commands' and the app's
 /// `/verify` and `/quit`), with how it is typed.
-const USAGES: [(&str, &str); 17] = [
+const USAGES: [(&str, &str); 18] = [
     ("help", "/help"),
     ("who", "/who"),
     ("members", "/members"),
     ("leave", "/leave"),
     ("quit", "/quit"),
     ("msg", "/msg <name> <text>"),
+    ("me", "/me <action>"),
     ("invite", "/invite <name>"),
     ("kick", "/kick <name> [reason]"),
     ("handover", "/handover [name]"),
@@ -154,6 +159,14 @@ fn say(text: &str) -> LobbyInput<'_> {
         .try_for_each(wire::check_text)
     {
         Ok(()) => LobbyInput::Say(text),
+        Err(err) => LobbyInput::Refused(err.text),
+    }
+}
+
+/// `/me <action>`, where `rest` holds at least one word.
+fn action(rest: &str) -> LobbyInput<'_> {
+    match wire::action_text(rest.trim_end_matches(' ')) {
+        Ok(text) => LobbyInput::Action(text),
         Err(err) => LobbyInput::Refused(err.text),
     }
 }
@@ -250,6 +263,16 @@ mod tests {
                 to: "carol",
                 text: "see  you later",
             },
+        );
+        check("/me  waves ", LobbyInput::Action("/me waves".into()));
+        check(
+            "/ME waves at  bob",
+            LobbyInput::Action("/me waves at  bob".into()),
+        );
+        check("/me", LobbyInput::Usage("/me <action>"));
+        check(
+            &format!("/me {}", "w".repeat(wire::MAX_ACTION + 1)),
+            LobbyInput::Refused(format!("an action is at most {} bytes", wire::MAX_ACTION)),
         );
         check(
             "/kick bob",

@@ -359,6 +359,10 @@ pub(super) fn drive(
         asked &= !matches!(input, Incoming::Line(_));
         let now = now();
         let (flow, effects) = app.handle(input, now);
+        // Before the effects, so that Tab knows everyone on the screen.
+        if let Some(names) = &console.names {
+            names.set(super::names::in_stage(&app.stage));
+        }
         driver.carry_out(app, effects, now);
         if let Flow::Quit = flow {
             break;

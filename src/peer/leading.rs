@@ -12,7 +12,7 @@ use super::commands::LobbyInput;
 use super::effect::{ConnId, Effect, LobbyAnswer, LobbyCommand, LogId, MembersFor};
 use super::files::Route;
 use super::msg::Outcome;
-use super::render::{self, LobbyEvent, Role};
+use super::render::{self, LobbyEvent, Role, said_line};
 use super::stage::{Leading, Stage, Start};
 
 impl App {
@@ -37,9 +37,12 @@ impl App {
             LobbyInput::Say(text) => {
                 for piece in self.pieces(text) {
                     self.to_lobby(id, LobbyCommand::Say(piece.to_string()));
-                    let line = format!("[{}] {piece}", self.my_name());
-                    self.out.log(leading.log, line);
+                    self.out.log(leading.log, said_line(&self.my_name(), piece));
                 }
+            }
+            LobbyInput::Action(text) => {
+                self.out.log(leading.log, said_line(&self.my_name(), &text));
+                self.to_lobby(id, LobbyCommand::Say(text));
             }
             LobbyInput::Invite(name) => self.leader_invite(&mut leading, name, None),
             LobbyInput::Private { to, text } => {
@@ -286,6 +289,7 @@ impl App {
         let Stage::Leading(leading) = &mut self.stage else {
             return;
         };
+        super::names::follow(&mut leading.members, &event);
         self.out.event(leading.log, &event, Role::Leader);
         if someone_left {
             self.maybe_end_empty_lobby();

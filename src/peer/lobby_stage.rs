@@ -14,7 +14,7 @@ use super::commands::{LobbyInput, near_miss};
 use super::effect::{Answer, Effect, Effects, LogId};
 use super::files::Route;
 use super::msg::{Asker, RegistryAsk};
-use super::render::{LobbyEvent, Role};
+use super::render::{LobbyEvent, Role, said_line};
 use super::stage::{Membership, Pending, Phase, Stage};
 use super::standing::MAX_SEATS;
 use super::{LOBBY_HELP, LOBBY_HINT};
@@ -55,17 +55,10 @@ impl App {
                 return Stage::Menu;
             }
             LobbyInput::Say(text) => {
-                for piece in self.pieces(text) {
-                    let rejoining = membership.is_rejoining();
-                    if !membership.standing.sent(piece, rejoining) {
-                        self.say("Not sent: too many lines wait for the lobby's leader.");
-                        return Stage::Member(membership);
-                    }
-                    let line = format!("[{}] {piece}", self.my_name());
-                    self.out.log(membership.log, line);
-                    membership.send(&self.out, ToLeader::Msg(piece.to_string()));
-                }
+                let pieces = self.pieces(text);
+                self.member_say(&mut membership, &pieces);
             }
+            LobbyInput::Action(text) => self.member_say(&mut membership, &[text.as_str()]),
             LobbyInput::Invite(name) => self.member_invite(&membership, name),
             LobbyInput::Private { to, text } => self.member_private(&mut membership, to, text),
             LobbyInput::Kick { .. } => self.say("Only the leader can remove members."),
@@ -73,6 +66,21 @@ impl App {
             other => self.answer_lobby_input(other),
         }
         Stage::Member(membership)
+    }
+
+    /// Our messages, to the leader and our log, while the leader's queue
+    /// has room for them.
+    fn member_say(&mut self, membership: &mut Membership, pieces: &[&str]) {
+        for &piece in pieces {
+            let rejoining = membership.is_rejoining();
+            if !membership.standing.sent(piece, rejoining) {
+                self.say("Not sent: too many lines wait for the lobby's leader.");
+                return;
+            }
+            self.out
+                .log(membership.log, said_line(&self.my_name(), piece));
+            membership.send(&self.out, ToLeader::Msg(piece.to_string()));
+        }
     }
 
     /// A typed message as the texts it is sent as: several, and the user
@@ -118,6 +126,7 @@ impl App {
             | LobbyInput::Members
             | LobbyInput::Leave
             | LobbyInput::Say(_)
+            | LobbyInput::Action(_)
             | LobbyInput::Invite(_)
             | LobbyInput::Private { .. }
             | LobbyInput::Kick { .. }

@@ -317,6 +317,7 @@ impl App {
                 asked: names.len(),
                 ready: Vec::new(),
             }),
+            members: Vec::new(),
         })
     }
 

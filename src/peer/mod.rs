@@ -33,6 +33,7 @@ mod member_link;
 mod menu;
 mod migration;
 mod msg;
+mod names;
 mod notices;
 mod registry_worker;
 mod render;
@@ -69,6 +70,7 @@ use registry_worker::RegistryWorker;
 use tls::PeerTls;
 
 pub use crate::files::{FileConfig, default_download_dir};
+pub use names::{COMMANDS, LobbyNames, complete};
 
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
@@ -79,7 +81,7 @@ pub const ADD_PROMPT: &str = "Do you want to add the user to your conversation l
 /// What a lobby's entry, a handover or a migration says about commands:
 /// one line, where the full help (`/help`) would bury the news above it.
 const LOBBY_HINT: &str = "Type /help for commands.";
-const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (sealed to <name>'s key: the leader relays it but cannot read it; one to a member with no key is not sealed), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; /leave and /quit by the leader end it for everyone), /list and /search <name> ask the registry, /verify <name> shows a safety code to compare with <name> by voice, /send <name> <path> (or /send all <path>) offers a file, /accept, /decline and /cancel [id] answer or stop one, /files lists them, /leave returns to the menu, /quit leaves and exits, /help shows this.";
+const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (sealed to <name>'s key: the leader relays it but cannot read it; one to a member with no key is not sealed), /me <action> shows an action (* name action), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; /leave and /quit by the leader end it for everyone), /list and /search <name> ask the registry, /verify <name> shows a safety code to compare with <name> by voice, /send <name> <path> (or /send all <path>) offers a file, /accept, /decline and /cancel [id] answer or stop one, /files lists them, /leave returns to the menu, /quit leaves and exits, /help shows this; Tab completes commands and names.";
 
 /// How often a joined peer says HELLO to the registry.
 pub const DEFAULT_REGISTRY_HELLO_INTERVAL: Duration = Duration::from_secs(10);
@@ -259,6 +261,9 @@ pub struct Console {
     pub wants: Option<Sender<Want>>,
     /// Passwords are typed without echo, so a new one is asked twice.
     pub secrets_unseen: bool,
+    /// If set, kept up to date with who is in the lobby, for a line
+    /// editor's Tab.
+    pub names: Option<LobbyNames>,
 }
 
 /// A peer with its chat listener running.

@@ -9,7 +9,7 @@ use chrono::{DateTime, Local, Utc};
 
 use crate::lobby::Notice;
 use crate::screen::ScreenLine;
-use crate::wire::{ErrorCode, InviteStatus};
+use crate::wire::{self, ErrorCode, InviteStatus};
 
 /// Whether a private message was sealed to us by its sender.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,13 +239,27 @@ fn kicked(name: &str, reason: Option<&str>, by: &str) -> Lines {
     )
 }
 
+/// A message, or an action (`/me waves`), which both the screen and the log
+/// show as `* bob waves`, as IRC clients do.
 fn said(from: &str, text: &str) -> Lines {
-    Lines {
-        screen: Some(Shown::Chat(ScreenLine::Chat {
+    let screen = match wire::action_of(text) {
+        Some(action) => ScreenLine::Text(format!("* {from} {action}")),
+        None => ScreenLine::Chat {
             from: from.to_string(),
             text: text.to_string(),
-        })),
-        log: Some(format!("[{from}] {text}")),
+        },
+    };
+    Lines {
+        screen: Some(Shown::Chat(screen)),
+        log: Some(said_line(from, text)),
+    }
+}
+
+/// How the chat log keeps what `from` said: `[bob] hi`, or `* bob waves`.
+pub(super) fn said_line(from: &str, text: &str) -> String {
+    match wire::action_of(text) {
+        Some(action) => format!("* {from} {action}"),
+        None => format!("[{from}] {text}"),
     }
 }
 
@@ -272,13 +286,14 @@ fn unopened(from: &str, why: &str) -> Lines {
 /// A message said before we came, with the time it was said.
 fn history(at: DateTime<Utc>, from: &str, text: &str) -> Lines {
     let at = at.with_timezone(&Local);
+    let said = said_line(from, text);
     Lines {
         screen: Some(Shown::Own(ScreenLine::Text(format!(
-            "{} [{from}] {text}",
+            "{} {said}",
             at.format("%H:%M")
         )))),
         log: Some(format!(
-            "* history, said {}: [{from}] {text}",
+            "* history, said {}: {said}",
             at.format("%Y-%m-%d %H:%M:%S")
         )),
     }
@@ -396,5 +411,39 @@ mod tests {
             Some("The lobby has ended (the leader left)."),
             Some("* lobby ended: the leader left"),
         );
+    }
+
+    #[test]
+    fn an_action_reads_as_star_name_action_live_and_replayed() {
+        let member = Role::Member { leader: "alice" };
+        let waves = || LobbyEvent::Msg {
+            from: "bob".into(),
+            text: "/me waves".into(),
+        };
+        check(waves(), member, Some("* bob waves"), Some("* bob waves"));
+        check(
+            waves(),
+            Role::Leader,
+            Some("* bob waves"),
+            Some("* bob waves"),
+        );
+        // Only the mark with a space and an action after it makes an action.
+        let meow = LobbyEvent::Msg {
+            from: "bob".into(),
+            text: "/meow".into(),
+        };
+        check(meow, member, Some("[bob] /meow"), Some("[bob] /meow"));
+        let at = crate::wire::parse_stamp("2026-12-03T07:30:05Z").unwrap();
+        let replayed = LobbyEvent::History {
+            at,
+            from: "bob".into(),
+            text: "/me waves".into(),
+        };
+        let got = lines(&replayed, member);
+        let Some(Shown::Own(ScreenLine::Text(shown))) = got.screen else {
+            panic!("{got:?}");
+        };
+        assert!(shown.ends_with(" * bob waves"), "{shown}");
+        assert!(got.log.unwrap().ends_with(": * bob waves"));
     }
 }

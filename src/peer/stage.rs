@@ -85,6 +85,9 @@ pub(super) struct Leading {
     pub(super) invitations: Invitations,
     /// Set until the first chat requests have their tickets.
     pub(super) opening: Option<Opening>,
+    /// Who is in the lobby besides us, as the hub's notices tell it: for
+    /// Tab to complete (at most `MAX_MEMBERS`).
+    pub(super) members: Vec<String>,
 }
 
 pub(super) struct Membership {

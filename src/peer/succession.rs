@@ -282,6 +282,11 @@ impl App {
             log: membership.log.take(),
             invitations: Invitations::started(&me, &[]),
             opening: None,
+            members: membership
+                .members
+                .into_iter()
+                .filter(|m| *m != me)
+                .collect(),
         })
     }
 

@@ -38,6 +38,35 @@ pub fn check_reason(why: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// What a message's text begins with when it is an action (`/me waves`,
+/// shown as `* bob waves`): a marked `MSG`, so a peer that knows no actions
+/// still shows it readably (`[bob] /me waves`), and the history, the
+/// numbering and succession carry it as they carry any message.
+pub const ACTION_MARK: &str = "/me ";
+
+/// The longest action, in bytes: with its mark it fits one `HISTORY` line,
+/// so a late joiner sees it whole, and as an action.
+pub const MAX_ACTION: usize = MAX_HISTORY_TEXT - ACTION_MARK.len();
+
+/// The text of the `MSG` that does `action`: checked as any message's text
+/// is, and at most `MAX_ACTION` bytes.
+pub fn action_text(action: &str) -> Result<String, ParseError> {
+    check_text(action)?;
+    if action.len() > MAX_ACTION {
+        return Err(ParseError::new(
+            ErrorCode::TextTooLong,
+            format!("an action is at most {MAX_ACTION} bytes"),
+        ));
+    }
+    Ok(format!("{ACTION_MARK}{action}"))
+}
+
+/// The action a message's text does, if it is one.
+pub fn action_of(text: &str) -> Option<&str> {
+    let action = text.strip_prefix(ACTION_MARK)?.trim_start_matches(' ');
+    (!action.is_empty()).then_some(action)
+}
+
 /// `time` as a `HISTORY` line stamps it, to the second.
 pub fn stamp(time: DateTime<Utc>) -> DateTime<Utc> {
     time.trunc_subsecs(0)
@@ -188,5 +217,22 @@ mod tests {
             assert!(pieces.iter().all(|p| !p.starts_with(' ')), "{pieces:?}");
             assert_eq!(pieces.len(), text.len().div_ceil(MAX_HISTORY_TEXT).max(1));
         }
+    }
+
+    #[test]
+    fn an_action_is_a_marked_message_that_fits_one_history_line() {
+        assert_eq!(action_text("waves").unwrap(), "/me waves");
+        assert_eq!(action_of("/me waves"), Some("waves"));
+        assert_eq!(action_of("/me   waves  "), Some("waves  "));
+        assert_eq!(action_of("/me "), None);
+        assert_eq!(action_of("/meow"), None);
+        assert_eq!(action_of("waves"), None);
+        let longest = "w".repeat(MAX_ACTION);
+        let text = action_text(&longest).unwrap();
+        assert_eq!(history_pieces(&text), [text.as_str()]);
+        let err = action_text(&format!("{longest}w")).unwrap_err();
+        assert_eq!(err.code, ErrorCode::TextTooLong);
+        assert_eq!(action_text(" waves").unwrap_err().code, ErrorCode::BadArgs);
+        assert_eq!(action_text("a\u{7}b").unwrap_err().code, ErrorCode::BadText);
     }
 }

@@ -18,6 +18,7 @@ mod files_faults;
 mod hardening;
 mod hostile;
 mod ipv6;
+mod irc;
 mod key_log;
 mod lobby;
 mod lobby_commands;

@@ -122,6 +122,25 @@ fn a_message_arriving_mid_typing_goes_above_the_line_being_typed() {
 }
 
 #[test]
+fn tab_completes_a_command_and_a_name_in_the_lobby() {
+    let (_server, alice, mut bob) = bob_in_alices_lobby(&[]);
+    bob.press("/ms\t");
+    bob.wait_until("the command completed", |rows, row, _| {
+        rows[row].trim_end() == "> /msg"
+    });
+    bob.press("AL\t");
+    bob.wait_until("alice's name completed", |rows, row, _| {
+        rows[row].trim_end() == "> /msg alice"
+    });
+    bob.press("psst\r");
+    see(&alice, "psst");
+    bob.wait_until("an empty line", |rows, row, _| rows[row].trim_end() == ">");
+    bob.press("\x04");
+    see(&alice, "Peer ('bob') is offline");
+    assert!(bob.wait().success());
+}
+
+#[test]
 fn a_long_turkish_message_arrives_whole_in_several_parts() {
     let (_server, alice, mut bob) = bob_in_alices_lobby(&["--color", "never"]);
     // No colour, and no dimmed notices, with --color never.

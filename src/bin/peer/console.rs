@@ -3,8 +3,8 @@
 //!
 //! Piped, input is read line by line and every line printed as it comes,
 //! exactly as a script expects. At a terminal (standard input and output
-//! both), a line editor (`rustyline`) reads the lines, with editing and
-//! history, and everything printed, `--trace` lines included, goes through
+//! both), a line editor (`rustyline`) reads the lines, with editing,
+//! history and Tab completion, and everything printed, `--trace` lines included, goes through
 //! its external printer, which draws it above the line being typed and then
 //! redraws the prompt and the half-typed text.
 //!
@@ -19,14 +19,18 @@ use std::time::Duration;
 
 use chrono::Local;
 use crossbeam_channel::{Receiver, Sender};
+use rustyline::completion::Completer;
 use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
+use rustyline::validate::Validator;
 use rustyline::{
-    Cmd, ConditionalEventHandler, Editor, Event, EventContext, EventHandler, ExternalPrinter,
-    KeyCode, KeyEvent, Modifiers, RepeatCount,
+    Cmd, ConditionalEventHandler, Context, Editor, Event, EventContext, EventHandler,
+    ExternalPrinter, Helper, KeyCode, KeyEvent, Modifiers, RepeatCount,
 };
 
-use p2pchat::peer::{Input, Want};
+use p2pchat::peer::{Input, LobbyNames, Want};
 use p2pchat::screen::{ScreenLine, Style};
 
 /// What the prompt of the line being typed looks like at a terminal. The
@@ -99,9 +103,37 @@ pub(crate) fn print_plain(lines: &Receiver<ScreenLine>, style: Style) {
 /// The most lines `print_plain` writes at once, after the first.
 const BURST: usize = 256;
 
+/// What Tab completes: the commands, and who is in the lobby
+/// (`p2pchat::peer::complete`); the editor's other helps are left as they
+/// were.
+struct Tab(LobbyNames);
+
+impl Completer for Tab {
+    type Candidate = String;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
+        Ok(p2pchat::peer::complete(line, pos, &self.0.get()))
+    }
+}
+
+impl Hinter for Tab {
+    type Hint = String;
+}
+
+impl Highlighter for Tab {}
+
+impl Validator for Tab {}
+
+impl Helper for Tab {}
+
 /// The line editor, and a printer that draws above the line it edits.
 pub(crate) struct LineEditor {
-    editor: Editor<(), DefaultHistory>,
+    editor: Editor<Tab, DefaultHistory>,
     desk: Arc<Desk>,
 }
 
@@ -179,8 +211,9 @@ impl ConditionalEventHandler for Ending {
 impl LineEditor {
     /// A line editor on the terminal, with a printer for the screen thread
     /// and one for `--trace` lines.
-    pub(crate) fn start() -> io::Result<(LineEditor, AbovePrinter, AbovePrinter)> {
-        let mut editor = Editor::<(), DefaultHistory>::new().map_err(io::Error::other)?;
+    pub(crate) fn start(names: LobbyNames) -> io::Result<(LineEditor, AbovePrinter, AbovePrinter)> {
+        let mut editor = Editor::<Tab, DefaultHistory>::new().map_err(io::Error::other)?;
+        editor.set_helper(Some(Tab(names)));
         let desk = Arc::new(Desk {
             state: Mutex::new(DeskState {
                 phase: Phase::Idle,

@@ -21,7 +21,8 @@ use p2pchat::crypto::Fingerprint;
 use p2pchat::discovery;
 use p2pchat::lobby::{self, InvitePolicy};
 use p2pchat::peer::{
-    Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, Peer, PeerConfig, Want,
+    Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, LobbyNames, Peer,
+    PeerConfig, Want,
 };
 use p2pchat::screen::{ColorChoice, ScreenLine, Style};
 use p2pchat::trace::Trace;
@@ -237,9 +238,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (screen, screen_rx) = bounded::<ScreenLine>(SCREEN_CAPACITY);
     // Dropped when the screen thread ends, however it ends.
     let (printing, printer_gone) = bounded::<()>(0);
+    let names = LobbyNames::default();
     let keys = Keys {
         wants: wants_rx,
         input,
+        names: names.clone(),
     };
     let printer = start_console(at_terminal, style, keys, screen_rx, printing)?;
     let result = peer.run(Console {
@@ -247,6 +250,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         screen,
         wants: Some(wants),
         secrets_unseen: io::stdin().is_terminal(),
+        names: at_terminal.then_some(names),
     });
     // `run` has dropped the screen's sender, so the screen thread ends once
     // it has written what is left, unless a write to standard output blocks
@@ -315,6 +319,8 @@ fn style(args: &Args) -> Style {
 struct Keys {
     wants: Receiver<Want>,
     input: Sender<Input>,
+    /// Who is in the lobby, for Tab at a terminal.
+    names: LobbyNames,
 }
 
 /// Starts the keyboard and screen threads: the line editor and its
@@ -331,9 +337,13 @@ fn start_console(
 ) -> io::Result<thread::JoinHandle<()>> {
     let keyboard = thread::Builder::new().name("keyboard".into());
     let printer = thread::Builder::new().name("screen".into());
-    let Keys { wants, input } = keys;
+    let Keys {
+        wants,
+        input,
+        names,
+    } = keys;
     if at_terminal {
-        let (editor, above, mut trace_above) = LineEditor::start()?;
+        let (editor, above, mut trace_above) = LineEditor::start(names)?;
         if io::stderr().is_terminal() {
             p2pchat::trace::print_with(move |text| {
                 let line = ScreenLine::Trace(text.to_string());
