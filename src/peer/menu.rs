@@ -313,11 +313,12 @@ impl App {
             id,
             lobby_id,
             log,
-            invitations: Invitations::started(&me, &names),
+            invitations: Invitations::started(&me, &names, self.now.at),
             opening: Some(Opening {
                 asked: names.len(),
                 ready: Vec::new(),
             }),
+            someone_joined: false,
         })
     }
 
@@ -356,6 +357,9 @@ impl App {
             Ok(ready) => opening.ready.push(ready),
             Err(why) => {
                 leading.invitations.answered(&name);
+                let log = leading.log;
+                self.out
+                    .log(log, format!("* could not invite {name}: {why}"));
                 self.say(format!("{name}: {why}"));
             }
         }
@@ -387,6 +391,9 @@ impl App {
             self.send_invitation(lobby, &me, contact, ticket);
         }
         self.say(format!("You lead this lobby. {LOBBY_HELP}"));
+        if let Stage::Leading(leading) = &self.stage {
+            self.show_still_asked(leading);
+        }
     }
 
     /// Starts an inviter thread that sends `contact` a chat request.

@@ -2,6 +2,8 @@
 //! (a menu, waiting for the registry, starting a lobby, leading one, a
 //! member of one), each with what that stage has.
 
+use std::time::Instant;
+
 use crate::crypto::IdentityKey;
 use crate::wire::{Contact, ToLeader, ToMember};
 
@@ -85,6 +87,9 @@ pub(super) struct Leading {
     pub(super) invitations: Invitations,
     /// Set until the first chat requests have their tickets.
     pub(super) opening: Option<Opening>,
+    /// Whether anyone has come in yet: until then a line said reaches
+    /// nobody now, and the leader is told so.
+    pub(super) someone_joined: bool,
 }
 
 pub(super) struct Membership {
@@ -164,4 +169,6 @@ pub(super) struct Pending {
     pub(super) from: String,
     /// The key the leader proved in the TLS handshake; none in plain text.
     pub(super) proved: Option<IdentityKey>,
+    /// When it came: the answer window (our invite timeout) began then.
+    pub(super) arrived: Instant,
 }

@@ -280,8 +280,9 @@ impl App {
             id,
             lobby_id,
             log: membership.log.take(),
-            invitations: Invitations::started(&me, &[]),
+            invitations: Invitations::started(&me, &[], self.now.at),
             opening: None,
+            someone_joined: true,
         })
     }
 
