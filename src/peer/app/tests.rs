@@ -313,7 +313,7 @@ fn lines_typed_while_the_registry_answers_are_kept_in_order() {
             "bob                               10.0.0.2                                 7002",
             "2 users online.",
             MENU_PROMPT,
-            "Please type 1, 2 or 3 (or /quit).",
+            "Please type 1, 2 or 3 (or /contacts, /remove <name>, /quit).",
             MENU_PROMPT,
         ],
     );

@@ -325,7 +325,7 @@ fn how_each_invitation_ended_is_in_the_leaders_log_too() {
             "notice: Sending chat requests to carol...",
             "registry: Ticket(1, carol, None)",
             "log 1: * could not invite carol: offline",
-            "carol: offline",
+            "carol: offline; /remove carol at the menu takes them off your list",
             "lobby 1: Close(LEADER_LEFT)",
             "log 1: * lobby ended: nobody could be invited",
             "notice: The lobby has ended (nobody could be invited).",
@@ -393,5 +393,32 @@ fn requests_answered_busy_in_a_chat_are_told_back_at_the_menu() {
             // Told once.
             "registry: List(Menu)".into(),
         ]
+    );
+}
+
+#[test]
+fn the_conversation_list_is_shown_and_edited_at_the_menu() {
+    let mut app = with_carol();
+    check(
+        &mut app,
+        vec![
+            line("/contacts"),
+            line("/remove dave"),
+            line("/remove CAROL"),
+            line("/contacts"),
+            line("3"),
+        ],
+        &[
+            "Your conversation list ('3' invites them): carol. /remove <name> takes one off.",
+            MENU_PROMPT,
+            "dave is not on your conversation list; /contacts shows it.",
+            MENU_PROMPT,
+            "Removed CAROL from your conversation list.",
+            MENU_PROMPT,
+            "Your conversation list is empty: search a user with '2' and add them.",
+            MENU_PROMPT,
+            "Your conversation list is empty: search a user with '2' and add them first.",
+            MENU_PROMPT,
+        ],
     );
 }
