@@ -498,3 +498,22 @@ fn an_invitee_answers_within_its_own_window_and_says_how_long_it_is() {
     see(&alice, "bob: no answer");
     see(&alice, "The lobby has ended (nobody else is in it).");
 }
+
+/// A request answered busy while its user was in a chat is told to that
+/// user back at the menu.
+#[test]
+fn a_request_answered_busy_in_a_chat_is_told_at_the_menu() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let alice = joined(&server, logs.path(), "alice");
+    let bob = joined(&server, logs.path(), "bob");
+    let erin = joined(&server, logs.path(), "erin");
+    add(&alice, "bob");
+    lobby(&alice, "alice", &[&bob]);
+    add(&erin, "bob");
+    erin.type_line("3");
+    see(&erin, "bob: busy (in a chat)");
+    bob.type_line("/leave");
+    see(&bob, p2pchat::peer::MENU_PROMPT);
+    see(&bob, "erin tried to reach you at ");
+}
