@@ -15,6 +15,7 @@ use crate::wire::{BusyReason, Contact, ToMember};
 use super::effect::{Answer, Effect, Effects, Incoming, LogFailure, LogId, Now};
 use super::file_book::FileBook;
 use super::keys::Keyring;
+use super::missed::Missed;
 use super::msg::{Asker, FromLeader};
 use super::repeats::Repeats;
 use super::sealed::Replays;
@@ -55,6 +56,8 @@ pub(super) struct App {
     pub(super) now: Now,
     /// The files offered both ways and moving (`files.rs`).
     pub(super) files: FileBook,
+    /// Chat requests answered busy, to tell the user at the menu.
+    pub(super) missed: Missed,
 }
 
 impl App {
@@ -78,6 +81,7 @@ impl App {
             replays: Replays::default(),
             keys: None,
             now,
+            missed: Missed::default(),
         }
     }
 
@@ -87,6 +91,7 @@ impl App {
         self.now = now;
         let flow = self.dispatch(input);
         self.forget_offers_out_of_lobby();
+        self.tell_missed();
         (flow, self.out.take())
     }
 

@@ -10,6 +10,7 @@ use crate::wire::BusyReason;
 
 use super::app::App;
 use super::effect::{Answer, ChatRequest, Effect};
+use super::invitations::in_seconds;
 use super::msg::RegistryAsk;
 use super::stage::{Pending, Stage, Wait};
 use super::tls::{LinkError, proved_key_is};
@@ -34,7 +35,7 @@ impl App {
             busy => busy,
         };
         if let Some(reason) = busy {
-            return self.answer(request, Answer::Busy(reason));
+            return self.answer_busy(request, &from, reason);
         }
         // Only a request the user would be asked about needs its
         // ticket checked; a busy answer tells a forger nothing.
@@ -51,6 +52,7 @@ impl App {
             request,
             from,
             proved,
+            arrived: self.now.at,
         });
     }
 
@@ -66,19 +68,47 @@ impl App {
             // Withdrawn meanwhile, or the peer is quitting.
             return;
         };
-        let Pending { proved, .. } = self.checking.remove(at);
+        let Pending {
+            proved, arrived, ..
+        } = self.checking.remove(at);
         if let Err(why) = judge(&from, &self.my_name(), proved, verdict) {
             return self.refuse_forged(&from, request, &why);
         }
         if let Some(reason) = self.busy() {
-            return self.answer(request, Answer::Busy(reason));
+            return self.answer_busy(request, &from, reason);
         }
         self.pending = Some(Pending {
             request,
             from,
             proved,
+            arrived,
         });
         self.prompt();
+        // The window is ours (`--invite-timeout`): the request is withdrawn
+        // when it ends, or sooner if the leader gives up first.
+        let spent = self.now.at.saturating_duration_since(arrived);
+        let left = self.config.invite_timeout.saturating_sub(spent);
+        self.say(format!("You have {} to answer.", in_seconds(left)));
+    }
+
+    /// Answers busy; one that came while the user was in a chat or asked
+    /// about another request is told to the user back at the menu.
+    fn answer_busy(&mut self, request: u64, from: &str, reason: BusyReason) {
+        if reason != BusyReason::Unsaid {
+            self.missed.busy(from, self.now.utc);
+        }
+        self.answer(request, Answer::Busy(reason));
+    }
+
+    /// Tells the user, back at the menu with no question open, of the
+    /// requests answered busy meanwhile.
+    pub(super) fn tell_missed(&mut self) {
+        if !matches!(self.stage, Stage::Menu) || self.pending.is_some() {
+            return;
+        }
+        for line in self.missed.take() {
+            self.notice(line);
+        }
     }
 
     /// Why the user cannot be asked about a chat request now, if not.

@@ -77,7 +77,10 @@ impl Inviter {
         Ok(match first {
             FirstLine::Line(answer) => return self.answered(addr, conn, answer),
             FirstLine::Malformed(line) => Outcome::Unreachable(format!("it answered {line:?}")),
-            FirstLine::Closed => Outcome::Unreachable("it closed the connection".into()),
+            // A peer that heard the request closes without a line only when
+            // it withdrew it: its own answer window ran out, or it quit
+            // mid-question. Either way nobody answered.
+            FirstLine::Closed => Outcome::NoAnswer,
             FirstLine::Unreadable => Outcome::Unreachable("it sent an unreadable line".into()),
             FirstLine::GaveUp => {
                 let _ = conn.socket().shutdown(Shutdown::Both);

@@ -11,6 +11,7 @@ use super::app::App;
 use super::commands::LobbyInput;
 use super::effect::{ConnId, Effect, LobbyAnswer, LobbyCommand, LogId, MembersFor};
 use super::files::Route;
+use super::invitations::in_seconds;
 use super::msg::Outcome;
 use super::render::{self, LobbyEvent, Role, said_line};
 use super::stage::{Leading, Stage, Start};
@@ -38,6 +39,9 @@ impl App {
                 for piece in self.pieces(text) {
                     self.to_lobby(id, LobbyCommand::Say(piece.to_string()));
                     self.out.log(leading.log, said_line(&self.my_name(), piece));
+                }
+                if !leading.someone_joined {
+                    self.said_to_nobody();
                 }
             }
             LobbyInput::Action(text) => {
@@ -135,7 +139,12 @@ impl App {
 
     fn on_members(&mut self, lobby: u64, what: MembersFor, names: &[String]) {
         match what {
-            MembersFor::Show => self.show_members(names),
+            MembersFor::Show => {
+                self.show_members(names);
+                if let Stage::Leading(leading) = &self.stage {
+                    self.show_still_asked(leading);
+                }
+            }
             MembersFor::Invite(name) => {
                 let Some(mut leading) = self.take_leading(lobby) else {
                     return;
@@ -215,6 +224,7 @@ impl App {
             return;
         }
         leading.invitations.answered(&name);
+        let log = leading.log;
         let (report, status) = match outcome {
             Outcome::Accepted { addr, conn, .. } => {
                 // Everyone hears `JOINED` from the hub instead.
@@ -234,10 +244,41 @@ impl App {
             }
         };
         if let Some(status) = status {
+            // The leader's log keeps how it ended, as the members' logs do
+            // (an accepted one is logged as the hub's `JOINED`).
+            self.out.log(log, format!("* {report}"));
             self.to_lobby(lobby, LobbyCommand::Invitation { name, status });
         }
         self.notice(report);
         self.maybe_end_empty_lobby();
+    }
+
+    /// A line said while nobody has come in yet: it is not lost, but the
+    /// leader should know that nobody read it yet.
+    fn said_to_nobody(&self) {
+        let kept = self.config.history;
+        if kept > 0 {
+            self.notice(format!(
+                "Nobody has joined yet: whoever does will see this line among the last {kept} said."
+            ));
+        } else {
+            self.notice("Nobody has joined yet, so nobody heard that.".to_string());
+        }
+    }
+
+    /// Who is still being asked into the lobby we lead, and how long each
+    /// has left to answer; nothing when nobody is.
+    pub(super) fn show_still_asked(&self, leading: &Leading) {
+        let window = self.config.invite_timeout;
+        let asked: Vec<String> = leading
+            .invitations
+            .still_asked(window, self.now.at)
+            .into_iter()
+            .map(|(name, left)| format!("{name} ({} left)", in_seconds(left)))
+            .collect();
+        if !asked.is_empty() {
+            self.notice(format!("Still asking: {}.", asked.join(", ")));
+        }
     }
 
     /// A leader left alone, with no chat request still open, has no lobby:
@@ -290,6 +331,9 @@ impl App {
             return;
         };
         super::names::follow(&mut leading.members, &event);
+        if matches!(event, LobbyEvent::Joined(_)) {
+            leading.someone_joined = true;
+        }
         self.out.event(leading.log, &event, Role::Leader);
         if someone_left {
             self.maybe_end_empty_lobby();

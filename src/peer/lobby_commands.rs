@@ -2,7 +2,7 @@
 //! invitations into a running lobby, private messages, kicks.
 
 use crate::crypto::Identity;
-use crate::wire::{Contact, InviteStatus, ToLeader};
+use crate::wire::{Contact, ErrorCode, InviteStatus, ToLeader};
 
 use super::app::App;
 use super::effect::{Effect, LobbyCommand, MembersFor};
@@ -52,7 +52,7 @@ impl App {
             }
             return;
         }
-        leading.invitations.sent(name, &by);
+        leading.invitations.sent(name, &by, self.now.at);
         self.out.push(Effect::ToRegistry(RegistryAsk::Ticket {
             lobby: leading.id,
             name: name.to_string(),
@@ -83,6 +83,7 @@ impl App {
                     format!(" (asked by {by})")
                 };
                 self.say(format!("Sending a chat request to {name}{asked}..."));
+                self.show_still_asked(&leading);
                 self.out
                     .log(leading.log, format!("* invited {name}{asked}"));
                 let status = InviteStatus::Sent { by };
@@ -93,11 +94,34 @@ impl App {
                 self.say(format!("{name}: {why}"));
                 let event = format!("* could not invite {name}: {why}");
                 self.out.log(leading.log, event);
-                let status = why.status();
-                self.to_lobby(leading.id, LobbyCommand::Invitation { name, status });
+                let asked = (by != me).then_some(by);
+                self.not_invited(&leading, name, asked, &why);
             }
         }
         self.stage = Stage::Leading(leading);
+    }
+
+    /// Tells the lobby why no request went out. A name the registry does
+    /// not know is nothing the lobby need hear of; only a member who asked
+    /// for it is answered.
+    fn not_invited(
+        &self,
+        leading: &Leading,
+        name: String,
+        asked: Option<String>,
+        why: &NotInvited,
+    ) {
+        match (why.status(), asked) {
+            (Some(status), _) => {
+                self.to_lobby(leading.id, LobbyCommand::Invitation { name, status })
+            }
+            (None, Some(to)) => {
+                let code = ErrorCode::NotFound;
+                let text = format!("{name} is not registered");
+                self.to_lobby(leading.id, LobbyCommand::Refuse { to, code, text });
+            }
+            (None, None) => {}
+        }
     }
 
     /// A member asked the leader's peer to invite `name`.

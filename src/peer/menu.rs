@@ -147,11 +147,45 @@ impl App {
             }
             "2" => Stage::Search,
             "3" => self.start_chat(),
-            _ => {
-                self.say("Please type 1, 2 or 3 (or /quit).");
+            "/contacts" => {
+                self.show_contacts();
                 Stage::Menu
             }
+            _ => match choice.strip_prefix("/remove") {
+                Some(name) => self.remove_contact(name.trim()),
+                None => {
+                    self.say("Please type 1, 2 or 3 (or /contacts, /remove <name>, /quit).");
+                    Stage::Menu
+                }
+            },
         }
+    }
+
+    /// The conversation list: who `3` invites.
+    fn show_contacts(&self) {
+        if self.contacts.is_empty() {
+            return self
+                .say("Your conversation list is empty: search a user with '2' and add them.");
+        }
+        let names: Vec<&str> = self.contacts.iter().map(|c| c.name.as_str()).collect();
+        self.say(format!(
+            "Your conversation list ('3' invites them): {}. /remove <name> takes one off.",
+            names.join(", ")
+        ));
+    }
+
+    /// Takes `name` off the conversation list.
+    fn remove_contact(&mut self, name: &str) -> Stage {
+        let before = self.contacts.len();
+        self.contacts.retain(|c| !c.name.eq_ignore_ascii_case(name));
+        if self.contacts.len() == before {
+            self.say(format!(
+                "{name} is not on your conversation list; /contacts shows it."
+            ));
+        } else {
+            self.say(format!("Removed {name} from your conversation list."));
+        }
+        Stage::Menu
     }
 
     /// The registry's reply to the menu or a lobby: the stage it waited in
@@ -312,12 +346,13 @@ impl App {
             id,
             lobby_id,
             log,
-            invitations: Invitations::started(&me, &names),
+            invitations: Invitations::started(&me, &names, self.now.at),
             opening: Some(Opening {
                 asked: names.len(),
                 ready: Vec::new(),
             }),
             members: Vec::new(),
+            someone_joined: false,
         })
     }
 
@@ -356,7 +391,15 @@ impl App {
             Ok(ready) => opening.ready.push(ready),
             Err(why) => {
                 leading.invitations.answered(&name);
-                self.say(format!("{name}: {why}"));
+                let log = leading.log;
+                self.out
+                    .log(log, format!("* could not invite {name}: {why}"));
+                // Each `3` asks everyone on the list again: say how to stop.
+                let hint = match why {
+                    NotInvited::Unreachable(_) => String::new(),
+                    _ => format!("; /remove {name} at the menu takes them off your list"),
+                };
+                self.say(format!("{name}: {why}{hint}"));
             }
         }
         self.opened();
@@ -387,6 +430,9 @@ impl App {
             self.send_invitation(lobby, &me, contact, ticket);
         }
         self.say(format!("You lead this lobby. {LOBBY_HINT}"));
+        if let Stage::Leading(leading) = &self.stage {
+            self.show_still_asked(leading);
+        }
     }
 
     /// Starts an inviter thread that sends `contact` a chat request.

@@ -32,6 +32,7 @@ mod lobby_stage;
 mod member_link;
 mod menu;
 mod migration;
+mod missed;
 mod msg;
 mod names;
 mod notices;

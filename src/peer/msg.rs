@@ -277,15 +277,19 @@ pub(super) enum RegistryReply {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum NotInvited {
     Offline,
+    /// The registry knows no such user: a typing mistake, most likely.
+    NotRegistered,
     Unreachable(String),
 }
 
 impl NotInvited {
-    /// What the lobby's members are told.
-    pub(super) fn status(&self) -> InviteStatus {
+    /// What the lobby's members are told: nothing of a name nobody has,
+    /// since no request went out and nobody was there to be reached.
+    pub(super) fn status(&self) -> Option<InviteStatus> {
         match self {
-            NotInvited::Offline => InviteStatus::Offline,
-            NotInvited::Unreachable(_) => InviteStatus::Unreachable,
+            NotInvited::Offline => Some(InviteStatus::Offline),
+            NotInvited::NotRegistered => None,
+            NotInvited::Unreachable(_) => Some(InviteStatus::Unreachable),
         }
     }
 }
@@ -294,6 +298,7 @@ impl std::fmt::Display for NotInvited {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             NotInvited::Offline => f.write_str("offline"),
+            NotInvited::NotRegistered => f.write_str("not registered (check the name)"),
             NotInvited::Unreachable(why) => write!(f, "unreachable ({why})"),
         }
     }

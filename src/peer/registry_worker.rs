@@ -121,6 +121,7 @@ fn ticket_for(
     let ticket = match link.invite(name) {
         Ok(ticket) => ticket,
         Err(Refused::Err(ErrorCode::Offline, _)) => return Err(NotInvited::Offline),
+        Err(Refused::Err(ErrorCode::NotFound, _)) => return Err(NotInvited::NotRegistered),
         Err(Refused::Err(_, text)) => return unreachable(text),
         Err(Refused::Link(err)) => return unreachable(err.to_string()),
         Err(other) => return unreachable(format!("the registry answered {other:?}")),

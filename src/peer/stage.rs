@@ -2,6 +2,8 @@
 //! (a menu, waiting for the registry, starting a lobby, leading one, a
 //! member of one), each with what that stage has.
 
+use std::time::Instant;
+
 use crate::crypto::IdentityKey;
 use crate::wire::{Contact, ToLeader, ToMember};
 
@@ -88,6 +90,9 @@ pub(super) struct Leading {
     /// Who is in the lobby besides us, as the hub's notices tell it: for
     /// Tab to complete (at most `MAX_MEMBERS`).
     pub(super) members: Vec<String>,
+    /// Whether anyone has come in yet: until then a line said reaches
+    /// nobody now, and the leader is told so.
+    pub(super) someone_joined: bool,
 }
 
 pub(super) struct Membership {
@@ -167,4 +172,6 @@ pub(super) struct Pending {
     pub(super) from: String,
     /// The key the leader proved in the TLS handshake; none in plain text.
     pub(super) proved: Option<IdentityKey>,
+    /// When it came: the answer window (our invite timeout) began then.
+    pub(super) arrived: Instant,
 }

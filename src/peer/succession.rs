@@ -280,13 +280,14 @@ impl App {
             id,
             lobby_id,
             log: membership.log.take(),
-            invitations: Invitations::started(&me, &[]),
+            invitations: Invitations::started(&me, &[], self.now.at),
             opening: None,
             members: membership
                 .members
                 .into_iter()
                 .filter(|m| *m != me)
                 .collect(),
+            someone_joined: true,
         })
     }
 

@@ -140,14 +140,15 @@ fn the_leader_invites_into_a_running_lobby_and_everyone_sees_the_outcome() {
     alice.type_line("/invite bob");
     see(&alice, "bob is in this lobby already.");
     alice.type_line("/invite nobody");
-    see(&alice, "nobody: unreachable (nobody is not registered)");
-    see(&bob, "nobody could not be reached");
+    see(&alice, "nobody: not registered (check the name)");
     alice.type_line("/invite alice");
     see(&alice, "That is you.");
     alice.type_line("/dance");
     see(&alice, "Unknown command /dance.");
     alice.type_line("//dance is a command");
-    see(&bob, "[alice] /dance is a command");
+    // No request went out to a name nobody has: the members heard nothing.
+    let heard = see_lines(&bob, "[alice] /dance is a command");
+    assert!(!heard.iter().any(|l| l.contains("nobody")), "{heard:#?}");
 
     // The registry from inside the lobby, which goes on meanwhile. The
     // lines' wording is the menu's; the address is in them either way.
@@ -445,4 +446,74 @@ fn members_hear_of_an_invitation_nobody_answers() {
     assert_eq!(next(&mut carol_chat), "INVITATION dave NO_ANSWER");
     see(&alice, "dave: no answer");
     dave_chat.expect_eof();
+}
+
+#[test]
+fn an_invitee_that_withdraws_the_request_did_not_answer() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let alice = joined(&server, logs.path(), "alice");
+    let carol = RawMember::join(&server, "carol");
+    let dave = RawMember::join(&server, "dave");
+    add(&alice, "carol");
+    alice.type_line("3");
+    let (mut carol_chat, _) = carol.accept("alice");
+
+    // Dave's peer reads the request and closes, as a real one does when
+    // its own answer window runs out before the leader's.
+    alice.type_line("/invite dave");
+    let mut dave_chat = Client::accept(&dave.listener);
+    assert!(next(&mut dave_chat).starts_with("CHAT_REQUEST alice "));
+    drop(dave_chat);
+    assert_eq!(next(&mut carol_chat), "INVITATION dave SENT alice");
+    assert_eq!(next(&mut carol_chat), "INVITATION dave NO_ANSWER");
+    see(&alice, "dave: no answer");
+    // The log is flushed before the app waits again: one more round trip.
+    alice.type_line("/who");
+    see(&alice, "Members: ");
+    let alice_log = log_of(logs.path(), "alice");
+    assert!(alice_log.contains("* dave: no answer"), "{alice_log}");
+}
+
+/// LAB.md: `--invite-timeout` on the leader is how long it waits; a real
+/// invitee answers within its own, which it shows, and when that runs out
+/// first the leader reads no answer.
+#[test]
+fn an_invitee_answers_within_its_own_window_and_says_how_long_it_is() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let alice = joined(&server, logs.path(), "alice");
+    let mut config = peer_config(server.addr(), logs.path());
+    config.invite_timeout = Duration::from_millis(1400);
+    let bob = joined_with(config, "bob");
+    add(&alice, "bob");
+    alice.type_line("3");
+    see(&alice, "Still asking: bob (30 seconds left).");
+    see(&bob, "Chat request from 'alice'");
+    see(&bob, "You have 1 second to answer.");
+    see(
+        &bob,
+        "The chat request from 'alice' was withdrawn: it was not answered in time.",
+    );
+    see(&alice, "bob: no answer");
+    see(&alice, "The lobby has ended (nobody else is in it).");
+}
+
+/// A request answered busy while its user was in a chat is told to that
+/// user back at the menu.
+#[test]
+fn a_request_answered_busy_in_a_chat_is_told_at_the_menu() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let alice = joined(&server, logs.path(), "alice");
+    let bob = joined(&server, logs.path(), "bob");
+    let erin = joined(&server, logs.path(), "erin");
+    add(&alice, "bob");
+    lobby(&alice, "alice", &[&bob]);
+    add(&erin, "bob");
+    erin.type_line("3");
+    see(&erin, "bob: busy (in a chat)");
+    bob.type_line("/leave");
+    see(&bob, p2pchat::peer::MENU_PROMPT);
+    see(&bob, "erin tried to reach you at ");
 }

@@ -415,6 +415,7 @@ const PEER_PLAIN: &[&str] = &[
     "src/peer/commands.rs",
     "src/peer/render.rs",
     "src/peer/repeats.rs",
+    "src/peer/missed.rs",
     "src/peer/effect.rs",
     "src/peer/files.rs",
     "src/peer/file_news.rs",

@@ -332,7 +332,7 @@ fn lines_typed_while_the_registry_answers_are_kept_in_order() {
             "bob                               10.0.0.2                                 7002",
             "2 users online.",
             MENU_PROMPT,
-            "Please type 1, 2 or 3 (or /quit).",
+            "Please type 1, 2 or 3 (or /contacts, /remove <name>, /quit).",
             MENU_PROMPT,
         ],
     );
@@ -425,10 +425,24 @@ fn a_chat_request_is_checked_then_asked_or_answered_busy_by_stage() {
     let mut app = joined();
     let first = request(1, "alice", Some("T1"));
     check(&mut app, vec![first], &["registry: Check(1, alice, T1)"]);
-    check(&mut app, vec![checked(1, "alice", "bob")], &[ACCEPT_PROMPT]);
-    // One at a time: another request meanwhile is answered busy.
+    check(
+        &mut app,
+        vec![checked(1, "alice", "bob")],
+        &[ACCEPT_PROMPT, "You have 30 seconds to answer."],
+    );
+    // One at a time: another request meanwhile is answered busy, and told
+    // once the user is free.
     let second = request(2, "carol", Some("T2"));
-    check(&mut app, vec![second], &["answer 2: Busy(Answering)"]);
+    let utc = chrono::DateTime::parse_from_rfc3339("2026-01-02T10:42:00Z")
+        .unwrap()
+        .to_utc();
+    let at = Now { utc, ..now() };
+    let (_, got) = app.handle(second, at);
+    assert_eq!(
+        got.iter().map(describe).collect::<Vec<_>>(),
+        ["answer 2: Busy(Answering)"]
+    );
+    let local = utc.with_timezone(&chrono::Local).format("%H:%M");
     check(
         &mut app,
         vec![line("hmm"), line("reject")],
@@ -438,6 +452,7 @@ fn a_chat_request_is_checked_then_asked_or_answered_busy_by_stage() {
             "answer 1: Reject",
             "Rejected the chat request from 'alice'.",
             MENU_PROMPT,
+            &format!("notice: carol tried to reach you at {local}, while you were busy."),
         ],
     );
 }

@@ -2,11 +2,11 @@
 //! an `Effect::Lobby` and each answer of the hub an `Incoming::Lobby`.
 
 use crate::lobby::Notice;
-use crate::wire::{ErrorCode, ParseError};
+use crate::wire::{BusyReason, ErrorCode, ParseError};
 
 use crate::peer::app::App;
 use crate::peer::effect::{ConnId, Incoming, LobbyAnswer, MembersFor};
-use crate::peer::msg::{Asker, Outcome, RegistryReply};
+use crate::peer::msg::{Asker, NotInvited, Outcome, RegistryReply};
 use crate::peer::{LOBBY_HINT, MENU_PROMPT};
 
 use super::{check, contact, joined, line, now, reply};
@@ -66,9 +66,12 @@ pub(super) fn leading() -> App {
             "registry: Ticket(1, carol, None)",
             "start: inviter of carol into lobby 1",
             &format!("You lead this lobby. {LOBBY_HINT}"),
-            // The line typed while the hub started, said once it runs.
+            "notice: Still asking: carol (30 seconds left).",
+            // The line typed while the hub started, said once it runs,
+            // and nobody is there to read it yet.
             "lobby 1: Say(early)",
             "log 1: [bob] early",
+            "notice: Nobody has joined yet: whoever does will see this line among the last 20 said.",
         ],
     );
     app
@@ -117,6 +120,7 @@ fn the_leaders_who_and_msg_go_to_the_hub_and_its_answers_are_shown() {
         &[
             "lobby 1: Members(Show)",
             "Members: bob, carol",
+            "notice: Still asking: carol (30 seconds left).",
             "lobby 1: Tell(carol, hi there)",
             "log 1: [you -> Carol] hi there",
             "[you -> Carol] hi there",
@@ -228,6 +232,7 @@ fn a_leader_left_alone_asks_the_hub_and_ends_the_lobby() {
             members(MembersFor::EmptyCheck, &["bob"]),
         ],
         &[
+            "log 1: * carol: rejected your chat request",
             "lobby 1: Invitation(carol, REJECTED)",
             "notice: carol: rejected your chat request",
             "lobby 1: Members(EmptyCheck)",
@@ -263,6 +268,157 @@ fn an_accepted_connection_passes_through_the_core_by_number() {
             "lobby 1: Members(EmptyCheck)",
             // An answer into a lobby that has ended: the invitee hears so.
             "turn away 6: CLOSED LEADER_LEFT",
+        ],
+    );
+}
+
+fn ticket(name: &str, by: Option<&str>, result: Result<(), NotInvited>) -> Incoming {
+    reply(RegistryReply::Ticket {
+        lobby: 1,
+        name: name.into(),
+        by: by.map(str::to_string),
+        result: result.map(|()| (contact(name, 4), "T2".into())),
+    })
+}
+
+#[test]
+fn how_each_invitation_ended_is_in_the_leaders_log_too() {
+    let mut app = leading();
+    check(
+        &mut app,
+        vec![
+            Incoming::Invited {
+                lobby: 1,
+                name: "carol".into(),
+                outcome: Outcome::Busy(BusyReason::InChat),
+            },
+            members(MembersFor::EmptyCheck, &["bob"]),
+        ],
+        &[
+            "log 1: * carol: busy (in a chat)",
+            "lobby 1: Invitation(carol, BUSY)",
+            "notice: carol: busy (in a chat)",
+            "lobby 1: Members(EmptyCheck)",
+            "lobby 1: Close(LEADER_LEFT)",
+            "log 1: * lobby ended: nobody else is in it",
+            "notice: The lobby has ended (nobody else is in it).",
+            MENU_PROMPT,
+        ],
+    );
+    // At the start too: a first invitee who cannot be asked is logged.
+    let mut app = with_carol();
+    let started = answer(LobbyAnswer::Started {
+        lobby: 1,
+        result: Ok(None),
+    });
+    check(
+        &mut app,
+        vec![
+            line("3"),
+            started,
+            ticket("carol", None, Err(NotInvited::Offline)),
+        ],
+        &[
+            "lobby 1: Start",
+            "open log 1: bob in bob's",
+            "log 1: * lobby started by bob",
+            "notice: Sending chat requests to carol...",
+            "registry: Ticket(1, carol, None)",
+            "log 1: * could not invite carol: offline",
+            "carol: offline; /remove carol at the menu takes them off your list",
+            "lobby 1: Close(LEADER_LEFT)",
+            "log 1: * lobby ended: nobody could be invited",
+            "notice: The lobby has ended (nobody could be invited).",
+            MENU_PROMPT,
+        ],
+    );
+}
+
+#[test]
+fn a_name_nobody_has_is_not_news_to_the_lobby() {
+    let mut app = leading();
+    let asked = Incoming::Notice(Notice::InviteAsked {
+        by: "carol".into(),
+        name: "zed".into(),
+    });
+    check(
+        &mut app,
+        vec![
+            line("/invite nobody"),
+            members(MembersFor::Invite("nobody".into()), &["bob", "carol"]),
+            ticket("nobody", None, Err(NotInvited::NotRegistered)),
+            asked,
+            ticket("zed", Some("carol"), Err(NotInvited::NotRegistered)),
+        ],
+        &[
+            "lobby 1: Members(Invite(\"nobody\"))",
+            "registry: Ticket(1, nobody, None)",
+            "nobody: not registered (check the name)",
+            "log 1: * could not invite nobody: not registered (check the name)",
+            // Only the member who asked hears of it.
+            "carol asks you to invite zed.",
+            "registry: Ticket(1, zed, Some(\"carol\"))",
+            "zed: not registered (check the name)",
+            "log 1: * could not invite zed: not registered (check the name)",
+            "lobby 1: Refuse(carol, zed is not registered)",
+        ],
+    );
+}
+
+#[test]
+fn requests_answered_busy_in_a_chat_are_told_back_at_the_menu() {
+    use chrono::TimeZone;
+    let mut app = leading();
+    let utc = chrono::Utc.with_ymd_and_hms(2026, 1, 2, 10, 42, 0).unwrap();
+    let at = super::now().at;
+    let mut effects = Vec::new();
+    for input in [
+        super::request(5, "erin", Some("T5")),
+        line("/leave"),
+        line("1"),
+    ] {
+        let (_, got) = app.handle(input, crate::peer::effect::Now { at, utc });
+        effects.extend(got.iter().map(super::describe));
+    }
+    let local = utc.with_timezone(&chrono::Local).format("%H:%M");
+    assert_eq!(
+        effects,
+        [
+            "answer 5: Busy(InChat)".to_string(),
+            "lobby 1: Close(LEADER_LEFT)".into(),
+            "log 1: * lobby ended: you left".into(),
+            "notice: The lobby has ended (you left).".into(),
+            MENU_PROMPT.into(),
+            format!("notice: erin tried to reach you at {local}, while you were busy."),
+            // Told once.
+            "registry: List(Menu)".into(),
+        ]
+    );
+}
+
+#[test]
+fn the_conversation_list_is_shown_and_edited_at_the_menu() {
+    let mut app = with_carol();
+    check(
+        &mut app,
+        vec![
+            line("/contacts"),
+            line("/remove dave"),
+            line("/remove CAROL"),
+            line("/contacts"),
+            line("3"),
+        ],
+        &[
+            "Your conversation list ('3' invites them): carol. /remove <name> takes one off.",
+            MENU_PROMPT,
+            "dave is not on your conversation list; /contacts shows it.",
+            MENU_PROMPT,
+            "Removed CAROL from your conversation list.",
+            MENU_PROMPT,
+            "Your conversation list is empty: search a user with '2' and add them.",
+            MENU_PROMPT,
+            "Your conversation list is empty: search a user with '2' and add them first.",
+            MENU_PROMPT,
         ],
     );
 }
