@@ -318,6 +318,7 @@ impl App {
                 asked: names.len(),
                 ready: Vec::new(),
             }),
+            asked_to_end: false,
         })
     }
 

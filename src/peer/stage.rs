@@ -85,6 +85,8 @@ pub(super) struct Leading {
     pub(super) invitations: Invitations,
     /// Set until the first chat requests have their tickets.
     pub(super) opening: Option<Opening>,
+    /// Set when `/end` asked the user, so the next line is the answer.
+    pub(super) asked_to_end: bool,
 }
 
 pub(super) struct Membership {

@@ -282,6 +282,7 @@ impl App {
             log: membership.log.take(),
             invitations: Invitations::started(&me, &[]),
             opening: None,
+            asked_to_end: false,
         })
     }
 

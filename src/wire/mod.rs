@@ -28,7 +28,8 @@ pub use files::{
 };
 pub use key::{KEY_HALF_LEN, KeyWord};
 pub use lobby::{
-    InviteStatus, MAX_HISTORY_TEXT, MAX_REASON, check_reason, history_pieces, parse_stamp, stamp,
+    InviteStatus, LeftReason, MAX_HISTORY_TEXT, MAX_REASON, check_reason, history_pieces,
+    parse_stamp, stamp,
 };
 pub use registry::{AttemptLimit, ByeReason, Contact, HELP_TEXT, Reply, Request};
 pub use succession::{Rejoin, Succession, TOKEN_LEN, ToSeat};
