@@ -19,6 +19,7 @@ mod hardening;
 mod hostile;
 mod ipv6;
 mod key_log;
+mod leaving;
 mod lobby;
 mod lobby_commands;
 mod peer;

@@ -15,12 +15,12 @@ use p2pchat::crypto::{self, ClientAuth, Identity};
 use crate::support::{PASSWORD, PeerProcess, READ_TIMEOUT, TestServer, temp_dir};
 
 /// Short lobby timers, so that a lost leader is noticed in about a second.
-const FAST: &[&str] = &["--lobby-hello", "0.5", "--lobby-timeout", "5"];
+pub const FAST: &[&str] = &["--lobby-hello", "0.5", "--lobby-timeout", "5"];
 
 /// Starts and joins `names`; the first leads a lobby with the others,
 /// admitted in the order given.
 /// Returns the peers and their chat ports.
-fn lobby(server: &TestServer, logs: &Path, names: &[&str]) -> (Vec<PeerProcess>, Vec<u16>) {
+pub fn lobby(server: &TestServer, logs: &Path, names: &[&str]) -> (Vec<PeerProcess>, Vec<u16>) {
     lobby_led_with(server, logs, names, FAST)
 }
 
