@@ -185,10 +185,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     bob.types("/members");
     bob.sees("Members:")?;
 
-    section("alice, the leader, leaves: the lobby ends for bob");
-    alice.types("/leave");
+    section("alice, the leader, ends the lobby for everyone");
+    alice.types("/end");
     alice.sees(MENU_PROMPT)?;
-    bob.sees("The lobby has ended")?;
+    bob.sees("The lobby has ended (alice ended it for everyone)")?;
     bob.sees(MENU_PROMPT)?;
 
     section("Everyone quits");

@@ -118,7 +118,9 @@ local TO_MEMBER = {
   MEMBERS = { "+user" },
   JOINED = { "user" },
   MSG = { "from", "*text" },
-  LEFT = { "user" },
+  -- The reason (LEFT, LOST, SILENT, SLOW, TOO_LONG, KICKED) is absent
+  -- from an older leader's line.
+  LEFT = { "user", "?reason" },
   CLOSED = { "*reason" },
   ERR = ERR,
   HELLO = {},

@@ -86,6 +86,8 @@ pub(super) enum Event {
         to: Option<String>,
         reply: Sender<Result<Handed, String>>,
     },
+    /// The leader leaves; the answer is who leads now, if anyone.
+    Leave(Sender<Option<String>>),
     Close(CloseReason),
 }
 
@@ -298,6 +300,7 @@ impl Hub {
                 conn,
             } => self.rejoin(claim, proven, conn),
             Event::Handover { to, reply } => return self.handover(to.as_deref(), &reply),
+            Event::Leave(reply) => return Some(self.leave(&reply)),
             Event::Close(reason) => return Some(reason),
         }
         None
@@ -332,6 +335,15 @@ impl Hub {
         let done = handed.is_ok();
         answer(reply, handed);
         done.then_some(CloseReason::LeaderLeft)
+    }
+
+    /// The leader leaves: the lobby is handed on if anyone can lead it, and
+    /// the hub ends either way, with `CLOSED` only if it was not.
+    fn leave(&mut self, reply: &Sender<Option<String>>) -> CloseReason {
+        let (to, effects) = self.state.leave(now());
+        self.carry(effects);
+        answer(reply, to);
+        CloseReason::LeaderLeft
     }
 
     /// Carries out the rules' effects in order, then tells the rules what

@@ -138,8 +138,10 @@ pub enum Notice {
     Joined(String),
     /// A member said something.
     Msg { from: String, text: String },
-    /// A member left: sent `LEAVE`, disconnected, or broke the protocol.
+    /// A member left: it sent `LEAVE`.
     Left(String),
+    /// A member's connection broke without `LEAVE`; it may come back.
+    Lost(String),
     /// A member was dropped because it stopped reading.
     Dropped(String),
     /// A member was dropped because nothing came from it for too long.
@@ -417,6 +419,22 @@ impl Lobby {
             return vec![self.leader.clone()];
         }
         answer.recv().unwrap_or_else(|_| vec![self.leader.clone()])
+    }
+
+    /// The leader leaves, and the lobby goes on without it: it is handed to
+    /// the member `handover` would choose, and every member hears
+    /// `LEFT <leader> LEFT`, then `HANDOVER`. With nobody who can lead it,
+    /// it ends with `CLOSED LEADER_LEFT`. Then all connections close and
+    /// every thread is joined, as by `close`. Returns who leads now, if
+    /// anyone, and the notices the `notices` channel had no room for.
+    pub fn leave(mut self) -> (Option<String>, Vec<Notice>) {
+        let Some(hub) = self.hub.take() else {
+            return (None, Vec::new());
+        };
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        let _ = self.events.send(Event::Leave(reply));
+        let to = answer.recv().ok().flatten();
+        (to, hub.join().unwrap_or_default())
     }
 
     /// Ends the lobby: every member gets `CLOSED <reason>`, then all

@@ -34,6 +34,9 @@ pub(super) struct App {
     pub(super) out: Effects,
     /// Ask a new password twice (it is typed without echo).
     pub(super) confirm_password: bool,
+    /// Ask before `/end` ends a lobby for everyone: a person at a
+    /// terminal is asked, a script is not.
+    pub(super) confirm_end: bool,
     pub(super) me: Option<Contact>,
     pub(super) contacts: Vec<Contact>,
     pub(super) stage: Stage,
@@ -69,6 +72,7 @@ impl App {
             chat_port,
             out: Effects::default(),
             confirm_password,
+            confirm_end: false,
             me: None,
             contacts: Vec::new(),
             stage: Stage::Welcome,
@@ -360,7 +364,7 @@ impl App {
             self.answer(pending.request, Answer::Busy(BusyReason::Unsaid));
         }
         match std::mem::replace(&mut self.stage, Stage::Welcome) {
-            Stage::Leading(leading) => self.end_lobby(leading, "you quit"),
+            Stage::Leading(leading) => self.leave_lobby(leading),
             Stage::Member(membership) => self.leave_membership(membership),
             _ => {}
         }

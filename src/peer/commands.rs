@@ -28,6 +28,8 @@ pub(super) enum LobbyInput<'a> {
     },
     /// `/handover [name]`: the leader hands the lobby on.
     Handover(Option<&'a str>),
+    /// `/end`: the leader ends the lobby for everyone.
+    End,
     /// `/list`: the registry's online list.
     List,
     /// `/search <name>`.
@@ -71,6 +73,8 @@ impl<'a> LobbyInput<'a> {
             ("help", _) => LobbyInput::Help,
             ("who" | "members", []) => LobbyInput::Members,
             ("leave", []) => LobbyInput::Leave,
+            ("end", []) => LobbyInput::End,
+            ("end", _) => LobbyInput::Usage("/end (it takes no arguments)"),
             ("handover", []) => LobbyInput::Handover(None),
             ("handover", [name]) => named(name, |name| LobbyInput::Handover(Some(name))),
             ("handover", _) => LobbyInput::Usage("/handover [name]"),
@@ -254,6 +258,7 @@ mod tests {
         check("/who", LobbyInput::Members);
         check("/members", LobbyInput::Members);
         check("/leave", LobbyInput::Leave);
+        check("/END", LobbyInput::End);
         check("/list", LobbyInput::List);
         check("/search bob", LobbyInput::Search("bob"));
         check("/invite  dave ", LobbyInput::Invite("dave"));
@@ -298,6 +303,10 @@ mod tests {
         check("/msg", LobbyInput::Usage("/msg <name> <text>"));
         check("/kick", LobbyInput::Usage("/kick <name> [reason]"));
         check("/search", LobbyInput::Usage("/search <name>"));
+        check(
+            "/end now",
+            LobbyInput::Usage("/end (it takes no arguments)"),
+        );
         check(
             "/who is here",
             LobbyInput::Usage("/who, /members, /leave and /list take no arguments"),

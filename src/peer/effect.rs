@@ -313,6 +313,10 @@ pub(super) enum LobbyCommand {
     },
     /// Hands the lobby on. Answered `Handed`.
     Handover(Option<String>),
+    /// The leader leaves: the hub hands the lobby on, or ends it if nobody
+    /// can lead it. Answered `Left`, with the notices it had not passed on
+    /// yet, for chat log `log`.
+    Leave { log: Option<LogId> },
     /// Ends the lobby. Answered `Closed`, with the notices it had not
     /// passed on yet, for chat log `log`.
     Close {
@@ -352,6 +356,7 @@ impl std::fmt::Debug for LobbyCommand {
             LobbyCommand::Tell { to, text } => write!(f, "Tell({to}, {text})"),
             LobbyCommand::Kick { name, reason } => write!(f, "Kick({name}, {reason:?})"),
             LobbyCommand::Handover(to) => write!(f, "Handover({to:?})"),
+            LobbyCommand::Leave { .. } => f.write_str("Leave"),
             LobbyCommand::Close { reason, .. } => write!(f, "Close({reason})"),
             LobbyCommand::Invitation { name, status } => write!(f, "Invitation({name}, {status})"),
             LobbyCommand::Refuse { to, text, .. } => write!(f, "Refuse({to}, {text})"),
@@ -411,6 +416,14 @@ pub(super) enum LobbyAnswer {
         lobby: u64,
         line: FileLine,
         result: Result<(String, Option<Seat>), ParseError>,
+    },
+    /// The leader left: the lobby went `to` a member, or ended (`None`).
+    /// `notices` are those it had not passed on yet, which still go to
+    /// chat log `log`.
+    Left {
+        log: Option<LogId>,
+        to: Option<String>,
+        notices: Vec<Notice>,
     },
     /// The lobby ended; `notices` are those it had not passed on yet,
     /// which still go to chat log `log`.

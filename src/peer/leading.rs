@@ -23,7 +23,11 @@ impl App {
     }
 
     /// A line the leader typed.
-    pub(super) fn lead(&mut self, mut leading: Leading, line: &str) -> Stage {
+    pub(super) fn lead(&mut self, leading: Leading, line: &str) -> Stage {
+        let mut leading = match self.answer_end(leading, line) {
+            Ok(leading) => leading,
+            Err(stage) => return *stage,
+        };
         let id = leading.id;
         let log = leading.log;
         if self.file_command(line, Route::Lead { id, log }) {
@@ -32,9 +36,10 @@ impl App {
         match LobbyInput::from(line) {
             LobbyInput::Members => self.to_lobby(id, LobbyCommand::Members(MembersFor::Show)),
             LobbyInput::Leave => {
-                self.end_lobby(leading, "you left");
+                self.leave_lobby(leading);
                 return Stage::Menu;
             }
+            LobbyInput::End => return self.end_asked(leading),
             LobbyInput::Say(text) => {
                 for piece in self.pieces(text) {
                     self.to_lobby(id, LobbyCommand::Say(piece.to_string()));
@@ -62,11 +67,15 @@ impl App {
         Stage::Leading(leading)
     }
 
-    /// Ends the lobby we lead. What it relayed and we have not handled
-    /// yet still goes to its log (`LobbyAnswer::Closed`), not to the
-    /// screen: the user moved on.
+    /// Ends the lobby we lead, which nobody else is in (or will be).
     pub(super) fn end_lobby(&mut self, leading: Leading, why: &str) {
-        let reason = CloseReason::LeaderLeft;
+        self.close_lobby(leading, CloseReason::LeaderLeft, why);
+    }
+
+    /// Ends the lobby we lead, for everyone: `CLOSED <reason>`. What it
+    /// relayed and we have not handled yet still goes to its log
+    /// (`LobbyAnswer::Closed`), not to the screen: the user moved on.
+    pub(super) fn close_lobby(&mut self, leading: Leading, reason: CloseReason, why: &str) {
         let log = leading.log;
         self.to_lobby(leading.id, LobbyCommand::Close { reason, log });
         self.out
@@ -102,6 +111,7 @@ impl App {
                 }
             }
             LobbyAnswer::Handed { lobby, result } => self.on_handed(lobby, result),
+            LobbyAnswer::Left { log, to, notices } => self.on_left(log, to, notices),
             LobbyAnswer::Closed { log, notices } => self.on_closed(log, notices),
             LobbyAnswer::FileSent {
                 lobby,
@@ -202,7 +212,7 @@ impl App {
 
     /// The lobby ended: what it relayed that we had not handled yet goes
     /// to its log.
-    fn on_closed(&mut self, log: Option<LogId>, notices: Vec<Notice>) {
+    pub(super) fn on_closed(&mut self, log: Option<LogId>, notices: Vec<Notice>) {
         for notice in notices {
             let logged = render::lines(&LobbyEvent::from(notice), Role::Leader).log;
             self.out.log(log, logged.unwrap_or_default());
@@ -306,6 +316,7 @@ impl App {
         let someone_left = matches!(
             notice,
             Notice::Left(_)
+                | Notice::Lost(_)
                 | Notice::Dropped(_)
                 | Notice::Silent(_)
                 | Notice::TooLong(_)

@@ -12,7 +12,7 @@ use crossbeam_channel::{Receiver, bounded, never};
 use crate::lobby::{Lobby, Notice};
 
 use super::FEED_CAPACITY;
-use super::effect::{LobbyAnswer, LobbyCommand};
+use super::effect::{LobbyAnswer, LobbyCommand, LogId};
 use super::links::Links;
 
 /// One hub the core leads (or led, until it is closed or handed on).
@@ -61,6 +61,9 @@ impl Lobbies {
             let unnoticed = led.lobby.close(reason);
             let notices = led.notices.try_iter().chain(unnoticed).collect();
             return Some(LobbyAnswer::Closed { log, notices });
+        }
+        if let LobbyCommand::Leave { log } = command {
+            return self.leave(id, log);
         }
         if let LobbyCommand::Handover(to) = command {
             return Some(self.handover(id, to));
@@ -111,6 +114,16 @@ impl Lobbies {
             led.cancel.store(true, Ordering::SeqCst);
         }
         LobbyAnswer::Handed { lobby: id, result }
+    }
+
+    /// The leader leaves lobby `id`: its hub hands it on or ends it, and
+    /// is joined.
+    fn leave(&mut self, id: u64, log: Option<LogId>) -> Option<LobbyAnswer> {
+        let led = self.led.remove(&id)?;
+        led.cancel.store(true, Ordering::SeqCst);
+        let (to, unnoticed) = led.lobby.leave();
+        let notices = led.notices.try_iter().chain(unnoticed).collect();
+        Some(LobbyAnswer::Left { log, to, notices })
     }
 
     /// The notices of lobby `id`, if the driver keeps it; `never` otherwise.
@@ -201,6 +214,7 @@ fn tell(lobby: &Lobby, command: LobbyCommand, conns: &mut Links) {
         }
         LobbyCommand::Start { .. }
         | LobbyCommand::Close { .. }
+        | LobbyCommand::Leave { .. }
         | LobbyCommand::Handover(_)
         | LobbyCommand::Members(_)
         | LobbyCommand::Tell { .. }

@@ -140,7 +140,7 @@ impl App {
     /// The leader's `/kick`; the hub's notice shows and logs the removal.
     pub(super) fn kick(&mut self, leading: &Leading, name: &str, reason: Option<&str>) {
         if name.eq_ignore_ascii_case(&self.my_name()) {
-            self.say("You lead this lobby; /leave ends it for everyone.");
+            self.say("You lead this lobby; /leave hands it on, /end ends it for everyone.");
             return;
         }
         let reason = reason.map(str::to_string);

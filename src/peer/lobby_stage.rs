@@ -7,7 +7,7 @@ use crate::crypto::seal::Sealed;
 use crate::crypto::{Identity, PeerKey};
 
 use crate::screen::ScreenLine;
-use crate::wire::{self, CloseReason, MAX_TEXT, Succession, ToLeader, ToMember};
+use crate::wire::{self, CloseReason, LeftReason, MAX_TEXT, Succession, ToLeader, ToMember};
 
 use super::app::App;
 use super::commands::{LobbyInput, near_miss};
@@ -63,6 +63,9 @@ impl App {
             LobbyInput::Private { to, text } => self.member_private(&mut membership, to, text),
             LobbyInput::Kick { .. } => self.say("Only the leader can remove members."),
             LobbyInput::Handover(_) => self.say("Only the leader can hand the lobby on."),
+            LobbyInput::End => {
+                self.say("Only the leader can end the lobby for everyone; /leave leaves it.");
+            }
             other => self.answer_lobby_input(other),
         }
         Stage::Member(membership)
@@ -130,7 +133,8 @@ impl App {
             | LobbyInput::Invite(_)
             | LobbyInput::Private { .. }
             | LobbyInput::Kick { .. }
-            | LobbyInput::Handover(_) => {}
+            | LobbyInput::Handover(_)
+            | LobbyInput::End => {}
         }
     }
 
@@ -316,9 +320,25 @@ fn opened_for(
 fn closed_why(reason: CloseReason, leader: &str) -> String {
     match reason {
         CloseReason::LeaderLeft => "the leader left".to_string(),
+        CloseReason::Ended => format!("{leader} ended it for everyone"),
         CloseReason::Kicked(None) => format!("{leader} removed you"),
         CloseReason::Kicked(Some(why)) => format!("{leader} removed you: {why}"),
         other => other.to_string(),
+    }
+}
+
+/// `LEFT <name> <reason>` as the user hears of it: the same words the
+/// leader's own screen has for each reason.
+fn left(name: String, reason: LeftReason) -> LobbyEvent {
+    match reason {
+        LeftReason::Left => LobbyEvent::Left(name),
+        LeftReason::Lost => LobbyEvent::Lost(name),
+        LeftReason::Silent => LobbyEvent::Silent(name),
+        LeftReason::Slow => LobbyEvent::Dropped(name),
+        LeftReason::TooLong => LobbyEvent::TooLong(name),
+        // A `KICKED` line with the leader's reason comes first, and the
+        // name is gone by now; this is a leader that sent no `KICKED`.
+        LeftReason::Kicked => LobbyEvent::Kicked { name, reason: None },
     }
 }
 
@@ -374,9 +394,9 @@ impl Membership {
             ToMember::Msg { from, text } => LobbyEvent::Msg { from, text },
             // After `KICKED` the member is gone already, and its `LEFT`,
             // there for members that do not know `KICKED`, is not news.
-            ToMember::Left(name) if self.members.contains(&name) => {
+            ToMember::Left { name, reason } if self.members.contains(&name) => {
                 self.members.retain(|m| *m != name);
-                LobbyEvent::Left(name)
+                left(name, reason)
             }
             ToMember::History { at, from, text } => {
                 self.earlier_begins(screen);
@@ -397,7 +417,7 @@ impl Membership {
             ToMember::Err(code, text) => LobbyEvent::LeaderSays(code, text),
             // Handled by the app, which holds the offers (`on_leader_line`).
             ToMember::File { .. } => return None,
-            ToMember::Left(_)
+            ToMember::Left { .. }
             | ToMember::ChatRequest { .. }
             | ToMember::Hello
             | ToMember::Closed(_)

@@ -353,6 +353,7 @@ impl App {
             }),
             members: Vec::new(),
             someone_joined: false,
+            asked_to_end: false,
         })
     }
 

@@ -49,6 +49,8 @@ pub(super) enum LobbyEvent {
         text: String,
     },
     Left(String),
+    /// Its connection broke without a word; it may come back.
+    Lost(String),
     /// Dropped by the hub: it stopped reading.
     Dropped(String),
     /// Dropped by the hub: nothing heard from it.
@@ -88,6 +90,7 @@ impl From<Notice> for LobbyEvent {
             Notice::Joined(name) => LobbyEvent::Joined(name),
             Notice::Msg { from, text } => LobbyEvent::Msg { from, text },
             Notice::Left(name) => LobbyEvent::Left(name),
+            Notice::Lost(name) => LobbyEvent::Lost(name),
             Notice::Dropped(name) => LobbyEvent::Dropped(name),
             Notice::Silent(name) => LobbyEvent::Silent(name),
             Notice::TooLong(name) => LobbyEvent::TooLong(name),
@@ -169,6 +172,10 @@ pub(super) fn lines(event: &LobbyEvent, role: Role<'_>) -> Lines {
         LobbyEvent::Members(names) => members(names, by),
         LobbyEvent::Joined(name) => joined(name, role),
         LobbyEvent::Left(name) => gone(name, "", "left"),
+        LobbyEvent::Lost(name) => notice(
+            format!("Peer ('{name}') is offline (its connection was lost; it may come back)"),
+            format!("* {name}'s connection was lost"),
+        ),
         LobbyEvent::Dropped(name) => gone(
             name,
             " (too slow: it stopped reading and was dropped)",

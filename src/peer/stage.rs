@@ -93,6 +93,8 @@ pub(super) struct Leading {
     /// Whether anyone has come in yet: until then a line said reaches
     /// nobody now, and the leader is told so.
     pub(super) someone_joined: bool,
+    /// Set when `/end` asked the user, so the next line is the answer.
+    pub(super) asked_to_end: bool,
 }
 
 pub(super) struct Membership {

@@ -47,7 +47,7 @@ impl Standing {
         match line {
             // A fresh roster follows `MEMBERS`, on admission and on return.
             ToMember::Members(_) => self.roster.clear(),
-            ToMember::Left(name) | ToMember::Kicked { name, .. } => {
+            ToMember::Left { name, .. } | ToMember::Kicked { name, .. } => {
                 self.roster.remove(name);
             }
             ToMember::Msg { from, text } => {

@@ -288,6 +288,7 @@ impl App {
                 .filter(|m| *m != me)
                 .collect(),
             someone_joined: true,
+            asked_to_end: false,
         })
     }
 

@@ -6,7 +6,9 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 
-use super::lobby::{InviteStatus, MAX_HISTORY_TEXT, check_reason, format_stamp, parse_stamp};
+use super::lobby::{
+    InviteStatus, LeftReason, MAX_HISTORY_TEXT, check_reason, format_stamp, parse_stamp,
+};
 use crate::crypto::PeerKey;
 use crate::crypto::seal::Sealed;
 
@@ -29,8 +31,10 @@ fn unknown_between_peers(keyword: &str) -> ParseError {
 /// Why a lobby ends: the `CLOSED <reason>` line, the last one a member gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloseReason {
-    /// `LEADER_LEFT`: the leader left, so the lobby is over.
+    /// `LEADER_LEFT`: the leader left, and nobody could take the lobby on.
     LeaderLeft,
+    /// `ENDED`: the leader ended the lobby for everyone (`/end`).
+    Ended,
     /// `DUPLICATE`: someone with the invitee's name is in the lobby already.
     Duplicate,
     /// `KICKED [<reason>]`: the leader removed this member, saying why or not.
@@ -41,8 +45,9 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
-    const KNOWN: [(CloseReason, &'static str); 2] = [
+    const KNOWN: [(CloseReason, &'static str); 3] = [
         (CloseReason::LeaderLeft, "LEADER_LEFT"),
+        (CloseReason::Ended, "ENDED"),
         (CloseReason::Duplicate, "DUPLICATE"),
     ];
 }
@@ -51,6 +56,7 @@ impl fmt::Display for CloseReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CloseReason::LeaderLeft => f.write_str("LEADER_LEFT"),
+            CloseReason::Ended => f.write_str("ENDED"),
             CloseReason::Duplicate => f.write_str("DUPLICATE"),
             CloseReason::Kicked(None) => f.write_str("KICKED"),
             CloseReason::Kicked(Some(why)) => write!(f, "KICKED {why}"),
@@ -99,8 +105,8 @@ pub enum ToMember {
     Joined(String),
     /// `MSG <from> <text>`
     Msg { from: String, text: String },
-    /// `LEFT <name>`
-    Left(String),
+    /// `LEFT <name> <reason>`: `name` is no longer in the lobby, and why.
+    Left { name: String, reason: LeftReason },
     /// `CLOSED <reason>`: the lobby is over; the last line.
     Closed(CloseReason),
     /// `ERR <CODE> <text>`
@@ -151,7 +157,7 @@ impl fmt::Display for ToMember {
             ToMember::Members(names) => write!(f, "MEMBERS {}", names.join(" ")),
             ToMember::Joined(name) => write!(f, "JOINED {name}"),
             ToMember::Msg { from, text } => write!(f, "MSG {from} {text}"),
-            ToMember::Left(name) => write!(f, "LEFT {name}"),
+            ToMember::Left { name, reason } => write!(f, "LEFT {name} {reason}"),
             ToMember::Closed(reason) => write!(f, "CLOSED {reason}"),
             ToMember::Err(code, text) => write!(f, "ERR {code} {text}"),
             ToMember::Hello => f.write_str("HELLO"),
@@ -192,7 +198,7 @@ impl FromStr for ToMember {
             "HELLO" if args.is_empty() => Ok(ToMember::Hello),
             "MEMBERS" => parse_members(&args),
             "JOINED" => Ok(ToMember::Joined(one_name("JOINED", &args)?)),
-            "LEFT" => Ok(ToMember::Left(one_name("LEFT", &args)?)),
+            "LEFT" => parse_left(&args),
             "MSG" => name_and_text(rest).map(|(from, text)| ToMember::Msg { from, text }),
             "PM" => match private(rest)? {
                 Private::Plain(from, text) => Ok(ToMember::Private { from, text }),
@@ -250,6 +256,25 @@ fn parse_members(args: &[&str]) -> Result<ToMember, ParseError> {
         .map(|n| parse_name(n))
         .collect::<Result<_, _>>()?;
     Ok(ToMember::Members(names))
+}
+
+/// `LEFT <name> <reason>`, or an older leader's `LEFT <name>`, which says
+/// no more than that the name left.
+fn parse_left(args: &[&str]) -> Result<ToMember, ParseError> {
+    let (name, reason) = match args {
+        [name] => (name, LeftReason::Left),
+        [name, reason] => (name, reason.parse()?),
+        _ => {
+            return Err(ParseError::new(
+                ErrorCode::BadArgs,
+                "usage: LEFT <name> [<reason>]",
+            ));
+        }
+    };
+    Ok(ToMember::Left {
+        name: parse_name(name)?,
+        reason,
+    })
 }
 
 fn parse_kicked(rest: &str) -> Result<ToMember, ParseError> {
@@ -532,8 +557,23 @@ mod tests {
         );
         check("MEMBERS alice", ToMember::Members(vec!["alice".into()]));
         check("JOINED bob", ToMember::Joined("bob".into()));
-        check("LEFT bob", ToMember::Left("bob".into()));
-        check_loose("left Bob", ToMember::Left("Bob".into()), "LEFT Bob");
+        let left = |name: &str, reason| ToMember::Left {
+            name: name.into(),
+            reason,
+        };
+        check("LEFT bob LEFT", left("bob", LeftReason::Left));
+        check("LEFT bob LOST", left("bob", LeftReason::Lost));
+        check("LEFT bob SILENT", left("bob", LeftReason::Silent));
+        check("LEFT bob SLOW", left("bob", LeftReason::Slow));
+        check("LEFT bob TOO_LONG", left("bob", LeftReason::TooLong));
+        check("LEFT bob KICKED", left("bob", LeftReason::Kicked));
+        check_loose(
+            "left Bob lost",
+            left("Bob", LeftReason::Lost),
+            "LEFT Bob LOST",
+        );
+        // An older leader's line, without a reason: the name left.
+        check_loose("LEFT bob", left("bob", LeftReason::Left), "LEFT bob LEFT");
     }
 
     #[test]
@@ -578,7 +618,13 @@ mod tests {
             "CHAT_REQUEST alice t-t",
             "ERR BAD_TICKET a ticket is 1 to 64 letters and digits",
         );
-        check_err::<ToMember>("LEFT a b", "ERR BAD_ARGS usage: LEFT <name>");
+        check_err::<ToMember>("LEFT", "ERR BAD_ARGS usage: LEFT <name> [<reason>]");
+        check_err::<ToMember>("LEFT a b c", "ERR BAD_ARGS usage: LEFT <name> [<reason>]");
+        check_err::<ToMember>(
+            "LEFT a GONE",
+            "ERR BAD_ARGS a reason for LEFT is LEFT, LOST, SILENT, SLOW, TOO_LONG or KICKED",
+        );
+        check_err::<ToMember>("LEFT b!b LEFT", BAD_NAME);
         check_err::<ToMember>("JOINED b!b", BAD_NAME);
         check_err::<ToMember>("MEMBERS b!b alice", BAD_NAME);
         check_err::<ToMember>("MEMBERS alice b!b", BAD_NAME);
@@ -588,6 +634,7 @@ mod tests {
     fn close_reasons_from_any_text() {
         for (text, reason) in [
             ("LEADER_LEFT", CloseReason::LeaderLeft),
+            ("ended", CloseReason::Ended),
             ("Duplicate", CloseReason::Duplicate),
             ("SHUTDOWN", CloseReason::Other("SHUTDOWN".into())),
             ("  two\r\nlines", CloseReason::Other("two  lines".into())),

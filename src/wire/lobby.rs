@@ -1,6 +1,7 @@
 //! What the lines of a running lobby's commands carry: the status of an
-//! invitation sent while the chat goes on (`INVITATION`), and the time stamp
-//! and pieces of a message replayed to a late joiner (`HISTORY`).
+//! invitation sent while the chat goes on (`INVITATION`), why someone left
+//! (`LEFT`), and the time stamp and pieces of a message replayed to a late
+//! joiner (`HISTORY`).
 //!
 //! Like the rest of `wire`, this does no I/O and keeps no clock: the caller
 //! hands in the time.
@@ -181,6 +182,62 @@ impl FromStr for InviteStatus {
     }
 }
 
+/// Why someone is no longer in the lobby: the word after the name in
+/// `LEFT <name> <reason>`. Only the leader sends it, to every member, and
+/// a member keeps nothing of it but a name gone from its list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftReason {
+    /// `LEFT`: it chose to leave (a member's `LEAVE`, a leader's `/leave`).
+    /// An older leader's `LEFT <name>`, without a reason, reads as this.
+    Left,
+    /// `LOST`: its connection broke; it may come back (`REJOIN`).
+    Lost,
+    /// `SILENT`: nothing came from it for the leader's lobby timeout.
+    Silent,
+    /// `SLOW`: it stopped reading, and what waited for it passed the limit.
+    Slow,
+    /// `TOO_LONG`: it sent a line longer than a line may be.
+    TooLong,
+    /// `KICKED`: the leader removed it; the `KICKED` line before says why.
+    Kicked,
+}
+
+const LEFT_WORDS: [(LeftReason, &str); 6] = [
+    (LeftReason::Left, "LEFT"),
+    (LeftReason::Lost, "LOST"),
+    (LeftReason::Silent, "SILENT"),
+    (LeftReason::Slow, "SLOW"),
+    (LeftReason::TooLong, "TOO_LONG"),
+    (LeftReason::Kicked, "KICKED"),
+];
+
+impl fmt::Display for LeftReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let word = LEFT_WORDS
+            .iter()
+            .find(|(reason, _)| reason == self)
+            .map(|(_, word)| *word)
+            .expect("every reason has a word");
+        f.write_str(word)
+    }
+}
+
+impl FromStr for LeftReason {
+    type Err = ParseError;
+    fn from_str(word: &str) -> Result<Self, ParseError> {
+        LEFT_WORDS
+            .iter()
+            .find(|(_, known)| known.eq_ignore_ascii_case(word))
+            .map(|(reason, _)| *reason)
+            .ok_or_else(|| {
+                ParseError::new(
+                    ErrorCode::BadArgs,
+                    "a reason for LEFT is LEFT, LOST, SILENT, SLOW, TOO_LONG or KICKED",
+                )
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +291,18 @@ mod tests {
         assert_eq!(err.code, ErrorCode::TextTooLong);
         assert_eq!(action_text(" waves").unwrap_err().code, ErrorCode::BadArgs);
         assert_eq!(action_text("a\u{7}b").unwrap_err().code, ErrorCode::BadText);
+    }
+
+    #[test]
+    fn every_reason_for_leaving_reads_back_in_any_case_and_no_other_word_does() {
+        for (reason, word) in LEFT_WORDS {
+            assert_eq!(reason.to_string(), word);
+            assert_eq!(word.parse::<LeftReason>().unwrap(), reason);
+            assert_eq!(word.to_lowercase().parse::<LeftReason>().unwrap(), reason);
+        }
+        for bad in ["", "GONE", "LEFT_", "kicked by alice"] {
+            let err = bad.parse::<LeftReason>().unwrap_err();
+            assert_eq!(err.code, ErrorCode::BadArgs, "{bad:?}");
+        }
     }
 }

@@ -700,6 +700,8 @@ fn scripts() -> Vec<Script> {
                 &["User: dave", "Reason: spamming"],
             ),
             (Client, "JOINED carol", &["User: carol"]),
+            (Client, "LEFT carol LOST", &["User: carol", "Reason: LOST"]),
+            (Client, "LEFT dave", &["User: dave"]),
             (
                 Server,
                 "FILE alice OFFER ID 5 SUM notes (1).txt",

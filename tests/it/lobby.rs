@@ -121,6 +121,7 @@ fn show(notice: &Notice) -> String {
         Notice::Joined(name) => format!("joined {name}"),
         Notice::Msg { from, text } => format!("msg {from} {text}"),
         Notice::Left(name) => format!("left {name}"),
+        Notice::Lost(name) => format!("lost {name}"),
         Notice::Dropped(name) => format!("dropped {name}"),
         Notice::Silent(name) => format!("silent {name}"),
         Notice::TooLong(name) => format!("too long {name}"),
@@ -267,13 +268,13 @@ fn members_leave_by_leave_or_by_hanging_up() {
     check_three(&[
         "alice> LEAVE",
         "alice< <eof>",
-        "bob< LEFT alice",
-        "carol< LEFT alice",
+        "bob< LEFT alice LEFT",
+        "carol< LEFT alice LEFT",
         "ui: left alice",
         "members: leader bob carol",
         "carol> <hangup>",
-        "bob< LEFT carol",
-        "ui: left carol",
+        "bob< LEFT carol LOST",
+        "ui: lost carol",
         "members: leader bob",
     ]);
 }
@@ -309,8 +310,8 @@ fn an_over_long_line_ends_that_member() {
         "alice> <long>",
         "alice< ERR LINE_TOO_LONG line is longer than 1024 bytes",
         "alice< <eof>",
-        "bob< LEFT alice",
-        "carol< LEFT alice",
+        "bob< LEFT alice TOO_LONG",
+        "carol< LEFT alice TOO_LONG",
         "ui: too long alice",
         "members: leader bob carol",
     ]);
@@ -603,7 +604,7 @@ fn a_member_that_never_reads_is_dropped_without_stalling_the_others() {
         let mut i = round * PER_ROUND;
         while i < (round + 1) * PER_ROUND {
             let line = fast.next_line().expect("the fast member stays in");
-            if line == "LEFT slow" && !saw_left {
+            if line == "LEFT slow SLOW" && !saw_left {
                 saw_left = true;
                 continue;
             }
@@ -612,7 +613,7 @@ fn a_member_that_never_reads_is_dropped_without_stalling_the_others() {
         }
     }
     assert!(saw_left, "the slow member was never dropped");
-    talker.expect("LEFT slow");
+    talker.expect("LEFT slow SLOW");
 
     let mut notices = Vec::new();
     for _ in 0..ROUNDS * PER_ROUND + 1 {
@@ -672,7 +673,7 @@ fn idle_members_hear_hello_and_silent_ones_are_dropped() {
                 hellos += 1;
                 alive.send(b"HELLO\n");
             }
-            "LEFT dead" => break,
+            "LEFT dead SILENT" => break,
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -769,7 +770,7 @@ fn a_running_lobby_replays_history_relays_private_messages_and_kicks() {
     bob.expect("CLOSED KICKED be nice");
     bob.expect_eof();
     carol.expect("KICKED bob be nice");
-    carol.expect("LEFT bob");
+    carol.expect("LEFT bob KICKED");
     expect_notice(
         &ui,
         Notice::Kicked {

@@ -193,9 +193,9 @@ fn a_members_invite_request_is_granted_unless_only_the_leader_invites() {
     // Asking again for someone who is here is refused by the leader.
     bob.type_line("/invite carol");
     see(&bob, "carol is in this lobby already.");
-    alice.type_line("/leave");
-    see(&bob, "The lobby has ended (the leader left)");
-    see(&carol, "The lobby has ended (the leader left)");
+    alice.type_line("/end");
+    see(&bob, "The lobby has ended (alice ended it for everyone)");
+    see(&carol, "The lobby has ended (alice ended it for everyone)");
 
     let mut strict: PeerConfig = peer_config(server.addr(), logs.path());
     strict.invites = InvitePolicy::Leader;

@@ -20,6 +20,7 @@ mod hostile;
 mod ipv6;
 mod irc;
 mod key_log;
+mod leaving;
 mod lobby;
 mod lobby_commands;
 mod peer;

@@ -190,9 +190,9 @@ fn a_lobby_chats_survives_a_member_leaving_and_ends_with_its_leader() {
     carol.type_line("still here");
     see(&alice, "[carol] still here");
 
-    alice.type_line("/leave");
-    see(&alice, "The lobby has ended (you left)");
-    see(&carol, "The lobby has ended (the leader left)");
+    alice.type_line("/end");
+    see(&alice, "The lobby has ended (you ended it for everyone)");
+    see(&carol, "The lobby has ended (alice ended it for everyone)");
     see(&carol, MENU_PROMPT);
 
     let alice_log = only_log(&logs.path().join("alice"));
@@ -203,7 +203,7 @@ fn a_lobby_chats_survives_a_member_leaving_and_ends_with_its_leader() {
         "[bob] hi from bob",
         "* bob left",
         "[carol] still here",
-        "* lobby ended: you left",
+        "* lobby ended: you ended it for everyone",
     ] {
         assert!(
             alice_log.contains(line),
@@ -217,7 +217,7 @@ fn a_lobby_chats_survives_a_member_leaving_and_ends_with_its_leader() {
         "[bob] hi from bob",
         "* bob left",
         "[carol] still here",
-        "* lobby ended: the leader left",
+        "* lobby ended: alice ended it for everyone",
     ] {
         assert!(
             carol_log.contains(line),

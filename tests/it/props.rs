@@ -8,8 +8,8 @@ use std::str::FromStr;
 
 use p2pchat::line::{Frame, LineReader};
 use p2pchat::wire::{
-    self, BusyReason, ByeReason, CloseReason, Contact, ErrorCode, InviteStatus, KeyWord, MAX_LINE,
-    MAX_TEXT, ParseError, Reply, Request, ToLeader, ToMember,
+    self, BusyReason, ByeReason, CloseReason, Contact, ErrorCode, InviteStatus, KeyWord,
+    LeftReason, MAX_LINE, MAX_TEXT, ParseError, Reply, Request, ToLeader, ToMember,
 };
 use proptest::prelude::*;
 
@@ -335,7 +335,20 @@ fn to_member() -> impl Strategy<Value = ToMember> {
         proptest::collection::vec(name(), 1..8).prop_map(ToMember::Members),
         name().prop_map(ToMember::Joined),
         (name(), text()).prop_map(|(from, text)| ToMember::Msg { from, text }),
-        name().prop_map(ToMember::Left),
+        (
+            name(),
+            proptest::sample::select(
+                &[
+                    LeftReason::Left,
+                    LeftReason::Lost,
+                    LeftReason::Silent,
+                    LeftReason::Slow,
+                    LeftReason::TooLong,
+                    LeftReason::Kicked,
+                ][..]
+            )
+        )
+            .prop_map(|(name, reason)| ToMember::Left { name, reason }),
         "[^ \\r\\n][^\\r\\n]{0,30}"
             .prop_map(|reason| ToMember::Closed(CloseReason::from(reason.as_str()))),
         (error_code(), free_text()).prop_map(|(code, text)| ToMember::Err(code, text)),

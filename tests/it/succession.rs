@@ -15,12 +15,12 @@ use p2pchat::crypto::{self, ClientAuth, Identity};
 use crate::support::{PASSWORD, PeerProcess, READ_TIMEOUT, TestServer, temp_dir};
 
 /// Short lobby timers, so that a lost leader is noticed in about a second.
-const FAST: &[&str] = &["--lobby-hello", "0.5", "--lobby-timeout", "5"];
+pub const FAST: &[&str] = &["--lobby-hello", "0.5", "--lobby-timeout", "5"];
 
 /// Starts and joins `names`; the first leads a lobby with the others,
 /// admitted in the order given.
 /// Returns the peers and their chat ports.
-fn lobby(server: &TestServer, logs: &Path, names: &[&str]) -> (Vec<PeerProcess>, Vec<u16>) {
+pub fn lobby(server: &TestServer, logs: &Path, names: &[&str]) -> (Vec<PeerProcess>, Vec<u16>) {
     lobby_led_with(server, logs, names, FAST)
 }
 
@@ -96,10 +96,10 @@ fn after_a_handover_the_old_leader_is_a_member_and_everyone_hears_everyone() {
     let who = peers[1].sees("Members: bob, ");
     assert!(who.contains("alice") && who.contains("carol"), "{who}");
 
-    // The new leader's /leave still ends the lobby for everyone.
-    peers[1].types("/leave");
-    peers[0].sees("The lobby has ended (the leader left).");
-    peers[2].sees("The lobby has ended (the leader left).");
+    // The new leader's /end ends the lobby for everyone.
+    peers[1].types("/end");
+    peers[0].sees("The lobby has ended (bob ended it for everyone).");
+    peers[2].sees("The lobby has ended (bob ended it for everyone).");
     let log = std::fs::read_dir(logs.path().join("alice"))
         .unwrap()
         .map(|entry| std::fs::read_to_string(entry.unwrap().path()).unwrap())

@@ -3,7 +3,7 @@
 //! which stays whole; a long message goes out in several parts; the keys
 //! people use work.
 
-use p2pchat::peer::{MENU_PROMPT, WELCOME_PROMPT};
+use p2pchat::peer::{ADD_PROMPT, MENU_PROMPT, WELCOME_PROMPT};
 use p2pchat::screen::name_color;
 use p2pchat::testing::ScriptedPeer;
 use p2pchat::wire::MAX_TEXT;
@@ -194,4 +194,30 @@ fn ctrl_c_at_the_password_prompt_exits_and_leaves_echo_on() {
     carol.press("\x03");
     assert!(carol.wait().success());
     assert!(carol.echoes(), "the terminal was left without echo");
+}
+
+#[test]
+fn at_a_terminal_end_asks_first_and_only_a_yes_ends_the_lobby() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let alice = joined_with(peer_config(server.addr(), logs.path()), "alice");
+    let mut bob = TerminalPeer::start(server.addr(), logs.path(), &[]);
+    register_and_join(&mut bob, "bob");
+    bob.press("2\r");
+    bob.answer("User name to search:", "alice");
+    bob.answer(ADD_PROMPT, "Yes");
+    bob.answer("Added alice", "3");
+    see(&alice, "Chat request from 'bob'");
+    alice.type_line("OK");
+    see(&alice, "You are in bob's lobby");
+    bob.answer("Client ('alice') connected", "/end");
+    // The question is asked; a no keeps the lobby going.
+    bob.answer("End the lobby for everyone?", "n");
+    bob.answer("The lobby goes on.", "still here");
+    see(&alice, "[bob] still here");
+    bob.press("/end\r");
+    bob.sees_times("End the lobby for everyone?", 2);
+    bob.press("y\r");
+    see(&alice, "The lobby has ended (bob ended it for everyone).");
+    bob.sees_times("The lobby has ended (you ended it for everyone).", 1);
 }

@@ -19,7 +19,9 @@ use core::net::SocketAddr;
 use crate::crypto::PeerKey;
 use crate::crypto::seal::Sealed;
 use crate::wire::FileLine;
-use crate::wire::{CloseReason, Contact, ErrorCode, InviteStatus, ParseError, Rejoin, ToLeader};
+use crate::wire::{
+    CloseReason, Contact, ErrorCode, InviteStatus, LeftReason, ParseError, Rejoin, ToLeader,
+};
 use crate::wire::{Succession, ToMember};
 
 use super::history::History;
@@ -132,15 +134,17 @@ pub(super) enum Why {
 }
 
 impl Why {
-    /// What the leader's user interface hears of a member leaving so;
-    /// nothing for a member that came back or was never admitted.
-    fn notice(self, name: String) -> Option<Notice> {
+    /// What the leader's user interface hears of a member leaving so, and
+    /// the reason its `LEFT` gives the others; nothing for a member that
+    /// came back or was never admitted.
+    fn notice(self, name: String) -> Option<(Notice, LeftReason)> {
         Some(match self {
-            Why::Left | Why::Lost => Notice::Left(name),
-            Why::Dropped => Notice::Dropped(name),
-            Why::Silent => Notice::Silent(name),
-            Why::TooLong => Notice::TooLong(name),
-            Why::Kicked(reason) => Notice::Kicked { name, reason },
+            Why::Left => (Notice::Left(name), LeftReason::Left),
+            Why::Lost => (Notice::Lost(name), LeftReason::Lost),
+            Why::Dropped => (Notice::Dropped(name), LeftReason::Slow),
+            Why::Silent => (Notice::Silent(name), LeftReason::Silent),
+            Why::TooLong => (Notice::TooLong(name), LeftReason::TooLong),
+            Why::Kicked(reason) => (Notice::Kicked { name, reason }, LeftReason::Kicked),
             Why::Replaced | Why::Duplicate | Why::NotAMember => return None,
         })
     }
@@ -292,6 +296,15 @@ impl LobbyState {
         (handed, self.effects())
     }
 
+    /// The leader leaves: the lobby is handed on as `handover` would hand
+    /// it, with `LEFT <leader> LEFT` first; who leads now, or `None` if
+    /// nobody can lead it, and then it ends with `CLOSED`.
+    pub(super) fn leave(&mut self, now: Now) -> (Option<String>, Vec<LobbyEffect>) {
+        self.now = now;
+        let to = self.hand_on_leaving();
+        (to, self.effects())
+    }
+
     /// The last line every member gets when the lobby ends: `CLOSED`, or
     /// nothing after a handover, whose `HANDOVER` was the last.
     pub(super) fn farewell(&self, reason: CloseReason) -> Option<ToMember> {
@@ -393,7 +406,7 @@ impl LobbyState {
             };
             // Nobody else sees a replaced connection go: the same member is
             // already back.
-            let Some(notice) = why.clone().notice(member.name.clone()) else {
+            let Some((notice, reason)) = why.clone().notice(member.name.clone()) else {
                 continue;
             };
             self.unseat(&member.name, &why);
@@ -403,7 +416,8 @@ impl LobbyState {
                 let name = member.name.clone();
                 self.broadcast(ToMember::Kicked { name, reason }, None);
             }
-            self.broadcast(ToMember::Left(member.name), None);
+            let name = member.name;
+            self.broadcast(ToMember::Left { name, reason }, None);
             self.notify(notice);
         }
     }

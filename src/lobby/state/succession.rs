@@ -10,7 +10,7 @@
 use core::net::SocketAddr;
 
 use crate::crypto::PeerKey;
-use crate::wire::{Succession, ToMember};
+use crate::wire::{LeftReason, Succession, ToMember};
 
 use super::super::Handed;
 use super::super::roster::{Roster, Seat};
@@ -92,22 +92,8 @@ impl LobbyState {
     /// Hands the lobby to `to`, or to the member admitted earliest: every
     /// member hears `HANDOVER`, and the lobby ends without `CLOSED`.
     pub(super) fn hand_on(&mut self, to: Option<&str>) -> Result<Handed, String> {
-        if self.config.succession.is_none() {
-            return Err("this lobby cannot be handed on".to_string());
-        }
-        let seat = match to {
-            Some(name) => self.roster.seat(name).cloned(),
-            None => self.roster.successor().cloned(),
-        };
-        let Some(seat) = seat.filter(|s| !s.name.eq_ignore_ascii_case(&self.config.leader)) else {
-            return Err(match to {
-                Some(name) => format!("{name} is not a member who can lead this lobby"),
-                None => "nobody in this lobby can lead it".to_string(),
-            });
-        };
-        let line = ToMember::Succession(Succession::Handover(seat.name.clone()));
-        self.broadcast(line, None);
-        self.handed_over = true;
+        let seat = self.next_leader(to)?;
+        self.announce(&seat.name);
         let mut roster = self.roster.clone();
         roster.lead(&seat.name);
         Ok(Handed {
@@ -115,6 +101,46 @@ impl LobbyState {
             roster,
             said: self.history.said(),
         })
+    }
+}
+
+impl LobbyState {
+    /// The leader leaves: the lobby goes to the member `hand_on` would
+    /// choose, and every member hears `LEFT <leader> LEFT` before
+    /// `HANDOVER`, so that the leader's seat goes from every roster and
+    /// nobody waits for it to come back. Who leads now, or `None` if
+    /// nobody can (then nothing is sent, and the lobby ends with `CLOSED`).
+    pub(super) fn hand_on_leaving(&mut self) -> Option<String> {
+        let seat = self.next_leader(None).ok()?;
+        let name = self.config.leader.clone();
+        let reason = LeftReason::Left;
+        self.broadcast(ToMember::Left { name, reason }, None);
+        self.announce(&seat.name);
+        Some(seat.name)
+    }
+
+    /// The seat of the member the lobby goes to: `to`, or the member
+    /// admitted earliest; or why there is none.
+    fn next_leader(&self, to: Option<&str>) -> Result<Seat, String> {
+        if self.config.succession.is_none() {
+            return Err("this lobby cannot be handed on".to_string());
+        }
+        let seat = match to {
+            Some(name) => self.roster.seat(name).cloned(),
+            None => self.roster.successor().cloned(),
+        };
+        seat.filter(|s| !s.name.eq_ignore_ascii_case(&self.config.leader))
+            .ok_or_else(|| match to {
+                Some(name) => format!("{name} is not a member who can lead this lobby"),
+                None => "nobody in this lobby can lead it".to_string(),
+            })
+    }
+
+    /// `HANDOVER <to>` to every member: the last line of this hub.
+    fn announce(&mut self, to: &str) {
+        let line = ToMember::Succession(Succession::Handover(to.to_string()));
+        self.broadcast(line, None);
+        self.handed_over = true;
     }
 }
 

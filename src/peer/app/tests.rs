@@ -521,5 +521,6 @@ fn the_registry_link_tells_the_user_what_it_does() {
 
 mod files;
 mod leader;
+mod leaving;
 mod member;
 mod walk;

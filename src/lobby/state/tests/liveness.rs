@@ -22,7 +22,7 @@ fn quiet_members_hear_hello_and_silent_ones_are_dropped() {
         &[
             "1< HELLO",
             "drop 2 Silent",
-            "all< LEFT carol",
+            "all< LEFT carol SILENT",
             r#"notice Silent("carol")"#,
         ],
     );
@@ -30,7 +30,11 @@ fn quiet_members_hear_hello_and_silent_ones_are_dropped() {
     lobby.check(
         38,
         LobbyEvent::Tick,
-        &["drop 1 Silent", "all< LEFT bob", r#"notice Silent("bob")"#],
+        &[
+            "drop 1 Silent",
+            "all< LEFT bob SILENT",
+            r#"notice Silent("bob")"#,
+        ],
     );
 }
 
@@ -43,7 +47,7 @@ fn members_are_dropped_for_what_their_connection_did() {
         &[
             "1< ERR LINE_TOO_LONG line is longer than 1024 bytes",
             "drop 1 TooLong",
-            "all< LEFT bob",
+            "all< LEFT bob TOO_LONG",
             r#"notice TooLong("bob")"#,
         ],
     );
@@ -52,14 +56,18 @@ fn members_are_dropped_for_what_their_connection_did() {
         LobbyEvent::Overflowed(2),
         &[
             "drop 2 Dropped",
-            "all< LEFT carol",
+            "all< LEFT carol SLOW",
             r#"notice Dropped("carol")"#,
         ],
     );
     lobby.check(
         1,
         LobbyEvent::Gone(3),
-        &["drop 3 Lost", "all< LEFT dave", r#"notice Left("dave")"#],
+        &[
+            "drop 3 Lost",
+            "all< LEFT dave LOST",
+            r#"notice Lost("dave")"#,
+        ],
     );
     lobby.check(1, LobbyEvent::Overflowed(3), &[]);
     assert_eq!(lobby.state.names(), ["alice"]);

@@ -124,7 +124,11 @@ fn a_member_whose_connection_broke_may_come_back_for_a_while() {
     lobby.check(
         1,
         LobbyEvent::Gone(2),
-        &["drop 2 Lost", "all< LEFT carol", r#"notice Left("carol")"#],
+        &[
+            "drop 2 Lost",
+            "all< LEFT carol LOST",
+            r#"notice Lost("carol")"#,
+        ],
     );
     lobby.check(
         2,
@@ -206,4 +210,41 @@ fn a_lobby_without_succession_cannot_be_handed_on() {
     let (handed, effects) = plain.state.handover(None, plain.at(1));
     assert_eq!(handed.unwrap_err(), "this lobby cannot be handed on");
     assert_eq!(effects, []);
+}
+
+#[test]
+fn a_leader_that_leaves_hands_the_lobby_on_and_says_it_left() {
+    let mut lobby = bob_came_back();
+    let (to, effects) = lobby.state.leave(lobby.at(3));
+    assert_eq!(to.as_deref(), Some("carol"));
+    assert_eq!(
+        shown(&effects),
+        ["all< LEFT alice LEFT", "all< HANDOVER carol"]
+    );
+    assert_eq!(
+        lobby.state.farewell(CloseReason::LeaderLeft),
+        None,
+        "no CLOSED after it"
+    );
+}
+
+#[test]
+fn a_leader_that_leaves_with_nobody_to_lead_ends_the_lobby() {
+    let closed = Some(ToMember::Closed(CloseReason::LeaderLeft));
+    // Zed holds no seat, so he cannot lead.
+    let mut lobby = Lobby::new(with_succession());
+    lobby.given(0, admit(1, "zed"));
+    let (to, effects) = lobby.state.leave(lobby.at(1));
+    assert_eq!((to, effects), (None, Vec::new()));
+    assert_eq!(lobby.state.farewell(CloseReason::LeaderLeft), closed);
+    // A leader alone just leaves.
+    let mut alone = Lobby::new(with_succession());
+    let (to, effects) = alone.state.leave(alone.at(1));
+    assert_eq!((to, effects), (None, Vec::new()));
+    assert_eq!(alone.state.farewell(CloseReason::LeaderLeft), closed);
+    // A lobby that cannot outlive its leader ends with it.
+    let mut plain = Lobby::new(config()).with(&["bob"]);
+    let (to, effects) = plain.state.leave(plain.at(1));
+    assert_eq!((to, effects), (None, Vec::new()));
+    assert_eq!(plain.state.farewell(CloseReason::LeaderLeft), closed);
 }

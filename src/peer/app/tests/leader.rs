@@ -142,7 +142,7 @@ fn the_leaders_kick_goes_to_the_hub_unless_it_kicks_the_leader() {
         &mut app,
         vec![line("/kick bob"), line("/kick dave too loud"), kicked],
         &[
-            "You lead this lobby; /leave ends it for everyone.",
+            "You lead this lobby; /leave hands it on, /end ends it for everyone.",
             "lobby 1: Kick(dave, Some(\"too loud\"))",
             "dave is not in this lobby.",
         ],
@@ -189,29 +189,6 @@ fn a_handover_the_hub_refuses_leaves_us_leading() {
             "lobby 1: Handover(Some(\"dave\"))",
             "Not handed over: dave is not in this lobby.",
             "lobby 1: Members(Show)",
-        ],
-    );
-}
-
-#[test]
-fn leaving_closes_the_hub_and_logs_what_it_had_not_passed_on() {
-    let mut app = leading();
-    let closed = answer(LobbyAnswer::Closed {
-        log: app.log_in_use(),
-        notices: vec![Notice::Msg {
-            from: "carol".into(),
-            text: "bye".into(),
-        }],
-    });
-    check(
-        &mut app,
-        vec![line("/leave"), closed],
-        &[
-            "lobby 1: Close(LEADER_LEFT)",
-            "log 1: * lobby ended: you left",
-            "notice: The lobby has ended (you left).",
-            MENU_PROMPT,
-            "log 1: [carol] bye",
         ],
     );
 }

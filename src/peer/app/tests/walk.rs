@@ -13,7 +13,7 @@ use crate::peer::{LOBBY_HINT, MENU_PROMPT};
 
 use super::{check, checked, describe, line, linked, now, request};
 
-fn from_leader(line: ToMember) -> Incoming {
+pub(super) fn from_leader(line: ToMember) -> Incoming {
     Incoming::Feed(FromLeader::Line(line))
 }
 
@@ -30,7 +30,7 @@ fn seat(name: &str, last: u8) -> Incoming {
 
 /// Bob, with keys, admitted to alice's lobby with a credential and a
 /// roster of alice, bob and carol.
-fn member() -> App {
+pub(super) fn member() -> App {
     let mut app = super::joined_with(Some(Arc::new(Identity::generate().expect("keys"))));
     let _ = app.handle(request(1, "alice", Some("T1")), now());
     let _ = app.handle(checked(1, "alice", "bob"), now());
