@@ -1,8 +1,27 @@
-//! The free space of the disk a folder is on, behind one small function:
-//! `statvfs` on unix, `GetDiskFreeSpaceExW` on Windows. `None` where it
-//! cannot be told, and the caller then does not refuse for it.
+//! The download folder on the disk: made private, and the free space of
+//! the disk it is on, behind one small function: `statvfs` on unix,
+//! `GetDiskFreeSpaceExW` on Windows. `None` where it cannot be told, and
+//! the caller then does not refuse for it.
 
+use std::fs::DirBuilder;
+use std::io;
 use std::path::Path;
+
+/// Creates `dir` and any missing parents, each readable by its owner only
+/// (0700 on unix): the files received are the user's private business.
+/// A folder that exists already keeps its permissions: the user chose
+/// them. (Windows gives a new folder its parent's permissions, which are
+/// the user's own under the user's profile.)
+pub fn private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
 
 /// Whether `needed` bytes fit in `free` (as `free_space` told it): an
 /// unknown free space refuses nothing; too little is `Err` with what is
@@ -84,6 +103,23 @@ mod tests {
         check(Some(0), 1, Err(0));
         check(Some(u64::MAX), u64::MAX, Ok(()));
         check(None, u64::MAX, Ok(()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_download_folder_is_made_private_and_one_that_exists_is_left_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let root = tempfile::tempdir().unwrap();
+        let made = root.path().join("a").join("downloads");
+        super::private_dir(&made).unwrap();
+        assert_eq!(mode(&made), 0o700);
+        assert_eq!(mode(&root.path().join("a")), 0o700);
+        let chosen = root.path().join("chosen");
+        std::fs::create_dir(&chosen).unwrap();
+        std::fs::set_permissions(&chosen, std::fs::Permissions::from_mode(0o750)).unwrap();
+        super::private_dir(&chosen).unwrap();
+        assert_eq!(mode(&chosen), 0o750);
     }
 
     #[test]

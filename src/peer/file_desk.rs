@@ -275,7 +275,7 @@ fn prepare(
     free_space: impl Fn(&Path) -> Option<u64>,
 ) -> FileNews {
     let shown = dir.display();
-    if let Err(err) = std::fs::create_dir_all(dir) {
+    if let Err(err) = disk::private_dir(dir) {
         let why = format!("the download folder {shown} cannot be made: {err}");
         return FileNews::Unprepared { from, offer, why };
     }
