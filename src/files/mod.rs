@@ -24,15 +24,20 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 4 << 30;
 /// How many transfers, both ways, run at once by default.
 pub const DEFAULT_MAX_TRANSFERS: usize = 4;
 
+/// How many of those may be with one peer, both ways: one peer cannot
+/// take every slot and keep the others waiting.
+pub const DEFAULT_MAX_TRANSFERS_PER_PEER: usize = 2;
+
 /// Where files go and what is accepted: `--download-dir`,
 /// `--max-file-size`, `--offer-timeout`, and how many transfers run at
-/// once.
+/// once, in all and with one peer.
 #[derive(Debug, Clone)]
 pub struct FileConfig {
     pub download_dir: PathBuf,
     pub max_file_size: u64,
     pub offer_timeout: Duration,
     pub max_transfers: usize,
+    pub max_transfers_per_peer: usize,
 }
 
 impl Default for FileConfig {
@@ -42,6 +47,7 @@ impl Default for FileConfig {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             offer_timeout: offers::DEFAULT_OFFER_TIMEOUT,
             max_transfers: DEFAULT_MAX_TRANSFERS,
+            max_transfers_per_peer: DEFAULT_MAX_TRANSFERS_PER_PEER,
         }
     }
 }

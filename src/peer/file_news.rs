@@ -12,7 +12,7 @@ use crate::wire::{ErrorCode, Fetch, FileLine, FileOffer, OfferId};
 
 use super::app::App;
 use super::effect::{FetchJob, FileOrder};
-use super::file_book::size;
+use super::file_book::{Full, size};
 use super::files::Route;
 use super::msg::{Done, Failure, FileNews, TransferId, Way};
 
@@ -287,13 +287,15 @@ impl App {
                 "that byte is past the end of the file".into(),
             ));
         }
-        if self.files.is_full() {
-            return Err((
-                ErrorCode::ServerFull,
-                "too many transfers at once; try again".into(),
-            ));
-        }
-        Ok((found.path.clone(), found.offer.clone()))
+        let full = match self.files.full_for(&fetch.who) {
+            None => return Ok((found.path.clone(), found.offer.clone())),
+            Some(Full::InAll(most)) => format!("{most} transfers run at once already"),
+            Some(Full::WithPeer(most)) => format!("{most} transfers with you run already"),
+        };
+        Err((
+            ErrorCode::ServerFull,
+            format!("{full}; ask for the file again when one ends"),
+        ))
     }
 }
 
