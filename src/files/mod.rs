@@ -1,13 +1,14 @@
 //! Files sent between peers: the rules as plain types (the offers a peer
 //! holds, safe names, what a kept `.part` is worth, progress by quarters),
 //! the transfer of one file's bytes between two streams with a fixed
-//! buffer, and the free space of a disk. It opens no socket and knows no
+//! buffer, what stops a transfer, and the free space of a disk. It opens no socket and knows no
 //! lobby: the peer connects, authenticates and decides.
 
 pub mod disk;
 pub mod names;
 pub mod offers;
 pub mod partial;
+pub mod stop;
 pub mod transfer;
 
 use std::path::PathBuf;
