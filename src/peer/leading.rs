@@ -259,14 +259,14 @@ impl App {
         if !matches!(self.stage, Stage::Leading(_)) {
             return;
         }
-        let someone_left = matches!(
-            notice,
-            Notice::Left(_)
-                | Notice::Dropped(_)
-                | Notice::Silent(_)
-                | Notice::TooLong(_)
-                | Notice::Kicked { .. }
-        );
+        let gone = match &notice {
+            Notice::Left(name)
+            | Notice::Dropped(name)
+            | Notice::Silent(name)
+            | Notice::TooLong(name)
+            | Notice::Kicked { name, .. } => Some(name.clone()),
+            _ => None,
+        };
         let event = match notice {
             Notice::Sealed {
                 lobby,
@@ -286,8 +286,10 @@ impl App {
         let Stage::Leading(leading) = &mut self.stage else {
             return;
         };
-        self.out.event(leading.log, &event, Role::Leader);
-        if someone_left {
+        let log = leading.log;
+        self.out.event(log, &event, Role::Leader);
+        if let Some(name) = gone {
+            self.member_gone(&name, log);
             self.maybe_end_empty_lobby();
         }
     }

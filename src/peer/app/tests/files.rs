@@ -520,3 +520,39 @@ fn one_peer_cannot_take_every_transfer_slot_and_hears_why() {
         &["Not accepted yet: 2 transfers run already; /accept again when one ends."],
     );
 }
+
+#[test]
+fn a_member_who_leaves_or_is_kicked_loses_its_offers_and_transfers_at_once() {
+    for gone in [
+        Notice::Left("carol".into()),
+        Notice::Kicked {
+            name: "carol".into(),
+            reason: None,
+        },
+    ] {
+        let carol = Identity::generate().unwrap();
+        let (mut app, t0) = offering_report(&carol);
+        receive_from_carol(&mut app, 1, "x");
+        let _ = app.handle(from_carol(FileLine::Offer(offer(2, 5, "y")), None), t0);
+        let (_, effects) = app.handle(Incoming::Notice(gone), t0);
+        let got: Vec<String> = effects.iter().map(short).collect();
+        for line in [
+            "notice: carol left: its offer of y is withdrawn.",
+            "notice: carol left: your offer of report.pdf to it is cancelled.",
+            "cancel 0000000000000001 with carol Receiving",
+            "notice: carol left: Receiving x from carol stopped.",
+        ] {
+            assert!(got.iter().any(|g| g == line), "{line} not in {got:?}");
+        }
+        // Nothing of carol's can be accepted, and she can fetch nothing,
+        // though neither offer has expired.
+        assert_eq!(app.files.incoming.iter().count(), 0);
+        check_at(
+            &mut app,
+            fetch("carol", 0, &carol),
+            t0,
+            &["refuse 100: NotFound no such offer accepted by you"],
+        );
+        assert!(!app.files.seats.contains_key("carol"));
+    }
+}
