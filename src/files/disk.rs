@@ -23,6 +23,38 @@ pub fn private_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
+/// Removes from `dir` the `.part`s (with their notes) that
+/// `partial::stale_parts` finds stale at `now`, but never `keep`. Best
+/// effort: what cannot be read or removed stays.
+pub fn sweep_parts(dir: &Path, now: std::time::SystemTime, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let written = |path: &Path| {
+        std::fs::symlink_metadata(path)
+            .ok()
+            .filter(|m| m.file_type().is_file())
+            .and_then(|m| m.modified().ok())
+    };
+    let parts: Vec<(String, std::time::SystemTime)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let part = written(&entry.path())?;
+            let note = written(&dir.join(format!("{name}.sum"))).unwrap_or(part);
+            Some((name, part.max(note)))
+        })
+        .collect();
+    let keep = keep
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    for name in super::partial::stale_parts(&parts, now, keep) {
+        let _ = std::fs::remove_file(dir.join(name));
+        let _ = std::fs::remove_file(dir.join(format!("{name}.sum")));
+    }
+}
+
 /// Whether `needed` bytes fit in `free` (as `free_space` told it): an
 /// unknown free space refuses nothing; too little is `Err` with what is
 /// free, for the user's line.
@@ -120,6 +152,49 @@ mod tests {
         std::fs::set_permissions(&chosen, std::fs::Permissions::from_mode(0o750)).unwrap();
         super::private_dir(&chosen).unwrap();
         assert_eq!(mode(&chosen), 0o750);
+    }
+
+    #[test]
+    fn a_stale_part_and_its_note_are_swept_and_a_fresh_or_resumed_one_kept() {
+        use std::time::{Duration, SystemTime};
+        let dir = tempfile::tempdir().unwrap();
+        let tag = "0123456789abcdef";
+        for name in ["old", "new", "resumed"] {
+            for file in [
+                format!("{name}.{tag}.part"),
+                format!("{name}.{tag}.part.sum"),
+            ] {
+                std::fs::write(dir.path().join(file), b"x").unwrap();
+            }
+        }
+        std::fs::write(dir.path().join("report.pdf"), b"x").unwrap();
+        let now = SystemTime::now() + crate::files::partial::PART_KEPT_FOR * 2;
+        let old = SystemTime::now() + crate::files::partial::PART_KEPT_FOR * 3 / 2;
+        // Only `new` was written lately, by the injected clock.
+        for file in [format!("new.{tag}.part"), format!("new.{tag}.part.sum")] {
+            let f = std::fs::File::options()
+                .write(true)
+                .open(dir.path().join(file))
+                .unwrap();
+            f.set_modified(old + Duration::from_secs(1)).unwrap();
+        }
+        let keep = dir.path().join(format!("resumed.{tag}.part"));
+        super::sweep_parts(dir.path(), now, &keep);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                format!("new.{tag}.part"),
+                format!("new.{tag}.part.sum"),
+                "report.pdf".to_string(),
+                format!("resumed.{tag}.part"),
+                format!("resumed.{tag}.part.sum"),
+            ]
+        );
     }
 
     #[test]

@@ -288,6 +288,7 @@ fn prepare(
         return FileNews::Unprepared { from, offer, why };
     }
     let part = PartFile::for_offer(dir, &offer);
+    disk::sweep_parts(dir, std::time::SystemTime::now(), &part.part());
     let (note, len) = part.kept();
     let resume = resume_from(note.as_deref(), len, &offer);
     let needed = offer.size - resume;
