@@ -1,8 +1,59 @@
-//! The free space of the disk a folder is on, behind one small function:
-//! `statvfs` on unix, `GetDiskFreeSpaceExW` on Windows. `None` where it
-//! cannot be told, and the caller then does not refuse for it.
+//! The download folder on the disk: made private, and the free space of
+//! the disk it is on, behind one small function: `statvfs` on unix,
+//! `GetDiskFreeSpaceExW` on Windows. `None` where it cannot be told, and
+//! the caller then does not refuse for it.
 
+use std::fs::DirBuilder;
+use std::io;
 use std::path::Path;
+
+/// Creates `dir` and any missing parents, each readable by its owner only
+/// (0700 on unix): the files received are the user's private business.
+/// A folder that exists already keeps its permissions: the user chose
+/// them. (Windows gives a new folder its parent's permissions, which are
+/// the user's own under the user's profile.)
+pub fn private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Removes from `dir` the `.part`s (with their notes) that
+/// `partial::stale_parts` finds stale at `now`, but never `keep`. Best
+/// effort: what cannot be read or removed stays.
+pub fn sweep_parts(dir: &Path, now: std::time::SystemTime, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let written = |path: &Path| {
+        std::fs::symlink_metadata(path)
+            .ok()
+            .filter(|m| m.file_type().is_file())
+            .and_then(|m| m.modified().ok())
+    };
+    let parts: Vec<(String, std::time::SystemTime)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let part = written(&entry.path())?;
+            let note = written(&dir.join(format!("{name}.sum"))).unwrap_or(part);
+            Some((name, part.max(note)))
+        })
+        .collect();
+    let keep = keep
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    for name in super::partial::stale_parts(&parts, now, keep) {
+        let _ = std::fs::remove_file(dir.join(name));
+        let _ = std::fs::remove_file(dir.join(format!("{name}.sum")));
+    }
+}
 
 /// Whether `needed` bytes fit in `free` (as `free_space` told it): an
 /// unknown free space refuses nothing; too little is `Err` with what is
@@ -84,6 +135,66 @@ mod tests {
         check(Some(0), 1, Err(0));
         check(Some(u64::MAX), u64::MAX, Ok(()));
         check(None, u64::MAX, Ok(()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_download_folder_is_made_private_and_one_that_exists_is_left_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let root = tempfile::tempdir().unwrap();
+        let made = root.path().join("a").join("downloads");
+        super::private_dir(&made).unwrap();
+        assert_eq!(mode(&made), 0o700);
+        assert_eq!(mode(&root.path().join("a")), 0o700);
+        let chosen = root.path().join("chosen");
+        std::fs::create_dir(&chosen).unwrap();
+        std::fs::set_permissions(&chosen, std::fs::Permissions::from_mode(0o750)).unwrap();
+        super::private_dir(&chosen).unwrap();
+        assert_eq!(mode(&chosen), 0o750);
+    }
+
+    #[test]
+    fn a_stale_part_and_its_note_are_swept_and_a_fresh_or_resumed_one_kept() {
+        use std::time::{Duration, SystemTime};
+        let dir = tempfile::tempdir().unwrap();
+        let tag = "0123456789abcdef";
+        for name in ["old", "new", "resumed"] {
+            for file in [
+                format!("{name}.{tag}.part"),
+                format!("{name}.{tag}.part.sum"),
+            ] {
+                std::fs::write(dir.path().join(file), b"x").unwrap();
+            }
+        }
+        std::fs::write(dir.path().join("report.pdf"), b"x").unwrap();
+        let now = SystemTime::now() + crate::files::partial::PART_KEPT_FOR * 2;
+        let old = SystemTime::now() + crate::files::partial::PART_KEPT_FOR * 3 / 2;
+        // Only `new` was written lately, by the injected clock.
+        for file in [format!("new.{tag}.part"), format!("new.{tag}.part.sum")] {
+            let f = std::fs::File::options()
+                .write(true)
+                .open(dir.path().join(file))
+                .unwrap();
+            f.set_modified(old + Duration::from_secs(1)).unwrap();
+        }
+        let keep = dir.path().join(format!("resumed.{tag}.part"));
+        super::sweep_parts(dir.path(), now, &keep);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                format!("new.{tag}.part"),
+                format!("new.{tag}.part.sum"),
+                "report.pdf".to_string(),
+                format!("resumed.{tag}.part"),
+                format!("resumed.{tag}.part.sum"),
+            ]
+        );
     }
 
     #[test]

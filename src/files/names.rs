@@ -4,10 +4,43 @@
 //! that is taken: `report.pdf` becomes `report (1).pdf`. Plain functions,
 //! no I/O: the caller says which names are taken.
 
-/// Names Windows keeps for devices, with or without an extension.
-const RESERVED: [&str; 22] = [
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
-    "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+/// Names Windows keeps for devices, whatever their case, with or without
+/// an extension (`nul.txt`, `COM1.tar.gz` open the device too). Windows
+/// counts the superscript digits ¹ ² ³ as digits here, and newer versions
+/// keep `COM0` and `LPT0` as well.
+const RESERVED: [&str; 32] = [
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    "CONIN$",
+    "CONOUT$",
+    "COM0",
+    "COM1",
+    "COM2",
+    "COM3",
+    "COM4",
+    "COM5",
+    "COM6",
+    "COM7",
+    "COM8",
+    "COM9",
+    "COM\u{b9}",
+    "COM\u{b2}",
+    "COM\u{b3}",
+    "LPT0",
+    "LPT1",
+    "LPT2",
+    "LPT3",
+    "LPT4",
+    "LPT5",
+    "LPT6",
+    "LPT7",
+    "LPT8",
+    "LPT9",
+    "LPT\u{b9}",
+    "LPT\u{b2}",
+    "LPT\u{b3}",
 ];
 
 /// The longest saved name, in bytes, with room for ` (999)` and `.part`.
@@ -33,15 +66,11 @@ pub fn safe_name(offered: &str) -> String {
             }
         })
         .collect();
-    let trimmed = name
-        .trim_end_matches(['.', ' '])
-        .trim_start_matches(['.', ' ']);
-    name = trimmed.to_string();
+    name = trim_ends(&name).to_string();
     if name.is_empty() {
         return FALLBACK.to_string();
     }
-    let stem = name.split('.').next().unwrap_or_default().trim_end();
-    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem)) {
+    if is_reserved(&name) {
         name.insert(0, '_');
     }
     if name.len() > MAX_SAVED {
@@ -50,8 +79,24 @@ pub fn safe_name(offered: &str) -> String {
             end -= 1;
         }
         name.truncate(end);
+        // A cut may end the name in a dot or a space again.
+        name = trim_ends(&name).to_string();
     }
     name
+}
+
+/// The name without the dots and spaces Windows drops at its end, nor
+/// the dots and spaces at its start (no hidden file, no `..`).
+fn trim_ends(name: &str) -> &str {
+    name.trim_end_matches(['.', ' '])
+        .trim_start_matches(['.', ' '])
+}
+
+/// Whether Windows would open a device for `name`: its part before the
+/// first dot, without trailing spaces, is a reserved name.
+fn is_reserved(name: &str) -> bool {
+    let stem = name.split('.').next().unwrap_or_default().trim_end();
+    RESERVED.iter().any(|r| r.eq_ignore_ascii_case(stem))
 }
 
 /// `name` itself if it is free, else `stem (1).ext`, `stem (2).ext`, and so
@@ -102,6 +147,47 @@ mod tests {
         check("CONSOLE.txt", "CONSOLE.txt");
         check("notes. . ", "notes");
         check(&"é".repeat(150), &"é".repeat(100));
+    }
+
+    #[test]
+    fn every_windows_device_name_is_prefixed_with_any_extension_or_case() {
+        check("nul.txt", "_nul.txt");
+        check("NUL", "_NUL");
+        check("Aux.c", "_Aux.c");
+        check("prn", "_prn");
+        check("COM1.tar.gz", "_COM1.tar.gz");
+        check("com0", "_com0");
+        check("LPT0.log", "_LPT0.log");
+        check("COM\u{b9}", "_COM\u{b9}");
+        check("com\u{b2}.txt", "_com\u{b2}.txt");
+        check("COM\u{b3}.a.b", "_COM\u{b3}.a.b");
+        check("LPT\u{b9}", "_LPT\u{b9}");
+        check("lpt\u{b2}.pdf", "_lpt\u{b2}.pdf");
+        check("LPT\u{b3}", "_LPT\u{b3}");
+        check("conin$", "_conin$");
+        check("CONOUT$.txt", "_CONOUT$.txt");
+        // Trailing dots and spaces go first, so they hide nothing.
+        check("CON.", "_CON");
+        check("nul ", "_nul");
+        check("com1. . .", "_com1");
+        check("nul .txt", "_nul .txt");
+        check("aux..txt", "_aux..txt");
+        // Near misses are names like any other.
+        check("COM10", "COM10");
+        check("COM\u{b9}0", "COM\u{b9}0");
+        check("LPT\u{2074}", "LPT\u{2074}");
+        check("COM", "COM");
+        check("nuls.txt", "nuls.txt");
+        check("my nul.txt", "my nul.txt");
+        check("x.nul", "x.nul");
+    }
+
+    #[test]
+    fn a_name_cut_to_length_ends_in_no_dot_or_space() {
+        let long = format!("{}. x", "a".repeat(MAX_SAVED - 1));
+        check(&long, &"a".repeat(MAX_SAVED - 1));
+        let spaced = format!("{} {}", "b".repeat(MAX_SAVED - 1), "c".repeat(10));
+        check(&spaced, &"b".repeat(MAX_SAVED - 1));
     }
 
     #[test]

@@ -113,6 +113,15 @@ impl IncomingOffers {
         Some(self.held.remove(at))
     }
 
+    /// Every offer `from` made, withdrawn: it left the lobby.
+    pub fn withdraw_all(&mut self, from: &str) -> Vec<Incoming> {
+        let (gone, kept) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|held| held.from == from);
+        self.held = kept;
+        gone
+    }
+
     /// The offers whose time has passed, forgotten.
     pub fn expire(&mut self, now: Instant) -> Vec<Incoming> {
         let (gone, kept) = std::mem::take(&mut self.held)
@@ -239,6 +248,21 @@ impl OutgoingOffers {
     /// Forgets every offer we made; how many there were.
     pub fn clear(&mut self) -> usize {
         std::mem::take(&mut self.held).len()
+    }
+
+    /// `who` is no recipient any more (it left the lobby): it can fetch
+    /// none of our offers. Returns the offers it was a recipient of; those
+    /// left with no recipient are forgotten.
+    pub fn drop_recipient(&mut self, who: &str) -> Vec<FileOffer> {
+        let mut dropped = Vec::new();
+        for offer in self.held.values_mut() {
+            if offer.to.remove(who).is_some() {
+                offer.keys.remove(who);
+                dropped.push(offer.offer.clone());
+            }
+        }
+        self.held.retain(|_, offer| !offer.to.is_empty());
+        dropped
     }
 
     pub fn remove(&mut self, id: OfferId) -> Option<Outgoing> {
@@ -369,5 +393,37 @@ mod tests {
             Err(OfferRefused::TooMany(3))
         );
         assert_eq!(offers.expire(t0 + Duration::from_secs(60)).len(), 3);
+    }
+
+    #[test]
+    fn a_member_who_left_loses_its_offers_both_ways_and_only_its_own() {
+        let t0 = Instant::now();
+        let mut theirs = IncomingOffers::new(limits());
+        theirs.add("bob", offer(1), t0).unwrap();
+        theirs.add("carol", offer(2), t0).unwrap();
+        theirs.add("bob", offer(3), t0).unwrap();
+        let gone: Vec<OfferId> = theirs
+            .withdraw_all("bob")
+            .iter()
+            .map(|o| o.offer.id)
+            .collect();
+        assert_eq!(gone, [OfferId(1), OfferId(3)]);
+        assert_eq!(
+            theirs.iter().map(|o| o.from.as_str()).collect::<Vec<_>>(),
+            ["carol"]
+        );
+
+        let mut ours = OutgoingOffers::new(limits());
+        let both = [("bob".to_string(), None), ("carol".to_string(), None)];
+        ours.add("a".into(), offer(1), &both, t0).unwrap();
+        ours.add("b".into(), offer(2), &both[..1], t0).unwrap();
+        let dropped: Vec<OfferId> = ours.drop_recipient("bob").iter().map(|o| o.id).collect();
+        assert_eq!(dropped, [OfferId(1), OfferId(2)]);
+        // Bob can fetch neither; carol still may fetch hers; the offer to
+        // bob alone is gone.
+        assert!(ours.fetchable(OfferId(1), "bob", t0).is_none());
+        assert!(ours.fetchable(OfferId(1), "carol", t0).is_some());
+        assert_eq!(ours.iter().count(), 1);
+        assert!(ours.drop_recipient("bob").is_empty());
     }
 }

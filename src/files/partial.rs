@@ -6,7 +6,42 @@
 //! its key, and the whole file is checked against the checksum before it is
 //! kept). Anything else starts over. Plain functions, no I/O.
 
+use std::time::{Duration, SystemTime};
+
 use crate::wire::{Checksum, FileOffer};
+
+/// How long a `.part` that nothing was written to is kept for a resume:
+/// after that, the next transfer into its folder removes it and its note.
+pub const PART_KEPT_FOR: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// Whether `name` is one of our `.part`s: `<name>.<16 hex digits>.part`.
+pub fn is_part_name(name: &str) -> bool {
+    let Some(rest) = name.strip_suffix(".part") else {
+        return false;
+    };
+    let tag = rest.rsplit('.').next().unwrap_or_default();
+    rest.len() > tag.len() + 1
+        && tag.len() == 16
+        && tag.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The `.part`s to remove, of `parts` (each name with when it or its note
+/// was last written): ours, untouched for longer than `PART_KEPT_FOR` at
+/// `now`, and not `keep` (the one about to be resumed).
+pub fn stale_parts<'a>(
+    parts: &'a [(String, SystemTime)],
+    now: SystemTime,
+    keep: &str,
+) -> Vec<&'a str> {
+    parts
+        .iter()
+        .filter(|(name, written)| {
+            let age = now.duration_since(*written).unwrap_or_default();
+            name != keep && is_part_name(name) && age > PART_KEPT_FOR
+        })
+        .map(|(name, _)| name.as_str())
+        .collect()
+}
 
 /// The note kept beside a `.part`: which file its bytes belong to.
 pub fn part_note(offer: &FileOffer) -> String {
@@ -93,6 +128,31 @@ mod tests {
         assert_eq!(resume_from(Some(&note), 4, &offer(11, 1)), 0);
         assert_eq!(resume_from(Some("garbage"), 4, &ten), 0);
         assert_eq!(resume_from(Some(""), 0, &ten), 0);
+    }
+
+    #[test]
+    fn a_part_untouched_for_a_week_is_removed_unless_it_is_resumed() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 30);
+        let ago = |secs: u64| now - Duration::from_secs(secs);
+        let week = PART_KEPT_FOR.as_secs();
+        let tag = "0123456789abcdef";
+        let parts: Vec<(String, SystemTime)> = [
+            (format!("old.bin.{tag}.part"), ago(week + 1)),
+            (format!("fresh.bin.{tag}.part"), ago(week - 1)),
+            (format!("kept.bin.{tag}.part"), ago(week * 5)),
+            ("mine.part".to_string(), ago(week * 5)),
+            (format!("{tag}.part"), ago(week * 5)),
+            ("x.0123456789ABCDEF.part".to_string(), ago(week * 5)),
+            (format!("x.{tag}.part.sum"), ago(week * 5)),
+            (format!("future.{tag}.part"), now + Duration::from_secs(60)),
+        ]
+        .into_iter()
+        .collect();
+        let keep = format!("kept.bin.{tag}.part");
+        assert_eq!(
+            stale_parts(&parts, now, &keep),
+            [format!("old.bin.{tag}.part")]
+        );
     }
 
     #[test]

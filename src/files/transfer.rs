@@ -291,8 +291,17 @@ fn open_part(part: &PartFile, offer: &FileOffer, from: u64) -> io::Result<(File,
 }
 
 /// A file made new at `path`; an error if anything (a link too) is there.
+/// It is readable and writable by its owner only (0600 on unix), as the
+/// `.part` keeps that mode when it is renamed to the saved file.
 fn new_file(path: &Path) -> io::Result<File> {
-    OpenOptions::new().write(true).create_new(true).open(path)
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
 }
 
 /// The kept `.part` at `path`, to read and write, never through a link.

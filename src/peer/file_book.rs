@@ -37,6 +37,13 @@ impl Moving {
     }
 }
 
+/// Which limit of transfers at once is reached, and what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Full {
+    InAll(usize),
+    WithPeer(usize),
+}
+
 /// The core's files.
 #[derive(Debug)]
 pub(super) struct FileBook {
@@ -79,9 +86,17 @@ impl FileBook {
         self.incoming.clear() + self.outgoing.clear()
     }
 
-    /// Whether as many transfers run as may at once, both ways.
-    pub(super) fn is_full(&self) -> bool {
-        self.moving.len() >= self.config.max_transfers
+    /// Why another transfer with `peer` may not start now, if it may not:
+    /// as many run as may at once, in all or with `peer`, both ways.
+    pub(super) fn full_for(&self, peer: &str) -> Option<Full> {
+        let theirs = self.moving.iter().filter(|m| m.transfer.peer == peer);
+        if self.moving.len() >= self.config.max_transfers {
+            Some(Full::InAll(self.config.max_transfers))
+        } else if theirs.count() >= self.config.max_transfers_per_peer {
+            Some(Full::WithPeer(self.config.max_transfers_per_peer))
+        } else {
+            None
+        }
     }
 
     pub(super) fn begin(&mut self, transfer: TransferId, name: &str, size: u64) {

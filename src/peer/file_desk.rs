@@ -1,17 +1,18 @@
 //! The driver's files: the threads that read and sum an offered file
 //! (`file-hash`), fetch a file we accepted (`file-fetch`) and send one a
-//! peer fetches (`file-send`), each the only user of its socket and its
-//! file; the fetch connections waiting for the core's answer, by number;
-//! and what stops each transfer. It carries out the core's `FileOrder`s
-//! and tells the core what happens as `Event::File`, which the driver
-//! hands on as `Incoming::File`. It decides nothing: the core does.
+//! peer fetches (`file-send`), each the only reader and writer of its
+//! socket and its file; the fetch connections waiting for the core's
+//! answer, by number; and what stops each transfer (`files::stop`, which
+//! may shut a socket down, never write to it). It carries out the core's
+//! `FileOrder`s and tells the core what happens as `Event::File`, which
+//! the driver hands on as `Incoming::File`. It decides nothing: the core
+//! does.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use crate::conn::{Conn, Received, Stream};
 use crate::crypto::IdentityKey;
 use crate::files::names::safe_name;
 use crate::files::partial::{Quarters, resume_from};
+use crate::files::stop::{Stop, Stops};
 use crate::files::transfer::{self, TransferError};
 use crate::files::{PartFile, disk};
 use crate::trace::Trace;
@@ -41,7 +43,7 @@ pub(super) struct FileDesk {
     events: Sender<Event>,
     threads: Vec<JoinHandle<()>>,
     /// What stops each transfer running; dropped when it ends.
-    cancels: HashMap<TransferId, Arc<AtomicBool>>,
+    stops: Stops<TransferId>,
     /// Fetch connections waiting for the core's answer, by number.
     fetches: HashMap<u64, FileConn>,
     next_fetch: u64,
@@ -51,7 +53,7 @@ pub(super) struct FileDesk {
 struct Reporter {
     events: Sender<Event>,
     transfer: TransferId,
-    cancel: Arc<AtomicBool>,
+    stop: Arc<Stop>,
 }
 
 impl Reporter {
@@ -71,7 +73,18 @@ impl Reporter {
             let transfer = self.transfer.clone();
             self.tell(FileNews::Quarter { transfer, pct });
         }
-        !self.cancel.load(Ordering::SeqCst)
+        !self.stop.is_stopped()
+    }
+
+    /// What `err` is to the user: a transfer stopped here ended because
+    /// it was cancelled, whatever its shut socket made of it.
+    fn why(&self, err: TransferError) -> TransferError {
+        let shut = matches!(err, TransferError::Io(_) | TransferError::CutOff { .. });
+        if shut && self.stop.is_stopped() {
+            TransferError::Cancelled
+        } else {
+            err
+        }
     }
 
     fn ended(&self, result: Result<Done, Failure>) {
@@ -87,7 +100,7 @@ impl FileDesk {
             trace,
             events,
             threads: Vec::new(),
-            cancels: HashMap::new(),
+            stops: Stops::default(),
             fetches: HashMap::new(),
             next_fetch: 0,
         }
@@ -115,9 +128,7 @@ impl FileDesk {
                 }
             }
             FileOrder::Cancel(transfer) => {
-                if let Some(cancel) = self.cancels.get(&transfer) {
-                    cancel.store(true, Ordering::SeqCst);
-                }
+                self.stops.stop(&transfer);
             }
         }
         None
@@ -144,7 +155,7 @@ impl FileDesk {
     /// ended can no longer be stopped.
     pub(super) fn heard(&mut self, news: FileNews) -> Incoming {
         if let FileNews::Ended { transfer, .. } = &news {
-            self.cancels.remove(transfer);
+            self.stops.ended(transfer);
         }
         Incoming::File(news)
     }
@@ -157,9 +168,7 @@ impl FileDesk {
     /// Stops every transfer and waits for every thread; run as the peer
     /// quits.
     pub(super) fn finish(&mut self) {
-        for cancel in self.cancels.values() {
-            cancel.store(true, Ordering::SeqCst);
-        }
+        self.stops.stop_all();
         for handle in self.threads.drain(..) {
             let _ = handle.join();
         }
@@ -178,12 +187,11 @@ impl FileDesk {
     }
 
     fn reporter(&mut self, transfer: TransferId) -> Reporter {
-        let cancel = Arc::new(AtomicBool::new(false));
-        self.cancels.insert(transfer.clone(), cancel.clone());
+        let stop = self.stops.add(transfer.clone());
         Reporter {
             events: self.events.clone(),
             transfer,
-            cancel,
+            stop,
         }
     }
 
@@ -213,7 +221,7 @@ impl FileDesk {
         let (tls, trace) = (self.tls.clone(), self.trace);
         let failed = no_thread(transfer);
         let run = move || {
-            let result = fetch(&tls, trace, &job, &reporter);
+            let result = fetch(&tls, trace, &job, &reporter).map_err(|err| reporter.why(err));
             reporter.ended(
                 result
                     .map(Done::Saved)
@@ -241,7 +249,7 @@ impl FileDesk {
         let reporter = self.reporter(transfer.clone());
         let failed = no_thread(transfer);
         let run = move || {
-            let result = serve(conn, &path, &offer, from, &reporter);
+            let result = serve(conn, &path, &offer, from, &reporter).map_err(|e| reporter.why(e));
             let result = result.map(Done::Sent);
             reporter.ended(result.map_err(|err| Failure::from(err.to_string())));
         };
@@ -275,11 +283,12 @@ fn prepare(
     free_space: impl Fn(&Path) -> Option<u64>,
 ) -> FileNews {
     let shown = dir.display();
-    if let Err(err) = std::fs::create_dir_all(dir) {
+    if let Err(err) = disk::private_dir(dir) {
         let why = format!("the download folder {shown} cannot be made: {err}");
         return FileNews::Unprepared { from, offer, why };
     }
     let part = PartFile::for_offer(dir, &offer);
+    disk::sweep_parts(dir, std::time::SystemTime::now(), &part.part());
     let (note, len) = part.kept();
     let resume = resume_from(note.as_deref(), len, &offer);
     let needed = offer.size - resume;
@@ -332,6 +341,7 @@ fn fetch(
         .connect(job.seat.addr, CONNECT_TIMEOUT, Some(&job.seat.key))
         .map_err(|err| other(err.to_string()))?;
     stream.socket().set_read_timeout(Some(STALL_TIMEOUT))?;
+    reporter.stop.arm(stream.socket());
     let mut conn: Conn<Stream, Sending, Fetch> = Conn::new(stream, &job.from, trace)?;
     conn.send(&Fetch {
         who: job.me.clone(),
@@ -372,6 +382,7 @@ fn serve(
     // A recipient that stops reading holds this thread no longer than a
     // stall may last.
     let _ = conn.socket().set_write_timeout(Some(STALL_TIMEOUT));
+    reporter.stop.arm(conn.socket());
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(err) => {

@@ -11,8 +11,8 @@ use crate::lobby::Seat;
 use crate::wire::{ErrorCode, Fetch, FileLine, FileOffer, OfferId};
 
 use super::app::App;
-use super::effect::{FetchJob, FileOrder};
-use super::file_book::size;
+use super::effect::{FetchJob, FileOrder, LogId};
+use super::file_book::{Full, size};
 use super::files::Route;
 use super::msg::{Done, Failure, FileNews, TransferId, Way};
 
@@ -131,6 +131,32 @@ impl App {
                 None => format!("{from} cancelled offer {id}."),
             };
             self.file_note(line);
+        }
+    }
+
+    /// `name` left the lobby (or was kicked or dropped): its offers are
+    /// withdrawn at once, ours to it cancelled, and our transfers with it
+    /// stopped, rather than waiting for them to expire.
+    pub(super) fn member_gone(&mut self, name: &str, log: Option<LogId>) {
+        self.files.seats.remove(name);
+        for held in self.files.incoming.withdraw_all(name) {
+            let line = format!(
+                "{name} left: its offer of {} is withdrawn.",
+                held.offer.name
+            );
+            self.note_in(log, line);
+        }
+        for offer in self.files.outgoing.drop_recipient(name) {
+            let line = format!(
+                "{name} left: your offer of {} to it is cancelled.",
+                offer.name
+            );
+            self.note_in(log, line);
+        }
+        for moving in self.files.moving_of(None, Some(name)) {
+            self.order(FileOrder::Cancel(moving.transfer.clone()));
+            let line = format!("{name} left: {} stopped.", moving.what());
+            self.note_in(log, line);
         }
     }
 
@@ -287,13 +313,15 @@ impl App {
                 "that byte is past the end of the file".into(),
             ));
         }
-        if self.files.is_full() {
-            return Err((
-                ErrorCode::ServerFull,
-                "too many transfers at once; try again".into(),
-            ));
-        }
-        Ok((found.path.clone(), found.offer.clone()))
+        let full = match self.files.full_for(&fetch.who) {
+            None => return Ok((found.path.clone(), found.offer.clone())),
+            Some(Full::InAll(most)) => format!("{most} transfers run at once already"),
+            Some(Full::WithPeer(most)) => format!("{most} transfers with you run already"),
+        };
+        Err((
+            ErrorCode::ServerFull,
+            format!("{full}; ask for the file again when one ends"),
+        ))
     }
 }
 

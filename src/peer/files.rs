@@ -14,7 +14,7 @@ use crate::wire::{FileLine, FileOffer, OfferId, ParseError, ToLeader};
 
 use super::app::App;
 use super::effect::{Effect, FileOrder, LogId};
-use super::file_book::{FileCommand, size};
+use super::file_book::{FileCommand, Full, size};
 use super::stage::{Membership, Stage};
 
 /// How this peer reaches the others in its lobby: as the leader, through
@@ -187,9 +187,15 @@ impl App {
             return self.say("No file offer is waiting.");
         };
         let (from, offer) = (held.from, held.offer);
-        if self.files.is_full() {
+        if let Some(full) = self.files.full_for(&from) {
             let _ = self.files.incoming.add(&from, offer, self.now.at);
-            return self.say("Too many transfers run already; /accept again later.");
+            let why = match full {
+                Full::InAll(most) => format!("{most} transfers run already"),
+                Full::WithPeer(most) => format!("{most} transfers with {from} run already"),
+            };
+            return self.say(format!(
+                "Not accepted yet: {why}; /accept again when one ends."
+            ));
         }
         let max = self.files.config.max_file_size;
         let refused = if offer.size > max {

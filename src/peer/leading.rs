@@ -313,15 +313,15 @@ impl App {
         if !matches!(self.stage, Stage::Leading(_)) {
             return;
         }
-        let someone_left = matches!(
-            notice,
-            Notice::Left(_)
-                | Notice::Lost(_)
-                | Notice::Dropped(_)
-                | Notice::Silent(_)
-                | Notice::TooLong(_)
-                | Notice::Kicked { .. }
-        );
+        let gone = match &notice {
+            Notice::Left(name)
+            | Notice::Lost(name)
+            | Notice::Dropped(name)
+            | Notice::Silent(name)
+            | Notice::TooLong(name)
+            | Notice::Kicked { name, .. } => Some(name.clone()),
+            _ => None,
+        };
         let event = match notice {
             Notice::Sealed {
                 lobby,
@@ -345,8 +345,10 @@ impl App {
         if matches!(event, LobbyEvent::Joined(_)) {
             leading.someone_joined = true;
         }
-        self.out.event(leading.log, &event, Role::Leader);
-        if someone_left {
+        let log = leading.log;
+        self.out.event(log, &event, Role::Leader);
+        if let Some(name) = gone {
+            self.member_gone(&name, log);
             self.maybe_end_empty_lobby();
         }
     }

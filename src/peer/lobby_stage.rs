@@ -254,7 +254,15 @@ impl App {
             return;
         }
         let ToMember::Closed(reason) = line else {
+            let gone = match &line {
+                ToMember::Left { name, .. } | ToMember::Kicked { name, .. } => Some(name.clone()),
+                _ => None,
+            };
+            let log = membership.log;
             membership.show(line, &self.out);
+            if let Some(name) = gone {
+                self.member_gone(&name, log);
+            }
             return;
         };
         self.leader_closed(reason);

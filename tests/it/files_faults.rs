@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
@@ -30,6 +31,9 @@ enum Plan {
     /// Passes on alice's `SENDING` line and one 64 KiB piece per word on
     /// the channel; once the channel ends, the rest.
     Gated(Receiver<()>),
+    /// Passes on alice's `SENDING` line, then nothing more until the
+    /// channel ends: a peer gone silent in the middle of a transfer.
+    Held(Receiver<()>),
     /// Plays the sender: answers the `FETCH` line with what this makes of
     /// it, and closes.
     Answer(Liar),
@@ -101,6 +105,15 @@ fn relay(down: TcpStream, to: u16, plan: Plan) -> Passed {
         Plan::Forward => pass(&down, to, &fetch, u64::MAX, None),
         Plan::Cut(limit) => pass(&down, to, &fetch, limit, None),
         Plan::Gated(gate) => pass(&down, to, &fetch, u64::MAX, Some(gate)),
+        Plan::Held(held) => {
+            let up = TcpStream::connect(("127.0.0.1", to)).unwrap();
+            (&up).write_all(fetch.as_bytes()).unwrap();
+            let mut header = String::new();
+            BufReader::new(&up).read_line(&mut header).unwrap();
+            let _ = (&down).write_all(header.as_bytes());
+            let _ = held.recv_timeout(READ_TIMEOUT * 3);
+            header.len() as u64
+        }
     };
     let _ = down.shutdown(Shutdown::Both);
     Passed {
@@ -403,4 +416,66 @@ fn a_file_named_with_control_characters_is_offered_and_saved_under_a_safe_name()
         .collect();
     assert_eq!(names, ["_[2Jevil_.txt"]);
     assert_eq!(fs::read(received.join("_[2Jevil_.txt")).unwrap(), b"bell");
+}
+
+#[test]
+fn cancel_and_quit_stop_a_transfer_at_once_even_when_the_other_side_is_silent() {
+    // Each side's stall timeout is 30 s; a stop must not wait for it.
+    let at_once = Duration::from_secs(15);
+    let server = TestServer::start();
+    let (logs, downloads, outbox) = (temp_dir(), temp_dir(), temp_dir());
+    let mut relay = Relay::bind();
+    let (mut alice, mut bob, port) = lobby(&server, &relay, logs.path(), downloads.path());
+    // The relay serves one connection at a time: each is let go once its
+    // part of the test is over.
+    let (holds, plans): (Vec<Sender<()>>, Vec<Plan>) = (0..3)
+        .map(|_| {
+            let (hold, held) = unbounded();
+            (hold, Plan::Held(held))
+        })
+        .unzip();
+    let mut holds = holds.into_iter();
+    relay.run(port, plans);
+    let path = outbox.path().join("big.bin");
+    fs::write(&path, noise(32 << 20)).unwrap();
+
+    // The recipient cancels while its read waits on a silent sender.
+    alice.types(&format!("/send bob {}", path.display()));
+    bob.sees("alice offers big.bin ");
+    bob.types("/accept");
+    bob.sees("Receiving big.bin from alice: started at byte 0.");
+    let asked = Instant::now();
+    bob.types("/cancel");
+    bob.sees("Receiving big.bin from alice failed: cancelled; ");
+    assert!(asked.elapsed() < at_once, "{:?}", asked.elapsed());
+    alice.sees("bob cancelled the transfer of big.bin.");
+    alice.sees("Sending big.bin to bob failed: cancelled.");
+    drop(holds.next());
+    relay.next();
+
+    // The sender cancels while its write waits on a recipient that reads
+    // nothing.
+    alice.types(&format!("/send bob {}", path.display()));
+    bob.sees("alice offers big.bin ");
+    bob.types("/accept");
+    alice.sees("Sending big.bin to bob: started at byte ");
+    let asked = Instant::now();
+    alice.types("/cancel");
+    alice.sees("Sending big.bin to bob failed: cancelled.");
+    assert!(asked.elapsed() < at_once, "{:?}", asked.elapsed());
+    bob.sees("Receiving big.bin from alice failed: cancelled; ");
+    drop(holds.next());
+    relay.next();
+
+    // Quitting in the middle of a stalled transfer exits at once.
+    alice.types(&format!("/send bob {}", path.display()));
+    bob.sees("alice offers big.bin ");
+    bob.types("/accept");
+    alice.sees("Sending big.bin to bob: started at byte ");
+    let asked = Instant::now();
+    alice.types("/quit");
+    assert!(alice.exits().success());
+    assert!(asked.elapsed() < at_once, "{:?}", asked.elapsed());
+    drop(holds);
+    relay.next();
 }

@@ -63,6 +63,23 @@ fn files_of_every_size_arrive_whole_and_never_overwrite() {
     assert_eq!(fs::read(dir.path().join("one")).unwrap(), b"x");
 }
 
+#[cfg(unix)]
+#[test]
+fn a_saved_file_its_part_and_note_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = vec![5u8; 1000];
+    let offer = offer_of(&bytes, "private.bin");
+    let part = part_in(dir.path(), &offer);
+    let cut = receive_bytes(&mut &bytes[..10], &part, &offer, 0, &mut go_on);
+    assert!(matches!(cut, Err(TransferError::CutOff { .. })));
+    assert_eq!(mode(&part.part()), 0o600);
+    assert_eq!(mode(&part.note()), 0o600);
+    let saved = round_trip(&bytes, &part, &offer, 10).unwrap();
+    assert_eq!(mode(&saved), 0o600);
+}
+
 #[test]
 fn a_cut_off_transfer_keeps_its_part_and_resumes_with_fewer_bytes() {
     let dir = tempfile::tempdir().unwrap();

@@ -447,3 +447,112 @@ fn a_second_fetch_of_an_offer_being_sent_to_the_same_recipient_is_refused() {
         &["serve 104: report.pdf to carol from byte 4"],
     );
 }
+
+/// Carol, seated, offers `name` (5 bytes, id `id`), and bob accepts it
+/// and starts fetching it.
+fn receive_from_carol(app: &mut App, id: u64, name: &str) {
+    let carol = Identity::generate().unwrap();
+    let offered = from_carol(
+        FileLine::Offer(offer(id, 5, name)),
+        Some(seat("carol", &carol)),
+    );
+    let _ = app.handle(offered, now());
+    check(
+        app,
+        line("/accept"),
+        &[&format!("prepare {name} from carol")],
+    );
+    let prepared = FileNews::Prepared {
+        from: "carol".into(),
+        offer: offer(id, 5, name),
+        part: PartFile {
+            dir: PathBuf::from("/downloads"),
+            name: name.into(),
+            tag: format!("{id:016x}"),
+        },
+        resume: 0,
+    };
+    let (_, effects) = app.handle(news(prepared), now());
+    let fetching = format!("fetch {name} from carol at 127.0.0.1:6003 from byte 0");
+    assert!(effects.iter().any(|e| short(e) == fetching), "{name}");
+}
+
+#[test]
+fn one_peer_cannot_take_every_transfer_slot_and_hears_why() {
+    let carol = Identity::generate().unwrap();
+    let (mut app, _) = offering_report(&carol);
+    assert_eq!(app.files.config.max_transfers_per_peer, 2);
+    receive_from_carol(&mut app, 1, "x");
+    receive_from_carol(&mut app, 2, "y");
+    // Two transfers with carol run (both ways count): her fetch of our
+    // report is refused, and so is our accept of a third file of hers.
+    check(
+        &mut app,
+        fetch("carol", 0, &carol),
+        &[
+            "refuse 100: ServerFull 2 transfers with you run already; ask for the file again when one ends",
+        ],
+    );
+    let _ = app.handle(from_carol(FileLine::Offer(offer(3, 5, "z")), None), now());
+    check(
+        &mut app,
+        line("/accept 0000000000000003"),
+        &["Not accepted yet: 2 transfers with carol run already; /accept again when one ends."],
+    );
+    // The offer waits; once one transfer ends, carol's fetch is served.
+    assert_eq!(app.files.incoming.iter().count(), 1);
+    let ended = FileNews::Ended {
+        transfer: receiving(1),
+        result: Err(Failure::from("cut off")),
+    };
+    let _ = app.handle(news(ended), now());
+    check(
+        &mut app,
+        fetch("carol", 0, &carol),
+        &["serve 100: report.pdf to carol from byte 0"],
+    );
+    // The limit in all holds too, whoever asks.
+    app.files.config.max_transfers_per_peer = 8;
+    app.files.config.max_transfers = 2;
+    check(
+        &mut app,
+        line("/accept"),
+        &["Not accepted yet: 2 transfers run already; /accept again when one ends."],
+    );
+}
+
+#[test]
+fn a_member_who_leaves_or_is_kicked_loses_its_offers_and_transfers_at_once() {
+    for gone in [
+        Notice::Left("carol".into()),
+        Notice::Kicked {
+            name: "carol".into(),
+            reason: None,
+        },
+    ] {
+        let carol = Identity::generate().unwrap();
+        let (mut app, t0) = offering_report(&carol);
+        receive_from_carol(&mut app, 1, "x");
+        let _ = app.handle(from_carol(FileLine::Offer(offer(2, 5, "y")), None), t0);
+        let (_, effects) = app.handle(Incoming::Notice(gone), t0);
+        let got: Vec<String> = effects.iter().map(short).collect();
+        for line in [
+            "notice: carol left: its offer of y is withdrawn.",
+            "notice: carol left: your offer of report.pdf to it is cancelled.",
+            "cancel 0000000000000001 with carol Receiving",
+            "notice: carol left: Receiving x from carol stopped.",
+        ] {
+            assert!(got.iter().any(|g| g == line), "{line} not in {got:?}");
+        }
+        // Nothing of carol's can be accepted, and she can fetch nothing,
+        // though neither offer has expired.
+        assert_eq!(app.files.incoming.iter().count(), 0);
+        check_at(
+            &mut app,
+            fetch("carol", 0, &carol),
+            t0,
+            &["refuse 100: NotFound no such offer accepted by you"],
+        );
+        assert!(!app.files.seats.contains_key("carol"));
+    }
+}
