@@ -1,9 +1,8 @@
-//! The bytes of one file between two streams, with fixed buffers (memory
+//! The bytes of one file between two streams, with a fixed buffer (memory
 //! does not grow with the file): the sender's side reads the file from an
 //! offset, the recipient's writes `<name>.<tag>.part` beside its note, checks
-//! the count and the checksum, and only then gives the file its name. The
-//! recipient sums and writes on two threads of its own (`pipe.rs`) while it
-//! reads on. Nothing here knows sockets or keys: any `Read`/`Write` will do.
+//! the count and the checksum, and only then gives the file its name.
+//! Nothing here knows sockets or keys: any `Read`/`Write` will do.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -15,12 +14,8 @@ use crate::wire::{Checksum, FileOffer};
 
 use super::names::{safe_name, unique_name};
 use super::partial::part_note;
-use pipe::{Chunk, Pipe};
 
-mod pipe;
-
-/// The size of each buffer a transfer uses: one for the sender, `pipe::BUFFERS`
-/// for the recipient, whatever the file's size.
+/// The one buffer each transfer uses, whatever the file's size.
 pub const BUFFER: usize = 64 * 1024;
 
 /// Why the bytes did not make a file. `keeps_part` says whether the
@@ -200,18 +195,25 @@ fn receive_into(
     from: u64,
     step: &mut dyn FnMut(u64) -> bool,
 ) -> Result<PathBuf, TransferError> {
-    let (file, context) = open_part(part, offer, from)?;
-    let (read, file, context) = pipe::run(file, context, |pipe| {
-        read_all(input, pipe, offer.size, from, step)
-    })?;
-    // Whatever ended it, what arrived is on the disk, to resume from.
-    if let Err(err) = read {
-        file.sync_all()?;
-        return Err(err);
+    let (mut file, mut context) = open_part(part, offer, from)?;
+    let mut buf = vec![0; BUFFER];
+    let mut done = from;
+    while done < offer.size {
+        let want = buf
+            .len()
+            .min(usize::try_from(offer.size - done).unwrap_or(usize::MAX));
+        let n = next_bytes(input, &mut buf[..want], &file, done, offer.size)?;
+        file.write_all(&buf[..n])?;
+        context.update(&buf[..n]);
+        done += n as u64;
+        if !step(done) {
+            file.sync_all()?;
+            return Err(TransferError::Cancelled);
+        }
     }
     // One byte more is a lie about the size; an error after the last byte
     // (a TLS session ended without its close) changes nothing.
-    if matches!(input.read(&mut [0; 1]), Ok(n) if n > 0) {
+    if matches!(input.read(&mut buf[..1]), Ok(n) if n > 0) {
         return Err(TransferError::TooMany(offer.size));
     }
     if finish(context) != offer.sum {
@@ -222,54 +224,33 @@ fn receive_into(
     keep(part)
 }
 
-/// Reads the bytes from `from` to `size` from `input`, a buffer at a time,
-/// and hands each to the pipe's writer; `step` hears the bytes done after
-/// each buffer.
-fn read_all(
+/// The next bytes from `input` into `buf`; a cut-off or an error with what
+/// was written so far on the disk, to resume from.
+fn next_bytes(
     input: &mut impl Read,
-    pipe: &Pipe,
+    buf: &mut [u8],
+    file: &File,
+    done: u64,
     size: u64,
-    from: u64,
-    step: &mut dyn FnMut(u64) -> bool,
-) -> Result<(), TransferError> {
-    let stopped = || TransferError::Io(io::Error::other("the file stopped being written"));
-    let mut done = from;
-    while done < size {
-        let mut chunk = pipe.empty().ok_or_else(stopped)?;
-        let want = chunk
-            .bytes
-            .len()
-            .min(usize::try_from(size - done).unwrap_or(usize::MAX));
-        let open = fill(input, &mut chunk, want);
-        done += chunk.len as u64;
-        if !pipe.give(chunk) {
-            return Err(stopped());
-        }
-        if !open? {
-            return Err(TransferError::CutOff {
-                got: done,
-                expected: size,
-            });
-        }
-        if !step(done) {
-            return Err(TransferError::Cancelled);
-        }
-    }
-    Ok(())
-}
-
-/// Reads from `input` into `chunk` until it holds `want` bytes; false if
-/// the input ended first. What was read before an error stays in `chunk`.
-fn fill(input: &mut impl Read, chunk: &mut Chunk, want: usize) -> io::Result<bool> {
-    while chunk.len < want {
-        match input.read(&mut chunk.bytes[chunk.len..want]) {
-            Ok(0) => return Ok(false),
-            Ok(n) => chunk.len += n,
+) -> Result<usize, TransferError> {
+    loop {
+        match input.read(buf) {
+            Ok(0) => {
+                file.sync_all()?;
+                let expected = size;
+                return Err(TransferError::CutOff {
+                    got: done,
+                    expected,
+                });
+            }
+            Ok(n) => return Ok(n),
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(err),
+            Err(err) => {
+                file.sync_all()?;
+                return Err(err.into());
+            }
         }
     }
-    Ok(true)
 }
 
 /// The `.part` opened to continue at `from` (its first `from` bytes read
