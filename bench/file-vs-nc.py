@@ -1,30 +1,36 @@
 #!/usr/bin/env python3
-"""A file sent peer to peer next to `nc` piping the same file, in one run.
+"""A file sent peer to peer next to `nc` piping the same file, several times.
 
 Makes a file of SIZE_MIB random MiB (1024 by default) in a temporary
-folder, then on 127.0.0.1:
+folder, then on 127.0.0.1, RUNS times (5 by default, at most 20), one
+after the other:
 
 1. `nc` (OpenBSD netcat): a listener writing what it gets to a file, and a
    sender reading the file (`nc -N`), timed from the sender's start to the
    listener's end;
 2. p2pchat: the real server and two real peer binaries (TLS, as by
-   default; `--plaintext` as a third argument for plain text), alice
-   leading a lobby with bob; alice types `/send bob <file>`, bob
-   `/accept`, timed from the `/accept` to bob's `Saved` line (the
-   recipient's checksum over every byte included; the sender's, done
-   before the offer, is not).
+   default; `--plaintext` for plain text), fresh each run, alice leading a
+   lobby with bob; alice types `/send bob <file>`, bob `/accept`, timed
+   from the `/accept` to bob's `Saved` line (the recipient's checksum over
+   every byte and its fsync included; the sender's, done before the offer,
+   is not).
 
-Prints each rate, their ratio, and each peer's resident memory (VmRSS in
-/proc) before the transfer and its peak during it (sampled every 20 ms).
-Checks that both copies match the original.
+Since the machine may be shared, `nc` and p2pchat alternate, and each run
+gives the ratio of the two rates measured next to each other. Prints each
+run (the rates, their ratio, the load average, each peer's resident memory
+growth: VmRSS in /proc, sampled every 20 ms from just before the `/accept`
+to the end), then the median ratio and its range. Checks that every copy
+matches the original.
 
     cargo build --release --bin server --bin peer
-    python3 bench/file-vs-nc.py target/release 1024
+    python3 bench/file-vs-nc.py target/release 1024 --runs 5
+    python3 bench/file-vs-nc.py target/release 1024 --runs 2 --plaintext
 """
 import filecmp
 import os
 import queue
 import re
+import statistics
 import socket
 import subprocess
 import sys
@@ -159,34 +165,73 @@ def with_p2pchat(folder, tmp, path, extra):
             proc.wait()
 
 
+MAX_RUNS = 20
+
+
+def parse_args(argv):
+    folder = argv[1] if len(argv) > 1 else "target/release"
+    mib = int(argv[2]) if len(argv) > 2 else 1024
+    extra = argv[3:]
+    runs = 5
+    if "--runs" in extra:
+        at = extra.index("--runs")
+        runs = int(extra[at + 1])
+        del extra[at : at + 2]
+    if not 1 <= runs <= MAX_RUNS:
+        sys.exit(f"--runs takes 1 to {MAX_RUNS}")
+    return folder, mib, extra, runs
+
+
+def one_run(folder, tmp, path, extra, run):
+    """One `nc` transfer, then one p2pchat transfer: the figures of both."""
+    size = os.path.getsize(path)
+    load = os.getloadavg()[0]
+    copy = os.path.join(tmp, "nc.out")
+    nc_took = with_nc(path, copy)
+    assert filecmp.cmp(path, copy, shallow=False)
+    os.remove(copy)
+    here = os.path.join(tmp, f"run{run}")
+    os.mkdir(here)
+    took, before, peak = with_p2pchat(folder, here, path, extra)
+    saved = os.path.join(here, "in-bob", "big.bin")
+    assert filecmp.cmp(path, saved, shallow=False)
+    os.remove(saved)
+    nc_rate = size / nc_took / 2**20
+    rate = size / took / 2**20
+    grew = {name: (peak[name] - before[name]) / 1024 for name in before}
+    print(
+        f"run {run}: load {load:.1f}, nc {nc_took:.2f} s {nc_rate:.0f} MiB/s, "
+        f"p2pchat {took:.2f} s {rate:.0f} MiB/s, {rate / nc_rate:.2f}x nc, "
+        + ", ".join(
+            f"{name} VmRSS {before[name] / 1024:.1f} MiB grew {grew[name]:.1f} MiB"
+            for name in before
+        ),
+        flush=True,
+    )
+    return rate / nc_rate, grew
+
+
 def main():
-    folder = sys.argv[1] if len(sys.argv) > 1 else "target/release"
-    mib = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
-    extra = sys.argv[3:]
+    folder, mib, extra, runs = parse_args(sys.argv)
     base = os.environ.get("BENCH_TMP", "/var/tmp")
+    mode = "plain text" if "--plaintext" in extra else "TLS"
     with tempfile.TemporaryDirectory(dir=base) as tmp:
         path = os.path.join(tmp, "big.bin")
         with open(path, "wb") as out:
             for _ in range(mib):
                 out.write(os.urandom(1 << 20))
-        size = mib << 20
-        nc_took = with_nc(path, os.path.join(tmp, "nc.out"))
-        assert filecmp.cmp(path, os.path.join(tmp, "nc.out"), shallow=False)
-        os.remove(os.path.join(tmp, "nc.out"))
-        took, before, peak = with_p2pchat(folder, tmp, path, extra)
-        assert filecmp.cmp(path, os.path.join(tmp, "in-bob", "big.bin"), shallow=False)
-        mode = "plain text" if "--plaintext" in extra else "TLS"
-        nc_rate = size / nc_took / 2**20
-        rate = size / took / 2**20
-        print(f"file: {mib} MiB on 127.0.0.1, both copies identical to the original")
-        print(f"nc: {nc_took:.2f} s, {nc_rate:.0f} MiB/s")
-        print(f"p2pchat ({mode}): {took:.2f} s, {rate:.0f} MiB/s, {rate / nc_rate:.2f}x nc")
-        for name in before:
-            grew = (peak[name] - before[name]) / 1024
-            print(
-                f"{name}: VmRSS {before[name] / 1024:.1f} MiB before, "
-                f"peak {peak[name] / 1024:.1f} MiB, grew {grew:.1f} MiB"
-            )
+        print(f"file: {mib} MiB on 127.0.0.1, p2pchat over {mode}, {runs} runs", flush=True)
+        ratios, grew = [], []
+        for run in range(1, runs + 1):
+            ratio, grown = one_run(folder, tmp, path, extra, run)
+            ratios.append(ratio)
+            grew.extend(grown.values())
+        print("every copy identical to the original")
+        print(
+            f"median {statistics.median(ratios):.2f}x nc "
+            f"({min(ratios):.2f}x to {max(ratios):.2f}x), "
+            f"VmRSS grew at most {max(grew):.1f} MiB"
+        )
 
 
 if __name__ == "__main__":
