@@ -50,7 +50,7 @@ fn me_is_an_action_everyone_sees_logs_and_a_late_joiner_replays() {
     see(&carol, " * bob waves");
     see(&carol, " * alice nods back");
 
-    alice.type_line("/leave");
+    alice.type_line("/end");
     see(&bob, "The lobby has ended");
     see(&carol, "The lobby has ended");
     for name in ["alice", "bob"] {

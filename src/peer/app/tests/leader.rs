@@ -362,9 +362,8 @@ fn requests_answered_busy_in_a_chat_are_told_back_at_the_menu() {
         effects,
         [
             "answer 5: Busy(InChat)".to_string(),
-            "lobby 1: Close(LEADER_LEFT)".into(),
-            "log 1: * lobby ended: you left".into(),
-            "notice: The lobby has ended (you left).".into(),
+            // The leader leaves; the hub hands the lobby on or ends it.
+            "lobby 1: Leave".into(),
             MENU_PROMPT.into(),
             format!("notice: erin tried to reach you at {local}, while you were busy."),
             // Told once.
