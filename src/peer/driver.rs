@@ -430,6 +430,7 @@ fn wait(
         }
         recv(console.input) -> input => match input {
             Ok(Input::Line(line)) => core(Incoming::Line(line)),
+            Ok(Input::Stale(line)) => core(Incoming::Stale(line)),
             Ok(Input::Eof | Input::Interrupt) | Err(_) => Woken::End,
         },
         recv(events_rx) -> event => event.map_or(Woken::Nothing, Woken::Heard),

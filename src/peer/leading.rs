@@ -5,6 +5,7 @@
 
 use crate::crypto::Identity;
 use crate::lobby::{Handed, Notice};
+use crate::screen::ScreenLine;
 use crate::wire::{BusyReason, CloseReason, InviteStatus, ParseError, ToMember};
 
 use super::app::App;
@@ -39,6 +40,7 @@ impl App {
                     self.to_lobby(id, LobbyCommand::Say(piece.to_string()));
                     let line = format!("[{}] {piece}", self.my_name());
                     self.out.log(leading.log, line);
+                    self.said(piece);
                 }
             }
             LobbyInput::Invite(name) => self.leader_invite(&mut leading, name, None),
@@ -168,7 +170,7 @@ impl App {
                     _ => None,
                 };
                 self.out.log(log, &line);
-                self.say(line);
+                self.say(ScreenLine::Private(line));
             }
             Err(err) => self.say(format!("Not sent: {}.", err.text)),
         }

@@ -69,6 +69,7 @@ pub(super) fn leading() -> App {
             // The line typed while the hub started, said once it runs.
             "lobby 1: Say(early)",
             "log 1: [bob] early",
+            "[bob] early",
         ],
     );
     app
