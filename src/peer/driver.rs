@@ -356,7 +356,7 @@ pub(super) fn drive(
             Woken::End => break,
             Woken::Nothing => continue,
         };
-        asked &= !matches!(input, Incoming::Line(_));
+        asked &= !matches!(input, Incoming::Line(_) | Incoming::Stale(_));
         let now = now();
         let (flow, effects) = app.handle(input, now);
         driver.carry_out(app, effects, now);

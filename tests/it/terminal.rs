@@ -176,3 +176,58 @@ fn ctrl_c_at_the_password_prompt_exits_and_leaves_echo_on() {
     assert!(carol.wait().success());
     assert!(carol.echoes(), "the terminal was left without echo");
 }
+
+#[test]
+fn own_lines_show_with_the_users_name_and_a_line_that_names_the_user_rings() {
+    let (_server, alice, mut bob) = bob_in_alices_lobby(&["--color", "always"]);
+    // The echo "> hello alice" gives way to the line as alice sees it.
+    bob.press("hello alice\r");
+    see(&alice, "[bob] hello alice");
+    let own = format!("[\x1b[{}mbob\x1b[0m] hello alice", name_color("bob"));
+    bob.sees_times(&own, 1);
+    bob.wait_until("bob's own line with his name", |rows, row, _| {
+        row > 0
+            && rows[row - 1].trim_end() == "[bob] hello alice"
+            && rows[row].trim_end() == ">"
+            && !rows.iter().any(|r| r.contains("> hello alice"))
+    });
+    // A command keeps its echo: it is not a message.
+    bob.press("/who\r");
+    bob.prompted_after("Members: alice, bob");
+    assert!(bob.screen().0.iter().any(|r| r.trim_end() == "> /who"));
+
+    // alice names bob: highlighted, and the bell rings; a word that only
+    // holds his name does neither.
+    alice.type_line("bobcat food");
+    bob.prompted_after("bobcat food");
+    alice.type_line("look, Bob!");
+    bob.sees_times("\x1b[1;7mlook, Bob!\x1b[0m\x07", 1);
+    bob.prompted_after("look, Bob!");
+    assert_eq!(bob.raw_count("\x07"), 1);
+}
+
+#[test]
+fn a_line_half_typed_when_the_lobby_ends_is_shown_back_not_taken_as_a_menu_answer() {
+    let (_server, alice, mut bob) = bob_in_alices_lobby(&[]);
+    bob.press("1");
+    bob.wait_until("the half-typed line", |rows, row, _| {
+        rows[row].trim_end() == "> 1"
+    });
+    // The lobby ends under the half-typed line: the menu is asked.
+    alice.type_line("/leave");
+    bob.wait_until("the menu above the half-typed line", |rows, row, _| {
+        rows[row].trim_end() == "> 1" && rows[..row].iter().any(|r| r.contains(MENU_PROMPT))
+    });
+    bob.press("\r");
+    bob.wait_until("the line shown back, not used", |rows, _, _| {
+        rows.iter()
+            .any(|r| r.contains("Not used: \"1\" was typed before the question above"))
+    });
+    bob.prompted_after("Type it again if you meant it.");
+    bob.sees_times(MENU_PROMPT, 2);
+    // Typed after the question, the same line is its answer.
+    bob.press("1\r");
+    bob.sees_times("online.", 1);
+    bob.sees_times(MENU_PROMPT, 3);
+    assert_eq!(bob.raw_count("online."), 1, "the stale line asked too");
+}
