@@ -205,29 +205,3 @@ fn own_lines_show_with_the_users_name_and_a_line_that_names_the_user_rings() {
     bob.prompted_after("look, Bob!");
     assert_eq!(bob.raw_count("\x07"), 1);
 }
-
-#[test]
-fn a_line_half_typed_when_the_lobby_ends_is_shown_back_not_taken_as_a_menu_answer() {
-    let (_server, alice, mut bob) = bob_in_alices_lobby(&[]);
-    bob.press("1");
-    bob.wait_until("the half-typed line", |rows, row, _| {
-        rows[row].trim_end() == "> 1"
-    });
-    // The lobby ends under the half-typed line: the menu is asked.
-    alice.type_line("/leave");
-    bob.wait_until("the menu above the half-typed line", |rows, row, _| {
-        rows[row].trim_end() == "> 1" && rows[..row].iter().any(|r| r.contains(MENU_PROMPT))
-    });
-    bob.press("\r");
-    bob.wait_until("the line shown back, not used", |rows, _, _| {
-        rows.iter()
-            .any(|r| r.contains("Not used: \"1\" was typed before the question above"))
-    });
-    bob.prompted_after("Type it again if you meant it.");
-    bob.sees_times(MENU_PROMPT, 2);
-    // Typed after the question, the same line is its answer.
-    bob.press("1\r");
-    bob.sees_times("online.", 1);
-    bob.sees_times(MENU_PROMPT, 3);
-    assert_eq!(bob.raw_count("online."), 1, "the stale line asked too");
-}
