@@ -206,11 +206,6 @@ impl TerminalPeer {
         self.drawn.lock().unwrap().raw.matches(text).count()
     }
 
-    /// Everything written so far, escapes and all.
-    pub fn raw(&self) -> String {
-        self.drawn.lock().unwrap().raw.clone()
-    }
-
     /// Waits until a line on screen holds `text` and the cursor sits on an
     /// empty prompt below it, ready for a line to be typed.
     #[track_caller]
