@@ -1,6 +1,7 @@
 //! The lines a peer shows its user, as typed values, and how each is drawn:
 //! a chat line's name in a colour of its own, notices dimmed, an optional
-//! `HH:MM` stamp before chat lines.
+//! `HH:MM` stamp before what people say (chat lines, private messages,
+//! one's own), a line that names the user highlighted with the bell.
 //!
 //! This module owns the look of the screen; it does no I/O and never decides
 //! whether the output is a terminal (the binary does, and says so in `Style`).
@@ -19,8 +20,18 @@ use crate::sanitize;
 pub enum ScreenLine {
     /// A prompt, a menu's answer: shown as it is.
     Text(String),
-    /// A chat message from `from`, shown as `[from] text`.
+    /// A chat message from `from`, shown as `[from] text`; our own too,
+    /// as the others see it.
     Chat { from: String, text: String },
+    /// A chat message from `from` that names the user: highlighted, with
+    /// the terminal's bell, at a terminal; as a `Chat` line otherwise.
+    Mention { from: String, text: String },
+    /// A private message, either way, as one line: stamped as chat lines are.
+    Private(String),
+    /// The question the user's next line answers (a menu, a chat request):
+    /// shown as it is. A line the user began before it was shown was meant
+    /// for something else, and is not taken as its answer.
+    Prompt(String),
     /// What the system says about the lobby or the registry link (who came
     /// and went, a lobby ended, a reconnection): dimmed at a terminal.
     Notice(String),
@@ -46,9 +57,15 @@ impl ScreenLine {
         let escape = |text: String| sanitize::escape(&text).into_owned();
         match self {
             ScreenLine::Text(text) => ScreenLine::Text(escape(text)),
+            ScreenLine::Private(text) => ScreenLine::Private(escape(text)),
+            ScreenLine::Prompt(text) => ScreenLine::Prompt(escape(text)),
             ScreenLine::Notice(text) => ScreenLine::Notice(escape(text)),
             ScreenLine::Trace(text) => ScreenLine::Trace(escape(text)),
             ScreenLine::Chat { from, text } => ScreenLine::Chat {
+                from: escape(from),
+                text: escape(text),
+            },
+            ScreenLine::Mention { from, text } => ScreenLine::Mention {
                 from: escape(from),
                 text: escape(text),
             },
@@ -60,10 +77,14 @@ impl ScreenLine {
 impl fmt::Display for ScreenLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ScreenLine::Text(text) | ScreenLine::Notice(text) | ScreenLine::Trace(text) => {
-                f.write_str(text)
+            ScreenLine::Text(text)
+            | ScreenLine::Notice(text)
+            | ScreenLine::Trace(text)
+            | ScreenLine::Private(text)
+            | ScreenLine::Prompt(text) => f.write_str(text),
+            ScreenLine::Chat { from, text } | ScreenLine::Mention { from, text } => {
+                write!(f, "[{from}] {text}")
             }
-            ScreenLine::Chat { from, text } => write!(f, "[{from}] {text}"),
         }
     }
 }
@@ -96,12 +117,17 @@ impl ColorChoice {
 pub struct Style {
     /// Names in colour, notices dimmed (ANSI escapes).
     pub color: bool,
-    /// `HH:MM` before each chat line.
+    /// `HH:MM` before each line someone said.
     pub timestamps: bool,
+    /// The terminal's bell on a line that names the user.
+    pub bell: bool,
 }
 
 const RESET: &str = "\x1b[0m";
 const DIM: &str = "\x1b[2m";
+/// Bold and reverse video: a line that names the user.
+const HIGHLIGHT: &str = "\x1b[1;7m";
+const BELL: &str = "\x07";
 
 /// Foreground colours for names: the six plain ones and their bright forms,
 /// all readable on dark and light backgrounds alike.
@@ -122,7 +148,9 @@ impl Style {
     /// `line` as it is drawn at `now`, without a line ending.
     pub fn render(self, line: &ScreenLine, now: NaiveTime) -> String {
         match line {
-            ScreenLine::Text(text) => sanitize::escape(text).into_owned(),
+            ScreenLine::Text(text) | ScreenLine::Prompt(text) => {
+                sanitize::escape(text).into_owned()
+            }
             ScreenLine::Notice(text) | ScreenLine::Trace(text) => {
                 let text = sanitize::escape(text);
                 if self.color {
@@ -131,22 +159,53 @@ impl Style {
                     text.into_owned()
                 }
             }
-            ScreenLine::Chat { from, text } => {
-                let stamp = if self.timestamps {
-                    now.format("%H:%M ").to_string()
-                } else {
-                    String::new()
+            ScreenLine::Private(text) => format!("{}{}", self.stamp(now), sanitize::escape(text)),
+            ScreenLine::Chat { from, text } => self.chat(from, &sanitize::escape(text), now),
+            ScreenLine::Mention { from, text } => {
+                let text = sanitize::escape(text);
+                let mut line = match self.color {
+                    true => self.chat(from, &format!("{HIGHLIGHT}{text}{RESET}"), now),
+                    false => self.chat(from, &text, now),
                 };
-                let (from, text) = (sanitize::escape(from), sanitize::escape(text));
-                if self.color {
-                    let color = name_color(&from);
-                    format!("{stamp}[\x1b[{color}m{from}{RESET}] {text}")
-                } else {
-                    format!("{stamp}[{from}] {text}")
+                if self.bell {
+                    line.push_str(BELL);
                 }
+                line
             }
         }
     }
+
+    /// `HH:MM ` at `now`, if lines are stamped.
+    fn stamp(self, now: NaiveTime) -> String {
+        match self.timestamps {
+            true => now.format("%H:%M ").to_string(),
+            false => String::new(),
+        }
+    }
+
+    /// A chat line from `from`, whose `text` is escaped already.
+    fn chat(self, from: &str, text: &str, now: NaiveTime) -> String {
+        let stamp = self.stamp(now);
+        let from = sanitize::escape(from);
+        if self.color {
+            let color = name_color(&from);
+            format!("{stamp}[\x1b[{color}m{from}{RESET}] {text}")
+        } else {
+            format!("{stamp}[{from}] {text}")
+        }
+    }
+}
+
+/// Whether `text` names `me`: the name as a word of its own, in any case,
+/// so that `bob` is named in "hi Bob!" and "@bob", not in "bobcat".
+pub fn names(text: &str, me: &str) -> bool {
+    if me.is_empty() {
+        return false;
+    }
+    let word = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '-');
+    text.split(|c: char| !word(c))
+        .map(|w| w.trim_end_matches('.'))
+        .any(|w| w.eq_ignore_ascii_case(me))
 }
 
 #[cfg(test)]
@@ -188,19 +247,31 @@ mod tests {
     #[test]
     fn timestamps_go_before_chat_lines_only() {
         let stamped = Style {
-            color: false,
             timestamps: true,
+            ..Style::default()
         };
         check(stamped, chat("alice", "hi"), "09:05 [alice] hi");
         check(stamped, "Password:".into(), "Password:");
         check(stamped, ScreenLine::Notice("x".into()), "x");
+        check(stamped, ScreenLine::Prompt("Menu:".into()), "Menu:");
+        // Private messages, either way, are said too.
+        check(
+            stamped,
+            ScreenLine::Private("[alice -> you] (verified) psst".into()),
+            "09:05 [alice -> you] (verified) psst",
+        );
+        let mention = ScreenLine::Mention {
+            from: "alice".into(),
+            text: "hi bob".into(),
+        };
+        check(stamped, mention, "09:05 [alice] hi bob");
     }
 
     #[test]
     fn colours_name_the_speaker_and_dim_notices() {
         let color = Style {
             color: true,
-            timestamps: false,
+            ..Style::default()
         };
         let c = name_color("alice");
         check(
@@ -215,6 +286,54 @@ mod tests {
             "\x1b[2m>> x\x1b[0m",
         );
         check(color, "Password:".into(), "Password:");
+    }
+
+    #[test]
+    fn a_line_that_names_the_user_is_highlighted_and_rings_at_a_terminal() {
+        let mention = || ScreenLine::Mention {
+            from: "alice".into(),
+            text: "hi bob \x07".into(),
+        };
+        // Piped: the plain chat line, no bell, no escapes.
+        check(Style::default(), mention(), "[alice] hi bob \\u{7}");
+        let c = name_color("alice");
+        let terminal = Style {
+            color: true,
+            bell: true,
+            ..Style::default()
+        };
+        check(
+            terminal,
+            mention(),
+            &format!("[\x1b[{c}malice\x1b[0m] \x1b[1;7mhi bob \\u{{7}}\x1b[0m\x07"),
+        );
+        // --no-bell: highlighted, silent.
+        let silent = Style {
+            bell: false,
+            ..terminal
+        };
+        check(
+            silent,
+            mention(),
+            &format!("[\x1b[{c}malice\x1b[0m] \x1b[1;7mhi bob \\u{{7}}\x1b[0m"),
+        );
+    }
+
+    #[test]
+    fn a_name_is_named_as_a_word_of_its_own() {
+        for (text, named) in [
+            ("hi bob", true),
+            ("Bob, look", true),
+            ("@BOB: now", true),
+            ("thanks bob.", true),
+            ("bobcat", false),
+            ("bob_2 is here", false),
+            ("", false),
+        ] {
+            assert_eq!(names(text, "bob"), named, "{text:?}");
+        }
+        assert!(names("ask b.o-b now", "b.o-b"));
+        assert!(!names("anything", ""));
     }
 
     #[test]

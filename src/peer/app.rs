@@ -96,13 +96,16 @@ impl App {
         let flow = self.dispatch(input);
         self.forget_offers_out_of_lobby();
         self.tell_missed();
-        (flow, self.out.take())
+        let me = self.my_name();
+        let effects = self.out.take();
+        (flow, effects.into_iter().map(|e| mention(e, &me)).collect())
     }
 
     /// Hands one input to what handles it; each arm is one call.
     fn dispatch(&mut self, input: Incoming) -> Flow {
         match input {
             Incoming::Line(line) => return self.on_line(&line),
+            Incoming::Stale(line) => self.on_stale(&line),
             Incoming::Registry(reply) => self.on_registry(reply),
             Incoming::Keys(news) => self.on_key_news(news),
             Incoming::Invited {
@@ -163,34 +166,50 @@ impl App {
     pub(super) fn want(&self) -> Want {
         match self.stage {
             Stage::Password(..) | Stage::Repeat { .. } if self.pending.is_none() => Want::Secret,
+            Stage::Leading(_) | Stage::Member(_) if self.pending.is_none() => Want::Chat,
             _ => Want::Line,
         }
     }
 
-    /// Shows the question the current stage waits on.
+    /// Shows the question the current stage waits on, as a `Prompt`: a
+    /// line the user began before it shows is not taken as its answer.
     pub(super) fn prompt(&mut self) {
         // A lobby left after the registry logged this peer out ends at the
         // first menu: the joined menu's choices would all fail.
         if self.me.is_none() && matches!(self.stage, Stage::Menu) {
             self.stage = Stage::Welcome;
         }
+        let ask = |text: &str| self.say(ScreenLine::Prompt(text.to_string()));
         if let Some(pending) = &self.pending {
-            self.say(format!(
+            return ask(&format!(
                 "Chat request from '{}'. Accept? ['OK', 'REJECT']",
                 pending.from
             ));
-            return;
         }
         match &self.stage {
-            Stage::Welcome => self.say(WELCOME_PROMPT),
-            Stage::Name(_) => self.say("User name:"),
-            Stage::Password(..) => self.say("Password:"),
-            Stage::Repeat { .. } => self.say("Password again:"),
-            Stage::Menu => self.say(MENU_PROMPT),
-            Stage::Search => self.say("User name to search:"),
-            Stage::ConfirmAdd(_) => self.say(ADD_PROMPT),
+            Stage::Welcome => ask(WELCOME_PROMPT),
+            Stage::Name(_) => ask("User name:"),
+            Stage::Password(..) => ask("Password:"),
+            Stage::Repeat { .. } => ask("Password again:"),
+            Stage::Menu => ask(MENU_PROMPT),
+            Stage::Search => ask("User name to search:"),
+            Stage::ConfirmAdd(_) => ask(ADD_PROMPT),
             Stage::Waiting(_) | Stage::Starting(_) | Stage::Leading(_) | Stage::Member(_) => {}
         }
+    }
+
+    /// A line the user began before the question now on screen was asked:
+    /// meant for something else, so never taken as its answer, and shown
+    /// back so that nothing typed is lost.
+    fn on_stale(&mut self, line: &str) {
+        let line = line.trim_end_matches(['\r', '\n']);
+        if line.trim().is_empty() {
+            return;
+        }
+        self.say(format!(
+            "Not used: \"{line}\" was typed before the question above, so it is not taken as its answer. Type it again if you meant it."
+        ));
+        self.prompt();
     }
 
     /// True while typed lines must wait for the registry's reply.
@@ -373,6 +392,19 @@ impl App {
     /// The answer to chat request `request`.
     pub(super) fn answer(&self, request: u64, answer: Answer) {
         self.out.push(Effect::Answer(request, answer));
+    }
+}
+
+/// A chat line from someone else that names the user (`me`) becomes a
+/// `Mention`, which a terminal highlights and rings for.
+fn mention(effect: Effect, me: &str) -> Effect {
+    match effect {
+        Effect::Chat(ScreenLine::Chat { from, text })
+            if !from.eq_ignore_ascii_case(me) && crate::screen::names(&text, me) =>
+        {
+            Effect::Chat(ScreenLine::Mention { from, text })
+        }
+        other => other,
     }
 }
 

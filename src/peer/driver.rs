@@ -356,7 +356,7 @@ pub(super) fn drive(
             Woken::End => break,
             Woken::Nothing => continue,
         };
-        asked &= !matches!(input, Incoming::Line(_));
+        asked &= !matches!(input, Incoming::Line(_) | Incoming::Stale(_));
         let now = now();
         let (flow, effects) = app.handle(input, now);
         // Before the effects, so that Tab knows everyone on the screen.
@@ -434,6 +434,7 @@ fn wait(
         }
         recv(console.input) -> input => match input {
             Ok(Input::Line(line)) => core(Incoming::Line(line)),
+            Ok(Input::Stale(line)) => core(Incoming::Stale(line)),
             Ok(Input::Eof | Input::Interrupt) | Err(_) => Woken::End,
         },
         recv(events_rx) -> event => event.map_or(Woken::Nothing, Woken::Heard),

@@ -33,6 +33,9 @@ use super::render::{self, Lines, LobbyEvent, Role, Shown};
 /// current lobby or the registry link said, or a timer that came due.
 pub(super) enum Incoming {
     Line(String),
+    /// A line the user began typing before the question now on screen was
+    /// shown (`Input::Stale`).
+    Stale(String),
     /// The registry worker's reply to a `RegistryAsk`.
     Registry(RegistryReply),
     /// What the registry worker learned about keys.

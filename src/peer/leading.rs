@@ -5,6 +5,7 @@
 
 use crate::crypto::Identity;
 use crate::lobby::{Handed, Notice};
+use crate::screen::ScreenLine;
 use crate::wire::{BusyReason, CloseReason, InviteStatus, ParseError, ToMember};
 
 use super::app::App;
@@ -44,6 +45,7 @@ impl App {
                 for piece in self.pieces(text) {
                     self.to_lobby(id, LobbyCommand::Say(piece.to_string()));
                     self.out.log(leading.log, said_line(&self.my_name(), piece));
+                    self.said(piece);
                 }
                 if !leading.someone_joined {
                     self.said_to_nobody();
@@ -51,6 +53,7 @@ impl App {
             }
             LobbyInput::Action(text) => {
                 self.out.log(leading.log, said_line(&self.my_name(), &text));
+                self.said(&text);
                 self.to_lobby(id, LobbyCommand::Say(text));
             }
             LobbyInput::Invite(name) => self.leader_invite(&mut leading, name, None),
@@ -190,7 +193,7 @@ impl App {
                     _ => None,
                 };
                 self.out.log(log, &line);
-                self.say(line);
+                self.say(ScreenLine::Private(line));
             }
             Err(err) => self.say(format!("Not sent: {}.", err.text)),
         }

@@ -2,6 +2,7 @@
 //! invitations into a running lobby, private messages, kicks.
 
 use crate::crypto::Identity;
+use crate::screen::ScreenLine;
 use crate::wire::{Contact, ErrorCode, InviteStatus, ToLeader};
 
 use super::app::App;
@@ -199,7 +200,7 @@ impl App {
             ),
         };
         self.out.log(membership.log, &line);
-        self.say(line);
+        self.say(ScreenLine::Private(line));
         membership.send(&self.out, private);
     }
 }

@@ -45,6 +45,9 @@ impl App {
     }
 
     pub(super) fn member(&mut self, mut membership: Membership, line: &str) -> Stage {
+        // What the user types comes after the replayed messages, and the
+        // screen says so before it shows anything the line causes.
+        membership.end_earlier(&self.out);
         if self.file_command(line, Route::Member(&membership)) {
             return Stage::Member(membership);
         }
@@ -82,6 +85,7 @@ impl App {
             }
             self.out
                 .log(membership.log, said_line(&self.my_name(), piece));
+            self.said(piece);
             membership.send(&self.out, ToLeader::Msg(piece.to_string()));
         }
     }
@@ -98,6 +102,18 @@ impl App {
             ));
         }
         pieces
+    }
+
+    /// Our own message, shown with our name as the others see it: one of
+    /// our own lines, which the screen never drops.
+    pub(super) fn said(&self, text: &str) {
+        self.out.show(match wire::action_of(text) {
+            Some(action) => ScreenLine::Text(format!("* {} {action}", self.my_name())),
+            None => ScreenLine::Chat {
+                from: self.my_name(),
+                text: text.to_string(),
+            },
+        });
     }
 
     pub(super) fn show_members(&self, members: &[String]) {
@@ -229,6 +245,9 @@ impl App {
         if membership.id != lobby {
             return;
         }
+        if !continues_earlier(&line) {
+            membership.end_earlier(&self.out);
+        }
         if let (ToMember::Members(_), Phase::Invited) = (&line, &membership.phase) {
             self.open_member_log();
         }
@@ -350,6 +369,21 @@ fn left(name: String, reason: LeftReason) -> LobbyEvent {
     }
 }
 
+/// The line after the replayed messages.
+pub(super) const END_OF_EARLIER: &str = "--- end of earlier messages ---";
+
+/// Whether `line` may come amid the replayed messages without ending them:
+/// a replayed message, its number, the roster, a heartbeat. Anything else
+/// is live, or ends the lobby or moves it.
+fn continues_earlier(line: &ToMember) -> bool {
+    match line {
+        ToMember::History { .. } | ToMember::Hello => true,
+        ToMember::Succession(Succession::Handover(_)) => false,
+        ToMember::Succession(_) => true,
+        _ => false,
+    }
+}
+
 /// The limit of one message, in letters a user counts: the protocol counts
 /// bytes, and letters outside English take more than one.
 fn long_messages() -> String {
@@ -364,19 +398,6 @@ impl Membership {
     /// Shows and logs a line from the leader that does not end the lobby,
     /// and keeps the member list up to date.
     fn show(&mut self, line: ToMember, screen: &Effects) {
-        let between = matches!(
-            line,
-            ToMember::History { .. } | ToMember::Hello | ToMember::Succession(_)
-        );
-        if let Phase::Admitted { earlier, .. } = &mut self.phase
-            && *earlier
-            && !between
-        {
-            *earlier = false;
-            screen.show(ScreenLine::Notice(
-                "--- end of earlier messages ---".to_string(),
-            ));
-        }
         let Some(event) = self.follow(line, screen) else {
             return;
         };
@@ -431,6 +452,17 @@ impl Membership {
             | ToMember::Closed(_)
             | ToMember::Succession(_) => return None,
         })
+    }
+
+    /// The replayed messages are over: said at once, so that nothing
+    /// shown after them (a live line, the user's own, the lobby ending or
+    /// moving) looks like one of them. Said only after some were shown.
+    pub(super) fn end_earlier(&mut self, screen: &Effects) {
+        if let Phase::Admitted { earlier } = &mut self.phase
+            && std::mem::take(earlier)
+        {
+            screen.show(ScreenLine::Notice(END_OF_EARLIER.to_string()));
+        }
     }
 
     /// The first replayed message says that earlier ones follow.

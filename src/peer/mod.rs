@@ -237,6 +237,10 @@ fn either(addrs: &[SocketAddr]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     Line(String),
+    /// A line the user began typing before the question now on screen
+    /// (a `ScreenLine::Prompt`) was shown: it was meant for something
+    /// else, so it is shown back and never taken as an answer.
+    Stale(String),
     /// End of input: leave and exit.
     Eof,
     /// Ctrl-C: leave and exit.
@@ -247,6 +251,10 @@ pub enum Input {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Want {
     Line,
+    /// A line in a lobby: a message typed there is shown back by the peer
+    /// with the user's name, as the others see it, so a terminal may
+    /// erase its echo.
+    Chat,
     /// A password: a terminal should not echo it.
     Secret,
 }

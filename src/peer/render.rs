@@ -276,7 +276,7 @@ fn private(from: &str, text: &str, seal: Seal) -> Lines {
         Seal::Plain => format!("[{from} -> you] {text} (not sealed: the leader could read it)"),
     };
     Lines {
-        screen: Some(Shown::Chat(ScreenLine::Text(line.clone()))),
+        screen: Some(Shown::Chat(ScreenLine::Private(line.clone()))),
         log: Some(line),
     }
 }
@@ -285,7 +285,7 @@ fn private(from: &str, text: &str, seal: Seal) -> Lines {
 fn unopened(from: &str, why: &str) -> Lines {
     let line = format!("[{from} -> you] (a sealed message that did not open: {why})");
     Lines {
-        screen: Some(Shown::Chat(ScreenLine::Text(line.clone()))),
+        screen: Some(Shown::Chat(ScreenLine::Private(line.clone()))),
         log: Some(line),
     }
 }

@@ -77,9 +77,10 @@ impl App {
         if membership.id != lobby {
             return;
         }
-        let Stage::Member(membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
+        let Stage::Member(mut membership) = std::mem::replace(&mut self.stage, Stage::Menu) else {
             unreachable!("checked just above");
         };
+        membership.end_earlier(&self.out);
         if let Phase::Invited = membership.phase {
             // The leader went away before it let us in: no lobby was joined.
             self.say(format!(

@@ -221,3 +221,32 @@ fn at_a_terminal_end_asks_first_and_only_a_yes_ends_the_lobby() {
     see(&alice, "The lobby has ended (bob ended it for everyone).");
     bob.sees_times("The lobby has ended (you ended it for everyone).", 1);
 }
+
+#[test]
+fn own_lines_show_with_the_users_name_and_a_line_that_names_the_user_rings() {
+    let (_server, alice, mut bob) = bob_in_alices_lobby(&["--color", "always"]);
+    // The echo "> hello alice" gives way to the line as alice sees it.
+    bob.press("hello alice\r");
+    see(&alice, "[bob] hello alice");
+    let own = format!("[\x1b[{}mbob\x1b[0m] hello alice", name_color("bob"));
+    bob.sees_times(&own, 1);
+    bob.wait_until("bob's own line with his name", |rows, row, _| {
+        row > 0
+            && rows[row - 1].trim_end() == "[bob] hello alice"
+            && rows[row].trim_end() == ">"
+            && !rows.iter().any(|r| r.contains("> hello alice"))
+    });
+    // A command keeps its echo: it is not a message.
+    bob.press("/who\r");
+    bob.prompted_after("Members: alice, bob");
+    assert!(bob.screen().0.iter().any(|r| r.trim_end() == "> /who"));
+
+    // alice names bob: highlighted, and the bell rings; a word that only
+    // holds his name does neither.
+    alice.type_line("bobcat food");
+    bob.prompted_after("bobcat food");
+    alice.type_line("look, Bob!");
+    bob.sees_times("\x1b[1;7mlook, Bob!\x1b[0m\x07", 1);
+    bob.prompted_after("look, Bob!");
+    assert_eq!(bob.raw_count("\x07"), 1);
+}

@@ -8,6 +8,12 @@
 //! its external printer, which draws it above the line being typed and then
 //! redraws the prompt and the half-typed text.
 //!
+//! At a terminal, a line begun before a new question was shown above it
+//! (`ScreenLine::Prompt`) was meant for something else: it goes to the peer
+//! as `Input::Stale`, never as the new question's answer. A message sent in
+//! a lobby has its echo (`> text`) erased, as the peer shows it back with
+//! the user's name.
+//!
 //! This module owns standard input and standard output of the peer binary;
 //! it never decides what a line says (the peer does) or how it looks
 //! (`screen` does).
@@ -29,6 +35,7 @@ use rustyline::{
     Cmd, ConditionalEventHandler, Context, Editor, Event, EventContext, EventHandler,
     ExternalPrinter, Helper, KeyCode, KeyEvent, Modifiers, RepeatCount,
 };
+use unicode_width::UnicodeWidthStr;
 
 use p2pchat::peer::{Input, LobbyNames, Want};
 use p2pchat::screen::{ScreenLine, Style};
@@ -103,12 +110,31 @@ pub(crate) fn print_plain(lines: &Receiver<ScreenLine>, style: Style) {
 /// The most lines `print_plain` writes at once, after the first.
 const BURST: usize = 256;
 
-/// What Tab completes: the commands, and who is in the lobby
-/// (`p2pchat::peer::complete`); the editor's other helps are left as they
-/// were.
-struct Tab(LobbyNames);
+/// The line editor, and a printer that draws above the line it edits.
+pub(crate) struct LineEditor {
+    editor: Editor<Watcher, DefaultHistory>,
+    desk: Arc<Desk>,
+}
 
-impl Completer for Tab {
+/// The line editor's helper. It tells the desk, at every change of the
+/// line being edited, whether anything is typed (the editor asks its
+/// helper for a hint each time), and says what Tab completes: the
+/// commands, and who is in the lobby (`p2pchat::peer::complete`).
+struct Watcher {
+    desk: Arc<Desk>,
+    names: LobbyNames,
+}
+
+impl Hinter for Watcher {
+    type Hint = String;
+
+    fn hint(&self, line: &str, _: usize, _: &Context<'_>) -> Option<String> {
+        self.desk.lock().typed = !line.is_empty();
+        None
+    }
+}
+
+impl Completer for Watcher {
     type Candidate = String;
 
     fn complete(
@@ -117,25 +143,15 @@ impl Completer for Tab {
         pos: usize,
         _: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<String>)> {
-        Ok(p2pchat::peer::complete(line, pos, &self.0.get()))
+        Ok(p2pchat::peer::complete(line, pos, &self.names.get()))
     }
 }
 
-impl Hinter for Tab {
-    type Hint = String;
-}
+impl Highlighter for Watcher {}
 
-impl Highlighter for Tab {}
+impl Validator for Watcher {}
 
-impl Validator for Tab {}
-
-impl Helper for Tab {}
-
-/// The line editor, and a printer that draws above the line it edits.
-pub(crate) struct LineEditor {
-    editor: Editor<Tab, DefaultHistory>,
-    desk: Arc<Desk>,
-}
+impl Helper for Watcher {}
 
 /// Prints above the line being edited; a line printed while nothing is
 /// being edited is simply written out.
@@ -166,6 +182,11 @@ struct DeskState {
     phase: Phase,
     /// Prints on their way through the editor.
     printing: usize,
+    /// Something is typed on the line being edited.
+    typed: bool,
+    /// A question was shown while something was typed: the line being
+    /// edited was begun for something else.
+    stale: bool,
 }
 
 /// How long Enter waits for a print on its way through the editor. The
@@ -212,15 +233,20 @@ impl LineEditor {
     /// A line editor on the terminal, with a printer for the screen thread
     /// and one for `--trace` lines.
     pub(crate) fn start(names: LobbyNames) -> io::Result<(LineEditor, AbovePrinter, AbovePrinter)> {
-        let mut editor = Editor::<Tab, DefaultHistory>::new().map_err(io::Error::other)?;
-        editor.set_helper(Some(Tab(names)));
+        let mut editor = Editor::<Watcher, DefaultHistory>::new().map_err(io::Error::other)?;
         let desk = Arc::new(Desk {
             state: Mutex::new(DeskState {
                 phase: Phase::Idle,
                 printing: 0,
+                typed: false,
+                stale: false,
             }),
             changed: Condvar::new(),
         });
+        editor.set_helper(Some(Watcher {
+            desk: desk.clone(),
+            names,
+        }));
         for (key, cmd) in [
             (KeyEvent(KeyCode::Enter, Modifiers::NONE), Cmd::AcceptLine),
             (KeyEvent::ctrl('J'), Cmd::AcceptLine),
@@ -258,6 +284,15 @@ impl LineEditor {
                     Err(_) => Input::Eof,
                 },
                 Want::Line => self.read_line(),
+                Want::Chat => {
+                    let line = self.read_line();
+                    if let Input::Line(text) = &line
+                        && is_message(text)
+                    {
+                        erase_echo(text);
+                    }
+                    line
+                }
             };
             let last = matches!(next, Input::Eof | Input::Interrupt);
             for next in pasted_lines(next) {
@@ -273,6 +308,11 @@ impl LineEditor {
 
     fn read_line(&mut self) -> Input {
         loop {
+            {
+                let mut state = self.desk.lock();
+                state.typed = false;
+                state.stale = false;
+            }
             self.desk.set(Phase::Editing);
             let line = self.editor.readline(PROMPT);
             self.desk.set(Phase::Idle);
@@ -280,6 +320,9 @@ impl LineEditor {
                 Ok(line) => {
                     if !line.trim().is_empty() {
                         let _ = self.editor.add_history_entry(line.as_str());
+                    }
+                    if std::mem::take(&mut self.desk.lock().stale) {
+                        return Input::Stale(line);
                     }
                     return Input::Line(line);
                 }
@@ -300,14 +343,67 @@ fn pasted_lines(input: Input) -> Vec<Input> {
             .split('\n')
             .map(|line| Input::Line(line.trim_end_matches('\r').to_string()))
             .collect(),
+        Input::Stale(text) if text.contains('\n') => text
+            .split('\n')
+            .map(|line| Input::Stale(line.trim_end_matches('\r').to_string()))
+            .collect(),
         other => vec![other],
     }
+}
+
+/// Whether `line`, typed in a lobby, is a message the peer shows back: not
+/// blank, not a command (`//` starts a message that begins with `/`), and
+/// one line (a paste of several is left as the editor drew it).
+fn is_message(line: &str) -> bool {
+    let line = line.trim();
+    !line.is_empty() && (!line.starts_with('/') || line.starts_with("//")) && !line.contains('\n')
+}
+
+/// Erases the echo of `line`, which the editor left on the rows just
+/// above the cursor when Enter was pressed: the prompt and the line, on as
+/// many rows as they took at the terminal's width.
+fn erase_echo(line: &str) {
+    let Some(columns) = columns() else {
+        return;
+    };
+    let width = PROMPT.width() + line.width();
+    let rows = width / columns + 1;
+    let mut out = io::stdout();
+    let _ = write!(out, "\x1b[{rows}A\r\x1b[J").and_then(|()| out.flush());
+}
+
+/// The terminal's width, if standard output is a terminal that says it.
+fn columns() -> Option<usize> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let mut size = std::mem::MaybeUninit::<libc::winsize>::uninit();
+        // SAFETY: TIOCGWINSZ fills the winsize we own when it returns 0.
+        let rc = unsafe {
+            libc::ioctl(
+                io::stdout().as_raw_fd(),
+                libc::TIOCGWINSZ,
+                size.as_mut_ptr(),
+            )
+        };
+        // SAFETY: filled just above.
+        let columns = (rc == 0).then(|| unsafe { size.assume_init() }.ws_col);
+        columns.filter(|&c| c > 0).map(usize::from)
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 impl AbovePrinter {
     /// Prints `text` as one line: above the line being typed while one is
     /// edited, and as it is otherwise.
     pub(crate) fn print(&mut self, text: &str) {
+        self.print_line(text, false);
+    }
+
+    /// Prints `text` as `print` does; if it `asks` a question while
+    /// something is typed, the line being typed was begun for something else.
+    fn print_line(&mut self, text: &str, asks: bool) {
         let mut state = self.desk.lock();
         loop {
             match state.phase {
@@ -321,6 +417,9 @@ impl AbovePrinter {
                 }
                 Phase::Editing => break,
             }
+        }
+        if asks && state.typed {
+            state.stale = true;
         }
         state.printing += 1;
         drop(state);
@@ -337,7 +436,8 @@ impl AbovePrinter {
     /// Prints every line the peer shows, until it drops its end.
     pub(crate) fn print_all(mut self, lines: &Receiver<ScreenLine>, style: Style) {
         for line in lines {
-            self.print(&style.render(&line, Local::now().time()));
+            let asks = matches!(line, ScreenLine::Prompt(_));
+            self.print_line(&style.render(&line, Local::now().time()), asks);
         }
     }
 }

@@ -94,9 +94,14 @@ struct Args {
     /// set), always or never.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     color: Color,
-    /// Put the time (HH:MM) before each chat line.
+    /// Put the time (HH:MM) before each line someone said: chat lines,
+    /// private messages and your own.
     #[arg(long)]
     timestamps: bool,
+    /// At a terminal, do not ring the bell for a message that names you
+    /// (it is still highlighted).
+    #[arg(long)]
+    no_bell: bool,
     /// Speak plain text to the registry and to other peers instead of TLS,
     /// for labs with nc: anyone on the network can read and change what is
     /// sent, passwords included.
@@ -308,9 +313,11 @@ fn style(args: &Args) -> Style {
         Color::Never => ColorChoice::Never,
     };
     let no_color = std::env::var("NO_COLOR").ok();
+    let terminal = io::stdout().is_terminal();
     Style {
-        color: choice.wants_color(io::stdout().is_terminal(), no_color.as_deref()),
+        color: choice.wants_color(terminal, no_color.as_deref()),
         timestamps: args.timestamps,
+        bell: terminal && !args.no_bell,
     }
 }
 

@@ -201,6 +201,11 @@ impl TerminalPeer {
         });
     }
 
+    /// How many times `text` has been written, escapes and all.
+    pub fn raw_count(&self, text: &str) -> usize {
+        self.drawn.lock().unwrap().raw.matches(text).count()
+    }
+
     /// Waits until a line on screen holds `text` and the cursor sits on an
     /// empty prompt below it, ready for a line to be typed.
     #[track_caller]

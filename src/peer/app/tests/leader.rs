@@ -71,6 +71,7 @@ pub(super) fn leading() -> App {
             // and nobody is there to read it yet.
             "lobby 1: Say(early)",
             "log 1: [bob] early",
+            "[bob] early",
             "notice: Nobody has joined yet: whoever does will see this line among the last 20 said.",
         ],
     );

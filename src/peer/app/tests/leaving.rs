@@ -131,6 +131,7 @@ fn a_line_typed_instead_of_an_answer_to_end_is_not_lost() {
             "notice: The lobby goes on.",
             "lobby 1: Say(see you all)",
             "log 1: [bob] see you all",
+            "[bob] see you all",
             "notice: Nobody has joined yet: whoever does will see this line among the last 20 said.",
             // Asked once: the next line is a line again.
             "lobby 1: Members(Show)",

@@ -102,6 +102,7 @@ fn an_admitted_member_logs_what_it_hears_and_says_until_the_lobby_ends() {
             "log 1: [alice] hi",
             "chat: [alice] hi",
             "log 1: [bob] hello",
+            "[bob] hello",
             "to leader 1: MSG hello",
             "log 1: * carol joined",
             "notice: Peer ('carol') joined the lobby",
@@ -268,5 +269,155 @@ fn a_changed_key_is_said_loudly() {
         &mut app,
         vec![Incoming::Keys(KeyNews::Changed(change))],
         &[warning.as_str()],
+    );
+}
+
+/// The leader's `HISTORY` line for `text` said by alice at `at`, and how
+/// it is logged and shown.
+fn replayed(at: chrono::DateTime<chrono::Utc>, text: &str) -> (Incoming, String, String) {
+    let local = at.with_timezone(&chrono::Local);
+    let line = from_leader(ToMember::History {
+        at,
+        from: "alice".into(),
+        text: text.into(),
+    });
+    let logged = format!(
+        "log 1: * history, said {}: [alice] {text}",
+        local.format("%Y-%m-%d %H:%M:%S")
+    );
+    (
+        line,
+        logged,
+        format!("{} [alice] {text}", local.format("%H:%M")),
+    )
+}
+
+#[test]
+fn the_replayed_messages_end_before_the_users_own_line_and_before_the_lobby_ends() {
+    let mut app = member_of_alice();
+    let members = ToMember::Members(vec!["alice".into(), "bob".into()]);
+    let _ = app.handle(from_leader(members), now());
+    let at = chrono::Utc::now();
+    let (m1, m1_logged, m1_shown) = replayed(at, "m1");
+    check(
+        &mut app,
+        vec![m1, from_leader(ToMember::Hello), line("hello")],
+        &[
+            "notice: --- earlier in this lobby ---",
+            &m1_logged,
+            &m1_shown,
+            "notice: --- end of earlier messages ---",
+            "log 1: [bob] hello",
+            "[bob] hello",
+            "to leader 1: MSG hello",
+        ],
+    );
+    // Said once: a live line after the user's is just that.
+    let live = ToMember::Msg {
+        from: "alice".into(),
+        text: "live".into(),
+    };
+    check(
+        &mut app,
+        vec![from_leader(live)],
+        &["log 1: [alice] live", "chat: [alice] live"],
+    );
+    let (m2, m2_logged, m2_shown) = replayed(at, "m2");
+    check(
+        &mut app,
+        vec![m2, from_leader(ToMember::Closed(CloseReason::LeaderLeft))],
+        &[
+            "notice: --- earlier in this lobby ---",
+            &m2_logged,
+            &m2_shown,
+            "notice: --- end of earlier messages ---",
+            "log 1: * lobby ended: the leader left",
+            "notice: The lobby has ended (the leader left).",
+            MENU_PROMPT,
+        ],
+    );
+}
+
+#[test]
+fn a_line_begun_before_the_question_changed_is_shown_back_and_not_used() {
+    // Typed in a lobby that ends: not a menu answer.
+    let mut app = member_of_alice();
+    let members = ToMember::Members(vec!["alice".into(), "bob".into()]);
+    let _ = app.handle(from_leader(members), now());
+    let not_used = |text: &str| {
+        format!(
+            "Not used: \"{text}\" was typed before the question above, so it is not taken as its answer. Type it again if you meant it."
+        )
+    };
+    check(
+        &mut app,
+        vec![
+            from_leader(ToMember::Closed(CloseReason::LeaderLeft)),
+            Incoming::Stale("1".into()),
+            Incoming::Stale(" ".into()),
+        ],
+        &[
+            "log 1: * lobby ended: the leader left",
+            "notice: The lobby has ended (the leader left).",
+            MENU_PROMPT,
+            &not_used("1"),
+            MENU_PROMPT,
+        ],
+    );
+    // A name typed for a search when a chat request came: not its answer,
+    // and the request is still asked.
+    check(
+        &mut app,
+        vec![
+            line("2"),
+            request(2, "alice", Some("T2")),
+            checked(2, "alice", "bob"),
+            Incoming::Stale("carol".into()),
+            line("no"),
+        ],
+        &[
+            "User name to search:",
+            "registry: Check(2, alice, T2)",
+            ACCEPT_PROMPT,
+            "You have 30 seconds to answer.",
+            &not_used("carol"),
+            ACCEPT_PROMPT,
+            "answer 2: Reject",
+            "Rejected the chat request from 'alice'.",
+            "User name to search:",
+        ],
+    );
+}
+
+#[test]
+fn a_message_that_names_the_user_is_a_mention() {
+    let mut app = member_of_alice();
+    let members = ToMember::Members(vec!["alice".into(), "bob".into()]);
+    let _ = app.handle(from_leader(members), now());
+    let said = |text: &str| {
+        from_leader(ToMember::Msg {
+            from: "alice".into(),
+            text: text.into(),
+        })
+    };
+    let (_, effects) = app.handle(said("hi Bob!"), now());
+    let mention = ScreenLine::Mention {
+        from: "alice".into(),
+        text: "hi Bob!".into(),
+    };
+    assert!(
+        matches!(&effects[1], Effect::Chat(line) if *line == mention),
+        "{effects:?}"
+    );
+    let (_, effects) = app.handle(said("bobcat"), now());
+    assert!(
+        matches!(&effects[1], Effect::Chat(ScreenLine::Chat { .. })),
+        "{effects:?}"
+    );
+    // Our own line never rings for us.
+    let (_, effects) = app.handle(line("I am bob"), now());
+    assert!(
+        matches!(&effects[1], Effect::Show(ScreenLine::Chat { .. })),
+        "{effects:?}"
     );
 }

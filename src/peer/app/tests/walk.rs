@@ -101,6 +101,7 @@ fn a_walk_that_finds_us_first_takes_the_lobby_over() {
             &format!("The leader was lost; you lead the lobby now. {LOBBY_HINT}"),
             "lobby 3: Say(hello)",
             "log 1: [bob] hello",
+            "[bob] hello",
         ],
     );
     assert_eq!(app.lobby_in_use(), Some(3));
@@ -137,6 +138,6 @@ fn a_walk_that_finds_a_leader_links_to_it_by_number() {
     check(
         &mut app,
         vec![line("hi")],
-        &["log 1: [bob] hi", "to leader 3: MSG hi"],
+        &["log 1: [bob] hi", "[bob] hi", "to leader 3: MSG hi"],
     );
 }
