@@ -77,17 +77,12 @@ impl Incoming {
 
     /// Hands rustls the ciphertext read so far, and the end of file once seen.
     fn feed(&mut self, conn: &mut Connection) -> io::Result<()> {
-        while !self.pending.is_empty() {
-            let mut rest = &self.pending[..];
-            // Refuses once rustls holds as much plaintext as it will.
-            let taken = conn.read_tls(&mut rest)?;
-            self.pending.drain(..taken);
-            conn.process_new_packets()
-                .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
-            if taken == 0 {
-                break;
-            }
-        }
+        // rustls takes at most 4 KiB a call: what it took is counted, and
+        // dropped from the buffer once at the end, not moved down each time.
+        let mut taken = 0;
+        let fed = feed_from(conn, &self.pending, &mut taken);
+        self.pending.drain(..taken);
+        fed?;
         if self.eof == Eof::Seen && self.pending.is_empty() {
             conn.read_tls(&mut io::empty())?;
             self.eof = Eof::Told;
@@ -117,6 +112,23 @@ impl Incoming {
     pub(super) fn read_size(&self) -> usize {
         self.read_size
     }
+}
+
+/// Hands rustls `pending` from byte `taken` on, counting in `taken` what it
+/// took, until it has all of it or refuses more (once it holds as much
+/// plaintext as it will).
+fn feed_from(conn: &mut Connection, pending: &[u8], taken: &mut usize) -> io::Result<()> {
+    while *taken < pending.len() {
+        let mut rest = &pending[*taken..];
+        let took = conn.read_tls(&mut rest)?;
+        *taken += took;
+        conn.process_new_packets()
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
+        if took == 0 {
+            break;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
