@@ -26,6 +26,10 @@ pub enum ScreenLine {
     /// A chat message from `from` that names the user: highlighted, with
     /// the terminal's bell, at a terminal; as a `Chat` line otherwise.
     Mention { from: String, text: String },
+    /// An action (`/me waves`) by `from`, shown as `* from text`, stamped
+    /// and with the name coloured as chat lines are, so it reads as said
+    /// by someone, not as one of p2pchat's own lines.
+    Action { from: String, text: String },
     /// A private message, either way, as one line: stamped as chat lines are.
     Private(String),
     /// The question the user's next line answers (a menu, a chat request):
@@ -69,6 +73,10 @@ impl ScreenLine {
                 from: escape(from),
                 text: escape(text),
             },
+            ScreenLine::Action { from, text } => ScreenLine::Action {
+                from: escape(from),
+                text: escape(text),
+            },
         }
     }
 }
@@ -85,6 +93,7 @@ impl fmt::Display for ScreenLine {
             ScreenLine::Chat { from, text } | ScreenLine::Mention { from, text } => {
                 write!(f, "[{from}] {text}")
             }
+            ScreenLine::Action { from, text } => write!(f, "* {from} {text}"),
         }
     }
 }
@@ -161,6 +170,7 @@ impl Style {
             }
             ScreenLine::Private(text) => format!("{}{}", self.stamp(now), sanitize::escape(text)),
             ScreenLine::Chat { from, text } => self.chat(from, &sanitize::escape(text), now),
+            ScreenLine::Action { from, text } => self.action(from, &sanitize::escape(text), now),
             ScreenLine::Mention { from, text } => {
                 let text = sanitize::escape(text);
                 let mut line = match self.color {
@@ -180,6 +190,18 @@ impl Style {
         match self.timestamps {
             true => now.format("%H:%M ").to_string(),
             false => String::new(),
+        }
+    }
+
+    /// An action by `from`, whose `text` is escaped already.
+    fn action(self, from: &str, text: &str, now: NaiveTime) -> String {
+        let stamp = self.stamp(now);
+        let from = sanitize::escape(from);
+        if self.color {
+            let color = name_color(&from);
+            format!("{stamp}* \x1b[{color}m{from}{RESET} {text}")
+        } else {
+            format!("{stamp}* {from} {text}")
         }
     }
 
@@ -251,6 +273,19 @@ mod tests {
             ..Style::default()
         };
         check(stamped, chat("alice", "hi"), "09:05 [alice] hi");
+        // An action is said too, and its name is coloured as a chat line's:
+        // it never reads as one of p2pchat's own lines.
+        let waves = || ScreenLine::Action {
+            from: "bob".into(),
+            text: "waves \x1b[2J".into(),
+        };
+        check(stamped, waves(), "09:05 * bob waves \\u{1b}[2J");
+        let color = Style {
+            color: true,
+            ..Style::default()
+        };
+        let colored = format!("* \x1b[{}mbob\x1b[0m waves \\u{{1b}}[2J", name_color("bob"));
+        check(color, waves(), &colored);
         check(stamped, "Password:".into(), "Password:");
         check(stamped, ScreenLine::Notice("x".into()), "x");
         check(stamped, ScreenLine::Prompt("Menu:".into()), "Menu:");

@@ -41,8 +41,11 @@ pub fn sweep_parts(dir: &Path, now: std::time::SystemTime, keep: &Path) {
         .filter_map(|entry| {
             let name = entry.file_name().into_string().ok()?;
             let part = written(&entry.path())?;
-            let note = written(&dir.join(format!("{name}.sum"))).unwrap_or(part);
-            Some((name, part.max(note)))
+            // Only a `.part` with its own note beside it, a plain file.
+            let note_path = dir.join(format!("{name}.sum"));
+            let note = written(&note_path)?;
+            let text = read_note(&note_path)?;
+            super::partial::notes_part(&name, &text).then_some((name, part.max(note)))
         })
         .collect();
     let keep = keep
@@ -53,6 +56,18 @@ pub fn sweep_parts(dir: &Path, now: std::time::SystemTime, keep: &Path) {
         let _ = std::fs::remove_file(dir.join(name));
         let _ = std::fs::remove_file(dir.join(format!("{name}.sum")));
     }
+}
+
+/// A note's text: a short line, so at most 256 bytes are read.
+fn read_note(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(256)
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text)
 }
 
 /// Whether `needed` bytes fit in `free` (as `free_space` told it): an
@@ -159,15 +174,21 @@ mod tests {
         use std::time::{Duration, SystemTime};
         let dir = tempfile::tempdir().unwrap();
         let tag = "0123456789abcdef";
+        let note = format!("sha256:{tag}{} 1\n", "0".repeat(48));
         for name in ["old", "new", "resumed"] {
-            for file in [
-                format!("{name}.{tag}.part"),
-                format!("{name}.{tag}.part.sum"),
-            ] {
-                std::fs::write(dir.path().join(file), b"x").unwrap();
-            }
+            std::fs::write(dir.path().join(format!("{name}.{tag}.part")), b"x").unwrap();
+            let note_file = dir.path().join(format!("{name}.{tag}.part.sum"));
+            std::fs::write(note_file, &note).unwrap();
         }
         std::fs::write(dir.path().join("report.pdf"), b"x").unwrap();
+        // Files that only have a `.part`'s name: no note, or a note that is
+        // not one (or not this part's); the user's, never swept.
+        std::fs::write(dir.path().join(format!("lonely.{tag}.part")), b"x").unwrap();
+        std::fs::write(dir.path().join(format!("mine.{tag}.part")), b"x").unwrap();
+        std::fs::write(dir.path().join(format!("mine.{tag}.part.sum")), b"x 1").unwrap();
+        let other = format!("sha256:{} 1\n", "f".repeat(64));
+        std::fs::write(dir.path().join(format!("odd.{tag}.part")), b"x").unwrap();
+        std::fs::write(dir.path().join(format!("odd.{tag}.part.sum")), other).unwrap();
         let now = SystemTime::now() + crate::files::partial::PART_KEPT_FOR * 2;
         let old = SystemTime::now() + crate::files::partial::PART_KEPT_FOR * 3 / 2;
         // Only `new` was written lately, by the injected clock.
@@ -188,8 +209,13 @@ mod tests {
         assert_eq!(
             left,
             [
+                format!("lonely.{tag}.part"),
+                format!("mine.{tag}.part"),
+                format!("mine.{tag}.part.sum"),
                 format!("new.{tag}.part"),
                 format!("new.{tag}.part.sum"),
+                format!("odd.{tag}.part"),
+                format!("odd.{tag}.part.sum"),
                 "report.pdf".to_string(),
                 format!("resumed.{tag}.part"),
                 format!("resumed.{tag}.part.sum"),

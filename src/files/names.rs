@@ -73,6 +73,12 @@ pub fn safe_name(offered: &str) -> String {
     if is_reserved(&name) {
         name.insert(0, '_');
     }
+    // A saved file never looks like one of our `.part`s or their notes,
+    // which the sweep of stale ones removes (`disk::sweep_parts`).
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".part") || lower.ends_with(".sum") {
+        name.push('_');
+    }
     if name.len() > MAX_SAVED {
         let mut end = MAX_SAVED;
         while !name.is_char_boundary(end) {
@@ -147,6 +153,14 @@ mod tests {
         check("CONSOLE.txt", "CONSOLE.txt");
         check("notes. . ", "notes");
         check(&"é".repeat(150), &"é".repeat(100));
+        // Never the name of a `.part` or its note, which a sweep removes.
+        check(
+            "notes.0123456789abcdef.part",
+            "notes.0123456789abcdef.part_",
+        );
+        check("x.PART", "x.PART_");
+        check("x.part.sum", "x.part.sum_");
+        check("x.partial", "x.partial");
     }
 
     #[test]

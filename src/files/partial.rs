@@ -25,6 +25,26 @@ pub fn is_part_name(name: &str) -> bool {
         && tag.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// Whether `note`, the text of the note beside the `.part` named `name`,
+/// is really its note: `<checksum> <size>`, the checksum beginning with the
+/// part's tag. A file that only has the name of a `.part` (one the user
+/// keeps there) has no such note beside it, and is never swept.
+pub fn notes_part(name: &str, note: &str) -> bool {
+    let Some(tag) = name
+        .strip_suffix(".part")
+        .and_then(|rest| rest.rsplit('.').next())
+    else {
+        return false;
+    };
+    let mut words = note.split_whitespace();
+    let Some(sum) = words.next().and_then(|w| w.parse::<Checksum>().ok()) else {
+        return false;
+    };
+    let sized = words.next().is_some_and(|w| w.parse::<u64>().is_ok());
+    let sum_tag: String = sum.0[..8].iter().map(|b| format!("{b:02x}")).collect();
+    is_part_name(name) && sized && words.next().is_none() && sum_tag == tag
+}
+
 /// The `.part`s to remove, of `parts` (each name with when it or its note
 /// was last written): ours, untouched for longer than `PART_KEPT_FOR` at
 /// `now`, and not `keep` (the one about to be resumed).
@@ -128,6 +148,25 @@ mod tests {
         assert_eq!(resume_from(Some(&note), 4, &offer(11, 1)), 0);
         assert_eq!(resume_from(Some("garbage"), 4, &ten), 0);
         assert_eq!(resume_from(Some(""), 0, &ten), 0);
+    }
+
+    #[test]
+    fn only_a_note_of_the_parts_own_checksum_makes_it_ours() {
+        let tag = "0123456789abcdef";
+        let part = format!("notes.{tag}.part");
+        let sum = |first: &str| format!("sha256:{first}{}", "0".repeat(64 - first.len()));
+        assert!(notes_part(&part, &format!("{} 5\n", sum(tag))));
+        for note in [
+            String::new(),
+            "x 5".to_string(),
+            sum(tag),
+            format!("{} 5 more", sum(tag)),
+            format!("{} five", sum(tag)),
+            format!("{} 5", sum("fedcba9876543210")),
+        ] {
+            assert!(!notes_part(&part, &note), "{note:?}");
+        }
+        assert!(!notes_part("notes.pdf", &format!("{} 5", sum(tag))));
     }
 
     #[test]

@@ -50,7 +50,8 @@ impl App {
     pub(super) fn end_asked(&mut self, mut leading: Leading) -> Stage {
         if self.confirm_end {
             leading.asked_to_end = true;
-            self.say(END_QUESTION);
+            // A question: a line begun before it shows is not its answer.
+            self.say(crate::screen::ScreenLine::Prompt(END_QUESTION.to_string()));
             return Stage::Leading(leading);
         }
         self.close_lobby(leading, CloseReason::Ended, "you ended it for everyone");

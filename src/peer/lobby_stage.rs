@@ -108,7 +108,10 @@ impl App {
     /// our own lines, which the screen never drops.
     pub(super) fn said(&self, text: &str) {
         self.out.show(match wire::action_of(text) {
-            Some(action) => ScreenLine::Text(format!("* {} {action}", self.my_name())),
+            Some(action) => ScreenLine::Action {
+                from: self.my_name(),
+                text: action.to_string(),
+            },
             None => ScreenLine::Chat {
                 from: self.my_name(),
                 text: text.to_string(),

@@ -1,6 +1,9 @@
 //! Chat requests answered `BUSY` while the user could not be asked (in a
 //! chat, or answering another request), kept to be told once the user is
-//! back at the menu: "erin tried to reach you at 10:42".
+//! back at the menu: "erin (name not checked) tried to reach you at
+//! 10:42". A request answered busy is answered before its ticket is
+//! checked, so the name is only what the request claimed, and the line
+//! says so.
 //!
 //! Anyone can send a chat request, and a busy answer checks no ticket, so
 //! the names are only claims, and what is kept is bounded: one entry per
@@ -69,8 +72,12 @@ impl Tries {
         let at = self.last.with_timezone(&Local).format("%H:%M");
         let from = &self.from;
         match self.count {
-            1 => format!("{from} tried to reach you at {at}, while you were busy."),
-            n => format!("{from} tried to reach you {n} times, last at {at}, while you were busy."),
+            1 => format!(
+                "{from} (name not checked) tried to reach you at {at}, while you were busy."
+            ),
+            n => format!(
+                "{from} (name not checked) tried to reach you {n} times, last at {at}, while you were busy."
+            ),
         }
     }
 }
@@ -99,11 +106,11 @@ mod tests {
             missed.take(),
             [
                 format!(
-                    "erin tried to reach you 2 times, last at {}, while you were busy.",
+                    "erin (name not checked) tried to reach you 2 times, last at {}, while you were busy.",
                     local(44)
                 ),
                 format!(
-                    "frank tried to reach you at {}, while you were busy.",
+                    "frank (name not checked) tried to reach you at {}, while you were busy.",
                     local(43)
                 ),
             ]

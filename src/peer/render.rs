@@ -246,11 +246,14 @@ fn kicked(name: &str, reason: Option<&str>, by: &str) -> Lines {
     )
 }
 
-/// A message, or an action (`/me waves`), which both the screen and the log
-/// show as `* bob waves`, as IRC clients do.
+/// A message, or an action (`/me waves`), which the screen shows as
+/// `* bob waves`, as IRC clients do, and the log keeps as `[bob] * waves`.
 fn said(from: &str, text: &str) -> Lines {
     let screen = match wire::action_of(text) {
-        Some(action) => ScreenLine::Text(format!("* {from} {action}")),
+        Some(action) => ScreenLine::Action {
+            from: from.to_string(),
+            text: action.to_string(),
+        },
         None => ScreenLine::Chat {
             from: from.to_string(),
             text: text.to_string(),
@@ -262,8 +265,19 @@ fn said(from: &str, text: &str) -> Lines {
     }
 }
 
-/// How the chat log keeps what `from` said: `[bob] hi`, or `* bob waves`.
+/// How the chat log keeps what `from` said: `[bob] hi`, or `[bob] * waves`.
+/// Every line someone said starts with their name in brackets, so no
+/// message or action can pass for one of p2pchat's own lines, which start
+/// with `* ` (`* bob left`: an action `/me left` is `[bob] * left`).
 pub(super) fn said_line(from: &str, text: &str) -> String {
+    match wire::action_of(text) {
+        Some(action) => format!("[{from}] * {action}"),
+        None => format!("[{from}] {text}"),
+    }
+}
+
+/// How the screen shows a line said earlier: `[bob] hi`, or `* bob waves`.
+fn shown_said(from: &str, text: &str) -> String {
     match wire::action_of(text) {
         Some(action) => format!("* {from} {action}"),
         None => format!("[{from}] {text}"),
@@ -296,8 +310,9 @@ fn history(at: DateTime<Utc>, from: &str, text: &str) -> Lines {
     let said = said_line(from, text);
     Lines {
         screen: Some(Shown::Own(ScreenLine::Text(format!(
-            "{} {said}",
-            at.format("%H:%M")
+            "{} {}",
+            at.format("%H:%M"),
+            shown_said(from, text)
         )))),
         log: Some(format!(
             "* history, said {}: {said}",
@@ -427,12 +442,23 @@ mod tests {
             from: "bob".into(),
             text: "/me waves".into(),
         };
-        check(waves(), member, Some("* bob waves"), Some("* bob waves"));
+        check(waves(), member, Some("* bob waves"), Some("[bob] * waves"));
         check(
             waves(),
             Role::Leader,
             Some("* bob waves"),
-            Some("* bob waves"),
+            Some("[bob] * waves"),
+        );
+        // An action never reads as one of p2pchat's own log lines.
+        let left = LobbyEvent::Msg {
+            from: "mallory".into(),
+            text: "/me left".into(),
+        };
+        check(
+            left,
+            member,
+            Some("* mallory left"),
+            Some("[mallory] * left"),
         );
         // Only the mark with a space and an action after it makes an action.
         let meow = LobbyEvent::Msg {
@@ -451,6 +477,6 @@ mod tests {
             panic!("{got:?}");
         };
         assert!(shown.ends_with(" * bob waves"), "{shown}");
-        assert!(got.log.unwrap().ends_with(": * bob waves"));
+        assert!(got.log.unwrap().ends_with(": [bob] * waves"));
     }
 }

@@ -55,10 +55,10 @@ fn me_is_an_action_everyone_sees_logs_and_a_late_joiner_replays() {
     see(&carol, "The lobby has ended");
     for name in ["alice", "bob"] {
         let log = log_of(logs.path(), name);
-        assert!(log.contains("* bob waves\n"), "{name}: {log}");
-        assert!(log.contains("* alice nods back\n"), "{name}: {log}");
+        assert!(log.contains("[bob] * waves\n"), "{name}: {log}");
+        assert!(log.contains("[alice] * nods back\n"), "{name}: {log}");
         assert!(!log.contains("/me"), "{name}: {log}");
     }
     let log = log_of(logs.path(), "carol");
-    assert!(log.contains(": * bob waves\n"), "{log}");
+    assert!(log.contains(": [bob] * waves\n"), "{log}");
 }

@@ -515,5 +515,5 @@ fn a_request_answered_busy_in_a_chat_is_told_at_the_menu() {
     see(&erin, "bob: busy (in a chat)");
     bob.type_line("/leave");
     see(&bob, p2pchat::peer::MENU_PROMPT);
-    see(&bob, "erin tried to reach you at ");
+    see(&bob, "erin (name not checked) tried to reach you at ");
 }

@@ -452,7 +452,9 @@ fn a_chat_request_is_checked_then_asked_or_answered_busy_by_stage() {
             "answer 1: Reject",
             "Rejected the chat request from 'alice'.",
             MENU_PROMPT,
-            &format!("notice: carol tried to reach you at {local}, while you were busy."),
+            &format!(
+                "notice: carol (name not checked) tried to reach you at {local}, while you were busy."
+            ),
         ],
     );
 }

@@ -366,7 +366,9 @@ fn requests_answered_busy_in_a_chat_are_told_back_at_the_menu() {
             // The leader leaves; the hub hands the lobby on or ends it.
             "lobby 1: Leave".into(),
             MENU_PROMPT.into(),
-            format!("notice: erin tried to reach you at {local}, while you were busy."),
+            format!(
+                "notice: erin (name not checked) tried to reach you at {local}, while you were busy."
+            ),
             // Told once.
             "registry: List(Menu)".into(),
         ]
