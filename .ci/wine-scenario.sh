@@ -4,7 +4,9 @@
 # kinds of peer; a lobby led by the Windows peer, then one led by a Linux
 # peer, carry messages both ways; and each loses its leader to `kill -9`,
 # after which the members carry on under the successor (a Linux one in the
-# first lobby, the Windows peer in the second).
+# first lobby, the Windows peer in the second); the first ends with the
+# leader's /end, the second with the Windows leader's /quit, which hands
+# the lobby on to the last member.
 #
 #   bash .ci/wine-scenario.sh WINDOWS_BIN_DIR LINUX_BIN_DIR
 #
@@ -273,12 +275,13 @@ pass
 
 step "the Windows leader is killed; alice leads, bob carries on"
 crash wendy
-sees alice "the leader was lost; you lead the lobby now"
-sees bob "the leader was lost; alice leads the lobby now"
+sees alice "The leader was lost; you lead the lobby now"
+sees bob "The leader was lost; alice leads the lobby now"
 says bob "bob under alice" alice
 says alice "alice leads" bob
-types alice /leave
-sees bob "The lobby has ended (the leader left)."
+# A leader's /leave would hand the lobby on; /end ends it for everyone.
+types alice /end
+sees bob "The lobby has ended (alice ended it for everyone)."
 sees alice "Press '1' for 'Online User List'"
 pass
 
@@ -298,15 +301,15 @@ pass
 
 step "the Linux leader is killed; the Windows peer leads, bob carries on"
 crash alice
-sees wendy "the leader was lost; you lead the lobby now"
-sees bob "the leader was lost; wendy leads the lobby now"
+sees wendy "The leader was lost; you lead the lobby now"
+sees bob "The leader was lost; wendy leads the lobby now"
 says bob "bob under wendy again" wendy
 says wendy "windows leads" bob
 pass
 
-step "the Windows leader quits cleanly and the lobby ends for bob"
+step "the Windows leader quits cleanly and hands the lobby to bob"
 types wendy /quit
-sees bob "The lobby has ended (the leader left)."
+sees bob "wendy handed the lobby to you; you lead it now"
 pid=${PID[wendy]}
 deadline=$((SECONDS + WAIT))
 while running "$pid"; do
