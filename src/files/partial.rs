@@ -25,6 +25,11 @@ pub fn is_part_name(name: &str) -> bool {
         && tag.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// The tag in a `.part`'s name: the first 16 hex digits of the checksum.
+pub fn part_tag(sum: &Checksum) -> String {
+    sum.0[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Whether `note`, the text of the note beside the `.part` named `name`,
 /// is really its note: `<checksum> <size>`, the checksum beginning with the
 /// part's tag. A file that only has the name of a `.part` (one the user
@@ -41,8 +46,7 @@ pub fn notes_part(name: &str, note: &str) -> bool {
         return false;
     };
     let sized = words.next().is_some_and(|w| w.parse::<u64>().is_ok());
-    let sum_tag: String = sum.0[..8].iter().map(|b| format!("{b:02x}")).collect();
-    is_part_name(name) && sized && words.next().is_none() && sum_tag == tag
+    is_part_name(name) && sized && words.next().is_none() && part_tag(&sum) == tag
 }
 
 /// The `.part`s to remove, of `parts` (each name with when it or its note

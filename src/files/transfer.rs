@@ -135,14 +135,10 @@ pub struct PartFile {
 impl PartFile {
     /// Where `offer` is received in `dir`.
     pub fn for_offer(dir: &Path, offer: &FileOffer) -> PartFile {
-        let tag = offer.sum.0[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
         PartFile {
             dir: dir.to_path_buf(),
             name: safe_name(&offer.name),
-            tag,
+            tag: super::partial::part_tag(&offer.sum),
         }
     }
 

@@ -238,7 +238,7 @@ mod tests {
     use std::net::{TcpListener, TcpStream};
     use std::time::Duration;
 
-    use crossbeam_channel::unbounded;
+    use crossbeam_channel::bounded;
 
     use super::*;
     use crate::conn::MemberConn;
@@ -268,7 +268,7 @@ mod tests {
         prepare_for(&leader, SendMode::NonBlockingSocket).unwrap();
         let conn = MemberConn::new(leader.try_clone().unwrap(), "member", Trace::off()).unwrap();
         let (reader, _) = conn.into_split();
-        let (events, from_reader) = unbounded();
+        let (events, from_reader) = bounded(64);
         let thread = std::thread::spawn(move || {
             read_member_in(SendMode::NonBlockingSocket, 1, reader, events)
         });
@@ -319,7 +319,7 @@ mod tests {
         prepare_for(&leader, SendMode::NonBlockingSocket).unwrap();
         let conn = MemberConn::new(leader.try_clone().unwrap(), "member", Trace::off()).unwrap();
         let (reader, _) = conn.into_split();
-        let (events, from_reader) = unbounded();
+        let (events, from_reader) = bounded(64);
         let thread = std::thread::spawn(move || {
             read_member_in(SendMode::NonBlockingSocket, 1, reader, events)
         });
@@ -362,7 +362,7 @@ mod tests {
             prepare_for(leader.socket(), SendMode::NonBlockingSocket).unwrap();
             let conn = MemberConn::new(leader, "member", Trace::off()).unwrap();
             let (reader, _) = conn.into_split();
-            let (events, from_reader) = unbounded();
+            let (events, from_reader) = bounded(64);
             let thread = std::thread::spawn(move || {
                 read_member_in(SendMode::NonBlockingSocket, 1, reader, events)
             });

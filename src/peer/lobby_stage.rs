@@ -107,16 +107,8 @@ impl App {
     /// Our own message, shown with our name as the others see it: one of
     /// our own lines, which the screen never drops.
     pub(super) fn said(&self, text: &str) {
-        self.out.show(match wire::action_of(text) {
-            Some(action) => ScreenLine::Action {
-                from: self.my_name(),
-                text: action.to_string(),
-            },
-            None => ScreenLine::Chat {
-                from: self.my_name(),
-                text: text.to_string(),
-            },
-        });
+        self.out
+            .show(super::render::said_screen(&self.my_name(), text));
     }
 
     pub(super) fn show_members(&self, members: &[String]) {

@@ -249,7 +249,15 @@ fn kicked(name: &str, reason: Option<&str>, by: &str) -> Lines {
 /// A message, or an action (`/me waves`), which the screen shows as
 /// `* bob waves`, as IRC clients do, and the log keeps as `[bob] * waves`.
 fn said(from: &str, text: &str) -> Lines {
-    let screen = match wire::action_of(text) {
+    Lines {
+        screen: Some(Shown::Chat(said_screen(from, text))),
+        log: Some(said_line(from, text)),
+    }
+}
+
+/// What `from` said as the screen shows it: a chat line, or an action.
+pub(super) fn said_screen(from: &str, text: &str) -> ScreenLine {
+    match wire::action_of(text) {
         Some(action) => ScreenLine::Action {
             from: from.to_string(),
             text: action.to_string(),
@@ -258,10 +266,6 @@ fn said(from: &str, text: &str) -> Lines {
             from: from.to_string(),
             text: text.to_string(),
         },
-    };
-    Lines {
-        screen: Some(Shown::Chat(screen)),
-        log: Some(said_line(from, text)),
     }
 }
 
