@@ -98,13 +98,13 @@ impl IncomingOffers {
         Some(self.held.remove(at))
     }
 
-    /// The offer `id` withdrawn by its sender; another's word does not
-    /// withdraw it.
     /// Forgets every offer made to us; how many there were.
     pub fn clear(&mut self) -> usize {
         std::mem::take(&mut self.held).len()
     }
 
+    /// The offer `id` withdrawn by its sender; another's word does not
+    /// withdraw it.
     pub fn withdraw(&mut self, from: &str, id: OfferId) -> Option<Incoming> {
         let at = self
             .held

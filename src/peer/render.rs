@@ -201,7 +201,7 @@ pub(super) fn lines(event: &LobbyEvent, role: Role<'_>) -> Lines {
             let asked = format!("{by} asked to invite {name}");
             notice(asked.clone(), format!("* {asked}"))
         }
-        LobbyEvent::LeaderSays(code, text) => leader_says(*code, text),
+        LobbyEvent::LeaderSays(_, text) => leader_says(text),
         LobbyEvent::Unopened { from, why } => unopened(from, why),
         LobbyEvent::Ended(why) => notice(
             format!("The lobby has ended ({why})."),
@@ -333,7 +333,7 @@ fn invited(leader: &str, name: &str, status: &InviteStatus) -> Lines {
 
 /// The leader refused what we sent: shown in its words, not logged. The
 /// code is for programs; the user reads the text.
-fn leader_says(_code: ErrorCode, text: &str) -> Lines {
+fn leader_says(text: &str) -> Lines {
     let shown = format!("The leader says: {}.", text.trim_end_matches('.'));
     Lines {
         screen: Some(Shown::Own(ScreenLine::Text(shown))),

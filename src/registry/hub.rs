@@ -27,7 +27,7 @@ use super::answers::{
 use super::config::log_stamp;
 use super::event::{Bye, RegistryEvent, Socket};
 use super::presence::PresenceWriter;
-use super::throttle::{JoinThrottle, RegistrationThrottle};
+use super::throttle::{JoinThrottle, Refusal, RegistrationThrottle};
 use super::tickets::{InviteRefused, TicketBytes, Tickets};
 use crate::db::{Account, DbError, Presence, Store};
 use crate::wire::{AttemptLimit, ByeReason, Contact, KeyWord};
@@ -201,15 +201,24 @@ impl RegistryHub {
     /// The account a JOIN may check its password against, unless the
     /// throttle refuses the attempt.
     fn account(&mut self, name: &str, ip: IpAddr) -> Result<Option<Account>, JoinRefused> {
-        if let Err((wait_secs, limit)) = self.throttle.attempt(name, ip, Instant::now()) {
-            let which = match limit {
-                AttemptLimit::Name => "this name",
-                AttemptLimit::Address => "this address",
-            };
-            self.log(format_args!(
-                "refused a join for {name} from {ip}: {which} is locked out for {wait_secs} s \
-                 more after too many failures"
-            ));
+        if let Err(refused) = self.throttle.attempt(name, ip, Instant::now()) {
+            let Refusal {
+                wait_secs,
+                limit,
+                first,
+            } = refused;
+            // One line per lockout: a guesser's every refused try would
+            // otherwise fill the log.
+            if first {
+                let which = match limit {
+                    AttemptLimit::Name => "this name",
+                    AttemptLimit::Address => "this address",
+                };
+                self.log(format_args!(
+                    "refused a join for {name} from {ip}: {which} is locked out for {wait_secs} s \
+                     more after too many failures (further refusals until then are not logged)"
+                ));
+            }
             return Err(JoinRefused::Throttled { wait_secs, limit });
         }
         self.store.account(name).map_err(|err| {

@@ -51,6 +51,18 @@ impl Site {
 struct Failures {
     recent: Vec<Instant>,
     blocked_until: Option<Instant>,
+    /// A refusal during this cool-down was already reported, so the
+    /// server logs one line per lockout, not one per refused attempt.
+    reported: bool,
+}
+
+/// A JOIN the throttle refuses: seconds left of the cool-down, whose limit
+/// it is, and whether it is the first refusal of this cool-down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub(crate) wait_secs: u64,
+    pub(crate) limit: AttemptLimit,
+    pub(crate) first: bool,
 }
 
 /// Failed JOINs, per name and per address.
@@ -74,23 +86,26 @@ impl JoinThrottle {
     /// failure at once: guesses sent at the same moment on many connections
     /// must not all pass while the first ones are still being hashed. (The
     /// caller holds a hashing slot, so few attempts are ever pending.)
-    pub(crate) fn attempt(
-        &mut self,
-        name: &str,
-        ip: IpAddr,
-        now: Instant,
-    ) -> Result<(), (u64, AttemptLimit)> {
+    pub(crate) fn attempt(&mut self, name: &str, ip: IpAddr, now: Instant) -> Result<(), Refusal> {
         let keys = keys(name, ip);
         // The keys are the name's, then the address's.
         let wait = keys
             .iter()
             .zip([AttemptLimit::Name, AttemptLimit::Address])
-            .filter_map(|(key, limit)| Some((self.failures.get(key)?.blocked_until?, limit)))
-            .filter(|(until, _)| *until > now)
-            .map(|(until, limit)| ((until - now).as_secs_f64().ceil() as u64, limit))
-            .min_by_key(|(secs, _)| std::cmp::Reverse(*secs));
-        if let Some(wait) = wait {
-            return Err(wait);
+            .filter_map(|(key, limit)| Some((key, self.failures.get(key)?.blocked_until?, limit)))
+            .filter(|(_, until, _)| *until > now)
+            .map(|(key, until, limit)| (key, (until - now).as_secs_f64().ceil() as u64, limit))
+            .min_by_key(|(_, secs, _)| std::cmp::Reverse(*secs));
+        if let Some((key, wait_secs, limit)) = wait {
+            let first = self
+                .failures
+                .get_mut(key)
+                .is_some_and(|entry| !std::mem::replace(&mut entry.reported, true));
+            return Err(Refusal {
+                wait_secs,
+                limit,
+                first,
+            });
         }
         let limits = self.limits;
         for key in keys {
@@ -105,6 +120,7 @@ impl JoinThrottle {
             entry.recent.push(now);
             if entry.recent.len() >= limits.max_failures {
                 entry.blocked_until = Some(now + limits.cooldown);
+                entry.reported = false;
             }
         }
         Ok(())
@@ -226,7 +242,7 @@ mod tests {
                 Try(secs, name, ip, expected) => {
                     let got = throttle
                         .attempt(name, ip.parse().unwrap(), at(start, secs))
-                        .map_err(|(wait, _)| wait);
+                        .map_err(|refusal| refusal.wait_secs);
                     assert_eq!(got, expected, "step {n}: {name} from {ip} at {secs} s");
                 }
                 Good(name, ip) => throttle.succeeded(name, ip.parse().unwrap()),
@@ -251,6 +267,31 @@ mod tests {
             // Another name from a blocked-name address is let through.
             Try(31, "bob", "10.0.0.1", Ok(())),
         ]);
+    }
+
+    #[test]
+    fn only_the_first_refusal_of_a_cool_down_is_reported() {
+        let start = Instant::now();
+        let mut throttle = JoinThrottle::new(LIMITS);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let mut first = |secs| {
+            throttle
+                .attempt("alice", ip, at(start, secs))
+                .map_err(|refusal| refusal.first)
+        };
+        for _ in 0..3 {
+            assert_eq!(first(0), Ok(()));
+        }
+        // Refused three times in the cool-down: reported once.
+        assert_eq!(first(1), Err(true));
+        assert_eq!(first(2), Err(false));
+        assert_eq!(first(29), Err(false));
+        // A new cool-down is reported anew.
+        for _ in 0..3 {
+            assert_eq!(first(30), Ok(()));
+        }
+        assert_eq!(first(31), Err(true));
+        assert_eq!(first(32), Err(false));
     }
 
     #[test]
