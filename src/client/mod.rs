@@ -137,7 +137,18 @@ impl fmt::Display for Refused {
                 Ok(())
             }
             Refused::Err(_, text) => f.write_str(text),
-            Refused::Unexpected(reply) => write!(f, "the registry answered strangely: {reply}"),
+            // Only the reply's kind (`OK LIST`): what follows is the
+            // registry's own text, which this answer was not meant to carry.
+            Refused::Unexpected(reply) => {
+                let shown = reply.to_string();
+                let kind: Vec<&str> = shown.split_whitespace().take(2).collect();
+                write!(
+                    f,
+                    "the registry gave an answer this peer does not expect ({}); check that \
+                     --server names a p2pchat registry of the same version",
+                    kind.join(" ")
+                )
+            }
             Refused::Link(err) => err.fmt(f),
         }
     }

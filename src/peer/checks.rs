@@ -165,7 +165,7 @@ fn judge(
         Ok(Vouched { leader, .. }) => Err(format!("its ticket was issued to '{leader}'")),
         Err(Refused::Err(_, text)) => Err(format!("the registry says {text}")),
         Err(Refused::Link(err)) => Err(format!("its ticket could not be checked ({err})")),
-        Err(other) => Err(format!("the registry answered strangely: {other:?}")),
+        Err(other) => Err(format!("its ticket could not be checked: {other}")),
     }
 }
 
