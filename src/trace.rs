@@ -36,6 +36,12 @@ impl Trace {
         Trace { heartbeats, ..self }
     }
 
+    /// What the binaries' `--trace` and `--trace-all` ask for: the second
+    /// traces too, with the heartbeats.
+    pub fn from_flags(trace: bool, trace_all: bool) -> Trace {
+        Trace::new(trace || trace_all).with_heartbeats(trace_all)
+    }
+
     pub fn off() -> Trace {
         Trace::new(false)
     }

@@ -140,7 +140,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let mut config = RegistryConfig::new(args.bind, &args.db);
     config.hello_timeout = Duration::from_secs_f64(args.hello_timeout);
-    config.trace = Trace::new(args.trace || args.trace_all).with_heartbeats(args.trace_all);
+    config.trace = Trace::from_flags(args.trace, args.trace_all);
     config.max_connections = args.max_connections;
     config.max_per_address = args.max_per_address;
     config.join_timeout = Duration::from_secs_f64(args.join_timeout);

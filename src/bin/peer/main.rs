@@ -294,7 +294,7 @@ fn config(args: Args, at_terminal: bool) -> Result<PeerConfig, Box<dyn std::erro
     config.lobby_timeout = Duration::from_secs_f64(args.lobby_timeout);
     config.history = args.history;
     config.invites = args.invites;
-    config.trace = Trace::new(args.trace || args.trace_all).with_heartbeats(args.trace_all);
+    config.trace = Trace::from_flags(args.trace, args.trace_all);
     config.files.download_dir = args
         .download_dir
         .clone()
