@@ -56,6 +56,7 @@ impl ScriptedPeer {
                     wants: None,
                     secrets_unseen: false,
                     names: None,
+                    prompt: None,
                 })
             })
             .map_err(PeerError::Thread)?;

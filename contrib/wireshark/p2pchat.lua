@@ -82,6 +82,7 @@ local function contact() return { "user", "ip", "port", "?key" } end
 
 local REGISTRY_REQUESTS = {
   REGISTER = { "user", "!password" },
+  NAME = { "user" },
   JOIN = { "user", "!password", "port", "?key" },
   HELLO = {}, LIST = {}, LOGOUT = {}, HELP = {},
   SEARCH = { "user" },
@@ -91,6 +92,7 @@ local REGISTRY_REQUESTS = {
 
 -- The word after a registry's OK.
 local REGISTRY_OK = {
+  NAME_FREE = { "user" },
   REGISTERED = { "user" },
   JOINED = contact(),
   HELLO = {},
@@ -157,7 +159,7 @@ local SENDING = { SENDING = { "offer", "offset", "size" }, ERR = ERR }
 -- Which table each direction reads, and the first keywords that tell what
 -- a stream is: the side that sends the first line is its client.
 local FIRST_LINES = {
-  REGISTER = "registry", JOIN = "registry", HELLO = "registry", LIST = "registry",
+  REGISTER = "registry", NAME = "registry", JOIN = "registry", HELLO = "registry", LIST = "registry",
   SEARCH = "registry", INVITE = "registry", CHECK = "registry",
   LOGOUT = "registry", HELP = "registry",
   CHAT_REQUEST = "chat",

@@ -54,7 +54,7 @@ struct Args {
     #[arg(long, default_value_t = ThrottleConfig::default().cooldown.as_secs_f64(), value_parser = p2pchat::parse_seconds, allow_negative_numbers = true)]
     lockout: f64,
     /// REGISTERs one address (an IPv6 one by its /64) may make in ten
-    /// minutes.
+    /// minutes; as many NAME checks, counted apart.
     #[arg(long, default_value_t = RegistrationLimit::default().max, value_parser = parse_count)]
     max_registrations: usize,
     /// Speak plain text instead of TLS, for labs with nc: anyone on the

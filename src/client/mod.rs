@@ -214,6 +214,16 @@ impl RegistryLink {
         rx.recv().unwrap_or(Err(ClientError::Closed(None)))
     }
 
+    /// Whether `name` is free to register (`Ok`), asked before a password
+    /// is chosen for it; `REGISTER` stays the final word, as someone may
+    /// take the name in between.
+    pub fn name_free(&self, name: &str) -> Result<(), Refused> {
+        match self.first(Request::Name { name: name.into() })? {
+            Reply::NameFree(_) => Ok(()),
+            other => Err(Refused::Unexpected(other)),
+        }
+    }
+
     /// Creates an account; returns the name as the registry wrote it.
     pub fn register(&self, name: &str, password: &str) -> Result<String, Refused> {
         let request = Request::Register {

@@ -17,9 +17,10 @@ use super::file_book::FileBook;
 use super::keys::Keyring;
 use super::missed::Missed;
 use super::msg::{Asker, FromLeader};
+use super::place::Place;
 use super::repeats::Repeats;
 use super::sealed::Replays;
-use super::stage::{Leading, Pending, Stage, Start, Starting};
+use super::stage::{Leading, Pending, Stage, Start, Starting, Wait};
 use super::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want};
 
 pub(super) enum Flow {
@@ -61,6 +62,8 @@ pub(super) struct App {
     pub(super) files: FileBook,
     /// Chat requests answered busy, to tell the user at the menu.
     pub(super) missed: Missed,
+    /// What the prompt says besides the stage (`place.rs`).
+    pub(super) place: Place,
 }
 
 impl App {
@@ -86,6 +89,7 @@ impl App {
             keys: None,
             now,
             missed: Missed::default(),
+            place: Place::default(),
         }
     }
 
@@ -152,6 +156,12 @@ impl App {
         self.say(ScreenLine::Notice(text));
     }
 
+    /// The prompt a terminal shows for the next line: where the user is.
+    pub(super) fn prompt_text(&self) -> String {
+        self.place
+            .prompt(&self.stage, &self.my_name(), self.contacts.len())
+    }
+
     pub(super) fn my_name(&self) -> String {
         self.me
             .as_ref()
@@ -163,12 +173,16 @@ impl App {
     /// each read, whatever the last input was (a worker's event may change
     /// the answer as much as a typed line), so as an effect every input
     /// would have to say it again, and the driver would still keep the last.
-    pub(super) fn want(&self) -> Want {
-        match self.stage {
+    /// `None` while a name to register is being checked: the next line is
+    /// the password (without echo) or the name again (with it), and which
+    /// one only the registry's answer tells, so nothing is read until then.
+    pub(super) fn want(&self) -> Option<Want> {
+        Some(match self.stage {
+            Stage::Waiting(Wait::NameFree(_)) => return None,
             Stage::Password(..) | Stage::Repeat { .. } if self.pending.is_none() => Want::Secret,
             Stage::Leading(_) | Stage::Member(_) if self.pending.is_none() => Want::Chat,
             _ => Want::Line,
-        }
+        })
     }
 
     /// Shows the question the current stage waits on, as a `Prompt`: a

@@ -126,7 +126,7 @@ impl App {
             | Stage::Name(_)
             | Stage::Password(..)
             | Stage::Repeat { .. }
-            | Stage::Waiting(Wait::LogIn(..)) => Some(BusyReason::Unsaid),
+            | Stage::Waiting(Wait::LogIn(..) | Wait::NameFree(_)) => Some(BusyReason::Unsaid),
         }
     }
 

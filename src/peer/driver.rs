@@ -335,8 +335,8 @@ pub(super) fn drive(
     greet(app, driver, link_rx);
     let mut asked = false;
     loop {
-        if let (Some(wants), false) = (&console.wants, asked) {
-            let _ = wants.send(app.want());
+        if let (Some(wants), false, Some(want)) = (&console.wants, asked, app.want()) {
+            let _ = wants.send(want);
             asked = true;
         }
         let woken = match driver.flush_logs() {
@@ -362,6 +362,9 @@ pub(super) fn drive(
         // Before the effects, so that Tab knows everyone on the screen.
         if let Some(names) = &console.names {
             names.set(super::names::in_stage(&app.stage));
+        }
+        if let Some(prompt) = &console.prompt {
+            prompt.set(app.prompt_text());
         }
         driver.carry_out(app, effects, now);
         if let Flow::Quit = flow {

@@ -35,9 +35,15 @@ impl App {
         if name.is_empty() {
             return Stage::Welcome;
         }
-        match wire::check_name(name) {
-            Ok(()) => Stage::Password(purpose, name.to_string()),
-            Err(err) => {
+        match (wire::check_name(name), purpose) {
+            // A taken name is told before a password is chosen for it.
+            (Ok(()), Purpose::Register) => {
+                self.out
+                    .push(Effect::ToRegistry(RegistryAsk::NameFree(name.to_string())));
+                Stage::Waiting(Wait::NameFree(name.to_string()))
+            }
+            (Ok(()), Purpose::Join) => Stage::Password(purpose, name.to_string()),
+            (Err(err), _) => {
                 self.say(format!("That name will not do: {}.", err.text));
                 Stage::Name(purpose)
             }
@@ -192,6 +198,7 @@ impl App {
     /// moves on, and the lines it held are handled.
     pub(super) fn on_registry(&mut self, reply: RegistryReply) {
         match reply {
+            RegistryReply::NameFree { name, result } => self.on_name_checked(&name, result),
             RegistryReply::Registered(result) => self.on_logged_in(result.map(|_| None)),
             RegistryReply::Joined(result) => self.on_logged_in(result.map(Some)),
             RegistryReply::List { asker, result } => self.on_list(asker, result),
@@ -213,6 +220,27 @@ impl App {
             } => self.on_checked(request, from, verdict),
         }
         self.replay_held();
+    }
+
+    /// The registry's answer to whether a name to register is free. Only
+    /// a taken name stops here: anything else (an older registry that
+    /// knows no `NAME`, a link that is down, too many checks) goes on to
+    /// the password, and `REGISTER` has the final word.
+    fn on_name_checked(&mut self, name: &str, result: Result<(), Refused>) {
+        let Stage::Waiting(Wait::NameFree(asked)) = &self.stage else {
+            return;
+        };
+        if asked != name {
+            return;
+        }
+        self.stage = match result {
+            Err(Refused::Err(ErrorCode::NameTaken, _)) => {
+                self.say(format!("The name {name} is taken; please pick another."));
+                Stage::Name(Purpose::Register)
+            }
+            _ => Stage::Password(Purpose::Register, name.to_string()),
+        };
+        self.prompt();
     }
 
     fn on_logged_in(&mut self, result: Result<Option<Contact>, Refused>) {

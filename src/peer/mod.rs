@@ -37,6 +37,7 @@ mod missed;
 mod msg;
 mod names;
 mod notices;
+mod place;
 mod registry_worker;
 mod render;
 mod repeats;
@@ -73,6 +74,7 @@ use tls::PeerTls;
 
 pub use crate::files::{FileConfig, default_download_dir};
 pub use names::{COMMANDS, LobbyNames, complete};
+pub use place::{PLAIN_PROMPT, PromptText};
 
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
@@ -274,6 +276,9 @@ pub struct Console {
     /// If set, kept up to date with who is in the lobby, for a line
     /// editor's Tab.
     pub names: Option<LobbyNames>,
+    /// If set, kept up to date with what the prompt says (where the user
+    /// is), for a line editor to draw.
+    pub prompt: Option<PromptText>,
 }
 
 /// A peer with its chat listener running.

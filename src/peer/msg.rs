@@ -193,6 +193,8 @@ pub(super) enum Asker {
 /// context, so that the app thread never waits on the registry.
 #[derive(Clone, PartialEq, Eq)]
 pub(super) enum RegistryAsk {
+    /// Whether `name` is free to register (`NAME`).
+    NameFree(String),
     Register {
         name: String,
         password: String,
@@ -229,6 +231,7 @@ pub(super) enum RegistryAsk {
 impl std::fmt::Debug for RegistryAsk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            RegistryAsk::NameFree(name) => write!(f, "NameFree({name})"),
             RegistryAsk::Register { name, .. } => write!(f, "Register({name}, <password>)"),
             RegistryAsk::Join { name, port, .. } => {
                 write!(f, "Join({name}, <password>, {port})")
@@ -249,6 +252,10 @@ impl std::fmt::Debug for RegistryAsk {
 
 /// The registry's reply to a `RegistryAsk`, with the ask's context.
 pub(super) enum RegistryReply {
+    NameFree {
+        name: String,
+        result: Result<(), Refused>,
+    },
     Registered(Result<String, Refused>),
     Joined(Result<Contact, Refused>),
     List {

@@ -76,6 +76,10 @@ fn work(
 /// Asks the registry `ask`, and waits for its reply.
 fn answer(link: &RegistryLink, keys: Option<&Keyring>, ask: RegistryAsk) -> RegistryReply {
     match ask {
+        RegistryAsk::NameFree(name) => RegistryReply::NameFree {
+            result: link.name_free(&name),
+            name,
+        },
         RegistryAsk::Register { name, password } => {
             RegistryReply::Registered(link.register(&name, &password))
         }

@@ -40,6 +40,9 @@ pub(super) enum Stage {
 
 /// What a menu waits for the registry to answer, with what the answer needs.
 pub(super) enum Wait {
+    /// `NAME`: whether a name to register is free, before its password is
+    /// asked.
+    NameFree(String),
     /// `REGISTER` or `JOIN` as `name`.
     LogIn(Purpose, String),
     /// The online list.

@@ -30,6 +30,37 @@ pub(super) struct TooManyRegistrations {
     pub(super) wait_secs: u64,
 }
 
+/// Why NAME did not say that a name is free.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum NameRefused {
+    /// Someone has it, spelled so.
+    Taken(String),
+    /// Too many NAMEs from this address: each tells whether an account
+    /// exists, so they are counted as REGISTERs are, apart from them.
+    Throttled {
+        wait_secs: u64,
+    },
+    Database,
+}
+
+impl From<NameRefused> for Reply {
+    fn from(refused: NameRefused) -> Reply {
+        match refused {
+            NameRefused::Taken(name) => err(
+                ErrorCode::NameTaken,
+                format!("the name {name} is taken; pick another"),
+            ),
+            NameRefused::Throttled { wait_secs } => err(
+                ErrorCode::TooManyAttempts,
+                format!(
+                    "{wait_secs} ADDRESS too many name checks from this address; try again in {wait_secs} s"
+                ),
+            ),
+            NameRefused::Database => database(),
+        }
+    }
+}
+
 /// Why SEARCH found nobody to reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum SearchRefused {
@@ -210,6 +241,14 @@ mod tests {
             "ERR TOO_MANY_ATTEMPTS 7 NAME too many failed joins for this name; try again in 7 s",
         );
         check(JoinRefused::Closing, "ERR INTERNAL the server is stopping");
+        check(
+            NameRefused::Taken("Alice".into()),
+            "ERR NAME_TAKEN the name Alice is taken; pick another",
+        );
+        check(
+            NameRefused::Throttled { wait_secs: 4 },
+            "ERR TOO_MANY_ATTEMPTS 4 ADDRESS too many name checks from this address; try again in 4 s",
+        );
         check(
             TooManyRegistrations { wait_secs: 3 },
             "ERR TOO_MANY_ATTEMPTS 3 ADDRESS too many registrations from this address; try again in 3 s",

@@ -9,7 +9,8 @@ use std::sync::{Arc, OnceLock};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::answers::{
-    CheckRefused, InviteFailed, JoinRefused, SearchRefused, TooManyRegistrations, Vouched,
+    CheckRefused, InviteFailed, JoinRefused, NameRefused, SearchRefused, TooManyRegistrations,
+    Vouched,
 };
 use crate::db::Account;
 use crate::wire::{ByeReason, Contact, KeyWord};
@@ -27,6 +28,13 @@ pub(super) enum RegistryEvent {
     Activity {
         id: u64,
         busy: bool,
+    },
+    /// Is `name` free to register? Asked from `ip`, which may ask only so
+    /// often.
+    NameFree {
+        name: String,
+        ip: IpAddr,
+        reply: Sender<Result<(), NameRefused>>,
     },
     /// May a REGISTER from `ip` have its password hashed?
     MayRegister {

@@ -22,7 +22,8 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use super::RegistryConfig;
 use super::ServerError;
 use super::answers::{
-    CheckRefused, InviteFailed, JoinRefused, SearchRefused, TooManyRegistrations, Vouched,
+    CheckRefused, InviteFailed, JoinRefused, NameRefused, SearchRefused, TooManyRegistrations,
+    Vouched,
 };
 use super::config::log_stamp;
 use super::event::{Bye, RegistryEvent, Socket};
@@ -75,6 +76,8 @@ pub(super) struct RegistryHub {
     tickets: Tickets,
     throttle: JoinThrottle,
     registrations: RegistrationThrottle,
+    /// NAMEs per address, under the same limit as REGISTERs, counted apart.
+    name_checks: RegistrationThrottle,
     shutting_down: bool,
 }
 
@@ -91,6 +94,7 @@ impl RegistryHub {
             tickets: Tickets::new(config.ticket_ttl, config.max_invites_per_user),
             throttle: JoinThrottle::new(config.throttle),
             registrations: RegistrationThrottle::new(config.registrations),
+            name_checks: RegistrationThrottle::new(config.registrations),
             config,
             sessions: HashMap::new(),
             online: BTreeMap::new(),
@@ -115,6 +119,7 @@ impl RegistryHub {
         match event {
             E::Connected { id, addr, socket } => self.connected(id, addr, socket),
             E::Activity { id, busy } => self.touch(id, busy),
+            E::NameFree { name, ip, reply } => answer(reply, self.name_free(&name, ip)),
             E::MayRegister { ip, reply } => answer(reply, self.may_register(ip)),
             E::Account { name, ip, reply } => answer(reply, self.account(&name, ip)),
             E::Invite { id, name, reply } => answer(reply, self.invite(id, &name)),
@@ -188,6 +193,22 @@ impl RegistryHub {
             // Batched: one last_seen write per user per sweep, not per line.
             if !self.seen.contains(&online.contact.name) {
                 self.seen.insert(online.contact.name.clone());
+            }
+        }
+    }
+
+    /// Whether `name` is free, if `ip` may ask now: the answer tells
+    /// anyone which names exist, so it is counted per address.
+    fn name_free(&mut self, name: &str, ip: IpAddr) -> Result<(), NameRefused> {
+        self.name_checks
+            .attempt(ip, Instant::now())
+            .map_err(|wait_secs| NameRefused::Throttled { wait_secs })?;
+        match self.store.account(name) {
+            Ok(None) => Ok(()),
+            Ok(Some(account)) => Err(NameRefused::Taken(account.name)),
+            Err(err) => {
+                self.log_db(&err);
+                Err(NameRefused::Database)
             }
         }
     }
@@ -415,6 +436,7 @@ impl RegistryHub {
         self.tickets.sweep(now);
         self.throttle.sweep(now);
         self.registrations.sweep(now);
+        self.name_checks.sweep(now);
     }
 }
 

@@ -228,6 +228,7 @@ const SECRETIVE: &[Secretive] = &[
 /// password, so `redact` shows nothing after it.
 pub(super) const KEYWORDS: &[&str] = &[
     "REGISTER",
+    "NAME",
     "JOIN",
     "HELLO",
     "LIST",

@@ -15,7 +15,7 @@ use super::{
 };
 
 /// What the registry says when asked for `HELP`.
-pub const HELP_TEXT: &str = "REGISTER <name> <password> | JOIN <name> <password> <port> [key] | HELLO | LIST | SEARCH <name> | INVITE <name> | CHECK <ticket> | LOGOUT | HELP";
+pub const HELP_TEXT: &str = "REGISTER <name> <password> | NAME <name> | JOIN <name> <password> <port> [key] | HELLO | LIST | SEARCH <name> | INVITE <name> | CHECK <ticket> | LOGOUT | HELP";
 
 /// Why the registry ends a connection on its own: the `BYE <REASON>` line,
 /// always the last one on that connection.
@@ -89,6 +89,11 @@ fn parse_key(word: Option<&&str>) -> Result<Option<KeyWord>, ParseError> {
 /// A request from a peer to the registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
+    /// Asks whether `name` is free to register, before a password is
+    /// chosen for it; `REGISTER` stays the final word.
+    Name {
+        name: String,
+    },
     Register {
         name: String,
         password: String,
@@ -127,6 +132,7 @@ impl Request {
 impl fmt::Display for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Request::Name { name } => write!(f, "NAME {name}"),
             Request::Register { name, password } => write!(f, "REGISTER {name} {password}"),
             Request::Join {
                 name,
@@ -151,6 +157,7 @@ impl fmt::Display for Request {
 /// The registry's requests: keyword and usage, for `ERR BAD_ARGS`.
 const USAGE: &[(&str, &str)] = &[
     ("REGISTER", "REGISTER <name> <password>"),
+    ("NAME", "NAME <name>"),
     ("JOIN", "JOIN <name> <password> <port> [key]"),
     ("HELLO", "HELLO"),
     ("LIST", "LIST"),
@@ -185,7 +192,7 @@ impl FromStr for Request {
         let arity = match upper.as_str() {
             "REGISTER" => 2..=2,
             "JOIN" => 3..=4,
-            "SEARCH" | "INVITE" | "CHECK" => 1..=1,
+            "NAME" | "SEARCH" | "INVITE" | "CHECK" => 1..=1,
             "HELLO" | "LIST" | "LOGOUT" | "HELP" => 0..=0,
             _ => return Err(unknown(keyword)),
         };
@@ -206,6 +213,9 @@ impl Request {
                 Request::Register { name, password }
             }
             "JOIN" => Request::join(args)?,
+            "NAME" => Request::Name {
+                name: parse_name(args[0])?,
+            },
             "SEARCH" => Request::Search {
                 name: parse_name(args[0])?,
             },
@@ -250,6 +260,8 @@ fn credentials(args: &[&str]) -> Result<(String, String), ParseError> {
 /// A line from the registry to a peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
+    /// `OK NAME_FREE <name>`: nobody has that name yet (the answer to `NAME`).
+    NameFree(String),
     /// `OK REGISTERED <name>`
     Registered(String),
     /// `OK JOINED <name> <ip> <port>`: the address the registry sees.
@@ -351,6 +363,7 @@ impl From<ParseError> for Reply {
 impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Reply::NameFree(name) => write!(f, "OK NAME_FREE {name}"),
             Reply::Registered(name) => write!(f, "OK REGISTERED {name}"),
             Reply::Joined(contact) => write!(f, "OK JOINED {contact}"),
             Reply::Hello => f.write_str("OK HELLO"),
@@ -422,6 +435,7 @@ impl Reply {
         let args = all_words(rest);
         Some(
             match (what.to_ascii_uppercase().as_str(), args.as_slice()) {
+                ("NAME_FREE", [name]) => parse_name(name).map(Reply::NameFree),
                 ("REGISTERED", [name]) => parse_name(name).map(Reply::Registered),
                 ("JOINED", args) => parse_contact(args).map(Reply::Joined),
                 ("HELLO", []) => Ok(Reply::Hello),
@@ -472,6 +486,12 @@ mod tests {
                 password: "s3cret".into(),
                 port: 5000,
                 key: None,
+            },
+        );
+        check(
+            "NAME alice",
+            Request::Name {
+                name: "alice".into(),
             },
         );
         check("HELLO", Request::Hello);
@@ -751,6 +771,7 @@ mod tests {
     #[test]
     fn reply_keeps_every_argument() {
         check("OK REGISTERED alice", Reply::Registered("alice".into()));
+        check("OK NAME_FREE alice", Reply::NameFree("alice".into()));
         check(
             "OK JOINED alice 127.0.0.1 5000",
             Reply::Joined(contact("alice", "127.0.0.1", 5000)),

@@ -414,15 +414,19 @@ fn run(
 }
 
 /// The commands both modes' captures decode to, in order, heartbeats
-/// aside: on the registry's port, both register and join, alice looks bob
+/// aside: on the registry's port, both check their names, register and join, alice looks bob
 /// up and asks for a ticket, bob looks alice up and checks the ticket; on
 /// the chat connection, alice's request with the ticket, bob's yes, the
 /// lobby's opening lines and bob's message, numbered.
 const REGISTRY_LINES: &[&str] = &[
+    "NAME",
+    "OK NAME_FREE",
     "REGISTER",
     "OK REGISTERED",
     "JOIN",
     "OK JOINED",
+    "NAME",
+    "OK NAME_FREE",
     "REGISTER",
     "OK REGISTERED",
     "JOIN",
@@ -581,6 +585,12 @@ type Script = &'static [(End, &'static str, &'static [&'static str])];
 fn scripts() -> Vec<Script> {
     vec![
         &[
+            (Client, "NAME carol", &["Command: NAME", "User: carol"]),
+            (
+                Server,
+                "OK NAME_FREE carol",
+                &["Reply: NAME_FREE", "User: carol"],
+            ),
             (
                 Client,
                 "REGISTER carol pass1234",

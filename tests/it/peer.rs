@@ -12,8 +12,8 @@ use p2pchat::peer::{MENU_PROMPT, WELCOME_PROMPT};
 use p2pchat::testing::ScriptedPeer;
 
 use crate::support::{
-    Client, PEER_WAIT, TestServer, add, joined_with, lobby, peer_config, register_and_join, see,
-    see_all, temp_dir,
+    Client, PASSWORD, PEER_WAIT, PeerProcess, TestServer, add, joined_with, lobby, peer_config,
+    register_and_join, see, see_all, temp_dir,
 };
 
 fn joined(server: &TestServer, logs: &Path, name: &str) -> ScriptedPeer {
@@ -63,6 +63,26 @@ fn menus_answer_mistakes_and_show_the_list() {
     alice.type_line("2");
     alice.type_line("bob");
     see(&alice, "bob is on your conversation list already");
+}
+
+#[test]
+fn a_piped_peer_hears_that_a_name_is_taken_before_its_password_is_asked() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let _alice = joined(&server, logs.path(), "alice");
+    let mut bob = PeerProcess::start_with("bob", server.addr(), logs.path(), &[]);
+    bob.sees(WELCOME_PROMPT);
+    bob.types("1");
+    bob.types("ALICE");
+    bob.sees("The name ALICE is taken; please pick another.");
+    assert_eq!(bob.seen_count("Password:"), 0);
+    bob.sees("User name:");
+    // Nothing typed was read while the name was checked: the next line is
+    // the next name.
+    bob.types("bob");
+    bob.sees("Password:");
+    bob.types(PASSWORD);
+    bob.sees("The registration process is successful.");
 }
 
 #[test]

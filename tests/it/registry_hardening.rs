@@ -191,6 +191,61 @@ fn registrations_from_one_address_are_limited() {
 }
 
 #[test]
+fn name_checks_say_free_or_taken_and_are_limited_per_address() {
+    let server = TestServer::with_config(|config| {
+        config.registrations = RegistrationLimit {
+            max: 4,
+            window: Duration::from_secs(600),
+        };
+    });
+    let mut c = server.client();
+    // No JOIN needed; the answer ignores case, as REGISTER does.
+    check(&mut c, "NAME alice", "OK NAME_FREE alice");
+    check(
+        &mut c,
+        &format!("REGISTER Alice {PASSWORD}"),
+        "OK REGISTERED Alice",
+    );
+    check(
+        &mut c,
+        "name ALICE",
+        "ERR NAME_TAKEN the name Alice is taken; pick another",
+    );
+    // A bad name is refused by the grammar and counts for nothing.
+    check(
+        &mut c,
+        "NAME no/such",
+        "ERR BAD_NAME a name is 1 to 32 characters of A-Z a-z 0-9 _ . -",
+    );
+    check(&mut c, "NAME", "ERR BAD_ARGS usage: NAME <name>");
+    check(&mut c, "NAME bob", "OK NAME_FREE bob");
+    check(&mut c, "NAME carol", "OK NAME_FREE carol");
+    // The fifth check from this address, on any connection, waits; a
+    // REGISTER is counted apart and still goes through.
+    let mut other = server.client();
+    let refused = other.ask("NAME dave");
+    assert!(
+        refused.starts_with("ERR TOO_MANY_ATTEMPTS ")
+            && refused.contains(" ADDRESS too many name checks from this address; try again in "),
+        "{refused}"
+    );
+    check(
+        &mut other,
+        &format!("REGISTER dave {PASSWORD}"),
+        "OK REGISTERED dave",
+    );
+    #[cfg(target_os = "linux")]
+    {
+        let mut elsewhere = Client::connect_from(Ipv4Addr::new(127, 0, 0, 2), server.addr());
+        check(
+            &mut elsewhere,
+            "NAME dave",
+            "ERR NAME_TAKEN the name dave is taken; pick another",
+        );
+    }
+}
+
+#[test]
 fn the_server_binary_takes_the_limits_as_options() {
     let dir = temp_dir();
     let db = db_with_users(dir.path(), &[("alice", PASSWORD)]);

@@ -9,7 +9,7 @@ use p2pchat::testing::ScriptedPeer;
 use p2pchat::wire::MAX_TEXT;
 
 use crate::support::{
-    PASSWORD, TerminalPeer, TestServer, add, joined_with, peer_config, see, temp_dir,
+    PASSWORD, TerminalPeer, TestServer, add, joined_with, peer_config, see, temp_dir, typed,
 };
 
 /// Registers and joins as `name` at the terminal, as a person would type it:
@@ -61,7 +61,7 @@ fn a_message_arriving_mid_typing_goes_above_the_line_being_typed() {
     assert_eq!(bob.look_at(notice, 0), (vt100::Color::Default, true));
     bob.press("half typed mess");
     bob.wait_until("the half-typed line", |rows, row, _| {
-        rows[row].trim_end() == "> half typed mess"
+        typed(&rows[row]) == Some("half typed mess")
     });
 
     alice.type_line("interrupting you");
@@ -72,12 +72,17 @@ fn a_message_arriving_mid_typing_goes_above_the_line_being_typed() {
         |rows, row, _| {
             row > 0
                 && rows[row - 1].contains("[alice] interrupting you")
-                && rows[row].trim_end() == "> half typed mess"
+                && typed(&rows[row]) == Some("half typed mess")
         },
     );
     let (rows, row, col) = bob.screen();
     let row = usize::from(row);
-    assert_eq!(usize::from(col), "> half typed mess".len(), "{rows:#?}");
+    // The cursor is at the end of the typed text, whatever the prompt.
+    assert_eq!(
+        usize::from(col),
+        rows[row].trim_end().chars().count(),
+        "{rows:#?}"
+    );
     let above = rows[row - 1].trim_end();
     // The message has a line of its own, stamped HH:MM (--timestamps).
     let (stamp, message) = above.split_at(6);
@@ -109,7 +114,7 @@ fn a_message_arriving_mid_typing_goes_above_the_line_being_typed() {
     bob.prompted_after("[alice] interrupting you");
     bob.press("\x1b[A");
     bob.wait_until("the line from history", |rows, row, _| {
-        rows[row].trim_end() == "> half typed mess"
+        typed(&rows[row]) == Some("half typed mess")
     });
     bob.press(" again\r");
     see(&alice, "[bob] half typed mess again");
@@ -126,15 +131,17 @@ fn tab_completes_a_command_and_a_name_in_the_lobby() {
     let (_server, alice, mut bob) = bob_in_alices_lobby(&[]);
     bob.press("/ms\t");
     bob.wait_until("the command completed", |rows, row, _| {
-        rows[row].trim_end() == "> /msg"
+        typed(&rows[row]) == Some("/msg")
     });
     bob.press("AL\t");
     bob.wait_until("alice's name completed", |rows, row, _| {
-        rows[row].trim_end() == "> /msg alice"
+        typed(&rows[row]) == Some("/msg alice")
     });
     bob.press("psst\r");
     see(&alice, "psst");
-    bob.wait_until("an empty line", |rows, row, _| rows[row].trim_end() == ">");
+    bob.wait_until("an empty line", |rows, row, _| {
+        typed(&rows[row]) == Some("")
+    });
     bob.press("\x04");
     see(&alice, "Peer ('bob') is offline");
     assert!(bob.wait().success());
@@ -233,13 +240,13 @@ fn own_lines_show_with_the_users_name_and_a_line_that_names_the_user_rings() {
     bob.wait_until("bob's own line with his name", |rows, row, _| {
         row > 0
             && rows[row - 1].trim_end() == "[bob] hello alice"
-            && rows[row].trim_end() == ">"
+            && typed(&rows[row]) == Some("")
             && !rows.iter().any(|r| r.contains("> hello alice"))
     });
     // A command keeps its echo: it is not a message.
     bob.press("/who\r");
     bob.prompted_after("Members: alice, bob");
-    assert!(bob.screen().0.iter().any(|r| r.trim_end() == "> /who"));
+    assert!(bob.screen().0.iter().any(|r| typed(r) == Some("/who")));
 
     // alice names bob: highlighted, and the bell rings; a word that only
     // holds his name does neither.
@@ -249,4 +256,68 @@ fn own_lines_show_with_the_users_name_and_a_line_that_names_the_user_rings() {
     bob.sees_times("\x1b[1;7mlook, Bob!\x1b[0m\x07", 1);
     bob.prompted_after("look, Bob!");
     assert_eq!(bob.raw_count("\x07"), 1);
+}
+
+#[test]
+fn the_prompt_names_the_leader_and_counts_who_is_in_from_the_next_line() {
+    let (server, alice, mut bob) = bob_in_alices_lobby(&[]);
+    // The prompt is taken as a line begins: once bob has said something,
+    // it names alice and counts the two of them.
+    bob.press("hi\r");
+    see(&alice, "[bob] hi");
+    bob.wait_until("the lobby's prompt", |rows, row, _| {
+        rows[row].trim_end() == "[alice · 2] >"
+    });
+    let logs = temp_dir();
+    let carol = joined_with(peer_config(server.addr(), logs.path()), "carol");
+    alice.type_line("/invite carol");
+    see(&carol, "Chat request from 'alice'");
+    carol.type_line("OK");
+    bob.sees_times("Peer ('carol') joined the lobby", 1);
+    // The line after the news begins with the new count.
+    bob.press("welcome\r");
+    see(&carol, "[bob] welcome");
+    bob.wait_until("three in the lobby", |rows, row, _| {
+        rows[row].trim_end() == "[alice · 3] >"
+    });
+    carol.type_line("/leave");
+    bob.sees_times("Peer ('carol') is offline", 1);
+    bob.press("bye carol\r");
+    see(&alice, "[bob] bye carol");
+    bob.wait_until("two in the lobby again", |rows, row, _| {
+        rows[row].trim_end() == "[alice · 2] >"
+    });
+    // Back at the menu, the prompt says nothing more.
+    bob.press("/leave\r");
+    bob.wait_until("the menu's prompt", |rows, row, _| {
+        rows[row].trim_end() == ">" && rows[..row].iter().any(|r| r.contains(MENU_PROMPT))
+    });
+}
+
+#[test]
+fn a_line_half_typed_when_the_lobby_ends_is_not_taken_as_a_menu_choice() {
+    let (_server, alice, mut bob) = bob_in_alices_lobby(&[]);
+    bob.press("hello");
+    bob.wait_until("the half-typed line", |rows, row, _| {
+        typed(&rows[row]) == Some("hello")
+    });
+    alice.type_line("/end");
+    // The menu's question is drawn above the line bob is still typing.
+    bob.wait_until("the menu above the half-typed line", |rows, row, _| {
+        typed(&rows[row]) == Some("hello") && rows[..row].iter().any(|r| r.contains(MENU_PROMPT))
+    });
+    bob.sees_times("The lobby has ended (alice ended it for everyone).", 1);
+    let menus = bob.raw_count(MENU_PROMPT);
+    bob.press("\r");
+    bob.sees_times(
+        "Not used: \"hello\" was typed before the question above, so it is not taken as its answer. Type it again if you meant it.",
+        1,
+    );
+    bob.prompted_after("Not used: \"hello\"");
+    // It was no answer to the menu: the menu is asked again, not answered.
+    assert_eq!(bob.raw_count("Please type 1, 2 or 3"), 0);
+    assert_eq!(bob.raw_count(MENU_PROMPT), menus + 1);
+    // The menu answers the next line.
+    bob.press("x\r");
+    bob.prompted_after("Please type 1, 2 or 3");
 }

@@ -37,12 +37,8 @@ use rustyline::{
 };
 use unicode_width::UnicodeWidthStr;
 
-use p2pchat::peer::{Input, LobbyNames, Want};
+use p2pchat::peer::{Input, LobbyNames, PromptText, Want};
 use p2pchat::screen::{ScreenLine, Style};
-
-/// What the prompt of the line being typed looks like at a terminal. The
-/// question itself is the line printed above it.
-const PROMPT: &str = "> ";
 
 /// Whether the peer talks to a person at a terminal: standard input and
 /// standard output are both terminals, and the terminal can edit a line.
@@ -114,6 +110,11 @@ const BURST: usize = 256;
 pub(crate) struct LineEditor {
     editor: Editor<Watcher, DefaultHistory>,
     desk: Arc<Desk>,
+    /// What the prompt says, as the peer last set it: where the user is.
+    /// The question itself is the line printed above it.
+    prompt: PromptText,
+    /// The prompt the line being (or last) edited was drawn with.
+    drawn: String,
 }
 
 /// The line editor's helper. It tells the desk, at every change of the
@@ -232,7 +233,10 @@ impl ConditionalEventHandler for Ending {
 impl LineEditor {
     /// A line editor on the terminal, with a printer for the screen thread
     /// and one for `--trace` lines.
-    pub(crate) fn start(names: LobbyNames) -> io::Result<(LineEditor, AbovePrinter, AbovePrinter)> {
+    pub(crate) fn start(
+        names: LobbyNames,
+        prompt: PromptText,
+    ) -> io::Result<(LineEditor, AbovePrinter, AbovePrinter)> {
         let mut editor = Editor::<Watcher, DefaultHistory>::new().map_err(io::Error::other)?;
         let desk = Arc::new(Desk {
             state: Mutex::new(DeskState {
@@ -268,7 +272,13 @@ impl LineEditor {
                 .map_err(io::Error::other)
         };
         let (screen, trace) = (printer()?, printer()?);
-        Ok((LineEditor { editor, desk }, screen, trace))
+        let editor = LineEditor {
+            editor,
+            desk,
+            prompt,
+            drawn: String::new(),
+        };
+        Ok((editor, screen, trace))
     }
 
     /// Reads a line each time the peer asks for one: passwords without echo
@@ -289,7 +299,7 @@ impl LineEditor {
                     if let Input::Line(text) = &line
                         && is_message(text)
                     {
-                        erase_echo(text);
+                        erase_echo(&self.drawn, text);
                     }
                     line
                 }
@@ -314,7 +324,13 @@ impl LineEditor {
                 state.stale = false;
             }
             self.desk.set(Phase::Editing);
-            let line = self.editor.readline(PROMPT);
+            // The prompt is taken when a line begins: rustyline measures
+            // it once, at `readline` (`State::new` keeps its size for the
+            // whole line), so a prompt that changed width while a line is
+            // edited would put the cursor in the wrong column. News that
+            // changes it (someone joins) shows from the next line on.
+            self.drawn = self.prompt.get();
+            let line = self.editor.readline(self.drawn.as_str());
             self.desk.set(Phase::Idle);
             match line {
                 Ok(line) => {
@@ -360,13 +376,13 @@ fn is_message(line: &str) -> bool {
 }
 
 /// Erases the echo of `line`, which the editor left on the rows just
-/// above the cursor when Enter was pressed: the prompt and the line, on as
+/// above the cursor when Enter was pressed: `prompt` and the line, on as
 /// many rows as they took at the terminal's width.
-fn erase_echo(line: &str) {
+fn erase_echo(prompt: &str, line: &str) {
     let Some(columns) = columns() else {
         return;
     };
-    let width = PROMPT.width() + line.width();
+    let width = prompt.width() + line.width();
     let rows = width / columns + 1;
     let mut out = io::stdout();
     let _ = write!(out, "\x1b[{rows}A\r\x1b[J").and_then(|()| out.flush());

@@ -22,7 +22,7 @@ use p2pchat::discovery;
 use p2pchat::lobby::{self, InvitePolicy};
 use p2pchat::peer::{
     Console, DEFAULT_INVITE_TIMEOUT, DEFAULT_REGISTRY_HELLO_INTERVAL, Input, LobbyNames, Peer,
-    PeerConfig, Want,
+    PeerConfig, PromptText, Want,
 };
 use p2pchat::screen::{ColorChoice, ScreenLine, Style};
 use p2pchat::trace::Trace;
@@ -244,10 +244,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // Dropped when the screen thread ends, however it ends.
     let (printing, printer_gone) = bounded::<()>(0);
     let names = LobbyNames::default();
+    let prompt = PromptText::default();
     let keys = Keys {
         wants: wants_rx,
         input,
         names: names.clone(),
+        prompt: prompt.clone(),
     };
     let printer = start_console(at_terminal, style, keys, screen_rx, printing)?;
     let result = peer.run(Console {
@@ -256,6 +258,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         wants: Some(wants),
         secrets_unseen: io::stdin().is_terminal(),
         names: at_terminal.then_some(names),
+        prompt: at_terminal.then_some(prompt),
     });
     // `run` has dropped the screen's sender, so the screen thread ends once
     // it has written what is left, unless a write to standard output blocks
@@ -328,6 +331,8 @@ struct Keys {
     input: Sender<Input>,
     /// Who is in the lobby, for Tab at a terminal.
     names: LobbyNames,
+    /// Where the user is, for the prompt at a terminal.
+    prompt: PromptText,
 }
 
 /// Starts the keyboard and screen threads: the line editor and its
@@ -348,9 +353,10 @@ fn start_console(
         wants,
         input,
         names,
+        prompt,
     } = keys;
     if at_terminal {
-        let (editor, above, mut trace_above) = LineEditor::start(names)?;
+        let (editor, above, mut trace_above) = LineEditor::start(names, prompt)?;
         if io::stderr().is_terminal() {
             p2pchat::trace::print_with(move |text| {
                 let line = ScreenLine::Trace(text.to_string());

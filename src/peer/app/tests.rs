@@ -16,7 +16,9 @@ use crate::wire::{AttemptLimit, CloseReason, Contact, ErrorCode, Reply, ToMember
 use crate::peer::app::App;
 use crate::peer::effect::{ChatRequest, Effect, Incoming, LogFailure, Now, Walk, Worker};
 use crate::peer::msg::{Asker, FromLeader, KeyChange, KeyNews, NotInvited, RegistryReply};
-use crate::peer::{ADD_PROMPT, LOBBY_HELP, LOBBY_HINT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
+use crate::peer::{
+    ADD_PROMPT, LOBBY_HELP, LOBBY_HINT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT, Want,
+};
 
 const ACCEPT_PROMPT: &str = "Chat request from 'alice'. Accept? ['OK', 'REJECT']";
 
@@ -165,9 +167,17 @@ fn the_first_menu_registers_and_joins_through_the_registry() {
             WELCOME_PROMPT,
             "Please enter your user name and password to register.",
             "User name:",
-            "Password:",
-            "registry: Register(bob, <password>)",
+            "registry: NameFree(bob)",
         ],
+    );
+    // The password typed while the name was checked waits for the answer.
+    check(
+        &mut app,
+        vec![reply(RegistryReply::NameFree {
+            name: "bob".into(),
+            result: Ok(()),
+        })],
+        &["Password:", "registry: Register(bob, <password>)"],
     );
     check(
         &mut app,
@@ -287,6 +297,77 @@ fn registry_refusals_go_back_to_the_first_menu() {
             WELCOME_PROMPT,
         ],
     );
+}
+
+/// A core at the terminal's registration, where a new password is asked
+/// twice, that typed `name` as the name to register.
+fn registering(name: &str) -> App {
+    let server: SocketAddr = "127.0.0.1:7777".parse().unwrap();
+    let mut app = App::new(PeerConfig::new(server), 7000, true, now());
+    check(
+        &mut app,
+        vec![line("1"), line(name)],
+        &[
+            "Please enter your user name and password to register.",
+            "User name:",
+            &format!("registry: NameFree({name})"),
+        ],
+    );
+    app
+}
+
+fn name_checked(name: &str, result: Result<(), Refused>) -> Incoming {
+    reply(RegistryReply::NameFree {
+        name: name.into(),
+        result,
+    })
+}
+
+#[test]
+fn a_taken_name_is_told_before_a_password_is_asked() {
+    let mut app = registering("alice");
+    // Nothing is read from the keyboard while the name is checked: the
+    // next line is a password or a name, as the answer says.
+    assert_eq!(app.want(), None);
+    let taken = Refused::Err(ErrorCode::NameTaken, "the name Alice is taken".into());
+    check(
+        &mut app,
+        vec![name_checked("alice", Err(taken))],
+        &[
+            "The name alice is taken; please pick another.",
+            "User name:",
+        ],
+    );
+    assert_eq!(app.want(), Some(Want::Line));
+    // An answer about another name is not this one's.
+    check(&mut app, vec![line("bob")], &["registry: NameFree(bob)"]);
+    check(&mut app, vec![name_checked("alice", Ok(()))], &[]);
+    check(&mut app, vec![name_checked("bob", Ok(()))], &["Password:"]);
+    assert_eq!(app.want(), Some(Want::Secret));
+    check(
+        &mut app,
+        vec![line("secret-pw"), line("secret-pw")],
+        &["Password again:", "registry: Register(bob, <password>)"],
+    );
+}
+
+#[test]
+fn a_name_check_that_cannot_be_answered_goes_on_to_the_password() {
+    for refused in [
+        Refused::Err(ErrorCode::UnknownCommand, "unknown command NAME".into()),
+        Refused::TooManyAttempts {
+            wait: Some(5),
+            limit: Some(AttemptLimit::Address),
+        },
+        Refused::Link(ClientError::Closed(None)),
+    ] {
+        let mut app = registering("bob");
+        check(
+            &mut app,
+            vec![name_checked("bob", Err(refused))],
+            &["Password:"],
+        );
+    }
 }
 
 #[test]
@@ -525,4 +606,5 @@ mod files;
 mod leader;
 mod leaving;
 mod member;
+mod place;
 mod walk;

@@ -97,7 +97,7 @@ impl Connection {
         let ip = origin.ip;
         let needs_join = !matches!(
             request,
-            Request::Register { .. } | Request::Join { .. } | Request::Help
+            Request::Name { .. } | Request::Register { .. } | Request::Join { .. } | Request::Help
         );
         if needs_join && *joined == Joined::No {
             let err = Reply::Err(
@@ -108,6 +108,13 @@ impl Connection {
         }
         let id = self.id;
         Answer::one(match request {
+            Request::Name { name } => {
+                let asked = name.clone();
+                self.ask_hub(
+                    |reply| RegistryEvent::NameFree { name, ip, reply },
+                    |()| Reply::NameFree(asked),
+                )
+            }
             Request::Register { name, password } => self.register(name, &password, ip),
             Request::Join {
                 name,

@@ -20,6 +20,22 @@ use super::PEER_WAIT;
 pub const ROWS: u16 = 50;
 pub const COLS: u16 = 100;
 
+/// What is typed on `row` if it is a line being edited: the text after
+/// its prompt, which is `> ` at a menu, and says where the user is in a
+/// lobby (`[alice · 2] > `) and when away (`(away) > `). `None` for any
+/// other row.
+pub fn typed(row: &str) -> Option<&str> {
+    let mut rest = row.trim_end();
+    if rest.starts_with('[') {
+        rest = &rest[rest.find("] ")? + 2..];
+    }
+    rest = rest.strip_prefix("(away) ").unwrap_or(rest);
+    if rest == ">" {
+        return Some("");
+    }
+    rest.strip_prefix("> ")
+}
+
 /// What the peer has drawn so far.
 struct Drawn {
     screen: vt100::Parser,
@@ -211,7 +227,7 @@ impl TerminalPeer {
     #[track_caller]
     pub fn prompted_after(&self, text: &str) {
         self.wait_until(&format!("{text:?} then the prompt"), |rows, row, _| {
-            rows[row].trim_end() == ">" && rows[..row].iter().any(|r| r.contains(text))
+            typed(&rows[row]) == Some("") && rows[..row].iter().any(|r| r.contains(text))
         });
     }
 

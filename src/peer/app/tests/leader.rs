@@ -24,7 +24,7 @@ fn members(what: MembersFor, names: &[&str]) -> Incoming {
 }
 
 /// Bob, joined, with carol on his conversation list.
-fn with_carol() -> App {
+pub(super) fn with_carol() -> App {
     let mut app = joined();
     let found = reply(RegistryReply::Search {
         name: "carol".into(),

@@ -5,7 +5,7 @@ use super::*;
 
 /// A core joined as bob, asked into alice's lobby by a request the
 /// registry vouched for, and at her accept prompt.
-fn asked_by_alice() -> App {
+pub(super) fn asked_by_alice() -> App {
     let mut app = joined();
     let _ = app.handle(request(1, "alice", Some("T1")), now());
     let _ = app.handle(checked(1, "alice", "bob"), now());
