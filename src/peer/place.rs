@@ -52,7 +52,6 @@ impl Place {
 /// lobby says `inviting` from its start until someone joins, and a member
 /// who accepted names the leader before the member list comes.
 fn lobby(stage: &Stage, me: &str, contacts: usize) -> Option<String> {
-    let count = super::names::in_stage(stage).len();
     Some(match stage {
         Stage::Starting(Starting {
             then: Start::Fresh, ..
@@ -62,9 +61,15 @@ fn lobby(stage: &Stage, me: &str, contacts: usize) -> Option<String> {
             format!("inviting {}", leading.invitations.len())
         }
         // The members besides us, and us.
-        Stage::Leading(_) => format!("{me} · {}", count + 1),
+        Stage::Leading(leading) => format!("{me} · {}", leading.members.len() + 1),
         Stage::Member(membership) => match &membership.phase {
-            Phase::Admitted { .. } => format!("{} · {count}", membership.leader),
+            Phase::Admitted { .. } => {
+                // `MEMBERS` names everyone, the leader first; a list
+                // without the leader still counts it.
+                let members = &membership.members;
+                let leader = usize::from(!members.contains(&membership.leader));
+                format!("{} · {}", membership.leader, members.len() + leader)
+            }
             Phase::Invited => membership.leader.clone(),
             Phase::Rejoining { .. } | Phase::Linking { .. } => "rejoining".to_string(),
         },
