@@ -226,6 +226,12 @@ impl App {
     /// a taken name stops here: anything else (an older registry that
     /// knows no `NAME`, a link that is down, too many checks) goes on to
     /// the password, and `REGISTER` has the final word.
+    ///
+    /// At a terminal the keyboard was not read meanwhile, so the name is
+    /// asked again. A script has written its password already: it goes
+    /// back to the first menu, as after a refused `REGISTER`, which shows
+    /// none of the lines it gets, so the password is never taken for a
+    /// name, sent as one or shown.
     fn on_name_checked(&mut self, name: &str, result: Result<(), Refused>) {
         let Stage::Waiting(Wait::NameFree(asked)) = &self.stage else {
             return;
@@ -236,7 +242,11 @@ impl App {
         self.stage = match result {
             Err(Refused::Err(ErrorCode::NameTaken, _)) => {
                 self.say(format!("The name {name} is taken; please pick another."));
-                Stage::Name(Purpose::Register)
+                if self.confirm_password {
+                    Stage::Name(Purpose::Register)
+                } else {
+                    Stage::Welcome
+                }
             }
             _ => Stage::Password(Purpose::Register, name.to_string()),
         };

@@ -74,15 +74,24 @@ fn a_piped_peer_hears_that_a_name_is_taken_before_its_password_is_asked() {
     bob.sees(WELCOME_PROMPT);
     bob.types("1");
     bob.types("ALICE");
+    bob.types(PASSWORD);
     bob.sees("The name ALICE is taken; please pick another.");
     assert_eq!(bob.seen_count("Password:"), 0);
-    bob.sees("User name:");
-    // Nothing typed was read while the name was checked: the next line is
-    // the next name.
-    bob.types("bob");
+    // The password written after the name is taken for no name: the first
+    // menu answers it, and shows none of it.
+    bob.sees(WELCOME_PROMPT);
+    bob.sees("Please type 1 to register or 2 to join.");
+    for line in ["1", "bob", PASSWORD] {
+        bob.types(line);
+    }
     bob.sees("Password:");
-    bob.types(PASSWORD);
     bob.sees("The registration process is successful.");
+    let (status, printed, _) = bob.wait();
+    assert!(status.success(), "{status}");
+    assert!(
+        !printed.iter().any(|line| line.contains(PASSWORD)),
+        "{printed:#?}"
+    );
 }
 
 #[test]

@@ -275,7 +275,8 @@ fn forged_chat_requests_are_refused_without_asking_the_user() {
     drop(alice);
     let real_alice = ScriptedPeer::start(peer_config(server.addr(), logs.path())).unwrap();
     see(&real_alice, WELCOME_PROMPT);
-    // Her account exists: registering it again fails, and she joins.
+    // Her account exists: registering it again is refused at the name,
+    // and she joins.
     for line in ["1", "alice", PASSWORD] {
         real_alice.type_line(line);
     }
@@ -676,7 +677,7 @@ fn passwords_never_reach_a_trace_an_output_or_the_database() {
             ["1", "carol", RIGHT],
             "The registration process is successful",
         ),
-        (["1", "carol", TAKEN], "Could not register carol"),
+        (["1", "carol", TAKEN], "The name carol is taken"),
         (["2", "carol", BAD], "Could not join carol"),
         (["2", "carol", RIGHT], "Joined as carol"),
     ] {

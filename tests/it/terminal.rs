@@ -321,3 +321,57 @@ fn a_line_half_typed_when_the_lobby_ends_is_not_taken_as_a_menu_choice() {
     bob.press("x\r");
     bob.prompted_after("Please type 1, 2 or 3");
 }
+
+#[test]
+fn a_name_half_typed_when_a_chat_request_comes_is_not_its_answer() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let alice = joined_with(peer_config(server.addr(), logs.path()), "alice");
+    let mut bob = TerminalPeer::start(server.addr(), logs.path(), &[]);
+    register_and_join(&mut bob, "bob");
+    bob.press("2\r");
+    bob.prompted_after("User name to search:");
+    bob.press("carol");
+    bob.wait_until("the half-typed name", |rows, row, _| {
+        typed(&rows[row]) == Some("carol")
+    });
+    add(&alice, "bob");
+    alice.type_line("3");
+    let question = "Chat request from 'alice'. Accept? ['OK', 'REJECT']";
+    bob.sees_times(question, 1);
+    bob.press("\r");
+    bob.sees_times(
+        "Not used: \"carol\" was typed before the question above, so it is not taken as its answer. Type it again if you meant it.",
+        1,
+    );
+    // The question is asked again, and answered by the next line.
+    bob.sees_times(question, 2);
+    bob.prompted_after(question);
+    bob.press("OK\r");
+    see(&alice, "Client ('bob') connected");
+    bob.prompted_after("You are in alice's lobby with: alice, bob.");
+}
+
+#[test]
+fn at_a_terminal_a_taken_name_is_told_before_the_password_and_asked_again() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let _alice = joined_with(peer_config(server.addr(), logs.path()), "alice");
+    let mut carol = TerminalPeer::start(server.addr(), logs.path(), &[]);
+    carol.answer(WELCOME_PROMPT, "1");
+    carol.answer("User name:", "Alice");
+    carol.prompted_after("The name Alice is taken; please pick another.");
+    assert_eq!(carol.raw_count("Password:"), 0);
+    // Asked again in the line editor: a name is no secret, and shows.
+    carol.sees_times("User name:", 2);
+    carol.press("carol");
+    carol.wait_until("the new name typed", |rows, row, _| {
+        typed(&rows[row]) == Some("carol")
+    });
+    carol.press("\r");
+    carol.sees_times("Password:", 1);
+    carol.press(&format!("{PASSWORD}\r"));
+    carol.sees_times("Password again:", 1);
+    carol.press(&format!("{PASSWORD}\r"));
+    carol.sees_times("The registration process is successful. You can 'join'", 1);
+}

@@ -8,6 +8,10 @@
 //! its external printer, which draws it above the line being typed and then
 //! redraws the prompt and the half-typed text.
 //!
+//! At a terminal the prompt says where the user is (`[alice · 3] > ` in a
+//! lobby), as the peer last set it in `PromptText`; it is taken when a
+//! line begins, since the editor measures it only then.
+//!
 //! At a terminal, a line begun before a new question was shown above it
 //! (`ScreenLine::Prompt`) was meant for something else: it goes to the peer
 //! as `Input::Stale`, never as the new question's answer. A message sent in

@@ -352,6 +352,33 @@ fn a_taken_name_is_told_before_a_password_is_asked() {
 }
 
 #[test]
+fn a_script_told_its_name_is_taken_goes_back_to_the_first_menu() {
+    let mut app = app();
+    check(
+        &mut app,
+        vec![line("1"), line("alice"), line("secret-pw")],
+        &[
+            "Please enter your user name and password to register.",
+            "User name:",
+            "registry: NameFree(alice)",
+        ],
+    );
+    let taken = Refused::Err(ErrorCode::NameTaken, "the name Alice is taken".into());
+    // The password written after the name is no name: the first menu
+    // answers it without showing it.
+    check(
+        &mut app,
+        vec![name_checked("alice", Err(taken))],
+        &[
+            "The name alice is taken; please pick another.",
+            WELCOME_PROMPT,
+            "Please type 1 to register or 2 to join.",
+            WELCOME_PROMPT,
+        ],
+    );
+}
+
+#[test]
 fn a_name_check_that_cannot_be_answered_goes_on_to_the_password() {
     for refused in [
         Refused::Err(ErrorCode::UnknownCommand, "unknown command NAME".into()),
