@@ -285,6 +285,15 @@ fn placeholders_bind_on_first_sight_and_nothing_else_varies() {
         "fingerprint SHA256:7TKlWsQQehuImrtH3Mggiog1NYYKcfF7OhPg11Zoc7I",
         "fingerprint SHA256:abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
     ));
+    let key = |c: char| format!("{}.{}", c.to_string().repeat(43), c.to_string().repeat(43));
+    assert!(bindings.matches(
+        &format!("SEAT alice 127.0.0.1 5001 {}", key('A')),
+        &format!("SEAT alice 127.0.0.1 5001 {}", key('b'))
+    ));
+    assert!(!bindings.matches(
+        &format!("SEAT bob 127.0.0.1 6001 {}", key('A')),
+        &format!("SEAT bob 127.0.0.1 6001 {}", key('c'))
+    ));
     // Everything else is exact: names, words, ports other than the registry's, spacing.
     for (doc, actual) in [
         (

@@ -275,6 +275,8 @@ enum Shape {
     Time,
     /// `SHA256:` and 43 characters of base64.
     Fingerprint,
+    /// A user's public keys, `identity.seal`, 43 characters of base64 each.
+    Key,
 }
 
 fn shape(word: &str) -> Option<Shape> {
@@ -291,6 +293,10 @@ fn shape(word: &str) -> Option<Shape> {
     }
     if let Some(key) = word.strip_prefix("SHA256:") {
         return (key.len() == 43 && base64(key)).then_some(Shape::Fingerprint);
+    }
+    if let Some((identity, seal)) = word.split_once('.') {
+        let half = |s: &str| s.len() == 43 && base64(s);
+        return (half(identity) && half(seal)).then_some(Shape::Key);
     }
     let digits_at = |positions: &[usize]| {
         positions
