@@ -174,7 +174,8 @@ impl Session {
 /// hold.
 enum Terminal {
     Nc(BufReader<TcpStream>),
-    Openssl(BufReader<TlsStream>),
+    /// Boxed: a TLS connection's state is far larger than a socket.
+    Openssl(Box<BufReader<TlsStream>>),
 }
 
 impl Terminal {
@@ -190,7 +191,7 @@ impl Terminal {
             .map_err(io::Error::other)?;
         let tls = crypto::connect(tcp, config, Instant::now() + READ_TIMEOUT)
             .map_err(|err| io::Error::other(format!("{err:?}")))?;
-        Ok(Terminal::Openssl(BufReader::new(tls)))
+        Ok(Terminal::Openssl(Box::new(BufReader::new(tls))))
     }
 
     fn send(&mut self, line: &str) -> io::Result<()> {
