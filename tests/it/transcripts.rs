@@ -15,24 +15,68 @@ use crate::support::{
 const DOCS: [&str; 3] = ["README.md", "docs/PROTOCOL.md", "docs/LAB.md"];
 
 /// Blocks that are transcripts of a session but not run yet, by document
-/// and heading: the next step of issue #26. A block under one of these
+/// and heading, with what running them takes: the next step of issue #26. A block under one of these
 /// headings may stay unmarked; every other block is marked. An entry
 /// whose blocks are all marked must go (the test says so).
-const NOT_YET_RUN: &[(&str, &str)] = &[
-    ("README.md", "A peer session"),
-    ("README.md", "Chat logs"),
-    ("docs/PROTOCOL.md", "Invitation"),
-    ("docs/PROTOCOL.md", "Files"),
-    ("docs/PROTOCOL.md", "A lobby that outlives its leader"),
-    ("docs/PROTOCOL.md", "A running lobby by hand"),
-    ("docs/PROTOCOL.md", "Actions"),
-    ("docs/PROTOCOL.md", "Playing an invitee by hand"),
-    ("docs/LAB.md", "Part 1: a server and two peers"),
-    ("docs/LAB.md", "Register and join"),
-    ("docs/LAB.md", "List and search"),
-    ("docs/LAB.md", "Chat"),
-    ("docs/LAB.md", "Part 2: play a peer by hand"),
-    ("docs/LAB.md", "Part 5: what the network sees"),
+const NOT_YET_RUN: &[(&str, &str, &str)] = &[
+    (
+        "README.md",
+        "A peer session",
+        "piped peers: alice's screen with `> ` lines typed, bob's beside it",
+    ),
+    (
+        "README.md",
+        "Chat logs",
+        "a log file read after a lobby; its times are local",
+    ),
+    (
+        "docs/PROTOCOL.md",
+        "Invitation",
+        "a diagram of a leader, an invitee and a third member",
+    ),
+    (
+        "docs/PROTOCOL.md",
+        "Files",
+        "a sender's chat port fetched from by hand",
+    ),
+    (
+        "docs/PROTOCOL.md",
+        "A lobby that outlives its leader",
+        "diagrams and a seat played by hand; the handover diagram was checked by hand against a --trace of three piped peers",
+    ),
+    (
+        "docs/PROTOCOL.md",
+        "A running lobby by hand",
+        "a member by hand with alice, bob and dave as piped peers; checked by hand against a real run",
+    ),
+    ("docs/PROTOCOL.md", "Actions", "a member by hand"),
+    (
+        "docs/PROTOCOL.md",
+        "Playing an invitee by hand",
+        "the chat port as `nc -l`, a piped leader and member, the leader's --trace; checked by hand against a real run",
+    ),
+    (
+        "docs/LAB.md",
+        "Part 1: a server and two peers",
+        "the registry's first lines name the machine's interfaces",
+    ),
+    (
+        "docs/LAB.md",
+        "Register and join",
+        "the registry's --trace and log, interleaved",
+    ),
+    ("docs/LAB.md", "List and search", "a piped peer's screens"),
+    ("docs/LAB.md", "Chat", "a piped peer's screen and --trace"),
+    (
+        "docs/LAB.md",
+        "Part 2: play a peer by hand",
+        "the chat port as `nc -l` with a piped leader",
+    ),
+    (
+        "docs/LAB.md",
+        "Part 5: what the network sees",
+        "tshark's output of a capture",
+    ),
 ];
 
 fn root() -> PathBuf {
@@ -75,7 +119,7 @@ fn every_block_is_run_or_says_why_not() {
         for block in found.iter().filter(|b| b.marker == Marker::Unmarked) {
             match NOT_YET_RUN
                 .iter()
-                .position(|&(f, heading)| f == file && heading == block.heading)
+                .position(|&(f, heading, _)| f == file && heading == block.heading)
             {
                 Some(at) => listed_in_use[at] = true,
                 None => unmarked.push(format!("{file}:{} ({})", block.fence_line, block.heading)),
@@ -91,7 +135,7 @@ fn every_block_is_run_or_says_why_not() {
         .iter()
         .zip(listed_in_use)
         .filter(|(_, used)| !used)
-        .map(|(entry, _)| format!("{entry:?}"))
+        .map(|((file, heading, _), _)| format!("{file}: {heading}"))
         .collect();
     assert!(
         stale.is_empty(),
