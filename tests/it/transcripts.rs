@@ -152,7 +152,7 @@ fn markers_say_what_to_start() {
     };
     assert_eq!(
         spec(
-            "<!-- run: session=reg conn=bob server=tls args=--hello-timeout,5 registered=alice:s3cret typed=2,3 action=interrupt occupy=1 -->"
+            "<!-- run: session=reg conn=bob server=tls args=--hello-timeout,5 registered=alice:s3cret peer=bob:6001 typed=2,3 action=interrupt occupy=1 -->"
         ),
         RunSpec {
             session: "reg".into(),
@@ -160,6 +160,7 @@ fn markers_say_what_to_start() {
             tls: true,
             args: vec!["--hello-timeout".into(), "5".into()],
             registered: vec![("alice".into(), "s3cret".into())],
+            peers: vec![("bob".into(), "6001".into())],
             typed: Some(vec![2, 3]),
             interrupt: true,
             occupy: 1,
@@ -179,6 +180,7 @@ fn markers_say_what_to_start() {
         "<!-- run: session=a server=udp -->",
         "<!-- run: session=a colour=red -->",
         "<!-- run: session=a typed=one -->",
+        "<!-- run: session=a peer=bob -->",
         "<!-- not run: -->",
         "<!-- run: session=a",
     ] {

@@ -25,6 +25,9 @@
 //!   are typed; every other line is then one the program shows. Without
 //!   it, a line starting `> ` is typed, a line the registry's own reply
 //!   parser takes is shown, and any other line is typed.
+//! - `peer=NAME:PORT`: a real `peer` binary, piped, registered and joined
+//!   as NAME at the session's registry before the block; the doc's PORT
+//!   stands for its chat port, so `$ nc 127.0.0.1 PORT` reaches it.
 //! - `action=interrupt`: the registry gets Ctrl-C before the block's lines.
 //! - `occupy=N`: N more connections are opened and held first.
 //!
@@ -63,6 +66,8 @@ pub struct RunSpec {
     pub tls: bool,
     pub args: Vec<String>,
     pub registered: Vec<(String, String)>,
+    /// Real peers to start: a name and the chat port the doc shows.
+    pub peers: Vec<(String, String)>,
     pub typed: Option<Vec<usize>>,
     pub interrupt: bool,
     pub occupy: usize,
@@ -154,6 +159,12 @@ pub fn parse_marker(comment: &str) -> Result<Marker, String> {
                         .ok_or_else(|| format!("registered={account}: NAME:PASSWORD"))?;
                     spec.registered.push((name.into(), password.into()));
                 }
+            }
+            "peer" => {
+                let (name, port) = value
+                    .split_once(':')
+                    .ok_or_else(|| format!("peer={value}: NAME:PORT"))?;
+                spec.peers.push((name.into(), port.into()));
             }
             "typed" => {
                 let numbers = list()

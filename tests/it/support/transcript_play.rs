@@ -13,7 +13,7 @@ use p2pchat::crypto::{self, Fingerprint, ServerKey, TlsStream};
 use tempfile::TempDir;
 
 use super::transcript::{Bindings, Block, Marker, Program, RunSpec, Step, blocks, registry_steps};
-use super::{READ_TIMEOUT, ServerProcess, temp_dir};
+use super::{PASSWORD, PeerProcess, READ_TIMEOUT, ServerProcess, temp_dir};
 
 /// The registry port the docs show; it stands for the test registry's.
 const DOC_REGISTRY_PORT: &str = "7777";
@@ -48,6 +48,8 @@ struct Session {
     fingerprint: Option<Fingerprint>,
     terminals: BTreeMap<String, Terminal>,
     held: Vec<Terminal>,
+    /// The real peers, by the chat port the doc shows for each.
+    peers: Vec<(String, PeerProcess)>,
     bindings: Bindings,
     _dir: TempDir,
 }
@@ -75,6 +77,7 @@ fn play_session(file: &str, blocks: &[(Block, RunSpec)]) -> Result<(), String> {
         fingerprint,
         terminals: BTreeMap::new(),
         held: Vec::new(),
+        peers: Vec::new(),
         bindings,
         _dir: dir,
     };
@@ -101,6 +104,17 @@ impl Session {
                 return Err(format!("{at}: registering {name} got {reply:?}"));
             }
         }
+        for (name, doc_port) in &spec.peers {
+            let registry = self.server.addr().to_string();
+            let logs = self._dir.path().join("logs");
+            let logs = logs.to_str().expect("a temporary path is UTF-8");
+            let args = ["--server", &registry, "--log-dir", logs, "--port", "0"];
+            let mut peer = PeerProcess::start(name, &args);
+            let port = peer.chat_port();
+            peer.join(PASSWORD);
+            self.bindings.bind(doc_port, &port.to_string());
+            self.peers.push((port.to_string(), peer));
+        }
         for _ in 0..spec.occupy {
             let terminal = self.open(false)?;
             self.held.push(terminal);
@@ -122,10 +136,18 @@ impl Session {
                     Program::Nc { port } => (port, false),
                     Program::Openssl { port } => (port, true),
                 };
-                if self.bindings.real(port) != self.server.addr().port().to_string() {
-                    return Err(format!("{number}: port {port} is not the registry's"));
-                }
-                let terminal = self.open(tls).map_err(|why| format!("{number}: {why}"))?;
+                let real = self.bindings.real(port);
+                let terminal = if real == self.server.addr().port().to_string() {
+                    self.open(tls)
+                } else if !tls && self.peers.iter().any(|(at, _)| *at == real) {
+                    let at = SocketAddr::from(([127, 0, 0, 1], real.parse().expect("a port")));
+                    Terminal::connect(at, None).map_err(|err| format!("cannot connect: {err}"))
+                } else {
+                    return Err(format!(
+                        "{number}: port {port} is neither the registry's nor a peer's"
+                    ));
+                };
+                let terminal = terminal.map_err(|why| format!("{number}: {why}"))?;
                 self.terminals.insert(conn.to_string(), terminal);
             }
             Step::Openssl => {}
