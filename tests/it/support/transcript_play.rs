@@ -108,7 +108,15 @@ impl Session {
             let registry = self.server.addr().to_string();
             let logs = self._dir.path().join("logs");
             let logs = logs.to_str().expect("a temporary path is UTF-8");
-            let args = ["--server", &registry, "--log-dir", logs, "--port", "0"];
+            let mut args = vec!["--server", &registry, "--log-dir", logs, "--port", "0"];
+            // At a TLS registry the peer speaks TLS: it keeps its keys in
+            // a data directory and trusts the key the registry printed.
+            let data = self._dir.path().join("data").join(name);
+            let data = data.to_str().expect("a temporary path is UTF-8");
+            let fingerprint = self.fingerprint.map(|fp| fp.to_string());
+            if let Some(fingerprint) = &fingerprint {
+                args.extend(["--data-dir", data, "--trust-registry", fingerprint]);
+            }
             let mut peer = PeerProcess::start(name, &args);
             let port = peer.chat_port();
             peer.join(PASSWORD);
