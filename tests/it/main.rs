@@ -38,3 +38,5 @@ mod terminal;
 mod tidy;
 mod tls;
 mod tls_peers;
+#[cfg(unix)]
+mod transcripts;

@@ -10,6 +10,9 @@
 //! - `scripted`: scripted peers driven as their users would drive them.
 //! - `terminal`: the `peer` binary in a pseudo-terminal, read through a
 //!   terminal emulator (`TerminalPeer`).
+//! - `transcript`: the docs' fenced blocks, their `run:` markers and
+//!   placeholders, as data; `transcript_play` plays them against the
+//!   `server` binary.
 //!
 //! This file holds what they share: the timeouts, the test password, and
 //! the loopback address and temporary directories every kind uses. The
@@ -31,6 +34,8 @@ mod scripted;
 mod server;
 #[cfg(unix)]
 mod terminal;
+mod transcript;
+mod transcript_play;
 
 pub use accounts::*;
 pub use client::*;
@@ -41,6 +46,8 @@ pub use scripted::*;
 pub use server::*;
 #[cfg(unix)]
 pub use terminal::*;
+pub use transcript::*;
+pub use transcript_play::*;
 
 use std::net::SocketAddr;
 use std::time::Duration;
