@@ -61,6 +61,9 @@ pub(super) struct App {
     pub(super) files: FileBook,
     /// Chat requests answered busy, to tell the user at the menu.
     pub(super) missed: Missed,
+    /// The user's away text while away (empty: none), `None` while here
+    /// (`away.rs`).
+    pub(super) away: Option<String>,
 }
 
 impl App {
@@ -86,6 +89,7 @@ impl App {
             keys: None,
             now,
             missed: Missed::default(),
+            away: None,
         }
     }
 

@@ -136,6 +136,7 @@ impl App {
                 // The reply shows the menu's lines, and the lobby goes on.
                 let _ = self.search(name, Asker::Lobby);
             }
+            LobbyInput::Away(change) => self.change_away(change),
             LobbyInput::Nothing
             | LobbyInput::Members
             | LobbyInput::Leave

@@ -6,6 +6,7 @@ use crate::wire::{self, AttemptLimit, Contact, ErrorCode};
 
 use super::LOBBY_HINT;
 use super::app::App;
+use super::away::{AwayChange, away_note};
 use super::effect::{Effect, LobbyCommand, Worker};
 use super::invitations::Invitations;
 use super::msg::{Asker, NotInvited, RegistryAsk, RegistryReply};
@@ -124,6 +125,8 @@ impl App {
                     contact.name, contact.ip, contact.port
                 ));
                 self.me = Some(contact);
+                // A new session starts here, at the registry as here.
+                self.away = None;
                 Stage::Menu
             }
             Err(refused) => {
@@ -147,14 +150,29 @@ impl App {
             }
             "2" => Stage::Search,
             "3" => self.start_chat(),
+            "/back" => {
+                self.change_away(AwayChange::Back);
+                Stage::Menu
+            }
+            "/away" => {
+                self.change_away(AwayChange::away(""));
+                Stage::Menu
+            }
             "/contacts" => {
                 self.show_contacts();
+                Stage::Menu
+            }
+            _ if choice.starts_with("/away ") => {
+                let text = &choice["/away ".len()..];
+                self.change_away(AwayChange::away(text));
                 Stage::Menu
             }
             _ => match choice.strip_prefix("/remove") {
                 Some(name) => self.remove_contact(name.trim()),
                 None => {
-                    self.say("Please type 1, 2 or 3 (or /contacts, /remove <name>, /quit).");
+                    self.say(
+                        "Please type 1, 2 or 3 (or /contacts, /remove <name>, /away [text], /back, /quit).",
+                    );
                     Stage::Menu
                 }
             },
@@ -211,6 +229,7 @@ impl App {
                 from,
                 verdict,
             } => self.on_checked(request, from, verdict),
+            RegistryReply::Away(result) => self.on_away(result),
         }
         self.replay_held();
     }
@@ -247,10 +266,11 @@ impl App {
         ));
         for c in &rows {
             self.say(format!(
-                "{:<32}  {:<39}  {}",
+                "{:<32}  {:<39}  {}{}",
                 c.name,
                 c.ip.to_string(),
-                c.port
+                c.port,
+                away_note(c.away.as_deref())
             ));
         }
         match rows.len() {
@@ -292,6 +312,10 @@ impl App {
         match result {
             Ok(contact) => {
                 self.say(format!("UserIp: {} Port: {}", contact.ip, contact.port));
+                if contact.away.is_some() {
+                    let note = away_note(contact.away.as_deref());
+                    self.say(format!("{}{note}", contact.name));
+                }
                 if contact.name.eq_ignore_ascii_case(&self.my_name()) {
                     self.say("That is you.");
                 } else if self.contacts.iter().any(|c| c.name == contact.name) {
@@ -444,6 +468,7 @@ impl App {
         contact: Contact,
         ticket: String,
     ) {
+        self.say_if_away(&contact);
         self.out.push(Effect::Start(Worker::Inviter {
             lobby,
             me: me.to_string(),

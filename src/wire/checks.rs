@@ -236,6 +236,8 @@ pub(super) const KEYWORDS: &[&str] = &[
     "CHECK",
     "LOGOUT",
     "HELP",
+    "AWAY",
+    "BACK",
     "OK",
     "ERR",
     "BYE",

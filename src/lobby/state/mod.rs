@@ -340,6 +340,7 @@ impl LobbyState {
                 ip: addr.ip(),
                 port: addr.port(),
                 key: None,
+                away: None,
             })
         });
         known.collect()

@@ -244,7 +244,7 @@ fn verify_asks_the_driver_at_the_menu_and_in_a_lobby() {
             "verify: alice",
             "Usage: /verify <name>.",
             "Usage: /verify <name>.",
-            "Please type 1, 2 or 3 (or /contacts, /remove <name>, /quit).",
+            "Please type 1, 2 or 3 (or /contacts, /remove <name>, /away [text], /back, /quit).",
             MENU_PROMPT,
         ],
     );
