@@ -1,49 +1,19 @@
 //! The user's away state (`/away [text]`, `/back`), which is the user's,
 //! not a lobby's: it survives lobby changes and ends with the session. The
-//! core keeps it, tells the registry (`AWAY`, `BACK`), and shows how others
-//! are marked away in lists, searches and before a chat request goes out.
-//! It does no I/O: the registry's answer comes back as a `RegistryReply`.
+//! core keeps it, tells the registry (`AWAY`, `BACK`) and the lobby it is
+//! in (`AWAY [text]` to its leader, or its own hub's `AWAY <name> [text]`),
+//! and says before a chat request goes out that its invitee is away. No
+//! I/O: the registry's answer comes back as a `RegistryReply`.
 
 use crate::client::Refused;
 use crate::sanitize::escape;
 use crate::wire::{self, Contact};
 
 use super::app::App;
-use super::effect::Effect;
+use super::away_notes::AwayChange;
+use super::effect::{Effect, LobbyCommand};
 use super::msg::RegistryAsk;
-
-/// What `/away [text]` does, given whether the user is away now: as in
-/// irssi, `/away` with no text while away means back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum AwayChange {
-    Away(String),
-    Back,
-}
-
-impl AwayChange {
-    /// `/away <text>` (text may be empty, `text` already trimmed).
-    pub(super) fn away(text: &str) -> AwayChange {
-        AwayChange::Away(text.trim().to_string())
-    }
-
-    /// What the change means while the user is `away` or not.
-    pub(super) fn resolve(self, away: bool) -> AwayChange {
-        match self {
-            AwayChange::Away(text) if text.is_empty() && away => AwayChange::Back,
-            change => change,
-        }
-    }
-}
-
-/// ` (away: lunch)`, ` (away)` or nothing: what a list or a search shows
-/// after a user's name. The text came from the network, so it is escaped.
-pub(super) fn away_note(away: Option<&str>) -> String {
-    match away {
-        None => String::new(),
-        Some("") => " (away)".to_string(),
-        Some(text) => format!(" (away: {})", escape(text)),
-    }
-}
+use super::stage::Stage;
 
 impl App {
     /// Whether the user is away, and with which text (empty: none). A
@@ -73,7 +43,32 @@ impl App {
             None => self.notice("You are back.".into()),
         }
         self.away.clone_from(&away);
+        self.tell_lobby_away(true);
         self.out.push(Effect::ToRegistry(RegistryAsk::Away(away)));
+    }
+
+    /// Tells the lobby we are in how we are: at once (`changed`), or when
+    /// we join one (as its leader, or admitted as a member) and are away.
+    /// A lobby's leader takes our name from our connection, never from us.
+    pub(super) fn tell_lobby_away(&mut self, changed: bool) {
+        if !changed && self.away.is_none() {
+            return;
+        }
+        let away = self.away.clone();
+        match &self.stage {
+            Stage::Leading(leading) => {
+                let id = leading.id;
+                self.to_lobby(id, LobbyCommand::Away(away));
+            }
+            Stage::Member(membership) => {
+                let line = match away {
+                    Some(text) => wire::ToLeader::Away(text),
+                    None => wire::ToLeader::Back,
+                };
+                membership.send(&self.out, line);
+            }
+            _ => {}
+        }
     }
 
     /// The registry's answer to `AWAY` or `BACK`: said only if it failed,
@@ -98,34 +93,5 @@ impl App {
                 escape(text)
             )),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn away_with_no_text_while_away_is_back() {
-        for (text, away, expected) in [
-            ("lunch", false, AwayChange::Away("lunch".into())),
-            ("lunch", true, AwayChange::Away("lunch".into())),
-            ("", false, AwayChange::Away(String::new())),
-            ("  ", false, AwayChange::Away(String::new())),
-            ("", true, AwayChange::Back),
-            (" ", true, AwayChange::Back),
-        ] {
-            let change = AwayChange::away(text).resolve(away);
-            assert_eq!(change, expected, "{text:?} {away}");
-        }
-        assert_eq!(AwayChange::Back.resolve(true), AwayChange::Back);
-    }
-
-    #[test]
-    fn notes_are_escaped() {
-        assert_eq!(away_note(None), "");
-        assert_eq!(away_note(Some("")), " (away)");
-        assert_eq!(away_note(Some("lunch")), " (away: lunch)");
-        assert!(!away_note(Some("a\u{1b}[2Jb")).contains('\u{1b}'));
     }
 }

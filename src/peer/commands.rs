@@ -6,7 +6,7 @@
 
 use crate::wire;
 
-use super::away::AwayChange;
+use super::away_notes::AwayChange;
 
 /// What a line typed in a lobby asks for.
 #[derive(Debug, PartialEq, Eq)]

@@ -153,7 +153,12 @@ impl App {
     fn on_members(&mut self, lobby: u64, what: MembersFor, names: &[String]) {
         match what {
             MembersFor::Show => {
-                self.show_members(names);
+                let empty = super::away_notes::AwayList::default();
+                let away = match &self.stage {
+                    Stage::Leading(leading) => &leading.away,
+                    _ => &empty,
+                };
+                self.show_members(names, away);
                 if let Stage::Leading(leading) = &self.stage {
                     self.show_still_asked(leading);
                 }
@@ -345,6 +350,7 @@ impl App {
             return;
         };
         super::names::follow(&mut leading.members, &event);
+        super::away_notes::follow(&mut leading.away, &event);
         if matches!(event, LobbyEvent::Joined(_)) {
             leading.someone_joined = true;
         }

@@ -10,6 +10,7 @@ use crate::screen::ScreenLine;
 use crate::wire::{self, CloseReason, LeftReason, MAX_TEXT, Succession, ToLeader, ToMember};
 
 use super::app::App;
+use super::away_notes::{self, AwayList};
 use super::commands::{LobbyInput, near_miss};
 use super::effect::{Answer, Effect, Effects, LogId};
 use super::files::Route;
@@ -52,7 +53,7 @@ impl App {
             return Stage::Member(membership);
         }
         match LobbyInput::from(line) {
-            LobbyInput::Members => self.show_members(&membership.members),
+            LobbyInput::Members => self.show_members(&membership.members, &membership.away),
             LobbyInput::Leave => {
                 self.leave_membership(membership);
                 return Stage::Menu;
@@ -111,8 +112,11 @@ impl App {
             .show(super::render::said_screen(&self.my_name(), text));
     }
 
-    pub(super) fn show_members(&self, members: &[String]) {
-        self.say(format!("Members: {}", members.join(", ")));
+    /// `/who`: who is in the lobby, and who of them is away.
+    pub(super) fn show_members(&self, members: &[String], away: &AwayList) {
+        let me = self.my_name();
+        let shown = away.who(members, &me, self.away.as_deref());
+        self.say(format!("Members: {shown}"));
     }
 
     /// What a leader and a member answer alike.
@@ -188,6 +192,7 @@ impl App {
             id,
             leader: pending.from,
             members: Vec::new(),
+            away: AwayList::default(),
             log: None,
             standing: Box::default(),
             phase: Phase::Invited,
@@ -274,9 +279,15 @@ impl App {
                 _ => None,
             };
             let log = membership.log;
+            let admitted = matches!(line, ToMember::Members(_));
             membership.show(line, &self.out);
             if let Some(name) = gone {
                 self.member_gone(&name, log);
+            }
+            if admitted {
+                // A leader (a new one, after a rejoin, too) learns who is
+                // away from each member itself.
+                self.tell_lobby_away(false);
             }
             return;
         };
@@ -397,6 +408,7 @@ impl Membership {
         let Some(event) = self.follow(line, screen) else {
             return;
         };
+        away_notes::follow(&mut self.away, &event);
         let role = Role::Member {
             leader: &self.leader,
         };
@@ -439,6 +451,10 @@ impl Membership {
                 LobbyEvent::Kicked { name, reason }
             }
             ToMember::Invitation { name, status } => LobbyEvent::Invitation { name, status },
+            ToMember::Away { name, text } => LobbyEvent::Away { name, text },
+            // Back without having been away, as far as we know, is no news.
+            ToMember::Back(name) if self.away.of(&name).is_none() => return None,
+            ToMember::Back(name) => LobbyEvent::Back(name),
             ToMember::Err(code, text) => LobbyEvent::LeaderSays(code, text),
             // Handled by the app, which holds the offers (`on_leader_line`).
             ToMember::File { .. } => return None,

@@ -6,7 +6,7 @@ use crate::wire::{self, AttemptLimit, Contact, ErrorCode};
 
 use super::LOBBY_HINT;
 use super::app::App;
-use super::away::{AwayChange, away_note};
+use super::away_notes::{AwayChange, AwayList, away_note};
 use super::effect::{Effect, LobbyCommand, Worker};
 use super::invitations::Invitations;
 use super::msg::{Asker, NotInvited, RegistryAsk, RegistryReply};
@@ -366,6 +366,9 @@ impl App {
         self.out.log(log, format!("* lobby started by {me}"));
         let names: Vec<String> = self.contacts.iter().map(|c| c.name.clone()).collect();
         self.ask_tickets(id, &names);
+        if let Some(text) = self.away.clone() {
+            self.to_lobby(id, LobbyCommand::Away(Some(text)));
+        }
         Stage::Leading(Leading {
             id,
             lobby_id,
@@ -378,6 +381,7 @@ impl App {
             members: Vec::new(),
             someone_joined: false,
             asked_to_end: false,
+            away: AwayList::default(),
         })
     }
 

@@ -12,6 +12,7 @@
 
 mod app;
 mod away;
+mod away_notes;
 mod checks;
 mod commands;
 mod driver;
