@@ -563,6 +563,41 @@ mod tests {
         );
     }
 
+    /// `AWAY [text]` and `BACK` to the leader; `AWAY <name> [text]` and
+    /// `BACK <name>` from it.
+    #[test]
+    fn away_lines() {
+        check("AWAY lunch  break", ToLeader::Away("lunch  break".into()));
+        check("AWAY", ToLeader::Away(String::new()));
+        check("BACK", ToLeader::Back);
+        check_err::<ToLeader>("BACK again", "ERR BAD_ARGS usage: BACK");
+        check_err::<ToLeader>(
+            &format!("AWAY {}", "x".repeat(MAX_AWAY + 1)),
+            "ERR TEXT_TOO_LONG an away text is at most 120 bytes",
+        );
+        check(
+            "AWAY erin lunch",
+            ToMember::Away {
+                name: "erin".into(),
+                text: "lunch".into(),
+            },
+        );
+        check(
+            "AWAY erin",
+            ToMember::Away {
+                name: "erin".into(),
+                text: String::new(),
+            },
+        );
+        check("BACK erin", ToMember::Back("erin".into()));
+        check_err::<ToMember>("BACK", "ERR BAD_ARGS usage: BACK <name>");
+        check_err::<ToMember>("AWAY b!d lunch", BAD_NAME);
+        check_err::<ToMember>(
+            "AWAY erin \u{202e}x",
+            "ERR BAD_TEXT message text must not hold control or bidi characters (U+202E)",
+        );
+    }
+
     #[test]
     fn to_member_keeps_every_argument() {
         check(

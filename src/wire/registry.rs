@@ -1010,6 +1010,61 @@ mod tests {
         assert_eq!(join.redacted(), format!("JOIN alice **** 5000 {word}"));
     }
 
+    /// `AWAY [text]` and `BACK` at the registry, and a listed user's away
+    /// text after everything else on its `USER` line, which a line without
+    /// it still reads as before.
+    #[test]
+    fn away_rides_last() {
+        check("AWAY out to  lunch", Request::Away("out to  lunch".into()));
+        check("AWAY", Request::Away(String::new()));
+        check("BACK", Request::Back);
+        check_loose("away   lunch", Request::Away("lunch".into()), "AWAY lunch");
+        check_loose("AWAY   ", Request::Away(String::new()), "AWAY");
+        check_err::<Request>("BACK now", "ERR BAD_ARGS usage: BACK");
+        check_err::<Request>(
+            &format!("AWAY {}", "x".repeat(MAX_AWAY + 1)),
+            "ERR TEXT_TOO_LONG an away text is at most 120 bytes",
+        );
+        check_err::<Request>(
+            "AWAY a\u{1b}[2J",
+            "ERR BAD_TEXT message text must not hold control or bidi characters (U+001B)",
+        );
+        check("OK AWAY lunch", Reply::Away("lunch".into()));
+        check("OK AWAY", Reply::Away(String::new()));
+        check("OK BACK", Reply::Back);
+        let away = |text: &str| Contact {
+            away: Some(text.into()),
+            ..contact("erin", "10.0.0.5", 6000)
+        };
+        check(
+            "USER erin 10.0.0.5 6000 AWAY lunch",
+            Reply::Row(away("lunch")),
+        );
+        check("USER erin 10.0.0.5 6000 AWAY", Reply::Row(away("")));
+        check(
+            "OK USER erin 10.0.0.5 6000 AWAY at  the dentist",
+            Reply::Found(away("at  the dentist")),
+        );
+        let word = crate::wire::key::tests::key_word('A', 'z');
+        let keyed = Contact {
+            key: Some(word.parse().unwrap()),
+            ..away("lunch")
+        };
+        check(
+            &format!("USER erin 10.0.0.5 6000 {word} AWAY lunch"),
+            Reply::Row(keyed),
+        );
+        // A user called AWAY is a name, not an away text.
+        check(
+            "USER AWAY 10.0.0.5 6000",
+            Reply::Row(contact("AWAY", "10.0.0.5", 6000)),
+        );
+        check_err::<Reply>(
+            "USER erin 10.0.0.5 6000 AWAY a\u{7}",
+            "ERR BAD_TEXT message text must not hold control or bidi characters (U+0007)",
+        );
+    }
+
     #[test]
     fn bye_reasons() {
         for (word, reason) in [
