@@ -11,9 +11,17 @@ use crate::wire::{self, Contact};
 
 use super::app::App;
 use super::away_notes::AwayChange;
-use super::effect::{Effect, LobbyCommand};
+use super::effect::Effect;
 use super::msg::RegistryAsk;
 use super::stage::Stage;
+
+/// What a member tells its leader: `AWAY [text]` or `BACK`.
+pub(super) fn away_line(away: Option<String>) -> wire::ToLeader {
+    match away {
+        Some(text) => wire::ToLeader::Away(text),
+        None => wire::ToLeader::Back,
+    }
+}
 
 impl App {
     /// Whether the user is away, and with which text (empty: none). A
@@ -23,17 +31,21 @@ impl App {
         self.away.as_deref()
     }
 
-    /// `/away [text]` (`rest` is what follows the command) or `/back`.
-    pub(super) fn change_away(&mut self, change: AwayChange) {
+    /// `/away [text]` or `/back`: the registry is told, and the new state
+    /// returned (`Some(text)` away, `None` back) for the lobby we are in,
+    /// if it changed. The caller holds that lobby's stage.
+    pub(super) fn change_away(&mut self, change: AwayChange) -> Option<Option<String>> {
         let away = match change.resolve(self.away().is_some()) {
             AwayChange::Away(text) => {
                 if let Err(err) = wire::check_away(&text) {
-                    return self.say(format!("Not marked away: {}.", err.text));
+                    self.say(format!("Not marked away: {}.", err.text));
+                    return None;
                 }
                 Some(text)
             }
             AwayChange::Back if self.away.is_none() => {
-                return self.say("You are not marked away; /away [text] marks you away.");
+                self.say("You are not marked away; /away [text] marks you away.");
+                return None;
             }
             AwayChange::Back => None,
         };
@@ -43,31 +55,20 @@ impl App {
             None => self.notice("You are back.".into()),
         }
         self.away.clone_from(&away);
-        self.tell_lobby_away(true);
-        self.out.push(Effect::ToRegistry(RegistryAsk::Away(away)));
+        self.out
+            .push(Effect::ToRegistry(RegistryAsk::Away(away.clone())));
+        Some(away)
     }
 
-    /// Tells the lobby we are in how we are: at once (`changed`), or when
-    /// we join one (as its leader, or admitted as a member) and are away.
-    /// A lobby's leader takes our name from our connection, never from us.
-    pub(super) fn tell_lobby_away(&mut self, changed: bool) {
-        if !changed && self.away.is_none() {
+    /// Tells the lobby in the current stage that we are away, if we are:
+    /// when a leader admits us (a new one, after a rejoin, too), since a
+    /// lobby's leader takes our name from our connection, never from us.
+    pub(super) fn tell_lobby_away(&mut self) {
+        let Some(text) = self.away.clone() else {
             return;
-        }
-        let away = self.away.clone();
-        match &self.stage {
-            Stage::Leading(leading) => {
-                let id = leading.id;
-                self.to_lobby(id, LobbyCommand::Away(away));
-            }
-            Stage::Member(membership) => {
-                let line = match away {
-                    Some(text) => wire::ToLeader::Away(text),
-                    None => wire::ToLeader::Back,
-                };
-                membership.send(&self.out, line);
-            }
-            _ => {}
+        };
+        if let Stage::Member(membership) = &self.stage {
+            membership.send(&self.out, away_line(Some(text)));
         }
     }
 

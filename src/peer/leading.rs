@@ -62,6 +62,11 @@ impl App {
                 self.to_lobby(id, LobbyCommand::Tell { to, text });
             }
             LobbyInput::Kick { name, reason } => self.kick(&leading, name, reason),
+            LobbyInput::Away(change) => {
+                if let Some(away) = self.change_away(change) {
+                    self.to_lobby(id, LobbyCommand::Away(away));
+                }
+            }
             LobbyInput::Handover(to) => {
                 self.to_lobby(id, LobbyCommand::Handover(to.map(str::to_string)));
             }

@@ -65,6 +65,11 @@ impl App {
             LobbyInput::Action(text) => self.member_say(&mut membership, &[text.as_str()]),
             LobbyInput::Invite(name) => self.member_invite(&membership, name),
             LobbyInput::Private { to, text } => self.member_private(&mut membership, to, text),
+            LobbyInput::Away(change) => {
+                if let Some(away) = self.change_away(change) {
+                    membership.send(&self.out, super::away::away_line(away));
+                }
+            }
             LobbyInput::Kick { .. } => self.say("Only the leader can remove members."),
             LobbyInput::Handover(_) => self.say("Only the leader can hand the lobby on."),
             LobbyInput::End => {
@@ -140,7 +145,8 @@ impl App {
                 // The reply shows the menu's lines, and the lobby goes on.
                 let _ = self.search(name, Asker::Lobby);
             }
-            LobbyInput::Away(change) => self.change_away(change),
+            // Carried out where the stage is at hand (`member`, `lead`).
+            LobbyInput::Away(_) => {}
             LobbyInput::Nothing
             | LobbyInput::Members
             | LobbyInput::Leave
@@ -287,7 +293,7 @@ impl App {
             if admitted {
                 // A leader (a new one, after a rejoin, too) learns who is
                 // away from each member itself.
-                self.tell_lobby_away(false);
+                self.tell_lobby_away();
             }
             return;
         };

@@ -151,11 +151,11 @@ impl App {
             "2" => Stage::Search,
             "3" => self.start_chat(),
             "/back" => {
-                self.change_away(AwayChange::Back);
+                let _ = self.change_away(AwayChange::Back);
                 Stage::Menu
             }
             "/away" => {
-                self.change_away(AwayChange::away(""));
+                let _ = self.change_away(AwayChange::away(""));
                 Stage::Menu
             }
             "/contacts" => {
@@ -164,7 +164,7 @@ impl App {
             }
             _ if choice.starts_with("/away ") => {
                 let text = &choice["/away ".len()..];
-                self.change_away(AwayChange::away(text));
+                let _ = self.change_away(AwayChange::away(text));
                 Stage::Menu
             }
             _ => match choice.strip_prefix("/remove") {
