@@ -704,13 +704,21 @@ fn scripts() -> Vec<Script> {
             ),
             (Server, "INVITE carol", &["User: carol"]),
             (Server, "AWAY lunch", &["Command: AWAY", "Away: lunch"]),
-            (Server, "BACK", &["[Direction: member to leader]", "Command: BACK"]),
+            (
+                Server,
+                "BACK",
+                &["[Direction: member to leader]", "Command: BACK"],
+            ),
             (
                 Client,
                 "AWAY bob lunch  break",
                 &["User: bob", "Away: lunch  break"],
             ),
-            (Client, "BACK bob", &["[Direction: leader to member]", "User: bob"]),
+            (
+                Client,
+                "BACK bob",
+                &["[Direction: leader to member]", "User: bob"],
+            ),
             (
                 Client,
                 "INVITATION carol SENT bob",
