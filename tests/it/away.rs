@@ -99,3 +99,51 @@ fn away_reaches_the_lobby_the_registry_and_an_inviter() {
         );
     }
 }
+
+/// After a handover, with real peer processes, the new leader knows who is
+/// away: each member says it again when the new leader takes it back.
+#[test]
+fn a_new_leader_learns_who_is_away() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let (mut peers, _) = crate::succession::lobby(&server, logs.path(), &["alice", "bob", "carol"]);
+    peers[2].types("/away lunch");
+    peers[0].sees("carol is away: lunch");
+    peers[1].sees("carol is away: lunch");
+    peers[0].types("/away tea");
+    peers[1].sees("alice is away: tea");
+    peers[2].sees("alice is away: tea");
+    peers[0].types("/handover");
+    peers[1].sees("alice handed the lobby to you; you lead it now.");
+    peers[0].sees("You are a member of bob's lobby now.");
+    peers[2].sees("alice handed the lobby to bob.");
+    // Said again by each once bob took it back, in whichever order: bob's
+    // hub has it now.
+    let mut missing = vec!["carol is away: lunch", "alice is away: tea"];
+    while !missing.is_empty() {
+        let line = peers[1].sees(" is away: ");
+        missing.retain(|text| !line.contains(text));
+    }
+    peers[1].types("/who");
+    let who = peers[1].sees("Members: bob, ");
+    assert!(
+        who.contains("alice (away: tea)") && who.contains("carol (away: lunch)"),
+        "{who}"
+    );
+    // A newcomer to bob's lobby hears it from bob's hub.
+    let mut erin = crate::support::PeerProcess::start_with(
+        "erin",
+        server.addr(),
+        logs.path(),
+        crate::succession::FAST,
+    );
+    erin.join(crate::support::PASSWORD);
+    peers[1].types("/invite erin");
+    erin.sees("Chat request from 'bob'");
+    erin.types("OK");
+    erin.sees("You are in bob's lobby with");
+    erin.sees("alice is away: tea");
+    erin.types("/who");
+    let who = erin.sees("Members: bob, ");
+    assert!(who.contains("carol (away: lunch)"), "{who}");
+}
