@@ -147,3 +147,35 @@ fn a_new_leader_learns_who_is_away() {
     let who = erin.sees("Members: bob, ");
     assert!(who.contains("carol (away: lunch)"), "{who}");
 }
+
+/// The registry forgets who is away when it stops; the peer's link, which
+/// joins again by itself once it is back, says it again.
+#[test]
+fn away_is_said_again_when_the_registry_comes_back() {
+    let dir = temp_dir();
+    let db = dir.path().join("registry.db");
+    let registry = crate::support::ServerProcess::start(&db, &[]);
+    let addr = registry.addr();
+    let logs = dir.path().join("logs");
+    let alice = joined_with(crate::resilience::quick_config(addr, &logs), "alice");
+    alice.type_line("/away lunch");
+    see(&alice, "You are marked away: lunch.");
+    // Once alice's own search shows it, the registry has it.
+    search_sees(&alice, "alice", "alice (away: lunch)");
+    registry.kill();
+    see(&alice, "The registry is unreachable");
+    let registry = crate::support::ServerProcess::start_on(&addr.to_string(), &db, &[]);
+    // The link sends AWAY right after its JOIN, before it says so.
+    see(
+        &alice,
+        "Reconnected to the registry; you are online again as alice",
+    );
+    let mut carol = crate::support::register_and_join(addr, "carol", 4000);
+    let found = carol.ask("SEARCH alice");
+    assert!(
+        found.starts_with("OK USER alice 127.0.0.1 ") && found.ends_with(" AWAY lunch"),
+        "{found}"
+    );
+    drop(alice);
+    registry.kill();
+}
