@@ -44,6 +44,7 @@ local f = {
   to = ProtoField.string("p2pchat.to", "To"),
   by = ProtoField.string("p2pchat.by", "Asked by"),
   text = ProtoField.string("p2pchat.text", "Text"),
+  away = ProtoField.string("p2pchat.away", "Away"),
   code = ProtoField.string("p2pchat.code", "Error code"),
   reason = ProtoField.string("p2pchat.reason", "Reason"),
   status = ProtoField.string("p2pchat.status", "Status"),
@@ -78,7 +79,9 @@ p2pchat.experts = { ef_unknown, ef_too_long }
 
 local NUMERIC = { port = true, count = true, seq = true, size = true, offset = true }
 
-local function contact() return { "user", "ip", "port", "?key" } end
+-- A contact's key is optional, and so is its away text after the word
+-- AWAY, which comes last.
+local function contact() return { "user", "ip", "port", "@contact" } end
 
 local REGISTRY_REQUESTS = {
   REGISTER = { "user", "!password" },
@@ -88,6 +91,8 @@ local REGISTRY_REQUESTS = {
   SEARCH = { "user" },
   INVITE = { "user" },
   CHECK = { "ticket" },
+  AWAY = { "*away" },
+  BACK = {},
 }
 
 -- The word after a registry's OK.
@@ -100,6 +105,8 @@ local REGISTRY_OK = {
   USER = contact(),
   BYE = {},
   HELP = { "*text" },
+  AWAY = { "*away" },
+  BACK = {},
 }
 
 local ERR = { "code", "*text" }
@@ -136,6 +143,8 @@ local TO_MEMBER = {
   HANDOVER = { "user" },
   PROOF = { "lobby", "user", "nonce", "signature" },
   FILE = { "from", "@file" },
+  AWAY = { "user", "*away" },
+  BACK = { "user" },
 }
 
 local TO_LEADER = {
@@ -145,6 +154,8 @@ local TO_LEADER = {
   INVITE = { "user" },
   PM = { "to", "@private" },
   FILE = { "to", "@file" },
+  AWAY = { "*away" },
+  BACK = {},
   ERR = ERR,
 }
 
@@ -261,6 +272,23 @@ local function add_file(tree, range, line, words, i)
   end
 end
 
+-- The end of a contact, from word `i`: `[key] [AWAY [text]]`.
+local function add_contact(tree, range, line, words, i)
+  local w = words[i]
+  if w and w.text ~= "AWAY" then
+    add_field(tree, range, "key", w.text, w.s, w.e)
+    i = i + 1
+    w = words[i]
+  end
+  if not w then return end
+  local text = words[i + 1]
+  if text then
+    add_field(tree, range, "away", rest_from(line, text), text.s, #line)
+  else
+    tree:add(f.away, range(w.s - 1, w.e - w.s + 1), "(no text)")
+  end
+end
+
 -- Adds the arguments `words` of `line` by `spec`; says so where the words
 -- do not fit.
 add_args = function(tree, range, line, words, spec)
@@ -274,6 +302,7 @@ add_args = function(tree, range, line, words, spec)
     if kind == "@" then
       if name == "private" then add_private(tree, range, line, words, i) end
       if name == "file" then add_file(tree, range, line, words, i) end
+      if name == "contact" then add_contact(tree, range, line, words, i) end
       return
     elseif kind == "*" then
       if w then add_field(tree, range, name, rest_from(line, w), w.s, #line) end

@@ -3,8 +3,9 @@
 //! reconnecting with backoff, joining again, and sending a request once more
 //! when the registry closed the connection before acting on it.
 //!
-//! This file owns where the link stands and the password of the last
-//! successful JOIN (in memory only). It must never touch a socket except
+//! This file owns where the link stands, the password of the last
+//! successful JOIN (in memory only) and the user's last `AWAY`, sent again
+//! after that JOIN on a new connection. It must never touch a socket except
 //! through `Conn`, and never decode a reply for the user: that is `mod.rs`'s.
 
 use std::io;
@@ -59,6 +60,7 @@ pub(super) fn spawn(
         config,
         state,
         joined_as: None,
+        away_as: None,
         notices,
     };
     let handle = thread::Builder::new()
@@ -86,6 +88,9 @@ struct Link {
     state: State,
     /// The JOIN that last succeeded, replayed after a reconnect.
     joined_as: Option<Request>,
+    /// The `AWAY` the registry last took, while the user is away: a new
+    /// connection's JOIN starts the user here, so it is sent again after it.
+    away_as: Option<Request>,
     /// False until the registry has been reached once.
     ever_connected: bool,
     /// The last refusal of the registry's key the user heard, so that the
@@ -249,7 +254,15 @@ impl Link {
         };
         match self.exchange(&join) {
             Ok(replies) => match replies.into_iter().next() {
-                Some(Reply::Joined(contact)) => Ok(Some(contact)),
+                Some(Reply::Joined(contact)) => {
+                    if let Some(away) = self.away_as.clone() {
+                        // The registry refuses it only if this connection
+                        // is no longer joined, which the next request
+                        // finds out.
+                        let _ = self.exchange(&away);
+                    }
+                    Ok(Some(contact))
+                }
                 Some(other) => Err(Some(other)),
                 None => Err(None),
             },
@@ -309,8 +322,16 @@ impl Link {
             other => other?,
         };
         match (&request, answer.first()) {
-            (Request::Join { .. }, Some(Reply::Joined(_))) => self.joined_as = Some(request),
-            (Request::Logout, _) => self.joined_as = None,
+            (Request::Join { .. }, Some(Reply::Joined(_))) => {
+                self.joined_as = Some(request);
+                self.away_as = None;
+            }
+            (Request::Away(_), Some(Reply::Away(_))) => self.away_as = Some(request),
+            (Request::Back, Some(Reply::Back)) => self.away_as = None,
+            (Request::Logout, _) => {
+                self.joined_as = None;
+                self.away_as = None;
+            }
             _ => {}
         }
         Ok(answer)

@@ -1,5 +1,5 @@
 //! The peer's link to the registry, as a typed client: `register`, `join`,
-//! `list`, `search`, `invite` and `check` return what was asked for or why
+//! `list`, `search`, `invite`, `check` and `set_away` return what was asked for or why
 //! not (`Refused`), so no caller decodes `Reply` lines. This module owns the
 //! registry socket on the peer side: the link thread is the only code that
 //! writes to it, and the reader thread only reads. It reconnects with backoff
@@ -308,6 +308,19 @@ impl RegistryLink {
                 invitee,
                 leader_key,
             }),
+            other => Err(Refused::Unexpected(other)),
+        }
+    }
+
+    /// Marks the user away with `text` (empty: no text), or back with
+    /// `None`. The link sends it again after joining on a new connection.
+    pub fn set_away(&self, away: Option<&str>) -> Result<(), Refused> {
+        let request = match away {
+            Some(text) => Request::Away(text.into()),
+            None => Request::Back,
+        };
+        match self.first(request)? {
+            Reply::Away(_) | Reply::Back => Ok(()),
             other => Err(Refused::Unexpected(other)),
         }
     }

@@ -47,6 +47,8 @@ pub(super) enum Event {
         input: FromMember,
     },
     Say(String),
+    /// The leader is away (with its text) or back.
+    Away(Option<String>),
     Members(Sender<Vec<String>>),
     Contacts(Sender<Vec<Contact>>),
     /// The lobby's id and a member's seat.
@@ -281,6 +283,7 @@ impl Hub {
             } => self.admit(name, chat_addr, key, conn),
             Event::From { id, input } => self.feed(from_member(id, input)),
             Event::Say(text) => self.feed(LobbyEvent::Say(text)),
+            Event::Away(away) => self.feed(LobbyEvent::LeaderAway(away)),
             Event::Members(reply) => answer(&reply, self.state.names()),
             Event::Contacts(reply) => answer(&reply, self.state.contacts()),
             Event::Seat { name, reply } => answer(&reply, self.state.seat(&name)),

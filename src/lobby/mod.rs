@@ -176,6 +176,10 @@ pub enum Notice {
     /// A member asked to invite `name` under `--invites leader`, and was
     /// told only the leader invites.
     InviteDenied { by: String, name: String },
+    /// A member is away, with this text (maybe empty).
+    Away { name: String, text: String },
+    /// A member is back.
+    Back(String),
 }
 
 /// A running hub. Dropping it without `close` closes it with reason `LEADER_LEFT`.
@@ -321,6 +325,20 @@ impl Lobby {
             return Vec::new();
         }
         answer.recv().unwrap_or_default()
+    }
+
+    /// The leader is away with `text` (`Some`, maybe empty) or back: every
+    /// member hears `AWAY <leader> [text]` or `BACK <leader>`, and a
+    /// newcomer learns it after `MEMBERS`. Text `wire::check_away` refuses
+    /// is not sent.
+    pub fn set_away(&self, away: Option<String>) {
+        if away
+            .as_deref()
+            .is_some_and(|text| wire::check_away(text).is_err())
+        {
+            return;
+        }
+        let _ = self.events.send(Event::Away(away));
     }
 
     /// The leader says something. Text that `wire::check_text` refuses is

@@ -93,6 +93,18 @@ pub(super) fn too_many_asks() -> Refusal {
     )
 }
 
+/// The refusal of an `AWAY` or `BACK` over `MAX_ASKS` in a window: each
+/// is relayed to everyone, so a member may not flood the lobby with them.
+pub(super) fn too_many_away_changes() -> Refusal {
+    refuse(
+        ErrorCode::TooManyAttempts,
+        format!(
+            "at most {MAX_ASKS} away changes a member per {} seconds",
+            ASK_WINDOW.as_secs()
+        ),
+    )
+}
+
 /// The one of `everyone` (the leader first) who is `name`, ignoring case as
 /// the registry does, spelled as the lobby knows them.
 pub(super) fn find<'a>(everyone: &[&'a str], name: &str) -> Option<&'a str> {

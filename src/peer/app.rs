@@ -64,6 +64,9 @@ pub(super) struct App {
     pub(super) missed: Missed,
     /// What the prompt says besides the stage (`place.rs`).
     pub(super) place: Place,
+    /// The user's away text while away (empty: none), `None` while here
+    /// (`away.rs`).
+    pub(super) away: Option<String>,
 }
 
 impl App {
@@ -90,6 +93,7 @@ impl App {
             now,
             missed: Missed::default(),
             place: Place::default(),
+            away: None,
         }
     }
 

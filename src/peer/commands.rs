@@ -6,6 +6,8 @@
 
 use crate::wire;
 
+use super::away_notes::AwayChange;
+
 /// What a line typed in a lobby asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum LobbyInput<'a> {
@@ -34,6 +36,8 @@ pub(super) enum LobbyInput<'a> {
     List,
     /// `/search <name>`.
     Search(&'a str),
+    /// `/away [text]` (the text, maybe empty) or `/back`.
+    Away(AwayChange),
     Unknown(&'a str),
     /// A known command typed wrongly: how to type it.
     Usage(&'static str),
@@ -81,6 +85,9 @@ impl<'a> LobbyInput<'a> {
             ("list", []) => LobbyInput::List,
             ("search", [name]) => named(name, LobbyInput::Search),
             ("search", _) => LobbyInput::Usage("/search <name>"),
+            ("away", _) => LobbyInput::Away(AwayChange::away(rest)),
+            ("back", []) => LobbyInput::Away(AwayChange::Back),
+            ("back", _) => LobbyInput::Usage("/back (it takes no arguments)"),
             ("invite", [name]) => named(name, LobbyInput::Invite),
             ("invite", _) => LobbyInput::Usage("/invite <name>"),
             ("me", [_, ..]) => action(rest),
@@ -108,7 +115,7 @@ impl<'a> LobbyInput<'a> {
 
 /// Every command a lobby takes (here, the file commands' and the app's
 /// `/verify` and `/quit`), with how it is typed.
-const USAGES: [(&str, &str); 18] = [
+const USAGES: [(&str, &str); 20] = [
     ("help", "/help"),
     ("who", "/who"),
     ("members", "/members"),
@@ -121,6 +128,8 @@ const USAGES: [(&str, &str); 18] = [
     ("handover", "/handover [name]"),
     ("list", "/list"),
     ("search", "/search <name>"),
+    ("away", "/away [text]"),
+    ("back", "/back"),
     ("verify", "/verify <name>"),
     ("send", "/send <name> <path>"),
     ("accept", "/accept [id]"),
@@ -261,6 +270,16 @@ mod tests {
         check("/END", LobbyInput::End);
         check("/list", LobbyInput::List);
         check("/search bob", LobbyInput::Search("bob"));
+        check("/away", LobbyInput::Away(AwayChange::away("")));
+        check(
+            "/away  out to lunch ",
+            LobbyInput::Away(AwayChange::Away("out to lunch".into())),
+        );
+        check("/back", LobbyInput::Away(AwayChange::Back));
+        check(
+            "/back now",
+            LobbyInput::Usage("/back (it takes no arguments)"),
+        );
         check("/invite  dave ", LobbyInput::Invite("dave"));
         check(
             "/msg carol see  you later",

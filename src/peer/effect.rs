@@ -305,6 +305,8 @@ pub(super) enum LobbyCommand {
     },
     /// The leader says something to everyone.
     Say(String),
+    /// The leader is away (with its text) or back.
+    Away(Option<String>),
     /// Everyone in the lobby, for `MembersFor`. Answered `Members`.
     Members(MembersFor),
     /// The leader's private message. Answered `Told`.
@@ -355,6 +357,7 @@ impl std::fmt::Debug for LobbyCommand {
                 None => f.write_str("Start"),
             },
             LobbyCommand::Say(text) => write!(f, "Say({text})"),
+            LobbyCommand::Away(away) => write!(f, "Away({away:?})"),
             LobbyCommand::Members(what) => write!(f, "Members({what:?})"),
             LobbyCommand::Tell { to, text } => write!(f, "Tell({to}, {text})"),
             LobbyCommand::Kick { name, reason } => write!(f, "Kick({name}, {reason:?})"),

@@ -62,6 +62,11 @@ impl App {
                 self.to_lobby(id, LobbyCommand::Tell { to, text });
             }
             LobbyInput::Kick { name, reason } => self.kick(&leading, name, reason),
+            LobbyInput::Away(change) => {
+                if let Some(away) = self.change_away(change) {
+                    self.to_lobby(id, LobbyCommand::Away(away));
+                }
+            }
             LobbyInput::Handover(to) => {
                 self.to_lobby(id, LobbyCommand::Handover(to.map(str::to_string)));
             }
@@ -153,7 +158,12 @@ impl App {
     fn on_members(&mut self, lobby: u64, what: MembersFor, names: &[String]) {
         match what {
             MembersFor::Show => {
-                self.show_members(names);
+                let empty = super::away_notes::AwayList::default();
+                let away = match &self.stage {
+                    Stage::Leading(leading) => &leading.away,
+                    _ => &empty,
+                };
+                self.show_members(names, away);
                 if let Stage::Leading(leading) = &self.stage {
                     self.show_still_asked(leading);
                 }
@@ -345,6 +355,7 @@ impl App {
             return;
         };
         super::names::follow(&mut leading.members, &event);
+        super::away_notes::follow(&mut leading.away, &event);
         if matches!(event, LobbyEvent::Joined(_)) {
             leading.someone_joined = true;
         }

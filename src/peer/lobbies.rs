@@ -196,6 +196,7 @@ fn ask(id: u64, lobby: &Lobby, command: LobbyCommand, conns: &mut Links) -> Opti
 fn tell(lobby: &Lobby, command: LobbyCommand, conns: &mut Links) {
     match command {
         LobbyCommand::Say(text) => lobby.say(text),
+        LobbyCommand::Away(away) => lobby.set_away(away),
         LobbyCommand::Invitation { name, status } => lobby.invitation(name, status),
         LobbyCommand::Refuse { to, code, text } => lobby.refuse(to, code, text),
         LobbyCommand::Admit { name, conn } => {

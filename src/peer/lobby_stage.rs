@@ -10,6 +10,7 @@ use crate::screen::ScreenLine;
 use crate::wire::{self, CloseReason, LeftReason, MAX_TEXT, Succession, ToLeader, ToMember};
 
 use super::app::App;
+use super::away_notes::{self, AwayList};
 use super::commands::{LobbyInput, near_miss};
 use super::effect::{Answer, Effect, Effects, LogId};
 use super::files::Route;
@@ -52,7 +53,7 @@ impl App {
             return Stage::Member(membership);
         }
         match LobbyInput::from(line) {
-            LobbyInput::Members => self.show_members(&membership.members),
+            LobbyInput::Members => self.show_members(&membership.members, &membership.away),
             LobbyInput::Leave => {
                 self.leave_membership(membership);
                 return Stage::Menu;
@@ -64,6 +65,11 @@ impl App {
             LobbyInput::Action(text) => self.member_say(&mut membership, &[text.as_str()]),
             LobbyInput::Invite(name) => self.member_invite(&membership, name),
             LobbyInput::Private { to, text } => self.member_private(&mut membership, to, text),
+            LobbyInput::Away(change) => {
+                if let Some(away) = self.change_away(change) {
+                    membership.send(&self.out, super::away::away_line(away));
+                }
+            }
             LobbyInput::Kick { .. } => self.say("Only the leader can remove members."),
             LobbyInput::Handover(_) => self.say("Only the leader can hand the lobby on."),
             LobbyInput::End => {
@@ -111,8 +117,11 @@ impl App {
             .show(super::render::said_screen(&self.my_name(), text));
     }
 
-    pub(super) fn show_members(&self, members: &[String]) {
-        self.say(format!("Members: {}", members.join(", ")));
+    /// `/who`: who is in the lobby, and who of them is away.
+    pub(super) fn show_members(&self, members: &[String], away: &AwayList) {
+        let me = self.my_name();
+        let shown = away.who(members, &me, self.away.as_deref());
+        self.say(format!("Members: {shown}"));
     }
 
     /// What a leader and a member answer alike.
@@ -136,6 +145,8 @@ impl App {
                 // The reply shows the menu's lines, and the lobby goes on.
                 let _ = self.search(name, Asker::Lobby);
             }
+            // Carried out where the stage is at hand (`member`, `lead`).
+            LobbyInput::Away(_) => {}
             LobbyInput::Nothing
             | LobbyInput::Members
             | LobbyInput::Leave
@@ -187,6 +198,7 @@ impl App {
             id,
             leader: pending.from,
             members: Vec::new(),
+            away: AwayList::default(),
             log: None,
             standing: Box::default(),
             phase: Phase::Invited,
@@ -273,9 +285,15 @@ impl App {
                 _ => None,
             };
             let log = membership.log;
+            let admitted = matches!(line, ToMember::Members(_));
             membership.show(line, &self.out);
             if let Some(name) = gone {
                 self.member_gone(&name, log);
+            }
+            if admitted {
+                // A leader (a new one, after a rejoin, too) learns who is
+                // away from each member itself.
+                self.tell_lobby_away();
             }
             return;
         };
@@ -396,6 +414,7 @@ impl Membership {
         let Some(event) = self.follow(line, screen) else {
             return;
         };
+        away_notes::follow(&mut self.away, &event);
         let role = Role::Member {
             leader: &self.leader,
         };
@@ -438,6 +457,10 @@ impl Membership {
                 LobbyEvent::Kicked { name, reason }
             }
             ToMember::Invitation { name, status } => LobbyEvent::Invitation { name, status },
+            ToMember::Away { name, text } => LobbyEvent::Away { name, text },
+            // Back without having been away, as far as we know, is no news.
+            ToMember::Back(name) if self.away.of(&name).is_none() => return None,
+            ToMember::Back(name) => LobbyEvent::Back(name),
             ToMember::Err(code, text) => LobbyEvent::LeaderSays(code, text),
             // Handled by the app, which holds the offers (`on_leader_line`).
             ToMember::File { .. } => return None,

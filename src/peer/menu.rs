@@ -6,6 +6,7 @@ use crate::wire::{self, AttemptLimit, Contact, ErrorCode};
 
 use super::LOBBY_HINT;
 use super::app::App;
+use super::away_notes::{AwayChange, AwayList, away_note};
 use super::effect::{Effect, LobbyCommand, Worker};
 use super::invitations::Invitations;
 use super::msg::{Asker, NotInvited, RegistryAsk, RegistryReply};
@@ -130,6 +131,9 @@ impl App {
                     contact.name, contact.ip, contact.port
                 ));
                 self.me = Some(contact);
+                // A new session starts here, at the registry as here.
+                self.away = None;
+                self.place.set_away(false);
                 Stage::Menu
             }
             Err(refused) => {
@@ -153,14 +157,29 @@ impl App {
             }
             "2" => Stage::Search,
             "3" => self.start_chat(),
+            "/back" => {
+                let _ = self.change_away(AwayChange::Back);
+                Stage::Menu
+            }
+            "/away" => {
+                let _ = self.change_away(AwayChange::away(""));
+                Stage::Menu
+            }
             "/contacts" => {
                 self.show_contacts();
+                Stage::Menu
+            }
+            _ if choice.starts_with("/away ") => {
+                let text = &choice["/away ".len()..];
+                let _ = self.change_away(AwayChange::away(text));
                 Stage::Menu
             }
             _ => match choice.strip_prefix("/remove") {
                 Some(name) => self.remove_contact(name.trim()),
                 None => {
-                    self.say("Please type 1, 2 or 3 (or /contacts, /remove <name>, /quit).");
+                    self.say(
+                        "Please type 1, 2 or 3 (or /contacts, /remove <name>, /away [text], /back, /quit).",
+                    );
                     Stage::Menu
                 }
             },
@@ -218,6 +237,7 @@ impl App {
                 from,
                 verdict,
             } => self.on_checked(request, from, verdict),
+            RegistryReply::Away(result) => self.on_away(result),
         }
         self.replay_held();
     }
@@ -285,10 +305,11 @@ impl App {
         ));
         for c in &rows {
             self.say(format!(
-                "{:<32}  {:<39}  {}",
+                "{:<32}  {:<39}  {}{}",
                 c.name,
                 c.ip.to_string(),
-                c.port
+                c.port,
+                away_note(c.away.as_deref())
             ));
         }
         match rows.len() {
@@ -330,6 +351,10 @@ impl App {
         match result {
             Ok(contact) => {
                 self.say(format!("UserIp: {} Port: {}", contact.ip, contact.port));
+                if contact.away.is_some() {
+                    let note = away_note(contact.away.as_deref());
+                    self.say(format!("{}{note}", contact.name));
+                }
                 if contact.name.eq_ignore_ascii_case(&self.my_name()) {
                     self.say("That is you.");
                 } else if self.contacts.iter().any(|c| c.name == contact.name) {
@@ -380,6 +405,9 @@ impl App {
         self.out.log(log, format!("* lobby started by {me}"));
         let names: Vec<String> = self.contacts.iter().map(|c| c.name.clone()).collect();
         self.ask_tickets(id, &names);
+        if let Some(text) = self.away.clone() {
+            self.to_lobby(id, LobbyCommand::Away(Some(text)));
+        }
         Stage::Leading(Leading {
             id,
             lobby_id,
@@ -392,6 +420,7 @@ impl App {
             members: Vec::new(),
             someone_joined: false,
             asked_to_end: false,
+            away: AwayList::default(),
         })
     }
 
@@ -482,6 +511,7 @@ impl App {
         contact: Contact,
         ticket: String,
     ) {
+        self.say_if_away(&contact);
         self.out.push(Effect::Start(Worker::Inviter {
             lobby,
             me: me.to_string(),

@@ -11,6 +11,8 @@
 //! the hub, and by the hub after that.
 
 mod app;
+mod away;
+mod away_notes;
 mod checks;
 mod commands;
 mod driver;
@@ -85,7 +87,7 @@ pub const ADD_PROMPT: &str = "Do you want to add the user to your conversation l
 /// What a lobby's entry, a handover or a migration says about commands:
 /// one line, where the full help (`/help`) would bury the news above it.
 const LOBBY_HINT: &str = "Type /help for commands.";
-const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (sealed to <name>'s key: the leader relays it but cannot read it; one to a member with no key is not sealed), /me <action> shows an action (* name action), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; the leader's /leave and /quit hand it on too), /end ends it for everyone (leader only; a terminal asks first), /list and /search <name> ask the registry, /verify <name> shows a safety code to compare with <name> by voice, /send <name> <path> (or /send all <path>) offers a file, /accept, /decline and /cancel [id] answer or stop one, /files lists them, /leave returns to the menu, /quit leaves and exits, /help shows this; Tab completes commands and names.";
+const LOBBY_HELP: &str = "In the lobby every line you type is a message (start it with // to begin it with /). Commands: /who or /members lists who is here, /msg <name> <text> sends a private message (sealed to <name>'s key: the leader relays it but cannot read it; one to a member with no key is not sealed), /me <action> shows an action (* name action), /invite <name> invites someone (a member's /invite asks the leader), /kick <name> [reason] removes a member (leader only), /handover [name] hands the lobby to a member and keeps it going (leader only; the leader's /leave and /quit hand it on too), /end ends it for everyone (leader only; a terminal asks first), /list and /search <name> ask the registry, /away [text] marks you away for everyone in the lobby and at the registry (/away alone while away, or /back, returns), an away user still gets chat requests, /verify <name> shows a safety code to compare with <name> by voice, /send <name> <path> (or /send all <path>) offers a file, /accept, /decline and /cancel [id] answer or stop one, /files lists them, /leave returns to the menu, /quit leaves and exits, /help shows this; Tab completes commands and names.";
 
 /// How often a joined peer says HELLO to the registry.
 pub const DEFAULT_REGISTRY_HELLO_INTERVAL: Duration = Duration::from_secs(10);

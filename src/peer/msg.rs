@@ -218,6 +218,8 @@ pub(super) enum RegistryAsk {
         name: String,
         by: Option<String>,
     },
+    /// The user is away with this text (`AWAY`), or back (`None`).
+    Away(Option<String>),
     /// The ticket of the chat request `request` (`CHECK`).
     Check {
         request: u64,
@@ -246,6 +248,7 @@ impl std::fmt::Debug for RegistryAsk {
                 from,
                 ticket,
             } => write!(f, "Check({request}, {from}, {ticket})"),
+            RegistryAsk::Away(away) => write!(f, "Away({away:?})"),
         }
     }
 }
@@ -278,6 +281,7 @@ pub(super) enum RegistryReply {
         from: String,
         verdict: Result<Vouched, Refused>,
     },
+    Away(Result<(), Refused>),
 }
 
 /// Why no chat request could be sent.

@@ -16,6 +16,8 @@ use super::stage::Stage;
 /// The commands Tab completes, as typed at the start of a line.
 pub const COMMANDS: &[&str] = &[
     "/accept",
+    "/away",
+    "/back",
     "/cancel",
     "/decline",
     "/files",

@@ -26,7 +26,6 @@ pub(crate) struct Place {
 
 impl Place {
     /// Whether the user is away (`/away`); the prompt says so.
-    #[allow(dead_code)] // Set by `/away`, which comes on its own branch.
     pub(crate) fn set_away(&mut self, away: bool) {
         self.away = away;
     }

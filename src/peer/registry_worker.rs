@@ -103,6 +103,7 @@ fn answer(link: &RegistryLink, keys: Option<&Keyring>, ask: RegistryAsk) -> Regi
             name,
             by,
         },
+        RegistryAsk::Away(away) => RegistryReply::Away(link.set_away(away.as_deref())),
         RegistryAsk::Check {
             request,
             from,

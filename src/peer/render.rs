@@ -78,6 +78,13 @@ pub(super) enum LobbyEvent {
         by: String,
         name: String,
     },
+    /// Someone in the lobby is away, with a text (maybe empty).
+    Away {
+        name: String,
+        text: String,
+    },
+    /// Someone in the lobby is back.
+    Back(String),
     /// The leader refused something we sent.
     LeaderSays(ErrorCode, String),
     /// The lobby is over for us, and why.
@@ -116,6 +123,8 @@ impl From<Notice> for LobbyEvent {
             },
             Notice::InviteDenied { by, name } => LobbyEvent::InviteDenied { by, name },
             Notice::InviteAsked { by, name } => LobbyEvent::InviteAsked { by, name },
+            Notice::Away { name, text } => LobbyEvent::Away { name, text },
+            Notice::Back(name) => LobbyEvent::Back(name),
         }
     }
 }
@@ -201,6 +210,14 @@ pub(super) fn lines(event: &LobbyEvent, role: Role<'_>) -> Lines {
             let asked = format!("{by} asked to invite {name}");
             notice(asked.clone(), format!("* {asked}"))
         }
+        LobbyEvent::Away { name, text } if text.is_empty() => {
+            notice(format!("{name} is away"), format!("* {name} is away"))
+        }
+        LobbyEvent::Away { name, text } => notice(
+            format!("{name} is away: {text}"),
+            format!("* {name} is away: {text}"),
+        ),
+        LobbyEvent::Back(name) => notice(format!("{name} is back"), format!("* {name} is back")),
         LobbyEvent::LeaderSays(_, text) => leader_says(text),
         LobbyEvent::Unopened { from, why } => unopened(from, why),
         LobbyEvent::Ended(why) => notice(

@@ -7,6 +7,7 @@ use std::time::Instant;
 use crate::crypto::IdentityKey;
 use crate::wire::{Contact, ToLeader, ToMember};
 
+use super::away_notes::AwayList;
 use super::effect::{Effect, Effects, LogId};
 use super::invitations::Invitations;
 use super::msg::Move;
@@ -98,12 +99,16 @@ pub(super) struct Leading {
     pub(super) someone_joined: bool,
     /// Set when `/end` asked the user, so the next line is the answer.
     pub(super) asked_to_end: bool,
+    /// Who of the members is away, as the hub's notices tell it.
+    pub(super) away: AwayList,
 }
 
 pub(super) struct Membership {
     pub(super) id: u64,
     pub(super) leader: String,
     pub(super) members: Vec<String>,
+    /// Who in the lobby is away, as the leader's lines tell it.
+    pub(super) away: AwayList,
     /// Opened when the leader admits us (`MEMBERS`): a request withdrawn
     /// before that leaves no log.
     pub(super) log: Option<LogId>,

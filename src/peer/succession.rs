@@ -15,6 +15,7 @@ use crate::wire::{ErrorCode, Rejoin, ToLeader, ToMember};
 
 use super::LOBBY_HINT;
 use super::app::App;
+use super::away_notes::AwayList;
 use super::effect::LobbyCommand;
 use super::effect::{ConnId, Effect, Walk, Worker};
 use super::invitations::Invitations;
@@ -43,6 +44,7 @@ impl App {
             id: 0,
             leader: me,
             members: Vec::new(),
+            away: AwayList::default(),
             log,
             standing: Box::new(Standing::handed(handed.clone())),
             phase: Phase::Rejoining { why: why.clone() },
@@ -277,6 +279,9 @@ impl App {
         for text in membership.standing.unsent() {
             self.to_lobby(id, LobbyCommand::Say(text));
         }
+        if let Some(text) = self.away.clone() {
+            self.to_lobby(id, LobbyCommand::Away(Some(text)));
+        }
         Stage::Leading(Leading {
             id,
             lobby_id,
@@ -290,6 +295,9 @@ impl App {
                 .collect(),
             someone_joined: true,
             asked_to_end: false,
+            // What we learned as a member, until each member, rejoining,
+            // says again how it is.
+            away: membership.away,
         })
     }
 

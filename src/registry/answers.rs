@@ -125,6 +125,17 @@ impl From<KeyRefused> for Reply {
     }
 }
 
+/// Why `AWAY` or `BACK` changed nothing: the connection holds no user
+/// online (it was replaced, say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct AwayRefused;
+
+impl From<AwayRefused> for Reply {
+    fn from(_: AwayRefused) -> Reply {
+        not_joined()
+    }
+}
+
 /// Why CHECK did not vouch for a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum CheckRefused {

@@ -9,8 +9,8 @@ use std::sync::{Arc, OnceLock};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::answers::{
-    CheckRefused, InviteFailed, JoinRefused, NameRefused, SearchRefused, TooManyRegistrations,
-    Vouched,
+    AwayRefused, CheckRefused, InviteFailed, JoinRefused, NameRefused, SearchRefused,
+    TooManyRegistrations, Vouched,
 };
 use crate::db::Account;
 use crate::wire::{ByeReason, Contact, KeyWord};
@@ -84,6 +84,12 @@ pub(super) enum RegistryEvent {
     Search {
         name: String,
         reply: Sender<Result<Contact, SearchRefused>>,
+    },
+    /// The user of connection `id` is away (`Some`, with its text) or back.
+    Away {
+        id: u64,
+        away: Option<String>,
+        reply: Sender<Result<(), AwayRefused>>,
     },
     /// The user of connection `id` logs out; `done` as for `Join`.
     Logout {

@@ -22,8 +22,8 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use super::RegistryConfig;
 use super::ServerError;
 use super::answers::{
-    CheckRefused, InviteFailed, JoinRefused, NameRefused, SearchRefused, TooManyRegistrations,
-    Vouched,
+    AwayRefused, CheckRefused, InviteFailed, JoinRefused, NameRefused, SearchRefused,
+    TooManyRegistrations, Vouched,
 };
 use super::config::log_stamp;
 use super::event::{Bye, RegistryEvent, Socket};
@@ -140,6 +140,7 @@ impl RegistryHub {
             } => answer(reply, self.join(id, ip, name, port, key, done)),
             E::List { reply } => answer(reply, self.list()),
             E::Search { name, reply } => answer(reply, self.search(&name)),
+            E::Away { id, away, reply } => answer(reply, self.set_away(id, away)),
             E::Logout { id, reply, done } => {
                 self.logout(id, done);
                 answer(reply, ());
@@ -272,6 +273,7 @@ impl RegistryHub {
             ip: addr.ip().to_canonical(),
             port,
             key: public_key,
+            away: None,
         };
         self.hold_online(id, key, contact.clone());
         self.presence
@@ -299,6 +301,19 @@ impl RegistryHub {
             }
             self.kick(previous, ByeReason::Replaced);
         }
+    }
+
+    /// The user of connection `id` is away, or back. Only in memory: it
+    /// ends with the session, as presence does, and a new JOIN starts here.
+    fn set_away(&mut self, id: u64, away: Option<String>) -> Result<(), AwayRefused> {
+        let key = self
+            .sessions
+            .get(&id)
+            .and_then(|s| s.user.as_ref())
+            .ok_or(AwayRefused)?;
+        let online = self.online.get_mut(key).ok_or(AwayRefused)?;
+        online.contact.away = away;
+        Ok(())
     }
 
     fn list(&self) -> Vec<Contact> {

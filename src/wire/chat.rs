@@ -7,7 +7,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use super::lobby::{
-    InviteStatus, LeftReason, MAX_HISTORY_TEXT, check_reason, format_stamp, parse_stamp,
+    InviteStatus, LeftReason, MAX_HISTORY_TEXT, check_away, check_reason, format_stamp, parse_stamp,
 };
 use crate::crypto::PeerKey;
 use crate::crypto::seal::Sealed;
@@ -141,6 +141,10 @@ pub enum ToMember {
     /// `CREDENTIAL`, `SEAT`, `SEQ`, `HANDOVER`: how the lobby goes on
     /// without its leader (`wire/succession.rs`).
     Succession(Succession),
+    /// `AWAY <name> [<text>]`: `name` is away (the text may be empty).
+    Away { name: String, text: String },
+    /// `BACK <name>`: `name` is back.
+    Back(String),
 }
 
 impl fmt::Display for ToMember {
@@ -174,6 +178,9 @@ impl fmt::Display for ToMember {
             ToMember::Invitation { name, status } => write!(f, "INVITATION {name} {status}"),
             ToMember::File { from, line } => write!(f, "FILE {from} {line}"),
             ToMember::Succession(line) => line.fmt(f),
+            ToMember::Away { name, text } if text.is_empty() => write!(f, "AWAY {name}"),
+            ToMember::Away { name, text } => write!(f, "AWAY {name} {text}"),
+            ToMember::Back(name) => write!(f, "BACK {name}"),
         }
     }
 }
@@ -209,6 +216,15 @@ impl FromStr for ToMember {
             word if Succession::KEYWORDS.contains(&word) => {
                 Ok(ToMember::Succession(Succession::parse(word, rest)?))
             }
+            "AWAY" => {
+                let (name, text) = split_word(rest);
+                check_away(text)?;
+                Ok(ToMember::Away {
+                    name: parse_name(name)?,
+                    text: text.to_string(),
+                })
+            }
+            "BACK" => Ok(ToMember::Back(one_name("BACK", &args)?)),
             "KICKED" | "INVITATION" if rest.is_empty() => Err(needs(keyword, "a name")),
             "KICKED" => parse_kicked(rest),
             "INVITATION" => parse_invitation(rest),
@@ -430,6 +446,11 @@ pub enum ToLeader {
     /// `FILE <to> <file-line>`: a file offer for `to`, or an answer to one,
     /// which the leader relays as `FILE <sender> <file-line>`.
     File { to: String, line: FileLine },
+    /// `AWAY [<text>]`: the member is away; the leader relays it as
+    /// `AWAY <sender> [<text>]`.
+    Away(String),
+    /// `BACK`: the member is back.
+    Back,
 }
 
 impl fmt::Display for ToLeader {
@@ -447,6 +468,9 @@ impl fmt::Display for ToLeader {
             ToLeader::Private { to, text } => write!(f, "PM {to} {text}"),
             ToLeader::Sealed { to, sealed } => write!(f, "PM {to} {SEALED} {sealed}"),
             ToLeader::File { to, line } => write!(f, "FILE {to} {line}"),
+            ToLeader::Away(text) if text.is_empty() => f.write_str("AWAY"),
+            ToLeader::Away(text) => write!(f, "AWAY {text}"),
+            ToLeader::Back => f.write_str("BACK"),
         }
     }
 }
@@ -472,6 +496,11 @@ impl FromStr for ToLeader {
             "BUSY" => Ok(ToLeader::Busy(BusyReason::from_word(split_word(rest).0))),
             "LEAVE" => bare(ToLeader::Leave),
             "HELLO" => bare(ToLeader::Hello),
+            "BACK" => bare(ToLeader::Back),
+            "AWAY" => {
+                check_away(rest)?;
+                Ok(ToLeader::Away(rest.to_string()))
+            }
             "MSG" => {
                 check_text(rest)?;
                 Ok(ToLeader::Msg(rest.to_string()))
@@ -531,6 +560,41 @@ mod tests {
                 text: "hi".into(),
             },
             "MSG bob hi",
+        );
+    }
+
+    /// `AWAY [text]` and `BACK` to the leader; `AWAY <name> [text]` and
+    /// `BACK <name>` from it.
+    #[test]
+    fn away_lines() {
+        check("AWAY lunch  break", ToLeader::Away("lunch  break".into()));
+        check("AWAY", ToLeader::Away(String::new()));
+        check("BACK", ToLeader::Back);
+        check_err::<ToLeader>("BACK again", "ERR BAD_ARGS usage: BACK");
+        check_err::<ToLeader>(
+            &format!("AWAY {}", "x".repeat(MAX_AWAY + 1)),
+            "ERR TEXT_TOO_LONG an away text is at most 120 bytes",
+        );
+        check(
+            "AWAY erin lunch",
+            ToMember::Away {
+                name: "erin".into(),
+                text: "lunch".into(),
+            },
+        );
+        check(
+            "AWAY erin",
+            ToMember::Away {
+                name: "erin".into(),
+                text: String::new(),
+            },
+        );
+        check("BACK erin", ToMember::Back("erin".into()));
+        check_err::<ToMember>("BACK", "ERR BAD_ARGS usage: BACK <name>");
+        check_err::<ToMember>("AWAY b!d lunch", BAD_NAME);
+        check_err::<ToMember>(
+            "AWAY erin \u{202e}x",
+            "ERR BAD_TEXT message text must not hold control or bidi characters (U+202E)",
         );
     }
 

@@ -237,6 +237,8 @@ pub(super) const KEYWORDS: &[&str] = &[
     "CHECK",
     "LOGOUT",
     "HELP",
+    "AWAY",
+    "BACK",
     "OK",
     "ERR",
     "BYE",

@@ -39,6 +39,27 @@ pub fn check_reason(why: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// The longest away text (`/away lunch`), in bytes: a short note beside a
+/// name in a list, never a message.
+pub const MAX_AWAY: usize = 120;
+
+/// Checks an away text: empty (away without a word), or message text of at
+/// most `MAX_AWAY` bytes, so no control or bidi character reaches anyone's
+/// screen through a list or a notice.
+pub fn check_away(text: &str) -> Result<(), ParseError> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    check_text(text)?;
+    if text.len() > MAX_AWAY {
+        return Err(ParseError::new(
+            ErrorCode::TextTooLong,
+            format!("an away text is at most {MAX_AWAY} bytes"),
+        ));
+    }
+    Ok(())
+}
+
 /// What a message's text begins with when it is an action (`/me waves`,
 /// shown as `* bob waves`): a marked `MSG`, so a peer that knows no actions
 /// still shows it readably (`[bob] /me waves`), and the history, the

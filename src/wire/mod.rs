@@ -28,8 +28,8 @@ pub use files::{
 };
 pub use key::{KEY_HALF_LEN, KeyWord};
 pub use lobby::{
-    ACTION_MARK, InviteStatus, LeftReason, MAX_ACTION, MAX_HISTORY_TEXT, MAX_REASON, action_of,
-    action_text, check_reason, history_pieces, parse_stamp, stamp,
+    ACTION_MARK, InviteStatus, LeftReason, MAX_ACTION, MAX_AWAY, MAX_HISTORY_TEXT, MAX_REASON,
+    action_of, action_text, check_away, check_reason, history_pieces, parse_stamp, stamp,
 };
 pub use registry::{AttemptLimit, ByeReason, Contact, HELP_TEXT, Reply, Request};
 pub use succession::{Rejoin, Succession, TOKEN_LEN, ToSeat};
@@ -276,6 +276,7 @@ mod tests {
             ip: ip.parse().unwrap(),
             port,
             key: None,
+            away: None,
         }
     }
 

@@ -3,19 +3,25 @@
 //! A user's public key rides as an optional last word (`KeyWord`): `JOIN`
 //! announces it, `USER` and `OK TICKET` vouch for it. It is optional so
 //! that a person typing at a plain-text registry with `nc` can still join.
+//! A user who is away (`AWAY [text]`) is listed with ` AWAY [text]` after
+//! everything else on its `USER` line, so a line without it reads as before.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
 use super::key::KeyWord;
+use super::lobby::check_away;
 use super::{
     ErrorCode, ParseError, all_words, check_password, check_ticket, echoable, parse_ip, parse_name,
     parse_port, redact, split_word, words,
 };
 
 /// What the registry says when asked for `HELP`.
-pub const HELP_TEXT: &str = "REGISTER <name> <password> | NAME <name> | JOIN <name> <password> <port> [key] | HELLO | LIST | SEARCH <name> | INVITE <name> | CHECK <ticket> | LOGOUT | HELP";
+pub const HELP_TEXT: &str = "REGISTER <name> <password> | NAME <name> | JOIN <name> <password> <port> [key] | HELLO | LIST | SEARCH <name> | INVITE <name> | CHECK <ticket> | AWAY [text] | BACK | LOGOUT | HELP";
+
+/// The word that starts a listed user's away text, after the contact.
+const AWAY_WORD: &str = "AWAY";
 
 /// Why the registry ends a connection on its own: the `BYE <REASON>` line,
 /// always the last one on that connection.
@@ -64,12 +70,20 @@ pub struct Contact {
     pub ip: IpAddr,
     pub port: u16,
     pub key: Option<KeyWord>,
+    /// The user's away text while away (empty when away without a word),
+    /// `None` while here.
+    pub away: Option<String>,
 }
 
 impl fmt::Display for Contact {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {} {}", self.name, self.ip, self.port)?;
-        write_key(f, self.key.as_ref())
+        write_key(f, self.key.as_ref())?;
+        match self.away.as_deref() {
+            None => Ok(()),
+            Some("") => write!(f, " {AWAY_WORD}"),
+            Some(text) => write!(f, " {AWAY_WORD} {text}"),
+        }
     }
 }
 
@@ -118,6 +132,10 @@ pub enum Request {
     Check {
         ticket: String,
     },
+    /// `AWAY [text]`: the user is away, with a short text or none.
+    Away(String),
+    /// `BACK`: the user is here again.
+    Back,
     Logout,
     Help,
 }
@@ -148,6 +166,9 @@ impl fmt::Display for Request {
             Request::Search { name } => write!(f, "SEARCH {name}"),
             Request::Invite { name } => write!(f, "INVITE {name}"),
             Request::Check { ticket } => write!(f, "CHECK {ticket}"),
+            Request::Away(text) if text.is_empty() => f.write_str("AWAY"),
+            Request::Away(text) => write!(f, "AWAY {text}"),
+            Request::Back => f.write_str("BACK"),
             Request::Logout => f.write_str("LOGOUT"),
             Request::Help => f.write_str("HELP"),
         }
@@ -164,6 +185,8 @@ const USAGE: &[(&str, &str)] = &[
     ("SEARCH", "SEARCH <name>"),
     ("INVITE", "INVITE <name>"),
     ("CHECK", "CHECK <ticket>"),
+    ("AWAY", "AWAY [text]"),
+    ("BACK", "BACK"),
     ("LOGOUT", "LOGOUT"),
     ("HELP", "HELP"),
 ];
@@ -189,11 +212,17 @@ impl FromStr for Request {
     fn from_str(line: &str) -> Result<Self, ParseError> {
         let (keyword, args) = words(line);
         let upper = keyword.to_ascii_uppercase();
+        if upper == "AWAY" {
+            // The rest of the line is the text, spaces and all.
+            let text = split_word(line).1;
+            check_away(text)?;
+            return Ok(Request::Away(text.to_string()));
+        }
         let arity = match upper.as_str() {
             "REGISTER" => 2..=2,
             "JOIN" => 3..=4,
             "NAME" | "SEARCH" | "INVITE" | "CHECK" => 1..=1,
-            "HELLO" | "LIST" | "LOGOUT" | "HELP" => 0..=0,
+            "HELLO" | "LIST" | "BACK" | "LOGOUT" | "HELP" => 0..=0,
             _ => return Err(unknown(keyword)),
         };
         if !arity.contains(&args.len()) {
@@ -230,6 +259,7 @@ impl Request {
             }
             "HELLO" => Request::Hello,
             "LIST" => Request::List,
+            "BACK" => Request::Back,
             "LOGOUT" => Request::Logout,
             _ => Request::Help,
         })
@@ -283,6 +313,10 @@ pub enum Reply {
         invitee: String,
         leader_key: Option<KeyWord>,
     },
+    /// `OK AWAY [text]`: the answer to `AWAY`.
+    Away(String),
+    /// `OK BACK`: the answer to `BACK`.
+    Back,
     /// `OK BYE`: the answer to `LOGOUT`.
     LoggedOut,
     /// `OK HELP <text>`
@@ -379,6 +413,9 @@ impl fmt::Display for Reply {
                 write!(f, "OK TICKET {leader} {invitee}")?;
                 write_key(f, leader_key.as_ref())
             }
+            Reply::Away(text) if text.is_empty() => f.write_str("OK AWAY"),
+            Reply::Away(text) => write!(f, "OK AWAY {text}"),
+            Reply::Back => f.write_str("OK BACK"),
             Reply::LoggedOut => f.write_str("OK BYE"),
             Reply::Help(text) => write!(f, "OK HELP {text}"),
             Reply::Err(code, text) => write!(f, "ERR {code} {text}"),
@@ -387,19 +424,42 @@ impl fmt::Display for Reply {
     }
 }
 
-fn parse_contact(args: &[&str]) -> Result<Contact, ParseError> {
-    match args {
+/// `<name> <ip> <port> [key] [AWAY [text]]`.
+fn parse_contact(rest: &str) -> Result<Contact, ParseError> {
+    let (head, away) = split_away(rest)?;
+    let args = all_words(head);
+    match args.as_slice() {
         [name, ip, port] | [name, ip, port, _] => Ok(Contact {
             name: parse_name(name)?,
             ip: parse_ip(ip)?,
             port: parse_port(port)?,
             key: parse_key(args.get(3))?,
+            away,
         }),
         _ => Err(ParseError::new(
             ErrorCode::BadArgs,
             "expected <name> <ip> <port> [key]",
         )),
     }
+}
+
+/// Splits a contact at its `AWAY` word, which may stand only after the
+/// port or the key (a user may be called AWAY), into the words before it
+/// and the away text after it, checked.
+fn split_away(rest: &str) -> Result<(&str, Option<String>), ParseError> {
+    let mut tail = rest;
+    for at in 0..5 {
+        let (word, after) = split_word(tail);
+        if word.is_empty() {
+            break;
+        }
+        if at >= 3 && word == AWAY_WORD {
+            check_away(after)?;
+            return Ok((&rest[..rest.len() - tail.len()], Some(after.to_string())));
+        }
+        tail = after;
+    }
+    Ok((rest, None))
 }
 
 fn bad_reply(line: &str) -> ParseError {
@@ -413,7 +473,7 @@ impl FromStr for Reply {
         let args = all_words(rest);
         match keyword.to_ascii_uppercase().as_str() {
             "OK" => Reply::parse_ok(rest).unwrap_or_else(|| Err(bad_reply(line))),
-            "USER" => Ok(Reply::Row(parse_contact(&args)?)),
+            "USER" => Ok(Reply::Row(parse_contact(rest)?)),
             "BYE" => match args.as_slice() {
                 [reason] => Ok(Reply::Bye(reason.parse()?)),
                 _ => Err(bad_reply(line)),
@@ -437,10 +497,12 @@ impl Reply {
             match (what.to_ascii_uppercase().as_str(), args.as_slice()) {
                 ("NAME_FREE", [name]) => parse_name(name).map(Reply::NameFree),
                 ("REGISTERED", [name]) => parse_name(name).map(Reply::Registered),
-                ("JOINED", args) => parse_contact(args).map(Reply::Joined),
+                ("JOINED", _) => parse_contact(rest).map(Reply::Joined),
                 ("HELLO", []) => Ok(Reply::Hello),
                 ("LIST", [n]) => Ok(Reply::List(n.parse().ok()?)),
-                ("USER", args) => parse_contact(args).map(Reply::Found),
+                ("USER", _) => parse_contact(rest).map(Reply::Found),
+                ("AWAY", _) => check_away(rest).map(|()| Reply::Away(rest.to_string())),
+                ("BACK", []) => Ok(Reply::Back),
                 ("BYE", []) => Ok(Reply::LoggedOut),
                 ("TICKET", [ticket]) => {
                     check_ticket(ticket).map(|()| Reply::Ticket(ticket.to_string()))
@@ -914,6 +976,7 @@ mod tests {
             },
         );
         let keyed = |name: &str, ip: &str, port| Contact {
+            away: None,
             key: Some(key.clone()),
             ..contact(name, ip, port)
         };
@@ -966,6 +1029,61 @@ mod tests {
             key: Some(key),
         };
         assert_eq!(join.redacted(), format!("JOIN alice **** 5000 {word}"));
+    }
+
+    /// `AWAY [text]` and `BACK` at the registry, and a listed user's away
+    /// text after everything else on its `USER` line, which a line without
+    /// it still reads as before.
+    #[test]
+    fn away_rides_last() {
+        check("AWAY out to  lunch", Request::Away("out to  lunch".into()));
+        check("AWAY", Request::Away(String::new()));
+        check("BACK", Request::Back);
+        check_loose("away   lunch", Request::Away("lunch".into()), "AWAY lunch");
+        check_loose("AWAY   ", Request::Away(String::new()), "AWAY");
+        check_err::<Request>("BACK now", "ERR BAD_ARGS usage: BACK");
+        check_err::<Request>(
+            &format!("AWAY {}", "x".repeat(MAX_AWAY + 1)),
+            "ERR TEXT_TOO_LONG an away text is at most 120 bytes",
+        );
+        check_err::<Request>(
+            "AWAY a\u{1b}[2J",
+            "ERR BAD_TEXT message text must not hold control or bidi characters (U+001B)",
+        );
+        check("OK AWAY lunch", Reply::Away("lunch".into()));
+        check("OK AWAY", Reply::Away(String::new()));
+        check("OK BACK", Reply::Back);
+        let away = |text: &str| Contact {
+            away: Some(text.into()),
+            ..contact("erin", "10.0.0.5", 6000)
+        };
+        check(
+            "USER erin 10.0.0.5 6000 AWAY lunch",
+            Reply::Row(away("lunch")),
+        );
+        check("USER erin 10.0.0.5 6000 AWAY", Reply::Row(away("")));
+        check(
+            "OK USER erin 10.0.0.5 6000 AWAY at  the dentist",
+            Reply::Found(away("at  the dentist")),
+        );
+        let word = crate::wire::key::tests::key_word('A', 'z');
+        let keyed = Contact {
+            key: Some(word.parse().unwrap()),
+            ..away("lunch")
+        };
+        check(
+            &format!("USER erin 10.0.0.5 6000 {word} AWAY lunch"),
+            Reply::Row(keyed),
+        );
+        // A user called AWAY is a name, not an away text.
+        check(
+            "USER AWAY 10.0.0.5 6000",
+            Reply::Row(contact("AWAY", "10.0.0.5", 6000)),
+        );
+        check_err::<Reply>(
+            "USER erin 10.0.0.5 6000 AWAY a\u{7}",
+            "ERR BAD_TEXT message text must not hold control or bidi characters (U+0007)",
+        );
     }
 
     #[test]

@@ -622,6 +622,20 @@ fn scripts() -> Vec<Script> {
                     "Public key: KEY",
                 ],
             ),
+            (
+                Server,
+                "USER erin 127.0.0.1 6005 KEY AWAY out to  lunch",
+                &["User: erin", "Public key: KEY", "Away: out to  lunch"],
+            ),
+            (
+                Server,
+                "USER dave 127.0.0.1 6004 AWAY",
+                &["User: dave", "Port: 6004", "Away: (no text)"],
+            ),
+            (Client, "AWAY brb", &["Command: AWAY", "Away: brb"]),
+            (Server, "OK AWAY brb", &["Reply: AWAY", "Away: brb"]),
+            (Client, "BACK", &["Command: BACK"]),
+            (Server, "OK BACK", &["Reply: BACK"]),
             (Client, "CHECK 0a1b2c", &["Ticket: 0a1b2c"]),
             (
                 Server,
@@ -699,6 +713,22 @@ fn scripts() -> Vec<Script> {
                 &["From: carol", "Text: just us"],
             ),
             (Server, "INVITE carol", &["User: carol"]),
+            (Server, "AWAY lunch", &["Command: AWAY", "Away: lunch"]),
+            (
+                Server,
+                "BACK",
+                &["[Direction: member to leader]", "Command: BACK"],
+            ),
+            (
+                Client,
+                "AWAY bob lunch  break",
+                &["User: bob", "Away: lunch  break"],
+            ),
+            (
+                Client,
+                "BACK bob",
+                &["[Direction: leader to member]", "User: bob"],
+            ),
             (
                 Client,
                 "INVITATION carol SENT bob",

@@ -6,6 +6,7 @@
 #![allow(unreachable_pub)]
 
 #[cfg(target_os = "linux")]
+mod away;
 mod bounds;
 mod client;
 #[cfg(target_os = "linux")]

@@ -244,12 +244,34 @@ fn key() -> impl Strategy<Value = Option<KeyWord>> {
 }
 
 fn contact() -> impl Strategy<Value = Contact> {
-    (name(), ip(), port(), key()).prop_map(|(name, ip, port, key)| Contact {
-        name,
-        ip,
-        port,
-        key,
-    })
+    (
+        name(),
+        ip(),
+        port(),
+        key(),
+        proptest::option::of(away_text()),
+    )
+        .prop_map(|(name, ip, port, key, away)| Contact {
+            name,
+            ip,
+            port,
+            key,
+            away,
+        })
+}
+
+/// An away text that `wire::check_away` accepts: none, or a short text.
+fn away_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        text().prop_map(|text| {
+            let mut end = text.len().min(wire::MAX_AWAY);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text[..end].to_string()
+        })
+    ]
 }
 
 const ERROR_CODES: &[ErrorCode] = &[
@@ -299,6 +321,8 @@ fn request() -> impl Strategy<Value = Request> {
         name().prop_map(|name| Request::Search { name }),
         name().prop_map(|name| Request::Invite { name }),
         ticket().prop_map(|ticket| Request::Check { ticket }),
+        away_text().prop_map(Request::Away),
+        Just(Request::Back),
         Just(Request::Logout),
         Just(Request::Help),
     ]
@@ -319,6 +343,8 @@ fn reply() -> impl Strategy<Value = Reply> {
             leader_key
         }),
         Just(Reply::LoggedOut),
+        away_text().prop_map(Reply::Away),
+        Just(Reply::Back),
         free_text().prop_map(Reply::Help),
         (error_code(), free_text()).prop_map(|(code, text)| Reply::Err(code, text)),
         proptest::sample::select(
@@ -371,6 +397,8 @@ fn to_member() -> impl Strategy<Value = ToMember> {
         (name(), invite_status()).prop_map(|(name, status)| ToMember::Invitation { name, status }),
         proptest::option::of(reason())
             .prop_map(|reason| ToMember::Closed(CloseReason::Kicked(reason))),
+        (name(), away_text()).prop_map(|(name, text)| ToMember::Away { name, text }),
+        name().prop_map(ToMember::Back),
     ]
 }
 
@@ -408,6 +436,8 @@ fn to_leader() -> impl Strategy<Value = ToLeader> {
         Just(ToLeader::Hello),
         name().prop_map(ToLeader::Invite),
         (name(), text()).prop_map(|(to, text)| ToLeader::Private { to, text }),
+        away_text().prop_map(ToLeader::Away),
+        Just(ToLeader::Back),
     ]
 }
 

@@ -607,3 +607,62 @@ fn database_file() {
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     }
 }
+
+/// `AWAY [text]` marks the user away for whoever lists or searches, after
+/// everything else on its `USER` line; `BACK` and a logout clear it; a
+/// text too long or with control characters is refused with a clear
+/// `ERR`; nobody sets it before `JOIN`.
+#[test]
+fn away_is_seen_in_list_and_search_until_back_or_logout() {
+    let server = TestServer::start();
+    let mut stranger = server.client();
+    check(
+        &mut stranger,
+        "AWAY lunch",
+        "ERR NOT_JOINED JOIN first: JOIN <name> <password> <port>",
+    );
+    let mut erin = register_and_join(server.addr(), "erin", 7005);
+    let mut carol = register_and_join(server.addr(), "carol", 7003);
+    check(&mut erin, "AWAY out to  lunch", "OK AWAY out to  lunch");
+    check_list(
+        &mut carol,
+        &[
+            "USER carol 127.0.0.1 7003",
+            "USER erin 127.0.0.1 7005 AWAY out to  lunch",
+        ],
+    );
+    check(
+        &mut carol,
+        "SEARCH erin",
+        "OK USER erin 127.0.0.1 7005 AWAY out to  lunch",
+    );
+    check(
+        &mut erin,
+        &format!("AWAY {}", "x".repeat(121)),
+        "ERR TEXT_TOO_LONG an away text is at most 120 bytes",
+    );
+    check(
+        &mut erin,
+        "AWAY a\u{1b}[2J",
+        "ERR BAD_TEXT message text must not hold control or bidi characters (U+001B)",
+    );
+    // Refused texts change nothing.
+    check(
+        &mut carol,
+        "SEARCH erin",
+        "OK USER erin 127.0.0.1 7005 AWAY out to  lunch",
+    );
+    check(&mut erin, "AWAY", "OK AWAY");
+    // `check` takes a reply that goes on after the expected words: these
+    // must be the whole line.
+    assert_eq!(carol.ask("SEARCH erin"), "OK USER erin 127.0.0.1 7005 AWAY");
+    check(&mut erin, "BACK", "OK BACK");
+    assert_eq!(carol.ask("SEARCH erin"), "OK USER erin 127.0.0.1 7005");
+    check(&mut erin, "AWAY brb", "OK AWAY brb");
+    check(&mut erin, "LOGOUT", "OK BYE");
+    erin.expect_eof();
+    // A new session starts here.
+    let mut again = server.client();
+    join(&mut again, "erin", 7006);
+    assert_eq!(carol.ask("SEARCH erin"), "OK USER erin 127.0.0.1 7006");
+}

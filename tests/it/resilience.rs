@@ -16,7 +16,7 @@ use crate::support::{
 /// A peer with fast heartbeats and reconnects, so that failures show up
 /// within seconds. The lobby timeout is many heartbeats long, so that a
 /// loaded machine's pauses never pass for a lost leader.
-fn quick_config(registry: SocketAddr, logs: &Path) -> PeerConfig {
+pub fn quick_config(registry: SocketAddr, logs: &Path) -> PeerConfig {
     let mut config = peer_config(registry, logs);
     config.hello_interval = Duration::from_millis(50);
     config.retry_min = Duration::from_millis(20);

@@ -107,6 +107,7 @@ impl LobbyState {
             last_heard: self.now.at,
             last_sent: self.now.at,
             asks: Asks::default(),
+            away_changes: Asks::default(),
             leaving: false,
         };
         self.members.insert(id, member);
@@ -124,6 +125,9 @@ impl LobbyState {
         arrival: Arrival,
     ) {
         self.send_to(id, ToMember::Members(self.names()));
+        for line in self.away_lines(&name) {
+            self.send_to(id, line);
+        }
         if self.config.succession.is_some() {
             // A member whose old connection the lobby still held never
             // left, as far as the others know.

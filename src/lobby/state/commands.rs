@@ -38,6 +38,8 @@ impl LobbyState {
                 self.member_private(id, name, &to, PrivateText::File(line));
             }
             Ok(ToLeader::Invite(asked)) => self.invite_asked(id, name, asked),
+            Ok(ToLeader::Away(text)) => self.away_asked(id, name, Some(text)),
+            Ok(ToLeader::Back) => self.away_asked(id, name, None),
             // A heartbeat only shows the member is alive; arriving at all
             // is what counts.
             Ok(ToLeader::Hello) => {}
@@ -149,6 +151,21 @@ impl LobbyState {
                 self.refuse(id, refusal);
             }
         }
+    }
+
+    /// A member's `AWAY` or `BACK`, about itself only: the name is the
+    /// connection's, never the line's. Each is relayed to everyone, so they
+    /// are counted as invite requests are.
+    fn away_asked(&mut self, id: MemberId, name: String, away: Option<String>) {
+        let now = self.now.at;
+        let allowed = self
+            .members
+            .get_mut(&id)
+            .is_some_and(|m| m.away_changes.allow(now));
+        if !allowed {
+            return self.refuse(id, rules::too_many_away_changes());
+        }
+        self.set_away(Some(id), name, away);
     }
 
     /// Removes a member at the leader's word: `CLOSED KICKED` to it, and

@@ -83,6 +83,8 @@ pub(super) enum LobbyEvent {
     Say(String),
     /// `INVITATION <name> <status>` to everyone.
     Invitation { name: String, status: InviteStatus },
+    /// The leader is away with this text (`Some`, maybe empty), or back.
+    LeaderAway(Option<String>),
     /// `ERR` to one member, by name.
     Refuse {
         to: String,
@@ -180,6 +182,8 @@ struct Member {
     last_sent: Instant,
     /// The member's `INVITE` requests, counted against `rules::MAX_ASKS`.
     asks: Asks,
+    /// The member's `AWAY` and `BACK` lines, counted the same way.
+    away_changes: Asks,
     /// Set once its `Drop` is out: nothing more goes to it, and it is
     /// removed when the event is handled.
     leaving: bool,
@@ -197,6 +201,9 @@ pub(super) struct LobbyState {
     /// Seats of members whose connection broke, kept until they may no
     /// longer come back.
     away: Vec<(Instant, Seat)>,
+    /// Who is away, by name, with the text (maybe empty): the leader and
+    /// members in the lobby only, each set from its own connection.
+    away_notes: BTreeMap<String, String>,
     /// Set by a handover: the lobby ends without `CLOSED`.
     handed_over: bool,
     /// Members dropped by the event being handled, removed at its end.
@@ -222,6 +229,7 @@ impl LobbyState {
             history,
             roster: Roster::default(),
             away: Vec::new(),
+            away_notes: BTreeMap::new(),
             handed_over: false,
             doomed: Vec::new(),
             out: Vec::new(),
@@ -251,6 +259,10 @@ impl LobbyState {
             LobbyEvent::Say(text) => self.relay(None, self.config.leader.clone(), text),
             LobbyEvent::Invitation { name, status } => {
                 self.broadcast(ToMember::Invitation { name, status }, None);
+            }
+            LobbyEvent::LeaderAway(away) => {
+                let leader = self.config.leader.clone();
+                self.set_away(None, leader, away);
             }
             LobbyEvent::Refuse { to, code, text } => self.refuse_named(&to, code, text),
             LobbyEvent::Tick => self.tick(),
@@ -340,6 +352,7 @@ impl LobbyState {
                 ip: addr.ip(),
                 port: addr.port(),
                 key: None,
+                away: None,
             })
         });
         known.collect()
@@ -417,6 +430,7 @@ impl LobbyState {
                 self.broadcast(ToMember::Kicked { name, reason }, None);
             }
             let name = member.name;
+            self.away_notes.remove(&name);
             self.broadcast(ToMember::Left { name, reason }, None);
             self.notify(notice);
         }
@@ -443,6 +457,40 @@ impl LobbyState {
     /// A message said in the lobby: numbered, kept, relayed to everyone but
     /// its sender, and, in a lobby with succession, followed by `SEQ` for
     /// everyone, the sender included (its only sign of the number).
+    /// `name` (member `sender`, or the leader) is away or back: everyone
+    /// else hears it, and the leader's user interface if a member changed.
+    fn set_away(&mut self, sender: Option<MemberId>, name: String, away: Option<String>) {
+        let (line, notice) = match away {
+            Some(text) => {
+                self.away_notes.insert(name.clone(), text.clone());
+                let line = ToMember::Away {
+                    name: name.clone(),
+                    text: text.clone(),
+                };
+                (line, Notice::Away { name, text })
+            }
+            // Back without having been away changes nothing.
+            None if self.away_notes.remove(&name).is_none() => return,
+            None => (ToMember::Back(name.clone()), Notice::Back(name)),
+        };
+        self.broadcast(line, sender);
+        if sender.is_some() {
+            self.notify(notice);
+        }
+    }
+
+    /// What a newcomer `to` is told after `MEMBERS`: who is away.
+    fn away_lines(&self, to: &str) -> Vec<ToMember> {
+        self.away_notes
+            .iter()
+            .filter(|(name, _)| name.as_str() != to)
+            .map(|(name, text)| ToMember::Away {
+                name: name.clone(),
+                text: text.clone(),
+            })
+            .collect()
+    }
+
     fn relay(&mut self, sender: Option<MemberId>, from: String, text: String) {
         let seq = self.history.record(self.now.utc, &from, &text);
         self.broadcast(ToMember::Msg { from, text }, sender);

@@ -364,3 +364,92 @@ fn a_late_joiner_gets_the_last_messages() {
 
 mod liveness;
 mod succession;
+
+/// A member's `AWAY` and `BACK` are about itself: the name is its
+/// connection's. Everyone else hears them, the leader's screen too, and a
+/// newcomer learns who is away after `MEMBERS`; a member that leaves is
+/// no longer away.
+#[test]
+fn away_is_relayed_and_told_to_newcomers() {
+    let mut lobby = Lobby::new(config()).with(&["bob", "carol"]);
+    lobby.check(
+        1,
+        line(1, "AWAY lunch"),
+        &[
+            "all but 1< AWAY bob lunch",
+            r#"notice Away { name: "bob", text: "lunch" }"#,
+        ],
+    );
+    lobby.check(
+        1,
+        LobbyEvent::LeaderAway(Some(String::new())),
+        &["all< AWAY alice"],
+    );
+    lobby.check(
+        2,
+        admit(3, "dave"),
+        &[
+            "3< MEMBERS alice bob carol dave",
+            "3< AWAY alice",
+            "3< AWAY bob lunch",
+            "all but 3< JOINED dave",
+            r#"notice Joined("dave")"#,
+        ],
+    );
+    lobby.check(
+        3,
+        line(1, "BACK"),
+        &["all but 1< BACK bob", r#"notice Back("bob")"#],
+    );
+    // Back without being away changes nothing and tells nobody.
+    lobby.check(3, line(2, "BACK"), &[]);
+    lobby.check(3, LobbyEvent::LeaderAway(None), &["all< BACK alice"]);
+    lobby.check(
+        4,
+        line(2, "AWAY gone fishing"),
+        &[
+            "all but 2< AWAY carol gone fishing",
+            r#"notice Away { name: "carol", text: "gone fishing" }"#,
+        ],
+    );
+    lobby.given(5, line(2, "LEAVE"));
+    lobby.check(
+        6,
+        admit(4, "erin"),
+        &[
+            "4< MEMBERS alice bob dave erin",
+            "all but 4< JOINED erin",
+            r#"notice Joined("erin")"#,
+        ],
+    );
+}
+
+/// Each `AWAY` or `BACK` goes to everyone, so a member has as many per
+/// window as invite requests; bad text is refused as any line is.
+#[test]
+fn away_changes_are_bounded() {
+    let mut lobby = Lobby::new(config()).with(&["bob"]);
+    for n in 0..MAX_ASKS {
+        let line_ = if n % 2 == 0 { "AWAY x" } else { "BACK" };
+        lobby.given(1, line(1, line_));
+    }
+    lobby.check(
+        2,
+        line(1, "AWAY again"),
+        &["1< ERR TOO_MANY_ATTEMPTS at most 5 away changes a member per 60 seconds"],
+    );
+    let later = ASK_WINDOW.as_secs() + 2;
+    lobby.check(
+        later,
+        line(1, "AWAY again"),
+        &[
+            "all but 1< AWAY bob again",
+            r#"notice Away { name: "bob", text: "again" }"#,
+        ],
+    );
+    lobby.check(
+        later,
+        line(1, &format!("AWAY {}", "x".repeat(121))),
+        &["1< ERR TEXT_TOO_LONG an away text is at most 120 bytes"],
+    );
+}

@@ -47,6 +47,7 @@ fn contact(name: &str, last: u8) -> Contact {
         ip: [10, 0, 0, last].into(),
         port: 7000 + u16::from(last),
         key: None,
+        away: None,
     }
 }
 
@@ -440,7 +441,7 @@ fn lines_typed_while_the_registry_answers_are_kept_in_order() {
             "bob                               10.0.0.2                                 7002",
             "2 users online.",
             MENU_PROMPT,
-            "Please type 1, 2 or 3 (or /contacts, /remove <name>, /quit).",
+            "Please type 1, 2 or 3 (or /contacts, /remove <name>, /away [text], /back, /quit).",
             MENU_PROMPT,
         ],
     );

@@ -135,6 +135,21 @@ impl Connection {
                 |reply| RegistryEvent::Check { id, ticket, reply },
                 Reply::from,
             ),
+            Request::Away(text) => {
+                let away = Some(text.clone());
+                self.ask_hub(
+                    |reply| RegistryEvent::Away { id, away, reply },
+                    |()| Reply::Away(text),
+                )
+            }
+            Request::Back => self.ask_hub(
+                |reply| RegistryEvent::Away {
+                    id,
+                    away: None,
+                    reply,
+                },
+                |()| Reply::Back,
+            ),
             Request::Logout => return Answer::Last(self.logout()),
             Request::Help => Reply::Help(HELP_TEXT.into()),
         })

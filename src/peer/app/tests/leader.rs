@@ -401,3 +401,39 @@ fn the_conversation_list_is_shown_and_edited_at_the_menu() {
         ],
     );
 }
+
+/// A leader's `/away` goes to its hub, which tells the members, and to the
+/// registry; members' away notices are shown, logged and kept for `/who`.
+#[test]
+fn a_leader_away_goes_to_its_hub_and_members_away_show_in_who() {
+    let mut app = leading();
+    check(
+        &mut app,
+        vec![
+            line("/away tea"),
+            Incoming::Notice(Notice::Away {
+                name: "carol".into(),
+                text: "lunch".into(),
+            }),
+            line("/who"),
+            members(MembersFor::Show, &["bob", "carol"]),
+            Incoming::Notice(Notice::Back("carol".into())),
+            line("/back"),
+        ],
+        &[
+            "notice: You are marked away: tea.",
+            "registry: Away(Some(\"tea\"))",
+            "lobby 1: Away(Some(\"tea\"))",
+            "log 1: * carol is away: lunch",
+            "notice: carol is away: lunch",
+            "lobby 1: Members(Show)",
+            "Members: bob (away: tea), carol (away: lunch)",
+            "notice: Still asking: carol (30 seconds left).",
+            "log 1: * carol is back",
+            "notice: carol is back",
+            "notice: You are back.",
+            "registry: Away(None)",
+            "lobby 1: Away(None)",
+        ],
+    );
+}

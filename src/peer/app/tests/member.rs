@@ -244,7 +244,7 @@ fn verify_asks_the_driver_at_the_menu_and_in_a_lobby() {
             "verify: alice",
             "Usage: /verify <name>.",
             "Usage: /verify <name>.",
-            "Please type 1, 2 or 3 (or /contacts, /remove <name>, /quit).",
+            "Please type 1, 2 or 3 (or /contacts, /remove <name>, /away [text], /back, /quit).",
             MENU_PROMPT,
         ],
     );
@@ -419,5 +419,70 @@ fn a_message_that_names_the_user_is_a_mention() {
     assert!(
         matches!(&effects[1], Effect::Show(ScreenLine::Chat { .. })),
         "{effects:?}"
+    );
+}
+
+/// `/away` at the menu tells the registry; once admitted, the member tells
+/// its leader itself, hears who else is away, shows it in `/who`, and
+/// `/away` alone while away is back, to the leader and the registry.
+#[test]
+fn a_member_away_tells_the_registry_and_its_leader() {
+    let mut app = joined();
+    check(
+        &mut app,
+        vec![line("/away lunch")],
+        &[
+            "notice: You are marked away: lunch.",
+            "registry: Away(Some(\"lunch\"))",
+            MENU_PROMPT,
+        ],
+    );
+    assert_eq!(app.away(), Some("lunch"));
+    let _ = app.handle(request(1, "alice", Some("T1")), now());
+    let _ = app.handle(checked(1, "alice", "bob"), now());
+    let _ = app.handle(line("ok"), now());
+    let _ = app.handle(linked(1), now());
+    let members = format!("notice: You are in alice's lobby with: alice, bob, carol. {LOBBY_HINT}");
+    check(
+        &mut app,
+        vec![
+            from_leader(ToMember::Members(vec![
+                "alice".into(),
+                "bob".into(),
+                "carol".into(),
+            ])),
+            from_leader(ToMember::Away {
+                name: "carol".into(),
+                text: "on the phone".into(),
+            }),
+            line("/who"),
+            from_leader(ToMember::Back("carol".into())),
+            // Back from someone not away is no news.
+            from_leader(ToMember::Back("alice".into())),
+            line("/away"),
+            line("/who"),
+        ],
+        &[
+            "open log 1: bob in alice's",
+            "log 1: * joined the lobby of alice",
+            "log 1: * members: alice bob carol",
+            &members,
+            "to leader 1: AWAY lunch",
+            "log 1: * carol is away: on the phone",
+            "notice: carol is away: on the phone",
+            "Members: alice, bob (away: lunch), carol (away: on the phone)",
+            "log 1: * carol is back",
+            "notice: carol is back",
+            "notice: You are back.",
+            "registry: Away(None)",
+            "to leader 1: BACK",
+            "Members: alice, bob, carol",
+        ],
+    );
+    assert_eq!(app.away(), None);
+    check(
+        &mut app,
+        vec![line(&format!("/away {}", "x".repeat(121)))],
+        &["Not marked away: an away text is at most 120 bytes."],
     );
 }

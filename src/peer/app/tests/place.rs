@@ -22,10 +22,11 @@ fn a_menu_has_the_plain_prompt_and_away_says_so() {
     check_prompt(&mut app, line("2"), "> ");
     let mut app = joined();
     assert_eq!(app.prompt_text(), "> ");
-    app.place.set_away(true);
-    assert_eq!(app.prompt_text(), "(away) > ");
-    app.place.set_away(false);
-    assert_eq!(app.prompt_text(), "> ");
+    // The user's own /away and /back set it.
+    check_prompt(&mut app, line("/away lunch"), "(away) > ");
+    check_prompt(&mut app, line("/back"), "> ");
+    check_prompt(&mut app, line("/away"), "(away) > ");
+    check_prompt(&mut app, line("/away"), "> ");
 }
 
 #[test]
