@@ -35,6 +35,9 @@ pub(super) struct App {
     pub(super) out: Effects,
     /// Ask a new password twice (it is typed without echo).
     pub(super) confirm_password: bool,
+    /// The next line is to be read afresh (`Want::Afresh`): what was
+    /// typed before its question may be a password.
+    pub(super) afresh: bool,
     /// Ask before `/end` ends a lobby for everyone: a person at a
     /// terminal is asked, a script is not.
     pub(super) confirm_end: bool,
@@ -67,6 +70,9 @@ pub(super) struct App {
     /// The user's away text while away (empty: none), `None` while here
     /// (`away.rs`).
     pub(super) away: Option<String>,
+    /// A lobby was told we are away, and has not been told we are back
+    /// since an admission: the next admission says `BACK` if we are.
+    pub(super) away_told: bool,
 }
 
 impl App {
@@ -78,6 +84,7 @@ impl App {
             chat_port,
             out: Effects::default(),
             confirm_password,
+            afresh: false,
             confirm_end: false,
             me: None,
             contacts: Vec::new(),
@@ -94,6 +101,7 @@ impl App {
             missed: Missed::default(),
             place: Place::default(),
             away: None,
+            away_told: false,
         }
     }
 
@@ -183,6 +191,7 @@ impl App {
     pub(super) fn want(&self) -> Option<Want> {
         Some(match self.stage {
             Stage::Waiting(Wait::NameFree(_)) => return None,
+            Stage::Name(_) if self.afresh => Want::Afresh,
             Stage::Password(..) | Stage::Repeat { .. } if self.pending.is_none() => Want::Secret,
             Stage::Leading(_) | Stage::Member(_) if self.pending.is_none() => Want::Chat,
             _ => Want::Line,
@@ -251,6 +260,7 @@ impl App {
     }
 
     pub(super) fn on_line(&mut self, line: &str) -> Flow {
+        self.afresh = false;
         let line = line.trim_end_matches(['\r', '\n']);
         if line.trim() == "/quit" {
             return Flow::Quit;

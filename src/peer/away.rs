@@ -64,12 +64,24 @@ impl App {
     /// Tells the lobby in the current stage that we are away, if we are:
     /// when a leader admits us (a new one, after a rejoin, too), since a
     /// lobby's leader takes our name from our connection, never from us.
+    /// Back, after having told a lobby we were away, we say so again: a
+    /// `/back` typed while the connection was down never reached the
+    /// leader, and a new leader learned our `AWAY` as a member; a leader
+    /// that did not think us away takes `BACK` as nothing.
     pub(super) fn tell_lobby_away(&mut self) {
-        let Some(text) = self.away.clone() else {
+        let Stage::Member(membership) = &self.stage else {
             return;
         };
-        if let Stage::Member(membership) = &self.stage {
-            membership.send(&self.out, away_line(Some(text)));
+        match self.away.clone() {
+            Some(text) => {
+                membership.send(&self.out, away_line(Some(text)));
+                self.away_told = true;
+            }
+            None if self.away_told => {
+                membership.send(&self.out, away_line(None));
+                self.away_told = false;
+            }
+            None => {}
         }
     }
 

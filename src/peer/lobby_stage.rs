@@ -67,6 +67,7 @@ impl App {
             LobbyInput::Private { to, text } => self.member_private(&mut membership, to, text),
             LobbyInput::Away(change) => {
                 if let Some(away) = self.change_away(change) {
+                    self.away_told |= away.is_some();
                     membership.send(&self.out, super::away::away_line(away));
                 }
             }

@@ -248,7 +248,9 @@ impl App {
     /// the password, and `REGISTER` has the final word.
     ///
     /// At a terminal the keyboard was not read meanwhile, so the name is
-    /// asked again. A script has written its password already: it goes
+    /// asked again, afresh: a password typed ahead meanwhile (unseen, as
+    /// a terminal does not echo what is typed between reads) is dropped
+    /// unread, never taken for the name (`Want::Afresh`). A script has written its password already: it goes
     /// back to the first menu, as after a refused `REGISTER`, which shows
     /// none of the lines it gets, so the password is never taken for a
     /// name, sent as one or shown.
@@ -263,6 +265,7 @@ impl App {
             Err(Refused::Err(ErrorCode::NameTaken, _)) => {
                 self.say(format!("The name {name} is taken; please pick another."));
                 if self.confirm_password {
+                    self.afresh = true;
                     Stage::Name(Purpose::Register)
                 } else {
                     Stage::Welcome

@@ -157,8 +157,14 @@ impl JoinThrottle {
     }
 }
 
+/// How many addresses a `RegistrationThrottle` counts at once (at most
+/// `max` instants each); a new one past this waits until some are swept.
+/// A class, or a whole school, is far fewer.
+const MAX_SITES: usize = 4096;
+
 /// REGISTERs per address: at most `max` in any `window`, since each one
-/// costs a hash and makes an account.
+/// costs a hash and makes an account. (`NAME` checks are counted in one of
+/// their own.)
 #[derive(Debug)]
 pub(crate) struct RegistrationThrottle {
     limit: RegistrationLimit,
@@ -177,7 +183,16 @@ impl RegistrationThrottle {
     /// seconds are left until one may.
     pub(crate) fn attempt(&mut self, ip: IpAddr, now: Instant) -> Result<(), u64> {
         let window = self.limit.window;
-        let recent = self.recent.entry(Site::of(ip)).or_default();
+        let site = Site::of(ip);
+        // Addresses are counted one by one, but not without end: one host
+        // with a large IPv6 prefix has many /64s to come from.
+        if !self.recent.contains_key(&site) && self.recent.len() >= MAX_SITES {
+            self.sweep(now);
+            if self.recent.len() >= MAX_SITES {
+                return Err(window.as_secs_f64().ceil() as u64);
+            }
+        }
+        let recent = self.recent.entry(site).or_default();
         while recent
             .front()
             .is_some_and(|at| now.duration_since(*at) >= window)
@@ -433,6 +448,27 @@ mod tests {
             (20, "2001:db8::3", Ok(())),
             (20, "2001:db8::4", Err(10)),
         ]);
+    }
+
+    #[test]
+    fn registrations_count_a_bounded_number_of_addresses() {
+        let start = Instant::now();
+        let mut throttle = RegistrationThrottle::new(REGISTRATIONS);
+        // Each /64 of a large IPv6 prefix is an address of its own.
+        let site = |n: usize| format!("2001:db8:{:x}:{:x}::1", n >> 16, n & 0xffff);
+        for n in 0..MAX_SITES {
+            let ip = site(n).parse().unwrap();
+            assert_eq!(throttle.attempt(ip, at(start, 0)), Ok(()));
+        }
+        let one_more: IpAddr = site(MAX_SITES).parse().unwrap();
+        assert_eq!(throttle.attempt(one_more, at(start, 1)), Err(10));
+        // Those already counted go on; once the window has passed, the
+        // old ones are swept to make room.
+        let first = site(0).parse().unwrap();
+        assert_eq!(throttle.attempt(first, at(start, 1)), Ok(()));
+        assert_eq!(throttle.recent.len(), MAX_SITES);
+        assert_eq!(throttle.attempt(one_more, at(start, 10)), Ok(()));
+        assert_eq!(throttle.recent.len(), 2);
     }
 
     #[test]

@@ -297,7 +297,7 @@ impl LineEditor {
                     Ok(line) => Input::Line(line),
                     Err(_) => Input::Eof,
                 },
-                Want::Line => self.read_line(),
+                Want::Line | Want::Afresh => self.read_line(),
                 Want::Chat => {
                     let line = self.read_line();
                     if let Input::Line(text) = &line

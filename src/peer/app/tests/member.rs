@@ -480,6 +480,26 @@ fn a_member_away_tells_the_registry_and_its_leader() {
         ],
     );
     assert_eq!(app.away(), None);
+    // Admitted again (a rejoin, a new leader): having told this lobby it
+    // was away, the member says it is back, in case its /back was lost;
+    // once only.
+    let again = || {
+        from_leader(ToMember::Members(vec![
+            "alice".into(),
+            "bob".into(),
+            "carol".into(),
+        ]))
+    };
+    let sent = |app: &mut App, input| {
+        let (_, effects) = app.handle(input, now());
+        effects
+            .iter()
+            .map(describe)
+            .filter(|line| line.starts_with("to leader"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sent(&mut app, again()), ["to leader 1: BACK"]);
+    assert!(sent(&mut app, again()).is_empty());
     check(
         &mut app,
         vec![line(&format!("/away {}", "x".repeat(121)))],
