@@ -438,11 +438,6 @@ fn wait(
         recv(console.input) -> input => match input {
             Ok(Input::Line(line)) => core(Incoming::Line(line)),
             Ok(Input::Stale(line)) => core(Incoming::Stale(line)),
-            // Asked since the line's Enter, drawn or not: not its answer.
-            Ok(Input::Typed { line, seen }) if seen < driver.screen.asked() => {
-                core(Incoming::Stale(line))
-            }
-            Ok(Input::Typed { line, .. }) => core(Incoming::Line(line)),
             Ok(Input::Eof | Input::Interrupt) | Err(_) => Woken::End,
         },
         recv(events_rx) -> event => event.map_or(Woken::Nothing, Woken::Heard),

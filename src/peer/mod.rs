@@ -77,7 +77,6 @@ use tls::PeerTls;
 pub use crate::files::{FileConfig, default_download_dir};
 pub use names::{COMMANDS, LobbyNames, complete};
 pub use place::{PLAIN_PROMPT, PromptText};
-pub use screen::QuestionsShown;
 
 /// The prompts, word for word as the design has them.
 pub const WELCOME_PROMPT: &str = "Please, press '1' for registration, '2' for join:";
@@ -246,14 +245,6 @@ pub enum Input {
     /// (a `ScreenLine::Prompt`) was shown: it was meant for something
     /// else, so it is shown back and never taken as an answer.
     Stale(String),
-    /// A line typed at a terminal, with how many questions were on its
-    /// screen when Enter was pressed (`QuestionsShown`): if the peer had
-    /// asked more by then, the line was not meant as their answer, and is
-    /// taken as `Stale`.
-    Typed {
-        line: String,
-        seen: u64,
-    },
     /// End of input: leave and exit.
     Eof,
     /// Ctrl-C: leave and exit.

@@ -11,8 +11,6 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::time::{Duration, Instant};
 
@@ -29,8 +27,6 @@ const FINISH_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub(super) struct Screen {
     tx: Sender<ScreenLine>,
-    /// How many questions (`ScreenLine::Prompt`) went to the screen.
-    asked: Cell<u64>,
     /// Lines that must be shown, waiting for room, oldest first.
     held: RefCell<VecDeque<ScreenLine>>,
     /// Lines dropped since the last summary.
@@ -41,7 +37,6 @@ impl Screen {
     pub(super) fn new(tx: Sender<ScreenLine>) -> Screen {
         Screen {
             tx,
-            asked: Cell::new(0),
             held: RefCell::new(VecDeque::new()),
             dropped: Cell::new(0),
         }
@@ -115,40 +110,10 @@ impl Screen {
         self.dropped.get() == 0 && self.held.borrow().is_empty()
     }
 
-    /// How many questions have gone to the screen so far.
-    pub(super) fn asked(&self) -> u64 {
-        self.asked.get()
-    }
-
     /// False if the line did not fit; a screen that is gone takes every
     /// line, as there is nobody left to show it to.
     fn send(&self, line: ScreenLine) -> bool {
-        let question = matches!(line, ScreenLine::Prompt(_));
-        let sent = !matches!(self.tx.try_send(line), Err(TrySendError::Full(_)));
-        if sent && question {
-            self.asked.set(self.asked.get() + 1);
-        }
-        sent
-    }
-}
-
-/// How many questions (`ScreenLine::Prompt`) a terminal has drawn: its
-/// printer counts each once it is on screen, and its reader notes the
-/// count when Enter is pressed (`Input::Typed`). The driver compares it
-/// with the questions it sent: a line ended before the latest question
-/// was drawn was typed for something else, however late the screen is.
-#[derive(Debug, Clone, Default)]
-pub struct QuestionsShown(Arc<AtomicU64>);
-
-impl QuestionsShown {
-    /// One more question is on screen.
-    pub fn one_more(&self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// How many questions are on screen now.
-    pub fn count(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
+        !matches!(self.tx.try_send(line), Err(TrySendError::Full(_)))
     }
 }
 
@@ -160,24 +125,6 @@ fn summary(dropped: u64) -> ScreenLine {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn questions_are_counted_as_they_reach_the_screen() {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let screen = Screen::new(tx);
-        screen.show(ScreenLine::Prompt("User name:".into()));
-        assert_eq!(screen.asked(), 1);
-        // Held while the screen is full: not asked yet.
-        screen.show(ScreenLine::Prompt("Password:".into()));
-        screen.say("not a question");
-        assert_eq!(screen.asked(), 1);
-        rx.recv().unwrap();
-        assert!(!screen.pump());
-        assert_eq!(screen.asked(), 2);
-        rx.recv().unwrap();
-        assert!(screen.pump());
-        assert_eq!(screen.asked(), 2);
-    }
 
     #[test]
     fn chat_lines_that_do_not_fit_become_one_summary() {

@@ -379,3 +379,56 @@ fn at_a_terminal_a_taken_name_is_told_before_the_password_and_asked_again() {
     carol.press(&format!("{PASSWORD}\r"));
     carol.sees_times("The registration process is successful. You can 'join'", 1);
 }
+
+#[test]
+fn a_password_typed_while_the_name_is_checked_is_never_shown_nor_taken_for_a_name() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    // A registry that holds its answer to NAME until the test says, as a
+    // slow one (or one whose packets someone delays) would.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (heard_tx, heard) = crossbeam_channel::bounded::<String>(4);
+    let (go_tx, go) = crossbeam_channel::bounded::<()>(1);
+    let registry = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        let mut lines = BufReader::new(stream).lines();
+        let mut next_name = || loop {
+            let line = lines.next()?.ok()?;
+            if line.starts_with("NAME ") {
+                return Some(line);
+            }
+        };
+        let first = next_name().unwrap();
+        heard_tx.send(first).unwrap();
+        go.recv().unwrap();
+        writeln!(
+            writer,
+            "ERR NAME_TAKEN the name victim is taken; pick another"
+        )
+        .unwrap();
+        let second = next_name().unwrap_or_default();
+        heard_tx.send(second).unwrap();
+        writeln!(writer, "OK NAME_FREE carol").unwrap();
+    });
+    let logs = temp_dir();
+    let mut peer = TerminalPeer::start(addr, logs.path(), &[]);
+    peer.answer(WELCOME_PROMPT, "1");
+    peer.answer("User name:", "victim");
+    let wait = std::time::Duration::from_secs(30);
+    assert_eq!(heard.recv_timeout(wait).unwrap(), "NAME victim");
+    // Out of habit, the password right after the name, before it is asked.
+    peer.press("Hunter2secret\r");
+    go_tx.send(()).unwrap();
+    peer.prompted_after("The name victim is taken; please pick another.");
+    peer.sees_times("User name:", 2);
+    peer.press("carol\r");
+    // The next name is the one typed after the question: the password
+    // typed ahead was dropped unread, and never drawn.
+    assert_eq!(heard.recv_timeout(wait).unwrap(), "NAME carol");
+    peer.sees_times("Password:", 1);
+    assert_eq!(peer.raw_count("Hunter2secret"), 0);
+    registry.join().unwrap();
+}

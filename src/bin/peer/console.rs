@@ -291,13 +291,18 @@ impl LineEditor {
     /// Ctrl-C and Ctrl-D on an empty line end the input, as they always did;
     /// the editor gives the terminal back as it found it either way.
     pub(crate) fn read(mut self, wants: &Receiver<Want>, input: &Sender<Input>) {
+        echo_off();
         for want in wants {
             let next = match want {
                 Want::Secret => match rpassword::read_password() {
                     Ok(line) => Input::Line(line),
                     Err(_) => Input::Eof,
                 },
-                Want::Line | Want::Afresh => self.read_line(),
+                Want::Line => self.read_line(),
+                Want::Afresh => {
+                    discard_typed_ahead();
+                    self.read_line()
+                }
                 Want::Chat => {
                     let line = self.read_line();
                     if let Input::Line(text) = &line
@@ -308,6 +313,10 @@ impl LineEditor {
                     line
                 }
             };
+            // Until the next read, what is typed is kept unseen: the editor
+            // shows it when it reads it, and a password typed ahead of its
+            // question is never on screen.
+            echo_off();
             let last = matches!(next, Input::Eof | Input::Interrupt);
             for next in pasted_lines(next) {
                 if input.send(next).is_err() {
@@ -467,6 +476,42 @@ fn print_line(text: &str) {
     let mut out = io::stdout();
     let whole = format!("{text}\n");
     let _ = out.write_all(whole.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Turns off the echo of what is typed on standard input's terminal, so
+/// that keys pressed while no line is read (the peer is waiting on the
+/// registry, say) are not drawn by the terminal itself: the line editor
+/// shows them once it reads them, and a password typed ahead of its
+/// question never shows. The editor and the password reader put back the
+/// settings they found; `TerminalRestorer` those of the start.
+fn echo_off() {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let fd = io::stdin().as_raw_fd();
+        let mut termios = std::mem::MaybeUninit::<libc::termios>::uninit();
+        // SAFETY: tcgetattr fills the termios we own when it returns 0, and
+        // tcsetattr only reads it.
+        unsafe {
+            if libc::tcgetattr(fd, termios.as_mut_ptr()) == 0 {
+                let mut termios = termios.assume_init();
+                termios.c_lflag &= !(libc::ECHO | libc::ECHONL);
+                libc::tcsetattr(fd, libc::TCSANOW, &termios);
+            }
+        }
+    }
+}
+
+/// Drops, unread, what was typed on standard input's terminal before the
+/// question now asked: it may be a password typed ahead of a question that
+/// turned out another (`Want::Afresh`).
+fn discard_typed_ahead() {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: tcflush takes a descriptor and a constant.
+        unsafe { libc::tcflush(io::stdin().as_raw_fd(), libc::TCIFLUSH) };
+    }
 }
 
 /// The terminal's settings when the peer started, put back when it ends,
