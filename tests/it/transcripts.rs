@@ -61,7 +61,6 @@ const NOT_YET_RUN: &[(&str, &str, &str)] = &[
         "Register and join",
         "the registry's --trace and log, interleaved",
     ),
-    ("docs/LAB.md", "List and search", "a piped peer's screens"),
     ("docs/LAB.md", "Chat", "a piped peer's screen and --trace"),
     (
         "docs/LAB.md",

@@ -33,8 +33,9 @@
 //!   after `Password:` is the password typed (its account's), not shown.
 //!   With PORT the runner starts NAME's peer for the block, not joined,
 //!   and PORT stands for its chat port; without, NAME is a `peer=` already
-//!   started. Consecutive screen blocks of a session are one story's
-//!   terminals: they run side by side, each waiting for its own lines.
+//!   started. Consecutive screen blocks of a session, of different peers,
+//!   are one story's terminals: they run side by side, each waiting for
+//!   its own lines.
 //! - `action=interrupt`: the registry gets Ctrl-C before the block's lines.
 //! - `occupy=N`: N more connections are opened and held first.
 //!

@@ -91,10 +91,17 @@ fn play_session(file: &str, blocks: &[(Block, RunSpec)]) -> Result<(), String> {
     while at < blocks.len() {
         let (block, spec) = &blocks[at];
         let fail = |why| format!("{file}:{why} (session {:?})", spec.session);
-        // A story's screens, played side by side.
+        // A story's screens, played side by side; a peer's next screen
+        // comes after.
+        let mut shown = Vec::new();
         let screens = blocks[at..]
             .iter()
-            .take_while(|(_, spec)| spec.screen.is_some())
+            .map_while(|(_, spec)| spec.screen.as_ref())
+            .take_while(|(name, _)| {
+                let again = shown.contains(name);
+                shown.push(name.clone());
+                !again
+            })
             .count();
         if screens > 0 {
             session
