@@ -61,7 +61,7 @@ const NOT_YET_RUN: &[(&str, &str, &str)] = &[
         "Register and join",
         "the registry's --trace and log, interleaved",
     ),
-    ("docs/LAB.md", "Chat", "a piped peer's screen and --trace"),
+    ("docs/LAB.md", "Chat", "bob's --trace, on standard error"),
     (
         "docs/LAB.md",
         "Part 2: play a peer by hand",
