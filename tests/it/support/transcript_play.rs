@@ -237,9 +237,10 @@ impl Session {
                         .err()
                 })
                 .collect();
-            match failures.is_empty() {
-                true => Ok(()),
-                false => Err(failures.join("; ")),
+            if failures.is_empty() {
+                Ok(())
+            } else {
+                Err(failures.join("; "))
             }
         })
     }
