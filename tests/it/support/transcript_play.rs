@@ -1,7 +1,8 @@
 //! Plays the marked transcripts of a document (`transcript` reads them)
 //! against the real `server` binary: the runner is `nc` or
-//! `openssl s_client` itself, types the typed lines and checks that every
-//! other line arrives, in order, as the doc shows it. A failure names the
+//! `openssl s_client` itself, or the person at a piped `peer`'s terminal,
+//! types the typed lines and checks that every other line arrives, in
+//! order, as the doc shows it. A failure names the
 //! doc's file and line, the line expected and the line that came.
 
 use std::collections::BTreeMap;
