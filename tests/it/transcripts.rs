@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::support::{
     Bindings, Block, Marker, Program, RunSpec, Step, blocks, parse_marker, registry_steps,
-    run_document,
+    run_document, screen_steps,
 };
 
 /// The documents whose transcripts must run.
@@ -19,11 +19,6 @@ const DOCS: [&str; 3] = ["README.md", "docs/PROTOCOL.md", "docs/LAB.md"];
 /// headings may stay unmarked; every other block is marked. An entry
 /// whose blocks are all marked must go (the test says so).
 const NOT_YET_RUN: &[(&str, &str, &str)] = &[
-    (
-        "README.md",
-        "A peer session",
-        "piped peers: alice's screen with `> ` lines typed, bob's beside it",
-    ),
     (
         "README.md",
         "Chat logs",
@@ -66,8 +61,7 @@ const NOT_YET_RUN: &[(&str, &str, &str)] = &[
         "Register and join",
         "the registry's --trace and log, interleaved",
     ),
-    ("docs/LAB.md", "List and search", "a piped peer's screens"),
-    ("docs/LAB.md", "Chat", "a piped peer's screen and --trace"),
+    ("docs/LAB.md", "Chat", "bob's --trace, on standard error"),
     (
         "docs/LAB.md",
         "Part 2: play a peer by hand",
@@ -153,7 +147,7 @@ fn markers_say_what_to_start() {
     };
     assert_eq!(
         spec(
-            "<!-- run: session=reg conn=bob server=tls args=--hello-timeout,5 registered=alice:s3cret peer=bob:6001 typed=2,3 action=interrupt occupy=1 -->"
+            "<!-- run: session=reg conn=bob server=tls args=--hello-timeout,5 registered=alice:s3cret peer=bob:6001 screen=carol:7001 typed=2,3 action=interrupt occupy=1 -->"
         ),
         RunSpec {
             session: "reg".into(),
@@ -162,12 +156,17 @@ fn markers_say_what_to_start() {
             args: vec!["--hello-timeout".into(), "5".into()],
             registered: vec![("alice".into(), "s3cret".into())],
             peers: vec![("bob".into(), "6001".into())],
+            screen: Some(("carol".into(), Some("7001".into()))),
             typed: Some(vec![2, 3]),
             interrupt: true,
             occupy: 1,
         }
     );
     assert_eq!(spec("<!-- run: session=a -->").conn, "1");
+    assert_eq!(
+        spec("<!-- run: session=a screen=bob -->").screen,
+        Some(("bob".into(), None))
+    );
     assert_eq!(
         parse_marker("<!-- not run: a grammar, not a session -->"),
         Ok(Marker::NotRun("a grammar, not a session".into()))
@@ -291,6 +290,40 @@ fn typed_lines_are_what_the_registry_would_take_as_requests() {
             }),
             t("HELP"),
             e("this port speaks TLS")
+        ]
+    );
+}
+
+#[test]
+fn a_screen_types_the_lines_after_a_prompt_and_the_password_unseen() {
+    let block = Block {
+        fence_line: 1,
+        heading: String::new(),
+        marker: Marker::Unmarked,
+        lines: [
+            "Password:",
+            "",
+            "> hi bob",
+            "[alice] hi bob",
+            "",
+            "> 2  # search",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i + 2, l.to_string()))
+        .collect(),
+    };
+    let e = |s: &str| Step::Expect(s.into());
+    assert_eq!(
+        screen_steps(&block),
+        vec![
+            (2, e("Password:")),
+            (3, Step::Password),
+            (4, Step::Type("hi bob".into())),
+            (5, e("[alice] hi bob")),
+            // Only right after `Password:` is an empty line typed.
+            (6, e("")),
+            (7, Step::Type("2".into())),
         ]
     );
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
@@ -477,6 +477,14 @@ impl PeerProcess {
             Ok(line) => line,
             Err(_) => panic!("{} printed nothing for {PEER_WAIT:?}", self.name),
         }
+    }
+
+    /// The next line the peer prints within `wait`, kept for
+    /// `seen_count`; `None` if none comes.
+    pub fn line_within(&mut self, wait: Duration) -> Option<String> {
+        let line = self.stdout.recv_timeout(wait).ok()?;
+        self.seen.push(line.clone());
+        Some(line)
     }
 
     /// The peer's resident memory in KiB (`VmRSS` in `/proc/PID/status`).

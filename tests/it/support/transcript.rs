@@ -28,6 +28,14 @@
 //! - `peer=NAME:PORT`: a real `peer` binary, piped, registered and joined
 //!   as NAME at the session's registry before the block; the doc's PORT
 //!   stands for its chat port, so `$ nc 127.0.0.1 PORT` reaches it.
+//! - `screen=NAME` or `screen=NAME:PORT`: the block is what the piped
+//!   peer NAME prints, and `> ` starts a line typed into it; an empty line
+//!   after `Password:` is the password typed (its account's), not shown.
+//!   With PORT the runner starts NAME's peer for the block, not joined,
+//!   and PORT stands for its chat port; without, NAME is a `peer=` already
+//!   started. Consecutive screen blocks of a session, of different peers,
+//!   are one story's terminals: they run side by side, each waiting for
+//!   its own lines.
 //! - `action=interrupt`: the registry gets Ctrl-C before the block's lines.
 //! - `occupy=N`: N more connections are opened and held first.
 //!
@@ -68,6 +76,9 @@ pub struct RunSpec {
     pub registered: Vec<(String, String)>,
     /// Real peers to start: a name and the chat port the doc shows.
     pub peers: Vec<(String, String)>,
+    /// The peer whose screen the block is, and the chat port the doc
+    /// shows for it when the runner starts it for the block.
+    pub screen: Option<(String, Option<String>)>,
     pub typed: Option<Vec<usize>>,
     pub interrupt: bool,
     pub occupy: usize,
@@ -166,6 +177,12 @@ pub fn parse_marker(comment: &str) -> Result<Marker, String> {
                     .ok_or_else(|| format!("peer={value}: NAME:PORT"))?;
                 spec.peers.push((name.into(), port.into()));
             }
+            "screen" => {
+                spec.screen = Some(match value.split_once(':') {
+                    Some((name, port)) => (name.into(), Some(port.into())),
+                    None => (value.into(), None),
+                })
+            }
             "typed" => {
                 let numbers = list()
                     .map(|n| {
@@ -203,6 +220,29 @@ pub enum Step {
     Expect(String),
     /// A line openssl prints of its own, not the program's.
     Openssl,
+    /// The account's password, typed at `Password:` and not shown.
+    Password,
+}
+
+/// What the lines of a peer's screen mean, each with its line number: a
+/// line after `> ` is typed, an empty line after `Password:` is the
+/// password typed, and every other line is one the peer prints.
+pub fn screen_steps(block: &Block) -> Vec<(usize, Step)> {
+    let mut steps = Vec::new();
+    let mut asked_password = false;
+    for (number, raw) in &block.lines {
+        let line = strip_comment(raw);
+        let step = if let Some(typed) = line.strip_prefix("> ") {
+            Step::Type(typed.to_string())
+        } else if line.is_empty() && asked_password {
+            Step::Password
+        } else {
+            Step::Expect(line.to_string())
+        };
+        asked_password = line.ends_with("Password:");
+        steps.push((*number, step));
+    }
+    steps
 }
 
 /// What the lines of a block played at a registry mean, each with its line

@@ -1,19 +1,23 @@
 //! Plays the marked transcripts of a document (`transcript` reads them)
 //! against the real `server` binary: the runner is `nc` or
-//! `openssl s_client` itself, types the typed lines and checks that every
-//! other line arrives, in order, as the doc shows it. A failure names the
+//! `openssl s_client` itself, or the person at a piped `peer`'s terminal,
+//! types the typed lines and checks that every other line arrives, in
+//! order, as the doc shows it. A failure names the
 //! doc's file and line, the line expected and the line that came.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use p2pchat::crypto::{self, Fingerprint, ServerKey, TlsStream};
 use tempfile::TempDir;
 
-use super::transcript::{Bindings, Block, Marker, Program, RunSpec, Step, blocks, registry_steps};
-use super::{PASSWORD, PeerProcess, READ_TIMEOUT, ServerProcess, temp_dir};
+use super::transcript::{
+    Bindings, Block, Marker, Program, RunSpec, Step, blocks, registry_steps, screen_steps,
+};
+use super::{PASSWORD, PEER_WAIT, PeerProcess, READ_TIMEOUT, ServerProcess, temp_dir};
 
 /// The registry port the docs show; it stands for the test registry's.
 const DOC_REGISTRY_PORT: &str = "7777";
@@ -50,6 +54,8 @@ struct Session {
     held: Vec<Terminal>,
     /// The real peers, by the chat port the doc shows for each.
     peers: Vec<(String, PeerProcess)>,
+    /// The passwords of the accounts the session has, by name.
+    passwords: BTreeMap<String, String>,
     bindings: Bindings,
     _dir: TempDir,
 }
@@ -78,21 +84,55 @@ fn play_session(file: &str, blocks: &[(Block, RunSpec)]) -> Result<(), String> {
         terminals: BTreeMap::new(),
         held: Vec::new(),
         peers: Vec::new(),
+        passwords: BTreeMap::new(),
         bindings,
         _dir: dir,
     };
-    for (block, spec) in blocks {
-        session
-            .play_block(block, spec)
-            .map_err(|why| format!("{file}:{why} (session {:?})", spec.session))?;
+    let mut at = 0;
+    while at < blocks.len() {
+        let (block, spec) = &blocks[at];
+        let fail = |why| format!("{file}:{why} (session {:?})", spec.session);
+        // A story's screens, played side by side; a peer's next screen
+        // comes after.
+        let mut shown = Vec::new();
+        let screens = blocks[at..]
+            .iter()
+            .map_while(|(_, spec)| spec.screen.as_ref())
+            .take_while(|(name, _)| {
+                let again = shown.contains(name);
+                shown.push(name.clone());
+                !again
+            })
+            .count();
+        if screens > 0 {
+            session
+                .play_screens(&blocks[at..at + screens])
+                .map_err(fail)?;
+            at += screens;
+        } else {
+            session.play_block(block, spec).map_err(fail)?;
+            at += 1;
+        }
     }
     Ok(())
 }
 
 impl Session {
     fn play_block(&mut self, block: &Block, spec: &RunSpec) -> Result<(), String> {
+        self.prepare(block, spec)?;
+        let steps = registry_steps(block, spec)?;
+        for (number, step) in steps {
+            self.play_step(&spec.conn, number, step)?;
+        }
+        Ok(())
+    }
+
+    /// What a block's marker asks for before its lines: accounts, peers,
+    /// held connections, Ctrl-C.
+    fn prepare(&mut self, block: &Block, spec: &RunSpec) -> Result<(), String> {
         let at = block.fence_line;
         for (name, password) in &spec.registered {
+            self.passwords.insert(name.clone(), password.clone());
             let mut terminal = self.open(self.fingerprint.is_some())?;
             terminal
                 .send(&format!("REGISTER {name} {password}"))
@@ -105,21 +145,10 @@ impl Session {
             }
         }
         for (name, doc_port) in &spec.peers {
-            let registry = self.server.addr().to_string();
-            let logs = self._dir.path().join("logs");
-            let logs = logs.to_str().expect("a temporary path is UTF-8");
-            let mut args = vec!["--server", &registry, "--log-dir", logs, "--port", "0"];
-            // At a TLS registry the peer speaks TLS: it keeps its keys in
-            // a data directory and trusts the key the registry printed.
-            let data = self._dir.path().join("data").join(name);
-            let data = data.to_str().expect("a temporary path is UTF-8");
-            let fingerprint = self.fingerprint.map(|fp| fp.to_string());
-            if let Some(fingerprint) = &fingerprint {
-                args.extend(["--data-dir", data, "--trust-registry", fingerprint]);
-            }
-            let mut peer = PeerProcess::start(name, &args);
+            let mut peer = self.start_peer(name);
             let port = peer.chat_port();
             peer.join(PASSWORD);
+            self.passwords.insert(name.clone(), PASSWORD.into());
             self.bindings.bind(doc_port, &port.to_string());
             self.peers.push((port.to_string(), peer));
         }
@@ -130,11 +159,91 @@ impl Session {
         if spec.interrupt {
             self.server.interrupt();
         }
-        let steps = registry_steps(block, spec)?;
-        for (number, step) in steps {
-            self.play_step(&spec.conn, number, step)?;
-        }
         Ok(())
+    }
+
+    /// A piped `peer` at the session's registry, its chat port chosen by
+    /// the system.
+    fn start_peer(&self, name: &str) -> PeerProcess {
+        let registry = self.server.addr().to_string();
+        let logs = self._dir.path().join("logs");
+        let logs = logs.to_str().expect("a temporary path is UTF-8");
+        let mut args = vec!["--server", &registry, "--log-dir", logs, "--port", "0"];
+        // At a TLS registry the peer speaks TLS: it keeps its keys in
+        // a data directory and trusts the key the registry printed.
+        let data = self._dir.path().join("data").join(name);
+        let data = data.to_str().expect("a temporary path is UTF-8");
+        let fingerprint = self.fingerprint.map(|fp| fp.to_string());
+        if let Some(fingerprint) = &fingerprint {
+            args.extend(["--data-dir", data, "--trust-registry", fingerprint]);
+        }
+        PeerProcess::start(name, &args)
+    }
+
+    /// Blocks that are the screens of one story's peers: each is played
+    /// in a thread of its own, typing its lines once the lines before them
+    /// have come, as the people at those terminals would.
+    fn play_screens(&mut self, screens: &[(Block, RunSpec)]) -> Result<(), String> {
+        let mut first_lines = BTreeMap::new();
+        for (block, spec) in screens {
+            self.prepare(block, spec)?;
+            let Some((name, Some(doc_port))) = &spec.screen else {
+                continue;
+            };
+            // Its first line names its chat port; the block shows it too.
+            let mut peer = self.start_peer(name);
+            let first = peer
+                .line_within(PEER_WAIT)
+                .ok_or_else(|| format!("{}: {name}'s peer printed nothing", block.fence_line))?;
+            let port = first.rsplit(' ').next().unwrap_or_default().to_string();
+            self.bindings.bind(doc_port, &port);
+            first_lines.insert(name.clone(), first);
+            self.peers.push((port, peer));
+        }
+        let bindings = Mutex::new(&mut self.bindings);
+        let passwords = &self.passwords;
+        let mut running: BTreeMap<String, &mut PeerProcess> = self
+            .peers
+            .iter_mut()
+            .map(|(_, peer)| (peer.name.clone(), peer))
+            .collect();
+        let mut played = Vec::new();
+        for (block, spec) in screens {
+            let (name, _) = spec.screen.as_ref().expect("a screen block");
+            let peer = running.remove(name).ok_or_else(|| {
+                format!(
+                    "{}: no peer {name} runs, or two blocks show it",
+                    block.fence_line
+                )
+            })?;
+            let password = passwords.get(name).map_or(PASSWORD, String::as_str);
+            played.push((block, peer, password, first_lines.remove(name)));
+        }
+        std::thread::scope(|scope| {
+            let threads: Vec<_> = played
+                .into_iter()
+                .map(|(block, peer, password, first)| {
+                    let bindings = &bindings;
+                    scope.spawn(move || play_screen(block, peer, password, first, bindings))
+                })
+                .collect();
+            // Every screen's failure: the first to fail may only wait for
+            // what another's failure kept from coming.
+            let failures: Vec<String> = threads
+                .into_iter()
+                .filter_map(|thread| {
+                    thread
+                        .join()
+                        .expect("a screen's thread does not panic")
+                        .err()
+                })
+                .collect();
+            if failures.is_empty() {
+                Ok(())
+            } else {
+                Err(failures.join("; "))
+            }
+        })
     }
 
     fn play_step(&mut self, conn: &str, number: usize, step: Step) -> Result<(), String> {
@@ -159,6 +268,7 @@ impl Session {
                 self.terminals.insert(conn.to_string(), terminal);
             }
             Step::Openssl => {}
+            Step::Password => return Err(format!("{number}: a password at a registry")),
             Step::Type(line) => {
                 let line = self.bindings.real(&line);
                 self.terminal(conn)?
@@ -198,6 +308,43 @@ impl Session {
         Terminal::connect(self.server.addr(), tls.then_some(()).and(self.fingerprint))
             .map_err(|err| format!("cannot connect: {err}"))
     }
+}
+
+/// Plays one peer's screen: types its typed lines, checks that each line
+/// shown comes, in order. `first` is a line it printed already.
+fn play_screen(
+    block: &Block,
+    peer: &mut PeerProcess,
+    password: &str,
+    mut first: Option<String>,
+    bindings: &Mutex<&mut Bindings>,
+) -> Result<(), String> {
+    let lock = || bindings.lock().expect("no screen's thread panics");
+    for (number, step) in screen_steps(block) {
+        match step {
+            Step::Type(line) => peer.types(&lock().real(&line)),
+            Step::Password => peer.types(password),
+            Step::Expect(expected) => match first.take().or_else(|| peer.line_within(PEER_WAIT)) {
+                Some(actual) if lock().matches(&expected, &actual) => {}
+                Some(actual) => {
+                    return Err(format!(
+                        "{number}: {} expected `{expected}`, got `{actual}`",
+                        peer.name
+                    ));
+                }
+                None => {
+                    return Err(format!(
+                        "{number}: {} expected `{expected}`, nothing came",
+                        peer.name
+                    ));
+                }
+            },
+            Step::Open(_) | Step::Openssl => {
+                return Err(format!("{number}: a screen opens no connection"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One terminal's connection: what `nc` or `openssl s_client -quiet` would
