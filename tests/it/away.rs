@@ -3,26 +3,9 @@
 //! newcomer learns it, the registry's list and search show it, and an
 //! invitation to an away user says so and still gets its answer.
 
-use std::fs;
-use std::path::Path;
-
 use p2pchat::testing::ScriptedPeer;
 
-use crate::support::{TestServer, add, joined_with, lobby, peer_config, see, see_all, temp_dir};
-
-fn joined(server: &TestServer, logs: &Path, name: &str) -> ScriptedPeer {
-    joined_with(peer_config(server.addr(), logs), name)
-}
-
-/// The one log file under `logs/<name>/`.
-fn log_of(logs: &Path, name: &str) -> String {
-    let files: Vec<_> = fs::read_dir(logs.join(name))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    fs::read_to_string(&files[0]).unwrap()
-}
+use crate::support::{TestServer, add, joined, joined_with, lobby, log_of, see, see_all, temp_dir};
 
 /// `peer` searches `name` at the menu and sees `expected` among the lines
 /// of the answer; it does not add the user.

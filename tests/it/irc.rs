@@ -1,26 +1,7 @@
 //! What irssi and weechat users expect (issue 23): `/me` actions, with real
 //! peers on loopback and a member played over raw lines.
 
-use std::fs;
-use std::path::Path;
-
-use p2pchat::testing::ScriptedPeer;
-
-use crate::support::{TestServer, add, joined_with, lobby, peer_config, see, temp_dir};
-
-fn joined(server: &TestServer, logs: &Path, name: &str) -> ScriptedPeer {
-    joined_with(peer_config(server.addr(), logs), name)
-}
-
-/// The one log file under `logs/<name>/`.
-fn log_of(logs: &Path, name: &str) -> String {
-    let files: Vec<_> = fs::read_dir(logs.join(name))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    fs::read_to_string(&files[0]).unwrap()
-}
+use crate::support::{TestServer, add, joined, lobby, log_of, see, temp_dir};
 
 #[test]
 fn me_is_an_action_everyone_sees_logs_and_a_late_joiner_replays() {

@@ -2,33 +2,16 @@
 //! a member's invite requests, private messages, kicks and history for late
 //! joiners, with real peers on loopback and members played over raw sockets.
 
-use std::fs;
 use std::net::TcpListener;
-use std::path::Path;
 use std::time::Duration;
 
 use p2pchat::lobby::InvitePolicy;
 use p2pchat::peer::PeerConfig;
-use p2pchat::testing::ScriptedPeer;
 
 use crate::support::{
-    Client, TestServer, add, joined_with, lobby, peer_config, register_and_join, see, see_all,
-    see_lines, temp_dir,
+    Client, TestServer, add, joined, joined_with, lobby, log_of, peer_config, register_and_join,
+    see, see_all, see_lines, temp_dir,
 };
-
-fn joined(server: &TestServer, logs: &Path, name: &str) -> ScriptedPeer {
-    joined_with(peer_config(server.addr(), logs), name)
-}
-
-/// The one log file under `logs/<name>/`.
-fn log_of(logs: &Path, name: &str) -> String {
-    let files: Vec<_> = fs::read_dir(logs.join(name))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    fs::read_to_string(&files[0]).unwrap()
-}
 
 /// A member with no program: joined at the registry over `nc`-like lines,
 /// listening on its own chat port, answering chat requests by hand.

@@ -12,13 +12,9 @@ use p2pchat::peer::{MENU_PROMPT, WELCOME_PROMPT};
 use p2pchat::testing::ScriptedPeer;
 
 use crate::support::{
-    Client, PASSWORD, PEER_WAIT, PeerProcess, TestServer, add, joined_with, lobby, peer_config,
-    register_and_join, see, see_all, temp_dir,
+    Client, PASSWORD, PEER_WAIT, PeerProcess, TestServer, add, joined, joined_with, lobby,
+    peer_config, register_and_join, see, see_all, temp_dir,
 };
-
-fn joined(server: &TestServer, logs: &Path, name: &str) -> ScriptedPeer {
-    joined_with(peer_config(server.addr(), logs), name)
-}
 
 #[test]
 fn menus_answer_mistakes_and_show_the_list() {

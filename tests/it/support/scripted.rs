@@ -8,7 +8,7 @@ use std::time::Duration;
 use p2pchat::peer::{ADD_PROMPT, MENU_PROMPT, PeerConfig, WELCOME_PROMPT};
 use p2pchat::testing::ScriptedPeer;
 
-use super::{PASSWORD, PEER_WAIT, any_port};
+use super::{PASSWORD, PEER_WAIT, TestServer, any_port};
 
 /// A peer of `registry` listening on `127.0.0.1:0`, logging under `logs`,
 /// whose chat requests wait within `PEER_WAIT` for an answer.
@@ -55,6 +55,23 @@ pub fn see_all(peer: &ScriptedPeer, texts: &[&str]) {
             Err(_) => panic!("never saw {missing:?}; saw {seen:#?}"),
         }
     }
+}
+
+/// A peer of `server` logging under `logs`, registered and joined as `name`.
+#[track_caller]
+pub fn joined(server: &TestServer, logs: &Path, name: &str) -> ScriptedPeer {
+    joined_with(peer_config(server.addr(), logs), name)
+}
+
+/// The one chat log under `logs/<name>/`.
+#[track_caller]
+pub fn log_of(logs: &Path, name: &str) -> String {
+    let files: Vec<_> = std::fs::read_dir(logs.join(name))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    std::fs::read_to_string(&files[0]).unwrap()
 }
 
 /// Starts a peer with `config`, registers `name` with `PASSWORD` and joins.
