@@ -1,7 +1,8 @@
 //! The real `peer` binary at a terminal (a pseudo-terminal read through a
-//! terminal emulator): what arrives is drawn above the line being typed,
-//! which stays whole; a long message goes out in several parts; the keys
-//! people use work.
+//! terminal emulator, or tmux): what arrives is drawn above the line being
+//! typed, which stays whole, also when the window is resized; a long
+//! message goes out in several parts; the keys people use work; a peer
+//! ended by a signal leaves the terminal clean.
 
 use p2pchat::peer::{ADD_PROMPT, MENU_PROMPT, WELCOME_PROMPT};
 use p2pchat::screen::name_color;
@@ -9,13 +10,14 @@ use p2pchat::testing::ScriptedPeer;
 use p2pchat::wire::MAX_TEXT;
 
 use crate::support::{
-    PASSWORD, TerminalPeer, TestServer, add, joined_with, peer_config, see, temp_dir,
+    AtTerminal, PASSWORD, TerminalPeer, TestServer, TmuxPeer, add, joined_with, peer_config, see,
+    temp_dir,
 };
 
 /// Registers and joins as `name` at the terminal, as a person would type it:
 /// the new password twice, since it is not echoed.
 #[track_caller]
-fn register_and_join(peer: &mut TerminalPeer, name: &str) {
+fn register_and_join(peer: &mut impl AtTerminal, name: &str) {
     peer.answer(WELCOME_PROMPT, "1");
     peer.answer("User name:", name);
     peer.sees_times("Password:", 1);
@@ -40,13 +42,19 @@ fn bob_in_alices_lobby(extra: &[&str]) -> (TestServer, ScriptedPeer, TerminalPee
     let logs = temp_dir();
     let alice = joined_with(peer_config(server.addr(), logs.path()), "alice");
     let mut bob = TerminalPeer::start(server.addr(), logs.path(), extra);
-    register_and_join(&mut bob, "bob");
-    add(&alice, "bob");
+    into_alices_lobby(&alice, &mut bob);
+    (server, alice, bob)
+}
+
+/// bob, at a terminal, registers, joins and accepts alice's invitation.
+#[track_caller]
+fn into_alices_lobby(alice: &ScriptedPeer, bob: &mut impl AtTerminal) {
+    register_and_join(bob, "bob");
+    add(alice, "bob");
     alice.type_line("3");
     bob.answer("Chat request from 'alice'", "OK");
     bob.prompted_after("You are in alice's lobby with: alice, bob.");
-    see(&alice, "Client ('bob') connected");
-    (server, alice, bob)
+    see(alice, "Client ('bob') connected");
 }
 
 #[test]
@@ -249,4 +257,156 @@ fn own_lines_show_with_the_users_name_and_a_line_that_names_the_user_rings() {
     bob.sees_times("\x1b[1;7mlook, Bob!\x1b[0m\x07", 1);
     bob.prompted_after("look, Bob!");
     assert_eq!(bob.raw_count("\x07"), 1);
+}
+
+/// What bob types and does not send in the resize tests: 60 columns with
+/// the prompt, so two rows at 50 columns and one at 120.
+const HALF_TYPED: &str = "this line is typed but not sent and it wraps onto two rows";
+
+/// Waits until the window shows `line` right above the line being typed,
+/// which is `HALF_TYPED` on two rows of 50 columns.
+#[track_caller]
+fn shows_above_half_typed(bob: &impl AtTerminal, line: &str) {
+    let (head, tail) = HALF_TYPED.split_at(48);
+    bob.wait_until(&format!("{line:?} above the typed line"), |rows, row, _| {
+        row >= 2
+            && rows[row - 2].trim_end() == line
+            && rows[row - 1].trim_end() == format!("> {head}")
+            && rows[row].trim_end() == tail
+    });
+}
+
+/// In a terminal that re-wraps its lines on a resize, as most do (tmux
+/// here): issue #23's widened window erased the chat line above a wrapped
+/// half-typed line, and a narrowed one left a stale copy of that line.
+#[test]
+fn in_tmux_a_resize_keeps_every_chat_line_and_the_half_typed_line_once() {
+    let test = "in_tmux_a_resize_keeps_every_chat_line_and_the_half_typed_line_once";
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let alice = joined_with(peer_config(server.addr(), logs.path()), "alice");
+    let Some(mut bob) = TmuxPeer::start(test, server.addr(), logs.path(), &[], (50, 20)) else {
+        return;
+    };
+    into_alices_lobby(&alice, &mut bob);
+    bob.press(HALF_TYPED);
+    alice.type_line("MARKER-A");
+    shows_above_half_typed(&bob, "[alice] MARKER-A");
+    alice.type_line("MARKER-B");
+    shows_above_half_typed(&bob, "[alice] MARKER-B");
+    let typed_rows = |rows: &[String]| {
+        rows.iter()
+            .filter(|row| row.starts_with("> this line is typed"))
+            .count()
+    };
+
+    // Widened: the typed line is redrawn on one row, and every chat line
+    // stays, on the screen and in the scrollback.
+    let drawn = bob.written_count(&format!("> {HALF_TYPED}"));
+    bob.resize(120);
+    bob.wait_until("the typed line redrawn on one row", |rows, row, _| {
+        bob.written_count(&format!("> {HALF_TYPED}")) > drawn
+            && rows[row].trim_end() == format!("> {HALF_TYPED}")
+    });
+    let all = bob.scrollback();
+    for marker in ["[alice] MARKER-A", "[alice] MARKER-B"] {
+        assert!(
+            all.iter().any(|row| row == marker),
+            "{marker} is gone: {all:#?}"
+        );
+    }
+    assert_eq!(typed_rows(&all), 1, "{all:#?}");
+
+    // Narrowed again: the line on two rows, and no stale copy above it.
+    let drawn = bob.written_count(&format!("> {HALF_TYPED}"));
+    bob.resize(50);
+    bob.wait_until("the typed line redrawn on two rows", |rows, row, _| {
+        bob.written_count(&format!("> {HALF_TYPED}")) > drawn
+            && row > 0
+            && rows[row - 1].starts_with("> this line is typed")
+    });
+    let all = bob.scrollback();
+    assert_eq!(typed_rows(&all), 1, "a stale copy: {all:#?}");
+
+    // Lines still arrive above it, and it is sent whole.
+    alice.type_line("MARKER-C");
+    shows_above_half_typed(&bob, "[alice] MARKER-C");
+    let all = bob.scrollback();
+    assert!(all.iter().any(|row| row == "[alice] MARKER-B"), "{all:#?}");
+    assert_eq!(typed_rows(&all), 1, "{all:#?}");
+    bob.press("\r");
+    see(&alice, &format!("[bob] {HALF_TYPED}"));
+}
+
+/// A terminal that does not re-wrap on a resize (vt100 here, xterm for
+/// people) keeps rustyline's own redraw, which suits it: the same steps
+/// keep every line and leave no stale copy.
+#[test]
+fn in_a_terminal_that_does_not_rewrap_a_resize_keeps_every_line_too() {
+    let (_server, alice, mut bob) = bob_in_alices_lobby(&[]);
+    bob.resize(crate::support::ROWS, 50);
+    bob.press(HALF_TYPED);
+    alice.type_line("MARKER-A");
+    shows_above_half_typed(&bob, "[alice] MARKER-A");
+    alice.type_line("MARKER-B");
+    shows_above_half_typed(&bob, "[alice] MARKER-B");
+
+    let drawn = bob.raw_count(&format!("> {HALF_TYPED}"));
+    bob.resize(crate::support::ROWS, 120);
+    bob.wait_until("the typed line redrawn on one row", |rows, row, _| {
+        bob.raw_count(&format!("> {HALF_TYPED}")) > drawn
+            && row > 0
+            && rows[row].trim_end() == format!("> {HALF_TYPED}")
+            && rows[row - 1].trim_end() == "[alice] MARKER-B"
+    });
+    let drawn = bob.raw_count(&format!("> {HALF_TYPED}"));
+    bob.resize(crate::support::ROWS, 50);
+    bob.wait_until("the typed line redrawn", |_, _, _| {
+        bob.raw_count(&format!("> {HALF_TYPED}")) > drawn
+    });
+    shows_above_half_typed(&bob, "[alice] MARKER-B");
+    let (rows, ..) = bob.screen();
+    let typed = rows.iter().filter(|row| row.starts_with("> this line"));
+    assert_eq!(typed.count(), 1, "{rows:#?}");
+    bob.press("\r");
+    see(&alice, &format!("[bob] {HALF_TYPED}"));
+}
+
+/// `kill` (SIGTERM) ends a peer as Ctrl-C does: it says goodbye and exits,
+/// and leaves no `> ` where the shell's prompt comes next; what was typed
+/// and not sent is said.
+#[test]
+fn sigterm_mid_typing_leaves_no_prompt_and_says_what_was_not_sent() {
+    let (_server, alice, mut bob) = bob_in_alices_lobby(&[]);
+    bob.press("half typed");
+    bob.wait_until("the half-typed line", |rows, row, _| {
+        rows[row].trim_end() == "> half typed"
+    });
+    bob.signal(libc::SIGTERM);
+    see(&alice, "Peer ('bob') is offline");
+    assert!(bob.wait().success());
+    let (rows, row, col) = bob.screen();
+    let row = usize::from(row);
+    assert_eq!((rows[row].trim_end(), col), ("", 0), "{rows:#?}");
+    assert_eq!(
+        rows[row - 1].trim_end(),
+        "Not sent: half typed",
+        "{rows:#?}"
+    );
+    assert!(!rows.iter().any(|r| r.starts_with("> half")), "{rows:#?}");
+
+    // With nothing typed, nothing is said, and no `> ` is left either.
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let mut carol = TerminalPeer::start(server.addr(), logs.path(), &[]);
+    carol.prompted_after(WELCOME_PROMPT);
+    carol.signal(libc::SIGTERM);
+    assert!(carol.wait().success());
+    let (rows, row, col) = carol.screen();
+    let row = usize::from(row);
+    assert_eq!((rows[row].trim_end(), col), ("", 0), "{rows:#?}");
+    assert!(
+        row > 0 && !rows[row - 1].starts_with('>') && !rows[row - 1].starts_with("Not sent"),
+        "{rows:#?}"
+    );
 }

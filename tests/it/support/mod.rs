@@ -9,7 +9,10 @@
 //! - `accounts`: accounts made, joined and invited over the registry protocol.
 //! - `scripted`: scripted peers driven as their users would drive them.
 //! - `terminal`: the `peer` binary in a pseudo-terminal, read through a
-//!   terminal emulator (`TerminalPeer`).
+//!   terminal emulator (`TerminalPeer`); `AtTerminal`, what a test does
+//!   with a peer at any terminal.
+//! - `tmux`: the `peer` binary in tmux, a terminal that re-wraps its lines
+//!   on a resize (`TmuxPeer`).
 //!
 //! This file holds what they share: the timeouts, the test password, and
 //! the loopback address and temporary directories every kind uses. The
@@ -31,6 +34,8 @@ mod scripted;
 mod server;
 #[cfg(unix)]
 mod terminal;
+#[cfg(unix)]
+mod tmux;
 
 pub use accounts::*;
 pub use client::*;
@@ -41,6 +46,8 @@ pub use scripted::*;
 pub use server::*;
 #[cfg(unix)]
 pub use terminal::*;
+#[cfg(unix)]
+pub use tmux::*;
 
 use std::net::SocketAddr;
 use std::time::Duration;
