@@ -285,10 +285,13 @@ fn in_tmux_a_resize_keeps_every_chat_line_and_the_half_typed_line_once() {
     let server = TestServer::start();
     let logs = temp_dir();
     let alice = joined_with(peer_config(server.addr(), logs.path()), "alice");
-    let Some(mut bob) = TmuxPeer::start(test, server.addr(), logs.path(), &[], (50, 20)) else {
+    // Wide while bob joins, so that every line the helpers wait for fits
+    // one row; then 50 columns, as in the issue.
+    let Some(mut bob) = TmuxPeer::start(test, server.addr(), logs.path(), &[], (120, 20)) else {
         return;
     };
     into_alices_lobby(&alice, &mut bob);
+    bob.resize(50);
     bob.press(HALF_TYPED);
     alice.type_line("MARKER-A");
     shows_above_half_typed(&bob, "[alice] MARKER-A");
