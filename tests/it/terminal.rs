@@ -276,6 +276,24 @@ fn shows_above_half_typed(bob: &impl AtTerminal, line: &str) {
     });
 }
 
+/// Types `HALF_TYPED` in a window wide enough for it to fit one row, then
+/// narrows the window to 50 columns with `narrow`, and waits until the peer
+/// has redrawn the line on two rows. Typed after narrowing, the line could
+/// be taken in before the news of the resize, and drawn for the old width.
+#[track_caller]
+fn half_typed_then_narrowed<T: AtTerminal>(bob: &mut T, narrow: impl FnOnce(&mut T)) {
+    let typed = format!("> {HALF_TYPED}");
+    bob.press(HALF_TYPED);
+    bob.wait_until("the typed line on one row", |rows, row, _| {
+        rows[row].trim_end() == typed
+    });
+    narrow(bob);
+    let (head, tail) = HALF_TYPED.split_at(48);
+    bob.wait_until("the typed line redrawn on two rows", |rows, row, _| {
+        row >= 1 && rows[row - 1].trim_end() == format!("> {head}") && rows[row].trim_end() == tail
+    });
+}
+
 /// In a terminal that re-wraps its lines on a resize, as most do (tmux
 /// here): issue #23's widened window erased the chat line above a wrapped
 /// half-typed line, and a narrowed one left a stale copy of that line.
@@ -291,8 +309,7 @@ fn in_tmux_a_resize_keeps_every_chat_line_and_the_half_typed_line_once() {
         return;
     };
     into_alices_lobby(&alice, &mut bob);
-    bob.resize(50);
-    bob.press(HALF_TYPED);
+    half_typed_then_narrowed(&mut bob, |bob| bob.resize(50));
     alice.type_line("MARKER-A");
     shows_above_half_typed(&bob, "[alice] MARKER-A");
     alice.type_line("MARKER-B");
@@ -347,25 +364,27 @@ fn in_tmux_a_resize_keeps_every_chat_line_and_the_half_typed_line_once() {
 #[test]
 fn in_a_terminal_that_does_not_rewrap_a_resize_keeps_every_line_too() {
     let (_server, alice, mut bob) = bob_in_alices_lobby(&[]);
-    bob.resize(crate::support::ROWS, 50);
-    bob.press(HALF_TYPED);
+    half_typed_then_narrowed(&mut bob, |bob| bob.resize(crate::support::ROWS, 50));
     alice.type_line("MARKER-A");
     shows_above_half_typed(&bob, "[alice] MARKER-A");
     alice.type_line("MARKER-B");
     shows_above_half_typed(&bob, "[alice] MARKER-B");
 
-    let drawn = bob.raw_count(&format!("> {HALF_TYPED}"));
+    // The closures count in the text they are given: `raw_count` would
+    // wait for the lock `wait_until` holds while it calls them.
+    let typed = format!("> {HALF_TYPED}");
+    let drawn = bob.raw_count(&typed);
     bob.resize(crate::support::ROWS, 120);
-    bob.wait_until("the typed line redrawn on one row", |rows, row, _| {
-        bob.raw_count(&format!("> {HALF_TYPED}")) > drawn
+    bob.wait_until("the typed line redrawn on one row", |rows, row, raw| {
+        raw.matches(&typed).count() > drawn
             && row > 0
             && rows[row].trim_end() == format!("> {HALF_TYPED}")
             && rows[row - 1].trim_end() == "[alice] MARKER-B"
     });
-    let drawn = bob.raw_count(&format!("> {HALF_TYPED}"));
+    let drawn = bob.raw_count(&typed);
     bob.resize(crate::support::ROWS, 50);
-    bob.wait_until("the typed line redrawn", |_, _, _| {
-        bob.raw_count(&format!("> {HALF_TYPED}")) > drawn
+    bob.wait_until("the typed line redrawn", |_, _, raw| {
+        raw.matches(&typed).count() > drawn
     });
     shows_above_half_typed(&bob, "[alice] MARKER-B");
     let (rows, ..) = bob.screen();
