@@ -11,14 +11,15 @@
 //! which installs it).
 
 use std::ffi::CString;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, bounded};
@@ -36,8 +37,11 @@ pub struct TmuxPeer {
     dir: TempDir,
     /// Everything the peer wrote, escapes and all.
     written: Arc<Mutex<String>>,
-    /// A message after more output arrived (one waiting is enough).
+    /// A message after more output arrived (one waiting is enough);
+    /// disconnected once the reader thread has ended.
     more: Receiver<()>,
+    /// The thread that reads the pipe, joined on drop.
+    reader: Option<JoinHandle<()>>,
 }
 
 impl TmuxPeer {
@@ -60,8 +64,13 @@ impl TmuxPeer {
             return None;
         }
         let dir = super::temp_dir();
-        let (written, more) = read_pipe(&dir.path().join("output"));
-        let peer = TmuxPeer { dir, written, more };
+        let (written, more, reader) = read_pipe(&dir.path().join("output"));
+        let peer = TmuxPeer {
+            dir,
+            written,
+            more,
+            reader: Some(reader),
+        };
         let registry = registry.to_string();
         let logs = logs.to_str().expect("a temporary path is UTF-8");
         let (columns, rows) = (columns.to_string(), rows.to_string());
@@ -133,8 +142,8 @@ impl TmuxPeer {
 }
 
 /// Makes a named pipe at `path` and reads it in a thread: what is written
-/// to it, and a message each time more was.
-fn read_pipe(path: &Path) -> (Arc<Mutex<String>>, Receiver<()>) {
+/// to it, a message each time more was, and the thread.
+fn read_pipe(path: &Path) -> (Arc<Mutex<String>>, Receiver<()>, JoinHandle<()>) {
     let name = CString::new(path.as_os_str().as_bytes()).unwrap();
     // SAFETY: mkfifo only reads the name, a C string we own.
     assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0, "mkfifo");
@@ -142,7 +151,7 @@ fn read_pipe(path: &Path) -> (Arc<Mutex<String>>, Receiver<()>) {
     let (tx, more) = bounded(1);
     let path = path.to_path_buf();
     let reader_written = written.clone();
-    thread::spawn(move || {
+    let reader = thread::spawn(move || {
         // Opening waits for tmux to open the other end.
         let Ok(mut pipe) = File::open(path) else {
             return;
@@ -155,7 +164,7 @@ fn read_pipe(path: &Path) -> (Arc<Mutex<String>>, Receiver<()>) {
             let _ = tx.try_send(());
         }
     });
-    (written, more)
+    (written, more, reader)
 }
 
 impl AtTerminal for TmuxPeer {
@@ -198,11 +207,31 @@ impl AtTerminal for TmuxPeer {
 }
 
 impl Drop for TmuxPeer {
+    /// Kills the tmux server, then joins the reader thread once the pipe
+    /// has ended, waiting for that at most `PEER_WAIT`.
     fn drop(&mut self) {
         let _ = Command::new("tmux")
             .arg("-S")
             .arg(self.socket())
             .arg("kill-server")
             .output();
+        // A reader still waiting for tmux to open the pipe (had tmux
+        // failed to) is let go by a writer that opens and closes it.
+        let _ = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(self.dir.path().join("output"));
+        let deadline = Instant::now() + PEER_WAIT;
+        loop {
+            match self.more.recv_deadline(deadline) {
+                Ok(()) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+                // Not joined rather than a test stuck in its clean-up.
+                Err(RecvTimeoutError::Timeout) => return,
+            }
+        }
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
     }
 }
