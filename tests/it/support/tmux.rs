@@ -58,7 +58,7 @@ impl TmuxPeer {
         if Command::new("tmux").arg("-V").output().is_err() {
             assert!(
                 std::env::var("P2PCHAT_TMUX").as_deref() != Ok("required"),
-                "{test}: tmux is not installed; .ci/run installed it, so this test must run"
+                "{test}: tmux is not installed, and P2PCHAT_TMUX=required says this test must run"
             );
             eprintln!("skipped: {test}: tmux is not installed (apt-get install tmux)");
             return None;
