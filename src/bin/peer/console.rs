@@ -395,6 +395,13 @@ impl LineEditor {
                     .unwrap_or_else(PoisonError::into_inner) = None;
             }
             let line = self.editor.readline(PROMPT);
+            // Ended for the peer's exit: the line is left clean before the
+            // phase changes, since `EditorEnd::finish` waits only while the
+            // editor edits, and the process may exit as soon as it returns.
+            if matches!(line, Err(ReadlineError::Interrupted)) && self.desk.lock().ending {
+                self.leave_line();
+                return Input::Eof;
+            }
             self.desk.set(Phase::Idle);
             match line {
                 Ok(line) => {
@@ -405,10 +412,6 @@ impl LineEditor {
                         return Input::Stale(line);
                     }
                     return Input::Line(line);
-                }
-                Err(ReadlineError::Interrupted) if self.desk.lock().ending => {
-                    self.leave_line();
-                    return Input::Eof;
                 }
                 Err(ReadlineError::Interrupted) => return Input::Interrupt,
                 // A resized window is redrawn; the line goes on.
