@@ -71,6 +71,8 @@ fn away_reaches_the_lobby_the_registry_and_an_inviter() {
     see(&alice, "erin is back");
     alice.type_line("/away on the phone");
     see_all(&bob, &["alice is away: on the phone"]);
+    // erin's /who is answered from what erin has heard: wait for it.
+    see(&erin, "alice is away: on the phone");
     erin.type_line("/who");
     see(&erin, "Members: alice (away: on the phone), bob, erin");
 

@@ -12,7 +12,7 @@ use p2pchat::crypto::Fingerprint;
 use p2pchat::discovery::{self, AnnounceConfig, Announcement, Announcer, SERVICE_TYPE};
 
 use crate::support::{
-    Netns, PASSWORD, PeerProcess, READ_TIMEOUT, ServerProcess, TerminalPeer, temp_dir,
+    AtTerminal, Netns, PASSWORD, PeerProcess, READ_TIMEOUT, ServerProcess, TerminalPeer, temp_dir,
 };
 
 /// How long a peer here looks for registries (`--discovery-wait`). A test

@@ -25,7 +25,7 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::iter;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Local;
 use crossbeam_channel::{Receiver, Sender};
@@ -43,6 +43,8 @@ use unicode_width::UnicodeWidthStr;
 
 use p2pchat::peer::{Input, LobbyNames, PromptText, Want};
 use p2pchat::screen::{ScreenLine, Style};
+
+use crate::rewrap;
 
 /// Whether the peer talks to a person at a terminal: standard input and
 /// standard output are both terminals, and the terminal can edit a line.
@@ -122,19 +124,69 @@ pub(crate) struct LineEditor {
 }
 
 /// The line editor's helper. It tells the desk, at every change of the
-/// line being edited, whether anything is typed (the editor asks its
-/// helper for a hint each time), and says what Tab completes: the
-/// commands, and who is in the lobby (`p2pchat::peer::complete`).
+/// line being edited, what is typed (the editor asks its helper for a hint
+/// each time it redraws the line, before it draws), gets a terminal that
+/// re-wrapped the line ready for the redraw after a resize (`rewrap`), and
+/// says what Tab completes: the commands, and who is in the lobby
+/// (`p2pchat::peer::complete`).
 struct Watcher {
     desk: Arc<Desk>,
     names: LobbyNames,
+    /// The line as last drawn, for `rewrap`; `None` before a line is begun.
+    drawn: Mutex<Option<Drawn>>,
+    /// Whether the terminal re-wraps its lines on a resize.
+    rewraps: bool,
+    /// The prompt the line being edited was begun with.
+    prompt: String,
+}
+
+/// The line being edited as the editor last drew it.
+struct Drawn {
+    line: String,
+    columns: usize,
+}
+
+impl Watcher {
+    /// A resize makes rustyline redraw the line, and it asks for a hint
+    /// first: the terminal's width then differs from the one the same line
+    /// was last drawn at. Before rustyline clears the rows it believes the
+    /// line takes, the cursor is put where that clears the line as the
+    /// terminal re-wrapped it (`rewrap`). Only the editor's thread writes
+    /// to the terminal while a line is edited, and this runs on it.
+    fn rewrap(&self, line: &str, pos: usize) {
+        let Some(columns) = columns() else {
+            return;
+        };
+        let mut drawn = self.drawn.lock().unwrap_or_else(PoisonError::into_inner);
+        // A changed line means a key, not a resize: a resize that rustyline
+        // did not redraw for left a line that fits one row at both widths.
+        let fix = drawn
+            .as_ref()
+            .filter(|drawn| self.rewraps && drawn.line == line)
+            .and_then(|drawn| {
+                rewrap::before_redraw(&self.prompt, line, pos, drawn.columns, columns)
+            });
+        if let Some(fix) = fix {
+            let mut out = io::stdout();
+            let _ = out.write_all(fix.as_bytes()).and_then(|()| out.flush());
+        }
+        *drawn = Some(Drawn {
+            line: line.to_string(),
+            columns,
+        });
+    }
 }
 
 impl Hinter for Watcher {
     type Hint = String;
 
-    fn hint(&self, line: &str, _: usize, _: &Context<'_>) -> Option<String> {
-        self.desk.lock().typed = !line.is_empty();
+    fn hint(&self, line: &str, pos: usize, _: &Context<'_>) -> Option<String> {
+        self.rewrap(line, pos);
+        let mut state = self.desk.lock();
+        state.line.clear();
+        state.line.push_str(line);
+        state.armed = true;
+        self.desk.changed.notify_all();
         None
     }
 }
@@ -170,12 +222,14 @@ pub(crate) struct AbovePrinter {
 /// typed; when it edits none, straight to the terminal. In between, once
 /// Enter is pressed, neither: the editor lets go of the terminal before it
 /// moves past the accepted line, and a line written then would be glued to
-/// the end of it.
+/// the end of it. Once the peer exits the editor has ended: it edits no
+/// line again, and lines go straight to the terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Idle,
     Editing,
     Closing,
+    Ended,
 }
 
 struct Desk {
@@ -187,8 +241,14 @@ struct DeskState {
     phase: Phase,
     /// Prints on their way through the editor.
     printing: usize,
-    /// Something is typed on the line being edited.
-    typed: bool,
+    /// What is typed on the line being edited.
+    line: String,
+    /// The editor has drawn the line it edits, so it takes signals: its
+    /// own handler is in place.
+    armed: bool,
+    /// The peer is exiting: the editor ends the line it edits, and begins
+    /// none.
+    ending: bool,
     /// A question was shown while something was typed: the line being
     /// edited was begun for something else.
     stale: bool,
@@ -235,18 +295,17 @@ impl ConditionalEventHandler for Ending {
 }
 
 impl LineEditor {
-    /// A line editor on the terminal, with a printer for the screen thread
-    /// and one for `--trace` lines.
-    pub(crate) fn start(
-        names: LobbyNames,
-        prompt: PromptText,
-    ) -> io::Result<(LineEditor, AbovePrinter, AbovePrinter)> {
+    /// A line editor on the terminal, with a printer for the screen thread,
+    /// one for `--trace` lines, and the means to end it when the peer exits.
+    pub(crate) fn start(names: LobbyNames, prompt: PromptText) -> io::Result<TerminalConsole> {
         let mut editor = Editor::<Watcher, DefaultHistory>::new().map_err(io::Error::other)?;
         let desk = Arc::new(Desk {
             state: Mutex::new(DeskState {
                 phase: Phase::Idle,
                 printing: 0,
-                typed: false,
+                line: String::new(),
+                armed: false,
+                ending: false,
                 stale: false,
             }),
             changed: Condvar::new(),
@@ -254,6 +313,9 @@ impl LineEditor {
         editor.set_helper(Some(Watcher {
             desk: desk.clone(),
             names,
+            drawn: Mutex::new(None),
+            rewraps: rewrap::terminal_rewraps(),
+            prompt: String::new(),
         }));
         for (key, cmd) in [
             (KeyEvent(KeyCode::Enter, Modifiers::NONE), Cmd::AcceptLine),
@@ -276,13 +338,21 @@ impl LineEditor {
                 .map_err(io::Error::other)
         };
         let (screen, trace) = (printer()?, printer()?);
-        let editor = LineEditor {
-            editor,
-            desk,
-            prompt,
-            drawn: String::new(),
+        let end = EditorEnd {
+            printer: printer()?.printer,
+            desk: desk.clone(),
         };
-        Ok((editor, screen, trace))
+        Ok(TerminalConsole {
+            editor: LineEditor {
+                editor,
+                desk,
+                prompt,
+                drawn: String::new(),
+            },
+            screen,
+            trace,
+            end,
+        })
     }
 
     /// Reads a line each time the peer asks for one: passwords without echo
@@ -333,17 +403,38 @@ impl LineEditor {
         loop {
             {
                 let mut state = self.desk.lock();
-                state.typed = false;
+                if state.ending {
+                    return Input::Eof;
+                }
+                state.line.clear();
+                state.armed = false;
                 state.stale = false;
+                state.phase = Phase::Editing;
             }
-            self.desk.set(Phase::Editing);
+            // A new line is drawn afresh, at the width of the moment.
+            if let Some(helper) = self.editor.helper_mut() {
+                *helper
+                    .drawn
+                    .get_mut()
+                    .unwrap_or_else(PoisonError::into_inner) = None;
+            }
             // The prompt is taken when a line begins: rustyline measures
             // it once, at `readline` (`State::new` keeps its size for the
             // whole line), so a prompt that changed width while a line is
             // edited would put the cursor in the wrong column. News that
             // changes it (someone joins) shows from the next line on.
             self.drawn = self.prompt.get();
+            if let Some(helper) = self.editor.helper_mut() {
+                helper.prompt.clone_from(&self.drawn);
+            }
             let line = self.editor.readline(self.drawn.as_str());
+            // Ended for the peer's exit: the line is left clean before the
+            // phase changes, since `EditorEnd::finish` waits only while the
+            // editor edits, and the process may exit as soon as it returns.
+            if matches!(line, Err(ReadlineError::Interrupted)) && self.desk.lock().ending {
+                self.leave_line();
+                return Input::Eof;
+            }
             self.desk.set(Phase::Idle);
             match line {
                 Ok(line) => {
@@ -361,6 +452,94 @@ impl LineEditor {
                 Err(_) => return Input::Eof,
             }
         }
+    }
+}
+
+impl LineEditor {
+    /// The editor's last act when the peer exits mid-line: rustyline has
+    /// left the prompt and the typed text on the screen with a line feed
+    /// after them; they are erased, so that no `> ` stays at the start of
+    /// the shell's prompt, and what was typed is said, as it was not sent.
+    fn leave_line(&self) {
+        let line = std::mem::take(&mut self.desk.lock().line);
+        erase_echo(&self.drawn, &line);
+        if !line.trim().is_empty() {
+            print_line(&format!("Not sent: {line}"));
+        }
+        self.desk.set(Phase::Ended);
+    }
+}
+
+/// The line editor and its printers, at a terminal.
+pub(crate) struct TerminalConsole {
+    pub(crate) editor: LineEditor,
+    /// For the screen thread.
+    pub(crate) screen: AbovePrinter,
+    /// For `--trace` lines.
+    pub(crate) trace: AbovePrinter,
+    /// Ends the editor when the peer exits.
+    pub(crate) end: EditorEnd,
+}
+
+/// Ends the line editor when the peer exits, so that its last act is to
+/// leave the line clean. The editor alone draws the line it edits, and
+/// redraws it after every line printed above it: whatever else erased it
+/// could be drawn over again.
+pub(crate) struct EditorEnd {
+    printer: Box<dyn ExternalPrinter + Send>,
+    desk: Arc<Desk>,
+}
+
+/// What `EditorEnd` prints through the editor to learn that the editor has
+/// taken every line printed before: it draws nothing (up one row, then the
+/// line feed back down), and no line feed is added to one that ends in one.
+const INVISIBLE: &str = "\x1b[A\n";
+
+impl EditorEnd {
+    /// Ends the editor, once the screen thread has printed its last line:
+    /// a line being edited is ended by the editor itself, woken by SIGINT
+    /// as Ctrl-C would (which rustyline takes while it edits), and no line
+    /// is begun after. Waits at most `wait` for it.
+    pub(crate) fn finish(mut self, wait: Duration) {
+        let deadline = Instant::now() + wait;
+        let mut state = self.desk.lock();
+        state.ending = true;
+        // Until the editor can take the signal, or has let go of the line.
+        let busy = |state: &mut DeskState| {
+            (state.phase == Phase::Editing && !state.armed) || state.phase == Phase::Closing
+        };
+        state = self.wait(state, deadline, busy);
+        if state.phase != Phase::Editing {
+            return;
+        }
+        drop(state);
+        // The editor takes a printed line before a key and after a signal:
+        // once this one is on its way, every line before it has been taken
+        // and drawn, so that the signal cannot overtake one.
+        let _ = self.printer.print(INVISIBLE.to_string());
+        #[cfg(unix)]
+        // SAFETY: raise only sends a signal to this process.
+        unsafe {
+            libc::raise(libc::SIGINT);
+        }
+        let state = self.desk.lock();
+        drop(self.wait(state, deadline, |state| state.phase == Phase::Editing));
+    }
+
+    /// Waits until `busy` no longer holds, or `deadline` has passed.
+    fn wait<'a>(
+        &self,
+        mut state: MutexGuard<'a, DeskState>,
+        deadline: Instant,
+        busy: impl Fn(&mut DeskState) -> bool,
+    ) -> MutexGuard<'a, DeskState> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        (state, _) = self
+            .desk
+            .changed
+            .wait_timeout_while(state, left, busy)
+            .unwrap_or_else(PoisonError::into_inner);
+        state
     }
 }
 
@@ -436,7 +615,7 @@ impl AbovePrinter {
         let mut state = self.desk.lock();
         loop {
             match state.phase {
-                Phase::Idle => return print_line(text),
+                Phase::Idle | Phase::Ended => return print_line(text),
                 Phase::Closing => {
                     state = self
                         .desk
@@ -447,7 +626,7 @@ impl AbovePrinter {
                 Phase::Editing => break,
             }
         }
-        if asks && state.typed {
+        if asks && !state.line.is_empty() {
             state.stale = true;
         }
         state.printing += 1;

@@ -4,6 +4,7 @@
 
 mod console;
 mod find;
+mod rewrap;
 
 use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
@@ -27,7 +28,7 @@ use p2pchat::peer::{
 use p2pchat::screen::{ColorChoice, ScreenLine, Style};
 use p2pchat::trace::Trace;
 
-use crate::console::{LineEditor, TerminalRestorer};
+use crate::console::{EditorEnd, LineEditor, TerminalConsole, TerminalRestorer};
 
 /// The file in the data directory that keeps the keys seen before.
 const KNOWN_KEYS: &str = "known_keys";
@@ -251,7 +252,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         names: names.clone(),
         prompt: prompt.clone(),
     };
-    let printer = start_console(at_terminal, style, keys, screen_rx, printing)?;
+    let (printer, editor_end) = start_console(at_terminal, style, keys, screen_rx, printing)?;
     let result = peer.run(Console {
         input: input_rx,
         screen,
@@ -265,6 +266,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // because nobody reads it: then it is left to end with the process.
     if let Err(RecvTimeoutError::Disconnected) = printer_gone.recv_timeout(screen_exit_wait) {
         let _ = printer.join();
+        // Then the line editor leaves the line it edits clean, so that no
+        // `> ` is left where the shell's prompt comes.
+        if let Some(end) = editor_end {
+            end.finish(screen_exit_wait);
+        }
     }
     Ok(result?)
 }
@@ -339,14 +345,15 @@ struct Keys {
 /// printers at a terminal, plain lines otherwise. The keyboard thread is
 /// not joined (a read from standard input cannot be interrupted, and the
 /// process exits once the peer has said goodbye); the screen thread's
-/// handle is returned, and `printing` is dropped when it ends.
+/// handle is returned, and `printing` is dropped when it ends. At a
+/// terminal, so is the means to end the line editor.
 fn start_console(
     at_terminal: bool,
     style: Style,
     keys: Keys,
     screen_rx: Receiver<ScreenLine>,
     printing: Sender<()>,
-) -> io::Result<thread::JoinHandle<()>> {
+) -> io::Result<(thread::JoinHandle<()>, Option<EditorEnd>)> {
     let keyboard = thread::Builder::new().name("keyboard".into());
     let printer = thread::Builder::new().name("screen".into());
     let Keys {
@@ -356,7 +363,12 @@ fn start_console(
         prompt,
     } = keys;
     if at_terminal {
-        let (editor, above, mut trace_above) = LineEditor::start(names, prompt)?;
+        let TerminalConsole {
+            editor,
+            screen: above,
+            trace: mut trace_above,
+            end,
+        } = LineEditor::start(names, prompt)?;
         if io::stderr().is_terminal() {
             p2pchat::trace::print_with(move |text| {
                 let line = ScreenLine::Trace(text.to_string());
@@ -364,16 +376,18 @@ fn start_console(
             });
         }
         keyboard.spawn(move || editor.read(&wants, &input))?;
-        printer.spawn(move || {
+        let screen = printer.spawn(move || {
             let _printing = printing;
             above.print_all(&screen_rx, style)
-        })
+        })?;
+        Ok((screen, Some(end)))
     } else {
         keyboard.spawn(move || console::read_plain(&wants, &input))?;
-        printer.spawn(move || {
+        let screen = printer.spawn(move || {
             let _printing = printing;
             console::print_plain(&screen_rx, style)
-        })
+        })?;
+        Ok((screen, None))
     }
 }
 

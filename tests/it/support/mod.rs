@@ -9,10 +9,13 @@
 //! - `accounts`: accounts made, joined and invited over the registry protocol.
 //! - `scripted`: scripted peers driven as their users would drive them.
 //! - `terminal`: the `peer` binary in a pseudo-terminal, read through a
-//!   terminal emulator (`TerminalPeer`).
+//!   terminal emulator (`TerminalPeer`); `AtTerminal`, what a test does
+//!   with a peer at any terminal.
 //! - `transcript`: the docs' fenced blocks, their `run:` markers and
 //!   placeholders, as data; `transcript_play` plays them against the
 //!   `server` binary.
+//! - `tmux`: the `peer` binary in tmux, a terminal that re-wraps its lines
+//!   on a resize (`TmuxPeer`).
 //!
 //! This file holds what they share: the timeouts, the test password, and
 //! the loopback address and temporary directories every kind uses. The
@@ -34,6 +37,8 @@ mod scripted;
 mod server;
 #[cfg(unix)]
 mod terminal;
+#[cfg(unix)]
+mod tmux;
 mod transcript;
 mod transcript_play;
 
@@ -46,6 +51,8 @@ pub use scripted::*;
 pub use server::*;
 #[cfg(unix)]
 pub use terminal::*;
+#[cfg(unix)]
+pub use tmux::*;
 pub use transcript::*;
 pub use transcript_play::*;
 

@@ -101,8 +101,13 @@ impl TerminalPeer {
     /// say), in a pseudo-terminal of its own.
     pub fn spawn(mut command: Command) -> TerminalPeer {
         let (controller, device) = open_pty();
+        // vt100, like xterm, does not re-wrap lines when the window is
+        // resized: say so as xterm does, and not that tmux is the terminal,
+        // should the tests run inside one.
         command
             .env("TERM", "xterm-256color")
+            .env("XTERM_VERSION", "XTerm(390)")
+            .env_remove("TMUX")
             .env_remove("NO_COLOR")
             .stdin(Stdio::from(device.try_clone().unwrap()))
             .stdout(Stdio::from(device.try_clone().unwrap()))
@@ -155,10 +160,32 @@ impl TerminalPeer {
         }
     }
 
-    /// Types `keys` as they are: `\r` is Enter.
-    pub fn press(&mut self, keys: &str) {
-        self.keyboard.write_all(keys.as_bytes()).unwrap();
-        self.keyboard.flush().unwrap();
+    /// Makes the window `rows` by `columns`, as a person dragging its
+    /// border would: the terminal emulator first, then the kernel, which
+    /// tells the peer with SIGWINCH.
+    pub fn resize(&mut self, rows: u16, columns: u16) {
+        use std::os::fd::AsRawFd;
+        self.drawn
+            .lock()
+            .unwrap()
+            .screen
+            .set_size(rows.try_into().unwrap(), columns.try_into().unwrap());
+        let size = libc::winsize {
+            ws_row: rows,
+            ws_col: columns,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ only reads the winsize we pass.
+        let rc = unsafe { libc::ioctl(self.keyboard.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+        assert_eq!(rc, 0, "TIOCSWINSZ failed");
+    }
+
+    /// Sends `signal` to the peer, as `kill` would.
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill only sends a signal, to a child we have not reaped.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "kill failed");
     }
 
     /// The visible rows, and the cursor's row and column.
@@ -166,7 +193,7 @@ impl TerminalPeer {
         let drawn = self.drawn.lock().unwrap();
         let screen = drawn.screen.screen();
         let (row, col) = screen.cursor_position();
-        (screen.rows(0, COLS).collect(), row, col)
+        (screen.rows(0, screen.size().1.get()).collect(), row, col)
     }
 
     /// The colour of the character at `row`, `col`, and whether it is dim.
@@ -183,59 +210,9 @@ impl TerminalPeer {
         rows[usize::from(row)].trim_end().to_string()
     }
 
-    /// Waits until `done` holds for what the peer has drawn: the visible
-    /// rows with the cursor's row, and everything written as text.
-    #[track_caller]
-    pub fn wait_until(&self, what: &str, done: impl Fn(&[String], usize, &str) -> bool) {
-        let deadline = Instant::now() + PEER_WAIT;
-        loop {
-            {
-                let drawn = self.drawn.lock().unwrap();
-                let screen = drawn.screen.screen();
-                let rows: Vec<String> = screen.rows(0, COLS).collect();
-                let row = usize::from(screen.cursor_position().0);
-                if done(&rows, row, &drawn.raw) {
-                    return;
-                }
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if self.more.recv_timeout(left).is_err() {
-                let (rows, ..) = self.screen();
-                panic!(
-                    "the peer never showed {what}; the screen is:\n{}",
-                    rows.join("\n")
-                );
-            }
-        }
-    }
-
-    /// Waits until `text` has been printed `count` times in all.
-    #[track_caller]
-    pub fn sees_times(&self, text: &str, count: usize) {
-        self.wait_until(&format!("{text:?} {count} times"), |_, _, raw| {
-            raw.matches(text).count() >= count
-        });
-    }
-
     /// How many times `text` has been written, escapes and all.
     pub fn raw_count(&self, text: &str) -> usize {
         self.drawn.lock().unwrap().raw.matches(text).count()
-    }
-
-    /// Waits until a line on screen holds `text` and the cursor sits on an
-    /// empty prompt below it, ready for a line to be typed.
-    #[track_caller]
-    pub fn prompted_after(&self, text: &str) {
-        self.wait_until(&format!("{text:?} then the prompt"), |rows, row, _| {
-            typed(&rows[row]) == Some("") && rows[..row].iter().any(|r| r.contains(text))
-        });
-    }
-
-    /// Types `line` and Enter at the prompt that follows `text`.
-    #[track_caller]
-    pub fn answer(&mut self, text: &str, line: &str) {
-        self.prompted_after(text);
-        self.press(&format!("{line}\r"));
     }
 
     /// Whether the terminal echoes what is typed, as it should whenever no
@@ -262,6 +239,73 @@ impl TerminalPeer {
                 Ok(()) => continue,
                 Err(RecvTimeoutError::Disconnected) => return self.child.wait().unwrap(),
                 Err(RecvTimeoutError::Timeout) => panic!("the peer did not exit"),
+            }
+        }
+    }
+}
+
+/// A `peer` at a terminal, whichever terminal it is (`TerminalPeer`'s
+/// emulator, or tmux): keys typed, and waits for what it shows.
+pub trait AtTerminal {
+    /// Types `keys` as they are: `\r` is Enter.
+    fn press(&mut self, keys: &str);
+
+    /// Waits until `done` holds for what the peer has drawn: the visible
+    /// rows with the cursor's row, and everything written as text.
+    #[track_caller]
+    fn wait_until(&self, what: &str, done: impl Fn(&[String], usize, &str) -> bool);
+
+    /// Waits until `text` has been printed `count` times in all.
+    #[track_caller]
+    fn sees_times(&self, text: &str, count: usize) {
+        self.wait_until(&format!("{text:?} {count} times"), |_, _, raw| {
+            raw.matches(text).count() >= count
+        });
+    }
+
+    /// Waits until a line on screen holds `text` and the cursor sits on an
+    /// empty prompt below it (`typed`), ready for a line to be typed.
+    #[track_caller]
+    fn prompted_after(&self, text: &str) {
+        self.wait_until(&format!("{text:?} then the prompt"), |rows, row, _| {
+            typed(&rows[row]) == Some("") && rows[..row].iter().any(|r| r.contains(text))
+        });
+    }
+
+    /// Types `line` and Enter at the prompt that follows `text`.
+    #[track_caller]
+    fn answer(&mut self, text: &str, line: &str) {
+        self.prompted_after(text);
+        self.press(&format!("{line}\r"));
+    }
+}
+
+impl AtTerminal for TerminalPeer {
+    fn press(&mut self, keys: &str) {
+        self.keyboard.write_all(keys.as_bytes()).unwrap();
+        self.keyboard.flush().unwrap();
+    }
+
+    #[track_caller]
+    fn wait_until(&self, what: &str, done: impl Fn(&[String], usize, &str) -> bool) {
+        let deadline = Instant::now() + PEER_WAIT;
+        loop {
+            {
+                let drawn = self.drawn.lock().unwrap();
+                let screen = drawn.screen.screen();
+                let rows: Vec<String> = screen.rows(0, screen.size().1.get()).collect();
+                let row = usize::from(screen.cursor_position().0);
+                if done(&rows, row, &drawn.raw) {
+                    return;
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.more.recv_timeout(left).is_err() {
+                let (rows, ..) = self.screen();
+                panic!(
+                    "the peer never showed {what}; the screen is:\n{}",
+                    rows.join("\n")
+                );
             }
         }
     }
