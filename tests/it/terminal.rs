@@ -472,12 +472,21 @@ fn shows_above_half_typed(bob: &impl AtTerminal, line: &str) {
 /// be taken in before the news of the resize, and drawn for the old width.
 #[track_caller]
 fn half_typed_then_narrowed<T: AtTerminal>(bob: &mut T, narrow: impl FnOnce(&mut T)) {
-    // The prompt is taken when a line begins: an empty line first, for one
+    // The prompt is taken when a line begins: if this one was begun before
+    // the member list came (`[alice] > `), an empty line first, for one
     // that counts who is in.
-    bob.press("\r");
-    bob.wait_until("the prompt of a lobby of two", |rows, row, _| {
-        rows[row].trim_end() == LOBBY_PROMPT.trim_end()
+    let early = std::cell::Cell::new(false);
+    bob.wait_until("a prompt of alice's lobby", |rows, row, _| {
+        let prompt = rows[row].trim_end();
+        early.set(prompt == "[alice] >");
+        early.get() || prompt == LOBBY_PROMPT.trim_end()
     });
+    if early.get() {
+        bob.press("\r");
+        bob.wait_until("the prompt of a lobby of two", |rows, row, _| {
+            rows[row].trim_end() == LOBBY_PROMPT.trim_end()
+        });
+    }
     let typed = format!("{LOBBY_PROMPT}{HALF_TYPED}");
     bob.press(HALF_TYPED);
     bob.wait_until("the typed line on one row", |rows, row, _| {
