@@ -1,8 +1,7 @@
 //! The `peer` binary's keyboard and screen: the threads that read standard
 //! input for the peer's `Console` and print its `ScreenLine`s.
 //!
-//! Piped, input is read line by line and every line printed as it comes,
-//! exactly as a script expects. At a terminal (standard input and output
+//! Piped, `plain.rs` reads and prints instead. At a terminal (standard input and output
 //! both), a line editor (`rustyline`) reads the lines, with editing,
 //! history and Tab completion, and everything printed, `--trace` lines included, goes through
 //! its external printer, which draws it above the line being typed and then
@@ -22,8 +21,7 @@
 //! it never decides what a line says (the peer does) or how it looks
 //! (`screen` does).
 
-use std::io::{self, BufRead, IsTerminal, Write};
-use std::iter;
+use std::io::{self, IsTerminal, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -45,6 +43,7 @@ use p2pchat::peer::{Input, LobbyNames, PromptText, Want};
 use p2pchat::screen::{ScreenLine, Style};
 
 use crate::rewrap;
+use crate::tty::{columns, discard_typed_ahead, echo_off};
 
 /// Whether the peer talks to a person at a terminal: standard input and
 /// standard output are both terminals, and the terminal can edit a line.
@@ -52,65 +51,6 @@ pub(crate) fn at_terminal() -> bool {
     let dumb = std::env::var("TERM").is_ok_and(|term| term == "dumb");
     io::stdin().is_terminal() && io::stdout().is_terminal() && !dumb
 }
-
-/// Reads one line from standard input each time the peer asks for one,
-/// without echo for passwords when standard input is a terminal; ends with
-/// `Input::Eof` at the end of the input. Today's plain reader, for pipes.
-pub(crate) fn read_plain(wants: &Receiver<Want>, input: &Sender<Input>) {
-    let stdin = io::stdin();
-    let terminal = stdin.is_terminal();
-    for want in wants {
-        let line = if want == Want::Secret && terminal {
-            rpassword::read_password().map(Some)
-        } else {
-            // Bytes that are not UTF-8 become U+FFFD rather than ending the input.
-            let mut bytes = Vec::new();
-            stdin
-                .lock()
-                .read_until(b'\n', &mut bytes)
-                .map(|n| (n > 0).then(|| String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        let next = match line {
-            Ok(Some(line)) => Input::Line(line),
-            Ok(None) | Err(_) => Input::Eof,
-        };
-        let end = next == Input::Eof;
-        if input.send(next).is_err() || end {
-            return;
-        }
-    }
-}
-
-/// Prints every line as it comes, for pipes, in the plain form unless
-/// `style` says otherwise: a line and those already waiting behind it in
-/// one write, so a flood costs a write per burst rather than per line.
-/// Returns when the peer drops its end of the channel, or when nobody
-/// reads standard output any more.
-pub(crate) fn print_plain(lines: &Receiver<ScreenLine>, style: Style) {
-    let mut out = io::stdout();
-    let mut burst = String::new();
-    while let Ok(first) = lines.recv() {
-        let now = Local::now().time();
-        burst.clear();
-        for line in iter::once(first).chain(lines.try_iter().take(BURST)) {
-            burst.push_str(&style.render(&line, now));
-            burst.push('\n');
-        }
-        // If standard output is gone there is no one to show this to; the
-        // peer goes on and exits normally. Whole lines go in one write, so
-        // a trace line on standard error cannot land inside one.
-        if out
-            .write_all(burst.as_bytes())
-            .and_then(|()| out.flush())
-            .is_err()
-        {
-            return;
-        }
-    }
-}
-
-/// The most lines `print_plain` writes at once, after the first.
-const BURST: usize = 256;
 
 /// The line editor, and a printer that draws above the line it edits.
 pub(crate) struct LineEditor {
@@ -580,28 +520,6 @@ fn erase_echo(prompt: &str, line: &str) {
     let _ = write!(out, "\x1b[{rows}A\r\x1b[J").and_then(|()| out.flush());
 }
 
-/// The terminal's width, if standard output is a terminal that says it.
-fn columns() -> Option<usize> {
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        let mut size = std::mem::MaybeUninit::<libc::winsize>::uninit();
-        // SAFETY: TIOCGWINSZ fills the winsize we own when it returns 0.
-        let rc = unsafe {
-            libc::ioctl(
-                io::stdout().as_raw_fd(),
-                libc::TIOCGWINSZ,
-                size.as_mut_ptr(),
-            )
-        };
-        // SAFETY: filled just above.
-        let columns = (rc == 0).then(|| unsafe { size.assume_init() }.ws_col);
-        columns.filter(|&c| c > 0).map(usize::from)
-    }
-    #[cfg(not(unix))]
-    None
-}
-
 impl AbovePrinter {
     /// Prints `text` as one line: above the line being typed while one is
     /// edited, and as it is otherwise.
@@ -655,80 +573,6 @@ fn print_line(text: &str) {
     let mut out = io::stdout();
     let whole = format!("{text}\n");
     let _ = out.write_all(whole.as_bytes()).and_then(|()| out.flush());
-}
-
-/// Turns off the echo of what is typed on standard input's terminal, so
-/// that keys pressed while no line is read (the peer is waiting on the
-/// registry, say) are not drawn by the terminal itself: the line editor
-/// shows them once it reads them, and a password typed ahead of its
-/// question never shows. The editor and the password reader put back the
-/// settings they found; `TerminalRestorer` those of the start.
-fn echo_off() {
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        let fd = io::stdin().as_raw_fd();
-        let mut termios = std::mem::MaybeUninit::<libc::termios>::uninit();
-        // SAFETY: tcgetattr fills the termios we own when it returns 0, and
-        // tcsetattr only reads it.
-        unsafe {
-            if libc::tcgetattr(fd, termios.as_mut_ptr()) == 0 {
-                let mut termios = termios.assume_init();
-                termios.c_lflag &= !(libc::ECHO | libc::ECHONL);
-                libc::tcsetattr(fd, libc::TCSANOW, &termios);
-            }
-        }
-    }
-}
-
-/// Drops, unread, what was typed on standard input's terminal before the
-/// question now asked: it may be a password typed ahead of a question that
-/// turned out another (`Want::Afresh`).
-fn discard_typed_ahead() {
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: tcflush takes a descriptor and a constant.
-        unsafe { libc::tcflush(io::stdin().as_raw_fd(), libc::TCIFLUSH) };
-    }
-}
-
-/// The terminal's settings when the peer started, put back when it ends,
-/// so that a password prompt cut short by Ctrl-C or a signal never leaves
-/// the terminal without echo.
-pub(crate) struct TerminalRestorer {
-    #[cfg(unix)]
-    saved: Option<libc::termios>,
-}
-
-impl TerminalRestorer {
-    /// Remembers standard input's terminal settings, if it is a terminal.
-    pub(crate) fn save() -> TerminalRestorer {
-        #[cfg(unix)]
-        {
-            use std::os::fd::AsRawFd;
-            let fd = io::stdin().as_raw_fd();
-            let mut termios = std::mem::MaybeUninit::<libc::termios>::uninit();
-            // SAFETY: tcgetattr writes a termios into the buffer we own, and
-            // fills it whole when it returns 0.
-            let saved = (unsafe { libc::tcgetattr(fd, termios.as_mut_ptr()) } == 0)
-                .then(|| unsafe { termios.assume_init() });
-            TerminalRestorer { saved }
-        }
-        #[cfg(not(unix))]
-        TerminalRestorer {}
-    }
-}
-
-impl Drop for TerminalRestorer {
-    fn drop(&mut self) {
-        #[cfg(unix)]
-        if let Some(saved) = &self.saved {
-            use std::os::fd::AsRawFd;
-            // SAFETY: tcsetattr only reads the termios we saved.
-            unsafe { libc::tcsetattr(io::stdin().as_raw_fd(), libc::TCSANOW, saved) };
-        }
-    }
 }
 
 #[cfg(test)]

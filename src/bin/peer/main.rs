@@ -4,7 +4,9 @@
 
 mod console;
 mod find;
+mod plain;
 mod rewrap;
+mod tty;
 
 use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;
@@ -28,7 +30,8 @@ use p2pchat::peer::{
 use p2pchat::screen::{ColorChoice, ScreenLine, Style};
 use p2pchat::trace::Trace;
 
-use crate::console::{EditorEnd, LineEditor, TerminalConsole, TerminalRestorer};
+use crate::console::{EditorEnd, LineEditor, TerminalConsole};
+use crate::tty::TerminalRestorer;
 
 /// The file in the data directory that keeps the keys seen before.
 const KNOWN_KEYS: &str = "known_keys";
@@ -382,10 +385,10 @@ fn start_console(
         })?;
         Ok((screen, Some(end)))
     } else {
-        keyboard.spawn(move || console::read_plain(&wants, &input))?;
+        keyboard.spawn(move || plain::read_plain(&wants, &input))?;
         let screen = printer.spawn(move || {
             let _printing = printing;
-            console::print_plain(&screen_rx, style)
+            plain::print_plain(&screen_rx, style)
         })?;
         Ok((screen, None))
     }
