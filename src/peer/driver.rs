@@ -89,8 +89,9 @@ impl Driver {
         let mut queue = VecDeque::from(effects);
         while let Some(effect) = queue.pop_front() {
             // A line logged reaches its file before anything leaves for
-            // another peer, so nobody can hear of it before it is on disk.
-            let flushed = leaves_the_peer(&effect).then(|| self.flush_logs());
+            // another peer or reaches the screen, so nobody, the user
+            // included, can hear of it before it is on disk.
+            let flushed = is_seen(&effect).then(|| self.flush_logs());
             let reply = if let Some(Some(failed)) = flushed {
                 queue.push_front(effect);
                 failed
@@ -384,11 +385,16 @@ fn greet(app: &mut App, driver: &mut Driver, link_rx: &Receiver<LinkNotice>) {
     driver.carry_out(app, effects, now());
 }
 
-/// True for an effect that sends a line to another peer.
-fn leaves_the_peer(effect: &Effect) -> bool {
+/// True for an effect that sends a line to another peer or to the screen.
+fn is_seen(effect: &Effect) -> bool {
     matches!(
         effect,
-        Effect::ToLeader(..) | Effect::TurnAway(..) | Effect::Answer(..) | Effect::Lobby(..)
+        Effect::ToLeader(..)
+            | Effect::TurnAway(..)
+            | Effect::Answer(..)
+            | Effect::Lobby(..)
+            | Effect::Show(..)
+            | Effect::Chat(..)
     )
 }
 
