@@ -195,25 +195,21 @@ impl Style {
 
     /// An action by `from`, whose `text` is escaped already.
     fn action(self, from: &str, text: &str, now: NaiveTime) -> String {
-        let stamp = self.stamp(now);
-        let from = sanitize::escape(from);
-        if self.color {
-            let color = name_color(&from);
-            format!("{stamp}* \x1b[{color}m{from}{RESET} {text}")
-        } else {
-            format!("{stamp}* {from} {text}")
-        }
+        format!("{}* {} {text}", self.stamp(now), self.name(from))
     }
 
     /// A chat line from `from`, whose `text` is escaped already.
     fn chat(self, from: &str, text: &str, now: NaiveTime) -> String {
-        let stamp = self.stamp(now);
+        format!("{}[{}] {text}", self.stamp(now), self.name(from))
+    }
+
+    /// A sender's name, escaped, in its own colour where colour is on.
+    fn name(self, from: &str) -> String {
         let from = sanitize::escape(from);
         if self.color {
-            let color = name_color(&from);
-            format!("{stamp}[\x1b[{color}m{from}{RESET}] {text}")
+            format!("\x1b[{}m{from}{RESET}", name_color(&from))
         } else {
-            format!("{stamp}[{from}] {text}")
+            from.into_owned()
         }
     }
 }
