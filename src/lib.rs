@@ -25,6 +25,7 @@ pub mod lobby;
 mod net;
 pub mod password;
 pub mod peer;
+pub mod progress;
 pub mod registry;
 pub mod sanitize;
 pub mod screen;
