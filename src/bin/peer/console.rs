@@ -5,7 +5,8 @@
 //! both), a line editor (`rustyline`) reads the lines, with editing,
 //! history and Tab completion, and everything printed, `--trace` lines included, goes through
 //! its external printer, which draws it above the line being typed and then
-//! redraws the prompt and the half-typed text.
+//! redraws the prompt and the half-typed text (and, above them, the
+//! progress bars: `bars.rs`).
 //!
 //! At a terminal the prompt says where the user is (`[alice · 3] > ` in a
 //! lobby), as the peer last set it in `PromptText`; it is taken when a
@@ -177,9 +178,8 @@ enum Phase {
 struct Desk {
     state: Mutex<DeskState>,
     changed: Condvar,
-    /// Held by a printer from the moment it makes its text until the
-    /// editor has it, so that texts reach the screen in the order the
-    /// progress block's state saw them made.
+    /// Held by a printer from making its text until the editor has it:
+    /// texts reach the screen in the order the bars' state saw them made.
     order: Mutex<()>,
 }
 
@@ -524,9 +524,7 @@ impl AbovePrinter {
     /// something is typed, the line being typed was begun for something else.
     fn print_line(&mut self, text: &str, asks: bool) {
         self.print_with(asks, |bars| match bars.is_idle() {
-            // As lines were always printed: the editor adds the line
-            // ending only while it edits a line; with one already there it
-            // adds none, so every line ends once.
+            // The editor adds a line ending only to a line without one.
             true => format!("{text}\n"),
             false => bars.redraw(&[text], columns()),
         });
@@ -598,7 +596,5 @@ fn write_out(text: &str) {
 
 /// Writes one line to standard output, and carries on if nobody reads it.
 fn print_line(text: &str) {
-    let mut out = io::stdout();
-    let whole = format!("{text}\n");
-    let _ = out.write_all(whole.as_bytes()).and_then(|()| out.flush());
+    write_out(&format!("{text}\n"));
 }
