@@ -1,6 +1,6 @@
-//! A file arriving at the real `peer` binary at a terminal: its progress is
-//! a bar redrawn above the line being typed, which stays whole, and the
-//! bar gives way to the line that says where the file was saved.
+//! A file arriving at or sent from the real `peer` binary at a terminal:
+//! its progress is a bar redrawn above the line being typed, which stays
+//! whole, and the bar gives way to the line that says how it ended.
 
 use std::fs;
 
@@ -54,4 +54,33 @@ fn a_file_arriving_at_a_terminal_is_a_bar_above_the_typed_line() {
     // The typed line is still the user's: Enter sends all of it.
     bob.press("\r");
     crate::support::see(&alice, "[bob] half typed");
+}
+
+#[test]
+fn a_file_sent_from_a_terminal_is_a_bar_too() {
+    let server = TestServer::start();
+    let (logs, outbox) = (temp_dir(), temp_dir());
+    let alice: ScriptedPeer = joined_with(peer_config(server.addr(), logs.path()), "alice");
+    let mut bob = TerminalPeer::start(server.addr(), logs.path(), &[]);
+    into_alices_lobby(&alice, &mut bob);
+
+    let path = outbox.path().join("big.bin");
+    fs::write(&path, noise(32 << 20)).unwrap();
+    bob.press(&format!("/send alice {}\r", path.display()));
+    crate::support::see(&alice, "bob offers big.bin ");
+    alice.type_line("/accept");
+    bob.sees_times("↑ big.bin to alice  [", 1);
+    bob.press("half typed");
+    bob.wait_until(
+        "the sent line right above the whole typed line",
+        |rows, row, _| {
+            row > 0
+                && rows[row - 1].starts_with("Sending big.bin to alice: done")
+                && typed(&rows[row]) == Some("half typed")
+        },
+    );
+    crate::support::see(&alice, "Saved big.bin from bob at ");
+    assert!(bob.raw_count("]  100%") >= 1);
+    let (rows, ..) = bob.screen();
+    assert!(!rows.iter().any(|r| r.contains("↑ big.bin")), "{rows:#?}");
 }
