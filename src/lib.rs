@@ -5,10 +5,10 @@
 //! (`conn`), TLS, keys and sealed messages (`crypto`), the registry server
 //! (`registry`, with its `db` and `password` hashing), finding it on the LAN
 //! by multicast DNS (`discovery`), the peer's link to it (`client`), the
-//! interactive peer (`peer`), files sent between peers (`files`), the
-//! lobby a leader runs (`lobby`), and how
-//! lines are shown, logged and traced (`screen`, `chatlog`, `sanitize`,
-//! `trace`). It never reads the keyboard or draws the terminal: the
+//! interactive peer (`peer`), files sent between peers (`files`) and a
+//! transfer's progress bar (`progress`), the lobby a leader runs
+//! (`lobby`), and how lines are shown, logged and traced (`screen`,
+//! `chatlog`, `sanitize`, `trace`). It never reads the keyboard or draws the terminal: the
 //! binaries in `src/bin/` do, and only they parse options and choose exit
 //! codes. The map of files, threads and invariants is
 //! docs/ARCHITECTURE.md, and only there.
@@ -25,6 +25,7 @@ pub mod lobby;
 mod net;
 pub mod password;
 pub mod peer;
+pub mod progress;
 pub mod registry;
 pub mod sanitize;
 pub mod screen;

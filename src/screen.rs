@@ -12,6 +12,7 @@ use std::fmt;
 
 use chrono::NaiveTime;
 
+use crate::progress::Progress;
 use crate::sanitize;
 
 /// One line for the user's screen. Most lines are `Text`; a `String` becomes
@@ -41,6 +42,9 @@ pub enum ScreenLine {
     Notice(String),
     /// A `--trace` line: dimmed at a terminal.
     Trace(String),
+    /// A transfer's progress, for a bar a terminal redraws in place: sent
+    /// only to a terminal, which keeps one row per transfer running.
+    Progress(Progress),
 }
 
 impl From<String> for ScreenLine {
@@ -77,6 +81,10 @@ impl ScreenLine {
                 from: escape(from),
                 text: escape(text),
             },
+            ScreenLine::Progress(progress) => ScreenLine::Progress(Progress {
+                label: escape(progress.label),
+                ..progress
+            }),
         }
     }
 }
@@ -94,6 +102,8 @@ impl fmt::Display for ScreenLine {
                 write!(f, "[{from}] {text}")
             }
             ScreenLine::Action { from, text } => write!(f, "* {from} {text}"),
+            ScreenLine::Progress(p) if p.ended => write!(f, "{}: ended", p.label),
+            ScreenLine::Progress(p) => write!(f, "{}: {} of {} bytes", p.label, p.done, p.total),
         }
     }
 }
@@ -171,6 +181,9 @@ impl Style {
             ScreenLine::Private(text) => format!("{}{}", self.stamp(now), sanitize::escape(text)),
             ScreenLine::Chat { from, text } => self.chat(from, &sanitize::escape(text), now),
             ScreenLine::Action { from, text } => self.action(from, &sanitize::escape(text), now),
+            // A terminal draws a bar from it (`progress::Meter::row`); this
+            // is its plain form, for what prints it as a line.
+            ScreenLine::Progress(_) => sanitize::escape(&line.to_string()).into_owned(),
             ScreenLine::Mention { from, text } => {
                 let text = sanitize::escape(text);
                 let mut line = match self.color {

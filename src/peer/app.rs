@@ -41,6 +41,10 @@ pub(super) struct App {
     /// Ask before `/end` ends a lobby for everyone: a person at a
     /// terminal is asked, a script is not.
     pub(super) confirm_end: bool,
+    /// Show transfers as bars (`ScreenLine::Progress`), redrawn in place
+    /// at a terminal, rather than as a line at each quarter (kept in the
+    /// log either way).
+    pub(super) bars: bool,
     pub(super) me: Option<Contact>,
     pub(super) contacts: Vec<Contact>,
     pub(super) stage: Stage,
@@ -86,6 +90,7 @@ impl App {
             confirm_password,
             afresh: false,
             confirm_end: false,
+            bars: false,
             me: None,
             contacts: Vec::new(),
             stage: Stage::Welcome,

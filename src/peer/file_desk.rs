@@ -14,7 +14,7 @@ use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
@@ -25,6 +25,7 @@ use crate::files::partial::{Quarters, resume_from};
 use crate::files::stop::{Stop, Stops};
 use crate::files::transfer::{self, TransferError};
 use crate::files::{PartFile, disk};
+use crate::progress::Throttle;
 use crate::trace::Trace;
 use crate::wire::{self, Fetch, FileOffer, OfferId, Sending};
 
@@ -36,6 +37,9 @@ use super::tls::PeerTls;
 /// transfer may stall before it counts as cut off.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a transfer tells its bytes done at most: often enough for a
+/// bar that moves, rarely enough not to flood the core.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 pub(super) struct FileDesk {
     tls: PeerTls,
@@ -66,10 +70,15 @@ impl Reporter {
         self.tell(FileNews::Started { transfer, at });
     }
 
-    /// Hears the bytes done; says each quarter passed; false once the
+    /// Hears the bytes done; says each quarter passed, and the bytes done
+    /// as often as `told` lets it and at the last byte; false once the
     /// transfer is to stop.
-    fn step(&self, quarters: &mut Quarters, done: u64) -> bool {
-        if let Some(pct) = quarters.advance(done) {
+    fn step(&self, told: &mut Told, done: u64) -> bool {
+        if told.throttle.due(Instant::now()) || done == told.size {
+            let transfer = self.transfer.clone();
+            self.tell(FileNews::Progress { transfer, done });
+        }
+        if let Some(pct) = told.quarters.advance(done) {
             let transfer = self.transfer.clone();
             self.tell(FileNews::Quarter { transfer, pct });
         }
@@ -90,6 +99,24 @@ impl Reporter {
     fn ended(&self, result: Result<Done, Failure>) {
         let transfer = self.transfer.clone();
         self.tell(FileNews::Ended { transfer, result });
+    }
+}
+
+/// What a transfer has told of its progress so far.
+struct Told {
+    size: u64,
+    quarters: Quarters,
+    throttle: Throttle,
+}
+
+impl Told {
+    /// A transfer of `size` bytes from byte `from`.
+    fn new(size: u64, from: u64) -> Told {
+        Told {
+            size,
+            quarters: Quarters::new(size, from),
+            throttle: Throttle::new(PROGRESS_EVERY),
+        }
     }
 }
 
@@ -363,10 +390,10 @@ fn fetch(
     }
     let (reader, _writer) = conn.into_split();
     let mut bytes = reader.into_buffered();
-    let mut quarters = Quarters::new(offer.size, job.resume);
+    let mut told = Told::new(offer.size, job.resume);
     reporter.started(job.resume);
     transfer::receive_bytes(&mut bytes, &job.part, offer, job.resume, &mut |done| {
-        reporter.step(&mut quarters, done)
+        reporter.step(&mut told, done)
     })
 }
 
@@ -400,9 +427,9 @@ fn serve(
     reporter.started(from);
     let (_reader, writer) = conn.into_split();
     let mut out = writer.into_inner();
-    let mut quarters = Quarters::new(offer.size, from);
+    let mut told = Told::new(offer.size, from);
     transfer::send_bytes(&mut file, from, count, &mut out, &mut |done| {
-        reporter.step(&mut quarters, done)
+        reporter.step(&mut told, done)
     })?;
     Ok(count)
 }

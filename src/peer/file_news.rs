@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use crate::crypto::{IdentityKey, PeerKey};
 use crate::files::{Answer, PartFile};
 use crate::lobby::Seat;
+use crate::progress::Progress;
+use crate::screen::ScreenLine;
 use crate::wire::{ErrorCode, Fetch, FileLine, FileOffer, OfferId};
 
 use super::app::App;
@@ -208,10 +210,40 @@ impl App {
                     moving.pct = pct;
                 }
                 let what = self.what(&transfer);
-                self.file_note(format!("{what}: {pct} %."));
+                let line = format!("{what}: {pct} %.");
+                // A bar shows the quarters already.
+                match self.bars {
+                    true => self.out.log(self.log_in_use(), line),
+                    false => self.file_note(line),
+                }
             }
+            FileNews::Progress { transfer, done } => self.show_progress(&transfer, done, false),
             FileNews::Ended { transfer, result } => self.on_ended(&transfer, result),
         }
+    }
+
+    /// Where a transfer stands, for a terminal's bar: `done` bytes, or
+    /// `ended`, when its bar goes away.
+    fn show_progress(&mut self, transfer: &TransferId, done: u64, ended: bool) {
+        if !self.bars {
+            return;
+        }
+        let Some(moving) = self.files.find(transfer) else {
+            return;
+        };
+        let (name, peer) = (&moving.name, &transfer.peer);
+        let label = match transfer.way {
+            Way::Receiving => format!("↓ {name} from {peer}"),
+            Way::Sending => format!("↑ {name} to {peer}"),
+        };
+        let progress = Progress {
+            key: format!("{:?} {} {peer}", transfer.way, transfer.id),
+            label,
+            done,
+            total: moving.size,
+            ended,
+        };
+        self.say(ScreenLine::Progress(progress));
     }
 
     /// A transfer in words, by what the core knows of it.
@@ -225,6 +257,7 @@ impl App {
     /// A transfer ended: said on both sides; a receipt that failed tells
     /// the sender `CANCEL`.
     fn on_ended(&mut self, transfer: &TransferId, result: Result<Done, Failure>) {
+        self.show_progress(transfer, 0, true);
         let what = self.what(transfer);
         let moving = self.files.end(transfer);
         let (name, size) = moving.map_or_else(|| (String::new(), 0), |m| (m.name, m.size));

@@ -384,6 +384,9 @@ impl Peer {
         // A person at a terminal (who types passwords unseen) is asked
         // before `/end` ends a lobby for everyone; a script is not.
         app.confirm_end = console.secrets_unseen;
+        // A terminal (the console that keeps a prompt) draws transfers as
+        // bars; a script reads a line per quarter.
+        app.bars = console.prompt.is_some();
         drive(&mut app, &mut driver, &console, &events_rx, &link_rx);
         driver.quit(&mut app);
         driver.finish();

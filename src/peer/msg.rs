@@ -123,6 +123,9 @@ pub(super) enum FileNews {
     Started { transfer: TransferId, at: u64 },
     /// A transfer passed a quarter of its file (`pct` 25, 50, 75, 100).
     Quarter { transfer: TransferId, pct: u8 },
+    /// A transfer has `done` bytes of its file: told at most a few times a
+    /// second (`progress::Throttle`), and at the last byte.
+    Progress { transfer: TransferId, done: u64 },
     /// A transfer ended.
     Ended {
         transfer: TransferId,

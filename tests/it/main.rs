@@ -36,6 +36,8 @@ mod succession;
 mod support;
 #[cfg(unix)]
 mod terminal;
+#[cfg(unix)]
+mod terminal_files;
 mod tidy;
 mod tls;
 mod tls_peers;

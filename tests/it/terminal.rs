@@ -48,7 +48,7 @@ fn bob_in_alices_lobby(extra: &[&str]) -> (TestServer, ScriptedPeer, TerminalPee
 
 /// bob, at a terminal, registers, joins and accepts alice's invitation.
 #[track_caller]
-fn into_alices_lobby(alice: &ScriptedPeer, bob: &mut impl AtTerminal) {
+pub(super) fn into_alices_lobby(alice: &ScriptedPeer, bob: &mut impl AtTerminal) {
     register_and_join(bob, "bob");
     add(alice, "bob");
     alice.type_line("3");

@@ -5,7 +5,8 @@
 //! both), a line editor (`rustyline`) reads the lines, with editing,
 //! history and Tab completion, and everything printed, `--trace` lines included, goes through
 //! its external printer, which draws it above the line being typed and then
-//! redraws the prompt and the half-typed text.
+//! redraws the prompt and the half-typed text (and, above them, the
+//! progress bars: `bars.rs`).
 //!
 //! At a terminal the prompt says where the user is (`[alice · 3] > ` in a
 //! lobby), as the peer last set it in `PromptText`; it is taken when a
@@ -37,13 +38,15 @@ use rustyline::{
     Cmd, ConditionalEventHandler, Context, Editor, Event, EventContext, EventHandler,
     ExternalPrinter, Helper, KeyCode, KeyEvent, Modifiers, RepeatCount,
 };
-use unicode_width::UnicodeWidthStr;
 
 use p2pchat::peer::{Input, LobbyNames, PromptText, Want};
+use p2pchat::progress::Progress;
 use p2pchat::screen::{ScreenLine, Style};
 
+use crate::bars::Bars;
 use crate::rewrap;
 use crate::tty::{columns, discard_typed_ahead, echo_off};
+use crate::typed::{is_message, pasted_lines};
 
 /// Whether the peer talks to a person at a terminal: standard input and
 /// standard output are both terminals, and the terminal can edit a line.
@@ -175,6 +178,9 @@ enum Phase {
 struct Desk {
     state: Mutex<DeskState>,
     changed: Condvar,
+    /// Held by a printer from making its text until the editor has it:
+    /// texts reach the screen in the order the bars' state saw them made.
+    order: Mutex<()>,
 }
 
 struct DeskState {
@@ -192,6 +198,8 @@ struct DeskState {
     /// A question was shown while something was typed: the line being
     /// edited was begun for something else.
     stale: bool,
+    /// The progress bars, kept above the prompt.
+    bars: Bars,
 }
 
 /// How long Enter waits for a print on its way through the editor. The
@@ -247,8 +255,10 @@ impl LineEditor {
                 armed: false,
                 ending: false,
                 stale: false,
+                bars: Bars::default(),
             }),
             changed: Condvar::new(),
+            order: Mutex::new(()),
         });
         editor.set_helper(Some(Watcher {
             desk: desk.clone(),
@@ -318,7 +328,7 @@ impl LineEditor {
                     if let Input::Line(text) = &line
                         && is_message(text)
                     {
-                        erase_echo(&self.drawn, text);
+                        erase_echo(&self.desk, &self.drawn, text);
                     }
                     line
                 }
@@ -375,6 +385,9 @@ impl LineEditor {
                 self.leave_line();
                 return Input::Eof;
             }
+            if let Ok(line) = &line {
+                lift_bars(&self.desk, &self.drawn, line);
+            }
             self.desk.set(Phase::Idle);
             match line {
                 Ok(line) => {
@@ -402,7 +415,7 @@ impl LineEditor {
     /// the shell's prompt, and what was typed is said, as it was not sent.
     fn leave_line(&self) {
         let line = std::mem::take(&mut self.desk.lock().line);
-        erase_echo(&self.drawn, &line);
+        erase_echo(&self.desk, &self.drawn, &line);
         if !line.trim().is_empty() {
             print_line(&format!("Not sent: {line}"));
         }
@@ -483,41 +496,21 @@ impl EditorEnd {
     }
 }
 
-/// A pasted text of several lines, which the editor takes in at once, as
-/// the lines a pipe would have given one by one.
-fn pasted_lines(input: Input) -> Vec<Input> {
-    match input {
-        Input::Line(text) if text.contains('\n') => text
-            .split('\n')
-            .map(|line| Input::Line(line.trim_end_matches('\r').to_string()))
-            .collect(),
-        Input::Stale(text) if text.contains('\n') => text
-            .split('\n')
-            .map(|line| Input::Stale(line.trim_end_matches('\r').to_string()))
-            .collect(),
-        other => vec![other],
+/// Erases the echo of `line` after `prompt`, which the editor left
+/// above the cursor when Enter was pressed (`Bars::erase_echo`).
+fn erase_echo(desk: &Desk, prompt: &str, line: &str) {
+    if let Some(text) = desk.lock().bars.erase_echo(prompt, line, columns()) {
+        write_out(&text);
     }
 }
 
-/// Whether `line`, typed in a lobby, is a message the peer shows back: not
-/// blank, not a command (`//` starts a message that begins with `/`), and
-/// one line (a paste of several is left as the editor drew it).
-fn is_message(line: &str) -> bool {
-    let line = line.trim();
-    !line.is_empty() && (!line.starts_with('/') || line.starts_with("//")) && !line.contains('\n')
-}
-
-/// Erases the echo of `line`, which the editor left on the rows just
-/// above the cursor when Enter was pressed: `prompt` and the line, on as
-/// many rows as they took at the terminal's width.
-fn erase_echo(prompt: &str, line: &str) {
-    let Some(columns) = columns() else {
-        return;
-    };
-    let width = prompt.width() + line.width();
-    let rows = width / columns + 1;
-    let mut out = io::stdout();
-    let _ = write!(out, "\x1b[{rows}A\r\x1b[J").and_then(|()| out.flush());
+/// Puts the progress bars back under the typed `line` that Enter left
+/// below them (`Bars::after_enter`). Done before printers may write
+/// straight to the terminal, which they do below the bars.
+fn lift_bars(desk: &Desk, prompt: &str, line: &str) {
+    if let Some(text) = desk.lock().bars.after_enter(prompt, line, columns()) {
+        write_out(&text);
+    }
 }
 
 impl AbovePrinter {
@@ -530,10 +523,33 @@ impl AbovePrinter {
     /// Prints `text` as `print` does; if it `asks` a question while
     /// something is typed, the line being typed was begun for something else.
     fn print_line(&mut self, text: &str, asks: bool) {
+        self.print_with(asks, |bars| match bars.is_idle() {
+            // The editor adds a line ending only to a line without one.
+            true => format!("{text}\n"),
+            false => bars.redraw(&[text], columns()),
+        });
+    }
+
+    /// A transfer's progress: its bar is redrawn in place.
+    fn print_progress(&mut self, progress: &Progress) {
+        self.print_with(false, |bars| {
+            bars.take(progress, Instant::now());
+            bars.redraw(&[], columns())
+        });
+    }
+
+    /// Writes the text `make` makes from the progress bars as they are:
+    /// through the editor while it edits a line, straight out otherwise.
+    fn print_with(&mut self, asks: bool, make: impl FnOnce(&mut Bars) -> String) {
+        let order = self
+            .desk
+            .order
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut state = self.desk.lock();
         loop {
             match state.phase {
-                Phase::Idle | Phase::Ended => return print_line(text),
+                Phase::Idle | Phase::Ended => return write_out(&make(&mut state.bars)),
                 Phase::Closing => {
                     state = self
                         .desk
@@ -547,46 +563,38 @@ impl AbovePrinter {
         if asks && !state.line.is_empty() {
             state.stale = true;
         }
+        let text = make(&mut state.bars);
         state.printing += 1;
         drop(state);
-        // The editor adds the line ending only while it edits a line; with
-        // one already there it adds none, so every line ends once.
-        let printed = self.printer.print(format!("{text}\n"));
+        let printed = self.printer.print(text.clone());
+        drop(order);
         self.desk.lock().printing -= 1;
         self.desk.changed.notify_all();
         if printed.is_err() {
-            print_line(text);
+            write_out(&text);
         }
     }
 
     /// Prints every line the peer shows, until it drops its end.
     pub(crate) fn print_all(mut self, lines: &Receiver<ScreenLine>, style: Style) {
         for line in lines {
+            if let ScreenLine::Progress(progress) = &line {
+                self.print_progress(progress);
+                continue;
+            }
             let asks = matches!(line, ScreenLine::Prompt(_));
             self.print_line(&style.render(&line, Local::now().time()), asks);
         }
     }
 }
 
-/// Writes one line to standard output, and carries on if nobody reads it.
-fn print_line(text: &str) {
+/// Writes `text` to standard output, and carries on if nobody reads it.
+fn write_out(text: &str) {
     let mut out = io::stdout();
-    let whole = format!("{text}\n");
-    let _ = out.write_all(whole.as_bytes()).and_then(|()| out.flush());
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_paste_of_several_lines_is_several_lines() {
-        let line = |text: &str| Input::Line(text.to_string());
-        assert_eq!(pasted_lines(line("hi")), vec![line("hi")]);
-        assert_eq!(
-            pasted_lines(line("one\r\ntwo\n\nthree")),
-            vec![line("one"), line("two"), line(""), line("three")]
-        );
-        assert_eq!(pasted_lines(Input::Eof), vec![Input::Eof]);
-    }
+/// Writes one line to standard output, and carries on if nobody reads it.
+fn print_line(text: &str) {
+    write_out(&format!("{text}\n"));
 }

@@ -2,11 +2,13 @@
 //! standard input and output to the peer (`console`: plain lines when piped,
 //! a line editor at a terminal), and turns Ctrl-C into a clean exit.
 
+mod bars;
 mod console;
 mod find;
 mod plain;
 mod rewrap;
 mod tty;
+mod typed;
 
 use std::io::{self, IsTerminal, Write};
 use std::net::SocketAddr;

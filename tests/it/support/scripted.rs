@@ -16,6 +16,9 @@ pub fn peer_config(registry: SocketAddr, logs: &Path) -> PeerConfig {
     let mut config = PeerConfig::new(registry);
     config.listen = any_port();
     config.log_dir = logs.to_path_buf();
+    // Files a test's peer takes stay in its temporary folder, never in
+    // the working folder or the user's downloads.
+    config.files.download_dir = logs.join("downloads");
     config.invite_timeout = Duration::from_secs(30);
     config
 }

@@ -174,6 +174,55 @@ fn a_transfer_is_told_by_quarters_and_listed_until_it_ends() {
 }
 
 #[test]
+fn at_a_terminal_transfers_both_ways_are_bars_and_quarters_only_logged() {
+    let (mut app, _) = accepting_x();
+    app.bars = true;
+    let progress = FileNews::Progress {
+        transfer: receiving(1),
+        done: 3,
+    };
+    check(&mut app, news(progress), &["↓ x from carol: 3 of 5 bytes"]);
+    let quarter = FileNews::Quarter {
+        transfer: receiving(1),
+        pct: 50,
+    };
+    check(
+        &mut app,
+        news(quarter),
+        &["log 1: Receiving x from carol: 50 %."],
+    );
+    let saved = FileNews::Ended {
+        transfer: receiving(1),
+        result: Ok(Done::Saved(PathBuf::from("/downloads/x"))),
+    };
+    let said = "Saved x from carol at /downloads/x (5 bytes, checksum verified).";
+    let (log, notice) = (format!("log 1: {said}"), format!("notice: {said}"));
+    check(
+        &mut app,
+        news(saved),
+        &["↓ x from carol: ended", log.as_str(), notice.as_str()],
+    );
+    // The sender's side has its bar too.
+    let carol = Identity::generate().unwrap();
+    let (mut app, _) = offering_report(&carol);
+    app.bars = true;
+    let _ = app.handle(fetch("carol", 0, &carol), now());
+    let sending = TransferId {
+        way: Way::Sending,
+        ..receiving(9)
+    };
+    let progress = FileNews::Progress {
+        transfer: sending,
+        done: 10,
+    };
+    check(
+        &mut app,
+        news(progress),
+        &["↑ report.pdf to carol: 10 of 10 bytes"],
+    );
+}
+
+#[test]
 fn offers_too_large_or_from_a_member_without_a_seat_are_declined() {
     let mut app = leading();
     app.files.config.max_file_size = 4;
