@@ -13,16 +13,19 @@
 //!
 //! At a terminal, a line begun before a new question was shown above it
 //! (`ScreenLine::Prompt`) was meant for something else: it goes to the peer
-//! as `Input::Stale`, never as the new question's answer. A message sent in
-//! a lobby has its echo (`> text`) erased, as the peer shows it back with
-//! the user's name.
+//! as `Input::Stale`, never as the new question's answer. Every other line
+//! goes as `Input::Typed`, with how many questions had been shown when
+//! Enter was pressed (`desk.rs` counts them), so the peer can tell a line
+//! entered in the moment after it asked a new question, before that was
+//! drawn. A message sent in a lobby has its echo (`> text`) erased, as the
+//! peer shows it back with the user's name.
 //!
 //! This module owns standard input and standard output of the peer binary;
 //! it never decides what a line says (the peer does) or how it looks
 //! (`screen` does).
 
 use std::io::{self, IsTerminal, Write};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::Local;
@@ -42,6 +45,7 @@ use unicode_width::UnicodeWidthStr;
 use p2pchat::peer::{Input, LobbyNames, PromptText, Want};
 use p2pchat::screen::{ScreenLine, Style};
 
+use crate::desk::{Desk, DeskState, Phase};
 use crate::rewrap;
 use crate::tty::{columns, discard_typed_ahead, echo_off};
 
@@ -157,69 +161,6 @@ pub(crate) struct AbovePrinter {
     desk: Arc<Desk>,
 }
 
-/// Where the line editor is, for the printers. While it edits a line, a
-/// line to print must go through it, to be drawn above the line being
-/// typed; when it edits none, straight to the terminal. In between, once
-/// Enter is pressed, neither: the editor lets go of the terminal before it
-/// moves past the accepted line, and a line written then would be glued to
-/// the end of it. Once the peer exits the editor has ended: it edits no
-/// line again, and lines go straight to the terminal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Idle,
-    Editing,
-    Closing,
-    Ended,
-}
-
-struct Desk {
-    state: Mutex<DeskState>,
-    changed: Condvar,
-}
-
-struct DeskState {
-    phase: Phase,
-    /// Prints on their way through the editor.
-    printing: usize,
-    /// What is typed on the line being edited.
-    line: String,
-    /// The editor has drawn the line it edits, so it takes signals: its
-    /// own handler is in place.
-    armed: bool,
-    /// The peer is exiting: the editor ends the line it edits, and begins
-    /// none.
-    ending: bool,
-    /// A question was shown while something was typed: the line being
-    /// edited was begun for something else.
-    stale: bool,
-}
-
-/// How long Enter waits for a print on its way through the editor. The
-/// editor takes a print in between keys, so one that waits for it cannot
-/// finish until Enter is handled: Enter waits only long enough for a print
-/// to be past the point where it chose its way.
-const CLOSE_WAIT: Duration = Duration::from_millis(50);
-
-impl Desk {
-    fn lock(&self) -> MutexGuard<'_, DeskState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn set(&self, phase: Phase) {
-        self.lock().phase = phase;
-        self.changed.notify_all();
-    }
-
-    /// Enter was pressed: printers wait until the editor has let go.
-    fn close(&self) {
-        let mut state = self.lock();
-        state.phase = Phase::Closing;
-        let _ = self
-            .changed
-            .wait_timeout_while(state, CLOSE_WAIT, |state| state.printing > 0);
-    }
-}
-
 /// A key that ends the line being edited: it tells the desk first, then
 /// does what the key does.
 struct Ending {
@@ -239,17 +180,7 @@ impl LineEditor {
     /// one for `--trace` lines, and the means to end it when the peer exits.
     pub(crate) fn start(names: LobbyNames, prompt: PromptText) -> io::Result<TerminalConsole> {
         let mut editor = Editor::<Watcher, DefaultHistory>::new().map_err(io::Error::other)?;
-        let desk = Arc::new(Desk {
-            state: Mutex::new(DeskState {
-                phase: Phase::Idle,
-                printing: 0,
-                line: String::new(),
-                armed: false,
-                ending: false,
-                stale: false,
-            }),
-            changed: Condvar::new(),
-        });
+        let desk = Arc::new(Desk::new());
         editor.set_helper(Some(Watcher {
             desk: desk.clone(),
             names,
@@ -304,6 +235,8 @@ impl LineEditor {
         echo_off();
         for want in wants {
             let next = match want {
+                // A password is never shown back, so never taken as stale:
+                // it goes as it comes, as a pipe's line does.
                 Want::Secret => match rpassword::read_password() {
                     Ok(line) => Input::Line(line),
                     Err(_) => Input::Eof,
@@ -315,7 +248,7 @@ impl LineEditor {
                 }
                 Want::Chat => {
                     let line = self.read_line();
-                    if let Input::Line(text) = &line
+                    if let Input::Typed { line: text, .. } = &line
                         && is_message(text)
                     {
                         erase_echo(&self.drawn, text);
@@ -341,15 +274,8 @@ impl LineEditor {
 
     fn read_line(&mut self) -> Input {
         loop {
-            {
-                let mut state = self.desk.lock();
-                if state.ending {
-                    return Input::Eof;
-                }
-                state.line.clear();
-                state.armed = false;
-                state.stale = false;
-                state.phase = Phase::Editing;
+            if !self.desk.begin() {
+                return Input::Eof;
             }
             // A new line is drawn afresh, at the width of the moment.
             if let Some(helper) = self.editor.helper_mut() {
@@ -381,10 +307,7 @@ impl LineEditor {
                     if !line.trim().is_empty() {
                         let _ = self.editor.add_history_entry(line.as_str());
                     }
-                    if std::mem::take(&mut self.desk.lock().stale) {
-                        return Input::Stale(line);
-                    }
-                    return Input::Line(line);
+                    return self.desk.entered(line);
                 }
                 Err(ReadlineError::Interrupted) => return Input::Interrupt,
                 // A resized window is redrawn; the line goes on.
@@ -484,12 +407,17 @@ impl EditorEnd {
 }
 
 /// A pasted text of several lines, which the editor takes in at once, as
-/// the lines a pipe would have given one by one.
+/// the lines a pipe would have given one by one. Each has seen what the
+/// paste had seen: one that lands after a new question (the first line
+/// answered the menu, say) was not meant for it, and is not taken for it.
 fn pasted_lines(input: Input) -> Vec<Input> {
     match input {
-        Input::Line(text) if text.contains('\n') => text
+        Input::Typed { line: text, seen } if text.contains('\n') => text
             .split('\n')
-            .map(|line| Input::Line(line.trim_end_matches('\r').to_string()))
+            .map(|line| Input::Typed {
+                line: line.trim_end_matches('\r').to_string(),
+                seen,
+            })
             .collect(),
         Input::Stale(text) if text.contains('\n') => text
             .split('\n')
@@ -533,7 +461,12 @@ impl AbovePrinter {
         let mut state = self.desk.lock();
         loop {
             match state.phase {
-                Phase::Idle | Phase::Ended => return print_line(text),
+                Phase::Idle | Phase::Ended => {
+                    if asks {
+                        state.asked();
+                    }
+                    return print_line(text);
+                }
                 Phase::Closing => {
                     state = self
                         .desk
@@ -544,8 +477,8 @@ impl AbovePrinter {
                 Phase::Editing => break,
             }
         }
-        if asks && !state.line.is_empty() {
-            state.stale = true;
+        if asks {
+            state.asked();
         }
         state.printing += 1;
         drop(state);
@@ -581,7 +514,10 @@ mod tests {
 
     #[test]
     fn a_paste_of_several_lines_is_several_lines() {
-        let line = |text: &str| Input::Line(text.to_string());
+        let line = |text: &str| Input::Typed {
+            line: text.to_string(),
+            seen: 3,
+        };
         assert_eq!(pasted_lines(line("hi")), vec![line("hi")]);
         assert_eq!(
             pasted_lines(line("one\r\ntwo\n\nthree")),

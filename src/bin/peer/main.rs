@@ -3,6 +3,7 @@
 //! a line editor at a terminal), and turns Ctrl-C into a clean exit.
 
 mod console;
+mod desk;
 mod find;
 mod plain;
 mod rewrap;
