@@ -4,6 +4,7 @@
 //! Nothing in the library uses this module; it uses only the public API.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,9 @@ pub struct ScriptedPeer {
     screen: Receiver<ScreenLine>,
     chat_port: u16,
     handle: Option<JoinHandle<Result<(), PeerError>>>,
+    /// The questions (`ScreenLine::Prompt`) among the lines read so far, as
+    /// a terminal counts those it has shown.
+    questions: AtomicU64,
 }
 
 /// A line that did not show up in time, with what did.
@@ -65,6 +69,7 @@ impl ScriptedPeer {
             screen: screen_rx,
             chat_port,
             handle: Some(handle),
+            questions: AtomicU64::new(0),
         })
     }
 
@@ -77,6 +82,30 @@ impl ScriptedPeer {
         let _ = self.input.send(Input::Line(line.to_string()));
     }
 
+    /// Types `line` as a person at a terminal would, who had seen `seen`
+    /// questions (`questions_seen`) when pressing Enter: a line the peer
+    /// takes as stale if it has asked more since.
+    pub fn type_seen(&self, line: &str, seen: u64) {
+        let _ = self.input.send(Input::Typed {
+            line: line.to_string(),
+            seen,
+        });
+    }
+
+    /// How many questions are among the lines read so far (`wait_for`,
+    /// `shown`).
+    pub fn questions_seen(&self) -> u64 {
+        self.questions.load(Ordering::SeqCst)
+    }
+
+    /// The line read, as text; a question is counted.
+    fn read(&self, line: &ScreenLine) -> String {
+        if matches!(line, ScreenLine::Prompt(_)) {
+            self.questions.fetch_add(1, Ordering::SeqCst);
+        }
+        line.to_string()
+    }
+
     /// Reads what the peer shows until a line contains `wanted`; returns
     /// every line read, the matching one last.
     pub fn wait_for(&self, wanted: &str, timeout: Duration) -> Result<Vec<String>, NotSeen> {
@@ -86,7 +115,7 @@ impl ScriptedPeer {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.screen.recv_timeout(left) {
                 Ok(line) => {
-                    let line = line.to_string();
+                    let line = self.read(&line);
                     let found = line.contains(wanted);
                     seen.push(line);
                     if found {
@@ -107,7 +136,7 @@ impl ScriptedPeer {
     pub fn shown(&self) -> Vec<String> {
         self.screen
             .try_iter()
-            .map(|line| line.to_string())
+            .map(|line| self.read(&line))
             .collect()
     }
 

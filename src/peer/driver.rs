@@ -443,6 +443,7 @@ fn wait(
         }
         recv(console.input) -> input => match input {
             Ok(Input::Line(line)) => core(Incoming::Line(line)),
+            Ok(Input::Typed { line, seen }) => core(typed(line, seen, driver.screen.asked())),
             Ok(Input::Stale(line)) => core(Incoming::Stale(line)),
             Ok(Input::Eof | Input::Interrupt) | Err(_) => Woken::End,
         },
@@ -451,5 +452,46 @@ fn wait(
             notice.map_or(Woken::Nothing, |n| core(Incoming::Notice(n)))
         }
         recv(link_rx) -> notice => notice.map_or(Woken::Nothing, |n| core(Incoming::Link(n))),
+    }
+}
+
+/// A line typed at a terminal that had shown `seen` questions when Enter
+/// was pressed, after `asked` were handed to it: one that had not seen the
+/// newest question was meant for an older one (the stage changed in the
+/// moment before the new question was drawn), so it is stale, never that
+/// question's answer.
+fn typed(line: String, seen: u64, asked: u64) -> Incoming {
+    if seen < asked {
+        Incoming::Stale(line)
+    } else {
+        Incoming::Line(line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether `typed` makes a line with `seen` after `asked` stale; the
+    /// line itself is kept either way.
+    fn stale(seen: u64, asked: u64) -> bool {
+        let (stale, line) = match typed("1".to_string(), seen, asked) {
+            Incoming::Stale(line) => (true, line),
+            Incoming::Line(line) => (false, line),
+            _ => panic!("a typed line stays a line"),
+        };
+        assert_eq!(line, "1");
+        stale
+    }
+
+    #[test]
+    fn a_line_typed_before_the_newest_question_was_shown_is_stale() {
+        assert!(!stale(0, 0));
+        assert!(!stale(3, 3));
+        assert!(stale(3, 4));
+        assert!(stale(0, 1));
+        assert!(stale(2, 5));
+        // More seen than asked cannot happen; it is no reason to drop a line.
+        assert!(!stale(4, 3));
     }
 }

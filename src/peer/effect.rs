@@ -34,7 +34,8 @@ use super::render::{self, Lines, LobbyEvent, Role, Shown};
 pub(super) enum Incoming {
     Line(String),
     /// A line the user began typing before the question now on screen was
-    /// shown (`Input::Stale`).
+    /// shown (`Input::Stale`), or entered before the newest question asked
+    /// was drawn (`Input::Typed` with too few questions seen).
     Stale(String),
     /// The registry worker's reply to a `RegistryAsk`.
     Registry(RegistryReply),

@@ -240,7 +240,15 @@ fn either(addrs: &[SocketAddr]) -> String {
 /// What the user typed, or why there is nothing more to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
+    /// A line taken as it comes: from a pipe or a script, which reads
+    /// ahead by design (a script pipes every answer at once).
     Line(String),
+    /// A line typed at a terminal, with how many questions
+    /// (`ScreenLine::Prompt`) the terminal had shown when Enter was
+    /// pressed. Fewer than the peer has asked means the line was meant for
+    /// an older question (the stage changed in the moment before the new
+    /// one was drawn): it is taken as `Stale`, never as the answer.
+    Typed { line: String, seen: u64 },
     /// A line the user began typing before the question now on screen
     /// (a `ScreenLine::Prompt`) was shown: it was meant for something
     /// else, so it is shown back and never taken as an answer.

@@ -31,6 +31,9 @@ pub(super) struct Screen {
     held: RefCell<VecDeque<ScreenLine>>,
     /// Lines dropped since the last summary.
     dropped: Cell<u64>,
+    /// Questions (`ScreenLine::Prompt`) handed to the screen: a terminal
+    /// counts the same ones as it shows them.
+    asked: Cell<u64>,
 }
 
 impl Screen {
@@ -39,6 +42,7 @@ impl Screen {
             tx,
             held: RefCell::new(VecDeque::new()),
             dropped: Cell::new(0),
+            asked: Cell::new(0),
         }
     }
 
@@ -110,10 +114,22 @@ impl Screen {
         self.dropped.get() == 0 && self.held.borrow().is_empty()
     }
 
+    /// How many questions have been handed to the screen. One held back
+    /// for a full screen counts once it is handed on, and one dropped
+    /// never: a terminal counts only those it is given.
+    pub(super) fn asked(&self) -> u64 {
+        self.asked.get()
+    }
+
     /// False if the line did not fit; a screen that is gone takes every
     /// line, as there is nobody left to show it to.
     fn send(&self, line: ScreenLine) -> bool {
-        !matches!(self.tx.try_send(line), Err(TrySendError::Full(_)))
+        let asks = matches!(line, ScreenLine::Prompt(_));
+        let sent = !matches!(self.tx.try_send(line), Err(TrySendError::Full(_)));
+        if sent && asks {
+            self.asked.set(self.asked.get() + 1);
+        }
+        sent
     }
 }
 
@@ -155,5 +171,24 @@ mod tests {
         );
         screen.chat(chat("after"));
         assert_eq!(rx.try_recv().unwrap().to_string(), "[bob] after");
+    }
+
+    #[test]
+    fn a_question_counts_as_asked_once_it_is_handed_to_the_screen() {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let screen = Screen::new(tx);
+        let ask = |text: &str| ScreenLine::Prompt(text.into());
+        screen.show(ask("Menu:"));
+        assert_eq!(screen.asked(), 1);
+        // Held while the screen is full: not on screen, so not asked yet.
+        screen.show(ask("User name:"));
+        screen.say("not a question");
+        assert_eq!(screen.asked(), 1);
+        assert_eq!(rx.try_recv().unwrap(), ask("Menu:"));
+        assert!(!screen.pump());
+        assert_eq!(screen.asked(), 2);
+        assert_eq!(rx.try_recv().unwrap(), ask("User name:"));
+        assert!(screen.pump());
+        assert_eq!(screen.asked(), 2);
     }
 }

@@ -13,8 +13,61 @@ use p2pchat::testing::ScriptedPeer;
 
 use crate::support::{
     Client, PASSWORD, PEER_WAIT, PeerProcess, TestServer, add, joined, joined_with, lobby,
-    peer_config, register_and_join, see, see_all, temp_dir,
+    peer_config, register_and_join, see, see_all, see_lines, temp_dir,
 };
+
+/// Issue #23's last race: at a terminal, Enter pressed in the moment after
+/// the peer asked a new question, before it was drawn, gave the line to
+/// that question. A line that had seen only an older question is shown
+/// back as not used, and the question is asked again; a piped line is
+/// taken as it comes.
+#[test]
+fn a_line_entered_before_a_new_question_is_drawn_is_not_its_answer() {
+    let server = TestServer::start();
+    let logs = temp_dir();
+    let alice = joined(&server, logs.path(), "alice");
+    let bob = joined(&server, logs.path(), "bob");
+    add(&alice, "bob");
+    lobby(&alice, "alice", &[&bob]);
+
+    // The lobby ends as bob sends a chat line `1`: the menu was asked, not
+    // yet drawn.
+    let in_lobby = bob.questions_seen();
+    alice.type_line("/end");
+    see(&bob, "The lobby has ended (alice ended it for everyone).");
+    bob.type_seen("1", in_lobby);
+    let lines = see_lines(
+        &bob,
+        "Not used: \"1\" was typed before the question above, so it is not taken as its answer.",
+    );
+    assert!(lines.iter().any(|l| l.contains(MENU_PROMPT)), "{lines:#?}");
+    // No menu action ran; the menu is asked again, and answers the next line.
+    let lines = see_lines(&bob, MENU_PROMPT);
+    bob.type_seen("x", bob.questions_seen());
+    let lines = [lines, see_lines(&bob, "Please type 1, 2 or 3")].concat();
+    assert!(
+        !lines.iter().any(|l| l.contains("ONLINE USER LIST")),
+        "{lines:#?}"
+    );
+
+    // A chat request comes as bob enters a name to search.
+    see(&bob, MENU_PROMPT);
+    bob.type_seen("2", bob.questions_seen());
+    see(&bob, "User name to search:");
+    let searching = bob.questions_seen();
+    alice.type_line("3");
+    let question = "Chat request from 'alice'. Accept? ['OK', 'REJECT']";
+    see(&bob, question);
+    bob.type_seen("carol", searching);
+    see(
+        &bob,
+        "Not used: \"carol\" was typed before the question above",
+    );
+    // A piped line is never judged: it answers whatever is asked.
+    bob.type_line("OK");
+    see(&bob, "You are in alice's lobby");
+    see(&alice, "Client ('bob') connected");
+}
 
 #[test]
 fn menus_answer_mistakes_and_show_the_list() {

@@ -24,11 +24,10 @@ fn register_and_join(peer: &mut impl AtTerminal, name: &str) {
     peer.press(&format!("{PASSWORD}\r"));
     peer.sees_times("Password again:", 1);
     peer.press(&format!("{PASSWORD}\r"));
-    peer.answer(
-        "The registration process is successful. You can 'join'",
-        "2",
-    );
-    peer.answer("Please enter your user name and password to join.", name);
+    peer.sees_times("The registration process is successful. You can 'join'", 1);
+    peer.answer(WELCOME_PROMPT, "2");
+    peer.sees_times("Please enter your user name and password to join.", 1);
+    peer.answer("User name:", name);
     peer.sees_times("Password:", 2);
     peer.press(&format!("{PASSWORD}\r"));
     peer.sees_times("The 'join' process is successful. You can 'search'", 1);
@@ -221,7 +220,8 @@ fn at_a_terminal_end_asks_first_and_only_a_yes_ends_the_lobby() {
     bob.press("2\r");
     bob.answer("User name to search:", "alice");
     bob.answer(ADD_PROMPT, "Yes");
-    bob.answer("Added alice", "3");
+    bob.sees_times("Added alice", 1);
+    bob.answer(MENU_PROMPT, "3");
     see(&alice, "Chat request from 'bob'");
     alice.type_line("OK");
     see(&alice, "You are in bob's lobby");

@@ -14,16 +14,19 @@
 //!
 //! At a terminal, a line begun before a new question was shown above it
 //! (`ScreenLine::Prompt`) was meant for something else: it goes to the peer
-//! as `Input::Stale`, never as the new question's answer. A message sent in
-//! a lobby has its echo (`> text`) erased, as the peer shows it back with
-//! the user's name.
+//! as `Input::Stale`, never as the new question's answer. Every other line
+//! goes as `Input::Typed`, with how many questions had been shown when
+//! Enter was pressed (`desk.rs` counts them), so the peer can tell a line
+//! entered in the moment after it asked a new question, before that was
+//! drawn. A message sent in a lobby has its echo (`> text`) erased, as the
+//! peer shows it back with the user's name.
 //!
 //! This module owns standard input and standard output of the peer binary;
 //! it never decides what a line says (the peer does) or how it looks
 //! (`screen` does).
 
 use std::io::{self, IsTerminal, Write};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::Local;
@@ -44,6 +47,7 @@ use p2pchat::progress::Progress;
 use p2pchat::screen::{ScreenLine, Style};
 
 use crate::bars::Bars;
+use crate::desk::{Desk, DeskState, Phase};
 use crate::rewrap;
 use crate::tty::{columns, discard_typed_ahead, echo_off};
 use crate::typed::{is_message, pasted_lines};
@@ -160,74 +164,6 @@ pub(crate) struct AbovePrinter {
     desk: Arc<Desk>,
 }
 
-/// Where the line editor is, for the printers. While it edits a line, a
-/// line to print must go through it, to be drawn above the line being
-/// typed; when it edits none, straight to the terminal. In between, once
-/// Enter is pressed, neither: the editor lets go of the terminal before it
-/// moves past the accepted line, and a line written then would be glued to
-/// the end of it. Once the peer exits the editor has ended: it edits no
-/// line again, and lines go straight to the terminal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Idle,
-    Editing,
-    Closing,
-    Ended,
-}
-
-struct Desk {
-    state: Mutex<DeskState>,
-    changed: Condvar,
-    /// Held by a printer from making its text until the editor has it:
-    /// texts reach the screen in the order the bars' state saw them made.
-    order: Mutex<()>,
-}
-
-struct DeskState {
-    phase: Phase,
-    /// Prints on their way through the editor.
-    printing: usize,
-    /// What is typed on the line being edited.
-    line: String,
-    /// The editor has drawn the line it edits, so it takes signals: its
-    /// own handler is in place.
-    armed: bool,
-    /// The peer is exiting: the editor ends the line it edits, and begins
-    /// none.
-    ending: bool,
-    /// A question was shown while something was typed: the line being
-    /// edited was begun for something else.
-    stale: bool,
-    /// The progress bars, kept above the prompt.
-    bars: Bars,
-}
-
-/// How long Enter waits for a print on its way through the editor. The
-/// editor takes a print in between keys, so one that waits for it cannot
-/// finish until Enter is handled: Enter waits only long enough for a print
-/// to be past the point where it chose its way.
-const CLOSE_WAIT: Duration = Duration::from_millis(50);
-
-impl Desk {
-    fn lock(&self) -> MutexGuard<'_, DeskState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn set(&self, phase: Phase) {
-        self.lock().phase = phase;
-        self.changed.notify_all();
-    }
-
-    /// Enter was pressed: printers wait until the editor has let go.
-    fn close(&self) {
-        let mut state = self.lock();
-        state.phase = Phase::Closing;
-        let _ = self
-            .changed
-            .wait_timeout_while(state, CLOSE_WAIT, |state| state.printing > 0);
-    }
-}
-
 /// A key that ends the line being edited: it tells the desk first, then
 /// does what the key does.
 struct Ending {
@@ -247,19 +183,7 @@ impl LineEditor {
     /// one for `--trace` lines, and the means to end it when the peer exits.
     pub(crate) fn start(names: LobbyNames, prompt: PromptText) -> io::Result<TerminalConsole> {
         let mut editor = Editor::<Watcher, DefaultHistory>::new().map_err(io::Error::other)?;
-        let desk = Arc::new(Desk {
-            state: Mutex::new(DeskState {
-                phase: Phase::Idle,
-                printing: 0,
-                line: String::new(),
-                armed: false,
-                ending: false,
-                stale: false,
-                bars: Bars::default(),
-            }),
-            changed: Condvar::new(),
-            order: Mutex::new(()),
-        });
+        let desk = Arc::new(Desk::new());
         editor.set_helper(Some(Watcher {
             desk: desk.clone(),
             names,
@@ -314,6 +238,8 @@ impl LineEditor {
         echo_off();
         for want in wants {
             let next = match want {
+                // A password is never shown back, so never taken as stale:
+                // it goes as it comes, as a pipe's line does.
                 Want::Secret => match rpassword::read_password() {
                     Ok(line) => Input::Line(line),
                     Err(_) => Input::Eof,
@@ -325,7 +251,7 @@ impl LineEditor {
                 }
                 Want::Chat => {
                     let line = self.read_line();
-                    if let Input::Line(text) = &line
+                    if let Input::Typed { line: text, .. } = &line
                         && is_message(text)
                     {
                         erase_echo(&self.desk, &self.drawn, text);
@@ -351,15 +277,8 @@ impl LineEditor {
 
     fn read_line(&mut self) -> Input {
         loop {
-            {
-                let mut state = self.desk.lock();
-                if state.ending {
-                    return Input::Eof;
-                }
-                state.line.clear();
-                state.armed = false;
-                state.stale = false;
-                state.phase = Phase::Editing;
+            if !self.desk.begin() {
+                return Input::Eof;
             }
             // A new line is drawn afresh, at the width of the moment.
             if let Some(helper) = self.editor.helper_mut() {
@@ -394,10 +313,7 @@ impl LineEditor {
                     if !line.trim().is_empty() {
                         let _ = self.editor.add_history_entry(line.as_str());
                     }
-                    if std::mem::take(&mut self.desk.lock().stale) {
-                        return Input::Stale(line);
-                    }
-                    return Input::Line(line);
+                    return self.desk.entered(line);
                 }
                 Err(ReadlineError::Interrupted) => return Input::Interrupt,
                 // A resized window is redrawn; the line goes on.
@@ -549,7 +465,12 @@ impl AbovePrinter {
         let mut state = self.desk.lock();
         loop {
             match state.phase {
-                Phase::Idle | Phase::Ended => return write_out(&make(&mut state.bars)),
+                Phase::Idle | Phase::Ended => {
+                    if asks {
+                        state.asked();
+                    }
+                    return write_out(&make(&mut state.bars));
+                }
                 Phase::Closing => {
                     state = self
                         .desk
@@ -560,8 +481,8 @@ impl AbovePrinter {
                 Phase::Editing => break,
             }
         }
-        if asks && !state.line.is_empty() {
-            state.stale = true;
+        if asks {
+            state.asked();
         }
         let text = make(&mut state.bars);
         state.printing += 1;

@@ -4,6 +4,7 @@
 
 mod bars;
 mod console;
+mod desk;
 mod find;
 mod plain;
 mod rewrap;

@@ -5,12 +5,17 @@
 use p2pchat::peer::Input;
 
 /// A pasted text of several lines, which the editor takes in at once, as
-/// the lines a pipe would have given one by one.
+/// the lines a pipe would have given one by one. Each has seen what the
+/// paste had seen: one that lands after a new question (the first line
+/// answered the menu, say) was not meant for it, and is not taken for it.
 pub(crate) fn pasted_lines(input: Input) -> Vec<Input> {
     match input {
-        Input::Line(text) if text.contains('\n') => text
+        Input::Typed { line: text, seen } if text.contains('\n') => text
             .split('\n')
-            .map(|line| Input::Line(line.trim_end_matches('\r').to_string()))
+            .map(|line| Input::Typed {
+                line: line.trim_end_matches('\r').to_string(),
+                seen,
+            })
             .collect(),
         Input::Stale(text) if text.contains('\n') => text
             .split('\n')
@@ -34,7 +39,10 @@ mod tests {
 
     #[test]
     fn a_paste_of_several_lines_is_several_lines() {
-        let line = |text: &str| Input::Line(text.to_string());
+        let line = |text: &str| Input::Typed {
+            line: text.to_string(),
+            seen: 3,
+        };
         assert_eq!(pasted_lines(line("hi")), vec![line("hi")]);
         assert_eq!(
             pasted_lines(line("one\r\ntwo\n\nthree")),

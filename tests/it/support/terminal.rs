@@ -36,6 +36,14 @@ pub fn typed(row: &str) -> Option<&str> {
     rest.strip_prefix("> ")
 }
 
+/// Whether the last of `rows` that holds `text` has no line typed below
+/// it: the question it asks is not answered yet.
+fn newest_unanswered(rows: &[String], text: &str) -> bool {
+    rows.iter()
+        .rposition(|r| r.contains(text))
+        .is_some_and(|at| rows[at + 1..].iter().all(|r| typed(r).is_none()))
+}
+
 /// What the peer has drawn so far.
 struct Drawn {
     screen: vt100::Parser,
@@ -263,16 +271,20 @@ pub trait AtTerminal {
         });
     }
 
-    /// Waits until a line on screen holds `text` and the cursor sits on an
-    /// empty prompt below it (`typed`), ready for a line to be typed.
+    /// Waits until the newest line on screen that holds `text` has the
+    /// cursor on an empty prompt below it, with no line typed in between
+    /// (`typed`): ready for a line that answers it. An older copy of the
+    /// same question, answered already (the menu is asked again and again),
+    /// does not count: a line typed before the newest question is drawn is
+    /// no answer to it, and the peer says so.
     #[track_caller]
     fn prompted_after(&self, text: &str) {
         self.wait_until(&format!("{text:?} then the prompt"), |rows, row, _| {
-            typed(&rows[row]) == Some("") && rows[..row].iter().any(|r| r.contains(text))
+            typed(&rows[row]) == Some("") && newest_unanswered(&rows[..row], text)
         });
     }
 
-    /// Types `line` and Enter at the prompt that follows `text`.
+    /// Types `line` and Enter at the prompt that follows the newest `text`.
     #[track_caller]
     fn answer(&mut self, text: &str, line: &str) {
         self.prompted_after(text);
