@@ -46,6 +46,14 @@
 //!   the block's first line of that stream on (earlier lines are earlier
 //!   parts of the story); the two streams may interleave. Each line
 //!   waits for its line to come: nothing needs to stop first.
+//! - `started=A,B`: the block is the first lines a registry prints when
+//!   started with these options as the doc's command shows them, in a
+//!   folder of its own and in a network namespace of its own (its `lo`
+//!   the only interface, so its port and its announcement on the LAN
+//!   stay there; making one needs root, else the block is skipped with
+//!   one line). `"<host>"` stands for the machine's name, and
+//!   `, <interface> <address>` for the machine's other interfaces, which
+//!   the namespace has none of.
 //! - `peer-args=NAME:A,B`: more options for the peer NAME (`--trace`, say),
 //!   wherever in the session it is started.
 //! - `log=NAME`: the peer NAME quits (its input ends, as Ctrl-D), and the
@@ -98,6 +106,8 @@ pub struct RunSpec {
     pub output: Option<String>,
     /// The peer whose chat log the block is.
     pub log: Option<String>,
+    /// The options of a registry whose first lines the block is.
+    pub started: Option<Vec<String>>,
     /// More options for the named peers, whichever block starts them.
     pub peer_args: Vec<(String, Vec<String>)>,
 }
@@ -214,6 +224,7 @@ pub fn parse_marker(comment: &str) -> Result<Marker, String> {
             "occupy" => spec.occupy = value.parse().map_err(|_| format!("occupy={value}"))?,
             "output" => spec.output = Some(value.into()),
             "log" => spec.log = Some(value.into()),
+            "started" => spec.started = Some(list().collect()),
             "peer-args" => {
                 let (name, args) = value
                     .split_once(':')

@@ -113,7 +113,10 @@ fn play_session(file: &str, blocks: &[(Block, RunSpec)]) -> Result<(), String> {
                 !again
             })
             .count();
-        if spec.output.is_some() || spec.log.is_some() {
+        if let Some(options) = &spec.started {
+            output::play_start(block, options).map_err(fail)?;
+            at += 1;
+        } else if spec.output.is_some() || spec.log.is_some() {
             session.play_output(block, spec).map_err(fail)?;
             at += 1;
         } else if screens > 0 {

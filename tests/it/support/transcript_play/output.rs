@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use super::{Bindings, Block, PEER_WAIT, RunSpec, Session};
-use crate::support::strip_comment;
+use super::{Bindings, Block, PEER_WAIT, RunSpec, ServerProcess, Session};
+use crate::support::{Netns, strip_comment, temp_dir};
 
 /// Who `output=` names for the session's registry.
 const REGISTRY: &str = "registry";
@@ -99,6 +99,38 @@ impl Session {
             None => Ok(()),
         }
     }
+}
+
+/// A `started=` block: the first lines of a registry started with
+/// `options` in a folder and a network namespace of its own, as the doc's
+/// command starts it (its own port, its own `--db` file, announced on the
+/// LAN, which is the namespace's `lo` alone).
+pub(super) fn play_start(block: &Block, options: &[String]) -> Result<(), String> {
+    let at = block.fence_line;
+    let Some(netns) = Netns::new(&format!("the registry's first lines, line {at}")) else {
+        return Ok(());
+    };
+    let dir = temp_dir();
+    let mut command = netns.command(env!("CARGO_BIN_EXE_server"));
+    command.current_dir(dir.path()).args(options);
+    let mut server = ServerProcess::spawn(command);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map_err(|err| format!("{at}: the machine's name: {err}"))?;
+    let mut first = Some(server.first_line().to_string());
+    for (number, line) in &block.lines {
+        let expected = strip_comment(line)
+            .replace("\"<host>\"", &format!("{:?}", host.trim()))
+            .replace(", <interface> <address>", "");
+        let actual = first.take().or_else(|| server.line_within(PEER_WAIT));
+        match actual {
+            Some(actual) if actual == expected => {}
+            Some(actual) => {
+                return Err(format!("{number}: expected `{expected}`, got `{actual}`"));
+            }
+            None => return Err(format!("{number}: expected `{expected}`, nothing came")),
+        }
+    }
+    Ok(())
 }
 
 /// Checks that the doc's `lines` of one stream come in order, one after
