@@ -439,3 +439,19 @@ fn a_block_that_differs_fails_with_its_line() {
     );
     assert_eq!(run_document("DOC.md", &tls), Vec::<String>::new());
 }
+
+/// A trace block that differs from what the registry printed fails too,
+/// naming its line; the right one passes.
+#[test]
+fn a_trace_that_differs_fails_with_its_line() {
+    let doc = "## By hand\n\n<!-- run: session=s args=--trace -->\n```text\n$ nc 127.0.0.1 7777\nNAME alice\nOK NAME_FREE alice\n```\n\n<!-- run: session=s output=registry -->\n```text\n<< 127.0.0.1:35880 NAME alice\n>> 127.0.0.1:35880 OK NAME_TAKEN alice\n```\n";
+    let failures = run_document("DOC.md", doc);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].starts_with("DOC.md:13: expected `>> 127.0.0.1:35880 OK NAME_TAKEN alice` in its trace, got `>> 127.0.0.1:"),
+        "{}",
+        failures[0]
+    );
+    let right = doc.replace("OK NAME_TAKEN", "OK NAME_FREE");
+    assert_eq!(run_document("DOC.md", &right), Vec::<String>::new());
+}

@@ -2,7 +2,8 @@
 //! against the real `server` binary: the runner is `nc` or
 //! `openssl s_client` itself, or the person at a piped `peer`'s terminal,
 //! types the typed lines and checks that every other line arrives, in
-//! order, as the doc shows it. A failure names the
+//! order, as the doc shows it; `output` reads what the programs print
+//! (traces, logs, first lines). A failure names the
 //! doc's file and line, the line expected and the line that came.
 
 mod output;
