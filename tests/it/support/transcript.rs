@@ -80,6 +80,9 @@ pub struct Block {
 
 /// What the line before a block says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// A few dozen markers per document, read once: boxing the large variant
+// would save nothing worth its noise in every match.
+#[allow(clippy::large_enum_variant)]
 pub enum Marker {
     Run(RunSpec),
     NotRun(String),
