@@ -160,29 +160,10 @@ impl ServerProcess {
         line.trim_end().to_string()
     }
 
-    /// The next line the server prints within `wait`, if one comes. It
-    /// prints whole lines, so once the pipe has something to read, the
-    /// rest of that line comes with it.
+    /// The next line the server prints within `wait`, if one comes.
     pub fn line_within(&mut self, wait: Duration) -> Option<String> {
-        use std::os::fd::AsRawFd;
         let stdout = self.stdout.as_mut().expect("stdout is open");
-        if !stdout.buffer().contains(&b'\n') {
-            let mut poll = libc::pollfd {
-                fd: stdout.get_ref().as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            let millis = libc::c_int::try_from(wait.as_millis()).unwrap_or(libc::c_int::MAX);
-            // SAFETY: one pollfd, valid for the call, on a descriptor we own.
-            if unsafe { libc::poll(&mut poll, 1, millis) } != 1 {
-                return None;
-            }
-        }
-        let mut line = String::new();
-        match stdout.read_line(&mut line) {
-            Ok(1..) => Some(line.trim_end().to_string()),
-            _ => None,
-        }
+        super::streams::line_within(stdout, wait)
     }
 
     /// The next line the server prints on standard error (its `--trace`)

@@ -1,8 +1,10 @@
 //! A child process's output read line by line by a thread of its own, so a
 //! test can wait for its next line under a timeout (a trace on standard
-//! error, say) and still have the rest whole once the process has ended.
+//! error, say) and still have the rest whole once the process has ended;
+//! and a pipe the test reads itself, one line under a timeout.
 
 use std::io::{BufRead, BufReader, Read};
+use std::os::fd::AsRawFd;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -49,5 +51,30 @@ impl LineStream {
             reader.join().expect("the reader thread does not panic");
         }
         self.lines.try_iter().collect()
+    }
+}
+
+/// The next line of `pipe`, read on the test's own thread, if one comes
+/// within `wait`: for a pipe whose buffer a test relies on, as the
+/// server's standard output. The programs print whole lines, so once the
+/// pipe has something to read, the rest of that line comes with it.
+pub fn line_within<R: Read + AsRawFd>(pipe: &mut BufReader<R>, wait: Duration) -> Option<String> {
+    if !pipe.buffer().contains(&b'\n') {
+        let mut poll = libc::pollfd {
+            fd: pipe.get_ref().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let millis = libc::c_int::try_from(wait.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: one pollfd, valid for the call, on a descriptor the
+        // reader owns.
+        if unsafe { libc::poll(&mut poll, 1, millis) } != 1 {
+            return None;
+        }
+    }
+    let mut line = String::new();
+    match pipe.read_line(&mut line) {
+        Ok(1..) => Some(line.trim_end().to_string()),
+        _ => None,
     }
 }
