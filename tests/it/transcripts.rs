@@ -20,16 +20,6 @@ const DOCS: [&str; 3] = ["README.md", "docs/PROTOCOL.md", "docs/LAB.md"];
 /// whose blocks are all marked must go (the test says so).
 const NOT_YET_RUN: &[(&str, &str, &str)] = &[
     (
-        "README.md",
-        "Chat logs",
-        "a log file read after a lobby; its times are local",
-    ),
-    (
-        "docs/PROTOCOL.md",
-        "Invitation",
-        "a diagram of a leader, an invitee and a third member",
-    ),
-    (
         "docs/PROTOCOL.md",
         "Files",
         "a sender's chat port fetched from by hand",
@@ -53,24 +43,13 @@ const NOT_YET_RUN: &[(&str, &str, &str)] = &[
     ),
     (
         "docs/LAB.md",
-        "Part 1: a server and two peers",
-        "the registry's first lines name the machine's interfaces",
-    ),
-    (
-        "docs/LAB.md",
-        "Register and join",
-        "the registry's --trace and log, interleaved",
-    ),
-    ("docs/LAB.md", "Chat", "bob's --trace, on standard error"),
-    (
-        "docs/LAB.md",
         "Part 2: play a peer by hand",
         "the chat port as `nc -l` with a piped leader",
     ),
     (
         "docs/LAB.md",
         "Part 5: what the network sees",
-        "tshark's output of a capture",
+        "tshark's output of a capture: needs dumpcap as in dissector.rs, and placeholders for frame numbers, sizes, TCP sequence numbers and times, and for how lines share packets",
     ),
 ];
 
@@ -160,7 +139,22 @@ fn markers_say_what_to_start() {
             typed: Some(vec![2, 3]),
             interrupt: true,
             occupy: 1,
+            ..RunSpec::default()
         }
+    );
+    let more = spec(
+        "<!-- run: session=a output=registry log=bob peer-args=bob:--trace,--invite-timeout,5 -->",
+    );
+    assert_eq!(
+        (more.output, more.log, more.peer_args),
+        (
+            Some("registry".into()),
+            Some("bob".into()),
+            vec![(
+                "bob".into(),
+                vec!["--trace".into(), "--invite-timeout".into(), "5".into()]
+            )]
+        )
     );
     assert_eq!(spec("<!-- run: session=a -->").conn, "1");
     assert_eq!(
@@ -181,6 +175,7 @@ fn markers_say_what_to_start() {
         "<!-- run: session=a colour=red -->",
         "<!-- run: session=a typed=one -->",
         "<!-- run: session=a peer=bob -->",
+        "<!-- run: session=a peer-args=--trace -->",
         "<!-- not run: -->",
         "<!-- run: session=a",
     ] {
@@ -374,6 +369,31 @@ fn placeholders_bind_on_first_sight_and_nothing_else_varies() {
         &format!("SEAT bob 127.0.0.1 6001 {}", key('A')),
         &format!("SEAT bob 127.0.0.1 6001 {}", key('c'))
     ));
+    // A connecting socket's address binds like a ticket; the registry's
+    // own address is no placeholder.
+    assert!(bindings.matches(
+        "<< 127.0.0.1:35880 NAME alice",
+        "<< 127.0.0.1:51234 NAME alice"
+    ));
+    assert!(!bindings.matches(
+        "<< 127.0.0.1:35880 JOIN alice",
+        "<< 127.0.0.1:51235 JOIN alice"
+    ));
+    assert!(bindings.matches(">> 127.0.0.1:7777 CHECK", ">> 127.0.0.1:40123 CHECK"));
+    assert!(!bindings.matches(">> 127.0.0.1:7777 CHECK", ">> 127.0.0.1:51236 CHECK"));
+    // A log's local times match any time, each line its own.
+    assert!(bindings.matches(
+        "2026-11-24 13:35:39 [alice] hi",
+        "2027-01-02 09:00:01 [alice] hi"
+    ));
+    assert!(bindings.matches(
+        "2026-11-24 13:35:39 [bob] hello",
+        "2027-01-02 09:00:02 [bob] hello"
+    ));
+    assert!(!bindings.matches(
+        "2026-11-24 13:35:39 [bob] hello",
+        "2027-01-02 9:00:02 [bob] hello"
+    ));
     // Everything else is exact: names, words, ports other than the registry's, spacing.
     for (doc, actual) in [
         (
@@ -418,4 +438,20 @@ fn a_block_that_differs_fails_with_its_line() {
         "$ openssl s_client -quiet -connect 127.0.0.1:7777\ndepth=0 CN = rcgen self signed cert",
     );
     assert_eq!(run_document("DOC.md", &tls), Vec::<String>::new());
+}
+
+/// A trace block that differs from what the registry printed fails too,
+/// naming its line; the right one passes.
+#[test]
+fn a_trace_that_differs_fails_with_its_line() {
+    let doc = "## By hand\n\n<!-- run: session=s args=--trace -->\n```text\n$ nc 127.0.0.1 7777\nNAME alice\nOK NAME_FREE alice\n```\n\n<!-- run: session=s output=registry -->\n```text\n<< 127.0.0.1:35880 NAME alice\n>> 127.0.0.1:35880 OK NAME_TAKEN alice\n```\n";
+    let failures = run_document("DOC.md", doc);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].starts_with("DOC.md:13: expected `>> 127.0.0.1:35880 OK NAME_TAKEN alice` in its trace, got `>> 127.0.0.1:"),
+        "{}",
+        failures[0]
+    );
+    let right = doc.replace("OK NAME_TAKEN", "OK NAME_FREE");
+    assert_eq!(run_document("DOC.md", &right), Vec::<String>::new());
 }

@@ -14,6 +14,8 @@
 //! - `transcript`: the docs' fenced blocks, their `run:` markers and
 //!   placeholders, as data; `transcript_play` plays them against the
 //!   `server` binary.
+//! - `streams`: a child's output read line by line under a timeout
+//!   (`LineStream`), for the traces a test follows as they come.
 //! - `tmux`: the `peer` binary in tmux, a terminal that re-wraps its lines
 //!   on a resize (`TmuxPeer`).
 //!
@@ -35,6 +37,7 @@ mod netns;
 mod process;
 mod scripted;
 mod server;
+mod streams;
 #[cfg(unix)]
 mod terminal;
 #[cfg(unix)]
@@ -49,6 +52,7 @@ pub use netns::*;
 pub use process::*;
 pub use scripted::*;
 pub use server::*;
+pub use streams::*;
 #[cfg(unix)]
 pub use terminal::*;
 #[cfg(unix)]

@@ -6,12 +6,12 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
-use super::{Client, PEER_WAIT, READ_TIMEOUT};
+use super::{Client, LineStream, PEER_WAIT, READ_TIMEOUT};
 
 /// Reads everything a reader gives until it ends, as text, for a child
 /// process's output.
@@ -68,7 +68,7 @@ pub struct ServerProcess {
     /// Kept but not read as the server runs: the pipe's buffer holds the few
     /// log lines a test makes it print. `None` once the test has closed it.
     stdout: Option<BufReader<ChildStdout>>,
-    stderr: Option<JoinHandle<String>>,
+    stderr: Option<LineStream>,
     addr: SocketAddr,
     first_line: String,
 }
@@ -125,8 +125,7 @@ impl ServerProcess {
             .stderr(Stdio::piped())
             .spawn()
             .expect("the server binary starts");
-        let stderr = child.stderr.take().unwrap();
-        let stderr = thread::spawn(move || read_to_string(stderr));
+        let stderr = LineStream::read(child.stderr.take().unwrap());
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut first = String::new();
         stdout.read_line(&mut first).unwrap();
@@ -159,6 +158,18 @@ impl ServerProcess {
         let stdout = self.stdout.as_mut().expect("stdout is open");
         stdout.read_line(&mut line).unwrap();
         line.trim_end().to_string()
+    }
+
+    /// The next line the server prints within `wait`, if one comes.
+    pub fn line_within(&mut self, wait: Duration) -> Option<String> {
+        let stdout = self.stdout.as_mut().expect("stdout is open");
+        super::streams::line_within(stdout, wait)
+    }
+
+    /// The next line the server prints on standard error (its `--trace`)
+    /// within `wait`, if one comes; `wait` then returns the rest.
+    pub fn error_line_within(&self, wait: Duration) -> Option<String> {
+        self.stderr.as_ref()?.line_within(wait)
     }
 
     /// A new client connected to this server.
@@ -207,7 +218,7 @@ impl ServerProcess {
         let child = self.child.take().unwrap();
         let status = wait_for_exit(child, "the server");
         let stdout = self.stdout.take().map(read_to_string).unwrap_or_default();
-        let stderr = self.stderr.take().unwrap().join().unwrap();
+        let stderr = self.stderr.take().unwrap().rest();
         (status, stdout, stderr)
     }
 }
@@ -226,7 +237,7 @@ pub struct PeerProcess {
     child: Option<Child>,
     stdin: Option<ChildStdin>,
     stdout: Receiver<String>,
-    stderr: Option<JoinHandle<String>>,
+    stderr: Option<LineStream>,
     seen: Vec<String>,
     clog: Option<Clog>,
 }
@@ -374,8 +385,7 @@ impl PeerProcess {
                 line.clear();
             }
         });
-        let stderr = child.stderr.take().unwrap();
-        let stderr = thread::spawn(move || read_to_string(stderr));
+        let stderr = LineStream::read(child.stderr.take().unwrap());
         PeerProcess {
             name: name.to_string(),
             stdin: child.stdin.take(),
@@ -487,6 +497,12 @@ impl PeerProcess {
         Some(line)
     }
 
+    /// The next line the peer prints on standard error (its `--trace`)
+    /// within `wait`, if one comes; `wait` then returns the rest.
+    pub fn error_line_within(&self, wait: Duration) -> Option<String> {
+        self.stderr.as_ref()?.line_within(wait)
+    }
+
     /// The peer's resident memory in KiB (`VmRSS` in `/proc/PID/status`).
     #[cfg(target_os = "linux")]
     pub fn rss_kib(&self) -> u64 {
@@ -548,7 +564,7 @@ impl PeerProcess {
         // The reader thread ends at the end of the output, which closes
         // the channel.
         printed.extend(self.stdout.iter());
-        let stderr = self.stderr.take().unwrap().join().unwrap();
+        let stderr = self.stderr.take().unwrap().rest();
         (status, printed, stderr)
     }
 }

@@ -38,6 +38,26 @@
 //!   its own lines.
 //! - `action=interrupt`: the registry gets Ctrl-C before the block's lines.
 //! - `occupy=N`: N more connections are opened and held first.
+//! - `output=registry` or `output=NAME`: the block is what the session's
+//!   registry, or its peer NAME, prints as it runs: a line starting `<< `
+//!   or `>> ` is its `--trace`, on standard error, any other line its log,
+//!   on standard output (a peer's block shows its trace only). Each
+//!   stream's lines come in the block's order, one after another, from
+//!   the block's first line of that stream on (earlier lines are earlier
+//!   parts of the story); the two streams may interleave. Each line
+//!   waits for its line to come: nothing needs to stop first.
+//! - `started=A,B`: the block is the first lines a registry prints when
+//!   started with these options as the doc's command shows them, in a
+//!   folder of its own and in a network namespace of its own (its `lo`
+//!   the only interface, so its port and its announcement on the LAN
+//!   stay there; making one needs root, else the block is skipped with
+//!   one line). `"<host>"` stands for the machine's name, and
+//!   `, <interface> <address>` for the machine's other interfaces, which
+//!   the namespace has none of.
+//! - `peer-args=NAME:A,B`: more options for the peer NAME (`--trace`, say),
+//!   wherever in the session it is started.
+//! - `log=NAME`: the peer NAME quits (its input ends, as Ctrl-D), and the
+//!   block is its one chat log, line by line, whole.
 //!
 //! Text after two spaces and `#` is a comment for the reader. In a block
 //! played with openssl, the lines openssl itself prints about the
@@ -60,6 +80,9 @@ pub struct Block {
 
 /// What the line before a block says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// A few dozen markers per document, read once: boxing the large variant
+// would save nothing worth its noise in every match.
+#[allow(clippy::large_enum_variant)]
 pub enum Marker {
     Run(RunSpec),
     NotRun(String),
@@ -82,6 +105,14 @@ pub struct RunSpec {
     pub typed: Option<Vec<usize>>,
     pub interrupt: bool,
     pub occupy: usize,
+    /// Whose printed output the block is: `registry` or a peer's name.
+    pub output: Option<String>,
+    /// The peer whose chat log the block is.
+    pub log: Option<String>,
+    /// The options of a registry whose first lines the block is.
+    pub started: Option<Vec<String>>,
+    /// More options for the named peers, whichever block starts them.
+    pub peer_args: Vec<(String, Vec<String>)>,
 }
 
 /// Reads the fenced blocks of `text` and the marker before each.
@@ -194,6 +225,16 @@ pub fn parse_marker(comment: &str) -> Result<Marker, String> {
             }
             "action" if value == "interrupt" => spec.interrupt = true,
             "occupy" => spec.occupy = value.parse().map_err(|_| format!("occupy={value}"))?,
+            "output" => spec.output = Some(value.into()),
+            "log" => spec.log = Some(value.into()),
+            "started" => spec.started = Some(list().collect()),
+            "peer-args" => {
+                let (name, args) = value
+                    .split_once(':')
+                    .ok_or_else(|| format!("peer-args={value}: NAME:A,B"))?;
+                let args = args.split(',').map(str::to_string).collect();
+                spec.peer_args.push((name.into(), args));
+            }
             _ => return Err(format!("unknown option `{option}`")),
         }
     }
@@ -328,6 +369,23 @@ enum Shape {
     Fingerprint,
     /// A user's public keys, `identity.seal`, 43 characters of base64 each.
     Key,
+    /// A loopback address with a port the system picked for a connecting
+    /// socket, `127.0.0.1:35880`: a port in the range Linux picks from
+    /// (32768 and up), so a port the doc means (`7777`, `5001`) is never
+    /// taken for one.
+    Connection,
+    /// A local date and time of day in a log, `2026-11-24` and `13:35:39`:
+    /// a time is when something happened, not who, so it binds nothing.
+    Date,
+    Clock,
+}
+
+impl Shape {
+    /// Whether a doc value of this shape stands for one real value
+    /// wherever it comes again.
+    fn binds(self) -> bool {
+        !matches!(self, Shape::Date | Shape::Clock)
+    }
 }
 
 fn shape(word: &str) -> Option<Shape> {
@@ -342,6 +400,11 @@ fn shape(word: &str) -> Option<Shape> {
     if word.len() == 32 && hex(word) {
         return Some(Shape::Hex32);
     }
+    if let Some(port) = word.strip_prefix("127.0.0.1:") {
+        let picked = port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u16>().is_ok_and(|port| port >= 32768);
+        return picked.then_some(Shape::Connection);
+    }
     if let Some(key) = word.strip_prefix("SHA256:") {
         return (key.len() == 43 && base64(key)).then_some(Shape::Fingerprint);
     }
@@ -354,6 +417,22 @@ fn shape(word: &str) -> Option<Shape> {
             .iter()
             .all(|&i| word.as_bytes()[i].is_ascii_digit())
     };
+    let shaped = |pattern: &str| {
+        word.len() == pattern.len()
+            && word.bytes().zip(pattern.bytes()).all(|(w, p)| {
+                if p == b'0' {
+                    w.is_ascii_digit()
+                } else {
+                    w == p
+                }
+            })
+    };
+    if shaped("0000-00-00") {
+        return Some(Shape::Date);
+    }
+    if shaped("00:00:00") {
+        return Some(Shape::Clock);
+    }
     if word.len() == 20
         && word.as_bytes()[10] == b'T'
         && word.ends_with('Z')
@@ -418,7 +497,9 @@ impl Bindings {
                 None => {}
             }
             match shape(doc) {
-                Some(kind) if shape(real) == Some(kind) && !taken(real) => new.push((doc, real)),
+                Some(kind) if shape(real) != Some(kind) => return false,
+                Some(kind) if !kind.binds() => {}
+                Some(_) if !taken(real) => new.push((doc, real)),
                 _ => return false,
             }
         }

@@ -2,8 +2,11 @@
 //! against the real `server` binary: the runner is `nc` or
 //! `openssl s_client` itself, or the person at a piped `peer`'s terminal,
 //! types the typed lines and checks that every other line arrives, in
-//! order, as the doc shows it. A failure names the
+//! order, as the doc shows it; `output` reads what the programs print
+//! (traces, logs, first lines). A failure names the
 //! doc's file and line, the line expected and the line that came.
+
+mod output;
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Write};
@@ -56,6 +59,9 @@ struct Session {
     peers: Vec<(String, PeerProcess)>,
     /// The passwords of the accounts the session has, by name.
     passwords: BTreeMap<String, String>,
+    /// More options for a peer, by name, from the `peer-args=` of any
+    /// block of the session.
+    peer_args: BTreeMap<String, Vec<String>>,
     bindings: Bindings,
     _dir: TempDir,
 }
@@ -85,6 +91,10 @@ fn play_session(file: &str, blocks: &[(Block, RunSpec)]) -> Result<(), String> {
         held: Vec::new(),
         peers: Vec::new(),
         passwords: BTreeMap::new(),
+        peer_args: blocks
+            .iter()
+            .flat_map(|(_, spec)| spec.peer_args.clone())
+            .collect(),
         bindings,
         _dir: dir,
     };
@@ -104,7 +114,13 @@ fn play_session(file: &str, blocks: &[(Block, RunSpec)]) -> Result<(), String> {
                 !again
             })
             .count();
-        if screens > 0 {
+        if let Some(options) = &spec.started {
+            output::play_start(block, options).map_err(fail)?;
+            at += 1;
+        } else if spec.output.is_some() || spec.log.is_some() {
+            session.play_output(block, spec).map_err(fail)?;
+            at += 1;
+        } else if screens > 0 {
             session
                 .play_screens(&blocks[at..at + screens])
                 .map_err(fail)?;
@@ -176,6 +192,9 @@ impl Session {
         let fingerprint = self.fingerprint.map(|fp| fp.to_string());
         if let Some(fingerprint) = &fingerprint {
             args.extend(["--data-dir", data, "--trust-registry", fingerprint]);
+        }
+        if let Some(more) = self.peer_args.get(name) {
+            args.extend(more.iter().map(String::as_str));
         }
         PeerProcess::start(name, &args)
     }
