@@ -47,11 +47,6 @@ const NOT_YET_RUN: &[(&str, &str, &str)] = &[
     ("docs/PROTOCOL.md", "Actions", "a member by hand"),
     ("docs/PROTOCOL.md", "Away", "a member by hand"),
     (
-        "docs/PROTOCOL.md",
-        "Playing an invitee by hand",
-        "the chat port as `nc -l`, a piped leader and member, the leader's --trace; checked by hand against a real run",
-    ),
-    (
         "docs/LAB.md",
         "Part 1: a server and two peers",
         "the registry's first lines name the machine's interfaces",
@@ -62,11 +57,6 @@ const NOT_YET_RUN: &[(&str, &str, &str)] = &[
         "the registry's --trace and log, interleaved",
     ),
     ("docs/LAB.md", "Chat", "bob's --trace, on standard error"),
-    (
-        "docs/LAB.md",
-        "Part 2: play a peer by hand",
-        "the chat port as `nc -l` with a piped leader",
-    ),
     (
         "docs/LAB.md",
         "Part 5: what the network sees",
@@ -160,6 +150,7 @@ fn markers_say_what_to_start() {
             typed: Some(vec![2, 3]),
             interrupt: true,
             occupy: 1,
+            hand: Default::default(),
         }
     );
     assert_eq!(spec("<!-- run: session=a -->").conn, "1");

@@ -13,7 +13,8 @@
 //!   with a peer at any terminal.
 //! - `transcript`: the docs' fenced blocks, their `run:` markers and
 //!   placeholders, as data; `transcript_play` plays them against the
-//!   `server` binary.
+//!   `server` binary; `transcript_hand` reads the blocks where the
+//!   reader plays a peer by hand, which `transcript_play` plays too.
 //! - `tmux`: the `peer` binary in tmux, a terminal that re-wraps its lines
 //!   on a resize (`TmuxPeer`).
 //!
@@ -40,6 +41,7 @@ mod terminal;
 #[cfg(unix)]
 mod tmux;
 mod transcript;
+mod transcript_hand;
 mod transcript_play;
 
 pub use accounts::*;
@@ -54,6 +56,7 @@ pub use terminal::*;
 #[cfg(unix)]
 pub use tmux::*;
 pub use transcript::*;
+pub use transcript_hand::*;
 pub use transcript_play::*;
 
 use std::net::SocketAddr;

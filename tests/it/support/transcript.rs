@@ -39,6 +39,9 @@
 //! - `action=interrupt`: the registry gets Ctrl-C before the block's lines.
 //! - `occupy=N`: N more connections are opened and held first.
 //!
+//! - `leads=`, `hand=`, `says=`: a peer played by hand and
+//!   the piped peers around it (`transcript_hand` says how).
+//!
 //! Text after two spaces and `#` is a comment for the reader. In a block
 //! played with openssl, the lines openssl itself prints about the
 //! certificate (`depth=0 CN = ...`, `verify return:1`, ...) are taken as
@@ -82,6 +85,8 @@ pub struct RunSpec {
     pub typed: Option<Vec<usize>>,
     pub interrupt: bool,
     pub occupy: usize,
+    /// The keys of a block played by hand (`transcript_hand`).
+    pub hand: super::transcript_hand::HandSpec,
 }
 
 /// Reads the fenced blocks of `text` and the marker before each.
@@ -194,7 +199,10 @@ pub fn parse_marker(comment: &str) -> Result<Marker, String> {
             }
             "action" if value == "interrupt" => spec.interrupt = true,
             "occupy" => spec.occupy = value.parse().map_err(|_| format!("occupy={value}"))?,
-            _ => return Err(format!("unknown option `{option}`")),
+            _ => match super::transcript_hand::parse_hand_option(key, value, &mut spec.hand) {
+                Some(result) => result?,
+                None => return Err(format!("unknown option `{option}`")),
+            },
         }
     }
     if spec.session.is_empty() {

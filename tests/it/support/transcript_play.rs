@@ -19,6 +19,9 @@ use super::transcript::{
 };
 use super::{PASSWORD, PEER_WAIT, PeerProcess, READ_TIMEOUT, ServerProcess, temp_dir};
 
+#[path = "transcript_hand_play.rs"]
+mod hand;
+
 /// The registry port the docs show; it stands for the test registry's.
 const DOC_REGISTRY_PORT: &str = "7777";
 
@@ -57,6 +60,8 @@ struct Session {
     /// The passwords of the accounts the session has, by name.
     passwords: BTreeMap<String, String>,
     bindings: Bindings,
+    /// The terminals played by hand, and the ports listened on for them.
+    hand: hand::Hand,
     _dir: TempDir,
 }
 
@@ -86,8 +91,14 @@ fn play_session(file: &str, blocks: &[(Block, RunSpec)]) -> Result<(), String> {
         peers: Vec::new(),
         passwords: BTreeMap::new(),
         bindings,
+        hand: hand::Hand::default(),
         _dir: dir,
     };
+    let Session { hand, bindings, .. } = &mut session;
+    hand.listen_for(blocks.iter().map(|(block, _)| block), &mut |doc, real| {
+        bindings.bind(doc, real)
+    })
+    .map_err(|why| format!("{file}:{why}"))?;
     let mut at = 0;
     while at < blocks.len() {
         let (block, spec) = &blocks[at];
@@ -104,7 +115,10 @@ fn play_session(file: &str, blocks: &[(Block, RunSpec)]) -> Result<(), String> {
                 !again
             })
             .count();
-        if screens > 0 {
+        if screens == 0 && session.hand.plays(block, spec) {
+            session.play_hand_block(block, spec).map_err(fail)?;
+            at += 1;
+        } else if screens > 0 {
             session
                 .play_screens(&blocks[at..at + screens])
                 .map_err(fail)?;
@@ -159,7 +173,7 @@ impl Session {
         if spec.interrupt {
             self.server.interrupt();
         }
-        Ok(())
+        self.prepare_hand(block, spec)
     }
 
     /// A piped `peer` at the session's registry, its chat port chosen by
