@@ -30,23 +30,6 @@ const NOT_YET_RUN: &[(&str, &str, &str)] = &[
         "a diagram of a leader, an invitee and a third member",
     ),
     (
-        "docs/PROTOCOL.md",
-        "Files",
-        "a sender's chat port fetched from by hand",
-    ),
-    (
-        "docs/PROTOCOL.md",
-        "A lobby that outlives its leader",
-        "diagrams and a seat played by hand; the handover diagram was checked by hand against a --trace of three piped peers",
-    ),
-    (
-        "docs/PROTOCOL.md",
-        "A running lobby by hand",
-        "a member by hand with alice, bob and dave as piped peers; checked by hand against a real run",
-    ),
-    ("docs/PROTOCOL.md", "Actions", "a member by hand"),
-    ("docs/PROTOCOL.md", "Away", "a member by hand"),
-    (
         "docs/LAB.md",
         "Part 1: a server and two peers",
         "the registry's first lines name the machine's interfaces",

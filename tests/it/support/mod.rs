@@ -56,7 +56,6 @@ pub use terminal::*;
 #[cfg(unix)]
 pub use tmux::*;
 pub use transcript::*;
-pub use transcript_hand::*;
 pub use transcript_play::*;
 
 use std::net::SocketAddr;

@@ -330,6 +330,12 @@ fn is_openssl_noise(line: &str) -> bool {
 enum Shape {
     /// A ticket or a lobby id: 32 lowercase hex digits.
     Hex32,
+    /// A file offer's id: 16 lowercase hex digits.
+    Hex16,
+    /// A nonce: 43 characters of base64 (32 bytes).
+    Nonce,
+    /// A signature: 86 characters of base64 (64 bytes).
+    Signature,
     /// A time on the wire, `2026-12-03T07:38:43Z`.
     Time,
     /// `SHA256:` and 43 characters of base64.
@@ -349,6 +355,16 @@ fn shape(word: &str) -> Option<Shape> {
     };
     if word.len() == 32 && hex(word) {
         return Some(Shape::Hex32);
+    }
+    if word.len() == 16 && hex(word) {
+        return Some(Shape::Hex16);
+    }
+    if !word.contains('.') && base64(word) {
+        match word.len() {
+            43 => return Some(Shape::Nonce),
+            86 => return Some(Shape::Signature),
+            _ => {}
+        }
     }
     if let Some(key) = word.strip_prefix("SHA256:") {
         return (key.len() == 43 && base64(key)).then_some(Shape::Fingerprint);

@@ -9,9 +9,14 @@
 //! - `hand=NAME:PORT`: NAME is played by hand: the runner registers it and
 //!   joins it with the chat port the doc shows as PORT (a `$ nc -l PORT`
 //!   of the session), on a registry connection it holds.
+//! - `file=NAME:TEXT`: a file NAME holding the line TEXT (`+` stands
+//!   for a space), made in the session's folder; where a piped peer types
+//!   NAME (a comment `# NAME types: ...`), it types the file's path.
 //! - `says=NAME:TEXT,...`: before the block, each piped peer NAME types
-//!   TEXT (`+` stands for a space) in turn, and every piped peer of the
-//!   session shows `[NAME] TEXT` before the next.
+//!   TEXT (`+` stands for a space) in turn, and every piped peer in the
+//!   lobby of `leads=` shows `[NAME] TEXT` before the next. A member
+//!   that shows a line has taken every line its leader sent before it
+//!   (the `CREDENTIAL` and `SEAT` of its admission too).
 //!
 //! A block played by hand opens its terminal with `$ nc -l PORT` (a port
 //! the runner listens on in place of the doc's, for a whole session) or
@@ -29,6 +34,7 @@ pub struct HandSpec {
     pub leads: Option<(String, Vec<String>)>,
     pub hand: Vec<(String, String)>,
     pub says: Vec<(String, String)>,
+    pub files: Vec<(String, String)>,
 }
 
 /// Reads one marker option if it is a hand key: `None` if it is not one.
@@ -47,6 +53,7 @@ pub fn parse_hand_option(
             spec.leads = Some((leader, names.split(',').map(str::to_string).collect()));
         }),
         "hand" => pair(value).map(|named| spec.hand.push(named)),
+        "file" => pair(value).map(|(name, text)| spec.files.push((name, text.replace('+', " ")))),
         "says" => value.split(',').try_for_each(|item| {
             let (name, text) = pair(item)?;
             spec.says.push((name, text.replace('+', " ")));

@@ -16,6 +16,10 @@ pub(super) struct Hand {
     listeners: BTreeMap<String, TcpListener>,
     terminals: BTreeMap<String, HandTerminal>,
     held: Vec<HandTerminal>,
+    /// The piped peers in the lobby `leads=` started, the leader first.
+    lobby: Vec<String>,
+    /// The files of `file=`: the doc's name and the real path.
+    files: Vec<(String, String)>,
 }
 
 impl Hand {
@@ -55,6 +59,17 @@ impl Session {
     /// played by hand, a lobby, what its members said.
     pub(super) fn prepare_hand(&mut self, block: &Block, spec: &RunSpec) -> Result<(), String> {
         let at = block.fence_line;
+        for (name, text) in &spec.hand.files {
+            let path = self._dir.path().join("files").join(name);
+            std::fs::create_dir_all(path.parent().expect("a file in a folder"))
+                .and_then(|()| std::fs::write(&path, format!("{text}\n")))
+                .map_err(|err| format!("{at}: making {name}: {err}"))?;
+            let path = path
+                .to_str()
+                .expect("a temporary path is UTF-8")
+                .to_string();
+            self.hand.files.push((name.clone(), path));
+        }
         for (name, doc_port) in &spec.hand.hand {
             let port = self.bindings.real(doc_port);
             let mut terminal = HandTerminal::connect(self.server.addr())
@@ -84,8 +99,8 @@ impl Session {
         for (name, text) in &spec.hand.says {
             self.peer_types(name, text)?;
             let shown = format!("[{name}] {text}");
-            for (_, peer) in &mut self.peers {
-                sees(peer, &shown)?;
+            for member in self.hand.lobby.clone() {
+                sees(self.peer(&member)?, &shown)?;
             }
         }
         Ok(())
@@ -113,8 +128,10 @@ impl Session {
             peer.types("OK");
             sees(peer, "You are in")?;
         }
+        self.hand.lobby = vec![leader.to_string()];
         for name in piped {
             sees(self.peer(leader)?, &format!("Client ('{name}') connected"))?;
+            self.hand.lobby.push(name.clone());
         }
         Ok(())
     }
@@ -170,7 +187,10 @@ impl Session {
                 self.hand.terminals.insert(conn.to_string(), terminal);
             }
             HandStep::PeerTypes { name, text } => {
-                let text = self.bindings.real(&text);
+                let mut text = self.bindings.real(&text);
+                for (file, path) in &self.hand.files {
+                    text = text.replace(file.as_str(), path);
+                }
                 self.peer_types(&name, &text)?;
             }
             HandStep::Type(line) => {
