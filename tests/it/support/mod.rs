@@ -56,6 +56,7 @@ pub use terminal::*;
 #[cfg(unix)]
 pub use tmux::*;
 pub use transcript::*;
+pub use transcript_hand::*;
 pub use transcript_play::*;
 
 use std::net::SocketAddr;

@@ -85,8 +85,9 @@ pub struct RunSpec {
     pub typed: Option<Vec<usize>>,
     pub interrupt: bool,
     pub occupy: usize,
-    /// The keys of a block played by hand (`transcript_hand`).
-    pub hand: super::transcript_hand::HandSpec,
+    /// The keys of a block played by hand (`transcript_hand`), boxed:
+    /// most blocks have none.
+    pub hand: Box<super::transcript_hand::HandSpec>,
 }
 
 /// Reads the fenced blocks of `text` and the marker before each.

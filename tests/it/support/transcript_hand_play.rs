@@ -50,7 +50,7 @@ impl Hand {
     pub(super) fn plays(&self, block: &Block, spec: &RunSpec) -> bool {
         !listened_ports(block).is_empty()
             || self.terminals.contains_key(&spec.conn)
-            || spec.hand != HandSpec::default()
+            || *spec.hand != HandSpec::default()
     }
 }
 
@@ -159,14 +159,13 @@ impl Session {
     pub(super) fn play_hand_block(&mut self, block: &Block, spec: &RunSpec) -> Result<(), String> {
         self.prepare(block, spec)?;
         for (number, step) in hand_steps(block, spec.typed.as_deref())? {
-            self.play_hand_step(&spec.conn, number, step)
+            self.play_hand_step(&spec.conn, step)
                 .map_err(|why| format!("{number}: {why}"))?;
         }
         Ok(())
     }
 
-    fn play_hand_step(&mut self, conn: &str, number: usize, step: HandStep) -> Result<(), String> {
-        let _ = number;
+    fn play_hand_step(&mut self, conn: &str, step: HandStep) -> Result<(), String> {
         match step {
             HandStep::Listen(port) => {
                 let listener = self
