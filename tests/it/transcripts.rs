@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 
 use crate::support::{
-    Bindings, Block, Marker, Program, RunSpec, Step, blocks, parse_marker, registry_steps,
-    run_document, screen_steps,
+    Bindings, Block, HandStep, Marker, Program, RunSpec, Step, blocks, hand_steps, parse_marker,
+    registry_steps, run_document, screen_steps,
 };
 
 /// The documents whose transcripts must run.
@@ -18,40 +18,11 @@ const DOCS: [&str; 3] = ["README.md", "docs/PROTOCOL.md", "docs/LAB.md"];
 /// and heading, with what running them takes: the next step of issue #26. A block under one of these
 /// headings may stay unmarked; every other block is marked. An entry
 /// whose blocks are all marked must go (the test says so).
-const NOT_YET_RUN: &[(&str, &str, &str)] = &[
-    (
-        "docs/PROTOCOL.md",
-        "Files",
-        "a sender's chat port fetched from by hand",
-    ),
-    (
-        "docs/PROTOCOL.md",
-        "A lobby that outlives its leader",
-        "diagrams and a seat played by hand; the handover diagram was checked by hand against a --trace of three piped peers",
-    ),
-    (
-        "docs/PROTOCOL.md",
-        "A running lobby by hand",
-        "a member by hand with alice, bob and dave as piped peers; checked by hand against a real run",
-    ),
-    ("docs/PROTOCOL.md", "Actions", "a member by hand"),
-    ("docs/PROTOCOL.md", "Away", "a member by hand"),
-    (
-        "docs/PROTOCOL.md",
-        "Playing an invitee by hand",
-        "the chat port as `nc -l`, a piped leader and member, the leader's --trace; checked by hand against a real run",
-    ),
-    (
-        "docs/LAB.md",
-        "Part 2: play a peer by hand",
-        "the chat port as `nc -l` with a piped leader",
-    ),
-    (
-        "docs/LAB.md",
-        "Part 5: what the network sees",
-        "tshark's output of a capture: needs dumpcap as in dissector.rs, and placeholders for frame numbers, sizes, TCP sequence numbers and times, and for how lines share packets",
-    ),
-];
+const NOT_YET_RUN: &[(&str, &str, &str)] = &[(
+    "docs/LAB.md",
+    "Part 5: what the network sees",
+    "tshark's output of a capture: needs dumpcap as in dissector.rs, and placeholders for frame numbers, sizes, TCP sequence numbers and times, and for how lines share packets",
+)];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -139,6 +110,7 @@ fn markers_say_what_to_start() {
             typed: Some(vec![2, 3]),
             interrupt: true,
             occupy: 1,
+            hand: Default::default(),
             ..RunSpec::default()
         }
     );
@@ -454,4 +426,114 @@ fn a_trace_that_differs_fails_with_its_line() {
     );
     let right = doc.replace("OK NAME_TAKEN", "OK NAME_FREE");
     assert_eq!(run_document("DOC.md", &right), Vec::<String>::new());
+}
+
+#[test]
+fn a_hand_types_the_marked_lines_and_comments_say_who_else_typed() {
+    let Marker::Run(spec) = parse_marker(
+        "<!-- run: session=a leads=alice:bob,carol hand=carol:5002 says=alice:hello+bob file=a.txt:hi+there -->",
+    )
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        spec.hand.leads,
+        Some(("alice".into(), vec!["bob".into(), "carol".into()]))
+    );
+    assert_eq!(spec.hand.hand, vec![("carol".into(), "5002".into())]);
+    assert_eq!(spec.hand.says, vec![("alice".into(), "hello bob".into())]);
+    assert_eq!(spec.hand.files, vec![("a.txt".into(), "hi there".into())]);
+    assert!(parse_marker("<!-- run: session=a leads=alice -->").is_err());
+    let block = |lines: &[&str]| Block {
+        fence_line: 1,
+        heading: String::new(),
+        marker: Marker::Unmarked,
+        lines: lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (i + 2, l.to_string()))
+            .collect(),
+    };
+    let t = |s: &str| HandStep::Type(s.into());
+    let e = |s: &str| HandStep::Expect(s.into());
+    let steps = |lines: &[&str], typed: Option<&[usize]>| {
+        hand_steps(&block(lines), typed)
+            .unwrap()
+            .into_iter()
+            .map(|(_, step)| step)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        steps(
+            &[
+                "$ nc -l 5002                 # alice types: /invite carol",
+                "CHAT_REQUEST alice 4140952bd94f50b0553b46b710b6328d",
+                "> OK",
+                "MSG bob hi all  # bob types: hi all",
+                "HELLO",
+            ],
+            None
+        ),
+        vec![
+            HandStep::PeerTypes {
+                name: "alice".into(),
+                text: "/invite carol".into()
+            },
+            HandStep::Listen("5002".into()),
+            e("CHAT_REQUEST alice 4140952bd94f50b0553b46b710b6328d"),
+            t("OK"),
+            HandStep::PeerTypes {
+                name: "bob".into(),
+                text: "hi all".into()
+            },
+            e("MSG bob hi all"),
+            // Without a mark, a line is one the terminal shows.
+            e("HELLO"),
+        ]
+    );
+    // `typed=` names the typed lines of a block that has no marks.
+    assert_eq!(
+        steps(
+            &["$ nc -l -p 5002", "OK", "MEMBERS alice carol"],
+            Some(&[2])
+        ),
+        vec![
+            HandStep::Listen("5002".into()),
+            t("OK"),
+            e("MEMBERS alice carol")
+        ]
+    );
+    assert_eq!(
+        steps(&["$ nc 127.0.0.1 15003", "> PROVE x"], None),
+        vec![HandStep::Connect("15003".into()), t("PROVE x")]
+    );
+    assert!(hand_steps(&block(&["$ socat - TCP:127.0.0.1:5002"]), None).is_err());
+}
+
+#[test]
+fn offer_ids_nonces_and_signatures_match_by_shape() {
+    let mut bindings = Bindings::default();
+    let nonce = |c: char| c.to_string().repeat(43);
+    let sig = |c: char| c.to_string().repeat(86);
+    assert!(bindings.matches(
+        "SENDING 3f2a9c0d11e4b7a5 0 6",
+        "SENDING 8f4f47c999059257 0 6"
+    ));
+    assert!(!bindings.matches(
+        "SENDING 3f2a9c0d11e4b7a5 0 6",
+        "SENDING 8f4f47c99905925 0 6"
+    ));
+    assert!(bindings.matches(
+        &format!("PROOF bob {} {}", nonce('a'), sig('b')),
+        &format!("PROOF bob {} {}", nonce('c'), sig('d'))
+    ));
+    // A nonce does not stand for a signature, nor a key for either.
+    assert!(!bindings.matches(
+        &format!("PROVE {}", nonce('e')),
+        &format!("PROVE {}", sig('f'))
+    ));
+    assert!(!bindings.matches(
+        &format!("PROVE {}", nonce('g')),
+        &format!("PROVE {}.{}", nonce('h'), nonce('h'))
+    ));
 }

@@ -13,7 +13,8 @@
 //!   with a peer at any terminal.
 //! - `transcript`: the docs' fenced blocks, their `run:` markers and
 //!   placeholders, as data; `transcript_play` plays them against the
-//!   `server` binary.
+//!   `server` binary; `transcript_hand` reads the blocks where the
+//!   reader plays a peer by hand, which `transcript_play` plays too.
 //! - `streams`: a child's output read line by line under a timeout
 //!   (`LineStream`), for the traces a test follows as they come.
 //! - `tmux`: the `peer` binary in tmux, a terminal that re-wraps its lines
@@ -43,6 +44,7 @@ mod terminal;
 #[cfg(unix)]
 mod tmux;
 mod transcript;
+mod transcript_hand;
 mod transcript_play;
 
 pub use accounts::*;
@@ -58,6 +60,7 @@ pub use terminal::*;
 #[cfg(unix)]
 pub use tmux::*;
 pub use transcript::*;
+pub use transcript_hand::*;
 pub use transcript_play::*;
 
 use std::net::SocketAddr;

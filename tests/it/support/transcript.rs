@@ -59,6 +59,9 @@
 //! - `log=NAME`: the peer NAME quits (its input ends, as Ctrl-D), and the
 //!   block is its one chat log, line by line, whole.
 //!
+//! - `leads=`, `hand=`, `says=`: a peer played by hand and
+//!   the piped peers around it (`transcript_hand` says how).
+//!
 //! Text after two spaces and `#` is a comment for the reader. In a block
 //! played with openssl, the lines openssl itself prints about the
 //! certificate (`depth=0 CN = ...`, `verify return:1`, ...) are taken as
@@ -113,6 +116,9 @@ pub struct RunSpec {
     pub started: Option<Vec<String>>,
     /// More options for the named peers, whichever block starts them.
     pub peer_args: Vec<(String, Vec<String>)>,
+    /// The keys of a block played by hand (`transcript_hand`), boxed:
+    /// most blocks have none.
+    pub hand: Box<super::transcript_hand::HandSpec>,
 }
 
 /// Reads the fenced blocks of `text` and the marker before each.
@@ -235,7 +241,10 @@ pub fn parse_marker(comment: &str) -> Result<Marker, String> {
                 let args = args.split(',').map(str::to_string).collect();
                 spec.peer_args.push((name.into(), args));
             }
-            _ => return Err(format!("unknown option `{option}`")),
+            _ => match super::transcript_hand::parse_hand_option(key, value, &mut spec.hand) {
+                Some(result) => result?,
+                None => return Err(format!("unknown option `{option}`")),
+            },
         }
     }
     if spec.session.is_empty() {
@@ -363,6 +372,12 @@ fn is_openssl_noise(line: &str) -> bool {
 enum Shape {
     /// A ticket or a lobby id: 32 lowercase hex digits.
     Hex32,
+    /// A file offer's id: 16 lowercase hex digits.
+    Hex16,
+    /// A nonce: 43 characters of base64 (32 bytes).
+    Nonce,
+    /// A signature: 86 characters of base64 (64 bytes).
+    Signature,
     /// A time on the wire, `2026-12-03T07:38:43Z`.
     Time,
     /// `SHA256:` and 43 characters of base64.
@@ -404,6 +419,16 @@ fn shape(word: &str) -> Option<Shape> {
         let picked = port.bytes().all(|b| b.is_ascii_digit())
             && port.parse::<u16>().is_ok_and(|port| port >= 32768);
         return picked.then_some(Shape::Connection);
+    }
+    if word.len() == 16 && hex(word) {
+        return Some(Shape::Hex16);
+    }
+    if !word.contains('.') && base64(word) {
+        match word.len() {
+            43 => return Some(Shape::Nonce),
+            86 => return Some(Shape::Signature),
+            _ => {}
+        }
     }
     if let Some(key) = word.strip_prefix("SHA256:") {
         return (key.len() == 43 && base64(key)).then_some(Shape::Fingerprint);

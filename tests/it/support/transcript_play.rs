@@ -22,6 +22,9 @@ use super::transcript::{
 };
 use super::{PASSWORD, PEER_WAIT, PeerProcess, READ_TIMEOUT, ServerProcess, temp_dir};
 
+#[path = "transcript_hand_play.rs"]
+mod hand;
+
 /// The registry port the docs show; it stands for the test registry's.
 const DOC_REGISTRY_PORT: &str = "7777";
 
@@ -63,6 +66,8 @@ struct Session {
     /// block of the session.
     peer_args: BTreeMap<String, Vec<String>>,
     bindings: Bindings,
+    /// The terminals played by hand, and the ports listened on for them.
+    hand: hand::Hand,
     _dir: TempDir,
 }
 
@@ -96,8 +101,14 @@ fn play_session(file: &str, blocks: &[(Block, RunSpec)]) -> Result<(), String> {
             .flat_map(|(_, spec)| spec.peer_args.clone())
             .collect(),
         bindings,
+        hand: hand::Hand::default(),
         _dir: dir,
     };
+    let Session { hand, bindings, .. } = &mut session;
+    hand.listen_for(blocks.iter().map(|(block, _)| block), &mut |doc, real| {
+        bindings.bind(doc, real)
+    })
+    .map_err(|why| format!("{file}:{why}"))?;
     let mut at = 0;
     while at < blocks.len() {
         let (block, spec) = &blocks[at];
@@ -119,6 +130,9 @@ fn play_session(file: &str, blocks: &[(Block, RunSpec)]) -> Result<(), String> {
             at += 1;
         } else if spec.output.is_some() || spec.log.is_some() {
             session.play_output(block, spec).map_err(fail)?;
+            at += 1;
+        } else if screens == 0 && session.hand.plays(block, spec) {
+            session.play_hand_block(block, spec).map_err(fail)?;
             at += 1;
         } else if screens > 0 {
             session
@@ -175,7 +189,7 @@ impl Session {
         if spec.interrupt {
             self.server.interrupt();
         }
-        Ok(())
+        self.prepare_hand(block, spec)
     }
 
     /// A piped `peer` at the session's registry, its chat port chosen by
