@@ -74,14 +74,7 @@ fn a_message_arriving_mid_typing_goes_above_the_line_being_typed() {
     alice.type_line("interrupting you");
     // The editor draws the message, then the prompt and the typed text
     // again: wait for both, the message right above the input line.
-    bob.wait_until(
-        "alice's message above the whole typed line",
-        |rows, row, _| {
-            row > 0
-                && rows[row - 1].contains("[alice] interrupting you")
-                && typed(&rows[row]) == Some("half typed mess")
-        },
-    );
+    bob.sees_above_typed("[alice] interrupting you", "half typed mess");
     let (rows, row, col) = bob.screen();
     let row = usize::from(row);
     // The cursor is at the end of the typed text, whatever the prompt.

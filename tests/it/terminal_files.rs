@@ -7,9 +7,7 @@ use std::fs;
 use p2pchat::testing::ScriptedPeer;
 
 use crate::files::noise;
-use crate::support::{
-    AtTerminal, TerminalPeer, TestServer, joined_with, peer_config, temp_dir, typed,
-};
+use crate::support::{AtTerminal, TerminalPeer, TestServer, joined_with, peer_config, temp_dir};
 use crate::terminal::into_alices_lobby;
 
 #[test]
@@ -33,14 +31,7 @@ fn a_file_arriving_at_a_terminal_is_a_bar_above_the_typed_line() {
     // its line), so that the bar is redrawn around a half-typed line.
     bob.sees_times("↓ big.bin from alice  [", 1);
     bob.press("half typed");
-    bob.wait_until(
-        "the saved line right above the whole typed line",
-        |rows, row, _| {
-            row > 0
-                && rows[row - 1].starts_with("Saved big.bin from alice at ")
-                && typed(&rows[row]) == Some("half typed")
-        },
-    );
+    bob.sees_above_typed("Saved big.bin from alice at ", "half typed");
     assert_eq!(fs::read(downloads.path().join("big.bin")).unwrap(), bytes);
 
     // A bar was drawn, up to its end, and redrawn in place: it left no
@@ -71,14 +62,7 @@ fn a_file_sent_from_a_terminal_is_a_bar_too() {
     alice.type_line("/accept");
     bob.sees_times("↑ big.bin to alice  [", 1);
     bob.press("half typed");
-    bob.wait_until(
-        "the sent line right above the whole typed line",
-        |rows, row, _| {
-            row > 0
-                && rows[row - 1].starts_with("Sending big.bin to alice: done")
-                && typed(&rows[row]) == Some("half typed")
-        },
-    );
+    bob.sees_above_typed("Sending big.bin to alice: done", "half typed");
     crate::support::see(&alice, "Saved big.bin from bob at ");
     assert!(bob.raw_count("]  100%") >= 1);
     let (rows, ..) = bob.screen();

@@ -271,6 +271,19 @@ pub trait AtTerminal {
         });
     }
 
+    /// Waits until the row right above the line being typed holds `above`,
+    /// and the line being typed is `line`, whole: a line printed above a
+    /// half-typed one that the editor drew again below it.
+    #[track_caller]
+    fn sees_above_typed(&self, above: &str, line: &str) {
+        self.wait_until(
+            &format!("{above:?} right above {line:?}"),
+            |rows, row, _| {
+                row > 0 && rows[row - 1].contains(above) && typed(&rows[row]) == Some(line)
+            },
+        );
+    }
+
     /// Waits until the newest line on screen that holds `text` has the
     /// cursor on an empty prompt below it, with no line typed in between
     /// (`typed`): ready for a line that answers it. An older copy of the
