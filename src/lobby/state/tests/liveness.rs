@@ -38,6 +38,38 @@ fn quiet_members_hear_hello_and_silent_ones_are_dropped() {
     );
 }
 
+/// A member's heartbeat and silence count from its admission, not from the
+/// lobby's last event before it: carol, admitted at 100 s after a quiet
+/// spell since 50 s, hears no `HELLO` before 110 s and is not silent
+/// before 130 s.
+#[test]
+fn a_late_newcomer_is_timed_from_its_admission() {
+    let mut config = with_succession();
+    config.hello_interval = Duration::from_secs(10);
+    config.silence_timeout = Duration::from_secs(30);
+    let mut lobby = Lobby::new(config);
+    lobby.check(
+        50,
+        LobbyEvent::Say("anyone?".into()),
+        &["all< MSG alice anyone?", "all< SEQ 1"],
+    );
+    lobby.given(100, admit_from(1, "carol", 7002, CAROL_KEY));
+    lobby.check(105, LobbyEvent::Tick, &[]);
+    lobby.check(109, LobbyEvent::Tick, &[]);
+    lobby.check(110, LobbyEvent::Tick, &["1< HELLO"]);
+    lobby.check(120, LobbyEvent::Tick, &["1< HELLO"]);
+    lobby.check(129, LobbyEvent::Tick, &[]);
+    lobby.check(
+        130,
+        LobbyEvent::Tick,
+        &[
+            "drop 1 Silent",
+            "all< LEFT carol SILENT",
+            r#"notice Silent("carol")"#,
+        ],
+    );
+}
+
 #[test]
 fn members_are_dropped_for_what_their_connection_did() {
     let mut lobby = Lobby::new(config()).with(&["bob", "carol", "dave"]);
