@@ -36,7 +36,8 @@ pub(super) struct App {
     /// Ask a new password twice (it is typed without echo).
     pub(super) confirm_password: bool,
     /// The next line is to be read afresh (`Want::Afresh`): what was
-    /// typed before its question may be a password.
+    /// typed before its question may be a password (a name was taken, or
+    /// a line came stale before logging in).
     pub(super) afresh: bool,
     /// Ask before `/end` ends a lobby for everyone: a person at a
     /// terminal is asked, a script is not.
@@ -196,7 +197,7 @@ impl App {
     pub(super) fn want(&self) -> Option<Want> {
         Some(match self.stage {
             Stage::Waiting(Wait::NameFree(_)) => return None,
-            Stage::Name(_) if self.afresh => Want::Afresh,
+            Stage::Welcome | Stage::Name(_) if self.afresh => Want::Afresh,
             Stage::Password(..) | Stage::Repeat { .. } if self.pending.is_none() => Want::Secret,
             Stage::Leading(_) | Stage::Member(_) if self.pending.is_none() => Want::Chat,
             _ => Want::Line,
@@ -241,6 +242,12 @@ impl App {
         self.say(format!(
             "Not used: \"{line}\" was typed before the question above, so it is not taken as its answer. Type it again if you meant it."
         ));
+        // Before logging in, what was typed after it may be a password
+        // typed ahead of its question: it is dropped unread, never shown
+        // or taken for a name.
+        if self.me.is_none() {
+            self.afresh = true;
+        }
         self.prompt();
     }
 

@@ -324,6 +324,30 @@ fn name_checked(name: &str, result: Result<(), Refused>) -> Incoming {
     })
 }
 
+/// `1⏎victim⏎pw⏎` typed before the first question was drawn: a line not
+/// used before logging in may be followed by a password typed ahead, so
+/// the next line is read afresh, and what was typed ahead is dropped
+/// unread rather than shown back or taken for a name.
+#[test]
+fn a_line_not_used_before_logging_in_has_what_followed_it_dropped() {
+    let server: SocketAddr = "127.0.0.1:7777".parse().unwrap();
+    let mut app = App::new(PeerConfig::new(server), 7000, true, now());
+    assert_eq!(app.want(), Some(Want::Line));
+    let _ = app.handle(Incoming::Stale("1".into()), now());
+    assert_eq!(app.want(), Some(Want::Afresh));
+    check(
+        &mut app,
+        vec![line("1")],
+        &[
+            "Please enter your user name and password to register.",
+            "User name:",
+        ],
+    );
+    assert_eq!(app.want(), Some(Want::Line));
+    let _ = app.handle(Incoming::Stale("victim".into()), now());
+    assert_eq!(app.want(), Some(Want::Afresh));
+}
+
 #[test]
 fn a_taken_name_is_told_before_a_password_is_asked() {
     let mut app = registering("alice");

@@ -364,6 +364,8 @@ fn a_line_begun_before_the_question_changed_is_shown_back_and_not_used() {
             MENU_PROMPT,
         ],
     );
+    // Logged in, no password can follow: what was typed after is kept.
+    assert_eq!(app.want(), Some(Want::Line));
     // A name typed for a search when a chat request came: not its answer,
     // and the request is still asked.
     check(
