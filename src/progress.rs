@@ -89,25 +89,45 @@ impl Meter {
     /// if there is room, the share, the rate and the time left. The label
     /// is cut, with `…`, to leave room for the figures.
     pub fn row(&self, label: &str, width: usize) -> String {
+        let label = drawable(label);
         let figures = format!(
             "  {:>3}%  {:>10}  {}",
             self.percent(),
             rate_text(self.rate()),
             left_text(self.left())
         );
-        let room = width.saturating_sub(figures.width());
-        let label_width = label.width();
+        let room = width.saturating_sub(columns(&figures));
+        let label_width = columns(&label);
         let mut row = if room >= label_width + 4 + BAR_MIN {
             let bar_width = (room - label_width - 4).min(BAR_MAX);
             let filled = bar_width * usize::from(self.percent()) / 100;
             let bar = format!("{}{}", "#".repeat(filled), "-".repeat(bar_width - filled));
             format!("{label}  [{bar}]")
         } else {
-            cut(label, room)
+            cut(&label, room)
         };
         row.push_str(&figures);
         cut(&row, width)
     }
+}
+
+/// `label` with only characters a terminal gives one or two columns: a
+/// tab becomes a space, and what takes none (a joiner, a variation
+/// selector, a combining mark) is left out, since terminals disagree on
+/// how such sequences are drawn. The row's width is then the sum of its
+/// characters' widths, as a terminal counts them, and a row measured to
+/// fit one line takes one line.
+fn drawable(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| if c == '\t' { ' ' } else { c })
+        .filter(|c| matches!(c.width(), Some(1 | 2)))
+        .collect()
+}
+
+/// The columns `text` takes, character by character.
+fn columns(text: &str) -> usize {
+    text.chars().map(|c| c.width().unwrap_or(0)).sum()
 }
 
 /// The narrowest bar worth drawing, and the widest.
@@ -116,7 +136,7 @@ const BAR_MAX: usize = 30;
 
 /// `text` cut to at most `width` columns, with `…` where it was cut.
 fn cut(text: &str, width: usize) -> String {
-    if text.width() <= width {
+    if columns(text) <= width {
         return text.to_string();
     }
     let mut out = String::new();
@@ -215,6 +235,24 @@ mod tests {
         let row = meter.row("↓ report.pdf from bob", width);
         assert_eq!(row, expected);
         assert!(row.width() <= width, "{row:?} is wider than {width}");
+    }
+
+    /// A name whose characters a terminal would draw wider than they
+    /// measure (a tab; a heart with its emoji selector, 2 columns as a
+    /// sequence and 1 plus 0 as characters) would wrap its row onto two
+    /// lines, and each redraw would leave a copy behind: the row keeps
+    /// only characters of one or two columns, and fits its width.
+    #[test]
+    fn a_label_a_terminal_would_draw_wider_is_drawn_as_it_measures() {
+        let meter = Meter::new(0, 100, Instant::now());
+        let label = format!("↓ a\tb{} from bob", "\u{2764}\u{fe0f}".repeat(40));
+        for width in [20, 40, 79, 120] {
+            let row = meter.row(&label, width);
+            assert!(!row.contains(['\t', '\u{fe0f}']), "{row:?}");
+            let columns: usize = row.chars().map(|c| c.width().unwrap_or(0)).sum();
+            assert!(columns <= width, "{row:?} takes {columns} of {width}");
+        }
+        assert!(meter.row(&label, 200).starts_with("↓ a b\u{2764}\u{2764}"));
     }
 
     #[test]

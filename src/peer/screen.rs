@@ -59,6 +59,11 @@ impl Screen {
         if self.pump() && self.send(line.clone()) {
             return;
         }
+        // A transfer's progress that does not fit is not kept: its next
+        // report stands for it. Its end is, so that its bar goes away.
+        if matches!(&line, ScreenLine::Progress(progress) if !progress.ended) {
+            return;
+        }
         let mut held = self.held.borrow_mut();
         if held.len() < HELD_LIMIT {
             held.push_back(line);
@@ -141,6 +146,37 @@ fn summary(dropped: u64) -> ScreenLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Progress reports while the screen is behind are not held, so they
+    /// cannot crowd out what must be shown; a transfer's end is held.
+    #[test]
+    fn progress_that_does_not_fit_is_not_held_but_its_end_is() {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let screen = Screen::new(tx);
+        let report = |done, ended| {
+            ScreenLine::Progress(crate::progress::Progress {
+                key: "k".into(),
+                label: "↓ a from bob".into(),
+                done,
+                total: 10,
+                ended,
+            })
+        };
+        screen.show(report(1, false));
+        for done in 2..5000 {
+            screen.show(report(done, false));
+        }
+        assert!(screen.is_idle());
+        screen.show(report(10, true));
+        screen.say("Saved a from bob");
+        assert!(!screen.is_idle());
+        let first: Vec<ScreenLine> = rx.try_iter().collect();
+        assert_eq!(first, [report(1, false)]);
+        assert!(!screen.pump());
+        assert_eq!(rx.try_recv().ok(), Some(report(10, true)));
+        assert!(screen.pump());
+        assert_eq!(rx.try_recv().ok(), Some("Saved a from bob".into()));
+    }
 
     #[test]
     fn chat_lines_that_do_not_fit_become_one_summary() {

@@ -158,13 +158,28 @@ impl Bars {
         let Some(width) = columns.map(|columns| columns.saturating_sub(1)) else {
             return;
         };
-        for bar in &self.bars {
+        if self.bars.is_empty() {
+            return;
+        }
+        // Rows measure to fit; should a terminal draw one wider anyway,
+        // it is cut at the edge rather than wrapped onto a row the block
+        // does not count (auto-wrap off, then on again).
+        // The text still ends in a line feed, as the editor wants.
+        text.push_str(WRAP_OFF);
+        for (at, bar) in self.bars.iter().enumerate() {
             text.push_str(&bar.meter.row(&bar.label, width));
+            if at + 1 == self.bars.len() {
+                text.push_str(WRAP_ON);
+            }
             text.push('\n');
             self.drawn += 1;
         }
     }
 }
+
+/// DECAWM: a terminal's auto-wrap, turned off around the block's rows.
+const WRAP_OFF: &str = "\x1b[?7l";
+const WRAP_ON: &str = "\x1b[?7h";
 
 /// How many rows `prompt` and `line` took when Enter was pressed, at a
 /// terminal `columns` wide.
@@ -186,6 +201,11 @@ mod tests {
         }
     }
 
+    /// The block's `rows`, with auto-wrap off while they are drawn.
+    fn block(rows: &[&str]) -> String {
+        format!("{WRAP_OFF}{}{WRAP_ON}\n", rows.join("\n"))
+    }
+
     #[test]
     fn the_block_is_redrawn_in_place_under_the_lines_printed() {
         let now = Instant::now();
@@ -197,20 +217,20 @@ mod tests {
             |key: &str, done| Meter::new(done, 100, now).row(&format!("↓ {key} from bob"), 59);
         let a = row("a", 10);
         let text = bars.redraw(&[], Some(60));
-        assert_eq!(text, format!("\r\x1b[J{a}\n"));
+        assert_eq!(text, format!("\r\x1b[J{}", block(&[&a])));
         // A line printed goes above the block, which is drawn again.
         bars.take(&report("b", 0, false), now);
         let text = bars.redraw(&["[alice] hi"], Some(60));
         let b = row("b", 0);
         assert!(b.contains("[--------------]    0%"), "{b}");
-        assert_eq!(text, format!("\x1b[1A\r\x1b[J[alice] hi\n{a}\n{b}\n"));
+        assert_eq!(text, format!("\x1b[1A\r\x1b[J[alice] hi\n{}", block(&[&a, &b])));
         // Enter left two rows of typed line under the block.
         let text = bars.lift(2, Some("> hello"), Some(60));
-        assert_eq!(text, format!("\x1b[4A\r\x1b[J> hello\n{a}\n{b}\n"));
+        assert_eq!(text, format!("\x1b[4A\r\x1b[J> hello\n{}", block(&[&a, &b])));
         // Ended bars go; the last leaves the cursor where it is.
         bars.take(&report("a", 0, true), now);
         let text = bars.redraw(&[], Some(60));
-        assert_eq!(text, format!("\x1b[2A\r\x1b[J{b}\n"));
+        assert_eq!(text, format!("\x1b[2A\r\x1b[J{}", block(&[&b])));
         bars.take(&report("b", 0, true), now);
         assert!(!bars.is_idle());
         assert_eq!(bars.redraw(&[], Some(60)), format!("\x1b[1A\r\x1b[J{STAY}"));
