@@ -212,23 +212,42 @@ impl App {
         if self.me.is_none() && matches!(self.stage, Stage::Menu) {
             self.stage = Stage::Welcome;
         }
-        let ask = |text: &str| self.say(ScreenLine::Prompt(text.to_string()));
+        if let Some(question) = self.question() {
+            self.say(ScreenLine::Prompt(question));
+        }
+    }
+
+    /// Shows the question on screen again, under a notice that came in
+    /// between, as the same question it is, not a new one: a line begun
+    /// for it still answers it. What others cause (a forged chat request)
+    /// reminds; only what changes the question asks anew.
+    pub(super) fn remind(&mut self) {
+        if let Some(question) = self.question() {
+            self.say(question);
+        }
+    }
+
+    /// The question the current stage waits on, if it waits on one.
+    fn question(&self) -> Option<String> {
         if let Some(pending) = &self.pending {
-            return ask(&format!(
+            return Some(format!(
                 "Chat request from '{}'. Accept? ['OK', 'REJECT']",
                 pending.from
             ));
         }
-        match &self.stage {
-            Stage::Welcome => ask(WELCOME_PROMPT),
-            Stage::Name(_) => ask("User name:"),
-            Stage::Password(..) => ask("Password:"),
-            Stage::Repeat { .. } => ask("Password again:"),
-            Stage::Menu => ask(MENU_PROMPT),
-            Stage::Search => ask("User name to search:"),
-            Stage::ConfirmAdd(_) => ask(ADD_PROMPT),
-            Stage::Waiting(_) | Stage::Starting(_) | Stage::Leading(_) | Stage::Member(_) => {}
-        }
+        let question = match &self.stage {
+            Stage::Welcome => WELCOME_PROMPT,
+            Stage::Name(_) => "User name:",
+            Stage::Password(..) => "Password:",
+            Stage::Repeat { .. } => "Password again:",
+            Stage::Menu => MENU_PROMPT,
+            Stage::Search => "User name to search:",
+            Stage::ConfirmAdd(_) => ADD_PROMPT,
+            Stage::Waiting(_) | Stage::Starting(_) | Stage::Leading(_) | Stage::Member(_) => {
+                return None;
+            }
+        };
+        Some(question.to_string())
     }
 
     /// A line the user began before the question now on screen was asked:

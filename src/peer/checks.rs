@@ -135,8 +135,10 @@ impl App {
         self.answer(request, Answer::Reject);
         let warning =
             format!("Warning: refused a chat request claiming to be from '{from}': {why}.");
+        // The question is the same: a stranger's requests, however many,
+        // make no line the user is typing stale.
         if self.warn(warning) {
-            self.prompt();
+            self.remind();
         }
     }
 }

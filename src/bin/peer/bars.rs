@@ -223,10 +223,16 @@ mod tests {
         let text = bars.redraw(&["[alice] hi"], Some(60));
         let b = row("b", 0);
         assert!(b.contains("[--------------]    0%"), "{b}");
-        assert_eq!(text, format!("\x1b[1A\r\x1b[J[alice] hi\n{}", block(&[&a, &b])));
+        assert_eq!(
+            text,
+            format!("\x1b[1A\r\x1b[J[alice] hi\n{}", block(&[&a, &b]))
+        );
         // Enter left two rows of typed line under the block.
         let text = bars.lift(2, Some("> hello"), Some(60));
-        assert_eq!(text, format!("\x1b[4A\r\x1b[J> hello\n{}", block(&[&a, &b])));
+        assert_eq!(
+            text,
+            format!("\x1b[4A\r\x1b[J> hello\n{}", block(&[&a, &b]))
+        );
         // Ended bars go; the last leaves the cursor where it is.
         bars.take(&report("a", 0, true), now);
         let text = bars.redraw(&[], Some(60));

@@ -617,6 +617,21 @@ fn a_chat_request_without_a_good_ticket_is_refused_with_a_warning() {
             MENU_PROMPT,
         ],
     );
+    // The menu is shown again under the warning as the same question, not
+    // a new one: a stranger's requests make no half-typed line stale.
+    let (_, effects) = app.handle(request(3, "mallet", None), now());
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Show(ScreenLine::Text(t)) if t == MENU_PROMPT)),
+        "{effects:?}"
+    );
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::Show(ScreenLine::Prompt(_)))),
+        "{effects:?}"
+    );
 }
 
 #[test]
