@@ -49,8 +49,6 @@ fn decode(tshark: &Tshark, capture: &[u8], key_log: Option<&Path>, marker: u16) 
     Line::parse_all(&tshark.run(command, capture))
 }
 
-/// Runs `command` with `capture` on its standard input, and returns
-
 /// The fields `decode` asks for, in the order `Packet` reads them.
 const FIELDS: [&str; 8] = [
     "p2pchat.command",

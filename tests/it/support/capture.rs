@@ -114,6 +114,25 @@ impl Tshark {
         command
     }
 
+    /// `sh -c script`, run as `command` runs tshark, with the same
+    /// settings: for a tshark command as a doc shows it.
+    pub fn shell(&self, script: &str) -> Command {
+        let mut command = if self.as_nobody {
+            let mut command = Command::new("setpriv");
+            command
+                .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+                .arg("sh");
+            command
+        } else {
+            Command::new("sh")
+        };
+        command
+            .env("HOME", self.dissector.path())
+            .env("XDG_CONFIG_HOME", self.dissector.path())
+            .args(["-c", script]);
+        command
+    }
+
     pub fn knows_p2pchat(&self) -> bool {
         let output = self.command(&["-G", "protocols"]).output();
         output.is_ok_and(|output| {
@@ -123,6 +142,7 @@ impl Tshark {
         })
     }
 
+    /// Runs `command` with `capture` on its standard input, and returns
     /// what it printed.
     pub fn run(&self, mut command: Command, capture: &[u8]) -> String {
         let mut child = command
