@@ -203,7 +203,7 @@ fn run_command(
     if keys.exists() {
         std::fs::copy(&keys, folder.join("keys.log")).map_err(|err| err.to_string())?;
     }
-    open_tree(&folder);
+    open_tree(dir, &folder);
     let command = command.replace(DOC_KEY_LOG, "keys.log");
     let mut run = tshark.shell(&command);
     let output = run
@@ -220,20 +220,15 @@ fn run_command(
     String::from_utf8(output.stdout).map_err(|err| format!("tshark printed {err}"))
 }
 
-/// Lets anyone read `folder` and what it holds, for a tshark run as
-/// `nobody`.
-fn open_tree(folder: &Path) {
+/// Lets anyone read `dir` (the test's own temporary folder), `folder`
+/// in it and what `folder` holds, for a tshark run as `nobody`.
+fn open_tree(dir: &Path, folder: &Path) {
     use std::os::unix::fs::PermissionsExt;
     let mode = |path: &Path, mode| {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap()
     };
-    let mut parent = Some(folder);
-    while let Some(dir) = parent.filter(|dir| dir.starts_with(std::env::temp_dir())) {
-        if dir != std::env::temp_dir() {
-            mode(dir, 0o755);
-        }
-        parent = dir.parent();
-    }
+    mode(dir, 0o755);
+    mode(folder, 0o755);
     let mut todo = vec![folder.to_path_buf()];
     while let Some(dir) = todo.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
