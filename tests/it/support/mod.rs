@@ -15,6 +15,8 @@
 //!   placeholders, as data; `transcript_play` plays them against the
 //!   `server` binary; `transcript_hand` reads the blocks where the
 //!   reader plays a peer by hand, which `transcript_play` plays too.
+//! - `capture`: `dumpcap` and `tshark` on loopback, with the repository's
+//!   Wireshark dissector (`Capture`, `Tshark`), or a one-line skip.
 //! - `streams`: a child's output read line by line under a timeout
 //!   (`LineStream`), for the traces a test follows as they come.
 //! - `tmux`: the `peer` binary in tmux, a terminal that re-wraps its lines
@@ -32,6 +34,7 @@
 #![allow(dead_code)] // Each test module uses its own subset of these helpers.
 
 mod accounts;
+mod capture;
 mod client;
 #[cfg(target_os = "linux")]
 mod netns;
@@ -48,6 +51,7 @@ mod transcript_hand;
 mod transcript_play;
 
 pub use accounts::*;
+pub use capture::*;
 pub use client::*;
 #[cfg(target_os = "linux")]
 pub use netns::*;

@@ -59,6 +59,10 @@
 //! - `log=NAME`: the peer NAME quits (its input ends, as Ctrl-D), and the
 //!   block is its one chat log, line by line, whole.
 //!
+//! - `capture=plain|tls`: the block is what the doc's tshark command, the
+//!   last of the block before it, prints of a capture of Part 1's story:
+//!   `transcript_play::wire` says what runs and how lines compare.
+//!
 //! - `leads=`, `hand=`, `says=`: a peer played by hand and
 //!   the piped peers around it (`transcript_hand` says how).
 //!
@@ -116,6 +120,11 @@ pub struct RunSpec {
     pub started: Option<Vec<String>>,
     /// More options for the named peers, whichever block starts them.
     pub peer_args: Vec<(String, Vec<String>)>,
+    /// How the registry and peers of a captured story speak (`capture=`).
+    pub capture: Option<String>,
+    /// The doc's tshark command for a `capture=` block: the last command
+    /// of the block before it, which `run_document` fills in.
+    pub command: Option<String>,
     /// The keys of a block played by hand (`transcript_hand`), boxed:
     /// most blocks have none.
     pub hand: Box<super::transcript_hand::HandSpec>,
@@ -233,6 +242,10 @@ pub fn parse_marker(comment: &str) -> Result<Marker, String> {
             "occupy" => spec.occupy = value.parse().map_err(|_| format!("occupy={value}"))?,
             "output" => spec.output = Some(value.into()),
             "log" => spec.log = Some(value.into()),
+            "capture" => match value {
+                "plain" | "tls" => spec.capture = Some(value.into()),
+                _ => return Err(format!("capture={value}: plain or tls")),
+            },
             "started" => spec.started = Some(list().collect()),
             "peer-args" => {
                 let (name, args) = value
@@ -468,11 +481,15 @@ fn shape(word: &str) -> Option<Shape> {
     None
 }
 
+/// The doc's word for a port the system picked for a connecting socket,
+/// in tshark's columns: any such port, each time another.
+pub const PICKED_PORT: &str = "<port>";
+
 /// What the doc's placeholders stand for in this run: each doc value is
 /// bound to the real one on first sight, and must stand for that same
 /// value wherever it comes again. Nothing that is not a placeholder
 /// matches anything but itself.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Bindings {
     doc_to_real: BTreeMap<String, String>,
 }
@@ -516,6 +533,15 @@ impl Bindings {
                 self.doc_to_real.values().any(|v| v == value)
                     || new.iter().any(|(_, r)| *r == value)
             };
+            if doc == PICKED_PORT {
+                // A connecting socket's own port, never one the doc names.
+                let picked = real.bytes().all(|b| b.is_ascii_digit())
+                    && real.parse::<u16>().is_ok_and(|port| port >= 32768);
+                if picked && !taken(real) {
+                    continue;
+                }
+                return false;
+            }
             match new.iter().find(|(d, _)| *d == doc) {
                 Some((_, bound)) if *bound == real => continue,
                 Some(_) => return false,

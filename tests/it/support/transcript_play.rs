@@ -3,10 +3,12 @@
 //! `openssl s_client` itself, or the person at a piped `peer`'s terminal,
 //! types the typed lines and checks that every other line arrives, in
 //! order, as the doc shows it; `output` reads what the programs print
-//! (traces, logs, first lines). A failure names the
+//! (traces, logs, first lines); `wire` runs tshark on a capture of a
+//! story. A failure names the
 //! doc's file and line, the line expected and the line that came.
 
 mod output;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, Write};
@@ -36,14 +38,19 @@ pub fn run_document(file: &str, text: &str) -> Vec<String> {
         Err(why) => return vec![format!("{file}: {why}")],
     };
     let mut sessions: BTreeMap<String, Vec<(Block, RunSpec)>> = BTreeMap::new();
+    let mut before: Option<Block> = None;
     for block in blocks {
         if let Marker::Run(spec) = &block.marker {
-            let spec = spec.clone();
+            let mut spec = spec.clone();
+            if spec.capture.is_some() {
+                spec.command = before.as_ref().and_then(wire::last_command);
+            }
             sessions
                 .entry(spec.session.clone())
                 .or_default()
-                .push((block, spec));
+                .push((block.clone(), spec));
         }
+        before = Some(block);
     }
     sessions
         .values()
@@ -73,6 +80,9 @@ struct Session {
 
 fn play_session(file: &str, blocks: &[(Block, RunSpec)]) -> Result<(), String> {
     let (_, first) = &blocks[0];
+    if first.capture.is_some() {
+        return wire::play(file, blocks);
+    }
     let dir = temp_dir();
     let db = dir.path().join("registry.db");
     let args: Vec<&str> = first.args.iter().map(String::as_str).collect();
