@@ -13,6 +13,7 @@ mod client;
 mod discovery;
 #[cfg(target_os = "linux")]
 mod dissector;
+mod dissector_kinds;
 mod faults;
 mod files;
 mod files_faults;
