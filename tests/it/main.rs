@@ -39,6 +39,7 @@ mod support;
 mod terminal;
 #[cfg(unix)]
 mod terminal_files;
+mod terminal_resize;
 mod tidy;
 mod tls;
 mod tls_peers;
