@@ -53,7 +53,8 @@
 //!   stay there; making one needs root, else the block is skipped with
 //!   one line). `"<host>"` stands for the machine's name, and
 //!   `, <interface> <address>` for the machine's other interfaces, which
-//!   the namespace has none of.
+//!   the namespace has none of; a fingerprint is a placeholder, as
+//!   everywhere. `started=` alone: no options.
 //! - `peer-args=NAME:A,B`: more options for the peer NAME (`--trace`, say),
 //!   wherever in the session it is started.
 //! - `log=NAME`: the peer NAME quits (its input ends, as Ctrl-D), and the
@@ -246,7 +247,7 @@ pub fn parse_marker(comment: &str) -> Result<Marker, String> {
                 "plain" | "tls" => spec.capture = Some(value.into()),
                 _ => return Err(format!("capture={value}: plain or tls")),
             },
-            "started" => spec.started = Some(list().collect()),
+            "started" => spec.started = Some(list().filter(|a| !a.is_empty()).collect()),
             "peer-args" => {
                 let (name, args) = value
                     .split_once(':')
