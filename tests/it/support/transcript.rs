@@ -55,6 +55,10 @@
 //!   `, <interface> <address>` for the machine's other interfaces, which
 //!   the namespace has none of; a fingerprint is a placeholder, as
 //!   everywhere. `started=` alone: no options.
+//! - `check=fingerprint`: the block is a shell pipeline that prints, with
+//!   the openssl tools, the fingerprint of the session's TLS registry; it
+//!   runs with `sh` (`127.0.0.1:7777` standing for the registry) and must
+//!   print the registry's (skipped with one line without openssl).
 //! - `peer-args=NAME:A,B`: more options for the peer NAME (`--trace`, say),
 //!   wherever in the session it is started.
 //! - `log=NAME`: the peer NAME quits (its input ends, as Ctrl-D), and the
@@ -126,6 +130,9 @@ pub struct RunSpec {
     /// The doc's tshark command for a `capture=` block: the last command
     /// of the block before it, which `run_document` fills in.
     pub command: Option<String>,
+    /// The block is a shell pipeline that prints the registry's
+    /// fingerprint with openssl (`check=fingerprint`).
+    pub fingerprint: bool,
     /// The keys of a block played by hand (`transcript_hand`), boxed:
     /// most blocks have none.
     pub hand: Box<super::transcript_hand::HandSpec>,
@@ -243,6 +250,10 @@ pub fn parse_marker(comment: &str) -> Result<Marker, String> {
             "occupy" => spec.occupy = value.parse().map_err(|_| format!("occupy={value}"))?,
             "output" => spec.output = Some(value.into()),
             "log" => spec.log = Some(value.into()),
+            "check" => match value {
+                "fingerprint" => spec.fingerprint = true,
+                _ => return Err(format!("check={value}: only check=fingerprint")),
+            },
             "capture" => match value {
                 "plain" | "tls" => spec.capture = Some(value.into()),
                 _ => return Err(format!("capture={value}: plain or tls")),

@@ -8,6 +8,7 @@
 //! doc's file and line, the line expected and the line that came.
 
 mod output;
+mod pipeline;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -140,6 +141,9 @@ fn play_session(file: &str, blocks: &[(Block, RunSpec)]) -> Result<(), String> {
             at += 1;
         } else if spec.output.is_some() || spec.log.is_some() {
             session.play_output(block, spec).map_err(fail)?;
+            at += 1;
+        } else if spec.fingerprint {
+            session.play_fingerprint(block).map_err(fail)?;
             at += 1;
         } else if screens == 0 && session.hand.plays(block, spec) {
             session.play_hand_block(block, spec).map_err(fail)?;
