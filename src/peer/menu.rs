@@ -250,8 +250,8 @@ impl App {
     /// At a terminal the keyboard was not read meanwhile, so the name is
     /// asked again, afresh: a password typed ahead meanwhile (unseen, as
     /// a terminal does not echo what is typed between reads) is dropped
-    /// unread, never taken for the name (`Want::Afresh`). A script has written its password already: it goes
-    /// back to the first menu, as after a refused `REGISTER`, which shows
+    /// unread, never taken for the name (`Want::Afresh`). A script has
+    /// written its password already: it goes back to the first menu, as after a refused `REGISTER`, which shows
     /// none of the lines it gets, so the password is never taken for a
     /// name, sent as one or shown.
     fn on_name_checked(&mut self, name: &str, result: Result<(), Refused>) {

@@ -14,14 +14,6 @@ use crate::support::{
 /// The documents whose transcripts must run.
 const DOCS: [&str; 3] = ["README.md", "docs/PROTOCOL.md", "docs/LAB.md"];
 
-/// Blocks that are transcripts of a session but not run yet, by document
-/// and heading, with what running them takes: the next step of issue #26. A block under one of these
-/// headings may stay unmarked; every other block is marked. An entry
-/// whose blocks are all marked must go (the test says so).
-// Empty: every block of the docs is run or says why not. It stays for a
-// heading whose blocks a change leaves to a later one.
-const NOT_YET_RUN: &[(&str, &str, &str)] = &[];
-
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -51,39 +43,20 @@ fn the_lab_transcripts_run() {
     runs("docs/LAB.md");
 }
 
-/// Invariant: each block of the three docs is run, says why it is not,
-/// or sits under a heading of `NOT_YET_RUN`.
+/// Invariant: each block of the three docs is run or says why it is not.
 #[test]
 fn every_block_is_run_or_says_why_not() {
     let mut unmarked = Vec::new();
-    let mut listed_in_use = vec![false; NOT_YET_RUN.len()];
     for file in DOCS {
         let found = blocks(&read(file)).unwrap_or_else(|why| panic!("{file}: {why}"));
         for block in found.iter().filter(|b| b.marker == Marker::Unmarked) {
-            match NOT_YET_RUN
-                .iter()
-                .position(|&(f, heading, _)| f == file && heading == block.heading)
-            {
-                Some(at) => listed_in_use[at] = true,
-                None => unmarked.push(format!("{file}:{} ({})", block.fence_line, block.heading)),
-            }
+            unmarked.push(format!("{file}:{} ({})", block.fence_line, block.heading));
         }
     }
     assert!(
         unmarked.is_empty(),
         "blocks with neither `<!-- run: ... -->` nor `<!-- not run: why -->`:\n{}",
         unmarked.join("\n")
-    );
-    let stale: Vec<_> = NOT_YET_RUN
-        .iter()
-        .zip(listed_in_use)
-        .filter(|(_, used)| !used)
-        .map(|((file, heading, _), _)| format!("{file}: {heading}"))
-        .collect();
-    assert!(
-        stale.is_empty(),
-        "NOT_YET_RUN lists headings whose blocks are all marked:\n{}",
-        stale.join("\n")
     );
 }
 

@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use super::{Block, PEER_WAIT, Session};
+use crate::support::on_path;
 
 /// The address the docs' commands connect to, for the session's registry.
 const DOC_REGISTRY: &str = "127.0.0.1:7777";
@@ -22,7 +23,7 @@ impl Session {
         };
         let expected = fingerprint.to_string();
         let expected = expected.strip_prefix("SHA256:").unwrap_or(&expected);
-        if !on_path("openssl") {
+        if on_path("openssl").is_none() {
             println!("skipped: the doc's openssl pipeline at line {at}: openssl is not installed");
             return Ok(());
         }
@@ -53,10 +54,4 @@ impl Session {
         }
         Ok(())
     }
-}
-
-/// Whether `program` is on the `PATH`.
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
