@@ -329,6 +329,13 @@ fn every_line_kind_shows_its_fields() {
         Ok(capture) => capture,
         Err(why) => return skipped(test, &why).unwrap_or(()),
     };
+    // The capture is live once it holds a marker; the scripts come after.
+    let start_port = thread::scope(|scope| {
+        let marker = scope.spawn(|| listener.accept().map(|_| ()));
+        let port = capture.mark_start(addr);
+        marker.join().unwrap().unwrap();
+        port
+    });
     let scripts = scripts();
     for script in &scripts {
         play(&listener, script);
@@ -338,7 +345,7 @@ fn every_line_kind_shows_its_fields() {
     marker.join().unwrap().unwrap();
     let bytes = capture.stop();
     let mut command = tshark.command(&[]);
-    let filter = format!("p2pchat && !(tcp.port == {marker_port})");
+    let filter = format!("p2pchat && !(tcp.port == {start_port}) && !(tcp.port == {marker_port})");
     command.args(["-r", "-", "-Y", &filter, "-O", "p2pchat"]);
     let output = tshark.run(command, &bytes);
     let shown = items(&output);

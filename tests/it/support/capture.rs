@@ -241,7 +241,20 @@ impl Capture {
     /// it is then in the capture too. Returns the marker connection's own
     /// port, whose packets are no part of the scenario.
     pub fn mark_end(&self, addr: SocketAddr) -> u16 {
-        let marker = format!("capture-end-{}-{}\n", std::process::id(), addr.port());
+        self.mark(addr, "end")
+    }
+
+    /// Sends a line no one else sends to `addr`, and waits until the
+    /// capture holds it: `dumpcap` says it has started before it sees
+    /// every packet, and everything sent after this is in the capture.
+    /// Returns the marker connection's own port, as `mark_end` does.
+    pub fn mark_start(&self, addr: SocketAddr) -> u16 {
+        self.mark(addr, "start")
+    }
+
+    /// A marker line, `capture-WHAT-...`, sent to `addr` and waited for.
+    fn mark(&self, addr: SocketAddr, what: &str) -> u16 {
+        let marker = format!("capture-{what}-{}-{}\n", std::process::id(), addr.port());
         let mut stream = TcpStream::connect(addr).unwrap();
         stream.write_all(marker.as_bytes()).unwrap();
         let deadline = Instant::now() + READ_TIMEOUT;
@@ -250,7 +263,7 @@ impl Capture {
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
                 self.grew.recv_timeout(left).is_ok(),
-                "the capture never showed the end marker sent to {addr}"
+                "the capture never showed the {what} marker sent to {addr}"
             );
         }
         stream.local_addr().unwrap().port()
